@@ -1,0 +1,86 @@
+/**
+ * Named errors. The API maps them to problem+json in one place (`api/problem.ts`);
+ * workflow task handlers throw them so ASL Retry/Catch can match on `name`.
+ */
+export interface FieldIssue {
+  path: string;
+  message: string;
+}
+
+export class PlatformError extends Error {
+  override name = 'PlatformError';
+}
+
+export class ValidationError extends PlatformError {
+  override name = 'ValidationError';
+  constructor(
+    message: string,
+    readonly issues: FieldIssue[] = [],
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+export class UnauthorizedError extends PlatformError {
+  override name = 'UnauthorizedError';
+}
+
+export class NotFoundError extends PlatformError {
+  override name = 'NotFoundError';
+}
+
+export class ConflictError extends PlatformError {
+  override name = 'ConflictError';
+  constructor(
+    message: string,
+    readonly details: { operationId?: string; field?: string } = {},
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** A request that is well-formed but that the engine, version or target cannot serve. */
+export class UnsupportedError extends PlatformError {
+  override name = 'UnsupportedError';
+  constructor(
+    message: string,
+    readonly issues: FieldIssue[] = [],
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** Optimistic-lock failure: somebody else wrote the item first. Callers re-read and retry. */
+export class StaleWriteError extends PlatformError {
+  override name = 'StaleWriteError';
+}
+
+/** Worth retrying: throttling, a process still starting, a network blip. Matched by ASL Retry. */
+export class TransientError extends PlatformError {
+  override name = 'TransientError';
+}
+
+/** A provider gave up for good (quota, invalid parameters, engine failed to start). Matched by ASL Catch. */
+export class ProviderError extends PlatformError {
+  override name = 'ProviderError';
+  constructor(
+    message: string,
+    readonly code = 'ProviderFailed',
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** A tool the operation needs is not installed on this machine. */
+export class MissingToolError extends ProviderError {
+  override name = 'MissingToolError';
+  constructor(tool: string, install: string) {
+    super(`${tool} is not installed on this machine: ${install}`, 'MissingTool');
+  }
+}
+
+export const errorMessage = (error: unknown): string => (error instanceof Error ? error.message : String(error));

@@ -1,0 +1,46 @@
+import type { Engine, Plan } from '../schemas/catalog.ts';
+
+/** What a provider needs to create one database instance. Secrets never pass through workflow state. */
+export interface InstanceSpec {
+  /** Deterministic, AWS-safe identifier derived from the addon id (`resourceIdFor`). */
+  resourceId: string;
+  projectId: string;
+  addonId: string;
+  engine: Engine;
+  version: string;
+  plan: Plan;
+  storageGiB: number;
+  replicas: number;
+  tls: boolean;
+  publicAccess: boolean;
+  database: string;
+  username: string;
+  password: string;
+}
+
+export type InstanceState =
+  | { status: 'creating' }
+  | { status: 'available'; endpoint: { host: string; port: number } }
+  | { status: 'deleting' }
+  | { status: 'absent' }
+  | { status: 'failed'; reason: string };
+
+/**
+ * Engine provisioning port: RDS/ElastiCache/DocumentDB on AWS, engine processes locally.
+ * Every method is idempotent, because Step Functions retries tasks and a restarted platform
+ * re-runs the workflow that was in flight.
+ */
+export interface EngineProvider {
+  createInstance(spec: InstanceSpec): Promise<void>;
+  describeInstance(resourceId: string): Promise<InstanceState>;
+  deleteInstance(resourceId: string): Promise<void>;
+}
+
+/** Valid as an RDS identifier (letters, digits, hyphens, starts with a letter, <= 63) whatever the addon name. */
+export const resourceIdFor = (addonId: string): string => {
+  const id = `addon-${addonId.replace(/^adn-/, '')}`
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, '-')
+    .replace(/-+/g, '-');
+  return id.slice(0, 63).replace(/-$/, '');
+};

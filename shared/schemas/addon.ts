@@ -1,0 +1,80 @@
+import { z } from 'zod';
+import { EngineSchema } from './catalog.ts';
+import { NameSchema, TimestampSchema, pageOf } from './common.ts';
+import { OperationSchema } from './operation.ts';
+
+export const AddonStatusSchema = z.enum([
+  'creating',
+  'running',
+  'updating',
+  'backing-up',
+  'restoring',
+  'upgrading',
+  'deleting',
+  'failed',
+]);
+export type AddonStatus = z.infer<typeof AddonStatusSchema>;
+
+export const CreateAddonRequestSchema = z
+  .strictObject({
+    name: NameSchema.meta({ description: 'Unique in the project; DNS-safe' }),
+    description: z.string().max(500).optional(),
+    engine: EngineSchema,
+    version: z.string().max(16).optional().meta({ description: 'Major version; the engine default when omitted' }),
+    plan: z.string().max(32).optional().meta({ description: 'Plan id from /v1/addon-types; the default when omitted' }),
+    storageGiB: z.number().int().min(1).max(65536).optional(),
+    replicas: z.number().int().min(0).max(15).default(0),
+    tls: z.boolean().default(false),
+    publicAccess: z.boolean().default(false),
+  })
+  .meta({ id: 'CreateAddonRequest' });
+export type CreateAddonRequest = z.infer<typeof CreateAddonRequestSchema>;
+
+export const EndpointSchema = z.object({ host: z.string(), port: z.number().int() }).meta({ id: 'Endpoint' });
+
+export const AddonSchema = z
+  .object({
+    id: z.string(),
+    projectId: z.string(),
+    name: z.string(),
+    description: z.string().nullable(),
+    engine: EngineSchema,
+    version: z.string(),
+    plan: z.string(),
+    storageGiB: z.number().int(),
+    replicas: z.number().int(),
+    tls: z.boolean(),
+    publicAccess: z.boolean(),
+    status: AddonStatusSchema,
+    currentOperationId: z.string().nullable().meta({ description: 'The mutating operation in flight, if any' }),
+    endpoint: EndpointSchema.nullable(),
+    createdAt: TimestampSchema,
+    updatedAt: TimestampSchema,
+  })
+  .meta({ id: 'Addon' });
+export type Addon = z.infer<typeof AddonSchema>;
+
+export const AddonPageSchema = pageOf(AddonSchema, 'AddonPage');
+
+export const AddonWithOperationSchema = z
+  .object({ addon: AddonSchema, operation: OperationSchema })
+  .meta({ id: 'AddonWithOperation' });
+
+export const CredentialsSchema = z
+  .object({
+    engine: EngineSchema,
+    host: z.string(),
+    port: z.number().int(),
+    database: z.string(),
+    username: z.string(),
+    password: z.string(),
+    uri: z.string(),
+    tls: z.boolean(),
+  })
+  .meta({ id: 'Credentials' });
+export type Credentials = z.infer<typeof CredentialsSchema>;
+
+export const AddonPathSchema = z.object({
+  projectId: z.string().max(63),
+  addonId: z.string().max(80),
+});

@@ -1,0 +1,31 @@
+import { z } from 'zod';
+import { TimestampSchema } from './common.ts';
+
+export const OperationStatusSchema = z.enum(['pending', 'in-progress', 'completed', 'failed', 'aborted']);
+export type OperationStatus = z.infer<typeof OperationStatusSchema>;
+export const TERMINAL_STATUSES: readonly OperationStatus[] = ['completed', 'failed', 'aborted'];
+
+export const OperationTypeSchema = z.enum(['create', 'update', 'delete', 'backup', 'restore']);
+export type OperationType = z.infer<typeof OperationTypeSchema>;
+
+export const OperationSchema = z
+  .object({
+    id: z.string(),
+    type: OperationTypeSchema,
+    status: OperationStatusSchema,
+    projectId: z.string(),
+    addonId: z.string(),
+    progress: z.object({
+      step: z.string().meta({ description: 'The workflow step the operation is in' }),
+      percent: z.number().int().min(0).max(100),
+    }),
+    error: z
+      .object({ code: z.string(), message: z.string() })
+      .nullable()
+      .meta({ description: 'Why the operation failed; null unless it failed' }),
+    createdAt: TimestampSchema,
+    startedAt: TimestampSchema.nullable(),
+    completedAt: TimestampSchema.nullable(),
+  })
+  .meta({ id: 'Operation' });
+export type Operation = z.infer<typeof OperationSchema>;

@@ -1,0 +1,20 @@
+/**
+ * aws-local-stepfunctions 3 calls Promise.withResolvers, which Node 20 lacks; without it every
+ * Task state fails. Loaded first by the local target and the tests.
+ */
+if (typeof Promise.withResolvers !== 'function') {
+  Object.defineProperty(Promise, 'withResolvers', {
+    configurable: true,
+    writable: true,
+    value<T>() {
+      let resolve!: (value: T | PromiseLike<T>) => void;
+      let reject!: (reason?: unknown) => void;
+      const promise = new Promise<T>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      return { promise, resolve, reject };
+    },
+  });
+}
+export {};
