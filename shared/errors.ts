@@ -53,6 +53,11 @@ export class UnsupportedError extends PlatformError {
   }
 }
 
+/** A dependency (the workflow service) refused or failed; the request can be retried. */
+export class ServiceUnavailableError extends PlatformError {
+  override name = 'ServiceUnavailableError';
+}
+
 /** Optimistic-lock failure: somebody else wrote the item first. Callers re-read and retry. */
 export class StaleWriteError extends PlatformError {
   override name = 'StaleWriteError';

@@ -2,7 +2,7 @@
  * aws-local-stepfunctions 3 calls Promise.withResolvers, which Node 20 lacks; without it every
  * Task state fails. Loaded first by the local target and the tests.
  */
-if (typeof Promise.withResolvers !== 'function') {
+if (typeof (Promise as unknown as { withResolvers?: unknown }).withResolvers !== 'function') {
   Object.defineProperty(Promise, 'withResolvers', {
     configurable: true,
     writable: true,

@@ -1,0 +1,61 @@
+import { SFNClient } from '@aws-sdk/client-sfn';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { createHttpHandler, type IdempotencyOptions, lazyHandler } from '#shared/api/http-handler.ts';
+import { AddonsFunctionEnvSchema, parseEnv } from '#shared/config/env.ts';
+import { SfnWorkflowStarter } from '#shared/providers/aws/sfn-workflow-starter.ts';
+import { AddonService } from '#shared/services/addon-service.ts';
+import { AddonStore } from '#shared/store/addon-store.ts';
+import { documentClient, dynamoClient, logger } from './aws-clients.ts';
+
+export interface AddonsDeps {
+  logger: Logger;
+  service: AddonService;
+  idempotency?: IdempotencyOptions;
+}
+
+const location = (projectId: string, operationId: string) => `/v1/projects/${projectId}/operations/${operationId}`;
+
+export const createAddonsHandler = (deps: AddonsDeps) =>
+  createHttpHandler(
+    {
+      createAddon: async ({ params, body }) => {
+        const result = await deps.service.create(params.projectId, body);
+        return {
+          status: 202,
+          headers: {
+            location: `/v1/projects/${params.projectId}/addons/${result.addon.id}`,
+            'operation-location': location(params.projectId, result.operation.id),
+          },
+          body: result,
+        };
+      },
+      listAddons: async ({ params, query }) => ({ status: 200, body: await deps.service.list(params.projectId, query) }),
+      getAddon: async ({ params }) => ({ status: 200, body: await deps.service.get(params.projectId, params.addonId) }),
+      deleteAddon: async ({ params }) => {
+        const result = await deps.service.delete(params.projectId, params.addonId);
+        return {
+          status: 202,
+          headers: { 'operation-location': location(params.projectId, result.operation.id) },
+          body: result,
+        };
+      },
+    },
+    { logger: deps.logger, idempotency: deps.idempotency },
+  );
+
+export const handler = lazyHandler(() => {
+  const env = parseEnv(AddonsFunctionEnvSchema);
+  const store = new AddonStore({ client: documentClient(), tableName: env.TABLE_NAME });
+  const workflows = new SfnWorkflowStarter({
+    client: new SFNClient({}),
+    stateMachineArns: {
+      'provision-addon': env.PROVISION_ADDON_STATE_MACHINE_ARN,
+      'delete-addon': env.DELETE_ADDON_STATE_MACHINE_ARN,
+    },
+  });
+  return createAddonsHandler({
+    logger,
+    service: new AddonService({ store, workflows, target: env.ADDONS_TARGET }),
+    idempotency: { client: dynamoClient(), tableName: env.TABLE_NAME },
+  });
+});

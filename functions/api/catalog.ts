@@ -1,0 +1,27 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { addonTypes } from '#shared/catalog/engines.ts';
+import { createHttpHandler, lazyHandler } from '#shared/api/http-handler.ts';
+import { CatalogFunctionEnvSchema, parseEnv } from '#shared/config/env.ts';
+import type { Target } from '#shared/schemas/catalog.ts';
+import { logger } from './aws-clients.ts';
+
+export interface CatalogDeps {
+  logger: Logger;
+  target: Target;
+}
+
+export const createCatalogHandler = (deps: CatalogDeps) =>
+  createHttpHandler(
+    {
+      listAddonTypes: async () => ({
+        status: 200,
+        body: { target: deps.target, items: addonTypes(deps.target) },
+      }),
+    },
+    { logger: deps.logger },
+  );
+
+export const handler = lazyHandler(() => {
+  const env = parseEnv(CatalogFunctionEnvSchema);
+  return createCatalogHandler({ logger, target: env.ADDONS_TARGET });
+});

@@ -1,0 +1,34 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { createHttpHandler, lazyHandler } from '#shared/api/http-handler.ts';
+import { OperationsFunctionEnvSchema, parseEnv } from '#shared/config/env.ts';
+import { getOperation, listOperations } from '#shared/services/addon-queries.ts';
+import { AddonStore } from '#shared/store/addon-store.ts';
+import { documentClient, logger } from './aws-clients.ts';
+
+export interface OperationsDeps {
+  logger: Logger;
+  store: AddonStore;
+}
+
+export const createOperationsHandler = (deps: OperationsDeps) =>
+  createHttpHandler(
+    {
+      getOperation: async ({ params }) => ({
+        status: 200,
+        body: await getOperation(deps.store, params.projectId, params.operationId),
+      }),
+      listAddonOperations: async ({ params, query }) => ({
+        status: 200,
+        body: await listOperations(deps.store, params.projectId, params.addonId, query),
+      }),
+    },
+    { logger: deps.logger },
+  );
+
+export const handler = lazyHandler(() => {
+  const env = parseEnv(OperationsFunctionEnvSchema);
+  return createOperationsHandler({
+    logger,
+    store: new AddonStore({ client: documentClient(), tableName: env.TABLE_NAME }),
+  });
+});

@@ -1,0 +1,43 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+/** The local target's configuration, from the environment (README: Configuration). */
+export const LocalConfigSchema = z.object({
+  ADDONS_PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+  ADDONS_HOST: z.string().min(1).default('127.0.0.1'),
+  ADDONS_DATA_DIR: z.string().min(1).default('.addons'),
+  ADDONS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  ADDONS_LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default('WARN'),
+  /** How long Wait states last locally (ms): engine processes are ready in well under a second. */
+  ADDONS_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(200),
+  /** How long ASL Retry intervals last locally (ms). */
+  ADDONS_RETRY_MS: z.coerce.number().int().min(0).max(60_000).default(200),
+});
+
+export interface LocalConfig {
+  port: number;
+  host: string;
+  dataDir: string;
+  token?: string;
+  logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
+  waitMs: number;
+  retryMs: number;
+}
+
+export const loadLocalConfig = (env: NodeJS.ProcessEnv = process.env): LocalConfig => {
+  const result = LocalConfigSchema.safeParse(env);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `${issue.path.join('.')} ${issue.message}`).join('; ');
+    throw new Error(`Invalid configuration: ${problems}`);
+  }
+  const parsed = result.data;
+  return {
+    port: parsed.ADDONS_PORT,
+    host: parsed.ADDONS_HOST,
+    dataDir: resolve(parsed.ADDONS_DATA_DIR),
+    token: parsed.ADDONS_TOKEN,
+    logLevel: parsed.ADDONS_LOG_LEVEL,
+    waitMs: parsed.ADDONS_WAIT_MS,
+    retryMs: parsed.ADDONS_RETRY_MS,
+  };
+};

@@ -1,0 +1,40 @@
+import '#shared/util/polyfills.ts';
+import { loadLocalConfig } from './config.ts';
+import { startLocalPlatform } from './platform.ts';
+
+/** `npm start`: the whole platform on this machine. */
+const main = async () => {
+  const config = loadLocalConfig();
+  const platform = await startLocalPlatform(config);
+  const lines = [
+    `addons platform listening on ${platform.url}`,
+    `  data directory: ${platform.dataDir}`,
+    platform.tokenGenerated
+      ? `  bearer token (generated, kept in ${platform.dataDir}/token): ${platform.token}`
+      : '  bearer token: from ADDONS_TOKEN',
+    `  API docs: ${platform.url}/docs`,
+  ];
+  if (platform.resumed.addons || platform.resumed.operations) {
+    lines.push(
+      `  brought back ${platform.resumed.addons} running addon(s), resumed ${platform.resumed.operations} operation(s)`,
+    );
+  }
+  console.info(lines.join('\n'));
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.info(`\n${signal}: stopping engines and the platform...`);
+    await platform.stop();
+    console.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+};
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,155 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { createAddonsHandler } from '#functions/api/addons.ts';
+import { createCatalogHandler } from '#functions/api/catalog.ts';
+import { createCredentialsHandler } from '#functions/api/credentials.ts';
+import { createMetaHandler } from '#functions/api/meta.ts';
+import { createOperationsHandler } from '#functions/api/operations.ts';
+import { createWorkflowTaskHandler } from '#functions/workflow/tasks.ts';
+import type { WorkflowName } from '#shared/ports/workflow-starter.ts';
+import { FileSecretStore } from '#shared/providers/local/file-secret-store.ts';
+import type { AddonStatus } from '#shared/schemas/addon.ts';
+import type { OperationType } from '#shared/schemas/operation.ts';
+import { AddonService } from '#shared/services/addon-service.ts';
+import { AddonStore } from '#shared/store/addon-store.ts';
+import type { LocalConfig } from './config.ts';
+import { startDynamo } from './emulators.ts';
+import { LocalEngineSupervisor } from './engines/supervisor.ts';
+import { type ApiLambda, LocalGateway } from './gateway.ts';
+import { localLambdaContext } from './lambda-context.ts';
+import { acquireDataDirLock } from './lock.ts';
+import { LOCAL_SUBSTITUTIONS, LocalWorkflowRunner } from './workflow-runner.ts';
+
+export const TABLE_NAME = 'addons';
+
+/** Workflow that carries each operation type; used to resume operations after a restart. */
+const WORKFLOW_OF: Partial<Record<OperationType, WorkflowName>> = {
+  create: 'provision-addon',
+  delete: 'delete-addon',
+};
+
+/** Addon states in which the engine process must be running. */
+const LIVE_STATUSES: readonly AddonStatus[] = ['running', 'updating', 'backing-up', 'restoring', 'upgrading'];
+
+export interface LocalPlatform {
+  url: string;
+  token: string;
+  tokenGenerated: boolean;
+  dataDir: string;
+  resumed: { addons: number; operations: number };
+  runner: LocalWorkflowRunner;
+  stop(): Promise<void>;
+}
+
+const loadOrCreateToken = async (dataDir: string, configured?: string) => {
+  if (configured) return { token: configured, generated: false };
+  const path = join(dataDir, 'token');
+  try {
+    return { token: (await readFile(path, 'utf8')).trim(), generated: true };
+  } catch {
+    const token = randomBytes(24).toString('base64url');
+    await writeFile(path, `${token}\n`, { mode: 0o600 });
+    return { token, generated: true };
+  }
+};
+
+/**
+ * The local composition root: dynalite, the file secret store, the engine supervisor and the
+ * ASL runner behind the same handlers that run on Lambda. Starting it also brings back what
+ * was running and resumes operations a crash or Ctrl-C interrupted.
+ */
+export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlatform> => {
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const releaseLock = await acquireDataDirLock(config.dataDir);
+  const cleanups: Array<() => Promise<void>> = [releaseLock];
+  const stop = async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) {
+      try {
+        await cleanup();
+      } catch (error) {
+        console.error('shutdown step failed:', error);
+      }
+    }
+  };
+  try {
+    const logger = new Logger({ serviceName: 'addons', logLevel: config.logLevel });
+    const { token, generated } = await loadOrCreateToken(config.dataDir, config.token);
+
+    const dynamo = await startDynamo(config.dataDir, TABLE_NAME);
+    cleanups.push(() => dynamo.stop());
+    const store = new AddonStore({
+      client: DynamoDBDocumentClient.from(dynamo.client, { marshallOptions: { removeUndefinedValues: true } }),
+      tableName: TABLE_NAME,
+    });
+    const secrets = new FileSecretStore(join(config.dataDir, 'secrets'));
+    const supervisor = new LocalEngineSupervisor({
+      dataDir: config.dataDir,
+      log: (message, extra) => logger.info(message, { ...extra }),
+    });
+    cleanups.push(() => supervisor.stopAll());
+
+    const workflowTask = createWorkflowTaskHandler({ store, provider: supervisor, secrets, logger });
+    const runner = new LocalWorkflowRunner({
+      functions: {
+        [LOCAL_SUBSTITUTIONS.WorkflowTaskFunctionArn as string]: (input) =>
+          workflowTask(input, localLambdaContext('workflow-tasks')),
+      },
+      waitMs: config.waitMs,
+      retryMs: config.retryMs,
+      onFinished: (workflow, input, outcome) => {
+        if (outcome.error) logger.warn('workflow ended with an error', { workflow, ...input, error: outcome.error as Error });
+      },
+    });
+    cleanups.push(() => runner.stop());
+
+    // Bring back engines first, so that resumed operations find their instances running.
+    const addons = await store.scanAddons();
+    const live = addons.filter((addon) => LIVE_STATUSES.includes(addon.status));
+    await supervisor.resume(live.map((addon) => addon.resourceId));
+    const active = await store.listActiveOperations();
+    for (const operation of active) {
+      const workflow = WORKFLOW_OF[operation.type];
+      if (workflow) {
+        await runner.start(workflow, {
+          projectId: operation.projectId,
+          addonId: operation.addonId,
+          operationId: operation.id,
+        });
+      }
+    }
+
+    const service = new AddonService({ store, workflows: runner, target: 'local' });
+    const handlers: Record<string, ApiLambda> = {
+      meta: createMetaHandler({ logger, target: 'local' }),
+      catalog: createCatalogHandler({ logger, target: 'local' }),
+      addons: createAddonsHandler({
+        logger,
+        service,
+        idempotency: { client: dynamo.client, tableName: TABLE_NAME },
+      }),
+      credentials: createCredentialsHandler({ logger, store, secrets }),
+      operations: createOperationsHandler({ logger, store }),
+    };
+    const gateway = new LocalGateway({ handlers: handlers as never, token });
+    const url = await gateway.listen(config.port, config.host);
+    cleanups.push(() => gateway.close());
+
+    return {
+      url,
+      token,
+      tokenGenerated: generated,
+      dataDir: config.dataDir,
+      resumed: { addons: live.length, operations: active.length },
+      runner,
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+};
+
+export const removeDataDir = (dataDir: string) => rm(dataDir, { recursive: true, force: true });

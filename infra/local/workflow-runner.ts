@@ -1,0 +1,113 @@
+import { readFileSync } from 'node:fs';
+import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import type { WorkflowInput, WorkflowName, WorkflowStarter } from '#shared/ports/workflow-starter.ts';
+import { WORKFLOWS } from '#shared/ports/workflow-starter.ts';
+
+/** The local stand-in for each `${Placeholder}` of the ASL files (CDK substitutes the real ARNs on AWS). */
+export const LOCAL_SUBSTITUTIONS: Record<string, string> = {
+  WorkflowTaskFunctionArn: 'arn:aws:lambda:local:000000000000:function:workflow-tasks',
+};
+
+export type LocalTaskFunction = (input: unknown) => Promise<unknown>;
+
+export interface LocalWorkflowRunnerProps {
+  /** Lambda ARN (after substitution) -> the function that serves it in this process. */
+  functions: Record<string, LocalTaskFunction>;
+  substitutions?: Record<string, string>;
+  waitMs: number;
+  retryMs: number;
+  onFinished?: (workflow: WorkflowName, input: WorkflowInput, outcome: { error?: unknown }) => void;
+  stateMachinesDir?: URL;
+}
+
+type Json = Parameters<StateMachine['run']>[0];
+
+export const loadDefinition = (
+  workflow: string,
+  substitutions: Record<string, string>,
+  dir = new URL('../../state-machines/', import.meta.url),
+): StateMachineDefinition => {
+  const text = readFileSync(new URL(`${workflow}.asl.json`, dir), 'utf8');
+  const substituted = text.replace(/\$\{(\w+)\}/g, (_match, name: string) => {
+    const value = substitutions[name];
+    if (value === undefined) throw new Error(`${workflow}.asl.json: no local substitution for \${${name}}`);
+    return value;
+  });
+  return JSON.parse(substituted) as StateMachineDefinition;
+};
+
+const statesOfType = (definition: StateMachineDefinition, type: string) =>
+  Object.entries(definition.States).filter(([, state]) => state.Type === type);
+
+/**
+ * Runs the same ASL files as Step Functions, in this process, with aws-local-stepfunctions.
+ * Executions are keyed by the operation id like StartExecution names, so a second start of
+ * the same operation is a no-op. Waits and retry intervals are shortened: local engines are fast.
+ */
+export class LocalWorkflowRunner implements WorkflowStarter {
+  private readonly machines = new Map<WorkflowName, { machine: StateMachine; definition: StateMachineDefinition }>();
+  private readonly running = new Map<string, { abort: () => void; done: Promise<void> }>();
+  private stopped = false;
+
+  constructor(private readonly props: LocalWorkflowRunnerProps) {
+    const substitutions = props.substitutions ?? LOCAL_SUBSTITUTIONS;
+    for (const workflow of WORKFLOWS) {
+      const definition = loadDefinition(workflow, substitutions, props.stateMachinesDir);
+      for (const [name, state] of statesOfType(definition, 'Task')) {
+        const resource = (state as { Resource: string }).Resource;
+        if (!props.functions[resource]) throw new Error(`${workflow}: no local function for ${name} (${resource})`);
+      }
+      this.machines.set(workflow, { machine: new StateMachine(definition, { validationOptions: {} }), definition });
+    }
+  }
+
+  async start(workflow: WorkflowName, input: WorkflowInput): Promise<void> {
+    if (this.stopped) throw new Error('The local workflow runner is shutting down');
+    if (this.running.has(input.operationId)) return;
+    const entry = this.machines.get(workflow);
+    if (!entry) throw new Error(`Unknown workflow ${workflow}`);
+    const { definition, machine } = entry;
+    const taskHandlers = Object.fromEntries(
+      statesOfType(definition, 'Task').map(([name, state]) => {
+        const fn = this.props.functions[(state as { Resource: string }).Resource] as LocalTaskFunction;
+        return [name, (taskInput: Json) => fn(taskInput) as Promise<Json>];
+      }),
+    );
+    const waits = Object.fromEntries(statesOfType(definition, 'Wait').map(([name]) => [name, this.props.waitMs]));
+    const retries = Object.fromEntries(statesOfType(definition, 'Task').map(([name]) => [name, this.props.retryMs]));
+    const execution = machine.run(input as unknown as Json, {
+      overrides: { taskResourceLocalHandlers: taskHandlers, waitTimeOverrides: waits, retryIntervalOverrides: retries },
+      noThrowOnAbort: true,
+    });
+    const done = execution.result.then(
+      () => this.props.onFinished?.(workflow, input, {}),
+      (error: unknown) => this.props.onFinished?.(workflow, input, { error }),
+    );
+    const tracked = {
+      abort: execution.abort,
+      done: done.finally(() => this.running.delete(input.operationId)),
+    };
+    this.running.set(input.operationId, tracked);
+  }
+
+  /** Executions in flight (for tests and shutdown). */
+  get inFlight(): number {
+    return this.running.size;
+  }
+
+  /** Wait for every execution in flight to end, e.g. in tests. */
+  async idle(): Promise<void> {
+    while (this.running.size > 0) await Promise.allSettled([...this.running.values()].map((run) => run.done));
+  }
+
+  /**
+   * Abort every execution. Their operations stay in flight in the table and the next start
+   * resumes them: the same path as after a crash, so it is exercised on every Ctrl-C.
+   */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    const runs = [...this.running.values()];
+    for (const run of runs) run.abort();
+    await Promise.allSettled(runs.map((run) => run.done));
+  }
+}

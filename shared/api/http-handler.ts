@@ -1,0 +1,175 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
+import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy, { type MiddlewareObj } from '@middy/core';
+import type {
+  APIGatewayProxyEventV2WithJWTAuthorizer,
+  APIGatewayProxyStructuredResultV2,
+  Context,
+} from 'aws-lambda';
+import { NotFoundError, UnauthorizedError, ValidationError } from '../errors.ts';
+import { toProblem } from './problem.ts';
+import type { ApiRequest, ApiResult, Principal, RouteDef } from './route.ts';
+import { routeKey } from './route.ts';
+import { type RouteId, type Routes, routes } from './routes.ts';
+import { parsePart } from './zod-issues.ts';
+
+export type ApiEvent = APIGatewayProxyEventV2WithJWTAuthorizer;
+export type ApiResponse = APIGatewayProxyStructuredResultV2;
+export type RouteImpl<R extends RouteDef> = (request: ApiRequest<R>) => Promise<ApiResult>;
+export type RouteImpls = { [K in RouteId]?: RouteImpl<Routes[K]> };
+
+export interface IdempotencyOptions {
+  client: DynamoDBClient;
+  tableName: string;
+}
+
+export interface HttpHandlerOptions {
+  logger: Logger;
+  idempotency?: IdempotencyOptions;
+}
+
+const JSON_TYPE = 'application/json';
+const PROBLEM_TYPE = 'application/problem+json';
+
+/** Claims set by the API Gateway JWT authorizer (Cognito) or, locally, by the gateway's token check. */
+export const PROJECTS_CLAIM = 'custom:projects';
+
+export const principalOf = (event: ApiEvent): Principal | undefined => {
+  const claims = event.requestContext?.authorizer?.jwt?.claims;
+  if (!claims?.sub) return undefined;
+  const raw = claims[PROJECTS_CLAIM];
+  const projects =
+    raw === '*' ? '*' : String(raw ?? '').split(/[,\s]+/).filter((project) => project.length > 0);
+  return { subject: String(claims.sub), projects };
+};
+
+const routesByKey = new Map(Object.values(routes).map((route) => [routeKey(route), route as RouteDef]));
+
+const readBody = (event: ApiEvent): unknown => {
+  if (event.body === undefined || event.body === null || event.body === '') return undefined;
+  const text = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new ValidationError('The request body is not valid JSON', [{ path: 'body', message: 'is not valid JSON' }], {
+      cause: error,
+    });
+  }
+};
+
+const toResponse = (result: ApiResult): ApiResponse => {
+  if (result.raw) {
+    const isText = typeof result.raw.data === 'string';
+    return {
+      statusCode: result.status,
+      headers: { 'content-type': result.raw.contentType, ...result.headers },
+      body: isText ? (result.raw.data as string) : (result.raw.data as Buffer).toString('base64'),
+      isBase64Encoded: !isText,
+    };
+  }
+  return {
+    statusCode: result.status,
+    headers: { 'content-type': JSON_TYPE, ...result.headers },
+    body: result.body === undefined ? '' : JSON.stringify(result.body),
+  };
+};
+
+/** Last in the chain: every error becomes problem+json; nothing escapes as a bare 500. */
+const problemErrorHandler = (logger: Logger): MiddlewareObj<ApiEvent, ApiResponse> => ({
+  onError: async (request) => {
+    const body = toProblem(request.error, logger);
+    body.instance = request.event.rawPath;
+    request.response = {
+      statusCode: body.status,
+      headers: { 'content-type': PROBLEM_TYPE },
+      body: JSON.stringify(body),
+    };
+  },
+});
+
+/**
+ * Build one API Lambda handler from the route table and the implementations it serves.
+ * Order is decided here once: logger context, then the error handler that turns anything
+ * thrown by parsing, auth or the route into problem+json.
+ */
+export const createHttpHandler = (impls: RouteImpls, options: HttpHandlerOptions) => {
+  const { logger } = options;
+  const persistenceStore = options.idempotency
+    ? new DynamoDBPersistenceLayer({
+        tableName: options.idempotency.tableName,
+        awsSdkV3Client: options.idempotency.client,
+        keyAttr: 'pk',
+        sortKeyAttr: 'sk',
+        staticPkValue: 'IDEMPOTENCY',
+      })
+    : undefined;
+  const idempotencyConfig = new IdempotencyConfig({
+    eventKeyJmesPath: '[subject, projectId, operationId, key]',
+    payloadValidationJmesPath: 'body',
+    expiresAfterSeconds: 24 * 60 * 60,
+  });
+
+  const core = async (event: ApiEvent, context: Context): Promise<ApiResponse> => {
+    const route = routesByKey.get(event.routeKey);
+    const impl = route ? (impls as Record<string, RouteImpl<RouteDef> | undefined>)[route.operationId] : undefined;
+    if (!route || !impl) throw new NotFoundError(`No route for ${event.requestContext?.http?.method} ${event.rawPath}`);
+
+    const principal = principalOf(event);
+    if (route.auth && !principal) throw new UnauthorizedError('A valid bearer token is required');
+    const params = route.params ? parsePart(route.params, event.pathParameters ?? {}, 'path') : undefined;
+    const query = route.query ? parsePart(route.query, event.queryStringParameters ?? {}, 'query string') : undefined;
+    const rawBody = route.body ? readBody(event) : undefined;
+    const body = route.body ? parsePart(route.body, rawBody ?? {}, 'request body', 'body') : undefined;
+
+    const projectId = (params as { projectId?: string } | undefined)?.projectId;
+    if (route.auth && projectId && principal && principal.projects !== '*' && !principal.projects.includes(projectId)) {
+      // Another project's resources are indistinguishable from missing ones.
+      throw new NotFoundError(`Project '${projectId}' was not found`);
+    }
+
+    const request: ApiRequest<RouteDef> = {
+      route,
+      params,
+      query,
+      body,
+      headers: event.headers ?? {},
+      principal,
+      rawPath: event.rawPath,
+    } as ApiRequest<RouteDef>;
+
+    const key = request.headers['idempotency-key'];
+    if (route.idempotent && key !== undefined) {
+      if (key.length < 1 || key.length > 255) {
+        throw new ValidationError('The Idempotency-Key header is not valid', [
+          { path: 'Idempotency-Key', message: 'must be 1 to 255 characters' },
+        ]);
+      }
+      if (persistenceStore) {
+        idempotencyConfig.registerLambdaContext(context);
+        const run = makeIdempotent(async (_input: Record<string, unknown>) => impl(request), {
+          persistenceStore,
+          config: idempotencyConfig,
+        });
+        const input = { subject: principal?.subject ?? '', projectId: projectId ?? '', operationId: route.operationId, key, body: rawBody ?? null };
+        return toResponse((await run(input)) as ApiResult);
+      }
+    }
+    return toResponse(await impl(request));
+  };
+
+  return middy<ApiEvent, ApiResponse>(core)
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(problemErrorHandler(logger));
+};
+
+/** Build the real handler on first use, so a module can be imported without its environment. */
+export const lazyHandler = <E, R>(build: () => (event: E, context: Context) => Promise<R>) => {
+  let built: ((event: E, context: Context) => Promise<R>) | undefined;
+  return (event: E, context: Context): Promise<R> => {
+    built ??= build();
+    return built(event, context);
+  };
+};

@@ -1,0 +1,66 @@
+import type { z } from 'zod';
+
+export type HttpMethod = 'get' | 'post' | 'patch' | 'delete';
+
+/** The Lambda functions the API is split into; each serves a group of routes. */
+export const API_FUNCTIONS = ['meta', 'catalog', 'addons', 'credentials', 'operations'] as const;
+export type ApiFunctionName = (typeof API_FUNCTIONS)[number];
+
+export interface ResponseDef {
+  description: string;
+  schema?: z.ZodType;
+  /** Defaults to application/json. */
+  contentType?: string;
+}
+
+export interface RouteDef {
+  operationId: string;
+  method: HttpMethod;
+  /** OpenAPI path template, also the API Gateway route path. */
+  path: string;
+  summary: string;
+  tags: string[];
+  fn: ApiFunctionName;
+  /** Bearer token required (every route but health, openapi and docs). */
+  auth: boolean;
+  /** POST routes that honour an Idempotency-Key header. */
+  idempotent?: boolean;
+  params?: z.ZodObject;
+  query?: z.ZodObject;
+  body?: z.ZodType;
+  responses: Record<number, ResponseDef>;
+  /** Hidden from the OpenAPI document (docs assets). */
+  hidden?: boolean;
+}
+
+export const defineRoute = <const R extends RouteDef>(route: R): R => route;
+
+/** `GET /v1/x/{id}`: the API Gateway HTTP API routeKey of a route. */
+export const routeKey = (route: Pick<RouteDef, 'method' | 'path'>): string =>
+  `${route.method.toUpperCase()} ${route.path}`;
+
+type Infer<T> = T extends z.ZodType ? z.infer<T> : undefined;
+
+export interface Principal {
+  subject: string;
+  /** Projects the caller may see; '*' for all. */
+  projects: string[] | '*';
+}
+
+export interface ApiRequest<R extends RouteDef> {
+  route: R;
+  params: Infer<R['params']>;
+  query: Infer<R['query']>;
+  body: Infer<R['body']>;
+  headers: Record<string, string>;
+  principal: Principal | undefined;
+  rawPath: string;
+}
+
+export interface ApiResult {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+  /** A non-JSON body (docs page and its assets). */
+  raw?: { contentType: string; data: Buffer | string };
+}

@@ -1,0 +1,72 @@
+import {
+  CreateSecretCommand,
+  DeleteSecretCommand,
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  ResourceNotFoundException,
+  type SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
+import { CredentialsSchema } from '../../schemas/addon.ts';
+import type { AddonRef, ConnectionSecret, SecretStore } from '../../ports/secret-store.ts';
+
+export interface SecretsManagerStoreProps {
+  client: SecretsManagerClient;
+  /** Every secret is named `${prefix}${projectId}/${addonId}`; IAM policies are scoped to the prefix. */
+  prefix: string;
+  kmsKeyId?: string;
+}
+
+const isNotFound = (error: unknown) =>
+  error instanceof ResourceNotFoundException || (error instanceof Error && error.name === 'ResourceNotFoundException');
+
+/** Connection details as one JSON secret per addon in AWS Secrets Manager. */
+export class SecretsManagerStore implements SecretStore {
+  constructor(private readonly props: SecretsManagerStoreProps) {}
+
+  secretName(ref: AddonRef): string {
+    return `${this.props.prefix}${ref.projectId}/${ref.addonId}`;
+  }
+
+  async put(ref: AddonRef, secret: ConnectionSecret): Promise<void> {
+    const SecretId = this.secretName(ref);
+    const SecretString = JSON.stringify(secret);
+    try {
+      await this.props.client.send(new PutSecretValueCommand({ SecretId, SecretString }));
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      await this.props.client.send(
+        new CreateSecretCommand({
+          Name: SecretId,
+          SecretString,
+          KmsKeyId: this.props.kmsKeyId,
+          Description: `Connection details of addon ${ref.addonId} in project ${ref.projectId}`,
+          Tags: [
+            { Key: 'addons:project', Value: ref.projectId },
+            { Key: 'addons:addon', Value: ref.addonId },
+          ],
+        }),
+      );
+    }
+  }
+
+  async get(ref: AddonRef): Promise<ConnectionSecret | undefined> {
+    try {
+      const result = await this.props.client.send(new GetSecretValueCommand({ SecretId: this.secretName(ref) }));
+      return result.SecretString ? CredentialsSchema.parse(JSON.parse(result.SecretString)) : undefined;
+    } catch (error) {
+      // A secret scheduled for deletion answers InvalidRequestException: it is gone for us.
+      if (isNotFound(error) || (error instanceof Error && error.name === 'InvalidRequestException')) return undefined;
+      throw error;
+    }
+  }
+
+  async delete(ref: AddonRef): Promise<void> {
+    try {
+      await this.props.client.send(
+        new DeleteSecretCommand({ SecretId: this.secretName(ref), ForceDeleteWithoutRecovery: true }),
+      );
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+  }
+}

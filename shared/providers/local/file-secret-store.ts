@@ -1,0 +1,35 @@
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { AddonRef, ConnectionSecret, SecretStore } from '../../ports/secret-store.ts';
+import { CredentialsSchema } from '../../schemas/addon.ts';
+
+/** Connection details as one JSON file per addon, readable by the platform's user only (0600). */
+export class FileSecretStore implements SecretStore {
+  constructor(private readonly dir: string) {}
+
+  private pathOf(ref: AddonRef): string {
+    return join(this.dir, ref.projectId, `${ref.addonId}.json`);
+  }
+
+  async put(ref: AddonRef, secret: ConnectionSecret): Promise<void> {
+    const path = this.pathOf(ref);
+    await mkdir(join(this.dir, ref.projectId), { recursive: true, mode: 0o700 });
+    // Write then rename: a crash never leaves a half-written secret behind.
+    const temporary = `${path}.${process.pid}.tmp`;
+    await writeFile(temporary, JSON.stringify(secret), { mode: 0o600 });
+    await rename(temporary, path);
+  }
+
+  async get(ref: AddonRef): Promise<ConnectionSecret | undefined> {
+    try {
+      return CredentialsSchema.parse(JSON.parse(await readFile(this.pathOf(ref), 'utf8')));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+  }
+
+  async delete(ref: AddonRef): Promise<void> {
+    await rm(this.pathOf(ref), { force: true });
+  }
+}

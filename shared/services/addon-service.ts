@@ -1,0 +1,159 @@
+import { ENGINES, addonType, findPlan } from '../catalog/engines.ts';
+import {
+  errorMessage,
+  type FieldIssue,
+  ServiceUnavailableError,
+  UnsupportedError,
+} from '../errors.ts';
+import { resourceIdFor } from '../ports/engine-provider.ts';
+import type { WorkflowName, WorkflowStarter } from '../ports/workflow-starter.ts';
+import type { Addon, CreateAddonRequest } from '../schemas/addon.ts';
+import type { Target } from '../schemas/catalog.ts';
+import type { Page, PaginationQuery } from '../schemas/common.ts';
+import type { Operation, OperationType } from '../schemas/operation.ts';
+import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
+import { newId, nowIso } from '../util/ids.ts';
+
+export interface AddonServiceDeps {
+  store: AddonStore;
+  workflows: WorkflowStarter;
+  target: Target;
+}
+
+/** What the API shows of an addon record. */
+export const toAddon = ({ revision: _revision, resourceId: _resourceId, ...addon }: AddonRecord): Addon => addon;
+
+const newOperation = (type: OperationType, projectId: string, addonId: string): Operation => ({
+  id: newId('op'),
+  type,
+  status: 'pending',
+  projectId,
+  addonId,
+  progress: { step: 'queued', percent: 0 },
+  error: null,
+  createdAt: nowIso(),
+  startedAt: null,
+  completedAt: null,
+});
+
+export class AddonService {
+  constructor(private readonly deps: AddonServiceDeps) {}
+
+  /** Check a create request against the catalog for this target; every problem is named. */
+  resolveCreate(request: CreateAddonRequest) {
+    const { target } = this.deps;
+    const type = addonType(request.engine, target);
+    const engine = ENGINES[request.engine];
+    if (!type.capabilities.provision) {
+      throw new UnsupportedError(
+        `${engine.displayName} addons cannot be created on the ${target} target yet`,
+        [{ path: 'body.engine', message: `${request.engine} is not provisioned on this deployment` }],
+      );
+    }
+    const issues: FieldIssue[] = [];
+    const version = request.version ?? type.defaultVersion;
+    if (!type.versions.some((entry) => entry.version === version)) {
+      issues.push({
+        path: 'body.version',
+        message: `${engine.displayName} ${version} is not available here; choose one of ${type.versions.map((v) => v.version).join(', ')}`,
+      });
+    }
+    const plan = request.plan ?? type.defaultPlan;
+    if (!findPlan(request.engine, plan)) {
+      issues.push({ path: 'body.plan', message: `unknown plan; choose one of ${type.plans.map((p) => p.id).join(', ')}` });
+    }
+    const storageGiB = request.storageGiB ?? type.storageGiB.default;
+    if (storageGiB < type.storageGiB.min || storageGiB > type.storageGiB.max) {
+      issues.push({
+        path: 'body.storageGiB',
+        message: `must be between ${type.storageGiB.min} and ${type.storageGiB.max} GiB for ${engine.displayName}`,
+      });
+    }
+    if (request.replicas > type.maxReplicas) {
+      issues.push({
+        path: 'body.replicas',
+        message: type.capabilities.replicas
+          ? `at most ${type.maxReplicas} replicas`
+          : `replicas are not available for ${engine.displayName} on this deployment`,
+      });
+    }
+    if (request.tls && !type.capabilities.tls) {
+      issues.push({ path: 'body.tls', message: `TLS is not available for ${engine.displayName} on this deployment` });
+    }
+    if (request.publicAccess && !type.capabilities.publicAccess) {
+      issues.push({
+        path: 'body.publicAccess',
+        message: `public access is not available for ${engine.displayName} on this deployment`,
+      });
+    } else if (request.publicAccess && !request.tls) {
+      issues.push({ path: 'body.publicAccess', message: 'public access requires tls: true' });
+    }
+    if (issues.length) throw new UnsupportedError('The addon cannot be created as requested', issues);
+    return { version, plan, storageGiB };
+  }
+
+  async create(projectId: string, request: CreateAddonRequest): Promise<{ addon: Addon; operation: Operation }> {
+    const resolved = this.resolveCreate(request);
+    const id = newId('adn');
+    const now = nowIso();
+    const operation = newOperation('create', projectId, id);
+    const record: AddonRecord = {
+      id,
+      projectId,
+      name: request.name,
+      description: request.description ?? null,
+      engine: request.engine,
+      ...resolved,
+      replicas: request.replicas,
+      tls: request.tls,
+      publicAccess: request.publicAccess,
+      status: 'creating',
+      currentOperationId: operation.id,
+      endpoint: null,
+      createdAt: now,
+      updatedAt: now,
+      revision: 1,
+      resourceId: resourceIdFor(id),
+    };
+    await this.deps.store.createAddon(record, operation);
+    await this.startWorkflow('provision-addon', record, operation);
+    return { addon: toAddon(record), operation };
+  }
+
+  /** A workflow that never started must not leave the addon locked: fail the operation, then report. */
+  private async startWorkflow(workflow: WorkflowName, addon: AddonRecord, operation: Operation): Promise<void> {
+    try {
+      await this.deps.workflows.start(workflow, {
+        projectId: addon.projectId,
+        addonId: addon.id,
+        operationId: operation.id,
+      });
+    } catch (error) {
+      const message = `The ${workflow} workflow could not be started: ${errorMessage(error)}`;
+      await this.deps.store.updateOperation(addon.projectId, operation.id, {
+        status: 'failed',
+        error: { code: 'WorkflowStartFailed', message },
+        completedAt: nowIso(),
+      });
+      await this.deps.store.updateAddonForOperation(addon, operation.id, { status: 'failed' }, { release: true });
+      throw new ServiceUnavailableError(message, { cause: error });
+    }
+  }
+
+  async list(projectId: string, page: PaginationQuery): Promise<Page<Addon>> {
+    const result = await this.deps.store.listAddons(projectId, page);
+    return { items: result.items.map(toAddon), nextCursor: result.nextCursor };
+  }
+
+  async get(projectId: string, addonId: string): Promise<Addon> {
+    return toAddon(await this.deps.store.getAddon(projectId, addonId));
+  }
+
+  async delete(projectId: string, addonId: string): Promise<{ addon: Addon; operation: Operation }> {
+    const addon = await this.deps.store.getAddon(projectId, addonId);
+    const operation = newOperation('delete', projectId, addonId);
+    const updated = await this.deps.store.beginOperation(addon, operation, 'deleting');
+    await this.startWorkflow('delete-addon', updated, operation);
+    return { addon: toAddon(updated), operation };
+  }
+}

@@ -1,0 +1,32 @@
+import { randomInt } from 'node:crypto';
+import type { Engine } from '../schemas/catalog.ts';
+import type { ConnectionSecret } from '../ports/secret-store.ts';
+
+// RDS master passwords may not contain / @ " or spaces; letters and digits are safe in URIs too.
+const PASSWORD_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789';
+
+export const generatePassword = (length = 32): string => {
+  let password = '';
+  for (let i = 0; i < length; i++) password += PASSWORD_ALPHABET[randomInt(PASSWORD_ALPHABET.length)];
+  return password;
+};
+
+/** RDS DBName: letters, digits and underscores, starting with a letter, at most 63. */
+export const databaseNameFor = (addonName: string): string => addonName.replace(/-/g, '_').slice(0, 63);
+
+/** RDS MasterUsername: 1 to 16 letters or digits, starting with a letter; not a reserved word. */
+export const ADMIN_USERNAME = 'addonadmin';
+
+const SCHEMES: Record<Engine, string> = {
+  postgresql: 'postgresql',
+  mysql: 'mysql',
+  redis: 'redis',
+  mongodb: 'mongodb',
+};
+
+export const connectionUri = (secret: Omit<ConnectionSecret, 'uri'>): string => {
+  const scheme = secret.engine === 'redis' && secret.tls ? 'rediss' : SCHEMES[secret.engine];
+  const auth = `${encodeURIComponent(secret.username)}:${encodeURIComponent(secret.password)}`;
+  const params = secret.engine === 'postgresql' && secret.tls ? '?sslmode=require' : '';
+  return `${scheme}://${auth}@${secret.host}:${secret.port}/${encodeURIComponent(secret.database)}${params}`;
+};

@@ -1,0 +1,262 @@
+import { z } from 'zod';
+import { findPlan } from '../catalog/engines.ts';
+import { NotFoundError, ProviderError } from '../errors.ts';
+import type { EngineProvider } from '../ports/engine-provider.ts';
+import type { SecretStore } from '../ports/secret-store.ts';
+import type { AddonStatus } from '../schemas/addon.ts';
+import type { AddonStore } from '../store/addon-store.ts';
+import { nowIso } from '../util/ids.ts';
+import { ADMIN_USERNAME, connectionUri, databaseNameFor, generatePassword } from './credentials.ts';
+
+const Ref = { projectId: z.string(), addonId: z.string(), operationId: z.string() };
+
+/** What a Catch hands to the compensation task: Lambda puts a JSON document in Cause, the local runner the message. */
+const CaughtErrorSchema = z.object({ Error: z.string(), Cause: z.unknown().optional() }).optional();
+
+export const WorkflowTaskSchema = z.discriminatedUnion('action', [
+  z.object({ action: z.literal('startOperation'), ...Ref, step: z.string() }),
+  z.object({ action: z.literal('prepareCredentials'), ...Ref }),
+  z.object({ action: z.literal('createInstance'), ...Ref }),
+  z.object({
+    action: z.literal('describeInstance'),
+    ...Ref,
+    attempts: z.number().int().min(0).default(0),
+    maxAttempts: z.number().int().min(1),
+  }),
+  z.object({ action: z.literal('publishCredentials'), ...Ref }),
+  z.object({ action: z.literal('completeOperation'), ...Ref, addonStatus: z.literal('running') }),
+  z.object({ action: z.literal('deleteInstance'), ...Ref }),
+  z.object({ action: z.literal('removeAddon'), ...Ref }),
+  z.object({ action: z.literal('failOperation'), ...Ref, compensate: z.boolean(), error: CaughtErrorSchema }),
+]);
+export type WorkflowTask = z.infer<typeof WorkflowTaskSchema>;
+
+export interface WorkflowTaskDeps {
+  store: AddonStore;
+  provider: EngineProvider;
+  secrets: SecretStore;
+}
+
+export type DescribeResult =
+  | { status: 'creating' | 'deleting'; attempts: number }
+  | { status: 'available'; attempts: number; host: string; port: number }
+  | { status: 'absent'; attempts: number };
+
+/** Turn what a Catch caught into a sentence a user can act on. */
+export const readableReason = (error: { Error: string; Cause?: unknown } | undefined): { code: string; message: string } => {
+  if (!error) return { code: 'Unknown', message: 'The workflow failed for an unknown reason' };
+  let message = typeof error.Cause === 'string' ? error.Cause : JSON.stringify(error.Cause ?? '');
+  try {
+    const parsed = JSON.parse(message) as { errorMessage?: unknown };
+    if (typeof parsed?.errorMessage === 'string') message = parsed.errorMessage;
+  } catch {
+    // not JSON: the local runner passes the message itself
+  }
+  if (error.Error === 'States.Timeout') message = 'A workflow step timed out';
+  return { code: error.Error, message: message || error.Error };
+};
+
+const PROGRESS: Record<string, number> = {
+  prepareCredentials: 10,
+  createInstance: 25,
+  describeInstance: 50,
+  publishCredentials: 90,
+  deleteInstance: 30,
+  removeAddon: 90,
+};
+
+/**
+ * The engine-agnostic steps of the addon workflows. Every step is idempotent: Step Functions
+ * retries tasks, and a restarted local platform re-runs the workflow that was in flight.
+ */
+export class WorkflowTasks {
+  constructor(private readonly deps: WorkflowTaskDeps) {}
+
+  async run(task: WorkflowTask): Promise<unknown> {
+    if (task.action !== 'failOperation' && task.action !== 'startOperation') await this.progress(task, task.action);
+    switch (task.action) {
+      case 'startOperation':
+        return this.startOperation(task);
+      case 'prepareCredentials':
+        return this.prepareCredentials(task);
+      case 'createInstance':
+        return this.createInstance(task);
+      case 'describeInstance':
+        return this.describeInstance(task);
+      case 'publishCredentials':
+        return this.publishCredentials(task);
+      case 'completeOperation':
+        return this.completeOperation(task, task.addonStatus);
+      case 'deleteInstance':
+        return this.deleteInstance(task);
+      case 'removeAddon':
+        return this.removeAddon(task);
+      case 'failOperation':
+        return this.failOperation(task);
+      default: {
+        const exhaustive: never = task;
+        throw new Error(`Unknown workflow task ${JSON.stringify(exhaustive)}`);
+      }
+    }
+  }
+
+  private async progress(task: { projectId: string; operationId: string }, step: string): Promise<void> {
+    await this.deps.store.updateOperation(task.projectId, task.operationId, {
+      progress: { step, percent: PROGRESS[step] ?? 0 },
+    });
+  }
+
+  private async startOperation(task: Extract<WorkflowTask, { action: 'startOperation' }>) {
+    const operation = await this.deps.store.getOperation(task.projectId, task.operationId);
+    if (operation.status === 'pending') {
+      await this.deps.store.updateOperation(task.projectId, task.operationId, {
+        status: 'in-progress',
+        startedAt: nowIso(),
+        progress: { step: task.step, percent: 5 },
+      });
+    }
+    return {};
+  }
+
+  private async prepareCredentials(task: Extract<WorkflowTask, { action: 'prepareCredentials' }>) {
+    const addon = await this.deps.store.getAddon(task.projectId, task.addonId);
+    const existing = await this.deps.secrets.get(task);
+    if (existing) return {};
+    const secret = {
+      engine: addon.engine,
+      host: '',
+      port: 0,
+      database: databaseNameFor(addon.name),
+      username: ADMIN_USERNAME,
+      password: generatePassword(),
+      tls: addon.tls,
+    };
+    await this.deps.secrets.put(task, { ...secret, uri: '' });
+    return {};
+  }
+
+  private async createInstance(task: Extract<WorkflowTask, { action: 'createInstance' }>) {
+    const addon = await this.deps.store.getAddon(task.projectId, task.addonId);
+    const secret = await this.deps.secrets.get(task);
+    if (!secret) throw new ProviderError('The connection details were lost before the instance was created');
+    const plan = findPlan(addon.engine, addon.plan);
+    if (!plan) throw new ProviderError(`Plan '${addon.plan}' does not exist for ${addon.engine}`);
+    await this.deps.provider.createInstance({
+      resourceId: addon.resourceId,
+      projectId: addon.projectId,
+      addonId: addon.id,
+      engine: addon.engine,
+      version: addon.version,
+      plan,
+      storageGiB: addon.storageGiB,
+      replicas: addon.replicas,
+      tls: addon.tls,
+      publicAccess: addon.publicAccess,
+      database: secret.database,
+      username: secret.username,
+      password: secret.password,
+    });
+    return {};
+  }
+
+  private async describeInstance(task: Extract<WorkflowTask, { action: 'describeInstance' }>): Promise<DescribeResult> {
+    const addon = await this.deps.store.getAddon(task.projectId, task.addonId);
+    const state = await this.deps.provider.describeInstance(addon.resourceId);
+    const attempts = task.attempts + 1;
+    switch (state.status) {
+      case 'failed':
+        throw new ProviderError(state.reason, 'InstanceFailed');
+      case 'available':
+        return { status: 'available', attempts, host: state.endpoint.host, port: state.endpoint.port };
+      case 'absent':
+        return { status: 'absent', attempts };
+      case 'creating':
+      case 'deleting':
+        if (attempts >= task.maxAttempts) {
+          throw new ProviderError(
+            `The instance was still ${state.status} after ${attempts} checks; giving up`,
+            'InstanceWaitTimeout',
+          );
+        }
+        return { status: state.status, attempts };
+      default: {
+        const exhaustive: never = state;
+        throw new Error(`Unknown instance state ${JSON.stringify(exhaustive)}`);
+      }
+    }
+  }
+
+  private async publishCredentials(task: Extract<WorkflowTask, { action: 'publishCredentials' }>) {
+    const addon = await this.deps.store.getAddon(task.projectId, task.addonId);
+    const state = await this.deps.provider.describeInstance(addon.resourceId);
+    if (state.status !== 'available') throw new ProviderError(`The instance is ${state.status}, not available`);
+    const secret = await this.deps.secrets.get(task);
+    if (!secret) throw new ProviderError('The connection details were lost before they could be published');
+    const published = { ...secret, host: state.endpoint.host, port: state.endpoint.port };
+    await this.deps.secrets.put(task, { ...published, uri: connectionUri(published) });
+    await this.deps.store.updateAddonForOperation(addon, task.operationId, { endpoint: state.endpoint });
+    return {};
+  }
+
+  private async completeOperation(task: Extract<WorkflowTask, { action: 'completeOperation' }>, status: AddonStatus) {
+    const addon = await this.deps.store.getAddon(task.projectId, task.addonId);
+    if (addon.currentOperationId === task.operationId) {
+      await this.deps.store.updateAddonForOperation(addon, task.operationId, { status }, { release: true });
+    }
+    await this.deps.store.updateOperation(task.projectId, task.operationId, {
+      status: 'completed',
+      completedAt: nowIso(),
+      progress: { step: 'completed', percent: 100 },
+    });
+    return {};
+  }
+
+  private async deleteInstance(task: Extract<WorkflowTask, { action: 'deleteInstance' }>) {
+    const addon = await this.deps.store.getAddon(task.projectId, task.addonId);
+    await this.deps.provider.deleteInstance(addon.resourceId);
+    return {};
+  }
+
+  private async removeAddon(task: Extract<WorkflowTask, { action: 'removeAddon' }>) {
+    const addon = await this.deps.store.findAddon(task.projectId, task.addonId);
+    await this.deps.secrets.delete(task);
+    if (addon) await this.deps.store.deleteAddon(addon, task.operationId);
+    await this.deps.store.updateOperation(task.projectId, task.operationId, {
+      status: 'completed',
+      completedAt: nowIso(),
+      progress: { step: 'completed', percent: 100 },
+    });
+    return {};
+  }
+
+  /**
+   * The Catch target of every workflow: undo what was half-created (when `compensate`), leave
+   * the addon `failed` with its lock released, and record a readable reason on the operation.
+   */
+  private async failOperation(task: Extract<WorkflowTask, { action: 'failOperation' }>) {
+    const reason = readableReason(task.error);
+    const addon = await this.deps.store.findAddon(task.projectId, task.addonId);
+    if (task.compensate && addon) {
+      await this.deps.provider.deleteInstance(addon.resourceId);
+      await this.deps.secrets.delete(task);
+    }
+    if (addon?.currentOperationId === task.operationId) {
+      await this.deps.store.updateAddonForOperation(
+        addon,
+        task.operationId,
+        { status: 'failed', ...(task.compensate ? { endpoint: null } : {}) },
+        { release: true },
+      );
+    }
+    try {
+      await this.deps.store.updateOperation(task.projectId, task.operationId, {
+        status: 'failed',
+        error: reason,
+        completedAt: nowIso(),
+      });
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+    }
+    return { failed: true, reason };
+  }
+}
