@@ -1,0 +1,48 @@
+import { CreateAddonRequestSchema } from '#shared/schemas/addon.ts';
+import { resourceIdFor } from '#shared/ports/engine-provider.ts';
+import type { Operation } from '#shared/schemas/operation.ts';
+import type { AddonRecord } from '#shared/store/addon-store.ts';
+import { newId, nowIso } from '#shared/util/ids.ts';
+
+/** Test data comes from the production schemas. */
+export const createRequest = (overrides: Record<string, unknown> = {}) =>
+  CreateAddonRequestSchema.parse({ name: 'orders-db', engine: 'postgresql', ...overrides });
+
+export const addonRecord = (overrides: Partial<AddonRecord> = {}): AddonRecord => {
+  const id = overrides.id ?? newId('adn');
+  const now = nowIso();
+  return {
+    id,
+    projectId: 'proj-a',
+    name: 'orders-db',
+    description: null,
+    engine: 'postgresql',
+    version: '15',
+    plan: 'nano',
+    storageGiB: 20,
+    replicas: 0,
+    tls: false,
+    publicAccess: false,
+    status: 'creating',
+    currentOperationId: null,
+    endpoint: null,
+    createdAt: now,
+    updatedAt: now,
+    revision: 1,
+    resourceId: resourceIdFor(id),
+    ...overrides,
+  };
+};
+
+export const operation = (overrides: Partial<Operation> & Pick<Operation, 'addonId'>): Operation => ({
+  id: newId('op'),
+  type: 'create',
+  status: 'pending',
+  projectId: 'proj-a',
+  progress: { step: 'queued', percent: 0 },
+  error: null,
+  createdAt: nowIso(),
+  startedAt: null,
+  completedAt: null,
+  ...overrides,
+});
