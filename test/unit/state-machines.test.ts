@@ -1,0 +1,39 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import aslValidator from 'asl-validator';
+import { describe, expect, it } from 'vitest';
+import { LOCAL_SUBSTITUTIONS } from '#infra/local/workflow-runner.ts';
+
+const dir = new URL('../../state-machines/', import.meta.url);
+const files = readdirSync(dir).filter((file) => file.endsWith('.asl.json'));
+
+interface State {
+  Type: string;
+  Retry?: unknown[];
+  Catch?: Array<{ Next: string }>;
+  Comment?: string;
+}
+
+describe.each(files)('%s', (file) => {
+  const text = readFileSync(new URL(file, dir), 'utf8');
+  const definition = JSON.parse(text) as { Comment?: string; States: Record<string, State> };
+
+  it('is valid ASL', () => {
+    const { isValid, errorsText } = aslValidator(definition as never);
+    expect(errorsText?.('\n') ?? '').toBe('');
+    expect(isValid).toBe(true);
+  });
+
+  it('has a Comment, and every Task has Retry and a Catch (compensation) but the Catch target itself', () => {
+    expect(definition.Comment).toBeTruthy();
+    for (const [name, state] of Object.entries(definition.States)) {
+      if (state.Type !== 'Task') continue;
+      expect(state.Retry, name).toBeDefined();
+      if (name !== 'CompensateAndFail') expect(state.Catch?.[0]?.Next, name).toBe('CompensateAndFail');
+    }
+  });
+
+  it('uses only placeholders the local runner substitutes', () => {
+    const placeholders = [...text.matchAll(/\$\{(\w+)\}/g)].map((match) => match[1]);
+    for (const placeholder of placeholders) expect(Object.keys(LOCAL_SUBSTITUTIONS)).toContain(placeholder);
+  });
+});
