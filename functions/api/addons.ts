@@ -1,5 +1,5 @@
-import { SFNClient } from '@aws-sdk/client-sfn';
 import type { Logger } from '@aws-lambda-powertools/logger';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import { createHttpHandler, type IdempotencyOptions, lazyHandler } from '#shared/api/http-handler.ts';
 import { AddonsFunctionEnvSchema, parseEnv } from '#shared/config/env.ts';
 import { SfnWorkflowStarter } from '#shared/providers/aws/sfn-workflow-starter.ts';
@@ -13,7 +13,8 @@ export interface AddonsDeps {
   idempotency?: IdempotencyOptions;
 }
 
-const location = (projectId: string, operationId: string) => `/v1/projects/${projectId}/operations/${operationId}`;
+const location = (projectId: string, operationId: string) =>
+  `/v1/projects/${projectId}/operations/${operationId}`;
 
 export const createAddonsHandler = (deps: AddonsDeps) =>
   createHttpHandler(
@@ -29,8 +30,14 @@ export const createAddonsHandler = (deps: AddonsDeps) =>
           body: result,
         };
       },
-      listAddons: async ({ params, query }) => ({ status: 200, body: await deps.service.list(params.projectId, query) }),
-      getAddon: async ({ params }) => ({ status: 200, body: await deps.service.get(params.projectId, params.addonId) }),
+      listAddons: async ({ params, query }) => ({
+        status: 200,
+        body: await deps.service.list(params.projectId, query),
+      }),
+      getAddon: async ({ params }) => ({
+        status: 200,
+        body: await deps.service.get(params.projectId, params.addonId),
+      }),
       deleteAddon: async ({ params }) => {
         const result = await deps.service.delete(params.projectId, params.addonId);
         return {

@@ -1,6 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { addonTypes } from '#shared/catalog/engines.ts';
 import { createHttpHandler, lazyHandler } from '#shared/api/http-handler.ts';
+import { addonTypes } from '#shared/catalog/engines.ts';
 import { CatalogFunctionEnvSchema, parseEnv } from '#shared/config/env.ts';
 import type { Target } from '#shared/schemas/catalog.ts';
 import { logger } from './aws-clients.ts';

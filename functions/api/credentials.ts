@@ -1,5 +1,5 @@
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Logger } from '@aws-lambda-powertools/logger';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { createHttpHandler, lazyHandler } from '#shared/api/http-handler.ts';
 import { CredentialsFunctionEnvSchema, parseEnv } from '#shared/config/env.ts';
 import type { SecretStore } from '#shared/ports/secret-store.ts';
@@ -31,6 +31,9 @@ export const handler = lazyHandler(() => {
   return createCredentialsHandler({
     logger,
     store: new AddonStore({ client: documentClient(), tableName: env.TABLE_NAME }),
-    secrets: new SecretsManagerStore({ client: new SecretsManagerClient({}), prefix: env.SECRET_NAME_PREFIX }),
+    secrets: new SecretsManagerStore({
+      client: new SecretsManagerClient({}),
+      prefix: env.SECRET_NAME_PREFIX,
+    }),
   });
 });

@@ -39,7 +39,8 @@ const DOCS_PAGE = `<!doctype html>
 `;
 
 const defaultAssetsDir = (): string =>
-  process.env.DOCS_ASSETS_DIR ?? dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
+  process.env.DOCS_ASSETS_DIR ??
+  dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
 
 export const createMetaHandler = (deps: MetaDeps) => {
   let document: unknown;
@@ -51,7 +52,10 @@ export const createMetaHandler = (deps: MetaDeps) => {
         document ??= buildOpenApiDocument();
         return { status: 200, body: document };
       },
-      getDocs: async () => ({ status: 200, raw: { contentType: 'text/html; charset=utf-8', data: DOCS_PAGE } }),
+      getDocs: async () => ({
+        status: 200,
+        raw: { contentType: 'text/html; charset=utf-8', data: DOCS_PAGE },
+      }),
       getDocsAsset: async ({ params }) => {
         const contentType = ASSETS[params.asset];
         if (!contentType) throw new NotFoundError(`No docs asset named '${params.asset}'`);

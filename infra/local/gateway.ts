@@ -113,11 +113,18 @@ export class LocalGateway {
     if (!found) {
       if (candidates.length > 0) {
         const allow = candidates.map((candidate) => candidate.compiled.route.method.toUpperCase()).join(', ');
-        return sendProblem(res, problem(405, 'method-not-allowed', 'Method not allowed', `Allowed: ${allow}`, path), {
-          allow,
-        });
+        return sendProblem(
+          res,
+          problem(405, 'method-not-allowed', 'Method not allowed', `Allowed: ${allow}`, path),
+          {
+            allow,
+          },
+        );
       }
-      return sendProblem(res, problem(404, 'not-found', 'Not found', `No route for ${method.toUpperCase()} ${path}`, path));
+      return sendProblem(
+        res,
+        problem(404, 'not-found', 'Not found', `No route for ${method.toUpperCase()} ${path}`, path),
+      );
     }
     const { route, names } = found.compiled;
     const match = found.match as RegExpExecArray;
@@ -133,7 +140,13 @@ export class LocalGateway {
       if (scheme?.toLowerCase() !== 'bearer' || !presented || !safeEqual(presented, this.props.token)) {
         return sendProblem(
           res,
-          problem(401, 'unauthorized', 'Unauthorized', 'A valid bearer token is required (Authorization: Bearer <token>)', path),
+          problem(
+            401,
+            'unauthorized',
+            'Unauthorized',
+            'A valid bearer token is required (Authorization: Bearer <token>)',
+            path,
+          ),
           { 'www-authenticate': 'Bearer' },
         );
       }
@@ -145,7 +158,13 @@ export class LocalGateway {
     if (body === 'too-large') {
       return sendProblem(
         res,
-        problem(413, 'too-large', 'Payload too large', `Request bodies are limited to ${this.maxBodyBytes} bytes`, path),
+        problem(
+          413,
+          'too-large',
+          'Payload too large',
+          `Request bodies are limited to ${this.maxBodyBytes} bytes`,
+          path,
+        ),
       );
     }
 
@@ -154,7 +173,8 @@ export class LocalGateway {
       pathParameters[name] = decodeURIComponent(match[index + 1] ?? '');
     });
     const queryStringParameters: Record<string, string> = {};
-    for (const key of new Set(url.searchParams.keys())) queryStringParameters[key] = url.searchParams.getAll(key).join(',');
+    for (const key of new Set(url.searchParams.keys()))
+      queryStringParameters[key] = url.searchParams.getAll(key).join(',');
 
     const now = new Date();
     const event = {
@@ -188,7 +208,10 @@ export class LocalGateway {
       },
     } as unknown as ApiEvent;
 
-    const response = await this.props.handlers[route.fn](event, localLambdaContext(`api-${route.fn}`, 30_000));
+    const response = await this.props.handlers[route.fn](
+      event,
+      localLambdaContext(`api-${route.fn}`, 30_000),
+    );
     const responseBody = response.body ?? '';
     res.writeHead(response.statusCode ?? 200, { ...(response.headers as Record<string, string>) });
     res.end(response.isBase64Encoded ? Buffer.from(responseBody, 'base64') : responseBody);

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createAddonsHandler } from '#functions/api/addons.ts';
 import { createCatalogHandler } from '#functions/api/catalog.ts';
 import { createCredentialsHandler } from '#functions/api/credentials.ts';
@@ -81,7 +81,9 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
     const dynamo = await startDynamo(config.dataDir, TABLE_NAME);
     cleanups.push(() => dynamo.stop());
     const store = new AddonStore({
-      client: DynamoDBDocumentClient.from(dynamo.client, { marshallOptions: { removeUndefinedValues: true } }),
+      client: DynamoDBDocumentClient.from(dynamo.client, {
+        marshallOptions: { removeUndefinedValues: true },
+      }),
       tableName: TABLE_NAME,
     });
     const secrets = new FileSecretStore(join(config.dataDir, 'secrets'));
@@ -100,7 +102,8 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
       waitMs: config.waitMs,
       retryMs: config.retryMs,
       onFinished: (workflow, input, outcome) => {
-        if (outcome.error) logger.warn('workflow ended with an error', { workflow, ...input, error: outcome.error as Error });
+        if (outcome.error)
+          logger.warn('workflow ended with an error', { workflow, ...input, error: outcome.error as Error });
       },
     });
     cleanups.push(() => runner.stop());

@@ -45,7 +45,10 @@ const statesOfType = (definition: StateMachineDefinition, type: string) =>
  * the same operation is a no-op. Waits and retry intervals are shortened: local engines are fast.
  */
 export class LocalWorkflowRunner implements WorkflowStarter {
-  private readonly machines = new Map<WorkflowName, { machine: StateMachine; definition: StateMachineDefinition }>();
+  private readonly machines = new Map<
+    WorkflowName,
+    { machine: StateMachine; definition: StateMachineDefinition }
+  >();
   private readonly running = new Map<string, { abort: () => void; done: Promise<void> }>();
   private stopped = false;
 
@@ -55,9 +58,13 @@ export class LocalWorkflowRunner implements WorkflowStarter {
       const definition = loadDefinition(workflow, substitutions, props.stateMachinesDir);
       for (const [name, state] of statesOfType(definition, 'Task')) {
         const resource = (state as { Resource: string }).Resource;
-        if (!props.functions[resource]) throw new Error(`${workflow}: no local function for ${name} (${resource})`);
+        if (!props.functions[resource])
+          throw new Error(`${workflow}: no local function for ${name} (${resource})`);
       }
-      this.machines.set(workflow, { machine: new StateMachine(definition, { validationOptions: {} }), definition });
+      this.machines.set(workflow, {
+        machine: new StateMachine(definition, { validationOptions: {} }),
+        definition,
+      });
     }
   }
 
@@ -73,10 +80,18 @@ export class LocalWorkflowRunner implements WorkflowStarter {
         return [name, (taskInput: Json) => fn(taskInput) as Promise<Json>];
       }),
     );
-    const waits = Object.fromEntries(statesOfType(definition, 'Wait').map(([name]) => [name, this.props.waitMs]));
-    const retries = Object.fromEntries(statesOfType(definition, 'Task').map(([name]) => [name, this.props.retryMs]));
+    const waits = Object.fromEntries(
+      statesOfType(definition, 'Wait').map(([name]) => [name, this.props.waitMs]),
+    );
+    const retries = Object.fromEntries(
+      statesOfType(definition, 'Task').map(([name]) => [name, this.props.retryMs]),
+    );
     const execution = machine.run(input as unknown as Json, {
-      overrides: { taskResourceLocalHandlers: taskHandlers, waitTimeOverrides: waits, retryIntervalOverrides: retries },
+      overrides: {
+        taskResourceLocalHandlers: taskHandlers,
+        waitTimeOverrides: waits,
+        retryIntervalOverrides: retries,
+      },
       noThrowOnAbort: true,
     });
     const done = execution.result.then(

@@ -1,8 +1,8 @@
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import middy, { type MiddlewareObj } from '@middy/core';
 import type {
   APIGatewayProxyEventV2WithJWTAuthorizer,
@@ -42,7 +42,11 @@ export const principalOf = (event: ApiEvent): Principal | undefined => {
   if (!claims?.sub) return undefined;
   const raw = claims[PROJECTS_CLAIM];
   const projects =
-    raw === '*' ? '*' : String(raw ?? '').split(/[,\s]+/).filter((project) => project.length > 0);
+    raw === '*'
+      ? '*'
+      : String(raw ?? '')
+          .split(/[,\s]+/)
+          .filter((project) => project.length > 0);
   return { subject: String(claims.sub), projects };
 };
 
@@ -54,9 +58,13 @@ const readBody = (event: ApiEvent): unknown => {
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw new ValidationError('The request body is not valid JSON', [{ path: 'body', message: 'is not valid JSON' }], {
-      cause: error,
-    });
+    throw new ValidationError(
+      'The request body is not valid JSON',
+      [{ path: 'body', message: 'is not valid JSON' }],
+      {
+        cause: error,
+      },
+    );
   }
 };
 
@@ -114,18 +122,29 @@ export const createHttpHandler = (impls: RouteImpls, options: HttpHandlerOptions
 
   const core = async (event: ApiEvent, context: Context): Promise<ApiResponse> => {
     const route = routesByKey.get(event.routeKey);
-    const impl = route ? (impls as Record<string, RouteImpl<RouteDef> | undefined>)[route.operationId] : undefined;
-    if (!route || !impl) throw new NotFoundError(`No route for ${event.requestContext?.http?.method} ${event.rawPath}`);
+    const impl = route
+      ? (impls as Record<string, RouteImpl<RouteDef> | undefined>)[route.operationId]
+      : undefined;
+    if (!route || !impl)
+      throw new NotFoundError(`No route for ${event.requestContext?.http?.method} ${event.rawPath}`);
 
     const principal = principalOf(event);
     if (route.auth && !principal) throw new UnauthorizedError('A valid bearer token is required');
     const params = route.params ? parsePart(route.params, event.pathParameters ?? {}, 'path') : undefined;
-    const query = route.query ? parsePart(route.query, event.queryStringParameters ?? {}, 'query string') : undefined;
+    const query = route.query
+      ? parsePart(route.query, event.queryStringParameters ?? {}, 'query string')
+      : undefined;
     const rawBody = route.body ? readBody(event) : undefined;
     const body = route.body ? parsePart(route.body, rawBody ?? {}, 'request body', 'body') : undefined;
 
     const projectId = (params as { projectId?: string } | undefined)?.projectId;
-    if (route.auth && projectId && principal && principal.projects !== '*' && !principal.projects.includes(projectId)) {
+    if (
+      route.auth &&
+      projectId &&
+      principal &&
+      principal.projects !== '*' &&
+      !principal.projects.includes(projectId)
+    ) {
       // Another project's resources are indistinguishable from missing ones.
       throw new NotFoundError(`Project '${projectId}' was not found`);
     }
@@ -153,7 +172,13 @@ export const createHttpHandler = (impls: RouteImpls, options: HttpHandlerOptions
           persistenceStore,
           config: idempotencyConfig,
         });
-        const input = { subject: principal?.subject ?? '', projectId: projectId ?? '', operationId: route.operationId, key, body: rawBody ?? null };
+        const input = {
+          subject: principal?.subject ?? '',
+          projectId: projectId ?? '',
+          operationId: route.operationId,
+          key,
+          body: rawBody ?? null,
+        };
         return toResponse((await run(input)) as ApiResult);
       }
     }

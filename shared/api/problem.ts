@@ -24,10 +24,15 @@ const withErrors = (issues: FieldIssue[]) => (issues.length ? { errors: issues }
 /** The one place where errors become HTTP: named platform errors map to statuses, anything else is a logged 500. */
 export const toProblem = (error: unknown, logger?: Logger): Problem => {
   if (error instanceof ValidationError) {
-    return problem(400, 'validation', 'The request is not valid', { detail: error.message, ...withErrors(error.issues) });
+    return problem(400, 'validation', 'The request is not valid', {
+      detail: error.message,
+      ...withErrors(error.issues),
+    });
   }
-  if (error instanceof UnauthorizedError) return problem(401, 'unauthorized', 'Unauthorized', { detail: error.message });
-  if (error instanceof NotFoundError) return problem(404, 'not-found', 'Not found', { detail: error.message });
+  if (error instanceof UnauthorizedError)
+    return problem(401, 'unauthorized', 'Unauthorized', { detail: error.message });
+  if (error instanceof NotFoundError)
+    return problem(404, 'not-found', 'Not found', { detail: error.message });
   if (error instanceof ConflictError) {
     return problem(409, 'conflict', 'Conflict', {
       detail: error.message,
@@ -36,7 +41,10 @@ export const toProblem = (error: unknown, logger?: Logger): Problem => {
     });
   }
   if (error instanceof UnsupportedError) {
-    return problem(422, 'unsupported', 'Not supported', { detail: error.message, ...withErrors(error.issues) });
+    return problem(422, 'unsupported', 'Not supported', {
+      detail: error.message,
+      ...withErrors(error.issues),
+    });
   }
   if (error instanceof ServiceUnavailableError) {
     return problem(503, 'unavailable', 'Service unavailable', { detail: error.message });
@@ -56,5 +64,7 @@ export const toProblem = (error: unknown, logger?: Logger): Problem => {
     }
   }
   logger?.error('Unhandled error', { error: error as Error });
-  return problem(500, 'internal', 'Internal error', { detail: 'An unexpected error occurred; it has been logged' });
+  return problem(500, 'internal', 'Internal error', {
+    detail: 'An unexpected error occurred; it has been logged',
+  });
 };

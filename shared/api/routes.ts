@@ -13,7 +13,11 @@ import { OperationSchema } from '../schemas/operation.ts';
 import { ProblemSchema } from '../schemas/problem.ts';
 import { defineRoute } from './route.ts';
 
-const problem = (description: string) => ({ description, schema: ProblemSchema, contentType: 'application/problem+json' });
+const problem = (description: string) => ({
+  description,
+  schema: ProblemSchema,
+  contentType: 'application/problem+json',
+});
 const errors = {
   400: problem('The request is malformed; `errors` names each offending field'),
   401: problem('Missing or invalid bearer token'),

@@ -114,7 +114,10 @@ export const addonType = (engine: Engine, target: Target): AddonType => {
     engine,
     displayName: entry.displayName,
     service: entry.service[target],
-    versions: versions.map((version, index) => ({ version, upgradeTargets: versions.slice(index + 1, index + 2) })),
+    versions: versions.map((version, index) => ({
+      version,
+      upgradeTargets: versions.slice(index + 1, index + 2),
+    })),
     defaultVersion: entry.defaultVersion[target],
     plans: entry.plans,
     defaultPlan: entry.defaultPlan,

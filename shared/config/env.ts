@@ -22,7 +22,10 @@ export const AddonsFunctionEnvSchema = CommonEnvSchema.extend({
   PROVISION_ADDON_STATE_MACHINE_ARN: z.string().min(1),
   DELETE_ADDON_STATE_MACHINE_ARN: z.string().min(1),
 });
-export const CredentialsFunctionEnvSchema = CommonEnvSchema.extend({ ...TableEnvSchema.shape, ...SecretsEnvSchema.shape });
+export const CredentialsFunctionEnvSchema = CommonEnvSchema.extend({
+  ...TableEnvSchema.shape,
+  ...SecretsEnvSchema.shape,
+});
 export const OperationsFunctionEnvSchema = CommonEnvSchema.extend(TableEnvSchema.shape);
 
 export type EnvInput<S extends z.ZodObject> = z.input<S>;
@@ -31,7 +34,10 @@ export class ConfigurationError extends Error {
   override name = 'ConfigurationError';
 }
 
-export const parseEnv = <S extends z.ZodObject>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> => {
+export const parseEnv = <S extends z.ZodObject>(
+  schema: S,
+  env: NodeJS.ProcessEnv = process.env,
+): z.infer<S> => {
   const result = schema.safeParse(env);
   if (!result.success) {
     const problems = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);

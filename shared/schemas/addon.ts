@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { EngineSchema } from './catalog.ts';
-import { NameSchema, TimestampSchema, pageOf } from './common.ts';
+import { NameSchema, pageOf, TimestampSchema } from './common.ts';
 import { OperationSchema } from './operation.ts';
 
 export const AddonStatusSchema = z.enum([
@@ -20,8 +20,16 @@ export const CreateAddonRequestSchema = z
     name: NameSchema.meta({ description: 'Unique in the project; DNS-safe' }),
     description: z.string().max(500).optional(),
     engine: EngineSchema,
-    version: z.string().max(16).optional().meta({ description: 'Major version; the engine default when omitted' }),
-    plan: z.string().max(32).optional().meta({ description: 'Plan id from /v1/addon-types; the default when omitted' }),
+    version: z
+      .string()
+      .max(16)
+      .optional()
+      .meta({ description: 'Major version; the engine default when omitted' }),
+    plan: z
+      .string()
+      .max(32)
+      .optional()
+      .meta({ description: 'Plan id from /v1/addon-types; the default when omitted' }),
     storageGiB: z.number().int().min(1).max(65536).optional(),
     replicas: z.number().int().min(0).max(15).default(0),
     tls: z.boolean().default(false),
@@ -46,7 +54,10 @@ export const AddonSchema = z
     tls: z.boolean(),
     publicAccess: z.boolean(),
     status: AddonStatusSchema,
-    currentOperationId: z.string().nullable().meta({ description: 'The mutating operation in flight, if any' }),
+    currentOperationId: z
+      .string()
+      .nullable()
+      .meta({ description: 'The mutating operation in flight, if any' }),
     endpoint: EndpointSchema.nullable(),
     createdAt: TimestampSchema,
     updatedAt: TimestampSchema,

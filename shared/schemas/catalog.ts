@@ -36,7 +36,9 @@ export type Plan = z.infer<typeof PlanSchema>;
 export const EngineVersionSchema = z
   .object({
     version: z.string().meta({ description: 'Major version' }),
-    upgradeTargets: z.array(z.string()).meta({ description: 'Versions this one can be upgraded to, in order' }),
+    upgradeTargets: z
+      .array(z.string())
+      .meta({ description: 'Versions this one can be upgraded to, in order' }),
   })
   .meta({ id: 'EngineVersion' });
 

@@ -35,7 +35,10 @@ export const pageOf = <T extends z.ZodType>(item: T, id: string) =>
   z
     .object({
       items: z.array(item),
-      nextCursor: z.string().nullable().meta({ description: 'Pass as `cursor` to get the next page; null on the last' }),
+      nextCursor: z
+        .string()
+        .nullable()
+        .meta({ description: 'Pass as `cursor` to get the next page; null on the last' }),
     })
     .meta({ id });
 

@@ -9,7 +9,12 @@ export const ProblemSchema = z
     detail: z.string().optional(),
     instance: z.string().optional(),
     errors: z
-      .array(z.object({ path: z.string().meta({ description: 'Dotted path of the offending field' }), message: z.string() }))
+      .array(
+        z.object({
+          path: z.string().meta({ description: 'Dotted path of the offending field' }),
+          message: z.string(),
+        }),
+      )
       .optional(),
     operationId: z.string().optional().meta({ description: 'The operation in flight, on a 409' }),
   })

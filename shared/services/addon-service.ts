@@ -1,10 +1,5 @@
-import { ENGINES, addonType, findPlan } from '../catalog/engines.ts';
-import {
-  errorMessage,
-  type FieldIssue,
-  ServiceUnavailableError,
-  UnsupportedError,
-} from '../errors.ts';
+import { addonType, ENGINES, findPlan } from '../catalog/engines.ts';
+import { errorMessage, type FieldIssue, ServiceUnavailableError, UnsupportedError } from '../errors.ts';
 import { resourceIdFor } from '../ports/engine-provider.ts';
 import type { WorkflowName, WorkflowStarter } from '../ports/workflow-starter.ts';
 import type { Addon, CreateAddonRequest } from '../schemas/addon.ts';
@@ -21,7 +16,8 @@ export interface AddonServiceDeps {
 }
 
 /** What the API shows of an addon record. */
-export const toAddon = ({ revision: _revision, resourceId: _resourceId, ...addon }: AddonRecord): Addon => addon;
+export const toAddon = ({ revision: _revision, resourceId: _resourceId, ...addon }: AddonRecord): Addon =>
+  addon;
 
 const newOperation = (type: OperationType, projectId: string, addonId: string): Operation => ({
   id: newId('op'),
@@ -60,7 +56,10 @@ export class AddonService {
     }
     const plan = request.plan ?? type.defaultPlan;
     if (!findPlan(request.engine, plan)) {
-      issues.push({ path: 'body.plan', message: `unknown plan; choose one of ${type.plans.map((p) => p.id).join(', ')}` });
+      issues.push({
+        path: 'body.plan',
+        message: `unknown plan; choose one of ${type.plans.map((p) => p.id).join(', ')}`,
+      });
     }
     const storageGiB = request.storageGiB ?? type.storageGiB.default;
     if (storageGiB < type.storageGiB.min || storageGiB > type.storageGiB.max) {
@@ -78,7 +77,10 @@ export class AddonService {
       });
     }
     if (request.tls && !type.capabilities.tls) {
-      issues.push({ path: 'body.tls', message: `TLS is not available for ${engine.displayName} on this deployment` });
+      issues.push({
+        path: 'body.tls',
+        message: `TLS is not available for ${engine.displayName} on this deployment`,
+      });
     }
     if (request.publicAccess && !type.capabilities.publicAccess) {
       issues.push({
@@ -92,7 +94,10 @@ export class AddonService {
     return { version, plan, storageGiB };
   }
 
-  async create(projectId: string, request: CreateAddonRequest): Promise<{ addon: Addon; operation: Operation }> {
+  async create(
+    projectId: string,
+    request: CreateAddonRequest,
+  ): Promise<{ addon: Addon; operation: Operation }> {
     const resolved = this.resolveCreate(request);
     const id = newId('adn');
     const now = nowIso();
@@ -121,7 +126,11 @@ export class AddonService {
   }
 
   /** A workflow that never started must not leave the addon locked: fail the operation, then report. */
-  private async startWorkflow(workflow: WorkflowName, addon: AddonRecord, operation: Operation): Promise<void> {
+  private async startWorkflow(
+    workflow: WorkflowName,
+    addon: AddonRecord,
+    operation: Operation,
+  ): Promise<void> {
     try {
       await this.deps.workflows.start(workflow, {
         projectId: addon.projectId,
@@ -135,7 +144,12 @@ export class AddonService {
         error: { code: 'WorkflowStartFailed', message },
         completedAt: nowIso(),
       });
-      await this.deps.store.updateAddonForOperation(addon, operation.id, { status: 'failed' }, { release: true });
+      await this.deps.store.updateAddonForOperation(
+        addon,
+        operation.id,
+        { status: 'failed' },
+        { release: true },
+      );
       throw new ServiceUnavailableError(message, { cause: error });
     }
   }

@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
-import type { Engine } from '../schemas/catalog.ts';
 import type { ConnectionSecret } from '../ports/secret-store.ts';
+import type { Engine } from '../schemas/catalog.ts';
 
 // RDS master passwords may not contain / @ " or spaces; letters and digits are safe in URIs too.
 const PASSWORD_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789';

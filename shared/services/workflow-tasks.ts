@@ -43,7 +43,9 @@ export type DescribeResult =
   | { status: 'absent'; attempts: number };
 
 /** Turn what a Catch caught into a sentence a user can act on. */
-export const readableReason = (error: { Error: string; Cause?: unknown } | undefined): { code: string; message: string } => {
+export const readableReason = (
+  error: { Error: string; Cause?: unknown } | undefined,
+): { code: string; message: string } => {
   if (!error) return { code: 'Unknown', message: 'The workflow failed for an unknown reason' };
   let message = typeof error.Cause === 'string' ? error.Cause : JSON.stringify(error.Cause ?? '');
   try {
@@ -73,7 +75,8 @@ export class WorkflowTasks {
   constructor(private readonly deps: WorkflowTaskDeps) {}
 
   async run(task: WorkflowTask): Promise<unknown> {
-    if (task.action !== 'failOperation' && task.action !== 'startOperation') await this.progress(task, task.action);
+    if (task.action !== 'failOperation' && task.action !== 'startOperation')
+      await this.progress(task, task.action);
     switch (task.action) {
       case 'startOperation':
         return this.startOperation(task);
@@ -159,7 +162,9 @@ export class WorkflowTasks {
     return {};
   }
 
-  private async describeInstance(task: Extract<WorkflowTask, { action: 'describeInstance' }>): Promise<DescribeResult> {
+  private async describeInstance(
+    task: Extract<WorkflowTask, { action: 'describeInstance' }>,
+  ): Promise<DescribeResult> {
     const addon = await this.deps.store.getAddon(task.projectId, task.addonId);
     const state = await this.deps.provider.describeInstance(addon.resourceId);
     const attempts = task.attempts + 1;
@@ -189,7 +194,8 @@ export class WorkflowTasks {
   private async publishCredentials(task: Extract<WorkflowTask, { action: 'publishCredentials' }>) {
     const addon = await this.deps.store.getAddon(task.projectId, task.addonId);
     const state = await this.deps.provider.describeInstance(addon.resourceId);
-    if (state.status !== 'available') throw new ProviderError(`The instance is ${state.status}, not available`);
+    if (state.status !== 'available')
+      throw new ProviderError(`The instance is ${state.status}, not available`);
     const secret = await this.deps.secrets.get(task);
     if (!secret) throw new ProviderError('The connection details were lost before they could be published');
     const published = { ...secret, host: state.endpoint.host, port: state.endpoint.port };
@@ -198,7 +204,10 @@ export class WorkflowTasks {
     return {};
   }
 
-  private async completeOperation(task: Extract<WorkflowTask, { action: 'completeOperation' }>, status: AddonStatus) {
+  private async completeOperation(
+    task: Extract<WorkflowTask, { action: 'completeOperation' }>,
+    status: AddonStatus,
+  ) {
     const addon = await this.deps.store.getAddon(task.projectId, task.addonId);
     if (addon.currentOperationId === task.operationId) {
       await this.deps.store.updateAddonForOperation(addon, task.operationId, { status }, { release: true });

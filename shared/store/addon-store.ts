@@ -11,7 +11,12 @@ import {
 import { ConflictError, NotFoundError, StaleWriteError } from '../errors.ts';
 import { type Addon, AddonSchema, type AddonStatus } from '../schemas/addon.ts';
 import type { Page, PaginationQuery } from '../schemas/common.ts';
-import { type Operation, OperationSchema, type OperationStatus, TERMINAL_STATUSES } from '../schemas/operation.ts';
+import {
+  type Operation,
+  OperationSchema,
+  type OperationStatus,
+  TERMINAL_STATUSES,
+} from '../schemas/operation.ts';
 import { nowIso } from '../util/ids.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { keys } from './table.ts';
@@ -92,7 +97,9 @@ export class AddonStore {
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
     }
-    const claim = await this.client.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }));
+    const claim = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }),
+    );
     const holder = claim.Item?.addonId as string | undefined;
     if (holder && (await this.findAddon(projectId, holder))) {
       throw new ConflictError(`An addon named '${name}' already exists in this project`, { field: 'name' });
@@ -132,7 +139,11 @@ export class AddonStore {
 
   async findAddon(projectId: string, addonId: string): Promise<AddonRecord | undefined> {
     const result = await this.client.send(
-      new GetCommand({ TableName: this.tableName, Key: keys.addon(projectId, addonId), ConsistentRead: true }),
+      new GetCommand({
+        TableName: this.tableName,
+        Key: keys.addon(projectId, addonId),
+        ConsistentRead: true,
+      }),
     );
     return result.Item ? toAddonRecord(result.Item) : undefined;
   }
@@ -190,7 +201,8 @@ export class AddonStore {
         new UpdateCommand({
           TableName: this.tableName,
           Key: keys.addon(addon.projectId, addon.id),
-          UpdateExpression: 'SET currentOperationId = :op, #status = :status, updatedAt = :now, revision = :next',
+          UpdateExpression:
+            'SET currentOperationId = :op, #status = :status, updatedAt = :now, revision = :next',
           ConditionExpression:
             'attribute_exists(pk) AND revision = :rev AND (attribute_not_exists(currentOperationId) OR currentOperationId = :none)',
           ExpressionAttributeNames: { '#status': 'status' },
@@ -216,7 +228,13 @@ export class AddonStore {
       throw new StaleWriteError('The addon changed while the operation was being started', { cause: error });
     }
     await this.putOperation(operation);
-    return { ...addon, currentOperationId: operation.id, status, updatedAt: now, revision: addon.revision + 1 };
+    return {
+      ...addon,
+      currentOperationId: operation.id,
+      status,
+      updatedAt: now,
+      revision: addon.revision + 1,
+    };
   }
 
   /** Patch the addon on behalf of the operation that holds its lock. */
@@ -252,14 +270,19 @@ export class AddonStore {
       );
     } catch (error) {
       if (isConditionFailure(error)) {
-        throw new ConflictError(`Operation ${operationId} no longer holds addon ${addon.id}`, { operationId });
+        throw new ConflictError(`Operation ${operationId} no longer holds addon ${addon.id}`, {
+          operationId,
+        });
       }
       throw error;
     }
   }
 
   /** Remove the addon and its name claim; only the delete operation holding the lock may. */
-  async deleteAddon(addon: Pick<AddonRecord, 'projectId' | 'id' | 'name'>, operationId: string): Promise<void> {
+  async deleteAddon(
+    addon: Pick<AddonRecord, 'projectId' | 'id' | 'name'>,
+    operationId: string,
+  ): Promise<void> {
     try {
       await this.client.send(
         new DeleteCommand({
@@ -273,7 +296,9 @@ export class AddonStore {
       if (!isConditionFailure(error)) throw error;
       // Already gone (a retried task) is success; held by someone else is not.
       if (await this.findAddon(addon.projectId, addon.id)) {
-        throw new ConflictError(`Operation ${operationId} no longer holds addon ${addon.id}`, { operationId });
+        throw new ConflictError(`Operation ${operationId} no longer holds addon ${addon.id}`, {
+          operationId,
+        });
       }
     }
     await this.releaseName(addon.projectId, addon.name, addon.id);
@@ -308,7 +333,8 @@ export class AddonStore {
 
   async getOperation(projectId: string, operationId: string): Promise<Operation> {
     const operation = await this.findOperation(projectId, operationId);
-    if (!operation) throw new NotFoundError(`Operation '${operationId}' was not found in project '${projectId}'`);
+    if (!operation)
+      throw new NotFoundError(`Operation '${operationId}' was not found in project '${projectId}'`);
     return operation;
   }
 
@@ -330,7 +356,8 @@ export class AddonStore {
       values[`:${field}`] = value;
       sets.push(`#${field} = :${field}`);
     }
-    const terminal = patch.status !== undefined && TERMINAL_STATUSES.includes(patch.status as OperationStatus);
+    const terminal =
+      patch.status !== undefined && TERMINAL_STATUSES.includes(patch.status as OperationStatus);
     const removes = terminal ? ' REMOVE gsi2pk, gsi2sk' : '';
     const conditions = ['attribute_exists(pk)'];
     for (const [index, status] of TERMINAL_STATUSES.entries()) {

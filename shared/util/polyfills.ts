@@ -18,7 +18,7 @@ if (typeof (Promise as unknown as { withResolvers?: unknown }).withResolvers !==
   });
 }
 
-
 // The SDK's notice that 2027 releases will need Node 22 is known (stack-facts.md); keep logs clean.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 export {};

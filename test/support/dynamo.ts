@@ -11,7 +11,9 @@ export const TEST_TABLE = 'addons-test';
 export const startTestStore = async () => {
   const dir = await mkdtemp(join(tmpdir(), 'addons-store-'));
   const dynamo = await startDynamo(dir, TEST_TABLE);
-  const documentClient = DynamoDBDocumentClient.from(dynamo.client, { marshallOptions: { removeUndefinedValues: true } });
+  const documentClient = DynamoDBDocumentClient.from(dynamo.client, {
+    marshallOptions: { removeUndefinedValues: true },
+  });
   const store = new AddonStore({ client: documentClient, tableName: TEST_TABLE });
   return {
     dir,

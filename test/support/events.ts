@@ -1,9 +1,9 @@
 import type { Context } from 'aws-lambda';
+import { localLambdaContext } from '#infra/local/lambda-context.ts';
 import type { ApiEvent } from '#shared/api/http-handler.ts';
 import { PROJECTS_CLAIM } from '#shared/api/http-handler.ts';
 import type { RouteDef } from '#shared/api/route.ts';
 import { routeKey } from '#shared/api/route.ts';
-import { localLambdaContext } from '#infra/local/lambda-context.ts';
 
 export interface EventOptions {
   pathParameters?: Record<string, string>;

@@ -1,5 +1,5 @@
-import { CreateAddonRequestSchema } from '#shared/schemas/addon.ts';
 import { resourceIdFor } from '#shared/ports/engine-provider.ts';
+import { CreateAddonRequestSchema } from '#shared/schemas/addon.ts';
 import type { Operation } from '#shared/schemas/operation.ts';
 import type { AddonRecord } from '#shared/store/addon-store.ts';
 import { newId, nowIso } from '#shared/util/ids.ts';

@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Logger } from '@aws-lambda-powertools/logger';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createAddonsHandler } from '#functions/api/addons.ts';
 import { routes } from '#shared/api/routes.ts';
 import type { WorkflowInput, WorkflowName, WorkflowStarter } from '#shared/ports/workflow-starter.ts';
@@ -35,14 +35,24 @@ beforeEach(() => {
 });
 
 const create = (body: unknown, options: Parameters<typeof apiEvent>[1] = {}) =>
-  handler(apiEvent(routes.createAddon, { pathParameters: { projectId: 'proj-api' }, body, ...options }), context());
+  handler(
+    apiEvent(routes.createAddon, { pathParameters: { projectId: 'proj-api' }, body, ...options }),
+    context(),
+  );
 
-const expectProblem = (response: { statusCode?: number; headers?: Record<string, unknown>; body?: string }, status: number) => {
+const expectProblem = (
+  response: { statusCode?: number; headers?: Record<string, unknown>; body?: string },
+  status: number,
+) => {
   expect(response.statusCode).toBe(status);
   expect(response.headers?.['content-type']).toBe('application/problem+json');
   const problem = json(response);
   expect(problem.status).toBe(status);
-  return problem as { errors?: Array<{ path: string; message: string }>; detail: string; operationId?: string };
+  return problem as {
+    errors?: Array<{ path: string; message: string }>;
+    detail: string;
+    operationId?: string;
+  };
 };
 
 describe('POST /v1/projects/{projectId}/addons', () => {
@@ -50,12 +60,21 @@ describe('POST /v1/projects/{projectId}/addons', () => {
     const response = await create({ name: 'shop-db', engine: 'postgresql' });
     expect(response.statusCode).toBe(202);
     const body = json(response);
-    expect(body.addon).toMatchObject({ name: 'shop-db', engine: 'postgresql', version: '15', plan: 'nano', status: 'creating' });
+    expect(body.addon).toMatchObject({
+      name: 'shop-db',
+      engine: 'postgresql',
+      version: '15',
+      plan: 'nano',
+      status: 'creating',
+    });
     expect(body.operation).toMatchObject({ type: 'create', status: 'pending', addonId: body.addon.id });
     expect(body.addon.currentOperationId).toBe(body.operation.id);
     expect(response.headers?.location).toBe(`/v1/projects/proj-api/addons/${body.addon.id}`);
     expect(starter.started).toEqual([
-      { workflow: 'provision-addon', input: { projectId: 'proj-api', addonId: body.addon.id, operationId: body.operation.id } },
+      {
+        workflow: 'provision-addon',
+        input: { projectId: 'proj-api', addonId: body.addon.id, operationId: body.operation.id },
+      },
     ]);
   });
 
@@ -69,7 +88,10 @@ describe('POST /v1/projects/{projectId}/addons', () => {
     ['an unknown field', { body: { name: 'x', engine: 'postgresql', colour: 'red' } }, 'body.colour'],
   ])('rejects %s with a 400 naming the field', async (_case, options, path) => {
     const problem = expectProblem(
-      await handler(apiEvent(routes.createAddon, { pathParameters: { projectId: 'proj-api' }, ...options }), context()),
+      await handler(
+        apiEvent(routes.createAddon, { pathParameters: { projectId: 'proj-api' }, ...options }),
+        context(),
+      ),
       400,
     );
     expect(problem.errors?.map((e) => e.path)).toContain(path);
@@ -125,7 +147,10 @@ describe('POST /v1/projects/{projectId}/addons', () => {
     const problem = expectProblem(await create({ name: 'no-start', engine: 'postgresql' }), 503);
     expect(problem.detail).toMatch(/could not be started/);
     const list = json(
-      await handler(apiEvent(routes.listAddons, { pathParameters: { projectId: 'proj-api' }, query: { limit: '100' } }), context()),
+      await handler(
+        apiEvent(routes.listAddons, { pathParameters: { projectId: 'proj-api' }, query: { limit: '100' } }),
+        context(),
+      ),
     );
     const addon = list.items.find((a: { name: string }) => a.name === 'no-start');
     expect(addon).toMatchObject({ status: 'failed', currentOperationId: null });
@@ -136,15 +161,28 @@ describe('GET and DELETE /v1/projects/{projectId}/addons/{addonId}', () => {
   it('gets an addon, 404s on another project, and deletes with a 202 operation', async () => {
     const { addon, operation } = json(await create({ name: 'to-delete', engine: 'postgresql' }));
     const params = { projectId: 'proj-api', addonId: addon.id };
-    expect(json(await handler(apiEvent(routes.getAddon, { pathParameters: params }), context())).name).toBe('to-delete');
+    expect(json(await handler(apiEvent(routes.getAddon, { pathParameters: params }), context())).name).toBe(
+      'to-delete',
+    );
     expectProblem(
-      await handler(apiEvent(routes.getAddon, { pathParameters: { ...params, projectId: 'proj-other' } }), context()),
+      await handler(
+        apiEvent(routes.getAddon, { pathParameters: { ...params, projectId: 'proj-other' } }),
+        context(),
+      ),
       404,
     );
     // The create still holds the lock: a delete now is a 409 naming it.
-    const conflict = expectProblem(await handler(apiEvent(routes.deleteAddon, { pathParameters: params }), context()), 409);
+    const conflict = expectProblem(
+      await handler(apiEvent(routes.deleteAddon, { pathParameters: params }), context()),
+      409,
+    );
     expect(conflict.operationId).toBe(operation.id);
-    await env.store.updateAddonForOperation({ projectId: 'proj-api', id: addon.id }, operation.id, { status: 'running' }, { release: true });
+    await env.store.updateAddonForOperation(
+      { projectId: 'proj-api', id: addon.id },
+      operation.id,
+      { status: 'running' },
+      { release: true },
+    );
     const deleted = await handler(apiEvent(routes.deleteAddon, { pathParameters: params }), context());
     expect(deleted.statusCode).toBe(202);
     expect(json(deleted).operation).toMatchObject({ type: 'delete', status: 'pending' });
@@ -153,7 +191,10 @@ describe('GET and DELETE /v1/projects/{projectId}/addons/{addonId}', () => {
 
   it('rejects a bad page size with a 400 naming the query field', async () => {
     const problem = expectProblem(
-      await handler(apiEvent(routes.listAddons, { pathParameters: { projectId: 'proj-api' }, query: { limit: '0' } }), context()),
+      await handler(
+        apiEvent(routes.listAddons, { pathParameters: { projectId: 'proj-api' }, query: { limit: '0' } }),
+        context(),
+      ),
       400,
     );
     expect(problem.errors?.[0]?.path).toBe('limit');

@@ -17,7 +17,9 @@ describe('engine catalog', () => {
     it(`only allows upgrades to the next major, never down, on ${target}`, () => {
       for (const type of addonTypes(target)) {
         type.versions.forEach((entry, index) => {
-          expect(entry.upgradeTargets).toEqual(type.versions.slice(index + 1, index + 2).map((v) => v.version));
+          expect(entry.upgradeTargets).toEqual(
+            type.versions.slice(index + 1, index + 2).map((v) => v.version),
+          );
         });
       }
     });

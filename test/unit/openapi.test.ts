@@ -23,9 +23,9 @@ describe('OpenAPI document', () => {
 
   it('documents every visible route with bearer auth exactly where the route table requires it', () => {
     for (const route of allRoutes as readonly RouteDef[]) {
-      const operation = (document.paths?.[route.path] as Record<string, { operationId: string; security: unknown[] }>)?.[
-        route.method
-      ];
+      const operation = (
+        document.paths?.[route.path] as Record<string, { operationId: string; security: unknown[] }>
+      )?.[route.method];
       if (route.hidden) {
         expect(operation).toBeUndefined();
         continue;

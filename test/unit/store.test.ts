@@ -45,7 +45,7 @@ describe('AddonStore', () => {
     await expect(created('orphaned')).resolves.toBeDefined();
   });
 
-  it('hides another project\'s addon', async () => {
+  it("hides another project's addon", async () => {
     const { addon } = await created('private', 'proj-c');
     await expect(store.getAddon('proj-a', addon.id)).rejects.toBeInstanceOf(NotFoundError);
   });
@@ -105,9 +105,9 @@ describe('AddonStore', () => {
       ValidationError,
     );
     // A cursor from another project's list cannot be replayed here.
-    await expect(store.listAddons('proj-a', { limit: 2, cursor: first.nextCursor ?? undefined })).rejects.toBeInstanceOf(
-      ValidationError,
-    );
+    await expect(
+      store.listAddons('proj-a', { limit: 2, cursor: first.nextCursor ?? undefined }),
+    ).rejects.toBeInstanceOf(ValidationError);
   });
 
   it('deletes an addon and frees its name', async () => {

@@ -32,9 +32,17 @@ afterAll(async () => {
 beforeEach(() => {
   provider = new ScriptedProvider();
   secrets = new FileSecretStore(secretsDir);
-  const task = createWorkflowTaskHandler({ store: env.store, provider, secrets, logger: new Logger({ logLevel: 'SILENT' }) });
+  const task = createWorkflowTaskHandler({
+    store: env.store,
+    provider,
+    secrets,
+    logger: new Logger({ logLevel: 'SILENT' }),
+  });
   runner = new LocalWorkflowRunner({
-    functions: { [LOCAL_SUBSTITUTIONS.WorkflowTaskFunctionArn as string]: (input) => task(input, localLambdaContext('tasks')) },
+    functions: {
+      [LOCAL_SUBSTITUTIONS.WorkflowTaskFunctionArn as string]: (input) =>
+        task(input, localLambdaContext('tasks')),
+    },
     waitMs: 0,
     retryMs: 0,
   });
@@ -57,11 +65,22 @@ describe('provision-addon.asl.json', () => {
     const { addon, operation, ref } = await provision();
     expect(operation).toMatchObject({ status: 'completed', error: null, progress: { percent: 100 } });
     expect(operation.startedAt).not.toBeNull();
-    expect(addon).toMatchObject({ status: 'running', currentOperationId: null, endpoint: { host: '127.0.0.1', port: 6543 } });
+    expect(addon).toMatchObject({
+      status: 'running',
+      currentOperationId: null,
+      endpoint: { host: '127.0.0.1', port: 6543 },
+    });
     const secret = await secrets.get(ref);
-    expect(secret).toMatchObject({ host: '127.0.0.1', port: 6543, username: 'addonadmin', database: addon.name.replace(/-/g, '_') });
+    expect(secret).toMatchObject({
+      host: '127.0.0.1',
+      port: 6543,
+      username: 'addonadmin',
+      database: addon.name.replace(/-/g, '_'),
+    });
     expect(secret?.password).toMatch(/^[A-Za-z0-9]{32}$/);
-    expect(secret?.uri).toBe(`postgresql://addonadmin:${secret?.password}@127.0.0.1:6543/${secret?.database}`);
+    expect(secret?.uri).toBe(
+      `postgresql://addonadmin:${secret?.password}@127.0.0.1:6543/${secret?.database}`,
+    );
     // Two "creating" answers, then available; publishCredentials checks once more.
     expect(provider.count('describeInstance')).toBe(4);
   });
@@ -77,7 +96,10 @@ describe('provision-addon.asl.json', () => {
     provider.createErrors = [new ProviderError('Quota exceeded: DB instances (40) for this account')];
     const { addon, operation, ref } = await provision();
     expect(operation.status).toBe('failed');
-    expect(operation.error).toEqual({ code: 'ProviderError', message: 'Quota exceeded: DB instances (40) for this account' });
+    expect(operation.error).toEqual({
+      code: 'ProviderError',
+      message: 'Quota exceeded: DB instances (40) for this account',
+    });
     expect(operation.completedAt).not.toBeNull();
     expect(addon).toMatchObject({ status: 'failed', currentOperationId: null, endpoint: null });
     expect(provider.count('deleteInstance')).toBe(1);
@@ -85,7 +107,10 @@ describe('provision-addon.asl.json', () => {
   });
 
   it('compensates an instance that fails while starting', async () => {
-    provider.states = [{ status: 'creating' }, { status: 'failed', reason: 'postgres exited: could not bind' }];
+    provider.states = [
+      { status: 'creating' },
+      { status: 'failed', reason: 'postgres exited: could not bind' },
+    ];
     const { addon, operation } = await provision();
     expect(operation.error).toEqual({ code: 'ProviderError', message: 'postgres exited: could not bind' });
     expect(addon.status).toBe('failed');
@@ -123,7 +148,10 @@ describe('delete-addon.asl.json', () => {
     await runner.idle();
     const failed = await env.store.getOperation('proj-wf', operation.id);
     expect(failed.error?.message).toMatch(/being modified/);
-    expect(await env.store.getAddon(ref.projectId, ref.addonId)).toMatchObject({ status: 'failed', currentOperationId: null });
+    expect(await env.store.getAddon(ref.projectId, ref.addonId)).toMatchObject({
+      status: 'failed',
+      currentOperationId: null,
+    });
     provider.deleteInstance = original;
     const retry = await service.delete(ref.projectId, ref.addonId);
     await runner.idle();

@@ -6,8 +6,8 @@ import {
   ResourceNotFoundException,
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import { CredentialsSchema } from '../../schemas/addon.ts';
 import type { AddonRef, ConnectionSecret, SecretStore } from '../../ports/secret-store.ts';
+import { CredentialsSchema } from '../../schemas/addon.ts';
 
 export interface SecretsManagerStoreProps {
   client: SecretsManagerClient;
@@ -17,7 +17,8 @@ export interface SecretsManagerStoreProps {
 }
 
 const isNotFound = (error: unknown) =>
-  error instanceof ResourceNotFoundException || (error instanceof Error && error.name === 'ResourceNotFoundException');
+  error instanceof ResourceNotFoundException ||
+  (error instanceof Error && error.name === 'ResourceNotFoundException');
 
 /** Connection details as one JSON secret per addon in AWS Secrets Manager. */
 export class SecretsManagerStore implements SecretStore {
@@ -51,11 +52,14 @@ export class SecretsManagerStore implements SecretStore {
 
   async get(ref: AddonRef): Promise<ConnectionSecret | undefined> {
     try {
-      const result = await this.props.client.send(new GetSecretValueCommand({ SecretId: this.secretName(ref) }));
+      const result = await this.props.client.send(
+        new GetSecretValueCommand({ SecretId: this.secretName(ref) }),
+      );
       return result.SecretString ? CredentialsSchema.parse(JSON.parse(result.SecretString)) : undefined;
     } catch (error) {
       // A secret scheduled for deletion answers InvalidRequestException: it is gone for us.
-      if (isNotFound(error) || (error instanceof Error && error.name === 'InvalidRequestException')) return undefined;
+      if (isNotFound(error) || (error instanceof Error && error.name === 'InvalidRequestException'))
+        return undefined;
       throw error;
     }
   }

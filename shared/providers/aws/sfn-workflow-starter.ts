@@ -20,7 +20,10 @@ export class SfnWorkflowStarter implements WorkflowStarter {
         }),
       );
     } catch (error) {
-      if (error instanceof ExecutionAlreadyExists || (error instanceof Error && error.name === 'ExecutionAlreadyExists')) {
+      if (
+        error instanceof ExecutionAlreadyExists ||
+        (error instanceof Error && error.name === 'ExecutionAlreadyExists')
+      ) {
         return;
       }
       throw error;
