@@ -196,6 +196,17 @@ describe('local target, end to end', () => {
     ]);
   });
 
+  it('resumes an operation that a crash interrupted: it completes after the restart', async () => {
+    const created = await api('POST', '/v1/projects/e2e/addons', { body: { name: 'interrupted', engine: 'postgresql' } });
+    expect(created.status).toBe(202);
+    await platform?.kill();
+    await start();
+    const operation = await waitForOperation(created.body.operation.id);
+    expect(operation.status).toBe('completed');
+    const response = await api('GET', `/v1/projects/e2e/addons/${created.body.addon.id}/credentials`);
+    expect(await sql(response.body, 'SELECT 1 AS ok')).toEqual([{ ok: 1 }]);
+  });
+
   it('deletes the addon: process gone, data removed, credentials gone', async () => {
     const deleted = await api('DELETE', `/v1/projects/e2e/addons/${addonId}`);
     expect(deleted.status).toBe(202);
