@@ -1,0 +1,353 @@
+import { execFile, spawn } from 'node:child_process';
+import type { Stats } from 'node:fs';
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { errorMessage, ProviderError } from '#shared/errors.ts';
+
+/**
+ * Operating-system helpers for the local engine supervisor: the unprivileged user engines run as,
+ * TCP ports, process liveness, and small file utilities. Linux-first (reads /proc), like the
+ * embedded PostgreSQL binaries the local target ships.
+ */
+
+/** Who an engine process runs as. `undefined` everywhere means "as the platform's own user". */
+export interface RunAs {
+  user: string;
+  uid: number;
+  gid: number;
+}
+
+export const isRoot = (): boolean => typeof process.getuid === 'function' && process.getuid() === 0;
+
+interface ExecResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+const exec = (command: string, args: string[]): Promise<ExecResult> =>
+  new Promise((resolve) => {
+    execFile(command, args, { encoding: 'utf8' }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
+      resolve({ code, stdout, stderr: stderr || (error ? error.message : '') });
+    });
+  });
+
+const lookupUser = async (name: string): Promise<RunAs | undefined> => {
+  const { code, stdout } = await exec('getent', ['passwd', name]);
+  if (code !== 0) return undefined;
+  const [, , uid, gid] = stdout.trim().split(':');
+  if (uid === undefined || gid === undefined) return undefined;
+  return { user: name, uid: Number(uid), gid: Number(gid) };
+};
+
+const engineUsers = new Map<string, Promise<RunAs | undefined>>();
+
+/**
+ * PostgreSQL (and MariaDB) refuse to run as root. When the platform runs as root, engines run as
+ * the system user `name`, created (no home, no login shell) if the machine lacks it. Not root:
+ * `undefined`, engines run as the platform's own user.
+ */
+export const engineUser = (name: string): Promise<RunAs | undefined> => {
+  if (!isRoot()) return Promise.resolve(undefined);
+  let pending = engineUsers.get(name);
+  if (!pending) {
+    pending = resolveEngineUser(name);
+    engineUsers.set(name, pending);
+    pending.catch(() => engineUsers.delete(name));
+  }
+  return pending;
+};
+
+const resolveEngineUser = async (name: string): Promise<RunAs> => {
+  const existing = await lookupUser(name);
+  if (existing) return checkUnprivileged(existing);
+  const group = await exec('groupadd', ['--system', '--force', name]);
+  const user = await exec('useradd', [
+    '--system',
+    '--gid',
+    name,
+    '--no-create-home',
+    '--home-dir',
+    '/nonexistent',
+    '--shell',
+    '/usr/sbin/nologin',
+    '--comment',
+    'Local addons database engines',
+    name,
+  ]);
+  // Another process may have created it between our lookup and useradd (exit code 9): look again.
+  const created = await lookupUser(name);
+  if (created) return checkUnprivileged(created);
+  throw new ProviderError(
+    `Database engines cannot run as root and the system user '${name}' could not be created ` +
+      `(${(user.stderr || group.stderr).trim() || 'useradd failed'}); create it, or run the platform as a non-root user`,
+    'EngineUserMissing',
+  );
+};
+
+const checkUnprivileged = (user: RunAs): RunAs => {
+  if (user.uid === 0) {
+    throw new ProviderError(
+      `The system user '${user.user}' has uid 0; database engines need an unprivileged user`,
+    );
+  }
+  return user;
+};
+
+export const chownTo = async (target: string, runAs: RunAs | undefined): Promise<void> => {
+  if (runAs) await fs.chown(target, runAs.uid, runAs.gid);
+};
+
+const canTraverse = (stat: Stats, runAs: RunAs): boolean => {
+  if (stat.uid === runAs.uid) return (stat.mode & 0o100) !== 0;
+  if (stat.gid === runAs.gid) return (stat.mode & 0o010) !== 0;
+  return (stat.mode & 0o001) !== 0;
+};
+
+/**
+ * The engine user must be able to walk down to its instance directory. Directories the platform
+ * owns (`ownDirs`: the data dir and its `engines/` folder) get the search bit for others (no read:
+ * nothing can be listed); an unreachable ancestor outside them is reported, not changed.
+ */
+export const ensureReachable = async (
+  target: string,
+  runAs: RunAs | undefined,
+  ownDirs: string[],
+): Promise<void> => {
+  if (!runAs) return;
+  const own = new Set(ownDirs.map((dir) => path.resolve(dir)));
+  for (let dir = path.dirname(path.resolve(target)); ; dir = path.dirname(dir)) {
+    const stat = await fs.stat(dir);
+    if (!canTraverse(stat, runAs)) {
+      if (!own.has(dir)) {
+        throw new ProviderError(
+          `Database engines run as the system user '${runAs.user}', which cannot enter ${dir}: ` +
+            `make it searchable (chmod o+x ${dir}) or put the platform's data directory elsewhere`,
+          'DataDirUnreachable',
+        );
+      }
+      await fs.chmod(dir, (stat.mode & 0o7777) | 0o001);
+    }
+    if (dir === path.dirname(dir)) return;
+  }
+};
+
+/**
+ * Run a short-lived command (initdb, ...) as `runAs`, appending its output to `logFile`. Rejects
+ * with a ProviderError quoting the end of that output when it fails.
+ */
+export const runLogged = async (
+  command: string,
+  args: string[],
+  options: { runAs: RunAs | undefined; env: NodeJS.ProcessEnv; cwd: string; logFile: string; what: string },
+): Promise<void> => {
+  const log = await fs.open(options.logFile, 'a', 0o600);
+  const start = (await log.stat()).size;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn(command, args, {
+        cwd: options.cwd,
+        env: options.env,
+        stdio: ['ignore', log.fd, log.fd],
+        ...(options.runAs ? { uid: options.runAs.uid, gid: options.runAs.gid } : {}),
+      });
+      child.once('error', reject);
+      child.once('exit', (code, signal) => {
+        if (code === 0) resolve();
+        else reject(new Error(signal ? `killed by ${signal}` : `exit code ${code}`));
+      });
+    });
+  } catch (error) {
+    const output = await readTail(options.logFile, { from: start });
+    throw new ProviderError(`${options.what} failed (${errorMessage(error)}): ${output || 'no output'}`);
+  } finally {
+    await log.close();
+  }
+};
+
+/** The last lines of a log file (from byte `from` on), trimmed to something a reason can quote. */
+export const readTail = async (
+  file: string,
+  { from = 0, lines = 12, bytes = 4096 }: { from?: number; lines?: number; bytes?: number } = {},
+): Promise<string> => {
+  let handle: fs.FileHandle;
+  try {
+    handle = await fs.open(file, 'r');
+  } catch {
+    return '';
+  }
+  try {
+    const size = (await handle.stat()).size;
+    const start = Math.max(from, size - bytes);
+    if (size <= start) return '';
+    const buffer = Buffer.alloc(size - start);
+    await handle.read(buffer, 0, buffer.length, start);
+    const text = buffer.toString('utf8').split('\n');
+    if (start > from) text.shift(); // probably a partial line
+    return text
+      .map((line) => line.trimEnd())
+      .filter(Boolean)
+      .slice(-lines)
+      .join('\n');
+  } finally {
+    await handle.close();
+  }
+};
+
+export const fileSize = async (file: string): Promise<number> => {
+  try {
+    return (await fs.stat(file)).size;
+  } catch {
+    return 0;
+  }
+};
+
+export const readJson = async <T>(file: string): Promise<T | undefined> => {
+  try {
+    return JSON.parse(await fs.readFile(file, 'utf8')) as T;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+};
+
+/** Write-then-rename, so a crash never leaves a half-written file behind. */
+export const writeJsonAtomic = async (file: string, value: unknown): Promise<void> => {
+  const temporary = `${file}.${process.pid}.tmp`;
+  await fs.writeFile(temporary, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600 });
+  await fs.rename(temporary, file);
+};
+
+export const exists = async (target: string): Promise<boolean> => {
+  try {
+    await fs.lstat(target);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+// ---------------------------------------------------------------- ports
+
+/** A port the OS considers free on `host` right now (bind port 0), avoiding `exclude`. */
+export const allocatePort = async (host: string, exclude: ReadonlySet<number>): Promise<number> => {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const server = net.createServer();
+      server.unref();
+      server.once('error', reject);
+      server.listen({ host, port: 0, exclusive: true }, () => {
+        const address = server.address();
+        server.close(() =>
+          address && typeof address === 'object' ? resolve(address.port) : reject(new Error('no port')),
+        );
+      });
+    });
+    if (!exclude.has(port)) return port;
+  }
+  throw new ProviderError(`Could not find a free TCP port on ${host}`);
+};
+
+/** Whether `port` on `host` can be bound right now. */
+export const isPortFree = (host: string, port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const server = net.createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(true)));
+  });
+
+/** Whether something accepts TCP connections on host:port. */
+export const acceptsConnections = (host: string, port: number, timeoutMs = 500): Promise<boolean> =>
+  new Promise((resolve) => {
+    const socket = net.connect({ host, port });
+    const done = (result: boolean) => {
+      socket.destroy();
+      resolve(result);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+
+/** Resolves once nothing accepts connections on host:port (true), or after `timeoutMs` (false). */
+export const waitUntilClosed = async (host: string, port: number, timeoutMs: number): Promise<boolean> => {
+  const deadline = Date.now() + timeoutMs;
+  while (await acceptsConnections(host, port, 200)) {
+    if (Date.now() > deadline) return false;
+    await sleep(20);
+  }
+  return true;
+};
+
+// ---------------------------------------------------------------- processes
+
+/**
+ * Whether `pid` is a live process. A zombie counts as gone: an orphaned engine whose parent was
+ * SIGKILLed is re-parented to PID 1, which in a container may never reap it.
+ */
+export const isAlive = async (pid: number): Promise<boolean> => {
+  if (await hasProcfs) {
+    try {
+      const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
+      const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+      return state !== 'Z' && state !== 'X';
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    }
+  }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+const hasProcfs: Promise<boolean> = exists('/proc/self/stat');
+
+/** The working directory of a process (PostgreSQL's postmaster chdirs into its data directory). */
+export const processCwd = async (pid: number): Promise<string | undefined> => {
+  try {
+    return await fs.readlink(`/proc/${pid}/cwd`);
+  } catch {
+    return undefined;
+  }
+};
+
+export const waitForExit = async (pid: number, timeoutMs: number): Promise<boolean> => {
+  const deadline = Date.now() + timeoutMs;
+  while (await isAlive(pid)) {
+    if (Date.now() > deadline) return false;
+    await sleep(20);
+  }
+  return true;
+};
+
+const signal = (pid: number, name: NodeJS.Signals): void => {
+  try {
+    process.kill(pid, name);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+  }
+};
+
+/**
+ * Stop a process that is not our child (so no exit event): `graceful` signal, then `immediate`,
+ * then SIGKILL, polling /proc until it is gone.
+ */
+export const stopPid = async (
+  pid: number,
+  signals: { graceful: NodeJS.Signals; immediate: NodeJS.Signals },
+  graceMs: number,
+): Promise<void> => {
+  signal(pid, signals.graceful);
+  if (await waitForExit(pid, graceMs)) return;
+  signal(pid, signals.immediate);
+  if (await waitForExit(pid, 5_000)) return;
+  signal(pid, 'SIGKILL');
+  if (!(await waitForExit(pid, 5_000))) throw new ProviderError(`Process ${pid} did not exit after SIGKILL`);
+};
