@@ -1,19 +1,39 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
+import { z } from 'zod';
 import { parsePart } from '#shared/api/zod-issues.ts';
+import {
+  type BackupTaskDeps,
+  BackupTaskSchema,
+  BackupWorkflowTasks,
+} from '#shared/services/backup-workflow-tasks.ts';
 import { type WorkflowTaskDeps, WorkflowTaskSchema, WorkflowTasks } from '#shared/services/workflow-tasks.ts';
+
+const AnyTaskSchema = z.union([WorkflowTaskSchema, BackupTaskSchema]);
+
+export interface WorkflowHandlerDeps extends WorkflowTaskDeps {
+  logger: Logger;
+  /** Backup and restore steps; a deployment without them refuses those actions by name. */
+  backups?: BackupTaskDeps;
+}
 
 /**
  * The one task handler of every addon state machine: the ASL passes `action`, this dispatches
  * on it. Errors keep their names (TransientError, ProviderError...) so Retry and Catch match them.
  */
-export const createWorkflowTaskHandler = (deps: WorkflowTaskDeps & { logger: Logger }) => {
+export const createWorkflowTaskHandler = (deps: WorkflowHandlerDeps) => {
   const tasks = new WorkflowTasks(deps);
+  const backupTasks = deps.backups ? new BackupWorkflowTasks(deps.backups) : undefined;
   const run = async (event: unknown) => {
-    const task = parsePart(WorkflowTaskSchema, event, 'workflow task');
+    const task = parsePart(AnyTaskSchema, event, 'workflow task');
     deps.logger.appendKeys({ operationId: task.operationId, action: task.action });
-    return tasks.run(task);
+    const backupTask = BackupTaskSchema.safeParse(task);
+    if (backupTask.success) {
+      if (!backupTasks) throw new Error(`This deployment is not configured for ${backupTask.data.action}`);
+      return backupTasks.run(backupTask.data);
+    }
+    return tasks.run(task as z.infer<typeof WorkflowTaskSchema>);
   };
   return middy(run).use(injectLambdaContext(deps.logger, { resetKeys: true }));
 };

@@ -12,6 +12,10 @@ export const LocalConfigSchema = z.object({
   ADDONS_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(200),
   /** How long ASL Retry intervals last locally (ms). */
   ADDONS_RETRY_MS: z.coerce.number().int().min(0).max(60_000).default(200),
+  /** How fast the schedule and retention clock runs (tests: 3600 = an hour per second). */
+  ADDONS_CLOCK_SPEED: z.coerce.number().min(1).max(1_000_000).default(1),
+  /** How often the local scheduler checks for due schedules and expired backups (ms). */
+  ADDONS_SCHEDULER_TICK_MS: z.coerce.number().int().min(10).max(600_000).default(15_000),
 });
 
 export interface LocalConfig {
@@ -22,6 +26,8 @@ export interface LocalConfig {
   logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
   waitMs: number;
   retryMs: number;
+  clockSpeed: number;
+  schedulerTickMs: number;
 }
 
 export const loadLocalConfig = (env: NodeJS.ProcessEnv = process.env): LocalConfig => {
@@ -41,5 +47,7 @@ export const loadLocalConfig = (env: NodeJS.ProcessEnv = process.env): LocalConf
     logLevel: parsed.ADDONS_LOG_LEVEL,
     waitMs: parsed.ADDONS_WAIT_MS,
     retryMs: parsed.ADDONS_RETRY_MS,
+    clockSpeed: parsed.ADDONS_CLOCK_SPEED,
+    schedulerTickMs: parsed.ADDONS_SCHEDULER_TICK_MS,
   };
 };

@@ -4,31 +4,45 @@ import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createAddonsHandler } from '#functions/api/addons.ts';
+import { createBackupsHandler } from '#functions/api/backups.ts';
 import { createCatalogHandler } from '#functions/api/catalog.ts';
 import { createCredentialsHandler } from '#functions/api/credentials.ts';
 import { createMetaHandler } from '#functions/api/meta.ts';
 import { createOperationsHandler } from '#functions/api/operations.ts';
 import { createWorkflowTaskHandler } from '#functions/workflow/tasks.ts';
 import type { WorkflowName } from '#shared/ports/workflow-starter.ts';
+import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import { FileSecretStore } from '#shared/providers/local/file-secret-store.ts';
 import type { AddonStatus } from '#shared/schemas/addon.ts';
 import type { OperationType } from '#shared/schemas/operation.ts';
 import { AddonService } from '#shared/services/addon-service.ts';
+import { BackupService } from '#shared/services/backup-service.ts';
+import { ScheduleService } from '#shared/services/schedule-service.ts';
 import { AddonStore } from '#shared/store/addon-store.ts';
+import { BackupStore } from '#shared/store/backup-store.ts';
+import { scaledClock } from './clock.ts';
 import type { LocalConfig } from './config.ts';
 import { startDynamo } from './emulators.ts';
 import { LocalEngineSupervisor } from './engines/supervisor.ts';
 import { type ApiLambda, LocalGateway } from './gateway.ts';
+import { LocalJobRunner } from './job-runner.ts';
 import { localLambdaContext } from './lambda-context.ts';
 import { acquireDataDirLock } from './lock.ts';
+import { ensureBucket, startS3 } from './s3-emulator.ts';
+import { LocalScheduler } from './scheduler.ts';
 import { LOCAL_SUBSTITUTIONS, LocalWorkflowRunner } from './workflow-runner.ts';
 
 export const TABLE_NAME = 'addons';
+export const BACKUP_BUCKET = 'addons-backups';
+/** The Step Functions resource of the job states; locally a child process (job-runner.ts). */
+const RUN_TASK_SYNC = 'arn:aws:states:::ecs:runTask.sync';
 
 /** Workflow that carries each operation type; used to resume operations after a restart. */
 const WORKFLOW_OF: Partial<Record<OperationType, WorkflowName>> = {
   create: 'provision-addon',
   delete: 'delete-addon',
+  backup: 'backup-addon',
+  restore: 'restore-addon',
 };
 
 /** Addon states in which the engine process must be running. */
@@ -80,24 +94,51 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
 
     const dynamo = await startDynamo(config.dataDir, TABLE_NAME);
     cleanups.push(() => dynamo.stop());
-    const store = new AddonStore({
-      client: DynamoDBDocumentClient.from(dynamo.client, {
-        marshallOptions: { removeUndefinedValues: true },
-      }),
-      tableName: TABLE_NAME,
+    const documentClient = DynamoDBDocumentClient.from(dynamo.client, {
+      marshallOptions: { removeUndefinedValues: true },
     });
-    const secrets = new FileSecretStore(join(config.dataDir, 'secrets'));
+    const store = new AddonStore({ client: documentClient, tableName: TABLE_NAME });
+    const secretsDir = join(config.dataDir, 'secrets');
+    const secrets = new FileSecretStore(secretsDir);
     const supervisor = new LocalEngineSupervisor({
       dataDir: config.dataDir,
       log: (message, extra) => logger.info(message, { ...extra }),
     });
     cleanups.push(() => supervisor.stopAll());
 
-    const workflowTask = createWorkflowTaskHandler({ store, provider: supervisor, secrets, logger });
+    const s3 = await startS3(config.dataDir);
+    cleanups.push(() => s3.stop());
+    await ensureBucket(s3.client, BACKUP_BUCKET);
+    const artifacts = new BackupArtifacts({ client: s3.client, bucket: BACKUP_BUCKET });
+    const backupStore = new BackupStore({ client: documentClient, tableName: TABLE_NAME });
+    const now = scaledClock(config.clockSpeed);
+    const jobs = new LocalJobRunner({
+      ADDONS_SECRETS_DIR: secretsDir,
+      ADDONS_S3_ENDPOINT: s3.endpoint,
+      ADDONS_LOG_LEVEL: config.logLevel,
+    });
+    cleanups.push(() => jobs.shutdown());
+
+    const workflowTask = createWorkflowTaskHandler({
+      store,
+      provider: supervisor,
+      secrets,
+      logger,
+      backups: {
+        store,
+        backups: backupStore,
+        artifacts,
+        snapshots: supervisor,
+        now,
+        // Only the command and environment matter to the local job runner.
+        jobs: { cluster: 'local', taskDefinition: 'local-jobs', container: 'job', subnets: [], securityGroups: [] },
+      },
+    });
     const runner = new LocalWorkflowRunner({
       functions: {
         [LOCAL_SUBSTITUTIONS.WorkflowTaskFunctionArn as string]: (input) =>
           workflowTask(input, localLambdaContext('workflow-tasks')),
+        [RUN_TASK_SYNC]: (input) => jobs.run(input),
       },
       waitMs: config.waitMs,
       retryMs: config.retryMs,
@@ -106,7 +147,7 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
           logger.warn('workflow ended with an error', { workflow, ...input, error: outcome.error as Error });
       },
     });
-    cleanups.push(() => runner.stop());
+    cleanups.push(() => runner.shutdown());
 
     // Bring back engines first, so that resumed operations find their instances running.
     const addons = await store.scanAddons();
@@ -125,6 +166,31 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
     }
 
     const service = new AddonService({ store, workflows: runner, target: 'local' });
+    // An abort stops the execution and, as Step Functions does for runTask.sync, its job.
+    const stoppable = {
+      start: runner.start.bind(runner),
+      stop: async (workflow: WorkflowName, operationId: string, reason: string) => {
+        await runner.stop(workflow, operationId, reason);
+        await jobs.cancel(operationId);
+      },
+    };
+    const scheduler = new LocalScheduler({
+      now,
+      tickMs: config.schedulerTickMs,
+      log: (message, extra) => logger.info(message, { ...extra }),
+    });
+    const backupService = new BackupService({
+      store,
+      backups: backupStore,
+      workflows: stoppable,
+      artifacts,
+      snapshots: supervisor,
+      target: 'local',
+      now,
+    });
+    const scheduleService = new ScheduleService({ store, backups: backupStore, runner: scheduler, target: 'local' });
+    scheduler.start({ backups: backupService, schedules: scheduleService }, await backupStore.listAllSchedules());
+    cleanups.push(() => scheduler.stop());
     const handlers: Record<string, ApiLambda> = {
       meta: createMetaHandler({ logger, target: 'local' }),
       catalog: createCatalogHandler({ logger, target: 'local' }),
@@ -135,6 +201,12 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
       }),
       credentials: createCredentialsHandler({ logger, store, secrets }),
       operations: createOperationsHandler({ logger, store }),
+      backups: createBackupsHandler({
+        logger,
+        backups: backupService,
+        schedules: scheduleService,
+        idempotency: { client: dynamo.client, tableName: TABLE_NAME },
+      }),
     };
     const gateway = new LocalGateway({ handlers: handlers as never, token });
     const url = await gateway.listen(config.port, config.host);

@@ -105,6 +105,14 @@ export class LocalWorkflowRunner implements WorkflowStarter {
     this.running.set(input.operationId, tracked);
   }
 
+  /** Abort one execution, as StopExecution does: no Catch runs; the caller cleans up. */
+  async stop(_workflow: WorkflowName, operationId: string, _reason: string): Promise<void> {
+    const run = this.running.get(operationId);
+    if (!run) return;
+    run.abort();
+    await run.done;
+  }
+
   /** Executions in flight (for tests and shutdown). */
   get inFlight(): number {
     return this.running.size;
@@ -119,7 +127,7 @@ export class LocalWorkflowRunner implements WorkflowStarter {
    * Abort every execution. Their operations stay in flight in the table and the next start
    * resumes them: the same path as after a crash, so it is exercised on every Ctrl-C.
    */
-  async stop(): Promise<void> {
+  async shutdown(): Promise<void> {
     this.stopped = true;
     const runs = [...this.running.values()];
     for (const run of runs) run.abort();

@@ -3,7 +3,7 @@ import type { z } from 'zod';
 export type HttpMethod = 'get' | 'post' | 'patch' | 'delete';
 
 /** The Lambda functions the API is split into; each serves a group of routes. */
-export const API_FUNCTIONS = ['meta', 'catalog', 'addons', 'credentials', 'operations'] as const;
+export const API_FUNCTIONS = ['meta', 'catalog', 'addons', 'credentials', 'operations', 'backups'] as const;
 export type ApiFunctionName = (typeof API_FUNCTIONS)[number];
 
 export interface ResponseDef {

@@ -15,7 +15,10 @@ export const SecretsEnvSchema = z.object({
   SECRETS_KMS_KEY_ID: z.string().min(1).optional(),
 });
 
-export const MetaFunctionEnvSchema = CommonEnvSchema;
+export const MetaFunctionEnvSchema = CommonEnvSchema.extend({
+  /** Where swagger-ui's files are; unset locally (node_modules), beside the bundle on Lambda. */
+  DOCS_ASSETS_DIR: z.string().min(1).optional(),
+});
 export const CatalogFunctionEnvSchema = CommonEnvSchema;
 export const AddonsFunctionEnvSchema = CommonEnvSchema.extend({
   ...TableEnvSchema.shape,
@@ -27,6 +30,32 @@ export const CredentialsFunctionEnvSchema = CommonEnvSchema.extend({
   ...SecretsEnvSchema.shape,
 });
 export const OperationsFunctionEnvSchema = CommonEnvSchema.extend(TableEnvSchema.shape);
+
+/** `{"17":"name",...}`: CDK writes it from the parameter groups it creates, one per PostgreSQL major. */
+const JsonStringMapSchema = z
+  .string()
+  .transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be a JSON object' });
+      return z.NEVER;
+    }
+  })
+  .pipe(z.record(z.string(), z.string()));
+
+export const WorkflowFunctionEnvSchema = CommonEnvSchema.extend({
+  ...TableEnvSchema.shape,
+  ...SecretsEnvSchema.shape,
+  /** Tagged on everything the workflows create; the function's IAM conditions match on it. */
+  DEPLOYMENT_NAME: z.string().min(1),
+  VPC_ID: z.string().min(1),
+  DB_SUBNET_GROUP_NAME: z.string().min(1),
+  /** The security group of the platform's clients: the only source allowed into an addon. */
+  CLIENT_SECURITY_GROUP_ID: z.string().min(1),
+  STORAGE_KMS_KEY_ID: z.string().min(1),
+  POSTGRES_TLS_PARAMETER_GROUPS: JsonStringMapSchema,
+});
 
 export type EnvInput<S extends z.ZodObject> = z.input<S>;
 

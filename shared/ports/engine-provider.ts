@@ -44,3 +44,25 @@ export const resourceIdFor = (addonId: string): string => {
     .replace(/-+/g, '-');
   return id.slice(0, 63).replace(/-$/, '');
 };
+
+export type SnapshotState =
+  | { status: 'creating' }
+  | { status: 'available'; sizeBytes: number | null }
+  | { status: 'absent' }
+  | { status: 'failed'; reason: string };
+
+export type RestoreState = { status: 'restoring' } | { status: 'available' } | { status: 'failed'; reason: string };
+
+/**
+ * Storage-level snapshots: RDS DB snapshots on AWS, a consistent physical copy locally.
+ * A restore is always "restore to new, then swap" on AWS (RDS cannot restore in place);
+ * `restoreSnapshot` begins it and `describeRestore` reports (and on AWS advances) the swap,
+ * so the workflow stays a plain Wait/Describe/Choice loop on every target.
+ */
+export interface SnapshotProvider {
+  createSnapshot(resourceId: string, snapshotId: string): Promise<void>;
+  describeSnapshot(snapshotId: string): Promise<SnapshotState>;
+  deleteSnapshot(snapshotId: string): Promise<void>;
+  restoreSnapshot(resourceId: string, snapshotId: string): Promise<void>;
+  describeRestore(resourceId: string, snapshotId: string): Promise<RestoreState>;
+}

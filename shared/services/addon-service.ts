@@ -19,12 +19,13 @@ export interface AddonServiceDeps {
 export const toAddon = ({ revision: _revision, resourceId: _resourceId, ...addon }: AddonRecord): Addon =>
   addon;
 
-const newOperation = (type: OperationType, projectId: string, addonId: string): Operation => ({
+export const newOperation = (type: OperationType, projectId: string, addonId: string): Operation => ({
   id: newId('op'),
   type,
   status: 'pending',
   projectId,
   addonId,
+  backupId: null,
   progress: { step: 'queued', percent: 0 },
   error: null,
   createdAt: nowIso(),

@@ -39,6 +39,7 @@ export const operation = (overrides: Partial<Operation> & Pick<Operation, 'addon
   type: 'create',
   status: 'pending',
   projectId: 'proj-a',
+  backupId: null,
   progress: { step: 'queued', percent: 0 },
   error: null,
   createdAt: nowIso(),

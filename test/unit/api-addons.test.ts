@@ -14,6 +14,7 @@ class RecordingStarter implements WorkflowStarter {
     if (this.fail) throw new Error('StartExecution refused');
     this.started.push({ workflow, input });
   }
+  async stop() {}
 }
 
 let env: Awaited<ReturnType<typeof startTestStore>>;

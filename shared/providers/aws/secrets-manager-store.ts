@@ -8,6 +8,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import type { AddonRef, ConnectionSecret, SecretStore } from '../../ports/secret-store.ts';
 import { CredentialsSchema } from '../../schemas/addon.ts';
+import { toPlatformError } from './aws-errors.ts';
 
 export interface SecretsManagerStoreProps {
   client: SecretsManagerClient;
@@ -34,7 +35,13 @@ export class SecretsManagerStore implements SecretStore {
     try {
       await this.props.client.send(new PutSecretValueCommand({ SecretId, SecretString }));
     } catch (error) {
-      if (!isNotFound(error)) throw error;
+      if (!isNotFound(error)) throw toPlatformError(error, 'saving the connection details');
+      await this.createSecret(SecretId, SecretString, ref);
+    }
+  }
+
+  private async createSecret(SecretId: string, SecretString: string, ref: AddonRef): Promise<void> {
+    try {
       await this.props.client.send(
         new CreateSecretCommand({
           Name: SecretId,
@@ -47,6 +54,8 @@ export class SecretsManagerStore implements SecretStore {
           ],
         }),
       );
+    } catch (error) {
+      throw toPlatformError(error, 'creating the connection details secret');
     }
   }
 
@@ -60,7 +69,7 @@ export class SecretsManagerStore implements SecretStore {
       // A secret scheduled for deletion answers InvalidRequestException: it is gone for us.
       if (isNotFound(error) || (error instanceof Error && error.name === 'InvalidRequestException'))
         return undefined;
-      throw error;
+      throw toPlatformError(error, 'reading the connection details');
     }
   }
 
@@ -70,7 +79,7 @@ export class SecretsManagerStore implements SecretStore {
         new DeleteSecretCommand({ SecretId: this.secretName(ref), ForceDeleteWithoutRecovery: true }),
       );
     } catch (error) {
-      if (!isNotFound(error)) throw error;
+      if (!isNotFound(error)) throw toPlatformError(error, 'deleting the connection details');
     }
   }
 }

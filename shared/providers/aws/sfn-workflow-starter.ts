@@ -1,20 +1,27 @@
-import { ExecutionAlreadyExists, type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { ExecutionAlreadyExists, type SFNClient, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import type { WorkflowInput, WorkflowName, WorkflowStarter } from '../../ports/workflow-starter.ts';
 
 export interface SfnWorkflowStarterProps {
   client: SFNClient;
-  stateMachineArns: Record<WorkflowName, string>;
+  /** Only the workflows this function starts; IAM grants StartExecution on exactly these. */
+  stateMachineArns: Partial<Record<WorkflowName, string>>;
 }
 
 /** StartExecution named after the operation id: a retried start is a no-op. */
 export class SfnWorkflowStarter implements WorkflowStarter {
   constructor(private readonly props: SfnWorkflowStarterProps) {}
 
+  private arnOf(workflow: WorkflowName): string {
+    const arn = this.props.stateMachineArns[workflow];
+    if (!arn) throw new Error(`This function is not configured to run the ${workflow} workflow`);
+    return arn;
+  }
+
   async start(workflow: WorkflowName, input: WorkflowInput): Promise<void> {
     try {
       await this.props.client.send(
         new StartExecutionCommand({
-          stateMachineArn: this.props.stateMachineArns[workflow],
+          stateMachineArn: this.arnOf(workflow),
           name: input.operationId,
           input: JSON.stringify(input),
         }),
@@ -26,6 +33,17 @@ export class SfnWorkflowStarter implements WorkflowStarter {
       ) {
         return;
       }
+      throw error;
+    }
+  }
+
+  /** The execution ARN follows from the state machine ARN and the execution name (the operation id). */
+  async stop(workflow: WorkflowName, operationId: string, reason: string): Promise<void> {
+    const executionArn = `${this.arnOf(workflow).replace(':stateMachine:', ':execution:')}:${operationId}`;
+    try {
+      await this.props.client.send(new StopExecutionCommand({ executionArn, cause: reason.slice(0, 32768) }));
+    } catch (error) {
+      if (error instanceof Error && error.name === 'ExecutionDoesNotExist') return;
       throw error;
     }
   }

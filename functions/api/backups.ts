@@ -1,0 +1,88 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { createHttpHandler, type IdempotencyOptions } from '#shared/api/http-handler.ts';
+import type { BackupService } from '#shared/services/backup-service.ts';
+import type { ScheduleService } from '#shared/services/schedule-service.ts';
+
+export interface BackupsDeps {
+  logger: Logger;
+  backups: BackupService;
+  schedules: ScheduleService;
+  idempotency?: IdempotencyOptions;
+}
+
+const operationLocation = (projectId: string, operationId: string) =>
+  `/v1/projects/${projectId}/operations/${operationId}`;
+
+/** Backups, restores and backup schedules of an addon. The AWS entry point is `backups-handler.ts`. */
+export const createBackupsHandler = (deps: BackupsDeps) =>
+  createHttpHandler(
+    {
+      createBackup: async ({ params, body }) => {
+        const result = await deps.backups.create(params.projectId, params.addonId, body);
+        return {
+          status: 202,
+          headers: {
+            location: `/v1/projects/${params.projectId}/addons/${params.addonId}/backups/${result.backup.id}`,
+            'operation-location': operationLocation(params.projectId, result.operation.id),
+          },
+          body: result,
+        };
+      },
+      listBackups: async ({ params, query }) => ({
+        status: 200,
+        body: await deps.backups.list(params.projectId, params.addonId, query),
+      }),
+      getBackup: async ({ params }) => ({
+        status: 200,
+        body: await deps.backups.get(params.projectId, params.addonId, params.backupId),
+      }),
+      updateBackup: async ({ params, body }) => ({
+        status: 200,
+        body: await deps.backups.setPinned(params.projectId, params.addonId, params.backupId, body.pinned),
+      }),
+      deleteBackup: async ({ params }) => {
+        await deps.backups.delete(params.projectId, params.addonId, params.backupId);
+        return { status: 204 };
+      },
+      abortBackup: async ({ params }) => ({
+        status: 200,
+        body: await deps.backups.abort(params.projectId, params.addonId, params.backupId),
+      }),
+      downloadBackup: async ({ params }) => ({
+        status: 200,
+        headers: { 'cache-control': 'no-store' },
+        body: await deps.backups.downloadLink(params.projectId, params.addonId, params.backupId),
+      }),
+      restoreBackup: async ({ params }) => {
+        const result = await deps.backups.restore(params.projectId, params.addonId, params.backupId);
+        return {
+          status: 202,
+          headers: { 'operation-location': operationLocation(params.projectId, result.operation.id) },
+          body: result,
+        };
+      },
+      createBackupSchedule: async ({ params, body }) => {
+        const schedule = await deps.schedules.create(params.projectId, params.addonId, body);
+        return {
+          status: 201,
+          headers: {
+            location: `/v1/projects/${params.projectId}/addons/${params.addonId}/backup-schedules/${schedule.id}`,
+          },
+          body: schedule,
+        };
+      },
+      listBackupSchedules: async ({ params }) => ({
+        status: 200,
+        body: { items: await deps.schedules.list(params.projectId, params.addonId) },
+      }),
+      updateBackupSchedule: async ({ params, body }) => ({
+        status: 200,
+        body: await deps.schedules.update(params.projectId, params.addonId, params.scheduleId, body),
+      }),
+      deleteBackupSchedule: async ({ params }) => {
+        await deps.schedules.delete(params.projectId, params.addonId, params.scheduleId);
+        return { status: 204 };
+      },
+    },
+    { logger: deps.logger, idempotency: deps.idempotency },
+  );

@@ -1,0 +1,91 @@
+import type { ScheduleRunner } from '#shared/ports/schedule-runner.ts';
+import type { Schedule } from '#shared/schemas/backup.ts';
+import { errorMessage } from '#shared/errors.ts';
+import type { BackupService } from '#shared/services/backup-service.ts';
+import { nextRun } from '#shared/services/schedule-timing.ts';
+import { type ScheduleService, timingOf } from '#shared/services/schedule-service.ts';
+
+export interface LocalSchedulerProps {
+  now: () => Date;
+  tickMs: number;
+  log: (message: string, extra?: Record<string, unknown>) => void;
+}
+
+/**
+ * The local stand-in for EventBridge Scheduler: an in-process cron over the schedules in the
+ * table, plus the retention sweep. A firing that finds an operation in flight is a recorded skip;
+ * firings missed while the platform was down are not replayed (EventBridge would not either).
+ */
+export class LocalScheduler implements ScheduleRunner {
+  private readonly entries = new Map<string, { schedule: Schedule; next: Date }>();
+  private timer: NodeJS.Timeout | undefined;
+  private ticking: Promise<void> | undefined;
+  private backups: BackupService | undefined;
+  private schedules: ScheduleService | undefined;
+
+  constructor(private readonly props: LocalSchedulerProps) {}
+
+  async upsert(schedule: Schedule): Promise<void> {
+    if (!schedule.enabled) {
+      this.entries.delete(schedule.id);
+      return;
+    }
+    this.entries.set(schedule.id, { schedule, next: nextRun(timingOf(schedule), this.props.now()) });
+  }
+
+  async remove(schedule: Pick<Schedule, 'id'>): Promise<void> {
+    this.entries.delete(schedule.id);
+  }
+
+  /** Start firing, once the services that do the work exist (they need this runner themselves). */
+  start(services: { backups: BackupService; schedules: ScheduleService }, existing: Schedule[]): void {
+    this.backups = services.backups;
+    this.schedules = services.schedules;
+    for (const schedule of existing) void this.upsert(schedule);
+    this.timer = setInterval(() => {
+      this.ticking ??= this.tick().finally(() => {
+        this.ticking = undefined;
+      });
+    }, this.props.tickMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.ticking;
+  }
+
+  private async tick(): Promise<void> {
+    const now = this.props.now();
+    for (const entry of [...this.entries.values()]) {
+      if (entry.next > now) continue;
+      entry.next = nextRun(timingOf(entry.schedule), now);
+      await this.fire(entry.schedule, now);
+    }
+    try {
+      const swept = await this.backups?.sweepExpired();
+      if (swept?.deleted.length) this.props.log('retention deleted expired backups', { backups: swept.deleted });
+      for (const failure of swept?.failed ?? []) this.props.log('retention could not delete a backup', failure);
+    } catch (error) {
+      this.props.log('retention sweep failed', { error: errorMessage(error) });
+    }
+  }
+
+  private async fire(schedule: Schedule, at: Date): Promise<void> {
+    if (!this.backups || !this.schedules) return;
+    try {
+      const run = await this.backups.runScheduled(schedule);
+      await this.schedules.recordRun(schedule, run, at);
+    } catch (error) {
+      if ((error as Error).name === 'NotFoundError') {
+        // The addon is gone: its schedules go with it.
+        this.entries.delete(schedule.id);
+        return;
+      }
+      this.props.log('scheduled backup failed to start', { scheduleId: schedule.id, error: errorMessage(error) });
+      await this.schedules
+        .recordRun(schedule, { outcome: 'failed-to-start', reason: errorMessage(error) }, at)
+        .catch(() => undefined);
+    }
+  }
+}

@@ -1,0 +1,148 @@
+import { errorMessage, type PlatformError, ProviderError, TransientError } from '../../errors.ts';
+
+/**
+ * AWS errors as the platform's named errors, so ASL Retry matches `TransientError` and a
+ * failed operation carries a sentence a user can act on instead of an SDK stack trace.
+ */
+
+/**
+ * The AWS error code of an SDK error: modeled RDS errors are named after their shape
+ * (`DBInstanceNotFoundFault`) while the wire code drops the suffix (`DBInstanceNotFound`);
+ * EC2 errors are unmodeled and keep their dotted code (`InvalidGroup.NotFound`).
+ */
+export const awsErrorCode = (error: unknown): string | undefined => {
+  if (!(error instanceof Error)) return undefined;
+  const code = (error as { Code?: unknown }).Code;
+  const name = typeof code === 'string' && code.length > 0 ? code : error.name;
+  return name.replace(/(Fault|Exception)$/, '');
+};
+
+/** True when the error is one of `codes` (given without a Fault/Exception suffix). */
+export const isAwsError = (error: unknown, ...codes: string[]): boolean => {
+  const code = awsErrorCode(error);
+  return code !== undefined && codes.includes(code);
+};
+
+const THROTTLING = new Set([
+  'Throttling',
+  'Throttled',
+  'RequestLimitExceeded',
+  'TooManyRequests',
+  'RequestThrottled',
+  'ProvisionedThroughputExceeded',
+  'SlowDown',
+]);
+
+/** Worth retrying: the resource is busy or the service had a blip. */
+const BUSY = new Set([
+  'InvalidDBInstanceState',
+  'InternalFailure',
+  'InternalError',
+  'InternalServiceError',
+  'ServiceUnavailable',
+  'Unavailable',
+  'RequestTimeout',
+  'TimeoutError',
+  'PriorRequestNotComplete',
+]);
+
+const QUOTAS = new Set([
+  'InstanceQuotaExceeded',
+  'StorageQuotaExceeded',
+  'DBSubnetGroupQuotaExceeded',
+  'DBParameterGroupQuotaExceeded',
+  'SnapshotQuotaExceeded',
+  'SecurityGroupLimitExceeded',
+  'RulesPerSecurityGroupLimitExceeded',
+  'ResourceLimitExceeded',
+  'LimitExceeded',
+]);
+
+const INVALID_REQUEST = new Set([
+  'InvalidParameterValue',
+  'InvalidParameterCombination',
+  'InvalidParameter',
+  'MissingParameter',
+  'Validation',
+  'StorageTypeNotSupported',
+  'DBInstanceAlreadyExists',
+  'InvalidRequest',
+]);
+
+/** The deployment itself is wrong (a missing subnet group, a key RDS cannot use): an operator must act. */
+const MISCONFIGURED = new Set([
+  'DBSubnetGroupNotFound',
+  'DBParameterGroupNotFound',
+  'DBSubnetGroupDoesNotCoverEnoughAZs',
+  'InvalidSubnet',
+  'InvalidVPCNetworkState',
+  'KMSKeyNotAccessible',
+  'InvalidVpcID.NotFound',
+  'InvalidGroup.NotFound',
+  'DecryptionFailure',
+  'EncryptionFailure',
+]);
+
+const ACCESS_DENIED = new Set(['AccessDenied', 'UnauthorizedOperation', 'UnrecognizedClient', 'InvalidClientTokenId']);
+
+/** Network failures below the SDK: no AWS error code, a Node.js one. */
+const NETWORK = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND']);
+
+interface SdkErrorShape {
+  $fault?: 'client' | 'server';
+  $retryable?: { throttling?: boolean };
+  code?: string;
+}
+
+const awsMessage = (error: unknown): string => errorMessage(error).replace(/\s+/g, ' ').trim();
+
+/**
+ * Map any error an AWS call threw. `action` names what the platform was doing, in words
+ * ("creating the database instance"), so the message reads well in a failed operation.
+ */
+export const toPlatformError = (error: unknown, action: string): PlatformError => {
+  if (error instanceof TransientError || error instanceof ProviderError) return error;
+  const code = awsErrorCode(error) ?? 'Unknown';
+  const shape = (error ?? {}) as SdkErrorShape;
+  const detail = `${awsMessage(error)} (${code})`;
+  if (THROTTLING.has(code) || shape.$retryable?.throttling) {
+    return new TransientError(`AWS throttled the platform while ${action}; retrying: ${detail}`, { cause: error });
+  }
+  if (BUSY.has(code) || shape.$fault === 'server' || (shape.code && NETWORK.has(shape.code))) {
+    return new TransientError(`AWS could not complete ${action} yet; retrying: ${detail}`, { cause: error });
+  }
+  if (QUOTAS.has(code)) {
+    return new ProviderError(
+      `An AWS quota was reached while ${action}: ${detail}. Delete unused addons or ask for a higher quota in Service Quotas, then try again.`,
+      'QuotaExceeded',
+      { cause: error },
+    );
+  }
+  if (code === 'InsufficientDBInstanceCapacity') {
+    return new ProviderError(
+      `AWS has no capacity for this instance class in the deployment's availability zones right now: ${detail}. Try another plan or try again later.`,
+      'InsufficientCapacity',
+      { cause: error },
+    );
+  }
+  if (INVALID_REQUEST.has(code)) {
+    return new ProviderError(`AWS rejected the request while ${action}: ${detail}`, 'InvalidRequest', {
+      cause: error,
+    });
+  }
+  if (MISCONFIGURED.has(code)) {
+    return new ProviderError(
+      `The deployment is misconfigured: AWS refused ${action}: ${detail}. Ask the platform operator to check the stack.`,
+      'Misconfigured',
+      { cause: error },
+    );
+  }
+  if (ACCESS_DENIED.has(code)) {
+    return new ProviderError(
+      `The platform is not allowed to do this while ${action}: ${detail}. Its IAM policy lacks a permission.`,
+      'AccessDenied',
+      { cause: error },
+    );
+  }
+  return new ProviderError(`AWS failed while ${action}: ${detail}`, 'AwsError', { cause: error });
+};

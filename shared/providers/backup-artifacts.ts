@@ -1,0 +1,78 @@
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import type { Compression } from '../schemas/backup.ts';
+
+export interface ArtifactRef {
+  bucket: string;
+  key: string;
+}
+
+/** What a dump job leaves beside its artifact, so the workflow can record it. */
+export interface DumpResult {
+  sizeBytes: number;
+  sha256: string;
+  compression: Compression;
+  toolVersion?: string;
+}
+
+const EXTENSIONS: Record<Compression, string> = { gzip: 'gz', zstd: 'zst' };
+
+/**
+ * Dump artifacts in S3 (s3rver locally: the same SDK calls). Keys are laid out per project and
+ * addon so that lifecycle rules and IAM can be scoped by prefix.
+ */
+export class BackupArtifacts {
+  constructor(private readonly props: { client: S3Client; bucket: string; signedUrlSeconds?: number }) {}
+
+  artifactFor(ref: { projectId: string; addonId: string; backupId: string }, compression: Compression): ArtifactRef {
+    return {
+      bucket: this.props.bucket,
+      key: `dumps/${ref.projectId}/${ref.addonId}/${ref.backupId}.dump.${EXTENSIONS[compression]}`,
+    };
+  }
+
+  resultKeyOf(artifact: ArtifactRef): string {
+    return `${artifact.key}.result.json`;
+  }
+
+  async readResult(artifact: ArtifactRef): Promise<DumpResult | undefined> {
+    try {
+      const object = await this.props.client.send(
+        new GetObjectCommand({ Bucket: artifact.bucket, Key: this.resultKeyOf(artifact) }),
+      );
+      return JSON.parse(await (object.Body?.transformToString() ?? Promise.resolve('null'))) as DumpResult;
+    } catch (error) {
+      if (error instanceof Error && (error.name === 'NoSuchKey' || error.name === 'NotFound')) return undefined;
+      throw error;
+    }
+  }
+
+  async size(artifact: ArtifactRef): Promise<number | undefined> {
+    try {
+      const head = await this.props.client.send(new HeadObjectCommand({ Bucket: artifact.bucket, Key: artifact.key }));
+      return head.ContentLength;
+    } catch (error) {
+      if (error instanceof Error && (error.name === 'NotFound' || error.name === 'NoSuchKey')) return undefined;
+      throw error;
+    }
+  }
+
+  async delete(artifact: ArtifactRef): Promise<void> {
+    await this.props.client.send(new DeleteObjectCommand({ Bucket: artifact.bucket, Key: artifact.key }));
+    await this.props.client.send(new DeleteObjectCommand({ Bucket: artifact.bucket, Key: this.resultKeyOf(artifact) }));
+  }
+
+  async downloadUrl(artifact: ArtifactRef, fileName: string): Promise<{ url: string; expiresAt: string }> {
+    const expiresIn = this.props.signedUrlSeconds ?? 15 * 60;
+    const url = await getSignedUrl(
+      this.props.client,
+      new GetObjectCommand({
+        Bucket: artifact.bucket,
+        Key: artifact.key,
+        ResponseContentDisposition: `attachment; filename="${fileName}"`,
+      }),
+      { expiresIn },
+    );
+    return { url, expiresAt: new Date(Date.now() + expiresIn * 1000).toISOString() };
+  }
+}

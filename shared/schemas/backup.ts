@@ -1,0 +1,156 @@
+import { z } from 'zod';
+import { EngineSchema } from './catalog.ts';
+import { TimestampSchema, pageOf } from './common.ts';
+import { OperationSchema } from './operation.ts';
+
+export const BackupTypeSchema = z.enum(['dump', 'snapshot']);
+export type BackupType = z.infer<typeof BackupTypeSchema>;
+export const CompressionSchema = z.enum(['gzip', 'zstd']);
+export type Compression = z.infer<typeof CompressionSchema>;
+
+export const BackupStatusSchema = z.enum(['pending', 'in-progress', 'completed', 'failed', 'aborted']);
+export type BackupStatus = z.infer<typeof BackupStatusSchema>;
+
+export const CreateBackupRequestSchema = z
+  .discriminatedUnion('type', [
+    z.strictObject({
+      type: z.literal('dump'),
+      compression: CompressionSchema.default('zstd').meta({ description: 'Dump compression; zstd by default' }),
+      pinned: z.boolean().default(false),
+    }),
+    z.strictObject({ type: z.literal('snapshot'), pinned: z.boolean().default(false) }),
+  ])
+  .meta({ id: 'CreateBackupRequest' });
+export type CreateBackupRequest = z.infer<typeof CreateBackupRequestSchema>;
+
+export const UpdateBackupRequestSchema = z
+  .strictObject({ pinned: z.boolean().meta({ description: 'A pinned backup is never deleted by retention' }) })
+  .meta({ id: 'UpdateBackupRequest' });
+
+export const BackupSchema = z
+  .object({
+    id: z.string(),
+    projectId: z.string(),
+    addonId: z.string(),
+    type: BackupTypeSchema,
+    compression: CompressionSchema.nullable(),
+    status: BackupStatusSchema,
+    source: z.enum(['manual', 'schedule']),
+    scheduleId: z.string().nullable(),
+    engine: EngineSchema,
+    engineVersion: z.string().meta({ description: 'Major version of the engine the backup was taken from' }),
+    sizeBytes: z.number().int().nullable(),
+    sha256: z.string().nullable().meta({ description: 'SHA-256 of the downloadable artifact (dumps)' }),
+    pinned: z.boolean(),
+    expiresAt: TimestampSchema.nullable().meta({ description: 'When retention deletes it; null when kept' }),
+    operationId: z.string(),
+    error: z.object({ code: z.string(), message: z.string() }).nullable(),
+    createdAt: TimestampSchema,
+    startedAt: TimestampSchema.nullable(),
+    completedAt: TimestampSchema.nullable(),
+  })
+  .meta({ id: 'Backup' });
+export type Backup = z.infer<typeof BackupSchema>;
+
+export const BackupPageSchema = pageOf(BackupSchema, 'BackupPage');
+export const BackupWithOperationSchema = z
+  .object({ backup: BackupSchema, operation: OperationSchema })
+  .meta({ id: 'BackupWithOperation' });
+
+export const DownloadLinkSchema = z
+  .object({ url: z.string(), expiresAt: TimestampSchema, sizeBytes: z.number().int(), sha256: z.string() })
+  .meta({ id: 'DownloadLink' });
+
+export const BackupPathSchema = z.object({
+  projectId: z.string().max(63),
+  addonId: z.string().max(80),
+  backupId: z.string().max(80),
+});
+
+// Schedules ------------------------------------------------------------------------------
+
+const minute = z.number().int().min(0).max(59);
+const hour = z.number().int().min(0).max(23);
+export const WeekdaySchema = z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']);
+
+/** When a schedule fires, in UTC. Retention limits follow the interval (features.md). */
+export const ScheduleTimingSchema = z.discriminatedUnion('interval', [
+  z.strictObject({
+    interval: z.literal('hourly'),
+    minutes: z.array(minute).min(1).max(60).meta({ description: 'Minutes past each hour' }),
+    retentionDays: z.number().int().min(1).max(7),
+  }),
+  z.strictObject({
+    interval: z.literal('daily'),
+    hours: z.array(hour).min(1).max(24),
+    minutes: z.array(minute).min(1).max(60),
+    retentionDays: z.number().int().min(1).max(60),
+  }),
+  z.strictObject({
+    interval: z.literal('weekly'),
+    days: z.array(WeekdaySchema).min(1).max(7),
+    hours: z.array(hour).min(1).max(24),
+    minutes: z.array(minute).min(1).max(60),
+    retentionDays: z.number().int().min(1).max(120),
+  }),
+]);
+export type ScheduleTiming = z.infer<typeof ScheduleTimingSchema>;
+
+const ScheduleKindFields = {
+  type: BackupTypeSchema.default('dump'),
+  compression: CompressionSchema.default('zstd'),
+  enabled: z.boolean().default(true),
+};
+
+export const CreateScheduleRequestSchema = z
+  .intersection(ScheduleTimingSchema, z.strictObject(ScheduleKindFields))
+  .meta({ id: 'CreateBackupScheduleRequest' });
+export type CreateScheduleRequest = z.infer<typeof CreateScheduleRequestSchema>;
+
+export const ScheduleSchema = z
+  .object({
+    id: z.string(),
+    projectId: z.string(),
+    addonId: z.string(),
+    interval: z.enum(['hourly', 'daily', 'weekly']),
+    days: z.array(WeekdaySchema).nullable(),
+    hours: z.array(z.number().int()).nullable(),
+    minutes: z.array(z.number().int()),
+    retentionDays: z.number().int(),
+    type: BackupTypeSchema,
+    compression: CompressionSchema,
+    enabled: z.boolean(),
+    lastRun: z
+      .object({
+        at: TimestampSchema,
+        outcome: z.enum(['started', 'skipped', 'failed-to-start']),
+        backupId: z.string().nullable(),
+        reason: z.string().nullable(),
+      })
+      .nullable()
+      .meta({ description: 'The last time the schedule fired and what came of it' }),
+    createdAt: TimestampSchema,
+    updatedAt: TimestampSchema,
+  })
+  .meta({ id: 'BackupSchedule' });
+export type Schedule = z.infer<typeof ScheduleSchema>;
+
+export const SchedulePathSchema = z.object({
+  projectId: z.string().max(63),
+  addonId: z.string().max(80),
+  scheduleId: z.string().max(80),
+});
+
+export const UpdateScheduleRequestSchema = z
+  .strictObject({
+    interval: z.enum(['hourly', 'daily', 'weekly']).optional(),
+    days: z.array(WeekdaySchema).min(1).max(7).optional(),
+    hours: z.array(hour).min(1).max(24).optional(),
+    minutes: z.array(minute).min(1).max(60).optional(),
+    retentionDays: z.number().int().min(1).max(120).optional(),
+    type: BackupTypeSchema.optional(),
+    compression: CompressionSchema.optional(),
+    enabled: z.boolean().optional(),
+  })
+  .meta({ id: 'UpdateBackupScheduleRequest', description: 'Any subset; the result is validated as a whole' });
+export const ScheduleListSchema = z.object({ items: z.array(ScheduleSchema) }).meta({ id: 'BackupScheduleList' });

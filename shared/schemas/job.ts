@@ -1,0 +1,45 @@
+import { z } from 'zod';
+import { CompressionSchema } from './backup.ts';
+import { EngineSchema } from './catalog.ts';
+
+const ArtifactSchema = z.object({ bucket: z.string(), key: z.string() });
+
+/**
+ * What a dump or restore job is told, as the JOB_SPEC environment variable of the Fargate task
+ * (a child process locally). Connection details are not in it: the job reads them itself.
+ */
+export const JobSpecSchema = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('dump'),
+    operationId: z.string(),
+    projectId: z.string(),
+    addonId: z.string(),
+    backupId: z.string(),
+    engine: EngineSchema,
+    artifact: ArtifactSchema,
+    resultKey: z.string(),
+    compression: CompressionSchema,
+    estimatedBytes: z.number().int().nonnegative().optional(),
+  }),
+  z.object({
+    kind: z.literal('restore'),
+    operationId: z.string(),
+    projectId: z.string(),
+    addonId: z.string(),
+    backupId: z.string(),
+    engine: EngineSchema,
+    artifact: ArtifactSchema,
+    compression: CompressionSchema,
+    expectedSha256: z.string(),
+  }),
+]);
+export type JobSpec = z.infer<typeof JobSpecSchema>;
+
+/** Where jobs run: the ECS RunTask parameters the state machine passes on (ignored locally but for `command`). */
+export interface JobLaunchConfig {
+  cluster: string;
+  taskDefinition: string;
+  container: string;
+  subnets: string[];
+  securityGroups: string[];
+}

@@ -1,0 +1,272 @@
+import { addonType } from '../catalog/engines.ts';
+import { ConflictError, errorMessage, NotFoundError, UnsupportedError } from '../errors.ts';
+import type { SnapshotProvider } from '../ports/engine-provider.ts';
+import type { WorkflowStarter } from '../ports/workflow-starter.ts';
+import type { BackupArtifacts } from '../providers/backup-artifacts.ts';
+import type { Backup, CreateBackupRequest, Schedule } from '../schemas/backup.ts';
+import type { Target } from '../schemas/catalog.ts';
+import type { Page, PaginationQuery } from '../schemas/common.ts';
+import type { Operation } from '../schemas/operation.ts';
+import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
+import type { BackupRecord, BackupStore } from '../store/backup-store.ts';
+import { newId, nowIso } from '../util/ids.ts';
+import { newOperation } from './addon-service.ts';
+
+export interface BackupServiceDeps {
+  store: AddonStore;
+  backups: BackupStore;
+  workflows: WorkflowStarter;
+  artifacts: BackupArtifacts;
+  snapshots: SnapshotProvider;
+  target: Target;
+  /** The schedule clock; a test can run it fast. */
+  now?: () => Date;
+}
+
+/** What the API shows of a backup record. */
+export const toBackup = ({ artifact: _artifact, snapshotId: _snapshotId, ...backup }: BackupRecord): Backup => backup;
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+const ACTIVE = ['pending', 'in-progress'];
+
+export type ScheduledRun = { outcome: 'started'; backupId: string } | { outcome: 'skipped'; reason: string };
+
+export class BackupService {
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: BackupServiceDeps) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  private checkCapability(addon: AddonRecord, type: Backup['type']) {
+    const capabilities = addonType(addon.engine, this.deps.target).capabilities;
+    const supported = type === 'dump' ? capabilities.dumpBackup : capabilities.snapshotBackup;
+    if (!supported) {
+      throw new UnsupportedError(`${addon.engine} addons cannot take ${type} backups on this deployment`, [
+        { path: 'body.type', message: `${type} backups are not supported for ${addon.engine} here` },
+      ]);
+    }
+  }
+
+  async create(
+    projectId: string,
+    addonId: string,
+    request: CreateBackupRequest,
+    origin: { schedule?: Schedule } = {},
+  ): Promise<{ backup: Backup; operation: Operation }> {
+    const addon = await this.deps.store.getAddon(projectId, addonId);
+    this.checkCapability(addon, request.type);
+    if (addon.status !== 'running' && !addon.currentOperationId) {
+      throw new ConflictError(`Addon '${addon.name}' is ${addon.status}; only a running addon can be backed up`, {});
+    }
+    const backupId = newId('bkp');
+    const operation: Operation = { ...newOperation('backup', projectId, addonId), backupId };
+    await this.deps.store.beginOperation(addon, operation, 'backing-up');
+    const retentionDays = origin.schedule?.retentionDays;
+    const backup: BackupRecord = {
+      id: backupId,
+      projectId,
+      addonId,
+      type: request.type,
+      compression: request.type === 'dump' ? request.compression : null,
+      status: 'pending',
+      source: origin.schedule ? 'schedule' : 'manual',
+      scheduleId: origin.schedule?.id ?? null,
+      engine: addon.engine,
+      engineVersion: addon.version,
+      sizeBytes: null,
+      sha256: null,
+      pinned: request.pinned,
+      expiresAt: retentionDays ? new Date(this.now().getTime() + retentionDays * DAY_MS).toISOString() : null,
+      operationId: operation.id,
+      error: null,
+      createdAt: nowIso(),
+      startedAt: null,
+      completedAt: null,
+      artifact: request.type === 'dump' ? this.deps.artifacts.artifactFor({ projectId, addonId, backupId }, request.compression) : null,
+      snapshotId: request.type === 'snapshot' ? `${addon.resourceId}-${backupId}`.slice(0, 255) : null,
+    };
+    try {
+      await this.deps.backups.putBackup(backup);
+      await this.deps.workflows.start('backup-addon', { projectId, addonId, operationId: operation.id, backupId });
+    } catch (error) {
+      await this.release(addon, operation, `The backup could not be started: ${errorMessage(error)}`);
+      throw error;
+    }
+    return { backup: toBackup(backup), operation };
+  }
+
+  /** A scheduled run: an operation in flight makes it a recorded skip, never a queue. */
+  async runScheduled(schedule: Schedule): Promise<ScheduledRun> {
+    try {
+      const { backup } = await this.create(
+        schedule.projectId,
+        schedule.addonId,
+        schedule.type === 'dump'
+          ? { type: 'dump', compression: schedule.compression, pinned: false }
+          : { type: 'snapshot', pinned: false },
+        { schedule },
+      );
+      return { outcome: 'started', backupId: backup.id };
+    } catch (error) {
+      if (error instanceof ConflictError) return { outcome: 'skipped', reason: error.message };
+      throw error;
+    }
+  }
+
+  private async release(addon: AddonRecord, operation: Operation, message: string) {
+    await this.deps.store.updateOperation(addon.projectId, operation.id, {
+      status: 'failed',
+      error: { code: 'BackupStartFailed', message },
+      completedAt: nowIso(),
+    });
+    await this.deps.store.updateAddonForOperation(addon, operation.id, { status: 'running' }, { release: true });
+  }
+
+  async list(projectId: string, addonId: string, page: PaginationQuery): Promise<Page<Backup>> {
+    await this.deps.store.getAddon(projectId, addonId);
+    const result = await this.deps.backups.listBackups(projectId, addonId, page);
+    return { items: result.items.map(toBackup), nextCursor: result.nextCursor };
+  }
+
+  private async backupOf(projectId: string, addonId: string, backupId: string): Promise<BackupRecord> {
+    const backup = await this.deps.backups.getBackup(projectId, backupId);
+    if (backup.addonId !== addonId) {
+      throw new NotFoundError(`Backup '${backupId}' was not found for addon '${addonId}'`);
+    }
+    return backup;
+  }
+
+  async get(projectId: string, addonId: string, backupId: string): Promise<Backup> {
+    return toBackup(await this.backupOf(projectId, addonId, backupId));
+  }
+
+  async setPinned(projectId: string, addonId: string, backupId: string, pinned: boolean): Promise<Backup> {
+    await this.backupOf(projectId, addonId, backupId);
+    return toBackup(await this.deps.backups.updateBackup({ projectId, id: backupId }, { pinned }));
+  }
+
+  /** Delete a finished backup: its data first, then its record. */
+  async delete(projectId: string, addonId: string, backupId: string): Promise<void> {
+    const backup = await this.backupOf(projectId, addonId, backupId);
+    if (ACTIVE.includes(backup.status)) {
+      throw new ConflictError(`Backup ${backupId} is ${backup.status}; abort it first`, {
+        operationId: backup.operationId,
+      });
+    }
+    await this.deleteData(backup);
+    await this.deps.backups.deleteBackupRecord(backup);
+  }
+
+  private async deleteData(backup: BackupRecord) {
+    if (backup.artifact) await this.deps.artifacts.delete(backup.artifact);
+    if (backup.snapshotId) await this.deps.snapshots.deleteSnapshot(backup.snapshotId);
+  }
+
+  /**
+   * Abort a backup in flight: stop its workflow (which stops its job), then do what the
+   * workflow's Catch would have done, since a stopped execution runs no Catch.
+   */
+  async abort(projectId: string, addonId: string, backupId: string): Promise<Backup> {
+    const backup = await this.backupOf(projectId, addonId, backupId);
+    if (!ACTIVE.includes(backup.status)) {
+      throw new ConflictError(`Backup ${backupId} is ${backup.status}; only a pending or running backup can be aborted`, {
+        field: 'status',
+      });
+    }
+    await this.deps.workflows.stop('backup-addon', backup.operationId, 'Aborted by the user');
+    const aborted = await this.deps.backups.updateBackup(backup, {
+      status: 'aborted',
+      error: { code: 'Aborted', message: 'Aborted by the user' },
+      completedAt: nowIso(),
+    });
+    await this.deleteData(backup);
+    await this.deps.store.updateOperation(projectId, backup.operationId, {
+      status: 'aborted',
+      error: { code: 'Aborted', message: 'Aborted by the user' },
+      completedAt: nowIso(),
+    });
+    const addon = await this.deps.store.getAddon(projectId, addonId);
+    if (addon.currentOperationId === backup.operationId) {
+      await this.deps.store.updateAddonForOperation(addon, backup.operationId, { status: 'running' }, { release: true });
+    }
+    return toBackup(aborted);
+  }
+
+  async downloadLink(projectId: string, addonId: string, backupId: string) {
+    const backup = await this.backupOf(projectId, addonId, backupId);
+    if (backup.type === 'snapshot' || !backup.artifact) {
+      throw new UnsupportedError('Snapshots are storage-level copies and cannot be downloaded; take a dump backup', [
+        { path: 'backupId', message: 'is a snapshot' },
+      ]);
+    }
+    if (backup.status !== 'completed' || backup.sha256 === null || backup.sizeBytes === null) {
+      throw new ConflictError(`Backup ${backupId} is ${backup.status}; only a completed backup can be downloaded`, {
+        field: 'status',
+      });
+    }
+    const extension = backup.compression === 'gzip' ? 'gz' : 'zst';
+    const link = await this.deps.artifacts.downloadUrl(backup.artifact, `${backup.id}.dump.${extension}`);
+    return { ...link, sizeBytes: backup.sizeBytes, sha256: backup.sha256 };
+  }
+
+  async restore(projectId: string, addonId: string, backupId: string): Promise<{ backup: Backup; operation: Operation }> {
+    const addon = await this.deps.store.getAddon(projectId, addonId);
+    const backup = await this.deps.backups.getBackup(projectId, backupId);
+    if (backup.addonId !== addonId) {
+      throw new UnsupportedError(
+        'This backup belongs to another addon; restoring it here is a fork, which is not available yet',
+        [{ path: 'backupId', message: 'belongs to another addon' }],
+      );
+    }
+    if (backup.status !== 'completed') {
+      throw new ConflictError(`Backup ${backupId} is ${backup.status}; only a completed backup can be restored`, {
+        field: 'status',
+      });
+    }
+    if (Number.parseFloat(backup.engineVersion) > Number.parseFloat(addon.version)) {
+      throw new UnsupportedError(
+        `The backup was taken from ${backup.engine} ${backup.engineVersion}, newer than this addon's ${addon.version}`,
+        [{ path: 'backupId', message: 'comes from a newer major version' }],
+      );
+    }
+    if (backup.type === 'snapshot' && backup.engineVersion !== addon.version) {
+      throw new UnsupportedError('A snapshot restores only onto the major version it was taken from', [
+        { path: 'backupId', message: `was taken from version ${backup.engineVersion}` },
+      ]);
+    }
+    this.checkCapability(addon, backup.type);
+    const operation: Operation = { ...newOperation('restore', projectId, addonId), backupId };
+    await this.deps.store.beginOperation(addon, operation, 'restoring');
+    try {
+      await this.deps.workflows.start('restore-addon', { projectId, addonId, operationId: operation.id, backupId });
+    } catch (error) {
+      await this.release(addon, operation, `The restore could not be started: ${errorMessage(error)}`);
+      throw error;
+    }
+    return { backup: toBackup(backup), operation };
+  }
+
+  /** Retention: delete every unpinned backup whose time is up, data first, then the record. */
+  async sweepExpired(): Promise<{ deleted: string[]; failed: Array<{ backupId: string; reason: string }> }> {
+    const deleted: string[] = [];
+    const failed: Array<{ backupId: string; reason: string }> = [];
+    for (;;) {
+      const expired = await this.deps.backups.listExpiredBackups(this.now().toISOString());
+      const candidates = expired.filter(
+        (backup) => !backup.pinned && !ACTIVE.includes(backup.status) && !failed.some((f) => f.backupId === backup.id),
+      );
+      if (candidates.length === 0) break;
+      for (const backup of candidates) {
+        try {
+          await this.deleteData(backup);
+          await this.deps.backups.deleteBackupRecord(backup);
+          deleted.push(backup.id);
+        } catch (error) {
+          failed.push({ backupId: backup.id, reason: errorMessage(error) });
+        }
+      }
+    }
+    return { deleted, failed };
+  }
+}

@@ -1,0 +1,285 @@
+import { z } from 'zod';
+import { ProviderError } from '../errors.ts';
+import type { SnapshotProvider } from '../ports/engine-provider.ts';
+import type { BackupArtifacts } from '../providers/backup-artifacts.ts';
+import type { JobLaunchConfig, JobSpec } from '../schemas/job.ts';
+import type { AddonStore } from '../store/addon-store.ts';
+import type { BackupRecord, BackupStore } from '../store/backup-store.ts';
+import { nowIso } from '../util/ids.ts';
+import { readableReason } from './workflow-tasks.ts';
+
+const Ref = { projectId: z.string(), addonId: z.string(), operationId: z.string(), backupId: z.string() };
+const Wait = { attempts: z.number().int().min(0).default(0), maxAttempts: z.number().int().min(1) };
+const CaughtError = z.object({ Error: z.string(), Cause: z.unknown().optional() }).optional();
+
+export const BackupTaskSchema = z.discriminatedUnion('action', [
+  z.object({ action: z.literal('startBackup'), ...Ref }),
+  z.object({ action: z.literal('createSnapshot'), ...Ref }),
+  z.object({ action: z.literal('describeSnapshot'), ...Ref, ...Wait }),
+  z.object({ action: z.literal('prepareDumpJob'), ...Ref }),
+  z.object({ action: z.literal('completeDump'), ...Ref }),
+  z.object({ action: z.literal('completeBackup'), ...Ref }),
+  z.object({ action: z.literal('failBackup'), ...Ref, error: CaughtError }),
+  z.object({ action: z.literal('startRestore'), ...Ref }),
+  z.object({ action: z.literal('restoreSnapshot'), ...Ref }),
+  z.object({ action: z.literal('describeRestore'), ...Ref, ...Wait }),
+  z.object({ action: z.literal('prepareRestoreJob'), ...Ref }),
+  z.object({ action: z.literal('completeRestore'), ...Ref }),
+  z.object({ action: z.literal('failRestore'), ...Ref, error: CaughtError }),
+]);
+export type BackupTask = z.infer<typeof BackupTaskSchema>;
+type Task<A extends BackupTask['action']> = Extract<BackupTask, { action: A }>;
+
+export interface BackupTaskDeps {
+  store: AddonStore;
+  backups: BackupStore;
+  artifacts: BackupArtifacts;
+  snapshots: SnapshotProvider;
+  jobs: JobLaunchConfig;
+  /** The schedule clock, for retention expiry. */
+  now?: () => Date;
+}
+
+/** The RunTask container command that runs a job; the spec travels in JOB_SPEC. */
+export const JOB_COMMAND = ['node', 'jobs/main.mjs'];
+
+/** The engine-agnostic steps of the backup and restore workflows; each is idempotent. */
+export class BackupWorkflowTasks {
+  constructor(private readonly deps: BackupTaskDeps) {}
+
+  async run(task: BackupTask): Promise<unknown> {
+    switch (task.action) {
+      case 'startBackup':
+        return this.startBackup(task);
+      case 'createSnapshot':
+        return this.createSnapshot(task);
+      case 'describeSnapshot':
+        return this.describeSnapshot(task);
+      case 'prepareDumpJob':
+        return this.prepareDumpJob(task);
+      case 'completeDump':
+        return this.completeDump(task);
+      case 'completeBackup':
+        return this.completeBackup(task);
+      case 'failBackup':
+        return this.failBackup(task);
+      case 'startRestore':
+        return this.startRestore(task);
+      case 'restoreSnapshot':
+        return this.restoreSnapshot(task);
+      case 'describeRestore':
+        return this.describeRestore(task);
+      case 'prepareRestoreJob':
+        return this.prepareRestoreJob(task);
+      case 'completeRestore':
+        return this.finishRestore(task, null);
+      case 'failRestore':
+        return this.finishRestore(task, readableReason(task.error));
+      default: {
+        const exhaustive: never = task;
+        throw new Error(`Unknown backup task ${JSON.stringify(exhaustive)}`);
+      }
+    }
+  }
+
+  private backup(task: { projectId: string; backupId: string }) {
+    return this.deps.backups.getBackup(task.projectId, task.backupId);
+  }
+
+  private progress(task: { projectId: string; operationId: string }, step: string, percent: number) {
+    return this.deps.store.updateOperation(task.projectId, task.operationId, { progress: { step, percent } });
+  }
+
+  private async startOperation(task: { projectId: string; operationId: string }, step: string) {
+    const operation = await this.deps.store.getOperation(task.projectId, task.operationId);
+    if (operation.status === 'pending') {
+      await this.deps.store.updateOperation(task.projectId, task.operationId, {
+        status: 'in-progress',
+        startedAt: nowIso(),
+        progress: { step, percent: 5 },
+      });
+    }
+  }
+
+  private async startBackup(task: Task<'startBackup'>) {
+    await this.startOperation(task, 'backing-up');
+    const backup = await this.backup(task);
+    if (backup.status === 'pending') {
+      await this.deps.backups.updateBackup(backup, { status: 'in-progress', startedAt: nowIso() });
+    }
+    return { type: backup.type, compression: backup.compression };
+  }
+
+  private snapshotIdOf(backup: BackupRecord): string {
+    if (!backup.snapshotId) throw new ProviderError(`Backup ${backup.id} is not a snapshot`);
+    return backup.snapshotId;
+  }
+
+  private async createSnapshot(task: Task<'createSnapshot'>) {
+    await this.progress(task, 'snapshotting', 20);
+    const [addon, backup] = await Promise.all([this.deps.store.getAddon(task.projectId, task.addonId), this.backup(task)]);
+    await this.deps.snapshots.createSnapshot(addon.resourceId, this.snapshotIdOf(backup));
+    return {};
+  }
+
+  private async describeSnapshot(task: Task<'describeSnapshot'>) {
+    const backup = await this.backup(task);
+    const state = await this.deps.snapshots.describeSnapshot(this.snapshotIdOf(backup));
+    const attempts = task.attempts + 1;
+    switch (state.status) {
+      case 'available':
+        await this.deps.backups.updateBackup(backup, { sizeBytes: state.sizeBytes });
+        return { status: 'available', attempts };
+      case 'failed':
+        throw new ProviderError(state.reason, 'SnapshotFailed');
+      case 'absent':
+        return { status: 'absent', attempts };
+      case 'creating':
+        if (attempts >= task.maxAttempts) {
+          throw new ProviderError(`The snapshot was still being taken after ${attempts} checks; giving up`, 'SnapshotWaitTimeout');
+        }
+        return { status: 'creating', attempts };
+    }
+  }
+
+  private launch(spec: JobSpec) {
+    const { cluster, taskDefinition, container, subnets, securityGroups } = this.deps.jobs;
+    return {
+      cluster,
+      taskDefinition,
+      container,
+      subnets,
+      securityGroups,
+      command: JOB_COMMAND,
+      environment: [{ Name: 'JOB_SPEC', Value: JSON.stringify(spec) }],
+    };
+  }
+
+  private artifactOf(backup: BackupRecord) {
+    if (!backup.artifact || !backup.compression) throw new ProviderError(`Backup ${backup.id} is not a dump`);
+    return { artifact: backup.artifact, compression: backup.compression };
+  }
+
+  private async prepareDumpJob(task: Task<'prepareDumpJob'>) {
+    await this.progress(task, 'dumping', 20);
+    const [addon, backup] = await Promise.all([this.deps.store.getAddon(task.projectId, task.addonId), this.backup(task)]);
+    const { artifact, compression } = this.artifactOf(backup);
+    return this.launch({
+      kind: 'dump',
+      operationId: task.operationId,
+      projectId: task.projectId,
+      addonId: task.addonId,
+      backupId: backup.id,
+      engine: addon.engine,
+      artifact,
+      resultKey: this.deps.artifacts.resultKeyOf(artifact),
+      compression,
+      estimatedBytes: addon.storageGiB * 1024 ** 3,
+    });
+  }
+
+  private async completeDump(task: Task<'completeDump'>) {
+    const backup = await this.backup(task);
+    const { artifact } = this.artifactOf(backup);
+    const [result, size] = await Promise.all([this.deps.artifacts.readResult(artifact), this.deps.artifacts.size(artifact)]);
+    if (!result) throw new ProviderError('The dump job finished without reporting its result');
+    if (size !== result.sizeBytes) {
+      throw new ProviderError(`The dump artifact is ${size ?? 'missing'} bytes, the job reported ${result.sizeBytes}`);
+    }
+    await this.deps.backups.updateBackup(backup, { sizeBytes: result.sizeBytes, sha256: result.sha256 });
+    return {};
+  }
+
+  private async completeBackup(task: Task<'completeBackup'>) {
+    const backup = await this.backup(task);
+    if (backup.status !== 'completed') {
+      await this.deps.backups.updateBackup(backup, { status: 'completed', completedAt: nowIso() });
+    }
+    await this.releaseAddon(task);
+    await this.deps.store.updateOperation(task.projectId, task.operationId, {
+      status: 'completed',
+      completedAt: nowIso(),
+      progress: { step: 'completed', percent: 100 },
+    });
+    return {};
+  }
+
+  private async releaseAddon(task: { projectId: string; addonId: string; operationId: string }) {
+    const addon = await this.deps.store.findAddon(task.projectId, task.addonId);
+    if (addon?.currentOperationId === task.operationId) {
+      await this.deps.store.updateAddonForOperation(addon, task.operationId, { status: 'running' }, { release: true });
+    }
+  }
+
+  /** A failed backup never takes the addon down: partial data goes, the addon is running again. */
+  private async failBackup(task: Task<'failBackup'>) {
+    const reason = readableReason(task.error);
+    const backup = await this.deps.backups.findBackup(task.projectId, task.backupId);
+    if (backup) {
+      if (backup.artifact) await this.deps.artifacts.delete(backup.artifact);
+      if (backup.snapshotId) await this.deps.snapshots.deleteSnapshot(backup.snapshotId);
+      if (backup.status === 'pending' || backup.status === 'in-progress') {
+        await this.deps.backups.updateBackup(backup, { status: 'failed', error: reason, completedAt: nowIso() });
+      }
+    }
+    await this.releaseAddon(task);
+    await this.deps.store.updateOperation(task.projectId, task.operationId, {
+      status: 'failed',
+      error: reason,
+      completedAt: nowIso(),
+    });
+    return { failed: true, reason };
+  }
+
+  private async startRestore(task: Task<'startRestore'>) {
+    await this.startOperation(task, 'restoring');
+    const backup = await this.backup(task);
+    return { type: backup.type, compression: backup.compression };
+  }
+
+  private async restoreSnapshot(task: Task<'restoreSnapshot'>) {
+    await this.progress(task, 'restoring-snapshot', 20);
+    const [addon, backup] = await Promise.all([this.deps.store.getAddon(task.projectId, task.addonId), this.backup(task)]);
+    await this.deps.snapshots.restoreSnapshot(addon.resourceId, this.snapshotIdOf(backup));
+    return {};
+  }
+
+  private async describeRestore(task: Task<'describeRestore'>) {
+    const [addon, backup] = await Promise.all([this.deps.store.getAddon(task.projectId, task.addonId), this.backup(task)]);
+    const state = await this.deps.snapshots.describeRestore(addon.resourceId, this.snapshotIdOf(backup));
+    const attempts = task.attempts + 1;
+    if (state.status === 'failed') throw new ProviderError(state.reason, 'RestoreFailed');
+    if (state.status === 'restoring' && attempts >= task.maxAttempts) {
+      throw new ProviderError(`The restore was still running after ${attempts} checks; giving up`, 'RestoreWaitTimeout');
+    }
+    return { status: state.status, attempts };
+  }
+
+  private async prepareRestoreJob(task: Task<'prepareRestoreJob'>) {
+    await this.progress(task, 'restoring-dump', 20);
+    const [addon, backup] = await Promise.all([this.deps.store.getAddon(task.projectId, task.addonId), this.backup(task)]);
+    const { artifact, compression } = this.artifactOf(backup);
+    if (!backup.sha256) throw new ProviderError(`Backup ${backup.id} has no recorded SHA-256`);
+    return this.launch({
+      kind: 'restore',
+      operationId: task.operationId,
+      projectId: task.projectId,
+      addonId: task.addonId,
+      backupId: backup.id,
+      engine: addon.engine,
+      artifact,
+      compression,
+      expectedSha256: backup.sha256,
+    });
+  }
+
+  private async finishRestore(task: Task<'completeRestore' | 'failRestore'>, reason: { code: string; message: string } | null) {
+    await this.releaseAddon(task);
+    await this.deps.store.updateOperation(task.projectId, task.operationId, {
+      status: reason ? 'failed' : 'completed',
+      completedAt: nowIso(),
+      ...(reason ? { error: reason } : { progress: { step: 'completed', percent: 100 } }),
+    });
+    return reason ? { failed: true, reason } : {};
+  }
+}

@@ -1,0 +1,140 @@
+import { addonType } from '../catalog/engines.ts';
+import { UnsupportedError, ValidationError } from '../errors.ts';
+import type { ScheduleRunner } from '../ports/schedule-runner.ts';
+import { type CreateScheduleRequest, type Schedule, ScheduleTimingSchema, type ScheduleTiming } from '../schemas/backup.ts';
+import type { Target } from '../schemas/catalog.ts';
+import type { AddonStore } from '../store/addon-store.ts';
+import type { BackupStore, ScheduleRecord } from '../store/backup-store.ts';
+import { issuesOf } from '../api/zod-issues.ts';
+import { newId, nowIso } from '../util/ids.ts';
+import type { ScheduledRun } from './backup-service.ts';
+
+export interface ScheduleServiceDeps {
+  store: AddonStore;
+  backups: BackupStore;
+  runner: ScheduleRunner;
+  target: Target;
+}
+
+export const MAX_SCHEDULES_PER_ADDON = 10;
+
+export const timingOf = (schedule: Schedule): ScheduleTiming =>
+  ScheduleTimingSchema.parse({
+    interval: schedule.interval,
+    minutes: schedule.minutes,
+    retentionDays: schedule.retentionDays,
+    ...(schedule.interval !== 'hourly' ? { hours: schedule.hours } : {}),
+    ...(schedule.interval === 'weekly' ? { days: schedule.days } : {}),
+  });
+
+const toSchedule = ({ revision: _revision, ...schedule }: ScheduleRecord): Schedule => schedule;
+
+const fieldsOf = (timing: ScheduleTiming) => ({
+  interval: timing.interval,
+  minutes: [...new Set(timing.minutes)].sort((a, b) => a - b),
+  hours: timing.interval === 'hourly' ? null : [...new Set(timing.hours)].sort((a, b) => a - b),
+  days: timing.interval === 'weekly' ? [...new Set(timing.days)] : null,
+  retentionDays: timing.retentionDays,
+});
+
+export class ScheduleService {
+  constructor(private readonly deps: ScheduleServiceDeps) {}
+
+  async create(projectId: string, addonId: string, request: CreateScheduleRequest): Promise<Schedule> {
+    const addon = await this.deps.store.getAddon(projectId, addonId);
+    const capabilities = addonType(addon.engine, this.deps.target).capabilities;
+    if (!(request.type === 'dump' ? capabilities.dumpBackup : capabilities.snapshotBackup)) {
+      throw new UnsupportedError(`${request.type} backups are not supported for ${addon.engine} here`, [
+        { path: 'body.type', message: `${request.type} backups are not supported for ${addon.engine} here` },
+      ]);
+    }
+    const existing = await this.deps.backups.listSchedules(projectId, addonId);
+    if (existing.length >= MAX_SCHEDULES_PER_ADDON) {
+      throw new UnsupportedError(`An addon can have at most ${MAX_SCHEDULES_PER_ADDON} backup schedules`, []);
+    }
+    const now = nowIso();
+    const schedule: ScheduleRecord = {
+      id: newId('sch'),
+      projectId,
+      addonId,
+      ...fieldsOf(request),
+      type: request.type,
+      compression: request.compression,
+      enabled: request.enabled,
+      lastRun: null,
+      createdAt: now,
+      updatedAt: now,
+      revision: 1,
+    };
+    await this.deps.backups.putSchedule(schedule);
+    try {
+      await this.deps.runner.upsert(toSchedule(schedule));
+    } catch (error) {
+      await this.deps.backups.deleteSchedule(projectId, addonId, schedule.id);
+      throw error;
+    }
+    return toSchedule(schedule);
+  }
+
+  async list(projectId: string, addonId: string): Promise<Schedule[]> {
+    await this.deps.store.getAddon(projectId, addonId);
+    return (await this.deps.backups.listSchedules(projectId, addonId)).map(toSchedule);
+  }
+
+  /** A partial update, re-validated as a whole: a longer interval may allow a longer retention and vice versa. */
+  async update(
+    projectId: string,
+    addonId: string,
+    scheduleId: string,
+    patch: Partial<CreateScheduleRequest> & Record<string, unknown>,
+  ): Promise<Schedule> {
+    const current = await this.deps.backups.getSchedule(projectId, addonId, scheduleId);
+    const { type, compression, enabled, ...timingPatch } = patch;
+    const merged = { ...timingOf(current), ...timingPatch };
+    const interval = merged.interval;
+    const candidate = {
+      interval,
+      minutes: merged.minutes,
+      retentionDays: merged.retentionDays,
+      ...(interval !== 'hourly' ? { hours: (merged as { hours?: number[] }).hours ?? current.hours ?? undefined } : {}),
+      ...(interval === 'weekly' ? { days: (merged as { days?: string[] }).days ?? current.days ?? undefined } : {}),
+    };
+    const parsed = ScheduleTimingSchema.safeParse(candidate);
+    if (!parsed.success) throw new ValidationError('The updated schedule is not valid', issuesOf(parsed.error, 'body'));
+    const next: ScheduleRecord = {
+      ...current,
+      ...fieldsOf(parsed.data),
+      type: type ?? current.type,
+      compression: compression ?? current.compression,
+      enabled: enabled ?? current.enabled,
+      updatedAt: nowIso(),
+    };
+    await this.deps.backups.replaceSchedule(next, current.revision);
+    await this.deps.runner.upsert(toSchedule(next));
+    return toSchedule(next);
+  }
+
+  async delete(projectId: string, addonId: string, scheduleId: string): Promise<void> {
+    const schedule = await this.deps.backups.getSchedule(projectId, addonId, scheduleId);
+    await this.deps.runner.remove(schedule);
+    await this.deps.backups.deleteSchedule(projectId, addonId, scheduleId);
+  }
+
+  /** Remember what the last firing did (started, or skipped because an operation was in flight). */
+  async recordRun(schedule: Schedule, run: ScheduledRun | { outcome: 'failed-to-start'; reason: string }, at: Date) {
+    const current = await this.deps.backups.findSchedule(schedule.projectId, schedule.addonId, schedule.id);
+    if (!current) return;
+    await this.deps.backups.replaceSchedule(
+      {
+        ...current,
+        lastRun: {
+          at: at.toISOString(),
+          outcome: run.outcome,
+          backupId: run.outcome === 'started' ? run.backupId : null,
+          reason: run.outcome === 'started' ? null : run.reason,
+        },
+      },
+      current.revision,
+    );
+  }
+}
