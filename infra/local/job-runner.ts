@@ -40,13 +40,16 @@ export class LocalJobRunner {
     };
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
-    const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-      child.once('exit', (exitCode, exitSignal) => resolve({ code: exitCode, signal: exitSignal })),
+    const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(
+      (resolve) =>
+        child.once('exit', (exitCode, exitSignal) => resolve({ code: exitCode, signal: exitSignal })),
     );
     this.children.delete(child);
     if (operationId) this.byOperation.delete(operationId);
     if (code === 0) return { StopCode: 'EssentialContainerExited', Containers: [{ ExitCode: 0 }] };
-    throw new TaskFailedError(`The job ${signal ? `was killed (${signal})` : `exited with ${code}`}: ${lastError(tail)}`);
+    throw new TaskFailedError(
+      `The job ${signal ? `was killed (${signal})` : `exited with ${code}`}: ${lastError(tail)}`,
+    );
   }
 
   /** Stop the job of one operation (an abort), as Step Functions stops the ECS task of a stopped execution. */
@@ -61,7 +64,10 @@ export class LocalJobRunner {
   /** Stop every job (Ctrl-C): their operations resume at the next start. */
   async shutdown(): Promise<void> {
     const exits = [...this.children].map(
-      (child) => new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', () => resolve()))),
+      (child) =>
+        new Promise<void>((resolve) =>
+          child.exitCode !== null ? resolve() : child.once('exit', () => resolve()),
+        ),
     );
     for (const child of this.children) child.kill('SIGTERM');
     await Promise.all(exits);

@@ -131,7 +131,13 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
         snapshots: supervisor,
         now,
         // Only the command and environment matter to the local job runner.
-        jobs: { cluster: 'local', taskDefinition: 'local-jobs', container: 'job', subnets: [], securityGroups: [] },
+        jobs: {
+          cluster: 'local',
+          taskDefinition: 'local-jobs',
+          container: 'job',
+          subnets: [],
+          securityGroups: [],
+        },
       },
     });
     const runner = new LocalWorkflowRunner({
@@ -188,8 +194,16 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
       target: 'local',
       now,
     });
-    const scheduleService = new ScheduleService({ store, backups: backupStore, runner: scheduler, target: 'local' });
-    scheduler.start({ backups: backupService, schedules: scheduleService }, await backupStore.listAllSchedules());
+    const scheduleService = new ScheduleService({
+      store,
+      backups: backupStore,
+      runner: scheduler,
+      target: 'local',
+    });
+    scheduler.start(
+      { backups: backupService, schedules: scheduleService },
+      await backupStore.listAllSchedules(),
+    );
     cleanups.push(() => scheduler.stop());
     const handlers: Record<string, ApiLambda> = {
       meta: createMetaHandler({ logger, target: 'local' }),

@@ -1,9 +1,9 @@
+import { errorMessage } from '#shared/errors.ts';
 import type { ScheduleRunner } from '#shared/ports/schedule-runner.ts';
 import type { Schedule } from '#shared/schemas/backup.ts';
-import { errorMessage } from '#shared/errors.ts';
 import type { BackupService } from '#shared/services/backup-service.ts';
-import { nextRun } from '#shared/services/schedule-timing.ts';
 import { type ScheduleService, timingOf } from '#shared/services/schedule-service.ts';
+import { nextRun } from '#shared/services/schedule-timing.ts';
 
 export interface LocalSchedulerProps {
   now: () => Date;
@@ -64,8 +64,10 @@ export class LocalScheduler implements ScheduleRunner {
     }
     try {
       const swept = await this.backups?.sweepExpired();
-      if (swept?.deleted.length) this.props.log('retention deleted expired backups', { backups: swept.deleted });
-      for (const failure of swept?.failed ?? []) this.props.log('retention could not delete a backup', failure);
+      if (swept?.deleted.length)
+        this.props.log('retention deleted expired backups', { backups: swept.deleted });
+      for (const failure of swept?.failed ?? [])
+        this.props.log('retention could not delete a backup', failure);
     } catch (error) {
       this.props.log('retention sweep failed', { error: errorMessage(error) });
     }
@@ -82,7 +84,10 @@ export class LocalScheduler implements ScheduleRunner {
         this.entries.delete(schedule.id);
         return;
       }
-      this.props.log('scheduled backup failed to start', { scheduleId: schedule.id, error: errorMessage(error) });
+      this.props.log('scheduled backup failed to start', {
+        scheduleId: schedule.id,
+        error: errorMessage(error),
+      });
       await this.schedules
         .recordRun(schedule, { outcome: 'failed-to-start', reason: errorMessage(error) }, at)
         .catch(() => undefined);

@@ -230,7 +230,11 @@ export const routes = {
     fn: 'backups',
     auth: true,
     params: BackupPathSchema,
-    responses: { 204: { description: 'Deleted' }, ...errors, 409: problem('The backup is still running; abort it first') },
+    responses: {
+      204: { description: 'Deleted' },
+      ...errors,
+      409: problem('The backup is still running; abort it first'),
+    },
   }),
   abortBackup: defineRoute({
     operationId: 'abortBackup',
@@ -241,7 +245,11 @@ export const routes = {
     fn: 'backups',
     auth: true,
     params: BackupPathSchema,
-    responses: { 200: { description: 'The aborted backup', schema: BackupSchema }, ...errors, 409: problem('The backup has already finished') },
+    responses: {
+      200: { description: 'The aborted backup', schema: BackupSchema },
+      ...errors,
+      409: problem('The backup has already finished'),
+    },
   }),
   downloadBackup: defineRoute({
     operationId: 'downloadBackup',
@@ -287,7 +295,11 @@ export const routes = {
     idempotent: true,
     params: AddonPathSchema,
     body: CreateScheduleRequestSchema,
-    responses: { 201: { description: 'The schedule', schema: ScheduleSchema }, ...errors, 422: problem('Not supported here') },
+    responses: {
+      201: { description: 'The schedule', schema: ScheduleSchema },
+      ...errors,
+      422: problem('Not supported here'),
+    },
   }),
   listBackupSchedules: defineRoute({
     operationId: 'listBackupSchedules',

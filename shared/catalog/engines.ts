@@ -54,7 +54,7 @@ export const ENGINES: Record<Engine, EngineEntry> = {
     maxReplicas: 5,
     capabilities: {
       aws: { ...none, provision: true },
-      local: { ...none, provision: true },
+      local: { ...none, provision: true, dumpBackup: true, snapshotBackup: true },
     },
     notes: {
       aws: [],

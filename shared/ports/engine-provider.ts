@@ -51,7 +51,10 @@ export type SnapshotState =
   | { status: 'absent' }
   | { status: 'failed'; reason: string };
 
-export type RestoreState = { status: 'restoring' } | { status: 'available' } | { status: 'failed'; reason: string };
+export type RestoreState =
+  | { status: 'restoring' }
+  | { status: 'available' }
+  | { status: 'failed'; reason: string };
 
 /**
  * Storage-level snapshots: RDS DB snapshots on AWS, a consistent physical copy locally.

@@ -24,7 +24,10 @@ const EXTENSIONS: Record<Compression, string> = { gzip: 'gz', zstd: 'zst' };
 export class BackupArtifacts {
   constructor(private readonly props: { client: S3Client; bucket: string; signedUrlSeconds?: number }) {}
 
-  artifactFor(ref: { projectId: string; addonId: string; backupId: string }, compression: Compression): ArtifactRef {
+  artifactFor(
+    ref: { projectId: string; addonId: string; backupId: string },
+    compression: Compression,
+  ): ArtifactRef {
     return {
       bucket: this.props.bucket,
       key: `dumps/${ref.projectId}/${ref.addonId}/${ref.backupId}.dump.${EXTENSIONS[compression]}`,
@@ -42,24 +45,30 @@ export class BackupArtifacts {
       );
       return JSON.parse(await (object.Body?.transformToString() ?? Promise.resolve('null'))) as DumpResult;
     } catch (error) {
-      if (error instanceof Error && (error.name === 'NoSuchKey' || error.name === 'NotFound')) return undefined;
+      if (error instanceof Error && (error.name === 'NoSuchKey' || error.name === 'NotFound'))
+        return undefined;
       throw error;
     }
   }
 
   async size(artifact: ArtifactRef): Promise<number | undefined> {
     try {
-      const head = await this.props.client.send(new HeadObjectCommand({ Bucket: artifact.bucket, Key: artifact.key }));
+      const head = await this.props.client.send(
+        new HeadObjectCommand({ Bucket: artifact.bucket, Key: artifact.key }),
+      );
       return head.ContentLength;
     } catch (error) {
-      if (error instanceof Error && (error.name === 'NotFound' || error.name === 'NoSuchKey')) return undefined;
+      if (error instanceof Error && (error.name === 'NotFound' || error.name === 'NoSuchKey'))
+        return undefined;
       throw error;
     }
   }
 
   async delete(artifact: ArtifactRef): Promise<void> {
     await this.props.client.send(new DeleteObjectCommand({ Bucket: artifact.bucket, Key: artifact.key }));
-    await this.props.client.send(new DeleteObjectCommand({ Bucket: artifact.bucket, Key: this.resultKeyOf(artifact) }));
+    await this.props.client.send(
+      new DeleteObjectCommand({ Bucket: artifact.bucket, Key: this.resultKeyOf(artifact) }),
+    );
   }
 
   async downloadUrl(artifact: ArtifactRef, fileName: string): Promise<{ url: string; expiresAt: string }> {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { EngineSchema } from './catalog.ts';
-import { TimestampSchema, pageOf } from './common.ts';
+import { pageOf, TimestampSchema } from './common.ts';
 import { OperationSchema } from './operation.ts';
 
 export const BackupTypeSchema = z.enum(['dump', 'snapshot']);
@@ -15,7 +15,9 @@ export const CreateBackupRequestSchema = z
   .discriminatedUnion('type', [
     z.strictObject({
       type: z.literal('dump'),
-      compression: CompressionSchema.default('zstd').meta({ description: 'Dump compression; zstd by default' }),
+      compression: CompressionSchema.default('zstd').meta({
+        description: 'Dump compression; zstd by default',
+      }),
       pinned: z.boolean().default(false),
     }),
     z.strictObject({ type: z.literal('snapshot'), pinned: z.boolean().default(false) }),
@@ -24,7 +26,9 @@ export const CreateBackupRequestSchema = z
 export type CreateBackupRequest = z.infer<typeof CreateBackupRequestSchema>;
 
 export const UpdateBackupRequestSchema = z
-  .strictObject({ pinned: z.boolean().meta({ description: 'A pinned backup is never deleted by retention' }) })
+  .strictObject({
+    pinned: z.boolean().meta({ description: 'A pinned backup is never deleted by retention' }),
+  })
   .meta({ id: 'UpdateBackupRequest' });
 
 export const BackupSchema = z
@@ -153,4 +157,6 @@ export const UpdateScheduleRequestSchema = z
     enabled: z.boolean().optional(),
   })
   .meta({ id: 'UpdateBackupScheduleRequest', description: 'Any subset; the result is validated as a whole' });
-export const ScheduleListSchema = z.object({ items: z.array(ScheduleSchema) }).meta({ id: 'BackupScheduleList' });
+export const ScheduleListSchema = z
+  .object({ items: z.array(ScheduleSchema) })
+  .meta({ id: 'BackupScheduleList' });

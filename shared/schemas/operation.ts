@@ -19,7 +19,9 @@ export const OperationSchema = z
       .string()
       .nullable()
       .default(null)
-      .meta({ description: 'The backup this operation takes or restores, for backup and restore operations' }),
+      .meta({
+        description: 'The backup this operation takes or restores, for backup and restore operations',
+      }),
     progress: z.object({
       step: z.string().meta({ description: 'The workflow step the operation is in' }),
       percent: z.number().int().min(0).max(100),

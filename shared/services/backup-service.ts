@@ -24,7 +24,8 @@ export interface BackupServiceDeps {
 }
 
 /** What the API shows of a backup record. */
-export const toBackup = ({ artifact: _artifact, snapshotId: _snapshotId, ...backup }: BackupRecord): Backup => backup;
+export const toBackup = ({ artifact: _artifact, snapshotId: _snapshotId, ...backup }: BackupRecord): Backup =>
+  backup;
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const ACTIVE = ['pending', 'in-progress'];
@@ -57,7 +58,10 @@ export class BackupService {
     const addon = await this.deps.store.getAddon(projectId, addonId);
     this.checkCapability(addon, request.type);
     if (addon.status !== 'running' && !addon.currentOperationId) {
-      throw new ConflictError(`Addon '${addon.name}' is ${addon.status}; only a running addon can be backed up`, {});
+      throw new ConflictError(
+        `Addon '${addon.name}' is ${addon.status}; only a running addon can be backed up`,
+        {},
+      );
     }
     const backupId = newId('bkp');
     const operation: Operation = { ...newOperation('backup', projectId, addonId), backupId };
@@ -83,12 +87,20 @@ export class BackupService {
       createdAt: nowIso(),
       startedAt: null,
       completedAt: null,
-      artifact: request.type === 'dump' ? this.deps.artifacts.artifactFor({ projectId, addonId, backupId }, request.compression) : null,
+      artifact:
+        request.type === 'dump'
+          ? this.deps.artifacts.artifactFor({ projectId, addonId, backupId }, request.compression)
+          : null,
       snapshotId: request.type === 'snapshot' ? `${addon.resourceId}-${backupId}`.slice(0, 255) : null,
     };
     try {
       await this.deps.backups.putBackup(backup);
-      await this.deps.workflows.start('backup-addon', { projectId, addonId, operationId: operation.id, backupId });
+      await this.deps.workflows.start('backup-addon', {
+        projectId,
+        addonId,
+        operationId: operation.id,
+        backupId,
+      });
     } catch (error) {
       await this.release(addon, operation, `The backup could not be started: ${errorMessage(error)}`);
       throw error;
@@ -120,7 +132,12 @@ export class BackupService {
       error: { code: 'BackupStartFailed', message },
       completedAt: nowIso(),
     });
-    await this.deps.store.updateAddonForOperation(addon, operation.id, { status: 'running' }, { release: true });
+    await this.deps.store.updateAddonForOperation(
+      addon,
+      operation.id,
+      { status: 'running' },
+      { release: true },
+    );
   }
 
   async list(projectId: string, addonId: string, page: PaginationQuery): Promise<Page<Backup>> {
@@ -170,9 +187,12 @@ export class BackupService {
   async abort(projectId: string, addonId: string, backupId: string): Promise<Backup> {
     const backup = await this.backupOf(projectId, addonId, backupId);
     if (!ACTIVE.includes(backup.status)) {
-      throw new ConflictError(`Backup ${backupId} is ${backup.status}; only a pending or running backup can be aborted`, {
-        field: 'status',
-      });
+      throw new ConflictError(
+        `Backup ${backupId} is ${backup.status}; only a pending or running backup can be aborted`,
+        {
+          field: 'status',
+        },
+      );
     }
     await this.deps.workflows.stop('backup-addon', backup.operationId, 'Aborted by the user');
     const aborted = await this.deps.backups.updateBackup(backup, {
@@ -188,7 +208,12 @@ export class BackupService {
     });
     const addon = await this.deps.store.getAddon(projectId, addonId);
     if (addon.currentOperationId === backup.operationId) {
-      await this.deps.store.updateAddonForOperation(addon, backup.operationId, { status: 'running' }, { release: true });
+      await this.deps.store.updateAddonForOperation(
+        addon,
+        backup.operationId,
+        { status: 'running' },
+        { release: true },
+      );
     }
     return toBackup(aborted);
   }
@@ -196,21 +221,29 @@ export class BackupService {
   async downloadLink(projectId: string, addonId: string, backupId: string) {
     const backup = await this.backupOf(projectId, addonId, backupId);
     if (backup.type === 'snapshot' || !backup.artifact) {
-      throw new UnsupportedError('Snapshots are storage-level copies and cannot be downloaded; take a dump backup', [
-        { path: 'backupId', message: 'is a snapshot' },
-      ]);
+      throw new UnsupportedError(
+        'Snapshots are storage-level copies and cannot be downloaded; take a dump backup',
+        [{ path: 'backupId', message: 'is a snapshot' }],
+      );
     }
     if (backup.status !== 'completed' || backup.sha256 === null || backup.sizeBytes === null) {
-      throw new ConflictError(`Backup ${backupId} is ${backup.status}; only a completed backup can be downloaded`, {
-        field: 'status',
-      });
+      throw new ConflictError(
+        `Backup ${backupId} is ${backup.status}; only a completed backup can be downloaded`,
+        {
+          field: 'status',
+        },
+      );
     }
     const extension = backup.compression === 'gzip' ? 'gz' : 'zst';
     const link = await this.deps.artifacts.downloadUrl(backup.artifact, `${backup.id}.dump.${extension}`);
     return { ...link, sizeBytes: backup.sizeBytes, sha256: backup.sha256 };
   }
 
-  async restore(projectId: string, addonId: string, backupId: string): Promise<{ backup: Backup; operation: Operation }> {
+  async restore(
+    projectId: string,
+    addonId: string,
+    backupId: string,
+  ): Promise<{ backup: Backup; operation: Operation }> {
     const addon = await this.deps.store.getAddon(projectId, addonId);
     const backup = await this.deps.backups.getBackup(projectId, backupId);
     if (backup.addonId !== addonId) {
@@ -220,9 +253,12 @@ export class BackupService {
       );
     }
     if (backup.status !== 'completed') {
-      throw new ConflictError(`Backup ${backupId} is ${backup.status}; only a completed backup can be restored`, {
-        field: 'status',
-      });
+      throw new ConflictError(
+        `Backup ${backupId} is ${backup.status}; only a completed backup can be restored`,
+        {
+          field: 'status',
+        },
+      );
     }
     if (Number.parseFloat(backup.engineVersion) > Number.parseFloat(addon.version)) {
       throw new UnsupportedError(
@@ -239,7 +275,12 @@ export class BackupService {
     const operation: Operation = { ...newOperation('restore', projectId, addonId), backupId };
     await this.deps.store.beginOperation(addon, operation, 'restoring');
     try {
-      await this.deps.workflows.start('restore-addon', { projectId, addonId, operationId: operation.id, backupId });
+      await this.deps.workflows.start('restore-addon', {
+        projectId,
+        addonId,
+        operationId: operation.id,
+        backupId,
+      });
     } catch (error) {
       await this.release(addon, operation, `The restore could not be started: ${errorMessage(error)}`);
       throw error;
@@ -254,7 +295,8 @@ export class BackupService {
     for (;;) {
       const expired = await this.deps.backups.listExpiredBackups(this.now().toISOString());
       const candidates = expired.filter(
-        (backup) => !backup.pinned && !ACTIVE.includes(backup.status) && !failed.some((f) => f.backupId === backup.id),
+        (backup) =>
+          !backup.pinned && !ACTIVE.includes(backup.status) && !failed.some((f) => f.backupId === backup.id),
       );
       if (candidates.length === 0) break;
       for (const backup of candidates) {

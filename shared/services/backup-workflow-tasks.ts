@@ -117,7 +117,10 @@ export class BackupWorkflowTasks {
 
   private async createSnapshot(task: Task<'createSnapshot'>) {
     await this.progress(task, 'snapshotting', 20);
-    const [addon, backup] = await Promise.all([this.deps.store.getAddon(task.projectId, task.addonId), this.backup(task)]);
+    const [addon, backup] = await Promise.all([
+      this.deps.store.getAddon(task.projectId, task.addonId),
+      this.backup(task),
+    ]);
     await this.deps.snapshots.createSnapshot(addon.resourceId, this.snapshotIdOf(backup));
     return {};
   }
@@ -136,7 +139,10 @@ export class BackupWorkflowTasks {
         return { status: 'absent', attempts };
       case 'creating':
         if (attempts >= task.maxAttempts) {
-          throw new ProviderError(`The snapshot was still being taken after ${attempts} checks; giving up`, 'SnapshotWaitTimeout');
+          throw new ProviderError(
+            `The snapshot was still being taken after ${attempts} checks; giving up`,
+            'SnapshotWaitTimeout',
+          );
         }
         return { status: 'creating', attempts };
     }
@@ -162,7 +168,10 @@ export class BackupWorkflowTasks {
 
   private async prepareDumpJob(task: Task<'prepareDumpJob'>) {
     await this.progress(task, 'dumping', 20);
-    const [addon, backup] = await Promise.all([this.deps.store.getAddon(task.projectId, task.addonId), this.backup(task)]);
+    const [addon, backup] = await Promise.all([
+      this.deps.store.getAddon(task.projectId, task.addonId),
+      this.backup(task),
+    ]);
     const { artifact, compression } = this.artifactOf(backup);
     return this.launch({
       kind: 'dump',
@@ -181,10 +190,15 @@ export class BackupWorkflowTasks {
   private async completeDump(task: Task<'completeDump'>) {
     const backup = await this.backup(task);
     const { artifact } = this.artifactOf(backup);
-    const [result, size] = await Promise.all([this.deps.artifacts.readResult(artifact), this.deps.artifacts.size(artifact)]);
+    const [result, size] = await Promise.all([
+      this.deps.artifacts.readResult(artifact),
+      this.deps.artifacts.size(artifact),
+    ]);
     if (!result) throw new ProviderError('The dump job finished without reporting its result');
     if (size !== result.sizeBytes) {
-      throw new ProviderError(`The dump artifact is ${size ?? 'missing'} bytes, the job reported ${result.sizeBytes}`);
+      throw new ProviderError(
+        `The dump artifact is ${size ?? 'missing'} bytes, the job reported ${result.sizeBytes}`,
+      );
     }
     await this.deps.backups.updateBackup(backup, { sizeBytes: result.sizeBytes, sha256: result.sha256 });
     return {};
@@ -207,7 +221,12 @@ export class BackupWorkflowTasks {
   private async releaseAddon(task: { projectId: string; addonId: string; operationId: string }) {
     const addon = await this.deps.store.findAddon(task.projectId, task.addonId);
     if (addon?.currentOperationId === task.operationId) {
-      await this.deps.store.updateAddonForOperation(addon, task.operationId, { status: 'running' }, { release: true });
+      await this.deps.store.updateAddonForOperation(
+        addon,
+        task.operationId,
+        { status: 'running' },
+        { release: true },
+      );
     }
   }
 
@@ -219,7 +238,11 @@ export class BackupWorkflowTasks {
       if (backup.artifact) await this.deps.artifacts.delete(backup.artifact);
       if (backup.snapshotId) await this.deps.snapshots.deleteSnapshot(backup.snapshotId);
       if (backup.status === 'pending' || backup.status === 'in-progress') {
-        await this.deps.backups.updateBackup(backup, { status: 'failed', error: reason, completedAt: nowIso() });
+        await this.deps.backups.updateBackup(backup, {
+          status: 'failed',
+          error: reason,
+          completedAt: nowIso(),
+        });
       }
     }
     await this.releaseAddon(task);
@@ -239,25 +262,37 @@ export class BackupWorkflowTasks {
 
   private async restoreSnapshot(task: Task<'restoreSnapshot'>) {
     await this.progress(task, 'restoring-snapshot', 20);
-    const [addon, backup] = await Promise.all([this.deps.store.getAddon(task.projectId, task.addonId), this.backup(task)]);
+    const [addon, backup] = await Promise.all([
+      this.deps.store.getAddon(task.projectId, task.addonId),
+      this.backup(task),
+    ]);
     await this.deps.snapshots.restoreSnapshot(addon.resourceId, this.snapshotIdOf(backup));
     return {};
   }
 
   private async describeRestore(task: Task<'describeRestore'>) {
-    const [addon, backup] = await Promise.all([this.deps.store.getAddon(task.projectId, task.addonId), this.backup(task)]);
+    const [addon, backup] = await Promise.all([
+      this.deps.store.getAddon(task.projectId, task.addonId),
+      this.backup(task),
+    ]);
     const state = await this.deps.snapshots.describeRestore(addon.resourceId, this.snapshotIdOf(backup));
     const attempts = task.attempts + 1;
     if (state.status === 'failed') throw new ProviderError(state.reason, 'RestoreFailed');
     if (state.status === 'restoring' && attempts >= task.maxAttempts) {
-      throw new ProviderError(`The restore was still running after ${attempts} checks; giving up`, 'RestoreWaitTimeout');
+      throw new ProviderError(
+        `The restore was still running after ${attempts} checks; giving up`,
+        'RestoreWaitTimeout',
+      );
     }
     return { status: state.status, attempts };
   }
 
   private async prepareRestoreJob(task: Task<'prepareRestoreJob'>) {
     await this.progress(task, 'restoring-dump', 20);
-    const [addon, backup] = await Promise.all([this.deps.store.getAddon(task.projectId, task.addonId), this.backup(task)]);
+    const [addon, backup] = await Promise.all([
+      this.deps.store.getAddon(task.projectId, task.addonId),
+      this.backup(task),
+    ]);
     const { artifact, compression } = this.artifactOf(backup);
     if (!backup.sha256) throw new ProviderError(`Backup ${backup.id} has no recorded SHA-256`);
     return this.launch({
@@ -273,7 +308,10 @@ export class BackupWorkflowTasks {
     });
   }
 
-  private async finishRestore(task: Task<'completeRestore' | 'failRestore'>, reason: { code: string; message: string } | null) {
+  private async finishRestore(
+    task: Task<'completeRestore' | 'failRestore'>,
+    reason: { code: string; message: string } | null,
+  ) {
     await this.releaseAddon(task);
     await this.deps.store.updateOperation(task.projectId, task.operationId, {
       status: reason ? 'failed' : 'completed',

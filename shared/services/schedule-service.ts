@@ -1,11 +1,16 @@
+import { issuesOf } from '../api/zod-issues.ts';
 import { addonType } from '../catalog/engines.ts';
 import { UnsupportedError, ValidationError } from '../errors.ts';
 import type { ScheduleRunner } from '../ports/schedule-runner.ts';
-import { type CreateScheduleRequest, type Schedule, ScheduleTimingSchema, type ScheduleTiming } from '../schemas/backup.ts';
+import {
+  type CreateScheduleRequest,
+  type Schedule,
+  type ScheduleTiming,
+  ScheduleTimingSchema,
+} from '../schemas/backup.ts';
 import type { Target } from '../schemas/catalog.ts';
 import type { AddonStore } from '../store/addon-store.ts';
 import type { BackupStore, ScheduleRecord } from '../store/backup-store.ts';
-import { issuesOf } from '../api/zod-issues.ts';
 import { newId, nowIso } from '../util/ids.ts';
 import type { ScheduledRun } from './backup-service.ts';
 
@@ -96,11 +101,16 @@ export class ScheduleService {
       interval,
       minutes: merged.minutes,
       retentionDays: merged.retentionDays,
-      ...(interval !== 'hourly' ? { hours: (merged as { hours?: number[] }).hours ?? current.hours ?? undefined } : {}),
-      ...(interval === 'weekly' ? { days: (merged as { days?: string[] }).days ?? current.days ?? undefined } : {}),
+      ...(interval !== 'hourly'
+        ? { hours: (merged as { hours?: number[] }).hours ?? current.hours ?? undefined }
+        : {}),
+      ...(interval === 'weekly'
+        ? { days: (merged as { days?: string[] }).days ?? current.days ?? undefined }
+        : {}),
     };
     const parsed = ScheduleTimingSchema.safeParse(candidate);
-    if (!parsed.success) throw new ValidationError('The updated schedule is not valid', issuesOf(parsed.error, 'body'));
+    if (!parsed.success)
+      throw new ValidationError('The updated schedule is not valid', issuesOf(parsed.error, 'body'));
     const next: ScheduleRecord = {
       ...current,
       ...fieldsOf(parsed.data),
@@ -121,7 +131,11 @@ export class ScheduleService {
   }
 
   /** Remember what the last firing did (started, or skipped because an operation was in flight). */
-  async recordRun(schedule: Schedule, run: ScheduledRun | { outcome: 'failed-to-start'; reason: string }, at: Date) {
+  async recordRun(
+    schedule: Schedule,
+    run: ScheduledRun | { outcome: 'failed-to-start'; reason: string },
+    at: Date,
+  ) {
     const current = await this.deps.backups.findSchedule(schedule.projectId, schedule.addonId, schedule.id);
     if (!current) return;
     await this.deps.backups.replaceSchedule(

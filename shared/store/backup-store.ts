@@ -23,7 +23,10 @@ export interface ScheduleRecord extends Schedule {
 }
 
 /** Backups are keyed by project and id, so a backup of another addon is recognised as such (a 422, not a 404). */
-const backupKey = (projectId: string, backupId: string) => ({ pk: `PROJECT#${projectId}`, sk: `BACKUP#${backupId}` });
+const backupKey = (projectId: string, backupId: string) => ({
+  pk: `PROJECT#${projectId}`,
+  sk: `BACKUP#${backupId}`,
+});
 const backupsOfAddon = (addonId: string) => `BACKUPS#${addonId}`;
 const scheduleKey = (projectId: string, addonId: string, scheduleId: string) => ({
   pk: `PROJECT#${projectId}`,
@@ -188,7 +191,11 @@ export class BackupStore {
     );
   }
 
-  async findSchedule(projectId: string, addonId: string, scheduleId: string): Promise<ScheduleRecord | undefined> {
+  async findSchedule(
+    projectId: string,
+    addonId: string,
+    scheduleId: string,
+  ): Promise<ScheduleRecord | undefined> {
     const result = await this.send(
       new GetCommand({
         TableName: this.props.tableName,
@@ -201,7 +208,8 @@ export class BackupStore {
 
   async getSchedule(projectId: string, addonId: string, scheduleId: string): Promise<ScheduleRecord> {
     const schedule = await this.findSchedule(projectId, addonId, scheduleId);
-    if (!schedule) throw new NotFoundError(`Backup schedule '${scheduleId}' was not found for addon '${addonId}'`);
+    if (!schedule)
+      throw new NotFoundError(`Backup schedule '${scheduleId}' was not found for addon '${addonId}'`);
     return schedule;
   }
 
@@ -255,13 +263,18 @@ export class BackupStore {
       );
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
-      throw new ConflictError(`Backup schedule ${schedule.id} changed meanwhile; read it again`, { field: 'schedule' });
+      throw new ConflictError(`Backup schedule ${schedule.id} changed meanwhile; read it again`, {
+        field: 'schedule',
+      });
     }
   }
 
   async deleteSchedule(projectId: string, addonId: string, scheduleId: string): Promise<void> {
     await this.send(
-      new DeleteCommand({ TableName: this.props.tableName, Key: scheduleKey(projectId, addonId, scheduleId) }),
+      new DeleteCommand({
+        TableName: this.props.tableName,
+        Key: scheduleKey(projectId, addonId, scheduleId),
+      }),
     );
   }
 }

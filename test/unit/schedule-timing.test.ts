@@ -6,12 +6,20 @@ const at = (iso: string) => new Date(iso);
 
 describe('schedule timing', () => {
   it('turns each interval into an EventBridge Scheduler cron expression (UTC)', () => {
-    expect(toCronExpression({ interval: 'hourly', minutes: [30, 0], retentionDays: 7 })).toBe('cron(0,30 * * * ? *)');
+    expect(toCronExpression({ interval: 'hourly', minutes: [30, 0], retentionDays: 7 })).toBe(
+      'cron(0,30 * * * ? *)',
+    );
     expect(toCronExpression({ interval: 'daily', hours: [3], minutes: [15], retentionDays: 30 })).toBe(
       'cron(15 3 * * ? *)',
     );
     expect(
-      toCronExpression({ interval: 'weekly', days: ['sun', 'mon'], hours: [1, 13], minutes: [5], retentionDays: 120 }),
+      toCronExpression({
+        interval: 'weekly',
+        days: ['sun', 'mon'],
+        hours: [1, 13],
+        minutes: [5],
+        retentionDays: 120,
+      }),
     ).toBe('cron(5 1,13 ? * SUN,MON *)');
   });
 
@@ -19,7 +27,13 @@ describe('schedule timing', () => {
     const hourly = { interval: 'hourly' as const, minutes: [0, 30], retentionDays: 1 };
     expect(nextRun(hourly, at('2026-11-25T10:00:00Z')).toISOString()).toBe('2026-11-25T10:30:00.000Z');
     expect(nextRun(hourly, at('2026-11-25T10:45:10Z')).toISOString()).toBe('2026-11-25T11:00:00.000Z');
-    const weekly = { interval: 'weekly' as const, days: ['mon' as const], hours: [2], minutes: [0], retentionDays: 1 };
+    const weekly = {
+      interval: 'weekly' as const,
+      days: ['mon' as const],
+      hours: [2],
+      minutes: [0],
+      retentionDays: 1,
+    };
     // 2026-11-25 is a Wednesday: the next Monday is the 30th.
     expect(nextRun(weekly, at('2026-11-25T10:00:00Z')).toISOString()).toBe('2026-11-30T02:00:00.000Z');
   });
@@ -35,7 +49,13 @@ describe('schedule timing', () => {
   });
 
   it('accepts the longest retention each interval allows, with kind and compression defaults', () => {
-    const parsed = CreateScheduleRequestSchema.parse({ interval: 'weekly', days: ['fri'], hours: [0], minutes: [0], retentionDays: 120 });
+    const parsed = CreateScheduleRequestSchema.parse({
+      interval: 'weekly',
+      days: ['fri'],
+      hours: [0],
+      minutes: [0],
+      retentionDays: 120,
+    });
     expect(parsed).toMatchObject({ type: 'dump', compression: 'zstd', enabled: true, retentionDays: 120 });
   });
 });

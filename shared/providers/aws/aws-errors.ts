@@ -83,7 +83,12 @@ const MISCONFIGURED = new Set([
   'EncryptionFailure',
 ]);
 
-const ACCESS_DENIED = new Set(['AccessDenied', 'UnauthorizedOperation', 'UnrecognizedClient', 'InvalidClientTokenId']);
+const ACCESS_DENIED = new Set([
+  'AccessDenied',
+  'UnauthorizedOperation',
+  'UnrecognizedClient',
+  'InvalidClientTokenId',
+]);
 
 /** Network failures below the SDK: no AWS error code, a Node.js one. */
 const NETWORK = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND']);
@@ -106,7 +111,9 @@ export const toPlatformError = (error: unknown, action: string): PlatformError =
   const shape = (error ?? {}) as SdkErrorShape;
   const detail = `${awsMessage(error)} (${code})`;
   if (THROTTLING.has(code) || shape.$retryable?.throttling) {
-    return new TransientError(`AWS throttled the platform while ${action}; retrying: ${detail}`, { cause: error });
+    return new TransientError(`AWS throttled the platform while ${action}; retrying: ${detail}`, {
+      cause: error,
+    });
   }
   if (BUSY.has(code) || shape.$fault === 'server' || (shape.code && NETWORK.has(shape.code))) {
     return new TransientError(`AWS could not complete ${action} yet; retrying: ${detail}`, { cause: error });

@@ -40,7 +40,11 @@ export interface RdsPostgresProviderProps {
 export const POSTGRES_PORT = 5432;
 
 /** Tags on everything the provider creates. IAM conditions match `addons:deployment`. */
-export const TAG_KEYS = { deployment: 'addons:deployment', project: 'addons:project', addon: 'addons:addon' } as const;
+export const TAG_KEYS = {
+  deployment: 'addons:deployment',
+  project: 'addons:project',
+  addon: 'addons:addon',
+} as const;
 
 /**
  * RDS DB instance identifier rules: 1 to 63 letters, digits or hyphens, starting with a letter,
@@ -54,7 +58,7 @@ export const isValidDbInstanceIdentifier = (id: string): boolean =>
 const FAILED_STATUSES: Record<string, string> = {
   failed: 'RDS could not create or recover the instance',
   'incompatible-create': 'RDS cannot create an instance with this configuration',
-  'incompatible-network': "the subnet group has no free IP addresses, or one of its subnets is gone",
+  'incompatible-network': 'the subnet group has no free IP addresses, or one of its subnets is gone',
   'incompatible-parameters': "the parameter group's values do not fit this engine version or instance class",
   'incompatible-option-group': 'the option group does not fit this engine version',
   'incompatible-restore': 'the restore could not complete',
@@ -82,7 +86,8 @@ export const instanceStateOf = (instance: DBInstance): InstanceState => {
   if (failure) return { status: 'failed', reason: `RDS reports instance ${id} as ${status}: ${failure}` };
   const host = instance.Endpoint?.Address;
   const port = instance.Endpoint?.Port;
-  if (AVAILABLE_STATUSES.has(status) && host && port) return { status: 'available', endpoint: { host, port } };
+  if (AVAILABLE_STATUSES.has(status) && host && port)
+    return { status: 'available', endpoint: { host, port } };
   return { status: 'creating' };
 };
 
@@ -183,16 +188,25 @@ export class RdsPostgresProvider implements EngineProvider {
 
   private checkSpec(spec: InstanceSpec): void {
     if (spec.engine !== 'postgresql') {
-      throw new ProviderError(`The RDS PostgreSQL provider cannot create ${spec.engine} addons`, 'UnsupportedEngine');
+      throw new ProviderError(
+        `The RDS PostgreSQL provider cannot create ${spec.engine} addons`,
+        'UnsupportedEngine',
+      );
     }
     if (!isValidDbInstanceIdentifier(spec.resourceId)) {
-      throw new ProviderError(`'${spec.resourceId}' is not a valid RDS DB instance identifier`, 'InvalidRequest');
+      throw new ProviderError(
+        `'${spec.resourceId}' is not a valid RDS DB instance identifier`,
+        'InvalidRequest',
+      );
     }
     if (spec.replicas > 0) {
       throw new ProviderError('Read replicas are not available on this deployment yet', 'UnsupportedOption');
     }
     if (spec.publicAccess) {
-      throw new ProviderError('Public access is not available: addons live in isolated subnets', 'UnsupportedOption');
+      throw new ProviderError(
+        'Public access is not available: addons live in isolated subnets',
+        'UnsupportedOption',
+      );
     }
   }
 
@@ -217,7 +231,9 @@ export class RdsPostgresProvider implements EngineProvider {
 
   private async findInstance(resourceId: string): Promise<DBInstance | undefined> {
     try {
-      const result = await this.props.rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: resourceId }));
+      const result = await this.props.rds.send(
+        new DescribeDBInstancesCommand({ DBInstanceIdentifier: resourceId }),
+      );
       return result.DBInstances?.[0];
     } catch (error) {
       if (isAwsError(error, 'DBInstanceNotFound')) return undefined;
@@ -264,7 +280,8 @@ export class RdsPostgresProvider implements EngineProvider {
       }
     }
     const groupId = group?.GroupId;
-    if (!groupId) throw new ProviderError(`The security group of ${spec.resourceId} vanished while it was being set up`);
+    if (!groupId)
+      throw new ProviderError(`The security group of ${spec.resourceId} vanished while it was being set up`);
     const opened = group?.IpPermissions?.some(
       (permission) =>
         permission.FromPort === POSTGRES_PORT &&
@@ -281,7 +298,10 @@ export class RdsPostgresProvider implements EngineProvider {
                 FromPort: POSTGRES_PORT,
                 ToPort: POSTGRES_PORT,
                 UserIdGroupPairs: [
-                  { GroupId: this.props.clientSecurityGroupId, Description: 'Clients of the addons platform' },
+                  {
+                    GroupId: this.props.clientSecurityGroupId,
+                    Description: 'Clients of the addons platform',
+                  },
                 ],
               },
             ],

@@ -1,4 +1,9 @@
-import { ExecutionAlreadyExists, type SFNClient, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import {
+  ExecutionAlreadyExists,
+  type SFNClient,
+  StartExecutionCommand,
+  StopExecutionCommand,
+} from '@aws-sdk/client-sfn';
 import type { WorkflowInput, WorkflowName, WorkflowStarter } from '../../ports/workflow-starter.ts';
 
 export interface SfnWorkflowStarterProps {
