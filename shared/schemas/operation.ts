@@ -15,13 +15,9 @@ export const OperationSchema = z
     status: OperationStatusSchema,
     projectId: z.string(),
     addonId: z.string(),
-    backupId: z
-      .string()
-      .nullable()
-      .default(null)
-      .meta({
-        description: 'The backup this operation takes or restores, for backup and restore operations',
-      }),
+    backupId: z.string().nullable().default(null).meta({
+      description: 'The backup this operation takes or restores, for backup and restore operations',
+    }),
     progress: z.object({
       step: z.string().meta({ description: 'The workflow step the operation is in' }),
       percent: z.number().int().min(0).max(100),

@@ -21,6 +21,27 @@ export interface InstanceRecord {
   state: 'creating' | 'ready';
   createdAt: string;
   readyAt?: string;
+  /** The last snapshot restore of this instance: its progress survives a platform crash. */
+  restore?: RestoreRecord;
+}
+
+/**
+ * An in-place restore, as instance.json records it. While `restoring`, two data directories
+ * exist: `previousDataDir` (what the instance ran before, untouched until the restore commits) and
+ * `dataDir` (being filled from the snapshot). `phase` says which one `InstanceRecord.dataDir`
+ * names: `preparing` the previous one, `switched` the restored one. A `restoring` record that no
+ * running restore owns was interrupted by a crash: the supervisor rolls it back.
+ */
+export interface RestoreRecord {
+  snapshotId: string;
+  state: 'restoring' | 'available' | 'failed';
+  phase?: 'preparing' | 'switched';
+  /** The restored data directory, relative to the instance directory. */
+  dataDir?: string;
+  previousDataDir?: string;
+  reason?: string;
+  startedAt: string;
+  completedAt?: string;
 }
 
 /** One instance on disk, as a driver sees it. */
@@ -72,4 +93,26 @@ export interface EngineDriver {
   /** Remove lock files a dead server left behind (call only when `findLeftover` found nothing). */
   clearStaleLocks(ctx: InstanceContext): Promise<void>;
   classifyStartFailure(logTail: string): StartFailure;
+  /** Physical snapshots of an instance; undefined for an engine without them on the local target. */
+  readonly snapshots?: SnapshotDriver;
+}
+
+/** The engine-specific half of snapshots: the supervisor owns directories, metadata, locking and the swap. */
+export interface SnapshotDriver {
+  /** How snapshot.json names what `take` writes, checked before a restore. */
+  readonly format: string;
+  /** The engine major version whose files are in `dataDir` (PostgreSQL: PG_VERSION). */
+  dataMajor(dataDir: string): Promise<string>;
+  /** The engine major version the local server binaries run. */
+  serverMajor(): Promise<string>;
+  /**
+   * A consistent copy of the running server into `targetDir` (empty, owned by `ctx.runAs`). The
+   * server keeps serving. Rejects when `signal` aborts.
+   */
+  take(ctx: InstanceContext, targetDir: string, signal: AbortSignal): Promise<void>;
+  /**
+   * Fill `dataDir` (empty, 0700, owned by `ctx.runAs`) from what `take` wrote in `snapshotDir`,
+   * so that starting a server on it recovers the snapshot. `ctx` is the instance restored into.
+   */
+  restore(ctx: InstanceContext, snapshotDir: string, dataDir: string, signal: AbortSignal): Promise<void>;
 }

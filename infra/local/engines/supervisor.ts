@@ -3,10 +3,24 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errorMessage, ProviderError, TransientError, UnsupportedError } from '#shared/errors.ts';
-import type { EngineProvider, InstanceSpec, InstanceState } from '#shared/ports/engine-provider.ts';
+import type {
+  EngineProvider,
+  InstanceSpec,
+  InstanceState,
+  RestoreState,
+  SnapshotProvider,
+  SnapshotState,
+} from '#shared/ports/engine-provider.ts';
 import type { Engine } from '#shared/schemas/catalog.ts';
-import type { EngineDriver, InstanceContext, InstanceRecord } from './driver.ts';
+import type {
+  EngineDriver,
+  InstanceContext,
+  InstanceRecord,
+  RestoreRecord,
+  SnapshotDriver,
+} from './driver.ts';
 import { PostgresDriver } from './postgres.ts';
+import { checkSnapshotId, type SnapshotRecord, SnapshotStore } from './snapshots.ts';
 import {
   allocatePort,
   chownTo,
@@ -19,12 +33,16 @@ import {
   readJson,
   readTail,
   stopPid,
+  treeSize,
   waitUntilClosed,
   writeJsonAtomic,
 } from './system.ts';
 
 export interface LocalEngineSupervisorOptions {
-  /** The platform's data directory; instances live in `${dataDir}/engines/${resourceId}/`. */
+  /**
+   * The platform's data directory; instances live in `${dataDir}/engines/${resourceId}/`, their
+   * snapshots in `${dataDir}/snapshots/${snapshotId}/` (so a snapshot outlives its instance).
+   */
   dataDir: string;
   /** The only address engines listen on. Default 127.0.0.1. */
   host?: string;
@@ -46,13 +64,33 @@ interface Running {
   logOffset: number;
 }
 
-type Activity = 'creating' | 'starting' | 'deleting';
+type Activity = 'creating' | 'starting' | 'deleting' | 'snapshotting' | 'restoring';
+
+/** A snapshot being taken by this process (queued behind the instance's other operations, or running). */
+interface SnapshotJob {
+  resourceId: string;
+  /** Aborted by deleteSnapshot. */
+  abort: AbortController;
+  /** Settles (never rejects) once the attempt is over and its outcome is on disk. */
+  done: Promise<void>;
+}
+
+/** A restore being run by this process. */
+interface RestoreJob {
+  snapshotId: string;
+  done: Promise<void>;
+}
 
 const RESOURCE_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const RECORD_FILE = 'instance.json';
 const START_TIMEOUT_MS = 60_000;
 const STOP_GRACE_MS = 20_000;
 const RESUME_CONCURRENCY = 4;
+/** Data directories of an instance: `data` at creation, `data-<base36 time>` after each restore. */
+const DATA_DIR_NAME = /^data(-[0-9a-z]+)?$/;
+const RESTORE_INTERRUPTED =
+  'The restore was interrupted by a platform restart before it completed and was rolled back: the instance ' +
+  'has the data it had before; restoring again retakes it';
 
 /**
  * Last line of defence for an unplanned exit (uncaught exception, process.exit without stopAll):
@@ -92,7 +130,7 @@ const within = async (promise: Promise<unknown>, ms: number): Promise<boolean> =
  * Engines are spawned detached (their own process group) so the terminal's Ctrl-C reaches only the
  * platform, whose handler calls `stopAll` for an orderly fast shutdown, instead of racing it.
  */
-export class LocalEngineSupervisor implements EngineProvider {
+export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
   private readonly dataDir: string;
   private readonly enginesDir: string;
   private readonly host: string;
@@ -105,10 +143,18 @@ export class LocalEngineSupervisor implements EngineProvider {
   private readonly locks = new Map<string, Promise<void>>();
   /** Set by stopAll: no engine starts until `resume` opens the supervisor again. */
   private closed = false;
+  /** Aborted by stopAll: interrupts snapshots and restores in progress (a restore then rolls back). */
+  private shutdown = new AbortController();
+  private readonly snapshotStore: SnapshotStore;
+  /** By snapshot id. */
+  private readonly snapshotJobs = new Map<string, SnapshotJob>();
+  /** By `${resourceId}/${snapshotId}`. */
+  private readonly restoreJobs = new Map<string, RestoreJob>();
 
   constructor(options: LocalEngineSupervisorOptions) {
     this.dataDir = path.resolve(options.dataDir);
     this.enginesDir = path.join(this.dataDir, 'engines');
+    this.snapshotStore = new SnapshotStore(path.join(this.dataDir, 'snapshots'));
     this.host = options.host ?? '127.0.0.1';
     this.log = options.log ?? (() => undefined);
   }
@@ -122,7 +168,7 @@ export class LocalEngineSupervisor implements EngineProvider {
     await this.exclusive(id, 'creating', async () => {
       this.assertOpen();
       const started = Date.now();
-      const existing = await this.readRecord(id);
+      const existing = await this.settledRecord(id);
       const runAs = await engineUser(driver.systemUser);
       if (existing?.state === 'ready') {
         if (existing.engine !== spec.engine) {
@@ -237,6 +283,148 @@ export class LocalEngineSupervisor implements EngineProvider {
     });
   }
 
+  // ------------------------------------------------------------------ SnapshotProvider
+
+  /**
+   * Begin a snapshot of a running instance; `describeSnapshot` reports its progress. It runs in the
+   * background, after the instance's other operations (one at a time, like them). Idempotent: a
+   * snapshot being taken or already available is left alone; a failed one, or one a platform crash
+   * interrupted, is taken again.
+   */
+  async createSnapshot(resourceId: string, snapshotId: string): Promise<void> {
+    const id = this.checkId(resourceId);
+    const sid = checkSnapshotId(snapshotId);
+    const running = this.snapshotJobs.get(sid);
+    if (running) return this.sameSource(sid, running.resourceId, id);
+    const existing = await this.snapshotStore.read(sid).catch((error: unknown) => {
+      throw new ProviderError(`Cannot read snapshot ${sid}: ${errorMessage(error)}`, 'SnapshotUnreadable');
+    });
+    if (existing?.state === 'available') return this.sameSource(sid, existing.resourceId, id);
+    const record = await this.readRecord(id);
+    if (record?.state !== 'ready')
+      throw new ProviderError(`Instance ${id} does not exist`, 'InstanceNotFound');
+    this.snapshotsOf(record.engine);
+    this.assertOpen();
+    const pending = this.snapshotJobs.get(sid); // checked again: no await from here on
+    if (pending) return this.sameSource(sid, pending.resourceId, id);
+    const abort = new AbortController();
+    const signal = AbortSignal.any([abort.signal, this.shutdown.signal]);
+    const job: SnapshotJob = { resourceId: id, abort, done: Promise.resolve() };
+    this.snapshotJobs.set(sid, job);
+    job.done = this.exclusive(id, 'snapshotting', () => this.takeSnapshot(id, sid, signal))
+      .catch((error: unknown) => {
+        this.log('engine: snapshot failed', { resourceId: id, snapshotId: sid, error: errorMessage(error) });
+      })
+      .finally(() => {
+        if (this.snapshotJobs.get(sid) === job) this.snapshotJobs.delete(sid);
+      });
+  }
+
+  async describeSnapshot(snapshotId: string): Promise<SnapshotState> {
+    const sid = checkSnapshotId(snapshotId);
+    if (this.snapshotJobs.has(sid)) return { status: 'creating' };
+    let snapshot: SnapshotRecord | undefined;
+    try {
+      snapshot = await this.snapshotStore.read(sid);
+    } catch (error) {
+      return { status: 'failed', reason: `Cannot read snapshot ${sid}: ${errorMessage(error)}` };
+    }
+    if (snapshot?.state === 'available')
+      return { status: 'available', sizeBytes: snapshot.sizeBytes ?? null };
+    if (snapshot?.state === 'failed')
+      return { status: 'failed', reason: snapshot.reason ?? 'The snapshot failed' };
+    if (await this.snapshotStore.completed(sid)) {
+      return { status: 'failed', reason: `Snapshot ${sid} is incomplete (no snapshot.json); delete it` };
+    }
+    if ((await this.snapshotStore.partials(sid)).length > 0) {
+      return {
+        status: 'failed',
+        reason:
+          'The snapshot was interrupted by a platform restart before it completed; creating it again retakes it',
+      };
+    }
+    return { status: 'absent' };
+  }
+
+  /** Remove a snapshot (one being taken is interrupted first); an absent one is fine. */
+  async deleteSnapshot(snapshotId: string): Promise<void> {
+    const sid = checkSnapshotId(snapshotId);
+    const job = this.snapshotJobs.get(sid);
+    if (job) {
+      job.abort.abort();
+      await job.done;
+    }
+    // A restore reading it finishes first.
+    await Promise.all(
+      [...this.restoreJobs.values()].filter((each) => each.snapshotId === sid).map((each) => each.done),
+    );
+    await this.snapshotStore.remove(sid);
+    this.log('engine: snapshot deleted', { snapshotId: sid });
+  }
+
+  /**
+   * Begin restoring a snapshot into the instance, in place: same port, same data directory path
+   * in the connection details, data as at snapshot time; `describeRestore` reports it. The
+   * snapshot is unpacked next to the running server, so the downtime is a stop and a start (with
+   * recovery). Any failure rolls the instance back to its previous data, started again.
+   *
+   * Rejects at once for a snapshot that does not exist or cannot be restored here (another
+   * engine, major version, database or user), without touching the instance. Idempotent: a call
+   * for the snapshot being restored, or last restored, is a no-op (so restoring the same snapshot
+   * twice in a row needs another snapshot id); after a failed restore it restores again.
+   */
+  async restoreSnapshot(resourceId: string, snapshotId: string): Promise<void> {
+    const id = this.checkId(resourceId);
+    const sid = checkSnapshotId(snapshotId);
+    const key = `${id}/${sid}`;
+    if (this.restoreJobs.has(key)) return;
+    const record = await this.readRecord(id);
+    if (record?.state !== 'ready')
+      throw new ProviderError(`Instance ${id} does not exist`, 'InstanceNotFound');
+    if (record.restore?.snapshotId === sid && record.restore.state === 'available') return;
+    const problem = await this.restoreProblem(id, record, sid);
+    if (problem) throw new ProviderError(problem.reason, problem.code);
+    this.assertOpen();
+    if (this.restoreJobs.has(key)) return; // checked again: no await from here on
+    const job: RestoreJob = { snapshotId: sid, done: Promise.resolve() };
+    this.restoreJobs.set(key, job);
+    job.done = this.exclusive(id, 'restoring', () => this.runRestore(id, sid, this.shutdown.signal))
+      .catch((error: unknown) => {
+        this.log('engine: restore failed', { resourceId: id, snapshotId: sid, error: errorMessage(error) });
+      })
+      .finally(() => {
+        if (this.restoreJobs.get(key) === job) this.restoreJobs.delete(key);
+      });
+  }
+
+  async describeRestore(resourceId: string, snapshotId: string): Promise<RestoreState> {
+    const id = this.checkId(resourceId);
+    const sid = checkSnapshotId(snapshotId);
+    if (this.restoreJobs.has(`${id}/${sid}`)) return { status: 'restoring' };
+    let record: InstanceRecord | undefined;
+    try {
+      record = await this.readRecord(id);
+    } catch (error) {
+      return { status: 'failed', reason: errorMessage(error) };
+    }
+    if (!record) return { status: 'failed', reason: `Instance ${id} does not exist` };
+    const restore = record.restore;
+    if (restore?.snapshotId !== sid) {
+      return { status: 'failed', reason: `No restore of snapshot ${sid} was started on instance ${id}` };
+    }
+    if (restore.state === 'available') return { status: 'available' };
+    if (restore.state === 'failed')
+      return { status: 'failed', reason: restore.reason ?? 'The restore failed' };
+    // `restoring` with no restore running in this process: a crash interrupted it.
+    if (this.activity.get(id) === 'starting') return { status: 'restoring' }; // resume is rolling it back
+    return {
+      status: 'failed',
+      reason:
+        'The restore did not complete (the platform stopped while it ran); the instance returns to the data it had ' +
+        'before when the platform resumes it or when the restore is retried',
+    };
+  }
+
   // ------------------------------------------------------------------ platform lifecycle
 
   /**
@@ -250,6 +438,10 @@ export class LocalEngineSupervisor implements EngineProvider {
    */
   async resume(resourceIds: string[]): Promise<void> {
     this.closed = false;
+    if (this.shutdown.signal.aborted) this.shutdown = new AbortController();
+    await this.snapshotStore.sweep().catch((error: unknown) => {
+      this.log('engine: could not sweep deleted snapshots', { error: errorMessage(error) });
+    });
     const queue = [...new Set(resourceIds)];
     const worker = async () => {
       for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
@@ -268,6 +460,7 @@ export class LocalEngineSupervisor implements EngineProvider {
   /** Fast shutdown of every engine this supervisor started; resolves once they exited and their ports are closed. */
   async stopAll(): Promise<void> {
     this.closed = true;
+    this.shutdown.abort();
     const ids = new Set([...this.running.keys(), ...this.locks.keys()]);
     await Promise.all(
       [...ids].map((id) =>
@@ -289,7 +482,7 @@ export class LocalEngineSupervisor implements EngineProvider {
 
   private async resumeOne(id: string): Promise<void> {
     this.checkId(id);
-    const record = await this.readRecord(id);
+    const record = await this.settledRecord(id);
     if (!record) {
       this.log('engine: nothing to resume, instance is absent', { resourceId: id });
       return;
@@ -301,8 +494,322 @@ export class LocalEngineSupervisor implements EngineProvider {
     }
     const driver = this.drivers.get(record.engine);
     if (!driver) throw new ProviderError(`Engine ${record.engine} is not run by the local target`);
+    await this.sweepDataDirs(id, record);
     await this.ensureRunning(this.context(id, record, await engineUser(driver.systemUser)), driver);
     this.log('engine: instance resumed', { resourceId: id, port: record.port });
+  }
+
+  private sameSource(snapshotId: string, source: string, id: string): void {
+    if (source !== id) {
+      throw new ProviderError(
+        `Snapshot ${snapshotId} already exists, of instance ${source}`,
+        'SnapshotExists',
+      );
+    }
+  }
+
+  /** The snapshot job proper, under the instance's lock. Its outcome is always recorded on disk. */
+  private async takeSnapshot(id: string, sid: string, signal: AbortSignal): Promise<void> {
+    const started = Date.now();
+    const base: Omit<SnapshotRecord, 'state' | 'completedAt'> = {
+      snapshotId: sid,
+      resourceId: id,
+      createdAt: new Date(started).toISOString(),
+    };
+    let partial: string | undefined;
+    try {
+      if ((await this.snapshotStore.read(sid))?.state === 'available') return; // an earlier call took it meanwhile
+      this.assertOpen();
+      signal.throwIfAborted();
+      const record = await this.settledRecord(id);
+      if (record?.state !== 'ready') {
+        throw new ProviderError(`Instance ${id} was deleted before its snapshot began`, 'InstanceNotFound');
+      }
+      const driver = this.driverFor(record.engine);
+      const snapshots = this.snapshotsOf(record.engine);
+      const runAs = await engineUser(driver.systemUser);
+      const ctx = this.context(id, record, runAs);
+      Object.assign(base, {
+        engine: record.engine,
+        version: record.version,
+        format: snapshots.format,
+        database: record.database,
+        username: record.username,
+      });
+      if ((await driver.probe(ctx, 1_000)) !== 'ready') {
+        throw new ProviderError(
+          `The ${driver.displayName} server of instance ${id} is not running, and a snapshot is taken from the running server`,
+          'InstanceNotRunning',
+        );
+      }
+      base.engineMajor = await snapshots.dataMajor(ctx.dataDir);
+      const attempt = await this.snapshotStore.begin(sid, runAs);
+      partial = attempt.dir;
+      await ensureReachable(attempt.backupDir, runAs, [this.dataDir, this.snapshotStore.dir]);
+      await snapshots.take(ctx, attempt.backupDir, signal);
+      const taken = Date.now();
+      const sizeBytes = await treeSize(attempt.backupDir);
+      await this.snapshotStore.commit(partial, {
+        ...base,
+        state: 'available',
+        sizeBytes,
+        completedAt: new Date().toISOString(),
+      });
+      this.log('engine: snapshot taken', {
+        resourceId: id,
+        snapshotId: sid,
+        sizeBytes,
+        ms: Date.now() - started,
+        copyMs: taken - started,
+      });
+    } catch (error) {
+      const reason = signal.aborted
+        ? 'The snapshot was interrupted (the platform shut down, or the snapshot was deleted); creating it again retakes it'
+        : errorMessage(error);
+      await this.snapshotStore
+        .fail(partial, { ...base, state: 'failed', reason, completedAt: new Date().toISOString() })
+        .catch((failure: unknown) => {
+          this.log('engine: could not record a failed snapshot', {
+            snapshotId: sid,
+            error: errorMessage(failure),
+          });
+        });
+      throw error;
+    }
+  }
+
+  /** Why `sid` cannot be restored into this instance, or undefined when it can. */
+  private async restoreProblem(
+    id: string,
+    record: InstanceRecord,
+    sid: string,
+  ): Promise<{ code: string; reason: string } | undefined> {
+    if (this.snapshotJobs.has(sid)) {
+      return { code: 'SnapshotNotAvailable', reason: `Snapshot ${sid} is still being taken` };
+    }
+    let snapshot: SnapshotRecord | undefined;
+    try {
+      snapshot = await this.snapshotStore.read(sid);
+    } catch (error) {
+      return { code: 'SnapshotUnreadable', reason: `Cannot read snapshot ${sid}: ${errorMessage(error)}` };
+    }
+    if (!snapshot) return { code: 'SnapshotNotFound', reason: `Snapshot ${sid} does not exist` };
+    if (snapshot.state !== 'available') {
+      return { code: 'SnapshotNotAvailable', reason: `Snapshot ${sid} is not available: ${snapshot.reason}` };
+    }
+    const driver = this.driverFor(record.engine);
+    const snapshots = this.snapshotsOf(record.engine);
+    const incompatible = (reason: string) => ({ code: 'SnapshotIncompatible', reason });
+    if (snapshot.engine !== record.engine) {
+      return incompatible(`Snapshot ${sid} is of a ${snapshot.engine} instance, not ${record.engine}`);
+    }
+    if (snapshot.format !== snapshots.format) {
+      return incompatible(`Snapshot ${sid} was written as ${snapshot.format}, not ${snapshots.format}`);
+    }
+    const name = driver.displayName;
+    const server = await snapshots.serverMajor();
+    const current = await snapshots
+      .dataMajor(this.context(id, record, undefined).dataDir)
+      .catch(() => server);
+    if (snapshot.engineMajor !== server || snapshot.engineMajor !== current) {
+      return incompatible(
+        `Snapshot ${sid} holds ${name} ${snapshot.engineMajor} data, and instance ${id} runs ${name} ${current}: ` +
+          'a snapshot restores into the same major version only',
+      );
+    }
+    if (snapshot.database !== record.database || snapshot.username !== record.username) {
+      return incompatible(
+        `Snapshot ${sid} holds database '${snapshot.database}' of user '${snapshot.username}', and the connection ` +
+          `details of instance ${id} name database '${record.database}' of user '${record.username}'`,
+      );
+    }
+    return undefined;
+  }
+
+  /**
+   * The restore proper, under the instance's lock. Progress is in instance.json, so a crash at any
+   * point is rolled back by `settledRecord` (resume, or the next operation on the instance):
+   *
+   *   1. restore.phase=preparing, restore.dataDir=data-<t>   unpack and verify next to the running server
+   *   2. stop the server
+   *   3. dataDir=data-<t>, restore.phase=switched            start it on the restored copy, wait until ready
+   *   4. restore.state=available                              commit; then remove the previous data directory
+   *
+   * The previous data directory is never written to, so rolling back is always possible: stop
+   * whatever runs on the restored copy, point dataDir back, remove the copy, start again. A crash
+   * during 3 rolls back too rather than finishing: a first start of a restored base backup that
+   * was interrupted mid-recovery is not always startable again.
+   */
+  private async runRestore(id: string, sid: string, signal: AbortSignal): Promise<void> {
+    const started = Date.now();
+    const startedAt = new Date(started).toISOString();
+    let record = await this.settledRecord(id);
+    if (record?.state !== 'ready') {
+      throw new ProviderError(`Instance ${id} was deleted before the restore began`, 'InstanceNotFound');
+    }
+    if (record.restore?.snapshotId === sid && record.restore.state === 'available') return;
+    const problem = this.closed
+      ? {
+          code: 'ShuttingDown',
+          reason: 'The platform shut down before the restore began; restoring again retakes it',
+        }
+      : await this.restoreProblem(id, record, sid);
+    if (problem) {
+      const restore: RestoreRecord = {
+        snapshotId: sid,
+        state: 'failed',
+        reason: problem.reason,
+        startedAt,
+        completedAt: new Date().toISOString(),
+      };
+      await this.writeRecord(id, { ...record, restore });
+      throw new ProviderError(problem.reason, problem.code);
+    }
+    const driver = this.driverFor(record.engine);
+    const snapshots = this.snapshotsOf(record.engine);
+    const runAs = await engineUser(driver.systemUser);
+    await this.sweepDataDirs(id, record);
+    const previous = path.basename(record.dataDir || 'data');
+    let target = `data-${started.toString(36)}`;
+    if (target === previous) target = `${target}1`;
+    const restore: RestoreRecord = {
+      snapshotId: sid,
+      state: 'restoring',
+      phase: 'preparing',
+      dataDir: target,
+      previousDataDir: previous,
+      startedAt,
+    };
+    record = { ...record, restore };
+    await this.writeRecord(id, record);
+    const targetCtx = this.context(id, { ...record, dataDir: target }, runAs);
+    let prepared = started;
+    let stopped = started;
+    try {
+      await fs.rm(targetCtx.dataDir, { recursive: true, force: true });
+      await fs.mkdir(targetCtx.dataDir, { mode: 0o700 });
+      await fs.chmod(targetCtx.dataDir, 0o700);
+      await chownTo(targetCtx.dataDir, runAs);
+      await snapshots.restore(targetCtx, this.snapshotStore.backupDirOf(sid), targetCtx.dataDir, signal);
+      signal.throwIfAborted();
+      prepared = Date.now();
+      // The downtime: from here until the restored copy accepts connections.
+      await this.stopAndForget(id, record);
+      stopped = Date.now();
+      record = { ...record, dataDir: target, restore: { ...restore, phase: 'switched' } };
+      await this.writeRecord(id, record);
+      await this.start(this.context(id, record, runAs), driver);
+      record = {
+        ...record,
+        restore: { snapshotId: sid, state: 'available', startedAt, completedAt: new Date().toISOString() },
+      };
+      await this.writeRecord(id, record);
+    } catch (error) {
+      const why = signal.aborted ? 'the platform shut down while it ran' : errorMessage(error);
+      await this.rollbackRestore(
+        id,
+        `Restoring snapshot ${sid} failed, and the instance was rolled back to the data it had before: ${why}`,
+        true,
+      );
+      throw error;
+    }
+    await fs
+      .rm(path.join(this.dirOf(id), previous), { recursive: true, force: true })
+      .catch((error: unknown) => {
+        this.log('engine: could not remove the data directory a restore replaced', {
+          resourceId: id,
+          error: errorMessage(error),
+        });
+      });
+    this.log('engine: snapshot restored', {
+      resourceId: id,
+      snapshotId: sid,
+      ms: Date.now() - started,
+      unpackMs: prepared - started,
+      downtimeMs: Date.now() - stopped,
+    });
+  }
+
+  /**
+   * Undo a restore in progress (`restore.state` = restoring): stop any server on the restored
+   * copy (ours, or one a crashed platform process left), point instance.json back at the previous
+   * data directory, remove the copy and, with `restart`, start the previous data again.
+   */
+  private async rollbackRestore(id: string, reason: string, restart: boolean): Promise<void> {
+    const record = await this.readRecord(id);
+    const restore = record?.restore;
+    if (!record || restore?.state !== 'restoring') return;
+    const driver = this.driverFor(record.engine);
+    const runAs = await engineUser(driver.systemUser);
+    const previous = path.basename(restore.previousDataDir || record.dataDir || 'data');
+    const target = restore.dataDir ? path.basename(restore.dataDir) : undefined;
+    if (target && target !== previous) {
+      const targetCtx = this.context(id, { ...record, dataDir: target }, runAs);
+      const ours = this.running.get(id);
+      if (ours && ours.ctx.dataDir === targetCtx.dataDir) await this.stopRunning(ours);
+      const leftover = await driver.findLeftover(targetCtx);
+      if (leftover !== undefined) {
+        this.log('engine: stopping a server left running on an interrupted restore', {
+          resourceId: id,
+          pid: leftover,
+        });
+        await stopPid(leftover, driver.signals, STOP_GRACE_MS);
+        await waitUntilClosed(record.host, record.port, 2_000);
+      }
+    }
+    const rolledBack: InstanceRecord = {
+      ...record,
+      dataDir: previous,
+      restore: {
+        snapshotId: restore.snapshotId,
+        state: 'failed',
+        reason,
+        startedAt: restore.startedAt,
+        completedAt: new Date().toISOString(),
+      },
+    };
+    await this.writeRecord(id, rolledBack);
+    if (target && target !== previous) {
+      await fs.rm(path.join(this.dirOf(id), target), { recursive: true, force: true });
+    }
+    this.log('engine: restore rolled back', { resourceId: id, snapshotId: restore.snapshotId, reason });
+    if (!restart || this.closed) return;
+    try {
+      await this.ensureRunning(this.context(id, rolledBack, runAs), driver);
+    } catch (error) {
+      const also = `${reason}; starting the previous data again failed too: ${errorMessage(error)}`;
+      await this.writeRecord(id, {
+        ...rolledBack,
+        restore: { ...(rolledBack.restore as RestoreRecord), reason: also },
+      });
+    }
+  }
+
+  /**
+   * The instance's record, after rolling back a restore that a crash interrupted (a `restoring`
+   * record found under the lock belongs to no running restore). Call under the instance's lock.
+   */
+  private async settledRecord(id: string): Promise<InstanceRecord | undefined> {
+    const record = await this.readRecord(id);
+    if (record?.restore?.state !== 'restoring') return record;
+    await this.rollbackRestore(id, RESTORE_INTERRUPTED, false);
+    return this.readRecord(id);
+  }
+
+  /** Remove data directories the instance no longer uses (the previous data of a restore a crash cut short). */
+  private async sweepDataDirs(id: string, record: InstanceRecord): Promise<void> {
+    if (record.restore?.state === 'restoring') return;
+    const current = path.basename(record.dataDir || 'data');
+    if (!(await exists(path.join(this.dirOf(id), current)))) return; // not sure of anything then
+    const names = await fs.readdir(this.dirOf(id)).catch(() => [] as string[]);
+    for (const name of names) {
+      if (name === current || !DATA_DIR_NAME.test(name)) continue;
+      this.log('engine: removing a data directory the instance no longer uses', {
+        resourceId: id,
+        dir: name,
+      });
+      await fs.rm(path.join(this.dirOf(id), name), { recursive: true, force: true });
+    }
   }
 
   private async ensureRunning(ctx: InstanceContext, driver: EngineDriver): Promise<void> {
@@ -576,6 +1083,16 @@ export class LocalEngineSupervisor implements EngineProvider {
       );
     }
     return driver;
+  }
+
+  private snapshotsOf(engine: Engine): SnapshotDriver {
+    const snapshots = this.drivers.get(engine)?.snapshots;
+    if (!snapshots) {
+      throw new UnsupportedError(`Snapshots of ${engine} instances are not available on the local target`, [
+        { path: 'type', message: `'${engine}' has no snapshots locally` },
+      ]);
+    }
+    return snapshots;
   }
 
   private checkId(resourceId: string): string {

@@ -142,18 +142,29 @@ export const ensureReachable = async (
 export const runLogged = async (
   command: string,
   args: string[],
-  options: { runAs: RunAs | undefined; env: NodeJS.ProcessEnv; cwd: string; logFile: string; what: string },
+  options: {
+    runAs: RunAs | undefined;
+    env: NodeJS.ProcessEnv;
+    cwd: string;
+    logFile: string;
+    what: string;
+    /** Aborting kills the command (SIGTERM); the rejection then says it was interrupted. */
+    signal?: AbortSignal;
+  },
 ): Promise<void> => {
   const log = await fs.open(options.logFile, 'a', 0o600);
   const start = (await log.stat()).size;
   try {
+    options.signal?.throwIfAborted();
     await new Promise<void>((resolve, reject) => {
       const child = spawn(command, args, {
         cwd: options.cwd,
         env: options.env,
         stdio: ['ignore', log.fd, log.fd],
+        ...(options.signal ? { signal: options.signal } : {}),
         ...(options.runAs ? { uid: options.runAs.uid, gid: options.runAs.gid } : {}),
       });
+      // With a signal, an abort emits 'error' and then 'exit': the first one settles.
       child.once('error', reject);
       child.once('exit', (code, signal) => {
         if (code === 0) resolve();
@@ -162,7 +173,8 @@ export const runLogged = async (
     });
   } catch (error) {
     const output = await readTail(options.logFile, { from: start });
-    throw new ProviderError(`${options.what} failed (${errorMessage(error)}): ${output || 'no output'}`);
+    const why = options.signal?.aborted ? 'interrupted' : errorMessage(error);
+    throw new ProviderError(`${options.what} failed (${why}): ${output || 'no output'}`);
   } finally {
     await log.close();
   }
@@ -219,6 +231,84 @@ export const writeJsonAtomic = async (file: string, value: unknown): Promise<voi
   const temporary = `${file}.${process.pid}.tmp`;
   await fs.writeFile(temporary, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600 });
   await fs.rename(temporary, file);
+};
+
+/**
+ * Read a file the engine user owns without following a symbolic link it may have put there
+ * (`protected_symlinks` is often off in containers, and the platform runs as root).
+ */
+export const readFileNoFollow = async (file: string): Promise<string> => {
+  const handle = await fs.open(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  try {
+    return await handle.readFile('utf8');
+  } finally {
+    await handle.close();
+  }
+};
+
+/**
+ * Replace a file in a directory the engine user owns: a new file (O_EXCL, so never through a
+ * link), owned by `runAs`, renamed over the old one.
+ */
+export const replaceFile = async (
+  file: string,
+  content: string,
+  runAs: RunAs | undefined,
+  mode = 0o600,
+): Promise<void> => {
+  const temporary = `${file}.addons-${process.pid}-${Date.now().toString(36)}.tmp`;
+  try {
+    await fs.writeFile(temporary, content, { mode, flag: 'wx' });
+    await chownTo(temporary, runAs);
+    await fs.rename(temporary, file);
+  } catch (error) {
+    await fs.rm(temporary, { force: true });
+    throw error;
+  }
+};
+
+/** fsync a file or a directory (a rename is durable once its directory is synced). */
+export const fsyncPath = async (target: string): Promise<void> => {
+  const handle = await fs.open(target, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+};
+
+/** Total size of the regular files under `dir` (symbolic links are not followed). */
+export const treeSize = async (dir: string): Promise<number> => {
+  let total = 0;
+  for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
+    const target = path.join(dir, entry.name);
+    if (entry.isDirectory()) total += await treeSize(target);
+    else if (entry.isFile()) total += (await fs.lstat(target)).size;
+  }
+  return total;
+};
+
+/** The first of `candidates` that is an executable file, else the first `name` found on PATH. */
+export const findExecutable = async (
+  name: string,
+  candidates: string[] = [],
+): Promise<string | undefined> => {
+  const onPath = (process.env.PATH ?? '/usr/bin:/bin')
+    .split(path.delimiter)
+    .filter(Boolean)
+    .map((dir) => path.join(dir, name));
+  for (const candidate of [...candidates, ...onPath]) {
+    try {
+      const stat = await fs.stat(candidate);
+      if (stat.isFile()) {
+        await fs.access(candidate, fs.constants.X_OK);
+        return candidate;
+      }
+    } catch {
+      // not this one
+    }
+  }
+  return undefined;
 };
 
 export const exists = async (target: string): Promise<boolean> => {
