@@ -66,6 +66,7 @@ export interface SnapshotProvider {
   createSnapshot(resourceId: string, snapshotId: string): Promise<void>;
   describeSnapshot(snapshotId: string): Promise<SnapshotState>;
   deleteSnapshot(snapshotId: string): Promise<void>;
-  restoreSnapshot(resourceId: string, snapshotId: string): Promise<void>;
-  describeRestore(resourceId: string, snapshotId: string): Promise<RestoreState>;
+  /** `restoreId` (the operation id) tells a retried call from a new restore of the same snapshot. */
+  restoreSnapshot(resourceId: string, snapshotId: string, restoreId: string): Promise<void>;
+  describeRestore(resourceId: string, snapshotId: string, restoreId: string): Promise<RestoreState>;
 }

@@ -266,7 +266,7 @@ export class BackupWorkflowTasks {
       this.deps.store.getAddon(task.projectId, task.addonId),
       this.backup(task),
     ]);
-    await this.deps.snapshots.restoreSnapshot(addon.resourceId, this.snapshotIdOf(backup));
+    await this.deps.snapshots.restoreSnapshot(addon.resourceId, this.snapshotIdOf(backup), task.operationId);
     return {};
   }
 
@@ -275,7 +275,11 @@ export class BackupWorkflowTasks {
       this.deps.store.getAddon(task.projectId, task.addonId),
       this.backup(task),
     ]);
-    const state = await this.deps.snapshots.describeRestore(addon.resourceId, this.snapshotIdOf(backup));
+    const state = await this.deps.snapshots.describeRestore(
+      addon.resourceId,
+      this.snapshotIdOf(backup),
+      task.operationId,
+    );
     const attempts = task.attempts + 1;
     if (state.status === 'failed') throw new ProviderError(state.reason, 'RestoreFailed');
     if (state.status === 'restoring' && attempts >= task.maxAttempts) {

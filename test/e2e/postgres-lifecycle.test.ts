@@ -197,7 +197,9 @@ describe('local target, end to end', () => {
   });
 
   it('resumes an operation that a crash interrupted: it completes after the restart', async () => {
-    const created = await api('POST', '/v1/projects/e2e/addons', { body: { name: 'interrupted', engine: 'postgresql' } });
+    const created = await api('POST', '/v1/projects/e2e/addons', {
+      body: { name: 'interrupted', engine: 'postgresql' },
+    });
     expect(created.status).toBe(202);
     await platform?.kill();
     await start();

@@ -34,6 +34,8 @@ export interface InstanceRecord {
  */
 export interface RestoreRecord {
   snapshotId: string;
+  /** Which restore request this is (the operation id): the same snapshot can be restored again later. */
+  restoreId?: string;
   state: 'restoring' | 'available' | 'failed';
   phase?: 'preparing' | 'switched';
   /** The restored data directory, relative to the instance directory. */

@@ -373,22 +373,28 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
    * for the snapshot being restored, or last restored, is a no-op (so restoring the same snapshot
    * twice in a row needs another snapshot id); after a failed restore it restores again.
    */
-  async restoreSnapshot(resourceId: string, snapshotId: string): Promise<void> {
+  async restoreSnapshot(
+    resourceId: string,
+    snapshotId: string,
+    restoreId: string = snapshotId,
+  ): Promise<void> {
     const id = this.checkId(resourceId);
     const sid = checkSnapshotId(snapshotId);
-    const key = `${id}/${sid}`;
+    const key = `${id}/${restoreId}`;
     if (this.restoreJobs.has(key)) return;
     const record = await this.readRecord(id);
     if (record?.state !== 'ready')
       throw new ProviderError(`Instance ${id} does not exist`, 'InstanceNotFound');
-    if (record.restore?.snapshotId === sid && record.restore.state === 'available') return;
+    if (restoreIdOf(record.restore) === restoreId && record.restore?.state === 'available') return;
     const problem = await this.restoreProblem(id, record, sid);
     if (problem) throw new ProviderError(problem.reason, problem.code);
     this.assertOpen();
     if (this.restoreJobs.has(key)) return; // checked again: no await from here on
     const job: RestoreJob = { snapshotId: sid, done: Promise.resolve() };
     this.restoreJobs.set(key, job);
-    job.done = this.exclusive(id, 'restoring', () => this.runRestore(id, sid, this.shutdown.signal))
+    job.done = this.exclusive(id, 'restoring', () =>
+      this.runRestore(id, sid, restoreId, this.shutdown.signal),
+    )
       .catch((error: unknown) => {
         this.log('engine: restore failed', { resourceId: id, snapshotId: sid, error: errorMessage(error) });
       })
@@ -397,10 +403,14 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
       });
   }
 
-  async describeRestore(resourceId: string, snapshotId: string): Promise<RestoreState> {
+  async describeRestore(
+    resourceId: string,
+    snapshotId: string,
+    restoreId: string = snapshotId,
+  ): Promise<RestoreState> {
     const id = this.checkId(resourceId);
     const sid = checkSnapshotId(snapshotId);
-    if (this.restoreJobs.has(`${id}/${sid}`)) return { status: 'restoring' };
+    if (this.restoreJobs.has(`${id}/${restoreId}`)) return { status: 'restoring' };
     let record: InstanceRecord | undefined;
     try {
       record = await this.readRecord(id);
@@ -409,7 +419,7 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
     }
     if (!record) return { status: 'failed', reason: `Instance ${id} does not exist` };
     const restore = record.restore;
-    if (restore?.snapshotId !== sid) {
+    if (restore?.snapshotId !== sid || restoreIdOf(restore) !== restoreId) {
       return { status: 'failed', reason: `No restore of snapshot ${sid} was started on instance ${id}` };
     }
     if (restore.state === 'available') return { status: 'available' };
@@ -640,14 +650,14 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
    * during 3 rolls back too rather than finishing: a first start of a restored base backup that
    * was interrupted mid-recovery is not always startable again.
    */
-  private async runRestore(id: string, sid: string, signal: AbortSignal): Promise<void> {
+  private async runRestore(id: string, sid: string, restoreId: string, signal: AbortSignal): Promise<void> {
     const started = Date.now();
     const startedAt = new Date(started).toISOString();
     let record = await this.settledRecord(id);
     if (record?.state !== 'ready') {
       throw new ProviderError(`Instance ${id} was deleted before the restore began`, 'InstanceNotFound');
     }
-    if (record.restore?.snapshotId === sid && record.restore.state === 'available') return;
+    if (restoreIdOf(record.restore) === restoreId && record.restore?.state === 'available') return;
     const problem = this.closed
       ? {
           code: 'ShuttingDown',
@@ -657,6 +667,7 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
     if (problem) {
       const restore: RestoreRecord = {
         snapshotId: sid,
+        restoreId,
         state: 'failed',
         reason: problem.reason,
         startedAt,
@@ -674,6 +685,7 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
     if (target === previous) target = `${target}1`;
     const restore: RestoreRecord = {
       snapshotId: sid,
+      restoreId,
       state: 'restoring',
       phase: 'preparing',
       dataDir: target,
@@ -701,7 +713,13 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
       await this.start(this.context(id, record, runAs), driver);
       record = {
         ...record,
-        restore: { snapshotId: sid, state: 'available', startedAt, completedAt: new Date().toISOString() },
+        restore: {
+          snapshotId: sid,
+          restoreId,
+          state: 'available',
+          startedAt,
+          completedAt: new Date().toISOString(),
+        },
       };
       await this.writeRecord(id, record);
     } catch (error) {
@@ -724,6 +742,7 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
     this.log('engine: snapshot restored', {
       resourceId: id,
       snapshotId: sid,
+      restoreId,
       ms: Date.now() - started,
       unpackMs: prepared - started,
       downtimeMs: Date.now() - stopped,
@@ -762,6 +781,7 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
       dataDir: previous,
       restore: {
         snapshotId: restore.snapshotId,
+        restoreId: restore.restoreId,
         state: 'failed',
         reason,
         startedAt: restore.startedAt,
@@ -1136,3 +1156,7 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
     return writeJsonAtomic(path.join(this.dirOf(id), RECORD_FILE), record);
   }
 }
+
+/** Records written before restore ids existed name the restore by its snapshot. */
+const restoreIdOf = (restore: RestoreRecord | undefined): string | undefined =>
+  restore?.restoreId ?? restore?.snapshotId;

@@ -127,7 +127,7 @@ export const toPlatformError = (error: unknown, action: string): PlatformError =
   }
   if (code === 'InsufficientDBInstanceCapacity') {
     return new ProviderError(
-      `AWS has no capacity for this instance class in the deployment's availability zones right now: ${detail}. Try another plan or try again later.`,
+      `AWS has no capacity for this instance class in the deployment's availability zones right now, while ${action}: ${detail}. Try another plan or try again later.`,
       'InsufficientCapacity',
       { cause: error },
     );

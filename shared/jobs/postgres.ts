@@ -1,0 +1,168 @@
+import { readFileSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import pg from 'pg';
+import { errorMessage, MissingToolError, ProviderError, TransientError } from '../errors.ts';
+import type { Credentials } from '../schemas/addon.ts';
+import { type Tool, toolVersion } from './processes.ts';
+
+/**
+ * Connection settings for libpq tools, in the environment only: a password on the command line
+ * is visible to every user of the machine in `ps`. The child gets nothing else from ours (no AWS
+ * credentials, no platform token). LC_ALL=C keeps its messages in English for the error text.
+ * With TLS, `verify-full` when a CA bundle is configured (PGSSLROOTCERT, e.g. the RDS bundle in
+ * the job image), encryption without verification otherwise.
+ */
+export const libpqEnv = (connection: Credentials, applicationName: string): NodeJS.ProcessEnv => {
+  const rootCert = process.env.PGSSLROOTCERT;
+  return {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    LC_ALL: 'C',
+    PGHOST: connection.host,
+    PGPORT: String(connection.port),
+    PGUSER: connection.username,
+    PGPASSWORD: connection.password,
+    PGDATABASE: connection.database,
+    PGAPPNAME: applicationName,
+    PGCONNECT_TIMEOUT: '15',
+    PGSSLMODE: connection.tls ? (rootCert ? 'verify-full' : 'require') : 'prefer',
+    ...(connection.tls && rootCert ? { PGSSLROOTCERT: rootCert } : {}),
+  };
+};
+
+const pgSsl = (connection: Credentials): pg.ClientConfig['ssl'] => {
+  if (!connection.tls) return false;
+  const rootCert = process.env.PGSSLROOTCERT;
+  return rootCert
+    ? { ca: readFileSync(rootCert, 'utf8'), rejectUnauthorized: true }
+    : { rejectUnauthorized: false };
+};
+
+export interface ServerInfo {
+  major: number;
+  /** `server_version`, e.g. `15.18`. */
+  version: string;
+  /** pg_database_size of the database: tables, indexes and free space; the dump has less. */
+  databaseBytes: number;
+}
+
+/** SQLSTATEs of a server that is there but not ready: worth retrying the job later. */
+const TRANSIENT_STATES = new Set(['57P01', '57P02', '57P03', '53300']);
+const TRANSIENT_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'EAI_AGAIN']);
+
+/**
+ * Asks the server its version and the database's size before a job starts: the version picks the
+ * client tools (pg_dump must not be older than the server), the size the upload's part size. A
+ * wrong password or a missing database fails here, before anything is uploaded.
+ */
+export const inspectServer = async (
+  connection: Credentials,
+  applicationName: string,
+): Promise<ServerInfo> => {
+  const client = new pg.Client({
+    host: connection.host,
+    port: connection.port,
+    user: connection.username,
+    password: connection.password,
+    database: connection.database,
+    application_name: applicationName,
+    ssl: pgSsl(connection),
+    connectionTimeoutMillis: 15_000,
+  });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    const { rows } = await client.query<{ num: string; version: string; size: string }>(
+      `SELECT current_setting('server_version_num') AS num, current_setting('server_version') AS version,
+              pg_database_size(current_database())::text AS size`,
+    );
+    const row = rows[0];
+    if (!row) throw new ProviderError('The server did not report its version');
+    return {
+      major: Math.floor(Number(row.num) / 10_000),
+      version: row.version.split(' ')[0] ?? row.version,
+      databaseBytes: Number(row.size),
+    };
+  } catch (error) {
+    if (error instanceof ProviderError) throw error;
+    const where = `${connection.host}:${connection.port}/${connection.database}`;
+    const { code } = error as { code?: string };
+    const message = `Cannot connect to PostgreSQL at ${where} as ${connection.username}: ${errorMessage(error)}`;
+    if (code && (TRANSIENT_STATES.has(code) || TRANSIENT_ERRNOS.has(code))) {
+      throw new TransientError(message, { cause: error });
+    }
+    throw new ProviderError(message, 'ConnectionFailed', { cause: error });
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+};
+
+export type PgToolName = 'pg_dump' | 'pg_restore' | 'psql';
+
+export interface PgTool extends Tool {
+  major: number;
+  /** The first line of `--version`, e.g. `pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)`. */
+  version: string;
+}
+
+const installHint = (major: number) =>
+  `apt-get install postgresql-client (Debian); for PostgreSQL ${major}, postgresql-client-${major} from the PGDG repository (apt.postgresql.org)`;
+
+/** Majors with a Debian-layout client installed (/usr/lib/postgresql/<major>/bin), newest first. */
+const installedMajors = async (): Promise<number[]> => {
+  const entries = await readdir('/usr/lib/postgresql').catch(() => [] as string[]);
+  return entries
+    .map(Number)
+    .filter((major) => Number.isInteger(major) && major > 0)
+    .sort((a, b) => b - a);
+};
+
+export const parseMajor = (versionLine: string): number | undefined => {
+  const match = /\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?/.exec(versionLine);
+  return match?.[1] ? Number(match[1]) : undefined;
+};
+
+/**
+ * The client tool for a server of `serverMajor`: the same major when installed (Debian and the
+ * PGDG packages put each major under /usr/lib/postgresql/<major>/bin), else the oldest newer one,
+ * else whatever PATH has. pg_dump refuses servers newer than itself, and pg_restore cannot read
+ * archives written by a newer pg_dump, so an older tool is an error that names what to install.
+ */
+export const resolvePgTool = async (
+  name: PgToolName,
+  serverMajor: number,
+  pgBinDir?: string,
+): Promise<PgTool> => {
+  const candidates: string[] = [];
+  if (pgBinDir) candidates.push(join(pgBinDir, name));
+  else {
+    const majors = await installedMajors();
+    const usable = majors.filter((major) => major >= serverMajor).sort((a, b) => a - b);
+    for (const major of usable) candidates.push(join('/usr/lib/postgresql', String(major), 'bin', name));
+    candidates.push(name);
+  }
+  let lastMissing: MissingToolError | undefined;
+  for (const path of candidates) {
+    const tool: Tool = { name, path, install: installHint(serverMajor) };
+    let version: string;
+    try {
+      version = await toolVersion(tool);
+    } catch (error) {
+      if (error instanceof MissingToolError) {
+        lastMissing = error;
+        continue;
+      }
+      throw error;
+    }
+    const major = parseMajor(version);
+    if (major === undefined) throw new ProviderError(`Cannot read the version of ${path}: "${version}"`);
+    if (major < serverMajor) {
+      throw new ProviderError(
+        `${name} ${major} is older than the PostgreSQL ${serverMajor} server (${name} must be the server's major version or newer): ${installHint(serverMajor)}`,
+        'ToolTooOld',
+      );
+    }
+    return { ...tool, major, version };
+  }
+  throw lastMissing ?? new MissingToolError(name, installHint(serverMajor));
+};

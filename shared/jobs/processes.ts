@@ -1,0 +1,117 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import type { Stream } from 'node:stream';
+import { MissingToolError, ProviderError } from '../errors.ts';
+
+/** A command-line tool a job runs, and what to install when it is missing. */
+export interface Tool {
+  /** Short name for messages: `pg_dump`, `zstd`. */
+  name: string;
+  /** What `spawn` runs: an absolute path or a name looked up in PATH. */
+  path: string;
+  /** How to get it, e.g. `apt-get install zstd`. */
+  install: string;
+}
+
+/** A pipe to this process, nothing, or a stream of another process (data then bypasses this one). */
+export type StdioEnd = 'pipe' | 'ignore' | Stream;
+
+export interface ToolExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** Set when the process could not be started at all. */
+  error?: Error;
+}
+
+export interface RunningTool {
+  tool: Tool;
+  child: ChildProcess;
+  /** Settles once, when the process has exited and its stdio is closed; never rejects. */
+  exited: Promise<ToolExit>;
+  /** The last lines the process wrote to stderr, for error messages. */
+  stderrTail(): string;
+  /** SIGTERM (SIGKILL with `force`), then SIGKILL if it is still alive after a grace period. */
+  kill(force?: boolean): void;
+}
+
+const STDERR_TAIL_CHARS = 2000;
+const KILL_GRACE_MS = 5000;
+
+const isMissing = (error: unknown) => {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOENT' || code === 'EACCES';
+};
+
+/** Runs `tool --version` (or `args`); a tool that cannot be executed is a MissingToolError. */
+export const toolVersion = (tool: Tool, args = ['--version']): Promise<string> =>
+  new Promise((resolve, reject) => {
+    execFile(tool.path, args, { encoding: 'utf8', timeout: 10_000 }, (error, stdout, stderr) => {
+      if (error && isMissing(error)) reject(new MissingToolError(tool.name, tool.install));
+      else if (error)
+        reject(new ProviderError(`${tool.path} ${args.join(' ')} failed: ${stderr || error.message}`));
+      // zstd prints its banner on stdout, some tools on stderr.
+      else resolve((stdout || stderr).trim().split('\n')[0] ?? '');
+    });
+  });
+
+/**
+ * Starts a tool with stderr captured (its tail ends up in error messages). Stdin and stdout are
+ * whatever `stdio` says: usually a pipe, or another tool's pipe end so that data flows from one
+ * process to the next without passing through this one.
+ */
+export const startTool = (
+  tool: Tool,
+  args: string[],
+  options: { env: NodeJS.ProcessEnv; stdin: StdioEnd; stdout: StdioEnd },
+): RunningTool => {
+  const child = spawn(tool.path, args, {
+    env: options.env,
+    stdio: [options.stdin, options.stdout, 'pipe'],
+  });
+  let tail = '';
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (chunk: string) => {
+    tail = (tail + chunk).slice(-STDERR_TAIL_CHARS);
+  });
+  let spawnError: Error | undefined;
+  const exited = new Promise<ToolExit>((resolve) => {
+    child.once('error', (error) => {
+      spawnError = isMissing(error) ? new MissingToolError(tool.name, tool.install) : error;
+      // A process that never started emits no 'close'.
+      if (child.pid === undefined) resolve({ code: null, signal: null, error: spawnError });
+    });
+    child.once('close', (code, signal) =>
+      resolve({ code, signal, ...(spawnError ? { error: spawnError } : {}) }),
+    );
+  });
+  let killTimer: NodeJS.Timeout | undefined;
+  void exited.then(() => clearTimeout(killTimer));
+  return {
+    tool,
+    child,
+    exited,
+    stderrTail: () => tail.trim(),
+    kill: (force = false) => {
+      if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+      child.kill(force ? 'SIGKILL' : 'SIGTERM');
+      if (!force && !killTimer) {
+        killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
+        killTimer.unref();
+      }
+    },
+  };
+};
+
+/** `pg_dump exited with code 1` / `was killed by SIGTERM`, with the last stderr lines. */
+export const describeExit = (running: RunningTool, exit: ToolExit): string => {
+  const how = exit.error
+    ? `could not be started (${exit.error.message})`
+    : exit.signal
+      ? `was killed by ${exit.signal}`
+      : `exited with code ${exit.code}`;
+  const tail = running.stderrTail();
+  return `${running.tool.name} ${how}${tail ? `: ${lastLines(tail, 6)}` : ''}`;
+};
+
+const lastLines = (text: string, count: number) => text.split('\n').slice(-count).join('\n');
+
+export const succeeded = (exit: ToolExit) => exit.code === 0 && !exit.error;
