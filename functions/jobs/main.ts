@@ -26,6 +26,8 @@ const JobEnvSchema = z.object({
   ADDONS_SECRETS_DIR: z.string().optional(),
   /** Locally: the S3 emulator. */
   ADDONS_S3_ENDPOINT: z.string().optional(),
+  /** Where pg_dump/pg_restore are, when not under /usr/lib/postgresql/<major>/bin or on PATH. */
+  ADDONS_PG_BIN_DIR: z.string().optional(),
 });
 
 const log = (level: 'info' | 'error', message: string, extra: Record<string, unknown> = {}) => {
@@ -54,6 +56,7 @@ export const main = async (rawEnv: NodeJS.ProcessEnv = process.env): Promise<voi
   // Step Functions stops the task (SIGTERM) when the execution is stopped: abort cleanly.
   process.once('SIGTERM', () => controller.abort(new Error('The job was stopped')));
   const s3 = { client, bucket: spec.artifact.bucket, key: spec.artifact.key };
+  const tools = env.ADDONS_PG_BIN_DIR ? { pgBinDir: env.ADDONS_PG_BIN_DIR } : undefined;
   log('info', `${spec.kind} started`, { backupId: spec.backupId, operationId: spec.operationId });
   if (spec.kind === 'dump') {
     const result = await runDump({
@@ -63,6 +66,7 @@ export const main = async (rawEnv: NodeJS.ProcessEnv = process.env): Promise<voi
       compression: spec.compression,
       estimatedBytes: spec.estimatedBytes,
       signal: controller.signal,
+      tools,
       onProgress: (progress) => log('info', 'dump progress', { ...progress }),
     });
     // The workflow reads this beside the artifact to record size and SHA-256.
@@ -88,6 +92,7 @@ export const main = async (rawEnv: NodeJS.ProcessEnv = process.env): Promise<voi
       compression: spec.compression,
       expectedSha256: spec.expectedSha256,
       signal: controller.signal,
+      tools,
       onProgress: (progress) => log('info', 'restore progress', { ...progress }),
     });
     log('info', 'restore completed', { sizeBytes: result.sizeBytes, verified: result.verified });

@@ -16,6 +16,8 @@ export const LocalConfigSchema = z.object({
   ADDONS_CLOCK_SPEED: z.coerce.number().min(1).max(1_000_000).default(1),
   /** How often the local scheduler checks for due schedules and expired backups (ms). */
   ADDONS_SCHEDULER_TICK_MS: z.coerce.number().int().min(10).max(600_000).default(15_000),
+  /** Where pg_dump and pg_restore are, when not in /usr/lib/postgresql/<major>/bin or on PATH. */
+  ADDONS_PG_BIN_DIR: z.string().min(1).optional(),
 });
 
 export interface LocalConfig {
@@ -28,6 +30,7 @@ export interface LocalConfig {
   retryMs: number;
   clockSpeed: number;
   schedulerTickMs: number;
+  pgBinDir?: string;
 }
 
 export const loadLocalConfig = (env: NodeJS.ProcessEnv = process.env): LocalConfig => {
@@ -49,5 +52,6 @@ export const loadLocalConfig = (env: NodeJS.ProcessEnv = process.env): LocalConf
     retryMs: parsed.ADDONS_RETRY_MS,
     clockSpeed: parsed.ADDONS_CLOCK_SPEED,
     schedulerTickMs: parsed.ADDONS_SCHEDULER_TICK_MS,
+    pgBinDir: parsed.ADDONS_PG_BIN_DIR,
   };
 };
