@@ -1,0 +1,49 @@
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import { Api } from './constructs/api.ts';
+import { Data } from './constructs/data.ts';
+import { Network } from './constructs/network.ts';
+import { PostgresAddons } from './constructs/postgres-addons.ts';
+import { Workflows } from './constructs/workflows.ts';
+
+export interface AddonsStackProps extends StackProps {
+  /** Retention of every log group of the stack. @default one month */
+  logRetention?: RetentionDays;
+}
+
+/** The whole platform on AWS. Wiring only: each feature lives in its construct. */
+export class AddonsStack extends Stack {
+  readonly network: Network;
+  readonly data: Data;
+  readonly postgres: PostgresAddons;
+  readonly workflows: Workflows;
+  readonly api: Api;
+
+  constructor(scope: Construct, id: string, props: AddonsStackProps = {}) {
+    super(scope, id, props);
+    const { logRetention } = props;
+    this.network = new Network(this, 'Network', { logRetention });
+    this.data = new Data(this, 'Data');
+    this.postgres = new PostgresAddons(this, 'Postgres', { network: this.network, key: this.data.key });
+    this.workflows = new Workflows(this, 'Workflows', {
+      data: this.data,
+      network: this.network,
+      postgres: this.postgres,
+      logRetention,
+    });
+    this.api = new Api(this, 'Api', { data: this.data, workflows: this.workflows, logRetention });
+
+    new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the API' });
+    new CfnOutput(this, 'UserPoolId', { value: this.api.userPool.userPoolId });
+    new CfnOutput(this, 'UserPoolClientId', {
+      value: this.api.userPoolClient.userPoolClientId,
+      description: 'App client for `aws cognito-idp initiate-auth`; send its IdToken as the bearer token',
+    });
+    new CfnOutput(this, 'ClientSecurityGroupId', {
+      value: this.network.clientSecurityGroup.securityGroupId,
+      description: 'Attach to workloads that connect to addons',
+    });
+    new CfnOutput(this, 'VpcId', { value: this.network.vpc.vpcId });
+  }
+}

@@ -1,0 +1,285 @@
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { Annotations, Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import {
+  HttpApi,
+  HttpMethod,
+  HttpRoute,
+  HttpRouteKey,
+  HttpStage,
+  LogGroupLogDestination,
+} from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpUserPoolAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import {
+  AccountRecovery,
+  ClientAttributes,
+  FeaturePlan,
+  Mfa,
+  StandardThreatProtectionMode,
+  StringAttribute,
+  UserPool,
+  type UserPoolClient,
+} from 'aws-cdk-lib/aws-cognito';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { PROJECTS_CLAIM } from '#shared/api/http-handler.ts';
+import { API_FUNCTIONS, type ApiFunctionName, routeKey } from '#shared/api/route.ts';
+import { allRoutes } from '#shared/api/routes.ts';
+import {
+  AddonsFunctionEnvSchema,
+  CatalogFunctionEnvSchema,
+  CredentialsFunctionEnvSchema,
+  MetaFunctionEnvSchema,
+  OperationsFunctionEnvSchema,
+} from '#shared/config/env.ts';
+import { acknowledgeNag } from '../nag.ts';
+import type { Data } from './data.ts';
+import { ProjectFunction } from './project-function.ts';
+import type { Workflows } from './workflows.ts';
+
+export interface ApiProps {
+  data: Data;
+  workflows: Workflows;
+  /** @default one month */
+  logRetention?: RetentionDays;
+  /** Steady-state requests per second across the API. @default 50 */
+  rateLimit?: number;
+}
+
+/** The custom user attribute behind the `custom:projects` claim. */
+const PROJECTS_ATTRIBUTE = PROJECTS_CLAIM.replace(/^custom:/, '');
+
+/** Lambda's working directory: swagger-ui's files are copied beside the bundle. */
+const LAMBDA_TASK_ROOT = '/var/task';
+const DOCS_ASSETS = ['swagger-ui.css', 'swagger-ui-bundle.js'];
+const swaggerUiDir = () => dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
+
+const METHODS: Record<string, HttpMethod> = {
+  get: HttpMethod.GET,
+  post: HttpMethod.POST,
+  patch: HttpMethod.PATCH,
+  delete: HttpMethod.DELETE,
+};
+
+const pascal = (name: string) => name.charAt(0).toUpperCase() + name.slice(1);
+
+/**
+ * API functions not deployed to AWS yet, with the entry they wait for; their routes are left
+ * out. Infra tests require every other API function to be deployed, and fail as soon as a
+ * pending entry exists, so this list cannot go stale.
+ */
+export const API_FUNCTIONS_PENDING_ON_AWS: Partial<
+  Record<ApiFunctionName, { entry: string; reason: string }>
+> = {
+  backups: {
+    entry: 'functions/api/backups-handler.ts',
+    reason: 'its AWS entry point and environment schema are not written yet (issue 4)',
+  },
+};
+
+/**
+ * The HTTPS API: an API Gateway HTTP API with one Lambda per API function and one route per
+ * entry of the route table, the same table the local gateway and the handlers route on.
+ *
+ * HTTP API rather than REST API: the handlers take payload format 2.0 and dispatch on its
+ * `routeKey`, which the route table produces; its native JWT authorizer validates Cognito
+ * tokens without a Lambda; and it costs less with lower latency. What REST API would add
+ * (request validation, usage plans, WAF) the handlers' zod validation and stage throttling
+ * cover or the platform does not need yet.
+ *
+ * Bearer tokens are Cognito **ID tokens**: only they carry custom attributes, and the
+ * handlers read the caller's projects from `custom:projects`. The alternative, copying the
+ * attribute into access tokens with a pre-token-generation trigger, puts a Lambda on every
+ * sign-in for no gain here. The app client may read that attribute but not write it, or a
+ * user could grant themselves any project; administrators set it.
+ */
+export class Api extends Construct {
+  readonly httpApi: HttpApi;
+  readonly stage: HttpStage;
+  readonly userPool: UserPool;
+  readonly userPoolClient: UserPoolClient;
+  /** One per name in API_FUNCTIONS, but those in API_FUNCTIONS_PENDING_ON_AWS. */
+  readonly functions: Partial<Record<ApiFunctionName, ProjectFunction>>;
+
+  constructor(scope: Construct, id: string, props: ApiProps) {
+    super(scope, id);
+    const { data, workflows } = props;
+    const retention = props.logRetention ?? RetentionDays.ONE_MONTH;
+
+    this.userPool = new UserPool(this, 'Users', {
+      // Administrators create users and set their projects.
+      selfSignUpEnabled: false,
+      signInAliases: { email: true },
+      signInCaseSensitive: false,
+      customAttributes: {
+        [PROJECTS_ATTRIBUTE]: new StringAttribute({ minLen: 1, maxLen: 2048, mutable: true }),
+      },
+      passwordPolicy: {
+        minLength: 14,
+        requireLowercase: true,
+        requireUppercase: true,
+        requireDigits: true,
+        requireSymbols: true,
+        tempPasswordValidity: Duration.days(3),
+      },
+      mfa: Mfa.OPTIONAL,
+      mfaSecondFactor: { otp: true, sms: false },
+      accountRecovery: AccountRecovery.EMAIL_ONLY,
+      featurePlan: FeaturePlan.PLUS,
+      standardThreatProtectionMode: StandardThreatProtectionMode.FULL_FUNCTION,
+      deletionProtection: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    acknowledgeNag(
+      this.userPool,
+      'COG2',
+      'MFA is optional (TOTP) so scripts and CI can get ID tokens with USER_PASSWORD_AUTH; users are created by administrators and the Plus plan threat protection blocks risky sign-ins',
+    );
+    this.userPoolClient = this.userPool.addClient('CliClient', {
+      // A public client (CLI, scripts): no secret; SRP for apps, USER_PASSWORD_AUTH for the CLI.
+      generateSecret: false,
+      authFlows: { userSrp: true, userPassword: true },
+      disableOAuth: true,
+      preventUserExistenceErrors: true,
+      idTokenValidity: Duration.hours(1),
+      accessTokenValidity: Duration.hours(1),
+      refreshTokenValidity: Duration.days(30),
+      readAttributes: new ClientAttributes()
+        .withStandardAttributes({ email: true, emailVerified: true })
+        .withCustomAttributes(PROJECTS_ATTRIBUTE),
+      writeAttributes: new ClientAttributes().withStandardAttributes({ fullname: true }),
+    });
+
+    const environment = { ADDONS_TARGET: 'aws', POWERTOOLS_SERVICE_NAME: 'addons-api' } as const;
+    // Request latency is what users feel: no source-map resolution at cold start. Stack traces
+    // stay mappable offline with the .map file beside each bundle.
+    const common = { logRetention: retention, sourceMapsInStackTraces: false };
+    const assetsDir = swaggerUiDir();
+    const meta = new ProjectFunction(this, 'MetaFunction', {
+      ...common,
+      entry: 'functions/api/meta.ts',
+      description: 'Health, OpenAPI document and docs page',
+      envSchema: MetaFunctionEnvSchema,
+      environment: { ...environment, DOCS_ASSETS_DIR: LAMBDA_TASK_ROOT },
+      afterBundling: (_inputDir, outputDir) =>
+        DOCS_ASSETS.map((asset) => `cp "${join(assetsDir, asset)}" "${join(outputDir, asset)}"`),
+    });
+    const catalog = new ProjectFunction(this, 'CatalogFunction', {
+      ...common,
+      entry: 'functions/api/catalog.ts',
+      description: 'Engine catalog',
+      envSchema: CatalogFunctionEnvSchema,
+      environment,
+    });
+    const addons = new ProjectFunction(this, 'AddonsFunction', {
+      ...common,
+      entry: 'functions/api/addons.ts',
+      description: 'Create, list, get and delete addons',
+      envSchema: AddonsFunctionEnvSchema,
+      environment: {
+        ...environment,
+        TABLE_NAME: data.table.tableName,
+        PROVISION_ADDON_STATE_MACHINE_ARN: workflows.stateMachine('provision-addon').stateMachineArn,
+        DELETE_ADDON_STATE_MACHINE_ARN: workflows.stateMachine('delete-addon').stateMachineArn,
+      },
+    });
+    const credentials = new ProjectFunction(this, 'CredentialsFunction', {
+      ...common,
+      entry: 'functions/api/credentials.ts',
+      description: 'Connection details of an addon',
+      envSchema: CredentialsFunctionEnvSchema,
+      environment: {
+        ...environment,
+        TABLE_NAME: data.table.tableName,
+        SECRET_NAME_PREFIX: data.secretNamePrefix,
+        SECRETS_KMS_KEY_ID: data.key.keyArn,
+      },
+    });
+    const operations = new ProjectFunction(this, 'OperationsFunction', {
+      ...common,
+      entry: 'functions/api/operations.ts',
+      description: 'Operations of addons',
+      envSchema: OperationsFunctionEnvSchema,
+      environment: { ...environment, TABLE_NAME: data.table.tableName },
+    });
+    this.functions = { meta, catalog, addons, credentials, operations };
+
+    // Each function may send exactly what its code sends (infra tests record and compare).
+    data.grantStore(addons, ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem']);
+    workflows.stateMachine('provision-addon').grantStartExecution(addons);
+    workflows.stateMachine('delete-addon').grantStartExecution(addons);
+    data.grantStore(credentials, ['GetItem']);
+    data.grantConnectionDetails(credentials, 'read');
+    data.grantStore(operations, ['GetItem', 'Query']);
+
+    this.httpApi = new HttpApi(this, 'HttpApi', {
+      description: 'Addons platform API',
+      createDefaultStage: false,
+    });
+    const accessLogs = new LogGroup(this, 'AccessLogs', { retention, removalPolicy: RemovalPolicy.DESTROY });
+    this.stage = new HttpStage(this, 'DefaultStage', {
+      httpApi: this.httpApi,
+      autoDeploy: true,
+      throttle: { rateLimit: props.rateLimit ?? 50, burstLimit: 2 * (props.rateLimit ?? 50) },
+      accessLogSettings: {
+        destination: new LogGroupLogDestination(accessLogs),
+        format: AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: '$context.requestId',
+            requestTime: '$context.requestTime',
+            sourceIp: '$context.identity.sourceIp',
+            routeKey: '$context.routeKey',
+            status: '$context.status',
+            responseLength: '$context.responseLength',
+            latencyMs: '$context.responseLatency',
+            integrationError: '$context.integrationErrorMessage',
+            authorizerError: '$context.authorizer.error',
+            subject: '$context.authorizer.claims.sub',
+          }),
+        ),
+      },
+    });
+
+    const authorizer = new HttpUserPoolAuthorizer('Cognito', this.userPool, {
+      userPoolClients: [this.userPoolClient],
+      identitySource: ['$request.header.Authorization'],
+    });
+    const integrations: Partial<Record<ApiFunctionName, HttpLambdaIntegration>> = {};
+    for (const name of API_FUNCTIONS) {
+      const fn = this.functions[name];
+      if (fn) integrations[name] = new HttpLambdaIntegration(`${pascal(name)}Integration`, fn.function);
+      else if (!API_FUNCTIONS_PENDING_ON_AWS[name]) {
+        Annotations.of(this).addError(`API function '${name}' has no AWS settings in the Api construct`);
+      }
+    }
+    for (const route of allRoutes) {
+      const integration = integrations[route.fn];
+      if (!integration) continue;
+      const method = METHODS[route.method];
+      if (!method) throw new Error(`No API Gateway method for ${route.method}`);
+      const key = HttpRouteKey.with(route.path, method);
+      if (key.key !== routeKey(route))
+        throw new Error(`Route key ${key.key} differs from ${routeKey(route)}`);
+      const httpRoute = new HttpRoute(this, `${pascal(route.operationId)}Route`, {
+        httpApi: this.httpApi,
+        routeKey: key,
+        integration,
+        ...(route.auth ? { authorizer } : {}),
+      });
+      if (!route.auth) {
+        acknowledgeNag(
+          httpRoute,
+          'APIG4',
+          `${routeKey(route)} is public by design (architecture decision 7): health, the OpenAPI document and the docs page carry no project data`,
+        );
+      }
+    }
+  }
+
+  /** The API's base URL, without a trailing slash (the `$default` stage has no path prefix). */
+  get url(): string {
+    return this.httpApi.apiEndpoint;
+  }
+}

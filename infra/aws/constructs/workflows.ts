@@ -1,0 +1,117 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Annotations, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { WorkflowFunctionEnvSchema } from '#shared/config/env.ts';
+import { WORKFLOWS, type WorkflowName } from '#shared/ports/workflow-starter.ts';
+import { PROJECT_ROOT } from '../bundling.ts';
+import { acknowledgeNag } from '../nag.ts';
+import type { Data } from './data.ts';
+import type { Network } from './network.ts';
+import type { PostgresAddons } from './postgres-addons.ts';
+import { ProjectFunction } from './project-function.ts';
+
+export interface WorkflowsProps {
+  data: Data;
+  network: Network;
+  postgres: PostgresAddons;
+  /** @default one month */
+  logRetention?: RetentionDays;
+}
+
+export const STATE_MACHINES_DIR = join(PROJECT_ROOT, 'state-machines');
+
+const pascal = (name: string) =>
+  name
+    .split('-')
+    .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
+    .join('');
+
+/**
+ * The addon workflows: one Standard state machine per `state-machines/*.asl.json` file (the
+ * same files the local runner executes) and the task function their Task states invoke.
+ * Standard, not Express: the Wait/Describe loops outlast Express's five minutes.
+ */
+export class Workflows extends Construct {
+  readonly taskFunction: ProjectFunction<typeof WorkflowFunctionEnvSchema>;
+  /** One per workflow in WORKFLOWS whose ASL file exists (infra tests require all of them). */
+  readonly stateMachines: Partial<Record<WorkflowName, StateMachine>> = {};
+  /** `${Placeholder}` -> value, for every ASL file (infra tests check both directions). */
+  readonly substitutions: Record<string, string>;
+
+  constructor(scope: Construct, id: string, props: WorkflowsProps) {
+    super(scope, id);
+    const { data, network, postgres } = props;
+    const retention = props.logRetention ?? RetentionDays.ONE_MONTH;
+
+    this.taskFunction = new ProjectFunction(this, 'TaskFunction', {
+      entry: 'functions/workflow/handler.ts',
+      description: 'Addon workflow steps (provision, delete) on RDS, Secrets Manager and DynamoDB',
+      envSchema: WorkflowFunctionEnvSchema,
+      environment: {
+        ADDONS_TARGET: 'aws',
+        POWERTOOLS_SERVICE_NAME: 'addons-workflows',
+        TABLE_NAME: data.table.tableName,
+        SECRET_NAME_PREFIX: data.secretNamePrefix,
+        SECRETS_KMS_KEY_ID: data.key.keyArn,
+        DEPLOYMENT_NAME: postgres.deploymentName,
+        VPC_ID: network.vpc.vpcId,
+        DB_SUBNET_GROUP_NAME: postgres.subnetGroup.subnetGroupName,
+        CLIENT_SECURITY_GROUP_ID: network.clientSecurityGroup.securityGroupId,
+        STORAGE_KMS_KEY_ID: data.key.keyArn,
+        POSTGRES_TLS_PARAMETER_GROUPS: Stack.of(this).toJsonString(postgres.tlsParameterGroups),
+      },
+      // Each step is a few AWS calls; the ASL gives every Task 120 s before it times out.
+      timeout: Duration.seconds(60),
+      memorySize: 512,
+      logRetention: retention,
+    });
+    data.grantStore(this.taskFunction, ['GetItem', 'UpdateItem', 'DeleteItem']);
+    data.grantConnectionDetails(this.taskFunction, 'write');
+    postgres.grantProvisioning(this.taskFunction);
+
+    this.substitutions = { WorkflowTaskFunctionArn: this.taskFunction.function.functionArn };
+
+    for (const workflow of WORKFLOWS) {
+      const file = join(STATE_MACHINES_DIR, `${workflow}.asl.json`);
+      if (!existsSync(file)) {
+        Annotations.of(this).addWarningV2(
+          'addons:state-machine-missing',
+          `No ASL file for workflow '${workflow}'`,
+        );
+        continue;
+      }
+      const name = pascal(workflow);
+      // Vended-logs prefix: CloudWatch Logs keeps one resource policy for all of them.
+      const logGroup = new LogGroup(this, `${name}Logs`, {
+        logGroupName: `/aws/vendedlogs/states/${Stack.of(this).stackName}-${workflow}`,
+        retention,
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+      const machine = new StateMachine(this, name, {
+        stateMachineType: StateMachineType.STANDARD,
+        definitionBody: DefinitionBody.fromFile(file),
+        definitionSubstitutions: this.substitutions,
+        // Workflow state holds ids and statuses only: passwords never pass through it.
+        logs: { destination: logGroup, level: LogLevel.ALL, includeExecutionData: true },
+        tracingEnabled: true,
+      });
+      // The ASL names the function ARN directly as a Task Resource, so CDK cannot infer this grant.
+      this.taskFunction.function.grantInvokeLatestVersion(machine);
+      acknowledgeNag(
+        machine.role,
+        'IAM5[Resource::*]',
+        'Step Functions logging (logs:CreateLogDelivery and related) and X-Ray tracing support no resource-level permissions',
+      );
+      this.stateMachines[workflow] = machine;
+    }
+  }
+
+  stateMachine(workflow: WorkflowName): StateMachine {
+    const machine = this.stateMachines[workflow];
+    if (!machine) throw new Error(`There is no state machine for workflow '${workflow}'`);
+    return machine;
+  }
+}

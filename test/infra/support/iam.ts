@@ -1,0 +1,280 @@
+import { FAKE_ENV, resolveIntrinsics } from './intrinsics.ts';
+import type { CfnTemplate } from './stack.ts';
+
+/**
+ * A small IAM evaluator for the one question that breaks stacks never deployed: may this
+ * function's role do what its code sends? It knows the authorization rules the platform
+ * depends on (which resources an action is authorized on, the tagging and KMS calls AWS makes
+ * with the caller's permissions) and evaluates Allow statements with their conditions.
+ */
+
+/** One SDK command a function sent, as recorded by the tests. */
+export interface AwsCall {
+  service: 'dynamodb' | 'rds' | 'ec2' | 'secretsmanager' | 'states';
+  /** Without the `Command` suffix, e.g. `CreateDBInstance`. */
+  command: string;
+  input: Record<string, unknown>;
+  /** Tags of the existing resource the call acts on (for `aws:ResourceTag/...` conditions). */
+  resourceTags?: Record<string, string>;
+}
+
+export interface Permission {
+  action: string;
+  resource: string;
+  context: Record<string, string>;
+  /** Why the call needs it, for failure messages. */
+  because: string;
+}
+
+/** What the function's environment says about its resources (keys it uses). */
+export interface CallEnvironment {
+  /** Key that encrypts the table (DynamoDB calls KMS with the caller's permissions). */
+  tableKeyArn?: string;
+  /** Key of the connection-detail secrets. */
+  secretsKeyArn?: string;
+}
+
+const arn = (service: string, resource: string) =>
+  `arn:${FAKE_ENV.partition}:${service}:${FAKE_ENV.region}:${FAKE_ENV.account}:${resource}`;
+const via = (service: string) => ({ 'kms:ViaService': `${service}.${FAKE_ENV.region}.amazonaws.com` });
+const tagsOf = (tags: unknown): Record<string, string> =>
+  Object.fromEntries(
+    ((tags as Array<{ Key: string; Value: string }> | undefined) ?? []).map((tag) => [tag.Key, tag.Value]),
+  );
+
+/** The permissions AWS checks for one call. */
+export const requiredPermissions = (call: AwsCall, env: CallEnvironment): Permission[] => {
+  const action = `${call.service}:${call.command}`;
+  const because = `${call.service} ${call.command}`;
+  const input = call.input;
+  const permission = (
+    action: string,
+    resource: string,
+    context: Record<string, string> = {},
+  ): Permission => ({
+    action,
+    resource,
+    context,
+    because,
+  });
+  switch (call.service) {
+    case 'dynamodb': {
+      const table = arn('dynamodb', `table/${String(input.TableName)}`);
+      const resource = input.IndexName ? `${table}/index/${String(input.IndexName)}` : table;
+      const permissions = [permission(action, resource)];
+      if (env.tableKeyArn) {
+        permissions.push(permission('kms:Decrypt', env.tableKeyArn, via('dynamodb')));
+        // Conservative: writes to a table under a customer-managed key may also encrypt.
+        if (['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem'].includes(call.command)) {
+          permissions.push(
+            permission('kms:Encrypt', env.tableKeyArn, via('dynamodb')),
+            permission('kms:GenerateDataKey', env.tableKeyArn, via('dynamodb')),
+          );
+        }
+      }
+      return permissions;
+    }
+    case 'secretsmanager': {
+      // Secret ARNs end in a six-character random suffix.
+      const name = String(input.SecretId ?? input.Name);
+      const secret = arn('secretsmanager', `secret:${name}-AbCdEf`);
+      const permissions = [permission(action, secret)];
+      if (call.command === 'CreateSecret' && input.Tags)
+        permissions.push(permission('secretsmanager:TagResource', secret));
+      const key = (input.KmsKeyId as string | undefined) ?? env.secretsKeyArn;
+      if (key && ['CreateSecret', 'PutSecretValue'].includes(call.command)) {
+        permissions.push(
+          permission('kms:GenerateDataKey', key, via('secretsmanager')),
+          permission('kms:Decrypt', key, via('secretsmanager')),
+        );
+      }
+      if (key && call.command === 'GetSecretValue')
+        permissions.push(permission('kms:Decrypt', key, via('secretsmanager')));
+      return permissions;
+    }
+    case 'rds': {
+      const db = arn('rds', `db:${String(input.DBInstanceIdentifier)}`);
+      const permissions = [permission(action, db)];
+      if (call.command === 'CreateDBInstance') {
+        const major = String(input.EngineVersion).split('.')[0];
+        permissions.push(
+          permission(action, arn('rds', `subgrp:${String(input.DBSubnetGroupName)}`)),
+          permission(
+            action,
+            arn('rds', `pg:${String(input.DBParameterGroupName ?? `default.postgres${major}`)}`),
+          ),
+          permission(action, arn('rds', `og:default:postgres-${major}`)),
+          permission(
+            'iam:CreateServiceLinkedRole',
+            `arn:aws:iam::${FAKE_ENV.account}:role/aws-service-role/rds.amazonaws.com/AWSServiceRoleForRDS`,
+            {
+              'iam:AWSServiceName': 'rds.amazonaws.com',
+            },
+          ),
+        );
+        if (input.Tags) permissions.push(permission('rds:AddTagsToResource', db));
+        if (input.StorageEncrypted && input.KmsKeyId) {
+          permissions.push(
+            permission('kms:CreateGrant', String(input.KmsKeyId), via('rds')),
+            permission('kms:DescribeKey', String(input.KmsKeyId), via('rds')),
+          );
+        }
+      }
+      return permissions;
+    }
+    case 'ec2': {
+      const group = (id: unknown) => arn('ec2', `security-group/${String(id)}`);
+      switch (call.command) {
+        case 'CreateSecurityGroup': {
+          const requestTags = Object.fromEntries(
+            Object.entries(
+              tagsOf((input.TagSpecifications as Array<{ Tags: unknown }> | undefined)?.[0]?.Tags),
+            ).map(([key, value]) => [`aws:RequestTag/${key}`, value]),
+          );
+          const created = group('sg-0new');
+          return [
+            permission(action, arn('ec2', `vpc/${String(input.VpcId)}`)),
+            permission(action, created, requestTags),
+            ...(input.TagSpecifications
+              ? [
+                  permission('ec2:CreateTags', created, {
+                    'ec2:CreateAction': 'CreateSecurityGroup',
+                    ...requestTags,
+                  }),
+                ]
+              : []),
+          ];
+        }
+        case 'AuthorizeSecurityGroupIngress':
+        case 'DeleteSecurityGroup': {
+          const resourceTags = Object.fromEntries(
+            Object.entries(call.resourceTags ?? {}).map(([key, value]) => [`aws:ResourceTag/${key}`, value]),
+          );
+          return [permission(action, group(input.GroupId), resourceTags)];
+        }
+        default:
+          // Describe* calls are authorized on "*".
+          return [permission(action, '*')];
+      }
+    }
+    case 'states':
+      return [permission(action, String(input.stateMachineArn))];
+    default: {
+      const exhaustive: never = call.service;
+      throw new Error(`No IAM knowledge of ${String(exhaustive)}`);
+    }
+  }
+};
+
+export interface Statement {
+  Effect: 'Allow' | 'Deny';
+  Action: string | string[];
+  Resource: string | string[];
+  Condition?: Record<string, Record<string, string | string[]>>;
+}
+
+/** Every statement attached to a role through AWS::IAM::Policy resources, intrinsics resolved. */
+export const roleStatements = (template: CfnTemplate, roleLogicalId: string): Statement[] =>
+  Object.values(template.Resources)
+    .filter((resource) => resource.Type === 'AWS::IAM::Policy')
+    .filter((resource) =>
+      ((resource.Properties?.Roles as Array<{ Ref?: string }> | undefined) ?? []).some(
+        (role) => role.Ref === roleLogicalId,
+      ),
+    )
+    .flatMap(
+      (resource) =>
+        (resolveIntrinsics(resource.Properties?.PolicyDocument, template) as { Statement: Statement[] })
+          .Statement,
+    );
+
+const list = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
+const wildcard = (pattern: string, value: string) =>
+  new RegExp(
+    `^${pattern
+      .split('*')
+      .map((part) => part.replace(/[.+?^${}()|[\]\\/]/g, '\\$&'))
+      .join('.*')}$`,
+  ).test(value);
+
+const conditionHolds = (
+  operator: string,
+  values: Record<string, string | string[]>,
+  context: Record<string, string>,
+) =>
+  Object.entries(values).every(([key, expected]) => {
+    const actual = context[key];
+    if (actual === undefined) return false;
+    const candidates = list(expected).map(String);
+    switch (operator) {
+      case 'StringEquals':
+      case 'Bool':
+        return candidates.includes(actual);
+      case 'StringLike':
+        return candidates.some((candidate) => wildcard(candidate, actual));
+      default:
+        throw new Error(`The test IAM evaluator does not know condition operator ${operator}`);
+    }
+  });
+
+/** Allowed when some Allow statement matches action, resource and every condition (and no Deny does). */
+export const isAllowed = (statements: Statement[], permission: Permission): boolean => {
+  const matches = (statement: Statement) =>
+    list(statement.Action).some((action) => wildcard(action, permission.action)) &&
+    list(statement.Resource).some((resource) => wildcard(resource, permission.resource)) &&
+    Object.entries(statement.Condition ?? {}).every(([operator, values]) =>
+      conditionHolds(operator, values, permission.context),
+    );
+  return (
+    statements.some((statement) => statement.Effect === 'Allow' && matches(statement)) &&
+    !statements.some((statement) => statement.Effect === 'Deny' && matches(statement))
+  );
+};
+
+/** The permissions of `calls` the role lacks, as readable lines. */
+export const deniedPermissions = (
+  statements: Statement[],
+  calls: AwsCall[],
+  env: CallEnvironment,
+): string[] => {
+  const denied = new Set<string>();
+  for (const call of calls) {
+    for (const permission of requiredPermissions(call, env)) {
+      if (!isAllowed(statements, permission)) {
+        denied.add(
+          `${permission.action} on ${permission.resource}${
+            Object.keys(permission.context).length ? ` with ${JSON.stringify(permission.context)}` : ''
+          } (for ${permission.because})`,
+        );
+      }
+    }
+  }
+  return [...denied].sort();
+};
+
+/** Actions the role allows that none of `calls` needs: least privilege means this is empty. */
+export const unusedActions = (
+  statements: Statement[],
+  calls: AwsCall[],
+  env: CallEnvironment,
+  baseline: string[] = [],
+): string[] => {
+  const needed = new Set([
+    ...baseline,
+    ...calls.flatMap((call) => requiredPermissions(call, env).map((p) => p.action)),
+  ]);
+  const allowed = new Set(
+    statements
+      .filter((statement) => statement.Effect === 'Allow')
+      .flatMap((statement) => list(statement.Action)),
+  );
+  return [...allowed].filter((action) => !needed.has(action)).sort();
+};
+
+/** Every function's role writes logs and traces. */
+export const FUNCTION_BASELINE_ACTIONS = [
+  'logs:CreateLogStream',
+  'logs:PutLogEvents',
+  'xray:PutTraceSegments',
+  'xray:PutTelemetryRecords',
+];

@@ -1,0 +1,87 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Template } from 'aws-cdk-lib/assertions';
+import { createAddonsApp } from '#infra/aws/addons-app.ts';
+import type { AddonsStack } from '#infra/aws/addons-stack.ts';
+
+const ROOT = new URL('../../../', import.meta.url);
+
+/** The context `cdk synth` runs with: the feature flags of cdk.json. */
+export const cdkJsonContext = (): Record<string, unknown> =>
+  (JSON.parse(readFileSync(new URL('cdk.json', ROOT), 'utf8')) as { context: Record<string, unknown> })
+    .context;
+
+export interface ValidationViolation {
+  ruleName: string;
+  severity: string;
+  violatingConstructs: Array<{ constructPath: string }>;
+}
+
+export interface SynthesizedStack {
+  stack: AddonsStack;
+  template: Template;
+  json: CfnTemplate;
+  /** cdk-nag AwsSolutions findings nobody acknowledged. */
+  nagFindings: Array<{ rule: string; paths: string[] }>;
+  /** Construct annotations (warnings) in the validation report. */
+  annotations: Array<{ rule: string; paths: string[] }>;
+}
+
+export interface CfnTemplate {
+  Resources: Record<
+    string,
+    { Type: string; Properties?: Record<string, unknown>; Metadata?: Record<string, unknown> }
+  >;
+  Outputs?: Record<string, unknown>;
+}
+
+/**
+ * Synthesize the app exactly as `cdk synth` does (same context, same cdk-nag plugin) into a
+ * temp dir. Bundling is skipped unless asked for: infra tests look at the template, and
+ * bundling six functions costs most of a minute on CI.
+ */
+export const synthesizeAddons = (options: { bundle?: boolean } = {}): SynthesizedStack => {
+  const outdir = mkdtempSync(join(tmpdir(), 'addons-cdk-'));
+  try {
+    const context = { ...cdkJsonContext(), ...(options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }) };
+    const { app, stack } = createAddonsApp({ context, outdir });
+    let failure: unknown;
+    try {
+      app.synth();
+    } catch (error) {
+      // cdk-nag findings fail synthesis; the report says which.
+      failure = error;
+    }
+    const reportFile = join(outdir, 'validation-report.json');
+    const report = existsSync(reportFile)
+      ? (JSON.parse(readFileSync(reportFile, 'utf8')) as {
+          pluginReports: Array<{ pluginName: string; violations: ValidationViolation[] }>;
+        })
+      : { pluginReports: [] };
+    const violations = (plugin: (name: string) => boolean) =>
+      report.pluginReports
+        .filter((entry) => plugin(entry.pluginName))
+        .flatMap((entry) => entry.violations)
+        .map((violation) => ({
+          rule: violation.ruleName,
+          paths: violation.violatingConstructs.map((construct) => construct.constructPath),
+        }));
+    const nagFindings = violations((name) => name === 'AwsSolutions');
+    if (failure && nagFindings.length === 0) throw failure;
+    const templateFile = join(outdir, `${stack.artifactId}.template.json`);
+    const json = JSON.parse(readFileSync(templateFile, 'utf8')) as CfnTemplate;
+    return {
+      stack,
+      template: Template.fromJSON(json),
+      json,
+      nagFindings,
+      annotations: violations((name) => name !== 'AwsSolutions'),
+    };
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
+};
+
+export const resourcesOfType = (json: CfnTemplate, type: string) =>
+  Object.entries(json.Resources).filter(([, resource]) => resource.Type === type);

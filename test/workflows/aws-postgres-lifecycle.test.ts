@@ -1,0 +1,364 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { TAG_KEYS } from '#shared/providers/aws/rds-postgres-provider.ts';
+import {
+  type AwsCall,
+  type CallEnvironment,
+  deniedPermissions,
+  FUNCTION_BASELINE_ACTIONS,
+  roleStatements,
+  unusedActions,
+} from '../infra/support/iam.ts';
+import { createRequest } from '../support/fixtures.ts';
+import { type AwsWorkflowWorld, logicalIdOf, startAwsWorkflowWorld } from './support/aws-workflows.ts';
+import { awsErrors } from './support/fake-aws.ts';
+
+/**
+ * provision-addon and delete-addon as deployed: the ASL files with the stack's substitutions,
+ * the AWS composition root of the workflow function with the environment CDK gives it, RDS,
+ * EC2 and Secrets Manager faked, DynamoDB real. Every AWS command the function sends is
+ * recorded; the last block checks the synthesized role allows each of them.
+ */
+
+const PROJECT = 'proj-aws';
+let world: AwsWorkflowWorld;
+const recorded: AwsCall[] = [];
+let counter = 0;
+
+beforeAll(async () => {
+  world = await startAwsWorkflowWorld();
+}, 180_000);
+/** Keep what was sent for the IAM checks at the end, and start a fresh log. */
+const flushCalls = () => {
+  recorded.push(...world.fake.calls);
+  world.fake.calls.length = 0;
+};
+afterEach(() => {
+  flushCalls();
+  world.fake.reset();
+});
+afterAll(async () => {
+  await world?.stop();
+});
+
+const provision = async (overrides: Record<string, unknown> = {}) => {
+  const { addon, operation } = await world.service.create(
+    PROJECT,
+    createRequest({ name: `aws-${++counter}`, ...overrides }),
+  );
+  await world.workflows.idle();
+  return {
+    addon: await world.store.getAddon(PROJECT, addon.id),
+    operation: await world.store.getOperation(PROJECT, operation.id),
+  };
+};
+
+const deleteAddon = async (addonId: string) => {
+  const { operation } = await world.service.delete(PROJECT, addonId);
+  await world.workflows.idle();
+  return world.store.getOperation(PROJECT, operation.id);
+};
+
+const secretName = (addonId: string) => `${world.env.SECRET_NAME_PREFIX}${PROJECT}/${addonId}`;
+const deploymentTags = (addonId: string) => [
+  { Key: TAG_KEYS.deployment, Value: world.env.DEPLOYMENT_NAME },
+  { Key: TAG_KEYS.project, Value: PROJECT },
+  { Key: TAG_KEYS.addon, Value: addonId },
+];
+const FIRST_GROUP = 'sg-00000000000000001';
+
+describe('provision-addon on AWS', () => {
+  it('creates the security group, the RDS instance and the secret, waits until available and completes', async () => {
+    const { addon, operation } = await provision({ name: 'orders-db' });
+
+    expect(operation).toMatchObject({ status: 'completed', error: null });
+    expect(addon).toMatchObject({ status: 'running', currentOperationId: null });
+    const host = `${addon.resourceId}.abcdefghijkl.eu-west-1.rds.amazonaws.com`;
+    expect(addon.endpoint).toEqual({ host, port: 5432 });
+
+    expect(world.fake.commands('ec2')).toEqual([
+      'DescribeSecurityGroups',
+      'CreateSecurityGroup',
+      'AuthorizeSecurityGroupIngress',
+    ]);
+    expect(world.fake.inputsOf('ec2', 'DescribeSecurityGroups')).toEqual([
+      {
+        Filters: [
+          { Name: 'vpc-id', Values: [world.env.VPC_ID] },
+          { Name: 'group-name', Values: [addon.resourceId] },
+        ],
+      },
+    ]);
+    expect(world.fake.inputsOf('ec2', 'CreateSecurityGroup')).toEqual([
+      {
+        GroupName: addon.resourceId,
+        Description: `PostgreSQL addon ${addon.id} of project ${PROJECT}`,
+        VpcId: world.env.VPC_ID,
+        TagSpecifications: [{ ResourceType: 'security-group', Tags: deploymentTags(addon.id) }],
+      },
+    ]);
+    expect(world.fake.inputsOf('ec2', 'AuthorizeSecurityGroupIngress')).toEqual([
+      {
+        GroupId: FIRST_GROUP,
+        IpPermissions: [
+          {
+            IpProtocol: 'tcp',
+            FromPort: 5432,
+            ToPort: 5432,
+            UserIdGroupPairs: [
+              { GroupId: world.env.CLIENT_SECURITY_GROUP_ID, Description: 'Clients of the addons platform' },
+            ],
+          },
+        ],
+      },
+    ]);
+
+    // Wait, creating; wait, available; publishCredentials checks once more.
+    expect(world.fake.commands('rds')).toEqual([
+      'CreateDBInstance',
+      'DescribeDBInstances',
+      'DescribeDBInstances',
+      'DescribeDBInstances',
+    ]);
+    const [created] = world.fake.inputsOf('secretsmanager', 'CreateSecret');
+    const password = JSON.parse(String(created?.SecretString)).password as string;
+    expect(password).toMatch(/^[A-Za-z0-9]{32}$/);
+    expect(world.fake.inputsOf('rds', 'CreateDBInstance')).toEqual([
+      {
+        DBInstanceIdentifier: addon.resourceId,
+        Engine: 'postgres',
+        EngineVersion: '17',
+        AutoMinorVersionUpgrade: true,
+        DBInstanceClass: 'db.t4g.micro',
+        AllocatedStorage: 20,
+        StorageType: 'gp3',
+        StorageEncrypted: true,
+        KmsKeyId: world.env.STORAGE_KMS_KEY_ID,
+        DBName: 'orders_db',
+        MasterUsername: 'addonadmin',
+        MasterUserPassword: password,
+        Port: 5432,
+        DBSubnetGroupName: world.env.DB_SUBNET_GROUP_NAME,
+        VpcSecurityGroupIds: [FIRST_GROUP],
+        PubliclyAccessible: false,
+        MultiAZ: false,
+        BackupRetentionPeriod: 7,
+        CopyTagsToSnapshot: true,
+        DeletionProtection: true,
+        Tags: deploymentTags(addon.id),
+      },
+    ]);
+    expect(world.fake.inputsOf('rds', 'DescribeDBInstances')).toEqual(
+      Array(3).fill({ DBInstanceIdentifier: addon.resourceId }),
+    );
+
+    expect(world.fake.commands('secretsmanager')).toEqual([
+      'GetSecretValue',
+      'PutSecretValue',
+      'CreateSecret',
+      'GetSecretValue',
+      'GetSecretValue',
+      'PutSecretValue',
+    ]);
+    expect(created).toEqual({
+      Name: secretName(addon.id),
+      SecretString: expect.any(String),
+      KmsKeyId: world.env.SECRETS_KMS_KEY_ID,
+      Description: `Connection details of addon ${addon.id} in project ${PROJECT}`,
+      Tags: [
+        { Key: 'addons:project', Value: PROJECT },
+        { Key: 'addons:addon', Value: addon.id },
+      ],
+    });
+    expect(JSON.parse(String(world.fake.secrets.get(secretName(addon.id))))).toEqual({
+      engine: 'postgresql',
+      host,
+      port: 5432,
+      database: 'orders_db',
+      username: 'addonadmin',
+      password,
+      uri: `postgresql://addonadmin:${password}@${host}:5432/orders_db`,
+      tls: false,
+    });
+  });
+
+  it('retries RDS throttling and reuses the security group the first attempt created', async () => {
+    world.fake.failNext.set('CreateDBInstance', [awsErrors.rdsThrottling()]);
+    const { addon, operation } = await provision();
+
+    expect(operation.status).toBe('completed');
+    expect(world.fake.commands('ec2')).toEqual([
+      'DescribeSecurityGroups',
+      'CreateSecurityGroup',
+      'AuthorizeSecurityGroupIngress',
+      'DescribeSecurityGroups',
+    ]);
+    const creates = world.fake.inputsOf('rds', 'CreateDBInstance');
+    expect(creates).toHaveLength(2);
+    expect(creates[1]).toEqual(creates[0]);
+    expect(creates[0]).toMatchObject({
+      DBInstanceIdentifier: addon.resourceId,
+      VpcSecurityGroupIds: [FIRST_GROUP],
+    });
+  });
+
+  it('turns an RDS quota error into a failed operation with the reason, and deletes what it created', async () => {
+    world.fake.failNext.set('CreateDBInstance', [awsErrors.rdsQuota()]);
+    const { addon, operation } = await provision();
+
+    expect(operation.status).toBe('failed');
+    expect(operation.error).toEqual({
+      code: 'ProviderError',
+      message:
+        'An AWS quota was reached while creating the database instance: DB Instance quota exceeded (InstanceQuotaExceeded). Delete unused addons or ask for a higher quota in Service Quotas, then try again.',
+    });
+    expect(addon).toMatchObject({ status: 'failed', currentOperationId: null, endpoint: null });
+    // Compensation: no instance, so the security group can go at once; then the secret.
+    expect(world.fake.commands('rds')).toEqual(['CreateDBInstance', 'DescribeDBInstances']);
+    expect(world.fake.commands('ec2')).toEqual([
+      'DescribeSecurityGroups',
+      'CreateSecurityGroup',
+      'AuthorizeSecurityGroupIngress',
+      'DescribeSecurityGroups',
+      'DeleteSecurityGroup',
+    ]);
+    expect(world.fake.inputsOf('ec2', 'DeleteSecurityGroup')).toEqual([{ GroupId: FIRST_GROUP }]);
+    expect(world.fake.inputsOf('secretsmanager', 'DeleteSecret')).toEqual([
+      { SecretId: secretName(addon.id), ForceDeleteWithoutRecovery: true },
+    ]);
+    expect(world.fake.groups.size).toBe(0);
+    expect(world.fake.secrets.size).toBe(0);
+  });
+
+  it('compensates an instance RDS reports failed: protection off, delete, secret gone; deleting the addon later removes the group', async () => {
+    world.fake.script = { statuses: ['creating', 'incompatible-network'] };
+    const { addon, operation } = await provision();
+
+    expect(operation.status).toBe('failed');
+    expect(operation.error).toEqual({
+      code: 'ProviderError',
+      message: `RDS reports instance ${addon.resourceId} as incompatible-network: the subnet group has no free IP addresses, or one of its subnets is gone`,
+    });
+    expect(world.fake.commands('rds')).toEqual([
+      'CreateDBInstance',
+      'DescribeDBInstances',
+      'DescribeDBInstances',
+      'DescribeDBInstances',
+      'ModifyDBInstance',
+      'DeleteDBInstance',
+    ]);
+    expect(world.fake.inputsOf('rds', 'ModifyDBInstance')).toEqual([
+      { DBInstanceIdentifier: addon.resourceId, DeletionProtection: false, ApplyImmediately: true },
+    ]);
+    expect(world.fake.inputsOf('rds', 'DeleteDBInstance')).toEqual([
+      { DBInstanceIdentifier: addon.resourceId, SkipFinalSnapshot: true, DeleteAutomatedBackups: false },
+    ]);
+    expect(world.fake.secrets.size).toBe(0);
+    // RDS still holds the group while the instance is being deleted.
+    expect(world.fake.groups.size).toBe(1);
+
+    flushCalls();
+    const deletion = await deleteAddon(addon.id);
+    expect(deletion).toMatchObject({ status: 'completed', error: null });
+    expect(world.fake.groups.size).toBe(0);
+    expect(world.fake.instances.size).toBe(0);
+    expect(await world.store.findAddon(PROJECT, addon.id)).toBeUndefined();
+  });
+
+  it('bounds the wait: an instance stuck in creating fails the operation after 120 checks and is deleted', async () => {
+    world.fake.script = { statuses: ['creating'] };
+    const { addon, operation } = await provision();
+
+    expect(operation.status).toBe('failed');
+    expect(operation.error).toEqual({
+      code: 'ProviderError',
+      message: 'The instance was still creating after 120 checks; giving up',
+    });
+    expect(world.fake.commands('rds').filter((command) => command === 'DescribeDBInstances')).toHaveLength(
+      121,
+    );
+    expect(world.fake.commands('rds').slice(-2)).toEqual(['ModifyDBInstance', 'DeleteDBInstance']);
+    expect(world.fake.inputsOf('rds', 'DeleteDBInstance')).toEqual([
+      { DBInstanceIdentifier: addon.resourceId, SkipFinalSnapshot: true, DeleteAutomatedBackups: false },
+    ]);
+    expect(world.fake.secrets.size).toBe(0);
+    expect(addon.status).toBe('failed');
+  });
+});
+
+describe('delete-addon on AWS', () => {
+  it('turns deletion protection off, deletes the instance, waits for it and its security group, removes the secret', async () => {
+    const { addon } = await provision();
+    flushCalls();
+
+    const operation = await deleteAddon(addon.id);
+
+    expect(operation).toMatchObject({ status: 'completed', error: null });
+    expect(await world.store.findAddon(PROJECT, addon.id)).toBeUndefined();
+    expect(world.fake.commands('rds')).toEqual([
+      'DescribeDBInstances',
+      'ModifyDBInstance',
+      'DeleteDBInstance',
+      'DescribeDBInstances', // deleting
+      'DescribeDBInstances', // deleting
+      'DescribeDBInstances', // gone; its security group still has RDS's network interfaces
+      'DescribeDBInstances', // gone, and so is the group
+    ]);
+    expect(world.fake.inputsOf('rds', 'ModifyDBInstance')).toEqual([
+      { DBInstanceIdentifier: addon.resourceId, DeletionProtection: false, ApplyImmediately: true },
+    ]);
+    expect(world.fake.inputsOf('rds', 'DeleteDBInstance')).toEqual([
+      { DBInstanceIdentifier: addon.resourceId, SkipFinalSnapshot: true, DeleteAutomatedBackups: false },
+    ]);
+    expect(world.fake.commands('ec2')).toEqual([
+      'DescribeSecurityGroups',
+      'DeleteSecurityGroup',
+      'DescribeSecurityGroups',
+      'DeleteSecurityGroup',
+    ]);
+    expect(world.fake.inputsOf('ec2', 'DeleteSecurityGroup')).toEqual([
+      { GroupId: FIRST_GROUP },
+      { GroupId: FIRST_GROUP },
+    ]);
+    expect(world.fake.commands('secretsmanager')).toEqual(['DeleteSecret']);
+    expect(world.fake.inputsOf('secretsmanager', 'DeleteSecret')).toEqual([
+      { SecretId: secretName(addon.id), ForceDeleteWithoutRecovery: true },
+    ]);
+    expect(world.fake.instances.size + world.fake.groups.size + world.fake.secrets.size).toBe(0);
+  });
+
+  it('retries while RDS refuses to delete an instance that is busy', async () => {
+    const { addon } = await provision();
+    world.fake.failNext.set('DeleteDBInstance', [awsErrors.rdsInvalidState(addon.resourceId, 'backing-up')]);
+
+    const operation = await deleteAddon(addon.id);
+
+    expect(operation.status).toBe('completed');
+    expect(world.fake.inputsOf('rds', 'DeleteDBInstance')).toHaveLength(2);
+  });
+});
+
+describe('the workflow function role', () => {
+  it('allows every AWS action the workflow function sent, on the resources it sent them to', () => {
+    const { json } = world.synthesized;
+    const roleId = logicalIdOf(world.synthesized, world.synthesized.stack.workflows.taskFunction.role);
+    const statements = roleStatements(json, roleId);
+    const env: CallEnvironment = {
+      tableKeyArn: world.env.SECRETS_KMS_KEY_ID,
+      secretsKeyArn: world.env.SECRETS_KMS_KEY_ID,
+    };
+    expect(recorded.length).toBeGreaterThan(100);
+    expect(statements.length).toBeGreaterThan(5);
+    expect(deniedPermissions(statements, recorded, env)).toEqual([]);
+  });
+
+  it('allows nothing the workflow function does not send', () => {
+    const { json } = world.synthesized;
+    const roleId = logicalIdOf(world.synthesized, world.synthesized.stack.workflows.taskFunction.role);
+    const statements = roleStatements(json, roleId);
+    const env: CallEnvironment = {
+      tableKeyArn: world.env.SECRETS_KMS_KEY_ID,
+      secretsKeyArn: world.env.SECRETS_KMS_KEY_ID,
+    };
+    expect(unusedActions(statements, recorded, env, FUNCTION_BASELINE_ACTIONS)).toEqual([]);
+  });
+});

@@ -1,0 +1,317 @@
+import { CreateSecurityGroupCommand, EC2Client } from '@aws-sdk/client-ec2';
+import {
+  InvalidDBInstanceStateFault,
+  KMSKeyNotAccessibleFault,
+  RDSClient,
+  RDSServiceException,
+  StorageQuotaExceededFault,
+} from '@aws-sdk/client-rds';
+import {
+  LimitExceededException,
+  SecretsManagerClient,
+  SecretsManagerServiceException,
+} from '@aws-sdk/client-secrets-manager';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { findPlan } from '#shared/catalog/engines.ts';
+import { ProviderError, TransientError } from '#shared/errors.ts';
+import { type InstanceSpec, resourceIdFor } from '#shared/ports/engine-provider.ts';
+import { toPlatformError } from '#shared/providers/aws/aws-errors.ts';
+import {
+  instanceStateOf,
+  isValidDbInstanceIdentifier,
+  RdsPostgresProvider,
+} from '#shared/providers/aws/rds-postgres-provider.ts';
+import { SecretsManagerStore } from '#shared/providers/aws/secrets-manager-store.ts';
+import { NameSchema } from '#shared/schemas/common.ts';
+import { ADMIN_USERNAME, databaseNameFor, generatePassword } from '#shared/services/credentials.ts';
+import { newId } from '#shared/util/ids.ts';
+import { awsErrors, FakeAws } from './support/fake-aws.ts';
+
+const fake = new FakeAws();
+afterAll(() => fake.restore());
+beforeEach(() => fake.reset());
+
+const $metadata = { httpStatusCode: 400 };
+const region = { region: 'eu-west-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } };
+
+const provider = new RdsPostgresProvider({
+  rds: new RDSClient(region),
+  ec2: new EC2Client(region),
+  vpcId: 'vpc-0123',
+  subnetGroupName: 'addons-db-subnets',
+  clientSecurityGroupId: 'sg-clients',
+  kmsKeyId: 'arn:aws:kms:eu-west-1:123456789012:key/storage',
+  tlsParameterGroups: { '16': 'addons-postgres16-tls', '17': 'addons-postgres17-tls' },
+  deployment: 'Addons',
+});
+
+const spec = (overrides: Partial<InstanceSpec> = {}): InstanceSpec => {
+  const addonId = overrides.addonId ?? newId('adn');
+  const plan = findPlan('postgresql', 'nano');
+  if (!plan) throw new Error('no nano plan');
+  return {
+    resourceId: resourceIdFor(addonId),
+    projectId: 'proj-a',
+    addonId,
+    engine: 'postgresql',
+    version: '17',
+    plan,
+    storageGiB: 20,
+    replicas: 0,
+    tls: false,
+    publicAccess: false,
+    database: 'orders',
+    username: ADMIN_USERNAME,
+    password: generatePassword(),
+    ...overrides,
+  };
+};
+
+describe('identifiers sent to AWS', () => {
+  // Addon names are DNS labels (NameSchema); addon ids come from newId, but resourceIdFor must
+  // hold for anything, so it is fed hostile ids too.
+  const names = ['a', 'x'.repeat(40), 'a-b-c-d', 'db9', 'select', 'orders-2024-eu'];
+  const ids = [
+    newId('adn'),
+    'adn-01ARZ3NDEKTSV4RRFFQ69G5FAV',
+    'ADN_Upper__Case',
+    '9starts-with-a-digit',
+    '---',
+    'adn-',
+    'x'.repeat(200),
+    'a--b--c',
+    'ümlaut/slash.dot',
+  ];
+
+  it.each(ids)('resourceIdFor(%j) is a valid RDS DB instance identifier', (id) => {
+    const resourceId = resourceIdFor(id);
+    expect(isValidDbInstanceIdentifier(resourceId), resourceId).toBe(true);
+    expect(resourceId.length).toBeLessThanOrEqual(63);
+  });
+
+  it.each(names)('an addon named %j gives valid identifiers in every request', async (name) => {
+    expect(NameSchema.safeParse(name).success).toBe(true);
+    const request = spec({ database: databaseNameFor(name), addonId: ids[0] });
+    await provider.createInstance(request);
+
+    const [group] = fake.inputsOf('ec2', 'CreateSecurityGroup');
+    const [instance] = fake.inputsOf('rds', 'CreateDBInstance');
+    expect(isValidDbInstanceIdentifier(String(instance?.DBInstanceIdentifier))).toBe(true);
+    // RDS DBName: a letter, then letters, digits or underscores; 63 at most.
+    expect(String(instance?.DBName)).toMatch(/^[A-Za-z][A-Za-z0-9_]{0,62}$/);
+    // EC2 group names and descriptions: at most 255 of a restricted set; names may not start with sg-.
+    expect(String(group?.GroupName)).toMatch(/^(?!sg-)[A-Za-z0-9 ._\-:/()#,@[\]+=&;{}!$*]{1,255}$/);
+    expect(String(group?.Description)).toMatch(/^[A-Za-z0-9 ._\-:/()#,@[\]+=&;{}!$*]{1,255}$/);
+  });
+
+  it('refuses an identifier RDS would reject before sending anything', async () => {
+    await expect(provider.createInstance(spec({ resourceId: 'addon--x' }))).rejects.toThrow(ProviderError);
+    expect(fake.calls).toEqual([]);
+  });
+});
+
+describe('createInstance', () => {
+  it('uses the TLS parameter group of the major when TLS is on', async () => {
+    await provider.createInstance(spec({ tls: true, version: '16' }));
+    expect(fake.inputsOf('rds', 'CreateDBInstance')[0]).toMatchObject({
+      EngineVersion: '16',
+      DBParameterGroupName: 'addons-postgres16-tls',
+    });
+  });
+
+  it('keeps the engine default parameter group without TLS', async () => {
+    await provider.createInstance(spec());
+    expect(fake.inputsOf('rds', 'CreateDBInstance')[0]).not.toHaveProperty('DBParameterGroupName');
+  });
+
+  it('fails clearly when the deployment has no TLS parameter group for the major', async () => {
+    await expect(provider.createInstance(spec({ tls: true, version: '14' }))).rejects.toMatchObject({
+      name: 'ProviderError',
+      code: 'Misconfigured',
+      message: 'This deployment has no TLS parameter group for PostgreSQL 14; redeploy the stack',
+    });
+  });
+
+  it('is idempotent: a second call finds the group and the instance already there', async () => {
+    const request = spec();
+    await provider.createInstance(request);
+    await provider.createInstance(request);
+    expect(fake.commands('ec2')).toEqual([
+      'DescribeSecurityGroups',
+      'CreateSecurityGroup',
+      'AuthorizeSecurityGroupIngress',
+      'DescribeSecurityGroups',
+    ]);
+    expect(fake.commands('rds')).toEqual(['CreateDBInstance', 'CreateDBInstance']);
+    expect(fake.instances.size).toBe(1);
+  });
+
+  it('takes over a group a concurrent attempt created between describe and create', async () => {
+    const request = spec();
+    fake.ec2.on(CreateSecurityGroupCommand).callsFakeOnce((input) => {
+      fake.groups.set('sg-raced', {
+        id: 'sg-raced',
+        name: String(input.GroupName),
+        vpcId: String(input.VpcId),
+        tags: {},
+        permissions: [],
+        enisLeft: 0,
+      });
+      throw awsErrors.ec2('InvalidGroup.Duplicate', `The security group '${input.GroupName}' already exists`);
+    });
+    await provider.createInstance(request);
+    expect(fake.commands('ec2')).toEqual([
+      'DescribeSecurityGroups',
+      'DescribeSecurityGroups',
+      'AuthorizeSecurityGroupIngress',
+    ]);
+    expect(fake.inputsOf('rds', 'CreateDBInstance')[0]).toMatchObject({ VpcSecurityGroupIds: ['sg-raced'] });
+  });
+
+  it('refuses engines, replicas and public access it cannot provide', async () => {
+    await expect(provider.createInstance(spec({ engine: 'mysql' }))).rejects.toMatchObject({
+      code: 'UnsupportedEngine',
+    });
+    await expect(provider.createInstance(spec({ replicas: 1 }))).rejects.toMatchObject({
+      code: 'UnsupportedOption',
+    });
+    await expect(provider.createInstance(spec({ publicAccess: true }))).rejects.toMatchObject({
+      code: 'UnsupportedOption',
+    });
+    expect(fake.calls).toEqual([]);
+  });
+});
+
+describe('describeInstance', () => {
+  it.each([
+    ['creating', { status: 'creating' }],
+    ['backing-up', { status: 'creating' }],
+    ['modifying', { status: 'creating' }],
+    ['configuring-enhanced-monitoring', { status: 'creating' }],
+    ['deleting', { status: 'deleting' }],
+    ['available', { status: 'available', endpoint: { host: 'db.example', port: 5432 } }],
+    ['storage-optimization', { status: 'available', endpoint: { host: 'db.example', port: 5432 } }],
+  ])('maps %s', (status, state) => {
+    expect(
+      instanceStateOf({
+        DBInstanceIdentifier: 'addon-x',
+        DBInstanceStatus: status,
+        Endpoint: { Address: 'db.example', Port: 5432 },
+      }),
+    ).toEqual(state);
+  });
+
+  it.each([
+    'failed',
+    'incompatible-parameters',
+    'inaccessible-encryption-credentials',
+    'storage-full',
+    'stopped',
+  ])('reports %s as failed with a reason', (status) => {
+    const state = instanceStateOf({ DBInstanceIdentifier: 'addon-x', DBInstanceStatus: status });
+    expect(state.status).toBe('failed');
+    expect(state.status === 'failed' && state.reason).toMatch(
+      new RegExp(`^RDS reports instance addon-x as ${status}: `),
+    );
+  });
+
+  it('is not available before RDS publishes an endpoint', () => {
+    expect(instanceStateOf({ DBInstanceIdentifier: 'addon-x', DBInstanceStatus: 'available' })).toEqual({
+      status: 'creating',
+    });
+  });
+
+  it('reports absent when neither the instance nor its group exist', async () => {
+    expect(await provider.describeInstance('addon-missing')).toEqual({ status: 'absent' });
+    expect(fake.commands('ec2')).toEqual(['DescribeSecurityGroups']);
+  });
+});
+
+describe('deleteInstance', () => {
+  it('skips ModifyDBInstance when deletion protection is already off', async () => {
+    const request = spec();
+    await provider.createInstance(request);
+    const instance = fake.instances.get(request.resourceId);
+    if (instance) instance.deletionProtection = false;
+    await provider.deleteInstance(request.resourceId);
+    expect(fake.commands('rds')).toEqual(['CreateDBInstance', 'DescribeDBInstances', 'DeleteDBInstance']);
+  });
+
+  it('leaves a group still held by RDS to describeInstance instead of failing', async () => {
+    const request = spec();
+    await provider.createInstance(request);
+    fake.instances.clear();
+    const group = [...fake.groups.values()][0];
+    if (group) group.enisLeft = 1;
+
+    await expect(provider.deleteInstance(request.resourceId)).resolves.toBeUndefined();
+    expect(fake.groups.size).toBe(1);
+    expect(await provider.describeInstance(request.resourceId)).toEqual({ status: 'absent' });
+    expect(fake.groups.size).toBe(0);
+  });
+
+  it('turns an instance RDS cannot delete yet into a TransientError', async () => {
+    const request = spec();
+    await provider.createInstance(request);
+    fake.failNext.set('ModifyDBInstance', [awsErrors.rdsInvalidState(request.resourceId, 'creating')]);
+    await expect(provider.deleteInstance(request.resourceId)).rejects.toBeInstanceOf(TransientError);
+  });
+});
+
+describe('AWS errors as platform errors', () => {
+  const sdk = (name: string, $fault: 'client' | 'server' = 'client') =>
+    new RDSServiceException({ name, $fault, $metadata, message: `${name} happened` });
+
+  it.each([
+    ['RDS throttling', sdk('Throttling')],
+    ['EC2 throttling', awsErrors.ec2('RequestLimitExceeded', 'Request limit exceeded.')],
+    [
+      'Secrets Manager throttling',
+      new SecretsManagerServiceException({
+        name: 'ThrottlingException',
+        $fault: 'client',
+        $metadata,
+        message: 'slow down',
+      }),
+    ],
+    ['a busy instance', new InvalidDBInstanceStateFault({ $metadata, message: 'Instance is backing-up' })],
+    ['a server fault', sdk('InternalFailure', 'server')],
+  ])('%s is transient', (_label, error) => {
+    expect(toPlatformError(error, 'doing it')).toBeInstanceOf(TransientError);
+  });
+
+  it.each([
+    ['QuotaExceeded', new StorageQuotaExceededFault({ $metadata, message: 'Storage quota exceeded' })],
+    ['QuotaExceeded', awsErrors.ec2('SecurityGroupLimitExceeded', 'too many groups')],
+    ['QuotaExceeded', new LimitExceededException({ $metadata, message: 'too many secrets' })],
+    ['InvalidRequest', sdk('InvalidParameterCombination')],
+    ['InvalidRequest', sdk('InvalidParameterValue')],
+    ['Misconfigured', new KMSKeyNotAccessibleFault({ $metadata, message: 'key disabled' })],
+    ['AccessDenied', awsErrors.ec2('UnauthorizedOperation', 'You are not authorized')],
+    ['InsufficientCapacity', sdk('InsufficientDBInstanceCapacity')],
+    ['AwsError', sdk('SomethingNew')],
+  ])('%s: a ProviderError with a sentence, not a stack trace', (code, error) => {
+    const mapped = toPlatformError(error, 'creating the database instance');
+    expect(mapped).toBeInstanceOf(ProviderError);
+    expect(mapped).toMatchObject({ code });
+    expect(mapped.message).toContain('creating the database instance');
+    expect(mapped.message).not.toMatch(/\n\s+at /);
+    expect(mapped.cause).toBe(error);
+  });
+
+  it('maps errors of the Secrets Manager store too', async () => {
+    const store = new SecretsManagerStore({
+      client: new SecretsManagerClient(region),
+      prefix: 'addons/Test/',
+    });
+    fake.failNext.set('GetSecretValue', [
+      new SecretsManagerServiceException({
+        name: 'ThrottlingException',
+        $fault: 'client',
+        $metadata,
+        message: 'slow',
+      }),
+    ]);
+    await expect(store.get({ projectId: 'p', addonId: 'a' })).rejects.toBeInstanceOf(TransientError);
+  });
+});

@@ -1,0 +1,168 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { RDSClient } from '@aws-sdk/client-rds';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { CfnResource } from 'aws-cdk-lib';
+import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import { createAwsWorkflowTaskHandler } from '#functions/workflow/handler.ts';
+import { LOCAL_AWS, startDynamo } from '#infra/local/emulators.ts';
+import { localLambdaContext } from '#infra/local/lambda-context.ts';
+import { loadDefinition } from '#infra/local/workflow-runner.ts';
+import { parseEnv, WorkflowFunctionEnvSchema } from '#shared/config/env.ts';
+import type { WorkflowInput, WorkflowName, WorkflowStarter } from '#shared/ports/workflow-starter.ts';
+import { AddonService } from '#shared/services/addon-service.ts';
+import { AddonStore } from '#shared/store/addon-store.ts';
+import { functionEnvironment, resolveIntrinsics } from '../../infra/support/intrinsics.ts';
+import { type SynthesizedStack, synthesizeAddons } from '../../infra/support/stack.ts';
+import { FakeAws } from './fake-aws.ts';
+
+type Json = Parameters<StateMachine['run']>[0];
+type LambdaFunction = (input: unknown) => Promise<unknown>;
+
+export const logicalIdOf = (synthesized: SynthesizedStack, construct: { node: { defaultChild?: unknown } }) =>
+  synthesized.stack.resolve((construct.node.defaultChild as CfnResource).logicalId) as string;
+
+/**
+ * Runs the ASL files as Step Functions would after CDK deployed them: placeholders replaced
+ * with the stack's own `DefinitionSubstitutions`, and each Task's Resource (a Lambda ARN)
+ * served by the function the stack says has that ARN. Waits and retry intervals are zero.
+ */
+export class DeployedWorkflows implements WorkflowStarter {
+  private readonly running = new Map<string, Promise<{ error?: Error }>>();
+  readonly outcomes = new Map<string, { error?: Error }>();
+
+  constructor(
+    private readonly definitions: Partial<Record<WorkflowName, StateMachineDefinition>>,
+    private readonly lambdas: Record<string, LambdaFunction>,
+  ) {}
+
+  async start(workflow: WorkflowName, input: WorkflowInput): Promise<void> {
+    const definition = this.definitions[workflow];
+    if (!definition) throw new Error(`Workflow ${workflow} is not part of these tests`);
+    if (this.running.has(input.operationId)) return;
+    const tasks = Object.entries(definition.States).filter(([, state]) => state.Type === 'Task');
+    const handlers = Object.fromEntries(
+      tasks.map(([name, state]) => {
+        const resource = (state as { Resource: string }).Resource;
+        const lambda = this.lambdas[resource];
+        if (!lambda) throw new Error(`${workflow}.${name}: no function of the stack has ARN ${resource}`);
+        return [name, (taskInput: Json) => lambda(taskInput) as Promise<Json>];
+      }),
+    );
+    const zero = (type: string) =>
+      Object.fromEntries(
+        Object.entries(definition.States)
+          .filter(([, state]) => state.Type === type)
+          .map(([name]) => [name, 0]),
+      );
+    const execution = new StateMachine(definition, { validationOptions: {} }).run(input as unknown as Json, {
+      overrides: {
+        taskResourceLocalHandlers: handlers,
+        waitTimeOverrides: zero('Wait'),
+        retryIntervalOverrides: zero('Task'),
+      },
+    });
+    const outcome = execution.result.then(
+      () => ({}),
+      (error: Error) => ({ error }),
+    );
+    this.running.set(
+      input.operationId,
+      outcome.then((result) => {
+        this.outcomes.set(input.operationId, result);
+        return result;
+      }),
+    );
+  }
+
+  async stop(): Promise<void> {}
+
+  async idle(): Promise<void> {
+    await Promise.allSettled([...this.running.values()]);
+  }
+}
+
+/**
+ * Everything a workflow test needs: the synthesized stack, the workflow function built by its
+ * AWS composition root with the environment CDK gives it (intrinsics resolved), RDS, EC2 and
+ * Secrets Manager faked with aws-sdk-client-mock, DynamoDB real (dynalite) with every command
+ * the function sends recorded beside the fakes' calls.
+ */
+export const startAwsWorkflowWorld = async () => {
+  const synthesized = synthesizeAddons();
+  const { stack, json } = synthesized;
+  const taskFunctionId = logicalIdOf(synthesized, stack.workflows.taskFunction.function);
+  const rawEnv = functionEnvironment(json, taskFunctionId);
+  const env = parseEnv(WorkflowFunctionEnvSchema, rawEnv);
+
+  const dir = await mkdtemp(join(tmpdir(), 'addons-aws-workflows-'));
+  const dynamo = await startDynamo(dir, env.TABLE_NAME);
+  const fake = new FakeAws();
+
+  const functionDynamo = new DynamoDBClient({ ...LOCAL_AWS, endpoint: dynamo.endpoint });
+  functionDynamo.middlewareStack.add(
+    (next, context) => async (args) => {
+      fake.calls.push({
+        service: 'dynamodb',
+        command: String(context.commandName).replace(/Command$/, ''),
+        input: structuredClone(args.input) as Record<string, unknown>,
+      });
+      return next(args);
+    },
+    { step: 'initialize', name: 'recordDynamoCalls' },
+  );
+  const taskHandler = createAwsWorkflowTaskHandler(
+    env,
+    {
+      dynamo: functionDynamo,
+      rds: new RDSClient({ ...LOCAL_AWS, region: 'eu-west-1' }),
+      ec2: new EC2Client({ ...LOCAL_AWS, region: 'eu-west-1' }),
+      secrets: new SecretsManagerClient({ ...LOCAL_AWS, region: 'eu-west-1' }),
+    },
+    new Logger({ logLevel: 'SILENT' }),
+  );
+  const taskFunctionArn = String(resolveIntrinsics({ 'Fn::GetAtt': [taskFunctionId, 'Arn'] }, json));
+
+  const definitions: Partial<Record<WorkflowName, StateMachineDefinition>> = {};
+  for (const workflow of ['provision-addon', 'delete-addon'] as const) {
+    const machineId = logicalIdOf(synthesized, stack.workflows.stateMachine(workflow));
+    const substitutions = resolveIntrinsics(
+      json.Resources[machineId]?.Properties?.DefinitionSubstitutions,
+      json,
+    ) as Record<string, string>;
+    definitions[workflow] = loadDefinition(workflow, substitutions);
+  }
+  const workflows = new DeployedWorkflows(definitions, {
+    [taskFunctionArn]: (input) => taskHandler(input, localLambdaContext('workflow-tasks')),
+  });
+
+  // The test's own view of the table: not recorded, not the function's.
+  const store = new AddonStore({
+    client: DynamoDBDocumentClient.from(dynamo.client, { marshallOptions: { removeUndefinedValues: true } }),
+    tableName: env.TABLE_NAME,
+  });
+  const service = new AddonService({ store, workflows, target: 'aws' });
+
+  return {
+    synthesized,
+    env,
+    fake,
+    store,
+    service,
+    workflows,
+    taskFunctionId,
+    stop: async () => {
+      fake.restore();
+      functionDynamo.destroy();
+      await dynamo.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+};
+
+export type AwsWorkflowWorld = Awaited<ReturnType<typeof startAwsWorkflowWorld>>;
