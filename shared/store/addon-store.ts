@@ -1,4 +1,3 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   DeleteCommand,
   type DynamoDBDocumentClient,
@@ -19,6 +18,7 @@ import {
 } from '../schemas/operation.ts';
 import { nowIso } from '../util/ids.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
+import { isConditionFailure, notTerminal, setExpression } from './expressions.ts';
 import { keys } from './table.ts';
 
 /** What the platform keeps about an addon beyond what the API shows. */
@@ -33,10 +33,6 @@ export interface AddonStoreProps {
   client: DynamoDBDocumentClient;
   tableName: string;
 }
-
-const isConditionFailure = (error: unknown): boolean =>
-  error instanceof ConditionalCheckFailedException ||
-  (error instanceof Error && error.name === 'ConditionalCheckFailedException');
 
 const stripKeys = <T extends Record<string, unknown>>(item: T) => {
   const { pk: _pk, sk: _sk, gsi1pk: _g1, gsi1sk: _g1s, gsi2pk: _g2, gsi2sk: _g2s, ...rest } = item;
@@ -244,15 +240,8 @@ export class AddonStore {
     patch: Partial<Omit<AddonRecord, 'id' | 'projectId' | 'revision'>>,
     options: { release?: boolean } = {},
   ): Promise<void> {
-    const names: Record<string, string> = {};
-    const values: Record<string, unknown> = { ':op': operationId, ':one': 1, ':now': nowIso() };
-    const sets = ['updatedAt = :now'];
-    for (const [field, value] of Object.entries({ ...patch, updatedAt: undefined })) {
-      if (value === undefined) continue;
-      names[`#${field}`] = field;
-      values[`:${field}`] = value;
-      sets.push(`#${field} = :${field}`);
-    }
+    const { names, values, sets } = setExpression({ ...patch, updatedAt: nowIso() });
+    Object.assign(values, { ':op': operationId, ':one': 1 });
     if (options.release) {
       sets.push('currentOperationId = :none');
       values[':none'] = null;
@@ -347,23 +336,12 @@ export class AddonStore {
     operationId: string,
     patch: Partial<Pick<Operation, 'status' | 'progress' | 'error' | 'startedAt' | 'completedAt'>>,
   ): Promise<Operation> {
-    const names: Record<string, string> = { '#status': 'status' };
-    const values: Record<string, unknown> = {};
-    const sets: string[] = [];
-    for (const [field, value] of Object.entries(patch)) {
-      if (value === undefined) continue;
-      names[`#${field}`] = field;
-      values[`:${field}`] = value;
-      sets.push(`#${field} = :${field}`);
-    }
+    const { names, values, sets } = setExpression(patch);
     const terminal =
       patch.status !== undefined && TERMINAL_STATUSES.includes(patch.status as OperationStatus);
     const removes = terminal ? ' REMOVE gsi2pk, gsi2sk' : '';
-    const conditions = ['attribute_exists(pk)'];
-    for (const [index, status] of TERMINAL_STATUSES.entries()) {
-      values[`:t${index}`] = status;
-      conditions.push(`#status <> :t${index}`);
-    }
+    names['#status'] = 'status';
+    const conditions = ['attribute_exists(pk)', ...notTerminal(TERMINAL_STATUSES, values)];
     try {
       const result = await this.client.send(
         new UpdateCommand({

@@ -10,7 +10,7 @@ import { ConflictError, NotFoundError } from '../errors.ts';
 import { type Backup, BackupSchema, type Schedule, ScheduleSchema } from '../schemas/backup.ts';
 import type { Page, PaginationQuery } from '../schemas/common.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
-import { isConditionFailure, setExpression } from './expressions.ts';
+import { isConditionFailure, notTerminal, setExpression } from './expressions.ts';
 
 /** Where a backup's data lives: an S3 object for dumps, a provider snapshot for snapshots. */
 export interface BackupRecord extends Backup {
@@ -131,10 +131,7 @@ export class BackupStore {
     const conditions = ['attribute_exists(pk)'];
     if (patch.status !== undefined) {
       names['#status'] = 'status';
-      TERMINAL.forEach((status, i) => {
-        values[`:t${i}`] = status;
-        conditions.push(`#status <> :t${i}`);
-      });
+      conditions.push(...notTerminal(TERMINAL, values));
     }
     try {
       const result = await this.send(

@@ -12,5 +12,12 @@ export const setExpression = (patch: Record<string, unknown>) => {
   return { names, values, sets };
 };
 
+/** Conditions that keep a terminal status final; adds their values to `values`. Needs `#status` in the names. */
+export const notTerminal = (terminal: readonly string[], values: Record<string, unknown>): string[] =>
+  terminal.map((status, index) => {
+    values[`:t${index}`] = status;
+    return `#status <> :t${index}`;
+  });
+
 export const isConditionFailure = (error: unknown): boolean =>
   error instanceof Error && error.name === 'ConditionalCheckFailedException';
