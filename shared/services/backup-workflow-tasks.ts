@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ProviderError } from '../errors.ts';
 import type { SnapshotProvider } from '../ports/engine-provider.ts';
 import type { BackupArtifacts } from '../providers/backup-artifacts.ts';
@@ -6,7 +6,7 @@ import type { JobLaunchConfig, JobSpec } from '../schemas/job.ts';
 import type { AddonStore } from '../store/addon-store.ts';
 import type { BackupRecord, BackupStore } from '../store/backup-store.ts';
 import { nowIso } from '../util/ids.ts';
-import { readableReason } from './workflow-tasks.ts';
+import { CleanupFailureFields, failureReason } from './workflow-tasks.ts';
 
 const Ref = { projectId: z.string(), addonId: z.string(), operationId: z.string(), backupId: z.string() };
 const Wait = { attempts: z.number().int().min(0).default(0), maxAttempts: z.number().int().min(1) };
@@ -19,13 +19,13 @@ export const BackupTaskSchema = z.discriminatedUnion('action', [
   z.object({ action: z.literal('prepareDumpJob'), ...Ref }),
   z.object({ action: z.literal('completeDump'), ...Ref }),
   z.object({ action: z.literal('completeBackup'), ...Ref }),
-  z.object({ action: z.literal('failBackup'), ...Ref, error: CaughtError }),
+  z.object({ action: z.literal('failBackup'), ...Ref, error: CaughtError, ...CleanupFailureFields }),
   z.object({ action: z.literal('startRestore'), ...Ref }),
   z.object({ action: z.literal('restoreSnapshot'), ...Ref }),
   z.object({ action: z.literal('describeRestore'), ...Ref, ...Wait }),
   z.object({ action: z.literal('prepareRestoreJob'), ...Ref }),
   z.object({ action: z.literal('completeRestore'), ...Ref }),
-  z.object({ action: z.literal('failRestore'), ...Ref, error: CaughtError }),
+  z.object({ action: z.literal('failRestore'), ...Ref, error: CaughtError, ...CleanupFailureFields }),
 ]);
 export type BackupTask = z.infer<typeof BackupTaskSchema>;
 type Task<A extends BackupTask['action']> = Extract<BackupTask, { action: A }>;
@@ -74,7 +74,7 @@ export class BackupWorkflowTasks {
       case 'completeRestore':
         return this.finishRestore(task, null);
       case 'failRestore':
-        return this.finishRestore(task, readableReason(task.error));
+        return this.finishRestore(task, failureReason(task));
       default: {
         const exhaustive: never = task;
         throw new Error(`Unknown backup task ${JSON.stringify(exhaustive)}`);
@@ -232,11 +232,13 @@ export class BackupWorkflowTasks {
 
   /** A failed backup never takes the addon down: partial data goes, the addon is running again. */
   private async failBackup(task: Task<'failBackup'>) {
-    const reason = readableReason(task.error);
+    const reason = failureReason(task, 'delete the backup to remove what is left');
     const backup = await this.deps.backups.findBackup(task.projectId, task.backupId);
     if (backup) {
-      if (backup.artifact) await this.deps.artifacts.delete(backup.artifact);
-      if (backup.snapshotId) await this.deps.snapshots.deleteSnapshot(backup.snapshotId);
+      if (!task.skipCleanup) {
+        if (backup.artifact) await this.deps.artifacts.delete(backup.artifact);
+        if (backup.snapshotId) await this.deps.snapshots.deleteSnapshot(backup.snapshotId);
+      }
       if (backup.status === 'pending' || backup.status === 'in-progress') {
         await this.deps.backups.updateBackup(backup, {
           status: 'failed',

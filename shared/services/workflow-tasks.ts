@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { findPlan } from '../catalog/engines.ts';
 import { NotFoundError, ProviderError } from '../errors.ts';
 import type { EngineProvider } from '../ports/engine-provider.ts';
@@ -12,6 +12,12 @@ const Ref = { projectId: z.string(), addonId: z.string(), operationId: z.string(
 
 /** What a Catch hands to the compensation task: Lambda puts a JSON document in Cause, the local runner the message. */
 const CaughtErrorSchema = z.object({ Error: z.string(), Cause: z.unknown().optional() }).optional();
+
+/** Set by a state machine's RecordFailure state when the cleanup itself kept failing. */
+export const CleanupFailureFields = {
+  skipCleanup: z.boolean().default(false),
+  cleanupError: CaughtErrorSchema,
+};
 
 export const WorkflowTaskSchema = z.discriminatedUnion('action', [
   z.object({ action: z.literal('startOperation'), ...Ref, step: z.string() }),
@@ -27,7 +33,13 @@ export const WorkflowTaskSchema = z.discriminatedUnion('action', [
   z.object({ action: z.literal('completeOperation'), ...Ref, addonStatus: z.literal('running') }),
   z.object({ action: z.literal('deleteInstance'), ...Ref }),
   z.object({ action: z.literal('removeAddon'), ...Ref }),
-  z.object({ action: z.literal('failOperation'), ...Ref, compensate: z.boolean(), error: CaughtErrorSchema }),
+  z.object({
+    action: z.literal('failOperation'),
+    ...Ref,
+    compensate: z.boolean(),
+    error: CaughtErrorSchema,
+    ...CleanupFailureFields,
+  }),
 ]);
 export type WorkflowTask = z.infer<typeof WorkflowTaskSchema>;
 
@@ -56,6 +68,24 @@ export const readableReason = (
   }
   if (error.Error === 'States.Timeout') message = 'A workflow step timed out';
   return { code: error.Error, message: message || error.Error };
+};
+
+/** The reason a failed operation shows, with a word on what cleanup could not remove. */
+export const failureReason = (
+  task: {
+    error?: { Error: string; Cause?: unknown };
+    skipCleanup?: boolean;
+    cleanupError?: { Error: string; Cause?: unknown };
+  },
+  remedy = 'delete the addon to remove what is left',
+): { code: string; message: string } => {
+  const reason = readableReason(task.error);
+  if (!task.skipCleanup) return reason;
+  const cleanup = readableReason(task.cleanupError);
+  return {
+    code: reason.code,
+    message: `${reason.message} (cleaning up also failed: ${cleanup.message}; ${remedy})`,
+  };
 };
 
 const PROGRESS: Record<string, number> = {
@@ -243,9 +273,9 @@ export class WorkflowTasks {
    * the addon `failed` with its lock released, and record a readable reason on the operation.
    */
   private async failOperation(task: Extract<WorkflowTask, { action: 'failOperation' }>) {
-    const reason = readableReason(task.error);
+    const reason = failureReason(task);
     const addon = await this.deps.store.findAddon(task.projectId, task.addonId);
-    if (task.compensate && addon) {
+    if (task.compensate && !task.skipCleanup && addon) {
       await this.deps.provider.deleteInstance(addon.resourceId);
       await this.deps.secrets.delete(task);
     }

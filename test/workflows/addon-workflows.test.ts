@@ -110,6 +110,19 @@ describe('provision-addon.asl.json', () => {
     expect(await secrets.get(ref)).toBeUndefined();
   });
 
+  it('still fails the operation, saying what may be left, when the cleanup itself keeps failing', async () => {
+    provider.createErrors = [new ProviderError('InsufficientDBInstanceCapacity')];
+    provider.deleteInstance = async () => {
+      throw new TransientError('deletion protection cannot be changed while the instance is creating');
+    };
+    const { addon, operation } = await provision();
+    expect(operation.status).toBe('failed');
+    expect(operation.error?.message).toMatch(
+      /^InsufficientDBInstanceCapacity \(cleaning up also failed: deletion protection .*; delete the addon to remove what is left\)$/,
+    );
+    expect(addon).toMatchObject({ status: 'failed', currentOperationId: null });
+  });
+
   it('compensates an instance that fails while starting', async () => {
     provider.states = [
       { status: 'creating' },
