@@ -1,6 +1,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { createHttpHandler, type IdempotencyOptions, lazyHandler } from '#shared/api/http-handler.ts';
+import { dynamoDbIdempotency } from '#shared/api/idempotency.ts';
 import { AddonsFunctionEnvSchema, parseEnv } from '#shared/config/env.ts';
 import { SfnWorkflowStarter } from '#shared/providers/aws/sfn-workflow-starter.ts';
 import { AddonService } from '#shared/services/addon-service.ts';
@@ -63,6 +64,6 @@ export const handler = lazyHandler(() => {
   return createAddonsHandler({
     logger,
     service: new AddonService({ store, workflows, target: env.ADDONS_TARGET }),
-    idempotency: { client: dynamoClient(), tableName: env.TABLE_NAME },
+    idempotency: dynamoDbIdempotency({ client: dynamoClient(), tableName: env.TABLE_NAME }),
   });
 });

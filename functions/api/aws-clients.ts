@@ -1,13 +1,12 @@
-import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+
+export { logger } from './logger.ts';
 
 /**
  * Clients of the AWS composition root, created once per container. Each handler imports only
  * what it uses, so its bundle carries only those SDK clients.
  */
-export const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'addons' });
-
 let dynamo: DynamoDBClient | undefined;
 export const dynamoClient = (): DynamoDBClient => {
   dynamo ??= new DynamoDBClient({});

@@ -3,7 +3,7 @@ import { createHttpHandler, lazyHandler } from '#shared/api/http-handler.ts';
 import { addonTypes } from '#shared/catalog/engines.ts';
 import { CatalogFunctionEnvSchema, parseEnv } from '#shared/config/env.ts';
 import type { Target } from '#shared/schemas/catalog.ts';
-import { logger } from './aws-clients.ts';
+import { logger } from './logger.ts';
 
 export interface CatalogDeps {
   logger: Logger;

@@ -7,7 +7,7 @@ import { buildOpenApiDocument } from '#shared/api/openapi.ts';
 import { MetaFunctionEnvSchema, parseEnv } from '#shared/config/env.ts';
 import { NotFoundError } from '#shared/errors.ts';
 import type { Target } from '#shared/schemas/catalog.ts';
-import { logger } from './aws-clients.ts';
+import { logger } from './logger.ts';
 
 export interface MetaDeps {
   logger: Logger;

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** The local target's configuration, from the environment (README: Configuration). */
 export const LocalConfigSchema = z.object({

@@ -10,6 +10,7 @@ import { createCredentialsHandler } from '#functions/api/credentials.ts';
 import { createMetaHandler } from '#functions/api/meta.ts';
 import { createOperationsHandler } from '#functions/api/operations.ts';
 import { createWorkflowTaskHandler } from '#functions/workflow/tasks.ts';
+import { dynamoDbIdempotency } from '#shared/api/idempotency.ts';
 import type { WorkflowName } from '#shared/ports/workflow-starter.ts';
 import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import { FileSecretStore } from '#shared/providers/local/file-secret-store.ts';
@@ -212,7 +213,7 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
       addons: createAddonsHandler({
         logger,
         service,
-        idempotency: { client: dynamo.client, tableName: TABLE_NAME },
+        idempotency: dynamoDbIdempotency({ client: dynamo.client, tableName: TABLE_NAME }),
       }),
       credentials: createCredentialsHandler({ logger, store, secrets }),
       operations: createOperationsHandler({ logger, store }),
@@ -220,7 +221,7 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
         logger,
         backups: backupService,
         schedules: scheduleService,
-        idempotency: { client: dynamo.client, tableName: TABLE_NAME },
+        idempotency: dynamoDbIdempotency({ client: dynamo.client, tableName: TABLE_NAME }),
       }),
     };
     const gateway = new LocalGateway({ handlers: handlers as never, token });

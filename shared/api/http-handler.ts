@@ -1,8 +1,5 @@
-import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
-import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import middy, { type MiddlewareObj } from '@middy/core';
 import type {
   APIGatewayProxyEventV2WithJWTAuthorizer,
@@ -21,9 +18,22 @@ export type ApiResponse = APIGatewayProxyStructuredResultV2;
 export type RouteImpl<R extends RouteDef> = (request: ApiRequest<R>) => Promise<ApiResult>;
 export type RouteImpls = { [K in RouteId]?: RouteImpl<Routes[K]> };
 
+/** What an idempotent request is keyed on (`subject` to `key`) and must match on a replay (`body`). */
+export interface IdempotentInput {
+  subject: string;
+  projectId: string;
+  operationId: string;
+  key: string;
+  body: unknown;
+}
+
+/**
+ * Runs the requests that carry an Idempotency-Key on an idempotent route: at most once per key,
+ * replaying the first result. Injected by the composition root (`dynamoDbIdempotency` of
+ * `./idempotency.ts`), so a function without idempotent routes does not bundle it.
+ */
 export interface IdempotencyOptions {
-  client: DynamoDBClient;
-  tableName: string;
+  run(input: IdempotentInput, context: Context, execute: () => Promise<ApiResult>): Promise<ApiResult>;
 }
 
 export interface HttpHandlerOptions {
@@ -104,21 +114,7 @@ const problemErrorHandler = (logger: Logger): MiddlewareObj<ApiEvent, ApiRespons
  * thrown by parsing, auth or the route into problem+json.
  */
 export const createHttpHandler = (impls: RouteImpls, options: HttpHandlerOptions) => {
-  const { logger } = options;
-  const persistenceStore = options.idempotency
-    ? new DynamoDBPersistenceLayer({
-        tableName: options.idempotency.tableName,
-        awsSdkV3Client: options.idempotency.client,
-        keyAttr: 'pk',
-        sortKeyAttr: 'sk',
-        staticPkValue: 'IDEMPOTENCY',
-      })
-    : undefined;
-  const idempotencyConfig = new IdempotencyConfig({
-    eventKeyJmesPath: '[subject, projectId, operationId, key]',
-    payloadValidationJmesPath: 'body',
-    expiresAfterSeconds: 24 * 60 * 60,
-  });
+  const { logger, idempotency } = options;
 
   const core = async (event: ApiEvent, context: Context): Promise<ApiResponse> => {
     const route = routesByKey.get(event.routeKey);
@@ -166,20 +162,15 @@ export const createHttpHandler = (impls: RouteImpls, options: HttpHandlerOptions
           { path: 'Idempotency-Key', message: 'must be 1 to 255 characters' },
         ]);
       }
-      if (persistenceStore) {
-        idempotencyConfig.registerLambdaContext(context);
-        const run = makeIdempotent(async (_input: Record<string, unknown>) => impl(request), {
-          persistenceStore,
-          config: idempotencyConfig,
-        });
-        const input = {
+      if (idempotency) {
+        const input: IdempotentInput = {
           subject: principal?.subject ?? '',
           projectId: projectId ?? '',
           operationId: route.operationId,
           key,
           body: rawBody ?? null,
         };
-        return toResponse((await run(input)) as ApiResult);
+        return toResponse(await idempotency.run(input, context, () => impl(request)));
       }
     }
     return toResponse(await impl(request));

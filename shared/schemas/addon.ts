@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { EngineSchema } from './catalog.ts';
 import { NameSchema, pageOf, TimestampSchema } from './common.ts';
 import { OperationSchema } from './operation.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const EngineSchema = z.enum(['postgresql', 'mysql', 'redis', 'mongodb']);
 export type Engine = z.infer<typeof EngineSchema>;

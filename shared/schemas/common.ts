@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** DNS-safe label: it becomes part of hostnames and AWS identifiers. */
 export const NameSchema = z

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { CompressionSchema } from './backup.ts';
 import { EngineSchema } from './catalog.ts';
 

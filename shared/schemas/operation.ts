@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { TimestampSchema } from './common.ts';
 
 export const OperationStatusSchema = z.enum(['pending', 'in-progress', 'completed', 'failed', 'aborted']);

@@ -1,6 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createAddonsHandler } from '#functions/api/addons.ts';
+import { dynamoDbIdempotency } from '#shared/api/idempotency.ts';
 import { routes } from '#shared/api/routes.ts';
 import type { WorkflowInput, WorkflowName, WorkflowStarter } from '#shared/ports/workflow-starter.ts';
 import { AddonService } from '#shared/services/addon-service.ts';
@@ -31,7 +32,7 @@ beforeEach(() => {
   handler = createAddonsHandler({
     logger,
     service: new AddonService({ store: env.store, workflows: starter, target: 'local' }),
-    idempotency: { client: env.dynamoClient, tableName: TEST_TABLE },
+    idempotency: dynamoDbIdempotency({ client: env.dynamoClient, tableName: TEST_TABLE }),
   });
 });
 
