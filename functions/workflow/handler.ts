@@ -2,6 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { RDSClient } from '@aws-sdk/client-rds';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
@@ -9,7 +10,9 @@ import type { z } from 'zod';
 import { parseEnv, WorkflowFunctionEnvSchema } from '#shared/config/env.ts';
 import { RdsPostgresProvider } from '#shared/providers/aws/rds-postgres-provider.ts';
 import { SecretsManagerStore } from '#shared/providers/aws/secrets-manager-store.ts';
+import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import { AddonStore } from '#shared/store/addon-store.ts';
+import { BackupStore } from '#shared/store/backup-store.ts';
 import { createWorkflowTaskHandler } from './tasks.ts';
 
 export type WorkflowFunctionEnv = z.infer<typeof WorkflowFunctionEnvSchema>;
@@ -19,42 +22,59 @@ export interface AwsWorkflowClients {
   rds: RDSClient;
   ec2: EC2Client;
   secrets: SecretsManagerClient;
+  s3: S3Client;
 }
 
 /**
  * The AWS composition root of the workflow task handler: the same engine-agnostic steps as
- * the local target, with RDS, Secrets Manager and DynamoDB behind them. Tests build it with
+ * the local target, with RDS (instances and snapshots), Secrets Manager, S3 (dump artifacts)
+ * and DynamoDB behind them; dump and restore jobs run on Fargate. Tests build it with
  * their own clients (mocked, or pointed at dynalite).
  */
 export const createAwsWorkflowTaskHandler = (
   env: WorkflowFunctionEnv,
   clients: AwsWorkflowClients,
   logger: Logger,
-) =>
-  createWorkflowTaskHandler({
+) => {
+  const documentClient = DynamoDBDocumentClient.from(clients.dynamo, {
+    marshallOptions: { removeUndefinedValues: true },
+  });
+  const store = new AddonStore({ client: documentClient, tableName: env.TABLE_NAME });
+  const provider = new RdsPostgresProvider({
+    rds: clients.rds,
+    ec2: clients.ec2,
+    vpcId: env.VPC_ID,
+    subnetGroupName: env.DB_SUBNET_GROUP_NAME,
+    clientSecurityGroupId: env.CLIENT_SECURITY_GROUP_ID,
+    kmsKeyId: env.STORAGE_KMS_KEY_ID,
+    tlsParameterGroups: env.POSTGRES_TLS_PARAMETER_GROUPS,
+    deployment: env.DEPLOYMENT_NAME,
+  });
+  return createWorkflowTaskHandler({
     logger,
-    store: new AddonStore({
-      client: DynamoDBDocumentClient.from(clients.dynamo, {
-        marshallOptions: { removeUndefinedValues: true },
-      }),
-      tableName: env.TABLE_NAME,
-    }),
+    store,
     secrets: new SecretsManagerStore({
       client: clients.secrets,
       prefix: env.SECRET_NAME_PREFIX,
       kmsKeyId: env.SECRETS_KMS_KEY_ID,
     }),
-    provider: new RdsPostgresProvider({
-      rds: clients.rds,
-      ec2: clients.ec2,
-      vpcId: env.VPC_ID,
-      subnetGroupName: env.DB_SUBNET_GROUP_NAME,
-      clientSecurityGroupId: env.CLIENT_SECURITY_GROUP_ID,
-      kmsKeyId: env.STORAGE_KMS_KEY_ID,
-      tlsParameterGroups: env.POSTGRES_TLS_PARAMETER_GROUPS,
-      deployment: env.DEPLOYMENT_NAME,
-    }),
+    provider,
+    backups: {
+      store,
+      backups: new BackupStore({ client: documentClient, tableName: env.TABLE_NAME }),
+      artifacts: new BackupArtifacts({ client: clients.s3, bucket: env.BACKUP_BUCKET }),
+      snapshots: provider,
+      // What the ASL's ecs:runTask.sync states pass to RunTask, from the `prepare*Job` output.
+      jobs: {
+        cluster: env.JOB_CLUSTER_ARN,
+        taskDefinition: env.JOB_TASK_DEFINITION_ARN,
+        container: env.JOB_CONTAINER_NAME,
+        subnets: env.JOB_SUBNET_IDS,
+        securityGroups: env.JOB_SECURITY_GROUP_IDS,
+      },
+    },
   });
+};
 
 type TaskHandler = ReturnType<typeof createAwsWorkflowTaskHandler>;
 let built: TaskHandler | undefined;
@@ -68,6 +88,7 @@ export const handler = (event: unknown, context: Context): Promise<unknown> => {
       rds: new RDSClient({}),
       ec2: new EC2Client({}),
       secrets: new SecretsManagerClient({}),
+      s3: new S3Client({}),
     },
     new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'addons' }),
   );

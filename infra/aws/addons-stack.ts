@@ -2,9 +2,11 @@ import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { Api } from './constructs/api.ts';
+import { Backups } from './constructs/backups.ts';
 import { Data } from './constructs/data.ts';
 import { Network } from './constructs/network.ts';
 import { PostgresAddons } from './constructs/postgres-addons.ts';
+import { Schedules } from './constructs/schedules.ts';
 import { Workflows } from './constructs/workflows.ts';
 
 export interface AddonsStackProps extends StackProps {
@@ -17,7 +19,9 @@ export class AddonsStack extends Stack {
   readonly network: Network;
   readonly data: Data;
   readonly postgres: PostgresAddons;
+  readonly backups: Backups;
   readonly workflows: Workflows;
+  readonly schedules: Schedules;
   readonly api: Api;
 
   constructor(scope: Construct, id: string, props: AddonsStackProps = {}) {
@@ -26,13 +30,29 @@ export class AddonsStack extends Stack {
     this.network = new Network(this, 'Network', { logRetention });
     this.data = new Data(this, 'Data');
     this.postgres = new PostgresAddons(this, 'Postgres', { network: this.network, key: this.data.key });
+    this.backups = new Backups(this, 'Backups', { data: this.data, network: this.network, logRetention });
     this.workflows = new Workflows(this, 'Workflows', {
       data: this.data,
       network: this.network,
       postgres: this.postgres,
+      backups: this.backups,
       logRetention,
     });
-    this.api = new Api(this, 'Api', { data: this.data, workflows: this.workflows, logRetention });
+    this.schedules = new Schedules(this, 'Schedules', {
+      data: this.data,
+      backups: this.backups,
+      workflows: this.workflows,
+      postgres: this.postgres,
+      logRetention,
+    });
+    this.api = new Api(this, 'Api', {
+      data: this.data,
+      workflows: this.workflows,
+      backups: this.backups,
+      schedules: this.schedules,
+      postgres: this.postgres,
+      logRetention,
+    });
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the API' });
     new CfnOutput(this, 'UserPoolId', { value: this.api.userPool.userPoolId });
@@ -45,5 +65,9 @@ export class AddonsStack extends Stack {
       description: 'Attach to workloads that connect to addons',
     });
     new CfnOutput(this, 'VpcId', { value: this.network.vpc.vpcId });
+    new CfnOutput(this, 'BackupBucketName', {
+      value: this.backups.bucket.bucketName,
+      description: 'Dump backups (retained when the stack is deleted)',
+    });
   }
 }

@@ -53,7 +53,9 @@ export const ENGINES: Record<Engine, EngineEntry> = {
     storageGiB: { min: 20, max: 1024, default: 20 },
     maxReplicas: 5,
     capabilities: {
-      aws: { ...none, provision: true },
+      // Snapshots are RDS DB snapshots (restored to a new instance, then swapped in); dumps run
+      // as Fargate tasks streaming pg_dump to S3.
+      aws: { ...none, provision: true, dumpBackup: true, snapshotBackup: true },
       local: { ...none, provision: true, dumpBackup: true, snapshotBackup: true },
     },
     notes: {

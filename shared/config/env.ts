@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * One zod schema per function's environment: validated once at cold start, and the same
@@ -31,6 +31,24 @@ export const CredentialsFunctionEnvSchema = CommonEnvSchema.extend({
 });
 export const OperationsFunctionEnvSchema = CommonEnvSchema.extend(TableEnvSchema.shape);
 
+/** A comma-separated list (subnet or security group ids): CDK joins them, the function splits them. */
+const CommaListSchema = z
+  .string()
+  .min(1)
+  .transform((text) => text.split(',').map((item) => item.trim()));
+
+/** The backup bucket: dump artifacts under `dumps/`. */
+export const BackupBucketEnvSchema = z.object({ BACKUP_BUCKET: z.string().min(1) });
+
+/** Where dump and restore jobs run: the ECS RunTask parameters of `JobLaunchConfig`. */
+export const JobLaunchEnvSchema = z.object({
+  JOB_CLUSTER_ARN: z.string().min(1),
+  JOB_TASK_DEFINITION_ARN: z.string().min(1),
+  JOB_CONTAINER_NAME: z.string().min(1),
+  JOB_SUBNET_IDS: CommaListSchema,
+  JOB_SECURITY_GROUP_IDS: CommaListSchema,
+});
+
 /** `{"17":"name",...}`: CDK writes it from the parameter groups it creates, one per PostgreSQL major. */
 const JsonStringMapSchema = z
   .string()
@@ -55,6 +73,32 @@ export const WorkflowFunctionEnvSchema = CommonEnvSchema.extend({
   CLIENT_SECURITY_GROUP_ID: z.string().min(1),
   STORAGE_KMS_KEY_ID: z.string().min(1),
   POSTGRES_TLS_PARAMETER_GROUPS: JsonStringMapSchema,
+  ...BackupBucketEnvSchema.shape,
+  ...JobLaunchEnvSchema.shape,
+});
+
+export const BackupsFunctionEnvSchema = CommonEnvSchema.extend({
+  ...TableEnvSchema.shape,
+  ...BackupBucketEnvSchema.shape,
+  BACKUP_ADDON_STATE_MACHINE_ARN: z.string().min(1),
+  RESTORE_ADDON_STATE_MACHINE_ARN: z.string().min(1),
+  /** EventBridge Scheduler: one group per deployment, one schedule per addon backup schedule. */
+  SCHEDULE_GROUP_NAME: z.string().min(1),
+  /** The run-backup function every schedule invokes. */
+  SCHEDULE_TARGET_ARN: z.string().min(1),
+  /** The role EventBridge Scheduler assumes to invoke it. */
+  SCHEDULE_ROLE_ARN: z.string().min(1),
+});
+
+export const RunBackupFunctionEnvSchema = CommonEnvSchema.extend({
+  ...TableEnvSchema.shape,
+  ...BackupBucketEnvSchema.shape,
+  BACKUP_ADDON_STATE_MACHINE_ARN: z.string().min(1),
+});
+
+export const SweepFunctionEnvSchema = CommonEnvSchema.extend({
+  ...TableEnvSchema.shape,
+  ...BackupBucketEnvSchema.shape,
 });
 
 export type EnvInput<S extends z.ZodObject> = z.input<S>;

@@ -11,14 +11,18 @@ import { allRoutes } from '#shared/api/routes.ts';
 import { ENGINES } from '#shared/catalog/engines.ts';
 import {
   AddonsFunctionEnvSchema,
+  BackupsFunctionEnvSchema,
   CatalogFunctionEnvSchema,
   CredentialsFunctionEnvSchema,
   MetaFunctionEnvSchema,
   OperationsFunctionEnvSchema,
   parseEnv,
+  RunBackupFunctionEnvSchema,
+  SweepFunctionEnvSchema,
   WorkflowFunctionEnvSchema,
 } from '#shared/config/env.ts';
 import { WORKFLOWS } from '#shared/ports/workflow-starter.ts';
+import { JOB_COMMAND } from '#shared/services/backup-workflow-tasks.ts';
 import { tableDefinition } from '#shared/store/table.ts';
 import { logicalIdOf } from '../workflows/support/aws-workflows.ts';
 import { isAllowed, roleStatements } from './support/iam.ts';
@@ -149,6 +153,7 @@ describe('functions', () => {
     addons: AddonsFunctionEnvSchema,
     credentials: CredentialsFunctionEnvSchema,
     operations: OperationsFunctionEnvSchema,
+    backups: BackupsFunctionEnvSchema,
   } as const;
 
   it('give every function an environment its zod schema accepts', () => {
@@ -168,6 +173,10 @@ describe('functions', () => {
     expect(parseEnv(WorkflowFunctionEnvSchema, workflow).POSTGRES_TLS_PARAMETER_GROUPS).toEqual(
       Object.fromEntries(ENGINES.postgresql.versions.aws.map((major) => [major, expect.any(String)])),
     );
+    const envOf = (fn: { function: { node: { defaultChild?: unknown } } }) =>
+      functionEnvironment(json, logicalIdOf(synthesized, fn.function));
+    expect(() => parseEnv(RunBackupFunctionEnvSchema, envOf(stack.schedules.runBackup))).not.toThrow();
+    expect(() => parseEnv(SweepFunctionEnvSchema, envOf(stack.schedules.sweep))).not.toThrow();
   });
 
   it('run in the VPC-less Lambda network: they call AWS APIs only, never a database', () => {
@@ -217,15 +226,48 @@ describe('network', () => {
     template.resourceCountIs('AWS::EC2::FlowLog', 1);
   });
 
-  it('leaves addon security groups and instances to the workflow: CDK creates only the client group', () => {
-    const { template } = synthesized;
+  it('leaves addon security groups and instances to the workflow: CDK creates the client, job and endpoint groups', () => {
+    const { template, json, stack } = synthesized;
     template.resourceCountIs('AWS::RDS::DBInstance', 0);
-    template.resourceCountIs('AWS::EC2::SecurityGroup', 1);
-    template.resourceCountIs('AWS::EC2::SecurityGroupIngress', 0);
-    template.hasResourceProperties('AWS::EC2::SecurityGroup', {
-      SecurityGroupIngress: Match.absent(),
-      SecurityGroupEgress: [Match.objectLike({ IpProtocol: 'tcp', FromPort: 5432, ToPort: 5432 })],
-    });
+    template.resourceCountIs('AWS::EC2::SecurityGroup', 3);
+    const client = json.Resources[logicalIdOf(synthesized, stack.network.clientSecurityGroup)]?.Properties;
+    expect(client?.SecurityGroupIngress).toBeUndefined();
+    expect(client?.SecurityGroupEgress).toEqual([
+      expect.objectContaining({ IpProtocol: 'tcp', FromPort: 5432, ToPort: 5432 }),
+    ]);
+    const job = json.Resources[logicalIdOf(synthesized, stack.network.jobSecurityGroup)]?.Properties;
+    expect(job?.SecurityGroupIngress).toBeUndefined();
+    expect(job?.SecurityGroupEgress).toEqual([
+      expect.objectContaining({ IpProtocol: 'tcp', FromPort: 443, ToPort: 443, CidrIp: '0.0.0.0/0' }),
+    ]);
+    // The only ingress in the stack: the interface endpoints admit the jobs on 443.
+    const ingress = [
+      ...props('AWS::EC2::SecurityGroupIngress'),
+      ...props('AWS::EC2::SecurityGroup').flatMap(
+        (group) => (group.SecurityGroupIngress as Record<string, unknown>[] | undefined) ?? [],
+      ),
+    ];
+    expect(ingress).toEqual([
+      expect.objectContaining({
+        IpProtocol: 'tcp',
+        FromPort: 443,
+        ToPort: 443,
+        SourceSecurityGroupId: {
+          'Fn::GetAtt': [logicalIdOf(synthesized, stack.network.jobSecurityGroup), 'GroupId'],
+        },
+      }),
+    ]);
+  });
+
+  it('gives the jobs VPC endpoints for S3 (gateway), ECR, CloudWatch Logs and Secrets Manager, with private DNS', () => {
+    const endpoints = props('AWS::EC2::VPCEndpoint');
+    const serviceOf = (endpoint: Record<string, unknown>) =>
+      JSON.stringify(endpoint.ServiceName).match(/\.(s3|ecr\.api|ecr\.dkr|logs|secretsmanager)"/)?.[1];
+    expect(endpoints.map(serviceOf).sort()).toEqual(['ecr.api', 'ecr.dkr', 'logs', 's3', 'secretsmanager']);
+    for (const endpoint of endpoints) {
+      if (serviceOf(endpoint) === 's3') expect(endpoint.VpcEndpointType).toBe('Gateway');
+      else expect(endpoint).toMatchObject({ VpcEndpointType: 'Interface', PrivateDnsEnabled: true });
+    }
   });
 
   it('gives RDS a subnet group over the isolated subnets and a TLS parameter group per catalog major', () => {
@@ -276,7 +318,7 @@ describe('workflows', () => {
       { 'Fn::GetAtt': [logicalIdOf(synthesized, stack.workflows.taskFunction.function), 'Arn'] },
       json,
     );
-    for (const workflow of ['provision-addon', 'delete-addon'] as const) {
+    for (const workflow of WORKFLOWS) {
       const machine = stack.workflows.stateMachine(workflow);
       const statements = roleStatements(json, logicalIdOf(synthesized, machine.role));
       const invoke = {
@@ -287,6 +329,197 @@ describe('workflows', () => {
       };
       expect(isAllowed(statements, invoke), workflow).toBe(true);
     }
+  });
+});
+
+describe('backups', () => {
+  const bucketOf = (construct: { node: { defaultChild?: unknown } }) =>
+    synthesized.json.Resources[logicalIdOf(synthesized, construct)] ?? { Type: 'missing' };
+
+  it('keeps dumps in a KMS-encrypted, private, TLS-only bucket with access logs, retained with the stack gone', () => {
+    const { stack, json } = synthesized;
+    const bucket = bucketOf(stack.backups.bucket) as {
+      Properties: Record<string, unknown>;
+      DeletionPolicy?: string;
+    };
+    expect(bucket.DeletionPolicy).toBe('Retain');
+    expect(bucket.Properties).toMatchObject({
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [
+          {
+            ServerSideEncryptionByDefault: {
+              SSEAlgorithm: 'aws:kms',
+              KMSMasterKeyID: { 'Fn::GetAtt': [logicalIdOf(synthesized, stack.data.key), 'Arn'] },
+            },
+            BucketKeyEnabled: true,
+          },
+        ],
+      },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      LoggingConfiguration: {
+        DestinationBucketName: { Ref: logicalIdOf(synthesized, stack.backups.accessLogs) },
+      },
+    });
+    // No versioning: a deleted backup must really be gone.
+    expect(bucket.Properties.VersioningConfiguration).toBeUndefined();
+    const policy = resourcesOfType(json, 'AWS::S3::BucketPolicy')
+      .map(([, resource]) => resource.Properties ?? {})
+      .find(
+        (properties) =>
+          JSON.stringify(properties.Bucket) ===
+          JSON.stringify({ Ref: logicalIdOf(synthesized, stack.backups.bucket) }),
+      );
+    expect(policy?.PolicyDocument).toMatchObject({
+      Statement: expect.arrayContaining([
+        expect.objectContaining({
+          Effect: 'Deny',
+          Action: 's3:*',
+          Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+        }),
+      ]),
+    });
+  });
+
+  it('aborts incomplete multipart uploads after a day and never expires dumps by age (pinned and manual backups are kept)', () => {
+    const bucket = bucketOf(synthesized.stack.backups.bucket) as { Properties: Record<string, unknown> };
+    expect(bucket.Properties.LifecycleConfiguration).toEqual({
+      Rules: [
+        {
+          Id: 'abort-incomplete-uploads',
+          AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+          Status: 'Enabled',
+        },
+      ],
+    });
+  });
+
+  it('runs jobs as ARM64 Fargate tasks logging to a group with retention, in a cluster with Container Insights', () => {
+    const { template, json, stack } = synthesized;
+    template.hasResourceProperties('AWS::ECS::Cluster', {
+      ClusterSettings: [{ Name: 'containerInsights', Value: 'enabled' }],
+    });
+    const task = json.Resources[logicalIdOf(synthesized, stack.backups.taskDefinition)]?.Properties ?? {};
+    expect(task).toMatchObject({
+      RequiresCompatibilities: ['FARGATE'],
+      NetworkMode: 'awsvpc',
+      RuntimePlatform: { CpuArchitecture: 'ARM64', OperatingSystemFamily: 'LINUX' },
+      ContainerDefinitions: [
+        expect.objectContaining({
+          Name: 'job',
+          Essential: true,
+          Command: JOB_COMMAND,
+          LogConfiguration: expect.objectContaining({
+            LogDriver: 'awslogs',
+            Options: expect.objectContaining({
+              'awslogs-group': { Ref: logicalIdOf(synthesized, stack.backups.logGroup) },
+            }),
+          }),
+        }),
+      ],
+    });
+    expect(
+      json.Resources[logicalIdOf(synthesized, stack.backups.logGroup)]?.Properties?.RetentionInDays,
+    ).toEqual(expect.any(Number));
+  });
+
+  it('lets the backup and restore state machines run exactly the job task definition, and pass exactly its two roles', () => {
+    const { json, stack } = synthesized;
+    const resolve = (value: unknown) => resolveIntrinsics(value, json) as string;
+    const taskDefinition = resolve({ Ref: logicalIdOf(synthesized, stack.backups.taskDefinition) });
+    const cluster = resolve({ 'Fn::GetAtt': [logicalIdOf(synthesized, stack.backups.cluster), 'Arn'] });
+    const roles = [
+      stack.backups.taskDefinition.taskRole,
+      stack.backups.taskDefinition.obtainExecutionRole(),
+    ].map((role) => resolve({ 'Fn::GetAtt': [logicalIdOf(synthesized, role as never), 'Arn'] }));
+    const permission = (action: string, resource: string, context: Record<string, string> = {}) => ({
+      action,
+      resource,
+      context,
+      because: 'runTask.sync',
+    });
+    for (const workflow of WORKFLOWS) {
+      const statements = roleStatements(
+        json,
+        logicalIdOf(synthesized, stack.workflows.stateMachine(workflow).role),
+      );
+      const runsJobs = workflow === 'backup-addon' || workflow === 'restore-addon';
+      expect(
+        isAllowed(statements, permission('ecs:RunTask', taskDefinition, { 'ecs:cluster': cluster })),
+        workflow,
+      ).toBe(runsJobs);
+      if (!runsJobs) continue;
+      const runTask = statements.filter((statement) => [statement.Action].flat().includes('ecs:RunTask'));
+      expect(runTask.map((statement) => statement.Resource)).toEqual([taskDefinition]);
+      const passRole = statements.filter((statement) => [statement.Action].flat().includes('iam:PassRole'));
+      expect(passRole.flatMap((statement) => [statement.Resource].flat()).sort()).toEqual([...roles].sort());
+      for (const action of ['events:PutTargets', 'events:PutRule', 'events:DescribeRule']) {
+        expect(
+          isAllowed(
+            statements,
+            permission(
+              action,
+              'arn:aws:events:eu-west-1:123456789012:rule/StepFunctionsGetEventsForECSTaskRule',
+            ),
+          ),
+          action,
+        ).toBe(true);
+      }
+      for (const action of ['ecs:StopTask', 'ecs:DescribeTasks']) {
+        expect(
+          isAllowed(
+            statements,
+            permission(
+              action,
+              `arn:aws:ecs:eu-west-1:123456789012:task/${resolve({ Ref: logicalIdOf(synthesized, stack.backups.cluster) })}/abc`,
+            ),
+          ),
+          action,
+        ).toBe(true);
+      }
+    }
+  });
+
+  it('lets EventBridge Scheduler invoke the run-backup function, and nothing else', () => {
+    const { json, stack } = synthesized;
+    const statements = roleStatements(json, logicalIdOf(synthesized, stack.schedules.schedulerRole));
+    const runBackup = resolveIntrinsics(
+      { 'Fn::GetAtt': [logicalIdOf(synthesized, stack.schedules.runBackup.function), 'Arn'] },
+      json,
+    );
+    expect(statements).toEqual([
+      { Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: [runBackup, `${runBackup}:$LATEST`] },
+    ]);
+    const trust = json.Resources[logicalIdOf(synthesized, stack.schedules.schedulerRole)]?.Properties
+      ?.AssumeRolePolicyDocument as { Statement: Array<Record<string, unknown>> };
+    expect(trust.Statement).toEqual([
+      expect.objectContaining({
+        Principal: { Service: 'scheduler.amazonaws.com' },
+        Condition: expect.objectContaining({
+          StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+        }),
+      }),
+    ]);
+    synthesized.template.hasResourceProperties('AWS::Scheduler::ScheduleGroup', {
+      Name: stack.schedules.groupName,
+    });
+  });
+
+  it('sweeps retention hourly', () => {
+    const { template, stack } = synthesized;
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 hour)',
+      Targets: [
+        Match.objectLike({
+          Arn: { 'Fn::GetAtt': [logicalIdOf(synthesized, stack.schedules.sweep.function), 'Arn'] },
+          RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 3600 },
+        }),
+      ],
+    });
   });
 });
 
@@ -303,6 +536,25 @@ describe('invariants over the whole stack', () => {
       });
     }
     expect(LAMBDA_RUNTIME.name).toBe('nodejs24.x');
+  });
+
+  it('every bucket is private, TLS-only and encrypted', () => {
+    const buckets = resources('AWS::S3::Bucket');
+    expect(buckets).toHaveLength(2);
+    const policies = props('AWS::S3::BucketPolicy').map((policy) => JSON.stringify(policy));
+    for (const [id, bucket] of buckets) {
+      expect(bucket.Properties?.PublicAccessBlockConfiguration, id).toEqual({
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      });
+      expect(bucket.Properties?.BucketEncryption, id).toBeDefined();
+      expect(
+        policies.some((policy) => policy.includes(`"Ref":"${id}"`) && policy.includes('aws:SecureTransport')),
+        id,
+      ).toBe(true);
+    }
   });
 
   it('every log group has a retention', () => {

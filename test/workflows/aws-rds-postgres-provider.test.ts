@@ -20,6 +20,9 @@ import {
   instanceStateOf,
   isValidDbInstanceIdentifier,
   RdsPostgresProvider,
+  RdsSnapshotDeleter,
+  restoreIdentifiers,
+  TAG_KEYS,
 } from '#shared/providers/aws/rds-postgres-provider.ts';
 import { SecretsManagerStore } from '#shared/providers/aws/secrets-manager-store.ts';
 import { NameSchema } from '#shared/schemas/common.ts';
@@ -255,6 +258,90 @@ describe('deleteInstance', () => {
     await provider.createInstance(request);
     fake.failNext.set('ModifyDBInstance', [awsErrors.rdsInvalidState(request.resourceId, 'creating')]);
     await expect(provider.deleteInstance(request.resourceId)).rejects.toBeInstanceOf(TransientError);
+  });
+});
+
+describe('snapshots', () => {
+  const available = async () => {
+    const request = spec();
+    fake.script = { statuses: ['available'] };
+    await provider.createInstance(request);
+    return request.resourceId;
+  };
+
+  it('creates a snapshot once: a retried create finds it there', async () => {
+    const resourceId = await available();
+    await provider.createSnapshot(resourceId, `${resourceId}-bkp-1`);
+    await provider.createSnapshot(resourceId, `${resourceId}-bkp-1`);
+    expect(fake.inputsOf('rds', 'CreateDBSnapshot')).toHaveLength(2);
+    expect(fake.snapshots.size).toBe(1);
+  });
+
+  it('reports creating, then available with the allocated storage as size, then absent once deleted (twice)', async () => {
+    const resourceId = await available();
+    const id = `${resourceId}-bkp-2`;
+    await provider.createSnapshot(resourceId, id);
+    expect(await provider.describeSnapshot(id)).toEqual({ status: 'creating' });
+    expect(await provider.describeSnapshot(id)).toEqual({ status: 'available', sizeBytes: 20 * 1024 ** 3 });
+    await provider.deleteSnapshot(id);
+    await new RdsSnapshotDeleter(new RDSClient(region)).deleteSnapshot(id);
+    expect(await provider.describeSnapshot(id)).toEqual({ status: 'absent' });
+  });
+
+  it('explains the 100 manual snapshots quota', async () => {
+    fake.failNext.set('CreateDBSnapshot', [
+      new RDSServiceException({
+        name: 'SnapshotQuotaExceeded',
+        $fault: 'client',
+        $metadata,
+        message: 'quota',
+      }),
+    ]);
+    const resourceId = await available();
+    await expect(provider.createSnapshot(resourceId, `${resourceId}-bkp-3`)).rejects.toMatchObject({
+      name: 'ProviderError',
+      message: expect.stringContaining('100 manual snapshots per Region'),
+    });
+  });
+
+  it('derives staging and retired identifiers RDS accepts, whatever the length of the addon identifier', () => {
+    for (const resourceId of [resourceIdFor(newId('adn')), `addon-${'x'.repeat(57)}`, 'addon-a']) {
+      const { staging, retired } = restoreIdentifiers(resourceId, newId('op'));
+      for (const id of [staging, retired]) {
+        expect(isValidDbInstanceIdentifier(id), id).toBe(true);
+        expect(id.startsWith('addon-')).toBe(true);
+      }
+      expect(staging).not.toBe(retired);
+    }
+  });
+
+  it('carries on a restore from whatever step a previous call reached, and repeats none', async () => {
+    const resourceId = await available();
+    const snapshotId = `${resourceId}-bkp-4`;
+    fake.snapshotScript = { statuses: ['available'] };
+    fake.restoreScript = { statuses: ['available'] };
+    await provider.createSnapshot(resourceId, snapshotId);
+    await provider.restoreSnapshot(resourceId, snapshotId, 'op-1');
+    // A retried restoreSnapshot: the staging instance is there, nothing is sent but describes.
+    await provider.restoreSnapshot(resourceId, snapshotId, 'op-1');
+    expect(fake.inputsOf('rds', 'RestoreDBInstanceFromDBSnapshot')).toHaveLength(1);
+
+    const states: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      states.push((await provider.describeRestore(resourceId, snapshotId, 'op-1')).status);
+    }
+    expect(states.indexOf('available')).toBeGreaterThan(0);
+    expect(states.slice(states.indexOf('available'))).toEqual(
+      Array(8 - states.indexOf('available')).fill('available'),
+    );
+    // Each rename and the deletion happened exactly once, however often describeRestore ran.
+    const renames = fake.inputsOf('rds', 'ModifyDBInstance').filter((input) => input.NewDBInstanceIdentifier);
+    expect(renames).toHaveLength(2);
+    expect(fake.inputsOf('rds', 'DeleteDBInstance')).toHaveLength(1);
+    expect(fake.instances.get(resourceId)?.tags).toContainEqual({ Key: TAG_KEYS.restore, Value: 'op-1' });
+    // Retried after the swap, restoreSnapshot recognises its own restore and sends nothing.
+    await provider.restoreSnapshot(resourceId, snapshotId, 'op-1');
+    expect(fake.inputsOf('rds', 'RestoreDBInstanceFromDBSnapshot')).toHaveLength(1);
   });
 });
 

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { Annotations, Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Annotations, type CfnResource, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import {
   HttpApi,
@@ -29,19 +29,26 @@ import { API_FUNCTIONS, type ApiFunctionName, routeKey } from '#shared/api/route
 import { allRoutes } from '#shared/api/routes.ts';
 import {
   AddonsFunctionEnvSchema,
+  BackupsFunctionEnvSchema,
   CatalogFunctionEnvSchema,
   CredentialsFunctionEnvSchema,
   MetaFunctionEnvSchema,
   OperationsFunctionEnvSchema,
 } from '#shared/config/env.ts';
 import { acknowledgeNag } from '../nag.ts';
+import type { Backups } from './backups.ts';
 import type { Data } from './data.ts';
+import type { PostgresAddons } from './postgres-addons.ts';
 import { ProjectFunction } from './project-function.ts';
+import type { Schedules } from './schedules.ts';
 import type { Workflows } from './workflows.ts';
 
 export interface ApiProps {
   data: Data;
   workflows: Workflows;
+  backups: Backups;
+  schedules: Schedules;
+  postgres: PostgresAddons;
   /** @default one month */
   logRetention?: RetentionDays;
   /** Steady-state requests per second across the API. @default 50 */
@@ -72,12 +79,7 @@ const pascal = (name: string) => name.charAt(0).toUpperCase() + name.slice(1);
  */
 export const API_FUNCTIONS_PENDING_ON_AWS: Partial<
   Record<ApiFunctionName, { entry: string; reason: string }>
-> = {
-  backups: {
-    entry: 'functions/api/backups-handler.ts',
-    reason: 'its AWS entry point and environment schema are not written yet (issue 4)',
-  },
-};
+> = {};
 
 /**
  * The HTTPS API: an API Gateway HTTP API with one Lambda per API function and one route per
@@ -105,7 +107,7 @@ export class Api extends Construct {
 
   constructor(scope: Construct, id: string, props: ApiProps) {
     super(scope, id);
-    const { data, workflows } = props;
+    const { data, workflows, backups, schedules, postgres } = props;
     const retention = props.logRetention ?? RetentionDays.ONE_MONTH;
 
     this.userPool = new UserPool(this, 'Users', {
@@ -204,7 +206,23 @@ export class Api extends Construct {
       envSchema: OperationsFunctionEnvSchema,
       environment: { ...environment, TABLE_NAME: data.table.tableName },
     });
-    this.functions = { meta, catalog, addons, credentials, operations };
+    const backupsFunction = new ProjectFunction(this, 'BackupsFunction', {
+      ...common,
+      entry: 'functions/api/backups-handler.ts',
+      description: 'Backups, restores and backup schedules of addons',
+      envSchema: BackupsFunctionEnvSchema,
+      environment: {
+        ...environment,
+        TABLE_NAME: data.table.tableName,
+        BACKUP_BUCKET: backups.bucket.bucketName,
+        BACKUP_ADDON_STATE_MACHINE_ARN: workflows.stateMachine('backup-addon').stateMachineArn,
+        RESTORE_ADDON_STATE_MACHINE_ARN: workflows.stateMachine('restore-addon').stateMachineArn,
+        SCHEDULE_GROUP_NAME: schedules.groupName,
+        SCHEDULE_TARGET_ARN: schedules.runBackup.function.functionArn,
+        SCHEDULE_ROLE_ARN: schedules.schedulerRole.roleArn,
+      },
+    });
+    this.functions = { meta, catalog, addons, credentials, operations, backups: backupsFunction };
 
     // Each function may send exactly what its code sends (infra tests record and compare).
     data.grantStore(addons, ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem']);
@@ -213,6 +231,23 @@ export class Api extends Construct {
     data.grantStore(credentials, ['GetItem']);
     data.grantConnectionDetails(credentials, 'read');
     data.grantStore(operations, ['GetItem', 'Query']);
+    data.grantStore(backupsFunction, ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem']);
+    for (const workflow of ['backup-addon', 'restore-addon'] as const) {
+      workflows.stateMachine(workflow).grantStartExecution(backupsFunction);
+    }
+    // An abort stops the backup's execution (which stops its job).
+    const backupMachine = workflows.stateMachine('backup-addon');
+    backupMachine.grantExecution(backupsFunction, 'states:StopExecution');
+    const backupMachineId = Stack.of(this).getLogicalId(backupMachine.node.defaultChild as CfnResource);
+    acknowledgeNag(
+      backupsFunction,
+      `IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${backupMachineId}"}]}]}:*]`,
+      'Executions are named after operation ids at run time; StopExecution is limited to executions of the backup-addon state machine',
+    );
+    // GetObject: download links are presigned with this function's role.
+    backups.grantArtifacts(backupsFunction, ['GetObject', 'DeleteObject']);
+    postgres.grantSnapshotDeletion(backupsFunction);
+    schedules.grantManageSchedules(backupsFunction);
 
     this.httpApi = new HttpApi(this, 'HttpApi', {
       description: 'Addons platform API',

@@ -22,6 +22,8 @@ export const ADDON_PORTS = [5432] as const;
 export class Network extends Construct {
   readonly vpc: ec2.Vpc;
   readonly clientSecurityGroup: ec2.SecurityGroup;
+  /** Dump and restore jobs (Fargate): HTTPS to the VPC endpoints, beside the client group for the addons. */
+  readonly jobSecurityGroup: ec2.SecurityGroup;
 
   constructor(scope: Construct, id: string, props: NetworkProps = {}) {
     super(scope, id);
@@ -56,9 +58,50 @@ export class Network extends Construct {
         'Addon engines',
       );
     }
+
+    // Jobs run in the isolated subnets too: they reach AWS through VPC endpoints only. S3 is a
+    // gateway endpoint (free; ECR image layers come from S3 as well); ECR, CloudWatch Logs and
+    // Secrets Manager are interface endpoints, admitting the job group only.
+    this.jobSecurityGroup = new ec2.SecurityGroup(this, 'JobSecurityGroup', {
+      vpc: this.vpc,
+      description: 'Dump and restore jobs: HTTPS to AWS through the VPC endpoints',
+      allowAllOutbound: false,
+    });
+    // The S3 gateway endpoint is reached by the public S3 addresses of its prefix list, whose id
+    // an environment-agnostic stack cannot know: HTTPS to anywhere, in subnets with no route out.
+    this.jobSecurityGroup.addEgressRule(
+      ec2.Peer.anyIpv4(),
+      ec2.Port.tcp(443),
+      'AWS APIs through the VPC endpoints (no internet route exists)',
+    );
+    const endpointSecurityGroup = new ec2.SecurityGroup(this, 'EndpointSecurityGroup', {
+      vpc: this.vpc,
+      description: 'Interface VPC endpoints: HTTPS from the jobs',
+      allowAllOutbound: false,
+    });
+    endpointSecurityGroup.addIngressRule(this.jobSecurityGroup, ec2.Port.tcp(443), 'Jobs');
+    this.vpc.addGatewayEndpoint('S3Endpoint', {
+      service: ec2.GatewayVpcEndpointAwsService.S3,
+      subnets: [this.databaseSubnets],
+    });
+    const interfaceEndpoints = {
+      EcrApiEndpoint: ec2.InterfaceVpcEndpointAwsService.ECR,
+      EcrDockerEndpoint: ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER,
+      LogsEndpoint: ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
+      SecretsManagerEndpoint: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
+    };
+    for (const [id, service] of Object.entries(interfaceEndpoints)) {
+      this.vpc.addInterfaceEndpoint(id, {
+        service,
+        subnets: this.databaseSubnets,
+        privateDnsEnabled: true,
+        securityGroups: [endpointSecurityGroup],
+        open: false,
+      });
+    }
   }
 
-  /** The subnets a DB subnet group spans. */
+  /** The subnets a DB subnet group spans; jobs run in them too. */
   get databaseSubnets(): ec2.SubnetSelection {
     return { subnetType: ec2.SubnetType.PRIVATE_ISOLATED };
   }

@@ -64,6 +64,11 @@ export class PostgresAddons extends Construct {
     const ec2Arn = (resource: string, resourceName: string) =>
       Arn.format({ service: 'ec2', resource, resourceName, arnFormat: ArnFormat.SLASH_RESOURCE_NAME }, stack);
     const instances = rdsArn('db', `${ADDON_RESOURCE_PREFIX}*`);
+    const snapshots = this.snapshotArns();
+    const parameterGroups = [
+      ...Object.values(this.tlsParameterGroups).map((name) => rdsArn('pg', name)),
+      rdsArn('pg', 'default.postgres*'),
+    ];
     const securityGroups = ec2Arn('security-group', '*');
     const ownedByThisDeployment = { [`aws:ResourceTag/${TAG_KEYS.deployment}`]: this.deploymentName };
 
@@ -75,8 +80,31 @@ export class PostgresAddons extends Construct {
       resourceArns: [
         instances,
         rdsArn('subgrp', this.subnetGroup.subnetGroupName),
-        ...Object.values(this.tlsParameterGroups).map((name) => rdsArn('pg', name)),
-        rdsArn('pg', 'default.postgres*'),
+        ...parameterGroups,
+        rdsArn('og', 'default:postgres-*'),
+      ],
+    });
+    // Snapshot backups: taken from an addon instance, named after it (`addon-...`), tagged.
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['rds:CreateDBSnapshot'],
+      resourceArns: [instances, snapshots],
+    });
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['rds:AddTagsToResource', 'rds:DescribeDBSnapshots', 'rds:DeleteDBSnapshot'],
+      resourceArns: [snapshots],
+    });
+    // Snapshot restores create a staging instance (`addon-...-r<hash>`) in the addon's subnet
+    // group with its parameter group; RestoreDBInstanceFromDBSnapshot is authorized on each.
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['rds:RestoreDBInstanceFromDBSnapshot'],
+      resourceArns: [
+        instances,
+        snapshots,
+        rdsArn('subgrp', this.subnetGroup.subnetGroupName),
+        ...parameterGroups,
         rdsArn('og', 'default:postgres-*'),
       ],
     });
@@ -154,6 +182,37 @@ export class PostgresAddons extends Construct {
       nagArn('ec2', 'security-group/*'),
       'Addon security groups are created at run time; every statement on them requires the addons:deployment tag of this stack',
     );
+    ack(
+      nagArn('rds', `snapshot:${ADDON_RESOURCE_PREFIX}*`),
+      'Snapshot backups are taken at run time, one per backup; all are named addon-<addon id>-<backup id>',
+    );
     ack('*', 'ec2:DescribeSecurityGroups supports no resource-level permissions');
+  }
+
+  /** Snapshot backups of the addons: `addon-<addon id>-<backup id>`. */
+  snapshotArns(): string {
+    return Arn.format(
+      {
+        service: 'rds',
+        resource: 'snapshot',
+        resourceName: `${ADDON_RESOURCE_PREFIX}*`,
+        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      },
+      Stack.of(this),
+    );
+  }
+
+  /** Delete snapshot backups (the backups API and the retention sweep). */
+  grantSnapshotDeletion(grantee: iam.IGrantable): void {
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['rds:DeleteDBSnapshot'],
+      resourceArns: [this.snapshotArns()],
+    });
+    acknowledgeNag(
+      grantee,
+      `IAM5[Resource::${nagArn('rds', `snapshot:${ADDON_RESOURCE_PREFIX}*`)}]`,
+      'Snapshot backups are taken at run time, one per backup; all are named addon-<addon id>-<backup id>',
+    );
   }
 }

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Annotations, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Annotations, Duration, Fn, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
@@ -8,6 +8,7 @@ import { WorkflowFunctionEnvSchema } from '#shared/config/env.ts';
 import { WORKFLOWS, type WorkflowName } from '#shared/ports/workflow-starter.ts';
 import { PROJECT_ROOT } from '../bundling.ts';
 import { acknowledgeNag } from '../nag.ts';
+import { type Backups, JOB_CONTAINER_NAME } from './backups.ts';
 import type { Data } from './data.ts';
 import type { Network } from './network.ts';
 import type { PostgresAddons } from './postgres-addons.ts';
@@ -17,6 +18,7 @@ export interface WorkflowsProps {
   data: Data;
   network: Network;
   postgres: PostgresAddons;
+  backups: Backups;
   /** @default one month */
   logRetention?: RetentionDays;
 }
@@ -43,12 +45,14 @@ export class Workflows extends Construct {
 
   constructor(scope: Construct, id: string, props: WorkflowsProps) {
     super(scope, id);
-    const { data, network, postgres } = props;
+    const { data, network, postgres, backups } = props;
+    const stack = Stack.of(this);
     const retention = props.logRetention ?? RetentionDays.ONE_MONTH;
 
     this.taskFunction = new ProjectFunction(this, 'TaskFunction', {
       entry: 'functions/workflow/handler.ts',
-      description: 'Addon workflow steps (provision, delete) on RDS, Secrets Manager and DynamoDB',
+      description:
+        'Addon workflow steps (provision, delete, backup, restore) on RDS, S3, Secrets Manager and DynamoDB',
       envSchema: WorkflowFunctionEnvSchema,
       environment: {
         ADDONS_TARGET: 'aws',
@@ -61,7 +65,13 @@ export class Workflows extends Construct {
         DB_SUBNET_GROUP_NAME: postgres.subnetGroup.subnetGroupName,
         CLIENT_SECURITY_GROUP_ID: network.clientSecurityGroup.securityGroupId,
         STORAGE_KMS_KEY_ID: data.key.keyArn,
-        POSTGRES_TLS_PARAMETER_GROUPS: Stack.of(this).toJsonString(postgres.tlsParameterGroups),
+        POSTGRES_TLS_PARAMETER_GROUPS: stack.toJsonString(postgres.tlsParameterGroups),
+        BACKUP_BUCKET: backups.bucket.bucketName,
+        JOB_CLUSTER_ARN: backups.cluster.clusterArn,
+        JOB_TASK_DEFINITION_ARN: backups.taskDefinition.taskDefinitionArn,
+        JOB_CONTAINER_NAME,
+        JOB_SUBNET_IDS: Fn.join(',', backups.jobSubnetIds),
+        JOB_SECURITY_GROUP_IDS: Fn.join(',', backups.jobSecurityGroupIds),
       },
       // Each step is a few AWS calls; the ASL gives every Task 120 s before it times out.
       timeout: Duration.seconds(60),
@@ -71,6 +81,8 @@ export class Workflows extends Construct {
     data.grantStore(this.taskFunction, ['GetItem', 'UpdateItem', 'DeleteItem']);
     data.grantConnectionDetails(this.taskFunction, 'write');
     postgres.grantProvisioning(this.taskFunction);
+    // completeDump reads the job's result and size; a failed backup deletes its partial artifact.
+    backups.grantArtifacts(this.taskFunction, ['GetObject', 'DeleteObject']);
 
     this.substitutions = { WorkflowTaskFunctionArn: this.taskFunction.function.functionArn };
 
@@ -105,6 +117,8 @@ export class Workflows extends Construct {
         'IAM5[Resource::*]',
         'Step Functions logging (logs:CreateLogDelivery and related) and X-Ray tracing support no resource-level permissions',
       );
+      // The dump and restore jobs run as Fargate tasks through `ecs:runTask.sync`.
+      if (workflow === 'backup-addon' || workflow === 'restore-addon') backups.grantRunJob(machine);
       this.stateMachines[workflow] = machine;
     }
   }

@@ -36,6 +36,8 @@ const THROTTLING = new Set([
 /** Worth retrying: the resource is busy or the service had a blip. */
 const BUSY = new Set([
   'InvalidDBInstanceState',
+  // A snapshot still being taken cannot be deleted yet.
+  'InvalidDBSnapshotState',
   'InternalFailure',
   'InternalError',
   'InternalServiceError',

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   AuthorizeSecurityGroupIngressCommand,
   CreateSecurityGroupCommand,
@@ -8,14 +9,25 @@ import {
 } from '@aws-sdk/client-ec2';
 import {
   CreateDBInstanceCommand,
+  CreateDBSnapshotCommand,
   type DBInstance,
   DeleteDBInstanceCommand,
+  DeleteDBSnapshotCommand,
   DescribeDBInstancesCommand,
+  DescribeDBSnapshotsCommand,
   ModifyDBInstanceCommand,
   type RDSClient,
+  RestoreDBInstanceFromDBSnapshotCommand,
 } from '@aws-sdk/client-rds';
 import { ProviderError } from '../../errors.ts';
-import type { EngineProvider, InstanceSpec, InstanceState } from '../../ports/engine-provider.ts';
+import type {
+  EngineProvider,
+  InstanceSpec,
+  InstanceState,
+  RestoreState,
+  SnapshotProvider,
+  SnapshotState,
+} from '../../ports/engine-provider.ts';
 import { isAwsError, toPlatformError } from './aws-errors.ts';
 
 export interface RdsPostgresProviderProps {
@@ -44,6 +56,10 @@ export const TAG_KEYS = {
   deployment: 'addons:deployment',
   project: 'addons:project',
   addon: 'addons:addon',
+  /** On an instance restored from a snapshot: the restore (operation id) that created it. */
+  restore: 'addons:restore',
+  /** On a snapshot: the DB instance it was taken from. */
+  source: 'addons:source',
 } as const;
 
 /**
@@ -71,6 +87,61 @@ const FAILED_STATUSES: Record<string, string> = {
   stopped: 'the instance is stopped',
   stopping: 'the instance is stopping',
 };
+
+/** Snapshot statuses that end in `available` by waiting. */
+const SNAPSHOT_PENDING_STATUSES = new Set(['creating', 'pending', 'copying']);
+
+/**
+ * The staging and retired instance identifiers of one restore: the addon's identifier plus a
+ * short hash of the restore id, so they are deterministic (a restarted call finds them), start
+ * with `addon-` (the workflow role's IAM scope) and stay within RDS's 63 characters.
+ */
+export const restoreIdentifiers = (resourceId: string, restoreId: string) => {
+  const hash = createHash('sha256').update(restoreId).digest('hex').slice(0, 8);
+  const base = resourceId.slice(0, 63 - 10).replace(/-+$/, '');
+  return { staging: `${base}-r${hash}`, retired: `${base}-o${hash}` };
+};
+
+const restoredBy = (instance: DBInstance): string | undefined =>
+  instance.TagList?.find((tag) => tag.Key === TAG_KEYS.restore)?.Value;
+
+/** Delete a DB snapshot; an absent one is already deleted. */
+export const deleteDbSnapshot = async (rds: RDSClient, snapshotId: string): Promise<void> => {
+  try {
+    await rds.send(new DeleteDBSnapshotCommand({ DBSnapshotIdentifier: snapshotId }));
+  } catch (error) {
+    if (isAwsError(error, 'DBSnapshotNotFound')) return;
+    throw toPlatformError(error, 'deleting the snapshot');
+  }
+};
+
+/**
+ * The snapshot port for functions that only delete snapshots (the backups API, the retention
+ * sweep): they need an RDS client, not the provisioning settings of the workflow function.
+ */
+export class RdsSnapshotDeleter implements SnapshotProvider {
+  constructor(private readonly rds: RDSClient) {}
+
+  deleteSnapshot(snapshotId: string): Promise<void> {
+    return deleteDbSnapshot(this.rds, snapshotId);
+  }
+
+  private refuse(): never {
+    throw new Error('Only the workflow function takes and restores snapshots');
+  }
+  createSnapshot(): Promise<void> {
+    this.refuse();
+  }
+  describeSnapshot(): Promise<SnapshotState> {
+    this.refuse();
+  }
+  restoreSnapshot(): Promise<void> {
+    this.refuse();
+  }
+  describeRestore(): Promise<RestoreState> {
+    this.refuse();
+  }
+}
 
 /** Statuses in which the instance serves connections. */
 const AVAILABLE_STATUSES = new Set(['available', 'storage-optimization', 'storage-initialization']);
@@ -102,7 +173,7 @@ export const instanceStateOf = (instance: DBInstance): InstanceState => {
  * until both are gone and removes the group as soon as RDS lets go of it, so the workflow's
  * bounded Wait/Describe loop finishes the job and `absent` means nothing is left.
  */
-export class RdsPostgresProvider implements EngineProvider {
+export class RdsPostgresProvider implements EngineProvider, SnapshotProvider {
   constructor(private readonly props: RdsPostgresProviderProps) {}
 
   async createInstance(spec: InstanceSpec): Promise<void> {
@@ -161,12 +232,210 @@ export class RdsPostgresProvider implements EngineProvider {
       if (group?.GroupId) await this.deleteSecurityGroup(group.GroupId);
       return;
     }
-    if (DELETING_STATUSES.has(instance.DBInstanceStatus ?? '')) return;
+    await this.deleteDbInstance(instance);
+  }
+
+  // Snapshots -------------------------------------------------------------------------------
+
+  async createSnapshot(resourceId: string, snapshotId: string): Promise<void> {
+    try {
+      await this.props.rds.send(
+        new CreateDBSnapshotCommand({
+          DBSnapshotIdentifier: snapshotId,
+          DBInstanceIdentifier: resourceId,
+          // Explicit tags replace the ones CopyTagsToSnapshot would copy: keep the deployment's.
+          Tags: [
+            { Key: TAG_KEYS.deployment, Value: this.props.deployment },
+            { Key: TAG_KEYS.source, Value: resourceId },
+          ],
+        }),
+      );
+    } catch (error) {
+      // A retried task: the first attempt got through.
+      if (isAwsError(error, 'DBSnapshotAlreadyExists')) return;
+      if (isAwsError(error, 'SnapshotQuotaExceeded')) {
+        throw new ProviderError(
+          'RDS keeps at most 100 manual snapshots per Region and account, and this one would exceed it. Delete snapshot backups you no longer need, take a dump backup instead, or ask for a higher quota in Service Quotas.',
+          'QuotaExceeded',
+          { cause: error },
+        );
+      }
+      throw toPlatformError(error, 'taking the snapshot');
+    }
+  }
+
+  async describeSnapshot(snapshotId: string): Promise<SnapshotState> {
+    let snapshot: { Status?: string; AllocatedStorage?: number } | undefined;
+    try {
+      const result = await this.props.rds.send(
+        new DescribeDBSnapshotsCommand({ DBSnapshotIdentifier: snapshotId }),
+      );
+      snapshot = result.DBSnapshots?.[0];
+    } catch (error) {
+      if (isAwsError(error, 'DBSnapshotNotFound')) return { status: 'absent' };
+      throw toPlatformError(error, 'looking up the snapshot');
+    }
+    const status = snapshot?.Status;
+    if (!snapshot || status === 'deleting') return { status: 'absent' };
+    if (status === 'available') {
+      // RDS does not report a snapshot's own (incremental) size; the allocated storage of the
+      // instance it was taken from is what a restore needs, so that is what we show.
+      const size = snapshot.AllocatedStorage;
+      return { status: 'available', sizeBytes: size ? size * 1024 ** 3 : null };
+    }
+    if (status === undefined || SNAPSHOT_PENDING_STATUSES.has(status)) return { status: 'creating' };
+    return { status: 'failed', reason: `RDS reports snapshot ${snapshotId} as ${status}` };
+  }
+
+  deleteSnapshot(snapshotId: string): Promise<void> {
+    return deleteDbSnapshot(this.props.rds, snapshotId);
+  }
+
+  /*
+   * Restoring a snapshot. RDS cannot restore in place: a snapshot always becomes a new DB
+   * instance. So a restore is "restore to new, then swap" (stack-facts.md), in four steps,
+   * each inferable from what DescribeDBInstances shows, so that any retried or restarted call
+   * carries on from where the last one stopped:
+   *
+   *   1. restoreSnapshot: RestoreDBInstanceFromDBSnapshot into a staging instance named after the
+   *      addon and the restore (`restoreIdentifiers`), with the addon's subnet group, security
+   *      group, parameter group, class and storage, tagged `addons:restore=<restore id>`.
+   *   2. describeRestore, staging available: rename the addon's instance to the retired name.
+   *   3. describeRestore, retired renamed: rename the staging instance to the addon's identifier.
+   *      The endpoint hostname is derived from the identifier, so the connection details in
+   *      Secrets Manager stay right; clients reconnect as after a failover.
+   *   4. describeRestore, the instance answering to the addon's identifier carries our restore
+   *      tag and is available: delete the retired instance (protection off, no final snapshot;
+   *      its automated backups are kept for their retention, a last way back) and report
+   *      `available`.
+   *
+   * Until step 2 starts, a failure deletes the staging instance and reports `failed`: the addon
+   * keeps its old instance and data untouched. From step 2 on there is no automatic way back
+   * (a rename cannot be undone atomically); the steps left are renames of healthy instances,
+   * and if they do not finish within the workflow's bounded wait, the operation fails with
+   * both instances still there under predictable names for an operator.
+   */
+
+  async restoreSnapshot(resourceId: string, snapshotId: string, restoreId: string): Promise<void> {
+    const { staging } = restoreIdentifiers(resourceId, restoreId);
+    const current = await this.findInstance(resourceId);
+    if (!current) {
+      throw new ProviderError(`The addon's database instance ${resourceId} does not exist`, 'NotFound');
+    }
+    // A retried call: the restore already started, or even finished the swap.
+    if (restoredBy(current) === restoreId || (await this.findInstance(staging))) return;
+    const tags = (current.TagList ?? []).filter(
+      (tag) => tag.Key !== TAG_KEYS.restore && tag.Key?.startsWith('addons:'),
+    );
+    const groupIds = (current.VpcSecurityGroups ?? [])
+      .map((group) => group.VpcSecurityGroupId)
+      .filter((id): id is string => Boolean(id));
+    const parameterGroup = current.DBParameterGroups?.[0]?.DBParameterGroupName;
+    try {
+      await this.props.rds.send(
+        new RestoreDBInstanceFromDBSnapshotCommand({
+          DBInstanceIdentifier: staging,
+          DBSnapshotIdentifier: snapshotId,
+          DBInstanceClass: current.DBInstanceClass,
+          // At least the snapshot's size; the addon's storage may have grown since.
+          AllocatedStorage: current.AllocatedStorage,
+          StorageType: current.StorageType,
+          DBSubnetGroupName: current.DBSubnetGroup?.DBSubnetGroupName ?? this.props.subnetGroupName,
+          VpcSecurityGroupIds: groupIds,
+          ...(parameterGroup ? { DBParameterGroupName: parameterGroup } : {}),
+          Port: current.Endpoint?.Port ?? POSTGRES_PORT,
+          MultiAZ: current.MultiAZ ?? false,
+          PubliclyAccessible: false,
+          AutoMinorVersionUpgrade: true,
+          BackupRetentionPeriod: current.BackupRetentionPeriod ?? this.props.backupRetentionDays ?? 7,
+          CopyTagsToSnapshot: true,
+          // It becomes the addon's instance. There is no KmsKeyId here: a restored instance is
+          // encrypted with the snapshot's key, which is the addon's own key.
+          DeletionProtection: true,
+          Tags: [...tags, { Key: TAG_KEYS.restore, Value: restoreId }],
+        }),
+      );
+    } catch (error) {
+      if (isAwsError(error, 'DBInstanceAlreadyExists')) return;
+      throw toPlatformError(error, 'restoring the snapshot into a new database instance');
+    }
+  }
+
+  async describeRestore(resourceId: string, _snapshotId: string, restoreId: string): Promise<RestoreState> {
+    const { staging, retired } = restoreIdentifiers(resourceId, restoreId);
+    const current = await this.findInstance(resourceId);
+
+    if (current && restoredBy(current) === restoreId) {
+      // Step 4: the restored instance answers to the addon's identifier.
+      if (instanceStateOf(current).status !== 'available') return { status: 'restoring' };
+      const old = await this.findInstance(retired);
+      if (old) await this.deleteDbInstance(old);
+      return { status: 'available' };
+    }
+
+    if (current) {
+      // Before the swap: `current` is still the addon's original instance.
+      const restored = await this.findInstance(staging);
+      if (!restored) {
+        return {
+          status: 'failed',
+          reason: `The instance restored from the snapshot (${staging}) is gone; the addon keeps its data as it was`,
+        };
+      }
+      const state = instanceStateOf(restored);
+      if (state.status === 'failed' || state.status === 'deleting') {
+        await this.deleteDbInstance(restored);
+        return {
+          status: 'failed',
+          reason: `${state.status === 'failed' ? state.reason : `RDS is deleting ${staging}`}; the addon keeps its data as it was`,
+        };
+      }
+      // Wait for the restored instance, and for the current one to be idle (a rename is
+      // refused while RDS is, say, taking its automated backup).
+      if (state.status !== 'available' || current.DBInstanceStatus !== 'available') {
+        return { status: 'restoring' };
+      }
+      // Step 2.
+      await this.rename(resourceId, retired);
+      return { status: 'restoring' };
+    }
+
+    // Between the renames: nothing answers to the addon's identifier.
+    const old = await this.findInstance(retired);
+    const restored = await this.findInstance(staging);
+    if (old && old.DBInstanceStatus === 'available' && restored?.DBInstanceStatus === 'available') {
+      // Step 3.
+      await this.rename(staging, resourceId);
+    }
+    // Otherwise a rename is in flight (RDS shows `renaming`); the next call sees its result.
+    return { status: 'restoring' };
+  }
+
+  private async rename(from: string, to: string): Promise<void> {
+    try {
+      await this.props.rds.send(
+        new ModifyDBInstanceCommand({
+          DBInstanceIdentifier: from,
+          NewDBInstanceIdentifier: to,
+          ApplyImmediately: true,
+        }),
+      );
+    } catch (error) {
+      // A retried call: the rename already happened.
+      if (isAwsError(error, 'DBInstanceNotFound')) return;
+      throw toPlatformError(error, `renaming database instance ${from} to ${to}`);
+    }
+  }
+
+  /** Deletion protection off, then delete without a final snapshot (idempotent). */
+  private async deleteDbInstance(instance: DBInstance): Promise<void> {
+    const id = instance.DBInstanceIdentifier;
+    if (!id || DELETING_STATUSES.has(instance.DBInstanceStatus ?? '')) return;
     try {
       if (instance.DeletionProtection) {
         await this.props.rds.send(
           new ModifyDBInstanceCommand({
-            DBInstanceIdentifier: resourceId,
+            DBInstanceIdentifier: id,
             DeletionProtection: false,
             ApplyImmediately: true,
           }),
@@ -174,8 +443,8 @@ export class RdsPostgresProvider implements EngineProvider {
       }
       await this.props.rds.send(
         new DeleteDBInstanceCommand({
-          DBInstanceIdentifier: resourceId,
-          // Final backups are the backup workflow's job (issue 4), not RDS's final snapshot.
+          DBInstanceIdentifier: id,
+          // Backups are the backup workflow's job, not RDS's final snapshot.
           SkipFinalSnapshot: true,
           DeleteAutomatedBackups: false,
         }),

@@ -10,7 +10,7 @@ import type { CfnTemplate } from './stack.ts';
 
 /** One SDK command a function sent, as recorded by the tests. */
 export interface AwsCall {
-  service: 'dynamodb' | 'rds' | 'ec2' | 'secretsmanager' | 'states';
+  service: 'dynamodb' | 'rds' | 'ec2' | 'secretsmanager' | 'states' | 's3' | 'scheduler';
   /** Without the `Command` suffix, e.g. `CreateDBInstance`. */
   command: string;
   input: Record<string, unknown>;
@@ -32,6 +32,10 @@ export interface CallEnvironment {
   tableKeyArn?: string;
   /** Key of the connection-detail secrets. */
   secretsKeyArn?: string;
+  /** Key of the backup bucket (SSE-KMS: S3 calls KMS with the caller's permissions). */
+  bucketKeyArn?: string;
+  /** Key of the addons' storage (a restored instance is encrypted with it through a grant). */
+  storageKeyArn?: string;
 }
 
 const arn = (service: string, resource: string) =>
@@ -94,6 +98,42 @@ export const requiredPermissions = (call: AwsCall, env: CallEnvironment): Permis
     }
     case 'rds': {
       const db = arn('rds', `db:${String(input.DBInstanceIdentifier)}`);
+      const snapshot = arn('rds', `snapshot:${String(input.DBSnapshotIdentifier)}`);
+      switch (call.command) {
+        case 'CreateDBSnapshot':
+          return [
+            permission(action, db),
+            permission(action, snapshot),
+            ...(input.Tags ? [permission('rds:AddTagsToResource', snapshot)] : []),
+          ];
+        case 'DescribeDBSnapshots':
+        case 'DeleteDBSnapshot':
+          return [permission(action, snapshot)];
+        case 'RestoreDBInstanceFromDBSnapshot':
+          return [
+            permission(action, db),
+            permission(action, snapshot),
+            permission(action, arn('rds', `subgrp:${String(input.DBSubnetGroupName)}`)),
+            permission(action, arn('rds', `pg:${String(input.DBParameterGroupName)}`)),
+            // The snapshot's option group: the tests' addons run PostgreSQL 17.
+            permission(action, arn('rds', 'og:default:postgres-17')),
+            ...(input.Tags ? [permission('rds:AddTagsToResource', db)] : []),
+            ...(env.storageKeyArn
+              ? [
+                  permission('kms:CreateGrant', env.storageKeyArn, via('rds')),
+                  permission('kms:DescribeKey', env.storageKeyArn, via('rds')),
+                ]
+              : []),
+          ];
+        case 'ModifyDBInstance':
+          // A rename is authorized on the instance under both names.
+          return [
+            permission(action, db),
+            ...(input.NewDBInstanceIdentifier
+              ? [permission(action, arn('rds', `db:${String(input.NewDBInstanceIdentifier)}`))]
+              : []),
+          ];
+      }
       const permissions = [permission(action, db)];
       if (call.command === 'CreateDBInstance') {
         const major = String(input.EngineVersion).split('.')[0];
@@ -158,7 +198,37 @@ export const requiredPermissions = (call: AwsCall, env: CallEnvironment): Permis
       }
     }
     case 'states':
-      return [permission(action, String(input.stateMachineArn))];
+      return [permission(action, String(input.stateMachineArn ?? input.executionArn))];
+    case 's3': {
+      const object = `arn:${FAKE_ENV.partition}:s3:::${String(input.Bucket)}/${String(input.Key)}`;
+      const key = env.bucketKeyArn;
+      switch (call.command) {
+        case 'GetObject':
+          return [permission(action, object), ...(key ? [permission('kms:Decrypt', key, via('s3'))] : [])];
+        // HEAD is authorized as GetObject, and reads no data: no KMS call.
+        case 'HeadObject':
+          return [permission('s3:GetObject', object)];
+        case 'PutObject':
+          return [
+            permission(action, object),
+            ...(key
+              ? [permission('kms:GenerateDataKey', key, via('s3')), permission('kms:Decrypt', key, via('s3'))]
+              : []),
+          ];
+        default:
+          return [permission(action, object)];
+      }
+    }
+    case 'scheduler': {
+      const schedule = arn('scheduler', `schedule/${String(input.GroupName)}/${String(input.Name)}`);
+      const role = (input.Target as { RoleArn?: string } | undefined)?.RoleArn;
+      return [
+        permission(action, schedule),
+        ...(role
+          ? [permission('iam:PassRole', role, { 'iam:PassedToService': 'scheduler.amazonaws.com' })]
+          : []),
+      ];
+    }
     default: {
       const exhaustive: never = call.service;
       throw new Error(`No IAM knowledge of ${String(exhaustive)}`);
@@ -208,9 +278,11 @@ const conditionHolds = (
     const candidates = list(expected).map(String);
     switch (operator) {
       case 'StringEquals':
+      case 'ArnEquals':
       case 'Bool':
         return candidates.includes(actual);
       case 'StringLike':
+      case 'ArnLike':
         return candidates.some((candidate) => wildcard(candidate, actual));
       default:
         throw new Error(`The test IAM evaluator does not know condition operator ${operator}`);

@@ -23,6 +23,12 @@ const refOf = (logicalId: string, type: string): string => {
       return `sg-${logicalId.toLowerCase()}`;
     case 'AWS::KMS::Key':
       return `key-${logicalId.toLowerCase()}`;
+    case 'AWS::S3::Bucket':
+      return logicalId.toLowerCase();
+    case 'AWS::ECS::TaskDefinition':
+      return arn('ecs', `task-definition/${logicalId}:1`);
+    case 'AWS::Lambda::Function':
+      return logicalId;
     default:
       return logicalId;
   }
@@ -42,6 +48,12 @@ const getAttOf = (logicalId: string, type: string, attribute: string): string =>
         return arn('lambda', `function:${ref}`);
       case 'AWS::IAM::Role':
         return `arn:${FAKE_ENV.partition}:iam::${FAKE_ENV.account}:role/${ref}`;
+      case 'AWS::S3::Bucket':
+        return `arn:${FAKE_ENV.partition}:s3:::${ref}`;
+      case 'AWS::ECS::Cluster':
+        return arn('ecs', `cluster/${ref}`);
+      case 'AWS::SQS::Queue':
+        return arn('sqs', ref);
       default:
         return arn(type.split('::')[1]?.toLowerCase() ?? 'unknown', ref);
     }
@@ -75,6 +87,14 @@ export const resolveIntrinsics = (value: unknown, template: CfnTemplate): unknow
       const resource = template.Resources[logicalId];
       if (!resource) throw new Error(`GetAtt of unknown resource ${logicalId}`);
       return getAttOf(logicalId, resource.Type, attribute);
+    }
+    if (key === 'Fn::Split') {
+      const [separator, source] = argument as [string, unknown];
+      return String(resolveIntrinsics(source, template)).split(separator);
+    }
+    if (key === 'Fn::Select') {
+      const [index, list] = argument as [number, unknown];
+      return (resolveIntrinsics(list, template) as unknown[])[Number(index)];
     }
     if (key === 'Fn::Join') {
       const [separator, parts] = argument as [string, unknown[]];

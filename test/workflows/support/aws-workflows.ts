@@ -5,6 +5,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { RDSClient } from '@aws-sdk/client-rds';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { CfnResource } from 'aws-cdk-lib';
@@ -15,13 +16,19 @@ import { localLambdaContext } from '#infra/local/lambda-context.ts';
 import { loadDefinition } from '#infra/local/workflow-runner.ts';
 import { parseEnv, WorkflowFunctionEnvSchema } from '#shared/config/env.ts';
 import type { WorkflowInput, WorkflowName, WorkflowStarter } from '#shared/ports/workflow-starter.ts';
+import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import { AddonService } from '#shared/services/addon-service.ts';
+import { BackupService } from '#shared/services/backup-service.ts';
 import { AddonStore } from '#shared/store/addon-store.ts';
+import { BackupStore } from '#shared/store/backup-store.ts';
 import { functionEnvironment, resolveIntrinsics } from '../../infra/support/intrinsics.ts';
 import { type SynthesizedStack, synthesizeAddons } from '../../infra/support/stack.ts';
 import { FakeAws } from './fake-aws.ts';
 
 type Json = Parameters<StateMachine['run']>[0];
+
+/** The Step Functions resource of the job states. */
+export const RUN_TASK_SYNC = 'arn:aws:states:::ecs:runTask.sync';
 type LambdaFunction = (input: unknown) => Promise<unknown>;
 
 export const logicalIdOf = (synthesized: SynthesizedStack, construct: { node: { defaultChild?: unknown } }) =>
@@ -123,13 +130,14 @@ export const startAwsWorkflowWorld = async () => {
       rds: new RDSClient({ ...LOCAL_AWS, region: 'eu-west-1' }),
       ec2: new EC2Client({ ...LOCAL_AWS, region: 'eu-west-1' }),
       secrets: new SecretsManagerClient({ ...LOCAL_AWS, region: 'eu-west-1' }),
+      s3: new S3Client({ ...LOCAL_AWS, region: 'eu-west-1' }),
     },
     new Logger({ logLevel: 'SILENT' }),
   );
   const taskFunctionArn = String(resolveIntrinsics({ 'Fn::GetAtt': [taskFunctionId, 'Arn'] }, json));
 
   const definitions: Partial<Record<WorkflowName, StateMachineDefinition>> = {};
-  for (const workflow of ['provision-addon', 'delete-addon'] as const) {
+  for (const workflow of ['provision-addon', 'delete-addon', 'backup-addon', 'restore-addon'] as const) {
     const machineId = logicalIdOf(synthesized, stack.workflows.stateMachine(workflow));
     const substitutions = resolveIntrinsics(
       json.Resources[machineId]?.Properties?.DefinitionSubstitutions,
@@ -137,8 +145,19 @@ export const startAwsWorkflowWorld = async () => {
     ) as Record<string, string>;
     definitions[workflow] = loadDefinition(workflow, substitutions);
   }
+  // What `ecs:runTask.sync` receives and does: each test decides (the job's effect on S3, or a
+  // failed task); every call's parameters are kept.
+  const runTaskCalls: Array<Record<string, unknown>> = [];
+  const jobs = {
+    behaviour: (async () => ({})) as (parameters: Record<string, unknown>) => Promise<unknown>,
+  };
   const workflows = new DeployedWorkflows(definitions, {
     [taskFunctionArn]: (input) => taskHandler(input, localLambdaContext('workflow-tasks')),
+    [RUN_TASK_SYNC]: async (input) => {
+      const parameters = structuredClone(input) as Record<string, unknown>;
+      runTaskCalls.push(parameters);
+      return jobs.behaviour(parameters);
+    },
   });
 
   // The test's own view of the table: not recorded, not the function's.
@@ -147,6 +166,29 @@ export const startAwsWorkflowWorld = async () => {
     tableName: env.TABLE_NAME,
   });
   const service = new AddonService({ store, workflows, target: 'aws' });
+  const testDocumentClient = DynamoDBDocumentClient.from(dynamo.client, {
+    marshallOptions: { removeUndefinedValues: true },
+  });
+  const backupStore = new BackupStore({ client: testDocumentClient, tableName: env.TABLE_NAME });
+  // The API side, as the backups function composes it (its S3 and RDS calls are not the
+  // workflow function's, and are not recorded here).
+  const backupService = new BackupService({
+    store,
+    backups: backupStore,
+    workflows,
+    artifacts: new BackupArtifacts({
+      client: new S3Client({ ...LOCAL_AWS, region: 'eu-west-1' }),
+      bucket: env.BACKUP_BUCKET,
+    }),
+    snapshots: {
+      createSnapshot: () => Promise.reject(new Error('not the API')),
+      describeSnapshot: () => Promise.reject(new Error('not the API')),
+      deleteSnapshot: () => Promise.reject(new Error('not in these tests')),
+      restoreSnapshot: () => Promise.reject(new Error('not the API')),
+      describeRestore: () => Promise.reject(new Error('not the API')),
+    },
+    target: 'aws',
+  });
 
   return {
     synthesized,
@@ -154,7 +196,11 @@ export const startAwsWorkflowWorld = async () => {
     fake,
     store,
     service,
+    backupStore,
+    backupService,
     workflows,
+    runTaskCalls,
+    jobs,
     taskFunctionId,
     stop: async () => {
       fake.restore();

@@ -11,16 +11,34 @@ import {
 } from '@aws-sdk/client-ec2';
 import {
   CreateDBInstanceCommand,
+  type CreateDBInstanceCommandInput,
+  CreateDBSnapshotCommand,
   DBInstanceAlreadyExistsFault,
   DBInstanceNotFoundFault,
+  DBSnapshotAlreadyExistsFault,
+  DBSnapshotNotFoundFault,
   DeleteDBInstanceCommand,
+  DeleteDBSnapshotCommand,
   DescribeDBInstancesCommand,
+  DescribeDBSnapshotsCommand,
   InstanceQuotaExceededFault,
   InvalidDBInstanceStateFault,
   ModifyDBInstanceCommand,
   RDSClient,
   RDSServiceException,
+  type Tag as RdsTag,
+  RestoreDBInstanceFromDBSnapshotCommand,
 } from '@aws-sdk/client-rds';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  NoSuchKey,
+  NotFound,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+
 import {
   CreateSecretCommand,
   DeleteSecretCommand,
@@ -33,6 +51,9 @@ import { mockClient } from 'aws-sdk-client-mock';
 import type { AwsCall } from '../../infra/support/iam.ts';
 
 const $metadata = { httpStatusCode: 400 };
+
+const tagsOf = (tags: RdsTag[]): Record<string, string> =>
+  Object.fromEntries(tags.map((tag) => [String(tag.Key), String(tag.Value)]));
 
 /** AWS errors as the SDK raises them: modeled RDS faults, unmodeled EC2 codes. */
 export const awsErrors = {
@@ -47,6 +68,9 @@ export const awsErrors = {
 
 interface FakeInstance {
   id: string;
+  /** What the instance was created or restored with (class, subnet group, parameter group...). */
+  settings: Partial<CreateDBInstanceCommandInput>;
+  tags: RdsTag[];
   /** Statuses the next describes report, in order; the last one repeats. */
   statuses: string[];
   deletionProtection: boolean;
@@ -68,6 +92,13 @@ interface FakeGroup {
 
 type Script = { statuses: string[] };
 
+interface FakeSnapshot {
+  id: string;
+  instanceId: string;
+  statuses: string[];
+  allocatedStorage: number;
+}
+
 /**
  * RDS, EC2 and Secrets Manager as aws-sdk-client-mock fakes with just enough state to behave
  * like the services across a whole workflow. Every command is recorded in `calls`, with the
@@ -77,7 +108,15 @@ export class FakeAws {
   readonly rds = mockClient(RDSClient);
   readonly ec2 = mockClient(EC2Client);
   readonly secretsManager = mockClient(SecretsManagerClient);
+  readonly s3 = mockClient(S3Client);
   readonly calls: AwsCall[] = [];
+  readonly snapshots = new Map<string, FakeSnapshot>();
+  /** Bucket/key -> body. */
+  readonly objects = new Map<string, string>();
+  /** What each new snapshot reports; set per scenario. */
+  snapshotScript: Script = { statuses: ['creating', 'available'] };
+  /** What an instance restored from a snapshot reports. */
+  restoreScript: Script = { statuses: ['creating', 'available'] };
   readonly instances = new Map<string, FakeInstance>();
   readonly groups = new Map<string, FakeGroup>();
   readonly secrets = new Map<string, string>();
@@ -99,7 +138,12 @@ export class FakeAws {
     this.rds.reset();
     this.ec2.reset();
     this.secretsManager.reset();
+    this.s3.reset();
     this.calls.length = 0;
+    this.snapshots.clear();
+    this.objects.clear();
+    this.snapshotScript = { statuses: ['creating', 'available'] };
+    this.restoreScript = { statuses: ['creating', 'available'] };
     this.instances.clear();
     this.groups.clear();
     this.secrets.clear();
@@ -115,6 +159,7 @@ export class FakeAws {
     this.rds.restore();
     this.ec2.restore();
     this.secretsManager.restore();
+    this.s3.restore();
   }
 
   /** The commands sent to one service, in order, e.g. `['DescribeDBInstances', ...]`. */
@@ -151,9 +196,12 @@ export class FakeAws {
     this.rds.onAnyCommand().callsFake(unexpected('RDS'));
     this.ec2.onAnyCommand().callsFake(unexpected('EC2'));
     this.secretsManager.onAnyCommand().callsFake(unexpected('Secrets Manager'));
+    this.s3.onAnyCommand().callsFake(unexpected('S3'));
     this.installRds();
+    this.installSnapshots();
     this.installEc2();
     this.installSecretsManager();
+    this.installS3();
   }
 
   private notFound(id: string) {
@@ -169,6 +217,8 @@ export class FakeAws {
       }
       this.instances.set(id, {
         id,
+        settings: input,
+        tags: input.Tags ?? [],
         statuses: [...this.script.statuses],
         deletionProtection: Boolean(input.DeletionProtection),
         groupId: String(input.VpcSecurityGroupIds?.[0]),
@@ -193,12 +243,27 @@ export class FakeAws {
         status =
           (instance.statuses.length > 1 ? instance.statuses.shift() : instance.statuses[0]) ?? 'creating';
       }
+      const { settings } = instance;
       return {
         DBInstances: [
           {
             DBInstanceIdentifier: id,
             DBInstanceStatus: status,
             DeletionProtection: instance.deletionProtection,
+            DBInstanceClass: settings.DBInstanceClass,
+            AllocatedStorage: settings.AllocatedStorage,
+            StorageType: settings.StorageType,
+            MultiAZ: settings.MultiAZ,
+            BackupRetentionPeriod: settings.BackupRetentionPeriod,
+            DBSubnetGroup: { DBSubnetGroupName: settings.DBSubnetGroupName },
+            VpcSecurityGroups: [{ VpcSecurityGroupId: instance.groupId, Status: 'active' }],
+            DBParameterGroups: [
+              {
+                DBParameterGroupName:
+                  settings.DBParameterGroupName ?? `default.postgres${settings.EngineVersion}`,
+              },
+            ],
+            TagList: structuredClone(instance.tags),
             ...(status === 'available'
               ? {
                   Endpoint: {
@@ -216,6 +281,17 @@ export class FakeAws {
       const instance = this.instances.get(String(input.DBInstanceIdentifier));
       if (!instance) throw this.notFound(String(input.DBInstanceIdentifier));
       if (input.DeletionProtection !== undefined) instance.deletionProtection = input.DeletionProtection;
+      const newId = input.NewDBInstanceIdentifier;
+      if (newId) {
+        if (this.instances.has(newId)) {
+          throw new DBInstanceAlreadyExistsFault({ $metadata, message: 'DB instance already exists' });
+        }
+        // RDS shows the new identifier at once, `renaming` until the endpoint follows.
+        this.instances.delete(instance.id);
+        instance.id = newId;
+        instance.statuses = ['renaming', 'available'];
+        this.instances.set(newId, instance);
+      }
       return { DBInstance: { DBInstanceIdentifier: instance.id } };
     });
     this.rds.on(DeleteDBInstanceCommand).callsFake((input) => {
@@ -233,6 +309,108 @@ export class FakeAws {
       instance.deletingDescribes ??= this.deletingDescribes;
       return { DBInstance: { DBInstanceIdentifier: instance.id, DBInstanceStatus: 'deleting' } };
     });
+  }
+
+  private installSnapshots(): void {
+    const snapshotNotFound = (id: string) =>
+      new DBSnapshotNotFoundFault({ $metadata, message: `DBSnapshot ${id} not found.` });
+    this.rds.on(CreateDBSnapshotCommand).callsFake((input) => {
+      const instance = this.instances.get(String(input.DBInstanceIdentifier));
+      this.record('rds', 'CreateDBSnapshot', input, instance ? tagsOf(instance.tags) : undefined);
+      if (!instance) throw this.notFound(String(input.DBInstanceIdentifier));
+      const id = String(input.DBSnapshotIdentifier);
+      if (this.snapshots.has(id)) {
+        throw new DBSnapshotAlreadyExistsFault({ $metadata, message: 'Snapshot already exists' });
+      }
+      this.snapshots.set(id, {
+        id,
+        instanceId: instance.id,
+        statuses: [...this.snapshotScript.statuses],
+        allocatedStorage: instance.settings.AllocatedStorage ?? 20,
+      });
+      return { DBSnapshot: { DBSnapshotIdentifier: id, Status: 'creating' } };
+    });
+    this.rds.on(DescribeDBSnapshotsCommand).callsFake((input) => {
+      this.record('rds', 'DescribeDBSnapshots', input);
+      const snapshot = this.snapshots.get(String(input.DBSnapshotIdentifier));
+      if (!snapshot) throw snapshotNotFound(String(input.DBSnapshotIdentifier));
+      const status =
+        (snapshot.statuses.length > 1 ? snapshot.statuses.shift() : snapshot.statuses[0]) ?? 'creating';
+      return {
+        DBSnapshots: [
+          {
+            DBSnapshotIdentifier: snapshot.id,
+            DBInstanceIdentifier: snapshot.instanceId,
+            Status: status,
+            AllocatedStorage: snapshot.allocatedStorage,
+          },
+        ],
+      };
+    });
+    this.rds.on(DeleteDBSnapshotCommand).callsFake((input) => {
+      this.record('rds', 'DeleteDBSnapshot', input);
+      if (!this.snapshots.delete(String(input.DBSnapshotIdentifier))) {
+        throw snapshotNotFound(String(input.DBSnapshotIdentifier));
+      }
+      return {};
+    });
+    this.rds.on(RestoreDBInstanceFromDBSnapshotCommand).callsFake((input) => {
+      this.record('rds', 'RestoreDBInstanceFromDBSnapshot', input);
+      const id = String(input.DBInstanceIdentifier);
+      if (!this.snapshots.has(String(input.DBSnapshotIdentifier))) {
+        throw snapshotNotFound(String(input.DBSnapshotIdentifier));
+      }
+      if (this.instances.has(id)) {
+        throw new DBInstanceAlreadyExistsFault({ $metadata, message: 'DB instance already exists' });
+      }
+      this.instances.set(id, {
+        id,
+        settings: { ...input, EngineVersion: '17' },
+        tags: input.Tags ?? [],
+        statuses: [...this.restoreScript.statuses],
+        deletionProtection: Boolean(input.DeletionProtection),
+        groupId: String(input.VpcSecurityGroupIds?.[0]),
+        port: input.Port ?? 5432,
+      });
+      return { DBInstance: { DBInstanceIdentifier: id, DBInstanceStatus: 'creating' } };
+    });
+  }
+
+  private installS3(): void {
+    const objectKey = (input: { Bucket?: string; Key?: string }) => `${input.Bucket}/${input.Key}`;
+    this.s3.on(PutObjectCommand).callsFake((input) => {
+      this.record('s3', 'PutObject', { Bucket: input.Bucket, Key: input.Key });
+      this.objects.set(objectKey(input), String(input.Body));
+      return {};
+    });
+    this.s3.on(GetObjectCommand).callsFake((input) => {
+      this.record('s3', 'GetObject', input);
+      const body = this.objects.get(objectKey(input));
+      if (body === undefined)
+        throw new NoSuchKey({ $metadata, message: 'The specified key does not exist.' });
+      // BackupArtifacts reads the body with transformToString, as the SDK's stream offers it.
+      return { Body: { transformToString: async () => body } as never };
+    });
+    this.s3.on(HeadObjectCommand).callsFake((input) => {
+      this.record('s3', 'HeadObject', input);
+      const body = this.objects.get(objectKey(input));
+      if (body === undefined) throw new NotFound({ $metadata, message: 'Not Found' });
+      return { ContentLength: Buffer.byteLength(body) };
+    });
+    this.s3.on(DeleteObjectCommand).callsFake((input) => {
+      this.record('s3', 'DeleteObject', input);
+      this.objects.delete(objectKey(input));
+      return {};
+    });
+  }
+
+  /** What the dump job leaves in S3 (functions/jobs/main.ts): the artifact, then its result beside it. */
+  putDump(bucket: string, key: string, resultKey: string, body = 'PGDMP fake dump'): void {
+    this.objects.set(`${bucket}/${key}`, body);
+    this.objects.set(
+      `${bucket}/${resultKey}`,
+      JSON.stringify({ sizeBytes: Buffer.byteLength(body), sha256: 'a'.repeat(64), compression: 'zstd' }),
+    );
   }
 
   private removeInstance(instance: FakeInstance): void {

@@ -1,0 +1,62 @@
+import { RDSClient } from '@aws-sdk/client-rds';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SchedulerClient } from '@aws-sdk/client-scheduler';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { lazyHandler } from '#shared/api/http-handler.ts';
+import { dynamoDbIdempotency } from '#shared/api/idempotency.ts';
+import { BackupsFunctionEnvSchema, parseEnv } from '#shared/config/env.ts';
+import { EventBridgeScheduleRunner } from '#shared/providers/aws/eventbridge-schedule-runner.ts';
+import { RdsSnapshotDeleter } from '#shared/providers/aws/rds-postgres-provider.ts';
+import { SfnWorkflowStarter } from '#shared/providers/aws/sfn-workflow-starter.ts';
+import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
+import { BackupService } from '#shared/services/backup-service.ts';
+import { ScheduleService } from '#shared/services/schedule-service.ts';
+import { AddonStore } from '#shared/store/addon-store.ts';
+import { BackupStore } from '#shared/store/backup-store.ts';
+import { documentClient, dynamoClient } from './aws-clients.ts';
+import { createBackupsHandler } from './backups.ts';
+import { logger } from './logger.ts';
+
+/**
+ * The AWS entry point of the backups API: backups start the backup-addon and restore-addon
+ * state machines, dump artifacts live in the backup bucket (download links are presigned with
+ * this function's role), snapshots are only ever deleted from here, and schedules are
+ * EventBridge Scheduler schedules that invoke the run-backup function.
+ */
+export const handler = lazyHandler(() => {
+  const env = parseEnv(BackupsFunctionEnvSchema);
+  const client = documentClient();
+  const store = new AddonStore({ client, tableName: env.TABLE_NAME });
+  const backups = new BackupStore({ client, tableName: env.TABLE_NAME });
+  const service = new BackupService({
+    store,
+    backups,
+    workflows: new SfnWorkflowStarter({
+      client: new SFNClient({}),
+      stateMachineArns: {
+        'backup-addon': env.BACKUP_ADDON_STATE_MACHINE_ARN,
+        'restore-addon': env.RESTORE_ADDON_STATE_MACHINE_ARN,
+      },
+    }),
+    artifacts: new BackupArtifacts({ client: new S3Client({}), bucket: env.BACKUP_BUCKET }),
+    snapshots: new RdsSnapshotDeleter(new RDSClient({})),
+    target: env.ADDONS_TARGET,
+  });
+  const schedules = new ScheduleService({
+    store,
+    backups,
+    runner: new EventBridgeScheduleRunner({
+      client: new SchedulerClient({}),
+      groupName: env.SCHEDULE_GROUP_NAME,
+      targetArn: env.SCHEDULE_TARGET_ARN,
+      roleArn: env.SCHEDULE_ROLE_ARN,
+    }),
+    target: env.ADDONS_TARGET,
+  });
+  return createBackupsHandler({
+    logger,
+    backups: service,
+    schedules,
+    idempotency: dynamoDbIdempotency({ client: dynamoClient(), tableName: env.TABLE_NAME }),
+  });
+});

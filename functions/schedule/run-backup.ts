@@ -1,0 +1,105 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { RDSClient } from '@aws-sdk/client-rds';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
+import * as z from 'zod';
+import { documentClient } from '#functions/api/aws-clients.ts';
+import { logger as defaultLogger } from '#functions/api/logger.ts';
+import { lazyHandler } from '#shared/api/http-handler.ts';
+import { parsePart } from '#shared/api/zod-issues.ts';
+import { parseEnv, RunBackupFunctionEnvSchema } from '#shared/config/env.ts';
+import { errorMessage } from '#shared/errors.ts';
+import type { ScheduleRunner } from '#shared/ports/schedule-runner.ts';
+import { RdsSnapshotDeleter } from '#shared/providers/aws/rds-postgres-provider.ts';
+import { SfnWorkflowStarter } from '#shared/providers/aws/sfn-workflow-starter.ts';
+import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
+import { BackupService } from '#shared/services/backup-service.ts';
+import { ScheduleService } from '#shared/services/schedule-service.ts';
+import { AddonStore } from '#shared/store/addon-store.ts';
+import { BackupStore } from '#shared/store/backup-store.ts';
+
+/** The input every EventBridge Scheduler schedule sends (EventBridgeScheduleRunner). */
+export const ScheduledBackupEventSchema = z.object({
+  projectId: z.string().min(1),
+  addonId: z.string().min(1),
+  scheduleId: z.string().min(1),
+});
+
+export type RunBackupResult =
+  | { outcome: 'started'; backupId: string }
+  | { outcome: 'skipped'; reason: string }
+  | { outcome: 'failed-to-start'; reason: string }
+  | { outcome: 'no-schedule' | 'disabled' };
+
+export interface RunBackupDeps {
+  logger: Logger;
+  backups: BackupService;
+  schedules: ScheduleService;
+  store: BackupStore;
+  now?: () => Date;
+}
+
+/**
+ * The target of every backup schedule: read the schedule as it is now (an edit since the
+ * schedule was written to EventBridge wins), start the backup, and record what came of it on
+ * the schedule. An operation in flight makes the run a recorded skip: a normal outcome. A run
+ * that cannot start is recorded too, and not thrown: a retry would fail the same way.
+ */
+export const createRunBackupHandler = (deps: RunBackupDeps) => {
+  const now = deps.now ?? (() => new Date());
+  const run = async (event: unknown): Promise<RunBackupResult> => {
+    const ref = parsePart(ScheduledBackupEventSchema, event, 'scheduled backup event');
+    deps.logger.appendKeys({ ...ref });
+    const at = now();
+    const schedule = await deps.store.findSchedule(ref.projectId, ref.addonId, ref.scheduleId);
+    if (!schedule) {
+      deps.logger.warn('the schedule no longer exists; nothing to back up');
+      return { outcome: 'no-schedule' };
+    }
+    if (!schedule.enabled) return { outcome: 'disabled' };
+    let result: RunBackupResult;
+    try {
+      result = await deps.backups.runScheduled(schedule);
+    } catch (error) {
+      deps.logger.error('the scheduled backup could not start', { error: error as Error });
+      result = { outcome: 'failed-to-start', reason: errorMessage(error) };
+    }
+    await deps.schedules.recordRun(schedule, result, at);
+    deps.logger.info('scheduled backup', { ...result });
+    return result;
+  };
+  return middy(run).use(injectLambdaContext(deps.logger, { resetKeys: true }));
+};
+
+/** This function never changes schedules; only the backups API does. */
+const noScheduleChanges: ScheduleRunner = {
+  upsert: () => Promise.reject(new Error('The run-backup function does not change schedules')),
+  remove: () => Promise.reject(new Error('The run-backup function does not change schedules')),
+};
+
+export const handler: (event: unknown, context: Context) => Promise<RunBackupResult> = lazyHandler(() => {
+  const env = parseEnv(RunBackupFunctionEnvSchema);
+  const client = documentClient();
+  const store = new AddonStore({ client, tableName: env.TABLE_NAME });
+  const backups = new BackupStore({ client, tableName: env.TABLE_NAME });
+  return createRunBackupHandler({
+    logger: defaultLogger,
+    store: backups,
+    backups: new BackupService({
+      store,
+      backups,
+      workflows: new SfnWorkflowStarter({
+        client: new SFNClient({}),
+        stateMachineArns: { 'backup-addon': env.BACKUP_ADDON_STATE_MACHINE_ARN },
+      }),
+      // Only names artifacts and deletes snapshots when a start fails: no call is sent otherwise.
+      artifacts: new BackupArtifacts({ client: new S3Client({}), bucket: env.BACKUP_BUCKET }),
+      snapshots: new RdsSnapshotDeleter(new RDSClient({})),
+      target: env.ADDONS_TARGET,
+    }),
+    schedules: new ScheduleService({ store, backups, runner: noScheduleChanges, target: env.ADDONS_TARGET }),
+  });
+});

@@ -1,0 +1,254 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Arn, ArnFormat, Aws, Duration, IgnoreMode, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { JOB_COMMAND } from '#shared/services/backup-workflow-tasks.ts';
+import { PROJECT_ROOT } from '../bundling.ts';
+import { acknowledgeNag } from '../nag.ts';
+import type { Data } from './data.ts';
+import type { Network } from './network.ts';
+
+export interface BackupsProps {
+  data: Data;
+  network: Network;
+  /** @default one month */
+  logRetention?: RetentionDays;
+}
+
+/** Dump artifacts live under this prefix (`BackupArtifacts.artifactFor`); IAM is scoped to it. */
+export const DUMPS_PREFIX = 'dumps/';
+export const JOB_CONTAINER_NAME = 'job';
+const DOCKERFILE = 'infra/images/Dockerfile';
+
+export type ArtifactAction = 'GetObject' | 'PutObject' | 'DeleteObject' | 'AbortMultipartUpload';
+
+/**
+ * Where backups go and where jobs run: the backup bucket, and the Fargate cluster and task
+ * definition of the dump and restore jobs (`functions/jobs/main.ts`, image
+ * `infra/images/Dockerfile`), which the backup-addon and restore-addon state machines run
+ * through `ecs:runTask.sync`.
+ *
+ * The bucket:
+ * - SSE-KMS with the platform's customer-managed key and an S3 bucket key (one KMS call per
+ *   object and hour instead of per part of a multipart upload), TLS only, no public access.
+ * - No versioning: a dump is written once; when the user or retention deletes a backup, its
+ *   data must really go, and noncurrent versions would keep it (and bill it).
+ * - Lifecycle is a safety net behind the retention sweep, not a second retention: incomplete
+ *   multipart uploads (a job killed mid-dump) are invisible and billed, so they are aborted
+ *   after a day. There is no age-based expiry of `dumps/`: manual backups have no expiry and a
+ *   pinned backup must never be deleted, and S3 cannot see either fact (they live in DynamoDB).
+ *   A tag-filtered expiry would need every scheduled dump tagged at upload and retagged on each
+ *   pin/unpin; until the jobs do that, the sweep (hourly, logging each failure) is the authority.
+ * - Server access logs go to a log bucket: download links are presigned URLs handed to users,
+ *   and these logs are the record of who fetched what.
+ */
+export class Backups extends Construct {
+  readonly bucket: s3.Bucket;
+  readonly accessLogs: s3.Bucket;
+  readonly cluster: ecs.Cluster;
+  readonly taskDefinition: ecs.FargateTaskDefinition;
+  readonly container: ecs.ContainerDefinition;
+  readonly logGroup: LogGroup;
+  private readonly key: IKey;
+  private readonly network: Network;
+
+  constructor(scope: Construct, id: string, props: BackupsProps) {
+    super(scope, id);
+    const { data, network } = props;
+    this.key = data.key;
+    this.network = network;
+
+    this.accessLogs = new s3.Bucket(this, 'AccessLogs', {
+      // S3 server access logging supports only SSE-S3 on the target bucket.
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      enforceSSL: true,
+      lifecycleRules: [{ id: 'expire-access-logs', expiration: Duration.days(365) }],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    acknowledgeNag(
+      this.accessLogs,
+      'S1',
+      'This is the server access log bucket of the backup bucket; logging it into itself would log its own log writes',
+    );
+
+    this.bucket = new s3.Bucket(this, 'Bucket', {
+      encryption: s3.BucketEncryption.KMS,
+      encryptionKey: data.key,
+      bucketKeyEnabled: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      enforceSSL: true,
+      versioned: false,
+      serverAccessLogsBucket: this.accessLogs,
+      serverAccessLogsPrefix: 'backups/',
+      lifecycleRules: [
+        { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
+      ],
+      // Backups outlive the stack: `cdk destroy` must not take them.
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    this.logGroup = new LogGroup(this, 'JobLogs', {
+      retention: props.logRetention ?? RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.cluster = new ecs.Cluster(this, 'Cluster', {
+      vpc: network.vpc,
+      containerInsightsV2: ecs.ContainerInsights.ENABLED,
+    });
+    this.taskDefinition = new ecs.FargateTaskDefinition(this, 'JobTask', {
+      // pg_dump, zstd and the upload stream: one vCPU is the bottleneck, memory stays flat.
+      cpu: 1024,
+      memoryLimitMiB: 2048,
+      runtimePlatform: {
+        cpuArchitecture: ecs.CpuArchitecture.ARM64,
+        operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
+      },
+    });
+    this.container = this.taskDefinition.addContainer('Job', {
+      containerName: JOB_CONTAINER_NAME,
+      image: ecs.ContainerImage.fromAsset(PROJECT_ROOT, {
+        file: DOCKERFILE,
+        platform: Platform.LINUX_ARM64,
+        // The context is the repository root: stage only what the Dockerfile copies, with the
+        // same rules as its own `.dockerignore`, or synth would copy node_modules into cdk.out.
+        exclude: dockerIgnoreRules(),
+        ignoreMode: IgnoreMode.DOCKER,
+      }),
+      command: JOB_COMMAND,
+      logging: ecs.LogDrivers.awsLogs({ logGroup: this.logGroup, streamPrefix: 'job' }),
+      environment: {
+        SECRET_NAME_PREFIX: data.secretNamePrefix,
+        AWS_REGION: Aws.REGION,
+      },
+    });
+    acknowledgeNag(
+      this.taskDefinition,
+      'ECS2',
+      'The environment holds only the secret name prefix and the region; connection details are read from Secrets Manager by the job',
+    );
+
+    // The job reads the addon's connection details and streams the dump to or from S3.
+    data.grantConnectionDetails(this.taskDefinition.taskRole, 'read');
+    this.grantArtifacts(this.taskDefinition.taskRole, ['GetObject', 'PutObject', 'AbortMultipartUpload']);
+    acknowledgeNag(
+      this.taskDefinition,
+      'IAM5[Resource::*]',
+      'The execution role pulls the job image: ecr:GetAuthorizationToken supports no resource-level permissions',
+    );
+  }
+
+  /** The security groups of a job: the client group reaches the addons, the job group the endpoints. */
+  get jobSecurityGroupIds(): string[] {
+    return [this.network.clientSecurityGroup.securityGroupId, this.network.jobSecurityGroup.securityGroupId];
+  }
+
+  get jobSubnetIds(): string[] {
+    return this.network.vpc.selectSubnets(this.network.databaseSubnets).subnetIds;
+  }
+
+  /** Object actions on dump artifacts only, with the key through S3 where the data is read or written. */
+  grantArtifacts(grantee: iam.IGrantable, actions: readonly ArtifactAction[]): void {
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: actions.map((action) => `s3:${action}`),
+      resourceArns: [this.bucket.arnForObjects(`${DUMPS_PREFIX}*`)],
+    });
+    const keyActions = [
+      ...(actions.includes('GetObject') || actions.includes('PutObject') ? ['kms:Decrypt'] : []),
+      ...(actions.includes('PutObject') ? ['kms:GenerateDataKey'] : []),
+    ];
+    if (keyActions.length > 0) {
+      iam.Grant.addToPrincipal({
+        grantee,
+        actions: keyActions,
+        resourceArns: [this.key.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `s3.${Aws.REGION}.amazonaws.com` } },
+      });
+    }
+    acknowledgeNag(
+      grantee,
+      `IAM5[Resource::<${Stack.of(this).getLogicalId(this.bucket.node.defaultChild as s3.CfnBucket)}.Arn>/${DUMPS_PREFIX}*]`,
+      'One dump artifact per backup, created at run time under dumps/<project>/<addon>/',
+    );
+  }
+
+  /**
+   * What a state machine needs to run a job with `ecs:runTask.sync`: RunTask on this task
+   * definition in this cluster, PassRole on its two roles, and the managed EventBridge rule
+   * Step Functions uses to learn that the task stopped.
+   * https://docs.aws.amazon.com/step-functions/latest/dg/ecs-iam.html
+   */
+  grantRunJob(grantee: iam.IGrantable): void {
+    const stack = Stack.of(this);
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['ecs:RunTask'],
+      resourceArns: [this.taskDefinition.taskDefinitionArn],
+      conditions: { ArnEquals: { 'ecs:cluster': this.cluster.clusterArn } },
+    });
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['ecs:StopTask', 'ecs:DescribeTasks'],
+      resourceArns: [
+        Arn.format(
+          {
+            service: 'ecs',
+            resource: 'task',
+            resourceName: `${this.cluster.clusterName}/*`,
+            arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+          },
+          stack,
+        ),
+      ],
+    });
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['iam:PassRole'],
+      resourceArns: [this.taskDefinition.taskRole.roleArn, this.taskDefinition.obtainExecutionRole().roleArn],
+      conditions: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
+    });
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['events:PutTargets', 'events:PutRule', 'events:DescribeRule'],
+      resourceArns: [
+        Arn.format(
+          {
+            service: 'events',
+            resource: 'rule',
+            resourceName: 'StepFunctionsGetEventsForECSTaskRule',
+            arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+          },
+          stack,
+        ),
+      ],
+    });
+    acknowledgeNag(
+      grantee,
+      `IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task/<${stack.getLogicalId(this.cluster.node.defaultChild as ecs.CfnCluster)}>/*]`,
+      'Job tasks are started at run time; StopTask and DescribeTasks are limited to tasks of the job cluster',
+    );
+  }
+}
+
+/**
+ * The Dockerfile's own ignore file, so that `docker build` and the CDK asset see the same
+ * context; plus the Dockerfile itself, which `docker build -f` reads from the staged context
+ * (CDK re-includes it only by its base name, which does not match `infra/images/Dockerfile`).
+ */
+const dockerIgnoreRules = (): string[] => [
+  ...readFileSync(join(PROJECT_ROOT, `${DOCKERFILE}.dockerignore`), 'utf8')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line.length > 0 && !line.startsWith('#')),
+  `!${DOCKERFILE}`,
+  `!${DOCKERFILE}.dockerignore`,
+];

@@ -1,0 +1,99 @@
+import {
+  CreateScheduleCommand,
+  type CreateScheduleCommandInput,
+  DeleteScheduleCommand,
+  type SchedulerClient,
+  UpdateScheduleCommand,
+} from '@aws-sdk/client-scheduler';
+import type { ScheduleRunner } from '../../ports/schedule-runner.ts';
+import type { Schedule } from '../../schemas/backup.ts';
+import { timingOf } from '../../services/schedule-service.ts';
+import { toCronExpression } from '../../services/schedule-timing.ts';
+import { isAwsError, toPlatformError } from './aws-errors.ts';
+
+export interface EventBridgeScheduleRunnerProps {
+  client: SchedulerClient;
+  /** The deployment's schedule group: IAM scopes the API function to it. */
+  groupName: string;
+  /** The run-backup function every schedule invokes. */
+  targetArn: string;
+  /** The role EventBridge Scheduler assumes to invoke it (may invoke only that function). */
+  roleArn: string;
+}
+
+/** What run-backup receives: it reads the schedule itself, so an edit needs no new payload. */
+export interface ScheduledBackupEvent {
+  projectId: string;
+  addonId: string;
+  scheduleId: string;
+}
+
+/**
+ * Addon backup schedules as EventBridge Scheduler schedules, one per addon schedule, named after
+ * the schedule id in the deployment's group. A disabled schedule is kept with state DISABLED,
+ * so enabling it again is an update.
+ *
+ * - Cron in UTC (`toCronExpression`), no flexible window: a backup at 02:00 starts at 02:00.
+ * - Retries: a missed invocation is retried for up to an hour, never later; a backup started
+ *   much later than planned would only collide with the next one (which is then a recorded skip).
+ * - `ActionAfterCompletion: NONE`: recurring schedules never complete; nothing to delete.
+ */
+export class EventBridgeScheduleRunner implements ScheduleRunner {
+  constructor(private readonly props: EventBridgeScheduleRunnerProps) {}
+
+  /** Schedule names allow letters, digits, `-`, `_` and `.`, 1 to 64: schedule ids are such names. */
+  scheduleName(schedule: Pick<Schedule, 'id'>): string {
+    return schedule.id;
+  }
+
+  definitionOf(schedule: Schedule): CreateScheduleCommandInput {
+    const input: ScheduledBackupEvent = {
+      projectId: schedule.projectId,
+      addonId: schedule.addonId,
+      scheduleId: schedule.id,
+    };
+    return {
+      Name: this.scheduleName(schedule),
+      GroupName: this.props.groupName,
+      Description: `${schedule.interval} ${schedule.type} backup of addon ${schedule.addonId} (project ${schedule.projectId})`,
+      ScheduleExpression: toCronExpression(timingOf(schedule)),
+      ScheduleExpressionTimezone: 'UTC',
+      FlexibleTimeWindow: { Mode: 'OFF' },
+      State: schedule.enabled ? 'ENABLED' : 'DISABLED',
+      ActionAfterCompletion: 'NONE',
+      Target: {
+        Arn: this.props.targetArn,
+        RoleArn: this.props.roleArn,
+        Input: JSON.stringify(input),
+        RetryPolicy: { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 3600 },
+      },
+    };
+  }
+
+  /** Create, or update the schedule a previous attempt (or the first save) created. */
+  async upsert(schedule: Schedule): Promise<void> {
+    const definition = this.definitionOf(schedule);
+    try {
+      await this.props.client.send(new CreateScheduleCommand(definition));
+      return;
+    } catch (error) {
+      if (!isAwsError(error, 'Conflict')) throw toPlatformError(error, 'creating the backup schedule');
+    }
+    try {
+      await this.props.client.send(new UpdateScheduleCommand(definition));
+    } catch (error) {
+      throw toPlatformError(error, 'updating the backup schedule');
+    }
+  }
+
+  async remove(schedule: Pick<Schedule, 'id' | 'projectId' | 'addonId'>): Promise<void> {
+    try {
+      await this.props.client.send(
+        new DeleteScheduleCommand({ Name: this.scheduleName(schedule), GroupName: this.props.groupName }),
+      );
+    } catch (error) {
+      if (isAwsError(error, 'ResourceNotFound')) return;
+      throw toPlatformError(error, 'deleting the backup schedule');
+    }
+  }
+}

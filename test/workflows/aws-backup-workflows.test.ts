@@ -1,0 +1,411 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { restoreIdentifiers, TAG_KEYS } from '#shared/providers/aws/rds-postgres-provider.ts';
+import { type JobSpec, JobSpecSchema } from '#shared/schemas/job.ts';
+import { JOB_COMMAND } from '#shared/services/backup-workflow-tasks.ts';
+import type { AddonRecord } from '#shared/store/addon-store.ts';
+import {
+  type AwsCall,
+  type CallEnvironment,
+  deniedPermissions,
+  FUNCTION_BASELINE_ACTIONS,
+  roleStatements,
+  unusedActions,
+} from '../infra/support/iam.ts';
+import { createRequest } from '../support/fixtures.ts';
+import { type AwsWorkflowWorld, logicalIdOf, startAwsWorkflowWorld } from './support/aws-workflows.ts';
+
+/**
+ * backup-addon and restore-addon as deployed: the ASL files with the stack's substitutions, the
+ * workflow function's AWS composition root with the environment CDK gives it, RDS and S3 faked,
+ * DynamoDB real, and `ecs:runTask.sync` served by a stand-in for the Fargate job. These runs
+ * also provision and delete an addon, so the last block can check the workflow function's role
+ * both ways: everything it sent is allowed, and nothing it never sends is.
+ */
+
+const PROJECT = 'proj-backup-aws';
+let world: AwsWorkflowWorld;
+const recorded: AwsCall[] = [];
+let counter = 0;
+
+beforeAll(async () => {
+  world = await startAwsWorkflowWorld();
+}, 180_000);
+const flushCalls = () => {
+  recorded.push(...world.fake.calls);
+  world.fake.calls.length = 0;
+};
+afterEach(() => {
+  flushCalls();
+  world.fake.reset();
+  world.runTaskCalls.length = 0;
+  world.jobs.behaviour = async () => ({});
+});
+afterAll(async () => {
+  await world?.stop();
+});
+
+const provision = async (): Promise<AddonRecord> => {
+  const { addon } = await world.service.create(PROJECT, createRequest({ name: `bkp-${++counter}` }));
+  await world.workflows.idle();
+  const provisioned = await world.store.getAddon(PROJECT, addon.id);
+  expect(provisioned.status).toBe('running');
+  flushCalls();
+  return provisioned;
+};
+
+const backUp = async (addon: AddonRecord, type: 'dump' | 'snapshot') => {
+  const request =
+    type === 'dump' ? ({ type, compression: 'zstd', pinned: false } as const) : { type, pinned: false };
+  const { backup, operation } = await world.backupService.create(PROJECT, addon.id, request);
+  await world.workflows.idle();
+  return {
+    backup: await world.backupStore.getBackup(PROJECT, backup.id),
+    operation: await world.store.getOperation(PROJECT, operation.id),
+    addon: await world.store.getAddon(PROJECT, addon.id),
+  };
+};
+
+const restore = async (addon: AddonRecord, backupId: string) => {
+  const { operation } = await world.backupService.restore(PROJECT, addon.id, backupId);
+  await world.workflows.idle();
+  return {
+    operation: await world.store.getOperation(PROJECT, operation.id),
+    addon: await world.store.getAddon(PROJECT, addon.id),
+  };
+};
+
+const jobSpecOf = (parameters: Record<string, unknown>): JobSpec => {
+  const overrides = parameters.Overrides as {
+    ContainerOverrides: Array<{ Environment: Array<{ Name: string; Value: string }> }>;
+  };
+  const raw = overrides.ContainerOverrides[0]?.Environment.find((entry) => entry.Name === 'JOB_SPEC')?.Value;
+  return JobSpecSchema.parse(JSON.parse(String(raw)));
+};
+
+/** What the Fargate dump job does to S3 when it succeeds. */
+const dumpJob = async (parameters: Record<string, unknown>) => {
+  const spec = jobSpecOf(parameters);
+  if (spec.kind !== 'dump') throw new Error('not a dump');
+  world.fake.putDump(spec.artifact.bucket, spec.artifact.key, spec.resultKey);
+  return { StopCode: 'EssentialContainerExited', Containers: [{ ExitCode: 0 }] };
+};
+
+/** How `ecs:runTask.sync` fails when the container exits non-zero. */
+class TaskFailed extends Error {
+  override name = 'States.TaskFailed';
+}
+
+describe('backup-addon on AWS', () => {
+  it('takes an RDS snapshot, waits until it is available and records its size', async () => {
+    const addon = await provision();
+    const { backup, operation, addon: after } = await backUp(addon, 'snapshot');
+
+    expect(operation).toMatchObject({ status: 'completed', error: null });
+    expect(backup).toMatchObject({
+      status: 'completed',
+      type: 'snapshot',
+      sizeBytes: 20 * 1024 ** 3,
+      snapshotId: `${addon.resourceId}-${backup.id}`,
+    });
+    expect(after).toMatchObject({ status: 'running', currentOperationId: null });
+    expect(world.fake.commands('rds')).toEqual([
+      'CreateDBSnapshot',
+      'DescribeDBSnapshots',
+      'DescribeDBSnapshots',
+    ]);
+    expect(world.fake.inputsOf('rds', 'CreateDBSnapshot')).toEqual([
+      {
+        DBSnapshotIdentifier: backup.snapshotId,
+        DBInstanceIdentifier: addon.resourceId,
+        Tags: [
+          { Key: TAG_KEYS.deployment, Value: world.env.DEPLOYMENT_NAME },
+          { Key: TAG_KEYS.source, Value: addon.resourceId },
+        ],
+      },
+    ]);
+    expect(world.runTaskCalls).toEqual([]);
+  });
+
+  it('runs the dump job on Fargate with the stack’s cluster, task definition, subnets and groups, then records size and SHA-256', async () => {
+    const addon = await provision();
+    world.jobs.behaviour = dumpJob;
+    const { backup, operation } = await backUp(addon, 'dump');
+
+    expect(operation).toMatchObject({ status: 'completed', error: null });
+    expect(backup).toMatchObject({ status: 'completed', sizeBytes: 15, sha256: 'a'.repeat(64) });
+    const artifact = {
+      bucket: world.env.BACKUP_BUCKET,
+      key: `dumps/${PROJECT}/${addon.id}/${backup.id}.dump.zst`,
+    };
+    expect(backup.artifact).toEqual(artifact);
+
+    expect(world.env.JOB_SUBNET_IDS).toHaveLength(2);
+    expect(world.env.JOB_SECURITY_GROUP_IDS).toEqual([
+      world.env.CLIENT_SECURITY_GROUP_ID,
+      expect.stringMatching(/^sg-/),
+    ]);
+    expect(world.runTaskCalls).toEqual([
+      {
+        Cluster: world.env.JOB_CLUSTER_ARN,
+        TaskDefinition: world.env.JOB_TASK_DEFINITION_ARN,
+        LaunchType: 'FARGATE',
+        PropagateTags: 'TASK_DEFINITION',
+        NetworkConfiguration: {
+          AwsvpcConfiguration: {
+            Subnets: world.env.JOB_SUBNET_IDS,
+            SecurityGroups: world.env.JOB_SECURITY_GROUP_IDS,
+            AssignPublicIp: 'DISABLED',
+          },
+        },
+        Overrides: {
+          ContainerOverrides: [
+            {
+              Name: world.env.JOB_CONTAINER_NAME,
+              Command: JOB_COMMAND,
+              Environment: [{ Name: 'JOB_SPEC', Value: expect.any(String) }],
+            },
+          ],
+        },
+      },
+    ]);
+    const [parameters] = world.runTaskCalls;
+    expect(jobSpecOf(parameters ?? {})).toEqual({
+      kind: 'dump',
+      operationId: operation.id,
+      projectId: PROJECT,
+      addonId: addon.id,
+      backupId: backup.id,
+      engine: 'postgresql',
+      artifact,
+      resultKey: `${artifact.key}.result.json`,
+      compression: 'zstd',
+      estimatedBytes: 20 * 1024 ** 3,
+    });
+    expect(world.fake.commands('s3').sort()).toEqual(['GetObject', 'HeadObject']);
+    expect(world.fake.commands('rds')).toEqual([]);
+  });
+
+  it('fails the backup when RDS reports the snapshot failed, and deletes it', async () => {
+    const addon = await provision();
+    world.fake.snapshotScript = { statuses: ['creating', 'failed'] };
+    const { backup, operation, addon: after } = await backUp(addon, 'snapshot');
+
+    const message = `RDS reports snapshot ${backup.snapshotId} as failed`;
+    expect(operation).toMatchObject({ status: 'failed', error: { code: 'ProviderError', message } });
+    expect(backup).toMatchObject({ status: 'failed', error: { message } });
+    expect(after).toMatchObject({ status: 'running', currentOperationId: null });
+    expect(world.fake.commands('rds')).toEqual([
+      'CreateDBSnapshot',
+      'DescribeDBSnapshots',
+      'DescribeDBSnapshots',
+      'DeleteDBSnapshot',
+    ]);
+    expect(world.fake.inputsOf('rds', 'DeleteDBSnapshot')).toEqual([
+      { DBSnapshotIdentifier: backup.snapshotId },
+    ]);
+    expect(world.fake.snapshots.size).toBe(0);
+  });
+
+  it('fails the backup when the Fargate task fails, and deletes what the job uploaded', async () => {
+    const addon = await provision();
+    world.jobs.behaviour = async (parameters) => {
+      const spec = jobSpecOf(parameters);
+      world.fake.objects.set(`${spec.artifact.bucket}/${spec.artifact.key}`, 'PGDMP partial');
+      throw new TaskFailed('Essential container in task exited');
+    };
+    const { backup, operation, addon: after } = await backUp(addon, 'dump');
+
+    expect(operation.status).toBe('failed');
+    expect(backup.status).toBe('failed');
+    expect(after).toMatchObject({ status: 'running', currentOperationId: null });
+    expect(world.fake.inputsOf('s3', 'DeleteObject')).toEqual([
+      { Bucket: backup.artifact?.bucket, Key: backup.artifact?.key },
+      { Bucket: backup.artifact?.bucket, Key: `${backup.artifact?.key}.result.json` },
+    ]);
+    expect(world.fake.objects.size).toBe(0);
+  });
+});
+
+describe('restore-addon on AWS', () => {
+  it('restores a snapshot to a staging instance, swaps it in under the addon’s identifier and deletes the old one', async () => {
+    const addon = await provision();
+    const { backup } = await backUp(addon, 'snapshot');
+    flushCalls();
+
+    const { operation, addon: after } = await restore(addon, backup.id);
+
+    expect(operation).toMatchObject({ status: 'completed', error: null });
+    expect(after).toMatchObject({ status: 'running', currentOperationId: null, endpoint: addon.endpoint });
+    const { staging, retired } = restoreIdentifiers(addon.resourceId, operation.id);
+    expect(staging).toMatch(/^addon-[a-z0-9-]+-r[0-9a-f]{8}$/);
+    expect(staging.length).toBeLessThanOrEqual(63);
+
+    expect(world.fake.commands('rds')).toEqual([
+      // restoreSnapshot: the addon's instance, no staging yet, restore.
+      'DescribeDBInstances',
+      'DescribeDBInstances',
+      'RestoreDBInstanceFromDBSnapshot',
+      // staging creating
+      'DescribeDBInstances',
+      'DescribeDBInstances',
+      // staging available: retire the addon's instance
+      'DescribeDBInstances',
+      'DescribeDBInstances',
+      'ModifyDBInstance',
+      // retired still renaming
+      'DescribeDBInstances',
+      'DescribeDBInstances',
+      'DescribeDBInstances',
+      // retired renamed: staging takes the addon's identifier
+      'DescribeDBInstances',
+      'DescribeDBInstances',
+      'DescribeDBInstances',
+      'ModifyDBInstance',
+      // restored instance renaming
+      'DescribeDBInstances',
+      // restored instance available: delete the retired one
+      'DescribeDBInstances',
+      'DescribeDBInstances',
+      'ModifyDBInstance',
+      'DeleteDBInstance',
+    ]);
+    expect(world.fake.inputsOf('rds', 'RestoreDBInstanceFromDBSnapshot')).toEqual([
+      {
+        DBInstanceIdentifier: staging,
+        DBSnapshotIdentifier: backup.snapshotId,
+        DBInstanceClass: 'db.t4g.micro',
+        AllocatedStorage: 20,
+        StorageType: 'gp3',
+        DBSubnetGroupName: world.env.DB_SUBNET_GROUP_NAME,
+        VpcSecurityGroupIds: ['sg-00000000000000001'],
+        DBParameterGroupName: 'default.postgres17',
+        Port: 5432,
+        MultiAZ: false,
+        PubliclyAccessible: false,
+        AutoMinorVersionUpgrade: true,
+        BackupRetentionPeriod: 7,
+        CopyTagsToSnapshot: true,
+        DeletionProtection: true,
+        Tags: [
+          { Key: TAG_KEYS.deployment, Value: world.env.DEPLOYMENT_NAME },
+          { Key: TAG_KEYS.project, Value: PROJECT },
+          { Key: TAG_KEYS.addon, Value: addon.id },
+          { Key: TAG_KEYS.restore, Value: operation.id },
+        ],
+      },
+    ]);
+    expect(world.fake.inputsOf('rds', 'ModifyDBInstance')).toEqual([
+      { DBInstanceIdentifier: addon.resourceId, NewDBInstanceIdentifier: retired, ApplyImmediately: true },
+      { DBInstanceIdentifier: staging, NewDBInstanceIdentifier: addon.resourceId, ApplyImmediately: true },
+      { DBInstanceIdentifier: retired, DeletionProtection: false, ApplyImmediately: true },
+    ]);
+    expect(world.fake.inputsOf('rds', 'DeleteDBInstance')).toEqual([
+      { DBInstanceIdentifier: retired, SkipFinalSnapshot: true, DeleteAutomatedBackups: false },
+    ]);
+    // The addon's identifier now names the restored instance.
+    expect(world.fake.instances.get(addon.resourceId)?.tags).toContainEqual({
+      Key: TAG_KEYS.restore,
+      Value: operation.id,
+    });
+  });
+
+  it('restores a dump with a Fargate restore job that checks the recorded SHA-256', async () => {
+    const addon = await provision();
+    world.jobs.behaviour = dumpJob;
+    const { backup } = await backUp(addon, 'dump');
+    world.runTaskCalls.length = 0;
+    flushCalls();
+    world.jobs.behaviour = async () => ({ StopCode: 'EssentialContainerExited' });
+
+    const { operation, addon: after } = await restore(addon, backup.id);
+
+    expect(operation).toMatchObject({ status: 'completed', error: null });
+    expect(after).toMatchObject({ status: 'running', currentOperationId: null });
+    expect(world.runTaskCalls).toHaveLength(1);
+    const [parameters] = world.runTaskCalls;
+    expect(parameters).toMatchObject({
+      Cluster: world.env.JOB_CLUSTER_ARN,
+      TaskDefinition: world.env.JOB_TASK_DEFINITION_ARN,
+    });
+    expect(jobSpecOf(parameters ?? {})).toEqual({
+      kind: 'restore',
+      operationId: operation.id,
+      projectId: PROJECT,
+      addonId: addon.id,
+      backupId: backup.id,
+      engine: 'postgresql',
+      artifact: backup.artifact,
+      compression: 'zstd',
+      expectedSha256: 'a'.repeat(64),
+    });
+    // The restore job talks to the database and S3 itself; the workflow function sends nothing to RDS.
+    expect(world.fake.commands('rds')).toEqual([]);
+  });
+
+  it('deletes the staging instance and keeps the old one when the restore fails before the swap', async () => {
+    const addon = await provision();
+    const { backup } = await backUp(addon, 'snapshot');
+    flushCalls();
+    world.fake.restoreScript = { statuses: ['creating', 'incompatible-restore'] };
+
+    const { operation, addon: after } = await restore(addon, backup.id);
+
+    const { staging } = restoreIdentifiers(addon.resourceId, operation.id);
+    expect(operation).toMatchObject({
+      status: 'failed',
+      error: {
+        code: 'ProviderError',
+        message: `RDS reports instance ${staging} as incompatible-restore: the restore could not complete; the addon keeps its data as it was`,
+      },
+    });
+    expect(after).toMatchObject({ status: 'running', currentOperationId: null, endpoint: addon.endpoint });
+    expect(world.fake.commands('rds').filter((command) => command !== 'DescribeDBInstances')).toEqual([
+      'RestoreDBInstanceFromDBSnapshot',
+      'ModifyDBInstance',
+      'DeleteDBInstance',
+    ]);
+    expect(world.fake.inputsOf('rds', 'ModifyDBInstance')).toEqual([
+      { DBInstanceIdentifier: staging, DeletionProtection: false, ApplyImmediately: true },
+    ]);
+    expect(world.fake.inputsOf('rds', 'DeleteDBInstance')).toEqual([
+      { DBInstanceIdentifier: staging, SkipFinalSnapshot: true, DeleteAutomatedBackups: false },
+    ]);
+    // The addon's own instance was never renamed, modified or deleted.
+    const original = world.fake.instances.get(addon.resourceId);
+    expect(original?.deletionProtection).toBe(true);
+    expect(original?.tags.some((tag) => tag.Key === TAG_KEYS.restore)).toBe(false);
+  });
+});
+
+describe('the workflow function role, over provision, backup, restore and delete', () => {
+  it('deletes an addon (so every provisioning action is exercised here too)', async () => {
+    const addon = await provision();
+    const { operation } = await world.service.delete(PROJECT, addon.id);
+    await world.workflows.idle();
+    expect((await world.store.getOperation(PROJECT, operation.id)).status).toBe('completed');
+  });
+
+  const check = () => {
+    const { json } = world.synthesized;
+    const roleId = logicalIdOf(world.synthesized, world.synthesized.stack.workflows.taskFunction.role);
+    const env: CallEnvironment = {
+      tableKeyArn: world.env.SECRETS_KMS_KEY_ID,
+      secretsKeyArn: world.env.SECRETS_KMS_KEY_ID,
+      bucketKeyArn: world.env.STORAGE_KMS_KEY_ID,
+      storageKeyArn: world.env.STORAGE_KMS_KEY_ID,
+    };
+    return { statements: roleStatements(json, roleId), env };
+  };
+
+  it('allows every AWS action the workflow function sent, on the resources it sent them to', () => {
+    flushCalls();
+    const { statements, env } = check();
+    expect(recorded.some((call) => call.service === 's3')).toBe(true);
+    expect(deniedPermissions(statements, recorded, env)).toEqual([]);
+  });
+
+  it('allows nothing the workflow function does not send', () => {
+    const { statements, env } = check();
+    expect(unusedActions(statements, recorded, env, FUNCTION_BASELINE_ACTIONS)).toEqual([]);
+  });
+});
