@@ -7,9 +7,16 @@ import type { Engine } from '../schemas/catalog.ts';
 import { resolveCodec, type ToolPaths } from './compression.ts';
 import { abortedError, isTransientS3Error, looksTransient } from './job-errors.ts';
 import { inspectServer, libpqEnv, resolvePgTool } from './postgres.ts';
-import { describeExit, type RunningTool, startTool, succeeded, type ToolExit } from './processes.ts';
+import {
+  describeExit,
+  diedOfBrokenPipe,
+  type RunningTool,
+  startTool,
+  succeeded,
+  type ToolExit,
+} from './processes.ts';
 import { Sha256Counter } from './streams.ts';
-import { planUpload } from './upload-plan.ts';
+import { MAX_PARTS, planUpload, type UploadPlan } from './upload-plan.ts';
 
 export interface S3Target {
   client: S3Client;
@@ -35,6 +42,8 @@ export interface DumpOptions {
   signal?: AbortSignal;
   onProgress?: (progress: DumpProgress) => void;
   tools?: ToolPaths;
+  /** Overrides of the planned part size and concurrency (tuning, tests); normally from the estimate. */
+  upload?: Partial<Pick<UploadPlan, 'partSize' | 'queueSize'>>;
 }
 
 export interface DumpJobResult {
@@ -52,6 +61,7 @@ export interface DumpJobResult {
 }
 
 const APPLICATION_NAME = 'addons-dump';
+const ABORT_GRACE_MS = 30_000;
 
 /**
  * A logical backup streamed to S3, never through a temporary file:
@@ -82,7 +92,10 @@ export const runDump = async (options: DumpOptions): Promise<DumpJobResult> => {
     resolveCodec(compression, options.tools),
   ]);
   if (signal?.aborted) throw abortedError('dump', signal);
-  const plan = planUpload(Math.min(options.estimatedBytes ?? Number.POSITIVE_INFINITY, server.databaseBytes));
+  const plan = {
+    ...planUpload(Math.min(options.estimatedBytes ?? Number.POSITIVE_INFINITY, server.databaseBytes)),
+    ...options.upload,
+  };
 
   const compressor = startTool(codec.tool, codec.compressArgs, {
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
@@ -115,6 +128,7 @@ export const runDump = async (options: DumpOptions): Promise<DumpJobResult> => {
       bodyEnded = true;
     },
   });
+  let unstick: NodeJS.Timeout | undefined;
   const fail = (error: Error) => {
     if (failure) return;
     failure = error;
@@ -122,11 +136,20 @@ export const runDump = async (options: DumpOptions): Promise<DumpJobResult> => {
     // Unread output would keep the compressor (and its 'close') waiting forever.
     compressor.child.stdout?.destroy();
     for (const running of children) running.kill();
+    // lib-storage sends AbortMultipartUpload once its part uploads in flight have returned. An S3
+    // that never answers would hold the job forever: give up waiting after a while (the bucket's
+    // AbortIncompleteMultipartUpload lifecycle rule then removes the parts).
+    unstick = setTimeout(() => void upload.abort(), ABORT_GRACE_MS);
+    unstick.unref();
   };
+  const allExited = Promise.all(children.map((running) => running.exited));
   for (const running of children) {
     void running.exited.then((exit) => {
       const error = checkExit(running, exit);
-      if (error) fail(error);
+      if (!error) return;
+      // pg_dump killed by a dead compressor: let the compressor's own failure be the one reported.
+      if (diedOfBrokenPipe(running, exit)) void allExited.then(() => fail(error));
+      else fail(error);
     });
   }
   compressor.child.stdout?.on('error', (error) => fail(error));
@@ -154,11 +177,12 @@ export const runDump = async (options: DumpOptions): Promise<DumpJobResult> => {
   try {
     await upload.done();
   } catch (error) {
-    fail(uploadFailure(error as Error, plan.capacityBytes));
+    fail(uploadFailure(error as Error, plan.partSize * MAX_PARTS));
   } finally {
     signal?.removeEventListener('abort', onAbort);
+    clearTimeout(unstick);
   }
-  await Promise.all(children.map((running) => running.exited));
+  await allExited;
   if (failure) throw failure;
   const sha256 = body.sha256;
   if (!sha256) throw new ProviderError('The dump ended without a checksum', 'DumpFailed');

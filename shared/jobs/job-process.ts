@@ -2,7 +2,7 @@ import { realpathSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseEnv } from '../config/env.ts';
 import { errorMessage, PlatformError, ProviderError } from '../errors.ts';
 import type { ConnectionSecret, SecretStore } from '../ports/secret-store.ts';
@@ -29,7 +29,7 @@ export const JobEnvSchema = z.object({
   ADDONS_S3_ENDPOINT: z.url().optional(),
   ADDONS_LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default('INFO'),
   /** Where pg_dump, pg_restore and psql are, when not in /usr/lib/postgresql/<major>/bin or PATH. */
-  PG_BIN_DIR: z.string().min(1).optional(),
+  ADDONS_PG_BIN_DIR: z.string().min(1).optional(),
 });
 export type JobEnv = z.infer<typeof JobEnvSchema>;
 
@@ -129,7 +129,7 @@ export const executeJob = async ({
   log,
 }: JobRunContext): Promise<Record<string, unknown>> => {
   const connection = await loadConnection(env, spec);
-  const tools = env.PG_BIN_DIR ? { pgBinDir: env.PG_BIN_DIR } : {};
+  const tools = env.ADDONS_PG_BIN_DIR ? { pgBinDir: env.ADDONS_PG_BIN_DIR } : {};
   switch (spec.kind) {
     case 'dump': {
       const result = await runDump({

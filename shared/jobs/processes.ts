@@ -115,3 +115,13 @@ export const describeExit = (running: RunningTool, exit: ToolExit): string => {
 const lastLines = (text: string, count: number) => text.split('\n').slice(-count).join('\n');
 
 export const succeeded = (exit: ToolExit) => exit.code === 0 && !exit.error;
+
+/**
+ * A process that died because the next one in the pipeline went away (SIGPIPE, EPIPE) is a
+ * symptom: the failure worth reporting is the other process's.
+ */
+export const diedOfBrokenPipe = (running: RunningTool, exit: ToolExit): boolean =>
+  exit.signal === 'SIGPIPE' || /broken pipe/i.test(running.stderrTail());
+
+export const isBrokenPipe = (error: unknown): boolean =>
+  (error as NodeJS.ErrnoException | undefined)?.code === 'EPIPE';

@@ -9,7 +9,15 @@ import { resolveCodec, type ToolPaths } from './compression.ts';
 import type { S3Target } from './dump.ts';
 import { abortedError, isTransientS3Error, looksTransient } from './job-errors.ts';
 import { inspectServer, libpqEnv, resolvePgTool } from './postgres.ts';
-import { describeExit, type RunningTool, startTool, succeeded, type ToolExit } from './processes.ts';
+import {
+  describeExit,
+  diedOfBrokenPipe,
+  isBrokenPipe,
+  type RunningTool,
+  startTool,
+  succeeded,
+  type ToolExit,
+} from './processes.ts';
 import { Sha256Counter, TailGate } from './streams.ts';
 
 export interface RestoreProgress {
@@ -167,11 +175,41 @@ export const runRestore = async (options: RestoreOptions): Promise<RestoreJobRes
   });
   restorer.child.stdin?.destroy();
 
-  let failure: Error | undefined;
+  // Failures are acted on at once (psql killed, so nothing commits) but reported once every
+  // process has exited: one failure causes others downstream and upstream (a dead pg_restore
+  // breaks the decompressor's pipe, a dead decompressor truncates pg_restore's input), and the
+  // one to report is the cause. Lower rank = nearer the cause.
+  const failures: Array<{ error: Error; rank: number }> = [];
+  let aborting = false;
   let committing = false;
-  const checkExit = (running: RunningTool, exit: ToolExit): Error | undefined => {
-    if (succeeded(exit)) return undefined;
-    return exit.error instanceof ProviderError ? exit.error : toolFailure(running, exit, false);
+  const SYMPTOM = 9;
+  const report = (error: Error, rank: number) => {
+    if (committing) return;
+    failures.push({ error, rank });
+    if (aborting) return;
+    aborting = true;
+    // psql first, and for good: its transaction must end by the connection dropping, not by
+    // anything more it might read.
+    runner.kill(true);
+    gate.destroy(error);
+    hasher.destroy(error);
+    source.destroy();
+    restorer.child.stdout?.destroy();
+    decompressor.kill();
+    restorer.kill();
+  };
+  const isSymptom = (error: unknown) =>
+    isBrokenPipe(error) || (error as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE';
+  const watchExit = (running: RunningTool, rank: number) =>
+    running.exited.then((exit) => {
+      if (succeeded(exit) || committing) return;
+      if (exit.error instanceof ProviderError) return report(exit.error, 0);
+      const symptom = (aborting && exit.signal !== null) || diedOfBrokenPipe(running, exit);
+      report(toolFailure(running, exit, false), symptom ? SYMPTOM : rank);
+    });
+  const checkExit = async (running: RunningTool) => {
+    const exit = await running.exited;
+    if (!succeeded(exit)) throw toolFailure(running, exit, false);
   };
 
   let nextProgress = PROGRESS_EVERY_BYTES;
@@ -198,70 +236,64 @@ export const runRestore = async (options: RestoreOptions): Promise<RestoreJobRes
   });
   let downloaded: Promise<void> | undefined;
   const gate = new TailGate(HELD_SCRIPT_BYTES, async (tail) => {
+    // The script has ended; its last bytes, the COMMIT among them, wait here for the verdict.
     await downloaded;
-    for (const running of [decompressor, restorer]) {
-      const error = checkExit(running, await running.exited);
-      if (error) throw error;
-    }
+    await checkExit(decompressor);
+    await checkExit(restorer);
     if (!/^COMMIT;$/m.test(tail.toString('utf8'))) {
       // Should pg_restore ever put its COMMIT elsewhere, fail rather than commit unverified data.
       throw new ProviderError('pg_restore did not end its script with COMMIT', 'RestoreFailed');
     }
-    if (failure) throw failure;
+    if (aborting) throw new ProviderError('The restore was aborted', 'RestoreFailed');
     committing = true;
   });
-  const fail = (error: Error) => {
-    if (failure || committing) return;
-    failure = error;
-    // psql first, and for good: its transaction must end by the connection dropping, not by
-    // anything more it might read.
-    runner.kill(true);
-    gate.destroy(error);
-    hasher.destroy(error);
-    source.destroy();
-    restorer.child.stdout?.destroy();
-    decompressor.kill();
-    restorer.kill();
-  };
 
   downloaded = pipeline(source, hasher, decompressor.child.stdin as NodeJS.WritableStream);
-  downloaded.catch((error: Error) =>
-    fail(
-      error instanceof ProviderError || !isTransientS3Error(error)
-        ? error
-        : new TransientError(errorMessage(error)),
-    ),
-  );
+  downloaded.catch((error: Error) => {
+    if (error instanceof ProviderError) report(error, 0);
+    else if (aborting || isSymptom(error)) report(error, SYMPTOM);
+    else if (isTransientS3Error(error))
+      report(
+        new TransientError(`Downloading the artifact failed: ${errorMessage(error)}`, { cause: error }),
+        0,
+      );
+    else
+      report(
+        new ProviderError(`Downloading the artifact failed: ${errorMessage(error)}`, 'ArtifactUnreadable'),
+        0,
+      );
+  });
   const stdin = runner.child.stdin as NodeJS.WritableStream;
   stdin.write(restorePrelude(options.lockTimeoutMs ?? 60_000));
   const scripted = pipeline(restorer.child.stdout as Readable, gate, stdin);
-  scripted.catch((error: Error) => fail(error));
+  scripted.catch((error: Error) => report(error, error instanceof ProviderError ? 5 : SYMPTOM));
 
-  for (const running of [decompressor, restorer]) {
-    void running.exited.then((exit) => {
-      const error = checkExit(running, exit);
-      if (error) fail(error);
-    });
-  }
-  const onAbort = () => signal && fail(abortedError('restore', signal));
+  void watchExit(decompressor, 1);
+  void watchExit(restorer, 2);
+  const onAbort = () => signal && report(abortedError('restore', signal), 0);
   signal?.addEventListener('abort', onAbort, { once: true });
+  let outcome: Error | undefined;
   try {
     const psqlExit = await runner.exited;
     if (committing) {
       // The COMMIT was sent: psql's exit status is the outcome.
-      if (!succeeded(psqlExit)) failure = toolFailure(runner, psqlExit, true);
-    } else if (!failure) {
-      fail(
-        succeeded(psqlExit)
-          ? new ProviderError('psql ended before the restore script did', 'RestoreFailed')
-          : toolFailure(runner, psqlExit, false),
-      );
+      if (!succeeded(psqlExit)) outcome = toolFailure(runner, psqlExit, true);
+    } else if (succeeded(psqlExit)) {
+      report(new ProviderError('psql ended before the restore script did', 'RestoreFailed'), 3);
+    } else {
+      const symptom = (aborting && psqlExit.signal !== null) || isBrokenPipe(psqlExit.error);
+      report(toolFailure(runner, psqlExit, false), symptom ? SYMPTOM : 3);
     }
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }
   await Promise.allSettled([downloaded, scripted, decompressor.exited, restorer.exited]);
-  if (failure) throw failure;
+  if (outcome) throw outcome;
+  const cause = failures.reduce<{ error: Error; rank: number } | undefined>(
+    (first, candidate) => (!first || candidate.rank < first.rank ? candidate : first),
+    undefined,
+  );
+  if (cause) throw cause.error;
   return {
     sizeBytes: hasher.bytes,
     sha256: hasher.sha256 ?? '',

@@ -10,7 +10,7 @@ export const MAX_PARTS = 10_000;
 
 /** The artifact may outgrow the estimate (dump text is wider than binary storage for numbers, dates). */
 export const ESTIMATE_HEADROOM = 2;
-/** With no estimate at all, parts sized for this much (about 16 MiB parts). */
+/** With no estimate at all, parts sized for this much (14 MiB parts: up to 136 GiB). */
 export const DEFAULT_ESTIMATE_BYTES = 64 * GIB;
 /** Parts in flight are held in memory: their total stays under this, whatever the part size. */
 const IN_FLIGHT_BUDGET = 64 * MIB;
