@@ -8,30 +8,25 @@ const ArtifactSchema = z.object({ bucket: z.string(), key: z.string() });
  * What a dump or restore job is told, as the JOB_SPEC environment variable of the Fargate task
  * (a child process locally). Connection details are not in it: the job reads them itself.
  */
+/** What every job is told: which backup of which addon, where its artifact is. */
+const JobTargetFields = {
+  operationId: z.string(),
+  projectId: z.string(),
+  addonId: z.string(),
+  backupId: z.string(),
+  engine: EngineSchema,
+  artifact: ArtifactSchema,
+  compression: CompressionSchema,
+};
+
 export const JobSpecSchema = z.discriminatedUnion('kind', [
   z.object({
     kind: z.literal('dump'),
-    operationId: z.string(),
-    projectId: z.string(),
-    addonId: z.string(),
-    backupId: z.string(),
-    engine: EngineSchema,
-    artifact: ArtifactSchema,
+    ...JobTargetFields,
     resultKey: z.string(),
-    compression: CompressionSchema,
     estimatedBytes: z.number().int().nonnegative().optional(),
   }),
-  z.object({
-    kind: z.literal('restore'),
-    operationId: z.string(),
-    projectId: z.string(),
-    addonId: z.string(),
-    backupId: z.string(),
-    engine: EngineSchema,
-    artifact: ArtifactSchema,
-    compression: CompressionSchema,
-    expectedSha256: z.string(),
-  }),
+  z.object({ kind: z.literal('restore'), ...JobTargetFields, expectedSha256: z.string() }),
 ]);
 export type JobSpec = z.infer<typeof JobSpecSchema>;
 

@@ -86,6 +86,10 @@ export class BackupWorkflowTasks {
     return this.deps.backups.getBackup(task.projectId, task.backupId);
   }
 
+  private addonAndBackup(task: { projectId: string; addonId: string; backupId: string }) {
+    return Promise.all([this.deps.store.getAddon(task.projectId, task.addonId), this.backup(task)]);
+  }
+
   private progress(task: { projectId: string; operationId: string }, step: string, percent: number) {
     return this.deps.store.updateOperation(task.projectId, task.operationId, { progress: { step, percent } });
   }
@@ -117,10 +121,7 @@ export class BackupWorkflowTasks {
 
   private async createSnapshot(task: Task<'createSnapshot'>) {
     await this.progress(task, 'snapshotting', 20);
-    const [addon, backup] = await Promise.all([
-      this.deps.store.getAddon(task.projectId, task.addonId),
-      this.backup(task),
-    ]);
+    const [addon, backup] = await this.addonAndBackup(task);
     await this.deps.snapshots.createSnapshot(addon.resourceId, this.snapshotIdOf(backup));
     return {};
   }
@@ -168,10 +169,7 @@ export class BackupWorkflowTasks {
 
   private async prepareDumpJob(task: Task<'prepareDumpJob'>) {
     await this.progress(task, 'dumping', 20);
-    const [addon, backup] = await Promise.all([
-      this.deps.store.getAddon(task.projectId, task.addonId),
-      this.backup(task),
-    ]);
+    const [addon, backup] = await this.addonAndBackup(task);
     const { artifact, compression } = this.artifactOf(backup);
     return this.launch({
       kind: 'dump',
@@ -264,19 +262,13 @@ export class BackupWorkflowTasks {
 
   private async restoreSnapshot(task: Task<'restoreSnapshot'>) {
     await this.progress(task, 'restoring-snapshot', 20);
-    const [addon, backup] = await Promise.all([
-      this.deps.store.getAddon(task.projectId, task.addonId),
-      this.backup(task),
-    ]);
+    const [addon, backup] = await this.addonAndBackup(task);
     await this.deps.snapshots.restoreSnapshot(addon.resourceId, this.snapshotIdOf(backup), task.operationId);
     return {};
   }
 
   private async describeRestore(task: Task<'describeRestore'>) {
-    const [addon, backup] = await Promise.all([
-      this.deps.store.getAddon(task.projectId, task.addonId),
-      this.backup(task),
-    ]);
+    const [addon, backup] = await this.addonAndBackup(task);
     const state = await this.deps.snapshots.describeRestore(
       addon.resourceId,
       this.snapshotIdOf(backup),
@@ -295,10 +287,7 @@ export class BackupWorkflowTasks {
 
   private async prepareRestoreJob(task: Task<'prepareRestoreJob'>) {
     await this.progress(task, 'restoring-dump', 20);
-    const [addon, backup] = await Promise.all([
-      this.deps.store.getAddon(task.projectId, task.addonId),
-      this.backup(task),
-    ]);
+    const [addon, backup] = await this.addonAndBackup(task);
     const { artifact, compression } = this.artifactOf(backup);
     if (!backup.sha256) throw new ProviderError(`Backup ${backup.id} has no recorded SHA-256`);
     return this.launch({
