@@ -19,6 +19,7 @@ import {
 import { nowIso } from '../util/ids.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { isConditionFailure, notTerminal, setExpression } from './expressions.ts';
+import { queryAddonIndexPage } from './pages.ts';
 import { keys } from './table.ts';
 
 /** What the platform keeps about an addon beyond what the API shows. */
@@ -364,23 +365,13 @@ export class AddonStore {
   }
 
   async listOperations(projectId: string, addonId: string, page: PaginationQuery): Promise<Page<Operation>> {
-    const pk = `ADDON#${addonId}`;
-    const result = await this.client.send(
-      new QueryCommand({
-        TableName: this.tableName,
-        IndexName: 'gsi1',
-        KeyConditionExpression: 'gsi1pk = :pk',
-        FilterExpression: 'projectId = :projectId',
-        ExpressionAttributeValues: { ':pk': pk, ':projectId': projectId },
-        ScanIndexForward: false,
-        Limit: page.limit,
-        ExclusiveStartKey: decodeCursor(page.cursor, pk),
-      }),
+    return queryAddonIndexPage(
+      { client: this.client, tableName: this.tableName },
+      `ADDON#${addonId}`,
+      projectId,
+      page,
+      toOperation,
     );
-    return {
-      items: (result.Items ?? []).map(toOperation),
-      nextCursor: encodeCursor(result.LastEvaluatedKey),
-    };
   }
 
   /** Operations not yet terminal, across projects: what a restarted platform must resume. */

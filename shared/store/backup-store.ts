@@ -9,8 +9,8 @@ import {
 import { ConflictError, NotFoundError } from '../errors.ts';
 import { type Backup, BackupSchema, type Schedule, ScheduleSchema } from '../schemas/backup.ts';
 import type { Page, PaginationQuery } from '../schemas/common.ts';
-import { decodeCursor, encodeCursor } from './cursor.ts';
 import { isConditionFailure, notTerminal, setExpression } from './expressions.ts';
+import { queryAddonIndexPage } from './pages.ts';
 
 /** Where a backup's data lives: an S3 object for dumps, a provider snapshot for snapshots. */
 export interface BackupRecord extends Backup {
@@ -31,6 +31,14 @@ const backupsOfAddon = (addonId: string) => `BACKUPS#${addonId}`;
 const scheduleKey = (projectId: string, addonId: string, scheduleId: string) => ({
   pk: `PROJECT#${projectId}`,
   sk: `SCHEDULE#${addonId}#${scheduleId}`,
+});
+
+/** A schedule as stored: its key, and gsi1 so the local cron can list every schedule. */
+const scheduleItem = (schedule: ScheduleRecord) => ({
+  ...scheduleKey(schedule.projectId, schedule.addonId, schedule.id),
+  gsi1pk: 'SCHEDULES',
+  gsi1sk: schedule.id,
+  ...schedule,
 });
 
 const TERMINAL = ['completed', 'failed', 'aborted'];
@@ -91,23 +99,7 @@ export class BackupStore {
   }
 
   async listBackups(projectId: string, addonId: string, page: PaginationQuery): Promise<Page<BackupRecord>> {
-    const pk = backupsOfAddon(addonId);
-    const result = await this.send(
-      new QueryCommand({
-        TableName: this.props.tableName,
-        IndexName: 'gsi1',
-        KeyConditionExpression: 'gsi1pk = :pk',
-        FilterExpression: 'projectId = :projectId',
-        ExpressionAttributeValues: { ':pk': pk, ':projectId': projectId },
-        ScanIndexForward: false,
-        Limit: page.limit,
-        ExclusiveStartKey: decodeCursor(page.cursor, pk),
-      }),
-    );
-    return {
-      items: ((result.Items as Record<string, unknown>[]) ?? []).map(toBackup),
-      nextCursor: encodeCursor(result.LastEvaluatedKey as Record<string, unknown> | undefined),
-    };
+    return queryAddonIndexPage(this.props, backupsOfAddon(addonId), projectId, page, toBackup);
   }
 
   /**
@@ -178,12 +170,7 @@ export class BackupStore {
     await this.send(
       new PutCommand({
         TableName: this.props.tableName,
-        Item: {
-          ...scheduleKey(schedule.projectId, schedule.addonId, schedule.id),
-          gsi1pk: 'SCHEDULES',
-          gsi1sk: schedule.id,
-          ...schedule,
-        },
+        Item: scheduleItem(schedule),
       }),
     );
   }
@@ -247,13 +234,7 @@ export class BackupStore {
       await this.send(
         new PutCommand({
           TableName: this.props.tableName,
-          Item: {
-            ...scheduleKey(schedule.projectId, schedule.addonId, schedule.id),
-            gsi1pk: 'SCHEDULES',
-            gsi1sk: schedule.id,
-            ...schedule,
-            revision: expectedRevision + 1,
-          },
+          Item: { ...scheduleItem(schedule), revision: expectedRevision + 1 },
           ConditionExpression: 'revision = :rev',
           ExpressionAttributeValues: { ':rev': expectedRevision },
         }),

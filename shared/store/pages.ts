@@ -1,0 +1,32 @@
+import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { Page, PaginationQuery } from '../schemas/common.ts';
+import { decodeCursor, encodeCursor } from './cursor.ts';
+
+/**
+ * One page of an addon's items from gsi1 (its operations, its backups), newest first. The
+ * project filter keeps another project's caller out even if it guessed an addon id.
+ */
+export const queryAddonIndexPage = async <T>(
+  props: { client: DynamoDBDocumentClient; tableName: string },
+  gsi1pk: string,
+  projectId: string,
+  page: PaginationQuery,
+  map: (item: Record<string, unknown>) => T,
+): Promise<Page<T>> => {
+  const result = await props.client.send(
+    new QueryCommand({
+      TableName: props.tableName,
+      IndexName: 'gsi1',
+      KeyConditionExpression: 'gsi1pk = :pk',
+      FilterExpression: 'projectId = :projectId',
+      ExpressionAttributeValues: { ':pk': gsi1pk, ':projectId': projectId },
+      ScanIndexForward: false,
+      Limit: page.limit,
+      ExclusiveStartKey: decodeCursor(page.cursor, gsi1pk),
+    }),
+  );
+  return {
+    items: (result.Items ?? []).map((item) => map(item)),
+    nextCursor: encodeCursor(result.LastEvaluatedKey),
+  };
+};
