@@ -18,11 +18,17 @@ export type ApiResponse = APIGatewayProxyStructuredResultV2;
 export type RouteImpl<R extends RouteDef> = (request: ApiRequest<R>) => Promise<ApiResult>;
 export type RouteImpls = { [K in RouteId]?: RouteImpl<Routes[K]> };
 
-/** What an idempotent request is keyed on (`subject` to `key`) and must match on a replay (`body`). */
+/**
+ * What an idempotent request is keyed on (`subject` to `key`) and must match on a replay
+ * (`body`). The key is scoped to the method and the full path with its ids: the same key sent
+ * to another addon's or backup's route is another request, not a replay of the first.
+ */
 export interface IdempotentInput {
   subject: string;
   projectId: string;
-  operationId: string;
+  method: string;
+  /** The route's path with its validated parameters, e.g. `/v1/projects/p/addons/adn-1/backups`. */
+  path: string;
   key: string;
   body: unknown;
 }
@@ -61,6 +67,10 @@ export const principalOf = (event: ApiEvent): Principal | undefined => {
 };
 
 const routesByKey = new Map(Object.values(routes).map((route) => [routeKey(route), route as RouteDef]));
+
+/** The route's path with its parameters filled in: one spelling per resource, whatever the raw path was. */
+const resolvedPath = (route: RouteDef, params: Record<string, string> | undefined): string =>
+  route.path.replace(/\{(\w+)\}/g, (_match, name: string) => encodeURIComponent(params?.[name] ?? ''));
 
 const readBody = (event: ApiEvent): unknown => {
   if (event.body === undefined || event.body === null || event.body === '') return undefined;
@@ -166,7 +176,8 @@ export const createHttpHandler = (impls: RouteImpls, options: HttpHandlerOptions
         const input: IdempotentInput = {
           subject: principal?.subject ?? '',
           projectId: projectId ?? '',
-          operationId: route.operationId,
+          method: route.method.toUpperCase(),
+          path: resolvedPath(route, params as Record<string, string> | undefined),
           key,
           body: rawBody ?? null,
         };

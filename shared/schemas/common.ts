@@ -10,18 +10,55 @@ export const NameSchema = z
     'must be DNS-safe: lower-case letters, digits and hyphens, starting with a letter and not ending with a hyphen',
   );
 
+/**
+ * A project id is a DNS label: it becomes part of secret names, S3 keys and, locally, file
+ * paths. Nothing but lower-case letters, digits and inner hyphens can ever reach those, so
+ * `..%2F` and friends stop at the edge (and `assertSafeIds` refuses them again at the paths).
+ */
+export const PROJECT_ID_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
 export const ProjectIdSchema = z
   .string()
-  .min(1)
-  .max(63)
-  .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, 'must be lower-case letters, digits and hyphens')
-  .meta({ description: 'Project identifier' });
+  .min(1, 'must not be empty')
+  .max(63, 'must be at most 63 characters')
+  .regex(
+    PROJECT_ID_PATTERN,
+    'must be DNS-safe: lower-case letters, digits and hyphens, starting and ending with a letter or digit',
+  )
+  .meta({ description: 'Project identifier (DNS label: a-z, 0-9 and hyphens, at most 63 characters)' });
 
-export const ResourceIdSchema = z
-  .string()
-  .min(1)
-  .max(80)
-  .regex(/^[a-z0-9-]+$/, 'is not a valid identifier');
+/** Ids the platform generates (`util/ids.ts`): a kind prefix, then lower-case letters and digits. */
+export const RESOURCE_ID_PREFIXES = {
+  addon: 'adn',
+  backup: 'bkp',
+  operation: 'op',
+  schedule: 'sch',
+} as const;
+export type ResourceKind = keyof typeof RESOURCE_ID_PREFIXES;
+const RESOURCE_ID_MAX = 80;
+/** What any id must look like before it becomes a path segment, key part or resource name. */
+export const SAFE_ID_PATTERN = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/;
+
+const resourceIdSchema = (kind: ResourceKind) => {
+  const prefix = RESOURCE_ID_PREFIXES[kind];
+  return z
+    .string()
+    .min(1, 'must not be empty')
+    .max(RESOURCE_ID_MAX, `must be at most ${RESOURCE_ID_MAX} characters`)
+    .regex(
+      new RegExp(`^${prefix}-[a-z0-9]+(?:-[a-z0-9]+)*$`),
+      `must be ${kind === 'addon' ? 'an' : 'a'} ${kind} id: '${prefix}-' then lower-case letters and digits`,
+    )
+    .meta({ description: `${kind.charAt(0).toUpperCase()}${kind.slice(1)} id (${prefix}-...)` });
+};
+
+export const AddonIdSchema = resourceIdSchema('addon');
+export const BackupIdSchema = resourceIdSchema('backup');
+export const OperationIdSchema = resourceIdSchema('operation');
+export const ScheduleIdSchema = resourceIdSchema('schedule');
+
+/** The path of every route under a project: validated before anything reads the id. */
+export const ProjectPathSchema = z.object({ projectId: ProjectIdSchema });
 
 export const TimestampSchema = z.iso.datetime().meta({ description: 'RFC 3339 timestamp, UTC' });
 
