@@ -7,6 +7,7 @@ import type {
   Context,
 } from 'aws-lambda';
 import { NotFoundError, UnauthorizedError, ValidationError } from '../errors.ts';
+import { type CursorSigner, isPaginated, openQueryCursor, sealNextCursor } from './cursors.ts';
 import { toProblem } from './problem.ts';
 import type { ApiRequest, ApiResult, Principal, RouteDef } from './route.ts';
 import { routeKey } from './route.ts';
@@ -45,6 +46,8 @@ export interface IdempotencyOptions {
 export interface HttpHandlerOptions {
   logger: Logger;
   idempotency?: IdempotencyOptions;
+  /** Required when a served route paginates: its cursors are signed and bound to the listing. */
+  cursors?: CursorSigner;
 }
 
 const JSON_TYPE = 'application/json';
@@ -124,7 +127,11 @@ const problemErrorHandler = (logger: Logger): MiddlewareObj<ApiEvent, ApiRespons
  * thrown by parsing, auth or the route into problem+json.
  */
 export const createHttpHandler = (impls: RouteImpls, options: HttpHandlerOptions) => {
-  const { logger, idempotency } = options;
+  const { logger, idempotency, cursors } = options;
+  const paginated = Object.keys(impls).filter((id) => isPaginated(routes[id as RouteId] as RouteDef));
+  if (paginated.length > 0 && !cursors) {
+    throw new Error(`${paginated.join(', ')} paginate: the handler needs a cursor signer`);
+  }
 
   const core = async (event: ApiEvent, context: Context): Promise<ApiResponse> => {
     const route = routesByKey.get(event.routeKey);
@@ -155,10 +162,14 @@ export const createHttpHandler = (impls: RouteImpls, options: HttpHandlerOptions
       throw new NotFoundError(`Project '${projectId}' was not found`);
     }
 
+    const pages =
+      cursors && isPaginated(route)
+        ? { signer: cursors, binding: { listing: route.operationId, params: (params ?? {}) as Record<string, string> } }
+        : undefined;
     const request: ApiRequest<RouteDef> = {
       route,
       params,
-      query,
+      query: pages ? await openQueryCursor(pages.signer, query, pages.binding) : query,
       body,
       headers: event.headers ?? {},
       principal,
@@ -184,7 +195,8 @@ export const createHttpHandler = (impls: RouteImpls, options: HttpHandlerOptions
         return toResponse(await idempotency.run(input, context, () => impl(request)));
       }
     }
-    return toResponse(await impl(request));
+    const result = await impl(request);
+    return toResponse(pages ? await sealNextCursor(pages.signer, result, pages.binding) : result);
   };
 
   return middy<ApiEvent, ApiResponse>(core)
