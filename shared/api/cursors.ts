@@ -79,7 +79,11 @@ export const isPaginated = (route: RouteDef): boolean =>
   route.query !== undefined && 'cursor' in route.query.shape;
 
 /** The store cursor a paginated request carries, checked against the listing it was sent to. */
-export const openQueryCursor = async <Q>(signer: CursorSigner, query: Q, binding: CursorBinding): Promise<Q> => {
+export const openQueryCursor = async <Q>(
+  signer: CursorSigner,
+  query: Q,
+  binding: CursorBinding,
+): Promise<Q> => {
   const cursor = (query as { cursor?: string }).cursor;
   return cursor === undefined ? query : { ...query, cursor: await signer.open(cursor, binding) };
 };

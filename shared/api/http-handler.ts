@@ -164,7 +164,10 @@ export const createHttpHandler = (impls: RouteImpls, options: HttpHandlerOptions
 
     const pages =
       cursors && isPaginated(route)
-        ? { signer: cursors, binding: { listing: route.operationId, params: (params ?? {}) as Record<string, string> } }
+        ? {
+            signer: cursors,
+            binding: { listing: route.operationId, params: (params ?? {}) as Record<string, string> },
+          }
         : undefined;
     const request: ApiRequest<RouteDef> = {
       route,
