@@ -17,10 +17,11 @@ export const NameSchema = z
  */
 export const PROJECT_ID_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
+// `abort`: one message per id (the first rule it breaks), not one per rule.
 export const ProjectIdSchema = z
   .string()
-  .min(1, 'must not be empty')
-  .max(63, 'must be at most 63 characters')
+  .min(1, { message: 'must not be empty', abort: true })
+  .max(63, { message: 'must be at most 63 characters', abort: true })
   .regex(
     PROJECT_ID_PATTERN,
     'must be DNS-safe: lower-case letters, digits and hyphens, starting and ending with a letter or digit',
@@ -43,8 +44,8 @@ const resourceIdSchema = (kind: ResourceKind) => {
   const prefix = RESOURCE_ID_PREFIXES[kind];
   return z
     .string()
-    .min(1, 'must not be empty')
-    .max(RESOURCE_ID_MAX, `must be at most ${RESOURCE_ID_MAX} characters`)
+    .min(1, { message: 'must not be empty', abort: true })
+    .max(RESOURCE_ID_MAX, { message: `must be at most ${RESOURCE_ID_MAX} characters`, abort: true })
     .regex(
       new RegExp(`^${prefix}-[a-z0-9]+(?:-[a-z0-9]+)*$`),
       `must be ${kind === 'addon' ? 'an' : 'a'} ${kind} id: '${prefix}-' then lower-case letters and digits`,
