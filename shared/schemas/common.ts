@@ -40,6 +40,12 @@ const RESOURCE_ID_MAX = 80;
 /** What any id must look like before it becomes a path segment, key part or resource name. */
 export const SAFE_ID_PATTERN = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/;
 
+/** Internal messages (job specs) carry ids the platform made: the safe shape, whatever the kind. */
+export const SafeIdSchema = z
+  .string()
+  .max(RESOURCE_ID_MAX)
+  .regex(SAFE_ID_PATTERN, 'is not a safe identifier');
+
 const resourceIdSchema = (kind: ResourceKind) => {
   const prefix = RESOURCE_ID_PREFIXES[kind];
   return z
@@ -65,7 +71,15 @@ export const TimestampSchema = z.iso.datetime().meta({ description: 'RFC 3339 ti
 
 export const PaginationQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20).meta({ description: 'Page size, 1 to 100' }),
-  cursor: z.string().max(2048).optional().meta({ description: 'Opaque cursor from a previous page' }),
+  cursor: z
+    .string()
+    .max(2048)
+    .regex(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/, 'is not a cursor returned by this list')
+    .optional()
+    .meta({
+      description:
+        "Opaque cursor: a previous page's `nextCursor`, valid only for the same listing and project",
+    }),
 });
 export type PaginationQuery = z.infer<typeof PaginationQuerySchema>;
 

@@ -1,7 +1,5 @@
 import { ValidationError } from '../errors.ts';
-import { PROJECT_ID_PATTERN, SAFE_ID_PATTERN } from '../schemas/common.ts';
-
-const RESOURCE_ID_MAX = 80;
+import { PROJECT_ID_PATTERN, SafeIdSchema } from '../schemas/common.ts';
 
 /**
  * Defence in depth for every place that builds a file path, S3 key or resource name from ids:
@@ -12,9 +10,7 @@ export const assertSafeIds = (ids: { projectId?: string } & Record<string, strin
   const issues = Object.entries(ids).flatMap(([name, value]) => {
     if (value === undefined) return [];
     const safe =
-      name === 'projectId'
-        ? PROJECT_ID_PATTERN.test(value)
-        : value.length <= RESOURCE_ID_MAX && SAFE_ID_PATTERN.test(value);
+      name === 'projectId' ? PROJECT_ID_PATTERN.test(value) : SafeIdSchema.safeParse(value).success;
     return safe ? [] : [{ path: name, message: 'is not a safe identifier' }];
   });
   if (issues.length > 0) {
