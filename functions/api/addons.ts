@@ -1,17 +1,19 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { SFNClient } from '@aws-sdk/client-sfn';
+import type { CursorSigner } from '#shared/api/cursors.ts';
 import { createHttpHandler, type IdempotencyOptions, lazyHandler } from '#shared/api/http-handler.ts';
 import { dynamoDbIdempotency } from '#shared/api/idempotency.ts';
 import { AddonsFunctionEnvSchema, parseEnv } from '#shared/config/env.ts';
 import { SfnWorkflowStarter } from '#shared/providers/aws/sfn-workflow-starter.ts';
 import { AddonService } from '#shared/services/addon-service.ts';
 import { AddonStore } from '#shared/store/addon-store.ts';
-import { documentClient, dynamoClient, logger } from './aws-clients.ts';
+import { cursorSigner, documentClient, dynamoClient, logger } from './aws-clients.ts';
 
 export interface AddonsDeps {
   logger: Logger;
   service: AddonService;
   idempotency?: IdempotencyOptions;
+  cursors: CursorSigner;
 }
 
 const location = (projectId: string, operationId: string) =>
@@ -48,7 +50,7 @@ export const createAddonsHandler = (deps: AddonsDeps) =>
         };
       },
     },
-    { logger: deps.logger, idempotency: deps.idempotency },
+    { logger: deps.logger, idempotency: deps.idempotency, cursors: deps.cursors },
   );
 
 export const handler = lazyHandler(() => {
@@ -65,5 +67,6 @@ export const handler = lazyHandler(() => {
     logger,
     service: new AddonService({ store, workflows, target: env.ADDONS_TARGET }),
     idempotency: dynamoDbIdempotency({ client: dynamoClient(), tableName: env.TABLE_NAME }),
+    cursors: cursorSigner(env.CURSOR_SECRET_ARN),
   });
 });

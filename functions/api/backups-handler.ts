@@ -13,7 +13,7 @@ import { BackupService } from '#shared/services/backup-service.ts';
 import { ScheduleService } from '#shared/services/schedule-service.ts';
 import { AddonStore } from '#shared/store/addon-store.ts';
 import { BackupStore } from '#shared/store/backup-store.ts';
-import { documentClient, dynamoClient } from './aws-clients.ts';
+import { cursorSigner, documentClient, dynamoClient } from './aws-clients.ts';
 import { createBackupsHandler } from './backups.ts';
 import { logger } from './logger.ts';
 
@@ -58,5 +58,6 @@ export const handler = lazyHandler(() => {
     backups: service,
     schedules,
     idempotency: dynamoDbIdempotency({ client: dynamoClient(), tableName: env.TABLE_NAME }),
+    cursors: cursorSigner(env.CURSOR_SECRET_ARN),
   });
 });

@@ -1,4 +1,5 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
+import type { CursorSigner } from '#shared/api/cursors.ts';
 import { createHttpHandler, type IdempotencyOptions } from '#shared/api/http-handler.ts';
 import type { BackupService } from '#shared/services/backup-service.ts';
 import type { ScheduleService } from '#shared/services/schedule-service.ts';
@@ -8,6 +9,7 @@ export interface BackupsDeps {
   backups: BackupService;
   schedules: ScheduleService;
   idempotency?: IdempotencyOptions;
+  cursors: CursorSigner;
 }
 
 const operationLocation = (projectId: string, operationId: string) =>
@@ -84,5 +86,5 @@ export const createBackupsHandler = (deps: BackupsDeps) =>
         return { status: 204 };
       },
     },
-    { logger: deps.logger, idempotency: deps.idempotency },
+    { logger: deps.logger, idempotency: deps.idempotency, cursors: deps.cursors },
   );

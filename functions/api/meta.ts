@@ -21,6 +21,10 @@ const ASSETS: Record<string, string> = {
   'swagger-ui-bundle.js': 'text/javascript; charset=utf-8',
 };
 
+/**
+ * The token typed into "Authorize" lives in the page's memory only: `persistAuthorization`
+ * would keep it in localStorage, where any script on the origin reads it after the tab closes.
+ */
 const DOCS_PAGE = `<!doctype html>
 <html lang="en">
 <head>
@@ -32,7 +36,7 @@ const DOCS_PAGE = `<!doctype html>
   <div id="docs"></div>
   <script src="docs/swagger-ui-bundle.js"></script>
   <script>
-    window.ui = SwaggerUIBundle({ url: 'openapi.json', dom_id: '#docs', persistAuthorization: true });
+    window.ui = SwaggerUIBundle({ url: 'openapi.json', dom_id: '#docs', persistAuthorization: false });
   </script>
 </body>
 </html>

@@ -1,13 +1,15 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
+import type { CursorSigner } from '#shared/api/cursors.ts';
 import { createHttpHandler, lazyHandler } from '#shared/api/http-handler.ts';
 import { OperationsFunctionEnvSchema, parseEnv } from '#shared/config/env.ts';
 import { getOperation, listOperations } from '#shared/services/addon-queries.ts';
 import { AddonStore } from '#shared/store/addon-store.ts';
-import { documentClient, logger } from './aws-clients.ts';
+import { cursorSigner, documentClient, logger } from './aws-clients.ts';
 
 export interface OperationsDeps {
   logger: Logger;
   store: AddonStore;
+  cursors: CursorSigner;
 }
 
 export const createOperationsHandler = (deps: OperationsDeps) =>
@@ -22,7 +24,7 @@ export const createOperationsHandler = (deps: OperationsDeps) =>
         body: await listOperations(deps.store, params.projectId, params.addonId, query),
       }),
     },
-    { logger: deps.logger },
+    { logger: deps.logger, cursors: deps.cursors },
   );
 
 export const handler = lazyHandler(() => {
@@ -30,5 +32,6 @@ export const handler = lazyHandler(() => {
   return createOperationsHandler({
     logger,
     store: new AddonStore({ client: documentClient(), tableName: env.TABLE_NAME }),
+    cursors: cursorSigner(env.CURSOR_SECRET_ARN),
   });
 });

@@ -13,6 +13,21 @@ export interface DynamoEmulator {
 
 export const LOCAL_AWS = { region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
 
+/**
+ * CreateTable returns while the table is CREATING, and dynalite answers ResourceNotFound to
+ * item calls until it is ACTIVE (a fresh-clone CI run failed on exactly that).
+ */
+const untilActive = async (client: DynamoDBClient, tableName: string, timeoutMs = 10_000) => {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    if (Table?.TableStatus === 'ACTIVE') return;
+    if (Date.now() > deadline)
+      throw new Error(`Table ${tableName} is still ${Table?.TableStatus} after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+};
+
 /** dynalite on LevelDB under the data directory: the real DynamoDB API, persisted across restarts. */
 export const startDynamo = async (dataDir: string, tableName: string): Promise<DynamoEmulator> => {
   const path = join(dataDir, 'dynamodb');
@@ -31,6 +46,7 @@ export const startDynamo = async (dataDir: string, tableName: string): Promise<D
     if ((error as Error).name !== 'ResourceNotFoundException') throw error;
     await client.send(new CreateTableCommand(tableDefinition(tableName)));
   }
+  await untilActive(client, tableName);
   return {
     endpoint,
     client,

@@ -46,6 +46,20 @@ const problem = (status: number, slug: string, title: string, detail: string, in
   instance,
 });
 
+/** Decoded as API Gateway does; undefined when an escape is malformed (`%E0%A4%A`): a 400, not a 500. */
+const decodePathParameters = (names: string[], match: RegExpExecArray) => {
+  const parameters: Record<string, string> = {};
+  try {
+    names.forEach((name, index) => {
+      parameters[name] = decodeURIComponent(match[index + 1] ?? '');
+    });
+  } catch (error) {
+    if (error instanceof URIError) return undefined;
+    throw error;
+  }
+  return parameters;
+};
+
 const safeEqual = (a: string, b: string) => {
   const left = Buffer.from(a);
   const right = Buffer.from(b);
@@ -168,10 +182,13 @@ export class LocalGateway {
       );
     }
 
-    const pathParameters: Record<string, string> = {};
-    names.forEach((name, index) => {
-      pathParameters[name] = decodeURIComponent(match[index + 1] ?? '');
-    });
+    const pathParameters = decodePathParameters(names, match);
+    if (!pathParameters) {
+      return sendProblem(res, {
+        ...problem(400, 'validation', 'The request is not valid', 'The path is not valid', path),
+        errors: [{ path: 'path', message: 'contains a malformed percent-escape' }],
+      });
+    }
     const queryStringParameters: Record<string, string> = {};
     for (const key of new Set(url.searchParams.keys()))
       queryStringParameters[key] = url.searchParams.getAll(key).join(',');

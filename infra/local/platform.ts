@@ -10,6 +10,7 @@ import { createCredentialsHandler } from '#functions/api/credentials.ts';
 import { createMetaHandler } from '#functions/api/meta.ts';
 import { createOperationsHandler } from '#functions/api/operations.ts';
 import { createWorkflowTaskHandler } from '#functions/workflow/tasks.ts';
+import { CursorSigner } from '#shared/api/cursors.ts';
 import { dynamoDbIdempotency } from '#shared/api/idempotency.ts';
 import type { WorkflowName } from '#shared/ports/workflow-starter.ts';
 import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
@@ -23,6 +24,7 @@ import { AddonStore } from '#shared/store/addon-store.ts';
 import { BackupStore } from '#shared/store/backup-store.ts';
 import { scaledClock } from './clock.ts';
 import type { LocalConfig } from './config.ts';
+import { fileCursorKey } from './cursor-key.ts';
 import { startDynamo } from './emulators.ts';
 import { LocalEngineSupervisor } from './engines/supervisor.ts';
 import { type ApiLambda, LocalGateway } from './gateway.ts';
@@ -207,6 +209,7 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
       await backupStore.listAllSchedules(),
     );
     cleanups.push(() => scheduler.stop());
+    const cursors = new CursorSigner(fileCursorKey(config.dataDir));
     const handlers: Record<string, ApiLambda> = {
       meta: createMetaHandler({ logger, target: 'local' }),
       catalog: createCatalogHandler({ logger, target: 'local' }),
@@ -214,14 +217,16 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
         logger,
         service,
         idempotency: dynamoDbIdempotency({ client: dynamo.client, tableName: TABLE_NAME }),
+        cursors,
       }),
       credentials: createCredentialsHandler({ logger, store, secrets }),
-      operations: createOperationsHandler({ logger, store }),
+      operations: createOperationsHandler({ logger, store, cursors }),
       backups: createBackupsHandler({
         logger,
         backups: backupService,
         schedules: scheduleService,
         idempotency: dynamoDbIdempotency({ client: dynamo.client, tableName: TABLE_NAME }),
+        cursors,
       }),
     };
     const gateway = new LocalGateway({ handlers: handlers as never, token });

@@ -7,6 +7,7 @@ import type {
   Context,
 } from 'aws-lambda';
 import { NotFoundError, UnauthorizedError, ValidationError } from '../errors.ts';
+import { type CursorSigner, isPaginated, openQueryCursor, sealNextCursor } from './cursors.ts';
 import { toProblem } from './problem.ts';
 import type { ApiRequest, ApiResult, Principal, RouteDef } from './route.ts';
 import { routeKey } from './route.ts';
@@ -18,11 +19,17 @@ export type ApiResponse = APIGatewayProxyStructuredResultV2;
 export type RouteImpl<R extends RouteDef> = (request: ApiRequest<R>) => Promise<ApiResult>;
 export type RouteImpls = { [K in RouteId]?: RouteImpl<Routes[K]> };
 
-/** What an idempotent request is keyed on (`subject` to `key`) and must match on a replay (`body`). */
+/**
+ * What an idempotent request is keyed on (`subject` to `key`) and must match on a replay
+ * (`body`). The key is scoped to the method and the full path with its ids: the same key sent
+ * to another addon's or backup's route is another request, not a replay of the first.
+ */
 export interface IdempotentInput {
   subject: string;
   projectId: string;
-  operationId: string;
+  method: string;
+  /** The route's path with its validated parameters, e.g. `/v1/projects/p/addons/adn-1/backups`. */
+  path: string;
   key: string;
   body: unknown;
 }
@@ -39,6 +46,8 @@ export interface IdempotencyOptions {
 export interface HttpHandlerOptions {
   logger: Logger;
   idempotency?: IdempotencyOptions;
+  /** Required when a served route paginates: its cursors are signed and bound to the listing. */
+  cursors?: CursorSigner;
 }
 
 const JSON_TYPE = 'application/json';
@@ -61,6 +70,10 @@ export const principalOf = (event: ApiEvent): Principal | undefined => {
 };
 
 const routesByKey = new Map(Object.values(routes).map((route) => [routeKey(route), route as RouteDef]));
+
+/** The route's path with its parameters filled in: one spelling per resource, whatever the raw path was. */
+const resolvedPath = (route: RouteDef, params: Record<string, string> | undefined): string =>
+  route.path.replace(/\{(\w+)\}/g, (_match, name: string) => encodeURIComponent(params?.[name] ?? ''));
 
 const readBody = (event: ApiEvent): unknown => {
   if (event.body === undefined || event.body === null || event.body === '') return undefined;
@@ -114,7 +127,11 @@ const problemErrorHandler = (logger: Logger): MiddlewareObj<ApiEvent, ApiRespons
  * thrown by parsing, auth or the route into problem+json.
  */
 export const createHttpHandler = (impls: RouteImpls, options: HttpHandlerOptions) => {
-  const { logger, idempotency } = options;
+  const { logger, idempotency, cursors } = options;
+  const paginated = Object.keys(impls).filter((id) => isPaginated(routes[id as RouteId] as RouteDef));
+  if (paginated.length > 0 && !cursors) {
+    throw new Error(`${paginated.join(', ')} paginate: the handler needs a cursor signer`);
+  }
 
   const core = async (event: ApiEvent, context: Context): Promise<ApiResponse> => {
     const route = routesByKey.get(event.routeKey);
@@ -145,10 +162,17 @@ export const createHttpHandler = (impls: RouteImpls, options: HttpHandlerOptions
       throw new NotFoundError(`Project '${projectId}' was not found`);
     }
 
+    const pages =
+      cursors && isPaginated(route)
+        ? {
+            signer: cursors,
+            binding: { listing: route.operationId, params: (params ?? {}) as Record<string, string> },
+          }
+        : undefined;
     const request: ApiRequest<RouteDef> = {
       route,
       params,
-      query,
+      query: pages ? await openQueryCursor(pages.signer, query, pages.binding) : query,
       body,
       headers: event.headers ?? {},
       principal,
@@ -166,14 +190,16 @@ export const createHttpHandler = (impls: RouteImpls, options: HttpHandlerOptions
         const input: IdempotentInput = {
           subject: principal?.subject ?? '',
           projectId: projectId ?? '',
-          operationId: route.operationId,
+          method: route.method.toUpperCase(),
+          path: resolvedPath(route, params as Record<string, string> | undefined),
           key,
           body: rawBody ?? null,
         };
         return toResponse(await idempotency.run(input, context, () => impl(request)));
       }
     }
-    return toResponse(await impl(request));
+    const result = await impl(request);
+    return toResponse(pages ? await sealNextCursor(pages.signer, result, pages.binding) : result);
   };
 
   return middy<ApiEvent, ApiResponse>(core)

@@ -22,7 +22,7 @@ export const dynamoDbIdempotency = (options: DynamoDbIdempotencyOptions): Idempo
     staticPkValue: 'IDEMPOTENCY',
   });
   const config = new IdempotencyConfig({
-    eventKeyJmesPath: '[subject, projectId, operationId, key]',
+    eventKeyJmesPath: '[subject, projectId, method, path, key]',
     payloadValidationJmesPath: 'body',
     expiresAfterSeconds: 24 * 60 * 60,
   });

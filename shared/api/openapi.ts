@@ -12,13 +12,20 @@ const IdempotencyKeyHeader = z.object({
     .meta({ description: 'Repeat the request safely: the same key and body return the first result' }),
 });
 
+/** Which token to send: the one mistake every new user makes is sending the wrong one. */
+const BEARER_DESCRIPTION =
+  'Send `Authorization: Bearer <token>`. Local target: the value of `ADDONS_TOKEN`, or, when it is ' +
+  'unset, the token `npm start` generates into `.addons/token` (the data directory) and prints. AWS: ' +
+  'the Cognito **ID token** of your user (not the access token): only the ID token carries the ' +
+  '`custom:projects` claim that says which projects you may use.';
+
 /** The OpenAPI 3.1 document, generated from the route table and the zod schemas. */
 export const buildOpenApiDocument = () => {
   const registry = new OpenAPIRegistry();
   const bearer = registry.registerComponent('securitySchemes', 'bearerAuth', {
     type: 'http',
     scheme: 'bearer',
-    description: 'On AWS, a Cognito access token; locally, the token printed by `npm start` (ADDONS_TOKEN)',
+    description: BEARER_DESCRIPTION,
   });
   for (const route of allRoutes as readonly RouteDef[]) {
     if (route.hidden) continue;

@@ -9,6 +9,7 @@ import {
   ValidationError,
 } from '../errors.ts';
 import type { Problem } from '../schemas/problem.ts';
+import { redactProviderText } from '../util/redact.ts';
 
 const TYPE_BASE = 'https://addons.dev/problems/';
 
@@ -21,8 +22,23 @@ const problem = (status: number, slug: string, title: string, rest: Partial<Prob
 
 const withErrors = (issues: FieldIssue[]) => (issues.length ? { errors: issues } : {});
 
-/** The one place where errors become HTTP: named platform errors map to statuses, anything else is a logged 500. */
+/**
+ * The one place where errors become HTTP: named platform errors map to statuses, anything else
+ * is a logged 500 that never echoes its message. Messages that reach the caller are redacted:
+ * a named error may wrap a provider's text (a workflow that could not start, say).
+ */
 export const toProblem = (error: unknown, logger?: Logger): Problem => {
+  const body = mapError(error, logger);
+  return {
+    ...body,
+    ...(body.detail === undefined ? {} : { detail: redactProviderText(body.detail) }),
+    ...(body.errors
+      ? { errors: body.errors.map((issue) => ({ ...issue, message: redactProviderText(issue.message) })) }
+      : {}),
+  };
+};
+
+const mapError = (error: unknown, logger?: Logger): Problem => {
   if (error instanceof ValidationError) {
     return problem(400, 'validation', 'The request is not valid', {
       detail: error.message,
@@ -48,6 +64,13 @@ export const toProblem = (error: unknown, logger?: Logger): Problem => {
   }
   if (error instanceof ServiceUnavailableError) {
     return problem(503, 'unavailable', 'Service unavailable', { detail: error.message });
+  }
+  // decodeURIComponent on a malformed escape (`%E0%A4%A`) in the path or a parameter.
+  if (error instanceof URIError) {
+    return problem(400, 'validation', 'The request is not valid', {
+      detail: 'The path contains a malformed percent-escape',
+      errors: [{ path: 'path', message: 'contains a malformed percent-escape' }],
+    });
   }
   if (error instanceof Error) {
     switch (error.name) {

@@ -22,7 +22,13 @@ import {
   UpdateScheduleRequestSchema,
 } from '../schemas/backup.ts';
 import { AddonTypeListSchema } from '../schemas/catalog.ts';
-import { PaginationQuerySchema, pageOf } from '../schemas/common.ts';
+import {
+  OperationIdSchema,
+  PaginationQuerySchema,
+  ProjectIdSchema,
+  ProjectPathSchema,
+  pageOf,
+} from '../schemas/common.ts';
 import { OperationSchema } from '../schemas/operation.ts';
 import { ProblemSchema } from '../schemas/problem.ts';
 import { defineRoute } from './route.ts';
@@ -38,8 +44,7 @@ const errors = {
   404: problem('No such resource in this project'),
 };
 
-const ProjectPathSchema = z.object({ projectId: z.string().max(63) });
-const OperationPathSchema = z.object({ projectId: z.string().max(63), operationId: z.string().max(80) });
+const OperationPathSchema = z.object({ projectId: ProjectIdSchema, operationId: OperationIdSchema });
 const HealthSchema = z.object({ status: z.literal('ok'), target: z.string() }).meta({ id: 'Health' });
 const OperationPageSchema = pageOf(OperationSchema, 'OperationPage');
 

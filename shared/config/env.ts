@@ -15,6 +15,9 @@ export const SecretsEnvSchema = z.object({
   SECRETS_KMS_KEY_ID: z.string().min(1).optional(),
 });
 
+/** The Secrets Manager secret whose value signs pagination cursors (read once per cold start). */
+export const CursorEnvSchema = z.object({ CURSOR_SECRET_ARN: z.string().min(1) });
+
 export const MetaFunctionEnvSchema = CommonEnvSchema.extend({
   /** Where swagger-ui's files are; unset locally (node_modules), beside the bundle on Lambda. */
   DOCS_ASSETS_DIR: z.string().min(1).optional(),
@@ -22,6 +25,7 @@ export const MetaFunctionEnvSchema = CommonEnvSchema.extend({
 export const CatalogFunctionEnvSchema = CommonEnvSchema;
 export const AddonsFunctionEnvSchema = CommonEnvSchema.extend({
   ...TableEnvSchema.shape,
+  ...CursorEnvSchema.shape,
   PROVISION_ADDON_STATE_MACHINE_ARN: z.string().min(1),
   DELETE_ADDON_STATE_MACHINE_ARN: z.string().min(1),
 });
@@ -29,7 +33,10 @@ export const CredentialsFunctionEnvSchema = CommonEnvSchema.extend({
   ...TableEnvSchema.shape,
   ...SecretsEnvSchema.shape,
 });
-export const OperationsFunctionEnvSchema = CommonEnvSchema.extend(TableEnvSchema.shape);
+export const OperationsFunctionEnvSchema = CommonEnvSchema.extend({
+  ...TableEnvSchema.shape,
+  ...CursorEnvSchema.shape,
+});
 
 /** A comma-separated list (subnet or security group ids): CDK joins them, the function splits them. */
 const CommaListSchema = z
@@ -79,6 +86,7 @@ export const WorkflowFunctionEnvSchema = CommonEnvSchema.extend({
 
 export const BackupsFunctionEnvSchema = CommonEnvSchema.extend({
   ...TableEnvSchema.shape,
+  ...CursorEnvSchema.shape,
   ...BackupBucketEnvSchema.shape,
   BACKUP_ADDON_STATE_MACHINE_ARN: z.string().min(1),
   RESTORE_ADDON_STATE_MACHINE_ARN: z.string().min(1),

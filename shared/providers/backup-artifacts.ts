@@ -1,6 +1,7 @@
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { Compression } from '../schemas/backup.ts';
+import { assertSafeIds } from '../util/safe-ids.ts';
 
 export interface ArtifactRef {
   bucket: string;
@@ -28,6 +29,8 @@ export class BackupArtifacts {
     ref: { projectId: string; addonId: string; backupId: string },
     compression: Compression,
   ): ArtifactRef {
+    // Locally the key is a path under the S3 emulator's directory.
+    assertSafeIds({ projectId: ref.projectId, addonId: ref.addonId, backupId: ref.backupId });
     return {
       bucket: this.props.bucket,
       key: `dumps/${ref.projectId}/${ref.addonId}/${ref.backupId}.dump.${EXTENSIONS[compression]}`,

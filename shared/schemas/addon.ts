@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { EngineSchema } from './catalog.ts';
-import { NameSchema, pageOf, TimestampSchema } from './common.ts';
+import { AddonIdSchema, NameSchema, ProjectIdSchema, pageOf, TimestampSchema } from './common.ts';
 import { OperationSchema } from './operation.ts';
 
 export const AddonStatusSchema = z.enum([
@@ -85,7 +85,4 @@ export const CredentialsSchema = z
   .meta({ id: 'Credentials' });
 export type Credentials = z.infer<typeof CredentialsSchema>;
 
-export const AddonPathSchema = z.object({
-  projectId: z.string().max(63),
-  addonId: z.string().max(80),
-});
+export const AddonPathSchema = z.object({ projectId: ProjectIdSchema, addonId: AddonIdSchema });

@@ -1,6 +1,13 @@
 import * as z from 'zod';
 import { EngineSchema } from './catalog.ts';
-import { pageOf, TimestampSchema } from './common.ts';
+import {
+  AddonIdSchema,
+  BackupIdSchema,
+  ProjectIdSchema,
+  pageOf,
+  ScheduleIdSchema,
+  TimestampSchema,
+} from './common.ts';
 import { OperationSchema } from './operation.ts';
 
 export const BackupTypeSchema = z.enum(['dump', 'snapshot']);
@@ -66,9 +73,9 @@ export const DownloadLinkSchema = z
   .meta({ id: 'DownloadLink' });
 
 export const BackupPathSchema = z.object({
-  projectId: z.string().max(63),
-  addonId: z.string().max(80),
-  backupId: z.string().max(80),
+  projectId: ProjectIdSchema,
+  addonId: AddonIdSchema,
+  backupId: BackupIdSchema,
 });
 
 // Schedules ------------------------------------------------------------------------------
@@ -140,9 +147,9 @@ export const ScheduleSchema = z
 export type Schedule = z.infer<typeof ScheduleSchema>;
 
 export const SchedulePathSchema = z.object({
-  projectId: z.string().max(63),
-  addonId: z.string().max(80),
-  scheduleId: z.string().max(80),
+  projectId: ProjectIdSchema,
+  addonId: AddonIdSchema,
+  scheduleId: ScheduleIdSchema,
 });
 
 export const UpdateScheduleRequestSchema = z

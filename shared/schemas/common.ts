@@ -10,24 +10,76 @@ export const NameSchema = z
     'must be DNS-safe: lower-case letters, digits and hyphens, starting with a letter and not ending with a hyphen',
   );
 
+/**
+ * A project id is a DNS label: it becomes part of secret names, S3 keys and, locally, file
+ * paths. Nothing but lower-case letters, digits and inner hyphens can ever reach those, so
+ * `..%2F` and friends stop at the edge (and `assertSafeIds` refuses them again at the paths).
+ */
+export const PROJECT_ID_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+// `abort`: one message per id (the first rule it breaks), not one per rule.
 export const ProjectIdSchema = z
   .string()
-  .min(1)
-  .max(63)
-  .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, 'must be lower-case letters, digits and hyphens')
-  .meta({ description: 'Project identifier' });
+  .min(1, { message: 'must not be empty', abort: true })
+  .max(63, { message: 'must be at most 63 characters', abort: true })
+  .regex(
+    PROJECT_ID_PATTERN,
+    'must be DNS-safe: lower-case letters, digits and hyphens, starting and ending with a letter or digit',
+  )
+  .meta({ description: 'Project identifier (DNS label: a-z, 0-9 and hyphens, at most 63 characters)' });
 
-export const ResourceIdSchema = z
+/** Ids the platform generates (`util/ids.ts`): a kind prefix, then lower-case letters and digits. */
+export const RESOURCE_ID_PREFIXES = {
+  addon: 'adn',
+  backup: 'bkp',
+  operation: 'op',
+  schedule: 'sch',
+} as const;
+export type ResourceKind = keyof typeof RESOURCE_ID_PREFIXES;
+const RESOURCE_ID_MAX = 80;
+/** What any id must look like before it becomes a path segment, key part or resource name. */
+export const SAFE_ID_PATTERN = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/;
+
+/** Internal messages (job specs) carry ids the platform made: the safe shape, whatever the kind. */
+export const SafeIdSchema = z
   .string()
-  .min(1)
-  .max(80)
-  .regex(/^[a-z0-9-]+$/, 'is not a valid identifier');
+  .max(RESOURCE_ID_MAX)
+  .regex(SAFE_ID_PATTERN, 'is not a safe identifier');
+
+const resourceIdSchema = (kind: ResourceKind) => {
+  const prefix = RESOURCE_ID_PREFIXES[kind];
+  return z
+    .string()
+    .min(1, { message: 'must not be empty', abort: true })
+    .max(RESOURCE_ID_MAX, { message: `must be at most ${RESOURCE_ID_MAX} characters`, abort: true })
+    .regex(
+      new RegExp(`^${prefix}-[a-z0-9]+(?:-[a-z0-9]+)*$`),
+      `must be ${kind === 'addon' ? 'an' : 'a'} ${kind} id: '${prefix}-' then lower-case letters and digits`,
+    )
+    .meta({ description: `${kind.charAt(0).toUpperCase()}${kind.slice(1)} id (${prefix}-...)` });
+};
+
+export const AddonIdSchema = resourceIdSchema('addon');
+export const BackupIdSchema = resourceIdSchema('backup');
+export const OperationIdSchema = resourceIdSchema('operation');
+export const ScheduleIdSchema = resourceIdSchema('schedule');
+
+/** The path of every route under a project: validated before anything reads the id. */
+export const ProjectPathSchema = z.object({ projectId: ProjectIdSchema });
 
 export const TimestampSchema = z.iso.datetime().meta({ description: 'RFC 3339 timestamp, UTC' });
 
 export const PaginationQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20).meta({ description: 'Page size, 1 to 100' }),
-  cursor: z.string().max(2048).optional().meta({ description: 'Opaque cursor from a previous page' }),
+  cursor: z
+    .string()
+    .max(2048)
+    .regex(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/, 'is not a cursor returned by this list')
+    .optional()
+    .meta({
+      description:
+        "Opaque cursor: a previous page's `nextCursor`, valid only for the same listing and project",
+    }),
 });
 export type PaginationQuery = z.infer<typeof PaginationQuerySchema>;
 

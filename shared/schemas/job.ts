@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { CompressionSchema } from './backup.ts';
 import { EngineSchema } from './catalog.ts';
+import { ProjectIdSchema, SafeIdSchema } from './common.ts';
 
 const ArtifactSchema = z.object({ bucket: z.string(), key: z.string() });
 
@@ -10,10 +11,10 @@ const ArtifactSchema = z.object({ bucket: z.string(), key: z.string() });
  */
 /** What every job is told: which backup of which addon, where its artifact is. */
 const JobTargetFields = {
-  operationId: z.string(),
-  projectId: z.string(),
-  addonId: z.string(),
-  backupId: z.string(),
+  operationId: SafeIdSchema,
+  projectId: ProjectIdSchema,
+  addonId: SafeIdSchema,
+  backupId: SafeIdSchema,
   engine: EngineSchema,
   artifact: ArtifactSchema,
   compression: CompressionSchema,

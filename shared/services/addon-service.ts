@@ -1,5 +1,5 @@
 import { addonType, ENGINES, findPlan } from '../catalog/engines.ts';
-import { errorMessage, type FieldIssue, ServiceUnavailableError, UnsupportedError } from '../errors.ts';
+import { type FieldIssue, ServiceUnavailableError, UnsupportedError } from '../errors.ts';
 import { resourceIdFor } from '../ports/engine-provider.ts';
 import type { WorkflowName, WorkflowStarter } from '../ports/workflow-starter.ts';
 import type { Addon, CreateAddonRequest } from '../schemas/addon.ts';
@@ -8,6 +8,7 @@ import type { Page, PaginationQuery } from '../schemas/common.ts';
 import type { Operation, OperationType } from '../schemas/operation.ts';
 import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
 import { newId, nowIso } from '../util/ids.ts';
+import { userFacingMessage } from '../util/redact.ts';
 
 export interface AddonServiceDeps {
   store: AddonStore;
@@ -139,7 +140,7 @@ export class AddonService {
         operationId: operation.id,
       });
     } catch (error) {
-      const message = `The ${workflow} workflow could not be started: ${errorMessage(error)}`;
+      const message = `The ${workflow} workflow could not be started: ${userFacingMessage(error)}`;
       await this.deps.store.updateOperation(addon.projectId, operation.id, {
         status: 'failed',
         error: { code: 'WorkflowStartFailed', message },

@@ -10,6 +10,7 @@ import type { Operation } from '../schemas/operation.ts';
 import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
 import type { BackupRecord, BackupStore } from '../store/backup-store.ts';
 import { newId, nowIso } from '../util/ids.ts';
+import { userFacingMessage } from '../util/redact.ts';
 import { newOperation } from './addon-service.ts';
 
 export interface BackupServiceDeps {
@@ -102,7 +103,7 @@ export class BackupService {
         backupId,
       });
     } catch (error) {
-      await this.release(addon, operation, `The backup could not be started: ${errorMessage(error)}`);
+      await this.release(addon, operation, `The backup could not be started: ${userFacingMessage(error)}`);
       throw error;
     }
     return { backup: toBackup(backup), operation };
@@ -282,7 +283,7 @@ export class BackupService {
         backupId,
       });
     } catch (error) {
-      await this.release(addon, operation, `The restore could not be started: ${errorMessage(error)}`);
+      await this.release(addon, operation, `The restore could not be started: ${userFacingMessage(error)}`);
       throw error;
     }
     return { backup: toBackup(backup), operation };

@@ -6,6 +6,7 @@ import type { SecretStore } from '../ports/secret-store.ts';
 import type { AddonStatus } from '../schemas/addon.ts';
 import type { AddonStore } from '../store/addon-store.ts';
 import { nowIso } from '../util/ids.ts';
+import { redactProviderText } from '../util/redact.ts';
 import { ADMIN_USERNAME, connectionUri, databaseNameFor, generatePassword } from './credentials.ts';
 
 const Ref = { projectId: z.string(), addonId: z.string(), operationId: z.string() };
@@ -54,7 +55,7 @@ export type DescribeResult =
   | { status: 'available'; attempts: number; host: string; port: number }
   | { status: 'absent'; attempts: number };
 
-/** Turn what a Catch caught into a sentence a user can act on. */
+/** Turn what a Catch caught into a sentence a user can act on, without the provider's internals. */
 export const readableReason = (
   error: { Error: string; Cause?: unknown } | undefined,
 ): { code: string; message: string } => {
@@ -67,7 +68,7 @@ export const readableReason = (
     // not JSON: the local runner passes the message itself
   }
   if (error.Error === 'States.Timeout') message = 'A workflow step timed out';
-  return { code: error.Error, message: message || error.Error };
+  return { code: error.Error, message: redactProviderText(message || error.Error) };
 };
 
 /** The reason a failed operation shows, with a word on what cleanup could not remove. */

@@ -2,7 +2,11 @@ import { ValidationError } from '../errors.ts';
 
 type Key = Record<string, unknown>;
 
-/** Opaque cursors: the DynamoDB LastEvaluatedKey, base64url JSON, bound to the partition it came from. */
+/**
+ * Store cursors: the DynamoDB LastEvaluatedKey, base64url JSON, checked against the partition
+ * it came from. The API signs them and binds them to the listing (`api/cursors.ts`); this check
+ * stays as a second line.
+ */
 export const encodeCursor = (key: Key | undefined): string | null =>
   key ? Buffer.from(JSON.stringify(key), 'utf8').toString('base64url') : null;
 

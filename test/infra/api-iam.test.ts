@@ -226,6 +226,8 @@ const exercise = async () => {
   const unlocked = (page.items as Array<{ id: string; name: string }>).find(
     (addon) => addon.name === 'iam-cannot-start',
   );
+  // Two addons, pages of one: the cursor is signed with the key read from Secrets Manager.
+  await listTwoPages('addons', 'addonPages', routes.listAddons, { projectId: PROJECT });
 
   await call('credentials', 'credentials', routes.getCredentials, {
     pathParameters: { projectId: PROJECT, addonId },
@@ -348,8 +350,24 @@ const exerciseBackups = async (addonId: string, createOperationId: string) => {
     expiresAt: '2020-01-01T00:00:00.000Z',
   });
   await backupStore.updateBackup(scheduled, { expiresAt: '2020-01-01T00:00:00.000Z' });
+  await listTwoPages('backups', 'backupPages', routes.listBackups, path);
+  await listTwoPages('operations', 'operationPages', routes.listAddonOperations, path);
   current = calls.sweep;
   sweepResult = await sweep({}, context());
+};
+
+/** The first page of one item, then the next with its cursor: both must be 200s. */
+const listTwoPages = async (
+  fn: ApiFunctionName,
+  label: string,
+  route: Parameters<typeof apiEvent>[0],
+  pathParameters: Record<string, string>,
+) => {
+  const first = await call(fn, `${label}First`, route, { pathParameters, query: { limit: '1' } });
+  await call(fn, `${label}Next`, route, {
+    pathParameters,
+    query: { limit: '1', cursor: String(first.nextCursor) },
+  });
 };
 let runResult: unknown;
 let sweepResult: unknown;
@@ -366,6 +384,8 @@ describe('the API functions, as deployed', () => {
       get: 200,
       failedStart: 503,
       listAgain: 200,
+      addonPagesFirst: 200,
+      addonPagesNext: 200,
       deleteLocked: 409,
       // No connection details before the instance is available.
       credentials: 409,
@@ -387,6 +407,10 @@ describe('the API functions, as deployed', () => {
       listSchedules: 200,
       updateSchedule: 200,
       deleteSchedule: 204,
+      backupPagesFirst: 200,
+      backupPagesNext: 200,
+      operationPagesFirst: 200,
+      operationPagesNext: 200,
     });
     expect(runResult).toEqual({ outcome: 'started', backupId: expect.any(String) });
     expect(sweepResult).toEqual({ deleted: 2, failed: [] });

@@ -5,6 +5,7 @@ import { dynamoDbIdempotency } from '#shared/api/idempotency.ts';
 import { routes } from '#shared/api/routes.ts';
 import type { WorkflowInput, WorkflowName, WorkflowStarter } from '#shared/ports/workflow-starter.ts';
 import { AddonService } from '#shared/services/addon-service.ts';
+import { testCursors } from '../support/cursors.ts';
 import { startTestStore, TEST_TABLE } from '../support/dynamo.ts';
 import { apiEvent, context, json } from '../support/events.ts';
 
@@ -33,6 +34,7 @@ beforeEach(() => {
     logger,
     service: new AddonService({ store: env.store, workflows: starter, target: 'local' }),
     idempotency: dynamoDbIdempotency({ client: env.dynamoClient, tableName: TEST_TABLE }),
+    cursors: testCursors(),
   });
 });
 

@@ -12,6 +12,7 @@ import { BackupService } from '#shared/services/backup-service.ts';
 import { ScheduleService } from '#shared/services/schedule-service.ts';
 import { type BackupRecord, BackupStore } from '#shared/store/backup-store.ts';
 import { newId, nowIso } from '#shared/util/ids.ts';
+import { testCursors } from '../support/cursors.ts';
 import { startTestStore, TEST_TABLE } from '../support/dynamo.ts';
 import { apiEvent, context, json } from '../support/events.ts';
 import { addonRecord, operation } from '../support/fixtures.ts';
@@ -82,6 +83,7 @@ beforeEach(() => {
       runner: scheduleRunner,
       target: 'local',
     }),
+    cursors: testCursors(),
   });
 });
 

@@ -1,19 +1,22 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { AddonRef, ConnectionSecret, SecretStore } from '../../ports/secret-store.ts';
 import { CredentialsSchema } from '../../schemas/addon.ts';
+import { assertSafeIds } from '../../util/safe-ids.ts';
 
 /** Connection details as one JSON file per addon, readable by the platform's user only (0600). */
 export class FileSecretStore implements SecretStore {
   constructor(private readonly dir: string) {}
 
+  /** Ids become path segments here: an unsafe one would write outside the secrets directory. */
   private pathOf(ref: AddonRef): string {
+    assertSafeIds({ projectId: ref.projectId, addonId: ref.addonId });
     return join(this.dir, ref.projectId, `${ref.addonId}.json`);
   }
 
   async put(ref: AddonRef, secret: ConnectionSecret): Promise<void> {
     const path = this.pathOf(ref);
-    await mkdir(join(this.dir, ref.projectId), { recursive: true, mode: 0o700 });
+    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
     // Write then rename: a crash never leaves a half-written secret behind.
     const temporary = `${path}.${process.pid}.tmp`;
     await writeFile(temporary, JSON.stringify(secret), { mode: 0o600 });

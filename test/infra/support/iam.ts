@@ -79,9 +79,9 @@ export const requiredPermissions = (call: AwsCall, env: CallEnvironment): Permis
       return permissions;
     }
     case 'secretsmanager': {
-      // Secret ARNs end in a six-character random suffix.
+      // Secret ARNs end in a six-character random suffix; a SecretId may be the ARN itself.
       const name = String(input.SecretId ?? input.Name);
-      const secret = arn('secretsmanager', `secret:${name}-AbCdEf`);
+      const secret = name.startsWith('arn:') ? name : arn('secretsmanager', `secret:${name}-AbCdEf`);
       const permissions = [permission(action, secret)];
       if (call.command === 'CreateSecret' && input.Tags)
         permissions.push(permission('secretsmanager:TagResource', secret));

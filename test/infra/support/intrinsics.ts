@@ -29,6 +29,9 @@ const refOf = (logicalId: string, type: string): string => {
       return arn('ecs', `task-definition/${logicalId}:1`);
     case 'AWS::Lambda::Function':
       return logicalId;
+    // Ref to a secret is its ARN, which ends in a random suffix.
+    case 'AWS::SecretsManager::Secret':
+      return arn('secretsmanager', `secret:${logicalId}-AbCdEf`);
     default:
       return logicalId;
   }
