@@ -145,6 +145,19 @@ export class SnapshotStore {
     await fs.rm(doomed, { recursive: true, force: true });
   }
 
+  /** The `backup/` directories of the available snapshots of one instance. */
+  async backupDirsOf(resourceId: string): Promise<string[]> {
+    const names = await fs.readdir(this.dir).catch(() => [] as string[]);
+    const dirs: string[] = [];
+    for (const name of names.filter((each) => !each.startsWith('.'))) {
+      const record = await this.read(name).catch(() => undefined);
+      if (record?.resourceId === resourceId && (await exists(this.backupDirOf(name)))) {
+        dirs.push(this.backupDirOf(name));
+      }
+    }
+    return dirs;
+  }
+
   /** Finish deletions a crash interrupted. */
   async sweep(): Promise<void> {
     const names = await fs.readdir(this.dir).catch(() => [] as string[]);
