@@ -509,7 +509,7 @@ export class PostgresDriver implements EngineDriver {
     }
   }
 
-  async initialise(ctx: InstanceContext, spec: InstanceSpec): Promise<void> {
+  async initialise(ctx: InstanceContext): Promise<void> {
     const { initdb } = await binaries();
     const admin = platformRoleOf(ctx);
     // The bootstrap superuser is the platform's; the customer's role comes in `bootstrap`. The

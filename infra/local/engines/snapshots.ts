@@ -93,6 +93,7 @@ export class SnapshotStore {
    */
   async begin(snapshotId: string, runAs: RunAs | undefined): Promise<{ dir: string; backupDir: string }> {
     await fs.mkdir(this.dir, { recursive: true, mode: 0o711 });
+    await fs.chmod(this.dir, runAs ? 0o711 : 0o700); // whatever the umask
     await this.remove(snapshotId);
     const dir = path.join(this.dir, `${PARTIAL}${snapshotId}.${suffix()}`);
     // The engine user walks through (no listing) to backup/, which it owns; snapshot.json stays root's.

@@ -195,6 +195,7 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
       }
 
       await fs.mkdir(this.enginesDir, { recursive: true, mode: 0o711 });
+      await fs.chmod(this.enginesDir, runAs ? 0o711 : 0o700); // whatever the umask
       await fs.mkdir(dir, { mode: 0o700 });
       // Engine user (root only): may walk through the instance dir, owns data/ and run/ only.
       if (runAs) await fs.chmod(dir, 0o711);
