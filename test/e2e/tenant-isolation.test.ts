@@ -1,9 +1,10 @@
-import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resourceIdFor } from '#shared/ports/engine-provider.ts';
+import { removePlatformData } from '../support/data-dir.ts';
 import { client, pollUntil } from '../support/http.ts';
 import { type PlatformProcess, startPlatformProcess } from '../support/platform-process.ts';
 
@@ -91,7 +92,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (platform?.child.exitCode === null) await platform.interrupt();
-  await rm(dataDir, { recursive: true, force: true });
+  await removePlatformData(dataDir);
 });
 
 describe('tenant isolation on the local target', () => {
