@@ -693,6 +693,7 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
     const driver = this.driverFor(record.engine);
     const snapshots = this.snapshotsOf(record.engine);
     const runAs = await instanceUser(id);
+    record = await this.withPlatformRole(id, record, driver);
     await this.sweepDataDirs(id, record);
     const previous = path.basename(record.dataDir || 'data');
     let target = `data-${started.toString(36)}`;
