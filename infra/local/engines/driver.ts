@@ -26,6 +26,11 @@ export interface InstanceRecord {
   username: string;
   /** Absent in instances created before customer roles; the supervisor adds it and the driver migrates. */
   admin?: PlatformRole;
+  /**
+   * False from the moment `admin` is added to an older record until `settleAccess` has migrated
+   * its data (so a crash midway migrates again at the next start). Absent: settled at creation.
+   */
+  accessSettled?: boolean;
   /** The engine's data directory, relative to the instance directory. */
   dataDir: string;
   state: 'creating' | 'ready';

@@ -59,6 +59,11 @@ export const createCustomer = async (
       await client.query(`CREATE DATABASE ${ident(customer.database)} OWNER ${ident(customer.username)}`);
     }
   });
+  // pg_database_owner owns `public` in a new database: name the customer, so a restore that drops
+  // and recreates `public` recreates it with the customer as its owner.
+  await closing(await connect(admin.username, customer.database), (client) =>
+    client.query(`ALTER SCHEMA public OWNER TO ${ident(customer.username)}`),
+  );
 };
 
 /**

@@ -564,7 +564,6 @@ export class PostgresDriver implements EngineDriver {
     } catch (error) {
       throw new ProviderError(`Could not create database '${spec.database}': ${errorMessage(error)}`);
     }
-    await this.settleAccess(ctx);
   }
 
   async settleAccess(ctx: InstanceContext): Promise<void> {

@@ -182,7 +182,7 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
         }
         const ctx = this.context(id, await this.withPlatformRole(id, existing, driver), runAs);
         await this.ensureRunning(ctx, driver);
-        await driver.settleAccess(ctx);
+        await this.settleIfNeeded(ctx, driver);
         return;
       }
       const dir = this.dirOf(id);
@@ -519,7 +519,7 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
     await this.sweepDataDirs(id, record);
     const ctx = this.context(id, await this.withPlatformRole(id, record, driver), await instanceUser(id));
     await this.ensureRunning(ctx, driver);
-    await driver.settleAccess(ctx);
+    await this.settleIfNeeded(ctx, driver);
     this.log('engine: instance resumed', { resourceId: id, port: record.port });
   }
 
@@ -732,6 +732,7 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
       await this.start(restoredCtx, driver);
       // The snapshot's roles are the ones it was taken with, possibly from before customer roles.
       await driver.settleAccess(restoredCtx);
+      delete record.accessSettled;
       record = {
         ...record,
         restore: {
@@ -1118,10 +1119,26 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
     driver: EngineDriver,
   ): Promise<InstanceRecord> {
     if (record.admin) return record;
-    const updated = { ...record, admin: { username: driver.platformRole, password: generatePassword() } };
+    const updated: InstanceRecord = {
+      ...record,
+      admin: { username: driver.platformRole, password: generatePassword() },
+      accessSettled: false,
+    };
     await this.writeRecord(id, updated);
     this.log('engine: migrating an instance to a customer role and a platform superuser', { resourceId: id });
     return updated;
+  }
+
+  /** Migrate the data of an older instance once it runs (see `InstanceRecord.accessSettled`). */
+  private async settleIfNeeded(ctx: InstanceContext, driver: EngineDriver): Promise<void> {
+    if (ctx.record.accessSettled !== false) return;
+    await driver.settleAccess(ctx);
+    const { accessSettled: _settled, ...settled } = ctx.record;
+    ctx.record = settled;
+    await this.writeRecord(ctx.resourceId, settled);
+    this.log('engine: instance migrated to a customer role and a platform superuser', {
+      resourceId: ctx.resourceId,
+    });
   }
 
   /**
