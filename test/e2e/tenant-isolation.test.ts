@@ -191,6 +191,25 @@ describe('tenant isolation on the local target', () => {
     }
   });
 
+  it("keeps a snapshot's files with the addon's engine user, 0700", async () => {
+    const requested = await api('POST', `/v1/projects/iso-a/addons/${tenantA.addonId}/backups`, {
+      body: { type: 'snapshot' },
+    });
+    expect(requested.status).toBe(202);
+    const done = await pollUntil(
+      () => api('GET', `/v1/projects/iso-a/operations/${requested.body.operation.id}`),
+      (response) => ['completed', 'failed'].includes(response.body.status),
+      { what: 'the snapshot', timeoutMs: 120_000 },
+    );
+    expect(done.body).toMatchObject({ status: 'completed', error: null });
+    const snapshots = (await readdir(join(dataDir, 'snapshots'))).filter((name) => !name.startsWith('.'));
+    expect(snapshots).toHaveLength(1);
+    const backup = await stat(join(dataDir, 'snapshots', snapshots[0] as string, 'backup'));
+    expect(backup.uid).toBe(await postmasterUid(tenantA));
+    expect(backup.mode & 0o777).toBe(0o700);
+    expect((await stat(join(dataDir, 'snapshots'))).mode & 0o777).toBe(asRoot ? 0o711 : 0o700);
+  });
+
   it("keeps the platform's state 0700/0600, tightening what existed before the start", async () => {
     for (const tree of ['dynamodb', 's3', 'secrets']) {
       const entries = await modesUnder(join(dataDir, tree));
