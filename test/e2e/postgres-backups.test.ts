@@ -1,10 +1,11 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { removePlatformData } from '../support/data-dir.ts';
 import { client, pollUntil } from '../support/http.ts';
 import { type PlatformProcess, startPlatformProcess } from '../support/platform-process.ts';
 
@@ -80,7 +81,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (platform?.child.exitCode === null) await platform.interrupt();
-  await rm(dataDir, { recursive: true, force: true });
+  await removePlatformData(dataDir);
 });
 
 const backUp = async (body: Record<string, unknown>) => {

@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { removePlatformData } from '../support/data-dir.ts';
 import { client, isListening, pollUntil } from '../support/http.ts';
 import { type PlatformProcess, startPlatformProcess } from '../support/platform-process.ts';
 
@@ -45,7 +46,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (platform?.child.exitCode === null) await platform.interrupt();
-  await rm(dataDir, { recursive: true, force: true });
+  await removePlatformData(dataDir);
 });
 
 describe('local target, end to end', () => {

@@ -171,7 +171,7 @@ describe('LocalEngineSupervisor (PostgreSQL, real processes)', { timeout: 60_000
     const [who] = await query(
       'SELECT current_user, current_database(), rolsuper FROM pg_roles WHERE rolname = current_user',
     );
-    expect(who).toEqual({ current_user: 'addonadmin', current_database: 'orders_db', rolsuper: true });
+    expect(who).toEqual({ current_user: 'addonadmin', current_database: 'orders_db', rolsuper: false });
     const [encoding] = await query('SHOW server_encoding');
     expect(encoding).toEqual({ server_encoding: 'UTF8' });
 

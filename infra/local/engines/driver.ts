@@ -2,9 +2,16 @@ import type { InstanceSpec } from '#shared/ports/engine-provider.ts';
 import type { Engine } from '#shared/schemas/catalog.ts';
 import type { RunAs } from './system.ts';
 
+/** The engine's superuser: the platform's alone, never in the connection details or the API. */
+export interface PlatformRole {
+  username: string;
+  password: string;
+}
+
 /**
- * What `${dataDir}/engines/${resourceId}/instance.json` holds. No secrets: the password lives in
- * the connection-detail store only. `state` is the completion marker: `creating` until the
+ * What `${dataDir}/engines/${resourceId}/instance.json` (0600, the platform's) holds. The
+ * customer's password lives in the connection-detail store only; the platform's own superuser
+ * password lives here only. `state` is the completion marker: `creating` until the
  * instance was initialised, started and bootstrapped once; a `creating` record found later means
  * an interrupted create, which the next `createInstance` wipes and redoes.
  */
@@ -15,7 +22,15 @@ export interface InstanceRecord {
   /** Published in the connection details: never changes once the instance is `ready`. */
   port: number;
   database: string;
+  /** The customer's role (a superuser in instances created before customer roles: see `admin`). */
   username: string;
+  /** Absent in instances created before customer roles; the supervisor adds it and the driver migrates. */
+  admin?: PlatformRole;
+  /**
+   * False from the moment `admin` is added to an older record until `settleAccess` has migrated
+   * its data (so a crash midway migrates again at the next start). Absent: settled at creation.
+   */
+  accessSettled?: boolean;
   /** The engine's data directory, relative to the instance directory. */
   dataDir: string;
   state: 'creating' | 'ready';
@@ -58,7 +73,7 @@ export interface InstanceContext {
   /** `server.log`: output of initdb and of the server, never the platform's stdout. */
   logFile: string;
   record: InstanceRecord;
-  /** The unprivileged user the engine runs as when the platform is root; undefined otherwise. */
+  /** The instance's own unprivileged OS user when the platform is root; undefined otherwise. */
   runAs: RunAs | undefined;
 }
 
@@ -76,8 +91,8 @@ export type StartFailure = 'port-in-use' | 'transient' | 'fatal';
 export interface EngineDriver {
   readonly engine: Engine;
   readonly displayName: string;
-  /** The system user the engine runs as when the platform runs as root. */
-  readonly systemUser: string;
+  /** The name of the engine superuser the platform keeps for itself (`InstanceRecord.admin`). */
+  readonly platformRole: string;
   /** Stop signals for the server process: graceful (fast shutdown) and immediate. */
   readonly signals: { graceful: NodeJS.Signals; immediate: NodeJS.Signals };
   /** Rejects with UnsupportedError (or MissingToolError) when this machine cannot run `spec`. */
@@ -86,8 +101,17 @@ export interface EngineDriver {
   initialise(ctx: InstanceContext, spec: InstanceSpec): Promise<void>;
   /** The foreground server command; the supervisor spawns it with the log file as stdout/stderr. */
   serverCommand(ctx: InstanceContext): Promise<{ command: string; args: string[]; env: NodeJS.ProcessEnv }>;
-  /** After the first successful start: create the database and whatever else the spec asks. Idempotent. */
+  /**
+   * After the first successful start: the customer's role and database (owned by that role), and
+   * whatever else the spec asks. Idempotent.
+   */
   bootstrap(ctx: InstanceContext, spec: InstanceSpec): Promise<void>;
+  /**
+   * On a running server whose data may be older than the platform (a resumed instance, a restored
+   * snapshot): the platform's superuser as `ctx.record.admin` says, the customer's role without
+   * privileges beyond its database. Idempotent.
+   */
+  settleAccess(ctx: InstanceContext): Promise<void>;
   /** A real readiness check on the wire, without credentials. */
   probe(ctx: InstanceContext, timeoutMs: number): Promise<Probe>;
   /** The pid of a server still running on this data directory, left by an earlier platform process. Read-only. */

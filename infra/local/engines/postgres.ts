@@ -8,7 +8,22 @@ import pg from 'pg';
 import type { FieldIssue } from '#shared/errors.ts';
 import { errorMessage, MissingToolError, ProviderError, UnsupportedError } from '#shared/errors.ts';
 import type { InstanceSpec } from '#shared/ports/engine-provider.ts';
-import type { EngineDriver, InstanceContext, Probe, SnapshotDriver, StartFailure } from './driver.ts';
+import type {
+  EngineDriver,
+  InstanceContext,
+  PlatformRole,
+  Probe,
+  SnapshotDriver,
+  StartFailure,
+} from './driver.ts';
+import {
+  type Connect,
+  createCustomer,
+  MIGRATOR_ROLE,
+  PLATFORM_ROLE,
+  peerRoles,
+  settleRoles,
+} from './postgres-roles.ts';
 import {
   chownTo,
   exists,
@@ -103,6 +118,40 @@ const engineEnv = (): NodeJS.ProcessEnv => ({
   ...(process.env.TZ ? { TZ: process.env.TZ } : {}),
 });
 
+const platformRoleOf = (ctx: InstanceContext): PlatformRole => {
+  if (!ctx.record.admin) throw new ProviderError(`Instance ${ctx.resourceId} has no platform role recorded`);
+  return ctx.record.admin;
+};
+
+const hasSocket = (ctx: InstanceContext): boolean => socketDirectorySetting(ctx) !== '';
+
+/**
+ * The platform's connections to an instance: over its Unix socket with peer authentication
+ * (`grantPlatformAccess`) when it has one, else over TCP with the platform role's password.
+ */
+const platformConnect =
+  (ctx: InstanceContext): Connect =>
+  async (user, database) => {
+    const client = new pg.Client({
+      ...(hasSocket(ctx)
+        ? { host: ctx.socketDir }
+        : { host: ctx.record.host, password: ctx.record.admin?.password }),
+      port: ctx.record.port,
+      user,
+      database,
+      connectionTimeoutMillis: 5_000,
+      application_name: 'addons-platform',
+    });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw error;
+    }
+    return client;
+  };
+
 // A Unix socket path must fit sockaddr_un.sun_path (108 bytes including the NUL).
 const SUN_PATH_MAX = 107;
 
@@ -187,7 +236,7 @@ export const probePostgres = (
 const ACCESS_BEGIN =
   '# BEGIN addons-platform snapshot access (managed by the platform; rewritten when it differs)';
 const ACCESS_END = '# END addons-platform snapshot access';
-const IDENT_MAP = 'addons_snapshots';
+const IDENT_MAP = 'addons_platform';
 
 /** A user name as one pg_hba.conf / pg_ident.conf token: quoted, so never a keyword, group or list. */
 const confToken = (value: string): string => {
@@ -207,28 +256,33 @@ const withoutAccessBlock = (text: string): string => {
 };
 
 /**
- * How pg_basebackup authenticates without the instance password, which the platform does not keep:
- * `peer` over the Unix socket for replication connections, mapped from the OS user the engine runs
- * as (`postgres` when the platform is root) to the instance's superuser, and nothing else. The
- * socket lives in `run/` (0700, owned by that OS user; socket 0700), so only that user (and root)
- * can reach it, and peer checks the connecting process's uid on top. TCP rules are unchanged: the
- * addon's clients still need the password. The block goes first, as pg_hba.conf is first-match;
- * initdb's replication lines (scram-sha-256) stay below it for everyone else.
+ * How the platform reaches its own roles without a password: `peer` over the Unix socket, mapped
+ * from the platform's OS user (root, when it runs as root) and the instance's engine OS user (for
+ * pg_basebackup) to the platform's superuser, and to the roles a migration from an instance older
+ * than customer roles passes through (`peerRoles`). This works whatever passwords the data holds,
+ * e.g. after restoring an old snapshot. The socket lives in `run/` (0700, owned by the engine
+ * user; socket 0700), so only that user and root can reach it, and peer checks the connecting
+ * process's uid on top. TCP rules are unchanged: every role needs its password there. The block
+ * goes first, as pg_hba.conf is first-match.
  *
  * Idempotent; returns whether a file changed (the running server then needs a reload).
  */
-const grantSnapshotAccess = async (ctx: InstanceContext): Promise<boolean> => {
-  const osUser = ctx.runAs?.user ?? os.userInfo().username;
-  const role = ctx.record.username;
+const grantPlatformAccess = async (ctx: InstanceContext): Promise<boolean> => {
+  const osUsers = [...new Set([os.userInfo().username, ...(ctx.runAs ? [ctx.runAs.user] : [])])];
+  const admin = ctx.record.admin?.username ?? PLATFORM_ROLE;
+  const roles = peerRoles(ctx);
   const hbaBlock = [
     ACCESS_BEGIN,
-    '# pg_basebackup run by the platform as the engine OS user, over the Unix socket in run/ only',
-    `local   replication   ${confToken(role)}   peer map=${IDENT_MAP}`,
+    '# the platform (and pg_basebackup, run as the engine OS user), over the Unix socket in run/ only',
+    `local   replication   ${confToken(admin)}   peer map=${IDENT_MAP}`,
+    `local   all   ${roles.map(confToken).join(',')}   peer map=${IDENT_MAP}`,
     ACCESS_END,
   ].join('\n');
   const identBlock = [
     ACCESS_BEGIN,
-    `${IDENT_MAP}   ${confToken(osUser)}   ${confToken(role)}`,
+    ...osUsers.flatMap((osUser) =>
+      roles.map((role) => `${IDENT_MAP}   ${confToken(osUser)}   ${confToken(role)}`),
+    ),
     ACCESS_END,
   ].join('\n');
   const rewrite = async (name: string, next: (text: string) => string): Promise<boolean> => {
@@ -317,7 +371,7 @@ class PostgresSnapshots implements SnapshotDriver {
       );
     }
     let reloaded = false;
-    if (await grantSnapshotAccess(ctx)) {
+    if (await grantPlatformAccess(ctx)) {
       // An instance created before snapshots existed: patched now, applied by a reload (no restart).
       const pid = await this.driver.findLeftover(ctx);
       if (pid === undefined) throw new ProviderError('The PostgreSQL server of this instance is not running');
@@ -333,7 +387,7 @@ class PostgresSnapshots implements SnapshotDriver {
           [
             `--host=${ctx.socketDir}`,
             `--port=${ctx.record.port}`,
-            `--username=${ctx.record.username}`,
+            `--username=${platformRoleOf(ctx).username}`,
             '--no-password',
             `--pgdata=${targetDir}`,
             '--format=tar',
@@ -424,7 +478,7 @@ class PostgresSnapshots implements SnapshotDriver {
 export class PostgresDriver implements EngineDriver {
   readonly engine = 'postgresql' as const;
   readonly displayName = 'PostgreSQL';
-  readonly systemUser = 'postgres';
+  readonly platformRole = PLATFORM_ROLE;
   // SIGINT is PostgreSQL's "fast" shutdown (roll back sessions, checkpoint); SIGQUIT is "immediate".
   readonly signals = { graceful: 'SIGINT', immediate: 'SIGQUIT' } as const;
   readonly snapshots: SnapshotDriver = new PostgresSnapshots(this);
@@ -441,6 +495,9 @@ export class PostgresDriver implements EngineDriver {
     if (spec.publicAccess) {
       issues.push({ path: 'publicAccess', message: 'local addons listen on the loopback interface only' });
     }
+    if ([PLATFORM_ROLE, MIGRATOR_ROLE].includes(spec.username) || spec.username.startsWith('pg_')) {
+      issues.push({ path: 'username', message: `'${spec.username}' is reserved for the platform` });
+    }
     if (/[\r\n]/.test(spec.password) || spec.password.length === 0) {
       issues.push({ path: 'password', message: 'the password must be a non-empty single line' });
     }
@@ -452,19 +509,21 @@ export class PostgresDriver implements EngineDriver {
     }
   }
 
-  async initialise(ctx: InstanceContext, spec: InstanceSpec): Promise<void> {
+  async initialise(ctx: InstanceContext): Promise<void> {
     const { initdb } = await binaries();
-    // The password reaches initdb through a file only the engine user can read, never argv.
+    const admin = platformRoleOf(ctx);
+    // The bootstrap superuser is the platform's; the customer's role comes in `bootstrap`. The
+    // password reaches initdb through a file only the engine user can read, never argv.
     const pwfile = path.join(ctx.dir, '.pwfile');
     await fs.rm(pwfile, { force: true });
-    await fs.writeFile(pwfile, `${spec.password}\n`, { mode: 0o600, flag: 'wx' });
+    await fs.writeFile(pwfile, `${admin.password}\n`, { mode: 0o600, flag: 'wx' });
     try {
       await chownTo(pwfile, ctx.runAs);
       await runLogged(
         initdb,
         [
           `--pgdata=${ctx.dataDir}`,
-          `--username=${spec.username}`,
+          `--username=${admin.username}`,
           `--pwfile=${pwfile}`,
           '--auth=scram-sha-256',
           '--encoding=UTF8',
@@ -476,8 +535,7 @@ export class PostgresDriver implements EngineDriver {
     } finally {
       await fs.rm(pwfile, { force: true });
     }
-    // New instances can be snapshotted without a reload; older ones get it on their first snapshot.
-    await grantSnapshotAccess(ctx);
+    await grantPlatformAccess(ctx);
   }
 
   async serverCommand(ctx: InstanceContext) {
@@ -494,32 +552,30 @@ export class PostgresDriver implements EngineDriver {
       '-c',
       'unix_socket_permissions=0700',
     ];
+    // Every start: a restored snapshot or an older instance brings its own pg_hba.conf.
+    await grantPlatformAccess(ctx);
     return { command: postgres, args, env: engineEnv() };
   }
 
   async bootstrap(ctx: InstanceContext, spec: InstanceSpec): Promise<void> {
-    const client = new pg.Client({
-      host: ctx.record.host,
-      port: ctx.record.port,
-      user: spec.username,
-      password: spec.password,
-      database: 'postgres',
-      connectionTimeoutMillis: 5_000,
-      application_name: 'addons-bootstrap',
-    });
-    client.on('error', () => undefined);
+    const admin = platformRoleOf(ctx);
     try {
-      await client.connect();
-      const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [spec.database]);
-      if (found.rowCount === 0) {
-        await client.query(
-          `CREATE DATABASE ${client.escapeIdentifier(spec.database)} OWNER ${client.escapeIdentifier(spec.username)}`,
-        );
-      }
+      await createCustomer(platformConnect(ctx), admin, spec);
     } catch (error) {
-      throw new ProviderError(`Could not create database '${spec.database}': ${(error as Error).message}`);
-    } finally {
-      await client.end().catch(() => undefined);
+      throw new ProviderError(`Could not create database '${spec.database}': ${errorMessage(error)}`);
+    }
+  }
+
+  async settleAccess(ctx: InstanceContext): Promise<void> {
+    const { username, database } = ctx.record;
+    try {
+      await settleRoles(platformConnect(ctx), platformRoleOf(ctx), { username, database }, hasSocket(ctx));
+    } catch (error) {
+      if (error instanceof ProviderError) throw error;
+      throw new ProviderError(
+        `Could not settle the roles of this instance: ${errorMessage(error)}`,
+        'RolesNotSettled',
+      );
     }
   }
 

@@ -93,6 +93,7 @@ export class SnapshotStore {
    */
   async begin(snapshotId: string, runAs: RunAs | undefined): Promise<{ dir: string; backupDir: string }> {
     await fs.mkdir(this.dir, { recursive: true, mode: 0o711 });
+    await fs.chmod(this.dir, runAs ? 0o711 : 0o700); // whatever the umask
     await this.remove(snapshotId);
     const dir = path.join(this.dir, `${PARTIAL}${snapshotId}.${suffix()}`);
     // The engine user walks through (no listing) to backup/, which it owns; snapshot.json stays root's.
@@ -143,6 +144,19 @@ export class SnapshotStore {
     for (const partial of await this.partials(snapshotId))
       await fs.rm(partial, { recursive: true, force: true });
     await fs.rm(doomed, { recursive: true, force: true });
+  }
+
+  /** The `backup/` directories of the available snapshots of one instance. */
+  async backupDirsOf(resourceId: string): Promise<string[]> {
+    const names = await fs.readdir(this.dir).catch(() => [] as string[]);
+    const dirs: string[] = [];
+    for (const name of names.filter((each) => !each.startsWith('.'))) {
+      const record = await this.read(name).catch(() => undefined);
+      if (record?.resourceId === resourceId && (await exists(this.backupDirOf(name)))) {
+        dirs.push(this.backupDirOf(name));
+      }
+    }
+    return dirs;
   }
 
   /** Finish deletions a crash interrupted. */

@@ -12,6 +12,7 @@ import type {
   SnapshotState,
 } from '#shared/ports/engine-provider.ts';
 import type { Engine } from '#shared/schemas/catalog.ts';
+import { generatePassword } from '#shared/services/credentials.ts';
 import type {
   EngineDriver,
   InstanceContext,
@@ -19,16 +20,17 @@ import type {
   RestoreRecord,
   SnapshotDriver,
 } from './driver.ts';
+import { chownTree, instanceUser, ownedBy, removeInstanceUser } from './os-users.ts';
 import { PostgresDriver } from './postgres.ts';
 import { checkSnapshotId, type SnapshotRecord, SnapshotStore } from './snapshots.ts';
 import {
   allocatePort,
   chownTo,
-  engineUser,
   ensureReachable,
   exists,
   fileSize,
   isPortFree,
+  isRoot,
   type RunAs,
   readJson,
   readTail,
@@ -81,6 +83,7 @@ interface RestoreJob {
   done: Promise<void>;
 }
 
+const ROOT = { uid: 0, gid: 0 };
 const RESOURCE_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const RECORD_FILE = 'instance.json';
 const START_TIMEOUT_MS = 60_000;
@@ -169,7 +172,7 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
       this.assertOpen();
       const started = Date.now();
       const existing = await this.settledRecord(id);
-      const runAs = await engineUser(driver.systemUser);
+      const runAs = await instanceUser(id);
       if (existing?.state === 'ready') {
         if (existing.engine !== spec.engine) {
           throw new ProviderError(
@@ -177,7 +180,9 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
             'Conflict',
           );
         }
-        await this.ensureRunning(this.context(id, existing, runAs), driver);
+        const ctx = this.context(id, await this.withPlatformRole(id, existing, driver), runAs);
+        await this.ensureRunning(ctx, driver);
+        await this.settleIfNeeded(ctx, driver);
         return;
       }
       const dir = this.dirOf(id);
@@ -190,6 +195,7 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
       }
 
       await fs.mkdir(this.enginesDir, { recursive: true, mode: 0o711 });
+      await fs.chmod(this.enginesDir, runAs ? 0o711 : 0o700); // whatever the umask
       await fs.mkdir(dir, { mode: 0o700 });
       // Engine user (root only): may walk through the instance dir, owns data/ and run/ only.
       if (runAs) await fs.chmod(dir, 0o711);
@@ -200,6 +206,7 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
         port: await this.freePort(id, existing?.port),
         database: spec.database,
         username: spec.username,
+        admin: { username: driver.platformRole, password: generatePassword() },
         dataDir: 'data',
         state: 'creating',
         createdAt: new Date().toISOString(),
@@ -278,6 +285,11 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
     await this.exclusive(id, 'deleting', async () => {
       await this.stopAndForget(id, await this.readRecord(id).catch(() => undefined));
       await fs.rm(this.dirOf(id), { recursive: true, force: true });
+      // Its snapshots outlive it: they go to the platform before the uid can be handed out again.
+      if (isRoot()) {
+        for (const backupDir of await this.snapshotStore.backupDirsOf(id)) await chownTree(backupDir, ROOT);
+      }
+      await removeInstanceUser(id);
       this.failures.delete(id);
       this.log('engine: instance deleted', { resourceId: id });
     });
@@ -505,7 +517,9 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
     const driver = this.drivers.get(record.engine);
     if (!driver) throw new ProviderError(`Engine ${record.engine} is not run by the local target`);
     await this.sweepDataDirs(id, record);
-    await this.ensureRunning(this.context(id, record, await engineUser(driver.systemUser)), driver);
+    const ctx = this.context(id, await this.withPlatformRole(id, record, driver), await instanceUser(id));
+    await this.ensureRunning(ctx, driver);
+    await this.settleIfNeeded(ctx, driver);
     this.log('engine: instance resumed', { resourceId: id, port: record.port });
   }
 
@@ -537,7 +551,7 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
       }
       const driver = this.driverFor(record.engine);
       const snapshots = this.snapshotsOf(record.engine);
-      const runAs = await engineUser(driver.systemUser);
+      const runAs = await instanceUser(id);
       const ctx = this.context(id, record, runAs);
       Object.assign(base, {
         engine: record.engine,
@@ -678,7 +692,8 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
     }
     const driver = this.driverFor(record.engine);
     const snapshots = this.snapshotsOf(record.engine);
-    const runAs = await engineUser(driver.systemUser);
+    const runAs = await instanceUser(id);
+    record = await this.withPlatformRole(id, record, driver);
     await this.sweepDataDirs(id, record);
     const previous = path.basename(record.dataDir || 'data');
     let target = `data-${started.toString(36)}`;
@@ -702,7 +717,10 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
       await fs.mkdir(targetCtx.dataDir, { mode: 0o700 });
       await fs.chmod(targetCtx.dataDir, 0o700);
       await chownTo(targetCtx.dataDir, runAs);
-      await snapshots.restore(targetCtx, this.snapshotStore.backupDirOf(sid), targetCtx.dataDir, signal);
+      // The engine user unpacks it: a snapshot of an older instance (or one run as `postgres`) is not its yet.
+      const backupDir = this.snapshotStore.backupDirOf(sid);
+      if (runAs && !(await ownedBy(backupDir, runAs))) await chownTree(backupDir, runAs);
+      await snapshots.restore(targetCtx, backupDir, targetCtx.dataDir, signal);
       signal.throwIfAborted();
       prepared = Date.now();
       // The downtime: from here until the restored copy accepts connections.
@@ -710,7 +728,11 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
       stopped = Date.now();
       record = { ...record, dataDir: target, restore: { ...restore, phase: 'switched' } };
       await this.writeRecord(id, record);
-      await this.start(this.context(id, record, runAs), driver);
+      const restoredCtx = this.context(id, record, runAs);
+      await this.start(restoredCtx, driver);
+      // The snapshot's roles are the ones it was taken with, possibly from before customer roles.
+      await driver.settleAccess(restoredCtx);
+      delete record.accessSettled;
       record = {
         ...record,
         restore: {
@@ -759,7 +781,7 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
     const restore = record?.restore;
     if (!record || restore?.state !== 'restoring') return;
     const driver = this.driverFor(record.engine);
-    const runAs = await engineUser(driver.systemUser);
+    const runAs = await instanceUser(id);
     const previous = path.basename(restore.previousDataDir || record.dataDir || 'data');
     const target = restore.dataDir ? path.basename(restore.dataDir) : undefined;
     if (target && target !== previous) {
@@ -895,6 +917,7 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
       );
     }
 
+    await this.adoptFiles(ctx);
     const { command, args, env } = await driver.serverCommand(ctx);
     await fs.appendFile(
       ctx.logFile,
@@ -1084,6 +1107,57 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
       release();
       if (this.locks.get(id) === tail) this.locks.delete(id);
     }
+  }
+
+  /**
+   * Records from before customer roles have no platform role: give them one (written before the
+   * driver migrates, so a crash midway finds the same password next time).
+   */
+  private async withPlatformRole(
+    id: string,
+    record: InstanceRecord,
+    driver: EngineDriver,
+  ): Promise<InstanceRecord> {
+    if (record.admin) return record;
+    const updated: InstanceRecord = {
+      ...record,
+      admin: { username: driver.platformRole, password: generatePassword() },
+      accessSettled: false,
+    };
+    await this.writeRecord(id, updated);
+    this.log('engine: migrating an instance to a customer role and a platform superuser', { resourceId: id });
+    return updated;
+  }
+
+  /** Migrate the data of an older instance once it runs (see `InstanceRecord.accessSettled`). */
+  private async settleIfNeeded(ctx: InstanceContext, driver: EngineDriver): Promise<void> {
+    if (ctx.record.accessSettled !== false) return;
+    await driver.settleAccess(ctx);
+    const { accessSettled: _settled, ...settled } = ctx.record;
+    ctx.record = settled;
+    await this.writeRecord(ctx.resourceId, settled);
+    this.log('engine: instance migrated to a customer role and a platform superuser', {
+      resourceId: ctx.resourceId,
+    });
+  }
+
+  /**
+   * As root, the engine's files belong to the instance's own OS user, 0700: instances that ran as
+   * the shared `postgres` user before per-instance users existed are handed over at their next start.
+   */
+  private async adoptFiles(ctx: InstanceContext): Promise<void> {
+    const { runAs } = ctx;
+    if (!runAs) return;
+    await fs.chmod(ctx.dir, 0o711);
+    for (const owned of [ctx.dataDir, ctx.socketDir]) {
+      if (!(await exists(owned))) {
+        await fs.mkdir(owned, { mode: 0o700 });
+        await chownTo(owned, runAs);
+      }
+      if (!(await ownedBy(owned, runAs))) await chownTree(owned, runAs);
+      await fs.chmod(owned, 0o700);
+    }
+    await ensureReachable(ctx.dataDir, runAs, [this.dataDir, this.enginesDir]);
   }
 
   private interrupted(): InstanceState {

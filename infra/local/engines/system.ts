@@ -1,4 +1,4 @@
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import type { Stats } from 'node:fs';
 import fs from 'node:fs/promises';
 import net from 'node:net';
@@ -7,8 +7,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { errorMessage, ProviderError } from '#shared/errors.ts';
 
 /**
- * Operating-system helpers for the local engine supervisor: the unprivileged user engines run as,
- * TCP ports, process liveness, and small file utilities. Linux-first (reads /proc), like the
+ * Operating-system helpers for the local engine supervisor: who engines run as (`os-users.ts`
+ * creates them), TCP ports, process liveness, and small file utilities. Linux-first (reads /proc), like the
  * embedded PostgreSQL binaries the local target ships.
  */
 
@@ -20,82 +20,6 @@ export interface RunAs {
 }
 
 export const isRoot = (): boolean => typeof process.getuid === 'function' && process.getuid() === 0;
-
-interface ExecResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-const exec = (command: string, args: string[]): Promise<ExecResult> =>
-  new Promise((resolve) => {
-    execFile(command, args, { encoding: 'utf8' }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-      resolve({ code, stdout, stderr: stderr || (error ? error.message : '') });
-    });
-  });
-
-const lookupUser = async (name: string): Promise<RunAs | undefined> => {
-  const { code, stdout } = await exec('getent', ['passwd', name]);
-  if (code !== 0) return undefined;
-  const [, , uid, gid] = stdout.trim().split(':');
-  if (uid === undefined || gid === undefined) return undefined;
-  return { user: name, uid: Number(uid), gid: Number(gid) };
-};
-
-const engineUsers = new Map<string, Promise<RunAs | undefined>>();
-
-/**
- * PostgreSQL (and MariaDB) refuse to run as root. When the platform runs as root, engines run as
- * the system user `name`, created (no home, no login shell) if the machine lacks it. Not root:
- * `undefined`, engines run as the platform's own user.
- */
-export const engineUser = (name: string): Promise<RunAs | undefined> => {
-  if (!isRoot()) return Promise.resolve(undefined);
-  let pending = engineUsers.get(name);
-  if (!pending) {
-    pending = resolveEngineUser(name);
-    engineUsers.set(name, pending);
-    pending.catch(() => engineUsers.delete(name));
-  }
-  return pending;
-};
-
-const resolveEngineUser = async (name: string): Promise<RunAs> => {
-  const existing = await lookupUser(name);
-  if (existing) return checkUnprivileged(existing);
-  const group = await exec('groupadd', ['--system', '--force', name]);
-  const user = await exec('useradd', [
-    '--system',
-    '--gid',
-    name,
-    '--no-create-home',
-    '--home-dir',
-    '/nonexistent',
-    '--shell',
-    '/usr/sbin/nologin',
-    '--comment',
-    'Local addons database engines',
-    name,
-  ]);
-  // Another process may have created it between our lookup and useradd (exit code 9): look again.
-  const created = await lookupUser(name);
-  if (created) return checkUnprivileged(created);
-  throw new ProviderError(
-    `Database engines cannot run as root and the system user '${name}' could not be created ` +
-      `(${(user.stderr || group.stderr).trim() || 'useradd failed'}); create it, or run the platform as a non-root user`,
-    'EngineUserMissing',
-  );
-};
-
-const checkUnprivileged = (user: RunAs): RunAs => {
-  if (user.uid === 0) {
-    throw new ProviderError(
-      `The system user '${user.user}' has uid 0; database engines need an unprivileged user`,
-    );
-  }
-  return user;
-};
 
 export const chownTo = async (target: string, runAs: RunAs | undefined): Promise<void> => {
   if (runAs) await fs.chown(target, runAs.uid, runAs.gid);
