@@ -192,7 +192,14 @@ export class Reconciler {
     }
     const addon = await this.deps.store.findAddon(operation.projectId, operation.addonId);
     if (addon?.currentOperationId === operation.id) {
-      await this.release(summary, addon, operation.id, addonStatusAfter({ ...operation, status: 'failed' }));
+      // A pending operation never ran a step: the addon is as it was before it (bar a create).
+      const untouched = operation.status === 'pending' && operation.type !== 'create';
+      const status = untouched
+        ? addon.endpoint
+          ? 'running'
+          : 'failed'
+        : addonStatusAfter({ ...operation, status: 'failed' });
+      await this.release(summary, addon, operation.id, status);
     }
   }
 
