@@ -127,12 +127,12 @@ export class Reconciler {
         const deadline = settings.deadlinesMs[operation.type];
         if (age > deadline) {
           const hours = Math.round((deadline / 3_600_000) * 10) / 10;
-          await this.fail(summary, operation, {
+          await this.fail(summary, operation, execution, {
             code: 'DeadlineExceeded',
             message: `The ${operation.type} did not finish within ${hours} hours and was stopped`,
           });
         } else if (execution.status === 'ended') {
-          await this.fail(summary, operation, {
+          await this.fail(summary, operation, execution, {
             code: 'WorkflowEnded',
             message: `The ${operation.type} workflow ended (${execution.outcome}) without finishing the operation`,
           });
@@ -141,7 +141,7 @@ export class Reconciler {
             await executions.start(run.workflow, run.input);
             summary.operations.restarted.push(operation.id);
           } else {
-            await this.fail(summary, operation, {
+            await this.fail(summary, operation, execution, {
               code: 'WorkflowLost',
               message: `The ${operation.type} lost its workflow before it finished; try again`,
             });
@@ -166,10 +166,13 @@ export class Reconciler {
   private async fail(
     summary: ReconcileSummary,
     operation: Operation,
+    execution: ExecutionState,
     reason: { code: string; message: string },
   ) {
     const run = workflowFor(operation);
-    if (run) await this.deps.executions.stop(run.workflow, operation.id, reason.message);
+    if (run && execution.status === 'running') {
+      await this.deps.executions.stop(run.workflow, operation.id, reason.message);
+    }
     try {
       await this.deps.store.updateOperation(operation.projectId, operation.id, {
         status: 'failed',
@@ -225,7 +228,8 @@ export class Reconciler {
       if (!held) continue;
       const operation = await this.deps.store.findOperation(addon.projectId, held);
       if (operation && !TERMINAL_STATUSES.includes(operation.status)) continue;
-      if (!operation && this.ageOf(addon.updatedAt) < this.deps.settings.startGraceMs) continue;
+      // Whoever ended the operation (or is writing it) releases the addon a moment later.
+      if (this.ageOf(addon.updatedAt) < this.deps.settings.startGraceMs) continue;
       const status = operation
         ? addonStatusAfter(operation)
         : addon.status === 'creating' || addon.status === 'deleting'
