@@ -31,6 +31,17 @@ export const startDynamo = async (dataDir: string, tableName: string): Promise<D
     if ((error as Error).name !== 'ResourceNotFoundException') throw error;
     await client.send(new CreateTableCommand(tableDefinition(tableName)));
   }
+  // dynalite answers CreateTable before the table (and its indexes) is ACTIVE, even with
+  // createTableMs 0: a first write can still meet ResourceNotFoundException.
+  for (let attempt = 0; ; attempt++) {
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    const ready =
+      Table?.TableStatus === 'ACTIVE' &&
+      (Table.GlobalSecondaryIndexes ?? []).every((index) => index.IndexStatus === 'ACTIVE');
+    if (ready) break;
+    if (attempt >= 200) throw new Error(`Table ${tableName} did not become ACTIVE`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
   return {
     endpoint,
     client,
