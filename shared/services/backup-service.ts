@@ -204,7 +204,9 @@ export class BackupService {
       error,
       completedAt: nowIso(),
     });
-    // A stopped execution runs no Catch: what its Catch would do is done here.
+    // A stopped execution runs no Catch: what its Catch would do is done here. One that could
+    // not be stopped finds the backup aborted at its next step and ends without reviving it
+    // (completeDump deletes what the job uploaded); the reconciler removes anything left.
     await this.deps.workflows
       .stop('backup-addon', backup.operationId, 'Aborted by the user')
       .catch(() => undefined);
