@@ -6,6 +6,7 @@ import { Backups } from './constructs/backups.ts';
 import { Data } from './constructs/data.ts';
 import { Network } from './constructs/network.ts';
 import { PostgresAddons } from './constructs/postgres-addons.ts';
+import { Reconciler } from './constructs/reconciler.ts';
 import { Schedules } from './constructs/schedules.ts';
 import { Workflows } from './constructs/workflows.ts';
 
@@ -23,6 +24,7 @@ export class AddonsStack extends Stack {
   readonly workflows: Workflows;
   readonly schedules: Schedules;
   readonly api: Api;
+  readonly reconciler: Reconciler;
 
   constructor(scope: Construct, id: string, props: AddonsStackProps = {}) {
     super(scope, id, props);
@@ -51,6 +53,16 @@ export class AddonsStack extends Stack {
       backups: this.backups,
       schedules: this.schedules,
       postgres: this.postgres,
+      logRetention,
+    });
+
+    this.reconciler = new Reconciler(this, 'Reconciler', {
+      data: this.data,
+      network: this.network,
+      postgres: this.postgres,
+      backups: this.backups,
+      workflows: this.workflows,
+      schedules: this.schedules,
       logRetention,
     });
 

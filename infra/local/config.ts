@@ -16,6 +16,17 @@ export const LocalConfigSchema = z.object({
   ADDONS_CLOCK_SPEED: z.coerce.number().min(1).max(1_000_000).default(1),
   /** How often the local scheduler checks for due schedules and expired backups (ms). */
   ADDONS_SCHEDULER_TICK_MS: z.coerce.number().int().min(10).max(600_000).default(15_000),
+  /** Reconciler: per-type operation deadlines in minutes, `create=30,backup=1500` (defaults in reconciler-policy.ts). */
+  ADDONS_OPERATION_DEADLINES: z.string().optional(),
+  /** Reconciler: how long a pending operation may wait for its workflow before it is started again. */
+  ADDONS_START_GRACE_SECONDS: z.coerce.number().int().min(0).max(86_400).default(30),
+  /** Reconciler: the youngest a leftover (engine directory, snapshot, secret, dump) may be when removed. */
+  ADDONS_LEFTOVER_MIN_AGE_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(30 * 86_400)
+    .default(600),
   /** Where pg_dump and pg_restore are, when not in /usr/lib/postgresql/<major>/bin or on PATH. */
   ADDONS_PG_BIN_DIR: z.string().min(1).optional(),
 });
@@ -31,6 +42,7 @@ export interface LocalConfig {
   clockSpeed: number;
   schedulerTickMs: number;
   pgBinDir?: string;
+  reconciler: { deadlines?: string; startGraceMs: number; leftoverMinAgeMs: number };
 }
 
 export const loadLocalConfig = (env: NodeJS.ProcessEnv = process.env): LocalConfig => {
@@ -53,5 +65,10 @@ export const loadLocalConfig = (env: NodeJS.ProcessEnv = process.env): LocalConf
     clockSpeed: parsed.ADDONS_CLOCK_SPEED,
     schedulerTickMs: parsed.ADDONS_SCHEDULER_TICK_MS,
     pgBinDir: parsed.ADDONS_PG_BIN_DIR,
+    reconciler: {
+      deadlines: parsed.ADDONS_OPERATION_DEADLINES,
+      startGraceMs: parsed.ADDONS_START_GRACE_SECONDS * 1000,
+      leftoverMinAgeMs: parsed.ADDONS_LEFTOVER_MIN_AGE_SECONDS * 1000,
+    },
   };
 };

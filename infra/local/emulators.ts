@@ -21,7 +21,12 @@ const untilActive = async (client: DynamoDBClient, tableName: string, timeoutMs 
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
-    if (Table?.TableStatus === 'ACTIVE') return;
+    // dynalite answers CreateTable before the table and its indexes are ACTIVE, even with
+    // createTableMs 0: a first write or index query can still meet ResourceNotFoundException.
+    const ready =
+      Table?.TableStatus === 'ACTIVE' &&
+      (Table.GlobalSecondaryIndexes ?? []).every((index) => index.IndexStatus === 'ACTIVE');
+    if (ready) return;
     if (Date.now() > deadline)
       throw new Error(`Table ${tableName} is still ${Table?.TableStatus} after ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 20));

@@ -31,6 +31,7 @@ import { type ApiLambda, LocalGateway } from './gateway.ts';
 import { LocalJobRunner } from './job-runner.ts';
 import { localLambdaContext } from './lambda-context.ts';
 import { acquireDataDirLock } from './lock.ts';
+import { createLocalReconciler } from './reconciler.ts';
 import { ensureBucket, startS3 } from './s3-emulator.ts';
 import { LocalScheduler } from './scheduler.ts';
 import { securePlatformState } from './state-modes.ts';
@@ -190,6 +191,7 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
       now,
       tickMs: config.schedulerTickMs,
       log: (message, extra) => logger.info(message, { ...extra }),
+      warn: (message, extra) => logger.warn(message, { ...extra }),
     });
     const backupService = new BackupService({
       store,
@@ -206,8 +208,17 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
       runner: scheduler,
       target: 'local',
     });
+    const reconciler = createLocalReconciler({
+      config,
+      store,
+      backups: backupStore,
+      executions: { describe: runner.describe.bind(runner), ...stoppable },
+      supervisor,
+      s3: s3.client,
+      bucket: BACKUP_BUCKET,
+    });
     scheduler.start(
-      { backups: backupService, schedules: scheduleService },
+      { backups: backupService, schedules: scheduleService, reconciler },
       await backupStore.listAllSchedules(),
     );
     cleanups.push(() => scheduler.stop());

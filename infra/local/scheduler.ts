@@ -2,6 +2,7 @@ import { errorMessage } from '#shared/errors.ts';
 import type { ScheduleRunner } from '#shared/ports/schedule-runner.ts';
 import type { Schedule } from '#shared/schemas/backup.ts';
 import type { BackupService } from '#shared/services/backup-service.ts';
+import type { Reconciler, ReconcileSummary } from '#shared/services/reconciler.ts';
 import { type ScheduleService, timingOf } from '#shared/services/schedule-service.ts';
 import { nextRun } from '#shared/services/schedule-timing.ts';
 
@@ -9,6 +10,8 @@ export interface LocalSchedulerProps {
   now: () => Date;
   tickMs: number;
   log: (message: string, extra?: Record<string, unknown>) => void;
+  /** What the reconciler repaired: something was stuck or leaked, worth a warning. @default log */
+  warn?: (message: string, extra?: Record<string, unknown>) => void;
 }
 
 /**
@@ -22,6 +25,7 @@ export class LocalScheduler implements ScheduleRunner {
   private ticking: Promise<void> | undefined;
   private backups: BackupService | undefined;
   private schedules: ScheduleService | undefined;
+  private reconciler: Reconciler | undefined;
 
   constructor(private readonly props: LocalSchedulerProps) {}
 
@@ -38,9 +42,13 @@ export class LocalScheduler implements ScheduleRunner {
   }
 
   /** Start firing, once the services that do the work exist (they need this runner themselves). */
-  start(services: { backups: BackupService; schedules: ScheduleService }, existing: Schedule[]): void {
+  start(
+    services: { backups: BackupService; schedules: ScheduleService; reconciler?: Reconciler },
+    existing: Schedule[],
+  ): void {
     this.backups = services.backups;
     this.schedules = services.schedules;
+    this.reconciler = services.reconciler;
     for (const schedule of existing) void this.upsert(schedule);
     this.timer = setInterval(() => {
       this.ticking ??= this.tick().finally(() => {
@@ -71,6 +79,18 @@ export class LocalScheduler implements ScheduleRunner {
     } catch (error) {
       this.props.log('retention sweep failed', { error: errorMessage(error) });
     }
+    await this.reconcile();
+  }
+
+  /** The local reconciler runs on every tick: locally its reads are a directory listing and a table scan. */
+  private async reconcile(): Promise<void> {
+    if (!this.reconciler) return;
+    try {
+      const summary = await this.reconciler.run({ leftovers: true });
+      if (didSomething(summary)) (this.props.warn ?? this.props.log)('reconciler', { ...summary });
+    } catch (error) {
+      (this.props.warn ?? this.props.log)('reconciler failed', { error: errorMessage(error) });
+    }
   }
 
   private async fire(schedule: Schedule, at: Date): Promise<void> {
@@ -94,3 +114,13 @@ export class LocalScheduler implements ScheduleRunner {
     }
   }
 }
+
+const didSomething = (summary: ReconcileSummary): boolean =>
+  summary.operations.failed.length +
+    summary.operations.restarted.length +
+    summary.locks.released.length +
+    summary.leftovers.removed.length +
+    summary.leftovers.kept.length +
+    summary.leftovers.failed.length +
+    summary.errors.length >
+  0;

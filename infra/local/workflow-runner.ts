@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import type { ExecutionState } from '#shared/ports/reconciler.ts';
 import type { WorkflowInput, WorkflowName, WorkflowStarter } from '#shared/ports/workflow-starter.ts';
 import { WORKFLOWS } from '#shared/ports/workflow-starter.ts';
 
@@ -50,6 +51,8 @@ export class LocalWorkflowRunner implements WorkflowStarter {
     { machine: StateMachine; definition: StateMachineDefinition }
   >();
   private readonly running = new Map<string, { abort: () => void; done: Promise<void> }>();
+  /** How recent executions ended, by operation id (bounded): what DescribeExecution tells on AWS. */
+  private readonly ended = new Map<string, string>();
   private stopped = false;
 
   constructor(private readonly props: LocalWorkflowRunnerProps) {
@@ -95,8 +98,14 @@ export class LocalWorkflowRunner implements WorkflowStarter {
       noThrowOnAbort: true,
     });
     const done = execution.result.then(
-      () => this.props.onFinished?.(workflow, input, {}),
-      (error: unknown) => this.props.onFinished?.(workflow, input, { error }),
+      () => {
+        this.remember(input.operationId, 'SUCCEEDED');
+        this.props.onFinished?.(workflow, input, {});
+      },
+      (error: unknown) => {
+        this.remember(input.operationId, 'FAILED');
+        this.props.onFinished?.(workflow, input, { error });
+      },
     );
     const tracked = {
       abort: execution.abort,
@@ -105,12 +114,29 @@ export class LocalWorkflowRunner implements WorkflowStarter {
     this.running.set(input.operationId, tracked);
   }
 
+  private remember(operationId: string, outcome: string) {
+    this.ended.delete(operationId);
+    this.ended.set(operationId, outcome);
+    for (const oldest of this.ended.keys()) {
+      if (this.ended.size <= 1000) break;
+      this.ended.delete(oldest);
+    }
+  }
+
+  /** Running, ended in this process (and how), or unknown to it (never started, or before a restart). */
+  async describe(_workflow: WorkflowName, operationId: string): Promise<ExecutionState> {
+    if (this.running.has(operationId)) return { status: 'running' };
+    const outcome = this.ended.get(operationId);
+    return outcome ? { status: 'ended', outcome } : { status: 'absent' };
+  }
+
   /** Abort one execution, as StopExecution does: no Catch runs; the caller cleans up. */
   async stop(_workflow: WorkflowName, operationId: string, _reason: string): Promise<void> {
     const run = this.running.get(operationId);
     if (!run) return;
     run.abort();
     await run.done;
+    this.remember(operationId, 'ABORTED');
   }
 
   /** Executions in flight (for tests and shutdown). */

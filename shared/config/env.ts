@@ -109,6 +109,24 @@ export const SweepFunctionEnvSchema = CommonEnvSchema.extend({
   ...BackupBucketEnvSchema.shape,
 });
 
+/** The reconciler: every workflow, every kind of resource the platform creates. */
+export const ReconcileFunctionEnvSchema = CommonEnvSchema.extend({
+  ...TableEnvSchema.shape,
+  ...BackupBucketEnvSchema.shape,
+  SECRET_NAME_PREFIX: z.string().min(1),
+  DEPLOYMENT_NAME: z.string().min(1),
+  VPC_ID: z.string().min(1),
+  SCHEDULE_GROUP_NAME: z.string().min(1),
+  PROVISION_ADDON_STATE_MACHINE_ARN: z.string().min(1),
+  DELETE_ADDON_STATE_MACHINE_ARN: z.string().min(1),
+  BACKUP_ADDON_STATE_MACHINE_ARN: z.string().min(1),
+  RESTORE_ADDON_STATE_MACHINE_ARN: z.string().min(1),
+  /** Per-type deadlines in minutes, `create=240,backup=1560` (defaults in reconciler-policy.ts). */
+  OPERATION_DEADLINES: z.string().optional(),
+  START_GRACE_SECONDS: z.coerce.number().int().min(0).default(300),
+  LEFTOVER_MIN_AGE_SECONDS: z.coerce.number().int().min(0).default(3600),
+});
+
 export type EnvInput<S extends z.ZodObject> = z.input<S>;
 
 export class ConfigurationError extends Error {

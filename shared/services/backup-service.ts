@@ -1,5 +1,5 @@
 import { addonType } from '../catalog/engines.ts';
-import { ConflictError, errorMessage, NotFoundError, UnsupportedError } from '../errors.ts';
+import { ConflictError, errorMessage, NotFoundError, TransientError, UnsupportedError } from '../errors.ts';
 import type { SnapshotProvider } from '../ports/engine-provider.ts';
 import type { WorkflowStarter } from '../ports/workflow-starter.ts';
 import type { BackupArtifacts } from '../providers/backup-artifacts.ts';
@@ -182,8 +182,12 @@ export class BackupService {
   }
 
   /**
-   * Abort a backup in flight: stop its workflow (which stops its job), then do what the
-   * workflow's Catch would have done, since a stopped execution runs no Catch.
+   * Abort a backup in flight. The intent is recorded first (the backup turns `aborted`, which a
+   * late workflow step cannot overwrite), then the workflow is stopped (which stops its job), the
+   * operation ends and the addon is released. Removing the data comes last and may fail without
+   * failing the abort: RDS refuses to delete a snapshot it is still creating, and a job stopped
+   * mid-upload can still complete it. The reconciler deletes the data of aborted backups until
+   * it is gone.
    */
   async abort(projectId: string, addonId: string, backupId: string): Promise<Backup> {
     const backup = await this.backupOf(projectId, addonId, backupId);
@@ -195,18 +199,23 @@ export class BackupService {
         },
       );
     }
-    await this.deps.workflows.stop('backup-addon', backup.operationId, 'Aborted by the user');
-    const aborted = await this.deps.backups.updateBackup(backup, {
+    const error = { code: 'Aborted', message: 'Aborted by the user' };
+    let aborted = await this.deps.backups.updateBackup(backup, {
       status: 'aborted',
-      error: { code: 'Aborted', message: 'Aborted by the user' },
+      error,
       completedAt: nowIso(),
     });
-    await this.deleteData(backup);
-    await this.deps.store.updateOperation(projectId, backup.operationId, {
-      status: 'aborted',
-      error: { code: 'Aborted', message: 'Aborted by the user' },
-      completedAt: nowIso(),
-    });
+    // A stopped execution runs no Catch: what its Catch would do is done here. One that could
+    // not be stopped finds the backup aborted at its next step and ends without reviving it
+    // (completeDump deletes what the job uploaded); the reconciler removes anything left.
+    await this.deps.workflows
+      .stop('backup-addon', backup.operationId, 'Aborted by the user')
+      .catch(() => undefined);
+    await this.deps.store
+      .updateOperation(projectId, backup.operationId, { status: 'aborted', error, completedAt: nowIso() })
+      .catch((failure: unknown) => {
+        if (!(failure instanceof ConflictError)) throw failure;
+      });
     const addon = await this.deps.store.getAddon(projectId, addonId);
     if (addon.currentOperationId === backup.operationId) {
       await this.deps.store.updateAddonForOperation(
@@ -215,6 +224,16 @@ export class BackupService {
         { status: 'running' },
         { release: true },
       );
+    }
+    try {
+      await this.deleteData(backup);
+    } catch (failure) {
+      aborted = await this.deps.backups.updateBackup(backup, {
+        error: {
+          code: 'Aborted',
+          message: `Aborted by the user; its data could not be removed yet (${failure instanceof TransientError ? 'the provider is still writing it' : 'the provider refused'}) and is removed as soon as the provider allows it`,
+        },
+      });
     }
     return toBackup(aborted);
   }

@@ -2,7 +2,9 @@ import * as z from 'zod';
 import { ProviderError } from '../errors.ts';
 import type { SnapshotProvider } from '../ports/engine-provider.ts';
 import type { BackupArtifacts } from '../providers/backup-artifacts.ts';
+import type { BackupStatus } from '../schemas/backup.ts';
 import type { JobLaunchConfig, JobSpec } from '../schemas/job.ts';
+import { TERMINAL_STATUSES } from '../schemas/operation.ts';
 import type { AddonStore } from '../store/addon-store.ts';
 import type { BackupRecord, BackupStore } from '../store/backup-store.ts';
 import { nowIso } from '../util/ids.ts';
@@ -39,6 +41,9 @@ export interface BackupTaskDeps {
   /** The schedule clock, for retention expiry. */
   now?: () => Date;
 }
+
+/** Backup statuses an abort or a failure ended: the workflow must not revive them. */
+const ENDED: readonly BackupStatus[] = ['aborted', 'failed'];
 
 /** The RunTask container command that runs a job; the spec travels in JOB_SPEC. */
 export const JOB_COMMAND = ['node', 'jobs/main.mjs'];
@@ -188,6 +193,12 @@ export class BackupWorkflowTasks {
   private async completeDump(task: Task<'completeDump'>) {
     const backup = await this.backup(task);
     const { artifact } = this.artifactOf(backup);
+    if (ENDED.includes(backup.status)) {
+      // Aborted (or failed) while the job was uploading: the abort may have deleted the prefix
+      // before the job completed its upload, so what the job left must go now.
+      await this.deps.artifacts.delete(artifact);
+      return { ended: backup.status };
+    }
     const [result, size] = await Promise.all([
       this.deps.artifacts.readResult(artifact),
       this.deps.artifacts.size(artifact),
@@ -204,6 +215,8 @@ export class BackupWorkflowTasks {
 
   private async completeBackup(task: Task<'completeBackup'>) {
     const backup = await this.backup(task);
+    // An abort won the race: it already ended the operation and released the addon.
+    if (ENDED.includes(backup.status)) return { ended: backup.status };
     if (backup.status !== 'completed') {
       await this.deps.backups.updateBackup(backup, { status: 'completed', completedAt: nowIso() });
     }
@@ -246,11 +259,15 @@ export class BackupWorkflowTasks {
       }
     }
     await this.releaseAddon(task);
-    await this.deps.store.updateOperation(task.projectId, task.operationId, {
-      status: 'failed',
-      error: reason,
-      completedAt: nowIso(),
-    });
+    const operation = await this.deps.store.getOperation(task.projectId, task.operationId);
+    // An aborted operation stays aborted: this Catch ran because the abort ended the backup.
+    if (!TERMINAL_STATUSES.includes(operation.status)) {
+      await this.deps.store.updateOperation(task.projectId, task.operationId, {
+        status: 'failed',
+        error: reason,
+        completedAt: nowIso(),
+      });
+    }
     return { failed: true, reason };
   }
 

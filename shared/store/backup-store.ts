@@ -98,6 +98,23 @@ export class BackupStore {
     return backup;
   }
 
+  /**
+   * A backup found from its addon and id alone (a snapshot name carries no project), through
+   * gsi1: eventually consistent, so a backup written a moment ago may not show yet.
+   */
+  async findBackupOfAddon(addonId: string, backupId: string): Promise<BackupRecord | undefined> {
+    const result = await this.send(
+      new QueryCommand({
+        TableName: this.props.tableName,
+        IndexName: 'gsi1',
+        KeyConditionExpression: 'gsi1pk = :pk AND gsi1sk = :id',
+        ExpressionAttributeValues: { ':pk': backupsOfAddon(addonId), ':id': backupId },
+      }),
+    );
+    const item = (result.Items as Record<string, unknown>[] | undefined)?.[0];
+    return item ? toBackup(item) : undefined;
+  }
+
   async listBackups(projectId: string, addonId: string, page: PaginationQuery): Promise<Page<BackupRecord>> {
     return queryAddonIndexPage(this.props, backupsOfAddon(addonId), projectId, page, toBackup);
   }

@@ -1,17 +1,33 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DeleteDBSnapshotCommand, RDSClient } from '@aws-sdk/client-rds';
-import { DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteSecurityGroupCommand, DescribeSecurityGroupsCommand, EC2Client } from '@aws-sdk/client-ec2';
+import {
+  DeleteDBInstanceCommand,
+  DeleteDBSnapshotCommand,
+  DescribeDBInstancesCommand,
+  DescribeDBSnapshotsCommand,
+  ModifyDBInstanceCommand,
+  RDSClient,
+} from '@aws-sdk/client-rds';
+import { DeleteObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import {
   ConflictException,
   CreateScheduleCommand,
   DeleteScheduleCommand,
+  ListSchedulesCommand,
   SchedulerClient,
   UpdateScheduleCommand,
 } from '@aws-sdk/client-scheduler';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import {
+  DeleteSecretCommand,
+  GetSecretValueCommand,
+  ListSecretsCommand,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
+import {
+  DescribeExecutionCommand,
+  ExecutionDoesNotExist,
   ExecutionLimitExceeded,
   SFNClient,
   StartExecutionCommand,
@@ -50,11 +66,11 @@ import { type SynthesizedStack, synthesizeAddons } from './support/stack.ts';
  */
 
 type Handler = (event: ApiEvent, context: Context) => Promise<ApiResponse>;
-type FunctionName = ApiFunctionName | 'runBackup' | 'sweep';
+type FunctionName = ApiFunctionName | 'runBackup' | 'sweep' | 'reconcile';
 
 const PROJECT = 'proj-iam';
 const calls = Object.fromEntries(
-  [...API_FUNCTIONS, 'runBackup', 'sweep'].map((name) => [name, [] as AwsCall[]]),
+  [...API_FUNCTIONS, 'runBackup', 'sweep', 'reconcile'].map((name) => [name, [] as AwsCall[]]),
 ) as Record<FunctionName, AwsCall[]>;
 let current: AwsCall[] = [];
 let synthesized: SynthesizedStack;
@@ -65,9 +81,15 @@ const secretsManager = mockClient(SecretsManagerClient);
 const s3 = mockClient(S3Client);
 const rds = mockClient(RDSClient);
 const scheduler = mockClient(SchedulerClient);
+const ec2 = mockClient(EC2Client);
 const handlers: Partial<Record<ApiFunctionName, Handler>> = {};
 let runBackup: (event: unknown, context: Context) => Promise<unknown>;
 let sweep: (event: unknown, context: Context) => Promise<unknown>;
+let reconcile: (event: unknown, context: Context) => Promise<unknown>;
+/** Tags of the resources the fakes list, by identifier: delete calls are authorized on them. */
+const tagsById = new Map<string, Record<string, string>>();
+/** Operations whose execution the fake Step Functions reports running; others do not exist. */
+const runningExecutions = new Set<string>();
 /** The test's own view of the table: not recorded. */
 let store: AddonStore;
 let backupStore: BackupStore;
@@ -80,6 +102,7 @@ beforeAll(async () => {
     ...Object.values(stack.api.functions),
     stack.schedules.runBackup,
     stack.schedules.sweep,
+    stack.reconciler.function,
   ].map((fn) => functionEnvironment(template, logicalIdOf(synthesized, fn.function)));
   bucket = environments.find((env) => env.BACKUP_BUCKET)?.BACKUP_BUCKET ?? '';
   const tableName = environments.find((env) => env.TABLE_NAME)?.TABLE_NAME ?? '';
@@ -135,7 +158,21 @@ beforeAll(async () => {
   };
   sfn.on(StopExecutionCommand).callsFake(record('states', 'StopExecution'));
   s3.on(DeleteObjectCommand).callsFake(record('s3', 'DeleteObject'));
-  rds.on(DeleteDBSnapshotCommand).callsFake(record('rds', 'DeleteDBSnapshot'));
+  const recordTagged =
+    (service: AwsCall['service'], command: string, idOf: (input: Record<string, unknown>) => unknown) =>
+    (input: Record<string, unknown>) => {
+      current.push({
+        service,
+        command,
+        input: structuredClone(input),
+        resourceTags: tagsById.get(String(idOf(input))) ?? {},
+      });
+      return {};
+    };
+  rds
+    .on(DeleteDBSnapshotCommand)
+    .callsFake(recordTagged('rds', 'DeleteDBSnapshot', (i) => i.DBSnapshotIdentifier));
+  fakeLeftovers(record, recordTagged);
   let schedulesCreated = new Set<string>();
   scheduler.on(CreateScheduleCommand).callsFake((input) => {
     record('scheduler', 'CreateSchedule')(input);
@@ -161,6 +198,7 @@ beforeAll(async () => {
   handlers.backups = (await import('#functions/api/backups-handler.ts')).handler as Handler;
   runBackup = (await import('#functions/schedule/run-backup.ts')).handler;
   sweep = (await import('#functions/schedule/sweep.ts')).handler;
+  reconcile = (await import('#functions/schedule/reconcile.ts')).handler;
 }, 180_000);
 beforeAll(() => exercise(), 60_000);
 
@@ -170,6 +208,7 @@ afterAll(async () => {
   s3.restore();
   rds.restore();
   scheduler.restore();
+  ec2.restore();
   await dynamo?.stop();
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
@@ -354,6 +393,8 @@ const exerciseBackups = async (addonId: string, createOperationId: string) => {
   await listTwoPages('operations', 'operationPages', routes.listAddonOperations, path);
   current = calls.sweep;
   sweepResult = await sweep({}, context());
+
+  await exerciseReconciler(addonId);
 };
 
 /** The first page of one item, then the next with its cursor: both must be 200s. */
@@ -371,6 +412,131 @@ const listTwoPages = async (
 };
 let runResult: unknown;
 let sweepResult: unknown;
+let reconcileResult: unknown;
+
+const OLD = new Date('2020-01-01T00:00:00.000Z');
+const GONE_ADDON = 'adn-01gone0000000000000000000';
+const GONE_RESOURCE = `addon-${GONE_ADDON.slice(4)}`;
+const GONE_BACKUP = 'bkp-01gone0000000000000000000';
+
+/** One leftover of every kind the reconciler lists, each of this deployment and of an addon that is gone. */
+const fakeLeftovers = (
+  record: (service: AwsCall['service'], command: string) => (input: object) => object,
+  recordTagged: (
+    service: AwsCall['service'],
+    command: string,
+    idOf: (input: Record<string, unknown>) => unknown,
+  ) => (input: Record<string, unknown>) => object,
+) => {
+  const deployment = () => String(process.env.DEPLOYMENT_NAME);
+  const listed = (service: AwsCall['service'], command: string, output: () => object) => (input: object) => {
+    record(service, command)(input);
+    return output();
+  };
+  sfn.on(DescribeExecutionCommand).callsFake((input) => {
+    record('states', 'DescribeExecution')(input);
+    const operationId = String(input.executionArn).split(':').pop() ?? '';
+    if (runningExecutions.has(operationId)) return { status: 'RUNNING' };
+    throw new ExecutionDoesNotExist({ $metadata: {}, message: 'Execution does not exist' });
+  });
+  rds.on(DescribeDBInstancesCommand).callsFake(
+    listed('rds', 'DescribeDBInstances', () => {
+      const tags = [{ Key: 'addons:deployment', Value: deployment() }];
+      tagsById.set(GONE_RESOURCE, { 'addons:deployment': deployment() });
+      return {
+        DBInstances: [
+          {
+            DBInstanceIdentifier: GONE_RESOURCE,
+            DBInstanceStatus: 'available',
+            TagList: tags,
+            InstanceCreateTime: OLD,
+          },
+        ],
+      };
+    }),
+  );
+  rds
+    .on(ModifyDBInstanceCommand)
+    .callsFake(recordTagged('rds', 'ModifyDBInstance', (i) => i.DBInstanceIdentifier));
+  rds
+    .on(DeleteDBInstanceCommand)
+    .callsFake(recordTagged('rds', 'DeleteDBInstance', (i) => i.DBInstanceIdentifier));
+  rds.on(DescribeDBSnapshotsCommand).callsFake(
+    listed('rds', 'DescribeDBSnapshots', () => {
+      const id = `${GONE_RESOURCE}-${GONE_BACKUP}`;
+      tagsById.set(id, { 'addons:deployment': deployment() });
+      return {
+        DBSnapshots: [
+          {
+            DBSnapshotIdentifier: id,
+            Status: 'available',
+            SnapshotCreateTime: OLD,
+            TagList: [{ Key: 'addons:deployment', Value: deployment() }],
+          },
+        ],
+      };
+    }),
+  );
+  ec2.on(DescribeSecurityGroupsCommand).callsFake(
+    listed('ec2', 'DescribeSecurityGroups', () => {
+      tagsById.set('sg-0leftover', { 'addons:deployment': deployment(), 'addons:addon': GONE_ADDON });
+      return {
+        SecurityGroups: [
+          {
+            GroupId: 'sg-0leftover',
+            GroupName: GONE_RESOURCE,
+            Tags: [
+              { Key: 'addons:deployment', Value: deployment() },
+              { Key: 'addons:addon', Value: GONE_ADDON },
+            ],
+          },
+        ],
+      };
+    }),
+  );
+  ec2.on(DeleteSecurityGroupCommand).callsFake(recordTagged('ec2', 'DeleteSecurityGroup', (i) => i.GroupId));
+  secretsManager.on(ListSecretsCommand).callsFake(
+    listed('secretsmanager', 'ListSecrets', () => ({
+      SecretList: [{ Name: `${process.env.SECRET_NAME_PREFIX}${PROJECT}/${GONE_ADDON}`, CreatedDate: OLD }],
+    })),
+  );
+  secretsManager.on(DeleteSecretCommand).callsFake(record('secretsmanager', 'DeleteSecret'));
+  scheduler
+    .on(ListSchedulesCommand)
+    .callsFake(
+      listed('scheduler', 'ListSchedules', () => ({ Schedules: [{ Name: 'sch-gone', CreationDate: OLD }] })),
+    );
+  s3.on(ListObjectsV2Command).callsFake(
+    listed('s3', 'ListObjectsV2', () => ({
+      Contents: [{ Key: `dumps/${PROJECT}/${GONE_ADDON}/${GONE_BACKUP}.dump.zst`, LastModified: OLD }],
+    })),
+  );
+};
+
+/** An operation that never got its execution, one past its deadline, and a leftover of every kind. */
+const exerciseReconciler = async (addonId: string) => {
+  const addon = await store.getAddon(PROJECT, addonId);
+  const neverStarted = {
+    id: newId('op'),
+    type: 'delete' as const,
+    status: 'pending' as const,
+    projectId: PROJECT,
+    addonId,
+    backupId: null,
+    progress: { step: 'queued', percent: 0 },
+    error: null,
+    createdAt: new Date(Date.now() - 3_600_000).toISOString(),
+    startedAt: null,
+    completedAt: null,
+  };
+  await store.beginOperation(addon, neverStarted, 'deleting');
+  const overdue = { ...neverStarted, id: newId('op'), type: 'create' as const, addonId: newId('adn') };
+  overdue.createdAt = OLD.toISOString();
+  await store.putOperation(overdue);
+  runningExecutions.add(overdue.id);
+  current = calls.reconcile;
+  reconcileResult = await reconcile({ leftovers: true }, context());
+};
 
 describe('the API functions, as deployed', () => {
   it('answer every route they serve', () => {
@@ -414,6 +580,15 @@ describe('the API functions, as deployed', () => {
     });
     expect(runResult).toEqual({ outcome: 'started', backupId: expect.any(String) });
     expect(sweepResult).toEqual({ deleted: 2, failed: [] });
+    expect(reconcileResult).toMatchObject({
+      operations: {
+        failed: [expect.objectContaining({ code: 'DeadlineExceeded' })],
+        restarted: [expect.any(String)],
+      },
+      leftovers: { failed: [] },
+      errors: [],
+    });
+    expect((reconcileResult as { leftovers: { removed: unknown[] } }).leftovers.removed).toHaveLength(6);
   });
 
   const environment = (): CallEnvironment => {
@@ -433,10 +608,16 @@ describe('the API functions, as deployed', () => {
     'backups',
     'runBackup',
     'sweep',
+    'reconcile',
   ] as const)('%s', (name) => {
     const statementsOf = () => {
-      const { api, schedules } = synthesized.stack;
-      const fn = name === 'runBackup' || name === 'sweep' ? schedules[name] : api.functions[name];
+      const { api, schedules, reconciler } = synthesized.stack;
+      const fn =
+        name === 'reconcile'
+          ? reconciler.function
+          : name === 'runBackup' || name === 'sweep'
+            ? schedules[name]
+            : api.functions[name];
       if (!fn) throw new Error(`no ${name} function`);
       return roleStatements(synthesized.json, logicalIdOf(synthesized, fn.role));
     };

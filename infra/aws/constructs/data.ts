@@ -16,7 +16,7 @@ import { acknowledgeNag, nagArn } from '../nag.ts';
 export type Access = 'read' | 'write';
 
 /** DynamoDB item actions the AddonStore and Powertools idempotency send. */
-export type StoreAction = 'GetItem' | 'Query' | 'PutItem' | 'UpdateItem' | 'DeleteItem';
+export type StoreAction = 'GetItem' | 'Query' | 'Scan' | 'PutItem' | 'UpdateItem' | 'DeleteItem';
 const WRITE_ACTIONS: readonly StoreAction[] = ['PutItem', 'UpdateItem', 'DeleteItem'];
 
 /** The attribute Powertools idempotency records expire on. */

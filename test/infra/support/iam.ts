@@ -79,6 +79,7 @@ export const requiredPermissions = (call: AwsCall, env: CallEnvironment): Permis
       return permissions;
     }
     case 'secretsmanager': {
+      if (call.command === 'ListSecrets') return [permission(action, '*')];
       // Secret ARNs end in a six-character random suffix; a SecretId may be the ARN itself.
       const name = String(input.SecretId ?? input.Name);
       const secret = name.startsWith('arn:') ? name : arn('secretsmanager', `secret:${name}-AbCdEf`);
@@ -97,9 +98,15 @@ export const requiredPermissions = (call: AwsCall, env: CallEnvironment): Permis
       return permissions;
     }
     case 'rds': {
-      const db = arn('rds', `db:${String(input.DBInstanceIdentifier)}`);
-      const snapshot = arn('rds', `snapshot:${String(input.DBSnapshotIdentifier)}`);
+      // Listing without an identifier is authorized on every instance (snapshot) of the account.
+      const db = arn('rds', `db:${String(input.DBInstanceIdentifier ?? '*')}`);
+      const snapshot = arn('rds', `snapshot:${String(input.DBSnapshotIdentifier ?? '*')}`);
+      const resourceTags = Object.fromEntries(
+        Object.entries(call.resourceTags ?? {}).map(([key, value]) => [`aws:ResourceTag/${key}`, value]),
+      );
       switch (call.command) {
+        case 'DeleteDBInstance':
+          return [permission(action, db, resourceTags)];
         case 'CreateDBSnapshot':
           return [
             permission(action, db),
@@ -107,8 +114,9 @@ export const requiredPermissions = (call: AwsCall, env: CallEnvironment): Permis
             ...(input.Tags ? [permission('rds:AddTagsToResource', snapshot)] : []),
           ];
         case 'DescribeDBSnapshots':
-        case 'DeleteDBSnapshot':
           return [permission(action, snapshot)];
+        case 'DeleteDBSnapshot':
+          return [permission(action, snapshot, resourceTags)];
         case 'RestoreDBInstanceFromDBSnapshot':
           return [
             permission(action, db),
@@ -128,7 +136,7 @@ export const requiredPermissions = (call: AwsCall, env: CallEnvironment): Permis
         case 'ModifyDBInstance':
           // A rename is authorized on the instance under both names.
           return [
-            permission(action, db),
+            permission(action, db, resourceTags),
             ...(input.NewDBInstanceIdentifier
               ? [permission(action, arn('rds', `db:${String(input.NewDBInstanceIdentifier)}`))]
               : []),
@@ -203,6 +211,13 @@ export const requiredPermissions = (call: AwsCall, env: CallEnvironment): Permis
       const object = `arn:${FAKE_ENV.partition}:s3:::${String(input.Bucket)}/${String(input.Key)}`;
       const key = env.bucketKeyArn;
       switch (call.command) {
+        // Listing is ListBucket on the bucket, conditioned on the prefix asked for.
+        case 'ListObjectsV2':
+          return [
+            permission('s3:ListBucket', `arn:${FAKE_ENV.partition}:s3:::${String(input.Bucket)}`, {
+              's3:prefix': String(input.Prefix ?? ''),
+            }),
+          ];
         case 'GetObject':
           return [permission(action, object), ...(key ? [permission('kms:Decrypt', key, via('s3'))] : [])];
         // HEAD is authorized as GetObject, and reads no data: no KMS call.
@@ -220,6 +235,7 @@ export const requiredPermissions = (call: AwsCall, env: CallEnvironment): Permis
       }
     }
     case 'scheduler': {
+      if (call.command === 'ListSchedules') return [permission(action, '*')];
       const schedule = arn('scheduler', `schedule/${String(input.GroupName)}/${String(input.Name)}`);
       const role = (input.Target as { RoleArn?: string } | undefined)?.RoleArn;
       return [

@@ -1,0 +1,110 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { RDSClient } from '@aws-sdk/client-rds';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SchedulerClient } from '@aws-sdk/client-scheduler';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
+import * as z from 'zod';
+import { documentClient } from '#functions/api/aws-clients.ts';
+import { logger as defaultLogger } from '#functions/api/logger.ts';
+import { lazyHandler } from '#shared/api/http-handler.ts';
+import { parseEnv, ReconcileFunctionEnvSchema } from '#shared/config/env.ts';
+import {
+  RdsInstanceLeftovers,
+  RdsSnapshotLeftovers,
+  ScheduleLeftovers,
+  SecretLeftovers,
+  SecurityGroupLeftovers,
+} from '#shared/providers/aws/aws-leftovers.ts';
+import { SfnExecutions } from '#shared/providers/aws/sfn-executions.ts';
+import { DumpObjectLeftovers } from '#shared/providers/dump-leftovers.ts';
+import { Reconciler, type ReconcileSummary } from '#shared/services/reconciler.ts';
+import { deadlinesFrom } from '#shared/services/reconciler-policy.ts';
+import { AddonStore } from '#shared/store/addon-store.ts';
+import { BackupStore } from '#shared/store/backup-store.ts';
+
+/** What the EventBridge rules send: the frequent rule checks operations, the hourly one also leftovers. */
+export const ReconcileEventSchema = z.looseObject({ leftovers: z.boolean().default(false) });
+
+/**
+ * The reconciler (EventBridge rules): fails operations past their deadline, starts again those
+ * whose workflow never started, releases orphaned locks and, hourly, removes this deployment's
+ * leftovers. Everything it did is logged and counted (CloudWatch metrics, EMF).
+ */
+export const createReconcileHandler = (deps: {
+  logger: Logger;
+  metrics: Metrics;
+  reconciler: Reconciler;
+}) => {
+  const run = async (event: unknown): Promise<ReconcileSummary> => {
+    const { leftovers } = ReconcileEventSchema.parse(event ?? {});
+    const summary = await deps.reconciler.run({ leftovers });
+    const count = (name: string, value: number) => deps.metrics.addMetric(name, MetricUnit.Count, value);
+    count('OperationsFailed', summary.operations.failed.length);
+    count('OperationsRestarted', summary.operations.restarted.length);
+    count('LocksReleased', summary.locks.released.length);
+    count('LeftoversRemoved', summary.leftovers.removed.length);
+    count('LeftoversKept', summary.leftovers.kept.length);
+    count('LeftoverRemovalsFailed', summary.leftovers.failed.length);
+    count('ReconcilerErrors', summary.errors.length);
+    for (const failed of summary.operations.failed)
+      deps.logger.warn('operation failed by the reconciler', failed);
+    for (const operationId of summary.operations.restarted)
+      deps.logger.warn('operation started again: its workflow never started', { operationId });
+    for (const released of summary.locks.released) deps.logger.warn('orphaned addon lock released', released);
+    for (const removed of summary.leftovers.removed) deps.logger.info('leftover removed', removed);
+    for (const kept of summary.leftovers.kept) deps.logger.error('leftover kept for an operator', kept);
+    for (const failed of summary.leftovers.failed) deps.logger.warn('leftover not removed yet', failed);
+    for (const error of summary.errors) deps.logger.error('reconciler step failed', error);
+    return summary;
+  };
+  return middy(run)
+    .use(injectLambdaContext(deps.logger, { resetKeys: true }))
+    .use(logMetrics(deps.metrics));
+};
+
+export const handler: (event: unknown, context: Context) => Promise<ReconcileSummary> = lazyHandler(() => {
+  const env = parseEnv(ReconcileFunctionEnvSchema);
+  const client = documentClient();
+  const rds = new RDSClient({});
+  return createReconcileHandler({
+    logger: defaultLogger,
+    metrics: new Metrics({ namespace: 'Addons', serviceName: env.POWERTOOLS_SERVICE_NAME }),
+    reconciler: new Reconciler({
+      store: new AddonStore({ client, tableName: env.TABLE_NAME }),
+      backups: new BackupStore({ client, tableName: env.TABLE_NAME }),
+      executions: new SfnExecutions({
+        client: new SFNClient({}),
+        stateMachineArns: {
+          'provision-addon': env.PROVISION_ADDON_STATE_MACHINE_ARN,
+          'delete-addon': env.DELETE_ADDON_STATE_MACHINE_ARN,
+          'backup-addon': env.BACKUP_ADDON_STATE_MACHINE_ARN,
+          'restore-addon': env.RESTORE_ADDON_STATE_MACHINE_ARN,
+        },
+      }),
+      sources: [
+        new RdsInstanceLeftovers({ rds, deployment: env.DEPLOYMENT_NAME }),
+        new RdsSnapshotLeftovers({ rds, deployment: env.DEPLOYMENT_NAME }),
+        new SecurityGroupLeftovers({
+          ec2: new EC2Client({}),
+          vpcId: env.VPC_ID,
+          deployment: env.DEPLOYMENT_NAME,
+        }),
+        new SecretLeftovers({ secrets: new SecretsManagerClient({}), prefix: env.SECRET_NAME_PREFIX }),
+        new ScheduleLeftovers({ scheduler: new SchedulerClient({}), groupName: env.SCHEDULE_GROUP_NAME }),
+        new DumpObjectLeftovers({ client: new S3Client({}), bucket: env.BACKUP_BUCKET }),
+      ],
+      settings: {
+        deadlinesMs: deadlinesFrom('aws', env.OPERATION_DEADLINES),
+        startGraceMs: env.START_GRACE_SECONDS * 1000,
+        leftoverMinAgeMs: env.LEFTOVER_MIN_AGE_SECONDS * 1000,
+      },
+    }),
+  });
+});

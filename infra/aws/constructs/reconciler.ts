@@ -1,0 +1,209 @@
+import { Arn, ArnFormat, type CfnResource, Duration, Stack } from 'aws-cdk-lib';
+import { Rule, RuleTargetInput, Schedule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { ReconcileFunctionEnvSchema } from '#shared/config/env.ts';
+import { WORKFLOWS } from '#shared/ports/workflow-starter.ts';
+import { TAG_KEYS } from '#shared/providers/aws/rds-postgres-provider.ts';
+import { acknowledgeNag, nagArn } from '../nag.ts';
+import { type Backups, DUMPS_PREFIX } from './backups.ts';
+import type { Data } from './data.ts';
+import type { Network } from './network.ts';
+import { ADDON_RESOURCE_PREFIX, type PostgresAddons } from './postgres-addons.ts';
+import { ProjectFunction } from './project-function.ts';
+import type { Schedules } from './schedules.ts';
+import type { Workflows } from './workflows.ts';
+
+export interface ReconcilerProps {
+  data: Data;
+  network: Network;
+  postgres: PostgresAddons;
+  backups: Backups;
+  workflows: Workflows;
+  schedules: Schedules;
+  /** Per-type deadlines in minutes, `create=240,backup=1560`; the defaults otherwise. */
+  operationDeadlines?: string;
+  /** @default one month */
+  logRetention?: RetentionDays;
+}
+
+/**
+ * The reconciler (`functions/schedule/reconcile.ts`): every five minutes it fails operations
+ * past their deadline, starts again those whose workflow never started and releases orphaned
+ * locks; every hour it also removes this deployment's leftovers (listing every instance,
+ * snapshot, group, secret, schedule and dump is heavier). It may delete only what carries
+ * this deployment's tag, or lives under its names (secret prefix, schedule group, dumps/).
+ */
+export class Reconciler extends Construct {
+  readonly function: ProjectFunction<typeof ReconcileFunctionEnvSchema>;
+
+  constructor(scope: Construct, id: string, props: ReconcilerProps) {
+    super(scope, id);
+    const { data, network, postgres, backups, workflows, schedules } = props;
+    const machine = (workflow: (typeof WORKFLOWS)[number]) =>
+      workflows.stateMachine(workflow).stateMachineArn;
+    this.function = new ProjectFunction(this, 'Function', {
+      entry: 'functions/schedule/reconcile.ts',
+      description: 'Reconciler: stuck operations, orphaned locks and leftovers of this deployment',
+      envSchema: ReconcileFunctionEnvSchema,
+      environment: {
+        ADDONS_TARGET: 'aws',
+        POWERTOOLS_SERVICE_NAME: 'addons-reconciler',
+        TABLE_NAME: data.table.tableName,
+        BACKUP_BUCKET: backups.bucket.bucketName,
+        SECRET_NAME_PREFIX: data.secretNamePrefix,
+        DEPLOYMENT_NAME: postgres.deploymentName,
+        VPC_ID: network.vpc.vpcId,
+        SCHEDULE_GROUP_NAME: schedules.groupName,
+        PROVISION_ADDON_STATE_MACHINE_ARN: machine('provision-addon'),
+        DELETE_ADDON_STATE_MACHINE_ARN: machine('delete-addon'),
+        BACKUP_ADDON_STATE_MACHINE_ARN: machine('backup-addon'),
+        RESTORE_ADDON_STATE_MACHINE_ARN: machine('restore-addon'),
+        OPERATION_DEADLINES: props.operationDeadlines,
+      },
+      // Listing every resource and checking each owner: minutes at worst, far below the hour.
+      timeout: Duration.minutes(10),
+      logRetention: props.logRetention,
+    });
+    this.grant(props);
+
+    const target = (leftovers: boolean) =>
+      new LambdaFunction(this.function.function, {
+        event: RuleTargetInput.fromObject({ leftovers }),
+        retryAttempts: 0,
+      });
+    new Rule(this, 'OperationsRule', {
+      description: 'Reconciler: operations and locks',
+      schedule: Schedule.rate(Duration.minutes(5)),
+      targets: [target(false)],
+    });
+    new Rule(this, 'LeftoversRule', {
+      description: 'Reconciler: operations, locks and leftovers',
+      schedule: Schedule.rate(Duration.hours(1)),
+      targets: [target(true)],
+    });
+  }
+
+  private grant(props: ReconcilerProps): void {
+    const { data, postgres, backups, workflows, schedules } = props;
+    const grantee = this.function;
+    const stack = Stack.of(this);
+    const rdsArn = (resource: string, resourceName: string) =>
+      Arn.format({ service: 'rds', resource, resourceName, arnFormat: ArnFormat.COLON_RESOURCE_NAME }, stack);
+    const ours = { StringEquals: { [`aws:ResourceTag/${TAG_KEYS.deployment}`]: postgres.deploymentName } };
+
+    data.grantStore(grantee, ['GetItem', 'Query', 'Scan', 'UpdateItem']);
+    for (const workflow of WORKFLOWS) {
+      const machine = workflows.stateMachine(workflow);
+      machine.grantStartExecution(grantee);
+      machine.grantExecution(grantee, 'states:DescribeExecution', 'states:StopExecution');
+    }
+    // Listing without an identifier is authorized on every instance or snapshot of the account.
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['rds:DescribeDBInstances'],
+      resourceArns: [rdsArn('db', '*')],
+    });
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['rds:DescribeDBSnapshots'],
+      resourceArns: [rdsArn('snapshot', '*')],
+    });
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['rds:ModifyDBInstance', 'rds:DeleteDBInstance'],
+      resourceArns: [rdsArn('db', `${ADDON_RESOURCE_PREFIX}*`)],
+      conditions: ours,
+    });
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['rds:DeleteDBSnapshot'],
+      resourceArns: [postgres.snapshotArns()],
+      conditions: ours,
+    });
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['ec2:DeleteSecurityGroup'],
+      resourceArns: [
+        Arn.format(
+          {
+            service: 'ec2',
+            resource: 'security-group',
+            resourceName: '*',
+            arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+          },
+          stack,
+        ),
+      ],
+      conditions: ours,
+    });
+    // Describe and List calls of EC2, Secrets Manager and Scheduler support no resource-level permissions.
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['ec2:DescribeSecurityGroups', 'secretsmanager:ListSecrets', 'scheduler:ListSchedules'],
+      resourceArns: ['*'],
+    });
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['secretsmanager:DeleteSecret'],
+      resourceArns: [data.secretArnPattern()],
+    });
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['scheduler:DeleteSchedule'],
+      resourceArns: [schedules.scheduleArns()],
+    });
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['s3:ListBucket'],
+      resourceArns: [backups.bucket.bucketArn],
+      conditions: { StringLike: { 's3:prefix': `${DUMPS_PREFIX}*` } },
+    });
+    backups.grantArtifacts(grantee, ['DeleteObject']);
+
+    const ack = (resource: string, reason: string) =>
+      acknowledgeNag(grantee, `IAM5[Resource::${resource}]`, reason);
+    ack(
+      nagArn('rds', 'db:*'),
+      'Listing DB instances (to find leftovers) is authorized on every instance of the account',
+    );
+    ack(
+      nagArn('rds', 'snapshot:*'),
+      'Listing DB snapshots (to find leftovers) is authorized on every snapshot of the account',
+    );
+    ack(
+      nagArn('rds', `db:${ADDON_RESOURCE_PREFIX}*`),
+      'Leftover addon instances are deleted only when they carry this deployment’s addons:deployment tag',
+    );
+    ack(
+      nagArn('rds', `snapshot:${ADDON_RESOURCE_PREFIX}*`),
+      'Leftover snapshot backups are deleted only when they carry this deployment’s addons:deployment tag',
+    );
+    ack(
+      nagArn('ec2', 'security-group/*'),
+      'Leftover addon security groups are deleted only when they carry this deployment’s addons:deployment tag',
+    );
+    ack(
+      '*',
+      'ec2:DescribeSecurityGroups, secretsmanager:ListSecrets and scheduler:ListSchedules support no resource-level permissions',
+    );
+    ack(
+      nagArn('secretsmanager', `secret:${data.secretNamePrefix}*`),
+      'Leftover connection-detail secrets live under this deployment’s prefix',
+    );
+    ack(
+      nagArn('scheduler', `schedule/${schedules.groupName}/*`),
+      'Leftover backup schedules live in this deployment’s schedule group',
+    );
+    for (const workflow of WORKFLOWS) {
+      const machineId = stack.getLogicalId(workflows.stateMachine(workflow).node.defaultChild as CfnResource);
+      acknowledgeNag(
+        grantee,
+        `IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${machineId}"}]}]}:*]`,
+        `Executions are named after operation ids at run time; DescribeExecution and StopExecution are limited to executions of ${workflow}`,
+      );
+    }
+  }
+}

@@ -1,0 +1,115 @@
+import type { WorkflowInput, WorkflowName } from '../ports/workflow-starter.ts';
+import type { AddonStatus } from '../schemas/addon.ts';
+import type { Target } from '../schemas/catalog.ts';
+import type { Operation, OperationType } from '../schemas/operation.ts';
+
+const MINUTE = 60_000;
+
+/**
+ * How long an operation may stay in flight before the reconciler fails it, per type, in
+ * minutes. They sit well above what the workflows themselves allow, so the reconciler only
+ * catches what the workflows cannot (a lost execution, a step that hangs):
+ * - AWS create/delete: up to 120 Describe checks 30 s apart, plus retries; an RDS create or
+ *   restore can take more than an hour.
+ * - backup/restore: the dump or restore job may run for 24 hours (`TimeoutSeconds` 86400 of
+ *   the RunJob state), and a snapshot wait is 240 checks 30 s apart.
+ * - local: engines are processes that start in a second; jobs still get their 24 hours.
+ */
+export const DEFAULT_DEADLINE_MINUTES: Record<Target, Record<OperationType, number>> = {
+  aws: { create: 4 * 60, update: 4 * 60, delete: 4 * 60, backup: 26 * 60, restore: 26 * 60 },
+  local: { create: 30, update: 30, delete: 30, backup: 25 * 60, restore: 25 * 60 },
+};
+
+export interface ReconcilerSettings {
+  /** Per operation type, in milliseconds. */
+  deadlinesMs: Record<OperationType, number>;
+  /**
+   * How long a pending operation may go without an execution before it is started again: the
+   * API takes the lock, then calls StartExecution a few milliseconds later.
+   */
+  startGraceMs: number;
+  /** The youngest a leftover may be when its owner's record is missing (an in-flight create). */
+  leftoverMinAgeMs: number;
+}
+
+export const DEFAULT_SETTINGS: Record<Target, Omit<ReconcilerSettings, 'deadlinesMs'>> = {
+  aws: { startGraceMs: 5 * MINUTE, leftoverMinAgeMs: 60 * MINUTE },
+  local: { startGraceMs: 30_000, leftoverMinAgeMs: 10 * MINUTE },
+};
+
+/**
+ * Deadlines from the defaults of `target`, overridden by `type=minutes` pairs separated by
+ * commas (`OPERATION_DEADLINES=create=120,backup=600`). A malformed entry is an error, not a
+ * silent default.
+ */
+export const deadlinesFrom = (target: Target, overrides?: string): Record<OperationType, number> => {
+  const minutes = { ...DEFAULT_DEADLINE_MINUTES[target] };
+  for (const entry of (overrides ?? '').split(',').map((part) => part.trim())) {
+    if (!entry) continue;
+    const match = /^(create|update|delete|backup|restore)=(\d+)$/.exec(entry);
+    if (!match?.[1] || !match[2] || Number(match[2]) < 1) {
+      throw new Error(
+        `Invalid operation deadline '${entry}': expected <create|update|delete|backup|restore>=<minutes>`,
+      );
+    }
+    minutes[match[1] as OperationType] = Number(match[2]);
+  }
+  return Object.fromEntries(Object.entries(minutes).map(([type, value]) => [type, value * MINUTE])) as Record<
+    OperationType,
+    number
+  >;
+};
+
+/** The workflow that carries each operation type; `update` has none yet. */
+const WORKFLOW_OF: Record<OperationType, WorkflowName | null> = {
+  create: 'provision-addon',
+  delete: 'delete-addon',
+  backup: 'backup-addon',
+  restore: 'restore-addon',
+  update: null,
+};
+
+/**
+ * The workflow and input that run an operation. The resume work (issue 7 item 1) adds typed
+ * inputs and `workflowInputFor` in workflow-inputs.ts; this is the reconciler's small
+ * equivalent, keyed on the operation type, until the two are merged.
+ */
+export const workflowFor = (
+  operation: Operation,
+): { workflow: WorkflowName; input: WorkflowInput } | undefined => {
+  const workflow = WORKFLOW_OF[operation.type];
+  if (!workflow) return undefined;
+  const input: WorkflowInput = {
+    projectId: operation.projectId,
+    addonId: operation.addonId,
+    operationId: operation.id,
+  };
+  if (workflow === 'backup-addon' || workflow === 'restore-addon') {
+    if (!operation.backupId) return undefined;
+    input.backupId = operation.backupId;
+  }
+  return { workflow, input };
+};
+
+/**
+ * The addon's status once the reconciler ended its operation, as the workflows' own Catch
+ * states leave it: a failed backup or restore never takes the addon down (the restore rolls
+ * back or has not swapped yet); a create, update or delete that did not finish needs the user
+ * to look (and usually delete it).
+ */
+export const addonStatusAfter = (operation: Pick<Operation, 'type' | 'status'>): AddonStatus => {
+  if (operation.status === 'completed' && operation.type !== 'delete') return 'running';
+  switch (operation.type) {
+    case 'backup':
+    case 'restore':
+      return 'running';
+    case 'create':
+    case 'update':
+    case 'delete':
+      return 'failed';
+    default: {
+      const exhaustive: never = operation.type;
+      throw new Error(`Unknown operation type ${String(exhaustive)}`);
+    }
+  }
+};
