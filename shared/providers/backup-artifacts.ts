@@ -1,5 +1,6 @@
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { transientErrors } from './aws/aws-errors.ts';
 import type { Compression } from '../schemas/backup.ts';
 
 export interface ArtifactRef {
@@ -40,7 +41,7 @@ export class BackupArtifacts {
 
   async readResult(artifact: ArtifactRef): Promise<DumpResult | undefined> {
     try {
-      const object = await this.props.client.send(
+      const object = await transientErrors(this.props.client, 'S3')(
         new GetObjectCommand({ Bucket: artifact.bucket, Key: this.resultKeyOf(artifact) }),
       );
       return JSON.parse(await (object.Body?.transformToString() ?? Promise.resolve('null'))) as DumpResult;
@@ -53,7 +54,7 @@ export class BackupArtifacts {
 
   async size(artifact: ArtifactRef): Promise<number | undefined> {
     try {
-      const head = await this.props.client.send(
+      const head = await transientErrors(this.props.client, 'S3')(
         new HeadObjectCommand({ Bucket: artifact.bucket, Key: artifact.key }),
       );
       return head.ContentLength;
@@ -65,8 +66,8 @@ export class BackupArtifacts {
   }
 
   async delete(artifact: ArtifactRef): Promise<void> {
-    await this.props.client.send(new DeleteObjectCommand({ Bucket: artifact.bucket, Key: artifact.key }));
-    await this.props.client.send(
+    await transientErrors(this.props.client, 'S3')(new DeleteObjectCommand({ Bucket: artifact.bucket, Key: artifact.key }));
+    await transientErrors(this.props.client, 'S3')(
       new DeleteObjectCommand({ Bucket: artifact.bucket, Key: this.resultKeyOf(artifact) }),
     );
   }

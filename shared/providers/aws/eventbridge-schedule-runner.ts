@@ -9,7 +9,7 @@ import type { ScheduleRunner } from '../../ports/schedule-runner.ts';
 import type { Schedule } from '../../schemas/backup.ts';
 import { timingOf } from '../../services/schedule-service.ts';
 import { toCronExpression } from '../../services/schedule-timing.ts';
-import { isAwsError, toPlatformError } from './aws-errors.ts';
+import { isAwsError, toPlatformError, transientErrors } from './aws-errors.ts';
 
 export interface EventBridgeScheduleRunnerProps {
   client: SchedulerClient;
@@ -74,13 +74,13 @@ export class EventBridgeScheduleRunner implements ScheduleRunner {
   async upsert(schedule: Schedule): Promise<void> {
     const definition = this.definitionOf(schedule);
     try {
-      await this.props.client.send(new CreateScheduleCommand(definition));
+      await transientErrors(this.props.client, 'EventBridge Scheduler')(new CreateScheduleCommand(definition));
       return;
     } catch (error) {
       if (!isAwsError(error, 'Conflict')) throw toPlatformError(error, 'creating the backup schedule');
     }
     try {
-      await this.props.client.send(new UpdateScheduleCommand(definition));
+      await transientErrors(this.props.client, 'EventBridge Scheduler')(new UpdateScheduleCommand(definition));
     } catch (error) {
       throw toPlatformError(error, 'updating the backup schedule');
     }
@@ -88,7 +88,7 @@ export class EventBridgeScheduleRunner implements ScheduleRunner {
 
   async remove(schedule: Pick<Schedule, 'id' | 'projectId' | 'addonId'>): Promise<void> {
     try {
-      await this.props.client.send(
+      await transientErrors(this.props.client, 'EventBridge Scheduler')(
         new DeleteScheduleCommand({ Name: this.scheduleName(schedule), GroupName: this.props.groupName }),
       );
     } catch (error) {

@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import type { AddonRef, ConnectionSecret, SecretStore } from '../../ports/secret-store.ts';
 import { CredentialsSchema } from '../../schemas/addon.ts';
-import { toPlatformError } from './aws-errors.ts';
+import { toPlatformError, transientErrors } from './aws-errors.ts';
 
 export interface SecretsManagerStoreProps {
   client: SecretsManagerClient;
@@ -33,7 +33,7 @@ export class SecretsManagerStore implements SecretStore {
     const SecretId = this.secretName(ref);
     const SecretString = JSON.stringify(secret);
     try {
-      await this.props.client.send(new PutSecretValueCommand({ SecretId, SecretString }));
+      await transientErrors(this.props.client, 'Secrets Manager')(new PutSecretValueCommand({ SecretId, SecretString }));
     } catch (error) {
       if (!isNotFound(error)) throw toPlatformError(error, 'saving the connection details');
       await this.createSecret(SecretId, SecretString, ref);
@@ -42,7 +42,7 @@ export class SecretsManagerStore implements SecretStore {
 
   private async createSecret(SecretId: string, SecretString: string, ref: AddonRef): Promise<void> {
     try {
-      await this.props.client.send(
+      await transientErrors(this.props.client, 'Secrets Manager')(
         new CreateSecretCommand({
           Name: SecretId,
           SecretString,
@@ -61,7 +61,7 @@ export class SecretsManagerStore implements SecretStore {
 
   async get(ref: AddonRef): Promise<ConnectionSecret | undefined> {
     try {
-      const result = await this.props.client.send(
+      const result = await transientErrors(this.props.client, 'Secrets Manager')(
         new GetSecretValueCommand({ SecretId: this.secretName(ref) }),
       );
       return result.SecretString ? CredentialsSchema.parse(JSON.parse(result.SecretString)) : undefined;
@@ -75,7 +75,7 @@ export class SecretsManagerStore implements SecretStore {
 
   async delete(ref: AddonRef): Promise<void> {
     try {
-      await this.props.client.send(
+      await transientErrors(this.props.client, 'Secrets Manager')(
         new DeleteSecretCommand({ SecretId: this.secretName(ref), ForceDeleteWithoutRecovery: true }),
       );
     } catch (error) {

@@ -4,6 +4,7 @@ import {
   StartExecutionCommand,
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
+import { transientErrors } from './aws-errors.ts';
 import type { WorkflowInput, WorkflowName, WorkflowStarter } from '../../ports/workflow-starter.ts';
 
 export interface SfnWorkflowStarterProps {
@@ -24,7 +25,7 @@ export class SfnWorkflowStarter implements WorkflowStarter {
 
   async start(workflow: WorkflowName, input: WorkflowInput): Promise<void> {
     try {
-      await this.props.client.send(
+      await transientErrors(this.props.client, 'Step Functions')(
         new StartExecutionCommand({
           stateMachineArn: this.arnOf(workflow),
           name: input.operationId,
@@ -46,7 +47,7 @@ export class SfnWorkflowStarter implements WorkflowStarter {
   async stop(workflow: WorkflowName, operationId: string, reason: string): Promise<void> {
     const executionArn = `${this.arnOf(workflow).replace(':stateMachine:', ':execution:')}:${operationId}`;
     try {
-      await this.props.client.send(new StopExecutionCommand({ executionArn, cause: reason.slice(0, 32768) }));
+      await transientErrors(this.props.client, 'Step Functions')(new StopExecutionCommand({ executionArn, cause: reason.slice(0, 32768) }));
     } catch (error) {
       if (error instanceof Error && error.name === 'ExecutionDoesNotExist') return;
       throw error;

@@ -112,13 +112,20 @@ export const startAwsWorkflowWorld = async () => {
   const fake = new FakeAws();
 
   const functionDynamo = new DynamoDBClient({ ...LOCAL_AWS, endpoint: dynamo.endpoint });
+  /** A test's fault injector: an error it returns is thrown instead of sending the command. */
+  const dynamoFaults: Array<(command: string) => Error | undefined> = [];
   functionDynamo.middlewareStack.add(
     (next, context) => async (args) => {
+      const command = String(context.commandName).replace(/Command$/, '');
       fake.calls.push({
         service: 'dynamodb',
-        command: String(context.commandName).replace(/Command$/, ''),
+        command,
         input: structuredClone(args.input) as Record<string, unknown>,
       });
+      for (const fault of dynamoFaults) {
+        const error = fault(command);
+        if (error) throw error;
+      }
       return next(args);
     },
     { step: 'initialize', name: 'recordDynamoCalls' },
@@ -201,6 +208,7 @@ export const startAwsWorkflowWorld = async () => {
     workflows,
     runTaskCalls,
     jobs,
+    dynamoFaults,
     taskFunctionId,
     stop: async () => {
       fake.restore();
