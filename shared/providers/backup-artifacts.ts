@@ -1,7 +1,7 @@
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { transientErrors } from './aws/aws-errors.ts';
 import type { Compression } from '../schemas/backup.ts';
+import { transientErrors } from './aws/aws-errors.ts';
 
 export interface ArtifactRef {
   bucket: string;
@@ -23,7 +23,11 @@ const EXTENSIONS: Record<Compression, string> = { gzip: 'gz', zstd: 'zst' };
  * addon so that lifecycle rules and IAM can be scoped by prefix.
  */
 export class BackupArtifacts {
-  constructor(private readonly props: { client: S3Client; bucket: string; signedUrlSeconds?: number }) {}
+  private readonly send: S3Client['send'];
+
+  constructor(private readonly props: { client: S3Client; bucket: string; signedUrlSeconds?: number }) {
+    this.send = transientErrors(props.client, 'S3');
+  }
 
   artifactFor(
     ref: { projectId: string; addonId: string; backupId: string },
@@ -41,7 +45,7 @@ export class BackupArtifacts {
 
   async readResult(artifact: ArtifactRef): Promise<DumpResult | undefined> {
     try {
-      const object = await transientErrors(this.props.client, 'S3')(
+      const object = await this.send(
         new GetObjectCommand({ Bucket: artifact.bucket, Key: this.resultKeyOf(artifact) }),
       );
       return JSON.parse(await (object.Body?.transformToString() ?? Promise.resolve('null'))) as DumpResult;
@@ -54,9 +58,7 @@ export class BackupArtifacts {
 
   async size(artifact: ArtifactRef): Promise<number | undefined> {
     try {
-      const head = await transientErrors(this.props.client, 'S3')(
-        new HeadObjectCommand({ Bucket: artifact.bucket, Key: artifact.key }),
-      );
+      const head = await this.send(new HeadObjectCommand({ Bucket: artifact.bucket, Key: artifact.key }));
       return head.ContentLength;
     } catch (error) {
       if (error instanceof Error && (error.name === 'NotFound' || error.name === 'NoSuchKey'))
@@ -66,10 +68,8 @@ export class BackupArtifacts {
   }
 
   async delete(artifact: ArtifactRef): Promise<void> {
-    await transientErrors(this.props.client, 'S3')(new DeleteObjectCommand({ Bucket: artifact.bucket, Key: artifact.key }));
-    await transientErrors(this.props.client, 'S3')(
-      new DeleteObjectCommand({ Bucket: artifact.bucket, Key: this.resultKeyOf(artifact) }),
-    );
+    await this.send(new DeleteObjectCommand({ Bucket: artifact.bucket, Key: artifact.key }));
+    await this.send(new DeleteObjectCommand({ Bucket: artifact.bucket, Key: this.resultKeyOf(artifact) }));
   }
 
   async downloadUrl(artifact: ArtifactRef, fileName: string): Promise<{ url: string; expiresAt: string }> {

@@ -1,4 +1,3 @@
-import { transientErrors } from '../providers/aws/aws-errors.ts';
 import {
   DeleteCommand,
   type DynamoDBDocumentClient,
@@ -9,6 +8,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, NotFoundError, StaleWriteError } from '../errors.ts';
+import { transientErrors } from '../providers/aws/aws-errors.ts';
 import { type Addon, AddonSchema, type AddonStatus } from '../schemas/addon.ts';
 import type { Page, PaginationQuery } from '../schemas/common.ts';
 import {

@@ -6,8 +6,8 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { transientErrors } from '../providers/aws/aws-errors.ts';
 import { ConflictError, NotFoundError } from '../errors.ts';
+import { transientErrors } from '../providers/aws/aws-errors.ts';
 import { type Backup, BackupSchema, type Schedule, ScheduleSchema } from '../schemas/backup.ts';
 import type { Page, PaginationQuery } from '../schemas/common.ts';
 import { isConditionFailure, notTerminal, setExpression } from './expressions.ts';
@@ -63,7 +63,9 @@ export class BackupStore {
   constructor(private readonly props: { client: DynamoDBDocumentClient; tableName: string }) {}
 
   private send<T>(command: T) {
-    return transientErrors(this.props.client, 'DynamoDB')(command as never) as Promise<Record<string, unknown>>;
+    return transientErrors(this.props.client, 'DynamoDB')(command as never) as Promise<
+      Record<string, unknown>
+    >;
   }
 
   async putBackup(backup: BackupRecord): Promise<void> {

@@ -14,7 +14,10 @@ export const queryAddonIndexPage = async <T>(
   page: PaginationQuery,
   map: (item: Record<string, unknown>) => T,
 ): Promise<Page<T>> => {
-  const result = await transientErrors(props.client, 'DynamoDB')(
+  const result = await transientErrors(
+    props.client,
+    'DynamoDB',
+  )(
     new QueryCommand({
       TableName: props.tableName,
       IndexName: 'gsi1',

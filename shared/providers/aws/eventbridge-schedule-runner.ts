@@ -39,7 +39,11 @@ export interface ScheduledBackupEvent {
  * - `ActionAfterCompletion: NONE`: recurring schedules never complete; nothing to delete.
  */
 export class EventBridgeScheduleRunner implements ScheduleRunner {
-  constructor(private readonly props: EventBridgeScheduleRunnerProps) {}
+  private readonly send: SchedulerClient['send'];
+
+  constructor(private readonly props: EventBridgeScheduleRunnerProps) {
+    this.send = transientErrors(props.client, 'EventBridge Scheduler');
+  }
 
   /** Schedule names allow letters, digits, `-`, `_` and `.`, 1 to 64: schedule ids are such names. */
   scheduleName(schedule: Pick<Schedule, 'id'>): string {
@@ -74,13 +78,13 @@ export class EventBridgeScheduleRunner implements ScheduleRunner {
   async upsert(schedule: Schedule): Promise<void> {
     const definition = this.definitionOf(schedule);
     try {
-      await transientErrors(this.props.client, 'EventBridge Scheduler')(new CreateScheduleCommand(definition));
+      await this.send(new CreateScheduleCommand(definition));
       return;
     } catch (error) {
       if (!isAwsError(error, 'Conflict')) throw toPlatformError(error, 'creating the backup schedule');
     }
     try {
-      await transientErrors(this.props.client, 'EventBridge Scheduler')(new UpdateScheduleCommand(definition));
+      await this.send(new UpdateScheduleCommand(definition));
     } catch (error) {
       throw toPlatformError(error, 'updating the backup schedule');
     }
@@ -88,7 +92,7 @@ export class EventBridgeScheduleRunner implements ScheduleRunner {
 
   async remove(schedule: Pick<Schedule, 'id' | 'projectId' | 'addonId'>): Promise<void> {
     try {
-      await transientErrors(this.props.client, 'EventBridge Scheduler')(
+      await this.send(
         new DeleteScheduleCommand({ Name: this.scheduleName(schedule), GroupName: this.props.groupName }),
       );
     } catch (error) {

@@ -4,8 +4,8 @@ import {
   StartExecutionCommand,
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
-import { transientErrors } from './aws-errors.ts';
 import type { WorkflowInput, WorkflowName, WorkflowStarter } from '../../ports/workflow-starter.ts';
+import { transientErrors } from './aws-errors.ts';
 
 export interface SfnWorkflowStarterProps {
   client: SFNClient;
@@ -15,7 +15,11 @@ export interface SfnWorkflowStarterProps {
 
 /** StartExecution named after the operation id: a retried start is a no-op. */
 export class SfnWorkflowStarter implements WorkflowStarter {
-  constructor(private readonly props: SfnWorkflowStarterProps) {}
+  private readonly send: SFNClient['send'];
+
+  constructor(private readonly props: SfnWorkflowStarterProps) {
+    this.send = transientErrors(props.client, 'Step Functions');
+  }
 
   private arnOf(workflow: WorkflowName): string {
     const arn = this.props.stateMachineArns[workflow];
@@ -25,7 +29,7 @@ export class SfnWorkflowStarter implements WorkflowStarter {
 
   async start(workflow: WorkflowName, input: WorkflowInput): Promise<void> {
     try {
-      await transientErrors(this.props.client, 'Step Functions')(
+      await this.send(
         new StartExecutionCommand({
           stateMachineArn: this.arnOf(workflow),
           name: input.operationId,
@@ -47,7 +51,7 @@ export class SfnWorkflowStarter implements WorkflowStarter {
   async stop(workflow: WorkflowName, operationId: string, reason: string): Promise<void> {
     const executionArn = `${this.arnOf(workflow).replace(':stateMachine:', ':execution:')}:${operationId}`;
     try {
-      await transientErrors(this.props.client, 'Step Functions')(new StopExecutionCommand({ executionArn, cause: reason.slice(0, 32768) }));
+      await this.send(new StopExecutionCommand({ executionArn, cause: reason.slice(0, 32768) }));
     } catch (error) {
       if (error instanceof Error && error.name === 'ExecutionDoesNotExist') return;
       throw error;
