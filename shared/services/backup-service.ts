@@ -30,6 +30,11 @@ export const toBackup = ({ artifact: _artifact, snapshotId: _snapshotId, ...back
 const DAY_MS = 24 * 60 * 60 * 1000;
 const ACTIVE = ['pending', 'in-progress'];
 
+export interface SweepOutcome {
+  deleted: string[];
+  failed: Array<{ backupId: string; projectId: string; reason: string }>;
+}
+
 export type ScheduledRun = { outcome: 'started'; backupId: string } | { outcome: 'skipped'; reason: string };
 
 export class BackupService {
@@ -288,27 +293,30 @@ export class BackupService {
     return { backup: toBackup(backup), operation };
   }
 
-  /** Retention: delete every unpinned backup whose time is up, data first, then the record. */
-  async sweepExpired(): Promise<{ deleted: string[]; failed: Array<{ backupId: string; reason: string }> }> {
+  /**
+   * Retention: delete every unpinned backup whose time is up, data first, then the record. It
+   * pages through all of them; one that cannot be deleted is reported and the others still go
+   * (the next sweep tries it again).
+   */
+  async sweepExpired(pageSize = 100): Promise<SweepOutcome> {
     const deleted: string[] = [];
-    const failed: Array<{ backupId: string; reason: string }> = [];
-    for (;;) {
-      const expired = await this.deps.backups.listExpiredBackups(this.now().toISOString());
-      const candidates = expired.filter(
-        (backup) =>
-          !backup.pinned && !ACTIVE.includes(backup.status) && !failed.some((f) => f.backupId === backup.id),
-      );
-      if (candidates.length === 0) break;
-      for (const backup of candidates) {
+    const failed: SweepOutcome['failed'] = [];
+    const now = this.now().toISOString();
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.deps.backups.listExpiredBackups(now, { limit: pageSize, start });
+      for (const backup of page.items) {
+        if (backup.pinned || ACTIVE.includes(backup.status)) continue;
         try {
           await this.deleteData(backup);
           await this.deps.backups.deleteBackupRecord(backup);
           deleted.push(backup.id);
         } catch (error) {
-          failed.push({ backupId: backup.id, reason: errorMessage(error) });
+          failed.push({ backupId: backup.id, projectId: backup.projectId, reason: errorMessage(error) });
         }
       }
-    }
+      start = page.next;
+    } while (start);
     return { deleted, failed };
   }
 }

@@ -153,18 +153,28 @@ export class BackupStore {
     );
   }
 
-  /** Unpinned backups whose retention ran out before `now`, across projects. */
-  async listExpiredBackups(now: string, limit = 100): Promise<BackupRecord[]> {
+  /**
+   * One page of the unpinned backups whose retention ran out before `now`, across projects,
+   * oldest expiry first; `next` is where the following page starts (undefined on the last).
+   */
+  async listExpiredBackups(
+    now: string,
+    page: { limit?: number; start?: Record<string, unknown> } = {},
+  ): Promise<{ items: BackupRecord[]; next: Record<string, unknown> | undefined }> {
     const result = await this.send(
       new QueryCommand({
         TableName: this.props.tableName,
         IndexName: 'gsi2',
         KeyConditionExpression: 'gsi2pk = :pk AND gsi2sk < :now',
         ExpressionAttributeValues: { ':pk': 'EXPIRES', ':now': now },
-        Limit: limit,
+        Limit: page.limit ?? 100,
+        ExclusiveStartKey: page.start,
       }),
     );
-    return ((result.Items as Record<string, unknown>[]) ?? []).map(toBackup);
+    return {
+      items: ((result.Items as Record<string, unknown>[]) ?? []).map(toBackup),
+      next: result.LastEvaluatedKey as Record<string, unknown> | undefined,
+    };
   }
 
   // Schedules ----------------------------------------------------------------------------
