@@ -88,6 +88,8 @@ export const BackupsFunctionEnvSchema = CommonEnvSchema.extend({
   SCHEDULE_TARGET_ARN: z.string().min(1),
   /** The role EventBridge Scheduler assumes to invoke it. */
   SCHEDULE_ROLE_ARN: z.string().min(1),
+  /** The SQS queue a firing goes to when it could not be delivered. */
+  SCHEDULE_DEAD_LETTER_ARN: z.string().min(1),
 });
 
 export const RunBackupFunctionEnvSchema = CommonEnvSchema.extend({

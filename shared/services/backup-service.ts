@@ -9,7 +9,7 @@ import type { Page, PaginationQuery } from '../schemas/common.ts';
 import type { Operation } from '../schemas/operation.ts';
 import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
 import type { BackupRecord, BackupStore } from '../store/backup-store.ts';
-import { newId, nowIso } from '../util/ids.ts';
+import { deterministicId, newId, nowIso } from '../util/ids.ts';
 import { newOperation } from './addon-service.ts';
 
 export interface BackupServiceDeps {
@@ -35,7 +35,58 @@ export interface SweepOutcome {
   failed: Array<{ backupId: string; projectId: string; reason: string }>;
 }
 
-export type ScheduledRun = { outcome: 'started'; backupId: string } | { outcome: 'skipped'; reason: string };
+export type ScheduledRun =
+  | { outcome: 'started'; backupId: string }
+  | { outcome: 'skipped'; reason: string }
+  /** This firing already created its backup (a retried or duplicated delivery): nothing done. */
+  | { outcome: 'duplicate'; backupId: string };
+
+/** Scheduled firings are minutes apart (cron); the minute identifies the firing. */
+export const scheduledBackupId = (scheduleId: string, scheduledAt: Date): string => {
+  const minute = Math.floor(scheduledAt.getTime() / 60_000) * 60_000;
+  return deterministicId('bkp', minute, `${scheduleId}@${new Date(minute).toISOString()}`);
+};
+
+/** A backup record as it starts: pending, its data located (S3 key or snapshot id), its expiry set. */
+export const newBackupRecord = (args: {
+  addon: AddonRecord;
+  backupId: string;
+  operationId: string;
+  request: CreateBackupRequest;
+  schedule?: Schedule;
+  final?: boolean;
+  artifacts: Pick<BackupArtifacts, 'artifactFor'>;
+  now: Date;
+}): BackupRecord => {
+  const { addon, backupId, request, schedule } = args;
+  const ref = { projectId: addon.projectId, addonId: addon.id, backupId };
+  return {
+    id: backupId,
+    projectId: addon.projectId,
+    addonId: addon.id,
+    type: request.type,
+    compression: request.type === 'dump' ? request.compression : null,
+    status: 'pending',
+    source: args.final ? 'final' : schedule ? 'schedule' : 'manual',
+    scheduleId: schedule?.id ?? null,
+    engine: addon.engine,
+    engineVersion: addon.version,
+    sizeBytes: null,
+    sha256: null,
+    pinned: request.pinned,
+    expiresAt: schedule ? new Date(args.now.getTime() + schedule.retentionDays * DAY_MS).toISOString() : null,
+    operationId: args.operationId,
+    addonName: addon.name,
+    addonDeleted: false,
+    addonDeletedAt: null,
+    error: null,
+    createdAt: nowIso(),
+    startedAt: null,
+    completedAt: null,
+    artifact: request.type === 'dump' ? args.artifacts.artifactFor(ref, request.compression) : null,
+    snapshotId: request.type === 'snapshot' ? `${addon.resourceId}-${backupId}`.slice(0, 255) : null,
+  };
+};
 
 export class BackupService {
   private readonly now: () => Date;
@@ -58,7 +109,7 @@ export class BackupService {
     projectId: string,
     addonId: string,
     request: CreateBackupRequest,
-    origin: { schedule?: Schedule } = {},
+    origin: { schedule?: Schedule; backupId?: string } = {},
   ): Promise<{ backup: Backup; operation: Operation }> {
     const addon = await this.deps.store.getAddon(projectId, addonId);
     this.checkCapability(addon, request.type);
@@ -68,36 +119,18 @@ export class BackupService {
         {},
       );
     }
-    const backupId = newId('bkp');
+    const backupId = origin.backupId ?? newId('bkp');
     const operation: Operation = { ...newOperation('backup', projectId, addonId), backupId };
     await this.deps.store.beginOperation(addon, operation, 'backing-up');
-    const retentionDays = origin.schedule?.retentionDays;
-    const backup: BackupRecord = {
-      id: backupId,
-      projectId,
-      addonId,
-      type: request.type,
-      compression: request.type === 'dump' ? request.compression : null,
-      status: 'pending',
-      source: origin.schedule ? 'schedule' : 'manual',
-      scheduleId: origin.schedule?.id ?? null,
-      engine: addon.engine,
-      engineVersion: addon.version,
-      sizeBytes: null,
-      sha256: null,
-      pinned: request.pinned,
-      expiresAt: retentionDays ? new Date(this.now().getTime() + retentionDays * DAY_MS).toISOString() : null,
+    const backup = newBackupRecord({
+      addon,
+      backupId,
       operationId: operation.id,
-      error: null,
-      createdAt: nowIso(),
-      startedAt: null,
-      completedAt: null,
-      artifact:
-        request.type === 'dump'
-          ? this.deps.artifacts.artifactFor({ projectId, addonId, backupId }, request.compression)
-          : null,
-      snapshotId: request.type === 'snapshot' ? `${addon.resourceId}-${backupId}`.slice(0, 255) : null,
-    };
+      request,
+      schedule: origin.schedule,
+      artifacts: this.deps.artifacts,
+      now: this.now(),
+    });
     try {
       await this.deps.backups.putBackup(backup);
       await this.deps.workflows.start('backup-addon', {
@@ -113,8 +146,15 @@ export class BackupService {
     return { backup: toBackup(backup), operation };
   }
 
-  /** A scheduled run: an operation in flight makes it a recorded skip, never a queue. */
-  async runScheduled(schedule: Schedule): Promise<ScheduledRun> {
+  /**
+   * A scheduled run: an operation in flight makes it a recorded skip, never a queue. The backup
+   * id is derived from the schedule and the time it was due, so a retried or duplicated
+   * delivery of the same firing finds the first one's backup and does nothing.
+   */
+  async runScheduled(schedule: Schedule, scheduledAt: Date): Promise<ScheduledRun> {
+    const backupId = scheduledBackupId(schedule.id, scheduledAt);
+    const already = async () => this.deps.backups.findBackup(schedule.projectId, backupId);
+    if (await already()) return { outcome: 'duplicate', backupId };
     try {
       const { backup } = await this.create(
         schedule.projectId,
@@ -122,12 +162,14 @@ export class BackupService {
         schedule.type === 'dump'
           ? { type: 'dump', compression: schedule.compression, pinned: false }
           : { type: 'snapshot', pinned: false },
-        { schedule },
+        { schedule, backupId },
       );
       return { outcome: 'started', backupId: backup.id };
     } catch (error) {
-      if (error instanceof ConflictError) return { outcome: 'skipped', reason: error.message };
-      throw error;
+      if (!(error instanceof ConflictError)) throw error;
+      // A concurrent delivery of the same firing holds the lock, or wrote the backup first.
+      if (await already()) return { outcome: 'duplicate', backupId };
+      return { outcome: 'skipped', reason: error.message };
     }
   }
 

@@ -133,7 +133,7 @@ export class ScheduleService {
   /** Remember what the last firing did (started, or skipped because an operation was in flight). */
   async recordRun(
     schedule: Schedule,
-    run: ScheduledRun | { outcome: 'failed-to-start'; reason: string },
+    run: Exclude<ScheduledRun, { outcome: 'duplicate' }> | { outcome: 'failed-to-start'; reason: string },
     at: Date,
   ) {
     const current = await this.deps.backups.findSchedule(schedule.projectId, schedule.addonId, schedule.id);

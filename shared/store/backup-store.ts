@@ -10,6 +10,7 @@ import { ConflictError, NotFoundError } from '../errors.ts';
 import { transientErrors } from '../providers/aws/aws-errors.ts';
 import { type Backup, BackupSchema, type Schedule, ScheduleSchema } from '../schemas/backup.ts';
 import type { Page, PaginationQuery } from '../schemas/common.ts';
+import { decodeCursor, encodeCursor } from './cursor.ts';
 import { isConditionFailure, notTerminal, setExpression } from './expressions.ts';
 import { queryAddonIndexPage } from './pages.ts';
 
@@ -68,7 +69,17 @@ export class BackupStore {
     >;
   }
 
+  /** Create a backup record; a second one with the same id is a conflict (ids can be derived). */
   async putBackup(backup: BackupRecord): Promise<void> {
+    try {
+      await this.writeNewBackup(backup);
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      throw new ConflictError(`Backup ${backup.id} already exists`, { field: 'backupId' });
+    }
+  }
+
+  private async writeNewBackup(backup: BackupRecord): Promise<void> {
     await this.send(
       new PutCommand({
         TableName: this.props.tableName,
@@ -103,6 +114,37 @@ export class BackupStore {
 
   async listBackups(projectId: string, addonId: string, page: PaginationQuery): Promise<Page<BackupRecord>> {
     return queryAddonIndexPage(this.props, backupsOfAddon(addonId), projectId, page, toBackup);
+  }
+
+  /** The project's backups, newest first, including those of deleted addons. */
+  async listProjectBackups(projectId: string, page: PaginationQuery): Promise<Page<BackupRecord>> {
+    const pk = `PROJECT#${projectId}`;
+    const result = await this.send(
+      new QueryCommand({
+        TableName: this.props.tableName,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: { ':pk': pk, ':prefix': 'BACKUP#' },
+        ScanIndexForward: false,
+        Limit: page.limit,
+        ExclusiveStartKey: decodeCursor(page.cursor, pk),
+      }),
+    );
+    return {
+      items: ((result.Items as Record<string, unknown>[]) ?? []).map(toBackup),
+      nextCursor: encodeCursor(result.LastEvaluatedKey as Record<string, unknown> | undefined),
+    };
+  }
+
+  /** Every backup of an addon, deleted or not (the addon's deletion pages through them). */
+  async listAllBackupsOfAddon(projectId: string, addonId: string): Promise<BackupRecord[]> {
+    const items: BackupRecord[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.listBackups(projectId, addonId, { limit: 100, cursor });
+      items.push(...page.items);
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    return items;
   }
 
   /**

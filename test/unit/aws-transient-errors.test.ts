@@ -191,6 +191,7 @@ describe('EventBridge Scheduler runner', () => {
       groupName: 'g',
       targetArn: 'arn:aws:lambda:eu-west-1:123456789012:function:run-backup',
       roleArn: 'arn:aws:iam::123456789012:role/scheduler',
+      deadLetterArn: 'arn:aws:sqs:eu-west-1:123456789012:schedule-dead-letters',
     });
 
     // Act

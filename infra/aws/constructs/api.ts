@@ -220,6 +220,7 @@ export class Api extends Construct {
         SCHEDULE_GROUP_NAME: schedules.groupName,
         SCHEDULE_TARGET_ARN: schedules.runBackup.function.functionArn,
         SCHEDULE_ROLE_ARN: schedules.schedulerRole.roleArn,
+        SCHEDULE_DEAD_LETTER_ARN: schedules.scheduleDeadLetters.queue.queueArn,
       },
     });
     this.functions = { meta, catalog, addons, credentials, operations, backups: backupsFunction };

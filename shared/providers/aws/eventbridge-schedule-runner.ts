@@ -19,6 +19,8 @@ export interface EventBridgeScheduleRunnerProps {
   targetArn: string;
   /** The role EventBridge Scheduler assumes to invoke it (may invoke only that function). */
   roleArn: string;
+  /** The SQS queue that receives a firing whose invocation kept failing (an alarm watches it). */
+  deadLetterArn: string;
 }
 
 /** What run-backup receives: it reads the schedule itself, so an edit needs no new payload. */
@@ -26,7 +28,12 @@ export interface ScheduledBackupEvent {
   projectId: string;
   addonId: string;
   scheduleId: string;
+  /** Filled in by EventBridge Scheduler at each firing: the backup id derives from it. */
+  scheduledTime: string;
 }
+
+/** A context attribute EventBridge Scheduler substitutes in the target input. */
+const SCHEDULED_TIME = '<aws.scheduler.scheduled-time>';
 
 /**
  * Addon backup schedules as EventBridge Scheduler schedules, one per addon schedule, named after
@@ -36,6 +43,8 @@ export interface ScheduledBackupEvent {
  * - Cron in UTC (`toCronExpression`), no flexible window: a backup at 02:00 starts at 02:00.
  * - Retries: a missed invocation is retried for up to an hour, never later; a backup started
  *   much later than planned would only collide with the next one (which is then a recorded skip).
+ *   A firing still undelivered then goes to the dead-letter queue. Retries and duplicates are
+ *   harmless: the input carries the scheduled time, and the backup id derives from it.
  * - `ActionAfterCompletion: NONE`: recurring schedules never complete; nothing to delete.
  */
 export class EventBridgeScheduleRunner implements ScheduleRunner {
@@ -55,6 +64,7 @@ export class EventBridgeScheduleRunner implements ScheduleRunner {
       projectId: schedule.projectId,
       addonId: schedule.addonId,
       scheduleId: schedule.id,
+      scheduledTime: SCHEDULED_TIME,
     };
     return {
       Name: this.scheduleName(schedule),
@@ -70,6 +80,7 @@ export class EventBridgeScheduleRunner implements ScheduleRunner {
         RoleArn: this.props.roleArn,
         Input: JSON.stringify(input),
         RetryPolicy: { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 3600 },
+        DeadLetterConfig: { Arn: this.props.deadLetterArn },
       },
     };
   }
