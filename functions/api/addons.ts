@@ -39,8 +39,8 @@ export const createAddonsHandler = (deps: AddonsDeps) =>
         status: 200,
         body: await deps.service.get(params.projectId, params.addonId),
       }),
-      deleteAddon: async ({ params }) => {
-        const result = await deps.service.delete(params.projectId, params.addonId);
+      deleteAddon: async ({ params, query }) => {
+        const result = await deps.service.delete(params.projectId, params.addonId, query);
         return {
           status: 202,
           headers: { 'operation-location': location(params.projectId, result.operation.id) },

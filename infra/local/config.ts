@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import * as z from 'zod';
+import { DEFAULT_BACKUP_GRACE_DAYS } from '#shared/services/addon-retirement.ts';
 
 /** The local target's configuration, from the environment (README: Configuration). */
 export const LocalConfigSchema = z.object({
@@ -16,6 +17,8 @@ export const LocalConfigSchema = z.object({
   ADDONS_CLOCK_SPEED: z.coerce.number().min(1).max(1_000_000).default(1),
   /** How often the local scheduler checks for due schedules and expired backups (ms). */
   ADDONS_SCHEDULER_TICK_MS: z.coerce.number().int().min(10).max(600_000).default(15_000),
+  /** Days a deleted addon's backups are kept before retention deletes them (pinned: until unpinned). */
+  ADDONS_BACKUP_GRACE_DAYS: z.coerce.number().min(0).max(3650).default(DEFAULT_BACKUP_GRACE_DAYS),
   /** Where pg_dump and pg_restore are, when not in /usr/lib/postgresql/<major>/bin or on PATH. */
   ADDONS_PG_BIN_DIR: z.string().min(1).optional(),
 });
@@ -30,6 +33,7 @@ export interface LocalConfig {
   retryMs: number;
   clockSpeed: number;
   schedulerTickMs: number;
+  backupGraceDays: number;
   pgBinDir?: string;
 }
 
@@ -52,6 +56,7 @@ export const loadLocalConfig = (env: NodeJS.ProcessEnv = process.env): LocalConf
     retryMs: parsed.ADDONS_RETRY_MS,
     clockSpeed: parsed.ADDONS_CLOCK_SPEED,
     schedulerTickMs: parsed.ADDONS_SCHEDULER_TICK_MS,
+    backupGraceDays: parsed.ADDONS_BACKUP_GRACE_DAYS,
     pgBinDir: parsed.ADDONS_PG_BIN_DIR,
   };
 };

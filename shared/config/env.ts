@@ -75,6 +75,10 @@ export const WorkflowFunctionEnvSchema = CommonEnvSchema.extend({
   POSTGRES_TLS_PARAMETER_GROUPS: JsonStringMapSchema,
   ...BackupBucketEnvSchema.shape,
   ...JobLaunchEnvSchema.shape,
+  /** Deleting an addon deletes its EventBridge Scheduler schedules, in this group. */
+  SCHEDULE_GROUP_NAME: z.string().min(1),
+  /** Days a deleted addon's backups are kept before retention deletes them (pinned: until unpinned). */
+  BACKUP_GRACE_DAYS: z.coerce.number().min(0).max(3650).default(7),
 });
 
 export const BackupsFunctionEnvSchema = CommonEnvSchema.extend({

@@ -193,6 +193,19 @@ export class BackupService {
     return { items: result.items.map(toBackup), nextCursor: result.nextCursor };
   }
 
+  /**
+   * Every backup of the project, newest first, those of deleted addons included (each says
+   * which addon it came from and whether that addon is deleted).
+   */
+  async listProject(projectId: string, page: PaginationQuery): Promise<Page<Backup>> {
+    const result = await this.deps.backups.listProjectBackups(projectId, page);
+    return { items: result.items.map(toBackup), nextCursor: result.nextCursor };
+  }
+
+  /**
+   * A backup by its addon-scoped path. The addon need not exist any more: a deleted addon's
+   * backups keep their URLs (get, pin, download, delete) for their grace period.
+   */
   private async backupOf(projectId: string, addonId: string, backupId: string): Promise<BackupRecord> {
     const backup = await this.deps.backups.getBackup(projectId, backupId);
     if (backup.addonId !== addonId) {

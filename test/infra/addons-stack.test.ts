@@ -491,8 +491,19 @@ describe('backups', () => {
       { 'Fn::GetAtt': [logicalIdOf(synthesized, stack.schedules.runBackup.function), 'Arn'] },
       json,
     );
+    const deadLetters = resolveIntrinsics(
+      { 'Fn::GetAtt': [logicalIdOf(synthesized, stack.schedules.scheduleDeadLetters.queue), 'Arn'] },
+      json,
+    );
     expect(statements).toEqual([
       { Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: [runBackup, `${runBackup}:$LATEST`] },
+      // Undeliverable firings go to the dead-letter queue, encrypted with the platform key via SQS.
+      { Effect: 'Allow', Action: 'sqs:SendMessage', Resource: deadLetters },
+      expect.objectContaining({
+        Effect: 'Allow',
+        Action: ['kms:GenerateDataKey', 'kms:Decrypt'],
+        Condition: { StringEquals: { 'kms:ViaService': expect.anything() } },
+      }),
     ]);
     const trust = json.Resources[logicalIdOf(synthesized, stack.schedules.schedulerRole)]?.Properties
       ?.AssumeRolePolicyDocument as { Statement: Array<Record<string, unknown>> };

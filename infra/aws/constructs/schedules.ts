@@ -24,6 +24,9 @@ export interface SchedulesProps {
   logRetention?: RetentionDays;
 }
 
+/** The deployment's EventBridge Scheduler group: the workflows delete a deleted addon's schedules in it. */
+export const scheduleGroupNameOf = (scope: Construct): string => `${Stack.of(scope).stackName}-backups`;
+
 /**
  * Backup schedules and retention. Each addon backup schedule is an EventBridge Scheduler
  * schedule in this deployment's group, created by the backups API at run time; every schedule
@@ -52,7 +55,7 @@ export class Schedules extends Construct {
       BACKUP_BUCKET: backups.bucket.bucketName,
     } as const;
 
-    this.groupName = `${Stack.of(this).stackName}-backups`;
+    this.groupName = scheduleGroupNameOf(this);
     this.group = new CfnScheduleGroup(this, 'Group', { name: this.groupName });
 
     this.runBackup = new ProjectFunction(this, 'RunBackupFunction', {
@@ -67,6 +70,8 @@ export class Schedules extends Construct {
       logRetention: props.logRetention,
     });
     data.grantStore(this.runBackup, ['GetItem', 'PutItem', 'UpdateItem']);
+    // Deleting an addon deletes its schedules (delete-addon's RemoveSchedules step).
+    this.grantDeleteSchedules(workflows.taskFunction);
     workflows.stateMachine('backup-addon').grantStartExecution(this.runBackup);
 
     this.schedulerRole = new iam.Role(this, 'SchedulerRole', {
@@ -149,6 +154,20 @@ export class Schedules extends Construct {
         arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
       },
       Stack.of(this),
+    );
+  }
+
+  /** Delete schedules of the group, and nothing else. */
+  grantDeleteSchedules(grantee: iam.IGrantable): void {
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['scheduler:DeleteSchedule'],
+      resourceArns: [this.scheduleArns()],
+    });
+    acknowledgeNag(
+      grantee,
+      `IAM5[Resource::${nagArn('scheduler', `schedule/${this.groupName}/*`)}]`,
+      'Deleting an addon deletes its schedules, named at run time, in this deployment’s schedule group only',
     );
   }
 

@@ -101,11 +101,25 @@ export class EventBridgeScheduleRunner implements ScheduleRunner {
     }
   }
 
-  async remove(schedule: Pick<Schedule, 'id' | 'projectId' | 'addonId'>): Promise<void> {
+  remove(schedule: Pick<Schedule, 'id' | 'projectId' | 'addonId'>): Promise<void> {
+    return new EventBridgeScheduleRemover(this.props).remove(schedule);
+  }
+}
+
+/**
+ * Only the removal of schedules, for the delete workflow: it needs the group and a client, not
+ * the target and role that creating a schedule takes. An absent schedule is already removed.
+ */
+export class EventBridgeScheduleRemover implements Pick<ScheduleRunner, 'remove'> {
+  private readonly send: SchedulerClient['send'];
+
+  constructor(private readonly props: { client: SchedulerClient; groupName: string }) {
+    this.send = transientErrors(props.client, 'EventBridge Scheduler');
+  }
+
+  async remove(schedule: Pick<Schedule, 'id'>): Promise<void> {
     try {
-      await this.send(
-        new DeleteScheduleCommand({ Name: this.scheduleName(schedule), GroupName: this.props.groupName }),
-      );
+      await this.send(new DeleteScheduleCommand({ Name: schedule.id, GroupName: this.props.groupName }));
     } catch (error) {
       if (isAwsError(error, 'ResourceNotFound')) return;
       throw toPlatformError(error, 'deleting the backup schedule');

@@ -6,6 +6,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { S3Client } from '@aws-sdk/client-s3';
+import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { CfnResource } from 'aws-cdk-lib';
@@ -138,6 +139,7 @@ export const startAwsWorkflowWorld = async () => {
       ec2: new EC2Client({ ...LOCAL_AWS, region: 'eu-west-1' }),
       secrets: new SecretsManagerClient({ ...LOCAL_AWS, region: 'eu-west-1' }),
       s3: new S3Client({ ...LOCAL_AWS, region: 'eu-west-1' }),
+      scheduler: new SchedulerClient({ ...LOCAL_AWS, region: 'eu-west-1' }),
     },
     new Logger({ logLevel: 'SILENT' }),
   );
