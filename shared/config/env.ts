@@ -22,6 +22,8 @@ export const MetaFunctionEnvSchema = CommonEnvSchema.extend({
 export const CatalogFunctionEnvSchema = CommonEnvSchema;
 export const AddonsFunctionEnvSchema = CommonEnvSchema.extend({
   ...TableEnvSchema.shape,
+  /** A final backup's dump is named in this bucket (the function itself never writes there). */
+  BACKUP_BUCKET: z.string().min(1),
   PROVISION_ADDON_STATE_MACHINE_ARN: z.string().min(1),
   DELETE_ADDON_STATE_MACHINE_ARN: z.string().min(1),
 });

@@ -350,6 +350,15 @@ const exerciseBackups = async (addonId: string, createOperationId: string) => {
   await backupStore.updateBackup(scheduled, { expiresAt: '2020-01-01T00:00:00.000Z' });
   current = calls.sweep;
   sweepResult = await sweep({}, context());
+
+  // What outlives an addon: the project's backups, and a delete after a final dump.
+  await call('backups', 'listProjectBackups', routes.listProjectBackups, {
+    pathParameters: { projectId: PROJECT },
+  });
+  await call('addons', 'deleteWithFinalBackup', routes.deleteAddon, {
+    pathParameters: path,
+    query: { finalBackup: 'dump' },
+  });
 };
 let runResult: unknown;
 let sweepResult: unknown;
@@ -387,6 +396,8 @@ describe('the API functions, as deployed', () => {
       listSchedules: 200,
       updateSchedule: 200,
       deleteSchedule: 204,
+      listProjectBackups: 200,
+      deleteWithFinalBackup: 202,
     });
     expect(runResult).toEqual({ outcome: 'started', backupId: expect.any(String) });
     expect(sweepResult).toEqual({ deleted: 2, failed: [] });

@@ -183,6 +183,7 @@ export class Api extends Construct {
       environment: {
         ...environment,
         TABLE_NAME: data.table.tableName,
+        BACKUP_BUCKET: backups.bucket.bucketName,
         PROVISION_ADDON_STATE_MACHINE_ARN: workflows.stateMachine('provision-addon').stateMachineArn,
         DELETE_ADDON_STATE_MACHINE_ARN: workflows.stateMachine('delete-addon').stateMachineArn,
       },

@@ -174,11 +174,22 @@ export const startAwsWorkflowWorld = async () => {
     client: DynamoDBDocumentClient.from(dynamo.client, { marshallOptions: { removeUndefinedValues: true } }),
     tableName: env.TABLE_NAME,
   });
-  const service = new AddonService({ store, workflows, target: 'aws' });
   const testDocumentClient = DynamoDBDocumentClient.from(dynamo.client, {
     marshallOptions: { removeUndefinedValues: true },
   });
   const backupStore = new BackupStore({ client: testDocumentClient, tableName: env.TABLE_NAME });
+  const service = new AddonService({
+    store,
+    workflows,
+    target: 'aws',
+    finalBackups: {
+      backups: backupStore,
+      artifacts: new BackupArtifacts({
+        client: new S3Client({ ...LOCAL_AWS, region: 'eu-west-1' }),
+        bucket: env.BACKUP_BUCKET,
+      }),
+    },
+  });
   // The API side, as the backups function composes it (its S3 and RDS calls are not the
   // workflow function's, and are not recorded here).
   const backupService = new BackupService({
