@@ -75,8 +75,11 @@ describe('EventBridgeScheduleRunner', () => {
         projectId: 'proj-a',
         addonId: 'adn-01jd0000000000000000000000',
         scheduleId: 'sch-01jd0000000000000000000000',
+        // EventBridge Scheduler fills it in at each firing: the backup id derives from it.
+        scheduledTime: '<aws.scheduler.scheduled-time>',
       }),
       RetryPolicy: { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 3600 },
+      DeadLetterConfig: { Arn: 'arn:aws:sqs:eu-west-1:123456789012:schedule-dead-letters' },
     },
   });
 
