@@ -1,12 +1,15 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { CursorSigner } from '#shared/api/cursors.ts';
 import { createHttpHandler, type IdempotencyOptions, lazyHandler } from '#shared/api/http-handler.ts';
 import { dynamoDbIdempotency } from '#shared/api/idempotency.ts';
 import { AddonsFunctionEnvSchema, parseEnv } from '#shared/config/env.ts';
 import { SfnWorkflowStarter } from '#shared/providers/aws/sfn-workflow-starter.ts';
+import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import { AddonService } from '#shared/services/addon-service.ts';
 import { AddonStore } from '#shared/store/addon-store.ts';
+import { BackupStore } from '#shared/store/backup-store.ts';
 import { cursorSigner, documentClient, dynamoClient, logger } from './aws-clients.ts';
 
 export interface AddonsDeps {
@@ -41,8 +44,8 @@ export const createAddonsHandler = (deps: AddonsDeps) =>
         status: 200,
         body: await deps.service.get(params.projectId, params.addonId),
       }),
-      deleteAddon: async ({ params }) => {
-        const result = await deps.service.delete(params.projectId, params.addonId);
+      deleteAddon: async ({ params, query }) => {
+        const result = await deps.service.delete(params.projectId, params.addonId, query);
         return {
           status: 202,
           headers: { 'operation-location': location(params.projectId, result.operation.id) },
@@ -55,7 +58,8 @@ export const createAddonsHandler = (deps: AddonsDeps) =>
 
 export const handler = lazyHandler(() => {
   const env = parseEnv(AddonsFunctionEnvSchema);
-  const store = new AddonStore({ client: documentClient(), tableName: env.TABLE_NAME });
+  const client = documentClient();
+  const store = new AddonStore({ client, tableName: env.TABLE_NAME });
   const workflows = new SfnWorkflowStarter({
     client: new SFNClient({}),
     stateMachineArns: {
@@ -65,7 +69,16 @@ export const handler = lazyHandler(() => {
   });
   return createAddonsHandler({
     logger,
-    service: new AddonService({ store, workflows, target: env.ADDONS_TARGET }),
+    service: new AddonService({
+      store,
+      workflows,
+      target: env.ADDONS_TARGET,
+      // A final backup is recorded here and taken by the delete workflow; only its key is named here.
+      finalBackups: {
+        backups: new BackupStore({ client, tableName: env.TABLE_NAME }),
+        artifacts: new BackupArtifacts({ client: new S3Client({}), bucket: env.BACKUP_BUCKET }),
+      },
+    }),
     idempotency: dynamoDbIdempotency({ client: dynamoClient(), tableName: env.TABLE_NAME }),
     cursors: cursorSigner(env.CURSOR_SECRET_ARN),
   });

@@ -50,6 +50,7 @@ export const handler = lazyHandler(() => {
       groupName: env.SCHEDULE_GROUP_NAME,
       targetArn: env.SCHEDULE_TARGET_ARN,
       roleArn: env.SCHEDULE_ROLE_ARN,
+      deadLetterArn: env.SCHEDULE_DEAD_LETTER_ARN,
     }),
     target: env.ADDONS_TARGET,
   });

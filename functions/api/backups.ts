@@ -34,6 +34,10 @@ export const createBackupsHandler = (deps: BackupsDeps) =>
         status: 200,
         body: await deps.backups.list(params.projectId, params.addonId, query),
       }),
+      listProjectBackups: async ({ params, query }) => ({
+        status: 200,
+        body: await deps.backups.listProject(params.projectId, query),
+      }),
       getBackup: async ({ params }) => ({
         status: 200,
         body: await deps.backups.get(params.projectId, params.addonId, params.backupId),

@@ -26,11 +26,17 @@ export const ScheduledBackupEventSchema = z.object({
   projectId: z.string().min(1),
   addonId: z.string().min(1),
   scheduleId: z.string().min(1),
+  /**
+   * When the firing was due: EventBridge Scheduler fills in `<aws.scheduler.scheduled-time>`.
+   * Schedules written before it was in the input fall back to the time of invocation.
+   */
+  scheduledTime: z.iso.datetime({ offset: true }).optional(),
 });
 
 export type RunBackupResult =
   | { outcome: 'started'; backupId: string }
   | { outcome: 'skipped'; reason: string }
+  | { outcome: 'duplicate'; backupId: string }
   | { outcome: 'failed-to-start'; reason: string }
   | { outcome: 'no-schedule' | 'disabled' };
 
@@ -45,7 +51,8 @@ export interface RunBackupDeps {
 /**
  * The target of every backup schedule: read the schedule as it is now (an edit since the
  * schedule was written to EventBridge wins), start the backup, and record what came of it on
- * the schedule. An operation in flight makes the run a recorded skip: a normal outcome. A run
+ * the schedule. The backup id comes from the schedule and its scheduled time, so a retry or a
+ * duplicate delivery of the same firing creates nothing more. An operation in flight makes the run a recorded skip: a normal outcome. A run
  * that cannot start is recorded too, and not thrown: a retry would fail the same way.
  */
 export const createRunBackupHandler = (deps: RunBackupDeps) => {
@@ -53,7 +60,7 @@ export const createRunBackupHandler = (deps: RunBackupDeps) => {
   const run = async (event: unknown): Promise<RunBackupResult> => {
     const ref = parsePart(ScheduledBackupEventSchema, event, 'scheduled backup event');
     deps.logger.appendKeys({ ...ref });
-    const at = now();
+    const at = ref.scheduledTime ? new Date(ref.scheduledTime) : now();
     const schedule = await deps.store.findSchedule(ref.projectId, ref.addonId, ref.scheduleId);
     if (!schedule) {
       deps.logger.warn('the schedule no longer exists; nothing to back up');
@@ -62,10 +69,14 @@ export const createRunBackupHandler = (deps: RunBackupDeps) => {
     if (!schedule.enabled) return { outcome: 'disabled' };
     let result: RunBackupResult;
     try {
-      result = await deps.backups.runScheduled(schedule);
+      result = await deps.backups.runScheduled(schedule, at);
     } catch (error) {
       deps.logger.error('the scheduled backup could not start', { error: error as Error });
       result = { outcome: 'failed-to-start', reason: errorMessage(error) };
+    }
+    if (result.outcome === 'duplicate') {
+      deps.logger.info('this firing already has its backup; nothing to do', { ...result });
+      return result;
     }
     await deps.schedules.recordRun(schedule, result, at);
     deps.logger.info('scheduled backup', { ...result });

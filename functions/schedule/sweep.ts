@@ -12,19 +12,20 @@ import { parseEnv, SweepFunctionEnvSchema } from '#shared/config/env.ts';
 import { RdsSnapshotDeleter } from '#shared/providers/aws/rds-postgres-provider.ts';
 import { SfnWorkflowStarter } from '#shared/providers/aws/sfn-workflow-starter.ts';
 import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
-import { BackupService } from '#shared/services/backup-service.ts';
+import { BackupService, type SweepOutcome } from '#shared/services/backup-service.ts';
 import { AddonStore } from '#shared/store/addon-store.ts';
 import { BackupStore } from '#shared/store/backup-store.ts';
 
 export interface SweepResult {
   deleted: number;
-  failed: Array<{ backupId: string; reason: string }>;
+  failed: SweepOutcome['failed'];
 }
 
 /**
  * The retention sweep, hourly (an EventBridge rule): every unpinned backup whose retention ran
- * out loses its data (S3 artifact or RDS snapshot), then its record. A backup that cannot be
- * deleted is logged as an error and tried again at the next sweep.
+ * out loses its data (S3 artifact or RDS snapshot), then its record; it pages through all of
+ * them. A backup that cannot be deleted is logged as an error, does not stop the others, and is
+ * tried again at the next sweep.
  */
 export const createSweepHandler = (deps: { logger: Logger; backups: BackupService }) => {
   const run = async (): Promise<SweepResult> => {

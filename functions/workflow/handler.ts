@@ -3,11 +3,13 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { S3Client } from '@aws-sdk/client-s3';
+import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import type { z } from 'zod';
 import { parseEnv, WorkflowFunctionEnvSchema } from '#shared/config/env.ts';
+import { EventBridgeScheduleRemover } from '#shared/providers/aws/eventbridge-schedule-runner.ts';
 import { RdsPostgresProvider } from '#shared/providers/aws/rds-postgres-provider.ts';
 import { SecretsManagerStore } from '#shared/providers/aws/secrets-manager-store.ts';
 import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
@@ -23,12 +25,13 @@ export interface AwsWorkflowClients {
   ec2: EC2Client;
   secrets: SecretsManagerClient;
   s3: S3Client;
+  scheduler: SchedulerClient;
 }
 
 /**
  * The AWS composition root of the workflow task handler: the same engine-agnostic steps as
- * the local target, with RDS (instances and snapshots), Secrets Manager, S3 (dump artifacts)
- * and DynamoDB behind them; dump and restore jobs run on Fargate. Tests build it with
+ * the local target, with RDS (instances and snapshots), Secrets Manager, S3 (dump artifacts),
+ * EventBridge Scheduler (a deleted addon's schedules) and DynamoDB behind them; dump and restore jobs run on Fargate. Tests build it with
  * their own clients (mocked, or pointed at dynalite).
  */
 export const createAwsWorkflowTaskHandler = (
@@ -40,6 +43,7 @@ export const createAwsWorkflowTaskHandler = (
     marshallOptions: { removeUndefinedValues: true },
   });
   const store = new AddonStore({ client: documentClient, tableName: env.TABLE_NAME });
+  const backups = new BackupStore({ client: documentClient, tableName: env.TABLE_NAME });
   const provider = new RdsPostgresProvider({
     rds: clients.rds,
     ec2: clients.ec2,
@@ -61,7 +65,7 @@ export const createAwsWorkflowTaskHandler = (
     provider,
     backups: {
       store,
-      backups: new BackupStore({ client: documentClient, tableName: env.TABLE_NAME }),
+      backups,
       artifacts: new BackupArtifacts({ client: clients.s3, bucket: env.BACKUP_BUCKET }),
       snapshots: provider,
       // What the ASL's ecs:runTask.sync states pass to RunTask, from the `prepare*Job` output.
@@ -72,6 +76,15 @@ export const createAwsWorkflowTaskHandler = (
         subnets: env.JOB_SUBNET_IDS,
         securityGroups: env.JOB_SECURITY_GROUP_IDS,
       },
+    },
+    retirement: {
+      store,
+      backups,
+      schedules: new EventBridgeScheduleRemover({
+        client: clients.scheduler,
+        groupName: env.SCHEDULE_GROUP_NAME,
+      }),
+      graceDays: env.BACKUP_GRACE_DAYS,
     },
   });
 };
@@ -89,6 +102,7 @@ export const handler = (event: unknown, context: Context): Promise<unknown> => {
       ec2: new EC2Client({}),
       secrets: new SecretsManagerClient({}),
       s3: new S3Client({}),
+      scheduler: new SchedulerClient({}),
     },
     new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'addons' }),
   );

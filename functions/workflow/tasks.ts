@@ -4,18 +4,25 @@ import middy from '@middy/core';
 import * as z from 'zod';
 import { parsePart } from '#shared/api/zod-issues.ts';
 import {
+  AddonRetirement,
+  type AddonRetirementDeps,
+  RetirementTaskSchema,
+} from '#shared/services/addon-retirement.ts';
+import {
   type BackupTaskDeps,
   BackupTaskSchema,
   BackupWorkflowTasks,
 } from '#shared/services/backup-workflow-tasks.ts';
 import { type WorkflowTaskDeps, WorkflowTaskSchema, WorkflowTasks } from '#shared/services/workflow-tasks.ts';
 
-const AnyTaskSchema = z.union([WorkflowTaskSchema, BackupTaskSchema]);
+const AnyTaskSchema = z.union([WorkflowTaskSchema, BackupTaskSchema, RetirementTaskSchema]);
 
 export interface WorkflowHandlerDeps extends WorkflowTaskDeps {
   logger: Logger;
   /** Backup and restore steps; a deployment without them refuses those actions by name. */
   backups?: BackupTaskDeps;
+  /** What deleting an addon does to its schedules and backups. */
+  retirement?: AddonRetirementDeps;
 }
 
 /**
@@ -25,6 +32,7 @@ export interface WorkflowHandlerDeps extends WorkflowTaskDeps {
 export const createWorkflowTaskHandler = (deps: WorkflowHandlerDeps) => {
   const tasks = new WorkflowTasks(deps);
   const backupTasks = deps.backups ? new BackupWorkflowTasks(deps.backups) : undefined;
+  const retirement = deps.retirement ? new AddonRetirement(deps.retirement) : undefined;
   const run = async (event: unknown) => {
     const task = parsePart(AnyTaskSchema, event, 'workflow task');
     deps.logger.appendKeys({ operationId: task.operationId, action: task.action });
@@ -32,6 +40,11 @@ export const createWorkflowTaskHandler = (deps: WorkflowHandlerDeps) => {
     if (backupTask.success) {
       if (!backupTasks) throw new Error(`This deployment is not configured for ${backupTask.data.action}`);
       return backupTasks.run(backupTask.data);
+    }
+    const retirementTask = RetirementTaskSchema.safeParse(task);
+    if (retirementTask.success) {
+      if (!retirement) throw new Error(`This deployment is not configured for ${retirementTask.data.action}`);
+      return retirement.run(retirementTask.data);
     }
     return tasks.run(task as z.infer<typeof WorkflowTaskSchema>);
   };

@@ -8,13 +8,17 @@ export const DEFAULT_STACK_NAME = 'Addons';
  * The CDK app with cdk-nag's AwsSolutions checks: a finding without an acknowledgement fails
  * synthesis. The stack is environment-agnostic (two availability zones through Fn::GetAZs),
  * so `cdk synth` needs no account, no credentials and no context lookups: it works offline
- * on a fresh clone. `-c stackName=...` deploys a second copy into the same account.
+ * on a fresh clone. `-c stackName=...` deploys a second copy into the same account;
+ * `-c backupGraceDays=...` sets how long a deleted addon's backups are kept (default 7 days).
  */
 export const createAddonsApp = (props: AppProps = {}) => {
   const app = new App(props);
   const stackName = (app.node.tryGetContext('stackName') as string | undefined) ?? DEFAULT_STACK_NAME;
+  const graceDays = app.node.tryGetContext('backupGraceDays') as string | number | undefined;
   const stack = new AddonsStack(app, stackName, {
     description: 'Addons platform: managed PostgreSQL addons behind an HTTPS API',
+    // `-c backupGraceDays=30`: how long a deleted addon's backups are kept.
+    ...(graceDays !== undefined ? { backupGraceDays: Number(graceDays) } : {}),
   });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { app, stack };

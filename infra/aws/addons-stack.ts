@@ -13,6 +13,8 @@ import { Workflows } from './constructs/workflows.ts';
 export interface AddonsStackProps extends StackProps {
   /** Retention of every log group of the stack. @default one month */
   logRetention?: RetentionDays;
+  /** Days a deleted addon's backups are kept before retention deletes them (pinned ones: until unpinned). @default 7 */
+  backupGraceDays?: number;
 }
 
 /** The whole platform on AWS. Wiring only: each feature lives in its construct. */
@@ -38,6 +40,7 @@ export class AddonsStack extends Stack {
       network: this.network,
       postgres: this.postgres,
       backups: this.backups,
+      backupGraceDays: props.backupGraceDays,
       logRetention,
     });
     this.schedules = new Schedules(this, 'Schedules', {

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import * as z from 'zod';
+import { DEFAULT_BACKUP_GRACE_DAYS } from '#shared/services/addon-retirement.ts';
 
 /** The local target's configuration, from the environment (README: Configuration). */
 export const LocalConfigSchema = z.object({
@@ -27,6 +28,8 @@ export const LocalConfigSchema = z.object({
     .min(0)
     .max(30 * 86_400)
     .default(600),
+  /** Days a deleted addon's backups are kept before retention deletes them (pinned: until unpinned). */
+  ADDONS_BACKUP_GRACE_DAYS: z.coerce.number().min(0).max(3650).default(DEFAULT_BACKUP_GRACE_DAYS),
   /** Where pg_dump and pg_restore are, when not in /usr/lib/postgresql/<major>/bin or on PATH. */
   ADDONS_PG_BIN_DIR: z.string().min(1).optional(),
 });
@@ -41,6 +44,7 @@ export interface LocalConfig {
   retryMs: number;
   clockSpeed: number;
   schedulerTickMs: number;
+  backupGraceDays: number;
   pgBinDir?: string;
   reconciler: { deadlines?: string; startGraceMs: number; leftoverMinAgeMs: number };
 }
@@ -64,6 +68,7 @@ export const loadLocalConfig = (env: NodeJS.ProcessEnv = process.env): LocalConf
     retryMs: parsed.ADDONS_RETRY_MS,
     clockSpeed: parsed.ADDONS_CLOCK_SPEED,
     schedulerTickMs: parsed.ADDONS_SCHEDULER_TICK_MS,
+    backupGraceDays: parsed.ADDONS_BACKUP_GRACE_DAYS,
     pgBinDir: parsed.ADDONS_PG_BIN_DIR,
     reconciler: {
       deadlines: parsed.ADDONS_OPERATION_DEADLINES,

@@ -126,6 +126,12 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
     });
     cleanups.push(() => jobs.shutdown());
 
+    const scheduler = new LocalScheduler({
+      now,
+      tickMs: config.schedulerTickMs,
+      log: (message, extra) => logger.info(message, { ...extra }),
+      warn: (message, extra) => logger.warn(message, { ...extra }),
+    });
     const workflowTask = createWorkflowTaskHandler({
       store,
       provider: supervisor,
@@ -145,6 +151,13 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
           subnets: [],
           securityGroups: [],
         },
+      },
+      retirement: {
+        store,
+        backups: backupStore,
+        schedules: scheduler,
+        graceDays: config.backupGraceDays,
+        now,
       },
     });
     const runner = new LocalWorkflowRunner({
@@ -178,7 +191,12 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
       }
     }
 
-    const service = new AddonService({ store, workflows: runner, target: 'local' });
+    const service = new AddonService({
+      store,
+      workflows: runner,
+      target: 'local',
+      finalBackups: { backups: backupStore, artifacts },
+    });
     // An abort stops the execution and, as Step Functions does for runTask.sync, its job.
     const stoppable = {
       start: runner.start.bind(runner),
@@ -187,12 +205,6 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
         await jobs.cancel(operationId);
       },
     };
-    const scheduler = new LocalScheduler({
-      now,
-      tickMs: config.schedulerTickMs,
-      log: (message, extra) => logger.info(message, { ...extra }),
-      warn: (message, extra) => logger.warn(message, { ...extra }),
-    });
     const backupService = new BackupService({
       store,
       backups: backupStore,

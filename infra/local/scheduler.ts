@@ -67,8 +67,9 @@ export class LocalScheduler implements ScheduleRunner {
     const now = this.props.now();
     for (const entry of [...this.entries.values()]) {
       if (entry.next > now) continue;
+      const due = entry.next;
       entry.next = nextRun(timingOf(entry.schedule), now);
-      await this.fire(entry.schedule, now);
+      await this.fire(entry.schedule, due);
     }
     try {
       const swept = await this.backups?.sweepExpired();
@@ -93,10 +94,12 @@ export class LocalScheduler implements ScheduleRunner {
     }
   }
 
+  /** `at` is when the firing was due: the backup id derives from it, so a firing makes one backup. */
   private async fire(schedule: Schedule, at: Date): Promise<void> {
     if (!this.backups || !this.schedules) return;
     try {
-      const run = await this.backups.runScheduled(schedule);
+      const run = await this.backups.runScheduled(schedule, at);
+      if (run.outcome === 'duplicate') return;
       await this.schedules.recordRun(schedule, run, at);
     } catch (error) {
       if ((error as Error).name === 'NotFoundError') {

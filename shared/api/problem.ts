@@ -4,6 +4,7 @@ import {
   type FieldIssue,
   NotFoundError,
   ServiceUnavailableError,
+  TransientError,
   UnauthorizedError,
   UnsupportedError,
   ValidationError,
@@ -62,7 +63,8 @@ const mapError = (error: unknown, logger?: Logger): Problem => {
       ...withErrors(error.issues),
     });
   }
-  if (error instanceof ServiceUnavailableError) {
+  // A throttled or failing dependency: the same request can succeed a moment later.
+  if (error instanceof ServiceUnavailableError || error instanceof TransientError) {
     return problem(503, 'unavailable', 'Service unavailable', { detail: error.message });
   }
   // decodeURIComponent on a malformed escape (`%E0%A4%A`) in the path or a parameter.

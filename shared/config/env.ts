@@ -26,6 +26,8 @@ export const CatalogFunctionEnvSchema = CommonEnvSchema;
 export const AddonsFunctionEnvSchema = CommonEnvSchema.extend({
   ...TableEnvSchema.shape,
   ...CursorEnvSchema.shape,
+  /** A final backup's dump is named in this bucket (the function itself never writes there). */
+  BACKUP_BUCKET: z.string().min(1),
   PROVISION_ADDON_STATE_MACHINE_ARN: z.string().min(1),
   DELETE_ADDON_STATE_MACHINE_ARN: z.string().min(1),
 });
@@ -82,6 +84,10 @@ export const WorkflowFunctionEnvSchema = CommonEnvSchema.extend({
   POSTGRES_TLS_PARAMETER_GROUPS: JsonStringMapSchema,
   ...BackupBucketEnvSchema.shape,
   ...JobLaunchEnvSchema.shape,
+  /** Deleting an addon deletes its EventBridge Scheduler schedules, in this group. */
+  SCHEDULE_GROUP_NAME: z.string().min(1),
+  /** Days a deleted addon's backups are kept before retention deletes them (pinned: until unpinned). */
+  BACKUP_GRACE_DAYS: z.coerce.number().min(0).max(3650).default(7),
 });
 
 export const BackupsFunctionEnvSchema = CommonEnvSchema.extend({
@@ -96,6 +102,8 @@ export const BackupsFunctionEnvSchema = CommonEnvSchema.extend({
   SCHEDULE_TARGET_ARN: z.string().min(1),
   /** The role EventBridge Scheduler assumes to invoke it. */
   SCHEDULE_ROLE_ARN: z.string().min(1),
+  /** The SQS queue a firing goes to when it could not be delivered. */
+  SCHEDULE_DEAD_LETTER_ARN: z.string().min(1),
 });
 
 export const RunBackupFunctionEnvSchema = CommonEnvSchema.extend({

@@ -2,6 +2,7 @@ import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, type S3Client
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { Compression } from '../schemas/backup.ts';
 import { assertSafeIds } from '../util/safe-ids.ts';
+import { transientErrors } from './aws/aws-errors.ts';
 
 export interface ArtifactRef {
   bucket: string;
@@ -23,7 +24,11 @@ const EXTENSIONS: Record<Compression, string> = { gzip: 'gz', zstd: 'zst' };
  * addon so that lifecycle rules and IAM can be scoped by prefix.
  */
 export class BackupArtifacts {
-  constructor(private readonly props: { client: S3Client; bucket: string; signedUrlSeconds?: number }) {}
+  private readonly send: S3Client['send'];
+
+  constructor(private readonly props: { client: S3Client; bucket: string; signedUrlSeconds?: number }) {
+    this.send = transientErrors(props.client, 'S3');
+  }
 
   artifactFor(
     ref: { projectId: string; addonId: string; backupId: string },
@@ -43,7 +48,7 @@ export class BackupArtifacts {
 
   async readResult(artifact: ArtifactRef): Promise<DumpResult | undefined> {
     try {
-      const object = await this.props.client.send(
+      const object = await this.send(
         new GetObjectCommand({ Bucket: artifact.bucket, Key: this.resultKeyOf(artifact) }),
       );
       return JSON.parse(await (object.Body?.transformToString() ?? Promise.resolve('null'))) as DumpResult;
@@ -56,9 +61,7 @@ export class BackupArtifacts {
 
   async size(artifact: ArtifactRef): Promise<number | undefined> {
     try {
-      const head = await this.props.client.send(
-        new HeadObjectCommand({ Bucket: artifact.bucket, Key: artifact.key }),
-      );
+      const head = await this.send(new HeadObjectCommand({ Bucket: artifact.bucket, Key: artifact.key }));
       return head.ContentLength;
     } catch (error) {
       if (error instanceof Error && (error.name === 'NotFound' || error.name === 'NoSuchKey'))
@@ -68,10 +71,8 @@ export class BackupArtifacts {
   }
 
   async delete(artifact: ArtifactRef): Promise<void> {
-    await this.props.client.send(new DeleteObjectCommand({ Bucket: artifact.bucket, Key: artifact.key }));
-    await this.props.client.send(
-      new DeleteObjectCommand({ Bucket: artifact.bucket, Key: this.resultKeyOf(artifact) }),
-    );
+    await this.send(new DeleteObjectCommand({ Bucket: artifact.bucket, Key: artifact.key }));
+    await this.send(new DeleteObjectCommand({ Bucket: artifact.bucket, Key: this.resultKeyOf(artifact) }));
   }
 
   async downloadUrl(artifact: ArtifactRef, fileName: string): Promise<{ url: string; expiresAt: string }> {

@@ -46,7 +46,10 @@ export const BackupSchema = z
     type: BackupTypeSchema,
     compression: CompressionSchema.nullable(),
     status: BackupStatusSchema,
-    source: z.enum(['manual', 'schedule']),
+    source: z.enum(['manual', 'schedule', 'final']).meta({
+      description:
+        '`final`: taken by `DELETE .../addons/{addonId}?finalBackup=...` before the addon was deleted',
+    }),
     scheduleId: z.string().nullable(),
     engine: EngineSchema,
     engineVersion: z.string().meta({ description: 'Major version of the engine the backup was taken from' }),
@@ -55,6 +58,15 @@ export const BackupSchema = z
     pinned: z.boolean(),
     expiresAt: TimestampSchema.nullable().meta({ description: 'When retention deletes it; null when kept' }),
     operationId: z.string(),
+    addonName: z
+      .string()
+      .nullable()
+      .default(null)
+      .meta({ description: 'Name of the addon the backup came from (it outlives the addon)' }),
+    addonDeleted: z.boolean().default(false).meta({ description: 'The addon it came from has been deleted' }),
+    addonDeletedAt: TimestampSchema.nullable()
+      .default(null)
+      .meta({ description: 'When its addon was deleted; its grace period started then' }),
     error: z.object({ code: z.string(), message: z.string() }).nullable(),
     createdAt: TimestampSchema,
     startedAt: TimestampSchema.nullable(),
@@ -64,6 +76,13 @@ export const BackupSchema = z
 export type Backup = z.infer<typeof BackupSchema>;
 
 export const BackupPageSchema = pageOf(BackupSchema, 'BackupPage');
+
+export const FinalBackupTypeSchema = BackupTypeSchema.meta({
+  description:
+    'Take a backup of this type first (a dump is zstd-compressed); the addon is deleted only once it has completed. If it fails, the delete fails and the addon stays running.',
+});
+export const DeleteAddonQuerySchema = z.object({ finalBackup: FinalBackupTypeSchema.optional() });
+export type DeleteAddonQuery = z.infer<typeof DeleteAddonQuerySchema>;
 export const BackupWithOperationSchema = z
   .object({ backup: BackupSchema, operation: OperationSchema })
   .meta({ id: 'BackupWithOperation' });

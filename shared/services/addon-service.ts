@@ -1,19 +1,31 @@
 import { addonType, ENGINES, findPlan } from '../catalog/engines.ts';
-import { type FieldIssue, ServiceUnavailableError, UnsupportedError } from '../errors.ts';
+import {
+  ConflictError,
+  errorMessage,
+  type FieldIssue,
+  ServiceUnavailableError,
+  UnsupportedError,
+} from '../errors.ts';
 import { resourceIdFor } from '../ports/engine-provider.ts';
 import type { WorkflowName, WorkflowStarter } from '../ports/workflow-starter.ts';
+import type { BackupArtifacts } from '../providers/backup-artifacts.ts';
 import type { Addon, CreateAddonRequest } from '../schemas/addon.ts';
+import type { BackupType, CreateBackupRequest } from '../schemas/backup.ts';
 import type { Target } from '../schemas/catalog.ts';
 import type { Page, PaginationQuery } from '../schemas/common.ts';
 import type { Operation, OperationType } from '../schemas/operation.ts';
 import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
+import type { BackupStore } from '../store/backup-store.ts';
 import { newId, nowIso } from '../util/ids.ts';
 import { userFacingMessage } from '../util/redact.ts';
+import { newBackupRecord } from './backup-service.ts';
 
 export interface AddonServiceDeps {
   store: AddonStore;
   workflows: WorkflowStarter;
   target: Target;
+  /** Where a final backup is recorded and its dump would go; without them, none can be asked for. */
+  finalBackups?: { backups: BackupStore; artifacts: Pick<BackupArtifacts, 'artifactFor'> };
 }
 
 /** What the API shows of an addon record. */
@@ -132,12 +144,15 @@ export class AddonService {
     workflow: WorkflowName,
     addon: AddonRecord,
     operation: Operation,
+    prepare?: () => Promise<void>,
   ): Promise<void> {
     try {
+      await prepare?.();
       await this.deps.workflows.start(workflow, {
         projectId: addon.projectId,
         addonId: addon.id,
         operationId: operation.id,
+        ...(operation.backupId ? { backupId: operation.backupId } : {}),
       });
     } catch (error) {
       const message = `The ${workflow} workflow could not be started: ${userFacingMessage(error)}`;
@@ -165,11 +180,63 @@ export class AddonService {
     return toAddon(await this.deps.store.getAddon(projectId, addonId));
   }
 
-  async delete(projectId: string, addonId: string): Promise<{ addon: Addon; operation: Operation }> {
+  /**
+   * Delete an addon, optionally after a final backup: the delete workflow takes it first and
+   * deletes only once it has completed (if it fails, the delete fails and the addon keeps
+   * running). Its schedules go with it; its backups stay for the grace period.
+   */
+  async delete(
+    projectId: string,
+    addonId: string,
+    options: { finalBackup?: BackupType } = {},
+  ): Promise<{ addon: Addon; operation: Operation }> {
     const addon = await this.deps.store.getAddon(projectId, addonId);
-    const operation = newOperation('delete', projectId, addonId);
+    const final = options.finalBackup ? this.finalBackupOf(addon, options.finalBackup) : undefined;
+    const operation: Operation = {
+      ...newOperation('delete', projectId, addonId),
+      backupId: final?.backup.id ?? null,
+    };
     const updated = await this.deps.store.beginOperation(addon, operation, 'deleting');
-    await this.startWorkflow('delete-addon', updated, operation);
+    await this.startWorkflow('delete-addon', updated, operation, final && (() => final.record(operation.id)));
     return { addon: toAddon(updated), operation };
+  }
+
+  private finalBackupOf(addon: AddonRecord, type: BackupType) {
+    const finalBackups = this.deps.finalBackups;
+    const capabilities = addonType(addon.engine, this.deps.target).capabilities;
+    if (!finalBackups || !(type === 'dump' ? capabilities.dumpBackup : capabilities.snapshotBackup)) {
+      throw new UnsupportedError(`${addon.engine} addons cannot take ${type} backups on this deployment`, [
+        { path: 'finalBackup', message: `${type} backups are not supported for ${addon.engine} here` },
+      ]);
+    }
+    if (addon.status !== 'running') {
+      throw new ConflictError(
+        `Addon '${addon.name}' is ${addon.status}; only a running addon can take a final backup (delete it without one)`,
+        {
+          field: 'finalBackup',
+          ...(addon.currentOperationId ? { operationId: addon.currentOperationId } : {}),
+        },
+      );
+    }
+    const request: CreateBackupRequest =
+      type === 'dump' ? { type, compression: 'zstd', pinned: false } : { type, pinned: false };
+    const backupId = newId('bkp');
+    return {
+      backup: { id: backupId },
+      // Written once the delete holds the addon's lock, so a refused delete leaves no record.
+      record: async (operationId: string) => {
+        await finalBackups.backups.putBackup(
+          newBackupRecord({
+            addon,
+            backupId,
+            operationId,
+            request,
+            final: true,
+            artifacts: finalBackups.artifacts,
+            now: new Date(),
+          }),
+        );
+      },
+    };
   }
 }

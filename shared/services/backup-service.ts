@@ -9,7 +9,7 @@ import type { Page, PaginationQuery } from '../schemas/common.ts';
 import type { Operation } from '../schemas/operation.ts';
 import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
 import type { BackupRecord, BackupStore } from '../store/backup-store.ts';
-import { newId, nowIso } from '../util/ids.ts';
+import { deterministicId, newId, nowIso } from '../util/ids.ts';
 import { userFacingMessage } from '../util/redact.ts';
 import { newOperation } from './addon-service.ts';
 
@@ -31,7 +31,63 @@ export const toBackup = ({ artifact: _artifact, snapshotId: _snapshotId, ...back
 const DAY_MS = 24 * 60 * 60 * 1000;
 const ACTIVE = ['pending', 'in-progress'];
 
-export type ScheduledRun = { outcome: 'started'; backupId: string } | { outcome: 'skipped'; reason: string };
+export interface SweepOutcome {
+  deleted: string[];
+  failed: Array<{ backupId: string; projectId: string; reason: string }>;
+}
+
+export type ScheduledRun =
+  | { outcome: 'started'; backupId: string }
+  | { outcome: 'skipped'; reason: string }
+  /** This firing already created its backup (a retried or duplicated delivery): nothing done. */
+  | { outcome: 'duplicate'; backupId: string };
+
+/** Scheduled firings are minutes apart (cron); the minute identifies the firing. */
+export const scheduledBackupId = (scheduleId: string, scheduledAt: Date): string => {
+  const minute = Math.floor(scheduledAt.getTime() / 60_000) * 60_000;
+  return deterministicId('bkp', minute, `${scheduleId}@${new Date(minute).toISOString()}`);
+};
+
+/** A backup record as it starts: pending, its data located (S3 key or snapshot id), its expiry set. */
+export const newBackupRecord = (args: {
+  addon: AddonRecord;
+  backupId: string;
+  operationId: string;
+  request: CreateBackupRequest;
+  schedule?: Schedule;
+  final?: boolean;
+  artifacts: Pick<BackupArtifacts, 'artifactFor'>;
+  now: Date;
+}): BackupRecord => {
+  const { addon, backupId, request, schedule } = args;
+  const ref = { projectId: addon.projectId, addonId: addon.id, backupId };
+  return {
+    id: backupId,
+    projectId: addon.projectId,
+    addonId: addon.id,
+    type: request.type,
+    compression: request.type === 'dump' ? request.compression : null,
+    status: 'pending',
+    source: args.final ? 'final' : schedule ? 'schedule' : 'manual',
+    scheduleId: schedule?.id ?? null,
+    engine: addon.engine,
+    engineVersion: addon.version,
+    sizeBytes: null,
+    sha256: null,
+    pinned: request.pinned,
+    expiresAt: schedule ? new Date(args.now.getTime() + schedule.retentionDays * DAY_MS).toISOString() : null,
+    operationId: args.operationId,
+    addonName: addon.name,
+    addonDeleted: false,
+    addonDeletedAt: null,
+    error: null,
+    createdAt: nowIso(),
+    startedAt: null,
+    completedAt: null,
+    artifact: request.type === 'dump' ? args.artifacts.artifactFor(ref, request.compression) : null,
+    snapshotId: request.type === 'snapshot' ? `${addon.resourceId}-${backupId}`.slice(0, 255) : null,
+  };
+};
 
 export class BackupService {
   private readonly now: () => Date;
@@ -54,7 +110,7 @@ export class BackupService {
     projectId: string,
     addonId: string,
     request: CreateBackupRequest,
-    origin: { schedule?: Schedule } = {},
+    origin: { schedule?: Schedule; backupId?: string } = {},
   ): Promise<{ backup: Backup; operation: Operation }> {
     const addon = await this.deps.store.getAddon(projectId, addonId);
     this.checkCapability(addon, request.type);
@@ -64,36 +120,18 @@ export class BackupService {
         {},
       );
     }
-    const backupId = newId('bkp');
+    const backupId = origin.backupId ?? newId('bkp');
     const operation: Operation = { ...newOperation('backup', projectId, addonId), backupId };
     await this.deps.store.beginOperation(addon, operation, 'backing-up');
-    const retentionDays = origin.schedule?.retentionDays;
-    const backup: BackupRecord = {
-      id: backupId,
-      projectId,
-      addonId,
-      type: request.type,
-      compression: request.type === 'dump' ? request.compression : null,
-      status: 'pending',
-      source: origin.schedule ? 'schedule' : 'manual',
-      scheduleId: origin.schedule?.id ?? null,
-      engine: addon.engine,
-      engineVersion: addon.version,
-      sizeBytes: null,
-      sha256: null,
-      pinned: request.pinned,
-      expiresAt: retentionDays ? new Date(this.now().getTime() + retentionDays * DAY_MS).toISOString() : null,
+    const backup = newBackupRecord({
+      addon,
+      backupId,
       operationId: operation.id,
-      error: null,
-      createdAt: nowIso(),
-      startedAt: null,
-      completedAt: null,
-      artifact:
-        request.type === 'dump'
-          ? this.deps.artifacts.artifactFor({ projectId, addonId, backupId }, request.compression)
-          : null,
-      snapshotId: request.type === 'snapshot' ? `${addon.resourceId}-${backupId}`.slice(0, 255) : null,
-    };
+      request,
+      schedule: origin.schedule,
+      artifacts: this.deps.artifacts,
+      now: this.now(),
+    });
     try {
       await this.deps.backups.putBackup(backup);
       await this.deps.workflows.start('backup-addon', {
@@ -109,8 +147,15 @@ export class BackupService {
     return { backup: toBackup(backup), operation };
   }
 
-  /** A scheduled run: an operation in flight makes it a recorded skip, never a queue. */
-  async runScheduled(schedule: Schedule): Promise<ScheduledRun> {
+  /**
+   * A scheduled run: an operation in flight makes it a recorded skip, never a queue. The backup
+   * id is derived from the schedule and the time it was due, so a retried or duplicated
+   * delivery of the same firing finds the first one's backup and does nothing.
+   */
+  async runScheduled(schedule: Schedule, scheduledAt: Date): Promise<ScheduledRun> {
+    const backupId = scheduledBackupId(schedule.id, scheduledAt);
+    const already = async () => this.deps.backups.findBackup(schedule.projectId, backupId);
+    if (await already()) return { outcome: 'duplicate', backupId };
     try {
       const { backup } = await this.create(
         schedule.projectId,
@@ -118,12 +163,14 @@ export class BackupService {
         schedule.type === 'dump'
           ? { type: 'dump', compression: schedule.compression, pinned: false }
           : { type: 'snapshot', pinned: false },
-        { schedule },
+        { schedule, backupId },
       );
       return { outcome: 'started', backupId: backup.id };
     } catch (error) {
-      if (error instanceof ConflictError) return { outcome: 'skipped', reason: error.message };
-      throw error;
+      if (!(error instanceof ConflictError)) throw error;
+      // A concurrent delivery of the same firing holds the lock, or wrote the backup first.
+      if (await already()) return { outcome: 'duplicate', backupId };
+      return { outcome: 'skipped', reason: error.message };
     }
   }
 
@@ -147,6 +194,19 @@ export class BackupService {
     return { items: result.items.map(toBackup), nextCursor: result.nextCursor };
   }
 
+  /**
+   * Every backup of the project, newest first, those of deleted addons included (each says
+   * which addon it came from and whether that addon is deleted).
+   */
+  async listProject(projectId: string, page: PaginationQuery): Promise<Page<Backup>> {
+    const result = await this.deps.backups.listProjectBackups(projectId, page);
+    return { items: result.items.map(toBackup), nextCursor: result.nextCursor };
+  }
+
+  /**
+   * A backup by its addon-scoped path. The addon need not exist any more: a deleted addon's
+   * backups keep their URLs (get, pin, download, delete) for their grace period.
+   */
   private async backupOf(projectId: string, addonId: string, backupId: string): Promise<BackupRecord> {
     const backup = await this.deps.backups.getBackup(projectId, backupId);
     if (backup.addonId !== addonId) {
@@ -308,27 +368,30 @@ export class BackupService {
     return { backup: toBackup(backup), operation };
   }
 
-  /** Retention: delete every unpinned backup whose time is up, data first, then the record. */
-  async sweepExpired(): Promise<{ deleted: string[]; failed: Array<{ backupId: string; reason: string }> }> {
+  /**
+   * Retention: delete every unpinned backup whose time is up, data first, then the record. It
+   * pages through all of them; one that cannot be deleted is reported and the others still go
+   * (the next sweep tries it again).
+   */
+  async sweepExpired(pageSize = 100): Promise<SweepOutcome> {
     const deleted: string[] = [];
-    const failed: Array<{ backupId: string; reason: string }> = [];
-    for (;;) {
-      const expired = await this.deps.backups.listExpiredBackups(this.now().toISOString());
-      const candidates = expired.filter(
-        (backup) =>
-          !backup.pinned && !ACTIVE.includes(backup.status) && !failed.some((f) => f.backupId === backup.id),
-      );
-      if (candidates.length === 0) break;
-      for (const backup of candidates) {
+    const failed: SweepOutcome['failed'] = [];
+    const now = this.now().toISOString();
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.deps.backups.listExpiredBackups(now, { limit: pageSize, start });
+      for (const backup of page.items) {
+        if (backup.pinned || ACTIVE.includes(backup.status)) continue;
         try {
           await this.deleteData(backup);
           await this.deps.backups.deleteBackupRecord(backup);
           deleted.push(backup.id);
         } catch (error) {
-          failed.push({ backupId: backup.id, reason: errorMessage(error) });
+          failed.push({ backupId: backup.id, projectId: backup.projectId, reason: errorMessage(error) });
         }
       }
-    }
+      start = page.next;
+    } while (start);
     return { deleted, failed };
   }
 }

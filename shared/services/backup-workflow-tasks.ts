@@ -21,7 +21,14 @@ export const BackupTaskSchema = z.discriminatedUnion('action', [
   z.object({ action: z.literal('prepareDumpJob'), ...Ref }),
   z.object({ action: z.literal('completeDump'), ...Ref }),
   z.object({ action: z.literal('completeBackup'), ...Ref }),
-  z.object({ action: z.literal('failBackup'), ...Ref, error: CaughtError, ...CleanupFailureFields }),
+  z.object({
+    action: z.literal('failBackup'),
+    ...Ref,
+    error: CaughtError,
+    ...CleanupFailureFields,
+    /** The final backup of a delete: the delete fails with it, and the addon is left running. */
+    final: z.boolean().default(false),
+  }),
   z.object({ action: z.literal('startRestore'), ...Ref }),
   z.object({ action: z.literal('restoreSnapshot'), ...Ref }),
   z.object({ action: z.literal('describeRestore'), ...Ref, ...Wait }),
@@ -243,7 +250,13 @@ export class BackupWorkflowTasks {
 
   /** A failed backup never takes the addon down: partial data goes, the addon is running again. */
   private async failBackup(task: Task<'failBackup'>) {
-    const reason = failureReason(task, 'delete the backup to remove what is left');
+    const cause = failureReason(task, 'delete the backup to remove what is left');
+    const reason = task.final
+      ? {
+          code: cause.code,
+          message: `The final backup failed, so the addon was not deleted and is still running: ${cause.message}`,
+        }
+      : cause;
     const backup = await this.deps.backups.findBackup(task.projectId, task.backupId);
     if (backup) {
       if (!task.skipCleanup) {

@@ -1,6 +1,6 @@
 import { issuesOf } from '../api/zod-issues.ts';
 import { addonType } from '../catalog/engines.ts';
-import { UnsupportedError, ValidationError } from '../errors.ts';
+import { ConflictError, UnsupportedError, ValidationError } from '../errors.ts';
 import type { ScheduleRunner } from '../ports/schedule-runner.ts';
 import {
   type CreateScheduleRequest,
@@ -130,25 +130,38 @@ export class ScheduleService {
     await this.deps.backups.deleteSchedule(projectId, addonId, scheduleId);
   }
 
-  /** Remember what the last firing did (started, or skipped because an operation was in flight). */
+  /**
+   * Remember what the last firing did (started, or skipped because an operation was in flight).
+   * Two deliveries of one firing may race here: the one that started the backup wins, and a
+   * lost optimistic write is read again rather than failing the run.
+   */
   async recordRun(
     schedule: Schedule,
-    run: ScheduledRun | { outcome: 'failed-to-start'; reason: string },
+    run: Exclude<ScheduledRun, { outcome: 'duplicate' }> | { outcome: 'failed-to-start'; reason: string },
     at: Date,
   ) {
-    const current = await this.deps.backups.findSchedule(schedule.projectId, schedule.addonId, schedule.id);
-    if (!current) return;
-    await this.deps.backups.replaceSchedule(
-      {
-        ...current,
-        lastRun: {
-          at: at.toISOString(),
-          outcome: run.outcome,
-          backupId: run.outcome === 'started' ? run.backupId : null,
-          reason: run.outcome === 'started' ? null : run.reason,
-        },
-      },
-      current.revision,
-    );
+    for (let attempt = 0; ; attempt++) {
+      const current = await this.deps.backups.findSchedule(schedule.projectId, schedule.addonId, schedule.id);
+      if (!current) return;
+      const last = current.lastRun;
+      if (last?.at === at.toISOString() && last.outcome === 'started' && run.outcome !== 'started') return;
+      try {
+        await this.deps.backups.replaceSchedule(
+          {
+            ...current,
+            lastRun: {
+              at: at.toISOString(),
+              outcome: run.outcome,
+              backupId: run.outcome === 'started' ? run.backupId : null,
+              reason: run.outcome === 'started' ? null : run.reason,
+            },
+          },
+          current.revision,
+        );
+        return;
+      } catch (error) {
+        if (!(error instanceof ConflictError) || attempt >= 2) throw error;
+      }
+    }
   }
 }

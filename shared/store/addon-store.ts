@@ -8,6 +8,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, NotFoundError, StaleWriteError } from '../errors.ts';
+import { transientErrors } from '../providers/aws/aws-errors.ts';
 import { type Addon, AddonSchema, type AddonStatus } from '../schemas/addon.ts';
 import type { Page, PaginationQuery } from '../schemas/common.ts';
 import {
@@ -52,10 +53,12 @@ const toOperation = (item: Record<string, unknown>): Operation => OperationSchem
 export class AddonStore {
   private readonly client: DynamoDBDocumentClient;
   private readonly tableName: string;
+  private readonly send: DynamoDBDocumentClient['send'];
 
   constructor(props: AddonStoreProps) {
     this.client = props.client;
     this.tableName = props.tableName;
+    this.send = transientErrors(props.client, 'DynamoDB');
   }
 
   /**
@@ -67,7 +70,7 @@ export class AddonStore {
     await this.claimName(addon.projectId, addon.name, addon.id);
     try {
       await this.putOperation(operation);
-      await this.client.send(
+      await this.send(
         new PutCommand({
           TableName: this.tableName,
           Item: { ...keys.addon(addon.projectId, addon.id), ...addon },
@@ -83,7 +86,7 @@ export class AddonStore {
   private async claimName(projectId: string, name: string, addonId: string): Promise<void> {
     const key = keys.addonName(projectId, name);
     try {
-      await this.client.send(
+      await this.send(
         new PutCommand({
           TableName: this.tableName,
           Item: { ...key, addonId, claimedAt: nowIso() },
@@ -94,7 +97,7 @@ export class AddonStore {
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
     }
-    const claim = await this.client.send(
+    const claim = await this.send(
       new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }),
     );
     const holder = claim.Item?.addonId as string | undefined;
@@ -103,7 +106,7 @@ export class AddonStore {
     }
     // An orphaned claim (its addon never got written): take it over, unless somebody else just did.
     try {
-      await this.client.send(
+      await this.send(
         new PutCommand({
           TableName: this.tableName,
           Item: { ...key, addonId, claimedAt: nowIso() },
@@ -121,7 +124,7 @@ export class AddonStore {
 
   private async releaseName(projectId: string, name: string, addonId: string): Promise<void> {
     try {
-      await this.client.send(
+      await this.send(
         new DeleteCommand({
           TableName: this.tableName,
           Key: keys.addonName(projectId, name),
@@ -135,7 +138,7 @@ export class AddonStore {
   }
 
   async findAddon(projectId: string, addonId: string): Promise<AddonRecord | undefined> {
-    const result = await this.client.send(
+    const result = await this.send(
       new GetCommand({
         TableName: this.tableName,
         Key: keys.addon(projectId, addonId),
@@ -153,7 +156,7 @@ export class AddonStore {
 
   async listAddons(projectId: string, page: PaginationQuery): Promise<Page<AddonRecord>> {
     const pk = `PROJECT#${projectId}`;
-    const result = await this.client.send(
+    const result = await this.send(
       new QueryCommand({
         TableName: this.tableName,
         KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
@@ -173,7 +176,7 @@ export class AddonStore {
     const items: AddonRecord[] = [];
     let start: Record<string, unknown> | undefined;
     do {
-      const result = await this.client.send(
+      const result = await this.send(
         new ScanCommand({
           TableName: this.tableName,
           FilterExpression: 'begins_with(sk, :prefix)',
@@ -194,7 +197,7 @@ export class AddonStore {
   async beginOperation(addon: AddonRecord, operation: Operation, status: AddonStatus): Promise<AddonRecord> {
     const now = nowIso();
     try {
-      await this.client.send(
+      await this.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: keys.addon(addon.projectId, addon.id),
@@ -248,7 +251,7 @@ export class AddonStore {
       values[':none'] = null;
     }
     try {
-      await this.client.send(
+      await this.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: keys.addon(addon.projectId, addon.id),
@@ -274,7 +277,7 @@ export class AddonStore {
     operationId: string,
   ): Promise<void> {
     try {
-      await this.client.send(
+      await this.send(
         new DeleteCommand({
           TableName: this.tableName,
           Key: keys.addon(addon.projectId, addon.id),
@@ -296,7 +299,7 @@ export class AddonStore {
 
   async putOperation(operation: Operation): Promise<void> {
     const active = !TERMINAL_STATUSES.includes(operation.status);
-    await this.client.send(
+    await this.send(
       new PutCommand({
         TableName: this.tableName,
         Item: {
@@ -311,7 +314,7 @@ export class AddonStore {
   }
 
   async findOperation(projectId: string, operationId: string): Promise<Operation | undefined> {
-    const result = await this.client.send(
+    const result = await this.send(
       new GetCommand({
         TableName: this.tableName,
         Key: keys.operation(projectId, operationId),
@@ -344,7 +347,7 @@ export class AddonStore {
     names['#status'] = 'status';
     const conditions = ['attribute_exists(pk)', ...notTerminal(TERMINAL_STATUSES, values)];
     try {
-      const result = await this.client.send(
+      const result = await this.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: keys.operation(projectId, operationId),
@@ -379,7 +382,7 @@ export class AddonStore {
     const items: Operation[] = [];
     let start: Record<string, unknown> | undefined;
     do {
-      const result = await this.client.send(
+      const result = await this.send(
         new QueryCommand({
           TableName: this.tableName,
           IndexName: 'gsi2',

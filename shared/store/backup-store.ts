@@ -7,8 +7,10 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, NotFoundError } from '../errors.ts';
+import { transientErrors } from '../providers/aws/aws-errors.ts';
 import { type Backup, BackupSchema, type Schedule, ScheduleSchema } from '../schemas/backup.ts';
 import type { Page, PaginationQuery } from '../schemas/common.ts';
+import { decodeCursor, encodeCursor } from './cursor.ts';
 import { isConditionFailure, notTerminal, setExpression } from './expressions.ts';
 import { queryAddonIndexPage } from './pages.ts';
 
@@ -62,10 +64,22 @@ export class BackupStore {
   constructor(private readonly props: { client: DynamoDBDocumentClient; tableName: string }) {}
 
   private send<T>(command: T) {
-    return this.props.client.send(command as never) as Promise<Record<string, unknown>>;
+    return transientErrors(this.props.client, 'DynamoDB')(command as never) as Promise<
+      Record<string, unknown>
+    >;
   }
 
+  /** Create a backup record; a second one with the same id is a conflict (ids can be derived). */
   async putBackup(backup: BackupRecord): Promise<void> {
+    try {
+      await this.writeNewBackup(backup);
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      throw new ConflictError(`Backup ${backup.id} already exists`, { field: 'backupId' });
+    }
+  }
+
+  private async writeNewBackup(backup: BackupRecord): Promise<void> {
     await this.send(
       new PutCommand({
         TableName: this.props.tableName,
@@ -119,6 +133,37 @@ export class BackupStore {
     return queryAddonIndexPage(this.props, backupsOfAddon(addonId), projectId, page, toBackup);
   }
 
+  /** The project's backups, newest first, including those of deleted addons. */
+  async listProjectBackups(projectId: string, page: PaginationQuery): Promise<Page<BackupRecord>> {
+    const pk = `PROJECT#${projectId}`;
+    const result = await this.send(
+      new QueryCommand({
+        TableName: this.props.tableName,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: { ':pk': pk, ':prefix': 'BACKUP#' },
+        ScanIndexForward: false,
+        Limit: page.limit,
+        ExclusiveStartKey: decodeCursor(page.cursor, pk),
+      }),
+    );
+    return {
+      items: ((result.Items as Record<string, unknown>[]) ?? []).map(toBackup),
+      nextCursor: encodeCursor(result.LastEvaluatedKey as Record<string, unknown> | undefined),
+    };
+  }
+
+  /** Every backup of an addon, deleted or not (the addon's deletion pages through them). */
+  async listAllBackupsOfAddon(projectId: string, addonId: string): Promise<BackupRecord[]> {
+    const items: BackupRecord[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.listBackups(projectId, addonId, { limit: 100, cursor });
+      items.push(...page.items);
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    return items;
+  }
+
   /**
    * Update a backup. Terminal statuses are final, like operations: an abort that won the race
    * is not overwritten by a job that finished a moment later.
@@ -167,18 +212,28 @@ export class BackupStore {
     );
   }
 
-  /** Unpinned backups whose retention ran out before `now`, across projects. */
-  async listExpiredBackups(now: string, limit = 100): Promise<BackupRecord[]> {
+  /**
+   * One page of the unpinned backups whose retention ran out before `now`, across projects,
+   * oldest expiry first; `next` is where the following page starts (undefined on the last).
+   */
+  async listExpiredBackups(
+    now: string,
+    page: { limit?: number; start?: Record<string, unknown> } = {},
+  ): Promise<{ items: BackupRecord[]; next: Record<string, unknown> | undefined }> {
     const result = await this.send(
       new QueryCommand({
         TableName: this.props.tableName,
         IndexName: 'gsi2',
         KeyConditionExpression: 'gsi2pk = :pk AND gsi2sk < :now',
         ExpressionAttributeValues: { ':pk': 'EXPIRES', ':now': now },
-        Limit: limit,
+        Limit: page.limit ?? 100,
+        ExclusiveStartKey: page.start,
       }),
     );
-    return ((result.Items as Record<string, unknown>[]) ?? []).map(toBackup);
+    return {
+      items: ((result.Items as Record<string, unknown>[]) ?? []).map(toBackup),
+      next: result.LastEvaluatedKey as Record<string, unknown> | undefined,
+    };
   }
 
   // Schedules ----------------------------------------------------------------------------

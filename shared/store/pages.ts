@@ -1,4 +1,5 @@
 import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { transientErrors } from '../providers/aws/aws-errors.ts';
 import type { Page, PaginationQuery } from '../schemas/common.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 
@@ -13,7 +14,10 @@ export const queryAddonIndexPage = async <T>(
   page: PaginationQuery,
   map: (item: Record<string, unknown>) => T,
 ): Promise<Page<T>> => {
-  const result = await props.client.send(
+  const result = await transientErrors(
+    props.client,
+    'DynamoDB',
+  )(
     new QueryCommand({
       TableName: props.tableName,
       IndexName: 'gsi1',

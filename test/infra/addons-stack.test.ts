@@ -491,8 +491,20 @@ describe('backups', () => {
       { 'Fn::GetAtt': [logicalIdOf(synthesized, stack.schedules.runBackup.function), 'Arn'] },
       json,
     );
+    const deadLetters = resolveIntrinsics(
+      { 'Fn::GetAtt': [logicalIdOf(synthesized, stack.schedules.scheduleDeadLetters.queue), 'Arn'] },
+      json,
+    );
     expect(statements).toEqual([
       { Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: [runBackup, `${runBackup}:$LATEST`] },
+      // Undeliverable firings go to the dead-letter queue, encrypted with the platform key via SQS.
+      { Effect: 'Allow', Action: 'sqs:SendMessage', Resource: deadLetters },
+      {
+        Effect: 'Allow',
+        Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        Resource: expect.stringContaining(':key/'),
+        Condition: { StringEquals: { 'kms:ViaService': expect.stringMatching(/^sqs\./) } },
+      },
     ]);
     const trust = json.Resources[logicalIdOf(synthesized, stack.schedules.schedulerRole)]?.Properties
       ?.AssumeRolePolicyDocument as { Statement: Array<Record<string, unknown>> };
@@ -507,6 +519,56 @@ describe('backups', () => {
     synthesized.template.hasResourceProperties('AWS::Scheduler::ScheduleGroup', {
       Name: stack.schedules.groupName,
     });
+  });
+
+  it('gives the schedule target, run-backup and sweep KMS-encrypted, TLS-only dead-letter queues, each with an alarm', () => {
+    const { template, json, stack } = synthesized;
+    const { schedules } = stack;
+    const queues = [
+      schedules.scheduleDeadLetters,
+      schedules.runBackupDeadLetters,
+      schedules.sweepDeadLetters,
+    ];
+    const keyId = logicalIdOf(synthesized, stack.data.key);
+    for (const deadLetters of queues) {
+      const queueId = logicalIdOf(synthesized, deadLetters.queue);
+      expect(json.Resources[queueId]?.Properties).toMatchObject({
+        KmsMasterKeyId: { 'Fn::GetAtt': [keyId, 'Arn'] },
+        MessageRetentionPeriod: 14 * 24 * 3600,
+      });
+      template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        Queues: [{ Ref: queueId }],
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          ]),
+        },
+      });
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Namespace: 'AWS/SQS',
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId, 'QueueName'] } }],
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      });
+    }
+    for (const [fn, deadLetters] of [
+      [schedules.runBackup, schedules.runBackupDeadLetters],
+      [schedules.sweep, schedules.sweepDeadLetters],
+    ] as const) {
+      const functionId = logicalIdOf(synthesized, fn.function);
+      template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+        FunctionName: { Ref: functionId },
+        DestinationConfig: {
+          OnFailure: { Destination: { 'Fn::GetAtt': [logicalIdOf(synthesized, deadLetters.queue), 'Arn'] } },
+        },
+      });
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: 'Errors',
+        Namespace: 'AWS/Lambda',
+        Dimensions: [{ Name: 'FunctionName', Value: { Ref: functionId } }],
+      });
+    }
   });
 
   it('sweeps retention hourly', () => {

@@ -2,6 +2,7 @@ import { resourceIdFor } from '#shared/ports/engine-provider.ts';
 import { CreateAddonRequestSchema } from '#shared/schemas/addon.ts';
 import type { Operation } from '#shared/schemas/operation.ts';
 import type { AddonRecord } from '#shared/store/addon-store.ts';
+import type { BackupRecord } from '#shared/store/backup-store.ts';
 import { newId, nowIso } from '#shared/util/ids.ts';
 
 /** Test data comes from the production schemas. */
@@ -47,3 +48,36 @@ export const operation = (overrides: Partial<Operation> & Pick<Operation, 'addon
   completedAt: null,
   ...overrides,
 });
+
+/** A finished backup record (a snapshot unless overridden). */
+export const backupRecord = (
+  overrides: Partial<BackupRecord> & Pick<BackupRecord, 'addonId'>,
+): BackupRecord => {
+  const id = overrides.id ?? newId('bkp');
+  return {
+    id,
+    projectId: 'proj-a',
+    type: 'snapshot',
+    compression: null,
+    status: 'completed',
+    source: 'manual',
+    scheduleId: null,
+    engine: 'postgresql',
+    engineVersion: '17',
+    sizeBytes: 1,
+    sha256: null,
+    pinned: false,
+    expiresAt: null,
+    operationId: newId('op'),
+    addonName: null,
+    addonDeleted: false,
+    addonDeletedAt: null,
+    error: null,
+    createdAt: nowIso(),
+    startedAt: null,
+    completedAt: nowIso(),
+    artifact: null,
+    snapshotId: `snap-${id}`,
+    ...overrides,
+  };
+};

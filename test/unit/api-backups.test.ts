@@ -113,6 +113,9 @@ const finishedBackup = async (addonId: string, overrides: Partial<BackupRecord> 
     pinned: false,
     expiresAt: null,
     operationId: newId('op'),
+    addonName: null,
+    addonDeleted: false,
+    addonDeletedAt: null,
     error: null,
     createdAt: nowIso(),
     startedAt: nowIso(),
@@ -236,14 +239,14 @@ describe('backups API', () => {
   it('pins a backup, which takes it out of retention', async () => {
     const addon = await runningAddon();
     const backup = await finishedBackup(addon.id, { expiresAt: '2000-01-01T00:00:00.000Z' });
-    expect((await backupStore.listExpiredBackups(nowIso())).map((b) => b.id)).toContain(backup.id);
+    expect((await backupStore.listExpiredBackups(nowIso())).items.map((b) => b.id)).toContain(backup.id);
     const pinned = await call(
       routes.updateBackup,
       { addonId: addon.id, backupId: backup.id },
       { pinned: true },
     );
     expect(json(pinned).pinned).toBe(true);
-    expect((await backupStore.listExpiredBackups(nowIso())).map((b) => b.id)).not.toContain(backup.id);
+    expect((await backupStore.listExpiredBackups(nowIso())).items.map((b) => b.id)).not.toContain(backup.id);
   });
 });
 

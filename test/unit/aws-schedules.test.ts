@@ -57,6 +57,7 @@ describe('EventBridgeScheduleRunner', () => {
     groupName: 'Addons-backups',
     targetArn: 'arn:aws:lambda:eu-west-1:123456789012:function:run-backup',
     roleArn: 'arn:aws:iam::123456789012:role/scheduler',
+    deadLetterArn: 'arn:aws:sqs:eu-west-1:123456789012:schedule-dead-letters',
   });
   const definition = (state: 'ENABLED' | 'DISABLED') => ({
     Name: 'sch-01jd0000000000000000000000',
@@ -74,8 +75,11 @@ describe('EventBridgeScheduleRunner', () => {
         projectId: 'proj-a',
         addonId: 'adn-01jd0000000000000000000000',
         scheduleId: 'sch-01jd0000000000000000000000',
+        // EventBridge Scheduler fills it in at each firing: the backup id derives from it.
+        scheduledTime: '<aws.scheduler.scheduled-time>',
       }),
       RetryPolicy: { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 3600 },
+      DeadLetterConfig: { Arn: 'arn:aws:sqs:eu-west-1:123456789012:schedule-dead-letters' },
     },
   });
 
@@ -305,6 +309,9 @@ describe('run-backup and sweep', () => {
       sizeBytes: 1,
       sha256: null,
       operationId: 'op-x',
+      addonName: null,
+      addonDeleted: false,
+      addonDeletedAt: null,
       error: null,
       createdAt: nowIso(),
       startedAt: null,

@@ -120,6 +120,9 @@ const backupRecord = (addonId: string, overrides: Partial<BackupRecord> = {}): B
   completedAt: nowIso(),
   artifact: { bucket: 'b', key: 'k' },
   snapshotId: null,
+  addonName: 'app-db',
+  addonDeleted: false,
+  addonDeletedAt: null,
   ...overrides,
 });
 

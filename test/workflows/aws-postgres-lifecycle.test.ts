@@ -1,3 +1,4 @@
+import { ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TAG_KEYS } from '#shared/providers/aws/rds-postgres-provider.ts';
 import {
@@ -197,6 +198,36 @@ describe('provision-addon on AWS', () => {
       DBInstanceIdentifier: addon.resourceId,
       VpcSecurityGroupIds: [FIRST_GROUP],
     });
+  });
+
+  it('retries a throttled describe (RDS and DynamoDB) while the instance is creating, and never compensates', async () => {
+    // Prepare: RDS throttles two describes and fails one with a 5xx; DynamoDB throttles the
+    // reads of the describe step once the instance exists.
+    world.fake.failNext.set('DescribeDBInstances', [
+      awsErrors.rdsThrottling(),
+      awsErrors.rdsThrottling(),
+      Object.assign(awsErrors.rdsThrottling(), { name: 'InternalFailure', $fault: 'server' }),
+    ]);
+    let dynamoThrottles = 2;
+    const fault = (command: string) => {
+      if (command !== 'GetItem' || world.fake.instances.size === 0 || dynamoThrottles === 0) return undefined;
+      dynamoThrottles--;
+      return new ProvisionedThroughputExceededException({
+        message: 'The level of configured provisioned throughput for the table was exceeded',
+        $metadata: { httpStatusCode: 400 },
+      });
+    };
+    world.dynamoFaults.push(fault);
+
+    // Act
+    const { addon, operation } = await provision().finally(() => world.dynamoFaults.splice(0));
+
+    // Assess
+    expect(dynamoThrottles).toBe(0);
+    expect(operation).toMatchObject({ status: 'completed', error: null });
+    expect(addon).toMatchObject({ status: 'running' });
+    expect(world.fake.commands('rds')).not.toContain('DeleteDBInstance');
+    expect(world.fake.instances.has(addon.resourceId)).toBe(true);
   });
 
   it('turns an RDS quota error into a failed operation with the reason, and deletes what it created', async () => {

@@ -200,6 +200,7 @@ export class Api extends Construct {
         ...environment,
         TABLE_NAME: data.table.tableName,
         ...cursorEnvironment,
+        BACKUP_BUCKET: backups.bucket.bucketName,
         PROVISION_ADDON_STATE_MACHINE_ARN: workflows.stateMachine('provision-addon').stateMachineArn,
         DELETE_ADDON_STATE_MACHINE_ARN: workflows.stateMachine('delete-addon').stateMachineArn,
       },
@@ -238,6 +239,7 @@ export class Api extends Construct {
         SCHEDULE_GROUP_NAME: schedules.groupName,
         SCHEDULE_TARGET_ARN: schedules.runBackup.function.functionArn,
         SCHEDULE_ROLE_ARN: schedules.schedulerRole.roleArn,
+        SCHEDULE_DEAD_LETTER_ARN: schedules.scheduleDeadLetters.queue.queueArn,
       },
     });
     this.functions = { meta, catalog, addons, credentials, operations, backups: backupsFunction };

@@ -139,7 +139,7 @@ export class Data extends Construct {
   }
 
   /** Use of the key only through `service`, which calls KMS with the caller's permissions. */
-  private grantKeyVia(grantee: iam.IGrantable, service: string, actions: string[]): void {
+  grantKeyVia(grantee: iam.IGrantable, service: string, actions: string[]): void {
     iam.Grant.addToPrincipal({
       grantee,
       actions,

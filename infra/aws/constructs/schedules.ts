@@ -1,4 +1,5 @@
 import { Arn, ArnFormat, Aws, Duration, Stack } from 'aws-cdk-lib';
+import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -9,6 +10,7 @@ import { RunBackupFunctionEnvSchema, SweepFunctionEnvSchema } from '#shared/conf
 import { acknowledgeNag, nagArn } from '../nag.ts';
 import type { Backups } from './backups.ts';
 import type { Data } from './data.ts';
+import { DeadLetters } from './dead-letters.ts';
 import type { PostgresAddons } from './postgres-addons.ts';
 import { ProjectFunction } from './project-function.ts';
 import type { Workflows } from './workflows.ts';
@@ -22,6 +24,9 @@ export interface SchedulesProps {
   logRetention?: RetentionDays;
 }
 
+/** The deployment's EventBridge Scheduler group: the workflows delete a deleted addon's schedules in it. */
+export const scheduleGroupNameOf = (scope: Construct): string => `${Stack.of(scope).stackName}-backups`;
+
 /**
  * Backup schedules and retention. Each addon backup schedule is an EventBridge Scheduler
  * schedule in this deployment's group, created by the backups API at run time; every schedule
@@ -34,6 +39,11 @@ export class Schedules extends Construct {
   readonly schedulerRole: iam.Role;
   readonly runBackup: ProjectFunction<typeof RunBackupFunctionEnvSchema>;
   readonly sweep: ProjectFunction<typeof SweepFunctionEnvSchema>;
+  /** Where a schedule firing goes when EventBridge Scheduler could not invoke run-backup. */
+  readonly scheduleDeadLetters: DeadLetters;
+  readonly runBackupDeadLetters: DeadLetters;
+  readonly sweepDeadLetters: DeadLetters;
+  readonly errorAlarms: Alarm[];
 
   constructor(scope: Construct, id: string, props: SchedulesProps) {
     super(scope, id);
@@ -45,7 +55,7 @@ export class Schedules extends Construct {
       BACKUP_BUCKET: backups.bucket.bucketName,
     } as const;
 
-    this.groupName = `${Stack.of(this).stackName}-backups`;
+    this.groupName = scheduleGroupNameOf(this);
     this.group = new CfnScheduleGroup(this, 'Group', { name: this.groupName });
 
     this.runBackup = new ProjectFunction(this, 'RunBackupFunction', {
@@ -60,6 +70,8 @@ export class Schedules extends Construct {
       logRetention: props.logRetention,
     });
     data.grantStore(this.runBackup, ['GetItem', 'PutItem', 'UpdateItem']);
+    // Deleting an addon deletes its schedules (delete-addon's RemoveSchedules step).
+    this.grantDeleteSchedules(workflows.taskFunction);
     workflows.stateMachine('backup-addon').grantStartExecution(this.runBackup);
 
     this.schedulerRole = new iam.Role(this, 'SchedulerRole', {
@@ -73,6 +85,21 @@ export class Schedules extends Construct {
       }),
     });
     this.runBackup.function.grantInvokeLatestVersion(this.schedulerRole);
+    this.scheduleDeadLetters = new DeadLetters(this, 'ScheduleDeadLetters', {
+      description: 'A backup schedule firing could not invoke run-backup',
+      data,
+    });
+    this.scheduleDeadLetters.grantSend(this.schedulerRole);
+    // Scheduler invokes its Lambda target asynchronously: a run that throws twice more goes here.
+    this.runBackupDeadLetters = new DeadLetters(this, 'RunBackupDeadLetters', {
+      description: 'The run-backup function failed on a schedule firing',
+      data,
+    });
+    this.runBackup.function.configureAsyncInvoke({
+      onFailure: this.runBackupDeadLetters,
+      retryAttempts: 2,
+      maxEventAge: Duration.hours(1),
+    });
 
     this.sweep = new ProjectFunction(this, 'SweepFunction', {
       entry: 'functions/schedule/sweep.ts',
@@ -86,6 +113,15 @@ export class Schedules extends Construct {
     data.grantStore(this.sweep, ['Query', 'DeleteItem']);
     backups.grantArtifacts(this.sweep, ['DeleteObject']);
     postgres.grantSnapshotDeletion(this.sweep);
+    this.sweepDeadLetters = new DeadLetters(this, 'SweepDeadLetters', {
+      description: 'The retention sweep failed',
+      data,
+    });
+    this.sweep.function.configureAsyncInvoke({
+      onFailure: this.sweepDeadLetters,
+      retryAttempts: 2,
+      maxEventAge: Duration.hours(1),
+    });
     new Rule(this, 'SweepRule', {
       description: 'Backup retention sweep',
       schedule: Schedule.rate(Duration.hours(1)),
@@ -93,6 +129,19 @@ export class Schedules extends Construct {
         new LambdaFunction(this.sweep.function, { retryAttempts: 2, maxEventAge: Duration.hours(1) }),
       ],
     });
+    // A sweep that could not delete a backup still succeeds (it logs the backup); errors here
+    // mean a run failed as a whole, as do run-backup's.
+    this.errorAlarms = [this.runBackup, this.sweep].map(
+      (fn) =>
+        new Alarm(fn, 'ErrorsAlarm', {
+          alarmDescription: `${fn.node.id} failed`,
+          metric: fn.function.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
+          threshold: 1,
+          evaluationPeriods: 1,
+          comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          treatMissingData: TreatMissingData.NOT_BREACHING,
+        }),
+    );
   }
 
   /** Schedules of this deployment's group. */
@@ -105,6 +154,20 @@ export class Schedules extends Construct {
         arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
       },
       Stack.of(this),
+    );
+  }
+
+  /** Delete schedules of the group, and nothing else. */
+  grantDeleteSchedules(grantee: iam.IGrantable): void {
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['scheduler:DeleteSchedule'],
+      resourceArns: [this.scheduleArns()],
+    });
+    acknowledgeNag(
+      grantee,
+      `IAM5[Resource::${nagArn('scheduler', `schedule/${this.groupName}/*`)}]`,
+      'Deleting an addon deletes its schedules, named at run time, in this deployment’s schedule group only',
     );
   }
 

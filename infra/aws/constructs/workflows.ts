@@ -6,6 +6,7 @@ import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cd
 import { Construct } from 'constructs';
 import { WorkflowFunctionEnvSchema } from '#shared/config/env.ts';
 import { WORKFLOWS, type WorkflowName } from '#shared/ports/workflow-starter.ts';
+import { DEFAULT_BACKUP_GRACE_DAYS } from '#shared/services/addon-retirement.ts';
 import { PROJECT_ROOT } from '../bundling.ts';
 import { acknowledgeNag } from '../nag.ts';
 import { type Backups, JOB_CONTAINER_NAME } from './backups.ts';
@@ -13,12 +14,15 @@ import type { Data } from './data.ts';
 import type { Network } from './network.ts';
 import type { PostgresAddons } from './postgres-addons.ts';
 import { ProjectFunction } from './project-function.ts';
+import { scheduleGroupNameOf } from './schedules.ts';
 
 export interface WorkflowsProps {
   data: Data;
   network: Network;
   postgres: PostgresAddons;
   backups: Backups;
+  /** Days a deleted addon's backups are kept (pinned ones: until unpinned). @default 7 */
+  backupGraceDays?: number;
   /** @default one month */
   logRetention?: RetentionDays;
 }
@@ -72,13 +76,16 @@ export class Workflows extends Construct {
         JOB_CONTAINER_NAME,
         JOB_SUBNET_IDS: Fn.join(',', backups.jobSubnetIds),
         JOB_SECURITY_GROUP_IDS: Fn.join(',', backups.jobSecurityGroupIds),
+        SCHEDULE_GROUP_NAME: scheduleGroupNameOf(this),
+        BACKUP_GRACE_DAYS: props.backupGraceDays ?? DEFAULT_BACKUP_GRACE_DAYS,
       },
       // Each step is a few AWS calls; the ASL gives every Task 120 s before it times out.
       timeout: Duration.seconds(60),
       memorySize: 512,
       logRetention: retention,
     });
-    data.grantStore(this.taskFunction, ['GetItem', 'UpdateItem', 'DeleteItem']);
+    // Query: a deleted addon's schedules and backups (delete-addon's RemoveSchedules, RetireBackups).
+    data.grantStore(this.taskFunction, ['GetItem', 'Query', 'UpdateItem', 'DeleteItem']);
     data.grantConnectionDetails(this.taskFunction, 'write');
     postgres.grantProvisioning(this.taskFunction);
     // completeDump reads the job's result and size; a failed backup deletes its partial artifact.

@@ -92,14 +92,75 @@ const ACCESS_DENIED = new Set([
   'InvalidClientTokenId',
 ]);
 
+/** Server-side faults that some SDKs model as client errors (no `$fault`). */
+const SERVER_FAULTS = new Set([
+  'InternalServer',
+  'InternalServerError',
+  'InternalFailure',
+  'InternalError',
+  'ServiceUnavailable',
+  'Server',
+  'RequestTimeout',
+  'TimeoutError',
+]);
+
 /** Network failures below the SDK: no AWS error code, a Node.js one. */
 const NETWORK = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND']);
 
 interface SdkErrorShape {
   $fault?: 'client' | 'server';
   $retryable?: { throttling?: boolean };
+  $metadata?: { httpStatusCode?: number };
   code?: string;
 }
+
+/**
+ * Throttling, a server-side fault (5xx) or a network failure: the same call may succeed later.
+ * Only these: a busy resource (`InvalidDBInstanceState`) is the caller's to judge.
+ */
+export const isTransientAwsError = (error: unknown): boolean => {
+  if (error instanceof TransientError) return true;
+  if (!(error instanceof Error)) return false;
+  const shape = error as SdkErrorShape;
+  const code = awsErrorCode(error) ?? '';
+  const status = shape.$metadata?.httpStatusCode ?? 0;
+  return (
+    THROTTLING.has(code) ||
+    shape.$retryable?.throttling === true ||
+    shape.$fault === 'server' ||
+    status >= 500 ||
+    status === 429 ||
+    SERVER_FAULTS.has(code) ||
+    (shape.code !== undefined && NETWORK.has(shape.code))
+  );
+};
+
+/** The error itself, or a TransientError wrapping it when trying again may help. */
+export const transientOr = (error: unknown, action: string): unknown =>
+  error instanceof TransientError || !isTransientAwsError(error)
+    ? error
+    : new TransientError(
+        `AWS throttled or failed while ${action}; retrying: ${awsMessage(error)} (${awsErrorCode(error) ?? 'Unknown'})`,
+        { cause: error },
+      );
+
+type Sender = { send: (...args: never[]) => Promise<unknown> };
+
+/**
+ * `client.send` with throttling, 5xx and network failures thrown as `TransientError`, so the
+ * state machines' Retry (which lists TransientError) retries them instead of running the Catch
+ * and compensating. Every other error is thrown unchanged for the caller to interpret. The SDK
+ * has already retried a few times by then: this is what happens when that was not enough.
+ * `send` is looked up at each call, so a test's aws-sdk-client-mock stub still answers.
+ */
+export const transientErrors = <C extends Sender>(client: C, service: string): C['send'] =>
+  (async (...args: never[]) => {
+    try {
+      return await client.send(...args);
+    } catch (error) {
+      throw transientOr(error, `calling ${service}`);
+    }
+  }) as C['send'];
 
 const awsMessage = (error: unknown): string => errorMessage(error).replace(/\s+/g, ' ').trim();
 
@@ -117,7 +178,7 @@ export const toPlatformError = (error: unknown, action: string): PlatformError =
       cause: error,
     });
   }
-  if (BUSY.has(code) || shape.$fault === 'server' || (shape.code && NETWORK.has(shape.code))) {
+  if (BUSY.has(code) || isTransientAwsError(error)) {
     return new TransientError(`AWS could not complete ${action} yet; retrying: ${detail}`, { cause: error });
   }
   if (QUOTAS.has(code)) {

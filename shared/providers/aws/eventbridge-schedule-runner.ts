@@ -9,7 +9,7 @@ import type { ScheduleRunner } from '../../ports/schedule-runner.ts';
 import type { Schedule } from '../../schemas/backup.ts';
 import { timingOf } from '../../services/schedule-service.ts';
 import { toCronExpression } from '../../services/schedule-timing.ts';
-import { isAwsError, toPlatformError } from './aws-errors.ts';
+import { isAwsError, toPlatformError, transientErrors } from './aws-errors.ts';
 
 export interface EventBridgeScheduleRunnerProps {
   client: SchedulerClient;
@@ -19,6 +19,8 @@ export interface EventBridgeScheduleRunnerProps {
   targetArn: string;
   /** The role EventBridge Scheduler assumes to invoke it (may invoke only that function). */
   roleArn: string;
+  /** The SQS queue that receives a firing whose invocation kept failing (an alarm watches it). */
+  deadLetterArn: string;
 }
 
 /** What run-backup receives: it reads the schedule itself, so an edit needs no new payload. */
@@ -26,7 +28,12 @@ export interface ScheduledBackupEvent {
   projectId: string;
   addonId: string;
   scheduleId: string;
+  /** Filled in by EventBridge Scheduler at each firing: the backup id derives from it. */
+  scheduledTime: string;
 }
+
+/** A context attribute EventBridge Scheduler substitutes in the target input. */
+const SCHEDULED_TIME = '<aws.scheduler.scheduled-time>';
 
 /**
  * Addon backup schedules as EventBridge Scheduler schedules, one per addon schedule, named after
@@ -36,10 +43,16 @@ export interface ScheduledBackupEvent {
  * - Cron in UTC (`toCronExpression`), no flexible window: a backup at 02:00 starts at 02:00.
  * - Retries: a missed invocation is retried for up to an hour, never later; a backup started
  *   much later than planned would only collide with the next one (which is then a recorded skip).
+ *   A firing still undelivered then goes to the dead-letter queue. Retries and duplicates are
+ *   harmless: the input carries the scheduled time, and the backup id derives from it.
  * - `ActionAfterCompletion: NONE`: recurring schedules never complete; nothing to delete.
  */
 export class EventBridgeScheduleRunner implements ScheduleRunner {
-  constructor(private readonly props: EventBridgeScheduleRunnerProps) {}
+  private readonly send: SchedulerClient['send'];
+
+  constructor(private readonly props: EventBridgeScheduleRunnerProps) {
+    this.send = transientErrors(props.client, 'EventBridge Scheduler');
+  }
 
   /** Schedule names allow letters, digits, `-`, `_` and `.`, 1 to 64: schedule ids are such names. */
   scheduleName(schedule: Pick<Schedule, 'id'>): string {
@@ -51,6 +64,7 @@ export class EventBridgeScheduleRunner implements ScheduleRunner {
       projectId: schedule.projectId,
       addonId: schedule.addonId,
       scheduleId: schedule.id,
+      scheduledTime: SCHEDULED_TIME,
     };
     return {
       Name: this.scheduleName(schedule),
@@ -66,6 +80,7 @@ export class EventBridgeScheduleRunner implements ScheduleRunner {
         RoleArn: this.props.roleArn,
         Input: JSON.stringify(input),
         RetryPolicy: { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 3600 },
+        DeadLetterConfig: { Arn: this.props.deadLetterArn },
       },
     };
   }
@@ -74,23 +89,37 @@ export class EventBridgeScheduleRunner implements ScheduleRunner {
   async upsert(schedule: Schedule): Promise<void> {
     const definition = this.definitionOf(schedule);
     try {
-      await this.props.client.send(new CreateScheduleCommand(definition));
+      await this.send(new CreateScheduleCommand(definition));
       return;
     } catch (error) {
       if (!isAwsError(error, 'Conflict')) throw toPlatformError(error, 'creating the backup schedule');
     }
     try {
-      await this.props.client.send(new UpdateScheduleCommand(definition));
+      await this.send(new UpdateScheduleCommand(definition));
     } catch (error) {
       throw toPlatformError(error, 'updating the backup schedule');
     }
   }
 
-  async remove(schedule: Pick<Schedule, 'id' | 'projectId' | 'addonId'>): Promise<void> {
+  remove(schedule: Pick<Schedule, 'id' | 'projectId' | 'addonId'>): Promise<void> {
+    return new EventBridgeScheduleRemover(this.props).remove(schedule);
+  }
+}
+
+/**
+ * Only the removal of schedules, for the delete workflow: it needs the group and a client, not
+ * the target and role that creating a schedule takes. An absent schedule is already removed.
+ */
+export class EventBridgeScheduleRemover implements Pick<ScheduleRunner, 'remove'> {
+  private readonly send: SchedulerClient['send'];
+
+  constructor(private readonly props: { client: SchedulerClient; groupName: string }) {
+    this.send = transientErrors(props.client, 'EventBridge Scheduler');
+  }
+
+  async remove(schedule: Pick<Schedule, 'id'>): Promise<void> {
     try {
-      await this.props.client.send(
-        new DeleteScheduleCommand({ Name: this.scheduleName(schedule), GroupName: this.props.groupName }),
-      );
+      await this.send(new DeleteScheduleCommand({ Name: schedule.id, GroupName: this.props.groupName }));
     } catch (error) {
       if (isAwsError(error, 'ResourceNotFound')) return;
       throw toPlatformError(error, 'deleting the backup schedule');

@@ -28,7 +28,7 @@ import type {
   SnapshotProvider,
   SnapshotState,
 } from '../../ports/engine-provider.ts';
-import { isAwsError, toPlatformError } from './aws-errors.ts';
+import { isAwsError, toPlatformError, transientErrors } from './aws-errors.ts';
 
 export interface RdsPostgresProviderProps {
   rds: RDSClient;
@@ -108,7 +108,7 @@ const restoredBy = (instance: DBInstance): string | undefined =>
 /** Delete a DB snapshot; an absent one is already deleted. */
 export const deleteDbSnapshot = async (rds: RDSClient, snapshotId: string): Promise<void> => {
   try {
-    await rds.send(new DeleteDBSnapshotCommand({ DBSnapshotIdentifier: snapshotId }));
+    await transientErrors(rds, 'RDS')(new DeleteDBSnapshotCommand({ DBSnapshotIdentifier: snapshotId }));
   } catch (error) {
     if (isAwsError(error, 'DBSnapshotNotFound')) return;
     throw toPlatformError(error, 'deleting the snapshot');
@@ -174,14 +174,20 @@ export const instanceStateOf = (instance: DBInstance): InstanceState => {
  * bounded Wait/Describe loop finishes the job and `absent` means nothing is left.
  */
 export class RdsPostgresProvider implements EngineProvider, SnapshotProvider {
-  constructor(private readonly props: RdsPostgresProviderProps) {}
+  private readonly rds: RDSClient['send'];
+  private readonly ec2: EC2Client['send'];
+
+  constructor(private readonly props: RdsPostgresProviderProps) {
+    this.rds = transientErrors(props.rds, 'RDS');
+    this.ec2 = transientErrors(props.ec2, 'EC2');
+  }
 
   async createInstance(spec: InstanceSpec): Promise<void> {
     this.checkSpec(spec);
     const parameterGroup = spec.tls ? this.tlsParameterGroup(spec.version) : undefined;
     const groupId = await this.ensureSecurityGroup(spec);
     try {
-      await this.props.rds.send(
+      await this.rds(
         new CreateDBInstanceCommand({
           DBInstanceIdentifier: spec.resourceId,
           Engine: 'postgres',
@@ -239,7 +245,7 @@ export class RdsPostgresProvider implements EngineProvider, SnapshotProvider {
 
   async createSnapshot(resourceId: string, snapshotId: string): Promise<void> {
     try {
-      await this.props.rds.send(
+      await this.rds(
         new CreateDBSnapshotCommand({
           DBSnapshotIdentifier: snapshotId,
           DBInstanceIdentifier: resourceId,
@@ -267,9 +273,7 @@ export class RdsPostgresProvider implements EngineProvider, SnapshotProvider {
   async describeSnapshot(snapshotId: string): Promise<SnapshotState> {
     let snapshot: { Status?: string; AllocatedStorage?: number } | undefined;
     try {
-      const result = await this.props.rds.send(
-        new DescribeDBSnapshotsCommand({ DBSnapshotIdentifier: snapshotId }),
-      );
+      const result = await this.rds(new DescribeDBSnapshotsCommand({ DBSnapshotIdentifier: snapshotId }));
       snapshot = result.DBSnapshots?.[0];
     } catch (error) {
       if (isAwsError(error, 'DBSnapshotNotFound')) return { status: 'absent' };
@@ -332,7 +336,7 @@ export class RdsPostgresProvider implements EngineProvider, SnapshotProvider {
       .filter((id): id is string => Boolean(id));
     const parameterGroup = current.DBParameterGroups?.[0]?.DBParameterGroupName;
     try {
-      await this.props.rds.send(
+      await this.rds(
         new RestoreDBInstanceFromDBSnapshotCommand({
           DBInstanceIdentifier: staging,
           DBSnapshotIdentifier: snapshotId,
@@ -413,7 +417,7 @@ export class RdsPostgresProvider implements EngineProvider, SnapshotProvider {
 
   private async rename(from: string, to: string): Promise<void> {
     try {
-      await this.props.rds.send(
+      await this.rds(
         new ModifyDBInstanceCommand({
           DBInstanceIdentifier: from,
           NewDBInstanceIdentifier: to,
@@ -433,7 +437,7 @@ export class RdsPostgresProvider implements EngineProvider, SnapshotProvider {
     if (!id || DELETING_STATUSES.has(instance.DBInstanceStatus ?? '')) return;
     try {
       if (instance.DeletionProtection) {
-        await this.props.rds.send(
+        await this.rds(
           new ModifyDBInstanceCommand({
             DBInstanceIdentifier: id,
             DeletionProtection: false,
@@ -441,7 +445,7 @@ export class RdsPostgresProvider implements EngineProvider, SnapshotProvider {
           }),
         );
       }
-      await this.props.rds.send(
+      await this.rds(
         new DeleteDBInstanceCommand({
           DBInstanceIdentifier: id,
           // Backups are the backup workflow's job, not RDS's final snapshot.
@@ -500,9 +504,7 @@ export class RdsPostgresProvider implements EngineProvider, SnapshotProvider {
 
   private async findInstance(resourceId: string): Promise<DBInstance | undefined> {
     try {
-      const result = await this.props.rds.send(
-        new DescribeDBInstancesCommand({ DBInstanceIdentifier: resourceId }),
-      );
+      const result = await this.rds(new DescribeDBInstancesCommand({ DBInstanceIdentifier: resourceId }));
       return result.DBInstances?.[0];
     } catch (error) {
       if (isAwsError(error, 'DBInstanceNotFound')) return undefined;
@@ -513,7 +515,7 @@ export class RdsPostgresProvider implements EngineProvider, SnapshotProvider {
   /** The addon's security group is named after its resource id, unique in the VPC. */
   private async findSecurityGroup(resourceId: string): Promise<SecurityGroup | undefined> {
     try {
-      const result = await this.props.ec2.send(
+      const result = await this.ec2(
         new DescribeSecurityGroupsCommand({
           Filters: [
             { Name: 'vpc-id', Values: [this.props.vpcId] },
@@ -532,7 +534,7 @@ export class RdsPostgresProvider implements EngineProvider, SnapshotProvider {
     let group = await this.findSecurityGroup(spec.resourceId);
     if (!group) {
       try {
-        const created = await this.props.ec2.send(
+        const created = await this.ec2(
           new CreateSecurityGroupCommand({
             GroupName: spec.resourceId,
             Description: `PostgreSQL addon ${spec.addonId} of project ${spec.projectId}`,
@@ -558,7 +560,7 @@ export class RdsPostgresProvider implements EngineProvider, SnapshotProvider {
     );
     if (!opened) {
       try {
-        await this.props.ec2.send(
+        await this.ec2(
           new AuthorizeSecurityGroupIngressCommand({
             GroupId: groupId,
             IpPermissions: [
@@ -588,7 +590,7 @@ export class RdsPostgresProvider implements EngineProvider, SnapshotProvider {
   /** True once the group is gone; false while RDS still has network interfaces in it. */
   private async deleteSecurityGroup(groupId: string): Promise<boolean> {
     try {
-      await this.props.ec2.send(new DeleteSecurityGroupCommand({ GroupId: groupId }));
+      await this.ec2(new DeleteSecurityGroupCommand({ GroupId: groupId }));
       return true;
     } catch (error) {
       if (isAwsError(error, 'InvalidGroup.NotFound')) return true;

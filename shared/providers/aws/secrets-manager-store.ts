@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import type { AddonRef, ConnectionSecret, SecretStore } from '../../ports/secret-store.ts';
 import { CredentialsSchema } from '../../schemas/addon.ts';
-import { toPlatformError } from './aws-errors.ts';
+import { toPlatformError, transientErrors } from './aws-errors.ts';
 
 export interface SecretsManagerStoreProps {
   client: SecretsManagerClient;
@@ -23,7 +23,11 @@ const isNotFound = (error: unknown) =>
 
 /** Connection details as one JSON secret per addon in AWS Secrets Manager. */
 export class SecretsManagerStore implements SecretStore {
-  constructor(private readonly props: SecretsManagerStoreProps) {}
+  private readonly send: SecretsManagerClient['send'];
+
+  constructor(private readonly props: SecretsManagerStoreProps) {
+    this.send = transientErrors(props.client, 'Secrets Manager');
+  }
 
   secretName(ref: AddonRef): string {
     return `${this.props.prefix}${ref.projectId}/${ref.addonId}`;
@@ -33,7 +37,7 @@ export class SecretsManagerStore implements SecretStore {
     const SecretId = this.secretName(ref);
     const SecretString = JSON.stringify(secret);
     try {
-      await this.props.client.send(new PutSecretValueCommand({ SecretId, SecretString }));
+      await this.send(new PutSecretValueCommand({ SecretId, SecretString }));
     } catch (error) {
       if (!isNotFound(error)) throw toPlatformError(error, 'saving the connection details');
       await this.createSecret(SecretId, SecretString, ref);
@@ -42,7 +46,7 @@ export class SecretsManagerStore implements SecretStore {
 
   private async createSecret(SecretId: string, SecretString: string, ref: AddonRef): Promise<void> {
     try {
-      await this.props.client.send(
+      await this.send(
         new CreateSecretCommand({
           Name: SecretId,
           SecretString,
@@ -61,9 +65,7 @@ export class SecretsManagerStore implements SecretStore {
 
   async get(ref: AddonRef): Promise<ConnectionSecret | undefined> {
     try {
-      const result = await this.props.client.send(
-        new GetSecretValueCommand({ SecretId: this.secretName(ref) }),
-      );
+      const result = await this.send(new GetSecretValueCommand({ SecretId: this.secretName(ref) }));
       return result.SecretString ? CredentialsSchema.parse(JSON.parse(result.SecretString)) : undefined;
     } catch (error) {
       // A secret scheduled for deletion answers InvalidRequestException: it is gone for us.
@@ -75,7 +77,7 @@ export class SecretsManagerStore implements SecretStore {
 
   async delete(ref: AddonRef): Promise<void> {
     try {
-      await this.props.client.send(
+      await this.send(
         new DeleteSecretCommand({ SecretId: this.secretName(ref), ForceDeleteWithoutRecovery: true }),
       );
     } catch (error) {

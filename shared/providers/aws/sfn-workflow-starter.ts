@@ -5,6 +5,7 @@ import {
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import type { WorkflowInput, WorkflowName, WorkflowStarter } from '../../ports/workflow-starter.ts';
+import { transientErrors } from './aws-errors.ts';
 
 export interface SfnWorkflowStarterProps {
   client: SFNClient;
@@ -14,7 +15,11 @@ export interface SfnWorkflowStarterProps {
 
 /** StartExecution named after the operation id: a retried start is a no-op. */
 export class SfnWorkflowStarter implements WorkflowStarter {
-  constructor(private readonly props: SfnWorkflowStarterProps) {}
+  private readonly send: SFNClient['send'];
+
+  constructor(private readonly props: SfnWorkflowStarterProps) {
+    this.send = transientErrors(props.client, 'Step Functions');
+  }
 
   private arnOf(workflow: WorkflowName): string {
     const arn = this.props.stateMachineArns[workflow];
@@ -24,7 +29,7 @@ export class SfnWorkflowStarter implements WorkflowStarter {
 
   async start(workflow: WorkflowName, input: WorkflowInput): Promise<void> {
     try {
-      await this.props.client.send(
+      await this.send(
         new StartExecutionCommand({
           stateMachineArn: this.arnOf(workflow),
           name: input.operationId,
@@ -46,7 +51,7 @@ export class SfnWorkflowStarter implements WorkflowStarter {
   async stop(workflow: WorkflowName, operationId: string, reason: string): Promise<void> {
     const executionArn = `${this.arnOf(workflow).replace(':stateMachine:', ':execution:')}:${operationId}`;
     try {
-      await this.props.client.send(new StopExecutionCommand({ executionArn, cause: reason.slice(0, 32768) }));
+      await this.send(new StopExecutionCommand({ executionArn, cause: reason.slice(0, 32768) }));
     } catch (error) {
       if (error instanceof Error && error.name === 'ExecutionDoesNotExist') return;
       throw error;

@@ -6,6 +6,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { S3Client } from '@aws-sdk/client-s3';
+import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { CfnResource } from 'aws-cdk-lib';
@@ -112,13 +113,20 @@ export const startAwsWorkflowWorld = async () => {
   const fake = new FakeAws();
 
   const functionDynamo = new DynamoDBClient({ ...LOCAL_AWS, endpoint: dynamo.endpoint });
+  /** A test's fault injector: an error it returns is thrown instead of sending the command. */
+  const dynamoFaults: Array<(command: string) => Error | undefined> = [];
   functionDynamo.middlewareStack.add(
     (next, context) => async (args) => {
+      const command = String(context.commandName).replace(/Command$/, '');
       fake.calls.push({
         service: 'dynamodb',
-        command: String(context.commandName).replace(/Command$/, ''),
+        command,
         input: structuredClone(args.input) as Record<string, unknown>,
       });
+      for (const fault of dynamoFaults) {
+        const error = fault(command);
+        if (error) throw error;
+      }
       return next(args);
     },
     { step: 'initialize', name: 'recordDynamoCalls' },
@@ -131,6 +139,7 @@ export const startAwsWorkflowWorld = async () => {
       ec2: new EC2Client({ ...LOCAL_AWS, region: 'eu-west-1' }),
       secrets: new SecretsManagerClient({ ...LOCAL_AWS, region: 'eu-west-1' }),
       s3: new S3Client({ ...LOCAL_AWS, region: 'eu-west-1' }),
+      scheduler: new SchedulerClient({ ...LOCAL_AWS, region: 'eu-west-1' }),
     },
     new Logger({ logLevel: 'SILENT' }),
   );
@@ -165,11 +174,22 @@ export const startAwsWorkflowWorld = async () => {
     client: DynamoDBDocumentClient.from(dynamo.client, { marshallOptions: { removeUndefinedValues: true } }),
     tableName: env.TABLE_NAME,
   });
-  const service = new AddonService({ store, workflows, target: 'aws' });
   const testDocumentClient = DynamoDBDocumentClient.from(dynamo.client, {
     marshallOptions: { removeUndefinedValues: true },
   });
   const backupStore = new BackupStore({ client: testDocumentClient, tableName: env.TABLE_NAME });
+  const service = new AddonService({
+    store,
+    workflows,
+    target: 'aws',
+    finalBackups: {
+      backups: backupStore,
+      artifacts: new BackupArtifacts({
+        client: new S3Client({ ...LOCAL_AWS, region: 'eu-west-1' }),
+        bucket: env.BACKUP_BUCKET,
+      }),
+    },
+  });
   // The API side, as the backups function composes it (its S3 and RDS calls are not the
   // workflow function's, and are not recorded here).
   const backupService = new BackupService({
@@ -201,6 +221,7 @@ export const startAwsWorkflowWorld = async () => {
     workflows,
     runTaskCalls,
     jobs,
+    dynamoFaults,
     taskFunctionId,
     stop: async () => {
       fake.restore();

@@ -38,7 +38,11 @@ import {
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
-
+import {
+  DeleteScheduleCommand,
+  SchedulerClient,
+  ResourceNotFoundException as SchedulerResourceNotFound,
+} from '@aws-sdk/client-scheduler';
 import {
   CreateSecretCommand,
   DeleteSecretCommand,
@@ -109,6 +113,9 @@ export class FakeAws {
   readonly ec2 = mockClient(EC2Client);
   readonly secretsManager = mockClient(SecretsManagerClient);
   readonly s3 = mockClient(S3Client);
+  readonly scheduler = mockClient(SchedulerClient);
+  /** EventBridge Scheduler schedules that exist: `group/name`. */
+  readonly schedules = new Set<string>();
   readonly calls: AwsCall[] = [];
   readonly snapshots = new Map<string, FakeSnapshot>();
   /** Bucket/key -> body. */
@@ -139,6 +146,8 @@ export class FakeAws {
     this.ec2.reset();
     this.secretsManager.reset();
     this.s3.reset();
+    this.scheduler.reset();
+    this.schedules.clear();
     this.calls.length = 0;
     this.snapshots.clear();
     this.objects.clear();
@@ -160,6 +169,7 @@ export class FakeAws {
     this.ec2.restore();
     this.secretsManager.restore();
     this.s3.restore();
+    this.scheduler.restore();
   }
 
   /** The commands sent to one service, in order, e.g. `['DescribeDBInstances', ...]`. */
@@ -197,11 +207,24 @@ export class FakeAws {
     this.ec2.onAnyCommand().callsFake(unexpected('EC2'));
     this.secretsManager.onAnyCommand().callsFake(unexpected('Secrets Manager'));
     this.s3.onAnyCommand().callsFake(unexpected('S3'));
+    this.scheduler.onAnyCommand().callsFake(unexpected('EventBridge Scheduler'));
     this.installRds();
     this.installSnapshots();
     this.installEc2();
     this.installSecretsManager();
     this.installS3();
+    this.installScheduler();
+  }
+
+  private installScheduler(): void {
+    this.scheduler.on(DeleteScheduleCommand).callsFake((input) => {
+      this.record('scheduler', 'DeleteSchedule', input);
+      if (!this.schedules.delete(`${input.GroupName}/${input.Name}`)) {
+        const message = `Schedule ${input.Name} does not exist.`;
+        throw new SchedulerResourceNotFound({ $metadata, message, Message: message });
+      }
+      return {};
+    });
   }
 
   private notFound(id: string) {

@@ -1,0 +1,153 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRunBackupHandler } from '#functions/schedule/run-backup.ts';
+import type { ScheduleRunner } from '#shared/ports/schedule-runner.ts';
+import type { WorkflowInput, WorkflowName, WorkflowStarter } from '#shared/ports/workflow-starter.ts';
+import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
+import { BackupService, scheduledBackupId } from '#shared/services/backup-service.ts';
+import { ScheduleService } from '#shared/services/schedule-service.ts';
+import { BackupStore, type ScheduleRecord } from '#shared/store/backup-store.ts';
+import { newId, nowIso } from '#shared/util/ids.ts';
+import { startTestStore, TEST_TABLE } from '../support/dynamo.ts';
+import { context } from '../support/events.ts';
+import { addonRecord, operation } from '../support/fixtures.ts';
+
+class RecordingStarter implements WorkflowStarter {
+  started: Array<{ workflow: WorkflowName; input: WorkflowInput }> = [];
+  async start(workflow: WorkflowName, input: WorkflowInput) {
+    this.started.push({ workflow, input });
+  }
+  async stop() {}
+}
+const refuse = () => Promise.reject(new Error('not in this test'));
+const runner: ScheduleRunner = { upsert: refuse, remove: refuse };
+
+let env: Awaited<ReturnType<typeof startTestStore>>;
+let backups: BackupStore;
+beforeAll(async () => {
+  env = await startTestStore();
+  backups = new BackupStore({
+    client: (env.store as unknown as { client: never }).client,
+    tableName: TEST_TABLE,
+  });
+});
+afterAll(async () => env?.stop());
+
+/** A running addon with an hourly schedule, and run-backup as deployed around them. */
+const world = async () => {
+  const addon = addonRecord({ projectId: 'proj-once', name: `db-${newId('x').slice(-8)}` });
+  const op = operation({ addonId: addon.id, projectId: 'proj-once' });
+  await env.store.createAddon({ ...addon, currentOperationId: op.id }, op);
+  await env.store.updateAddonForOperation(addon, op.id, { status: 'running' }, { release: true });
+  const schedule: ScheduleRecord = {
+    id: newId('sch'),
+    projectId: 'proj-once',
+    addonId: addon.id,
+    interval: 'hourly',
+    days: null,
+    hours: null,
+    minutes: [0],
+    retentionDays: 1,
+    type: 'dump',
+    compression: 'zstd',
+    enabled: true,
+    lastRun: null,
+    createdAt: nowIso(),
+    updatedAt: nowIso(),
+    revision: 1,
+  };
+  await backups.putSchedule(schedule);
+  const starter = new RecordingStarter();
+  const backupService = new BackupService({
+    store: env.store,
+    backups,
+    workflows: starter,
+    artifacts: new BackupArtifacts({
+      client: new S3Client({ region: 'local', endpoint: 'http://127.0.0.1:9' }),
+      bucket: 'b',
+    }),
+    snapshots: {
+      createSnapshot: refuse,
+      describeSnapshot: refuse,
+      deleteSnapshot: refuse,
+      restoreSnapshot: refuse,
+      describeRestore: refuse,
+    },
+    target: 'aws',
+  });
+  const runBackup = createRunBackupHandler({
+    logger: new Logger({ logLevel: 'SILENT' }),
+    backups: backupService,
+    schedules: new ScheduleService({ store: env.store, backups, runner, target: 'aws' }),
+    store: backups,
+  });
+  const fire = (scheduledTime: string) =>
+    runBackup(
+      { projectId: 'proj-once', addonId: addon.id, scheduleId: schedule.id, scheduledTime },
+      context(),
+    );
+  /** What the backup workflow does at the end: the addon is free again. */
+  const finish = async () => {
+    const current = await env.store.getAddon('proj-once', addon.id);
+    if (current.currentOperationId)
+      await env.store.updateAddonForOperation(
+        current,
+        current.currentOperationId,
+        { status: 'running' },
+        { release: true },
+      );
+  };
+  return { addon, schedule, starter, fire, finish };
+};
+
+describe('a schedule firing creates at most one backup', () => {
+  it('ignores a second delivery of the same firing, even once the first backup has finished', async () => {
+    // Prepare
+    const { addon, schedule, starter, fire, finish } = await world();
+    const first = await fire('2026-11-30T10:00:00Z');
+    await finish();
+
+    // Act
+    const second = await fire('2026-11-30T10:00:00Z');
+
+    // Assess
+    const backupId = scheduledBackupId(schedule.id, new Date('2026-11-30T10:00:00Z'));
+    expect(first).toEqual({ outcome: 'started', backupId });
+    expect(second).toEqual({ outcome: 'duplicate', backupId });
+    expect(starter.started).toHaveLength(1);
+    const listed = await backups.listBackups('proj-once', addon.id, { limit: 10 });
+    expect(listed.items.map((backup) => backup.id)).toEqual([backupId]);
+    expect((await backups.getSchedule('proj-once', addon.id, schedule.id)).lastRun).toMatchObject({
+      outcome: 'started',
+      backupId,
+    });
+  });
+
+  it('creates one backup when two deliveries of a firing arrive at once', async () => {
+    // Prepare
+    const { addon, starter, fire } = await world();
+
+    // Act
+    const outcomes = await Promise.all([fire('2026-11-30T11:00:00Z'), fire('2026-11-30T11:00:00.000Z')]);
+
+    // Assess
+    expect(outcomes.filter((outcome) => outcome.outcome === 'started')).toHaveLength(1);
+    expect(starter.started).toHaveLength(1);
+    expect((await backups.listBackups('proj-once', addon.id, { limit: 10 })).items).toHaveLength(1);
+  });
+
+  it('gives the next firing a backup of its own', async () => {
+    // Prepare
+    const { addon, fire, finish } = await world();
+    await fire('2026-11-30T12:00:00Z');
+    await finish();
+
+    // Act
+    const next = await fire('2026-11-30T13:00:00Z');
+
+    // Assess
+    expect(next).toMatchObject({ outcome: 'started' });
+    expect((await backups.listBackups('proj-once', addon.id, { limit: 10 })).items).toHaveLength(2);
+  });
+});
