@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { LAMBDA_RUNTIME, PROJECT_ROOT } from '#infra/aws/bundling.ts';
 import { API_FUNCTIONS_PENDING_ON_AWS } from '#infra/aws/constructs/api.ts';
 import { STATE_MACHINES_DIR } from '#infra/aws/constructs/workflows.ts';
+import { GUARD_PLUGIN_NAME } from '#infra/aws/guard.ts';
 import { API_FUNCTIONS, routeKey } from '#shared/api/route.ts';
 import { allRoutes } from '#shared/api/routes.ts';
 import { ENGINES } from '#shared/catalog/engines.ts';
@@ -614,6 +615,69 @@ describe('cdk-nag AwsSolutions', () => {
     for (const [rule, reason] of acknowledgements) {
       expect(reason.length, rule).toBeGreaterThanOrEqual(40);
       expect(reason, rule).not.toMatch(/\b(todo|fixme|suppress(ed)?|ignore)\b/i);
+    }
+  });
+});
+
+describe('AWS Control Tower proactive controls (cfn-guard)', () => {
+  const guardAcknowledgements = () =>
+    synthesized.stack.node
+      .findAll()
+      .flatMap((construct) =>
+        construct.node.metadata
+          .filter((entry) => entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
+          .flatMap((entry) => Object.entries(entry.data as Record<string, string>)),
+      )
+      .filter(([rule]) => rule.startsWith(`${GUARD_PLUGIN_NAME}::`))
+      .map(([rule, reason]) => [rule.slice(GUARD_PLUGIN_NAME.length + 2), reason] as const);
+
+  it('has no unacknowledged finding', () => {
+    expect(synthesized.guardFindings).toEqual([]);
+  });
+
+  it('acknowledges only the rules that do not fit, each with a specific reason', () => {
+    const acknowledgements = guardAcknowledgements();
+    for (const [rule, reason] of acknowledgements) {
+      expect(reason.length, rule).toBeGreaterThanOrEqual(40);
+      expect(reason, rule).not.toMatch(/\b(todo|fixme|suppress(ed)?|ignore)\b/i);
+    }
+    // The rules fixed in the stack must stay fixed, not be acknowledged away.
+    expect([...new Set(acknowledgements.map(([rule]) => rule))].sort()).toEqual([
+      'api_gw_v2_authorization_type_configured_check',
+      'lambda_function_public_access_prohibited_check',
+      'lambda_inside_vpc_check',
+      's3_bucket_default_encryption_kms_check',
+      's3_bucket_logging_enabled_check',
+      's3_bucket_object_lock_enabled_check',
+      's3_bucket_versioning_enabled_check',
+    ]);
+  });
+
+  it('runs the job container as a non-root user on a read-only root filesystem with a memory limit', () => {
+    const [task] = props('AWS::ECS::TaskDefinition');
+    const containers = task?.ContainerDefinitions as Array<Record<string, unknown>>;
+    expect(containers).toHaveLength(1);
+    expect(containers[0]).toMatchObject({
+      User: '1000:1000',
+      ReadonlyRootFilesystem: true,
+      Memory: expect.any(Number),
+    });
+    const dockerfile = readFileSync(join(PROJECT_ROOT, 'infra/images/Dockerfile'), 'utf8');
+    expect(dockerfile).toMatch(/^USER node$/m);
+  });
+
+  it('encrypts every log group with a key CloudWatch Logs may use, kept for a year', () => {
+    const keys = resources('AWS::KMS::Key');
+    const logsKeyId = logicalIdOf(synthesized, synthesized.stack.logEncryption.key);
+    for (const group of props('AWS::Logs::LogGroup')) {
+      expect(group.KmsKeyId).toEqual({ 'Fn::GetAtt': [logsKeyId, 'Arn'] });
+      expect(group.RetentionInDays).toBeGreaterThanOrEqual(365);
+    }
+    const policy = JSON.stringify(keys.find(([id]) => id === logsKeyId)?.[1].Properties?.KeyPolicy);
+    expect(policy).toContain('kms:EncryptionContext:aws:logs:arn');
+    // Every key refuses grants that are not for an AWS service acting for a caller.
+    for (const [id, key] of keys) {
+      expect(JSON.stringify(key.Properties?.KeyPolicy), id).toContain('kms:GrantIsForAWSResource');
     }
   });
 });
