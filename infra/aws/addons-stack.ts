@@ -66,10 +66,6 @@ export class AddonsStack extends Stack {
       value: this.api.userPoolClient.userPoolClientId,
       description: 'App client for `aws cognito-idp initiate-auth`; send its IdToken as the bearer token',
     });
-    new CfnOutput(this, 'ClientSecurityGroupId', {
-      value: this.network.clientSecurityGroup.securityGroupId,
-      description: 'Attach to workloads that connect to addons',
-    });
     new CfnOutput(this, 'VpcId', { value: this.network.vpc.vpcId });
     new CfnOutput(this, 'BackupBucketName', {
       value: this.backups.bucket.bucketName,

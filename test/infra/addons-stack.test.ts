@@ -227,15 +227,11 @@ describe('network', () => {
     template.resourceCountIs('AWS::EC2::FlowLog', 1);
   });
 
-  it('leaves addon security groups and instances to the workflow: CDK creates the client, job and endpoint groups', () => {
+  it('leaves addon and project client security groups and instances to the workflow: CDK creates the job and endpoint groups', () => {
     const { template, json, stack } = synthesized;
     template.resourceCountIs('AWS::RDS::DBInstance', 0);
-    template.resourceCountIs('AWS::EC2::SecurityGroup', 3);
-    const client = json.Resources[logicalIdOf(synthesized, stack.network.clientSecurityGroup)]?.Properties;
-    expect(client?.SecurityGroupIngress).toBeUndefined();
-    expect(client?.SecurityGroupEgress).toEqual([
-      expect.objectContaining({ IpProtocol: 'tcp', FromPort: 5432, ToPort: 5432 }),
-    ]);
+    // No stack-wide client group: one workload could otherwise reach every project's addons.
+    template.resourceCountIs('AWS::EC2::SecurityGroup', 2);
     const job = json.Resources[logicalIdOf(synthesized, stack.network.jobSecurityGroup)]?.Properties;
     expect(job?.SecurityGroupIngress).toBeUndefined();
     expect(job?.SecurityGroupEgress).toEqual([
@@ -271,16 +267,20 @@ describe('network', () => {
     }
   });
 
-  it('gives RDS a subnet group over the isolated subnets and a TLS parameter group per catalog major', () => {
+  it('gives RDS a subnet group over the isolated subnets and, per catalog major, a parameter group with TLS forced and one without', () => {
     const { template } = synthesized;
     const [group] = props('AWS::RDS::DBSubnetGroup');
     expect((group?.SubnetIds as unknown[] | undefined)?.length).toBeGreaterThanOrEqual(2);
     const parameterGroups = props('AWS::RDS::DBParameterGroup');
-    expect(parameterGroups.map((group) => group.Family).sort()).toEqual(
-      ENGINES.postgresql.versions.aws.map((major) => `postgres${major}`).sort(),
-    );
-    for (const parameters of parameterGroups) expect(parameters.Parameters).toEqual({ 'rds.force_ssl': '1' });
-    template.resourceCountIs('AWS::RDS::DBParameterGroup', ENGINES.postgresql.versions.aws.length);
+    const majors = ENGINES.postgresql.versions.aws;
+    const withSsl = (value: string) =>
+      parameterGroups
+        .filter((parameters) => (parameters.Parameters as Record<string, string>)['rds.force_ssl'] === value)
+        .map((parameters) => parameters.Family)
+        .sort();
+    expect(withSsl('1')).toEqual(majors.map((major) => `postgres${major}`).sort());
+    expect(withSsl('0')).toEqual(majors.map((major) => `postgres${major}`).sort());
+    template.resourceCountIs('AWS::RDS::DBParameterGroup', 2 * majors.length);
   });
 });
 

@@ -140,10 +140,12 @@ describe('backup-addon on AWS', () => {
     expect(backup.artifact).toEqual(artifact);
 
     expect(world.env.JOB_SUBNET_IDS).toHaveLength(2);
-    expect(world.env.JOB_SECURITY_GROUP_IDS).toEqual([
-      world.env.CLIENT_SECURITY_GROUP_ID,
-      expect.stringMatching(/^sg-/),
-    ]);
+    // The job group reaches the VPC endpoints; the project's client group, the addon's database.
+    expect(world.env.JOB_SECURITY_GROUP_IDS).toEqual([expect.stringMatching(/^sg-/)]);
+    const clientGroup = addon.network?.clientSecurityGroupId;
+    expect(clientGroup).toEqual(
+      [...world.fake.groups.values()].find((group) => group.name === `clients-${PROJECT}`)?.id,
+    );
     expect(world.runTaskCalls).toEqual([
       {
         Cluster: world.env.JOB_CLUSTER_ARN,
@@ -153,7 +155,7 @@ describe('backup-addon on AWS', () => {
         NetworkConfiguration: {
           AwsvpcConfiguration: {
             Subnets: world.env.JOB_SUBNET_IDS,
-            SecurityGroups: world.env.JOB_SECURITY_GROUP_IDS,
+            SecurityGroups: [...world.env.JOB_SECURITY_GROUP_IDS, clientGroup],
             AssignPublicIp: 'DISABLED',
           },
         },

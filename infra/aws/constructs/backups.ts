@@ -28,6 +28,8 @@ export const JOB_CONTAINER_NAME = 'job';
 /** uid:gid of `node` in the node:20 images the job image is built from. */
 export const JOB_USER = '1000:1000';
 const JOB_MEMORY_MIB = 2048;
+/** Where infra/images/Dockerfile puts the RDS CA bundle. */
+export const RDS_CA_BUNDLE = '/etc/ssl/certs/rds-global-bundle.pem';
 const DOCKERFILE = 'infra/images/Dockerfile';
 
 export type ArtifactAction = 'GetObject' | 'PutObject' | 'DeleteObject' | 'AbortMultipartUpload';
@@ -164,12 +166,15 @@ export class Backups extends Construct {
       environment: {
         SECRET_NAME_PREFIX: data.secretNamePrefix,
         AWS_REGION: Aws.REGION,
+        // Every connection verifies the RDS server certificate (the bundle is in the image).
+        PGSSLMODE: 'verify-full',
+        PGSSLROOTCERT: RDS_CA_BUNDLE,
       },
     });
     acknowledgeNag(
       this.taskDefinition,
       'ECS2',
-      'The environment holds only the secret name prefix and the region; connection details are read from Secrets Manager by the job',
+      'The environment holds only the secret name prefix, the region and the TLS settings; connection details are read from Secrets Manager by the job',
     );
 
     // The job reads the addon's connection details and streams the dump to or from S3.
@@ -182,9 +187,9 @@ export class Backups extends Construct {
     );
   }
 
-  /** The security groups of a job: the client group reaches the addons, the job group the endpoints. */
+  /** The security groups of every job (the endpoints); each job also joins its addon's project client group. */
   get jobSecurityGroupIds(): string[] {
-    return [this.network.clientSecurityGroup.securityGroupId, this.network.jobSecurityGroup.securityGroupId];
+    return [this.network.jobSecurityGroup.securityGroupId];
   }
 
   get jobSubnetIds(): string[] {
