@@ -16,7 +16,10 @@ export type JobTls = { mode: 'verify-full'; rootCert: string } | { mode: 'requir
  * PostgreSQL 15+ forces it by default. Without them (the local target, no TLS yet), TLS follows
  * the addon: verified with a configured bundle, encrypted only without one, else `prefer`.
  */
-export const jobTls = (connection: Pick<Credentials, 'tls'>, env: NodeJS.ProcessEnv = process.env): JobTls => {
+export const jobTls = (
+  connection: Pick<Credentials, 'tls'>,
+  env: NodeJS.ProcessEnv = process.env,
+): JobTls => {
   const rootCert = env.PGSSLROOTCERT;
   if (env.PGSSLMODE === 'verify-full') {
     if (!rootCert) {

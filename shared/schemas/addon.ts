@@ -72,11 +72,9 @@ export const AddonSchema = z
       .nullable()
       .meta({ description: 'The mutating operation in flight, if any' }),
     endpoint: EndpointSchema.nullable(),
-    network: AddonNetworkSchema.nullable()
-      .default(null)
-      .meta({
-        description: 'How workloads reach the addon; null on the local target and until it is available',
-      }),
+    network: AddonNetworkSchema.nullable().default(null).meta({
+      description: 'How workloads reach the addon; null on the local target and until it is available',
+    }),
     createdAt: TimestampSchema,
     updatedAt: TimestampSchema,
   })
