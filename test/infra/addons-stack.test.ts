@@ -27,7 +27,7 @@ import { JOB_COMMAND } from '#shared/services/backup-workflow-tasks.ts';
 import { tableDefinition } from '#shared/store/table.ts';
 import { logicalIdOf } from '../workflows/support/aws-workflows.ts';
 import { isAllowed, roleStatements } from './support/iam.ts';
-import { functionEnvironment, resolveIntrinsics } from './support/intrinsics.ts';
+import { FAKE_ENV, functionEnvironment, resolveIntrinsics } from './support/intrinsics.ts';
 import { resourcesOfType, type SynthesizedStack, synthesizeAddons } from './support/stack.ts';
 
 let synthesized: SynthesizedStack;
@@ -646,6 +646,7 @@ describe('AWS Control Tower proactive controls (cfn-guard)', () => {
       'api_gw_v2_authorization_type_configured_check',
       'lambda_function_public_access_prohibited_check',
       'lambda_inside_vpc_check',
+      'rds_db_parameter_group_tls_check',
       's3_bucket_default_encryption_kms_check',
       's3_bucket_logging_enabled_check',
       's3_bucket_object_lock_enabled_check',
@@ -661,6 +662,11 @@ describe('AWS Control Tower proactive controls (cfn-guard)', () => {
       User: '1000:1000',
       ReadonlyRootFilesystem: true,
       Memory: expect.any(Number),
+      // Every job connection verifies the RDS server certificate.
+      Environment: expect.arrayContaining([
+        { Name: 'PGSSLMODE', Value: 'verify-full' },
+        { Name: 'PGSSLROOTCERT', Value: '/etc/ssl/certs/rds-global-bundle.pem' },
+      ]),
     });
     const dockerfile = readFileSync(join(PROJECT_ROOT, 'infra/images/Dockerfile'), 'utf8');
     expect(dockerfile).toMatch(/^USER node$/m);
@@ -679,5 +685,103 @@ describe('AWS Control Tower proactive controls (cfn-guard)', () => {
     for (const [id, key] of keys) {
       expect(JSON.stringify(key.Properties?.KeyPolicy), id).toContain('kms:GrantIsForAWSResource');
     }
+  });
+});
+
+describe('deployment isolation in IAM', () => {
+  const deployment = () => synthesized.stack.postgres.deploymentName;
+  const arn = (service: string, resource: string) =>
+    `arn:${FAKE_ENV.partition}:${service}:${FAKE_ENV.region}:${FAKE_ENV.account}:${resource}`;
+  const workflowStatements = () =>
+    roleStatements(synthesized.json, logicalIdOf(synthesized, synthesized.stack.workflows.taskFunction.role));
+  const allowed = (action: string, resource: string, context: Record<string, string | string[]> = {}) =>
+    isAllowed(workflowStatements(), { action, resource, context, because: 'test' });
+  const ours = () => ({ 'rds:db-tag/addons:deployment': deployment() });
+  const theirs = { 'rds:db-tag/addons:deployment': 'AnotherStack' };
+  const tagging = (value: string, keys = ['addons:deployment', 'addons:project']) => ({
+    'aws:RequestTag/addons:deployment': value,
+    'aws:TagKeys': keys,
+  });
+
+  it("conditions every statement that changes RDS or EC2 resources on this deployment's tag, but for the references creates must name", () => {
+    const mutating = /^(rds:(Create|Modify|Delete|Restore|AddTags)|ec2:(Create|Authorize|Revoke|Delete))/;
+    // Read by a create or restore only, never changed: the subnet group, our parameter groups, the
+    // engine's default option group (which cannot carry our tag), and our VPC.
+    const referenced = /:(subgrp|pg|og):|:vpc\//;
+    const roles = resourcesOfType(synthesized.json, 'AWS::IAM::Role').map(([id]) => id);
+    let checked = 0;
+    for (const role of roles) {
+      for (const statement of roleStatements(synthesized.json, role)) {
+        const actions = [statement.Action].flat();
+        if (!actions.some((action) => mutating.test(action))) continue;
+        const resources = [statement.Resource].flat();
+        if (resources.every((resource) => referenced.test(resource))) continue;
+        checked += 1;
+        expect(JSON.stringify(statement.Condition), `${role}: ${actions.join(',')}`).toContain(
+          `/addons:deployment":"${deployment()}"`,
+        );
+      }
+    }
+    expect(checked).toBeGreaterThanOrEqual(8);
+  });
+
+  it("lets the workflow change and delete this deployment's instances, snapshots and groups, never another's or untagged ones", () => {
+    const db = arn('rds', 'db:addon-x');
+    const snapshot = arn('rds', 'snapshot:addon-x-bkp-1');
+    const group = arn('ec2', 'security-group/sg-1');
+    for (const action of ['rds:ModifyDBInstance', 'rds:DeleteDBInstance', 'rds:CreateDBSnapshot']) {
+      expect(allowed(action, db, ours()), action).toBe(true);
+      expect(allowed(action, db, theirs), action).toBe(false);
+      expect(allowed(action, db), action).toBe(false);
+    }
+    for (const action of ['rds:DeleteDBSnapshot', 'rds:RestoreDBInstanceFromDBSnapshot']) {
+      expect(allowed(action, snapshot, { 'rds:snapshot-tag/addons:deployment': deployment() }), action).toBe(
+        true,
+      );
+      expect(
+        allowed(action, snapshot, { 'rds:snapshot-tag/addons:deployment': 'AnotherStack' }),
+        action,
+      ).toBe(false);
+    }
+    for (const action of [
+      'ec2:AuthorizeSecurityGroupIngress',
+      'ec2:AuthorizeSecurityGroupEgress',
+      'ec2:RevokeSecurityGroupEgress',
+      'ec2:DeleteSecurityGroup',
+    ]) {
+      expect(allowed(action, group, { 'aws:ResourceTag/addons:deployment': deployment() }), action).toBe(
+        true,
+      );
+      expect(allowed(action, group, { 'aws:ResourceTag/addons:deployment': 'AnotherStack' }), action).toBe(
+        false,
+      );
+      expect(allowed(action, group), action).toBe(false);
+    }
+  });
+
+  it('requires creates to tag what they create as this deployment’s, with platform tag keys only', () => {
+    const db = arn('rds', 'db:addon-x');
+    const snapshot = arn('rds', 'snapshot:addon-x-bkp-1');
+    const group = arn('ec2', 'security-group/sg-new');
+    for (const [action, resource] of [
+      ['rds:CreateDBInstance', db],
+      ['rds:RestoreDBInstanceFromDBSnapshot', db],
+      ['rds:CreateDBSnapshot', snapshot],
+      ['rds:AddTagsToResource', db],
+      ['ec2:CreateSecurityGroup', group],
+    ] as const) {
+      expect(allowed(action, resource, tagging(deployment())), action).toBe(true);
+      expect(allowed(action, resource), `${action} untagged`).toBe(false);
+      expect(allowed(action, resource, tagging('AnotherStack')), action).toBe(false);
+      expect(allowed(action, resource, tagging(deployment(), ['addons:deployment', 'owner'])), action).toBe(
+        false,
+      );
+    }
+  });
+
+  it("cannot retag another deployment's instance as its own to take it over", () => {
+    expect(
+      allowed('rds:AddTagsToResource', arn('rds', 'db:addon-x'), { ...tagging(deployment()), ...theirs }),
+    ).toBe(false);
   });
 });

@@ -25,6 +25,7 @@ import { type DynamoEmulator, startDynamo } from '#infra/local/emulators.ts';
 import type { ApiEvent, ApiResponse } from '#shared/api/http-handler.ts';
 import { API_FUNCTIONS, type ApiFunctionName } from '#shared/api/route.ts';
 import { routes } from '#shared/api/routes.ts';
+import { TAG_KEYS } from '#shared/providers/aws/tags.ts';
 import { AddonStore } from '#shared/store/addon-store.ts';
 import { BackupStore } from '#shared/store/backup-store.ts';
 import { newId, nowIso } from '#shared/util/ids.ts';
@@ -135,7 +136,17 @@ beforeAll(async () => {
   };
   sfn.on(StopExecutionCommand).callsFake(record('states', 'StopExecution'));
   s3.on(DeleteObjectCommand).callsFake(record('s3', 'DeleteObject'));
-  rds.on(DeleteDBSnapshotCommand).callsFake(record('rds', 'DeleteDBSnapshot'));
+  // Snapshot backups carry this deployment's tag (RdsPostgresProvider.createSnapshot).
+  const deployment = synthesized.stack.postgres.deploymentName;
+  rds.on(DeleteDBSnapshotCommand).callsFake((input) => {
+    current.push({
+      service: 'rds',
+      command: 'DeleteDBSnapshot',
+      input: structuredClone(input) as Record<string, unknown>,
+      resourceTags: { [TAG_KEYS.deployment]: deployment },
+    });
+    return {};
+  });
   let schedulesCreated = new Set<string>();
   scheduler.on(CreateScheduleCommand).callsFake((input) => {
     record('scheduler', 'CreateSchedule')(input);
@@ -427,4 +438,23 @@ describe('the API functions, as deployed', () => {
       );
     });
   });
+
+  // A second stack in the same account names its snapshots `addon-...` too: only the tag tells.
+  it.each(['backups', 'sweep'] as const)(
+    "%s may not delete another deployment's snapshots, nor untagged ones",
+    (name) => {
+      const { api, schedules } = synthesized.stack;
+      const fn = name === 'sweep' ? schedules.sweep : api.functions.backups;
+      if (!fn) throw new Error(`no ${name} function`);
+      const statements = roleStatements(synthesized.json, logicalIdOf(synthesized, fn.role));
+      const deletes = calls[name].filter((call) => call.command === 'DeleteDBSnapshot');
+      expect(deletes.length).toBeGreaterThan(0);
+      const foreignTags: Array<Record<string, string>> = [{ [TAG_KEYS.deployment]: 'AnotherStack' }, {}];
+      for (const resourceTags of foreignTags) {
+        for (const call of deletes) {
+          expect(deniedPermissions(statements, [{ ...call, resourceTags }], environment())).toHaveLength(1);
+        }
+      }
+    },
+  );
 });

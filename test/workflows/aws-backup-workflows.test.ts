@@ -279,8 +279,9 @@ describe('restore-addon on AWS', () => {
         AllocatedStorage: 20,
         StorageType: 'gp3',
         DBSubnetGroupName: world.env.DB_SUBNET_GROUP_NAME,
-        VpcSecurityGroupIds: ['sg-00000000000000001'],
-        DBParameterGroupName: 'default.postgres17',
+        // The addon's own group (the project's client group was created first), and its TLS parameter group.
+        VpcSecurityGroupIds: ['sg-00000000000000002'],
+        DBParameterGroupName: world.env.POSTGRES_TLS_PARAMETER_GROUPS['17'],
         Port: 5432,
         MultiAZ: false,
         PubliclyAccessible: false,

@@ -5,6 +5,7 @@ import { CfnDBParameterGroup, SubnetGroup } from 'aws-cdk-lib/aws-rds';
 import { Construct } from 'constructs';
 import { ENGINES } from '#shared/catalog/engines.ts';
 import { TAG_KEY_PREFIX, TAG_KEYS } from '#shared/providers/aws/tags.ts';
+import { acknowledgeGuard } from '../guard.ts';
 import { acknowledgeNag, nagArn } from '../nag.ts';
 import type { Network } from './network.ts';
 
@@ -58,6 +59,11 @@ export class PostgresAddons extends Construct {
         parameters: { 'rds.force_ssl': '0' },
       });
       this.noTlsParameterGroups[major] = noTls.ref;
+      acknowledgeGuard(
+        noTls,
+        'rds_db_parameter_group_tls_check',
+        'Used only by an addon its owner creates with an explicit tls: false (a client without TLS support); every addon requires TLS by default, and the server still offers TLS',
+      );
     }
   }
 
