@@ -154,8 +154,9 @@ export const instanceStateOf = (instance: DBInstance): InstanceState => {
 };
 
 /**
- * PostgreSQL addons as RDS DB instances, each in its own security group in the deployment's
- * isolated subnets. The master password comes from the spec (the platform generates it)
+ * PostgreSQL addons as RDS DB instances in the deployment's isolated subnets, each in its own
+ * security group that admits only its project's client group (`AddonSecurityGroups`). TLS is
+ * forced by the addon's parameter group unless it was created with `tls: false`. The master password comes from the spec (the platform generates it)
  * because RDS-managed master passwords cannot be combined with read replicas.
  *
  * Teardown has two steps RDS imposes: the instance first, then its security group, which
