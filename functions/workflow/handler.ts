@@ -48,10 +48,11 @@ export const createAwsWorkflowTaskHandler = (
     rds: clients.rds,
     ec2: clients.ec2,
     vpcId: env.VPC_ID,
+    vpcCidr: env.VPC_CIDR,
     subnetGroupName: env.DB_SUBNET_GROUP_NAME,
-    clientSecurityGroupId: env.CLIENT_SECURITY_GROUP_ID,
     kmsKeyId: env.STORAGE_KMS_KEY_ID,
     tlsParameterGroups: env.POSTGRES_TLS_PARAMETER_GROUPS,
+    noTlsParameterGroups: env.POSTGRES_NO_TLS_PARAMETER_GROUPS,
     deployment: env.DEPLOYMENT_NAME,
   });
   return createWorkflowTaskHandler({
@@ -75,6 +76,7 @@ export const createAwsWorkflowTaskHandler = (
         container: env.JOB_CONTAINER_NAME,
         subnets: env.JOB_SUBNET_IDS,
         securityGroups: env.JOB_SECURITY_GROUP_IDS,
+        joinProjectClientGroup: true,
       },
     },
     retirement: {

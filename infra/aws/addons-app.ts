@@ -1,12 +1,13 @@
 import { App, type AppProps, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { AddonsStack } from './addons-stack.ts';
+import { controlTowerValidator } from './guard.ts';
 
 export const DEFAULT_STACK_NAME = 'Addons';
 
 /**
- * The CDK app with cdk-nag's AwsSolutions checks: a finding without an acknowledgement fails
- * synthesis. The stack is environment-agnostic (two availability zones through Fn::GetAZs),
+ * The CDK app with cdk-nag's AwsSolutions checks and the AWS Control Tower proactive controls
+ * (cfn-guard): a finding of either without an acknowledgement fails synthesis. The stack is environment-agnostic (two availability zones through Fn::GetAZs),
  * so `cdk synth` needs no account, no credentials and no context lookups: it works offline
  * on a fresh clone. `-c stackName=...` deploys a second copy into the same account;
  * `-c backupGraceDays=...` sets how long a deleted addon's backups are kept (default 7 days).
@@ -20,6 +21,6 @@ export const createAddonsApp = (props: AppProps = {}) => {
     // `-c backupGraceDays=30`: how long a deleted addon's backups are kept.
     ...(graceDays !== undefined ? { backupGraceDays: Number(graceDays) } : {}),
   });
-  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app), controlTowerValidator());
   return { app, stack };
 };

@@ -55,7 +55,8 @@ export const ENGINES: Record<Engine, EngineEntry> = {
     capabilities: {
       // Snapshots are RDS DB snapshots (restored to a new instance, then swapped in); dumps run
       // as Fargate tasks streaming pg_dump to S3.
-      aws: { ...none, provision: true, dumpBackup: true, snapshotBackup: true },
+      // TLS: RDS parameter groups with rds.force_ssl=1; the local engine has no certificate yet.
+      aws: { ...none, provision: true, dumpBackup: true, snapshotBackup: true, tls: true },
       local: { ...none, provision: true, dumpBackup: true, snapshotBackup: true },
     },
     notes: {
@@ -123,6 +124,8 @@ export const addonType = (engine: Engine, target: Target): AddonType => {
     defaultVersion: entry.defaultVersion[target],
     plans: entry.plans,
     defaultPlan: entry.defaultPlan,
+    // TLS is on by default wherever the engine offers it on this target.
+    defaultTls: entry.capabilities[target].tls,
     storageGiB: entry.storageGiB,
     maxReplicas: entry.capabilities[target].replicas ? entry.maxReplicas : 0,
     capabilities: entry.capabilities[target],

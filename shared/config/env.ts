@@ -55,6 +55,7 @@ export const JobLaunchEnvSchema = z.object({
   JOB_TASK_DEFINITION_ARN: z.string().min(1),
   JOB_CONTAINER_NAME: z.string().min(1),
   JOB_SUBNET_IDS: CommaListSchema,
+  /** The job group (HTTPS to the VPC endpoints); each job also joins its addon's project client group. */
   JOB_SECURITY_GROUP_IDS: CommaListSchema,
 });
 
@@ -77,11 +78,12 @@ export const WorkflowFunctionEnvSchema = CommonEnvSchema.extend({
   /** Tagged on everything the workflows create; the function's IAM conditions match on it. */
   DEPLOYMENT_NAME: z.string().min(1),
   VPC_ID: z.string().min(1),
+  /** Project client groups may reach addon ports inside this CIDR only. */
+  VPC_CIDR: z.string().min(1),
   DB_SUBNET_GROUP_NAME: z.string().min(1),
-  /** The security group of the platform's clients: the only source allowed into an addon. */
-  CLIENT_SECURITY_GROUP_ID: z.string().min(1),
   STORAGE_KMS_KEY_ID: z.string().min(1),
   POSTGRES_TLS_PARAMETER_GROUPS: JsonStringMapSchema,
+  POSTGRES_NO_TLS_PARAMETER_GROUPS: JsonStringMapSchema,
   ...BackupBucketEnvSchema.shape,
   ...JobLaunchEnvSchema.shape,
   /** Deleting an addon deletes its EventBridge Scheduler schedules, in this group. */

@@ -6,15 +6,41 @@ import { errorMessage, MissingToolError, ProviderError, TransientError } from '.
 import type { Credentials } from '../schemas/addon.ts';
 import { type Tool, toolVersion } from './processes.ts';
 
+/** How a job's connection is protected: `sslmode` with the CA bundle that verifies the server. */
+export type JobTls = { mode: 'verify-full'; rootCert: string } | { mode: 'require' } | { mode: 'prefer' };
+
+/**
+ * The TLS of a job's connections. The job image sets PGSSLMODE=verify-full and PGSSLROOTCERT
+ * (the RDS CA bundle, downloaded at build), so on AWS every connection verifies the server's
+ * certificate and name, whether or not the addon forces TLS: every RDS instance serves TLS, and
+ * PostgreSQL 15+ forces it by default. Without them (the local target, no TLS yet), TLS follows
+ * the addon: verified with a configured bundle, encrypted only without one, else `prefer`.
+ */
+export const jobTls = (
+  connection: Pick<Credentials, 'tls'>,
+  env: NodeJS.ProcessEnv = process.env,
+): JobTls => {
+  const rootCert = env.PGSSLROOTCERT;
+  if (env.PGSSLMODE === 'verify-full') {
+    if (!rootCert) {
+      throw new ProviderError(
+        'PGSSLMODE=verify-full needs PGSSLROOTCERT (the CA bundle that signs the server certificates)',
+        'Misconfigured',
+      );
+    }
+    return { mode: 'verify-full', rootCert };
+  }
+  if (!connection.tls) return { mode: 'prefer' };
+  return rootCert ? { mode: 'verify-full', rootCert } : { mode: 'require' };
+};
+
 /**
  * Connection settings for libpq tools, in the environment only: a password on the command line
  * is visible to every user of the machine in `ps`. The child gets nothing else from ours (no AWS
  * credentials, no platform token). LC_ALL=C keeps its messages in English for the error text.
- * With TLS, `verify-full` when a CA bundle is configured (PGSSLROOTCERT, e.g. the RDS bundle in
- * the job image), encryption without verification otherwise.
  */
 export const libpqEnv = (connection: Credentials, applicationName: string): NodeJS.ProcessEnv => {
-  const rootCert = process.env.PGSSLROOTCERT;
+  const tls = jobTls(connection);
   return {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     LC_ALL: 'C',
@@ -25,17 +51,23 @@ export const libpqEnv = (connection: Credentials, applicationName: string): Node
     PGDATABASE: connection.database,
     PGAPPNAME: applicationName,
     PGCONNECT_TIMEOUT: '15',
-    PGSSLMODE: connection.tls ? (rootCert ? 'verify-full' : 'require') : 'prefer',
-    ...(connection.tls && rootCert ? { PGSSLROOTCERT: rootCert } : {}),
+    PGSSLMODE: tls.mode,
+    ...(tls.mode === 'verify-full' ? { PGSSLROOTCERT: tls.rootCert } : {}),
   };
 };
 
+/** The same settings for node-postgres, which has no `prefer`: plain unless TLS is asked for. */
 const pgSsl = (connection: Credentials): pg.ClientConfig['ssl'] => {
-  if (!connection.tls) return false;
-  const rootCert = process.env.PGSSLROOTCERT;
-  return rootCert
-    ? { ca: readFileSync(rootCert, 'utf8'), rejectUnauthorized: true }
-    : { rejectUnauthorized: false };
+  const tls = jobTls(connection);
+  switch (tls.mode) {
+    case 'verify-full':
+      // Node's TLS checks the certificate chain and that it names the host.
+      return { ca: readFileSync(tls.rootCert, 'utf8'), rejectUnauthorized: true };
+    case 'require':
+      return { rejectUnauthorized: false };
+    case 'prefer':
+      return false;
+  }
 };
 
 export interface ServerInfo {

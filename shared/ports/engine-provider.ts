@@ -1,3 +1,4 @@
+import type { AddonNetwork } from '../schemas/addon.ts';
 import type { Engine, Plan } from '../schemas/catalog.ts';
 
 /** What a provider needs to create one database instance. Secrets never pass through workflow state. */
@@ -20,7 +21,12 @@ export interface InstanceSpec {
 
 export type InstanceState =
   | { status: 'creating' }
-  | { status: 'available'; endpoint: { host: string; port: number } }
+  | {
+      status: 'available';
+      endpoint: { host: string; port: number };
+      /** What clients attach to reach it, where the provider isolates projects by network (AWS). */
+      network?: AddonNetwork;
+    }
   | { status: 'deleting' }
   | { status: 'absent' }
   | { status: 'failed'; reason: string };

@@ -32,13 +32,26 @@ export const CreateAddonRequestSchema = z
       .meta({ description: 'Plan id from /v1/addon-types; the default when omitted' }),
     storageGiB: z.number().int().min(1).max(65536).optional(),
     replicas: z.number().int().min(0).max(15).default(0),
-    tls: z.boolean().default(false),
+    tls: z.boolean().optional().meta({
+      description:
+        "Require TLS on every connection; when omitted, the addon type's defaultTls on this deployment (on wherever TLS is available)",
+    }),
     publicAccess: z.boolean().default(false),
   })
   .meta({ id: 'CreateAddonRequest' });
 export type CreateAddonRequest = z.infer<typeof CreateAddonRequestSchema>;
 
 export const EndpointSchema = z.object({ host: z.string(), port: z.number().int() }).meta({ id: 'Endpoint' });
+
+export const AddonNetworkSchema = z
+  .object({
+    clientSecurityGroupId: z.string().max(64).meta({
+      description:
+        "The project's client security group (AWS): attach it to a workload in the platform's VPC to let it reach every addon of this project, and only those",
+    }),
+  })
+  .meta({ id: 'AddonNetwork' });
+export type AddonNetwork = z.infer<typeof AddonNetworkSchema>;
 
 export const AddonSchema = z
   .object({
@@ -59,6 +72,9 @@ export const AddonSchema = z
       .nullable()
       .meta({ description: 'The mutating operation in flight, if any' }),
     endpoint: EndpointSchema.nullable(),
+    network: AddonNetworkSchema.nullable().default(null).meta({
+      description: 'How workloads reach the addon; null on the local target and until it is available',
+    }),
     createdAt: TimestampSchema,
     updatedAt: TimestampSchema,
   })

@@ -51,6 +51,9 @@ export const AddonTypeSchema = z
     defaultVersion: z.string(),
     plans: z.array(PlanSchema),
     defaultPlan: z.string(),
+    defaultTls: z
+      .boolean()
+      .meta({ description: 'Whether an addon created without `tls` requires TLS on this deployment' }),
     storageGiB: z.object({ min: z.number().int(), max: z.number().int(), default: z.number().int() }),
     maxReplicas: z.number().int(),
     capabilities: CapabilitiesSchema,

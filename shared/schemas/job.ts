@@ -37,5 +37,12 @@ export interface JobLaunchConfig {
   taskDefinition: string;
   container: string;
   subnets: string[];
+  /** Security groups every job runs with (AWS: HTTPS to the VPC endpoints). */
   securityGroups: string[];
+  /**
+   * AWS: a job also runs with the addon's project client group, the only source its database
+   * admits; an addon without one recorded cannot be reached, and the job is refused up front.
+   * @default false (the local target has no security groups)
+   */
+  joinProjectClientGroup?: boolean;
 }

@@ -90,7 +90,8 @@ export class AddonService {
           : `replicas are not available for ${engine.displayName} on this deployment`,
       });
     }
-    if (request.tls && !type.capabilities.tls) {
+    const tls = request.tls ?? type.defaultTls;
+    if (tls && !type.capabilities.tls) {
       issues.push({
         path: 'body.tls',
         message: `TLS is not available for ${engine.displayName} on this deployment`,
@@ -101,11 +102,11 @@ export class AddonService {
         path: 'body.publicAccess',
         message: `public access is not available for ${engine.displayName} on this deployment`,
       });
-    } else if (request.publicAccess && !request.tls) {
+    } else if (request.publicAccess && !tls) {
       issues.push({ path: 'body.publicAccess', message: 'public access requires tls: true' });
     }
     if (issues.length) throw new UnsupportedError('The addon cannot be created as requested', issues);
-    return { version, plan, storageGiB };
+    return { version, plan, storageGiB, tls };
   }
 
   async create(
@@ -124,11 +125,11 @@ export class AddonService {
       engine: request.engine,
       ...resolved,
       replicas: request.replicas,
-      tls: request.tls,
       publicAccess: request.publicAccess,
       status: 'creating',
       currentOperationId: operation.id,
       endpoint: null,
+      network: null,
       createdAt: now,
       updatedAt: now,
       revision: 1,

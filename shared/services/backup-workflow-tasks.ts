@@ -5,7 +5,7 @@ import type { BackupArtifacts } from '../providers/backup-artifacts.ts';
 import type { BackupStatus } from '../schemas/backup.ts';
 import type { JobLaunchConfig, JobSpec } from '../schemas/job.ts';
 import { TERMINAL_STATUSES } from '../schemas/operation.ts';
-import type { AddonStore } from '../store/addon-store.ts';
+import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
 import type { BackupRecord, BackupStore } from '../store/backup-store.ts';
 import { nowIso } from '../util/ids.ts';
 import { CleanupFailureFields, failureReason } from './workflow-tasks.ts';
@@ -161,14 +161,24 @@ export class BackupWorkflowTasks {
     }
   }
 
-  private launch(spec: JobSpec) {
-    const { cluster, taskDefinition, container, subnets, securityGroups } = this.deps.jobs;
+  /** RunTask's parameters for the ASL: the job joins the addon's project client group where there is one. */
+  private launch(spec: JobSpec, addon: AddonRecord) {
+    const { cluster, taskDefinition, container, subnets, securityGroups, joinProjectClientGroup } =
+      this.deps.jobs;
+    const clientGroup = addon.network?.clientSecurityGroupId;
+    if (joinProjectClientGroup && !clientGroup) {
+      throw new ProviderError(
+        `Addon ${addon.id} has no client security group recorded, so a job cannot reach its database`,
+        'NoClientSecurityGroup',
+      );
+    }
     return {
       cluster,
       taskDefinition,
       container,
       subnets,
-      securityGroups,
+      securityGroups:
+        joinProjectClientGroup && clientGroup ? [...securityGroups, clientGroup] : securityGroups,
       command: JOB_COMMAND,
       environment: [{ Name: 'JOB_SPEC', Value: JSON.stringify(spec) }],
     };
@@ -183,18 +193,21 @@ export class BackupWorkflowTasks {
     await this.progress(task, 'dumping', 20);
     const [addon, backup] = await this.addonAndBackup(task);
     const { artifact, compression } = this.artifactOf(backup);
-    return this.launch({
-      kind: 'dump',
-      operationId: task.operationId,
-      projectId: task.projectId,
-      addonId: task.addonId,
-      backupId: backup.id,
-      engine: addon.engine,
-      artifact,
-      resultKey: this.deps.artifacts.resultKeyOf(artifact),
-      compression,
-      estimatedBytes: addon.storageGiB * 1024 ** 3,
-    });
+    return this.launch(
+      {
+        kind: 'dump',
+        operationId: task.operationId,
+        projectId: task.projectId,
+        addonId: task.addonId,
+        backupId: backup.id,
+        engine: addon.engine,
+        artifact,
+        resultKey: this.deps.artifacts.resultKeyOf(artifact),
+        compression,
+        estimatedBytes: addon.storageGiB * 1024 ** 3,
+      },
+      addon,
+    );
   }
 
   private async completeDump(task: Task<'completeDump'>) {
@@ -320,17 +333,20 @@ export class BackupWorkflowTasks {
     const [addon, backup] = await this.addonAndBackup(task);
     const { artifact, compression } = this.artifactOf(backup);
     if (!backup.sha256) throw new ProviderError(`Backup ${backup.id} has no recorded SHA-256`);
-    return this.launch({
-      kind: 'restore',
-      operationId: task.operationId,
-      projectId: task.projectId,
-      addonId: task.addonId,
-      backupId: backup.id,
-      engine: addon.engine,
-      artifact,
-      compression,
-      expectedSha256: backup.sha256,
-    });
+    return this.launch(
+      {
+        kind: 'restore',
+        operationId: task.operationId,
+        projectId: task.projectId,
+        addonId: task.addonId,
+        backupId: backup.id,
+        engine: addon.engine,
+        artifact,
+        compression,
+        expectedSha256: backup.sha256,
+      },
+      addon,
+    );
   }
 
   private async finishRestore(

@@ -231,7 +231,10 @@ export class WorkflowTasks {
     if (!secret) throw new ProviderError('The connection details were lost before they could be published');
     const published = { ...secret, host: state.endpoint.host, port: state.endpoint.port };
     await this.deps.secrets.put(task, { ...published, uri: connectionUri(published) });
-    await this.deps.store.updateAddonForOperation(addon, task.operationId, { endpoint: state.endpoint });
+    await this.deps.store.updateAddonForOperation(addon, task.operationId, {
+      endpoint: state.endpoint,
+      network: state.network ?? null,
+    });
     return {};
   }
 

@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { LAMBDA_RUNTIME, PROJECT_ROOT } from '#infra/aws/bundling.ts';
 import { API_FUNCTIONS_PENDING_ON_AWS } from '#infra/aws/constructs/api.ts';
 import { STATE_MACHINES_DIR } from '#infra/aws/constructs/workflows.ts';
+import { GUARD_PLUGIN_NAME } from '#infra/aws/guard.ts';
 import { API_FUNCTIONS, routeKey } from '#shared/api/route.ts';
 import { allRoutes } from '#shared/api/routes.ts';
 import { ENGINES } from '#shared/catalog/engines.ts';
@@ -26,7 +27,7 @@ import { JOB_COMMAND } from '#shared/services/backup-workflow-tasks.ts';
 import { tableDefinition } from '#shared/store/table.ts';
 import { logicalIdOf } from '../workflows/support/aws-workflows.ts';
 import { isAllowed, roleStatements } from './support/iam.ts';
-import { functionEnvironment, resolveIntrinsics } from './support/intrinsics.ts';
+import { FAKE_ENV, functionEnvironment, resolveIntrinsics } from './support/intrinsics.ts';
 import { resourcesOfType, type SynthesizedStack, synthesizeAddons } from './support/stack.ts';
 
 let synthesized: SynthesizedStack;
@@ -226,15 +227,11 @@ describe('network', () => {
     template.resourceCountIs('AWS::EC2::FlowLog', 1);
   });
 
-  it('leaves addon security groups and instances to the workflow: CDK creates the client, job and endpoint groups', () => {
+  it('leaves addon and project client security groups and instances to the workflow: CDK creates the job and endpoint groups', () => {
     const { template, json, stack } = synthesized;
     template.resourceCountIs('AWS::RDS::DBInstance', 0);
-    template.resourceCountIs('AWS::EC2::SecurityGroup', 3);
-    const client = json.Resources[logicalIdOf(synthesized, stack.network.clientSecurityGroup)]?.Properties;
-    expect(client?.SecurityGroupIngress).toBeUndefined();
-    expect(client?.SecurityGroupEgress).toEqual([
-      expect.objectContaining({ IpProtocol: 'tcp', FromPort: 5432, ToPort: 5432 }),
-    ]);
+    // No stack-wide client group: one workload could otherwise reach every project's addons.
+    template.resourceCountIs('AWS::EC2::SecurityGroup', 2);
     const job = json.Resources[logicalIdOf(synthesized, stack.network.jobSecurityGroup)]?.Properties;
     expect(job?.SecurityGroupIngress).toBeUndefined();
     expect(job?.SecurityGroupEgress).toEqual([
@@ -270,16 +267,20 @@ describe('network', () => {
     }
   });
 
-  it('gives RDS a subnet group over the isolated subnets and a TLS parameter group per catalog major', () => {
+  it('gives RDS a subnet group over the isolated subnets and, per catalog major, a parameter group with TLS forced and one without', () => {
     const { template } = synthesized;
     const [group] = props('AWS::RDS::DBSubnetGroup');
     expect((group?.SubnetIds as unknown[] | undefined)?.length).toBeGreaterThanOrEqual(2);
     const parameterGroups = props('AWS::RDS::DBParameterGroup');
-    expect(parameterGroups.map((group) => group.Family).sort()).toEqual(
-      ENGINES.postgresql.versions.aws.map((major) => `postgres${major}`).sort(),
-    );
-    for (const parameters of parameterGroups) expect(parameters.Parameters).toEqual({ 'rds.force_ssl': '1' });
-    template.resourceCountIs('AWS::RDS::DBParameterGroup', ENGINES.postgresql.versions.aws.length);
+    const majors = ENGINES.postgresql.versions.aws;
+    const withSsl = (value: string) =>
+      parameterGroups
+        .filter((parameters) => (parameters.Parameters as Record<string, string>)['rds.force_ssl'] === value)
+        .map((parameters) => parameters.Family)
+        .sort();
+    expect(withSsl('1')).toEqual(majors.map((major) => `postgres${major}`).sort());
+    expect(withSsl('0')).toEqual(majors.map((major) => `postgres${major}`).sort());
+    template.resourceCountIs('AWS::RDS::DBParameterGroup', 2 * majors.length);
   });
 });
 
@@ -677,5 +678,172 @@ describe('cdk-nag AwsSolutions', () => {
       expect(reason.length, rule).toBeGreaterThanOrEqual(40);
       expect(reason, rule).not.toMatch(/\b(todo|fixme|suppress(ed)?|ignore)\b/i);
     }
+  });
+});
+
+describe('AWS Control Tower proactive controls (cfn-guard)', () => {
+  const guardAcknowledgements = () =>
+    synthesized.stack.node
+      .findAll()
+      .flatMap((construct) =>
+        construct.node.metadata
+          .filter((entry) => entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
+          .flatMap((entry) => Object.entries(entry.data as Record<string, string>)),
+      )
+      .filter(([rule]) => rule.startsWith(`${GUARD_PLUGIN_NAME}::`))
+      .map(([rule, reason]) => [rule.slice(GUARD_PLUGIN_NAME.length + 2), reason] as const);
+
+  it('has no unacknowledged finding', () => {
+    expect(synthesized.guardFindings).toEqual([]);
+  });
+
+  it('acknowledges only the rules that do not fit, each with a specific reason', () => {
+    const acknowledgements = guardAcknowledgements();
+    for (const [rule, reason] of acknowledgements) {
+      expect(reason.length, rule).toBeGreaterThanOrEqual(40);
+      expect(reason, rule).not.toMatch(/\b(todo|fixme|suppress(ed)?|ignore)\b/i);
+    }
+    // The rules fixed in the stack must stay fixed, not be acknowledged away.
+    expect([...new Set(acknowledgements.map(([rule]) => rule))].sort()).toEqual([
+      'api_gw_v2_authorization_type_configured_check',
+      'lambda_function_public_access_prohibited_check',
+      'lambda_inside_vpc_check',
+      'rds_db_parameter_group_tls_check',
+      's3_bucket_default_encryption_kms_check',
+      's3_bucket_logging_enabled_check',
+      's3_bucket_object_lock_enabled_check',
+      's3_bucket_versioning_enabled_check',
+    ]);
+  });
+
+  it('runs the job container as a non-root user on a read-only root filesystem with a memory limit', () => {
+    const [task] = props('AWS::ECS::TaskDefinition');
+    const containers = task?.ContainerDefinitions as Array<Record<string, unknown>>;
+    expect(containers).toHaveLength(1);
+    expect(containers[0]).toMatchObject({
+      User: '1000:1000',
+      ReadonlyRootFilesystem: true,
+      Memory: expect.any(Number),
+      // Every job connection verifies the RDS server certificate.
+      Environment: expect.arrayContaining([
+        { Name: 'PGSSLMODE', Value: 'verify-full' },
+        { Name: 'PGSSLROOTCERT', Value: '/etc/ssl/certs/rds-global-bundle.pem' },
+      ]),
+    });
+    const dockerfile = readFileSync(join(PROJECT_ROOT, 'infra/images/Dockerfile'), 'utf8');
+    expect(dockerfile).toMatch(/^USER node$/m);
+  });
+
+  it('encrypts every log group with a key CloudWatch Logs may use, kept for a year', () => {
+    const keys = resources('AWS::KMS::Key');
+    const logsKeyId = logicalIdOf(synthesized, synthesized.stack.logEncryption.key);
+    for (const group of props('AWS::Logs::LogGroup')) {
+      expect(group.KmsKeyId).toEqual({ 'Fn::GetAtt': [logsKeyId, 'Arn'] });
+      expect(group.RetentionInDays).toBeGreaterThanOrEqual(365);
+    }
+    const policy = JSON.stringify(keys.find(([id]) => id === logsKeyId)?.[1].Properties?.KeyPolicy);
+    expect(policy).toContain('kms:EncryptionContext:aws:logs:arn');
+    // Every key refuses grants that are not for an AWS service acting for a caller.
+    for (const [id, key] of keys) {
+      expect(JSON.stringify(key.Properties?.KeyPolicy), id).toContain('kms:GrantIsForAWSResource');
+    }
+  });
+});
+
+describe('deployment isolation in IAM', () => {
+  const deployment = () => synthesized.stack.postgres.deploymentName;
+  const arn = (service: string, resource: string) =>
+    `arn:${FAKE_ENV.partition}:${service}:${FAKE_ENV.region}:${FAKE_ENV.account}:${resource}`;
+  const workflowStatements = () =>
+    roleStatements(synthesized.json, logicalIdOf(synthesized, synthesized.stack.workflows.taskFunction.role));
+  const allowed = (action: string, resource: string, context: Record<string, string | string[]> = {}) =>
+    isAllowed(workflowStatements(), { action, resource, context, because: 'test' });
+  const ours = () => ({ 'rds:db-tag/addons:deployment': deployment() });
+  const theirs = { 'rds:db-tag/addons:deployment': 'AnotherStack' };
+  const tagging = (value: string, keys = ['addons:deployment', 'addons:project']) => ({
+    'aws:RequestTag/addons:deployment': value,
+    'aws:TagKeys': keys,
+  });
+
+  it("conditions every statement that changes RDS or EC2 resources on this deployment's tag, but for the references creates must name", () => {
+    const mutating = /^(rds:(Create|Modify|Delete|Restore|AddTags)|ec2:(Create|Authorize|Revoke|Delete))/;
+    // Read by a create or restore only, never changed: the subnet group, our parameter groups, the
+    // engine's default option group (which cannot carry our tag), and our VPC.
+    const referenced = /:(subgrp|pg|og):|:vpc\//;
+    const roles = resourcesOfType(synthesized.json, 'AWS::IAM::Role').map(([id]) => id);
+    let checked = 0;
+    for (const role of roles) {
+      for (const statement of roleStatements(synthesized.json, role)) {
+        const actions = [statement.Action].flat();
+        if (!actions.some((action) => mutating.test(action))) continue;
+        const resources = [statement.Resource].flat();
+        if (resources.every((resource) => referenced.test(resource))) continue;
+        checked += 1;
+        expect(JSON.stringify(statement.Condition), `${role}: ${actions.join(',')}`).toContain(
+          `/addons:deployment":"${deployment()}"`,
+        );
+      }
+    }
+    expect(checked).toBeGreaterThanOrEqual(8);
+  });
+
+  it("lets the workflow change and delete this deployment's instances, snapshots and groups, never another's or untagged ones", () => {
+    const db = arn('rds', 'db:addon-x');
+    const snapshot = arn('rds', 'snapshot:addon-x-bkp-1');
+    const group = arn('ec2', 'security-group/sg-1');
+    for (const action of ['rds:ModifyDBInstance', 'rds:DeleteDBInstance', 'rds:CreateDBSnapshot']) {
+      expect(allowed(action, db, ours()), action).toBe(true);
+      expect(allowed(action, db, theirs), action).toBe(false);
+      expect(allowed(action, db), action).toBe(false);
+    }
+    for (const action of ['rds:DeleteDBSnapshot', 'rds:RestoreDBInstanceFromDBSnapshot']) {
+      expect(allowed(action, snapshot, { 'rds:snapshot-tag/addons:deployment': deployment() }), action).toBe(
+        true,
+      );
+      expect(
+        allowed(action, snapshot, { 'rds:snapshot-tag/addons:deployment': 'AnotherStack' }),
+        action,
+      ).toBe(false);
+    }
+    for (const action of [
+      'ec2:AuthorizeSecurityGroupIngress',
+      'ec2:AuthorizeSecurityGroupEgress',
+      'ec2:RevokeSecurityGroupEgress',
+      'ec2:DeleteSecurityGroup',
+    ]) {
+      expect(allowed(action, group, { 'aws:ResourceTag/addons:deployment': deployment() }), action).toBe(
+        true,
+      );
+      expect(allowed(action, group, { 'aws:ResourceTag/addons:deployment': 'AnotherStack' }), action).toBe(
+        false,
+      );
+      expect(allowed(action, group), action).toBe(false);
+    }
+  });
+
+  it('requires creates to tag what they create as this deployment’s, with platform tag keys only', () => {
+    const db = arn('rds', 'db:addon-x');
+    const snapshot = arn('rds', 'snapshot:addon-x-bkp-1');
+    const group = arn('ec2', 'security-group/sg-new');
+    for (const [action, resource] of [
+      ['rds:CreateDBInstance', db],
+      ['rds:RestoreDBInstanceFromDBSnapshot', db],
+      ['rds:CreateDBSnapshot', snapshot],
+      ['rds:AddTagsToResource', db],
+      ['ec2:CreateSecurityGroup', group],
+    ] as const) {
+      expect(allowed(action, resource, tagging(deployment())), action).toBe(true);
+      expect(allowed(action, resource), `${action} untagged`).toBe(false);
+      expect(allowed(action, resource, tagging('AnotherStack')), action).toBe(false);
+      expect(allowed(action, resource, tagging(deployment(), ['addons:deployment', 'owner'])), action).toBe(
+        false,
+      );
+    }
+  });
+
+  it("cannot retag another deployment's instance as its own to take it over", () => {
+    expect(
+      allowed('rds:AddTagsToResource', arn('rds', 'db:addon-x'), { ...tagging(deployment()), ...theirs }),
+    ).toBe(false);
   });
 });

@@ -41,6 +41,7 @@ import { type DynamoEmulator, startDynamo } from '#infra/local/emulators.ts';
 import type { ApiEvent, ApiResponse } from '#shared/api/http-handler.ts';
 import { API_FUNCTIONS, type ApiFunctionName } from '#shared/api/route.ts';
 import { routes } from '#shared/api/routes.ts';
+import { TAG_KEYS } from '#shared/providers/aws/tags.ts';
 import { AddonStore } from '#shared/store/addon-store.ts';
 import { BackupStore } from '#shared/store/backup-store.ts';
 import { newId, nowIso } from '#shared/util/ids.ts';
@@ -158,6 +159,7 @@ beforeAll(async () => {
   };
   sfn.on(StopExecutionCommand).callsFake(record('states', 'StopExecution'));
   s3.on(DeleteObjectCommand).callsFake(record('s3', 'DeleteObject'));
+  const deployment = synthesized.stack.postgres.deploymentName;
   const recordTagged =
     (service: AwsCall['service'], command: string, idOf: (input: Record<string, unknown>) => unknown) =>
     (input: Record<string, unknown>) => {
@@ -165,7 +167,8 @@ beforeAll(async () => {
         service,
         command,
         input: structuredClone(input),
-        resourceTags: tagsById.get(String(idOf(input))) ?? {},
+        // What the workflows create carries this deployment's tag (RdsPostgresProvider.createSnapshot).
+        resourceTags: tagsById.get(String(idOf(input))) ?? { [TAG_KEYS.deployment]: deployment },
       });
       return {};
     };
@@ -647,4 +650,23 @@ describe('the API functions, as deployed', () => {
       expect(unusedActions(statementsOf(), calls[name], environment(), baseline)).toEqual([]);
     });
   });
+
+  // A second stack in the same account names its snapshots `addon-...` too: only the tag tells.
+  it.each(['backups', 'sweep'] as const)(
+    "%s may not delete another deployment's snapshots, nor untagged ones",
+    (name) => {
+      const { api, schedules } = synthesized.stack;
+      const fn = name === 'sweep' ? schedules.sweep : api.functions.backups;
+      if (!fn) throw new Error(`no ${name} function`);
+      const statements = roleStatements(synthesized.json, logicalIdOf(synthesized, fn.role));
+      const deletes = calls[name].filter((call) => call.command === 'DeleteDBSnapshot');
+      expect(deletes.length).toBeGreaterThan(0);
+      const foreignTags: Array<Record<string, string>> = [{ [TAG_KEYS.deployment]: 'AnotherStack' }, {}];
+      for (const resourceTags of foreignTags) {
+        for (const call of deletes) {
+          expect(deniedPermissions(statements, [{ ...call, resourceTags }], environment())).toHaveLength(1);
+        }
+      }
+    },
+  );
 });

@@ -27,6 +27,7 @@ export const addonRecord = (overrides: Partial<AddonRecord> = {}): AddonRecord =
     status: 'creating',
     currentOperationId: null,
     endpoint: null,
+    network: null,
     createdAt: now,
     updatedAt: now,
     revision: 1,

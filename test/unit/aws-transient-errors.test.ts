@@ -234,9 +234,10 @@ describe('RDS and EC2 provider', () => {
     ec2: new EC2Client(region),
     vpcId: 'vpc-1',
     subnetGroupName: 'subnets',
-    clientSecurityGroupId: 'sg-clients',
+    vpcCidr: '10.0.0.0/16',
     kmsKeyId: 'key',
     tlsParameterGroups: {},
+    noTlsParameterGroups: {},
     deployment: 'Addons',
   });
 

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { addonTypes } from '#shared/catalog/engines.ts';
+import { CreateAddonRequestSchema } from '#shared/schemas/addon.ts';
 import { AddonTypeSchema } from '#shared/schemas/catalog.ts';
+import { AddonService, type AddonServiceDeps } from '#shared/services/addon-service.ts';
 
 describe('engine catalog', () => {
   for (const target of ['aws', 'local'] as const) {
@@ -33,6 +35,26 @@ describe('engine catalog', () => {
         expect(type.notes.join(' ')).toMatch(/not available/);
       }
     }
+  });
+
+  it('says truthfully per target whether TLS is on by default: on where it is available (AWS), off locally', () => {
+    const postgres = (target: 'aws' | 'local') =>
+      addonTypes(target).find((type) => type.engine === 'postgresql');
+    expect(postgres('aws')).toMatchObject({ defaultTls: true, capabilities: { tls: true } });
+    expect(postgres('local')).toMatchObject({ defaultTls: false, capabilities: { tls: false } });
+    for (const target of ['aws', 'local'] as const) {
+      for (const type of addonTypes(target)) expect(type.defaultTls).toBe(type.capabilities.tls);
+    }
+  });
+
+  it.each([
+    ['aws', undefined, true],
+    ['aws', false, false],
+    ['local', undefined, false],
+  ] as const)('on %s, a create with tls %s makes an addon with tls %s', (target, tls, expected) => {
+    const service = new AddonService({ target } as unknown as AddonServiceDeps);
+    const request = CreateAddonRequestSchema.parse({ name: 'orders', engine: 'postgresql', tls });
+    expect(service.resolveCreate(request).tls).toBe(expected);
   });
 
   it('offers locally only the PostgreSQL major that the installed client tools can dump', () => {

@@ -141,10 +141,12 @@ describe('backup-addon on AWS', () => {
     expect(backup.artifact).toEqual(artifact);
 
     expect(world.env.JOB_SUBNET_IDS).toHaveLength(2);
-    expect(world.env.JOB_SECURITY_GROUP_IDS).toEqual([
-      world.env.CLIENT_SECURITY_GROUP_ID,
-      expect.stringMatching(/^sg-/),
-    ]);
+    // The job group reaches the VPC endpoints; the project's client group, the addon's database.
+    expect(world.env.JOB_SECURITY_GROUP_IDS).toEqual([expect.stringMatching(/^sg-/)]);
+    const clientGroup = addon.network?.clientSecurityGroupId;
+    expect(clientGroup).toEqual(
+      [...world.fake.groups.values()].find((group) => group.name === `clients-${PROJECT}`)?.id,
+    );
     expect(world.runTaskCalls).toEqual([
       {
         Cluster: world.env.JOB_CLUSTER_ARN,
@@ -154,7 +156,7 @@ describe('backup-addon on AWS', () => {
         NetworkConfiguration: {
           AwsvpcConfiguration: {
             Subnets: world.env.JOB_SUBNET_IDS,
-            SecurityGroups: world.env.JOB_SECURITY_GROUP_IDS,
+            SecurityGroups: [...world.env.JOB_SECURITY_GROUP_IDS, clientGroup],
             AssignPublicIp: 'DISABLED',
           },
         },
@@ -278,8 +280,9 @@ describe('restore-addon on AWS', () => {
         AllocatedStorage: 20,
         StorageType: 'gp3',
         DBSubnetGroupName: world.env.DB_SUBNET_GROUP_NAME,
-        VpcSecurityGroupIds: ['sg-00000000000000001'],
-        DBParameterGroupName: 'default.postgres17',
+        // The addon's own group (the project's client group was created first), and its TLS parameter group.
+        VpcSecurityGroupIds: ['sg-00000000000000002'],
+        DBParameterGroupName: world.env.POSTGRES_TLS_PARAMETER_GROUPS['17'],
         Port: 5432,
         MultiAZ: false,
         PubliclyAccessible: false,

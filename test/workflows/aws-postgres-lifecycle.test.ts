@@ -63,36 +63,88 @@ const deploymentTags = (addonId: string) => [
   { Key: TAG_KEYS.project, Value: PROJECT },
   { Key: TAG_KEYS.addon, Value: addonId },
 ];
-const FIRST_GROUP = 'sg-00000000000000001';
+/** The fake numbers groups in creation order: the project's client group, then the addon's. */
+const CLIENT_GROUP = 'sg-00000000000000001';
+const FIRST_GROUP = 'sg-00000000000000002';
+/** Addon groups left in the fake (project client groups outlive the project's addons). */
+const addonGroups = () =>
+  [...world.fake.groups.values()].filter((group) => group.name.startsWith('addon-')).length;
+const describeGroup = (name: string) => ({
+  Filters: [
+    { Name: 'vpc-id', Values: [world.env.VPC_ID] },
+    { Name: 'group-name', Values: [name] },
+  ],
+});
 
 describe('provision-addon on AWS', () => {
-  it('creates the security group, the RDS instance and the secret, waits until available and completes', async () => {
+  it("creates the project's client group, the addon's group, the RDS instance (TLS forced) and the secret, waits until available and completes", async () => {
     const { addon, operation } = await provision({ name: 'orders-db' });
 
     expect(operation).toMatchObject({ status: 'completed', error: null });
-    expect(addon).toMatchObject({ status: 'running', currentOperationId: null });
+    expect(addon).toMatchObject({
+      status: 'running',
+      currentOperationId: null,
+      tls: true,
+      network: { clientSecurityGroupId: CLIENT_GROUP },
+    });
     const host = `${addon.resourceId}.abcdefghijkl.eu-west-1.rds.amazonaws.com`;
     expect(addon.endpoint).toEqual({ host, port: 5432 });
 
     expect(world.fake.commands('ec2')).toEqual([
       'DescribeSecurityGroups',
       'CreateSecurityGroup',
+      'RevokeSecurityGroupEgress',
+      'AuthorizeSecurityGroupEgress',
+      'DescribeSecurityGroups',
+      'CreateSecurityGroup',
       'AuthorizeSecurityGroupIngress',
+      // Once available (the last describe and publishCredentials): the group users attach.
+      'DescribeSecurityGroups',
+      'DescribeSecurityGroups',
     ]);
     expect(world.fake.inputsOf('ec2', 'DescribeSecurityGroups')).toEqual([
-      {
-        Filters: [
-          { Name: 'vpc-id', Values: [world.env.VPC_ID] },
-          { Name: 'group-name', Values: [addon.resourceId] },
-        ],
-      },
+      describeGroup(`clients-${PROJECT}`),
+      describeGroup(addon.resourceId),
+      describeGroup(`clients-${PROJECT}`),
+      describeGroup(`clients-${PROJECT}`),
     ]);
     expect(world.fake.inputsOf('ec2', 'CreateSecurityGroup')).toEqual([
+      {
+        GroupName: `clients-${PROJECT}`,
+        Description: `Clients of the addons of project ${PROJECT}`,
+        VpcId: world.env.VPC_ID,
+        TagSpecifications: [
+          {
+            ResourceType: 'security-group',
+            Tags: [
+              { Key: TAG_KEYS.deployment, Value: world.env.DEPLOYMENT_NAME },
+              { Key: TAG_KEYS.project, Value: PROJECT },
+              { Key: TAG_KEYS.role, Value: 'project-clients' },
+            ],
+          },
+        ],
+      },
       {
         GroupName: addon.resourceId,
         Description: `PostgreSQL addon ${addon.id} of project ${PROJECT}`,
         VpcId: world.env.VPC_ID,
         TagSpecifications: [{ ResourceType: 'security-group', Tags: deploymentTags(addon.id) }],
+      },
+    ]);
+    expect(world.fake.inputsOf('ec2', 'RevokeSecurityGroupEgress')).toEqual([
+      { GroupId: CLIENT_GROUP, IpPermissions: [{ IpProtocol: '-1', IpRanges: [{ CidrIp: '0.0.0.0/0' }] }] },
+    ]);
+    expect(world.fake.inputsOf('ec2', 'AuthorizeSecurityGroupEgress')).toEqual([
+      {
+        GroupId: CLIENT_GROUP,
+        IpPermissions: [
+          {
+            IpProtocol: 'tcp',
+            FromPort: 5432,
+            ToPort: 5432,
+            IpRanges: [{ CidrIp: world.env.VPC_CIDR, Description: 'Addons of the project' }],
+          },
+        ],
       },
     ]);
     expect(world.fake.inputsOf('ec2', 'AuthorizeSecurityGroupIngress')).toEqual([
@@ -103,9 +155,7 @@ describe('provision-addon on AWS', () => {
             IpProtocol: 'tcp',
             FromPort: 5432,
             ToPort: 5432,
-            UserIdGroupPairs: [
-              { GroupId: world.env.CLIENT_SECURITY_GROUP_ID, Description: 'Clients of the addons platform' },
-            ],
+            UserIdGroupPairs: [{ GroupId: CLIENT_GROUP, Description: `Clients of project ${PROJECT}` }],
           },
         ],
       },
@@ -140,6 +190,7 @@ describe('provision-addon on AWS', () => {
         VpcSecurityGroupIds: [FIRST_GROUP],
         PubliclyAccessible: false,
         MultiAZ: false,
+        DBParameterGroupName: world.env.POSTGRES_TLS_PARAMETER_GROUPS['17'],
         BackupRetentionPeriod: 7,
         CopyTagsToSnapshot: true,
         DeletionProtection: true,
@@ -175,21 +226,22 @@ describe('provision-addon on AWS', () => {
       database: 'orders_db',
       username: 'addonadmin',
       password,
-      uri: `postgresql://addonadmin:${password}@${host}:5432/orders_db`,
-      tls: false,
+      uri: `postgresql://addonadmin:${password}@${host}:5432/orders_db?sslmode=require`,
+      tls: true,
     });
   });
 
-  it('retries RDS throttling and reuses the security group the first attempt created', async () => {
+  it('retries RDS throttling and reuses the security groups the first attempt created', async () => {
     world.fake.failNext.set('CreateDBInstance', [awsErrors.rdsThrottling()]);
     const { addon, operation } = await provision();
 
     expect(operation.status).toBe('completed');
-    expect(world.fake.commands('ec2')).toEqual([
-      'DescribeSecurityGroups',
+    expect(world.fake.commands('ec2').filter((command) => command !== 'DescribeSecurityGroups')).toEqual([
+      'CreateSecurityGroup',
+      'RevokeSecurityGroupEgress',
+      'AuthorizeSecurityGroupEgress',
       'CreateSecurityGroup',
       'AuthorizeSecurityGroupIngress',
-      'DescribeSecurityGroups',
     ]);
     const creates = world.fake.inputsOf('rds', 'CreateDBInstance');
     expect(creates).toHaveLength(2);
@@ -246,15 +298,20 @@ describe('provision-addon on AWS', () => {
     expect(world.fake.commands('ec2')).toEqual([
       'DescribeSecurityGroups',
       'CreateSecurityGroup',
+      'RevokeSecurityGroupEgress',
+      'AuthorizeSecurityGroupEgress',
+      'DescribeSecurityGroups',
+      'CreateSecurityGroup',
       'AuthorizeSecurityGroupIngress',
       'DescribeSecurityGroups',
       'DeleteSecurityGroup',
     ]);
+    // The addon's group goes; the project's client group stays for its other addons.
     expect(world.fake.inputsOf('ec2', 'DeleteSecurityGroup')).toEqual([{ GroupId: FIRST_GROUP }]);
     expect(world.fake.inputsOf('secretsmanager', 'DeleteSecret')).toEqual([
       { SecretId: secretName(addon.id), ForceDeleteWithoutRecovery: true },
     ]);
-    expect(world.fake.groups.size).toBe(0);
+    expect(addonGroups()).toBe(0);
     expect(world.fake.secrets.size).toBe(0);
   });
 
@@ -283,12 +340,12 @@ describe('provision-addon on AWS', () => {
     ]);
     expect(world.fake.secrets.size).toBe(0);
     // RDS still holds the group while the instance is being deleted.
-    expect(world.fake.groups.size).toBe(1);
+    expect(addonGroups()).toBe(1);
 
     flushCalls();
     const deletion = await deleteAddon(addon.id);
     expect(deletion).toMatchObject({ status: 'completed', error: null });
-    expect(world.fake.groups.size).toBe(0);
+    expect(addonGroups()).toBe(0);
     expect(world.fake.instances.size).toBe(0);
     expect(await world.store.findAddon(PROJECT, addon.id)).toBeUndefined();
   });
@@ -352,7 +409,7 @@ describe('delete-addon on AWS', () => {
     expect(world.fake.inputsOf('secretsmanager', 'DeleteSecret')).toEqual([
       { SecretId: secretName(addon.id), ForceDeleteWithoutRecovery: true },
     ]);
-    expect(world.fake.instances.size + world.fake.groups.size + world.fake.secrets.size).toBe(0);
+    expect(world.fake.instances.size + addonGroups() + world.fake.secrets.size).toBe(0);
   });
 
   it('retries while RDS refuses to delete an instance that is busy', async () => {

@@ -41,10 +41,11 @@ const provider = new RdsPostgresProvider({
   rds: new RDSClient(region),
   ec2: new EC2Client(region),
   vpcId: 'vpc-0123',
+  vpcCidr: '10.60.0.0/16',
   subnetGroupName: 'addons-db-subnets',
-  clientSecurityGroupId: 'sg-clients',
   kmsKeyId: 'arn:aws:kms:eu-west-1:123456789012:key/storage',
   tlsParameterGroups: { '16': 'addons-postgres16-tls', '17': 'addons-postgres17-tls' },
+  noTlsParameterGroups: { '16': 'addons-postgres16-plain', '17': 'addons-postgres17-plain' },
   deployment: 'Addons',
 });
 
@@ -97,7 +98,7 @@ describe('identifiers sent to AWS', () => {
     const request = spec({ database: databaseNameFor(name), addonId: ids[0] });
     await provider.createInstance(request);
 
-    const [group] = fake.inputsOf('ec2', 'CreateSecurityGroup');
+    const [, group] = fake.inputsOf('ec2', 'CreateSecurityGroup');
     const [instance] = fake.inputsOf('rds', 'CreateDBInstance');
     expect(isValidDbInstanceIdentifier(String(instance?.DBInstanceIdentifier))).toBe(true);
     // RDS DBName: a letter, then letters, digits or underscores; 63 at most.
@@ -122,16 +123,18 @@ describe('createInstance', () => {
     });
   });
 
-  it('keeps the engine default parameter group without TLS', async () => {
+  it('uses the parameter group that does not force TLS when TLS is off (the RDS default forces it from 15 on)', async () => {
     await provider.createInstance(spec());
-    expect(fake.inputsOf('rds', 'CreateDBInstance')[0]).not.toHaveProperty('DBParameterGroupName');
+    expect(fake.inputsOf('rds', 'CreateDBInstance')[0]).toMatchObject({
+      DBParameterGroupName: 'addons-postgres17-plain',
+    });
   });
 
   it('fails clearly when the deployment has no TLS parameter group for the major', async () => {
     await expect(provider.createInstance(spec({ tls: true, version: '14' }))).rejects.toMatchObject({
       name: 'ProviderError',
       code: 'Misconfigured',
-      message: 'This deployment has no TLS parameter group for PostgreSQL 14; redeploy the stack',
+      message: 'This deployment has no parameter group for PostgreSQL 14 with TLS; redeploy the stack',
     });
   });
 
@@ -140,9 +143,15 @@ describe('createInstance', () => {
     await provider.createInstance(request);
     await provider.createInstance(request);
     expect(fake.commands('ec2')).toEqual([
+      // The project's client group, then the addon's.
+      'DescribeSecurityGroups',
+      'CreateSecurityGroup',
+      'RevokeSecurityGroupEgress',
+      'AuthorizeSecurityGroupEgress',
       'DescribeSecurityGroups',
       'CreateSecurityGroup',
       'AuthorizeSecurityGroupIngress',
+      'DescribeSecurityGroups',
       'DescribeSecurityGroups',
     ]);
     expect(fake.commands('rds')).toEqual(['CreateDBInstance', 'CreateDBInstance']);
@@ -151,6 +160,16 @@ describe('createInstance', () => {
 
   it('takes over a group a concurrent attempt created between describe and create', async () => {
     const request = spec();
+    // The project's client group exists already (an earlier addon of the project).
+    fake.groups.set('sg-clients', {
+      id: 'sg-clients',
+      name: `clients-${request.projectId}`,
+      vpcId: 'vpc-0123',
+      tags: {},
+      permissions: [],
+      egress: [{ IpProtocol: 'tcp', FromPort: 5432, ToPort: 5432, IpRanges: [{ CidrIp: '10.60.0.0/16' }] }],
+      enisLeft: 0,
+    });
     fake.ec2.on(CreateSecurityGroupCommand).callsFakeOnce((input) => {
       fake.groups.set('sg-raced', {
         id: 'sg-raced',
@@ -158,6 +177,7 @@ describe('createInstance', () => {
         vpcId: String(input.VpcId),
         tags: {},
         permissions: [],
+        egress: [],
         enisLeft: 0,
       });
       throw awsErrors.ec2('InvalidGroup.Duplicate', `The security group '${input.GroupName}' already exists`);
@@ -166,8 +186,13 @@ describe('createInstance', () => {
     expect(fake.commands('ec2')).toEqual([
       'DescribeSecurityGroups',
       'DescribeSecurityGroups',
+      'DescribeSecurityGroups',
       'AuthorizeSecurityGroupIngress',
     ]);
+    expect(fake.inputsOf('ec2', 'AuthorizeSecurityGroupIngress')[0]).toMatchObject({
+      GroupId: 'sg-raced',
+      IpPermissions: [{ FromPort: 5432, UserIdGroupPairs: [{ GroupId: 'sg-clients' }] }],
+    });
     expect(fake.inputsOf('rds', 'CreateDBInstance')[0]).toMatchObject({ VpcSecurityGroupIds: ['sg-raced'] });
   });
 
@@ -182,6 +207,69 @@ describe('createInstance', () => {
       code: 'UnsupportedOption',
     });
     expect(fake.calls).toEqual([]);
+  });
+});
+
+describe('project isolation', () => {
+  const groupNamed = (name: string) => [...fake.groups.values()].find((group) => group.name === name);
+
+  it('gives each project one client group, tagged with the deployment and project, reaching only the engine port in the VPC', async () => {
+    await provider.createInstance(spec({ projectId: 'proj-a' }));
+    await provider.createInstance(spec({ projectId: 'proj-a' }));
+    await provider.createInstance(spec({ projectId: 'proj-b' }));
+
+    const clientsA = groupNamed('clients-proj-a');
+    const clientsB = groupNamed('clients-proj-b');
+    expect([...fake.groups.values()].filter((group) => group.name.startsWith('clients-'))).toHaveLength(2);
+    expect(clientsA?.tags).toEqual({
+      'addons:deployment': 'Addons',
+      'addons:project': 'proj-a',
+      'addons:role': 'project-clients',
+    });
+    expect(clientsA?.egress).toEqual([
+      {
+        IpProtocol: 'tcp',
+        FromPort: 5432,
+        ToPort: 5432,
+        IpRanges: [{ CidrIp: '10.60.0.0/16', Description: 'Addons of the project' }],
+      },
+    ]);
+    expect(clientsB?.id).not.toEqual(clientsA?.id);
+  });
+
+  it("admits on each addon's group only its own project's client group", async () => {
+    const a = spec({ projectId: 'proj-a' });
+    const b = spec({ projectId: 'proj-b' });
+    await provider.createInstance(a);
+    await provider.createInstance(b);
+
+    const sources = (resourceId: string) =>
+      groupNamed(resourceId)?.permissions.flatMap((permission) => ({
+        port: permission.FromPort,
+        groups: permission.UserIdGroupPairs?.map((pair) => pair.GroupId),
+        cidrs: permission.IpRanges ?? [],
+      }));
+    expect(sources(a.resourceId)).toEqual([
+      { port: 5432, groups: [groupNamed('clients-proj-a')?.id], cidrs: [] },
+    ]);
+    expect(sources(b.resourceId)).toEqual([
+      { port: 5432, groups: [groupNamed('clients-proj-b')?.id], cidrs: [] },
+    ]);
+    expect(groupNamed(a.resourceId)?.tags).toEqual({
+      'addons:deployment': 'Addons',
+      'addons:project': 'proj-a',
+      'addons:addon': a.addonId,
+    });
+  });
+
+  it("tells who may connect once the instance is available: the project's client group", async () => {
+    const request = spec({ projectId: 'proj-a' });
+    fake.script = { statuses: ['available'] };
+    await provider.createInstance(request);
+    expect(await provider.describeInstance(request.resourceId)).toMatchObject({
+      status: 'available',
+      network: { clientSecurityGroupId: groupNamed('clients-proj-a')?.id },
+    });
   });
 });
 
@@ -244,13 +332,16 @@ describe('deleteInstance', () => {
     const request = spec();
     await provider.createInstance(request);
     fake.instances.clear();
-    const group = [...fake.groups.values()][0];
+    const addonGroup = () => [...fake.groups.values()].find((group) => group.name === request.resourceId);
+    const group = addonGroup();
     if (group) group.enisLeft = 1;
 
     await expect(provider.deleteInstance(request.resourceId)).resolves.toBeUndefined();
-    expect(fake.groups.size).toBe(1);
+    expect(addonGroup()).toBeDefined();
     expect(await provider.describeInstance(request.resourceId)).toEqual({ status: 'absent' });
-    expect(fake.groups.size).toBe(0);
+    expect(addonGroup()).toBeUndefined();
+    // The project's client group stays for the project's other and later addons.
+    expect([...fake.groups.values()].map((left) => left.name)).toEqual([`clients-${request.projectId}`]);
   });
 
   it('turns an instance RDS cannot delete yet into a TransientError', async () => {

@@ -37,6 +37,7 @@ import {
   MetaFunctionEnvSchema,
   OperationsFunctionEnvSchema,
 } from '#shared/config/env.ts';
+import { acknowledgeGuard } from '../guard.ts';
 import { acknowledgeNag } from '../nag.ts';
 import type { Backups } from './backups.ts';
 import type { Data } from './data.ts';
@@ -325,12 +326,15 @@ export class Api extends Construct {
         ...(route.auth ? { authorizer } : {}),
       });
       if (!route.auth) {
-        acknowledgeNag(
-          httpRoute,
-          'APIG4',
-          `${routeKey(route)} is public by design (architecture decision 7): health, the OpenAPI document and the docs page carry no project data`,
-        );
+        const reason = `${routeKey(route)} is public by design (architecture decision 7): health, the OpenAPI document and the docs page carry no project data`;
+        acknowledgeNag(httpRoute, 'APIG4', reason);
+        acknowledgeGuard(httpRoute, 'api_gw_v2_authorization_type_configured_check', reason);
       }
+      acknowledgeGuard(
+        httpRoute,
+        'lambda_function_public_access_prohibited_check',
+        "The invoke permission names API Gateway and this API's own execute-api ARN as SourceArn; the rule reads only literal strings or Ref/GetAtt, and an environment-agnostic stack can only build that ARN with Fn::Join",
+      );
     }
   }
 

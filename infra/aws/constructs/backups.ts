@@ -10,6 +10,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { JOB_COMMAND } from '#shared/services/backup-workflow-tasks.ts';
 import { PROJECT_ROOT } from '../bundling.ts';
+import { acknowledgeGuard } from '../guard.ts';
 import { acknowledgeNag } from '../nag.ts';
 import type { Data } from './data.ts';
 import type { Network } from './network.ts';
@@ -24,6 +25,11 @@ export interface BackupsProps {
 /** Dump artifacts live under this prefix (`BackupArtifacts.artifactFor`); IAM is scoped to it. */
 export const DUMPS_PREFIX = 'dumps/';
 export const JOB_CONTAINER_NAME = 'job';
+/** uid:gid of `node` in the node:20 images the job image is built from. */
+export const JOB_USER = '1000:1000';
+const JOB_MEMORY_MIB = 2048;
+/** Where infra/images/Dockerfile puts the RDS CA bundle. */
+export const RDS_CA_BUNDLE = '/etc/ssl/certs/rds-global-bundle.pem';
 const DOCKERFILE = 'infra/images/Dockerfile';
 
 export type ArtifactAction = 'GetObject' | 'PutObject' | 'DeleteObject' | 'AbortMultipartUpload';
@@ -73,10 +79,25 @@ export class Backups extends Construct {
       lifecycleRules: [{ id: 'expire-access-logs', expiration: Duration.days(365) }],
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    acknowledgeNag(
+    publishEventsToEventBridge(this.accessLogs);
+    const selfLogging =
+      'This is the server access log bucket of the backup bucket; logging it into itself would log its own log writes';
+    acknowledgeNag(this.accessLogs, 'S1', selfLogging);
+    acknowledgeGuard(this.accessLogs, 's3_bucket_logging_enabled_check', selfLogging);
+    acknowledgeGuard(
       this.accessLogs,
-      'S1',
-      'This is the server access log bucket of the backup bucket; logging it into itself would log its own log writes',
+      's3_bucket_default_encryption_kms_check',
+      'S3 server access logging delivers only to buckets encrypted with SSE-S3, not SSE-KMS',
+    );
+    acknowledgeGuard(
+      this.accessLogs,
+      's3_bucket_versioning_enabled_check',
+      'Only the S3 logging service writes here, each delivery under a new key, and logs expire after a year: versions would only keep expired logs',
+    );
+    acknowledgeGuard(
+      this.accessLogs,
+      's3_bucket_object_lock_enabled_check',
+      'Log objects expire after a year by lifecycle; Object Lock needs versioning and would keep them past it',
     );
 
     this.bucket = new s3.Bucket(this, 'Bucket', {
@@ -95,6 +116,17 @@ export class Backups extends Construct {
       // Backups outlive the stack: `cdk destroy` must not take them.
       removalPolicy: RemovalPolicy.RETAIN,
     });
+    publishEventsToEventBridge(this.bucket);
+    acknowledgeGuard(
+      this.bucket,
+      's3_bucket_versioning_enabled_check',
+      'A dump is written once; when a user or the retention sweep deletes a backup its data must really go, and noncurrent versions would keep it (and bill it)',
+    );
+    acknowledgeGuard(
+      this.bucket,
+      's3_bucket_object_lock_enabled_check',
+      'Backups are deleted on request and by retention; Object Lock would refuse those deletions. Pinning a backup is the product-level way to keep one',
+    );
 
     this.logGroup = new LogGroup(this, 'JobLogs', {
       retention: props.logRetention ?? RetentionDays.ONE_MONTH,
@@ -107,7 +139,7 @@ export class Backups extends Construct {
     this.taskDefinition = new ecs.FargateTaskDefinition(this, 'JobTask', {
       // pg_dump, zstd and the upload stream: one vCPU is the bottleneck, memory stays flat.
       cpu: 1024,
-      memoryLimitMiB: 2048,
+      memoryLimitMiB: JOB_MEMORY_MIB,
       runtimePlatform: {
         cpuArchitecture: ecs.CpuArchitecture.ARM64,
         operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
@@ -124,16 +156,25 @@ export class Backups extends Construct {
         ignoreMode: IgnoreMode.DOCKER,
       }),
       command: JOB_COMMAND,
+      // The image's `node` user (infra/images/Dockerfile). The job streams between the database
+      // and S3 and writes no file, so the root filesystem is read-only and no volume is needed.
+      user: JOB_USER,
+      readonlyRootFilesystem: true,
+      // The whole task's memory: a hard limit, so a runaway job is stopped, not the host starved.
+      memoryLimitMiB: JOB_MEMORY_MIB,
       logging: ecs.LogDrivers.awsLogs({ logGroup: this.logGroup, streamPrefix: 'job' }),
       environment: {
         SECRET_NAME_PREFIX: data.secretNamePrefix,
         AWS_REGION: Aws.REGION,
+        // Every connection verifies the RDS server certificate (the bundle is in the image).
+        PGSSLMODE: 'verify-full',
+        PGSSLROOTCERT: RDS_CA_BUNDLE,
       },
     });
     acknowledgeNag(
       this.taskDefinition,
       'ECS2',
-      'The environment holds only the secret name prefix and the region; connection details are read from Secrets Manager by the job',
+      'The environment holds only the secret name prefix, the region and the TLS settings; connection details are read from Secrets Manager by the job',
     );
 
     // The job reads the addon's connection details and streams the dump to or from S3.
@@ -146,9 +187,9 @@ export class Backups extends Construct {
     );
   }
 
-  /** The security groups of a job: the client group reaches the addons, the job group the endpoints. */
+  /** The security groups of every job (the endpoints); each job also joins its addon's project client group. */
   get jobSecurityGroupIds(): string[] {
-    return [this.network.clientSecurityGroup.securityGroupId, this.network.jobSecurityGroup.securityGroupId];
+    return [this.network.jobSecurityGroup.securityGroupId];
   }
 
   get jobSubnetIds(): string[] {
@@ -238,6 +279,17 @@ export class Backups extends Construct {
     );
   }
 }
+
+/**
+ * Object events to EventBridge (CT.S3.PR.4): a record of every dump written or deleted that
+ * rules can act on. Set on the CloudFormation bucket itself: `eventBridgeEnabled` would add a
+ * custom-resource Lambda to do what the AWS::S3::Bucket property does natively.
+ */
+const publishEventsToEventBridge = (bucket: s3.Bucket): void => {
+  (bucket.node.defaultChild as s3.CfnBucket).notificationConfiguration = {
+    eventBridgeConfiguration: { eventBridgeEnabled: true },
+  };
+};
 
 /**
  * The Dockerfile's own ignore file, so that `docker build` and the CDK asset see the same

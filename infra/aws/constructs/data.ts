@@ -11,6 +11,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { tableDefinition } from '#shared/store/table.ts';
+import { denyGrantsToNonServices } from '../guard.ts';
 import { acknowledgeNag, nagArn } from '../nag.ts';
 
 export type Access = 'read' | 'write';
@@ -49,6 +50,7 @@ export class Data extends Construct {
       // Retained database backups and snapshots stay readable after the stack is gone.
       removalPolicy: RemovalPolicy.RETAIN,
     });
+    denyGrantsToNonServices(this.key);
 
     const definition = tableDefinition('addons');
     const [partition, sort] = definition.KeySchema ?? [];

@@ -10,19 +10,17 @@ export interface NetworkProps {
   logRetention?: RetentionDays;
 }
 
-/** Ports the addons listen on; the client security group may reach them. */
-export const ADDON_PORTS = [5432] as const;
-
 /**
  * Where addons live: a VPC whose only subnets are isolated (no route to or from the
- * internet), one per availability zone for the DB subnet group. Each addon gets its own
- * security group, created by the provisioning workflow rather than by CDK, that admits the
- * engine port from the client security group only; workloads that use addons attach it.
+ * internet), one per availability zone for the DB subnet group. Security groups of addons are
+ * created by the provisioning workflow rather than by CDK (`AddonSecurityGroups`): one client
+ * group per project, and per addon a group admitting the engine port from its project's client
+ * group only. Workloads attach their project's client group (the addon's `network` field); the
+ * platform's own functions never connect to a database and stay outside the VPC.
  */
 export class Network extends Construct {
   readonly vpc: ec2.Vpc;
-  readonly clientSecurityGroup: ec2.SecurityGroup;
-  /** Dump and restore jobs (Fargate): HTTPS to the VPC endpoints, beside the client group for the addons. */
+  /** Dump and restore jobs (Fargate): HTTPS to the VPC endpoints, beside their addon's project client group. */
   readonly jobSecurityGroup: ec2.SecurityGroup;
 
   constructor(scope: Construct, id: string, props: NetworkProps = {}) {
@@ -44,20 +42,6 @@ export class Network extends Construct {
       destination: ec2.FlowLogDestination.toCloudWatchLogs(flowLogs),
       trafficType: ec2.FlowLogTrafficType.ALL,
     });
-
-    this.clientSecurityGroup = new ec2.SecurityGroup(this, 'ClientSecurityGroup', {
-      vpc: this.vpc,
-      description:
-        'Attach to workloads that connect to addons: every addon admits this group on its engine port',
-      allowAllOutbound: false,
-    });
-    for (const port of ADDON_PORTS) {
-      this.clientSecurityGroup.addEgressRule(
-        ec2.Peer.ipv4(this.vpc.vpcCidrBlock),
-        ec2.Port.tcp(port),
-        'Addon engines',
-      );
-    }
 
     // Jobs run in the isolated subnets too: they reach AWS through VPC endpoints only. S3 is a
     // gateway endpoint (free; ECR image layers come from S3 as well); ECR, CloudWatch Logs and

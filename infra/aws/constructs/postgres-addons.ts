@@ -4,7 +4,8 @@ import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { CfnDBParameterGroup, SubnetGroup } from 'aws-cdk-lib/aws-rds';
 import { Construct } from 'constructs';
 import { ENGINES } from '#shared/catalog/engines.ts';
-import { TAG_KEYS } from '#shared/providers/aws/rds-postgres-provider.ts';
+import { TAG_KEY_PREFIX, TAG_KEYS } from '#shared/providers/aws/tags.ts';
+import { acknowledgeGuard } from '../guard.ts';
 import { acknowledgeNag, nagArn } from '../nag.ts';
 import type { Network } from './network.ts';
 
@@ -19,15 +20,19 @@ export const ADDON_RESOURCE_PREFIX = 'addon-';
 
 /**
  * What RDS PostgreSQL addons share, created once by CDK: the DB subnet group over the isolated
- * subnets and, per PostgreSQL major in the engine catalog, a parameter group that forces TLS
- * (`rds.force_ssl=1`; an addon without TLS keeps the RDS default group). Everything per addon
- * (the instance, its security group) is created by the provisioning workflow, whose
- * permissions `grantProvisioning` scopes to the `addon-` prefix and to this deployment's tag.
+ * subnets and, per PostgreSQL major in the engine catalog, two parameter groups: one forcing TLS
+ * (`rds.force_ssl=1`, the default for new addons) and one accepting plain connections (an addon
+ * created with `tls: false`; the RDS default group forces TLS from PostgreSQL 15 on, so it cannot
+ * serve as "no TLS"). Everything per addon (the instance, its security group, its project's
+ * client group) is created by the provisioning workflow, whose permissions `grantProvisioning`
+ * scopes to the `addon-` prefix and to this deployment's tag.
  */
 export class PostgresAddons extends Construct {
   readonly subnetGroup: SubnetGroup;
-  /** PostgreSQL major -> parameter group name. */
+  /** PostgreSQL major -> parameter group name, TLS required. */
   readonly tlsParameterGroups: Record<string, string> = {};
+  /** PostgreSQL major -> parameter group name, TLS optional. */
+  readonly noTlsParameterGroups: Record<string, string> = {};
   private readonly network: Network;
   private readonly key: IKey;
 
@@ -42,12 +47,23 @@ export class PostgresAddons extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
     });
     for (const major of ENGINES.postgresql.versions.aws) {
-      const group = new CfnDBParameterGroup(this, `TlsParameters${major}`, {
+      const tls = new CfnDBParameterGroup(this, `TlsParameters${major}`, {
         family: `postgres${major}`,
         description: `PostgreSQL ${major} addons with TLS required`,
         parameters: { 'rds.force_ssl': '1' },
       });
-      this.tlsParameterGroups[major] = group.ref;
+      this.tlsParameterGroups[major] = tls.ref;
+      const noTls = new CfnDBParameterGroup(this, `NoTlsParameters${major}`, {
+        family: `postgres${major}`,
+        description: `PostgreSQL ${major} addons created without TLS (TLS still offered)`,
+        parameters: { 'rds.force_ssl': '0' },
+      });
+      this.noTlsParameterGroups[major] = noTls.ref;
+      acknowledgeGuard(
+        noTls,
+        'rds_db_parameter_group_tls_check',
+        'Used only by an addon its owner creates with an explicit tls: false (a client without TLS support); every addon requires TLS by default, and the server still offers TLS',
+      );
     }
   }
 
@@ -56,7 +72,27 @@ export class PostgresAddons extends Construct {
     return Stack.of(this).stackName;
   }
 
-  /** Everything RdsPostgresProvider sends, on the narrowest resources each action supports. */
+  /** A request that creates or tags something must tag it as this deployment's, with our keys only. */
+  private get taggedAsOurs() {
+    return {
+      StringEquals: { [`aws:RequestTag/${TAG_KEYS.deployment}`]: this.deploymentName },
+      'ForAllValues:StringLike': { 'aws:TagKeys': [`${TAG_KEY_PREFIX}*`] },
+    };
+  }
+
+  /**
+   * Everything RdsPostgresProvider sends, on the narrowest resources each action supports, and
+   * on this deployment's resources only: every statement that changes or deletes an instance, a
+   * snapshot or a security group requires the `addons:deployment` tag of this stack, and every
+   * create requires the request to carry it. RDS matches an existing resource's tags with its own
+   * keys (`rds:db-tag/...`, `rds:snapshot-tag/...`), EC2 with `aws:ResourceTag/...`.
+   * https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.IAM.SpecifyingCustomTags.html
+   *
+   * Not conditioned, and why: Describe* calls (read-only; DescribeSecurityGroups supports no
+   * resource-level permissions at all); the subnet group, parameter groups and default option
+   * group a create or restore only references (the default option group cannot carry our tag);
+   * the KMS grant (RDS's, through kms:ViaService) and the service-linked role.
+   */
   grantProvisioning(grantee: iam.IGrantable): void {
     const stack = Stack.of(this);
     const rdsArn = (resource: string, resourceName: string) =>
@@ -65,114 +101,86 @@ export class PostgresAddons extends Construct {
       Arn.format({ service: 'ec2', resource, resourceName, arnFormat: ArnFormat.SLASH_RESOURCE_NAME }, stack);
     const instances = rdsArn('db', `${ADDON_RESOURCE_PREFIX}*`);
     const snapshots = this.snapshotArns();
-    const parameterGroups = [
-      ...Object.values(this.tlsParameterGroups).map((name) => rdsArn('pg', name)),
-      rdsArn('pg', 'default.postgres*'),
+    const referenced = [
+      rdsArn('subgrp', this.subnetGroup.subnetGroupName),
+      ...[...Object.values(this.tlsParameterGroups), ...Object.values(this.noTlsParameterGroups)].map(
+        (name) => rdsArn('pg', name),
+      ),
+      rdsArn('og', 'default:postgres-*'),
     ];
     const securityGroups = ec2Arn('security-group', '*');
-    const ownedByThisDeployment = { [`aws:ResourceTag/${TAG_KEYS.deployment}`]: this.deploymentName };
+    const instanceIsOurs = { StringEquals: { [`rds:db-tag/${TAG_KEYS.deployment}`]: this.deploymentName } };
+    const snapshotIsOurs = {
+      StringEquals: { [`rds:snapshot-tag/${TAG_KEYS.deployment}`]: this.deploymentName },
+    };
+    const allow = (
+      actions: string[],
+      resourceArns: string[],
+      conditions?: Record<string, Record<string, unknown>>,
+    ) => iam.Grant.addToPrincipal({ grantee, actions, resourceArns, ...(conditions ? { conditions } : {}) });
 
-    // CreateDBInstance is authorized on every resource it names: the instance, the subnet group,
-    // the parameter group (ours, or the engine default) and the default option group.
-    iam.Grant.addToPrincipal({
-      grantee,
-      actions: ['rds:CreateDBInstance'],
-      resourceArns: [
-        instances,
-        rdsArn('subgrp', this.subnetGroup.subnetGroupName),
-        ...parameterGroups,
-        rdsArn('og', 'default:postgres-*'),
-      ],
+    // CreateDBInstance and RestoreDBInstanceFromDBSnapshot are authorized on every resource they
+    // name: the new instance (tagged as ours), the snapshot restored (ours), and what they reference.
+    allow(['rds:CreateDBInstance', 'rds:RestoreDBInstanceFromDBSnapshot'], [instances], this.taggedAsOurs);
+    allow(['rds:CreateDBInstance', 'rds:RestoreDBInstanceFromDBSnapshot'], referenced);
+    allow(['rds:RestoreDBInstanceFromDBSnapshot'], [snapshots], snapshotIsOurs);
+    // Snapshot backups: taken from one of our instances, as a snapshot tagged as ours.
+    allow(['rds:CreateDBSnapshot'], [instances], instanceIsOurs);
+    allow(['rds:CreateDBSnapshot'], [snapshots], this.taggedAsOurs);
+    // Tags given to a create are authorized as AddTagsToResource on the resource being created,
+    // which has no tags yet: "if it exists" keeps another deployment's resources out of reach.
+    allow(['rds:AddTagsToResource'], [instances, snapshots], {
+      ...this.taggedAsOurs,
+      StringEqualsIfExists: {
+        [`rds:db-tag/${TAG_KEYS.deployment}`]: this.deploymentName,
+        [`rds:snapshot-tag/${TAG_KEYS.deployment}`]: this.deploymentName,
+      },
     });
-    // Snapshot backups: taken from an addon instance, named after it (`addon-...`), tagged.
-    iam.Grant.addToPrincipal({
-      grantee,
-      actions: ['rds:CreateDBSnapshot'],
-      resourceArns: [instances, snapshots],
-    });
-    iam.Grant.addToPrincipal({
-      grantee,
-      actions: ['rds:AddTagsToResource', 'rds:DescribeDBSnapshots', 'rds:DeleteDBSnapshot'],
-      resourceArns: [snapshots],
-    });
-    // Snapshot restores create a staging instance (`addon-...-r<hash>`) in the addon's subnet
-    // group with its parameter group; RestoreDBInstanceFromDBSnapshot is authorized on each.
-    iam.Grant.addToPrincipal({
-      grantee,
-      actions: ['rds:RestoreDBInstanceFromDBSnapshot'],
-      resourceArns: [
-        instances,
-        snapshots,
-        rdsArn('subgrp', this.subnetGroup.subnetGroupName),
-        ...parameterGroups,
-        rdsArn('og', 'default:postgres-*'),
-      ],
-    });
-    iam.Grant.addToPrincipal({
-      grantee,
-      // AddTagsToResource: CreateDBInstance with Tags is authorized as tagging too.
-      actions: [
-        'rds:AddTagsToResource',
-        'rds:DescribeDBInstances',
-        'rds:ModifyDBInstance',
-        'rds:DeleteDBInstance',
-      ],
-      resourceArns: [instances],
-    });
+    allow(['rds:ModifyDBInstance', 'rds:DeleteDBInstance'], [instances], instanceIsOurs);
+    allow(['rds:DeleteDBSnapshot'], [snapshots], snapshotIsOurs);
+    allow(['rds:DescribeDBInstances'], [instances]);
+    allow(['rds:DescribeDBSnapshots'], [snapshots]);
     // RDS encrypts storage with the caller's right to create grants on the key.
-    iam.Grant.addToPrincipal({
-      grantee,
-      actions: ['kms:CreateGrant', 'kms:DescribeKey'],
-      resourceArns: [this.key.keyArn],
-      conditions: { StringEquals: { 'kms:ViaService': `rds.${Aws.REGION}.amazonaws.com` } },
+    allow(['kms:CreateGrant', 'kms:DescribeKey'], [this.key.keyArn], {
+      StringEquals: { 'kms:ViaService': `rds.${Aws.REGION}.amazonaws.com` },
     });
     // The first RDS instance of an account creates RDS's service-linked role, as the caller.
-    iam.Grant.addToPrincipal({
-      grantee,
-      actions: ['iam:CreateServiceLinkedRole'],
-      resourceArns: [
+    allow(
+      ['iam:CreateServiceLinkedRole'],
+      [
         `arn:${Aws.PARTITION}:iam::${Aws.ACCOUNT_ID}:role/aws-service-role/rds.amazonaws.com/AWSServiceRoleForRDS`,
       ],
-      conditions: { StringEquals: { 'iam:AWSServiceName': 'rds.amazonaws.com' } },
-    });
+      { StringEquals: { 'iam:AWSServiceName': 'rds.amazonaws.com' } },
+    );
 
-    // Security groups: created only in our VPC and only with our deployment tag; changed and
-    // deleted only when they carry it.
-    iam.Grant.addToPrincipal({
-      grantee,
-      actions: ['ec2:CreateSecurityGroup'],
-      resourceArns: [ec2Arn('vpc', this.network.vpc.vpcId)],
+    // Security groups (project client groups and addon groups): created only in our VPC and only
+    // tagged as ours; their rules changed and the groups deleted only when they carry our tag.
+    allow(['ec2:CreateSecurityGroup'], [ec2Arn('vpc', this.network.vpc.vpcId)]);
+    allow(['ec2:CreateSecurityGroup'], [securityGroups], this.taggedAsOurs);
+    allow(['ec2:CreateTags'], [securityGroups], {
+      StringEquals: {
+        'ec2:CreateAction': 'CreateSecurityGroup',
+        [`aws:RequestTag/${TAG_KEYS.deployment}`]: this.deploymentName,
+      },
     });
-    iam.Grant.addToPrincipal({
-      grantee,
-      actions: ['ec2:CreateSecurityGroup'],
-      resourceArns: [securityGroups],
-      conditions: { StringEquals: { [`aws:RequestTag/${TAG_KEYS.deployment}`]: this.deploymentName } },
-    });
-    iam.Grant.addToPrincipal({
-      grantee,
-      actions: ['ec2:CreateTags'],
-      resourceArns: [securityGroups],
-      conditions: { StringEquals: { 'ec2:CreateAction': 'CreateSecurityGroup' } },
-    });
-    iam.Grant.addToPrincipal({
-      grantee,
-      actions: ['ec2:AuthorizeSecurityGroupIngress', 'ec2:DeleteSecurityGroup'],
-      resourceArns: [securityGroups],
-      conditions: { StringEquals: ownedByThisDeployment },
-    });
+    allow(
+      [
+        'ec2:AuthorizeSecurityGroupIngress',
+        'ec2:AuthorizeSecurityGroupEgress',
+        'ec2:RevokeSecurityGroupEgress',
+        'ec2:DeleteSecurityGroup',
+      ],
+      [securityGroups],
+      { StringEquals: { [`aws:ResourceTag/${TAG_KEYS.deployment}`]: this.deploymentName } },
+    );
     // Describe* calls support no resource-level permissions.
-    iam.Grant.addToPrincipal({ grantee, actions: ['ec2:DescribeSecurityGroups'], resourceArns: ['*'] });
+    allow(['ec2:DescribeSecurityGroups'], ['*']);
 
     const ack = (resource: string, reason: string) =>
       acknowledgeNag(grantee, `IAM5[Resource::${resource}]`, reason);
     ack(
       nagArn('rds', `db:${ADDON_RESOURCE_PREFIX}*`),
-      'Addon DB instances are created at run time, one per addon; all are named addon-<addon id>',
-    );
-    ack(
-      nagArn('rds', 'pg:default.postgres*'),
-      'CreateDBInstance without TLS uses the engine default parameter group of the requested major',
+      'Addon DB instances are created at run time, one per addon; all are named addon-<addon id>, and changes require the deployment tag',
     );
     ack(
       nagArn('rds', 'og:default:postgres-*'),
@@ -180,7 +188,7 @@ export class PostgresAddons extends Construct {
     );
     ack(
       nagArn('ec2', 'security-group/*'),
-      'Addon security groups are created at run time; every statement on them requires the addons:deployment tag of this stack',
+      'Addon and project client security groups are created at run time; every statement on them requires the addons:deployment tag of this stack',
     );
     ack(
       nagArn('rds', `snapshot:${ADDON_RESOURCE_PREFIX}*`),
@@ -208,6 +216,7 @@ export class PostgresAddons extends Construct {
       grantee,
       actions: ['rds:DeleteDBSnapshot'],
       resourceArns: [this.snapshotArns()],
+      conditions: { StringEquals: { [`rds:snapshot-tag/${TAG_KEYS.deployment}`]: this.deploymentName } },
     });
     acknowledgeNag(
       grantee,

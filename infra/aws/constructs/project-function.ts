@@ -14,6 +14,7 @@ import { Construct } from 'constructs';
 import type { z } from 'zod';
 import type { EnvInput } from '#shared/config/env.ts';
 import { LAMBDA_BUNDLING, LAMBDA_RUNTIME, PROJECT_ROOT } from '../bundling.ts';
+import { acknowledgeGuard } from '../guard.ts';
 import { acknowledgeNag } from '../nag.ts';
 
 export interface ProjectFunctionProps<S extends z.ZodObject> {
@@ -80,6 +81,11 @@ export class ProjectFunction<S extends z.ZodObject = z.ZodObject>
     );
     this.grantPrincipal = this.role;
 
+    acknowledgeGuard(
+      this,
+      'lambda_inside_vpc_check',
+      'The platform functions call only AWS APIs (DynamoDB, Step Functions, RDS, EC2, S3, Secrets Manager, Scheduler) and never connect to a database; in the isolated VPC each of those would need an interface endpoint, for no data path that needs one',
+    );
     const afterBundling = props.afterBundling;
     this.function = new NodejsFunction(this, 'Function', {
       entry: join(PROJECT_ROOT, props.entry),

@@ -1,12 +1,5 @@
 import { createHash } from 'node:crypto';
-import {
-  AuthorizeSecurityGroupIngressCommand,
-  CreateSecurityGroupCommand,
-  DeleteSecurityGroupCommand,
-  DescribeSecurityGroupsCommand,
-  type EC2Client,
-  type SecurityGroup,
-} from '@aws-sdk/client-ec2';
+import type { EC2Client } from '@aws-sdk/client-ec2';
 import {
   CreateDBInstanceCommand,
   CreateDBSnapshotCommand,
@@ -28,21 +21,30 @@ import type {
   SnapshotProvider,
   SnapshotState,
 } from '../../ports/engine-provider.ts';
+import { AddonSecurityGroups } from './addon-security-groups.ts';
 import { isAwsError, toPlatformError, transientErrors } from './aws-errors.ts';
+import { TAG_KEYS } from './tags.ts';
+
+export { TAG_KEYS } from './tags.ts';
 
 export interface RdsPostgresProviderProps {
   rds: RDSClient;
   ec2: EC2Client;
-  /** The VPC of the deployment: each addon's security group is created in it. */
+  /** The VPC of the deployment: each project's client group and each addon's group are created in it. */
   vpcId: string;
+  /** The VPC's CIDR block: project client groups may reach the engine port inside it. */
+  vpcCidr: string;
   /** DB subnet group over the VPC's isolated subnets (created by CDK). */
   subnetGroupName: string;
-  /** The platform's client security group: the only source allowed in on the engine port. */
-  clientSecurityGroupId: string;
   /** Customer-managed key for storage encryption. */
   kmsKeyId: string;
   /** PostgreSQL major -> parameter group with `rds.force_ssl=1` (created by CDK). */
   tlsParameterGroups: Record<string, string>;
+  /**
+   * PostgreSQL major -> parameter group with `rds.force_ssl=0` (created by CDK): an addon created
+   * with `tls: false` really accepts plain connections (the RDS default group forces TLS from 15 on).
+   */
+  noTlsParameterGroups: Record<string, string>;
   /** Value of the `addons:deployment` tag; the workflow role may only touch what carries it. */
   deployment: string;
   /** @default 7 */
@@ -50,17 +52,6 @@ export interface RdsPostgresProviderProps {
 }
 
 export const POSTGRES_PORT = 5432;
-
-/** Tags on everything the provider creates. IAM conditions match `addons:deployment`. */
-export const TAG_KEYS = {
-  deployment: 'addons:deployment',
-  project: 'addons:project',
-  addon: 'addons:addon',
-  /** On an instance restored from a snapshot: the restore (operation id) that created it. */
-  restore: 'addons:restore',
-  /** On a snapshot: the DB instance it was taken from. */
-  source: 'addons:source',
-} as const;
 
 /**
  * RDS DB instance identifier rules: 1 to 63 letters, digits or hyphens, starting with a letter,
@@ -163,8 +154,9 @@ export const instanceStateOf = (instance: DBInstance): InstanceState => {
 };
 
 /**
- * PostgreSQL addons as RDS DB instances, each in its own security group in the deployment's
- * isolated subnets. The master password comes from the spec (the platform generates it)
+ * PostgreSQL addons as RDS DB instances in the deployment's isolated subnets, each in its own
+ * security group that admits only its project's client group (`AddonSecurityGroups`). TLS is
+ * forced by the addon's parameter group unless it was created with `tls: false`. The master password comes from the spec (the platform generates it)
  * because RDS-managed master passwords cannot be combined with read replicas.
  *
  * Teardown has two steps RDS imposes: the instance first, then its security group, which
@@ -175,17 +167,32 @@ export const instanceStateOf = (instance: DBInstance): InstanceState => {
  */
 export class RdsPostgresProvider implements EngineProvider, SnapshotProvider {
   private readonly rds: RDSClient['send'];
-  private readonly ec2: EC2Client['send'];
+  private readonly groups: AddonSecurityGroups;
 
   constructor(private readonly props: RdsPostgresProviderProps) {
     this.rds = transientErrors(props.rds, 'RDS');
-    this.ec2 = transientErrors(props.ec2, 'EC2');
+    this.groups = new AddonSecurityGroups({
+      ec2: props.ec2,
+      vpcId: props.vpcId,
+      vpcCidr: props.vpcCidr,
+      deployment: props.deployment,
+      port: POSTGRES_PORT,
+    });
   }
 
   async createInstance(spec: InstanceSpec): Promise<void> {
     this.checkSpec(spec);
-    const parameterGroup = spec.tls ? this.tlsParameterGroup(spec.version) : undefined;
-    const groupId = await this.ensureSecurityGroup(spec);
+    const parameterGroup = this.parameterGroup(spec.version, spec.tls);
+    const clientGroupId = await this.groups.ensureProjectClientGroup(spec.projectId);
+    const groupId = await this.groups.ensureAddonGroup(
+      {
+        resourceId: spec.resourceId,
+        projectId: spec.projectId,
+        addonId: spec.addonId,
+        label: 'PostgreSQL addon',
+      },
+      clientGroupId,
+    );
     try {
       await this.rds(
         new CreateDBInstanceCommand({
@@ -207,7 +214,7 @@ export class RdsPostgresProvider implements EngineProvider, SnapshotProvider {
           VpcSecurityGroupIds: [groupId],
           PubliclyAccessible: false,
           MultiAZ: false,
-          ...(parameterGroup ? { DBParameterGroupName: parameterGroup } : {}),
+          DBParameterGroupName: parameterGroup,
           BackupRetentionPeriod: this.props.backupRetentionDays ?? 7,
           CopyTagsToSnapshot: true,
           // On for the instance's whole life; deleteInstance turns it off right before deleting.
@@ -224,18 +231,25 @@ export class RdsPostgresProvider implements EngineProvider, SnapshotProvider {
 
   async describeInstance(resourceId: string): Promise<InstanceState> {
     const instance = await this.findInstance(resourceId);
-    if (instance) return instanceStateOf(instance);
-    const group = await this.findSecurityGroup(resourceId);
-    if (!group?.GroupId) return { status: 'absent' };
-    return (await this.deleteSecurityGroup(group.GroupId)) ? { status: 'absent' } : { status: 'deleting' };
+    if (instance) {
+      const state = instanceStateOf(instance);
+      if (state.status !== 'available') return state;
+      // What the addon's users attach to reach it: their project's client group.
+      const projectId = instance.TagList?.find((tag) => tag.Key === TAG_KEYS.project)?.Value;
+      const clientGroupId = projectId ? await this.groups.findProjectClientGroupId(projectId) : undefined;
+      return clientGroupId ? { ...state, network: { clientSecurityGroupId: clientGroupId } } : state;
+    }
+    const groupId = await this.groups.findAddonGroupId(resourceId);
+    if (!groupId) return { status: 'absent' };
+    return (await this.groups.delete(groupId)) ? { status: 'absent' } : { status: 'deleting' };
   }
 
   async deleteInstance(resourceId: string): Promise<void> {
     const instance = await this.findInstance(resourceId);
     if (!instance) {
-      const group = await this.findSecurityGroup(resourceId);
+      const groupId = await this.groups.findAddonGroupId(resourceId);
       // Still in use just after the instance went: describeInstance retries it.
-      if (group?.GroupId) await this.deleteSecurityGroup(group.GroupId);
+      if (groupId) await this.groups.delete(groupId);
       return;
     }
     await this.deleteDbInstance(instance);
@@ -483,11 +497,11 @@ export class RdsPostgresProvider implements EngineProvider, SnapshotProvider {
     }
   }
 
-  private tlsParameterGroup(version: string): string {
-    const group = this.props.tlsParameterGroups[version];
+  private parameterGroup(version: string, tls: boolean): string {
+    const group = (tls ? this.props.tlsParameterGroups : this.props.noTlsParameterGroups)[version];
     if (!group) {
       throw new ProviderError(
-        `This deployment has no TLS parameter group for PostgreSQL ${version}; redeploy the stack`,
+        `This deployment has no parameter group for PostgreSQL ${version} ${tls ? 'with' : 'without'} TLS; redeploy the stack`,
         'Misconfigured',
       );
     }
@@ -509,93 +523,6 @@ export class RdsPostgresProvider implements EngineProvider, SnapshotProvider {
     } catch (error) {
       if (isAwsError(error, 'DBInstanceNotFound')) return undefined;
       throw toPlatformError(error, 'looking up the database instance');
-    }
-  }
-
-  /** The addon's security group is named after its resource id, unique in the VPC. */
-  private async findSecurityGroup(resourceId: string): Promise<SecurityGroup | undefined> {
-    try {
-      const result = await this.ec2(
-        new DescribeSecurityGroupsCommand({
-          Filters: [
-            { Name: 'vpc-id', Values: [this.props.vpcId] },
-            { Name: 'group-name', Values: [resourceId] },
-          ],
-        }),
-      );
-      return result.SecurityGroups?.[0];
-    } catch (error) {
-      throw toPlatformError(error, "looking up the addon's security group");
-    }
-  }
-
-  /** Create the addon's security group (or find the one a previous attempt created) and open the engine port to the platform's clients. */
-  private async ensureSecurityGroup(spec: InstanceSpec): Promise<string> {
-    let group = await this.findSecurityGroup(spec.resourceId);
-    if (!group) {
-      try {
-        const created = await this.ec2(
-          new CreateSecurityGroupCommand({
-            GroupName: spec.resourceId,
-            Description: `PostgreSQL addon ${spec.addonId} of project ${spec.projectId}`,
-            VpcId: this.props.vpcId,
-            TagSpecifications: [{ ResourceType: 'security-group', Tags: this.tags(spec) }],
-          }),
-        );
-        group = { GroupId: created.GroupId };
-      } catch (error) {
-        if (!isAwsError(error, 'InvalidGroup.Duplicate')) {
-          throw toPlatformError(error, "creating the addon's security group");
-        }
-        group = await this.findSecurityGroup(spec.resourceId);
-      }
-    }
-    const groupId = group?.GroupId;
-    if (!groupId)
-      throw new ProviderError(`The security group of ${spec.resourceId} vanished while it was being set up`);
-    const opened = group?.IpPermissions?.some(
-      (permission) =>
-        permission.FromPort === POSTGRES_PORT &&
-        permission.UserIdGroupPairs?.some((pair) => pair.GroupId === this.props.clientSecurityGroupId),
-    );
-    if (!opened) {
-      try {
-        await this.ec2(
-          new AuthorizeSecurityGroupIngressCommand({
-            GroupId: groupId,
-            IpPermissions: [
-              {
-                IpProtocol: 'tcp',
-                FromPort: POSTGRES_PORT,
-                ToPort: POSTGRES_PORT,
-                UserIdGroupPairs: [
-                  {
-                    GroupId: this.props.clientSecurityGroupId,
-                    Description: 'Clients of the addons platform',
-                  },
-                ],
-              },
-            ],
-          }),
-        );
-      } catch (error) {
-        if (!isAwsError(error, 'InvalidPermission.Duplicate')) {
-          throw toPlatformError(error, "opening the addon's security group to the platform's clients");
-        }
-      }
-    }
-    return groupId;
-  }
-
-  /** True once the group is gone; false while RDS still has network interfaces in it. */
-  private async deleteSecurityGroup(groupId: string): Promise<boolean> {
-    try {
-      await this.ec2(new DeleteSecurityGroupCommand({ GroupId: groupId }));
-      return true;
-    } catch (error) {
-      if (isAwsError(error, 'InvalidGroup.NotFound')) return true;
-      if (isAwsError(error, 'DependencyViolation')) return false;
-      throw toPlatformError(error, "deleting the addon's security group");
     }
   }
 }

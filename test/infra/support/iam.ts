@@ -21,7 +21,8 @@ export interface AwsCall {
 export interface Permission {
   action: string;
   resource: string;
-  context: Record<string, string>;
+  /** Condition keys AWS sets for the request; `aws:TagKeys` is multi-valued. */
+  context: Record<string, string | string[]>;
   /** Why the call needs it, for failure messages. */
   because: string;
 }
@@ -45,6 +46,18 @@ const tagsOf = (tags: unknown): Record<string, string> =>
   Object.fromEntries(
     ((tags as Array<{ Key: string; Value: string }> | undefined) ?? []).map((tag) => [tag.Key, tag.Value]),
   );
+/** `aws:RequestTag/<key>` and `aws:TagKeys` of a request that tags what it creates. */
+const requestTagContext = (tags: unknown): Record<string, string | string[]> => {
+  const entries = Object.entries(tagsOf(tags));
+  if (entries.length === 0) return {};
+  return {
+    ...Object.fromEntries(entries.map(([key, value]) => [`aws:RequestTag/${key}`, value])),
+    'aws:TagKeys': entries.map(([key]) => key),
+  };
+};
+/** The tags of an existing resource, under a condition key prefix (`rds:db-tag/`, `aws:ResourceTag/`). */
+const resourceTagContext = (prefix: string, tags: Record<string, string> | undefined) =>
+  Object.fromEntries(Object.entries(tags ?? {}).map(([key, value]) => [`${prefix}${key}`, value]));
 
 /** The permissions AWS checks for one call. */
 export const requiredPermissions = (call: AwsCall, env: CallEnvironment): Permission[] => {
@@ -54,7 +67,7 @@ export const requiredPermissions = (call: AwsCall, env: CallEnvironment): Permis
   const permission = (
     action: string,
     resource: string,
-    context: Record<string, string> = {},
+    context: Record<string, string | string[]> = {},
   ): Permission => ({
     action,
     resource,
@@ -101,31 +114,31 @@ export const requiredPermissions = (call: AwsCall, env: CallEnvironment): Permis
       // Listing without an identifier is authorized on every instance (snapshot) of the account.
       const db = arn('rds', `db:${String(input.DBInstanceIdentifier ?? '*')}`);
       const snapshot = arn('rds', `snapshot:${String(input.DBSnapshotIdentifier ?? '*')}`);
-      const resourceTags = Object.fromEntries(
-        Object.entries(call.resourceTags ?? {}).map(([key, value]) => [`aws:ResourceTag/${key}`, value]),
-      );
+      const requestTags = requestTagContext(input.Tags);
+      // RDS matches an existing resource's tags with the global key and with its own, per resource type.
+      const resourceTags = resourceTagContext('aws:ResourceTag/', call.resourceTags);
+      const dbTags = { ...resourceTags, ...resourceTagContext('rds:db-tag/', call.resourceTags) };
+      const snapshotTags = { ...resourceTags, ...resourceTagContext('rds:snapshot-tag/', call.resourceTags) };
       switch (call.command) {
-        case 'DeleteDBInstance':
-          return [permission(action, db, resourceTags)];
         case 'CreateDBSnapshot':
           return [
-            permission(action, db),
-            permission(action, snapshot),
-            ...(input.Tags ? [permission('rds:AddTagsToResource', snapshot)] : []),
+            permission(action, db, { ...dbTags, ...requestTags }),
+            permission(action, snapshot, requestTags),
+            ...(input.Tags ? [permission('rds:AddTagsToResource', snapshot, requestTags)] : []),
           ];
         case 'DescribeDBSnapshots':
           return [permission(action, snapshot)];
         case 'DeleteDBSnapshot':
-          return [permission(action, snapshot, resourceTags)];
+          return [permission(action, snapshot, snapshotTags)];
         case 'RestoreDBInstanceFromDBSnapshot':
           return [
-            permission(action, db),
-            permission(action, snapshot),
-            permission(action, arn('rds', `subgrp:${String(input.DBSubnetGroupName)}`)),
-            permission(action, arn('rds', `pg:${String(input.DBParameterGroupName)}`)),
+            permission(action, db, requestTags),
+            permission(action, snapshot, { ...snapshotTags, ...requestTags }),
+            permission(action, arn('rds', `subgrp:${String(input.DBSubnetGroupName)}`), requestTags),
+            permission(action, arn('rds', `pg:${String(input.DBParameterGroupName)}`), requestTags),
             // The snapshot's option group: the tests' addons run PostgreSQL 17.
-            permission(action, arn('rds', 'og:default:postgres-17')),
-            ...(input.Tags ? [permission('rds:AddTagsToResource', db)] : []),
+            permission(action, arn('rds', 'og:default:postgres-17'), requestTags),
+            ...(input.Tags ? [permission('rds:AddTagsToResource', db, requestTags)] : []),
             ...(env.storageKeyArn
               ? [
                   permission('kms:CreateGrant', env.storageKeyArn, via('rds')),
@@ -134,24 +147,29 @@ export const requiredPermissions = (call: AwsCall, env: CallEnvironment): Permis
               : []),
           ];
         case 'ModifyDBInstance':
-          // A rename is authorized on the instance under both names.
+          // A rename is authorized on the instance under both names; the tags are the instance's.
           return [
-            permission(action, db, resourceTags),
+            permission(action, db, dbTags),
             ...(input.NewDBInstanceIdentifier
-              ? [permission(action, arn('rds', `db:${String(input.NewDBInstanceIdentifier)}`))]
+              ? [permission(action, arn('rds', `db:${String(input.NewDBInstanceIdentifier)}`), dbTags)]
               : []),
           ];
+        case 'DeleteDBInstance':
+          return [permission(action, db, dbTags)];
+        case 'DescribeDBInstances':
+          return [permission(action, db)];
       }
-      const permissions = [permission(action, db)];
+      const permissions = [permission(action, db, requestTags)];
       if (call.command === 'CreateDBInstance') {
         const major = String(input.EngineVersion).split('.')[0];
         permissions.push(
-          permission(action, arn('rds', `subgrp:${String(input.DBSubnetGroupName)}`)),
+          permission(action, arn('rds', `subgrp:${String(input.DBSubnetGroupName)}`), requestTags),
           permission(
             action,
             arn('rds', `pg:${String(input.DBParameterGroupName ?? `default.postgres${major}`)}`),
+            requestTags,
           ),
-          permission(action, arn('rds', `og:default:postgres-${major}`)),
+          permission(action, arn('rds', `og:default:postgres-${major}`), requestTags),
           permission(
             'iam:CreateServiceLinkedRole',
             `arn:aws:iam::${FAKE_ENV.account}:role/aws-service-role/rds.amazonaws.com/AWSServiceRoleForRDS`,
@@ -160,7 +178,7 @@ export const requiredPermissions = (call: AwsCall, env: CallEnvironment): Permis
             },
           ),
         );
-        if (input.Tags) permissions.push(permission('rds:AddTagsToResource', db));
+        if (input.Tags) permissions.push(permission('rds:AddTagsToResource', db, requestTags));
         if (input.StorageEncrypted && input.KmsKeyId) {
           permissions.push(
             permission('kms:CreateGrant', String(input.KmsKeyId), via('rds')),
@@ -174,10 +192,8 @@ export const requiredPermissions = (call: AwsCall, env: CallEnvironment): Permis
       const group = (id: unknown) => arn('ec2', `security-group/${String(id)}`);
       switch (call.command) {
         case 'CreateSecurityGroup': {
-          const requestTags = Object.fromEntries(
-            Object.entries(
-              tagsOf((input.TagSpecifications as Array<{ Tags: unknown }> | undefined)?.[0]?.Tags),
-            ).map(([key, value]) => [`aws:RequestTag/${key}`, value]),
+          const requestTags = requestTagContext(
+            (input.TagSpecifications as Array<{ Tags: unknown }> | undefined)?.[0]?.Tags,
           );
           const created = group('sg-0new');
           return [
@@ -194,12 +210,16 @@ export const requiredPermissions = (call: AwsCall, env: CallEnvironment): Permis
           ];
         }
         case 'AuthorizeSecurityGroupIngress':
-        case 'DeleteSecurityGroup': {
-          const resourceTags = Object.fromEntries(
-            Object.entries(call.resourceTags ?? {}).map(([key, value]) => [`aws:ResourceTag/${key}`, value]),
-          );
-          return [permission(action, group(input.GroupId), resourceTags)];
-        }
+        case 'AuthorizeSecurityGroupEgress':
+        case 'RevokeSecurityGroupEgress':
+        case 'DeleteSecurityGroup':
+          return [
+            permission(
+              action,
+              group(input.GroupId),
+              resourceTagContext('aws:ResourceTag/', call.resourceTags),
+            ),
+          ];
         default:
           // Describe* calls are authorized on "*".
           return [permission(action, '*')];
@@ -286,20 +306,26 @@ const wildcard = (pattern: string, value: string) =>
 const conditionHolds = (
   operator: string,
   values: Record<string, string | string[]>,
-  context: Record<string, string>,
+  context: Record<string, string | string[]>,
 ) =>
   Object.entries(values).every(([key, expected]) => {
     const actual = context[key];
-    if (actual === undefined) return false;
     const candidates = list(expected).map(String);
+    const equals = (value: string) => candidates.includes(value);
+    const like = (value: string) => candidates.some((candidate) => wildcard(candidate, value));
     switch (operator) {
       case 'StringEquals':
       case 'ArnEquals':
       case 'Bool':
-        return candidates.includes(actual);
+        return typeof actual === 'string' && equals(actual);
       case 'StringLike':
       case 'ArnLike':
-        return candidates.some((candidate) => wildcard(candidate, actual));
+        return typeof actual === 'string' && like(actual);
+      case 'StringEqualsIfExists':
+        return actual === undefined || (typeof actual === 'string' && equals(actual));
+      // Every value of a multi-valued key matches; true when the request has none (AWS semantics).
+      case 'ForAllValues:StringLike':
+        return list(actual ?? []).every(like);
       default:
         throw new Error(`The test IAM evaluator does not know condition operator ${operator}`);
     }

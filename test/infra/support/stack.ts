@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
 import { createAddonsApp } from '#infra/aws/addons-app.ts';
 import type { AddonsStack } from '#infra/aws/addons-stack.ts';
+import { GUARD_PLUGIN_NAME } from '#infra/aws/guard.ts';
 
 const ROOT = new URL('../../../', import.meta.url);
 
@@ -24,6 +25,8 @@ export interface SynthesizedStack {
   json: CfnTemplate;
   /** cdk-nag AwsSolutions findings nobody acknowledged. */
   nagFindings: Array<{ rule: string; paths: string[] }>;
+  /** Control Tower proactive control (cfn-guard) findings nobody acknowledged. */
+  guardFindings: Array<{ rule: string; paths: string[] }>;
   /** Construct annotations (warnings) in the validation report. */
   annotations: Array<{ rule: string; paths: string[] }>;
 }
@@ -37,7 +40,7 @@ export interface CfnTemplate {
 }
 
 /**
- * Synthesize the app exactly as `cdk synth` does (same context, same cdk-nag plugin) into a
+ * Synthesize the app exactly as `cdk synth` does (same context, same cdk-nag and cfn-guard plugins) into a
  * temp dir. Bundling is skipped unless asked for: infra tests look at the template, and
  * bundling six functions costs most of a minute on CI.
  */
@@ -50,7 +53,7 @@ export const synthesizeAddons = (options: { bundle?: boolean } = {}): Synthesize
     try {
       app.synth();
     } catch (error) {
-      // cdk-nag findings fail synthesis; the report says which.
+      // cdk-nag and cfn-guard findings fail synthesis; the report says which.
       failure = error;
     }
     const reportFile = join(outdir, 'validation-report.json');
@@ -68,7 +71,8 @@ export const synthesizeAddons = (options: { bundle?: boolean } = {}): Synthesize
           paths: violation.violatingConstructs.map((construct) => construct.constructPath),
         }));
     const nagFindings = violations((name) => name === 'AwsSolutions');
-    if (failure && nagFindings.length === 0) throw failure;
+    const guardFindings = violations((name) => name === GUARD_PLUGIN_NAME);
+    if (failure && nagFindings.length === 0 && guardFindings.length === 0) throw failure;
     const templateFile = join(outdir, `${stack.artifactId}.template.json`);
     const json = JSON.parse(readFileSync(templateFile, 'utf8')) as CfnTemplate;
     return {
@@ -76,7 +80,8 @@ export const synthesizeAddons = (options: { bundle?: boolean } = {}): Synthesize
       template: Template.fromJSON(json),
       json,
       nagFindings,
-      annotations: violations((name) => name !== 'AwsSolutions'),
+      guardFindings,
+      annotations: violations((name) => name !== 'AwsSolutions' && name !== GUARD_PLUGIN_NAME),
     };
   } finally {
     rmSync(outdir, { recursive: true, force: true });

@@ -1,4 +1,5 @@
 import {
+  AuthorizeSecurityGroupEgressCommand,
   AuthorizeSecurityGroupIngressCommand,
   CreateSecurityGroupCommand,
   DeleteSecurityGroupCommand,
@@ -7,6 +8,7 @@ import {
   EC2ServiceException,
   type Filter,
   type IpPermission,
+  RevokeSecurityGroupEgressCommand,
   type Tag,
 } from '@aws-sdk/client-ec2';
 import {
@@ -90,6 +92,7 @@ interface FakeGroup {
   vpcId: string;
   tags: Record<string, string>;
   permissions: IpPermission[];
+  egress: IpPermission[];
   /** DependencyViolation answers left after its instance is gone (RDS releasing its ENIs). */
   enisLeft: number;
 }
@@ -99,6 +102,7 @@ type Script = { statuses: string[] };
 interface FakeSnapshot {
   id: string;
   instanceId: string;
+  tags: RdsTag[];
   statuses: string[];
   allocatedStorage: number;
 }
@@ -300,8 +304,8 @@ export class FakeAws {
       };
     });
     this.rds.on(ModifyDBInstanceCommand).callsFake((input) => {
-      this.record('rds', 'ModifyDBInstance', input);
       const instance = this.instances.get(String(input.DBInstanceIdentifier));
+      this.record('rds', 'ModifyDBInstance', input, instance ? tagsOf(instance.tags) : undefined);
       if (!instance) throw this.notFound(String(input.DBInstanceIdentifier));
       if (input.DeletionProtection !== undefined) instance.deletionProtection = input.DeletionProtection;
       const newId = input.NewDBInstanceIdentifier;
@@ -318,8 +322,8 @@ export class FakeAws {
       return { DBInstance: { DBInstanceIdentifier: instance.id } };
     });
     this.rds.on(DeleteDBInstanceCommand).callsFake((input) => {
-      this.record('rds', 'DeleteDBInstance', input);
       const instance = this.instances.get(String(input.DBInstanceIdentifier));
+      this.record('rds', 'DeleteDBInstance', input, instance ? tagsOf(instance.tags) : undefined);
       if (!instance) throw this.notFound(String(input.DBInstanceIdentifier));
       if (instance.deletionProtection) {
         throw new RDSServiceException({
@@ -348,6 +352,7 @@ export class FakeAws {
       this.snapshots.set(id, {
         id,
         instanceId: instance.id,
+        tags: input.Tags ?? [],
         statuses: [...this.snapshotScript.statuses],
         allocatedStorage: instance.settings.AllocatedStorage ?? 20,
       });
@@ -371,14 +376,16 @@ export class FakeAws {
       };
     });
     this.rds.on(DeleteDBSnapshotCommand).callsFake((input) => {
-      this.record('rds', 'DeleteDBSnapshot', input);
+      const snapshot = this.snapshots.get(String(input.DBSnapshotIdentifier));
+      this.record('rds', 'DeleteDBSnapshot', input, snapshot ? tagsOf(snapshot.tags) : undefined);
       if (!this.snapshots.delete(String(input.DBSnapshotIdentifier))) {
         throw snapshotNotFound(String(input.DBSnapshotIdentifier));
       }
       return {};
     });
     this.rds.on(RestoreDBInstanceFromDBSnapshotCommand).callsFake((input) => {
-      this.record('rds', 'RestoreDBInstanceFromDBSnapshot', input);
+      const source = this.snapshots.get(String(input.DBSnapshotIdentifier));
+      this.record('rds', 'RestoreDBInstanceFromDBSnapshot', input, source ? tagsOf(source.tags) : undefined);
       const id = String(input.DBInstanceIdentifier);
       if (!this.snapshots.has(String(input.DBSnapshotIdentifier))) {
         throw snapshotNotFound(String(input.DBSnapshotIdentifier));
@@ -458,6 +465,7 @@ export class FakeAws {
           GroupName: group.name,
           VpcId: group.vpcId,
           IpPermissions: structuredClone(group.permissions),
+          IpPermissionsEgress: structuredClone(group.egress),
           Tags: Object.entries(group.tags).map(([Key, Value]) => ({ Key, Value })),
         })),
       };
@@ -472,7 +480,17 @@ export class FakeAws {
       const tags = Object.fromEntries(
         (input.TagSpecifications?.[0]?.Tags ?? []).map((tag: Tag) => [String(tag.Key), String(tag.Value)]),
       );
-      this.groups.set(id, { id, name, vpcId: String(input.VpcId), tags, permissions: [], enisLeft: 0 });
+      // EC2 gives every new group an "all traffic to anywhere" egress rule.
+      const egress = [{ IpProtocol: '-1', IpRanges: [{ CidrIp: '0.0.0.0/0' }] }];
+      this.groups.set(id, {
+        id,
+        name,
+        vpcId: String(input.VpcId),
+        tags,
+        permissions: [],
+        egress,
+        enisLeft: 0,
+      });
       return { GroupId: id };
     });
     this.ec2.on(AuthorizeSecurityGroupIngressCommand).callsFake((input) => {
@@ -481,6 +499,30 @@ export class FakeAws {
       if (!group)
         throw awsErrors.ec2('InvalidGroup.NotFound', `The security group '${input.GroupId}' does not exist`);
       group.permissions.push(...(input.IpPermissions ?? []));
+      return { Return: true };
+    });
+    this.ec2.on(AuthorizeSecurityGroupEgressCommand).callsFake((input) => {
+      const group = this.groups.get(String(input.GroupId));
+      this.record('ec2', 'AuthorizeSecurityGroupEgress', input, group?.tags);
+      if (!group)
+        throw awsErrors.ec2('InvalidGroup.NotFound', `The security group '${input.GroupId}' does not exist`);
+      group.egress.push(...(input.IpPermissions ?? []));
+      return { Return: true };
+    });
+    this.ec2.on(RevokeSecurityGroupEgressCommand).callsFake((input) => {
+      const group = this.groups.get(String(input.GroupId));
+      this.record('ec2', 'RevokeSecurityGroupEgress', input, group?.tags);
+      if (!group)
+        throw awsErrors.ec2('InvalidGroup.NotFound', `The security group '${input.GroupId}' does not exist`);
+      const revoked = JSON.stringify(input.IpPermissions);
+      const before = group.egress.length;
+      group.egress = group.egress.filter((rule) => JSON.stringify([rule]) !== revoked);
+      if (group.egress.length === before) {
+        throw awsErrors.ec2(
+          'InvalidPermission.NotFound',
+          'The specified rule does not exist in this security group',
+        );
+      }
       return { Return: true };
     });
     this.ec2.on(DeleteSecurityGroupCommand).callsFake((input) => {
