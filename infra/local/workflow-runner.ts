@@ -1,7 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
-import type { WorkflowInput, WorkflowName, WorkflowStarter } from '#shared/ports/workflow-starter.ts';
-import { WORKFLOWS } from '#shared/ports/workflow-starter.ts';
+import {
+  type AnyWorkflowInput,
+  checkWorkflowRun,
+  WORKFLOWS,
+  type WorkflowName,
+  type WorkflowRun,
+  type WorkflowStarter,
+} from '#shared/ports/workflow-starter.ts';
 
 /** The local stand-in for each `${Placeholder}` of the ASL files (CDK substitutes the real ARNs on AWS). */
 export const LOCAL_SUBSTITUTIONS: Record<string, string> = {
@@ -16,7 +22,7 @@ export interface LocalWorkflowRunnerProps {
   substitutions?: Record<string, string>;
   waitMs: number;
   retryMs: number;
-  onFinished?: (workflow: WorkflowName, input: WorkflowInput, outcome: { error?: unknown }) => void;
+  onFinished?: (workflow: WorkflowName, input: AnyWorkflowInput, outcome: { error?: unknown }) => void;
   stateMachinesDir?: URL;
 }
 
@@ -68,8 +74,9 @@ export class LocalWorkflowRunner implements WorkflowStarter {
     }
   }
 
-  async start(workflow: WorkflowName, input: WorkflowInput): Promise<void> {
+  async start(run: WorkflowRun): Promise<void> {
     if (this.stopped) throw new Error('The local workflow runner is shutting down');
+    const { workflow, input } = checkWorkflowRun(run);
     if (this.running.has(input.operationId)) return;
     const entry = this.machines.get(workflow);
     if (!entry) throw new Error(`Unknown workflow ${workflow}`);

@@ -1,7 +1,7 @@
 import { addonType, ENGINES, findPlan } from '../catalog/engines.ts';
 import { errorMessage, type FieldIssue, ServiceUnavailableError, UnsupportedError } from '../errors.ts';
 import { resourceIdFor } from '../ports/engine-provider.ts';
-import type { WorkflowName, WorkflowStarter } from '../ports/workflow-starter.ts';
+import type { WorkflowStarter } from '../ports/workflow-starter.ts';
 import type { Addon, CreateAddonRequest } from '../schemas/addon.ts';
 import type { Target } from '../schemas/catalog.ts';
 import type { Page, PaginationQuery } from '../schemas/common.ts';
@@ -128,15 +128,14 @@ export class AddonService {
 
   /** A workflow that never started must not leave the addon locked: fail the operation, then report. */
   private async startWorkflow(
-    workflow: WorkflowName,
+    workflow: 'provision-addon' | 'delete-addon',
     addon: AddonRecord,
     operation: Operation,
   ): Promise<void> {
     try {
-      await this.deps.workflows.start(workflow, {
-        projectId: addon.projectId,
-        addonId: addon.id,
-        operationId: operation.id,
+      await this.deps.workflows.start({
+        workflow,
+        input: { projectId: addon.projectId, addonId: addon.id, operationId: operation.id },
       });
     } catch (error) {
       const message = `The ${workflow} workflow could not be started: ${errorMessage(error)}`;

@@ -15,7 +15,12 @@ import { LOCAL_AWS, startDynamo } from '#infra/local/emulators.ts';
 import { localLambdaContext } from '#infra/local/lambda-context.ts';
 import { loadDefinition } from '#infra/local/workflow-runner.ts';
 import { parseEnv, WorkflowFunctionEnvSchema } from '#shared/config/env.ts';
-import type { WorkflowInput, WorkflowName, WorkflowStarter } from '#shared/ports/workflow-starter.ts';
+import {
+  checkWorkflowRun,
+  type WorkflowName,
+  type WorkflowRun,
+  type WorkflowStarter,
+} from '#shared/ports/workflow-starter.ts';
 import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import { AddonService } from '#shared/services/addon-service.ts';
 import { BackupService } from '#shared/services/backup-service.ts';
@@ -48,7 +53,8 @@ export class DeployedWorkflows implements WorkflowStarter {
     private readonly lambdas: Record<string, LambdaFunction>,
   ) {}
 
-  async start(workflow: WorkflowName, input: WorkflowInput): Promise<void> {
+  async start(run: WorkflowRun): Promise<void> {
+    const { workflow, input } = checkWorkflowRun(run);
     const definition = this.definitions[workflow];
     if (!definition) throw new Error(`Workflow ${workflow} is not part of these tests`);
     if (this.running.has(input.operationId)) return;
