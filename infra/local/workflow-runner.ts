@@ -42,6 +42,21 @@ export const loadDefinition = (
   return JSON.parse(substituted) as StateMachineDefinition;
 };
 
+/**
+ * Validating a definition takes about a second (asl-validator); a runner made again for the
+ * same files (a restart in tests, each test's own runner) reuses the machine built the first time.
+ */
+const machines = new Map<string, StateMachine>();
+const machineFor = (definition: StateMachineDefinition): StateMachine => {
+  const key = JSON.stringify(definition);
+  let machine = machines.get(key);
+  if (!machine) {
+    machine = new StateMachine(definition, { validationOptions: {} });
+    machines.set(key, machine);
+  }
+  return machine;
+};
+
 const statesOfType = (definition: StateMachineDefinition, type: string) =>
   Object.entries(definition.States).filter(([, state]) => state.Type === type);
 
@@ -68,7 +83,7 @@ export class LocalWorkflowRunner implements WorkflowStarter {
           throw new Error(`${workflow}: no local function for ${name} (${resource})`);
       }
       this.machines.set(workflow, {
-        machine: new StateMachine(definition, { validationOptions: {} }),
+        machine: machineFor(definition),
         definition,
       });
     }
