@@ -31,6 +31,7 @@ const snapshots: SnapshotProvider = {
   describeSnapshot: async () => ({ status: 'available', sizeBytes: 1 }),
   deleteSnapshot: async () => undefined,
   restoreSnapshot: async () => undefined,
+  discardRestore: async () => 'discarded',
   describeRestore: async () => ({ status: 'available' }),
 };
 

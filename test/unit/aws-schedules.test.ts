@@ -146,6 +146,7 @@ describe('run-backup and sweep', () => {
       deletedSnapshots.push(id);
     },
     restoreSnapshot: async () => undefined,
+    discardRestore: async () => 'discarded',
     describeRestore: async () => ({ status: 'available' }),
   };
   const refuse: ScheduleRunner = {

@@ -47,6 +47,8 @@ export const logicalIdOf = (synthesized: SynthesizedStack, construct: { node: { 
 export class DeployedWorkflows implements WorkflowStarter {
   private readonly running = new Map<string, Promise<{ error?: Error }>>();
   readonly outcomes = new Map<string, { error?: Error }>();
+  /** Consulted before each Task state runs; throwing fails that state (fault injection). */
+  beforeTask?: (workflow: WorkflowName, state: string) => void;
 
   constructor(
     private readonly definitions: Partial<Record<WorkflowName, StateMachineDefinition>>,
@@ -64,7 +66,13 @@ export class DeployedWorkflows implements WorkflowStarter {
         const resource = (state as { Resource: string }).Resource;
         const lambda = this.lambdas[resource];
         if (!lambda) throw new Error(`${workflow}.${name}: no function of the stack has ARN ${resource}`);
-        return [name, (taskInput: Json) => lambda(taskInput) as Promise<Json>];
+        return [
+          name,
+          async (taskInput: Json) => {
+            this.beforeTask?.(workflow, name);
+            return (await lambda(taskInput)) as Json;
+          },
+        ];
       }),
     );
     const zero = (type: string) =>
@@ -192,6 +200,7 @@ export const startAwsWorkflowWorld = async () => {
       deleteSnapshot: () => Promise.reject(new Error('not in these tests')),
       restoreSnapshot: () => Promise.reject(new Error('not the API')),
       describeRestore: () => Promise.reject(new Error('not the API')),
+      discardRestore: () => Promise.reject(new Error('not the API')),
     },
     target: 'aws',
   });
