@@ -1,8 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { resumeOperations } from '#infra/local/resume.ts';
 import { UnresumableOperationError } from '#shared/errors.ts';
 import { checkWorkflowRun, type WorkflowStarter } from '#shared/ports/workflow-starter.ts';
 import { workflowInputFor } from '#shared/services/workflow-inputs.ts';
-import { operation } from '../support/fixtures.ts';
+import { startTestStore } from '../support/dynamo.ts';
+import { addonRecord, operation } from '../support/fixtures.ts';
+import { RecordingStarter } from '../support/recording-starter.ts';
 
 describe('workflowInputFor', () => {
   it('rebuilds the full input of each workflow from the operation record, backupId included', () => {
@@ -58,5 +61,47 @@ describe('workflow inputs', () => {
     await starter.start({ workflow: 'delete-addon', input: ref });
 
     expect(started).toEqual([{ workflow: 'delete-addon', input: ref }]);
+  });
+});
+
+describe('resumeOperations', () => {
+  it('starts every operation in flight again with its full input, and fails, unlocked, one it cannot', async () => {
+    const env = await startTestStore();
+    onTestFinished(() => env.stop());
+    const backupAddon = addonRecord({ projectId: 'proj-r', status: 'backing-up' });
+    const backup = operation({
+      projectId: 'proj-r',
+      addonId: backupAddon.id,
+      type: 'backup',
+      backupId: 'bkp-1',
+    });
+    await env.store.createAddon({ ...backupAddon, currentOperationId: backup.id }, backup);
+    const brokenAddon = addonRecord({ projectId: 'proj-r', name: 'broken', status: 'restoring' });
+    const broken = operation({
+      projectId: 'proj-r',
+      addonId: brokenAddon.id,
+      type: 'restore',
+      backupId: null,
+    });
+    await env.store.createAddon({ ...brokenAddon, currentOperationId: broken.id }, broken);
+    const starter = new RecordingStarter();
+
+    const outcome = await resumeOperations({ store: env.store, workflows: starter, log: () => undefined });
+
+    expect(starter.started).toEqual([
+      {
+        workflow: 'backup-addon',
+        input: { projectId: 'proj-r', addonId: backupAddon.id, operationId: backup.id, backupId: 'bkp-1' },
+      },
+    ]);
+    expect(outcome.failed.map((each) => each.operation.id)).toEqual([broken.id]);
+    expect(await env.store.getOperation('proj-r', broken.id)).toMatchObject({
+      status: 'failed',
+      error: { code: 'ResumeFailed', message: expect.stringMatching(/names no backup/) },
+    });
+    expect(await env.store.getAddon('proj-r', brokenAddon.id)).toMatchObject({
+      status: 'running',
+      currentOperationId: null,
+    });
   });
 });
