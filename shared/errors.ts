@@ -88,5 +88,10 @@ export class MissingToolError extends ProviderError {
   }
 }
 
+/** An operation record from which no workflow can be started again (no workflow for its type, or a field missing). */
+export class UnresumableOperationError extends PlatformError {
+  override name = 'UnresumableOperationError';
+}
+
 export const errorMessage = (error: unknown): string =>
   error instanceof Error ? error.message : String(error);

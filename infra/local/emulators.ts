@@ -1,7 +1,13 @@
 import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  ResourceInUseException,
+} from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import { tableDefinition } from '#shared/store/table.ts';
 
@@ -46,10 +52,11 @@ export const startDynamo = async (dataDir: string, tableName: string): Promise<D
   const endpoint = `http://127.0.0.1:${port}`;
   const client = new DynamoDBClient({ ...LOCAL_AWS, endpoint });
   try {
-    await client.send(new DescribeTableCommand({ TableName: tableName }));
+    await ensureTable(client, tableName);
   } catch (error) {
-    if ((error as Error).name !== 'ResourceNotFoundException') throw error;
-    await client.send(new CreateTableCommand(tableDefinition(tableName)));
+    client.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    throw error;
   }
   await untilActive(client, tableName);
   return {
@@ -60,4 +67,42 @@ export const startDynamo = async (dataDir: string, tableName: string): Promise<D
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+};
+
+const TABLE_READY_TIMEOUT_MS = 30_000;
+
+const tableStatus = async (client: DynamoDBClient, tableName: string) => {
+  try {
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    return { status: Table?.TableStatus, indexes: Table?.GlobalSecondaryIndexes ?? [] };
+  } catch (error) {
+    if ((error as Error).name === 'ResourceNotFoundException') return undefined;
+    throw error;
+  }
+};
+
+/**
+ * Create the table if it is missing, and return once it and its indexes are ACTIVE. CreateTable
+ * answers while the table is still CREATING (dynalite too, however short its delay), and a
+ * request in that window fails with ResourceNotFoundException: a fresh-clone test run did.
+ */
+export const ensureTable = async (client: DynamoDBClient, tableName: string): Promise<void> => {
+  if (!(await tableStatus(client, tableName))) {
+    try {
+      await client.send(new CreateTableCommand(tableDefinition(tableName)));
+    } catch (error) {
+      if (!(error instanceof ResourceInUseException)) throw error; // created meanwhile: fine
+    }
+  }
+  const deadline = Date.now() + TABLE_READY_TIMEOUT_MS;
+  for (;;) {
+    const table = await tableStatus(client, tableName);
+    if (table?.status === 'ACTIVE' && table.indexes.every((index) => index.IndexStatus === 'ACTIVE')) return;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `DynamoDB table ${tableName} is not ACTIVE after ${TABLE_READY_TIMEOUT_MS / 1000} s (${table?.status ?? 'absent'})`,
+      );
+    }
+    await sleep(20);
+  }
 };

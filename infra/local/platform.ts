@@ -12,11 +12,10 @@ import { createOperationsHandler } from '#functions/api/operations.ts';
 import { createWorkflowTaskHandler } from '#functions/workflow/tasks.ts';
 import { CursorSigner } from '#shared/api/cursors.ts';
 import { dynamoDbIdempotency } from '#shared/api/idempotency.ts';
-import type { WorkflowName } from '#shared/ports/workflow-starter.ts';
+import type { WorkflowName, WorkflowStarter } from '#shared/ports/workflow-starter.ts';
 import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import { FileSecretStore } from '#shared/providers/local/file-secret-store.ts';
 import type { AddonStatus } from '#shared/schemas/addon.ts';
-import type { OperationType } from '#shared/schemas/operation.ts';
 import { AddonService } from '#shared/services/addon-service.ts';
 import { BackupService } from '#shared/services/backup-service.ts';
 import { ScheduleService } from '#shared/services/schedule-service.ts';
@@ -32,6 +31,7 @@ import { LocalJobRunner } from './job-runner.ts';
 import { localLambdaContext } from './lambda-context.ts';
 import { acquireDataDirLock } from './lock.ts';
 import { createLocalReconciler } from './reconciler.ts';
+import { resumeOperations } from './resume.ts';
 import { ensureBucket, startS3 } from './s3-emulator.ts';
 import { LocalScheduler } from './scheduler.ts';
 import { securePlatformState } from './state-modes.ts';
@@ -41,14 +41,6 @@ export const TABLE_NAME = 'addons';
 export const BACKUP_BUCKET = 'addons-backups';
 /** The Step Functions resource of the job states; locally a child process (job-runner.ts). */
 const RUN_TASK_SYNC = 'arn:aws:states:::ecs:runTask.sync';
-
-/** Workflow that carries each operation type; used to resume operations after a restart. */
-const WORKFLOW_OF: Partial<Record<OperationType, WorkflowName>> = {
-  create: 'provision-addon',
-  delete: 'delete-addon',
-  backup: 'backup-addon',
-  restore: 'restore-addon',
-};
 
 /** Addon states in which the engine process must be running. */
 const LIVE_STATUSES: readonly AddonStatus[] = ['running', 'updating', 'backing-up', 'restoring', 'upgrading'];
@@ -179,17 +171,11 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
     const addons = await store.scanAddons();
     const live = addons.filter((addon) => LIVE_STATUSES.includes(addon.status));
     await supervisor.resume(live.map((addon) => addon.resourceId));
-    const active = await store.listActiveOperations();
-    for (const operation of active) {
-      const workflow = WORKFLOW_OF[operation.type];
-      if (workflow) {
-        await runner.start(workflow, {
-          projectId: operation.projectId,
-          addonId: operation.addonId,
-          operationId: operation.id,
-        });
-      }
-    }
+    const resumed = await resumeOperations({
+      store,
+      workflows: runner,
+      log: (message, extra) => logger.error(message, { ...extra }),
+    });
 
     const service = new AddonService({
       store,
@@ -198,7 +184,7 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
       finalBackups: { backups: backupStore, artifacts },
     });
     // An abort stops the execution and, as Step Functions does for runTask.sync, its job.
-    const stoppable = {
+    const stoppable: WorkflowStarter = {
       start: runner.start.bind(runner),
       stop: async (workflow: WorkflowName, operationId: string, reason: string) => {
         await runner.stop(workflow, operationId, reason);
@@ -263,7 +249,7 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
       token,
       tokenGenerated: generated,
       dataDir: config.dataDir,
-      resumed: { addons: live.length, operations: active.length },
+      resumed: { addons: live.length, operations: resumed.resumed.length + resumed.failed.length },
       runner,
       stop,
     };

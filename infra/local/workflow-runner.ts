@@ -1,8 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import type { ExecutionState } from '#shared/ports/reconciler.ts';
-import type { WorkflowInput, WorkflowName, WorkflowStarter } from '#shared/ports/workflow-starter.ts';
-import { WORKFLOWS } from '#shared/ports/workflow-starter.ts';
+import {
+  type AnyWorkflowInput,
+  checkWorkflowRun,
+  WORKFLOWS,
+  type WorkflowName,
+  type WorkflowRun,
+  type WorkflowStarter,
+} from '#shared/ports/workflow-starter.ts';
 
 /** The local stand-in for each `${Placeholder}` of the ASL files (CDK substitutes the real ARNs on AWS). */
 export const LOCAL_SUBSTITUTIONS: Record<string, string> = {
@@ -17,7 +23,7 @@ export interface LocalWorkflowRunnerProps {
   substitutions?: Record<string, string>;
   waitMs: number;
   retryMs: number;
-  onFinished?: (workflow: WorkflowName, input: WorkflowInput, outcome: { error?: unknown }) => void;
+  onFinished?: (workflow: WorkflowName, input: AnyWorkflowInput, outcome: { error?: unknown }) => void;
   stateMachinesDir?: URL;
 }
 
@@ -35,6 +41,21 @@ export const loadDefinition = (
     return value;
   });
   return JSON.parse(substituted) as StateMachineDefinition;
+};
+
+/**
+ * Validating a definition takes about a second (asl-validator); a runner made again for the
+ * same files (a restart in tests, each test's own runner) reuses the machine built the first time.
+ */
+const machines = new Map<string, StateMachine>();
+const machineFor = (definition: StateMachineDefinition): StateMachine => {
+  const key = JSON.stringify(definition);
+  let machine = machines.get(key);
+  if (!machine) {
+    machine = new StateMachine(definition, { validationOptions: {} });
+    machines.set(key, machine);
+  }
+  return machine;
 };
 
 const statesOfType = (definition: StateMachineDefinition, type: string) =>
@@ -65,14 +86,15 @@ export class LocalWorkflowRunner implements WorkflowStarter {
           throw new Error(`${workflow}: no local function for ${name} (${resource})`);
       }
       this.machines.set(workflow, {
-        machine: new StateMachine(definition, { validationOptions: {} }),
+        machine: machineFor(definition),
         definition,
       });
     }
   }
 
-  async start(workflow: WorkflowName, input: WorkflowInput): Promise<void> {
+  async start(run: WorkflowRun): Promise<void> {
     if (this.stopped) throw new Error('The local workflow runner is shutting down');
+    const { workflow, input } = checkWorkflowRun(run);
     if (this.running.has(input.operationId)) return;
     const entry = this.machines.get(workflow);
     if (!entry) throw new Error(`Unknown workflow ${workflow}`);

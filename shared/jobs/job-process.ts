@@ -213,6 +213,10 @@ export const runJobProcess = async (only?: JobSpec['kind']): Promise<number> => 
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  const orphaned = watchParent(() => {
+    log('warn', 'the process that started the job is gone: stopping');
+    onSignal('SIGTERM');
+  });
   const s3 = createJobS3Client(env.ADDONS_S3_ENDPOINT);
   log('info', `${spec.kind} started`, { artifact: spec.artifact, compression: spec.compression });
   try {
@@ -227,10 +231,30 @@ export const runJobProcess = async (only?: JobSpec['kind']): Promise<number> => 
     });
     return stoppedBy ? 128 + (stoppedBy === 'SIGINT' ? 2 : 15) : 1;
   } finally {
+    clearInterval(orphaned);
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
     s3.destroy();
   }
+};
+
+const PARENT_CHECK_MS = 250;
+
+/**
+ * Calls `onGone` once the process that started this one has exited. Locally that is the platform:
+ * a SIGKILLed platform runs no cleanup, and its job would otherwise keep writing (a restore into a
+ * database the restarted platform restores again). The kernel re-parents an orphan, so its parent
+ * pid changes; on Fargate the job is the container's init and its parent never changes.
+ */
+export const watchParent = (onGone: () => void): NodeJS.Timeout => {
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(timer);
+    onGone();
+  }, PARENT_CHECK_MS);
+  timer.unref();
+  return timer;
 };
 
 /** True when the module at `moduleUrl` is the process's entry point (not merely imported). */

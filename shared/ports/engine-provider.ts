@@ -75,4 +75,14 @@ export interface SnapshotProvider {
   /** `restoreId` (the operation id) tells a retried call from a new restore of the same snapshot. */
   restoreSnapshot(resourceId: string, snapshotId: string, restoreId: string): Promise<void>;
   describeRestore(resourceId: string, snapshotId: string, restoreId: string): Promise<RestoreState>;
+  /**
+   * The restore's workflow failed: stop it and put the addon back on the data it had before, so a
+   * failed restore changed nothing. `completed` when it had already finished (the data is the
+   * snapshot's, and is kept); `discarded` otherwise, including when nothing was started.
+   */
+  discardRestore(
+    resourceId: string,
+    snapshotId: string,
+    restoreId: string,
+  ): Promise<'discarded' | 'completed'>;
 }

@@ -1,4 +1,4 @@
-import type { WorkflowInput, WorkflowName } from './workflow-starter.ts';
+import type { WorkflowName, WorkflowRun } from './workflow-starter.ts';
 
 /** What the orchestrator knows of an operation's execution (named after the operation id). */
 export type ExecutionState =
@@ -12,7 +12,7 @@ export type ExecutionState =
  */
 export interface WorkflowExecutions {
   describe(workflow: WorkflowName, operationId: string): Promise<ExecutionState>;
-  start(workflow: WorkflowName, input: WorkflowInput): Promise<void>;
+  start(run: WorkflowRun): Promise<void>;
   stop(workflow: WorkflowName, operationId: string, reason: string): Promise<void>;
 }
 

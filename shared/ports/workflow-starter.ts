@@ -1,20 +1,54 @@
+import * as z from 'zod';
+
 export const WORKFLOWS = ['provision-addon', 'delete-addon', 'backup-addon', 'restore-addon'] as const;
 export type WorkflowName = (typeof WORKFLOWS)[number];
 
-export interface WorkflowInput {
-  projectId: string;
-  addonId: string;
-  operationId: string;
-  /** Backup and restore workflows: the backup taken or restored. */
-  backupId?: string;
-}
+const OperationRefSchema = z.object({
+  projectId: z.string().min(1),
+  addonId: z.string().min(1),
+  operationId: z.string().min(1),
+});
+const BackupOperationRefSchema = OperationRefSchema.extend({ backupId: z.string().min(1) });
+/** A delete may first take a final backup: present only then (the ASL asks `IsPresent`). */
+const DeleteOperationRefSchema = OperationRefSchema.extend({ backupId: z.string().min(1).optional() });
+
+/**
+ * The execution input of each workflow: every field its ASL reads with a JSONPath. A path on a
+ * missing field is a States.Runtime error, which no Catch catches, so a field left out would
+ * leave the operation in flight for good: the compiler and these schemas both refuse it.
+ */
+export const WorkflowInputSchemas = {
+  'provision-addon': OperationRefSchema,
+  'delete-addon': DeleteOperationRefSchema,
+  'backup-addon': BackupOperationRefSchema,
+  'restore-addon': BackupOperationRefSchema,
+} as const satisfies Record<WorkflowName, z.ZodType>;
+
+export type WorkflowInputs = { [W in WorkflowName]: z.infer<(typeof WorkflowInputSchemas)[W]> };
+
+/** One workflow with its own input: `{workflow: 'backup-addon', input: {..., backupId}}`. */
+export type WorkflowRun = { [W in WorkflowName]: { workflow: W; input: WorkflowInputs[W] } }[WorkflowName];
+
+/** Any workflow's input: what every one of them carries. */
+export type AnyWorkflowInput = WorkflowRun['input'];
 
 /**
  * Starting workflows: StartExecution on AWS, the local ASL runner locally. The execution is
  * named after the operation id, so starting the same operation twice is a no-op.
  */
 export interface WorkflowStarter {
-  start(workflow: WorkflowName, input: WorkflowInput): Promise<void>;
+  start(run: WorkflowRun): Promise<void>;
   /** Stop an execution (abort); Catch states do not run, so the caller cleans up. Stopping a finished one is a no-op. */
   stop(workflow: WorkflowName, operationId: string, reason: string): Promise<void>;
 }
+
+/** The input checked against its workflow's schema, for starters that take it from outside the compiler's view. */
+export const checkWorkflowRun = (run: WorkflowRun): WorkflowRun => {
+  const schema: z.ZodType = WorkflowInputSchemas[run.workflow];
+  const parsed = schema.safeParse(run.input);
+  if (!parsed.success) {
+    const fields = parsed.error.issues.map((issue) => issue.path.join('.') || '(input)').join(', ');
+    throw new Error(`The ${run.workflow} workflow cannot start: its input lacks or misstates ${fields}`);
+  }
+  return run;
+};

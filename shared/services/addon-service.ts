@@ -7,7 +7,7 @@ import {
   UnsupportedError,
 } from '../errors.ts';
 import { resourceIdFor } from '../ports/engine-provider.ts';
-import type { WorkflowName, WorkflowStarter } from '../ports/workflow-starter.ts';
+import type { WorkflowStarter } from '../ports/workflow-starter.ts';
 import type { BackupArtifacts } from '../providers/backup-artifacts.ts';
 import type { Addon, CreateAddonRequest } from '../schemas/addon.ts';
 import type { BackupType, CreateBackupRequest } from '../schemas/backup.ts';
@@ -142,18 +142,21 @@ export class AddonService {
 
   /** A workflow that never started must not leave the addon locked: fail the operation, then report. */
   private async startWorkflow(
-    workflow: WorkflowName,
+    workflow: 'provision-addon' | 'delete-addon',
     addon: AddonRecord,
     operation: Operation,
     prepare?: () => Promise<void>,
   ): Promise<void> {
     try {
       await prepare?.();
-      await this.deps.workflows.start(workflow, {
-        projectId: addon.projectId,
-        addonId: addon.id,
-        operationId: operation.id,
-        ...(operation.backupId ? { backupId: operation.backupId } : {}),
+      await this.deps.workflows.start({
+        workflow,
+        input: {
+          projectId: addon.projectId,
+          addonId: addon.id,
+          operationId: operation.id,
+          ...(operation.backupId ? { backupId: operation.backupId } : {}),
+        },
       });
     } catch (error) {
       const message = `The ${workflow} workflow could not be started: ${userFacingMessage(error)}`;

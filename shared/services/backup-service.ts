@@ -134,11 +134,9 @@ export class BackupService {
     });
     try {
       await this.deps.backups.putBackup(backup);
-      await this.deps.workflows.start('backup-addon', {
-        projectId,
-        addonId,
-        operationId: operation.id,
-        backupId,
+      await this.deps.workflows.start({
+        workflow: 'backup-addon',
+        input: { projectId, addonId, operationId: operation.id, backupId },
       });
     } catch (error) {
       await this.release(addon, operation, `The backup could not be started: ${userFacingMessage(error)}`);
@@ -355,11 +353,9 @@ export class BackupService {
     const operation: Operation = { ...newOperation('restore', projectId, addonId), backupId };
     await this.deps.store.beginOperation(addon, operation, 'restoring');
     try {
-      await this.deps.workflows.start('restore-addon', {
-        projectId,
-        addonId,
-        operationId: operation.id,
-        backupId,
+      await this.deps.workflows.start({
+        workflow: 'restore-addon',
+        input: { projectId, addonId, operationId: operation.id, backupId },
       });
     } catch (error) {
       await this.release(addon, operation, `The restore could not be started: ${userFacingMessage(error)}`);

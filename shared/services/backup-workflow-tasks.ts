@@ -86,7 +86,7 @@ export class BackupWorkflowTasks {
       case 'completeRestore':
         return this.finishRestore(task, null);
       case 'failRestore':
-        return this.finishRestore(task, failureReason(task));
+        return this.failRestore(task);
       default: {
         const exhaustive: never = task;
         throw new Error(`Unknown backup task ${JSON.stringify(exhaustive)}`);
@@ -347,6 +347,29 @@ export class BackupWorkflowTasks {
       },
       addon,
     );
+  }
+
+  /**
+   * A failed restore changes nothing: a snapshot restore still running (it runs on after the
+   * workflow gives up, e.g. a bounded wait) is discarded first. One that had finished is kept and
+   * reported completed, so the operation always says which data the addon has.
+   */
+  private async failRestore(task: Task<'failRestore'>) {
+    if (!task.skipCleanup) {
+      const [addon, backup] = await Promise.all([
+        this.deps.store.findAddon(task.projectId, task.addonId),
+        this.deps.backups.findBackup(task.projectId, task.backupId),
+      ]);
+      if (addon && backup?.type === 'snapshot' && backup.snapshotId) {
+        const outcome = await this.deps.snapshots.discardRestore(
+          addon.resourceId,
+          backup.snapshotId,
+          task.operationId,
+        );
+        if (outcome === 'completed') return this.finishRestore(task, null);
+      }
+    }
+    return this.finishRestore(task, failureReason(task, 'restore the backup again or contact an operator'));
   }
 
   private async finishRestore(

@@ -1,7 +1,9 @@
-import type { WorkflowInput, WorkflowName } from '../ports/workflow-starter.ts';
+import { UnresumableOperationError } from '../errors.ts';
+import type { WorkflowRun } from '../ports/workflow-starter.ts';
 import type { AddonStatus } from '../schemas/addon.ts';
 import type { Target } from '../schemas/catalog.ts';
 import type { Operation, OperationType } from '../schemas/operation.ts';
+import { workflowInputFor } from './workflow-inputs.ts';
 
 const MINUTE = 60_000;
 
@@ -60,35 +62,14 @@ export const deadlinesFrom = (target: Target, overrides?: string): Record<Operat
   >;
 };
 
-/** The workflow that carries each operation type; `update` has none yet. */
-const WORKFLOW_OF: Record<OperationType, WorkflowName | null> = {
-  create: 'provision-addon',
-  delete: 'delete-addon',
-  backup: 'backup-addon',
-  restore: 'restore-addon',
-  update: null,
-};
-
-/**
- * The workflow and input that run an operation. The resume work (issue 7 item 1) adds typed
- * inputs and `workflowInputFor` in workflow-inputs.ts; this is the reconciler's small
- * equivalent, keyed on the operation type, until the two are merged.
- */
-export const workflowFor = (
-  operation: Operation,
-): { workflow: WorkflowName; input: WorkflowInput } | undefined => {
-  const workflow = WORKFLOW_OF[operation.type];
-  if (!workflow) return undefined;
-  const input: WorkflowInput = {
-    projectId: operation.projectId,
-    addonId: operation.addonId,
-    operationId: operation.id,
-  };
-  if (workflow === 'backup-addon' || workflow === 'restore-addon') {
-    if (!operation.backupId) return undefined;
-    input.backupId = operation.backupId;
+/** The workflow and full input that run an operation; undefined for one no workflow can run. */
+export const workflowFor = (operation: Operation): WorkflowRun | undefined => {
+  try {
+    return workflowInputFor(operation);
+  } catch (error) {
+    if (error instanceof UnresumableOperationError) return undefined;
+    throw error;
   }
-  return { workflow, input };
 };
 
 /**

@@ -138,7 +138,7 @@ export class Reconciler {
           });
         } else if (execution.status === 'absent' && age > settings.startGraceMs) {
           if (run && operation.status === 'pending' && (await this.canStart(operation))) {
-            await executions.start(run.workflow, run.input);
+            await executions.start(run);
             summary.operations.restarted.push(operation.id);
           } else {
             await this.fail(summary, operation, execution, {

@@ -151,8 +151,11 @@ const run = (command: string, args: string[], cwd: string): Promise<string> =>
 const waitForSnapshot = async (provider: LocalEngineSupervisor, id: string): Promise<SnapshotState> =>
   poll(() => provider.describeSnapshot(id), snapshotSettled);
 
-const waitForRestore = async (provider: LocalEngineSupervisor, id: string): Promise<RestoreState> =>
-  poll(() => provider.describeRestore(ID, id), restoreSettled);
+const waitForRestore = async (
+  provider: LocalEngineSupervisor,
+  id: string,
+  restoreId = id,
+): Promise<RestoreState> => poll(() => provider.describeRestore(ID, id, restoreId), restoreSettled);
 
 const expectServing = async (provider: LocalEngineSupervisor) => {
   expect(await provider.describeInstance(ID)).toEqual({
@@ -414,6 +417,28 @@ describe('LocalEngineSupervisor snapshots (PostgreSQL, real processes)', { timeo
       after.dataDir,
     ]);
     await first.deleteSnapshot('snp-broken');
+  });
+
+  it('discarding a restore its workflow gave up on rolls back to the previous data, and keeps one that finished', async () => {
+    await sql('CREATE TABLE discarded_restore (id int); INSERT INTO discarded_restore VALUES (1)');
+    const before = await fingerprint();
+    const record = await readRecord();
+
+    await first.restoreSnapshot(ID, SNAP_A, 'op-discarded');
+    const outcome = await first.discardRestore(ID, SNAP_A, 'op-discarded');
+
+    expect(outcome).toBe('discarded');
+    await expectServing(first);
+    expect(await fingerprint()).toEqual(before);
+    expect((await readRecord()).dataDir).toBe(record.dataDir);
+    expect((await fs.readdir(instanceDir())).filter((name) => name.startsWith('data'))).toEqual([
+      record.dataDir,
+    ]);
+
+    await first.restoreSnapshot(ID, SNAP_A, 'op-finished');
+    await waitForRestore(first, SNAP_A, 'op-finished');
+    await expect(first.discardRestore(ID, SNAP_A, 'op-finished')).resolves.toBe('completed');
+    expect(await fingerprint()).toEqual(atSnapshotA);
   });
 
   it('a platform killed mid-restore is rolled back at resume; restoring again then completes', async () => {

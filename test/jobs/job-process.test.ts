@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import { FileSecretStore } from '#shared/providers/local/file-secret-store.ts';
 import type { JobSpec } from '#shared/schemas/job.ts';
@@ -154,6 +154,86 @@ describe('the job process', () => {
     });
     expect(await jobSessions(db)).toBe(0);
     expect(await multipartUploads(fixture.s3.client)).toEqual([]);
+  });
+
+  it('stops by itself when the platform that started it dies: the restore rolls back, nothing keeps writing', async () => {
+    const key = 'dumps/prj/adn/bkp-orphan.dump.zst';
+    const dump = startJob(
+      {
+        ...dumpSpec,
+        operationId: 'op-orphan-dump',
+        artifact: { bucket: BUCKET, key },
+        resultKey: `${key}.result.json`,
+      },
+      'dump',
+    );
+    expect(await dump.exit).toBe(0);
+    const recorded = await new BackupArtifacts({ client: fixture.s3.client, bucket: BUCKET }).readResult({
+      bucket: BUCKET,
+      key,
+    });
+    await db.query(
+      'CREATE TABLE IF NOT EXISTS written_after_dump (x int); INSERT INTO written_after_dump VALUES (1)',
+    );
+    const before = await fingerprint(db);
+    const blocker = await fixture.postgres.client();
+    await blocker.query('BEGIN; LOCK TABLE events IN ACCESS EXCLUSIVE MODE');
+    const unblock = async () => {
+      await blocker.query('ROLLBACK').catch(() => undefined);
+      await blocker.end().catch(() => undefined);
+    };
+    onTestFinished(unblock);
+    const spec: JobSpec = {
+      kind: 'restore',
+      operationId: 'op-orphan-restore',
+      ...ref,
+      backupId: 'bkp-orphan',
+      engine: 'postgresql',
+      artifact: { bucket: BUCKET, key },
+      compression: 'zstd',
+      expectedSha256: recorded?.sha256 ?? '',
+    };
+    // A stand-in for the platform: it starts the job, then is SIGKILLed (no cleanup at all).
+    const platform = spawn(
+      process.execPath,
+      [
+        '-e',
+        `require('node:child_process').spawn(process.execPath, ['--import', 'tsx', ${JSON.stringify(entry('restore'))}], { stdio: 'inherit' }); setInterval(() => {}, 1000);`,
+      ],
+      {
+        env: {
+          PATH: process.env.PATH,
+          HOME: process.env.HOME,
+          JOB_SPEC: JSON.stringify(spec),
+          ADDONS_SECRETS_DIR: secretsDir,
+          ADDONS_S3_ENDPOINT: fixture.s3.endpoint,
+          ADDONS_LOG_LEVEL: 'INFO',
+        },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    let output = '';
+    platform.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    // The job's own stdout is the same pipe: it closes when the job (the last writer) exits.
+    const jobGone = new Promise<void>((resolve) => platform.stdout?.once('close', () => resolve()));
+    for (let waited = 0; ; waited += 50) {
+      const { rows } = await db.query(
+        `SELECT 1 FROM pg_stat_activity WHERE application_name = 'addons-restore' AND wait_event_type = 'Lock'`,
+      );
+      if (rows.length) break;
+      if (waited > 20_000) throw new Error(`the restore never started:\n${output}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+
+    platform.kill('SIGKILL');
+    await jobGone;
+    await unblock();
+
+    expect(output).toMatch(/the process that started the job is gone: stopping/);
+    expect(await jobSessions(db)).toBe(0);
+    expect(await fingerprint(db)).toEqual(before);
   });
 
   it('refuses a spec it cannot run, saying why', async () => {

@@ -3,21 +3,11 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createAddonsHandler } from '#functions/api/addons.ts';
 import { dynamoDbIdempotency } from '#shared/api/idempotency.ts';
 import { routes } from '#shared/api/routes.ts';
-import type { WorkflowInput, WorkflowName, WorkflowStarter } from '#shared/ports/workflow-starter.ts';
 import { AddonService } from '#shared/services/addon-service.ts';
 import { testCursors } from '../support/cursors.ts';
 import { startTestStore, TEST_TABLE } from '../support/dynamo.ts';
 import { apiEvent, context, json } from '../support/events.ts';
-
-class RecordingStarter implements WorkflowStarter {
-  started: Array<{ workflow: WorkflowName; input: WorkflowInput }> = [];
-  fail = false;
-  async start(workflow: WorkflowName, input: WorkflowInput) {
-    if (this.fail) throw new Error('StartExecution refused');
-    this.started.push({ workflow, input });
-  }
-  async stop() {}
-}
+import { RecordingStarter } from '../support/recording-starter.ts';
 
 let env: Awaited<ReturnType<typeof startTestStore>>;
 let starter: RecordingStarter;

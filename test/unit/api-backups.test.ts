@@ -5,7 +5,6 @@ import { createBackupsHandler } from '#functions/api/backups.ts';
 import { routes } from '#shared/api/routes.ts';
 import type { SnapshotProvider } from '#shared/ports/engine-provider.ts';
 import type { ScheduleRunner } from '#shared/ports/schedule-runner.ts';
-import type { WorkflowInput, WorkflowName, WorkflowStarter } from '#shared/ports/workflow-starter.ts';
 import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import type { Schedule } from '#shared/schemas/backup.ts';
 import { BackupService } from '#shared/services/backup-service.ts';
@@ -16,17 +15,8 @@ import { testCursors } from '../support/cursors.ts';
 import { startTestStore, TEST_TABLE } from '../support/dynamo.ts';
 import { apiEvent, context, json } from '../support/events.ts';
 import { addonRecord, operation } from '../support/fixtures.ts';
+import { RecordingStarter } from '../support/recording-starter.ts';
 
-class RecordingStarter implements WorkflowStarter {
-  started: Array<{ workflow: WorkflowName; input: WorkflowInput }> = [];
-  stopped: string[] = [];
-  async start(workflow: WorkflowName, input: WorkflowInput) {
-    this.started.push({ workflow, input });
-  }
-  async stop(_workflow: WorkflowName, operationId: string) {
-    this.stopped.push(operationId);
-  }
-}
 class RecordingScheduleRunner implements ScheduleRunner {
   upserts: Schedule[] = [];
   removed: string[] = [];
@@ -42,6 +32,7 @@ const snapshots: SnapshotProvider = {
   describeSnapshot: async () => ({ status: 'available', sizeBytes: 1 }),
   deleteSnapshot: async () => undefined,
   restoreSnapshot: async () => undefined,
+  discardRestore: async () => 'discarded',
   describeRestore: async () => ({ status: 'available' }),
 };
 

@@ -47,6 +47,7 @@ beforeAll(async () => {
         deleteSnapshot: refuse,
         restoreSnapshot: refuse,
         describeRestore: refuse,
+        discardRestore: refuse,
       },
       target: 'local',
     }),

@@ -14,7 +14,6 @@ import { createRunBackupHandler } from '#functions/schedule/run-backup.ts';
 import { createSweepHandler } from '#functions/schedule/sweep.ts';
 import type { SnapshotProvider } from '#shared/ports/engine-provider.ts';
 import type { ScheduleRunner } from '#shared/ports/schedule-runner.ts';
-import type { WorkflowInput, WorkflowName, WorkflowStarter } from '#shared/ports/workflow-starter.ts';
 import { EventBridgeScheduleRunner } from '#shared/providers/aws/eventbridge-schedule-runner.ts';
 import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import { type Schedule, ScheduleSchema } from '#shared/schemas/backup.ts';
@@ -25,6 +24,7 @@ import { newId, nowIso } from '#shared/util/ids.ts';
 import { startTestStore, TEST_TABLE } from '../support/dynamo.ts';
 import { context } from '../support/events.ts';
 import { addonRecord, operation } from '../support/fixtures.ts';
+import { RecordingStarter } from '../support/recording-starter.ts';
 
 const $metadata = { httpStatusCode: 400 };
 const region = { region: 'eu-west-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } };
@@ -142,13 +142,6 @@ describe('EventBridgeScheduleRunner', () => {
 });
 
 describe('run-backup and sweep', () => {
-  class RecordingStarter implements WorkflowStarter {
-    started: Array<{ workflow: WorkflowName; input: WorkflowInput }> = [];
-    async start(workflow: WorkflowName, input: WorkflowInput) {
-      this.started.push({ workflow, input });
-    }
-    async stop() {}
-  }
   const deletedSnapshots: string[] = [];
   const snapshots: SnapshotProvider = {
     createSnapshot: async () => undefined,
@@ -157,6 +150,7 @@ describe('run-backup and sweep', () => {
       deletedSnapshots.push(id);
     },
     restoreSnapshot: async () => undefined,
+    discardRestore: async () => 'discarded',
     describeRestore: async () => ({ status: 'available' }),
   };
   const refuse: ScheduleRunner = {

@@ -170,7 +170,9 @@ describe('Step Functions starter', () => {
     });
 
     // Act / Assess
-    await expect(starter.start('delete-addon', ref)).rejects.toBeInstanceOf(TransientError);
+    await expect(starter.start({ workflow: 'delete-addon', input: ref })).rejects.toBeInstanceOf(
+      TransientError,
+    );
   });
 });
 

@@ -6,7 +6,7 @@ import type {
   LeftoverSource,
   WorkflowExecutions,
 } from '#shared/ports/reconciler.ts';
-import type { WorkflowInput, WorkflowName } from '#shared/ports/workflow-starter.ts';
+import type { WorkflowName, WorkflowRun } from '#shared/ports/workflow-starter.ts';
 import type { Operation } from '#shared/schemas/operation.ts';
 import { Reconciler } from '#shared/services/reconciler.ts';
 import { deadlinesFrom } from '#shared/services/reconciler-policy.ts';
@@ -22,14 +22,14 @@ const ago = (ms: number) => new Date(Date.now() - ms).toISOString();
 /** Executions as a map the test sets; starts and stops are recorded. */
 class FakeExecutions implements WorkflowExecutions {
   readonly states = new Map<string, ExecutionState>();
-  readonly started: Array<{ workflow: WorkflowName; input: WorkflowInput }> = [];
+  readonly started: WorkflowRun[] = [];
   readonly stopped: string[] = [];
   async describe(_workflow: WorkflowName, operationId: string) {
     return this.states.get(operationId) ?? { status: 'absent' as const };
   }
-  async start(workflow: WorkflowName, input: WorkflowInput) {
-    this.started.push({ workflow, input });
-    this.states.set(input.operationId, { status: 'running' });
+  async start(run: WorkflowRun) {
+    this.started.push(run);
+    this.states.set(run.input.operationId, { status: 'running' });
   }
   async stop(_workflow: WorkflowName, operationId: string) {
     this.stopped.push(operationId);

@@ -42,6 +42,7 @@ describe('retention sweep', () => {
         describeSnapshot: () => Promise.reject(new Error('not here')),
         restoreSnapshot: () => Promise.reject(new Error('not here')),
         describeRestore: () => Promise.reject(new Error('not here')),
+        discardRestore: () => Promise.reject(new Error('not here')),
       },
       target: 'aws',
     });

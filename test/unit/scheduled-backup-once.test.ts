@@ -3,7 +3,6 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRunBackupHandler } from '#functions/schedule/run-backup.ts';
 import type { ScheduleRunner } from '#shared/ports/schedule-runner.ts';
-import type { WorkflowInput, WorkflowName, WorkflowStarter } from '#shared/ports/workflow-starter.ts';
 import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import { BackupService, scheduledBackupId } from '#shared/services/backup-service.ts';
 import { ScheduleService } from '#shared/services/schedule-service.ts';
@@ -12,14 +11,8 @@ import { newId, nowIso } from '#shared/util/ids.ts';
 import { startTestStore, TEST_TABLE } from '../support/dynamo.ts';
 import { context } from '../support/events.ts';
 import { addonRecord, operation } from '../support/fixtures.ts';
+import { RecordingStarter } from '../support/recording-starter.ts';
 
-class RecordingStarter implements WorkflowStarter {
-  started: Array<{ workflow: WorkflowName; input: WorkflowInput }> = [];
-  async start(workflow: WorkflowName, input: WorkflowInput) {
-    this.started.push({ workflow, input });
-  }
-  async stop() {}
-}
 const refuse = () => Promise.reject(new Error('not in this test'));
 const runner: ScheduleRunner = { upsert: refuse, remove: refuse };
 
@@ -73,6 +66,7 @@ const world = async () => {
       deleteSnapshot: refuse,
       restoreSnapshot: refuse,
       describeRestore: refuse,
+      discardRestore: refuse,
     },
     target: 'aws',
   });

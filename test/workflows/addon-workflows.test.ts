@@ -188,7 +188,7 @@ describe('delete-addon.asl.json', () => {
   it('starting the same operation twice runs one execution', async () => {
     const { ref } = await provision();
     const { operation } = await service.delete(ref.projectId, ref.addonId);
-    await runner.start('delete-addon', { ...ref, operationId: operation.id });
+    await runner.start({ workflow: 'delete-addon', input: { ...ref, operationId: operation.id } });
     await runner.idle();
     expect(provider.count('deleteInstance')).toBe(1);
   });

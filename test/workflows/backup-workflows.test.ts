@@ -40,6 +40,10 @@ class ScriptedSnapshots implements SnapshotProvider {
   async describeRestore(): Promise<RestoreState> {
     return this.restoreStates.shift() ?? { status: 'available' };
   }
+  async discardRestore(_resourceId: string, snapshotId: string) {
+    this.calls.push(`discard ${snapshotId}`);
+    return 'discarded' as const;
+  }
 }
 
 let env: Awaited<ReturnType<typeof startTestStore>>;

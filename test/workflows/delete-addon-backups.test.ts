@@ -47,6 +47,7 @@ const snapshots: SnapshotProvider = {
   deleteSnapshot: async () => undefined,
   restoreSnapshot: () => Promise.reject(new Error('no restores here')),
   describeRestore: () => Promise.reject(new Error('no restores here')),
+  discardRestore: () => Promise.reject(new Error('no restores here')),
 };
 
 const writeDump = async (spec: JobSpec) => {

@@ -80,6 +80,8 @@ interface SnapshotJob {
 /** A restore being run by this process. */
 interface RestoreJob {
   snapshotId: string;
+  /** Aborted by discardRestore: the restore rolls back. */
+  abort: AbortController;
   done: Promise<void>;
 }
 
@@ -402,11 +404,11 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
     if (problem) throw new ProviderError(problem.reason, problem.code);
     this.assertOpen();
     if (this.restoreJobs.has(key)) return; // checked again: no await from here on
-    const job: RestoreJob = { snapshotId: sid, done: Promise.resolve() };
+    const abort = new AbortController();
+    const job: RestoreJob = { snapshotId: sid, abort, done: Promise.resolve() };
     this.restoreJobs.set(key, job);
-    job.done = this.exclusive(id, 'restoring', () =>
-      this.runRestore(id, sid, restoreId, this.shutdown.signal),
-    )
+    const signal = AbortSignal.any([abort.signal, this.shutdown.signal]);
+    job.done = this.exclusive(id, 'restoring', () => this.runRestore(id, sid, restoreId, signal))
       .catch((error: unknown) => {
         this.log('engine: restore failed', { resourceId: id, snapshotId: sid, error: errorMessage(error) });
       })
@@ -445,6 +447,28 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
         'The restore did not complete (the platform stopped while it ran); the instance returns to the data it had ' +
         'before when the platform resumes it or when the restore is retried',
     };
+  }
+
+  /**
+   * Stop a restore the workflow gave up on: its rollback puts the previous data directory back
+   * and starts it again. A restore already committed (instance.json says so) is kept.
+   */
+  async discardRestore(
+    resourceId: string,
+    snapshotId: string,
+    restoreId: string = snapshotId,
+  ): Promise<'discarded' | 'completed'> {
+    const id = this.checkId(resourceId);
+    checkSnapshotId(snapshotId);
+    const job = this.restoreJobs.get(`${id}/${restoreId}`);
+    if (job) {
+      job.abort.abort();
+      await job.done;
+    }
+    // Under the lock: a restore a crash interrupted is rolled back by settledRecord.
+    const record = await this.exclusive(id, undefined, () => this.settledRecord(id));
+    const restore = record?.restore;
+    return restoreIdOf(restore) === restoreId && restore?.state === 'available' ? 'completed' : 'discarded';
   }
 
   // ------------------------------------------------------------------ platform lifecycle
@@ -745,7 +769,9 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
       };
       await this.writeRecord(id, record);
     } catch (error) {
-      const why = signal.aborted ? 'the platform shut down while it ran' : errorMessage(error);
+      const why = signal.aborted
+        ? 'it was stopped (the platform shut down, or its workflow gave up)'
+        : errorMessage(error);
       await this.rollbackRestore(
         id,
         `Restoring snapshot ${sid} failed, and the instance was rolled back to the data it had before: ${why}`,

@@ -12,7 +12,7 @@ import {
   type RDSClient,
   RestoreDBInstanceFromDBSnapshotCommand,
 } from '@aws-sdk/client-rds';
-import { ProviderError } from '../../errors.ts';
+import { ProviderError, TransientError } from '../../errors.ts';
 import type {
   EngineProvider,
   InstanceSpec,
@@ -130,6 +130,9 @@ export class RdsSnapshotDeleter implements SnapshotProvider {
     this.refuse();
   }
   describeRestore(): Promise<RestoreState> {
+    this.refuse();
+  }
+  discardRestore(): Promise<'discarded' | 'completed'> {
     this.refuse();
   }
 }
@@ -427,6 +430,36 @@ export class RdsPostgresProvider implements EngineProvider, SnapshotProvider {
     }
     // Otherwise a rename is in flight (RDS shows `renaming`); the next call sees its result.
     return { status: 'restoring' };
+  }
+
+  /**
+   * The workflow gave up on the restore. Before the swap: delete the staging instance, and the
+   * addon keeps its instance and data. Between the renames: rename the original back first
+   * (TransientError until RDS has done it, so the compensation retries). After the swap: the
+   * addon already runs on the snapshot's data; finish step 4 and report `completed`.
+   */
+  async discardRestore(
+    resourceId: string,
+    _snapshotId: string,
+    restoreId: string,
+  ): Promise<'discarded' | 'completed'> {
+    const { staging, retired } = restoreIdentifiers(resourceId, restoreId);
+    const current = await this.findInstance(resourceId);
+    if (current && restoredBy(current) === restoreId) {
+      const old = await this.findInstance(retired);
+      if (old) await this.deleteDbInstance(old);
+      return 'completed';
+    }
+    if (!current) {
+      const old = await this.findInstance(retired);
+      if (!old)
+        throw new ProviderError(`The addon's database instance ${resourceId} does not exist`, 'NotFound');
+      if (old.DBInstanceStatus === 'available') await this.rename(retired, resourceId);
+      throw new TransientError(`Renaming ${retired} back to ${resourceId} before discarding the restore`);
+    }
+    const restored = await this.findInstance(staging);
+    if (restored) await this.deleteDbInstance(restored);
+    return 'discarded';
   }
 
   private async rename(from: string, to: string): Promise<void> {

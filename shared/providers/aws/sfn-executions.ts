@@ -1,6 +1,6 @@
 import { DescribeExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import type { ExecutionState, WorkflowExecutions } from '../../ports/reconciler.ts';
-import type { WorkflowInput, WorkflowName } from '../../ports/workflow-starter.ts';
+import type { WorkflowName, WorkflowRun } from '../../ports/workflow-starter.ts';
 import { isAwsError, toPlatformError } from './aws-errors.ts';
 import { SfnWorkflowStarter } from './sfn-workflow-starter.ts';
 
@@ -29,8 +29,8 @@ export class SfnExecutions implements WorkflowExecutions {
     }
   }
 
-  start(workflow: WorkflowName, input: WorkflowInput): Promise<void> {
-    return this.starter.start(workflow, input);
+  start(run: WorkflowRun): Promise<void> {
+    return this.starter.start(run);
   }
 
   stop(workflow: WorkflowName, operationId: string, reason: string): Promise<void> {

@@ -4,7 +4,12 @@ import {
   StartExecutionCommand,
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
-import type { WorkflowInput, WorkflowName, WorkflowStarter } from '../../ports/workflow-starter.ts';
+import {
+  checkWorkflowRun,
+  type WorkflowName,
+  type WorkflowRun,
+  type WorkflowStarter,
+} from '../../ports/workflow-starter.ts';
 import { transientErrors } from './aws-errors.ts';
 
 export interface SfnWorkflowStarterProps {
@@ -27,7 +32,8 @@ export class SfnWorkflowStarter implements WorkflowStarter {
     return arn;
   }
 
-  async start(workflow: WorkflowName, input: WorkflowInput): Promise<void> {
+  async start(run: WorkflowRun): Promise<void> {
+    const { workflow, input } = checkWorkflowRun(run);
     try {
       await this.send(
         new StartExecutionCommand({

@@ -16,7 +16,12 @@ import { LOCAL_AWS, startDynamo } from '#infra/local/emulators.ts';
 import { localLambdaContext } from '#infra/local/lambda-context.ts';
 import { loadDefinition } from '#infra/local/workflow-runner.ts';
 import { parseEnv, WorkflowFunctionEnvSchema } from '#shared/config/env.ts';
-import type { WorkflowInput, WorkflowName, WorkflowStarter } from '#shared/ports/workflow-starter.ts';
+import {
+  checkWorkflowRun,
+  type WorkflowName,
+  type WorkflowRun,
+  type WorkflowStarter,
+} from '#shared/ports/workflow-starter.ts';
 import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import { AddonService } from '#shared/services/addon-service.ts';
 import { BackupService } from '#shared/services/backup-service.ts';
@@ -43,13 +48,16 @@ export const logicalIdOf = (synthesized: SynthesizedStack, construct: { node: { 
 export class DeployedWorkflows implements WorkflowStarter {
   private readonly running = new Map<string, Promise<{ error?: Error }>>();
   readonly outcomes = new Map<string, { error?: Error }>();
+  /** Consulted before each Task state runs; throwing fails that state (fault injection). */
+  beforeTask?: (workflow: WorkflowName, state: string) => void;
 
   constructor(
     private readonly definitions: Partial<Record<WorkflowName, StateMachineDefinition>>,
     private readonly lambdas: Record<string, LambdaFunction>,
   ) {}
 
-  async start(workflow: WorkflowName, input: WorkflowInput): Promise<void> {
+  async start(run: WorkflowRun): Promise<void> {
+    const { workflow, input } = checkWorkflowRun(run);
     const definition = this.definitions[workflow];
     if (!definition) throw new Error(`Workflow ${workflow} is not part of these tests`);
     if (this.running.has(input.operationId)) return;
@@ -59,7 +67,13 @@ export class DeployedWorkflows implements WorkflowStarter {
         const resource = (state as { Resource: string }).Resource;
         const lambda = this.lambdas[resource];
         if (!lambda) throw new Error(`${workflow}.${name}: no function of the stack has ARN ${resource}`);
-        return [name, (taskInput: Json) => lambda(taskInput) as Promise<Json>];
+        return [
+          name,
+          async (taskInput: Json) => {
+            this.beforeTask?.(workflow, name);
+            return (await lambda(taskInput)) as Json;
+          },
+        ];
       }),
     );
     const zero = (type: string) =>
@@ -206,6 +220,7 @@ export const startAwsWorkflowWorld = async () => {
       deleteSnapshot: () => Promise.reject(new Error('not in these tests')),
       restoreSnapshot: () => Promise.reject(new Error('not the API')),
       describeRestore: () => Promise.reject(new Error('not the API')),
+      discardRestore: () => Promise.reject(new Error('not the API')),
     },
     target: 'aws',
   });

@@ -1,0 +1,39 @@
+import { UnresumableOperationError } from '../errors.ts';
+import type { WorkflowRun } from '../ports/workflow-starter.ts';
+import type { Operation } from '../schemas/operation.ts';
+
+/**
+ * The workflow that carries an operation, with its full input rebuilt from the operation record:
+ * what a restarted local platform (or a reconciler) starts again. Starting it again is safe: the
+ * execution is named after the operation id, and every task is idempotent.
+ */
+export const workflowInputFor = (operation: Operation): WorkflowRun => {
+  const ref = { projectId: operation.projectId, addonId: operation.addonId, operationId: operation.id };
+  const backupId = () => {
+    if (!operation.backupId) {
+      throw new UnresumableOperationError(
+        `Operation ${operation.id} (${operation.type}) names no backup; its workflow cannot start again`,
+      );
+    }
+    return operation.backupId;
+  };
+  switch (operation.type) {
+    case 'create':
+      return { workflow: 'provision-addon', input: ref };
+    case 'delete':
+      return {
+        workflow: 'delete-addon',
+        input: operation.backupId ? { ...ref, backupId: operation.backupId } : ref,
+      };
+    case 'backup':
+      return { workflow: 'backup-addon', input: { ...ref, backupId: backupId() } };
+    case 'restore':
+      return { workflow: 'restore-addon', input: { ...ref, backupId: backupId() } };
+    case 'update':
+      throw new UnresumableOperationError(`Operation ${operation.id}: no workflow carries update operations`);
+    default: {
+      const exhaustive: never = operation.type;
+      throw new UnresumableOperationError(`Unknown operation type ${String(exhaustive)}`);
+    }
+  }
+};

@@ -1,0 +1,158 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { TAG_KEYS } from '#shared/providers/aws/rds-postgres-provider.ts';
+import { JobSpecSchema } from '#shared/schemas/job.ts';
+import { createRequest } from '../support/fixtures.ts';
+import { type FaultCase, FaultPlan, faultCases } from './support/asl-faults.ts';
+import { type AwsWorkflowWorld, startAwsWorkflowWorld } from './support/aws-workflows.ts';
+
+/**
+ * Fault injection as deployed on AWS, generated from the ASL files: every workflow, every branch
+ * and every Task state fails once, with the stack's own substitutions and workflow function, and
+ * RDS, EC2, Secrets Manager and S3 faked with state. Each run must end with the operation failed,
+ * the addon unlocked, and no instance, security group, secret, snapshot or S3 object that no
+ * addon or completed backup owns. (Step Functions does not crash with the platform: the crash
+ * cases are local, in fault-injection.test.ts.)
+ */
+
+let world: AwsWorkflowWorld;
+let counter = 0;
+
+beforeAll(async () => {
+  world = await startAwsWorkflowWorld();
+}, 180_000);
+afterEach(() => {
+  world.workflows.beforeTask = undefined;
+  world.fake.reset();
+  world.runTaskCalls.length = 0;
+});
+afterAll(async () => {
+  await world?.stop();
+});
+
+/** What the Fargate job does: a dump leaves its artifact and result in S3; a restore changes nothing seen here. */
+const runJob = async (parameters: Record<string, unknown>) => {
+  const overrides = parameters.Overrides as {
+    ContainerOverrides: Array<{ Environment: Array<{ Name: string; Value: string }> }>;
+  };
+  const raw = overrides.ContainerOverrides[0]?.Environment.find((entry) => entry.Name === 'JOB_SPEC')?.Value;
+  const spec = JobSpecSchema.parse(JSON.parse(String(raw)));
+  if (spec.kind === 'dump') world.fake.putDump(spec.artifact.bucket, spec.artifact.key, spec.resultKey);
+  return { StopCode: 'EssentialContainerExited', Containers: [{ ExitCode: 0 }] };
+};
+
+const backupRequest = (variant: FaultCase['variant']) =>
+  variant === 'snapshot'
+    ? ({ type: 'snapshot', pinned: false } as const)
+    : ({ type: 'dump', compression: 'zstd', pinned: false } as const);
+
+/** Set up what the workflow needs without faults, then run it with the fault armed. */
+const runFaulted = async (plan: FaultPlan, projectId: string) => {
+  const { workflow, variant } = plan.fault;
+  world.jobs.behaviour = runJob;
+  world.workflows.beforeTask = (running, state) => plan.before(running, state);
+  const settle = async (started: Promise<{ operation: { id: string } }>) => {
+    const { operation } = await started;
+    await world.workflows.idle();
+    return operation.id;
+  };
+  const create = () => world.service.create(projectId, createRequest({ name: `aws-f-${counter}` }));
+  if (workflow === 'provision-addon') {
+    plan.armed = true;
+    return settle(create());
+  }
+  const { addon } = await create();
+  await world.workflows.idle();
+  expect((await world.store.getAddon(projectId, addon.id)).status).toBe('running');
+  if (workflow === 'delete-addon') {
+    plan.armed = true;
+    return settle(world.service.delete(projectId, addon.id));
+  }
+  if (workflow === 'backup-addon') {
+    plan.armed = true;
+    return settle(world.backupService.create(projectId, addon.id, backupRequest(variant)));
+  }
+  const taken = await world.backupService.create(projectId, addon.id, backupRequest(variant));
+  await world.workflows.idle();
+  expect((await world.backupStore.getBackup(projectId, taken.backup.id)).status).toBe('completed');
+  plan.armed = true;
+  return settle(world.backupService.restore(projectId, addon.id, taken.backup.id));
+};
+
+const assertSettled = async (projectId: string, operationId: string, fault: FaultCase) => {
+  const operation = await world.store.getOperation(projectId, operationId);
+  // A restore that had already swapped the data in is reported completed: the data says so.
+  expect(operation.type === 'restore' ? ['completed', 'failed'] : ['failed']).toContain(operation.status);
+  const addon = await world.store.findAddon(projectId, operation.addonId);
+  expect(addon?.currentOperationId).toBeNull();
+  const expectedStatus = operation.type === 'create' || operation.type === 'delete' ? 'failed' : 'running';
+  expect(addon?.status).toBe(expectedStatus);
+  if (fault.cleanupFails) {
+    expect(operation.error?.message).toMatch(
+      /\(cleaning up also failed: Injected failure at CompensateAndFail; /,
+    );
+    return;
+  }
+
+  const { fake } = world;
+  // An instance RDS is deleting is on its way out; nothing waits for it in the workflow.
+  const inDeletion = [...fake.instances.values()].filter(
+    (instance) => instance.deletingDescribes !== undefined,
+  );
+  const instances = [...fake.instances.values()]
+    .filter((instance) => instance.deletingDescribes === undefined)
+    .map((instance) => instance.id);
+  if (operation.type === 'create') {
+    expect(instances).toEqual([]);
+    expect(fake.secrets.size).toBe(0);
+    // RDS holds the security group until the instance is gone; deleting the failed addon removes it.
+    expect([...fake.groups.keys()]).toEqual(inDeletion.map((instance) => instance.groupId));
+  } else if (operation.type !== 'delete') {
+    // Restores swap instances; whatever the outcome, one instance answers to the addon's name.
+    expect(instances).toEqual([addon?.resourceId]);
+    expect(fake.groups.size).toBe(1);
+    expect(fake.secrets.size).toBe(1);
+  }
+
+  const backups = addon
+    ? (await world.backupStore.listBackups(projectId, addon.id, { limit: 100 })).items
+    : [];
+  expect(backups.filter((backup) => !['completed', 'failed'].includes(backup.status))).toEqual([]);
+  const completed = backups.filter((backup) => backup.status === 'completed');
+  const owned = completed.flatMap((backup) =>
+    backup.artifact
+      ? [
+          `${backup.artifact.bucket}/${backup.artifact.key}`,
+          `${backup.artifact.bucket}/${backup.artifact.key}.result.json`,
+        ]
+      : [],
+  );
+  expect([...fake.objects.keys()].sort()).toEqual(owned.sort());
+  expect([...fake.snapshots.keys()].sort()).toEqual(
+    completed.flatMap((backup) => (backup.snapshotId ? [backup.snapshotId] : [])).sort(),
+  );
+  if (operation.type === 'restore' && fault.variant === 'snapshot') {
+    // Completed: the instance answering to the addon's name is the restored one; failed: the original.
+    const current = fake.instances.get(String(addon?.resourceId));
+    const restoredBy = current?.tags.find((tag) => tag.Key === TAG_KEYS.restore)?.Value;
+    expect(restoredBy === operation.id).toBe(operation.status === 'completed');
+  }
+  if (operation.type === 'backup') {
+    expect(backups.find((backup) => backup.id === operation.backupId)?.status).toBe('failed');
+  }
+};
+
+const CASES = faultCases();
+const name = (fault: FaultCase) =>
+  `${fault.workflow}${fault.variant === 'default' ? '' : ` (${fault.variant})`} at ${fault.state}`;
+
+describe('on AWS, a failure at any Task state ends the operation failed, unlocked, with nothing left behind', () => {
+  it.each(CASES.map((fault) => [name(fault), fault] as const))('%s', async (_name, fault) => {
+    const plan = new FaultPlan(fault, 'fail');
+    const projectId = `proj-awsf${++counter}`;
+
+    const operationId = await runFaulted(plan, projectId);
+
+    expect(plan.triggered, `the run never reached ${fault.state}: ${plan.visits.join(' > ')}`).toBe(true);
+    await assertSettled(projectId, operationId, fault);
+  });
+});

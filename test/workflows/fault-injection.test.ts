@@ -1,0 +1,364 @@
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createWorkflowTaskHandler } from '#functions/workflow/tasks.ts';
+import { localLambdaContext } from '#infra/local/lambda-context.ts';
+import { resumeOperations } from '#infra/local/resume.ts';
+import { ensureBucket, type S3Emulator, startS3 } from '#infra/local/s3-emulator.ts';
+import { LOCAL_SUBSTITUTIONS, LocalWorkflowRunner, loadDefinition } from '#infra/local/workflow-runner.ts';
+import { ProviderError } from '#shared/errors.ts';
+import type { RestoreState, SnapshotProvider, SnapshotState } from '#shared/ports/engine-provider.ts';
+import { WORKFLOWS, type WorkflowRun, type WorkflowStarter } from '#shared/ports/workflow-starter.ts';
+import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
+import { FileSecretStore } from '#shared/providers/local/file-secret-store.ts';
+import { JobSpecSchema } from '#shared/schemas/job.ts';
+import { AddonService } from '#shared/services/addon-service.ts';
+import { BackupService } from '#shared/services/backup-service.ts';
+import { BackupStore } from '#shared/store/backup-store.ts';
+import { startTestStore, TEST_TABLE } from '../support/dynamo.ts';
+import { createRequest } from '../support/fixtures.ts';
+import { ScriptedProvider } from '../support/scripted-provider.ts';
+import {
+  aslWorkflows,
+  type FaultCase,
+  type FaultKind,
+  FaultPlan,
+  faultCases,
+  taskStatesOf,
+} from './support/asl-faults.ts';
+
+/**
+ * Fault injection on the local target, generated from the ASL files: for every workflow, every
+ * branch and every Task state, (a) a failure at that state and (b) a platform crash right after
+ * that state's effect followed by a restart (the platform's own resume). Each run must end with
+ * the operation completed or failed, the addon unlocked, and nothing left behind: no instance,
+ * secret, snapshot or S3 object that no addon or completed backup owns.
+ */
+
+const RUN_TASK = 'arn:aws:states:::ecs:runTask.sync';
+const LAMBDA = LOCAL_SUBSTITUTIONS.WorkflowTaskFunctionArn as string;
+const BUCKET = 'fault-backups';
+
+/**
+ * Snapshots as a set that createSnapshot adds to and deleteSnapshot removes from; a restore
+ * changes the data when describeRestore first reports it done, unless it was discarded first.
+ */
+class SnapshotShelf implements SnapshotProvider {
+  readonly taken = new Set<string>();
+  /** Restore ids begun, and the ones whose data the addon now has. */
+  readonly running = new Set<string>();
+  readonly applied = new Set<string>();
+  async createSnapshot(_resourceId: string, snapshotId: string) {
+    this.taken.add(snapshotId);
+  }
+  async describeSnapshot(snapshotId: string): Promise<SnapshotState> {
+    return this.taken.has(snapshotId) ? { status: 'available', sizeBytes: 4096 } : { status: 'absent' };
+  }
+  async deleteSnapshot(snapshotId: string) {
+    this.taken.delete(snapshotId);
+  }
+  async restoreSnapshot(_resourceId: string, snapshotId: string, restoreId: string) {
+    if (!this.taken.has(snapshotId)) throw new ProviderError(`Snapshot ${snapshotId} does not exist`);
+    if (!this.applied.has(restoreId)) this.running.add(restoreId);
+  }
+  async describeRestore(_resourceId: string, _snapshotId: string, restoreId: string): Promise<RestoreState> {
+    if (this.running.delete(restoreId)) this.applied.add(restoreId);
+    return this.applied.has(restoreId)
+      ? { status: 'available' }
+      : { status: 'failed', reason: 'not started' };
+  }
+  async discardRestore(_resourceId: string, _snapshotId: string, restoreId: string) {
+    this.running.delete(restoreId);
+    return this.applied.has(restoreId) ? ('completed' as const) : ('discarded' as const);
+  }
+}
+
+let store: Awaited<ReturnType<typeof startTestStore>>;
+let s3: S3Emulator;
+let dir: string;
+let backupStore: BackupStore;
+let artifacts: BackupArtifacts;
+let counter = 0;
+
+beforeAll(async () => {
+  store = await startTestStore();
+  dir = await mkdtemp(join(tmpdir(), 'addons-faults-'));
+  s3 = await startS3(dir);
+  await ensureBucket(s3.client, BUCKET);
+  backupStore = new BackupStore({
+    client: (store.store as unknown as { client: never }).client,
+    tableName: TEST_TABLE,
+  });
+  artifacts = new BackupArtifacts({ client: s3.client, bucket: BUCKET });
+});
+afterAll(async () => {
+  await s3?.stop();
+  await store?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Which Task state of `workflow` this invocation is: the ASL Parameters name it. */
+const stateOf = (workflow: string, resource: string, input: Record<string, unknown>): string => {
+  const states = Object.entries(loadDefinition(workflow, LOCAL_SUBSTITUTIONS).States).filter(([, state]) => {
+    if (state.Type !== 'Task' || state.Resource !== resource) return false;
+    const { Parameters } = state as { Parameters?: Record<string, unknown> };
+    if (resource !== LAMBDA) return true;
+    return (
+      Parameters?.action === input.action && 'skipCleanup' in (Parameters ?? {}) === 'skipCleanup' in input
+    );
+  });
+  if (states.length !== 1)
+    throw new Error(`${workflow}: ${states.length} states match ${JSON.stringify(input)}`);
+  return (states[0] as [string, unknown])[0];
+};
+
+/** One platform on one data directory, that can crash and start again. */
+const startWorld = (plan: FaultPlan) => {
+  const projectId = `proj-f${++counter}`;
+  const provider = new ScriptedProvider();
+  const snapshots = new SnapshotShelf();
+  const secrets = new FileSecretStore(join(dir, 'secrets'));
+  const secretsDir = join(dir, 'secrets', projectId);
+  const jobs = {
+    cluster: 'local',
+    taskDefinition: 'jobs',
+    container: 'job',
+    subnets: [],
+    securityGroups: [],
+  };
+  const task = createWorkflowTaskHandler({
+    store: store.store,
+    provider,
+    secrets,
+    logger: new Logger({ logLevel: 'SILENT' }),
+    backups: { store: store.store, backups: backupStore, artifacts, snapshots, jobs },
+  });
+  /** What the dump job does to S3; a restore job changes nothing these checks see. */
+  const runJob = async (input: unknown) => {
+    const environment = (
+      input as {
+        Overrides: { ContainerOverrides: Array<{ Environment: Array<{ Name: string; Value: string }> }> };
+      }
+    ).Overrides.ContainerOverrides[0]?.Environment;
+    const spec = JobSpecSchema.parse(
+      JSON.parse(environment?.find((e) => e.Name === 'JOB_SPEC')?.Value ?? '{}'),
+    );
+    if (spec.kind === 'dump') {
+      const put = (Key: string, Body: string) =>
+        s3.client.send(new PutObjectCommand({ Bucket: BUCKET, Key, Body }));
+      await put(spec.artifact.key, 'PGDMP fake dump');
+      await put(
+        spec.resultKey,
+        JSON.stringify({ sizeBytes: 15, sha256: 'f'.repeat(64), compression: spec.compression }),
+      );
+    }
+    return {};
+  };
+  let runner: LocalWorkflowRunner;
+  const guarded =
+    (resource: string, fn: (input: unknown) => Promise<unknown>) =>
+    async (input: unknown): Promise<unknown> => {
+      const { workflow } = plan.fault;
+      const state = plan.armed ? stateOf(workflow, resource, input as Record<string, unknown>) : undefined;
+      if (state) plan.before(workflow, state);
+      const result = await fn(input);
+      if (state && plan.crashAfter(workflow, state)) {
+        // SIGKILL right after the effect: the execution never learns the state ran.
+        void runner.shutdown();
+        return new Promise(() => undefined);
+      }
+      return result;
+    };
+  const newRunner = () =>
+    new LocalWorkflowRunner({
+      functions: {
+        [LAMBDA]: guarded(LAMBDA, (input) => task(input, localLambdaContext('workflow-tasks'))),
+        [RUN_TASK]: guarded(RUN_TASK, runJob),
+      },
+      waitMs: 0,
+      retryMs: 0,
+    });
+  runner = newRunner();
+  const workflows: WorkflowStarter = {
+    start: (run: WorkflowRun) => runner.start(run),
+    stop: (workflow, operationId, reason) => runner.stop(workflow, operationId, reason),
+  };
+  const addons = new AddonService({ store: store.store, workflows, target: 'local' });
+  const backups = new BackupService({
+    store: store.store,
+    backups: backupStore,
+    workflows,
+    artifacts,
+    snapshots,
+    target: 'local',
+  });
+  return {
+    projectId,
+    provider,
+    snapshots,
+    secretsDir,
+    addons,
+    backups,
+    idle: () => runner.idle(),
+    /** The platform starts again on the same state and resumes what was in flight. */
+    restart: async () => {
+      await runner.shutdown();
+      runner = newRunner();
+      await resumeOperations({ store: store.store, workflows, log: () => undefined });
+      await runner.idle();
+    },
+  };
+};
+type World = ReturnType<typeof startWorld>;
+
+const provisioned = async (world: World) => {
+  const { addon } = await world.addons.create(world.projectId, createRequest({ name: `f-${counter}` }));
+  await world.idle();
+  expect((await store.store.getAddon(world.projectId, addon.id)).status).toBe('running');
+  return addon.id;
+};
+
+const backupRequest = (variant: FaultCase['variant']) =>
+  variant === 'snapshot'
+    ? ({ type: 'snapshot', pinned: false } as const)
+    : ({ type: 'dump', compression: 'zstd', pinned: false } as const);
+
+/** Set up what the workflow needs (unarmed), then start it with the fault armed. */
+const startFaulted = async (world: World, plan: FaultPlan): Promise<string> => {
+  const { workflow, variant } = plan.fault;
+  if (workflow === 'provision-addon') {
+    plan.armed = true;
+    return (await world.addons.create(world.projectId, createRequest({ name: `f-${counter}` }))).operation.id;
+  }
+  const addonId = await provisioned(world);
+  if (workflow === 'delete-addon') {
+    plan.armed = true;
+    return (await world.addons.delete(world.projectId, addonId)).operation.id;
+  }
+  if (workflow === 'backup-addon') {
+    plan.armed = true;
+    return (await world.backups.create(world.projectId, addonId, backupRequest(variant))).operation.id;
+  }
+  const taken = await world.backups.create(world.projectId, addonId, backupRequest(variant));
+  await world.idle();
+  expect((await backupStore.getBackup(world.projectId, taken.backup.id)).status).toBe('completed');
+  plan.armed = true;
+  return (await world.backups.restore(world.projectId, addonId, taken.backup.id)).operation.id;
+};
+
+const objectsOf = async (projectId: string): Promise<string[]> => {
+  const listed = await s3.client.send(
+    new ListObjectsV2Command({ Bucket: BUCKET, Prefix: `dumps/${projectId}/` }),
+  );
+  return (listed.Contents ?? []).map((object) => String(object.Key)).sort();
+};
+
+const secretsOf = async (world: World): Promise<string[]> =>
+  (await readdir(world.secretsDir).catch(() => [] as string[])).map((name) => name.replace(/\.json$/, ''));
+
+/**
+ * Terminal, unlocked, and every resource left is owned by an addon or a completed backup. When
+ * the compensation itself kept failing, what it could not remove is named in the reason instead
+ * (the reconciler removes it later).
+ */
+const assertSettled = async (world: World, operationId: string, fault: FaultCase) => {
+  const operation = await store.store.getOperation(world.projectId, operationId);
+  expect(['completed', 'failed']).toContain(operation.status);
+  const addon = await store.store.findAddon(world.projectId, operation.addonId);
+  const outcome = `${operation.type} ${operation.status}`;
+  if (outcome === 'delete completed') {
+    expect(addon).toBeUndefined();
+  } else {
+    expect(addon?.currentOperationId).toBeNull();
+    const expected: Record<string, string> = {
+      'create completed': 'running',
+      'create failed': 'failed',
+      'delete failed': 'failed',
+    };
+    expect(addon?.status).toBe(expected[outcome] ?? 'running');
+  }
+
+  if (fault.cleanupFails) {
+    expect(operation.status).toBe('failed');
+    expect(operation.error?.message).toMatch(
+      /\(cleaning up also failed: Injected failure at CompensateAndFail; /,
+    );
+    return operation;
+  }
+  const instances = [...world.provider.instances.keys()];
+  const secrets = await secretsOf(world);
+  if (!addon || outcome === 'create failed') {
+    expect(instances).toEqual([]);
+    expect(secrets).toEqual([]);
+  } else if (outcome !== 'delete failed') {
+    expect(instances).toEqual([addon.resourceId]);
+    expect(secrets).toEqual([addon.id]);
+  }
+
+  const backups = addon
+    ? (await backupStore.listBackups(world.projectId, addon.id, { limit: 100 })).items
+    : [];
+  const completed = backups.filter((backup) => backup.status === 'completed');
+  expect(backups.filter((backup) => !['completed', 'failed'].includes(backup.status))).toEqual([]);
+  const owned = completed.flatMap((backup) =>
+    backup.artifact ? [backup.artifact.key, artifacts.resultKeyOf(backup.artifact)] : [],
+  );
+  expect(await objectsOf(world.projectId)).toEqual(owned.sort());
+  expect([...world.snapshots.taken].sort()).toEqual(
+    completed.flatMap((backup) => (backup.snapshotId ? [backup.snapshotId] : [])).sort(),
+  );
+  if (operation.type === 'backup') {
+    const backup = backups.find((each) => each.id === operation.backupId);
+    expect(backup?.status).toBe(operation.status);
+  }
+  if (operation.type === 'restore' && fault.variant === 'snapshot') {
+    // Completed: the addon has the snapshot's data; failed: exactly what it had before.
+    expect(world.snapshots.applied.has(operation.id)).toBe(operation.status === 'completed');
+    expect(world.snapshots.running.size).toBe(0);
+  }
+  return operation;
+};
+
+const run = async (fault: FaultCase, kind: FaultKind) => {
+  const plan = new FaultPlan(fault, kind);
+  const world = startWorld(plan);
+  const operationId = await startFaulted(world, plan);
+  await world.idle();
+  if (kind === 'crash') await world.restart();
+  expect(plan.triggered, `the run never reached ${fault.state}: ${plan.visits.join(' > ')}`).toBe(true);
+  return assertSettled(world, operationId, fault);
+};
+
+const CASES = faultCases();
+const name = (fault: FaultCase) =>
+  `${fault.workflow}${fault.variant === 'default' ? '' : ` (${fault.variant})`} at ${fault.state}`;
+
+describe('the fault plan', () => {
+  it('covers every Task state of every ASL file, and only those', () => {
+    expect(aslWorkflows()).toEqual([...WORKFLOWS].sort());
+    for (const workflow of aslWorkflows()) {
+      const states = taskStatesOf(workflow);
+      expect(states.length).toBeGreaterThan(0);
+      expect([...new Set(CASES.filter((c) => c.workflow === workflow).map((c) => c.state))].sort()).toEqual(
+        [...states].sort(),
+      );
+    }
+  });
+});
+
+describe('a failure at any Task state ends the operation with nothing locked or left behind', () => {
+  it.each(CASES.map((fault) => [name(fault), fault] as const))('%s', async (_name, fault) => {
+    const operation = await run(fault, 'fail');
+    // A restore that had already swapped the data in is reported completed: the data says so.
+    if (fault.workflow !== 'restore-addon') expect(operation.status).toBe('failed');
+  });
+});
+
+describe('a crash right after any Task state, then a restart, ends the operation with nothing locked or left behind', () => {
+  it.each(CASES.map((fault) => [name(fault), fault] as const))('%s', async (_name, fault) => {
+    await run(fault, 'crash');
+  });
+});
