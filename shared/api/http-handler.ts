@@ -6,8 +6,9 @@ import type {
   APIGatewayProxyStructuredResultV2,
   Context,
 } from 'aws-lambda';
-import { NotFoundError, UnauthorizedError, ValidationError } from '../errors.ts';
+import { NotFoundError, RateLimitedError, UnauthorizedError, ValidationError } from '../errors.ts';
 import { toProblem } from './problem.ts';
+import { type RateDecision, type RateLimiter, rateLimitHeaders } from './rate-limit.ts';
 import type { ApiRequest, ApiResult, Principal, RouteDef } from './route.ts';
 import { routeKey } from './route.ts';
 import { type RouteId, type Routes, routes } from './routes.ts';
@@ -39,6 +40,11 @@ export interface IdempotencyOptions {
 export interface HttpHandlerOptions {
   logger: Logger;
   idempotency?: IdempotencyOptions;
+  /**
+   * Per-caller rate limit (AWS: one per function instance). Locally the gateway limits every
+   * request before it reaches a handler, so handlers get none there.
+   */
+  rateLimiter?: RateLimiter;
 }
 
 const JSON_TYPE = 'application/json';
@@ -108,13 +114,47 @@ const problemErrorHandler = (logger: Logger): MiddlewareObj<ApiEvent, ApiRespons
   },
 });
 
+/** Who a request counts against: the token's subject, or the source address when anonymous. */
+export const callerOf = (event: ApiEvent): string => {
+  const subject = principalOf(event)?.subject;
+  return subject ? `sub:${subject}` : `ip:${event.requestContext?.http?.sourceIp ?? 'unknown'}`;
+};
+
+/**
+ * Takes a token before anything else runs; every answer, errors included, carries the
+ * `RateLimit-*` headers, and a refusal becomes a 429 with `Retry-After` (problem.ts).
+ */
+const rateLimit = (limiter: RateLimiter): MiddlewareObj<ApiEvent, ApiResponse> => {
+  const decisions = new WeakMap<object, RateDecision>();
+  const addHeaders = (request: { response?: ApiResponse | null }) => {
+    const decision = decisions.get(request);
+    if (!decision || !request.response) return;
+    request.response.headers = { ...request.response.headers, ...rateLimitHeaders(decision) };
+  };
+  return {
+    before: async (request) => {
+      const decision = limiter.take(callerOf(request.event));
+      decisions.set(request, decision);
+      if (!decision.allowed) {
+        throw new RateLimitedError(
+          `Too many requests: at most ${decision.limit} at once; retry in ${decision.retryAfterSeconds} s`,
+          decision.limit,
+          decision.retryAfterSeconds,
+        );
+      }
+    },
+    after: async (request) => addHeaders(request),
+    onError: async (request) => addHeaders(request),
+  };
+};
+
 /**
  * Build one API Lambda handler from the route table and the implementations it serves.
- * Order is decided here once: logger context, then the error handler that turns anything
- * thrown by parsing, auth or the route into problem+json.
+ * Order is decided here once: logger context, the rate limit, then the error handler that
+ * turns anything thrown by the limit, parsing, auth or the route into problem+json.
  */
 export const createHttpHandler = (impls: RouteImpls, options: HttpHandlerOptions) => {
-  const { logger, idempotency } = options;
+  const { logger, idempotency, rateLimiter } = options;
 
   const core = async (event: ApiEvent, context: Context): Promise<ApiResponse> => {
     const route = routesByKey.get(event.routeKey);
@@ -176,9 +216,10 @@ export const createHttpHandler = (impls: RouteImpls, options: HttpHandlerOptions
     return toResponse(await impl(request));
   };
 
-  return middy<ApiEvent, ApiResponse>(core)
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(problemErrorHandler(logger));
+  const handler = middy<ApiEvent, ApiResponse>(core).use(injectLambdaContext(logger, { resetKeys: true }));
+  // Before the error handler: onError runs in reverse, so the headers land on the problem it builds.
+  if (rateLimiter) handler.use(rateLimit(rateLimiter));
+  return handler.use(problemErrorHandler(logger));
 };
 
 /** Build the real handler on first use, so a module can be imported without its environment. */

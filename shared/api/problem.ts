@@ -3,6 +3,8 @@ import {
   ConflictError,
   type FieldIssue,
   NotFoundError,
+  QuotaExceededError,
+  RateLimitedError,
   ServiceUnavailableError,
   UnauthorizedError,
   UnsupportedError,
@@ -45,6 +47,17 @@ export const toProblem = (error: unknown, logger?: Logger): Problem => {
       detail: error.message,
       ...withErrors(error.issues),
     });
+  }
+  if (error instanceof QuotaExceededError) {
+    return problem(422, 'quota-exceeded', 'Quota exceeded', {
+      detail: error.message,
+      quota: error.quota,
+      limit: error.limit,
+      ...withErrors(error.issues),
+    });
+  }
+  if (error instanceof RateLimitedError) {
+    return problem(429, 'rate-limited', 'Too many requests', { detail: error.message, limit: error.limit });
   }
   if (error instanceof ServiceUnavailableError) {
     return problem(503, 'unavailable', 'Service unavailable', { detail: error.message });

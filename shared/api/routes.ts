@@ -21,7 +21,7 @@ import {
   UpdateBackupRequestSchema,
   UpdateScheduleRequestSchema,
 } from '../schemas/backup.ts';
-import { AddonTypeListSchema } from '../schemas/catalog.ts';
+import { AddonTypeListSchema, TargetSchema } from '../schemas/catalog.ts';
 import { PaginationQuerySchema, pageOf } from '../schemas/common.ts';
 import { OperationSchema } from '../schemas/operation.ts';
 import { ProblemSchema } from '../schemas/problem.ts';
@@ -40,7 +40,7 @@ const errors = {
 
 const ProjectPathSchema = z.object({ projectId: z.string().max(63) });
 const OperationPathSchema = z.object({ projectId: z.string().max(63), operationId: z.string().max(80) });
-const HealthSchema = z.object({ status: z.literal('ok'), target: z.string() }).meta({ id: 'Health' });
+const HealthSchema = z.object({ status: z.literal('ok'), target: TargetSchema }).meta({ id: 'Health' });
 const OperationPageSchema = pageOf(OperationSchema, 'OperationPage');
 
 /** The route table: the single source for routing (API Gateway and the local gateway), validation and OpenAPI. */

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { IdTextSchema, int32, PortSchema, text } from './bounds.ts';
 import { EngineSchema } from './catalog.ts';
 import { NameSchema, pageOf, TimestampSchema } from './common.ts';
 import { OperationSchema } from './operation.ts';
@@ -30,34 +31,36 @@ export const CreateAddonRequestSchema = z
       .max(32)
       .optional()
       .meta({ description: 'Plan id from /v1/addon-types; the default when omitted' }),
-    storageGiB: z.number().int().min(1).max(65536).optional(),
-    replicas: z.number().int().min(0).max(15).default(0),
+    storageGiB: int32(1, 65536).optional(),
+    replicas: int32(0, 15).default(0),
     tls: z.boolean().default(false),
     publicAccess: z.boolean().default(false),
   })
   .meta({ id: 'CreateAddonRequest' });
 export type CreateAddonRequest = z.infer<typeof CreateAddonRequestSchema>;
 
-export const EndpointSchema = z.object({ host: z.string(), port: z.number().int() }).meta({ id: 'Endpoint' });
+/** A DNS name or an IP address. */
+const HostSchema = text(253);
+
+export const EndpointSchema = z.object({ host: HostSchema, port: PortSchema }).meta({ id: 'Endpoint' });
 
 export const AddonSchema = z
   .object({
-    id: z.string(),
-    projectId: z.string(),
-    name: z.string(),
-    description: z.string().nullable(),
+    id: IdTextSchema,
+    projectId: text(63),
+    name: text(40),
+    description: text(500).nullable(),
     engine: EngineSchema,
-    version: z.string(),
-    plan: z.string(),
-    storageGiB: z.number().int(),
-    replicas: z.number().int(),
+    version: text(16),
+    plan: text(32),
+    storageGiB: int32(1, 65536),
+    replicas: int32(0, 15),
     tls: z.boolean(),
     publicAccess: z.boolean(),
     status: AddonStatusSchema,
-    currentOperationId: z
-      .string()
-      .nullable()
-      .meta({ description: 'The mutating operation in flight, if any' }),
+    currentOperationId: IdTextSchema.nullable().meta({
+      description: 'The mutating operation in flight, if any',
+    }),
     endpoint: EndpointSchema.nullable(),
     createdAt: TimestampSchema,
     updatedAt: TimestampSchema,
@@ -74,12 +77,12 @@ export const AddonWithOperationSchema = z
 export const CredentialsSchema = z
   .object({
     engine: EngineSchema,
-    host: z.string(),
-    port: z.number().int(),
-    database: z.string(),
-    username: z.string(),
-    password: z.string(),
-    uri: z.string(),
+    host: HostSchema,
+    port: PortSchema,
+    database: text(63),
+    username: text(63),
+    password: text(256),
+    uri: text(2048),
     tls: z.boolean(),
   })
   .meta({ id: 'Credentials' });

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { MAX_PAGE_ITEMS, queryInt32 } from './bounds.ts';
 
 /** DNS-safe label: it becomes part of hostnames and AWS identifiers. */
 export const NameSchema = z
@@ -23,10 +24,12 @@ export const ResourceIdSchema = z
   .max(80)
   .regex(/^[a-z0-9-]+$/, 'is not a valid identifier');
 
-export const TimestampSchema = z.iso.datetime().meta({ description: 'RFC 3339 timestamp, UTC' });
+export const TimestampSchema = z.iso.datetime().max(40).meta({ description: 'RFC 3339 timestamp, UTC' });
 
 export const PaginationQuerySchema = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(20).meta({ description: 'Page size, 1 to 100' }),
+  limit: queryInt32(1, MAX_PAGE_ITEMS)
+    .default(20)
+    .meta({ description: `Page size, 1 to ${MAX_PAGE_ITEMS}` }),
   cursor: z.string().max(2048).optional().meta({ description: 'Opaque cursor from a previous page' }),
 });
 export type PaginationQuery = z.infer<typeof PaginationQuerySchema>;
@@ -34,9 +37,10 @@ export type PaginationQuery = z.infer<typeof PaginationQuerySchema>;
 export const pageOf = <T extends z.ZodType>(item: T, id: string) =>
   z
     .object({
-      items: z.array(item),
+      items: z.array(item).max(MAX_PAGE_ITEMS),
       nextCursor: z
         .string()
+        .max(2048)
         .nullable()
         .meta({ description: 'Pass as `cursor` to get the next page; null on the last' }),
     })

@@ -9,6 +9,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, NotFoundError, StaleWriteError } from '../errors.ts';
 import { type Addon, AddonSchema, type AddonStatus } from '../schemas/addon.ts';
+import { boundedError } from '../schemas/bounds.ts';
 import type { Page, PaginationQuery } from '../schemas/common.ts';
 import {
   type Operation,
@@ -337,7 +338,8 @@ export class AddonStore {
     operationId: string,
     patch: Partial<Pick<Operation, 'status' | 'progress' | 'error' | 'startedAt' | 'completedAt'>>,
   ): Promise<Operation> {
-    const { names, values, sets } = setExpression(patch);
+    // An error longer than the API schema allows would make the operation unreadable.
+    const { names, values, sets } = setExpression({ ...patch, error: boundedError(patch.error) });
     const terminal =
       patch.status !== undefined && TERMINAL_STATUSES.includes(patch.status as OperationStatus);
     const removes = terminal ? ' REMOVE gsi2pk, gsi2sk' : '';

@@ -8,6 +8,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, NotFoundError } from '../errors.ts';
 import { type Backup, BackupSchema, type Schedule, ScheduleSchema } from '../schemas/backup.ts';
+import { boundedError } from '../schemas/bounds.ts';
 import type { Page, PaginationQuery } from '../schemas/common.ts';
 import { isConditionFailure, notTerminal, setExpression } from './expressions.ts';
 import { queryAddonIndexPage } from './pages.ts';
@@ -111,8 +112,9 @@ export class BackupStore {
     patch: Partial<Omit<BackupRecord, 'id' | 'projectId' | 'addonId'>>,
   ): Promise<BackupRecord> {
     const current = await this.getBackup(ref.projectId, ref.id);
-    const next = { ...current, ...patch };
-    const { names, values, sets } = setExpression(patch);
+    const bounded = { ...patch, error: boundedError(patch.error) };
+    const next = { ...current, ...bounded };
+    const { names, values, sets } = setExpression(bounded);
     const index = expiryIndex(next);
     const indexed = 'gsi2pk' in index;
     if (indexed) {
