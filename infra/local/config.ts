@@ -1,5 +1,7 @@
 import { resolve } from 'node:path';
 import * as z from 'zod';
+import { DEFAULT_RATE_LIMIT, type RateLimitConfig } from '#shared/api/rate-limit.ts';
+import { QuotaFields, type Quotas } from '#shared/services/quotas.ts';
 
 /** The local target's configuration, from the environment (README: Configuration). */
 export const LocalConfigSchema = z.object({
@@ -18,6 +20,27 @@ export const LocalConfigSchema = z.object({
   ADDONS_SCHEDULER_TICK_MS: z.coerce.number().int().min(10).max(600_000).default(15_000),
   /** Where pg_dump and pg_restore are, when not in /usr/lib/postgresql/<major>/bin or on PATH. */
   ADDONS_PG_BIN_DIR: z.string().min(1).optional(),
+  /** Per-caller rate limit: steady requests per second, and how many at once. */
+  ADDONS_RATE_LIMIT_PER_SECOND: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100_000)
+    .default(DEFAULT_RATE_LIMIT.perSecond),
+  ADDONS_RATE_LIMIT_BURST: z.coerce.number().int().min(1).max(1_000_000).default(DEFAULT_RATE_LIMIT.burst),
+  /** Comma-separated origins whose browser pages may call the API (CORS); none by default. */
+  ADDONS_CORS_ORIGINS: z
+    .string()
+    .default('')
+    .transform((text) =>
+      text
+        .split(',')
+        .map((origin) => origin.trim())
+        .filter((origin) => origin.length > 0),
+    ),
+  ADDONS_MAX_ADDONS_PER_PROJECT: QuotaFields.addonsPerProject,
+  ADDONS_MAX_SCHEDULES_PER_ADDON: QuotaFields.schedulesPerAddon,
+  ADDONS_MIN_SCHEDULE_INTERVAL_MINUTES: QuotaFields.minScheduleIntervalMinutes,
 });
 
 export interface LocalConfig {
@@ -31,6 +54,9 @@ export interface LocalConfig {
   clockSpeed: number;
   schedulerTickMs: number;
   pgBinDir?: string;
+  rateLimit: RateLimitConfig;
+  corsOrigins: string[];
+  quotas: Quotas;
 }
 
 export const loadLocalConfig = (env: NodeJS.ProcessEnv = process.env): LocalConfig => {
@@ -53,5 +79,12 @@ export const loadLocalConfig = (env: NodeJS.ProcessEnv = process.env): LocalConf
     clockSpeed: parsed.ADDONS_CLOCK_SPEED,
     schedulerTickMs: parsed.ADDONS_SCHEDULER_TICK_MS,
     pgBinDir: parsed.ADDONS_PG_BIN_DIR,
+    rateLimit: { perSecond: parsed.ADDONS_RATE_LIMIT_PER_SECOND, burst: parsed.ADDONS_RATE_LIMIT_BURST },
+    corsOrigins: parsed.ADDONS_CORS_ORIGINS,
+    quotas: {
+      addonsPerProject: parsed.ADDONS_MAX_ADDONS_PER_PROJECT,
+      schedulesPerAddon: parsed.ADDONS_MAX_SCHEDULES_PER_ADDON,
+      minScheduleIntervalMinutes: parsed.ADDONS_MIN_SCHEDULE_INTERVAL_MINUTES,
+    },
   };
 };

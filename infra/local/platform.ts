@@ -11,6 +11,7 @@ import { createMetaHandler } from '#functions/api/meta.ts';
 import { createOperationsHandler } from '#functions/api/operations.ts';
 import { createWorkflowTaskHandler } from '#functions/workflow/tasks.ts';
 import { dynamoDbIdempotency } from '#shared/api/idempotency.ts';
+import { TokenBucketLimiter } from '#shared/api/rate-limit.ts';
 import type { WorkflowName } from '#shared/ports/workflow-starter.ts';
 import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import { FileSecretStore } from '#shared/providers/local/file-secret-store.ts';
@@ -173,7 +174,7 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
       }
     }
 
-    const service = new AddonService({ store, workflows: runner, target: 'local' });
+    const service = new AddonService({ store, workflows: runner, target: 'local', quotas: config.quotas });
     // An abort stops the execution and, as Step Functions does for runTask.sync, its job.
     const stoppable = {
       start: runner.start.bind(runner),
@@ -201,6 +202,7 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
       backups: backupStore,
       runner: scheduler,
       target: 'local',
+      quotas: config.quotas,
     });
     scheduler.start(
       { backups: backupService, schedules: scheduleService },
@@ -224,7 +226,12 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
         idempotency: dynamoDbIdempotency({ client: dynamo.client, tableName: TABLE_NAME }),
       }),
     };
-    const gateway = new LocalGateway({ handlers: handlers as never, token });
+    const gateway = new LocalGateway({
+      handlers: handlers as never,
+      token,
+      rateLimiter: new TokenBucketLimiter(config.rateLimit),
+      corsOrigins: config.corsOrigins,
+    });
     const url = await gateway.listen(config.port, config.host);
     cleanups.push(() => gateway.close());
 

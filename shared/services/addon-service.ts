@@ -8,11 +8,14 @@ import type { Page, PaginationQuery } from '../schemas/common.ts';
 import type { Operation, OperationType } from '../schemas/operation.ts';
 import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
 import { newId, nowIso } from '../util/ids.ts';
+import { DEFAULT_QUOTAS, type Quotas } from './quotas.ts';
 
 export interface AddonServiceDeps {
   store: AddonStore;
   workflows: WorkflowStarter;
   target: Target;
+  /** @default DEFAULT_QUOTAS */
+  quotas?: Pick<Quotas, 'addonsPerProject'>;
 }
 
 /** What the API shows of an addon record. */
@@ -121,7 +124,8 @@ export class AddonService {
       revision: 1,
       resourceId: resourceIdFor(id),
     };
-    await this.deps.store.createAddon(record, operation);
+    const { addonsPerProject } = this.deps.quotas ?? DEFAULT_QUOTAS;
+    await this.deps.store.createAddon(record, operation, addonsPerProject);
     await this.startWorkflow('provision-addon', record, operation);
     return { addon: toAddon(record), operation };
   }
