@@ -2,6 +2,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { createHttpHandler, type IdempotencyOptions, lazyHandler } from '#shared/api/http-handler.ts';
 import { dynamoDbIdempotency } from '#shared/api/idempotency.ts';
+import { type RateLimiter, rateLimiterFromEnv } from '#shared/api/rate-limit.ts';
 import { AddonsFunctionEnvSchema, parseEnv } from '#shared/config/env.ts';
 import { SfnWorkflowStarter } from '#shared/providers/aws/sfn-workflow-starter.ts';
 import { AddonService } from '#shared/services/addon-service.ts';
@@ -10,6 +11,7 @@ import { documentClient, dynamoClient, logger } from './aws-clients.ts';
 
 export interface AddonsDeps {
   logger: Logger;
+  rateLimiter?: RateLimiter;
   service: AddonService;
   idempotency?: IdempotencyOptions;
 }
@@ -48,7 +50,7 @@ export const createAddonsHandler = (deps: AddonsDeps) =>
         };
       },
     },
-    { logger: deps.logger, idempotency: deps.idempotency },
+    { logger: deps.logger, rateLimiter: deps.rateLimiter, idempotency: deps.idempotency },
   );
 
 export const handler = lazyHandler(() => {
@@ -63,7 +65,13 @@ export const handler = lazyHandler(() => {
   });
   return createAddonsHandler({
     logger,
-    service: new AddonService({ store, workflows, target: env.ADDONS_TARGET }),
+    rateLimiter: rateLimiterFromEnv(env),
+    service: new AddonService({
+      store,
+      workflows,
+      target: env.ADDONS_TARGET,
+      quotas: { addonsPerProject: env.MAX_ADDONS_PER_PROJECT },
+    }),
     idempotency: dynamoDbIdempotency({ client: dynamoClient(), tableName: env.TABLE_NAME }),
   });
 });

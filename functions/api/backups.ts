@@ -1,10 +1,12 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { createHttpHandler, type IdempotencyOptions } from '#shared/api/http-handler.ts';
+import type { RateLimiter } from '#shared/api/rate-limit.ts';
 import type { BackupService } from '#shared/services/backup-service.ts';
 import type { ScheduleService } from '#shared/services/schedule-service.ts';
 
 export interface BackupsDeps {
   logger: Logger;
+  rateLimiter?: RateLimiter;
   backups: BackupService;
   schedules: ScheduleService;
   idempotency?: IdempotencyOptions;
@@ -84,5 +86,5 @@ export const createBackupsHandler = (deps: BackupsDeps) =>
         return { status: 204 };
       },
     },
-    { logger: deps.logger, idempotency: deps.idempotency },
+    { logger: deps.logger, rateLimiter: deps.rateLimiter, idempotency: deps.idempotency },
   );

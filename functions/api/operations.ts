@@ -1,5 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { createHttpHandler, lazyHandler } from '#shared/api/http-handler.ts';
+import { type RateLimiter, rateLimiterFromEnv } from '#shared/api/rate-limit.ts';
 import { OperationsFunctionEnvSchema, parseEnv } from '#shared/config/env.ts';
 import { getOperation, listOperations } from '#shared/services/addon-queries.ts';
 import { AddonStore } from '#shared/store/addon-store.ts';
@@ -7,6 +8,7 @@ import { documentClient, logger } from './aws-clients.ts';
 
 export interface OperationsDeps {
   logger: Logger;
+  rateLimiter?: RateLimiter;
   store: AddonStore;
 }
 
@@ -22,13 +24,14 @@ export const createOperationsHandler = (deps: OperationsDeps) =>
         body: await listOperations(deps.store, params.projectId, params.addonId, query),
       }),
     },
-    { logger: deps.logger },
+    { logger: deps.logger, rateLimiter: deps.rateLimiter },
   );
 
 export const handler = lazyHandler(() => {
   const env = parseEnv(OperationsFunctionEnvSchema);
   return createOperationsHandler({
     logger,
+    rateLimiter: rateLimiterFromEnv(env),
     store: new AddonStore({ client: documentClient(), tableName: env.TABLE_NAME }),
   });
 });

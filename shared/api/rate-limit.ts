@@ -88,3 +88,9 @@ export const rateLimitHeaders = (decision: RateDecision): Record<string, string>
   'ratelimit-reset': String(decision.resetSeconds),
   ...(decision.allowed ? {} : { 'retry-after': String(decision.retryAfterSeconds) }),
 });
+
+/** The limiter of an API function on Lambda, from its environment (shared/config/env.ts). */
+export const rateLimiterFromEnv = (env: {
+  API_RATE_LIMIT_PER_SECOND: number;
+  API_RATE_LIMIT_BURST: number;
+}) => new TokenBucketLimiter({ perSecond: env.API_RATE_LIMIT_PER_SECOND, burst: env.API_RATE_LIMIT_BURST });

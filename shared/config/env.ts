@@ -1,4 +1,6 @@
 import * as z from 'zod';
+import { DEFAULT_RATE_LIMIT } from '../api/rate-limit.ts';
+import { QuotaFields } from '../services/quotas.ts';
 
 /**
  * One zod schema per function's environment: validated once at cold start, and the same
@@ -15,21 +17,33 @@ export const SecretsEnvSchema = z.object({
   SECRETS_KMS_KEY_ID: z.string().min(1).optional(),
 });
 
-export const MetaFunctionEnvSchema = CommonEnvSchema.extend({
+/** The per-caller rate limit every API function applies (README: rate limits). */
+export const ApiEnvSchema = CommonEnvSchema.extend({
+  API_RATE_LIMIT_PER_SECOND: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100_000)
+    .default(DEFAULT_RATE_LIMIT.perSecond),
+  API_RATE_LIMIT_BURST: z.coerce.number().int().min(1).max(1_000_000).default(DEFAULT_RATE_LIMIT.burst),
+});
+
+export const MetaFunctionEnvSchema = ApiEnvSchema.extend({
   /** Where swagger-ui's files are; unset locally (node_modules), beside the bundle on Lambda. */
   DOCS_ASSETS_DIR: z.string().min(1).optional(),
 });
-export const CatalogFunctionEnvSchema = CommonEnvSchema;
-export const AddonsFunctionEnvSchema = CommonEnvSchema.extend({
+export const CatalogFunctionEnvSchema = ApiEnvSchema;
+export const AddonsFunctionEnvSchema = ApiEnvSchema.extend({
   ...TableEnvSchema.shape,
   PROVISION_ADDON_STATE_MACHINE_ARN: z.string().min(1),
   DELETE_ADDON_STATE_MACHINE_ARN: z.string().min(1),
+  MAX_ADDONS_PER_PROJECT: QuotaFields.addonsPerProject,
 });
-export const CredentialsFunctionEnvSchema = CommonEnvSchema.extend({
+export const CredentialsFunctionEnvSchema = ApiEnvSchema.extend({
   ...TableEnvSchema.shape,
   ...SecretsEnvSchema.shape,
 });
-export const OperationsFunctionEnvSchema = CommonEnvSchema.extend(TableEnvSchema.shape);
+export const OperationsFunctionEnvSchema = ApiEnvSchema.extend(TableEnvSchema.shape);
 
 /** A comma-separated list (subnet or security group ids): CDK joins them, the function splits them. */
 const CommaListSchema = z
@@ -77,8 +91,10 @@ export const WorkflowFunctionEnvSchema = CommonEnvSchema.extend({
   ...JobLaunchEnvSchema.shape,
 });
 
-export const BackupsFunctionEnvSchema = CommonEnvSchema.extend({
+export const BackupsFunctionEnvSchema = ApiEnvSchema.extend({
   ...TableEnvSchema.shape,
+  MAX_SCHEDULES_PER_ADDON: QuotaFields.schedulesPerAddon,
+  MIN_SCHEDULE_INTERVAL_MINUTES: QuotaFields.minScheduleIntervalMinutes,
   ...BackupBucketEnvSchema.shape,
   BACKUP_ADDON_STATE_MACHINE_ARN: z.string().min(1),
   RESTORE_ADDON_STATE_MACHINE_ARN: z.string().min(1),
