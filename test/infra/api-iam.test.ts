@@ -118,8 +118,8 @@ beforeAll(async () => {
     return {
       SecretString: JSON.stringify({
         engine: 'postgresql',
-        host: '',
-        port: 0,
+        host: 'addon.example.internal',
+        port: 5432,
         database: 'orders',
         username: 'addonadmin',
         password: 'x'.repeat(32),
