@@ -20,8 +20,8 @@ export const text = (max: number) => z.string().max(max);
 
 /** Server-generated identifiers: `<prefix>-<26 characters>` today, room to grow. */
 export const IdTextSchema = z.string().max(80);
-/** A TCP port. */
-export const PortSchema = int32(1, 65535);
+/** A TCP port; 0 in connection details prepared before the instance has one. */
+export const PortSchema = int32(0, 65535);
 /** Error codes: platform error names and Step Functions error names (`States.Timeout`). */
 export const ErrorCodeSchema = z.string().max(256);
 /** Human-readable text the platform writes (error messages, reasons); longer text is cut at write. */

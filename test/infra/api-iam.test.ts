@@ -118,8 +118,8 @@ beforeAll(async () => {
     return {
       SecretString: JSON.stringify({
         engine: 'postgresql',
-        host: 'addon.example.internal',
-        port: 5432,
+        host: '',
+        port: 0,
         database: 'orders',
         username: 'addonadmin',
         password: 'x'.repeat(32),
