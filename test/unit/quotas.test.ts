@@ -4,12 +4,14 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAddonsHandler } from '#functions/api/addons.ts';
 import { createBackupsHandler } from '#functions/api/backups.ts';
+import { loadLocalConfig } from '#infra/local/config.ts';
 import { routes } from '#shared/api/routes.ts';
 import type { ScheduleRunner } from '#shared/ports/schedule-runner.ts';
 import type { WorkflowStarter } from '#shared/ports/workflow-starter.ts';
 import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import { AddonService } from '#shared/services/addon-service.ts';
 import { BackupService } from '#shared/services/backup-service.ts';
+import { DEFAULT_QUOTAS } from '#shared/services/quotas.ts';
 import { ScheduleService } from '#shared/services/schedule-service.ts';
 import { BackupStore } from '#shared/store/backup-store.ts';
 import { QuotaCounters } from '#shared/store/quota-counters.ts';
@@ -244,5 +246,44 @@ describe('minimum interval between scheduled backups', () => {
     const created = await createSchedule(handler(), addon, { interval: 'hourly', minutes: [0] });
 
     expect(created.statusCode).toBe(201);
+  });
+});
+
+describe('configuration', () => {
+  it('defaults to quotas a small team accepts, and takes each from the environment', () => {
+    const defaults = loadLocalConfig({});
+    const configured = loadLocalConfig({
+      ADDONS_MAX_ADDONS_PER_PROJECT: '3',
+      ADDONS_MAX_SCHEDULES_PER_ADDON: '4',
+      ADDONS_MIN_SCHEDULE_INTERVAL_MINUTES: '5',
+      ADDONS_RATE_LIMIT_PER_SECOND: '6',
+      ADDONS_RATE_LIMIT_BURST: '7',
+      ADDONS_CORS_ORIGINS: 'https://a.example, https://b.example',
+    });
+
+    expect(defaults.quotas).toEqual({
+      addonsPerProject: 25,
+      schedulesPerAddon: 10,
+      minScheduleIntervalMinutes: 60,
+    });
+    expect(defaults.quotas).toEqual(DEFAULT_QUOTAS);
+    expect(defaults.rateLimit).toEqual({ perSecond: 50, burst: 100 });
+    expect(defaults.corsOrigins).toEqual([]);
+    expect(configured.quotas).toEqual({
+      addonsPerProject: 3,
+      schedulesPerAddon: 4,
+      minScheduleIntervalMinutes: 5,
+    });
+    expect(configured.rateLimit).toEqual({ perSecond: 6, burst: 7 });
+    expect(configured.corsOrigins).toEqual(['https://a.example', 'https://b.example']);
+  });
+
+  it('refuses a quota that is not a positive whole number, naming the variable', () => {
+    expect(() => loadLocalConfig({ ADDONS_MAX_ADDONS_PER_PROJECT: '0' })).toThrow(
+      /ADDONS_MAX_ADDONS_PER_PROJECT/,
+    );
+    expect(() => loadLocalConfig({ ADDONS_MIN_SCHEDULE_INTERVAL_MINUTES: 'often' })).toThrow(
+      /ADDONS_MIN_SCHEDULE_INTERVAL_MINUTES/,
+    );
   });
 });
