@@ -112,7 +112,9 @@ export const routes = {
       202: { description: 'Accepted: poll the operation', schema: AddonWithOperationSchema },
       ...errors,
       409: problem('An addon with this name exists, or an idempotent request with this key is in flight'),
-      422: problem('The engine, version, plan or option is not available here'),
+      422: problem(
+        "The engine, version, plan or option is not available here, or the project's addon quota is used up (`quota`, `limit`)",
+      ),
     },
   }),
   listAddons: defineRoute({
@@ -298,7 +300,9 @@ export const routes = {
     responses: {
       201: { description: 'The schedule', schema: ScheduleSchema },
       ...errors,
-      422: problem('Not supported here'),
+      422: problem(
+        "Not supported here, the addon's schedule quota is used up, or its backups would be closer than the minimum interval (`quota`, `limit`)",
+      ),
     },
   }),
   listBackupSchedules: defineRoute({
@@ -322,7 +326,11 @@ export const routes = {
     auth: true,
     params: SchedulePathSchema,
     body: UpdateScheduleRequestSchema,
-    responses: { 200: { description: 'The schedule', schema: ScheduleSchema }, ...errors },
+    responses: {
+      200: { description: 'The schedule', schema: ScheduleSchema },
+      ...errors,
+      422: problem("The addon's backups would be closer than the minimum interval (`quota`, `limit`)"),
+    },
   }),
   deleteBackupSchedule: defineRoute({
     operationId: 'deleteBackupSchedule',
