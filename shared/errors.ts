@@ -53,6 +53,33 @@ export class UnsupportedError extends PlatformError {
   }
 }
 
+/** The request is valid but would go over a configured per-project quota (a count, not a rate). */
+export class QuotaExceededError extends PlatformError {
+  override name = 'QuotaExceededError';
+  constructor(
+    message: string,
+    /** Which quota, e.g. `addons-per-project`. */
+    readonly quota: string,
+    /** The configured value the request would exceed. */
+    readonly limit: number,
+    readonly issues: FieldIssue[] = [],
+  ) {
+    super(message);
+  }
+}
+
+/** The caller sent more requests than its rate limit allows; retry after `retryAfterSeconds`. */
+export class RateLimitedError extends PlatformError {
+  override name = 'RateLimitedError';
+  constructor(
+    message: string,
+    readonly limit: number,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+  }
+}
+
 /** A dependency (the workflow service) refused or failed; the request can be retried. */
 export class ServiceUnavailableError extends PlatformError {
   override name = 'ServiceUnavailableError';

@@ -4,6 +4,7 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import type { CursorSigner } from '#shared/api/cursors.ts';
 import { createHttpHandler, type IdempotencyOptions, lazyHandler } from '#shared/api/http-handler.ts';
 import { dynamoDbIdempotency } from '#shared/api/idempotency.ts';
+import { type RateLimiter, rateLimiterFromEnv } from '#shared/api/rate-limit.ts';
 import { AddonsFunctionEnvSchema, parseEnv } from '#shared/config/env.ts';
 import { SfnWorkflowStarter } from '#shared/providers/aws/sfn-workflow-starter.ts';
 import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
@@ -14,6 +15,7 @@ import { cursorSigner, documentClient, dynamoClient, logger } from './aws-client
 
 export interface AddonsDeps {
   logger: Logger;
+  rateLimiter?: RateLimiter;
   service: AddonService;
   idempotency?: IdempotencyOptions;
   cursors: CursorSigner;
@@ -53,7 +55,12 @@ export const createAddonsHandler = (deps: AddonsDeps) =>
         };
       },
     },
-    { logger: deps.logger, idempotency: deps.idempotency, cursors: deps.cursors },
+    {
+      logger: deps.logger,
+      rateLimiter: deps.rateLimiter,
+      idempotency: deps.idempotency,
+      cursors: deps.cursors,
+    },
   );
 
 export const handler = lazyHandler(() => {
@@ -69,6 +76,7 @@ export const handler = lazyHandler(() => {
   });
   return createAddonsHandler({
     logger,
+    rateLimiter: rateLimiterFromEnv(env),
     service: new AddonService({
       store,
       workflows,
@@ -78,6 +86,7 @@ export const handler = lazyHandler(() => {
         backups: new BackupStore({ client, tableName: env.TABLE_NAME }),
         artifacts: new BackupArtifacts({ client: new S3Client({}), bucket: env.BACKUP_BUCKET }),
       },
+      quotas: { addonsPerProject: env.MAX_ADDONS_PER_PROJECT },
     }),
     idempotency: dynamoDbIdempotency({ client: dynamoClient(), tableName: env.TABLE_NAME }),
     cursors: cursorSigner(env.CURSOR_SECRET_ARN),

@@ -4,6 +4,7 @@ import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { lazyHandler } from '#shared/api/http-handler.ts';
 import { dynamoDbIdempotency } from '#shared/api/idempotency.ts';
+import { rateLimiterFromEnv } from '#shared/api/rate-limit.ts';
 import { BackupsFunctionEnvSchema, parseEnv } from '#shared/config/env.ts';
 import { EventBridgeScheduleRunner } from '#shared/providers/aws/eventbridge-schedule-runner.ts';
 import { RdsSnapshotDeleter } from '#shared/providers/aws/rds-postgres-provider.ts';
@@ -53,9 +54,14 @@ export const handler = lazyHandler(() => {
       deadLetterArn: env.SCHEDULE_DEAD_LETTER_ARN,
     }),
     target: env.ADDONS_TARGET,
+    quotas: {
+      schedulesPerAddon: env.MAX_SCHEDULES_PER_ADDON,
+      minScheduleIntervalMinutes: env.MIN_SCHEDULE_INTERVAL_MINUTES,
+    },
   });
   return createBackupsHandler({
     logger,
+    rateLimiter: rateLimiterFromEnv(env),
     backups: service,
     schedules,
     idempotency: dynamoDbIdempotency({ client: dynamoClient(), tableName: env.TABLE_NAME }),

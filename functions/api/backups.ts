@@ -1,11 +1,13 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { CursorSigner } from '#shared/api/cursors.ts';
 import { createHttpHandler, type IdempotencyOptions } from '#shared/api/http-handler.ts';
+import type { RateLimiter } from '#shared/api/rate-limit.ts';
 import type { BackupService } from '#shared/services/backup-service.ts';
 import type { ScheduleService } from '#shared/services/schedule-service.ts';
 
 export interface BackupsDeps {
   logger: Logger;
+  rateLimiter?: RateLimiter;
   backups: BackupService;
   schedules: ScheduleService;
   idempotency?: IdempotencyOptions;
@@ -90,5 +92,10 @@ export const createBackupsHandler = (deps: BackupsDeps) =>
         return { status: 204 };
       },
     },
-    { logger: deps.logger, idempotency: deps.idempotency, cursors: deps.cursors },
+    {
+      logger: deps.logger,
+      rateLimiter: deps.rateLimiter,
+      idempotency: deps.idempotency,
+      cursors: deps.cursors,
+    },
   );

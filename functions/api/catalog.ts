@@ -1,5 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { createHttpHandler, lazyHandler } from '#shared/api/http-handler.ts';
+import { type RateLimiter, rateLimiterFromEnv } from '#shared/api/rate-limit.ts';
 import { addonTypes } from '#shared/catalog/engines.ts';
 import { CatalogFunctionEnvSchema, parseEnv } from '#shared/config/env.ts';
 import type { Target } from '#shared/schemas/catalog.ts';
@@ -7,6 +8,7 @@ import { logger } from './logger.ts';
 
 export interface CatalogDeps {
   logger: Logger;
+  rateLimiter?: RateLimiter;
   target: Target;
 }
 
@@ -18,10 +20,10 @@ export const createCatalogHandler = (deps: CatalogDeps) =>
         body: { target: deps.target, items: addonTypes(deps.target) },
       }),
     },
-    { logger: deps.logger },
+    { logger: deps.logger, rateLimiter: deps.rateLimiter },
   );
 
 export const handler = lazyHandler(() => {
   const env = parseEnv(CatalogFunctionEnvSchema);
-  return createCatalogHandler({ logger, target: env.ADDONS_TARGET });
+  return createCatalogHandler({ logger, target: env.ADDONS_TARGET, rateLimiter: rateLimiterFromEnv(env) });
 });

@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { createHttpHandler, lazyHandler } from '#shared/api/http-handler.ts';
 import { buildOpenApiDocument } from '#shared/api/openapi.ts';
+import { type RateLimiter, rateLimiterFromEnv } from '#shared/api/rate-limit.ts';
 import { MetaFunctionEnvSchema, parseEnv } from '#shared/config/env.ts';
 import { NotFoundError } from '#shared/errors.ts';
 import type { Target } from '#shared/schemas/catalog.ts';
@@ -11,6 +12,7 @@ import { logger } from './logger.ts';
 
 export interface MetaDeps {
   logger: Logger;
+  rateLimiter?: RateLimiter;
   target: Target;
   /** Where swagger-ui's files are: node_modules locally, copied beside the bundle on Lambda. */
   docsAssetsDir?: string;
@@ -71,11 +73,11 @@ export const createMetaHandler = (deps: MetaDeps) => {
         };
       },
     },
-    { logger: deps.logger },
+    { logger: deps.logger, rateLimiter: deps.rateLimiter },
   );
 };
 
 export const handler = lazyHandler(() => {
   const env = parseEnv(MetaFunctionEnvSchema);
-  return createMetaHandler({ logger, target: env.ADDONS_TARGET });
+  return createMetaHandler({ logger, target: env.ADDONS_TARGET, rateLimiter: rateLimiterFromEnv(env) });
 });

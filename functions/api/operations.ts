@@ -1,6 +1,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { CursorSigner } from '#shared/api/cursors.ts';
 import { createHttpHandler, lazyHandler } from '#shared/api/http-handler.ts';
+import { type RateLimiter, rateLimiterFromEnv } from '#shared/api/rate-limit.ts';
 import { OperationsFunctionEnvSchema, parseEnv } from '#shared/config/env.ts';
 import { getOperation, listOperations } from '#shared/services/addon-queries.ts';
 import { AddonStore } from '#shared/store/addon-store.ts';
@@ -8,6 +9,7 @@ import { cursorSigner, documentClient, logger } from './aws-clients.ts';
 
 export interface OperationsDeps {
   logger: Logger;
+  rateLimiter?: RateLimiter;
   store: AddonStore;
   cursors: CursorSigner;
 }
@@ -24,13 +26,14 @@ export const createOperationsHandler = (deps: OperationsDeps) =>
         body: await listOperations(deps.store, params.projectId, params.addonId, query),
       }),
     },
-    { logger: deps.logger, cursors: deps.cursors },
+    { logger: deps.logger, rateLimiter: deps.rateLimiter, cursors: deps.cursors },
   );
 
 export const handler = lazyHandler(() => {
   const env = parseEnv(OperationsFunctionEnvSchema);
   return createOperationsHandler({
     logger,
+    rateLimiter: rateLimiterFromEnv(env),
     store: new AddonStore({ client: documentClient(), tableName: env.TABLE_NAME }),
     cursors: cursorSigner(env.CURSOR_SECRET_ARN),
   });

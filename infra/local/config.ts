@@ -1,6 +1,8 @@
 import { resolve } from 'node:path';
 import * as z from 'zod';
+import { DEFAULT_RATE_LIMIT, type RateLimitConfig } from '#shared/api/rate-limit.ts';
 import { DEFAULT_BACKUP_GRACE_DAYS } from '#shared/services/addon-retirement.ts';
+import { QuotaFields, type Quotas } from '#shared/services/quotas.ts';
 
 /** The local target's configuration, from the environment (README: Configuration). */
 export const LocalConfigSchema = z.object({
@@ -32,6 +34,27 @@ export const LocalConfigSchema = z.object({
   ADDONS_BACKUP_GRACE_DAYS: z.coerce.number().min(0).max(3650).default(DEFAULT_BACKUP_GRACE_DAYS),
   /** Where pg_dump and pg_restore are, when not in /usr/lib/postgresql/<major>/bin or on PATH. */
   ADDONS_PG_BIN_DIR: z.string().min(1).optional(),
+  /** Per-caller rate limit: steady requests per second, and how many at once. */
+  ADDONS_RATE_LIMIT_PER_SECOND: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100_000)
+    .default(DEFAULT_RATE_LIMIT.perSecond),
+  ADDONS_RATE_LIMIT_BURST: z.coerce.number().int().min(1).max(1_000_000).default(DEFAULT_RATE_LIMIT.burst),
+  /** Comma-separated origins whose browser pages may call the API (CORS); none by default. */
+  ADDONS_CORS_ORIGINS: z
+    .string()
+    .default('')
+    .transform((text) =>
+      text
+        .split(',')
+        .map((origin) => origin.trim())
+        .filter((origin) => origin.length > 0),
+    ),
+  ADDONS_MAX_ADDONS_PER_PROJECT: QuotaFields.addonsPerProject,
+  ADDONS_MAX_SCHEDULES_PER_ADDON: QuotaFields.schedulesPerAddon,
+  ADDONS_MIN_SCHEDULE_INTERVAL_MINUTES: QuotaFields.minScheduleIntervalMinutes,
 });
 
 export interface LocalConfig {
@@ -47,6 +70,9 @@ export interface LocalConfig {
   backupGraceDays: number;
   pgBinDir?: string;
   reconciler: { deadlines?: string; startGraceMs: number; leftoverMinAgeMs: number };
+  rateLimit: RateLimitConfig;
+  corsOrigins: string[];
+  quotas: Quotas;
 }
 
 export const loadLocalConfig = (env: NodeJS.ProcessEnv = process.env): LocalConfig => {
@@ -74,6 +100,13 @@ export const loadLocalConfig = (env: NodeJS.ProcessEnv = process.env): LocalConf
       deadlines: parsed.ADDONS_OPERATION_DEADLINES,
       startGraceMs: parsed.ADDONS_START_GRACE_SECONDS * 1000,
       leftoverMinAgeMs: parsed.ADDONS_LEFTOVER_MIN_AGE_SECONDS * 1000,
+    },
+    rateLimit: { perSecond: parsed.ADDONS_RATE_LIMIT_PER_SECOND, burst: parsed.ADDONS_RATE_LIMIT_BURST },
+    corsOrigins: parsed.ADDONS_CORS_ORIGINS,
+    quotas: {
+      addonsPerProject: parsed.ADDONS_MAX_ADDONS_PER_PROJECT,
+      schedulesPerAddon: parsed.ADDONS_MAX_SCHEDULES_PER_ADDON,
+      minScheduleIntervalMinutes: parsed.ADDONS_MIN_SCHEDULE_INTERVAL_MINUTES,
     },
   };
 };

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Context } from 'aws-lambda';
 import type { ApiEvent, ApiResponse } from '#shared/api/http-handler.ts';
 import { PROJECTS_CLAIM } from '#shared/api/http-handler.ts';
+import { type RateLimiter, rateLimitHeaders } from '#shared/api/rate-limit.ts';
 import type { ApiFunctionName, RouteDef } from '#shared/api/route.ts';
 import { routeKey } from '#shared/api/route.ts';
 import { allRoutes } from '#shared/api/routes.ts';
@@ -16,7 +17,16 @@ export interface GatewayProps {
   handlers: Record<ApiFunctionName, ApiLambda>;
   token: string;
   maxBodyBytes?: number;
+  /** Every request takes a token from its caller's bucket first, whatever it turns out to be. */
+  rateLimiter: RateLimiter;
+  /** Origins whose browser pages may call the API (CORS); none by default. */
+  corsOrigins?: readonly string[];
 }
+
+/** What a browser page of an allowed origin may send and read. */
+const CORS_ALLOW_HEADERS = 'authorization, content-type, idempotency-key';
+const CORS_EXPOSE_HEADERS =
+  'location, operation-location, retry-after, ratelimit-limit, ratelimit-remaining, ratelimit-reset';
 
 interface CompiledRoute {
   route: RouteDef;
@@ -33,17 +43,25 @@ const compile = (route: RouteDef): CompiledRoute => {
   return { route, pattern: new RegExp(`^${source}/?$`), names };
 };
 
-const sendProblem = (res: ServerResponse, problem: Problem, headers: Record<string, string> = {}) => {
+const send = (res: ServerResponse, problem: Problem, headers: Record<string, string> = {}) => {
   res.writeHead(problem.status, { 'content-type': 'application/problem+json', ...headers });
   res.end(JSON.stringify(problem));
 };
 
-const problem = (status: number, slug: string, title: string, detail: string, instance: string): Problem => ({
+const problem = (
+  status: number,
+  slug: string,
+  title: string,
+  detail: string,
+  instance: string,
+  limit?: number,
+): Problem => ({
   type: `https://addons.dev/problems/${slug}`,
   title,
   status,
   detail,
   instance,
+  ...(limit === undefined ? {} : { limit }),
 });
 
 /** Decoded as API Gateway does; undefined when an escape is malformed (`%E0%A4%A`): a 400, not a 500. */
@@ -81,7 +99,7 @@ export class LocalGateway {
       this.handle(req, res).catch((error: unknown) => {
         console.error('gateway error', error);
         if (!res.headersSent) {
-          sendProblem(res, problem(500, 'internal', 'Internal error', 'The gateway failed', req.url ?? '/'));
+          send(res, problem(500, 'internal', 'Internal error', 'The gateway failed', req.url ?? '/'));
         } else res.destroy();
       });
     });
@@ -105,6 +123,23 @@ export class LocalGateway {
     });
   }
 
+  private presentsToken(req: IncomingMessage): boolean {
+    const [scheme, presented] = (req.headers.authorization ?? '').split(' ');
+    return scheme?.toLowerCase() === 'bearer' && !!presented && safeEqual(presented, this.props.token);
+  }
+
+  /** CORS answers only for an allowed origin; other origins get none, so browsers block them. */
+  private corsHeaders(req: IncomingMessage): Record<string, string> {
+    const origin = req.headers.origin;
+    if (!this.props.corsOrigins?.length) return {};
+    if (!origin || !this.props.corsOrigins.includes(origin)) return { vary: 'Origin' };
+    return {
+      'access-control-allow-origin': origin,
+      'access-control-expose-headers': CORS_EXPOSE_HEADERS,
+      vary: 'Origin',
+    };
+  }
+
   private async readBody(req: IncomingMessage): Promise<Buffer | 'too-large'> {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -120,6 +155,37 @@ export class LocalGateway {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const method = (req.method ?? 'GET').toLowerCase();
     const path = url.pathname;
+
+    // Rate limit first, so that bad tokens and unknown paths count too. The one local token is
+    // one caller; anything else counts against its source address.
+    const decision = this.props.rateLimiter.take(
+      this.presentsToken(req) ? 'sub:local-operator' : `ip:${req.socket.remoteAddress ?? 'unknown'}`,
+    );
+    const extra = { ...rateLimitHeaders(decision), ...this.corsHeaders(req) };
+    const sendProblem = (problem: Problem, headers: Record<string, string> = {}) =>
+      send(res, problem, { ...extra, ...headers });
+    if (!decision.allowed) {
+      return sendProblem(
+        problem(
+          429,
+          'rate-limited',
+          'Too many requests',
+          `Too many requests: at most ${decision.limit} at once; retry in ${decision.retryAfterSeconds} s`,
+          path,
+          decision.limit,
+        ),
+      );
+    }
+    if (method === 'options' && extra['access-control-allow-origin']) {
+      res.writeHead(204, {
+        ...extra,
+        'access-control-allow-methods': 'GET, POST, PATCH, DELETE',
+        'access-control-allow-headers': CORS_ALLOW_HEADERS,
+        'access-control-max-age': '600',
+      });
+      res.end();
+      return;
+    }
     const candidates = this.compiled
       .map((compiled) => ({ compiled, match: compiled.pattern.exec(path) }))
       .filter((candidate) => candidate.match !== null);
@@ -128,7 +194,6 @@ export class LocalGateway {
       if (candidates.length > 0) {
         const allow = candidates.map((candidate) => candidate.compiled.route.method.toUpperCase()).join(', ');
         return sendProblem(
-          res,
           problem(405, 'method-not-allowed', 'Method not allowed', `Allowed: ${allow}`, path),
           {
             allow,
@@ -136,7 +201,6 @@ export class LocalGateway {
         );
       }
       return sendProblem(
-        res,
         problem(404, 'not-found', 'Not found', `No route for ${method.toUpperCase()} ${path}`, path),
       );
     }
@@ -150,10 +214,8 @@ export class LocalGateway {
 
     let claims: Record<string, string> | undefined;
     if (route.auth) {
-      const [scheme, presented] = (headers.authorization ?? '').split(' ');
-      if (scheme?.toLowerCase() !== 'bearer' || !presented || !safeEqual(presented, this.props.token)) {
+      if (!this.presentsToken(req)) {
         return sendProblem(
-          res,
           problem(
             401,
             'unauthorized',
@@ -171,7 +233,6 @@ export class LocalGateway {
     const body = await this.readBody(req);
     if (body === 'too-large') {
       return sendProblem(
-        res,
         problem(
           413,
           'too-large',
@@ -184,7 +245,7 @@ export class LocalGateway {
 
     const pathParameters = decodePathParameters(names, match);
     if (!pathParameters) {
-      return sendProblem(res, {
+      return sendProblem({
         ...problem(400, 'validation', 'The request is not valid', 'The path is not valid', path),
         errors: [{ path: 'path', message: 'contains a malformed percent-escape' }],
       });
@@ -230,7 +291,7 @@ export class LocalGateway {
       localLambdaContext(`api-${route.fn}`, 30_000),
     );
     const responseBody = response.body ?? '';
-    res.writeHead(response.statusCode ?? 200, { ...(response.headers as Record<string, string>) });
+    res.writeHead(response.statusCode ?? 200, { ...(response.headers as Record<string, string>), ...extra });
     res.end(response.isBase64Encoded ? Buffer.from(responseBody, 'base64') : responseBody);
   }
 }

@@ -12,6 +12,7 @@ import { createOperationsHandler } from '#functions/api/operations.ts';
 import { createWorkflowTaskHandler } from '#functions/workflow/tasks.ts';
 import { CursorSigner } from '#shared/api/cursors.ts';
 import { dynamoDbIdempotency } from '#shared/api/idempotency.ts';
+import { TokenBucketLimiter } from '#shared/api/rate-limit.ts';
 import type { WorkflowName, WorkflowStarter } from '#shared/ports/workflow-starter.ts';
 import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import { FileSecretStore } from '#shared/providers/local/file-secret-store.ts';
@@ -182,6 +183,7 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
       workflows: runner,
       target: 'local',
       finalBackups: { backups: backupStore, artifacts },
+      quotas: config.quotas,
     });
     // An abort stops the execution and, as Step Functions does for runTask.sync, its job.
     const stoppable: WorkflowStarter = {
@@ -205,6 +207,7 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
       backups: backupStore,
       runner: scheduler,
       target: 'local',
+      quotas: config.quotas,
     });
     const reconciler = createLocalReconciler({
       config,
@@ -240,7 +243,12 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
         cursors,
       }),
     };
-    const gateway = new LocalGateway({ handlers: handlers as never, token });
+    const gateway = new LocalGateway({
+      handlers: handlers as never,
+      token,
+      rateLimiter: new TokenBucketLimiter(config.rateLimit),
+      corsOrigins: config.corsOrigins,
+    });
     const url = await gateway.listen(config.port, config.host);
     cleanups.push(() => gateway.close());
 

@@ -6,9 +6,10 @@ import type {
   APIGatewayProxyStructuredResultV2,
   Context,
 } from 'aws-lambda';
-import { NotFoundError, UnauthorizedError, ValidationError } from '../errors.ts';
+import { NotFoundError, RateLimitedError, UnauthorizedError, ValidationError } from '../errors.ts';
 import { type CursorSigner, isPaginated, openQueryCursor, sealNextCursor } from './cursors.ts';
 import { toProblem } from './problem.ts';
+import { type RateDecision, type RateLimiter, rateLimitHeaders } from './rate-limit.ts';
 import type { ApiRequest, ApiResult, Principal, RouteDef } from './route.ts';
 import { routeKey } from './route.ts';
 import { type RouteId, type Routes, routes } from './routes.ts';
@@ -48,6 +49,11 @@ export interface HttpHandlerOptions {
   idempotency?: IdempotencyOptions;
   /** Required when a served route paginates: its cursors are signed and bound to the listing. */
   cursors?: CursorSigner;
+  /**
+   * Per-caller rate limit (AWS: one per function instance). Locally the gateway limits every
+   * request before it reaches a handler, so handlers get none there.
+   */
+  rateLimiter?: RateLimiter;
 }
 
 const JSON_TYPE = 'application/json';
@@ -121,13 +127,47 @@ const problemErrorHandler = (logger: Logger): MiddlewareObj<ApiEvent, ApiRespons
   },
 });
 
+/** Who a request counts against: the token's subject, or the source address when anonymous. */
+export const callerOf = (event: ApiEvent): string => {
+  const subject = principalOf(event)?.subject;
+  return subject ? `sub:${subject}` : `ip:${event.requestContext?.http?.sourceIp ?? 'unknown'}`;
+};
+
+/**
+ * Takes a token before anything else runs; every answer, errors included, carries the
+ * `RateLimit-*` headers, and a refusal becomes a 429 with `Retry-After` (problem.ts).
+ */
+const rateLimit = (limiter: RateLimiter): MiddlewareObj<ApiEvent, ApiResponse> => {
+  const decisions = new WeakMap<object, RateDecision>();
+  const addHeaders = (request: { response?: ApiResponse | null }) => {
+    const decision = decisions.get(request);
+    if (!decision || !request.response) return;
+    request.response.headers = { ...request.response.headers, ...rateLimitHeaders(decision) };
+  };
+  return {
+    before: async (request) => {
+      const decision = limiter.take(callerOf(request.event));
+      decisions.set(request, decision);
+      if (!decision.allowed) {
+        throw new RateLimitedError(
+          `Too many requests: at most ${decision.limit} at once; retry in ${decision.retryAfterSeconds} s`,
+          decision.limit,
+          decision.retryAfterSeconds,
+        );
+      }
+    },
+    after: async (request) => addHeaders(request),
+    onError: async (request) => addHeaders(request),
+  };
+};
+
 /**
  * Build one API Lambda handler from the route table and the implementations it serves.
- * Order is decided here once: logger context, then the error handler that turns anything
- * thrown by parsing, auth or the route into problem+json.
+ * Order is decided here once: logger context, the rate limit, then the error handler that
+ * turns anything thrown by the limit, parsing, auth or the route into problem+json.
  */
 export const createHttpHandler = (impls: RouteImpls, options: HttpHandlerOptions) => {
-  const { logger, idempotency, cursors } = options;
+  const { logger, idempotency, cursors, rateLimiter } = options;
   const paginated = Object.keys(impls).filter((id) => isPaginated(routes[id as RouteId] as RouteDef));
   if (paginated.length > 0 && !cursors) {
     throw new Error(`${paginated.join(', ')} paginate: the handler needs a cursor signer`);
@@ -202,9 +242,10 @@ export const createHttpHandler = (impls: RouteImpls, options: HttpHandlerOptions
     return toResponse(pages ? await sealNextCursor(pages.signer, result, pages.binding) : result);
   };
 
-  return middy<ApiEvent, ApiResponse>(core)
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(problemErrorHandler(logger));
+  const handler = middy<ApiEvent, ApiResponse>(core).use(injectLambdaContext(logger, { resetKeys: true }));
+  // Before the error handler: onError runs in reverse, so the headers land on the problem it builds.
+  if (rateLimiter) handler.use(rateLimit(rateLimiter));
+  return handler.use(problemErrorHandler(logger));
 };
 
 /** Build the real handler on first use, so a module can be imported without its environment. */

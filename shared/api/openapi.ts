@@ -1,6 +1,7 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import * as z from 'zod';
-import type { RouteDef } from './route.ts';
+import { ProblemSchema } from '../schemas/problem.ts';
+import type { ResponseDef, RouteDef } from './route.ts';
 import { allRoutes } from './routes.ts';
 
 const IdempotencyKeyHeader = z.object({
@@ -18,6 +19,63 @@ const BEARER_DESCRIPTION =
   'unset, the token `npm start` generates into `.addons/token` (the data directory) and prints. AWS: ' +
   'the Cognito **ID token** of your user (not the access token): only the ID token carries the ' +
   '`custom:projects` claim that says which projects you may use.';
+const seconds = (description: string, minimum: number) => ({
+  description,
+  schema: { type: 'integer' as const, format: 'int32', minimum, maximum: 86_400 },
+});
+
+/** Sent with every answer the platform itself gives (API Gateway's own 401s on AWS carry none). */
+const RATE_LIMIT_HEADERS = {
+  'RateLimit-Limit': {
+    description: 'Requests this caller may send at once (the bucket size); it refills at the configured rate',
+    schema: { type: 'integer' as const, format: 'int32', minimum: 1, maximum: 1_000_000 },
+  },
+  'RateLimit-Remaining': {
+    description: 'Requests left right now',
+    schema: { type: 'integer' as const, format: 'int32', minimum: 0, maximum: 1_000_000 },
+  },
+  'RateLimit-Reset': seconds('Seconds until the caller has its whole allowance again', 0),
+  'Access-Control-Allow-Origin': {
+    description:
+      "The request's Origin, only when it is one of the deployment's allowed origins (none by default): " +
+      'browsers on other origins cannot read the answer',
+    schema: { type: 'string' as const, format: 'uri', maxLength: 2048 },
+  },
+};
+
+const problem = (description: string): ResponseDef => ({
+  description,
+  schema: ProblemSchema,
+  contentType: 'application/problem+json',
+});
+
+/** Answers any route can give, whatever it does. */
+const defaultResponses = (route: RouteDef): Record<number, ResponseDef> => {
+  const responses: Record<number, ResponseDef> = {
+    429: problem('Too many requests from this caller: wait `Retry-After` seconds'),
+    500: problem('Unexpected error; it has been logged and the detail says nothing more'),
+  };
+  if (route.auth) responses[401] = problem('Missing or invalid bearer token');
+  return responses;
+};
+
+const PUBLIC_REASON =
+  'Public by design (no token): it carries no project data, and load balancers and the docs page need it.';
+
+const TAGS = [
+  { name: 'meta', description: 'Health, this document and the reference page' },
+  { name: 'catalog', description: 'What this deployment can run' },
+  { name: 'addons', description: 'Database addons of a project' },
+  { name: 'backups', description: 'Backups, restores and backup schedules of an addon' },
+  { name: 'operations', description: 'Long-running operations to poll' },
+];
+
+const headersOf = (status: number) => {
+  if (status === 429) {
+    return { ...RATE_LIMIT_HEADERS, 'Retry-After': seconds('Seconds to wait before retrying', 1) };
+  }
+  return RATE_LIMIT_HEADERS;
+};
 
 /** The OpenAPI 3.1 document, generated from the route table and the zod schemas. */
 export const buildOpenApiDocument = () => {
@@ -29,13 +87,16 @@ export const buildOpenApiDocument = () => {
   });
   for (const route of allRoutes as readonly RouteDef[]) {
     if (route.hidden) continue;
+    const responses = { ...defaultResponses(route), ...route.responses };
     registry.registerPath({
       method: route.method,
       path: route.path,
       operationId: route.operationId,
       summary: route.summary,
+      description: `${route.summary}. ${route.auth ? 'Requires a bearer token.' : PUBLIC_REASON} Rate limited per caller.`,
       tags: route.tags,
-      security: route.auth ? [{ [bearer.name]: [] }] : [],
+      // `{}` is the empty requirement: anyone may call it (see the description for why).
+      security: route.auth ? [{ [bearer.name]: [] }] : [{}],
       request: {
         ...(route.params ? { params: route.params } : {}),
         ...(route.query ? { query: route.query } : {}),
@@ -45,15 +106,18 @@ export const buildOpenApiDocument = () => {
           : {}),
       },
       responses: Object.fromEntries(
-        Object.entries(route.responses).map(([status, response]) => [
-          status,
-          {
-            description: response.description,
-            ...(response.schema
-              ? { content: { [response.contentType ?? 'application/json']: { schema: response.schema } } }
-              : {}),
-          },
-        ]),
+        Object.entries(responses)
+          .sort(([a], [b]) => Number(a) - Number(b))
+          .map(([status, response]) => [
+            status,
+            {
+              description: response.description,
+              headers: headersOf(Number(status)),
+              ...(response.schema
+                ? { content: { [response.contentType ?? 'application/json']: { schema: response.schema } } }
+                : {}),
+            },
+          ]),
       ),
     });
   }
@@ -65,7 +129,16 @@ export const buildOpenApiDocument = () => {
       description:
         'Managed PostgreSQL, MySQL, Redis and MongoDB addons. Every mutating request returns 202 with an ' +
         'operation to poll; errors are RFC 9457 problem+json naming the offending fields.',
+      contact: { name: 'The team that operates this deployment' },
     },
-    servers: [{ url: '/' }],
+    servers: [
+      {
+        url: '/',
+        description:
+          'This deployment, production on AWS or local under `npm start`: the origin that serves this document',
+        'x-internal': false,
+      },
+    ],
+    tags: TAGS,
   });
 };

@@ -3,6 +3,8 @@ import {
   ConflictError,
   type FieldIssue,
   NotFoundError,
+  QuotaExceededError,
+  RateLimitedError,
   ServiceUnavailableError,
   TransientError,
   UnauthorizedError,
@@ -62,6 +64,17 @@ const mapError = (error: unknown, logger?: Logger): Problem => {
       detail: error.message,
       ...withErrors(error.issues),
     });
+  }
+  if (error instanceof QuotaExceededError) {
+    return problem(422, 'quota-exceeded', 'Quota exceeded', {
+      detail: error.message,
+      quota: error.quota,
+      limit: error.limit,
+      ...withErrors(error.issues),
+    });
+  }
+  if (error instanceof RateLimitedError) {
+    return problem(429, 'rate-limited', 'Too many requests', { detail: error.message, limit: error.limit });
   }
   // A throttled or failing dependency: the same request can succeed a moment later.
   if (error instanceof ServiceUnavailableError || error instanceof TransientError) {

@@ -22,7 +22,7 @@ import {
   UpdateBackupRequestSchema,
   UpdateScheduleRequestSchema,
 } from '../schemas/backup.ts';
-import { AddonTypeListSchema } from '../schemas/catalog.ts';
+import { AddonTypeListSchema, TargetSchema } from '../schemas/catalog.ts';
 import {
   OperationIdSchema,
   PaginationQuerySchema,
@@ -46,7 +46,7 @@ const errors = {
 };
 
 const OperationPathSchema = z.object({ projectId: ProjectIdSchema, operationId: OperationIdSchema });
-const HealthSchema = z.object({ status: z.literal('ok'), target: z.string() }).meta({ id: 'Health' });
+const HealthSchema = z.object({ status: z.literal('ok'), target: TargetSchema }).meta({ id: 'Health' });
 const OperationPageSchema = pageOf(OperationSchema, 'OperationPage');
 
 /** The route table: the single source for routing (API Gateway and the local gateway), validation and OpenAPI. */
@@ -118,7 +118,9 @@ export const routes = {
       202: { description: 'Accepted: poll the operation', schema: AddonWithOperationSchema },
       ...errors,
       409: problem('An addon with this name exists, or an idempotent request with this key is in flight'),
-      422: problem('The engine, version, plan or option is not available here'),
+      422: problem(
+        "The engine, version, plan or option is not available here, or the project's addon quota is used up (`quota`, `limit`)",
+      ),
     },
   }),
   listAddons: defineRoute({
@@ -320,7 +322,9 @@ export const routes = {
     responses: {
       201: { description: 'The schedule', schema: ScheduleSchema },
       ...errors,
-      422: problem('Not supported here'),
+      422: problem(
+        "Not supported here, the addon's schedule quota is used up, or its backups would be closer than the minimum interval (`quota`, `limit`)",
+      ),
     },
   }),
   listBackupSchedules: defineRoute({
@@ -344,7 +348,11 @@ export const routes = {
     auth: true,
     params: SchedulePathSchema,
     body: UpdateScheduleRequestSchema,
-    responses: { 200: { description: 'The schedule', schema: ScheduleSchema }, ...errors },
+    responses: {
+      200: { description: 'The schedule', schema: ScheduleSchema },
+      ...errors,
+      422: problem("The addon's backups would be closer than the minimum interval (`quota`, `limit`)"),
+    },
   }),
   deleteBackupSchedule: defineRoute({
     operationId: 'deleteBackupSchedule',

@@ -1,4 +1,6 @@
 import * as z from 'zod';
+import { DEFAULT_RATE_LIMIT } from '../api/rate-limit.ts';
+import { QuotaFields } from '../services/quotas.ts';
 
 /**
  * One zod schema per function's environment: validated once at cold start, and the same
@@ -18,24 +20,36 @@ export const SecretsEnvSchema = z.object({
 /** The Secrets Manager secret whose value signs pagination cursors (read once per cold start). */
 export const CursorEnvSchema = z.object({ CURSOR_SECRET_ARN: z.string().min(1) });
 
-export const MetaFunctionEnvSchema = CommonEnvSchema.extend({
+/** The per-caller rate limit every API function applies (README: rate limits). */
+export const ApiEnvSchema = CommonEnvSchema.extend({
+  API_RATE_LIMIT_PER_SECOND: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100_000)
+    .default(DEFAULT_RATE_LIMIT.perSecond),
+  API_RATE_LIMIT_BURST: z.coerce.number().int().min(1).max(1_000_000).default(DEFAULT_RATE_LIMIT.burst),
+});
+
+export const MetaFunctionEnvSchema = ApiEnvSchema.extend({
   /** Where swagger-ui's files are; unset locally (node_modules), beside the bundle on Lambda. */
   DOCS_ASSETS_DIR: z.string().min(1).optional(),
 });
-export const CatalogFunctionEnvSchema = CommonEnvSchema;
-export const AddonsFunctionEnvSchema = CommonEnvSchema.extend({
+export const CatalogFunctionEnvSchema = ApiEnvSchema;
+export const AddonsFunctionEnvSchema = ApiEnvSchema.extend({
   ...TableEnvSchema.shape,
   ...CursorEnvSchema.shape,
   /** A final backup's dump is named in this bucket (the function itself never writes there). */
   BACKUP_BUCKET: z.string().min(1),
   PROVISION_ADDON_STATE_MACHINE_ARN: z.string().min(1),
   DELETE_ADDON_STATE_MACHINE_ARN: z.string().min(1),
+  MAX_ADDONS_PER_PROJECT: QuotaFields.addonsPerProject,
 });
-export const CredentialsFunctionEnvSchema = CommonEnvSchema.extend({
+export const CredentialsFunctionEnvSchema = ApiEnvSchema.extend({
   ...TableEnvSchema.shape,
   ...SecretsEnvSchema.shape,
 });
-export const OperationsFunctionEnvSchema = CommonEnvSchema.extend({
+export const OperationsFunctionEnvSchema = ApiEnvSchema.extend({
   ...TableEnvSchema.shape,
   ...CursorEnvSchema.shape,
 });
@@ -92,9 +106,11 @@ export const WorkflowFunctionEnvSchema = CommonEnvSchema.extend({
   BACKUP_GRACE_DAYS: z.coerce.number().min(0).max(3650).default(7),
 });
 
-export const BackupsFunctionEnvSchema = CommonEnvSchema.extend({
+export const BackupsFunctionEnvSchema = ApiEnvSchema.extend({
   ...TableEnvSchema.shape,
   ...CursorEnvSchema.shape,
+  MAX_SCHEDULES_PER_ADDON: QuotaFields.schedulesPerAddon,
+  MIN_SCHEDULE_INTERVAL_MINUTES: QuotaFields.minScheduleIntervalMinutes,
   ...BackupBucketEnvSchema.shape,
   BACKUP_ADDON_STATE_MACHINE_ARN: z.string().min(1),
   RESTORE_ADDON_STATE_MACHINE_ARN: z.string().min(1),

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { IdTextSchema, int32, PortSchema, text } from './bounds.ts';
 import { EngineSchema } from './catalog.ts';
 import { AddonIdSchema, NameSchema, ProjectIdSchema, pageOf, TimestampSchema } from './common.ts';
 import { OperationSchema } from './operation.ts';
@@ -30,8 +31,8 @@ export const CreateAddonRequestSchema = z
       .max(32)
       .optional()
       .meta({ description: 'Plan id from /v1/addon-types; the default when omitted' }),
-    storageGiB: z.number().int().min(1).max(65536).optional(),
-    replicas: z.number().int().min(0).max(15).default(0),
+    storageGiB: int32(1, 65536).optional(),
+    replicas: int32(0, 15).default(0),
     tls: z.boolean().optional().meta({
       description:
         "Require TLS on every connection; when omitted, the addon type's defaultTls on this deployment (on wherever TLS is available)",
@@ -41,7 +42,10 @@ export const CreateAddonRequestSchema = z
   .meta({ id: 'CreateAddonRequest' });
 export type CreateAddonRequest = z.infer<typeof CreateAddonRequestSchema>;
 
-export const EndpointSchema = z.object({ host: z.string(), port: z.number().int() }).meta({ id: 'Endpoint' });
+/** A DNS name or an IP address. */
+const HostSchema = text(253);
+
+export const EndpointSchema = z.object({ host: HostSchema, port: PortSchema }).meta({ id: 'Endpoint' });
 
 export const AddonNetworkSchema = z
   .object({
@@ -55,22 +59,21 @@ export type AddonNetwork = z.infer<typeof AddonNetworkSchema>;
 
 export const AddonSchema = z
   .object({
-    id: z.string(),
-    projectId: z.string(),
-    name: z.string(),
-    description: z.string().nullable(),
+    id: IdTextSchema,
+    projectId: text(63),
+    name: text(40),
+    description: text(500).nullable(),
     engine: EngineSchema,
-    version: z.string(),
-    plan: z.string(),
-    storageGiB: z.number().int(),
-    replicas: z.number().int(),
+    version: text(16),
+    plan: text(32),
+    storageGiB: int32(1, 65536),
+    replicas: int32(0, 15),
     tls: z.boolean(),
     publicAccess: z.boolean(),
     status: AddonStatusSchema,
-    currentOperationId: z
-      .string()
-      .nullable()
-      .meta({ description: 'The mutating operation in flight, if any' }),
+    currentOperationId: IdTextSchema.nullable().meta({
+      description: 'The mutating operation in flight, if any',
+    }),
     endpoint: EndpointSchema.nullable(),
     network: AddonNetworkSchema.nullable().default(null).meta({
       description: 'How workloads reach the addon; null on the local target and until it is available',
@@ -90,12 +93,12 @@ export const AddonWithOperationSchema = z
 export const CredentialsSchema = z
   .object({
     engine: EngineSchema,
-    host: z.string(),
-    port: z.number().int(),
-    database: z.string(),
-    username: z.string(),
-    password: z.string(),
-    uri: z.string(),
+    host: HostSchema,
+    port: PortSchema,
+    database: text(63),
+    username: text(63),
+    password: text(256),
+    uri: text(2048),
     tls: z.boolean(),
   })
   .meta({ id: 'Credentials' });

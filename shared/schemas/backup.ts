@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { ErrorCodeSchema, IdTextSchema, int32, int64, MessageSchema, Sha256Schema, text } from './bounds.ts';
 import { EngineSchema } from './catalog.ts';
 import {
   AddonIdSchema,
@@ -40,9 +41,9 @@ export const UpdateBackupRequestSchema = z
 
 export const BackupSchema = z
   .object({
-    id: z.string(),
-    projectId: z.string(),
-    addonId: z.string(),
+    id: IdTextSchema,
+    projectId: text(63),
+    addonId: IdTextSchema,
     type: BackupTypeSchema,
     compression: CompressionSchema.nullable(),
     status: BackupStatusSchema,
@@ -50,16 +51,15 @@ export const BackupSchema = z
       description:
         '`final`: taken by `DELETE .../addons/{addonId}?finalBackup=...` before the addon was deleted',
     }),
-    scheduleId: z.string().nullable(),
+    scheduleId: IdTextSchema.nullable(),
     engine: EngineSchema,
-    engineVersion: z.string().meta({ description: 'Major version of the engine the backup was taken from' }),
-    sizeBytes: z.number().int().nullable(),
-    sha256: z.string().nullable().meta({ description: 'SHA-256 of the downloadable artifact (dumps)' }),
+    engineVersion: text(16).meta({ description: 'Major version of the engine the backup was taken from' }),
+    sizeBytes: int64(0).nullable(),
+    sha256: Sha256Schema.nullable().meta({ description: 'SHA-256 of the downloadable artifact (dumps)' }),
     pinned: z.boolean(),
     expiresAt: TimestampSchema.nullable().meta({ description: 'When retention deletes it; null when kept' }),
-    operationId: z.string(),
-    addonName: z
-      .string()
+    operationId: IdTextSchema,
+    addonName: text(63)
       .nullable()
       .default(null)
       .meta({ description: 'Name of the addon the backup came from (it outlives the addon)' }),
@@ -67,7 +67,7 @@ export const BackupSchema = z
     addonDeletedAt: TimestampSchema.nullable()
       .default(null)
       .meta({ description: 'When its addon was deleted; its grace period started then' }),
-    error: z.object({ code: z.string(), message: z.string() }).nullable(),
+    error: z.object({ code: ErrorCodeSchema, message: MessageSchema }).nullable(),
     createdAt: TimestampSchema,
     startedAt: TimestampSchema.nullable(),
     completedAt: TimestampSchema.nullable(),
@@ -88,7 +88,12 @@ export const BackupWithOperationSchema = z
   .meta({ id: 'BackupWithOperation' });
 
 export const DownloadLinkSchema = z
-  .object({ url: z.string(), expiresAt: TimestampSchema, sizeBytes: z.number().int(), sha256: z.string() })
+  .object({
+    url: z.url().max(8192).meta({ description: 'Presigned GET URL' }),
+    expiresAt: TimestampSchema,
+    sizeBytes: int64(0),
+    sha256: Sha256Schema,
+  })
   .meta({ id: 'DownloadLink' });
 
 export const BackupPathSchema = z.object({
@@ -99,8 +104,11 @@ export const BackupPathSchema = z.object({
 
 // Schedules ------------------------------------------------------------------------------
 
-const minute = z.number().int().min(0).max(59);
-const hour = z.number().int().min(0).max(23);
+/** The most schedules an addon can have whatever the configured quota (the list is not paginated). */
+export const MAX_SCHEDULES_LISTED = 100;
+
+const minute = int32(0, 59);
+const hour = int32(0, 23);
 export const WeekdaySchema = z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']);
 
 /** When a schedule fires, in UTC. Retention limits follow the interval (features.md). */
@@ -108,20 +116,20 @@ export const ScheduleTimingSchema = z.discriminatedUnion('interval', [
   z.strictObject({
     interval: z.literal('hourly'),
     minutes: z.array(minute).min(1).max(60).meta({ description: 'Minutes past each hour' }),
-    retentionDays: z.number().int().min(1).max(7),
+    retentionDays: int32(1, 7),
   }),
   z.strictObject({
     interval: z.literal('daily'),
     hours: z.array(hour).min(1).max(24),
     minutes: z.array(minute).min(1).max(60),
-    retentionDays: z.number().int().min(1).max(60),
+    retentionDays: int32(1, 60),
   }),
   z.strictObject({
     interval: z.literal('weekly'),
     days: z.array(WeekdaySchema).min(1).max(7),
     hours: z.array(hour).min(1).max(24),
     minutes: z.array(minute).min(1).max(60),
-    retentionDays: z.number().int().min(1).max(120),
+    retentionDays: int32(1, 120),
   }),
 ]);
 export type ScheduleTiming = z.infer<typeof ScheduleTimingSchema>;
@@ -139,14 +147,14 @@ export type CreateScheduleRequest = z.infer<typeof CreateScheduleRequestSchema>;
 
 export const ScheduleSchema = z
   .object({
-    id: z.string(),
-    projectId: z.string(),
-    addonId: z.string(),
+    id: IdTextSchema,
+    projectId: text(63),
+    addonId: IdTextSchema,
     interval: z.enum(['hourly', 'daily', 'weekly']),
-    days: z.array(WeekdaySchema).nullable(),
-    hours: z.array(z.number().int()).nullable(),
-    minutes: z.array(z.number().int()),
-    retentionDays: z.number().int(),
+    days: z.array(WeekdaySchema).max(7).nullable(),
+    hours: z.array(hour).max(24).nullable(),
+    minutes: z.array(minute).max(60),
+    retentionDays: int32(1, 120),
     type: BackupTypeSchema,
     compression: CompressionSchema,
     enabled: z.boolean(),
@@ -154,8 +162,8 @@ export const ScheduleSchema = z
       .object({
         at: TimestampSchema,
         outcome: z.enum(['started', 'skipped', 'failed-to-start']),
-        backupId: z.string().nullable(),
-        reason: z.string().nullable(),
+        backupId: IdTextSchema.nullable(),
+        reason: MessageSchema.nullable(),
       })
       .nullable()
       .meta({ description: 'The last time the schedule fired and what came of it' }),
@@ -177,12 +185,14 @@ export const UpdateScheduleRequestSchema = z
     days: z.array(WeekdaySchema).min(1).max(7).optional(),
     hours: z.array(hour).min(1).max(24).optional(),
     minutes: z.array(minute).min(1).max(60).optional(),
-    retentionDays: z.number().int().min(1).max(120).optional(),
+    retentionDays: int32(1, 120).optional(),
     type: BackupTypeSchema.optional(),
     compression: CompressionSchema.optional(),
     enabled: z.boolean().optional(),
   })
   .meta({ id: 'UpdateBackupScheduleRequest', description: 'Any subset; the result is validated as a whole' });
 export const ScheduleListSchema = z
-  .object({ items: z.array(ScheduleSchema) })
+  .object({
+    items: z.array(ScheduleSchema).max(MAX_SCHEDULES_LISTED),
+  })
   .meta({ id: 'BackupScheduleList' });

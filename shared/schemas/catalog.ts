@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { int32, text } from './bounds.ts';
 
 export const EngineSchema = z.enum(['postgresql', 'mysql', 'redis', 'mongodb']);
 export type Engine = z.infer<typeof EngineSchema>;
@@ -25,19 +26,20 @@ export type Capability = keyof Capabilities;
 
 export const PlanSchema = z
   .object({
-    id: z.string(),
-    vcpu: z.number(),
-    memoryMiB: z.number().int(),
-    instanceClass: z.string().meta({ description: 'The AWS instance or node class behind the plan' }),
+    id: text(32),
+    vcpu: z.number().min(0).max(1024),
+    memoryMiB: int32(0, 16 * 1024 * 1024),
+    instanceClass: text(64).meta({ description: 'The AWS instance or node class behind the plan' }),
   })
   .meta({ id: 'Plan' });
 export type Plan = z.infer<typeof PlanSchema>;
 
 export const EngineVersionSchema = z
   .object({
-    version: z.string().meta({ description: 'Major version' }),
+    version: text(16).meta({ description: 'Major version' }),
     upgradeTargets: z
-      .array(z.string())
+      .array(text(16))
+      .max(32)
       .meta({ description: 'Versions this one can be upgraded to, in order' }),
   })
   .meta({ id: 'EngineVersion' });
@@ -45,23 +47,25 @@ export const EngineVersionSchema = z
 export const AddonTypeSchema = z
   .object({
     engine: EngineSchema,
-    displayName: z.string(),
-    service: z.string().meta({ description: 'What runs the addon on this deployment' }),
-    versions: z.array(EngineVersionSchema),
-    defaultVersion: z.string(),
-    plans: z.array(PlanSchema),
-    defaultPlan: z.string(),
+    displayName: text(64),
+    service: text(256).meta({ description: 'What runs the addon on this deployment' }),
+    versions: z.array(EngineVersionSchema).max(32),
+    defaultVersion: text(16),
+    plans: z.array(PlanSchema).max(64),
+    defaultPlan: text(32),
     defaultTls: z
       .boolean()
       .meta({ description: 'Whether an addon created without `tls` requires TLS on this deployment' }),
-    storageGiB: z.object({ min: z.number().int(), max: z.number().int(), default: z.number().int() }),
-    maxReplicas: z.number().int(),
+    storageGiB: z.object({ min: int32(0, 65536), max: int32(0, 65536), default: int32(0, 65536) }),
+    maxReplicas: int32(0, 15),
     capabilities: CapabilitiesSchema,
-    notes: z.array(z.string()).meta({ description: 'Why a capability is off, where it is' }),
+    notes: z.array(text(1024)).max(32).meta({ description: 'Why a capability is off, where it is' }),
   })
   .meta({ id: 'AddonType' });
 export type AddonType = z.infer<typeof AddonTypeSchema>;
 
-export const AddonTypeListSchema = z.object({ items: z.array(AddonTypeSchema), target: TargetSchema }).meta({
-  id: 'AddonTypeList',
-});
+export const AddonTypeListSchema = z
+  .object({ items: z.array(AddonTypeSchema).max(32), target: TargetSchema })
+  .meta({
+    id: 'AddonTypeList',
+  });

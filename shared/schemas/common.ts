@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { MAX_PAGE_ITEMS, queryInt32 } from './bounds.ts';
 
 /** DNS-safe label: it becomes part of hostnames and AWS identifiers. */
 export const NameSchema = z
@@ -67,10 +68,12 @@ export const ScheduleIdSchema = resourceIdSchema('schedule');
 /** The path of every route under a project: validated before anything reads the id. */
 export const ProjectPathSchema = z.object({ projectId: ProjectIdSchema });
 
-export const TimestampSchema = z.iso.datetime().meta({ description: 'RFC 3339 timestamp, UTC' });
+export const TimestampSchema = z.iso.datetime().max(40).meta({ description: 'RFC 3339 timestamp, UTC' });
 
 export const PaginationQuerySchema = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(20).meta({ description: 'Page size, 1 to 100' }),
+  limit: queryInt32(1, MAX_PAGE_ITEMS)
+    .default(20)
+    .meta({ description: `Page size, 1 to ${MAX_PAGE_ITEMS}` }),
   cursor: z
     .string()
     .max(2048)
@@ -86,9 +89,10 @@ export type PaginationQuery = z.infer<typeof PaginationQuerySchema>;
 export const pageOf = <T extends z.ZodType>(item: T, id: string) =>
   z
     .object({
-      items: z.array(item),
+      items: z.array(item).max(MAX_PAGE_ITEMS),
       nextCursor: z
         .string()
+        .max(2048)
         .nullable()
         .meta({ description: 'Pass as `cursor` to get the next page; null on the last' }),
     })

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { ErrorCodeSchema, IdTextSchema, int32, MessageSchema, text } from './bounds.ts';
 import { TimestampSchema } from './common.ts';
 
 export const OperationStatusSchema = z.enum(['pending', 'in-progress', 'completed', 'failed', 'aborted']);
@@ -10,20 +11,20 @@ export type OperationType = z.infer<typeof OperationTypeSchema>;
 
 export const OperationSchema = z
   .object({
-    id: z.string(),
+    id: IdTextSchema,
     type: OperationTypeSchema,
     status: OperationStatusSchema,
-    projectId: z.string(),
-    addonId: z.string(),
-    backupId: z.string().nullable().default(null).meta({
+    projectId: text(63),
+    addonId: IdTextSchema,
+    backupId: IdTextSchema.nullable().default(null).meta({
       description: 'The backup this operation takes or restores, for backup and restore operations',
     }),
     progress: z.object({
-      step: z.string().meta({ description: 'The workflow step the operation is in' }),
-      percent: z.number().int().min(0).max(100),
+      step: text(128).meta({ description: 'The workflow step the operation is in' }),
+      percent: int32(0, 100),
     }),
     error: z
-      .object({ code: z.string(), message: z.string() })
+      .object({ code: ErrorCodeSchema, message: MessageSchema })
       .nullable()
       .meta({ description: 'Why the operation failed; null unless it failed' }),
     createdAt: TimestampSchema,

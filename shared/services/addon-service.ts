@@ -1,11 +1,5 @@
 import { addonType, ENGINES, findPlan } from '../catalog/engines.ts';
-import {
-  ConflictError,
-  errorMessage,
-  type FieldIssue,
-  ServiceUnavailableError,
-  UnsupportedError,
-} from '../errors.ts';
+import { ConflictError, type FieldIssue, ServiceUnavailableError, UnsupportedError } from '../errors.ts';
 import { resourceIdFor } from '../ports/engine-provider.ts';
 import type { WorkflowStarter } from '../ports/workflow-starter.ts';
 import type { BackupArtifacts } from '../providers/backup-artifacts.ts';
@@ -19,6 +13,7 @@ import type { BackupStore } from '../store/backup-store.ts';
 import { newId, nowIso } from '../util/ids.ts';
 import { userFacingMessage } from '../util/redact.ts';
 import { newBackupRecord } from './backup-service.ts';
+import { DEFAULT_QUOTAS, type Quotas } from './quotas.ts';
 
 export interface AddonServiceDeps {
   store: AddonStore;
@@ -26,6 +21,8 @@ export interface AddonServiceDeps {
   target: Target;
   /** Where a final backup is recorded and its dump would go; without them, none can be asked for. */
   finalBackups?: { backups: BackupStore; artifacts: Pick<BackupArtifacts, 'artifactFor'> };
+  /** @default DEFAULT_QUOTAS */
+  quotas?: Pick<Quotas, 'addonsPerProject'>;
 }
 
 /** What the API shows of an addon record. */
@@ -135,7 +132,8 @@ export class AddonService {
       revision: 1,
       resourceId: resourceIdFor(id),
     };
-    await this.deps.store.createAddon(record, operation);
+    const { addonsPerProject } = this.deps.quotas ?? DEFAULT_QUOTAS;
+    await this.deps.store.createAddon(record, operation, addonsPerProject);
     await this.startWorkflow('provision-addon', record, operation);
     return { addon: toAddon(record), operation };
   }

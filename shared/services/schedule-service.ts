@@ -1,6 +1,6 @@
 import { issuesOf } from '../api/zod-issues.ts';
 import { addonType } from '../catalog/engines.ts';
-import { ConflictError, UnsupportedError, ValidationError } from '../errors.ts';
+import { ConflictError, QuotaExceededError, UnsupportedError, ValidationError } from '../errors.ts';
 import type { ScheduleRunner } from '../ports/schedule-runner.ts';
 import {
   type CreateScheduleRequest,
@@ -13,15 +13,17 @@ import type { AddonStore } from '../store/addon-store.ts';
 import type { BackupStore, ScheduleRecord } from '../store/backup-store.ts';
 import { newId, nowIso } from '../util/ids.ts';
 import type { ScheduledRun } from './backup-service.ts';
+import { DEFAULT_QUOTAS, type Quotas } from './quotas.ts';
+import { shortestGapMinutes } from './schedule-timing.ts';
 
 export interface ScheduleServiceDeps {
   store: AddonStore;
   backups: BackupStore;
   runner: ScheduleRunner;
   target: Target;
+  /** @default DEFAULT_QUOTAS */
+  quotas?: Pick<Quotas, 'schedulesPerAddon' | 'minScheduleIntervalMinutes'>;
 }
-
-export const MAX_SCHEDULES_PER_ADDON = 10;
 
 export const timingOf = (schedule: Schedule): ScheduleTiming =>
   ScheduleTimingSchema.parse({
@@ -43,7 +45,35 @@ const fieldsOf = (timing: ScheduleTiming) => ({
 });
 
 export class ScheduleService {
-  constructor(private readonly deps: ScheduleServiceDeps) {}
+  private readonly quotas: Pick<Quotas, 'schedulesPerAddon' | 'minScheduleIntervalMinutes'>;
+
+  constructor(private readonly deps: ScheduleServiceDeps) {
+    this.quotas = deps.quotas ?? DEFAULT_QUOTAS;
+  }
+
+  /**
+   * The addon's enabled schedules, `candidate` in place of the one with its id, must fire at
+   * least the minimum interval apart, all together: two hourly schedules at :00 and :15 are
+   * 15 minutes apart however they are split.
+   */
+  private async checkInterval(candidate: ScheduleRecord): Promise<void> {
+    if (!candidate.enabled) return;
+    const others = await this.deps.backups.listSchedules(candidate.projectId, candidate.addonId);
+    const timings = [...others.filter((other) => other.enabled && other.id !== candidate.id), candidate];
+    const gap = shortestGapMinutes(timings.map(timingOf));
+    const minimum = this.quotas.minScheduleIntervalMinutes;
+    if (gap >= minimum) return;
+    const message =
+      timings.length > 1
+        ? `with the addon's other enabled schedules, backups would be ${gap} minutes apart; the minimum is ${minimum}`
+        : `backups would be ${gap} minutes apart; the minimum is ${minimum}`;
+    throw new QuotaExceededError(
+      `Scheduled backups of an addon must be at least ${minimum} minutes apart`,
+      'min-schedule-interval-minutes',
+      minimum,
+      [{ path: 'body.minutes', message }],
+    );
+  }
 
   async create(projectId: string, addonId: string, request: CreateScheduleRequest): Promise<Schedule> {
     const addon = await this.deps.store.getAddon(projectId, addonId);
@@ -52,10 +82,6 @@ export class ScheduleService {
       throw new UnsupportedError(`${request.type} backups are not supported for ${addon.engine} here`, [
         { path: 'body.type', message: `${request.type} backups are not supported for ${addon.engine} here` },
       ]);
-    }
-    const existing = await this.deps.backups.listSchedules(projectId, addonId);
-    if (existing.length >= MAX_SCHEDULES_PER_ADDON) {
-      throw new UnsupportedError(`An addon can have at most ${MAX_SCHEDULES_PER_ADDON} backup schedules`, []);
     }
     const now = nowIso();
     const schedule: ScheduleRecord = {
@@ -71,8 +97,26 @@ export class ScheduleService {
       updatedAt: now,
       revision: 1,
     };
-    await this.deps.backups.putSchedule(schedule);
+    await this.checkInterval(schedule);
+    const limit = this.quotas.schedulesPerAddon;
+    if (!(await this.deps.backups.takeScheduleQuota(projectId, addonId, limit))) {
+      throw new QuotaExceededError(
+        `An addon can have at most ${limit} backup schedules; delete one first`,
+        'schedules-per-addon',
+        limit,
+        [{ path: 'addonId', message: `at most ${limit} backup schedules per addon` }],
+      );
+    }
     try {
+      await this.deps.backups.putSchedule(schedule);
+    } catch (error) {
+      await this.deps.backups.giveScheduleQuota(projectId, addonId);
+      throw error;
+    }
+    try {
+      // Again once written: a concurrent create checked without seeing this one. If both
+      // conflict, both are removed (and both callers told), never both kept.
+      await this.checkInterval(schedule);
       await this.deps.runner.upsert(toSchedule(schedule));
     } catch (error) {
       await this.deps.backups.deleteSchedule(projectId, addonId, schedule.id);
@@ -119,6 +163,7 @@ export class ScheduleService {
       enabled: enabled ?? current.enabled,
       updatedAt: nowIso(),
     };
+    await this.checkInterval(next);
     await this.deps.backups.replaceSchedule(next, current.revision);
     await this.deps.runner.upsert(toSchedule(next));
     return toSchedule(next);

@@ -41,3 +41,41 @@ export const nextRun = (timing: ScheduleTiming, after: Date): Date => {
   }
   throw new Error('The schedule never fires');
 };
+
+const MINUTES_PER_WEEK = 7 * 24 * 60;
+const ALL_HOURS = Array.from({ length: 24 }, (_, hour) => hour);
+const ALL_DAYS = WEEKDAYS.map((_, index) => index);
+
+/**
+ * The shortest time, in minutes, between two consecutive firings of these timings taken
+ * together, across the week and around its end (a schedule that fires once a week is a week
+ * apart from itself). Two timings firing at the same minute are 0 minutes apart.
+ */
+export const shortestGapMinutes = (timings: readonly ScheduleTiming[]): number => {
+  const fires = new Uint8Array(MINUTES_PER_WEEK);
+  let shortest = MINUTES_PER_WEEK;
+  for (const timing of timings) {
+    const hours = timing.interval === 'hourly' ? ALL_HOURS : uniqueSorted(timing.hours);
+    const days =
+      timing.interval === 'weekly'
+        ? [...new Set(timing.days)].map((day) => WEEKDAYS.indexOf(day as (typeof WEEKDAYS)[number]))
+        : ALL_DAYS;
+    for (const day of days)
+      for (const hour of hours)
+        for (const minute of uniqueSorted(timing.minutes)) {
+          const at = (day * 24 + hour) * 60 + minute;
+          if (fires[at]) shortest = 0;
+          fires[at] = 1;
+        }
+  }
+  let first = -1;
+  let previous = -1;
+  for (let at = 0; at < MINUTES_PER_WEEK; at++) {
+    if (!fires[at]) continue;
+    if (previous >= 0) shortest = Math.min(shortest, at - previous);
+    else first = at;
+    previous = at;
+  }
+  if (first >= 0 && previous !== first) shortest = Math.min(shortest, first + MINUTES_PER_WEEK - previous);
+  return shortest;
+};

@@ -7,9 +7,10 @@ import {
   ScanCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { ConflictError, NotFoundError, StaleWriteError } from '../errors.ts';
+import { ConflictError, NotFoundError, QuotaExceededError, StaleWriteError } from '../errors.ts';
 import { transientErrors } from '../providers/aws/aws-errors.ts';
 import { type Addon, AddonSchema, type AddonStatus } from '../schemas/addon.ts';
+import { boundedError } from '../schemas/bounds.ts';
 import type { Page, PaginationQuery } from '../schemas/common.ts';
 import {
   type Operation,
@@ -21,6 +22,7 @@ import { nowIso } from '../util/ids.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { isConditionFailure, notTerminal, setExpression } from './expressions.ts';
 import { queryAddonIndexPage } from './pages.ts';
+import { QuotaCounters } from './quota-counters.ts';
 import { keys } from './table.ts';
 
 /** What the platform keeps about an addon beyond what the API shows. */
@@ -54,31 +56,52 @@ export class AddonStore {
   private readonly client: DynamoDBDocumentClient;
   private readonly tableName: string;
   private readonly send: DynamoDBDocumentClient['send'];
+  private readonly quotas: QuotaCounters;
 
   constructor(props: AddonStoreProps) {
     this.client = props.client;
     this.tableName = props.tableName;
     this.send = transientErrors(props.client, 'DynamoDB');
+    this.quotas = new QuotaCounters(props);
   }
 
   /**
    * Create an addon with its first operation already holding the addon's lock. Without
    * transactions the name claim is its own item, written first; a crash between the two
    * writes leaves a claim without an addon, which the next create of that name takes over.
+   * With `maxAddons`, a unit of the project's addon quota is taken first and given back if
+   * the addon is not written.
    */
-  async createAddon(addon: AddonRecord, operation: Operation): Promise<void> {
-    await this.claimName(addon.projectId, addon.name, addon.id);
+  async createAddon(addon: AddonRecord, operation: Operation, maxAddons?: number): Promise<void> {
+    const counter = keys.quota(addon.projectId, 'addons');
+    if (maxAddons !== undefined) {
+      const counted = { pk: `PROJECT#${addon.projectId}`, skPrefix: 'ADDON#' };
+      if (!(await this.quotas.take(counter, maxAddons, counted))) {
+        throw new QuotaExceededError(
+          `Project '${addon.projectId}' already has ${maxAddons} addons, the most this deployment allows; delete one first`,
+          'addons-per-project',
+          maxAddons,
+          [{ path: 'projectId', message: `at most ${maxAddons} addons per project` }],
+        );
+      }
+    }
     try {
-      await this.putOperation(operation);
-      await this.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: { ...keys.addon(addon.projectId, addon.id), ...addon },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        }),
-      );
+      await this.claimName(addon.projectId, addon.name, addon.id);
+      try {
+        await this.putOperation(operation);
+        await this.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: { ...keys.addon(addon.projectId, addon.id), ...addon },
+            ConditionExpression: 'attribute_not_exists(pk)',
+          }),
+        );
+      } catch (error) {
+        await this.releaseName(addon.projectId, addon.name, addon.id);
+        throw error;
+      }
     } catch (error) {
-      await this.releaseName(addon.projectId, addon.name, addon.id);
+      if (maxAddons !== undefined) await this.quotas.give(counter);
       throw error;
     }
   }
@@ -271,7 +294,10 @@ export class AddonStore {
     }
   }
 
-  /** Remove the addon and its name claim; only the delete operation holding the lock may. */
+  /**
+   * Remove the addon and its name claim; only the delete operation holding the lock may.
+   * Gives the addon's unit of the project quota back, and drops its schedule counter.
+   */
   async deleteAddon(
     addon: Pick<AddonRecord, 'projectId' | 'id' | 'name'>,
     operationId: string,
@@ -293,8 +319,12 @@ export class AddonStore {
           operationId,
         });
       }
+      await this.releaseName(addon.projectId, addon.name, addon.id);
+      return;
     }
     await this.releaseName(addon.projectId, addon.name, addon.id);
+    await this.quotas.give(keys.quota(addon.projectId, 'addons'));
+    await this.quotas.remove(keys.quota(addon.projectId, `schedules#${addon.id}`));
   }
 
   async putOperation(operation: Operation): Promise<void> {
@@ -340,7 +370,8 @@ export class AddonStore {
     operationId: string,
     patch: Partial<Pick<Operation, 'status' | 'progress' | 'error' | 'startedAt' | 'completedAt'>>,
   ): Promise<Operation> {
-    const { names, values, sets } = setExpression(patch);
+    // An error longer than the API schema allows would make the operation unreadable.
+    const { names, values, sets } = setExpression({ ...patch, error: boundedError(patch.error) });
     const terminal =
       patch.status !== undefined && TERMINAL_STATUSES.includes(patch.status as OperationStatus);
     const removes = terminal ? ' REMOVE gsi2pk, gsi2sk' : '';

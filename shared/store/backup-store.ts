@@ -9,10 +9,13 @@ import {
 import { ConflictError, NotFoundError } from '../errors.ts';
 import { transientErrors } from '../providers/aws/aws-errors.ts';
 import { type Backup, BackupSchema, type Schedule, ScheduleSchema } from '../schemas/backup.ts';
+import { boundedError } from '../schemas/bounds.ts';
 import type { Page, PaginationQuery } from '../schemas/common.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { isConditionFailure, notTerminal, setExpression } from './expressions.ts';
 import { queryAddonIndexPage } from './pages.ts';
+import { QuotaCounters } from './quota-counters.ts';
+import { keys } from './table.ts';
 
 /** Where a backup's data lives: an S3 object for dumps, a provider snapshot for snapshots. */
 export interface BackupRecord extends Backup {
@@ -61,7 +64,11 @@ const expiryIndex = (backup: Pick<Backup, 'pinned' | 'expiresAt' | 'id'>) =>
 
 /** Backups and backup schedules in the single table. */
 export class BackupStore {
-  constructor(private readonly props: { client: DynamoDBDocumentClient; tableName: string }) {}
+  private readonly quotas: QuotaCounters;
+
+  constructor(private readonly props: { client: DynamoDBDocumentClient; tableName: string }) {
+    this.quotas = new QuotaCounters(props);
+  }
 
   private send<T>(command: T) {
     return transientErrors(this.props.client, 'DynamoDB')(command as never) as Promise<
@@ -173,8 +180,9 @@ export class BackupStore {
     patch: Partial<Omit<BackupRecord, 'id' | 'projectId' | 'addonId'>>,
   ): Promise<BackupRecord> {
     const current = await this.getBackup(ref.projectId, ref.id);
-    const next = { ...current, ...patch };
-    const { names, values, sets } = setExpression(patch);
+    const bounded = { ...patch, error: boundedError(patch.error) };
+    const next = { ...current, ...bounded };
+    const { names, values, sets } = setExpression(bounded);
     const index = expiryIndex(next);
     const indexed = 'gsi2pk' in index;
     if (indexed) {
@@ -319,12 +327,31 @@ export class BackupStore {
     }
   }
 
+  /**
+   * Take a unit of the addon's schedule quota before writing a schedule (quota-counters.ts);
+   * false when the addon has `limit` schedules already. `deleteSchedule` gives it back.
+   */
+  async takeScheduleQuota(projectId: string, addonId: string, limit: number): Promise<boolean> {
+    return this.quotas.take(keys.quota(projectId, `schedules#${addonId}`), limit, {
+      pk: `PROJECT#${projectId}`,
+      skPrefix: `SCHEDULE#${addonId}#`,
+    });
+  }
+
+  /** Give back a unit taken for a schedule that was never written. */
+  async giveScheduleQuota(projectId: string, addonId: string): Promise<void> {
+    await this.quotas.give(keys.quota(projectId, `schedules#${addonId}`));
+  }
+
+  /** Delete a schedule; when it existed, its unit of the addon's schedule quota is given back. */
   async deleteSchedule(projectId: string, addonId: string, scheduleId: string): Promise<void> {
-    await this.send(
+    const result = await this.send(
       new DeleteCommand({
         TableName: this.props.tableName,
         Key: scheduleKey(projectId, addonId, scheduleId),
+        ReturnValues: 'ALL_OLD',
       }),
     );
+    if (result.Attributes) await this.giveScheduleQuota(projectId, addonId);
   }
 }

@@ -10,6 +10,7 @@ import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
  * | name claim    | PROJECT#{p}      | ADDONNAME#{name}     |                            |                   |
  * | operation     | PROJECT#{p}      | OPERATION#{id}       | ADDON#{addonId} / OP#{id}  | ACTIVE / {id}     |
  * | idempotency   | IDEMPOTENCY      | {key hash}           |                            |                   |
+ * | quota counter | PROJECT#{p}      | QUOTA#{name}         |                            |                   |
  */
 export const tableDefinition = (tableName: string): CreateTableCommandInput => ({
   TableName: tableName,
@@ -49,6 +50,8 @@ export const tableDefinition = (tableName: string): CreateTableCommandInput => (
 export const keys = {
   addon: (projectId: string, addonId: string) => ({ pk: `PROJECT#${projectId}`, sk: `ADDON#${addonId}` }),
   addonName: (projectId: string, name: string) => ({ pk: `PROJECT#${projectId}`, sk: `ADDONNAME#${name}` }),
+  /** `addons`, or `schedules#{addonId}`: see quota-counters.ts. */
+  quota: (projectId: string, name: string) => ({ pk: `PROJECT#${projectId}`, sk: `QUOTA#${name}` }),
   operation: (projectId: string, operationId: string) => ({
     pk: `PROJECT#${projectId}`,
     sk: `OPERATION#${operationId}`,

@@ -81,6 +81,13 @@ describe('local target, end to end', () => {
     }
   });
 
+  it('rate limits every caller and says so in the RateLimit headers of every answer', async () => {
+    const response = await api('GET', '/v1/addon-types');
+    expect(response.headers.get('ratelimit-limit')).toBe('100');
+    expect(Number(response.headers.get('ratelimit-remaining'))).toBeGreaterThan(0);
+    expect(response.headers.get('ratelimit-reset')).toMatch(/^\d+$/);
+  });
+
   it('shows the engine catalog', async () => {
     const response = await api('GET', '/v1/addon-types');
     expect(response.body.items.map((type: { engine: string }) => type.engine)).toEqual([

@@ -8,6 +8,7 @@ import { type ApiLambda, LocalGateway } from '#infra/local/gateway.ts';
 import { createHttpHandler } from '#shared/api/http-handler.ts';
 import { dynamoDbIdempotency } from '#shared/api/idempotency.ts';
 import { toProblem } from '#shared/api/problem.ts';
+import { TokenBucketLimiter } from '#shared/api/rate-limit.ts';
 import { routes } from '#shared/api/routes.ts';
 import { ValidationError } from '#shared/errors.ts';
 import { FileSecretStore } from '#shared/providers/local/file-secret-store.ts';
@@ -114,6 +115,7 @@ describe('malformed percent-escapes', () => {
     beforeAll(async () => {
       const lambda = handler as unknown as ApiLambda;
       gateway = new LocalGateway({
+        rateLimiter: new TokenBucketLimiter({ perSecond: 1000, burst: 1000 }),
         handlers: {
           meta: lambda,
           catalog: lambda,

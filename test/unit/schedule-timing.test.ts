@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { CreateScheduleRequestSchema, ScheduleTimingSchema } from '#shared/schemas/backup.ts';
-import { nextRun, toCronExpression } from '#shared/services/schedule-timing.ts';
+import {
+  CreateScheduleRequestSchema,
+  type ScheduleTiming,
+  ScheduleTimingSchema,
+} from '#shared/schemas/backup.ts';
+import { nextRun, shortestGapMinutes, toCronExpression } from '#shared/services/schedule-timing.ts';
 
 const at = (iso: string) => new Date(iso);
 
@@ -57,5 +61,48 @@ describe('schedule timing', () => {
       retentionDays: 120,
     });
     expect(parsed).toMatchObject({ type: 'dump', compression: 'zstd', enabled: true, retentionDays: 120 });
+  });
+});
+
+describe('shortestGapMinutes', () => {
+  it.each([
+    ['an hourly schedule at :00', [{ interval: 'hourly', minutes: [0], retentionDays: 1 }], 60],
+    ['an hourly schedule at :00 and :15', [{ interval: 'hourly', minutes: [15, 0], retentionDays: 1 }], 15],
+    [
+      'a daily schedule at 00:00 and 12:00',
+      [{ interval: 'daily', hours: [0, 12], minutes: [0], retentionDays: 1 }],
+      720,
+    ],
+    [
+      'a weekly schedule once a week',
+      [{ interval: 'weekly', days: ['mon'], hours: [3], minutes: [0], retentionDays: 1 }],
+      7 * 24 * 60,
+    ],
+    [
+      'two daily schedules around midnight (23:50 and 00:10)',
+      [
+        { interval: 'daily', hours: [23], minutes: [50], retentionDays: 1 },
+        { interval: 'daily', hours: [0], minutes: [10], retentionDays: 1 },
+      ],
+      20,
+    ],
+    [
+      'two schedules firing at the same minute',
+      [
+        { interval: 'hourly', minutes: [0], retentionDays: 1 },
+        { interval: 'daily', hours: [3], minutes: [0], retentionDays: 1 },
+      ],
+      0,
+    ],
+    [
+      'weekly schedules on Saturday 23:50 and Sunday 00:10, across the end of the week',
+      [
+        { interval: 'weekly', days: ['sat'], hours: [23], minutes: [50], retentionDays: 1 },
+        { interval: 'weekly', days: ['sun'], hours: [0], minutes: [10], retentionDays: 1 },
+      ],
+      20,
+    ],
+  ] as const)('%s', (_name, timings, expected) => {
+    expect(shortestGapMinutes(timings as unknown as ScheduleTiming[])).toBe(expected);
   });
 });

@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { Annotations, Aws, type CfnResource, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import {
+  CorsHttpMethod,
   HttpApi,
   HttpMethod,
   HttpRoute,
@@ -27,6 +28,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { PROJECTS_CLAIM } from '#shared/api/http-handler.ts';
+import { DEFAULT_RATE_LIMIT, type RateLimitConfig } from '#shared/api/rate-limit.ts';
 import { API_FUNCTIONS, type ApiFunctionName, routeKey } from '#shared/api/route.ts';
 import { allRoutes } from '#shared/api/routes.ts';
 import {
@@ -37,6 +39,7 @@ import {
   MetaFunctionEnvSchema,
   OperationsFunctionEnvSchema,
 } from '#shared/config/env.ts';
+import { DEFAULT_QUOTAS, type Quotas } from '#shared/services/quotas.ts';
 import { acknowledgeGuard } from '../guard.ts';
 import { acknowledgeNag } from '../nag.ts';
 import type { Backups } from './backups.ts';
@@ -56,6 +59,12 @@ export interface ApiProps {
   logRetention?: RetentionDays;
   /** Steady-state requests per second across the API. @default 50 */
   rateLimit?: number;
+  /** Each caller's (token subject's) limit, applied by every function instance. @default DEFAULT_RATE_LIMIT */
+  callerRateLimit?: RateLimitConfig;
+  /** Per-project quotas. @default DEFAULT_QUOTAS */
+  quotas?: Partial<Quotas>;
+  /** Origins whose browser pages may call the API (CORS preflight and headers). @default none */
+  corsOrigins?: string[];
 }
 
 /** The custom user attribute behind the `custom:projects` claim. */
@@ -170,7 +179,14 @@ export class Api extends Construct {
       'SMG4',
       'An HMAC key only the API reads; rotating it would just invalidate the cursors in flight, and a leaked key lets a caller forge cursors for projects it may already read',
     );
-    const environment = { ADDONS_TARGET: 'aws', POWERTOOLS_SERVICE_NAME: 'addons-api' } as const;
+    const callerLimit = props.callerRateLimit ?? DEFAULT_RATE_LIMIT;
+    const quotas = { ...DEFAULT_QUOTAS, ...props.quotas };
+    const environment = {
+      ADDONS_TARGET: 'aws',
+      POWERTOOLS_SERVICE_NAME: 'addons-api',
+      API_RATE_LIMIT_PER_SECOND: callerLimit.perSecond,
+      API_RATE_LIMIT_BURST: callerLimit.burst,
+    } as const;
     const cursorEnvironment = { CURSOR_SECRET_ARN: this.cursorKey.secretArn };
     // Request latency is what users feel: no source-map resolution at cold start. Stack traces
     // stay mappable offline with the .map file beside each bundle.
@@ -204,6 +220,7 @@ export class Api extends Construct {
         BACKUP_BUCKET: backups.bucket.bucketName,
         PROVISION_ADDON_STATE_MACHINE_ARN: workflows.stateMachine('provision-addon').stateMachineArn,
         DELETE_ADDON_STATE_MACHINE_ARN: workflows.stateMachine('delete-addon').stateMachineArn,
+        MAX_ADDONS_PER_PROJECT: quotas.addonsPerProject,
       },
     });
     const credentials = new ProjectFunction(this, 'CredentialsFunction', {
@@ -241,6 +258,8 @@ export class Api extends Construct {
         SCHEDULE_TARGET_ARN: schedules.runBackup.function.functionArn,
         SCHEDULE_ROLE_ARN: schedules.schedulerRole.roleArn,
         SCHEDULE_DEAD_LETTER_ARN: schedules.scheduleDeadLetters.queue.queueArn,
+        MAX_SCHEDULES_PER_ADDON: quotas.schedulesPerAddon,
+        MIN_SCHEDULE_INTERVAL_MINUTES: quotas.minScheduleIntervalMinutes,
       },
     });
     this.functions = { meta, catalog, addons, credentials, operations, backups: backupsFunction };
@@ -274,6 +293,29 @@ export class Api extends Construct {
     this.httpApi = new HttpApi(this, 'HttpApi', {
       description: 'Addons platform API',
       createDefaultStage: false,
+      ...(props.corsOrigins?.length
+        ? {
+            corsPreflight: {
+              allowOrigins: props.corsOrigins,
+              allowMethods: [
+                CorsHttpMethod.GET,
+                CorsHttpMethod.POST,
+                CorsHttpMethod.PATCH,
+                CorsHttpMethod.DELETE,
+              ],
+              allowHeaders: ['authorization', 'content-type', 'idempotency-key'],
+              exposeHeaders: [
+                'location',
+                'operation-location',
+                'retry-after',
+                'ratelimit-limit',
+                'ratelimit-remaining',
+                'ratelimit-reset',
+              ],
+              maxAge: Duration.minutes(10),
+            },
+          }
+        : {}),
     });
     const accessLogs = new LogGroup(this, 'AccessLogs', { retention, removalPolicy: RemovalPolicy.DESTROY });
     this.stage = new HttpStage(this, 'DefaultStage', {
