@@ -713,6 +713,7 @@ describe('AWS Control Tower proactive controls (cfn-guard)', () => {
       's3_bucket_logging_enabled_check',
       's3_bucket_object_lock_enabled_check',
       's3_bucket_versioning_enabled_check',
+      'sqs_dlq_check',
     ]);
   });
 
