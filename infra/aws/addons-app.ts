@@ -1,6 +1,7 @@
 import { App, type AppProps, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { AddonsStack } from './addons-stack.ts';
+import { parseAlarmEmail } from './constructs/alarms.ts';
 import { controlTowerValidator } from './guard.ts';
 
 export const DEFAULT_STACK_NAME = 'Addons';
@@ -10,16 +11,19 @@ export const DEFAULT_STACK_NAME = 'Addons';
  * (cfn-guard): a finding of either without an acknowledgement fails synthesis. The stack is environment-agnostic (two availability zones through Fn::GetAZs),
  * so `cdk synth` needs no account, no credentials and no context lookups: it works offline
  * on a fresh clone. `-c stackName=...` deploys a second copy into the same account;
- * `-c backupGraceDays=...` sets how long a deleted addon's backups are kept (default 7 days).
+ * `-c backupGraceDays=...` sets how long a deleted addon's backups are kept (default 7 days);
+ * `-c alarmEmail=...` subscribes an address to the alarm topic.
  */
 export const createAddonsApp = (props: AppProps = {}) => {
   const app = new App(props);
   const stackName = (app.node.tryGetContext('stackName') as string | undefined) ?? DEFAULT_STACK_NAME;
   const graceDays = app.node.tryGetContext('backupGraceDays') as string | number | undefined;
+  const alarmEmail = parseAlarmEmail(app.node.tryGetContext('alarmEmail'));
   const stack = new AddonsStack(app, stackName, {
     description: 'Addons platform: managed PostgreSQL addons behind an HTTPS API',
     // `-c backupGraceDays=30`: how long a deleted addon's backups are kept.
     ...(graceDays !== undefined ? { backupGraceDays: Number(graceDays) } : {}),
+    alarmEmail,
   });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app), controlTowerValidator());
   return { app, stack };

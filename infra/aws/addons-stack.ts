@@ -1,6 +1,7 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { Alarms } from './constructs/alarms.ts';
 import { Api } from './constructs/api.ts';
 import { Backups } from './constructs/backups.ts';
 import { Data } from './constructs/data.ts';
@@ -19,11 +20,14 @@ export interface AddonsStackProps extends StackProps {
   logRetention?: RetentionDays;
   /** Days a deleted addon's backups are kept before retention deletes them (pinned ones: until unpinned). @default 7 */
   backupGraceDays?: number;
+  /** Subscribed to the alarm topic. @default no subscription */
+  alarmEmail?: string;
 }
 
 /** The whole platform on AWS. Wiring only: each feature lives in its construct. */
 export class AddonsStack extends Stack {
   readonly logEncryption: LogEncryption;
+  readonly alarms: Alarms;
   readonly network: Network;
   readonly data: Data;
   readonly postgres: PostgresAddons;
@@ -37,6 +41,7 @@ export class AddonsStack extends Stack {
     super(scope, id, props);
     const logRetention = props.logRetention ?? RetentionDays.ONE_YEAR;
     this.logEncryption = new LogEncryption(this, 'LogEncryption');
+    this.alarms = new Alarms(this, 'Alarms', { email: props.alarmEmail });
     this.network = new Network(this, 'Network', { logRetention });
     this.data = new Data(this, 'Data');
     this.postgres = new PostgresAddons(this, 'Postgres', { network: this.network, key: this.data.key });
@@ -85,6 +90,10 @@ export class AddonsStack extends Stack {
     new CfnOutput(this, 'BackupBucketName', {
       value: this.backups.bucket.bucketName,
       description: 'Dump backups (retained when the stack is deleted)',
+    });
+    new CfnOutput(this, 'AlarmTopicArn', {
+      value: this.alarms.topic.topicArn,
+      description: 'Every alarm of the platform notifies this SNS topic, on ALARM and on OK',
     });
   }
 }

@@ -586,6 +586,55 @@ describe('backups', () => {
   });
 });
 
+describe('alarm notifications', () => {
+  const topicId = () => logicalIdOf(synthesized, synthesized.stack.alarms.topic);
+  const keyId = () => logicalIdOf(synthesized, synthesized.stack.alarms.key);
+  const fromAlarmsOfThisAccount = {
+    StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+    ArnLike: { 'aws:SourceArn': Match.objectLike({ 'Fn::Join': Match.anyValue() }) },
+  };
+
+  it('go to one topic encrypted with its own rotated key, TLS-only, that CloudWatch alarms of this account may publish to', () => {
+    const { template, json } = synthesized;
+    template.resourceCountIs('AWS::SNS::Topic', 1);
+    expect(json.Resources[topicId()]?.Properties).toMatchObject({
+      KmsMasterKeyId: { 'Fn::GetAtt': [keyId(), 'Arn'] },
+    });
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      Topics: [{ Ref: topicId() }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          Match.objectLike({
+            Effect: 'Allow',
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: 'sns:Publish',
+            Condition: fromAlarmsOfThisAccount,
+          }),
+        ]),
+      },
+    });
+    expect(json.Resources[keyId()]?.Properties).toMatchObject({ EnableKeyRotation: true });
+    template.hasResourceProperties('AWS::KMS::Key', {
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Allow',
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+            Condition: fromAlarmsOfThisAccount,
+          }),
+        ]),
+      },
+    });
+  });
+
+  it('publish the topic ARN as the AlarmTopicArn output, and subscribe nobody without -c alarmEmail', () => {
+    expect(synthesized.json.Outputs?.AlarmTopicArn).toMatchObject({ Value: { Ref: topicId() } });
+    synthesized.template.resourceCountIs('AWS::SNS::Subscription', 0);
+  });
+});
+
 describe('invariants over the whole stack', () => {
   it('every function runs on ARM64 and the chosen runtime, traced, with JSON logs into its own log group', () => {
     const functions = props('AWS::Lambda::Function');
@@ -617,6 +666,17 @@ describe('invariants over the whole stack', () => {
         policies.some((policy) => policy.includes(`"Ref":"${id}"`) && policy.includes('aws:SecureTransport')),
         id,
       ).toBe(true);
+    }
+  });
+
+  it('every alarm notifies the platform alarm topic, on ALARM and on OK', () => {
+    const alarms = resources('AWS::CloudWatch::Alarm');
+    // The dead-letter queues' and the schedule functions' alarms at least.
+    expect(alarms.length).toBeGreaterThanOrEqual(5);
+    const topic = { Ref: logicalIdOf(synthesized, synthesized.stack.alarms.topic) };
+    for (const [id, alarm] of alarms) {
+      expect(alarm.Properties?.AlarmActions, id).toEqual([topic]);
+      expect(alarm.Properties?.OKActions, id).toEqual([topic]);
     }
   });
 
@@ -713,6 +773,7 @@ describe('AWS Control Tower proactive controls (cfn-guard)', () => {
       's3_bucket_logging_enabled_check',
       's3_bucket_object_lock_enabled_check',
       's3_bucket_versioning_enabled_check',
+      'sqs_dlq_check',
     ]);
   });
 

@@ -4,6 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type { DestinationOptions, IDestination, IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { acknowledgeGuard } from '../guard.ts';
 import { acknowledgeNag } from '../nag.ts';
 import type { Data } from './data.ts';
 
@@ -37,6 +38,11 @@ export class DeadLetters extends Construct implements IDestination {
       this.queue,
       'SQS3',
       'This queue is itself a dead-letter queue (of an EventBridge Scheduler target or an async Lambda invocation); a second level would only hide failures from its alarm',
+    );
+    acknowledgeGuard(
+      this.queue,
+      'sqs_dlq_check',
+      'This queue is itself a dead-letter queue: a dead-letter queue of it would only move the same messages one hop further, away from its alarm',
     );
     this.alarm = new Alarm(this, 'Alarm', {
       alarmDescription: `${props.description}: a message is waiting in the dead-letter queue`,
