@@ -286,13 +286,17 @@ export class BackupWorkflowTasks {
     }
     await this.releaseAddon(task);
     const operation = await this.deps.store.getOperation(task.projectId, task.operationId);
-    // An aborted operation stays aborted: this Catch ran because the abort ended the backup.
+    // An aborted operation stays aborted: this Catch ran because the abort ended the backup. The
+    // abort records its intent on the backup first, so a Catch that wins the race to the
+    // operation (the killed job failing its state) still ends it as the user asked: aborted.
     if (!TERMINAL_STATUSES.includes(operation.status)) {
-      await this.deps.store.updateOperation(task.projectId, task.operationId, {
-        status: 'failed',
-        error: reason,
-        completedAt: nowIso(),
-      });
+      await this.deps.store.updateOperation(
+        task.projectId,
+        task.operationId,
+        backup?.status === 'aborted'
+          ? { status: 'aborted', completedAt: nowIso() }
+          : { status: 'failed', error: reason, completedAt: nowIso() },
+      );
     }
     return { failed: true, reason };
   }

@@ -1,14 +1,13 @@
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDynamo } from '#infra/local/emulators.ts';
 import { BACKUP_BUCKET, TABLE_NAME } from '#infra/local/platform.ts';
-import { AddonStore } from '#shared/store/addon-store.ts';
+import { keys } from '#shared/store/table.ts';
 import { newId } from '#shared/util/ids.ts';
-import { operation as operationFixture } from '../support/fixtures.ts';
 import { client, pollUntil } from '../support/http.ts';
 import { type PlatformProcess, startPlatformProcess } from '../support/platform-process.ts';
 
@@ -123,9 +122,11 @@ describe('aborting a running dump backup', () => {
 });
 
 describe('the reconciler on the scheduler tick', () => {
-  it('releases an addon held by an operation that never got a workflow, and removes old leftovers only', async () => {
-    // Prepare: with the platform stopped, write what a crash leaves: an operation that holds the
-    // addon but never started, an engine directory and a secret file of an addon that is gone.
+  it('releases an addon held by an operation that was never recorded, and removes old leftovers only', async () => {
+    // Prepare: with the platform stopped, write what a crash leaves: the addon locked by an API
+    // function that died between taking the lock and writing its operation (the startup resume
+    // lists operations, so it cannot see this one), an engine directory and a secret file of an
+    // addon that is gone.
     await pollUntil(
       () => api('GET', `/v1/projects/${PROJECT}/addons/${addonId}`),
       (response) => response.body.currentOperationId === null,
@@ -133,19 +134,23 @@ describe('the reconciler on the scheduler tick', () => {
     );
     await platform?.interrupt();
     const dynamo = await startDynamo(dataDir, TABLE_NAME);
-    const store = new AddonStore({
-      client: DynamoDBDocumentClient.from(dynamo.client, {
-        marshallOptions: { removeUndefinedValues: true },
+    const documents = DynamoDBDocumentClient.from(dynamo.client, {
+      marshallOptions: { removeUndefinedValues: true },
+    });
+    const neverRecorded = newId('op');
+    await documents.send(
+      new UpdateCommand({
+        TableName: TABLE_NAME,
+        Key: keys.addon(PROJECT, addonId),
+        UpdateExpression: 'SET currentOperationId = :op, #status = :status, updatedAt = :at',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: {
+          ':op': neverRecorded,
+          ':status': 'updating',
+          ':at': new Date(Date.now() - 60_000).toISOString(),
+        },
       }),
-      tableName: TABLE_NAME,
-    });
-    const stuck = operationFixture({
-      addonId,
-      projectId: PROJECT,
-      type: 'update',
-      createdAt: new Date(Date.now() - 60_000).toISOString(),
-    });
-    await store.beginOperation(await store.getAddon(PROJECT, addonId), stuck, 'updating');
+    );
     await dynamo.stop();
     const twoHoursAgo = new Date(Date.now() - 2 * 3_600_000);
     const leftoverDir = join(dataDir, 'engines', `addon-${newId('adn').slice(4)}`);
@@ -164,8 +169,11 @@ describe('the reconciler on the scheduler tick', () => {
     await start();
 
     // Assess
-    const ended = await waitForOperation(stuck.id);
-    expect(ended).toMatchObject({ status: 'failed', error: { code: 'WorkflowLost' } });
+    await pollUntil(
+      () => api('GET', `/v1/projects/${PROJECT}/addons/${addonId}`),
+      (response) => response.body.currentOperationId === null,
+      { what: 'the orphan lock released by the reconciler', timeoutMs: 60_000 },
+    );
     expect((await api('GET', `/v1/projects/${PROJECT}/addons/${addonId}`)).body).toMatchObject({
       status: 'running',
       currentOperationId: null,

@@ -176,3 +176,38 @@ describe('a dump job that finishes after the abort', () => {
     expect((await env.store.getOperation('proj-abort', op.id)).status).toBe('aborted');
   });
 });
+
+describe('a killed job whose Catch wins the race with the abort', () => {
+  it('ends the operation aborted, not failed, since the abort recorded its intent first', async () => {
+    // Prepare: the abort has marked the backup, but not yet the operation.
+    const { addon, backup, operation: op } = await backupInProgress('dump');
+    await backups.updateBackup(await backups.getBackup('proj-abort', backup.id), {
+      status: 'aborted',
+      completedAt: new Date().toISOString(),
+    });
+    s3.on(DeleteObjectCommand).resolves({});
+    const tasks = new BackupWorkflowTasks({
+      store: env.store,
+      backups,
+      artifacts: artifacts(),
+      snapshots: new RdsSnapshotDeleter(new RDSClient({ region: 'eu-west-1' })),
+      jobs: { cluster: 'c', taskDefinition: 't', container: 'job', subnets: [], securityGroups: [] },
+    });
+    const ref = { projectId: 'proj-abort', addonId: addon.id, operationId: op.id, backupId: backup.id };
+
+    // Act
+    await tasks.run({
+      action: 'failBackup',
+      ...ref,
+      final: false,
+      skipCleanup: false,
+      error: { Error: 'States.TaskFailed', Cause: 'the job was killed' },
+    });
+
+    // Assess
+    const ended = await env.store.getOperation('proj-abort', op.id);
+    expect(ended).toMatchObject({ status: 'aborted', error: null });
+    expect((await backups.getBackup('proj-abort', backup.id)).status).toBe('aborted');
+    expect((await env.store.getAddon('proj-abort', addon.id)).currentOperationId).toBeNull();
+  });
+});
