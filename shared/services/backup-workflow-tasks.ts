@@ -123,7 +123,8 @@ export class BackupWorkflowTasks {
     if (backup.status === 'pending') {
       await this.deps.backups.updateBackup(backup, { status: 'in-progress', startedAt: nowIso() });
     }
-    return { type: backup.type, compression: backup.compression };
+    // The status lets a delete started again skip a final backup that already completed.
+    return { type: backup.type, compression: backup.compression, status: backup.status };
   }
 
   private snapshotIdOf(backup: BackupRecord): string {
@@ -272,7 +273,8 @@ export class BackupWorkflowTasks {
       : cause;
     const backup = await this.deps.backups.findBackup(task.projectId, task.backupId);
     if (backup) {
-      if (!task.skipCleanup) {
+      // A completed backup's data belongs to its record (a final backup outlives the delete that failed after it).
+      if (!task.skipCleanup && backup.status !== 'completed') {
         if (backup.artifact) await this.deps.artifacts.delete(backup.artifact);
         if (backup.snapshotId) await this.deps.snapshots.deleteSnapshot(backup.snapshotId);
       }

@@ -1,6 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { projectClientGroupName } from '#shared/providers/aws/addon-security-groups.ts';
 import { TAG_KEYS } from '#shared/providers/aws/rds-postgres-provider.ts';
 import { JobSpecSchema } from '#shared/schemas/job.ts';
+import { newId, nowIso } from '#shared/util/ids.ts';
 import { createRequest } from '../support/fixtures.ts';
 import { type FaultCase, FaultPlan, faultCases } from './support/asl-faults.ts';
 import { type AwsWorkflowWorld, startAwsWorkflowWorld } from './support/aws-workflows.ts';
@@ -45,6 +47,29 @@ const backupRequest = (variant: FaultCase['variant']) =>
     ? ({ type: 'snapshot', pinned: false } as const)
     : ({ type: 'dump', compression: 'zstd', pinned: false } as const);
 
+/** A daily schedule, in the table and in EventBridge Scheduler, as the schedules API leaves one. */
+const scheduled = async (projectId: string, addonId: string) => {
+  const id = newId('sch');
+  await world.backupStore.putSchedule({
+    id,
+    projectId,
+    addonId,
+    interval: 'daily',
+    days: null,
+    hours: [3],
+    minutes: [0],
+    retentionDays: 2,
+    type: 'dump',
+    compression: 'zstd',
+    enabled: true,
+    lastRun: null,
+    createdAt: nowIso(),
+    updatedAt: nowIso(),
+    revision: 1,
+  });
+  world.fake.schedules.add(`${world.env.SCHEDULE_GROUP_NAME}/${id}`);
+};
+
 /** Set up what the workflow needs without faults, then run it with the fault armed. */
 const runFaulted = async (plan: FaultPlan, projectId: string) => {
   const { workflow, variant } = plan.fault;
@@ -64,8 +89,11 @@ const runFaulted = async (plan: FaultPlan, projectId: string) => {
   await world.workflows.idle();
   expect((await world.store.getAddon(projectId, addon.id)).status).toBe('running');
   if (workflow === 'delete-addon') {
+    await scheduled(projectId, addon.id);
     plan.armed = true;
-    return settle(world.service.delete(projectId, addon.id));
+    // The delete's branches are its final backup's types.
+    const options = variant === 'default' ? {} : { finalBackup: variant };
+    return settle(world.service.delete(projectId, addon.id, options));
   }
   if (workflow === 'backup-addon') {
     plan.armed = true;
@@ -84,12 +112,25 @@ const assertSettled = async (projectId: string, operationId: string, fault: Faul
   expect(operation.type === 'restore' ? ['completed', 'failed'] : ['failed']).toContain(operation.status);
   const addon = await world.store.findAddon(projectId, operation.addonId);
   expect(addon?.currentOperationId).toBeNull();
-  const expectedStatus = operation.type === 'create' || operation.type === 'delete' ? 'failed' : 'running';
-  expect(addon?.status).toBe(expectedStatus);
+  // A delete whose final backup failed (the ASL's `final: true` compensation) never touched the addon.
+  const keptRunning = operation.type === 'delete' && fault.finalBackupFails;
+  const failsAddon = operation.type === 'create' || (operation.type === 'delete' && !keptRunning);
+  expect(addon?.status).toBe(failsAddon ? 'failed' : 'running');
+  const backups = await world.backupStore.listAllBackupsOfAddon(projectId, operation.addonId);
+  if (operation.type === 'delete' && operation.backupId) {
+    const final = backups.find((backup) => backup.id === operation.backupId);
+    expect(final?.source).toBe('final');
+    expect(final?.status === 'failed').toBe(keptRunning);
+  }
+  if (keptRunning) {
+    expect(operation.error?.message).toMatch(/^The final backup failed, so the addon was not deleted/);
+    expect(world.fake.schedules.size).toBe(1);
+    expect(await world.backupStore.listSchedules(projectId, operation.addonId)).toHaveLength(1);
+    expect(backups.some((backup) => backup.addonDeleted)).toBe(false);
+  }
   if (fault.cleanupFails) {
-    expect(operation.error?.message).toMatch(
-      /\(cleaning up also failed: Injected failure at CompensateAndFail; /,
-    );
+    const cleanup = fault.failing.at(-1);
+    expect(operation.error?.message).toContain(`(cleaning up also failed: Injected failure at ${cleanup}; `);
     return;
   }
 
@@ -101,21 +142,22 @@ const assertSettled = async (projectId: string, operationId: string, fault: Faul
   const instances = [...fake.instances.values()]
     .filter((instance) => instance.deletingDescribes === undefined)
     .map((instance) => instance.id);
+  // The project's client group is the project's, kept for its later addons (and its workloads).
+  const addonGroups = [...fake.groups.values()]
+    .filter((group) => group.name !== projectClientGroupName(projectId))
+    .map((group) => group.id);
   if (operation.type === 'create') {
     expect(instances).toEqual([]);
     expect(fake.secrets.size).toBe(0);
     // RDS holds the security group until the instance is gone; deleting the failed addon removes it.
-    expect([...fake.groups.keys()]).toEqual(inDeletion.map((instance) => instance.groupId));
-  } else if (operation.type !== 'delete') {
+    expect(addonGroups).toEqual(inDeletion.map((instance) => instance.groupId));
+  } else if (operation.type !== 'delete' || keptRunning) {
     // Restores swap instances; whatever the outcome, one instance answers to the addon's name.
     expect(instances).toEqual([addon?.resourceId]);
-    expect(fake.groups.size).toBe(1);
+    expect(addonGroups).toHaveLength(1);
     expect(fake.secrets.size).toBe(1);
   }
 
-  const backups = addon
-    ? (await world.backupStore.listBackups(projectId, addon.id, { limit: 100 })).items
-    : [];
   expect(backups.filter((backup) => !['completed', 'failed'].includes(backup.status))).toEqual([]);
   const completed = backups.filter((backup) => backup.status === 'completed');
   const owned = completed.flatMap((backup) =>

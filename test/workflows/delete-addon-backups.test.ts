@@ -14,6 +14,7 @@ import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import { FileSecretStore } from '#shared/providers/local/file-secret-store.ts';
 import { type JobSpec, JobSpecSchema } from '#shared/schemas/job.ts';
 import { AddonService } from '#shared/services/addon-service.ts';
+import { workflowInputFor } from '#shared/services/workflow-inputs.ts';
 import { BackupStore, type ScheduleRecord } from '#shared/store/backup-store.ts';
 import { newId, nowIso } from '#shared/util/ids.ts';
 import { startTestStore, TEST_TABLE } from '../support/dynamo.ts';
@@ -250,6 +251,55 @@ describe('delete-addon.asl.json and what outlives the addon', () => {
       addonDeleted: false,
       expiresAt: null,
     });
+  });
+
+  it('does not take the final backup again when the delete starts again after it completed, and keeps its data', async () => {
+    // Prepare: the platform stopped after the final dump and the instance's deletion.
+    const { addon, schedule } = await addonWithBackups();
+    const op = operation({ addonId: addon.id, projectId: PROJECT, type: 'delete', status: 'in-progress' });
+    const backupId = newId('bkp');
+    const artifact = artifacts.artifactFor({ projectId: PROJECT, addonId: addon.id, backupId }, 'zstd');
+    await backups.putBackup(
+      backupRecord({
+        id: backupId,
+        projectId: PROJECT,
+        addonId: addon.id,
+        source: 'final',
+        type: 'dump',
+        compression: 'zstd',
+        snapshotId: null,
+        artifact,
+        sha256: 'a'.repeat(64),
+        operationId: op.id,
+      }),
+    );
+    await s3.client.send(new PutObjectCommand({ Bucket: 'backups', Key: artifact.key, Body: 'PGDMP final' }));
+    await env.store.beginOperation(
+      await env.store.getAddon(PROJECT, addon.id),
+      { ...op, backupId },
+      'deleting',
+    );
+    provider.instances.delete(addon.resourceId);
+    let jobs = 0;
+    jobBehaviour = async () => {
+      jobs += 1;
+      throw new TaskFailedError('pg_dump: error: connection to server failed');
+    };
+
+    // Act
+    await runner.start(workflowInputFor({ ...op, backupId }));
+    await runner.idle();
+
+    // Assess
+    expect(await env.store.getOperation(PROJECT, op.id)).toMatchObject({ status: 'completed', error: null });
+    expect(jobs).toBe(0);
+    expect(await env.store.findAddon(PROJECT, addon.id)).toBeUndefined();
+    expect(removedSchedules).toEqual([schedule.id]);
+    expect(await backups.getBackup(PROJECT, backupId)).toMatchObject({
+      status: 'completed',
+      addonDeleted: true,
+    });
+    expect(await exists(artifact.key)).toBe(true);
   });
 
   it('takes a final snapshot through the provider before deleting', async () => {

@@ -17,7 +17,8 @@ import { FileSecretStore } from '#shared/providers/local/file-secret-store.ts';
 import { JobSpecSchema } from '#shared/schemas/job.ts';
 import { AddonService } from '#shared/services/addon-service.ts';
 import { BackupService } from '#shared/services/backup-service.ts';
-import { BackupStore } from '#shared/store/backup-store.ts';
+import { BackupStore, type ScheduleRecord } from '#shared/store/backup-store.ts';
+import { newId, nowIso } from '#shared/util/ids.ts';
 import { startTestStore, TEST_TABLE } from '../support/dynamo.ts';
 import { createRequest } from '../support/fixtures.ts';
 import { ScriptedProvider } from '../support/scripted-provider.ts';
@@ -122,6 +123,8 @@ const startWorld = (plan: FaultPlan) => {
   const snapshots = new SnapshotShelf();
   const secrets = new FileSecretStore(join(dir, 'secrets'));
   const secretsDir = join(dir, 'secrets', projectId);
+  /** The schedules the provider runs (an in-process cron locally): removed before their record. */
+  const running = new Set<string>();
   const jobs = {
     cluster: 'local',
     taskDefinition: 'jobs',
@@ -135,6 +138,12 @@ const startWorld = (plan: FaultPlan) => {
     secrets,
     logger: new Logger({ logLevel: 'SILENT' }),
     backups: { store: store.store, backups: backupStore, artifacts, snapshots, jobs },
+    retirement: {
+      store: store.store,
+      backups: backupStore,
+      schedules: { remove: async (schedule) => void running.delete(schedule.id) },
+      graceDays: 7,
+    },
   });
   /** What the dump job does to S3; a restore job changes nothing these checks see. */
   const runJob = async (input: unknown) => {
@@ -186,7 +195,12 @@ const startWorld = (plan: FaultPlan) => {
     start: (run: WorkflowRun) => runner.start(run),
     stop: (workflow, operationId, reason) => runner.stop(workflow, operationId, reason),
   };
-  const addons = new AddonService({ store: store.store, workflows, target: 'local' });
+  const addons = new AddonService({
+    store: store.store,
+    workflows,
+    target: 'local',
+    finalBackups: { backups: backupStore, artifacts },
+  });
   const backups = new BackupService({
     store: store.store,
     backups: backupStore,
@@ -200,6 +214,7 @@ const startWorld = (plan: FaultPlan) => {
     provider,
     snapshots,
     secretsDir,
+    schedules: running,
     addons,
     backups,
     idle: () => runner.idle(),
@@ -221,6 +236,29 @@ const provisioned = async (world: World) => {
   return addon.id;
 };
 
+/** A daily schedule, in the store and running, as the schedules API leaves one. */
+const scheduled = async (world: World, addonId: string) => {
+  const schedule: ScheduleRecord = {
+    id: newId('sch'),
+    projectId: world.projectId,
+    addonId,
+    interval: 'daily',
+    days: null,
+    hours: [3],
+    minutes: [0],
+    retentionDays: 2,
+    type: 'dump',
+    compression: 'zstd',
+    enabled: true,
+    lastRun: null,
+    createdAt: nowIso(),
+    updatedAt: nowIso(),
+    revision: 1,
+  };
+  await backupStore.putSchedule(schedule);
+  world.schedules.add(schedule.id);
+};
+
 const backupRequest = (variant: FaultCase['variant']) =>
   variant === 'snapshot'
     ? ({ type: 'snapshot', pinned: false } as const)
@@ -235,8 +273,11 @@ const startFaulted = async (world: World, plan: FaultPlan): Promise<string> => {
   }
   const addonId = await provisioned(world);
   if (workflow === 'delete-addon') {
+    await scheduled(world, addonId);
     plan.armed = true;
-    return (await world.addons.delete(world.projectId, addonId)).operation.id;
+    // The delete's branches are its final backup's types.
+    const options = variant === 'default' ? {} : { finalBackup: variant };
+    return (await world.addons.delete(world.projectId, addonId, options)).operation.id;
   }
   if (workflow === 'backup-addon') {
     plan.armed = true;
@@ -260,32 +301,48 @@ const secretsOf = async (world: World): Promise<string[]> =>
   (await readdir(world.secretsDir).catch(() => [] as string[])).map((name) => name.replace(/\.json$/, ''));
 
 /**
- * Terminal, unlocked, and every resource left is owned by an addon or a completed backup. When
- * the compensation itself kept failing, what it could not remove is named in the reason instead
- * (the reconciler removes it later).
+ * Terminal, unlocked, and every resource left is owned by an addon or a completed backup (a
+ * completed final backup's data by its record, which outlives the addon for the grace period).
+ * When the compensation itself kept failing, what it could not remove is named in the reason
+ * instead (the reconciler removes it later).
  */
 const assertSettled = async (world: World, operationId: string, fault: FaultCase) => {
   const operation = await store.store.getOperation(world.projectId, operationId);
   expect(['completed', 'failed']).toContain(operation.status);
   const addon = await store.store.findAddon(world.projectId, operation.addonId);
   const outcome = `${operation.type} ${operation.status}`;
+  const backups = await backupStore.listAllBackupsOfAddon(world.projectId, operation.addonId);
+  const final =
+    operation.type === 'delete' ? backups.find((each) => each.id === operation.backupId) : undefined;
+  if (operation.type === 'delete' && operation.backupId) expect(final?.source).toBe('final');
+  // A delete whose final backup failed never touched the addon: it is running, schedules and all.
+  const keptRunning = outcome === 'delete failed' && final?.status === 'failed';
   if (outcome === 'delete completed') {
     expect(addon).toBeUndefined();
+    expect(world.schedules.size).toBe(0);
+    expect(await backupStore.listSchedules(world.projectId, operation.addonId)).toEqual([]);
+    expect(backups.every((backup) => backup.addonDeleted)).toBe(true);
+    if (operation.backupId) expect(final?.status).toBe('completed');
   } else {
     expect(addon?.currentOperationId).toBeNull();
     const expected: Record<string, string> = {
       'create completed': 'running',
       'create failed': 'failed',
-      'delete failed': 'failed',
+      'delete failed': keptRunning ? 'running' : 'failed',
     };
     expect(addon?.status).toBe(expected[outcome] ?? 'running');
+  }
+  if (keptRunning) {
+    expect(operation.error?.message).toMatch(/^The final backup failed, so the addon was not deleted/);
+    expect(world.schedules.size).toBe(1);
+    expect(await backupStore.listSchedules(world.projectId, operation.addonId)).toHaveLength(1);
+    expect(backups.some((backup) => backup.addonDeleted)).toBe(false);
   }
 
   if (fault.cleanupFails) {
     expect(operation.status).toBe('failed');
-    expect(operation.error?.message).toMatch(
-      /\(cleaning up also failed: Injected failure at CompensateAndFail; /,
-    );
+    const cleanup = fault.failing.at(-1);
+    expect(operation.error?.message).toContain(`(cleaning up also failed: Injected failure at ${cleanup}; `);
     return operation;
   }
   const instances = [...world.provider.instances.keys()];
@@ -293,14 +350,11 @@ const assertSettled = async (world: World, operationId: string, fault: FaultCase
   if (!addon || outcome === 'create failed') {
     expect(instances).toEqual([]);
     expect(secrets).toEqual([]);
-  } else if (outcome !== 'delete failed') {
+  } else if (outcome !== 'delete failed' || keptRunning) {
     expect(instances).toEqual([addon.resourceId]);
     expect(secrets).toEqual([addon.id]);
   }
 
-  const backups = addon
-    ? (await backupStore.listBackups(world.projectId, addon.id, { limit: 100 })).items
-    : [];
   const completed = backups.filter((backup) => backup.status === 'completed');
   expect(backups.filter((backup) => !['completed', 'failed'].includes(backup.status))).toEqual([]);
   const owned = completed.flatMap((backup) =>
@@ -352,6 +406,11 @@ describe('the fault plan', () => {
 describe('a failure at any Task state ends the operation with nothing locked or left behind', () => {
   it.each(CASES.map((fault) => [name(fault), fault] as const))('%s', async (_name, fault) => {
     const operation = await run(fault, 'fail');
+    if (operation.type === 'delete' && operation.backupId) {
+      // The ASL says which compensation handles the failure: the final backup's leaves the addon running.
+      const final = await backupStore.getBackup(operation.projectId, operation.backupId);
+      expect(final.status === 'failed').toBe(fault.finalBackupFails);
+    }
     // A restore that had already swapped the data in is reported completed: the data says so.
     if (fault.workflow !== 'restore-addon') expect(operation.status).toBe('failed');
   });

@@ -18,7 +18,7 @@ interface AslState {
   Next?: string;
   Default?: string;
   End?: boolean;
-  Choices?: Array<{ Variable?: string; StringEquals?: string; Next: string }>;
+  Choices?: Array<{ Variable?: string; StringEquals?: string; IsPresent?: boolean; Next: string }>;
   Catch?: Array<{ Next: string }>;
 }
 interface AslDefinition {
@@ -46,10 +46,18 @@ export type Variant = 'dump' | 'snapshot' | 'default';
 
 const isTypeChoice = (rule: { Variable?: string }) => /\.type$/.test(rule.Variable ?? '');
 
-const variantsOf = (definition: AslDefinition): Variant[] =>
-  Object.values(definition.States).some((state) => state.Choices?.some(isTypeChoice))
-    ? ['dump', 'snapshot']
-    : ['default'];
+/** A branch on whether the input carries an option (delete's `backupId`: a final backup of that type). */
+const isOptionChoice = (rule: { IsPresent?: boolean }) => rule.IsPresent === true;
+
+/**
+ * The backup types, when a Choice branches on one; and 'default' (the option absent) when the
+ * typed branch hangs off an optional input, or there is no branch at all.
+ */
+const variantsOf = (definition: AslDefinition): Variant[] => {
+  const choices = Object.values(definition.States).flatMap((state) => state.Choices ?? []);
+  if (!choices.some(isTypeChoice)) return ['default'];
+  return choices.some(isOptionChoice) ? ['default', 'dump', 'snapshot'] : ['dump', 'snapshot'];
+};
 
 /** Where failures go: every Catch target and what follows it (compensation, recording the failure). */
 const failurePath = (definition: AslDefinition): Set<string> => {
@@ -76,6 +84,12 @@ const happyPath = (definition: AslDefinition, variant: Variant): string[] => {
     const state = definition.States[name];
     if (!state) throw new Error(`No state ${name}`);
     if (!state.Choices) return visit(state.Next);
+    const options = state.Choices.filter(isOptionChoice);
+    if (options.length > 0) {
+      if (variant === 'default') return visit(state.Default);
+      for (const rule of options) visit(rule.Next);
+      return;
+    }
     const typed = state.Choices.filter(isTypeChoice);
     for (const rule of state.Choices.filter((each) => !isTypeChoice(each))) visit(rule.Next);
     const chosen = typed.find((rule) => rule.StringEquals === variant);
@@ -92,6 +106,10 @@ const isCompensation = (definition: AslDefinition, name: string): boolean =>
 const catchTargetOf = (definition: AslDefinition, name: string): string | undefined =>
   definition.States[name]?.Catch?.[0]?.Next;
 
+/** The compensation that fails a delete's final backup: it says so with `final: true`. */
+const isFinalBackupFailure = (definition: AslDefinition, name: string | undefined): boolean =>
+  name !== undefined && definition.States[name]?.Parameters?.final === true;
+
 export interface FaultCase {
   workflow: WorkflowName;
   variant: Variant;
@@ -104,6 +122,11 @@ export interface FaultCase {
   failing: string[];
   /** The compensation itself fails every time: what it should remove stays, and the reason says so. */
   cleanupFails: boolean;
+  /**
+   * A failure here is handled by the final backup's compensation (a `failBackup` with
+   * `final: true`): the delete fails before touching the addon, which stays running.
+   */
+  finalBackupFails: boolean;
 }
 
 /** Every (workflow, branch, Task state) a run can reach, with what must fail to reach it. */
@@ -118,7 +141,12 @@ export const faultCases = (): FaultCase[] => {
       for (const state of taskStatesOf(workflow)) {
         const base = { workflow: workflow as WorkflowName, variant, state };
         if (tasks.includes(state)) {
-          cases.push({ ...base, failing: [], cleanupFails: false });
+          cases.push({
+            ...base,
+            failing: [],
+            cleanupFails: false,
+            finalBackupFails: isFinalBackupFailure(definition, catchTargetOf(definition, state)),
+          });
           continue;
         }
         if (!isCompensation(definition, state)) continue; // on the other branch
@@ -135,7 +163,13 @@ export const faultCases = (): FaultCase[] => {
         const failing = chain(state);
         if (failing) {
           const cleanupFails = failing.some((name) => isCompensation(definition, name));
-          cases.push({ ...base, failing, cleanupFails });
+          const handler = catchTargetOf(definition, failing[0] as string);
+          cases.push({
+            ...base,
+            failing,
+            cleanupFails,
+            finalBackupFails: isFinalBackupFailure(definition, handler),
+          });
         }
       }
     }
