@@ -147,8 +147,10 @@ export const runDump = async (options: DumpOptions): Promise<DumpJobResult> => {
     void running.exited.then((exit) => {
       const error = checkExit(running, exit);
       if (!error) return;
-      // pg_dump killed by a dead compressor: let the compressor's own failure be the one reported.
-      if (diedOfBrokenPipe(running, exit)) void allExited.then(() => fail(error));
+      // pg_dump failing because the compressor died (a broken pipe, seen as a signal or as an exit
+      // whose stderr may not have arrived yet): let the compressor's own failure be the one
+      // reported. A compressor that is fine exits on pg_dump's EOF, so waiting costs nothing.
+      if (running !== compressor || diedOfBrokenPipe(running, exit)) void allExited.then(() => fail(error));
       else fail(error);
     });
   }
