@@ -38,7 +38,7 @@ export class SnapshotJobs {
   /** By snapshot id. */
   private readonly jobs = new Map<string, SnapshotJob>();
 
-  constructor(private readonly o: SnapshotJobsOptions) {}
+  constructor(private readonly deps: SnapshotJobsOptions) {}
 
   /** Whether this process is taking the snapshot (or has it queued). */
   isTaking(snapshotId: string): boolean {
@@ -50,25 +50,25 @@ export class SnapshotJobs {
     const sid = checkSnapshotId(snapshotId);
     const running = this.jobs.get(sid);
     if (running) return this.sameSource(sid, running.resourceId, id);
-    const existing = await this.o.store.read(sid).catch((error: unknown) => {
+    const existing = await this.deps.store.read(sid).catch((error: unknown) => {
       throw new ProviderError(`Cannot read snapshot ${sid}: ${errorMessage(error)}`, 'SnapshotUnreadable');
     });
     if (existing?.state === 'available') return this.sameSource(sid, existing.resourceId, id);
-    const record = await this.o.files.readRecord(id);
+    const record = await this.deps.files.readRecord(id);
     if (record?.state !== 'ready')
       throw new ProviderError(`Instance ${id} does not exist`, 'InstanceNotFound');
-    this.o.drivers.snapshotsOf(record.engine);
-    this.o.servers.assertOpen();
+    this.deps.drivers.snapshotsOf(record.engine);
+    this.deps.servers.assertOpen();
     const pending = this.jobs.get(sid); // checked again: no await from here on
     if (pending) return this.sameSource(sid, pending.resourceId, id);
     const abort = new AbortController();
-    const signal = AbortSignal.any([abort.signal, this.o.shutdownSignal()]);
+    const signal = AbortSignal.any([abort.signal, this.deps.shutdownSignal()]);
     const job: SnapshotJob = { resourceId: id, abort, done: Promise.resolve() };
     this.jobs.set(sid, job);
-    job.done = this.o.locks
+    job.done = this.deps.locks
       .exclusive(id, 'snapshotting', () => this.take(id, sid, signal))
       .catch((error: unknown) => {
-        this.o.log('engine: snapshot failed', {
+        this.deps.log('engine: snapshot failed', {
           resourceId: id,
           snapshotId: sid,
           error: errorMessage(error),
@@ -82,7 +82,7 @@ export class SnapshotJobs {
   async describe(snapshotId: string): Promise<SnapshotState> {
     const sid = checkSnapshotId(snapshotId);
     if (this.jobs.has(sid)) return { status: 'creating' };
-    const { store } = this.o;
+    const { store } = this.deps;
     let snapshot: SnapshotRecord | undefined;
     try {
       snapshot = await store.read(sid);
@@ -114,9 +114,9 @@ export class SnapshotJobs {
       await job.done;
     }
     // A restore reading it finishes first.
-    await Promise.all(this.o.restoresReading(sid));
-    await this.o.store.remove(sid);
-    this.o.log('engine: snapshot deleted', { snapshotId: sid });
+    await Promise.all(this.deps.restoresReading(sid));
+    await this.deps.store.remove(sid);
+    this.deps.log('engine: snapshot deleted', { snapshotId: sid });
   }
 
   private sameSource(snapshotId: string, source: string, id: string): void {
@@ -130,7 +130,7 @@ export class SnapshotJobs {
 
   /** The snapshot job proper, under the instance's lock. Its outcome is always recorded on disk. */
   private async take(id: string, sid: string, signal: AbortSignal): Promise<void> {
-    const { files, drivers, store, log } = this.o;
+    const { files, drivers, store, log } = this.deps;
     const started = Date.now();
     const base: Omit<SnapshotRecord, 'state' | 'completedAt'> = {
       snapshotId: sid,
@@ -140,9 +140,9 @@ export class SnapshotJobs {
     let partial: string | undefined;
     try {
       if ((await store.read(sid))?.state === 'available') return; // an earlier call took it meanwhile
-      this.o.servers.assertOpen();
+      this.deps.servers.assertOpen();
       signal.throwIfAborted();
-      const record = await this.o.settledRecord(id);
+      const record = await this.deps.settledRecord(id);
       if (record?.state !== 'ready') {
         throw new ProviderError(`Instance ${id} was deleted before its snapshot began`, 'InstanceNotFound');
       }

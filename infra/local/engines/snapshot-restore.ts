@@ -41,7 +41,7 @@ export class SnapshotRestores {
   /** By `${resourceId}/${restoreId}`. */
   private readonly jobs = new Map<string, RestoreJob>();
 
-  constructor(private readonly o: SnapshotRestoresOptions) {}
+  constructor(private readonly deps: SnapshotRestoresOptions) {}
 
   /** Restores in progress reading the snapshot, each settling when it is over. */
   reading(snapshotId: string): Promise<void>[] {
@@ -53,22 +53,26 @@ export class SnapshotRestores {
     const sid = checkSnapshotId(snapshotId);
     const key = `${id}/${restoreId}`;
     if (this.jobs.has(key)) return;
-    const record = await this.o.files.readRecord(id);
+    const record = await this.deps.files.readRecord(id);
     if (record?.state !== 'ready')
       throw new ProviderError(`Instance ${id} does not exist`, 'InstanceNotFound');
     if (restoreIdOf(record.restore) === restoreId && record.restore?.state === 'available') return;
     const problem = await this.problem(id, record, sid);
     if (problem) throw new ProviderError(problem.reason, problem.code);
-    this.o.servers.assertOpen();
+    this.deps.servers.assertOpen();
     if (this.jobs.has(key)) return; // checked again: no await from here on
     const abort = new AbortController();
     const job: RestoreJob = { snapshotId: sid, abort, done: Promise.resolve() };
     this.jobs.set(key, job);
-    const signal = AbortSignal.any([abort.signal, this.o.shutdownSignal()]);
-    job.done = this.o.locks
+    const signal = AbortSignal.any([abort.signal, this.deps.shutdownSignal()]);
+    job.done = this.deps.locks
       .exclusive(id, 'restoring', () => this.run(id, sid, restoreId, signal))
       .catch((error: unknown) => {
-        this.o.log('engine: restore failed', { resourceId: id, snapshotId: sid, error: errorMessage(error) });
+        this.deps.log('engine: restore failed', {
+          resourceId: id,
+          snapshotId: sid,
+          error: errorMessage(error),
+        });
       })
       .finally(() => {
         if (this.jobs.get(key) === job) this.jobs.delete(key);
@@ -81,7 +85,7 @@ export class SnapshotRestores {
     if (this.jobs.has(`${id}/${restoreId}`)) return { status: 'restoring' };
     let record: InstanceRecord | undefined;
     try {
-      record = await this.o.files.readRecord(id);
+      record = await this.deps.files.readRecord(id);
     } catch (error) {
       return { status: 'failed', reason: errorMessage(error) };
     }
@@ -94,7 +98,7 @@ export class SnapshotRestores {
     if (restore.state === 'failed')
       return { status: 'failed', reason: restore.reason ?? 'The restore failed' };
     // `restoring` with no restore running in this process: a crash interrupted it.
-    if (this.o.locks.activity(id) === 'starting') return { status: 'restoring' }; // resume is rolling it back
+    if (this.deps.locks.activity(id) === 'starting') return { status: 'restoring' }; // resume is rolling it back
     return {
       status: 'failed',
       reason:
@@ -116,7 +120,7 @@ export class SnapshotRestores {
       await job.done;
     }
     // Under the lock: a restore a crash interrupted is rolled back by settledRecord.
-    const record = await this.o.locks.exclusive(id, undefined, () => this.settledRecord(id));
+    const record = await this.deps.locks.exclusive(id, undefined, () => this.settledRecord(id));
     const restore = record?.restore;
     return restoreIdOf(restore) === restoreId && restore?.state === 'available' ? 'completed' : 'discarded';
   }
@@ -126,10 +130,10 @@ export class SnapshotRestores {
    * record found under the lock belongs to no running restore). Call under the instance's lock.
    */
   async settledRecord(id: string): Promise<InstanceRecord | undefined> {
-    const record = await this.o.files.readRecord(id);
+    const record = await this.deps.files.readRecord(id);
     if (record?.restore?.state !== 'restoring') return record;
     await this.rollback(id, RESTORE_INTERRUPTED, false);
-    return this.o.files.readRecord(id);
+    return this.deps.files.readRecord(id);
   }
 
   /** Why `sid` cannot be restored into this instance, or undefined when it can. */
@@ -138,12 +142,12 @@ export class SnapshotRestores {
     record: InstanceRecord,
     sid: string,
   ): Promise<{ code: string; reason: string } | undefined> {
-    if (this.o.snapshotBeingTaken(sid)) {
+    if (this.deps.snapshotBeingTaken(sid)) {
       return { code: 'SnapshotNotAvailable', reason: `Snapshot ${sid} is still being taken` };
     }
     let snapshot: SnapshotRecord | undefined;
     try {
-      snapshot = await this.o.store.read(sid);
+      snapshot = await this.deps.store.read(sid);
     } catch (error) {
       return { code: 'SnapshotUnreadable', reason: `Cannot read snapshot ${sid}: ${errorMessage(error)}` };
     }
@@ -151,8 +155,8 @@ export class SnapshotRestores {
     if (snapshot.state !== 'available') {
       return { code: 'SnapshotNotAvailable', reason: `Snapshot ${sid} is not available: ${snapshot.reason}` };
     }
-    const driver = this.o.drivers.driverFor(record.engine);
-    const snapshots = this.o.drivers.snapshotsOf(record.engine);
+    const driver = this.deps.drivers.driverFor(record.engine);
+    const snapshots = this.deps.drivers.snapshotsOf(record.engine);
     const incompatible = (reason: string) => ({ code: 'SnapshotIncompatible', reason });
     if (snapshot.engine !== record.engine) {
       return incompatible(`Snapshot ${sid} is of a ${snapshot.engine} instance, not ${record.engine}`);
@@ -163,7 +167,7 @@ export class SnapshotRestores {
     const name = driver.displayName;
     const server = await snapshots.serverMajor();
     const current = await snapshots
-      .dataMajor(this.o.files.context(id, record, undefined).dataDir)
+      .dataMajor(this.deps.files.context(id, record, undefined).dataDir)
       .catch(() => server);
     if (snapshot.engineMajor !== server || snapshot.engineMajor !== current) {
       return incompatible(
@@ -195,7 +199,7 @@ export class SnapshotRestores {
    * was interrupted mid-recovery is not always startable again.
    */
   private async run(id: string, sid: string, restoreId: string, signal: AbortSignal): Promise<void> {
-    const { files, drivers, servers, log } = this.o;
+    const { files, drivers, servers, log } = this.deps;
     const started = Date.now();
     const startedAt = new Date(started).toISOString();
     let record = await this.settledRecord(id);
@@ -249,7 +253,7 @@ export class SnapshotRestores {
       await fs.chmod(targetCtx.dataDir, 0o700);
       await chownTo(targetCtx.dataDir, runAs);
       // The engine user unpacks it: a snapshot of an older instance (or one run as `postgres`) is not its yet.
-      const backupDir = this.o.store.backupDirOf(sid);
+      const backupDir = this.deps.store.backupDirOf(sid);
       if (runAs && !(await ownedBy(backupDir, runAs))) await chownTree(backupDir, runAs);
       await snapshots.restore(targetCtx, backupDir, targetCtx.dataDir, signal);
       signal.throwIfAborted();
@@ -310,7 +314,7 @@ export class SnapshotRestores {
    * data directory, remove the copy and, with `restart`, start the previous data again.
    */
   private async rollback(id: string, reason: string, restart: boolean): Promise<void> {
-    const { files, drivers, servers, log } = this.o;
+    const { files, drivers, servers, log } = this.deps;
     const record = await files.readRecord(id);
     const restore = record?.restore;
     if (!record || restore?.state !== 'restoring') return;
