@@ -1,0 +1,79 @@
+import os from 'node:os';
+import path from 'node:path';
+import { errorMessage, ProviderError } from '#shared/errors.ts';
+import type { InstanceContext } from './driver.ts';
+import { PLATFORM_ROLE, peerRoles } from './postgres-roles.ts';
+import { readFileNoFollow, replaceFile } from './system.ts';
+
+const ACCESS_BEGIN =
+  '# BEGIN addons-platform snapshot access (managed by the platform; rewritten when it differs)';
+const ACCESS_END = '# END addons-platform snapshot access';
+const IDENT_MAP = 'addons_platform';
+
+/** A user name as one pg_hba.conf / pg_ident.conf token: quoted, so never a keyword, group or list. */
+const confToken = (value: string): string => {
+  if (!value || /["\r\n\0]/.test(value)) {
+    throw new ProviderError(`The name '${value}' cannot be written in pg_hba.conf`, 'SnapshotAccess');
+  }
+  return `"${value}"`;
+};
+
+/** `text` without the platform's block (kept as is when the block is not well formed). */
+const withoutAccessBlock = (text: string): string => {
+  const lines = text.split('\n');
+  const begin = lines.findIndex((line) => line.trim() === ACCESS_BEGIN);
+  const end = lines.findIndex((line, index) => index > begin && line.trim() === ACCESS_END);
+  if (begin < 0 || end < 0) return text;
+  return withoutAccessBlock([...lines.slice(0, begin), ...lines.slice(end + 1)].join('\n'));
+};
+
+/**
+ * How the platform reaches its own roles without a password: `peer` over the Unix socket, mapped
+ * from the platform's OS user (root, when it runs as root) and the instance's engine OS user (for
+ * pg_basebackup) to the platform's superuser, and to the roles a migration from an instance older
+ * than customer roles passes through (`peerRoles`). This works whatever passwords the data holds,
+ * e.g. after restoring an old snapshot. The socket lives in `run/` (0700, owned by the engine
+ * user; socket 0700), so only that user and root can reach it, and peer checks the connecting
+ * process's uid on top. TCP rules are unchanged: every role needs its password there. The block
+ * goes first, as pg_hba.conf is first-match.
+ *
+ * Idempotent; returns whether a file changed (the running server then needs a reload).
+ */
+export const grantPlatformAccess = async (ctx: InstanceContext): Promise<boolean> => {
+  const osUsers = [...new Set([os.userInfo().username, ...(ctx.runAs ? [ctx.runAs.user] : [])])];
+  const admin = ctx.record.admin?.username ?? PLATFORM_ROLE;
+  const roles = peerRoles(ctx);
+  const hbaBlock = [
+    ACCESS_BEGIN,
+    '# the platform (and pg_basebackup, run as the engine OS user), over the Unix socket in run/ only',
+    `local   replication   ${confToken(admin)}   peer map=${IDENT_MAP}`,
+    `local   all   ${roles.map(confToken).join(',')}   peer map=${IDENT_MAP}`,
+    ACCESS_END,
+  ].join('\n');
+  const identBlock = [
+    ACCESS_BEGIN,
+    ...osUsers.flatMap((osUser) =>
+      roles.map((role) => `${IDENT_MAP}   ${confToken(osUser)}   ${confToken(role)}`),
+    ),
+    ACCESS_END,
+  ].join('\n');
+  const rewrite = async (name: string, next: (text: string) => string): Promise<boolean> => {
+    const file = path.join(ctx.dataDir, name);
+    let current: string;
+    try {
+      current = await readFileNoFollow(file);
+    } catch (error) {
+      throw new ProviderError(`Cannot read ${file}: ${errorMessage(error)}`, 'SnapshotAccess');
+    }
+    const wanted = next(current);
+    if (wanted === current) return false;
+    await replaceFile(file, wanted, ctx.runAs);
+    return true;
+  };
+  const hba = await rewrite('pg_hba.conf', (text) => `${hbaBlock}\n${withoutAccessBlock(text)}`);
+  const ident = await rewrite(
+    'pg_ident.conf',
+    (text) => `${withoutAccessBlock(text).trimEnd()}\n${identBlock}\n`,
+  );
+  return hba || ident;
+};
