@@ -184,7 +184,8 @@ export class Reconciler {
       throw error;
     }
     summary.operations.failed.push({ operationId: operation.id, code: reason.code, reason: reason.message });
-    if (operation.type === 'backup' && operation.backupId) {
+    // A backup it was taking (a backup, or a delete's final backup) must not stay in flight.
+    if (operation.backupId) {
       const backup = await this.deps.backups.findBackup(operation.projectId, operation.backupId);
       if (backup && (backup.status === 'pending' || backup.status === 'in-progress')) {
         // Its data, if any, is a leftover now: the leftover pass removes it.

@@ -79,9 +79,10 @@ const addonWithOperation = async (
   type: Operation['type'],
   age: number,
   status: Operation['status'] = 'pending',
+  finalBackup = false,
 ) => {
   const addon = addonRecord({ projectId: PROJECT, name: `db-${newId('x').slice(-10)}`, status: 'running' });
-  const backupId = type === 'backup' || type === 'restore' ? newId('bkp') : null;
+  const backupId = type === 'backup' || type === 'restore' || finalBackup ? newId('bkp') : null;
   const op = operation({
     addonId: addon.id,
     projectId: PROJECT,
@@ -150,6 +151,20 @@ describe('the reconciler, operations in flight', () => {
       status: 'running',
       currentOperationId: null,
     });
+  });
+
+  it("fails a delete's final backup with it, so no backup stays in flight", async () => {
+    // Prepare
+    const { op, backupId } = await addonWithOperation('delete', 5 * HOUR, 'in-progress', true);
+    const executions = new FakeExecutions();
+    executions.states.set(op.id, { status: 'running' });
+
+    // Act
+    await reconciler(executions).run({ leftovers: false });
+
+    // Assess
+    expect((await env.store.getOperation(PROJECT, op.id)).status).toBe('failed');
+    expect((await backups.getBackup(PROJECT, backupId ?? '')).status).toBe('failed');
   });
 
   it('leaves an operation whose execution runs within its deadline alone', async () => {
