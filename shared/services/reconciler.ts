@@ -173,21 +173,28 @@ export class Reconciler {
     if (run && execution.status === 'running') {
       await this.deps.executions.stop(run.workflow, operation.id, reason.message);
     }
+    const backup = operation.backupId
+      ? await this.deps.backups.findBackup(operation.projectId, operation.backupId)
+      : undefined;
+    // A user's abort marks the backup first and the operation last: a tick in between (its
+    // execution already stopped) ends the operation as the user asked, not as a failure.
+    const abortedByUser = operation.type === 'backup' && backup?.status === 'aborted';
     try {
-      await this.deps.store.updateOperation(operation.projectId, operation.id, {
-        status: 'failed',
-        error: reason,
-        completedAt: nowIso(),
-      });
+      await this.deps.store.updateOperation(
+        operation.projectId,
+        operation.id,
+        abortedByUser
+          ? { status: 'aborted', completedAt: nowIso() }
+          : { status: 'failed', error: reason, completedAt: nowIso() },
+      );
     } catch (error) {
       if (error instanceof ConflictError) return;
       throw error;
     }
     summary.operations.failed.push({ operationId: operation.id, code: reason.code, reason: reason.message });
     // A backup it was taking (a backup, or a delete's final backup) must not stay in flight.
-    if (operation.backupId) {
-      const backup = await this.deps.backups.findBackup(operation.projectId, operation.backupId);
-      if (backup && (backup.status === 'pending' || backup.status === 'in-progress')) {
+    if (backup) {
+      if (backup.status === 'pending' || backup.status === 'in-progress') {
         // Its data, if any, is a leftover now: the leftover pass removes it.
         await this.deps.backups
           .updateBackup(backup, { status: 'failed', error: reason, completedAt: nowIso() })

@@ -167,6 +167,24 @@ describe('the reconciler, operations in flight', () => {
     expect((await backups.getBackup(PROJECT, backupId ?? '')).status).toBe('failed');
   });
 
+  it('ends aborted, not failed, a backup whose abort stopped the execution but has not ended the operation yet', async () => {
+    // Prepare: the abort has marked the backup and stopped the execution, nothing more yet.
+    const { op, backupId } = await addonWithOperation('backup', 60_000, 'in-progress');
+    await backups.updateBackup(await backups.getBackup(PROJECT, backupId ?? ''), {
+      status: 'aborted',
+      completedAt: nowIso(),
+    });
+    const executions = new FakeExecutions();
+    executions.states.set(op.id, { status: 'ended', outcome: 'ABORTED' });
+
+    // Act
+    await reconciler(executions).run({ leftovers: false });
+
+    // Assess
+    expect(await env.store.getOperation(PROJECT, op.id)).toMatchObject({ status: 'aborted', error: null });
+    expect((await backups.getBackup(PROJECT, backupId ?? '')).status).toBe('aborted');
+  });
+
   it('leaves an operation whose execution runs within its deadline alone', async () => {
     // Prepare
     const { addon, op } = await addonWithOperation('create', 5 * 60_000, 'in-progress');
