@@ -6,11 +6,11 @@ import type { ScheduleRunner } from '#shared/ports/schedule-runner.ts';
 import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import { BackupService, scheduledBackupId } from '#shared/services/backup-service.ts';
 import { ScheduleService } from '#shared/services/schedule-service.ts';
-import { BackupStore, type ScheduleRecord } from '#shared/store/backup-store.ts';
-import { newId, nowIso } from '#shared/util/ids.ts';
+import { BackupStore } from '#shared/store/backup-store.ts';
+import { newId } from '#shared/util/ids.ts';
 import { startTestStore, TEST_TABLE } from '../support/dynamo.ts';
 import { context } from '../support/events.ts';
-import { addonRecord, operation } from '../support/fixtures.ts';
+import { addonRecord, operation, scheduleRecord } from '../support/fixtures.ts';
 import { RecordingStarter } from '../support/recording-starter.ts';
 
 const refuse = () => Promise.reject(new Error('not in this test'));
@@ -33,23 +33,13 @@ const world = async () => {
   const op = operation({ addonId: addon.id, projectId: 'proj-once' });
   await env.store.createAddon({ ...addon, currentOperationId: op.id }, op);
   await env.store.updateAddonForOperation(addon, op.id, { status: 'running' }, { release: true });
-  const schedule: ScheduleRecord = {
-    id: newId('sch'),
+  const schedule = scheduleRecord({
     projectId: 'proj-once',
     addonId: addon.id,
     interval: 'hourly',
-    days: null,
     hours: null,
-    minutes: [0],
     retentionDays: 1,
-    type: 'dump',
-    compression: 'zstd',
-    enabled: true,
-    lastRun: null,
-    createdAt: nowIso(),
-    updatedAt: nowIso(),
-    revision: 1,
-  };
+  });
   await backups.putSchedule(schedule);
   const starter = new RecordingStarter();
   const backupService = new BackupService({
