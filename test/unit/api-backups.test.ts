@@ -9,10 +9,10 @@ import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import type { Schedule } from '#shared/schemas/backup.ts';
 import { BackupService } from '#shared/services/backup-service.ts';
 import { ScheduleService } from '#shared/services/schedule-service.ts';
-import { type BackupRecord, BackupStore } from '#shared/store/backup-store.ts';
+import type { BackupRecord, BackupStore } from '#shared/store/backup-store.ts';
 import { newId, nowIso } from '#shared/util/ids.ts';
 import { testCursors } from '../support/cursors.ts';
-import { startTestStore, TEST_TABLE } from '../support/dynamo.ts';
+import { startTestStore } from '../support/dynamo.ts';
 import { apiEvent, context, json } from '../support/events.ts';
 import { addonRecord, operation } from '../support/fixtures.ts';
 import { RecordingStarter } from '../support/recording-starter.ts';
@@ -44,10 +44,7 @@ let handler: ReturnType<typeof createBackupsHandler>;
 
 beforeAll(async () => {
   env = await startTestStore();
-  backupStore = new BackupStore({
-    client: (env.store as unknown as { client: never }).client,
-    tableName: TEST_TABLE,
-  });
+  backupStore = env.backups;
 });
 afterAll(async () => env.stop());
 beforeEach(() => {

@@ -8,10 +8,10 @@ import type { WorkflowStarter } from '#shared/ports/workflow-starter.ts';
 import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import { BackupService } from '#shared/services/backup-service.ts';
 import { ScheduleService } from '#shared/services/schedule-service.ts';
-import { BackupStore } from '#shared/store/backup-store.ts';
+import type { BackupStore } from '#shared/store/backup-store.ts';
 import { newId } from '#shared/util/ids.ts';
 import { testCursors } from '../support/cursors.ts';
-import { startTestStore, TEST_TABLE } from '../support/dynamo.ts';
+import { startTestStore } from '../support/dynamo.ts';
 import { apiEvent, context, json } from '../support/events.ts';
 import { backupRecord } from '../support/fixtures.ts';
 
@@ -25,10 +25,7 @@ let handler: ReturnType<typeof createBackupsHandler>;
 
 beforeAll(async () => {
   env = await startTestStore();
-  backups = new BackupStore({
-    client: (env.store as unknown as { client: never }).client,
-    tableName: TEST_TABLE,
-  });
+  backups = env.backups;
   const artifacts = new BackupArtifacts({
     client: new S3Client({ region: 'local', endpoint: 'http://127.0.0.1:9' }),
     bucket: 'b',

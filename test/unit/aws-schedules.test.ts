@@ -19,9 +19,9 @@ import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import { type Schedule, ScheduleSchema } from '#shared/schemas/backup.ts';
 import { BackupService } from '#shared/services/backup-service.ts';
 import { ScheduleService } from '#shared/services/schedule-service.ts';
-import { BackupStore } from '#shared/store/backup-store.ts';
+import type { BackupStore } from '#shared/store/backup-store.ts';
 import { newId, nowIso } from '#shared/util/ids.ts';
-import { startTestStore, TEST_TABLE } from '../support/dynamo.ts';
+import { startTestStore } from '../support/dynamo.ts';
 import { context } from '../support/events.ts';
 import { addonRecord, operation } from '../support/fixtures.ts';
 import { RecordingStarter } from '../support/recording-starter.ts';
@@ -166,10 +166,7 @@ describe('run-backup and sweep', () => {
 
   beforeAll(async () => {
     env = await startTestStore();
-    backupStore = new BackupStore({
-      client: (env.store as unknown as { client: never }).client,
-      tableName: TEST_TABLE,
-    });
+    backupStore = env.backups;
   });
   afterAll(async () => env.stop());
   beforeEach(() => {

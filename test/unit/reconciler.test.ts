@@ -10,7 +10,7 @@ import type { WorkflowName, WorkflowRun } from '#shared/ports/workflow-starter.t
 import type { Operation } from '#shared/schemas/operation.ts';
 import { Reconciler } from '#shared/services/reconciler.ts';
 import { deadlinesFrom } from '#shared/services/reconciler-policy.ts';
-import { type BackupRecord, BackupStore } from '#shared/store/backup-store.ts';
+import type { BackupRecord, BackupStore } from '#shared/store/backup-store.ts';
 import { newId, nowIso } from '#shared/util/ids.ts';
 import { startTestStore, TEST_TABLE } from '../support/dynamo.ts';
 import { addonRecord, operation } from '../support/fixtures.ts';
@@ -56,12 +56,7 @@ let backups: BackupStore;
 
 beforeAll(async () => {
   env = await startTestStore();
-  backups = new BackupStore({
-    client: DynamoDBDocumentClient.from(env.dynamoClient, {
-      marshallOptions: { removeUndefinedValues: true },
-    }),
-    tableName: TEST_TABLE,
-  });
+  backups = env.backups;
 });
 afterAll(async () => env.stop());
 

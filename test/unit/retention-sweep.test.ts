@@ -4,9 +4,9 @@ import type { SnapshotProvider } from '#shared/ports/engine-provider.ts';
 import type { WorkflowStarter } from '#shared/ports/workflow-starter.ts';
 import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import { BackupService } from '#shared/services/backup-service.ts';
-import { BackupStore } from '#shared/store/backup-store.ts';
+import type { BackupStore } from '#shared/store/backup-store.ts';
 import { newId } from '#shared/util/ids.ts';
-import { startTestStore, TEST_TABLE } from '../support/dynamo.ts';
+import { startTestStore } from '../support/dynamo.ts';
 import { backupRecord } from '../support/fixtures.ts';
 
 const EXPIRED = '2020-01-01T00:00:00.000Z';
@@ -20,10 +20,7 @@ describe('retention sweep', () => {
   let backups: BackupStore;
   beforeAll(async () => {
     env = await startTestStore();
-    backups = new BackupStore({
-      client: (env.store as unknown as { client: never }).client,
-      tableName: TEST_TABLE,
-    });
+    backups = env.backups;
   });
   afterAll(async () => env?.stop());
 

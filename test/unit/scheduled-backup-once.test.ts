@@ -6,9 +6,9 @@ import type { ScheduleRunner } from '#shared/ports/schedule-runner.ts';
 import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import { BackupService, scheduledBackupId } from '#shared/services/backup-service.ts';
 import { ScheduleService } from '#shared/services/schedule-service.ts';
-import { BackupStore } from '#shared/store/backup-store.ts';
+import type { BackupStore } from '#shared/store/backup-store.ts';
 import { newId } from '#shared/util/ids.ts';
-import { startTestStore, TEST_TABLE } from '../support/dynamo.ts';
+import { startTestStore } from '../support/dynamo.ts';
 import { context } from '../support/events.ts';
 import { addonRecord, operation, scheduleRecord } from '../support/fixtures.ts';
 import { RecordingStarter } from '../support/recording-starter.ts';
@@ -20,10 +20,7 @@ let env: Awaited<ReturnType<typeof startTestStore>>;
 let backups: BackupStore;
 beforeAll(async () => {
   env = await startTestStore();
-  backups = new BackupStore({
-    client: (env.store as unknown as { client: never }).client,
-    tableName: TEST_TABLE,
-  });
+  backups = env.backups;
 });
 afterAll(async () => env?.stop());
 

@@ -15,9 +15,9 @@ import { FileSecretStore } from '#shared/providers/local/file-secret-store.ts';
 import { type JobSpec, JobSpecSchema } from '#shared/schemas/job.ts';
 import { AddonService } from '#shared/services/addon-service.ts';
 import { workflowInputFor } from '#shared/services/workflow-inputs.ts';
-import { BackupStore } from '#shared/store/backup-store.ts';
+import type { BackupStore } from '#shared/store/backup-store.ts';
 import { newId } from '#shared/util/ids.ts';
-import { startTestStore, TEST_TABLE } from '../support/dynamo.ts';
+import { startTestStore } from '../support/dynamo.ts';
 import { addonRecord, backupRecord, operation, scheduleRecord } from '../support/fixtures.ts';
 import { ScriptedProvider } from '../support/scripted-provider.ts';
 
@@ -66,10 +66,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'addons-delete-'));
   s3 = await startS3(dir);
   await ensureBucket(s3.client, 'backups');
-  backups = new BackupStore({
-    client: (env.store as unknown as { client: never }).client,
-    tableName: TEST_TABLE,
-  });
+  backups = env.backups;
   artifacts = new BackupArtifacts({ client: s3.client, bucket: 'backups' });
 });
 afterAll(async () => {

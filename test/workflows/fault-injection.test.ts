@@ -17,8 +17,8 @@ import { FileSecretStore } from '#shared/providers/local/file-secret-store.ts';
 import { JobSpecSchema } from '#shared/schemas/job.ts';
 import { AddonService } from '#shared/services/addon-service.ts';
 import { BackupService } from '#shared/services/backup-service.ts';
-import { BackupStore } from '#shared/store/backup-store.ts';
-import { startTestStore, TEST_TABLE } from '../support/dynamo.ts';
+import type { BackupStore } from '#shared/store/backup-store.ts';
+import { startTestStore } from '../support/dynamo.ts';
 import { createRequest, scheduleRecord } from '../support/fixtures.ts';
 import { ScriptedProvider } from '../support/scripted-provider.ts';
 import {
@@ -88,10 +88,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'addons-faults-'));
   s3 = await startS3(dir);
   await ensureBucket(s3.client, BUCKET);
-  backupStore = new BackupStore({
-    client: (store.store as unknown as { client: never }).client,
-    tableName: TEST_TABLE,
-  });
+  backupStore = store.backups;
   artifacts = new BackupArtifacts({ client: s3.client, bucket: BUCKET });
 });
 afterAll(async () => {
