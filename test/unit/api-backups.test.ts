@@ -1,16 +1,15 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createBackupsHandler } from '#functions/api/backups.ts';
 import { routes } from '#shared/api/routes.ts';
 import type { SnapshotProvider } from '#shared/ports/engine-provider.ts';
 import type { ScheduleRunner } from '#shared/ports/schedule-runner.ts';
-import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import type { Schedule } from '#shared/schemas/backup.ts';
 import { BackupService } from '#shared/services/backup-service.ts';
 import { ScheduleService } from '#shared/services/schedule-service.ts';
 import type { BackupRecord, BackupStore } from '#shared/store/backup-store.ts';
 import { newId, nowIso } from '#shared/util/ids.ts';
+import { unreachableArtifacts } from '../support/backups.ts';
 import { testCursors } from '../support/cursors.ts';
 import { startTestStore } from '../support/dynamo.ts';
 import { apiEvent, context, json } from '../support/events.ts';
@@ -51,10 +50,7 @@ beforeEach(() => {
   starter = new RecordingStarter();
   scheduleRunner = new RecordingScheduleRunner();
   // Error paths never reach S3; a client pointed nowhere proves it.
-  const artifacts = new BackupArtifacts({
-    client: new S3Client({ region: 'local', endpoint: 'http://127.0.0.1:9' }),
-    bucket: 'b',
-  });
+  const artifacts = unreachableArtifacts();
   handler = createBackupsHandler({
     logger: new Logger({ logLevel: 'SILENT' }),
     backups: new BackupService({

@@ -1,5 +1,4 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { S3Client } from '@aws-sdk/client-s3';
 import {
   ConflictException,
   CreateScheduleCommand,
@@ -15,12 +14,12 @@ import { createSweepHandler } from '#functions/schedule/sweep.ts';
 import type { SnapshotProvider } from '#shared/ports/engine-provider.ts';
 import type { ScheduleRunner } from '#shared/ports/schedule-runner.ts';
 import { EventBridgeScheduleRunner } from '#shared/providers/aws/eventbridge-schedule-runner.ts';
-import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import { type Schedule, ScheduleSchema } from '#shared/schemas/backup.ts';
 import { BackupService } from '#shared/services/backup-service.ts';
 import { ScheduleService } from '#shared/services/schedule-service.ts';
 import type { BackupStore } from '#shared/store/backup-store.ts';
 import { newId, nowIso } from '#shared/util/ids.ts';
+import { unreachableArtifacts } from '../support/backups.ts';
 import { startTestStore } from '../support/dynamo.ts';
 import { context } from '../support/events.ts';
 import { addonRecord, operation } from '../support/fixtures.ts';
@@ -176,10 +175,7 @@ describe('run-backup and sweep', () => {
       store: env.store,
       backups: backupStore,
       workflows: starter,
-      artifacts: new BackupArtifacts({
-        client: new S3Client({ region: 'local', endpoint: 'http://127.0.0.1:9' }),
-        bucket: 'b',
-      }),
+      artifacts: unreachableArtifacts(),
       snapshots,
       target: 'aws',
       now: () => now,

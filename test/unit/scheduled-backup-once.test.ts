@@ -1,13 +1,12 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRunBackupHandler } from '#functions/schedule/run-backup.ts';
 import type { ScheduleRunner } from '#shared/ports/schedule-runner.ts';
-import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import { BackupService, scheduledBackupId } from '#shared/services/backup-service.ts';
 import { ScheduleService } from '#shared/services/schedule-service.ts';
 import type { BackupStore } from '#shared/store/backup-store.ts';
 import { newId } from '#shared/util/ids.ts';
+import { refusingSnapshots, unreachableArtifacts } from '../support/backups.ts';
 import { startTestStore } from '../support/dynamo.ts';
 import { context } from '../support/events.ts';
 import { addonRecord, operation, scheduleRecord } from '../support/fixtures.ts';
@@ -43,18 +42,8 @@ const world = async () => {
     store: env.store,
     backups,
     workflows: starter,
-    artifacts: new BackupArtifacts({
-      client: new S3Client({ region: 'local', endpoint: 'http://127.0.0.1:9' }),
-      bucket: 'b',
-    }),
-    snapshots: {
-      createSnapshot: refuse,
-      describeSnapshot: refuse,
-      deleteSnapshot: refuse,
-      restoreSnapshot: refuse,
-      describeRestore: refuse,
-      discardRestore: refuse,
-    },
+    artifacts: unreachableArtifacts(),
+    snapshots: refusingSnapshots('not in this test'),
     target: 'aws',
   });
   const runBackup = createRunBackupHandler({
