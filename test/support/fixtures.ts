@@ -83,6 +83,21 @@ export const backupRecord = (
   };
 };
 
+/** A finished dump backup record, its artifact in bucket `b`. */
+export const dumpBackupRecord = (
+  overrides: Partial<BackupRecord> & Pick<BackupRecord, 'addonId'>,
+): BackupRecord =>
+  backupRecord({
+    type: 'dump',
+    compression: 'zstd',
+    engineVersion: '15',
+    sha256: 'a'.repeat(64),
+    startedAt: nowIso(),
+    artifact: { bucket: 'b', key: 'k' },
+    snapshotId: null,
+    ...overrides,
+  });
+
 /** An enabled daily dump schedule at 03:00 keeping backups 2 days, as the schedules API stores one. */
 export const scheduleRecord = (
   overrides: Partial<ScheduleRecord> & Pick<ScheduleRecord, 'projectId' | 'addonId'>,

@@ -13,7 +13,7 @@ import { unreachableArtifacts } from '../support/backups.ts';
 import { testCursors } from '../support/cursors.ts';
 import { startTestStore } from '../support/dynamo.ts';
 import { apiEvent, context, json } from '../support/events.ts';
-import { addonRecord, operation } from '../support/fixtures.ts';
+import { addonRecord, dumpBackupRecord, operation } from '../support/fixtures.ts';
 import { RecordingStarter } from '../support/recording-starter.ts';
 
 class RecordingScheduleRunner implements ScheduleRunner {
@@ -81,33 +81,8 @@ const runningAddon = async (overrides: Parameters<typeof addonRecord>[0] = {}) =
 };
 
 const finishedBackup = async (addonId: string, overrides: Partial<BackupRecord> = {}) => {
-  const backup: BackupRecord = {
-    id: newId('bkp'),
-    projectId: 'proj-b',
-    addonId,
-    type: 'dump',
-    compression: 'zstd',
-    status: 'completed',
-    source: 'manual',
-    scheduleId: null,
-    engine: 'postgresql',
-    engineVersion: '15',
-    sizeBytes: 100,
-    sha256: 'a'.repeat(64),
-    pinned: false,
-    expiresAt: null,
-    operationId: newId('op'),
-    addonName: null,
-    addonDeleted: false,
-    addonDeletedAt: null,
-    error: null,
-    createdAt: nowIso(),
-    startedAt: nowIso(),
-    completedAt: nowIso(),
-    artifact: { bucket: 'b', key: 'k' },
-    snapshotId: null,
-    ...overrides,
-  };
+  const backup = dumpBackupRecord({ projectId: 'proj-b', addonId, sizeBytes: 100, ...overrides });
+
   await backupStore.putBackup(backup);
   return backup;
 };

@@ -22,7 +22,7 @@ import { newId, nowIso } from '#shared/util/ids.ts';
 import { unreachableArtifacts } from '../support/backups.ts';
 import { startTestStore } from '../support/dynamo.ts';
 import { context } from '../support/events.ts';
-import { addonRecord, operation } from '../support/fixtures.ts';
+import { addonRecord, backupRecord, operation } from '../support/fixtures.ts';
 import { RecordingStarter } from '../support/recording-starter.ts';
 
 const $metadata = { httpStatusCode: 400 };
@@ -283,33 +283,22 @@ describe('run-backup and sweep', () => {
 
   it('sweeps expired unpinned backups: data first, then the record', async () => {
     const { addon } = await addonWithSchedule();
-    const base = {
-      projectId: 'proj-a',
+    const swept = {
       addonId: addon.id,
-      type: 'snapshot' as const,
-      compression: null,
-      status: 'completed' as const,
-      source: 'schedule' as const,
+      source: 'schedule',
       scheduleId: 'sch-x',
-      engine: 'postgresql' as const,
-      engineVersion: '17',
-      sizeBytes: 1,
-      sha256: null,
       operationId: 'op-x',
-      addonName: null,
-      addonDeleted: false,
-      addonDeletedAt: null,
-      error: null,
-      createdAt: nowIso(),
-      startedAt: null,
+    } as const;
+    const expired = backupRecord({ ...swept, completedAt: null, expiresAt: '2020-01-01T00:00:00.000Z' });
+    const pinned = backupRecord({
+      ...swept,
       completedAt: null,
-      artifact: null,
-    };
-    const expired = { ...base, id: newId('bkp'), pinned: false, expiresAt: '2020-01-01T00:00:00.000Z' };
-    const pinned = { ...base, id: newId('bkp'), pinned: true, expiresAt: '2020-01-01T00:00:00.000Z' };
-    const kept = { ...base, id: newId('bkp'), pinned: false, expiresAt: '2099-01-01T00:00:00.000Z' };
+      pinned: true,
+      expiresAt: '2020-01-01T00:00:00.000Z',
+    });
+    const kept = backupRecord({ ...swept, completedAt: null, expiresAt: '2099-01-01T00:00:00.000Z' });
     for (const backup of [expired, pinned, kept]) {
-      await backupStore.putBackup({ ...backup, snapshotId: `snap-${backup.id}` });
+      await backupStore.putBackup(backup);
     }
 
     const result = await createSweepHandler({ logger, backups: services.backups })({}, context());
