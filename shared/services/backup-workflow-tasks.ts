@@ -190,21 +190,31 @@ export class BackupWorkflowTasks {
     return { artifact: backup.artifact, compression: backup.compression };
   }
 
+  /** Which backup of which addon a dump or restore job works on, and where its artifact is. */
+  private jobTarget(
+    task: Task<'prepareDumpJob' | 'prepareRestoreJob'>,
+    addon: AddonRecord,
+    backup: BackupRecord,
+  ) {
+    return {
+      operationId: task.operationId,
+      projectId: task.projectId,
+      addonId: task.addonId,
+      backupId: backup.id,
+      engine: addon.engine,
+      ...this.artifactOf(backup),
+    };
+  }
+
   private async prepareDumpJob(task: Task<'prepareDumpJob'>) {
     await this.progress(task, 'dumping', 20);
     const [addon, backup] = await this.addonAndBackup(task);
-    const { artifact, compression } = this.artifactOf(backup);
+    const target = this.jobTarget(task, addon, backup);
     return this.launch(
       {
         kind: 'dump',
-        operationId: task.operationId,
-        projectId: task.projectId,
-        addonId: task.addonId,
-        backupId: backup.id,
-        engine: addon.engine,
-        artifact,
-        resultKey: this.deps.artifacts.resultKeyOf(artifact),
-        compression,
+        ...target,
+        resultKey: this.deps.artifacts.resultKeyOf(target.artifact),
         estimatedBytes: addon.storageGiB * 1024 ** 3,
       },
       addon,
@@ -337,18 +347,12 @@ export class BackupWorkflowTasks {
   private async prepareRestoreJob(task: Task<'prepareRestoreJob'>) {
     await this.progress(task, 'restoring-dump', 20);
     const [addon, backup] = await this.addonAndBackup(task);
-    const { artifact, compression } = this.artifactOf(backup);
+    const target = this.jobTarget(task, addon, backup);
     if (!backup.sha256) throw new ProviderError(`Backup ${backup.id} has no recorded SHA-256`);
     return this.launch(
       {
         kind: 'restore',
-        operationId: task.operationId,
-        projectId: task.projectId,
-        addonId: task.addonId,
-        backupId: backup.id,
-        engine: addon.engine,
-        artifact,
-        compression,
+        ...target,
         expectedSha256: backup.sha256,
       },
       addon,

@@ -2,7 +2,7 @@ import { resourceIdFor } from '#shared/ports/engine-provider.ts';
 import { CreateAddonRequestSchema } from '#shared/schemas/addon.ts';
 import type { Operation } from '#shared/schemas/operation.ts';
 import type { AddonRecord } from '#shared/store/addon-store.ts';
-import type { BackupRecord } from '#shared/store/backup-store.ts';
+import type { BackupRecord, ScheduleRecord } from '#shared/store/backup-store.ts';
 import { newId, nowIso } from '#shared/util/ids.ts';
 
 /** Test data comes from the production schemas. */
@@ -79,6 +79,44 @@ export const backupRecord = (
     completedAt: nowIso(),
     artifact: null,
     snapshotId: `snap-${id}`,
+    ...overrides,
+  };
+};
+
+/** A finished dump backup record, its artifact in bucket `b`. */
+export const dumpBackupRecord = (
+  overrides: Partial<BackupRecord> & Pick<BackupRecord, 'addonId'>,
+): BackupRecord =>
+  backupRecord({
+    type: 'dump',
+    compression: 'zstd',
+    engineVersion: '15',
+    sha256: 'a'.repeat(64),
+    startedAt: nowIso(),
+    artifact: { bucket: 'b', key: 'k' },
+    snapshotId: null,
+    ...overrides,
+  });
+
+/** An enabled daily dump schedule at 03:00 keeping backups 2 days, as the schedules API stores one. */
+export const scheduleRecord = (
+  overrides: Partial<ScheduleRecord> & Pick<ScheduleRecord, 'projectId' | 'addonId'>,
+): ScheduleRecord => {
+  const now = nowIso();
+  return {
+    id: newId('sch'),
+    interval: 'daily',
+    days: null,
+    hours: [3],
+    minutes: [0],
+    retentionDays: 2,
+    type: 'dump',
+    compression: 'zstd',
+    enabled: true,
+    lastRun: null,
+    createdAt: now,
+    updatedAt: now,
+    revision: 1,
     ...overrides,
   };
 };

@@ -1,20 +1,19 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createBackupsHandler } from '#functions/api/backups.ts';
 import { routes } from '#shared/api/routes.ts';
 import type { SnapshotProvider } from '#shared/ports/engine-provider.ts';
 import type { ScheduleRunner } from '#shared/ports/schedule-runner.ts';
-import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import type { Schedule } from '#shared/schemas/backup.ts';
 import { BackupService } from '#shared/services/backup-service.ts';
 import { ScheduleService } from '#shared/services/schedule-service.ts';
-import { type BackupRecord, BackupStore } from '#shared/store/backup-store.ts';
+import type { BackupRecord, BackupStore } from '#shared/store/backup-store.ts';
 import { newId, nowIso } from '#shared/util/ids.ts';
+import { unreachableArtifacts } from '../support/backups.ts';
 import { testCursors } from '../support/cursors.ts';
-import { startTestStore, TEST_TABLE } from '../support/dynamo.ts';
+import { startTestStore } from '../support/dynamo.ts';
 import { apiEvent, context, json } from '../support/events.ts';
-import { addonRecord, operation } from '../support/fixtures.ts';
+import { addonRecord, dumpBackupRecord, operation } from '../support/fixtures.ts';
 import { RecordingStarter } from '../support/recording-starter.ts';
 
 class RecordingScheduleRunner implements ScheduleRunner {
@@ -44,20 +43,14 @@ let handler: ReturnType<typeof createBackupsHandler>;
 
 beforeAll(async () => {
   env = await startTestStore();
-  backupStore = new BackupStore({
-    client: (env.store as unknown as { client: never }).client,
-    tableName: TEST_TABLE,
-  });
+  backupStore = env.backups;
 });
 afterAll(async () => env.stop());
 beforeEach(() => {
   starter = new RecordingStarter();
   scheduleRunner = new RecordingScheduleRunner();
   // Error paths never reach S3; a client pointed nowhere proves it.
-  const artifacts = new BackupArtifacts({
-    client: new S3Client({ region: 'local', endpoint: 'http://127.0.0.1:9' }),
-    bucket: 'b',
-  });
+  const artifacts = unreachableArtifacts();
   handler = createBackupsHandler({
     logger: new Logger({ logLevel: 'SILENT' }),
     backups: new BackupService({
@@ -88,33 +81,8 @@ const runningAddon = async (overrides: Parameters<typeof addonRecord>[0] = {}) =
 };
 
 const finishedBackup = async (addonId: string, overrides: Partial<BackupRecord> = {}) => {
-  const backup: BackupRecord = {
-    id: newId('bkp'),
-    projectId: 'proj-b',
-    addonId,
-    type: 'dump',
-    compression: 'zstd',
-    status: 'completed',
-    source: 'manual',
-    scheduleId: null,
-    engine: 'postgresql',
-    engineVersion: '15',
-    sizeBytes: 100,
-    sha256: 'a'.repeat(64),
-    pinned: false,
-    expiresAt: null,
-    operationId: newId('op'),
-    addonName: null,
-    addonDeleted: false,
-    addonDeletedAt: null,
-    error: null,
-    createdAt: nowIso(),
-    startedAt: nowIso(),
-    completedAt: nowIso(),
-    artifact: { bucket: 'b', key: 'k' },
-    snapshotId: null,
-    ...overrides,
-  };
+  const backup = dumpBackupRecord({ projectId: 'proj-b', addonId, sizeBytes: 100, ...overrides });
+
   await backupStore.putBackup(backup);
   return backup;
 };

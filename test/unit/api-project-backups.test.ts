@@ -1,17 +1,16 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBackupsHandler } from '#functions/api/backups.ts';
 import { routes } from '#shared/api/routes.ts';
 import type { ScheduleRunner } from '#shared/ports/schedule-runner.ts';
 import type { WorkflowStarter } from '#shared/ports/workflow-starter.ts';
-import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import { BackupService } from '#shared/services/backup-service.ts';
 import { ScheduleService } from '#shared/services/schedule-service.ts';
-import { BackupStore } from '#shared/store/backup-store.ts';
+import type { BackupStore } from '#shared/store/backup-store.ts';
 import { newId } from '#shared/util/ids.ts';
+import { refusingSnapshots, unreachableArtifacts } from '../support/backups.ts';
 import { testCursors } from '../support/cursors.ts';
-import { startTestStore, TEST_TABLE } from '../support/dynamo.ts';
+import { startTestStore } from '../support/dynamo.ts';
 import { apiEvent, context, json } from '../support/events.ts';
 import { backupRecord } from '../support/fixtures.ts';
 
@@ -25,14 +24,8 @@ let handler: ReturnType<typeof createBackupsHandler>;
 
 beforeAll(async () => {
   env = await startTestStore();
-  backups = new BackupStore({
-    client: (env.store as unknown as { client: never }).client,
-    tableName: TEST_TABLE,
-  });
-  const artifacts = new BackupArtifacts({
-    client: new S3Client({ region: 'local', endpoint: 'http://127.0.0.1:9' }),
-    bucket: 'b',
-  });
+  backups = env.backups;
+  const artifacts = unreachableArtifacts();
   handler = createBackupsHandler({
     logger: new Logger({ logLevel: 'SILENT' }),
     cursors: testCursors(),
@@ -41,14 +34,7 @@ beforeAll(async () => {
       backups,
       workflows,
       artifacts,
-      snapshots: {
-        createSnapshot: refuse,
-        describeSnapshot: refuse,
-        deleteSnapshot: refuse,
-        restoreSnapshot: refuse,
-        describeRestore: refuse,
-        discardRestore: refuse,
-      },
+      snapshots: refusingSnapshots('not in this test'),
       target: 'local',
     }),
     schedules: new ScheduleService({ store: env.store, backups, runner, target: 'local' }),

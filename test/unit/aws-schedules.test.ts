@@ -1,5 +1,4 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { S3Client } from '@aws-sdk/client-s3';
 import {
   ConflictException,
   CreateScheduleCommand,
@@ -15,15 +14,15 @@ import { createSweepHandler } from '#functions/schedule/sweep.ts';
 import type { SnapshotProvider } from '#shared/ports/engine-provider.ts';
 import type { ScheduleRunner } from '#shared/ports/schedule-runner.ts';
 import { EventBridgeScheduleRunner } from '#shared/providers/aws/eventbridge-schedule-runner.ts';
-import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import { type Schedule, ScheduleSchema } from '#shared/schemas/backup.ts';
 import { BackupService } from '#shared/services/backup-service.ts';
 import { ScheduleService } from '#shared/services/schedule-service.ts';
-import { BackupStore } from '#shared/store/backup-store.ts';
+import type { BackupStore } from '#shared/store/backup-store.ts';
 import { newId, nowIso } from '#shared/util/ids.ts';
-import { startTestStore, TEST_TABLE } from '../support/dynamo.ts';
+import { unreachableArtifacts } from '../support/backups.ts';
+import { startTestStore } from '../support/dynamo.ts';
 import { context } from '../support/events.ts';
-import { addonRecord, operation } from '../support/fixtures.ts';
+import { addonRecord, backupRecord, operation } from '../support/fixtures.ts';
 import { RecordingStarter } from '../support/recording-starter.ts';
 
 const $metadata = { httpStatusCode: 400 };
@@ -166,10 +165,7 @@ describe('run-backup and sweep', () => {
 
   beforeAll(async () => {
     env = await startTestStore();
-    backupStore = new BackupStore({
-      client: (env.store as unknown as { client: never }).client,
-      tableName: TEST_TABLE,
-    });
+    backupStore = env.backups;
   });
   afterAll(async () => env.stop());
   beforeEach(() => {
@@ -179,10 +175,7 @@ describe('run-backup and sweep', () => {
       store: env.store,
       backups: backupStore,
       workflows: starter,
-      artifacts: new BackupArtifacts({
-        client: new S3Client({ region: 'local', endpoint: 'http://127.0.0.1:9' }),
-        bucket: 'b',
-      }),
+      artifacts: unreachableArtifacts(),
       snapshots,
       target: 'aws',
       now: () => now,
@@ -290,33 +283,22 @@ describe('run-backup and sweep', () => {
 
   it('sweeps expired unpinned backups: data first, then the record', async () => {
     const { addon } = await addonWithSchedule();
-    const base = {
-      projectId: 'proj-a',
+    const swept = {
       addonId: addon.id,
-      type: 'snapshot' as const,
-      compression: null,
-      status: 'completed' as const,
-      source: 'schedule' as const,
+      source: 'schedule',
       scheduleId: 'sch-x',
-      engine: 'postgresql' as const,
-      engineVersion: '17',
-      sizeBytes: 1,
-      sha256: null,
       operationId: 'op-x',
-      addonName: null,
-      addonDeleted: false,
-      addonDeletedAt: null,
-      error: null,
-      createdAt: nowIso(),
-      startedAt: null,
+    } as const;
+    const expired = backupRecord({ ...swept, completedAt: null, expiresAt: '2020-01-01T00:00:00.000Z' });
+    const pinned = backupRecord({
+      ...swept,
       completedAt: null,
-      artifact: null,
-    };
-    const expired = { ...base, id: newId('bkp'), pinned: false, expiresAt: '2020-01-01T00:00:00.000Z' };
-    const pinned = { ...base, id: newId('bkp'), pinned: true, expiresAt: '2020-01-01T00:00:00.000Z' };
-    const kept = { ...base, id: newId('bkp'), pinned: false, expiresAt: '2099-01-01T00:00:00.000Z' };
+      pinned: true,
+      expiresAt: '2020-01-01T00:00:00.000Z',
+    });
+    const kept = backupRecord({ ...swept, completedAt: null, expiresAt: '2099-01-01T00:00:00.000Z' });
     for (const backup of [expired, pinned, kept]) {
-      await backupStore.putBackup({ ...backup, snapshotId: `snap-${backup.id}` });
+      await backupStore.putBackup(backup);
     }
 
     const result = await createSweepHandler({ logger, backups: services.backups })({}, context());

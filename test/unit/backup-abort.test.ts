@@ -1,7 +1,6 @@
 import { DeleteDBSnapshotCommand, InvalidDBSnapshotStateFault, RDSClient } from '@aws-sdk/client-rds';
 import { DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RdsSnapshotDeleter } from '#shared/providers/aws/rds-postgres-provider.ts';
@@ -9,9 +8,9 @@ import { SfnWorkflowStarter } from '#shared/providers/aws/sfn-workflow-starter.t
 import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import { BackupService } from '#shared/services/backup-service.ts';
 import { BackupWorkflowTasks } from '#shared/services/backup-workflow-tasks.ts';
-import { BackupStore } from '#shared/store/backup-store.ts';
+import type { BackupStore } from '#shared/store/backup-store.ts';
 import { newId } from '#shared/util/ids.ts';
-import { startTestStore, TEST_TABLE } from '../support/dynamo.ts';
+import { startTestStore } from '../support/dynamo.ts';
 import { addonRecord, operation } from '../support/fixtures.ts';
 
 /**
@@ -30,12 +29,7 @@ let backups: BackupStore;
 
 beforeAll(async () => {
   env = await startTestStore();
-  backups = new BackupStore({
-    client: DynamoDBDocumentClient.from(env.dynamoClient, {
-      marshallOptions: { removeUndefinedValues: true },
-    }),
-    tableName: TEST_TABLE,
-  });
+  backups = env.backups;
 });
 afterAll(async () => {
   rds.restore();

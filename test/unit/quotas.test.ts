@@ -1,5 +1,4 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAddonsHandler } from '#functions/api/addons.ts';
@@ -8,7 +7,6 @@ import { loadLocalConfig } from '#infra/local/config.ts';
 import { routes } from '#shared/api/routes.ts';
 import type { ScheduleRunner } from '#shared/ports/schedule-runner.ts';
 import type { WorkflowStarter } from '#shared/ports/workflow-starter.ts';
-import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import { AddonService } from '#shared/services/addon-service.ts';
 import { BackupService } from '#shared/services/backup-service.ts';
 import { DEFAULT_QUOTAS } from '#shared/services/quotas.ts';
@@ -17,6 +15,7 @@ import { BackupStore } from '#shared/store/backup-store.ts';
 import { QuotaCounters } from '#shared/store/quota-counters.ts';
 import { keys } from '#shared/store/table.ts';
 import { newId } from '#shared/util/ids.ts';
+import { unreachableArtifacts } from '../support/backups.ts';
 import { testCursors } from '../support/cursors.ts';
 import { startTestStore, TEST_TABLE } from '../support/dynamo.ts';
 import { apiEvent, context, json } from '../support/events.ts';
@@ -59,10 +58,7 @@ const backupsHandler = (quotas: { schedulesPerAddon: number; minScheduleInterval
       store: env.store,
       backups: backupStore,
       workflows: starter,
-      artifacts: new BackupArtifacts({
-        client: new S3Client({ region: 'local', endpoint: 'http://127.0.0.1:9' }),
-        bucket: 'b',
-      }),
+      artifacts: unreachableArtifacts(),
       snapshots: {} as never,
       target: 'local',
     }),

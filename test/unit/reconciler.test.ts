@@ -10,10 +10,10 @@ import type { WorkflowName, WorkflowRun } from '#shared/ports/workflow-starter.t
 import type { Operation } from '#shared/schemas/operation.ts';
 import { Reconciler } from '#shared/services/reconciler.ts';
 import { deadlinesFrom } from '#shared/services/reconciler-policy.ts';
-import { type BackupRecord, BackupStore } from '#shared/store/backup-store.ts';
-import { newId, nowIso } from '#shared/util/ids.ts';
+import type { BackupRecord, BackupStore } from '#shared/store/backup-store.ts';
+import { newId } from '#shared/util/ids.ts';
 import { startTestStore, TEST_TABLE } from '../support/dynamo.ts';
-import { addonRecord, operation } from '../support/fixtures.ts';
+import { addonRecord, dumpBackupRecord, operation } from '../support/fixtures.ts';
 
 const HOUR = 3_600_000;
 const PROJECT = 'proj-rec';
@@ -56,12 +56,7 @@ let backups: BackupStore;
 
 beforeAll(async () => {
   env = await startTestStore();
-  backups = new BackupStore({
-    client: DynamoDBDocumentClient.from(env.dynamoClient, {
-      marshallOptions: { removeUndefinedValues: true },
-    }),
-    tableName: TEST_TABLE,
-  });
+  backups = env.backups;
 });
 afterAll(async () => env.stop());
 
@@ -99,33 +94,8 @@ const addonWithOperation = async (
   return { addon, op, backupId };
 };
 
-const backupRecord = (addonId: string, overrides: Partial<BackupRecord> = {}): BackupRecord => ({
-  id: newId('bkp'),
-  projectId: PROJECT,
-  addonId,
-  type: 'dump',
-  compression: 'zstd',
-  status: 'completed',
-  source: 'manual',
-  scheduleId: null,
-  engine: 'postgresql',
-  engineVersion: '15',
-  sizeBytes: 10,
-  sha256: 'a'.repeat(64),
-  pinned: false,
-  expiresAt: null,
-  operationId: newId('op'),
-  error: null,
-  createdAt: nowIso(),
-  startedAt: nowIso(),
-  completedAt: nowIso(),
-  artifact: { bucket: 'b', key: 'k' },
-  snapshotId: null,
-  addonName: 'app-db',
-  addonDeleted: false,
-  addonDeletedAt: null,
-  ...overrides,
-});
+const backupRecord = (addonId: string, overrides: Partial<BackupRecord> = {}): BackupRecord =>
+  dumpBackupRecord({ projectId: PROJECT, addonId, sizeBytes: 10, addonName: 'app-db', ...overrides });
 
 describe('the reconciler, operations in flight', () => {
   it('fails a backup past its deadline: execution stopped, backup failed, addon running and free', async () => {

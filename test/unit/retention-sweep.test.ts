@@ -1,12 +1,11 @@
-import { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SnapshotProvider } from '#shared/ports/engine-provider.ts';
 import type { WorkflowStarter } from '#shared/ports/workflow-starter.ts';
-import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import { BackupService } from '#shared/services/backup-service.ts';
-import { BackupStore } from '#shared/store/backup-store.ts';
+import type { BackupStore } from '#shared/store/backup-store.ts';
 import { newId } from '#shared/util/ids.ts';
-import { startTestStore, TEST_TABLE } from '../support/dynamo.ts';
+import { refusingSnapshots, unreachableArtifacts } from '../support/backups.ts';
+import { startTestStore } from '../support/dynamo.ts';
 import { backupRecord } from '../support/fixtures.ts';
 
 const EXPIRED = '2020-01-01T00:00:00.000Z';
@@ -20,10 +19,7 @@ describe('retention sweep', () => {
   let backups: BackupStore;
   beforeAll(async () => {
     env = await startTestStore();
-    backups = new BackupStore({
-      client: (env.store as unknown as { client: never }).client,
-      tableName: TEST_TABLE,
-    });
+    backups = env.backups;
   });
   afterAll(async () => env?.stop());
 
@@ -32,18 +28,8 @@ describe('retention sweep', () => {
       store: env.store,
       backups,
       workflows: noWorkflows,
-      artifacts: new BackupArtifacts({
-        client: new S3Client({ region: 'local', endpoint: 'http://127.0.0.1:9' }),
-        bucket: 'b',
-      }),
-      snapshots: {
-        deleteSnapshot,
-        createSnapshot: () => Promise.reject(new Error('not here')),
-        describeSnapshot: () => Promise.reject(new Error('not here')),
-        restoreSnapshot: () => Promise.reject(new Error('not here')),
-        describeRestore: () => Promise.reject(new Error('not here')),
-        discardRestore: () => Promise.reject(new Error('not here')),
-      },
+      artifacts: unreachableArtifacts(),
+      snapshots: refusingSnapshots('not here', { deleteSnapshot }),
       target: 'aws',
     });
 

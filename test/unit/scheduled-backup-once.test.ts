@@ -1,16 +1,15 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRunBackupHandler } from '#functions/schedule/run-backup.ts';
 import type { ScheduleRunner } from '#shared/ports/schedule-runner.ts';
-import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import { BackupService, scheduledBackupId } from '#shared/services/backup-service.ts';
 import { ScheduleService } from '#shared/services/schedule-service.ts';
-import { BackupStore, type ScheduleRecord } from '#shared/store/backup-store.ts';
-import { newId, nowIso } from '#shared/util/ids.ts';
-import { startTestStore, TEST_TABLE } from '../support/dynamo.ts';
+import type { BackupStore } from '#shared/store/backup-store.ts';
+import { newId } from '#shared/util/ids.ts';
+import { refusingSnapshots, unreachableArtifacts } from '../support/backups.ts';
+import { startTestStore } from '../support/dynamo.ts';
 import { context } from '../support/events.ts';
-import { addonRecord, operation } from '../support/fixtures.ts';
+import { addonRecord, operation, scheduleRecord } from '../support/fixtures.ts';
 import { RecordingStarter } from '../support/recording-starter.ts';
 
 const refuse = () => Promise.reject(new Error('not in this test'));
@@ -20,10 +19,7 @@ let env: Awaited<ReturnType<typeof startTestStore>>;
 let backups: BackupStore;
 beforeAll(async () => {
   env = await startTestStore();
-  backups = new BackupStore({
-    client: (env.store as unknown as { client: never }).client,
-    tableName: TEST_TABLE,
-  });
+  backups = env.backups;
 });
 afterAll(async () => env?.stop());
 
@@ -33,41 +29,21 @@ const world = async () => {
   const op = operation({ addonId: addon.id, projectId: 'proj-once' });
   await env.store.createAddon({ ...addon, currentOperationId: op.id }, op);
   await env.store.updateAddonForOperation(addon, op.id, { status: 'running' }, { release: true });
-  const schedule: ScheduleRecord = {
-    id: newId('sch'),
+  const schedule = scheduleRecord({
     projectId: 'proj-once',
     addonId: addon.id,
     interval: 'hourly',
-    days: null,
     hours: null,
-    minutes: [0],
     retentionDays: 1,
-    type: 'dump',
-    compression: 'zstd',
-    enabled: true,
-    lastRun: null,
-    createdAt: nowIso(),
-    updatedAt: nowIso(),
-    revision: 1,
-  };
+  });
   await backups.putSchedule(schedule);
   const starter = new RecordingStarter();
   const backupService = new BackupService({
     store: env.store,
     backups,
     workflows: starter,
-    artifacts: new BackupArtifacts({
-      client: new S3Client({ region: 'local', endpoint: 'http://127.0.0.1:9' }),
-      bucket: 'b',
-    }),
-    snapshots: {
-      createSnapshot: refuse,
-      describeSnapshot: refuse,
-      deleteSnapshot: refuse,
-      restoreSnapshot: refuse,
-      describeRestore: refuse,
-      discardRestore: refuse,
-    },
+    artifacts: unreachableArtifacts(),
+    snapshots: refusingSnapshots('not in this test'),
     target: 'aws',
   });
   const runBackup = createRunBackupHandler({

@@ -9,8 +9,7 @@ import { LOCAL_SUBSTITUTIONS, LocalWorkflowRunner } from '#infra/local/workflow-
 import { ProviderError, TransientError } from '#shared/errors.ts';
 import { FileSecretStore } from '#shared/providers/local/file-secret-store.ts';
 import { AddonService } from '#shared/services/addon-service.ts';
-import { BackupStore } from '#shared/store/backup-store.ts';
-import { startTestStore, TEST_TABLE } from '../support/dynamo.ts';
+import { startTestStore } from '../support/dynamo.ts';
 import { createRequest } from '../support/fixtures.ts';
 import { ScriptedProvider } from '../support/scripted-provider.ts';
 
@@ -40,10 +39,7 @@ beforeEach(() => {
     logger: new Logger({ logLevel: 'SILENT' }),
     retirement: {
       store: env.store,
-      backups: new BackupStore({
-        client: (env.store as unknown as { client: never }).client,
-        tableName: TEST_TABLE,
-      }),
+      backups: env.backups,
       schedules: { remove: async () => undefined },
       graceDays: 7,
     },

@@ -3,7 +3,6 @@ import { restoreIdentifiers, TAG_KEYS } from '#shared/providers/aws/rds-postgres
 import { type JobSpec, JobSpecSchema } from '#shared/schemas/job.ts';
 import { JOB_COMMAND } from '#shared/services/backup-workflow-tasks.ts';
 import type { AddonRecord } from '#shared/store/addon-store.ts';
-import { newId } from '#shared/util/ids.ts';
 import {
   type AwsCall,
   type CallEnvironment,
@@ -12,7 +11,7 @@ import {
   roleStatements,
   unusedActions,
 } from '../infra/support/iam.ts';
-import { createRequest } from '../support/fixtures.ts';
+import { createRequest, scheduleRecord } from '../support/fixtures.ts';
 import { type AwsWorkflowWorld, logicalIdOf, startAwsWorkflowWorld } from './support/aws-workflows.ts';
 
 /**
@@ -392,26 +391,16 @@ describe('the workflow function role, over provision, backup, restore and delete
   it('deletes an addon after a final snapshot, and its EventBridge schedule in the deployment’s group', async () => {
     // Prepare
     const addon = await provision();
-    const scheduleId = newId('sch');
-    const now = new Date().toISOString();
-    await world.backupStore.putSchedule({
-      id: scheduleId,
+    const schedule = scheduleRecord({
       projectId: PROJECT,
       addonId: addon.id,
       interval: 'hourly',
-      days: null,
       hours: null,
-      minutes: [0],
       retentionDays: 1,
       type: 'snapshot',
-      compression: 'zstd',
-      enabled: true,
-      lastRun: null,
-      createdAt: now,
-      updatedAt: now,
-      revision: 1,
     });
-    world.fake.schedules.add(`${world.env.SCHEDULE_GROUP_NAME}/${scheduleId}`);
+    await world.backupStore.putSchedule(schedule);
+    world.fake.schedules.add(`${world.env.SCHEDULE_GROUP_NAME}/${schedule.id}`);
 
     // Act
     const { operation } = await world.service.delete(PROJECT, addon.id, { finalBackup: 'snapshot' });
@@ -421,7 +410,7 @@ describe('the workflow function role, over provision, backup, restore and delete
     const done = await world.store.getOperation(PROJECT, operation.id);
     expect(done).toMatchObject({ status: 'completed', error: null });
     expect(world.fake.inputsOf('scheduler', 'DeleteSchedule')).toEqual([
-      { Name: scheduleId, GroupName: world.env.SCHEDULE_GROUP_NAME },
+      { Name: schedule.id, GroupName: world.env.SCHEDULE_GROUP_NAME },
     ]);
     expect(world.fake.schedules.size).toBe(0);
     const final = await world.backupStore.getBackup(PROJECT, String(done.backupId));

@@ -2,8 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { projectClientGroupName } from '#shared/providers/aws/addon-security-groups.ts';
 import { TAG_KEYS } from '#shared/providers/aws/rds-postgres-provider.ts';
 import { JobSpecSchema } from '#shared/schemas/job.ts';
-import { newId, nowIso } from '#shared/util/ids.ts';
-import { createRequest } from '../support/fixtures.ts';
+import { createRequest, scheduleRecord } from '../support/fixtures.ts';
 import { type FaultCase, FaultPlan, faultCases } from './support/asl-faults.ts';
 import { type AwsWorkflowWorld, startAwsWorkflowWorld } from './support/aws-workflows.ts';
 
@@ -49,25 +48,9 @@ const backupRequest = (variant: FaultCase['variant']) =>
 
 /** A daily schedule, in the table and in EventBridge Scheduler, as the schedules API leaves one. */
 const scheduled = async (projectId: string, addonId: string) => {
-  const id = newId('sch');
-  await world.backupStore.putSchedule({
-    id,
-    projectId,
-    addonId,
-    interval: 'daily',
-    days: null,
-    hours: [3],
-    minutes: [0],
-    retentionDays: 2,
-    type: 'dump',
-    compression: 'zstd',
-    enabled: true,
-    lastRun: null,
-    createdAt: nowIso(),
-    updatedAt: nowIso(),
-    revision: 1,
-  });
-  world.fake.schedules.add(`${world.env.SCHEDULE_GROUP_NAME}/${id}`);
+  const schedule = scheduleRecord({ projectId, addonId });
+  await world.backupStore.putSchedule(schedule);
+  world.fake.schedules.add(`${world.env.SCHEDULE_GROUP_NAME}/${schedule.id}`);
 };
 
 /** Set up what the workflow needs without faults, then run it with the fault armed. */

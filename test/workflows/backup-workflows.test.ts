@@ -14,9 +14,9 @@ import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import { FileSecretStore } from '#shared/providers/local/file-secret-store.ts';
 import { type JobSpec, JobSpecSchema } from '#shared/schemas/job.ts';
 import { BackupService } from '#shared/services/backup-service.ts';
-import { BackupStore } from '#shared/store/backup-store.ts';
+import type { BackupStore } from '#shared/store/backup-store.ts';
 import { newId } from '#shared/util/ids.ts';
-import { startTestStore, TEST_TABLE } from '../support/dynamo.ts';
+import { startTestStore } from '../support/dynamo.ts';
 import { addonRecord, operation } from '../support/fixtures.ts';
 import { ScriptedProvider } from '../support/scripted-provider.ts';
 
@@ -62,10 +62,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'addons-backup-wf-'));
   s3 = await startS3(dir);
   await ensureBucket(s3.client, 'backups');
-  backupStore = new BackupStore({
-    client: (env.store as unknown as { client: never }).client,
-    tableName: TEST_TABLE,
-  });
+  backupStore = env.backups;
   artifacts = new BackupArtifacts({ client: s3.client, bucket: 'backups' });
 });
 afterAll(async () => {

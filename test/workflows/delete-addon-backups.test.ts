@@ -15,10 +15,10 @@ import { FileSecretStore } from '#shared/providers/local/file-secret-store.ts';
 import { type JobSpec, JobSpecSchema } from '#shared/schemas/job.ts';
 import { AddonService } from '#shared/services/addon-service.ts';
 import { workflowInputFor } from '#shared/services/workflow-inputs.ts';
-import { BackupStore, type ScheduleRecord } from '#shared/store/backup-store.ts';
-import { newId, nowIso } from '#shared/util/ids.ts';
-import { startTestStore, TEST_TABLE } from '../support/dynamo.ts';
-import { addonRecord, backupRecord, operation } from '../support/fixtures.ts';
+import type { BackupStore } from '#shared/store/backup-store.ts';
+import { newId } from '#shared/util/ids.ts';
+import { startTestStore } from '../support/dynamo.ts';
+import { addonRecord, backupRecord, operation, scheduleRecord } from '../support/fixtures.ts';
 import { ScriptedProvider } from '../support/scripted-provider.ts';
 
 /**
@@ -66,10 +66,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'addons-delete-'));
   s3 = await startS3(dir);
   await ensureBucket(s3.client, 'backups');
-  backups = new BackupStore({
-    client: (env.store as unknown as { client: never }).client,
-    tableName: TEST_TABLE,
-  });
+  backups = env.backups;
   artifacts = new BackupArtifacts({ client: s3.client, bucket: 'backups' });
 });
 afterAll(async () => {
@@ -139,23 +136,7 @@ const addonWithBackups = async () => {
   await env.store.createAddon({ ...addon, currentOperationId: op.id }, op);
   await env.store.updateAddonForOperation(addon, op.id, { status: 'running' }, { release: true });
   provider.instances.set(addon.resourceId, {} as never);
-  const schedule: ScheduleRecord = {
-    id: newId('sch'),
-    projectId: PROJECT,
-    addonId: addon.id,
-    interval: 'daily',
-    days: null,
-    hours: [3],
-    minutes: [0],
-    retentionDays: 2,
-    type: 'dump',
-    compression: 'zstd',
-    enabled: true,
-    lastRun: null,
-    createdAt: nowIso(),
-    updatedAt: nowIso(),
-    revision: 1,
-  };
+  const schedule = scheduleRecord({ projectId: PROJECT, addonId: addon.id });
   await backups.putSchedule(schedule);
   const manual = backupRecord({ projectId: PROJECT, addonId: addon.id });
   const soonExpiring = new Date(NOW.getTime() + DAY_MS).toISOString();

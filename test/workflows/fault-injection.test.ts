@@ -17,10 +17,9 @@ import { FileSecretStore } from '#shared/providers/local/file-secret-store.ts';
 import { JobSpecSchema } from '#shared/schemas/job.ts';
 import { AddonService } from '#shared/services/addon-service.ts';
 import { BackupService } from '#shared/services/backup-service.ts';
-import { BackupStore, type ScheduleRecord } from '#shared/store/backup-store.ts';
-import { newId, nowIso } from '#shared/util/ids.ts';
-import { startTestStore, TEST_TABLE } from '../support/dynamo.ts';
-import { createRequest } from '../support/fixtures.ts';
+import type { BackupStore } from '#shared/store/backup-store.ts';
+import { startTestStore } from '../support/dynamo.ts';
+import { createRequest, scheduleRecord } from '../support/fixtures.ts';
 import { ScriptedProvider } from '../support/scripted-provider.ts';
 import {
   aslWorkflows,
@@ -89,10 +88,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'addons-faults-'));
   s3 = await startS3(dir);
   await ensureBucket(s3.client, BUCKET);
-  backupStore = new BackupStore({
-    client: (store.store as unknown as { client: never }).client,
-    tableName: TEST_TABLE,
-  });
+  backupStore = store.backups;
   artifacts = new BackupArtifacts({ client: s3.client, bucket: BUCKET });
 });
 afterAll(async () => {
@@ -238,23 +234,7 @@ const provisioned = async (world: World) => {
 
 /** A daily schedule, in the store and running, as the schedules API leaves one. */
 const scheduled = async (world: World, addonId: string) => {
-  const schedule: ScheduleRecord = {
-    id: newId('sch'),
-    projectId: world.projectId,
-    addonId,
-    interval: 'daily',
-    days: null,
-    hours: [3],
-    minutes: [0],
-    retentionDays: 2,
-    type: 'dump',
-    compression: 'zstd',
-    enabled: true,
-    lastRun: null,
-    createdAt: nowIso(),
-    updatedAt: nowIso(),
-    revision: 1,
-  };
+  const schedule = scheduleRecord({ projectId: world.projectId, addonId });
   await backupStore.putSchedule(schedule);
   world.schedules.add(schedule.id);
 };

@@ -4,6 +4,7 @@ import type { InstanceRecord } from './driver.ts';
 import type { EngineDrivers } from './engine-drivers.ts';
 import { checkId, type InstanceFiles, type Log } from './instance-files.ts';
 import type { InstanceLocks } from './instance-locks.ts';
+import { startLockedJob } from './locked-job.ts';
 import { instanceUser } from './os-users.ts';
 import type { ServerProcesses } from './server-lifecycle.ts';
 import { checkSnapshotId, type SnapshotRecord, type SnapshotStore } from './snapshots.ts';
@@ -61,22 +62,16 @@ export class SnapshotJobs {
     this.deps.servers.assertOpen();
     const pending = this.jobs.get(sid); // checked again: no await from here on
     if (pending) return this.sameSource(sid, pending.resourceId, id);
-    const abort = new AbortController();
-    const signal = AbortSignal.any([abort.signal, this.deps.shutdownSignal()]);
-    const job: SnapshotJob = { resourceId: id, abort, done: Promise.resolve() };
-    this.jobs.set(sid, job);
-    job.done = this.deps.locks
-      .exclusive(id, 'snapshotting', () => this.take(id, sid, signal))
-      .catch((error: unknown) => {
-        this.deps.log('engine: snapshot failed', {
-          resourceId: id,
-          snapshotId: sid,
-          error: errorMessage(error),
-        });
-      })
-      .finally(() => {
-        if (this.jobs.get(sid) === job) this.jobs.delete(sid);
-      });
+    startLockedJob(this.deps, {
+      jobs: this.jobs,
+      key: sid,
+      job: { resourceId: id, abort: new AbortController(), done: Promise.resolve() },
+      resourceId: id,
+      snapshotId: sid,
+      activity: 'snapshotting',
+      failure: 'engine: snapshot failed',
+      work: (signal) => this.take(id, sid, signal),
+    });
   }
 
   async describe(snapshotId: string): Promise<SnapshotState> {

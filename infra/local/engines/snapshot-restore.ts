@@ -6,6 +6,7 @@ import type { InstanceRecord, RestoreRecord } from './driver.ts';
 import type { EngineDrivers } from './engine-drivers.ts';
 import { checkId, type InstanceFiles, type Log, restoreIdOf } from './instance-files.ts';
 import type { InstanceLocks } from './instance-locks.ts';
+import { startLockedJob } from './locked-job.ts';
 import { chownTree, instanceUser, ownedBy } from './os-users.ts';
 import type { ServerProcesses } from './server-lifecycle.ts';
 import { checkSnapshotId, type SnapshotRecord, type SnapshotStore } from './snapshots.ts';
@@ -61,22 +62,16 @@ export class SnapshotRestores {
     if (problem) throw new ProviderError(problem.reason, problem.code);
     this.deps.servers.assertOpen();
     if (this.jobs.has(key)) return; // checked again: no await from here on
-    const abort = new AbortController();
-    const job: RestoreJob = { snapshotId: sid, abort, done: Promise.resolve() };
-    this.jobs.set(key, job);
-    const signal = AbortSignal.any([abort.signal, this.deps.shutdownSignal()]);
-    job.done = this.deps.locks
-      .exclusive(id, 'restoring', () => this.run(id, sid, restoreId, signal))
-      .catch((error: unknown) => {
-        this.deps.log('engine: restore failed', {
-          resourceId: id,
-          snapshotId: sid,
-          error: errorMessage(error),
-        });
-      })
-      .finally(() => {
-        if (this.jobs.get(key) === job) this.jobs.delete(key);
-      });
+    startLockedJob(this.deps, {
+      jobs: this.jobs,
+      key,
+      job: { snapshotId: sid, abort: new AbortController(), done: Promise.resolve() },
+      resourceId: id,
+      snapshotId: sid,
+      activity: 'restoring',
+      failure: 'engine: restore failed',
+      work: (signal) => this.run(id, sid, restoreId, signal),
+    });
   }
 
   async describe(resourceId: string, snapshotId: string, restoreId: string): Promise<RestoreState> {
