@@ -11,7 +11,7 @@ import type { Operation } from '#shared/schemas/operation.ts';
 import { Reconciler } from '#shared/services/reconciler.ts';
 import { deadlinesFrom } from '#shared/services/reconciler-policy.ts';
 import type { BackupRecord, BackupStore } from '#shared/store/backup-store.ts';
-import { newId } from '#shared/util/ids.ts';
+import { newId, nowIso } from '#shared/util/ids.ts';
 import { startTestStore, TEST_TABLE } from '../support/dynamo.ts';
 import { addonRecord, dumpBackupRecord, operation } from '../support/fixtures.ts';
 
