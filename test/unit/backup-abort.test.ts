@@ -138,6 +138,16 @@ describe('aborting a backup on AWS', () => {
   });
 });
 
+/** The backup workflow's task handler, on the same store, bucket and RDS as the service. */
+const workflowTasks = () =>
+  new BackupWorkflowTasks({
+    store: env.store,
+    backups,
+    artifacts: artifacts(),
+    snapshots: new RdsSnapshotDeleter(new RDSClient({ region: 'eu-west-1' })),
+    jobs: { cluster: 'c', taskDefinition: 't', container: 'job', subnets: [], securityGroups: [] },
+  });
+
 describe('a dump job that finishes after the abort', () => {
   it('has its upload deleted by the completeDump step, and the backup stays aborted', async () => {
     // Prepare
@@ -147,13 +157,7 @@ describe('a dump job that finishes after the abort', () => {
     await service().abort('proj-abort', addon.id, backup.id);
     s3.reset();
     s3.on(DeleteObjectCommand).resolves({});
-    const tasks = new BackupWorkflowTasks({
-      store: env.store,
-      backups,
-      artifacts: artifacts(),
-      snapshots: new RdsSnapshotDeleter(new RDSClient({ region: 'eu-west-1' })),
-      jobs: { cluster: 'c', taskDefinition: 't', container: 'job', subnets: [], securityGroups: [] },
-    });
+    const tasks = workflowTasks();
     const ref = { projectId: 'proj-abort', addonId: addon.id, operationId: op.id, backupId: backup.id };
 
     // Act
@@ -180,13 +184,7 @@ describe('a killed job whose Catch wins the race with the abort', () => {
       completedAt: new Date().toISOString(),
     });
     s3.on(DeleteObjectCommand).resolves({});
-    const tasks = new BackupWorkflowTasks({
-      store: env.store,
-      backups,
-      artifacts: artifacts(),
-      snapshots: new RdsSnapshotDeleter(new RDSClient({ region: 'eu-west-1' })),
-      jobs: { cluster: 'c', taskDefinition: 't', container: 'job', subnets: [], securityGroups: [] },
-    });
+    const tasks = workflowTasks();
     const ref = { projectId: 'proj-abort', addonId: addon.id, operationId: op.id, backupId: backup.id };
 
     // Act
