@@ -6,8 +6,8 @@ import { lazyHandler } from '#shared/api/http-handler.ts';
 import { dynamoDbIdempotency } from '#shared/api/idempotency.ts';
 import { rateLimiterFromEnv } from '#shared/api/rate-limit.ts';
 import { BackupsFunctionEnvSchema, parseEnv } from '#shared/config/env.ts';
+import { awsSnapshotDeleters } from '#shared/providers/aws/engines.ts';
 import { EventBridgeScheduleRunner } from '#shared/providers/aws/eventbridge-schedule-runner.ts';
-import { RdsSnapshotDeleter } from '#shared/providers/aws/rds-postgres-provider.ts';
 import { SfnWorkflowStarter } from '#shared/providers/aws/sfn-workflow-starter.ts';
 import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import { BackupService } from '#shared/services/backup-service.ts';
@@ -40,7 +40,7 @@ export const handler = lazyHandler(() => {
       },
     }),
     artifacts: new BackupArtifacts({ client: new S3Client({}), bucket: env.BACKUP_BUCKET }),
-    snapshots: new RdsSnapshotDeleter(new RDSClient({})),
+    snapshotDeleters: awsSnapshotDeleters(() => new RDSClient({})),
     target: env.ADDONS_TARGET,
   });
   const schedules = new ScheduleService({

@@ -13,7 +13,7 @@ import { parsePart } from '#shared/api/zod-issues.ts';
 import { parseEnv, RunBackupFunctionEnvSchema } from '#shared/config/env.ts';
 import { errorMessage } from '#shared/errors.ts';
 import type { ScheduleRunner } from '#shared/ports/schedule-runner.ts';
-import { RdsSnapshotDeleter } from '#shared/providers/aws/rds-postgres-provider.ts';
+import { awsSnapshotDeleters } from '#shared/providers/aws/engines.ts';
 import { SfnWorkflowStarter } from '#shared/providers/aws/sfn-workflow-starter.ts';
 import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import { BackupService } from '#shared/services/backup-service.ts';
@@ -108,7 +108,7 @@ export const handler: (event: unknown, context: Context) => Promise<RunBackupRes
       }),
       // Only names artifacts and deletes snapshots when a start fails: no call is sent otherwise.
       artifacts: new BackupArtifacts({ client: new S3Client({}), bucket: env.BACKUP_BUCKET }),
-      snapshots: new RdsSnapshotDeleter(new RDSClient({})),
+      snapshotDeleters: awsSnapshotDeleters(() => new RDSClient({})),
       target: env.ADDONS_TARGET,
     }),
     schedules: new ScheduleService({ store, backups, runner: noScheduleChanges, target: env.ADDONS_TARGET }),

@@ -9,7 +9,7 @@ import { documentClient } from '#functions/api/aws-clients.ts';
 import { logger as defaultLogger } from '#functions/api/logger.ts';
 import { lazyHandler } from '#shared/api/http-handler.ts';
 import { parseEnv, SweepFunctionEnvSchema } from '#shared/config/env.ts';
-import { RdsSnapshotDeleter } from '#shared/providers/aws/rds-postgres-provider.ts';
+import { awsSnapshotDeleters } from '#shared/providers/aws/engines.ts';
 import { SfnWorkflowStarter } from '#shared/providers/aws/sfn-workflow-starter.ts';
 import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import { BackupService, type SweepOutcome } from '#shared/services/backup-service.ts';
@@ -48,7 +48,7 @@ export const handler: (event: unknown, context: Context) => Promise<SweepResult>
       // The sweep starts no workflow.
       workflows: new SfnWorkflowStarter({ client: new SFNClient({}), stateMachineArns: {} }),
       artifacts: new BackupArtifacts({ client: new S3Client({}), bucket: env.BACKUP_BUCKET }),
-      snapshots: new RdsSnapshotDeleter(new RDSClient({})),
+      snapshotDeleters: awsSnapshotDeleters(() => new RDSClient({})),
       target: env.ADDONS_TARGET,
     }),
   });

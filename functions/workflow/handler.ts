@@ -9,8 +9,8 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import type { z } from 'zod';
 import { parseEnv, WorkflowFunctionEnvSchema } from '#shared/config/env.ts';
+import { awsEngineAdapters } from '#shared/providers/aws/engines.ts';
 import { EventBridgeScheduleRemover } from '#shared/providers/aws/eventbridge-schedule-runner.ts';
-import { RdsPostgresProvider } from '#shared/providers/aws/rds-postgres-provider.ts';
 import { SecretsManagerStore } from '#shared/providers/aws/secrets-manager-store.ts';
 import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import { AddonStore } from '#shared/store/addon-store.ts';
@@ -30,7 +30,7 @@ export interface AwsWorkflowClients {
 
 /**
  * The AWS composition root of the workflow task handler: the same engine-agnostic steps as
- * the local target, with RDS (instances and snapshots), Secrets Manager, S3 (dump artifacts),
+ * the local target, with each engine's adapters from the registry (RDS instances and snapshots), Secrets Manager, S3 (dump artifacts),
  * EventBridge Scheduler (a deleted addon's schedules) and DynamoDB behind them; dump and restore jobs run on Fargate. Tests build it with
  * their own clients (mocked, or pointed at dynalite).
  */
@@ -44,17 +44,18 @@ export const createAwsWorkflowTaskHandler = (
   });
   const store = new AddonStore({ client: documentClient, tableName: env.TABLE_NAME });
   const backups = new BackupStore({ client: documentClient, tableName: env.TABLE_NAME });
-  const provider = new RdsPostgresProvider({
-    rds: clients.rds,
-    ec2: clients.ec2,
-    vpcId: env.VPC_ID,
-    vpcCidr: env.VPC_CIDR,
-    subnetGroupName: env.DB_SUBNET_GROUP_NAME,
-    kmsKeyId: env.STORAGE_KMS_KEY_ID,
-    tlsParameterGroups: env.POSTGRES_TLS_PARAMETER_GROUPS,
-    noTlsParameterGroups: env.POSTGRES_NO_TLS_PARAMETER_GROUPS,
-    deployment: env.DEPLOYMENT_NAME,
-  });
+  const engines = awsEngineAdapters(
+    {
+      vpcId: env.VPC_ID,
+      vpcCidr: env.VPC_CIDR,
+      subnetGroupName: env.DB_SUBNET_GROUP_NAME,
+      kmsKeyId: env.STORAGE_KMS_KEY_ID,
+      deployment: env.DEPLOYMENT_NAME,
+      tlsParameterGroups: { postgresql: env.POSTGRES_TLS_PARAMETER_GROUPS },
+      noTlsParameterGroups: { postgresql: env.POSTGRES_NO_TLS_PARAMETER_GROUPS },
+    },
+    clients,
+  );
   return createWorkflowTaskHandler({
     logger,
     store,
@@ -63,12 +64,12 @@ export const createAwsWorkflowTaskHandler = (
       prefix: env.SECRET_NAME_PREFIX,
       kmsKeyId: env.SECRETS_KMS_KEY_ID,
     }),
-    provider,
+    engines,
     backups: {
       store,
       backups,
       artifacts: new BackupArtifacts({ client: clients.s3, bucket: env.BACKUP_BUCKET }),
-      snapshots: provider,
+      engines,
       // What the ASL's ecs:runTask.sync states pass to RunTask, from the `prepare*Job` output.
       jobs: {
         cluster: env.JOB_CLUSTER_ARN,

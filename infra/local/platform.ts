@@ -13,6 +13,8 @@ import { createWorkflowTaskHandler } from '#functions/workflow/tasks.ts';
 import { CursorSigner } from '#shared/api/cursors.ts';
 import { dynamoDbIdempotency } from '#shared/api/idempotency.ts';
 import { TokenBucketLimiter } from '#shared/api/rate-limit.ts';
+import { EngineRegistry } from '#shared/engines/registry.ts';
+import type { EngineAdapters } from '#shared/ports/engine-provider.ts';
 import type { WorkflowName, WorkflowStarter } from '#shared/ports/workflow-starter.ts';
 import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import { FileSecretStore } from '#shared/providers/local/file-secret-store.ts';
@@ -104,6 +106,12 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
       log: (message, extra) => logger.info(message, { ...extra }),
     });
     cleanups.push(() => supervisor.stopAll());
+    // One supervisor runs every local engine through its own driver registry, and refuses by name
+    // an engine it has no driver for: every engine's adapters are the supervisor.
+    const engines = EngineRegistry.everyEngine<EngineAdapters>('local engine', () => ({
+      provider: supervisor,
+      snapshots: supervisor,
+    }));
 
     const s3 = await startS3(config.dataDir);
     cleanups.push(() => s3.stop());
@@ -127,14 +135,14 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
     });
     const workflowTask = createWorkflowTaskHandler({
       store,
-      provider: supervisor,
+      engines,
       secrets,
       logger,
       backups: {
         store,
         backups: backupStore,
         artifacts,
-        snapshots: supervisor,
+        engines,
         now,
         // Only the command and environment matter to the local job runner.
         jobs: {
@@ -198,7 +206,7 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
       backups: backupStore,
       workflows: stoppable,
       artifacts,
-      snapshots: supervisor,
+      snapshotDeleters: EngineRegistry.everyEngine('local snapshots', () => supervisor),
       target: 'local',
       now,
     });

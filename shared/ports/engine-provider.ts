@@ -86,3 +86,17 @@ export interface SnapshotProvider {
     restoreId: string,
   ): Promise<'discarded' | 'completed'>;
 }
+
+/** What the functions that only delete snapshots need (the backups API, the retention sweep). */
+export interface SnapshotDeleter {
+  deleteSnapshot(snapshotId: string): Promise<void>;
+}
+
+/**
+ * One engine's adapters on one target, as the engine registry hands them to the workflow tasks:
+ * its provisioning and its snapshots (architecture decision 10).
+ */
+export interface EngineAdapters {
+  provider: EngineProvider;
+  snapshots: SnapshotProvider;
+}

@@ -3,6 +3,8 @@ import { int32, text } from './bounds.ts';
 
 export const EngineSchema = z.enum(['postgresql', 'mysql', 'redis', 'mongodb']);
 export type Engine = z.infer<typeof EngineSchema>;
+/** Every engine, in catalog order. */
+export const ENGINE_NAMES: readonly Engine[] = EngineSchema.options;
 
 export const TargetSchema = z.enum(['aws', 'local']);
 export type Target = z.infer<typeof TargetSchema>;

@@ -1,6 +1,8 @@
 import { addonType } from '../catalog/engines.ts';
+import { engineFacts } from '../engines/index.ts';
+import type { EngineRegistry } from '../engines/registry.ts';
 import { ConflictError, errorMessage, NotFoundError, TransientError, UnsupportedError } from '../errors.ts';
-import type { SnapshotProvider } from '../ports/engine-provider.ts';
+import type { SnapshotDeleter } from '../ports/engine-provider.ts';
 import type { WorkflowStarter } from '../ports/workflow-starter.ts';
 import type { BackupArtifacts } from '../providers/backup-artifacts.ts';
 import type { Backup, CreateBackupRequest, Schedule } from '../schemas/backup.ts';
@@ -11,6 +13,7 @@ import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
 import type { BackupRecord, BackupStore } from '../store/backup-store.ts';
 import { deterministicId, newId, nowIso } from '../util/ids.ts';
 import { userFacingMessage } from '../util/redact.ts';
+import { compareVersions } from '../util/versions.ts';
 import { newOperation } from './addon-service.ts';
 
 export interface BackupServiceDeps {
@@ -18,7 +21,8 @@ export interface BackupServiceDeps {
   backups: BackupStore;
   workflows: WorkflowStarter;
   artifacts: BackupArtifacts;
-  snapshots: SnapshotProvider;
+  /** Deletes a snapshot backup's data through its engine's snapshots. */
+  snapshotDeleters: EngineRegistry<SnapshotDeleter>;
   target: Target;
   /** The schedule clock; a test can run it fast. */
   now?: () => Date;
@@ -236,7 +240,8 @@ export class BackupService {
 
   private async deleteData(backup: BackupRecord) {
     if (backup.artifact) await this.deps.artifacts.delete(backup.artifact);
-    if (backup.snapshotId) await this.deps.snapshots.deleteSnapshot(backup.snapshotId);
+    if (backup.snapshotId)
+      await this.deps.snapshotDeleters.of(backup.engine).deleteSnapshot(backup.snapshotId);
   }
 
   /**
@@ -313,7 +318,10 @@ export class BackupService {
       );
     }
     const extension = backup.compression === 'gzip' ? 'gz' : 'zst';
-    const link = await this.deps.artifacts.downloadUrl(backup.artifact, `${backup.id}.dump.${extension}`);
+    const link = await this.deps.artifacts.downloadUrl(
+      backup.artifact,
+      `${backup.id}.${engineFacts(backup.engine).dumpExtension}.${extension}`,
+    );
     return { ...link, sizeBytes: backup.sizeBytes, sha256: backup.sha256 };
   }
 
@@ -324,6 +332,12 @@ export class BackupService {
   ): Promise<{ backup: Backup; operation: Operation }> {
     const addon = await this.deps.store.getAddon(projectId, addonId);
     const backup = await this.deps.backups.getBackup(projectId, backupId);
+    if (backup.engine !== addon.engine) {
+      throw new UnsupportedError(
+        `Backup ${backupId} is a ${engineFacts(backup.engine).catalog.displayName} backup; it cannot be restored into a ${engineFacts(addon.engine).catalog.displayName} addon`,
+        [{ path: 'backupId', message: `is a ${backup.engine} backup, the addon runs ${addon.engine}` }],
+      );
+    }
     if (backup.addonId !== addonId) {
       throw new UnsupportedError(
         'This backup belongs to another addon; restoring it here is a fork, which is not available yet',
@@ -338,7 +352,7 @@ export class BackupService {
         },
       );
     }
-    if (Number.parseFloat(backup.engineVersion) > Number.parseFloat(addon.version)) {
+    if (compareVersions(backup.engineVersion, addon.version) > 0) {
       throw new UnsupportedError(
         `The backup was taken from ${backup.engine} ${backup.engineVersion}, newer than this addon's ${addon.version}`,
         [{ path: 'backupId', message: 'comes from a newer major version' }],

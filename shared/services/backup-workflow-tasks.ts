@@ -1,6 +1,7 @@
 import * as z from 'zod';
+import type { EngineRegistry } from '../engines/registry.ts';
 import { ProviderError } from '../errors.ts';
-import type { SnapshotProvider } from '../ports/engine-provider.ts';
+import type { EngineAdapters, SnapshotProvider } from '../ports/engine-provider.ts';
 import type { BackupArtifacts } from '../providers/backup-artifacts.ts';
 import type { BackupStatus } from '../schemas/backup.ts';
 import type { JobLaunchConfig, JobSpec } from '../schemas/job.ts';
@@ -43,7 +44,8 @@ export interface BackupTaskDeps {
   store: AddonStore;
   backups: BackupStore;
   artifacts: BackupArtifacts;
-  snapshots: SnapshotProvider;
+  /** The adapters of each engine; a backup's snapshots go through its engine's. */
+  engines: EngineRegistry<EngineAdapters>;
   jobs: JobLaunchConfig;
   /** The schedule clock, for retention expiry. */
   now?: () => Date;
@@ -127,6 +129,10 @@ export class BackupWorkflowTasks {
     return { type: backup.type, compression: backup.compression, status: backup.status };
   }
 
+  private snapshotsOf(backup: Pick<BackupRecord, 'engine'>): SnapshotProvider {
+    return this.deps.engines.of(backup.engine).snapshots;
+  }
+
   private snapshotIdOf(backup: BackupRecord): string {
     if (!backup.snapshotId) throw new ProviderError(`Backup ${backup.id} is not a snapshot`);
     return backup.snapshotId;
@@ -135,13 +141,13 @@ export class BackupWorkflowTasks {
   private async createSnapshot(task: Task<'createSnapshot'>) {
     await this.progress(task, 'snapshotting', 20);
     const [addon, backup] = await this.addonAndBackup(task);
-    await this.deps.snapshots.createSnapshot(addon.resourceId, this.snapshotIdOf(backup));
+    await this.snapshotsOf(backup).createSnapshot(addon.resourceId, this.snapshotIdOf(backup));
     return {};
   }
 
   private async describeSnapshot(task: Task<'describeSnapshot'>) {
     const backup = await this.backup(task);
-    const state = await this.deps.snapshots.describeSnapshot(this.snapshotIdOf(backup));
+    const state = await this.snapshotsOf(backup).describeSnapshot(this.snapshotIdOf(backup));
     const attempts = task.attempts + 1;
     switch (state.status) {
       case 'available':
@@ -286,7 +292,7 @@ export class BackupWorkflowTasks {
       // A completed backup's data belongs to its record (a final backup outlives the delete that failed after it).
       if (!task.skipCleanup && backup.status !== 'completed') {
         if (backup.artifact) await this.deps.artifacts.delete(backup.artifact);
-        if (backup.snapshotId) await this.deps.snapshots.deleteSnapshot(backup.snapshotId);
+        if (backup.snapshotId) await this.snapshotsOf(backup).deleteSnapshot(backup.snapshotId);
       }
       if (backup.status === 'pending' || backup.status === 'in-progress') {
         await this.deps.backups.updateBackup(backup, {
@@ -322,13 +328,17 @@ export class BackupWorkflowTasks {
   private async restoreSnapshot(task: Task<'restoreSnapshot'>) {
     await this.progress(task, 'restoring-snapshot', 20);
     const [addon, backup] = await this.addonAndBackup(task);
-    await this.deps.snapshots.restoreSnapshot(addon.resourceId, this.snapshotIdOf(backup), task.operationId);
+    await this.snapshotsOf(backup).restoreSnapshot(
+      addon.resourceId,
+      this.snapshotIdOf(backup),
+      task.operationId,
+    );
     return {};
   }
 
   private async describeRestore(task: Task<'describeRestore'>) {
     const [addon, backup] = await this.addonAndBackup(task);
-    const state = await this.deps.snapshots.describeRestore(
+    const state = await this.snapshotsOf(backup).describeRestore(
       addon.resourceId,
       this.snapshotIdOf(backup),
       task.operationId,
@@ -371,7 +381,7 @@ export class BackupWorkflowTasks {
         this.deps.backups.findBackup(task.projectId, task.backupId),
       ]);
       if (addon && backup?.type === 'snapshot' && backup.snapshotId) {
-        const outcome = await this.deps.snapshots.discardRestore(
+        const outcome = await this.snapshotsOf(backup).discardRestore(
           addon.resourceId,
           backup.snapshotId,
           task.operationId,

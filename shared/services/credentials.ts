@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
+import { engineFacts } from '../engines/index.ts';
 import type { ConnectionSecret } from '../ports/secret-store.ts';
-import type { Engine } from '../schemas/catalog.ts';
 
 // RDS master passwords may not contain / @ " or spaces; letters and digits are safe in URIs too.
 const PASSWORD_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789';
@@ -17,16 +17,6 @@ export const databaseNameFor = (addonName: string): string => addonName.replace(
 /** RDS MasterUsername: 1 to 16 letters or digits, starting with a letter; not a reserved word. */
 export const ADMIN_USERNAME = 'addonadmin';
 
-const SCHEMES: Record<Engine, string> = {
-  postgresql: 'postgresql',
-  mysql: 'mysql',
-  redis: 'redis',
-  mongodb: 'mongodb',
-};
-
-export const connectionUri = (secret: Omit<ConnectionSecret, 'uri'>): string => {
-  const scheme = secret.engine === 'redis' && secret.tls ? 'rediss' : SCHEMES[secret.engine];
-  const auth = `${encodeURIComponent(secret.username)}:${encodeURIComponent(secret.password)}`;
-  const params = secret.engine === 'postgresql' && secret.tls ? '?sslmode=require' : '';
-  return `${scheme}://${auth}@${secret.host}:${secret.port}/${encodeURIComponent(secret.database)}${params}`;
-};
+/** The URI in the connection details, in the shape of the addon's engine. */
+export const connectionUri = (secret: Omit<ConnectionSecret, 'uri'>): string =>
+  engineFacts(secret.engine).connectionUri(secret);

@@ -1,7 +1,8 @@
 import * as z from 'zod';
 import { findPlan } from '../catalog/engines.ts';
+import type { EngineRegistry } from '../engines/registry.ts';
 import { NotFoundError, ProviderError } from '../errors.ts';
-import type { EngineProvider } from '../ports/engine-provider.ts';
+import type { EngineAdapters } from '../ports/engine-provider.ts';
 import type { SecretStore } from '../ports/secret-store.ts';
 import type { AddonStatus } from '../schemas/addon.ts';
 import type { AddonStore } from '../store/addon-store.ts';
@@ -46,7 +47,8 @@ export type WorkflowTask = z.infer<typeof WorkflowTaskSchema>;
 
 export interface WorkflowTaskDeps {
   store: AddonStore;
-  provider: EngineProvider;
+  /** The adapters of each engine; an addon is provisioned by its engine's. */
+  engines: EngineRegistry<EngineAdapters>;
   secrets: SecretStore;
 }
 
@@ -175,7 +177,7 @@ export class WorkflowTasks {
     if (!secret) throw new ProviderError('The connection details were lost before the instance was created');
     const plan = findPlan(addon.engine, addon.plan);
     if (!plan) throw new ProviderError(`Plan '${addon.plan}' does not exist for ${addon.engine}`);
-    await this.deps.provider.createInstance({
+    await this.deps.engines.of(addon.engine).provider.createInstance({
       resourceId: addon.resourceId,
       projectId: addon.projectId,
       addonId: addon.id,
@@ -197,7 +199,7 @@ export class WorkflowTasks {
     task: Extract<WorkflowTask, { action: 'describeInstance' }>,
   ): Promise<DescribeResult> {
     const addon = await this.deps.store.getAddon(task.projectId, task.addonId);
-    const state = await this.deps.provider.describeInstance(addon.resourceId);
+    const state = await this.deps.engines.of(addon.engine).provider.describeInstance(addon.resourceId);
     const attempts = task.attempts + 1;
     switch (state.status) {
       case 'failed':
@@ -224,7 +226,7 @@ export class WorkflowTasks {
 
   private async publishCredentials(task: Extract<WorkflowTask, { action: 'publishCredentials' }>) {
     const addon = await this.deps.store.getAddon(task.projectId, task.addonId);
-    const state = await this.deps.provider.describeInstance(addon.resourceId);
+    const state = await this.deps.engines.of(addon.engine).provider.describeInstance(addon.resourceId);
     if (state.status !== 'available')
       throw new ProviderError(`The instance is ${state.status}, not available`);
     const secret = await this.deps.secrets.get(task);
@@ -256,7 +258,7 @@ export class WorkflowTasks {
 
   private async deleteInstance(task: Extract<WorkflowTask, { action: 'deleteInstance' }>) {
     const addon = await this.deps.store.getAddon(task.projectId, task.addonId);
-    await this.deps.provider.deleteInstance(addon.resourceId);
+    await this.deps.engines.of(addon.engine).provider.deleteInstance(addon.resourceId);
     return {};
   }
 
@@ -280,7 +282,7 @@ export class WorkflowTasks {
     const reason = failureReason(task);
     const addon = await this.deps.store.findAddon(task.projectId, task.addonId);
     if (task.compensate && !task.skipCleanup && addon) {
-      await this.deps.provider.deleteInstance(addon.resourceId);
+      await this.deps.engines.of(addon.engine).provider.deleteInstance(addon.resourceId);
       await this.deps.secrets.delete(task);
     }
     if (addon?.currentOperationId === task.operationId) {

@@ -1,5 +1,11 @@
 import { S3Client } from '@aws-sdk/client-s3';
-import type { SnapshotProvider } from '#shared/ports/engine-provider.ts';
+import { EngineRegistry } from '#shared/engines/registry.ts';
+import type {
+  EngineAdapters,
+  EngineProvider,
+  SnapshotDeleter,
+  SnapshotProvider,
+} from '#shared/ports/engine-provider.ts';
 import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 
 /** Backup artifacts on an S3 client pointed nowhere: a test whose path reaches S3 fails. */
@@ -25,3 +31,20 @@ export const refusingSnapshots = (
     ...allowed,
   };
 };
+
+/** A provider that refuses every call: for tests that only exercise snapshots. */
+export const refusingProvider = (reason: string): EngineProvider => {
+  const refuse = () => Promise.reject(new Error(reason));
+  return { createInstance: refuse, describeInstance: refuse, deleteInstance: refuse };
+};
+
+/** The same adapters for every engine, as a composition root's registry would give them. */
+export const engineAdapters = (adapters: Partial<EngineAdapters>): EngineRegistry<EngineAdapters> =>
+  EngineRegistry.everyEngine('test engine', () => ({
+    provider: adapters.provider ?? refusingProvider('no provider in this test'),
+    snapshots: adapters.snapshots ?? refusingSnapshots('no snapshots in this test'),
+  }));
+
+/** Every engine's snapshot backups deleted by `deleter`. */
+export const snapshotDeleters = (deleter: SnapshotDeleter): EngineRegistry<SnapshotDeleter> =>
+  EngineRegistry.everyEngine('test snapshots', () => deleter);

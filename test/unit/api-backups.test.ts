@@ -9,7 +9,7 @@ import { BackupService } from '#shared/services/backup-service.ts';
 import { ScheduleService } from '#shared/services/schedule-service.ts';
 import type { BackupRecord, BackupStore } from '#shared/store/backup-store.ts';
 import { newId, nowIso } from '#shared/util/ids.ts';
-import { unreachableArtifacts } from '../support/backups.ts';
+import { snapshotDeleters, unreachableArtifacts } from '../support/backups.ts';
 import { testCursors } from '../support/cursors.ts';
 import { startTestStore } from '../support/dynamo.ts';
 import { apiEvent, context, json } from '../support/events.ts';
@@ -58,7 +58,7 @@ beforeEach(() => {
       backups: backupStore,
       workflows: starter,
       artifacts,
-      snapshots,
+      snapshotDeleters: snapshotDeleters(snapshots),
       target: 'local',
     }),
     schedules: new ScheduleService({

@@ -8,7 +8,7 @@ import { BackupService } from '#shared/services/backup-service.ts';
 import { ScheduleService } from '#shared/services/schedule-service.ts';
 import type { BackupStore } from '#shared/store/backup-store.ts';
 import { newId } from '#shared/util/ids.ts';
-import { refusingSnapshots, unreachableArtifacts } from '../support/backups.ts';
+import { refusingSnapshots, snapshotDeleters, unreachableArtifacts } from '../support/backups.ts';
 import { testCursors } from '../support/cursors.ts';
 import { startTestStore } from '../support/dynamo.ts';
 import { apiEvent, context, json } from '../support/events.ts';
@@ -34,7 +34,7 @@ beforeAll(async () => {
       backups,
       workflows,
       artifacts,
-      snapshots: refusingSnapshots('not in this test'),
+      snapshotDeleters: snapshotDeleters(refusingSnapshots('not in this test')),
       target: 'local',
     }),
     schedules: new ScheduleService({ store: env.store, backups, runner, target: 'local' }),

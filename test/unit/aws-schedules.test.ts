@@ -19,7 +19,7 @@ import { BackupService } from '#shared/services/backup-service.ts';
 import { ScheduleService } from '#shared/services/schedule-service.ts';
 import type { BackupStore } from '#shared/store/backup-store.ts';
 import { newId, nowIso } from '#shared/util/ids.ts';
-import { unreachableArtifacts } from '../support/backups.ts';
+import { snapshotDeleters, unreachableArtifacts } from '../support/backups.ts';
 import { startTestStore } from '../support/dynamo.ts';
 import { context } from '../support/events.ts';
 import { addonRecord, backupRecord, operation } from '../support/fixtures.ts';
@@ -176,7 +176,7 @@ describe('run-backup and sweep', () => {
       backups: backupStore,
       workflows: starter,
       artifacts: unreachableArtifacts(),
-      snapshots,
+      snapshotDeleters: snapshotDeleters(snapshots),
       target: 'aws',
       now: () => now,
     });

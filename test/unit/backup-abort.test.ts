@@ -10,6 +10,7 @@ import { BackupService } from '#shared/services/backup-service.ts';
 import { BackupWorkflowTasks } from '#shared/services/backup-workflow-tasks.ts';
 import type { BackupStore } from '#shared/store/backup-store.ts';
 import { newId } from '#shared/util/ids.ts';
+import { engineAdapters, refusingSnapshots, snapshotDeleters } from '../support/backups.ts';
 import { startTestStore } from '../support/dynamo.ts';
 import { addonRecord, operation } from '../support/fixtures.ts';
 
@@ -54,7 +55,7 @@ const service = () =>
       stateMachineArns: { 'backup-addon': STATE_MACHINE },
     }),
     artifacts: artifacts(),
-    snapshots: new RdsSnapshotDeleter(new RDSClient({ region: 'eu-west-1' })),
+    snapshotDeleters: snapshotDeleters(new RdsSnapshotDeleter(new RDSClient({ region: 'eu-west-1' }))),
     target: 'aws',
   });
 
@@ -144,7 +145,12 @@ const workflowTasks = () =>
     store: env.store,
     backups,
     artifacts: artifacts(),
-    snapshots: new RdsSnapshotDeleter(new RDSClient({ region: 'eu-west-1' })),
+    engines: engineAdapters({
+      snapshots: refusingSnapshots('not in this test', {
+        deleteSnapshot: (id) =>
+          new RdsSnapshotDeleter(new RDSClient({ region: 'eu-west-1' })).deleteSnapshot(id),
+      }),
+    }),
     jobs: { cluster: 'c', taskDefinition: 't', container: 'job', subnets: [], securityGroups: [] },
   });
 

@@ -59,7 +59,7 @@ const backupsHandler = (quotas: { schedulesPerAddon: number; minScheduleInterval
       backups: backupStore,
       workflows: starter,
       artifacts: unreachableArtifacts(),
-      snapshots: {} as never,
+      snapshotDeleters: {} as never,
       target: 'local',
     }),
     schedules: new ScheduleService({

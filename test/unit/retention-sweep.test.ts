@@ -4,7 +4,7 @@ import type { WorkflowStarter } from '#shared/ports/workflow-starter.ts';
 import { BackupService } from '#shared/services/backup-service.ts';
 import type { BackupStore } from '#shared/store/backup-store.ts';
 import { newId } from '#shared/util/ids.ts';
-import { refusingSnapshots, unreachableArtifacts } from '../support/backups.ts';
+import { refusingSnapshots, snapshotDeleters, unreachableArtifacts } from '../support/backups.ts';
 import { startTestStore } from '../support/dynamo.ts';
 import { backupRecord } from '../support/fixtures.ts';
 
@@ -29,7 +29,7 @@ describe('retention sweep', () => {
       backups,
       workflows: noWorkflows,
       artifacts: unreachableArtifacts(),
-      snapshots: refusingSnapshots('not here', { deleteSnapshot }),
+      snapshotDeleters: snapshotDeleters(refusingSnapshots('not here', { deleteSnapshot })),
       target: 'aws',
     });
 

@@ -6,7 +6,7 @@ import { BackupService, scheduledBackupId } from '#shared/services/backup-servic
 import { ScheduleService } from '#shared/services/schedule-service.ts';
 import type { BackupStore } from '#shared/store/backup-store.ts';
 import { newId } from '#shared/util/ids.ts';
-import { refusingSnapshots, unreachableArtifacts } from '../support/backups.ts';
+import { refusingSnapshots, snapshotDeleters, unreachableArtifacts } from '../support/backups.ts';
 import { startTestStore } from '../support/dynamo.ts';
 import { context } from '../support/events.ts';
 import { addonRecord, operation, scheduleRecord } from '../support/fixtures.ts';
@@ -43,7 +43,7 @@ const world = async () => {
     backups,
     workflows: starter,
     artifacts: unreachableArtifacts(),
-    snapshots: refusingSnapshots('not in this test'),
+    snapshotDeleters: snapshotDeleters(refusingSnapshots('not in this test')),
     target: 'aws',
   });
   const runBackup = createRunBackupHandler({

@@ -9,6 +9,7 @@ import { LOCAL_SUBSTITUTIONS, LocalWorkflowRunner } from '#infra/local/workflow-
 import { ProviderError, TransientError } from '#shared/errors.ts';
 import { FileSecretStore } from '#shared/providers/local/file-secret-store.ts';
 import { AddonService } from '#shared/services/addon-service.ts';
+import { engineAdapters } from '../support/backups.ts';
 import { startTestStore } from '../support/dynamo.ts';
 import { createRequest } from '../support/fixtures.ts';
 import { ScriptedProvider } from '../support/scripted-provider.ts';
@@ -34,7 +35,7 @@ beforeEach(() => {
   secrets = new FileSecretStore(secretsDir);
   const task = createWorkflowTaskHandler({
     store: env.store,
-    provider,
+    engines: engineAdapters({ provider }),
     secrets,
     logger: new Logger({ logLevel: 'SILENT' }),
     retirement: {

@@ -16,6 +16,7 @@ import { type JobSpec, JobSpecSchema } from '#shared/schemas/job.ts';
 import { BackupService } from '#shared/services/backup-service.ts';
 import type { BackupStore } from '#shared/store/backup-store.ts';
 import { newId } from '#shared/util/ids.ts';
+import { engineAdapters, snapshotDeleters } from '../support/backups.ts';
 import { startTestStore } from '../support/dynamo.ts';
 import { addonRecord, operation } from '../support/fixtures.ts';
 import { ScriptedProvider } from '../support/scripted-provider.ts';
@@ -100,10 +101,16 @@ beforeEach(() => {
   };
   const task = createWorkflowTaskHandler({
     store: env.store,
-    provider: new ScriptedProvider(),
+    engines: engineAdapters({ provider: new ScriptedProvider(), snapshots }),
     secrets: new FileSecretStore(join(dir, 'secrets')),
     logger: new Logger({ logLevel: 'SILENT' }),
-    backups: { store: env.store, backups: backupStore, artifacts, snapshots, jobs: launch },
+    backups: {
+      store: env.store,
+      backups: backupStore,
+      artifacts,
+      engines: engineAdapters({ snapshots }),
+      jobs: launch,
+    },
   });
   runner = new LocalWorkflowRunner({
     functions: {
@@ -133,7 +140,7 @@ beforeEach(() => {
     backups: backupStore,
     workflows: runner,
     artifacts,
-    snapshots,
+    snapshotDeleters: snapshotDeleters(snapshots),
     target: 'local',
   });
 });

@@ -17,6 +17,7 @@ import { AddonService } from '#shared/services/addon-service.ts';
 import { workflowInputFor } from '#shared/services/workflow-inputs.ts';
 import type { BackupStore } from '#shared/store/backup-store.ts';
 import { newId } from '#shared/util/ids.ts';
+import { engineAdapters } from '../support/backups.ts';
 import { startTestStore } from '../support/dynamo.ts';
 import { addonRecord, backupRecord, operation, scheduleRecord } from '../support/fixtures.ts';
 import { ScriptedProvider } from '../support/scripted-provider.ts';
@@ -81,14 +82,14 @@ beforeEach(() => {
   jobBehaviour = writeDump;
   const task = createWorkflowTaskHandler({
     store: env.store,
-    provider,
+    engines: engineAdapters({ provider, snapshots }),
     secrets: new FileSecretStore(join(dir, 'secrets')),
     logger: new Logger({ logLevel: 'SILENT' }),
     backups: {
       store: env.store,
       backups,
       artifacts,
-      snapshots,
+      engines: engineAdapters({ snapshots }),
       jobs: { cluster: 'c', taskDefinition: 'td', container: 'job', subnets: ['s'], securityGroups: ['g'] },
     },
     retirement: {

@@ -18,6 +18,7 @@ import { JobSpecSchema } from '#shared/schemas/job.ts';
 import { AddonService } from '#shared/services/addon-service.ts';
 import { BackupService } from '#shared/services/backup-service.ts';
 import type { BackupStore } from '#shared/store/backup-store.ts';
+import { engineAdapters, snapshotDeleters } from '../support/backups.ts';
 import { startTestStore } from '../support/dynamo.ts';
 import { createRequest, scheduleRecord } from '../support/fixtures.ts';
 import { ScriptedProvider } from '../support/scripted-provider.ts';
@@ -130,10 +131,16 @@ const startWorld = (plan: FaultPlan) => {
   };
   const task = createWorkflowTaskHandler({
     store: store.store,
-    provider,
+    engines: engineAdapters({ provider, snapshots }),
     secrets,
     logger: new Logger({ logLevel: 'SILENT' }),
-    backups: { store: store.store, backups: backupStore, artifacts, snapshots, jobs },
+    backups: {
+      store: store.store,
+      backups: backupStore,
+      artifacts,
+      engines: engineAdapters({ snapshots }),
+      jobs,
+    },
     retirement: {
       store: store.store,
       backups: backupStore,
@@ -202,7 +209,7 @@ const startWorld = (plan: FaultPlan) => {
     backups: backupStore,
     workflows,
     artifacts,
-    snapshots,
+    snapshotDeleters: snapshotDeleters(snapshots),
     target: 'local',
   });
   return {

