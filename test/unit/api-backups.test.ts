@@ -168,6 +168,18 @@ describe('backups API', () => {
     expect(starter.started).toHaveLength(0);
   });
 
+  it("refuses a backup of another engine (422 naming backupId), even the addon's own record", async () => {
+    const addon = await runningAddon();
+    const mysql = await finishedBackup(addon.id, { engine: 'mysql', engineVersion: '8.0' });
+    const problem = problemOf(
+      await call(routes.restoreBackup, { addonId: addon.id, backupId: mysql.id }),
+      422,
+    );
+    expect(problem.detail).toMatch(/MySQL backup.*PostgreSQL addon/);
+    expect(problem.errors).toEqual([expect.objectContaining({ path: 'backupId' })]);
+    expect(starter.started).toHaveLength(0);
+  });
+
   it('restores a completed backup as an operation that holds the addon', async () => {
     const addon = await runningAddon();
     const backup = await finishedBackup(addon.id);
