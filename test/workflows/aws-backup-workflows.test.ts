@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { restoreIdentifiers, TAG_KEYS } from '#shared/providers/aws/rds-postgres-provider.ts';
+import { restoreIdentifiers } from '#shared/providers/aws/rds/rds-restore.ts';
+import { TAG_KEYS } from '#shared/providers/aws/tags.ts';
 import { type JobSpec, JobSpecSchema } from '#shared/schemas/job.ts';
 import { JOB_COMMAND } from '#shared/services/backup-workflow-tasks.ts';
 import type { AddonRecord } from '#shared/store/addon-store.ts';

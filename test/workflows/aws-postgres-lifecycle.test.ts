@@ -1,6 +1,6 @@
 import { ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { TAG_KEYS } from '#shared/providers/aws/rds-postgres-provider.ts';
+import { TAG_KEYS } from '#shared/providers/aws/tags.ts';
 import {
   type AwsCall,
   type CallEnvironment,

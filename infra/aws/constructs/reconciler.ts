@@ -6,7 +6,7 @@ import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { ReconcileFunctionEnvSchema } from '#shared/config/env.ts';
 import { WORKFLOWS } from '#shared/ports/workflow-starter.ts';
-import { TAG_KEYS } from '#shared/providers/aws/rds-postgres-provider.ts';
+import { TAG_KEYS } from '#shared/providers/aws/tags.ts';
 import { acknowledgeNag, nagArn } from '../nag.ts';
 import { type Backups, DUMPS_PREFIX } from './backups.ts';
 import type { Data } from './data.ts';

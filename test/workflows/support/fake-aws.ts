@@ -105,6 +105,9 @@ interface FakeSnapshot {
   tags: RdsTag[];
   statuses: string[];
   allocatedStorage: number;
+  /** The source instance's engine and version: a restored instance runs them. */
+  engine?: string;
+  engineVersion?: string;
 }
 
 /**
@@ -276,6 +279,8 @@ export class FakeAws {
           {
             DBInstanceIdentifier: id,
             DBInstanceStatus: status,
+            Engine: settings.Engine,
+            EngineVersion: settings.EngineVersion,
             DeletionProtection: instance.deletionProtection,
             DBInstanceClass: settings.DBInstanceClass,
             AllocatedStorage: settings.AllocatedStorage,
@@ -287,7 +292,7 @@ export class FakeAws {
             DBParameterGroups: [
               {
                 DBParameterGroupName:
-                  settings.DBParameterGroupName ?? `default.postgres${settings.EngineVersion}`,
+                  settings.DBParameterGroupName ?? `default.${settings.Engine}${settings.EngineVersion}`,
               },
             ],
             TagList: structuredClone(instance.tags),
@@ -355,6 +360,8 @@ export class FakeAws {
         tags: input.Tags ?? [],
         statuses: [...this.snapshotScript.statuses],
         allocatedStorage: instance.settings.AllocatedStorage ?? 20,
+        engine: instance.settings.Engine,
+        engineVersion: instance.settings.EngineVersion,
       });
       return { DBSnapshot: { DBSnapshotIdentifier: id, Status: 'creating' } };
     });
@@ -395,7 +402,11 @@ export class FakeAws {
       }
       this.instances.set(id, {
         id,
-        settings: { ...input, EngineVersion: '17' },
+        settings: {
+          ...input,
+          Engine: source?.engine ?? 'postgres',
+          EngineVersion: source?.engineVersion ?? '17',
+        },
         tags: input.Tags ?? [],
         statuses: [...this.restoreScript.statuses],
         deletionProtection: Boolean(input.DeletionProtection),
