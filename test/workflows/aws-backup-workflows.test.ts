@@ -282,7 +282,7 @@ describe('restore-addon on AWS', () => {
         DBSubnetGroupName: world.env.DB_SUBNET_GROUP_NAME,
         // The addon's own group (the project's client group was created first), and its TLS parameter group.
         VpcSecurityGroupIds: ['sg-00000000000000002'],
-        DBParameterGroupName: world.env.POSTGRES_TLS_PARAMETER_GROUPS['17'],
+        DBParameterGroupName: world.env.TLS_PARAMETER_GROUPS.postgresql?.['17'],
         Port: 5432,
         MultiAZ: false,
         PubliclyAccessible: false,

@@ -190,7 +190,7 @@ describe('provision-addon on AWS', () => {
         VpcSecurityGroupIds: [FIRST_GROUP],
         PubliclyAccessible: false,
         MultiAZ: false,
-        DBParameterGroupName: world.env.POSTGRES_TLS_PARAMETER_GROUPS['17'],
+        DBParameterGroupName: world.env.TLS_PARAMETER_GROUPS.postgresql?.['17'],
         BackupRetentionPeriod: 7,
         CopyTagsToSnapshot: true,
         DeletionProtection: true,

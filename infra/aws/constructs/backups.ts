@@ -169,6 +169,10 @@ export class Backups extends Construct {
         // Every connection verifies the RDS server certificate (the bundle is in the image).
         PGSSLMODE: 'verify-full',
         PGSSLROOTCERT: RDS_CA_BUNDLE,
+        // The MySQL client tools read no such variables: the MySQL dump tool turns these into
+        // --ssl-ca and --ssl-verify-server-cert (shared/jobs/mysql/).
+        ADDONS_MYSQL_SSL_MODE: 'verify-identity',
+        ADDONS_MYSQL_SSL_CA: RDS_CA_BUNDLE,
       },
     });
     acknowledgeNag(

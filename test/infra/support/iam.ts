@@ -161,15 +161,18 @@ export const requiredPermissions = (call: AwsCall, env: CallEnvironment): Permis
       }
       const permissions = [permission(action, db, requestTags)];
       if (call.command === 'CreateDBInstance') {
-        const major = String(input.EngineVersion).split('.')[0];
+        // RDS names default groups after the engine and the major: `default.mysql8.4` (parameters),
+        // `default:mysql-8-4` (options), `default:postgres-17`.
+        const engine = String(input.Engine ?? 'postgres');
+        const major = String(input.EngineVersion);
         permissions.push(
           permission(action, arn('rds', `subgrp:${String(input.DBSubnetGroupName)}`), requestTags),
           permission(
             action,
-            arn('rds', `pg:${String(input.DBParameterGroupName ?? `default.postgres${major}`)}`),
+            arn('rds', `pg:${String(input.DBParameterGroupName ?? `default.${engine}${major}`)}`),
             requestTags,
           ),
-          permission(action, arn('rds', `og:default:postgres-${major}`), requestTags),
+          permission(action, arn('rds', `og:default:${engine}-${major.replace(/\./g, '-')}`), requestTags),
           permission(
             'iam:CreateServiceLinkedRole',
             `arn:aws:iam::${FAKE_ENV.account}:role/aws-service-role/rds.amazonaws.com/AWSServiceRoleForRDS`,
