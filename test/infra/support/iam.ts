@@ -16,6 +16,11 @@ export interface AwsCall {
   input: Record<string, unknown>;
   /** Tags of the existing resource the call acts on (for `aws:ResourceTag/...` conditions). */
   resourceTags?: Record<string, string>;
+  /**
+   * RestoreDBInstanceFromDBSnapshot: the RDS engine and version of the snapshot restored, which
+   * name the default option group the restore references. @default postgres 17
+   */
+  snapshotEngine?: { engine: string; version: string };
 }
 
 export interface Permission {
@@ -136,8 +141,15 @@ export const requiredPermissions = (call: AwsCall, env: CallEnvironment): Permis
             permission(action, snapshot, { ...snapshotTags, ...requestTags }),
             permission(action, arn('rds', `subgrp:${String(input.DBSubnetGroupName)}`), requestTags),
             permission(action, arn('rds', `pg:${String(input.DBParameterGroupName)}`), requestTags),
-            // The snapshot's option group: the tests' addons run PostgreSQL 17.
-            permission(action, arn('rds', 'og:default:postgres-17'), requestTags),
+            // The snapshot's option group: `default:<engine>-<major, dots as dashes>`.
+            permission(
+              action,
+              arn(
+                'rds',
+                `og:default:${call.snapshotEngine?.engine ?? 'postgres'}-${(call.snapshotEngine?.version ?? '17').replace(/\./g, '-')}`,
+              ),
+              requestTags,
+            ),
             ...(input.Tags ? [permission('rds:AddTagsToResource', db, requestTags)] : []),
             ...(env.storageKeyArn
               ? [

@@ -393,6 +393,10 @@ export class FakeAws {
     this.rds.on(RestoreDBInstanceFromDBSnapshotCommand).callsFake((input) => {
       const source = this.snapshots.get(String(input.DBSnapshotIdentifier));
       this.record('rds', 'RestoreDBInstanceFromDBSnapshot', input, source ? tagsOf(source.tags) : undefined);
+      const restoreCall = this.calls.at(-1);
+      if (restoreCall && source?.engine && source.engineVersion) {
+        restoreCall.snapshotEngine = { engine: source.engine, version: source.engineVersion };
+      }
       const id = String(input.DBInstanceIdentifier);
       if (!this.snapshots.has(String(input.DBSnapshotIdentifier))) {
         throw snapshotNotFound(String(input.DBSnapshotIdentifier));
