@@ -169,8 +169,8 @@ export class Backups extends Construct {
         // Every connection verifies the RDS server certificate (the bundle is in the image).
         PGSSLMODE: 'verify-full',
         PGSSLROOTCERT: RDS_CA_BUNDLE,
-        // The MySQL client tools read no such variables: the MySQL dump tool turns these into
-        // --ssl-ca and --ssl-verify-server-cert (shared/jobs/mysql/).
+        // The same for the engine whose client tools read no such variables: its dump tool turns
+        // these into command-line options (shared/jobs/mysql/).
         ADDONS_MYSQL_SSL_MODE: 'verify-identity',
         ADDONS_MYSQL_SSL_CA: RDS_CA_BUNDLE,
       },

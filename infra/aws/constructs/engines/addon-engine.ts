@@ -27,7 +27,7 @@ export interface AddonEngine extends IConstruct {
 
 /**
  * The workflow function's engine-keyed variables (`WorkflowFunctionEnvSchema`), from every
- * engine's contribution: `{"postgresql":{"17":"..."},"mysql":{"8.4":"..."}}`.
+ * engine's contribution: `{"<engine>":{"<major>":"<parameter group>",...},...}`.
  */
 export const engineEnvironment = (scope: IConstruct, engines: readonly AddonEngine[]) => {
   const byEngine = (pick: (environment: EngineEnvironment) => Record<string, string> | undefined) =>

@@ -221,7 +221,7 @@ export interface RdsEngineProps {
  * default groups of recent majors force TLS, so they cannot serve as "no TLS"); its grants on
  * the workflow role (the shared RDS mechanics, plus its parameter groups and its default option
  * groups, which creates and restores reference); the environment naming its groups. The
- * per-engine constructs (`postgresql.ts`, `mysql.ts`) only say what differs.
+ * per-engine constructs (`<engine>.ts` beside this file) only say what differs.
  */
 export class RdsEngine extends Construct implements AddonEngine {
   readonly engine: RdsEngineProfile['engine'];
@@ -238,7 +238,7 @@ export class RdsEngine extends Construct implements AddonEngine {
     props: RdsEngineProps & {
       /** The engine's RDS facts (shared with its provider). */
       profile: RdsEngineProfile;
-      /** The parameter group family of a major: `postgres17`, `mysql8.4`. */
+      /** The parameter group family of a major: RDS's engine name and the major. */
       family: (major: string) => string;
       tls: RdsTlsParameter;
     },

@@ -26,14 +26,14 @@ import { deleteDbSnapshot, RdsSnapshots } from './rds-snapshots.ts';
 /**
  * What sets one RDS engine apart from another; everything else (instances, security groups,
  * snapshots, restore-and-swap, tags, deletion protection) is the same RDS mechanics. Each
- * engine's profile lives in its own folder (`../postgresql/`, `../mysql/`).
+ * engine's profile lives in the folder named after the engine (`../<engine>/index.ts`).
  */
 export interface RdsEngineProfile {
   /** The platform's engine name, as in the catalog. */
   engine: Engine;
   /** RDS's name for it: CreateDBInstance's `Engine`. */
   rdsEngine: string;
-  /** For messages and security group descriptions: `PostgreSQL`, `MySQL`. */
+  /** For messages and security group descriptions: the engine's display name. */
   label: string;
   /** The port the instance listens on and the addon's security group admits. */
   port: number;
