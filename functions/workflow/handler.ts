@@ -51,8 +51,8 @@ export const createAwsWorkflowTaskHandler = (
       subnetGroupName: env.DB_SUBNET_GROUP_NAME,
       kmsKeyId: env.STORAGE_KMS_KEY_ID,
       deployment: env.DEPLOYMENT_NAME,
-      tlsParameterGroups: { postgresql: env.POSTGRES_TLS_PARAMETER_GROUPS },
-      noTlsParameterGroups: { postgresql: env.POSTGRES_NO_TLS_PARAMETER_GROUPS },
+      tlsParameterGroups: env.TLS_PARAMETER_GROUPS,
+      noTlsParameterGroups: env.NO_TLS_PARAMETER_GROUPS,
     },
     clients,
   );

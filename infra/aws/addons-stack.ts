@@ -5,9 +5,12 @@ import { Alarms } from './constructs/alarms.ts';
 import { Api } from './constructs/api.ts';
 import { Backups } from './constructs/backups.ts';
 import { Data } from './constructs/data.ts';
+import type { AddonEngine } from './constructs/engines/addon-engine.ts';
+import { MysqlAddons } from './constructs/engines/mysql.ts';
+import { PostgresqlAddons } from './constructs/engines/postgresql.ts';
+import { RdsAddons } from './constructs/engines/rds-engine.ts';
 import { LogEncryption } from './constructs/log-encryption.ts';
 import { Network } from './constructs/network.ts';
-import { PostgresAddons } from './constructs/postgres-addons.ts';
 import { Reconciler } from './constructs/reconciler.ts';
 import { Schedules } from './constructs/schedules.ts';
 import { Workflows } from './constructs/workflows.ts';
@@ -24,18 +27,45 @@ export interface AddonsStackProps extends StackProps {
   alarmEmail?: string;
 }
 
+/**
+ * The engines this stack deploys, one construct each (infra/aws/constructs/engines/): adding an
+ * engine is adding its construct here, and its adapters to the registries of shared/providers/aws.
+ */
+const ENGINE_CONSTRUCTS = [
+  {
+    id: 'Postgres',
+    create: (stack: AddonsStack, id: string) => new PostgresqlAddons(stack, id, { rds: stack.rds }),
+  },
+  { id: 'Mysql', create: (stack: AddonsStack, id: string) => new MysqlAddons(stack, id, { rds: stack.rds }) },
+] as const;
+
 /** The whole platform on AWS. Wiring only: each feature lives in its construct. */
 export class AddonsStack extends Stack {
   readonly logEncryption: LogEncryption;
   readonly alarms: Alarms;
   readonly network: Network;
   readonly data: Data;
-  readonly postgres: PostgresAddons;
+  /** What every RDS engine shares: the DB subnet group and the RDS mechanics' grants. */
+  readonly rds: RdsAddons;
+  /** One construct per engine the stack deploys. */
+  readonly engines: readonly AddonEngine[];
   readonly backups: Backups;
   readonly workflows: Workflows;
   readonly schedules: Schedules;
   readonly api: Api;
   readonly reconciler: Reconciler;
+
+  /**
+   * The value of the `addons:deployment` tag on everything the workflows create: the IAM
+   * conditions of every role and the reconciler's leftover search match it, so a second stack in
+   * the same account (`-c stackName=...`) never touches this one's addons. The stack's own
+   * resources deliberately do not carry it (a stack-wide `Tags.of` would put the stack's security
+   * groups within reach of the workflow role and the reconciler, and make every RunTask, which
+   * propagates the task definition's tags, need ecs:TagResource).
+   */
+  get deploymentName(): string {
+    return this.stackName;
+  }
 
   constructor(scope: Construct, id: string, props: AddonsStackProps = {}) {
     super(scope, id, props);
@@ -44,12 +74,19 @@ export class AddonsStack extends Stack {
     this.alarms = new Alarms(this, 'Alarms', { email: props.alarmEmail });
     this.network = new Network(this, 'Network', { logRetention });
     this.data = new Data(this, 'Data');
-    this.postgres = new PostgresAddons(this, 'Postgres', { network: this.network, key: this.data.key });
+    this.rds = new RdsAddons(this, 'Rds', {
+      network: this.network,
+      key: this.data.key,
+      deploymentName: this.deploymentName,
+    });
+    this.engines = ENGINE_CONSTRUCTS.map(({ id, create }) => create(this, id));
     this.backups = new Backups(this, 'Backups', { data: this.data, network: this.network, logRetention });
     this.workflows = new Workflows(this, 'Workflows', {
       data: this.data,
       network: this.network,
-      postgres: this.postgres,
+      deploymentName: this.deploymentName,
+      rds: this.rds,
+      engines: this.engines,
       backups: this.backups,
       backupGraceDays: props.backupGraceDays,
       logRetention,
@@ -58,7 +95,7 @@ export class AddonsStack extends Stack {
       data: this.data,
       backups: this.backups,
       workflows: this.workflows,
-      postgres: this.postgres,
+      engines: this.engines,
       logRetention,
     });
     this.api = new Api(this, 'Api', {
@@ -66,14 +103,15 @@ export class AddonsStack extends Stack {
       workflows: this.workflows,
       backups: this.backups,
       schedules: this.schedules,
-      postgres: this.postgres,
+      engines: this.engines,
       logRetention,
     });
 
     this.reconciler = new Reconciler(this, 'Reconciler', {
       data: this.data,
       network: this.network,
-      postgres: this.postgres,
+      deploymentName: this.deploymentName,
+      rds: this.rds,
       backups: this.backups,
       workflows: this.workflows,
       schedules: this.schedules,

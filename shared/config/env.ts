@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { DEFAULT_RATE_LIMIT } from '../api/rate-limit.ts';
+import { EngineSchema } from '../schemas/catalog.ts';
 import { QuotaFields } from '../services/quotas.ts';
 
 /**
@@ -73,8 +74,12 @@ export const JobLaunchEnvSchema = z.object({
   JOB_SECURITY_GROUP_IDS: CommaListSchema,
 });
 
-/** `{"17":"name",...}`: CDK writes it from the parameter groups it creates, one per PostgreSQL major. */
-const JsonStringMapSchema = z
+/**
+ * `{"postgresql":{"17":"name",...},"mysql":{"8.4":"name",...}}`: engine -> parameter group key
+ * (the major) -> parameter group name. CDK writes it from the parameter groups each engine's
+ * construct creates (infra/aws/constructs/engines/); an engine absent from it has none.
+ */
+const EngineParameterGroupsSchema = z
   .string()
   .transform((text, ctx) => {
     try {
@@ -84,7 +89,7 @@ const JsonStringMapSchema = z
       return z.NEVER;
     }
   })
-  .pipe(z.record(z.string(), z.string()));
+  .pipe(z.partialRecord(EngineSchema, z.record(z.string(), z.string())));
 
 export const WorkflowFunctionEnvSchema = CommonEnvSchema.extend({
   ...TableEnvSchema.shape,
@@ -96,8 +101,10 @@ export const WorkflowFunctionEnvSchema = CommonEnvSchema.extend({
   VPC_CIDR: z.string().min(1),
   DB_SUBNET_GROUP_NAME: z.string().min(1),
   STORAGE_KMS_KEY_ID: z.string().min(1),
-  POSTGRES_TLS_PARAMETER_GROUPS: JsonStringMapSchema,
-  POSTGRES_NO_TLS_PARAMETER_GROUPS: JsonStringMapSchema,
+  /** Per engine and major, the parameter group an addon gets: forcing TLS (the default)... */
+  TLS_PARAMETER_GROUPS: EngineParameterGroupsSchema,
+  /** ...or accepting plain connections (an addon created with `tls: false`). */
+  NO_TLS_PARAMETER_GROUPS: EngineParameterGroupsSchema,
   ...BackupBucketEnvSchema.shape,
   ...JobLaunchEnvSchema.shape,
   /** Deleting an addon deletes its EventBridge Scheduler schedules, in this group. */

@@ -171,9 +171,17 @@ describe('functions', () => {
       json,
       logicalIdOf(synthesized, stack.workflows.taskFunction.function),
     );
-    expect(parseEnv(WorkflowFunctionEnvSchema, workflow).POSTGRES_TLS_PARAMETER_GROUPS).toEqual(
-      Object.fromEntries(ENGINES.postgresql.versions.aws.map((major) => [major, expect.any(String)])),
-    );
+    // Every RDS engine's parameter groups, per major, for TLS and for `tls: false`.
+    const { TLS_PARAMETER_GROUPS, NO_TLS_PARAMETER_GROUPS } = parseEnv(WorkflowFunctionEnvSchema, workflow);
+    for (const groups of [TLS_PARAMETER_GROUPS, NO_TLS_PARAMETER_GROUPS]) {
+      expect(Object.keys(groups).sort()).toEqual(['mysql', 'postgresql']);
+      for (const engine of ['postgresql', 'mysql'] as const) {
+        expect(groups[engine], engine).toEqual(
+          Object.fromEntries(ENGINES[engine].versions.aws.map((major) => [major, expect.any(String)])),
+        );
+      }
+    }
+    expect(TLS_PARAMETER_GROUPS.mysql?.['8.4']).not.toBe(NO_TLS_PARAMETER_GROUPS.mysql?.['8.4']);
     const envOf = (fn: { function: { node: { defaultChild?: unknown } } }) =>
       functionEnvironment(json, logicalIdOf(synthesized, fn.function));
     expect(() => parseEnv(RunBackupFunctionEnvSchema, envOf(stack.schedules.runBackup))).not.toThrow();
@@ -267,20 +275,27 @@ describe('network', () => {
     }
   });
 
-  it('gives RDS a subnet group over the isolated subnets and, per catalog major, a parameter group with TLS forced and one without', () => {
+  it('gives RDS one subnet group over the isolated subnets and, per engine and catalog major, a parameter group with TLS forced and one without', () => {
     const { template } = synthesized;
+    template.resourceCountIs('AWS::RDS::DBSubnetGroup', 1);
     const [group] = props('AWS::RDS::DBSubnetGroup');
     expect((group?.SubnetIds as unknown[] | undefined)?.length).toBeGreaterThanOrEqual(2);
     const parameterGroups = props('AWS::RDS::DBParameterGroup');
-    const majors = ENGINES.postgresql.versions.aws;
-    const withSsl = (value: string) =>
+    const families = (parameter: string, value: string) =>
       parameterGroups
-        .filter((parameters) => (parameters.Parameters as Record<string, string>)['rds.force_ssl'] === value)
+        .filter((parameters) => (parameters.Parameters as Record<string, string>)[parameter] === value)
         .map((parameters) => parameters.Family)
         .sort();
-    expect(withSsl('1')).toEqual(majors.map((major) => `postgres${major}`).sort());
-    expect(withSsl('0')).toEqual(majors.map((major) => `postgres${major}`).sort());
-    template.resourceCountIs('AWS::RDS::DBParameterGroup', 2 * majors.length);
+    const postgres = ENGINES.postgresql.versions.aws;
+    expect(families('rds.force_ssl', '1')).toEqual(postgres.map((major) => `postgres${major}`).sort());
+    expect(families('rds.force_ssl', '0')).toEqual(postgres.map((major) => `postgres${major}`).sort());
+    // RDS for MySQL: require_secure_transport ON (1) refuses plain connections; OFF (0) for tls: false.
+    // DB instance parameter groups take it as 1/0 (Aurora cluster groups as ON/OFF).
+    const mysql = ENGINES.mysql.versions.aws;
+    expect(mysql).toEqual(['8.0', '8.4']);
+    expect(families('require_secure_transport', '1')).toEqual(['mysql8.0', 'mysql8.4']);
+    expect(families('require_secure_transport', '0')).toEqual(['mysql8.0', 'mysql8.4']);
+    template.resourceCountIs('AWS::RDS::DBParameterGroup', 2 * (postgres.length + mysql.length));
   });
 });
 
@@ -789,6 +804,8 @@ describe('AWS Control Tower proactive controls (cfn-guard)', () => {
       Environment: expect.arrayContaining([
         { Name: 'PGSSLMODE', Value: 'verify-full' },
         { Name: 'PGSSLROOTCERT', Value: '/etc/ssl/certs/rds-global-bundle.pem' },
+        { Name: 'ADDONS_MYSQL_SSL_MODE', Value: 'verify-identity' },
+        { Name: 'ADDONS_MYSQL_SSL_CA', Value: '/etc/ssl/certs/rds-global-bundle.pem' },
       ]),
     });
     const dockerfile = readFileSync(join(PROJECT_ROOT, 'infra/images/Dockerfile'), 'utf8');
@@ -812,7 +829,7 @@ describe('AWS Control Tower proactive controls (cfn-guard)', () => {
 });
 
 describe('deployment isolation in IAM', () => {
-  const deployment = () => synthesized.stack.postgres.deploymentName;
+  const deployment = () => synthesized.stack.deploymentName;
   const arn = (service: string, resource: string) =>
     `arn:${FAKE_ENV.partition}:${service}:${FAKE_ENV.region}:${FAKE_ENV.account}:${resource}`;
   const workflowStatements = () =>
@@ -899,6 +916,35 @@ describe('deployment isolation in IAM', () => {
       expect(allowed(action, resource, tagging(deployment(), ['addons:deployment', 'owner'])), action).toBe(
         false,
       );
+    }
+  });
+
+  it("lets the workflow create MySQL instances as it does PostgreSQL ones: tagged as ours, with this deployment's MySQL parameter groups and RDS's MySQL option groups only", () => {
+    const { json, stack } = synthesized;
+    const env = parseEnv(
+      WorkflowFunctionEnvSchema,
+      functionEnvironment(json, logicalIdOf(synthesized, stack.workflows.taskFunction.function)),
+    );
+    const db = arn('rds', 'db:addon-x');
+    const pg = (name: string | undefined) => arn('rds', `pg:${String(name)}`);
+    for (const action of ['rds:CreateDBInstance', 'rds:RestoreDBInstanceFromDBSnapshot']) {
+      for (const major of ENGINES.mysql.versions.aws) {
+        expect(allowed(action, pg(env.TLS_PARAMETER_GROUPS.mysql?.[major])), `${action} ${major}`).toBe(true);
+        expect(allowed(action, pg(env.NO_TLS_PARAMETER_GROUPS.mysql?.[major])), `${action} ${major}`).toBe(
+          true,
+        );
+        expect(allowed(action, arn('rds', `og:default:mysql-${major.replace('.', '-')}`)), action).toBe(true);
+      }
+      // Not RDS's default groups (they do not force TLS), not another engine's option groups.
+      expect(allowed(action, pg('default.mysql8.4')), action).toBe(false);
+      expect(allowed(action, arn('rds', 'og:default:mariadb-10-11')), action).toBe(false);
+      expect(allowed(action, db, tagging(deployment())), action).toBe(true);
+      expect(allowed(action, db, tagging('AnotherStack')), action).toBe(false);
+    }
+    // Once created, a MySQL instance is an `addon-` instance like any other: same conditions.
+    for (const action of ['rds:ModifyDBInstance', 'rds:DeleteDBInstance', 'rds:CreateDBSnapshot']) {
+      expect(allowed(action, db, ours()), action).toBe(true);
+      expect(allowed(action, db, theirs), action).toBe(false);
     }
   });
 

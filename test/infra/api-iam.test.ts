@@ -159,7 +159,7 @@ beforeAll(async () => {
   };
   sfn.on(StopExecutionCommand).callsFake(record('states', 'StopExecution'));
   s3.on(DeleteObjectCommand).callsFake(record('s3', 'DeleteObject'));
-  const deployment = synthesized.stack.postgres.deploymentName;
+  const deployment = synthesized.stack.deploymentName;
   const recordTagged =
     (service: AwsCall['service'], command: string, idOf: (input: Record<string, unknown>) => unknown) =>
     (input: Record<string, unknown>) => {
@@ -167,7 +167,7 @@ beforeAll(async () => {
         service,
         command,
         input: structuredClone(input),
-        // What the workflows create carries this deployment's tag (RdsPostgresProvider.createSnapshot).
+        // What the workflows create carries this deployment's tag (RdsSnapshots.create).
         resourceTags: tagsById.get(String(idOf(input))) ?? { [TAG_KEYS.deployment]: deployment },
       });
       return {};

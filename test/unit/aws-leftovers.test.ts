@@ -11,7 +11,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { TransientError } from '#shared/errors.ts';
 import { RdsInstanceLeftovers, RdsSnapshotLeftovers } from '#shared/providers/aws/aws-leftovers.ts';
-import { restoreIdentifiers } from '#shared/providers/aws/rds-postgres-provider.ts';
+import { restoreIdentifiers } from '#shared/providers/aws/rds/rds-restore.ts';
 import { SfnExecutions } from '#shared/providers/aws/sfn-executions.ts';
 import { DumpObjectLeftovers } from '#shared/providers/dump-leftovers.ts';
 

@@ -23,7 +23,8 @@ import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { TransientError } from '#shared/errors.ts';
 import { isTransientAwsError } from '#shared/providers/aws/aws-errors.ts';
 import { EventBridgeScheduleRunner } from '#shared/providers/aws/eventbridge-schedule-runner.ts';
-import { RdsPostgresProvider } from '#shared/providers/aws/rds-postgres-provider.ts';
+import { postgresqlRdsProfile } from '#shared/providers/aws/postgresql/index.ts';
+import { RdsEngineProvider } from '#shared/providers/aws/rds/rds-engine-provider.ts';
 import { SecretsManagerStore } from '#shared/providers/aws/secrets-manager-store.ts';
 import { SfnWorkflowStarter } from '#shared/providers/aws/sfn-workflow-starter.ts';
 import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
@@ -231,15 +232,14 @@ describe('RDS and EC2 provider', () => {
     rds.reset();
     ec2.reset();
   });
-  const provider = new RdsPostgresProvider({
+  const provider = new RdsEngineProvider(postgresqlRdsProfile, {
     rds: new RDSClient(region),
     ec2: new EC2Client(region),
     vpcId: 'vpc-1',
     subnetGroupName: 'subnets',
     vpcCidr: '10.0.0.0/16',
     kmsKeyId: 'key',
-    tlsParameterGroups: {},
-    noTlsParameterGroups: {},
+    parameterGroups: { tls: {}, noTls: {} },
     deployment: 'Addons',
   });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { addonTypes } from '#shared/catalog/engines.ts';
+import { UnsupportedError } from '#shared/errors.ts';
 import { CreateAddonRequestSchema } from '#shared/schemas/addon.ts';
 import { AddonTypeSchema } from '#shared/schemas/catalog.ts';
 import { AddonService, type AddonServiceDeps } from '#shared/services/addon-service.ts';
@@ -55,6 +56,50 @@ describe('engine catalog', () => {
     const service = new AddonService({ target } as unknown as AddonServiceDeps);
     const request = CreateAddonRequestSchema.parse({ name: 'orders', engine: 'postgresql', tls });
     expect(service.resolveCreate(request).tls).toBe(expected);
+  });
+
+  it('offers MySQL 8.0 and 8.4 on AWS (RDS for MySQL) with dumps, snapshots and TLS on by default, and says what it lacks', () => {
+    const mysql = addonTypes('aws').find((type) => type.engine === 'mysql');
+    expect(mysql).toMatchObject({
+      service: 'Amazon RDS for MySQL',
+      defaultVersion: '8.4',
+      defaultTls: true,
+      maxReplicas: 0,
+      capabilities: {
+        provision: true,
+        dumpBackup: true,
+        snapshotBackup: true,
+        tls: true,
+        replicas: false,
+        pitr: false,
+        publicAccess: false,
+      },
+    });
+    expect(mysql?.versions.map((v) => v.version)).toEqual(['8.0', '8.4']);
+    expect(mysql?.notes.join(' ')).toMatch(/replicas/i);
+  });
+
+  it('on AWS, refuses MySQL replicas with a 422 naming the field, and honours tls: false', () => {
+    const service = new AddonService({ target: 'aws' } as unknown as AddonServiceDeps);
+    const request = (body: Record<string, unknown>) =>
+      CreateAddonRequestSchema.parse({ name: 'orders', engine: 'mysql', ...body });
+    expect(service.resolveCreate(request({}))).toMatchObject({ version: '8.4', tls: true });
+    expect(service.resolveCreate(request({ tls: false, version: '8.0' }))).toMatchObject({
+      version: '8.0',
+      tls: false,
+    });
+    let refused: unknown;
+    try {
+      service.resolveCreate(request({ replicas: 1 }));
+    } catch (error) {
+      refused = error;
+    }
+    expect(refused).toBeInstanceOf(UnsupportedError);
+    expect((refused as UnsupportedError).issues).toContainEqual({
+      path: 'body.replicas',
+      message: expect.stringContaining('not available for MySQL'),
+    });
+    expect(() => service.resolveCreate(request({ version: '5.7' }))).toThrow(UnsupportedError);
   });
 
   it('offers locally only the PostgreSQL major that the installed client tools can dump', () => {

@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { restoreIdentifiers, TAG_KEYS } from '#shared/providers/aws/rds-postgres-provider.ts';
+import { restoreIdentifiers } from '#shared/providers/aws/rds/rds-restore.ts';
+import { TAG_KEYS } from '#shared/providers/aws/tags.ts';
 import { type JobSpec, JobSpecSchema } from '#shared/schemas/job.ts';
 import { JOB_COMMAND } from '#shared/services/backup-workflow-tasks.ts';
 import type { AddonRecord } from '#shared/store/addon-store.ts';
@@ -281,7 +282,7 @@ describe('restore-addon on AWS', () => {
         DBSubnetGroupName: world.env.DB_SUBNET_GROUP_NAME,
         // The addon's own group (the project's client group was created first), and its TLS parameter group.
         VpcSecurityGroupIds: ['sg-00000000000000002'],
-        DBParameterGroupName: world.env.POSTGRES_TLS_PARAMETER_GROUPS['17'],
+        DBParameterGroupName: world.env.TLS_PARAMETER_GROUPS.postgresql?.['17'],
         Port: 5432,
         MultiAZ: false,
         PubliclyAccessible: false,

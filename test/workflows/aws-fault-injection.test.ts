@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { projectClientGroupName } from '#shared/providers/aws/addon-security-groups.ts';
-import { TAG_KEYS } from '#shared/providers/aws/rds-postgres-provider.ts';
+import { TAG_KEYS } from '#shared/providers/aws/tags.ts';
 import { JobSpecSchema } from '#shared/schemas/job.ts';
 import { createRequest, scheduleRecord } from '../support/fixtures.ts';
 import { type FaultCase, FaultPlan, faultCases } from './support/asl-faults.ts';

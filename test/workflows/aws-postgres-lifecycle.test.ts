@@ -1,6 +1,6 @@
 import { ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { TAG_KEYS } from '#shared/providers/aws/rds-postgres-provider.ts';
+import { TAG_KEYS } from '#shared/providers/aws/tags.ts';
 import {
   type AwsCall,
   type CallEnvironment,
@@ -190,7 +190,7 @@ describe('provision-addon on AWS', () => {
         VpcSecurityGroupIds: [FIRST_GROUP],
         PubliclyAccessible: false,
         MultiAZ: false,
-        DBParameterGroupName: world.env.POSTGRES_TLS_PARAMETER_GROUPS['17'],
+        DBParameterGroupName: world.env.TLS_PARAMETER_GROUPS.postgresql?.['17'],
         BackupRetentionPeriod: 7,
         CopyTagsToSnapshot: true,
         DeletionProtection: true,

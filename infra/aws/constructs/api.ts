@@ -44,7 +44,7 @@ import { acknowledgeGuard } from '../guard.ts';
 import { acknowledgeNag } from '../nag.ts';
 import type { Backups } from './backups.ts';
 import type { Data } from './data.ts';
-import type { PostgresAddons } from './postgres-addons.ts';
+import type { AddonEngine } from './engines/addon-engine.ts';
 import { ProjectFunction } from './project-function.ts';
 import type { Schedules } from './schedules.ts';
 import type { Workflows } from './workflows.ts';
@@ -54,7 +54,8 @@ export interface ApiProps {
   workflows: Workflows;
   backups: Backups;
   schedules: Schedules;
-  postgres: PostgresAddons;
+  /** The engines the stack deploys: the backups API deletes their snapshot backups. */
+  engines: readonly AddonEngine[];
   /** @default one month */
   logRetention?: RetentionDays;
   /** Steady-state requests per second across the API. @default 50 */
@@ -121,7 +122,7 @@ export class Api extends Construct {
 
   constructor(scope: Construct, id: string, props: ApiProps) {
     super(scope, id);
-    const { data, workflows, backups, schedules, postgres } = props;
+    const { data, workflows, backups, schedules, engines } = props;
     const retention = props.logRetention ?? RetentionDays.ONE_MONTH;
 
     this.userPool = new UserPool(this, 'Users', {
@@ -287,7 +288,7 @@ export class Api extends Construct {
     );
     // GetObject: download links are presigned with this function's role.
     backups.grantArtifacts(backupsFunction, ['GetObject', 'DeleteObject']);
-    postgres.grantSnapshotDeletion(backupsFunction);
+    for (const engine of engines) engine.grantSnapshotDeletion(backupsFunction);
     schedules.grantManageSchedules(backupsFunction);
 
     this.httpApi = new HttpApi(this, 'HttpApi', {

@@ -169,6 +169,10 @@ export class Backups extends Construct {
         // Every connection verifies the RDS server certificate (the bundle is in the image).
         PGSSLMODE: 'verify-full',
         PGSSLROOTCERT: RDS_CA_BUNDLE,
+        // The same for the engine whose client tools read no such variables: its dump tool turns
+        // these into command-line options (shared/jobs/mysql/).
+        ADDONS_MYSQL_SSL_MODE: 'verify-identity',
+        ADDONS_MYSQL_SSL_CA: RDS_CA_BUNDLE,
       },
     });
     acknowledgeNag(

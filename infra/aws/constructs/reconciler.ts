@@ -6,12 +6,12 @@ import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { ReconcileFunctionEnvSchema } from '#shared/config/env.ts';
 import { WORKFLOWS } from '#shared/ports/workflow-starter.ts';
-import { TAG_KEYS } from '#shared/providers/aws/rds-postgres-provider.ts';
+import { TAG_KEYS } from '#shared/providers/aws/tags.ts';
 import { acknowledgeNag, nagArn } from '../nag.ts';
 import { type Backups, DUMPS_PREFIX } from './backups.ts';
 import type { Data } from './data.ts';
+import { ADDON_RESOURCE_PREFIX, type RdsAddons } from './engines/rds-engine.ts';
 import type { Network } from './network.ts';
-import { ADDON_RESOURCE_PREFIX, type PostgresAddons } from './postgres-addons.ts';
 import { ProjectFunction } from './project-function.ts';
 import type { Schedules } from './schedules.ts';
 import type { Workflows } from './workflows.ts';
@@ -19,7 +19,10 @@ import type { Workflows } from './workflows.ts';
 export interface ReconcilerProps {
   data: Data;
   network: Network;
-  postgres: PostgresAddons;
+  /** The `addons:deployment` tag value (the stack's): leftovers are what carries it. */
+  deploymentName: string;
+  /** What the RDS engines share: addon instances and snapshot backups. */
+  rds: RdsAddons;
   backups: Backups;
   workflows: Workflows;
   schedules: Schedules;
@@ -41,7 +44,7 @@ export class Reconciler extends Construct {
 
   constructor(scope: Construct, id: string, props: ReconcilerProps) {
     super(scope, id);
-    const { data, network, postgres, backups, workflows, schedules } = props;
+    const { data, network, backups, workflows, schedules } = props;
     const machine = (workflow: (typeof WORKFLOWS)[number]) =>
       workflows.stateMachine(workflow).stateMachineArn;
     this.function = new ProjectFunction(this, 'Function', {
@@ -54,7 +57,7 @@ export class Reconciler extends Construct {
         TABLE_NAME: data.table.tableName,
         BACKUP_BUCKET: backups.bucket.bucketName,
         SECRET_NAME_PREFIX: data.secretNamePrefix,
-        DEPLOYMENT_NAME: postgres.deploymentName,
+        DEPLOYMENT_NAME: props.deploymentName,
         VPC_ID: network.vpc.vpcId,
         SCHEDULE_GROUP_NAME: schedules.groupName,
         PROVISION_ADDON_STATE_MACHINE_ARN: machine('provision-addon'),
@@ -87,12 +90,12 @@ export class Reconciler extends Construct {
   }
 
   private grant(props: ReconcilerProps): void {
-    const { data, postgres, backups, workflows, schedules } = props;
+    const { data, rds, backups, workflows, schedules } = props;
     const grantee = this.function;
     const stack = Stack.of(this);
     const rdsArn = (resource: string, resourceName: string) =>
       Arn.format({ service: 'rds', resource, resourceName, arnFormat: ArnFormat.COLON_RESOURCE_NAME }, stack);
-    const ours = { StringEquals: { [`aws:ResourceTag/${TAG_KEYS.deployment}`]: postgres.deploymentName } };
+    const ours = { StringEquals: { [`aws:ResourceTag/${TAG_KEYS.deployment}`]: props.deploymentName } };
 
     data.grantStore(grantee, ['GetItem', 'Query', 'Scan', 'UpdateItem']);
     for (const workflow of WORKFLOWS) {
@@ -120,7 +123,7 @@ export class Reconciler extends Construct {
     iam.Grant.addToPrincipal({
       grantee,
       actions: ['rds:DeleteDBSnapshot'],
-      resourceArns: [postgres.snapshotArns()],
+      resourceArns: [rds.snapshotArns()],
       conditions: ours,
     });
     iam.Grant.addToPrincipal({

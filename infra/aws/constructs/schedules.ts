@@ -11,7 +11,7 @@ import { acknowledgeNag, nagArn } from '../nag.ts';
 import type { Backups } from './backups.ts';
 import type { Data } from './data.ts';
 import { DeadLetters } from './dead-letters.ts';
-import type { PostgresAddons } from './postgres-addons.ts';
+import type { AddonEngine } from './engines/addon-engine.ts';
 import { ProjectFunction } from './project-function.ts';
 import type { Workflows } from './workflows.ts';
 
@@ -19,7 +19,8 @@ export interface SchedulesProps {
   data: Data;
   backups: Backups;
   workflows: Workflows;
-  postgres: PostgresAddons;
+  /** The engines the stack deploys: the retention sweep deletes their snapshot backups. */
+  engines: readonly AddonEngine[];
   /** @default one month */
   logRetention?: RetentionDays;
 }
@@ -47,7 +48,7 @@ export class Schedules extends Construct {
 
   constructor(scope: Construct, id: string, props: SchedulesProps) {
     super(scope, id);
-    const { data, backups, workflows, postgres } = props;
+    const { data, backups, workflows, engines } = props;
     const common = {
       ADDONS_TARGET: 'aws',
       POWERTOOLS_SERVICE_NAME: 'addons-schedules',
@@ -112,7 +113,7 @@ export class Schedules extends Construct {
     });
     data.grantStore(this.sweep, ['Query', 'DeleteItem']);
     backups.grantArtifacts(this.sweep, ['DeleteObject']);
-    postgres.grantSnapshotDeletion(this.sweep);
+    for (const engine of engines) engine.grantSnapshotDeletion(this.sweep);
     this.sweepDeadLetters = new DeadLetters(this, 'SweepDeadLetters', {
       description: 'The retention sweep failed',
       data,

@@ -11,15 +11,21 @@ import { PROJECT_ROOT } from '../bundling.ts';
 import { acknowledgeNag } from '../nag.ts';
 import { type Backups, JOB_CONTAINER_NAME } from './backups.ts';
 import type { Data } from './data.ts';
+import { type AddonEngine, engineEnvironment } from './engines/addon-engine.ts';
+import type { RdsAddons } from './engines/rds-engine.ts';
 import type { Network } from './network.ts';
-import type { PostgresAddons } from './postgres-addons.ts';
 import { ProjectFunction } from './project-function.ts';
 import { scheduleGroupNameOf } from './schedules.ts';
 
 export interface WorkflowsProps {
   data: Data;
   network: Network;
-  postgres: PostgresAddons;
+  /** The `addons:deployment` tag value (the stack's). */
+  deploymentName: string;
+  /** What the RDS engines share: the DB subnet group. */
+  rds: RdsAddons;
+  /** The engines the stack deploys: their grants and environment. */
+  engines: readonly AddonEngine[];
   backups: Backups;
   /** Days a deleted addon's backups are kept (pinned ones: until unpinned). @default 7 */
   backupGraceDays?: number;
@@ -49,8 +55,7 @@ export class Workflows extends Construct {
 
   constructor(scope: Construct, id: string, props: WorkflowsProps) {
     super(scope, id);
-    const { data, network, postgres, backups } = props;
-    const stack = Stack.of(this);
+    const { data, network, rds, engines, backups } = props;
     const retention = props.logRetention ?? RetentionDays.ONE_MONTH;
 
     this.taskFunction = new ProjectFunction(this, 'TaskFunction', {
@@ -64,13 +69,12 @@ export class Workflows extends Construct {
         TABLE_NAME: data.table.tableName,
         SECRET_NAME_PREFIX: data.secretNamePrefix,
         SECRETS_KMS_KEY_ID: data.key.keyArn,
-        DEPLOYMENT_NAME: postgres.deploymentName,
+        DEPLOYMENT_NAME: props.deploymentName,
         VPC_ID: network.vpc.vpcId,
         VPC_CIDR: network.vpc.vpcCidrBlock,
-        DB_SUBNET_GROUP_NAME: postgres.subnetGroup.subnetGroupName,
+        DB_SUBNET_GROUP_NAME: rds.subnetGroup.subnetGroupName,
         STORAGE_KMS_KEY_ID: data.key.keyArn,
-        POSTGRES_TLS_PARAMETER_GROUPS: stack.toJsonString(postgres.tlsParameterGroups),
-        POSTGRES_NO_TLS_PARAMETER_GROUPS: stack.toJsonString(postgres.noTlsParameterGroups),
+        ...engineEnvironment(this, engines),
         BACKUP_BUCKET: backups.bucket.bucketName,
         JOB_CLUSTER_ARN: backups.cluster.clusterArn,
         JOB_TASK_DEFINITION_ARN: backups.taskDefinition.taskDefinitionArn,
@@ -88,7 +92,7 @@ export class Workflows extends Construct {
     // Query: a deleted addon's schedules and backups (delete-addon's RemoveSchedules, RetireBackups).
     data.grantStore(this.taskFunction, ['GetItem', 'Query', 'UpdateItem', 'DeleteItem']);
     data.grantConnectionDetails(this.taskFunction, 'write');
-    postgres.grantProvisioning(this.taskFunction);
+    for (const engine of engines) engine.grantProvisioning(this.taskFunction);
     // completeDump reads the job's result and size; a failed backup deletes its partial artifact.
     backups.grantArtifacts(this.taskFunction, ['GetObject', 'DeleteObject']);
 

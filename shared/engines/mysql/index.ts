@@ -10,8 +10,20 @@ export const mysql: EngineFacts = {
     defaultPlan: 'nano',
     storageGiB: { min: 20, max: 1024, default: 20 },
     maxReplicas: 5,
-    capabilities: { aws: NO_CAPABILITIES, local: NO_CAPABILITIES },
-    notes: { aws: [NOT_YET], local: [NOT_YET] },
+    capabilities: {
+      // Snapshots are RDS DB snapshots (restored to a new instance, then swapped in); dumps run
+      // as Fargate tasks streaming the engine's dump tool to S3. TLS: parameter groups with
+      // require_secure_transport on (infra/aws/constructs/engines/mysql.ts).
+      aws: { ...NO_CAPABILITIES, provision: true, dumpBackup: true, snapshotBackup: true, tls: true },
+      local: NO_CAPABILITIES,
+    },
+    notes: {
+      aws: [
+        'Read replicas, point-in-time restore, public access and forks are not available for MySQL addons yet.',
+        'The connection details are those of the RDS master user, which has privileges on every database of the instance.',
+      ],
+      local: [NOT_YET],
+    },
   },
   // MySQL Shell and Connector/J read `ssl-mode`; most drivers take the same name.
   connectionUri: (secret) => uriOf('mysql', secret, secret.tls ? { 'ssl-mode': 'REQUIRED' } : {}),

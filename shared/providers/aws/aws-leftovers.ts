@@ -20,7 +20,9 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import type { Leftover, LeftoverSource } from '../../ports/reconciler.ts';
 import { isAwsError, toPlatformError } from './aws-errors.ts';
-import { deleteDbSnapshot, restoreIdentifiers, TAG_KEYS } from './rds-postgres-provider.ts';
+import { restoreIdentifiers } from './rds/rds-restore.ts';
+import { deleteDbSnapshot } from './rds/rds-snapshots.ts';
+import { TAG_KEYS } from './tags.ts';
 
 /** `resourceIdFor`: `addon-` and the addon id without `adn-` (ids are lower-case base32). */
 const ADDON_INSTANCE = /^addon-([0-9a-z]+)$/;

@@ -2,7 +2,11 @@ import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { RDSClient } from '@aws-sdk/client-rds';
 import { EngineRegistry } from '../../engines/registry.ts';
 import type { EngineAdapters, SnapshotDeleter } from '../../ports/engine-provider.ts';
-import { RdsPostgresProvider, RdsSnapshotDeleter } from './rds-postgres-provider.ts';
+import type { Engine } from '../../schemas/catalog.ts';
+import { mysqlRdsProfile } from './mysql/index.ts';
+import { postgresqlRdsProfile } from './postgresql/index.ts';
+import { type RdsEngineProfile, RdsEngineProvider } from './rds/rds-engine-provider.ts';
+import { RdsSnapshotDeleter } from './rds/rds-snapshots.ts';
 
 /** Where the engines' resources go: what the stack passes to the workflow function. */
 export interface AwsEngineSettings {
@@ -12,8 +16,8 @@ export interface AwsEngineSettings {
   kmsKeyId: string;
   deployment: string;
   /** Engine -> major -> parameter group forcing TLS, and one that does not. */
-  tlsParameterGroups: Record<string, Record<string, string>>;
-  noTlsParameterGroups: Record<string, Record<string, string>>;
+  tlsParameterGroups: Partial<Record<Engine, Record<string, string>>>;
+  noTlsParameterGroups: Partial<Record<Engine, Record<string, string>>>;
 }
 
 export interface AwsEngineClients {
@@ -21,30 +25,37 @@ export interface AwsEngineClients {
   ec2: EC2Client;
 }
 
+/** One RDS engine's adapters: the same RDS mechanics, with the engine's profile. */
+const rdsEngine = (profile: RdsEngineProfile, settings: AwsEngineSettings, clients: AwsEngineClients) => {
+  const rds = new RdsEngineProvider(profile, {
+    rds: clients.rds,
+    ec2: clients.ec2,
+    vpcId: settings.vpcId,
+    vpcCidr: settings.vpcCidr,
+    subnetGroupName: settings.subnetGroupName,
+    kmsKeyId: settings.kmsKeyId,
+    parameterGroups: {
+      tls: settings.tlsParameterGroups[profile.engine] ?? {},
+      noTls: settings.noTlsParameterGroups[profile.engine] ?? {},
+    },
+    deployment: settings.deployment,
+  });
+  return { provider: rds, snapshots: rds };
+};
+
 /** The AWS adapters of each engine the stack deploys (the AWS half of architecture decision 10). */
 export const awsEngineAdapters = (
   settings: AwsEngineSettings,
   clients: AwsEngineClients,
 ): EngineRegistry<EngineAdapters> =>
   new EngineRegistry<EngineAdapters>('AWS provisioning', {
-    postgresql: () => {
-      const rds = new RdsPostgresProvider({
-        rds: clients.rds,
-        ec2: clients.ec2,
-        vpcId: settings.vpcId,
-        vpcCidr: settings.vpcCidr,
-        subnetGroupName: settings.subnetGroupName,
-        kmsKeyId: settings.kmsKeyId,
-        tlsParameterGroups: settings.tlsParameterGroups.postgresql ?? {},
-        noTlsParameterGroups: settings.noTlsParameterGroups.postgresql ?? {},
-        deployment: settings.deployment,
-      });
-      return { provider: rds, snapshots: rds };
-    },
+    postgresql: () => rdsEngine(postgresqlRdsProfile, settings, clients),
+    mysql: () => rdsEngine(mysqlRdsProfile, settings, clients),
   });
 
 /** What deletes each engine's snapshot backups, for the functions that only delete them. */
 export const awsSnapshotDeleters = (rds: () => RDSClient): EngineRegistry<SnapshotDeleter> =>
   new EngineRegistry<SnapshotDeleter>('snapshot backups', {
     postgresql: () => new RdsSnapshotDeleter(rds()),
+    mysql: () => new RdsSnapshotDeleter(rds()),
   });

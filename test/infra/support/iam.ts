@@ -16,6 +16,11 @@ export interface AwsCall {
   input: Record<string, unknown>;
   /** Tags of the existing resource the call acts on (for `aws:ResourceTag/...` conditions). */
   resourceTags?: Record<string, string>;
+  /**
+   * RestoreDBInstanceFromDBSnapshot: the RDS engine and version of the snapshot restored, which
+   * name the default option group the restore references. @default postgres 17
+   */
+  snapshotEngine?: { engine: string; version: string };
 }
 
 export interface Permission {
@@ -136,8 +141,15 @@ export const requiredPermissions = (call: AwsCall, env: CallEnvironment): Permis
             permission(action, snapshot, { ...snapshotTags, ...requestTags }),
             permission(action, arn('rds', `subgrp:${String(input.DBSubnetGroupName)}`), requestTags),
             permission(action, arn('rds', `pg:${String(input.DBParameterGroupName)}`), requestTags),
-            // The snapshot's option group: the tests' addons run PostgreSQL 17.
-            permission(action, arn('rds', 'og:default:postgres-17'), requestTags),
+            // The snapshot's option group: `default:<engine>-<major, dots as dashes>`.
+            permission(
+              action,
+              arn(
+                'rds',
+                `og:default:${call.snapshotEngine?.engine ?? 'postgres'}-${(call.snapshotEngine?.version ?? '17').replace(/\./g, '-')}`,
+              ),
+              requestTags,
+            ),
             ...(input.Tags ? [permission('rds:AddTagsToResource', db, requestTags)] : []),
             ...(env.storageKeyArn
               ? [
@@ -161,15 +173,18 @@ export const requiredPermissions = (call: AwsCall, env: CallEnvironment): Permis
       }
       const permissions = [permission(action, db, requestTags)];
       if (call.command === 'CreateDBInstance') {
-        const major = String(input.EngineVersion).split('.')[0];
+        // RDS names default groups after the engine and the major: `default.mysql8.4` (parameters),
+        // `default:mysql-8-4` (options), `default:postgres-17`.
+        const engine = String(input.Engine ?? 'postgres');
+        const major = String(input.EngineVersion);
         permissions.push(
           permission(action, arn('rds', `subgrp:${String(input.DBSubnetGroupName)}`), requestTags),
           permission(
             action,
-            arn('rds', `pg:${String(input.DBParameterGroupName ?? `default.postgres${major}`)}`),
+            arn('rds', `pg:${String(input.DBParameterGroupName ?? `default.${engine}${major}`)}`),
             requestTags,
           ),
-          permission(action, arn('rds', `og:default:postgres-${major}`), requestTags),
+          permission(action, arn('rds', `og:default:${engine}-${major.replace(/\./g, '-')}`), requestTags),
           permission(
             'iam:CreateServiceLinkedRole',
             `arn:aws:iam::${FAKE_ENV.account}:role/aws-service-role/rds.amazonaws.com/AWSServiceRoleForRDS`,

@@ -105,6 +105,9 @@ interface FakeSnapshot {
   tags: RdsTag[];
   statuses: string[];
   allocatedStorage: number;
+  /** The source instance's engine and version: a restored instance runs them. */
+  engine?: string;
+  engineVersion?: string;
 }
 
 /**
@@ -276,6 +279,8 @@ export class FakeAws {
           {
             DBInstanceIdentifier: id,
             DBInstanceStatus: status,
+            Engine: settings.Engine,
+            EngineVersion: settings.EngineVersion,
             DeletionProtection: instance.deletionProtection,
             DBInstanceClass: settings.DBInstanceClass,
             AllocatedStorage: settings.AllocatedStorage,
@@ -287,7 +292,7 @@ export class FakeAws {
             DBParameterGroups: [
               {
                 DBParameterGroupName:
-                  settings.DBParameterGroupName ?? `default.postgres${settings.EngineVersion}`,
+                  settings.DBParameterGroupName ?? `default.${settings.Engine}${settings.EngineVersion}`,
               },
             ],
             TagList: structuredClone(instance.tags),
@@ -355,6 +360,8 @@ export class FakeAws {
         tags: input.Tags ?? [],
         statuses: [...this.snapshotScript.statuses],
         allocatedStorage: instance.settings.AllocatedStorage ?? 20,
+        engine: instance.settings.Engine,
+        engineVersion: instance.settings.EngineVersion,
       });
       return { DBSnapshot: { DBSnapshotIdentifier: id, Status: 'creating' } };
     });
@@ -386,6 +393,10 @@ export class FakeAws {
     this.rds.on(RestoreDBInstanceFromDBSnapshotCommand).callsFake((input) => {
       const source = this.snapshots.get(String(input.DBSnapshotIdentifier));
       this.record('rds', 'RestoreDBInstanceFromDBSnapshot', input, source ? tagsOf(source.tags) : undefined);
+      const restoreCall = this.calls.at(-1);
+      if (restoreCall && source?.engine && source.engineVersion) {
+        restoreCall.snapshotEngine = { engine: source.engine, version: source.engineVersion };
+      }
       const id = String(input.DBInstanceIdentifier);
       if (!this.snapshots.has(String(input.DBSnapshotIdentifier))) {
         throw snapshotNotFound(String(input.DBSnapshotIdentifier));
@@ -395,7 +406,11 @@ export class FakeAws {
       }
       this.instances.set(id, {
         id,
-        settings: { ...input, EngineVersion: '17' },
+        settings: {
+          ...input,
+          Engine: source?.engine ?? 'postgres',
+          EngineVersion: source?.engineVersion ?? '17',
+        },
         tags: input.Tags ?? [],
         statuses: [...this.restoreScript.statuses],
         deletionProtection: Boolean(input.DeletionProtection),

@@ -16,15 +16,17 @@ import { findPlan } from '#shared/catalog/engines.ts';
 import { ProviderError, TransientError } from '#shared/errors.ts';
 import { type InstanceSpec, resourceIdFor } from '#shared/ports/engine-provider.ts';
 import { toPlatformError } from '#shared/providers/aws/aws-errors.ts';
+import { mysqlRdsProfile } from '#shared/providers/aws/mysql/index.ts';
+import { postgresqlRdsProfile } from '#shared/providers/aws/postgresql/index.ts';
 import {
-  instanceStateOf,
-  isValidDbInstanceIdentifier,
-  RdsPostgresProvider,
-  RdsSnapshotDeleter,
-  restoreIdentifiers,
-  TAG_KEYS,
-} from '#shared/providers/aws/rds-postgres-provider.ts';
+  RdsEngineProvider,
+  type RdsEngineProviderProps,
+} from '#shared/providers/aws/rds/rds-engine-provider.ts';
+import { instanceStateOf, isValidDbInstanceIdentifier } from '#shared/providers/aws/rds/rds-instances.ts';
+import { restoreIdentifiers } from '#shared/providers/aws/rds/rds-restore.ts';
+import { RdsSnapshotDeleter } from '#shared/providers/aws/rds/rds-snapshots.ts';
 import { SecretsManagerStore } from '#shared/providers/aws/secrets-manager-store.ts';
+import { TAG_KEYS } from '#shared/providers/aws/tags.ts';
 import { NameSchema } from '#shared/schemas/common.ts';
 import { ADMIN_USERNAME, databaseNameFor, generatePassword } from '#shared/services/credentials.ts';
 import { newId } from '#shared/util/ids.ts';
@@ -37,17 +39,24 @@ beforeEach(() => fake.reset());
 const $metadata = { httpStatusCode: 400 };
 const region = { region: 'eu-west-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } };
 
-const provider = new RdsPostgresProvider({
+const settings = (parameterGroups: RdsEngineProviderProps['parameterGroups']): RdsEngineProviderProps => ({
   rds: new RDSClient(region),
   ec2: new EC2Client(region),
   vpcId: 'vpc-0123',
   vpcCidr: '10.60.0.0/16',
   subnetGroupName: 'addons-db-subnets',
   kmsKeyId: 'arn:aws:kms:eu-west-1:123456789012:key/storage',
-  tlsParameterGroups: { '16': 'addons-postgres16-tls', '17': 'addons-postgres17-tls' },
-  noTlsParameterGroups: { '16': 'addons-postgres16-plain', '17': 'addons-postgres17-plain' },
+  parameterGroups,
   deployment: 'Addons',
 });
+
+const provider = new RdsEngineProvider(
+  postgresqlRdsProfile,
+  settings({
+    tls: { '16': 'addons-postgres16-tls', '17': 'addons-postgres17-tls' },
+    noTls: { '16': 'addons-postgres16-plain', '17': 'addons-postgres17-plain' },
+  }),
+);
 
 const spec = (overrides: Partial<InstanceSpec> = {}): InstanceSpec => {
   const addonId = overrides.addonId ?? newId('adn');
@@ -207,6 +216,126 @@ describe('createInstance', () => {
       code: 'UnsupportedOption',
     });
     expect(fake.calls).toEqual([]);
+  });
+});
+
+describe('RDS for MySQL: the same RDS mechanics with the MySQL profile', () => {
+  const mysqlProvider = new RdsEngineProvider(
+    mysqlRdsProfile,
+    settings({
+      tls: { '8.0': 'addons-mysql80-tls', '8.4': 'addons-mysql84-tls' },
+      noTls: { '8.0': 'addons-mysql80-plain', '8.4': 'addons-mysql84-plain' },
+    }),
+  );
+  const mysqlSpec = (overrides: Partial<InstanceSpec> = {}) =>
+    spec({ engine: 'mysql', version: '8.4', tls: true, ...overrides });
+
+  it('creates an RDS for MySQL instance of the major on port 3306 with the TLS parameter group, KMS and tags', async () => {
+    const request = mysqlSpec();
+    await mysqlProvider.createInstance(request);
+    expect(fake.inputsOf('rds', 'CreateDBInstance')[0]).toMatchObject({
+      DBInstanceIdentifier: request.resourceId,
+      Engine: 'mysql',
+      EngineVersion: '8.4',
+      AutoMinorVersionUpgrade: true,
+      Port: 3306,
+      DBParameterGroupName: 'addons-mysql84-tls',
+      DBSubnetGroupName: 'addons-db-subnets',
+      StorageEncrypted: true,
+      KmsKeyId: 'arn:aws:kms:eu-west-1:123456789012:key/storage',
+      DBName: 'orders',
+      MasterUsername: ADMIN_USERNAME,
+      MasterUserPassword: request.password,
+      PubliclyAccessible: false,
+      DeletionProtection: true,
+      Tags: [
+        { Key: TAG_KEYS.deployment, Value: 'Addons' },
+        { Key: TAG_KEYS.project, Value: 'proj-a' },
+        { Key: TAG_KEYS.addon, Value: request.addonId },
+      ],
+    });
+    // The addon's group admits the MySQL port from the project's client group, which may reach
+    // that port inside the VPC only.
+    const [clientEgress] = fake.inputsOf('ec2', 'AuthorizeSecurityGroupEgress');
+    expect(clientEgress).toMatchObject({ IpPermissions: [{ FromPort: 3306, ToPort: 3306 }] });
+    const [ingress] = fake.inputsOf('ec2', 'AuthorizeSecurityGroupIngress');
+    expect(ingress).toMatchObject({ IpPermissions: [{ IpProtocol: 'tcp', FromPort: 3306, ToPort: 3306 }] });
+    expect(String(fake.inputsOf('ec2', 'CreateSecurityGroup')[1]?.Description)).toContain('MySQL addon');
+  });
+
+  it('uses the group without require_secure_transport for an addon created with tls: false', async () => {
+    await mysqlProvider.createInstance(mysqlSpec({ version: '8.0', tls: false }));
+    expect(fake.inputsOf('rds', 'CreateDBInstance')[0]).toMatchObject({
+      EngineVersion: '8.0',
+      DBParameterGroupName: 'addons-mysql80-plain',
+    });
+  });
+
+  it('refuses, before sending anything, what RDS for MySQL would reject or the restore job reserves', async () => {
+    // PostgreSQL accepts 63 characters and underscores; RDS for MySQL 16 letters or digits.
+    await expect(mysqlProvider.createInstance(mysqlSpec({ username: 'addon_admin' }))).rejects.toMatchObject({
+      code: 'InvalidRequest',
+      message: expect.stringContaining('1 to 16 letters or digits'),
+    });
+    await expect(mysqlProvider.createInstance(mysqlSpec({ username: 'a'.repeat(17) }))).rejects.toMatchObject(
+      {
+        code: 'InvalidRequest',
+      },
+    );
+    for (const database of ['mysql', 'addons_restore', 'addons_retired', '1db']) {
+      await expect(mysqlProvider.createInstance(mysqlSpec({ database }))).rejects.toMatchObject({
+        code: 'InvalidRequest',
+      });
+    }
+    await expect(mysqlProvider.createInstance(mysqlSpec({ engine: 'postgresql' }))).rejects.toMatchObject({
+      code: 'UnsupportedEngine',
+    });
+    await expect(mysqlProvider.createInstance(mysqlSpec({ replicas: 2 }))).rejects.toMatchObject({
+      code: 'UnsupportedOption',
+    });
+    expect(fake.calls).toEqual([]);
+    // The same user name is fine for PostgreSQL.
+    await provider.createInstance(spec({ username: 'addon_admin' }));
+    expect(fake.inputsOf('rds', 'CreateDBInstance')).toHaveLength(1);
+  });
+
+  it('fails clearly when the deployment has no MySQL parameter group for the major', async () => {
+    const unconfigured = new RdsEngineProvider(mysqlRdsProfile, settings({ tls: {}, noTls: {} }));
+    await expect(unconfigured.createInstance(mysqlSpec())).rejects.toMatchObject({
+      code: 'Misconfigured',
+      message: 'This deployment has no parameter group for MySQL 8.4 with TLS; redeploy the stack',
+    });
+  });
+
+  it('restores a snapshot to a new MySQL instance on the same port and parameter group, then swaps it in', async () => {
+    const request = mysqlSpec();
+    fake.script = { statuses: ['available'] };
+    fake.snapshotScript = { statuses: ['available'] };
+    fake.restoreScript = { statuses: ['available'] };
+    await mysqlProvider.createInstance(request);
+    const snapshotId = `${request.resourceId}-bkp-1`;
+    await mysqlProvider.createSnapshot(request.resourceId, snapshotId);
+    expect(await mysqlProvider.describeSnapshot(snapshotId)).toEqual({
+      status: 'available',
+      sizeBytes: 20 * 1024 ** 3,
+    });
+    await mysqlProvider.restoreSnapshot(request.resourceId, snapshotId, 'op-1');
+    const { staging } = restoreIdentifiers(request.resourceId, 'op-1');
+    expect(fake.inputsOf('rds', 'RestoreDBInstanceFromDBSnapshot')[0]).toMatchObject({
+      DBInstanceIdentifier: staging,
+      DBSnapshotIdentifier: snapshotId,
+      Port: 3306,
+      DBParameterGroupName: 'addons-mysql84-tls',
+      DeletionProtection: true,
+    });
+    let state = 'restoring';
+    for (let i = 0; i < 8 && state === 'restoring'; i++) {
+      state = (await mysqlProvider.describeRestore(request.resourceId, snapshotId, 'op-1')).status;
+    }
+    expect(state).toBe('available');
+    const swapped = fake.instances.get(request.resourceId);
+    expect(swapped?.settings).toMatchObject({ Engine: 'mysql', EngineVersion: '8.4' });
+    expect(swapped?.tags).toContainEqual({ Key: TAG_KEYS.restore, Value: 'op-1' });
   });
 });
 

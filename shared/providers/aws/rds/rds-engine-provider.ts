@@ -1,0 +1,278 @@
+import type { EC2Client } from '@aws-sdk/client-ec2';
+import { CreateDBInstanceCommand, type RDSClient } from '@aws-sdk/client-rds';
+import { ProviderError } from '../../../errors.ts';
+import type {
+  EngineProvider,
+  InstanceSpec,
+  InstanceState,
+  RestoreState,
+  SnapshotProvider,
+  SnapshotState,
+} from '../../../ports/engine-provider.ts';
+import type { Engine } from '../../../schemas/catalog.ts';
+import { AddonSecurityGroups } from '../addon-security-groups.ts';
+import { isAwsError, toPlatformError, transientErrors } from '../aws-errors.ts';
+import { TAG_KEYS } from '../tags.ts';
+import {
+  addonTags,
+  instanceStateOf,
+  instanceTag,
+  isValidDbInstanceIdentifier,
+  RdsInstances,
+} from './rds-instances.ts';
+import { RdsRestoreSwap } from './rds-restore.ts';
+import { deleteDbSnapshot, RdsSnapshots } from './rds-snapshots.ts';
+
+/**
+ * What sets one RDS engine apart from another; everything else (instances, security groups,
+ * snapshots, restore-and-swap, tags, deletion protection) is the same RDS mechanics. Each
+ * engine's profile lives in the folder named after the engine (`../<engine>/index.ts`).
+ */
+export interface RdsEngineProfile {
+  /** The platform's engine name, as in the catalog. */
+  engine: Engine;
+  /** RDS's name for it: CreateDBInstance's `Engine`. */
+  rdsEngine: string;
+  /** For messages and security group descriptions: the engine's display name. */
+  label: string;
+  /** The port the instance listens on and the addon's security group admits. */
+  port: number;
+  /**
+   * The key of the parameter group for a catalog version: parameter groups belong to a family,
+   * one per major, and the deployment creates one forcing TLS and one not per key.
+   */
+  parameterGroupKey(version: string): string;
+  /** Why RDS would refuse `username` as this engine's master user name; undefined when it is fine. */
+  usernameProblem(username: string): string | undefined;
+  /** Why RDS would refuse `database` as this engine's initial database name; undefined when fine. */
+  databaseNameProblem(database: string): string | undefined;
+}
+
+/** Parameter groups the deployment created for one engine: key (`parameterGroupKey`) -> name. */
+export interface RdsParameterGroups {
+  /** Connections must use TLS (the default of every addon). */
+  tls: Record<string, string>;
+  /**
+   * Plain connections accepted (an addon created with `tls: false`), TLS still offered. A group of
+   * its own, because the RDS default groups of recent majors force TLS.
+   */
+  noTls: Record<string, string>;
+}
+
+export interface RdsEngineProviderProps {
+  rds: RDSClient;
+  ec2: EC2Client;
+  /** The VPC of the deployment: each project's client group and each addon's group are created in it. */
+  vpcId: string;
+  /** The VPC's CIDR block: project client groups may reach the engine port inside it. */
+  vpcCidr: string;
+  /** DB subnet group over the VPC's isolated subnets (created by CDK), shared by every RDS engine. */
+  subnetGroupName: string;
+  /** Customer-managed key for storage encryption. */
+  kmsKeyId: string;
+  /** This engine's parameter groups (created by CDK). */
+  parameterGroups: RdsParameterGroups;
+  /** Value of the `addons:deployment` tag; the workflow role may only touch what carries it. */
+  deployment: string;
+  /** @default 7 */
+  backupRetentionDays?: number;
+}
+
+/**
+ * Addons of one RDS engine as RDS DB instances in the deployment's isolated subnets, each in its
+ * own security group that admits only its project's client group (`AddonSecurityGroups`). TLS is
+ * forced by the addon's parameter group unless it was created with `tls: false`. The master user
+ * name and password come from the spec (the platform generates them) because RDS-managed master
+ * passwords cannot be combined with read replicas.
+ *
+ * Teardown has two steps RDS imposes: the instance first, then its security group, which
+ * cannot be deleted while RDS still holds network interfaces in it (that takes minutes after
+ * the instance is gone). `deleteInstance` starts it; `describeInstance` reports `deleting`
+ * until both are gone and removes the group as soon as RDS lets go of it, so the workflow's
+ * bounded Wait/Describe loop finishes the job and `absent` means nothing is left.
+ */
+export class RdsEngineProvider implements EngineProvider, SnapshotProvider {
+  private readonly rds: RDSClient['send'];
+  private readonly groups: AddonSecurityGroups;
+  private readonly instances: RdsInstances;
+  private readonly snapshots: RdsSnapshots;
+  private readonly restores: RdsRestoreSwap;
+
+  constructor(
+    readonly profile: RdsEngineProfile,
+    private readonly props: RdsEngineProviderProps,
+  ) {
+    this.rds = transientErrors(props.rds, 'RDS');
+    this.groups = new AddonSecurityGroups({
+      ec2: props.ec2,
+      vpcId: props.vpcId,
+      vpcCidr: props.vpcCidr,
+      deployment: props.deployment,
+      port: profile.port,
+    });
+    this.instances = new RdsInstances(this.rds);
+    this.snapshots = new RdsSnapshots(this.rds, props.deployment);
+    this.restores = new RdsRestoreSwap({
+      rds: this.rds,
+      instances: this.instances,
+      subnetGroupName: props.subnetGroupName,
+      defaultPort: profile.port,
+      backupRetentionDays: props.backupRetentionDays,
+    });
+  }
+
+  async createInstance(spec: InstanceSpec): Promise<void> {
+    this.checkSpec(spec);
+    const parameterGroup = this.parameterGroup(spec.version, spec.tls);
+    const clientGroupId = await this.groups.ensureProjectClientGroup(spec.projectId);
+    const groupId = await this.groups.ensureAddonGroup(
+      {
+        resourceId: spec.resourceId,
+        projectId: spec.projectId,
+        addonId: spec.addonId,
+        label: `${this.profile.label} addon`,
+      },
+      clientGroupId,
+    );
+    try {
+      await this.rds(
+        new CreateDBInstanceCommand({
+          DBInstanceIdentifier: spec.resourceId,
+          Engine: this.profile.rdsEngine,
+          // A major alone: RDS picks its default minor version and upgrades minors in maintenance windows.
+          EngineVersion: spec.version,
+          AutoMinorVersionUpgrade: true,
+          DBInstanceClass: spec.plan.instanceClass,
+          AllocatedStorage: spec.storageGiB,
+          StorageType: 'gp3',
+          StorageEncrypted: true,
+          KmsKeyId: this.props.kmsKeyId,
+          DBName: spec.database,
+          MasterUsername: spec.username,
+          MasterUserPassword: spec.password,
+          Port: this.profile.port,
+          DBSubnetGroupName: this.props.subnetGroupName,
+          VpcSecurityGroupIds: [groupId],
+          PubliclyAccessible: false,
+          MultiAZ: false,
+          DBParameterGroupName: parameterGroup,
+          BackupRetentionPeriod: this.props.backupRetentionDays ?? 7,
+          CopyTagsToSnapshot: true,
+          // On for the instance's whole life; deleteInstance turns it off right before deleting.
+          DeletionProtection: true,
+          Tags: addonTags(this.props.deployment, spec),
+        }),
+      );
+    } catch (error) {
+      // A retried task: the first attempt got through.
+      if (isAwsError(error, 'DBInstanceAlreadyExists')) return;
+      throw toPlatformError(error, 'creating the database instance');
+    }
+  }
+
+  async describeInstance(resourceId: string): Promise<InstanceState> {
+    const instance = await this.instances.find(resourceId);
+    if (instance) {
+      const state = instanceStateOf(instance);
+      if (state.status !== 'available') return state;
+      // What the addon's users attach to reach it: their project's client group.
+      const projectId = instanceTag(instance, TAG_KEYS.project);
+      const clientGroupId = projectId ? await this.groups.findProjectClientGroupId(projectId) : undefined;
+      return clientGroupId ? { ...state, network: { clientSecurityGroupId: clientGroupId } } : state;
+    }
+    const groupId = await this.groups.findAddonGroupId(resourceId);
+    if (!groupId) return { status: 'absent' };
+    return (await this.groups.delete(groupId)) ? { status: 'absent' } : { status: 'deleting' };
+  }
+
+  async deleteInstance(resourceId: string): Promise<void> {
+    const instance = await this.instances.find(resourceId);
+    if (!instance) {
+      const groupId = await this.groups.findAddonGroupId(resourceId);
+      // Still in use just after the instance went: describeInstance retries it.
+      if (groupId) await this.groups.delete(groupId);
+      return;
+    }
+    await this.instances.delete(instance);
+  }
+
+  createSnapshot(resourceId: string, snapshotId: string): Promise<void> {
+    return this.snapshots.create(resourceId, snapshotId);
+  }
+
+  describeSnapshot(snapshotId: string): Promise<SnapshotState> {
+    return this.snapshots.describe(snapshotId);
+  }
+
+  deleteSnapshot(snapshotId: string): Promise<void> {
+    return deleteDbSnapshot(this.props.rds, snapshotId);
+  }
+
+  /** RDS restores to a new instance, then swaps it in: `RdsRestoreSwap`. */
+  restoreSnapshot(resourceId: string, snapshotId: string, restoreId: string): Promise<void> {
+    return this.restores.start(resourceId, snapshotId, restoreId);
+  }
+
+  describeRestore(resourceId: string, _snapshotId: string, restoreId: string): Promise<RestoreState> {
+    return this.restores.describe(resourceId, restoreId);
+  }
+
+  discardRestore(
+    resourceId: string,
+    _snapshotId: string,
+    restoreId: string,
+  ): Promise<'discarded' | 'completed'> {
+    return this.restores.discard(resourceId, restoreId);
+  }
+
+  private checkSpec(spec: InstanceSpec): void {
+    const { profile } = this;
+    if (spec.engine !== profile.engine) {
+      throw new ProviderError(
+        `The RDS ${profile.label} provider cannot create ${spec.engine} addons`,
+        'UnsupportedEngine',
+      );
+    }
+    if (!isValidDbInstanceIdentifier(spec.resourceId)) {
+      throw new ProviderError(
+        `'${spec.resourceId}' is not a valid RDS DB instance identifier`,
+        'InvalidRequest',
+      );
+    }
+    const usernameProblem = profile.usernameProblem(spec.username);
+    if (usernameProblem) {
+      throw new ProviderError(
+        `'${spec.username}' cannot be the ${profile.label} master user: ${usernameProblem}`,
+        'InvalidRequest',
+      );
+    }
+    const databaseProblem = profile.databaseNameProblem(spec.database);
+    if (databaseProblem) {
+      throw new ProviderError(
+        `'${spec.database}' cannot be the ${profile.label} database name: ${databaseProblem}`,
+        'InvalidRequest',
+      );
+    }
+    if (spec.replicas > 0) {
+      throw new ProviderError('Read replicas are not available on this deployment yet', 'UnsupportedOption');
+    }
+    if (spec.publicAccess) {
+      throw new ProviderError(
+        'Public access is not available: addons live in isolated subnets',
+        'UnsupportedOption',
+      );
+    }
+  }
+
+  private parameterGroup(version: string, tls: boolean): string {
+    const groups = tls ? this.props.parameterGroups.tls : this.props.parameterGroups.noTls;
+    const group = groups[this.profile.parameterGroupKey(version)];
+    if (!group) {
+      throw new ProviderError(
+        `This deployment has no parameter group for ${this.profile.label} ${version} ${tls ? 'with' : 'without'} TLS; redeploy the stack`,
+        'Misconfigured',
+      );
+    }
+    return group;
+  }
+}
