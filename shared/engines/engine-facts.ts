@@ -27,6 +27,8 @@ export interface EngineFacts {
   connectionUri(secret: Omit<ConnectionSecret, 'uri'>): string;
   /** A downloaded dump is named `<backup id>.<dumpExtension>.<gz|zst>`. */
   dumpExtension: string;
+  /** Database names an addon may not get (the engine's own, or the platform's restore staging). */
+  reservedDatabaseNames?: readonly string[];
 }
 
 /** Every capability off: an engine offers what its entry turns on, per target. */

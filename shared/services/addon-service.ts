@@ -1,4 +1,5 @@
 import { addonType, ENGINES, findPlan } from '../catalog/engines.ts';
+import { engineFacts } from '../engines/index.ts';
 import { ConflictError, type FieldIssue, ServiceUnavailableError, UnsupportedError } from '../errors.ts';
 import { resourceIdFor } from '../ports/engine-provider.ts';
 import type { WorkflowStarter } from '../ports/workflow-starter.ts';
@@ -13,6 +14,7 @@ import type { BackupStore } from '../store/backup-store.ts';
 import { newId, nowIso } from '../util/ids.ts';
 import { userFacingMessage } from '../util/redact.ts';
 import { newBackupRecord } from './backup-service.ts';
+import { databaseNameFor } from './credentials.ts';
 import { DEFAULT_QUOTAS, type Quotas } from './quotas.ts';
 
 export interface AddonServiceDeps {
@@ -101,6 +103,13 @@ export class AddonService {
       });
     } else if (request.publicAccess && !tls) {
       issues.push({ path: 'body.publicAccess', message: 'public access requires tls: true' });
+    }
+    const database = databaseNameFor(request.name);
+    if (engineFacts(request.engine).reservedDatabaseNames?.includes(database)) {
+      issues.push({
+        path: 'body.name',
+        message: `'${request.name}' would name the database '${database}', which ${engine.displayName} addons reserve; choose another name`,
+      });
     }
     if (issues.length) throw new UnsupportedError('The addon cannot be created as requested', issues);
     return { version, plan, storageGiB, tls };

@@ -29,4 +29,13 @@ export const mysql: EngineFacts = {
   connectionUri: (secret) => uriOf('mysql', secret, secret.tls ? { 'ssl-mode': 'REQUIRED' } : {}),
   // mariadb-dump / mysqldump output: an SQL script.
   dumpExtension: 'sql',
+  // The server's own schemas, and the databases a dump restore stages in and swaps through.
+  reservedDatabaseNames: [
+    'mysql',
+    'sys',
+    'information_schema',
+    'performance_schema',
+    'addons_restore',
+    'addons_retired',
+  ],
 };

@@ -1,7 +1,7 @@
 import { Arn, ArnFormat, Aws, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
-import { CfnDBParameterGroup, SubnetGroup } from 'aws-cdk-lib/aws-rds';
+import { CfnDBParameterGroup, CfnDBSubnetGroup, SubnetGroup } from 'aws-cdk-lib/aws-rds';
 import { Construct } from 'constructs';
 import { ENGINES } from '#shared/catalog/engines.ts';
 import type { RdsEngineProfile } from '#shared/providers/aws/rds/rds-engine-provider.ts';
@@ -49,6 +49,9 @@ export class RdsAddons extends Construct {
       description: 'Isolated subnets of the RDS addons',
       removalPolicy: RemovalPolicy.DESTROY,
     });
+    // Keeps the logical id this group had when only PostgreSQL was deployed (`Postgres/SubnetGroup`):
+    // a new id would make CloudFormation replace the group, which fails while instances use it.
+    (this.subnetGroup.node.defaultChild as CfnDBSubnetGroup).overrideLogicalId('PostgresSubnetGroup9F8A4D6E');
   }
 
   /** `arn:...:rds:<region>:<account>:<resource>:<name>` */
