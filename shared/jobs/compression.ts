@@ -35,10 +35,11 @@ const CODECS: Record<Compression, CodecSpec> = {
   },
 };
 
-/** Where the job's command-line tools are, when not in the standard places (tests, odd images). */
+/**
+ * Where the compressors are, when not on PATH (tests, odd images). The engine's own client tools
+ * are found by its dump tool, from its own environment variables.
+ */
 export interface ToolPaths {
-  /** Directory of pg_dump, pg_restore and psql; else /usr/lib/postgresql/<major>/bin, then PATH. */
-  pgBinDir?: string;
   zstd?: string;
   gzip?: string;
 }

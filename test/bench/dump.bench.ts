@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { build } from 'esbuild';
 import { ensureBucket, type S3Emulator, startS3 } from '#infra/local/s3-emulator.ts';
-import { inspectServer, libpqEnv, resolvePgTool } from '#shared/jobs/postgres.ts';
+import { inspectServer, libpqEnv, resolvePgTool } from '#shared/jobs/postgresql/postgres.ts';
 import type { Credentials } from '#shared/schemas/addon.ts';
 import type { Compression } from '#shared/schemas/backup.ts';
 import type { JobSpec } from '#shared/schemas/job.ts';
@@ -198,7 +198,7 @@ const runBench = async (dir: string, bundle: string, s3: S3Emulator) => {
       const restoreFile = join(dir, `restore-${gb}.json`);
       const restoreConnection: Credentials = { ...connection, database: 'restore_job' };
       await writeFile(restoreFile, JSON.stringify(restoreConnection), { mode: 0o600 });
-      const { major } = await inspectServer(connection, 'bench');
+      const major = Number((await inspectServer(connection, 'bench')).major);
       const pgDump = await resolvePgTool('pg_dump', major);
       const pgRestore = await resolvePgTool('pg_restore', major);
 
