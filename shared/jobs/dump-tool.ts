@@ -10,7 +10,7 @@ import type { Tool } from './processes.ts';
  */
 
 export interface ServerInfo {
-  /** Full server version, e.g. `15.18`, `10.11.19-MariaDB`, `8.0.39`. */
+  /** Full server version as the server reports it, e.g. `15.18`, `8.0.39`. */
   version: string;
   /** The major as the catalog names it: `15`, `10.11`, `8.0`. */
   major: string;
@@ -33,9 +33,12 @@ export interface DumpCommand extends ToolCommand {
 export interface RestorePlan {
   /** The tool that reads the artifact, recorded with the restore. */
   toolVersion: string;
-  /** Processes between the decompressor and the loader (PostgreSQL: pg_restore -f -). */
+  /**
+   * Processes between the decompressor and the loader, in order (PostgreSQL: the archive reader
+   * that turns the custom-format archive into a script). Often none.
+   */
   filters: ToolCommand[];
-  /** Reads the script on stdin and applies it (psql / mariadb). */
+  /** Reads the script on stdin and applies it: the engine's command-line client. */
   loader: ToolCommand;
   /** Written to the loader's stdin before the script. */
   prelude?: string;
