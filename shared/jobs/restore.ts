@@ -317,6 +317,7 @@ const streamIntoLoader = async ({
   upstream.forEach((running, index) => void watchExit(running, 1 + index));
   const onAbort = () => signal && report(abortedError('restore', signal), 0);
   signal?.addEventListener('abort', onAbort, { once: true });
+  if (signal?.aborted) onAbort();
   let outcome: Error | undefined;
   try {
     const loaderExit = await loader.exited;

@@ -178,6 +178,22 @@ describe('the generic pipeline with a staging dump tool', () => {
     expect(recorded.loadedAtCommit).toBe(expectedScript());
   });
 
+  it('without filters, the decompressor feeds the loader directly', async () => {
+    const recorded: Recorded = { calls: [] };
+    await runRestore({
+      connection,
+      engine: 'mysql',
+      dumpTool: stagingTool(recorded, writer, { filters: [] }),
+      s3: { client: s3.client, bucket: BUCKET, key },
+      compression: 'zstd',
+      expectedSha256: recordedSha,
+      restoreId: 'op-0',
+    });
+
+    expect(recorded.calls).toEqual(['prepare op-0', 'commit']);
+    expect(recorded.loadedAtCommit).toBe(expectedScript());
+  });
+
   it('discards and never commits when the artifact is not the recorded one', async () => {
     const recorded: Recorded = { calls: [] };
     const error = await runRestore({
@@ -254,6 +270,29 @@ describe('the generic pipeline with a staging dump tool', () => {
 
     expect(await restore).toMatchObject({ code: 'Aborted' });
     expect(recorded.calls).toEqual(['prepare op-5', 'discard']);
+  });
+
+  it('does not discard when commit() fails: the next run of the same restore resumes it', async () => {
+    const recorded: Recorded = { calls: [] };
+    const error = await runRestore({
+      connection,
+      engine: 'mysql',
+      dumpTool: stagingTool(recorded, writer, {
+        commit: async () => {
+          recorded.calls.push('commit');
+          throw new Error('the connection dropped during the swap');
+        },
+      }),
+      s3: { client: s3.client, bucket: BUCKET, key },
+      compression: 'zstd',
+      expectedSha256: recordedSha,
+      restoreId: 'op-7',
+    }).catch((caught: unknown) => caught);
+
+    expect(error).toBeInstanceOf(ProviderError);
+    expect(error).toMatchObject({ code: 'RestoreFailed' });
+    expect((error as Error).message).toMatch(/Committing the restore failed: the connection dropped/);
+    expect(recorded.calls).toEqual(['prepare op-7', 'commit']);
   });
 
   it('leaves no multipart upload behind', async () => {
