@@ -2,14 +2,13 @@ import { isEntryPoint, main } from '#shared/jobs/job-process.ts';
 
 /**
  * The restore job: an S3 dump artifact, checksum-verified on the fly, restored over the database
- * in one transaction. Importing this module gives `runRestore`; running it runs the restore the
+ * all or nothing by the engine's dump tool. Importing this module gives `runRestore`; running it runs the restore the
  * spec (argument or JOB_SPEC) describes.
  */
 export {
   type RestoreJobResult,
   type RestoreOptions,
   type RestoreProgress,
-  restorePrelude,
   runRestore,
 } from '#shared/jobs/restore.ts';
 

@@ -32,8 +32,6 @@ export const LocalConfigSchema = z.object({
     .default(600),
   /** Days a deleted addon's backups are kept before retention deletes them (pinned: until unpinned). */
   ADDONS_BACKUP_GRACE_DAYS: z.coerce.number().min(0).max(3650).default(DEFAULT_BACKUP_GRACE_DAYS),
-  /** Where pg_dump and pg_restore are, when not in /usr/lib/postgresql/<major>/bin or on PATH. */
-  ADDONS_PG_BIN_DIR: z.string().min(1).optional(),
   /** Per-caller rate limit: steady requests per second, and how many at once. */
   ADDONS_RATE_LIMIT_PER_SECOND: z.coerce
     .number()
@@ -68,12 +66,26 @@ export interface LocalConfig {
   clockSpeed: number;
   schedulerTickMs: number;
   backupGraceDays: number;
-  pgBinDir?: string;
+  /**
+   * ADDONS_<ENGINE>_BIN_DIR variables (ADDONS_PG_BIN_DIR...): where an engine's client tools are,
+   * passed as they are to the job processes, whose engine dump tools read them.
+   */
+  jobToolEnv: Record<string, string>;
   reconciler: { deadlines?: string; startGraceMs: number; leftoverMinAgeMs: number };
   rateLimit: RateLimitConfig;
   corsOrigins: string[];
   quotas: Quotas;
 }
+
+const ENGINE_TOOL_VARIABLE = /^ADDONS_[A-Z0-9]+_BIN_DIR$/;
+
+/** The engine tool locations of `env`, for the job processes. */
+const engineToolEnv = (env: NodeJS.ProcessEnv): Record<string, string> =>
+  Object.fromEntries(
+    Object.entries(env).filter(
+      (entry): entry is [string, string] => ENGINE_TOOL_VARIABLE.test(entry[0]) && Boolean(entry[1]),
+    ),
+  );
 
 export const loadLocalConfig = (env: NodeJS.ProcessEnv = process.env): LocalConfig => {
   const result = LocalConfigSchema.safeParse(env);
@@ -95,7 +107,7 @@ export const loadLocalConfig = (env: NodeJS.ProcessEnv = process.env): LocalConf
     clockSpeed: parsed.ADDONS_CLOCK_SPEED,
     schedulerTickMs: parsed.ADDONS_SCHEDULER_TICK_MS,
     backupGraceDays: parsed.ADDONS_BACKUP_GRACE_DAYS,
-    pgBinDir: parsed.ADDONS_PG_BIN_DIR,
+    jobToolEnv: engineToolEnv(env),
     reconciler: {
       deadlines: parsed.ADDONS_OPERATION_DEADLINES,
       startGraceMs: parsed.ADDONS_START_GRACE_SECONDS * 1000,

@@ -123,7 +123,7 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
       ADDONS_SECRETS_DIR: secretsDir,
       ADDONS_S3_ENDPOINT: s3.endpoint,
       ADDONS_LOG_LEVEL: config.logLevel,
-      ...(config.pgBinDir ? { ADDONS_PG_BIN_DIR: config.pgBinDir } : {}),
+      ...config.jobToolEnv,
     });
     cleanups.push(() => jobs.shutdown());
 

@@ -2,13 +2,13 @@ import type { Compression } from '../schemas/backup.ts';
 import { type Tool, toolVersion } from './processes.ts';
 
 /**
- * Artifacts are `pg_dump -Fc -Z0` (custom format, uncompressed) run through an external
- * compressor, so the artifact is a plain .zst or .gz file anyone can decompress and hand to
- * pg_restore. Measured on a 1 GB database (2 vCPUs): pg_dump's own zlib (-Z6) takes 60 s,
- * -Z0 | zstd -3 14 s (587 MB), -Z0 | gzip -1 22 s (646 MB), -Z0 | gzip -6 64 s (609 MB),
- * Node's zlib at level 1 29 s. A separate process also puts compression on another core.
- * zstd -T1 (one worker beside the I/O thread) beat -T0, whose extra threads only compete with
- * pg_dump and the server for the same cores.
+ * Artifacts are the engine's dump tool's uncompressed output run through an external compressor,
+ * so the artifact is a plain .zst or .gz file anyone can decompress and hand to the engine's own
+ * tools. Measured with PostgreSQL on a 1 GB database (2 vCPUs): the dump tool's own zlib (level 6)
+ * takes 60 s, uncompressed | zstd -3 14 s (587 MB), | gzip -1 22 s (646 MB), | gzip -6 64 s
+ * (609 MB), Node's zlib at level 1 29 s. A separate process also puts compression on another
+ * core. zstd -T1 (one worker beside the I/O thread) beat -T0, whose extra threads only compete
+ * with the dump tool and the server for the same cores.
  */
 interface CodecSpec {
   tool: string;
@@ -35,10 +35,11 @@ const CODECS: Record<Compression, CodecSpec> = {
   },
 };
 
-/** Where the job's command-line tools are, when not in the standard places (tests, odd images). */
+/**
+ * Where the compressors are, when not on PATH (tests, odd images). The engine's own client tools
+ * are found by its dump tool, from its own environment variables.
+ */
 export interface ToolPaths {
-  /** Directory of pg_dump, pg_restore and psql; else /usr/lib/postgresql/<major>/bin, then PATH. */
-  pgBinDir?: string;
   zstd?: string;
   gzip?: string;
 }

@@ -1,12 +1,13 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { errorMessage, ProviderError, TransientError, UnsupportedError } from '../errors.ts';
+import { errorMessage, ProviderError, TransientError } from '../errors.ts';
 import type { Credentials } from '../schemas/addon.ts';
 import type { Compression } from '../schemas/backup.ts';
 import type { Engine } from '../schemas/catalog.ts';
 import { resolveCodec, type ToolPaths } from './compression.ts';
-import { abortedError, isTransientS3Error, looksTransient } from './job-errors.ts';
-import { inspectServer, libpqEnv, resolvePgTool } from './postgres.ts';
+import type { DumpTool } from './dump-tool.ts';
+import { dumpToolFor } from './dump-tools.ts';
+import { abortedError, isTransientS3Error } from './job-errors.ts';
 import {
   describeExit,
   diedOfBrokenPipe,
@@ -41,7 +42,10 @@ export interface DumpOptions {
   estimatedBytes?: number;
   signal?: AbortSignal;
   onProgress?: (progress: DumpProgress) => void;
+  /** Where the compressors are, when not on PATH. */
   tools?: ToolPaths;
+  /** The engine's dump tool, instead of the registry's (tests: one with other client tools). */
+  dumpTool?: DumpTool;
   /** Overrides of the planned part size and concurrency (tuning, tests); normally from the estimate. */
   upload?: Partial<Pick<UploadPlan, 'partSize' | 'queueSize'>>;
 }
@@ -54,7 +58,7 @@ export interface DumpJobResult {
   compression: Compression;
   startedAt: string;
   completedAt: string;
-  /** `pg_dump (PostgreSQL) 15.18 ...`: restoring needs a pg_restore at least this new. */
+  /** The first line of the dump tool's `--version`: restoring may need a tool at least this new. */
   toolVersion: string;
   serverVersion: string;
   partSize: number;
@@ -66,29 +70,29 @@ const ABORT_GRACE_MS = 30_000;
 /**
  * A logical backup streamed to S3, never through a temporary file:
  *
- *   pg_dump -Fc -Z0 ──(OS pipe)──> zstd|gzip ──> SHA-256 + byte count ──> S3 multipart upload
+ *   engine's dump tool ──(OS pipe)──> zstd|gzip ──> SHA-256 + byte count ──> S3 multipart upload
  *
- * pg_dump writes straight into the compressor's stdin (the pipe is handed from one child to the
- * other), so only compressed bytes pass through Node. Backpressure runs end to end: lib-storage
- * reads the next part only when an upload slot is free, the compressor blocks on a full pipe, and
- * pg_dump blocks on the compressor; memory is the parts in flight whatever the database size.
+ * The dump tool (the engine's DumpTool says which, with which arguments and environment) writes
+ * the database uncompressed straight into the compressor's stdin (the pipe is handed from one
+ * child to the other), so only compressed bytes pass through Node. Backpressure runs end to end:
+ * lib-storage reads the next part only when an upload slot is free, the compressor blocks on a
+ * full pipe, and the dump tool blocks on the compressor; memory is the parts in flight whatever
+ * the database size.
  *
- * The body only ends once pg_dump and the compressor have both exited 0: a pg_dump that dies half
- * way still closes its output, and a compressor that sees EOF writes a well-formed, truncated
- * artifact that must not become an object. Any failure (a tool, the upload, an abort) kills both
- * processes, ends the body with the error so lib-storage aborts the multipart upload (no orphan
- * parts), and is thrown once every process has exited and the abort has been sent.
+ * The body only ends once the dump tool and the compressor have both exited 0: a dump tool that
+ * dies half way still closes its output, and a compressor that sees EOF writes a well-formed,
+ * truncated artifact that must not become an object. Any failure (a tool, the upload, an abort)
+ * kills both processes, ends the body with the error so lib-storage aborts the multipart upload
+ * (no orphan parts), and is thrown once every process has exited and the abort has been sent.
  */
 export const runDump = async (options: DumpOptions): Promise<DumpJobResult> => {
   const { connection, s3, compression, signal } = options;
   const startedAt = new Date().toISOString();
   if (signal?.aborted) throw abortedError('dump', signal);
-  if (options.engine !== 'postgresql') {
-    throw new UnsupportedError(`Dump jobs support PostgreSQL only, not ${options.engine}`);
-  }
-  const server = await inspectServer(connection, APPLICATION_NAME);
-  const [pgDump, codec] = await Promise.all([
-    resolvePgTool('pg_dump', server.major, options.tools?.pgBinDir),
+  const tool = options.dumpTool ?? dumpToolFor(options.engine);
+  const server = await tool.inspect(connection, APPLICATION_NAME);
+  const [command, codec] = await Promise.all([
+    tool.dumpCommand(connection, server, APPLICATION_NAME),
     resolveCodec(compression, options.tools),
   ]);
   if (signal?.aborted) throw abortedError('dump', signal);
@@ -102,10 +106,10 @@ export const runDump = async (options: DumpOptions): Promise<DumpJobResult> => {
     stdin: 'pipe',
     stdout: 'pipe',
   });
-  // pg_dump writes into the compressor's stdin directly; this process keeps no copy of that
+  // The dump tool writes into the compressor's stdin directly; this process keeps no copy of that
   // pipe end, or the compressor would never see EOF.
-  const dumper = startTool(pgDump, ['--format=custom', '--compress=0', '--no-password'], {
-    env: libpqEnv(connection, APPLICATION_NAME),
+  const dumper = startTool(command.tool, command.args, {
+    env: command.env,
     stdin: 'ignore',
     stdout: compressor.child.stdin ?? 'ignore',
   });
@@ -116,7 +120,11 @@ export const runDump = async (options: DumpOptions): Promise<DumpJobResult> => {
   const children: RunningTool[] = [dumper, compressor];
   const checkExit = (running: RunningTool, exit: ToolExit): Error | undefined => {
     if (succeeded(exit)) return undefined;
-    return exit.error instanceof ProviderError ? exit.error : toolFailure(running, exit);
+    if (exit.error instanceof ProviderError) return exit.error;
+    const message = describeExit(running, exit);
+    return running === dumper
+      ? tool.classifyFailure(message, 'dump')
+      : new ProviderError(message, 'CompressionFailed');
   };
   const body = new Sha256Counter({
     beforeEnd: async () => {
@@ -147,9 +155,9 @@ export const runDump = async (options: DumpOptions): Promise<DumpJobResult> => {
     void running.exited.then((exit) => {
       const error = checkExit(running, exit);
       if (!error) return;
-      // pg_dump failing because the compressor died (a broken pipe, seen as a signal or as an exit
-      // whose stderr may not have arrived yet): let the compressor's own failure be the one
-      // reported. A compressor that is fine exits on pg_dump's EOF, so waiting costs nothing.
+      // The dump tool failing because the compressor died (a broken pipe, seen as a signal or as an
+      // exit whose stderr may not have arrived yet): let the compressor's own failure be the one
+      // reported. A compressor that is fine exits on the dump's EOF, so waiting costs nothing.
       if (running !== compressor || diedOfBrokenPipe(running, exit)) void allExited.then(() => fail(error));
       else fail(error);
     });
@@ -194,22 +202,10 @@ export const runDump = async (options: DumpOptions): Promise<DumpJobResult> => {
     compression,
     startedAt,
     completedAt: new Date().toISOString(),
-    toolVersion: pgDump.version,
+    toolVersion: command.toolVersion,
     serverVersion: server.version,
     partSize: plan.partSize,
   };
-};
-
-const toolFailure = (running: RunningTool, exit: ToolExit): Error => {
-  const message = describeExit(running, exit);
-  if (running.tool.name === 'pg_dump') {
-    if (/server version mismatch/i.test(message)) {
-      return new ProviderError(`${message}\nInstall a pg_dump of the server's major version`, 'ToolTooOld');
-    }
-    if (looksTransient(message)) return new TransientError(message);
-    return new ProviderError(message, 'DumpFailed');
-  }
-  return new ProviderError(message, 'CompressionFailed');
 };
 
 const uploadFailure = (error: Error, capacityBytes: number): Error => {

@@ -8,15 +8,6 @@ export const abortedError = (job: 'dump' | 'restore', signal: AbortSignal): Prov
   });
 };
 
-/**
- * libpq messages of a server that went away or is not there yet (a restart, a failover, a
- * terminated backend): running the job again later may well work.
- */
-export const looksTransient = (message: string): boolean =>
-  /server closed the connection unexpectedly|terminating connection|could not connect|Connection refused|connection timed out|timeout expired|the database system is (starting up|shutting down|in recovery mode)|too many clients/i.test(
-    message,
-  );
-
 const TRANSIENT_NETWORK = new Set([
   'ECONNRESET',
   'ECONNREFUSED',

@@ -28,8 +28,8 @@ export const JobEnvSchema = z.object({
   /** The S3 emulator's endpoint (local target); unset on AWS. */
   ADDONS_S3_ENDPOINT: z.url().optional(),
   ADDONS_LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default('INFO'),
-  /** Where pg_dump, pg_restore and psql are, when not in /usr/lib/postgresql/<major>/bin or PATH. */
-  ADDONS_PG_BIN_DIR: z.string().min(1).optional(),
+  // Where an engine's client tools are (ADDONS_<ENGINE>_BIN_DIR) is read by that engine's dump
+  // tool (shared/jobs/<engine>/), not here.
 });
 export type JobEnv = z.infer<typeof JobEnvSchema>;
 
@@ -129,7 +129,6 @@ export const executeJob = async ({
   log,
 }: JobRunContext): Promise<Record<string, unknown>> => {
   const connection = await loadConnection(env, spec);
-  const tools = env.ADDONS_PG_BIN_DIR ? { pgBinDir: env.ADDONS_PG_BIN_DIR } : {};
   switch (spec.kind) {
     case 'dump': {
       const result = await runDump({
@@ -139,7 +138,6 @@ export const executeJob = async ({
         compression: spec.compression,
         estimatedBytes: spec.estimatedBytes,
         signal,
-        tools,
         onProgress: throttled(5000, (progress) => log('info', 'dump progress', { ...progress })),
       });
       // What BackupArtifacts.readResult reads back for the workflow's completeDump step.
@@ -160,8 +158,8 @@ export const executeJob = async ({
         s3: { client: s3, bucket: spec.artifact.bucket, key: spec.artifact.key },
         compression: spec.compression,
         expectedSha256: spec.expectedSha256,
+        restoreId: spec.operationId,
         signal,
-        tools,
         onProgress: throttled(5000, (progress) => log('info', 'restore progress', { ...progress })),
       });
       return { ...result };

@@ -4,7 +4,7 @@ import { MissingToolError, ProviderError } from '../errors.ts';
 
 /** A command-line tool a job runs, and what to install when it is missing. */
 export interface Tool {
-  /** Short name for messages: `pg_dump`, `zstd`. */
+  /** Short name for messages: `zstd`, the engine's dump tool's name. */
   name: string;
   /** What `spawn` runs: an absolute path or a name looked up in PATH. */
   path: string;
@@ -101,7 +101,7 @@ export const startTool = (
   };
 };
 
-/** `pg_dump exited with code 1` / `was killed by SIGTERM`, with the last stderr lines. */
+/** `zstd exited with code 1` / `zstd was killed by SIGTERM`, with the last stderr lines. */
 export const describeExit = (running: RunningTool, exit: ToolExit): string => {
   const how = exit.error
     ? `could not be started (${exit.error.message})`

@@ -1,14 +1,16 @@
+import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { errorMessage, ProviderError, TransientError, UnsupportedError } from '../errors.ts';
+import { errorMessage, PlatformError, ProviderError, TransientError } from '../errors.ts';
 import type { Credentials } from '../schemas/addon.ts';
 import type { Compression } from '../schemas/backup.ts';
 import type { Engine } from '../schemas/catalog.ts';
 import { resolveCodec, type ToolPaths } from './compression.ts';
 import type { S3Target } from './dump.ts';
-import { abortedError, isTransientS3Error, looksTransient } from './job-errors.ts';
-import { inspectServer, libpqEnv, resolvePgTool } from './postgres.ts';
+import type { DumpTool, RestorePlan } from './dump-tool.ts';
+import { dumpToolFor } from './dump-tools.ts';
+import { abortedError, isTransientS3Error } from './job-errors.ts';
 import {
   describeExit,
   diedOfBrokenPipe,
@@ -28,14 +30,22 @@ export interface RestoreProgress {
 
 export interface RestoreOptions {
   connection: Credentials;
-  engine?: Engine;
+  engine: Engine;
   s3: S3Target;
   compression: Compression;
   /** The SHA-256 recorded at backup time; on a mismatch nothing is committed. */
   expectedSha256?: string;
+  /**
+   * Names this restore (the operation id) for a dump tool that stages it: a retry of the same
+   * restore may resume where a crashed one stopped. A fresh id when absent.
+   */
+  restoreId?: string;
   signal?: AbortSignal;
   onProgress?: (progress: RestoreProgress) => void;
+  /** Where the decompressors are, when not on PATH. */
   tools?: ToolPaths;
+  /** The engine's dump tool, instead of the registry's (tests: one with other client tools). */
+  dumpTool?: DumpTool;
   /** How long to wait for other sessions' locks on the objects being replaced. Default 60 s. */
   lockTimeoutMs?: number;
 }
@@ -47,169 +57,203 @@ export interface RestoreJobResult {
   verified: boolean;
   startedAt: string;
   completedAt: string;
-  /** The pg_restore that read the archive. */
+  /** The first line of `--version` of the tool that read the artifact. */
   toolVersion: string;
   serverVersion: string;
 }
 
 const APPLICATION_NAME = 'addons-restore';
-/** The script's final COMMIT sits in its last few hundred bytes; hold back far more than that. */
-const HELD_SCRIPT_BYTES = 64 * 1024;
 const PROGRESS_EVERY_BYTES = 8 * 1024 ** 2;
-
-/**
- * Empties the database inside the restore's transaction: every non-system schema goes (with the
- * tables, views, functions, types and extensions in it), and so do large objects, which belong to
- * no schema. `public` comes back with its owner, privileges and comment, because pg_dump treats it
- * as pre-existing and never dumps its CREATE. What the archive then creates is exactly what
- * existed at backup time, including the absence of tables created since.
- *
- * `client_min_messages = error` hides the warning about pg_restore's own BEGIN inside ours; the
- * script resets it, and the timeouts, right after.
- */
-export const restorePrelude = (lockTimeoutMs: number): string => `SET client_min_messages = error;
-SET statement_timeout = 0;
-SET idle_in_transaction_session_timeout = 0;
-SET lock_timeout = ${Math.max(0, Math.floor(lockTimeoutMs))};
-BEGIN;
-DO $addons_restore$
-DECLARE
-  public_owner regrole;
-  public_acl aclitem[];
-  public_comment text;
-  schema_name name;
-  privilege record;
-BEGIN
-  SELECT nspowner::regrole, nspacl, obj_description(oid, 'pg_namespace')
-    INTO public_owner, public_acl, public_comment
-    FROM pg_namespace WHERE nspname = 'public';
-  FOR schema_name IN
-    SELECT nspname FROM pg_namespace WHERE nspname !~ '^pg_' AND nspname <> 'information_schema'
-  LOOP
-    EXECUTE format('DROP SCHEMA %I CASCADE', schema_name);
-  END LOOP;
-  PERFORM pg_catalog.lo_unlink(oid) FROM pg_catalog.pg_largeobject_metadata;
-  IF public_owner IS NOT NULL THEN
-    EXECUTE format('CREATE SCHEMA public AUTHORIZATION %s', public_owner);
-    FOR privilege IN
-      SELECT grantee, privilege_type, is_grantable FROM aclexplode(public_acl)
-      WHERE grantee <> public_owner::oid
-    LOOP
-      EXECUTE format('GRANT %s ON SCHEMA public TO %s%s', privilege.privilege_type,
-        CASE WHEN privilege.grantee = 0 THEN 'PUBLIC' ELSE privilege.grantee::regrole::text END,
-        CASE WHEN privilege.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
-    END LOOP;
-    EXECUTE format('COMMENT ON SCHEMA public IS %L', public_comment);
-  END IF;
-END
-$addons_restore$;
-`;
+/** The rank of a failure that is a consequence of another (a broken pipe, a kill): reported last. */
+const SYMPTOM = 99;
 
 /**
  * Restores a dump artifact over the database, all or nothing:
  *
- *   S3 GetObject ──> SHA-256 ──> zstd -d|gzip -d ──(OS pipe)──> pg_restore -f - ──> hold-back ──> psql
- *                                                                                      ^ prelude
+ *   S3 GetObject ──> SHA-256 ──> zstd -d|gzip -d ──(OS pipes)──> filters ──> hold-back ──> loader
+ *                                                                                 prelude ^
  *
- * pg_restore turns the archive into a script (`--single-transaction`: one BEGIN ... COMMIT, and
- * no COMMITs of its own around large objects), and psql runs it after our prelude, which empties
- * the database in the same transaction. Nothing is visible to other sessions until the COMMIT,
- * the script's last statement, and that COMMIT is held back in this process until the whole
- * artifact has been read and its SHA-256 matched, and the decompressor and pg_restore have exited
- * 0. Any failure before that kills psql, the server rolls the transaction back, and the database
- * is exactly as it was: a corrupted artifact cannot leave a half-restored database behind.
+ * The engine's dump tool (DumpTool.prepareRestore) says which processes turn the artifact into a
+ * script (the filters, possibly none), which one applies it (the loader, reading stdin), what to
+ * send it first (the prelude), and how the result becomes visible:
  *
- * Restoring into a fresh database and renaming it into place would give the same atomicity but
- * needs CREATEDB, twice the disk, connection termination, and loses database-level settings;
- * pg_restore --clean alone would leave tables created after the backup in place.
+ * - a held tail: the script's last bytes (the COMMIT of a script that runs as one transaction) are
+ *   held back in this process until the whole artifact has been read and its SHA-256 matched, and
+ *   the decompressor and every filter have exited 0. Any failure before that kills the loader, the
+ *   server rolls the transaction back, and the database is exactly as it was.
+ * - commit/discard: the loader fills a staging area; once it exited 0 and everything upstream
+ *   was verified, `commit()` makes the result visible. Any failure or abort before that calls
+ *   `discard()`, which removes what was staged, and then the cause is thrown. A `commit()` that
+ *   fails is not discarded: the tool resumes it when the same restore runs again.
+ *
+ * Either way a corrupted or truncated artifact cannot leave a half-restored database behind. The
+ * loader never sees the end of its input before the artifact is verified, even without a held tail.
  */
 export const runRestore = async (options: RestoreOptions): Promise<RestoreJobResult> => {
   const { connection, s3, compression, signal } = options;
   const startedAt = new Date().toISOString();
   if (signal?.aborted) throw abortedError('restore', signal);
-  if ((options.engine ?? 'postgresql') !== 'postgresql') {
-    throw new UnsupportedError(`Restore jobs support PostgreSQL only, not ${options.engine}`);
-  }
   const expected = options.expectedSha256?.toLowerCase();
   if (expected !== undefined && !/^[0-9a-f]{64}$/.test(expected)) {
     throw new ProviderError(`The expected SHA-256 "${options.expectedSha256}" is not 64 hex digits`);
   }
-  const server = await inspectServer(connection, APPLICATION_NAME);
-  const [pgRestore, psql, codec] = await Promise.all([
-    resolvePgTool('pg_restore', server.major, options.tools?.pgBinDir),
-    resolvePgTool('psql', server.major, options.tools?.pgBinDir),
-    resolveCodec(compression, options.tools),
-  ]);
-  const object = await s3.client
-    .send(new GetObjectCommand({ Bucket: s3.bucket, Key: s3.key }), { abortSignal: signal })
-    .catch((error: Error) => {
-      if (signal?.aborted) throw abortedError('restore', signal);
-      throw downloadFailure(error, s3.key);
-    });
-  const source = object.Body as Readable | undefined;
-  if (!source) throw new ProviderError(`The artifact ${s3.key} has no body`, 'ArtifactUnreadable');
-  const totalBytes = object.ContentLength;
+  const tool = options.dumpTool ?? dumpToolFor(options.engine);
+  const server = await tool.inspect(connection, APPLICATION_NAME);
+  // The codec first: it has no side effects, and a missing one fails before anything is staged.
+  const codec = await resolveCodec(compression, options.tools);
+  if (signal?.aborted) throw abortedError('restore', signal);
+  const plan = await tool.prepareRestore(connection, server, {
+    applicationName: APPLICATION_NAME,
+    restoreId: options.restoreId ?? randomUUID(),
+    lockTimeoutMs: options.lockTimeoutMs ?? 60_000,
+  });
+  const discard = () => plan.discard?.().catch(() => undefined);
 
-  const runner = startTool(psql, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--no-password'], {
-    env: libpqEnv(connection, APPLICATION_NAME),
+  let verified: { bytes: number; sha256: string };
+  try {
+    if (signal?.aborted) throw abortedError('restore', signal);
+    const object = await s3.client
+      .send(new GetObjectCommand({ Bucket: s3.bucket, Key: s3.key }), { abortSignal: signal })
+      .catch((error: Error) => {
+        if (signal?.aborted) throw abortedError('restore', signal);
+        throw downloadFailure(error, s3.key);
+      });
+    const source = object.Body as Readable | undefined;
+    if (!source) throw new ProviderError(`The artifact ${s3.key} has no body`, 'ArtifactUnreadable');
+    verified = await streamIntoLoader({
+      tool,
+      plan,
+      codec,
+      source,
+      totalBytes: object.ContentLength,
+      expected,
+      options,
+    });
+    if (signal?.aborted) throw abortedError('restore', signal);
+  } catch (error) {
+    await discard();
+    throw error;
+  }
+  if (plan.commit) {
+    await plan.commit(signal).catch((error: unknown) => {
+      if (error instanceof PlatformError) throw error;
+      throw new ProviderError(`Committing the restore failed: ${errorMessage(error)}`, 'RestoreFailed', {
+        cause: error,
+      });
+    });
+  }
+  return {
+    sizeBytes: verified.bytes,
+    sha256: verified.sha256,
+    verified: expected !== undefined,
+    startedAt,
+    completedAt: new Date().toISOString(),
+    toolVersion: plan.toolVersion,
+    serverVersion: server.version,
+  };
+};
+
+interface StreamInput {
+  tool: DumpTool;
+  plan: RestorePlan;
+  codec: Awaited<ReturnType<typeof resolveCodec>>;
+  source: Readable;
+  totalBytes: number | undefined;
+  expected: string | undefined;
+  options: RestoreOptions;
+}
+
+/**
+ * Runs the processes of the plan until the loader has exited. Resolves once the loader exited 0
+ * after the whole script, with the artifact verified and every upstream process exited 0; else
+ * throws the cause, once every process has exited.
+ */
+const streamIntoLoader = async ({
+  tool,
+  plan,
+  codec,
+  source,
+  totalBytes,
+  expected,
+  options,
+}: StreamInput): Promise<{ bytes: number; sha256: string }> => {
+  const { signal } = options;
+  const heldTail = plan.heldTail;
+  const loader = startTool(plan.loader.tool, plan.loader.args, {
+    env: plan.loader.env,
     stdin: 'pipe',
     stdout: 'ignore',
   });
-  const restorer = startTool(
-    pgRestore,
-    [
-      '--format=custom',
-      '--file=-',
-      '--single-transaction',
-      '--clean',
-      '--if-exists',
-      '--no-owner',
-      '--no-acl',
-    ],
-    { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C' }, stdin: 'pipe', stdout: 'pipe' },
-  );
+  // Started from the last one, so that each process writes straight into the next one's stdin;
+  // this process keeps no copy of those pipe ends, or the next one would never see EOF.
+  const filters: RunningTool[] = [];
+  for (const command of [...plan.filters].reverse()) {
+    const next = filters[0];
+    filters.unshift(
+      startTool(command.tool, command.args, {
+        env: command.env,
+        stdin: 'pipe',
+        stdout: next?.child.stdin ?? 'pipe',
+      }),
+    );
+    next?.child.stdin?.destroy();
+  }
+  const first = filters[0];
   const decompressor = startTool(codec.tool, codec.decompressArgs, {
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
     stdin: 'pipe',
-    stdout: restorer.child.stdin ?? 'ignore',
+    stdout: first?.child.stdin ?? 'pipe',
   });
-  restorer.child.stdin?.destroy();
+  first?.child.stdin?.destroy();
+  const upstream = [decompressor, ...filters];
+  const last = upstream[upstream.length - 1] as RunningTool;
 
-  // Failures are acted on at once (psql killed, so nothing commits) but reported once every
-  // process has exited: one failure causes others downstream and upstream (a dead pg_restore
-  // breaks the decompressor's pipe, a dead decompressor truncates pg_restore's input), and the
-  // one to report is the cause. Lower rank = nearer the cause.
+  const failureOf = (running: RunningTool, exit: ToolExit, committing: boolean): Error => {
+    const outcome = committing
+      ? 'The restore failed while committing; check the database'
+      : 'The restore was rolled back; the database was not changed';
+    const message = `${describeExit(running, exit)}\n${outcome}`;
+    return running === decompressor
+      ? new ProviderError(message, 'DecompressionFailed')
+      : tool.classifyFailure(message, 'restore');
+  };
+
+  // Failures are acted on at once (the loader killed, so nothing commits) but reported once every
+  // process has exited: one failure causes others downstream and upstream (a dead filter breaks
+  // the decompressor's pipe, a dead decompressor truncates the filter's input), and the one to
+  // report is the cause. Lower rank = nearer the cause: the download and the decompressor, then
+  // the filters in order, the loader, the script's end.
+  const LOADER_RANK = 1 + upstream.length;
   const failures: Array<{ error: Error; rank: number }> = [];
   let aborting = false;
-  let committing = false;
-  const SYMPTOM = 9;
+  /** The script's end has gone to the loader: from now on its exit status is the outcome. */
+  let released = false;
   const report = (error: Error, rank: number) => {
-    if (committing) return;
+    if (released) return;
     failures.push({ error, rank });
     if (aborting) return;
     aborting = true;
-    // psql first, and for good: its transaction must end by the connection dropping, not by
+    // The loader first, and for good: its work must end by the connection dropping, not by
     // anything more it might read.
-    runner.kill(true);
+    loader.kill(true);
     gate.destroy(error);
     hasher.destroy(error);
     source.destroy();
-    restorer.child.stdout?.destroy();
-    decompressor.kill();
-    restorer.kill();
+    last.child.stdout?.destroy();
+    for (const running of upstream) running.kill();
   };
   const isSymptom = (error: unknown) =>
     isBrokenPipe(error) || (error as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE';
   const watchExit = (running: RunningTool, rank: number) =>
     running.exited.then((exit) => {
-      if (succeeded(exit) || committing) return;
+      if (succeeded(exit) || released) return;
       if (exit.error instanceof ProviderError) return report(exit.error, 0);
       const symptom = (aborting && exit.signal !== null) || diedOfBrokenPipe(running, exit);
-      report(toolFailure(running, exit, false), symptom ? SYMPTOM : rank);
+      report(failureOf(running, exit, false), symptom ? SYMPTOM : rank);
     });
   const checkExit = async (running: RunningTool) => {
     const exit = await running.exited;
-    if (!succeeded(exit)) throw toolFailure(running, exit, false);
+    if (!succeeded(exit)) throw failureOf(running, exit, false);
   };
 
   let nextProgress = PROGRESS_EVERY_BYTES;
@@ -235,17 +279,19 @@ export const runRestore = async (options: RestoreOptions): Promise<RestoreJobRes
     },
   });
   let downloaded: Promise<void> | undefined;
-  const gate = new TailGate(HELD_SCRIPT_BYTES, async (tail) => {
-    // The script has ended; its last bytes, the COMMIT among them, wait here for the verdict.
+  const gate = new TailGate(heldTail?.bytes ?? 0, async (tail) => {
+    // The script has ended; its last bytes wait here for the verdict.
     await downloaded;
-    await checkExit(decompressor);
-    await checkExit(restorer);
-    if (!/^COMMIT;$/m.test(tail.toString('utf8'))) {
-      // Should pg_restore ever put its COMMIT elsewhere, fail rather than commit unverified data.
-      throw new ProviderError('pg_restore did not end its script with COMMIT', 'RestoreFailed');
+    for (const running of upstream) await checkExit(running);
+    if (heldTail && !heldTail.isComplete(tail.toString('utf8'))) {
+      // Should the script ever end differently, fail rather than commit unverified data.
+      throw new ProviderError(
+        `The restore script from ${last.tool.name} did not end as expected; nothing was committed`,
+        'RestoreFailed',
+      );
     }
     if (aborting) throw new ProviderError('The restore was aborted', 'RestoreFailed');
-    committing = true;
+    released = true;
   });
 
   downloaded = pipeline(source, hasher, decompressor.child.stdin as NodeJS.WritableStream);
@@ -263,59 +309,43 @@ export const runRestore = async (options: RestoreOptions): Promise<RestoreJobRes
         0,
       );
   });
-  const stdin = runner.child.stdin as NodeJS.WritableStream;
-  stdin.write(restorePrelude(options.lockTimeoutMs ?? 60_000));
-  const scripted = pipeline(restorer.child.stdout as Readable, gate, stdin);
-  scripted.catch((error: Error) => report(error, error instanceof ProviderError ? 5 : SYMPTOM));
+  const stdin = loader.child.stdin as NodeJS.WritableStream;
+  if (plan.prelude) stdin.write(plan.prelude);
+  const scripted = pipeline(last.child.stdout as Readable, gate, stdin);
+  scripted.catch((error: Error) => report(error, error instanceof ProviderError ? LOADER_RANK + 1 : SYMPTOM));
 
-  void watchExit(decompressor, 1);
-  void watchExit(restorer, 2);
+  upstream.forEach((running, index) => void watchExit(running, 1 + index));
   const onAbort = () => signal && report(abortedError('restore', signal), 0);
   signal?.addEventListener('abort', onAbort, { once: true });
+  if (signal?.aborted) onAbort();
   let outcome: Error | undefined;
   try {
-    const psqlExit = await runner.exited;
-    if (committing) {
-      // The COMMIT was sent: psql's exit status is the outcome.
-      if (!succeeded(psqlExit)) outcome = toolFailure(runner, psqlExit, true);
-    } else if (succeeded(psqlExit)) {
-      report(new ProviderError('psql ended before the restore script did', 'RestoreFailed'), 3);
+    const loaderExit = await loader.exited;
+    if (released) {
+      // The script's end was sent: the loader's exit status is the outcome. With a held tail that
+      // end is the commit itself.
+      if (!succeeded(loaderExit)) outcome = failureOf(loader, loaderExit, heldTail !== undefined);
+    } else if (succeeded(loaderExit)) {
+      // After another failure its input was cut: then ending is a consequence, not the cause.
+      report(
+        new ProviderError(`${loader.tool.name} ended before the restore script did`, 'RestoreFailed'),
+        aborting ? SYMPTOM : LOADER_RANK,
+      );
     } else {
-      const symptom = (aborting && psqlExit.signal !== null) || isBrokenPipe(psqlExit.error);
-      report(toolFailure(runner, psqlExit, false), symptom ? SYMPTOM : 3);
+      const symptom = (aborting && loaderExit.signal !== null) || isBrokenPipe(loaderExit.error);
+      report(failureOf(loader, loaderExit, false), symptom ? SYMPTOM : LOADER_RANK);
     }
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }
-  await Promise.allSettled([downloaded, scripted, decompressor.exited, restorer.exited]);
+  await Promise.allSettled([downloaded, scripted, ...upstream.map((running) => running.exited)]);
   if (outcome) throw outcome;
   const cause = failures.reduce<{ error: Error; rank: number } | undefined>(
-    (first, candidate) => (!first || candidate.rank < first.rank ? candidate : first),
+    (nearest, candidate) => (!nearest || candidate.rank < nearest.rank ? candidate : nearest),
     undefined,
   );
   if (cause) throw cause.error;
-  return {
-    sizeBytes: hasher.bytes,
-    sha256: hasher.sha256 ?? '',
-    verified: expected !== undefined,
-    startedAt,
-    completedAt: new Date().toISOString(),
-    toolVersion: pgRestore.version,
-    serverVersion: server.version,
-  };
-};
-
-const toolFailure = (running: RunningTool, exit: ToolExit, committing: boolean): Error => {
-  const outcome = committing
-    ? 'The restore failed while committing; check the database'
-    : 'The restore was rolled back; the database was not changed';
-  const message = `${describeExit(running, exit)}\n${outcome}`;
-  if (running.tool.name === 'psql' && looksTransient(message)) return new TransientError(message);
-  const code =
-    running.tool.name === 'psql' || running.tool.name === 'pg_restore'
-      ? 'RestoreFailed'
-      : 'DecompressionFailed';
-  return new ProviderError(message, code);
+  return { bytes: hasher.bytes, sha256: hasher.sha256 ?? '' };
 };
 
 const downloadFailure = (error: Error, key: string): Error => {

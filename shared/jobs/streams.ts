@@ -49,8 +49,8 @@ export class Sha256Counter extends Transform {
 /**
  * Passes bytes through but holds back the last `holdBytes` until the input has ended and
  * `release` resolves; if it rejects, the held bytes are never passed on and the stream fails.
- * The restore puts it in front of psql so that the script's final COMMIT only reaches the server
- * once the artifact's checksum has been verified.
+ * The restore puts it in front of the loader so that the script's end (a final COMMIT) only
+ * reaches the server once the artifact's checksum has been verified.
  */
 export class TailGate extends Transform {
   private held: Buffer[] = [];

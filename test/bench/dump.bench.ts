@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { build } from 'esbuild';
 import { ensureBucket, type S3Emulator, startS3 } from '#infra/local/s3-emulator.ts';
-import { inspectServer, libpqEnv, resolvePgTool } from '#shared/jobs/postgres.ts';
+import { inspectServer, libpqEnv, resolvePgTool } from '#shared/jobs/postgresql/postgres.ts';
 import type { Credentials } from '#shared/schemas/addon.ts';
 import type { Compression } from '#shared/schemas/backup.ts';
 import type { JobSpec } from '#shared/schemas/job.ts';
@@ -37,6 +37,8 @@ const DUMP_GOAL = 0.85;
 const RESTORE_GOAL = 0.85;
 const RSS_GOAL_BYTES = 200 * 1024 ** 2;
 const BUCKET = 'addons-bench';
+/** Job ids are safe identifiers: `0.5` GB becomes `0-5`. */
+const sizeId = (gb: number) => String(gb).replace('.', '-');
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const TIME = '/usr/bin/time';
 
@@ -198,7 +200,7 @@ const runBench = async (dir: string, bundle: string, s3: S3Emulator) => {
       const restoreFile = join(dir, `restore-${gb}.json`);
       const restoreConnection: Credentials = { ...connection, database: 'restore_job' };
       await writeFile(restoreFile, JSON.stringify(restoreConnection), { mode: 0o600 });
-      const { major } = await inspectServer(connection, 'bench');
+      const major = Number((await inspectServer(connection, 'bench')).major);
       const pgDump = await resolvePgTool('pg_dump', major);
       const pgRestore = await resolvePgTool('pg_restore', major);
 
@@ -223,10 +225,10 @@ const runBench = async (dir: string, bundle: string, s3: S3Emulator) => {
         const key = `bench/${gb}gb.dump.${compression === 'zstd' ? 'zst' : 'gz'}`;
         const spec: JobSpec = {
           kind: 'dump',
-          operationId: `bench-${gb}-${compression}`,
+          operationId: `bench-${sizeId(gb)}-${compression}`,
           projectId: 'bench',
           addonId: 'bench',
-          backupId: `bench-${gb}`,
+          backupId: `bench-${sizeId(gb)}`,
           engine: 'postgresql',
           artifact: { bucket: BUCKET, key },
           resultKey: `${key}.result.json`,
@@ -282,10 +284,10 @@ const runBench = async (dir: string, bundle: string, s3: S3Emulator) => {
       );
       const restoreSpec: JobSpec = {
         kind: 'restore',
-        operationId: `bench-restore-${gb}`,
+        operationId: `bench-restore-${sizeId(gb)}`,
         projectId: 'bench',
         addonId: 'bench',
-        backupId: `bench-${gb}`,
+        backupId: `bench-${sizeId(gb)}`,
         engine: 'postgresql',
         artifact: { bucket: BUCKET, key: artifact.key },
         compression: 'zstd',

@@ -91,6 +91,7 @@ describe.each<Compression>(['zstd', 'gzip'])('%s dumps', (compression) => {
 
     const restored = await runRestore({
       connection: fixture.postgres.connection,
+      engine: 'postgresql',
       s3: target(key),
       compression,
       expectedSha256: result.sha256,
@@ -128,6 +129,7 @@ describe('restoring an artifact that is not the recorded one', () => {
 
     const failure = await runRestore({
       connection: fixture.postgres.connection,
+      engine: 'postgresql',
       s3: target(key),
       compression: 'zstd',
       expectedSha256: recorded,
@@ -151,6 +153,7 @@ describe('restoring an artifact that is not the recorded one', () => {
 
     const failure = await runRestore({
       connection: fixture.postgres.connection,
+      engine: 'postgresql',
       s3: target(key),
       compression: 'zstd',
       expectedSha256: sha256Of(bytes),

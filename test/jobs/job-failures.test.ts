@@ -5,6 +5,7 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MissingToolError, ProviderError, TransientError } from '#shared/errors.ts';
 import { type DumpOptions, runDump } from '#shared/jobs/dump.ts';
+import { PostgresDumpTool } from '#shared/jobs/postgresql/dump-tool.ts';
 import { type RestoreOptions, runRestore } from '#shared/jobs/restore.ts';
 import { s3EndpointConfig } from '#shared/jobs/s3-client.ts';
 import type { Credentials } from '#shared/schemas/addon.ts';
@@ -76,8 +77,8 @@ const failedDump = (options: Partial<DumpOptions> & { key: string }) =>
     (error: unknown) => error as Error,
   );
 
-const failedRestore = (options: Omit<RestoreOptions, 'connection'>) =>
-  runRestore({ connection: bigConnection, ...options }).then(
+const failedRestore = (options: Omit<RestoreOptions, 'connection' | 'engine'>) =>
+  runRestore({ connection: bigConnection, engine: 'postgresql', ...options }).then(
     () => {
       throw new Error('the restore was expected to fail');
     },
@@ -178,7 +179,7 @@ describe('dump failures', () => {
     const empty = join(fixture.dir, 'empty-bin');
     await mkdir(empty, { recursive: true });
 
-    const error = await failedDump({ key, tools: { pgBinDir: empty } });
+    const error = await failedDump({ key, dumpTool: new PostgresDumpTool({ binDir: empty }) });
 
     expect(error).toBeInstanceOf(MissingToolError);
     expect(error.message).toMatch(/pg_dump is not installed.*postgresql-client/);
@@ -191,7 +192,7 @@ describe('dump failures', () => {
     await writeFile(join(bin, 'pg_dump'), '#!/bin/sh\necho "pg_dump (PostgreSQL) 14.13"\n');
     await chmod(join(bin, 'pg_dump'), 0o755);
 
-    const error = await failedDump({ key, tools: { pgBinDir: bin } });
+    const error = await failedDump({ key, dumpTool: new PostgresDumpTool({ binDir: bin }) });
 
     expect(error).toBeInstanceOf(ProviderError);
     expect(error).toMatchObject({ code: 'ToolTooOld' });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { jobTls, libpqEnv } from '#shared/jobs/postgres.ts';
+import { jobTls, libpqEnv } from '#shared/jobs/postgresql/postgres.ts';
 import type { Credentials } from '#shared/schemas/addon.ts';
 
 const BUNDLE = '/etc/ssl/certs/rds-global-bundle.pem';

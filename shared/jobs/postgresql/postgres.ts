@@ -2,9 +2,10 @@ import { readFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
-import { errorMessage, MissingToolError, ProviderError, TransientError } from '../errors.ts';
-import type { Credentials } from '../schemas/addon.ts';
-import { type Tool, toolVersion } from './processes.ts';
+import { errorMessage, MissingToolError, ProviderError, TransientError } from '../../errors.ts';
+import type { Credentials } from '../../schemas/addon.ts';
+import type { ServerInfo } from '../dump-tool.ts';
+import { type Tool, toolVersion } from '../processes.ts';
 
 /** How a job's connection is protected: `sslmode` with the CA bundle that verifies the server. */
 export type JobTls = { mode: 'verify-full'; rootCert: string } | { mode: 'require' } | { mode: 'prefer' };
@@ -70,14 +71,6 @@ const pgSsl = (connection: Credentials): pg.ClientConfig['ssl'] => {
   }
 };
 
-export interface ServerInfo {
-  major: number;
-  /** `server_version`, e.g. `15.18`. */
-  version: string;
-  /** pg_database_size of the database: tables, indexes and free space; the dump has less. */
-  databaseBytes: number;
-}
-
 /** SQLSTATEs of a server that is there but not ready: worth retrying the job later. */
 const TRANSIENT_STATES = new Set(['57P01', '57P02', '57P03', '53300']);
 const TRANSIENT_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'EAI_AGAIN']);
@@ -85,7 +78,8 @@ const TRANSIENT_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EH
 /**
  * Asks the server its version and the database's size before a job starts: the version picks the
  * client tools (pg_dump must not be older than the server), the size the upload's part size. A
- * wrong password or a missing database fails here, before anything is uploaded.
+ * wrong password or a missing database fails here, before anything is uploaded. The size is
+ * pg_database_size: tables, indexes and free space; the dump has less.
  */
 export const inspectServer = async (
   connection: Credentials,
@@ -111,7 +105,7 @@ export const inspectServer = async (
     const row = rows[0];
     if (!row) throw new ProviderError('The server did not report its version');
     return {
-      major: Math.floor(Number(row.num) / 10_000),
+      major: String(Math.floor(Number(row.num) / 10_000)),
       version: row.version.split(' ')[0] ?? row.version,
       databaseBytes: Number(row.size),
     };

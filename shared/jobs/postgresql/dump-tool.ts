@@ -1,0 +1,113 @@
+import { ProviderError, TransientError } from '../../errors.ts';
+import type { Credentials } from '../../schemas/addon.ts';
+import type { DumpCommand, DumpTool, RestorePlan, ServerInfo } from '../dump-tool.ts';
+import { inspectServer, libpqEnv, resolvePgTool } from './postgres.ts';
+import { restorePrelude } from './restore-prelude.ts';
+
+/** The script's final COMMIT sits in its last few hundred bytes; hold back far more than that. */
+const HELD_SCRIPT_BYTES = 64 * 1024;
+
+/**
+ * libpq messages of a server that went away or is not there yet (a restart, a failover, a
+ * terminated backend): running the job again later may well work.
+ */
+export const looksTransient = (message: string): boolean =>
+  /server closed the connection unexpectedly|terminating connection|could not connect|Connection refused|connection timed out|timeout expired|the database system is (starting up|shutting down|in recovery mode)|too many clients/i.test(
+    message,
+  );
+
+export interface PostgresDumpToolOptions {
+  /**
+   * Directory of pg_dump, pg_restore and psql; else /usr/lib/postgresql/<major>/bin, then PATH.
+   * Defaults to ADDONS_PG_BIN_DIR of the job's environment.
+   */
+  binDir?: string;
+}
+
+/**
+ * PostgreSQL dumps and restores with the client tools of the server's major (or newer):
+ *
+ * - dump: `pg_dump --format=custom --compress=0` (the pipeline compresses, on another core);
+ * - restore: `pg_restore -f -` turns the archive into one script (`--single-transaction`: one
+ *   BEGIN ... COMMIT, and no COMMITs of its own around large objects), and psql runs it after a
+ *   prelude that empties the database in the same transaction. Nothing is visible to other
+ *   sessions until the COMMIT, the script's last statement, which the pipeline holds back until
+ *   the artifact is verified; any failure before kills psql and the server rolls back.
+ *
+ * Restoring into a fresh database and renaming it into place would give the same atomicity but
+ * needs CREATEDB, twice the disk, connection termination, and loses database-level settings;
+ * pg_restore --clean alone would leave tables created after the backup in place.
+ */
+export class PostgresDumpTool implements DumpTool {
+  readonly engine = 'postgresql' as const;
+  private readonly binDir: string | undefined;
+
+  constructor(options: PostgresDumpToolOptions = {}, env: NodeJS.ProcessEnv = process.env) {
+    this.binDir = options.binDir ?? (env.ADDONS_PG_BIN_DIR || undefined);
+  }
+
+  inspect(connection: Credentials, applicationName: string): Promise<ServerInfo> {
+    return inspectServer(connection, applicationName);
+  }
+
+  async dumpCommand(
+    connection: Credentials,
+    server: ServerInfo,
+    applicationName: string,
+  ): Promise<DumpCommand> {
+    const pgDump = await resolvePgTool('pg_dump', Number(server.major), this.binDir);
+    return {
+      tool: pgDump,
+      args: ['--format=custom', '--compress=0', '--no-password'],
+      env: libpqEnv(connection, applicationName),
+      toolVersion: pgDump.version,
+    };
+  }
+
+  async prepareRestore(
+    connection: Credentials,
+    server: ServerInfo,
+    options: { applicationName: string; restoreId: string; lockTimeoutMs: number },
+  ): Promise<RestorePlan> {
+    const major = Number(server.major);
+    const [pgRestore, psql] = await Promise.all([
+      resolvePgTool('pg_restore', major, this.binDir),
+      resolvePgTool('psql', major, this.binDir),
+    ]);
+    return {
+      toolVersion: pgRestore.version,
+      filters: [
+        {
+          tool: pgRestore,
+          args: [
+            '--format=custom',
+            '--file=-',
+            '--single-transaction',
+            '--clean',
+            '--if-exists',
+            '--no-owner',
+            '--no-acl',
+          ],
+          env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C' },
+        },
+      ],
+      loader: {
+        tool: psql,
+        args: ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--no-password'],
+        env: libpqEnv(connection, options.applicationName),
+      },
+      prelude: restorePrelude(options.lockTimeoutMs),
+      // Should pg_restore ever put its COMMIT elsewhere, the restore fails rather than commit
+      // unverified data.
+      heldTail: { bytes: HELD_SCRIPT_BYTES, isComplete: (tail) => /^COMMIT;$/m.test(tail) },
+    };
+  }
+
+  classifyFailure(message: string, phase: 'dump' | 'restore'): Error {
+    if (phase === 'dump' && /server version mismatch/i.test(message)) {
+      return new ProviderError(`${message}\nInstall a pg_dump of the server's major version`, 'ToolTooOld');
+    }
+    if (looksTransient(message)) return new TransientError(message);
+    return new ProviderError(message, phase === 'dump' ? 'DumpFailed' : 'RestoreFailed');
+  }
+}

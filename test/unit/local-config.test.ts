@@ -1,0 +1,19 @@
+import { describe, expect, it } from 'vitest';
+import { loadLocalConfig } from '#infra/local/config.ts';
+
+describe('the local configuration', () => {
+  it('passes every engine tool location (ADDONS_<ENGINE>_BIN_DIR) on to the job processes, and nothing else', () => {
+    const config = loadLocalConfig({
+      ADDONS_PG_BIN_DIR: '/opt/pg/bin',
+      ADDONS_MYSQL_BIN_DIR: '/opt/mysql/bin',
+      ADDONS_EMPTY_BIN_DIR: '',
+      ADDONS_TOKEN: 'not-a-tool-location-0123456789',
+    });
+
+    expect(config.jobToolEnv).toEqual({
+      ADDONS_PG_BIN_DIR: '/opt/pg/bin',
+      ADDONS_MYSQL_BIN_DIR: '/opt/mysql/bin',
+    });
+    expect(loadLocalConfig({}).jobToolEnv).toEqual({});
+  });
+});
