@@ -1,7 +1,7 @@
 import { UnsupportedError } from '#shared/errors.ts';
 import type { Engine } from '#shared/schemas/catalog.ts';
 import type { EngineDriver, SnapshotDriver } from './driver.ts';
-import { PostgresDriver } from './postgres.ts';
+import { PostgresDriver } from './postgresql/driver.ts';
 
 /** The engines the local target runs, by engine name. */
 export class EngineDrivers {
