@@ -19,6 +19,13 @@ export interface RunAs {
   gid: number;
 }
 
+/** Engine processes get a minimal environment: none of the platform's tokens or AWS credentials. */
+export const engineEnv = (): NodeJS.ProcessEnv => ({
+  PATH: process.env.PATH ?? '/usr/bin:/bin',
+  LC_ALL: 'C',
+  ...(process.env.TZ ? { TZ: process.env.TZ } : {}),
+});
+
 export const isRoot = (): boolean => typeof process.getuid === 'function' && process.getuid() === 0;
 
 export const chownTo = async (target: string, runAs: RunAs | undefined): Promise<void> => {

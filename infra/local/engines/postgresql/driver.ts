@@ -4,9 +4,9 @@ import type { FieldIssue } from '#shared/errors.ts';
 import { errorMessage, ProviderError, UnsupportedError } from '#shared/errors.ts';
 import type { InstanceSpec } from '#shared/ports/engine-provider.ts';
 import type { EngineDriver, InstanceContext, Probe, SnapshotDriver, StartFailure } from '../driver.ts';
-import { chownTo, isAlive, processCwd, runLogged } from '../system.ts';
+import { chownTo, engineEnv, isAlive, processCwd, runLogged } from '../system.ts';
 import { grantPlatformAccess } from './access.ts';
-import { binaries, clusterLocale, engineEnv, serverMajor } from './binaries.ts';
+import { binaries, clusterLocale, serverMajor } from './binaries.ts';
 import {
   hasSocket,
   platformConnect,

@@ -3,9 +3,9 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errorMessage, MissingToolError, ProviderError } from '#shared/errors.ts';
 import type { EngineDriver, InstanceContext, SnapshotDriver } from '../driver.ts';
-import { exists, findExecutable, readFileNoFollow, runLogged } from '../system.ts';
+import { engineEnv, exists, findExecutable, readFileNoFollow, runLogged } from '../system.ts';
 import { grantPlatformAccess } from './access.ts';
-import { engineEnv, serverMajor } from './binaries.ts';
+import { serverMajor } from './binaries.ts';
 import { platformRoleOf, socketDirectorySetting } from './connect.ts';
 
 /** A PostgreSQL client tool of `major` (Debian keeps each major's in /usr/lib/postgresql/N/bin), else PATH's. */
