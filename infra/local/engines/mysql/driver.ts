@@ -105,6 +105,11 @@ export class MariaDbDriver implements EngineDriver {
     } finally {
       await fs.rm(cleanup, { force: true });
     }
+    // mariadb-install-db's closing banner describes root accounts the cleanup script removed.
+    await fs.appendFile(
+      ctx.logFile,
+      `--- addons: the accounts above were removed; the platform's own account is set at every start ---\n`,
+    );
   }
 
   async serverCommand(ctx: InstanceContext) {
