@@ -133,7 +133,7 @@ export class ServerProcesses {
       try {
         return await this.startOnce(ctx, driver);
       } catch (error) {
-        // e.g. backends of a SIGKILLed postmaster still holding its shared memory for a moment
+        // e.g. children of a SIGKILLed server still holding its shared memory or file locks for a moment
         if (!(error instanceof TransientError) || this.closed || attempt >= 5) throw error;
         this.log('engine: start failed, retrying', {
           resourceId: ctx.resourceId,
