@@ -25,6 +25,7 @@ import type {
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const ID = 'addon-01jtestlocalmysql';
 const SNAP = 'snp-01jtest-mysql-a';
+const SNAP_DAMAGED = 'snp-01jtest-mysql-damaged';
 
 const spec = (overrides: Partial<InstanceSpec> = {}): InstanceSpec => ({
   resourceId: ID,
@@ -479,6 +480,41 @@ describe('LocalEngineSupervisor (MySQL on MariaDB, real processes)', { timeout: 
       endpoint: { host: '127.0.0.1', port },
     });
     expect(await checksums()).toEqual(before);
+  });
+
+  it('a damaged snapshot fails to restore before the server stops: same process, same data', async () => {
+    await current.createSnapshot(ID, SNAP_DAMAGED);
+    expect(
+      await poll(
+        () => current.describeSnapshot(SNAP_DAMAGED),
+        (state) => state.status !== 'creating',
+      ),
+    ).toMatchObject({ status: 'available' });
+    // The redo log copied with the files, overwritten: --prepare cannot apply it.
+    const redo = path.join(dataDir, 'snapshots', SNAP_DAMAGED, 'backup', 'ib_logfile0');
+    const { size } = await fs.stat(redo);
+    await fs.writeFile(redo, Buffer.alloc(size, 0x5a));
+    const before = await checksums();
+    const pid = await serverPid();
+
+    await current.restoreSnapshot(ID, SNAP_DAMAGED, 'op-restore-damaged');
+    const failed = await poll(
+      () => current.describeRestore(ID, SNAP_DAMAGED, 'op-restore-damaged'),
+      (state) => state.status !== 'restoring',
+      60_000,
+    );
+    expect(failed).toMatchObject({ status: 'failed', reason: expect.stringContaining('--prepare') });
+    expect(await serverPid()).toBe(pid);
+    expect(await current.describeInstance(ID)).toEqual({
+      status: 'available',
+      endpoint: { host: '127.0.0.1', port },
+    });
+    expect(await checksums()).toEqual(before);
+    const record = await readRecord();
+    expect((await fs.readdir(instanceDir())).filter((name) => name.startsWith('data'))).toEqual([
+      record.dataDir,
+    ]);
+    await current.deleteSnapshot(SNAP_DAMAGED);
   });
 
   it('deletes: process gone, port closed, directory removed, describe absent', async () => {
