@@ -363,10 +363,16 @@ describe('LocalEngineSupervisor (PostgreSQL, real processes)', { timeout: 60_000
 
   it('refuses engines and versions the local target does not provision', async () => {
     const provider = supervisor();
-    await expect(provider.createInstance(spec({ engine: 'mysql', version: '10.11' }))).rejects.toBeInstanceOf(
+    await expect(provider.createInstance(spec({ engine: 'redis', version: '7.1' }))).rejects.toBeInstanceOf(
       UnsupportedError,
     );
-    await expect(provider.createInstance(spec({ engine: 'mysql' }))).rejects.toThrow(/only PostgreSQL/);
+    await expect(provider.createInstance(spec({ engine: 'mongodb' }))).rejects.toThrow(
+      /cannot be provisioned on the local target, which runs postgresql and mysql addons/,
+    );
+    // A MySQL addon runs locally, but not at a PostgreSQL version.
+    await expect(provider.createInstance(spec({ engine: 'mysql' }))).rejects.toMatchObject({
+      issues: [{ path: 'version', message: expect.stringContaining('MariaDB 10.11') }],
+    });
     await expect(provider.createInstance(spec({ version: '16' }))).rejects.toBeInstanceOf(UnsupportedError);
     await expect(provider.describeInstance(ID)).resolves.toEqual({ status: 'absent' });
   });

@@ -70,7 +70,7 @@ export interface InstanceContext {
   dataDir: string;
   /** Unix socket directory, inside the instance directory. */
   socketDir: string;
-  /** `server.log`: output of initdb and of the server, never the platform's stdout. */
+  /** `server.log`: output of the engine's initialisation tool and of the server, never the platform's stdout. */
   logFile: string;
   record: InstanceRecord;
   /** The instance's own unprivileged OS user when the platform is root; undefined otherwise. */
@@ -127,7 +127,7 @@ export interface EngineDriver {
 export interface SnapshotDriver {
   /** How snapshot.json names what `take` writes, checked before a restore. */
   readonly format: string;
-  /** The engine major version whose files are in `dataDir` (PostgreSQL: PG_VERSION). */
+  /** The engine major version whose files are in `dataDir` (as the data directory itself records it). */
   dataMajor(dataDir: string): Promise<string>;
   /** The engine major version the local server binaries run. */
   serverMajor(): Promise<string>;

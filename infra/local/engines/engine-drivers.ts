@@ -1,22 +1,27 @@
+import { EngineRegistry } from '#shared/engines/registry.ts';
 import { UnsupportedError } from '#shared/errors.ts';
 import type { Engine } from '#shared/schemas/catalog.ts';
 import type { EngineDriver, SnapshotDriver } from './driver.ts';
-import { PostgresDriver } from './postgres.ts';
+import { MariaDbDriver } from './mysql/driver.ts';
+import { PostgresDriver } from './postgresql/driver.ts';
 
-/** The engines the local target runs, by engine name. */
+/** The engines the local target runs, by engine name: one folder and one line each. */
 export class EngineDrivers {
-  private readonly drivers = new Map<Engine, EngineDriver>([['postgresql', new PostgresDriver()]]);
+  private readonly registry = new EngineRegistry<EngineDriver>('local engine driver', {
+    postgresql: () => new PostgresDriver(),
+    mysql: () => new MariaDbDriver(),
+  });
 
   /** The driver of `engine`, or undefined for one the local target does not run. */
   find(engine: Engine): EngineDriver | undefined {
-    return this.drivers.get(engine);
+    return this.registry.has(engine) ? this.registry.of(engine) : undefined;
   }
 
   driverFor(engine: Engine): EngineDriver {
-    const driver = this.drivers.get(engine);
+    const driver = this.find(engine);
     if (!driver) {
       throw new UnsupportedError(
-        `Engine '${engine}' cannot be provisioned on the local target yet: only PostgreSQL runs locally for now`,
+        `Engine '${engine}' cannot be provisioned on the local target, which runs ${this.registry.engines().join(' and ')} addons`,
         [{ path: 'engine', message: `'${engine}' is not provisioned locally` }],
       );
     }
@@ -24,7 +29,7 @@ export class EngineDrivers {
   }
 
   snapshotsOf(engine: Engine): SnapshotDriver {
-    const snapshots = this.drivers.get(engine)?.snapshots;
+    const snapshots = this.find(engine)?.snapshots;
     if (!snapshots) {
       throw new UnsupportedError(`Snapshots of ${engine} instances are not available on the local target`, [
         { path: 'type', message: `'${engine}' has no snapshots locally` },

@@ -102,7 +102,7 @@ export class InstanceFiles {
 
   /**
    * As root, the engine's files belong to the instance's own OS user, 0700: instances that ran as
-   * the shared `postgres` user before per-instance users existed are handed over at their next start.
+   * one shared system user before per-instance users existed are handed over at their next start.
    */
   async adoptFiles(ctx: InstanceContext): Promise<void> {
     const { runAs } = ctx;

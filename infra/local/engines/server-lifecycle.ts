@@ -27,18 +27,19 @@ const STOP_GRACE_MS = 20_000;
 
 /**
  * Last line of defence for an unplanned exit (uncaught exception, process.exit without stopAll):
- * ask every engine we started for a fast shutdown. Signals and SIGKILL skip 'exit'; `resume`
- * handles what they leave behind. One listener per process, whatever the number of supervisors.
+ * ask every engine we started for a fast shutdown, with its own engine's graceful signal. Signals
+ * and SIGKILL skip 'exit'; `resume` handles what they leave behind. One listener per process,
+ * whatever the number of supervisors.
  */
-const liveChildren = new Set<ChildProcess>();
+const liveChildren = new Map<ChildProcess, NodeJS.Signals>();
 let exitHookInstalled = false;
-const track = (child: ChildProcess): void => {
-  liveChildren.add(child);
+const track = (child: ChildProcess, graceful: NodeJS.Signals): void => {
+  liveChildren.set(child, graceful);
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.once('exit', () => {
-    for (const live of liveChildren) {
-      if (live.exitCode === null && live.signalCode === null) live.kill('SIGINT');
+    for (const [live, signal] of liveChildren) {
+      if (live.exitCode === null && live.signalCode === null) live.kill(signal);
     }
   });
 };
@@ -132,7 +133,7 @@ export class ServerProcesses {
       try {
         return await this.startOnce(ctx, driver);
       } catch (error) {
-        // e.g. backends of a SIGKILLed postmaster still holding its shared memory for a moment
+        // e.g. children of a SIGKILLed server still holding its shared memory or file locks for a moment
         if (!(error instanceof TransientError) || this.closed || attempt >= 5) throw error;
         this.log('engine: start failed, retrying', {
           resourceId: ctx.resourceId,
@@ -208,7 +209,7 @@ export class ServerProcesses {
       });
     });
     child.unref(); // never keeps the platform alive; stopAll re-refs while it waits
-    track(child);
+    track(child, driver.signals.graceful);
     this.running.set(id, running);
     await this.waitReady(running);
   }

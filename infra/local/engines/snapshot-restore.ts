@@ -247,7 +247,7 @@ export class SnapshotRestores {
       await fs.mkdir(targetCtx.dataDir, { mode: 0o700 });
       await fs.chmod(targetCtx.dataDir, 0o700);
       await chownTo(targetCtx.dataDir, runAs);
-      // The engine user unpacks it: a snapshot of an older instance (or one run as `postgres`) is not its yet.
+      // The engine user unpacks it: a snapshot of an older instance (or one run as a shared system user) is not its yet.
       const backupDir = this.deps.store.backupDirOf(sid);
       if (runAs && !(await ownedBy(backupDir, runAs))) await chownTree(backupDir, runAs);
       await snapshots.restore(targetCtx, backupDir, targetCtx.dataDir, signal);

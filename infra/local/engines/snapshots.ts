@@ -16,7 +16,7 @@ export interface SnapshotRecord {
   engine?: Engine;
   /** The instance's version as it was created (e.g. "15"). */
   version?: string;
-  /** The engine major version of the data (PostgreSQL: PG_VERSION); a restore needs the same. */
+  /** The engine major version of the data (as the data directory records it); a restore needs the same. */
   engineMajor?: string;
   /** What wrote the files in `backup/` (the engine driver's `format`). */
   format?: string;

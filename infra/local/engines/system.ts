@@ -9,7 +9,7 @@ import { errorMessage, ProviderError } from '#shared/errors.ts';
 /**
  * Operating-system helpers for the local engine supervisor: who engines run as (`os-users.ts`
  * creates them), TCP ports, process liveness, and small file utilities. Linux-first (reads /proc), like the
- * embedded PostgreSQL binaries the local target ships.
+ * engine binaries the local target runs.
  */
 
 /** Who an engine process runs as. `undefined` everywhere means "as the platform's own user". */
@@ -18,6 +18,13 @@ export interface RunAs {
   uid: number;
   gid: number;
 }
+
+/** Engine processes get a minimal environment: none of the platform's tokens or AWS credentials. */
+export const engineEnv = (): NodeJS.ProcessEnv => ({
+  PATH: process.env.PATH ?? '/usr/bin:/bin',
+  LC_ALL: 'C',
+  ...(process.env.TZ ? { TZ: process.env.TZ } : {}),
+});
 
 export const isRoot = (): boolean => typeof process.getuid === 'function' && process.getuid() === 0;
 
@@ -60,7 +67,7 @@ export const ensureReachable = async (
 };
 
 /**
- * Run a short-lived command (initdb, ...) as `runAs`, appending its output to `logFile`. Rejects
+ * Run a short-lived command (an engine's initialisation or backup tool) as `runAs`, appending its output to `logFile`. Rejects
  * with a ProviderError quoting the end of that output when it fails.
  */
 export const runLogged = async (
@@ -323,7 +330,7 @@ export const isAlive = async (pid: number): Promise<boolean> => {
 
 const hasProcfs: Promise<boolean> = exists('/proc/self/stat');
 
-/** The working directory of a process (PostgreSQL's postmaster chdirs into its data directory). */
+/** The working directory of a process (database servers chdir into their data directory). */
 export const processCwd = async (pid: number): Promise<string | undefined> => {
   try {
     return await fs.readlink(`/proc/${pid}/cwd`);

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { errorMessage, ProviderError } from '#shared/errors.ts';
-import type { InstanceContext, PlatformRole } from './driver.ts';
+import type { InstanceContext, PlatformRole } from '../driver.ts';
 
 /**
  * Who is who in a local PostgreSQL instance:

@@ -2,8 +2,8 @@ import net from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
 import { ProviderError } from '#shared/errors.ts';
-import type { InstanceContext, PlatformRole, Probe } from './driver.ts';
-import type { Connect } from './postgres-roles.ts';
+import type { InstanceContext, PlatformRole, Probe } from '../driver.ts';
+import type { Connect } from './roles.ts';
 
 export const platformRoleOf = (ctx: InstanceContext): PlatformRole => {
   if (!ctx.record.admin) throw new ProviderError(`Instance ${ctx.resourceId} has no platform role recorded`);

@@ -2,11 +2,11 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errorMessage, MissingToolError, ProviderError } from '#shared/errors.ts';
-import type { EngineDriver, InstanceContext, SnapshotDriver } from './driver.ts';
-import { grantPlatformAccess } from './postgres-access.ts';
-import { engineEnv, serverMajor } from './postgres-binaries.ts';
-import { platformRoleOf, socketDirectorySetting } from './postgres-connect.ts';
-import { exists, findExecutable, readFileNoFollow, runLogged } from './system.ts';
+import type { EngineDriver, InstanceContext, SnapshotDriver } from '../driver.ts';
+import { engineEnv, exists, findExecutable, readFileNoFollow, runLogged } from '../system.ts';
+import { grantPlatformAccess } from './access.ts';
+import { serverMajor } from './binaries.ts';
+import { platformRoleOf, socketDirectorySetting } from './connect.ts';
 
 /** A PostgreSQL client tool of `major` (Debian keeps each major's in /usr/lib/postgresql/N/bin), else PATH's. */
 const clientTool = async (name: string, major: string): Promise<string> => {

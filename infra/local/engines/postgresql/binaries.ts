@@ -1,8 +1,9 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import { MissingToolError, ProviderError } from '#shared/errors.ts';
+import { engineEnv } from '../system.ts';
 
-/** The bundled PostgreSQL binaries, their major version, and the minimal environment engine processes get. */
+/** The bundled PostgreSQL binaries and their major version. */
 interface Binaries {
   initdb: string;
   postgres: string;
@@ -68,10 +69,3 @@ export const clusterLocale = (): Promise<string> => {
     .catch(() => 'C');
   return localePromise;
 };
-
-/** Engine processes get a minimal environment: none of the platform's tokens or AWS credentials. */
-export const engineEnv = (): NodeJS.ProcessEnv => ({
-  PATH: process.env.PATH ?? '/usr/bin:/bin',
-  LC_ALL: 'C',
-  ...(process.env.TZ ? { TZ: process.env.TZ } : {}),
-});

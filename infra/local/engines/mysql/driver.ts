@@ -1,0 +1,215 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { FieldIssue } from '#shared/errors.ts';
+import { errorMessage, ProviderError, UnsupportedError } from '#shared/errors.ts';
+import type { InstanceSpec } from '#shared/ports/engine-provider.ts';
+import type { EngineDriver, InstanceContext, Probe, SnapshotDriver, StartFailure } from '../driver.ts';
+import { engineEnv, isAlive, isRoot, processCwd, replaceFile, runLogged } from '../system.ts';
+import {
+  INSTALL_CLEANUP_SQL,
+  PLATFORM_ROLE,
+  platformAccountSql,
+  RESERVED_DATABASES,
+  RESERVED_USERNAMES,
+  settleCustomer,
+} from './accounts.ts';
+import { serverMajor, tool } from './binaries.ts';
+import { platformRoleOf, probeMySql, withPlatform } from './connect.ts';
+import { initFilePath, PID_FILE, SERVER_SETTINGS, socketPath } from './settings.ts';
+import { MariaDbSnapshots } from './snapshots.ts';
+
+/** MySQL 8 stops user names at 32 characters (MariaDB at 80): addons stay portable between targets. */
+const MAX_USERNAME = 32;
+const MAX_DATABASE = 64;
+
+/**
+ * The local MySQL engine: MariaDB from the system's packages (Debian 12: 10.11), one `mariadbd`
+ * per addon, listening on 127.0.0.1 and on a Unix socket inside its instance directory, running
+ * as the instance's own OS user (the supervisor spawns it with that uid, so it never needs
+ * `--user`). `--no-defaults` everywhere: the machine's /etc/mysql configuration never applies.
+ */
+export class MariaDbDriver implements EngineDriver {
+  readonly engine = 'mysql' as const;
+  readonly displayName = 'MariaDB';
+  readonly platformRole = PLATFORM_ROLE;
+  // SIGTERM: normal shutdown (InnoDB's fast shutdown flushes the log, not every page). Immediate is
+  // SIGKILL: mariadbd has no "stop now" signal, and InnoDB recovers from its redo log at next start.
+  readonly signals = { graceful: 'SIGTERM', immediate: 'SIGKILL' } as const;
+  readonly snapshots: SnapshotDriver = new MariaDbSnapshots();
+
+  async checkSupported(spec: InstanceSpec): Promise<void> {
+    const issues: FieldIssue[] = [];
+    const major = await serverMajor();
+    if (spec.version !== major && !spec.version.startsWith(`${major}.`)) {
+      issues.push({ path: 'version', message: `the local target runs MariaDB ${major} for MySQL addons` });
+    }
+    if (spec.tls) issues.push({ path: 'tls', message: 'TLS is not available on the local target' });
+    if (spec.replicas > 0)
+      issues.push({ path: 'replicas', message: 'replicas are not available on the local target' });
+    if (spec.publicAccess) {
+      issues.push({ path: 'publicAccess', message: 'local addons listen on the loopback interface only' });
+    }
+    if (RESERVED_USERNAMES.includes(spec.username.toLowerCase())) {
+      issues.push({ path: 'username', message: `'${spec.username}' is reserved` });
+    } else if (!/^[A-Za-z0-9_]+$/.test(spec.username) || spec.username.length > MAX_USERNAME) {
+      issues.push({
+        path: 'username',
+        message: `a user name is 1 to ${MAX_USERNAME} letters, digits or underscores`,
+      });
+    }
+    if (RESERVED_DATABASES.includes(spec.database.toLowerCase())) {
+      issues.push({ path: 'database', message: `'${spec.database}' is reserved` });
+    } else if (!/^[A-Za-z0-9_]+$/.test(spec.database) || spec.database.length > MAX_DATABASE) {
+      issues.push({
+        path: 'database',
+        message: `a database name is 1 to ${MAX_DATABASE} letters, digits or underscores`,
+      });
+    }
+    if (/[\r\n\0]/.test(spec.password) || spec.password.length === 0) {
+      issues.push({ path: 'password', message: 'the password must be a non-empty single line' });
+    }
+    if (issues.length > 0) {
+      throw new UnsupportedError(
+        `This MySQL instance cannot be created locally: ${issues.map((issue) => `${issue.path}: ${issue.message}`).join('; ')}`,
+        issues,
+      );
+    }
+  }
+
+  async initialise(ctx: InstanceContext): Promise<void> {
+    this.assertUnprivileged(ctx);
+    const installDb = await tool('mariadb-install-db');
+    // The engine user reads it; it holds no secret (the platform's account comes with --init-file).
+    const cleanup = path.join(ctx.socketDir, 'install-cleanup.sql');
+    await replaceFile(cleanup, INSTALL_CLEANUP_SQL, ctx.runAs);
+    try {
+      await runLogged(
+        installDb,
+        [
+          '--no-defaults',
+          `--datadir=${ctx.dataDir}`,
+          '--auth-root-authentication-method=socket',
+          '--skip-test-db',
+          '--skip-name-resolve',
+          `--extra-file=${cleanup}`,
+          ...SERVER_SETTINGS,
+        ],
+        {
+          runAs: ctx.runAs,
+          env: engineEnv(),
+          cwd: ctx.dataDir,
+          logFile: ctx.logFile,
+          what: 'mariadb-install-db',
+        },
+      );
+    } finally {
+      await fs.rm(cleanup, { force: true });
+    }
+    // mariadb-install-db's closing banner describes root accounts the cleanup script removed.
+    await fs.appendFile(
+      ctx.logFile,
+      `--- addons: the accounts above were removed; the platform's own account is set at every start ---\n`,
+    );
+  }
+
+  async serverCommand(ctx: InstanceContext) {
+    this.assertUnprivileged(ctx);
+    const mariadbd = await tool('mariadbd');
+    const initFile = initFilePath(ctx);
+    // Every start: the platform's account as instance.json says, whatever data this is.
+    await replaceFile(initFile, platformAccountSql(platformRoleOf(ctx)), ctx.runAs);
+    const args = [
+      '--no-defaults',
+      `--datadir=${ctx.dataDir}`,
+      `--socket=${socketPath(ctx)}`,
+      `--port=${ctx.record.port}`,
+      `--bind-address=${ctx.record.host}`,
+      `--pid-file=${path.join(ctx.dataDir, PID_FILE)}`,
+      `--init-file=${initFile}`,
+      // Temporary tables and sort files: the engine user's directory, not the machine's /tmp.
+      `--tmpdir=${ctx.socketDir}`,
+      // Accounts match 127.0.0.1 / localhost, never a DNS answer; and no lookups on connect.
+      '--skip-name-resolve',
+      // Level 2 logs every probe (a handshake closed without authentication) to server.log.
+      '--log-warnings=1',
+      ...SERVER_SETTINGS,
+    ];
+    return { command: mariadbd, args, env: engineEnv() };
+  }
+
+  async bootstrap(ctx: InstanceContext, spec: InstanceSpec): Promise<void> {
+    try {
+      await withPlatform(ctx, (connection) =>
+        settleCustomer(connection, {
+          username: spec.username,
+          database: spec.database,
+          password: spec.password,
+        }),
+      );
+    } catch (error) {
+      throw new ProviderError(`Could not create database '${spec.database}': ${errorMessage(error)}`);
+    }
+  }
+
+  async settleAccess(ctx: InstanceContext): Promise<void> {
+    const { username, database } = ctx.record;
+    try {
+      await withPlatform(ctx, (connection) => settleCustomer(connection, { username, database }));
+    } catch (error) {
+      if (error instanceof ProviderError) throw error;
+      throw new ProviderError(
+        `Could not settle the accounts of this instance: ${errorMessage(error)}`,
+        'RolesNotSettled',
+      );
+    }
+  }
+
+  probe(ctx: InstanceContext, timeoutMs: number): Promise<Probe> {
+    return probeMySql(ctx.record.host, ctx.record.port, timeoutMs);
+  }
+
+  async findLeftover(ctx: InstanceContext): Promise<number | undefined> {
+    let pidfile: string;
+    try {
+      pidfile = await fs.readFile(path.join(ctx.dataDir, PID_FILE), 'utf8');
+    } catch {
+      return undefined;
+    }
+    const pid = Number.parseInt(pidfile.trim(), 10);
+    if (!Number.isInteger(pid) || pid <= 0 || !(await isAlive(pid))) return undefined;
+    // The pid may have been reused since: mariadbd chdirs into its data directory, so only a
+    // process whose cwd is this data directory is ours.
+    const [cwd, dataDir] = await Promise.all([
+      processCwd(pid),
+      fs.realpath(ctx.dataDir).catch(() => ctx.dataDir),
+    ]);
+    return cwd === dataDir ? pid : undefined;
+  }
+
+  async clearStaleLocks(ctx: InstanceContext): Promise<void> {
+    // mariadbd overwrites a stale pid file and replaces a socket nobody listens on; removing them
+    // keeps findLeftover and describeInstance from reading a dead server's pid meanwhile.
+    await fs.rm(path.join(ctx.dataDir, PID_FILE), { force: true });
+    const socket = path.join(ctx.socketDir, 'mysqld.sock');
+    await Promise.all([socket, `${socket}.lock`].map((file) => fs.rm(file, { force: true })));
+  }
+
+  classifyStartFailure(logTail: string): StartFailure {
+    // A server still exiting on this data directory or socket: retry.
+    if (/Bind on unix socket|Unable to lock .*ibdata1|another server running on socket/i.test(logTail))
+      return 'transient';
+    if (/Bind on TCP\/IP port|Address already in use|another server running on port/i.test(logTail))
+      return 'port-in-use';
+    return 'fatal';
+  }
+
+  /** As root, the engine runs as the instance's own user; never as root itself. */
+  private assertUnprivileged(ctx: InstanceContext): void {
+    if (isRoot() && !ctx.runAs) {
+      throw new ProviderError(
+        `Instance ${ctx.resourceId} has no unprivileged OS user to run MariaDB as`,
+        'EngineUserMissing',
+      );
+    }
+  }
+}

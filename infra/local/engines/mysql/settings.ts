@@ -1,0 +1,55 @@
+import path from 'node:path';
+import { ProviderError } from '#shared/errors.ts';
+import type { InstanceContext } from '../driver.ts';
+
+/**
+ * Server settings for a developer's machine running several addons side by side, passed to
+ * `mariadb-install-db` (which creates the redo log with them) and to every start alike. MariaDB's
+ * defaults size caches for a dedicated server (128 MiB buffer pool, 128 MiB Aria page cache,
+ * 2000 open tables, about 120 MiB resident at start); these keep an idle instance near 60 MiB.
+ * The redo log stays large enough that loading a dump is not throttled by checkpoints.
+ */
+export const SERVER_SETTINGS = [
+  '--character-set-server=utf8mb4',
+  '--collation-server=utf8mb4_unicode_ci',
+  '--innodb-buffer-pool-size=64M',
+  '--innodb-log-file-size=64M',
+  '--innodb-log-buffer-size=8M',
+  '--key-buffer-size=4M',
+  '--aria-pagecache-buffer-size=8M',
+  '--table-open-cache=400',
+  '--table-definition-cache=400',
+  '--max-connections=100',
+  // DATA DIRECTORY / INDEX DIRECTORY would put a customer's files outside the data directory.
+  '--skip-symbolic-links',
+];
+
+/** The character set and collation of the customer's database (and of the restore staging one). */
+export const DATABASE_CHARSET = 'CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci';
+
+/** Written by the server in its data directory (so each data directory of a restore has its own). */
+export const PID_FILE = 'mariadbd.pid';
+
+// A Unix socket path must fit sockaddr_un.sun_path (108 bytes including the NUL).
+const SUN_PATH_MAX = 107;
+
+/**
+ * The server's Unix socket, in the instance's `run/` (0700, the engine user's): the platform's
+ * account is reachable there only. Unlike PostgreSQL there is no TCP fallback for it, so a path
+ * too long is an error that says what to do.
+ */
+export const socketPath = (ctx: InstanceContext): string => {
+  const socket = path.join(ctx.socketDir, 'mysqld.sock');
+  if (Buffer.byteLength(socket) > SUN_PATH_MAX) {
+    throw new ProviderError(
+      `The Unix socket path of this instance (${socket}) is longer than ${SUN_PATH_MAX} bytes: ` +
+        "put the platform's data directory at a shorter path",
+      'SocketPathTooLong',
+    );
+  }
+  return socket;
+};
+
+/** SQL the server runs at every start (`--init-file`): the platform's account, as instance.json says. */
+export const initFilePath = (ctx: InstanceContext): string =>
+  path.join(ctx.socketDir, 'platform-account.sql');
