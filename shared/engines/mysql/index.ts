@@ -1,4 +1,4 @@
-import { type EngineFacts, NO_CAPABILITIES, NOT_YET, RDS_PLANS, uriOf } from '../engine-facts.ts';
+import { type EngineFacts, NO_CAPABILITIES, RDS_PLANS, uriOf } from '../engine-facts.ts';
 
 export const mysql: EngineFacts = {
   catalog: {
@@ -15,14 +15,20 @@ export const mysql: EngineFacts = {
       // as Fargate tasks streaming the engine's dump tool to S3. TLS: parameter groups with
       // require_secure_transport on (infra/aws/constructs/engines/mysql.ts).
       aws: { ...NO_CAPABILITIES, provision: true, dumpBackup: true, snapshotBackup: true, tls: true },
-      local: NO_CAPABILITIES,
+      // Locally: MariaDB 10.11 from Debian (mariadb-server), the MySQL-compatible server the
+      // machine can install; snapshots are online physical copies taken with mariadb-backup.
+      local: { ...NO_CAPABILITIES, provision: true, dumpBackup: true, snapshotBackup: true },
     },
     notes: {
       aws: [
         'Read replicas, point-in-time restore, public access and forks are not available for MySQL addons yet.',
         'The connection details are those of the RDS master user, which has privileges on every database of the instance.',
       ],
-      local: [NOT_YET],
+      local: [
+        'The local target runs MariaDB 10.11 (Debian mariadb-server), not Oracle MySQL: MySQL clients and drivers connect to it, but MySQL 8-only features (e.g. caching_sha2_password, some JSON functions) differ.',
+        'Dumps are mariadb-dump SQL scripts; snapshots are online copies taken with mariadb-backup.',
+        'TLS, public access and replicas are AWS-only; local addons listen on 127.0.0.1.',
+      ],
     },
   },
   // MySQL Shell and Connector/J read `ssl-mode`; most drivers take the same name.
