@@ -1,0 +1,189 @@
+import type mysql from 'mysql2/promise';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ProviderError, TransientError } from '#shared/errors.ts';
+import { connectMysql } from '#shared/jobs/mysql/connection.ts';
+import { MysqlDumpTool, parseMysqlVersion } from '#shared/jobs/mysql/dump-tool.ts';
+import { findMarker, rollForward, writeMarker } from '#shared/jobs/mysql/staging.ts';
+import {
+  changeMysqlEverything,
+  databases,
+  loadMysqlSample,
+  loadThroughPlan,
+  type MysqlJobsFixture,
+  mysqlFingerprint,
+  startMysqlJobsFixture,
+} from './mysql-fixtures.ts';
+
+/**
+ * The MySQL dump tool against a real MariaDB 10.11 (mariadbd, mariadb-dump, mariadb) and s3rver:
+ * the job's user has ALL on its database and the two restore databases, nothing global.
+ */
+let fixture: MysqlJobsFixture;
+let db: mysql.Connection;
+const tool = new MysqlDumpTool();
+
+beforeAll(async () => {
+  fixture = await startMysqlJobsFixture();
+  db = await fixture.mariadb.client();
+  await loadMysqlSample(db);
+}, 120_000);
+
+afterAll(async () => {
+  await db?.end();
+  await fixture?.stop();
+});
+
+const prepare = async (restoreId: string) => {
+  const { connection } = fixture.mariadb;
+  return tool.prepareRestore(connection, await tool.inspect(connection, 'test'), {
+    applicationName: 'addons-restore',
+    restoreId,
+    lockTimeoutMs: 10_000,
+  });
+};
+
+describe('the MySQL dump tool', () => {
+  it('reads the server version, its major as the catalog names it, and the database size', async () => {
+    const server = await tool.inspect(fixture.mariadb.connection, 'test');
+    expect(server.version).toMatch(/^10\.11\.\d+-MariaDB$/);
+    expect(server.major).toBe('10.11');
+    expect(server.databaseBytes).toBeGreaterThan(1024 ** 2);
+  });
+
+  it('names MySQL and MariaDB majors by their first two numbers', () => {
+    expect(parseMysqlVersion('10.11.19-MariaDB-0+deb12u1')).toEqual({
+      version: '10.11.19-MariaDB',
+      major: '10.11',
+    });
+    expect(parseMysqlVersion('8.0.39')).toEqual({ version: '8.0.39', major: '8.0' });
+    expect(parseMysqlVersion('8.4.3-log')).toEqual({ version: '8.4.3', major: '8.4' });
+  });
+
+  it('fails a wrong password as ConnectionFailed and a closed port as transient', async () => {
+    const { connection } = fixture.mariadb;
+    const denied = await tool.inspect({ ...connection, password: 'wrong' }, 'test').catch((e: unknown) => e);
+    expect(denied).toBeInstanceOf(ProviderError);
+    expect(denied).toMatchObject({ code: 'ConnectionFailed' });
+    expect((denied as Error).message).toMatch(/Access denied/);
+    const refused = await tool.inspect({ ...connection, port: 1 }, 'test').catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(TransientError);
+  });
+
+  it('passes the password in the environment only, and dumps without CREATE DATABASE or USE', async () => {
+    const { connection } = fixture.mariadb;
+    const command = await tool.dumpCommand(connection, await tool.inspect(connection, 'test'), 'test');
+    expect(command.args.join(' ')).not.toContain(connection.password);
+    expect(command.env.MYSQL_PWD).toBe(connection.password);
+    expect(command.args).not.toContain('--databases');
+    expect(command.args.at(-1)).toBe(connection.database);
+    expect(command.toolVersion).toMatch(/MariaDB/);
+  });
+
+  it('classifies the client tools’ failures', () => {
+    const transient = [
+      'mariadb-dump: Got error: 2013: Lost connection to server during query when dumping table `events` at row: 10',
+      'ERROR 2006 (HY000) at line 120: Server has gone away',
+      "mariadb-dump: Got error: 2002: \"Can't connect to server on '10.0.0.1' (115)\" when trying to connect",
+    ];
+    for (const message of transient)
+      expect(tool.classifyFailure(message, 'dump')).toBeInstanceOf(TransientError);
+    expect(
+      tool.classifyFailure(
+        "ERROR 1045 (28000): Access denied for user 'app'@'10.0.0.2' (using password: YES)",
+        'restore',
+      ),
+    ).toMatchObject({ code: 'ConnectionFailed' });
+    // A statement of the dump the user may not run (another DEFINER): the restore itself failed.
+    expect(
+      tool.classifyFailure(
+        'ERROR 1227 (42000) at line 90: Access denied; you need (at least one of) the SUPER privilege(s) for this operation',
+        'restore',
+      ),
+    ).toMatchObject({ code: 'RestoreFailed' });
+    expect(tool.classifyFailure('ERROR 1064 (42000) at line 3: You have an error', 'restore')).toMatchObject({
+      code: 'RestoreFailed',
+    });
+  });
+});
+
+describe('the staging restore, step by step', () => {
+  it('restores exactly the state of the dump and removes the staging databases', async () => {
+    const before = await mysqlFingerprint(db);
+    const plan = await prepare('step-round-trip');
+    expect(plan.alreadyLoaded).toBeUndefined();
+    const tail = await loadThroughPlan(fixture.mariadb.connection, plan);
+    expect(plan.heldTail?.isComplete(tail)).toBe(true);
+    await changeMysqlEverything(db);
+    expect(await mysqlFingerprint(db)).not.toEqual(before);
+
+    await plan.commit?.();
+
+    expect(await mysqlFingerprint(db)).toEqual(before);
+    expect(await databases(db)).toEqual(['app', 'information_schema']);
+  });
+
+  it('rejects a script that does not end as mariadb-dump ends it', async () => {
+    const plan = await prepare('step-tail');
+    expect(plan.heldTail?.isComplete('INSERT INTO `events` VALUES (1);\n')).toBe(false);
+    expect(
+      plan.heldTail?.isComplete(
+        '/*!40111 SET SQL_NOTES=@OLD_SQL_NOTES */;\n\n-- Dump completed on 2026-01-01 00:00:00\n',
+      ),
+    ).toBe(true);
+    await plan.discard?.();
+    expect(await databases(db)).toEqual(['app', 'information_schema']);
+  });
+
+  it.each(['marker', 'swap', 'recreate'] as const)(
+    'rolls forward on the next run after a crash past the marker (stopped after the %s)',
+    async (stop) => {
+      const restoreId = `step-crash-${stop}`;
+      const backup = await mysqlFingerprint(db);
+      const plan = await prepare(restoreId);
+      await loadThroughPlan(fixture.mariadb.connection, plan);
+      await changeMysqlEverything(db);
+      const changed = await mysqlFingerprint(db);
+
+      // The commit's first steps, then the "crash": the job dies with its connection.
+      const control = await connectMysql(fixture.mariadb.connection);
+      try {
+        await writeMarker(control, restoreId);
+        if (stop !== 'marker') await rollForward(control, 'app', 10_000, stop);
+      } finally {
+        await control.end();
+      }
+      if (stop === 'marker') expect(await mysqlFingerprint(db)).toEqual(changed);
+      // A discard by the crashed run's cleanup must keep a committed restore.
+      await plan.discard?.();
+
+      const again = await prepare(restoreId);
+      expect(again.alreadyLoaded).toBe(true);
+      await again.commit?.();
+
+      expect(await mysqlFingerprint(db)).toEqual(backup);
+      expect(await databases(db)).toEqual(['app', 'information_schema']);
+    },
+  );
+
+  it('finishes a swapped restore of another operation before staging a new one', async () => {
+    const backup = await mysqlFingerprint(db);
+    const first = await prepare('step-abandoned');
+    await loadThroughPlan(fixture.mariadb.connection, first);
+    await changeMysqlEverything(db);
+    const control = await connectMysql(fixture.mariadb.connection);
+    try {
+      await writeMarker(control, 'step-abandoned');
+      await rollForward(control, 'app', 10_000, 'swap');
+      expect(await findMarker(control)).toEqual({ database: 'addons_retired', restoreId: 'step-abandoned' });
+    } finally {
+      await control.end();
+    }
+
+    const next = await prepare('step-next');
+    expect(next.alreadyLoaded).toBeUndefined();
+    // The abandoned restore's objects are back before anything else happens.
+    expect(await mysqlFingerprint(db)).toEqual(backup);
+    await next.discard?.();
+    expect(await databases(db)).toEqual(['app', 'information_schema']);
+  });
+});
