@@ -18,6 +18,8 @@ export interface TestMariadb {
   connection: Credentials;
   /** A connection as the customer user (its database unless given); the caller ends it. */
   client(database?: string): Promise<mysql.Connection>;
+  /** The server's Unix socket, where root connects. */
+  socketPath: string;
   /** A root connection; the caller ends it. */
   admin(): Promise<mysql.Connection>;
   stop(): Promise<void>;
@@ -155,6 +157,7 @@ export const startTestMariadb = async (options: TestMariadbOptions = {}): Promis
         multipleStatements: true,
         charset: 'utf8mb4_unicode_ci',
       }),
+    socketPath,
     admin,
     stop: async () => {
       if (stopped) return;
