@@ -1,4 +1,5 @@
 import type mysql from 'mysql2/promise';
+import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProviderError, TransientError } from '#shared/errors.ts';
 import { connectMysql } from '#shared/jobs/mysql/connection.ts';
@@ -185,5 +186,33 @@ describe('the staging restore, step by step', () => {
     expect(await mysqlFingerprint(db)).toEqual(backup);
     await next.discard?.();
     expect(await databases(db)).toEqual(['app', 'information_schema']);
+  });
+
+  it('loads the dump’s ALTER DATABASE statements into the staging database, never the live one', async () => {
+    // The routines were created under utf8mb4; mariadb-dump now wraps each in ALTER DATABASE
+    // `app` ... and back, which must not touch `app` before the point of no return.
+    const admin = await fixture.mariadb.admin();
+    try {
+      await admin.query('ALTER DATABASE app CHARACTER SET latin1 COLLATE latin1_swedish_ci');
+      await admin.query(
+        `SET GLOBAL log_output = 'TABLE'; TRUNCATE mysql.general_log; SET GLOBAL general_log = 1`,
+      );
+      const plan = await prepare('step-alter-database');
+      await loadThroughPlan(fixture.mariadb.connection, plan);
+      await admin.query('SET GLOBAL general_log = 0');
+      const [statements] = await admin.query<RowDataPacket[]>(
+        `SELECT CONVERT(argument USING utf8mb4) AS statement FROM mysql.general_log
+          WHERE command_type = 'Query' AND argument LIKE 'ALTER DATABASE%'`,
+      );
+      const altered = statements.map((row) => String(row.statement));
+      expect(altered.length).toBeGreaterThan(0);
+      expect(altered.filter((statement) => statement.includes('`app`'))).toEqual([]);
+      await plan.commit?.();
+      expect(await databases(db)).toEqual(['app', 'information_schema']);
+    } finally {
+      await admin.query('SET GLOBAL general_log = 0; TRUNCATE mysql.general_log');
+      await admin.query('ALTER DATABASE app CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci');
+      await admin.end();
+    }
   });
 });

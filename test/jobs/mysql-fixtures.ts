@@ -1,7 +1,8 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import type mysql from 'mysql2/promise';
 import type { RowDataPacket } from 'mysql2/promise';
 import { ensureBucket, type S3Emulator, startS3 } from '#infra/local/s3-emulator.ts';
@@ -153,8 +154,8 @@ export const databases = async (db: mysql.Connection): Promise<string[]> =>
   );
 
 /**
- * Loads the database's own dump into a restore plan's loader the way the pipeline does (without
- * S3 and the compressor), for tests that drive the plan's steps one by one.
+ * Loads the database's own dump through a restore plan's filters into its loader the way the
+ * pipeline does (without S3 and the compressor), for tests that drive the plan step by step.
  */
 export const loadThroughPlan = async (connection: Credentials, plan: RestorePlan): Promise<string> => {
   const tool = new MysqlDumpTool();
@@ -164,24 +165,25 @@ export const loadThroughPlan = async (connection: Credentials, plan: RestorePlan
     env: command.env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const loader = spawn(plan.loader.tool.path, plan.loader.args, {
-    env: plan.loader.env,
-    stdio: ['pipe', 'ignore', 'pipe'],
-  });
-  let tail = '';
+  const children: Array<{ stdout: Readable; stderr: Readable; once: ChildProcess['once'] }> = [dumper];
   let errors = '';
-  dumper.stderr.on('data', (chunk: Buffer) => {
-    errors += chunk.toString();
-  });
-  loader.stderr.on('data', (chunk: Buffer) => {
-    errors += chunk.toString();
-  });
-  dumper.stdout.on('data', (chunk: Buffer) => {
+  for (const step of [...plan.filters, plan.loader]) {
+    const child = spawn(step.tool.path, step.args, { env: step.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    children.at(-1)?.stdout.pipe(child.stdin);
+    children.push(child);
+  }
+  let tail = '';
+  for (const child of children) {
+    child.stderr.on('data', (chunk: Buffer) => {
+      errors += chunk.toString();
+    });
+  }
+  children.at(-2)?.stdout.on('data', (chunk: Buffer) => {
     tail = (tail + chunk.toString('latin1')).slice(-(plan.heldTail?.bytes ?? 4096));
   });
-  dumper.stdout.pipe(loader.stdin);
+  children.at(-1)?.stdout.resume();
   const codes = await Promise.all(
-    [dumper, loader].map((child) => new Promise<number | null>((resolve) => child.once('close', resolve))),
+    children.map((child) => new Promise<number | null>((resolve) => child.once('close', resolve))),
   );
   if (codes.some((code) => code !== 0)) throw new Error(`dump or load failed: ${errors}`);
   return tail;

@@ -3,6 +3,7 @@ import { errorMessage, ProviderError, TransientError } from '../../errors.ts';
 import type { Credentials } from '../../schemas/addon.ts';
 import type { DumpCommand, DumpTool, RestorePlan, ServerInfo } from '../dump-tool.ts';
 import { abortedError } from '../job-errors.ts';
+import type { Tool } from '../processes.ts';
 import {
   clientArgs,
   clientEnv,
@@ -74,6 +75,18 @@ const DUMP_FLAGS = [
  * mariadb-dump's last line (with comments on, the default): a dump that lacks it was cut short,
  * even at a statement boundary where the loader would see nothing wrong.
  */
+/**
+ * mariadb-dump names the dumped database in one kind of statement: when the database's default
+ * collation changed after a routine, trigger or event was created, it wraps that object in
+ * `ALTER DATABASE \`db\` CHARACTER SET ... COLLATE ...` and back. Loaded as is, those would
+ * change the customer's live database before the point of no return (or fail when restoring
+ * into another name). Without the name, ALTER DATABASE applies to the current database: the
+ * staging one. Only statement starts match: mariadb-dump escapes newlines inside row values,
+ * so no row can start a line with it.
+ */
+const UNNAME_ALTER_DATABASE = 's/^ALTER DATABASE `([^`]|``)*` /ALTER DATABASE /';
+const SED: Tool = { name: 'sed', path: 'sed', install: 'apt-get install sed' };
+
 const DUMP_END = /\n-- Dump completed(?: on [^\n]*)?\n*$/;
 const HELD_BYTES = 4096;
 
@@ -156,7 +169,13 @@ export class MysqlDumpTool implements DumpTool {
     });
     const plan: RestorePlan = {
       toolVersion: loader.version,
-      filters: [],
+      filters: [
+        {
+          tool: SED,
+          args: ['-E', UNNAME_ALTER_DATABASE],
+          env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C' },
+        },
+      ],
       loader: {
         tool: loader,
         args: [
