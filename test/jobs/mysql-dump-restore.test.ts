@@ -1,10 +1,15 @@
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type mysql from 'mysql2/promise';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProviderError, TransientError } from '#shared/errors.ts';
+import { runDump } from '#shared/jobs/dump.ts';
 import { connectMysql } from '#shared/jobs/mysql/connection.ts';
 import { MysqlDumpTool, parseMysqlVersion } from '#shared/jobs/mysql/dump-tool.ts';
 import { findMarker, rollForward, writeMarker } from '#shared/jobs/mysql/staging.ts';
+import { runRestore } from '#shared/jobs/restore.ts';
+import type { Compression } from '#shared/schemas/backup.ts';
+import { BUCKET, decompress, multipartUploads, objectBytes, runWithInput, sha256Of } from './fixtures.ts';
 import {
   changeMysqlEverything,
   databases,
@@ -33,6 +38,35 @@ afterAll(async () => {
   await db?.end();
   await fixture?.stop();
 });
+
+const target = (key: string) => ({ client: fixture.s3.client, bucket: BUCKET, key });
+const dump = (key: string, compression: Compression = 'zstd') =>
+  runDump({
+    connection: fixture.mariadb.connection,
+    engine: 'mysql',
+    s3: target(key),
+    compression,
+    estimatedBytes: 1024 ** 3,
+  });
+const restore = (key: string, sha256: string, options: { restoreId: string; signal?: AbortSignal }) =>
+  runRestore({
+    connection: fixture.mariadb.connection,
+    engine: 'mysql',
+    s3: target(key),
+    compression: key.endsWith('.gz') ? 'gzip' : 'zstd',
+    expectedSha256: sha256,
+    ...options,
+  });
+/** Replaces an artifact with other bytes (and returns their SHA-256, for a "matching" checksum). */
+const putArtifact = async (key: string, bytes: Buffer): Promise<string> => {
+  await fixture.s3.client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: bytes }));
+  return sha256Of(bytes);
+};
+const compress = async (bytes: Buffer): Promise<Buffer> => {
+  const { code, stdout, stderr } = await runWithInput('zstd', ['-q', '-c'], bytes);
+  if (code !== 0) throw new Error(`zstd failed: ${stderr}`);
+  return stdout;
+};
 
 const prepare = async (restoreId: string) => {
   const { connection } = fixture.mariadb;
@@ -104,6 +138,124 @@ describe('the MySQL dump tool', () => {
     expect(tool.classifyFailure('ERROR 1064 (42000) at line 3: You have an error', 'restore')).toMatchObject({
       code: 'RestoreFailed',
     });
+  });
+});
+
+describe.each<Compression>(['zstd', 'gzip'])('%s dumps through the job pipeline', (compression) => {
+  const key = `tests/mysql-round-trip.sql.${compression === 'zstd' ? 'zst' : 'gz'}`;
+
+  it('uploads a plain SQL artifact without CREATE DATABASE or USE, whose SHA-256 is the recorded one', async () => {
+    const result = await dump(key, compression);
+    const bytes = await objectBytes(fixture.s3.client, key);
+    expect(result).toMatchObject({ compression, sizeBytes: bytes.length, sha256: sha256Of(bytes) });
+    expect(result.sizeBytes).toBeGreaterThan(result.partSize);
+    expect(await multipartUploads(fixture.s3.client)).toEqual([]);
+    expect(result.toolVersion).toMatch(/^mariadb-dump .*MariaDB/);
+    const script = (await decompress(compression, bytes)).toString('utf8');
+    expect(script).toContain('CREATE TABLE `events`');
+    expect(script).not.toMatch(/^(CREATE DATABASE|USE )/m);
+    expect(script).toMatch(/-- Dump completed on .*\n$/);
+  });
+
+  it('restores exactly the state at backup time: tables, views, triggers, routines and events', async () => {
+    const before = await mysqlFingerprint(db);
+    const result = await dump(key, compression);
+    await changeMysqlEverything(db);
+    expect(await mysqlFingerprint(db)).not.toEqual(before);
+
+    const restored = await restore(key, result.sha256, { restoreId: `round-trip-${compression}` });
+
+    expect(restored).toMatchObject({ sha256: result.sha256, sizeBytes: result.sizeBytes, verified: true });
+    const after = await mysqlFingerprint(db);
+    expect(Object.keys(after).sort()).toEqual(Object.keys(before).sort());
+    expect(after).toEqual(before);
+    expect(await databases(db)).toEqual(['app', 'information_schema']);
+  });
+});
+
+describe('restores that must not change anything', () => {
+  const key = 'tests/mysql-verified.sql.zst';
+  let recorded: string;
+  let script: Buffer;
+
+  beforeAll(async () => {
+    recorded = (await dump(key)).sha256;
+    script = await decompress('zstd', await objectBytes(fixture.s3.client, key));
+    await changeMysqlEverything(db);
+  });
+
+  const expectUntouched = async (run: () => Promise<unknown>, code: RegExp) => {
+    const before = await mysqlFingerprint(db);
+    const failure = await run().catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(ProviderError);
+    expect((failure as ProviderError).code).toMatch(code);
+    expect(await mysqlFingerprint(db)).toEqual(before);
+    expect(await databases(db)).toEqual(['app', 'information_schema']);
+    return failure as ProviderError;
+  };
+
+  it('fails on a replaced artifact, although it is a valid dump', async () => {
+    const other = 'tests/mysql-other.sql.zst';
+    await dump(other);
+    await putArtifact(key, await objectBytes(fixture.s3.client, other));
+    await db.query(`INSERT INTO created_later VALUES (2, 'written after the second dump')`);
+    const failure = await expectUntouched(
+      () => restore(key, recorded, { restoreId: 'replaced' }),
+      /^ChecksumMismatch$/,
+    );
+    expect(failure.message).toMatch(/SHA-256/);
+  });
+
+  it('fails on a dump that breaks off mid-way with an error, although its checksum matches', async () => {
+    const half = script.subarray(0, Math.floor(script.length / 2));
+    const garbled = Buffer.concat([half, Buffer.from('\nTHIS IS NOT SQL;\n'), script.subarray(half.length)]);
+    const sha = await putArtifact(key, await compress(garbled));
+    const failure = await expectUntouched(
+      () => restore(key, sha, { restoreId: 'garbled' }),
+      /^RestoreFailed$/,
+    );
+    expect(failure.message).toMatch(/ERROR 1064/);
+  });
+
+  it('fails on a dump cut short at a statement boundary, although its checksum matches', async () => {
+    // Every statement before the cut is valid: only the missing end tells.
+    const text = script.toString('latin1');
+    const cut = text.lastIndexOf('\n--\n-- Table structure for table `settings`');
+    expect(cut).toBeGreaterThan(0);
+    const sha = await putArtifact(key, await compress(Buffer.from(text.slice(0, cut + 1), 'latin1')));
+    await expectUntouched(() => restore(key, sha, { restoreId: 'truncated' }), /^RestoreFailed$/);
+  });
+
+  it('leaves the data untouched when aborted while the dump is loading', async () => {
+    const sha = await putArtifact(key, await compress(script));
+    const controller = new AbortController();
+    let settled = false;
+    const watcher = await fixture.mariadb.client();
+    // Aborts once the loader has created a table in the staging database.
+    const abortWhenStaging = async () => {
+      const deadline = Date.now() + 60_000;
+      while (!settled && Date.now() < deadline) {
+        const [rows] = await watcher.query<RowDataPacket[]>(
+          `SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'addons_restore'`,
+        );
+        if (Number(rows[0]?.n) > 0) return controller.abort(new Error('stopped by the test'));
+      }
+    };
+    try {
+      const failure = await expectUntouched(async () => {
+        const watching = abortWhenStaging();
+        try {
+          return await restore(key, sha, { restoreId: 'aborted', signal: controller.signal });
+        } finally {
+          settled = true;
+          await watching;
+        }
+      }, /^Aborted$/);
+      expect(controller.signal.aborted).toBe(true);
+      expect(failure.message).toMatch(/stopped by the test/);
+    } finally {
+      await watcher.end();
+    }
   });
 });
 
