@@ -4,7 +4,7 @@ import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProviderError, TransientError } from '#shared/errors.ts';
 import { runDump } from '#shared/jobs/dump.ts';
-import { connectMysql } from '#shared/jobs/mysql/connection.ts';
+import { clientArgs, connectMysql, mysqlTls } from '#shared/jobs/mysql/connection.ts';
 import { MysqlDumpTool, parseMysqlVersion } from '#shared/jobs/mysql/dump-tool.ts';
 import { findMarker, rollForward, writeMarker } from '#shared/jobs/mysql/staging.ts';
 import { runRestore } from '#shared/jobs/restore.ts';
@@ -112,6 +112,25 @@ describe('the MySQL dump tool', () => {
     expect(command.args).not.toContain('--databases');
     expect(command.args.at(-1)).toBe(connection.database);
     expect(command.toolVersion).toMatch(/MariaDB/);
+  });
+
+  it('verifies the server with the job image’s CA bundle, else follows the addon’s TLS', () => {
+    const { connection } = fixture.mariadb;
+    const forced = { ADDONS_MYSQL_SSL_MODE: 'verify-identity', ADDONS_MYSQL_SSL_CA: '/ca.pem' };
+    expect(mysqlTls({ tls: false }, forced)).toEqual({ mode: 'verify-identity', ca: '/ca.pem' });
+    expect(clientArgs(connection, forced)).toEqual(
+      expect.arrayContaining(['--ssl', '--ssl-ca=/ca.pem', '--ssl-verify-server-cert']),
+    );
+    expect(() => mysqlTls({ tls: true }, { ADDONS_MYSQL_SSL_MODE: 'verify-identity' })).toThrow(
+      /ADDONS_MYSQL_SSL_CA/,
+    );
+    expect(mysqlTls({ tls: true }, { ADDONS_MYSQL_SSL_CA: '/ca.pem' })).toEqual({
+      mode: 'verify-identity',
+      ca: '/ca.pem',
+    });
+    expect(mysqlTls({ tls: true }, {})).toEqual({ mode: 'require' });
+    expect(mysqlTls({ tls: false }, {})).toEqual({ mode: 'prefer' });
+    expect(clientArgs(connection, {}).some((arg) => arg.startsWith('--ssl'))).toBe(false);
   });
 
   it('classifies the client tools’ failures', () => {
