@@ -1,4 +1,4 @@
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type mysql from 'mysql2/promise';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -281,6 +281,33 @@ describe('restores that must not change anything', () => {
     } finally {
       await watcher.end();
     }
+  });
+});
+
+describe('a restore retried after its run crashed past the marker', () => {
+  it('finishes the committed restore without reading the artifact again', async () => {
+    const key = 'tests/mysql-resumed.sql.zst';
+    const backup = await mysqlFingerprint(db);
+    const { sha256 } = await dump(key);
+    // The crashed run: loaded, verified, marked, swapped, then gone before the objects came back.
+    const plan = await prepare('resumed');
+    await loadThroughPlan(fixture.mariadb.connection, plan);
+    await changeMysqlEverything(db);
+    const control = await connectMysql(fixture.mariadb.connection);
+    try {
+      await writeMarker(control, 'resumed');
+      await rollForward(control, 'app', 10_000, 'swap');
+    } finally {
+      await control.end();
+    }
+    // Reading the artifact would fail now: the retry must not need it.
+    await fixture.s3.client.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: key }));
+
+    const result = await restore(key, sha256, { restoreId: 'resumed' });
+
+    expect(result).toMatchObject({ sha256, verified: true });
+    expect(await mysqlFingerprint(db)).toEqual(backup);
+    expect(await databases(db)).toEqual(['app', 'information_schema']);
   });
 });
 
