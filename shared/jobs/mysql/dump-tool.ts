@@ -58,6 +58,14 @@ export const parseMysqlVersion = (raw: string): { version: string; major: string
  * `/*M!999999\- enable the sandbox mode *\/`, which the mariadb client (the only loader used)
  * understands. Not verified here (no MySQL 8 server on these machines): tables with INVISIBLE
  * columns (MySQL 8.0.23+), whose hidden values a `SELECT *` dump does not carry.
+ *
+ * DEFINER clauses are kept. Restored by the user that created the objects (the addon's own user,
+ * the normal case) they load as they were. An object whose definer is another account needs
+ * SUPER / SET USER (MariaDB) or SET_USER_ID / SET_ANY_DEFINER (MySQL 8) to be created, which an
+ * addon's user (and an RDS master user) lacks: the load stops with ERROR 1227, the staging
+ * database is dropped, and the customer's database is untouched. On RDS with binary logging on,
+ * functions without DETERMINISTIC / NO SQL / READS SQL DATA also need the parameter
+ * log_bin_trust_function_creators=1.
  */
 const DUMP_FLAGS = [
   '--single-transaction',
