@@ -39,6 +39,20 @@ afterAll(async () => {
   await fixture?.stop();
 });
 
+/** Each group of tests starts from the sample: the groups before may have left changes. */
+const resetToSample = async () => {
+  const admin = await fixture.mariadb.admin();
+  try {
+    await admin.query(
+      'DROP DATABASE app; CREATE DATABASE app CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci',
+    );
+  } finally {
+    await admin.end();
+  }
+  await db.query('USE app');
+  await loadMysqlSample(db);
+};
+
 const target = (key: string) => ({ client: fixture.s3.client, bucket: BUCKET, key });
 const dump = (key: string, compression: Compression = 'zstd') =>
   runDump({
@@ -198,6 +212,7 @@ describe('restores that must not change anything', () => {
   let script: Buffer;
 
   beforeAll(async () => {
+    await resetToSample();
     recorded = (await dump(key)).sha256;
     script = await decompress('zstd', await objectBytes(fixture.s3.client, key));
     await changeMysqlEverything(db);
@@ -285,6 +300,8 @@ describe('restores that must not change anything', () => {
 });
 
 describe('a restore retried after its run crashed past the marker', () => {
+  beforeAll(() => resetToSample());
+
   it('finishes the committed restore without reading the artifact again', async () => {
     const key = 'tests/mysql-resumed.sql.zst';
     const backup = await mysqlFingerprint(db);
@@ -312,6 +329,8 @@ describe('a restore retried after its run crashed past the marker', () => {
 });
 
 describe('the staging restore, step by step', () => {
+  beforeAll(() => resetToSample());
+
   it('restores exactly the state of the dump and removes the staging databases', async () => {
     const before = await mysqlFingerprint(db);
     const plan = await prepare('step-round-trip');
