@@ -51,6 +51,12 @@ export interface RestorePlan {
   commit?(signal?: AbortSignal): Promise<void>;
   /** Any failure before commit: remove what the restore staged (MySQL: drop staging). Never throws. */
   discard?(): Promise<void>;
+  /**
+   * An earlier run of the same restore (same restoreId) loaded and verified the artifact and
+   * passed its point of no return before it died (MySQL: the completion marker): the pipeline
+   * must not download or load anything, only call commit(), which finishes that restore.
+   */
+  alreadyLoaded?: boolean;
 }
 
 export interface DumpTool {

@@ -1,6 +1,7 @@
 import { UnsupportedError } from '../errors.ts';
 import type { Engine } from '../schemas/catalog.ts';
 import type { DumpTool } from './dump-tool.ts';
+import { MysqlDumpTool } from './mysql/dump-tool.ts';
 import { PostgresDumpTool } from './postgresql/dump-tool.ts';
 
 /**
@@ -9,6 +10,7 @@ import { PostgresDumpTool } from './postgresql/dump-tool.ts';
  */
 const FACTORIES: Partial<Record<Engine, () => DumpTool>> = {
   postgresql: () => new PostgresDumpTool(),
+  mysql: () => new MysqlDumpTool(),
 };
 
 /** The engine's dump tool; an engine without one is an UnsupportedError naming it. */

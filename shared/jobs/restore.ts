@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { errorMessage, PlatformError, ProviderError, TransientError } from '../errors.ts';
 import type { Credentials } from '../schemas/addon.ts';
 import type { Compression } from '../schemas/backup.ts';
 import type { Engine } from '../schemas/catalog.ts';
 import { resolveCodec, type ToolPaths } from './compression.ts';
 import type { S3Target } from './dump.ts';
-import type { DumpTool, RestorePlan } from './dump-tool.ts';
+import type { DumpTool, RestorePlan, ServerInfo } from './dump-tool.ts';
 import { dumpToolFor } from './dump-tools.ts';
 import { abortedError, isTransientS3Error } from './job-errors.ts';
 import {
@@ -108,6 +108,7 @@ export const runRestore = async (options: RestoreOptions): Promise<RestoreJobRes
     lockTimeoutMs: options.lockTimeoutMs ?? 60_000,
   });
   const discard = () => plan.discard?.().catch(() => undefined);
+  if (plan.alreadyLoaded) return finishLoaded(plan, options, { startedAt, expected, server });
 
   let verified: { bytes: number; sha256: string };
   try {
@@ -145,6 +146,36 @@ export const runRestore = async (options: RestoreOptions): Promise<RestoreJobRes
   return {
     sizeBytes: verified.bytes,
     sha256: verified.sha256,
+    verified: expected !== undefined,
+    startedAt,
+    completedAt: new Date().toISOString(),
+    toolVersion: plan.toolVersion,
+    serverVersion: server.version,
+  };
+};
+
+/**
+ * An earlier run of this restore verified the artifact and passed its point of no return before
+ * it died (the tool found its marker): only its commit is left. The artifact is neither read nor
+ * loaded again; its size comes from S3 when it is still there.
+ */
+const finishLoaded = async (
+  plan: RestorePlan,
+  { s3, signal }: RestoreOptions,
+  { startedAt, expected, server }: { startedAt: string; expected: string | undefined; server: ServerInfo },
+): Promise<RestoreJobResult> => {
+  await plan.commit?.(signal).catch((error: unknown) => {
+    if (error instanceof PlatformError) throw error;
+    throw new ProviderError(`Committing the restore failed: ${errorMessage(error)}`, 'RestoreFailed', {
+      cause: error,
+    });
+  });
+  const head = await s3.client
+    .send(new HeadObjectCommand({ Bucket: s3.bucket, Key: s3.key }))
+    .catch(() => undefined);
+  return {
+    sizeBytes: head?.ContentLength ?? 0,
+    sha256: expected ?? '',
     verified: expected !== undefined,
     startedAt,
     completedAt: new Date().toISOString(),
