@@ -80,7 +80,12 @@ export class AddonsStack extends Stack {
       deploymentName: this.deploymentName,
     });
     this.engines = ENGINE_CONSTRUCTS.map(({ id, create }) => create(this, id));
-    this.backups = new Backups(this, 'Backups', { data: this.data, network: this.network, logRetention });
+    this.backups = new Backups(this, 'Backups', {
+      data: this.data,
+      network: this.network,
+      engines: this.engines,
+      logRetention,
+    });
     this.workflows = new Workflows(this, 'Workflows', {
       data: this.data,
       network: this.network,

@@ -13,11 +13,14 @@ import { PROJECT_ROOT } from '../bundling.ts';
 import { acknowledgeGuard } from '../guard.ts';
 import { acknowledgeNag } from '../nag.ts';
 import type { Data } from './data.ts';
+import type { AddonEngine } from './engines/addon-engine.ts';
 import type { Network } from './network.ts';
 
 export interface BackupsProps {
   data: Data;
   network: Network;
+  /** Each engine adds its dump tool's variables to the job container. */
+  engines: readonly AddonEngine[];
   /** @default one month */
   logRetention?: RetentionDays;
 }
@@ -137,7 +140,7 @@ export class Backups extends Construct {
       containerInsightsV2: ecs.ContainerInsights.ENABLED,
     });
     this.taskDefinition = new ecs.FargateTaskDefinition(this, 'JobTask', {
-      // pg_dump, zstd and the upload stream: one vCPU is the bottleneck, memory stays flat.
+      // The engine's dump tool, zstd and the upload stream: one vCPU is the bottleneck, memory stays flat.
       cpu: 1024,
       memoryLimitMiB: JOB_MEMORY_MIB,
       runtimePlatform: {
@@ -166,13 +169,9 @@ export class Backups extends Construct {
       environment: {
         SECRET_NAME_PREFIX: data.secretNamePrefix,
         AWS_REGION: Aws.REGION,
-        // Every connection verifies the RDS server certificate (the bundle is in the image).
-        PGSSLMODE: 'verify-full',
-        PGSSLROOTCERT: RDS_CA_BUNDLE,
-        // The same for the engine whose client tools read no such variables: its dump tool turns
-        // these into command-line options (shared/jobs/mysql/).
-        ADDONS_MYSQL_SSL_MODE: 'verify-identity',
-        ADDONS_MYSQL_SSL_CA: RDS_CA_BUNDLE,
+        // Every connection verifies the RDS server certificate (the bundle is in the image),
+        // in the variables each engine's dump tool reads.
+        ...Object.assign({}, ...props.engines.map((engine) => engine.jobEnvironment(RDS_CA_BUNDLE))),
       },
     });
     acknowledgeNag(

@@ -23,6 +23,11 @@ export interface AddonEngine extends IConstruct {
   /** Delete the engine's snapshot backups (the backups API, the retention sweep). */
   grantSnapshotDeletion(grantee: iam.IGrantable): void;
   readonly environment: EngineEnvironment;
+  /**
+   * The job container's variables for this engine's dump tool: how its connections verify the
+   * server's certificate against `caBundle` (a path in the job image).
+   */
+  jobEnvironment(caBundle: string): Record<string, string>;
 }
 
 /**

@@ -17,6 +17,12 @@ export class MysqlAddons extends RdsEngine {
       profile: mysqlRdsProfile,
       family: (major) => `mysql${major}`,
       tls: { name: 'require_secure_transport', on: '1', off: '0' },
+      // Its client tools read no such variables: the dump tool turns these into options
+      // (shared/jobs/mysql/connection.ts).
+      jobEnvironment: (caBundle) => ({
+        ADDONS_MYSQL_SSL_MODE: 'verify-identity',
+        ADDONS_MYSQL_SSL_CA: caBundle,
+      }),
     });
   }
 }

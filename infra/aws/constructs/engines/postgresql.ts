@@ -14,6 +14,8 @@ export class PostgresqlAddons extends RdsEngine {
       profile: postgresqlRdsProfile,
       family: (major) => `postgres${major}`,
       tls: { name: 'rds.force_ssl', on: '1', off: '0' },
+      // libpq's own variables: every connection of the job verifies the server's certificate.
+      jobEnvironment: (caBundle) => ({ PGSSLMODE: 'verify-full', PGSSLROOTCERT: caBundle }),
     });
   }
 }

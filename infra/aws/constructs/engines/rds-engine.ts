@@ -1,7 +1,7 @@
 import { Arn, ArnFormat, Aws, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
-import { CfnDBParameterGroup, CfnDBSubnetGroup, SubnetGroup } from 'aws-cdk-lib/aws-rds';
+import { CfnDBParameterGroup, type CfnDBSubnetGroup, SubnetGroup } from 'aws-cdk-lib/aws-rds';
 import { Construct } from 'constructs';
 import { ENGINES } from '#shared/catalog/engines.ts';
 import type { RdsEngineProfile } from '#shared/providers/aws/rds/rds-engine-provider.ts';
@@ -232,6 +232,7 @@ export class RdsEngine extends Construct implements AddonEngine {
   readonly tlsParameterGroups: Record<string, string> = {};
   /** Major -> parameter group name, TLS optional. */
   readonly noTlsParameterGroups: Record<string, string> = {};
+  readonly jobEnvironment: (caBundle: string) => Record<string, string>;
   private readonly rds: RdsAddons;
   private readonly profile: RdsEngineProfile;
 
@@ -244,9 +245,12 @@ export class RdsEngine extends Construct implements AddonEngine {
       /** The parameter group family of a major: RDS's engine name and the major. */
       family: (major: string) => string;
       tls: RdsTlsParameter;
+      /** The job container's TLS variables for the engine's dump tool (`AddonEngine.jobEnvironment`). */
+      jobEnvironment: (caBundle: string) => Record<string, string>;
     },
   ) {
     super(scope, id);
+    this.jobEnvironment = props.jobEnvironment;
     const { profile, family, tls } = props;
     this.rds = props.rds;
     this.profile = profile;
