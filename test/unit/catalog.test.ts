@@ -30,7 +30,8 @@ describe('engine catalog', () => {
 
   it('says which engines cannot be provisioned yet, with a note', () => {
     for (const type of addonTypes('local')) {
-      if (type.engine === 'postgresql' || type.engine === 'mysql') expect(type.capabilities.provision).toBe(true);
+      if (type.engine === 'postgresql' || type.engine === 'mysql')
+        expect(type.capabilities.provision).toBe(true);
       else {
         expect(type.capabilities.provision).toBe(false);
         expect(type.notes.join(' ')).toMatch(/not available/);
