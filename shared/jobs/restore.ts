@@ -328,7 +328,10 @@ const streamIntoLoader = async ({
   downloaded = pipeline(source, hasher, decompressor.child.stdin as NodeJS.WritableStream);
   downloaded.catch((error: Error) => {
     if (error instanceof ProviderError) report(error, 0);
-    else if (aborting || isSymptom(error)) report(error, SYMPTOM);
+    else if (aborting) report(error, SYMPTOM);
+    // The decompressor closed its input: it is exiting, and its own exit says why (a wrong
+    // format, say). Acting first would kill it before that exit is seen, and report a symptom.
+    else if (isSymptom(error)) void decompressor.exited.then(() => report(error, SYMPTOM));
     else if (isTransientS3Error(error))
       report(
         new TransientError(`Downloading the artifact failed: ${errorMessage(error)}`, { cause: error }),
