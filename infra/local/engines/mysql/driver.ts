@@ -1,9 +1,10 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { FieldIssue } from '#shared/errors.ts';
-import { errorMessage, ProviderError, UnsupportedError } from '#shared/errors.ts';
+import { errorMessage, ProviderError } from '#shared/errors.ts';
 import type { InstanceSpec } from '#shared/ports/engine-provider.ts';
 import type { EngineDriver, InstanceContext, Probe, SnapshotDriver, StartFailure } from '../driver.ts';
+import { localTargetIssues, passwordIssues, rejectIssues } from '../spec-checks.ts';
 import { engineEnv, isAlive, isRoot, processCwd, replaceFile, runLogged } from '../system.ts';
 import {
   INSTALL_CLEANUP_SQL,
@@ -22,6 +23,28 @@ import { MariaDbSnapshots } from './snapshots.ts';
 const MAX_USERNAME = 32;
 const MAX_DATABASE = 64;
 
+/** User and database names: not the server's own, and portable to MySQL 8 on AWS. */
+const nameIssues = (spec: InstanceSpec): FieldIssue[] => {
+  const issues: FieldIssue[] = [];
+  if (RESERVED_USERNAMES.includes(spec.username.toLowerCase())) {
+    issues.push({ path: 'username', message: `'${spec.username}' is reserved` });
+  } else if (!/^[A-Za-z0-9_]+$/.test(spec.username) || spec.username.length > MAX_USERNAME) {
+    issues.push({
+      path: 'username',
+      message: `a user name is 1 to ${MAX_USERNAME} letters, digits or underscores`,
+    });
+  }
+  if (RESERVED_DATABASES.includes(spec.database.toLowerCase())) {
+    issues.push({ path: 'database', message: `'${spec.database}' is reserved` });
+  } else if (!/^[A-Za-z0-9_]+$/.test(spec.database) || spec.database.length > MAX_DATABASE) {
+    issues.push({
+      path: 'database',
+      message: `a database name is 1 to ${MAX_DATABASE} letters, digits or underscores`,
+    });
+  }
+  return issues;
+};
+
 /**
  * The local MySQL engine: MariaDB from the system's packages (Debian 12: 10.11), one `mariadbd`
  * per addon, listening on 127.0.0.1 and on a Unix socket inside its instance directory, running
@@ -38,42 +61,12 @@ export class MariaDbDriver implements EngineDriver {
   readonly snapshots: SnapshotDriver = new MariaDbSnapshots();
 
   async checkSupported(spec: InstanceSpec): Promise<void> {
-    const issues: FieldIssue[] = [];
     const major = await serverMajor();
-    if (spec.version !== major && !spec.version.startsWith(`${major}.`)) {
-      issues.push({ path: 'version', message: `the local target runs MariaDB ${major} for MySQL addons` });
-    }
-    if (spec.tls) issues.push({ path: 'tls', message: 'TLS is not available on the local target' });
-    if (spec.replicas > 0)
-      issues.push({ path: 'replicas', message: 'replicas are not available on the local target' });
-    if (spec.publicAccess) {
-      issues.push({ path: 'publicAccess', message: 'local addons listen on the loopback interface only' });
-    }
-    if (RESERVED_USERNAMES.includes(spec.username.toLowerCase())) {
-      issues.push({ path: 'username', message: `'${spec.username}' is reserved` });
-    } else if (!/^[A-Za-z0-9_]+$/.test(spec.username) || spec.username.length > MAX_USERNAME) {
-      issues.push({
-        path: 'username',
-        message: `a user name is 1 to ${MAX_USERNAME} letters, digits or underscores`,
-      });
-    }
-    if (RESERVED_DATABASES.includes(spec.database.toLowerCase())) {
-      issues.push({ path: 'database', message: `'${spec.database}' is reserved` });
-    } else if (!/^[A-Za-z0-9_]+$/.test(spec.database) || spec.database.length > MAX_DATABASE) {
-      issues.push({
-        path: 'database',
-        message: `a database name is 1 to ${MAX_DATABASE} letters, digits or underscores`,
-      });
-    }
-    if (/[\r\n\0]/.test(spec.password) || spec.password.length === 0) {
-      issues.push({ path: 'password', message: 'the password must be a non-empty single line' });
-    }
-    if (issues.length > 0) {
-      throw new UnsupportedError(
-        `This MySQL instance cannot be created locally: ${issues.map((issue) => `${issue.path}: ${issue.message}`).join('; ')}`,
-        issues,
-      );
-    }
+    rejectIssues('MySQL', [
+      ...localTargetIssues(spec, major, `the local target runs MariaDB ${major} for MySQL addons`),
+      ...nameIssues(spec),
+      ...passwordIssues(spec, /[\r\n\0]/),
+    ]);
   }
 
   async initialise(ctx: InstanceContext): Promise<void> {
