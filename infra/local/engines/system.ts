@@ -4,7 +4,7 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { errorMessage, ProviderError } from '#shared/errors.ts';
+import { errorMessage, MissingToolError, ProviderError } from '#shared/errors.ts';
 
 /**
  * Operating-system helpers for the local engine supervisor: who engines run as (`os-users.ts`
@@ -240,6 +240,13 @@ export const findExecutable = async (
     }
   }
   return undefined;
+};
+
+/** A common system tool on PATH (cp, tar, zstd...), else a MissingToolError naming the Debian package that has it. */
+export const requireSystemTool = async (name: string, debianPackage: string): Promise<string> => {
+  const found = await findExecutable(name);
+  if (!found) throw new MissingToolError(name, `install it (Debian: apt-get install ${debianPackage})`);
+  return found;
 };
 
 export const exists = async (target: string): Promise<boolean> => {
