@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { RESERVED_DATABASES } from '#shared/engines/mysql/index.ts';
 import type { FieldIssue } from '#shared/errors.ts';
 import { errorMessage, ProviderError } from '#shared/errors.ts';
 import type { InstanceSpec } from '#shared/ports/engine-provider.ts';
@@ -10,7 +11,6 @@ import {
   INSTALL_CLEANUP_SQL,
   PLATFORM_ROLE,
   platformAccountSql,
-  RESERVED_DATABASES,
   RESERVED_USERNAMES,
   settleCustomer,
 } from './accounts.ts';
