@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { client, pollUntil } from '../support/http.ts';
+import { type Api, backUpAndWait, operationEnded } from '../support/operations.ts';
 import { type PlatformProcess, startPlatformProcess } from '../support/platform-process.ts';
 
 /**
@@ -14,8 +15,6 @@ import { type PlatformProcess, startPlatformProcess } from '../support/platform-
  */
 const TOKEN = 'e2e-crash-token-0123456789';
 const PROJECT = 'crash';
-
-type Api = ReturnType<typeof client>;
 
 const connect = async (uri: string) => {
   const connection = new pg.Client({ connectionString: uri, connectionTimeoutMillis: 5_000 });
@@ -52,12 +51,7 @@ const fingerprint = async (uri: string) => {
 const operationOf = (api: Api, operationId: string) =>
   api('GET', `/v1/projects/${PROJECT}/operations/${operationId}`).then((response) => response.body);
 
-const settled = (api: Api, operationId: string) =>
-  pollUntil(
-    () => operationOf(api, operationId),
-    (operation) => ['completed', 'failed', 'aborted'].includes(operation.status),
-    { what: `operation ${operationId} to end`, timeoutMs: 120_000 },
-  );
+const settled = (api: Api, operationId: string) => operationEnded(api, PROJECT, operationId);
 
 /** A platform on its own data directory with one PostgreSQL addon holding `rows` rows. */
 const startWithAddon = async (rows: number) => {
@@ -98,11 +92,9 @@ const startWithAddon = async (rows: number) => {
 };
 
 const backUp = async (api: Api, base: string, body: Record<string, unknown>) => {
-  const response = await api('POST', `${base}/backups`, { body });
-  expect(response.status).toBe(202);
-  const operation = await settled(api, response.body.operation.id);
+  const { backupId, operation } = await backUpAndWait(api, PROJECT, base, body);
   expect(operation).toMatchObject({ status: 'completed', error: null });
-  return response.body.backup.id as string;
+  return backupId;
 };
 
 const mutate = async (uri: string) => {

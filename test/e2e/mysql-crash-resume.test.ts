@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { client, pollUntil } from '../support/http.ts';
+import { type Api, backUpAndWait, operationEnded } from '../support/operations.ts';
 import { type PlatformProcess, startPlatformProcess } from '../support/platform-process.ts';
 
 /**
@@ -14,7 +15,6 @@ import { type PlatformProcess, startPlatformProcess } from '../support/platform-
 const TOKEN = 'e2e-mysql-crash-token-0123456789';
 const PROJECT = 'mysql-crash';
 
-type Api = ReturnType<typeof client>;
 interface Connection {
   host: string;
   port: number;
@@ -87,12 +87,7 @@ const waitingOnLock = (connection: Connection) =>
 const operationOf = (api: Api, operationId: string) =>
   api('GET', `/v1/projects/${PROJECT}/operations/${operationId}`).then((response) => response.body);
 
-const settled = (api: Api, operationId: string) =>
-  pollUntil(
-    () => operationOf(api, operationId),
-    (operation) => ['completed', 'failed', 'aborted'].includes(operation.status),
-    { what: `operation ${operationId} to end`, timeoutMs: 120_000 },
-  );
+const settled = (api: Api, operationId: string) => operationEnded(api, PROJECT, operationId);
 
 const startWithAddon = async () => {
   const dataDir = await mkdtemp(join(tmpdir(), 'addons-e2e-mysql-crash-'));
@@ -130,10 +125,12 @@ const startWithAddon = async () => {
 };
 
 const backUp = async (api: Api, base: string) => {
-  const response = await api('POST', `${base}/backups`, { body: { type: 'dump', compression: 'zstd' } });
-  expect(response.status).toBe(202);
-  expect(await settled(api, response.body.operation.id)).toMatchObject({ status: 'completed', error: null });
-  return response.body.backup.id as string;
+  const { backupId, operation } = await backUpAndWait(api, PROJECT, base, {
+    type: 'dump',
+    compression: 'zstd',
+  });
+  expect(operation).toMatchObject({ status: 'completed', error: null });
+  return backupId;
 };
 
 const assertRecovered = async (api: Api, base: string, operationId: string) => {
