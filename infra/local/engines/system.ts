@@ -379,3 +379,21 @@ export const stopPid = async (
   signal(pid, 'SIGKILL');
   if (!(await waitForExit(pid, 5_000))) throw new ProviderError(`Process ${pid} did not exit after SIGKILL`);
 };
+
+/**
+ * The live server a data directory's pid file names (its first line), if any. The pid may have
+ * been reused by an unrelated process since: the engines chdir into their data directory, so
+ * only a process whose cwd is this data directory is the server.
+ */
+export const serverFromPidFile = async (dataDir: string, pidFile: string): Promise<number | undefined> => {
+  let text: string;
+  try {
+    text = await fs.readFile(path.join(dataDir, pidFile), 'utf8');
+  } catch {
+    return undefined;
+  }
+  const pid = Number.parseInt(text.split('\n')[0] ?? '', 10);
+  if (!Number.isInteger(pid) || pid <= 0 || !(await isAlive(pid))) return undefined;
+  const [cwd, realDataDir] = await Promise.all([processCwd(pid), fs.realpath(dataDir).catch(() => dataDir)]);
+  return cwd === realDataDir ? pid : undefined;
+};

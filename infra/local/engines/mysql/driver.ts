@@ -6,7 +6,7 @@ import { errorMessage, ProviderError } from '#shared/errors.ts';
 import type { InstanceSpec } from '#shared/ports/engine-provider.ts';
 import type { EngineDriver, InstanceContext, Probe, SnapshotDriver, StartFailure } from '../driver.ts';
 import { localTargetIssues, passwordIssues, rejectIssues } from '../spec-checks.ts';
-import { engineEnv, isAlive, isRoot, processCwd, replaceFile, runLogged } from '../system.ts';
+import { engineEnv, isRoot, replaceFile, runLogged, serverFromPidFile } from '../system.ts';
 import {
   INSTALL_CLEANUP_SQL,
   PLATFORM_ROLE,
@@ -161,22 +161,8 @@ export class MariaDbDriver implements EngineDriver {
     return probeMySql(ctx.record.host, ctx.record.port, timeoutMs);
   }
 
-  async findLeftover(ctx: InstanceContext): Promise<number | undefined> {
-    let pidfile: string;
-    try {
-      pidfile = await fs.readFile(path.join(ctx.dataDir, PID_FILE), 'utf8');
-    } catch {
-      return undefined;
-    }
-    const pid = Number.parseInt(pidfile.trim(), 10);
-    if (!Number.isInteger(pid) || pid <= 0 || !(await isAlive(pid))) return undefined;
-    // The pid may have been reused since: mariadbd chdirs into its data directory, so only a
-    // process whose cwd is this data directory is ours.
-    const [cwd, dataDir] = await Promise.all([
-      processCwd(pid),
-      fs.realpath(ctx.dataDir).catch(() => ctx.dataDir),
-    ]);
-    return cwd === dataDir ? pid : undefined;
+  findLeftover(ctx: InstanceContext): Promise<number | undefined> {
+    return serverFromPidFile(ctx.dataDir, PID_FILE);
   }
 
   async clearStaleLocks(ctx: InstanceContext): Promise<void> {

@@ -4,7 +4,7 @@ import { errorMessage, ProviderError } from '#shared/errors.ts';
 import type { InstanceSpec } from '#shared/ports/engine-provider.ts';
 import type { EngineDriver, InstanceContext, Probe, SnapshotDriver, StartFailure } from '../driver.ts';
 import { localTargetIssues, passwordIssues, rejectIssues } from '../spec-checks.ts';
-import { chownTo, engineEnv, isAlive, processCwd, runLogged } from '../system.ts';
+import { chownTo, engineEnv, runLogged, serverFromPidFile } from '../system.ts';
 import { grantPlatformAccess } from './access.ts';
 import { binaries, clusterLocale, serverMajor } from './binaries.ts';
 import {
@@ -129,22 +129,8 @@ export class PostgresDriver implements EngineDriver {
     return probePostgres(host, port, username, database, timeoutMs);
   }
 
-  async findLeftover(ctx: InstanceContext): Promise<number | undefined> {
-    let pidfile: string;
-    try {
-      pidfile = await fs.readFile(path.join(ctx.dataDir, 'postmaster.pid'), 'utf8');
-    } catch {
-      return undefined;
-    }
-    const pid = Number.parseInt(pidfile.split('\n')[0] ?? '', 10);
-    if (!Number.isInteger(pid) || pid <= 0 || !(await isAlive(pid))) return undefined;
-    // The pid may have been reused by an unrelated process since: a postmaster chdirs into its
-    // data directory, so only a process whose cwd is this data directory is ours.
-    const [cwd, dataDir] = await Promise.all([
-      processCwd(pid),
-      fs.realpath(ctx.dataDir).catch(() => ctx.dataDir),
-    ]);
-    return cwd === dataDir ? pid : undefined;
+  findLeftover(ctx: InstanceContext): Promise<number | undefined> {
+    return serverFromPidFile(ctx.dataDir, 'postmaster.pid');
   }
 
   async clearStaleLocks(ctx: InstanceContext): Promise<void> {
