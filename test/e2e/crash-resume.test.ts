@@ -1,11 +1,8 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { client, pollUntil } from '../support/http.ts';
+import { startCrashablePlatformWithAddon } from '../support/crashable-platform.ts';
+import { pollUntil } from '../support/http.ts';
 import { type Api, backUpAndWait, operationEnded } from '../support/operations.ts';
-import { type PlatformProcess, startPlatformProcess } from '../support/platform-process.ts';
 
 /**
  * The platform SIGKILLed while a dump backup, a dump restore or a snapshot restore is in
@@ -55,40 +52,19 @@ const settled = (api: Api, operationId: string) => operationEnded(api, PROJECT, 
 
 /** A platform on its own data directory with one PostgreSQL addon holding `rows` rows. */
 const startWithAddon = async (rows: number) => {
-  const dataDir = await mkdtemp(join(tmpdir(), 'addons-e2e-crash-'));
-  const state: { platform?: PlatformProcess; api?: Api } = {};
-  const start = async () => {
-    state.platform = await startPlatformProcess({ ADDONS_DATA_DIR: dataDir, ADDONS_TOKEN: TOKEN });
-    state.api = client(state.platform.url, TOKEN);
-    return state.api;
-  };
-  onTestFinished(async () => {
-    if (state.platform?.child.exitCode === null) await state.platform.interrupt();
-    await rm(dataDir, { recursive: true, force: true });
+  const { credentials, ...addon } = await startCrashablePlatformWithAddon<{ uri: string }>({
+    token: TOKEN,
+    project: PROJECT,
+    engine: 'postgresql',
+    dataDirPrefix: 'addons-e2e-crash-',
   });
-  const api = await start();
-  const created = await api('POST', `/v1/projects/${PROJECT}/addons`, {
-    body: { name: 'ledger', engine: 'postgresql' },
-  });
-  expect((await settled(api, created.body.operation.id)).status).toBe('completed');
-  const addonId: string = created.body.addon.id;
-  const base = `/v1/projects/${PROJECT}/addons/${addonId}`;
-  const uri: string = (await api('GET', `${base}/credentials`)).body.uri;
+  const { uri } = credentials;
   await sql(uri, 'CREATE TABLE accounts (id int PRIMARY KEY, owner text, balance numeric)');
   await sql(
     uri,
     `INSERT INTO accounts SELECT g, md5(g::text) || md5((g * 7)::text), g * 10.5 FROM generate_series(1, ${rows}) g`,
   );
-  return {
-    base,
-    uri,
-    api: () => state.api as Api,
-    /** SIGKILL: no cleanup at all; then `npm start` again on the same data directory. */
-    crashAndRestart: async () => {
-      await state.platform?.kill();
-      return start();
-    },
-  };
+  return { ...addon, uri };
 };
 
 const backUp = async (api: Api, base: string, body: Record<string, unknown>) => {

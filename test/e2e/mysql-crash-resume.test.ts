@@ -1,11 +1,8 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { client, pollUntil } from '../support/http.ts';
+import { startCrashablePlatformWithAddon } from '../support/crashable-platform.ts';
+import { pollUntil } from '../support/http.ts';
 import { type Api, backUpAndWait, operationEnded } from '../support/operations.ts';
-import { type PlatformProcess, startPlatformProcess } from '../support/platform-process.ts';
 
 /**
  * The platform SIGKILLed while a MySQL dump backup or dump restore is in progress, then started
@@ -90,38 +87,18 @@ const operationOf = (api: Api, operationId: string) =>
 const settled = (api: Api, operationId: string) => operationEnded(api, PROJECT, operationId);
 
 const startWithAddon = async () => {
-  const dataDir = await mkdtemp(join(tmpdir(), 'addons-e2e-mysql-crash-'));
-  const state: { platform?: PlatformProcess; api?: Api } = {};
-  const start = async () => {
-    state.platform = await startPlatformProcess({ ADDONS_DATA_DIR: dataDir, ADDONS_TOKEN: TOKEN });
-    state.api = client(state.platform.url, TOKEN);
-    return state.api;
-  };
-  onTestFinished(async () => {
-    if (state.platform?.child.exitCode === null) await state.platform.interrupt();
-    await rm(dataDir, { recursive: true, force: true });
+  const { credentials: connection, ...addon } = await startCrashablePlatformWithAddon<Connection>({
+    token: TOKEN,
+    project: PROJECT,
+    engine: 'mysql',
+    dataDirPrefix: 'addons-e2e-mysql-crash-',
   });
-  const api = await start();
-  const created = await api('POST', `/v1/projects/${PROJECT}/addons`, {
-    body: { name: 'ledger', engine: 'mysql' },
-  });
-  expect((await settled(api, created.body.operation.id)).status).toBe('completed');
-  const base = `/v1/projects/${PROJECT}/addons/${created.body.addon.id}`;
-  const connection: Connection = (await api('GET', `${base}/credentials`)).body;
   mariadb(
     connection,
     `CREATE TABLE accounts (id int PRIMARY KEY, owner varchar(80), balance decimal(12,2));
      INSERT INTO accounts SELECT seq, MD5(seq), seq * 10.5 FROM seq_1_to_20000;`,
   );
-  return {
-    base,
-    connection,
-    api: () => state.api as Api,
-    crashAndRestart: async () => {
-      await state.platform?.kill();
-      return start();
-    },
-  };
+  return { ...addon, connection };
 };
 
 const backUp = async (api: Api, base: string) => {
