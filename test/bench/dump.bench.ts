@@ -12,12 +12,11 @@
  * RSS read from /usr/bin/time -v (the whole process tree) and from the job's own report.
  * BENCH_STRICT=1 makes a missed goal fail the run. Everything is removed afterwards.
  */
-import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { open, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
-import { ensureBucket, type S3Emulator, startS3 } from '#infra/local/s3-emulator.ts';
+import type { S3Emulator } from '#infra/local/s3-emulator.ts';
 import { inspectServer, libpqEnv, resolvePgTool } from '#shared/jobs/postgresql/postgres.ts';
 import type { Credentials } from '#shared/schemas/addon.ts';
 import type { Compression } from '#shared/schemas/backup.ts';
@@ -26,19 +25,17 @@ import { startTestPostgres, type TestPostgres } from '../jobs/postgres-server.ts
 import {
   BUCKET,
   best,
-  buildJobBundles,
   check,
   cpu,
   hasTime,
   jobEnv,
   jobRss,
-  loadAverage,
   mb,
   RSS_GOAL_BYTES,
   RUNS,
   rate,
-  reportMissedGoals,
   run,
+  runJobBench,
   secs,
   tree,
 } from './support/measure.ts';
@@ -259,21 +256,9 @@ const runBench = async (dir: string, bundle: string, s3: S3Emulator) => {
   }
 };
 
-const dir = await mkdtemp(join(tmpdir(), 'bench-dump-'));
-let s3: S3Emulator | undefined;
-try {
-  console.info(
-    `dump/restore jobs, sizes ${SIZES_GB.join(', ')} GB, best of ${RUNS} run(s); ratio = baseline time / job time;` +
-      ` cpu = user + system seconds of the client process tree${hasTime ? ' (/usr/bin/time -v)' : ' (unavailable)'};` +
-      ` load average at start ${await loadAverage()}`,
-  );
-  const bundle = join(dir, 'jobs');
-  await buildJobBundles(bundle);
-  s3 = await startS3(dir);
-  await ensureBucket(s3.client, BUCKET);
-  await runBench(dir, bundle, s3);
-} finally {
-  await s3?.stop();
-  await rm(dir, { recursive: true, force: true });
-}
-reportMissedGoals();
+await runJobBench(
+  'bench-dump-',
+  `dump/restore jobs, sizes ${SIZES_GB.join(', ')} GB, best of ${RUNS} run(s); ratio = baseline time / job time;` +
+    ` cpu = user + system seconds of the client process tree${hasTime ? ' (/usr/bin/time -v)' : ' (unavailable)'}`,
+  runBench,
+);

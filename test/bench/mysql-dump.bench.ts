@@ -13,31 +13,28 @@
  * from its own report and from /usr/bin/time -v (the whole process tree).
  * BENCH_STRICT=1 makes a missed goal fail the run. Everything is removed afterwards.
  */
-import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { open, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { RowDataPacket } from 'mysql2/promise';
-import { ensureBucket, type S3Emulator, startS3 } from '#infra/local/s3-emulator.ts';
+import type { S3Emulator } from '#infra/local/s3-emulator.ts';
 import { MysqlDumpTool } from '#shared/jobs/mysql/dump-tool.ts';
 import type { JobSpec } from '#shared/schemas/job.ts';
 import { startTestMariadb, type TestMariadb } from '../jobs/mariadb-server.ts';
 import {
   BUCKET,
   best,
-  buildJobBundles,
   check,
   cpu,
   jobEnv,
   jobRss,
-  loadAverage,
   mb,
   RSS_GOAL_BYTES,
   RUNS,
   type Run,
   rate,
-  reportMissedGoals,
   run,
+  runJobBench,
   secs,
   tree,
 } from './support/measure.ts';
@@ -229,20 +226,8 @@ const runBench = async (dir: string, bundle: string, s3: S3Emulator) => {
   }
 };
 
-const dir = await mkdtemp(join(tmpdir(), 'bench-mysql-dump-'));
-let s3: S3Emulator | undefined;
-try {
-  console.info(
-    `MySQL dump job, ${GB} GB (ADDONS_BENCH_MYSQL_GB), best of ${RUNS} run(s); ratio = baseline time / job time;` +
-      ` load average at start ${await loadAverage()}`,
-  );
-  const bundle = join(dir, 'jobs');
-  await buildJobBundles(bundle);
-  s3 = await startS3(dir);
-  await ensureBucket(s3.client, BUCKET);
-  await runBench(dir, bundle, s3);
-} finally {
-  await s3?.stop();
-  await rm(dir, { recursive: true, force: true });
-}
-reportMissedGoals();
+await runJobBench(
+  'bench-mysql-dump-',
+  `MySQL dump job, ${GB} GB (ADDONS_BENCH_MYSQL_GB), best of ${RUNS} run(s); ratio = baseline time / job time`,
+  runBench,
+);

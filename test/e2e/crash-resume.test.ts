@@ -1,8 +1,11 @@
 import pg from 'pg';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { startCrashablePlatformWithAddon } from '../support/crashable-platform.ts';
+import {
+  assertRecovered as recovered,
+  startCrashablePlatformWithAddon,
+} from '../support/crashable-platform.ts';
 import { pollUntil } from '../support/http.ts';
-import { type Api, backUpAndWait, operationEnded } from '../support/operations.ts';
+import { type Api, backUpAndWait } from '../support/operations.ts';
 
 /**
  * The platform SIGKILLed while a dump backup, a dump restore or a snapshot restore is in
@@ -47,8 +50,6 @@ const fingerprint = async (uri: string) => {
 
 const operationOf = (api: Api, operationId: string) =>
   api('GET', `/v1/projects/${PROJECT}/operations/${operationId}`).then((response) => response.body);
-
-const settled = (api: Api, operationId: string) => operationEnded(api, PROJECT, operationId);
 
 /** A platform on its own data directory with one PostgreSQL addon holding `rows` rows. */
 const startWithAddon = async (rows: number) => {
@@ -102,20 +103,8 @@ const waitForJobWaitingOnLock = (uri: string, application: string) =>
     { what: `${application} to wait on the lock`, timeoutMs: 60_000 },
   );
 
-/** After the restart: nothing stuck, and the addon takes new backups. */
-const assertRecovered = async (api: Api, base: string, operationId: string) => {
-  const operation = await settled(api, operationId);
-  expect(['completed', 'failed']).toContain(operation.status);
-  await pollUntil(
-    () => api('GET', base),
-    (response) => response.body.status === 'running' && response.body.currentOperationId === null,
-    { what: 'the addon to be running and unlocked', timeoutMs: 30_000 },
-  );
-  const next = await api('POST', `${base}/backups`, { body: { type: 'dump', compression: 'zstd' } });
-  expect(next.status).toBe(202);
-  expect((await settled(api, next.body.operation.id)).status).toBe('completed');
-  return operation;
-};
+const assertRecovered = (api: Api, base: string, operationId: string) =>
+  recovered(api, PROJECT, base, operationId);
 
 describe('a crash during a backup or a restore, then a restart', () => {
   it('dump backup: the backup ends completed or failed, and the addon takes backups again', async () => {

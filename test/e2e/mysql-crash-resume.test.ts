@@ -1,8 +1,11 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { startCrashablePlatformWithAddon } from '../support/crashable-platform.ts';
+import {
+  assertRecovered as recovered,
+  startCrashablePlatformWithAddon,
+} from '../support/crashable-platform.ts';
 import { pollUntil } from '../support/http.ts';
-import { type Api, backUpAndWait, operationEnded } from '../support/operations.ts';
+import { type Api, backUpAndWait } from '../support/operations.ts';
 
 /**
  * The platform SIGKILLed while a MySQL dump backup or dump restore is in progress, then started
@@ -84,8 +87,6 @@ const waitingOnLock = (connection: Connection) =>
 const operationOf = (api: Api, operationId: string) =>
   api('GET', `/v1/projects/${PROJECT}/operations/${operationId}`).then((response) => response.body);
 
-const settled = (api: Api, operationId: string) => operationEnded(api, PROJECT, operationId);
-
 const startWithAddon = async () => {
   const { credentials: connection, ...addon } = await startCrashablePlatformWithAddon<Connection>({
     token: TOKEN,
@@ -110,17 +111,8 @@ const backUp = async (api: Api, base: string) => {
   return backupId;
 };
 
-const assertRecovered = async (api: Api, base: string, operationId: string) => {
-  const operation = await settled(api, operationId);
-  expect(['completed', 'failed']).toContain(operation.status);
-  await pollUntil(
-    () => api('GET', base),
-    (response) => response.body.status === 'running' && response.body.currentOperationId === null,
-    { what: 'the addon to be running and unlocked', timeoutMs: 30_000 },
-  );
-  await backUp(api, base);
-  return operation;
-};
+const assertRecovered = (api: Api, base: string, operationId: string) =>
+  recovered(api, PROJECT, base, operationId);
 
 describe('a crash during a MySQL backup or restore, then a restart', () => {
   it('dump backup: the backup ends completed or failed, and the addon takes backups again', async () => {

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, onTestFinished } from 'vitest';
 import type { Engine } from '#shared/schemas/catalog.ts';
-import { client } from './http.ts';
-import { type Api, operationEnded } from './operations.ts';
+import { client, pollUntil } from './http.ts';
+import { type Api, backUpAndWait, operationEnded } from './operations.ts';
 import { type PlatformProcess, startPlatformProcess } from './platform-process.ts';
 
 /**
@@ -47,4 +47,21 @@ export const startCrashablePlatformWithAddon = async <Credentials>(options: {
       return start();
     },
   };
+};
+
+/**
+ * After the restart: the operation the crash interrupted ended (completed or failed), the addon
+ * at `base` is running and unlocked, and it takes a new dump backup. Returns that operation.
+ */
+export const assertRecovered = async (api: Api, project: string, base: string, operationId: string) => {
+  const operation = await operationEnded(api, project, operationId);
+  expect(['completed', 'failed']).toContain(operation.status);
+  await pollUntil(
+    () => api('GET', base),
+    (response) => response.body.status === 'running' && response.body.currentOperationId === null,
+    { what: 'the addon to be running and unlocked', timeoutMs: 30_000 },
+  );
+  const next = await backUpAndWait(api, project, base, { type: 'dump', compression: 'zstd' });
+  expect(next.operation).toMatchObject({ status: 'completed', error: null });
+  return operation;
 };

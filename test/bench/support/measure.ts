@@ -4,12 +4,13 @@
  * exactly as the job image has them, and the goal bookkeeping (BENCH_STRICT=1 fails a missed goal).
  */
 import { spawn } from 'node:child_process';
-import { readFile, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import type { S3Emulator } from '#infra/local/s3-emulator.ts';
+import { ensureBucket, type S3Emulator, startS3 } from '#infra/local/s3-emulator.ts';
 import type { JobSpec } from '#shared/schemas/job.ts';
 
 export const STRICT = process.env.BENCH_STRICT === '1';
@@ -144,3 +145,29 @@ export const jobEnv = (connectionFile: string, s3: S3Emulator, spec: JobSpec): N
 
 /** The job's own peak RSS, from its last log line. */
 export const jobRss = (job: Run) => Number(job.lines.at(-1)?.maxRssBytes ?? Number.NaN);
+
+/**
+ * The frame of a job benchmark: prints `headline` with the load average, builds the job bundles
+ * and starts s3rver with the bench bucket in a temporary directory, runs `bench`, removes it all,
+ * then lists the missed goals (BENCH_STRICT=1: exit 1).
+ */
+export const runJobBench = async (
+  tmpPrefix: string,
+  headline: string,
+  bench: (dir: string, bundle: string, s3: S3Emulator) => Promise<void>,
+): Promise<void> => {
+  const dir = await mkdtemp(join(tmpdir(), tmpPrefix));
+  let s3: S3Emulator | undefined;
+  try {
+    console.info(`${headline}; load average at start ${await loadAverage()}`);
+    const bundle = join(dir, 'jobs');
+    await buildJobBundles(bundle);
+    s3 = await startS3(dir);
+    await ensureBucket(s3.client, BUCKET);
+    await bench(dir, bundle, s3);
+  } finally {
+    await s3?.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+  reportMissedGoals();
+};
