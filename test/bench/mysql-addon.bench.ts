@@ -10,16 +10,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
-import { loadLocalConfig } from '#infra/local/config.ts';
-import { startLocalPlatform } from '#infra/local/platform.ts';
-import { removePlatformData } from '../support/data-dir.ts';
+import { median, ms, provisionAddon, startBenchPlatform } from './support/platform.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const isRoot = process.getuid?.() === 0;
-
-const median = (values: number[]) =>
-  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
-const ms = (value: number) => `${value.toFixed(1)} ms`;
 
 /** Connect until the server answers (it takes a moment to listen), then run one query. */
 const connectWhenUp = async (options: mysql.ConnectionOptions, deadlineMs = 60_000) => {
@@ -74,50 +68,19 @@ const main = async () => {
   const bare: number[] = [];
   for (let i = 0; i < RUNS; i++) bare.push(await bareEngineStart());
 
-  const dataDir = await mkdtemp(join(tmpdir(), 'bench-mysql-platform-'));
-  const platform = await startLocalPlatform({
-    ...loadLocalConfig({
-      ADDONS_DATA_DIR: dataDir,
-      ADDONS_PORT: '0',
-      ADDONS_LOG_LEVEL: 'ERROR',
-      ADDONS_RATE_LIMIT_PER_SECOND: '100000',
-      ADDONS_RATE_LIMIT_BURST: '1000000',
-    }),
-    token: 'bench-token-0123456789',
-  });
-  const headers = { authorization: `Bearer ${platform.token}`, 'content-type': 'application/json' };
+  const platform = await startBenchPlatform('bench-mysql-platform-');
   const provision: number[] = [];
   try {
     for (let i = 0; i < RUNS; i++) {
       const started = performance.now();
-      const created = await fetch(`${platform.url}/v1/projects/bench/addons`, {
-        method: 'POST',
-        headers,
-        body: JSON.stringify({ name: `bench-${i}`, engine: 'mysql' }),
-      });
-      const { addon, operation } = (await created.json()) as {
-        addon: { id: string };
-        operation: { id: string };
-      };
-      for (;;) {
-        const polled = await fetch(`${platform.url}/v1/projects/bench/operations/${operation.id}`, {
-          headers,
-        });
-        const { status, error } = (await polled.json()) as { status: string; error: unknown };
-        if (status === 'completed') break;
-        if (status === 'failed') throw new Error(`provisioning failed: ${JSON.stringify(error)}`);
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
-      const credentials = await fetch(`${platform.url}/v1/projects/bench/addons/${addon.id}/credentials`, {
-        headers,
-      });
-      const { host, port, username, password, database } = (await credentials.json()) as {
+      const { credentials } = await provisionAddon<{
         host: string;
         port: number;
         username: string;
         password: string;
         database: string;
-      };
+      }>(platform, `bench-${i}`, 'mysql');
+      const { host, port, username, password, database } = credentials;
       await connectWhenUp({ host, port, user: username, password, database });
       provision.push(performance.now() - started);
     }
@@ -132,7 +95,6 @@ const main = async () => {
     );
   } finally {
     await platform.stop();
-    await removePlatformData(dataDir);
   }
 };
 

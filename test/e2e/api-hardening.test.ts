@@ -2,7 +2,8 @@ import { chmod, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { client, pollUntil } from '../support/http.ts';
+import { client } from '../support/http.ts';
+import { operationEnded } from '../support/operations.ts';
 import { type PlatformProcess, startPlatformProcess } from '../support/platform-process.ts';
 
 /**
@@ -16,13 +17,8 @@ let dataDir: string;
 let platform: PlatformProcess | undefined;
 let api: ReturnType<typeof client>;
 
-const TERMINAL = ['completed', 'failed', 'aborted'];
 const waitForOperation = (projectId: string, operationId: string) =>
-  pollUntil(
-    () => api('GET', `/v1/projects/${projectId}/operations/${operationId}`),
-    (response) => TERMINAL.includes(response.body.status),
-    { what: `operation ${operationId}` },
-  ).then((response) => response.body);
+  operationEnded(api, projectId, operationId, 60_000);
 
 /** Creating two PostgreSQL addons takes seconds, more on a loaded machine. */
 const SLOW = 120_000;

@@ -1,10 +1,11 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { client, pollUntil } from '../support/http.ts';
-import { type PlatformProcess, startPlatformProcess } from '../support/platform-process.ts';
+import {
+  assertRecovered as recovered,
+  startCrashablePlatformWithAddon,
+} from '../support/crashable-platform.ts';
+import { pollUntil } from '../support/http.ts';
+import { type Api, backUpAndWait } from '../support/operations.ts';
 
 /**
  * The platform SIGKILLed while a dump backup, a dump restore or a snapshot restore is in
@@ -14,8 +15,6 @@ import { type PlatformProcess, startPlatformProcess } from '../support/platform-
  */
 const TOKEN = 'e2e-crash-token-0123456789';
 const PROJECT = 'crash';
-
-type Api = ReturnType<typeof client>;
 
 const connect = async (uri: string) => {
   const connection = new pg.Client({ connectionString: uri, connectionTimeoutMillis: 5_000 });
@@ -52,57 +51,27 @@ const fingerprint = async (uri: string) => {
 const operationOf = (api: Api, operationId: string) =>
   api('GET', `/v1/projects/${PROJECT}/operations/${operationId}`).then((response) => response.body);
 
-const settled = (api: Api, operationId: string) =>
-  pollUntil(
-    () => operationOf(api, operationId),
-    (operation) => ['completed', 'failed', 'aborted'].includes(operation.status),
-    { what: `operation ${operationId} to end`, timeoutMs: 120_000 },
-  );
-
 /** A platform on its own data directory with one PostgreSQL addon holding `rows` rows. */
 const startWithAddon = async (rows: number) => {
-  const dataDir = await mkdtemp(join(tmpdir(), 'addons-e2e-crash-'));
-  const state: { platform?: PlatformProcess; api?: Api } = {};
-  const start = async () => {
-    state.platform = await startPlatformProcess({ ADDONS_DATA_DIR: dataDir, ADDONS_TOKEN: TOKEN });
-    state.api = client(state.platform.url, TOKEN);
-    return state.api;
-  };
-  onTestFinished(async () => {
-    if (state.platform?.child.exitCode === null) await state.platform.interrupt();
-    await rm(dataDir, { recursive: true, force: true });
+  const { credentials, ...addon } = await startCrashablePlatformWithAddon<{ uri: string }>({
+    token: TOKEN,
+    project: PROJECT,
+    engine: 'postgresql',
+    dataDirPrefix: 'addons-e2e-crash-',
   });
-  const api = await start();
-  const created = await api('POST', `/v1/projects/${PROJECT}/addons`, {
-    body: { name: 'ledger', engine: 'postgresql' },
-  });
-  expect((await settled(api, created.body.operation.id)).status).toBe('completed');
-  const addonId: string = created.body.addon.id;
-  const base = `/v1/projects/${PROJECT}/addons/${addonId}`;
-  const uri: string = (await api('GET', `${base}/credentials`)).body.uri;
+  const { uri } = credentials;
   await sql(uri, 'CREATE TABLE accounts (id int PRIMARY KEY, owner text, balance numeric)');
   await sql(
     uri,
     `INSERT INTO accounts SELECT g, md5(g::text) || md5((g * 7)::text), g * 10.5 FROM generate_series(1, ${rows}) g`,
   );
-  return {
-    base,
-    uri,
-    api: () => state.api as Api,
-    /** SIGKILL: no cleanup at all; then `npm start` again on the same data directory. */
-    crashAndRestart: async () => {
-      await state.platform?.kill();
-      return start();
-    },
-  };
+  return { ...addon, uri };
 };
 
 const backUp = async (api: Api, base: string, body: Record<string, unknown>) => {
-  const response = await api('POST', `${base}/backups`, { body });
-  expect(response.status).toBe(202);
-  const operation = await settled(api, response.body.operation.id);
+  const { backupId, operation } = await backUpAndWait(api, PROJECT, base, body);
   expect(operation).toMatchObject({ status: 'completed', error: null });
-  return response.body.backup.id as string;
+  return backupId;
 };
 
 const mutate = async (uri: string) => {
@@ -134,20 +103,8 @@ const waitForJobWaitingOnLock = (uri: string, application: string) =>
     { what: `${application} to wait on the lock`, timeoutMs: 60_000 },
   );
 
-/** After the restart: nothing stuck, and the addon takes new backups. */
-const assertRecovered = async (api: Api, base: string, operationId: string) => {
-  const operation = await settled(api, operationId);
-  expect(['completed', 'failed']).toContain(operation.status);
-  await pollUntil(
-    () => api('GET', base),
-    (response) => response.body.status === 'running' && response.body.currentOperationId === null,
-    { what: 'the addon to be running and unlocked', timeoutMs: 30_000 },
-  );
-  const next = await api('POST', `${base}/backups`, { body: { type: 'dump', compression: 'zstd' } });
-  expect(next.status).toBe(202);
-  expect((await settled(api, next.body.operation.id)).status).toBe('completed');
-  return operation;
-};
+const assertRecovered = (api: Api, base: string, operationId: string) =>
+  recovered(api, PROJECT, base, operationId);
 
 describe('a crash during a backup or a restore, then a restart', () => {
   it('dump backup: the backup ends completed or failed, and the addon takes backups again', async () => {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { client, pollUntil } from '../support/http.ts';
+import { operationEnded } from '../support/operations.ts';
 import { type PlatformProcess, startPlatformProcess } from '../support/platform-process.ts';
 
 /**
@@ -20,12 +21,7 @@ let dataDir: string;
 let platform: PlatformProcess | undefined;
 let api: ReturnType<typeof client>;
 
-const waitForOperation = (operationId: string) =>
-  pollUntil(
-    () => api('GET', `/v1/projects/${PROJECT}/operations/${operationId}`),
-    (response) => ['completed', 'failed', 'aborted'].includes(response.body.status),
-    { what: `operation ${operationId}`, timeoutMs: 120_000 },
-  ).then((response) => response.body);
+const waitForOperation = (operationId: string) => operationEnded(api, PROJECT, operationId);
 
 interface ListedBackup {
   id: string;

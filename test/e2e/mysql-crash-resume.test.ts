@@ -1,10 +1,11 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { client, pollUntil } from '../support/http.ts';
-import { type PlatformProcess, startPlatformProcess } from '../support/platform-process.ts';
+import {
+  assertRecovered as recovered,
+  startCrashablePlatformWithAddon,
+} from '../support/crashable-platform.ts';
+import { pollUntil } from '../support/http.ts';
+import { type Api, backUpAndWait } from '../support/operations.ts';
 
 /**
  * The platform SIGKILLed while a MySQL dump backup or dump restore is in progress, then started
@@ -14,7 +15,6 @@ import { type PlatformProcess, startPlatformProcess } from '../support/platform-
 const TOKEN = 'e2e-mysql-crash-token-0123456789';
 const PROJECT = 'mysql-crash';
 
-type Api = ReturnType<typeof client>;
 interface Connection {
   host: string;
   port: number;
@@ -87,66 +87,32 @@ const waitingOnLock = (connection: Connection) =>
 const operationOf = (api: Api, operationId: string) =>
   api('GET', `/v1/projects/${PROJECT}/operations/${operationId}`).then((response) => response.body);
 
-const settled = (api: Api, operationId: string) =>
-  pollUntil(
-    () => operationOf(api, operationId),
-    (operation) => ['completed', 'failed', 'aborted'].includes(operation.status),
-    { what: `operation ${operationId} to end`, timeoutMs: 120_000 },
-  );
-
 const startWithAddon = async () => {
-  const dataDir = await mkdtemp(join(tmpdir(), 'addons-e2e-mysql-crash-'));
-  const state: { platform?: PlatformProcess; api?: Api } = {};
-  const start = async () => {
-    state.platform = await startPlatformProcess({ ADDONS_DATA_DIR: dataDir, ADDONS_TOKEN: TOKEN });
-    state.api = client(state.platform.url, TOKEN);
-    return state.api;
-  };
-  onTestFinished(async () => {
-    if (state.platform?.child.exitCode === null) await state.platform.interrupt();
-    await rm(dataDir, { recursive: true, force: true });
+  const { credentials: connection, ...addon } = await startCrashablePlatformWithAddon<Connection>({
+    token: TOKEN,
+    project: PROJECT,
+    engine: 'mysql',
+    dataDirPrefix: 'addons-e2e-mysql-crash-',
   });
-  const api = await start();
-  const created = await api('POST', `/v1/projects/${PROJECT}/addons`, {
-    body: { name: 'ledger', engine: 'mysql' },
-  });
-  expect((await settled(api, created.body.operation.id)).status).toBe('completed');
-  const base = `/v1/projects/${PROJECT}/addons/${created.body.addon.id}`;
-  const connection: Connection = (await api('GET', `${base}/credentials`)).body;
   mariadb(
     connection,
     `CREATE TABLE accounts (id int PRIMARY KEY, owner varchar(80), balance decimal(12,2));
      INSERT INTO accounts SELECT seq, MD5(seq), seq * 10.5 FROM seq_1_to_20000;`,
   );
-  return {
-    base,
-    connection,
-    api: () => state.api as Api,
-    crashAndRestart: async () => {
-      await state.platform?.kill();
-      return start();
-    },
-  };
+  return { ...addon, connection };
 };
 
 const backUp = async (api: Api, base: string) => {
-  const response = await api('POST', `${base}/backups`, { body: { type: 'dump', compression: 'zstd' } });
-  expect(response.status).toBe(202);
-  expect(await settled(api, response.body.operation.id)).toMatchObject({ status: 'completed', error: null });
-  return response.body.backup.id as string;
+  const { backupId, operation } = await backUpAndWait(api, PROJECT, base, {
+    type: 'dump',
+    compression: 'zstd',
+  });
+  expect(operation).toMatchObject({ status: 'completed', error: null });
+  return backupId;
 };
 
-const assertRecovered = async (api: Api, base: string, operationId: string) => {
-  const operation = await settled(api, operationId);
-  expect(['completed', 'failed']).toContain(operation.status);
-  await pollUntil(
-    () => api('GET', base),
-    (response) => response.body.status === 'running' && response.body.currentOperationId === null,
-    { what: 'the addon to be running and unlocked', timeoutMs: 30_000 },
-  );
-  await backUp(api, base);
-  return operation;
-};
+const assertRecovered = (api: Api, base: string, operationId: string) =>
+  recovered(api, PROJECT, base, operationId);
 
 describe('a crash during a MySQL backup or restore, then a restart', () => {
   it('dump backup: the backup ends completed or failed, and the addon takes backups again', async () => {

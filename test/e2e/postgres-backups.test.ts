@@ -7,6 +7,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removePlatformData } from '../support/data-dir.ts';
 import { client, pollUntil } from '../support/http.ts';
+import { backUpAndWait, operationEnded } from '../support/operations.ts';
 import { type PlatformProcess, startPlatformProcess } from '../support/platform-process.ts';
 
 /**
@@ -47,12 +48,7 @@ const fingerprint = async () => {
   return sums;
 };
 
-const waitForOperation = (operationId: string) =>
-  pollUntil(
-    () => api('GET', `/v1/projects/bk/operations/${operationId}`),
-    (response) => ['completed', 'failed', 'aborted'].includes(response.body.status),
-    { what: `operation ${operationId}`, timeoutMs: 120_000 },
-  ).then((response) => response.body);
+const waitForOperation = (operationId: string) => operationEnded(api, 'bk', operationId);
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'addons-e2e-backups-'));
@@ -85,11 +81,9 @@ afterAll(async () => {
 });
 
 const backUp = async (body: Record<string, unknown>) => {
-  const response = await api('POST', `${base()}/backups`, { body });
-  expect(response.status).toBe(202);
-  const operation = await waitForOperation(response.body.operation.id);
+  const { backupId, operation } = await backUpAndWait(api, 'bk', base(), body);
   expect(operation.error).toBeNull();
-  return (await api('GET', `${base()}/backups/${response.body.backup.id}`)).body;
+  return (await api('GET', `${base()}/backups/${backupId}`)).body;
 };
 
 const restore = async (backupId: string) => {

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removePlatformData } from '../support/data-dir.ts';
-import { client, isListening, pollUntil } from '../support/http.ts';
+import { client, isListening } from '../support/http.ts';
+import { operationEnded } from '../support/operations.ts';
 import { type PlatformProcess, startPlatformProcess } from '../support/platform-process.ts';
 
 /**
@@ -32,12 +33,7 @@ const sql = async (credentials: { uri: string }, text: string) => {
   }
 };
 
-const waitForOperation = (operationId: string) =>
-  pollUntil(
-    () => api('GET', `/v1/projects/e2e/operations/${operationId}`),
-    (response) => ['completed', 'failed', 'aborted'].includes(response.body.status),
-    { what: `operation ${operationId}` },
-  ).then((response) => response.body);
+const waitForOperation = (operationId: string) => operationEnded(api, 'e2e', operationId, 60_000);
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'addons-e2e-'));

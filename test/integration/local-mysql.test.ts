@@ -1,13 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalEngineSupervisor } from '#infra/local/engines/supervisor.ts';
+import type { LocalEngineSupervisor } from '#infra/local/engines/supervisor.ts';
 import { UnsupportedError } from '#shared/errors.ts';
 import type {
   InstanceSpec,
@@ -15,6 +11,16 @@ import type {
   RestoreState,
   SnapshotState,
 } from '#shared/ports/engine-provider.ts';
+import {
+  acceptsConnections,
+  isAlive,
+  killLeftoverServers,
+  localSpec,
+  poll,
+  RESUME_BODY,
+  spawnPlatform,
+  supervisorPool,
+} from './support/local-engines.ts';
 
 /**
  * The local MySQL engine: real MariaDB (`mariadbd` from Debian) processes under the supervisor, in a
@@ -22,39 +28,23 @@ import type {
  * connect, restart, crashes, snapshot and restore, delete.
  */
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const ID = 'addon-01jtestlocalmysql';
 const SNAP = 'snp-01jtest-mysql-a';
 const SNAP_DAMAGED = 'snp-01jtest-mysql-damaged';
 
-const spec = (overrides: Partial<InstanceSpec> = {}): InstanceSpec => ({
-  resourceId: ID,
-  projectId: 'prj-test',
-  addonId: 'adn-01jtestlocalmysql',
-  engine: 'mysql',
-  version: '10.11',
-  plan: { id: 'nano', vcpu: 2, memoryMiB: 1024, instanceClass: 'db.t4g.micro' },
-  storageGiB: 20,
-  replicas: 0,
-  tls: false,
-  publicAccess: false,
-  database: 'orders_db',
-  username: 'addonadmin',
-  password: 'Pw7abcdefghijkmnopqrstuvwxyz2345',
-  ...overrides,
-});
+const spec = (overrides: Partial<InstanceSpec> = {}): InstanceSpec =>
+  localSpec({
+    resourceId: ID,
+    addonId: 'adn-01jtestlocalmysql',
+    engine: 'mysql',
+    version: '10.11',
+    ...overrides,
+  });
 
 let dataDir: string;
 let port = 0;
-const supervisors: LocalEngineSupervisor[] = [];
-const logs: Array<{ msg: string; extra?: object }> = [];
 const timings: Record<string, number> = {};
-
-const supervisor = (): LocalEngineSupervisor => {
-  const created = new LocalEngineSupervisor({ dataDir, log: (msg, extra) => logs.push({ msg, extra }) });
-  supervisors.push(created);
-  return created;
-};
+const { supervisor, supervisors, logs } = supervisorPool(() => dataDir);
 
 const instanceDir = () => path.join(dataDir, 'engines', ID);
 
@@ -71,39 +61,6 @@ const serverPid = async (): Promise<number> => {
   const record = await readRecord();
   const pidfile = await fs.readFile(path.join(instanceDir(), record.dataDir, 'mariadbd.pid'), 'utf8');
   return Number.parseInt(pidfile.trim(), 10);
-};
-
-const isAlive = async (pid: number): Promise<boolean> => {
-  try {
-    return !/^\S+ \(.*\) [ZX]/.test(await fs.readFile(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-};
-
-const acceptsConnections = (onPort: number): Promise<boolean> =>
-  new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port: onPort });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-
-/** Poll `read` until `until` holds: a short interval up to a deadline, no fixed sleeps. */
-const poll = async <T>(
-  read: () => Promise<T>,
-  until: (value: T) => boolean,
-  timeoutMs = 30_000,
-): Promise<T> => {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (until(value)) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out waiting; last ${JSON.stringify(value)}`);
-    await sleep(20);
-  }
 };
 
 const available = (state: InstanceState) => state.status === 'available';
@@ -161,13 +118,7 @@ afterAll(async () => {
   if (process.env.DEBUG_ENGINE_LOGS) console.info(JSON.stringify(logs, null, 1));
   console.info('local-mysql timings (ms):', timings);
   for (const each of supervisors) await each.stopAll();
-  // A crash test that failed midway may leave a server no supervisor owns.
-  const names = await fs.readdir(instanceDir()).catch(() => [] as string[]);
-  for (const name of names.filter((each) => each.startsWith('data'))) {
-    const pidfile = await fs.readFile(path.join(instanceDir(), name, 'mariadbd.pid'), 'utf8').catch(() => '');
-    const pid = Number.parseInt(pidfile.trim(), 10);
-    if (pid > 0 && (await isAlive(pid))) process.kill(pid, 'SIGKILL');
-  }
+  await killLeftoverServers(instanceDir(), 'mariadbd.pid', 'SIGKILL');
   await fs.rm(dataDir, { recursive: true, force: true });
 });
 
@@ -330,42 +281,16 @@ describe('LocalEngineSupervisor (MySQL on MariaDB, real processes)', { timeout: 
     await current.stopAll();
     // A separate Node process plays the platform: it resumes the instance and is then SIGKILLed,
     // which leaves its (detached) mariadbd running.
-    const platform: ChildProcess = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        '--input-type=module',
-        '-e',
-        `import { LocalEngineSupervisor } from '#infra/local/engines/supervisor.ts';
-         const supervisor = new LocalEngineSupervisor({ dataDir: process.env.DATA_DIR });
-         await supervisor.resume([process.env.RESOURCE_ID]);
-         console.log('STATE=' + (supervisor.isRunning(process.env.RESOURCE_ID) ? 'running' : 'stopped'));
-         setInterval(() => undefined, 60_000);`,
-      ],
-      {
-        cwd: ROOT,
-        env: { ...process.env, DATA_DIR: dataDir, RESOURCE_ID: ID },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let output = '';
-    platform.stdout?.on('data', (chunk) => {
-      output += chunk;
-    });
-    platform.stderr?.on('data', (chunk) => {
-      output += chunk;
-    });
-    const exited = new Promise((resolve) => platform.once('exit', resolve));
+    const platform = spawnPlatform(dataDir, RESUME_BODY, { RESOURCE_ID: ID });
     try {
-      await poll(async () => output.includes('STATE=') || platform.exitCode !== null, Boolean, 45_000);
+      await poll(async () => platform.output().includes('STATE=') || platform.gone(), Boolean, 45_000);
     } finally {
-      if (!output.includes('STATE=')) platform.kill('SIGKILL');
+      if (!platform.output().includes('STATE=')) platform.child.kill('SIGKILL');
     }
-    expect(output).toContain('STATE=running');
+    expect(platform.output()).toContain('STATE=running');
     const orphan = await serverPid();
-    platform.kill('SIGKILL');
-    await exited;
+    platform.child.kill('SIGKILL');
+    await platform.exited;
     expect(await isAlive(orphan)).toBe(true);
     // Still serving without its platform, and describeInstance sees it.
     expect(await sql('SELECT count(*) AS n FROM orders')).toEqual([{ n: 3 }]);

@@ -1,52 +1,44 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalEngineSupervisor } from '#infra/local/engines/supervisor.ts';
+import type { LocalEngineSupervisor } from '#infra/local/engines/supervisor.ts';
 import { ProviderError } from '#shared/errors.ts';
 import type { InstanceSpec, RestoreState, SnapshotState } from '#shared/ports/engine-provider.ts';
+import {
+  isAlive,
+  killLeftoverServers,
+  localSpec,
+  poll,
+  spawnPlatform,
+  supervisorPool,
+} from './support/local-engines.ts';
 
 /**
  * Snapshots and in-place restores of the local target, on real PostgreSQL processes in a temporary
  * data directory. The tests of this file run in order and share one instance.
  */
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const ID = 'addon-01jtestlocalsnapshots';
 const SNAP_A = 'snp-01jtest-a';
 const SNAP_B = 'snp-01jtest-b';
 
-const spec: InstanceSpec = {
+const spec: InstanceSpec = localSpec({
   resourceId: ID,
-  projectId: 'prj-test',
   addonId: 'adn-01jtestlocalsnapshots',
   engine: 'postgresql',
   version: '15',
-  plan: { id: 'nano', vcpu: 2, memoryMiB: 1024, instanceClass: 'db.t4g.micro' },
-  storageGiB: 20,
-  replicas: 0,
-  tls: false,
-  publicAccess: false,
   database: 'shop_db',
   username: 'shopadmin',
   password: 'Pw7snapshotsabcdefghijkmnopqrstu',
-};
+});
 
 let dataDir: string;
 let port = 0;
-const supervisors: LocalEngineSupervisor[] = [];
-const logs: Array<{ msg: string; extra?: object }> = [];
 const timings: Record<string, number> = {};
-
-const supervisor = (): LocalEngineSupervisor => {
-  const created = new LocalEngineSupervisor({ dataDir, log: (msg, extra) => logs.push({ msg, extra }) });
-  supervisors.push(created);
-  return created;
-};
+const { supervisor, supervisors, logs } = supervisorPool(() => dataDir);
 
 const instanceDir = () => path.join(dataDir, 'engines', ID);
 const snapshotDir = (id: string) => path.join(dataDir, 'snapshots', id);
@@ -63,29 +55,6 @@ const postmasterPid = async (): Promise<number> => {
   const record = await readRecord();
   const pidfile = await fs.readFile(path.join(instanceDir(), record.dataDir, 'postmaster.pid'), 'utf8');
   return Number.parseInt(pidfile.split('\n')[0] ?? '', 10);
-};
-
-const isAlive = async (pid: number): Promise<boolean> => {
-  try {
-    return !/^\S+ \(.*\) [ZX]/.test(await fs.readFile(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-};
-
-/** Poll `read` until `until` holds: a short interval up to a deadline, no fixed sleeps. */
-const poll = async <T>(
-  read: () => Promise<T>,
-  until: (value: T) => boolean,
-  timeoutMs = 30_000,
-): Promise<T> => {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (until(value)) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out waiting; last ${JSON.stringify(value)}`);
-    await sleep(20);
-  }
 };
 
 const snapshotSettled = (state: SnapshotState) => state.status !== 'creating';
@@ -172,15 +141,7 @@ afterAll(async () => {
   if (process.env.DEBUG_ENGINE_LOGS) console.info(JSON.stringify(logs, null, 1));
   console.info('local-snapshots timings (ms):', timings);
   for (const each of supervisors) await each.stopAll();
-  // A crash test that failed midway may leave a server no supervisor owns.
-  const names = await fs.readdir(instanceDir()).catch(() => [] as string[]);
-  for (const name of names.filter((each) => each.startsWith('data'))) {
-    const pidfile = await fs
-      .readFile(path.join(instanceDir(), name, 'postmaster.pid'), 'utf8')
-      .catch(() => '');
-    const pid = Number.parseInt(pidfile.split('\n')[0] ?? '', 10);
-    if (pid > 0 && (await isAlive(pid))) process.kill(pid, 'SIGQUIT');
-  }
+  await killLeftoverServers(instanceDir(), 'postmaster.pid', 'SIGQUIT');
   await fs.rm(dataDir, { recursive: true, force: true });
 });
 
@@ -454,41 +415,17 @@ describe('LocalEngineSupervisor snapshots (PostgreSQL, real processes)', { timeo
 
     // Another platform process restores snapshot B, and is SIGKILLed once instance.json says it
     // switched to the restored copy, whose server (detached) is then still starting.
-    const platform: ChildProcess = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        '--input-type=module',
-        '-e',
-        `import { LocalEngineSupervisor } from '#infra/local/engines/supervisor.ts';
-         const supervisor = new LocalEngineSupervisor({ dataDir: process.env.DATA_DIR });
-         await supervisor.restoreSnapshot(process.env.RESOURCE_ID, process.env.SNAPSHOT_ID);
-         console.log('RESTORING');
-         setInterval(() => undefined, 60_000);`,
-      ],
-      {
-        cwd: ROOT,
-        env: { ...process.env, DATA_DIR: dataDir, RESOURCE_ID: ID, SNAPSHOT_ID: SNAP_B },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
+    const platform = spawnPlatform(
+      dataDir,
+      `await supervisor.restoreSnapshot(process.env.RESOURCE_ID, process.env.SNAPSHOT_ID);
+       console.log('RESTORING');`,
+      { RESOURCE_ID: ID, SNAPSHOT_ID: SNAP_B },
     );
-    let output = '';
-    platform.stdout?.on('data', (chunk) => {
-      output += chunk;
-    });
-    platform.stderr?.on('data', (chunk) => {
-      output += chunk;
-    });
-    let gone = false;
-    const exited = new Promise((resolve) => platform.once('exit', resolve)).then(() => {
-      gone = true;
-    });
     let switched: { record: StoredRecord; orphan: number };
     try {
       switched = await poll(
         async () => {
-          if (gone) throw new Error(`the platform process exited: ${output}`);
+          if (platform.gone()) throw new Error(`the platform process exited: ${platform.output()}`);
           const record = await readRecord();
           const done = record.restore?.snapshotId === SNAP_B && record.restore.state !== 'restoring';
           if (done || record.restore?.phase !== 'switched') return { record, orphan: done ? -1 : 0 };
@@ -502,8 +439,8 @@ describe('LocalEngineSupervisor snapshots (PostgreSQL, real processes)', { timeo
         45_000,
       );
     } finally {
-      platform.kill('SIGKILL');
-      await exited;
+      platform.child.kill('SIGKILL');
+      await platform.exited;
     }
     expect(switched.record.restore).toMatchObject({ state: 'restoring', phase: 'switched' });
     expect(switched.record.dataDir).toBe(switched.record.restore?.dataDir);

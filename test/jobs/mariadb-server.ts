@@ -1,12 +1,12 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import mysql from 'mysql2/promise';
 import type { Credentials } from '#shared/schemas/addon.ts';
+import { startOnFreePort } from './free-port.ts';
 
 /**
  * A throwaway MariaDB server for job tests and benchmarks: Debian's mariadbd on a temp data
@@ -32,16 +32,6 @@ export interface TestMariadbOptions {
 }
 
 const run = promisify(execFile);
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 
 /** Polls a root connection until the server answers, it exits, or 60 s pass (a loaded machine). */
 const waitReady = async (child: ChildProcess, socketPath: string) => {
@@ -74,52 +64,50 @@ export const startTestMariadb = async (options: TestMariadbOptions = {}): Promis
     '--auth-root-authentication-method=normal',
     '--skip-test-db',
   ]);
-  let child: ChildProcess | undefined;
-  let port = 0;
   let log = '';
-  for (let attempt = 0; ; attempt++) {
-    port = await freePort();
-    const candidate = spawn(
-      'mariadbd',
-      [
-        '--no-defaults',
-        '--user=root',
-        `--datadir=${datadir}`,
-        `--socket=${socketPath}`,
-        `--pid-file=${join(root, 'mariadbd.pid')}`,
-        '--bind-address=127.0.0.1',
-        `--port=${port}`,
-        '--skip-name-resolve',
-        '--skip-log-bin',
-        '--innodb-buffer-pool-size=128M',
-        ...(options.fast
-          ? [
-              '--innodb-flush-log-at-trx-commit=0',
-              '--innodb-doublewrite=0',
-              '--innodb-buffer-pool-size=512M',
-              '--innodb-log-file-size=512M',
-              '--sync-binlog=0',
-            ]
-          : []),
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    candidate.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-      log = (log + chunk).slice(-4000);
-    });
-    try {
-      await waitReady(candidate, socketPath);
-      child = candidate;
-      break;
-    } catch (error) {
-      candidate.kill('SIGKILL');
-      // Another process may have taken the port between probing and binding.
-      if (attempt >= 3) {
-        await rm(root, { recursive: true, force: true });
-        throw new Error(`mariadbd did not start on 127.0.0.1:${port}: ${log}`, { cause: error });
+  const { server: child, port } = await startOnFreePort(
+    async (port) => {
+      const candidate = spawn(
+        'mariadbd',
+        [
+          '--no-defaults',
+          '--user=root',
+          `--datadir=${datadir}`,
+          `--socket=${socketPath}`,
+          `--pid-file=${join(root, 'mariadbd.pid')}`,
+          '--bind-address=127.0.0.1',
+          `--port=${port}`,
+          '--skip-name-resolve',
+          '--skip-log-bin',
+          '--innodb-buffer-pool-size=128M',
+          ...(options.fast
+            ? [
+                '--innodb-flush-log-at-trx-commit=0',
+                '--innodb-doublewrite=0',
+                '--innodb-buffer-pool-size=512M',
+                '--innodb-log-file-size=512M',
+                '--sync-binlog=0',
+              ]
+            : []),
+        ],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      candidate.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+        log = (log + chunk).slice(-4000);
+      });
+      try {
+        await waitReady(candidate, socketPath);
+        return candidate;
+      } catch (error) {
+        candidate.kill('SIGKILL');
+        throw error;
       }
-    }
-  }
+    },
+    async (port, error) => {
+      await rm(root, { recursive: true, force: true });
+      throw new Error(`mariadbd did not start on 127.0.0.1:${port}: ${log}`, { cause: error });
+    },
+  );
   const admin = () => mysql.createConnection({ socketPath, user: 'root', multipleStatements: true });
   const setup = await admin();
   try {
@@ -162,7 +150,7 @@ export const startTestMariadb = async (options: TestMariadbOptions = {}): Promis
     stop: async () => {
       if (stopped) return;
       stopped = true;
-      const server = child as ChildProcess;
+      const server = child;
       if (server.exitCode === null && server.signalCode === null) {
         const exited = new Promise((resolve) => server.once('exit', resolve));
         server.kill('SIGTERM');

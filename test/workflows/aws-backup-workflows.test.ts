@@ -1,19 +1,17 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { restoreIdentifiers } from '#shared/providers/aws/rds/rds-restore.ts';
 import { TAG_KEYS } from '#shared/providers/aws/tags.ts';
-import { type JobSpec, JobSpecSchema } from '#shared/schemas/job.ts';
 import { JOB_COMMAND } from '#shared/services/backup-workflow-tasks.ts';
-import type { AddonRecord } from '#shared/store/addon-store.ts';
 import {
-  type AwsCall,
   type CallEnvironment,
   deniedPermissions,
   FUNCTION_BASELINE_ACTIONS,
   roleStatements,
   unusedActions,
 } from '../infra/support/iam.ts';
-import { createRequest, scheduleRecord } from '../support/fixtures.ts';
-import { type AwsWorkflowWorld, logicalIdOf, startAwsWorkflowWorld } from './support/aws-workflows.ts';
+import { scheduleRecord } from '../support/fixtures.ts';
+import { awsWorkflowSuite, jobSpecOf } from './support/aws-suite.ts';
+import { logicalIdOf } from './support/aws-workflows.ts';
 
 /**
  * backup-addon and restore-addon as deployed: the ASL files with the stack's substitutions, the
@@ -24,72 +22,9 @@ import { type AwsWorkflowWorld, logicalIdOf, startAwsWorkflowWorld } from './sup
  */
 
 const PROJECT = 'proj-backup-aws';
-let world: AwsWorkflowWorld;
-const recorded: AwsCall[] = [];
-let counter = 0;
-
-beforeAll(async () => {
-  world = await startAwsWorkflowWorld();
-}, 180_000);
-const flushCalls = () => {
-  recorded.push(...world.fake.calls);
-  world.fake.calls.length = 0;
-};
-afterEach(() => {
-  flushCalls();
-  world.fake.reset();
-  world.runTaskCalls.length = 0;
-  world.jobs.behaviour = async () => ({});
+const { world, recorded, flushCalls, running, backUp, restore, dumpJob } = awsWorkflowSuite(PROJECT, {
+  namePrefix: 'bkp',
 });
-afterAll(async () => {
-  await world?.stop();
-});
-
-const provision = async (): Promise<AddonRecord> => {
-  const { addon } = await world.service.create(PROJECT, createRequest({ name: `bkp-${++counter}` }));
-  await world.workflows.idle();
-  const provisioned = await world.store.getAddon(PROJECT, addon.id);
-  expect(provisioned.status).toBe('running');
-  flushCalls();
-  return provisioned;
-};
-
-const backUp = async (addon: AddonRecord, type: 'dump' | 'snapshot') => {
-  const request =
-    type === 'dump' ? ({ type, compression: 'zstd', pinned: false } as const) : { type, pinned: false };
-  const { backup, operation } = await world.backupService.create(PROJECT, addon.id, request);
-  await world.workflows.idle();
-  return {
-    backup: await world.backupStore.getBackup(PROJECT, backup.id),
-    operation: await world.store.getOperation(PROJECT, operation.id),
-    addon: await world.store.getAddon(PROJECT, addon.id),
-  };
-};
-
-const restore = async (addon: AddonRecord, backupId: string) => {
-  const { operation } = await world.backupService.restore(PROJECT, addon.id, backupId);
-  await world.workflows.idle();
-  return {
-    operation: await world.store.getOperation(PROJECT, operation.id),
-    addon: await world.store.getAddon(PROJECT, addon.id),
-  };
-};
-
-const jobSpecOf = (parameters: Record<string, unknown>): JobSpec => {
-  const overrides = parameters.Overrides as {
-    ContainerOverrides: Array<{ Environment: Array<{ Name: string; Value: string }> }>;
-  };
-  const raw = overrides.ContainerOverrides[0]?.Environment.find((entry) => entry.Name === 'JOB_SPEC')?.Value;
-  return JobSpecSchema.parse(JSON.parse(String(raw)));
-};
-
-/** What the Fargate dump job does to S3 when it succeeds. */
-const dumpJob = async (parameters: Record<string, unknown>) => {
-  const spec = jobSpecOf(parameters);
-  if (spec.kind !== 'dump') throw new Error('not a dump');
-  world.fake.putDump(spec.artifact.bucket, spec.artifact.key, spec.resultKey);
-  return { StopCode: 'EssentialContainerExited', Containers: [{ ExitCode: 0 }] };
-};
 
 /** How `ecs:runTask.sync` fails when the container exits non-zero. */
 class TaskFailed extends Error {
@@ -98,7 +33,7 @@ class TaskFailed extends Error {
 
 describe('backup-addon on AWS', () => {
   it('takes an RDS snapshot, waits until it is available and records its size', async () => {
-    const addon = await provision();
+    const addon = await running();
     const { backup, operation, addon: after } = await backUp(addon, 'snapshot');
 
     expect(operation).toMatchObject({ status: 'completed', error: null });
@@ -109,61 +44,61 @@ describe('backup-addon on AWS', () => {
       snapshotId: `${addon.resourceId}-${backup.id}`,
     });
     expect(after).toMatchObject({ status: 'running', currentOperationId: null });
-    expect(world.fake.commands('rds')).toEqual([
+    expect(world().fake.commands('rds')).toEqual([
       'CreateDBSnapshot',
       'DescribeDBSnapshots',
       'DescribeDBSnapshots',
     ]);
-    expect(world.fake.inputsOf('rds', 'CreateDBSnapshot')).toEqual([
+    expect(world().fake.inputsOf('rds', 'CreateDBSnapshot')).toEqual([
       {
         DBSnapshotIdentifier: backup.snapshotId,
         DBInstanceIdentifier: addon.resourceId,
         Tags: [
-          { Key: TAG_KEYS.deployment, Value: world.env.DEPLOYMENT_NAME },
+          { Key: TAG_KEYS.deployment, Value: world().env.DEPLOYMENT_NAME },
           { Key: TAG_KEYS.source, Value: addon.resourceId },
         ],
       },
     ]);
-    expect(world.runTaskCalls).toEqual([]);
+    expect(world().runTaskCalls).toEqual([]);
   });
 
   it('runs the dump job on Fargate with the stack’s cluster, task definition, subnets and groups, then records size and SHA-256', async () => {
-    const addon = await provision();
-    world.jobs.behaviour = dumpJob;
+    const addon = await running();
+    world().jobs.behaviour = dumpJob();
     const { backup, operation } = await backUp(addon, 'dump');
 
     expect(operation).toMatchObject({ status: 'completed', error: null });
     expect(backup).toMatchObject({ status: 'completed', sizeBytes: 15, sha256: 'a'.repeat(64) });
     const artifact = {
-      bucket: world.env.BACKUP_BUCKET,
+      bucket: world().env.BACKUP_BUCKET,
       key: `dumps/${PROJECT}/${addon.id}/${backup.id}.dump.zst`,
     };
     expect(backup.artifact).toEqual(artifact);
 
-    expect(world.env.JOB_SUBNET_IDS).toHaveLength(2);
+    expect(world().env.JOB_SUBNET_IDS).toHaveLength(2);
     // The job group reaches the VPC endpoints; the project's client group, the addon's database.
-    expect(world.env.JOB_SECURITY_GROUP_IDS).toEqual([expect.stringMatching(/^sg-/)]);
+    expect(world().env.JOB_SECURITY_GROUP_IDS).toEqual([expect.stringMatching(/^sg-/)]);
     const clientGroup = addon.network?.clientSecurityGroupId;
     expect(clientGroup).toEqual(
-      [...world.fake.groups.values()].find((group) => group.name === `clients-${PROJECT}`)?.id,
+      [...world().fake.groups.values()].find((group) => group.name === `clients-${PROJECT}`)?.id,
     );
-    expect(world.runTaskCalls).toEqual([
+    expect(world().runTaskCalls).toEqual([
       {
-        Cluster: world.env.JOB_CLUSTER_ARN,
-        TaskDefinition: world.env.JOB_TASK_DEFINITION_ARN,
+        Cluster: world().env.JOB_CLUSTER_ARN,
+        TaskDefinition: world().env.JOB_TASK_DEFINITION_ARN,
         LaunchType: 'FARGATE',
         PropagateTags: 'TASK_DEFINITION',
         NetworkConfiguration: {
           AwsvpcConfiguration: {
-            Subnets: world.env.JOB_SUBNET_IDS,
-            SecurityGroups: [...world.env.JOB_SECURITY_GROUP_IDS, clientGroup],
+            Subnets: world().env.JOB_SUBNET_IDS,
+            SecurityGroups: [...world().env.JOB_SECURITY_GROUP_IDS, clientGroup],
             AssignPublicIp: 'DISABLED',
           },
         },
         Overrides: {
           ContainerOverrides: [
             {
-              Name: world.env.JOB_CONTAINER_NAME,
+              Name: world().env.JOB_CONTAINER_NAME,
               Command: JOB_COMMAND,
               Environment: [{ Name: 'JOB_SPEC', Value: expect.any(String) }],
             },
@@ -171,7 +106,7 @@ describe('backup-addon on AWS', () => {
         },
       },
     ]);
-    const [parameters] = world.runTaskCalls;
+    const [parameters] = world().runTaskCalls;
     expect(jobSpecOf(parameters ?? {})).toEqual({
       kind: 'dump',
       operationId: operation.id,
@@ -184,36 +119,36 @@ describe('backup-addon on AWS', () => {
       compression: 'zstd',
       estimatedBytes: 20 * 1024 ** 3,
     });
-    expect(world.fake.commands('s3').sort()).toEqual(['GetObject', 'HeadObject']);
-    expect(world.fake.commands('rds')).toEqual([]);
+    expect(world().fake.commands('s3').sort()).toEqual(['GetObject', 'HeadObject']);
+    expect(world().fake.commands('rds')).toEqual([]);
   });
 
   it('fails the backup when RDS reports the snapshot failed, and deletes it', async () => {
-    const addon = await provision();
-    world.fake.snapshotScript = { statuses: ['creating', 'failed'] };
+    const addon = await running();
+    world().fake.snapshotScript = { statuses: ['creating', 'failed'] };
     const { backup, operation, addon: after } = await backUp(addon, 'snapshot');
 
     const message = `RDS reports snapshot ${backup.snapshotId} as failed`;
     expect(operation).toMatchObject({ status: 'failed', error: { code: 'ProviderError', message } });
     expect(backup).toMatchObject({ status: 'failed', error: { message } });
     expect(after).toMatchObject({ status: 'running', currentOperationId: null });
-    expect(world.fake.commands('rds')).toEqual([
+    expect(world().fake.commands('rds')).toEqual([
       'CreateDBSnapshot',
       'DescribeDBSnapshots',
       'DescribeDBSnapshots',
       'DeleteDBSnapshot',
     ]);
-    expect(world.fake.inputsOf('rds', 'DeleteDBSnapshot')).toEqual([
+    expect(world().fake.inputsOf('rds', 'DeleteDBSnapshot')).toEqual([
       { DBSnapshotIdentifier: backup.snapshotId },
     ]);
-    expect(world.fake.snapshots.size).toBe(0);
+    expect(world().fake.snapshots.size).toBe(0);
   });
 
   it('fails the backup when the Fargate task fails, and deletes what the job uploaded', async () => {
-    const addon = await provision();
-    world.jobs.behaviour = async (parameters) => {
+    const addon = await running();
+    world().jobs.behaviour = async (parameters) => {
       const spec = jobSpecOf(parameters);
-      world.fake.objects.set(`${spec.artifact.bucket}/${spec.artifact.key}`, 'PGDMP partial');
+      world().fake.objects.set(`${spec.artifact.bucket}/${spec.artifact.key}`, 'PGDMP partial');
       throw new TaskFailed('Essential container in task exited');
     };
     const { backup, operation, addon: after } = await backUp(addon, 'dump');
@@ -221,17 +156,17 @@ describe('backup-addon on AWS', () => {
     expect(operation.status).toBe('failed');
     expect(backup.status).toBe('failed');
     expect(after).toMatchObject({ status: 'running', currentOperationId: null });
-    expect(world.fake.inputsOf('s3', 'DeleteObject')).toEqual([
+    expect(world().fake.inputsOf('s3', 'DeleteObject')).toEqual([
       { Bucket: backup.artifact?.bucket, Key: backup.artifact?.key },
       { Bucket: backup.artifact?.bucket, Key: `${backup.artifact?.key}.result.json` },
     ]);
-    expect(world.fake.objects.size).toBe(0);
+    expect(world().fake.objects.size).toBe(0);
   });
 });
 
 describe('restore-addon on AWS', () => {
   it('restores a snapshot to a staging instance, swaps it in under the addon’s identifier and deletes the old one', async () => {
-    const addon = await provision();
+    const addon = await running();
     const { backup } = await backUp(addon, 'snapshot');
     flushCalls();
 
@@ -243,7 +178,7 @@ describe('restore-addon on AWS', () => {
     expect(staging).toMatch(/^addon-[a-z0-9-]+-r[0-9a-f]{8}$/);
     expect(staging.length).toBeLessThanOrEqual(63);
 
-    expect(world.fake.commands('rds')).toEqual([
+    expect(world().fake.commands('rds')).toEqual([
       // restoreSnapshot: the addon's instance, no staging yet, restore.
       'DescribeDBInstances',
       'DescribeDBInstances',
@@ -272,17 +207,17 @@ describe('restore-addon on AWS', () => {
       'ModifyDBInstance',
       'DeleteDBInstance',
     ]);
-    expect(world.fake.inputsOf('rds', 'RestoreDBInstanceFromDBSnapshot')).toEqual([
+    expect(world().fake.inputsOf('rds', 'RestoreDBInstanceFromDBSnapshot')).toEqual([
       {
         DBInstanceIdentifier: staging,
         DBSnapshotIdentifier: backup.snapshotId,
         DBInstanceClass: 'db.t4g.micro',
         AllocatedStorage: 20,
         StorageType: 'gp3',
-        DBSubnetGroupName: world.env.DB_SUBNET_GROUP_NAME,
+        DBSubnetGroupName: world().env.DB_SUBNET_GROUP_NAME,
         // The addon's own group (the project's client group was created first), and its TLS parameter group.
         VpcSecurityGroupIds: ['sg-00000000000000002'],
-        DBParameterGroupName: world.env.TLS_PARAMETER_GROUPS.postgresql?.['17'],
+        DBParameterGroupName: world().env.TLS_PARAMETER_GROUPS.postgresql?.['17'],
         Port: 5432,
         MultiAZ: false,
         PubliclyAccessible: false,
@@ -291,45 +226,45 @@ describe('restore-addon on AWS', () => {
         CopyTagsToSnapshot: true,
         DeletionProtection: true,
         Tags: [
-          { Key: TAG_KEYS.deployment, Value: world.env.DEPLOYMENT_NAME },
+          { Key: TAG_KEYS.deployment, Value: world().env.DEPLOYMENT_NAME },
           { Key: TAG_KEYS.project, Value: PROJECT },
           { Key: TAG_KEYS.addon, Value: addon.id },
           { Key: TAG_KEYS.restore, Value: operation.id },
         ],
       },
     ]);
-    expect(world.fake.inputsOf('rds', 'ModifyDBInstance')).toEqual([
+    expect(world().fake.inputsOf('rds', 'ModifyDBInstance')).toEqual([
       { DBInstanceIdentifier: addon.resourceId, NewDBInstanceIdentifier: retired, ApplyImmediately: true },
       { DBInstanceIdentifier: staging, NewDBInstanceIdentifier: addon.resourceId, ApplyImmediately: true },
       { DBInstanceIdentifier: retired, DeletionProtection: false, ApplyImmediately: true },
     ]);
-    expect(world.fake.inputsOf('rds', 'DeleteDBInstance')).toEqual([
+    expect(world().fake.inputsOf('rds', 'DeleteDBInstance')).toEqual([
       { DBInstanceIdentifier: retired, SkipFinalSnapshot: true, DeleteAutomatedBackups: false },
     ]);
     // The addon's identifier now names the restored instance.
-    expect(world.fake.instances.get(addon.resourceId)?.tags).toContainEqual({
+    expect(world().fake.instances.get(addon.resourceId)?.tags).toContainEqual({
       Key: TAG_KEYS.restore,
       Value: operation.id,
     });
   });
 
   it('restores a dump with a Fargate restore job that checks the recorded SHA-256', async () => {
-    const addon = await provision();
-    world.jobs.behaviour = dumpJob;
+    const addon = await running();
+    world().jobs.behaviour = dumpJob();
     const { backup } = await backUp(addon, 'dump');
-    world.runTaskCalls.length = 0;
+    world().runTaskCalls.length = 0;
     flushCalls();
-    world.jobs.behaviour = async () => ({ StopCode: 'EssentialContainerExited' });
+    world().jobs.behaviour = async () => ({ StopCode: 'EssentialContainerExited' });
 
     const { operation, addon: after } = await restore(addon, backup.id);
 
     expect(operation).toMatchObject({ status: 'completed', error: null });
     expect(after).toMatchObject({ status: 'running', currentOperationId: null });
-    expect(world.runTaskCalls).toHaveLength(1);
-    const [parameters] = world.runTaskCalls;
+    expect(world().runTaskCalls).toHaveLength(1);
+    const [parameters] = world().runTaskCalls;
     expect(parameters).toMatchObject({
-      Cluster: world.env.JOB_CLUSTER_ARN,
-      TaskDefinition: world.env.JOB_TASK_DEFINITION_ARN,
+      Cluster: world().env.JOB_CLUSTER_ARN,
+      TaskDefinition: world().env.JOB_TASK_DEFINITION_ARN,
     });
     expect(jobSpecOf(parameters ?? {})).toEqual({
       kind: 'restore',
@@ -343,14 +278,14 @@ describe('restore-addon on AWS', () => {
       expectedSha256: 'a'.repeat(64),
     });
     // The restore job talks to the database and S3 itself; the workflow function sends nothing to RDS.
-    expect(world.fake.commands('rds')).toEqual([]);
+    expect(world().fake.commands('rds')).toEqual([]);
   });
 
   it('deletes the staging instance and keeps the old one when the restore fails before the swap', async () => {
-    const addon = await provision();
+    const addon = await running();
     const { backup } = await backUp(addon, 'snapshot');
     flushCalls();
-    world.fake.restoreScript = { statuses: ['creating', 'incompatible-restore'] };
+    world().fake.restoreScript = { statuses: ['creating', 'incompatible-restore'] };
 
     const { operation, addon: after } = await restore(addon, backup.id);
 
@@ -363,19 +298,19 @@ describe('restore-addon on AWS', () => {
       },
     });
     expect(after).toMatchObject({ status: 'running', currentOperationId: null, endpoint: addon.endpoint });
-    expect(world.fake.commands('rds').filter((command) => command !== 'DescribeDBInstances')).toEqual([
-      'RestoreDBInstanceFromDBSnapshot',
-      'ModifyDBInstance',
-      'DeleteDBInstance',
-    ]);
-    expect(world.fake.inputsOf('rds', 'ModifyDBInstance')).toEqual([
+    expect(
+      world()
+        .fake.commands('rds')
+        .filter((command) => command !== 'DescribeDBInstances'),
+    ).toEqual(['RestoreDBInstanceFromDBSnapshot', 'ModifyDBInstance', 'DeleteDBInstance']);
+    expect(world().fake.inputsOf('rds', 'ModifyDBInstance')).toEqual([
       { DBInstanceIdentifier: staging, DeletionProtection: false, ApplyImmediately: true },
     ]);
-    expect(world.fake.inputsOf('rds', 'DeleteDBInstance')).toEqual([
+    expect(world().fake.inputsOf('rds', 'DeleteDBInstance')).toEqual([
       { DBInstanceIdentifier: staging, SkipFinalSnapshot: true, DeleteAutomatedBackups: false },
     ]);
     // The addon's own instance was never renamed, modified or deleted.
-    const original = world.fake.instances.get(addon.resourceId);
+    const original = world().fake.instances.get(addon.resourceId);
     expect(original?.deletionProtection).toBe(true);
     expect(original?.tags.some((tag) => tag.Key === TAG_KEYS.restore)).toBe(false);
   });
@@ -383,15 +318,15 @@ describe('restore-addon on AWS', () => {
 
 describe('the workflow function role, over provision, backup, restore and delete', () => {
   it('deletes an addon (so every provisioning action is exercised here too)', async () => {
-    const addon = await provision();
-    const { operation } = await world.service.delete(PROJECT, addon.id);
-    await world.workflows.idle();
-    expect((await world.store.getOperation(PROJECT, operation.id)).status).toBe('completed');
+    const addon = await running();
+    const { operation } = await world().service.delete(PROJECT, addon.id);
+    await world().workflows.idle();
+    expect((await world().store.getOperation(PROJECT, operation.id)).status).toBe('completed');
   });
 
   it('deletes an addon after a final snapshot, and its EventBridge schedule in the deployment’s group', async () => {
     // Prepare
-    const addon = await provision();
+    const addon = await running();
     const schedule = scheduleRecord({
       projectId: PROJECT,
       addonId: addon.id,
@@ -400,33 +335,33 @@ describe('the workflow function role, over provision, backup, restore and delete
       retentionDays: 1,
       type: 'snapshot',
     });
-    await world.backupStore.putSchedule(schedule);
-    world.fake.schedules.add(`${world.env.SCHEDULE_GROUP_NAME}/${schedule.id}`);
+    await world().backupStore.putSchedule(schedule);
+    world().fake.schedules.add(`${world().env.SCHEDULE_GROUP_NAME}/${schedule.id}`);
 
     // Act
-    const { operation } = await world.service.delete(PROJECT, addon.id, { finalBackup: 'snapshot' });
-    await world.workflows.idle();
+    const { operation } = await world().service.delete(PROJECT, addon.id, { finalBackup: 'snapshot' });
+    await world().workflows.idle();
 
     // Assess
-    const done = await world.store.getOperation(PROJECT, operation.id);
+    const done = await world().store.getOperation(PROJECT, operation.id);
     expect(done).toMatchObject({ status: 'completed', error: null });
-    expect(world.fake.inputsOf('scheduler', 'DeleteSchedule')).toEqual([
-      { Name: schedule.id, GroupName: world.env.SCHEDULE_GROUP_NAME },
+    expect(world().fake.inputsOf('scheduler', 'DeleteSchedule')).toEqual([
+      { Name: schedule.id, GroupName: world().env.SCHEDULE_GROUP_NAME },
     ]);
-    expect(world.fake.schedules.size).toBe(0);
-    const final = await world.backupStore.getBackup(PROJECT, String(done.backupId));
+    expect(world().fake.schedules.size).toBe(0);
+    const final = await world().backupStore.getBackup(PROJECT, String(done.backupId));
     expect(final).toMatchObject({ status: 'completed', source: 'final', addonDeleted: true });
-    expect(world.fake.snapshots.has(String(final.snapshotId))).toBe(true);
+    expect(world().fake.snapshots.has(String(final.snapshotId))).toBe(true);
   });
 
   const check = () => {
-    const { json } = world.synthesized;
-    const roleId = logicalIdOf(world.synthesized, world.synthesized.stack.workflows.taskFunction.role);
+    const { json } = world().synthesized;
+    const roleId = logicalIdOf(world().synthesized, world().synthesized.stack.workflows.taskFunction.role);
     const env: CallEnvironment = {
-      tableKeyArn: world.env.SECRETS_KMS_KEY_ID,
-      secretsKeyArn: world.env.SECRETS_KMS_KEY_ID,
-      bucketKeyArn: world.env.STORAGE_KMS_KEY_ID,
-      storageKeyArn: world.env.STORAGE_KMS_KEY_ID,
+      tableKeyArn: world().env.SECRETS_KMS_KEY_ID,
+      secretsKeyArn: world().env.SECRETS_KMS_KEY_ID,
+      bucketKeyArn: world().env.STORAGE_KMS_KEY_ID,
+      storageKeyArn: world().env.STORAGE_KMS_KEY_ID,
     };
     return { statements: roleStatements(json, roleId), env };
   };

@@ -1,18 +1,12 @@
 import { RDSServiceException } from '@aws-sdk/client-rds';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { UnsupportedError } from '#shared/errors.ts';
 import { restoreIdentifiers } from '#shared/providers/aws/rds/rds-restore.ts';
 import { TAG_KEYS } from '#shared/providers/aws/tags.ts';
-import { type JobSpec, JobSpecSchema } from '#shared/schemas/job.ts';
-import type { AddonRecord } from '#shared/store/addon-store.ts';
-import {
-  type AwsCall,
-  type CallEnvironment,
-  deniedPermissions,
-  roleStatements,
-} from '../infra/support/iam.ts';
+import { type CallEnvironment, deniedPermissions, roleStatements } from '../infra/support/iam.ts';
 import { createRequest } from '../support/fixtures.ts';
-import { type AwsWorkflowWorld, logicalIdOf, startAwsWorkflowWorld } from './support/aws-workflows.ts';
+import { awsWorkflowSuite, jobSpecOf } from './support/aws-suite.ts';
+import { logicalIdOf } from './support/aws-workflows.ts';
 
 /**
  * MySQL addons on AWS as deployed: provision-addon, backup-addon, restore-addon and delete-addon
@@ -24,85 +18,12 @@ import { type AwsWorkflowWorld, logicalIdOf, startAwsWorkflowWorld } from './sup
  */
 
 const PROJECT = 'proj-mysql-aws';
-let world: AwsWorkflowWorld;
-const recorded: AwsCall[] = [];
-let counter = 0;
+const { world, recorded, flushCalls, provision, running, backUp, restore, dumpJob, secretName } =
+  awsWorkflowSuite(PROJECT, { namePrefix: 'my', defaults: { engine: 'mysql' } });
 
-beforeAll(async () => {
-  world = await startAwsWorkflowWorld();
-}, 180_000);
-const flushCalls = () => {
-  recorded.push(...world.fake.calls);
-  world.fake.calls.length = 0;
-};
-afterEach(() => {
-  flushCalls();
-  world.fake.reset();
-  world.runTaskCalls.length = 0;
-  world.jobs.behaviour = async () => ({});
-});
-afterAll(async () => {
-  await world?.stop();
-});
-
-const provision = async (overrides: Record<string, unknown> = {}) => {
-  const { addon, operation } = await world.service.create(
-    PROJECT,
-    createRequest({ name: `my-${++counter}`, engine: 'mysql', ...overrides }),
-  );
-  await world.workflows.idle();
-  return {
-    addon: await world.store.getAddon(PROJECT, addon.id),
-    operation: await world.store.getOperation(PROJECT, operation.id),
-  };
-};
-
-const running = async (): Promise<AddonRecord> => {
-  const { addon } = await provision();
-  expect(addon.status).toBe('running');
-  flushCalls();
-  return addon;
-};
-
-const backUp = async (addon: AddonRecord, type: 'dump' | 'snapshot') => {
-  const request =
-    type === 'dump' ? ({ type, compression: 'zstd', pinned: false } as const) : { type, pinned: false };
-  const { backup, operation } = await world.backupService.create(PROJECT, addon.id, request);
-  await world.workflows.idle();
-  return {
-    backup: await world.backupStore.getBackup(PROJECT, backup.id),
-    operation: await world.store.getOperation(PROJECT, operation.id),
-  };
-};
-
-const restore = async (addon: AddonRecord, backupId: string) => {
-  const { operation } = await world.backupService.restore(PROJECT, addon.id, backupId);
-  await world.workflows.idle();
-  return {
-    operation: await world.store.getOperation(PROJECT, operation.id),
-    addon: await world.store.getAddon(PROJECT, addon.id),
-  };
-};
-
-const jobSpecOf = (parameters: Record<string, unknown> | undefined): JobSpec => {
-  const overrides = parameters?.Overrides as {
-    ContainerOverrides: Array<{ Environment: Array<{ Name: string; Value: string }> }>;
-  };
-  const raw = overrides.ContainerOverrides[0]?.Environment.find((entry) => entry.Name === 'JOB_SPEC')?.Value;
-  return JobSpecSchema.parse(JSON.parse(String(raw)));
-};
-
-/** What the Fargate dump job does to S3 when it succeeds. */
-const dumpJob = async (parameters: Record<string, unknown>) => {
-  const spec = jobSpecOf(parameters);
-  if (spec.kind !== 'dump') throw new Error('not a dump');
-  world.fake.putDump(spec.artifact.bucket, spec.artifact.key, spec.resultKey, '-- MySQL dump\n');
-  return { StopCode: 'EssentialContainerExited', Containers: [{ ExitCode: 0 }] };
-};
-
-const secretName = (addonId: string) => `${world.env.SECRET_NAME_PREFIX}${PROJECT}/${addonId}`;
-const addonGroups = () => [...world.fake.groups.values()].filter((group) => group.name.startsWith('addon-'));
-const secretOf = (addonId: string) => JSON.parse(String(world.fake.secrets.get(secretName(addonId))));
+const addonGroups = () =>
+  [...world().fake.groups.values()].filter((group) => group.name.startsWith('addon-'));
+const secretOf = (addonId: string) => JSON.parse(String(world().fake.secrets.get(secretName(addonId))));
 
 describe('provision-addon for MySQL on AWS', () => {
   it('creates an RDS for MySQL 8.4 instance on port 3306 with the MySQL TLS parameter group, KMS and tags, and publishes a mysql:// URI', async () => {
@@ -117,7 +38,7 @@ describe('provision-addon for MySQL on AWS', () => {
       tls: true,
       endpoint: { host, port: 3306 },
     });
-    const [created] = world.fake.inputsOf('rds', 'CreateDBInstance');
+    const [created] = world().fake.inputsOf('rds', 'CreateDBInstance');
     const password = secretOf(addon.id).password as string;
     expect(created).toEqual({
       DBInstanceIdentifier: addon.resourceId,
@@ -128,36 +49,36 @@ describe('provision-addon for MySQL on AWS', () => {
       AllocatedStorage: 20,
       StorageType: 'gp3',
       StorageEncrypted: true,
-      KmsKeyId: world.env.STORAGE_KMS_KEY_ID,
+      KmsKeyId: world().env.STORAGE_KMS_KEY_ID,
       DBName: 'shop',
       MasterUsername: 'addonadmin',
       MasterUserPassword: password,
       Port: 3306,
-      DBSubnetGroupName: world.env.DB_SUBNET_GROUP_NAME,
+      DBSubnetGroupName: world().env.DB_SUBNET_GROUP_NAME,
       VpcSecurityGroupIds: [addonGroups()[0]?.id],
       PubliclyAccessible: false,
       MultiAZ: false,
-      DBParameterGroupName: world.env.TLS_PARAMETER_GROUPS.mysql?.['8.4'],
+      DBParameterGroupName: world().env.TLS_PARAMETER_GROUPS.mysql?.['8.4'],
       BackupRetentionPeriod: 7,
       CopyTagsToSnapshot: true,
       DeletionProtection: true,
       Tags: [
-        { Key: TAG_KEYS.deployment, Value: world.env.DEPLOYMENT_NAME },
+        { Key: TAG_KEYS.deployment, Value: world().env.DEPLOYMENT_NAME },
         { Key: TAG_KEYS.project, Value: PROJECT },
         { Key: TAG_KEYS.addon, Value: addon.id },
       ],
     });
     // Not PostgreSQL's group, and one the stack created for MySQL.
     expect(created?.DBParameterGroupName).toEqual(expect.any(String));
-    expect(Object.values(world.env.TLS_PARAMETER_GROUPS.postgresql ?? {})).not.toContain(
+    expect(Object.values(world().env.TLS_PARAMETER_GROUPS.postgresql ?? {})).not.toContain(
       created?.DBParameterGroupName,
     );
     // The addon's group admits 3306 from the project's client group only.
-    expect(world.fake.inputsOf('ec2', 'AuthorizeSecurityGroupIngress')).toMatchObject([
+    expect(world().fake.inputsOf('ec2', 'AuthorizeSecurityGroupIngress')).toMatchObject([
       { IpPermissions: [{ IpProtocol: 'tcp', FromPort: 3306, ToPort: 3306 }] },
     ]);
-    expect(world.fake.inputsOf('ec2', 'AuthorizeSecurityGroupEgress')).toMatchObject([
-      { IpPermissions: [{ FromPort: 3306, ToPort: 3306, IpRanges: [{ CidrIp: world.env.VPC_CIDR }] }] },
+    expect(world().fake.inputsOf('ec2', 'AuthorizeSecurityGroupEgress')).toMatchObject([
+      { IpPermissions: [{ FromPort: 3306, ToPort: 3306, IpRanges: [{ CidrIp: world().env.VPC_CIDR }] }] },
     ]);
     expect(secretOf(addon.id)).toEqual({
       engine: 'mysql',
@@ -175,22 +96,22 @@ describe('provision-addon for MySQL on AWS', () => {
     const { addon, operation } = await provision({ tls: false, version: '8.0' });
 
     expect(operation.status).toBe('completed');
-    expect(world.fake.inputsOf('rds', 'CreateDBInstance')).toMatchObject([
+    expect(world().fake.inputsOf('rds', 'CreateDBInstance')).toMatchObject([
       {
         Engine: 'mysql',
         EngineVersion: '8.0',
-        DBParameterGroupName: world.env.NO_TLS_PARAMETER_GROUPS.mysql?.['8.0'],
+        DBParameterGroupName: world().env.NO_TLS_PARAMETER_GROUPS.mysql?.['8.0'],
       },
     ]);
-    expect(world.env.NO_TLS_PARAMETER_GROUPS.mysql?.['8.0']).not.toBe(
-      world.env.TLS_PARAMETER_GROUPS.mysql?.['8.0'],
+    expect(world().env.NO_TLS_PARAMETER_GROUPS.mysql?.['8.0']).not.toBe(
+      world().env.TLS_PARAMETER_GROUPS.mysql?.['8.0'],
     );
     expect(secretOf(addon.id)).toMatchObject({ tls: false, uri: expect.not.stringContaining('ssl-mode') });
   });
 
   it('refuses replicas with a 422 naming the field, before anything starts', async () => {
-    const refused = await world.service
-      .create(PROJECT, createRequest({ name: 'replicated', engine: 'mysql', replicas: 1 }))
+    const refused = await world()
+      .service.create(PROJECT, createRequest({ name: 'replicated', engine: 'mysql', replicas: 1 }))
       .catch((error: unknown) => error);
 
     expect(refused).toBeInstanceOf(UnsupportedError);
@@ -198,12 +119,12 @@ describe('provision-addon for MySQL on AWS', () => {
       path: 'body.replicas',
       message: expect.stringContaining('MySQL'),
     });
-    await world.workflows.idle();
-    expect(world.fake.calls).toEqual([]);
+    await world().workflows.idle();
+    expect(world().fake.calls).toEqual([]);
   });
 
   it('fails the operation when RDS refuses CreateDBInstance, and leaves nothing behind', async () => {
-    world.fake.failNext.set('CreateDBInstance', [
+    world().fake.failNext.set('CreateDBInstance', [
       new RDSServiceException({
         name: 'InvalidParameterCombination',
         $fault: 'client',
@@ -218,10 +139,10 @@ describe('provision-addon for MySQL on AWS', () => {
       error: { code: 'ProviderError', message: expect.stringContaining('creating the database instance') },
     });
     expect(addon).toMatchObject({ status: 'failed', currentOperationId: null, endpoint: null });
-    expect(world.fake.inputsOf('rds', 'CreateDBInstance')).toHaveLength(1);
-    expect(world.fake.instances.size).toBe(0);
+    expect(world().fake.inputsOf('rds', 'CreateDBInstance')).toHaveLength(1);
+    expect(world().fake.instances.size).toBe(0);
     expect(addonGroups()).toEqual([]);
-    expect(world.fake.secrets.has(secretName(addon.id))).toBe(false);
+    expect(world().fake.secrets.has(secretName(addon.id))).toBe(false);
   });
 });
 
@@ -237,43 +158,43 @@ describe('backup-addon for MySQL on AWS', () => {
       snapshotId: `${addon.resourceId}-${backup.id}`,
       sizeBytes: 20 * 1024 ** 3,
     });
-    expect(world.fake.inputsOf('rds', 'CreateDBSnapshot')).toEqual([
+    expect(world().fake.inputsOf('rds', 'CreateDBSnapshot')).toEqual([
       {
         DBSnapshotIdentifier: backup.snapshotId,
         DBInstanceIdentifier: addon.resourceId,
         Tags: [
-          { Key: TAG_KEYS.deployment, Value: world.env.DEPLOYMENT_NAME },
+          { Key: TAG_KEYS.deployment, Value: world().env.DEPLOYMENT_NAME },
           { Key: TAG_KEYS.source, Value: addon.resourceId },
         ],
       },
     ]);
-    expect(world.runTaskCalls).toEqual([]);
+    expect(world().runTaskCalls).toEqual([]);
   });
 
   it('runs the dump job on Fargate with a MySQL job spec', async () => {
     const addon = await running();
-    world.jobs.behaviour = dumpJob;
+    world().jobs.behaviour = dumpJob('-- MySQL dump\n');
     const { backup, operation } = await backUp(addon, 'dump');
 
     expect(operation).toMatchObject({ status: 'completed', error: null });
     // The bucket's key names no engine (the reconciler matches `.dump.`); downloads are named `.sql.zst`.
     const artifact = {
-      bucket: world.env.BACKUP_BUCKET,
+      bucket: world().env.BACKUP_BUCKET,
       key: `dumps/${PROJECT}/${addon.id}/${backup.id}.dump.zst`,
     };
     expect(backup).toMatchObject({ status: 'completed', artifact, sha256: 'a'.repeat(64) });
-    expect(world.runTaskCalls).toHaveLength(1);
-    expect(world.runTaskCalls[0]).toMatchObject({
-      Cluster: world.env.JOB_CLUSTER_ARN,
-      TaskDefinition: world.env.JOB_TASK_DEFINITION_ARN,
+    expect(world().runTaskCalls).toHaveLength(1);
+    expect(world().runTaskCalls[0]).toMatchObject({
+      Cluster: world().env.JOB_CLUSTER_ARN,
+      TaskDefinition: world().env.JOB_TASK_DEFINITION_ARN,
       LaunchType: 'FARGATE',
       NetworkConfiguration: {
         AwsvpcConfiguration: {
-          SecurityGroups: [...world.env.JOB_SECURITY_GROUP_IDS, addon.network?.clientSecurityGroupId],
+          SecurityGroups: [...world().env.JOB_SECURITY_GROUP_IDS, addon.network?.clientSecurityGroupId],
         },
       },
     });
-    expect(jobSpecOf(world.runTaskCalls[0])).toEqual({
+    expect(jobSpecOf(world().runTaskCalls[0])).toEqual({
       kind: 'dump',
       operationId: operation.id,
       projectId: PROJECT,
@@ -285,7 +206,7 @@ describe('backup-addon for MySQL on AWS', () => {
       compression: 'zstd',
       estimatedBytes: 20 * 1024 ** 3,
     });
-    expect(world.fake.commands('rds')).toEqual([]);
+    expect(world().fake.commands('rds')).toEqual([]);
   });
 });
 
@@ -300,26 +221,28 @@ describe('restore-addon for MySQL on AWS', () => {
     expect(operation).toMatchObject({ status: 'completed', error: null });
     expect(after).toMatchObject({ status: 'running', currentOperationId: null, endpoint: addon.endpoint });
     const { staging, retired } = restoreIdentifiers(addon.resourceId, operation.id);
-    expect(world.fake.inputsOf('rds', 'RestoreDBInstanceFromDBSnapshot')).toMatchObject([
+    expect(world().fake.inputsOf('rds', 'RestoreDBInstanceFromDBSnapshot')).toMatchObject([
       {
         DBInstanceIdentifier: staging,
         DBSnapshotIdentifier: backup.snapshotId,
-        DBParameterGroupName: world.env.TLS_PARAMETER_GROUPS.mysql?.['8.4'],
+        DBParameterGroupName: world().env.TLS_PARAMETER_GROUPS.mysql?.['8.4'],
         Port: 3306,
         DeletionProtection: true,
         Tags: expect.arrayContaining([{ Key: TAG_KEYS.restore, Value: operation.id }]),
       },
     ]);
     expect(
-      world.fake.inputsOf('rds', 'ModifyDBInstance').filter((input) => input.NewDBInstanceIdentifier),
+      world()
+        .fake.inputsOf('rds', 'ModifyDBInstance')
+        .filter((input) => input.NewDBInstanceIdentifier),
     ).toEqual([
       { DBInstanceIdentifier: addon.resourceId, NewDBInstanceIdentifier: retired, ApplyImmediately: true },
       { DBInstanceIdentifier: staging, NewDBInstanceIdentifier: addon.resourceId, ApplyImmediately: true },
     ]);
-    expect(world.fake.inputsOf('rds', 'DeleteDBInstance')).toEqual([
+    expect(world().fake.inputsOf('rds', 'DeleteDBInstance')).toEqual([
       { DBInstanceIdentifier: retired, SkipFinalSnapshot: true, DeleteAutomatedBackups: false },
     ]);
-    const swapped = world.fake.instances.get(addon.resourceId);
+    const swapped = world().fake.instances.get(addon.resourceId);
     expect(swapped?.settings).toMatchObject({ Engine: 'mysql', EngineVersion: '8.4' });
     expect(swapped?.tags).toContainEqual({ Key: TAG_KEYS.restore, Value: operation.id });
   });
@@ -328,34 +251,34 @@ describe('restore-addon for MySQL on AWS', () => {
     const addon = await running();
     const { backup } = await backUp(addon, 'snapshot');
     flushCalls();
-    world.fake.restoreScript = { statuses: ['creating', 'incompatible-restore'] };
+    world().fake.restoreScript = { statuses: ['creating', 'incompatible-restore'] };
 
     const { operation, addon: after } = await restore(addon, backup.id);
 
     expect(operation).toMatchObject({ status: 'failed', error: { code: 'ProviderError' } });
     expect(after).toMatchObject({ status: 'running', endpoint: addon.endpoint });
     const { staging } = restoreIdentifiers(addon.resourceId, operation.id);
-    expect(world.fake.inputsOf('rds', 'DeleteDBInstance')).toEqual([
+    expect(world().fake.inputsOf('rds', 'DeleteDBInstance')).toEqual([
       { DBInstanceIdentifier: staging, SkipFinalSnapshot: true, DeleteAutomatedBackups: false },
     ]);
-    const original = world.fake.instances.get(addon.resourceId);
+    const original = world().fake.instances.get(addon.resourceId);
     expect(original?.settings).toMatchObject({ Engine: 'mysql' });
     expect(original?.tags.some((tag) => tag.Key === TAG_KEYS.restore)).toBe(false);
   });
 
   it('restores a dump with a Fargate restore job for the MySQL engine, checking the recorded SHA-256', async () => {
     const addon = await running();
-    world.jobs.behaviour = dumpJob;
+    world().jobs.behaviour = dumpJob('-- MySQL dump\n');
     const { backup } = await backUp(addon, 'dump');
-    world.runTaskCalls.length = 0;
+    world().runTaskCalls.length = 0;
     flushCalls();
-    world.jobs.behaviour = async () => ({ StopCode: 'EssentialContainerExited' });
+    world().jobs.behaviour = async () => ({ StopCode: 'EssentialContainerExited' });
 
     const { operation, addon: after } = await restore(addon, backup.id);
 
     expect(operation).toMatchObject({ status: 'completed', error: null });
     expect(after).toMatchObject({ status: 'running', currentOperationId: null });
-    expect(jobSpecOf(world.runTaskCalls[0])).toEqual({
+    expect(jobSpecOf(world().runTaskCalls[0])).toEqual({
       kind: 'restore',
       operationId: operation.id,
       projectId: PROJECT,
@@ -366,43 +289,43 @@ describe('restore-addon for MySQL on AWS', () => {
       compression: 'zstd',
       expectedSha256: 'a'.repeat(64),
     });
-    expect(world.fake.commands('rds')).toEqual([]);
+    expect(world().fake.commands('rds')).toEqual([]);
   });
 });
 
 describe('delete-addon for MySQL on AWS', () => {
   it('deletes the instance (protection off, no final snapshot), its security group and its secret', async () => {
     const addon = await running();
-    const { operation } = await world.service.delete(PROJECT, addon.id);
-    await world.workflows.idle();
+    const { operation } = await world().service.delete(PROJECT, addon.id);
+    await world().workflows.idle();
 
-    expect(await world.store.getOperation(PROJECT, operation.id)).toMatchObject({
+    expect(await world().store.getOperation(PROJECT, operation.id)).toMatchObject({
       status: 'completed',
       error: null,
     });
-    expect(await world.store.findAddon(PROJECT, addon.id)).toBeUndefined();
-    expect(world.fake.inputsOf('rds', 'ModifyDBInstance')).toEqual([
+    expect(await world().store.findAddon(PROJECT, addon.id)).toBeUndefined();
+    expect(world().fake.inputsOf('rds', 'ModifyDBInstance')).toEqual([
       { DBInstanceIdentifier: addon.resourceId, DeletionProtection: false, ApplyImmediately: true },
     ]);
-    expect(world.fake.inputsOf('rds', 'DeleteDBInstance')).toEqual([
+    expect(world().fake.inputsOf('rds', 'DeleteDBInstance')).toEqual([
       { DBInstanceIdentifier: addon.resourceId, SkipFinalSnapshot: true, DeleteAutomatedBackups: false },
     ]);
-    expect(world.fake.instances.has(addon.resourceId)).toBe(false);
+    expect(world().fake.instances.has(addon.resourceId)).toBe(false);
     expect(addonGroups().some((group) => group.name === addon.resourceId)).toBe(false);
-    expect(world.fake.secrets.has(secretName(addon.id))).toBe(false);
+    expect(world().fake.secrets.has(secretName(addon.id))).toBe(false);
   });
 });
 
 describe('the workflow function role, over MySQL addons', () => {
   it('allows every AWS action the workflow function sent for them, on the resources it sent them to', () => {
     flushCalls();
-    const { json } = world.synthesized;
-    const roleId = logicalIdOf(world.synthesized, world.synthesized.stack.workflows.taskFunction.role);
+    const { json } = world().synthesized;
+    const roleId = logicalIdOf(world().synthesized, world().synthesized.stack.workflows.taskFunction.role);
     const env: CallEnvironment = {
-      tableKeyArn: world.env.SECRETS_KMS_KEY_ID,
-      secretsKeyArn: world.env.SECRETS_KMS_KEY_ID,
-      bucketKeyArn: world.env.STORAGE_KMS_KEY_ID,
-      storageKeyArn: world.env.STORAGE_KMS_KEY_ID,
+      tableKeyArn: world().env.SECRETS_KMS_KEY_ID,
+      secretsKeyArn: world().env.SECRETS_KMS_KEY_ID,
+      bucketKeyArn: world().env.STORAGE_KMS_KEY_ID,
+      storageKeyArn: world().env.STORAGE_KMS_KEY_ID,
     };
     expect(recorded.some((call) => call.command === 'RestoreDBInstanceFromDBSnapshot')).toBe(true);
     expect(recorded.some((call) => call.input.Engine === 'mysql')).toBe(true);

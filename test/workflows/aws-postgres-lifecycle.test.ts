@@ -1,14 +1,9 @@
 import { ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TAG_KEYS } from '#shared/providers/aws/tags.ts';
-import {
-  type AwsCall,
-  type CallEnvironment,
-  deniedPermissions,
-  roleStatements,
-} from '../infra/support/iam.ts';
-import { createRequest } from '../support/fixtures.ts';
-import { type AwsWorkflowWorld, logicalIdOf, startAwsWorkflowWorld } from './support/aws-workflows.ts';
+import { type CallEnvironment, deniedPermissions, roleStatements } from '../infra/support/iam.ts';
+import { awsWorkflowSuite } from './support/aws-suite.ts';
+import { logicalIdOf } from './support/aws-workflows.ts';
 import { awsErrors } from './support/fake-aws.ts';
 
 /**
@@ -19,47 +14,12 @@ import { awsErrors } from './support/fake-aws.ts';
  */
 
 const PROJECT = 'proj-aws';
-let world: AwsWorkflowWorld;
-const recorded: AwsCall[] = [];
-let counter = 0;
-
-beforeAll(async () => {
-  world = await startAwsWorkflowWorld();
-}, 180_000);
-/** Keep what was sent for the IAM checks at the end, and start a fresh log. */
-const flushCalls = () => {
-  recorded.push(...world.fake.calls);
-  world.fake.calls.length = 0;
-};
-afterEach(() => {
-  flushCalls();
-  world.fake.reset();
-});
-afterAll(async () => {
-  await world?.stop();
+const { world, recorded, flushCalls, provision, deleteAddon, secretName } = awsWorkflowSuite(PROJECT, {
+  namePrefix: 'aws',
 });
 
-const provision = async (overrides: Record<string, unknown> = {}) => {
-  const { addon, operation } = await world.service.create(
-    PROJECT,
-    createRequest({ name: `aws-${++counter}`, ...overrides }),
-  );
-  await world.workflows.idle();
-  return {
-    addon: await world.store.getAddon(PROJECT, addon.id),
-    operation: await world.store.getOperation(PROJECT, operation.id),
-  };
-};
-
-const deleteAddon = async (addonId: string) => {
-  const { operation } = await world.service.delete(PROJECT, addonId);
-  await world.workflows.idle();
-  return world.store.getOperation(PROJECT, operation.id);
-};
-
-const secretName = (addonId: string) => `${world.env.SECRET_NAME_PREFIX}${PROJECT}/${addonId}`;
 const deploymentTags = (addonId: string) => [
-  { Key: TAG_KEYS.deployment, Value: world.env.DEPLOYMENT_NAME },
+  { Key: TAG_KEYS.deployment, Value: world().env.DEPLOYMENT_NAME },
   { Key: TAG_KEYS.project, Value: PROJECT },
   { Key: TAG_KEYS.addon, Value: addonId },
 ];
@@ -68,10 +28,10 @@ const CLIENT_GROUP = 'sg-00000000000000001';
 const FIRST_GROUP = 'sg-00000000000000002';
 /** Addon groups left in the fake (project client groups outlive the project's addons). */
 const addonGroups = () =>
-  [...world.fake.groups.values()].filter((group) => group.name.startsWith('addon-')).length;
+  [...world().fake.groups.values()].filter((group) => group.name.startsWith('addon-')).length;
 const describeGroup = (name: string) => ({
   Filters: [
-    { Name: 'vpc-id', Values: [world.env.VPC_ID] },
+    { Name: 'vpc-id', Values: [world().env.VPC_ID] },
     { Name: 'group-name', Values: [name] },
   ],
 });
@@ -90,7 +50,7 @@ describe('provision-addon on AWS', () => {
     const host = `${addon.resourceId}.abcdefghijkl.eu-west-1.rds.amazonaws.com`;
     expect(addon.endpoint).toEqual({ host, port: 5432 });
 
-    expect(world.fake.commands('ec2')).toEqual([
+    expect(world().fake.commands('ec2')).toEqual([
       'DescribeSecurityGroups',
       'CreateSecurityGroup',
       'RevokeSecurityGroupEgress',
@@ -102,22 +62,22 @@ describe('provision-addon on AWS', () => {
       'DescribeSecurityGroups',
       'DescribeSecurityGroups',
     ]);
-    expect(world.fake.inputsOf('ec2', 'DescribeSecurityGroups')).toEqual([
+    expect(world().fake.inputsOf('ec2', 'DescribeSecurityGroups')).toEqual([
       describeGroup(`clients-${PROJECT}`),
       describeGroup(addon.resourceId),
       describeGroup(`clients-${PROJECT}`),
       describeGroup(`clients-${PROJECT}`),
     ]);
-    expect(world.fake.inputsOf('ec2', 'CreateSecurityGroup')).toEqual([
+    expect(world().fake.inputsOf('ec2', 'CreateSecurityGroup')).toEqual([
       {
         GroupName: `clients-${PROJECT}`,
         Description: `Clients of the addons of project ${PROJECT}`,
-        VpcId: world.env.VPC_ID,
+        VpcId: world().env.VPC_ID,
         TagSpecifications: [
           {
             ResourceType: 'security-group',
             Tags: [
-              { Key: TAG_KEYS.deployment, Value: world.env.DEPLOYMENT_NAME },
+              { Key: TAG_KEYS.deployment, Value: world().env.DEPLOYMENT_NAME },
               { Key: TAG_KEYS.project, Value: PROJECT },
               { Key: TAG_KEYS.role, Value: 'project-clients' },
             ],
@@ -127,14 +87,14 @@ describe('provision-addon on AWS', () => {
       {
         GroupName: addon.resourceId,
         Description: `PostgreSQL addon ${addon.id} of project ${PROJECT}`,
-        VpcId: world.env.VPC_ID,
+        VpcId: world().env.VPC_ID,
         TagSpecifications: [{ ResourceType: 'security-group', Tags: deploymentTags(addon.id) }],
       },
     ]);
-    expect(world.fake.inputsOf('ec2', 'RevokeSecurityGroupEgress')).toEqual([
+    expect(world().fake.inputsOf('ec2', 'RevokeSecurityGroupEgress')).toEqual([
       { GroupId: CLIENT_GROUP, IpPermissions: [{ IpProtocol: '-1', IpRanges: [{ CidrIp: '0.0.0.0/0' }] }] },
     ]);
-    expect(world.fake.inputsOf('ec2', 'AuthorizeSecurityGroupEgress')).toEqual([
+    expect(world().fake.inputsOf('ec2', 'AuthorizeSecurityGroupEgress')).toEqual([
       {
         GroupId: CLIENT_GROUP,
         IpPermissions: [
@@ -142,12 +102,12 @@ describe('provision-addon on AWS', () => {
             IpProtocol: 'tcp',
             FromPort: 5432,
             ToPort: 5432,
-            IpRanges: [{ CidrIp: world.env.VPC_CIDR, Description: 'Addons of the project' }],
+            IpRanges: [{ CidrIp: world().env.VPC_CIDR, Description: 'Addons of the project' }],
           },
         ],
       },
     ]);
-    expect(world.fake.inputsOf('ec2', 'AuthorizeSecurityGroupIngress')).toEqual([
+    expect(world().fake.inputsOf('ec2', 'AuthorizeSecurityGroupIngress')).toEqual([
       {
         GroupId: FIRST_GROUP,
         IpPermissions: [
@@ -162,16 +122,16 @@ describe('provision-addon on AWS', () => {
     ]);
 
     // Wait, creating; wait, available; publishCredentials checks once more.
-    expect(world.fake.commands('rds')).toEqual([
+    expect(world().fake.commands('rds')).toEqual([
       'CreateDBInstance',
       'DescribeDBInstances',
       'DescribeDBInstances',
       'DescribeDBInstances',
     ]);
-    const [created] = world.fake.inputsOf('secretsmanager', 'CreateSecret');
+    const [created] = world().fake.inputsOf('secretsmanager', 'CreateSecret');
     const password = JSON.parse(String(created?.SecretString)).password as string;
     expect(password).toMatch(/^[A-Za-z0-9]{32}$/);
-    expect(world.fake.inputsOf('rds', 'CreateDBInstance')).toEqual([
+    expect(world().fake.inputsOf('rds', 'CreateDBInstance')).toEqual([
       {
         DBInstanceIdentifier: addon.resourceId,
         Engine: 'postgres',
@@ -181,27 +141,27 @@ describe('provision-addon on AWS', () => {
         AllocatedStorage: 20,
         StorageType: 'gp3',
         StorageEncrypted: true,
-        KmsKeyId: world.env.STORAGE_KMS_KEY_ID,
+        KmsKeyId: world().env.STORAGE_KMS_KEY_ID,
         DBName: 'orders_db',
         MasterUsername: 'addonadmin',
         MasterUserPassword: password,
         Port: 5432,
-        DBSubnetGroupName: world.env.DB_SUBNET_GROUP_NAME,
+        DBSubnetGroupName: world().env.DB_SUBNET_GROUP_NAME,
         VpcSecurityGroupIds: [FIRST_GROUP],
         PubliclyAccessible: false,
         MultiAZ: false,
-        DBParameterGroupName: world.env.TLS_PARAMETER_GROUPS.postgresql?.['17'],
+        DBParameterGroupName: world().env.TLS_PARAMETER_GROUPS.postgresql?.['17'],
         BackupRetentionPeriod: 7,
         CopyTagsToSnapshot: true,
         DeletionProtection: true,
         Tags: deploymentTags(addon.id),
       },
     ]);
-    expect(world.fake.inputsOf('rds', 'DescribeDBInstances')).toEqual(
+    expect(world().fake.inputsOf('rds', 'DescribeDBInstances')).toEqual(
       Array(3).fill({ DBInstanceIdentifier: addon.resourceId }),
     );
 
-    expect(world.fake.commands('secretsmanager')).toEqual([
+    expect(world().fake.commands('secretsmanager')).toEqual([
       'GetSecretValue',
       'PutSecretValue',
       'CreateSecret',
@@ -212,14 +172,14 @@ describe('provision-addon on AWS', () => {
     expect(created).toEqual({
       Name: secretName(addon.id),
       SecretString: expect.any(String),
-      KmsKeyId: world.env.SECRETS_KMS_KEY_ID,
+      KmsKeyId: world().env.SECRETS_KMS_KEY_ID,
       Description: `Connection details of addon ${addon.id} in project ${PROJECT}`,
       Tags: [
         { Key: 'addons:project', Value: PROJECT },
         { Key: 'addons:addon', Value: addon.id },
       ],
     });
-    expect(JSON.parse(String(world.fake.secrets.get(secretName(addon.id))))).toEqual({
+    expect(JSON.parse(String(world().fake.secrets.get(secretName(addon.id))))).toEqual({
       engine: 'postgresql',
       host,
       port: 5432,
@@ -232,18 +192,22 @@ describe('provision-addon on AWS', () => {
   });
 
   it('retries RDS throttling and reuses the security groups the first attempt created', async () => {
-    world.fake.failNext.set('CreateDBInstance', [awsErrors.rdsThrottling()]);
+    world().fake.failNext.set('CreateDBInstance', [awsErrors.rdsThrottling()]);
     const { addon, operation } = await provision();
 
     expect(operation.status).toBe('completed');
-    expect(world.fake.commands('ec2').filter((command) => command !== 'DescribeSecurityGroups')).toEqual([
+    expect(
+      world()
+        .fake.commands('ec2')
+        .filter((command) => command !== 'DescribeSecurityGroups'),
+    ).toEqual([
       'CreateSecurityGroup',
       'RevokeSecurityGroupEgress',
       'AuthorizeSecurityGroupEgress',
       'CreateSecurityGroup',
       'AuthorizeSecurityGroupIngress',
     ]);
-    const creates = world.fake.inputsOf('rds', 'CreateDBInstance');
+    const creates = world().fake.inputsOf('rds', 'CreateDBInstance');
     expect(creates).toHaveLength(2);
     expect(creates[1]).toEqual(creates[0]);
     expect(creates[0]).toMatchObject({
@@ -255,35 +219,36 @@ describe('provision-addon on AWS', () => {
   it('retries a throttled describe (RDS and DynamoDB) while the instance is creating, and never compensates', async () => {
     // Prepare: RDS throttles two describes and fails one with a 5xx; DynamoDB throttles the
     // reads of the describe step once the instance exists.
-    world.fake.failNext.set('DescribeDBInstances', [
+    world().fake.failNext.set('DescribeDBInstances', [
       awsErrors.rdsThrottling(),
       awsErrors.rdsThrottling(),
       Object.assign(awsErrors.rdsThrottling(), { name: 'InternalFailure', $fault: 'server' }),
     ]);
     let dynamoThrottles = 2;
     const fault = (command: string) => {
-      if (command !== 'GetItem' || world.fake.instances.size === 0 || dynamoThrottles === 0) return undefined;
+      if (command !== 'GetItem' || world().fake.instances.size === 0 || dynamoThrottles === 0)
+        return undefined;
       dynamoThrottles--;
       return new ProvisionedThroughputExceededException({
         message: 'The level of configured provisioned throughput for the table was exceeded',
         $metadata: { httpStatusCode: 400 },
       });
     };
-    world.dynamoFaults.push(fault);
+    world().dynamoFaults.push(fault);
 
     // Act
-    const { addon, operation } = await provision().finally(() => world.dynamoFaults.splice(0));
+    const { addon, operation } = await provision().finally(() => world().dynamoFaults.splice(0));
 
     // Assess
     expect(dynamoThrottles).toBe(0);
     expect(operation).toMatchObject({ status: 'completed', error: null });
     expect(addon).toMatchObject({ status: 'running' });
-    expect(world.fake.commands('rds')).not.toContain('DeleteDBInstance');
-    expect(world.fake.instances.has(addon.resourceId)).toBe(true);
+    expect(world().fake.commands('rds')).not.toContain('DeleteDBInstance');
+    expect(world().fake.instances.has(addon.resourceId)).toBe(true);
   });
 
   it('turns an RDS quota error into a failed operation with the reason, and deletes what it created', async () => {
-    world.fake.failNext.set('CreateDBInstance', [awsErrors.rdsQuota()]);
+    world().fake.failNext.set('CreateDBInstance', [awsErrors.rdsQuota()]);
     const { addon, operation } = await provision();
 
     expect(operation.status).toBe('failed');
@@ -294,8 +259,8 @@ describe('provision-addon on AWS', () => {
     });
     expect(addon).toMatchObject({ status: 'failed', currentOperationId: null, endpoint: null });
     // Compensation: no instance, so the security group can go at once; then the secret.
-    expect(world.fake.commands('rds')).toEqual(['CreateDBInstance', 'DescribeDBInstances']);
-    expect(world.fake.commands('ec2')).toEqual([
+    expect(world().fake.commands('rds')).toEqual(['CreateDBInstance', 'DescribeDBInstances']);
+    expect(world().fake.commands('ec2')).toEqual([
       'DescribeSecurityGroups',
       'CreateSecurityGroup',
       'RevokeSecurityGroupEgress',
@@ -307,16 +272,16 @@ describe('provision-addon on AWS', () => {
       'DeleteSecurityGroup',
     ]);
     // The addon's group goes; the project's client group stays for its other addons.
-    expect(world.fake.inputsOf('ec2', 'DeleteSecurityGroup')).toEqual([{ GroupId: FIRST_GROUP }]);
-    expect(world.fake.inputsOf('secretsmanager', 'DeleteSecret')).toEqual([
+    expect(world().fake.inputsOf('ec2', 'DeleteSecurityGroup')).toEqual([{ GroupId: FIRST_GROUP }]);
+    expect(world().fake.inputsOf('secretsmanager', 'DeleteSecret')).toEqual([
       { SecretId: secretName(addon.id), ForceDeleteWithoutRecovery: true },
     ]);
     expect(addonGroups()).toBe(0);
-    expect(world.fake.secrets.size).toBe(0);
+    expect(world().fake.secrets.size).toBe(0);
   });
 
   it('compensates an instance RDS reports failed: protection off, delete, secret gone; deleting the addon later removes the group', async () => {
-    world.fake.script = { statuses: ['creating', 'incompatible-network'] };
+    world().fake.script = { statuses: ['creating', 'incompatible-network'] };
     const { addon, operation } = await provision();
 
     expect(operation.status).toBe('failed');
@@ -324,7 +289,7 @@ describe('provision-addon on AWS', () => {
       code: 'ProviderError',
       message: `RDS reports instance ${addon.resourceId} as incompatible-network: the subnet group has no free IP addresses, or one of its subnets is gone`,
     });
-    expect(world.fake.commands('rds')).toEqual([
+    expect(world().fake.commands('rds')).toEqual([
       'CreateDBInstance',
       'DescribeDBInstances',
       'DescribeDBInstances',
@@ -332,13 +297,13 @@ describe('provision-addon on AWS', () => {
       'ModifyDBInstance',
       'DeleteDBInstance',
     ]);
-    expect(world.fake.inputsOf('rds', 'ModifyDBInstance')).toEqual([
+    expect(world().fake.inputsOf('rds', 'ModifyDBInstance')).toEqual([
       { DBInstanceIdentifier: addon.resourceId, DeletionProtection: false, ApplyImmediately: true },
     ]);
-    expect(world.fake.inputsOf('rds', 'DeleteDBInstance')).toEqual([
+    expect(world().fake.inputsOf('rds', 'DeleteDBInstance')).toEqual([
       { DBInstanceIdentifier: addon.resourceId, SkipFinalSnapshot: true, DeleteAutomatedBackups: false },
     ]);
-    expect(world.fake.secrets.size).toBe(0);
+    expect(world().fake.secrets.size).toBe(0);
     // RDS still holds the group while the instance is being deleted.
     expect(addonGroups()).toBe(1);
 
@@ -346,12 +311,12 @@ describe('provision-addon on AWS', () => {
     const deletion = await deleteAddon(addon.id);
     expect(deletion).toMatchObject({ status: 'completed', error: null });
     expect(addonGroups()).toBe(0);
-    expect(world.fake.instances.size).toBe(0);
-    expect(await world.store.findAddon(PROJECT, addon.id)).toBeUndefined();
+    expect(world().fake.instances.size).toBe(0);
+    expect(await world().store.findAddon(PROJECT, addon.id)).toBeUndefined();
   });
 
   it('bounds the wait: an instance stuck in creating fails the operation after 120 checks and is deleted', async () => {
-    world.fake.script = { statuses: ['creating'] };
+    world().fake.script = { statuses: ['creating'] };
     const { addon, operation } = await provision();
 
     expect(operation.status).toBe('failed');
@@ -359,14 +324,16 @@ describe('provision-addon on AWS', () => {
       code: 'ProviderError',
       message: 'The instance was still creating after 120 checks; giving up',
     });
-    expect(world.fake.commands('rds').filter((command) => command === 'DescribeDBInstances')).toHaveLength(
-      121,
-    );
-    expect(world.fake.commands('rds').slice(-2)).toEqual(['ModifyDBInstance', 'DeleteDBInstance']);
-    expect(world.fake.inputsOf('rds', 'DeleteDBInstance')).toEqual([
+    expect(
+      world()
+        .fake.commands('rds')
+        .filter((command) => command === 'DescribeDBInstances'),
+    ).toHaveLength(121);
+    expect(world().fake.commands('rds').slice(-2)).toEqual(['ModifyDBInstance', 'DeleteDBInstance']);
+    expect(world().fake.inputsOf('rds', 'DeleteDBInstance')).toEqual([
       { DBInstanceIdentifier: addon.resourceId, SkipFinalSnapshot: true, DeleteAutomatedBackups: false },
     ]);
-    expect(world.fake.secrets.size).toBe(0);
+    expect(world().fake.secrets.size).toBe(0);
     expect(addon.status).toBe('failed');
   });
 });
@@ -379,8 +346,8 @@ describe('delete-addon on AWS', () => {
     const operation = await deleteAddon(addon.id);
 
     expect(operation).toMatchObject({ status: 'completed', error: null });
-    expect(await world.store.findAddon(PROJECT, addon.id)).toBeUndefined();
-    expect(world.fake.commands('rds')).toEqual([
+    expect(await world().store.findAddon(PROJECT, addon.id)).toBeUndefined();
+    expect(world().fake.commands('rds')).toEqual([
       'DescribeDBInstances',
       'ModifyDBInstance',
       'DeleteDBInstance',
@@ -389,48 +356,50 @@ describe('delete-addon on AWS', () => {
       'DescribeDBInstances', // gone; its security group still has RDS's network interfaces
       'DescribeDBInstances', // gone, and so is the group
     ]);
-    expect(world.fake.inputsOf('rds', 'ModifyDBInstance')).toEqual([
+    expect(world().fake.inputsOf('rds', 'ModifyDBInstance')).toEqual([
       { DBInstanceIdentifier: addon.resourceId, DeletionProtection: false, ApplyImmediately: true },
     ]);
-    expect(world.fake.inputsOf('rds', 'DeleteDBInstance')).toEqual([
+    expect(world().fake.inputsOf('rds', 'DeleteDBInstance')).toEqual([
       { DBInstanceIdentifier: addon.resourceId, SkipFinalSnapshot: true, DeleteAutomatedBackups: false },
     ]);
-    expect(world.fake.commands('ec2')).toEqual([
+    expect(world().fake.commands('ec2')).toEqual([
       'DescribeSecurityGroups',
       'DeleteSecurityGroup',
       'DescribeSecurityGroups',
       'DeleteSecurityGroup',
     ]);
-    expect(world.fake.inputsOf('ec2', 'DeleteSecurityGroup')).toEqual([
+    expect(world().fake.inputsOf('ec2', 'DeleteSecurityGroup')).toEqual([
       { GroupId: FIRST_GROUP },
       { GroupId: FIRST_GROUP },
     ]);
-    expect(world.fake.commands('secretsmanager')).toEqual(['DeleteSecret']);
-    expect(world.fake.inputsOf('secretsmanager', 'DeleteSecret')).toEqual([
+    expect(world().fake.commands('secretsmanager')).toEqual(['DeleteSecret']);
+    expect(world().fake.inputsOf('secretsmanager', 'DeleteSecret')).toEqual([
       { SecretId: secretName(addon.id), ForceDeleteWithoutRecovery: true },
     ]);
-    expect(world.fake.instances.size + addonGroups() + world.fake.secrets.size).toBe(0);
+    expect(world().fake.instances.size + addonGroups() + world().fake.secrets.size).toBe(0);
   });
 
   it('retries while RDS refuses to delete an instance that is busy', async () => {
     const { addon } = await provision();
-    world.fake.failNext.set('DeleteDBInstance', [awsErrors.rdsInvalidState(addon.resourceId, 'backing-up')]);
+    world().fake.failNext.set('DeleteDBInstance', [
+      awsErrors.rdsInvalidState(addon.resourceId, 'backing-up'),
+    ]);
 
     const operation = await deleteAddon(addon.id);
 
     expect(operation.status).toBe('completed');
-    expect(world.fake.inputsOf('rds', 'DeleteDBInstance')).toHaveLength(2);
+    expect(world().fake.inputsOf('rds', 'DeleteDBInstance')).toHaveLength(2);
   });
 });
 
 describe('the workflow function role', () => {
   it('allows every AWS action the workflow function sent, on the resources it sent them to', () => {
-    const { json } = world.synthesized;
-    const roleId = logicalIdOf(world.synthesized, world.synthesized.stack.workflows.taskFunction.role);
+    const { json } = world().synthesized;
+    const roleId = logicalIdOf(world().synthesized, world().synthesized.stack.workflows.taskFunction.role);
     const statements = roleStatements(json, roleId);
     const env: CallEnvironment = {
-      tableKeyArn: world.env.SECRETS_KMS_KEY_ID,
-      secretsKeyArn: world.env.SECRETS_KMS_KEY_ID,
+      tableKeyArn: world().env.SECRETS_KMS_KEY_ID,
+      secretsKeyArn: world().env.SECRETS_KMS_KEY_ID,
     };
     expect(recorded.length).toBeGreaterThan(100);
     expect(statements.length).toBeGreaterThan(5);

@@ -4,7 +4,7 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { errorMessage, ProviderError } from '#shared/errors.ts';
+import { errorMessage, MissingToolError, ProviderError } from '#shared/errors.ts';
 
 /**
  * Operating-system helpers for the local engine supervisor: who engines run as (`os-users.ts`
@@ -242,6 +242,13 @@ export const findExecutable = async (
   return undefined;
 };
 
+/** A common system tool on PATH (cp, tar, zstd...), else a MissingToolError naming the Debian package that has it. */
+export const requireSystemTool = async (name: string, debianPackage: string): Promise<string> => {
+  const found = await findExecutable(name);
+  if (!found) throw new MissingToolError(name, `install it (Debian: apt-get install ${debianPackage})`);
+  return found;
+};
+
 export const exists = async (target: string): Promise<boolean> => {
   try {
     await fs.lstat(target);
@@ -371,4 +378,22 @@ export const stopPid = async (
   if (await waitForExit(pid, 5_000)) return;
   signal(pid, 'SIGKILL');
   if (!(await waitForExit(pid, 5_000))) throw new ProviderError(`Process ${pid} did not exit after SIGKILL`);
+};
+
+/**
+ * The live server a data directory's pid file names (its first line), if any. The pid may have
+ * been reused by an unrelated process since: the engines chdir into their data directory, so
+ * only a process whose cwd is this data directory is the server.
+ */
+export const serverFromPidFile = async (dataDir: string, pidFile: string): Promise<number | undefined> => {
+  let text: string;
+  try {
+    text = await fs.readFile(path.join(dataDir, pidFile), 'utf8');
+  } catch {
+    return undefined;
+  }
+  const pid = Number.parseInt(text.split('\n')[0] ?? '', 10);
+  if (!Number.isInteger(pid) || pid <= 0 || !(await isAlive(pid))) return undefined;
+  const [cwd, realDataDir] = await Promise.all([processCwd(pid), fs.realpath(dataDir).catch(() => dataDir)]);
+  return cwd === realDataDir ? pid : undefined;
 };

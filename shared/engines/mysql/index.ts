@@ -1,5 +1,22 @@
 import { type EngineFacts, NO_CAPABILITIES, RDS_PLANS, uriOf } from '../engine-facts.ts';
 
+/**
+ * The staging and retired databases of an all-or-nothing dump restore (shared/jobs/mysql/staging.ts):
+ * fixed names, one server per addon. The local target grants the customer user these two too.
+ */
+export const RESTORE_STAGING_DATABASE = 'addons_restore';
+export const RESTORE_RETIRED_DATABASE = 'addons_retired';
+
+/** The server's own schemas, and the databases a dump restore stages in and swaps through: no addon may take them. */
+export const RESERVED_DATABASES: readonly string[] = [
+  'mysql',
+  'sys',
+  'information_schema',
+  'performance_schema',
+  RESTORE_STAGING_DATABASE,
+  RESTORE_RETIRED_DATABASE,
+];
+
 export const mysql: EngineFacts = {
   catalog: {
     displayName: 'MySQL',
@@ -35,13 +52,5 @@ export const mysql: EngineFacts = {
   connectionUri: (secret) => uriOf('mysql', secret, secret.tls ? { 'ssl-mode': 'REQUIRED' } : {}),
   // mariadb-dump / mysqldump output: an SQL script.
   dumpExtension: 'sql',
-  // The server's own schemas, and the databases a dump restore stages in and swaps through.
-  reservedDatabaseNames: [
-    'mysql',
-    'sys',
-    'information_schema',
-    'performance_schema',
-    'addons_restore',
-    'addons_retired',
-  ],
+  reservedDatabaseNames: RESERVED_DATABASES,
 };

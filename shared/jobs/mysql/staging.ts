@@ -1,4 +1,5 @@
 import type { RowDataPacket } from 'mysql2/promise';
+import { RESTORE_RETIRED_DATABASE, RESTORE_STAGING_DATABASE } from '../../engines/mysql/index.ts';
 import { ProviderError } from '../../errors.ts';
 import { type MysqlConnection, quoteId } from './connection.ts';
 
@@ -34,8 +35,8 @@ import { type MysqlConnection, quoteId } from './connection.ts';
  * the seconds before the marker drops it from the staging database runs there, on the staged
  * rows. Routines and triggers never run on their own.
  */
-export const STAGING_DB = 'addons_restore';
-export const RETIRED_DB = 'addons_retired';
+export const STAGING_DB = RESTORE_STAGING_DATABASE;
+export const RETIRED_DB = RESTORE_RETIRED_DATABASE;
 export const MARKER_TABLE = '__addons_restore';
 
 type ObjectKind = 'procedure' | 'function' | 'view' | 'trigger' | 'event';

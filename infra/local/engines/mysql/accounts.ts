@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Connection } from 'mysql2/promise';
+import { RESTORE_RETIRED_DATABASE, RESTORE_STAGING_DATABASE } from '#shared/engines/mysql/index.ts';
 import { ProviderError } from '#shared/errors.ts';
 import type { PlatformRole } from '../driver.ts';
 import { DATABASE_CHARSET } from './settings.ts';
@@ -24,19 +25,10 @@ import { DATABASE_CHARSET } from './settings.ts';
 export const PLATFORM_ROLE = 'addons_platform';
 
 /** The staging and retired databases of an all-or-nothing dump restore (see the jobs' MySQL tool). */
-export const RESTORE_DATABASES = ['addons_restore', 'addons_retired'] as const;
+export const RESTORE_DATABASES = [RESTORE_STAGING_DATABASE, RESTORE_RETIRED_DATABASE] as const;
 
 /** Accounts the customer's name must not take (MariaDB's own, the platform's). */
 export const RESERVED_USERNAMES = ['root', 'mariadb.sys', 'mysql', 'public', 'none', PLATFORM_ROLE];
-
-/** Databases the customer's must not be: the server's own and the restore's. */
-export const RESERVED_DATABASES = [
-  'mysql',
-  'information_schema',
-  'performance_schema',
-  'sys',
-  ...RESTORE_DATABASES,
-];
 
 /** What `mariadb-install-db --extra-file` runs after creating the system tables. */
 export const INSTALL_CLEANUP_SQL = [

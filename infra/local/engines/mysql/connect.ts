@@ -1,7 +1,7 @@
-import net from 'node:net';
 import mysql, { type Connection } from 'mysql2/promise';
 import { ProviderError } from '#shared/errors.ts';
-import type { InstanceContext, PlatformRole, Probe } from '../driver.ts';
+import type { InstanceContext, PlatformRole } from '../driver.ts';
+import { probeServer } from '../probe.ts';
 import { socketPath } from './settings.ts';
 
 export const platformRoleOf = (ctx: InstanceContext): PlatformRole => {
@@ -52,31 +52,13 @@ const SERVER_SHUTDOWN = 1053;
  * after the greeting; with --log-warnings=1 the server does not log that aborted handshake.
  */
 export const probeMySql = (host: string, port: number, timeoutMs: number) =>
-  new Promise<Probe>((resolve) => {
-    let connected = false;
-    let received = Buffer.alloc(0);
-    let settled = false;
-    const socket = net.connect({ host, port });
-    const finish = (result: Probe) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(result);
-    };
-    const timer = setTimeout(() => finish(connected ? 'starting' : 'down'), timeoutMs);
-    socket.once('connect', () => {
-      connected = true;
-    });
-    socket.on('data', (chunk: Buffer) => {
-      received = Buffer.concat([received, chunk]);
-      if (received.length < 5) return;
+  probeServer(host, port, timeoutMs, {
+    read: (received) => {
+      if (received.length < 5) return undefined;
       const kind = received[4];
-      if (kind === HANDSHAKE_V10) return finish('ready');
-      if (kind !== ERROR_PACKET) return finish('down'); // not a MySQL server
-      if (received.length < 7) return;
-      finish(received.readUInt16LE(5) === SERVER_SHUTDOWN ? 'starting' : 'ready');
-    });
-    socket.on('error', () => finish('down'));
-    socket.on('close', () => finish(connected ? 'starting' : 'down'));
+      if (kind === HANDSHAKE_V10) return 'ready';
+      if (kind !== ERROR_PACKET) return 'down'; // not a MySQL server
+      if (received.length < 7) return undefined;
+      return received.readUInt16LE(5) === SERVER_SHUTDOWN ? 'starting' : 'ready';
+    },
   });

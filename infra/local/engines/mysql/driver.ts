@@ -1,15 +1,16 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { RESERVED_DATABASES } from '#shared/engines/mysql/index.ts';
 import type { FieldIssue } from '#shared/errors.ts';
-import { errorMessage, ProviderError, UnsupportedError } from '#shared/errors.ts';
+import { errorMessage, ProviderError } from '#shared/errors.ts';
 import type { InstanceSpec } from '#shared/ports/engine-provider.ts';
 import type { EngineDriver, InstanceContext, Probe, SnapshotDriver, StartFailure } from '../driver.ts';
-import { engineEnv, isAlive, isRoot, processCwd, replaceFile, runLogged } from '../system.ts';
+import { localTargetIssues, passwordIssues, rejectIssues } from '../spec-checks.ts';
+import { engineEnv, isRoot, replaceFile, runLogged, serverFromPidFile } from '../system.ts';
 import {
   INSTALL_CLEANUP_SQL,
   PLATFORM_ROLE,
   platformAccountSql,
-  RESERVED_DATABASES,
   RESERVED_USERNAMES,
   settleCustomer,
 } from './accounts.ts';
@@ -21,6 +22,28 @@ import { MariaDbSnapshots } from './snapshots.ts';
 /** MySQL 8 stops user names at 32 characters (MariaDB at 80): addons stay portable between targets. */
 const MAX_USERNAME = 32;
 const MAX_DATABASE = 64;
+
+/** User and database names: not the server's own, and portable to MySQL 8 on AWS. */
+const nameIssues = (spec: InstanceSpec): FieldIssue[] => {
+  const issues: FieldIssue[] = [];
+  if (RESERVED_USERNAMES.includes(spec.username.toLowerCase())) {
+    issues.push({ path: 'username', message: `'${spec.username}' is reserved` });
+  } else if (!/^[A-Za-z0-9_]+$/.test(spec.username) || spec.username.length > MAX_USERNAME) {
+    issues.push({
+      path: 'username',
+      message: `a user name is 1 to ${MAX_USERNAME} letters, digits or underscores`,
+    });
+  }
+  if (RESERVED_DATABASES.includes(spec.database.toLowerCase())) {
+    issues.push({ path: 'database', message: `'${spec.database}' is reserved` });
+  } else if (!/^[A-Za-z0-9_]+$/.test(spec.database) || spec.database.length > MAX_DATABASE) {
+    issues.push({
+      path: 'database',
+      message: `a database name is 1 to ${MAX_DATABASE} letters, digits or underscores`,
+    });
+  }
+  return issues;
+};
 
 /**
  * The local MySQL engine: MariaDB from the system's packages (Debian 12: 10.11), one `mariadbd`
@@ -38,42 +61,12 @@ export class MariaDbDriver implements EngineDriver {
   readonly snapshots: SnapshotDriver = new MariaDbSnapshots();
 
   async checkSupported(spec: InstanceSpec): Promise<void> {
-    const issues: FieldIssue[] = [];
     const major = await serverMajor();
-    if (spec.version !== major && !spec.version.startsWith(`${major}.`)) {
-      issues.push({ path: 'version', message: `the local target runs MariaDB ${major} for MySQL addons` });
-    }
-    if (spec.tls) issues.push({ path: 'tls', message: 'TLS is not available on the local target' });
-    if (spec.replicas > 0)
-      issues.push({ path: 'replicas', message: 'replicas are not available on the local target' });
-    if (spec.publicAccess) {
-      issues.push({ path: 'publicAccess', message: 'local addons listen on the loopback interface only' });
-    }
-    if (RESERVED_USERNAMES.includes(spec.username.toLowerCase())) {
-      issues.push({ path: 'username', message: `'${spec.username}' is reserved` });
-    } else if (!/^[A-Za-z0-9_]+$/.test(spec.username) || spec.username.length > MAX_USERNAME) {
-      issues.push({
-        path: 'username',
-        message: `a user name is 1 to ${MAX_USERNAME} letters, digits or underscores`,
-      });
-    }
-    if (RESERVED_DATABASES.includes(spec.database.toLowerCase())) {
-      issues.push({ path: 'database', message: `'${spec.database}' is reserved` });
-    } else if (!/^[A-Za-z0-9_]+$/.test(spec.database) || spec.database.length > MAX_DATABASE) {
-      issues.push({
-        path: 'database',
-        message: `a database name is 1 to ${MAX_DATABASE} letters, digits or underscores`,
-      });
-    }
-    if (/[\r\n\0]/.test(spec.password) || spec.password.length === 0) {
-      issues.push({ path: 'password', message: 'the password must be a non-empty single line' });
-    }
-    if (issues.length > 0) {
-      throw new UnsupportedError(
-        `This MySQL instance cannot be created locally: ${issues.map((issue) => `${issue.path}: ${issue.message}`).join('; ')}`,
-        issues,
-      );
-    }
+    rejectIssues('MySQL', [
+      ...localTargetIssues(spec, major, `the local target runs MariaDB ${major} for MySQL addons`),
+      ...nameIssues(spec),
+      ...passwordIssues(spec, /[\r\n\0]/),
+    ]);
   }
 
   async initialise(ctx: InstanceContext): Promise<void> {
@@ -168,22 +161,8 @@ export class MariaDbDriver implements EngineDriver {
     return probeMySql(ctx.record.host, ctx.record.port, timeoutMs);
   }
 
-  async findLeftover(ctx: InstanceContext): Promise<number | undefined> {
-    let pidfile: string;
-    try {
-      pidfile = await fs.readFile(path.join(ctx.dataDir, PID_FILE), 'utf8');
-    } catch {
-      return undefined;
-    }
-    const pid = Number.parseInt(pidfile.trim(), 10);
-    if (!Number.isInteger(pid) || pid <= 0 || !(await isAlive(pid))) return undefined;
-    // The pid may have been reused since: mariadbd chdirs into its data directory, so only a
-    // process whose cwd is this data directory is ours.
-    const [cwd, dataDir] = await Promise.all([
-      processCwd(pid),
-      fs.realpath(ctx.dataDir).catch(() => ctx.dataDir),
-    ]);
-    return cwd === dataDir ? pid : undefined;
+  findLeftover(ctx: InstanceContext): Promise<number | undefined> {
+    return serverFromPidFile(ctx.dataDir, PID_FILE);
   }
 
   async clearStaleLocks(ctx: InstanceContext): Promise<void> {

@@ -1,8 +1,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { errorMessage, MissingToolError, ProviderError } from '#shared/errors.ts';
+import { errorMessage, ProviderError } from '#shared/errors.ts';
 import type { InstanceContext, SnapshotDriver } from '../driver.ts';
-import { engineEnv, exists, findExecutable, readFileNoFollow, replaceFile, runLogged } from '../system.ts';
+import { engineEnv, exists, readFileNoFollow, replaceFile, requireSystemTool, runLogged } from '../system.ts';
 import { majorOf, serverMajor, tool } from './binaries.ts';
 import { platformRoleOf } from './connect.ts';
 import { socketPath } from './settings.ts';
@@ -102,8 +102,7 @@ export class MariaDbSnapshots implements SnapshotDriver {
         'SnapshotCorrupt',
       );
     }
-    const [backup, cp] = await Promise.all([tool('mariadb-backup'), findExecutable('cp')]);
-    if (!cp) throw new MissingToolError('cp', 'install it (Debian: apt-get install coreutils)');
+    const [backup, cp] = await Promise.all([tool('mariadb-backup'), requireSystemTool('cp', 'coreutils')]);
     const logFile = await freshLog(ctx);
     // As the engine user: the snapshot is the engine's output, never handled with root's rights.
     const options = { runAs: ctx.runAs, env: engineEnv(), cwd: dataDir, logFile, signal };

@@ -1,8 +1,8 @@
-import net from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
 import { ProviderError } from '#shared/errors.ts';
-import type { InstanceContext, PlatformRole, Probe } from '../driver.ts';
+import type { InstanceContext, PlatformRole } from '../driver.ts';
+import { probeServer } from '../probe.ts';
 import type { Connect } from './roles.ts';
 
 export const platformRoleOf = (ctx: InstanceContext): PlatformRole => {
@@ -86,36 +86,18 @@ export const probePostgres = (
   database: string,
   timeoutMs: number,
 ) =>
-  new Promise<Probe>((resolve) => {
-    let connected = false;
-    let received = Buffer.alloc(0);
-    let settled = false;
-    const socket = net.connect({ host, port });
-    const finish = (result: Probe) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      socket.end();
-      setTimeout(() => socket.destroy(), 1_000).unref();
-      resolve(result);
-    };
-    const timer = setTimeout(() => finish(connected ? 'starting' : 'down'), timeoutMs);
-    socket.once('connect', () => {
-      connected = true;
-      socket.write(startupMessage(user, database));
-    });
-    socket.on('data', (chunk: Buffer) => {
-      received = Buffer.concat([received, chunk]);
+  probeServer(host, port, timeoutMs, {
+    hello: startupMessage(user, database),
+    gracefulClose: true,
+    read: (received) => {
       const type = String.fromCharCode(received[0] ?? 0);
-      if (type === 'R' || type === 'v') return finish('ready');
-      if (type !== 'E') return finish('down'); // not PostgreSQL
-      if (received.length < 5) return;
+      if (type === 'R' || type === 'v') return 'ready';
+      if (type !== 'E') return 'down'; // not PostgreSQL
+      if (received.length < 5) return undefined;
       const length = received.readInt32BE(1);
-      if (received.length < length + 1) return;
-      finish(sqlState(received) === CANNOT_CONNECT_NOW ? 'starting' : 'ready');
-    });
-    socket.on('error', () => finish('down'));
-    socket.on('close', () => finish(connected ? 'starting' : 'down'));
+      if (received.length < length + 1) return undefined;
+      return sqlState(received) === CANNOT_CONNECT_NOW ? 'starting' : 'ready';
+    },
   });
 
 // ---------------------------------------------------------------- snapshots

@@ -1,10 +1,10 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { FieldIssue } from '#shared/errors.ts';
-import { errorMessage, ProviderError, UnsupportedError } from '#shared/errors.ts';
+import { errorMessage, ProviderError } from '#shared/errors.ts';
 import type { InstanceSpec } from '#shared/ports/engine-provider.ts';
 import type { EngineDriver, InstanceContext, Probe, SnapshotDriver, StartFailure } from '../driver.ts';
-import { chownTo, engineEnv, isAlive, processCwd, runLogged } from '../system.ts';
+import { localTargetIssues, passwordIssues, rejectIssues } from '../spec-checks.ts';
+import { chownTo, engineEnv, runLogged, serverFromPidFile } from '../system.ts';
 import { grantPlatformAccess } from './access.ts';
 import { binaries, clusterLocale, serverMajor } from './binaries.ts';
 import {
@@ -36,29 +36,14 @@ export class PostgresDriver implements EngineDriver {
   readonly snapshots: SnapshotDriver = new PostgresSnapshots(this);
 
   async checkSupported(spec: InstanceSpec): Promise<void> {
-    const issues: FieldIssue[] = [];
     const major = await serverMajor();
-    if (spec.version !== major && !spec.version.startsWith(`${major}.`)) {
-      issues.push({ path: 'version', message: `only PostgreSQL ${major} runs on the local target` });
-    }
-    if (spec.tls) issues.push({ path: 'tls', message: 'TLS is not available on the local target' });
-    if (spec.replicas > 0)
-      issues.push({ path: 'replicas', message: 'replicas are not available on the local target' });
-    if (spec.publicAccess) {
-      issues.push({ path: 'publicAccess', message: 'local addons listen on the loopback interface only' });
-    }
-    if ([PLATFORM_ROLE, MIGRATOR_ROLE].includes(spec.username) || spec.username.startsWith('pg_')) {
-      issues.push({ path: 'username', message: `'${spec.username}' is reserved for the platform` });
-    }
-    if (/[\r\n]/.test(spec.password) || spec.password.length === 0) {
-      issues.push({ path: 'password', message: 'the password must be a non-empty single line' });
-    }
-    if (issues.length > 0) {
-      throw new UnsupportedError(
-        `This PostgreSQL instance cannot be created locally: ${issues.map((issue) => `${issue.path}: ${issue.message}`).join('; ')}`,
-        issues,
-      );
-    }
+    const reserved =
+      [PLATFORM_ROLE, MIGRATOR_ROLE].includes(spec.username) || spec.username.startsWith('pg_');
+    rejectIssues('PostgreSQL', [
+      ...localTargetIssues(spec, major, `only PostgreSQL ${major} runs on the local target`),
+      ...(reserved ? [{ path: 'username', message: `'${spec.username}' is reserved for the platform` }] : []),
+      ...passwordIssues(spec, /[\r\n]/),
+    ]);
   }
 
   async initialise(ctx: InstanceContext): Promise<void> {
@@ -144,22 +129,8 @@ export class PostgresDriver implements EngineDriver {
     return probePostgres(host, port, username, database, timeoutMs);
   }
 
-  async findLeftover(ctx: InstanceContext): Promise<number | undefined> {
-    let pidfile: string;
-    try {
-      pidfile = await fs.readFile(path.join(ctx.dataDir, 'postmaster.pid'), 'utf8');
-    } catch {
-      return undefined;
-    }
-    const pid = Number.parseInt(pidfile.split('\n')[0] ?? '', 10);
-    if (!Number.isInteger(pid) || pid <= 0 || !(await isAlive(pid))) return undefined;
-    // The pid may have been reused by an unrelated process since: a postmaster chdirs into its
-    // data directory, so only a process whose cwd is this data directory is ours.
-    const [cwd, dataDir] = await Promise.all([
-      processCwd(pid),
-      fs.realpath(ctx.dataDir).catch(() => ctx.dataDir),
-    ]);
-    return cwd === dataDir ? pid : undefined;
+  findLeftover(ctx: InstanceContext): Promise<number | undefined> {
+    return serverFromPidFile(ctx.dataDir, 'postmaster.pid');
   }
 
   async clearStaleLocks(ctx: InstanceContext): Promise<void> {

@@ -3,7 +3,14 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errorMessage, MissingToolError, ProviderError } from '#shared/errors.ts';
 import type { EngineDriver, InstanceContext, SnapshotDriver } from '../driver.ts';
-import { engineEnv, exists, findExecutable, readFileNoFollow, runLogged } from '../system.ts';
+import {
+  engineEnv,
+  exists,
+  findExecutable,
+  readFileNoFollow,
+  requireSystemTool,
+  runLogged,
+} from '../system.ts';
 import { grantPlatformAccess } from './access.ts';
 import { serverMajor } from './binaries.ts';
 import { platformRoleOf, socketDirectorySetting } from './connect.ts';
@@ -20,11 +27,7 @@ const clientTool = async (name: string, major: string): Promise<string> => {
   return found;
 };
 
-const zstdTool = async (): Promise<string> => {
-  const found = await findExecutable('zstd');
-  if (!found) throw new MissingToolError('zstd', 'install it (Debian: apt-get install zstd)');
-  return found;
-};
+const zstdTool = (): Promise<string> => requireSystemTool('zstd', 'zstd');
 
 const emptyDirectory = async (dir: string): Promise<void> => {
   for (const name of await fs.readdir(dir))
@@ -134,8 +137,7 @@ export class PostgresSnapshots implements SnapshotDriver {
         throw new ProviderError(`The snapshot is incomplete: ${name} is missing`, 'SnapshotCorrupt');
       }
     }
-    const [tar] = await Promise.all([findExecutable('tar'), zstdTool()]);
-    if (!tar) throw new MissingToolError('tar', 'install it (Debian: apt-get install tar)');
+    const [tar] = await Promise.all([requireSystemTool('tar', 'tar'), zstdTool()]);
     // As the engine user: the archives are the engine's output, never unpacked with root's rights.
     const options = { runAs: ctx.runAs, env: engineEnv(), cwd: dataDir, logFile: ctx.logFile, signal };
     const extract = (archive: string, into: string) =>

@@ -1,19 +1,8 @@
+import { RESERVED_DATABASES } from '../../../engines/mysql/index.ts';
 import type { RdsEngineProfile } from '../rds/rds-engine-provider.ts';
 
 /** Names RDS keeps for itself on every instance. */
 const RESERVED_USERS = new Set(['rdsadmin', 'rdsrepladmin']);
-/**
- * Schemas every MySQL server already has, and the two the dump restore job uses while it loads a
- * dump all or nothing (its staging and retired databases, shared/jobs/mysql/).
- */
-const RESERVED_DATABASES = new Set([
-  'mysql',
-  'sys',
-  'information_schema',
-  'performance_schema',
-  'addons_restore',
-  'addons_retired',
-]);
 
 /**
  * Amazon RDS for MySQL 8.0 and 8.4. One parameter group family per major (`mysql8.0`,
@@ -44,7 +33,7 @@ export const mysqlRdsProfile: RdsEngineProfile = {
   databaseNameProblem: (database) => {
     if (!/^[a-zA-Z][a-zA-Z0-9_]{0,63}$/.test(database))
       return '1 to 64 letters, digits or underscores, starting with a letter';
-    if (RESERVED_DATABASES.has(database.toLowerCase()))
+    if (RESERVED_DATABASES.includes(database.toLowerCase()))
       return 'the server or the platform already uses that name';
     return undefined;
   },

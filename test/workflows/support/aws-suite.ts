@@ -1,0 +1,124 @@
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
+import { type JobSpec, JobSpecSchema } from '#shared/schemas/job.ts';
+import type { AddonRecord } from '#shared/store/addon-store.ts';
+import type { AwsCall } from '../../infra/support/iam.ts';
+import { createRequest } from '../../support/fixtures.ts';
+import { type AwsWorkflowWorld, startAwsWorkflowWorld } from './aws-workflows.ts';
+
+/**
+ * The frame of a test file that runs the deployed workflows against the AWS world: one world for
+ * the file, the AWS calls of every test kept in `recorded` (for the role checks at the end), the
+ * fakes reset after each test, and the addon operations driven through the services and waited for.
+ * `namePrefix` names the file's addons (`<prefix>-1`, ...); `defaults` go into every create request.
+ */
+export const awsWorkflowSuite = (
+  project: string,
+  { namePrefix, defaults = {} }: { namePrefix: string; defaults?: Record<string, unknown> },
+) => {
+  let started: AwsWorkflowWorld | undefined;
+  let counter = 0;
+  const recorded: AwsCall[] = [];
+  const world = (): AwsWorkflowWorld => {
+    if (!started) throw new Error('the AWS workflow world starts in beforeAll');
+    return started;
+  };
+  /** Keep what was sent for the IAM checks at the end, and start a fresh log. */
+  const flushCalls = () => {
+    recorded.push(...world().fake.calls);
+    world().fake.calls.length = 0;
+  };
+
+  beforeAll(async () => {
+    started = await startAwsWorkflowWorld();
+  }, 180_000);
+  afterEach(() => {
+    flushCalls();
+    world().fake.reset();
+    world().runTaskCalls.length = 0;
+    world().jobs.behaviour = async () => ({});
+  });
+  afterAll(async () => {
+    await started?.stop();
+  });
+
+  const provision = async (overrides: Record<string, unknown> = {}) => {
+    const { addon, operation } = await world().service.create(
+      project,
+      createRequest({ name: `${namePrefix}-${++counter}`, ...defaults, ...overrides }),
+    );
+    await world().workflows.idle();
+    return {
+      addon: await world().store.getAddon(project, addon.id),
+      operation: await world().store.getOperation(project, operation.id),
+    };
+  };
+
+  /** A provisioned addon, its calls flushed so a test sees only its own. */
+  const running = async (): Promise<AddonRecord> => {
+    const { addon } = await provision();
+    expect(addon.status).toBe('running');
+    flushCalls();
+    return addon;
+  };
+
+  const backUp = async (addon: AddonRecord, type: 'dump' | 'snapshot') => {
+    const request =
+      type === 'dump' ? ({ type, compression: 'zstd', pinned: false } as const) : { type, pinned: false };
+    const { backup, operation } = await world().backupService.create(project, addon.id, request);
+    await world().workflows.idle();
+    return {
+      backup: await world().backupStore.getBackup(project, backup.id),
+      operation: await world().store.getOperation(project, operation.id),
+      addon: await world().store.getAddon(project, addon.id),
+    };
+  };
+
+  const restore = async (addon: AddonRecord, backupId: string) => {
+    const { operation } = await world().backupService.restore(project, addon.id, backupId);
+    await world().workflows.idle();
+    return {
+      operation: await world().store.getOperation(project, operation.id),
+      addon: await world().store.getAddon(project, addon.id),
+    };
+  };
+
+  const deleteAddon = async (addonId: string) => {
+    const { operation } = await world().service.delete(project, addonId);
+    await world().workflows.idle();
+    return world().store.getOperation(project, operation.id);
+  };
+
+  /** What the Fargate dump job does to S3 when it succeeds, writing `body` as the dump. */
+  const dumpJob =
+    (body?: string) =>
+    async (parameters: Record<string, unknown>): Promise<unknown> => {
+      const spec = jobSpecOf(parameters);
+      if (spec.kind !== 'dump') throw new Error('not a dump');
+      world().fake.putDump(spec.artifact.bucket, spec.artifact.key, spec.resultKey, body);
+      return { StopCode: 'EssentialContainerExited', Containers: [{ ExitCode: 0 }] };
+    };
+
+  const secretName = (addonId: string) => `${world().env.SECRET_NAME_PREFIX}${project}/${addonId}`;
+
+  return {
+    world,
+    recorded,
+    flushCalls,
+    provision,
+    running,
+    backUp,
+    restore,
+    deleteAddon,
+    dumpJob,
+    secretName,
+  };
+};
+
+/** The job spec a `ecs:runTask.sync` call hands the Fargate job (its JOB_SPEC variable). */
+export const jobSpecOf = (parameters: Record<string, unknown> | undefined): JobSpec => {
+  const overrides = parameters?.Overrides as {
+    ContainerOverrides: Array<{ Environment: Array<{ Name: string; Value: string }> }>;
+  };
+  const raw = overrides.ContainerOverrides[0]?.Environment.find((entry) => entry.Name === 'JOB_SPEC')?.Value;
+  return JobSpecSchema.parse(JSON.parse(String(raw)));
+};
