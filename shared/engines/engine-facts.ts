@@ -27,6 +27,11 @@ export interface EngineFacts {
   connectionUri(secret: Omit<ConnectionSecret, 'uri'>): string;
   /** A downloaded dump is named `<backup id>.<dumpExtension>.<gz|zst>`. */
   dumpExtension: string;
+  /**
+   * The database an addon's connection details name, from the addon's name: SQL engines create
+   * one named after the addon; Redis numbers its databases. Default: `databaseNameFor`.
+   */
+  databaseFor?(addonName: string): string;
   /** Database names an addon may not get (the engine's own, or the platform's restore staging). */
   reservedDatabaseNames?: readonly string[];
 }

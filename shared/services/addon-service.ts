@@ -14,7 +14,7 @@ import type { BackupStore } from '../store/backup-store.ts';
 import { newId, nowIso } from '../util/ids.ts';
 import { userFacingMessage } from '../util/redact.ts';
 import { newBackupRecord } from './backup-service.ts';
-import { databaseNameFor } from './credentials.ts';
+import { databaseOf } from './credentials.ts';
 import { DEFAULT_QUOTAS, type Quotas } from './quotas.ts';
 
 export interface AddonServiceDeps {
@@ -104,7 +104,7 @@ export class AddonService {
     } else if (request.publicAccess && !tls) {
       issues.push({ path: 'body.publicAccess', message: 'public access requires tls: true' });
     }
-    const database = databaseNameFor(request.name);
+    const database = databaseOf(request.engine, request.name);
     if (engineFacts(request.engine).reservedDatabaseNames?.includes(database)) {
       issues.push({
         path: 'body.name',

@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { engineFacts } from '../engines/index.ts';
 import type { ConnectionSecret } from '../ports/secret-store.ts';
+import type { Engine } from '../schemas/catalog.ts';
 
 // RDS master passwords may not contain / @ " or spaces; letters and digits are safe in URIs too.
 const PASSWORD_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789';
@@ -13,6 +14,10 @@ export const generatePassword = (length = 32): string => {
 
 /** RDS DBName: letters, digits and underscores, starting with a letter, at most 63. */
 export const databaseNameFor = (addonName: string): string => addonName.replace(/-/g, '_').slice(0, 63);
+
+/** The database the connection details of an addon of `engine` named `addonName` name. */
+export const databaseOf = (engine: Engine, addonName: string): string =>
+  engineFacts(engine).databaseFor?.(addonName) ?? databaseNameFor(addonName);
 
 /** RDS MasterUsername: 1 to 16 letters or digits, starting with a letter; not a reserved word. */
 export const ADMIN_USERNAME = 'addonadmin';

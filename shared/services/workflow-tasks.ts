@@ -8,7 +8,7 @@ import type { AddonStatus } from '../schemas/addon.ts';
 import type { AddonStore } from '../store/addon-store.ts';
 import { nowIso } from '../util/ids.ts';
 import { redactProviderText } from '../util/redact.ts';
-import { ADMIN_USERNAME, connectionUri, databaseNameFor, generatePassword } from './credentials.ts';
+import { ADMIN_USERNAME, connectionUri, databaseOf, generatePassword } from './credentials.ts';
 
 const Ref = { projectId: z.string(), addonId: z.string(), operationId: z.string() };
 
@@ -162,7 +162,7 @@ export class WorkflowTasks {
       engine: addon.engine,
       host: '',
       port: 0,
-      database: databaseNameFor(addon.name),
+      database: databaseOf(addon.engine, addon.name),
       username: ADMIN_USERNAME,
       password: generatePassword(),
       tls: addon.tls,
