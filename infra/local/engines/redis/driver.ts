@@ -140,10 +140,10 @@ export class RedisDriver implements EngineDriver {
   }
 
   classifyStartFailure(logTail: string): StartFailure {
-    if (/Could not create server TCP listening socket|Failed listening on port/i.test(logTail))
-      return 'port-in-use';
-    // A server still exiting on this socket: retry.
-    if (/Failed opening Unix socket/i.test(logTail)) return 'transient';
+    // "Could not create server TCP listening socket 127.0.0.1:N: bind: Address already in use"
+    if (/TCP listening socket .*Address already in use/i.test(logTail)) return 'port-in-use';
+    // A server still exiting on this socket: retry. Any other socket error is a lasting one.
+    if (/Failed opening Unix socket: .*Address already in use/i.test(logTail)) return 'transient';
     return 'fatal';
   }
 
