@@ -2,6 +2,8 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { InstanceContext, InstanceRecord } from '#infra/local/engines/driver.ts';
+import { RedisDriver } from '#infra/local/engines/redis/driver.ts';
 import { RedisReplyError, type Reply, sendCommands } from '#infra/local/engines/redis/resp.ts';
 import type { LocalEngineSupervisor } from '#infra/local/engines/supervisor.ts';
 import { UnsupportedError } from '#shared/errors.ts';
@@ -12,6 +14,8 @@ import {
   killLeftoverServers,
   localSpec,
   poll,
+  RESUME_BODY,
+  spawnPlatform,
   supervisorPool,
 } from './support/local-engines.ts';
 
@@ -226,6 +230,65 @@ describe('LocalEngineSupervisor (Redis, real processes)', { timeout: 90_000 }, (
       'written just before the crash',
     ]);
     expect(await asCustomer('GET', 'greeting')).toBe('crème brûlée');
+  });
+
+  it('resume copes with a server left running by a SIGKILLed platform process', async () => {
+    await current.stopAll();
+    // A separate Node process plays the platform: it resumes the instance and is then SIGKILLed,
+    // which leaves its (detached) server running.
+    const platform = spawnPlatform(dataDir, RESUME_BODY, { RESOURCE_ID: ID });
+    try {
+      await poll(async () => platform.output().includes('STATE=') || platform.gone(), Boolean, 45_000);
+    } finally {
+      if (!platform.output().includes('STATE=')) platform.child.kill('SIGKILL');
+    }
+    expect(platform.output()).toContain('STATE=running');
+    const orphan = await serverPid();
+    platform.child.kill('SIGKILL');
+    await platform.exited;
+    expect(await isAlive(orphan)).toBe(true);
+    expect(await asCustomer('GET', 'greeting')).toBe('crème brûlée');
+
+    current = supervisor();
+    await expect(current.describeInstance(ID)).resolves.toEqual({
+      status: 'available',
+      endpoint: { host: '127.0.0.1', port },
+    });
+    await current.resume([ID]);
+    expect(await waitAvailable(current)).toEqual({
+      status: 'available',
+      endpoint: { host: '127.0.0.1', port },
+    });
+    expect(await isAlive(orphan)).toBe(false);
+    expect(current.isRunning(ID)).toBe(true);
+    expect(await asCustomer('LLEN', 'orders')).toBe(3);
+  });
+
+  it("settleAccess finds the users the configuration sets, as the platform's user over the socket", async () => {
+    const record = JSON.parse(
+      await fs.readFile(path.join(instanceDir(), 'instance.json'), 'utf8'),
+    ) as InstanceRecord;
+    const ctx: InstanceContext = {
+      resourceId: ID,
+      dir: instanceDir(),
+      dataDir: path.join(instanceDir(), record.dataDir),
+      socketDir: path.join(instanceDir(), 'run'),
+      logFile: path.join(instanceDir(), 'server.log'),
+      record,
+      runAs: undefined,
+    };
+    const driver = new RedisDriver();
+    await expect(driver.settleAccess(ctx)).resolves.toBeUndefined();
+    await expect(
+      driver.settleAccess({ ...ctx, record: { ...record, username: 'nobody' } }),
+    ).rejects.toMatchObject({
+      code: 'RolesNotSettled',
+      message: expect.stringContaining("'nobody' is missing"),
+    });
+    const wrongAdmin = { ...record, admin: { username: 'addons_platform', password: 'wrong' } };
+    await expect(driver.settleAccess({ ...ctx, record: wrongAdmin })).rejects.toMatchObject({
+      code: 'RolesNotSettled',
+    });
   });
 
   it('deletes: process gone, port closed, directory removed, describe absent', async () => {
