@@ -9,8 +9,9 @@ import type { InstanceContext, PlatformRole } from '../driver.ts';
  * includes `run/customer.acl`, written once at creation, because the customer's password lives in
  * the connection-detail store only and its hash is all the instance keeps. Both files are in the
  * instance's `run/` (0700, the engine user's) and 0600: the server reads them, nobody else.
- * Accounts change only with a restart (no `aclfile`, so `ACL SAVE` and `CONFIG REWRITE` have
- * nowhere to write), which suits an instance whose accounts never change.
+ * Accounts change only with a restart (no `aclfile`: `ACL SAVE` has nowhere to write; a
+ * `CONFIG REWRITE`, the platform's user's alone, is overwritten at the next start), which suits
+ * an instance whose accounts never change.
  *
  * Users (Redis ACL):
  * - `default` (what an unauthenticated connection is): off, no password, no commands. Every
