@@ -308,7 +308,7 @@ describe('LocalEngineSupervisor (PostgreSQL, real processes)', { timeout: 60_000
       UnsupportedError,
     );
     await expect(provider.createInstance(spec({ engine: 'mongodb' }))).rejects.toThrow(
-      /cannot be provisioned on the local target, which runs postgresql and mysql addons/,
+      /cannot be provisioned on the local target, which runs postgresql, mysql and redis addons/,
     );
     // A MySQL addon runs locally, but not at a PostgreSQL version.
     await expect(provider.createInstance(spec({ engine: 'mysql' }))).rejects.toMatchObject({

@@ -4,12 +4,18 @@ import type { Engine } from '#shared/schemas/catalog.ts';
 import type { EngineDriver, SnapshotDriver } from './driver.ts';
 import { MariaDbDriver } from './mysql/driver.ts';
 import { PostgresDriver } from './postgresql/driver.ts';
+import { RedisDriver } from './redis/driver.ts';
+
+/** `a`, `a and b`, `a, b and c`. */
+const listed = (names: readonly string[]): string =>
+  names.length > 1 ? `${names.slice(0, -1).join(', ')} and ${names.at(-1)}` : (names[0] ?? 'no');
 
 /** The engines the local target runs, by engine name: one folder and one line each. */
 export class EngineDrivers {
   private readonly registry = new EngineRegistry<EngineDriver>('local engine driver', {
     postgresql: () => new PostgresDriver(),
     mysql: () => new MariaDbDriver(),
+    redis: () => new RedisDriver(),
   });
 
   /** The driver of `engine`, or undefined for one the local target does not run. */
@@ -21,7 +27,7 @@ export class EngineDrivers {
     const driver = this.find(engine);
     if (!driver) {
       throw new UnsupportedError(
-        `Engine '${engine}' cannot be provisioned on the local target, which runs ${this.registry.engines().join(' and ')} addons`,
+        `Engine '${engine}' cannot be provisioned on the local target, which runs ${listed(this.registry.engines())} addons`,
         [{ path: 'engine', message: `'${engine}' is not provisioned locally` }],
       );
     }

@@ -1,0 +1,121 @@
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { ProviderError } from '#shared/errors.ts';
+import type { InstanceContext, PlatformRole } from '../driver.ts';
+
+/**
+ * The configuration of a local Redis instance. `run/redis.conf` is written again at every start
+ * from instance.json (port, paths, the platform's user), so it never drifts from the record; it
+ * includes `run/customer.acl`, written once at creation, because the customer's password lives in
+ * the connection-detail store only and its hash is all the instance keeps. Both files are in the
+ * instance's `run/` (0700, the engine user's) and 0600: the server reads them, nobody else.
+ * Accounts change only with a restart (no `aclfile`: `ACL SAVE` has nowhere to write; a
+ * `CONFIG REWRITE`, the platform's user's alone, is overwritten at the next start), which suits
+ * an instance whose accounts never change.
+ *
+ * Users (Redis ACL):
+ * - `default` (what an unauthenticated connection is): off, no password, no commands. Every
+ *   client must AUTH; an unauthenticated command answers `-NOAUTH`.
+ * - the platform's user (`addons_platform`): every command, key and channel; its password is in
+ *   instance.json only. Redis cannot tie a user to the Unix socket, so it is reachable over TCP
+ *   on 127.0.0.1 too, guarded by its password alone.
+ * - the customer's user: every key and channel and every command but the administrative and
+ *   dangerous ones (CONFIG, ACL, SHUTDOWN, DEBUG, MODULE, MONITOR, SAVE, BGREWRITEAOF, REPLICAOF,
+ *   CLIENT KILL/LIST, MIGRATE, RESTORE...). Given back, because an application or a developer
+ *   expects them of a database they own: FLUSHDB, FLUSHALL, KEYS, SORT, SORT_RO, SWAPDB and INFO.
+ */
+
+export const PLATFORM_ROLE = 'addons_platform';
+
+/** User names the customer's must not take: Redis's own, the platform's. */
+export const RESERVED_USERNAMES = ['default', PLATFORM_ROLE];
+
+/** What the customer's user may run: everything but @admin and @dangerous, with the data commands of @dangerous given back. */
+export const CUSTOMER_COMMANDS = [
+  '+@all',
+  '-@admin',
+  '-@dangerous',
+  '+flushdb',
+  '+flushall',
+  '+keys',
+  '+sort',
+  '+sort_ro',
+  '+swapdb',
+  '+info',
+];
+
+/**
+ * Memory for a developer's machine running several addons side by side. `noeviction`: a full
+ * instance refuses writes with an OOM error rather than silently dropping keys, as a database
+ * should.
+ */
+export const MAX_MEMORY = '64mb';
+
+/** Written by the server in its data directory, removed when it exits cleanly. */
+export const PID_FILE = 'redis.pid';
+
+// A Unix socket path must fit sockaddr_un.sun_path (108 bytes including the NUL).
+const SUN_PATH_MAX = 107;
+
+export const confPath = (ctx: InstanceContext): string => path.join(ctx.socketDir, 'redis.conf');
+export const customerAclPath = (ctx: InstanceContext): string => path.join(ctx.socketDir, 'customer.acl');
+
+/** The server's Unix socket in the instance's `run/`: the platform's way in. */
+export const socketPath = (ctx: InstanceContext): string => {
+  const socket = path.join(ctx.socketDir, 'redis.sock');
+  if (Buffer.byteLength(socket) > SUN_PATH_MAX) {
+    throw new ProviderError(
+      `The Unix socket path of this instance (${socket}) is longer than ${SUN_PATH_MAX} bytes: ` +
+        "put the platform's data directory at a shorter path",
+      'SocketPathTooLong',
+    );
+  }
+  return socket;
+};
+
+/** A password as Redis stores it: `#` and the hex SHA-256, so no file holds it in clear. */
+export const passwordHash = (password: string): string =>
+  `#${createHash('sha256').update(password, 'utf8').digest('hex')}`;
+
+/** The customer's user, as `customer.acl` holds it. */
+export const customerAcl = (username: string, password: string): string =>
+  `user ${username} reset on ${passwordHash(password)} ~* &* ${CUSTOMER_COMMANDS.join(' ')}\n`;
+
+/** A value in redis.conf: quoted, so a path with spaces stays one argument. */
+const quoted = (value: string): string => `"${value.replace(/["\\]/g, (char) => `\\${char}`)}"`;
+
+/** The whole of redis.conf for the instance as `ctx.record` describes it. */
+export const serverConf = (ctx: InstanceContext, admin: PlatformRole): string =>
+  [
+    '# Written by the addons platform at every start: changes here are lost.',
+    `bind ${ctx.record.host}`,
+    `port ${ctx.record.port}`,
+    'protected-mode yes',
+    `unixsocket ${quoted(socketPath(ctx))}`,
+    'unixsocketperm 700',
+    'daemonize no',
+    'supervised no',
+    `pidfile ${quoted(path.join(ctx.dataDir, PID_FILE))}`,
+    // Server output goes to stdout, which the supervisor appends to server.log.
+    'logfile ""',
+    'loglevel notice',
+    `dir ${quoted(ctx.dataDir)}`,
+    // Durability from the append-only file alone (Redis 7: an RDB base plus incremental files in
+    // appendonlydir/), at most a second of writes lost on a crash; no RDB save points besides.
+    'appendonly yes',
+    'appendfsync everysec',
+    'aof-use-rdb-preamble yes',
+    'save ""',
+    `maxmemory ${MAX_MEMORY}`,
+    'maxmemory-policy noeviction',
+    'databases 16',
+    'maxclients 1000',
+    // Defaults in 7.0, written down: none of these can be reached at run time.
+    'enable-protected-configs no',
+    'enable-debug-command no',
+    'enable-module-command no',
+    'user default reset off resetpass -@all',
+    `user ${admin.username} reset on ${passwordHash(admin.password)} ~* &* +@all`,
+    `include ${quoted(customerAclPath(ctx))}`,
+    '',
+  ].join('\n');
