@@ -30,7 +30,7 @@ describe('engine catalog', () => {
 
   it('says which engines cannot be provisioned yet, with a note', () => {
     for (const type of addonTypes('local')) {
-      if (type.engine === 'postgresql' || type.engine === 'mysql')
+      if (['postgresql', 'mysql', 'redis'].includes(type.engine))
         expect(type.capabilities.provision).toBe(true);
       else {
         expect(type.capabilities.provision).toBe(false);

@@ -17,10 +17,23 @@ export const redis: EngineFacts = {
     defaultPlan: 'nano',
     storageGiB: { min: 1, max: 1, default: 1 },
     maxReplicas: 5,
-    capabilities: { aws: NO_CAPABILITIES, local: NO_CAPABILITIES },
-    notes: { aws: [NOT_YET], local: [NOT_YET] },
+    capabilities: {
+      aws: NO_CAPABILITIES,
+      // Locally: Debian's redis-server with AOF persistence, one ACL user per addon.
+      local: { ...NO_CAPABILITIES, provision: true },
+    },
+    notes: {
+      aws: [NOT_YET],
+      local: [
+        "The local target runs Debian's redis-server 7.0 with append-only-file persistence; the connection details name an ACL user (the default user is off) and database 0.",
+        'Redis has no logical dump: dump backups are never offered. Snapshot backups (the RDB) are not available on the local target yet.',
+        'TLS, public access and replicas are AWS-only; local addons listen on 127.0.0.1.',
+      ],
+    },
   },
   connectionUri: (secret) => uriOf(secret.tls ? 'rediss' : 'redis', secret),
   // An RDB file.
   dumpExtension: 'rdb',
+  // Redis numbers its databases; an addon's connection details name the first.
+  databaseFor: () => '0',
 };
