@@ -25,7 +25,7 @@ export const redis: EngineFacts = {
     notes: {
       aws: [NOT_YET],
       local: [
-        "The local target runs Debian's redis-server 7.0 with append-only-file persistence; the connection details name an ACL user (the default user is off) and database 0.",
+        "The local target runs Debian's redis-server 7.0 with append-only-file persistence; the connection details name an ACL user (the default user is off) and database 0. Plans do not size local servers: each has a 64 MiB memory limit and refuses writes beyond it (noeviction).",
         'Redis has no logical dump: dump backups are never offered. Snapshot backups (the RDB) are not available on the local target yet.',
         'TLS, public access and replicas are AWS-only; local addons listen on 127.0.0.1.',
       ],
