@@ -397,3 +397,22 @@ export const serverFromPidFile = async (dataDir: string, pidFile: string): Promi
   const [cwd, realDataDir] = await Promise.all([processCwd(pid), fs.realpath(dataDir).catch(() => dataDir)]);
   return cwd === realDataDir ? pid : undefined;
 };
+
+/** A Unix socket path must fit sockaddr_un.sun_path (108 bytes including the NUL). */
+export const SUN_PATH_MAX = 107;
+
+/**
+ * `fileName` in the instance's socket directory, for an engine whose platform account is reachable
+ * over its Unix socket only: a path too long for a socket is an error that says what to do.
+ */
+export const instanceSocketPath = (socketDir: string, fileName: string): string => {
+  const socket = path.join(socketDir, fileName);
+  if (Buffer.byteLength(socket) > SUN_PATH_MAX) {
+    throw new ProviderError(
+      `The Unix socket path of this instance (${socket}) is longer than ${SUN_PATH_MAX} bytes: ` +
+        "put the platform's data directory at a shorter path",
+      'SocketPathTooLong',
+    );
+  }
+  return socket;
+};

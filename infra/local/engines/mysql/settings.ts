@@ -1,6 +1,6 @@
 import path from 'node:path';
-import { ProviderError } from '#shared/errors.ts';
 import type { InstanceContext } from '../driver.ts';
+import { instanceSocketPath } from '../system.ts';
 
 /**
  * Server settings for a developer's machine running several addons side by side, passed to
@@ -30,25 +30,12 @@ export const DATABASE_CHARSET = 'CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_c
 /** Written by the server in its data directory (so each data directory of a restore has its own). */
 export const PID_FILE = 'mariadbd.pid';
 
-// A Unix socket path must fit sockaddr_un.sun_path (108 bytes including the NUL).
-const SUN_PATH_MAX = 107;
-
 /**
  * The server's Unix socket, in the instance's `run/` (0700, the engine user's): the platform's
  * account is reachable there only. Unlike PostgreSQL there is no TCP fallback for it, so a path
  * too long is an error that says what to do.
  */
-export const socketPath = (ctx: InstanceContext): string => {
-  const socket = path.join(ctx.socketDir, 'mysqld.sock');
-  if (Buffer.byteLength(socket) > SUN_PATH_MAX) {
-    throw new ProviderError(
-      `The Unix socket path of this instance (${socket}) is longer than ${SUN_PATH_MAX} bytes: ` +
-        "put the platform's data directory at a shorter path",
-      'SocketPathTooLong',
-    );
-  }
-  return socket;
-};
+export const socketPath = (ctx: InstanceContext): string => instanceSocketPath(ctx.socketDir, 'mysqld.sock');
 
 /** SQL the server runs at every start (`--init-file`): the platform's account, as instance.json says. */
 export const initFilePath = (ctx: InstanceContext): string =>

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { ProviderError } from '#shared/errors.ts';
 import type { InstanceContext, PlatformRole } from '../driver.ts';
+import { instanceSocketPath } from '../system.ts';
 
 /**
  * The configuration of a local Redis instance. `run/redis.conf` is written again at every start
@@ -54,24 +54,11 @@ export const MAX_MEMORY = '64mb';
 /** Written by the server in its data directory, removed when it exits cleanly. */
 export const PID_FILE = 'redis.pid';
 
-// A Unix socket path must fit sockaddr_un.sun_path (108 bytes including the NUL).
-const SUN_PATH_MAX = 107;
-
 export const confPath = (ctx: InstanceContext): string => path.join(ctx.socketDir, 'redis.conf');
 export const customerAclPath = (ctx: InstanceContext): string => path.join(ctx.socketDir, 'customer.acl');
 
 /** The server's Unix socket in the instance's `run/`: the platform's way in. */
-export const socketPath = (ctx: InstanceContext): string => {
-  const socket = path.join(ctx.socketDir, 'redis.sock');
-  if (Buffer.byteLength(socket) > SUN_PATH_MAX) {
-    throw new ProviderError(
-      `The Unix socket path of this instance (${socket}) is longer than ${SUN_PATH_MAX} bytes: ` +
-        "put the platform's data directory at a shorter path",
-      'SocketPathTooLong',
-    );
-  }
-  return socket;
-};
+export const socketPath = (ctx: InstanceContext): string => instanceSocketPath(ctx.socketDir, 'redis.sock');
 
 /** A password as Redis stores it: `#` and the hex SHA-256, so no file holds it in clear. */
 export const passwordHash = (password: string): string =>
