@@ -104,7 +104,7 @@ describe('POST /v1/projects/{projectId}/addons', () => {
   });
 
   it('refuses engines that are not provisioned yet with a 422', async () => {
-    const problem = expectProblem(await create({ name: 'cache', engine: 'redis' }), 422);
+    const problem = expectProblem(await create({ name: 'cache', engine: 'mongodb' }), 422);
     expect(problem.errors?.[0]?.path).toBe('body.engine');
   });
 
