@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removePlatformData } from '../support/data-dir.ts';
 import { client, pollUntil } from '../support/http.ts';
-import { operationEnded } from '../support/operations.ts';
+import { backUpAndWait, operationEnded } from '../support/operations.ts';
 import { type PlatformProcess, startPlatformProcess } from '../support/platform-process.ts';
 
 /**
@@ -69,11 +69,11 @@ afterAll(async () => {
 });
 
 describe('Redis addons on the local target', () => {
-  it('says in the catalog what runs locally: redis-server, no dumps, snapshots not yet', async () => {
+  it('says in the catalog what runs locally: redis-server, snapshots, no dumps', async () => {
     const types = (await api('GET', '/v1/addon-types')).body.items;
     const type = types.find((entry: { engine: string }) => entry.engine === 'redis');
     expect(type).toMatchObject({ defaultVersion: '7.0', defaultTls: false });
-    expect(type.capabilities).toMatchObject({ provision: true, dumpBackup: false, snapshotBackup: false });
+    expect(type.capabilities).toMatchObject({ provision: true, dumpBackup: false, snapshotBackup: true });
     expect(type.notes.join(' ')).toMatch(/no logical dump/);
   });
 
@@ -120,12 +120,36 @@ describe('Redis addons on the local target', () => {
     expect(redis('PING')).toBe('PONG');
   });
 
-  it('refuses backups it cannot take, each a 422 naming the type', async () => {
-    for (const type of ['dump', 'snapshot']) {
-      const response = await api('POST', `${base()}/backups`, { body: { type } });
-      expect(response.status).toBe(422);
-      expect(response.body.errors.map((issue: { path: string }) => issue.path)).toContain('body.type');
-    }
+  it('refuses a dump backup, which Redis has no tool for: a 422 naming the type', async () => {
+    const response = await api('POST', `${base()}/backups`, { body: { type: 'dump' } });
+    expect(response.status).toBe(422);
+    expect(response.body.errors.map((issue: { path: string }) => issue.path)).toContain('body.type');
+  });
+
+  it('takes a snapshot backup while serving, and restoring it brings back every key of that moment', async () => {
+    const atBackup = snapshotOfKeys();
+    const { backupId, operation } = await backUpAndWait(api, PROJECT, base(), { type: 'snapshot' });
+    expect(operation.error).toBeNull();
+    expect((await api('GET', `${base()}/backups/${backupId}`)).body).toMatchObject({
+      status: 'completed',
+      type: 'snapshot',
+      engine: 'redis',
+    });
+
+    redis('SET', 'greeting', 'changed after the backup');
+    redis('DEL', 'queue');
+    redis('HSET', 'user:1', 'lang', 'fr');
+    redis('SET', 'after_backup', 'gone after the restore');
+    expect(snapshotOfKeys()).not.toEqual(atBackup);
+
+    const response = await api('POST', `${base()}/backups/${backupId}/restore`);
+    expect(response.status).toBe(202);
+    expect(await operationEnded(api, PROJECT, response.body.operation.id, 60_000)).toMatchObject({
+      status: 'completed',
+      error: null,
+    });
+    expect((await api('GET', base())).body).toMatchObject({ status: 'running' });
+    expect(snapshotOfKeys()).toEqual(atBackup);
   });
 
   it('keeps every key across a platform restart, and its connection details', async () => {

@@ -7,7 +7,7 @@ import { RedisDriver } from '#infra/local/engines/redis/driver.ts';
 import { RedisReplyError, type Reply, sendCommands } from '#infra/local/engines/redis/resp.ts';
 import type { LocalEngineSupervisor } from '#infra/local/engines/supervisor.ts';
 import { UnsupportedError } from '#shared/errors.ts';
-import type { InstanceSpec, InstanceState } from '#shared/ports/engine-provider.ts';
+import type { InstanceSpec, InstanceState, RestoreState } from '#shared/ports/engine-provider.ts';
 import {
   acceptsConnections,
   isAlive,
@@ -27,6 +27,7 @@ import {
 
 const ID = 'addon-01jtestlocalredis';
 const PID_FILE = 'redis.pid';
+const SNAP = 'snp-01jtest-redis-a';
 
 const spec = (overrides: Partial<InstanceSpec> = {}): InstanceSpec =>
   localSpec({
@@ -262,6 +263,108 @@ describe('LocalEngineSupervisor (Redis, real processes)', { timeout: 90_000 }, (
     expect(await isAlive(orphan)).toBe(false);
     expect(current.isRunning(ID)).toBe(true);
     expect(await asCustomer('LLEN', 'orders')).toBe(3);
+  });
+
+  /** Every key of database 0 with its type and value, sorted by key. */
+  const keysAndValues = async (): Promise<Record<string, Reply>> => {
+    const keys = (await asCustomer('KEYS', '*')) as string[];
+    const entries: [string, Reply][] = [];
+    for (const key of [...keys].sort()) {
+      const type = await asCustomer('TYPE', key);
+      const value =
+        type === 'string'
+          ? await asCustomer('GET', key)
+          : type === 'list'
+            ? await asCustomer('LRANGE', key, '0', '-1')
+            : type === 'hash'
+              ? await asCustomer('HGETALL', key)
+              : ((await asCustomer('SMEMBERS', key)) as string[]).sort();
+      entries.push([key, [type as string, value]]);
+    }
+    return Object.fromEntries(entries);
+  };
+
+  const restoreAndWait = async (operationId: string): Promise<RestoreState> => {
+    await current.restoreSnapshot(ID, SNAP, operationId);
+    return poll(
+      () => current.describeRestore(ID, SNAP, operationId),
+      (state) => state.status !== 'restoring',
+      60_000,
+    );
+  };
+
+  it('takes a snapshot while serving, and restoring it (twice) brings every key of that moment back', async () => {
+    expect(await asCustomer('HSET', 'profile', 'name', 'Zoë', 'city', 'Brno')).toBe(2);
+    expect(await asCustomer('SADD', 'tags', 'a', 'b', 'c')).toBe(3);
+    expect(await asCustomer('SET', 'counter', '41')).toBe('OK');
+    const before = await keysAndValues();
+    expect(Object.keys(before)).toEqual(['counter', 'greeting', 'orders', 'profile', 'tags']);
+    const pid = await serverPid();
+
+    const started = Date.now();
+    await current.createSnapshot(ID, SNAP);
+    const snapshot = await poll(
+      () => current.describeSnapshot(SNAP),
+      (state) => state.status !== 'creating',
+      60_000,
+    );
+    timings.snapshot = Date.now() - started;
+    expect(snapshot).toMatchObject({ status: 'available', sizeBytes: expect.any(Number) });
+    expect(await serverPid()).toBe(pid); // online: no restart
+    const meta = JSON.parse(
+      await fs.readFile(path.join(dataDir, 'snapshots', SNAP, 'snapshot.json'), 'utf8'),
+    );
+    expect(meta).toMatchObject({
+      engine: 'redis',
+      engineMajor: '7.0',
+      format: 'redis-rdb',
+      state: 'available',
+    });
+    const backupDir = path.join(dataDir, 'snapshots', SNAP, 'backup');
+    expect((await fs.readdir(backupDir)).sort()).toEqual(['dump.rdb', 'redis-version']);
+    expect((await fs.stat(path.join(backupDir, 'dump.rdb'))).mode & 0o777).toBe(0o600);
+
+    // Change the data after the snapshot: a value changed, a key deleted, a key added.
+    expect(await asCustomer('INCR', 'counter')).toBe(42);
+    expect(await asCustomer('DEL', 'tags')).toBe(1);
+    expect(await asCustomer('SET', 'after_snapshot', 'gone after the restore')).toBe('OK');
+    expect(await keysAndValues()).not.toEqual(before);
+
+    const restoreStarted = Date.now();
+    expect(await restoreAndWait('op-restore-1')).toEqual({ status: 'available' });
+    timings.restore = Date.now() - restoreStarted;
+    expect(await current.describeInstance(ID)).toEqual({
+      status: 'available',
+      endpoint: { host: '127.0.0.1', port },
+    });
+    expect(await keysAndValues()).toEqual(before);
+    const first = await readRecord();
+    expect(first.dataDir).not.toBe('data');
+    expect(await fs.readdir(path.join(instanceDir(), first.dataDir, 'appendonlydir'))).toContain(
+      'appendonly.aof.manifest',
+    );
+
+    // Again, over data changed since: the same snapshot restores into yet another data directory.
+    expect(await asCustomer('SET', 'greeting', 'overwritten')).toBe('OK');
+    expect(await restoreAndWait('op-restore-2')).toEqual({ status: 'available' });
+    expect(await keysAndValues()).toEqual(before);
+    const second = await readRecord();
+    expect(second.dataDir).not.toBe(first.dataDir);
+    expect((await fs.readdir(instanceDir())).filter((name) => name.startsWith('data'))).toEqual([
+      second.dataDir,
+    ]);
+
+    // The restored instance restarts from its own append-only file, writes since included.
+    expect(await asCustomer('SET', 'after_restore', 'kept')).toBe('OK');
+    await current.stopAll();
+    current = supervisor();
+    await current.resume([ID]);
+    expect(await waitAvailable(current)).toEqual({
+      status: 'available',
+      endpoint: { host: '127.0.0.1', port },
+    });
+    expect(await keysAndValues()).toEqual({ ...before, after_restore: ['string', 'kept'] });
+    expect(await asCustomer('DEL', 'after_restore')).toBe(1);
   });
 
   it("settleAccess finds the users the configuration sets, as the platform's user over the socket", async () => {

@@ -18,6 +18,7 @@ import {
 } from './config.ts';
 import { asPlatform, platformRoleOf, probeRedis } from './connect.ts';
 import { RedisReplyError, type Reply, sendCommands } from './resp.ts';
+import { RedisSnapshots } from './snapshots.ts';
 
 const MAX_USERNAME = 64;
 
@@ -62,6 +63,7 @@ export class RedisDriver implements EngineDriver {
   // SIGTERM: Redis flushes and fsyncs the append-only file, then exits. Immediate is SIGKILL: the
   // next start replays the append-only file (at most a second of writes lost, appendfsync everysec).
   readonly signals = { graceful: 'SIGTERM', immediate: 'SIGKILL' } as const;
+  readonly snapshots = new RedisSnapshots();
 
   async checkSupported(spec: InstanceSpec): Promise<void> {
     const major = await serverMajor();
