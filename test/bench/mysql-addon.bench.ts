@@ -10,7 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
-import { median, ms, provisionAddon, startBenchPlatform } from './support/platform.ts';
+import { compareProvisioning } from './support/platform.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const isRoot = process.getuid?.() === 0;
@@ -64,39 +64,16 @@ const bareEngineStart = async (): Promise<number> => {
   }
 };
 
-const main = async () => {
-  const bare: number[] = [];
-  for (let i = 0; i < RUNS; i++) bare.push(await bareEngineStart());
-
-  const platform = await startBenchPlatform('bench-mysql-platform-');
-  const provision: number[] = [];
-  try {
-    for (let i = 0; i < RUNS; i++) {
-      const started = performance.now();
-      const { credentials } = await provisionAddon<{
-        host: string;
-        port: number;
-        username: string;
-        password: string;
-        database: string;
-      }>(platform, `bench-${i}`, 'mysql');
-      const { host, port, username, password, database } = credentials;
-      await connectWhenUp({ host, port, user: username, password, database });
-      provision.push(performance.now() - started);
-    }
-    const provisionMedian = median(provision);
-    const bareMedian = median(bare);
-    console.info(`provision: POST -> connectable MySQL addon, median of ${RUNS}: ${ms(provisionMedian)}`);
-    console.info(
-      `baseline:  bare mariadb-install-db + mariadbd + connect, median of ${RUNS}: ${ms(bareMedian)}`,
-    );
-    console.info(
-      `ratio provision/bare engine start: ${(provisionMedian / bareMedian).toFixed(2)}x (goal <= 1.5x)`,
-    );
-  } finally {
-    await platform.stop();
-  }
-};
+const main = () =>
+  compareProvisioning<{ host: string; port: number; username: string; password: string; database: string }>({
+    engine: 'mysql',
+    runs: RUNS,
+    baseline: 'bare mariadb-install-db + mariadbd + connect',
+    bareStart: bareEngineStart,
+    connect: ({ host, port, username, password, database }) =>
+      connectWhenUp({ host, port, user: username, password, database }),
+    goal: 1.5,
+  });
 
 main().catch((error) => {
   console.error(error);

@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../jobs/free-port.ts';
-import { median, ms, provisionAddon, startBenchPlatform } from './support/platform.ts';
+import { compareProvisioning } from './support/platform.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 
@@ -42,27 +42,14 @@ const bareEngineStart = async (): Promise<number> => {
   }
 };
 
-const main = async () => {
-  const bare: number[] = [];
-  for (let i = 0; i < RUNS; i++) bare.push(await bareEngineStart());
-  const platform = await startBenchPlatform('bench-redis-platform-');
-  const provision: number[] = [];
-  try {
-    for (let i = 0; i < RUNS; i++) {
-      const started = performance.now();
-      const { credentials } = await provisionAddon<{ uri: string }>(platform, `bench-${i}`, 'redis');
-      pingWhenUp(['-u', credentials.uri]);
-      provision.push(performance.now() - started);
-    }
-  } finally {
-    await platform.stop();
-  }
-  const provisionMedian = median(provision);
-  const bareMedian = median(bare);
-  console.info(`provision: POST -> connectable Redis addon, median of ${RUNS}: ${ms(provisionMedian)}`);
-  console.info(`baseline:  bare redis-server start + PING, median of ${RUNS}: ${ms(bareMedian)}`);
-  console.info(`ratio provision/bare engine start: ${(provisionMedian / bareMedian).toFixed(2)}x`);
-};
+const main = () =>
+  compareProvisioning<{ uri: string }>({
+    engine: 'redis',
+    runs: RUNS,
+    baseline: 'bare redis-server start + PING',
+    bareStart: bareEngineStart,
+    connect: ({ uri }) => pingWhenUp(['-u', uri]),
+  });
 
 main().catch((error: unknown) => {
   console.error(error);

@@ -70,3 +70,41 @@ export const provisionAddon = async <Credentials>(
   const credentials = await fetch(`${url}/v1/projects/bench/addons/${addon.id}/credentials`, { headers });
   return { id: addon.id, credentials: (await credentials.json()) as Credentials };
 };
+
+/**
+ * The create-to-connectable benchmark of one engine: `runs` bare engine starts (the baseline,
+ * each returning its own milliseconds), then `runs` addons created over HTTP and connected to
+ * with `connect`, timed from the POST; prints both medians and their ratio.
+ */
+export const compareProvisioning = async <Credentials>(options: {
+  engine: Engine;
+  runs: number;
+  /** What the baseline does, for the printout. */
+  baseline: string;
+  bareStart: () => Promise<number>;
+  connect: (credentials: Credentials) => Promise<void> | void;
+  /** The goal on the ratio, printed beside it. */
+  goal?: number;
+}): Promise<void> => {
+  const { engine, runs } = options;
+  const bare: number[] = [];
+  for (let i = 0; i < runs; i++) bare.push(await options.bareStart());
+  const platform = await startBenchPlatform(`bench-${engine}-platform-`);
+  const provision: number[] = [];
+  try {
+    for (let i = 0; i < runs; i++) {
+      const started = performance.now();
+      const { credentials } = await provisionAddon<Credentials>(platform, `bench-${i}`, engine);
+      await options.connect(credentials);
+      provision.push(performance.now() - started);
+    }
+  } finally {
+    await platform.stop();
+  }
+  const ratio = median(provision) / median(bare);
+  console.info(`provision: POST -> connectable ${engine} addon, median of ${runs}: ${ms(median(provision))}`);
+  console.info(`baseline:  ${options.baseline}, median of ${runs}: ${ms(median(bare))}`);
+  console.info(
+    `ratio provision/bare engine start: ${ratio.toFixed(2)}x${options.goal ? ` (goal <= ${options.goal}x)` : ''}`,
+  );
+};
