@@ -4,9 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removePlatformData } from '../support/data-dir.ts';
-import { client, pollUntil } from '../support/http.ts';
+import { client } from '../support/http.ts';
 import { backUpAndWait, operationEnded } from '../support/operations.ts';
-import { type PlatformProcess, startPlatformProcess } from '../support/platform-process.ts';
+import {
+  type PlatformProcess,
+  restartUntilRunning,
+  startPlatformProcess,
+} from '../support/platform-process.ts';
 
 /**
  * Redis addons on the local target, as a user meets them: the API over HTTP, a real redis-server
@@ -154,14 +158,12 @@ describe('Redis addons on the local target', () => {
 
   it('keeps every key across a platform restart, and its connection details', async () => {
     const before = snapshotOfKeys();
-    expect(await platform?.interrupt()).toBe(0);
-    platform = await startPlatformProcess({ ADDONS_DATA_DIR: dataDir, ADDONS_TOKEN: TOKEN });
-    api = client(platform.url, TOKEN);
-    await pollUntil(
-      () => api('GET', base()),
-      (response) => response.body.status === 'running',
-      { what: 'the addon to be running again', timeoutMs: 60_000 },
-    );
+    ({ platform, api } = await restartUntilRunning(
+      platform,
+      { ADDONS_DATA_DIR: dataDir, ADDONS_TOKEN: TOKEN },
+      TOKEN,
+      base(),
+    ));
     expect((await api('GET', `${base()}/credentials`)).body.port).toBe(credentials.port);
     expect(snapshotOfKeys()).toEqual(before);
   });

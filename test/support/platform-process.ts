@@ -1,5 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
+import { client, pollUntil } from './http.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -62,4 +64,25 @@ export const startPlatformProcess = async (
       await exited;
     },
   };
+};
+
+/**
+ * Ctrl-C on `platform` (it must exit 0), `npm start` again with `env` (the same data directory),
+ * and wait until the addon at `addonPath` (its API path) is running again.
+ */
+export const restartUntilRunning = async (
+  platform: PlatformProcess | undefined,
+  env: Record<string, string>,
+  token: string,
+  addonPath: string,
+) => {
+  expect(await platform?.interrupt()).toBe(0);
+  const restarted = await startPlatformProcess(env);
+  const api = client(restarted.url, token);
+  await pollUntil(
+    () => api('GET', addonPath),
+    (response) => response.body.status === 'running',
+    { what: 'the addon to be running again', timeoutMs: 60_000 },
+  );
+  return { platform: restarted, api };
 };
