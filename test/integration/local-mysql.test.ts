@@ -16,6 +16,7 @@ import {
   isAlive,
   killLeftoverServers,
   localSpec,
+  oneInstance,
   poll,
   RESUME_BODY,
   spawnPlatform,
@@ -46,29 +47,18 @@ let port = 0;
 const timings: Record<string, number> = {};
 const { supervisor, supervisors, logs } = supervisorPool(() => dataDir);
 
-const instanceDir = () => path.join(dataDir, 'engines', ID);
-
 interface StoredRecord {
   port: number;
   dataDir: string;
   admin: { username: string; password: string };
   restore?: { snapshotId: string; state: string; reason?: string };
 }
-const readRecord = async (): Promise<StoredRecord> =>
-  JSON.parse(await fs.readFile(path.join(instanceDir(), 'instance.json'), 'utf8')) as StoredRecord;
-
-const serverPid = async (): Promise<number> => {
-  const record = await readRecord();
-  const pidfile = await fs.readFile(path.join(instanceDir(), record.dataDir, 'mariadbd.pid'), 'utf8');
-  return Number.parseInt(pidfile.trim(), 10);
-};
-
+const { instanceDir, readRecord, serverPid, waitAvailable } = oneInstance<StoredRecord>(
+  () => dataDir,
+  ID,
+  'mariadbd.pid',
+);
 const available = (state: InstanceState) => state.status === 'available';
-const waitAvailable = (provider: LocalEngineSupervisor) =>
-  poll(
-    () => provider.describeInstance(ID),
-    (state) => available(state) || state.status === 'failed',
-  );
 
 const connect = (overrides: Partial<mysql.ConnectionOptions> = {}): Promise<mysql.Connection> => {
   const { username, password, database } = spec();

@@ -7,12 +7,13 @@ import { RedisDriver } from '#infra/local/engines/redis/driver.ts';
 import { RedisReplyError, type Reply, sendCommands } from '#infra/local/engines/redis/resp.ts';
 import type { LocalEngineSupervisor } from '#infra/local/engines/supervisor.ts';
 import { UnsupportedError } from '#shared/errors.ts';
-import type { InstanceSpec, InstanceState, RestoreState } from '#shared/ports/engine-provider.ts';
+import type { InstanceSpec, RestoreState } from '#shared/ports/engine-provider.ts';
 import {
   acceptsConnections,
   isAlive,
   killLeftoverServers,
   localSpec,
+  oneInstance,
   poll,
   RESUME_BODY,
   spawnPlatform,
@@ -43,28 +44,16 @@ let port = 0;
 const timings: Record<string, number> = {};
 const { supervisor, supervisors, logs } = supervisorPool(() => dataDir);
 
-const instanceDir = () => path.join(dataDir, 'engines', ID);
-
 interface StoredRecord {
   port: number;
   dataDir: string;
   admin: { username: string; password: string };
 }
-const readRecord = async (): Promise<StoredRecord> =>
-  JSON.parse(await fs.readFile(path.join(instanceDir(), 'instance.json'), 'utf8')) as StoredRecord;
-
-const serverPid = async (): Promise<number> => {
-  const record = await readRecord();
-  const pidfile = await fs.readFile(path.join(instanceDir(), record.dataDir, PID_FILE), 'utf8');
-  return Number.parseInt(pidfile.trim(), 10);
-};
-
-const available = (state: InstanceState) => state.status === 'available';
-const waitAvailable = (provider: LocalEngineSupervisor) =>
-  poll(
-    () => provider.describeInstance(ID),
-    (state) => available(state) || state.status === 'failed',
-  );
+const { instanceDir, readRecord, serverPid, waitAvailable } = oneInstance<StoredRecord>(
+  () => dataDir,
+  ID,
+  PID_FILE,
+);
 
 /** Commands on a fresh TCP connection, unauthenticated: the replies, errors as RedisReplyError. */
 const raw = (...commands: string[][]): Promise<Reply[]> =>

@@ -134,3 +134,28 @@ export const spawnPlatform = (dataDir: string, body: string, env: Record<string,
 /** The resume a platform process does at start: `STATE=running` once it resumed the instance. */
 export const RESUME_BODY = `await supervisor.resume([process.env.RESOURCE_ID]);
        console.log('STATE=' + (supervisor.isRunning(process.env.RESOURCE_ID) ? 'running' : 'stopped'));`;
+
+/**
+ * The one instance a test file creates under `dataDir()`: its directory, its `instance.json`
+ * (as `R`), the pid its server wrote in `pidFile`, and waiting until it is available or failed.
+ */
+export const oneInstance = <R extends { dataDir: string }>(
+  dataDir: () => string,
+  resourceId: string,
+  pidFile: string,
+) => {
+  const instanceDir = () => path.join(dataDir(), 'engines', resourceId);
+  const readRecord = async (): Promise<R> =>
+    JSON.parse(await fs.readFile(path.join(instanceDir(), 'instance.json'), 'utf8')) as R;
+  const serverPid = async (): Promise<number> => {
+    const record = await readRecord();
+    const text = await fs.readFile(path.join(instanceDir(), record.dataDir, pidFile), 'utf8');
+    return Number.parseInt(text.trim(), 10);
+  };
+  const waitAvailable = (provider: LocalEngineSupervisor) =>
+    poll(
+      () => provider.describeInstance(resourceId),
+      (state) => state.status === 'available' || state.status === 'failed',
+    );
+  return { instanceDir, readRecord, serverPid, waitAvailable };
+};
