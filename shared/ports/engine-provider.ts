@@ -51,15 +51,40 @@ export const resourceIdFor = (addonId: string): string => {
   return id.slice(0, 63).replace(/-$/, '');
 };
 
+/**
+ * A snapshot's downloadable copy, for engines whose snapshots are files a user can load elsewhere
+ * (Redis: the RDB). The workflow names where it goes; the provider says where it went (ElastiCache
+ * chooses the object's final name) and what it holds.
+ */
+export interface SnapshotExport {
+  bucket: string;
+  key: string;
+  sha256: string;
+  sizeBytes: number;
+}
+
 export type SnapshotState =
   | { status: 'creating' }
-  | { status: 'available'; sizeBytes: number | null }
+  | {
+      status: 'available';
+      sizeBytes: number | null;
+      /** Present when `createSnapshot` was given `exportTo` and the copy is complete. */
+      exported?: SnapshotExport;
+    }
   | { status: 'absent' }
   | { status: 'failed'; reason: string };
 
 export type RestoreState =
   | { status: 'restoring' }
-  | { status: 'available' }
+  | {
+      status: 'available';
+      /**
+       * Set when the restored data answers somewhere else (ElastiCache cannot rename a replication
+       * group, so a restore moves the addon to a new one): the workflow updates the connection
+       * details and says so in the operation.
+       */
+      endpoint?: { host: string; port: number };
+    }
   | { status: 'failed'; reason: string };
 
 /**
@@ -69,7 +94,15 @@ export type RestoreState =
  * so the workflow stays a plain Wait/Describe/Choice loop on every target.
  */
 export interface SnapshotProvider {
-  createSnapshot(resourceId: string, snapshotId: string): Promise<void>;
+  /**
+   * `exportTo`: also leave a downloadable copy of the snapshot there (only for engines whose
+   * catalog says snapshots can be downloaded); `describeSnapshot` reports it as `exported`.
+   */
+  createSnapshot(
+    resourceId: string,
+    snapshotId: string,
+    exportTo?: { bucket: string; key: string },
+  ): Promise<void>;
   describeSnapshot(snapshotId: string): Promise<SnapshotState>;
   deleteSnapshot(snapshotId: string): Promise<void>;
   /** `restoreId` (the operation id) tells a retried call from a new restore of the same snapshot. */
