@@ -47,7 +47,7 @@ export const localOfferWith = (
   defaultVersion: major,
   capabilities: { ...NO_CAPABILITIES, provision: true, dumpBackup: true },
   notes: [
-    `The local target runs the mongod found on this machine (${binary}, MongoDB ${major}), one single-node server per addon with access control on; the connection details name a user with readWrite and dbAdmin on the addon's database only, which is also its authSource.`,
+    `The local target runs the mongod found on this machine (${binary.slice(0, 300)}, MongoDB ${major}), one single-node server per addon with access control on; the connection details name a user with readWrite and dbAdmin on the addon's database only, which is also its authSource.`,
     `Dump backups are mongodump archives and need the ${DATABASE_TOOLS} on PATH or in ${MONGODB_BIN_DIR_VARIABLE}. A restore loads the dump beside the live collections and then renames each over its original: every collection switches atomically, the database as a whole does not (see the README).`,
     'Snapshot backups are not offered locally: mongod has no online physical copy of its files without filesystem snapshots or fsyncLock, which would stop writes for the length of the copy. Use dump backups.',
     'TLS, public access and replicas are AWS-only; local addons listen on 127.0.0.1.',
