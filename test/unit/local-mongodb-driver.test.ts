@@ -2,9 +2,10 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BSON } from 'mongodb';
+import { BSON, type MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EngineDriver, InstanceContext } from '#infra/local/engines/driver.ts';
+import { checkNoOtherUsers, customerRoles, settleCustomer } from '#infra/local/engines/mongodb/accounts.ts';
 import { findServerBinary, majorOf, mongodOffer } from '#infra/local/engines/mongodb/binaries.ts';
 import { helloMessage, probeMongod, readHello } from '#infra/local/engines/mongodb/connect.ts';
 import {
@@ -190,5 +191,59 @@ describe('MongoDB connection URIs', () => {
       retryWrites: 'false',
       authSource: 'admin',
     });
+  });
+});
+
+describe("the addon's users", () => {
+  /** A client that records the commands sent to each database and answers from `answers`. */
+  const fakeClient = (answers: (db: string, command: Record<string, unknown>) => Record<string, unknown>) => {
+    const sent: Array<{ db: string; command: Record<string, unknown> }> = [];
+    const client = {
+      db: (db: string) => ({
+        command: async (command: Record<string, unknown>) => {
+          sent.push({ db, command });
+          return answers(db, command);
+        },
+      }),
+    } as unknown as MongoClient;
+    return { client, sent };
+  };
+
+  it('creates the customer in its own database with readWrite and dbAdmin there only', async () => {
+    const { client, sent } = fakeClient(() => ({ users: [], ok: 1 }));
+    await settleCustomer(client, { username: 'u', database: 'orders', password: 'pw' });
+    expect(sent.at(-1)).toEqual({
+      db: 'orders',
+      command: {
+        createUser: 'u',
+        pwd: 'pw',
+        roles: [
+          { role: 'readWrite', db: 'orders' },
+          { role: 'dbAdmin', db: 'orders' },
+        ],
+      },
+    });
+  });
+
+  it('resets an existing customer to exactly those roles, and fails when it is missing without a password', async () => {
+    const existing = fakeClient(() => ({ users: [{ user: 'u', db: 'orders' }], ok: 1 }));
+    await settleCustomer(existing.client, { username: 'u', database: 'orders' });
+    expect(existing.sent.at(-1)?.command).toEqual({ updateUser: 'u', roles: customerRoles('orders') });
+    const missing = fakeClient(() => ({ users: [], ok: 1 }));
+    await expect(settleCustomer(missing.client, { username: 'u', database: 'orders' })).rejects.toThrow(
+      /missing from database 'orders'/,
+    );
+  });
+
+  it('refuses an instance with a user the platform did not create', async () => {
+    const allowed = [
+      { user: 'addons_platform', db: 'admin' },
+      { user: 'u', db: 'orders' },
+    ];
+    const clean = fakeClient(() => ({ users: allowed, ok: 1 }));
+    await checkNoOtherUsers(clean.client, allowed);
+    expect(clean.sent[0]).toEqual({ db: 'admin', command: { usersInfo: { forAllDBs: true } } });
+    const intruded = fakeClient(() => ({ users: [...allowed, { user: 'eve', db: 'admin' }], ok: 1 }));
+    await expect(checkNoOtherUsers(intruded.client, allowed)).rejects.toThrow(/did not create: eve@admin/);
   });
 });
