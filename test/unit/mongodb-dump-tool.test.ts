@@ -321,6 +321,15 @@ describe('the staged restore plan', () => {
     expect(db.marker).toBeUndefined();
   });
 
+  it('a view the loader pointed at a staged collection ends up on the final one', async () => {
+    const db = new FakeDatabase();
+    db.add(`${STAGING_PREFIX}orders`, 'orders then');
+    db.add(`${STAGING_PREFIX}big_orders`, '', 'view', { viewOn: `${STAGING_PREFIX}orders`, pipeline: [] });
+    await db.writeMarker({ restoreId: 'op-1', collections: ['orders', 'big_orders'] });
+    await rollForward(db);
+    expect(db.contents()).toEqual({ big_orders: 'view on orders', orders: 'orders then' });
+  });
+
   it('rolling forward without a marker does nothing', async () => {
     const db = liveAndStaged();
     const before = db.contents();

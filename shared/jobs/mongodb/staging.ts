@@ -88,7 +88,7 @@ export const rollForward = async (target: RestoreTarget): Promise<void> => {
     const finalName = collection.name.slice(STAGING_PREFIX.length);
     if (collection.type === 'view') {
       await target.drop(finalName);
-      await target.createView(finalName, collection.options ?? {});
+      await target.createView(finalName, unstagedView(collection.options ?? {}));
       await target.drop(collection.name);
     } else {
       await target.rename(collection.name, finalName);
@@ -99,6 +99,14 @@ export const rollForward = async (target: RestoreTarget): Promise<void> => {
     if (!isKept(collection.name) && !wanted.has(collection.name)) await target.drop(collection.name);
   }
   await target.dropMarker();
+};
+
+/** A staged view's definition, on its source's final name should the loader have renamed that too. */
+const unstagedView = (options: Record<string, unknown>): Record<string, unknown> => {
+  const viewOn = options.viewOn;
+  return typeof viewOn === 'string' && isStaged(viewOn)
+    ? { ...options, viewOn: viewOn.slice(STAGING_PREFIX.length) }
+    : options;
 };
 
 const MARKER_ID = 'restore';
