@@ -54,8 +54,10 @@ export class AddonService {
     const type = addonType(request.engine, target);
     const engine = ENGINES[request.engine];
     if (!type.capabilities.provision) {
+      // The first note says why (for an engine the machine lacks: what to install).
+      const why = type.notes[0];
       throw new UnsupportedError(
-        `${engine.displayName} addons cannot be created on the ${target} target yet`,
+        `${engine.displayName} addons cannot be created on the ${target} target${why ? `: ${why}` : ' yet'}`,
         [{ path: 'body.engine', message: `${request.engine} is not provisioned on this deployment` }],
       );
     }
