@@ -143,6 +143,7 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
         backups: backupStore,
         artifacts,
         engines,
+        target: 'local',
         now,
         // Only the command and environment matter to the local job runner.
         jobs: {

@@ -77,7 +77,12 @@ describe('Redis addons on the local target', () => {
     const types = (await api('GET', '/v1/addon-types')).body.items;
     const type = types.find((entry: { engine: string }) => entry.engine === 'redis');
     expect(type).toMatchObject({ defaultVersion: '7.0', defaultTls: false });
-    expect(type.capabilities).toMatchObject({ provision: true, dumpBackup: false, snapshotBackup: true });
+    expect(type.capabilities).toMatchObject({
+      provision: true,
+      dumpBackup: false,
+      snapshotBackup: true,
+      snapshotDownload: true,
+    });
     expect(type.notes.join(' ')).toMatch(/no logical dump/);
   });
 
