@@ -1,10 +1,10 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../jobs/free-port.ts';
 import { removePlatformData } from '../support/data-dir.ts';
 import { client, pollUntil } from '../support/http.ts';
 import { backUpAndWait, operationEnded } from '../support/operations.ts';
@@ -81,17 +81,6 @@ const keysOf = (connection: string[]) => {
 const everyKey = (connect: (db: number) => string[]) =>
   Object.fromEntries(DATABASES.map((db) => [db, keysOf(connect(db))]));
 const hex = (text: string) => Buffer.from(text).toString('hex');
-
-/** A port nothing listens on now. */
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'addons-e2e-redis-'));
