@@ -29,7 +29,8 @@ export const startBenchPlatform = async (prefix: string): Promise<BenchPlatform>
     ...loadLocalConfig({
       ADDONS_DATA_DIR: dataDir,
       ADDONS_PORT: '0',
-      ADDONS_LOG_LEVEL: 'ERROR',
+      // BENCH_LOG_LEVEL=INFO shows the platform's own timings (e.g. a snapshot's copy and export).
+      ADDONS_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'ERROR',
       // The benches measure the platform's work, not the per-caller rate limit answering 429s.
       ADDONS_RATE_LIMIT_PER_SECOND: '100000',
       ADDONS_RATE_LIMIT_BURST: '1000000',
