@@ -70,6 +70,7 @@ export const createAwsWorkflowTaskHandler = (
       backups,
       artifacts: new BackupArtifacts({ client: clients.s3, bucket: env.BACKUP_BUCKET }),
       engines,
+      target: env.ADDONS_TARGET,
       // What the ASL's ecs:runTask.sync states pass to RunTask, from the `prepare*Job` output.
       jobs: {
         cluster: env.JOB_CLUSTER_ARN,

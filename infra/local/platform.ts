@@ -30,6 +30,7 @@ import type { LocalConfig } from './config.ts';
 import { fileCursorKey } from './cursor-key.ts';
 import { startDynamo } from './emulators.ts';
 import { EngineDrivers } from './engines/engine-drivers.ts';
+import { S3SnapshotExporter } from './engines/snapshot-export.ts';
 import { LocalEngineSupervisor } from './engines/supervisor.ts';
 import { type ApiLambda, LocalGateway } from './gateway.ts';
 import { LocalJobRunner } from './job-runner.ts';
@@ -108,9 +109,14 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
     const store = new AddonStore({ client: documentClient, tableName: TABLE_NAME });
     const secretsDir = join(config.dataDir, 'secrets');
     const secrets = new FileSecretStore(secretsDir);
+    // Before the supervisor, so it stops (aborting snapshot uploads) before S3 does.
+    const s3 = await startS3(config.dataDir);
+    cleanups.push(() => s3.stop());
+    await ensureBucket(s3.client, BACKUP_BUCKET);
     const supervisor = new LocalEngineSupervisor({
       dataDir: config.dataDir,
       log: (message, extra) => logger.info(message, { ...extra }),
+      exporter: new S3SnapshotExporter(s3.client),
     });
     cleanups.push(() => supervisor.stopAll());
     // One supervisor runs every local engine through its own driver registry, and refuses by name
@@ -120,9 +126,6 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
       snapshots: supervisor,
     }));
 
-    const s3 = await startS3(config.dataDir);
-    cleanups.push(() => s3.stop());
-    await ensureBucket(s3.client, BACKUP_BUCKET);
     const artifacts = new BackupArtifacts({ client: s3.client, bucket: BACKUP_BUCKET });
     const backupStore = new BackupStore({ client: documentClient, tableName: TABLE_NAME });
     const now = scaledClock(config.clockSpeed);
@@ -150,6 +153,7 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
         backups: backupStore,
         artifacts,
         engines,
+        target: 'local',
         now,
         // Only the command and environment matter to the local job runner.
         jobs: {

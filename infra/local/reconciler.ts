@@ -31,7 +31,7 @@ export const createLocalReconciler = (props: {
       new EngineDirLeftovers({ dataDir: config.dataDir, engines: props.supervisor }),
       new SnapshotDirLeftovers({ dataDir: config.dataDir, snapshots: props.supervisor }),
       new SecretFileLeftovers({ secretsDir: join(config.dataDir, 'secrets') }),
-      new DumpObjectLeftovers({ client: props.s3, bucket: props.bucket }),
+      new DumpObjectLeftovers({ client: props.s3, bucket: props.bucket, snapshotCopies: true }),
     ],
     settings: {
       deadlinesMs: deadlinesFrom('local', config.reconciler.deadlines),

@@ -279,7 +279,8 @@ export const routes = {
     operationId: 'downloadBackup',
     method: 'post',
     path: '/v1/projects/{projectId}/addons/{addonId}/backups/{backupId}/download',
-    summary: 'A short-lived signed link to a dump backup',
+    summary:
+      'A short-lived signed link to a dump backup, or to a snapshot whose engine offers snapshotDownload',
     tags: ['backups'],
     fn: 'backups',
     auth: true,
@@ -288,7 +289,7 @@ export const routes = {
       200: { description: 'Signed link', schema: DownloadLinkSchema },
       ...errors,
       409: problem('The backup has not completed'),
-      422: problem('Snapshots cannot be downloaded'),
+      422: problem('A storage-level snapshot (the engine has no snapshotDownload), or one without a copy'),
     },
   }),
   restoreBackup: defineRoute({

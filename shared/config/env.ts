@@ -61,7 +61,7 @@ const CommaListSchema = z
   .min(1)
   .transform((text) => text.split(',').map((item) => item.trim()));
 
-/** The backup bucket: dump artifacts under `dumps/`. */
+/** The backup bucket: dump artifacts under `dumps/`, downloadable snapshot copies under `snapshots/`. */
 export const BackupBucketEnvSchema = z.object({ BACKUP_BUCKET: z.string().min(1) });
 
 /** Where dump and restore jobs run: the ECS RunTask parameters of `JobLaunchConfig`. */

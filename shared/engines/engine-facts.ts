@@ -41,6 +41,7 @@ export const NO_CAPABILITIES: Capabilities = {
   provision: false,
   dumpBackup: false,
   snapshotBackup: false,
+  snapshotDownload: false,
   pitr: false,
   replicas: false,
   tls: false,

@@ -20,7 +20,7 @@ export interface DumpResult {
 const EXTENSIONS: Record<Compression, string> = { gzip: 'gz', zstd: 'zst' };
 
 /**
- * Dump artifacts in S3 (s3rver locally: the same SDK calls). Keys are laid out per project and
+ * Dump artifacts and downloadable snapshot copies in S3 (s3rver locally: the same SDK calls). Keys are laid out per project and
  * addon so that lifecycle rules and IAM can be scoped by prefix.
  */
 export class BackupArtifacts {
@@ -39,6 +39,23 @@ export class BackupArtifacts {
     return {
       bucket: this.props.bucket,
       key: `dumps/${ref.projectId}/${ref.addonId}/${ref.backupId}.dump.${EXTENSIONS[compression]}`,
+    };
+  }
+
+  /**
+   * Where a downloadable snapshot copy goes (a Redis RDB): beside the dumps, under its own prefix,
+   * so lifecycle rules and the leftovers sweep tell the two apart. A provider may choose the final
+   * name under it (ElastiCache does); the backup records the object as the provider reports it.
+   */
+  snapshotExportFor(
+    ref: { projectId: string; addonId: string; backupId: string },
+    extension: string,
+  ): ArtifactRef {
+    assertSafeIds({ projectId: ref.projectId, addonId: ref.addonId, backupId: ref.backupId });
+    if (!/^[a-z0-9]+$/.test(extension)) throw new Error(`Invalid snapshot file extension '${extension}'`);
+    return {
+      bucket: this.props.bucket,
+      key: `snapshots/${ref.projectId}/${ref.addonId}/${ref.backupId}.${extension}`,
     };
   }
 

@@ -55,7 +55,10 @@ export const BackupSchema = z
     engine: EngineSchema,
     engineVersion: text(16).meta({ description: 'Major version of the engine the backup was taken from' }),
     sizeBytes: int64(0).nullable(),
-    sha256: Sha256Schema.nullable().meta({ description: 'SHA-256 of the downloadable artifact (dumps)' }),
+    sha256: Sha256Schema.nullable().meta({
+      description:
+        'SHA-256 of the downloadable file (dumps, and snapshots whose engine offers snapshotDownload)',
+    }),
     pinned: z.boolean(),
     expiresAt: TimestampSchema.nullable().meta({ description: 'When retention deletes it; null when kept' }),
     operationId: IdTextSchema,

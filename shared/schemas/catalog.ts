@@ -14,6 +14,10 @@ export const CapabilitiesSchema = z
     provision: z.boolean().meta({ description: 'Addons of this engine can be created on this deployment' }),
     dumpBackup: z.boolean(),
     snapshotBackup: z.boolean(),
+    snapshotDownload: z.boolean().meta({
+      description:
+        'A completed snapshot backup can be downloaded (a file the engine loads elsewhere, e.g. a Redis RDB); otherwise snapshots are storage-level copies',
+    }),
     pitr: z.boolean(),
     replicas: z.boolean(),
     tls: z.boolean(),

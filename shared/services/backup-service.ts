@@ -1,4 +1,4 @@
-import { addonType } from '../catalog/engines.ts';
+import { addonType, hasCapability } from '../catalog/engines.ts';
 import { engineFacts } from '../engines/index.ts';
 import type { EngineRegistry } from '../engines/registry.ts';
 import { ConflictError, errorMessage, NotFoundError, TransientError, UnsupportedError } from '../errors.ts';
@@ -238,10 +238,11 @@ export class BackupService {
     await this.deps.backups.deleteBackupRecord(backup);
   }
 
+  /** The snapshot first: deleting it stops an export still writing the snapshot's downloadable copy. */
   private async deleteData(backup: BackupRecord) {
-    if (backup.artifact) await this.deps.artifacts.delete(backup.artifact);
     if (backup.snapshotId)
       await this.deps.snapshotDeleters.of(backup.engine).deleteSnapshot(backup.snapshotId);
+    if (backup.artifact) await this.deps.artifacts.delete(backup.artifact);
   }
 
   /**
@@ -301,15 +302,31 @@ export class BackupService {
     return toBackup(aborted);
   }
 
+  /**
+   * A signed link to a completed backup's file: a dump, or the exported copy of a snapshot whose
+   * engine's snapshots are files (a Redis RDB). Other snapshots are storage-level copies: 422.
+   */
   async downloadLink(projectId: string, addonId: string, backupId: string) {
     const backup = await this.backupOf(projectId, addonId, backupId);
-    if (backup.type === 'snapshot' || !backup.artifact) {
+    const facts = engineFacts(backup.engine);
+    const snapshot = backup.type === 'snapshot';
+    if (snapshot && !hasCapability(backup.engine, this.deps.target, 'snapshotDownload')) {
       throw new UnsupportedError(
-        'Snapshots are storage-level copies and cannot be downloaded; take a dump backup',
+        `${facts.catalog.displayName} snapshots are storage-level copies and cannot be downloaded; take a dump backup`,
         [{ path: 'backupId', message: 'is a snapshot' }],
       );
     }
+    if (!backup.artifact) {
+      throw new UnsupportedError('This backup has no downloadable file', [
+        { path: 'backupId', message: 'has no file to download' },
+      ]);
+    }
     if (backup.status !== 'completed' || backup.sha256 === null || backup.sizeBytes === null) {
+      if (backup.status === 'completed' && snapshot) {
+        throw new UnsupportedError('This snapshot was completed without a downloadable copy', [
+          { path: 'backupId', message: 'has no downloadable copy' },
+        ]);
+      }
       throw new ConflictError(
         `Backup ${backupId} is ${backup.status}; only a completed backup can be downloaded`,
         {
@@ -317,11 +334,10 @@ export class BackupService {
         },
       );
     }
-    const extension = backup.compression === 'gzip' ? 'gz' : 'zst';
-    const link = await this.deps.artifacts.downloadUrl(
-      backup.artifact,
-      `${backup.id}.${engineFacts(backup.engine).dumpExtension}.${extension}`,
-    );
+    const fileName = snapshot
+      ? `${backup.addonName}-${backup.id}.${facts.dumpExtension}`
+      : `${backup.id}.${facts.dumpExtension}.${backup.compression === 'gzip' ? 'gz' : 'zst'}`;
+    const link = await this.deps.artifacts.downloadUrl(backup.artifact, fileName);
     return { ...link, sizeBytes: backup.sizeBytes, sha256: backup.sha256 };
   }
 

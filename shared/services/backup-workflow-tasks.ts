@@ -1,9 +1,12 @@
 import * as z from 'zod';
+import { hasCapability } from '../catalog/engines.ts';
+import { engineFacts } from '../engines/index.ts';
 import type { EngineRegistry } from '../engines/registry.ts';
 import { ProviderError } from '../errors.ts';
 import type { EngineAdapters, SnapshotProvider } from '../ports/engine-provider.ts';
 import type { BackupArtifacts } from '../providers/backup-artifacts.ts';
 import type { BackupStatus } from '../schemas/backup.ts';
+import type { Target } from '../schemas/catalog.ts';
 import type { JobLaunchConfig, JobSpec } from '../schemas/job.ts';
 import { TERMINAL_STATUSES } from '../schemas/operation.ts';
 import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
@@ -47,6 +50,8 @@ export interface BackupTaskDeps {
   /** The adapters of each engine; a backup's snapshots go through its engine's. */
   engines: EngineRegistry<EngineAdapters>;
   jobs: JobLaunchConfig;
+  /** Which column of the catalog applies: whether an engine's snapshots are exported for download. */
+  target: Target;
   /** The schedule clock, for retention expiry. */
   now?: () => Date;
 }
@@ -138,10 +143,26 @@ export class BackupWorkflowTasks {
     return backup.snapshotId;
   }
 
+  /**
+   * Where the snapshot's downloadable copy goes, for an engine whose catalog says its snapshots
+   * can be downloaded here (a Redis RDB); undefined for storage-level snapshots.
+   */
+  private exportOf(backup: BackupRecord) {
+    if (!hasCapability(backup.engine, this.deps.target, 'snapshotDownload')) return undefined;
+    return this.deps.artifacts.snapshotExportFor(
+      { projectId: backup.projectId, addonId: backup.addonId, backupId: backup.id },
+      engineFacts(backup.engine).dumpExtension,
+    );
+  }
+
   private async createSnapshot(task: Task<'createSnapshot'>) {
     await this.progress(task, 'snapshotting', 20);
     const [addon, backup] = await this.addonAndBackup(task);
-    await this.snapshotsOf(backup).createSnapshot(addon.resourceId, this.snapshotIdOf(backup));
+    const exportTo = this.exportOf(backup);
+    // Recorded before the copy exists, so a failed, aborted or deleted backup removes whatever
+    // part of it was written; it is downloadable only once describeSnapshot records its SHA-256.
+    if (exportTo && !backup.artifact) await this.deps.backups.updateBackup(backup, { artifact: exportTo });
+    await this.snapshotsOf(backup).createSnapshot(addon.resourceId, this.snapshotIdOf(backup), exportTo);
     return {};
   }
 
@@ -150,9 +171,21 @@ export class BackupWorkflowTasks {
     const state = await this.snapshotsOf(backup).describeSnapshot(this.snapshotIdOf(backup));
     const attempts = task.attempts + 1;
     switch (state.status) {
-      case 'available':
-        await this.deps.backups.updateBackup(backup, { sizeBytes: state.sizeBytes });
+      case 'available': {
+        const exported = state.exported;
+        await this.deps.backups.updateBackup(
+          backup,
+          exported
+            ? {
+                // The provider names the object (ElastiCache chooses its key): that is what a download fetches.
+                artifact: { bucket: exported.bucket, key: exported.key },
+                sha256: exported.sha256,
+                sizeBytes: exported.sizeBytes,
+              }
+            : { sizeBytes: state.sizeBytes },
+        );
         return { status: 'available', attempts };
+      }
       case 'failed':
         throw new ProviderError(state.reason, 'SnapshotFailed');
       case 'absent':
@@ -291,8 +324,9 @@ export class BackupWorkflowTasks {
     if (backup) {
       // A completed backup's data belongs to its record (a final backup outlives the delete that failed after it).
       if (!task.skipCleanup && backup.status !== 'completed') {
-        if (backup.artifact) await this.deps.artifacts.delete(backup.artifact);
+        // The snapshot first: deleting it stops an export still writing the artifact.
         if (backup.snapshotId) await this.snapshotsOf(backup).deleteSnapshot(backup.snapshotId);
+        if (backup.artifact) await this.deps.artifacts.delete(backup.artifact);
       }
       if (backup.status === 'pending' || backup.status === 'in-progress') {
         await this.deps.backups.updateBackup(backup, {

@@ -118,7 +118,12 @@ describe('MySQL addons on the local target (MariaDB)', () => {
     const types = (await api('GET', '/v1/addon-types')).body.items;
     const mysql = types.find((type: { engine: string }) => type.engine === 'mysql');
     expect(mysql).toMatchObject({ defaultVersion: '10.11', defaultTls: false });
-    expect(mysql.capabilities).toMatchObject({ provision: true, dumpBackup: true, snapshotBackup: true });
+    expect(mysql.capabilities).toMatchObject({
+      provision: true,
+      dumpBackup: true,
+      snapshotBackup: true,
+      snapshotDownload: false,
+    });
     expect(`${mysql.service} ${mysql.notes.join(' ')}`).toMatch(/MariaDB/);
   });
 

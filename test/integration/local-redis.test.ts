@@ -172,7 +172,8 @@ describe('LocalEngineSupervisor (Redis, real processes)', { timeout: 90_000 }, (
     );
     expect([auth, memory, policy, aof]).toEqual([
       'OK',
-      ['maxmemory', String(64 * 1024 * 1024)],
+      // The plan's memory, as on AWS.
+      ['maxmemory', String(spec().plan.memoryMiB * 1024 * 1024)],
       ['maxmemory-policy', 'noeviction'],
       ['appendonly', 'yes'],
     ]);

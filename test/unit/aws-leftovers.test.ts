@@ -108,26 +108,36 @@ describe('RDS snapshot leftovers', () => {
 });
 
 describe('dump object leftovers', () => {
-  it('reads project, addon and backup from each key and ignores keys of another layout', async () => {
+  it('reads project, addon and backup from each dump and snapshot-copy key and ignores keys of another layout', async () => {
     // Prepare
-    s3.on(ListObjectsV2Command).resolves({
-      Contents: [
-        { Key: `dumps/p1/${ADDON}/bkp-01cccc.dump.zst`, LastModified: new Date(0) },
-        { Key: `dumps/p1/${ADDON}/bkp-01cccc.dump.zst.result.json`, LastModified: new Date(0) },
-        { Key: 'dumps/readme.txt', LastModified: new Date(0) },
-      ],
-    });
+    s3.on(ListObjectsV2Command, { Prefix: 'dumps/' })
+      .resolves({
+        Contents: [
+          { Key: `dumps/p1/${ADDON}/bkp-01cccc.dump.zst`, LastModified: new Date(0) },
+          { Key: `dumps/p1/${ADDON}/bkp-01cccc.dump.zst.result.json`, LastModified: new Date(0) },
+          { Key: 'dumps/readme.txt', LastModified: new Date(0) },
+        ],
+      })
+      .on(ListObjectsV2Command, { Prefix: 'snapshots/' })
+      .resolves({
+        Contents: [
+          { Key: `snapshots/p1/${ADDON}/bkp-01dddd.rdb`, LastModified: new Date(0) },
+          { Key: 'snapshots/readme.txt', LastModified: new Date(0) },
+        ],
+      });
 
     // Act
     const listed = await new DumpObjectLeftovers({
       client: new S3Client({ region: 'eu-west-1' }),
       bucket: 'b',
+      snapshotCopies: true,
     }).list();
 
     // Assess
     expect(listed.map((leftover) => leftover.owner)).toEqual([
       { kind: 'backup', projectId: 'p1', addonId: ADDON, backupId: 'bkp-01cccc' },
       { kind: 'backup', projectId: 'p1', addonId: ADDON, backupId: 'bkp-01cccc' },
+      { kind: 'backup', projectId: 'p1', addonId: ADDON, backupId: 'bkp-01dddd' },
     ]);
   });
 });

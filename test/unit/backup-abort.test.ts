@@ -152,6 +152,7 @@ const workflowTasks = () =>
       }),
     }),
     jobs: { cluster: 'c', taskDefinition: 't', container: 'job', subnets: [], securityGroups: [] },
+    target: 'aws',
   });
 
 describe('a dump job that finishes after the abort', () => {

@@ -59,6 +59,15 @@ describe('engine catalog', () => {
     expect(service.resolveCreate(request).tls).toBe(expected);
   });
 
+  it('offers downloadable snapshots only where a snapshot is a file the engine loads elsewhere (local Redis RDB)', () => {
+    for (const target of ['aws', 'local'] as const) {
+      const downloadable = addonTypes(target)
+        .filter((type) => type.capabilities.snapshotDownload)
+        .map((type) => type.engine);
+      expect(downloadable).toEqual(target === 'local' ? ['redis'] : []);
+    }
+  });
+
   it('offers MySQL 8.0 and 8.4 on AWS (RDS for MySQL) with dumps, snapshots and TLS on by default, and says what it lacks', () => {
     const mysql = addonTypes('aws').find((type) => type.engine === 'mysql');
     expect(mysql).toMatchObject({
@@ -70,6 +79,7 @@ describe('engine catalog', () => {
         provision: true,
         dumpBackup: true,
         snapshotBackup: true,
+        snapshotDownload: false,
         tls: true,
         replicas: false,
         pitr: false,

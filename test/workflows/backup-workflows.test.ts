@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +10,12 @@ import { TaskFailedError } from '#infra/local/job-runner.ts';
 import { localLambdaContext } from '#infra/local/lambda-context.ts';
 import { ensureBucket, type S3Emulator, startS3 } from '#infra/local/s3-emulator.ts';
 import { LOCAL_SUBSTITUTIONS, LocalWorkflowRunner } from '#infra/local/workflow-runner.ts';
-import type { RestoreState, SnapshotProvider, SnapshotState } from '#shared/ports/engine-provider.ts';
+import type {
+  RestoreState,
+  SnapshotExport,
+  SnapshotProvider,
+  SnapshotState,
+} from '#shared/ports/engine-provider.ts';
 import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import { FileSecretStore } from '#shared/providers/local/file-secret-store.ts';
 import { type JobSpec, JobSpecSchema } from '#shared/schemas/job.ts';
@@ -26,11 +32,21 @@ class ScriptedSnapshots implements SnapshotProvider {
   calls: string[] = [];
   snapshotStates: SnapshotState[] = [];
   restoreStates: RestoreState[] = [];
-  async createSnapshot(_resourceId: string, snapshotId: string) {
-    this.calls.push(`create ${snapshotId}`);
+  /** When set, a snapshot asked for a copy writes this there, as a provider exporting an RDB does. */
+  exportBody: Buffer | undefined;
+  exported: SnapshotExport | undefined;
+  async createSnapshot(_resourceId: string, snapshotId: string, exportTo?: { bucket: string; key: string }) {
+    this.calls.push(`create ${snapshotId}${exportTo ? ` export ${exportTo.key}` : ''}`);
+    if (exportTo && this.exportBody) {
+      const body = this.exportBody;
+      await s3.client.send(new PutObjectCommand({ Bucket: exportTo.bucket, Key: exportTo.key, Body: body }));
+      const sha256 = createHash('sha256').update(body).digest('hex');
+      this.exported = { ...exportTo, sha256, sizeBytes: body.length };
+    }
   }
   async describeSnapshot(): Promise<SnapshotState> {
-    return this.snapshotStates.shift() ?? { status: 'available', sizeBytes: 4096 };
+    const exported = this.exported ? { exported: this.exported } : {};
+    return this.snapshotStates.shift() ?? { status: 'available', sizeBytes: 4096, ...exported };
   }
   async deleteSnapshot(snapshotId: string) {
     this.calls.push(`delete ${snapshotId}`);
@@ -110,6 +126,7 @@ beforeEach(() => {
       artifacts,
       engines: engineAdapters({ snapshots }),
       jobs: launch,
+      target: 'local',
     },
   });
   runner = new LocalWorkflowRunner({
@@ -145,8 +162,8 @@ beforeEach(() => {
   });
 });
 
-const runningAddon = async () => {
-  const addon = addonRecord({ projectId: 'proj-bw', name: `db-${newId('x').slice(-8)}` });
+const runningAddon = async (overrides: Parameters<typeof addonRecord>[0] = {}) => {
+  const addon = addonRecord({ projectId: 'proj-bw', name: `db-${newId('x').slice(-8)}`, ...overrides });
   const op = operation({ addonId: addon.id, projectId: 'proj-bw' });
   await env.store.createAddon({ ...addon, currentOperationId: op.id }, op);
   await env.store.updateAddonForOperation(addon, op.id, { status: 'running' }, { release: true });
@@ -247,6 +264,66 @@ describe('backup-addon.asl.json', () => {
     const { backup } = await settle(started.operation.id, started.backup.id);
     expect(backup.error).toEqual({ code: 'ProviderError', message: 'not enough space for the snapshot' });
     expect(snapshots.calls).toContain(`delete ${backup.snapshotId}`);
+  });
+});
+
+describe('downloadable snapshots (an engine whose catalog says snapshotDownload: local Redis)', () => {
+  const rdb = Buffer.from('REDIS0010\xfa\tredis-ver\x067.0.15 fake rdb', 'latin1');
+
+  it('asks the provider for a copy in the backup bucket, records it, and a download link fetches it', async () => {
+    snapshots.exportBody = rdb;
+    const addon = await runningAddon({ engine: 'redis', version: '7.0' });
+    const started = await service.create('proj-bw', addon.id, { type: 'snapshot', pinned: false });
+    const { operation: op, backup } = await settle(started.operation.id, started.backup.id);
+    const key = `snapshots/proj-bw/${addon.id}/${backup.id}.rdb`;
+    expect(op.status).toBe('completed');
+    expect(snapshots.calls).toEqual([`create ${backup.snapshotId} export ${key}`]);
+    const sha256 = createHash('sha256').update(rdb).digest('hex');
+    expect(backup).toMatchObject({ artifact: { bucket: 'backups', key }, sha256, sizeBytes: rdb.length });
+
+    const link = await service.downloadLink('proj-bw', addon.id, backup.id);
+    expect(link).toMatchObject({ sha256, sizeBytes: rdb.length });
+    const response = await fetch(link.url);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-disposition')).toContain(`${addon.name}-${backup.id}.rdb`);
+    expect(Buffer.from(await response.arrayBuffer()).equals(rdb)).toBe(true);
+
+    await service.delete('proj-bw', addon.id, backup.id);
+    expect(snapshots.calls).toContain(`delete ${backup.snapshotId}`);
+    expect(await exists(key)).toBe(false);
+  });
+
+  it('a failed snapshot removes the copy it had begun and the snapshot', async () => {
+    snapshots.exportBody = rdb;
+    snapshots.snapshotStates = [{ status: 'failed', reason: 'the export was interrupted' }];
+    const addon = await runningAddon({ engine: 'redis', version: '7.0' });
+    const started = await service.create('proj-bw', addon.id, { type: 'snapshot', pinned: false });
+    const { backup } = await settle(started.operation.id, started.backup.id);
+    expect(backup.status).toBe('failed');
+    expect(snapshots.calls).toContain(`delete ${backup.snapshotId}`);
+    expect(await exists(`snapshots/proj-bw/${addon.id}/${backup.id}.rdb`)).toBe(false);
+  });
+
+  it('a restore of it still goes through the snapshot, never a dump job', async () => {
+    snapshots.exportBody = rdb;
+    const addon = await runningAddon({ engine: 'redis', version: '7.0' });
+    const taken = await service.create('proj-bw', addon.id, { type: 'snapshot', pinned: false });
+    const { backup } = await settle(taken.operation.id, taken.backup.id);
+    const restore = await service.restore('proj-bw', addon.id, backup.id);
+    expect((await settle(restore.operation.id, backup.id)).operation.status).toBe('completed');
+    expect(snapshots.calls).toContain(`restore ${backup.snapshotId}`);
+    expect(jobs).toHaveLength(0);
+  });
+
+  it('a storage-level snapshot (PostgreSQL) gets no copy, and its download is a 422 that says why', async () => {
+    const addon = await runningAddon();
+    const started = await service.create('proj-bw', addon.id, { type: 'snapshot', pinned: false });
+    const { backup } = await settle(started.operation.id, started.backup.id);
+    expect(snapshots.calls).toEqual([`create ${backup.snapshotId}`]);
+    expect(backup.artifact).toBeNull();
+    await expect(service.downloadLink('proj-bw', addon.id, backup.id)).rejects.toThrow(
+      /PostgreSQL snapshots are storage-level copies/,
+    );
   });
 });
 

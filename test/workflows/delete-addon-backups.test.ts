@@ -91,6 +91,7 @@ beforeEach(() => {
       artifacts,
       engines: engineAdapters({ snapshots }),
       jobs: { cluster: 'c', taskDefinition: 'td', container: 'job', subnets: ['s'], securityGroups: ['g'] },
+      target: 'local',
     },
     retirement: {
       store: env.store,

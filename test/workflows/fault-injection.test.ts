@@ -140,6 +140,7 @@ const startWorld = (plan: FaultPlan) => {
       artifacts,
       engines: engineAdapters({ snapshots }),
       jobs,
+      target: 'local',
     },
     retirement: {
       store: store.store,

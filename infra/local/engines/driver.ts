@@ -34,6 +34,11 @@ export interface InstanceRecord {
   accessSettled?: boolean;
   /** The engine's data directory, relative to the instance directory. */
   dataDir: string;
+  /**
+   * The plan's memory, for an engine that sizes itself by it (Redis: `maxmemory`). Absent in
+   * instances created before plans sized local servers.
+   */
+  memoryMiB?: number;
   state: 'creating' | 'ready';
   createdAt: string;
   readyAt?: string;
@@ -148,4 +153,10 @@ export interface SnapshotDriver {
    * so that starting a server on it recovers the snapshot. `ctx` is the instance restored into.
    */
   restore(ctx: InstanceContext, snapshotDir: string, dataDir: string, signal: AbortSignal): Promise<void>;
+  /**
+   * The one file of a snapshot (in `snapshotDir`, as `take` wrote it) that a user can load into
+   * the engine elsewhere: what a downloadable snapshot uploads. Absent for an engine whose
+   * snapshots are storage-level copies (its catalog says `snapshotDownload: false`).
+   */
+  exportFile?(snapshotDir: string): string;
 }

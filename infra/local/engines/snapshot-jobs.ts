@@ -1,12 +1,13 @@
 import { errorMessage, ProviderError } from '#shared/errors.ts';
-import type { SnapshotState } from '#shared/ports/engine-provider.ts';
-import type { InstanceRecord } from './driver.ts';
+import type { SnapshotExport, SnapshotState } from '#shared/ports/engine-provider.ts';
+import type { InstanceRecord, SnapshotDriver } from './driver.ts';
 import type { EngineDrivers } from './engine-drivers.ts';
 import { checkId, type InstanceFiles, type Log } from './instance-files.ts';
 import type { InstanceLocks } from './instance-locks.ts';
 import { startLockedJob } from './locked-job.ts';
 import { instanceUser } from './os-users.ts';
 import type { ServerProcesses } from './server-lifecycle.ts';
+import type { ExportTarget, SnapshotExporter } from './snapshot-export.ts';
 import { checkSnapshotId, type SnapshotRecord, type SnapshotStore } from './snapshots.ts';
 import { ensureReachable, treeSize } from './system.ts';
 
@@ -32,6 +33,8 @@ export interface SnapshotJobsOptions {
   settledRecord: (id: string) => Promise<InstanceRecord | undefined>;
   /** Restores in progress reading the snapshot, each settling when it is over. */
   restoresReading: (snapshotId: string) => Promise<void>[];
+  /** Uploads downloadable copies (`exportTo`); without one, a snapshot asked for a copy is refused. */
+  exporter?: SnapshotExporter;
 }
 
 /** Snapshots of running instances, taken in the background under the instance's lock. */
@@ -46,7 +49,12 @@ export class SnapshotJobs {
     return this.jobs.has(snapshotId);
   }
 
-  async create(resourceId: string, snapshotId: string): Promise<void> {
+  /**
+   * `exportTo`: upload the driver's `exportFile` there before the snapshot is committed, so an
+   * `available` snapshot has its copy; a crash midway leaves a partial snapshot, which the next
+   * call takes (and uploads) again. A snapshot already available is left as it is.
+   */
+  async create(resourceId: string, snapshotId: string, exportTo?: ExportTarget): Promise<void> {
     const id = checkId(resourceId);
     const sid = checkSnapshotId(snapshotId);
     const running = this.jobs.get(sid);
@@ -58,7 +66,8 @@ export class SnapshotJobs {
     const record = await this.deps.files.readRecord(id);
     if (record?.state !== 'ready')
       throw new ProviderError(`Instance ${id} does not exist`, 'InstanceNotFound');
-    this.deps.drivers.snapshotsOf(record.engine);
+    const snapshots = this.deps.drivers.snapshotsOf(record.engine);
+    if (exportTo) this.exporterOf(snapshots, record);
     this.deps.servers.assertOpen();
     const pending = this.jobs.get(sid); // checked again: no await from here on
     if (pending) return this.sameSource(sid, pending.resourceId, id);
@@ -70,7 +79,7 @@ export class SnapshotJobs {
       snapshotId: sid,
       activity: 'snapshotting',
       failure: 'engine: snapshot failed',
-      work: (signal) => this.take(id, sid, signal),
+      work: (signal) => this.take(id, sid, signal, exportTo),
     });
   }
 
@@ -84,8 +93,14 @@ export class SnapshotJobs {
     } catch (error) {
       return { status: 'failed', reason: `Cannot read snapshot ${sid}: ${errorMessage(error)}` };
     }
-    if (snapshot?.state === 'available')
-      return { status: 'available', sizeBytes: snapshot.sizeBytes ?? null };
+    if (snapshot?.state === 'available') {
+      const { exported } = snapshot;
+      return {
+        status: 'available',
+        sizeBytes: snapshot.sizeBytes ?? null,
+        ...(exported ? { exported } : {}),
+      };
+    }
     if (snapshot?.state === 'failed')
       return { status: 'failed', reason: snapshot.reason ?? 'The snapshot failed' };
     if (await store.completed(sid)) {
@@ -114,6 +129,35 @@ export class SnapshotJobs {
     this.deps.log('engine: snapshot deleted', { snapshotId: sid });
   }
 
+  /** What uploads a copy: refused for an engine whose snapshots are not files, or without an exporter. */
+  private exporterOf(
+    snapshots: SnapshotDriver,
+    record: InstanceRecord,
+  ): { exportFile: (snapshotDir: string) => string; exporter: SnapshotExporter } {
+    if (!snapshots.exportFile) {
+      throw new ProviderError(
+        `${record.engine} snapshots are storage-level copies and cannot be exported`,
+        'SnapshotNotExportable',
+      );
+    }
+    if (!this.deps.exporter) {
+      throw new ProviderError('This platform has no object storage to export snapshots to', 'NoExporter');
+    }
+    return { exportFile: snapshots.exportFile.bind(snapshots), exporter: this.deps.exporter };
+  }
+
+  /** Upload the snapshot's file; `exported` says what was written where. */
+  private async export(
+    snapshots: SnapshotDriver,
+    record: InstanceRecord,
+    backupDir: string,
+    exportTo: ExportTarget,
+    signal: AbortSignal,
+  ): Promise<SnapshotExport> {
+    const { exportFile, exporter } = this.exporterOf(snapshots, record);
+    return exporter.upload(exportFile(backupDir), exportTo, signal);
+  }
+
   private sameSource(snapshotId: string, source: string, id: string): void {
     if (source !== id) {
       throw new ProviderError(
@@ -124,7 +168,7 @@ export class SnapshotJobs {
   }
 
   /** The snapshot job proper, under the instance's lock. Its outcome is always recorded on disk. */
-  private async take(id: string, sid: string, signal: AbortSignal): Promise<void> {
+  private async take(id: string, sid: string, signal: AbortSignal, exportTo?: ExportTarget): Promise<void> {
     const { files, drivers, store, log } = this.deps;
     const started = Date.now();
     const base: Omit<SnapshotRecord, 'state' | 'completedAt'> = {
@@ -164,11 +208,16 @@ export class SnapshotJobs {
       await ensureReachable(attempt.backupDir, runAs, [files.dataDir, store.dir]);
       await snapshots.take(ctx, attempt.backupDir, signal);
       const taken = Date.now();
+      const exported = exportTo
+        ? await this.export(snapshots, record, attempt.backupDir, exportTo, signal)
+        : undefined;
+      const uploaded = Date.now();
       const sizeBytes = await treeSize(attempt.backupDir);
       await store.commit(partial, {
         ...base,
         state: 'available',
         sizeBytes,
+        ...(exported ? { exported } : {}),
         completedAt: new Date().toISOString(),
       });
       log('engine: snapshot taken', {
@@ -177,6 +226,7 @@ export class SnapshotJobs {
         sizeBytes,
         ms: Date.now() - started,
         copyMs: taken - started,
+        ...(exported ? { exportMs: uploaded - taken, exportedTo: exported.key } : {}),
       });
     } catch (error) {
       const reason = signal.aborted

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ProviderError } from '#shared/errors.ts';
+import type { SnapshotExport } from '#shared/ports/engine-provider.ts';
 import type { Engine } from '#shared/schemas/catalog.ts';
 import { chownTo, exists, fsyncPath, type RunAs, readJson, writeJsonAtomic } from './system.ts';
 
@@ -26,6 +27,8 @@ export interface SnapshotRecord {
   state: 'available' | 'failed';
   /** Bytes of `backup/` (compressed), when available. */
   sizeBytes?: number;
+  /** The downloadable copy uploaded before the snapshot was committed, when one was asked for. */
+  exported?: SnapshotExport;
   reason?: string;
   /** When the snapshot began. */
   createdAt: string;

@@ -16,6 +16,7 @@ import { checkId, InstanceFiles, type Log } from './instance-files.ts';
 import { InstanceLocks } from './instance-locks.ts';
 import { chownTree, instanceUser, removeInstanceUser } from './os-users.ts';
 import { ServerProcesses } from './server-lifecycle.ts';
+import type { ExportTarget, SnapshotExporter } from './snapshot-export.ts';
 import { SnapshotJobs } from './snapshot-jobs.ts';
 import { SnapshotRestores } from './snapshot-restore.ts';
 import { SnapshotStore } from './snapshots.ts';
@@ -30,6 +31,8 @@ export interface LocalEngineSupervisorOptions {
   /** The only address engines listen on. Default 127.0.0.1. */
   host?: string;
   log?: (msg: string, extra?: object) => void;
+  /** Where downloadable snapshot copies go (`createSnapshot`'s `exportTo`); none: such snapshots are refused. */
+  exporter?: SnapshotExporter;
 }
 
 const ROOT = { uid: 0, gid: 0 };
@@ -84,6 +87,7 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
       ...parts,
       settledRecord: (id) => this.restores.settledRecord(id),
       restoresReading: (snapshotId) => this.restores.reading(snapshotId),
+      ...(options.exporter ? { exporter: options.exporter } : {}),
     });
   }
 
@@ -134,6 +138,7 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
         username: spec.username,
         admin: { username: driver.platformRole, password: generatePassword() },
         dataDir: 'data',
+        memoryMiB: spec.plan.memoryMiB,
         state: 'creating',
         createdAt: new Date().toISOString(),
       };
@@ -226,10 +231,11 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
    * Begin a snapshot of a running instance; `describeSnapshot` reports its progress. It runs in the
    * background, after the instance's other operations (one at a time, like them). Idempotent: a
    * snapshot being taken or already available is left alone; a failed one, or one a platform crash
-   * interrupted, is taken again.
+   * interrupted, is taken again. `exportTo`: the engine's snapshot file is also uploaded there
+   * (with its SHA-256) before the snapshot becomes available.
    */
-  createSnapshot(resourceId: string, snapshotId: string): Promise<void> {
-    return this.snapshots.create(resourceId, snapshotId);
+  createSnapshot(resourceId: string, snapshotId: string, exportTo?: ExportTarget): Promise<void> {
+    return this.snapshots.create(resourceId, snapshotId, exportTo);
   }
 
   describeSnapshot(snapshotId: string): Promise<SnapshotState> {

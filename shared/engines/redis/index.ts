@@ -20,13 +20,13 @@ export const redis: EngineFacts = {
     capabilities: {
       aws: NO_CAPABILITIES,
       // Locally: Debian's redis-server with AOF persistence, one ACL user per addon.
-      local: { ...NO_CAPABILITIES, provision: true, snapshotBackup: true },
+      local: { ...NO_CAPABILITIES, provision: true, snapshotBackup: true, snapshotDownload: true },
     },
     notes: {
       aws: [NOT_YET],
       local: [
-        "The local target runs Debian's redis-server 7.0 with append-only-file persistence; the connection details name an ACL user (the default user is off) and database 0. Plans do not size local servers: each has a 64 MiB memory limit and refuses writes beyond it (noeviction).",
-        'Redis has no logical dump: dump backups are never offered. Snapshot backups are RDB files written by BGSAVE while the server keeps serving; a restore loads one as the base of a new append-only file.',
+        "The local target runs Debian's redis-server 7.0 with append-only-file persistence; the connection details name an ACL user (the default user is off) and database 0. Plans size local servers as on AWS: the plan's memory is the server's maxmemory, and a full server refuses writes (noeviction) rather than evicting keys.",
+        'Redis has no logical dump: dump backups are never offered. Snapshot backups are RDB files written by BGSAVE while the server keeps serving, streamed to the backup bucket with their SHA-256 so they can be downloaded (`redis-check-rdb` or any Redis 7.0+ loads them); a restore loads one as the base of a new append-only file.',
         'TLS, public access and replicas are AWS-only; local addons listen on 127.0.0.1.',
       ],
     },

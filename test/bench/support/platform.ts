@@ -16,6 +16,8 @@ export const ms = (value: number) => `${value.toFixed(1)} ms`;
 
 export interface BenchPlatform {
   url: string;
+  /** The platform's data directory (instances, snapshots, the S3 emulator's files). */
+  dataDir: string;
   headers: Record<string, string>;
   stop(): Promise<void>;
 }
@@ -27,7 +29,8 @@ export const startBenchPlatform = async (prefix: string): Promise<BenchPlatform>
     ...loadLocalConfig({
       ADDONS_DATA_DIR: dataDir,
       ADDONS_PORT: '0',
-      ADDONS_LOG_LEVEL: 'ERROR',
+      // BENCH_LOG_LEVEL=INFO shows the platform's own timings (e.g. a snapshot's copy and export).
+      ADDONS_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'ERROR',
       // The benches measure the platform's work, not the per-caller rate limit answering 429s.
       ADDONS_RATE_LIMIT_PER_SECOND: '100000',
       ADDONS_RATE_LIMIT_BURST: '1000000',
@@ -36,6 +39,7 @@ export const startBenchPlatform = async (prefix: string): Promise<BenchPlatform>
   });
   return {
     url: platform.url,
+    dataDir,
     headers: { authorization: `Bearer ${platform.token}`, 'content-type': 'application/json' },
     stop: async () => {
       await platform.stop();
@@ -44,17 +48,21 @@ export const startBenchPlatform = async (prefix: string): Promise<BenchPlatform>
   };
 };
 
-/** POSTs an addon, polls its operation until completed (throws when it failed), and returns its id and credentials. */
+/**
+ * POSTs an addon (`fields`: more of the request, e.g. its plan), polls its operation until
+ * completed (throws when it failed), and returns its id and credentials.
+ */
 export const provisionAddon = async <Credentials>(
   platform: BenchPlatform,
   name: string,
   engine: Engine,
+  fields: Record<string, unknown> = {},
 ): Promise<{ id: string; credentials: Credentials }> => {
   const { url, headers } = platform;
   const created = await fetch(`${url}/v1/projects/bench/addons`, {
     method: 'POST',
     headers,
-    body: JSON.stringify({ name, engine }),
+    body: JSON.stringify({ name, engine, ...fields }),
   });
   const { addon, operation } = (await created.json()) as {
     addon: { id: string };

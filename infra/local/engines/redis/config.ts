@@ -45,11 +45,19 @@ export const CUSTOMER_COMMANDS = [
 ];
 
 /**
- * Memory for a developer's machine running several addons side by side. `noeviction`: a full
- * instance refuses writes with an OOM error rather than silently dropping keys, as a database
- * should.
+ * The memory limit of an instance created before plans sized local servers (its record has no
+ * `memoryMiB`): what every local server had then.
  */
-export const MAX_MEMORY = '64mb';
+export const LEGACY_MAX_MEMORY_MIB = 64;
+
+/**
+ * `maxmemory`: the plan's memory, as on AWS (a `cache.t4g.micro` has 0.5 GiB), so what fits in
+ * a plan locally fits there. Redis counts the dataset and its own buffers against it (not the
+ * copy-on-write pages of a BGSAVE child). `noeviction`: a full instance refuses writes with an
+ * OOM error rather than silently dropping keys, as a database should.
+ */
+export const maxMemoryOf = (ctx: InstanceContext): string =>
+  `${ctx.record.memoryMiB ?? LEGACY_MAX_MEMORY_MIB}mb`;
 
 /** Written by the server in its data directory, removed when it exits cleanly. */
 export const PID_FILE = 'redis.pid';
@@ -93,7 +101,7 @@ export const serverConf = (ctx: InstanceContext, admin: PlatformRole): string =>
     'appendfsync everysec',
     'aof-use-rdb-preamble yes',
     'save ""',
-    `maxmemory ${MAX_MEMORY}`,
+    `maxmemory ${maxMemoryOf(ctx)}`,
     'maxmemory-policy noeviction',
     'databases 16',
     'maxclients 1000',

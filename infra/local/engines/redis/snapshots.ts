@@ -125,24 +125,42 @@ export class RedisSnapshots implements SnapshotDriver {
         throw new ProviderError(`Redis could not write its RDB file (see ${ctx.logFile})`);
       }
     }
-    const install = await requireSystemTool('install', 'coreutils');
-    // As the engine user: the RDB is the engine's file, and the copy is its own, 0600.
-    await runLogged(
-      install,
-      ['-m', '600', path.join(ctx.dataDir, RDB_FILE), path.join(targetDir, RDB_FILE)],
-      {
-        runAs: ctx.runAs,
-        env: engineEnv(),
-        cwd: targetDir,
-        logFile: ctx.logFile,
-        what: 'copying the RDB',
-        signal,
-      },
-    );
+    await this.keepRdb(ctx, targetDir, signal);
     await replaceFile(path.join(targetDir, VERSION_FILE), `${version}\n`, ctx.runAs, 0o600);
     if (!(await rdbMajor(path.join(targetDir, RDB_FILE)))) {
       throw new ProviderError(`The copied ${RDB_FILE} is not an RDB file`);
     }
+  }
+
+  /** The snapshot's RDB: a file `redis-server` (7.0 or later) and `redis-check-rdb` load as it is. */
+  exportFile(snapshotDir: string): string {
+    return path.join(snapshotDir, RDB_FILE);
+  }
+
+  /**
+   * The RDB BGSAVE just wrote, into the snapshot, as the engine user (it is the engine's file).
+   * A hard link, not a copy: Redis never writes `dump.rdb` in place (a save writes a temporary
+   * file and renames it over), so the linked file keeps the snapshot's bytes whatever the server
+   * saves later, and a 1 GB dataset costs no second gigabyte of writes. Copied when the snapshot
+   * directory is on another file system.
+   */
+  private async keepRdb(ctx: InstanceContext, targetDir: string, signal: AbortSignal): Promise<void> {
+    const options = { runAs: ctx.runAs, env: engineEnv(), cwd: targetDir, logFile: ctx.logFile, signal };
+    const source = path.join(ctx.dataDir, RDB_FILE);
+    const target = path.join(targetDir, RDB_FILE);
+    const ln = await requireSystemTool('ln', 'coreutils');
+    try {
+      await runLogged(ln, [source, target], { ...options, what: 'linking the RDB' });
+      // The engine's own 0600, as a copy would be (the data directory's name for it changes too).
+      await fs.chmod(target, 0o600);
+      return;
+    } catch (error) {
+      signal.throwIfAborted();
+      await fs.rm(target, { force: true });
+      if (!/cross-device|Invalid cross-device link/i.test(errorMessage(error))) throw error;
+    }
+    const install = await requireSystemTool('install', 'coreutils');
+    await runLogged(install, ['-m', '600', source, target], { ...options, what: 'copying the RDB' });
   }
 
   async restore(
