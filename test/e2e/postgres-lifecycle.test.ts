@@ -144,7 +144,7 @@ describe('local target, end to end', () => {
       ['name too long', { body: { name: 'a'.repeat(41), engine: 'postgresql' } }, 400, 'body.name'],
       ['name not DNS-safe', { body: { name: 'Orders DB', engine: 'postgresql' } }, 400, 'body.name'],
       ['duplicate name', { body: { name: 'orders', engine: 'postgresql' } }, 409, 'name'],
-      ['engine not available on this machine', { body: { name: 'cache', engine: 'mongodb' } }, 422, 'body.engine'],
+      ['no mongod here', { body: { name: 'cache', engine: 'mongodb' } }, 422, 'body.engine'],
     ];
     for (const [what, request, status, path] of cases) {
       const response = await api('POST', '/v1/projects/e2e/addons', request);
