@@ -109,16 +109,26 @@ export class DocdbClusters {
     }
   }
 
-  /** The cluster's instances, whatever their names (a restored cluster keeps its staging names). */
-  async instancesOf(clusterId: string): Promise<DBInstance[]> {
-    try {
-      const result = await this.docdb(
-        new DescribeDBInstancesCommand({ Filters: [{ Name: 'db-cluster-id', Values: [clusterId] }] }),
-      );
-      return result.DBInstances ?? [];
-    } catch (error) {
-      throw toPlatformError(error, "looking up the DocumentDB cluster's instances");
+  /**
+   * The cluster's instances, whatever their names (a restored cluster keeps its staging names):
+   * its members, each described by identifier, so the role's DescribeDBInstances stays scoped to
+   * `addon-*` instances (a filtered call is authorized on every instance of the account).
+   */
+  async instancesOf(cluster: DBCluster): Promise<DBInstance[]> {
+    const found: DBInstance[] = [];
+    for (const member of cluster.DBClusterMembers ?? []) {
+      if (!member.DBInstanceIdentifier) continue;
+      try {
+        const result = await this.docdb(
+          new DescribeDBInstancesCommand({ DBInstanceIdentifier: member.DBInstanceIdentifier }),
+        );
+        found.push(...(result.DBInstances ?? []));
+      } catch (error) {
+        if (isAwsError(error, 'DBInstanceNotFound')) continue;
+        throw toPlatformError(error, "looking up the DocumentDB cluster's instances");
+      }
     }
+    return found;
   }
 
   /** DescribeDBClusters returns no tags: ListTagsForResource on the cluster's ARN. */
@@ -168,7 +178,7 @@ export class DocdbClusters {
           }),
         );
       }
-      for (const instance of await this.instancesOf(id)) {
+      for (const instance of await this.instancesOf(cluster)) {
         const instanceId = instance.DBInstanceIdentifier;
         if (!instanceId || DELETING_STATUSES.has(instance.DBInstanceStatus ?? '')) continue;
         try {

@@ -161,7 +161,7 @@ export class DocdbEngineProvider implements EngineProvider, SnapshotProvider {
         await this.clusters.delete(cluster);
         return { status: 'deleting' };
       }
-      const state = clusterStateOf(cluster, await this.clusters.instancesOf(resourceId));
+      const state = clusterStateOf(cluster, await this.clusters.instancesOf(cluster));
       if (state.status !== 'available') return state;
       // What the addon's users attach to reach it: their project's client group.
       const projectId = tagValue(await this.clusters.tagsOf(cluster), TAG_KEYS.project);

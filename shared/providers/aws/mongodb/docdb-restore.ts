@@ -103,7 +103,7 @@ export class DocdbRestoreSwap {
 
     if (current && tagValue(await clusters.tagsOf(current), TAG_KEYS.restore) === restoreId) {
       // Step 5: the restored cluster answers to the addon's identifier.
-      const state = clusterStateOf(current, await clusters.instancesOf(resourceId));
+      const state = clusterStateOf(current, await clusters.instancesOf(current));
       if (state.status !== 'available') return { status: 'restoring' };
       const old = await clusters.find(retired);
       if (old && !(await clusters.delete(old))) return { status: 'restoring' };
@@ -119,7 +119,7 @@ export class DocdbRestoreSwap {
           reason: `The cluster restored from the snapshot (${staging}) is gone; the addon keeps its data as it was`,
         };
       }
-      const restoredInstances = await clusters.instancesOf(staging);
+      const restoredInstances = await clusters.instancesOf(restored);
       const state = clusterStateOf(restored, restoredInstances);
       if (state.status === 'failed' || state.status === 'deleting') {
         await clusters.delete(restored);
@@ -128,7 +128,7 @@ export class DocdbRestoreSwap {
           reason: `${state.status === 'failed' ? state.reason : `DocumentDB is deleting ${staging}`}; the addon keeps its data as it was`,
         };
       }
-      const originals = await clusters.instancesOf(resourceId);
+      const originals = await clusters.instancesOf(current);
       if (restored.Status === 'available' && restoredInstances.length < originals.length) {
         // Step 2 (again, after a crash between two creates: the existing ones are skipped).
         await this.createInstances(restored, originals, staging);
