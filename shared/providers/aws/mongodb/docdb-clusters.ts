@@ -159,6 +159,22 @@ export class DocdbClusters {
     }
   }
 
+  /** Deletion protection on (a restored cluster gets it once it is the addon's). */
+  async protect(cluster: DBCluster): Promise<void> {
+    if (cluster.DeletionProtection || !cluster.DBClusterIdentifier) return;
+    try {
+      await this.docdb(
+        new ModifyDBClusterCommand({
+          DBClusterIdentifier: cluster.DBClusterIdentifier,
+          DeletionProtection: true,
+          ApplyImmediately: true,
+        }),
+      );
+    } catch (error) {
+      throw toPlatformError(error, 'turning on the deletion protection of the DocumentDB cluster');
+    }
+  }
+
   /**
    * Deletion protection off, the instances deleted, then the cluster without a final snapshot.
    * DocumentDB refuses to delete a cluster while an instance of it is not yet `deleting`

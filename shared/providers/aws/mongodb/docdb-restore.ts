@@ -48,7 +48,7 @@ const addonTagsOf = (tags: Tag[]) =>
  *      cluster endpoint is derived from the identifier, so the connection details stay right;
  *      clients reconnect as after a failover.
  *   5. describe, the cluster answering to the addon's identifier carries our restore tag and is
- *      available: delete the retired cluster (its instances, then it, no final snapshot) and
+ *      available: turn its deletion protection on, delete the retired cluster (its instances, then it, no final snapshot) and
  *      report `available` once DocumentDB accepted that.
  *
  * Until step 3 a failure deletes the staging cluster and reports `failed`: the addon keeps its
@@ -84,9 +84,10 @@ export class DocdbRestoreSwap {
           ...(current.DBClusterParameterGroup
             ? { DBClusterParameterGroupName: current.DBClusterParameterGroup }
             : {}),
-          // It becomes the addon's cluster. No KmsKeyId: a restored cluster is encrypted with the
-          // snapshot's key, which is the addon's own key.
-          DeletionProtection: true,
+          // No KmsKeyId: a restored cluster is encrypted with the snapshot's key, the addon's own.
+          // Unprotected until it is the addon's (step 5): a staging cluster that fails must be
+          // deletable, and DocumentDB refuses to modify a cluster in a failed state.
+          DeletionProtection: false,
           Tags: [...addonTagsOf(tags), { Key: TAG_KEYS.restore, Value: restoreId }],
         }),
       );
@@ -105,6 +106,7 @@ export class DocdbRestoreSwap {
       // Step 5: the restored cluster answers to the addon's identifier.
       const state = clusterStateOf(current, await clusters.instancesOf(current));
       if (state.status !== 'available') return { status: 'restoring' };
+      await clusters.protect(current);
       const old = await clusters.find(retired);
       if (old && !(await clusters.delete(old))) return { status: 'restoring' };
       return { status: 'available' };
@@ -164,6 +166,7 @@ export class DocdbRestoreSwap {
     const { clusters } = this.props;
     const current = await clusters.find(resourceId);
     if (current && tagValue(await clusters.tagsOf(current), TAG_KEYS.restore) === restoreId) {
+      await clusters.protect(current);
       const old = await clusters.find(retired);
       if (old && !(await clusters.delete(old))) {
         throw new TransientError(`DocumentDB does not let ${retired} be deleted yet`);
