@@ -5,6 +5,7 @@ import { DocdbEngineProvider } from './docdb-engine-provider.ts';
 
 export { DOCDB_PORT } from './docdb-clusters.ts';
 export { DocdbEngineProvider } from './docdb-engine-provider.ts';
+export { DocdbClusterLeftovers, DocdbSnapshotLeftovers } from './docdb-leftovers.ts';
 export { DocdbSnapshotDeleter } from './docdb-snapshots.ts';
 
 /** What the MongoDB adapters need from the stack's settings (`AwsEngineSettings`). */
