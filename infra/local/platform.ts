@@ -13,6 +13,7 @@ import { createWorkflowTaskHandler } from '#functions/workflow/tasks.ts';
 import { CursorSigner } from '#shared/api/cursors.ts';
 import { dynamoDbIdempotency } from '#shared/api/idempotency.ts';
 import { TokenBucketLimiter } from '#shared/api/rate-limit.ts';
+import { offerOnTarget } from '#shared/catalog/engines.ts';
 import { EngineRegistry } from '#shared/engines/registry.ts';
 import type { EngineAdapters } from '#shared/ports/engine-provider.ts';
 import type { WorkflowName, WorkflowStarter } from '#shared/ports/workflow-starter.ts';
@@ -28,6 +29,7 @@ import { scaledClock } from './clock.ts';
 import type { LocalConfig } from './config.ts';
 import { fileCursorKey } from './cursor-key.ts';
 import { startDynamo } from './emulators.ts';
+import { EngineDrivers } from './engines/engine-drivers.ts';
 import { LocalEngineSupervisor } from './engines/supervisor.ts';
 import { type ApiLambda, LocalGateway } from './gateway.ts';
 import { LocalJobRunner } from './job-runner.ts';
@@ -91,6 +93,11 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
   };
   try {
     const logger = new Logger({ serviceName: 'addons', logLevel: config.logLevel });
+    // The catalog answers for this machine: an engine whose server is user-installed is offered
+    // only where one was found (before any handler or workflow reads the catalog).
+    for (const [engine, offer] of await new EngineDrivers().catalogOffers()) {
+      offerOnTarget(engine, 'local', offer);
+    }
     const { token, generated } = await loadOrCreateToken(config.dataDir, config.token);
 
     const dynamo = await startDynamo(config.dataDir, TABLE_NAME);

@@ -2,6 +2,7 @@ import type { CatalogEntry } from '../engines/engine-facts.ts';
 import { ENGINE_FACTS } from '../engines/index.ts';
 import {
   type AddonType,
+  type Capabilities,
   type Capability,
   ENGINE_NAMES,
   type Engine,
@@ -18,6 +19,28 @@ import {
 export const ENGINES: Record<Engine, CatalogEntry> = Object.fromEntries(
   ENGINE_NAMES.map((engine) => [engine, ENGINE_FACTS[engine].catalog]),
 ) as Record<Engine, CatalogEntry>;
+
+/** What an engine offers on one target: the part of its catalog entry a machine can decide. */
+export interface TargetOffer {
+  versions: string[];
+  defaultVersion: string;
+  capabilities: Capabilities;
+  notes: string[];
+}
+
+/**
+ * Replace what `engine` offers on `target` for the rest of this process. The local composition
+ * root calls it at start for an engine whose server the machine may or may not have (MongoDB:
+ * user-installed), so the catalog, the create checks and the backup checks all answer for this
+ * machine. Every reader goes through `ENGINES`, so nothing else needs to know.
+ */
+export const offerOnTarget = (engine: Engine, target: Target, offer: TargetOffer): void => {
+  const entry = ENGINES[engine];
+  entry.versions[target] = [...offer.versions];
+  entry.defaultVersion[target] = offer.defaultVersion;
+  entry.capabilities[target] = { ...offer.capabilities };
+  entry.notes[target] = [...offer.notes];
+};
 
 export const addonTypes = (target: Target): AddonType[] =>
   ENGINE_NAMES.map((engine) => addonType(engine, target));

@@ -1,6 +1,7 @@
 import { EngineRegistry } from '../engines/registry.ts';
 import type { Engine } from '../schemas/catalog.ts';
 import type { DumpTool } from './dump-tool.ts';
+import { MongoDumpTool } from './mongodb/dump-tool.ts';
 import { MysqlDumpTool } from './mysql/dump-tool.ts';
 import { PostgresDumpTool } from './postgresql/dump-tool.ts';
 
@@ -12,6 +13,7 @@ import { PostgresDumpTool } from './postgresql/dump-tool.ts';
 const DUMP_TOOLS = new EngineRegistry<DumpTool>('dump tool', {
   postgresql: () => new PostgresDumpTool(),
   mysql: () => new MysqlDumpTool(),
+  mongodb: () => new MongoDumpTool(),
 });
 
 /** The engine's dump tool; an engine without one is an UnsupportedError naming it. */

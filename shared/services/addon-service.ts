@@ -54,8 +54,10 @@ export class AddonService {
     const type = addonType(request.engine, target);
     const engine = ENGINES[request.engine];
     if (!type.capabilities.provision) {
+      // The first note says why (for an engine the machine lacks: what to install).
+      const why = type.notes[0];
       throw new UnsupportedError(
-        `${engine.displayName} addons cannot be created on the ${target} target yet`,
+        `${engine.displayName} addons cannot be created on the ${target} target${why ? `: ${why}` : ' yet'}`,
         [{ path: 'body.engine', message: `${request.engine} is not provisioned on this deployment` }],
       );
     }
@@ -94,6 +96,12 @@ export class AddonService {
       issues.push({
         path: 'body.tls',
         message: `TLS is not available for ${engine.displayName} on this deployment`,
+      });
+    }
+    if (!tls && engineFacts(request.engine).tlsRequired?.includes(this.deps.target)) {
+      issues.push({
+        path: 'body.tls',
+        message: `TLS cannot be turned off for ${engine.displayName} addons on this deployment`,
       });
     }
     if (request.publicAccess && !type.capabilities.publicAccess) {

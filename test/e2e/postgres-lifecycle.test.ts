@@ -19,7 +19,12 @@ let platform: PlatformProcess | undefined;
 let api: ReturnType<typeof client>;
 
 const start = async () => {
-  platform = await startPlatformProcess({ ADDONS_DATA_DIR: dataDir, ADDONS_TOKEN: TOKEN });
+  // No mongod, whatever this machine has installed: the MongoDB create below must be refused.
+  platform = await startPlatformProcess({
+    ADDONS_DATA_DIR: dataDir,
+    ADDONS_TOKEN: TOKEN,
+    ADDONS_MONGOD: join(dataDir, 'no-mongod'),
+  });
   api = client(platform.url, TOKEN);
 };
 
@@ -139,7 +144,12 @@ describe('local target, end to end', () => {
       ['name too long', { body: { name: 'a'.repeat(41), engine: 'postgresql' } }, 400, 'body.name'],
       ['name not DNS-safe', { body: { name: 'Orders DB', engine: 'postgresql' } }, 400, 'body.name'],
       ['duplicate name', { body: { name: 'orders', engine: 'postgresql' } }, 409, 'name'],
-      ['engine not provisioned yet', { body: { name: 'cache', engine: 'mongodb' } }, 422, 'body.engine'],
+      [
+        'engine not available on this machine',
+        { body: { name: 'cache', engine: 'mongodb' } },
+        422,
+        'body.engine',
+      ],
     ];
     for (const [what, request, status, path] of cases) {
       const response = await api('POST', '/v1/projects/e2e/addons', request);

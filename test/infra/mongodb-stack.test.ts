@@ -43,7 +43,7 @@ const tagging = (value: string, keys = ['addons:deployment', 'addons:project']) 
 });
 
 describe('MongoDB addons in the stack', () => {
-  it('creates, per catalog version, a DocumentDB cluster parameter group with tls enabled and one with it disabled, and names them to the workflow function', () => {
+  it('creates, per catalog version, a DocumentDB cluster parameter group with tls enabled (and none without), and names it to the workflow function', () => {
     const groups = resourcesOfType(synthesized.json, 'AWS::DocDB::DBClusterParameterGroup');
     const versions = ENGINES.mongodb.versions.aws;
     expect(versions).toEqual(['5.0']);
@@ -54,13 +54,13 @@ describe('MongoDB addons in the stack', () => {
         )
         .map(([id, group]) => ({ id, family: group.Properties?.Family }));
     expect(withTls('enabled')).toEqual([{ id: expect.any(String), family: 'docdb5.0' }]);
-    expect(withTls('disabled')).toEqual([{ id: expect.any(String), family: 'docdb5.0' }]);
-    expect(groups).toHaveLength(2 * versions.length);
+    expect(withTls('disabled')).toEqual([]);
+    expect(groups).toHaveLength(versions.length);
 
     const env = workflowEnv();
     // Ref of a parameter group resolves to its logical id in these tests.
     expect(env.TLS_PARAMETER_GROUPS.mongodb).toEqual({ '5.0': withTls('enabled')[0]?.id });
-    expect(env.NO_TLS_PARAMETER_GROUPS.mongodb).toEqual({ '5.0': withTls('disabled')[0]?.id });
+    expect(env.NO_TLS_PARAMETER_GROUPS.mongodb).toBeUndefined();
     // No DocumentDB subnet group of its own: clusters take the RDS DB subnet group.
     expect(resourcesOfType(synthesized.json, 'AWS::DocDB::DBSubnetGroup')).toEqual([]);
   });
@@ -81,10 +81,7 @@ describe('MongoDB addons in the stack', () => {
     const allowed = allowedFor(synthesized.stack.workflows.taskFunction.role);
     const cluster = arn('rds', 'cluster:addon-x');
     const env = workflowEnv();
-    const ourGroups = [
-      env.TLS_PARAMETER_GROUPS.mongodb?.['5.0'],
-      env.NO_TLS_PARAMETER_GROUPS.mongodb?.['5.0'],
-    ];
+    const ourGroups = [env.TLS_PARAMETER_GROUPS.mongodb?.['5.0']];
     for (const action of ['rds:CreateDBCluster', 'rds:RestoreDBClusterFromSnapshot']) {
       expect(allowed(action, cluster, tagging(deployment())), action).toBe(true);
       expect(allowed(action, cluster), `${action} untagged`).toBe(false);

@@ -6,6 +6,8 @@ describe('the local configuration', () => {
     const config = loadLocalConfig({
       ADDONS_PG_BIN_DIR: '/opt/pg/bin',
       ADDONS_MYSQL_BIN_DIR: '/opt/mysql/bin',
+      ADDONS_MONGODB_BIN_DIR: '/opt/mongodb-database-tools/bin',
+      ADDONS_MONGOD: '/opt/mongodb/bin/mongod',
       ADDONS_EMPTY_BIN_DIR: '',
       ADDONS_TOKEN: 'not-a-tool-location-0123456789',
     });
@@ -13,6 +15,7 @@ describe('the local configuration', () => {
     expect(config.jobToolEnv).toEqual({
       ADDONS_PG_BIN_DIR: '/opt/pg/bin',
       ADDONS_MYSQL_BIN_DIR: '/opt/mysql/bin',
+      ADDONS_MONGODB_BIN_DIR: '/opt/mongodb-database-tools/bin',
     });
     expect(loadLocalConfig({}).jobToolEnv).toEqual({});
   });

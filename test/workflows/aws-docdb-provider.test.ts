@@ -36,7 +36,6 @@ const provider = new DocdbEngineProvider({
   subnetGroupName: 'addons-db-subnets',
   kmsKeyId: KMS_KEY,
   tlsParameterGroups: { '5.0': 'addons-docdb50-tls' },
-  noTlsParameterGroups: { '5.0': 'addons-docdb50-plain' },
   deployment: 'Addons',
 });
 
@@ -136,11 +135,11 @@ describe('DocumentDB provisioning', () => {
     ]);
   });
 
-  it('gives an addon created with tls: false the parameter group with tls disabled', async () => {
-    await provider.createInstance(spec({ tls: false }));
-    expect(fake.inputsOf('rds', 'CreateDBCluster')).toMatchObject([
-      { DBClusterParameterGroupName: 'addons-docdb50-plain' },
-    ]);
+  it('refuses an addon without TLS (the API already answers 422), before sending anything', async () => {
+    await expect(provider.createInstance(spec({ tls: false }))).rejects.toMatchObject({
+      code: 'UnsupportedOption',
+    });
+    expect(fake.calls).toEqual([]);
   });
 
   it('is idempotent: a retried create after the cluster was made creates what is missing and nothing twice', async () => {

@@ -1,8 +1,10 @@
 import { DocDBServiceException, InsufficientDBInstanceCapacityFault } from '@aws-sdk/client-docdb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { UnsupportedError } from '#shared/errors.ts';
 import { restoreIdentifiers } from '#shared/providers/aws/rds/rds-restore.ts';
 import { TAG_KEYS } from '#shared/providers/aws/tags.ts';
 import { type CallEnvironment, deniedPermissions, roleStatements } from '../infra/support/iam.ts';
+import { createRequest } from '../support/fixtures.ts';
 import { awsWorkflowSuite, jobSpecOf } from './support/aws-suite.ts';
 import { logicalIdOf } from './support/aws-workflows.ts';
 import { clusterEndpoint, FakeDocdb } from './support/fake-docdb.ts';
@@ -91,20 +93,14 @@ describe('provision-addon for MongoDB on AWS', () => {
       password,
       tls: true,
     });
-    const uri = new URL(secret.uri);
-    expect(uri).toMatchObject({
-      protocol: 'mongodb:',
-      hostname: host,
-      port: '27017',
-      username: 'addonadmin',
-      password,
-      pathname: '/catalog',
-    });
-    expect(uri.searchParams.get('tls')).toBe('true');
+    // What DocumentDB needs: TLS, its replica set, no retryable writes, users in `admin`.
+    expect(secret.uri).toBe(
+      `mongodb://addonadmin:${password}@${host}:27017/catalog?tls=true&replicaSet=rs0&readPreference=secondaryPreferred&retryWrites=false&authSource=admin`,
+    );
   });
 
-  it('creates one instance per node for replicas, and the group without TLS for tls: false', async () => {
-    const { addon, operation } = await provision({ replicas: 2, tls: false });
+  it('creates one instance per node for replicas', async () => {
+    const { addon, operation } = await provision({ replicas: 2 });
 
     expect(operation.status).toBe('completed');
     expect(
@@ -112,10 +108,20 @@ describe('provision-addon for MongoDB on AWS', () => {
         .fake.inputsOf('rds', 'CreateDBInstance')
         .map((input) => input.DBInstanceIdentifier),
     ).toEqual([1, 2, 3].map((node) => `${addon.resourceId}-${node}`));
-    expect(world().fake.inputsOf('rds', 'CreateDBCluster')).toMatchObject([
-      { DBClusterParameterGroupName: world().env.NO_TLS_PARAMETER_GROUPS.mongodb?.['5.0'] },
-    ]);
-    expect(secretOf(addon.id)).toMatchObject({ tls: false, uri: expect.not.stringContaining('tls=') });
+  });
+
+  it('refuses tls: false with a 422 naming the field, before anything starts', async () => {
+    const refused = await world()
+      .service.create(PROJECT, createRequest({ name: 'plain', engine: 'mongodb', tls: false }))
+      .catch((error: unknown) => error);
+
+    expect(refused).toBeInstanceOf(UnsupportedError);
+    expect((refused as UnsupportedError).issues).toContainEqual({
+      path: 'body.tls',
+      message: expect.stringContaining('TLS cannot be turned off'),
+    });
+    await world().workflows.idle();
+    expect(world().fake.calls).toEqual([]);
   });
 
   it('fails the operation when DocumentDB refuses CreateDBCluster, and leaves nothing behind', async () => {

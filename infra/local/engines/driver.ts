@@ -1,3 +1,4 @@
+import type { TargetOffer } from '#shared/catalog/engines.ts';
 import type { InstanceSpec } from '#shared/ports/engine-provider.ts';
 import type { Engine } from '#shared/schemas/catalog.ts';
 import type { RunAs } from './system.ts';
@@ -121,6 +122,12 @@ export interface EngineDriver {
   classifyStartFailure(logTail: string): StartFailure;
   /** Physical snapshots of an instance; undefined for an engine without them on the local target. */
   readonly snapshots?: SnapshotDriver;
+  /**
+   * For an engine the machine may lack (its server is user-installed): what the local catalog
+   * offers, from what is installed. The platform asks once at start (`offerOnTarget`); engines
+   * without it keep their static catalog entry.
+   */
+  catalogOffer?(): Promise<TargetOffer>;
 }
 
 /** The engine-specific half of snapshots: the supervisor owns directories, metadata, locking and the swap. */

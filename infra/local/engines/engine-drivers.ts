@@ -1,7 +1,9 @@
+import type { TargetOffer } from '#shared/catalog/engines.ts';
 import { EngineRegistry } from '#shared/engines/registry.ts';
 import { UnsupportedError } from '#shared/errors.ts';
 import type { Engine } from '#shared/schemas/catalog.ts';
 import type { EngineDriver, SnapshotDriver } from './driver.ts';
+import { MongodDriver } from './mongodb/driver.ts';
 import { MariaDbDriver } from './mysql/driver.ts';
 import { PostgresDriver } from './postgresql/driver.ts';
 import { RedisDriver } from './redis/driver.ts';
@@ -16,7 +18,18 @@ export class EngineDrivers {
     postgresql: () => new PostgresDriver(),
     mysql: () => new MariaDbDriver(),
     redis: () => new RedisDriver(),
+    mongodb: () => new MongodDriver(),
   });
+
+  /** What this machine offers of each engine whose drivers decide it (`EngineDriver.catalogOffer`). */
+  async catalogOffers(): Promise<Array<[Engine, TargetOffer]>> {
+    const offers: Array<[Engine, TargetOffer]> = [];
+    for (const engine of this.registry.engines()) {
+      const driver = this.registry.of(engine);
+      if (driver.catalogOffer) offers.push([engine, await driver.catalogOffer()]);
+    }
+    return offers;
+  }
 
   /** The driver of `engine`, or undefined for one the local target does not run. */
   find(engine: Engine): EngineDriver | undefined {

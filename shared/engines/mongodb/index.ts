@@ -1,11 +1,66 @@
-import { type EngineFacts, NO_CAPABILITIES, NOT_YET, uriOf } from '../engine-facts.ts';
+import type { Capabilities } from '../../schemas/catalog.ts';
+import { type EngineFacts, NO_CAPABILITIES, uriOf } from '../engine-facts.ts';
+
+/**
+ * Where the local target looks for MongoDB's programs (infra/local/engines/mongodb/binaries.ts,
+ * shared/jobs/mongodb/tools.ts): `ADDONS_MONGOD` names the server binary itself,
+ * `ADDONS_MONGODB_BIN_DIR` a directory holding `mongod` and/or the Database Tools; PATH after both.
+ */
+export const MONGOD_VARIABLE = 'ADDONS_MONGOD';
+export const MONGODB_BIN_DIR_VARIABLE = 'ADDONS_MONGODB_BIN_DIR';
+
+/** What to install for dumps and restores, as MissingToolError names it. */
+export const DATABASE_TOOLS = 'MongoDB Database Tools (mongodump, mongorestore)';
+export const DATABASE_TOOLS_INSTALL =
+  `install them from MongoDB's official .deb or tarball (https://www.mongodb.com/try/download/database-tools; not packaged by Debian), ` +
+  `then put them on PATH or in the directory ${MONGODB_BIN_DIR_VARIABLE} names`;
+
+/** How to get a mongod, in the catalog note and in the 422 of a create on a machine without one. */
+export const MONGOD_INSTALL_HINT =
+  `MongoDB is not packaged for Debian 12 and cannot be downloaded at run time: install MongoDB Community Server ` +
+  `from MongoDB's official .deb or tarball (https://www.mongodb.com/try/download/community), then put mongod on PATH, ` +
+  `or name the binary with ${MONGOD_VARIABLE}=/path/to/mongod (or its directory with ${MONGODB_BIN_DIR_VARIABLE}), ` +
+  `and restart the platform. Dump backups also need the ${DATABASE_TOOLS}.`;
+
+/**
+ * The local catalog on a machine without a usable mongod: nothing offered, and the note says how
+ * to fix that. `problem`: a mongod was found but could not run (`--version` failed).
+ */
+export const localUnavailable = (
+  problem?: string,
+): { versions: string[]; defaultVersion: string; capabilities: Capabilities; notes: string[] } => ({
+  versions: ['7.0'],
+  defaultVersion: '7.0',
+  capabilities: NO_CAPABILITIES,
+  notes: [
+    `MongoDB addons are not available on this machine: ${problem ? `the mongod found does not run (${problem.slice(0, 300)})` : 'no mongod was found'}. ${MONGOD_INSTALL_HINT}`,
+  ],
+});
+const LOCAL_UNAVAILABLE = localUnavailable();
+
+/** The local offer once the platform found a mongod (`major` as `mongod --version` says: `7.0`, `8.0`). */
+export const localOfferWith = (
+  major: string,
+  binary: string,
+): { versions: string[]; defaultVersion: string; capabilities: Capabilities; notes: string[] } => ({
+  versions: [major],
+  defaultVersion: major,
+  capabilities: { ...NO_CAPABILITIES, provision: true, dumpBackup: true },
+  notes: [
+    `The local target runs the mongod found on this machine (${binary.slice(0, 300)}, MongoDB ${major}), one single-node server per addon with access control on; the connection details name a user with readWrite and dbAdmin on the addon's database only, which is also its authSource.`,
+    `Dump backups are mongodump archives and need the ${DATABASE_TOOLS} on PATH or in ${MONGODB_BIN_DIR_VARIABLE}. A restore loads the dump beside the live collections and then renames each over its original: every collection switches atomically, the database as a whole does not (see the README).`,
+    'Snapshot backups are not offered locally: mongod has no online physical copy of its files without filesystem snapshots or fsyncLock, which would stop writes for the length of the copy. Use dump backups.',
+    'TLS, public access and replicas are AWS-only; local addons listen on 127.0.0.1.',
+  ],
+});
 
 export const mongodb: EngineFacts = {
   catalog: {
     displayName: 'MongoDB',
     service: { aws: 'Amazon DocumentDB (cluster)', local: 'mongod process (user-installed)' },
-    versions: { aws: ['5.0'], local: ['7.0'] },
-    defaultVersion: { aws: '5.0', local: '7.0' },
+    // Locally: the major of the machine's mongod, once the platform found one (localOfferWith).
+    versions: { aws: ['5.0'], local: LOCAL_UNAVAILABLE.versions },
+    defaultVersion: { aws: '5.0', local: LOCAL_UNAVAILABLE.defaultVersion },
     // DocumentDB instance classes (it has no micro or small classes), with AWS's vCPUs and memory.
     plans: [
       { id: 'medium', vcpu: 2, memoryMiB: 4096, instanceClass: 'db.t4g.medium' },
@@ -18,9 +73,10 @@ export const mongodb: EngineFacts = {
     maxReplicas: 15,
     capabilities: {
       // Amazon DocumentDB 5.0 clusters (shared/providers/aws/mongodb/): one instance per node
-      // (replicas are reader instances of the cluster), TLS enforced by the cluster parameter
-      // group (infra/aws/constructs/engines/mongodb.ts), cluster snapshots restored to a new
-      // cluster then swapped in by renames, dumps by the mongodump job on Fargate.
+      // (replicas are reader instances of the cluster), TLS always on (the cluster parameter
+      // group of infra/aws/constructs/engines/mongodb.ts; `tlsRequired` below), cluster
+      // snapshots restored to a new cluster then swapped in by renames, dumps by the mongodump
+      // job on Fargate.
       aws: {
         ...NO_CAPABILITIES,
         provision: true,
@@ -29,21 +85,45 @@ export const mongodb: EngineFacts = {
         replicas: true,
         tls: true,
       },
-      local: NO_CAPABILITIES,
+      local: LOCAL_UNAVAILABLE.capabilities,
     },
     notes: {
       aws: [
         'MongoDB addons are Amazon DocumentDB 5.0 clusters (MongoDB 5.0 API compatibility, not MongoDB itself): some MongoDB features and operators are not supported, see the DocumentDB functional differences.',
-        'TLS is on unless the addon is created with tls: false; clients verify the server with the Amazon RDS global CA bundle (https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem).',
-        'Connect with replicaSet=rs0 and retryWrites=false: DocumentDB does not support retryable writes.',
+        'TLS is always on (tls: false is refused): verify the server with the Amazon RDS global CA bundle (https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem). The URI names replicaSet=rs0, retryWrites=false (DocumentDB has no retryable writes) and authSource=admin.',
         'DocumentDB storage grows automatically; storageGiB is not allocated and does not limit the addon.',
         'Each node is a billed instance (the smallest class is db.t4g.medium); replicas are reader instances of the same cluster.',
         'Point-in-time restore, public access and forks are not available for MongoDB addons yet.',
       ],
-      local: [NOT_YET],
+      local: LOCAL_UNAVAILABLE.notes,
     },
   },
-  connectionUri: (secret) => uriOf('mongodb', secret, secret.tls ? { tls: 'true' } : {}),
+  connectionUri: (secret) => mongodbUri(secret),
   // mongodump --archive output.
   dumpExtension: 'archive',
+  // DocumentDB users live in `admin` and its URI (`mongodbUri`) is told apart by TLS.
+  tlsRequired: ['aws'],
 };
+
+/**
+ * The `mongodb://` URI of an addon. Only DocumentDB addons have TLS (the local target has none),
+ * so `tls` says which service this is:
+ * - DocumentDB: TLS, the cluster's replica set (always `rs0`), reads from replicas when there are
+ *   any, no retryable writes (DocumentDB refuses them), and users authenticate against `admin`,
+ *   where DocumentDB keeps every user.
+ * - local mongod: the customer's user lives in the addon's own database, its authSource.
+ */
+export const mongodbUri = (secret: Parameters<EngineFacts['connectionUri']>[0]): string =>
+  uriOf(
+    'mongodb',
+    secret,
+    secret.tls
+      ? {
+          tls: 'true',
+          replicaSet: 'rs0',
+          readPreference: 'secondaryPreferred',
+          retryWrites: 'false',
+          authSource: 'admin',
+        }
+      : { authSource: secret.database },
+  );

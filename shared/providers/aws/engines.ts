@@ -59,7 +59,6 @@ export const awsEngineAdapters = (
         {
           ...settings,
           tlsParameterGroups: settings.tlsParameterGroups.mongodb ?? {},
-          noTlsParameterGroups: settings.noTlsParameterGroups.mongodb ?? {},
         },
         clients,
       ),

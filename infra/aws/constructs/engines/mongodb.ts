@@ -22,17 +22,16 @@ export interface MongodbAddonsProps {
 
 /**
  * MongoDB addons as Amazon DocumentDB clusters (shared/providers/aws/mongodb/). Created once:
- * per catalog version, one cluster parameter group with `tls` enabled (every addon's default;
- * DocumentDB's default group enables it too, but a group of our own states it and cannot drift)
- * and one with it disabled (an addon created with `tls: false`). Everything per addon is created
- * by the workflows. DocumentDB's API is RDS's: its IAM actions are `rds:*`, its resources
+ * per catalog version, one cluster parameter group with `tls` enabled (DocumentDB's default group
+ * enables it too, but a group of our own states it and cannot drift). TLS is always on for MongoDB
+ * addons (`tlsRequired`: a create with `tls: false` is a 422), so there is no group without it.
+ * Everything per addon is created by the workflows. DocumentDB's API is RDS's: its IAM actions are `rds:*`, its resources
  * `cluster:`, `cluster-snapshot:`, `cluster-pg:` and `db:` ARNs, its tag conditions
  * `rds:cluster-tag/...` and `rds:cluster-snapshot-tag/...`.
  */
 export class MongodbAddons extends Construct implements AddonEngine {
   readonly engine = 'mongodb' as const;
   readonly tlsParameterGroups: Record<string, string> = {};
-  readonly noTlsParameterGroups: Record<string, string> = {};
   private readonly rds: RdsAddons;
   private readonly provisioners = new Set<iam.IGrantable>();
   private readonly snapshotDeleters = new Set<iam.IGrantable>();
@@ -48,19 +47,11 @@ export class MongodbAddons extends Construct implements AddonEngine {
         parameters: { tls: 'enabled' },
       });
       this.tlsParameterGroups[version] = required.ref;
-      const optional = new CfnDBClusterParameterGroup(this, `NoTlsParameters${idOf}`, {
-        family: familyOf(version),
-        description: `MongoDB (DocumentDB ${version}) addons created without TLS`,
-        parameters: { tls: 'disabled' },
-      });
-      // No Control Tower rule covers DocumentDB parameter groups (its rules check clusters, which
-      // the workflows create): nothing to acknowledge, unlike RDS's no-TLS groups.
-      this.noTlsParameterGroups[version] = optional.ref;
     }
   }
 
   get environment(): EngineEnvironment {
-    return { tlsParameterGroups: this.tlsParameterGroups, noTlsParameterGroups: this.noTlsParameterGroups };
+    return { tlsParameterGroups: this.tlsParameterGroups };
   }
 
   /**
@@ -106,10 +97,9 @@ export class MongodbAddons extends Construct implements AddonEngine {
       resourceArns: string[],
       conditions?: Record<string, Record<string, unknown>>,
     ) => iam.Grant.addToPrincipal({ grantee, actions, resourceArns, ...(conditions ? { conditions } : {}) });
-    const parameterGroups = [
-      ...Object.values(this.tlsParameterGroups),
-      ...Object.values(this.noTlsParameterGroups),
-    ].map((name) => this.rds.rdsArn('cluster-pg', name));
+    const parameterGroups = Object.values(this.tlsParameterGroups).map((name) =>
+      this.rds.rdsArn('cluster-pg', name),
+    );
 
     const creates = ['rds:CreateDBCluster', 'rds:RestoreDBClusterFromSnapshot'];
     allow(creates, [clusters], this.taggedAsOurs);

@@ -45,8 +45,6 @@ export interface DocdbEngineProviderProps {
   kmsKeyId: string;
   /** Catalog version -> cluster parameter group with `tls` enabled (created by CDK). */
   tlsParameterGroups: Record<string, string>;
-  /** Catalog version -> cluster parameter group with `tls` disabled (an addon created with `tls: false`). */
-  noTlsParameterGroups: Record<string, string>;
   /** Value of the `addons:deployment` tag; the workflow role may only touch what carries it. */
   deployment: string;
   /** @default 7 */
@@ -56,8 +54,8 @@ export interface DocdbEngineProviderProps {
 /**
  * MongoDB addons as Amazon DocumentDB 5.0 clusters in the deployment's isolated subnets: one
  * cluster per addon with one instance per node (1 + replicas, the plan's instance class), storage
- * encrypted with the deployment's key, TLS enforced by the cluster parameter group unless the
- * addon was created with `tls: false`, and the same per-project security groups, tags and
+ * encrypted with the deployment's key, TLS always enforced by the cluster parameter group (the
+ * API refuses `tls: false` for MongoDB on AWS: `tlsRequired`), and the same per-project security groups, tags and
  * deletion protection as the RDS engines (`RdsEngineProvider`). DocumentDB storage grows by itself
  * (there is nothing to allocate), so the addon's `storageGiB` is not sent.
  *
@@ -95,7 +93,7 @@ export class DocdbEngineProvider implements EngineProvider, SnapshotProvider {
   async createInstance(spec: InstanceSpec): Promise<void> {
     this.checkSpec(spec);
     const engineVersion = ENGINE_VERSIONS[spec.version] as string;
-    const parameterGroup = this.parameterGroup(spec.version, spec.tls);
+    const parameterGroup = this.parameterGroup(spec.version);
     const clientGroupId = await this.groups.ensureProjectClientGroup(spec.projectId);
     const groupId = await this.groups.ensureAddonGroup(
       {
@@ -246,6 +244,9 @@ export class DocdbEngineProvider implements EngineProvider, SnapshotProvider {
         'InvalidRequest',
       );
     }
+    if (!spec.tls) {
+      throw new ProviderError('DocumentDB addons always use TLS', 'UnsupportedOption');
+    }
     if (spec.publicAccess) {
       throw new ProviderError(
         'Public access is not available: addons live in isolated subnets',
@@ -254,11 +255,11 @@ export class DocdbEngineProvider implements EngineProvider, SnapshotProvider {
     }
   }
 
-  private parameterGroup(version: string, tls: boolean): string {
-    const group = (tls ? this.props.tlsParameterGroups : this.props.noTlsParameterGroups)[version];
+  private parameterGroup(version: string): string {
+    const group = this.props.tlsParameterGroups[version];
     if (!group) {
       throw new ProviderError(
-        `This deployment has no cluster parameter group for DocumentDB ${version} ${tls ? 'with' : 'without'} TLS; redeploy the stack`,
+        `This deployment has no cluster parameter group for DocumentDB ${version}; redeploy the stack`,
         'Misconfigured',
       );
     }

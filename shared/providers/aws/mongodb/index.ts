@@ -16,7 +16,6 @@ export interface DocdbSettings {
   kmsKeyId: string;
   deployment: string;
   tlsParameterGroups: Record<string, string>;
-  noTlsParameterGroups: Record<string, string>;
 }
 
 /**
