@@ -3,7 +3,14 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { UnsupportedError } from '#shared/errors.ts';
 import { restoreIdentifiers } from '#shared/providers/aws/rds/rds-restore.ts';
 import { TAG_KEYS } from '#shared/providers/aws/tags.ts';
-import { type CallEnvironment, deniedPermissions, roleStatements } from '../infra/support/iam.ts';
+import {
+  type CallEnvironment,
+  deniedPermissions,
+  FUNCTION_BASELINE_ACTIONS,
+  roleStatements,
+  unusedActions,
+} from '../infra/support/iam.ts';
+import { DOCUMENTDB_ACTIONS } from '../infra/support/iam-documentdb.ts';
 import { createRequest } from '../support/fixtures.ts';
 import { awsWorkflowSuite, jobSpecOf } from './support/aws-suite.ts';
 import { logicalIdOf } from './support/aws-workflows.ts';
@@ -194,6 +201,20 @@ describe('backup-addon for MongoDB on AWS', () => {
     expect(world().runTaskCalls).toEqual([]);
   });
 
+  it('deletes what is left of a cluster snapshot that failed, and fails the backup, the addon running', async () => {
+    const addon = await running();
+    docdb.snapshotScript = { statuses: ['creating', 'failed'] };
+    const { backup, operation, addon: after } = await backUp(addon, 'snapshot');
+
+    expect(operation).toMatchObject({ status: 'failed' });
+    expect(backup).toMatchObject({ status: 'failed' });
+    expect(after).toMatchObject({ status: 'running', currentOperationId: null });
+    expect(world().fake.inputsOf('rds', 'DeleteDBClusterSnapshot')).toEqual([
+      { DBClusterSnapshotIdentifier: backup.snapshotId },
+    ]);
+    expect(docdb.snapshots.size).toBe(0);
+  });
+
   it('runs the dump job on Fargate with a MongoDB job spec, joined to the project client group', async () => {
     const addon = await running();
     world().jobs.behaviour = dumpJob('mongodump archive');
@@ -332,5 +353,12 @@ describe('the workflow function role, over MongoDB addons', () => {
       ).toBe(true);
     }
     expect(deniedPermissions(roleStatements(json, roleId), recorded, env)).toEqual([]);
+  });
+
+  it('allows no DocumentDB action the workflow function does not send', () => {
+    const { json } = world().synthesized;
+    const roleId = logicalIdOf(world().synthesized, world().synthesized.stack.workflows.taskFunction.role);
+    const unused = unusedActions(roleStatements(json, roleId), recorded, {}, FUNCTION_BASELINE_ACTIONS);
+    expect(unused.filter((action) => DOCUMENTDB_ACTIONS.includes(action))).toEqual([]);
   });
 });

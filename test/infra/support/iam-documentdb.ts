@@ -8,6 +8,22 @@ const via = (service: string) => ({ 'kms:ViaService': `${service}.${FAKE_ENV.reg
 const resourceTagContext = (prefix: string, tags: Record<string, string> | undefined) =>
   Object.fromEntries(Object.entries(tags ?? {}).map(([key, value]) => [`${prefix}${key}`, value]));
 
+/**
+ * The role actions only DocumentDB calls need: the MongoDB tests check that each is used
+ * (aws-mongodb-lifecycle.test.ts), the other engines' tests leave them out of theirs.
+ */
+export const DOCUMENTDB_ACTIONS: readonly string[] = [
+  'rds:CreateDBCluster',
+  'rds:CreateDBClusterSnapshot',
+  'rds:DeleteDBCluster',
+  'rds:DeleteDBClusterSnapshot',
+  'rds:DescribeDBClusterSnapshots',
+  'rds:DescribeDBClusters',
+  'rds:ListTagsForResource',
+  'rds:ModifyDBCluster',
+  'rds:RestoreDBClusterFromSnapshot',
+];
+
 type PermissionOf = (
   action: string,
   resource: string,
