@@ -2,6 +2,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { DocDBClient } from '@aws-sdk/client-docdb';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -22,6 +23,7 @@ import {
   SecretLeftovers,
   SecurityGroupLeftovers,
 } from '#shared/providers/aws/aws-leftovers.ts';
+import { DocdbClusterLeftovers, DocdbSnapshotLeftovers } from '#shared/providers/aws/mongodb/index.ts';
 import { SfnExecutions } from '#shared/providers/aws/sfn-executions.ts';
 import { DumpObjectLeftovers } from '#shared/providers/dump-leftovers.ts';
 import { Reconciler, type ReconcileSummary } from '#shared/services/reconciler.ts';
@@ -73,6 +75,7 @@ export const handler: (event: unknown, context: Context) => Promise<ReconcileSum
   const env = parseEnv(ReconcileFunctionEnvSchema);
   const client = documentClient();
   const rds = new RDSClient({});
+  const docdb = new DocDBClient({});
   return createReconcileHandler({
     logger: defaultLogger,
     metrics: new Metrics({ namespace: 'Addons', serviceName: env.POWERTOOLS_SERVICE_NAME }),
@@ -91,6 +94,8 @@ export const handler: (event: unknown, context: Context) => Promise<ReconcileSum
       sources: [
         new RdsInstanceLeftovers({ rds, deployment: env.DEPLOYMENT_NAME }),
         new RdsSnapshotLeftovers({ rds, deployment: env.DEPLOYMENT_NAME }),
+        new DocdbClusterLeftovers({ docdb, deployment: env.DEPLOYMENT_NAME }),
+        new DocdbSnapshotLeftovers({ docdb, deployment: env.DEPLOYMENT_NAME }),
         new SecurityGroupLeftovers({
           ec2: new EC2Client({}),
           vpcId: env.VPC_ID,

@@ -1,4 +1,5 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import { DocDBClient } from '@aws-sdk/client-docdb';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { RDSClient } from '@aws-sdk/client-rds';
@@ -23,6 +24,8 @@ export interface AwsWorkflowClients {
   dynamo: DynamoDBClient;
   rds: RDSClient;
   ec2: EC2Client;
+  /** MongoDB addons: Amazon DocumentDB. */
+  docdb: DocDBClient;
   secrets: SecretsManagerClient;
   s3: S3Client;
   scheduler: SchedulerClient;
@@ -104,6 +107,7 @@ export const handler = (event: unknown, context: Context): Promise<unknown> => {
       dynamo: new DynamoDBClient({}),
       rds: new RDSClient({}),
       ec2: new EC2Client({}),
+      docdb: new DocDBClient({}),
       secrets: new SecretsManagerClient({}),
       s3: new S3Client({}),
       scheduler: new SchedulerClient({}),

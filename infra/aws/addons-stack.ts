@@ -6,6 +6,7 @@ import { Api } from './constructs/api.ts';
 import { Backups } from './constructs/backups.ts';
 import { Data } from './constructs/data.ts';
 import type { AddonEngine } from './constructs/engines/addon-engine.ts';
+import { MongodbAddons } from './constructs/engines/mongodb.ts';
 import { MysqlAddons } from './constructs/engines/mysql.ts';
 import { PostgresqlAddons } from './constructs/engines/postgresql.ts';
 import { RdsAddons } from './constructs/engines/rds-engine.ts';
@@ -37,6 +38,10 @@ const ENGINE_CONSTRUCTS = [
     create: (stack: AddonsStack, id: string) => new PostgresqlAddons(stack, id, { rds: stack.rds }),
   },
   { id: 'Mysql', create: (stack: AddonsStack, id: string) => new MysqlAddons(stack, id, { rds: stack.rds }) },
+  {
+    id: 'Mongodb',
+    create: (stack: AddonsStack, id: string) => new MongodbAddons(stack, id, { rds: stack.rds }),
+  },
 ] as const;
 
 /** The whole platform on AWS. Wiring only: each feature lives in its construct. */

@@ -34,6 +34,11 @@ export interface EngineFacts {
   databaseFor?(addonName: string): string;
   /** Database names an addon may not get (the engine's own, or the platform's restore staging). */
   reservedDatabaseNames?: readonly string[];
+  /**
+   * Targets where the engine's addons cannot turn TLS off (a create with `tls: false` is a 422):
+   * DocumentDB's URI, users and tools assume it (shared/engines/mongodb/index.ts `mongodbUri`).
+   */
+  tlsRequired?: readonly Target[];
 }
 
 /** Every capability off: an engine offers what its entry turns on, per target. */

@@ -19,6 +19,8 @@ export interface WorkflowExecutions {
 /** Every kind of resource the platform creates, on either target. */
 export type LeftoverKind =
   | 'db-instance'
+  /** A DocumentDB cluster (MongoDB addons on AWS). */
+  | 'db-cluster'
   | 'db-snapshot'
   | 'security-group'
   | 'secret'

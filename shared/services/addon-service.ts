@@ -98,6 +98,12 @@ export class AddonService {
         message: `TLS is not available for ${engine.displayName} on this deployment`,
       });
     }
+    if (!tls && engineFacts(request.engine).tlsRequired?.includes(this.deps.target)) {
+      issues.push({
+        path: 'body.tls',
+        message: `TLS cannot be turned off for ${engine.displayName} addons on this deployment`,
+      });
+    }
     if (request.publicAccess && !type.capabilities.publicAccess) {
       issues.push({
         path: 'body.publicAccess',

@@ -174,7 +174,12 @@ describe('functions', () => {
     // Every RDS engine's parameter groups, per major, for TLS and for `tls: false`.
     const { TLS_PARAMETER_GROUPS, NO_TLS_PARAMETER_GROUPS } = parseEnv(WorkflowFunctionEnvSchema, workflow);
     for (const groups of [TLS_PARAMETER_GROUPS, NO_TLS_PARAMETER_GROUPS]) {
-      expect(Object.keys(groups).sort()).toEqual(['mysql', 'postgresql']);
+      // MongoDB's (TLS only): test/infra/mongodb-stack.test.ts.
+      expect(
+        Object.keys(groups)
+          .filter((engine) => engine !== 'mongodb')
+          .sort(),
+      ).toEqual(['mysql', 'postgresql']);
       for (const engine of ['postgresql', 'mysql'] as const) {
         expect(groups[engine], engine).toEqual(
           Object.fromEntries(ENGINES[engine].versions.aws.map((major) => [major, expect.any(String)])),
@@ -846,8 +851,9 @@ describe('deployment isolation in IAM', () => {
   it("conditions every statement that changes RDS or EC2 resources on this deployment's tag, but for the references creates must name", () => {
     const mutating = /^(rds:(Create|Modify|Delete|Restore|AddTags)|ec2:(Create|Authorize|Revoke|Delete))/;
     // Read by a create or restore only, never changed: the subnet group, our parameter groups, the
-    // engine's default option group (which cannot carry our tag), and our VPC.
-    const referenced = /:(subgrp|pg|og):|:vpc\//;
+    // engine's default option group (which cannot carry our tag), DocumentDB's cluster parameter
+    // groups, and our VPC.
+    const referenced = /:(subgrp|pg|og|cluster-pg):|:vpc\//;
     const roles = resourcesOfType(synthesized.json, 'AWS::IAM::Role').map(([id]) => id);
     let checked = 0;
     for (const role of roles) {

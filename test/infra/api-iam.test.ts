@@ -47,6 +47,7 @@ import { BackupStore } from '#shared/store/backup-store.ts';
 import { newId, nowIso } from '#shared/util/ids.ts';
 import { apiEvent, context, json } from '../support/events.ts';
 import { logicalIdOf } from '../workflows/support/aws-workflows.ts';
+import { installDocdbFakes, putMongodbSnapshotBackup } from './support/docdb-fakes.ts';
 import {
   type AwsCall,
   type CallEnvironment,
@@ -83,6 +84,7 @@ const s3 = mockClient(S3Client);
 const rds = mockClient(RDSClient);
 const scheduler = mockClient(SchedulerClient);
 const ec2 = mockClient(EC2Client);
+let docdb: ReturnType<typeof installDocdbFakes> | undefined;
 const handlers: Partial<Record<ApiFunctionName, Handler>> = {};
 let runBackup: (event: unknown, context: Context) => Promise<unknown>;
 let sweep: (event: unknown, context: Context) => Promise<unknown>;
@@ -176,6 +178,12 @@ beforeAll(async () => {
     .on(DeleteDBSnapshotCommand)
     .callsFake(recordTagged('rds', 'DeleteDBSnapshot', (i) => i.DBSnapshotIdentifier));
   fakeLeftovers(record, recordTagged);
+  docdb = installDocdbFakes(record, recordTagged, {
+    resourceId: GONE_RESOURCE,
+    backupId: GONE_BACKUP,
+    deployment: () => deployment,
+    since: OLD,
+  });
   let schedulesCreated = new Set<string>();
   scheduler.on(CreateScheduleCommand).callsFake((input) => {
     record('scheduler', 'CreateSchedule')(input);
@@ -210,6 +218,7 @@ afterAll(async () => {
   secretsManager.restore();
   s3.restore();
   rds.restore();
+  docdb?.restore();
   scheduler.restore();
   ec2.restore();
   await dynamo?.stop();
@@ -374,6 +383,14 @@ const exerciseBackups = async (addonId: string, createOperationId: string) => {
   const scheduled = await backupStore.getBackup(PROJECT, started.backupId);
   await backupStore.updateBackup(scheduled, { status: 'completed', completedAt: nowIso() });
   await finish(addonId, scheduled.operationId);
+  // MongoDB snapshot backups are deleted in DocumentDB (the deleter is the backup's engine's):
+  // one through the API, one expired for the sweep.
+  const { resourceId } = await store.getAddon(PROJECT, addonId);
+  const mongodbSnapshot = await putMongodbSnapshotBackup(backupStore, scheduled, resourceId);
+  await call('backups', 'deleteMongodbSnapshot', routes.deleteBackup, {
+    pathParameters: { ...path, backupId: mongodbSnapshot },
+  });
+  await putMongodbSnapshotBackup(backupStore, scheduled, resourceId, '2020-01-01T00:00:00.000Z');
 
   await call('backups', 'deleteSchedule', routes.deleteBackupSchedule, {
     pathParameters: { ...path, scheduleId },
@@ -585,6 +602,7 @@ describe('the API functions, as deployed', () => {
       createSchedule: 201,
       listSchedules: 200,
       updateSchedule: 200,
+      deleteMongodbSnapshot: 204,
       deleteSchedule: 204,
       backupPagesFirst: 200,
       backupPagesNext: 200,
@@ -594,7 +612,7 @@ describe('the API functions, as deployed', () => {
       deleteWithFinalBackup: 202,
     });
     expect(runResult).toEqual({ outcome: 'started', backupId: expect.any(String) });
-    expect(sweepResult).toEqual({ deleted: 2, failed: [] });
+    expect(sweepResult).toEqual({ deleted: 3, failed: [] });
     expect(reconcileResult).toMatchObject({
       operations: {
         failed: [expect.objectContaining({ code: 'DeadlineExceeded' })],
@@ -603,7 +621,7 @@ describe('the API functions, as deployed', () => {
       leftovers: { failed: [] },
       errors: [],
     });
-    expect((reconcileResult as { leftovers: { removed: unknown[] } }).leftovers.removed).toHaveLength(6);
+    expect((reconcileResult as { leftovers: { removed: unknown[] } }).leftovers.removed).toHaveLength(8);
   });
 
   const environment = (): CallEnvironment => {

@@ -126,6 +126,29 @@ export class Reconciler extends Construct {
       resourceArns: [rds.snapshotArns()],
       conditions: ours,
     });
+    // DocumentDB (MongoDB addons): its IAM is RDS's, on cluster and cluster-snapshot ARNs.
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['rds:DescribeDBClusters', 'rds:DescribeDBClusterSnapshots'],
+      resourceArns: [rdsArn('cluster', '*'), rdsArn('cluster-snapshot', '*')],
+    });
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['rds:ListTagsForResource'],
+      resourceArns: [
+        rdsArn('cluster', `${ADDON_RESOURCE_PREFIX}*`),
+        rdsArn('cluster-snapshot', `${ADDON_RESOURCE_PREFIX}*`),
+      ],
+    });
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['rds:ModifyDBCluster', 'rds:DeleteDBCluster', 'rds:DeleteDBClusterSnapshot'],
+      resourceArns: [
+        rdsArn('cluster', `${ADDON_RESOURCE_PREFIX}*`),
+        rdsArn('cluster-snapshot', `${ADDON_RESOURCE_PREFIX}*`),
+      ],
+      conditions: ours,
+    });
     iam.Grant.addToPrincipal({
       grantee,
       actions: ['ec2:DeleteSecurityGroup'],
@@ -183,6 +206,22 @@ export class Reconciler extends Construct {
     ack(
       nagArn('rds', `snapshot:${ADDON_RESOURCE_PREFIX}*`),
       'Leftover snapshot backups are deleted only when they carry this deployment’s addons:deployment tag',
+    );
+    ack(
+      nagArn('rds', 'cluster:*'),
+      'Listing DocumentDB clusters (to find leftovers) is authorized on every cluster',
+    );
+    ack(
+      nagArn('rds', 'cluster-snapshot:*'),
+      'Listing DocumentDB cluster snapshots (to find leftovers) is authorized on every cluster snapshot',
+    );
+    ack(
+      nagArn('rds', `cluster:${ADDON_RESOURCE_PREFIX}*`),
+      'Leftover DocumentDB clusters are deleted only when they carry this deployment’s addons:deployment tag',
+    );
+    ack(
+      nagArn('rds', `cluster-snapshot:${ADDON_RESOURCE_PREFIX}*`),
+      'Leftover DocumentDB cluster snapshots are deleted only when they carry this deployment’s addons:deployment tag',
     );
     ack(
       nagArn('ec2', 'security-group/*'),

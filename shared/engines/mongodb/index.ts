@@ -1,5 +1,5 @@
 import type { Capabilities } from '../../schemas/catalog.ts';
-import { type EngineFacts, NO_CAPABILITIES, NOT_YET, uriOf } from '../engine-facts.ts';
+import { type EngineFacts, NO_CAPABILITIES, uriOf } from '../engine-facts.ts';
 
 /**
  * Where the local target looks for MongoDB's programs (infra/local/engines/mongodb/binaries.ts,
@@ -71,12 +71,38 @@ export const mongodb: EngineFacts = {
     defaultPlan: 'medium',
     storageGiB: { min: 10, max: 1024, default: 10 },
     maxReplicas: 15,
-    capabilities: { aws: NO_CAPABILITIES, local: LOCAL_UNAVAILABLE.capabilities },
-    notes: { aws: [NOT_YET], local: LOCAL_UNAVAILABLE.notes },
+    capabilities: {
+      // Amazon DocumentDB 5.0 clusters (shared/providers/aws/mongodb/): one instance per node
+      // (replicas are reader instances of the cluster), TLS always on (the cluster parameter
+      // group of infra/aws/constructs/engines/mongodb.ts; `tlsRequired` below), cluster
+      // snapshots restored to a new cluster then swapped in by renames, dumps by the mongodump
+      // job on Fargate.
+      aws: {
+        ...NO_CAPABILITIES,
+        provision: true,
+        dumpBackup: true,
+        snapshotBackup: true,
+        replicas: true,
+        tls: true,
+      },
+      local: LOCAL_UNAVAILABLE.capabilities,
+    },
+    notes: {
+      aws: [
+        'MongoDB addons are Amazon DocumentDB 5.0 clusters (MongoDB 5.0 API compatibility, not MongoDB itself): some MongoDB features and operators are not supported, see the DocumentDB functional differences.',
+        'TLS is always on (tls: false is refused): verify the server with the Amazon RDS global CA bundle (https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem). The URI names replicaSet=rs0, retryWrites=false (DocumentDB has no retryable writes) and authSource=admin.',
+        'DocumentDB storage grows automatically; storageGiB is not allocated and does not limit the addon.',
+        'Each node is a billed instance (the smallest class is db.t4g.medium); replicas are reader instances of the same cluster.',
+        'Point-in-time restore, public access and forks are not available for MongoDB addons yet.',
+      ],
+      local: LOCAL_UNAVAILABLE.notes,
+    },
   },
   connectionUri: (secret) => mongodbUri(secret),
   // mongodump --archive output.
   dumpExtension: 'archive',
+  // DocumentDB users live in `admin` and its URI (`mongodbUri`) is told apart by TLS.
+  tlsRequired: ['aws'],
 };
 
 /**

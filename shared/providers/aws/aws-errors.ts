@@ -38,6 +38,9 @@ const BUSY = new Set([
   'InvalidDBInstanceState',
   // A snapshot still being taken cannot be deleted yet.
   'InvalidDBSnapshotState',
+  // DocumentDB: a cluster or cluster snapshot busy being created, modified or renamed.
+  'InvalidDBClusterState',
+  'InvalidDBClusterSnapshotState',
   'InternalFailure',
   'InternalError',
   'InternalServiceError',
@@ -50,6 +53,7 @@ const BUSY = new Set([
 
 const QUOTAS = new Set([
   'InstanceQuotaExceeded',
+  'DBClusterQuotaExceeded',
   'StorageQuotaExceeded',
   'DBSubnetGroupQuotaExceeded',
   'DBParameterGroupQuotaExceeded',
@@ -75,6 +79,7 @@ const INVALID_REQUEST = new Set([
 const MISCONFIGURED = new Set([
   'DBSubnetGroupNotFound',
   'DBParameterGroupNotFound',
+  'DBClusterParameterGroupNotFound',
   'DBSubnetGroupDoesNotCoverEnoughAZs',
   'InvalidSubnet',
   'InvalidVPCNetworkState',

@@ -1,8 +1,10 @@
+import { DocDBClient } from '@aws-sdk/client-docdb';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { RDSClient } from '@aws-sdk/client-rds';
 import { EngineRegistry } from '../../engines/registry.ts';
 import type { EngineAdapters, SnapshotDeleter } from '../../ports/engine-provider.ts';
 import type { Engine } from '../../schemas/catalog.ts';
+import { DocdbSnapshotDeleter, docdbEngine } from './mongodb/index.ts';
 import { mysqlRdsProfile } from './mysql/index.ts';
 import { postgresqlRdsProfile } from './postgresql/index.ts';
 import { type RdsEngineProfile, RdsEngineProvider } from './rds/rds-engine-provider.ts';
@@ -23,6 +25,7 @@ export interface AwsEngineSettings {
 export interface AwsEngineClients {
   rds: RDSClient;
   ec2: EC2Client;
+  docdb: DocDBClient;
 }
 
 /** One RDS engine's adapters: the same RDS mechanics, with the engine's profile. */
@@ -51,11 +54,26 @@ export const awsEngineAdapters = (
   new EngineRegistry<EngineAdapters>('AWS provisioning', {
     postgresql: () => rdsEngine(postgresqlRdsProfile, settings, clients),
     mysql: () => rdsEngine(mysqlRdsProfile, settings, clients),
+    mongodb: () =>
+      docdbEngine(
+        {
+          ...settings,
+          tlsParameterGroups: settings.tlsParameterGroups.mongodb ?? {},
+        },
+        clients,
+      ),
   });
 
-/** What deletes each engine's snapshot backups, for the functions that only delete them. */
-export const awsSnapshotDeleters = (rds: () => RDSClient): EngineRegistry<SnapshotDeleter> =>
+/**
+ * What deletes each engine's snapshot backups, for the functions that only delete them. Clients
+ * are made on first use: a function that never deletes a DocumentDB snapshot never makes one.
+ */
+export const awsSnapshotDeleters = (
+  rds: () => RDSClient,
+  docdb: () => DocDBClient = () => new DocDBClient({}),
+): EngineRegistry<SnapshotDeleter> =>
   new EngineRegistry<SnapshotDeleter>('snapshot backups', {
     postgresql: () => new RdsSnapshotDeleter(rds()),
     mysql: () => new RdsSnapshotDeleter(rds()),
+    mongodb: () => new DocdbSnapshotDeleter(docdb()),
   });

@@ -1,3 +1,4 @@
+import { documentDbPermissions } from './iam-documentdb.ts';
 import { FAKE_ENV, resolveIntrinsics } from './intrinsics.ts';
 import type { CfnTemplate } from './stack.ts';
 
@@ -124,6 +125,8 @@ export const requiredPermissions = (call: AwsCall, env: CallEnvironment): Permis
       const resourceTags = resourceTagContext('aws:ResourceTag/', call.resourceTags);
       const dbTags = { ...resourceTags, ...resourceTagContext('rds:db-tag/', call.resourceTags) };
       const snapshotTags = { ...resourceTags, ...resourceTagContext('rds:snapshot-tag/', call.resourceTags) };
+      const clusterPermissions = documentDbPermissions(call, env, permission, requestTags);
+      if (clusterPermissions) return clusterPermissions;
       switch (call.command) {
         case 'CreateDBSnapshot':
           return [
@@ -295,9 +298,13 @@ export interface Statement {
 }
 
 /** Every statement attached to a role through AWS::IAM::Policy resources, intrinsics resolved. */
+/**
+ * The statements of a role: its inline policies and the customer-managed ones CDK attaches when
+ * the default policy outgrows IAM's inline size limit (`OverflowPolicy...`).
+ */
 export const roleStatements = (template: CfnTemplate, roleLogicalId: string): Statement[] =>
   Object.values(template.Resources)
-    .filter((resource) => resource.Type === 'AWS::IAM::Policy')
+    .filter((resource) => resource.Type === 'AWS::IAM::Policy' || resource.Type === 'AWS::IAM::ManagedPolicy')
     .filter((resource) =>
       ((resource.Properties?.Roles as Array<{ Ref?: string }> | undefined) ?? []).some(
         (role) => role.Ref === roleLogicalId,

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
+import { DocDBClient } from '@aws-sdk/client-docdb';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { RDSClient } from '@aws-sdk/client-rds';
@@ -152,6 +153,7 @@ export const startAwsWorkflowWorld = async () => {
       dynamo: functionDynamo,
       rds: new RDSClient({ ...LOCAL_AWS, region: 'eu-west-1' }),
       ec2: new EC2Client({ ...LOCAL_AWS, region: 'eu-west-1' }),
+      docdb: new DocDBClient({ ...LOCAL_AWS, region: 'eu-west-1' }),
       secrets: new SecretsManagerClient({ ...LOCAL_AWS, region: 'eu-west-1' }),
       s3: new S3Client({ ...LOCAL_AWS, region: 'eu-west-1' }),
       scheduler: new SchedulerClient({ ...LOCAL_AWS, region: 'eu-west-1' }),

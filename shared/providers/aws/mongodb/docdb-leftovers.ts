@@ -1,0 +1,150 @@
+import {
+  type DBCluster,
+  DescribeDBClusterSnapshotsCommand,
+  DescribeDBClustersCommand,
+  type DocDBClient,
+  ListTagsForResourceCommand,
+  type Tag,
+} from '@aws-sdk/client-docdb';
+import { TransientError } from '../../../errors.ts';
+import type { Leftover, LeftoverSource } from '../../../ports/reconciler.ts';
+import { isAwsError, toPlatformError, transientErrors } from '../aws-errors.ts';
+import { restoreIdentifiers } from '../rds/rds-restore.ts';
+import { TAG_KEYS } from '../tags.ts';
+import { DELETING_STATUSES, DocdbClusters, type DocdbSend, tagValue } from './docdb-clusters.ts';
+import { deleteClusterSnapshot } from './docdb-snapshots.ts';
+
+/** The names the provider gives (as for the RDS engines: `aws-leftovers.ts`). */
+const ADDON_CLUSTER = /^addon-([0-9a-z]+)$/;
+const RESTORE_COPY = /^(addon-[0-9a-z]+)-[ro][0-9a-f]{8}$/;
+const SNAPSHOT = /^(addon-[0-9a-z]+)-(bkp-[0-9a-z]+)$/;
+
+const addonIdOf = (clusterId: string) => {
+  const match = ADDON_CLUSTER.exec(clusterId);
+  return match?.[1] ? `adn-${match[1]}` : undefined;
+};
+
+/** DescribeDBClusters and DescribeDBClusterSnapshots return no tags: ListTagsForResource. */
+const tagsOf = async (docdb: DocdbSend, arn: string | undefined): Promise<Tag[]> => {
+  if (!arn) return [];
+  try {
+    return (await docdb(new ListTagsForResourceCommand({ ResourceName: arn }))).TagList ?? [];
+  } catch (error) {
+    if (isAwsError(error, 'DBClusterNotFound', 'DBClusterSnapshotNotFound')) return [];
+    throw toPlatformError(error, `reading the tags of ${arn}`);
+  }
+};
+
+/**
+ * DocumentDB clusters of this deployment (tag `addons:deployment`): the addon's own cluster and the
+ * staging and retired clusters of a snapshot restore. Removal deletes the instances, then the
+ * cluster, without a final snapshot, like the delete workflow; a cluster DocumentDB does not let go
+ * of yet (instances not deleting yet) throws, and the next run carries on.
+ */
+export class DocdbClusterLeftovers implements LeftoverSource {
+  readonly name = 'DocumentDB clusters';
+  private readonly docdb: DocdbSend;
+  private readonly clusters: DocdbClusters;
+
+  constructor(private readonly props: { docdb: DocDBClient; deployment: string }) {
+    this.docdb = transientErrors(props.docdb, 'DocumentDB');
+    this.clusters = new DocdbClusters(this.docdb);
+  }
+
+  private async ours(): Promise<DBCluster[]> {
+    const found: DBCluster[] = [];
+    let marker: string | undefined;
+    do {
+      const page = await this.docdb(
+        new DescribeDBClustersCommand({ Filters: [{ Name: 'engine', Values: ['docdb'] }], Marker: marker }),
+      );
+      for (const cluster of page.DBClusters ?? []) {
+        if (!cluster.DBClusterIdentifier?.startsWith('addon-')) continue;
+        if (DELETING_STATUSES.has(cluster.Status ?? '')) continue;
+        const tags = await tagsOf(this.docdb, cluster.DBClusterArn);
+        if (tagValue(tags, TAG_KEYS.deployment) === this.props.deployment) found.push(cluster);
+      }
+      marker = page.Marker;
+    } while (marker);
+    return found;
+  }
+
+  async list(): Promise<Leftover[]> {
+    const clusters = await this.ours();
+    const ids = new Set(clusters.map((cluster) => cluster.DBClusterIdentifier));
+    const found: Leftover[] = [];
+    for (const cluster of clusters) {
+      const id = cluster.DBClusterIdentifier as string;
+      const createdAt = cluster.ClusterCreateTime ?? new Date();
+      const addonId = addonIdOf(id);
+      if (addonId) {
+        found.push({ kind: 'db-cluster', id, createdAt, owner: { kind: 'addon', addonId } });
+        continue;
+      }
+      const primary = RESTORE_COPY.exec(id)?.[1];
+      const primaryAddon = primary ? addonIdOf(primary) : undefined;
+      if (!primary || !primaryAddon) continue;
+      found.push({
+        kind: 'db-cluster',
+        id,
+        createdAt,
+        owner: {
+          kind: 'restore-copy',
+          addonId: primaryAddon,
+          isCopyFor: (operationId) => {
+            const { staging, retired } = restoreIdentifiers(primary, operationId);
+            return id === staging || id === retired;
+          },
+          primaryPresent: ids.has(primary),
+        },
+      });
+    }
+    return found;
+  }
+
+  async remove(leftover: Leftover): Promise<void> {
+    const cluster = await this.clusters.find(leftover.id);
+    if (cluster && !(await this.clusters.delete(cluster))) {
+      throw new TransientError(`DocumentDB does not let leftover cluster ${leftover.id} be deleted yet`);
+    }
+  }
+}
+
+/** Manual cluster snapshots of this deployment named after a backup. */
+export class DocdbSnapshotLeftovers implements LeftoverSource {
+  readonly name = 'DocumentDB cluster snapshots';
+  private readonly docdb: DocdbSend;
+
+  constructor(private readonly props: { docdb: DocDBClient; deployment: string }) {
+    this.docdb = transientErrors(props.docdb, 'DocumentDB');
+  }
+
+  async list(): Promise<Leftover[]> {
+    const found: Leftover[] = [];
+    let marker: string | undefined;
+    do {
+      const page = await this.docdb(
+        new DescribeDBClusterSnapshotsCommand({ SnapshotType: 'manual', Marker: marker }),
+      );
+      for (const snapshot of page.DBClusterSnapshots ?? []) {
+        const match = SNAPSHOT.exec(snapshot.DBClusterSnapshotIdentifier ?? '');
+        const addonId = match?.[1] ? addonIdOf(match[1]) : undefined;
+        if (!match?.[2] || !addonId || snapshot.Status === 'deleting') continue;
+        const tags = await tagsOf(this.docdb, snapshot.DBClusterSnapshotArn);
+        if (tagValue(tags, TAG_KEYS.deployment) !== this.props.deployment) continue;
+        found.push({
+          kind: 'db-snapshot',
+          id: snapshot.DBClusterSnapshotIdentifier as string,
+          createdAt: snapshot.SnapshotCreateTime ?? new Date(),
+          owner: { kind: 'backup', addonId, backupId: match[2] },
+        });
+      }
+      marker = page.Marker;
+    } while (marker);
+    return found;
+  }
+
+  remove(leftover: Leftover): Promise<void> {
+    return deleteClusterSnapshot(this.docdb, leftover.id);
+  }
+}
