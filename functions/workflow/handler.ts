@@ -1,6 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { ElastiCacheClient } from '@aws-sdk/client-elasticache';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
@@ -23,6 +24,8 @@ export interface AwsWorkflowClients {
   dynamo: DynamoDBClient;
   rds: RDSClient;
   ec2: EC2Client;
+  /** Default: built when a Redis addon needs it. */
+  elasticache?: ElastiCacheClient;
   secrets: SecretsManagerClient;
   s3: S3Client;
   scheduler: SchedulerClient;
@@ -49,6 +52,8 @@ export const createAwsWorkflowTaskHandler = (
       vpcId: env.VPC_ID,
       vpcCidr: env.VPC_CIDR,
       subnetGroupName: env.DB_SUBNET_GROUP_NAME,
+      cacheSubnetGroupName: env.CACHE_SUBNET_GROUP_NAME,
+      redisExportBucket: env.REDIS_EXPORT_BUCKET,
       kmsKeyId: env.STORAGE_KMS_KEY_ID,
       deployment: env.DEPLOYMENT_NAME,
       tlsParameterGroups: env.TLS_PARAMETER_GROUPS,
@@ -103,6 +108,7 @@ export const handler = (event: unknown, context: Context): Promise<unknown> => {
       dynamo: new DynamoDBClient({}),
       rds: new RDSClient({}),
       ec2: new EC2Client({}),
+      elasticache: new ElastiCacheClient({}),
       secrets: new SecretsManagerClient({}),
       s3: new S3Client({}),
       scheduler: new SchedulerClient({}),

@@ -9,6 +9,7 @@ import type { AddonEngine } from './constructs/engines/addon-engine.ts';
 import { MysqlAddons } from './constructs/engines/mysql.ts';
 import { PostgresqlAddons } from './constructs/engines/postgresql.ts';
 import { RdsAddons } from './constructs/engines/rds-engine.ts';
+import { RedisAddons } from './constructs/engines/redis.ts';
 import { LogEncryption } from './constructs/log-encryption.ts';
 import { Network } from './constructs/network.ts';
 import { Reconciler } from './constructs/reconciler.ts';
@@ -37,6 +38,16 @@ const ENGINE_CONSTRUCTS = [
     create: (stack: AddonsStack, id: string) => new PostgresqlAddons(stack, id, { rds: stack.rds }),
   },
   { id: 'Mysql', create: (stack: AddonsStack, id: string) => new MysqlAddons(stack, id, { rds: stack.rds }) },
+  {
+    id: 'Redis',
+    create: (stack: AddonsStack, id: string) =>
+      new RedisAddons(stack, id, {
+        network: stack.network,
+        key: stack.data.key,
+        deploymentName: stack.deploymentName,
+        rds: stack.rds,
+      }),
+  },
 ] as const;
 
 /** The whole platform on AWS. Wiring only: each feature lives in its construct. */
