@@ -54,6 +54,7 @@ export const createAwsWorkflowTaskHandler = (
       subnetGroupName: env.DB_SUBNET_GROUP_NAME,
       cacheSubnetGroupName: env.CACHE_SUBNET_GROUP_NAME,
       redisExportBucket: env.REDIS_EXPORT_BUCKET,
+      redisDefaultUserId: env.REDIS_DEFAULT_USER_ID,
       kmsKeyId: env.STORAGE_KMS_KEY_ID,
       deployment: env.DEPLOYMENT_NAME,
       tlsParameterGroups: env.TLS_PARAMETER_GROUPS,

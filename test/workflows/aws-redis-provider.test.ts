@@ -10,11 +10,11 @@ import { type InstanceSpec, resourceIdFor } from '#shared/ports/engine-provider.
 import { ElastiCacheRedisProvider } from '#shared/providers/aws/redis/index.ts';
 import {
   baseIdOf,
+  customerUserIdOf,
   isValidGroupId,
   REDIS_TAG_KEYS,
   restoredGroupIdOf,
   userGroupIdOf,
-  userIdsOf,
 } from '#shared/providers/aws/redis/names.ts';
 import { RedisSnapshotDeleter } from '#shared/providers/aws/redis/redis-snapshots.ts';
 import { TAG_KEYS } from '#shared/providers/aws/tags.ts';
@@ -46,6 +46,7 @@ const provider = new ElastiCacheRedisProvider({
   kmsKeyId: KMS,
   deployment: 'Addons',
   exportBucket: 'addons-redis-exports',
+  defaultUserId: 'addon-addons-off',
 });
 
 const spec = (overrides: Partial<InstanceSpec> = {}): InstanceSpec => {
@@ -121,9 +122,11 @@ describe('ElastiCacheRedisProvider instances', () => {
       ]),
     );
     const users = fake.inputsOf('elasticache', 'CreateUser');
-    expect(users.map((user) => [user.UserName, user.AccessString])).toEqual([
-      [s.username, 'on ~* &* +@all'],
-      ['default', 'off ~* -@all'],
+    expect(users.map((user) => [user.UserName, user.AccessString])).toEqual([[s.username, 'on ~* &* +@all']]);
+    // The deployment's disabled `default` user is in every addon's group; the addon's user is its own.
+    expect(fake.inputsOf('elasticache', 'CreateUserGroup')[0]?.UserIds).toEqual([
+      'addon-addons-off',
+      customerUserIdOf(s.resourceId),
     ]);
     expect(users[0]?.AuthenticationMode).toEqual({ Type: 'password', Passwords: [s.password] });
     const state = await settle(s.resourceId);
@@ -146,7 +149,7 @@ describe('ElastiCacheRedisProvider instances', () => {
       MultiAZEnabled: false,
     });
     expect(cache.groups.size).toBe(1);
-    expect(cache.users.size).toBe(2);
+    expect(cache.users.size).toBe(1);
   });
 
   it('refuses an addon without TLS (RBAC needs encryption in transit)', async () => {
@@ -327,7 +330,7 @@ describe('ElastiCacheRedisProvider restores', () => {
   it('users are the same on every group: the restore reuses the user group, no new users', async () => {
     const s = await ready();
     await provider.restoreSnapshot(s.resourceId, `${s.resourceId}-snap`, 'op-u');
-    expect(fake.inputsOf('elasticache', 'CreateUser')).toHaveLength(2);
-    expect([...cache.users.keys()].sort()).toEqual(Object.values(userIdsOf(s.resourceId)).sort());
+    expect(fake.inputsOf('elasticache', 'CreateUser')).toHaveLength(1);
+    expect([...cache.users.keys()]).toEqual([customerUserIdOf(s.resourceId)]);
   });
 });

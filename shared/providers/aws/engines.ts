@@ -27,6 +27,8 @@ export interface AwsEngineSettings {
   cacheSubnetGroupName?: string;
   /** The bucket ElastiCache exports Redis snapshots to. */
   redisExportBucket?: string;
+  /** The deployment's disabled `default` Redis user every addon's user group contains. */
+  redisDefaultUserId?: string;
 }
 
 export interface AwsEngineClients {
@@ -40,9 +42,9 @@ export interface AwsEngineClients {
 
 /** ElastiCache Redis's adapters; the stack names the cache subnet group (infra/aws/constructs/engines/redis.ts). */
 const redisEngine = (settings: AwsEngineSettings, clients: AwsEngineClients) => {
-  if (!settings.cacheSubnetGroupName) {
+  if (!settings.cacheSubnetGroupName || !settings.redisDefaultUserId) {
     throw new ProviderError(
-      'This deployment has no ElastiCache subnet group for Redis addons; redeploy the stack',
+      'This deployment has no ElastiCache subnet group or default user for Redis addons; redeploy the stack',
       'Misconfigured',
     );
   }
@@ -53,6 +55,7 @@ const redisEngine = (settings: AwsEngineSettings, clients: AwsEngineClients) => 
     vpcId: settings.vpcId,
     vpcCidr: settings.vpcCidr,
     cacheSubnetGroupName: settings.cacheSubnetGroupName,
+    defaultUserId: settings.redisDefaultUserId,
     kmsKeyId: settings.kmsKeyId,
     deployment: settings.deployment,
     exportBucket: settings.redisExportBucket,

@@ -375,10 +375,14 @@ export interface Statement {
   Condition?: Record<string, Record<string, string | string[]>>;
 }
 
-/** Every statement attached to a role through AWS::IAM::Policy resources, intrinsics resolved. */
+/**
+ * Every statement attached to a role through AWS::IAM::Policy resources, and the managed
+ * policies CDK splits a role's policy into when it outgrows the inline limit (`OverflowPolicy<n>`),
+ * intrinsics resolved.
+ */
 export const roleStatements = (template: CfnTemplate, roleLogicalId: string): Statement[] =>
   Object.values(template.Resources)
-    .filter((resource) => resource.Type === 'AWS::IAM::Policy')
+    .filter((resource) => resource.Type === 'AWS::IAM::Policy' || resource.Type === 'AWS::IAM::ManagedPolicy')
     .filter((resource) =>
       ((resource.Properties?.Roles as Array<{ Ref?: string }> | undefined) ?? []).some(
         (role) => role.Ref === roleLogicalId,

@@ -7,6 +7,7 @@ import {
   CreateSnapshotCommand,
   CreateUserCommand,
   CreateUserGroupCommand,
+  DefaultUserAssociatedToUserGroupFault,
   DeleteReplicationGroupCommand,
   DeleteSnapshotCommand,
   DeleteUserCommand,
@@ -14,9 +15,9 @@ import {
   DescribeReplicationGroupsCommand,
   DescribeSnapshotsCommand,
   DescribeUserGroupsCommand,
+  DescribeUsersCommand,
   ElastiCacheClient,
   InvalidUserGroupStateFault,
-  InvalidUserStateFault,
   ListTagsForResourceCommand,
   ReplicationGroupAlreadyExistsFault,
   ReplicationGroupNotFoundFault,
@@ -92,9 +93,15 @@ export class FakeElastiCache {
     this.client.restore();
   }
 
-  /** Whatever the addon left: groups, users, user groups (deleting ones count until gone). */
+  /** What nobody deletes: groups, users and user groups that exist and are not being deleted. */
   leftovers(): string[] {
-    return [...this.groups.keys(), ...this.users.keys(), ...this.userGroups.keys()];
+    return [
+      ...[...this.groups.values()]
+        .filter((group) => group.deletingDescribes === undefined)
+        .map((group) => group.id),
+      ...this.users.keys(),
+      ...[...this.userGroups.entries()].filter(([, group]) => !group.deleting).map(([id]) => id),
+    ];
   }
 
   private record(command: string, input: object, tags?: Tag[]) {
@@ -137,6 +144,12 @@ export class FakeElastiCache {
     });
     client.on(DescribeReplicationGroupsCommand).callsFake((input) => {
       this.record('DescribeReplicationGroups', input);
+      // Time passes for the groups nobody looks at too: a deleted one goes after a few calls.
+      for (const other of this.groups.values()) {
+        if (other.id === input.ReplicationGroupId || other.deletingDescribes === undefined) continue;
+        if (other.deletingDescribes === 0) this.groups.delete(other.id);
+        else other.deletingDescribes -= 1;
+      }
       const id = String(input.ReplicationGroupId);
       const group = this.groups.get(id);
       if (!group) throw this.groupNotFound(id);
@@ -201,6 +214,12 @@ export class FakeElastiCache {
       this.users.set(id, { userName: String(input.UserName), tags: input.Tags ?? [] });
       return { UserId: id };
     });
+    client.on(DescribeUsersCommand).callsFake((input) => {
+      this.record('DescribeUsers', input);
+      const user = this.users.get(String(input.UserId));
+      if (!user) throw new UserNotFoundFault({ $metadata, message: 'not found' });
+      return { Users: [{ UserId: input.UserId, UserName: user.userName, Status: 'active' }] };
+    });
     client.on(CreateUserGroupCommand).callsFake((input) => {
       this.record('CreateUserGroup', input);
       const id = String(input.UserGroupId);
@@ -238,9 +257,15 @@ export class FakeElastiCache {
       const user = this.users.get(id);
       this.record('DeleteUser', input, user?.tags);
       if (!user) throw new UserNotFoundFault({ $metadata, message: 'not found' });
-      if ([...this.userGroups.values()].some((group) => group.userIds.includes(id))) {
-        throw new InvalidUserStateFault({ $metadata, message: 'user in a group' });
+      if (
+        user.userName === 'default' &&
+        [...this.userGroups.values()].some((group) => group.userIds.includes(id))
+      ) {
+        throw new DefaultUserAssociatedToUserGroupFault({ $metadata, message: 'default user in a group' });
       }
+      // ElastiCache removes a deleted user from its user groups.
+      for (const group of this.userGroups.values())
+        group.userIds = group.userIds.filter((other) => other !== id);
       this.users.delete(id);
       return {};
     });

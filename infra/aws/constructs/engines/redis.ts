@@ -1,5 +1,5 @@
 import { Arn, ArnFormat, Aws, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
-import { CfnSubnetGroup } from 'aws-cdk-lib/aws-elasticache';
+import { CfnSubnetGroup, CfnUser } from 'aws-cdk-lib/aws-elasticache';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -35,6 +35,11 @@ export class RedisAddons extends Construct implements AddonEngine {
    * principal, which the backup bucket (SSE-KMS with the deployment key) does not admit.
    */
   readonly exportBucket: s3.Bucket;
+  /**
+   * The `default` user every user group must contain: one for the deployment, switched off, so
+   * nobody connects without an addon's own user, and an addon's teardown deletes only its own user.
+   */
+  readonly defaultUser: CfnUser;
   private readonly props: RedisAddonsProps;
 
   constructor(scope: Construct, id: string, props: RedisAddonsProps) {
@@ -43,6 +48,14 @@ export class RedisAddons extends Construct implements AddonEngine {
     this.subnetGroup = new CfnSubnetGroup(this, 'SubnetGroup', {
       description: 'Isolated subnets of the Redis addons',
       subnetIds: props.network.vpc.selectSubnets(props.network.databaseSubnets).subnetIds,
+    });
+    this.defaultUser = new CfnUser(this, 'DisabledDefaultUser', {
+      engine: 'redis',
+      // Named like the addons' resources (the workflow role's `addon-*` scope), once per deployment.
+      userId: `${ADDON_RESOURCE_PREFIX}${props.deploymentName.toLowerCase().replace(/[^a-z0-9]+/g, '-')}-off`,
+      userName: 'default',
+      accessString: 'off ~* -@all',
+      noPasswordRequired: true,
     });
     this.exportBucket = new s3.Bucket(this, 'ExportBucket', {
       // ElastiCache's export writes with SSE-S3; it cannot use the deployment's customer key.
@@ -92,11 +105,6 @@ export class RedisAddons extends Construct implements AddonEngine {
     );
     acknowledgeGuard(
       this.exportBucket,
-      's3_bucket_replication_enabled_check',
-      'Exports are copies of snapshot backups ElastiCache keeps; they can be exported again',
-    );
-    acknowledgeGuard(
-      this.exportBucket,
       's3_bucket_object_lock_enabled_check',
       'Exports are deleted with their backups; Object Lock would refuse that',
     );
@@ -107,6 +115,8 @@ export class RedisAddons extends Construct implements AddonEngine {
       variables: {
         CACHE_SUBNET_GROUP_NAME: this.subnetGroup.ref,
         REDIS_EXPORT_BUCKET: this.exportBucket.bucketName,
+        // The id itself (a Ref would be the same string): known at synthesis.
+        REDIS_DEFAULT_USER_ID: this.defaultUser.userId,
       },
     };
   }
@@ -183,6 +193,7 @@ export class RedisAddons extends Construct implements AddonEngine {
       [
         'elasticache:DescribeReplicationGroups',
         'elasticache:DescribeUserGroups',
+        'elasticache:DescribeUsers',
         'elasticache:DescribeSnapshots',
         'elasticache:ListTagsForResource',
       ],

@@ -32,6 +32,8 @@ export interface ElastiCacheRedisProviderProps {
   vpcCidr: string;
   /** Cache subnet group over the deployment's isolated subnets (created by CDK). */
   cacheSubnetGroupName: string;
+  /** The deployment's `default` user, switched off, which every addon's user group contains (created by CDK). */
+  defaultUserId: string;
   /** Customer-managed key for encryption at rest (the same as RDS's). */
   kmsKeyId: string;
   /** Value of the `addons:deployment` tag. */
@@ -76,7 +78,7 @@ export class ElastiCacheRedisProvider implements EngineProvider, SnapshotProvide
       port: REDIS_PORT,
     });
     this.groups = new ReplicationGroups(this.elasticache);
-    this.users = new RedisUsers(this.elasticache);
+    this.users = new RedisUsers(this.elasticache, props.defaultUserId);
     this.snapshots = new RedisSnapshots(this.elasticache, props.s3, props.deployment);
     this.restores = new RedisRestore({
       groups: this.groups,
@@ -154,9 +156,11 @@ export class ElastiCacheRedisProvider implements EngineProvider, SnapshotProvide
 
   /** What is left once the group is gone: user group, users, security group. True when nothing is. */
   private async teardown(resourceId: string): Promise<boolean> {
-    if (!(await this.users.delete(resourceId))) return false;
+    // Both at once: neither waits for the other, only for the replication group (already gone).
+    const usersGone = await this.users.delete(resourceId);
     const securityGroupId = await this.securityGroups.findAddonGroupId(resourceId);
-    return securityGroupId ? this.securityGroups.delete(securityGroupId) : true;
+    const securityGroupGone = securityGroupId ? await this.securityGroups.delete(securityGroupId) : true;
+    return usersGone && securityGroupGone;
   }
 
   async createSnapshot(

@@ -28,11 +28,8 @@ export const baseIdOf = (resourceId: string): string => {
 export const restoredGroupIdOf = (resourceId: string, restoreId: string): string =>
   `${baseIdOf(resourceId)}-r${hash(restoreId, 8)}`;
 
-/** The addon's RBAC users: its customer user and the `default` user every user group needs (off). */
-export const userIdsOf = (resourceId: string) => {
-  const base = baseIdOf(resourceId);
-  return { customer: `${base}-app`, disabledDefault: `${base}-off` };
-};
+/** The addon's RBAC user (the `default` user every user group needs is the deployment's, switched off). */
+export const customerUserIdOf = (resourceId: string): string => `${baseIdOf(resourceId)}-app`;
 
 /** The addon's user group: one per addon, shared by every replication group it ever has. */
 export const userGroupIdOf = (resourceId: string): string => baseIdOf(resourceId);

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import {
   AddTagsToResourceCommand,
   CreateUserCommand,
@@ -6,18 +5,17 @@ import {
   DeleteUserCommand,
   DeleteUserGroupCommand,
   DescribeUserGroupsCommand,
+  DescribeUsersCommand,
   ListTagsForResourceCommand,
   type Tag,
   type UserGroup,
 } from '@aws-sdk/client-elasticache';
 import { isAwsError, toPlatformError } from '../aws-errors.ts';
 import type { ElastiCacheSend } from './elasticache-groups.ts';
-import { baseIdOf, REDIS_TAG_KEYS, userGroupIdOf, userIdsOf } from './names.ts';
+import { baseIdOf, customerUserIdOf, REDIS_TAG_KEYS, userGroupIdOf } from './names.ts';
 
 /** The customer user may run every command ElastiCache allows, on every key and channel. */
 export const CUSTOMER_ACCESS = 'on ~* &* +@all';
-/** The `default` user a user group must contain, switched off: nobody authenticates as it. */
-export const DISABLED_ACCESS = 'off ~* -@all';
 
 /** Where the addon answers now, and the group a restore replaced (until it is deleted). */
 export interface Pointer {
@@ -36,34 +34,33 @@ export interface Pointer {
  * again); with a user group, every group the addon ever has shares the same users, so a restore
  * changes the host and nothing else. ElastiCache user names are unique in an account and Region
  * (DuplicateUserName), so the customer user's name is the addon's own (`usernameFor` of the Redis
- * engine facts); the `default` user every group must contain is created switched off.
+ * engine facts). Every user group must contain a user named `default`: the deployment's, created
+ * switched off by the stack (infra/aws/constructs/engines/redis.ts) and shared by every addon, so
+ * an addon's own users are one, which ElastiCache deletes at once (a `default` user cannot be
+ * deleted while a user group being deleted still holds it).
  *
  * The user group also holds the addon's pointer (`REDIS_TAG_KEYS.currentGroup`): which
  * replication group the addon currently answers on. Its id is derived from the resource id, so
  * it is found without a record, and switching the pointer is one tagging call.
  */
 export class RedisUsers {
-  constructor(private readonly elasticache: ElastiCacheSend) {}
+  constructor(
+    private readonly elasticache: ElastiCacheSend,
+    /** The deployment's disabled `default` user. */
+    private readonly defaultUserId: string,
+  ) {}
 
   /** Create the users and the user group (each idempotent); returns the user group id. */
   async ensure(
     spec: { resourceId: string; username: string; password: string },
     tags: Tag[],
   ): Promise<string> {
-    const ids = userIdsOf(spec.resourceId);
+    const customer = customerUserIdOf(spec.resourceId);
     await this.createUser({
-      UserId: ids.customer,
+      UserId: customer,
       UserName: spec.username,
       AccessString: CUSTOMER_ACCESS,
       Passwords: [spec.password],
-      tags,
-    });
-    await this.createUser({
-      UserId: ids.disabledDefault,
-      UserName: 'default',
-      AccessString: DISABLED_ACCESS,
-      // Never stored: the user is off, and this password only keeps it from being passwordless.
-      Passwords: [randomBytes(24).toString('hex')],
       tags,
     });
     const userGroupId = userGroupIdOf(spec.resourceId);
@@ -72,7 +69,7 @@ export class RedisUsers {
         new CreateUserGroupCommand({
           UserGroupId: userGroupId,
           Engine: 'redis',
-          UserIds: [ids.disabledDefault, ids.customer],
+          UserIds: [this.defaultUserId, customer],
           Tags: [...tags, { Key: REDIS_TAG_KEYS.currentGroup, Value: baseIdOf(spec.resourceId) }],
         }),
       );
@@ -106,6 +103,16 @@ export class RedisUsers {
       if (!isAwsError(error, 'UserAlreadyExists')) {
         throw toPlatformError(error, `creating Redis user ${input.UserId}`);
       }
+    }
+  }
+
+  private async userExists(userId: string): Promise<boolean> {
+    try {
+      const result = await this.elasticache(new DescribeUsersCommand({ UserId: userId }));
+      return (result.Users?.length ?? 0) > 0;
+    } catch (error) {
+      if (isAwsError(error, 'UserNotFound')) return false;
+      throw toPlatformError(error, `looking up Redis user ${userId}`);
     }
   }
 
@@ -168,8 +175,9 @@ export class RedisUsers {
   }
 
   /**
-   * Delete the user group, then the users. False while a replication group still uses the group
-   * (ElastiCache refuses until the group is gone): call again.
+   * Delete the user group and the addon's user (ElastiCache removes a deleted user from its
+   * groups). False while a replication group still uses the user group (ElastiCache refuses until
+   * the replication group is gone) or while it is being deleted: call again.
    */
   async delete(resourceId: string): Promise<boolean> {
     const userGroup = await this.findUserGroup(resourceId);
@@ -184,21 +192,17 @@ export class RedisUsers {
         }
       }
     }
-    const ids = userIdsOf(resourceId);
-    let gone = true;
-    for (const userId of [ids.customer, ids.disabledDefault]) {
-      try {
-        await this.elasticache(new DeleteUserCommand({ UserId: userId }));
-      } catch (error) {
-        if (isAwsError(error, 'UserNotFound')) continue;
-        // Still in the user group being deleted.
-        if (isAwsError(error, 'InvalidUserState', 'DefaultUserAssociatedToUserGroup')) {
-          gone = false;
-          continue;
-        }
-        throw toPlatformError(error, `deleting Redis user ${userId}`);
-      }
+    const userId = customerUserIdOf(resourceId);
+    // Looked up first: IAM refuses DeleteUser on a user that is gone (no tag to match), so a
+    // retried teardown must not ask.
+    if (!(await this.userExists(userId))) return !userGroup;
+    try {
+      await this.elasticache(new DeleteUserCommand({ UserId: userId }));
+    } catch (error) {
+      // Busy (being modified): the next call deletes it.
+      if (isAwsError(error, 'InvalidUserState')) return false;
+      if (!isAwsError(error, 'UserNotFound')) throw toPlatformError(error, `deleting Redis user ${userId}`);
     }
-    return gone && !userGroup;
+    return !userGroup;
   }
 }
