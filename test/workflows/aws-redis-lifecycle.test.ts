@@ -2,10 +2,16 @@ import { ElastiCacheServiceException } from '@aws-sdk/client-elasticache';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { baseIdOf, restoredGroupIdOf, userGroupIdOf } from '#shared/providers/aws/redis/names.ts';
 import { TAG_KEYS } from '#shared/providers/aws/tags.ts';
-import { type CallEnvironment, deniedPermissions, roleStatements } from '../infra/support/iam.ts';
+import {
+  type CallEnvironment,
+  deniedPermissions,
+  FUNCTION_BASELINE_ACTIONS,
+  roleStatements,
+  unusedActions,
+} from '../infra/support/iam.ts';
 import { awsWorkflowSuite } from './support/aws-suite.ts';
 import { logicalIdOf } from './support/aws-workflows.ts';
-import { FakeElastiCache } from './support/fake-elasticache.ts';
+import { FakeElastiCache, REDIS_ENGINE_ACTIONS, REDIS_EXPORT_ACTIONS } from './support/fake-elasticache.ts';
 
 /**
  * Redis addons on AWS as deployed: provision-addon, backup-addon (snapshot), restore-addon and
@@ -180,6 +186,26 @@ describe('snapshot backup and restore of Redis on AWS', () => {
   });
 });
 
+describe('a failed snapshot backup of Redis on AWS', () => {
+  it('deletes what ElastiCache left of the snapshot, fails the backup and leaves the addon running', async () => {
+    const addon = await running();
+    elasticache().snapshotScript = { statuses: ['creating', 'failed'] };
+
+    const { backup, operation, addon: after } = await backUp(addon, 'snapshot');
+
+    expect(operation).toMatchObject({
+      status: 'failed',
+      error: { message: expect.stringContaining('failed') },
+    });
+    expect(backup.status).toBe('failed');
+    expect(after.status).toBe('running');
+    expect(world().fake.inputsOf('elasticache', 'DeleteSnapshot')).toEqual([
+      { SnapshotName: backup.snapshotId },
+    ]);
+    expect(elasticache().snapshots.size).toBe(0);
+  });
+});
+
 describe('delete-addon for Redis on AWS', () => {
   it('deletes the replication group, the user group and users, the security group and the secret', async () => {
     const addon = await running();
@@ -211,5 +237,8 @@ describe('the workflow function role, over Redis addons', () => {
       recorded.some((call) => call.command === 'CreateReplicationGroup' && call.input.SnapshotName),
     ).toBe(true);
     expect(deniedPermissions(roleStatements(json, roleId), recorded, env)).toEqual([]);
+    // Least privilege: the Redis statements grant nothing these workflows do not send (but exports).
+    const unused = unusedActions(roleStatements(json, roleId), recorded, env, FUNCTION_BASELINE_ACTIONS);
+    expect(unused.filter((action) => REDIS_ENGINE_ACTIONS.includes(action))).toEqual(REDIS_EXPORT_ACTIONS);
   });
 });

@@ -199,7 +199,8 @@ export class RedisAddons extends Construct implements AddonEngine {
       ],
       ['*'],
     );
-    allow(['kms:CreateGrant', 'kms:DescribeKey', 'kms:Decrypt', 'kms:GenerateDataKey*'], [key.keyArn], {
+    // ElastiCache encrypts at rest through a grant it creates with the caller's permission.
+    allow(['kms:CreateGrant', 'kms:DescribeKey'], [key.keyArn], {
       StringEquals: { 'kms:ViaService': `elasticache.${Aws.REGION}.amazonaws.com` },
     });
     allow(
@@ -209,9 +210,9 @@ export class RedisAddons extends Construct implements AddonEngine {
       ],
       { StringEquals: { 'iam:AWSServiceName': 'elasticache.amazonaws.com' } },
     );
-    // Exports: the caller of CopySnapshot needs the bucket too; the provider lists and hashes them.
-    allow(['s3:GetBucketLocation', 's3:ListBucket', 's3:GetBucketAcl'], [this.exportBucket.bucketArn]);
-    allow(['s3:PutObject', 's3:GetObject', 's3:DeleteObject'], [this.exportBucket.arnForObjects('*')]);
+    // Exports: CopySnapshot's caller must see the bucket; the provider lists and hashes exports.
+    allow(['s3:GetBucketLocation', 's3:ListBucket'], [this.exportBucket.bucketArn]);
+    allow(['s3:GetObject'], [this.exportBucket.arnForObjects('*')]);
 
     const ack = (resource: string, reason: string) =>
       acknowledgeNag(grantee, `IAM5[Resource::${resource}]`, reason);
@@ -230,11 +231,6 @@ export class RedisAddons extends Construct implements AddonEngine {
       'CopySnapshot names an export target chosen per backup; the source snapshot must be ours (statement above)',
     );
     ack('*', 'ElastiCache Describe* and ListTagsForResource are read-only');
-    acknowledgeNag(
-      grantee,
-      'IAM5[Action::kms:GenerateDataKey*]',
-      'ElastiCache encrypts at rest through the caller (kms:ViaService elasticache only)',
-    );
     const bucketId = Stack.of(this).getLogicalId(this.exportBucket.node.defaultChild as s3.CfnBucket);
     ack(
       `<${bucketId}.Arn>/*`,
