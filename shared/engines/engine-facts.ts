@@ -13,6 +13,8 @@ export interface CatalogEntry {
   storageGiB: { min: number; max: number; default: number };
   maxReplicas: number;
   capabilities: Record<Target, Capabilities>;
+  /** Targets where the engine's addons always use TLS, so `tls: false` is refused (ElastiCache RBAC). */
+  tlsRequired?: Partial<Record<Target, boolean>>;
   notes: Record<Target, string[]>;
 }
 

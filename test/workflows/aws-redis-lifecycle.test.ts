@@ -1,5 +1,6 @@
 import { ElastiCacheServiceException } from '@aws-sdk/client-elasticache';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { UnsupportedError } from '#shared/errors.ts';
 import { baseIdOf, restoredGroupIdOf, userGroupIdOf } from '#shared/providers/aws/redis/names.ts';
 import { TAG_KEYS } from '#shared/providers/aws/tags.ts';
 import {
@@ -9,6 +10,7 @@ import {
   roleStatements,
   unusedActions,
 } from '../infra/support/iam.ts';
+import { createRequest } from '../support/fixtures.ts';
 import { awsWorkflowSuite } from './support/aws-suite.ts';
 import { logicalIdOf } from './support/aws-workflows.ts';
 import { FakeElastiCache, REDIS_ENGINE_ACTIONS, REDIS_EXPORT_ACTIONS } from './support/fake-elasticache.ts';
@@ -89,6 +91,20 @@ describe('provision-addon for Redis on AWS', () => {
     expect(world().fake.inputsOf('ec2', 'AuthorizeSecurityGroupIngress')).toMatchObject([
       { IpPermissions: [{ IpProtocol: 'tcp', FromPort: 6379, ToPort: 6379 }] },
     ]);
+  });
+
+  it('refuses tls: false with a 422 naming the field, before anything starts', async () => {
+    const refused = await world()
+      .service.create(PROJECT, createRequest({ name: 'plain', engine: 'redis', tls: false }))
+      .catch((error: unknown) => error);
+
+    expect(refused).toBeInstanceOf(UnsupportedError);
+    expect((refused as UnsupportedError).issues).toContainEqual({
+      path: 'body.tls',
+      message: expect.stringContaining('always use TLS'),
+    });
+    await world().workflows.idle();
+    expect(world().fake.calls).toEqual([]);
   });
 
   it('fails the operation when ElastiCache refuses CreateReplicationGroup, and leaves nothing behind', async () => {

@@ -25,6 +25,8 @@ export const redis: EngineFacts = {
       // Locally: Debian's redis-server with AOF persistence, one ACL user per addon.
       local: { ...NO_CAPABILITIES, provision: true, snapshotBackup: true },
     },
+    // ElastiCache RBAC (the addon's user) requires encryption in transit.
+    tlsRequired: { aws: true },
     notes: {
       aws: [
         'Each addon is an Amazon ElastiCache (Redis OSS) replication group without cluster mode: one primary and up to 5 read replicas (automatic failover and Multi-AZ with replicas), encrypted at rest with the deployment key and in transit. TLS cannot be turned off (`rediss://`); the connection details name an RBAC user of the addon and database 0.',
