@@ -273,6 +273,8 @@ describe('ElastiCacheRedisProvider restores', () => {
     expect(creates.at(-1)).toMatchObject({
       ReplicationGroupId: target,
       SnapshotName: `${s.resourceId}-snap`,
+      // The snapshot's version, not ElastiCache's default.
+      EngineVersion: '7.1.0',
       CacheNodeType: 'cache.t4g.micro',
       NumCacheClusters: 1,
       TransitEncryptionEnabled: true,

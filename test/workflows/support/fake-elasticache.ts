@@ -78,6 +78,8 @@ interface FakeGroup {
 interface FakeSnapshot {
   name: string;
   groupId: string;
+  /** The full version the source group ran, as ElastiCache reports it. */
+  engineVersion: string;
   tags: Tag[];
   statuses: string[];
 }
@@ -334,6 +336,7 @@ export class FakeElastiCache {
       this.snapshots.set(name, {
         name,
         groupId: group.id,
+        engineVersion: `${group.input.EngineVersion ?? '7.1'}.0`,
         tags: input.Tags ?? [],
         statuses: [...this.snapshotScript.statuses],
       });
@@ -349,6 +352,7 @@ export class FakeElastiCache {
             SnapshotName: snapshot.name,
             ReplicationGroupId: snapshot.groupId,
             SnapshotStatus: next(snapshot.statuses),
+            EngineVersion: snapshot.engineVersion,
             ARN: `${ARN}:snapshot:${snapshot.name}`,
           },
         ],

@@ -86,6 +86,7 @@ export class ElastiCacheRedisProvider implements EngineProvider, SnapshotProvide
       subnetGroupName: props.cacheSubnetGroupName,
       kmsKeyId: props.kmsKeyId,
       securityGroupOf: (resourceId) => this.securityGroups.findAddonGroupId(resourceId),
+      snapshotVersionOf: async (snapshotId) => (await this.snapshots.find(snapshotId))?.EngineVersion,
     });
   }
 

@@ -14,6 +14,8 @@ export interface RedisRestoreProps {
   kmsKeyId: string;
   /** The addon's own security group (`AddonSecurityGroups`), found by its resource id. */
   securityGroupOf(resourceId: string): Promise<string | undefined>;
+  /** The engine version a snapshot was taken on: the restored group runs it (not ElastiCache's default). */
+  snapshotVersionOf(snapshotId: string): Promise<string | undefined>;
 }
 
 /*
@@ -46,6 +48,7 @@ export class RedisRestore {
       throw new ProviderError(`The addon's replication group ${pointer.current} does not exist`, 'NotFound');
     }
     const securityGroup = await this.props.securityGroupOf(resourceId);
+    const version = await this.props.snapshotVersionOf(snapshotId);
     const nodes = Math.max(1, current.MemberClusters?.length ?? 1);
     const failover = current.AutomaticFailover === 'enabled' || current.AutomaticFailover === 'enabling';
     await groups.create(
@@ -54,6 +57,7 @@ export class RedisRestore {
         ReplicationGroupDescription: `Restore ${restoreId} of ${resourceId}`.slice(0, 255),
         SnapshotName: snapshotId,
         Engine: 'redis',
+        ...(version ? { EngineVersion: version } : {}),
         CacheNodeType: current.CacheNodeType,
         NumCacheClusters: nodes,
         AutomaticFailoverEnabled: failover,
