@@ -1,11 +1,15 @@
 import { createHash } from 'node:crypto';
 import { EC2Client } from '@aws-sdk/client-ec2';
-import { ElastiCacheClient, InsufficientCacheClusterCapacityFault } from '@aws-sdk/client-elasticache';
+import {
+  ElastiCacheClient,
+  InsufficientCacheClusterCapacityFault,
+  InvalidReplicationGroupStateFault,
+} from '@aws-sdk/client-elasticache';
 import { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { findPlan } from '#shared/catalog/engines.ts';
 import { engineFacts } from '#shared/engines/index.ts';
-import { ProviderError } from '#shared/errors.ts';
+import { ProviderError, TransientError } from '#shared/errors.ts';
 import { type InstanceSpec, resourceIdFor } from '#shared/ports/engine-provider.ts';
 import { ElastiCacheRedisProvider } from '#shared/providers/aws/redis/index.ts';
 import {
@@ -183,6 +187,19 @@ describe('ElastiCacheRedisProvider instances', () => {
     expect([...fake.groups.values()].filter((group) => group.name === s.resourceId)).toEqual([]);
     // A retried delete of what is gone succeeds.
     await provider.deleteInstance(s.resourceId);
+  });
+
+  it('retries a delete ElastiCache refuses while the group is busy (TransientError), then deletes', async () => {
+    const s = spec();
+    await provider.createInstance(s);
+    await settle(s.resourceId);
+    fake.failNext.set('DeleteReplicationGroup', [
+      new InvalidReplicationGroupStateFault({ $metadata: { httpStatusCode: 400 }, message: 'snapshotting' }),
+    ]);
+    await expect(provider.deleteInstance(s.resourceId)).rejects.toBeInstanceOf(TransientError);
+    await provider.deleteInstance(s.resourceId);
+    expect(await settle(s.resourceId)).toEqual({ status: 'absent' });
+    expect(cache.leftovers()).toEqual([]);
   });
 
   it('cleans up users and groups at once when the replication group was never created', async () => {
