@@ -2,6 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { DocDBClient } from '@aws-sdk/client-docdb';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { ElastiCacheClient } from '@aws-sdk/client-elasticache';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
@@ -26,6 +27,8 @@ export interface AwsWorkflowClients {
   ec2: EC2Client;
   /** MongoDB addons: Amazon DocumentDB. */
   docdb: DocDBClient;
+  /** Default: built when a Redis addon needs it. */
+  elasticache?: ElastiCacheClient;
   secrets: SecretsManagerClient;
   s3: S3Client;
   scheduler: SchedulerClient;
@@ -52,6 +55,9 @@ export const createAwsWorkflowTaskHandler = (
       vpcId: env.VPC_ID,
       vpcCidr: env.VPC_CIDR,
       subnetGroupName: env.DB_SUBNET_GROUP_NAME,
+      cacheSubnetGroupName: env.CACHE_SUBNET_GROUP_NAME,
+      redisExportBucket: env.REDIS_EXPORT_BUCKET,
+      redisDefaultUserId: env.REDIS_DEFAULT_USER_ID,
       kmsKeyId: env.STORAGE_KMS_KEY_ID,
       deployment: env.DEPLOYMENT_NAME,
       tlsParameterGroups: env.TLS_PARAMETER_GROUPS,
@@ -108,6 +114,7 @@ export const handler = (event: unknown, context: Context): Promise<unknown> => {
       rds: new RDSClient({}),
       ec2: new EC2Client({}),
       docdb: new DocDBClient({}),
+      elasticache: new ElastiCacheClient({}),
       secrets: new SecretsManagerClient({}),
       s3: new S3Client({}),
       scheduler: new SchedulerClient({}),

@@ -31,7 +31,10 @@ export interface WorkflowHandlerDeps extends WorkflowTaskDeps {
  */
 export const createWorkflowTaskHandler = (deps: WorkflowHandlerDeps) => {
   const tasks = new WorkflowTasks(deps);
-  const backupTasks = deps.backups ? new BackupWorkflowTasks(deps.backups) : undefined;
+  // A restore that moves the addon rewrites its connection details: the same secret store.
+  const backupTasks = deps.backups
+    ? new BackupWorkflowTasks({ secrets: deps.secrets, ...deps.backups })
+    : undefined;
   const retirement = deps.retirement ? new AddonRetirement(deps.retirement) : undefined;
   const run = async (event: unknown) => {
     const task = parsePart(AnyTaskSchema, event, 'workflow task');

@@ -10,6 +10,7 @@ import { MongodbAddons } from './constructs/engines/mongodb.ts';
 import { MysqlAddons } from './constructs/engines/mysql.ts';
 import { PostgresqlAddons } from './constructs/engines/postgresql.ts';
 import { RdsAddons } from './constructs/engines/rds-engine.ts';
+import { RedisAddons } from './constructs/engines/redis.ts';
 import { LogEncryption } from './constructs/log-encryption.ts';
 import { Network } from './constructs/network.ts';
 import { Reconciler } from './constructs/reconciler.ts';
@@ -41,6 +42,16 @@ const ENGINE_CONSTRUCTS = [
   {
     id: 'Mongodb',
     create: (stack: AddonsStack, id: string) => new MongodbAddons(stack, id, { rds: stack.rds }),
+  },
+  {
+    id: 'Redis',
+    create: (stack: AddonsStack, id: string) =>
+      new RedisAddons(stack, id, {
+        network: stack.network,
+        key: stack.data.key,
+        deploymentName: stack.deploymentName,
+        rds: stack.rds,
+      }),
   },
 ] as const;
 

@@ -100,6 +100,12 @@ export const WorkflowFunctionEnvSchema = CommonEnvSchema.extend({
   /** Project client groups may reach addon ports inside this CIDR only. */
   VPC_CIDR: z.string().min(1),
   DB_SUBNET_GROUP_NAME: z.string().min(1),
+  /** ElastiCache subnet group of Redis addons (the same isolated subnets); unset: no Redis addons. */
+  CACHE_SUBNET_GROUP_NAME: z.string().min(1).optional(),
+  /** Where ElastiCache exports Redis snapshots (downloadable RDB files); unset: to `exportTo`'s bucket. */
+  REDIS_EXPORT_BUCKET: z.string().min(1).optional(),
+  /** The deployment's disabled `default` ElastiCache user, in every Redis addon's user group. */
+  REDIS_DEFAULT_USER_ID: z.string().min(1).optional(),
   STORAGE_KMS_KEY_ID: z.string().min(1),
   /** Per engine and major, the parameter group an addon gets: forcing TLS (the default)... */
   TLS_PARAMETER_GROUPS: EngineParameterGroupsSchema,

@@ -13,6 +13,8 @@ export interface CatalogEntry {
   storageGiB: { min: number; max: number; default: number };
   maxReplicas: number;
   capabilities: Record<Target, Capabilities>;
+  /** Targets where the engine's addons always use TLS, so `tls: false` is refused (ElastiCache RBAC). */
+  tlsRequired?: Partial<Record<Target, boolean>>;
   notes: Record<Target, string[]>;
 }
 
@@ -32,6 +34,12 @@ export interface EngineFacts {
    * one named after the addon; Redis numbers its databases. Default: `databaseNameFor`.
    */
   databaseFor?(addonName: string): string;
+  /**
+   * The user an addon's connection details name, from the addon's id. Default: `ADMIN_USERNAME`
+   * (one per server). Redis's is the addon's own: ElastiCache user names are unique in an
+   * account and Region, not per replication group.
+   */
+  usernameFor?(addonId: string): string;
   /** Database names an addon may not get (the engine's own, or the platform's restore staging). */
   reservedDatabaseNames?: readonly string[];
   /**

@@ -27,6 +27,10 @@ export const OperationSchema = z
       .object({ code: ErrorCodeSchema, message: MessageSchema })
       .nullable()
       .meta({ description: 'Why the operation failed; null unless it failed' }),
+    message: MessageSchema.optional().meta({
+      description:
+        'What the user must know about the outcome beyond its status, e.g. that a restore moved the addon to a new endpoint and its connection details changed',
+    }),
     createdAt: TimestampSchema,
     startedAt: TimestampSchema.nullable(),
     completedAt: TimestampSchema.nullable(),

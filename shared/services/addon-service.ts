@@ -92,6 +92,12 @@ export class AddonService {
       });
     }
     const tls = request.tls ?? type.defaultTls;
+    if (!tls && engine.tlsRequired?.[target]) {
+      issues.push({
+        path: 'body.tls',
+        message: `${engine.displayName} addons on this deployment always use TLS; omit tls or set it to true`,
+      });
+    }
     if (tls && !type.capabilities.tls) {
       issues.push({
         path: 'body.tls',

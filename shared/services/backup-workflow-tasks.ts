@@ -4,6 +4,7 @@ import { engineFacts } from '../engines/index.ts';
 import type { EngineRegistry } from '../engines/registry.ts';
 import { ProviderError } from '../errors.ts';
 import type { EngineAdapters, SnapshotProvider } from '../ports/engine-provider.ts';
+import type { SecretStore } from '../ports/secret-store.ts';
 import type { BackupArtifacts } from '../providers/backup-artifacts.ts';
 import type { BackupStatus } from '../schemas/backup.ts';
 import type { Target } from '../schemas/catalog.ts';
@@ -12,6 +13,7 @@ import { TERMINAL_STATUSES } from '../schemas/operation.ts';
 import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
 import type { BackupRecord, BackupStore } from '../store/backup-store.ts';
 import { nowIso } from '../util/ids.ts';
+import { connectionUri } from './credentials.ts';
 import { CleanupFailureFields, failureReason } from './workflow-tasks.ts';
 
 const Ref = { projectId: z.string(), addonId: z.string(), operationId: z.string(), backupId: z.string() };
@@ -52,6 +54,8 @@ export interface BackupTaskDeps {
   jobs: JobLaunchConfig;
   /** Which column of the catalog applies: whether an engine's snapshots are exported for download. */
   target: Target;
+  /** The connection details, rewritten when a restore moves the addon to a new endpoint. */
+  secrets?: SecretStore;
   /** The schedule clock, for retention expiry. */
   now?: () => Date;
 }
@@ -379,6 +383,7 @@ export class BackupWorkflowTasks {
     );
     const attempts = task.attempts + 1;
     if (state.status === 'failed') throw new ProviderError(state.reason, 'RestoreFailed');
+    if (state.status === 'available' && state.endpoint) await this.moveAddon(task, addon, state.endpoint);
     if (state.status === 'restoring' && attempts >= task.maxAttempts) {
       throw new ProviderError(
         `The restore was still running after ${attempts} checks; giving up`,
@@ -386,6 +391,36 @@ export class BackupWorkflowTasks {
       );
     }
     return { status: state.status, attempts };
+  }
+
+  /**
+   * The restore moved the addon to a new endpoint (ElastiCache restores into a new replication
+   * group): rewrite the connection details (host, port, URI; user and password stay), the
+   * addon's endpoint, and say so on the operation. Idempotent: nothing changes when the secret
+   * already names `endpoint`.
+   */
+  private async moveAddon(
+    task: { projectId: string; addonId: string; operationId: string },
+    addon: AddonRecord,
+    endpoint: { host: string; port: number },
+  ) {
+    const { secrets } = this.deps;
+    if (!secrets)
+      throw new ProviderError(
+        'The restore moved the addon, but this deployment cannot update connection details',
+      );
+    const secret = await secrets.get(task);
+    if (!secret)
+      throw new ProviderError('The connection details were lost before the restore could update them');
+    if (secret.host === endpoint.host && secret.port === endpoint.port) return;
+    const moved = { ...secret, host: endpoint.host, port: endpoint.port };
+    await secrets.put(task, { ...moved, uri: connectionUri(moved) });
+    if (addon.currentOperationId === task.operationId) {
+      await this.deps.store.updateAddonForOperation(addon, task.operationId, { endpoint });
+    }
+    await this.deps.store.updateOperation(task.projectId, task.operationId, {
+      message: `The restore moved the addon to a new endpoint (${endpoint.host}:${endpoint.port}): its connection details changed. Fetch them again and reconnect; the user and password are the same.`,
+    });
   }
 
   private async prepareRestoreJob(task: Task<'prepareRestoreJob'>) {
@@ -420,7 +455,12 @@ export class BackupWorkflowTasks {
           backup.snapshotId,
           task.operationId,
         );
-        if (outcome === 'completed') return this.finishRestore(task, null);
+        if (outcome === 'completed') {
+          // Finished after all: if it moved the addon, the connection details must follow.
+          const state = await this.deps.engines.of(addon.engine).provider.describeInstance(addon.resourceId);
+          if (state.status === 'available') await this.moveAddon(task, addon, state.endpoint);
+          return this.finishRestore(task, null);
+        }
       }
     }
     return this.finishRestore(task, failureReason(task, 'restore the backup again or contact an operator'));

@@ -22,6 +22,10 @@ export const databaseOf = (engine: Engine, addonName: string): string =>
 /** RDS MasterUsername: 1 to 16 letters or digits, starting with a letter; not a reserved word. */
 export const ADMIN_USERNAME = 'addonadmin';
 
+/** The user the connection details of an addon of `engine` with id `addonId` name. */
+export const usernameOf = (engine: Engine, addonId: string): string =>
+  engineFacts(engine).usernameFor?.(addonId) ?? ADMIN_USERNAME;
+
 /** The URI in the connection details, in the shape of the addon's engine. */
 export const connectionUri = (secret: Omit<ConnectionSecret, 'uri'>): string =>
   engineFacts(secret.engine).connectionUri(secret);

@@ -8,7 +8,7 @@ import type { AddonStatus } from '../schemas/addon.ts';
 import type { AddonStore } from '../store/addon-store.ts';
 import { nowIso } from '../util/ids.ts';
 import { redactProviderText } from '../util/redact.ts';
-import { ADMIN_USERNAME, connectionUri, databaseOf, generatePassword } from './credentials.ts';
+import { connectionUri, databaseOf, generatePassword, usernameOf } from './credentials.ts';
 
 const Ref = { projectId: z.string(), addonId: z.string(), operationId: z.string() };
 
@@ -163,7 +163,7 @@ export class WorkflowTasks {
       host: '',
       port: 0,
       database: databaseOf(addon.engine, addon.name),
-      username: ADMIN_USERNAME,
+      username: usernameOf(addon.engine, addon.id),
       password: generatePassword(),
       tls: addon.tls,
     };

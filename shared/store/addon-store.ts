@@ -368,7 +368,9 @@ export class AddonStore {
   async updateOperation(
     projectId: string,
     operationId: string,
-    patch: Partial<Pick<Operation, 'status' | 'progress' | 'error' | 'startedAt' | 'completedAt'>>,
+    patch: Partial<
+      Pick<Operation, 'status' | 'progress' | 'error' | 'message' | 'startedAt' | 'completedAt'>
+    >,
   ): Promise<Operation> {
     // An error longer than the API schema allows would make the operation unreadable.
     const { names, values, sets } = setExpression({ ...patch, error: boundedError(patch.error) });

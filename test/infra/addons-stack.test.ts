@@ -672,7 +672,7 @@ describe('invariants over the whole stack', () => {
 
   it('every bucket is private, TLS-only and encrypted', () => {
     const buckets = resources('AWS::S3::Bucket');
-    expect(buckets).toHaveLength(2);
+    expect(buckets).toHaveLength(3);
     const policies = props('AWS::S3::BucketPolicy').map((policy) => JSON.stringify(policy));
     for (const [id, bucket] of buckets) {
       expect(bucket.Properties?.PublicAccessBlockConfiguration, id).toEqual({

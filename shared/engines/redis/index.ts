@@ -1,4 +1,4 @@
-import { type EngineFacts, NO_CAPABILITIES, NOT_YET, uriOf } from '../engine-facts.ts';
+import { type EngineFacts, NO_CAPABILITIES, uriOf } from '../engine-facts.ts';
 
 export const redis: EngineFacts = {
   catalog: {
@@ -18,12 +18,21 @@ export const redis: EngineFacts = {
     storageGiB: { min: 1, max: 1, default: 1 },
     maxReplicas: 5,
     capabilities: {
-      aws: NO_CAPABILITIES,
+      // ElastiCache replication groups: TLS always on, RBAC users, snapshot backups (ElastiCache
+      // snapshots). The lead adds `snapshotDownload: true` here when CapabilitiesSchema has it
+      // (the provider exports snapshots to S3 when `createSnapshot` is given `exportTo`).
+      aws: { ...NO_CAPABILITIES, provision: true, snapshotBackup: true, replicas: true, tls: true },
       // Locally: Debian's redis-server with AOF persistence, one ACL user per addon.
       local: { ...NO_CAPABILITIES, provision: true, snapshotBackup: true, snapshotDownload: true },
     },
+    // ElastiCache RBAC (the addon's user) requires encryption in transit.
+    tlsRequired: { aws: true },
     notes: {
-      aws: [NOT_YET],
+      aws: [
+        'Each addon is an Amazon ElastiCache (Redis OSS) replication group without cluster mode: one primary and up to 5 read replicas (automatic failover and Multi-AZ with replicas), encrypted at rest with the deployment key and in transit. TLS cannot be turned off (`rediss://`); the connection details name an RBAC user of the addon and database 0.',
+        'Redis has no logical dump: dump backups are never offered. Snapshot backups are ElastiCache snapshots. ElastiCache cannot restore into an existing group, so a restore moves the addon to a new replication group: the host in the connection details changes (the user and password do not), and the restore operation says so.',
+        'No point-in-time recovery (ElastiCache has none), no public access (addons live in isolated subnets).',
+      ],
       local: [
         "The local target runs Debian's redis-server 7.0 with append-only-file persistence; the connection details name an ACL user (the default user is off) and database 0. Plans size local servers as on AWS: the plan's memory is the server's maxmemory, and a full server refuses writes (noeviction) rather than evicting keys.",
         'Redis has no logical dump: dump backups are never offered. Snapshot backups are RDB files written by BGSAVE while the server keeps serving, streamed to the backup bucket with their SHA-256 so they can be downloaded (`redis-check-rdb` or any Redis 7.0+ loads them); a restore loads one as the base of a new append-only file.',
@@ -36,4 +45,6 @@ export const redis: EngineFacts = {
   dumpExtension: 'rdb',
   // Redis numbers its databases; an addon's connection details name the first.
   databaseFor: () => '0',
+  // ElastiCache user names are account-wide: each addon's user is its own (`app-<addon id>`).
+  usernameFor: (addonId) => `app-${addonId.replace(/^adn-/, '')}`.toLowerCase(),
 };

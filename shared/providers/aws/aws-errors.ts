@@ -49,6 +49,12 @@ const BUSY = new Set([
   'RequestTimeout',
   'TimeoutError',
   'PriorRequestNotComplete',
+  // ElastiCache: a group, user or snapshot busy with another change.
+  'InvalidReplicationGroupState',
+  'InvalidUserGroupState',
+  'InvalidUserState',
+  'InvalidSnapshotState',
+  'InvalidCacheClusterState',
 ]);
 
 const QUOTAS = new Set([
@@ -62,6 +68,12 @@ const QUOTAS = new Set([
   'RulesPerSecurityGroupLimitExceeded',
   'ResourceLimitExceeded',
   'LimitExceeded',
+  // ElastiCache
+  'NodeQuotaForCustomerExceeded',
+  'NodeQuotaForClusterExceeded',
+  'ClusterQuotaForCustomerExceeded',
+  'UserQuotaExceeded',
+  'UserGroupQuotaExceeded',
 ]);
 
 const INVALID_REQUEST = new Set([
@@ -73,6 +85,8 @@ const INVALID_REQUEST = new Set([
   'StorageTypeNotSupported',
   'DBInstanceAlreadyExists',
   'InvalidRequest',
+  // ElastiCache: a user name is unique in an account and Region.
+  'DuplicateUserName',
 ]);
 
 /** The deployment itself is wrong (a missing subnet group, a key RDS cannot use): an operator must act. */
@@ -88,6 +102,9 @@ const MISCONFIGURED = new Set([
   'InvalidGroup.NotFound',
   'DecryptionFailure',
   'EncryptionFailure',
+  // ElastiCache
+  'CacheSubnetGroupNotFound',
+  'InvalidKMSKey',
 ]);
 
 const ACCESS_DENIED = new Set([
@@ -193,7 +210,7 @@ export const toPlatformError = (error: unknown, action: string): PlatformError =
       { cause: error },
     );
   }
-  if (code === 'InsufficientDBInstanceCapacity') {
+  if (code === 'InsufficientDBInstanceCapacity' || code === 'InsufficientCacheClusterCapacity') {
     return new ProviderError(
       `AWS has no capacity for this instance class in the deployment's availability zones right now, while ${action}: ${detail}. Try another plan or try again later.`,
       'InsufficientCapacity',

@@ -1,7 +1,10 @@
 import { DocDBClient } from '@aws-sdk/client-docdb';
 import type { EC2Client } from '@aws-sdk/client-ec2';
+import { ElastiCacheClient } from '@aws-sdk/client-elasticache';
 import type { RDSClient } from '@aws-sdk/client-rds';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { EngineRegistry } from '../../engines/registry.ts';
+import { ProviderError } from '../../errors.ts';
 import type { EngineAdapters, SnapshotDeleter } from '../../ports/engine-provider.ts';
 import type { Engine } from '../../schemas/catalog.ts';
 import { DocdbSnapshotDeleter, docdbEngine } from './mongodb/index.ts';
@@ -9,6 +12,8 @@ import { mysqlRdsProfile } from './mysql/index.ts';
 import { postgresqlRdsProfile } from './postgresql/index.ts';
 import { type RdsEngineProfile, RdsEngineProvider } from './rds/rds-engine-provider.ts';
 import { RdsSnapshotDeleter } from './rds/rds-snapshots.ts';
+import { ElastiCacheRedisProvider } from './redis/index.ts';
+import { RedisSnapshotDeleter } from './redis/redis-snapshots.ts';
 
 /** Where the engines' resources go: what the stack passes to the workflow function. */
 export interface AwsEngineSettings {
@@ -20,13 +25,46 @@ export interface AwsEngineSettings {
   /** Engine -> major -> parameter group forcing TLS, and one that does not. */
   tlsParameterGroups: Partial<Record<Engine, Record<string, string>>>;
   noTlsParameterGroups: Partial<Record<Engine, Record<string, string>>>;
+  /** ElastiCache's subnet group over the same isolated subnets (Redis); unset: no Redis addons. */
+  cacheSubnetGroupName?: string;
+  /** The bucket ElastiCache exports Redis snapshots to. */
+  redisExportBucket?: string;
+  /** The deployment's disabled `default` Redis user every addon's user group contains. */
+  redisDefaultUserId?: string;
 }
 
 export interface AwsEngineClients {
   rds: RDSClient;
   ec2: EC2Client;
   docdb: DocDBClient;
+  /** Reads exported Redis snapshots back to hash them. */
+  s3: S3Client;
+  /** Default: a client for the function's Region, built when a Redis addon needs it. */
+  elasticache?: ElastiCacheClient;
 }
+
+/** ElastiCache Redis's adapters; the stack names the cache subnet group (infra/aws/constructs/engines/redis.ts). */
+const redisEngine = (settings: AwsEngineSettings, clients: AwsEngineClients) => {
+  if (!settings.cacheSubnetGroupName || !settings.redisDefaultUserId) {
+    throw new ProviderError(
+      'This deployment has no ElastiCache subnet group or default user for Redis addons; redeploy the stack',
+      'Misconfigured',
+    );
+  }
+  const redis = new ElastiCacheRedisProvider({
+    elasticache: clients.elasticache ?? new ElastiCacheClient({}),
+    ec2: clients.ec2,
+    s3: clients.s3,
+    vpcId: settings.vpcId,
+    vpcCidr: settings.vpcCidr,
+    cacheSubnetGroupName: settings.cacheSubnetGroupName,
+    defaultUserId: settings.redisDefaultUserId,
+    kmsKeyId: settings.kmsKeyId,
+    deployment: settings.deployment,
+    exportBucket: settings.redisExportBucket,
+  });
+  return { provider: redis, snapshots: redis };
+};
 
 /** One RDS engine's adapters: the same RDS mechanics, with the engine's profile. */
 const rdsEngine = (profile: RdsEngineProfile, settings: AwsEngineSettings, clients: AwsEngineClients) => {
@@ -62,18 +100,22 @@ export const awsEngineAdapters = (
         },
         clients,
       ),
+    redis: () => redisEngine(settings, clients),
   });
 
 /**
  * What deletes each engine's snapshot backups, for the functions that only delete them. Clients
- * are made on first use: a function that never deletes a DocumentDB snapshot never makes one.
+ * are made on first use: a function that never deletes a DocumentDB or ElastiCache snapshot never
+ * makes one.
  */
 export const awsSnapshotDeleters = (
   rds: () => RDSClient,
   docdb: () => DocDBClient = () => new DocDBClient({}),
+  elasticache: () => ElastiCacheClient = () => new ElastiCacheClient({}),
 ): EngineRegistry<SnapshotDeleter> =>
   new EngineRegistry<SnapshotDeleter>('snapshot backups', {
     postgresql: () => new RdsSnapshotDeleter(rds()),
     mysql: () => new RdsSnapshotDeleter(rds()),
     mongodb: () => new DocdbSnapshotDeleter(docdb()),
+    redis: () => new RedisSnapshotDeleter(elasticache()),
   });

@@ -11,7 +11,7 @@ import type { CfnTemplate } from './stack.ts';
 
 /** One SDK command a function sent, as recorded by the tests. */
 export interface AwsCall {
-  service: 'dynamodb' | 'rds' | 'ec2' | 'secretsmanager' | 'states' | 's3' | 'scheduler';
+  service: 'dynamodb' | 'rds' | 'ec2' | 'secretsmanager' | 'states' | 's3' | 'scheduler' | 'elasticache';
   /** Without the `Command` suffix, e.g. `CreateDBInstance`. */
   command: string;
   input: Record<string, unknown>;
@@ -283,6 +283,87 @@ export const requiredPermissions = (call: AwsCall, env: CallEnvironment): Permis
           : []),
       ];
     }
+    case 'elasticache': {
+      // ElastiCache matches tags with the global keys only; a create is authorized on what it
+      // creates and on everything it references, all under the request's tags.
+      const ec = (type: string, name: unknown) => arn('elasticache', `${type}:${String(name)}`);
+      const requestTags = requestTagContext(input.Tags);
+      const resourceTags = resourceTagContext('aws:ResourceTag/', call.resourceTags);
+      const tagging = (resource: string) =>
+        input.Tags ? [permission('elasticache:AddTagsToResource', resource, requestTags)] : [];
+      switch (call.command) {
+        case 'CreateReplicationGroup': {
+          const group = ec('replicationgroup', input.ReplicationGroupId);
+          const major = String(input.EngineVersion ?? '7').split('.')[0];
+          return [
+            permission(action, group, requestTags),
+            permission(action, ec('cluster', `${String(input.ReplicationGroupId)}-001`), requestTags),
+            permission(action, ec('subnetgroup', input.CacheSubnetGroupName), requestTags),
+            permission(action, ec('parametergroup', `default.redis${major}`), requestTags),
+            ...((input.UserGroupIds as string[] | undefined) ?? []).map((id) =>
+              permission(action, ec('usergroup', id), requestTags),
+            ),
+            ...(input.SnapshotName
+              ? [permission(action, ec('snapshot', input.SnapshotName), { ...resourceTags, ...requestTags })]
+              : []),
+            ...tagging(group),
+            ...(input.KmsKeyId
+              ? [
+                  permission('kms:CreateGrant', String(input.KmsKeyId), via('elasticache')),
+                  permission('kms:DescribeKey', String(input.KmsKeyId), via('elasticache')),
+                ]
+              : []),
+            permission(
+              'iam:CreateServiceLinkedRole',
+              `arn:aws:iam::${FAKE_ENV.account}:role/aws-service-role/elasticache.amazonaws.com/AWSServiceRoleForElastiCache`,
+              { 'iam:AWSServiceName': 'elasticache.amazonaws.com' },
+            ),
+          ];
+        }
+        case 'CreateUser':
+          return [
+            permission(action, ec('user', input.UserId), requestTags),
+            ...tagging(ec('user', input.UserId)),
+          ];
+        case 'CreateUserGroup':
+          return [
+            permission(action, ec('usergroup', input.UserGroupId), requestTags),
+            ...((input.UserIds as string[] | undefined) ?? []).map((id) =>
+              permission(action, ec('user', id), requestTags),
+            ),
+            ...tagging(ec('usergroup', input.UserGroupId)),
+          ];
+        case 'CreateSnapshot':
+          return [
+            permission(action, ec('snapshot', input.SnapshotName), requestTags),
+            permission(action, ec('replicationgroup', input.ReplicationGroupId), requestTags),
+            ...tagging(ec('snapshot', input.SnapshotName)),
+          ];
+        case 'CopySnapshot': {
+          const bucket = `arn:${FAKE_ENV.partition}:s3:::${String(input.TargetBucket)}`;
+          return [
+            permission(action, ec('snapshot', input.SourceSnapshotName), resourceTags),
+            permission(action, ec('snapshot', input.TargetSnapshotName)),
+            ...(input.TargetBucket
+              ? [permission('s3:GetBucketLocation', bucket), permission('s3:ListBucket', bucket)]
+              : []),
+          ];
+        }
+        case 'AddTagsToResource':
+          return [permission(action, String(input.ResourceName), { ...resourceTags, ...requestTags })];
+        case 'DeleteReplicationGroup':
+          return [permission(action, ec('replicationgroup', input.ReplicationGroupId), resourceTags)];
+        case 'DeleteUser':
+          return [permission(action, ec('user', input.UserId), resourceTags)];
+        case 'DeleteUserGroup':
+          return [permission(action, ec('usergroup', input.UserGroupId), resourceTags)];
+        case 'DeleteSnapshot':
+          return [permission(action, ec('snapshot', input.SnapshotName), resourceTags)];
+        default:
+          // Describe* and ListTagsForResource.
+          return [permission(action, '*')];
+      }
+    }
     default: {
       const exhaustive: never = call.service;
       throw new Error(`No IAM knowledge of ${String(exhaustive)}`);
@@ -297,10 +378,10 @@ export interface Statement {
   Condition?: Record<string, Record<string, string | string[]>>;
 }
 
-/** Every statement attached to a role through AWS::IAM::Policy resources, intrinsics resolved. */
 /**
- * The statements of a role: its inline policies and the customer-managed ones CDK attaches when
- * the default policy outgrows IAM's inline size limit (`OverflowPolicy...`).
+ * Every statement attached to a role through AWS::IAM::Policy resources, and the managed
+ * policies CDK splits a role's policy into when it outgrows the inline limit (`OverflowPolicy<n>`),
+ * intrinsics resolved.
  */
 export const roleStatements = (template: CfnTemplate, roleLogicalId: string): Statement[] =>
   Object.values(template.Resources)

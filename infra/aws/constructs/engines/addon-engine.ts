@@ -9,6 +9,8 @@ export interface EngineEnvironment {
   tlsParameterGroups?: Record<string, string>;
   /** Parameter group key (the major) -> parameter group accepting plain connections. */
   noTlsParameterGroups?: Record<string, string>;
+  /** Variables of the workflow function's own (`WorkflowFunctionEnvSchema`), e.g. a subnet group name. */
+  variables?: Record<string, string>;
 }
 
 /**
@@ -44,6 +46,7 @@ export const engineEnvironment = (scope: IConstruct, engines: readonly AddonEngi
     );
   const stack = Stack.of(scope);
   return {
+    ...Object.assign({}, ...engines.map((engine) => engine.environment.variables ?? {})),
     TLS_PARAMETER_GROUPS: stack.toJsonString(byEngine((environment) => environment.tlsParameterGroups)),
     NO_TLS_PARAMETER_GROUPS: stack.toJsonString(byEngine((environment) => environment.noTlsParameterGroups)),
   };

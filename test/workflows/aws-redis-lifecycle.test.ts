@@ -1,0 +1,260 @@
+import { ElastiCacheServiceException } from '@aws-sdk/client-elasticache';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { UnsupportedError } from '#shared/errors.ts';
+import { baseIdOf, restoredGroupIdOf, userGroupIdOf } from '#shared/providers/aws/redis/names.ts';
+import { TAG_KEYS } from '#shared/providers/aws/tags.ts';
+import {
+  type CallEnvironment,
+  deniedPermissions,
+  FUNCTION_BASELINE_ACTIONS,
+  roleStatements,
+  unusedActions,
+} from '../infra/support/iam.ts';
+import { createRequest } from '../support/fixtures.ts';
+import { awsWorkflowSuite } from './support/aws-suite.ts';
+import { logicalIdOf } from './support/aws-workflows.ts';
+import { FakeElastiCache, REDIS_ENGINE_ACTIONS, REDIS_EXPORT_ACTIONS } from './support/fake-elasticache.ts';
+
+/**
+ * Redis addons on AWS as deployed: provision-addon, backup-addon (snapshot), restore-addon and
+ * delete-addon from the ASL files with the stack's substitutions, the workflow function's AWS
+ * composition root with the environment CDK gives it (the cache subnet group comes from the Redis
+ * engine construct), ElastiCache, EC2, S3 and Secrets Manager faked, DynamoDB real. The role
+ * must allow everything the function sent.
+ */
+
+const PROJECT = 'proj-redis-aws';
+const { world, recorded, flushCalls, provision, running, backUp, restore, deleteAddon, secretName } =
+  awsWorkflowSuite(PROJECT, { namePrefix: 'rd', defaults: { engine: 'redis' } });
+
+let cache: FakeElastiCache | undefined;
+const elasticache = () => {
+  cache ??= new FakeElastiCache(world().fake);
+  return cache;
+};
+// After the suite's reset of the shared fakes (which drops the S3 behaviours this fake adds).
+beforeEach(() => elasticache().reset());
+
+const secretOf = (addonId: string) => JSON.parse(String(world().fake.secrets.get(secretName(addonId))));
+const hostOf = (groupId: string) => `master.${groupId}.abc123.euw1.cache.amazonaws.com`;
+
+describe('provision-addon for Redis on AWS', () => {
+  it('creates an encrypted, TLS-only ElastiCache replication group with an RBAC user, and publishes a rediss:// URI naming database 0', async () => {
+    const { addon, operation } = await provision({ name: 'sessions' });
+
+    expect(operation).toMatchObject({ status: 'completed', error: null });
+    const group = baseIdOf(addon.resourceId);
+    expect(addon).toMatchObject({
+      status: 'running',
+      engine: 'redis',
+      version: '7.1',
+      tls: true,
+      endpoint: { host: hostOf(group), port: 6379 },
+      network: { clientSecurityGroupId: expect.stringMatching(/^sg-/) },
+    });
+    const secret = secretOf(addon.id);
+    const username = `app-${addon.id.replace(/^adn-/, '')}`.toLowerCase();
+    expect(secret).toEqual({
+      engine: 'redis',
+      host: hostOf(group),
+      port: 6379,
+      database: '0',
+      username,
+      password: expect.any(String),
+      uri: `rediss://${username}:${secret.password}@${hostOf(group)}:6379/0`,
+      tls: true,
+    });
+    expect(world().fake.inputsOf('elasticache', 'CreateReplicationGroup')).toMatchObject([
+      {
+        ReplicationGroupId: group,
+        Engine: 'redis',
+        EngineVersion: '7.1',
+        CacheNodeType: 'cache.t4g.micro',
+        NumCacheClusters: 1,
+        AtRestEncryptionEnabled: true,
+        KmsKeyId: world().env.STORAGE_KMS_KEY_ID,
+        TransitEncryptionEnabled: true,
+        CacheSubnetGroupName: world().env.CACHE_SUBNET_GROUP_NAME,
+        UserGroupIds: [userGroupIdOf(addon.resourceId)],
+        Tags: [
+          { Key: TAG_KEYS.deployment, Value: world().env.DEPLOYMENT_NAME },
+          { Key: TAG_KEYS.project, Value: PROJECT },
+          { Key: TAG_KEYS.addon, Value: addon.id },
+        ],
+      },
+    ]);
+    expect(world().fake.inputsOf('elasticache', 'CreateUser')[0]).toMatchObject({
+      UserName: username,
+      AuthenticationMode: { Type: 'password', Passwords: [secret.password] },
+    });
+    // The addon's security group admits 6379 from the project's client group only.
+    expect(world().fake.inputsOf('ec2', 'AuthorizeSecurityGroupIngress')).toMatchObject([
+      { IpPermissions: [{ IpProtocol: 'tcp', FromPort: 6379, ToPort: 6379 }] },
+    ]);
+  });
+
+  it('refuses tls: false with a 422 naming the field, before anything starts', async () => {
+    const refused = await world()
+      .service.create(PROJECT, createRequest({ name: 'plain', engine: 'redis', tls: false }))
+      .catch((error: unknown) => error);
+
+    expect(refused).toBeInstanceOf(UnsupportedError);
+    expect((refused as UnsupportedError).issues).toContainEqual({
+      path: 'body.tls',
+      message: expect.stringContaining('always use TLS'),
+    });
+    await world().workflows.idle();
+    expect(world().fake.calls).toEqual([]);
+  });
+
+  it('fails the operation when ElastiCache refuses CreateReplicationGroup, and leaves nothing behind', async () => {
+    world().fake.failNext.set('CreateReplicationGroup', [
+      new ElastiCacheServiceException({
+        name: 'InvalidParameterCombination',
+        $fault: 'client',
+        $metadata: { httpStatusCode: 400 },
+        message: 'Cache node type not supported in this Region',
+      }),
+    ]);
+    const { addon, operation } = await provision();
+
+    expect(operation).toMatchObject({
+      status: 'failed',
+      error: { message: expect.stringContaining('creating the Redis replication group') },
+    });
+    expect(addon.status).toBe('failed');
+    expect(elasticache().leftovers()).toEqual([]);
+    expect([...world().fake.groups.values()].some((group) => group.name === addon.resourceId)).toBe(false);
+    expect(world().fake.secrets.has(secretName(addon.id))).toBe(false);
+  });
+});
+
+describe('snapshot backup and restore of Redis on AWS', () => {
+  it('restores into a new replication group, rewrites the connection details, says so, and deletes the old group after the switch', async () => {
+    const addon = await running();
+    const before = secretOf(addon.id);
+    const { backup, operation: backupOperation } = await backUp(addon, 'snapshot');
+    expect(backupOperation.status).toBe('completed');
+    expect(backup).toMatchObject({ status: 'completed', type: 'snapshot' });
+    expect(world().fake.inputsOf('elasticache', 'CreateSnapshot')).toMatchObject([
+      { SnapshotName: backup.snapshotId, ReplicationGroupId: baseIdOf(addon.resourceId) },
+    ]);
+    flushCalls();
+
+    const { operation, addon: after } = await restore(addon, backup.id);
+
+    expect(operation).toMatchObject({
+      status: 'completed',
+      error: null,
+      message: expect.stringContaining('connection details changed'),
+    });
+    const target = restoredGroupIdOf(addon.resourceId, operation.id);
+    expect(world().fake.inputsOf('elasticache', 'CreateReplicationGroup')).toMatchObject([
+      {
+        ReplicationGroupId: target,
+        SnapshotName: backup.snapshotId,
+        UserGroupIds: [userGroupIdOf(addon.resourceId)],
+      },
+    ]);
+    expect(after.endpoint).toEqual({ host: hostOf(target), port: 6379 });
+    expect(secretOf(addon.id)).toEqual({
+      ...before,
+      host: hostOf(target),
+      uri: `rediss://${before.username}:${before.password}@${hostOf(target)}:6379/0`,
+    });
+    // The old group goes only once the addon was switched (the pointer tag on the user group).
+    const calls = world().fake.calls.filter((call) => call.service === 'elasticache');
+    const switched = calls.findIndex((call) => call.command === 'AddTagsToResource');
+    const deleted = calls.findIndex((call) => call.command === 'DeleteReplicationGroup');
+    expect(switched).toBeGreaterThanOrEqual(0);
+    expect(deleted).toBeGreaterThan(switched);
+    expect(calls[deleted]?.input).toEqual({
+      ReplicationGroupId: baseIdOf(addon.resourceId),
+      RetainPrimaryCluster: false,
+    });
+
+    // The addon lives on in the new group: deleting it deletes that and everything else.
+    const deletion = await deleteAddon(addon.id);
+    expect(deletion).toMatchObject({ status: 'completed', error: null });
+    expect(elasticache().leftovers()).toEqual([]);
+    expect(world().fake.secrets.has(secretName(addon.id))).toBe(false);
+  });
+
+  it('a restore whose new group fails leaves the addon, its endpoint and its connection details as they were', async () => {
+    const addon = await running();
+    const before = secretOf(addon.id);
+    const { backup } = await backUp(addon, 'snapshot');
+    elasticache().script = { statuses: ['creating', 'create-failed'] };
+
+    const { operation, addon: after } = await restore(addon, backup.id);
+
+    expect(operation).toMatchObject({
+      status: 'failed',
+      error: { message: expect.stringContaining('keeps its data') },
+    });
+    expect(operation.message).toBeUndefined();
+    expect(after.endpoint).toEqual(addon.endpoint);
+    expect(secretOf(addon.id)).toEqual(before);
+    expect(elasticache().groups.get(baseIdOf(addon.resourceId))?.deletingDescribes).toBeUndefined();
+    expect(
+      elasticache().groups.get(restoredGroupIdOf(addon.resourceId, operation.id))?.deletingDescribes,
+    ).toBeDefined();
+  });
+});
+
+describe('a failed snapshot backup of Redis on AWS', () => {
+  it('deletes what ElastiCache left of the snapshot, fails the backup and leaves the addon running', async () => {
+    const addon = await running();
+    elasticache().snapshotScript = { statuses: ['creating', 'failed'] };
+
+    const { backup, operation, addon: after } = await backUp(addon, 'snapshot');
+
+    expect(operation).toMatchObject({
+      status: 'failed',
+      error: { message: expect.stringContaining('failed') },
+    });
+    expect(backup.status).toBe('failed');
+    expect(after.status).toBe('running');
+    expect(world().fake.inputsOf('elasticache', 'DeleteSnapshot')).toEqual([
+      { SnapshotName: backup.snapshotId },
+    ]);
+    expect(elasticache().snapshots.size).toBe(0);
+  });
+});
+
+describe('delete-addon for Redis on AWS', () => {
+  it('deletes the replication group, the user group and users, the security group and the secret', async () => {
+    const addon = await running();
+    const operation = await deleteAddon(addon.id);
+
+    expect(operation).toMatchObject({ status: 'completed', error: null });
+    expect(await world().store.findAddon(PROJECT, addon.id)).toBeUndefined();
+    expect(world().fake.inputsOf('elasticache', 'DeleteReplicationGroup')).toEqual([
+      { ReplicationGroupId: baseIdOf(addon.resourceId), RetainPrimaryCluster: false },
+    ]);
+    expect(elasticache().leftovers()).toEqual([]);
+    expect([...world().fake.groups.values()].some((group) => group.name === addon.resourceId)).toBe(false);
+    expect(world().fake.secrets.has(secretName(addon.id))).toBe(false);
+  });
+});
+
+describe('the workflow function role, over Redis addons', () => {
+  it('allows every AWS action the workflow function sent for them, on the resources it sent them to', () => {
+    flushCalls();
+    const { json } = world().synthesized;
+    const roleId = logicalIdOf(world().synthesized, world().synthesized.stack.workflows.taskFunction.role);
+    const env: CallEnvironment = {
+      tableKeyArn: world().env.SECRETS_KMS_KEY_ID,
+      secretsKeyArn: world().env.SECRETS_KMS_KEY_ID,
+      bucketKeyArn: world().env.STORAGE_KMS_KEY_ID,
+      storageKeyArn: world().env.STORAGE_KMS_KEY_ID,
+    };
+    expect(
+      recorded.some((call) => call.command === 'CreateReplicationGroup' && call.input.SnapshotName),
+    ).toBe(true);
+    expect(deniedPermissions(roleStatements(json, roleId), recorded, env)).toEqual([]);
+    // Least privilege: the Redis statements grant nothing these workflows do not send (but exports).
+    const unused = unusedActions(roleStatements(json, roleId), recorded, env, FUNCTION_BASELINE_ACTIONS);
+    expect(unused.filter((action) => REDIS_ENGINE_ACTIONS.includes(action))).toEqual(REDIS_EXPORT_ACTIONS);
+  });
+});

@@ -1,0 +1,408 @@
+import { Readable } from 'node:stream';
+import {
+  AddTagsToResourceCommand,
+  CopySnapshotCommand,
+  CreateReplicationGroupCommand,
+  type CreateReplicationGroupCommandInput,
+  CreateSnapshotCommand,
+  CreateUserCommand,
+  CreateUserGroupCommand,
+  DefaultUserAssociatedToUserGroupFault,
+  DeleteReplicationGroupCommand,
+  DeleteSnapshotCommand,
+  DeleteUserCommand,
+  DeleteUserGroupCommand,
+  DescribeReplicationGroupsCommand,
+  DescribeSnapshotsCommand,
+  DescribeUserGroupsCommand,
+  DescribeUsersCommand,
+  ElastiCacheClient,
+  InvalidUserGroupStateFault,
+  ListTagsForResourceCommand,
+  ReplicationGroupAlreadyExistsFault,
+  ReplicationGroupNotFoundFault,
+  SnapshotAlreadyExistsFault,
+  SnapshotNotFoundFault,
+  type Tag,
+  UserAlreadyExistsFault,
+  UserGroupAlreadyExistsFault,
+  UserGroupNotFoundFault,
+  UserNotFoundFault,
+} from '@aws-sdk/client-elasticache';
+import { GetObjectCommand, ListObjectsV2Command, NoSuchKey } from '@aws-sdk/client-s3';
+import { mockClient } from 'aws-sdk-client-mock';
+import type { FakeAws } from './fake-aws.ts';
+
+const $metadata = { httpStatusCode: 400 };
+
+/**
+ * What the Redis engine adds to the workflow function's role (RedisAddons.grantProvisioning):
+ * the other engines' lifecycle files send none of it, aws-redis-lifecycle.test.ts sends all but
+ * `REDIS_EXPORT_ACTIONS`.
+ */
+export const REDIS_ENGINE_ACTIONS = [
+  'elasticache:AddTagsToResource',
+  'elasticache:CopySnapshot',
+  'elasticache:CreateReplicationGroup',
+  'elasticache:CreateSnapshot',
+  'elasticache:CreateUser',
+  'elasticache:CreateUserGroup',
+  'elasticache:DeleteReplicationGroup',
+  'elasticache:DeleteSnapshot',
+  'elasticache:DeleteUser',
+  'elasticache:DeleteUserGroup',
+  'elasticache:DescribeReplicationGroups',
+  'elasticache:DescribeSnapshots',
+  'elasticache:DescribeUserGroups',
+  'elasticache:DescribeUsers',
+  'elasticache:ListTagsForResource',
+  's3:GetBucketLocation',
+  's3:ListBucket',
+];
+
+/** Sent only for a snapshot whose download was asked for (`exportTo`), which no workflow asks yet. */
+export const REDIS_EXPORT_ACTIONS = ['elasticache:CopySnapshot', 's3:GetBucketLocation', 's3:ListBucket'];
+const ARN = 'arn:aws:elasticache:eu-west-1:123456789012';
+const tagMap = (tags: Tag[]) => Object.fromEntries(tags.map((tag) => [String(tag.Key), String(tag.Value)]));
+const next = (statuses: string[]) => (statuses.length > 1 ? statuses.shift() : statuses[0]) ?? 'creating';
+
+interface FakeGroup {
+  id: string;
+  input: CreateReplicationGroupCommandInput;
+  tags: Tag[];
+  statuses: string[];
+  /** Describes left that report `deleting` before the group is gone; undefined until deleted. */
+  deletingDescribes?: number;
+}
+
+interface FakeSnapshot {
+  name: string;
+  groupId: string;
+  /** The full version the source group ran, as ElastiCache reports it. */
+  engineVersion: string;
+  tags: Tag[];
+  statuses: string[];
+}
+
+/**
+ * ElastiCache as an aws-sdk-client-mock fake beside `FakeAws` (whose EC2, S3 and Secrets Manager
+ * fakes it shares, and whose `calls` it records into): replication groups with scripted statuses,
+ * RBAC users and user groups with tags, snapshots and their exports to S3 (`-0001.rdb` objects).
+ */
+export class FakeElastiCache {
+  readonly client = mockClient(ElastiCacheClient);
+  readonly groups = new Map<string, FakeGroup>();
+  readonly users = new Map<string, { userName: string; tags: Tag[] }>();
+  readonly userGroups = new Map<string, { userIds: string[]; tags: Tag[]; deleting: boolean }>();
+  readonly snapshots = new Map<string, FakeSnapshot>();
+  /** What each new group (created or restored) reports. */
+  script = { statuses: ['creating', 'available'] };
+  snapshotScript = { statuses: ['creating', 'available'] };
+  /** Describes of a deleted group that still show it `deleting`. */
+  deletingDescribes = 1;
+  /** The RDB an export writes. */
+  rdb = Buffer.from('REDIS0011 fake rdb');
+
+  constructor(private readonly aws: FakeAws) {
+    this.install();
+  }
+
+  reset(): void {
+    this.client.reset();
+    this.groups.clear();
+    this.users.clear();
+    this.userGroups.clear();
+    this.snapshots.clear();
+    this.script = { statuses: ['creating', 'available'] };
+    this.snapshotScript = { statuses: ['creating', 'available'] };
+    this.deletingDescribes = 1;
+    this.install();
+  }
+
+  restore(): void {
+    this.client.restore();
+  }
+
+  /** What nobody deletes: groups, users and user groups that exist and are not being deleted. */
+  leftovers(): string[] {
+    return [
+      ...[...this.groups.values()]
+        .filter((group) => group.deletingDescribes === undefined)
+        .map((group) => group.id),
+      ...this.users.keys(),
+      ...[...this.userGroups.entries()].filter(([, group]) => !group.deleting).map(([id]) => id),
+    ];
+  }
+
+  private record(command: string, input: object, tags?: Tag[]) {
+    this.aws.calls.push({
+      service: 'elasticache',
+      command,
+      input: structuredClone(input) as Record<string, unknown>,
+      resourceTags: tags ? tagMap(tags) : undefined,
+    });
+    const error = this.aws.failNext.get(command)?.shift();
+    if (error) throw error;
+  }
+
+  private groupNotFound(id: string) {
+    return new ReplicationGroupNotFoundFault({ $metadata, message: `Replication group ${id} not found.` });
+  }
+
+  private install(): void {
+    this.client.onAnyCommand().callsFake(() => {
+      throw new Error('ElastiCache: unexpected command');
+    });
+    this.installGroups();
+    this.installUsers();
+    this.installSnapshots();
+    this.installExports();
+  }
+
+  private installGroups(): void {
+    const { client } = this;
+    client.on(CreateReplicationGroupCommand).callsFake((input) => {
+      const source = input.SnapshotName ? this.snapshots.get(input.SnapshotName) : undefined;
+      this.record('CreateReplicationGroup', input, source?.tags);
+      const id = String(input.ReplicationGroupId);
+      if (this.groups.has(id)) throw new ReplicationGroupAlreadyExistsFault({ $metadata, message: 'exists' });
+      if (input.SnapshotName && !source) {
+        throw new SnapshotNotFoundFault({ $metadata, message: `Snapshot ${input.SnapshotName} not found` });
+      }
+      this.groups.set(id, { id, input, tags: input.Tags ?? [], statuses: [...this.script.statuses] });
+      return { ReplicationGroup: { ReplicationGroupId: id, Status: 'creating' } };
+    });
+    client.on(DescribeReplicationGroupsCommand).callsFake((input) => {
+      this.record('DescribeReplicationGroups', input);
+      // Time passes for the groups nobody looks at too: a deleted one goes after a few calls.
+      for (const other of this.groups.values()) {
+        if (other.id === input.ReplicationGroupId || other.deletingDescribes === undefined) continue;
+        if (other.deletingDescribes === 0) this.groups.delete(other.id);
+        else other.deletingDescribes -= 1;
+      }
+      const id = String(input.ReplicationGroupId);
+      const group = this.groups.get(id);
+      if (!group) throw this.groupNotFound(id);
+      let status: string;
+      if (group.deletingDescribes !== undefined) {
+        if (group.deletingDescribes === 0) {
+          this.groups.delete(id);
+          throw this.groupNotFound(id);
+        }
+        group.deletingDescribes -= 1;
+        status = 'deleting';
+      } else {
+        status = next(group.statuses);
+      }
+      const nodes = group.input.NumCacheClusters ?? 1;
+      return {
+        ReplicationGroups: [
+          {
+            ReplicationGroupId: id,
+            Status: status,
+            ARN: `${ARN}:replicationgroup:${id}`,
+            CacheNodeType: group.input.CacheNodeType,
+            MemberClusters: Array.from({ length: nodes }, (_, i) => `${id}-00${i + 1}`),
+            AutomaticFailover: group.input.AutomaticFailoverEnabled ? 'enabled' : 'disabled',
+            MultiAZ: group.input.MultiAZEnabled ? 'enabled' : 'disabled',
+            UserGroupIds: group.input.UserGroupIds,
+            NodeGroups:
+              status === 'available' || status === 'modifying'
+                ? [
+                    {
+                      NodeGroupId: '0001',
+                      PrimaryEndpoint: {
+                        Address: `master.${id}.abc123.euw1.cache.amazonaws.com`,
+                        Port: 6379,
+                      },
+                    },
+                  ]
+                : [],
+          },
+        ],
+      };
+    });
+    client.on(DeleteReplicationGroupCommand).callsFake((input) => {
+      const group = this.groups.get(String(input.ReplicationGroupId));
+      this.record('DeleteReplicationGroup', input, group?.tags);
+      if (!group) throw this.groupNotFound(String(input.ReplicationGroupId));
+      group.deletingDescribes ??= this.deletingDescribes;
+      return {};
+    });
+  }
+
+  private userGroupInUse(id: string): boolean {
+    return [...this.groups.values()].some((group) => group.input.UserGroupIds?.includes(id));
+  }
+
+  private installUsers(): void {
+    const { client } = this;
+    client.on(CreateUserCommand).callsFake((input) => {
+      this.record('CreateUser', input);
+      const id = String(input.UserId);
+      if (this.users.has(id)) throw new UserAlreadyExistsFault({ $metadata, message: 'exists' });
+      this.users.set(id, { userName: String(input.UserName), tags: input.Tags ?? [] });
+      return { UserId: id };
+    });
+    client.on(DescribeUsersCommand).callsFake((input) => {
+      this.record('DescribeUsers', input);
+      const user = this.users.get(String(input.UserId));
+      if (!user) throw new UserNotFoundFault({ $metadata, message: 'not found' });
+      return { Users: [{ UserId: input.UserId, UserName: user.userName, Status: 'active' }] };
+    });
+    client.on(CreateUserGroupCommand).callsFake((input) => {
+      this.record('CreateUserGroup', input);
+      const id = String(input.UserGroupId);
+      if (this.userGroups.has(id)) throw new UserGroupAlreadyExistsFault({ $metadata, message: 'exists' });
+      this.userGroups.set(id, { userIds: input.UserIds ?? [], tags: input.Tags ?? [], deleting: false });
+      return { UserGroupId: id };
+    });
+    client.on(DescribeUserGroupsCommand).callsFake((input) => {
+      this.record('DescribeUserGroups', input);
+      const id = String(input.UserGroupId);
+      const group = this.userGroups.get(id);
+      if (!group) throw new UserGroupNotFoundFault({ $metadata, message: `User group ${id} not found` });
+      if (group.deleting) {
+        // Gone at the next look.
+        this.userGroups.delete(id);
+        return { UserGroups: [{ UserGroupId: id, Status: 'deleting', ARN: `${ARN}:usergroup:${id}` }] };
+      }
+      return {
+        UserGroups: [
+          { UserGroupId: id, Status: 'active', UserIds: group.userIds, ARN: `${ARN}:usergroup:${id}` },
+        ],
+      };
+    });
+    client.on(DeleteUserGroupCommand).callsFake((input) => {
+      const id = String(input.UserGroupId);
+      const group = this.userGroups.get(id);
+      this.record('DeleteUserGroup', input, group?.tags);
+      if (!group) throw new UserGroupNotFoundFault({ $metadata, message: 'not found' });
+      if (this.userGroupInUse(id)) throw new InvalidUserGroupStateFault({ $metadata, message: 'in use' });
+      group.deleting = true;
+      return {};
+    });
+    client.on(DeleteUserCommand).callsFake((input) => {
+      const id = String(input.UserId);
+      const user = this.users.get(id);
+      this.record('DeleteUser', input, user?.tags);
+      if (!user) throw new UserNotFoundFault({ $metadata, message: 'not found' });
+      if (
+        user.userName === 'default' &&
+        [...this.userGroups.values()].some((group) => group.userIds.includes(id))
+      ) {
+        throw new DefaultUserAssociatedToUserGroupFault({ $metadata, message: 'default user in a group' });
+      }
+      // ElastiCache removes a deleted user from its user groups.
+      for (const group of this.userGroups.values())
+        group.userIds = group.userIds.filter((other) => other !== id);
+      this.users.delete(id);
+      return {};
+    });
+    client.on(ListTagsForResourceCommand).callsFake((input) => {
+      this.record('ListTagsForResource', input);
+      return { TagList: structuredClone(this.tagsOf(String(input.ResourceName)) ?? []) };
+    });
+    client.on(AddTagsToResourceCommand).callsFake((input) => {
+      const tags = this.tagsOf(String(input.ResourceName));
+      this.record('AddTagsToResource', input, tags);
+      if (!tags) throw new UserGroupNotFoundFault({ $metadata, message: 'not found' });
+      for (const tag of input.Tags ?? []) {
+        const existing = tags.find((t) => t.Key === tag.Key);
+        if (existing) existing.Value = tag.Value;
+        else tags.push({ ...tag });
+      }
+      return { TagList: tags };
+    });
+  }
+
+  /** The live tag list of the resource an ARN names. */
+  private tagsOf(arn: string): Tag[] | undefined {
+    const [, , , , , type, name] = arn.split(':');
+    if (type === 'usergroup') return this.userGroups.get(String(name))?.tags;
+    if (type === 'snapshot') return this.snapshots.get(String(name))?.tags;
+    if (type === 'replicationgroup') return this.groups.get(String(name))?.tags;
+    return undefined;
+  }
+
+  private installSnapshots(): void {
+    const { client } = this;
+    client.on(CreateSnapshotCommand).callsFake((input) => {
+      const group = this.groups.get(String(input.ReplicationGroupId));
+      this.record('CreateSnapshot', input, group?.tags);
+      if (!group) throw this.groupNotFound(String(input.ReplicationGroupId));
+      const name = String(input.SnapshotName);
+      if (this.snapshots.has(name)) throw new SnapshotAlreadyExistsFault({ $metadata, message: 'exists' });
+      this.snapshots.set(name, {
+        name,
+        groupId: group.id,
+        engineVersion: `${group.input.EngineVersion ?? '7.1'}.0`,
+        tags: input.Tags ?? [],
+        statuses: [...this.snapshotScript.statuses],
+      });
+      return { Snapshot: { SnapshotName: name, SnapshotStatus: 'creating' } };
+    });
+    client.on(DescribeSnapshotsCommand).callsFake((input) => {
+      this.record('DescribeSnapshots', input);
+      const snapshot = this.snapshots.get(String(input.SnapshotName));
+      if (!snapshot) throw new SnapshotNotFoundFault({ $metadata, message: 'not found' });
+      return {
+        Snapshots: [
+          {
+            SnapshotName: snapshot.name,
+            ReplicationGroupId: snapshot.groupId,
+            SnapshotStatus: next(snapshot.statuses),
+            EngineVersion: snapshot.engineVersion,
+            ARN: `${ARN}:snapshot:${snapshot.name}`,
+          },
+        ],
+      };
+    });
+    client.on(DeleteSnapshotCommand).callsFake((input) => {
+      const snapshot = this.snapshots.get(String(input.SnapshotName));
+      this.record('DeleteSnapshot', input, snapshot?.tags);
+      if (!this.snapshots.delete(String(input.SnapshotName))) {
+        throw new SnapshotNotFoundFault({ $metadata, message: 'not found' });
+      }
+      return {};
+    });
+  }
+
+  /** CopySnapshot to a bucket: `exporting` once, then the object `<name>-0001.rdb` is there. */
+  private installExports(): void {
+    this.client.on(CopySnapshotCommand).callsFake((input) => {
+      const snapshot = this.snapshots.get(String(input.SourceSnapshotName));
+      this.record('CopySnapshot', input, snapshot?.tags);
+      if (!snapshot) throw new SnapshotNotFoundFault({ $metadata, message: 'not found' });
+      snapshot.statuses = ['exporting', 'available'];
+      this.aws.objects.set(
+        `${input.TargetBucket}/${input.TargetSnapshotName}-0001.rdb`,
+        this.rdb.toString('latin1'),
+      );
+      return {};
+    });
+    this.aws.s3.on(ListObjectsV2Command).callsFake((input) => {
+      this.aws.calls.push({ service: 's3', command: 'ListObjectsV2', input: structuredClone(input) });
+      const prefix = `${input.Bucket}/${input.Prefix ?? ''}`;
+      // The object appears once the snapshot has left `exporting` (ElastiCache finishes first).
+      const exporting = [...this.snapshots.values()].some((snapshot) => snapshot.statuses[0] === 'exporting');
+      const contents = exporting
+        ? []
+        : [...this.aws.objects.entries()]
+            .filter(([key]) => key.startsWith(prefix))
+            .map(([key, body]) => ({
+              Key: key.slice(String(input.Bucket).length + 1),
+              Size: Buffer.byteLength(body, 'latin1'),
+            }));
+      return { Contents: contents, KeyCount: contents.length };
+    });
+    this.aws.s3.on(GetObjectCommand).callsFake((input) => {
+      this.aws.calls.push({ service: 's3', command: 'GetObject', input: structuredClone(input) });
+      const body = this.aws.objects.get(`${input.Bucket}/${input.Key}`);
+      if (body === undefined)
+        throw new NoSuchKey({ $metadata, message: 'The specified key does not exist.' });
+      const stream = Readable.from([Buffer.from(body, 'latin1')]);
+      return { Body: Object.assign(stream, { transformToString: async () => body }) as never };
+    });
+  }
+}
