@@ -95,6 +95,11 @@ export type RestoreState =
  */
 export interface SnapshotProvider {
   /**
+   * Where this provider's snapshot copies must go, when not the backup bucket (ElastiCache exports
+   * only to a bucket that grants it access and uses S3-managed keys).
+   */
+  readonly exportBucket?: string;
+  /**
    * `exportTo`: also leave a downloadable copy of the snapshot there (only for engines whose
    * catalog says snapshots can be downloaded); `describeSnapshot` reports it as `exported`.
    */

@@ -153,10 +153,12 @@ export class BackupWorkflowTasks {
    */
   private exportOf(backup: BackupRecord) {
     if (!hasCapability(backup.engine, this.deps.target, 'snapshotDownload')) return undefined;
-    return this.deps.artifacts.snapshotExportFor(
+    const exportTo = this.deps.artifacts.snapshotExportFor(
       { projectId: backup.projectId, addonId: backup.addonId, backupId: backup.id },
       engineFacts(backup.engine).dumpExtension,
     );
+    const bucket = this.snapshotsOf(backup).exportBucket;
+    return bucket ? { ...exportTo, bucket } : exportTo;
   }
 
   private async createSnapshot(task: Task<'createSnapshot'>) {

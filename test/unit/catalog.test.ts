@@ -59,12 +59,12 @@ describe('engine catalog', () => {
     expect(service.resolveCreate(request).tls).toBe(expected);
   });
 
-  it('offers downloadable snapshots only where a snapshot is a file the engine loads elsewhere (local Redis RDB)', () => {
+  it('offers downloadable snapshots only where a snapshot is a file the engine loads elsewhere (Redis RDB)', () => {
     for (const target of ['aws', 'local'] as const) {
       const downloadable = addonTypes(target)
         .filter((type) => type.capabilities.snapshotDownload)
         .map((type) => type.engine);
-      expect(downloadable).toEqual(target === 'local' ? ['redis'] : []);
+      expect(downloadable).toEqual(['redis']);
     }
   });
 

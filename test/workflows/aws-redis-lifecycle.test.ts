@@ -13,7 +13,7 @@ import {
 import { createRequest } from '../support/fixtures.ts';
 import { awsWorkflowSuite } from './support/aws-suite.ts';
 import { logicalIdOf } from './support/aws-workflows.ts';
-import { FakeElastiCache, REDIS_ENGINE_ACTIONS, REDIS_EXPORT_ACTIONS } from './support/fake-elasticache.ts';
+import { FakeElastiCache, REDIS_ENGINE_ACTIONS } from './support/fake-elasticache.ts';
 
 /**
  * Redis addons on AWS as deployed: provision-addon, backup-addon (snapshot), restore-addon and
@@ -253,8 +253,8 @@ describe('the workflow function role, over Redis addons', () => {
       recorded.some((call) => call.command === 'CreateReplicationGroup' && call.input.SnapshotName),
     ).toBe(true);
     expect(deniedPermissions(roleStatements(json, roleId), recorded, env)).toEqual([]);
-    // Least privilege: the Redis statements grant nothing these workflows do not send (but exports).
+    // Least privilege: the Redis statements grant nothing these workflows do not send.
     const unused = unusedActions(roleStatements(json, roleId), recorded, env, FUNCTION_BASELINE_ACTIONS);
-    expect(unused.filter((action) => REDIS_ENGINE_ACTIONS.includes(action))).toEqual(REDIS_EXPORT_ACTIONS);
+    expect(unused.filter((action) => REDIS_ENGINE_ACTIONS.includes(action))).toEqual([]);
   });
 });

@@ -242,8 +242,9 @@ describe('ElastiCacheRedisProvider snapshots and exports', () => {
     await provider.createInstance(s);
     await settle(s.resourceId);
     const id = `${s.resourceId}-bkp2`;
+    // The workflow asks for the copy in the provider's export bucket (`exportBucket`).
     await provider.createSnapshot(s.resourceId, id, {
-      bucket: 'addons-backups',
+      bucket: provider.exportBucket ?? 'no export bucket',
       key: `proj-a/${s.addonId}/bkp2.rdb`,
     });
     expect(await provider.describeSnapshot(id)).toEqual({ status: 'creating' });

@@ -288,7 +288,10 @@ export class Api extends Construct {
     );
     // GetObject: download links are presigned with this function's role.
     backups.grantArtifacts(backupsFunction, ['GetObject', 'DeleteObject']);
-    for (const engine of engines) engine.grantSnapshotDeletion(backupsFunction);
+    for (const engine of engines) {
+      engine.grantSnapshotDeletion(backupsFunction);
+      engine.grantSnapshotDownload?.(backupsFunction);
+    }
     schedules.grantManageSchedules(backupsFunction);
 
     this.httpApi = new HttpApi(this, 'HttpApi', {

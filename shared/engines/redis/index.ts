@@ -19,9 +19,15 @@ export const redis: EngineFacts = {
     maxReplicas: 5,
     capabilities: {
       // ElastiCache replication groups: TLS always on, RBAC users, snapshot backups (ElastiCache
-      // snapshots). The lead adds `snapshotDownload: true` here when CapabilitiesSchema has it
-      // (the provider exports snapshots to S3 when `createSnapshot` is given `exportTo`).
-      aws: { ...NO_CAPABILITIES, provision: true, snapshotBackup: true, replicas: true, tls: true },
+      // snapshots, exported to S3 as RDB files for download).
+      aws: {
+        ...NO_CAPABILITIES,
+        provision: true,
+        snapshotBackup: true,
+        snapshotDownload: true,
+        replicas: true,
+        tls: true,
+      },
       // Locally: Debian's redis-server with AOF persistence, one ACL user per addon.
       local: { ...NO_CAPABILITIES, provision: true, snapshotBackup: true, snapshotDownload: true },
     },
@@ -30,7 +36,7 @@ export const redis: EngineFacts = {
     notes: {
       aws: [
         'Each addon is an Amazon ElastiCache (Redis OSS) replication group without cluster mode: one primary and up to 5 read replicas (automatic failover and Multi-AZ with replicas), encrypted at rest with the deployment key and in transit. TLS cannot be turned off (`rediss://`); the connection details name an RBAC user of the addon and database 0.',
-        'Redis has no logical dump: dump backups are never offered. Snapshot backups are ElastiCache snapshots. ElastiCache cannot restore into an existing group, so a restore moves the addon to a new replication group: the host in the connection details changes (the user and password do not), and the restore operation says so.',
+        'Redis has no logical dump: dump backups are never offered. Snapshot backups are ElastiCache snapshots, each also exported to S3 as an RDB file (ElastiCache CopySnapshot) with its SHA-256, so it can be downloaded. ElastiCache cannot restore into an existing group, so a restore moves the addon to a new replication group: the host in the connection details changes (the user and password do not), and the restore operation says so.',
         'No point-in-time recovery (ElastiCache has none), no public access (addons live in isolated subnets).',
       ],
       local: [

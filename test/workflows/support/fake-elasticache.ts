@@ -37,8 +37,8 @@ const $metadata = { httpStatusCode: 400 };
 
 /**
  * What the Redis engine adds to the workflow function's role (RedisAddons.grantProvisioning):
- * the other engines' lifecycle files send none of it, aws-redis-lifecycle.test.ts sends all but
- * `REDIS_EXPORT_ACTIONS`.
+ * the other engines' lifecycle files send none of it, aws-redis-lifecycle.test.ts sends all of it
+ * (snapshot backups of Redis are exported for download).
  */
 export const REDIS_ENGINE_ACTIONS = [
   'elasticache:AddTagsToResource',
@@ -60,8 +60,6 @@ export const REDIS_ENGINE_ACTIONS = [
   's3:ListBucket',
 ];
 
-/** Sent only for a snapshot whose download was asked for (`exportTo`), which no workflow asks yet. */
-export const REDIS_EXPORT_ACTIONS = ['elasticache:CopySnapshot', 's3:GetBucketLocation', 's3:ListBucket'];
 const ARN = 'arn:aws:elasticache:eu-west-1:123456789012';
 const tagMap = (tags: Tag[]) => Object.fromEntries(tags.map((tag) => [String(tag.Key), String(tag.Value)]));
 const next = (statuses: string[]) => (statuses.length > 1 ? statuses.shift() : statuses[0]) ?? 'creating';

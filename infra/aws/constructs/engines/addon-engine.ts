@@ -24,6 +24,12 @@ export interface AddonEngine extends IConstruct {
   grantProvisioning(grantee: iam.IGrantable): void;
   /** Delete the engine's snapshot backups (the backups API, the retention sweep). */
   grantSnapshotDeletion(grantee: iam.IGrantable): void;
+  /**
+   * Read the downloadable copies of the engine's snapshots where they are kept outside the backup
+   * bucket (download links are presigned with the backups API's role). Engines whose snapshots
+   * cannot be downloaded have none.
+   */
+  grantSnapshotDownload?(grantee: iam.IGrantable): void;
   readonly environment: EngineEnvironment;
   /**
    * The job container's variables for this engine's dump tool: how its connections verify the

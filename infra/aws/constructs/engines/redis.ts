@@ -212,7 +212,8 @@ export class RedisAddons extends Construct implements AddonEngine {
     );
     // Exports: CopySnapshot's caller must see the bucket; the provider lists and hashes exports.
     allow(['s3:GetBucketLocation', 's3:ListBucket'], [this.exportBucket.bucketArn]);
-    allow(['s3:GetObject'], [this.exportBucket.arnForObjects('*')]);
+    // DeleteObject: a backup that fails after its export removes the copy.
+    allow(['s3:GetObject', 's3:DeleteObject'], [this.exportBucket.arnForObjects('*')]);
 
     const ack = (resource: string, reason: string) =>
       acknowledgeNag(grantee, `IAM5[Resource::${resource}]`, reason);
@@ -239,6 +240,8 @@ export class RedisAddons extends Construct implements AddonEngine {
   }
 
   grantSnapshotDeletion(grantee: iam.IGrantable): void {
+    // A snapshot backup's downloadable copy goes with it.
+    this.grantExports(grantee, 's3:DeleteObject');
     iam.Grant.addToPrincipal({
       grantee,
       actions: ['elasticache:DeleteSnapshot'],
@@ -249,6 +252,24 @@ export class RedisAddons extends Construct implements AddonEngine {
       grantee,
       `IAM5[Resource::${nagArn('elasticache', `snapshot:${ADDON_RESOURCE_PREFIX}*`)}]`,
       'Snapshot backups are taken at run time, one per backup; all are named addon-<addon id>-<backup id>',
+    );
+  }
+
+  grantSnapshotDownload(grantee: iam.IGrantable): void {
+    this.grantExports(grantee, 's3:GetObject');
+  }
+
+  private grantExports(grantee: iam.IGrantable, action: string): void {
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: [action],
+      resourceArns: [this.exportBucket.arnForObjects('*')],
+    });
+    const bucketId = Stack.of(this).getLogicalId(this.exportBucket.node.defaultChild as s3.CfnBucket);
+    acknowledgeNag(
+      grantee,
+      `IAM5[Resource::<${bucketId}.Arn>/*]`,
+      'The export bucket holds only Redis snapshot exports, one per backup, named by ElastiCache at run time',
     );
   }
 }

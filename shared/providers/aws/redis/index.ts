@@ -39,8 +39,8 @@ export interface ElastiCacheRedisProviderProps {
   /** Value of the `addons:deployment` tag. */
   deployment: string;
   /**
-   * Where exports go whatever bucket `exportTo` names: ElastiCache writes as its own service
-   * principal, which only a bucket made for it admits (infra/aws/constructs/engines/redis.ts).
+   * Where snapshot copies must go (the workflow asks for them there): ElastiCache writes as its
+   * own service principal, which only a bucket made for it admits (infra/aws/constructs/engines/redis.ts).
    */
   exportBucket?: string;
   /** @default 1 (ElastiCache's automatic daily backups, beside the platform's snapshot backups) */
@@ -68,7 +68,10 @@ export class ElastiCacheRedisProvider implements EngineProvider, SnapshotProvide
   private readonly snapshots: RedisSnapshots;
   private readonly restores: RedisRestore;
 
+  readonly exportBucket: string | undefined;
+
   constructor(private readonly props: ElastiCacheRedisProviderProps) {
+    this.exportBucket = props.exportBucket;
     this.elasticache = transientErrors(props.elasticache, 'ElastiCache');
     this.securityGroups = new AddonSecurityGroups({
       ec2: props.ec2,
@@ -170,8 +173,7 @@ export class ElastiCacheRedisProvider implements EngineProvider, SnapshotProvide
     exportTo?: { bucket: string; key: string },
   ): Promise<void> {
     const { current } = await this.users.pointer(resourceId);
-    const target = exportTo && { bucket: this.props.exportBucket ?? exportTo.bucket, key: exportTo.key };
-    await this.snapshots.create(current, resourceId, snapshotId, target);
+    await this.snapshots.create(current, resourceId, snapshotId, exportTo);
   }
 
   describeSnapshot(snapshotId: string): Promise<SnapshotState> {
