@@ -141,4 +141,11 @@ export interface SnapshotDriver {
    * so that starting a server on it recovers the snapshot. `ctx` is the instance restored into.
    */
   restore(ctx: InstanceContext, snapshotDir: string, dataDir: string, signal: AbortSignal): Promise<void>;
+  /**
+   * Engines whose snapshot is one file users have (Redis: an RDB): check that `file`, uploaded
+   * by a user, is one the local server can load, and write it into `backupDir` (empty, owned by
+   * `runAs`) as `take` would. Resolves to the engine major the snapshot records. Absent when a
+   * snapshot cannot be made from a user's file.
+   */
+  adoptUpload?(file: string, backupDir: string, runAs: RunAs | undefined): Promise<string>;
 }

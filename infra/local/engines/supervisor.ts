@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { errorMessage, ProviderError } from '#shared/errors.ts';
 import type {
   EngineProvider,
@@ -16,6 +17,7 @@ import { checkId, InstanceFiles, type Log } from './instance-files.ts';
 import { InstanceLocks } from './instance-locks.ts';
 import { chownTree, instanceUser, removeInstanceUser } from './os-users.ts';
 import { ServerProcesses } from './server-lifecycle.ts';
+import { SnapshotImports } from './snapshot-imports.ts';
 import { SnapshotJobs } from './snapshot-jobs.ts';
 import { SnapshotRestores } from './snapshot-restore.ts';
 import { SnapshotStore } from './snapshots.ts';
@@ -30,6 +32,8 @@ export interface LocalEngineSupervisorOptions {
   /** The only address engines listen on. Default 127.0.0.1. */
   host?: string;
   log?: (msg: string, extra?: object) => void;
+  /** Where imports' uploaded files are (the S3 emulator); without it imports are refused. */
+  objects?: S3Client;
 }
 
 const ROOT = { uid: 0, gid: 0 };
@@ -54,6 +58,7 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
   private readonly snapshotStore: SnapshotStore;
   private readonly snapshots: SnapshotJobs;
   private readonly restores: SnapshotRestores;
+  private readonly imports: SnapshotImports;
 
   constructor(options: LocalEngineSupervisorOptions) {
     const dataDir = path.resolve(options.dataDir);
@@ -85,6 +90,7 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
       settledRecord: (id) => this.restores.settledRecord(id),
       restoresReading: (snapshotId) => this.restores.reading(snapshotId),
     });
+    this.imports = new SnapshotImports({ ...parts, objects: () => options.objects });
   }
 
   // ------------------------------------------------------------------ EngineProvider
@@ -274,6 +280,15 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
     restoreId: string = snapshotId,
   ): Promise<'discarded' | 'completed'> {
     return this.restores.discard(resourceId, snapshotId, restoreId);
+  }
+
+  /** A snapshot of an uploaded file (an import), for the restore that follows: snapshot-imports.ts. */
+  importSnapshot(
+    resourceId: string,
+    snapshotId: string,
+    source: { bucket: string; key: string },
+  ): Promise<void> {
+    return this.imports.import(resourceId, snapshotId, source);
   }
 
   // ------------------------------------------------------------------ platform lifecycle

@@ -20,14 +20,18 @@ export const redis: EngineFacts = {
     capabilities: {
       aws: NO_CAPABILITIES,
       // Locally: Debian's redis-server with AOF persistence, one ACL user per addon.
-      local: { ...NO_CAPABILITIES, provision: true, snapshotBackup: true },
+      local: { ...NO_CAPABILITIES, provision: true, snapshotBackup: true, importDump: true },
     },
     notes: {
-      aws: [NOT_YET],
+      aws: [
+        NOT_YET,
+        'Imports (importDump) are not available on AWS yet: ElastiCache can only seed a new replication group from an RDB file in S3, not load one into a running addon.',
+      ],
       local: [
         "The local target runs Debian's redis-server 7.0 with append-only-file persistence; the connection details name an ACL user (the default user is off) and database 0. Plans do not size local servers: each has a 64 MiB memory limit and refuses writes beyond it (noeviction).",
         'Redis has no logical dump: dump backups are never offered. Snapshot backups are RDB files written by BGSAVE while the server keeps serving; a restore loads one as the base of a new append-only file.',
         'TLS, public access and replicas are AWS-only; local addons listen on 127.0.0.1.',
+        'Imports (importDump) load an uploaded RDB file (e.g. from redis-cli --rdb), replacing the data all or nothing like a snapshot restore; its format must be one this server reads.',
       ],
     },
   },
