@@ -75,3 +75,6 @@ export class ImportUploads {
     await this.send(new DeleteObjectCommand({ Bucket: object.bucket, Key: object.key }));
   }
 }
+
+/** What the import service and its workflow steps use of the uploads (tests substitute it). */
+export type ImportObjects = Pick<ImportUploads, 'objectFor' | 'uploadUrl' | 'size' | 'head' | 'delete'>;

@@ -1,7 +1,7 @@
 import type { EngineRegistry } from '../engines/registry.ts';
 import { ConflictError, ProviderError } from '../errors.ts';
 import type { EngineAdapters, SnapshotProvider } from '../ports/engine-provider.ts';
-import type { ImportUploads } from '../providers/import-uploads.ts';
+import type { ImportObjects } from '../providers/import-uploads.ts';
 import type { JobSpec } from '../schemas/job.ts';
 import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
 import type { ImportRecord, ImportStore } from '../store/import-store.ts';
@@ -30,7 +30,7 @@ export const isImportSource = (task: BackupTask): boolean =>
 export interface ImportTaskDeps {
   store: AddonStore;
   imports: ImportStore;
-  uploads: ImportUploads;
+  uploads: ImportObjects;
   engines: EngineRegistry<EngineAdapters>;
   /** The target of the import (the catalog says which engines load files with a job). */
   target: 'aws' | 'local';

@@ -10,7 +10,7 @@ import {
 } from '../errors.ts';
 import type { SnapshotDeleter } from '../ports/engine-provider.ts';
 import type { WorkflowStarter } from '../ports/workflow-starter.ts';
-import type { ImportUploads } from '../providers/import-uploads.ts';
+import type { ImportObjects } from '../providers/import-uploads.ts';
 import type { Compression } from '../schemas/backup.ts';
 import type { Engine, Target } from '../schemas/catalog.ts';
 import type { Page, PaginationQuery } from '../schemas/common.ts';
@@ -31,7 +31,7 @@ import { newOperation } from './addon-service.ts';
 export interface ImportServiceDeps {
   store: AddonStore;
   imports: ImportStore;
-  uploads: ImportUploads;
+  uploads: ImportObjects;
   workflows: WorkflowStarter;
   /** Deletes the snapshot an import's file became (engines that restore it as a snapshot). */
   snapshotDeleters: EngineRegistry<SnapshotDeleter>;
