@@ -13,8 +13,8 @@ export const MAX_UPLOAD_BYTES = 5 * 1024 ** 3;
 
 /**
  * What the uploaded file must be, per engine: what a dump backup's download gives for SQL
- * engines (`pg-dump`: pg_dump's custom format, `mysql-dump`: an SQL script, both compressed), an
- * RDB file for Redis (`redis-rdb`, uncompressed, as `redis-cli --rdb` or BGSAVE writes it).
+ * engines (`pg-dump`: PostgreSQL's custom dump format, `mysql-dump`: an SQL script, both
+ * compressed), an RDB file for Redis (`redis-rdb`, uncompressed, as the server's SAVE writes it).
  */
 export const ImportFormatSchema = z.enum(['pg-dump', 'mysql-dump', 'redis-rdb']);
 export type ImportFormat = z.infer<typeof ImportFormatSchema>;
