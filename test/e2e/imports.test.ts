@@ -270,3 +270,68 @@ describe('imports into Redis addons', () => {
     expect(compressed.body.errors.map((issue: { path: string }) => issue.path)).toEqual(['body.compression']);
   }, 180_000);
 });
+
+describe('imports into MySQL addons', () => {
+  type Credentials = { host: string; port: number; username: string; password: string; database: string };
+  /** Statements through the `mariadb` command-line client; rows as tab-separated fields. */
+  const mariadb = (credentials: Credentials, statements: string): string[][] => {
+    const run = spawnSync(
+      'mariadb',
+      [
+        `--host=${credentials.host}`,
+        `--port=${credentials.port}`,
+        `--user=${credentials.username}`,
+        `--database=${credentials.database}`,
+        '--batch',
+        '--skip-column-names',
+        '--connect-timeout=5',
+      ],
+      { input: statements, env: { ...process.env, MYSQL_PWD: credentials.password }, encoding: 'utf8' },
+    );
+    if (run.status !== 0) throw new Error(`mariadb exited ${run.status}: ${run.stderr}`);
+    return run.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => line.split('\t'));
+  };
+  /** CHECKSUM TABLE of every base table. */
+  const fingerprint = (credentials: Credentials) => {
+    const tables = mariadb(
+      credentials,
+      "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' ORDER BY 1",
+    ).map(([name]) => name as string);
+    return Object.fromEntries(
+      tables.map((table) => [table, mariadb(credentials, `CHECKSUM TABLE \`${table}\` EXTENDED`)[0]?.[1]]),
+    );
+  };
+
+  it('loads a gzip dump downloaded from addon A into addon B, replacing B’s tables', async () => {
+    const source = await createAddon('import-orders', 'mysql');
+    const a = source.credentials as Credentials;
+    mariadb(
+      a,
+      `CREATE TABLE orders (id INT PRIMARY KEY, item VARCHAR(40), qty INT);
+       INSERT INTO orders SELECT seq, CONCAT('item ', seq), seq % 7 FROM seq_1_to_2000;`,
+    );
+    const atDump = fingerprint(a);
+    const { backupId, operation } = await backUpAndWait(api, PROJECT, addonPath(source.addonId), {
+      type: 'dump',
+      compression: 'gzip',
+    });
+    expect(operation.error).toBeNull();
+    const link = await api('POST', `${addonPath(source.addonId)}/backups/${backupId}/download`);
+    const file = Buffer.from(await (await fetch(link.body.url)).arrayBuffer());
+
+    const target = await createAddon('import-orders-copy', 'mysql');
+    const b = target.credentials as Credentials;
+    mariadb(b, 'CREATE TABLE stale (id INT); INSERT INTO stale VALUES (1);');
+    const created = await upload(target.addonId, file);
+    const done = await startAndWait(target.addonId, created.id, { sha256: link.body.sha256 });
+    expect(done).toMatchObject({ status: 'completed', error: null });
+    expect(fingerprint(b)).toEqual(atDump);
+    expect((await api('GET', `${addonPath(target.addonId)}/imports/${created.id}`)).body).toMatchObject({
+      status: 'completed',
+      compression: 'gzip',
+    });
+  }, 300_000);
+});

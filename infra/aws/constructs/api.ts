@@ -288,6 +288,8 @@ export class Api extends Construct {
     );
     // GetObject: download links are presigned with this function's role.
     backups.grantArtifacts(backupsFunction, ['GetObject', 'DeleteObject']);
+    // Imports: upload URLs are presigned PUTs with this role; starting one reads the file's header.
+    backups.grantImports(backupsFunction, ['PutObject', 'GetObject', 'DeleteObject']);
     for (const engine of engines) engine.grantSnapshotDeletion(backupsFunction);
     schedules.grantManageSchedules(backupsFunction);
 
