@@ -48,6 +48,10 @@ const importRoutes = (imports: ImportService): RouteImpls => ({
       body: result,
     };
   },
+  abortImport: async ({ params }) => ({
+    status: 200,
+    body: await imports.abort(params.projectId, params.addonId, params.importId),
+  }),
 });
 
 /** Backups, restores and backup schedules of an addon. The AWS entry point is `backups-handler.ts`. */

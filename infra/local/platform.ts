@@ -224,6 +224,7 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
       uploads,
       workflows: stoppable,
       snapshotDeleters: EngineRegistry.everyEngine('local snapshots', () => supervisor),
+      restoreDiscarders: EngineRegistry.everyEngine('local snapshots', () => supervisor),
       target: 'local',
       maxUploadBytes: config.maxUploadBytes,
       now,

@@ -436,6 +436,25 @@ export const routes = {
       422: problem('The uploaded file is not what the addon can load (`upload`, `sizeBytes`, `compression`)'),
     },
   }),
+  abortImport: defineRoute({
+    operationId: 'abortImport',
+    method: 'post',
+    path: '/v1/projects/{projectId}/addons/{addonId}/imports/{importId}/abort',
+    summary:
+      'Abort a running import: nothing of the file is committed, the addon keeps its data; the uploaded file is kept for a retry',
+    tags: ['imports'],
+    fn: 'backups',
+    auth: true,
+    params: ImportPathSchema,
+    responses: {
+      200: {
+        description: 'The import, failed with code Aborted (or completed, if it finished first)',
+        schema: ImportSchema,
+      },
+      ...errors,
+      409: problem('The import is not running'),
+    },
+  }),
   listAddonOperations: defineRoute({
     operationId: 'listAddonOperations',
     method: 'get',

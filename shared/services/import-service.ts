@@ -8,7 +8,7 @@ import {
   QuotaExceededError,
   UnsupportedError,
 } from '../errors.ts';
-import type { SnapshotDeleter } from '../ports/engine-provider.ts';
+import type { SnapshotDeleter, SnapshotProvider } from '../ports/engine-provider.ts';
 import type { WorkflowStarter } from '../ports/workflow-starter.ts';
 import type { ImportObjects } from '../providers/import-uploads.ts';
 import type { Compression } from '../schemas/backup.ts';
@@ -35,6 +35,11 @@ export interface ImportServiceDeps {
   workflows: WorkflowStarter;
   /** Deletes the snapshot an import's file became (engines that restore it as a snapshot). */
   snapshotDeleters: EngineRegistry<SnapshotDeleter>;
+  /**
+   * Stops a snapshot restore an abort leaves behind (it runs in the provider, not in the
+   * workflow); absent where imports never restore snapshots (AWS).
+   */
+  restoreDiscarders?: EngineRegistry<Pick<SnapshotProvider, 'discardRestore'>>;
   target: Target;
   /** The upload size quota, at most MAX_UPLOAD_BYTES (one presigned PUT). */
   maxUploadBytes?: number;
@@ -289,6 +294,77 @@ export class ImportService {
       throw error;
     }
     return { import: toImport(started), operation };
+  }
+
+  /**
+   * Abort an import in flight: its workflow is stopped (and with it the restore job, whose loader
+   * is killed before anything commits), a snapshot restore still running is rolled back, the
+   * operation ends `aborted` and the addon is released. The uploaded file is kept: the import can
+   * be started again. An import that completed meanwhile stays completed.
+   */
+  async abort(projectId: string, addonId: string, importId: string): Promise<Import> {
+    const record = await this.importOf(projectId, addonId, importId);
+    const operationId = record.operationId;
+    if (record.status !== 'importing' || !operationId) {
+      throw new ConflictError(
+        `Import ${importId} is ${record.status}; only a running import can be aborted`,
+        {
+          field: 'status',
+        },
+      );
+    }
+    // A stopped execution runs no Catch: what its Catch (failRestore) would do is done here.
+    await this.deps.workflows.stop('restore-addon', operationId, 'Aborted by the user');
+    const addon = await this.deps.store.findAddon(projectId, addonId);
+    if (addon && record.snapshotId && this.deps.restoreDiscarders) {
+      const outcome = await this.deps.restoreDiscarders
+        .of(record.engine)
+        .discardRestore(addon.resourceId, record.snapshotId, operationId);
+      // Too late: the data had been swapped in; the workflow's last step is all that was left.
+      if (outcome === 'completed') return this.settle(record, addon, null);
+    }
+    return this.settle(record, addon, { code: 'Aborted', message: 'Aborted by the user' });
+  }
+
+  private async settle(
+    record: ImportRecord,
+    addon: AddonRecord | undefined,
+    error: { code: string; message: string } | null,
+  ): Promise<Import> {
+    const operationId = record.operationId as string;
+    let settled = record;
+    try {
+      settled = await this.deps.imports.updateImport(
+        record,
+        { status: error ? 'failed' : 'completed', error, completedAt: nowIso() },
+        ['importing'],
+      );
+    } catch (failure) {
+      if (!(failure instanceof ConflictError)) throw failure;
+      // The workflow ended it first: its outcome stands.
+      return toImport(await this.deps.imports.getImport(record.projectId, record.id));
+    }
+    await this.deps.store
+      .updateOperation(record.projectId, operationId, {
+        status: error ? 'aborted' : 'completed',
+        completedAt: nowIso(),
+        ...(error ? { error } : { progress: { step: 'completed', percent: 100 } }),
+      })
+      .catch((failure: unknown) => {
+        if (!(failure instanceof ConflictError)) throw failure;
+      });
+    if (addon?.currentOperationId === operationId) {
+      await this.deps.store.updateAddonForOperation(
+        addon,
+        operationId,
+        { status: 'running' },
+        { release: true },
+      );
+    }
+    if (record.snapshotId)
+      await this.deps.snapshotDeleters.of(record.engine).deleteSnapshot(record.snapshotId);
+    if (!error) await this.deps.uploads.delete(record.object);
+    return toImport(settled);
   }
 
   private async release(addon: AddonRecord, operation: Operation, message: string) {

@@ -385,11 +385,12 @@ const exerciseBackups = async (addonId: string, createOperationId: string) => {
   const importId = created.import.id as string;
   await call('backups', 'getImport', routes.getImport, { pathParameters: { ...path, importId } });
   await call('backups', 'listImports', routes.listImports, { pathParameters: path });
-  const imported = await call('backups', 'startImport', routes.startImport, {
+  await call('backups', 'startImport', routes.startImport, {
     pathParameters: { ...path, importId },
     body: {},
   });
-  await finish(addonId, imported.operation.id as string);
+  // Aborted: its restore execution is stopped, the addon released.
+  await call('backups', 'abortImport', routes.abortImport, { pathParameters: { ...path, importId } });
 
   // Schedules: created, listed, updated (the schedule exists: Create conflicts, then Update), deleted.
   const schedule = await call('backups', 'createSchedule', routes.createBackupSchedule, {
@@ -622,6 +623,7 @@ describe('the API functions, as deployed', () => {
       getImport: 200,
       listImports: 200,
       startImport: 202,
+      abortImport: 200,
       createSchedule: 201,
       listSchedules: 200,
       updateSchedule: 200,

@@ -213,6 +213,44 @@ describe('ImportService', () => {
     expect(started).toMatchObject({ format: 'redis-rdb', compression: null, status: 'importing' });
   });
 
+  it('aborts a running import: workflow stopped, restore discarded, operation aborted, file kept for a retry', async () => {
+    const discarded: string[] = [];
+    const deleted: string[] = [];
+    const aborting = new ImportService({
+      store: env.store,
+      imports,
+      uploads: objects,
+      workflows: starter,
+      snapshotDeleters: snapshotDeleters({ deleteSnapshot: async (id) => void deleted.push(id) }),
+      restoreDiscarders: snapshotDeleters({
+        discardRestore: async (_resourceId: string, snapshotId: string) => {
+          discarded.push(snapshotId);
+          return 'discarded' as const;
+        },
+      } as never) as never,
+      target: 'local',
+    });
+    const addon = await runningAddon({ engine: 'redis', version: '7.0' });
+    const created = await uploaded(addon, RDB);
+    const { operation: op } = await aborting.start('proj-i', addon.id, created.id, {});
+    await imports.updateImport({ projectId: 'proj-i', id: created.id }, { snapshotId: 'snap-1' });
+    const aborted = await aborting.abort('proj-i', addon.id, created.id);
+    expect(aborted).toMatchObject({ status: 'failed', error: { code: 'Aborted' } });
+    expect(starter.stopped).toEqual([op.id]);
+    expect(discarded).toEqual(['snap-1']);
+    expect(deleted).toEqual(['snap-1']);
+    expect(await env.store.getOperation('proj-i', op.id)).toMatchObject({ status: 'aborted' });
+    expect(await env.store.getAddon('proj-i', addon.id)).toMatchObject({
+      status: 'running',
+      currentOperationId: null,
+    });
+    expect(objects.objects.size).toBe(1);
+    await expect(aborting.abort('proj-i', addon.id, created.id)).rejects.toBeInstanceOf(ConflictError);
+    await expect(aborting.start('proj-i', addon.id, created.id, {})).resolves.toMatchObject({
+      import: { status: 'importing' },
+    });
+  });
+
   it('refuses to start an expired import, and the sweep deletes expired ones with their files', async () => {
     const addon = await runningAddon();
     const created = await uploaded(addon, ZSTD_FRAME);
