@@ -21,7 +21,7 @@ import {
   MAX_UPLOAD_BYTES,
   type StartImportRequest,
 } from '../schemas/import.ts';
-import type { Operation } from '../schemas/operation.ts';
+import { type Operation, TERMINAL_STATUSES } from '../schemas/operation.ts';
 import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
 import type { ImportRecord, ImportStore } from '../store/import-store.ts';
 import { newId, nowIso } from '../util/ids.ts';
@@ -234,7 +234,7 @@ export class ImportService {
     request: StartImportRequest,
   ): Promise<{ import: Import; operation: Operation }> {
     const addon = await this.deps.store.getAddon(projectId, addonId);
-    const record = await this.importOf(projectId, addonId, importId);
+    const record = await this.settleOrphan(await this.importOf(projectId, addonId, importId));
     this.checkCapability(addon);
     if (!(STARTABLE as readonly string[]).includes(record.status)) {
       throw new ConflictError(
@@ -367,6 +367,27 @@ export class ImportService {
     return toImport(settled);
   }
 
+  /**
+   * An import left `importing` after its operation ended without it (the reconciler failed an
+   * operation whose workflow was lost): it becomes `failed` with the operation's reason, so it can
+   * be started again and expires like the others.
+   */
+  private async settleOrphan(record: ImportRecord): Promise<ImportRecord> {
+    if (record.status !== 'importing' || !record.operationId) return record;
+    const operation = await this.deps.store.findOperation(record.projectId, record.operationId);
+    if (operation && !TERMINAL_STATUSES.includes(operation.status)) return record;
+    const error = operation?.error ?? {
+      code: 'OperationLost',
+      message: 'The import operation ended without it',
+    };
+    return this.deps.imports
+      .updateImport(record, { status: 'failed', error, completedAt: nowIso() }, ['importing'])
+      .catch(async (failure: unknown) => {
+        if (!(failure instanceof ConflictError)) throw failure;
+        return this.deps.imports.getImport(record.projectId, record.id);
+      });
+  }
+
   private async release(addon: AddonRecord, operation: Operation, message: string) {
     await this.deps.store.updateOperation(addon.projectId, operation.id, {
       status: 'failed',
@@ -395,7 +416,7 @@ export class ImportService {
     do {
       const page = await this.deps.imports.listExpiredImports(now, { limit: pageSize, start });
       for (const record of page.items) {
-        if (record.status === 'importing') continue;
+        if ((await this.settleOrphan(record)).status === 'importing') continue;
         try {
           await this.deps.uploads.delete(record.object);
           if (record.snapshotId)

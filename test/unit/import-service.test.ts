@@ -251,6 +251,26 @@ describe('ImportService', () => {
     });
   });
 
+  it('lets an import whose operation ended without it (a lost workflow) be started again', async () => {
+    const addon = await runningAddon();
+    const created = await uploaded(addon, ZSTD_FRAME);
+    const { operation: op } = await service.start('proj-i', addon.id, created.id, {});
+    // What the reconciler does to an operation whose workflow is gone.
+    const lost = {
+      code: 'WorkflowLost',
+      message: 'The restore lost its workflow before it finished; try again',
+    };
+    await env.store.updateOperation('proj-i', op.id, {
+      status: 'failed',
+      error: lost,
+      completedAt: new Date().toISOString(),
+    });
+    await env.store.updateAddonForOperation(addon, op.id, { status: 'running' }, { release: true });
+    const again = await service.start('proj-i', addon.id, created.id, {});
+    expect(again.import).toMatchObject({ status: 'importing', operationId: again.operation.id });
+    expect(again.operation.id).not.toBe(op.id);
+  });
+
   it('refuses to start an expired import, and the sweep deletes expired ones with their files', async () => {
     const addon = await runningAddon();
     const created = await uploaded(addon, ZSTD_FRAME);
