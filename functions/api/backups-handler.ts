@@ -10,10 +10,13 @@ import { awsSnapshotDeleters } from '#shared/providers/aws/engines.ts';
 import { EventBridgeScheduleRunner } from '#shared/providers/aws/eventbridge-schedule-runner.ts';
 import { SfnWorkflowStarter } from '#shared/providers/aws/sfn-workflow-starter.ts';
 import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
+import { ImportUploads } from '#shared/providers/import-uploads.ts';
 import { BackupService } from '#shared/services/backup-service.ts';
+import { ImportService } from '#shared/services/import-service.ts';
 import { ScheduleService } from '#shared/services/schedule-service.ts';
 import { AddonStore } from '#shared/store/addon-store.ts';
 import { BackupStore } from '#shared/store/backup-store.ts';
+import { ImportStore } from '#shared/store/import-store.ts';
 import { cursorSigner, documentClient, dynamoClient } from './aws-clients.ts';
 import { createBackupsHandler } from './backups.ts';
 import { logger } from './logger.ts';
@@ -43,6 +46,21 @@ export const handler = lazyHandler(() => {
     snapshotDeleters: awsSnapshotDeleters(() => new RDSClient({})),
     target: env.ADDONS_TARGET,
   });
+  const imports = new ImportService({
+    store,
+    imports: new ImportStore({ client, tableName: env.TABLE_NAME }),
+    // No default CRC32 of the (empty) body in the presigned PUT: S3 would refuse the real upload.
+    uploads: new ImportUploads({
+      client: new S3Client({ requestChecksumCalculation: 'WHEN_REQUIRED' }),
+      bucket: env.BACKUP_BUCKET,
+    }),
+    workflows: new SfnWorkflowStarter({
+      client: new SFNClient({}),
+      stateMachineArns: { 'restore-addon': env.RESTORE_ADDON_STATE_MACHINE_ARN },
+    }),
+    snapshotDeleters: awsSnapshotDeleters(() => new RDSClient({})),
+    target: env.ADDONS_TARGET,
+  });
   const schedules = new ScheduleService({
     store,
     backups,
@@ -64,6 +82,7 @@ export const handler = lazyHandler(() => {
     rateLimiter: rateLimiterFromEnv(env),
     backups: service,
     schedules,
+    imports,
     idempotency: dynamoDbIdempotency({ client: dynamoClient(), tableName: env.TABLE_NAME }),
     cursors: cursorSigner(env.CURSOR_SECRET_ARN),
   });

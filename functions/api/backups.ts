@@ -1,8 +1,9 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { CursorSigner } from '#shared/api/cursors.ts';
-import { createHttpHandler, type IdempotencyOptions } from '#shared/api/http-handler.ts';
+import { createHttpHandler, type IdempotencyOptions, type RouteImpls } from '#shared/api/http-handler.ts';
 import type { RateLimiter } from '#shared/api/rate-limit.ts';
 import type { BackupService } from '#shared/services/backup-service.ts';
+import type { ImportService } from '#shared/services/import-service.ts';
 import type { ScheduleService } from '#shared/services/schedule-service.ts';
 
 export interface BackupsDeps {
@@ -10,12 +11,48 @@ export interface BackupsDeps {
   rateLimiter?: RateLimiter;
   backups: BackupService;
   schedules: ScheduleService;
+  /** Imports of uploaded files; without it their routes answer 404 as unknown routes do. */
+  imports?: ImportService;
   idempotency?: IdempotencyOptions;
   cursors: CursorSigner;
 }
 
 const operationLocation = (projectId: string, operationId: string) =>
   `/v1/projects/${projectId}/operations/${operationId}`;
+
+const importRoutes = (imports: ImportService): RouteImpls => ({
+  createImport: async ({ params, body }) => {
+    const result = await imports.create(params.projectId, params.addonId, body);
+    return {
+      status: 201,
+      headers: {
+        location: `/v1/projects/${params.projectId}/addons/${params.addonId}/imports/${result.import.id}`,
+        'cache-control': 'no-store',
+      },
+      body: result,
+    };
+  },
+  listImports: async ({ params, query }) => ({
+    status: 200,
+    body: await imports.list(params.projectId, params.addonId, query),
+  }),
+  getImport: async ({ params }) => ({
+    status: 200,
+    body: await imports.get(params.projectId, params.addonId, params.importId),
+  }),
+  startImport: async ({ params, body }) => {
+    const result = await imports.start(params.projectId, params.addonId, params.importId, body);
+    return {
+      status: 202,
+      headers: { 'operation-location': operationLocation(params.projectId, result.operation.id) },
+      body: result,
+    };
+  },
+  abortImport: async ({ params }) => ({
+    status: 200,
+    body: await imports.abort(params.projectId, params.addonId, params.importId),
+  }),
+});
 
 /** Backups, restores and backup schedules of an addon. The AWS entry point is `backups-handler.ts`. */
 export const createBackupsHandler = (deps: BackupsDeps) =>
@@ -69,6 +106,7 @@ export const createBackupsHandler = (deps: BackupsDeps) =>
           body: result,
         };
       },
+      ...(deps.imports ? importRoutes(deps.imports) : {}),
       createBackupSchedule: async ({ params, body }) => {
         const schedule = await deps.schedules.create(params.projectId, params.addonId, body);
         return {

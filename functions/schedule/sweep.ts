@@ -12,9 +12,12 @@ import { parseEnv, SweepFunctionEnvSchema } from '#shared/config/env.ts';
 import { awsSnapshotDeleters } from '#shared/providers/aws/engines.ts';
 import { SfnWorkflowStarter } from '#shared/providers/aws/sfn-workflow-starter.ts';
 import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
+import { ImportUploads } from '#shared/providers/import-uploads.ts';
 import { BackupService, type SweepOutcome } from '#shared/services/backup-service.ts';
+import { ImportService } from '#shared/services/import-service.ts';
 import { AddonStore } from '#shared/store/addon-store.ts';
 import { BackupStore } from '#shared/store/backup-store.ts';
+import { ImportStore } from '#shared/store/import-store.ts';
 
 export interface SweepResult {
   deleted: number;
@@ -27,11 +30,20 @@ export interface SweepResult {
  * them. A backup that cannot be deleted is logged as an error, does not stop the others, and is
  * tried again at the next sweep.
  */
-export const createSweepHandler = (deps: { logger: Logger; backups: BackupService }) => {
+export const createSweepHandler = (deps: {
+  logger: Logger;
+  backups: BackupService;
+  /** Imports past their expiry go with their uploaded files. */
+  imports?: Pick<ImportService, 'sweepExpired'>;
+}) => {
   const run = async (): Promise<SweepResult> => {
     const { deleted, failed } = await deps.backups.sweepExpired();
     if (deleted.length > 0) deps.logger.info('retention deleted expired backups', { backups: deleted });
     for (const failure of failed) deps.logger.error('retention could not delete a backup', { ...failure });
+    const imports = await deps.imports?.sweepExpired();
+    if (imports?.deleted.length) deps.logger.info('expired imports deleted', { imports: imports.deleted });
+    for (const failure of imports?.failed ?? [])
+      deps.logger.error('could not delete an expired import', { ...failure });
     return { deleted: deleted.length, failed };
   };
   return middy(run).use(injectLambdaContext(deps.logger, { resetKeys: true }));
@@ -48,6 +60,14 @@ export const handler: (event: unknown, context: Context) => Promise<SweepResult>
       // The sweep starts no workflow.
       workflows: new SfnWorkflowStarter({ client: new SFNClient({}), stateMachineArns: {} }),
       artifacts: new BackupArtifacts({ client: new S3Client({}), bucket: env.BACKUP_BUCKET }),
+      snapshotDeleters: awsSnapshotDeleters(() => new RDSClient({})),
+      target: env.ADDONS_TARGET,
+    }),
+    imports: new ImportService({
+      store: new AddonStore({ client, tableName: env.TABLE_NAME }),
+      imports: new ImportStore({ client, tableName: env.TABLE_NAME }),
+      uploads: new ImportUploads({ client: new S3Client({}), bucket: env.BACKUP_BUCKET }),
+      workflows: new SfnWorkflowStarter({ client: new SFNClient({}), stateMachineArns: {} }),
       snapshotDeleters: awsSnapshotDeleters(() => new RDSClient({})),
       target: env.ADDONS_TARGET,
     }),

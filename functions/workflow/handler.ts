@@ -15,8 +15,10 @@ import { awsEngineAdapters } from '#shared/providers/aws/engines.ts';
 import { EventBridgeScheduleRemover } from '#shared/providers/aws/eventbridge-schedule-runner.ts';
 import { SecretsManagerStore } from '#shared/providers/aws/secrets-manager-store.ts';
 import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
+import { ImportUploads } from '#shared/providers/import-uploads.ts';
 import { AddonStore } from '#shared/store/addon-store.ts';
 import { BackupStore } from '#shared/store/backup-store.ts';
+import { ImportStore } from '#shared/store/import-store.ts';
 import { createWorkflowTaskHandler } from './tasks.ts';
 
 export type WorkflowFunctionEnv = z.infer<typeof WorkflowFunctionEnvSchema>;
@@ -88,6 +90,11 @@ export const createAwsWorkflowTaskHandler = (
         subnets: env.JOB_SUBNET_IDS,
         securityGroups: env.JOB_SECURITY_GROUP_IDS,
         joinProjectClientGroup: true,
+      },
+      imports: {
+        imports: new ImportStore({ client: documentClient, tableName: env.TABLE_NAME }),
+        uploads: new ImportUploads({ client: clients.s3, bucket: env.BACKUP_BUCKET }),
+        target: 'aws',
       },
     },
     retirement: {

@@ -50,6 +50,13 @@ export const LocalConfigSchema = z.object({
         .map((origin) => origin.trim())
         .filter((origin) => origin.length > 0),
     ),
+  /** The largest file an import takes (bytes); 5 GiB (one presigned PUT) at most and by default. */
+  ADDONS_MAX_UPLOAD_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(5 * 1024 ** 3)
+    .optional(),
   ADDONS_MAX_ADDONS_PER_PROJECT: QuotaFields.addonsPerProject,
   ADDONS_MAX_SCHEDULES_PER_ADDON: QuotaFields.schedulesPerAddon,
   ADDONS_MIN_SCHEDULE_INTERVAL_MINUTES: QuotaFields.minScheduleIntervalMinutes,
@@ -75,6 +82,8 @@ export interface LocalConfig {
   rateLimit: RateLimitConfig;
   corsOrigins: string[];
   quotas: Quotas;
+  /** The import upload size quota (bytes); default 5 GiB. */
+  maxUploadBytes?: number;
 }
 
 const ENGINE_TOOL_VARIABLE = /^ADDONS_[A-Z0-9]+_BIN_DIR$/;
@@ -120,5 +129,6 @@ export const loadLocalConfig = (env: NodeJS.ProcessEnv = process.env): LocalConf
       schedulesPerAddon: parsed.ADDONS_MAX_SCHEDULES_PER_ADDON,
       minScheduleIntervalMinutes: parsed.ADDONS_MIN_SCHEDULE_INTERVAL_MINUTES,
     },
+    ...(parsed.ADDONS_MAX_UPLOAD_BYTES ? { maxUploadBytes: parsed.ADDONS_MAX_UPLOAD_BYTES } : {}),
   };
 };

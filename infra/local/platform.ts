@@ -18,13 +18,16 @@ import { EngineRegistry } from '#shared/engines/registry.ts';
 import type { EngineAdapters } from '#shared/ports/engine-provider.ts';
 import type { WorkflowName, WorkflowStarter } from '#shared/ports/workflow-starter.ts';
 import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
+import { ImportUploads } from '#shared/providers/import-uploads.ts';
 import { FileSecretStore } from '#shared/providers/local/file-secret-store.ts';
 import type { AddonStatus } from '#shared/schemas/addon.ts';
 import { AddonService } from '#shared/services/addon-service.ts';
 import { BackupService } from '#shared/services/backup-service.ts';
+import { ImportService } from '#shared/services/import-service.ts';
 import { ScheduleService } from '#shared/services/schedule-service.ts';
 import { AddonStore } from '#shared/store/addon-store.ts';
 import { BackupStore } from '#shared/store/backup-store.ts';
+import { ImportStore } from '#shared/store/import-store.ts';
 import { scaledClock } from './clock.ts';
 import type { LocalConfig } from './config.ts';
 import { fileCursorKey } from './cursor-key.ts';
@@ -117,6 +120,8 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
       dataDir: config.dataDir,
       log: (message, extra) => logger.info(message, { ...extra }),
       exporter: new S3SnapshotExporter(s3.client),
+      // Imports of Redis RDB files become snapshots from their uploaded object.
+      objects: s3.client,
     });
     cleanups.push(() => supervisor.stopAll());
     // One supervisor runs every local engine through its own driver registry, and refuses by name
@@ -128,6 +133,8 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
 
     const artifacts = new BackupArtifacts({ client: s3.client, bucket: BACKUP_BUCKET });
     const backupStore = new BackupStore({ client: documentClient, tableName: TABLE_NAME });
+    const importStore = new ImportStore({ client: documentClient, tableName: TABLE_NAME });
+    const uploads = new ImportUploads({ client: s3.client, bucket: BACKUP_BUCKET });
     const now = scaledClock(config.clockSpeed);
     const jobs = new LocalJobRunner({
       ADDONS_SECRETS_DIR: secretsDir,
@@ -155,6 +162,7 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
         engines,
         target: 'local',
         now,
+        imports: { imports: importStore, uploads, target: 'local' },
         // Only the command and environment matter to the local job runner.
         jobs: {
           cluster: 'local',
@@ -221,6 +229,17 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
       target: 'local',
       now,
     });
+    const importService = new ImportService({
+      store,
+      imports: importStore,
+      uploads,
+      workflows: stoppable,
+      snapshotDeleters: EngineRegistry.everyEngine('local snapshots', () => supervisor),
+      restoreDiscarders: EngineRegistry.everyEngine('local snapshots', () => supervisor),
+      target: 'local',
+      maxUploadBytes: config.maxUploadBytes,
+      now,
+    });
     const scheduleService = new ScheduleService({
       store,
       backups: backupStore,
@@ -238,7 +257,7 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
       bucket: BACKUP_BUCKET,
     });
     scheduler.start(
-      { backups: backupService, schedules: scheduleService, reconciler },
+      { backups: backupService, schedules: scheduleService, reconciler, imports: importService },
       await backupStore.listAllSchedules(),
     );
     cleanups.push(() => scheduler.stop());
@@ -258,6 +277,7 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
         logger,
         backups: backupService,
         schedules: scheduleService,
+        imports: importService,
         idempotency: dynamoDbIdempotency({ client: dynamo.client, tableName: TABLE_NAME }),
         cursors,
       }),

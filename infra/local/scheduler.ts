@@ -2,6 +2,7 @@ import { errorMessage } from '#shared/errors.ts';
 import type { ScheduleRunner } from '#shared/ports/schedule-runner.ts';
 import type { Schedule } from '#shared/schemas/backup.ts';
 import type { BackupService } from '#shared/services/backup-service.ts';
+import type { ImportService } from '#shared/services/import-service.ts';
 import type { Reconciler, ReconcileSummary } from '#shared/services/reconciler.ts';
 import { type ScheduleService, timingOf } from '#shared/services/schedule-service.ts';
 import { nextRun } from '#shared/services/schedule-timing.ts';
@@ -24,6 +25,7 @@ export class LocalScheduler implements ScheduleRunner {
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
   private backups: BackupService | undefined;
+  private imports: Pick<ImportService, 'sweepExpired'> | undefined;
   private schedules: ScheduleService | undefined;
   private reconciler: Reconciler | undefined;
 
@@ -43,10 +45,16 @@ export class LocalScheduler implements ScheduleRunner {
 
   /** Start firing, once the services that do the work exist (they need this runner themselves). */
   start(
-    services: { backups: BackupService; schedules: ScheduleService; reconciler?: Reconciler },
+    services: {
+      backups: BackupService;
+      schedules: ScheduleService;
+      reconciler?: Reconciler;
+      imports?: Pick<ImportService, 'sweepExpired'>;
+    },
     existing: Schedule[],
   ): void {
     this.backups = services.backups;
+    this.imports = services.imports;
     this.schedules = services.schedules;
     this.reconciler = services.reconciler;
     for (const schedule of existing) void this.upsert(schedule);
@@ -80,7 +88,20 @@ export class LocalScheduler implements ScheduleRunner {
     } catch (error) {
       this.props.log('retention sweep failed', { error: errorMessage(error) });
     }
+    await this.sweepImports();
     await this.reconcile();
+  }
+
+  /** Imports past their expiry go with their uploaded files (import-service.ts). */
+  private async sweepImports(): Promise<void> {
+    try {
+      const swept = await this.imports?.sweepExpired();
+      if (swept?.deleted.length) this.props.log('expired imports deleted', { imports: swept.deleted });
+      for (const failure of swept?.failed ?? [])
+        this.props.log('could not delete an expired import', failure);
+    } catch (error) {
+      this.props.log('import expiry sweep failed', { error: errorMessage(error) });
+    }
   }
 
   /** The local reconciler runs on every tick: locally its reads are a directory listing and a table scan. */

@@ -123,6 +123,17 @@ export interface SnapshotProvider {
     snapshotId: string,
     restoreId: string,
   ): Promise<'discarded' | 'completed'>;
+  /**
+   * Make snapshot `snapshotId`, restorable into `resourceId`, of a file a user uploaded (an
+   * import: Redis RDB), checking it is one the instance's server can load. Returns once the
+   * snapshot is available; idempotent (an available snapshot is left alone). Absent where uploaded
+   * files cannot become snapshots (the catalog's `importDump` says so).
+   */
+  importSnapshot?(
+    resourceId: string,
+    snapshotId: string,
+    source: { bucket: string; key: string },
+  ): Promise<void>;
 }
 
 /** What the functions that only delete snapshots need (the backups API, the retention sweep). */

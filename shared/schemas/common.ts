@@ -35,6 +35,7 @@ export const RESOURCE_ID_PREFIXES = {
   backup: 'bkp',
   operation: 'op',
   schedule: 'sch',
+  import: 'imp',
 } as const;
 export type ResourceKind = keyof typeof RESOURCE_ID_PREFIXES;
 const RESOURCE_ID_MAX = 80;
@@ -64,6 +65,7 @@ export const AddonIdSchema = resourceIdSchema('addon');
 export const BackupIdSchema = resourceIdSchema('backup');
 export const OperationIdSchema = resourceIdSchema('operation');
 export const ScheduleIdSchema = resourceIdSchema('schedule');
+export const ImportIdSchema = resourceIdSchema('import');
 
 /** The path of every route under a project: validated before anything reads the id. */
 export const ProjectPathSchema = z.object({ projectId: ProjectIdSchema });

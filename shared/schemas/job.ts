@@ -27,7 +27,12 @@ export const JobSpecSchema = z.discriminatedUnion('kind', [
     resultKey: z.string(),
     estimatedBytes: z.number().int().nonnegative().optional(),
   }),
-  z.object({ kind: z.literal('restore'), ...JobTargetFields, expectedSha256: z.string() }),
+  z.object({
+    kind: z.literal('restore'),
+    ...JobTargetFields,
+    /** Absent for an uploaded file whose SHA-256 the user did not give: then only its size is checked. */
+    expectedSha256: z.string().optional(),
+  }),
 ]);
 export type JobSpec = z.infer<typeof JobSpecSchema>;
 

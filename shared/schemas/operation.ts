@@ -19,6 +19,9 @@ export const OperationSchema = z
     backupId: IdTextSchema.nullable().default(null).meta({
       description: 'The backup this operation takes or restores, for backup and restore operations',
     }),
+    importId: IdTextSchema.optional().meta({
+      description: 'Present on a restore that loads an uploaded file: the import it belongs to',
+    }),
     progress: z.object({
       step: text(128).meta({ description: 'The workflow step the operation is in' }),
       percent: int32(0, 100),

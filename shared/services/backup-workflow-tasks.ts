@@ -14,6 +14,12 @@ import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
 import type { BackupRecord, BackupStore } from '../store/backup-store.ts';
 import { nowIso } from '../util/ids.ts';
 import { connectionUri } from './credentials.ts';
+import {
+  ImportRestoreTasks,
+  type ImportTaskDeps,
+  isImportSource,
+  type RestoreTask,
+} from './import-restore-tasks.ts';
 import { CleanupFailureFields, failureReason } from './workflow-tasks.ts';
 
 const Ref = { projectId: z.string(), addonId: z.string(), operationId: z.string(), backupId: z.string() };
@@ -58,6 +64,8 @@ export interface BackupTaskDeps {
   secrets?: SecretStore;
   /** The schedule clock, for retention expiry. */
   now?: () => Date;
+  /** Restores whose source is an uploaded file (an import id in `backupId`); refused without. */
+  imports?: Omit<ImportTaskDeps, 'store' | 'engines'>;
 }
 
 /** Backup statuses an abort or a failure ended: the workflow must not revive them. */
@@ -68,9 +76,22 @@ export const JOB_COMMAND = ['node', 'jobs/main.mjs'];
 
 /** The engine-agnostic steps of the backup and restore workflows; each is idempotent. */
 export class BackupWorkflowTasks {
-  constructor(private readonly deps: BackupTaskDeps) {}
+  private readonly imports: ImportRestoreTasks | undefined;
+
+  constructor(private readonly deps: BackupTaskDeps) {
+    this.imports =
+      deps.imports &&
+      new ImportRestoreTasks({ ...deps.imports, store: deps.store, engines: deps.engines }, (spec, addon) =>
+        this.launch(spec, addon),
+      );
+  }
 
   async run(task: BackupTask): Promise<unknown> {
+    if (isImportSource(task)) {
+      if (!this.imports)
+        throw new ProviderError('This deployment is not configured for imports', 'Misconfigured');
+      return this.imports.run(task as RestoreTask);
+    }
     switch (task.action) {
       case 'startBackup':
         return this.startBackup(task);

@@ -28,7 +28,8 @@ export const workflowInputFor = (operation: Operation): WorkflowRun => {
     case 'backup':
       return { workflow: 'backup-addon', input: { ...ref, backupId: backupId() } };
     case 'restore':
-      return { workflow: 'restore-addon', input: { ...ref, backupId: backupId() } };
+      // A restore of an uploaded file: the import is the workflow's source (import-restore-tasks.ts).
+      return { workflow: 'restore-addon', input: { ...ref, backupId: operation.importId ?? backupId() } };
     case 'update':
       throw new UnresumableOperationError(`Operation ${operation.id}: no workflow carries update operations`);
     default: {

@@ -406,7 +406,7 @@ describe('backups', () => {
     });
   });
 
-  it('aborts incomplete multipart uploads after a day and never expires dumps by age (pinned and manual backups are kept)', () => {
+  it('aborts incomplete multipart uploads after a day, expires import uploads, and never expires dumps by age (pinned and manual backups are kept)', () => {
     const bucket = bucketOf(synthesized.stack.backups.bucket) as { Properties: Record<string, unknown> };
     expect(bucket.Properties.LifecycleConfiguration).toEqual({
       Rules: [
@@ -415,6 +415,7 @@ describe('backups', () => {
           AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
           Status: 'Enabled',
         },
+        { Id: 'expire-import-uploads', Prefix: 'imports/', ExpirationInDays: 3, Status: 'Enabled' },
       ],
     });
   });

@@ -10,7 +10,13 @@ import {
   ModifyDBInstanceCommand,
   RDSClient,
 } from '@aws-sdk/client-rds';
-import { DeleteObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import {
   ConflictException,
   CreateScheduleCommand,
@@ -161,6 +167,12 @@ beforeAll(async () => {
   };
   sfn.on(StopExecutionCommand).callsFake(record('states', 'StopExecution'));
   s3.on(DeleteObjectCommand).callsFake(record('s3', 'DeleteObject'));
+  // An import's upload, as its start sees it: two bytes of gzip magic.
+  s3.on(HeadObjectCommand).callsFake((input) => ({ ...record('s3', 'HeadObject')(input), ContentLength: 2 }));
+  s3.on(GetObjectCommand).callsFake((input) => ({
+    ...record('s3', 'GetObject')(input),
+    Body: { transformToByteArray: async () => new Uint8Array([0x1f, 0x8b]) },
+  }));
   const deployment = synthesized.stack.deploymentName;
   const recordTagged =
     (service: AwsCall['service'], command: string, idOf: (input: Record<string, unknown>) => unknown) =>
@@ -363,6 +375,31 @@ const exerciseBackups = async (addonId: string, createOperationId: string) => {
   });
   await finish(addonId, restored.operation.id as string);
   await call('backups', 'deleteDump', routes.deleteBackup, { pathParameters: { ...path, backupId: dumpId } });
+
+  // An import: its upload URL is presigned with the function's role (S3 authorizes the user's PUT
+  // as the function's); starting it reads the upload's size and first bytes.
+  const created = await call('backups', 'createImport', routes.createImport, {
+    pathParameters: path,
+    body: { kind: 'upload', sizeBytes: 2 },
+  });
+  const uploadUrl = new URL(String(created.uploadUrl));
+  current.push({
+    service: 's3',
+    command: 'PutObject',
+    input: {
+      Bucket: bucket,
+      Key: decodeURIComponent(uploadUrl.pathname.replace(`/${bucket}/`, '').replace(/^\//, '')),
+    },
+  });
+  const importId = created.import.id as string;
+  await call('backups', 'getImport', routes.getImport, { pathParameters: { ...path, importId } });
+  await call('backups', 'listImports', routes.listImports, { pathParameters: path });
+  await call('backups', 'startImport', routes.startImport, {
+    pathParameters: { ...path, importId },
+    body: {},
+  });
+  // Aborted: its restore execution is stopped, the addon released.
+  await call('backups', 'abortImport', routes.abortImport, { pathParameters: { ...path, importId } });
 
   // Schedules: created, listed, updated (the schedule exists: Create conflicts, then Update), deleted.
   const schedule = await call('backups', 'createSchedule', routes.createBackupSchedule, {
@@ -599,6 +636,11 @@ describe('the API functions, as deployed', () => {
       download: 200,
       restore: 202,
       deleteDump: 204,
+      createImport: 201,
+      getImport: 200,
+      listImports: 200,
+      startImport: 202,
+      abortImport: 200,
       createSchedule: 201,
       listSchedules: 200,
       updateSchedule: 200,

@@ -29,6 +29,14 @@ describe('workflowInputFor', () => {
     expect(workflowInputFor(remove).workflow).toBe('delete-addon');
   });
 
+  it('rebuilds a restore of an uploaded file with its import as the source', () => {
+    const restore = operation({ addonId: 'adn-1', type: 'restore', importId: 'imp-3' });
+    expect(workflowInputFor(restore)).toEqual({
+      workflow: 'restore-addon',
+      input: { projectId: 'proj-a', addonId: 'adn-1', operationId: restore.id, backupId: 'imp-3' },
+    });
+  });
+
   it('refuses, by name, a backup or restore operation that names no backup', () => {
     const orphan = operation({ addonId: 'adn-1', type: 'restore', backupId: null });
 

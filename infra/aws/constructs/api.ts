@@ -286,8 +286,19 @@ export class Api extends Construct {
       `IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${backupMachineId}"}]}]}:*]`,
       'Executions are named after operation ids at run time; StopExecution is limited to executions of the backup-addon state machine',
     );
+    // An import's abort stops its restore execution (which stops its job).
+    const restoreMachine = workflows.stateMachine('restore-addon');
+    restoreMachine.grantExecution(backupsFunction, 'states:StopExecution');
+    const restoreMachineId = Stack.of(this).getLogicalId(restoreMachine.node.defaultChild as CfnResource);
+    acknowledgeNag(
+      backupsFunction,
+      `IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${restoreMachineId}"}]}]}:*]`,
+      'Executions are named after operation ids at run time; StopExecution is limited to executions of the restore-addon state machine (aborting imports)',
+    );
     // GetObject: download links are presigned with this function's role.
     backups.grantArtifacts(backupsFunction, ['GetObject', 'DeleteObject']);
+    // Imports: upload URLs are presigned PUTs with this role; starting one reads the file's header.
+    backups.grantImports(backupsFunction, ['PutObject', 'GetObject', 'DeleteObject']);
     for (const engine of engines) {
       engine.grantSnapshotDeletion(backupsFunction);
       engine.grantSnapshotDownload?.(backupsFunction);

@@ -27,6 +27,10 @@ export interface BackupsProps {
 
 /** Dump artifacts live under this prefix (`BackupArtifacts.artifactFor`); IAM is scoped to it. */
 export const DUMPS_PREFIX = 'dumps/';
+/** Files users upload for imports (`ImportUploads.objectFor`); IAM and the lifecycle rule are scoped to it. */
+export const IMPORTS_PREFIX = 'imports/';
+/** S3 deletes uploads after this many days whatever their records say: imports expire after one. */
+const IMPORT_UPLOAD_DAYS = 3;
 export const JOB_CONTAINER_NAME = 'job';
 /** uid:gid of `node` in the node:20 images the job image is built from. */
 export const JOB_USER = '1000:1000';
@@ -115,6 +119,12 @@ export class Backups extends Construct {
       serverAccessLogsPrefix: 'backups/',
       lifecycleRules: [
         { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
+        // A safety net behind the import expiry sweep: uploads are only ever a day's means to an import.
+        {
+          id: 'expire-import-uploads',
+          prefix: IMPORTS_PREFIX,
+          expiration: Duration.days(IMPORT_UPLOAD_DAYS),
+        },
       ],
       // Backups outlive the stack: `cdk destroy` must not take them.
       removalPolicy: RemovalPolicy.RETAIN,
@@ -183,6 +193,8 @@ export class Backups extends Construct {
     // The job reads the addon's connection details and streams the dump to or from S3.
     data.grantConnectionDetails(this.taskDefinition.taskRole, 'read');
     this.grantArtifacts(this.taskDefinition.taskRole, ['GetObject', 'PutObject', 'AbortMultipartUpload']);
+    // A restore job also reads an import's uploaded dump.
+    this.grantImports(this.taskDefinition.taskRole, ['GetObject']);
     acknowledgeNag(
       this.taskDefinition,
       'IAM5[Resource::*]',
@@ -222,6 +234,35 @@ export class Backups extends Construct {
       grantee,
       `IAM5[Resource::<${Stack.of(this).getLogicalId(this.bucket.node.defaultChild as s3.CfnBucket)}.Arn>/${DUMPS_PREFIX}*]`,
       'One dump artifact per backup, created at run time under dumps/<project>/<addon>/',
+    );
+  }
+
+  /**
+   * Object actions on uploaded import files only (`imports/<project>/<addon>/<import>`). PutObject
+   * is for the function that presigns upload URLs: the URL carries its role's permission.
+   */
+  grantImports(grantee: iam.IGrantable, actions: readonly ArtifactAction[]): void {
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: actions.map((action) => `s3:${action}`),
+      resourceArns: [this.bucket.arnForObjects(`${IMPORTS_PREFIX}*`)],
+    });
+    const keyActions = [
+      ...(actions.includes('GetObject') || actions.includes('PutObject') ? ['kms:Decrypt'] : []),
+      ...(actions.includes('PutObject') ? ['kms:GenerateDataKey'] : []),
+    ];
+    if (keyActions.length > 0) {
+      iam.Grant.addToPrincipal({
+        grantee,
+        actions: keyActions,
+        resourceArns: [this.key.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `s3.${Aws.REGION}.amazonaws.com` } },
+      });
+    }
+    acknowledgeNag(
+      grantee,
+      `IAM5[Resource::<${Stack.of(this).getLogicalId(this.bucket.node.defaultChild as s3.CfnBucket)}.Arn>/${IMPORTS_PREFIX}*]`,
+      'One uploaded file per import, created at run time under imports/<project>/<addon>/',
     );
   }
 

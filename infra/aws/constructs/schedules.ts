@@ -113,6 +113,7 @@ export class Schedules extends Construct {
     });
     data.grantStore(this.sweep, ['Query', 'DeleteItem']);
     backups.grantArtifacts(this.sweep, ['DeleteObject']);
+    backups.grantImports(this.sweep, ['DeleteObject']);
     for (const engine of engines) engine.grantSnapshotDeletion(this.sweep);
     this.sweepDeadLetters = new DeadLetters(this, 'SweepDeadLetters', {
       description: 'The retention sweep failed',

@@ -95,6 +95,8 @@ export class Workflows extends Construct {
     for (const engine of engines) engine.grantProvisioning(this.taskFunction);
     // completeDump reads the job's result and size; a failed backup deletes its partial artifact.
     backups.grantArtifacts(this.taskFunction, ['GetObject', 'DeleteObject']);
+    // A completed import deletes its uploaded file.
+    backups.grantImports(this.taskFunction, ['DeleteObject']);
 
     this.substitutions = { WorkflowTaskFunctionArn: this.taskFunction.function.functionArn };
 

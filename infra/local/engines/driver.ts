@@ -159,4 +159,11 @@ export interface SnapshotDriver {
    * snapshots are storage-level copies (its catalog says `snapshotDownload: false`).
    */
   exportFile?(snapshotDir: string): string;
+  /**
+   * Engines whose snapshot is one file users have (Redis: an RDB): check that `file`, uploaded
+   * by a user, is one the local server can load, and write it into `backupDir` (empty, owned by
+   * `runAs`) as `take` would. Resolves to the engine major the snapshot records. Absent when a
+   * snapshot cannot be made from a user's file.
+   */
+  adoptUpload?(file: string, backupDir: string, runAs: RunAs | undefined): Promise<string>;
 }

@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { errorMessage, ProviderError } from '#shared/errors.ts';
 import type {
   EngineProvider,
@@ -17,6 +18,7 @@ import { InstanceLocks } from './instance-locks.ts';
 import { chownTree, instanceUser, removeInstanceUser } from './os-users.ts';
 import { ServerProcesses } from './server-lifecycle.ts';
 import type { ExportTarget, SnapshotExporter } from './snapshot-export.ts';
+import { SnapshotImports } from './snapshot-imports.ts';
 import { SnapshotJobs } from './snapshot-jobs.ts';
 import { SnapshotRestores } from './snapshot-restore.ts';
 import { SnapshotStore } from './snapshots.ts';
@@ -33,6 +35,8 @@ export interface LocalEngineSupervisorOptions {
   log?: (msg: string, extra?: object) => void;
   /** Where downloadable snapshot copies go (`createSnapshot`'s `exportTo`); none: such snapshots are refused. */
   exporter?: SnapshotExporter;
+  /** Where imports' uploaded files are (the S3 emulator); without it imports are refused. */
+  objects?: S3Client;
 }
 
 const ROOT = { uid: 0, gid: 0 };
@@ -57,6 +61,7 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
   private readonly snapshotStore: SnapshotStore;
   private readonly snapshots: SnapshotJobs;
   private readonly restores: SnapshotRestores;
+  private readonly imports: SnapshotImports;
 
   constructor(options: LocalEngineSupervisorOptions) {
     const dataDir = path.resolve(options.dataDir);
@@ -89,6 +94,7 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
       restoresReading: (snapshotId) => this.restores.reading(snapshotId),
       ...(options.exporter ? { exporter: options.exporter } : {}),
     });
+    this.imports = new SnapshotImports({ ...parts, objects: () => options.objects });
   }
 
   // ------------------------------------------------------------------ EngineProvider
@@ -280,6 +286,15 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
     restoreId: string = snapshotId,
   ): Promise<'discarded' | 'completed'> {
     return this.restores.discard(resourceId, snapshotId, restoreId);
+  }
+
+  /** A snapshot of an uploaded file (an import), for the restore that follows: snapshot-imports.ts. */
+  importSnapshot(
+    resourceId: string,
+    snapshotId: string,
+    source: { bucket: string; key: string },
+  ): Promise<void> {
+    return this.imports.import(resourceId, snapshotId, source);
   }
 
   // ------------------------------------------------------------------ platform lifecycle

@@ -31,10 +31,23 @@ export const mysql: EngineFacts = {
       // Snapshots are RDS DB snapshots (restored to a new instance, then swapped in); dumps run
       // as Fargate tasks streaming the engine's dump tool to S3. TLS: parameter groups with
       // require_secure_transport on (infra/aws/constructs/engines/mysql.ts).
-      aws: { ...NO_CAPABILITIES, provision: true, dumpBackup: true, snapshotBackup: true, tls: true },
+      aws: {
+        ...NO_CAPABILITIES,
+        provision: true,
+        dumpBackup: true,
+        snapshotBackup: true,
+        tls: true,
+        importDump: true,
+      },
       // Locally: MariaDB 10.11 from Debian (mariadb-server), the MySQL-compatible server the
       // machine can install; snapshots are online physical copies taken with mariadb-backup.
-      local: { ...NO_CAPABILITIES, provision: true, dumpBackup: true, snapshotBackup: true },
+      local: {
+        ...NO_CAPABILITIES,
+        provision: true,
+        dumpBackup: true,
+        snapshotBackup: true,
+        importDump: true,
+      },
     },
     notes: {
       aws: [

@@ -14,8 +14,21 @@ export const postgresql: EngineFacts = {
       // Snapshots are RDS DB snapshots (restored to a new instance, then swapped in); dumps run
       // as Fargate tasks streaming pg_dump to S3.
       // TLS: RDS parameter groups with rds.force_ssl=1; the local engine has no certificate yet.
-      aws: { ...NO_CAPABILITIES, provision: true, dumpBackup: true, snapshotBackup: true, tls: true },
-      local: { ...NO_CAPABILITIES, provision: true, dumpBackup: true, snapshotBackup: true },
+      aws: {
+        ...NO_CAPABILITIES,
+        provision: true,
+        dumpBackup: true,
+        snapshotBackup: true,
+        tls: true,
+        importDump: true,
+      },
+      local: {
+        ...NO_CAPABILITIES,
+        provision: true,
+        dumpBackup: true,
+        snapshotBackup: true,
+        importDump: true,
+      },
     },
     notes: {
       aws: [],

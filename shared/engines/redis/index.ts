@@ -29,7 +29,13 @@ export const redis: EngineFacts = {
         tls: true,
       },
       // Locally: Debian's redis-server with AOF persistence, one ACL user per addon.
-      local: { ...NO_CAPABILITIES, provision: true, snapshotBackup: true, snapshotDownload: true },
+      local: {
+        ...NO_CAPABILITIES,
+        provision: true,
+        snapshotBackup: true,
+        snapshotDownload: true,
+        importDump: true,
+      },
     },
     // ElastiCache RBAC (the addon's user) requires encryption in transit.
     tlsRequired: { aws: true },
@@ -38,11 +44,13 @@ export const redis: EngineFacts = {
         'Each addon is an Amazon ElastiCache (Redis OSS) replication group without cluster mode: one primary and up to 5 read replicas (automatic failover and Multi-AZ with replicas), encrypted at rest with the deployment key and in transit. TLS cannot be turned off (`rediss://`); the connection details name an RBAC user of the addon and database 0.',
         'Redis has no logical dump: dump backups are never offered. Snapshot backups are ElastiCache snapshots, each also exported to S3 as an RDB file (ElastiCache CopySnapshot) with its SHA-256, so it can be downloaded. ElastiCache cannot restore into an existing group, so a restore moves the addon to a new replication group: the host in the connection details changes (the user and password do not), and the restore operation says so.',
         'No point-in-time recovery (ElastiCache has none), no public access (addons live in isolated subnets).',
+        'Imports (importDump) are not available on AWS yet: ElastiCache can only seed a new replication group from an RDB file in S3, not load one into a running addon.',
       ],
       local: [
         "The local target runs Debian's redis-server 7.0 with append-only-file persistence; the connection details name an ACL user (the default user is off) and database 0. Plans size local servers as on AWS: the plan's memory is the server's maxmemory, and a full server refuses writes (noeviction) rather than evicting keys.",
         'Redis has no logical dump: dump backups are never offered. Snapshot backups are RDB files written by BGSAVE while the server keeps serving, streamed to the backup bucket with their SHA-256 so they can be downloaded (`redis-check-rdb` or any Redis 7.0+ loads them); a restore loads one as the base of a new append-only file.',
         'TLS, public access and replicas are AWS-only; local addons listen on 127.0.0.1.',
+        'Imports (importDump) load an uploaded RDB file (e.g. from redis-cli --rdb), replacing the data all or nothing like a snapshot restore; its format must be one this server reads.',
       ],
     },
   },

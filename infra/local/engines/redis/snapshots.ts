@@ -6,6 +6,7 @@ import type { InstanceContext, SnapshotDriver } from '../driver.ts';
 import { engineEnv, exists, replaceFile, requireSystemTool, runLogged } from '../system.ts';
 import { majorOf, serverMajor } from './binaries.ts';
 import { asPlatform } from './connect.ts';
+import { adoptRdb } from './rdb-upload.ts';
 import { RedisReplyError, type Reply } from './resp.ts';
 
 /** Where BGSAVE writes (redis.conf keeps the default `dbfilename`), in the data directory. */
@@ -69,6 +70,8 @@ const infoFields = (reply: Reply | undefined): Map<string, string> => {
  */
 export class RedisSnapshots implements SnapshotDriver {
   readonly format = 'redis-rdb';
+  /** An uploaded RDB (an import) becomes a snapshot: see rdb-upload.ts. */
+  readonly adoptUpload = adoptRdb;
 
   /** From a snapshot's version file, else the RDB in `dir`: a snapshot's `dump.rdb` or a data directory's AOF base. */
   async dataMajor(dir: string): Promise<string> {

@@ -1,0 +1,112 @@
+import * as z from 'zod';
+import { CompressionSchema } from './backup.ts';
+import { ErrorCodeSchema, IdTextSchema, int64, MessageSchema, Sha256Schema, text } from './bounds.ts';
+import { EngineSchema } from './catalog.ts';
+import { AddonIdSchema, ImportIdSchema, ProjectIdSchema, pageOf, TimestampSchema } from './common.ts';
+import { OperationSchema } from './operation.ts';
+
+/**
+ * The largest file one upload takes: a presigned PUT is a single S3 PutObject, which S3 caps at
+ * 5 GiB. Larger files need a multipart upload (not offered yet).
+ */
+export const MAX_UPLOAD_BYTES = 5 * 1024 ** 3;
+
+/**
+ * What the uploaded file must be, per engine: what a dump backup's download gives for SQL
+ * engines (`pg-dump`: PostgreSQL's custom dump format, `mysql-dump`: an SQL script, both
+ * compressed), an RDB file for Redis (`redis-rdb`, uncompressed, as the server's SAVE writes it).
+ */
+export const ImportFormatSchema = z.enum(['pg-dump', 'mysql-dump', 'redis-rdb']);
+export type ImportFormat = z.infer<typeof ImportFormatSchema>;
+
+/**
+ * `awaiting-upload`: created, the upload URL handed out, not started yet. `importing`: started,
+ * its operation in flight. `failed`: the last start failed; the uploaded file is kept, so
+ * starting again retries it until the import expires. `completed`: the addon has the file's data.
+ */
+export const ImportStatusSchema = z.enum(['awaiting-upload', 'importing', 'completed', 'failed']);
+export type ImportStatus = z.infer<typeof ImportStatusSchema>;
+
+export const CreateImportRequestSchema = z
+  .discriminatedUnion('kind', [
+    z.strictObject({
+      kind: z
+        .literal('upload')
+        .meta({ description: 'Upload a file to a presigned URL, then start the import' }),
+      sizeBytes: int64(1, MAX_UPLOAD_BYTES).meta({
+        description:
+          'Exact size of the file to upload. The upload URL is signed for this Content-Length: S3 refuses any other size',
+      }),
+      compression: CompressionSchema.optional().meta({
+        description:
+          'Compression of a dump (PostgreSQL, MySQL): detected from the first bytes when absent. RDB files are uploaded uncompressed',
+      }),
+    }),
+  ])
+  .meta({ id: 'CreateImportRequest' });
+export type CreateImportRequest = z.infer<typeof CreateImportRequestSchema>;
+
+export const StartImportRequestSchema = z
+  .strictObject({
+    sha256: Sha256Schema.optional().meta({
+      description:
+        "SHA-256 of the uploaded file (lower-case hex). When given, a file whose hash differs is refused and the addon's data is left as it was",
+    }),
+  })
+  .meta({ id: 'StartImportRequest' });
+export type StartImportRequest = z.infer<typeof StartImportRequestSchema>;
+
+export const ImportSchema = z
+  .object({
+    id: IdTextSchema,
+    projectId: text(63),
+    addonId: IdTextSchema,
+    kind: z.enum(['upload']),
+    status: ImportStatusSchema,
+    engine: EngineSchema,
+    format: ImportFormatSchema,
+    compression: CompressionSchema.nullable().meta({
+      description: 'Of a dump: as declared, else detected when the import starts; null for RDB files',
+    }),
+    sizeBytes: int64(1).meta({
+      description: 'The size declared at creation; the uploaded file must match it',
+    }),
+    sha256: Sha256Schema.nullable().meta({ description: 'As given when the import was started, if it was' }),
+    operationId: IdTextSchema.nullable().meta({ description: 'The restore operation of the last start' }),
+    expiresAt: TimestampSchema.meta({
+      description:
+        'Until when it can be started (again, after a failure); then the file and the import are deleted',
+    }),
+    error: z.object({ code: ErrorCodeSchema, message: MessageSchema }).nullable(),
+    createdAt: TimestampSchema,
+    startedAt: TimestampSchema.nullable(),
+    completedAt: TimestampSchema.nullable(),
+  })
+  .meta({ id: 'Import' });
+export type Import = z.infer<typeof ImportSchema>;
+
+export const ImportPageSchema = pageOf(ImportSchema, 'ImportPage');
+
+export const ImportUploadSchema = z
+  .object({
+    import: ImportSchema,
+    uploadUrl: z.url().max(8192).meta({
+      description:
+        'Presigned S3 PUT URL: send the file as the body, with exactly `sizeBytes` as Content-Length',
+    }),
+    uploadHeaders: z
+      .record(text(64), text(256))
+      .meta({ description: 'Headers the PUT must carry (they are part of the signature)' }),
+    expiresAt: TimestampSchema.meta({ description: 'When the upload URL stops working' }),
+  })
+  .meta({ id: 'ImportUpload' });
+
+export const ImportWithOperationSchema = z
+  .object({ import: ImportSchema, operation: OperationSchema })
+  .meta({ id: 'ImportWithOperation' });
+
+export const ImportPathSchema = z.object({
+  projectId: ProjectIdSchema,
+  addonId: AddonIdSchema,
+  importId: ImportIdSchema,
+});

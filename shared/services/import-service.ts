@@ -1,0 +1,434 @@
+import { addonType } from '../catalog/engines.ts';
+import { engineFacts } from '../engines/index.ts';
+import type { EngineRegistry } from '../engines/registry.ts';
+import {
+  ConflictError,
+  errorMessage,
+  NotFoundError,
+  QuotaExceededError,
+  UnsupportedError,
+} from '../errors.ts';
+import type { SnapshotDeleter, SnapshotProvider } from '../ports/engine-provider.ts';
+import type { WorkflowStarter } from '../ports/workflow-starter.ts';
+import type { ImportObjects } from '../providers/import-uploads.ts';
+import type { Compression } from '../schemas/backup.ts';
+import type { Engine, Target } from '../schemas/catalog.ts';
+import type { Page, PaginationQuery } from '../schemas/common.ts';
+import {
+  type CreateImportRequest,
+  type Import,
+  type ImportFormat,
+  MAX_UPLOAD_BYTES,
+  type StartImportRequest,
+} from '../schemas/import.ts';
+import { type Operation, TERMINAL_STATUSES } from '../schemas/operation.ts';
+import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
+import type { ImportRecord, ImportStore } from '../store/import-store.ts';
+import { newId, nowIso } from '../util/ids.ts';
+import { userFacingMessage } from '../util/redact.ts';
+import { newOperation } from './addon-service.ts';
+
+export interface ImportServiceDeps {
+  store: AddonStore;
+  imports: ImportStore;
+  uploads: ImportObjects;
+  workflows: WorkflowStarter;
+  /** Deletes the snapshot an import's file became (engines that restore it as a snapshot). */
+  snapshotDeleters: EngineRegistry<SnapshotDeleter>;
+  /**
+   * Stops a snapshot restore an abort leaves behind (it runs in the provider, not in the
+   * workflow); absent where imports never restore snapshots (AWS).
+   */
+  restoreDiscarders?: EngineRegistry<Pick<SnapshotProvider, 'discardRestore'>>;
+  target: Target;
+  /** The upload size quota, at most MAX_UPLOAD_BYTES (one presigned PUT). */
+  maxUploadBytes?: number;
+  /** How long an import can be started (and retried) after its creation. Default 24 h. */
+  ttlMs?: number;
+  now?: () => Date;
+}
+
+/** What the API shows of an import record. */
+export const toImport = ({ object: _object, snapshotId: _snapshotId, ...record }: ImportRecord): Import =>
+  record;
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+const STARTABLE = ['awaiting-upload', 'failed'] as const;
+
+/**
+ * How an import loads its file: engines with dump backups load it with their restore job (the
+ * file is what a dump backup's download gives); the others turn it into a snapshot and restore
+ * that (Redis: an RDB file).
+ */
+export const importPathOf = (engine: Engine, target: Target): 'dump' | 'snapshot' =>
+  addonType(engine, target).capabilities.dumpBackup ? 'dump' : 'snapshot';
+
+const FORMATS: Record<Engine, ImportFormat | undefined> = {
+  postgresql: 'pg-dump',
+  mysql: 'mysql-dump',
+  redis: 'redis-rdb',
+  mongodb: undefined,
+};
+
+/** The compression a file's first bytes show (zstd and gzip frames have magic numbers). */
+export const sniffCompression = (head: Buffer): Compression | undefined => {
+  if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  return undefined;
+};
+
+/** Whether the bytes start like an RDB file: `REDIS` then a four-digit format version. */
+export const looksLikeRdb = (head: Buffer): boolean => /^REDIS\d{4}$/.test(head.toString('latin1', 0, 9));
+
+/**
+ * Imports: a file the user uploads (to a presigned URL), then restores into a running addon,
+ * replacing its data all or nothing through the restore workflow (the import is the restore's
+ * source instead of a backup). The addon's operation lock is taken as a restore takes it.
+ */
+export class ImportService {
+  private readonly now: () => Date;
+  private readonly maxUploadBytes: number;
+
+  constructor(private readonly deps: ImportServiceDeps) {
+    this.now = deps.now ?? (() => new Date());
+    this.maxUploadBytes = Math.min(deps.maxUploadBytes ?? MAX_UPLOAD_BYTES, MAX_UPLOAD_BYTES);
+  }
+
+  private checkCapability(addon: AddonRecord): ImportFormat {
+    const entry = addonType(addon.engine, this.deps.target);
+    const format = FORMATS[addon.engine];
+    if (!entry.capabilities.importDump || !format) {
+      throw new UnsupportedError(
+        `${entry.displayName} addons cannot import an uploaded file on this deployment`,
+        [{ path: 'body.kind', message: `uploads are not supported for ${addon.engine} here` }],
+      );
+    }
+    return format;
+  }
+
+  async create(
+    projectId: string,
+    addonId: string,
+    request: CreateImportRequest,
+  ): Promise<{
+    import: Import;
+    uploadUrl: string;
+    uploadHeaders: Record<string, string>;
+    expiresAt: string;
+  }> {
+    const addon = await this.deps.store.getAddon(projectId, addonId);
+    const format = this.checkCapability(addon);
+    if (request.sizeBytes > this.maxUploadBytes) {
+      throw new QuotaExceededError(
+        `An upload is at most ${this.maxUploadBytes} bytes`,
+        'import-upload-bytes',
+        this.maxUploadBytes,
+        [{ path: 'body.sizeBytes', message: `must be at most ${this.maxUploadBytes}` }],
+      );
+    }
+    if (format === 'redis-rdb' && request.compression) {
+      throw new UnsupportedError('RDB files are uploaded as they are, uncompressed', [
+        { path: 'body.compression', message: 'is not taken for Redis imports' },
+      ]);
+    }
+    const importId = newId('imp');
+    const record: ImportRecord = {
+      id: importId,
+      projectId,
+      addonId,
+      kind: 'upload',
+      status: 'awaiting-upload',
+      engine: addon.engine,
+      format,
+      compression: request.compression ?? null,
+      sizeBytes: request.sizeBytes,
+      sha256: null,
+      operationId: null,
+      expiresAt: new Date(this.now().getTime() + (this.deps.ttlMs ?? DAY_MS)).toISOString(),
+      error: null,
+      createdAt: nowIso(),
+      startedAt: null,
+      completedAt: null,
+      object: this.deps.uploads.objectFor({ projectId, addonId, importId }),
+      snapshotId: null,
+    };
+    await this.deps.imports.putImport(record);
+    const link = await this.deps.uploads.uploadUrl(record.object, record.sizeBytes);
+    return {
+      import: toImport(record),
+      uploadUrl: link.url,
+      uploadHeaders: link.headers,
+      expiresAt: link.expiresAt,
+    };
+  }
+
+  private async importOf(projectId: string, addonId: string, importId: string): Promise<ImportRecord> {
+    const record = await this.deps.imports.getImport(projectId, importId);
+    if (record.addonId !== addonId) {
+      throw new NotFoundError(`Import '${importId}' was not found for addon '${addonId}'`);
+    }
+    return record;
+  }
+
+  async get(projectId: string, addonId: string, importId: string): Promise<Import> {
+    return toImport(await this.importOf(projectId, addonId, importId));
+  }
+
+  async list(projectId: string, addonId: string, page: PaginationQuery): Promise<Page<Import>> {
+    await this.deps.store.getAddon(projectId, addonId);
+    const result = await this.deps.imports.listImports(projectId, addonId, page);
+    return { items: result.items.map(toImport), nextCursor: result.nextCursor };
+  }
+
+  /** What the uploaded file is, checked before the addon is locked: its size, compression or RDB header. */
+  private async inspectUpload(record: ImportRecord): Promise<Compression | null> {
+    const size = await this.deps.uploads.size(record.object);
+    if (size === undefined) {
+      throw new ConflictError(
+        `Nothing was uploaded for import ${record.id} yet: PUT the file to its upload URL first`,
+        {
+          field: 'upload',
+        },
+      );
+    }
+    if (size !== record.sizeBytes) {
+      throw new UnsupportedError(
+        `The uploaded file is ${size} bytes, the import declared ${record.sizeBytes}`,
+        [{ path: 'sizeBytes', message: `declared ${record.sizeBytes}, uploaded ${size}` }],
+      );
+    }
+    const head = await this.deps.uploads.head(record.object, 16);
+    if (record.format === 'redis-rdb') {
+      if (!looksLikeRdb(head)) {
+        throw new UnsupportedError(
+          'The uploaded file is not an RDB file (it does not start with REDIS and a version)',
+          [{ path: 'upload', message: 'is not an RDB file' }],
+        );
+      }
+      return null;
+    }
+    const detected = sniffCompression(head);
+    if (!detected) {
+      throw new UnsupportedError(
+        `The uploaded file is neither zstd nor gzip compressed: upload the ${engineFacts(record.engine).catalog.displayName} dump as a dump backup's download gives it`,
+        [{ path: 'upload', message: 'is not zstd or gzip compressed' }],
+      );
+    }
+    if (record.compression && record.compression !== detected) {
+      throw new UnsupportedError(
+        `The import declared ${record.compression}, the uploaded file is ${detected}`,
+        [{ path: 'compression', message: `declared ${record.compression}, the file is ${detected}` }],
+      );
+    }
+    return detected;
+  }
+
+  /**
+   * Start (or, after a failure, retry) loading the uploaded file into the addon. The addon's data
+   * is replaced all or nothing; the uploaded file is kept until the import completes or expires.
+   */
+  async start(
+    projectId: string,
+    addonId: string,
+    importId: string,
+    request: StartImportRequest,
+  ): Promise<{ import: Import; operation: Operation }> {
+    const addon = await this.deps.store.getAddon(projectId, addonId);
+    const record = await this.settleOrphan(await this.importOf(projectId, addonId, importId));
+    this.checkCapability(addon);
+    if (!(STARTABLE as readonly string[]).includes(record.status)) {
+      throw new ConflictError(
+        `Import ${importId} is ${record.status}; only a new or failed import can be started`,
+        {
+          field: 'status',
+          ...(record.operationId ? { operationId: record.operationId } : {}),
+        },
+      );
+    }
+    if (record.expiresAt <= this.now().toISOString()) {
+      throw new ConflictError(`Import ${importId} expired at ${record.expiresAt}; create a new one`, {
+        field: 'expiresAt',
+      });
+    }
+    if (addon.status !== 'running' || addon.currentOperationId) {
+      throw new ConflictError(`Addon '${addon.name}' is ${addon.status}; only a running addon can import`, {
+        ...(addon.currentOperationId ? { operationId: addon.currentOperationId } : {}),
+      });
+    }
+    const compression = await this.inspectUpload(record);
+    const operation: Operation = { ...newOperation('restore', projectId, addonId), importId };
+    await this.deps.store.beginOperation(addon, operation, 'restoring');
+    let started: ImportRecord;
+    try {
+      started = await this.deps.imports.updateImport(
+        record,
+        {
+          status: 'importing',
+          operationId: operation.id,
+          compression,
+          sha256: request.sha256 ?? null,
+          error: null,
+          startedAt: nowIso(),
+          completedAt: null,
+        },
+        STARTABLE,
+      );
+    } catch (error) {
+      await this.release(addon, operation, `The import could not be started: ${userFacingMessage(error)}`);
+      throw error;
+    }
+    try {
+      await this.deps.workflows.start({
+        workflow: 'restore-addon',
+        // The restore workflow's source is the import: its tasks tell an import id by its prefix.
+        input: { projectId, addonId, operationId: operation.id, backupId: importId },
+      });
+    } catch (error) {
+      const message = `The import could not be started: ${userFacingMessage(error)}`;
+      await this.release(addon, operation, message);
+      await this.deps.imports.updateImport(started, {
+        status: 'failed',
+        error: { code: 'ImportStartFailed', message },
+        completedAt: nowIso(),
+      });
+      throw error;
+    }
+    return { import: toImport(started), operation };
+  }
+
+  /**
+   * Abort an import in flight: its workflow is stopped (and with it the restore job, whose loader
+   * is killed before anything commits), a snapshot restore still running is rolled back, the
+   * operation ends `aborted` and the addon is released. The uploaded file is kept: the import can
+   * be started again. An import that completed meanwhile stays completed.
+   */
+  async abort(projectId: string, addonId: string, importId: string): Promise<Import> {
+    const record = await this.importOf(projectId, addonId, importId);
+    const operationId = record.operationId;
+    if (record.status !== 'importing' || !operationId) {
+      throw new ConflictError(
+        `Import ${importId} is ${record.status}; only a running import can be aborted`,
+        {
+          field: 'status',
+        },
+      );
+    }
+    // A stopped execution runs no Catch: what its Catch (failRestore) would do is done here.
+    await this.deps.workflows.stop('restore-addon', operationId, 'Aborted by the user');
+    const addon = await this.deps.store.findAddon(projectId, addonId);
+    if (addon && record.snapshotId && this.deps.restoreDiscarders) {
+      const outcome = await this.deps.restoreDiscarders
+        .of(record.engine)
+        .discardRestore(addon.resourceId, record.snapshotId, operationId);
+      // Too late: the data had been swapped in; the workflow's last step is all that was left.
+      if (outcome === 'completed') return this.settle(record, addon, null);
+    }
+    return this.settle(record, addon, { code: 'Aborted', message: 'Aborted by the user' });
+  }
+
+  private async settle(
+    record: ImportRecord,
+    addon: AddonRecord | undefined,
+    error: { code: string; message: string } | null,
+  ): Promise<Import> {
+    const operationId = record.operationId as string;
+    let settled = record;
+    try {
+      settled = await this.deps.imports.updateImport(
+        record,
+        { status: error ? 'failed' : 'completed', error, completedAt: nowIso() },
+        ['importing'],
+      );
+    } catch (failure) {
+      if (!(failure instanceof ConflictError)) throw failure;
+      // The workflow ended it first: its outcome stands.
+      return toImport(await this.deps.imports.getImport(record.projectId, record.id));
+    }
+    await this.deps.store
+      .updateOperation(record.projectId, operationId, {
+        status: error ? 'aborted' : 'completed',
+        completedAt: nowIso(),
+        ...(error ? { error } : { progress: { step: 'completed', percent: 100 } }),
+      })
+      .catch((failure: unknown) => {
+        if (!(failure instanceof ConflictError)) throw failure;
+      });
+    if (addon?.currentOperationId === operationId) {
+      await this.deps.store.updateAddonForOperation(
+        addon,
+        operationId,
+        { status: 'running' },
+        { release: true },
+      );
+    }
+    if (record.snapshotId)
+      await this.deps.snapshotDeleters.of(record.engine).deleteSnapshot(record.snapshotId);
+    if (!error) await this.deps.uploads.delete(record.object);
+    return toImport(settled);
+  }
+
+  /**
+   * An import left `importing` after its operation ended without it (the reconciler failed an
+   * operation whose workflow was lost): it becomes `failed` with the operation's reason, so it can
+   * be started again and expires like the others.
+   */
+  private async settleOrphan(record: ImportRecord): Promise<ImportRecord> {
+    if (record.status !== 'importing' || !record.operationId) return record;
+    const operation = await this.deps.store.findOperation(record.projectId, record.operationId);
+    if (operation && !TERMINAL_STATUSES.includes(operation.status)) return record;
+    const error = operation?.error ?? {
+      code: 'OperationLost',
+      message: 'The import operation ended without it',
+    };
+    return this.deps.imports
+      .updateImport(record, { status: 'failed', error, completedAt: nowIso() }, ['importing'])
+      .catch(async (failure: unknown) => {
+        if (!(failure instanceof ConflictError)) throw failure;
+        return this.deps.imports.getImport(record.projectId, record.id);
+      });
+  }
+
+  private async release(addon: AddonRecord, operation: Operation, message: string) {
+    await this.deps.store.updateOperation(addon.projectId, operation.id, {
+      status: 'failed',
+      error: { code: 'ImportStartFailed', message },
+      completedAt: nowIso(),
+    });
+    await this.deps.store.updateAddonForOperation(
+      addon,
+      operation.id,
+      { status: 'running' },
+      { release: true },
+    );
+  }
+
+  /**
+   * Expiry: imports past their time are deleted, uploaded file first (and the snapshot it became),
+   * then the record; one importing right now is left for the next sweep.
+   */
+  async sweepExpired(
+    pageSize = 100,
+  ): Promise<{ deleted: string[]; failed: Array<{ importId: string; reason: string }> }> {
+    const deleted: string[] = [];
+    const failed: Array<{ importId: string; reason: string }> = [];
+    const now = this.now().toISOString();
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.deps.imports.listExpiredImports(now, { limit: pageSize, start });
+      for (const record of page.items) {
+        if ((await this.settleOrphan(record)).status === 'importing') continue;
+        try {
+          await this.deps.uploads.delete(record.object);
+          if (record.snapshotId)
+            await this.deps.snapshotDeleters.of(record.engine).deleteSnapshot(record.snapshotId);
+          await this.deps.imports.deleteImportRecord(record);
+          deleted.push(record.id);
+        } catch (error) {
+          failed.push({ importId: record.id, reason: errorMessage(error) });
+        }
+      }
+      start = page.next;
+    } while (start);
+    return { deleted, failed };
+  }
+}
