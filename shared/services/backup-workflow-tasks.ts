@@ -427,6 +427,8 @@ export class BackupWorkflowTasks {
     addon: AddonRecord,
     endpoint: { host: string; port: number },
   ) {
+    // Nothing moved (the usual case: RDS swaps names, the local target swaps data directories).
+    if (addon.endpoint?.host === endpoint.host && addon.endpoint.port === endpoint.port) return;
     const { secrets } = this.deps;
     if (!secrets)
       throw new ProviderError(
@@ -479,9 +481,25 @@ export class BackupWorkflowTasks {
           task.operationId,
         );
         if (outcome === 'completed') {
-          // Finished after all: if it moved the addon, the connection details must follow.
-          const state = await this.deps.engines.of(addon.engine).provider.describeInstance(addon.resourceId);
-          if (state.status === 'available') await this.moveAddon(task, addon, state.endpoint);
+          // Finished after all: if it moved the addon, the connection details must follow. A
+          // restore still tidying up (ElastiCache deleting the previous group) reports no endpoint
+          // yet: the addon's instance has it.
+          const restore = await this.snapshotsOf(backup).describeRestore(
+            addon.resourceId,
+            backup.snapshotId,
+            task.operationId,
+          );
+          const instance =
+            restore.status === 'restoring'
+              ? await this.deps.engines.of(addon.engine).provider.describeInstance(addon.resourceId)
+              : undefined;
+          const endpoint =
+            restore.status === 'available'
+              ? restore.endpoint
+              : instance?.status === 'available'
+                ? instance.endpoint
+                : undefined;
+          if (endpoint) await this.moveAddon(task, addon, endpoint);
           return this.finishRestore(task, null);
         }
       }
