@@ -307,9 +307,17 @@ describe('LocalEngineSupervisor (PostgreSQL, real processes)', { timeout: 60_000
     await expect(provider.createInstance(spec({ engine: 'redis', version: '7.1' }))).rejects.toBeInstanceOf(
       UnsupportedError,
     );
-    await expect(provider.createInstance(spec({ engine: 'mongodb' }))).rejects.toThrow(
-      /cannot be provisioned on the local target, which runs postgresql, mysql and redis addons/,
-    );
+    // MongoDB runs locally only on a mongod the user installed: without one, the error says how.
+    const mongod = process.env.ADDONS_MONGOD;
+    process.env.ADDONS_MONGOD = '/nonexistent/mongod';
+    try {
+      await expect(provider.createInstance(spec({ engine: 'mongodb' }))).rejects.toThrow(
+        /mongod \(MongoDB Community Server\) is not installed on this machine.*ADDONS_MONGOD=/,
+      );
+    } finally {
+      if (mongod === undefined) delete process.env.ADDONS_MONGOD;
+      else process.env.ADDONS_MONGOD = mongod;
+    }
     // A MySQL addon runs locally, but not at a PostgreSQL version.
     await expect(provider.createInstance(spec({ engine: 'mysql' }))).rejects.toMatchObject({
       issues: [{ path: 'version', message: expect.stringContaining('MariaDB 10.11') }],
