@@ -219,6 +219,32 @@ describe('the leftovers sweep, ElastiCache', () => {
     ]);
   });
 
+  it('deletes the user of a create that stopped before its user group, and only that user', async () => {
+    // Prepare: CreateUser went through, the workflow never got further, the addon is gone.
+    const halfway = spec();
+    const userId = customerUserIdOf(halfway.resourceId);
+    cache.users.set(userId, {
+      userName: halfway.username,
+      tags: [
+        { Key: TAG_KEYS.deployment, Value: 'Addons' },
+        { Key: TAG_KEYS.addon, Value: halfway.addonId },
+      ],
+    });
+    cache.users.set(DEFAULT_USER, {
+      userName: 'default',
+      tags: [{ Key: TAG_KEYS.deployment, Value: 'Addons' }],
+    });
+
+    // Act
+    const summary = await sweep();
+
+    // Assess
+    expect(summary.leftovers.removed).toEqual([
+      { kind: 'cache-user', id: userId, why: `addon ${halfway.addonId} no longer exists` },
+    ]);
+    expect([...cache.users.keys()]).toEqual([DEFAULT_USER]);
+  });
+
   it('deletes the snapshot of a deleted backup once old enough, and keeps a recorded backup', async () => {
     // Prepare
     const live = spec();

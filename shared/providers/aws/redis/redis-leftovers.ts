@@ -241,12 +241,24 @@ export class ElastiCacheUserLeftovers implements LeftoverSource {
     const userGroup = await this.users.findUserGroup(resourceId);
     const gone =
       leftover.kind === 'cache-user'
-        ? !(await this.users.userExists(leftover.id))
+        ? await this.userGone(leftover.id)
         : !userGroup || userGroup.Status === 'deleting';
     if (!gone) {
       throw new TransientError(
         `ElastiCache does not let leftover ${leftover.kind} ${leftover.id} be deleted yet (a replication group still uses the user group, or it is busy)`,
       );
+    }
+  }
+
+  /** ElastiCache deletes a user asynchronously: `deleting` is as good as gone. */
+  private async userGone(userId: string): Promise<boolean> {
+    try {
+      const result = await this.elasticache(new DescribeUsersCommand({ UserId: userId }));
+      const user = result.Users?.[0];
+      return !user || user.Status === 'deleting';
+    } catch (error) {
+      if (isAwsError(error, 'UserNotFound')) return true;
+      throw toPlatformError(error, `looking up Redis user ${userId}`);
     }
   }
 }

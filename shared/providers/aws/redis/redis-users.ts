@@ -106,7 +106,7 @@ export class RedisUsers {
     }
   }
 
-  async userExists(userId: string): Promise<boolean> {
+  private async userExists(userId: string): Promise<boolean> {
     try {
       const result = await this.elasticache(new DescribeUsersCommand({ UserId: userId }));
       return (result.Users?.length ?? 0) > 0;
