@@ -4,6 +4,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { DocDBClient } from '@aws-sdk/client-docdb';
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { ElastiCacheClient } from '@aws-sdk/client-elasticache';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
@@ -24,6 +25,11 @@ import {
   SecurityGroupLeftovers,
 } from '#shared/providers/aws/aws-leftovers.ts';
 import { DocdbClusterLeftovers, DocdbSnapshotLeftovers } from '#shared/providers/aws/mongodb/index.ts';
+import {
+  ElastiCacheGroupLeftovers,
+  ElastiCacheSnapshotLeftovers,
+  ElastiCacheUserLeftovers,
+} from '#shared/providers/aws/redis/redis-leftovers.ts';
 import { SfnExecutions } from '#shared/providers/aws/sfn-executions.ts';
 import { DumpObjectLeftovers } from '#shared/providers/dump-leftovers.ts';
 import { Reconciler, type ReconcileSummary } from '#shared/services/reconciler.ts';
@@ -76,6 +82,7 @@ export const handler: (event: unknown, context: Context) => Promise<ReconcileSum
   const client = documentClient();
   const rds = new RDSClient({});
   const docdb = new DocDBClient({});
+  const elasticache = new ElastiCacheClient({});
   return createReconcileHandler({
     logger: defaultLogger,
     metrics: new Metrics({ namespace: 'Addons', serviceName: env.POWERTOOLS_SERVICE_NAME }),
@@ -96,6 +103,10 @@ export const handler: (event: unknown, context: Context) => Promise<ReconcileSum
         new RdsSnapshotLeftovers({ rds, deployment: env.DEPLOYMENT_NAME }),
         new DocdbClusterLeftovers({ docdb, deployment: env.DEPLOYMENT_NAME }),
         new DocdbSnapshotLeftovers({ docdb, deployment: env.DEPLOYMENT_NAME }),
+        // Groups before the user groups they use: ElastiCache refuses a user group still in use.
+        new ElastiCacheGroupLeftovers({ elasticache, deployment: env.DEPLOYMENT_NAME }),
+        new ElastiCacheUserLeftovers({ elasticache, deployment: env.DEPLOYMENT_NAME }),
+        new ElastiCacheSnapshotLeftovers({ elasticache, deployment: env.DEPLOYMENT_NAME }),
         new SecurityGroupLeftovers({
           ec2: new EC2Client({}),
           vpcId: env.VPC_ID,

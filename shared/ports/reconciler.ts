@@ -21,6 +21,10 @@ export type LeftoverKind =
   | 'db-instance'
   /** A DocumentDB cluster (MongoDB addons on AWS). */
   | 'db-cluster'
+  /** ElastiCache (Redis addons on AWS): a replication group, an addon's RBAC user group and user. */
+  | 'cache-group'
+  | 'cache-user-group'
+  | 'cache-user'
   | 'db-snapshot'
   | 'security-group'
   | 'secret'

@@ -54,6 +54,7 @@ import { newId, nowIso } from '#shared/util/ids.ts';
 import { apiEvent, context, json } from '../support/events.ts';
 import { logicalIdOf } from '../workflows/support/aws-workflows.ts';
 import { installDocdbFakes, putMongodbSnapshotBackup } from './support/docdb-fakes.ts';
+import { installElastiCacheFakes } from './support/elasticache-fakes.ts';
 import {
   type AwsCall,
   type CallEnvironment,
@@ -91,6 +92,7 @@ const rds = mockClient(RDSClient);
 const scheduler = mockClient(SchedulerClient);
 const ec2 = mockClient(EC2Client);
 let docdb: ReturnType<typeof installDocdbFakes> | undefined;
+let elasticache: ReturnType<typeof installElastiCacheFakes> | undefined;
 const handlers: Partial<Record<ApiFunctionName, Handler>> = {};
 let runBackup: (event: unknown, context: Context) => Promise<unknown>;
 let sweep: (event: unknown, context: Context) => Promise<unknown>;
@@ -196,6 +198,12 @@ beforeAll(async () => {
     deployment: () => deployment,
     since: OLD,
   });
+  elasticache = installElastiCacheFakes(record, recordTagged, {
+    addonId: GONE_ADDON,
+    backupId: GONE_BACKUP,
+    deployment: () => deployment,
+    since: OLD,
+  });
   let schedulesCreated = new Set<string>();
   scheduler.on(CreateScheduleCommand).callsFake((input) => {
     record('scheduler', 'CreateSchedule')(input);
@@ -231,6 +239,7 @@ afterAll(async () => {
   s3.restore();
   rds.restore();
   docdb?.restore();
+  elasticache?.restore();
   scheduler.restore();
   ec2.restore();
   await dynamo?.stop();
@@ -663,7 +672,7 @@ describe('the API functions, as deployed', () => {
       leftovers: { failed: [] },
       errors: [],
     });
-    expect((reconcileResult as { leftovers: { removed: unknown[] } }).leftovers.removed).toHaveLength(8);
+    expect((reconcileResult as { leftovers: { removed: unknown[] } }).leftovers.removed).toHaveLength(12);
   });
 
   const environment = (): CallEnvironment => {
@@ -731,4 +740,24 @@ describe('the API functions, as deployed', () => {
       }
     },
   );
+
+  it("reconcile may not delete another deployment's ElastiCache resources, nor untagged ones", () => {
+    const { reconciler } = synthesized.stack;
+    const statements = roleStatements(synthesized.json, logicalIdOf(synthesized, reconciler.function.role));
+    const deletes = calls.reconcile.filter(
+      (call) => call.service === 'elasticache' && call.command.startsWith('Delete'),
+    );
+    expect(deletes.map((call) => call.command).sort()).toEqual([
+      'DeleteReplicationGroup',
+      'DeleteSnapshot',
+      'DeleteUser',
+      'DeleteUserGroup',
+    ]);
+    const foreignTags: Array<Record<string, string>> = [{ [TAG_KEYS.deployment]: 'AnotherStack' }, {}];
+    for (const resourceTags of foreignTags) {
+      for (const call of deletes) {
+        expect(deniedPermissions(statements, [{ ...call, resourceTags }], environment())).toHaveLength(1);
+      }
+    }
+  });
 });

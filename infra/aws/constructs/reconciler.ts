@@ -16,6 +16,12 @@ import { ProjectFunction } from './project-function.ts';
 import type { Schedules } from './schedules.ts';
 import type { Workflows } from './workflows.ts';
 
+/**
+ * What the ElastiCache sweep deletes (shared/providers/aws/redis/redis-leftovers.ts): a group's
+ * member clusters go with it, as in the Redis engine's own grant (engines/redis.ts).
+ */
+const ELASTICACHE_RESOURCES = ['replicationgroup', 'cluster', 'usergroup', 'user', 'snapshot'];
+
 export interface ReconcilerProps {
   data: Data;
   network: Network;
@@ -95,6 +101,11 @@ export class Reconciler extends Construct {
     const stack = Stack.of(this);
     const rdsArn = (resource: string, resourceName: string) =>
       Arn.format({ service: 'rds', resource, resourceName, arnFormat: ArnFormat.COLON_RESOURCE_NAME }, stack);
+    const elasticacheArn = (resource: string, resourceName: string) =>
+      Arn.format(
+        { service: 'elasticache', resource, resourceName, arnFormat: ArnFormat.COLON_RESOURCE_NAME },
+        stack,
+      );
     const ours = { StringEquals: { [`aws:ResourceTag/${TAG_KEYS.deployment}`]: props.deploymentName } };
 
     data.grantStore(grantee, ['GetItem', 'Query', 'Scan', 'UpdateItem']);
@@ -165,10 +176,34 @@ export class Reconciler extends Construct {
       ],
       conditions: ours,
     });
-    // Describe and List calls of EC2, Secrets Manager and Scheduler support no resource-level permissions.
+    // ElastiCache (Redis addons): replication groups, RBAC user groups and users, snapshots.
     iam.Grant.addToPrincipal({
       grantee,
-      actions: ['ec2:DescribeSecurityGroups', 'secretsmanager:ListSecrets', 'scheduler:ListSchedules'],
+      actions: [
+        'elasticache:DeleteReplicationGroup',
+        'elasticache:DeleteUserGroup',
+        'elasticache:DeleteUser',
+        'elasticache:DeleteSnapshot',
+      ],
+      resourceArns: ELASTICACHE_RESOURCES.map((resource) =>
+        elasticacheArn(resource, `${ADDON_RESOURCE_PREFIX}*`),
+      ),
+      conditions: ours,
+    });
+    // Describe and List calls of EC2, Secrets Manager and Scheduler support no resource-level
+    // permissions; ElastiCache's Describe* and ListTagsForResource are read-only and list everything.
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: [
+        'ec2:DescribeSecurityGroups',
+        'secretsmanager:ListSecrets',
+        'scheduler:ListSchedules',
+        'elasticache:DescribeReplicationGroups',
+        'elasticache:DescribeUserGroups',
+        'elasticache:DescribeUsers',
+        'elasticache:DescribeSnapshots',
+        'elasticache:ListTagsForResource',
+      ],
       resourceArns: ['*'],
     });
     iam.Grant.addToPrincipal({
@@ -227,9 +262,15 @@ export class Reconciler extends Construct {
       nagArn('ec2', 'security-group/*'),
       'Leftover addon security groups are deleted only when they carry this deployment’s addons:deployment tag',
     );
+    for (const resource of ELASTICACHE_RESOURCES) {
+      ack(
+        nagArn('elasticache', `${resource}:${ADDON_RESOURCE_PREFIX}*`),
+        'Leftover Redis addon resources (replication groups, RBAC user groups and users, snapshots) are deleted only when they carry this deployment’s addons:deployment tag',
+      );
+    }
     ack(
       '*',
-      'ec2:DescribeSecurityGroups, secretsmanager:ListSecrets and scheduler:ListSchedules support no resource-level permissions',
+      'ec2:DescribeSecurityGroups, secretsmanager:ListSecrets and scheduler:ListSchedules support no resource-level permissions; ElastiCache Describe* and ListTagsForResource are read-only',
     );
     ack(
       nagArn('secretsmanager', `secret:${data.secretNamePrefix}*`),

@@ -71,6 +71,7 @@ interface FakeGroup {
   statuses: string[];
   /** Describes left that report `deleting` before the group is gone; undefined until deleted. */
   deletingDescribes?: number;
+  createdAt: Date;
 }
 
 interface FakeSnapshot {
@@ -80,6 +81,7 @@ interface FakeSnapshot {
   engineVersion: string;
   tags: Tag[];
   statuses: string[];
+  createdAt: Date;
 }
 
 /**
@@ -91,6 +93,8 @@ export class FakeElastiCache {
   readonly client = mockClient(ElastiCacheClient);
   readonly groups = new Map<string, FakeGroup>();
   readonly users = new Map<string, { userName: string; tags: Tag[] }>();
+  /** When a group or snapshot is created (tests move it back to make it old). */
+  clock = () => new Date();
   readonly userGroups = new Map<string, { userIds: string[]; tags: Tag[]; deleting: boolean }>();
   readonly snapshots = new Map<string, FakeSnapshot>();
   /** What each new group (created or restored) reports. */
@@ -114,6 +118,7 @@ export class FakeElastiCache {
     this.script = { statuses: ['creating', 'available'] };
     this.snapshotScript = { statuses: ['creating', 'available'] };
     this.deletingDescribes = 1;
+    this.clock = () => new Date();
     this.install();
   }
 
@@ -167,11 +172,29 @@ export class FakeElastiCache {
       if (input.SnapshotName && !source) {
         throw new SnapshotNotFoundFault({ $metadata, message: `Snapshot ${input.SnapshotName} not found` });
       }
-      this.groups.set(id, { id, input, tags: input.Tags ?? [], statuses: [...this.script.statuses] });
+      this.groups.set(id, {
+        id,
+        input,
+        tags: input.Tags ?? [],
+        statuses: [...this.script.statuses],
+        createdAt: this.clock(),
+      });
       return { ReplicationGroup: { ReplicationGroupId: id, Status: 'creating' } };
     });
     client.on(DescribeReplicationGroupsCommand).callsFake((input) => {
       this.record('DescribeReplicationGroups', input);
+      // Without an id: every group, as it is now (the reconciler's listing).
+      if (input.ReplicationGroupId === undefined) {
+        return {
+          ReplicationGroups: [...this.groups.values()].map((group) => ({
+            ReplicationGroupId: group.id,
+            Status: group.deletingDescribes === undefined ? group.statuses[0] : 'deleting',
+            ARN: `${ARN}:replicationgroup:${group.id}`,
+            UserGroupIds: group.input.UserGroupIds,
+            ReplicationGroupCreateTime: group.createdAt,
+          })),
+        };
+      }
       // Time passes for the groups nobody looks at too: a deleted one goes after a few calls.
       for (const other of this.groups.values()) {
         if (other.id === input.ReplicationGroupId || other.deletingDescribes === undefined) continue;
@@ -244,6 +267,16 @@ export class FakeElastiCache {
     });
     client.on(DescribeUsersCommand).callsFake((input) => {
       this.record('DescribeUsers', input);
+      if (input.UserId === undefined) {
+        return {
+          Users: [...this.users.entries()].map(([id, user]) => ({
+            UserId: id,
+            UserName: user.userName,
+            Status: 'active',
+            ARN: `${ARN}:user:${id}`,
+          })),
+        };
+      }
       const user = this.users.get(String(input.UserId));
       if (!user) throw new UserNotFoundFault({ $metadata, message: 'not found' });
       return { Users: [{ UserId: input.UserId, UserName: user.userName, Status: 'active' }] };
@@ -257,6 +290,19 @@ export class FakeElastiCache {
     });
     client.on(DescribeUserGroupsCommand).callsFake((input) => {
       this.record('DescribeUserGroups', input);
+      if (input.UserGroupId === undefined) {
+        return {
+          UserGroups: [...this.userGroups.entries()].map(([id, group]) => ({
+            UserGroupId: id,
+            Status: group.deleting ? 'deleting' : 'active',
+            UserIds: group.userIds,
+            ARN: `${ARN}:usergroup:${id}`,
+            ReplicationGroups: [...this.groups.values()]
+              .filter((other) => other.input.UserGroupIds?.includes(id))
+              .map((other) => other.id),
+          })),
+        };
+      }
       const id = String(input.UserGroupId);
       const group = this.userGroups.get(id);
       if (!group) throw new UserGroupNotFoundFault({ $metadata, message: `User group ${id} not found` });
@@ -320,6 +366,7 @@ export class FakeElastiCache {
     if (type === 'usergroup') return this.userGroups.get(String(name))?.tags;
     if (type === 'snapshot') return this.snapshots.get(String(name))?.tags;
     if (type === 'replicationgroup') return this.groups.get(String(name))?.tags;
+    if (type === 'user') return this.users.get(String(name))?.tags;
     return undefined;
   }
 
@@ -337,11 +384,26 @@ export class FakeElastiCache {
         engineVersion: `${group.input.EngineVersion ?? '7.1'}.0`,
         tags: input.Tags ?? [],
         statuses: [...this.snapshotScript.statuses],
+        createdAt: this.clock(),
       });
       return { Snapshot: { SnapshotName: name, SnapshotStatus: 'creating' } };
     });
     client.on(DescribeSnapshotsCommand).callsFake((input) => {
       this.record('DescribeSnapshots', input);
+      if (input.SnapshotName === undefined) {
+        return {
+          Snapshots: [...this.snapshots.values()].map((snapshot) => ({
+            SnapshotName: snapshot.name,
+            ReplicationGroupId: snapshot.groupId,
+            SnapshotSource: 'manual',
+            SnapshotStatus: snapshot.statuses[0],
+            ARN: `${ARN}:snapshot:${snapshot.name}`,
+            NodeSnapshots: [
+              { CacheClusterId: `${snapshot.groupId}-001`, SnapshotCreateTime: snapshot.createdAt },
+            ],
+          })),
+        };
+      }
       const snapshot = this.snapshots.get(String(input.SnapshotName));
       if (!snapshot) throw new SnapshotNotFoundFault({ $metadata, message: 'not found' });
       return {
