@@ -421,6 +421,8 @@ export class FakeElastiCache {
     // A server-side copy (an import's RDB into the export bucket).
     this.aws.s3.on(CopyObjectCommand).callsFake((input) => {
       this.aws.calls.push({ service: 's3', command: 'CopyObject', input: structuredClone(input) });
+      const error = this.aws.failNext.get('CopyObject')?.shift();
+      if (error) throw error;
       const source = decodeURIComponent(String(input.CopySource));
       const body = this.aws.objects.get(source);
       if (body === undefined)
