@@ -247,7 +247,11 @@ const importService = () => {
 };
 
 /** Create an import, upload `rdb` (into the fake S3), start it and wait for its restore. */
-const importRdb = async (addon: { id: string }, rdb: string) => {
+const importRdb = async (
+  addon: { id: string },
+  rdb: string,
+  whileRunning: (imports: ImportService, importId: string) => Promise<void> = async () => {},
+) => {
   const imports = importService();
   const { import: created } = await imports.create(PROJECT, addon.id, {
     kind: 'upload',
@@ -256,6 +260,7 @@ const importRdb = async (addon: { id: string }, rdb: string) => {
   const record = await world().importStore.getImport(PROJECT, created.id);
   world().fake.objects.set(`${record.object.bucket}/${record.object.key}`, rdb);
   const { operation } = await imports.start(PROJECT, addon.id, created.id, {});
+  await whileRunning(imports, created.id);
   await world().workflows.idle();
   return {
     record,
@@ -336,6 +341,24 @@ describe('an RDB import into Redis on AWS', () => {
     // The copy goes; the upload stays for a retry.
     expect(exportObjects()).toEqual([]);
     expect(world().fake.objects.has(`${record.object.bucket}/${record.object.key}`)).toBe(true);
+  });
+});
+
+describe('aborting an RDB import into Redis on AWS', () => {
+  it('is refused with a 422 naming the import (ElastiCache is seeding a new group), and the import completes', async () => {
+    const addon = await running();
+    let refused: unknown;
+    const { operation, after } = await importRdb(addon, 'REDIS0010 imported', async (imports, importId) => {
+      refused = await imports.abort(PROJECT, addon.id, importId).catch((error: unknown) => error);
+    });
+
+    expect(refused).toBeInstanceOf(UnsupportedError);
+    expect((refused as UnsupportedError).issues).toContainEqual({
+      path: 'importId',
+      message: expect.stringContaining('cannot be aborted'),
+    });
+    expect(operation.status).toBe('completed');
+    expect(after.status).toBe('completed');
   });
 });
 

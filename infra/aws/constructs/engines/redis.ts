@@ -66,6 +66,9 @@ export class RedisAddons extends Construct implements AddonEngine {
       enforceSSL: true,
       lifecycleRules: [
         { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
+        // An import's copy is deleted when the import ends; one a failure left behind goes anyway
+        // (as the backup bucket's `imports/` rule: the upload itself is gone by then).
+        { id: 'expire-import-copies', prefix: REDIS_IMPORTS_PREFIX, expiration: Duration.days(3) },
       ],
       removalPolicy: RemovalPolicy.RETAIN,
     });
