@@ -134,6 +134,32 @@ describe('ElastiCacheRedisProvider imports', () => {
     expect(fake.objects.has(`${BACKUPS}/${source.key}`)).toBe(true);
   });
 
+  it('copies a file larger than one part as a multipart copy of byte ranges, in order', async () => {
+    const s = await running();
+    const snapshotId = `${s.resourceId}-imp-1`;
+    const body = 'REDIS0010 a file of several parts';
+    const source = upload(s.addonId, body);
+    const parted = new ElastiCacheRedisProvider({ ...props, exportBucket: EXPORTS, importCopyPartBytes: 8 });
+
+    await parted.importSnapshot(s.resourceId, snapshotId, source);
+
+    const key = importKeyOf(snapshotId);
+    expect(fake.objects.get(`${EXPORTS}/${key}`)).toBe(body);
+    expect(fake.inputsOf('s3', 'CopyObject')).toEqual([]);
+    const parts = fake.inputsOf('s3', 'UploadPartCopy');
+    expect(parts.map((part) => part.CopySourceRange).sort()).toEqual(
+      ['bytes=0-7', 'bytes=8-15', 'bytes=16-23', 'bytes=24-31', 'bytes=32-32'].sort(),
+    );
+    expect(parts.every((part) => part.Bucket === EXPORTS && part.Key === key)).toBe(true);
+    expect(fake.inputsOf('s3', 'CompleteMultipartUpload')).toMatchObject([
+      {
+        Bucket: EXPORTS,
+        Key: key,
+        MultipartUpload: { Parts: [1, 2, 3, 4, 5].map((PartNumber) => ({ PartNumber })) },
+      },
+    ]);
+  });
+
   it('a copy S3 throttles is a TransientError, and the retried call copies', async () => {
     const s = await running();
     const snapshotId = `${s.resourceId}-imp-1`;

@@ -44,9 +44,10 @@ export const s3Permissions = (
         ...(key ? [permission('kms:GenerateDataKey', key, via('s3'))] : []),
         ...decrypt,
       ];
-    // CopyObject reads the source (GetObject, and its key's Decrypt) and writes the target
-    // (PutObject; the targets copied to here are SSE-S3: no key of the caller's).
-    case 'CopyObject': {
+    // CopyObject and UploadPartCopy read the source (GetObject, and its key's Decrypt) and write
+    // the target (PutObject; the targets copied to here are SSE-S3: no key of the caller's).
+    case 'CopyObject':
+    case 'UploadPartCopy': {
       const [bucket, ...path] = decodeURIComponent(String(input.CopySource)).split('/');
       return [
         permission('s3:GetObject', objectArn(bucket, path.join('/'))),
@@ -54,6 +55,10 @@ export const s3Permissions = (
         permission('s3:PutObject', object),
       ];
     }
+    // The other steps of a multipart upload are authorized as PutObject.
+    case 'CreateMultipartUpload':
+    case 'CompleteMultipartUpload':
+      return [permission('s3:PutObject', object)];
     default:
       return [permission(action, object)];
   }

@@ -32,7 +32,15 @@ import {
   UserGroupNotFoundFault,
   UserNotFoundFault,
 } from '@aws-sdk/client-elasticache';
-import { CopyObjectCommand, GetObjectCommand, ListObjectsV2Command, NoSuchKey } from '@aws-sdk/client-s3';
+import {
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  NoSuchKey,
+  UploadPartCopyCommand,
+} from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { FakeAws } from './fake-aws.ts';
 
@@ -429,6 +437,37 @@ export class FakeElastiCache {
         throw new NoSuchKey({ $metadata, message: 'The specified key does not exist.' });
       this.aws.objects.set(`${input.Bucket}/${input.Key}`, body);
       return { CopyObjectResult: {} };
+    });
+    // Multipart copies: parts are byte ranges of the source, joined in part order at completion.
+    const uploads = new Map<string, Map<number, string>>();
+    this.aws.s3.on(CreateMultipartUploadCommand).callsFake((input) => {
+      this.aws.calls.push({ service: 's3', command: 'CreateMultipartUpload', input: structuredClone(input) });
+      const id = `upload-${uploads.size + 1}`;
+      uploads.set(id, new Map());
+      return { UploadId: id, Bucket: input.Bucket, Key: input.Key };
+    });
+    this.aws.s3.on(UploadPartCopyCommand).callsFake((input) => {
+      this.aws.calls.push({ service: 's3', command: 'UploadPartCopy', input: structuredClone(input) });
+      const body = this.aws.objects.get(decodeURIComponent(String(input.CopySource)));
+      if (body === undefined)
+        throw new NoSuchKey({ $metadata, message: 'The specified key does not exist.' });
+      const [start, end] = String(input.CopySourceRange).replace('bytes=', '').split('-').map(Number);
+      uploads.get(String(input.UploadId))?.set(Number(input.PartNumber), body.slice(start, Number(end) + 1));
+      return { CopyPartResult: { ETag: `"etag-${input.PartNumber}"` } };
+    });
+    this.aws.s3.on(CompleteMultipartUploadCommand).callsFake((input) => {
+      this.aws.calls.push({
+        service: 's3',
+        command: 'CompleteMultipartUpload',
+        input: structuredClone(input),
+      });
+      const parts = uploads.get(String(input.UploadId));
+      const body = (input.MultipartUpload?.Parts ?? []).map(
+        (part: { PartNumber?: number }) => parts?.get(Number(part.PartNumber)) ?? '',
+      );
+      this.aws.objects.set(`${input.Bucket}/${input.Key}`, body.join(''));
+      uploads.delete(String(input.UploadId));
+      return {};
     });
     this.aws.s3.on(GetObjectCommand).callsFake((input) => {
       this.aws.calls.push({ service: 's3', command: 'GetObject', input: structuredClone(input) });

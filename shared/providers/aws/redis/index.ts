@@ -44,6 +44,8 @@ export interface ElastiCacheRedisProviderProps {
    * own service principal, which only a bucket made for it admits (infra/aws/constructs/engines/redis.ts).
    */
   exportBucket?: string;
+  /** Part size of the multipart copy of large imported files (tests make it small). @default 256 MiB */
+  importCopyPartBytes?: number;
   /** @default 1 (ElastiCache's automatic daily backups, beside the platform's snapshot backups) */
   snapshotRetentionDays?: number;
 }
@@ -93,7 +95,12 @@ export class ElastiCacheRedisProvider implements EngineProvider, SnapshotProvide
       securityGroupOf: (resourceId) => this.securityGroups.findAddonGroupId(resourceId),
       seedOf: (snapshotId, current) => this.seedOf(snapshotId, current),
     });
-    this.imports = new RedisImports(this.elasticache, props.s3, props.exportBucket);
+    this.imports = new RedisImports(
+      this.elasticache,
+      props.s3,
+      props.exportBucket,
+      props.importCopyPartBytes,
+    );
   }
 
   async createInstance(spec: InstanceSpec): Promise<void> {

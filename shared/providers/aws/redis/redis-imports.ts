@@ -3,7 +3,15 @@ import {
   DescribeCacheClustersCommand,
   type ReplicationGroup,
 } from '@aws-sdk/client-elasticache';
-import { CopyObjectCommand, DeleteObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  HeadObjectCommand,
+  type S3Client,
+  UploadPartCopyCommand,
+} from '@aws-sdk/client-s3';
 import { ProviderError } from '../../../errors.ts';
 import { isAwsError, toPlatformError, transientErrors } from '../aws-errors.ts';
 import type { ElastiCacheSend } from './elasticache-groups.ts';
@@ -12,6 +20,9 @@ import { REDIS_IMPORTS_PREFIX } from './names.ts';
 /** Where the copy of an uploaded RDB lives in the export bucket: one object per snapshot id. */
 export const importKeyOf = (snapshotId: string): string =>
   `${REDIS_IMPORTS_PREFIX}${snapshotId.replace(/[^A-Za-z0-9._-]/g, '-')}.rdb`;
+
+/** Parts a multipart copy copies at once. */
+const COPY_CONCURRENCY = 8;
 
 /** What `CreateReplicationGroup` is seeded with: an ElastiCache snapshot or RDB files in S3. */
 export type GroupSeed = Pick<
@@ -31,7 +42,10 @@ export type GroupSeed = Pick<
  * snapshot but such an object is restored by seeding (`RedisRestore`), and `deleteSnapshot`
  * deletes it.
  *
- * The copy is one CopyObject (S3 copies up to 5 GB in one request; uploads are capped at 5 GiB).
+ * A small file is one CopyObject. A larger one is a multipart copy with parts copied in parallel
+ * (UploadPartCopy), so a 5 GiB upload (the quota) copies in seconds, well within the workflow
+ * function's timeout, where one CopyObject of it could take minutes. A copy interrupted midway
+ * leaves an incomplete upload the bucket's lifecycle rule aborts; a retried call starts over.
  */
 export class RedisImports {
   private readonly s3: S3Client['send'];
@@ -40,6 +54,8 @@ export class RedisImports {
     private readonly elasticache: ElastiCacheSend,
     s3: S3Client,
     private readonly bucket: string | undefined,
+    /** Parts of a multipart copy (S3: 5 MiB to 5 GiB); a file of at most one part is one CopyObject. */
+    private readonly partBytes = 256 * 1024 * 1024,
   ) {
     this.s3 = transientErrors(s3, 'S3');
   }
@@ -58,17 +74,16 @@ export class RedisImports {
   async copy(snapshotId: string, source: { bucket: string; key: string }): Promise<void> {
     const bucket = this.exportBucket();
     if (await this.find(snapshotId)) return;
-    const encodedKey = source.key.split('/').map(encodeURIComponent).join('/');
+    const copySource = `${source.bucket}/${source.key.split('/').map(encodeURIComponent).join('/')}`;
+    const target = { Bucket: bucket, Key: importKeyOf(snapshotId) };
     try {
-      await this.s3(
-        new CopyObjectCommand({
-          Bucket: bucket,
-          Key: importKeyOf(snapshotId),
-          CopySource: `${source.bucket}/${encodedKey}`,
-          ContentType: 'application/octet-stream',
-          MetadataDirective: 'REPLACE',
-        }),
-      );
+      const head = await this.s3(new HeadObjectCommand({ Bucket: source.bucket, Key: source.key }));
+      const size = head.ContentLength ?? 0;
+      if (size <= this.partBytes) {
+        await this.s3(new CopyObjectCommand({ ...target, CopySource: copySource }));
+      } else {
+        await this.copyInParts(target, copySource, size);
+      }
     } catch (error) {
       if (isAwsError(error, 'NoSuchKey', 'NotFound')) {
         throw new ProviderError(
@@ -79,6 +94,34 @@ export class RedisImports {
       }
       throw toPlatformError(error, 'copying the uploaded RDB file for ElastiCache');
     }
+  }
+
+  private async copyInParts(target: { Bucket: string; Key: string }, copySource: string, size: number) {
+    const { UploadId } = await this.s3(new CreateMultipartUploadCommand(target));
+    const count = Math.ceil(size / this.partBytes);
+    const parts: Array<{ PartNumber: number; ETag: string }> = [];
+    let next = 0;
+    const worker = async () => {
+      for (let index = next++; index < count; index = next++) {
+        const start = index * this.partBytes;
+        const end = Math.min(size, start + this.partBytes) - 1;
+        const result = await this.s3(
+          new UploadPartCopyCommand({
+            ...target,
+            UploadId,
+            PartNumber: index + 1,
+            CopySource: copySource,
+            CopySourceRange: `bytes=${start}-${end}`,
+          }),
+        );
+        parts.push({ PartNumber: index + 1, ETag: String(result.CopyPartResult?.ETag) });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(COPY_CONCURRENCY, count) }, worker));
+    parts.sort((a, b) => a.PartNumber - b.PartNumber);
+    await this.s3(
+      new CompleteMultipartUploadCommand({ ...target, UploadId, MultipartUpload: { Parts: parts } }),
+    );
   }
 
   /** The S3 ARN of the copy, when there is one. */
