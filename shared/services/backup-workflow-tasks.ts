@@ -13,13 +13,13 @@ import { TERMINAL_STATUSES } from '../schemas/operation.ts';
 import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
 import type { BackupRecord, BackupStore } from '../store/backup-store.ts';
 import { nowIso } from '../util/ids.ts';
-import { connectionUri } from './credentials.ts';
 import {
   ImportRestoreTasks,
   type ImportTaskDeps,
   isImportSource,
   type RestoreTask,
 } from './import-restore-tasks.ts';
+import { followFinishedRestore, moveAddon } from './restore-endpoint.ts';
 import { CleanupFailureFields, failureReason } from './workflow-tasks.ts';
 
 const Ref = { projectId: z.string(), addonId: z.string(), operationId: z.string(), backupId: z.string() };
@@ -81,8 +81,9 @@ export class BackupWorkflowTasks {
   constructor(private readonly deps: BackupTaskDeps) {
     this.imports =
       deps.imports &&
-      new ImportRestoreTasks({ ...deps.imports, store: deps.store, engines: deps.engines }, (spec, addon) =>
-        this.launch(spec, addon),
+      new ImportRestoreTasks(
+        { ...deps.imports, store: deps.store, engines: deps.engines, secrets: deps.secrets },
+        (spec, addon) => this.launch(spec, addon),
       );
   }
 
@@ -406,7 +407,8 @@ export class BackupWorkflowTasks {
     );
     const attempts = task.attempts + 1;
     if (state.status === 'failed') throw new ProviderError(state.reason, 'RestoreFailed');
-    if (state.status === 'available' && state.endpoint) await this.moveAddon(task, addon, state.endpoint);
+    if (state.status === 'available' && state.endpoint)
+      await moveAddon(this.deps, task, addon, state.endpoint);
     if (state.status === 'restoring' && attempts >= task.maxAttempts) {
       throw new ProviderError(
         `The restore was still running after ${attempts} checks; giving up`,
@@ -414,38 +416,6 @@ export class BackupWorkflowTasks {
       );
     }
     return { status: state.status, attempts };
-  }
-
-  /**
-   * The restore moved the addon to a new endpoint (ElastiCache restores into a new replication
-   * group): rewrite the connection details (host, port, URI; user and password stay), the
-   * addon's endpoint, and say so on the operation. Idempotent: nothing changes when the secret
-   * already names `endpoint`.
-   */
-  private async moveAddon(
-    task: { projectId: string; addonId: string; operationId: string },
-    addon: AddonRecord,
-    endpoint: { host: string; port: number },
-  ) {
-    // Nothing moved (the usual case: RDS swaps names, the local target swaps data directories).
-    if (addon.endpoint?.host === endpoint.host && addon.endpoint.port === endpoint.port) return;
-    const { secrets } = this.deps;
-    if (!secrets)
-      throw new ProviderError(
-        'The restore moved the addon, but this deployment cannot update connection details',
-      );
-    const secret = await secrets.get(task);
-    if (!secret)
-      throw new ProviderError('The connection details were lost before the restore could update them');
-    if (secret.host === endpoint.host && secret.port === endpoint.port) return;
-    const moved = { ...secret, host: endpoint.host, port: endpoint.port };
-    await secrets.put(task, { ...moved, uri: connectionUri(moved) });
-    if (addon.currentOperationId === task.operationId) {
-      await this.deps.store.updateAddonForOperation(addon, task.operationId, { endpoint });
-    }
-    await this.deps.store.updateOperation(task.projectId, task.operationId, {
-      message: `The restore moved the addon to a new endpoint (${endpoint.host}:${endpoint.port}): its connection details changed. Fetch them again and reconnect; the user and password are the same.`,
-    });
   }
 
   private async prepareRestoreJob(task: Task<'prepareRestoreJob'>) {
@@ -481,25 +451,13 @@ export class BackupWorkflowTasks {
           task.operationId,
         );
         if (outcome === 'completed') {
-          // Finished after all: if it moved the addon, the connection details must follow. A
-          // restore still tidying up (ElastiCache deleting the previous group) reports no endpoint
-          // yet: the addon's instance has it.
-          const restore = await this.snapshotsOf(backup).describeRestore(
-            addon.resourceId,
-            backup.snapshotId,
-            task.operationId,
+          // Finished after all: if it moved the addon, the connection details must follow.
+          await followFinishedRestore(
+            this.deps,
+            this.deps.engines.of(addon.engine),
+            { ...task, snapshotId: backup.snapshotId },
+            addon,
           );
-          const instance =
-            restore.status === 'restoring'
-              ? await this.deps.engines.of(addon.engine).provider.describeInstance(addon.resourceId)
-              : undefined;
-          const endpoint =
-            restore.status === 'available'
-              ? restore.endpoint
-              : instance?.status === 'available'
-                ? instance.endpoint
-                : undefined;
-          if (endpoint) await this.moveAddon(task, addon, endpoint);
           return this.finishRestore(task, null);
         }
       }

@@ -1,6 +1,7 @@
 import type { EngineRegistry } from '../engines/registry.ts';
 import { ConflictError, ProviderError } from '../errors.ts';
 import type { EngineAdapters, SnapshotProvider } from '../ports/engine-provider.ts';
+import type { SecretStore } from '../ports/secret-store.ts';
 import type { ImportObjects } from '../providers/import-uploads.ts';
 import type { JobSpec } from '../schemas/job.ts';
 import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
@@ -8,6 +9,7 @@ import type { ImportRecord, ImportStore } from '../store/import-store.ts';
 import { nowIso } from '../util/ids.ts';
 import type { BackupTask } from './backup-workflow-tasks.ts';
 import { importPathOf } from './import-service.ts';
+import { followFinishedRestore, moveAddon } from './restore-endpoint.ts';
 import { failureReason } from './workflow-tasks.ts';
 
 /** The restore actions; an import-sourced restore runs each of them here. */
@@ -34,6 +36,8 @@ export interface ImportTaskDeps {
   engines: EngineRegistry<EngineAdapters>;
   /** The target of the import (the catalog says which engines load files with a job). */
   target: 'aws' | 'local';
+  /** The connection details, rewritten when the restore moves the addon (ElastiCache: a new group). */
+  secrets?: SecretStore | undefined;
 }
 
 /**
@@ -130,6 +134,9 @@ export class ImportRestoreTasks {
     );
     const attempts = task.attempts + 1;
     if (state.status === 'failed') throw new ProviderError(state.reason, 'RestoreFailed');
+    // As a backup's restore: a new endpoint (ElastiCache) rewrites the connection details.
+    if (state.status === 'available' && state.endpoint)
+      await moveAddon(this.deps, task, addon, state.endpoint);
     if (state.status === 'restoring' && attempts >= task.maxAttempts) {
       throw new ProviderError(
         `The import was still running after ${attempts} checks; giving up`,
@@ -194,7 +201,16 @@ export class ImportRestoreTasks {
         record.snapshotId,
         task.operationId,
       );
-      if (outcome === 'completed') return this.completeRestore(task);
+      if (outcome === 'completed') {
+        // Finished after all: if it moved the addon, the connection details must follow.
+        await followFinishedRestore(
+          this.deps,
+          this.deps.engines.of(addon.engine),
+          { ...task, snapshotId: record.snapshotId },
+          addon,
+        );
+        return this.completeRestore(task);
+      }
       await this.dropSnapshot(record);
     }
     const reason = failureReason(task, 'start the import again or contact an operator');

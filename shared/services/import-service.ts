@@ -313,6 +313,14 @@ export class ImportService {
         },
       );
     }
+    // ElastiCache seeds a new replication group from the RDB, and only the workflow's own steps
+    // can take it back (this function has no ElastiCache rights): it finishes or fails by itself.
+    if (importPathOf(record.engine, this.deps.target) === 'snapshot' && !this.deps.restoreDiscarders) {
+      throw new UnsupportedError(
+        `A ${engineFacts(record.engine).catalog.displayName} import cannot be aborted here: it restores into a new instance that the import itself completes, or deletes when it fails`,
+        [{ path: 'importId', message: 'this import cannot be aborted; it completes or fails by itself' }],
+      );
+    }
     // A stopped execution runs no Catch: what its Catch (failRestore) would do is done here.
     await this.deps.workflows.stop('restore-addon', operationId, 'Aborted by the user');
     const addon = await this.deps.store.findAddon(projectId, addonId);

@@ -1,8 +1,11 @@
 import { ElastiCacheServiceException } from '@aws-sdk/client-elasticache';
+import { S3Client } from '@aws-sdk/client-s3';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { UnsupportedError } from '#shared/errors.ts';
 import { baseIdOf, restoredGroupIdOf, userGroupIdOf } from '#shared/providers/aws/redis/names.ts';
 import { TAG_KEYS } from '#shared/providers/aws/tags.ts';
+import { type ImportObjects, ImportUploads } from '#shared/providers/import-uploads.ts';
+import { ImportService } from '#shared/services/import-service.ts';
 import {
   type CallEnvironment,
   deniedPermissions,
@@ -10,6 +13,7 @@ import {
   roleStatements,
   unusedActions,
 } from '../infra/support/iam.ts';
+import { snapshotDeleters } from '../support/backups.ts';
 import { createRequest } from '../support/fixtures.ts';
 import { awsWorkflowSuite } from './support/aws-suite.ts';
 import { logicalIdOf } from './support/aws-workflows.ts';
@@ -202,6 +206,162 @@ describe('snapshot backup and restore of Redis on AWS', () => {
   });
 });
 
+/**
+ * The API side of imports as the backups function composes it, but for the upload: the test puts
+ * the file into the fake S3 itself, and the service's own look at it (size, header) reads that
+ * directly, so the recorded calls stay the workflow function's.
+ */
+const importService = () => {
+  const objectOf = (object: { bucket: string; key: string }) => `${object.bucket}/${object.key}`;
+  const real = new ImportUploads({
+    client: new S3Client({ region: 'eu-west-1' }),
+    bucket: world().env.BACKUP_BUCKET,
+  });
+  const uploads: ImportObjects = {
+    objectFor: (ref) => real.objectFor(ref),
+    uploadUrl: async () => ({
+      url: 'https://upload.invalid/',
+      headers: {},
+      expiresAt: '2099-01-01T00:00:00Z',
+    }),
+    size: async (object) => {
+      const body = world().fake.objects.get(objectOf(object));
+      return body === undefined ? undefined : Buffer.byteLength(body, 'latin1');
+    },
+    head: async (object, bytes = 512) =>
+      Buffer.from(world().fake.objects.get(objectOf(object)) ?? '', 'latin1').subarray(0, bytes),
+    delete: async (object) => {
+      world().fake.objects.delete(objectOf(object));
+    },
+  };
+  return new ImportService({
+    store: world().store,
+    imports: world().importStore,
+    uploads,
+    workflows: world().workflows,
+    snapshotDeleters: snapshotDeleters({
+      deleteSnapshot: () => Promise.reject(new Error('not in these tests')),
+    }),
+    target: 'aws',
+  });
+};
+
+/** Create an import, upload `rdb` (into the fake S3), start it and wait for its restore. */
+const importRdb = async (
+  addon: { id: string },
+  rdb: string,
+  whileRunning: (imports: ImportService, importId: string) => Promise<void> = async () => {},
+) => {
+  const imports = importService();
+  const { import: created } = await imports.create(PROJECT, addon.id, {
+    kind: 'upload',
+    sizeBytes: Buffer.byteLength(rdb, 'latin1'),
+  });
+  const record = await world().importStore.getImport(PROJECT, created.id);
+  world().fake.objects.set(`${record.object.bucket}/${record.object.key}`, rdb);
+  const { operation } = await imports.start(PROJECT, addon.id, created.id, {});
+  await whileRunning(imports, created.id);
+  await world().workflows.idle();
+  return {
+    record,
+    operation: await world().store.getOperation(PROJECT, operation.id),
+    addon: await world().store.getAddon(PROJECT, addon.id),
+    after: await world().importStore.getImport(PROJECT, created.id),
+  };
+};
+
+describe('an RDB import into Redis on AWS', () => {
+  const exportObjects = () =>
+    [...world().fake.objects.keys()].filter((key) => key.startsWith(`${world().env.REDIS_EXPORT_BUCKET}/`));
+
+  it('seeds a new replication group with a copy of the upload, moves the addon onto it, and cleans up', async () => {
+    const addon = await running();
+    const before = secretOf(addon.id);
+
+    const { record, operation, addon: after, after: imported } = await importRdb(addon, 'REDIS0010 imported');
+
+    expect(operation).toMatchObject({
+      status: 'completed',
+      error: null,
+      message: expect.stringContaining('connection details changed'),
+    });
+    expect(imported.status).toBe('completed');
+    const target = restoredGroupIdOf(addon.resourceId, operation.id);
+    const copied = `imports/${addon.resourceId}-${record.id}.rdb`;
+    expect(world().fake.inputsOf('s3', 'CopyObject')).toMatchObject([
+      {
+        Bucket: world().env.REDIS_EXPORT_BUCKET,
+        Key: copied,
+        CopySource: `${record.object.bucket}/${record.object.key}`,
+      },
+    ]);
+    expect(world().fake.inputsOf('elasticache', 'CreateReplicationGroup')).toMatchObject([
+      {
+        ReplicationGroupId: target,
+        SnapshotArns: [`arn:aws:s3:::${world().env.REDIS_EXPORT_BUCKET}/${copied}`],
+        // The version the addon runs (its primary's), not ElastiCache's default.
+        EngineVersion: '7.1.0',
+        UserGroupIds: [userGroupIdOf(addon.resourceId)],
+      },
+    ]);
+    expect(world().fake.inputsOf('elasticache', 'CreateReplicationGroup')[0]).not.toHaveProperty(
+      'SnapshotName',
+    );
+    expect(after.endpoint).toEqual({ host: hostOf(target), port: 6379 });
+    expect(secretOf(addon.id)).toEqual({
+      ...before,
+      host: hostOf(target),
+      uri: `rediss://${before.username}:${before.password}@${hostOf(target)}:6379/0`,
+    });
+    expect(world().fake.inputsOf('elasticache', 'DeleteReplicationGroup')).toEqual([
+      { ReplicationGroupId: baseIdOf(addon.resourceId), RetainPrimaryCluster: false },
+    ]);
+    // Neither the copy nor the upload is left.
+    expect(exportObjects()).toEqual([]);
+    expect(world().fake.objects.has(`${record.object.bucket}/${record.object.key}`)).toBe(false);
+  });
+
+  it('an RDB ElastiCache cannot load (restore-failed) fails the import and leaves the addon as it was', async () => {
+    const addon = await running();
+    const before = secretOf(addon.id);
+    elasticache().script = { statuses: ['creating', 'restore-failed'] };
+
+    const { record, operation, addon: after, after: imported } = await importRdb(addon, 'REDIS0012 too new');
+
+    expect(operation).toMatchObject({
+      status: 'failed',
+      error: { message: expect.stringContaining('restore-failed') },
+    });
+    expect(imported.status).toBe('failed');
+    expect(after.endpoint).toEqual(addon.endpoint);
+    expect(secretOf(addon.id)).toEqual(before);
+    const target = restoredGroupIdOf(addon.resourceId, operation.id);
+    expect(elasticache().groups.get(target)?.deletingDescribes).toBeDefined();
+    expect(elasticache().groups.get(baseIdOf(addon.resourceId))?.deletingDescribes).toBeUndefined();
+    // The copy goes; the upload stays for a retry.
+    expect(exportObjects()).toEqual([]);
+    expect(world().fake.objects.has(`${record.object.bucket}/${record.object.key}`)).toBe(true);
+  });
+});
+
+describe('aborting an RDB import into Redis on AWS', () => {
+  it('is refused with a 422 naming the import (ElastiCache is seeding a new group), and the import completes', async () => {
+    const addon = await running();
+    let refused: unknown;
+    const { operation, after } = await importRdb(addon, 'REDIS0010 imported', async (imports, importId) => {
+      refused = await imports.abort(PROJECT, addon.id, importId).catch((error: unknown) => error);
+    });
+
+    expect(refused).toBeInstanceOf(UnsupportedError);
+    expect((refused as UnsupportedError).issues).toContainEqual({
+      path: 'importId',
+      message: expect.stringContaining('cannot be aborted'),
+    });
+    expect(operation.status).toBe('completed');
+    expect(after.status).toBe('completed');
+  });
+});
+
 describe('a failed snapshot backup of Redis on AWS', () => {
   it('deletes what ElastiCache left of the snapshot, fails the backup and leaves the addon running', async () => {
     const addon = await running();
@@ -251,6 +411,9 @@ describe('the workflow function role, over Redis addons', () => {
     };
     expect(
       recorded.some((call) => call.command === 'CreateReplicationGroup' && call.input.SnapshotName),
+    ).toBe(true);
+    expect(
+      recorded.some((call) => call.command === 'CreateReplicationGroup' && call.input.SnapshotArns),
     ).toBe(true);
     expect(deniedPermissions(roleStatements(json, roleId), recorded, env)).toEqual([]);
     // Least privilege: the Redis statements grant nothing these workflows do not send.

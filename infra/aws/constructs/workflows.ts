@@ -95,8 +95,9 @@ export class Workflows extends Construct {
     for (const engine of engines) engine.grantProvisioning(this.taskFunction);
     // completeDump reads the job's result and size; a failed backup deletes its partial artifact.
     backups.grantArtifacts(this.taskFunction, ['GetObject', 'DeleteObject']);
-    // A completed import deletes its uploaded file.
-    backups.grantImports(this.taskFunction, ['DeleteObject']);
+    // A completed import deletes its uploaded file; a Redis import on ElastiCache copies it first
+    // (CopyObject reads the source: GetObject and the key's Decrypt).
+    backups.grantImports(this.taskFunction, ['GetObject', 'DeleteObject']);
 
     this.substitutions = { WorkflowTaskFunctionArn: this.taskFunction.function.functionArn };
 

@@ -1,4 +1,5 @@
 import { documentDbPermissions } from './iam-documentdb.ts';
+import { s3Permissions } from './iam-s3.ts';
 import { FAKE_ENV, resolveIntrinsics } from './intrinsics.ts';
 import type { CfnTemplate } from './stack.ts';
 
@@ -245,33 +246,8 @@ export const requiredPermissions = (call: AwsCall, env: CallEnvironment): Permis
     }
     case 'states':
       return [permission(action, String(input.stateMachineArn ?? input.executionArn))];
-    case 's3': {
-      const object = `arn:${FAKE_ENV.partition}:s3:::${String(input.Bucket)}/${String(input.Key)}`;
-      const key = env.bucketKeyArn;
-      switch (call.command) {
-        // Listing is ListBucket on the bucket, conditioned on the prefix asked for.
-        case 'ListObjectsV2':
-          return [
-            permission('s3:ListBucket', `arn:${FAKE_ENV.partition}:s3:::${String(input.Bucket)}`, {
-              's3:prefix': String(input.Prefix ?? ''),
-            }),
-          ];
-        case 'GetObject':
-          return [permission(action, object), ...(key ? [permission('kms:Decrypt', key, via('s3'))] : [])];
-        // HEAD is authorized as GetObject, and reads no data: no KMS call.
-        case 'HeadObject':
-          return [permission('s3:GetObject', object)];
-        case 'PutObject':
-          return [
-            permission(action, object),
-            ...(key
-              ? [permission('kms:GenerateDataKey', key, via('s3')), permission('kms:Decrypt', key, via('s3'))]
-              : []),
-          ];
-        default:
-          return [permission(action, object)];
-      }
-    }
+    case 's3':
+      return s3Permissions(call, env, permission);
     case 'scheduler': {
       if (call.command === 'ListSchedules') return [permission(action, '*')];
       const schedule = arn('scheduler', `schedule/${String(input.GroupName)}/${String(input.Name)}`);

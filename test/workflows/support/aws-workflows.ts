@@ -28,6 +28,7 @@ import { AddonService } from '#shared/services/addon-service.ts';
 import { BackupService } from '#shared/services/backup-service.ts';
 import { AddonStore } from '#shared/store/addon-store.ts';
 import { BackupStore } from '#shared/store/backup-store.ts';
+import { ImportStore } from '#shared/store/import-store.ts';
 import { functionEnvironment, resolveIntrinsics } from '../../infra/support/intrinsics.ts';
 import { type SynthesizedStack, synthesizeAddons } from '../../infra/support/stack.ts';
 import { snapshotDeleters } from '../../support/backups.ts';
@@ -195,6 +196,7 @@ export const startAwsWorkflowWorld = async () => {
     marshallOptions: { removeUndefinedValues: true },
   });
   const backupStore = new BackupStore({ client: testDocumentClient, tableName: env.TABLE_NAME });
+  const importStore = new ImportStore({ client: testDocumentClient, tableName: env.TABLE_NAME });
   const service = new AddonService({
     store,
     workflows,
@@ -230,6 +232,7 @@ export const startAwsWorkflowWorld = async () => {
     store,
     service,
     backupStore,
+    importStore,
     backupService,
     workflows,
     runTaskCalls,

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import {
   AddTagsToResourceCommand,
+  CacheClusterNotFoundFault,
   CopySnapshotCommand,
   CreateReplicationGroupCommand,
   type CreateReplicationGroupCommandInput,
@@ -12,11 +13,13 @@ import {
   DeleteSnapshotCommand,
   DeleteUserCommand,
   DeleteUserGroupCommand,
+  DescribeCacheClustersCommand,
   DescribeReplicationGroupsCommand,
   DescribeSnapshotsCommand,
   DescribeUserGroupsCommand,
   DescribeUsersCommand,
   ElastiCacheClient,
+  InvalidParameterValueException,
   InvalidUserGroupStateFault,
   ListTagsForResourceCommand,
   ReplicationGroupAlreadyExistsFault,
@@ -29,7 +32,15 @@ import {
   UserGroupNotFoundFault,
   UserNotFoundFault,
 } from '@aws-sdk/client-elasticache';
-import { GetObjectCommand, ListObjectsV2Command, NoSuchKey } from '@aws-sdk/client-s3';
+import {
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  NoSuchKey,
+  UploadPartCopyCommand,
+} from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { FakeAws } from './fake-aws.ts';
 
@@ -51,6 +62,7 @@ export const REDIS_ENGINE_ACTIONS = [
   'elasticache:DeleteSnapshot',
   'elasticache:DeleteUser',
   'elasticache:DeleteUserGroup',
+  'elasticache:DescribeCacheClusters',
   'elasticache:DescribeReplicationGroups',
   'elasticache:DescribeSnapshots',
   'elasticache:DescribeUserGroups',
@@ -58,6 +70,8 @@ export const REDIS_ENGINE_ACTIONS = [
   'elasticache:ListTagsForResource',
   's3:GetBucketLocation',
   's3:ListBucket',
+  // An import's copy of the uploaded RDB file into the export bucket.
+  's3:PutObject',
 ];
 
 const ARN = 'arn:aws:elasticache:eu-west-1:123456789012';
@@ -172,6 +186,12 @@ export class FakeElastiCache {
       if (input.SnapshotName && !source) {
         throw new SnapshotNotFoundFault({ $metadata, message: `Snapshot ${input.SnapshotName} not found` });
       }
+      // Seeding from RDB files: ElastiCache reads each object (arn:aws:s3:::bucket/key) at once.
+      for (const arn of input.SnapshotArns ?? []) {
+        if (!this.aws.objects.has(arn.replace(/^arn:[^:]+:s3:::/, ''))) {
+          throw new InvalidParameterValueException({ $metadata, message: `No S3 object at ${arn}` });
+        }
+      }
       this.groups.set(id, {
         id,
         input,
@@ -241,6 +261,18 @@ export class FakeElastiCache {
                 : [],
           },
         ],
+      };
+    });
+    // The nodes of a group (`<group>-001`...) run the version it was created with, in full.
+    client.on(DescribeCacheClustersCommand).callsFake((input) => {
+      this.record('DescribeCacheClusters', input);
+      const id = String(input.CacheClusterId);
+      const group = this.groups.get(id.replace(/-\d{3}$/, ''));
+      if (!group) throw new CacheClusterNotFoundFault({ $metadata, message: `${id} not found` });
+      const version = group.input.EngineVersion ?? '7.1';
+      const full = version.split('.').length > 2 ? version : `${version}.0`;
+      return {
+        CacheClusters: [{ CacheClusterId: id, EngineVersion: full, CacheClusterStatus: 'available' }],
       };
     });
     client.on(DeleteReplicationGroupCommand).callsFake((input) => {
@@ -455,6 +487,49 @@ export class FakeElastiCache {
               Size: Buffer.byteLength(body, 'latin1'),
             }));
       return { Contents: contents, KeyCount: contents.length };
+    });
+    // A server-side copy (an import's RDB into the export bucket).
+    this.aws.s3.on(CopyObjectCommand).callsFake((input) => {
+      this.aws.calls.push({ service: 's3', command: 'CopyObject', input: structuredClone(input) });
+      const error = this.aws.failNext.get('CopyObject')?.shift();
+      if (error) throw error;
+      const source = decodeURIComponent(String(input.CopySource));
+      const body = this.aws.objects.get(source);
+      if (body === undefined)
+        throw new NoSuchKey({ $metadata, message: 'The specified key does not exist.' });
+      this.aws.objects.set(`${input.Bucket}/${input.Key}`, body);
+      return { CopyObjectResult: {} };
+    });
+    // Multipart copies: parts are byte ranges of the source, joined in part order at completion.
+    const uploads = new Map<string, Map<number, string>>();
+    this.aws.s3.on(CreateMultipartUploadCommand).callsFake((input) => {
+      this.aws.calls.push({ service: 's3', command: 'CreateMultipartUpload', input: structuredClone(input) });
+      const id = `upload-${uploads.size + 1}`;
+      uploads.set(id, new Map());
+      return { UploadId: id, Bucket: input.Bucket, Key: input.Key };
+    });
+    this.aws.s3.on(UploadPartCopyCommand).callsFake((input) => {
+      this.aws.calls.push({ service: 's3', command: 'UploadPartCopy', input: structuredClone(input) });
+      const body = this.aws.objects.get(decodeURIComponent(String(input.CopySource)));
+      if (body === undefined)
+        throw new NoSuchKey({ $metadata, message: 'The specified key does not exist.' });
+      const [start, end] = String(input.CopySourceRange).replace('bytes=', '').split('-').map(Number);
+      uploads.get(String(input.UploadId))?.set(Number(input.PartNumber), body.slice(start, Number(end) + 1));
+      return { CopyPartResult: { ETag: `"etag-${input.PartNumber}"` } };
+    });
+    this.aws.s3.on(CompleteMultipartUploadCommand).callsFake((input) => {
+      this.aws.calls.push({
+        service: 's3',
+        command: 'CompleteMultipartUpload',
+        input: structuredClone(input),
+      });
+      const parts = uploads.get(String(input.UploadId));
+      const body = (input.MultipartUpload?.Parts ?? []).map(
+        (part: { PartNumber?: number }) => parts?.get(Number(part.PartNumber)) ?? '',
+      );
+      this.aws.objects.set(`${input.Bucket}/${input.Key}`, body.join(''));
+      uploads.delete(String(input.UploadId));
+      return {};
     });
     this.aws.s3.on(GetObjectCommand).callsFake((input) => {
       this.aws.calls.push({ service: 's3', command: 'GetObject', input: structuredClone(input) });

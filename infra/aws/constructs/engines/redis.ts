@@ -4,6 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { REDIS_IMPORTS_PREFIX } from '#shared/providers/aws/redis/names.ts';
 import { TAG_KEY_PREFIX, TAG_KEYS } from '#shared/providers/aws/tags.ts';
 import { acknowledgeGuard } from '../../guard.ts';
 import { acknowledgeNag, nagArn } from '../../nag.ts';
@@ -65,6 +66,9 @@ export class RedisAddons extends Construct implements AddonEngine {
       enforceSSL: true,
       lifecycleRules: [
         { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
+        // An import's copy is deleted when the import ends; one a failure left behind goes anyway
+        // (as the backup bucket's `imports/` rule: the upload itself is gone by then).
+        { id: 'expire-import-copies', prefix: REDIS_IMPORTS_PREFIX, expiration: Duration.days(3) },
       ],
       removalPolicy: RemovalPolicy.RETAIN,
     });
@@ -73,7 +77,9 @@ export class RedisAddons extends Construct implements AddonEngine {
       eventBridgeConfiguration: { eventBridgeEnabled: true },
     };
     // ElastiCache exports as its regional service principal (documented for buckets with ACLs
-    // disabled: "Grant ElastiCache access to your Amazon S3 bucket").
+    // disabled: "Grant ElastiCache access to your Amazon S3 bucket"), and reads the RDB files an
+    // import seeds a new group with as the same principal (GetObject, ListBucket, GetBucketAcl:
+    // "Seeding a new self-designed cluster with an externally created backup").
     this.exportBucket.addToResourcePolicy(
       new iam.PolicyStatement({
         principals: [new iam.ServicePrincipal(`${Aws.REGION}.elasticache-snapshot.amazonaws.com`)],
@@ -195,6 +201,8 @@ export class RedisAddons extends Construct implements AddonEngine {
         'elasticache:DescribeUserGroups',
         'elasticache:DescribeUsers',
         'elasticache:DescribeSnapshots',
+        // An import seeds the new group on the version the addon's primary runs.
+        'elasticache:DescribeCacheClusters',
         'elasticache:ListTagsForResource',
       ],
       ['*'],
@@ -212,8 +220,10 @@ export class RedisAddons extends Construct implements AddonEngine {
     );
     // Exports: CopySnapshot's caller must see the bucket; the provider lists and hashes exports.
     allow(['s3:GetBucketLocation', 's3:ListBucket'], [this.exportBucket.bucketArn]);
-    // DeleteObject: a backup that fails after its export removes the copy.
+    // DeleteObject: a backup that fails after its export removes the copy; an import's copy goes too.
     allow(['s3:GetObject', 's3:DeleteObject'], [this.exportBucket.arnForObjects('*')]);
+    // An import copies the uploaded RDB file here (CopyObject) for ElastiCache to seed from.
+    allow(['s3:PutObject'], [this.exportBucket.arnForObjects(`${REDIS_IMPORTS_PREFIX}*`)]);
 
     const ack = (resource: string, reason: string) =>
       acknowledgeNag(grantee, `IAM5[Resource::${resource}]`, reason);
@@ -236,6 +246,10 @@ export class RedisAddons extends Construct implements AddonEngine {
     ack(
       `<${bucketId}.Arn>/*`,
       'Exports are written per backup under names ElastiCache derives from the backup',
+    );
+    ack(
+      `<${bucketId}.Arn>/${REDIS_IMPORTS_PREFIX}*`,
+      'One copy of an uploaded RDB file per import, named after the import at run time',
     );
   }
 

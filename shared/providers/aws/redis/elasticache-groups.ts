@@ -31,6 +31,13 @@ export const groupStateOf = (group: ReplicationGroup): InstanceState => {
       reason: `ElastiCache could not create replication group ${group.ReplicationGroupId} (create-failed): check the node type's availability and the subnet group's capacity`,
     };
   }
+  // Seeding failed (an RDB of a newer format than the engine, larger than the node, or corrupt).
+  if (status === 'restore-failed') {
+    return {
+      status: 'failed',
+      reason: `ElastiCache could not load the data into replication group ${group.ReplicationGroupId} (restore-failed): the RDB file may be of a newer format than the engine version, larger than the node's memory, or damaged`,
+    };
+  }
   const endpoint = primaryEndpointOf(group);
   if (SERVING.has(status) && endpoint) return { status: 'available', endpoint };
   return { status: 'creating' };

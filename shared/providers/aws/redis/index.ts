@@ -1,5 +1,5 @@
 import type { EC2Client } from '@aws-sdk/client-ec2';
-import type { ElastiCacheClient } from '@aws-sdk/client-elasticache';
+import type { ElastiCacheClient, ReplicationGroup } from '@aws-sdk/client-elasticache';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { ProviderError, TransientError } from '../../../errors.ts';
 import type {
@@ -16,6 +16,7 @@ import { addonTags } from '../rds/rds-instances.ts';
 import { TAG_KEYS } from '../tags.ts';
 import { type ElastiCacheSend, groupStateOf, ReplicationGroups } from './elasticache-groups.ts';
 import { baseIdOf, isValidGroupId, restoredGroupIdOf } from './names.ts';
+import { type GroupSeed, RedisImports } from './redis-imports.ts';
 import { RedisRestore } from './redis-restore.ts';
 import { deleteRedisSnapshot, RedisSnapshots } from './redis-snapshots.ts';
 import { RedisUsers } from './redis-users.ts';
@@ -43,6 +44,8 @@ export interface ElastiCacheRedisProviderProps {
    * own service principal, which only a bucket made for it admits (infra/aws/constructs/engines/redis.ts).
    */
   exportBucket?: string;
+  /** Part size of the multipart copy of large imported files (tests make it small). @default 256 MiB */
+  importCopyPartBytes?: number;
   /** @default 1 (ElastiCache's automatic daily backups, beside the platform's snapshot backups) */
   snapshotRetentionDays?: number;
 }
@@ -67,6 +70,7 @@ export class ElastiCacheRedisProvider implements EngineProvider, SnapshotProvide
   private readonly users: RedisUsers;
   private readonly snapshots: RedisSnapshots;
   private readonly restores: RedisRestore;
+  private readonly imports: RedisImports;
 
   readonly exportBucket: string | undefined;
 
@@ -89,8 +93,14 @@ export class ElastiCacheRedisProvider implements EngineProvider, SnapshotProvide
       subnetGroupName: props.cacheSubnetGroupName,
       kmsKeyId: props.kmsKeyId,
       securityGroupOf: (resourceId) => this.securityGroups.findAddonGroupId(resourceId),
-      snapshotVersionOf: async (snapshotId) => (await this.snapshots.find(snapshotId))?.EngineVersion,
+      seedOf: (snapshotId, current) => this.seedOf(snapshotId, current),
     });
+    this.imports = new RedisImports(
+      this.elasticache,
+      props.s3,
+      props.exportBucket,
+      props.importCopyPartBytes,
+    );
   }
 
   async createInstance(spec: InstanceSpec): Promise<void> {
@@ -180,8 +190,36 @@ export class ElastiCacheRedisProvider implements EngineProvider, SnapshotProvide
     return this.snapshots.describe(snapshotId);
   }
 
-  deleteSnapshot(snapshotId: string): Promise<void> {
-    return deleteRedisSnapshot(this.elasticache, snapshotId);
+  /**
+   * Deletes the ElastiCache snapshot, or the copy an import made: an import's snapshot id never
+   * names an ElastiCache snapshot, and DeleteSnapshot of an absent one is refused by the
+   * tag-conditioned grant, hence the look first.
+   */
+  async deleteSnapshot(snapshotId: string): Promise<void> {
+    if (await this.snapshots.find(snapshotId)) await deleteRedisSnapshot(this.elasticache, snapshotId);
+    await this.imports.delete(snapshotId);
+  }
+
+  /**
+   * An uploaded RDB file becomes restorable as `snapshotId`: copied to the export bucket, from
+   * which the restore seeds the new replication group (`RedisImports`). ElastiCache checks the
+   * file only then: one it cannot load fails the restore, and the addon keeps its data.
+   */
+  importSnapshot(_resourceId: string, snapshotId: string, source: { bucket: string; key: string }) {
+    return this.imports.copy(snapshotId, source);
+  }
+
+  private async seedOf(snapshotId: string, current: ReplicationGroup): Promise<GroupSeed> {
+    const snapshot = await this.snapshots.find(snapshotId);
+    if (!snapshot) {
+      const imported = await this.imports.seedOf(snapshotId, current);
+      if (imported) return imported;
+    }
+    // Absent altogether: ElastiCache says so (SnapshotNotFound).
+    return {
+      SnapshotName: snapshotId,
+      ...(snapshot?.EngineVersion ? { EngineVersion: snapshot.EngineVersion } : {}),
+    };
   }
 
   restoreSnapshot(resourceId: string, snapshotId: string, restoreId: string): Promise<void> {

@@ -34,6 +34,9 @@ export const customerUserIdOf = (resourceId: string): string => `${baseIdOf(reso
 /** The addon's user group: one per addon, shared by every replication group it ever has. */
 export const userGroupIdOf = (resourceId: string): string => baseIdOf(resourceId);
 
+/** The export bucket's prefix of imported RDB files (the workflow function may write there only). */
+export const REDIS_IMPORTS_PREFIX = 'imports/';
+
 /** ElastiCache's rules for a replication group id (and the user group ids built the same way). */
 export const isValidGroupId = (id: string): boolean =>
   /^[a-z][a-z0-9-]*$/.test(id) && id.length <= MAX_GROUP_ID && !id.includes('--') && !id.endsWith('-');

@@ -4,6 +4,7 @@ import type { RestoreState } from '../../../ports/engine-provider.ts';
 import { TAG_KEYS } from '../tags.ts';
 import { groupStateOf, primaryEndpointOf, type ReplicationGroups } from './elasticache-groups.ts';
 import { restoredGroupIdOf } from './names.ts';
+import type { GroupSeed } from './redis-imports.ts';
 import type { Pointer, RedisUsers } from './redis-users.ts';
 
 export interface RedisRestoreProps {
@@ -14,15 +15,19 @@ export interface RedisRestoreProps {
   kmsKeyId: string;
   /** The addon's own security group (`AddonSecurityGroups`), found by its resource id. */
   securityGroupOf(resourceId: string): Promise<string | undefined>;
-  /** The engine version a snapshot was taken on: the restored group runs it (not ElastiCache's default). */
-  snapshotVersionOf(snapshotId: string): Promise<string | undefined>;
+  /**
+   * What the new group is seeded with: the ElastiCache snapshot (on the version it was taken on,
+   * not ElastiCache's default), or the RDB file an import copied to S3 (`RedisImports`).
+   */
+  seedOf(snapshotId: string, current: ReplicationGroup): Promise<GroupSeed>;
 }
 
 /*
  * Restoring a snapshot. ElastiCache neither restores into an existing replication group nor
  * renames one, so a restore creates a new group from the snapshot and moves the addon onto it:
  *
- *   1. start: CreateReplicationGroup with `SnapshotName`, id `restoredGroupIdOf(resourceId,
+ *   1. start: CreateReplicationGroup with `SnapshotName` (or, for an imported RDB file,
+ *      `SnapshotArns`: `RedisImports`), id `restoredGroupIdOf(resourceId,
  *      restoreId)` (deterministic: a retried call finds it), the settings of the addon's current
  *      group (node type, number of nodes, failover), its security group, the shared subnet
  *      group and user group (same users and passwords), tagged `addons:restore=<restore id>`.
@@ -48,16 +53,15 @@ export class RedisRestore {
       throw new ProviderError(`The addon's replication group ${pointer.current} does not exist`, 'NotFound');
     }
     const securityGroup = await this.props.securityGroupOf(resourceId);
-    const version = await this.props.snapshotVersionOf(snapshotId);
+    const seed = await this.props.seedOf(snapshotId, current);
     const nodes = Math.max(1, current.MemberClusters?.length ?? 1);
     const failover = current.AutomaticFailover === 'enabled' || current.AutomaticFailover === 'enabling';
     await groups.create(
       {
         ReplicationGroupId: target,
         ReplicationGroupDescription: `Restore ${restoreId} of ${resourceId}`.slice(0, 255),
-        SnapshotName: snapshotId,
+        ...seed,
         Engine: 'redis',
-        ...(version ? { EngineVersion: version } : {}),
         CacheNodeType: current.CacheNodeType,
         NumCacheClusters: nodes,
         AutomaticFailoverEnabled: failover,

@@ -1,0 +1,71 @@
+import { ProviderError } from '../errors.ts';
+import type { EngineAdapters } from '../ports/engine-provider.ts';
+import type { SecretStore } from '../ports/secret-store.ts';
+import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
+import { connectionUri } from './credentials.ts';
+
+export interface RestoreEndpointDeps {
+  store: AddonStore;
+  /** The connection details; a deployment without them cannot follow a restore that moves the addon. */
+  secrets?: SecretStore | undefined;
+}
+
+type OperationRef = { projectId: string; addonId: string; operationId: string };
+
+/**
+ * A restore moved the addon to a new endpoint (ElastiCache restores into a new replication
+ * group, whether from a backup's snapshot or an imported RDB): rewrite the connection details
+ * (host, port, URI; user and password stay), the addon's endpoint, and say so on the operation.
+ * Shared by the backup and import restores so both tell the user the same thing. Idempotent:
+ * nothing changes when the secret already names `endpoint`.
+ */
+export const moveAddon = async (
+  deps: RestoreEndpointDeps,
+  task: OperationRef,
+  addon: AddonRecord,
+  endpoint: { host: string; port: number },
+): Promise<void> => {
+  // Nothing moved (the usual case: RDS swaps names, the local target swaps data directories).
+  if (addon.endpoint?.host === endpoint.host && addon.endpoint.port === endpoint.port) return;
+  const { secrets } = deps;
+  if (!secrets)
+    throw new ProviderError(
+      'The restore moved the addon, but this deployment cannot update connection details',
+    );
+  const secret = await secrets.get(task);
+  if (!secret)
+    throw new ProviderError('The connection details were lost before the restore could update them');
+  if (secret.host === endpoint.host && secret.port === endpoint.port) return;
+  const moved = { ...secret, host: endpoint.host, port: endpoint.port };
+  await secrets.put(task, { ...moved, uri: connectionUri(moved) });
+  if (addon.currentOperationId === task.operationId) {
+    await deps.store.updateAddonForOperation(addon, task.operationId, { endpoint });
+  }
+  await deps.store.updateOperation(task.projectId, task.operationId, {
+    message: `The restore moved the addon to a new endpoint (${endpoint.host}:${endpoint.port}): its connection details changed. Fetch them again and reconnect; the user and password are the same.`,
+  });
+};
+
+/**
+ * A restore the workflow gave up on had finished after all (`discardRestore` said `completed`):
+ * if it moved the addon, the connection details must follow. The restore says where it went; one
+ * still tidying up (ElastiCache deleting the previous group) does not yet, and the addon's
+ * instance does.
+ */
+export const followFinishedRestore = async (
+  deps: RestoreEndpointDeps,
+  engine: EngineAdapters,
+  task: OperationRef & { snapshotId: string },
+  addon: AddonRecord,
+): Promise<void> => {
+  const restore = await engine.snapshots.describeRestore(addon.resourceId, task.snapshotId, task.operationId);
+  const instance =
+    restore.status === 'restoring' ? await engine.provider.describeInstance(addon.resourceId) : undefined;
+  const endpoint =
+    restore.status === 'available'
+      ? restore.endpoint
+      : instance?.status === 'available'
+        ? instance.endpoint
+        : undefined;
+  if (endpoint) await moveAddon(deps, task, addon, endpoint);
+};
