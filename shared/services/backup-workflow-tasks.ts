@@ -20,6 +20,7 @@ import {
   isImportSource,
   type RestoreTask,
 } from './import-restore-tasks.ts';
+import { restoreCheck } from './restore-checks.ts';
 import { CleanupFailureFields, failureReason } from './workflow-tasks.ts';
 
 const Ref = { projectId: z.string(), addonId: z.string(), operationId: z.string(), backupId: z.string() };
@@ -404,16 +405,9 @@ export class BackupWorkflowTasks {
       this.snapshotIdOf(backup),
       task.operationId,
     );
-    const attempts = task.attempts + 1;
-    if (state.status === 'failed') throw new ProviderError(state.reason, 'RestoreFailed');
+    const check = restoreCheck(state, task, 'The restore');
     if (state.status === 'available' && state.endpoint) await this.moveAddon(task, addon, state.endpoint);
-    if (state.status === 'restoring' && attempts >= task.maxAttempts) {
-      throw new ProviderError(
-        `The restore was still running after ${attempts} checks; giving up`,
-        'RestoreWaitTimeout',
-      );
-    }
-    return { status: state.status, attempts };
+    return check;
   }
 
   /**

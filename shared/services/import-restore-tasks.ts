@@ -8,6 +8,7 @@ import type { ImportRecord, ImportStore } from '../store/import-store.ts';
 import { nowIso } from '../util/ids.ts';
 import type { BackupTask } from './backup-workflow-tasks.ts';
 import { importPathOf } from './import-service.ts';
+import { restoreCheck } from './restore-checks.ts';
 import { failureReason } from './workflow-tasks.ts';
 
 /** The restore actions; an import-sourced restore runs each of them here. */
@@ -128,15 +129,7 @@ export class ImportRestoreTasks {
       this.snapshotIdOf(addon, record),
       task.operationId,
     );
-    const attempts = task.attempts + 1;
-    if (state.status === 'failed') throw new ProviderError(state.reason, 'RestoreFailed');
-    if (state.status === 'restoring' && attempts >= task.maxAttempts) {
-      throw new ProviderError(
-        `The import was still running after ${attempts} checks; giving up`,
-        'RestoreWaitTimeout',
-      );
-    }
-    return { status: state.status, attempts };
+    return restoreCheck(state, task, 'The import');
   }
 
   private async prepareRestoreJob(task: Task<'prepareRestoreJob'>) {
