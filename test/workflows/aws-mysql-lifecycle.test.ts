@@ -1,10 +1,8 @@
 import { RDSServiceException } from '@aws-sdk/client-rds';
 import { describe, expect, it } from 'vitest';
-import { UnsupportedError } from '#shared/errors.ts';
 import { restoreIdentifiers } from '#shared/providers/aws/rds/rds-restore.ts';
 import { TAG_KEYS } from '#shared/providers/aws/tags.ts';
 import { type CallEnvironment, deniedPermissions, roleStatements } from '../infra/support/iam.ts';
-import { createRequest } from '../support/fixtures.ts';
 import { awsWorkflowSuite, jobSpecOf } from './support/aws-suite.ts';
 import { logicalIdOf } from './support/aws-workflows.ts';
 
@@ -18,12 +16,21 @@ import { logicalIdOf } from './support/aws-workflows.ts';
  */
 
 const PROJECT = 'proj-mysql-aws';
-const { world, recorded, flushCalls, provision, running, backUp, restore, dumpJob, secretName } =
-  awsWorkflowSuite(PROJECT, { namePrefix: 'my', defaults: { engine: 'mysql' } });
-
-const addonGroups = () =>
-  [...world().fake.groups.values()].filter((group) => group.name.startsWith('addon-'));
-const secretOf = (addonId: string) => JSON.parse(String(world().fake.secrets.get(secretName(addonId))));
+const {
+  world,
+  recorded,
+  flushCalls,
+  provision,
+  running,
+  backUp,
+  restore,
+  dumpJob,
+  secretName,
+  secretOf,
+  addonGroups,
+  snapshotTags,
+  expectRefusedBeforeStart,
+} = awsWorkflowSuite(PROJECT, { namePrefix: 'my', defaults: { engine: 'mysql' } });
 
 describe('provision-addon for MySQL on AWS', () => {
   it('creates an RDS for MySQL 8.4 instance on port 3306 with the MySQL TLS parameter group, KMS and tags, and publishes a mysql:// URI', async () => {
@@ -110,17 +117,10 @@ describe('provision-addon for MySQL on AWS', () => {
   });
 
   it('refuses replicas with a 422 naming the field, before anything starts', async () => {
-    const refused = await world()
-      .service.create(PROJECT, createRequest({ name: 'replicated', engine: 'mysql', replicas: 1 }))
-      .catch((error: unknown) => error);
-
-    expect(refused).toBeInstanceOf(UnsupportedError);
-    expect((refused as UnsupportedError).issues).toContainEqual({
-      path: 'body.replicas',
-      message: expect.stringContaining('MySQL'),
-    });
-    await world().workflows.idle();
-    expect(world().fake.calls).toEqual([]);
+    await expectRefusedBeforeStart(
+      { name: 'replicated', replicas: 1 },
+      { path: 'body.replicas', message: expect.stringContaining('MySQL') },
+    );
   });
 
   it('fails the operation when RDS refuses CreateDBInstance, and leaves nothing behind', async () => {
@@ -162,10 +162,7 @@ describe('backup-addon for MySQL on AWS', () => {
       {
         DBSnapshotIdentifier: backup.snapshotId,
         DBInstanceIdentifier: addon.resourceId,
-        Tags: [
-          { Key: TAG_KEYS.deployment, Value: world().env.DEPLOYMENT_NAME },
-          { Key: TAG_KEYS.source, Value: addon.resourceId },
-        ],
+        Tags: snapshotTags(addon),
       },
     ]);
     expect(world().runTaskCalls).toEqual([]);

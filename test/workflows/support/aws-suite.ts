@@ -1,4 +1,6 @@
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
+import { UnsupportedError } from '#shared/errors.ts';
+import { TAG_KEYS } from '#shared/providers/aws/tags.ts';
 import { type JobSpec, JobSpecSchema } from '#shared/schemas/job.ts';
 import type { AddonRecord } from '#shared/store/addon-store.ts';
 import type { AwsCall } from '../../infra/support/iam.ts';
@@ -100,6 +102,37 @@ export const awsWorkflowSuite = (
 
   const secretName = (addonId: string) => `${world().env.SECRET_NAME_PREFIX}${project}/${addonId}`;
 
+  /** The connection details the workflow stored for an addon, parsed. */
+  const secretOf = (addonId: string) => JSON.parse(String(world().fake.secrets.get(secretName(addonId))));
+
+  /** The addons' own security groups in the fake EC2 (not the stack's or the projects' client groups). */
+  const addonGroups = () =>
+    [...world().fake.groups.values()].filter((group) => group.name.startsWith('addon-'));
+
+  /** The tags every snapshot of an addon carries: the deployment's, and the addon it was taken of. */
+  const snapshotTags = (addon: Pick<AddonRecord, 'resourceId'>) => [
+    { Key: TAG_KEYS.deployment, Value: world().env.DEPLOYMENT_NAME },
+    { Key: TAG_KEYS.source, Value: addon.resourceId },
+  ];
+
+  /**
+   * A create the engine cannot honour is a 422 naming the field (`issue`), refused before any
+   * workflow starts: no AWS call at all.
+   */
+  const expectRefusedBeforeStart = async (
+    overrides: Record<string, unknown>,
+    issue: { path: string; message: unknown },
+  ) => {
+    const refused = await world()
+      .service.create(project, createRequest({ ...defaults, ...overrides }))
+      .catch((error: unknown) => error);
+
+    expect(refused).toBeInstanceOf(UnsupportedError);
+    expect((refused as UnsupportedError).issues).toContainEqual(issue);
+    await world().workflows.idle();
+    expect(world().fake.calls).toEqual([]);
+  };
+
   return {
     world,
     recorded,
@@ -111,6 +144,10 @@ export const awsWorkflowSuite = (
     deleteAddon,
     dumpJob,
     secretName,
+    secretOf,
+    addonGroups,
+    snapshotTags,
+    expectRefusedBeforeStart,
   };
 };
 
