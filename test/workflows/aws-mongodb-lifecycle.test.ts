@@ -3,7 +3,6 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { restoreIdentifiers } from '#shared/providers/aws/rds/rds-restore.ts';
 import { TAG_KEYS } from '#shared/providers/aws/tags.ts';
 import {
-  type CallEnvironment,
   deniedPermissions,
   FUNCTION_BASELINE_ACTIONS,
   roleStatements,
@@ -33,10 +32,13 @@ const {
   restore,
   dumpJob,
   secretName,
-  secretOf,
-  addonGroups,
-  snapshotTags,
+  deleteAddon,
   expectRefusedBeforeStart,
+  expectAddonGone,
+  callEnvironment,
+  snapshotTags,
+  addonGroups,
+  secretOf,
 } = awsWorkflowSuite(PROJECT, { namePrefix: 'mg', defaults: { engine: 'mongodb' } });
 
 let docdb: FakeDocdb;
@@ -300,14 +302,9 @@ describe('restore-addon for MongoDB on AWS', () => {
 describe('delete-addon for MongoDB on AWS', () => {
   it('deletes the instances, then the cluster (protection off, no final snapshot), its security group and its secret', async () => {
     const addon = await running();
-    const { operation } = await world().service.delete(PROJECT, addon.id);
-    await world().workflows.idle();
 
-    expect(await world().store.getOperation(PROJECT, operation.id)).toMatchObject({
-      status: 'completed',
-      error: null,
-    });
-    expect(await world().store.findAddon(PROJECT, addon.id)).toBeUndefined();
+    expect(await deleteAddon(addon.id)).toMatchObject({ status: 'completed', error: null });
+    await expectAddonGone(addon);
     expect(world().fake.inputsOf('rds', 'ModifyDBCluster')).toEqual([
       { DBClusterIdentifier: addon.resourceId, DeletionProtection: false, ApplyImmediately: true },
     ]);
@@ -319,8 +316,6 @@ describe('delete-addon for MongoDB on AWS', () => {
     ]);
     expect(docdb.clusters.has(addon.resourceId)).toBe(false);
     expect(docdb.instances.size).toBe(0);
-    expect(addonGroups().some((group) => group.name === addon.resourceId)).toBe(false);
-    expect(world().fake.secrets.has(secretName(addon.id))).toBe(false);
   });
 });
 
@@ -329,12 +324,7 @@ describe('the workflow function role, over MongoDB addons', () => {
     flushCalls();
     const { json } = world().synthesized;
     const roleId = logicalIdOf(world().synthesized, world().synthesized.stack.workflows.taskFunction.role);
-    const env: CallEnvironment = {
-      tableKeyArn: world().env.SECRETS_KMS_KEY_ID,
-      secretsKeyArn: world().env.SECRETS_KMS_KEY_ID,
-      bucketKeyArn: world().env.STORAGE_KMS_KEY_ID,
-      storageKeyArn: world().env.STORAGE_KMS_KEY_ID,
-    };
+    const env = callEnvironment();
     for (const command of [
       'CreateDBCluster',
       'CreateDBInstance',

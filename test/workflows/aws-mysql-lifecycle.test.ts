@@ -2,7 +2,7 @@ import { RDSServiceException } from '@aws-sdk/client-rds';
 import { describe, expect, it } from 'vitest';
 import { restoreIdentifiers } from '#shared/providers/aws/rds/rds-restore.ts';
 import { TAG_KEYS } from '#shared/providers/aws/tags.ts';
-import { type CallEnvironment, deniedPermissions, roleStatements } from '../infra/support/iam.ts';
+import { deniedPermissions, roleStatements } from '../infra/support/iam.ts';
 import { awsWorkflowSuite, jobSpecOf } from './support/aws-suite.ts';
 import { logicalIdOf } from './support/aws-workflows.ts';
 
@@ -26,10 +26,13 @@ const {
   restore,
   dumpJob,
   secretName,
-  secretOf,
-  addonGroups,
-  snapshotTags,
+  deleteAddon,
   expectRefusedBeforeStart,
+  expectAddonGone,
+  callEnvironment,
+  snapshotTags,
+  addonGroups,
+  secretOf,
 } = awsWorkflowSuite(PROJECT, { namePrefix: 'my', defaults: { engine: 'mysql' } });
 
 describe('provision-addon for MySQL on AWS', () => {
@@ -293,14 +296,9 @@ describe('restore-addon for MySQL on AWS', () => {
 describe('delete-addon for MySQL on AWS', () => {
   it('deletes the instance (protection off, no final snapshot), its security group and its secret', async () => {
     const addon = await running();
-    const { operation } = await world().service.delete(PROJECT, addon.id);
-    await world().workflows.idle();
 
-    expect(await world().store.getOperation(PROJECT, operation.id)).toMatchObject({
-      status: 'completed',
-      error: null,
-    });
-    expect(await world().store.findAddon(PROJECT, addon.id)).toBeUndefined();
+    expect(await deleteAddon(addon.id)).toMatchObject({ status: 'completed', error: null });
+    await expectAddonGone(addon);
     expect(world().fake.inputsOf('rds', 'ModifyDBInstance')).toEqual([
       { DBInstanceIdentifier: addon.resourceId, DeletionProtection: false, ApplyImmediately: true },
     ]);
@@ -308,8 +306,6 @@ describe('delete-addon for MySQL on AWS', () => {
       { DBInstanceIdentifier: addon.resourceId, SkipFinalSnapshot: true, DeleteAutomatedBackups: false },
     ]);
     expect(world().fake.instances.has(addon.resourceId)).toBe(false);
-    expect(addonGroups().some((group) => group.name === addon.resourceId)).toBe(false);
-    expect(world().fake.secrets.has(secretName(addon.id))).toBe(false);
   });
 });
 
@@ -318,12 +314,7 @@ describe('the workflow function role, over MySQL addons', () => {
     flushCalls();
     const { json } = world().synthesized;
     const roleId = logicalIdOf(world().synthesized, world().synthesized.stack.workflows.taskFunction.role);
-    const env: CallEnvironment = {
-      tableKeyArn: world().env.SECRETS_KMS_KEY_ID,
-      secretsKeyArn: world().env.SECRETS_KMS_KEY_ID,
-      bucketKeyArn: world().env.STORAGE_KMS_KEY_ID,
-      storageKeyArn: world().env.STORAGE_KMS_KEY_ID,
-    };
+    const env = callEnvironment();
     expect(recorded.some((call) => call.command === 'RestoreDBInstanceFromDBSnapshot')).toBe(true);
     expect(recorded.some((call) => call.input.Engine === 'mysql')).toBe(true);
     expect(deniedPermissions(roleStatements(json, roleId), recorded, env)).toEqual([]);

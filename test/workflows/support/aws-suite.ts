@@ -3,7 +3,7 @@ import { UnsupportedError } from '#shared/errors.ts';
 import { TAG_KEYS } from '#shared/providers/aws/tags.ts';
 import { type JobSpec, JobSpecSchema } from '#shared/schemas/job.ts';
 import type { AddonRecord } from '#shared/store/addon-store.ts';
-import type { AwsCall } from '../../infra/support/iam.ts';
+import type { AwsCall, CallEnvironment } from '../../infra/support/iam.ts';
 import { createRequest } from '../../support/fixtures.ts';
 import { type AwsWorkflowWorld, startAwsWorkflowWorld } from './aws-workflows.ts';
 
@@ -105,6 +105,24 @@ export const awsWorkflowSuite = (
   /** The connection details the workflow stored for an addon, parsed. */
   const secretOf = (addonId: string) => JSON.parse(String(world().fake.secrets.get(secretName(addonId))));
 
+  /**
+   * What the role checks need of the deployment: the KMS keys of the table, the secrets, the bucket
+   * and the storage, as the workflow function's environment names them.
+   */
+  const callEnvironment = (): CallEnvironment => ({
+    tableKeyArn: world().env.SECRETS_KMS_KEY_ID,
+    secretsKeyArn: world().env.SECRETS_KMS_KEY_ID,
+    bucketKeyArn: world().env.STORAGE_KMS_KEY_ID,
+    storageKeyArn: world().env.STORAGE_KMS_KEY_ID,
+  });
+
+  /** A deleted addon left nothing of its own: no record, no security group, no secret. */
+  const expectAddonGone = async (addon: Pick<AddonRecord, 'id' | 'resourceId'>) => {
+    expect(await world().store.findAddon(project, addon.id)).toBeUndefined();
+    expect(addonGroups().some((group) => group.name === addon.resourceId)).toBe(false);
+    expect(world().fake.secrets.has(secretName(addon.id))).toBe(false);
+  };
+
   /** The addons' own security groups in the fake EC2 (not the stack's or the projects' client groups). */
   const addonGroups = () =>
     [...world().fake.groups.values()].filter((group) => group.name.startsWith('addon-'));
@@ -144,10 +162,12 @@ export const awsWorkflowSuite = (
     deleteAddon,
     dumpJob,
     secretName,
-    secretOf,
-    addonGroups,
-    snapshotTags,
     expectRefusedBeforeStart,
+    expectAddonGone,
+    callEnvironment,
+    snapshotTags,
+    addonGroups,
+    secretOf,
   };
 };
 
