@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isListening, pollUntil } from '../support/http.ts';
 import { localPlatformForFile } from '../support/local-platform.ts';
+import { type MariaDbCredentials, mariadbRows } from '../support/mariadb-cli.ts';
 import { backUpAndWait, operationEnded } from '../support/operations.ts';
 import { pgFingerprint, pgQuery } from '../support/pg-fingerprint.ts';
 
@@ -237,28 +238,8 @@ describe('imports into Redis addons', () => {
 });
 
 describe('imports into MySQL addons', () => {
-  type Credentials = { host: string; port: number; username: string; password: string; database: string };
-  /** Statements through the `mariadb` command-line client; rows as tab-separated fields. */
-  const mariadb = (credentials: Credentials, statements: string): string[][] => {
-    const run = spawnSync(
-      'mariadb',
-      [
-        `--host=${credentials.host}`,
-        `--port=${credentials.port}`,
-        `--user=${credentials.username}`,
-        `--database=${credentials.database}`,
-        '--batch',
-        '--skip-column-names',
-        '--connect-timeout=5',
-      ],
-      { input: statements, env: { ...process.env, MYSQL_PWD: credentials.password }, encoding: 'utf8' },
-    );
-    if (run.status !== 0) throw new Error(`mariadb exited ${run.status}: ${run.stderr}`);
-    return run.stdout
-      .split('\n')
-      .filter(Boolean)
-      .map((line) => line.split('\t'));
-  };
+  type Credentials = MariaDbCredentials;
+  const mariadb = (credentials: Credentials, statements: string) => mariadbRows(credentials, statements);
   /** CHECKSUM TABLE of every base table. */
   const fingerprint = (credentials: Credentials) => {
     const tables = mariadb(
