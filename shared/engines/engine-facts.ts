@@ -88,3 +88,22 @@ export const RDS_PLANS: Plan[] = [
   { id: 'large', vcpu: 2, memoryMiB: 8192, instanceClass: 'db.m6g.large' },
   { id: 'xlarge', vcpu: 4, memoryMiB: 16384, instanceClass: 'db.m6g.xlarge' },
 ];
+
+/**
+ * An RDS engine's sizing in the catalog (RDS for PostgreSQL and for MySQL alike): the RDS
+ * instance classes, gp3 storage from RDS's 20 GiB minimum, and up to five read replicas.
+ */
+export const RDS_SIZING: Pick<CatalogEntry, 'plans' | 'defaultPlan' | 'storageGiB' | 'maxReplicas'> = {
+  plans: RDS_PLANS,
+  defaultPlan: 'nano',
+  storageGiB: { min: 20, max: 1024, default: 20 },
+  maxReplicas: 5,
+};
+
+/** What every engine with backups offers on a target: addons, dump backups and snapshot backups. */
+export const BACKED_UP: Capabilities = {
+  ...NO_CAPABILITIES,
+  provision: true,
+  dumpBackup: true,
+  snapshotBackup: true,
+};

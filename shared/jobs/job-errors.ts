@@ -1,4 +1,4 @@
-import { ProviderError } from '../errors.ts';
+import { ProviderError, TransientError } from '../errors.ts';
 
 /** A job stopped by its AbortSignal (the task was stopped, the operation aborted). */
 export const abortedError = (job: 'dump' | 'restore', signal: AbortSignal): ProviderError => {
@@ -33,4 +33,19 @@ export const isTransientS3Error = (error: unknown): boolean => {
     e.name === 'TimeoutError' ||
     e.name === 'SlowDown'
   );
+};
+
+/**
+ * What a failed dump or restore tool's message means, for engines whose tools say it in their
+ * stderr: `transient` matches what a later attempt may get past (the job is retried), `refused`
+ * a server that could not be reached (`ConnectionFailed`); anything else failed the phase.
+ */
+export const classifyToolMessage = (
+  message: string,
+  phase: 'dump' | 'restore',
+  patterns: { transient: RegExp; refused: RegExp },
+): Error => {
+  if (patterns.transient.test(message)) return new TransientError(message);
+  if (patterns.refused.test(message)) return new ProviderError(message, 'ConnectionFailed');
+  return new ProviderError(message, phase === 'dump' ? 'DumpFailed' : 'RestoreFailed');
 };

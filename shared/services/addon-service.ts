@@ -31,6 +31,26 @@ export interface AddonServiceDeps {
 export const toAddon = ({ revision: _revision, resourceId: _resourceId, ...addon }: AddonRecord): Addon =>
   addon;
 
+/**
+ * An operation that could not be started: it is marked failed with `code` and `message`, and the
+ * addon's operation lock released with the addon left in `addonStatus` (`running` when the addon
+ * is untouched, `failed` when its create or change never began).
+ */
+export const failOperationAndRelease = async (
+  store: AddonStore,
+  addon: AddonRecord,
+  operationId: string,
+  error: { code: string; message: string },
+  addonStatus: AddonRecord['status'],
+): Promise<void> => {
+  await store.updateOperation(addon.projectId, operationId, {
+    status: 'failed',
+    error,
+    completedAt: nowIso(),
+  });
+  await store.updateAddonForOperation(addon, operationId, { status: addonStatus }, { release: true });
+};
+
 export const newOperation = (type: OperationType, projectId: string, addonId: string): Operation => ({
   id: newId('op'),
   type,
@@ -181,16 +201,12 @@ export class AddonService {
       });
     } catch (error) {
       const message = `The ${workflow} workflow could not be started: ${userFacingMessage(error)}`;
-      await this.deps.store.updateOperation(addon.projectId, operation.id, {
-        status: 'failed',
-        error: { code: 'WorkflowStartFailed', message },
-        completedAt: nowIso(),
-      });
-      await this.deps.store.updateAddonForOperation(
+      await failOperationAndRelease(
+        this.deps.store,
         addon,
         operation.id,
-        { status: 'failed' },
-        { release: true },
+        { code: 'WorkflowStartFailed', message },
+        'failed',
       );
       throw new ServiceUnavailableError(message, { cause: error });
     }

@@ -14,7 +14,7 @@ import type { BackupRecord, BackupStore } from '../store/backup-store.ts';
 import { deterministicId, newId, nowIso } from '../util/ids.ts';
 import { userFacingMessage } from '../util/redact.ts';
 import { compareVersions } from '../util/versions.ts';
-import { newOperation } from './addon-service.ts';
+import { failOperationAndRelease, newOperation } from './addon-service.ts';
 
 export interface BackupServiceDeps {
   store: AddonStore;
@@ -176,17 +176,13 @@ export class BackupService {
     }
   }
 
-  private async release(addon: AddonRecord, operation: Operation, message: string) {
-    await this.deps.store.updateOperation(addon.projectId, operation.id, {
-      status: 'failed',
-      error: { code: 'BackupStartFailed', message },
-      completedAt: nowIso(),
-    });
-    await this.deps.store.updateAddonForOperation(
+  private release(addon: AddonRecord, operation: Operation, message: string) {
+    return failOperationAndRelease(
+      this.deps.store,
       addon,
       operation.id,
-      { status: 'running' },
-      { release: true },
+      { code: 'BackupStartFailed', message },
+      'running',
     );
   }
 

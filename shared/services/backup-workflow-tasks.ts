@@ -19,6 +19,7 @@ import {
   isImportSource,
   type RestoreTask,
 } from './import-restore-tasks.ts';
+import { restoreCheck } from './restore-checks.ts';
 import { followFinishedRestore, moveAddon } from './restore-endpoint.ts';
 import { CleanupFailureFields, failureReason } from './workflow-tasks.ts';
 
@@ -405,17 +406,10 @@ export class BackupWorkflowTasks {
       this.snapshotIdOf(backup),
       task.operationId,
     );
-    const attempts = task.attempts + 1;
-    if (state.status === 'failed') throw new ProviderError(state.reason, 'RestoreFailed');
+    const check = restoreCheck(state, task, 'The restore');
     if (state.status === 'available' && state.endpoint)
       await moveAddon(this.deps, task, addon, state.endpoint);
-    if (state.status === 'restoring' && attempts >= task.maxAttempts) {
-      throw new ProviderError(
-        `The restore was still running after ${attempts} checks; giving up`,
-        'RestoreWaitTimeout',
-      );
-    }
-    return { status: state.status, attempts };
+    return check;
   }
 
   private async prepareRestoreJob(task: Task<'prepareRestoreJob'>) {

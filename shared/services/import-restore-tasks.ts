@@ -9,6 +9,7 @@ import type { ImportRecord, ImportStore } from '../store/import-store.ts';
 import { nowIso } from '../util/ids.ts';
 import type { BackupTask } from './backup-workflow-tasks.ts';
 import { importPathOf } from './import-service.ts';
+import { restoreCheck } from './restore-checks.ts';
 import { followFinishedRestore, moveAddon } from './restore-endpoint.ts';
 import { failureReason } from './workflow-tasks.ts';
 
@@ -132,18 +133,11 @@ export class ImportRestoreTasks {
       this.snapshotIdOf(addon, record),
       task.operationId,
     );
-    const attempts = task.attempts + 1;
-    if (state.status === 'failed') throw new ProviderError(state.reason, 'RestoreFailed');
+    const check = restoreCheck(state, task, 'The import');
     // As a backup's restore: a new endpoint (ElastiCache) rewrites the connection details.
     if (state.status === 'available' && state.endpoint)
       await moveAddon(this.deps, task, addon, state.endpoint);
-    if (state.status === 'restoring' && attempts >= task.maxAttempts) {
-      throw new ProviderError(
-        `The import was still running after ${attempts} checks; giving up`,
-        'RestoreWaitTimeout',
-      );
-    }
-    return { status: state.status, attempts };
+    return check;
   }
 
   private async prepareRestoreJob(task: Task<'prepareRestoreJob'>) {

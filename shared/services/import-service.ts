@@ -26,7 +26,7 @@ import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
 import type { ImportRecord, ImportStore } from '../store/import-store.ts';
 import { newId, nowIso } from '../util/ids.ts';
 import { userFacingMessage } from '../util/redact.ts';
-import { newOperation } from './addon-service.ts';
+import { failOperationAndRelease, newOperation } from './addon-service.ts';
 
 export interface ImportServiceDeps {
   store: AddonStore;
@@ -396,17 +396,13 @@ export class ImportService {
       });
   }
 
-  private async release(addon: AddonRecord, operation: Operation, message: string) {
-    await this.deps.store.updateOperation(addon.projectId, operation.id, {
-      status: 'failed',
-      error: { code: 'ImportStartFailed', message },
-      completedAt: nowIso(),
-    });
-    await this.deps.store.updateAddonForOperation(
+  private release(addon: AddonRecord, operation: Operation, message: string) {
+    return failOperationAndRelease(
+      this.deps.store,
       addon,
       operation.id,
-      { status: 'running' },
-      { release: true },
+      { code: 'ImportStartFailed', message },
+      'running',
     );
   }
 

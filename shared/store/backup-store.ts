@@ -13,7 +13,7 @@ import { boundedError } from '../schemas/bounds.ts';
 import type { Page, PaginationQuery } from '../schemas/common.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { isConditionFailure, notTerminal, setExpression } from './expressions.ts';
-import { queryAddonIndexPage } from './pages.ts';
+import { type ExpiryPage, queryAddonIndexPage, queryExpiryIndexPage } from './pages.ts';
 import { QuotaCounters } from './quota-counters.ts';
 import { keys } from './table.ts';
 
@@ -227,21 +227,8 @@ export class BackupStore {
   async listExpiredBackups(
     now: string,
     page: { limit?: number; start?: Record<string, unknown> } = {},
-  ): Promise<{ items: BackupRecord[]; next: Record<string, unknown> | undefined }> {
-    const result = await this.send(
-      new QueryCommand({
-        TableName: this.props.tableName,
-        IndexName: 'gsi2',
-        KeyConditionExpression: 'gsi2pk = :pk AND gsi2sk < :now',
-        ExpressionAttributeValues: { ':pk': 'EXPIRES', ':now': now },
-        Limit: page.limit ?? 100,
-        ExclusiveStartKey: page.start,
-      }),
-    );
-    return {
-      items: ((result.Items as Record<string, unknown>[]) ?? []).map(toBackup),
-      next: result.LastEvaluatedKey as Record<string, unknown> | undefined,
-    };
+  ): Promise<ExpiryPage<BackupRecord>> {
+    return queryExpiryIndexPage(this.props, 'EXPIRES', now, page, toBackup);
   }
 
   // Schedules ----------------------------------------------------------------------------

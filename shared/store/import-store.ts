@@ -3,7 +3,6 @@ import {
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
-  QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, NotFoundError } from '../errors.ts';
@@ -12,7 +11,7 @@ import { boundedError } from '../schemas/bounds.ts';
 import type { Page, PaginationQuery } from '../schemas/common.ts';
 import { type Import, ImportSchema, type ImportStatus } from '../schemas/import.ts';
 import { isConditionFailure, setExpression } from './expressions.ts';
-import { queryAddonIndexPage } from './pages.ts';
+import { type ExpiryPage, queryAddonIndexPage, queryExpiryIndexPage } from './pages.ts';
 
 /** Where an import's file is: the uploaded object, and (engines that load snapshots) the snapshot made of it. */
 export interface ImportRecord extends Import {
@@ -142,20 +141,7 @@ export class ImportStore {
   async listExpiredImports(
     now: string,
     page: { limit?: number; start?: Record<string, unknown> } = {},
-  ): Promise<{ items: ImportRecord[]; next: Record<string, unknown> | undefined }> {
-    const result = await this.send(
-      new QueryCommand({
-        TableName: this.props.tableName,
-        IndexName: 'gsi2',
-        KeyConditionExpression: 'gsi2pk = :pk AND gsi2sk < :now',
-        ExpressionAttributeValues: { ':pk': EXPIRY_INDEX, ':now': now },
-        Limit: page.limit ?? 100,
-        ExclusiveStartKey: page.start,
-      }),
-    );
-    return {
-      items: ((result.Items as Record<string, unknown>[]) ?? []).map(toImport),
-      next: result.LastEvaluatedKey as Record<string, unknown> | undefined,
-    };
+  ): Promise<ExpiryPage<ImportRecord>> {
+    return queryExpiryIndexPage(this.props, EXPIRY_INDEX, now, page, toImport);
   }
 }

@@ -34,3 +34,39 @@ export const queryAddonIndexPage = async <T>(
     nextCursor: encodeCursor(result.LastEvaluatedKey),
   };
 };
+
+/** A page of an expiry index scan: raw DynamoDB start/next keys, since only sweepers page it. */
+export interface ExpiryPage<T> {
+  items: T[];
+  next: Record<string, unknown> | undefined;
+}
+
+/**
+ * One page of the items filed under `gsi2pk` in the sparse expiry index (gsi2) whose expiry sort
+ * key is before `now`, across projects, oldest first; `next` is where the following page starts.
+ */
+export const queryExpiryIndexPage = async <T>(
+  props: { client: DynamoDBDocumentClient; tableName: string },
+  gsi2pk: string,
+  now: string,
+  page: { limit?: number; start?: Record<string, unknown> },
+  map: (item: Record<string, unknown>) => T,
+): Promise<ExpiryPage<T>> => {
+  const result = await transientErrors(
+    props.client,
+    'DynamoDB',
+  )(
+    new QueryCommand({
+      TableName: props.tableName,
+      IndexName: 'gsi2',
+      KeyConditionExpression: 'gsi2pk = :pk AND gsi2sk < :now',
+      ExpressionAttributeValues: { ':pk': gsi2pk, ':now': now },
+      Limit: page.limit ?? 100,
+      ExclusiveStartKey: page.start,
+    }),
+  );
+  return {
+    items: (result.Items ?? []).map((item) => map(item)),
+    next: result.LastEvaluatedKey,
+  };
+};

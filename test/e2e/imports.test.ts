@@ -4,12 +4,12 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { removePlatformData } from '../support/data-dir.ts';
-import { client, isListening, pollUntil } from '../support/http.ts';
+import { afterAll, describe, expect, it } from 'vitest';
+import { isListening, pollUntil } from '../support/http.ts';
+import { localPlatformForFile } from '../support/local-platform.ts';
+import { type MariaDbCredentials, mariadbRows } from '../support/mariadb-cli.ts';
 import { backUpAndWait, operationEnded } from '../support/operations.ts';
-import { type PlatformProcess, startPlatformProcess } from '../support/platform-process.ts';
+import { pgFingerprint, pgQuery } from '../support/pg-fingerprint.ts';
 
 /**
  * Imports as a user does them over HTTP: create an import, PUT the file to the presigned URL
@@ -19,21 +19,9 @@ import { type PlatformProcess, startPlatformProcess } from '../support/platform-
  */
 const TOKEN = 'e2e-imports-token-0123456789';
 const PROJECT = 'imports';
-let dataDir: string;
-let platform: PlatformProcess | undefined;
-let api: ReturnType<typeof client>;
 const addonPath = (addonId: string) => `/v1/projects/${PROJECT}/addons/${addonId}`;
 
-beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'addons-e2e-imports-'));
-  platform = await startPlatformProcess({ ADDONS_DATA_DIR: dataDir, ADDONS_TOKEN: TOKEN });
-  api = client(platform.url, TOKEN);
-}, 120_000);
-
-afterAll(async () => {
-  if (platform?.child.exitCode === null) await platform.interrupt();
-  await removePlatformData(dataDir);
-});
+const api = localPlatformForFile('imports', TOKEN);
 
 const createAddon = async (name: string, engine: string) => {
   const created = await api('POST', `/v1/projects/${PROJECT}/addons`, { body: { name, engine } });
@@ -73,30 +61,8 @@ const startAndWait = async (addonId: string, importId: string, body: Record<stri
 };
 
 describe('imports into PostgreSQL addons', () => {
-  const sql = async (uri: string, text: string) => {
-    const connection = new pg.Client({ connectionString: uri, connectionTimeoutMillis: 5_000 });
-    await connection.connect();
-    try {
-      return (await connection.query(text)).rows;
-    } finally {
-      await connection.end();
-    }
-  };
-  /** Each table of the public schema with a checksum of its rows. */
-  const fingerprint = async (uri: string) => {
-    const tables = (
-      await sql(uri, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
-    ).map((row) => row.tablename as string);
-    const sums: Record<string, string> = {};
-    for (const table of tables) {
-      const [row] = await sql(
-        uri,
-        `SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) AS sum FROM "${table}" t`,
-      );
-      sums[table] = row?.sum;
-    }
-    return sums;
-  };
+  const sql = pgQuery;
+  const fingerprint = pgFingerprint;
 
   let source: { addonId: string; credentials: { uri: string } };
   let target: { addonId: string; credentials: { uri: string } };
@@ -272,28 +238,8 @@ describe('imports into Redis addons', () => {
 });
 
 describe('imports into MySQL addons', () => {
-  type Credentials = { host: string; port: number; username: string; password: string; database: string };
-  /** Statements through the `mariadb` command-line client; rows as tab-separated fields. */
-  const mariadb = (credentials: Credentials, statements: string): string[][] => {
-    const run = spawnSync(
-      'mariadb',
-      [
-        `--host=${credentials.host}`,
-        `--port=${credentials.port}`,
-        `--user=${credentials.username}`,
-        `--database=${credentials.database}`,
-        '--batch',
-        '--skip-column-names',
-        '--connect-timeout=5',
-      ],
-      { input: statements, env: { ...process.env, MYSQL_PWD: credentials.password }, encoding: 'utf8' },
-    );
-    if (run.status !== 0) throw new Error(`mariadb exited ${run.status}: ${run.stderr}`);
-    return run.stdout
-      .split('\n')
-      .filter(Boolean)
-      .map((line) => line.split('\t'));
-  };
+  type Credentials = MariaDbCredentials;
+  const mariadb = (credentials: Credentials, statements: string) => mariadbRows(credentials, statements);
   /** CHECKSUM TABLE of every base table. */
   const fingerprint = (credentials: Credentials) => {
     const tables = mariadb(

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removePlatformData } from '../support/data-dir.ts';
 import { client } from '../support/http.ts';
+import { mariadbRows } from '../support/mariadb-cli.ts';
 import { backUpAndWait, operationEnded } from '../support/operations.ts';
 import {
   type PlatformProcess,
@@ -34,27 +35,9 @@ let credentials: {
 };
 const base = () => `/v1/projects/${PROJECT}/addons/${addonId}`;
 
-/** Runs statements with the `mariadb` command-line client; rows as tab-separated lines. */
-const mariadb = (statements: string, database = credentials.database): string[][] => {
-  const run = spawnSync(
-    'mariadb',
-    [
-      `--host=${credentials.host}`,
-      `--port=${credentials.port}`,
-      `--user=${credentials.username}`,
-      `--database=${database}`,
-      '--batch',
-      '--skip-column-names',
-      '--connect-timeout=5',
-    ],
-    { input: statements, env: { ...process.env, MYSQL_PWD: credentials.password }, encoding: 'utf8' },
-  );
-  if (run.status !== 0) throw new Error(`mariadb exited ${run.status}: ${run.stderr}`);
-  return run.stdout
-    .split('\n')
-    .filter((line) => line.length > 0)
-    .map((line) => line.split('\t'));
-};
+/** Runs statements on the addon with the `mariadb` command-line client; rows as tab-separated fields. */
+const mariadb = (statements: string, database = credentials.database): string[][] =>
+  mariadbRows(credentials, statements, database);
 
 /** CHECKSUM TABLE of every base table, and the names of the other objects in the database. */
 const fingerprint = () => {

@@ -3,11 +3,11 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removePlatformData } from '../support/data-dir.ts';
 import { client, pollUntil } from '../support/http.ts';
 import { backUpAndWait, operationEnded } from '../support/operations.ts';
+import { pgFingerprint, pgQuery } from '../support/pg-fingerprint.ts';
 import { type PlatformProcess, startPlatformProcess } from '../support/platform-process.ts';
 
 /**
@@ -23,30 +23,10 @@ let uri: string;
 let addonId: string;
 const base = () => `/v1/projects/bk/addons/${addonId}`;
 
-const sql = async (text: string) => {
-  const connection = new pg.Client({ connectionString: uri, connectionTimeoutMillis: 5_000 });
-  await connection.connect();
-  try {
-    return (await connection.query(text)).rows;
-  } finally {
-    await connection.end();
-  }
-};
+const sql = (text: string) => pgQuery(uri, text);
 
-/** A checksum of every table in the public schema, and the list of tables. */
-const fingerprint = async () => {
-  const tables = (
-    await sql("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")
-  ).map((row) => row.tablename as string);
-  const sums: Record<string, string> = {};
-  for (const table of tables) {
-    const [row] = await sql(
-      `SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) AS sum FROM "${table}" t`,
-    );
-    sums[table] = row?.sum;
-  }
-  return sums;
-};
+/** A checksum of every table in the public schema, and the list of tables (its keys). */
+const fingerprint = () => pgFingerprint(uri);
 
 const waitForOperation = (operationId: string) => operationEnded(api, 'bk', operationId);
 

@@ -1,17 +1,14 @@
 import { DocDBServiceException, InsufficientDBInstanceCapacityFault } from '@aws-sdk/client-docdb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { UnsupportedError } from '#shared/errors.ts';
 import { restoreIdentifiers } from '#shared/providers/aws/rds/rds-restore.ts';
 import { TAG_KEYS } from '#shared/providers/aws/tags.ts';
 import {
-  type CallEnvironment,
   deniedPermissions,
   FUNCTION_BASELINE_ACTIONS,
   roleStatements,
   unusedActions,
 } from '../infra/support/iam.ts';
 import { DOCUMENTDB_ACTIONS } from '../infra/support/iam-documentdb.ts';
-import { createRequest } from '../support/fixtures.ts';
 import { awsWorkflowSuite, jobSpecOf } from './support/aws-suite.ts';
 import { logicalIdOf } from './support/aws-workflows.ts';
 import { clusterEndpoint, FakeDocdb } from './support/fake-docdb.ts';
@@ -25,8 +22,24 @@ import { clusterEndpoint, FakeDocdb } from './support/fake-docdb.ts';
  */
 
 const PROJECT = 'proj-mongodb-aws';
-const { world, recorded, flushCalls, provision, running, backUp, restore, dumpJob, secretName } =
-  awsWorkflowSuite(PROJECT, { namePrefix: 'mg', defaults: { engine: 'mongodb' } });
+const {
+  world,
+  recorded,
+  flushCalls,
+  provision,
+  running,
+  backUp,
+  restore,
+  dumpJob,
+  secretName,
+  deleteAddon,
+  expectRefusedBeforeStart,
+  expectAddonGone,
+  callEnvironment,
+  snapshotTags,
+  addonGroups,
+  secretOf,
+} = awsWorkflowSuite(PROJECT, { namePrefix: 'mg', defaults: { engine: 'mongodb' } });
 
 let docdb: FakeDocdb;
 beforeAll(() => {
@@ -36,9 +49,6 @@ afterEach(() => docdb.reset());
 afterAll(() => docdb.restore());
 
 const $metadata = { httpStatusCode: 400 };
-const addonGroups = () =>
-  [...world().fake.groups.values()].filter((group) => group.name.startsWith('addon-'));
-const secretOf = (addonId: string) => JSON.parse(String(world().fake.secrets.get(secretName(addonId))));
 
 describe('provision-addon for MongoDB on AWS', () => {
   it('creates a DocumentDB 5.0 cluster (TLS parameter group, KMS, shared subnet group, tags) with one instance, and publishes a mongodb:// URI on the cluster endpoint', async () => {
@@ -118,17 +128,10 @@ describe('provision-addon for MongoDB on AWS', () => {
   });
 
   it('refuses tls: false with a 422 naming the field, before anything starts', async () => {
-    const refused = await world()
-      .service.create(PROJECT, createRequest({ name: 'plain', engine: 'mongodb', tls: false }))
-      .catch((error: unknown) => error);
-
-    expect(refused).toBeInstanceOf(UnsupportedError);
-    expect((refused as UnsupportedError).issues).toContainEqual({
-      path: 'body.tls',
-      message: expect.stringContaining('TLS cannot be turned off'),
-    });
-    await world().workflows.idle();
-    expect(world().fake.calls).toEqual([]);
+    await expectRefusedBeforeStart(
+      { name: 'plain', tls: false },
+      { path: 'body.tls', message: expect.stringContaining('TLS cannot be turned off') },
+    );
   });
 
   it('fails the operation when DocumentDB refuses CreateDBCluster, and leaves nothing behind', async () => {
@@ -192,10 +195,7 @@ describe('backup-addon for MongoDB on AWS', () => {
       {
         DBClusterSnapshotIdentifier: backup.snapshotId,
         DBClusterIdentifier: addon.resourceId,
-        Tags: [
-          { Key: TAG_KEYS.deployment, Value: world().env.DEPLOYMENT_NAME },
-          { Key: TAG_KEYS.source, Value: addon.resourceId },
-        ],
+        Tags: snapshotTags(addon),
       },
     ]);
     expect(world().runTaskCalls).toEqual([]);
@@ -302,14 +302,9 @@ describe('restore-addon for MongoDB on AWS', () => {
 describe('delete-addon for MongoDB on AWS', () => {
   it('deletes the instances, then the cluster (protection off, no final snapshot), its security group and its secret', async () => {
     const addon = await running();
-    const { operation } = await world().service.delete(PROJECT, addon.id);
-    await world().workflows.idle();
 
-    expect(await world().store.getOperation(PROJECT, operation.id)).toMatchObject({
-      status: 'completed',
-      error: null,
-    });
-    expect(await world().store.findAddon(PROJECT, addon.id)).toBeUndefined();
+    expect(await deleteAddon(addon.id)).toMatchObject({ status: 'completed', error: null });
+    await expectAddonGone(addon);
     expect(world().fake.inputsOf('rds', 'ModifyDBCluster')).toEqual([
       { DBClusterIdentifier: addon.resourceId, DeletionProtection: false, ApplyImmediately: true },
     ]);
@@ -321,8 +316,6 @@ describe('delete-addon for MongoDB on AWS', () => {
     ]);
     expect(docdb.clusters.has(addon.resourceId)).toBe(false);
     expect(docdb.instances.size).toBe(0);
-    expect(addonGroups().some((group) => group.name === addon.resourceId)).toBe(false);
-    expect(world().fake.secrets.has(secretName(addon.id))).toBe(false);
   });
 });
 
@@ -331,12 +324,7 @@ describe('the workflow function role, over MongoDB addons', () => {
     flushCalls();
     const { json } = world().synthesized;
     const roleId = logicalIdOf(world().synthesized, world().synthesized.stack.workflows.taskFunction.role);
-    const env: CallEnvironment = {
-      tableKeyArn: world().env.SECRETS_KMS_KEY_ID,
-      secretsKeyArn: world().env.SECRETS_KMS_KEY_ID,
-      bucketKeyArn: world().env.STORAGE_KMS_KEY_ID,
-      storageKeyArn: world().env.STORAGE_KMS_KEY_ID,
-    };
+    const env = callEnvironment();
     for (const command of [
       'CreateDBCluster',
       'CreateDBInstance',

@@ -1,10 +1,8 @@
 import { RDSServiceException } from '@aws-sdk/client-rds';
 import { describe, expect, it } from 'vitest';
-import { UnsupportedError } from '#shared/errors.ts';
 import { restoreIdentifiers } from '#shared/providers/aws/rds/rds-restore.ts';
 import { TAG_KEYS } from '#shared/providers/aws/tags.ts';
-import { type CallEnvironment, deniedPermissions, roleStatements } from '../infra/support/iam.ts';
-import { createRequest } from '../support/fixtures.ts';
+import { deniedPermissions, roleStatements } from '../infra/support/iam.ts';
 import { awsWorkflowSuite, jobSpecOf } from './support/aws-suite.ts';
 import { logicalIdOf } from './support/aws-workflows.ts';
 
@@ -18,12 +16,24 @@ import { logicalIdOf } from './support/aws-workflows.ts';
  */
 
 const PROJECT = 'proj-mysql-aws';
-const { world, recorded, flushCalls, provision, running, backUp, restore, dumpJob, secretName } =
-  awsWorkflowSuite(PROJECT, { namePrefix: 'my', defaults: { engine: 'mysql' } });
-
-const addonGroups = () =>
-  [...world().fake.groups.values()].filter((group) => group.name.startsWith('addon-'));
-const secretOf = (addonId: string) => JSON.parse(String(world().fake.secrets.get(secretName(addonId))));
+const {
+  world,
+  recorded,
+  flushCalls,
+  provision,
+  running,
+  backUp,
+  restore,
+  dumpJob,
+  secretName,
+  deleteAddon,
+  expectRefusedBeforeStart,
+  expectAddonGone,
+  callEnvironment,
+  snapshotTags,
+  addonGroups,
+  secretOf,
+} = awsWorkflowSuite(PROJECT, { namePrefix: 'my', defaults: { engine: 'mysql' } });
 
 describe('provision-addon for MySQL on AWS', () => {
   it('creates an RDS for MySQL 8.4 instance on port 3306 with the MySQL TLS parameter group, KMS and tags, and publishes a mysql:// URI', async () => {
@@ -110,17 +120,10 @@ describe('provision-addon for MySQL on AWS', () => {
   });
 
   it('refuses replicas with a 422 naming the field, before anything starts', async () => {
-    const refused = await world()
-      .service.create(PROJECT, createRequest({ name: 'replicated', engine: 'mysql', replicas: 1 }))
-      .catch((error: unknown) => error);
-
-    expect(refused).toBeInstanceOf(UnsupportedError);
-    expect((refused as UnsupportedError).issues).toContainEqual({
-      path: 'body.replicas',
-      message: expect.stringContaining('MySQL'),
-    });
-    await world().workflows.idle();
-    expect(world().fake.calls).toEqual([]);
+    await expectRefusedBeforeStart(
+      { name: 'replicated', replicas: 1 },
+      { path: 'body.replicas', message: expect.stringContaining('MySQL') },
+    );
   });
 
   it('fails the operation when RDS refuses CreateDBInstance, and leaves nothing behind', async () => {
@@ -162,10 +165,7 @@ describe('backup-addon for MySQL on AWS', () => {
       {
         DBSnapshotIdentifier: backup.snapshotId,
         DBInstanceIdentifier: addon.resourceId,
-        Tags: [
-          { Key: TAG_KEYS.deployment, Value: world().env.DEPLOYMENT_NAME },
-          { Key: TAG_KEYS.source, Value: addon.resourceId },
-        ],
+        Tags: snapshotTags(addon),
       },
     ]);
     expect(world().runTaskCalls).toEqual([]);
@@ -296,14 +296,9 @@ describe('restore-addon for MySQL on AWS', () => {
 describe('delete-addon for MySQL on AWS', () => {
   it('deletes the instance (protection off, no final snapshot), its security group and its secret', async () => {
     const addon = await running();
-    const { operation } = await world().service.delete(PROJECT, addon.id);
-    await world().workflows.idle();
 
-    expect(await world().store.getOperation(PROJECT, operation.id)).toMatchObject({
-      status: 'completed',
-      error: null,
-    });
-    expect(await world().store.findAddon(PROJECT, addon.id)).toBeUndefined();
+    expect(await deleteAddon(addon.id)).toMatchObject({ status: 'completed', error: null });
+    await expectAddonGone(addon);
     expect(world().fake.inputsOf('rds', 'ModifyDBInstance')).toEqual([
       { DBInstanceIdentifier: addon.resourceId, DeletionProtection: false, ApplyImmediately: true },
     ]);
@@ -311,8 +306,6 @@ describe('delete-addon for MySQL on AWS', () => {
       { DBInstanceIdentifier: addon.resourceId, SkipFinalSnapshot: true, DeleteAutomatedBackups: false },
     ]);
     expect(world().fake.instances.has(addon.resourceId)).toBe(false);
-    expect(addonGroups().some((group) => group.name === addon.resourceId)).toBe(false);
-    expect(world().fake.secrets.has(secretName(addon.id))).toBe(false);
   });
 });
 
@@ -321,12 +314,7 @@ describe('the workflow function role, over MySQL addons', () => {
     flushCalls();
     const { json } = world().synthesized;
     const roleId = logicalIdOf(world().synthesized, world().synthesized.stack.workflows.taskFunction.role);
-    const env: CallEnvironment = {
-      tableKeyArn: world().env.SECRETS_KMS_KEY_ID,
-      secretsKeyArn: world().env.SECRETS_KMS_KEY_ID,
-      bucketKeyArn: world().env.STORAGE_KMS_KEY_ID,
-      storageKeyArn: world().env.STORAGE_KMS_KEY_ID,
-    };
+    const env = callEnvironment();
     expect(recorded.some((call) => call.command === 'RestoreDBInstanceFromDBSnapshot')).toBe(true);
     expect(recorded.some((call) => call.input.Engine === 'mysql')).toBe(true);
     expect(deniedPermissions(roleStatements(json, roleId), recorded, env)).toEqual([]);

@@ -213,26 +213,10 @@ export class Backups extends Construct {
 
   /** Object actions on dump artifacts only, with the key through S3 where the data is read or written. */
   grantArtifacts(grantee: iam.IGrantable, actions: readonly ArtifactAction[]): void {
-    iam.Grant.addToPrincipal({
+    this.grantObjects(
       grantee,
-      actions: actions.map((action) => `s3:${action}`),
-      resourceArns: [this.bucket.arnForObjects(`${DUMPS_PREFIX}*`)],
-    });
-    const keyActions = [
-      ...(actions.includes('GetObject') || actions.includes('PutObject') ? ['kms:Decrypt'] : []),
-      ...(actions.includes('PutObject') ? ['kms:GenerateDataKey'] : []),
-    ];
-    if (keyActions.length > 0) {
-      iam.Grant.addToPrincipal({
-        grantee,
-        actions: keyActions,
-        resourceArns: [this.key.keyArn],
-        conditions: { StringEquals: { 'kms:ViaService': `s3.${Aws.REGION}.amazonaws.com` } },
-      });
-    }
-    acknowledgeNag(
-      grantee,
-      `IAM5[Resource::<${Stack.of(this).getLogicalId(this.bucket.node.defaultChild as s3.CfnBucket)}.Arn>/${DUMPS_PREFIX}*]`,
+      actions,
+      DUMPS_PREFIX,
       'One dump artifact per backup, created at run time under dumps/<project>/<addon>/',
     );
   }
@@ -242,10 +226,29 @@ export class Backups extends Construct {
    * is for the function that presigns upload URLs: the URL carries its role's permission.
    */
   grantImports(grantee: iam.IGrantable, actions: readonly ArtifactAction[]): void {
+    this.grantObjects(
+      grantee,
+      actions,
+      IMPORTS_PREFIX,
+      'One uploaded file per import, created at run time under imports/<project>/<addon>/',
+    );
+  }
+
+  /**
+   * Object actions under one key prefix of the bucket, with the key through S3 where the data is
+   * read or written; the wildcard under the prefix is acknowledged with `why` (objects are created
+   * at run time).
+   */
+  private grantObjects(
+    grantee: iam.IGrantable,
+    actions: readonly ArtifactAction[],
+    prefix: string,
+    why: string,
+  ): void {
     iam.Grant.addToPrincipal({
       grantee,
       actions: actions.map((action) => `s3:${action}`),
-      resourceArns: [this.bucket.arnForObjects(`${IMPORTS_PREFIX}*`)],
+      resourceArns: [this.bucket.arnForObjects(`${prefix}*`)],
     });
     const keyActions = [
       ...(actions.includes('GetObject') || actions.includes('PutObject') ? ['kms:Decrypt'] : []),
@@ -261,8 +264,8 @@ export class Backups extends Construct {
     }
     acknowledgeNag(
       grantee,
-      `IAM5[Resource::<${Stack.of(this).getLogicalId(this.bucket.node.defaultChild as s3.CfnBucket)}.Arn>/${IMPORTS_PREFIX}*]`,
-      'One uploaded file per import, created at run time under imports/<project>/<addon>/',
+      `IAM5[Resource::<${Stack.of(this).getLogicalId(this.bucket.node.defaultChild as s3.CfnBucket)}.Arn>/${prefix}*]`,
+      why,
     );
   }
 

@@ -41,3 +41,21 @@ export const rejectIssues = (engineName: string, issues: FieldIssue[]): void => 
     );
   }
 };
+
+/**
+ * A user or database name's issue, if any: one the engine reserves, or one outside the engine's
+ * `pattern` and `max` length (`allowed` words the pattern for the message, e.g. "letters, digits
+ * or underscores").
+ */
+export const nameFieldIssues = (
+  field: 'username' | 'database',
+  value: string,
+  rule: { reserved: boolean; pattern: RegExp; max: number; allowed: string },
+): FieldIssue[] => {
+  if (rule.reserved) return [{ path: field, message: `'${value}' is reserved` }];
+  if (!rule.pattern.test(value) || value.length > rule.max) {
+    const noun = field === 'username' ? 'user name' : 'database name';
+    return [{ path: field, message: `a ${noun} is 1 to ${rule.max} ${rule.allowed}` }];
+  }
+  return [];
+};

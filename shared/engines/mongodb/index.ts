@@ -1,5 +1,5 @@
 import type { Capabilities } from '../../schemas/catalog.ts';
-import { type EngineFacts, NO_CAPABILITIES, uriOf } from '../engine-facts.ts';
+import { BACKED_UP, type EngineFacts, NO_CAPABILITIES, uriOf } from '../engine-facts.ts';
 
 /**
  * Where the local target looks for MongoDB's programs (infra/local/engines/mongodb/binaries.ts,
@@ -78,10 +78,7 @@ export const mongodb: EngineFacts = {
       // snapshots restored to a new cluster then swapped in by renames, dumps by the mongodump
       // job on Fargate.
       aws: {
-        ...NO_CAPABILITIES,
-        provision: true,
-        dumpBackup: true,
-        snapshotBackup: true,
+        ...BACKED_UP,
         replicas: true,
         tls: true,
       },

@@ -1,4 +1,4 @@
-import { type EngineFacts, NO_CAPABILITIES, RDS_PLANS, uriOf } from '../engine-facts.ts';
+import { BACKED_UP, type EngineFacts, RDS_SIZING, uriOf } from '../engine-facts.ts';
 
 /**
  * The staging and retired databases of an all-or-nothing dump restore (shared/jobs/mysql/staging.ts):
@@ -23,29 +23,20 @@ export const mysql: EngineFacts = {
     service: { aws: 'Amazon RDS for MySQL', local: 'MariaDB server process' },
     versions: { aws: ['8.0', '8.4'], local: ['10.11'] },
     defaultVersion: { aws: '8.4', local: '10.11' },
-    plans: RDS_PLANS,
-    defaultPlan: 'nano',
-    storageGiB: { min: 20, max: 1024, default: 20 },
-    maxReplicas: 5,
+    ...RDS_SIZING,
     capabilities: {
       // Snapshots are RDS DB snapshots (restored to a new instance, then swapped in); dumps run
       // as Fargate tasks streaming the engine's dump tool to S3. TLS: parameter groups with
       // require_secure_transport on (infra/aws/constructs/engines/mysql.ts).
       aws: {
-        ...NO_CAPABILITIES,
-        provision: true,
-        dumpBackup: true,
-        snapshotBackup: true,
+        ...BACKED_UP,
         tls: true,
         importDump: true,
       },
       // Locally: MariaDB 10.11 from Debian (mariadb-server), the MySQL-compatible server the
       // machine can install; snapshots are online physical copies taken with mariadb-backup.
       local: {
-        ...NO_CAPABILITIES,
-        provision: true,
-        dumpBackup: true,
-        snapshotBackup: true,
+        ...BACKED_UP,
         importDump: true,
       },
     },

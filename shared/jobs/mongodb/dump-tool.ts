@@ -1,7 +1,7 @@
 import { errorMessage, ProviderError, TransientError } from '../../errors.ts';
 import type { Credentials } from '../../schemas/addon.ts';
 import type { DumpCommand, DumpTool, RestorePlan, ServerInfo } from '../dump-tool.ts';
-import { abortedError } from '../job-errors.ts';
+import { abortedError, classifyToolMessage } from '../job-errors.ts';
 import { connectionFailure, isTransientMongoError, jobUri, openMongo, withMongo } from './connection.ts';
 import {
   beginCommit,
@@ -144,9 +144,7 @@ export class MongoDumpTool implements DumpTool {
   }
 
   classifyFailure(message: string, phase: 'dump' | 'restore'): Error {
-    if (TRANSIENT_MESSAGE.test(message)) return new TransientError(message);
-    if (CONNECTION_REFUSED.test(message)) return new ProviderError(message, 'ConnectionFailed');
-    return new ProviderError(message, phase === 'dump' ? 'DumpFailed' : 'RestoreFailed');
+    return classifyToolMessage(message, phase, { transient: TRANSIENT_MESSAGE, refused: CONNECTION_REFUSED });
   }
 }
 

@@ -11,6 +11,7 @@ import {
   type Tag,
 } from '@aws-sdk/client-ec2';
 import { ProviderError } from '../../errors.ts';
+import type { InstanceState } from '../../ports/engine-provider.ts';
 import { isAwsError, toPlatformError, transientErrors } from './aws-errors.ts';
 import { PROJECT_CLIENTS_ROLE, TAG_KEYS } from './tags.ts';
 
@@ -149,6 +150,28 @@ export class AddonSecurityGroups {
 
   async findAddonGroupId(resourceId: string): Promise<string | undefined> {
     return (await this.find(resourceId))?.GroupId;
+  }
+
+  /**
+   * An available addon's state with what its users attach to reach it: their project's client
+   * group (`projectId` from the instance's tags; the state as is when there is none).
+   */
+  async withClientGroup(
+    state: Extract<InstanceState, { status: 'available' }>,
+    projectId: string | undefined,
+  ): Promise<InstanceState> {
+    const clientGroupId = projectId ? await this.findProjectClientGroupId(projectId) : undefined;
+    return clientGroupId ? { ...state, network: { clientSecurityGroupId: clientGroupId } } : state;
+  }
+
+  /**
+   * The addon's instance is gone: its security group goes too. `absent` once the group is gone,
+   * `deleting` while the service still has network interfaces in it (the next call retries).
+   */
+  async retireAddonGroup(resourceId: string): Promise<'absent' | 'deleting'> {
+    const groupId = await this.findAddonGroupId(resourceId);
+    if (!groupId) return 'absent';
+    return (await this.delete(groupId)) ? 'absent' : 'deleting';
   }
 
   /** True once the group is gone; false while RDS still has network interfaces in it. */

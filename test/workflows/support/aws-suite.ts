@@ -1,7 +1,9 @@
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
+import { UnsupportedError } from '#shared/errors.ts';
+import { TAG_KEYS } from '#shared/providers/aws/tags.ts';
 import { type JobSpec, JobSpecSchema } from '#shared/schemas/job.ts';
 import type { AddonRecord } from '#shared/store/addon-store.ts';
-import type { AwsCall } from '../../infra/support/iam.ts';
+import type { AwsCall, CallEnvironment } from '../../infra/support/iam.ts';
 import { createRequest } from '../../support/fixtures.ts';
 import { type AwsWorkflowWorld, startAwsWorkflowWorld } from './aws-workflows.ts';
 
@@ -100,6 +102,55 @@ export const awsWorkflowSuite = (
 
   const secretName = (addonId: string) => `${world().env.SECRET_NAME_PREFIX}${project}/${addonId}`;
 
+  /** The connection details the workflow stored for an addon, parsed. */
+  const secretOf = (addonId: string) => JSON.parse(String(world().fake.secrets.get(secretName(addonId))));
+
+  /**
+   * What the role checks need of the deployment: the KMS keys of the table, the secrets, the bucket
+   * and the storage, as the workflow function's environment names them.
+   */
+  const callEnvironment = (): CallEnvironment => ({
+    tableKeyArn: world().env.SECRETS_KMS_KEY_ID,
+    secretsKeyArn: world().env.SECRETS_KMS_KEY_ID,
+    bucketKeyArn: world().env.STORAGE_KMS_KEY_ID,
+    storageKeyArn: world().env.STORAGE_KMS_KEY_ID,
+  });
+
+  /** A deleted addon left nothing of its own: no record, no security group, no secret. */
+  const expectAddonGone = async (addon: Pick<AddonRecord, 'id' | 'resourceId'>) => {
+    expect(await world().store.findAddon(project, addon.id)).toBeUndefined();
+    expect(addonGroups().some((group) => group.name === addon.resourceId)).toBe(false);
+    expect(world().fake.secrets.has(secretName(addon.id))).toBe(false);
+  };
+
+  /** The addons' own security groups in the fake EC2 (not the stack's or the projects' client groups). */
+  const addonGroups = () =>
+    [...world().fake.groups.values()].filter((group) => group.name.startsWith('addon-'));
+
+  /** The tags every snapshot of an addon carries: the deployment's, and the addon it was taken of. */
+  const snapshotTags = (addon: Pick<AddonRecord, 'resourceId'>) => [
+    { Key: TAG_KEYS.deployment, Value: world().env.DEPLOYMENT_NAME },
+    { Key: TAG_KEYS.source, Value: addon.resourceId },
+  ];
+
+  /**
+   * A create the engine cannot honour is a 422 naming the field (`issue`), refused before any
+   * workflow starts: no AWS call at all.
+   */
+  const expectRefusedBeforeStart = async (
+    overrides: Record<string, unknown>,
+    issue: { path: string; message: unknown },
+  ) => {
+    const refused = await world()
+      .service.create(project, createRequest({ ...defaults, ...overrides }))
+      .catch((error: unknown) => error);
+
+    expect(refused).toBeInstanceOf(UnsupportedError);
+    expect((refused as UnsupportedError).issues).toContainEqual(issue);
+    await world().workflows.idle();
+    expect(world().fake.calls).toEqual([]);
+  };
+
   return {
     world,
     recorded,
@@ -111,6 +162,12 @@ export const awsWorkflowSuite = (
     deleteAddon,
     dumpJob,
     secretName,
+    expectRefusedBeforeStart,
+    expectAddonGone,
+    callEnvironment,
+    snapshotTags,
+    addonGroups,
+    secretOf,
   };
 };
 

@@ -5,7 +5,8 @@ import type { FieldIssue } from '#shared/errors.ts';
 import { errorMessage, ProviderError } from '#shared/errors.ts';
 import type { InstanceSpec } from '#shared/ports/engine-provider.ts';
 import type { EngineDriver, InstanceContext, Probe, StartFailure } from '../driver.ts';
-import { localTargetIssues, passwordIssues, rejectIssues } from '../spec-checks.ts';
+import { settlingAccess } from '../settle-access.ts';
+import { localTargetIssues, nameFieldIssues, passwordIssues, rejectIssues } from '../spec-checks.ts';
 import { engineEnv, isRoot, serverFromPidFile } from '../system.ts';
 import {
   checkNoOtherUsers,
@@ -28,24 +29,20 @@ const MAX_DATABASE = 63;
  * MongoDB, but they travel in URIs: letters, digits, `_`, `-`, `.`.
  */
 export const nameIssues = (spec: InstanceSpec): FieldIssue[] => {
-  const issues: FieldIssue[] = [];
-  if (spec.username.toLowerCase() === PLATFORM_ROLE) {
-    issues.push({ path: 'username', message: `'${spec.username}' is reserved` });
-  } else if (!/^[A-Za-z0-9_.-]+$/.test(spec.username) || spec.username.length > MAX_USERNAME) {
-    issues.push({
-      path: 'username',
-      message: `a user name is 1 to ${MAX_USERNAME} letters, digits, dots, underscores or hyphens`,
-    });
-  }
-  if (RESERVED_DATABASES.includes(spec.database.toLowerCase())) {
-    issues.push({ path: 'database', message: `'${spec.database}' is reserved` });
-  } else if (!/^[A-Za-z0-9_-]+$/.test(spec.database) || spec.database.length > MAX_DATABASE) {
-    issues.push({
-      path: 'database',
-      message: `a database name is 1 to ${MAX_DATABASE} letters, digits, underscores or hyphens`,
-    });
-  }
-  return issues;
+  return [
+    ...nameFieldIssues('username', spec.username, {
+      reserved: spec.username.toLowerCase() === PLATFORM_ROLE,
+      pattern: /^[A-Za-z0-9_.-]+$/,
+      max: MAX_USERNAME,
+      allowed: 'letters, digits, dots, underscores or hyphens',
+    }),
+    ...nameFieldIssues('database', spec.database, {
+      reserved: RESERVED_DATABASES.includes(spec.database.toLowerCase()),
+      pattern: /^[A-Za-z0-9_-]+$/,
+      max: MAX_DATABASE,
+      allowed: 'letters, digits, underscores or hyphens',
+    }),
+  ];
 };
 
 /**
@@ -108,18 +105,12 @@ export class MongodDriver implements EngineDriver {
 
   async settleAccess(ctx: InstanceContext): Promise<void> {
     const { username, database } = ctx.record;
-    try {
-      await withClient(ctx, async (client) => {
+    await settlingAccess('users', () =>
+      withClient(ctx, async (client) => {
         await settleCustomer(client, { username, database });
         await checkNoOtherUsers(client, this.allowedUsers(ctx));
-      });
-    } catch (error) {
-      if (error instanceof ProviderError) throw error;
-      throw new ProviderError(
-        `Could not settle the users of this instance: ${errorMessage(error)}`,
-        'RolesNotSettled',
-      );
-    }
+      }),
+    );
   }
 
   probe(ctx: InstanceContext, timeoutMs: number): Promise<Probe> {

@@ -5,7 +5,8 @@ import type { FieldIssue } from '#shared/errors.ts';
 import { errorMessage, ProviderError } from '#shared/errors.ts';
 import type { InstanceSpec } from '#shared/ports/engine-provider.ts';
 import type { EngineDriver, InstanceContext, Probe, SnapshotDriver, StartFailure } from '../driver.ts';
-import { localTargetIssues, passwordIssues, rejectIssues } from '../spec-checks.ts';
+import { settlingAccess } from '../settle-access.ts';
+import { localTargetIssues, nameFieldIssues, passwordIssues, rejectIssues } from '../spec-checks.ts';
 import { engineEnv, isRoot, replaceFile, runLogged, serverFromPidFile } from '../system.ts';
 import {
   INSTALL_CLEANUP_SQL,
@@ -25,24 +26,20 @@ const MAX_DATABASE = 64;
 
 /** User and database names: not the server's own, and portable to MySQL 8 on AWS. */
 const nameIssues = (spec: InstanceSpec): FieldIssue[] => {
-  const issues: FieldIssue[] = [];
-  if (RESERVED_USERNAMES.includes(spec.username.toLowerCase())) {
-    issues.push({ path: 'username', message: `'${spec.username}' is reserved` });
-  } else if (!/^[A-Za-z0-9_]+$/.test(spec.username) || spec.username.length > MAX_USERNAME) {
-    issues.push({
-      path: 'username',
-      message: `a user name is 1 to ${MAX_USERNAME} letters, digits or underscores`,
-    });
-  }
-  if (RESERVED_DATABASES.includes(spec.database.toLowerCase())) {
-    issues.push({ path: 'database', message: `'${spec.database}' is reserved` });
-  } else if (!/^[A-Za-z0-9_]+$/.test(spec.database) || spec.database.length > MAX_DATABASE) {
-    issues.push({
-      path: 'database',
-      message: `a database name is 1 to ${MAX_DATABASE} letters, digits or underscores`,
-    });
-  }
-  return issues;
+  return [
+    ...nameFieldIssues('username', spec.username, {
+      reserved: RESERVED_USERNAMES.includes(spec.username.toLowerCase()),
+      pattern: /^[A-Za-z0-9_]+$/,
+      max: MAX_USERNAME,
+      allowed: 'letters, digits or underscores',
+    }),
+    ...nameFieldIssues('database', spec.database, {
+      reserved: RESERVED_DATABASES.includes(spec.database.toLowerCase()),
+      pattern: /^[A-Za-z0-9_]+$/,
+      max: MAX_DATABASE,
+      allowed: 'letters, digits or underscores',
+    }),
+  ];
 };
 
 /**
@@ -146,15 +143,9 @@ export class MariaDbDriver implements EngineDriver {
 
   async settleAccess(ctx: InstanceContext): Promise<void> {
     const { username, database } = ctx.record;
-    try {
-      await withPlatform(ctx, (connection) => settleCustomer(connection, { username, database }));
-    } catch (error) {
-      if (error instanceof ProviderError) throw error;
-      throw new ProviderError(
-        `Could not settle the accounts of this instance: ${errorMessage(error)}`,
-        'RolesNotSettled',
-      );
-    }
+    await settlingAccess('accounts', () =>
+      withPlatform(ctx, (connection) => settleCustomer(connection, { username, database })),
+    );
   }
 
   probe(ctx: InstanceContext, timeoutMs: number): Promise<Probe> {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { errorMessage, ProviderError } from '#shared/errors.ts';
 import type { InstanceSpec } from '#shared/ports/engine-provider.ts';
 import type { EngineDriver, InstanceContext, Probe, SnapshotDriver, StartFailure } from '../driver.ts';
+import { settlingAccess } from '../settle-access.ts';
 import { localTargetIssues, passwordIssues, rejectIssues } from '../spec-checks.ts';
 import { chownTo, engineEnv, runLogged, serverFromPidFile } from '../system.ts';
 import { grantPlatformAccess } from './access.ts';
@@ -105,15 +106,9 @@ export class PostgresDriver implements EngineDriver {
 
   async settleAccess(ctx: InstanceContext): Promise<void> {
     const { username, database } = ctx.record;
-    try {
-      await settleRoles(platformConnect(ctx), platformRoleOf(ctx), { username, database }, hasSocket(ctx));
-    } catch (error) {
-      if (error instanceof ProviderError) throw error;
-      throw new ProviderError(
-        `Could not settle the roles of this instance: ${errorMessage(error)}`,
-        'RolesNotSettled',
-      );
-    }
+    await settlingAccess('roles', () =>
+      settleRoles(platformConnect(ctx), platformRoleOf(ctx), { username, database }, hasSocket(ctx)),
+    );
   }
 
   async probe(ctx: InstanceContext, timeoutMs: number): Promise<Probe> {

@@ -3,6 +3,7 @@ import type { FieldIssue } from '#shared/errors.ts';
 import { errorMessage, ProviderError } from '#shared/errors.ts';
 import type { InstanceSpec } from '#shared/ports/engine-provider.ts';
 import type { EngineDriver, InstanceContext, Probe, StartFailure } from '../driver.ts';
+import { settlingAccess } from '../settle-access.ts';
 import { localTargetIssues, passwordIssues, rejectIssues } from '../spec-checks.ts';
 import { engineEnv, isRoot, replaceFile, serverFromPidFile } from '../system.ts';
 import { serverBinary, serverMajor } from './binaries.ts';
@@ -110,20 +111,14 @@ export class RedisDriver implements EngineDriver {
    * server runs them, with `default` off and the customer's user present.
    */
   async settleAccess(ctx: InstanceContext): Promise<void> {
-    try {
+    await settlingAccess('users', async () => {
       const [defaultUser, customer] = await asPlatform(ctx, [
         ['ACL', 'GETUSER', 'default'],
         ['ACL', 'GETUSER', ctx.record.username],
       ]);
       if (!flagsOf(defaultUser)?.includes('off')) throw new Error("the 'default' user is not off");
       if (!flagsOf(customer)?.includes('on')) throw new Error(`the user '${ctx.record.username}' is missing`);
-    } catch (error) {
-      if (error instanceof ProviderError) throw error;
-      throw new ProviderError(
-        `Could not settle the users of this instance: ${errorMessage(error)}`,
-        'RolesNotSettled',
-      );
-    }
+    });
   }
 
   probe(ctx: InstanceContext, timeoutMs: number): Promise<Probe> {

@@ -161,14 +161,12 @@ export class DocdbEngineProvider implements EngineProvider, SnapshotProvider {
       }
       const state = clusterStateOf(cluster, await this.clusters.instancesOf(cluster));
       if (state.status !== 'available') return state;
-      // What the addon's users attach to reach it: their project's client group.
-      const projectId = tagValue(await this.clusters.tagsOf(cluster), TAG_KEYS.project);
-      const clientGroupId = projectId ? await this.groups.findProjectClientGroupId(projectId) : undefined;
-      return clientGroupId ? { ...state, network: { clientSecurityGroupId: clientGroupId } } : state;
+      return this.groups.withClientGroup(
+        state,
+        tagValue(await this.clusters.tagsOf(cluster), TAG_KEYS.project),
+      );
     }
-    const groupId = await this.groups.findAddonGroupId(resourceId);
-    if (!groupId) return { status: 'absent' };
-    return (await this.groups.delete(groupId)) ? { status: 'absent' } : { status: 'deleting' };
+    return { status: await this.groups.retireAddonGroup(resourceId) };
   }
 
   /**
@@ -179,9 +177,8 @@ export class DocdbEngineProvider implements EngineProvider, SnapshotProvider {
   async deleteInstance(resourceId: string): Promise<void> {
     const cluster = await this.clusters.find(resourceId);
     if (!cluster) {
-      const groupId = await this.groups.findAddonGroupId(resourceId);
       // Still in use just after the cluster went: describeInstance retries it.
-      if (groupId) await this.groups.delete(groupId);
+      await this.groups.retireAddonGroup(resourceId);
       return;
     }
     if (!(await this.clusters.delete(cluster))) {

@@ -175,22 +175,16 @@ export class RdsEngineProvider implements EngineProvider, SnapshotProvider {
     if (instance) {
       const state = instanceStateOf(instance);
       if (state.status !== 'available') return state;
-      // What the addon's users attach to reach it: their project's client group.
-      const projectId = instanceTag(instance, TAG_KEYS.project);
-      const clientGroupId = projectId ? await this.groups.findProjectClientGroupId(projectId) : undefined;
-      return clientGroupId ? { ...state, network: { clientSecurityGroupId: clientGroupId } } : state;
+      return this.groups.withClientGroup(state, instanceTag(instance, TAG_KEYS.project));
     }
-    const groupId = await this.groups.findAddonGroupId(resourceId);
-    if (!groupId) return { status: 'absent' };
-    return (await this.groups.delete(groupId)) ? { status: 'absent' } : { status: 'deleting' };
+    return { status: await this.groups.retireAddonGroup(resourceId) };
   }
 
   async deleteInstance(resourceId: string): Promise<void> {
     const instance = await this.instances.find(resourceId);
     if (!instance) {
-      const groupId = await this.groups.findAddonGroupId(resourceId);
       // Still in use just after the instance went: describeInstance retries it.
-      if (groupId) await this.groups.delete(groupId);
+      await this.groups.retireAddonGroup(resourceId);
       return;
     }
     await this.instances.delete(instance);
