@@ -120,11 +120,16 @@ const run = (command: string, args: string[], cwd: string): Promise<string> =>
 const waitForSnapshot = async (provider: LocalEngineSupervisor, id: string): Promise<SnapshotState> =>
   poll(() => provider.describeSnapshot(id), snapshotSettled);
 
+const RESTORE_WAIT_MS = 100_000;
+
 const waitForRestore = async (
   provider: LocalEngineSupervisor,
   id: string,
   restoreId = id,
-): Promise<RestoreState> => poll(() => provider.describeRestore(ID, id, restoreId), restoreSettled);
+): Promise<RestoreState> =>
+  // As long as a restore may legitimately take: the old server's stop (its grace period), the
+  // unpacking, and a start that may fail and be rolled back, on a machine busy with other suites.
+  poll(() => provider.describeRestore(ID, id, restoreId), restoreSettled, RESTORE_WAIT_MS);
 
 const expectServing = async (provider: LocalEngineSupervisor) => {
   expect(await provider.describeInstance(ID)).toEqual({
@@ -145,7 +150,9 @@ afterAll(async () => {
   await fs.rm(dataDir, { recursive: true, force: true });
 });
 
-describe('LocalEngineSupervisor snapshots (PostgreSQL, real processes)', { timeout: 60_000 }, () => {
+describe('LocalEngineSupervisor snapshots (PostgreSQL, real processes)', {
+  timeout: 2 * RESTORE_WAIT_MS,
+}, () => {
   let first: LocalEngineSupervisor;
   let atSnapshotA: Awaited<ReturnType<typeof fingerprint>>;
 
