@@ -19,8 +19,7 @@ import {
   isImportSource,
   type RestoreTask,
 } from './import-restore-tasks.ts';
-import { restoreCheck } from './restore-checks.ts';
-import { followFinishedRestore, moveAddon } from './restore-endpoint.ts';
+import { followFinishedRestore, judgeRestore } from './restore-endpoint.ts';
 import { CleanupFailureFields, failureReason } from './workflow-tasks.ts';
 
 const Ref = { projectId: z.string(), addonId: z.string(), operationId: z.string(), backupId: z.string() };
@@ -406,10 +405,7 @@ export class BackupWorkflowTasks {
       this.snapshotIdOf(backup),
       task.operationId,
     );
-    const check = restoreCheck(state, task, 'The restore');
-    if (state.status === 'available' && state.endpoint)
-      await moveAddon(this.deps, task, addon, state.endpoint);
-    return check;
+    return judgeRestore(this.deps, state, task, addon, 'The restore');
   }
 
   private async prepareRestoreJob(task: Task<'prepareRestoreJob'>) {

@@ -9,8 +9,7 @@ import type { ImportRecord, ImportStore } from '../store/import-store.ts';
 import { nowIso } from '../util/ids.ts';
 import type { BackupTask } from './backup-workflow-tasks.ts';
 import { importPathOf } from './import-service.ts';
-import { restoreCheck } from './restore-checks.ts';
-import { followFinishedRestore, moveAddon } from './restore-endpoint.ts';
+import { followFinishedRestore, judgeRestore } from './restore-endpoint.ts';
 import { failureReason } from './workflow-tasks.ts';
 
 /** The restore actions; an import-sourced restore runs each of them here. */
@@ -133,11 +132,7 @@ export class ImportRestoreTasks {
       this.snapshotIdOf(addon, record),
       task.operationId,
     );
-    const check = restoreCheck(state, task, 'The import');
-    // As a backup's restore: a new endpoint (ElastiCache) rewrites the connection details.
-    if (state.status === 'available' && state.endpoint)
-      await moveAddon(this.deps, task, addon, state.endpoint);
-    return check;
+    return judgeRestore(this.deps, state, task, addon, 'The import');
   }
 
   private async prepareRestoreJob(task: Task<'prepareRestoreJob'>) {

@@ -1,8 +1,9 @@
 import { ProviderError } from '../errors.ts';
-import type { EngineAdapters } from '../ports/engine-provider.ts';
+import type { EngineAdapters, RestoreState } from '../ports/engine-provider.ts';
 import type { SecretStore } from '../ports/secret-store.ts';
 import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
 import { connectionUri } from './credentials.ts';
+import { restoreCheck } from './restore-checks.ts';
 
 export interface RestoreEndpointDeps {
   store: AddonStore;
@@ -68,4 +69,20 @@ export const followFinishedRestore = async (
         ? instance.endpoint
         : undefined;
   if (endpoint) await moveAddon(deps, task, addon, endpoint);
+};
+
+/**
+ * One `describeRestore` check of a backup's or an import's restore (`restoreCheck`); a restore
+ * that landed on a new endpoint (ElastiCache) moves the addon's connection details with it.
+ */
+export const judgeRestore = async (
+  deps: RestoreEndpointDeps,
+  state: RestoreState,
+  task: OperationRef & { attempts: number; maxAttempts: number },
+  addon: AddonRecord,
+  what: string,
+): Promise<{ status: RestoreState['status']; attempts: number }> => {
+  const check = restoreCheck(state, task, what);
+  if (state.status === 'available' && state.endpoint) await moveAddon(deps, task, addon, state.endpoint);
+  return check;
 };
