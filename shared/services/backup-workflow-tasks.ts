@@ -19,7 +19,7 @@ import {
   isImportSource,
   type RestoreTask,
 } from './import-restore-tasks.ts';
-import { followFinishedRestore, judgeRestore } from './restore-endpoint.ts';
+import { discardOrFollowRestore, judgeRestore } from './restore-endpoint.ts';
 import { CleanupFailureFields, failureReason } from './workflow-tasks.ts';
 
 const Ref = { projectId: z.string(), addonId: z.string(), operationId: z.string(), backupId: z.string() };
@@ -435,19 +435,13 @@ export class BackupWorkflowTasks {
         this.deps.backups.findBackup(task.projectId, task.backupId),
       ]);
       if (addon && backup?.type === 'snapshot' && backup.snapshotId) {
-        const outcome = await this.snapshotsOf(backup).discardRestore(
-          addon.resourceId,
-          backup.snapshotId,
-          task.operationId,
+        const outcome = await discardOrFollowRestore(
+          this.deps,
+          this.deps.engines.of(addon.engine),
+          { ...task, snapshotId: backup.snapshotId },
+          addon,
         );
         if (outcome === 'completed') {
-          // Finished after all: if it moved the addon, the connection details must follow.
-          await followFinishedRestore(
-            this.deps,
-            this.deps.engines.of(addon.engine),
-            { ...task, snapshotId: backup.snapshotId },
-            addon,
-          );
           return this.finishRestore(task, null);
         }
       }

@@ -9,7 +9,7 @@ import type { ImportRecord, ImportStore } from '../store/import-store.ts';
 import { nowIso } from '../util/ids.ts';
 import type { BackupTask } from './backup-workflow-tasks.ts';
 import { importPathOf } from './import-service.ts';
-import { followFinishedRestore, judgeRestore } from './restore-endpoint.ts';
+import { discardOrFollowRestore, judgeRestore } from './restore-endpoint.ts';
 import { failureReason } from './workflow-tasks.ts';
 
 /** The restore actions; an import-sourced restore runs each of them here. */
@@ -185,19 +185,13 @@ export class ImportRestoreTasks {
       this.deps.imports.findImport(task.projectId, task.backupId),
     ]);
     if (!task.skipCleanup && addon && record?.snapshotId) {
-      const outcome = await this.snapshotsOf(record).discardRestore(
-        addon.resourceId,
-        record.snapshotId,
-        task.operationId,
+      const outcome = await discardOrFollowRestore(
+        this.deps,
+        this.deps.engines.of(addon.engine),
+        { ...task, snapshotId: record.snapshotId },
+        addon,
       );
       if (outcome === 'completed') {
-        // Finished after all: if it moved the addon, the connection details must follow.
-        await followFinishedRestore(
-          this.deps,
-          this.deps.engines.of(addon.engine),
-          { ...task, snapshotId: record.snapshotId },
-          addon,
-        );
         return this.completeRestore(task);
       }
       await this.dropSnapshot(record);

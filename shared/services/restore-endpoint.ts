@@ -48,20 +48,23 @@ export const moveAddon = async (
 };
 
 /**
- * A restore the workflow gave up on had finished after all (`discardRestore` said `completed`):
- * if it moved the addon, the connection details must follow. The restore says where it went; one
- * still tidying up (ElastiCache deleting the previous group) does not yet, and the addon's
- * instance does.
+ * A failed restore changes nothing: stop a snapshot restore still running and put the addon back
+ * on its data (`discardRestore`). One that had finished after all is kept (`completed`), and if it
+ * moved the addon the connection details follow: the restore says where it went; one still tidying
+ * up (ElastiCache deleting the previous group) does not yet, and the addon's instance does.
  */
-export const followFinishedRestore = async (
+export const discardOrFollowRestore = async (
   deps: RestoreEndpointDeps,
   engine: EngineAdapters,
   task: OperationRef & { snapshotId: string },
   addon: AddonRecord,
-): Promise<void> => {
-  const restore = await engine.snapshots.describeRestore(addon.resourceId, task.snapshotId, task.operationId);
+): Promise<'discarded' | 'completed'> => {
+  const { resourceId } = addon;
+  const outcome = await engine.snapshots.discardRestore(resourceId, task.snapshotId, task.operationId);
+  if (outcome === 'discarded') return outcome;
+  const restore = await engine.snapshots.describeRestore(resourceId, task.snapshotId, task.operationId);
   const instance =
-    restore.status === 'restoring' ? await engine.provider.describeInstance(addon.resourceId) : undefined;
+    restore.status === 'restoring' ? await engine.provider.describeInstance(resourceId) : undefined;
   const endpoint =
     restore.status === 'available'
       ? restore.endpoint
@@ -69,6 +72,7 @@ export const followFinishedRestore = async (
         ? instance.endpoint
         : undefined;
   if (endpoint) await moveAddon(deps, task, addon, endpoint);
+  return outcome;
 };
 
 /**
