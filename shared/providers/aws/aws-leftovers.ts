@@ -19,22 +19,11 @@ import {
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import type { Leftover, LeftoverSource } from '../../ports/reconciler.ts';
+import { addonIdOf, renameSwapLeftovers, snapshotOwnerOf } from './addon-resource-names.ts';
 import { isAwsError, toPlatformError } from './aws-errors.ts';
-import { restoreIdentifiers } from './rds/rds-restore.ts';
 import { deleteDbSnapshot } from './rds/rds-snapshots.ts';
 import { TAG_KEYS } from './tags.ts';
 
-/** `resourceIdFor`: `addon-` and the addon id without `adn-` (ids are lower-case base32). */
-const ADDON_INSTANCE = /^addon-([0-9a-z]+)$/;
-/** A restore's staging (`-r`) or retired (`-o`) copy: `restoreIdentifiers`. */
-const RESTORE_COPY = /^(addon-[0-9a-z]+)-[ro][0-9a-f]{8}$/;
-/** Snapshot backups: `<resource id>-<backup id>` (BackupService.create). */
-const SNAPSHOT = /^(addon-[0-9a-z]+)-(bkp-[0-9a-z]+)$/;
-
-const addonIdOf = (resourceId: string) => {
-  const match = ADDON_INSTANCE.exec(resourceId);
-  return match?.[1] ? `adn-${match[1]}` : undefined;
-};
 const tagOf = (tags: Tag[] | undefined, key: string) => tags?.find((tag) => tag.Key === key)?.Value;
 
 const DELETING = new Set(['deleting', 'delete-precheck']);
@@ -67,35 +56,13 @@ export class RdsInstanceLeftovers implements LeftoverSource {
 
   async list(): Promise<Leftover[]> {
     const instances = await this.instances();
-    const ids = new Set(instances.map((instance) => instance.DBInstanceIdentifier));
-    const found: Leftover[] = [];
-    for (const instance of instances) {
-      const id = instance.DBInstanceIdentifier as string;
-      const createdAt = instance.InstanceCreateTime ?? new Date();
-      const addonId = addonIdOf(id);
-      if (addonId) {
-        found.push({ kind: 'db-instance', id, createdAt, owner: { kind: 'addon', addonId } });
-        continue;
-      }
-      const primary = RESTORE_COPY.exec(id)?.[1];
-      const primaryAddon = primary ? addonIdOf(primary) : undefined;
-      if (!primary || !primaryAddon) continue;
-      found.push({
-        kind: 'db-instance',
-        id,
-        createdAt,
-        owner: {
-          kind: 'restore-copy',
-          addonId: primaryAddon,
-          isCopyFor: (operationId) => {
-            const { staging, retired } = restoreIdentifiers(primary, operationId);
-            return id === staging || id === retired;
-          },
-          primaryPresent: ids.has(primary),
-        },
-      });
-    }
-    return found;
+    return renameSwapLeftovers(
+      'db-instance',
+      instances.map((instance) => ({
+        id: instance.DBInstanceIdentifier as string,
+        createdAt: instance.InstanceCreateTime ?? new Date(),
+      })),
+    );
   }
 
   async remove(leftover: Leftover): Promise<void> {
@@ -135,9 +102,8 @@ export class RdsSnapshotLeftovers implements LeftoverSource {
         new DescribeDBSnapshotsCommand({ SnapshotType: 'manual', Marker: marker }),
       );
       for (const snapshot of page.DBSnapshots ?? []) {
-        const match = SNAPSHOT.exec(snapshot.DBSnapshotIdentifier ?? '');
-        const addonId = match?.[1] ? addonIdOf(match[1]) : undefined;
-        if (!match?.[2] || !addonId) continue;
+        const owner = snapshotOwnerOf(snapshot.DBSnapshotIdentifier ?? '');
+        if (!owner) continue;
         if (tagOf(snapshot.TagList, TAG_KEYS.deployment) !== this.props.deployment) continue;
         if (snapshot.Status === 'deleting') continue;
         found.push({
@@ -145,7 +111,7 @@ export class RdsSnapshotLeftovers implements LeftoverSource {
           id: snapshot.DBSnapshotIdentifier as string,
           // A snapshot being created has no time yet: young, so only an ended backup removes it.
           createdAt: snapshot.SnapshotCreateTime ?? new Date(),
-          owner: { kind: 'backup', addonId, backupId: match[2] },
+          owner: { kind: 'backup', ...owner },
         });
       }
       marker = page.Marker;
@@ -183,7 +149,7 @@ export class SecurityGroupLeftovers implements LeftoverSource {
       );
       for (const group of page.SecurityGroups ?? []) {
         const addonId = group.Tags?.find((tag) => tag.Key === TAG_KEYS.addon)?.Value;
-        if (!group.GroupId || !addonId || !ADDON_INSTANCE.test(group.GroupName ?? '')) continue;
+        if (!group.GroupId || !addonId || !addonIdOf(group.GroupName ?? '')) continue;
         // EC2 tells no creation time: the reconciler lists before it reads the addons.
         found.push({ kind: 'security-group', id: group.GroupId, owner: { kind: 'addon', addonId } });
       }

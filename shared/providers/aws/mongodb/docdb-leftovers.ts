@@ -8,21 +8,11 @@ import {
 } from '@aws-sdk/client-docdb';
 import { TransientError } from '../../../errors.ts';
 import type { Leftover, LeftoverSource } from '../../../ports/reconciler.ts';
+import { renameSwapLeftovers, snapshotOwnerOf } from '../addon-resource-names.ts';
 import { isAwsError, toPlatformError, transientErrors } from '../aws-errors.ts';
-import { restoreIdentifiers } from '../rds/rds-restore.ts';
 import { TAG_KEYS } from '../tags.ts';
 import { DELETING_STATUSES, DocdbClusters, type DocdbSend, tagValue } from './docdb-clusters.ts';
 import { deleteClusterSnapshot } from './docdb-snapshots.ts';
-
-/** The names the provider gives (as for the RDS engines: `aws-leftovers.ts`). */
-const ADDON_CLUSTER = /^addon-([0-9a-z]+)$/;
-const RESTORE_COPY = /^(addon-[0-9a-z]+)-[ro][0-9a-f]{8}$/;
-const SNAPSHOT = /^(addon-[0-9a-z]+)-(bkp-[0-9a-z]+)$/;
-
-const addonIdOf = (clusterId: string) => {
-  const match = ADDON_CLUSTER.exec(clusterId);
-  return match?.[1] ? `adn-${match[1]}` : undefined;
-};
 
 /** DescribeDBClusters and DescribeDBClusterSnapshots return no tags: ListTagsForResource. */
 const tagsOf = async (docdb: DocdbSend, arn: string | undefined): Promise<Tag[]> => {
@@ -70,36 +60,15 @@ export class DocdbClusterLeftovers implements LeftoverSource {
   }
 
   async list(): Promise<Leftover[]> {
+    // Named and restored as the RDS engines' instances are (rename swaps).
     const clusters = await this.ours();
-    const ids = new Set(clusters.map((cluster) => cluster.DBClusterIdentifier));
-    const found: Leftover[] = [];
-    for (const cluster of clusters) {
-      const id = cluster.DBClusterIdentifier as string;
-      const createdAt = cluster.ClusterCreateTime ?? new Date();
-      const addonId = addonIdOf(id);
-      if (addonId) {
-        found.push({ kind: 'db-cluster', id, createdAt, owner: { kind: 'addon', addonId } });
-        continue;
-      }
-      const primary = RESTORE_COPY.exec(id)?.[1];
-      const primaryAddon = primary ? addonIdOf(primary) : undefined;
-      if (!primary || !primaryAddon) continue;
-      found.push({
-        kind: 'db-cluster',
-        id,
-        createdAt,
-        owner: {
-          kind: 'restore-copy',
-          addonId: primaryAddon,
-          isCopyFor: (operationId) => {
-            const { staging, retired } = restoreIdentifiers(primary, operationId);
-            return id === staging || id === retired;
-          },
-          primaryPresent: ids.has(primary),
-        },
-      });
-    }
-    return found;
+    return renameSwapLeftovers(
+      'db-cluster',
+      clusters.map((cluster) => ({
+        id: cluster.DBClusterIdentifier as string,
+        createdAt: cluster.ClusterCreateTime ?? new Date(),
+      })),
+    );
   }
 
   async remove(leftover: Leftover): Promise<void> {
@@ -127,16 +96,15 @@ export class DocdbSnapshotLeftovers implements LeftoverSource {
         new DescribeDBClusterSnapshotsCommand({ SnapshotType: 'manual', Marker: marker }),
       );
       for (const snapshot of page.DBClusterSnapshots ?? []) {
-        const match = SNAPSHOT.exec(snapshot.DBClusterSnapshotIdentifier ?? '');
-        const addonId = match?.[1] ? addonIdOf(match[1]) : undefined;
-        if (!match?.[2] || !addonId || snapshot.Status === 'deleting') continue;
+        const owner = snapshotOwnerOf(snapshot.DBClusterSnapshotIdentifier ?? '');
+        if (!owner || snapshot.Status === 'deleting') continue;
         const tags = await tagsOf(this.docdb, snapshot.DBClusterSnapshotArn);
         if (tagValue(tags, TAG_KEYS.deployment) !== this.props.deployment) continue;
         found.push({
           kind: 'db-snapshot',
           id: snapshot.DBClusterSnapshotIdentifier as string,
           createdAt: snapshot.SnapshotCreateTime ?? new Date(),
-          owner: { kind: 'backup', addonId, backupId: match[2] },
+          owner: { kind: 'backup', ...owner },
         });
       }
       marker = page.Marker;
