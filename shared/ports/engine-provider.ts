@@ -134,7 +134,44 @@ export interface SnapshotProvider {
     snapshotId: string,
     source: { bucket: string; key: string },
   ): Promise<void>;
+  /**
+   * Point-in-time recovery, where the catalog's `pitr` is on: the window the instance's continuous
+   * archive covers, or null while it covers none yet (a new addon before its first base backup).
+   */
+  describeRestorableWindow?(resourceId: string): Promise<RestorableWindow | null>;
+  /**
+   * Begin restoring `resourceId` to the data `sourceResourceId` had at `time` (the same instance
+   * for an in-place restore, another one for a fork; the source may be deleted while its archive
+   * is kept). Progress and rollback go through `describeRestore`/`discardRestore` with
+   * `pointInTimeKey(sourceResourceId, time)` as the snapshot id. Idempotent per `restoreId`.
+   */
+  restoreToPointInTime?(
+    resourceId: string,
+    sourceResourceId: string,
+    time: string,
+    restoreId: string,
+  ): Promise<void>;
 }
+
+/** The span a point-in-time restore can land in (ISO 8601 UTC, to the second). */
+export interface RestorableWindow {
+  earliestRestorableTime: string;
+  latestRestorableTime: string;
+}
+
+/**
+ * What stands for a point-in-time restore where the restore loop passes a snapshot id
+ * (`describeRestore`, `discardRestore`): the source instance and the time, so the Wait/Describe
+ * loop and the discard on failure are the same for both kinds of restore.
+ */
+export const pointInTimeKey = (sourceResourceId: string, time: string): string =>
+  `pitr:${sourceResourceId}@${time}`;
+
+/** The parts of a `pointInTimeKey`, or undefined for a snapshot id. */
+export const parsePointInTimeKey = (key: string): { sourceResourceId: string; time: string } | undefined => {
+  const match = /^pitr:([^@]+)@(.+)$/.exec(key);
+  return match ? { sourceResourceId: match[1] as string, time: match[2] as string } : undefined;
+};
 
 /** What the functions that only delete snapshots need (the backups API, the retention sweep). */
 export interface SnapshotDeleter {

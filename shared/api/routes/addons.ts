@@ -1,0 +1,93 @@
+import {
+  AddonPageSchema,
+  AddonPathSchema,
+  AddonSchema,
+  AddonWithOperationSchema,
+  CreateAddonRequestSchema,
+  CredentialsSchema,
+} from '../../schemas/addon.ts';
+import { DeleteAddonQuerySchema } from '../../schemas/backup.ts';
+import { PaginationQuerySchema, ProjectPathSchema } from '../../schemas/common.ts';
+import { defineRoute } from '../route.ts';
+import { errors, problem } from './common.ts';
+
+/** Addons: create, list, get, delete, and their connection details. */
+export const addonsRoutes = {
+  createAddon: defineRoute({
+    operationId: 'createAddon',
+    method: 'post',
+    path: '/v1/projects/{projectId}/addons',
+    summary: 'Create an addon; returns the addon and its create operation',
+    tags: ['addons'],
+    fn: 'addons',
+    auth: true,
+    idempotent: true,
+    params: ProjectPathSchema,
+    body: CreateAddonRequestSchema,
+    responses: {
+      202: { description: 'Accepted: poll the operation', schema: AddonWithOperationSchema },
+      ...errors,
+      409: problem('An addon with this name exists, or an idempotent request with this key is in flight'),
+      422: problem(
+        "The engine, version, plan or option is not available here, or the project's addon quota is used up (`quota`, `limit`)",
+      ),
+    },
+  }),
+  listAddons: defineRoute({
+    operationId: 'listAddons',
+    method: 'get',
+    path: '/v1/projects/{projectId}/addons',
+    summary: 'List addons, oldest first',
+    tags: ['addons'],
+    fn: 'addons',
+    auth: true,
+    params: ProjectPathSchema,
+    query: PaginationQuerySchema,
+    responses: { 200: { description: 'A page of addons', schema: AddonPageSchema }, ...errors },
+  }),
+  getAddon: defineRoute({
+    operationId: 'getAddon',
+    method: 'get',
+    path: '/v1/projects/{projectId}/addons/{addonId}',
+    summary: 'Get an addon',
+    tags: ['addons'],
+    fn: 'addons',
+    auth: true,
+    params: AddonPathSchema,
+    responses: { 200: { description: 'The addon', schema: AddonSchema }, ...errors },
+  }),
+  deleteAddon: defineRoute({
+    operationId: 'deleteAddon',
+    method: 'delete',
+    path: '/v1/projects/{projectId}/addons/{addonId}',
+    summary: 'Delete an addon, its instance, data, connection details and backup schedules',
+    tags: ['addons'],
+    fn: 'addons',
+    auth: true,
+    params: AddonPathSchema,
+    query: DeleteAddonQuerySchema,
+    responses: {
+      202: { description: 'Accepted: poll the operation', schema: AddonWithOperationSchema },
+      ...errors,
+      409: problem(
+        'Another operation is in flight on this addon, or a final backup was asked of an addon that is not running',
+      ),
+      422: problem('This engine cannot take this kind of final backup here'),
+    },
+  }),
+  getCredentials: defineRoute({
+    operationId: 'getCredentials',
+    method: 'get',
+    path: '/v1/projects/{projectId}/addons/{addonId}/credentials',
+    summary: 'Connection details of a running addon',
+    tags: ['addons'],
+    fn: 'credentials',
+    auth: true,
+    params: AddonPathSchema,
+    responses: {
+      200: { description: 'Connection details', schema: CredentialsSchema },
+      ...errors,
+      409: problem('The addon has no connection details yet (still creating, or failed)'),
+    },
+  }),
+} as const;
