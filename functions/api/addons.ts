@@ -1,4 +1,5 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
+import { RDSClient } from '@aws-sdk/client-rds';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { CursorSigner } from '#shared/api/cursors.ts';
@@ -6,9 +7,11 @@ import { createHttpHandler, type IdempotencyOptions, lazyHandler } from '#shared
 import { dynamoDbIdempotency } from '#shared/api/idempotency.ts';
 import { type RateLimiter, rateLimiterFromEnv } from '#shared/api/rate-limit.ts';
 import { AddonsFunctionEnvSchema, parseEnv } from '#shared/config/env.ts';
+import { awsRestorableWindows } from '#shared/providers/aws/engines.ts';
 import { SfnWorkflowStarter } from '#shared/providers/aws/sfn-workflow-starter.ts';
 import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import { AddonService } from '#shared/services/addon-service.ts';
+import { PitrService } from '#shared/services/pitr-service.ts';
 import { AddonStore } from '#shared/store/addon-store.ts';
 import { BackupStore } from '#shared/store/backup-store.ts';
 import { cursorSigner, documentClient, dynamoClient, logger } from './aws-clients.ts';
@@ -17,6 +20,8 @@ export interface AddonsDeps {
   logger: Logger;
   rateLimiter?: RateLimiter;
   service: AddonService;
+  /** Shows one addon's restorable window on GET; without it GET leaves `restorableWindow` out. */
+  pitr?: Pick<PitrService, 'getAddon'>;
   idempotency?: IdempotencyOptions;
   cursors: CursorSigner;
 }
@@ -44,7 +49,9 @@ export const createAddonsHandler = (deps: AddonsDeps) =>
       }),
       getAddon: async ({ params }) => ({
         status: 200,
-        body: await deps.service.get(params.projectId, params.addonId),
+        body: deps.pitr
+          ? await deps.pitr.getAddon(params.projectId, params.addonId)
+          : await deps.service.get(params.projectId, params.addonId),
       }),
       deleteAddon: async ({ params, query }) => {
         const result = await deps.service.delete(params.projectId, params.addonId, query);
@@ -87,6 +94,13 @@ export const handler = lazyHandler(() => {
         artifacts: new BackupArtifacts({ client: new S3Client({}), bucket: env.BACKUP_BUCKET }),
       },
       quotas: { addonsPerProject: env.MAX_ADDONS_PER_PROJECT },
+    }),
+    // GET shows the restorable window: read-only RDS calls (the stack grants them).
+    pitr: new PitrService({
+      store,
+      workflows,
+      windows: awsRestorableWindows(() => new RDSClient({})),
+      target: env.ADDONS_TARGET,
     }),
     idempotency: dynamoDbIdempotency({ client: dynamoClient(), tableName: env.TABLE_NAME }),
     cursors: cursorSigner(env.CURSOR_SECRET_ARN),

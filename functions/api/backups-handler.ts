@@ -6,13 +6,14 @@ import { lazyHandler } from '#shared/api/http-handler.ts';
 import { dynamoDbIdempotency } from '#shared/api/idempotency.ts';
 import { rateLimiterFromEnv } from '#shared/api/rate-limit.ts';
 import { BackupsFunctionEnvSchema, parseEnv } from '#shared/config/env.ts';
-import { awsSnapshotDeleters } from '#shared/providers/aws/engines.ts';
+import { awsRestorableWindows, awsSnapshotDeleters } from '#shared/providers/aws/engines.ts';
 import { EventBridgeScheduleRunner } from '#shared/providers/aws/eventbridge-schedule-runner.ts';
 import { SfnWorkflowStarter } from '#shared/providers/aws/sfn-workflow-starter.ts';
 import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import { ImportUploads } from '#shared/providers/import-uploads.ts';
 import { BackupService } from '#shared/services/backup-service.ts';
 import { ImportService } from '#shared/services/import-service.ts';
+import { PitrService } from '#shared/services/pitr-service.ts';
 import { ScheduleService } from '#shared/services/schedule-service.ts';
 import { AddonStore } from '#shared/store/addon-store.ts';
 import { BackupStore } from '#shared/store/backup-store.ts';
@@ -61,6 +62,15 @@ export const handler = lazyHandler(() => {
     snapshotDeleters: awsSnapshotDeleters(() => new RDSClient({})),
     target: env.ADDONS_TARGET,
   });
+  const pitr = new PitrService({
+    store,
+    workflows: new SfnWorkflowStarter({
+      client: new SFNClient({}),
+      stateMachineArns: { 'restore-addon': env.RESTORE_ADDON_STATE_MACHINE_ARN },
+    }),
+    windows: awsRestorableWindows(() => new RDSClient({})),
+    target: env.ADDONS_TARGET,
+  });
   const schedules = new ScheduleService({
     store,
     backups,
@@ -83,6 +93,7 @@ export const handler = lazyHandler(() => {
     backups: service,
     schedules,
     imports,
+    pitr,
     idempotency: dynamoDbIdempotency({ client: dynamoClient(), tableName: env.TABLE_NAME }),
     cursors: cursorSigner(env.CURSOR_SECRET_ARN),
   });

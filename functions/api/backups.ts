@@ -4,6 +4,7 @@ import { createHttpHandler, type IdempotencyOptions, type RouteImpls } from '#sh
 import type { RateLimiter } from '#shared/api/rate-limit.ts';
 import type { BackupService } from '#shared/services/backup-service.ts';
 import type { ImportService } from '#shared/services/import-service.ts';
+import type { PitrService } from '#shared/services/pitr-service.ts';
 import type { ScheduleService } from '#shared/services/schedule-service.ts';
 
 export interface BackupsDeps {
@@ -13,6 +14,8 @@ export interface BackupsDeps {
   schedules: ScheduleService;
   /** Imports of uploaded files; without it their routes answer 404 as unknown routes do. */
   imports?: ImportService;
+  /** Point-in-time restores in place; without it their route answers 404 as unknown routes do. */
+  pitr?: PitrService;
   idempotency?: IdempotencyOptions;
   cursors: CursorSigner;
 }
@@ -52,6 +55,17 @@ const importRoutes = (imports: ImportService): RouteImpls => ({
     status: 200,
     body: await imports.abort(params.projectId, params.addonId, params.importId),
   }),
+});
+
+const pitrRoutes = (pitr: PitrService): RouteImpls => ({
+  restoreAddonToPointInTime: async ({ params, body }) => {
+    const result = await pitr.restore(params.projectId, params.addonId, body.pointInTime);
+    return {
+      status: 202,
+      headers: { 'operation-location': operationLocation(params.projectId, result.operation.id) },
+      body: result,
+    };
+  },
 });
 
 /** Backups, restores and backup schedules of an addon. The AWS entry point is `backups-handler.ts`. */
@@ -107,6 +121,7 @@ export const createBackupsHandler = (deps: BackupsDeps) =>
         };
       },
       ...(deps.imports ? importRoutes(deps.imports) : {}),
+      ...(deps.pitr ? pitrRoutes(deps.pitr) : {}),
       createBackupSchedule: async ({ params, body }) => {
         const schedule = await deps.schedules.create(params.projectId, params.addonId, body);
         return {

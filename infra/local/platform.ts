@@ -15,7 +15,7 @@ import { dynamoDbIdempotency } from '#shared/api/idempotency.ts';
 import { TokenBucketLimiter } from '#shared/api/rate-limit.ts';
 import { offerOnTarget } from '#shared/catalog/engines.ts';
 import { EngineRegistry } from '#shared/engines/registry.ts';
-import type { EngineAdapters } from '#shared/ports/engine-provider.ts';
+import type { EngineAdapters, SnapshotProvider } from '#shared/ports/engine-provider.ts';
 import type { WorkflowName, WorkflowStarter } from '#shared/ports/workflow-starter.ts';
 import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import { ImportUploads } from '#shared/providers/import-uploads.ts';
@@ -24,6 +24,7 @@ import type { AddonStatus } from '#shared/schemas/addon.ts';
 import { AddonService } from '#shared/services/addon-service.ts';
 import { BackupService } from '#shared/services/backup-service.ts';
 import { ImportService } from '#shared/services/import-service.ts';
+import { PitrService } from '#shared/services/pitr-service.ts';
 import { ScheduleService } from '#shared/services/schedule-service.ts';
 import { AddonStore } from '#shared/store/addon-store.ts';
 import { BackupStore } from '#shared/store/backup-store.ts';
@@ -240,6 +241,13 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
       maxUploadBytes: config.maxUploadBytes,
       now,
     });
+    // Point-in-time recovery: the supervisor's drivers read the window and restore (where `pitr` is on).
+    const pitrService = new PitrService({
+      store,
+      workflows: stoppable,
+      windows: EngineRegistry.everyEngine('restorable windows', (): SnapshotProvider => supervisor),
+      target: 'local',
+    });
     const scheduleService = new ScheduleService({
       store,
       backups: backupStore,
@@ -268,6 +276,7 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
       addons: createAddonsHandler({
         logger,
         service,
+        pitr: pitrService,
         idempotency: dynamoDbIdempotency({ client: dynamo.client, tableName: TABLE_NAME }),
         cursors,
       }),
@@ -278,6 +287,7 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
         backups: backupService,
         schedules: scheduleService,
         imports: importService,
+        pitr: pitrService,
         idempotency: dynamoDbIdempotency({ client: dynamo.client, tableName: TABLE_NAME }),
         cursors,
       }),

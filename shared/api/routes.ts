@@ -3,6 +3,7 @@ import { backupsRoutes } from './routes/backups.ts';
 import { importsRoutes } from './routes/imports.ts';
 import { metaRoutes } from './routes/meta.ts';
 import { operationsRoutes } from './routes/operations.ts';
+import { pitrRoutes } from './routes/pitr.ts';
 import { schedulesRoutes } from './routes/schedules.ts';
 
 /**
@@ -14,6 +15,7 @@ export const routes = {
   ...metaRoutes,
   ...addonsRoutes,
   ...backupsRoutes,
+  ...pitrRoutes,
   ...schedulesRoutes,
   ...importsRoutes,
   ...operationsRoutes,

@@ -80,13 +80,15 @@ export const uriOf = (
 /**
  * RDS instance classes for the SQL engines (RDS for PostgreSQL and for MySQL offer all of them):
  * vCPUs and memory as AWS publishes them (test/unit/aws-instance-classes.test.ts checks them).
+ * `pitrRetentionDays` is the plan's point-in-time window (RDS BackupRetentionPeriod, 1 to 35):
+ * a week on the small plans, longer where the data is likely worth the backup storage.
  */
 export const RDS_PLANS: Plan[] = [
-  { id: 'nano', vcpu: 2, memoryMiB: 1024, instanceClass: 'db.t4g.micro' },
-  { id: 'small', vcpu: 2, memoryMiB: 2048, instanceClass: 'db.t4g.small' },
-  { id: 'medium', vcpu: 2, memoryMiB: 4096, instanceClass: 'db.t4g.medium' },
-  { id: 'large', vcpu: 2, memoryMiB: 8192, instanceClass: 'db.m6g.large' },
-  { id: 'xlarge', vcpu: 4, memoryMiB: 16384, instanceClass: 'db.m6g.xlarge' },
+  { id: 'nano', vcpu: 2, memoryMiB: 1024, instanceClass: 'db.t4g.micro', pitrRetentionDays: 7 },
+  { id: 'small', vcpu: 2, memoryMiB: 2048, instanceClass: 'db.t4g.small', pitrRetentionDays: 7 },
+  { id: 'medium', vcpu: 2, memoryMiB: 4096, instanceClass: 'db.t4g.medium', pitrRetentionDays: 14 },
+  { id: 'large', vcpu: 2, memoryMiB: 8192, instanceClass: 'db.m6g.large', pitrRetentionDays: 35 },
+  { id: 'xlarge', vcpu: 4, memoryMiB: 16384, instanceClass: 'db.m6g.xlarge', pitrRetentionDays: 35 },
 ];
 
 /**

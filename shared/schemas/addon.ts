@@ -3,6 +3,7 @@ import { IdTextSchema, int32, PortSchema, text } from './bounds.ts';
 import { EngineSchema } from './catalog.ts';
 import { AddonIdSchema, NameSchema, ProjectIdSchema, pageOf, TimestampSchema } from './common.ts';
 import { OperationSchema } from './operation.ts';
+import { RestorableWindowSchema } from './pitr.ts';
 
 export const AddonStatusSchema = z.enum([
   'creating',
@@ -77,6 +78,10 @@ export const AddonSchema = z
     endpoint: EndpointSchema.nullable(),
     network: AddonNetworkSchema.nullable().default(null).meta({
       description: 'How workloads reach the addon; null on the local target and until it is available',
+    }),
+    restorableWindow: RestorableWindowSchema.nullable().optional().meta({
+      description:
+        'The span a point-in-time restore can land in; null when the engine has no point-in-time recovery on this deployment (capability `pitr`) or no window yet (a new addon). Only in the response of getting one addon: it is asked of the provider each time, so lists leave it out to stay fast',
     }),
     createdAt: TimestampSchema,
     updatedAt: TimestampSchema,

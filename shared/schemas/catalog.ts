@@ -36,6 +36,10 @@ export const PlanSchema = z
     vcpu: z.number().min(0).max(1024),
     memoryMiB: int32(0, 16 * 1024 * 1024),
     instanceClass: text(64).meta({ description: 'The AWS instance or node class behind the plan' }),
+    pitrRetentionDays: int32(1, 35).optional().meta({
+      description:
+        "How many days back point-in-time recovery reaches on this plan, where the engine offers `pitr` (on AWS: the RDS automated backups' BackupRetentionPeriod)",
+    }),
   })
   .meta({ id: 'Plan' });
 export type Plan = z.infer<typeof PlanSchema>;

@@ -22,6 +22,9 @@ export const OperationSchema = z
     importId: IdTextSchema.optional().meta({
       description: 'Present on a restore that loads an uploaded file: the import it belongs to',
     }),
+    pointInTime: TimestampSchema.optional().meta({
+      description: 'Present on a point-in-time restore: the second the addon is restored to',
+    }),
     progress: z.object({
       step: text(128).meta({ description: 'The workflow step the operation is in' }),
       percent: int32(0, 100),

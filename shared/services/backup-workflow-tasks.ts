@@ -19,6 +19,7 @@ import {
   isImportSource,
   type RestoreTask,
 } from './import-restore-tasks.ts';
+import { isPointInTimeSource, PitrRestoreTasks } from './pitr-restore-tasks.ts';
 import { discardOrFollowRestore, judgeRestore } from './restore-endpoint.ts';
 import { CleanupFailureFields, failureReason } from './workflow-tasks.ts';
 
@@ -43,6 +44,8 @@ export const BackupTaskSchema = z.discriminatedUnion('action', [
   }),
   z.object({ action: z.literal('startRestore'), ...Ref }),
   z.object({ action: z.literal('restoreSnapshot'), ...Ref }),
+  /** The point-in-time path: `backupId` is a `pointInTimeKey` (pitr-restore-tasks.ts). */
+  z.object({ action: z.literal('restoreToPointInTime'), ...Ref }),
   z.object({ action: z.literal('describeRestore'), ...Ref, ...Wait }),
   z.object({ action: z.literal('prepareRestoreJob'), ...Ref }),
   z.object({ action: z.literal('completeRestore'), ...Ref }),
@@ -77,8 +80,10 @@ export const JOB_COMMAND = ['node', 'jobs/main.mjs'];
 /** The engine-agnostic steps of the backup and restore workflows; each is idempotent. */
 export class BackupWorkflowTasks {
   private readonly imports: ImportRestoreTasks | undefined;
+  private readonly pointInTime: PitrRestoreTasks;
 
   constructor(private readonly deps: BackupTaskDeps) {
+    this.pointInTime = new PitrRestoreTasks(deps);
     this.imports =
       deps.imports &&
       new ImportRestoreTasks(
@@ -93,6 +98,7 @@ export class BackupWorkflowTasks {
         throw new ProviderError('This deployment is not configured for imports', 'Misconfigured');
       return this.imports.run(task as RestoreTask);
     }
+    if (isPointInTimeSource(task)) return this.pointInTime.run(task);
     switch (task.action) {
       case 'startBackup':
         return this.startBackup(task);
@@ -112,6 +118,8 @@ export class BackupWorkflowTasks {
         return this.startRestore(task);
       case 'restoreSnapshot':
         return this.restoreSnapshot(task);
+      case 'restoreToPointInTime':
+        throw new ProviderError(`${task.backupId} is not a point in time`, 'InvalidWorkflowStep');
       case 'describeRestore':
         return this.describeRestore(task);
       case 'prepareRestoreJob':

@@ -1,4 +1,5 @@
 import { UnresumableOperationError } from '../errors.ts';
+import { pointInTimeKey, resourceIdFor } from '../ports/engine-provider.ts';
 import type { WorkflowRun } from '../ports/workflow-starter.ts';
 import type { Operation } from '../schemas/operation.ts';
 
@@ -28,6 +29,11 @@ export const workflowInputFor = (operation: Operation): WorkflowRun => {
     case 'backup':
       return { workflow: 'backup-addon', input: { ...ref, backupId: backupId() } };
     case 'restore':
+      // A point-in-time restore in place: the addon's own instance at that second (pitr-service.ts).
+      if (operation.pointInTime) {
+        const source = pointInTimeKey(resourceIdFor(operation.addonId), operation.pointInTime);
+        return { workflow: 'restore-addon', input: { ...ref, backupId: source } };
+      }
       // A restore of an uploaded file: the import is the workflow's source (import-restore-tasks.ts).
       return { workflow: 'restore-addon', input: { ...ref, backupId: operation.importId ?? backupId() } };
     case 'update':

@@ -68,7 +68,20 @@ describe('engine catalog', () => {
     }
   });
 
-  it('offers MySQL 8.0 and 8.4 on AWS (RDS for MySQL) with dumps, snapshots and TLS on by default, and says what it lacks', () => {
+  it('offers point-in-time recovery on AWS for the RDS engines, with each plan saying how far back it reaches', () => {
+    const pitr = addonTypes('aws')
+      .filter((type) => type.capabilities.pitr)
+      .map((type) => type.engine);
+    expect(pitr).toEqual(['postgresql', 'mysql']);
+    for (const type of addonTypes('aws').filter((t) => t.capabilities.pitr)) {
+      for (const plan of type.plans) {
+        expect(plan.pitrRetentionDays).toBeGreaterThanOrEqual(1);
+        expect(plan.pitrRetentionDays).toBeLessThanOrEqual(35);
+      }
+    }
+  });
+
+  it('offers MySQL 8.0 and 8.4 on AWS (RDS for MySQL) with dumps, snapshots, PITR and TLS on by default, and says what it lacks', () => {
     const mysql = addonTypes('aws').find((type) => type.engine === 'mysql');
     expect(mysql).toMatchObject({
       service: 'Amazon RDS for MySQL',
@@ -82,7 +95,7 @@ describe('engine catalog', () => {
         snapshotDownload: false,
         tls: true,
         replicas: false,
-        pitr: false,
+        pitr: true,
         publicAccess: false,
       },
     });

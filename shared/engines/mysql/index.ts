@@ -32,6 +32,8 @@ export const mysql: EngineFacts = {
         ...BACKED_UP,
         tls: true,
         importDump: true,
+        // RDS automated backups (the plan's pitrRetentionDays), restored to a staging instance and swapped in.
+        pitr: true,
       },
       // Locally: MariaDB 10.11 from Debian (mariadb-server), the MySQL-compatible server the
       // machine can install; snapshots are online physical copies taken with mariadb-backup.

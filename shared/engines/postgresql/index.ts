@@ -15,6 +15,8 @@ export const postgresql: EngineFacts = {
         ...BACKED_UP,
         tls: true,
         importDump: true,
+        // RDS automated backups (the plan's pitrRetentionDays), restored to a staging instance and swapped in.
+        pitr: true,
       },
       local: {
         ...BACKED_UP,

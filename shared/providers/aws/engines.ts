@@ -7,10 +7,12 @@ import { EngineRegistry } from '../../engines/registry.ts';
 import { ProviderError } from '../../errors.ts';
 import type { EngineAdapters, SnapshotDeleter } from '../../ports/engine-provider.ts';
 import type { Engine } from '../../schemas/catalog.ts';
+import type { RestorableWindowReader } from '../../services/pitr-service.ts';
 import { DocdbSnapshotDeleter, docdbEngine } from './mongodb/index.ts';
 import { mysqlRdsProfile } from './mysql/index.ts';
 import { postgresqlRdsProfile } from './postgresql/index.ts';
 import { type RdsEngineProfile, RdsEngineProvider } from './rds/rds-engine-provider.ts';
+import { RdsRestorableWindows } from './rds/rds-pitr.ts';
 import { RdsSnapshotDeleter } from './rds/rds-snapshots.ts';
 import { ElastiCacheRedisProvider } from './redis/index.ts';
 import { RedisSnapshotDeleter } from './redis/redis-snapshots.ts';
@@ -118,4 +120,15 @@ export const awsSnapshotDeleters = (
     mysql: () => new RdsSnapshotDeleter(rds()),
     mongodb: () => new DocdbSnapshotDeleter(docdb()),
     redis: () => new RedisSnapshotDeleter(elasticache()),
+  });
+
+/**
+ * What reads each engine's point-in-time window, for the API functions (GET of an addon, the
+ * point-in-time restore's check): RDS's automated backups. Engines without point-in-time recovery
+ * on AWS (ElastiCache, DocumentDB here) have none, and their addons show no window.
+ */
+export const awsRestorableWindows = (rds: () => RDSClient): EngineRegistry<RestorableWindowReader> =>
+  new EngineRegistry<RestorableWindowReader>('restorable windows', {
+    postgresql: () => new RdsRestorableWindows(rds()),
+    mysql: () => new RdsRestorableWindows(rds()),
   });

@@ -5,6 +5,7 @@ import type {
   EngineProvider,
   InstanceSpec,
   InstanceState,
+  RestorableWindow,
   RestoreState,
   SnapshotProvider,
   SnapshotState,
@@ -20,6 +21,7 @@ import {
   isValidDbInstanceIdentifier,
   RdsInstances,
 } from './rds-instances.ts';
+import { describeRdsRestorableWindow, pointInTimeSourceOf } from './rds-pitr.ts';
 import { RdsRestoreSwap } from './rds-restore.ts';
 import { deleteDbSnapshot, RdsSnapshots } from './rds-snapshots.ts';
 
@@ -156,7 +158,8 @@ export class RdsEngineProvider implements EngineProvider, SnapshotProvider {
           PubliclyAccessible: false,
           MultiAZ: false,
           DBParameterGroupName: parameterGroup,
-          BackupRetentionPeriod: this.props.backupRetentionDays ?? 7,
+          // Automated backups: the plan's point-in-time window (rds-pitr.ts), else the deployment's.
+          BackupRetentionPeriod: spec.plan.pitrRetentionDays ?? this.props.backupRetentionDays ?? 7,
           CopyTagsToSnapshot: true,
           // On for the instance's whole life; deleteInstance turns it off right before deleting.
           DeletionProtection: true,
@@ -205,6 +208,30 @@ export class RdsEngineProvider implements EngineProvider, SnapshotProvider {
   /** RDS restores to a new instance, then swaps it in: `RdsRestoreSwap`. */
   restoreSnapshot(resourceId: string, snapshotId: string, restoreId: string): Promise<void> {
     return this.restores.start(resourceId, snapshotId, restoreId);
+  }
+
+  /** RDS automated backups: rds-pitr.ts. */
+  describeRestorableWindow(resourceId: string): Promise<RestorableWindow | null> {
+    return describeRdsRestorableWindow(this.rds, this.instances, resourceId);
+  }
+
+  /**
+   * RestoreDBInstanceToPointInTime into a staging instance, then the snapshot restore's swap
+   * (`describeRestore` advances it; `discardRestore` undoes it). The source is `resourceId` itself
+   * for a restore in place, or another addon's instance (or its retained automated backups).
+   */
+  async restoreToPointInTime(
+    resourceId: string,
+    sourceResourceId: string,
+    time: string,
+    restoreId: string,
+  ): Promise<void> {
+    await this.restores.startPointInTime(
+      resourceId,
+      restoreId,
+      () => pointInTimeSourceOf(this.rds, this.instances, sourceResourceId),
+      new Date(time),
+    );
   }
 
   describeRestore(resourceId: string, _snapshotId: string, restoreId: string): Promise<RestoreState> {

@@ -1,6 +1,12 @@
 import { createHash } from 'node:crypto';
-import { type DBInstance, RestoreDBInstanceFromDBSnapshotCommand } from '@aws-sdk/client-rds';
-import { ProviderError, TransientError } from '../../../errors.ts';
+import {
+  type DBInstance,
+  RestoreDBInstanceFromDBSnapshotCommand,
+  type RestoreDBInstanceFromDBSnapshotCommandInput,
+  RestoreDBInstanceToPointInTimeCommand,
+  type RestoreDBInstanceToPointInTimeCommandInput,
+} from '@aws-sdk/client-rds';
+import { errorMessage, ProviderError, TransientError } from '../../../errors.ts';
 import type { RestoreState } from '../../../ports/engine-provider.ts';
 import { isAwsError, toPlatformError } from '../aws-errors.ts';
 import { TAG_KEYS } from '../tags.ts';
@@ -16,6 +22,25 @@ export const restoreIdentifiers = (resourceId: string, restoreId: string) => {
   const base = resourceId.slice(0, 63 - 10).replace(/-+$/, '');
   return { staging: `${base}-r${hash}`, retired: `${base}-o${hash}` };
 };
+
+/** What both restores give the staging instance: the shape of the addon's current one. */
+type StagingShape = Pick<
+  RestoreDBInstanceFromDBSnapshotCommandInput & RestoreDBInstanceToPointInTimeCommandInput,
+  | 'DBInstanceClass'
+  | 'AllocatedStorage'
+  | 'StorageType'
+  | 'DBSubnetGroupName'
+  | 'VpcSecurityGroupIds'
+  | 'DBParameterGroupName'
+  | 'Port'
+  | 'MultiAZ'
+  | 'PubliclyAccessible'
+  | 'AutoMinorVersionUpgrade'
+  | 'BackupRetentionPeriod'
+  | 'CopyTagsToSnapshot'
+  | 'DeletionProtection'
+  | 'Tags'
+>;
 
 const restoredBy = (instance: DBInstance): string | undefined => instanceTag(instance, TAG_KEYS.restore);
 
@@ -36,7 +61,8 @@ export interface RdsRestoreSwapProps {
  * each inferable from what DescribeDBInstances shows, so that any retried or restarted call
  * carries on from where the last one stopped:
  *
- *   1. start: RestoreDBInstanceFromDBSnapshot into a staging instance named after the addon and
+ *   1. start: RestoreDBInstanceFromDBSnapshot (or, for point-in-time recovery, startPointInTime:
+ *      RestoreDBInstanceToPointInTime) into a staging instance named after the addon and
  *      the restore (`restoreIdentifiers`), with the addon's subnet group, security group,
  *      parameter group, class and storage, tagged `addons:restore=<restore id>`.
  *   2. describe, staging available: rename the addon's instance to the retired name.
@@ -59,7 +85,56 @@ export interface RdsRestoreSwapProps {
 export class RdsRestoreSwap {
   constructor(private readonly props: RdsRestoreSwapProps) {}
 
-  async start(resourceId: string, snapshotId: string, restoreId: string): Promise<void> {
+  /** Step 1 for a snapshot: RestoreDBInstanceFromDBSnapshot into the staging instance. */
+  start(resourceId: string, snapshotId: string, restoreId: string): Promise<void> {
+    const what = 'restoring the snapshot into a new database instance';
+    return this.begin(resourceId, restoreId, what, (staging, like) =>
+      this.props.rds(
+        // AllocatedStorage: at least the snapshot's size; the addon's storage may have grown since.
+        new RestoreDBInstanceFromDBSnapshotCommand({
+          ...like,
+          DBInstanceIdentifier: staging,
+          DBSnapshotIdentifier: snapshotId,
+        }),
+      ),
+    );
+  }
+
+  /**
+   * Step 1 for a point in time (rds-pitr.ts): RestoreDBInstanceToPointInTime into the same
+   * staging instance, so steps 2 to 4 and the discard are the snapshot restore's.
+   */
+  startPointInTime(
+    resourceId: string,
+    restoreId: string,
+    /** Resolved only when the restore is not under way yet (a retried call skips it). */
+    sourceOf: () => Promise<{ SourceDBInstanceIdentifier: string } | { SourceDbiResourceId: string }>,
+    time: Date,
+  ): Promise<void> {
+    const what = 'restoring the point in time into a new database instance';
+    return this.begin(resourceId, restoreId, what, async (staging, like) =>
+      this.props.rds(
+        new RestoreDBInstanceToPointInTimeCommand({
+          ...like,
+          ...(await sourceOf()),
+          TargetDBInstanceIdentifier: staging,
+          RestoreTime: time,
+        }),
+      ),
+    );
+  }
+
+  /**
+   * Step 1: `send` creates the staging instance, shaped like the addon's current instance
+   * (`like`: its class, storage, network, parameter group and port, tagged with the restore).
+   * Idempotent: a retried call finds the staging instance, or the swap already done.
+   */
+  private async begin(
+    resourceId: string,
+    restoreId: string,
+    what: string,
+    send: (staging: string, like: StagingShape) => Promise<unknown>,
+  ): Promise<void> {
     const { staging } = restoreIdentifiers(resourceId, restoreId);
     const { instances } = this.props;
     const current = await instances.find(resourceId);
@@ -76,32 +151,34 @@ export class RdsRestoreSwap {
       .filter((id): id is string => Boolean(id));
     const parameterGroup = current.DBParameterGroups?.[0]?.DBParameterGroupName;
     try {
-      await this.props.rds(
-        new RestoreDBInstanceFromDBSnapshotCommand({
-          DBInstanceIdentifier: staging,
-          DBSnapshotIdentifier: snapshotId,
-          DBInstanceClass: current.DBInstanceClass,
-          // At least the snapshot's size; the addon's storage may have grown since.
-          AllocatedStorage: current.AllocatedStorage,
-          StorageType: current.StorageType,
-          DBSubnetGroupName: current.DBSubnetGroup?.DBSubnetGroupName ?? this.props.subnetGroupName,
-          VpcSecurityGroupIds: groupIds,
-          ...(parameterGroup ? { DBParameterGroupName: parameterGroup } : {}),
-          Port: current.Endpoint?.Port ?? this.props.defaultPort,
-          MultiAZ: current.MultiAZ ?? false,
-          PubliclyAccessible: false,
-          AutoMinorVersionUpgrade: true,
-          BackupRetentionPeriod: current.BackupRetentionPeriod ?? this.props.backupRetentionDays ?? 7,
-          CopyTagsToSnapshot: true,
-          // It becomes the addon's instance. There is no KmsKeyId here: a restored instance is
-          // encrypted with the snapshot's key, which is the addon's own key.
-          DeletionProtection: true,
-          Tags: [...tags, { Key: TAG_KEYS.restore, Value: restoreId }],
-        }),
-      );
+      await send(staging, {
+        DBInstanceClass: current.DBInstanceClass,
+        AllocatedStorage: current.AllocatedStorage,
+        StorageType: current.StorageType,
+        DBSubnetGroupName: current.DBSubnetGroup?.DBSubnetGroupName ?? this.props.subnetGroupName,
+        VpcSecurityGroupIds: groupIds,
+        ...(parameterGroup ? { DBParameterGroupName: parameterGroup } : {}),
+        Port: current.Endpoint?.Port ?? this.props.defaultPort,
+        MultiAZ: current.MultiAZ ?? false,
+        PubliclyAccessible: false,
+        AutoMinorVersionUpgrade: true,
+        BackupRetentionPeriod: current.BackupRetentionPeriod ?? this.props.backupRetentionDays ?? 7,
+        CopyTagsToSnapshot: true,
+        // It becomes the addon's instance. There is no KmsKeyId here: a restored instance is
+        // encrypted with its source's key (the snapshot's, the automated backups'): the addon's own.
+        DeletionProtection: true,
+        Tags: [...tags, { Key: TAG_KEYS.restore, Value: restoreId }],
+      });
     } catch (error) {
       if (isAwsError(error, 'DBInstanceAlreadyExists')) return;
-      throw toPlatformError(error, 'restoring the snapshot into a new database instance');
+      if (isAwsError(error, 'InvalidRestore', 'PointInTimeRestoreNotEnabled')) {
+        throw new ProviderError(
+          `RDS refused the restore: ${errorMessage(error)}; the addon keeps its data as it was`,
+          'InvalidRestore',
+          { cause: error },
+        );
+      }
+      throw toPlatformError(error, what);
     }
   }
 
