@@ -302,6 +302,9 @@ export class Api extends Construct {
     for (const engine of engines) {
       engine.grantSnapshotDeletion(backupsFunction);
       engine.grantSnapshotDownload?.(backupsFunction);
+      // Point-in-time: GET of an addon shows its window; a restore checks the time against it.
+      engine.grantRestorableWindowRead?.(addons);
+      engine.grantRestorableWindowRead?.(backupsFunction);
     }
     schedules.grantManageSchedules(backupsFunction);
 

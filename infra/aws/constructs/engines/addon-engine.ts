@@ -25,6 +25,11 @@ export interface AddonEngine extends IConstruct {
   /** Delete the engine's snapshot backups (the backups API, the retention sweep). */
   grantSnapshotDeletion(grantee: iam.IGrantable): void;
   /**
+   * Read addons' point-in-time windows (the API functions), where the engine offers `pitr` on AWS;
+   * engines without point-in-time recovery have none.
+   */
+  grantRestorableWindowRead?(grantee: iam.IGrantable): void;
+  /**
    * Read the downloadable copies of the engine's snapshots where they are kept outside the backup
    * bucket (download links are presigned with the backups API's role). Engines whose snapshots
    * cannot be downloaded have none.

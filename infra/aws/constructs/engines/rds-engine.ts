@@ -11,6 +11,16 @@ import { acknowledgeNag, nagArn } from '../../nag.ts';
 import type { Network } from '../network.ts';
 import type { AddonEngine, EngineEnvironment } from './addon-engine.ts';
 
+/** What creates an addon's DB instance: a create, a snapshot restore, a point-in-time restore. */
+const RDS_CREATES = [
+  'rds:CreateDBInstance',
+  'rds:RestoreDBInstanceFromDBSnapshot',
+  'rds:RestoreDBInstanceToPointInTime',
+];
+
+const AUTOMATED_BACKUPS_REASON =
+  "RDS automated backups are named by RDS (ab-...) and carry no tag of ours; reading their window and restoring a deleted addon's instance from them needs them all";
+
 /** `resourceIdFor` names every DB instance and security group `addon-...`. */
 export const ADDON_RESOURCE_PREFIX = 'addon-';
 
@@ -37,6 +47,7 @@ export class RdsAddons extends Construct {
   /** Grantees already given the shared statements: every engine asks, each is granted once. */
   private readonly provisioners = new Set<iam.IGrantable>();
   private readonly snapshotDeleters = new Set<iam.IGrantable>();
+  private readonly windowReaders = new Set<iam.IGrantable>();
 
   constructor(scope: Construct, id: string, props: RdsAddonsProps) {
     super(scope, id);
@@ -110,11 +121,14 @@ export class RdsAddons extends Construct {
     // CreateDBInstance and RestoreDBInstanceFromDBSnapshot are authorized on every resource they
     // name: the new instance (tagged as ours), the snapshot restored (ours), and what they
     // reference (the subnet group here; parameter and option groups per engine).
-    allow(['rds:CreateDBInstance', 'rds:RestoreDBInstanceFromDBSnapshot'], [instances], this.taggedAsOurs);
-    allow(
-      ['rds:CreateDBInstance', 'rds:RestoreDBInstanceFromDBSnapshot'],
-      [this.rdsArn('subgrp', this.subnetGroup.subnetGroupName)],
-    );
+    // RestoreDBInstanceToPointInTime (point-in-time recovery, rds-pitr.ts) is authorized the same
+    // way: on the staging instance (tagged as ours) and the source instance (an addon's).
+    allow(RDS_CREATES, [instances], this.taggedAsOurs);
+    allow(RDS_CREATES, [this.rdsArn('subgrp', this.subnetGroup.subnetGroupName)]);
+    // A deleted addon's instance is restored from its retained automated backups (ids RDS
+    // chooses, `ab-...`, which carry no tag of ours), and its window read from them.
+    allow(['rds:RestoreDBInstanceToPointInTime'], [this.automatedBackupArns()]);
+    allow(['rds:DescribeDBInstanceAutomatedBackups'], [this.automatedBackupArns()]);
     allow(['rds:RestoreDBInstanceFromDBSnapshot'], [snapshots], snapshotIsOurs);
     // Snapshot backups: taken from one of our instances, as a snapshot tagged as ours.
     allow(['rds:CreateDBSnapshot'], [instances], instanceIsOurs);
@@ -183,6 +197,37 @@ export class RdsAddons extends Construct {
       'Snapshot backups are taken at run time, one per backup; all are named addon-<addon id>-<backup id>',
     );
     ack('*', 'ec2:DescribeSecurityGroups supports no resource-level permissions');
+    ack(nagArn('rds', 'auto-backup:*'), AUTOMATED_BACKUPS_REASON);
+  }
+
+  /** RDS automated backups (point-in-time recovery): RDS names them `ab-...`. */
+  automatedBackupArns(): string {
+    return this.rdsArn('auto-backup', '*');
+  }
+
+  /**
+   * Read an addon's point-in-time window (the API functions: GET of an addon, the restore's check):
+   * its instance and its automated backups, read-only.
+   */
+  grantRestorableWindowRead(grantee: iam.IGrantable): void {
+    if (this.windowReaders.has(grantee)) return;
+    this.windowReaders.add(grantee);
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['rds:DescribeDBInstances'],
+      resourceArns: [this.rdsArn('db', `${ADDON_RESOURCE_PREFIX}*`)],
+    });
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['rds:DescribeDBInstanceAutomatedBackups'],
+      resourceArns: [this.automatedBackupArns()],
+    });
+    acknowledgeNag(
+      grantee,
+      `IAM5[Resource::${nagArn('rds', `db:${ADDON_RESOURCE_PREFIX}*`)}]`,
+      'Addon DB instances are created at run time, one per addon, all named addon-<addon id>; only described here',
+    );
+    acknowledgeNag(grantee, `IAM5[Resource::${nagArn('rds', 'auto-backup:*')}]`, AUTOMATED_BACKUPS_REASON);
   }
 
   /** Delete snapshot backups (the backups API and the retention sweep), whatever their engine. */
@@ -293,7 +338,7 @@ export class RdsEngine extends Construct implements AddonEngine {
     const optionGroups = `default:${this.profile.rdsEngine}-*`;
     iam.Grant.addToPrincipal({
       grantee,
-      actions: ['rds:CreateDBInstance', 'rds:RestoreDBInstanceFromDBSnapshot'],
+      actions: RDS_CREATES,
       resourceArns: [
         ...[...Object.values(this.tlsParameterGroups), ...Object.values(this.noTlsParameterGroups)].map(
           (name) => this.rds.rdsArn('pg', name),
@@ -310,5 +355,9 @@ export class RdsEngine extends Construct implements AddonEngine {
 
   grantSnapshotDeletion(grantee: iam.IGrantable): void {
     this.rds.grantSnapshotDeletion(grantee);
+  }
+
+  grantRestorableWindowRead(grantee: iam.IGrantable): void {
+    this.rds.grantRestorableWindowRead(grantee);
   }
 }

@@ -23,13 +23,13 @@ import { RdsInstances, type RdsSend } from './rds-instances.ts';
  * the same swap as a snapshot restore (`RdsRestoreSwap.startPointInTime`).
  */
 
-/** The automated backups RDS keeps for an instance identifier or a DbiResourceId (none: []). */
-const automatedBackups = async (
+/** The automated backups of a live instance, by its DbiResourceId (none yet: []). */
+const automatedBackupsOf = async (
   rds: RdsSend,
-  by: { DBInstanceIdentifier: string } | { DbiResourceId: string },
+  dbiResourceId: string,
 ): Promise<DBInstanceAutomatedBackup[]> => {
   try {
-    const result = await rds(new DescribeDBInstanceAutomatedBackupsCommand(by));
+    const result = await rds(new DescribeDBInstanceAutomatedBackupsCommand({ DbiResourceId: dbiResourceId }));
     return result.DBInstanceAutomatedBackups ?? [];
   } catch (error) {
     if (isAwsError(error, 'DBInstanceAutomatedBackupNotFound')) return [];
@@ -37,14 +37,34 @@ const automatedBackups = async (
   }
 };
 
-/** The retained automated backups of a deleted instance with the latest window (a re-created name has several). */
+/**
+ * The retained automated backups of a deleted instance, the ones with the latest window (a name
+ * used again has several). DescribeDBInstanceAutomatedBackups' DBInstanceIdentifier must name an
+ * existing instance, so the retained ones are listed (a filter on status) and matched by name.
+ */
 const retainedBackupOf = async (
   rds: RdsSend,
   resourceId: string,
 ): Promise<DBInstanceAutomatedBackup | undefined> => {
-  const retained = (await automatedBackups(rds, { DBInstanceIdentifier: resourceId })).filter(
-    (backup) => backup.Status === 'retained' && backup.RestoreWindow?.LatestTime,
-  );
+  const retained: DBInstanceAutomatedBackup[] = [];
+  let marker: string | undefined;
+  try {
+    do {
+      const page = await rds(
+        new DescribeDBInstanceAutomatedBackupsCommand({
+          Filters: [{ Name: 'status', Values: ['retained'] }],
+          ...(marker ? { Marker: marker } : {}),
+        }),
+      );
+      for (const backup of page.DBInstanceAutomatedBackups ?? []) {
+        if (backup.DBInstanceIdentifier === resourceId && backup.RestoreWindow?.LatestTime)
+          retained.push(backup);
+      }
+      marker = page.Marker;
+    } while (marker);
+  } catch (error) {
+    throw toPlatformError(error, 'looking up the retained automated backups');
+  }
   const latest = (backup: DBInstanceAutomatedBackup) => backup.RestoreWindow?.LatestTime?.getTime() ?? 0;
   return retained.sort((a, b) => latest(b) - latest(a))[0];
 };
@@ -69,7 +89,7 @@ export const describeRdsRestorableWindow = async (
   if (!instance.BackupRetentionPeriod || !instance.LatestRestorableTime || !instance.DbiResourceId) {
     return null;
   }
-  const [backup] = await automatedBackups(rds, { DbiResourceId: instance.DbiResourceId });
+  const [backup] = await automatedBackupsOf(rds, instance.DbiResourceId);
   return windowOf(backup?.RestoreWindow?.EarliestTime, instance.LatestRestorableTime);
 };
 
