@@ -63,6 +63,7 @@ import {
   roleStatements,
   unusedActions,
 } from './support/iam.ts';
+import { PITR_WINDOW_ACTIONS } from './support/iam-pitr.ts';
 import { functionEnvironment, resolveIntrinsics } from './support/intrinsics.ts';
 import { type SynthesizedStack, synthesizeAddons } from './support/stack.ts';
 
@@ -714,10 +715,12 @@ describe('the API functions, as deployed', () => {
       // Lambda itself sends a failed asynchronous invocation to the on-failure queue, with the role.
       // Deleting a Redis snapshot backup: granted with the engine, not sent by these tests' PostgreSQL addons.
       const redis = name === 'backups' || name === 'sweep' ? ['elasticache:DeleteSnapshot'] : [];
+      // Point-in-time windows of running RDS addons: aws-pitr-workflows.test.ts sends and checks them.
+      const pitr = name === 'addons' || name === 'backups' ? PITR_WINDOW_ACTIONS : [];
       const baseline =
         name === 'runBackup' || name === 'sweep'
           ? [...FUNCTION_BASELINE_ACTIONS, 'sqs:SendMessage', ...redis]
-          : [...FUNCTION_BASELINE_ACTIONS, ...redis];
+          : [...FUNCTION_BASELINE_ACTIONS, ...redis, ...pitr];
       expect(unusedActions(statementsOf(), calls[name], environment(), baseline)).toEqual([]);
     });
   });

@@ -10,6 +10,7 @@ import {
   unusedActions,
 } from '../infra/support/iam.ts';
 import { DOCUMENTDB_ACTIONS } from '../infra/support/iam-documentdb.ts';
+import { PITR_WORKFLOW_ACTIONS } from '../infra/support/iam-pitr.ts';
 import { scheduleRecord } from '../support/fixtures.ts';
 import { awsWorkflowSuite, jobSpecOf } from './support/aws-suite.ts';
 import { logicalIdOf } from './support/aws-workflows.ts';
@@ -378,10 +379,12 @@ describe('the workflow function role, over provision, backup, restore and delete
   it('allows nothing the workflow function does not send', () => {
     const { statements, env } = check();
     // DocumentDB's and Redis's actions are sent by their engines' addons only:
-    // aws-mongodb-lifecycle.test.ts and aws-redis-lifecycle.test.ts check them.
+    // aws-mongodb-lifecycle.test.ts and aws-redis-lifecycle.test.ts check them; point-in-time
+    // restores' by aws-pitr-workflows.test.ts.
     const unused = unusedActions(statements, recorded, env, [
       ...FUNCTION_BASELINE_ACTIONS,
       ...REDIS_ENGINE_ACTIONS,
+      ...PITR_WORKFLOW_ACTIONS,
     ]);
     expect(unused.filter((action) => !DOCUMENTDB_ACTIONS.includes(action))).toEqual([]);
   });

@@ -1,4 +1,5 @@
 import { documentDbPermissions } from './iam-documentdb.ts';
+import { rdsPitrPermissions } from './iam-pitr.ts';
 import { s3Permissions } from './iam-s3.ts';
 import { FAKE_ENV, resolveIntrinsics } from './intrinsics.ts';
 import type { CfnTemplate } from './stack.ts';
@@ -126,7 +127,9 @@ export const requiredPermissions = (call: AwsCall, env: CallEnvironment): Permis
       const resourceTags = resourceTagContext('aws:ResourceTag/', call.resourceTags);
       const dbTags = { ...resourceTags, ...resourceTagContext('rds:db-tag/', call.resourceTags) };
       const snapshotTags = { ...resourceTags, ...resourceTagContext('rds:snapshot-tag/', call.resourceTags) };
-      const clusterPermissions = documentDbPermissions(call, env, permission, requestTags);
+      const clusterPermissions =
+        documentDbPermissions(call, env, permission, requestTags) ??
+        rdsPitrPermissions(call, env, permission, requestTags);
       if (clusterPermissions) return clusterPermissions;
       switch (call.command) {
         case 'CreateDBSnapshot':
