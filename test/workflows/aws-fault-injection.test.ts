@@ -1,10 +1,13 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { EngineRegistry } from '#shared/engines/registry.ts';
 import { projectClientGroupName } from '#shared/providers/aws/addon-security-groups.ts';
 import { TAG_KEYS } from '#shared/providers/aws/tags.ts';
 import { JobSpecSchema } from '#shared/schemas/job.ts';
+import { PitrService } from '#shared/services/pitr-service.ts';
 import { createRequest, scheduleRecord } from '../support/fixtures.ts';
 import { type FaultCase, FaultPlan, faultCases } from './support/asl-faults.ts';
 import { type AwsWorkflowWorld, startAwsWorkflowWorld } from './support/aws-workflows.ts';
+import { FakeRdsPitr } from './support/fake-rds-pitr.ts';
 
 /**
  * Fault injection as deployed on AWS, generated from the ASL files: every workflow, every branch
@@ -75,12 +78,30 @@ const runFaulted = async (plan: FaultPlan, projectId: string) => {
     await scheduled(projectId, addon.id);
     plan.armed = true;
     // The delete's branches are its final backup's types.
-    const options = variant === 'default' ? {} : { finalBackup: variant };
+    const options = variant === 'default' || variant === 'point-in-time' ? {} : { finalBackup: variant };
     return settle(world.service.delete(projectId, addon.id, options));
   }
   if (workflow === 'backup-addon') {
     plan.armed = true;
     return settle(world.backupService.create(projectId, addon.id, backupRequest(variant)));
+  }
+  if (variant === 'point-in-time') {
+    new FakeRdsPitr(world.fake).install();
+    const pitr = new PitrService({
+      store: world.store,
+      workflows: world.workflows,
+      // The window check is the API's (api-pitr.test.ts): here any second of the last week.
+      windows: EngineRegistry.everyEngine('restorable windows', () => ({
+        describeRestorableWindow: async () => ({
+          earliestRestorableTime: new Date(Date.now() - 7 * 86_400_000).toISOString(),
+          latestRestorableTime: new Date().toISOString(),
+        }),
+      })),
+      target: 'aws',
+    });
+    plan.armed = true;
+    const time = new Date(Date.now() - 3_600_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    return settle(pitr.restore(projectId, addon.id, time));
   }
   const taken = await world.backupService.create(projectId, addon.id, backupRequest(variant));
   await world.workflows.idle();
@@ -155,7 +176,7 @@ const assertSettled = async (projectId: string, operationId: string, fault: Faul
   expect([...fake.snapshots.keys()].sort()).toEqual(
     completed.flatMap((backup) => (backup.snapshotId ? [backup.snapshotId] : [])).sort(),
   );
-  if (operation.type === 'restore' && fault.variant === 'snapshot') {
+  if (operation.type === 'restore' && (fault.variant === 'snapshot' || fault.variant === 'point-in-time')) {
     // Completed: the instance answering to the addon's name is the restored one; failed: the original.
     const current = fake.instances.get(String(addon?.resourceId));
     const restoredBy = current?.tags.find((tag) => tag.Key === TAG_KEYS.restore)?.Value;

@@ -9,6 +9,7 @@ import { localLambdaContext } from '#infra/local/lambda-context.ts';
 import { resumeOperations } from '#infra/local/resume.ts';
 import { ensureBucket, type S3Emulator, startS3 } from '#infra/local/s3-emulator.ts';
 import { LOCAL_SUBSTITUTIONS, LocalWorkflowRunner, loadDefinition } from '#infra/local/workflow-runner.ts';
+import { EngineRegistry } from '#shared/engines/registry.ts';
 import { ProviderError } from '#shared/errors.ts';
 import type { RestoreState, SnapshotProvider, SnapshotState } from '#shared/ports/engine-provider.ts';
 import { WORKFLOWS, type WorkflowRun, type WorkflowStarter } from '#shared/ports/workflow-starter.ts';
@@ -17,6 +18,7 @@ import { FileSecretStore } from '#shared/providers/local/file-secret-store.ts';
 import { JobSpecSchema } from '#shared/schemas/job.ts';
 import { AddonService } from '#shared/services/addon-service.ts';
 import { BackupService } from '#shared/services/backup-service.ts';
+import { PitrService } from '#shared/services/pitr-service.ts';
 import type { BackupStore } from '#shared/store/backup-store.ts';
 import { engineAdapters, snapshotDeleters } from '../support/backups.ts';
 import { startTestStore } from '../support/dynamo.ts';
@@ -74,6 +76,17 @@ class SnapshotShelf implements SnapshotProvider {
   async discardRestore(_resourceId: string, _snapshotId: string, restoreId: string) {
     this.running.delete(restoreId);
     return this.applied.has(restoreId) ? ('completed' as const) : ('discarded' as const);
+  }
+  /** Point-in-time recovery: any second of the last week, restored like a snapshot. */
+  async describeRestorableWindow() {
+    const now = Date.now();
+    return {
+      earliestRestorableTime: new Date(now - 7 * 86_400_000).toISOString(),
+      latestRestorableTime: new Date(now).toISOString(),
+    };
+  }
+  async restoreToPointInTime(_resourceId: string, _source: string, _time: string, restoreId: string) {
+    if (!this.applied.has(restoreId)) this.running.add(restoreId);
   }
 }
 
@@ -221,6 +234,7 @@ const startWorld = (plan: FaultPlan) => {
     schedules: running,
     addons,
     backups,
+    workflows,
     idle: () => runner.idle(),
     /** The platform starts again on the same state and resumes what was in flight. */
     restart: async () => {
@@ -264,12 +278,24 @@ const startFaulted = async (world: World, plan: FaultPlan): Promise<string> => {
     await scheduled(world, addonId);
     plan.armed = true;
     // The delete's branches are its final backup's types.
-    const options = variant === 'default' ? {} : { finalBackup: variant };
+    const options = variant === 'default' || variant === 'point-in-time' ? {} : { finalBackup: variant };
     return (await world.addons.delete(world.projectId, addonId, options)).operation.id;
   }
   if (workflow === 'backup-addon') {
     plan.armed = true;
     return (await world.backups.create(world.projectId, addonId, backupRequest(variant))).operation.id;
+  }
+  if (variant === 'point-in-time') {
+    // The API's check uses the AWS catalog (pitr on); the workflow is the same on every target.
+    const pitr = new PitrService({
+      store: store.store,
+      workflows: world.workflows,
+      windows: EngineRegistry.everyEngine('restorable windows', () => world.snapshots),
+      target: 'aws',
+    });
+    plan.armed = true;
+    const time = new Date(Date.now() - 3_600_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    return (await pitr.restore(world.projectId, addonId, time)).operation.id;
   }
   const taken = await world.backups.create(world.projectId, addonId, backupRequest(variant));
   await world.idle();
@@ -356,7 +382,7 @@ const assertSettled = async (world: World, operationId: string, fault: FaultCase
     const backup = backups.find((each) => each.id === operation.backupId);
     expect(backup?.status).toBe(operation.status);
   }
-  if (operation.type === 'restore' && fault.variant === 'snapshot') {
+  if (operation.type === 'restore' && (fault.variant === 'snapshot' || fault.variant === 'point-in-time')) {
     // Completed: the addon has the snapshot's data; failed: exactly what it had before.
     expect(world.snapshots.applied.has(operation.id)).toBe(operation.status === 'completed');
     expect(world.snapshots.running.size).toBe(0);

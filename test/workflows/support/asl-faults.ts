@@ -41,8 +41,8 @@ export const taskStatesOf = (workflow: string): string[] =>
     .filter(([, state]) => state.Type === 'Task')
     .map(([name]) => name);
 
-/** Backup and restore branch on the backup's type; the others have one path. */
-export type Variant = 'dump' | 'snapshot' | 'default';
+/** Backup and restore branch on the backup's type (a restore also to a point in time); the others have one path. */
+export type Variant = 'dump' | 'snapshot' | 'point-in-time' | 'default';
 
 const isTypeChoice = (rule: { Variable?: string }) => /\.type$/.test(rule.Variable ?? '');
 
@@ -56,7 +56,9 @@ const isOptionChoice = (rule: { IsPresent?: boolean }) => rule.IsPresent === tru
 const variantsOf = (definition: AslDefinition): Variant[] => {
   const choices = Object.values(definition.States).flatMap((state) => state.Choices ?? []);
   if (!choices.some(isTypeChoice)) return ['default'];
-  return choices.some(isOptionChoice) ? ['default', 'dump', 'snapshot'] : ['dump', 'snapshot'];
+  if (choices.some(isOptionChoice)) return ['default', 'dump', 'snapshot'];
+  const pointInTime = choices.some((rule) => isTypeChoice(rule) && rule.StringEquals === 'point-in-time');
+  return pointInTime ? ['dump', 'snapshot', 'point-in-time'] : ['dump', 'snapshot'];
 };
 
 /** Where failures go: every Catch target and what follows it (compensation, recording the failure). */
