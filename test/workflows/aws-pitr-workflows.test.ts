@@ -29,7 +29,9 @@ import { FakeRdsPitr } from './support/fake-rds-pitr.ts';
  */
 
 const PROJECT = 'proj-pitr-aws';
-const { world, recorded, flushCalls, running } = awsWorkflowSuite(PROJECT, { namePrefix: 'pitr' });
+const { world, recorded, flushCalls, running, provision } = awsWorkflowSuite(PROJECT, {
+  namePrefix: 'pitr',
+});
 const TIME = '2026-11-29T08:15:30Z';
 let pitr: FakeRdsPitr;
 
@@ -110,6 +112,40 @@ describe('restore-addon to a point in time on AWS', () => {
       Value: operation.id,
     });
     expect(world().fake.commands('rds')).not.toContain('RestoreDBInstanceFromDBSnapshot');
+  });
+
+  it('keeps the plan’s retention for MySQL: automated backups of pitrRetentionDays, restored and swapped the same way', async () => {
+    // The medium plan keeps 14 days of point-in-time history.
+    const { addon } = await provision({ engine: 'mysql', plan: 'medium' });
+    expect(addon.status).toBe('running');
+    expect(world().fake.inputsOf('rds', 'CreateDBInstance')).toEqual([
+      expect.objectContaining({
+        Engine: 'mysql',
+        DBInstanceClass: 'db.t4g.medium',
+        BackupRetentionPeriod: 14,
+      }),
+    ]);
+    flushCalls();
+
+    const { operation, addon: after } = await restoreTo(addon);
+
+    expect(operation).toMatchObject({ status: 'completed', error: null, pointInTime: TIME });
+    expect(after).toMatchObject({ status: 'running', currentOperationId: null });
+    const { staging } = restoreIdentifiers(addon.resourceId, operation.id);
+    expect(world().fake.inputsOf('rds', 'RestoreDBInstanceToPointInTime')).toEqual([
+      expect.objectContaining({
+        SourceDBInstanceIdentifier: addon.resourceId,
+        TargetDBInstanceIdentifier: staging,
+        RestoreTime: new Date(TIME),
+        Port: 3306,
+        BackupRetentionPeriod: 14,
+        DBParameterGroupName: world().env.TLS_PARAMETER_GROUPS.mysql?.['8.4'],
+      }),
+    ]);
+    expect(world().fake.instances.get(addon.resourceId)?.tags).toContainEqual({
+      Key: TAG_KEYS.restore,
+      Value: operation.id,
+    });
   });
 
   it('deletes the staging instance and keeps the addon’s own when the restored instance fails', async () => {

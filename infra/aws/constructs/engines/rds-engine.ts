@@ -126,8 +126,9 @@ export class RdsAddons extends Construct {
     allow(RDS_CREATES, [instances], this.taggedAsOurs);
     allow(RDS_CREATES, [this.rdsArn('subgrp', this.subnetGroup.subnetGroupName)]);
     // A deleted addon's instance is restored from its retained automated backups (ids RDS
-    // chooses, `ab-...`, which carry no tag of ours), and its window read from them.
-    allow(['rds:RestoreDBInstanceToPointInTime'], [this.automatedBackupArns()]);
+    // chooses, `ab-...`), and its window read from them. The restore is still conditioned on
+    // what it creates: an instance tagged as this deployment's.
+    allow(['rds:RestoreDBInstanceToPointInTime'], [this.automatedBackupArns()], this.taggedAsOurs);
     allow(['rds:DescribeDBInstanceAutomatedBackups'], [this.automatedBackupArns()]);
     allow(['rds:RestoreDBInstanceFromDBSnapshot'], [snapshots], snapshotIsOurs);
     // Snapshot backups: taken from one of our instances, as a snapshot tagged as ours.
