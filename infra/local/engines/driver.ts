@@ -172,11 +172,16 @@ export interface SnapshotDriver {
 
 /** One linear archive history of an instance, and what it can restore. */
 export interface ArchiveWindow {
-  /** The archive generation (see postgresql/wal-archive.ts): one data directory's history. */
+  /** The newest archive generation (see postgresql/wal-archive.ts): one data directory's history. */
   generation: string;
-  /** ISO 8601 UTC, to the second. */
+  /** ISO 8601 UTC, to the second: the span of all `parts`. */
   earliest: string;
   latest: string;
+  /**
+   * What each generation can restore, oldest first. A restore into the instance starts a new
+   * generation, which covers time again from its first base backup: between two parts is a gap.
+   */
+  parts: Array<{ generation: string; earliest: string; latest: string }>;
 }
 
 /**
@@ -189,12 +194,17 @@ export interface PitrDriver {
   /** The archive generation the instance's data directory writes to; undefined while it has none. */
   generationOf(ctx: InstanceContext): Promise<string | undefined>;
   /**
-   * What the archive of `resourceId` can restore: from `generation`, or (a deleted instance) its
-   * newest generation with a base backup. Null while it covers no time yet.
+   * What the archive of `resourceId` can restore: its generations up to `current` (a live
+   * instance's), or all of them (a deleted instance). Null while it covers no time yet.
    */
-  window(resourceId: string, generation: string | undefined): Promise<ArchiveWindow | null>;
+  window(resourceId: string, current: string | undefined): Promise<ArchiveWindow | null>;
   /** Whether the instance's current generation needs a base backup (none yet, or the newest is old). */
   baseBackupDue(ctx: InstanceContext, now: number): Promise<boolean>;
+  /**
+   * Why the running server's archiving is behind (its last attempt failed, and how many segments
+   * wait), or undefined when it keeps up. The server keeps what waits and retries on its own.
+   */
+  archiveProblem(ctx: InstanceContext): Promise<string | undefined>;
   /** A base backup of the running server into the archive. */
   takeBaseBackup(ctx: InstanceContext, signal: AbortSignal): Promise<void>;
   /**

@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import { errorMessage, ProviderError, UnsupportedError } from '#shared/errors.ts';
 import { pointInTimeKey, type RestorableWindow } from '#shared/ports/engine-provider.ts';
+import { describeWindow, partAt } from './archive-window.ts';
 import type { ArchiveWindow, InstanceRecord, PitrDriver } from './driver.ts';
 import type { EngineDrivers } from './engine-drivers.ts';
 import { checkId, type InstanceFiles, type Log } from './instance-files.ts';
@@ -96,6 +97,9 @@ export class PointInTimeRecovery {
         const pitr = record?.state === 'ready' ? drivers.find(record.engine)?.pitr : undefined;
         if (!pitr || !servers.isRunning(id) || locks.activity(id)) continue;
         const ctx = files.context(id, record as InstanceRecord, await instanceUser(id));
+        const problem = await pitr.archiveProblem(ctx).catch(() => undefined);
+        // Surfaced, not fatal: the server keeps the WAL until archiving works again.
+        if (problem) log('engine: WAL archiving is failing', { resourceId: id, problem });
         if (!(await pitr.baseBackupDue(ctx, now))) continue;
         await locks.exclusive(id, 'snapshotting', async () => {
           // Under the lock the instance may have changed (a restore switched its data directory).
@@ -187,12 +191,10 @@ export class PointInTimeRecovery {
             reason: `Instance ${sourceId} is not a ${record.engine} instance`,
           };
         }
-        const at = Date.parse(time);
-        const { earliest, latest } = archive.window;
-        if (at < Date.parse(earliest) || at > Date.parse(latest)) {
+        if (!partAt(archive.window, Date.parse(time))) {
           return {
             code: 'OutsideRestorableWindow',
-            reason: `${time} is outside the restorable window of instance ${sourceId}: ${earliest} to ${latest}`,
+            reason: `${time} is outside the restorable window of instance ${sourceId}: ${describeWindow(archive.window)}`,
           };
         }
         const held = await pitr.archivedIdentity(sourceId, archive.window);

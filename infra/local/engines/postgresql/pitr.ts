@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { MissingToolError, ProviderError } from '#shared/errors.ts';
+import { describeWindow, partAt } from '../archive-window.ts';
 import type { ArchiveWindow, InstanceContext, PitrDriver, SnapshotDriver } from '../driver.ts';
 import { chownTo, exists, fileSize } from '../system.ts';
 import { platformConnect, platformRoleOf } from './connect.ts';
@@ -93,26 +94,49 @@ export class PostgresPitr implements PitrDriver {
     return readGeneration(ctx.dataDir);
   }
 
-  async window(resourceId: string, generation: string | undefined): Promise<ArchiveWindow | null> {
-    const chosen = generation ?? (await this.newestWithBackups(resourceId));
-    if (!chosen) return null;
-    const backups = await this.backups(resourceId, chosen);
-    if (backups.length === 0) return null;
+  async window(resourceId: string, current: string | undefined): Promise<ArchiveWindow | null> {
+    const generations = (await listGenerations(this.target, resourceId)).filter(
+      (each) => current === undefined || each <= current,
+    );
+    const parts: ArchiveWindow['parts'] = [];
+    for (const generation of generations) {
+      const part = await this.generationWindow(resourceId, generation);
+      if (part)
+        parts.push({ generation, earliest: isoSecond(part.earliest), latest: isoSecond(part.latest) });
+    }
+    const newest = parts.at(-1);
+    if (!newest) return null;
+    return {
+      generation: newest.generation,
+      earliest: (parts[0] as (typeof parts)[number]).earliest,
+      latest: parts
+        .map((each) => each.latest)
+        .sort()
+        .at(-1) as string,
+      parts,
+    };
+  }
+
+  /** The span one generation restores: its oldest base backup's end to its last archived commit. */
+  private async generationWindow(
+    resourceId: string,
+    generation: string,
+  ): Promise<{ earliest: number; latest: number } | undefined> {
+    const backups = await this.backups(resourceId, generation);
+    if (backups.length === 0) return undefined;
     const earliest = Math.min(
       ...backups.map((each) => Math.ceil(Date.parse(each.completedAt) / 1000) * 1000),
     );
-    const segments = (await this.walKeys(resourceId, chosen)).filter((key) =>
+    const segments = (await this.walKeys(resourceId, generation)).filter((key) =>
       WAL_SEGMENT.test(path.basename(key)),
     );
     for (const key of segments.reverse()) {
       const lastCommit = await this.lastCommit(key);
       if (!lastCommit) continue;
       const latest = latestBefore(lastCommit);
-      return latest >= earliest
-        ? { generation: chosen, earliest: isoSecond(earliest), latest: isoSecond(latest) }
-        : null;
+      return latest >= earliest ? { earliest, latest } : undefined;
     }
-    return null;
+    return undefined;
   }
 
   async archivedIdentity(resourceId: string, window: ArchiveWindow) {
@@ -125,6 +149,25 @@ export class PostgresPitr implements PitrDriver {
     if (!generation) return false; // its server started before archiving: the next start archives
     const [newest] = (await this.backups(ctx.resourceId, generation)).slice(-1);
     return !newest || now - Date.parse(newest.completedAt) > pitrSettings().baseBackupHours * 3_600_000;
+  }
+
+  async archiveProblem(ctx: InstanceContext): Promise<string | undefined> {
+    const client = await platformConnect(ctx)(platformRoleOf(ctx).username, 'postgres');
+    try {
+      const { rows } = await client.query<{ failed: string; wal: string | null; failing: boolean }>(
+        `SELECT failed_count AS failed, last_failed_wal AS wal,
+                last_failed_time IS NOT NULL AND (last_archived_time IS NULL OR last_failed_time > last_archived_time) AS failing
+           FROM pg_stat_archiver`,
+      );
+      const row = rows[0];
+      if (!row?.failing) return undefined;
+      const waiting = (
+        await fs.readdir(path.join(ctx.dataDir, 'pg_wal', 'archive_status')).catch(() => [])
+      ).filter((name) => name.endsWith('.ready')).length;
+      return `archiving ${row.wal} failed (${row.failed} failures since the server started); ${waiting} WAL file(s) wait in pg_wal and are retried (see server.log)`;
+    } finally {
+      await client.end().catch(() => undefined);
+    }
   }
 
   async takeBaseBackup(ctx: InstanceContext, signal: AbortSignal): Promise<void> {
@@ -195,10 +238,10 @@ export class PostgresPitr implements PitrDriver {
     signal: AbortSignal,
   ): Promise<void> {
     const at = Date.parse(time);
-    const { window } = source;
-    if (!(at >= Date.parse(window.earliest) && at <= Date.parse(window.latest))) {
+    const window = partAt(source.window, at);
+    if (!window) {
       throw new ProviderError(
-        `${time} is outside the restorable window of ${source.resourceId} (${window.earliest} to ${window.latest})`,
+        `${time} is outside the restorable window of ${source.resourceId} (${describeWindow(source.window)})`,
         'OutsideRestorableWindow',
       );
     }
@@ -304,13 +347,6 @@ export class PostgresPitr implements PitrDriver {
       records.push(record);
     }
     return records.sort((a, b) => a.completedAt.localeCompare(b.completedAt));
-  }
-
-  private async newestWithBackups(resourceId: string): Promise<string | undefined> {
-    for (const generation of (await listGenerations(this.target, resourceId)).reverse()) {
-      if ((await this.backups(resourceId, generation)).length > 0) return generation;
-    }
-    return undefined;
   }
 
   /** WAL keys of a generation, in WAL order (segment names sort by timeline, then position). */
