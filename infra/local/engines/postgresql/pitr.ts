@@ -185,6 +185,11 @@ export class PostgresPitr implements PitrDriver {
       await client.end().catch(() => undefined);
     }
     if (!WAL_SEGMENT.test(startWal)) throw new ProviderError(`Unexpected WAL file name '${startWal}'`);
+    // What an interrupted base backup (a platform crash) left behind.
+    for (const name of await fs.readdir(ctx.dir)) {
+      if (name.startsWith('basebackup-'))
+        await fs.rm(path.join(ctx.dir, name), { recursive: true, force: true });
+    }
     const dir = path.join(ctx.dir, `basebackup-${Date.now().toString(36)}`);
     await fs.mkdir(dir, { mode: 0o700 });
     await chownTo(dir, ctx.runAs);
