@@ -52,6 +52,9 @@ export const BACKUP_BUCKET = 'addons-backups';
 /** The Step Functions resource of the job states; locally a child process (job-runner.ts). */
 const RUN_TASK_SYNC = 'arn:aws:states:::ecs:runTask.sync';
 
+/** How often archived addons are checked for a due base backup (and, hourly, for retention). */
+const ARCHIVE_MAINTENANCE_MS = 30_000;
+
 /** Addon states in which the engine process must be running. */
 const LIVE_STATUSES: readonly AddonStatus[] = ['running', 'updating', 'backing-up', 'restoring', 'upgrading'];
 
@@ -123,6 +126,8 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
       exporter: new S3SnapshotExporter(s3.client),
       // Imports of Redis RDB files become snapshots from their uploaded object.
       objects: s3.client,
+      // Point-in-time recovery: every PostgreSQL addon's WAL and base backups, next to its backups.
+      walArchive: { client: s3.client, endpoint: s3.endpoint, bucket: BACKUP_BUCKET, prefix: 'pitr/' },
     });
     cleanups.push(() => supervisor.stopAll());
     // One supervisor runs every local engine through its own driver registry, and refuses by name
@@ -200,6 +205,7 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
     const addons = await store.scanAddons();
     const live = addons.filter((addon) => LIVE_STATUSES.includes(addon.status));
     await supervisor.resume(live.map((addon) => addon.resourceId));
+    supervisor.startArchiveMaintenance(ARCHIVE_MAINTENANCE_MS);
     const resumed = await resumeOperations({
       store,
       workflows: runner,

@@ -125,6 +125,8 @@ export interface EngineDriver {
   /** Remove lock files a dead server left behind (call only when `findLeftover` found nothing). */
   clearStaleLocks(ctx: InstanceContext): Promise<void>;
   classifyStartFailure(logTail: string): StartFailure;
+  /** Continuous archiving and point-in-time restores; undefined for an engine without them locally. */
+  readonly pitr?: PitrDriver;
   /** Physical snapshots of an instance; undefined for an engine without them on the local target. */
   readonly snapshots?: SnapshotDriver;
   /**
@@ -166,4 +168,64 @@ export interface SnapshotDriver {
    * snapshot cannot be made from a user's file.
    */
   adoptUpload?(file: string, backupDir: string, runAs: RunAs | undefined): Promise<string>;
+}
+
+/** One linear archive history of an instance, and what it can restore. */
+export interface ArchiveWindow {
+  /** The newest archive generation (see postgresql/wal-archive.ts): one data directory's history. */
+  generation: string;
+  /** ISO 8601 UTC, to the second: the span of all `parts`. */
+  earliest: string;
+  latest: string;
+  /**
+   * What each generation can restore, oldest first. A restore into the instance starts a new
+   * generation, which covers time again from its first base backup: between two parts is a gap.
+   */
+  parts: Array<{ generation: string; earliest: string; latest: string }>;
+}
+
+/**
+ * The engine-specific half of point-in-time recovery: the supervisor owns locking, the schedule
+ * and the staging-and-swap of the restore (snapshot-restore.ts).
+ */
+export interface PitrDriver {
+  /** Rejects (UnsupportedError or MissingToolError) when this machine cannot archive or restore. */
+  checkAvailable(): Promise<void>;
+  /** The archive generation the instance's data directory writes to; undefined while it has none. */
+  generationOf(ctx: InstanceContext): Promise<string | undefined>;
+  /**
+   * What the archive of `resourceId` can restore: its generations up to `current` (a live
+   * instance's), or all of them (a deleted instance). Null while it covers no time yet.
+   */
+  window(resourceId: string, current: string | undefined): Promise<ArchiveWindow | null>;
+  /** Whether the instance's current generation needs a base backup (none yet, or the newest is old). */
+  baseBackupDue(ctx: InstanceContext, now: number): Promise<boolean>;
+  /**
+   * Why the running server's archiving is behind (its last attempt failed, and how many segments
+   * wait), or undefined when it keeps up. The server keeps what waits and retries on its own.
+   */
+  archiveProblem(ctx: InstanceContext): Promise<string | undefined>;
+  /** A base backup of the running server into the archive. */
+  takeBaseBackup(ctx: InstanceContext, signal: AbortSignal): Promise<void>;
+  /**
+   * Fill `ctx.dataDir` (empty, owned by `ctx.runAs`) with the data `source` had at `time`,
+   * recovered, promoted and shut down cleanly, with a new archive generation.
+   */
+  prepareRestore(
+    ctx: InstanceContext,
+    source: { resourceId: string; window: ArchiveWindow },
+    time: string,
+    signal: AbortSignal,
+  ): Promise<void>;
+  /**
+   * The database and user the archive's data holds (a restore keeps the connection details valid).
+   */
+  archivedIdentity(
+    resourceId: string,
+    window: ArchiveWindow,
+  ): Promise<{ database?: string; username?: string; engineMajor?: string }>;
+  /** Delete what falls out of the retention window; `current`: the live instance's generation. */
+  prune(resourceId: string, current: string | undefined, now: number): Promise<void>;
+  /** Instances that have an archive (live or deleted). */
+  archivedInstances(): Promise<string[]>;
 }

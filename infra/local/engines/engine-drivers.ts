@@ -6,6 +6,7 @@ import type { EngineDriver, SnapshotDriver } from './driver.ts';
 import { MongodDriver } from './mongodb/driver.ts';
 import { MariaDbDriver } from './mysql/driver.ts';
 import { PostgresDriver } from './postgresql/driver.ts';
+import type { WalArchiveTarget } from './postgresql/wal-archive.ts';
 import { RedisDriver } from './redis/driver.ts';
 
 /** `a`, `a and b`, `a, b and c`. */
@@ -14,12 +15,25 @@ const listed = (names: readonly string[]): string =>
 
 /** The engines the local target runs, by engine name: one folder and one line each. */
 export class EngineDrivers {
-  private readonly registry = new EngineRegistry<EngineDriver>('local engine driver', {
-    postgresql: () => new PostgresDriver(),
-    mysql: () => new MariaDbDriver(),
-    redis: () => new RedisDriver(),
-    mongodb: () => new MongodDriver(),
-  });
+  private readonly registry: EngineRegistry<EngineDriver>;
+
+  /** `walArchive`: where PostgreSQL archives its WAL for point-in-time restores (none: not archived). */
+  constructor(options: { walArchive?: WalArchiveTarget } = {}) {
+    this.registry = new EngineRegistry<EngineDriver>('local engine driver', {
+      postgresql: () => new PostgresDriver(options.walArchive),
+      mysql: () => new MariaDbDriver(),
+      redis: () => new RedisDriver(),
+      mongodb: () => new MongodDriver(),
+    });
+  }
+
+  /** The drivers that do point-in-time recovery here. */
+  withPitr(): EngineDriver[] {
+    return this.registry
+      .engines()
+      .map((engine) => this.registry.of(engine))
+      .filter((driver) => driver.pitr !== undefined);
+  }
 
   /** What this machine offers of each engine whose drivers decide it (`EngineDriver.catalogOffer`). */
   async catalogOffers(): Promise<Array<[Engine, TargetOffer]>> {

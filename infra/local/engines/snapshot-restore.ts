@@ -1,8 +1,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage, ProviderError } from '#shared/errors.ts';
-import type { RestoreState } from '#shared/ports/engine-provider.ts';
-import type { InstanceRecord, RestoreRecord } from './driver.ts';
+import { parsePointInTimeKey, type RestoreState } from '#shared/ports/engine-provider.ts';
+import type { InstanceContext, InstanceRecord, RestoreRecord } from './driver.ts';
 import type { EngineDrivers } from './engine-drivers.ts';
 import { checkId, type InstanceFiles, type Log, restoreIdOf } from './instance-files.ts';
 import type { InstanceLocks } from './instance-locks.ts';
@@ -37,7 +37,26 @@ export interface SnapshotRestoresOptions {
   snapshotBeingTaken: (snapshotId: string) => boolean;
 }
 
-/** In-place restores of a snapshot into an instance, with rollback and discard. */
+/**
+ * Where a restore's data comes from, when not a snapshot on disk (a point in time): `check` says
+ * why it cannot go into the instance (or undefined), `prepare` fills the empty data directory of
+ * `ctx` so that starting a server on it needs no further recovery.
+ */
+export interface RestoreSource {
+  check(id: string, record: InstanceRecord): Promise<{ code: string; reason: string } | undefined>;
+  prepare(ctx: InstanceContext, signal: AbortSignal): Promise<void>;
+}
+
+/** A snapshot id, or a point-in-time key (`pointInTimeKey`), as restores record them. */
+const checkRestoreKey = (key: string): string => (parsePointInTimeKey(key) ? key : checkSnapshotId(key));
+
+/** What a restore key names, for messages. */
+const restoredFrom = (key: string): string => {
+  const pitr = parsePointInTimeKey(key);
+  return pitr ? `instance ${pitr.sourceResourceId} as of ${pitr.time}` : `snapshot ${key}`;
+};
+
+/** In-place restores of a snapshot (or a point in time) into an instance, with rollback and discard. */
 export class SnapshotRestores {
   /** By `${resourceId}/${restoreId}`. */
   private readonly jobs = new Map<string, RestoreJob>();
@@ -49,16 +68,21 @@ export class SnapshotRestores {
     return [...this.jobs.values()].filter((each) => each.snapshotId === snapshotId).map((each) => each.done);
   }
 
-  async restore(resourceId: string, snapshotId: string, restoreId: string): Promise<void> {
+  async restore(
+    resourceId: string,
+    snapshotId: string,
+    restoreId: string,
+    from: RestoreSource = this.snapshotSource(snapshotId),
+  ): Promise<void> {
     const id = checkId(resourceId);
-    const sid = checkSnapshotId(snapshotId);
+    const sid = checkRestoreKey(snapshotId);
     const key = `${id}/${restoreId}`;
     if (this.jobs.has(key)) return;
     const record = await this.deps.files.readRecord(id);
     if (record?.state !== 'ready')
       throw new ProviderError(`Instance ${id} does not exist`, 'InstanceNotFound');
     if (restoreIdOf(record.restore) === restoreId && record.restore?.state === 'available') return;
-    const problem = await this.problem(id, record, sid);
+    const problem = await from.check(id, record);
     if (problem) throw new ProviderError(problem.reason, problem.code);
     this.deps.servers.assertOpen();
     if (this.jobs.has(key)) return; // checked again: no await from here on
@@ -70,13 +94,13 @@ export class SnapshotRestores {
       snapshotId: sid,
       activity: 'restoring',
       failure: 'engine: restore failed',
-      work: (signal) => this.run(id, sid, restoreId, signal),
+      work: (signal) => this.run(id, sid, restoreId, from, signal),
     });
   }
 
   async describe(resourceId: string, snapshotId: string, restoreId: string): Promise<RestoreState> {
     const id = checkId(resourceId);
-    const sid = checkSnapshotId(snapshotId);
+    const sid = checkRestoreKey(snapshotId);
     if (this.jobs.has(`${id}/${restoreId}`)) return { status: 'restoring' };
     let record: InstanceRecord | undefined;
     try {
@@ -108,7 +132,7 @@ export class SnapshotRestores {
     restoreId: string,
   ): Promise<'discarded' | 'completed'> {
     const id = checkId(resourceId);
-    checkSnapshotId(snapshotId);
+    checkRestoreKey(snapshotId);
     const job = this.jobs.get(`${id}/${restoreId}`);
     if (job) {
       job.abort.abort();
@@ -129,6 +153,20 @@ export class SnapshotRestores {
     if (record?.restore?.state !== 'restoring') return record;
     await this.rollback(id, RESTORE_INTERRUPTED, false);
     return this.deps.files.readRecord(id);
+  }
+
+  /** A snapshot on disk as a restore's source. */
+  private snapshotSource(snapshotId: string): RestoreSource {
+    return {
+      check: (id, record) => this.problem(id, record, snapshotId),
+      prepare: async (ctx, signal) => {
+        const snapshots = this.deps.drivers.snapshotsOf(ctx.record.engine);
+        // The engine user unpacks it: a snapshot of an older instance (or one run as a shared system user) is not its yet.
+        const backupDir = this.deps.store.backupDirOf(snapshotId);
+        if (ctx.runAs && !(await ownedBy(backupDir, ctx.runAs))) await chownTree(backupDir, ctx.runAs);
+        await snapshots.restore(ctx, backupDir, ctx.dataDir, signal);
+      },
+    };
   }
 
   /** Why `sid` cannot be restored into this instance, or undefined when it can. */
@@ -193,7 +231,13 @@ export class SnapshotRestores {
    * during 3 rolls back too rather than finishing: a first start of a restored base backup that
    * was interrupted mid-recovery is not always startable again.
    */
-  private async run(id: string, sid: string, restoreId: string, signal: AbortSignal): Promise<void> {
+  private async run(
+    id: string,
+    sid: string,
+    restoreId: string,
+    from: RestoreSource,
+    signal: AbortSignal,
+  ): Promise<void> {
     const { files, drivers, servers, log } = this.deps;
     const started = Date.now();
     const startedAt = new Date(started).toISOString();
@@ -207,7 +251,7 @@ export class SnapshotRestores {
           code: 'ShuttingDown',
           reason: 'The platform shut down before the restore began; restoring again retakes it',
         }
-      : await this.problem(id, record, sid);
+      : await from.check(id, record);
     if (problem) {
       const restore: RestoreRecord = {
         snapshotId: sid,
@@ -221,7 +265,6 @@ export class SnapshotRestores {
       throw new ProviderError(problem.reason, problem.code);
     }
     const driver = drivers.driverFor(record.engine);
-    const snapshots = drivers.snapshotsOf(record.engine);
     const runAs = await instanceUser(id);
     record = await files.withPlatformRole(id, record, driver);
     await files.sweepDataDirs(id, record);
@@ -247,10 +290,7 @@ export class SnapshotRestores {
       await fs.mkdir(targetCtx.dataDir, { mode: 0o700 });
       await fs.chmod(targetCtx.dataDir, 0o700);
       await chownTo(targetCtx.dataDir, runAs);
-      // The engine user unpacks it: a snapshot of an older instance (or one run as a shared system user) is not its yet.
-      const backupDir = this.deps.store.backupDirOf(sid);
-      if (runAs && !(await ownedBy(backupDir, runAs))) await chownTree(backupDir, runAs);
-      await snapshots.restore(targetCtx, backupDir, targetCtx.dataDir, signal);
+      await from.prepare(targetCtx, signal);
       signal.throwIfAborted();
       prepared = Date.now();
       // The downtime: from here until the restored copy accepts connections.
@@ -280,7 +320,7 @@ export class SnapshotRestores {
         : errorMessage(error);
       await this.rollback(
         id,
-        `Restoring snapshot ${sid} failed, and the instance was rolled back to the data it had before: ${why}`,
+        `Restoring ${restoredFrom(sid)} failed, and the instance was rolled back to the data it had before: ${why}`,
         true,
       );
       throw error;

@@ -6,6 +6,7 @@ import type {
   EngineProvider,
   InstanceSpec,
   InstanceState,
+  RestorableWindow,
   RestoreState,
   SnapshotProvider,
   SnapshotState,
@@ -16,6 +17,8 @@ import { EngineDrivers } from './engine-drivers.ts';
 import { checkId, InstanceFiles, type Log } from './instance-files.ts';
 import { InstanceLocks } from './instance-locks.ts';
 import { chownTree, instanceUser, removeInstanceUser } from './os-users.ts';
+import { PointInTimeRecovery } from './point-in-time.ts';
+import type { WalArchiveTarget } from './postgresql/wal-archive.ts';
 import { ServerProcesses } from './server-lifecycle.ts';
 import type { ExportTarget, SnapshotExporter } from './snapshot-export.ts';
 import { SnapshotImports } from './snapshot-imports.ts';
@@ -37,6 +40,11 @@ export interface LocalEngineSupervisorOptions {
   exporter?: SnapshotExporter;
   /** Where imports' uploaded files are (the S3 emulator); without it imports are refused. */
   objects?: S3Client;
+  /**
+   * Where engines with point-in-time recovery archive (PostgreSQL: WAL and base backups); without
+   * it nothing is archived and point-in-time restores are refused.
+   */
+  walArchive?: WalArchiveTarget;
 }
 
 const ROOT = { uid: 0, gid: 0 };
@@ -53,7 +61,7 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
   private readonly host: string;
   private readonly log: Log;
   private readonly files: InstanceFiles;
-  private readonly drivers = new EngineDrivers();
+  private readonly drivers: EngineDrivers;
   private readonly locks = new InstanceLocks();
   private readonly servers: ServerProcesses;
   /** Aborted by stopAll: interrupts snapshots and restores in progress (a restore then rolls back). */
@@ -62,11 +70,13 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
   private readonly snapshots: SnapshotJobs;
   private readonly restores: SnapshotRestores;
   private readonly imports: SnapshotImports;
+  private readonly pointInTime: PointInTimeRecovery;
 
   constructor(options: LocalEngineSupervisorOptions) {
     const dataDir = path.resolve(options.dataDir);
     this.host = options.host ?? '127.0.0.1';
     this.log = options.log ?? (() => undefined);
+    this.drivers = new EngineDrivers(options.walArchive ? { walArchive: options.walArchive } : {});
     this.files = new InstanceFiles(dataDir, this.log);
     this.snapshotStore = new SnapshotStore(path.join(dataDir, 'snapshots'));
     this.servers = new ServerProcesses({
@@ -95,6 +105,7 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
       ...(options.exporter ? { exporter: options.exporter } : {}),
     });
     this.imports = new SnapshotImports({ ...parts, objects: () => options.objects });
+    this.pointInTime = new PointInTimeRecovery({ ...parts, restores: this.restores });
   }
 
   // ------------------------------------------------------------------ EngineProvider
@@ -297,6 +308,36 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
     return this.imports.import(resourceId, snapshotId, source);
   }
 
+  /** What the instance's continuous archive can restore (a deleted instance: what is kept of it). */
+  describeRestorableWindow(resourceId: string): Promise<RestorableWindow | null> {
+    return this.pointInTime.window(resourceId);
+  }
+
+  /**
+   * Begin restoring `resourceId` to the data `sourceResourceId` had at `time` (in place, or a fork
+   * into another instance): the same staging, swap and rollback as `restoreSnapshot`, reported by
+   * `describeRestore`/`discardRestore` under `pointInTimeKey(sourceResourceId, time)`. Rejects at
+   * once for a time outside the source's window, without touching the instance.
+   */
+  restoreToPointInTime(
+    resourceId: string,
+    sourceResourceId: string,
+    time: string,
+    restoreId: string,
+  ): Promise<void> {
+    return this.pointInTime.restore(resourceId, sourceResourceId, time, restoreId);
+  }
+
+  /** One pass of archive maintenance (base backups when due, hourly retention): point-in-time.ts. */
+  archiveMaintenance(now?: number): Promise<void> {
+    return this.pointInTime.maintain(now);
+  }
+
+  /** Run `archiveMaintenance` every `intervalMs` until `stopAll`. */
+  startArchiveMaintenance(intervalMs: number): void {
+    this.pointInTime.start(intervalMs);
+  }
+
   // ------------------------------------------------------------------ platform lifecycle
 
   /**
@@ -333,6 +374,7 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
   async stopAll(): Promise<void> {
     this.servers.closed = true;
     this.shutdown.abort();
+    await this.pointInTime.stop();
     const ids = new Set([...this.servers.ids(), ...this.locks.ids()]);
     await Promise.all(
       [...ids].map((id) =>

@@ -50,6 +50,7 @@ export const mysql: EngineFacts = {
       local: [
         'The local target runs MariaDB 10.11 (Debian mariadb-server), not Oracle MySQL: MySQL clients and drivers connect to it, but MySQL 8-only features (e.g. caching_sha2_password, some JSON functions) differ.',
         'Dumps are mariadb-dump SQL scripts; snapshots are online copies taken with mariadb-backup.',
+        'Point-in-time restore is not available for local MySQL addons: their binary logs are not archived yet (PostgreSQL addons have it locally).',
         'TLS, public access and replicas are AWS-only; local addons listen on 127.0.0.1.',
       ],
     },

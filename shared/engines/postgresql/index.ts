@@ -18,9 +18,12 @@ export const postgresql: EngineFacts = {
         // RDS automated backups (the plan's pitrRetentionDays), restored to a staging instance and swapped in.
         pitr: true,
       },
+      // PITR locally: WAL archived to the S3 emulator by archive_command, daily base backups,
+      // recovery_target_time (infra/local/engines/postgresql/pitr.ts).
       local: {
         ...BACKED_UP,
         importDump: true,
+        pitr: true,
       },
     },
     notes: {
@@ -30,6 +33,7 @@ export const postgresql: EngineFacts = {
       local: [
         'The local target runs PostgreSQL 15, the newest major the Debian 12 client tools can dump.',
         'TLS, public access and replicas are AWS-only; local addons listen on 127.0.0.1.',
+        'Point-in-time restore: WAL is archived to the local object store at least every 60 s while the addon writes (ADDONS_PITR_ARCHIVE_TIMEOUT_SECONDS), so the restorable window ends at the last archived commit; it is kept 7 days (ADDONS_PITR_RETENTION_DAYS) and restarts after each restore.',
       ],
     },
   },

