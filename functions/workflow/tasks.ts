@@ -13,9 +13,10 @@ import {
   BackupTaskSchema,
   BackupWorkflowTasks,
 } from '#shared/services/backup-workflow-tasks.ts';
+import { ForkTaskSchema, ForkTasks } from '#shared/services/fork-tasks.ts';
 import { type WorkflowTaskDeps, WorkflowTaskSchema, WorkflowTasks } from '#shared/services/workflow-tasks.ts';
 
-const AnyTaskSchema = z.union([WorkflowTaskSchema, BackupTaskSchema, RetirementTaskSchema]);
+const AnyTaskSchema = z.union([WorkflowTaskSchema, BackupTaskSchema, RetirementTaskSchema, ForkTaskSchema]);
 
 export interface WorkflowHandlerDeps extends WorkflowTaskDeps {
   logger: Logger;
@@ -36,6 +37,17 @@ export const createWorkflowTaskHandler = (deps: WorkflowHandlerDeps) => {
     ? new BackupWorkflowTasks({ secrets: deps.secrets, ...deps.backups })
     : undefined;
   const retirement = deps.retirement ? new AddonRetirement(deps.retirement) : undefined;
+  // Forks seed from backups: they need the backup steps' stores and job launcher.
+  const forks =
+    deps.backups && backupTasks
+      ? new ForkTasks({
+          store: deps.store,
+          backups: deps.backups.backups,
+          engines: deps.engines,
+          secrets: deps.secrets,
+          launch: (spec, addon) => backupTasks.launch(spec, addon),
+        })
+      : undefined;
   const run = async (event: unknown) => {
     const task = parsePart(AnyTaskSchema, event, 'workflow task');
     deps.logger.appendKeys({ operationId: task.operationId, action: task.action });
@@ -43,6 +55,11 @@ export const createWorkflowTaskHandler = (deps: WorkflowHandlerDeps) => {
     if (backupTask.success) {
       if (!backupTasks) throw new Error(`This deployment is not configured for ${backupTask.data.action}`);
       return backupTasks.run(backupTask.data);
+    }
+    const forkTask = ForkTaskSchema.safeParse(task);
+    if (forkTask.success) {
+      if (!forks) throw new Error(`This deployment is not configured for ${forkTask.data.action}`);
+      return forks.run(forkTask.data);
     }
     const retirementTask = RetirementTaskSchema.safeParse(task);
     if (retirementTask.success) {

@@ -15,7 +15,7 @@ import { dynamoDbIdempotency } from '#shared/api/idempotency.ts';
 import { TokenBucketLimiter } from '#shared/api/rate-limit.ts';
 import { offerOnTarget } from '#shared/catalog/engines.ts';
 import { EngineRegistry } from '#shared/engines/registry.ts';
-import type { EngineAdapters } from '#shared/ports/engine-provider.ts';
+import type { EngineAdapters, SnapshotProvider } from '#shared/ports/engine-provider.ts';
 import type { WorkflowName, WorkflowStarter } from '#shared/ports/workflow-starter.ts';
 import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import { ImportUploads } from '#shared/providers/import-uploads.ts';
@@ -211,6 +211,10 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
       target: 'local',
       finalBackups: { backups: backupStore, artifacts },
       quotas: config.quotas,
+      forks: {
+        backups: backupStore,
+        windows: EngineRegistry.everyEngine<SnapshotProvider>('local snapshots', () => supervisor),
+      },
     });
     // An abort stops the execution and, as Step Functions does for runTask.sync, its job.
     const stoppable: WorkflowStarter = {

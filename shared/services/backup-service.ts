@@ -352,7 +352,7 @@ export class BackupService {
     }
     if (backup.addonId !== addonId) {
       throw new UnsupportedError(
-        'This backup belongs to another addon; restoring it here is a fork, which is not available yet',
+        'This backup belongs to another addon; to start a new addon from it, create a fork (POST .../addons with source: {addonId, backupId})',
         [{ path: 'backupId', message: 'belongs to another addon' }],
       );
     }
