@@ -37,17 +37,15 @@ export const createWorkflowTaskHandler = (deps: WorkflowHandlerDeps) => {
     ? new BackupWorkflowTasks({ secrets: deps.secrets, ...deps.backups })
     : undefined;
   const retirement = deps.retirement ? new AddonRetirement(deps.retirement) : undefined;
-  // Forks seed from backups: they need the backup steps' stores and job launcher.
-  const forks =
-    deps.backups && backupTasks
-      ? new ForkTasks({
-          store: deps.store,
-          backups: deps.backups.backups,
-          engines: deps.engines,
-          secrets: deps.secrets,
-          launch: (spec, addon) => backupTasks.launch(spec, addon),
-        })
-      : undefined;
+  // A fork is seeded from a backup's data: without the backup steps, only plain provisions run.
+  const forks = new ForkTasks({
+    store: deps.store,
+    engines: deps.engines,
+    secrets: deps.secrets,
+    ...(deps.backups && backupTasks
+      ? { backups: deps.backups.backups, launch: (spec, addon) => backupTasks.launch(spec, addon) }
+      : {}),
+  });
   const run = async (event: unknown) => {
     const task = parsePart(AnyTaskSchema, event, 'workflow task');
     deps.logger.appendKeys({ operationId: task.operationId, action: task.action });
@@ -57,10 +55,7 @@ export const createWorkflowTaskHandler = (deps: WorkflowHandlerDeps) => {
       return backupTasks.run(backupTask.data);
     }
     const forkTask = ForkTaskSchema.safeParse(task);
-    if (forkTask.success) {
-      if (!forks) throw new Error(`This deployment is not configured for ${forkTask.data.action}`);
-      return forks.run(forkTask.data);
-    }
+    if (forkTask.success) return forks.run(forkTask.data);
     const retirementTask = RetirementTaskSchema.safeParse(task);
     if (retirementTask.success) {
       if (!retirement) throw new Error(`This deployment is not configured for ${retirementTask.data.action}`);

@@ -36,11 +36,12 @@ export type SeedKind = 'none' | 'snapshot' | 'dump' | 'pointInTime';
 
 export interface ForkTaskDeps {
   store: AddonStore;
-  backups: BackupStore;
   engines: EngineRegistry<EngineAdapters>;
   secrets: SecretStore;
+  /** Where a fork's source backup is; without it (no backup steps deployed), forks fail to seed. */
+  backups?: BackupStore;
   /** RunTask parameters of a restore job into `addon` (BackupWorkflowTasks.launch). */
-  launch: (spec: JobSpec, addon: AddonRecord) => unknown;
+  launch?: (spec: JobSpec, addon: AddonRecord) => unknown;
 }
 
 /**
@@ -89,6 +90,8 @@ export class ForkTasks {
   private async backupOf(addon: AddonRecord): Promise<BackupRecord> {
     const backupId = addon.source?.backupId;
     if (!backupId) throw new ProviderError(`Addon ${addon.id} is not a fork of a backup`, 'NotAFork');
+    if (!this.deps.backups)
+      throw new ProviderError('This deployment is not configured for forks', 'Misconfigured');
     const backup = await this.deps.backups.findBackup(addon.projectId, backupId);
     if (backup?.status !== 'completed') {
       throw new ProviderError(
@@ -148,6 +151,8 @@ export class ForkTasks {
     if (!backup.artifact || !backup.compression || !backup.sha256) {
       throw new ProviderError(`Backup ${backup.id} has no verified dump to restore`, 'NotADump');
     }
+    if (!this.deps.launch)
+      throw new ProviderError('This deployment cannot run restore jobs', 'Misconfigured');
     return this.deps.launch(
       {
         kind: 'restore',
