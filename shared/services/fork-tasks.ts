@@ -26,13 +26,19 @@ export const ForkTaskSchema = z.discriminatedUnion('action', [
   }),
   z.object({ action: z.literal('prepareSeedJob'), ...Ref }),
   z.object({ action: z.literal('resetSeedPassword'), ...Ref }),
+  z.object({
+    action: z.literal('describeSeedPassword'),
+    ...Ref,
+    attempts: z.number().int().min(0).default(0),
+    maxAttempts: z.number().int().min(1),
+  }),
   z.object({ action: z.literal('discardSeed'), ...Ref }),
 ]);
 export type ForkTask = z.infer<typeof ForkTaskSchema>;
 type Task<A extends ForkTask['action']> = Extract<ForkTask, { action: A }>;
 
-/** How the provision workflow seeds the addon: `none` for an addon that is not a fork. */
-export type SeedKind = 'none' | 'snapshot' | 'dump' | 'pointInTime';
+/** How the provision workflow seeds a fork (`planSeed` answers no type for another addon). */
+export type SeedType = 'snapshot' | 'dump' | 'pointInTime';
 
 export interface ForkTaskDeps {
   store: AddonStore;
@@ -65,6 +71,8 @@ export class ForkTasks {
         return this.prepareSeedJob(task);
       case 'resetSeedPassword':
         return this.resetSeedPassword(task);
+      case 'describeSeedPassword':
+        return this.describeSeedPassword(task);
       case 'discardSeed':
         return this.discardSeed(task);
       default: {
@@ -78,12 +86,12 @@ export class ForkTasks {
     return this.deps.store.updateOperation(task.projectId, task.operationId, { progress: { step, percent } });
   }
 
-  private async planSeed(task: Task<'planSeed'>): Promise<{ kind: SeedKind }> {
+  private async planSeed(task: Task<'planSeed'>): Promise<{ type?: SeedType }> {
     const addon = await this.deps.store.getAddon(task.projectId, task.addonId);
     const source = addon.source;
-    if (!source) return { kind: 'none' };
-    if (source.pointInTime) return { kind: 'pointInTime' };
-    return { kind: (await this.backupOf(addon)).type };
+    if (!source) return {};
+    if (source.pointInTime) return { type: 'pointInTime' };
+    return { type: (await this.backupOf(addon)).type };
   }
 
   /** The source backup; gone (deleted after the fork began) fails the fork with a reason. */
@@ -188,6 +196,21 @@ export class ForkTasks {
     if (!secret) throw new ProviderError('The connection details were lost before the password was reset');
     await provider.setAdminPassword(addon.resourceId, secret.username, secret.password);
     return {};
+  }
+
+  /** One check of the password change (RDS applies it asynchronously; the local target at once). */
+  private async describeSeedPassword(task: Task<'describeSeedPassword'>) {
+    const addon = await this.deps.store.getAddon(task.projectId, task.addonId);
+    const state = await this.deps.engines.of(addon.engine).provider.describeInstance(addon.resourceId);
+    const attempts = task.attempts + 1;
+    if (state.status === 'failed') throw new ProviderError(state.reason, 'InstanceFailed');
+    if (state.status === 'creating' && attempts >= task.maxAttempts) {
+      throw new ProviderError(
+        `The fork's new password was still being applied after ${attempts} checks; giving up`,
+        'PasswordResetTimeout',
+      );
+    }
+    return { status: state.status, attempts };
   }
 
   /**
