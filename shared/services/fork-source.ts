@@ -5,8 +5,9 @@ import { type FieldIssue, UnsupportedError, ValidationError } from '../errors.ts
 import { resourceIdFor, type SnapshotProvider } from '../ports/engine-provider.ts';
 import type { AddonSource, CreateAddonRequest, ForkSourceRequest } from '../schemas/addon.ts';
 import type { Engine, Target } from '../schemas/catalog.ts';
-import type { AddonStore } from '../store/addon-store.ts';
+import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
 import type { BackupRecord, BackupStore } from '../store/backup-store.ts';
+import { compareVersions } from '../util/versions.ts';
 import { databaseOf } from './credentials.ts';
 
 export interface ForkSourceDeps {
@@ -41,17 +42,6 @@ const issue = (path: string, message: string): FieldIssue => ({ path: `body.sour
 
 const refuse = (message: string, path: string, detail: string): never => {
   throw new UnsupportedError(message, [issue(path, detail)]);
-};
-
-/** Numeric comparison of dotted major versions ('8.4' < '10.11', '9' < '15'). */
-export const compareVersions = (a: string, b: string): number => {
-  const pa = a.split('.').map(Number);
-  const pb = b.split('.').map(Number);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const diff = (pa[i] ?? 0) - (pb[i] ?? 0);
-    if (diff) return Math.sign(diff);
-  }
-  return 0;
 };
 
 /**
@@ -255,4 +245,25 @@ const checkPointInTime = async (deps: ForkSourceDeps, facts: SourceFacts, time: 
       `must be between ${window.earliestRestorableTime} and ${window.latestRestorableTime}`,
     );
   }
+};
+
+/**
+ * The fork being seeded from backup `backupId`, if any: such a backup is not deleted (the API
+ * refuses, retention waits for the next sweep), so a fork never loses its data mid-seed.
+ */
+export const forkSeedingFrom = async (
+  store: Pick<AddonStore, 'listAddons'>,
+  projectId: string,
+  backupId: string,
+): Promise<AddonRecord | undefined> => {
+  let cursor: string | undefined;
+  do {
+    const page = await store.listAddons(projectId, { limit: 100, ...(cursor ? { cursor } : {}) });
+    const seeding = page.items.find(
+      (addon) => addon.status === 'creating' && addon.source?.backupId === backupId,
+    );
+    if (seeding) return seeding;
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor);
+  return undefined;
 };

@@ -3,10 +3,13 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createAddonsHandler } from '#functions/api/addons.ts';
 import { dynamoDbIdempotency } from '#shared/api/idempotency.ts';
 import { routes } from '#shared/api/routes.ts';
+import { ConflictError } from '#shared/errors.ts';
 import { AddonService } from '#shared/services/addon-service.ts';
+import { BackupService } from '#shared/services/backup-service.ts';
 import type { AddonRecord } from '#shared/store/addon-store.ts';
 import type { BackupRecord } from '#shared/store/backup-store.ts';
 import { newId } from '#shared/util/ids.ts';
+import { snapshotDeleters, unreachableArtifacts } from '../support/backups.ts';
 import { testCursors } from '../support/cursors.ts';
 import { startTestStore, TEST_TABLE } from '../support/dynamo.ts';
 import { apiEvent, context, json } from '../support/events.ts';
@@ -280,5 +283,50 @@ describe('POST .../addons with source (fork)', () => {
     );
     expect(response.statusCode).toBe(422);
     expect(json(response).errors).toEqual([expect.objectContaining({ path: 'body.source' })]);
+  });
+});
+
+describe('a backup seeding a fork', () => {
+  it('is not deleted while the fork is created: the API refuses (409), retention skips it until the fork is done', async () => {
+    const { source } = await sourceWithBackups();
+    const expired = backupRecord({
+      addonId: source.id,
+      projectId: PROJECT,
+      engineVersion: '15',
+      expiresAt: '2000-01-01T00:00:00.000Z',
+    });
+    await env.backups.putBackup(expired);
+    const created = await create({
+      name: uniqueName('seeding'),
+      engine: 'postgresql',
+      source: { addonId: source.id, backupId: expired.id },
+    });
+    expect(created.statusCode, created.body).toBe(202);
+    const deleted: string[] = [];
+    const backups = new BackupService({
+      store: env.store,
+      backups: env.backups,
+      workflows: starter,
+      artifacts: unreachableArtifacts(),
+      snapshotDeleters: snapshotDeleters({ deleteSnapshot: async (id) => void deleted.push(id) }),
+      target: 'aws',
+    });
+
+    const refused = await backups.delete(PROJECT, source.id, expired.id).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(ConflictError);
+    expect((refused as Error).message).toMatch(/is seeding fork/);
+    expect((await backups.sweepExpired()).deleted).not.toContain(expired.id);
+    expect(deleted).toEqual([]);
+
+    // The fork is created: the backup is an ordinary expired one again.
+    const fork = await env.store.getAddon(PROJECT, json(created).addon.id);
+    await env.store.updateAddonForOperation(
+      fork,
+      fork.currentOperationId as string,
+      { status: 'running' },
+      { release: true },
+    );
+    expect((await backups.sweepExpired()).deleted).toContain(expired.id);
+    expect(deleted).toEqual([expired.snapshotId]);
   });
 });
