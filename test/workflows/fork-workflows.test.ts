@@ -6,7 +6,12 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createWorkflowTaskHandler } from '#functions/workflow/tasks.ts';
 import { localLambdaContext } from '#infra/local/lambda-context.ts';
 import { LOCAL_SUBSTITUTIONS, LocalWorkflowRunner } from '#infra/local/workflow-runner.ts';
-import type { RestoreState, SnapshotProvider } from '#shared/ports/engine-provider.ts';
+import {
+  pointInTimeKey,
+  type RestoreState,
+  resourceIdFor,
+  type SnapshotProvider,
+} from '#shared/ports/engine-provider.ts';
 import { FileSecretStore } from '#shared/providers/local/file-secret-store.ts';
 import { type JobSpec, JobSpecSchema } from '#shared/schemas/job.ts';
 import { AddonService } from '#shared/services/addon-service.ts';
@@ -54,7 +59,13 @@ const setUp = (withPasswords = true) => {
     restoreSnapshot: async (resourceId, snapshotId, restoreId) => {
       calls.push(`restore ${snapshotId} into ${resourceId} as ${restoreId}`);
     },
-    describeRestore: async () => restoreStates.shift() ?? { status: 'available' },
+    restoreToPointInTime: async (resourceId, sourceResourceId, time, restoreId) => {
+      calls.push(`restore ${sourceResourceId} at ${time} into ${resourceId} as ${restoreId}`);
+    },
+    describeRestore: async (resourceId, snapshotId) => {
+      calls.push(`describe ${snapshotId} in ${resourceId}`);
+      return restoreStates.shift() ?? { status: 'available' };
+    },
     discardRestore: async (resourceId, snapshotId) => {
       calls.push(`discard ${snapshotId} from ${resourceId}`);
       return 'discarded';
@@ -145,7 +156,10 @@ describe('provision-addon.asl.json seeding a fork', () => {
     const { addon, operation: op, ref } = await fork(src.id, snapshot.id);
     expect(op).toMatchObject({ status: 'completed', error: null, progress: { percent: 100 } });
     expect(addon).toMatchObject({ status: 'running', currentOperationId: null });
-    expect(calls).toEqual([`restore ${snapshot.snapshotId} into ${addon?.resourceId} as ${op.id}`]);
+    expect(calls).toEqual([
+      `restore ${snapshot.snapshotId} into ${addon?.resourceId} as ${op.id}`,
+      `describe ${snapshot.snapshotId} in ${addon?.resourceId}`,
+    ]);
     const secret = await secrets.get(ref);
     expect(secret?.database).toBe(src.name.replace(/-/g, '_'));
     expect(provider.passwords).toEqual([
@@ -235,6 +249,73 @@ describe('provision-addon.asl.json seeding a fork', () => {
     const ended = await env.store.getOperation(PROJECT, op.id);
     expect(ended.status).toBe('failed');
     expect(ended.error?.message).toMatch(new RegExp(`Backup ${dump.id} .* was deleted`));
+    expect(provider.count('deleteInstance')).toBe(1);
+  });
+
+  it('seeds a point-in-time fork through the PITR port, then gives it its own password', async () => {
+    const { addon: src } = await source();
+    // Recorded as the API records a point-in-time fork (where the engine offers pitr), then started.
+    const time = '2026-11-30T21:15:00Z';
+    const fork = addonRecord({
+      projectId: PROJECT,
+      name: `pitr-${newId('x').slice(-8)}`,
+      source: {
+        addonId: src.id,
+        addonName: src.name,
+        backupId: null,
+        backupType: null,
+        pointInTime: time,
+        database: src.name.replace(/-/g, '_'),
+      },
+    });
+    const op = operation({ addonId: fork.id, projectId: PROJECT });
+    await env.store.createAddon({ ...fork, currentOperationId: op.id }, op);
+    await runner.start({
+      workflow: 'provision-addon',
+      input: { projectId: PROJECT, addonId: fork.id, operationId: op.id },
+    });
+    await runner.idle();
+
+    expect(await env.store.getOperation(PROJECT, op.id)).toMatchObject({ status: 'completed', error: null });
+    const key = pointInTimeKey(resourceIdFor(src.id), time);
+    expect(calls).toEqual([
+      `restore ${resourceIdFor(src.id)} at ${time} into ${fork.resourceId} as ${op.id}`,
+      `describe ${key} in ${fork.resourceId}`,
+    ]);
+    expect(provider.passwords).toHaveLength(1);
+    expect((await secrets.get({ projectId: PROJECT, addonId: fork.id }))?.database).toBe(
+      fork.source?.database,
+    );
+  });
+
+  it('a point-in-time seed that fails (outside the window) is discarded and the fork deleted', async () => {
+    const { addon: src } = await source();
+    restoreStates = [{ status: 'failed', reason: 'The time is outside the restorable window' }];
+    const time = '2026-11-30T21:15:00Z';
+    const fork = addonRecord({
+      projectId: PROJECT,
+      name: `pitr-${newId('x').slice(-8)}`,
+      source: {
+        addonId: src.id,
+        addonName: src.name,
+        backupId: null,
+        backupType: null,
+        pointInTime: time,
+        database: 'x',
+      },
+    });
+    const op = operation({ addonId: fork.id, projectId: PROJECT });
+    await env.store.createAddon({ ...fork, currentOperationId: op.id }, op);
+    await runner.start({
+      workflow: 'provision-addon',
+      input: { projectId: PROJECT, addonId: fork.id, operationId: op.id },
+    });
+    await runner.idle();
+
+    const ended = await env.store.getOperation(PROJECT, op.id);
+    expect(ended.status).toBe('failed');
+    expect(ended.error?.message).toMatch(/restorable window/);
+    expect(calls).toContain(`discard ${pointInTimeKey(resourceIdFor(src.id), time)} from ${fork.resourceId}`);
     expect(provider.count('deleteInstance')).toBe(1);
   });
 });
