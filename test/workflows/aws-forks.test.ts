@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { instanceStateOf } from '#shared/providers/aws/rds/rds-instances.ts';
 import { restoreIdentifiers } from '#shared/providers/aws/rds/rds-restore.ts';
 import { TAG_KEYS } from '#shared/providers/aws/tags.ts';
 import type { AddonRecord } from '#shared/store/addon-store.ts';
@@ -161,6 +162,50 @@ describe('forks on AWS (provision-addon with a seed phase)', () => {
     ]);
     expect(world().fake.secrets.has(secretName(addon.id))).toBe(false);
     expectSourceUntouched(source);
+  });
+});
+
+describe('MySQL forks on AWS', () => {
+  it('restores a MySQL snapshot into the new addon and sets its own master password', async () => {
+    const { addon: source } = await provision({ engine: 'mysql' });
+    expect(source.status).toBe('running');
+    const { backup } = await backUp(source, 'snapshot');
+    flushCalls();
+
+    const { addon, operation } = await provision({
+      engine: 'mysql',
+      source: { addonId: source.id, backupId: backup.id },
+    });
+
+    expect(operation).toMatchObject({ status: 'completed', error: null });
+    expect(addon).toMatchObject({ engine: 'mysql', version: source.version, status: 'running' });
+    expect(world().fake.inputsOf('rds', 'RestoreDBInstanceFromDBSnapshot')).toEqual([
+      expect.objectContaining({ DBSnapshotIdentifier: backup.snapshotId }),
+    ]);
+    expect(world().fake.inputsOf('rds', 'ModifyDBInstance').at(-1)).toEqual({
+      DBInstanceIdentifier: addon.resourceId,
+      MasterUserPassword: secretOf(addon.id).password,
+      ApplyImmediately: true,
+    });
+    expect(secretOf(addon.id).database).toBe(secretOf(source.id).database);
+    expectSourceUntouched(source);
+  });
+});
+
+describe('an RDS instance with a master password change pending', () => {
+  it('is not available yet, so the fork completes only once the password applies', () => {
+    const instance = {
+      DBInstanceIdentifier: 'addon-x',
+      DBInstanceStatus: 'available',
+      Endpoint: { Address: 'addon-x.rds', Port: 5432 },
+    };
+    expect(instanceStateOf({ ...instance, PendingModifiedValues: { MasterUserPassword: '****' } })).toEqual({
+      status: 'creating',
+    });
+    expect(instanceStateOf(instance)).toEqual({
+      status: 'available',
+      endpoint: { host: 'addon-x.rds', port: 5432 },
+    });
   });
 });
 
