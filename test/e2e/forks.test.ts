@@ -226,13 +226,18 @@ describe('PostgreSQL forks on the local target', () => {
     expect(deleted.status).toBe(202);
     expect(await waitForOperation(deleted.body.operation.id)).toMatchObject({ status: 'completed' });
     expect((await api('GET', `${addons}/${source.id}`)).status).toBe(404);
-    const fork = await createAndWait({
-      name: 'ledger-afterlife',
-      engine: 'postgresql',
-      source: { addonId: source.id, backupId: dumpId },
-    });
-    expect(fork.source).toMatchObject({ addonId: source.id, addonName: 'ledger', database: 'ledger' });
-    expect(await pgFingerprint((await credentialsOf(fork.id)).uri)).toEqual(atBackup);
+    for (const [name, backupId] of [
+      ['ledger-afterlife-dump', dumpId],
+      ['ledger-afterlife-snap', snapshotId],
+    ] as const) {
+      const fork = await createAndWait({
+        name,
+        engine: 'postgresql',
+        source: { addonId: source.id, backupId },
+      });
+      expect(fork.source).toMatchObject({ addonId: source.id, addonName: 'ledger', database: 'ledger' });
+      expect(await pgFingerprint((await credentialsOf(fork.id)).uri)).toEqual(atBackup);
+    }
   }, 300_000);
 });
 
