@@ -82,6 +82,7 @@ export class ForkTasks {
     }
   }
 
+  /** After publishCredentials (90 %): the seed is the last part of a fork's create. */
   private progress(task: Task<ForkTask['action']>, step: string, percent: number) {
     return this.deps.store.updateOperation(task.projectId, task.operationId, { progress: { step, percent } });
   }
@@ -120,7 +121,7 @@ export class ForkTasks {
   }
 
   private async startSeedRestore(task: Task<'startSeedRestore'>) {
-    await this.progress(task, 'seeding', 60);
+    await this.progress(task, 'seeding', 91);
     const addon = await this.deps.store.getAddon(task.projectId, task.addonId);
     const snapshots = this.deps.engines.of(addon.engine).snapshots;
     const source = addon.source;
@@ -153,7 +154,7 @@ export class ForkTasks {
   }
 
   private async prepareSeedJob(task: Task<'prepareSeedJob'>) {
-    await this.progress(task, 'seeding', 60);
+    await this.progress(task, 'seeding', 91);
     const addon = await this.deps.store.getAddon(task.projectId, task.addonId);
     const backup = await this.backupOf(addon);
     if (!backup.artifact || !backup.compression || !backup.sha256) {
@@ -183,7 +184,7 @@ export class ForkTasks {
    * this begins a master password change; the workflow's describeInstance loop waits for it.
    */
   private async resetSeedPassword(task: Task<'resetSeedPassword'>) {
-    await this.progress(task, 'resetting-password', 85);
+    await this.progress(task, 'resetting-password', 97);
     const addon = await this.deps.store.getAddon(task.projectId, task.addonId);
     const provider = this.deps.engines.of(addon.engine).provider;
     if (!provider.setAdminPassword) {
