@@ -74,6 +74,7 @@ export const handler = lazyHandler(() => {
   const env = parseEnv(AddonsFunctionEnvSchema);
   const client = documentClient();
   const store = new AddonStore({ client, tableName: env.TABLE_NAME });
+  const backups = new BackupStore({ client, tableName: env.TABLE_NAME });
   const workflows = new SfnWorkflowStarter({
     client: new SFNClient({}),
     stateMachineArns: {
@@ -90,10 +91,12 @@ export const handler = lazyHandler(() => {
       target: env.ADDONS_TARGET,
       // A final backup is recorded here and taken by the delete workflow; only its key is named here.
       finalBackups: {
-        backups: new BackupStore({ client, tableName: env.TABLE_NAME }),
+        backups,
         artifacts: new BackupArtifacts({ client: new S3Client({}), bucket: env.BACKUP_BUCKET }),
       },
       quotas: { addonsPerProject: env.MAX_ADDONS_PER_PROJECT },
+      // A point in time is checked against the window by the workflow on AWS (no RDS client here).
+      forks: { backups },
     }),
     // GET shows the restorable window: read-only RDS calls (the stack grants them).
     pitr: new PitrService({

@@ -13,9 +13,10 @@ import {
   BackupTaskSchema,
   BackupWorkflowTasks,
 } from '#shared/services/backup-workflow-tasks.ts';
+import { ForkTaskSchema, ForkTasks } from '#shared/services/fork-tasks.ts';
 import { type WorkflowTaskDeps, WorkflowTaskSchema, WorkflowTasks } from '#shared/services/workflow-tasks.ts';
 
-const AnyTaskSchema = z.union([WorkflowTaskSchema, BackupTaskSchema, RetirementTaskSchema]);
+const AnyTaskSchema = z.union([WorkflowTaskSchema, BackupTaskSchema, RetirementTaskSchema, ForkTaskSchema]);
 
 export interface WorkflowHandlerDeps extends WorkflowTaskDeps {
   logger: Logger;
@@ -36,6 +37,15 @@ export const createWorkflowTaskHandler = (deps: WorkflowHandlerDeps) => {
     ? new BackupWorkflowTasks({ secrets: deps.secrets, ...deps.backups })
     : undefined;
   const retirement = deps.retirement ? new AddonRetirement(deps.retirement) : undefined;
+  // A fork is seeded from a backup's data: without the backup steps, only plain provisions run.
+  const forks = new ForkTasks({
+    store: deps.store,
+    engines: deps.engines,
+    secrets: deps.secrets,
+    ...(deps.backups && backupTasks
+      ? { backups: deps.backups.backups, launch: (spec, addon) => backupTasks.launch(spec, addon) }
+      : {}),
+  });
   const run = async (event: unknown) => {
     const task = parsePart(AnyTaskSchema, event, 'workflow task');
     deps.logger.appendKeys({ operationId: task.operationId, action: task.action });
@@ -44,6 +54,8 @@ export const createWorkflowTaskHandler = (deps: WorkflowHandlerDeps) => {
       if (!backupTasks) throw new Error(`This deployment is not configured for ${backupTask.data.action}`);
       return backupTasks.run(backupTask.data);
     }
+    const forkTask = ForkTaskSchema.safeParse(task);
+    if (forkTask.success) return forks.run(forkTask.data);
     const retirementTask = RetirementTaskSchema.safeParse(task);
     if (retirementTask.success) {
       if (!retirement) throw new Error(`This deployment is not configured for ${retirementTask.data.action}`);

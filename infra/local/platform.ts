@@ -218,6 +218,10 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
       target: 'local',
       finalBackups: { backups: backupStore, artifacts },
       quotas: config.quotas,
+      forks: {
+        backups: backupStore,
+        windows: EngineRegistry.everyEngine<SnapshotProvider>('local snapshots', () => supervisor),
+      },
     });
     // An abort stops the execution and, as Step Functions does for runTask.sync, its job.
     const stoppable: WorkflowStarter = {

@@ -40,6 +40,13 @@ export interface EngineProvider {
   createInstance(spec: InstanceSpec): Promise<void>;
   describeInstance(resourceId: string): Promise<InstanceState>;
   deleteInstance(resourceId: string): Promise<void>;
+  /**
+   * Give the instance's customer user `username` the password `password` (a fork restored from a
+   * physical copy carries its source's password). Idempotent. Where it applies asynchronously
+   * (RDS), `describeInstance` reports `creating` until it has. Absent: forks from physical copies
+   * are refused by the workflow.
+   */
+  setAdminPassword?(resourceId: string, username: string, password: string): Promise<void>;
 }
 
 /** Valid as an RDS identifier (letters, digits, hyphens, starts with a letter, <= 63) whatever the addon name. */

@@ -1,7 +1,14 @@
 import * as z from 'zod';
 import { IdTextSchema, int32, PortSchema, text } from './bounds.ts';
 import { EngineSchema } from './catalog.ts';
-import { AddonIdSchema, NameSchema, ProjectIdSchema, pageOf, TimestampSchema } from './common.ts';
+import {
+  AddonIdSchema,
+  BackupIdSchema,
+  NameSchema,
+  ProjectIdSchema,
+  pageOf,
+  TimestampSchema,
+} from './common.ts';
 import { OperationSchema } from './operation.ts';
 import { RestorableWindowSchema } from './pitr.ts';
 
@@ -16,6 +23,27 @@ export const AddonStatusSchema = z.enum([
   'failed',
 ]);
 export type AddonStatus = z.infer<typeof AddonStatusSchema>;
+
+/**
+ * Where a fork's data comes from: exactly one of `backupId`, `latest` or `pointInTime` (checked by
+ * the service, which names the field it refuses), all of the same addon of this project.
+ */
+export const ForkSourceRequestSchema = z
+  .strictObject({
+    addonId: AddonIdSchema.meta({
+      description:
+        'The addon to fork: one of this project, running or deleted within its backup grace period',
+    }),
+    backupId: BackupIdSchema.optional().meta({
+      description: 'A completed dump or snapshot backup of that addon',
+    }),
+    latest: z.literal(true).optional().meta({ description: "The addon's newest completed backup" }),
+    pointInTime: TimestampSchema.optional().meta({
+      description: "A time inside the addon's restorable window (engines whose capabilities include pitr)",
+    }),
+  })
+  .meta({ id: 'ForkSourceRequest' });
+export type ForkSourceRequest = z.infer<typeof ForkSourceRequestSchema>;
 
 export const CreateAddonRequestSchema = z
   .strictObject({
@@ -39,6 +67,10 @@ export const CreateAddonRequestSchema = z
         "Require TLS on every connection; when omitted, the addon type's defaultTls on this deployment (on wherever TLS is available)",
     }),
     publicAccess: z.boolean().default(false),
+    source: ForkSourceRequestSchema.optional().meta({
+      description:
+        "Create the addon as a fork: a new addon of the source's engine with its data at a backup or a point in time (version, plan and storage default to the source's)",
+    }),
   })
   .meta({ id: 'CreateAddonRequest' });
 export type CreateAddonRequest = z.infer<typeof CreateAddonRequestSchema>;
@@ -57,6 +89,21 @@ export const AddonNetworkSchema = z
   })
   .meta({ id: 'AddonNetwork' });
 export type AddonNetwork = z.infer<typeof AddonNetworkSchema>;
+
+/** Where a fork's data came from, as the addon records it. */
+export const AddonSourceSchema = z
+  .object({
+    addonId: IdTextSchema,
+    addonName: text(63),
+    backupId: IdTextSchema.nullable().meta({ description: 'The backup the data came from' }),
+    backupType: z.enum(['dump', 'snapshot']).nullable(),
+    pointInTime: TimestampSchema.nullable().meta({ description: 'The point in time the data came from' }),
+    database: text(63).meta({
+      description: "The database the fork's connection details name: the source's, which holds the data",
+    }),
+  })
+  .meta({ id: 'AddonSource' });
+export type AddonSource = z.infer<typeof AddonSourceSchema>;
 
 export const AddonSchema = z
   .object({
@@ -82,6 +129,9 @@ export const AddonSchema = z
     restorableWindow: RestorableWindowSchema.nullable().optional().meta({
       description:
         'The span a point-in-time restore can land in; null when the engine has no point-in-time recovery on this deployment (capability `pitr`) or no window yet (a new addon). Only in the response of getting one addon: it is asked of the provider each time, so lists leave it out to stay fast',
+    }),
+    source: AddonSourceSchema.nullable().default(null).meta({
+      description: 'Set on a fork: the addon, backup or point in time its data came from',
     }),
     createdAt: TimestampSchema,
     updatedAt: TimestampSchema,

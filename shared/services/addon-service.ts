@@ -15,6 +15,7 @@ import { newId, nowIso } from '../util/ids.ts';
 import { userFacingMessage } from '../util/redact.ts';
 import { newBackupRecord } from './backup-service.ts';
 import { databaseOf } from './credentials.ts';
+import { type ForkSourceDeps, resolveForkSource } from './fork-source.ts';
 import { DEFAULT_QUOTAS, type Quotas } from './quotas.ts';
 
 export interface AddonServiceDeps {
@@ -25,6 +26,8 @@ export interface AddonServiceDeps {
   finalBackups?: { backups: BackupStore; artifacts: Pick<BackupArtifacts, 'artifactFor'> };
   /** @default DEFAULT_QUOTAS */
   quotas?: Pick<Quotas, 'addonsPerProject'>;
+  /** What a create with `source` (a fork) looks its source up in; without it, forks are refused. */
+  forks?: Omit<ForkSourceDeps, 'store' | 'target'>;
 }
 
 /** What the API shows of an addon record. */
@@ -64,6 +67,10 @@ export const newOperation = (type: OperationType, projectId: string, addonId: st
   startedAt: null,
   completedAt: null,
 });
+
+/** The fields a request sets (so a fork's defaults fill only what it leaves out). */
+const definedOf = <T extends object>(request: T): T =>
+  Object.fromEntries(Object.entries(request).filter(([, value]) => value !== undefined)) as T;
 
 export class AddonService {
   constructor(private readonly deps: AddonServiceDeps) {}
@@ -153,7 +160,17 @@ export class AddonService {
     projectId: string,
     request: CreateAddonRequest,
   ): Promise<{ addon: Addon; operation: Operation }> {
-    const resolved = this.resolveCreate(request);
+    const fork = request.source ? await this.resolveFork(projectId, request) : undefined;
+    const resolved = this.resolveCreate(fork ? { ...fork.defaults, ...definedOf(request) } : request);
+    if (
+      fork?.sourceStorageGiB &&
+      fork.source.backupType !== 'dump' &&
+      resolved.storageGiB < fork.sourceStorageGiB
+    ) {
+      throw new UnsupportedError('A fork from a physical copy needs at least its source storage', [
+        { path: 'body.storageGiB', message: `at least ${fork.sourceStorageGiB} GiB, the source's storage` },
+      ]);
+    }
     const id = newId('adn');
     const now = nowIso();
     const operation = newOperation('create', projectId, id);
@@ -170,6 +187,7 @@ export class AddonService {
       currentOperationId: operation.id,
       endpoint: null,
       network: null,
+      source: fork?.source ?? null,
       createdAt: now,
       updatedAt: now,
       revision: 1,
@@ -179,6 +197,16 @@ export class AddonService {
     await this.deps.store.createAddon(record, operation, addonsPerProject);
     await this.startWorkflow('provision-addon', record, operation);
     return { addon: toAddon(record), operation };
+  }
+
+  private resolveFork(projectId: string, request: CreateAddonRequest) {
+    const { forks, store, target } = this.deps;
+    if (!forks || !request.source) {
+      throw new UnsupportedError('Forks are not available on this deployment', [
+        { path: 'body.source', message: 'this deployment cannot create forks' },
+      ]);
+    }
+    return resolveForkSource({ ...forks, store, target }, projectId, { ...request, source: request.source });
   }
 
   /** A workflow that never started must not leave the addon locked: fail the operation, then report. */

@@ -15,6 +15,7 @@ import { deterministicId, newId, nowIso } from '../util/ids.ts';
 import { userFacingMessage } from '../util/redact.ts';
 import { compareVersions } from '../util/versions.ts';
 import { failOperationAndRelease, newOperation } from './addon-service.ts';
+import { forkSeedingFrom } from './fork-source.ts';
 
 export interface BackupServiceDeps {
   store: AddonStore;
@@ -230,6 +231,15 @@ export class BackupService {
         operationId: backup.operationId,
       });
     }
+    const fork = await forkSeedingFrom(this.deps.store, projectId, backupId);
+    if (fork) {
+      throw new ConflictError(
+        `Backup ${backupId} is seeding fork '${fork.name}'; delete it once the fork is created`,
+        {
+          operationId: fork.currentOperationId ?? undefined,
+        },
+      );
+    }
     await this.deleteData(backup);
     await this.deps.backups.deleteBackupRecord(backup);
   }
@@ -352,7 +362,7 @@ export class BackupService {
     }
     if (backup.addonId !== addonId) {
       throw new UnsupportedError(
-        'This backup belongs to another addon; restoring it here is a fork, which is not available yet',
+        'This backup belongs to another addon; to start a new addon from it, create a fork (POST .../addons with source: {addonId, backupId})',
         [{ path: 'backupId', message: 'belongs to another addon' }],
       );
     }
@@ -405,6 +415,8 @@ export class BackupService {
       for (const backup of page.items) {
         if (backup.pinned || ACTIVE.includes(backup.status)) continue;
         try {
+          // A fork being seeded from it keeps it until the next sweep.
+          if (await forkSeedingFrom(this.deps.store, backup.projectId, backup.id)) continue;
           await this.deleteData(backup);
           await this.deps.backups.deleteBackupRecord(backup);
           deleted.push(backup.id);

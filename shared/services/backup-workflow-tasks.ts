@@ -238,7 +238,7 @@ export class BackupWorkflowTasks {
   }
 
   /** RunTask's parameters for the ASL: the job joins the addon's project client group where there is one. */
-  private launch(spec: JobSpec, addon: AddonRecord) {
+  launch(spec: JobSpec, addon: AddonRecord) {
     const { cluster, taskDefinition, container, subnets, securityGroups, joinProjectClientGroup } =
       this.deps.jobs;
     const clientGroup = addon.network?.clientSecurityGroupId;

@@ -162,7 +162,8 @@ export class WorkflowTasks {
       engine: addon.engine,
       host: '',
       port: 0,
-      database: databaseOf(addon.engine, addon.name),
+      // A fork keeps its source's database: the one its data is in.
+      database: addon.source?.database ?? databaseOf(addon.engine, addon.name),
       username: usernameOf(addon.engine, addon.id),
       password: generatePassword(),
       tls: addon.tls,

@@ -449,7 +449,7 @@ describe('backups', () => {
     ).toEqual(expect.any(Number));
   });
 
-  it('lets the backup and restore state machines run exactly the job task definition, and pass exactly its two roles', () => {
+  it('lets the backup, restore and provision (fork seed) state machines run exactly the job task definition, and pass exactly its two roles', () => {
     const { json, stack } = synthesized;
     const resolve = (value: unknown) => resolveIntrinsics(value, json) as string;
     const taskDefinition = resolve({ Ref: logicalIdOf(synthesized, stack.backups.taskDefinition) });
@@ -469,7 +469,9 @@ describe('backups', () => {
         json,
         logicalIdOf(synthesized, stack.workflows.stateMachine(workflow).role),
       );
-      const runsJobs = workflow === 'backup-addon' || workflow === 'restore-addon';
+      // provision-addon: the restore job that seeds a fork from a dump backup.
+      const runsJobs =
+        workflow === 'backup-addon' || workflow === 'restore-addon' || workflow === 'provision-addon';
       expect(
         isAllowed(statements, permission('ecs:RunTask', taskDefinition, { 'ecs:cluster': cluster })),
         workflow,

@@ -28,6 +28,7 @@ export const addonRecord = (overrides: Partial<AddonRecord> = {}): AddonRecord =
     currentOperationId: null,
     endpoint: null,
     network: null,
+    source: null,
     createdAt: now,
     updatedAt: now,
     revision: 1,

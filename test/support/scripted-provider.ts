@@ -30,6 +30,13 @@ export class ScriptedProvider implements EngineProvider {
     this.instances.delete(resourceId);
   }
 
+  /** What setAdminPassword was asked (a fork seeded from a physical copy gets its own password). */
+  passwords: Array<{ resourceId: string; username: string; password: string }> = [];
+  async setAdminPassword(resourceId: string, username: string, password: string) {
+    this.calls.push({ method: 'setAdminPassword', resourceId });
+    this.passwords.push({ resourceId, username, password });
+  }
+
   count(method: string) {
     return this.calls.filter((call) => call.method === method).length;
   }

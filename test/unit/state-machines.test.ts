@@ -35,8 +35,15 @@ describe.each(files)('%s', (file) => {
         RecordFinalBackupFailure: undefined,
       };
       // delete-addon's final backup has a compensation of its own: it leaves the addon running.
-      const compensation = name.includes('Final') ? 'FinalBackupFailed' : 'CompensateAndFail';
+      // provision-addon's seed steps (a fork) first discard a restore into the fork (DiscardSeed,
+      // which always goes on to CompensateAndFail), so the compensation deletes all of it.
+      const compensation = name.includes('Final')
+        ? 'FinalBackupFailed'
+        : name.includes('Seed') && name !== 'DiscardSeed' && name !== 'PlanSeed'
+          ? 'DiscardSeed'
+          : 'CompensateAndFail';
       expect(state.Catch?.[0]?.Next, name).toBe(name in expected ? expected[name] : compensation);
+      if (name === 'DiscardSeed') expect((state as { Next?: string }).Next).toBe('CompensateAndFail');
     }
   });
 

@@ -56,6 +56,9 @@ const scheduled = async (projectId: string, addonId: string) => {
   world.fake.schedules.add(`${world.env.SCHEDULE_GROUP_NAME}/${schedule.id}`);
 };
 
+/** The addon a fork (provision-addon's dump and snapshot branches) is made from: it stays. */
+let forkSource: { id: string; resourceId: string } | undefined;
+
 /** Set up what the workflow needs without faults, then run it with the fault armed. */
 const runFaulted = async (plan: FaultPlan, projectId: string) => {
   const { workflow, variant } = plan.fault;
@@ -68,8 +71,31 @@ const runFaulted = async (plan: FaultPlan, projectId: string) => {
   };
   const create = () => world.service.create(projectId, createRequest({ name: `aws-f-${counter}` }));
   if (workflow === 'provision-addon') {
+    forkSource = undefined;
+    if (variant === 'default') {
+      plan.armed = true;
+      return settle(create());
+    }
+    // The seed branches: a fork of a running addon's completed backup of that type.
+    const { addon: source } = await world.service.create(
+      projectId,
+      createRequest({ name: `aws-src-${counter}` }),
+    );
+    await world.workflows.idle();
+    const taken = await world.backupService.create(projectId, source.id, backupRequest(variant));
+    await world.workflows.idle();
+    expect((await world.backupStore.getBackup(projectId, taken.backup.id)).status).toBe('completed');
+    forkSource = { id: source.id, resourceId: (await world.store.getAddon(projectId, source.id)).resourceId };
     plan.armed = true;
-    return settle(create());
+    return settle(
+      world.service.create(
+        projectId,
+        createRequest({
+          name: `aws-f-${counter}`,
+          source: { addonId: source.id, backupId: taken.backup.id },
+        }),
+      ),
+    );
   }
   const { addon } = await create();
   await world.workflows.idle();
@@ -143,18 +169,23 @@ const assertSettled = async (projectId: string, operationId: string, fault: Faul
   const inDeletion = [...fake.instances.values()].filter(
     (instance) => instance.deletingDescribes !== undefined,
   );
+  // A fork's source keeps running (its instance, group, secret and backup are not the fork's).
+  const source = forkSource;
+  if (source) expect(fake.instances.get(source.resourceId)?.deletingDescribes).toBeUndefined();
   const instances = [...fake.instances.values()]
-    .filter((instance) => instance.deletingDescribes === undefined)
+    .filter((instance) => instance.deletingDescribes === undefined && instance.id !== source?.resourceId)
     .map((instance) => instance.id);
   // The project's client group is the project's, kept for its later addons (and its workloads).
   const addonGroups = [...fake.groups.values()]
-    .filter((group) => group.name !== projectClientGroupName(projectId))
+    .filter((group) => group.name !== projectClientGroupName(projectId) && group.name !== source?.resourceId)
     .map((group) => group.id);
   if (operation.type === 'create') {
     expect(instances).toEqual([]);
-    expect(fake.secrets.size).toBe(0);
+    expect(fake.secrets.size).toBe(source ? 1 : 0);
     // RDS holds the security group until the instance is gone; deleting the failed addon removes it.
-    expect(addonGroups).toEqual(inDeletion.map((instance) => instance.groupId));
+    // (A fork seeded from a snapshot may have two instances in deletion in one group: its first
+    // one, retired by the swap, and the restored one.)
+    expect(addonGroups).toEqual([...new Set(inDeletion.map((instance) => instance.groupId))]);
   } else if (operation.type !== 'delete' || keptRunning) {
     // Restores swap instances; whatever the outcome, one instance answers to the addon's name.
     expect(instances).toEqual([addon?.resourceId]);
@@ -163,7 +194,8 @@ const assertSettled = async (projectId: string, operationId: string, fault: Faul
   }
 
   expect(backups.filter((backup) => !['completed', 'failed'].includes(backup.status))).toEqual([]);
-  const completed = backups.filter((backup) => backup.status === 'completed');
+  const sourceBackups = source ? await world.backupStore.listAllBackupsOfAddon(projectId, source.id) : [];
+  const completed = [...backups, ...sourceBackups].filter((backup) => backup.status === 'completed');
   const owned = completed.flatMap((backup) =>
     backup.artifact
       ? [

@@ -217,6 +217,7 @@ const startWorld = (plan: FaultPlan) => {
     workflows,
     target: 'local',
     finalBackups: { backups: backupStore, artifacts },
+    forks: { backups: backupStore },
   });
   const backups = new BackupService({
     store: store.store,
@@ -236,6 +237,8 @@ const startWorld = (plan: FaultPlan) => {
     backups,
     workflows,
     idle: () => runner.idle(),
+    /** The addon a fork (provision-addon's dump and snapshot branches) is made from: it stays. */
+    forkSource: undefined as { id: string; resourceId: string } | undefined,
     /** The platform starts again on the same state and resumes what was in flight. */
     restart: async () => {
       await runner.shutdown();
@@ -270,8 +273,20 @@ const backupRequest = (variant: FaultCase['variant']) =>
 const startFaulted = async (world: World, plan: FaultPlan): Promise<string> => {
   const { workflow, variant } = plan.fault;
   if (workflow === 'provision-addon') {
+    // The seed branches: a fork of a running addon's completed backup of that type.
+    let source: { addonId: string; backupId: string } | undefined;
+    if (variant !== 'default') {
+      const addonId = await provisioned(world);
+      const taken = await world.backups.create(world.projectId, addonId, backupRequest(variant));
+      await world.idle();
+      expect((await backupStore.getBackup(world.projectId, taken.backup.id)).status).toBe('completed');
+      const { resourceId } = await store.store.getAddon(world.projectId, addonId);
+      world.forkSource = { id: addonId, resourceId };
+      source = { addonId, backupId: taken.backup.id };
+    }
     plan.armed = true;
-    return (await world.addons.create(world.projectId, createRequest({ name: `f-${counter}` }))).operation.id;
+    const request = createRequest({ name: `fork-${counter}`, ...(source ? { source } : {}) });
+    return (await world.addons.create(world.projectId, request)).operation.id;
   }
   const addonId = await provisioned(world);
   if (workflow === 'delete-addon') {
@@ -359,8 +374,11 @@ const assertSettled = async (world: World, operationId: string, fault: FaultCase
     expect(operation.error?.message).toContain(`(cleaning up also failed: Injected failure at ${cleanup}; `);
     return operation;
   }
-  const instances = [...world.provider.instances.keys()];
-  const secrets = await secretsOf(world);
+  // A fork's source keeps running, with its backup: it is not the fork's to remove.
+  const source = world.forkSource;
+  if (source) expect(world.provider.instances.has(source.resourceId)).toBe(true);
+  const instances = [...world.provider.instances.keys()].filter((id) => id !== source?.resourceId);
+  const secrets = (await secretsOf(world)).filter((id) => id !== source?.id);
   if (!addon || outcome === 'create failed') {
     expect(instances).toEqual([]);
     expect(secrets).toEqual([]);
@@ -369,7 +387,8 @@ const assertSettled = async (world: World, operationId: string, fault: FaultCase
     expect(secrets).toEqual([addon.id]);
   }
 
-  const completed = backups.filter((backup) => backup.status === 'completed');
+  const sourceBackups = source ? await backupStore.listAllBackupsOfAddon(world.projectId, source.id) : [];
+  const completed = [...backups, ...sourceBackups].filter((backup) => backup.status === 'completed');
   expect(backups.filter((backup) => !['completed', 'failed'].includes(backup.status))).toEqual([]);
   const owned = completed.flatMap((backup) =>
     backup.artifact ? [backup.artifact.key, artifacts.resultKeyOf(backup.artifact)] : [],

@@ -132,8 +132,10 @@ export class Workflows extends Construct {
         'IAM5[Resource::*]',
         'Step Functions logging (logs:CreateLogDelivery and related) and X-Ray tracing support no resource-level permissions',
       );
-      // The dump and restore jobs run as Fargate tasks through `ecs:runTask.sync`.
-      if (workflow === 'backup-addon' || workflow === 'restore-addon') backups.grantRunJob(machine);
+      // The dump and restore jobs run as Fargate tasks through `ecs:runTask.sync` (provision-addon:
+      // the restore job that seeds a fork from a dump backup).
+      if (workflow === 'backup-addon' || workflow === 'restore-addon' || workflow === 'provision-addon')
+        backups.grantRunJob(machine);
       this.stateMachines[workflow] = machine;
     }
   }

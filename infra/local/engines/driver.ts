@@ -118,6 +118,12 @@ export interface EngineDriver {
    * privileges beyond its database. Idempotent.
    */
   settleAccess(ctx: InstanceContext): Promise<void>;
+  /**
+   * On a running server: the customer's role (`ctx.record.username`) gets `password`, e.g. a fork
+   * restored from another instance's snapshot, which brought that instance's password. Idempotent.
+   * Absent for an engine whose snapshots cannot seed another instance.
+   */
+  setCustomerPassword?(ctx: InstanceContext, password: string): Promise<void>;
   /** A real readiness check on the wire, without credentials. */
   probe(ctx: InstanceContext, timeoutMs: number): Promise<Probe>;
   /** The pid of a server still running on this data directory, left by an earlier platform process. Read-only. */

@@ -242,6 +242,27 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
     });
   }
 
+  /**
+   * A fork seeded from another instance's snapshot has that instance's password: give the
+   * customer's role the fork's own. Under the instance's lock, after any interrupted restore.
+   */
+  async setAdminPassword(resourceId: string, username: string, password: string): Promise<void> {
+    const id = checkId(resourceId);
+    await this.locks.exclusive(id, undefined, async () => {
+      const record = await this.restores.settledRecord(id);
+      if (record?.state !== 'ready')
+        throw new ProviderError(`Instance ${id} does not exist`, 'InstanceNotFound');
+      const driver = this.drivers.driverFor(record.engine);
+      if (!driver.setCustomerPassword || username !== record.username) {
+        throw new ProviderError(
+          `The ${driver.displayName} user '${username}' of instance ${id} cannot have its password set`,
+          'Unsupported',
+        );
+      }
+      await driver.setCustomerPassword(this.files.context(id, record, await instanceUser(id)), password);
+    });
+  }
+
   // ------------------------------------------------------------------ SnapshotProvider
 
   /**

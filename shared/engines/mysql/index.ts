@@ -34,17 +34,19 @@ export const mysql: EngineFacts = {
         importDump: true,
         // RDS automated backups (the plan's pitrRetentionDays), restored to a staging instance and swapped in.
         pitr: true,
+        fork: true,
       },
       // Locally: MariaDB 10.11 from Debian (mariadb-server), the MySQL-compatible server the
       // machine can install; snapshots are online physical copies taken with mariadb-backup.
       local: {
         ...BACKED_UP,
         importDump: true,
+        fork: true,
       },
     },
     notes: {
       aws: [
-        'Read replicas, point-in-time restore, public access and forks are not available for MySQL addons yet.',
+        'Read replicas, point-in-time restore and public access are not available for MySQL addons yet.',
         'The connection details are those of the RDS master user, which has privileges on every database of the instance.',
       ],
       local: [

@@ -17,6 +17,7 @@ export const postgresql: EngineFacts = {
         importDump: true,
         // RDS automated backups (the plan's pitrRetentionDays), restored to a staging instance and swapped in.
         pitr: true,
+        fork: true,
       },
       // PITR locally: WAL archived to the S3 emulator by archive_command, daily base backups,
       // recovery_target_time (infra/local/engines/postgresql/pitr.ts).
@@ -24,6 +25,7 @@ export const postgresql: EngineFacts = {
         ...BACKED_UP,
         importDump: true,
         pitr: true,
+        fork: true,
       },
     },
     notes: {

@@ -208,6 +208,8 @@ export const startAwsWorkflowWorld = async () => {
         bucket: env.BACKUP_BUCKET,
       }),
     },
+    // As the addons function composes it: forks look their source backups up in the table.
+    forks: { backups: backupStore },
   });
   // The API side, as the backups function composes it (its S3 and RDS calls are not the
   // workflow function's, and are not recorded here).

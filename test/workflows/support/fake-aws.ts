@@ -313,6 +313,8 @@ export class FakeAws {
       this.record('rds', 'ModifyDBInstance', input, instance ? tagsOf(instance.tags) : undefined);
       if (!instance) throw this.notFound(String(input.DBInstanceIdentifier));
       if (input.DeletionProtection !== undefined) instance.deletionProtection = input.DeletionProtection;
+      // A new master password applies asynchronously: RDS shows the reset before `available` again.
+      if (input.MasterUserPassword) instance.statuses = ['resetting-master-credentials', 'available'];
       const newId = input.NewDBInstanceIdentifier;
       if (newId) {
         if (this.instances.has(newId)) {

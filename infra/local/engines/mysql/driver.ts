@@ -141,6 +141,11 @@ export class MariaDbDriver implements EngineDriver {
     }
   }
 
+  async setCustomerPassword(ctx: InstanceContext, password: string): Promise<void> {
+    const { username, database } = ctx.record;
+    await withPlatform(ctx, (connection) => settleCustomer(connection, { username, database, password }));
+  }
+
   async settleAccess(ctx: InstanceContext): Promise<void> {
     const { username, database } = ctx.record;
     await settlingAccess('accounts', () =>

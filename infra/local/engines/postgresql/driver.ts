@@ -128,6 +128,11 @@ export class PostgresDriver implements EngineDriver {
     }
   }
 
+  async setCustomerPassword(ctx: InstanceContext, password: string): Promise<void> {
+    const { username, database } = ctx.record;
+    await createCustomer(platformConnect(ctx), platformRoleOf(ctx), { username, password, database });
+  }
+
   async settleAccess(ctx: InstanceContext): Promise<void> {
     const { username, database } = ctx.record;
     await settlingAccess('roles', () =>

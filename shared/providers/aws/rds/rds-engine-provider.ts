@@ -1,5 +1,5 @@
 import type { EC2Client } from '@aws-sdk/client-ec2';
-import { CreateDBInstanceCommand, type RDSClient } from '@aws-sdk/client-rds';
+import { CreateDBInstanceCommand, ModifyDBInstanceCommand, type RDSClient } from '@aws-sdk/client-rds';
 import { ProviderError } from '../../../errors.ts';
 import type {
   EngineProvider,
@@ -191,6 +191,33 @@ export class RdsEngineProvider implements EngineProvider, SnapshotProvider {
       return;
     }
     await this.instances.delete(instance);
+  }
+
+  /**
+   * A fork restored from another addon's snapshot has that addon's master password: set the
+   * fork's own. RDS applies it asynchronously (`resetting-master-credentials`, then the pending
+   * value clears); `describeInstance` says `creating` until then. Setting it again is harmless.
+   */
+  async setAdminPassword(resourceId: string, username: string, password: string): Promise<void> {
+    const instance = await this.instances.find(resourceId);
+    if (!instance) throw new ProviderError(`The database instance ${resourceId} does not exist`, 'NotFound');
+    if (instance.MasterUsername && instance.MasterUsername !== username) {
+      throw new ProviderError(
+        `The master user of ${resourceId} is '${instance.MasterUsername}', not '${username}'`,
+        'InvalidRequest',
+      );
+    }
+    try {
+      await this.rds(
+        new ModifyDBInstanceCommand({
+          DBInstanceIdentifier: resourceId,
+          MasterUserPassword: password,
+          ApplyImmediately: true,
+        }),
+      );
+    } catch (error) {
+      throw toPlatformError(error, 'setting the master password');
+    }
   }
 
   createSnapshot(resourceId: string, snapshotId: string): Promise<void> {

@@ -52,7 +52,8 @@ export const instanceStateOf = (instance: DBInstance): InstanceState => {
   if (failure) return { status: 'failed', reason: `RDS reports instance ${id} as ${status}: ${failure}` };
   const host = instance.Endpoint?.Address;
   const port = instance.Endpoint?.Port;
-  if (AVAILABLE_STATUSES.has(status) && host && port)
+  // A master password change still pending (a fork getting its own password) is not done yet.
+  if (AVAILABLE_STATUSES.has(status) && host && port && !instance.PendingModifiedValues?.MasterUserPassword)
     return { status: 'available', endpoint: { host, port } };
   return { status: 'creating' };
 };
