@@ -33,6 +33,20 @@ export const JobSpecSchema = z.discriminatedUnion('kind', [
     /** Absent for an uploaded file whose SHA-256 the user did not give: then only its size is checked. */
     expectedSha256: z.string().optional(),
   }),
+  z.object({
+    /**
+     * A live import: the source database dumped straight into the restore (no artifact). The
+     * source's connection string is read from the secret store by `sourceSecret`, never carried here.
+     */
+    kind: z.literal('live-import'),
+    operationId: SafeIdSchema,
+    projectId: ProjectIdSchema,
+    addonId: SafeIdSchema,
+    /** The import id (the restore workflow's `backupId`). */
+    backupId: SafeIdSchema,
+    engine: EngineSchema,
+    sourceSecret: z.object({ projectId: ProjectIdSchema, addonId: SafeIdSchema }),
+  }),
 ]);
 export type JobSpec = z.infer<typeof JobSpecSchema>;
 
@@ -44,6 +58,12 @@ export interface JobLaunchConfig {
   subnets: string[];
   /** Security groups every job runs with (AWS: HTTPS to the VPC endpoints). */
   securityGroups: string[];
+  /**
+   * Live imports only (AWS): the job must reach a database outside the VPC. They run in these
+   * subnets (routed through a NAT gateway) with these groups (egress to database ports) instead;
+   * without it live-import jobs run like the others (the local target).
+   */
+  liveImport?: { subnets: string[]; securityGroups: string[] };
   /**
    * AWS: a job also runs with the addon's project client group, the only source its database
    * admits; an addon without one recorded cannot be reached, and the job is refused up front.

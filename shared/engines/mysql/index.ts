@@ -32,12 +32,14 @@ export const mysql: EngineFacts = {
         ...BACKED_UP,
         tls: true,
         importDump: true,
+        importLive: true,
       },
       // Locally: MariaDB 10.11 from Debian (mariadb-server), the MySQL-compatible server the
       // machine can install; snapshots are online physical copies taken with mariadb-backup.
       local: {
         ...BACKED_UP,
         importDump: true,
+        importLive: true,
       },
     },
     notes: {

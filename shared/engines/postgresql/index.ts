@@ -15,10 +15,12 @@ export const postgresql: EngineFacts = {
         ...BACKED_UP,
         tls: true,
         importDump: true,
+        importLive: true,
       },
       local: {
         ...BACKED_UP,
         importDump: true,
+        importLive: true,
       },
     },
     notes: {
