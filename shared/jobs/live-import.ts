@@ -9,7 +9,7 @@ import type { Engine } from '../schemas/catalog.ts';
 import type { DumpTool } from './dump-tool.ts';
 import { dumpToolFor } from './dump-tools.ts';
 import { abortedError } from './job-errors.ts';
-import { type LiveSourceTool, majorNotNewer } from './live-source.ts';
+import type { LiveSourceTool } from './live-source.ts';
 import { MysqlLiveSource } from './mysql/live-source.ts';
 import { PostgresLiveSource } from './postgresql/live-source.ts';
 import { describeExit, diedOfBrokenPipe, type RunningTool, startTool, succeeded } from './processes.ts';
@@ -120,9 +120,7 @@ const liveImport = async (options: LiveImportOptions): Promise<LiveImportResult>
   await checkReachable(source.host, source.port, options.connectTimeoutMs);
   const sourceInfo = await sourceTool.inspect(source);
   const server = await tool.inspect(connection, APPLICATION_NAME);
-  // Majors compare within one line of servers; MySQL into MariaDB (or back) is left to the load.
-  const sameLine = /mariadb/i.test(sourceInfo.version) === /mariadb/i.test(server.version);
-  if (sameLine && !majorNotNewer(sourceInfo.major, server.major)) {
+  if (!sourceTool.loadsInto(sourceInfo, server)) {
     throw new ProviderError(
       `The source at ${source.host}:${source.port} runs version ${sourceInfo.version}, newer than the addon's ${server.major}: import into an addon of version ${sourceInfo.major} or newer`,
       'SourceTooNew',

@@ -15,6 +15,8 @@ export interface LiveSourceTool {
   inspect(source: Credentials): Promise<ServerInfo>;
   /** The dump of the source database to stdout, with the password in env only. */
   dumpCommand(source: Credentials, server: ServerInfo): Promise<DumpCommand>;
+  /** Whether a source of this version may load into the addon's server (not newer). */
+  loadsInto(source: ServerInfo, addon: ServerInfo): boolean;
 }
 
 /**

@@ -46,6 +46,7 @@ const truncatingSource = (bytes: number): LiveSourceTool => {
   const real = new PostgresLiveSource();
   return {
     inspect: (credentials) => real.inspect(credentials),
+    loadsInto: (from, into) => real.loadsInto(from, into),
     dumpCommand: async (credentials, server) => {
       const dump = await real.dumpCommand(credentials, server);
       const bash: Tool = { name: 'pg_dump', path: 'bash', install: 'apt-get install bash' };
@@ -87,6 +88,7 @@ describe('runLiveImport', () => {
         version: '99.1',
       }),
       dumpCommand: (credentials, server) => real.dumpCommand(credentials, server),
+      loadsInto: (from, into) => real.loadsInto(from, into),
     };
     await expect(
       runLiveImport({

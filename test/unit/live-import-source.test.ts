@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { UnsupportedError } from '#shared/errors.ts';
 import { checkReachable, scrubSecret } from '#shared/jobs/live-import.ts';
 import { majorNotNewer } from '#shared/jobs/live-source.ts';
+import { MysqlLiveSource } from '#shared/jobs/mysql/live-source.ts';
+import { PostgresLiveSource } from '#shared/jobs/postgresql/live-source.ts';
 import { CreateImportRequestSchema } from '#shared/schemas/import.ts';
 import { liveSourceOf, parseLiveConnectionString } from '#shared/services/live-import-source.ts';
 
@@ -98,6 +100,18 @@ describe('live import checks', () => {
     expect(majorNotNewer('10.11', '10.6')).toBe(false);
     expect(majorNotNewer('8.0', '8.4')).toBe(true);
     expect(majorNotNewer('8.4', '8.0')).toBe(false);
+  });
+
+  it('lets MySQL sources load within one server line when not newer, and leaves MySQL <-> MariaDB to the load', () => {
+    const mysql = new MysqlLiveSource();
+    const info = (version: string, major: string) => ({ version, major, databaseBytes: 0 });
+    expect(mysql.loadsInto(info('8.0.39', '8.0'), info('8.4.3', '8.4'))).toBe(true);
+    expect(mysql.loadsInto(info('8.4.3', '8.4'), info('8.0.39', '8.0'))).toBe(false);
+    expect(mysql.loadsInto(info('10.11.6-MariaDB', '10.11'), info('10.6.1-MariaDB', '10.6'))).toBe(false);
+    expect(mysql.loadsInto(info('10.11.6-MariaDB', '10.11'), info('8.4.3', '8.4'))).toBe(true);
+    const postgres = new PostgresLiveSource();
+    expect(postgres.loadsInto(info('16.4', '16'), info('15.8', '15'))).toBe(false);
+    expect(postgres.loadsInto(info('14.1', '14'), info('15.8', '15'))).toBe(true);
   });
 
   it('scrubs the password, encoded or not, and the whole string from any text', () => {

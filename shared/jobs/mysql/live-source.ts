@@ -2,7 +2,7 @@ import mysql from 'mysql2/promise';
 import { errorMessage, ProviderError } from '../../errors.ts';
 import type { Credentials } from '../../schemas/addon.ts';
 import type { DumpCommand, ServerInfo } from '../dump-tool.ts';
-import type { LiveSourceTool } from '../live-source.ts';
+import { type LiveSourceTool, majorNotNewer } from '../live-source.ts';
 import { clientArgs, clientEnv } from './connection.ts';
 import { DUMP_FLAGS, parseMysqlVersion } from './dump-tool.ts';
 import { resolveMysqlTool } from './tools.ts';
@@ -45,6 +45,15 @@ export class MysqlLiveSource implements LiveSourceTool {
     } finally {
       await client?.end().catch(() => undefined);
     }
+  }
+
+  /**
+   * Majors compare within one line of servers (MySQL 8.0 -> 8.4, MariaDB 10.6 -> 10.11); MySQL
+   * into MariaDB or back is left to the load, which fails cleanly on what the addon cannot read.
+   */
+  loadsInto(source: ServerInfo, addon: ServerInfo): boolean {
+    const mariadb = (info: ServerInfo) => /mariadb/i.test(info.version);
+    return mariadb(source) !== mariadb(addon) || majorNotNewer(source.major, addon.major);
   }
 
   async dumpCommand(source: Credentials, _server: ServerInfo): Promise<DumpCommand> {

@@ -2,7 +2,7 @@ import pg from 'pg';
 import { errorMessage, ProviderError } from '../../errors.ts';
 import type { Credentials } from '../../schemas/addon.ts';
 import type { DumpCommand, ServerInfo } from '../dump-tool.ts';
-import type { LiveSourceTool } from '../live-source.ts';
+import { type LiveSourceTool, majorNotNewer } from '../live-source.ts';
 import { resolvePgTool } from './postgres.ts';
 
 const APPLICATION_NAME = 'addons-live-import';
@@ -64,6 +64,10 @@ export class PostgresLiveSource implements LiveSourceTool {
     } finally {
       await client.end().catch(() => undefined);
     }
+  }
+
+  loadsInto(source: ServerInfo, addon: ServerInfo): boolean {
+    return majorNotNewer(source.major, addon.major);
   }
 
   async dumpCommand(source: Credentials, server: ServerInfo): Promise<DumpCommand> {
