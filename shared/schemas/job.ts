@@ -59,12 +59,6 @@ export interface JobLaunchConfig {
   /** Security groups every job runs with (AWS: HTTPS to the VPC endpoints). */
   securityGroups: string[];
   /**
-   * Live imports only (AWS): the job must reach a database outside the VPC. They run in these
-   * subnets (routed through a NAT gateway) with these groups (egress to database ports) instead;
-   * without it live-import jobs run like the others (the local target).
-   */
-  liveImport?: { subnets: string[]; securityGroups: string[] };
-  /**
    * AWS: a job also runs with the addon's project client group, the only source its database
    * admits; an addon without one recorded cannot be reached, and the job is refused up front.
    * @default false (the local target has no security groups)
