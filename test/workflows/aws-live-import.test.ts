@@ -91,6 +91,7 @@ describe('live imports on AWS', () => {
     expect(world().fake.secrets.has(secretId)).toBe(false);
 
     const [parameters] = world().runTaskCalls;
+    if (!parameters) throw new Error('no job was started');
     const spec = jobSpecOf(parameters);
     expect(spec).toEqual({
       kind: 'live-import',
@@ -101,7 +102,7 @@ describe('live imports on AWS', () => {
       engine: 'postgresql',
       sourceSecret: { projectId: PROJECT, addonId: importId },
     });
-    const network = (parameters?.NetworkConfiguration as { AwsvpcConfiguration: Record<string, unknown> })
+    const network = (parameters.NetworkConfiguration as { AwsvpcConfiguration: Record<string, unknown> })
       .AwsvpcConfiguration;
     const env = world().env;
     expect(env.LIVE_IMPORT_SUBNET_IDS?.length).toBeGreaterThanOrEqual(2);
