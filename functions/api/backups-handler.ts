@@ -8,6 +8,7 @@ import { rateLimiterFromEnv } from '#shared/api/rate-limit.ts';
 import { BackupsFunctionEnvSchema, parseEnv } from '#shared/config/env.ts';
 import { awsRestorableWindows, awsSnapshotDeleters } from '#shared/providers/aws/engines.ts';
 import { EventBridgeScheduleRunner } from '#shared/providers/aws/eventbridge-schedule-runner.ts';
+import { liveImportSecrets } from '#shared/providers/aws/live-import-secrets.ts';
 import { SfnWorkflowStarter } from '#shared/providers/aws/sfn-workflow-starter.ts';
 import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import { ImportUploads } from '#shared/providers/import-uploads.ts';
@@ -61,6 +62,7 @@ export const handler = lazyHandler(() => {
     }),
     snapshotDeleters: awsSnapshotDeleters(() => new RDSClient({})),
     target: env.ADDONS_TARGET,
+    secrets: liveImportSecrets(env),
   });
   const pitr = new PitrService({
     store,

@@ -10,6 +10,7 @@ import { logger as defaultLogger } from '#functions/api/logger.ts';
 import { lazyHandler } from '#shared/api/http-handler.ts';
 import { parseEnv, SweepFunctionEnvSchema } from '#shared/config/env.ts';
 import { awsSnapshotDeleters } from '#shared/providers/aws/engines.ts';
+import { liveImportSecrets } from '#shared/providers/aws/live-import-secrets.ts';
 import { SfnWorkflowStarter } from '#shared/providers/aws/sfn-workflow-starter.ts';
 import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import { ImportUploads } from '#shared/providers/import-uploads.ts';
@@ -70,6 +71,7 @@ export const handler: (event: unknown, context: Context) => Promise<SweepResult>
       workflows: new SfnWorkflowStarter({ client: new SFNClient({}), stateMachineArns: {} }),
       snapshotDeleters: awsSnapshotDeleters(() => new RDSClient({})),
       target: env.ADDONS_TARGET,
+      secrets: liveImportSecrets(env),
     }),
   });
 });

@@ -95,6 +95,14 @@ export const createAwsWorkflowTaskHandler = (
         imports: new ImportStore({ client: documentClient, tableName: env.TABLE_NAME }),
         uploads: new ImportUploads({ client: clients.s3, bucket: env.BACKUP_BUCKET }),
         target: 'aws',
+        ...(env.LIVE_IMPORT_SUBNET_IDS && env.LIVE_IMPORT_SECURITY_GROUP_IDS
+          ? {
+              liveImportNetwork: {
+                subnets: env.LIVE_IMPORT_SUBNET_IDS,
+                securityGroups: env.LIVE_IMPORT_SECURITY_GROUP_IDS,
+              },
+            }
+          : {}),
       },
     },
     retirement: {

@@ -248,6 +248,7 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
       snapshotDeleters: EngineRegistry.everyEngine('local snapshots', () => supervisor),
       restoreDiscarders: EngineRegistry.everyEngine('local snapshots', () => supervisor),
       target: 'local',
+      secrets,
       maxUploadBytes: config.maxUploadBytes,
       now,
     });

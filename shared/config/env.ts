@@ -115,12 +115,28 @@ export const WorkflowFunctionEnvSchema = CommonEnvSchema.extend({
   ...JobLaunchEnvSchema.shape,
   /** Deleting an addon deletes its EventBridge Scheduler schedules, in this group. */
   SCHEDULE_GROUP_NAME: z.string().min(1),
+  /**
+   * Live-import jobs run here instead (subnets routed through the NAT gateway, the group with
+   * egress to database ports); unset: live imports run like the other jobs (no internet route).
+   */
+  LIVE_IMPORT_SUBNET_IDS: CommaListSchema.optional(),
+  LIVE_IMPORT_SECURITY_GROUP_IDS: CommaListSchema.optional(),
   /** Days a deleted addon's backups are kept before retention deletes them (pinned: until unpinned). */
   BACKUP_GRACE_DAYS: z.coerce.number().min(0).max(3650).default(7),
 });
 
+/**
+ * Live imports keep their source's connection string in Secrets Manager (`<prefix><project>/<import>`);
+ * without these, live imports are refused (422).
+ */
+export const LiveImportSecretsEnvSchema = z.object({
+  SECRET_NAME_PREFIX: z.string().min(1).optional(),
+  SECRETS_KMS_KEY_ID: z.string().min(1).optional(),
+});
+
 export const BackupsFunctionEnvSchema = ApiEnvSchema.extend({
   ...TableEnvSchema.shape,
+  ...LiveImportSecretsEnvSchema.shape,
   ...CursorEnvSchema.shape,
   MAX_SCHEDULES_PER_ADDON: QuotaFields.schedulesPerAddon,
   MIN_SCHEDULE_INTERVAL_MINUTES: QuotaFields.minScheduleIntervalMinutes,
@@ -145,6 +161,7 @@ export const RunBackupFunctionEnvSchema = CommonEnvSchema.extend({
 
 export const SweepFunctionEnvSchema = CommonEnvSchema.extend({
   ...TableEnvSchema.shape,
+  ...LiveImportSecretsEnvSchema.shape,
   ...BackupBucketEnvSchema.shape,
 });
 

@@ -10,6 +10,7 @@ import { FileSecretStore } from '../providers/local/file-secret-store.ts';
 import { CredentialsSchema } from '../schemas/addon.ts';
 import { type JobSpec, JobSpecSchema } from '../schemas/job.ts';
 import { runDump } from './dump.ts';
+import { runLiveImport } from './live-import.ts';
 import { runRestore } from './restore.ts';
 import { createJobS3Client } from './s3-client.ts';
 
@@ -164,6 +165,26 @@ export const executeJob = async ({
       });
       return { ...result };
     }
+    case 'live-import': {
+      // The source's connection string, by the reference in the spec: read here, never logged.
+      const store = await secretStoreFor(env);
+      const source = await store?.get(spec.sourceSecret);
+      if (!source) {
+        throw new ProviderError(
+          `The connection string of import ${spec.backupId} is gone (the import ended or expired)`,
+          'NoConnectionDetails',
+        );
+      }
+      return {
+        ...(await runLiveImport({
+          connection,
+          source,
+          engine: spec.engine,
+          restoreId: spec.operationId,
+          signal,
+        })),
+      };
+    }
     default: {
       const exhaustive: never = spec;
       throw new ProviderError(`Unknown job ${JSON.stringify(exhaustive)}`);
@@ -216,7 +237,13 @@ export const runJobProcess = async (only?: JobSpec['kind']): Promise<number> => 
     onSignal('SIGTERM');
   });
   const s3 = createJobS3Client(env.ADDONS_S3_ENDPOINT);
-  log('info', `${spec.kind} started`, { artifact: spec.artifact, compression: spec.compression });
+  log(
+    'info',
+    `${spec.kind} started`,
+    spec.kind === 'live-import'
+      ? { importId: spec.backupId }
+      : { artifact: spec.artifact, compression: spec.compression },
+  );
   try {
     const result = await executeJob({ spec, env, s3, signal: controller.signal, log });
     log('info', `${spec.kind} completed`, { result, maxRssBytes: process.resourceUsage().maxRSS * 1024 });

@@ -20,12 +20,35 @@ export const ImportFormatSchema = z.enum(['pg-dump', 'mysql-dump', 'redis-rdb'])
 export type ImportFormat = z.infer<typeof ImportFormatSchema>;
 
 /**
- * `awaiting-upload`: created, the upload URL handed out, not started yet. `importing`: started,
+ * `awaiting-upload`: created, the upload URL handed out, not started yet. `awaiting-start`: a live
+ * import, created (its connection string in the secret store), not started yet. `importing`: started,
  * its operation in flight. `failed`: the last start failed; the uploaded file is kept, so
  * starting again retries it until the import expires. `completed`: the addon has the file's data.
  */
-export const ImportStatusSchema = z.enum(['awaiting-upload', 'importing', 'completed', 'failed']);
+export const ImportStatusSchema = z.enum([
+  'awaiting-upload',
+  'awaiting-start',
+  'importing',
+  'completed',
+  'failed',
+]);
 export type ImportStatus = z.infer<typeof ImportStatusSchema>;
+
+/**
+ * A live import: the source database's connection string, kept only in the secret store for the
+ * life of the import (never in the import, its operation, logs or workflow state). Its syntax and
+ * scheme are checked at creation; reachability, credentials and version when the import runs.
+ */
+export const LiveImportRequestSchema = z.strictObject({
+  kind: z.literal('live').meta({
+    description:
+      'Stream a dump of a running database straight into the addon (no file), then start the import',
+  }),
+  connectionString: z.string().min(1).max(2048).meta({
+    description:
+      'postgresql://user:password@host:port/database (PostgreSQL addons) or mysql://user:password@host:port/database (MySQL addons); `?sslmode=require` asks for TLS',
+  }),
+});
 
 export const CreateImportRequestSchema = z
   .discriminatedUnion('kind', [
@@ -42,6 +65,7 @@ export const CreateImportRequestSchema = z
           'Compression of a dump (PostgreSQL, MySQL): detected from the first bytes when absent. RDB files are uploaded uncompressed',
       }),
     }),
+    LiveImportRequestSchema,
   ])
   .meta({ id: 'CreateImportRequest' });
 export type CreateImportRequest = z.infer<typeof CreateImportRequestSchema>;
@@ -56,20 +80,35 @@ export const StartImportRequestSchema = z
   .meta({ id: 'StartImportRequest' });
 export type StartImportRequest = z.infer<typeof StartImportRequestSchema>;
 
+/** What an import shows of its live source: where it is, never how to log in. */
+export const LiveSourceSchema = z
+  .object({
+    host: text(253),
+    port: int64(1, 65535),
+    database: text(63),
+    username: text(63),
+    tls: z.boolean(),
+  })
+  .meta({ id: 'LiveImportSource' });
+export type LiveSource = z.infer<typeof LiveSourceSchema>;
+
 export const ImportSchema = z
   .object({
     id: IdTextSchema,
     projectId: text(63),
     addonId: IdTextSchema,
-    kind: z.enum(['upload']),
+    kind: z.enum(['upload', 'live']),
     status: ImportStatusSchema,
     engine: EngineSchema,
     format: ImportFormatSchema,
     compression: CompressionSchema.nullable().meta({
       description: 'Of a dump: as declared, else detected when the import starts; null for RDB files',
     }),
-    sizeBytes: int64(1).meta({
-      description: 'The size declared at creation; the uploaded file must match it',
+    sizeBytes: int64(1).nullable().meta({
+      description: 'The size declared at creation; the uploaded file must match it. Null for a live import',
+    }),
+    source: LiveSourceSchema.nullable().default(null).meta({
+      description: 'Of a live import: where the data comes from (never the password); null for uploads',
     }),
     sha256: Sha256Schema.nullable().meta({ description: 'As given when the import was started, if it was' }),
     operationId: IdTextSchema.nullable().meta({ description: 'The restore operation of the last start' }),
@@ -100,6 +139,9 @@ export const ImportUploadSchema = z
     expiresAt: TimestampSchema.meta({ description: 'When the upload URL stops working' }),
   })
   .meta({ id: 'ImportUpload' });
+
+/** What creating a live import answers: the import, to be started (no upload URL). */
+export const LiveImportCreatedSchema = z.object({ import: ImportSchema }).meta({ id: 'LiveImportCreated' });
 
 export const ImportWithOperationSchema = z
   .object({ import: ImportSchema, operation: OperationSchema })

@@ -33,6 +33,20 @@ export const JobSpecSchema = z.discriminatedUnion('kind', [
     /** Absent for an uploaded file whose SHA-256 the user did not give: then only its size is checked. */
     expectedSha256: z.string().optional(),
   }),
+  z.object({
+    /**
+     * A live import: the source database dumped straight into the restore (no artifact). The
+     * source's connection string is read from the secret store by `sourceSecret`, never carried here.
+     */
+    kind: z.literal('live-import'),
+    operationId: SafeIdSchema,
+    projectId: ProjectIdSchema,
+    addonId: SafeIdSchema,
+    /** The import id (the restore workflow's `backupId`). */
+    backupId: SafeIdSchema,
+    engine: EngineSchema,
+    sourceSecret: z.object({ projectId: ProjectIdSchema, addonId: SafeIdSchema }),
+  }),
 ]);
 export type JobSpec = z.infer<typeof JobSpecSchema>;
 

@@ -9,6 +9,7 @@ import type { ImportRecord, ImportStore } from '../store/import-store.ts';
 import { nowIso } from '../util/ids.ts';
 import type { BackupTask } from './backup-workflow-tasks.ts';
 import { importPathOf } from './import-service.ts';
+import { forgetLiveSource, liveImportJob } from './live-imports.ts';
 import { discardOrFollowRestore, judgeRestore } from './restore-endpoint.ts';
 import { failureReason } from './workflow-tasks.ts';
 
@@ -38,6 +39,8 @@ export interface ImportTaskDeps {
   target: 'aws' | 'local';
   /** The connection details, rewritten when the restore moves the addon (ElastiCache: a new group). */
   secrets?: SecretStore | undefined;
+  /** Where live-import jobs run (AWS: subnets with a NAT route, a group with database-port egress). */
+  liveImportNetwork?: { subnets: string[]; securityGroups: string[] } | undefined;
 }
 
 /**
@@ -138,6 +141,8 @@ export class ImportRestoreTasks {
   private async prepareRestoreJob(task: Task<'prepareRestoreJob'>) {
     await this.progress(task, 'restoring-dump', 20);
     const [addon, record] = await this.addonAndImport(task);
+    if (record.kind === 'live')
+      return liveImportJob(this.launch, this.deps.liveImportNetwork, task, addon, record);
     if (!record.compression) throw new ProviderError(`Import ${record.id} has no known compression`);
     return this.launch(
       {
@@ -172,6 +177,7 @@ export class ImportRestoreTasks {
     }
     await this.dropSnapshot(record);
     await this.deps.uploads.delete(record.object);
+    await forgetLiveSource(this.deps.secrets, record);
     return this.finish(task, null);
   }
 
@@ -204,6 +210,8 @@ export class ImportRestoreTasks {
           if (!(error instanceof ConflictError)) throw error;
         });
     }
+    // A live import's connection string goes with its failure: a retry is a new import.
+    if (record) await forgetLiveSource(this.deps.secrets, record);
     return this.finish(task, reason);
   }
 

@@ -9,6 +9,7 @@ import {
   UnsupportedError,
 } from '../errors.ts';
 import type { SnapshotDeleter, SnapshotProvider } from '../ports/engine-provider.ts';
+import type { SecretStore } from '../ports/secret-store.ts';
 import type { WorkflowStarter } from '../ports/workflow-starter.ts';
 import type { ImportObjects } from '../providers/import-uploads.ts';
 import type { Compression } from '../schemas/backup.ts';
@@ -27,6 +28,7 @@ import type { ImportRecord, ImportStore } from '../store/import-store.ts';
 import { newId, nowIso } from '../util/ids.ts';
 import { userFacingMessage } from '../util/redact.ts';
 import { failOperationAndRelease, newOperation } from './addon-service.ts';
+import { checkLiveStartable, createLiveImport, forgetLiveSource } from './live-imports.ts';
 
 export interface ImportServiceDeps {
   store: AddonStore;
@@ -41,6 +43,8 @@ export interface ImportServiceDeps {
    */
   restoreDiscarders?: EngineRegistry<Pick<SnapshotProvider, 'discardRestore'>>;
   target: Target;
+  /** Keeps a live import's connection string (never the store); without it live imports are a 422. */
+  secrets?: SecretStore;
   /** The upload size quota, at most MAX_UPLOAD_BYTES (one presigned PUT). */
   maxUploadBytes?: number;
   /** How long an import can be started (and retried) after its creation. Default 24 h. */
@@ -52,8 +56,16 @@ export interface ImportServiceDeps {
 export const toImport = ({ object: _object, snapshotId: _snapshotId, ...record }: ImportRecord): Import =>
   record;
 
+type UploadCreated = {
+  import: Import;
+  uploadUrl: string;
+  uploadHeaders: Record<string, string>;
+  expiresAt: string;
+};
+type LiveCreated = { import: Import };
+
 const DAY_MS = 24 * 60 * 60 * 1000;
-const STARTABLE = ['awaiting-upload', 'failed'] as const;
+const STARTABLE = ['awaiting-upload', 'awaiting-start', 'failed'] as const;
 
 /**
  * How an import loads its file: engines with dump backups load it with their restore job (the
@@ -106,17 +118,28 @@ export class ImportService {
     return format;
   }
 
+  create(
+    projectId: string,
+    addonId: string,
+    request: Extract<CreateImportRequest, { kind: 'upload' }>,
+  ): Promise<UploadCreated>;
+  create(
+    projectId: string,
+    addonId: string,
+    request: CreateImportRequest,
+  ): Promise<UploadCreated | LiveCreated>;
   async create(
     projectId: string,
     addonId: string,
     request: CreateImportRequest,
-  ): Promise<{
-    import: Import;
-    uploadUrl: string;
-    uploadHeaders: Record<string, string>;
-    expiresAt: string;
-  }> {
+  ): Promise<UploadCreated | LiveCreated> {
     const addon = await this.deps.store.getAddon(projectId, addonId);
+    if (request.kind === 'live') {
+      const expiresAt = new Date(this.now().getTime() + (this.deps.ttlMs ?? DAY_MS)).toISOString();
+      return {
+        import: toImport(await createLiveImport(this.deps, addon, request.connectionString, expiresAt)),
+      };
+    }
     const format = this.checkCapability(addon);
     if (request.sizeBytes > this.maxUploadBytes) {
       throw new QuotaExceededError(
@@ -142,6 +165,7 @@ export class ImportService {
       format,
       compression: request.compression ?? null,
       sizeBytes: request.sizeBytes,
+      source: null,
       sha256: null,
       operationId: null,
       expiresAt: new Date(this.now().getTime() + (this.deps.ttlMs ?? DAY_MS)).toISOString(),
@@ -153,7 +177,7 @@ export class ImportService {
       snapshotId: null,
     };
     await this.deps.imports.putImport(record);
-    const link = await this.deps.uploads.uploadUrl(record.object, record.sizeBytes);
+    const link = await this.deps.uploads.uploadUrl(record.object, request.sizeBytes);
     return {
       import: toImport(record),
       uploadUrl: link.url,
@@ -255,7 +279,8 @@ export class ImportService {
         ...(addon.currentOperationId ? { operationId: addon.currentOperationId } : {}),
       });
     }
-    const compression = await this.inspectUpload(record);
+    await checkLiveStartable(this.deps, record);
+    const compression = record.kind === 'live' ? null : await this.inspectUpload(record);
     const operation: Operation = { ...newOperation('restore', projectId, addonId), importId };
     await this.deps.store.beginOperation(addon, operation, 'restoring');
     let started: ImportRecord;
@@ -291,6 +316,7 @@ export class ImportService {
         error: { code: 'ImportStartFailed', message },
         completedAt: nowIso(),
       });
+      await forgetLiveSource(this.deps.secrets, record);
       throw error;
     }
     return { import: toImport(started), operation };
@@ -372,6 +398,7 @@ export class ImportService {
     if (record.snapshotId)
       await this.deps.snapshotDeleters.of(record.engine).deleteSnapshot(record.snapshotId);
     if (!error) await this.deps.uploads.delete(record.object);
+    await forgetLiveSource(this.deps.secrets, record);
     return toImport(settled);
   }
 
@@ -388,6 +415,7 @@ export class ImportService {
       code: 'OperationLost',
       message: 'The import operation ended without it',
     };
+    await forgetLiveSource(this.deps.secrets, record);
     return this.deps.imports
       .updateImport(record, { status: 'failed', error, completedAt: nowIso() }, ['importing'])
       .catch(async (failure: unknown) => {
@@ -423,6 +451,7 @@ export class ImportService {
         if ((await this.settleOrphan(record)).status === 'importing') continue;
         try {
           await this.deps.uploads.delete(record.object);
+          await forgetLiveSource(this.deps.secrets, record);
           if (record.snapshotId)
             await this.deps.snapshotDeleters.of(record.engine).deleteSnapshot(record.snapshotId);
           await this.deps.imports.deleteImportRecord(record);

@@ -229,14 +229,19 @@ describe('data', () => {
 });
 
 describe('network', () => {
-  it('has isolated subnets only: no internet or NAT gateway, no public IPs', () => {
-    const { template } = synthesized;
-    template.resourceCountIs('AWS::EC2::InternetGateway', 0);
-    template.resourceCountIs('AWS::EC2::NatGateway', 0);
+  it('routes nothing out of the database subnets: only live imports go out, through one NAT gateway; no public IPs', () => {
+    const { template, json } = synthesized;
+    // test/infra/live-import-network.test.ts checks the live-import subnets, group and jobs.
+    template.resourceCountIs('AWS::EC2::NatGateway', 1);
     const subnets = props('AWS::EC2::Subnet');
     expect(subnets.length).toBeGreaterThanOrEqual(2);
     for (const subnet of subnets) expect(subnet.MapPublicIpOnLaunch).toBe(false);
-    for (const route of props('AWS::EC2::Route')) expect(route.DestinationCidrBlock).not.toBe('0.0.0.0/0');
+    const defaultRoutes = Object.entries(json.Resources).filter(
+      ([, resource]) =>
+        resource.Type === 'AWS::EC2::Route' && resource.Properties?.DestinationCidrBlock === '0.0.0.0/0',
+    );
+    expect(defaultRoutes.length).toBeGreaterThan(0);
+    for (const [id] of defaultRoutes) expect(id).toMatch(/VpcLiveImportsSubnet|VpcEgressSubnet/);
     template.resourceCountIs('AWS::EC2::FlowLog', 1);
   });
 
@@ -244,7 +249,8 @@ describe('network', () => {
     const { template, json, stack } = synthesized;
     template.resourceCountIs('AWS::RDS::DBInstance', 0);
     // No stack-wide client group: one workload could otherwise reach every project's addons.
-    template.resourceCountIs('AWS::EC2::SecurityGroup', 2);
+    // The third: live-import jobs (test/infra/live-import-network.test.ts).
+    template.resourceCountIs('AWS::EC2::SecurityGroup', 3);
     const job = json.Resources[logicalIdOf(synthesized, stack.network.jobSecurityGroup)]?.Properties;
     expect(job?.SecurityGroupIngress).toBeUndefined();
     expect(job?.SecurityGroupEgress).toEqual([
@@ -264,6 +270,14 @@ describe('network', () => {
         ToPort: 443,
         SourceSecurityGroupId: {
           'Fn::GetAtt': [logicalIdOf(synthesized, stack.network.jobSecurityGroup), 'GroupId'],
+        },
+      }),
+      expect.objectContaining({
+        IpProtocol: 'tcp',
+        FromPort: 443,
+        ToPort: 443,
+        SourceSecurityGroupId: {
+          'Fn::GetAtt': [logicalIdOf(synthesized, stack.network.liveImportSecurityGroup as never), 'GroupId'],
         },
       }),
     ]);

@@ -65,6 +65,7 @@ import {
 } from './support/iam.ts';
 import { PITR_WINDOW_ACTIONS } from './support/iam-pitr.ts';
 import { functionEnvironment, resolveIntrinsics } from './support/intrinsics.ts';
+import { exerciseLiveImport, installLiveImportSecretFakes } from './support/live-import-calls.ts';
 import { type SynthesizedStack, synthesizeAddons } from './support/stack.ts';
 
 /**
@@ -83,6 +84,8 @@ const calls = Object.fromEntries(
   [...API_FUNCTIONS, 'runBackup', 'sweep', 'reconcile'].map((name) => [name, [] as AwsCall[]]),
 ) as Record<FunctionName, AwsCall[]>;
 let current: AwsCall[] = [];
+let testDocumentClient: DynamoDBDocumentClient;
+let testTableName: string;
 let synthesized: SynthesizedStack;
 let dynamo: DynamoEmulator;
 let dataDir: string;
@@ -169,6 +172,7 @@ beforeAll(async () => {
     return {};
   };
   sfn.on(StopExecutionCommand).callsFake(record('states', 'StopExecution'));
+  installLiveImportSecretFakes(secretsManager as never, record as never);
   s3.on(DeleteObjectCommand).callsFake(record('s3', 'DeleteObject'));
   // An import's upload, as its start sees it: two bytes of gzip magic.
   s3.on(HeadObjectCommand).callsFake((input) => ({ ...record('s3', 'HeadObject')(input), ContentLength: 2 }));
@@ -220,6 +224,8 @@ beforeAll(async () => {
     marshallOptions: { removeUndefinedValues: true },
   });
   store = new AddonStore({ client: testClient, tableName });
+  testDocumentClient = testClient;
+  testTableName = tableName;
   backupStore = new BackupStore({ client: testClient, tableName });
 
   handlers.meta = (await import('#functions/api/meta.ts')).handler as Handler;
@@ -410,6 +416,12 @@ const exerciseBackups = async (addonId: string, createOperationId: string) => {
   });
   // Aborted: its restore execution is stopped, the addon released.
   await call('backups', 'abortImport', routes.abortImport, { pathParameters: { ...path, importId } });
+  await exerciseLiveImport(
+    (label, route, options) => call('backups', label, routes[route], options),
+    path,
+    testDocumentClient,
+    testTableName,
+  );
 
   // Schedules: created, listed, updated (the schedule exists: Create conflicts, then Update), deleted.
   const schedule = await call('backups', 'createSchedule', routes.createBackupSchedule, {
@@ -651,6 +663,9 @@ describe('the API functions, as deployed', () => {
       listImports: 200,
       startImport: 202,
       abortImport: 200,
+      createLiveImport: 201,
+      startLiveImport: 202,
+      abortLiveImport: 200,
       createSchedule: 201,
       listSchedules: 200,
       updateSchedule: 200,

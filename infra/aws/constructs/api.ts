@@ -45,6 +45,7 @@ import { acknowledgeNag } from '../nag.ts';
 import type { Backups } from './backups.ts';
 import type { Data } from './data.ts';
 import type { AddonEngine } from './engines/addon-engine.ts';
+import { grantLiveImportSecrets } from './live-imports.ts';
 import { ProjectFunction } from './project-function.ts';
 import type { Schedules } from './schedules.ts';
 import type { Workflows } from './workflows.ts';
@@ -261,8 +262,12 @@ export class Api extends Construct {
         SCHEDULE_DEAD_LETTER_ARN: schedules.scheduleDeadLetters.queue.queueArn,
         MAX_SCHEDULES_PER_ADDON: quotas.schedulesPerAddon,
         MIN_SCHEDULE_INTERVAL_MINUTES: quotas.minScheduleIntervalMinutes,
+        // Live imports keep their source's connection string in Secrets Manager.
+        SECRET_NAME_PREFIX: data.secretNamePrefix,
+        SECRETS_KMS_KEY_ID: data.key.keyArn,
       },
     });
+    grantLiveImportSecrets(data, backupsFunction, 'create');
     this.functions = { meta, catalog, addons, credentials, operations, backups: backupsFunction };
 
     // Each function may send exactly what its code sends (infra tests record and compare).

@@ -8,7 +8,18 @@ export interface NetworkProps {
   cidr?: string;
   /** @default one month */
   logRetention?: RetentionDays;
+  /**
+   * Live imports (jobs that read a database outside the platform): public subnets with one NAT
+   * gateway, private subnets routed through it for those jobs only, and the database ports their
+   * group may reach. `false`: no route out of the VPC at all, live-import jobs run like the others
+   * and can reach only sources inside the VPC (or peered/attached networks routed into it).
+   * @default { ports: [5432, 3306] }
+   */
+  liveImports?: false | { ports?: number[] };
 }
+
+/** The source ports a live-import job may connect to by default: PostgreSQL's and MySQL's. */
+export const LIVE_IMPORT_PORTS = [5432, 3306];
 
 /**
  * Where addons live: a VPC whose only subnets are isolated (no route to or from the
@@ -22,14 +33,31 @@ export class Network extends Construct {
   readonly vpc: ec2.Vpc;
   /** Dump and restore jobs (Fargate): HTTPS to the VPC endpoints, beside their addon's project client group. */
   readonly jobSecurityGroup: ec2.SecurityGroup;
+  /**
+   * Live-import jobs: the same AWS access as the job group, plus TCP to the database ports
+   * anywhere (through the NAT gateway); absent when live imports have no egress.
+   */
+  readonly liveImportSecurityGroup: ec2.SecurityGroup | undefined;
 
   constructor(scope: Construct, id: string, props: NetworkProps = {}) {
     super(scope, id);
+    const liveImports = props.liveImports === false ? undefined : (props.liveImports ?? {});
     this.vpc = new ec2.Vpc(this, 'Vpc', {
       ipAddresses: ec2.IpAddresses.cidr(props.cidr ?? '10.60.0.0/16'),
       maxAzs: 2,
-      natGateways: 0,
-      subnetConfiguration: [{ name: 'Databases', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 22 }],
+      // One NAT gateway (one AZ): only live imports use it, and one outage there fails an import
+      // that can be started again; two would double the fixed cost for that.
+      natGateways: liveImports ? 1 : 0,
+      // Databases first: appending the live-import groups keeps the database subnets' CIDRs.
+      subnetConfiguration: [
+        { name: 'Databases', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 22 },
+        ...(liveImports
+          ? [
+              { name: 'Egress', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 26, mapPublicIpOnLaunch: false },
+              { name: 'LiveImports', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 24 },
+            ]
+          : []),
+      ],
       // Nothing uses the default security group; restricting it needs a custom-resource Lambda
       // outside the project's runtime and architecture.
       restrictDefaultSecurityGroup: false,
@@ -64,9 +92,13 @@ export class Network extends Construct {
       allowAllOutbound: false,
     });
     endpointSecurityGroup.addIngressRule(this.jobSecurityGroup, ec2.Port.tcp(443), 'Jobs');
+    this.liveImportSecurityGroup = liveImports
+      ? liveImportGroup(this, this.vpc, endpointSecurityGroup, liveImports.ports ?? LIVE_IMPORT_PORTS)
+      : undefined;
     this.vpc.addGatewayEndpoint('S3Endpoint', {
       service: ec2.GatewayVpcEndpointAwsService.S3,
-      subnets: [this.databaseSubnets],
+      // Live-import jobs pull their image layers from S3 too: through the endpoint, not the NAT.
+      subnets: [this.databaseSubnets, ...(liveImports ? [this.liveImportSubnets] : [])],
     });
     const interfaceEndpoints = {
       EcrApiEndpoint: ec2.InterfaceVpcEndpointAwsService.ECR,
@@ -85,8 +117,37 @@ export class Network extends Construct {
     }
   }
 
+  /** Where live-import jobs run: private subnets whose default route is the NAT gateway. */
+  get liveImportSubnets(): ec2.SubnetSelection {
+    return { subnetGroupName: 'LiveImports' };
+  }
+
   /** The subnets a DB subnet group spans; jobs run in them too. */
   get databaseSubnets(): ec2.SubnetSelection {
     return { subnetType: ec2.SubnetType.PRIVATE_ISOLATED };
   }
 }
+
+/**
+ * The group of live-import jobs: HTTPS (AWS APIs through the endpoints, as every job) and TCP to
+ * the given database ports only, anywhere: the source is the user's database wherever it is.
+ * No other port, no UDP (DNS goes to the VPC resolver, which security groups do not filter).
+ */
+const liveImportGroup = (
+  scope: Construct,
+  vpc: ec2.IVpc,
+  endpoints: ec2.SecurityGroup,
+  ports: readonly number[],
+): ec2.SecurityGroup => {
+  const group = new ec2.SecurityGroup(scope, 'LiveImportSecurityGroup', {
+    vpc,
+    description: 'Live-import jobs: HTTPS to AWS, TCP to source database ports',
+    allowAllOutbound: false,
+  });
+  group.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'AWS APIs through the VPC endpoints');
+  for (const port of ports) {
+    group.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(port), `Live-import sources on port ${port}`);
+  }
+  endpoints.addIngressRule(group, ec2.Port.tcp(443), 'Live-import jobs');
+  return group;
+};

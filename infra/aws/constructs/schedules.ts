@@ -12,6 +12,7 @@ import type { Backups } from './backups.ts';
 import type { Data } from './data.ts';
 import { DeadLetters } from './dead-letters.ts';
 import type { AddonEngine } from './engines/addon-engine.ts';
+import { grantLiveImportSecrets } from './live-imports.ts';
 import { ProjectFunction } from './project-function.ts';
 import type { Workflows } from './workflows.ts';
 
@@ -106,7 +107,8 @@ export class Schedules extends Construct {
       entry: 'functions/schedule/sweep.ts',
       description: 'Retention: deletes the backups whose retention ran out (hourly)',
       envSchema: SweepFunctionEnvSchema,
-      environment: common,
+      // An expired live import's connection string is deleted with it.
+      environment: { ...common, SECRET_NAME_PREFIX: data.secretNamePrefix },
       // Each expired backup is an S3 or RDS delete and a DynamoDB delete; hundreds fit.
       timeout: Duration.minutes(5),
       logRetention: props.logRetention,
@@ -114,6 +116,7 @@ export class Schedules extends Construct {
     data.grantStore(this.sweep, ['Query', 'DeleteItem']);
     backups.grantArtifacts(this.sweep, ['DeleteObject']);
     backups.grantImports(this.sweep, ['DeleteObject']);
+    grantLiveImportSecrets(data, this.sweep, 'delete');
     for (const engine of engines) engine.grantSnapshotDeletion(this.sweep);
     this.sweepDeadLetters = new DeadLetters(this, 'SweepDeadLetters', {
       description: 'The retention sweep failed',

@@ -81,6 +81,16 @@ export class Workflows extends Construct {
         JOB_CONTAINER_NAME,
         JOB_SUBNET_IDS: Fn.join(',', backups.jobSubnetIds),
         JOB_SECURITY_GROUP_IDS: Fn.join(',', backups.jobSecurityGroupIds),
+        // Live-import jobs: the subnets routed through the NAT gateway, the database-port group.
+        ...(network.liveImportSecurityGroup
+          ? {
+              LIVE_IMPORT_SUBNET_IDS: Fn.join(
+                ',',
+                network.vpc.selectSubnets(network.liveImportSubnets).subnetIds,
+              ),
+              LIVE_IMPORT_SECURITY_GROUP_IDS: network.liveImportSecurityGroup.securityGroupId,
+            }
+          : {}),
         SCHEDULE_GROUP_NAME: scheduleGroupNameOf(this),
         BACKUP_GRACE_DAYS: props.backupGraceDays ?? DEFAULT_BACKUP_GRACE_DAYS,
       },

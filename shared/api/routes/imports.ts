@@ -1,3 +1,4 @@
+import * as z from 'zod';
 import { AddonPathSchema } from '../../schemas/addon.ts';
 import { PaginationQuerySchema } from '../../schemas/common.ts';
 import {
@@ -7,6 +8,7 @@ import {
   ImportSchema,
   ImportUploadSchema,
   ImportWithOperationSchema,
+  LiveImportCreatedSchema,
   StartImportRequestSchema,
 } from '../../schemas/import.ts';
 import { defineRoute } from '../route.ts';
@@ -19,7 +21,7 @@ export const importsRoutes = {
     method: 'post',
     path: '/v1/projects/{projectId}/addons/{addonId}/imports',
     summary:
-      "Create an import: returns a presigned URL to PUT the file to (a dump backup's download for PostgreSQL and MySQL, an RDB file for Redis); then start it",
+      "Create an import: `upload` returns a presigned URL to PUT the file to (a dump backup's download for PostgreSQL and MySQL, an RDB file for Redis); `live` takes a running database's connection string (kept only in the secret store). Then start it",
     tags: ['imports'],
     fn: 'backups',
     auth: true,
@@ -27,9 +29,14 @@ export const importsRoutes = {
     params: AddonPathSchema,
     body: CreateImportRequestSchema,
     responses: {
-      201: { description: 'The import and where to upload its file', schema: ImportUploadSchema },
+      201: {
+        description: 'The import and where to upload its file (an upload), or the import to start (live)',
+        schema: z.union([ImportUploadSchema, LiveImportCreatedSchema]),
+      },
       ...errors,
-      422: problem('This engine cannot import files here (`kind`), or `sizeBytes` is over the upload quota'),
+      422: problem(
+        'This engine cannot import files or live databases here (`kind`), `sizeBytes` is over the upload quota, or `connectionString` is invalid or of another engine',
+      ),
     },
   }),
   listImports: defineRoute({

@@ -51,6 +51,7 @@ export const localOfferWith = (
     `Dump backups are mongodump archives and need the ${DATABASE_TOOLS} on PATH or in ${MONGODB_BIN_DIR_VARIABLE}. A restore loads the dump beside the live collections and then renames each over its original: every collection switches atomically, the database as a whole does not (see the README).`,
     'Snapshot backups are not offered locally: mongod has no online physical copy of its files without filesystem snapshots or fsyncLock, which would stop writes for the length of the copy. Use dump backups.',
     'TLS, public access and replicas are AWS-only; local addons listen on 127.0.0.1.',
+    'Imports (importDump, importLive) are not available for MongoDB addons yet: a live import needs a restore that replaces the database all or nothing, which the collection-by-collection restore does not give.',
   ],
 });
 
@@ -91,6 +92,7 @@ export const mongodb: EngineFacts = {
         'DocumentDB storage grows automatically; storageGiB is not allocated and does not limit the addon.',
         'Each node is a billed instance (the smallest class is db.t4g.medium); replicas are reader instances of the same cluster.',
         'Point-in-time restore, public access and forks are not available for MongoDB addons yet.',
+        'Imports (importDump, importLive) are not available for MongoDB addons yet: a live import needs a restore that replaces the database all or nothing, which the collection-by-collection restore does not give.',
       ],
       local: LOCAL_UNAVAILABLE.notes,
     },

@@ -35,6 +35,7 @@ export const mysql: EngineFacts = {
         // RDS automated backups (the plan's pitrRetentionDays), restored to a staging instance and swapped in.
         pitr: true,
         fork: true,
+        importLive: true,
       },
       // Locally: MariaDB 10.11 from Debian (mariadb-server), the MySQL-compatible server the
       // machine can install; snapshots are online physical copies taken with mariadb-backup.
@@ -42,6 +43,7 @@ export const mysql: EngineFacts = {
         ...BACKED_UP,
         importDump: true,
         fork: true,
+        importLive: true,
       },
     },
     notes: {

@@ -18,6 +18,7 @@ export const postgresql: EngineFacts = {
         // RDS automated backups (the plan's pitrRetentionDays), restored to a staging instance and swapped in.
         pitr: true,
         fork: true,
+        importLive: true,
       },
       // PITR locally: WAL archived to the S3 emulator by archive_command, daily base backups,
       // recovery_target_time (infra/local/engines/postgresql/pitr.ts).
@@ -26,6 +27,7 @@ export const postgresql: EngineFacts = {
         importDump: true,
         pitr: true,
         fork: true,
+        importLive: true,
       },
     },
     notes: {

@@ -47,6 +47,7 @@ export const redis: EngineFacts = {
         'Redis has no logical dump: dump backups are never offered. Snapshot backups are ElastiCache snapshots, each also exported to S3 as an RDB file (ElastiCache CopySnapshot) with its SHA-256, so it can be downloaded. ElastiCache cannot restore into an existing group, so a restore moves the addon to a new replication group: the host in the connection details changes (the user and password do not), and the restore operation says so.',
         'No point-in-time recovery (ElastiCache has none), no public access (addons live in isolated subnets).',
         "Imports (importDump) seed a new replication group with the uploaded RDB file (ElastiCache reads it from S3), then move the addon onto it like a snapshot restore: the data is replaced all or nothing, the host in the connection details changes (the user and password do not) and the operation says so. The file's format must be one the addon's engine version reads (an RDB written by a newer Redis fails the import and leaves the addon as it was), its data must fit the node's memory, and it must come from a Redis without cluster mode; files are limited to 5 GiB.",
+        'Live imports (importLive) are not offered: Redis has no logical dump to stream from a running server; import an RDB file (importDump) instead.',
       ],
       local: [
         'Forks are not available for Redis addons: a snapshot carries the ACL user of the addon it was taken from (users are named after the addon), so it cannot seed another addon as is.',
@@ -54,6 +55,7 @@ export const redis: EngineFacts = {
         'Redis has no logical dump: dump backups are never offered. Snapshot backups are RDB files written by BGSAVE while the server keeps serving, streamed to the backup bucket with their SHA-256 so they can be downloaded (`redis-check-rdb` or any Redis 7.0+ loads them); a restore loads one as the base of a new append-only file.',
         'TLS, public access and replicas are AWS-only; local addons listen on 127.0.0.1.',
         'Imports (importDump) load an uploaded RDB file (e.g. from redis-cli --rdb), replacing the data all or nothing like a snapshot restore; its format must be one this server reads.',
+        'Live imports (importLive) are not offered: Redis has no logical dump to stream from a running server; import an RDB file (importDump) instead.',
       ],
     },
   },

@@ -67,7 +67,7 @@ export const parseMysqlVersion = (raw: string): { version: string; major: string
  * functions without DETERMINISTIC / NO SQL / READS SQL DATA also need the parameter
  * log_bin_trust_function_creators=1.
  */
-const DUMP_FLAGS = [
+export const DUMP_FLAGS = [
   '--single-transaction',
   '--routines',
   '--triggers',
