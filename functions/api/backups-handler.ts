@@ -10,6 +10,7 @@ import { awsSnapshotDeleters } from '#shared/providers/aws/engines.ts';
 import { EventBridgeScheduleRunner } from '#shared/providers/aws/eventbridge-schedule-runner.ts';
 import { SfnWorkflowStarter } from '#shared/providers/aws/sfn-workflow-starter.ts';
 import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
+import { MultipartUploads } from '#shared/providers/import-multipart.ts';
 import { ImportUploads } from '#shared/providers/import-uploads.ts';
 import { BackupService } from '#shared/services/backup-service.ts';
 import { ImportService } from '#shared/services/import-service.ts';
@@ -46,14 +47,16 @@ export const handler = lazyHandler(() => {
     snapshotDeleters: awsSnapshotDeleters(() => new RDSClient({})),
     target: env.ADDONS_TARGET,
   });
+  // No default CRC32 of the (empty) body in presigned PUTs: S3 would refuse the real upload.
+  const uploadClient = new S3Client({ requestChecksumCalculation: 'WHEN_REQUIRED' });
   const imports = new ImportService({
     store,
     imports: new ImportStore({ client, tableName: env.TABLE_NAME }),
-    // No default CRC32 of the (empty) body in the presigned PUT: S3 would refuse the real upload.
-    uploads: new ImportUploads({
-      client: new S3Client({ requestChecksumCalculation: 'WHEN_REQUIRED' }),
-      bucket: env.BACKUP_BUCKET,
-    }),
+    uploads: new ImportUploads({ client: uploadClient, bucket: env.BACKUP_BUCKET }),
+    multipart: new MultipartUploads({ client: uploadClient }),
+    maxUploadBytes: env.ADDONS_MAX_UPLOAD_BYTES,
+    multipartThresholdBytes: env.ADDONS_MULTIPART_THRESHOLD_BYTES,
+    partSizeBytes: env.ADDONS_UPLOAD_PART_BYTES,
     workflows: new SfnWorkflowStarter({
       client: new SFNClient({}),
       stateMachineArns: { 'restore-addon': env.RESTORE_ADDON_STATE_MACHINE_ARN },

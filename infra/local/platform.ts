@@ -18,6 +18,7 @@ import { EngineRegistry } from '#shared/engines/registry.ts';
 import type { EngineAdapters } from '#shared/ports/engine-provider.ts';
 import type { WorkflowName, WorkflowStarter } from '#shared/ports/workflow-starter.ts';
 import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
+import { MultipartUploads } from '#shared/providers/import-multipart.ts';
 import { ImportUploads } from '#shared/providers/import-uploads.ts';
 import { FileSecretStore } from '#shared/providers/local/file-secret-store.ts';
 import type { AddonStatus } from '#shared/schemas/addon.ts';
@@ -238,6 +239,9 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
       restoreDiscarders: EngineRegistry.everyEngine('local snapshots', () => supervisor),
       target: 'local',
       maxUploadBytes: config.maxUploadBytes,
+      multipart: new MultipartUploads({ client: s3.client }),
+      multipartThresholdBytes: config.multipartThresholdBytes,
+      partSizeBytes: config.partSizeBytes,
       now,
     });
     const scheduleService = new ScheduleService({

@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { DEFAULT_RATE_LIMIT } from '../api/rate-limit.ts';
 import { EngineSchema } from '../schemas/catalog.ts';
+import { MAX_PART_BYTES, MAX_UPLOAD_BYTES, MIN_PART_BYTES, SINGLE_PUT_MAX_BYTES } from '../schemas/import.ts';
 import { QuotaFields } from '../services/quotas.ts';
 
 /**
@@ -119,6 +120,13 @@ export const WorkflowFunctionEnvSchema = CommonEnvSchema.extend({
   BACKUP_GRACE_DAYS: z.coerce.number().min(0).max(3650).default(7),
 });
 
+/** Import uploads: the size quota, and the size from which files are uploaded in parts. */
+export const UploadEnvSchema = z.object({
+  ADDONS_MAX_UPLOAD_BYTES: z.coerce.number().int().min(1).max(MAX_UPLOAD_BYTES).optional(),
+  ADDONS_MULTIPART_THRESHOLD_BYTES: z.coerce.number().int().min(1).max(SINGLE_PUT_MAX_BYTES).optional(),
+  ADDONS_UPLOAD_PART_BYTES: z.coerce.number().int().min(MIN_PART_BYTES).max(MAX_PART_BYTES).optional(),
+});
+
 export const BackupsFunctionEnvSchema = ApiEnvSchema.extend({
   ...TableEnvSchema.shape,
   ...CursorEnvSchema.shape,
@@ -135,6 +143,7 @@ export const BackupsFunctionEnvSchema = ApiEnvSchema.extend({
   SCHEDULE_ROLE_ARN: z.string().min(1),
   /** The SQS queue a firing goes to when it could not be delivered. */
   SCHEDULE_DEAD_LETTER_ARN: z.string().min(1),
+  ...UploadEnvSchema.shape,
 });
 
 export const RunBackupFunctionEnvSchema = CommonEnvSchema.extend({

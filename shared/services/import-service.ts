@@ -10,15 +10,20 @@ import {
 } from '../errors.ts';
 import type { SnapshotDeleter, SnapshotProvider } from '../ports/engine-provider.ts';
 import type { WorkflowStarter } from '../ports/workflow-starter.ts';
+import { type MultipartUploads, partSizeFor } from '../providers/import-multipart.ts';
 import type { ImportObjects } from '../providers/import-uploads.ts';
 import type { Compression } from '../schemas/backup.ts';
 import type { Engine, Target } from '../schemas/catalog.ts';
 import type { Page, PaginationQuery } from '../schemas/common.ts';
 import {
   type CreateImportRequest,
+  DEFAULT_MAX_UPLOAD_BYTES,
+  type DumpContents,
   type Import,
   type ImportFormat,
+  type ImportUpload,
   MAX_UPLOAD_BYTES,
+  SINGLE_PUT_MAX_BYTES,
   type StartImportRequest,
 } from '../schemas/import.ts';
 import { type Operation, TERMINAL_STATUSES } from '../schemas/operation.ts';
@@ -27,6 +32,7 @@ import type { ImportRecord, ImportStore } from '../store/import-store.ts';
 import { newId, nowIso } from '../util/ids.ts';
 import { userFacingMessage } from '../util/redact.ts';
 import { failOperationAndRelease, newOperation } from './addon-service.ts';
+import { detectUpload, SNIFF_BYTES } from './import-contents.ts';
 
 export interface ImportServiceDeps {
   store: AddonStore;
@@ -41,7 +47,16 @@ export interface ImportServiceDeps {
    */
   restoreDiscarders?: EngineRegistry<Pick<SnapshotProvider, 'discardRestore'>>;
   target: Target;
-  /** The upload size quota, at most MAX_UPLOAD_BYTES (one presigned PUT). */
+  /**
+   * Multipart uploads (files above `multipartThresholdBytes`, or when asked); without them an
+   * upload is one presigned PUT, 5 GiB at most.
+   */
+  multipart?: MultipartUploads;
+  /** Files larger than this are uploaded in parts. Default 5 GiB (the most one PUT takes). */
+  multipartThresholdBytes?: number;
+  /** The preferred part size (raised for files that need more than 1,000 parts). Default 64 MiB. */
+  partSizeBytes?: number;
+  /** The upload size quota: DEFAULT_MAX_UPLOAD_BYTES by default, at most MAX_UPLOAD_BYTES. */
   maxUploadBytes?: number;
   /** How long an import can be started (and retried) after its creation. Default 24 h. */
   ttlMs?: number;
@@ -49,8 +64,12 @@ export interface ImportServiceDeps {
 }
 
 /** What the API shows of an import record. */
-export const toImport = ({ object: _object, snapshotId: _snapshotId, ...record }: ImportRecord): Import =>
-  record;
+export const toImport = ({
+  object: _object,
+  snapshotId: _snapshotId,
+  uploadId: _uploadId,
+  ...record
+}: ImportRecord): Import => record;
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const STARTABLE = ['awaiting-upload', 'failed'] as const;
@@ -70,13 +89,6 @@ const FORMATS: Record<Engine, ImportFormat | undefined> = {
   mongodb: undefined,
 };
 
-/** The compression a file's first bytes show (zstd and gzip frames have magic numbers). */
-export const sniffCompression = (head: Buffer): Compression | undefined => {
-  if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
-  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
-  return undefined;
-};
-
 /** Whether the bytes start like an RDB file: `REDIS` then a four-digit format version. */
 export const looksLikeRdb = (head: Buffer): boolean => /^REDIS\d{4}$/.test(head.toString('latin1', 0, 9));
 
@@ -91,7 +103,8 @@ export class ImportService {
 
   constructor(private readonly deps: ImportServiceDeps) {
     this.now = deps.now ?? (() => new Date());
-    this.maxUploadBytes = Math.min(deps.maxUploadBytes ?? MAX_UPLOAD_BYTES, MAX_UPLOAD_BYTES);
+    const ceiling = deps.multipart ? MAX_UPLOAD_BYTES : SINGLE_PUT_MAX_BYTES;
+    this.maxUploadBytes = Math.min(deps.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES, ceiling);
   }
 
   private checkCapability(addon: AddonRecord): ImportFormat {
@@ -106,16 +119,7 @@ export class ImportService {
     return format;
   }
 
-  async create(
-    projectId: string,
-    addonId: string,
-    request: CreateImportRequest,
-  ): Promise<{
-    import: Import;
-    uploadUrl: string;
-    uploadHeaders: Record<string, string>;
-    expiresAt: string;
-  }> {
+  async create(projectId: string, addonId: string, request: CreateImportRequest): Promise<ImportUpload> {
     const addon = await this.deps.store.getAddon(projectId, addonId);
     const format = this.checkCapability(addon);
     if (request.sizeBytes > this.maxUploadBytes) {
@@ -131,6 +135,16 @@ export class ImportService {
         { path: 'body.compression', message: 'is not taken for Redis imports' },
       ]);
     }
+    const threshold = Math.min(
+      this.deps.multipartThresholdBytes ?? SINGLE_PUT_MAX_BYTES,
+      SINGLE_PUT_MAX_BYTES,
+    );
+    const multipart = request.multipart === true || request.sizeBytes > threshold;
+    if (multipart && !this.deps.multipart) {
+      throw new UnsupportedError('Multipart uploads are not available on this deployment', [
+        { path: 'body.multipart', message: 'is not supported here' },
+      ]);
+    }
     const importId = newId('imp');
     const record: ImportRecord = {
       id: importId,
@@ -141,6 +155,7 @@ export class ImportService {
       engine: addon.engine,
       format,
       compression: request.compression ?? null,
+      contents: null,
       sizeBytes: request.sizeBytes,
       sha256: null,
       operationId: null,
@@ -152,6 +167,17 @@ export class ImportService {
       object: this.deps.uploads.objectFor({ projectId, addonId, importId }),
       snapshotId: null,
     };
+    if (multipart && this.deps.multipart) {
+      const partSizeBytes = partSizeFor(request.sizeBytes, this.deps.partSizeBytes ?? 64 * 1024 ** 2);
+      const upload = await this.deps.multipart.create(record.object, request.sizeBytes, partSizeBytes);
+      await this.deps.imports.putImport({ ...record, uploadId: upload.uploadId });
+      return {
+        import: toImport(record),
+        uploadHeaders: {},
+        multipart: { partSizeBytes, parts: upload.parts },
+        expiresAt: upload.expiresAt,
+      };
+    }
     await this.deps.imports.putImport(record);
     const link = await this.deps.uploads.uploadUrl(record.object, record.sizeBytes);
     return {
@@ -180,15 +206,18 @@ export class ImportService {
     return { items: result.items.map(toImport), nextCursor: result.nextCursor };
   }
 
-  /** What the uploaded file is, checked before the addon is locked: its size, compression or RDB header. */
-  private async inspectUpload(record: ImportRecord): Promise<Compression | null> {
+  /**
+   * What the uploaded file is, checked before the addon is locked: its size, then its compression
+   * and the format inside (dumps) or its RDB header, all from its first bytes.
+   */
+  private async inspectUpload(
+    record: ImportRecord,
+  ): Promise<{ compression: Compression | null; contents: DumpContents }> {
     const size = await this.deps.uploads.size(record.object);
     if (size === undefined) {
       throw new ConflictError(
-        `Nothing was uploaded for import ${record.id} yet: PUT the file to its upload URL first`,
-        {
-          field: 'upload',
-        },
+        `Nothing was uploaded for import ${record.id} yet: PUT the file to its upload URL${record.uploadId ? 's and start the import with its parts' : ''} first`,
+        { field: 'upload' },
       );
     }
     if (size !== record.sizeBytes) {
@@ -197,7 +226,7 @@ export class ImportService {
         [{ path: 'sizeBytes', message: `declared ${record.sizeBytes}, uploaded ${size}` }],
       );
     }
-    const head = await this.deps.uploads.head(record.object, 16);
+    const head = await this.deps.uploads.head(record.object, SNIFF_BYTES);
     if (record.format === 'redis-rdb') {
       if (!looksLikeRdb(head)) {
         throw new UnsupportedError(
@@ -205,22 +234,31 @@ export class ImportService {
           [{ path: 'upload', message: 'is not an RDB file' }],
         );
       }
-      return null;
+      return { compression: null, contents: 'redis-rdb' };
     }
-    const detected = sniffCompression(head);
-    if (!detected) {
-      throw new UnsupportedError(
-        `The uploaded file is neither zstd nor gzip compressed: upload the ${engineFacts(record.engine).catalog.displayName} dump as a dump backup's download gives it`,
-        [{ path: 'upload', message: 'is not zstd or gzip compressed' }],
-      );
-    }
-    if (record.compression && record.compression !== detected) {
-      throw new UnsupportedError(
-        `The import declared ${record.compression}, the uploaded file is ${detected}`,
-        [{ path: 'compression', message: `declared ${record.compression}, the file is ${detected}` }],
-      );
+    const detected = await detectUpload(record.engine, head);
+    if (record.compression && record.compression !== detected.compression) {
+      const found = detected.compression ?? 'uncompressed';
+      throw new UnsupportedError(`The import declared ${record.compression}, the uploaded file is ${found}`, [
+        { path: 'compression', message: `declared ${record.compression}, the file is ${found}` },
+      ]);
     }
     return detected;
+  }
+
+  /** A multipart upload is completed with the client's parts the first time the import starts. */
+  private async completeUpload(record: ImportRecord, request: StartImportRequest): Promise<ImportRecord> {
+    if (!record.uploadId || !this.deps.multipart) return record;
+    if ((await this.deps.uploads.size(record.object)) === undefined) {
+      if (!request.parts) {
+        throw new ConflictError(
+          `Import ${record.id} is a multipart upload: start it with body.parts, each part's number and ETag`,
+          { field: 'parts' },
+        );
+      }
+      await this.deps.multipart.complete(record.object, record.uploadId, request.parts);
+    }
+    return this.deps.imports.updateImport(record, { uploadId: null });
   }
 
   /**
@@ -255,7 +293,7 @@ export class ImportService {
         ...(addon.currentOperationId ? { operationId: addon.currentOperationId } : {}),
       });
     }
-    const compression = await this.inspectUpload(record);
+    const { compression, contents } = await this.inspectUpload(await this.completeUpload(record, request));
     const operation: Operation = { ...newOperation('restore', projectId, addonId), importId };
     await this.deps.store.beginOperation(addon, operation, 'restoring');
     let started: ImportRecord;
@@ -266,6 +304,7 @@ export class ImportService {
           status: 'importing',
           operationId: operation.id,
           compression,
+          contents,
           sha256: request.sha256 ?? null,
           error: null,
           startedAt: nowIso(),
