@@ -13,6 +13,7 @@ import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import { MultipartUploads } from '#shared/providers/import-multipart.ts';
 import { ImportUploads } from '#shared/providers/import-uploads.ts';
 import { BackupService } from '#shared/services/backup-service.ts';
+import { ExportService } from '#shared/services/export-service.ts';
 import { ImportService } from '#shared/services/import-service.ts';
 import { ScheduleService } from '#shared/services/schedule-service.ts';
 import { AddonStore } from '#shared/store/addon-store.ts';
@@ -64,6 +65,15 @@ export const handler = lazyHandler(() => {
     snapshotDeleters: awsSnapshotDeleters(() => new RDSClient({})),
     target: env.ADDONS_TARGET,
   });
+  const exports = new ExportService({
+    store,
+    backups,
+    workflows: new SfnWorkflowStarter({
+      client: new SFNClient({}),
+      stateMachineArns: { 'export-backup': env.EXPORT_BACKUP_STATE_MACHINE_ARN },
+    }),
+    target: env.ADDONS_TARGET,
+  });
   const schedules = new ScheduleService({
     store,
     backups,
@@ -86,6 +96,7 @@ export const handler = lazyHandler(() => {
     backups: service,
     schedules,
     imports,
+    exports,
     idempotency: dynamoDbIdempotency({ client: dynamoClient(), tableName: env.TABLE_NAME }),
     cursors: cursorSigner(env.CURSOR_SECRET_ARN),
   });

@@ -3,6 +3,7 @@ import type { CursorSigner } from '#shared/api/cursors.ts';
 import { createHttpHandler, type IdempotencyOptions, type RouteImpls } from '#shared/api/http-handler.ts';
 import type { RateLimiter } from '#shared/api/rate-limit.ts';
 import type { BackupService } from '#shared/services/backup-service.ts';
+import type { ExportService } from '#shared/services/export-service.ts';
 import type { ImportService } from '#shared/services/import-service.ts';
 import type { ScheduleService } from '#shared/services/schedule-service.ts';
 
@@ -13,12 +14,25 @@ export interface BackupsDeps {
   schedules: ScheduleService;
   /** Imports of uploaded files; without it their routes answer 404 as unknown routes do. */
   imports?: ImportService;
+  /** Backup exports to users' buckets; without it the route answers 404 as unknown routes do. */
+  exports?: ExportService;
   idempotency?: IdempotencyOptions;
   cursors: CursorSigner;
 }
 
 const operationLocation = (projectId: string, operationId: string) =>
   `/v1/projects/${projectId}/operations/${operationId}`;
+
+const exportRoutes = (exports: ExportService): RouteImpls => ({
+  exportBackup: async ({ params, body }) => {
+    const result = await exports.start(params.projectId, params.addonId, params.backupId, body);
+    return {
+      status: 202,
+      headers: { 'operation-location': operationLocation(params.projectId, result.operation.id) },
+      body: result,
+    };
+  },
+});
 
 const importRoutes = (imports: ImportService): RouteImpls => ({
   createImport: async ({ params, body }) => {
@@ -107,6 +121,7 @@ export const createBackupsHandler = (deps: BackupsDeps) =>
         };
       },
       ...(deps.imports ? importRoutes(deps.imports) : {}),
+      ...(deps.exports ? exportRoutes(deps.exports) : {}),
       createBackupSchedule: async ({ params, body }) => {
         const schedule = await deps.schedules.create(params.projectId, params.addonId, body);
         return {

@@ -13,9 +13,10 @@ import {
   BackupTaskSchema,
   BackupWorkflowTasks,
 } from '#shared/services/backup-workflow-tasks.ts';
+import { type ExportTaskDeps, ExportTaskSchema, ExportTasks } from '#shared/services/export-tasks.ts';
 import { type WorkflowTaskDeps, WorkflowTaskSchema, WorkflowTasks } from '#shared/services/workflow-tasks.ts';
 
-const AnyTaskSchema = z.union([WorkflowTaskSchema, BackupTaskSchema, RetirementTaskSchema]);
+const AnyTaskSchema = z.union([WorkflowTaskSchema, BackupTaskSchema, RetirementTaskSchema, ExportTaskSchema]);
 
 export interface WorkflowHandlerDeps extends WorkflowTaskDeps {
   logger: Logger;
@@ -23,6 +24,8 @@ export interface WorkflowHandlerDeps extends WorkflowTaskDeps {
   backups?: BackupTaskDeps;
   /** What deleting an addon does to its schedules and backups. */
   retirement?: AddonRetirementDeps;
+  /** Backup exports to users' buckets; a deployment without them refuses those actions by name. */
+  exports?: ExportTaskDeps;
 }
 
 /**
@@ -36,6 +39,7 @@ export const createWorkflowTaskHandler = (deps: WorkflowHandlerDeps) => {
     ? new BackupWorkflowTasks({ secrets: deps.secrets, ...deps.backups })
     : undefined;
   const retirement = deps.retirement ? new AddonRetirement(deps.retirement) : undefined;
+  const exportTasks = deps.exports ? new ExportTasks(deps.exports) : undefined;
   const run = async (event: unknown) => {
     const task = parsePart(AnyTaskSchema, event, 'workflow task');
     deps.logger.appendKeys({ operationId: task.operationId, action: task.action });
@@ -43,6 +47,11 @@ export const createWorkflowTaskHandler = (deps: WorkflowHandlerDeps) => {
     if (backupTask.success) {
       if (!backupTasks) throw new Error(`This deployment is not configured for ${backupTask.data.action}`);
       return backupTasks.run(backupTask.data);
+    }
+    const exportTask = ExportTaskSchema.safeParse(task);
+    if (exportTask.success) {
+      if (!exportTasks) throw new Error(`This deployment is not configured for ${exportTask.data.action}`);
+      return exportTasks.run(exportTask.data);
     }
     const retirementTask = RetirementTaskSchema.safeParse(task);
     if (retirementTask.success) {

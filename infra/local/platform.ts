@@ -18,12 +18,14 @@ import { EngineRegistry } from '#shared/engines/registry.ts';
 import type { EngineAdapters } from '#shared/ports/engine-provider.ts';
 import type { WorkflowName, WorkflowStarter } from '#shared/ports/workflow-starter.ts';
 import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
+import { BackupExporter } from '#shared/providers/backup-export.ts';
 import { MultipartUploads } from '#shared/providers/import-multipart.ts';
 import { ImportUploads } from '#shared/providers/import-uploads.ts';
 import { FileSecretStore } from '#shared/providers/local/file-secret-store.ts';
 import type { AddonStatus } from '#shared/schemas/addon.ts';
 import { AddonService } from '#shared/services/addon-service.ts';
 import { BackupService } from '#shared/services/backup-service.ts';
+import { ExportService } from '#shared/services/export-service.ts';
 import { ImportService } from '#shared/services/import-service.ts';
 import { ScheduleService } from '#shared/services/schedule-service.ts';
 import { AddonStore } from '#shared/store/addon-store.ts';
@@ -173,6 +175,8 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
           securityGroups: [],
         },
       },
+      // Exports copy within the S3 emulator: the user's bucket is a bucket there.
+      exports: { store, backups: backupStore, exporter: new BackupExporter({ client: s3.client }) },
       retirement: {
         store,
         backups: backupStore,
@@ -282,6 +286,7 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
         backups: backupService,
         schedules: scheduleService,
         imports: importService,
+        exports: new ExportService({ store, backups: backupStore, workflows: stoppable, target: 'local' }),
         idempotency: dynamoDbIdempotency({ client: dynamo.client, tableName: TABLE_NAME }),
         cursors,
       }),
