@@ -119,6 +119,8 @@ export class BackupExporter {
         target,
       );
     } catch (error) {
+      // Best effort: the role may not abort uploads in users' buckets; their lifecycle rule
+      // (AbortIncompleteMultipartUpload) removes the parts of a failed export.
       await this.client
         .send(new AbortMultipartUploadCommand({ Bucket: target.bucket, Key: target.key, UploadId: uploadId }))
         .catch(() => undefined);

@@ -5,14 +5,14 @@ import { TERMINAL_STATUSES } from '../schemas/operation.ts';
 import type { AddonStore } from '../store/addon-store.ts';
 import type { BackupStore } from '../store/backup-store.ts';
 import { nowIso } from '../util/ids.ts';
-import { failureReason } from './workflow-tasks.ts';
+import { CleanupFailureFields, failureReason } from './workflow-tasks.ts';
 
 const Ref = { projectId: z.string(), addonId: z.string(), operationId: z.string(), backupId: z.string() };
 const CaughtError = z.object({ Error: z.string(), Cause: z.unknown().optional() }).optional();
 
 export const ExportTaskSchema = z.discriminatedUnion('action', [
   z.object({ action: z.literal('exportBackup'), ...Ref }),
-  z.object({ action: z.literal('failExport'), ...Ref, error: CaughtError }),
+  z.object({ action: z.literal('failExport'), ...Ref, error: CaughtError, ...CleanupFailureFields }),
 ]);
 export type ExportTask = z.infer<typeof ExportTaskSchema>;
 
@@ -78,7 +78,7 @@ export class ExportTasks {
   }
 
   private async failExport(task: Extract<ExportTask, { action: 'failExport' }>) {
-    const reason = failureReason({ ...task, skipCleanup: false });
+    const reason = failureReason(task, 'export again');
     const operation = await this.deps.store.findOperation(task.projectId, task.operationId);
     if (operation && !TERMINAL_STATUSES.includes(operation.status)) {
       await this.deps.store.updateOperation(task.projectId, task.operationId, {

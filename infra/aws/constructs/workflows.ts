@@ -107,14 +107,14 @@ export class Workflows extends Construct {
     // the platform's own buckets cannot be written through an export.
     this.taskFunction.function.addToRolePolicy(
       new PolicyStatement({
-        actions: ['s3:PutObject', 's3:GetObject', 's3:AbortMultipartUpload'],
-        resources: ['arn:aws:s3:::*/*'],
+        actions: ['s3:PutObject', 's3:GetObject'],
+        resources: [`arn:${Stack.of(this).partition}:s3:::*/*`],
         conditions: { StringNotEquals: { 's3:ResourceAccount': Stack.of(this).account } },
       }),
     );
     acknowledgeNag(
       this.taskFunction,
-      'IAM5[Resource::arn:aws:s3:::*/*]',
+      'IAM5[Resource::arn:<AWS::Partition>:s3:::*/*]',
       "Backup exports write to users' own buckets, named at run time in other accounts (their bucket policies decide); the condition s3:ResourceAccount != this account keeps the platform's buckets out",
     );
 
