@@ -68,6 +68,7 @@ export const toImport = ({
   object: _object,
   snapshotId: _snapshotId,
   uploadId: _uploadId,
+  uploadParts: _uploadParts,
   ...record
 }: ImportRecord): Import => record;
 
@@ -87,6 +88,20 @@ const FORMATS: Record<Engine, ImportFormat | undefined> = {
   mysql: 'mysql-dump',
   redis: 'redis-rdb',
   mongodb: undefined,
+};
+
+/**
+ * The parts a multipart import is started with: each of 1..count exactly once (S3 checks their
+ * ETags; the local emulator does not, nor does it refuse a missing part readably).
+ */
+const checkParts = (parts: Array<{ partNumber: number }>, count: number) => {
+  const numbers = new Set(parts.map((part) => part.partNumber));
+  const complete = parts.length === count && numbers.size === count && [...numbers].every((n) => n <= count);
+  if (!complete) {
+    throw new UnsupportedError(`The upload has ${count} parts: send each of parts 1 to ${count} once`, [
+      { path: 'body.parts', message: `must list parts 1 to ${count}, each once, with its ETag` },
+    ]);
+  }
 };
 
 /** Whether the bytes start like an RDB file: `REDIS` then a four-digit format version. */
@@ -170,7 +185,11 @@ export class ImportService {
     if (multipart && this.deps.multipart) {
       const partSizeBytes = partSizeFor(request.sizeBytes, this.deps.partSizeBytes ?? 64 * 1024 ** 2);
       const upload = await this.deps.multipart.create(record.object, request.sizeBytes, partSizeBytes);
-      await this.deps.imports.putImport({ ...record, uploadId: upload.uploadId });
+      await this.deps.imports.putImport({
+        ...record,
+        uploadId: upload.uploadId,
+        uploadParts: upload.parts.length,
+      });
       return {
         import: toImport(record),
         uploadHeaders: {},
@@ -256,6 +275,7 @@ export class ImportService {
           { field: 'parts' },
         );
       }
+      checkParts(request.parts, record.uploadParts ?? 0);
       await this.deps.multipart.complete(record.object, record.uploadId, request.parts);
     }
     return this.deps.imports.updateImport(record, { uploadId: null });

@@ -20,6 +20,8 @@ export interface ImportRecord extends Import {
   snapshotId: string | null;
   /** The S3 multipart upload the file arrives by, until it is completed (null: one presigned PUT). */
   uploadId?: string | null;
+  /** How many parts that multipart upload was cut into. */
+  uploadParts?: number | null;
 }
 
 /**
@@ -41,6 +43,7 @@ const toImport = (item: Record<string, unknown>): ImportRecord => ({
   object: item.object as ImportRecord['object'],
   snapshotId: (item.snapshotId as string | undefined) ?? null,
   uploadId: (item.uploadId as string | undefined) ?? null,
+  uploadParts: (item.uploadParts as number | undefined) ?? null,
 });
 
 export class ImportStore {
