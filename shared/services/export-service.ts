@@ -31,7 +31,7 @@ export const exportKeyOf = (backup: BackupRecord, prefix: string | undefined): s
       ? `${backup.id}.${facts.dumpExtension}`
       : `${backup.id}.${facts.dumpExtension}.${backup.compression === 'gzip' ? 'gz' : 'zst'}`;
   const folder = prefix ? `${prefix.replace(/\/+$/, '')}/` : '';
-  return `${backup.projectId}/${folder}${backup.addonName}/${file}`;
+  return `${backup.projectId}/${folder}${backup.addonName ?? backup.addonId}/${file}`;
 };
 
 /**
