@@ -11,8 +11,10 @@ import { EventBridgeScheduleRunner } from '#shared/providers/aws/eventbridge-sch
 import { liveImportSecrets } from '#shared/providers/aws/live-import-secrets.ts';
 import { SfnWorkflowStarter } from '#shared/providers/aws/sfn-workflow-starter.ts';
 import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
+import { MultipartUploads } from '#shared/providers/import-multipart.ts';
 import { ImportUploads } from '#shared/providers/import-uploads.ts';
 import { BackupService } from '#shared/services/backup-service.ts';
+import { ExportService } from '#shared/services/export-service.ts';
 import { ImportService } from '#shared/services/import-service.ts';
 import { PitrService } from '#shared/services/pitr-service.ts';
 import { ScheduleService } from '#shared/services/schedule-service.ts';
@@ -48,14 +50,16 @@ export const handler = lazyHandler(() => {
     snapshotDeleters: awsSnapshotDeleters(() => new RDSClient({})),
     target: env.ADDONS_TARGET,
   });
+  // No default CRC32 of the (empty) body in presigned PUTs: S3 would refuse the real upload.
+  const uploadClient = new S3Client({ requestChecksumCalculation: 'WHEN_REQUIRED' });
   const imports = new ImportService({
     store,
     imports: new ImportStore({ client, tableName: env.TABLE_NAME }),
-    // No default CRC32 of the (empty) body in the presigned PUT: S3 would refuse the real upload.
-    uploads: new ImportUploads({
-      client: new S3Client({ requestChecksumCalculation: 'WHEN_REQUIRED' }),
-      bucket: env.BACKUP_BUCKET,
-    }),
+    uploads: new ImportUploads({ client: uploadClient, bucket: env.BACKUP_BUCKET }),
+    multipart: new MultipartUploads({ client: uploadClient }),
+    maxUploadBytes: env.ADDONS_MAX_UPLOAD_BYTES,
+    multipartThresholdBytes: env.ADDONS_MULTIPART_THRESHOLD_BYTES,
+    partSizeBytes: env.ADDONS_UPLOAD_PART_BYTES,
     workflows: new SfnWorkflowStarter({
       client: new SFNClient({}),
       stateMachineArns: { 'restore-addon': env.RESTORE_ADDON_STATE_MACHINE_ARN },
@@ -71,6 +75,15 @@ export const handler = lazyHandler(() => {
       stateMachineArns: { 'restore-addon': env.RESTORE_ADDON_STATE_MACHINE_ARN },
     }),
     windows: awsRestorableWindows(() => new RDSClient({})),
+    target: env.ADDONS_TARGET,
+  });
+  const exports = new ExportService({
+    store,
+    backups,
+    workflows: new SfnWorkflowStarter({
+      client: new SFNClient({}),
+      stateMachineArns: { 'export-backup': env.EXPORT_BACKUP_STATE_MACHINE_ARN },
+    }),
     target: env.ADDONS_TARGET,
   });
   const schedules = new ScheduleService({
@@ -96,6 +109,7 @@ export const handler = lazyHandler(() => {
     schedules,
     imports,
     pitr,
+    exports,
     idempotency: dynamoDbIdempotency({ client: dynamoClient(), tableName: env.TABLE_NAME }),
     cursors: cursorSigner(env.CURSOR_SECRET_ARN),
   });

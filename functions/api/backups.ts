@@ -3,6 +3,7 @@ import type { CursorSigner } from '#shared/api/cursors.ts';
 import { createHttpHandler, type IdempotencyOptions, type RouteImpls } from '#shared/api/http-handler.ts';
 import type { RateLimiter } from '#shared/api/rate-limit.ts';
 import type { BackupService } from '#shared/services/backup-service.ts';
+import type { ExportService } from '#shared/services/export-service.ts';
 import type { ImportService } from '#shared/services/import-service.ts';
 import type { PitrService } from '#shared/services/pitr-service.ts';
 import type { ScheduleService } from '#shared/services/schedule-service.ts';
@@ -16,12 +17,25 @@ export interface BackupsDeps {
   imports?: ImportService;
   /** Point-in-time restores in place; without it their route answers 404 as unknown routes do. */
   pitr?: PitrService;
+  /** Backup exports to users' buckets; without it the route answers 404 as unknown routes do. */
+  exports?: ExportService;
   idempotency?: IdempotencyOptions;
   cursors: CursorSigner;
 }
 
 const operationLocation = (projectId: string, operationId: string) =>
   `/v1/projects/${projectId}/operations/${operationId}`;
+
+const exportRoutes = (exports: ExportService): RouteImpls => ({
+  exportBackup: async ({ params, body }) => {
+    const result = await exports.start(params.projectId, params.addonId, params.backupId, body);
+    return {
+      status: 202,
+      headers: { 'operation-location': operationLocation(params.projectId, result.operation.id) },
+      body: result,
+    };
+  },
+});
 
 const importRoutes = (imports: ImportService): RouteImpls => ({
   createImport: async ({ params, body }) => {
@@ -122,6 +136,7 @@ export const createBackupsHandler = (deps: BackupsDeps) =>
       },
       ...(deps.imports ? importRoutes(deps.imports) : {}),
       ...(deps.pitr ? pitrRoutes(deps.pitr) : {}),
+      ...(deps.exports ? exportRoutes(deps.exports) : {}),
       createBackupSchedule: async ({ params, body }) => {
         const schedule = await deps.schedules.create(params.projectId, params.addonId, body);
         return {

@@ -15,6 +15,7 @@ import { awsEngineAdapters } from '#shared/providers/aws/engines.ts';
 import { EventBridgeScheduleRemover } from '#shared/providers/aws/eventbridge-schedule-runner.ts';
 import { SecretsManagerStore } from '#shared/providers/aws/secrets-manager-store.ts';
 import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
+import { BackupExporter } from '#shared/providers/backup-export.ts';
 import { ImportUploads } from '#shared/providers/import-uploads.ts';
 import { AddonStore } from '#shared/store/addon-store.ts';
 import { BackupStore } from '#shared/store/backup-store.ts';
@@ -105,6 +106,8 @@ export const createAwsWorkflowTaskHandler = (
           : {}),
       },
     },
+    // Exports copy server-side from the backup bucket into users' buckets (their policy allows it).
+    exports: { store, backups, exporter: new BackupExporter({ client: clients.s3 }) },
     retirement: {
       store,
       backups,

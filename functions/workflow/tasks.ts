@@ -13,10 +13,17 @@ import {
   BackupTaskSchema,
   BackupWorkflowTasks,
 } from '#shared/services/backup-workflow-tasks.ts';
+import { type ExportTaskDeps, ExportTaskSchema, ExportTasks } from '#shared/services/export-tasks.ts';
 import { ForkTaskSchema, ForkTasks } from '#shared/services/fork-tasks.ts';
 import { type WorkflowTaskDeps, WorkflowTaskSchema, WorkflowTasks } from '#shared/services/workflow-tasks.ts';
 
-const AnyTaskSchema = z.union([WorkflowTaskSchema, BackupTaskSchema, RetirementTaskSchema, ForkTaskSchema]);
+const AnyTaskSchema = z.union([
+  WorkflowTaskSchema,
+  BackupTaskSchema,
+  RetirementTaskSchema,
+  ForkTaskSchema,
+  ExportTaskSchema,
+]);
 
 export interface WorkflowHandlerDeps extends WorkflowTaskDeps {
   logger: Logger;
@@ -24,6 +31,8 @@ export interface WorkflowHandlerDeps extends WorkflowTaskDeps {
   backups?: BackupTaskDeps;
   /** What deleting an addon does to its schedules and backups. */
   retirement?: AddonRetirementDeps;
+  /** Backup exports to users' buckets; a deployment without them refuses those actions by name. */
+  exports?: ExportTaskDeps;
 }
 
 /**
@@ -46,6 +55,7 @@ export const createWorkflowTaskHandler = (deps: WorkflowHandlerDeps) => {
       ? { backups: deps.backups.backups, launch: (spec, addon) => backupTasks.launch(spec, addon) }
       : {}),
   });
+  const exportTasks = deps.exports ? new ExportTasks(deps.exports) : undefined;
   const run = async (event: unknown) => {
     const task = parsePart(AnyTaskSchema, event, 'workflow task');
     deps.logger.appendKeys({ operationId: task.operationId, action: task.action });
@@ -56,6 +66,11 @@ export const createWorkflowTaskHandler = (deps: WorkflowHandlerDeps) => {
     }
     const forkTask = ForkTaskSchema.safeParse(task);
     if (forkTask.success) return forks.run(forkTask.data);
+    const exportTask = ExportTaskSchema.safeParse(task);
+    if (exportTask.success) {
+      if (!exportTasks) throw new Error(`This deployment is not configured for ${exportTask.data.action}`);
+      return exportTasks.run(exportTask.data);
+    }
     const retirementTask = RetirementTaskSchema.safeParse(task);
     if (retirementTask.success) {
       if (!retirement) throw new Error(`This deployment is not configured for ${retirementTask.data.action}`);

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import * as z from 'zod';
 import { DEFAULT_RATE_LIMIT, type RateLimitConfig } from '#shared/api/rate-limit.ts';
+import { UploadEnvSchema } from '#shared/config/env.ts';
 import { DEFAULT_BACKUP_GRACE_DAYS } from '#shared/services/addon-retirement.ts';
 import { QuotaFields, type Quotas } from '#shared/services/quotas.ts';
 
@@ -50,13 +51,11 @@ export const LocalConfigSchema = z.object({
         .map((origin) => origin.trim())
         .filter((origin) => origin.length > 0),
     ),
-  /** The largest file an import takes (bytes); 5 GiB (one presigned PUT) at most and by default. */
-  ADDONS_MAX_UPLOAD_BYTES: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(5 * 1024 ** 3)
-    .optional(),
+  /**
+   * Import uploads: the largest file (bytes, default 100 GiB), the size above which a file is
+   * uploaded in parts (default 5 GiB), the preferred part size (default 64 MiB).
+   */
+  ...UploadEnvSchema.shape,
   ADDONS_MAX_ADDONS_PER_PROJECT: QuotaFields.addonsPerProject,
   ADDONS_MAX_SCHEDULES_PER_ADDON: QuotaFields.schedulesPerAddon,
   ADDONS_MIN_SCHEDULE_INTERVAL_MINUTES: QuotaFields.minScheduleIntervalMinutes,
@@ -82,8 +81,11 @@ export interface LocalConfig {
   rateLimit: RateLimitConfig;
   corsOrigins: string[];
   quotas: Quotas;
-  /** The import upload size quota (bytes); default 5 GiB. */
+  /** The import upload size quota (bytes); default 100 GiB. */
   maxUploadBytes?: number;
+  /** Files above this are uploaded in parts (tests lower it to exercise multipart uploads). */
+  multipartThresholdBytes?: number;
+  partSizeBytes?: number;
 }
 
 const ENGINE_TOOL_VARIABLE = /^ADDONS_[A-Z0-9]+_BIN_DIR$/;
@@ -130,5 +132,9 @@ export const loadLocalConfig = (env: NodeJS.ProcessEnv = process.env): LocalConf
       minScheduleIntervalMinutes: parsed.ADDONS_MIN_SCHEDULE_INTERVAL_MINUTES,
     },
     ...(parsed.ADDONS_MAX_UPLOAD_BYTES ? { maxUploadBytes: parsed.ADDONS_MAX_UPLOAD_BYTES } : {}),
+    ...(parsed.ADDONS_MULTIPART_THRESHOLD_BYTES
+      ? { multipartThresholdBytes: parsed.ADDONS_MULTIPART_THRESHOLD_BYTES }
+      : {}),
+    ...(parsed.ADDONS_UPLOAD_PART_BYTES ? { partSizeBytes: parsed.ADDONS_UPLOAD_PART_BYTES } : {}),
   };
 };

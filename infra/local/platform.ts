@@ -18,11 +18,14 @@ import { EngineRegistry } from '#shared/engines/registry.ts';
 import type { EngineAdapters, SnapshotProvider } from '#shared/ports/engine-provider.ts';
 import type { WorkflowName, WorkflowStarter } from '#shared/ports/workflow-starter.ts';
 import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
+import { BackupExporter } from '#shared/providers/backup-export.ts';
+import { MultipartUploads } from '#shared/providers/import-multipart.ts';
 import { ImportUploads } from '#shared/providers/import-uploads.ts';
 import { FileSecretStore } from '#shared/providers/local/file-secret-store.ts';
 import type { AddonStatus } from '#shared/schemas/addon.ts';
 import { AddonService } from '#shared/services/addon-service.ts';
 import { BackupService } from '#shared/services/backup-service.ts';
+import { ExportService } from '#shared/services/export-service.ts';
 import { ImportService } from '#shared/services/import-service.ts';
 import { PitrService } from '#shared/services/pitr-service.ts';
 import { ScheduleService } from '#shared/services/schedule-service.ts';
@@ -178,6 +181,8 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
           securityGroups: [],
         },
       },
+      // Exports copy within the S3 emulator: the user's bucket is a bucket there.
+      exports: { store, backups: backupStore, exporter: new BackupExporter({ client: s3.client }) },
       retirement: {
         store,
         backups: backupStore,
@@ -250,6 +255,9 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
       target: 'local',
       secrets,
       maxUploadBytes: config.maxUploadBytes,
+      multipart: new MultipartUploads({ client: s3.client }),
+      multipartThresholdBytes: config.multipartThresholdBytes,
+      partSizeBytes: config.partSizeBytes,
       now,
     });
     // Point-in-time recovery: the supervisor's drivers read the window and restore (where `pitr` is on).
@@ -299,6 +307,7 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
         schedules: scheduleService,
         imports: importService,
         pitr: pitrService,
+        exports: new ExportService({ store, backups: backupStore, workflows: stoppable, target: 'local' }),
         idempotency: dynamoDbIdempotency({ client: dynamo.client, tableName: TABLE_NAME }),
         cursors,
       }),

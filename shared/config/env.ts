@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { DEFAULT_RATE_LIMIT } from '../api/rate-limit.ts';
 import { EngineSchema } from '../schemas/catalog.ts';
+import { MAX_PART_BYTES, MAX_UPLOAD_BYTES, MIN_PART_BYTES, SINGLE_PUT_MAX_BYTES } from '../schemas/import.ts';
 import { QuotaFields } from '../services/quotas.ts';
 
 /**
@@ -134,6 +135,13 @@ export const LiveImportSecretsEnvSchema = z.object({
   SECRETS_KMS_KEY_ID: z.string().min(1).optional(),
 });
 
+/** Import uploads: the size quota, and the size from which files are uploaded in parts. */
+export const UploadEnvSchema = z.object({
+  ADDONS_MAX_UPLOAD_BYTES: z.coerce.number().int().min(1).max(MAX_UPLOAD_BYTES).optional(),
+  ADDONS_MULTIPART_THRESHOLD_BYTES: z.coerce.number().int().min(1).max(SINGLE_PUT_MAX_BYTES).optional(),
+  ADDONS_UPLOAD_PART_BYTES: z.coerce.number().int().min(MIN_PART_BYTES).max(MAX_PART_BYTES).optional(),
+});
+
 export const BackupsFunctionEnvSchema = ApiEnvSchema.extend({
   ...TableEnvSchema.shape,
   ...LiveImportSecretsEnvSchema.shape,
@@ -143,6 +151,7 @@ export const BackupsFunctionEnvSchema = ApiEnvSchema.extend({
   ...BackupBucketEnvSchema.shape,
   BACKUP_ADDON_STATE_MACHINE_ARN: z.string().min(1),
   RESTORE_ADDON_STATE_MACHINE_ARN: z.string().min(1),
+  EXPORT_BACKUP_STATE_MACHINE_ARN: z.string().min(1),
   /** EventBridge Scheduler: one group per deployment, one schedule per addon backup schedule. */
   SCHEDULE_GROUP_NAME: z.string().min(1),
   /** The run-backup function every schedule invokes. */
@@ -151,6 +160,7 @@ export const BackupsFunctionEnvSchema = ApiEnvSchema.extend({
   SCHEDULE_ROLE_ARN: z.string().min(1),
   /** The SQS queue a firing goes to when it could not be delivered. */
   SCHEDULE_DEAD_LETTER_ARN: z.string().min(1),
+  ...UploadEnvSchema.shape,
 });
 
 export const RunBackupFunctionEnvSchema = CommonEnvSchema.extend({
@@ -177,6 +187,7 @@ export const ReconcileFunctionEnvSchema = CommonEnvSchema.extend({
   DELETE_ADDON_STATE_MACHINE_ARN: z.string().min(1),
   BACKUP_ADDON_STATE_MACHINE_ARN: z.string().min(1),
   RESTORE_ADDON_STATE_MACHINE_ARN: z.string().min(1),
+  EXPORT_BACKUP_STATE_MACHINE_ARN: z.string().min(1),
   /** Per-type deadlines in minutes, `create=240,backup=1560` (defaults in reconciler-policy.ts). */
   OPERATION_DEADLINES: z.string().optional(),
   START_GRACE_SECONDS: z.coerce.number().int().min(0).default(300),

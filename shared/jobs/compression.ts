@@ -18,7 +18,13 @@ interface CodecSpec {
   contentType: string;
 }
 
-const CODECS: Record<Compression, CodecSpec> = {
+/**
+ * What a restore reads: a compressed artifact, or (an uploaded file) an uncompressed one, which
+ * passes through `cat` so the pipeline keeps one shape.
+ */
+export type Decompression = Compression | 'none';
+
+const CODECS: Record<Decompression, CodecSpec> = {
   zstd: {
     tool: 'zstd',
     install: 'apt-get install zstd',
@@ -32,6 +38,13 @@ const CODECS: Record<Compression, CodecSpec> = {
     compress: ['-1', '-n', '-c'],
     decompress: ['-d', '-c'],
     contentType: 'application/gzip',
+  },
+  none: {
+    tool: 'cat',
+    install: 'apt-get install coreutils',
+    compress: [],
+    decompress: [],
+    contentType: 'application/octet-stream',
   },
 };
 
@@ -53,9 +66,10 @@ export interface Codec {
 }
 
 /** The compressor for `compression`, checked to be installed (MissingToolError otherwise). */
-export const resolveCodec = async (compression: Compression, paths: ToolPaths = {}): Promise<Codec> => {
+export const resolveCodec = async (compression: Decompression, paths: ToolPaths = {}): Promise<Codec> => {
   const codec = CODECS[compression];
-  const tool: Tool = { name: codec.tool, path: paths[compression] ?? codec.tool, install: codec.install };
+  const path = compression === 'none' ? codec.tool : (paths[compression] ?? codec.tool);
+  const tool: Tool = { name: codec.tool, path, install: codec.install };
   const version = await toolVersion(tool, ['--version']);
   return {
     tool,

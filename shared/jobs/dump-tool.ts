@@ -46,7 +46,12 @@ export interface RestorePlan {
    * Hold the script's last `bytes` back until the artifact is verified and every upstream process
    * exited 0; `isComplete(tail)` must accept the tail (PostgreSQL: it holds the COMMIT).
    */
-  heldTail?: { bytes: number; isComplete(tail: string): boolean };
+  heldTail?: {
+    bytes: number;
+    isComplete(tail: string): boolean;
+    /** Sent after the released tail: the COMMIT of a script that has none of its own. */
+    epilogue?: string;
+  };
   /** After the loader exited 0 and everything verified: make the restore visible (MySQL: swap). */
   commit?(signal?: AbortSignal): Promise<void>;
   /** Any failure before commit: remove what the restore staged (MySQL: drop staging). Never throws. */
@@ -59,17 +64,34 @@ export interface RestorePlan {
   alreadyLoaded?: boolean;
 }
 
+/**
+ * What a dump file holds, detected from its contents: `pg-custom` (PostgreSQL's custom-format
+ * archive), `pg-plain` (a PostgreSQL SQL script), `mysql-sql` (a MySQL SQL script).
+ */
+export type DumpFormat = 'pg-custom' | 'pg-plain' | 'mysql-sql';
+
+export interface RestorePlanOptions {
+  applicationName: string;
+  restoreId: string;
+  lockTimeoutMs: number;
+  format?: DumpFormat;
+}
+
 export interface DumpTool {
   readonly engine: Engine;
   /** Asks the server its version and the database's size; a wrong password fails here. */
   inspect(connection: Credentials, applicationName: string): Promise<ServerInfo>;
   /** The dump process writing the whole database to stdout, uncompressed. */
   dumpCommand(connection: Credentials, server: ServerInfo, applicationName: string): Promise<DumpCommand>;
-  /** The restore of an artifact this tool dumped, all or nothing. `restoreId` = operation id. */
+  /**
+   * The restore of an artifact, all or nothing. `restoreId` = operation id. `format` = what the
+   * artifact holds, as detected from an uploaded file's contents (DumpFormat); absent = what this
+   * tool's dumps are.
+   */
   prepareRestore(
     connection: Credentials,
     server: ServerInfo,
-    options: { applicationName: string; restoreId: string; lockTimeoutMs: number },
+    options: RestorePlanOptions,
   ): Promise<RestorePlan>;
   /** A failed dump/loader process's message -> TransientError or ProviderError with a code. */
   classifyFailure(message: string, phase: 'dump' | 'restore'): Error;

@@ -158,6 +158,7 @@ export const executeJob = async ({
         engine: spec.engine,
         s3: { client: s3, bucket: spec.artifact.bucket, key: spec.artifact.key },
         compression: spec.compression,
+        ...(spec.format ? { format: spec.format } : {}),
         expectedSha256: spec.expectedSha256,
         restoreId: spec.operationId,
         signal,

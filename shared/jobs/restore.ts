@@ -4,11 +4,10 @@ import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { errorMessage, PlatformError, ProviderError, TransientError } from '../errors.ts';
 import type { Credentials } from '../schemas/addon.ts';
-import type { Compression } from '../schemas/backup.ts';
 import type { Engine } from '../schemas/catalog.ts';
-import { resolveCodec, type ToolPaths } from './compression.ts';
+import { type Decompression, resolveCodec, type ToolPaths } from './compression.ts';
 import type { S3Target } from './dump.ts';
-import type { DumpTool, RestorePlan, ServerInfo } from './dump-tool.ts';
+import type { DumpFormat, DumpTool, RestorePlan, ServerInfo } from './dump-tool.ts';
 import { dumpToolFor } from './dump-tools.ts';
 import { abortedError, isTransientS3Error } from './job-errors.ts';
 import {
@@ -32,7 +31,9 @@ export interface RestoreOptions {
   connection: Credentials;
   engine: Engine;
   s3: S3Target;
-  compression: Compression;
+  compression: Decompression;
+  /** What the artifact holds, when detected from an uploaded file; absent = the tool's own dumps. */
+  format?: DumpFormat;
   /** The SHA-256 recorded at backup time; on a mismatch nothing is committed. */
   expectedSha256?: string;
   /**
@@ -106,6 +107,7 @@ export const runRestore = async (options: RestoreOptions): Promise<RestoreJobRes
     applicationName: APPLICATION_NAME,
     restoreId: options.restoreId ?? randomUUID(),
     lockTimeoutMs: options.lockTimeoutMs ?? 60_000,
+    ...(options.format ? { format: options.format } : {}),
   });
   const discard = () => plan.discard?.().catch(() => undefined);
   if (plan.alreadyLoaded) return finishLoaded(plan, options, { startedAt, expected, server });
@@ -310,20 +312,25 @@ const streamIntoLoader = async ({
     },
   });
   let downloaded: Promise<void> | undefined;
-  const gate = new TailGate(heldTail?.bytes ?? 0, async (tail) => {
-    // The script has ended; its last bytes wait here for the verdict.
-    await downloaded;
-    for (const running of upstream) await checkExit(running);
-    if (heldTail && !heldTail.isComplete(tail.toString('utf8'))) {
-      // Should the script ever end differently, fail rather than commit unverified data.
-      throw new ProviderError(
-        `The restore script from ${last.tool.name} did not end as expected; nothing was committed`,
-        'RestoreFailed',
-      );
-    }
-    if (aborting) throw new ProviderError('The restore was aborted', 'RestoreFailed');
-    released = true;
-  });
+  const epilogue = heldTail?.epilogue ? Buffer.from(heldTail.epilogue) : undefined;
+  const gate = new TailGate(
+    heldTail?.bytes ?? 0,
+    async (tail) => {
+      // The script has ended; its last bytes wait here for the verdict.
+      await downloaded;
+      for (const running of upstream) await checkExit(running);
+      if (heldTail && !heldTail.isComplete(tail.toString('utf8'))) {
+        // Should the script ever end differently, fail rather than commit unverified data.
+        throw new ProviderError(
+          `The restore script from ${last.tool.name} did not end as expected; nothing was committed`,
+          'RestoreFailed',
+        );
+      }
+      if (aborting) throw new ProviderError('The restore was aborted', 'RestoreFailed');
+      released = true;
+    },
+    epilogue,
+  );
 
   downloaded = pipeline(source, hasher, decompressor.child.stdin as NodeJS.WritableStream);
   downloaded.catch((error: Error) => {

@@ -59,6 +59,8 @@ export class TailGate extends Transform {
   constructor(
     private readonly holdBytes: number,
     private readonly release: (tail: Buffer) => Promise<void>,
+    /** Passed on after the tail once released (a plain SQL script's closing COMMIT). */
+    private readonly epilogue?: Buffer,
   ) {
     super();
   }
@@ -79,7 +81,7 @@ export class TailGate extends Transform {
     const tail = Buffer.concat(this.held);
     this.held = [];
     this.release(tail).then(
-      () => callback(null, tail),
+      () => callback(null, this.epilogue ? Buffer.concat([tail, this.epilogue]) : tail),
       (error: Error) => callback(error),
     );
   }

@@ -1,6 +1,12 @@
 import * as z from 'zod';
 
-export const WORKFLOWS = ['provision-addon', 'delete-addon', 'backup-addon', 'restore-addon'] as const;
+export const WORKFLOWS = [
+  'provision-addon',
+  'delete-addon',
+  'backup-addon',
+  'restore-addon',
+  'export-backup',
+] as const;
 export type WorkflowName = (typeof WORKFLOWS)[number];
 
 const OperationRefSchema = z.object({
@@ -22,6 +28,7 @@ export const WorkflowInputSchemas = {
   'delete-addon': DeleteOperationRefSchema,
   'backup-addon': BackupOperationRefSchema,
   'restore-addon': BackupOperationRefSchema,
+  'export-backup': BackupOperationRefSchema,
 } as const satisfies Record<WorkflowName, z.ZodType>;
 
 export type WorkflowInputs = { [W in WorkflowName]: z.infer<(typeof WorkflowInputSchemas)[W]> };

@@ -1,15 +1,32 @@
 import * as z from 'zod';
 import { CompressionSchema } from './backup.ts';
-import { ErrorCodeSchema, IdTextSchema, int64, MessageSchema, Sha256Schema, text } from './bounds.ts';
+import { ErrorCodeSchema, IdTextSchema, int32, int64, MessageSchema, Sha256Schema, text } from './bounds.ts';
 import { EngineSchema } from './catalog.ts';
 import { AddonIdSchema, ImportIdSchema, ProjectIdSchema, pageOf, TimestampSchema } from './common.ts';
 import { OperationSchema } from './operation.ts';
 
+/** The largest file one presigned PUT takes: a single S3 PutObject, which S3 caps at 5 GiB. */
+export const SINGLE_PUT_MAX_BYTES = 5 * 1024 ** 3;
 /**
- * The largest file one upload takes: a presigned PUT is a single S3 PutObject, which S3 caps at
- * 5 GiB. Larger files need a multipart upload (not offered yet).
+ * How many parts a multipart upload is cut into at most: every part URL is in the create response
+ * (S3 allows 10,000; 1,000 keeps the response near 1 MB).
  */
-export const MAX_UPLOAD_BYTES = 5 * 1024 ** 3;
+export const MAX_UPLOAD_PARTS = 1000;
+/** S3's bounds on a part: at least 5 MiB (but the last), at most 5 GiB. */
+export const MIN_PART_BYTES = 5 * 1024 ** 2;
+export const MAX_PART_BYTES = 5 * 1024 ** 3;
+/** The largest file an import takes at all: MAX_UPLOAD_PARTS parts of the largest size. */
+export const MAX_UPLOAD_BYTES = MAX_UPLOAD_PARTS * MAX_PART_BYTES;
+/** The default upload quota (ADDONS_MAX_UPLOAD_BYTES changes it, up to MAX_UPLOAD_BYTES). */
+export const DEFAULT_MAX_UPLOAD_BYTES = 100 * 1024 ** 3;
+
+/**
+ * What an uploaded dump holds, detected from its contents when the import starts (never from a
+ * file name): `pg-custom` (PostgreSQL custom-format archive), `pg-plain` (a PostgreSQL SQL
+ * script), `mysql-sql` (a MySQL SQL script), `redis-rdb` (an RDB file).
+ */
+export const DumpContentsSchema = z.enum(['pg-custom', 'pg-plain', 'mysql-sql', 'redis-rdb']);
+export type DumpContents = z.infer<typeof DumpContentsSchema>;
 
 /**
  * What the uploaded file must be, per engine: what a dump backup's download gives for SQL
@@ -62,7 +79,11 @@ export const CreateImportRequestSchema = z
       }),
       compression: CompressionSchema.optional().meta({
         description:
-          'Compression of a dump (PostgreSQL, MySQL): detected from the first bytes when absent. RDB files are uploaded uncompressed',
+          'Compression of a dump (PostgreSQL, MySQL): detected from the first bytes when absent (gzip, zstd, or none). RDB files are uploaded uncompressed',
+      }),
+      multipart: z.boolean().optional().meta({
+        description:
+          'Upload in parts (S3 multipart) even below the size from which parts are used anyway (ADDONS_MULTIPART_THRESHOLD_BYTES, 5 GiB by default)',
       }),
     }),
     LiveImportRequestSchema,
@@ -76,6 +97,20 @@ export const StartImportRequestSchema = z
       description:
         "SHA-256 of the uploaded file (lower-case hex). When given, a file whose hash differs is refused and the addon's data is left as it was",
     }),
+    parts: z
+      .array(
+        z.strictObject({
+          partNumber: int32(1, MAX_UPLOAD_PARTS),
+          etag: text(128).meta({ description: 'The ETag header S3 answered the part PUT with' }),
+        }),
+      )
+      .min(1)
+      .max(MAX_UPLOAD_PARTS)
+      .optional()
+      .meta({
+        description:
+          'A multipart upload: every part with the ETag its PUT returned. The first start completes the upload with them; a retry after a failure needs them no more',
+      }),
   })
   .meta({ id: 'StartImportRequest' });
 export type StartImportRequest = z.infer<typeof StartImportRequestSchema>;
@@ -102,8 +137,12 @@ export const ImportSchema = z
     engine: EngineSchema,
     format: ImportFormatSchema,
     compression: CompressionSchema.nullable().meta({
-      description: 'Of a dump: as declared, else detected when the import starts; null for RDB files',
+      description:
+        'Of a dump: as declared, else detected when the import starts; null for an uncompressed dump and for RDB files',
     }),
+    contents: DumpContentsSchema.nullable()
+      .default(null)
+      .meta({ description: 'What the file holds, detected from its contents when the import starts' }),
     sizeBytes: int64(1).nullable().meta({
       description: 'The size declared at creation; the uploaded file must match it. Null for a live import',
     }),
@@ -129,16 +168,38 @@ export const ImportPageSchema = pageOf(ImportSchema, 'ImportPage');
 export const ImportUploadSchema = z
   .object({
     import: ImportSchema,
-    uploadUrl: z.url().max(8192).meta({
+    uploadUrl: z.url().max(8192).optional().meta({
       description:
-        'Presigned S3 PUT URL: send the file as the body, with exactly `sizeBytes` as Content-Length',
+        'Presigned S3 PUT URL: send the file as the body, with exactly `sizeBytes` as Content-Length. Absent for a multipart upload',
     }),
+    multipart: z
+      .object({
+        partSizeBytes: int64(1).meta({ description: 'Every part but the last has exactly this size' }),
+        parts: z
+          .array(
+            z.object({
+              partNumber: int32(1, MAX_UPLOAD_PARTS),
+              sizeBytes: int64(1),
+              url: z.url().max(8192).meta({
+                description:
+                  'Presigned S3 UploadPart URL: PUT bytes [(partNumber-1)*partSizeBytes, +sizeBytes) of the file, keep the ETag response header',
+              }),
+            }),
+          )
+          .max(MAX_UPLOAD_PARTS),
+      })
+      .optional()
+      .meta({
+        description:
+          'A multipart upload: PUT each part to its URL (in any order, in parallel), then start the import with the parts and their ETags',
+      }),
     uploadHeaders: z
       .record(text(64), text(256))
       .meta({ description: 'Headers the PUT must carry (they are part of the signature)' }),
     expiresAt: TimestampSchema.meta({ description: 'When the upload URL stops working' }),
   })
   .meta({ id: 'ImportUpload' });
+export type ImportUpload = z.infer<typeof ImportUploadSchema>;
 
 /** What creating a live import answers: the import, to be started (no upload URL). */
 export const LiveImportCreatedSchema = z.object({ import: ImportSchema }).meta({ id: 'LiveImportCreated' });

@@ -32,6 +32,10 @@ export const JobSpecSchema = z.discriminatedUnion('kind', [
     ...JobTargetFields,
     /** Absent for an uploaded file whose SHA-256 the user did not give: then only its size is checked. */
     expectedSha256: z.string().optional(),
+    /** An uploaded file may also be uncompressed. */
+    compression: z.enum([...CompressionSchema.options, 'none']),
+    /** What an uploaded file holds, detected from its contents; absent for a dump backup. */
+    format: z.enum(['pg-custom', 'pg-plain', 'mysql-sql']).optional(),
   }),
   z.object({
     /**

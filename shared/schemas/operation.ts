@@ -1,12 +1,13 @@
 import * as z from 'zod';
 import { ErrorCodeSchema, IdTextSchema, int32, MessageSchema, text } from './bounds.ts';
 import { TimestampSchema } from './common.ts';
+import { BackupExportSchema } from './export.ts';
 
 export const OperationStatusSchema = z.enum(['pending', 'in-progress', 'completed', 'failed', 'aborted']);
 export type OperationStatus = z.infer<typeof OperationStatusSchema>;
 export const TERMINAL_STATUSES: readonly OperationStatus[] = ['completed', 'failed', 'aborted'];
 
-export const OperationTypeSchema = z.enum(['create', 'update', 'delete', 'backup', 'restore']);
+export const OperationTypeSchema = z.enum(['create', 'update', 'delete', 'backup', 'restore', 'export']);
 export type OperationType = z.infer<typeof OperationTypeSchema>;
 
 export const OperationSchema = z
@@ -24,6 +25,9 @@ export const OperationSchema = z
     }),
     pointInTime: TimestampSchema.optional().meta({
       description: 'Present on a point-in-time restore: the second the addon is restored to',
+    }),
+    export: BackupExportSchema.optional().meta({
+      description: 'Present on an export: the target bucket and key, and once completed the verified SHA-256',
     }),
     progress: z.object({
       step: text(128).meta({ description: 'The workflow step the operation is in' }),

@@ -143,7 +143,11 @@ export class ImportRestoreTasks {
     const [addon, record] = await this.addonAndImport(task);
     if (record.kind === 'live')
       return liveImportJob(this.launch, this.deps.liveImportNetwork, task, addon, record);
-    if (!record.compression) throw new ProviderError(`Import ${record.id} has no known compression`);
+    // Imports started before contents were detected were compressed custom-format dumps.
+    if (!record.compression && !record.contents) {
+      throw new ProviderError(`Import ${record.id} has no known compression`);
+    }
+    const format = record.contents === 'redis-rdb' ? undefined : (record.contents ?? undefined);
     return this.launch(
       {
         kind: 'restore',
@@ -153,7 +157,8 @@ export class ImportRestoreTasks {
         backupId: record.id,
         engine: addon.engine,
         artifact: record.object,
-        compression: record.compression,
+        compression: record.compression ?? 'none',
+        ...(format ? { format } : {}),
         // Verified when the user gave it; else the job checks the size S3 reports.
         ...(record.sha256 ? { expectedSha256: record.sha256 } : {}),
       },

@@ -11,15 +11,18 @@ import {
 import type { SnapshotDeleter, SnapshotProvider } from '../ports/engine-provider.ts';
 import type { SecretStore } from '../ports/secret-store.ts';
 import type { WorkflowStarter } from '../ports/workflow-starter.ts';
+import { type MultipartUploads, partSizeFor } from '../providers/import-multipart.ts';
 import type { ImportObjects } from '../providers/import-uploads.ts';
-import type { Compression } from '../schemas/backup.ts';
 import type { Engine, Target } from '../schemas/catalog.ts';
 import type { Page, PaginationQuery } from '../schemas/common.ts';
 import {
   type CreateImportRequest,
+  DEFAULT_MAX_UPLOAD_BYTES,
   type Import,
   type ImportFormat,
+  type ImportUpload,
   MAX_UPLOAD_BYTES,
+  SINGLE_PUT_MAX_BYTES,
   type StartImportRequest,
 } from '../schemas/import.ts';
 import { type Operation, TERMINAL_STATUSES } from '../schemas/operation.ts';
@@ -29,6 +32,7 @@ import { newId, nowIso } from '../util/ids.ts';
 import { userFacingMessage } from '../util/redact.ts';
 import { failOperationAndRelease, newOperation } from './addon-service.ts';
 import { checkLiveStartable, createLiveImport, forgetLiveSource } from './live-imports.ts';
+import { completeUpload, inspectUpload } from './upload-checks.ts';
 
 export interface ImportServiceDeps {
   store: AddonStore;
@@ -46,6 +50,16 @@ export interface ImportServiceDeps {
   /** Keeps a live import's connection string (never the store); without it live imports are a 422. */
   secrets?: SecretStore;
   /** The upload size quota, at most MAX_UPLOAD_BYTES (one presigned PUT). */
+  /**
+   * Multipart uploads (files above `multipartThresholdBytes`, or when asked); without them an
+   * upload is one presigned PUT, 5 GiB at most.
+   */
+  multipart?: MultipartUploads;
+  /** Files larger than this are uploaded in parts. Default 5 GiB (the most one PUT takes). */
+  multipartThresholdBytes?: number;
+  /** The preferred part size (raised for files that need more than 1,000 parts). Default 64 MiB. */
+  partSizeBytes?: number;
+  /** The upload size quota: DEFAULT_MAX_UPLOAD_BYTES by default, at most MAX_UPLOAD_BYTES. */
   maxUploadBytes?: number;
   /** How long an import can be started (and retried) after its creation. Default 24 h. */
   ttlMs?: number;
@@ -53,15 +67,14 @@ export interface ImportServiceDeps {
 }
 
 /** What the API shows of an import record. */
-export const toImport = ({ object: _object, snapshotId: _snapshotId, ...record }: ImportRecord): Import =>
-  record;
+export const toImport = ({
+  object: _object,
+  snapshotId: _snapshotId,
+  uploadId: _uploadId,
+  uploadParts: _uploadParts,
+  ...record
+}: ImportRecord): Import => record;
 
-type UploadCreated = {
-  import: Import;
-  uploadUrl: string;
-  uploadHeaders: Record<string, string>;
-  expiresAt: string;
-};
 type LiveCreated = { import: Import };
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -82,16 +95,6 @@ const FORMATS: Record<Engine, ImportFormat | undefined> = {
   mongodb: undefined,
 };
 
-/** The compression a file's first bytes show (zstd and gzip frames have magic numbers). */
-export const sniffCompression = (head: Buffer): Compression | undefined => {
-  if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
-  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
-  return undefined;
-};
-
-/** Whether the bytes start like an RDB file: `REDIS` then a four-digit format version. */
-export const looksLikeRdb = (head: Buffer): boolean => /^REDIS\d{4}$/.test(head.toString('latin1', 0, 9));
-
 /**
  * Imports: a file the user uploads (to a presigned URL), then restores into a running addon,
  * replacing its data all or nothing through the restore workflow (the import is the restore's
@@ -103,7 +106,8 @@ export class ImportService {
 
   constructor(private readonly deps: ImportServiceDeps) {
     this.now = deps.now ?? (() => new Date());
-    this.maxUploadBytes = Math.min(deps.maxUploadBytes ?? MAX_UPLOAD_BYTES, MAX_UPLOAD_BYTES);
+    const ceiling = deps.multipart ? MAX_UPLOAD_BYTES : SINGLE_PUT_MAX_BYTES;
+    this.maxUploadBytes = Math.min(deps.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES, ceiling);
   }
 
   private checkCapability(addon: AddonRecord): ImportFormat {
@@ -122,17 +126,17 @@ export class ImportService {
     projectId: string,
     addonId: string,
     request: Extract<CreateImportRequest, { kind: 'upload' }>,
-  ): Promise<UploadCreated>;
+  ): Promise<ImportUpload>;
   create(
     projectId: string,
     addonId: string,
     request: CreateImportRequest,
-  ): Promise<UploadCreated | LiveCreated>;
+  ): Promise<ImportUpload | LiveCreated>;
   async create(
     projectId: string,
     addonId: string,
     request: CreateImportRequest,
-  ): Promise<UploadCreated | LiveCreated> {
+  ): Promise<ImportUpload | LiveCreated> {
     const addon = await this.deps.store.getAddon(projectId, addonId);
     if (request.kind === 'live') {
       const expiresAt = new Date(this.now().getTime() + (this.deps.ttlMs ?? DAY_MS)).toISOString();
@@ -154,6 +158,16 @@ export class ImportService {
         { path: 'body.compression', message: 'is not taken for Redis imports' },
       ]);
     }
+    const threshold = Math.min(
+      this.deps.multipartThresholdBytes ?? SINGLE_PUT_MAX_BYTES,
+      SINGLE_PUT_MAX_BYTES,
+    );
+    const multipart = request.multipart === true || request.sizeBytes > threshold;
+    if (multipart && !this.deps.multipart) {
+      throw new UnsupportedError('Multipart uploads are not available on this deployment', [
+        { path: 'body.multipart', message: 'is not supported here' },
+      ]);
+    }
     const importId = newId('imp');
     const record: ImportRecord = {
       id: importId,
@@ -164,6 +178,7 @@ export class ImportService {
       engine: addon.engine,
       format,
       compression: request.compression ?? null,
+      contents: null,
       sizeBytes: request.sizeBytes,
       source: null,
       sha256: null,
@@ -176,6 +191,21 @@ export class ImportService {
       object: this.deps.uploads.objectFor({ projectId, addonId, importId }),
       snapshotId: null,
     };
+    if (multipart && this.deps.multipart) {
+      const partSizeBytes = partSizeFor(request.sizeBytes, this.deps.partSizeBytes ?? 64 * 1024 ** 2);
+      const upload = await this.deps.multipart.create(record.object, request.sizeBytes, partSizeBytes);
+      await this.deps.imports.putImport({
+        ...record,
+        uploadId: upload.uploadId,
+        uploadParts: upload.parts.length,
+      });
+      return {
+        import: toImport(record),
+        uploadHeaders: {},
+        multipart: { partSizeBytes, parts: upload.parts },
+        expiresAt: upload.expiresAt,
+      };
+    }
     await this.deps.imports.putImport(record);
     const link = await this.deps.uploads.uploadUrl(record.object, request.sizeBytes);
     return {
@@ -202,49 +232,6 @@ export class ImportService {
     await this.deps.store.getAddon(projectId, addonId);
     const result = await this.deps.imports.listImports(projectId, addonId, page);
     return { items: result.items.map(toImport), nextCursor: result.nextCursor };
-  }
-
-  /** What the uploaded file is, checked before the addon is locked: its size, compression or RDB header. */
-  private async inspectUpload(record: ImportRecord): Promise<Compression | null> {
-    const size = await this.deps.uploads.size(record.object);
-    if (size === undefined) {
-      throw new ConflictError(
-        `Nothing was uploaded for import ${record.id} yet: PUT the file to its upload URL first`,
-        {
-          field: 'upload',
-        },
-      );
-    }
-    if (size !== record.sizeBytes) {
-      throw new UnsupportedError(
-        `The uploaded file is ${size} bytes, the import declared ${record.sizeBytes}`,
-        [{ path: 'sizeBytes', message: `declared ${record.sizeBytes}, uploaded ${size}` }],
-      );
-    }
-    const head = await this.deps.uploads.head(record.object, 16);
-    if (record.format === 'redis-rdb') {
-      if (!looksLikeRdb(head)) {
-        throw new UnsupportedError(
-          'The uploaded file is not an RDB file (it does not start with REDIS and a version)',
-          [{ path: 'upload', message: 'is not an RDB file' }],
-        );
-      }
-      return null;
-    }
-    const detected = sniffCompression(head);
-    if (!detected) {
-      throw new UnsupportedError(
-        `The uploaded file is neither zstd nor gzip compressed: upload the ${engineFacts(record.engine).catalog.displayName} dump as a dump backup's download gives it`,
-        [{ path: 'upload', message: 'is not zstd or gzip compressed' }],
-      );
-    }
-    if (record.compression && record.compression !== detected) {
-      throw new UnsupportedError(
-        `The import declared ${record.compression}, the uploaded file is ${detected}`,
-        [{ path: 'compression', message: `declared ${record.compression}, the file is ${detected}` }],
-      );
-    }
-    return detected;
   }
 
   /**
@@ -280,7 +267,10 @@ export class ImportService {
       });
     }
     await checkLiveStartable(this.deps, record);
-    const compression = record.kind === 'live' ? null : await this.inspectUpload(record);
+    const { compression, contents } =
+      record.kind === 'live'
+        ? { compression: null, contents: null }
+        : await inspectUpload(this.deps, await completeUpload(this.deps, record, request));
     const operation: Operation = { ...newOperation('restore', projectId, addonId), importId };
     await this.deps.store.beginOperation(addon, operation, 'restoring');
     let started: ImportRecord;
@@ -291,6 +281,7 @@ export class ImportService {
           status: 'importing',
           operationId: operation.id,
           compression,
+          contents,
           sha256: request.sha256 ?? null,
           error: null,
           startedAt: nowIso(),

@@ -63,6 +63,7 @@ export const createLiveImport = async (
     engine: addon.engine,
     format: LIVE_FORMATS[addon.engine] as ImportFormat,
     compression: null,
+    contents: null,
     sizeBytes: null,
     source: liveSourceOf(source),
     sha256: null,

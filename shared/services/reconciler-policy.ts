@@ -15,11 +15,12 @@ const MINUTE = 60_000;
  *   restore can take more than an hour.
  * - backup/restore: the dump or restore job may run for 24 hours (`TimeoutSeconds` 86400 of
  *   the RunJob state), and a snapshot wait is 240 checks 30 s apart.
+ * - export: one Lambda task of at most 15 minutes, retried a few times.
  * - local: engines are processes that start in a second; jobs still get their 24 hours.
  */
 export const DEFAULT_DEADLINE_MINUTES: Record<Target, Record<OperationType, number>> = {
-  aws: { create: 4 * 60, update: 4 * 60, delete: 4 * 60, backup: 26 * 60, restore: 26 * 60 },
-  local: { create: 30, update: 30, delete: 30, backup: 25 * 60, restore: 25 * 60 },
+  aws: { create: 4 * 60, update: 4 * 60, delete: 4 * 60, backup: 26 * 60, restore: 26 * 60, export: 2 * 60 },
+  local: { create: 30, update: 30, delete: 30, backup: 25 * 60, restore: 25 * 60, export: 2 * 60 },
 };
 
 export interface ReconcilerSettings {
@@ -83,6 +84,7 @@ export const addonStatusAfter = (operation: Pick<Operation, 'type' | 'status'>):
   switch (operation.type) {
     case 'backup':
     case 'restore':
+    case 'export':
       return 'running';
     case 'create':
     case 'update':

@@ -36,6 +36,8 @@ export const workflowInputFor = (operation: Operation): WorkflowRun => {
       }
       // A restore of an uploaded file: the import is the workflow's source (import-restore-tasks.ts).
       return { workflow: 'restore-addon', input: { ...ref, backupId: operation.importId ?? backupId() } };
+    case 'export':
+      return { workflow: 'export-backup', input: { ...ref, backupId: backupId() } };
     case 'update':
       throw new UnresumableOperationError(`Operation ${operation.id}: no workflow carries update operations`);
     default: {

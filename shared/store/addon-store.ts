@@ -369,7 +369,7 @@ export class AddonStore {
     projectId: string,
     operationId: string,
     patch: Partial<
-      Pick<Operation, 'status' | 'progress' | 'error' | 'message' | 'startedAt' | 'completedAt'>
+      Pick<Operation, 'status' | 'progress' | 'error' | 'message' | 'startedAt' | 'completedAt' | 'export'>
     >,
   ): Promise<Operation> {
     // An error longer than the API schema allows would make the operation unreadable.

@@ -18,6 +18,10 @@ export interface ImportRecord extends Import {
   object: { bucket: string; key: string };
   /** The provider snapshot the file becomes before it is restored (Redis), once made. */
   snapshotId: string | null;
+  /** The S3 multipart upload the file arrives by, until it is completed (null: one presigned PUT). */
+  uploadId?: string | null;
+  /** How many parts that multipart upload was cut into. */
+  uploadParts?: number | null;
 }
 
 /**
@@ -38,6 +42,8 @@ const toImport = (item: Record<string, unknown>): ImportRecord => ({
   ...ImportSchema.parse(item),
   object: item.object as ImportRecord['object'],
   snapshotId: (item.snapshotId as string | undefined) ?? null,
+  uploadId: (item.uploadId as string | undefined) ?? null,
+  uploadParts: (item.uploadParts as number | undefined) ?? null,
 });
 
 export class ImportStore {

@@ -120,8 +120,8 @@ describe('imports into PostgreSQL addons', () => {
   }, 240_000);
 
   it('refuses, naming the field, a file that is not what the import declared', async () => {
-    const text = Buffer.from('SELECT 1; -- not compressed\n');
-    const plain = await upload(target.addonId, text);
+    const binary = Buffer.from([0x50, 0x4b, 0x03, 0x04, 0, 0, 0, 8, 1, 2]);
+    const plain = await upload(target.addonId, binary);
     const start = await api('POST', `${addonPath(target.addonId)}/imports/${plain.id}/start`, { body: {} });
     expect(start.status).toBe(422);
     expect(start.body.errors.map((issue: { path: string }) => issue.path)).toEqual(['upload']);

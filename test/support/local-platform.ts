@@ -11,16 +11,16 @@ type Api = ReturnType<typeof client>;
 /**
  * One `npm start` platform for a whole e2e file, on its own data directory (`addons-e2e-<name>-`):
  * started before the file's tests, interrupted and its data (engine OS users included) removed
- * after them. Returns the API client, usable once the tests run.
+ * after them, with `env` added to its environment. Returns the API client, usable once the tests run.
  */
-export const localPlatformForFile = (name: string, token: string): Api => {
+export const localPlatformForFile = (name: string, token: string, env: Record<string, string> = {}): Api => {
   let dataDir: string | undefined;
   let platform: PlatformProcess | undefined;
   let started: Api | undefined;
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), `addons-e2e-${name}-`));
-    platform = await startPlatformProcess({ ADDONS_DATA_DIR: dataDir, ADDONS_TOKEN: token });
+    platform = await startPlatformProcess({ ...env, ADDONS_DATA_DIR: dataDir, ADDONS_TOKEN: token });
     started = client(platform.url, token);
   }, 120_000);
 

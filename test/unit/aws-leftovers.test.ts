@@ -151,6 +151,7 @@ describe('Step Functions executions', () => {
         'delete-addon': 'arn:aws:states:eu-west-1:1:stateMachine:d',
         'backup-addon': 'arn:aws:states:eu-west-1:1:stateMachine:b',
         'restore-addon': 'arn:aws:states:eu-west-1:1:stateMachine:r',
+        'export-backup': 'arn:aws:states:eu-west-1:1:stateMachine:e',
       },
     });
 

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { gzipSync } from 'node:zlib';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -6,7 +7,9 @@ import type { SnapshotProvider } from '#shared/ports/engine-provider.ts';
 import type { ImportObjects } from '#shared/providers/import-uploads.ts';
 import type { JobSpec } from '#shared/schemas/job.ts';
 import { BackupWorkflowTasks } from '#shared/services/backup-workflow-tasks.ts';
-import { ImportService, looksLikeRdb, sniffCompression } from '#shared/services/import-service.ts';
+import { sniffCompression } from '#shared/services/import-contents.ts';
+import { ImportService } from '#shared/services/import-service.ts';
+import { looksLikeRdb } from '#shared/services/upload-checks.ts';
 import type { AddonRecord } from '#shared/store/addon-store.ts';
 import { ImportStore } from '#shared/store/import-store.ts';
 import { newId } from '#shared/util/ids.ts';
@@ -39,7 +42,8 @@ class MemoryObjects implements ImportObjects {
   }
 }
 
-const ZSTD_FRAME = Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x00]);
+/** A custom-format archive's start, compressed by the real zstd (the service decompresses its head). */
+const ZSTD_FRAME = spawnSync('zstd', ['-q', '-c'], { input: Buffer.from('PGDMP\x01\x0e\x00') }).stdout;
 const RDB = Buffer.concat([Buffer.from('REDIS0010'), Buffer.from([0xfa, 0x09]), Buffer.from('redis-ver')]);
 
 let env: Awaited<ReturnType<typeof startTestStore>>;
@@ -138,6 +142,7 @@ describe('ImportService', () => {
     expect(started).toMatchObject({
       status: 'importing',
       compression: 'gzip',
+      contents: 'pg-plain',
       sha256: null,
       operationId: op.id,
     });
@@ -173,8 +178,20 @@ describe('ImportService', () => {
     await expect(service.start('proj-i', addon.id, declared.id, {})).rejects.toMatchObject({
       issues: [{ path: 'compression' }],
     });
-    const plain = await uploaded(addon, Buffer.from('SELECT 1;'));
-    await expect(service.start('proj-i', addon.id, plain.id, {})).rejects.toMatchObject({
+    const mysqlDump = await uploaded(addon, gzipSync('-- MariaDB dump 10.19\nCREATE TABLE `t` (id int);\n'));
+    await expect(service.start('proj-i', addon.id, mysqlDump.id, {})).rejects.toMatchObject({
+      message: /MySQL dump/,
+      issues: [{ path: 'upload' }],
+    });
+    const binary = await uploaded(addon, Buffer.from([1, 2, 3, 0, 4, 5]));
+    await expect(service.start('proj-i', addon.id, binary.id, {})).rejects.toMatchObject({
+      issues: [{ path: 'upload' }],
+    });
+    const broken = gzipSync('SELECT 1;');
+    broken.fill(0xff, 10);
+    const corrupted = await uploaded(addon, broken);
+    await expect(service.start('proj-i', addon.id, corrupted.id, {})).rejects.toMatchObject({
+      message: /corrupted/,
       issues: [{ path: 'upload' }],
     });
     expect((await env.store.getAddon('proj-i', addon.id)).currentOperationId).toBeNull();
@@ -315,6 +332,7 @@ describe('the restore workflow with an import as its source', () => {
       kind: 'restore',
       backupId: created.id,
       compression: 'zstd',
+      format: 'pg-custom',
       artifact: { key: `imports/proj-i/${addon.id}/${created.id}` },
     });
     expect(spec).not.toHaveProperty('expectedSha256');

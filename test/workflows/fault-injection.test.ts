@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,10 +15,12 @@ import { ProviderError } from '#shared/errors.ts';
 import type { RestoreState, SnapshotProvider, SnapshotState } from '#shared/ports/engine-provider.ts';
 import { WORKFLOWS, type WorkflowRun, type WorkflowStarter } from '#shared/ports/workflow-starter.ts';
 import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
+import { BackupExporter } from '#shared/providers/backup-export.ts';
 import { FileSecretStore } from '#shared/providers/local/file-secret-store.ts';
 import { JobSpecSchema } from '#shared/schemas/job.ts';
 import { AddonService } from '#shared/services/addon-service.ts';
 import { BackupService } from '#shared/services/backup-service.ts';
+import { ExportService } from '#shared/services/export-service.ts';
 import { PitrService } from '#shared/services/pitr-service.ts';
 import type { BackupStore } from '#shared/store/backup-store.ts';
 import { engineAdapters, snapshotDeleters } from '../support/backups.ts';
@@ -44,6 +47,9 @@ import {
 const RUN_TASK = 'arn:aws:states:::ecs:runTask.sync';
 const LAMBDA = LOCAL_SUBSTITUTIONS.WorkflowTaskFunctionArn as string;
 const BUCKET = 'fault-backups';
+/** The user's bucket exports copy into. */
+const EXPORT_BUCKET = 'fault-exports';
+const FAKE_DUMP_SHA256 = createHash('sha256').update('PGDMP fake dump').digest('hex');
 
 /**
  * Snapshots as a set that createSnapshot adds to and deleteSnapshot removes from; a restore
@@ -102,6 +108,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'addons-faults-'));
   s3 = await startS3(dir);
   await ensureBucket(s3.client, BUCKET);
+  await ensureBucket(s3.client, EXPORT_BUCKET);
   backupStore = store.backups;
   artifacts = new BackupArtifacts({ client: s3.client, bucket: BUCKET });
 });
@@ -155,6 +162,11 @@ const startWorld = (plan: FaultPlan) => {
       jobs,
       target: 'local',
     },
+    exports: {
+      store: store.store,
+      backups: backupStore,
+      exporter: new BackupExporter({ client: s3.client }),
+    },
     retirement: {
       store: store.store,
       backups: backupStore,
@@ -178,7 +190,8 @@ const startWorld = (plan: FaultPlan) => {
       await put(spec.artifact.key, 'PGDMP fake dump');
       await put(
         spec.resultKey,
-        JSON.stringify({ sizeBytes: 15, sha256: 'f'.repeat(64), compression: spec.compression }),
+        // The dump's real SHA-256: an export checks its copy against it.
+        JSON.stringify({ sizeBytes: 15, sha256: FAKE_DUMP_SHA256, compression: spec.compression }),
       );
     }
     return {};
@@ -227,9 +240,11 @@ const startWorld = (plan: FaultPlan) => {
     snapshotDeleters: snapshotDeleters(snapshots),
     target: 'local',
   });
+  const exports = new ExportService({ store: store.store, backups: backupStore, workflows, target: 'local' });
   return {
     projectId,
     provider,
+    exports,
     snapshots,
     secretsDir,
     schedules: running,
@@ -316,6 +331,10 @@ const startFaulted = async (world: World, plan: FaultPlan): Promise<string> => {
   await world.idle();
   expect((await backupStore.getBackup(world.projectId, taken.backup.id)).status).toBe('completed');
   plan.armed = true;
+  if (workflow === 'export-backup') {
+    const request = { bucket: EXPORT_BUCKET };
+    return (await world.exports.start(world.projectId, addonId, taken.backup.id, request)).operation.id;
+  }
   return (await world.backups.restore(world.projectId, addonId, taken.backup.id)).operation.id;
 };
 

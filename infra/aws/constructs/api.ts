@@ -256,6 +256,7 @@ export class Api extends Construct {
         BACKUP_BUCKET: backups.bucket.bucketName,
         BACKUP_ADDON_STATE_MACHINE_ARN: workflows.stateMachine('backup-addon').stateMachineArn,
         RESTORE_ADDON_STATE_MACHINE_ARN: workflows.stateMachine('restore-addon').stateMachineArn,
+        EXPORT_BACKUP_STATE_MACHINE_ARN: workflows.stateMachine('export-backup').stateMachineArn,
         SCHEDULE_GROUP_NAME: schedules.groupName,
         SCHEDULE_TARGET_ARN: schedules.runBackup.function.functionArn,
         SCHEDULE_ROLE_ARN: schedules.schedulerRole.roleArn,
@@ -279,7 +280,7 @@ export class Api extends Construct {
     data.grantConnectionDetails(credentials, 'read');
     data.grantStore(operations, ['GetItem', 'Query']);
     data.grantStore(backupsFunction, ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem']);
-    for (const workflow of ['backup-addon', 'restore-addon'] as const) {
+    for (const workflow of ['backup-addon', 'restore-addon', 'export-backup'] as const) {
       workflows.stateMachine(workflow).grantStartExecution(backupsFunction);
     }
     // An abort stops the backup's execution (which stops its job).

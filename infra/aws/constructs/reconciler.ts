@@ -70,6 +70,7 @@ export class Reconciler extends Construct {
         DELETE_ADDON_STATE_MACHINE_ARN: machine('delete-addon'),
         BACKUP_ADDON_STATE_MACHINE_ARN: machine('backup-addon'),
         RESTORE_ADDON_STATE_MACHINE_ARN: machine('restore-addon'),
+        EXPORT_BACKUP_STATE_MACHINE_ARN: machine('export-backup'),
         OPERATION_DEADLINES: props.operationDeadlines,
       },
       // Listing every resource and checking each owner: minutes at worst, far below the hour.

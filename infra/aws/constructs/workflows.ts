@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Annotations, Duration, Fn, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
@@ -94,8 +95,9 @@ export class Workflows extends Construct {
         SCHEDULE_GROUP_NAME: scheduleGroupNameOf(this),
         BACKUP_GRACE_DAYS: props.backupGraceDays ?? DEFAULT_BACKUP_GRACE_DAYS,
       },
-      // Each step is a few AWS calls; the ASL gives every Task 120 s before it times out.
-      timeout: Duration.seconds(60),
+      // Each step is a few AWS calls, bounded by its ASL TimeoutSeconds (120 s for most); the
+      // export step copies a backup to a user's bucket and reads the copy back, up to 15 minutes.
+      timeout: Duration.minutes(15),
       memorySize: 512,
       logRetention: retention,
     });
@@ -108,6 +110,23 @@ export class Workflows extends Construct {
     // A completed import deletes its uploaded file; a Redis import on ElastiCache copies it first
     // (CopyObject reads the source: GetObject and the key's Decrypt).
     backups.grantImports(this.taskFunction, ['GetObject', 'DeleteObject']);
+    // Exports: the copy is written into (and read back from) a bucket the user owns, in another
+    // account, whose bucket policy grants this role `<projectId>/*`: cross-account access needs
+    // both that policy and this identity policy. Bucket names are the user's, known only at run
+    // time, so the resource is every bucket, but never one of this account's (s3:ResourceAccount):
+    // the platform's own buckets cannot be written through an export.
+    this.taskFunction.function.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['s3:PutObject', 's3:GetObject'],
+        resources: [`arn:${Stack.of(this).partition}:s3:::*/*`],
+        conditions: { StringNotEquals: { 's3:ResourceAccount': Stack.of(this).account } },
+      }),
+    );
+    acknowledgeNag(
+      this.taskFunction,
+      'IAM5[Resource::arn:<AWS::Partition>:s3:::*/*]',
+      "Backup exports write to users' own buckets, named at run time in other accounts (their bucket policies decide); the condition s3:ResourceAccount != this account keeps the platform's buckets out",
+    );
 
     this.substitutions = { WorkflowTaskFunctionArn: this.taskFunction.function.functionArn };
 

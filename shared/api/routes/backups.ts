@@ -9,6 +9,7 @@ import {
   UpdateBackupRequestSchema,
 } from '../../schemas/backup.ts';
 import { PaginationQuerySchema, ProjectPathSchema } from '../../schemas/common.ts';
+import { ExportBackupRequestSchema } from '../../schemas/export.ts';
 import { defineRoute } from '../route.ts';
 import { errors, problem } from './common.ts';
 
@@ -141,6 +142,30 @@ export const backupsRoutes = {
       ...errors,
       409: problem('The backup is not completed, or another operation is in flight'),
       422: problem('The backup belongs to another addon or to a newer major version'),
+    },
+  }),
+  exportBackup: defineRoute({
+    operationId: 'exportBackup',
+    method: 'post',
+    path: '/v1/projects/{projectId}/addons/{addonId}/backups/{backupId}/export',
+    summary:
+      "Copy a completed backup's file to your S3 bucket, under `<projectId>/`, and check the copy's SHA-256",
+    tags: ['backups'],
+    fn: 'backups',
+    auth: true,
+    idempotent: true,
+    params: BackupPathSchema,
+    body: ExportBackupRequestSchema,
+    responses: {
+      202: {
+        description: 'Accepted: poll the operation; its `export` says where the copy went and its SHA-256',
+        schema: BackupWithOperationSchema,
+      },
+      ...errors,
+      409: problem('The backup has not completed'),
+      422: problem(
+        'A storage-level snapshot (the engine has no snapshotDownload), or a backup without a file',
+      ),
     },
   }),
 } as const;

@@ -48,7 +48,7 @@ export const mysql: EngineFacts = {
     },
     notes: {
       aws: [
-        'Read replicas, point-in-time restore and public access are not available for MySQL addons yet.',
+        'Read replicas and public access are not available for MySQL addons yet.',
         'The connection details are those of the RDS master user, which has privileges on every database of the instance.',
       ],
       local: [

@@ -1,6 +1,6 @@
 import { ProviderError, TransientError } from '../../errors.ts';
 import type { Credentials } from '../../schemas/addon.ts';
-import type { DumpCommand, DumpTool, RestorePlan, ServerInfo } from '../dump-tool.ts';
+import type { DumpCommand, DumpTool, RestorePlan, RestorePlanOptions, ServerInfo } from '../dump-tool.ts';
 import { inspectServer, libpqEnv, resolvePgTool } from './postgres.ts';
 import { restorePrelude } from './restore-prelude.ts';
 
@@ -67,9 +67,13 @@ export class PostgresDumpTool implements DumpTool {
   async prepareRestore(
     connection: Credentials,
     server: ServerInfo,
-    options: { applicationName: string; restoreId: string; lockTimeoutMs: number },
+    options: RestorePlanOptions,
   ): Promise<RestorePlan> {
     const major = Number(server.major);
+    if (options.format === 'mysql-sql') {
+      throw new ProviderError('A MySQL dump cannot be restored into PostgreSQL', 'UnsupportedFormat');
+    }
+    if (options.format === 'pg-plain') return this.plainRestore(connection, major, options);
     const [pgRestore, psql] = await Promise.all([
       resolvePgTool('pg_restore', major, this.binDir),
       resolvePgTool('psql', major, this.binDir),
@@ -100,6 +104,33 @@ export class PostgresDumpTool implements DumpTool {
       // Should pg_restore ever put its COMMIT elsewhere, the restore fails rather than commit
       // unverified data.
       heldTail: { bytes: HELD_SCRIPT_BYTES, isComplete: (tail) => /^COMMIT;$/m.test(tail) },
+    };
+  }
+
+  /**
+   * An uploaded SQL script (a plain-format dump): psql runs it straight after the prelude, inside
+   * the prelude's transaction, and the COMMIT the pipeline appends once the file is verified ends
+   * it. A script that fails (ON_ERROR_STOP) or is cut short is rolled back as a whole. A script
+   * with transaction control of its own (COMMIT, ROLLBACK) or `\connect` steps outside that
+   * transaction: dumps of one database have neither.
+   */
+  private async plainRestore(
+    connection: Credentials,
+    major: number,
+    options: RestorePlanOptions,
+  ): Promise<RestorePlan> {
+    const psql = await resolvePgTool('psql', major, this.binDir);
+    return {
+      toolVersion: psql.version,
+      filters: [],
+      loader: {
+        tool: psql,
+        args: ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--no-password'],
+        env: libpqEnv(connection, options.applicationName),
+      },
+      prelude: restorePrelude(options.lockTimeoutMs),
+      // Nothing to recognise at the end of a user's script: the COMMIT is ours.
+      heldTail: { bytes: HELD_SCRIPT_BYTES, isComplete: () => true, epilogue: '\n;\nCOMMIT;\n' },
     };
   }
 

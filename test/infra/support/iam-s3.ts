@@ -18,9 +18,18 @@ const objectArn = (bucket: unknown, key: unknown) =>
 export const s3Permissions = (
   call: AwsCall,
   env: CallEnvironment,
-  permission: PermissionOf,
+  basePermission: PermissionOf,
 ): Permission[] => {
   const { input } = call;
+  // Every S3 request carries the account of the bucket it acts on (s3:ResourceAccount).
+  const permission: PermissionOf = (action, resource, context = {}) => {
+    const bucket = resource.startsWith(`arn:${FAKE_ENV.partition}:s3:::`)
+      ? resource.slice(`arn:${FAKE_ENV.partition}:s3:::`.length).split('/')[0]
+      : undefined;
+    if (bucket === undefined) return basePermission(action, resource, context);
+    const account = env.foreignBuckets?.[bucket] ?? FAKE_ENV.account;
+    return basePermission(action, resource, { 's3:ResourceAccount': account, ...context });
+  };
   const action = `s3:${call.command}`;
   const object = objectArn(input.Bucket, input.Key);
   const key = env.bucketKeyArn;

@@ -45,6 +45,8 @@ export interface CallEnvironment {
   bucketKeyArn?: string;
   /** Key of the addons' storage (a restored instance is encrypted with it through a grant). */
   storageKeyArn?: string;
+  /** Buckets of other accounts (users' export buckets): bucket -> account. Others are the stack's. */
+  foreignBuckets?: Record<string, string>;
 }
 
 const arn = (service: string, resource: string) =>
@@ -403,6 +405,9 @@ const conditionHolds = (
       case 'StringLike':
       case 'ArnLike':
         return typeof actual === 'string' && like(actual);
+      // True when the key is absent, as AWS evaluates a negated operator.
+      case 'StringNotEquals':
+        return typeof actual !== 'string' || !equals(actual);
       case 'StringEqualsIfExists':
         return actual === undefined || (typeof actual === 'string' && equals(actual));
       // Every value of a multi-valued key matches; true when the request has none (AWS semantics).

@@ -164,7 +164,13 @@ export const startAwsWorkflowWorld = async () => {
   const taskFunctionArn = String(resolveIntrinsics({ 'Fn::GetAtt': [taskFunctionId, 'Arn'] }, json));
 
   const definitions: Partial<Record<WorkflowName, StateMachineDefinition>> = {};
-  for (const workflow of ['provision-addon', 'delete-addon', 'backup-addon', 'restore-addon'] as const) {
+  for (const workflow of [
+    'provision-addon',
+    'delete-addon',
+    'backup-addon',
+    'restore-addon',
+    'export-backup',
+  ] as const) {
     const machineId = logicalIdOf(synthesized, stack.workflows.stateMachine(workflow));
     const substitutions = resolveIntrinsics(
       json.Resources[machineId]?.Properties?.DefinitionSubstitutions,
