@@ -10,7 +10,7 @@ import { nowIso } from '../util/ids.ts';
 import type { BackupTask } from './backup-workflow-tasks.ts';
 import { importPathOf } from './import-service.ts';
 import { forgetLiveSource, liveImportJob } from './live-imports.ts';
-import { discardOrFollowRestore, judgeRestore } from './restore-endpoint.ts';
+import { discardOrFollowRestore, finishRestoreOperation, judgeRestore } from './restore-endpoint.ts';
 import { failureReason } from './workflow-tasks.ts';
 
 /** The restore actions; an import-sourced restore runs each of them here. */
@@ -220,21 +220,7 @@ export class ImportRestoreTasks {
     return this.finish(task, reason);
   }
 
-  private async finish(task: RestoreTask, reason: { code: string; message: string } | null) {
-    const addon = await this.deps.store.findAddon(task.projectId, task.addonId);
-    if (addon?.currentOperationId === task.operationId) {
-      await this.deps.store.updateAddonForOperation(
-        addon,
-        task.operationId,
-        { status: 'running' },
-        { release: true },
-      );
-    }
-    await this.deps.store.updateOperation(task.projectId, task.operationId, {
-      status: reason ? 'failed' : 'completed',
-      completedAt: nowIso(),
-      ...(reason ? { error: reason } : { progress: { step: 'completed', percent: 100 } }),
-    });
-    return reason ? { failed: true, reason } : {};
+  private finish(task: RestoreTask, reason: { code: string; message: string } | null) {
+    return finishRestoreOperation(this.deps.store, task, reason);
   }
 }

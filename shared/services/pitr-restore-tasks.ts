@@ -5,7 +5,7 @@ import type { SecretStore } from '../ports/secret-store.ts';
 import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
 import { nowIso } from '../util/ids.ts';
 import type { BackupTask } from './backup-workflow-tasks.ts';
-import { discardOrFollowRestore, judgeRestore } from './restore-endpoint.ts';
+import { discardOrFollowRestore, finishRestoreOperation, judgeRestore } from './restore-endpoint.ts';
 import { failureReason } from './workflow-tasks.ts';
 
 /** The restore actions a point-in-time restore runs (restore-addon.asl.json's point-in-time path). */
@@ -144,21 +144,7 @@ export class PitrRestoreTasks {
     );
   }
 
-  private async finish(task: PitrTask, reason: { code: string; message: string } | null) {
-    const addon = await this.deps.store.findAddon(task.projectId, task.addonId);
-    if (addon?.currentOperationId === task.operationId) {
-      await this.deps.store.updateAddonForOperation(
-        addon,
-        task.operationId,
-        { status: 'running' },
-        { release: true },
-      );
-    }
-    await this.deps.store.updateOperation(task.projectId, task.operationId, {
-      status: reason ? 'failed' : 'completed',
-      completedAt: nowIso(),
-      ...(reason ? { error: reason } : { progress: { step: 'completed', percent: 100 } }),
-    });
-    return reason ? { failed: true, reason } : {};
+  private finish(task: PitrTask, reason: { code: string; message: string } | null) {
+    return finishRestoreOperation(this.deps.store, task, reason);
   }
 }

@@ -2,6 +2,7 @@ import { ProviderError } from '../errors.ts';
 import type { EngineAdapters, RestoreState } from '../ports/engine-provider.ts';
 import type { SecretStore } from '../ports/secret-store.ts';
 import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
+import { nowIso } from '../util/ids.ts';
 import { connectionUri } from './credentials.ts';
 import { restoreCheck } from './restore-checks.ts';
 
@@ -89,4 +90,25 @@ export const judgeRestore = async (
   const check = restoreCheck(state, task, what);
   if (state.status === 'available' && state.endpoint) await moveAddon(deps, task, addon, state.endpoint);
   return check;
+};
+
+/**
+ * End a restore's operation, completed or failed with `reason`, and give the addon back (running,
+ * unlocked) if this operation still holds it: the last step of every kind of restore.
+ */
+export const finishRestoreOperation = async (
+  store: AddonStore,
+  task: { projectId: string; addonId: string; operationId: string },
+  reason: { code: string; message: string } | null,
+): Promise<{ failed?: true; reason?: { code: string; message: string } }> => {
+  const addon = await store.findAddon(task.projectId, task.addonId);
+  if (addon?.currentOperationId === task.operationId) {
+    await store.updateAddonForOperation(addon, task.operationId, { status: 'running' }, { release: true });
+  }
+  await store.updateOperation(task.projectId, task.operationId, {
+    status: reason ? 'failed' : 'completed',
+    completedAt: nowIso(),
+    ...(reason ? { error: reason } : { progress: { step: 'completed', percent: 100 } }),
+  });
+  return reason ? { failed: true, reason } : {};
 };
