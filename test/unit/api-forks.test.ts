@@ -249,12 +249,33 @@ describe('POST .../addons with source (fork)', () => {
   });
 
   it('refuses a point in time where the engine has no pitr, naming body.source.pointInTime', async () => {
-    const { source } = await sourceWithBackups({ engine: 'mysql', version: '8.0' });
-    await expectProblem(
-      { engine: 'mysql', source: { addonId: source.id, pointInTime: '2026-01-01T00:00:00Z' } },
-      422,
-      'body.source.pointInTime',
+    // MySQL has point-in-time recovery on AWS (RDS) but not locally (binary logs are not archived).
+    const local = createAddonsHandler({
+      logger,
+      service: new AddonService({
+        store: env.store,
+        workflows: starter,
+        target: 'local',
+        forks: { backups: env.backups },
+      }),
+      idempotency: dynamoDbIdempotency({ client: env.dynamoClient, tableName: TEST_TABLE }),
+      cursors: testCursors(),
+    });
+    const { source } = await sourceWithBackups({ engine: 'mysql', version: '10.11' });
+    const response = await local(
+      apiEvent(routes.createAddon, {
+        pathParameters: { projectId: PROJECT },
+        body: {
+          name: uniqueName('fork'),
+          engine: 'mysql',
+          source: { addonId: source.id, pointInTime: '2026-01-01T00:00:00Z' },
+        },
+      }),
+      context(),
     );
+    expect(response.statusCode, JSON.stringify(json(response))).toBe(422);
+    expect(json(response).errors).toEqual([expect.objectContaining({ path: 'body.source.pointInTime' })]);
+    expect(json(response).detail).toMatch(/Point-in-time recovery is not available for MySQL/);
   });
 
   it('refuses to fork an engine without the fork capability', async () => {
