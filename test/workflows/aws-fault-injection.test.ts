@@ -3,6 +3,7 @@ import { EngineRegistry } from '#shared/engines/registry.ts';
 import { projectClientGroupName } from '#shared/providers/aws/addon-security-groups.ts';
 import { TAG_KEYS } from '#shared/providers/aws/tags.ts';
 import { JobSpecSchema } from '#shared/schemas/job.ts';
+import { ExportService } from '#shared/services/export-service.ts';
 import { PitrService } from '#shared/services/pitr-service.ts';
 import { createRequest, scheduleRecord } from '../support/fixtures.ts';
 import { type FaultCase, FaultPlan, faultCases } from './support/asl-faults.ts';
@@ -133,6 +134,15 @@ const runFaulted = async (plan: FaultPlan, projectId: string) => {
   await world.workflows.idle();
   expect((await world.backupStore.getBackup(projectId, taken.backup.id)).status).toBe('completed');
   plan.armed = true;
+  if (workflow === 'export-backup') {
+    const exports = new ExportService({
+      store: world.store,
+      backups: world.backupStore,
+      workflows: world.workflows,
+      target: 'aws',
+    });
+    return settle(exports.start(projectId, addon.id, taken.backup.id, { bucket: 'fault-exports' }));
+  }
   return settle(world.backupService.restore(projectId, addon.id, taken.backup.id));
 };
 
