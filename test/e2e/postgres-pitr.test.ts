@@ -14,9 +14,8 @@ import { type PlatformProcess, startPlatformProcess } from '../support/platform-
  * place to a second between two known writes (the first present, the second absent, every table
  * as it was), and the API's 422 and 409.
  *
- * ENABLING: this file runs by itself once the local catalog turns `pitr` on for PostgreSQL (the
- * pitr-local branch: WAL archiving). Until then the local target has no point-in-time recovery
- * and the suite is skipped. It is written against the port and the API (branch pitr-api).
+ * It runs where the local catalog offers `pitr` for PostgreSQL (WAL archiving, which needs
+ * pg_waldump: `.ci/run` installs it).
  */
 const LOCAL_PITR = hasCapability('postgresql', 'local', 'pitr');
 
@@ -62,6 +61,12 @@ describe.skipIf(!LOCAL_PITR)('point-in-time recovery of a local PostgreSQL addon
   });
 
   it('restores in place to a second between two writes: the first is there, the second is not', async () => {
+    // A new addon has no window until its first base backup is archived (within a minute).
+    await pollUntil(
+      async () => (await api('GET', base())).body.restorableWindow as Window | null,
+      (window) => window !== null,
+      { timeoutMs: 180_000, intervalMs: 1_000, what: 'the first restorable window' },
+    );
     await sql("INSERT INTO events VALUES (1001, 'first write')");
     const before = await pgFingerprint(uri);
     // The second after the first write's commit, and the second write strictly after it.
