@@ -13,6 +13,7 @@ import type { LiveSourceTool } from './live-source.ts';
 import { MysqlLiveSource } from './mysql/live-source.ts';
 import { PostgresLiveSource } from './postgresql/live-source.ts';
 import { describeExit, diedOfBrokenPipe, type RunningTool, startTool, succeeded } from './processes.ts';
+import { startLoadChain } from './restore.ts';
 import { TailGate } from './streams.ts';
 
 const LIVE_SOURCES = new EngineRegistry<LiveSourceTool>('live import source', {
@@ -170,24 +171,7 @@ const streamDump = async (
   tool: DumpTool,
   signal: AbortSignal | undefined,
 ): Promise<void> => {
-  const loader = startTool(plan.loader.tool, plan.loader.args, {
-    env: plan.loader.env,
-    stdin: 'pipe',
-    stdout: 'ignore',
-  });
-  const filters: RunningTool[] = [];
-  for (const command of [...plan.filters].reverse()) {
-    const next = filters[0];
-    filters.unshift(
-      startTool(command.tool, command.args, {
-        env: command.env,
-        stdin: 'pipe',
-        stdout: next?.child.stdin ?? 'pipe',
-      }),
-    );
-    next?.child.stdin?.destroy();
-  }
-  const first = filters[0];
+  const { loader, filters, first } = startLoadChain(plan);
   const dumper = startTool(dump.tool, dump.args, {
     env: dump.env,
     stdin: 'ignore',

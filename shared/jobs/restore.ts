@@ -197,6 +197,32 @@ interface StreamInput {
 }
 
 /**
+ * Start a restore plan's loader and its filters, from the last one, so that each process writes
+ * straight into the next one's stdin; this process keeps no copy of those pipe ends, or the next
+ * one would never see EOF. `first` is the process the data goes into (the loader when no filter).
+ */
+export const startLoadChain = (plan: Pick<RestorePlan, 'loader' | 'filters'>) => {
+  const loader = startTool(plan.loader.tool, plan.loader.args, {
+    env: plan.loader.env,
+    stdin: 'pipe',
+    stdout: 'ignore',
+  });
+  const filters: RunningTool[] = [];
+  for (const command of [...plan.filters].reverse()) {
+    const next = filters[0];
+    filters.unshift(
+      startTool(command.tool, command.args, {
+        env: command.env,
+        stdin: 'pipe',
+        stdout: next?.child.stdin ?? 'pipe',
+      }),
+    );
+    next?.child.stdin?.destroy();
+  }
+  return { loader, filters, first: filters[0] };
+};
+
+/**
  * Runs the processes of the plan until the loader has exited. Resolves once the loader exited 0
  * after the whole script, with the artifact verified and every upstream process exited 0; else
  * throws the cause, once every process has exited.
@@ -212,26 +238,7 @@ const streamIntoLoader = async ({
 }: StreamInput): Promise<{ bytes: number; sha256: string }> => {
   const { signal } = options;
   const heldTail = plan.heldTail;
-  const loader = startTool(plan.loader.tool, plan.loader.args, {
-    env: plan.loader.env,
-    stdin: 'pipe',
-    stdout: 'ignore',
-  });
-  // Started from the last one, so that each process writes straight into the next one's stdin;
-  // this process keeps no copy of those pipe ends, or the next one would never see EOF.
-  const filters: RunningTool[] = [];
-  for (const command of [...plan.filters].reverse()) {
-    const next = filters[0];
-    filters.unshift(
-      startTool(command.tool, command.args, {
-        env: command.env,
-        stdin: 'pipe',
-        stdout: next?.child.stdin ?? 'pipe',
-      }),
-    );
-    next?.child.stdin?.destroy();
-  }
-  const first = filters[0];
+  const { loader, filters, first } = startLoadChain(plan);
   const decompressor = startTool(codec.tool, codec.decompressArgs, {
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
     stdin: 'pipe',
