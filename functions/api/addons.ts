@@ -7,13 +7,18 @@ import { createHttpHandler, type IdempotencyOptions, lazyHandler } from '#shared
 import { dynamoDbIdempotency } from '#shared/api/idempotency.ts';
 import { type RateLimiter, rateLimiterFromEnv } from '#shared/api/rate-limit.ts';
 import { AddonsFunctionEnvSchema, parseEnv } from '#shared/config/env.ts';
-import { awsRestorableWindows } from '#shared/providers/aws/engines.ts';
+import { awsRestorableWindows, awsSnapshotDeleters } from '#shared/providers/aws/engines.ts';
+import { liveImportSecrets } from '#shared/providers/aws/live-import-secrets.ts';
 import { SfnWorkflowStarter } from '#shared/providers/aws/sfn-workflow-starter.ts';
 import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
+import { MultipartUploads } from '#shared/providers/import-multipart.ts';
+import { ImportUploads } from '#shared/providers/import-uploads.ts';
 import { AddonService } from '#shared/services/addon-service.ts';
+import { ImportService } from '#shared/services/import-service.ts';
 import { PitrService } from '#shared/services/pitr-service.ts';
 import { AddonStore } from '#shared/store/addon-store.ts';
 import { BackupStore } from '#shared/store/backup-store.ts';
+import { ImportStore } from '#shared/store/import-store.ts';
 import { cursorSigner, documentClient, dynamoClient, logger } from './aws-clients.ts';
 
 export interface AddonsDeps {
@@ -82,6 +87,24 @@ export const handler = lazyHandler(() => {
       'delete-addon': env.DELETE_ADDON_STATE_MACHINE_ARN,
     },
   });
+  // An addon created with `source.import` gets its import from here; only `createFor` is used
+  // (starting an import is the backups function's), so no restore workflow is wired.
+  const importRecords = new ImportStore({ client, tableName: env.TABLE_NAME });
+  const secrets = liveImportSecrets(env);
+  const uploadClient = new S3Client({ requestChecksumCalculation: 'WHEN_REQUIRED' });
+  const imports = new ImportService({
+    store,
+    imports: importRecords,
+    uploads: new ImportUploads({ client: uploadClient, bucket: env.BACKUP_BUCKET }),
+    multipart: new MultipartUploads({ client: uploadClient }),
+    maxUploadBytes: env.ADDONS_MAX_UPLOAD_BYTES,
+    multipartThresholdBytes: env.ADDONS_MULTIPART_THRESHOLD_BYTES,
+    partSizeBytes: env.ADDONS_UPLOAD_PART_BYTES,
+    workflows,
+    snapshotDeleters: awsSnapshotDeleters(() => new RDSClient({})),
+    target: env.ADDONS_TARGET,
+    secrets,
+  });
   return createAddonsHandler({
     logger,
     rateLimiter: rateLimiterFromEnv(env),
@@ -97,6 +120,7 @@ export const handler = lazyHandler(() => {
       quotas: { addonsPerProject: env.MAX_ADDONS_PER_PROJECT },
       // A point in time is checked against the window by the workflow on AWS (no RDS client here).
       forks: { backups },
+      imports: { imports, records: importRecords, ...(secrets ? { secrets } : {}) },
     }),
     // GET shows the restorable window: read-only RDS calls (the stack grants them).
     pitr: new PitrService({

@@ -54,6 +54,16 @@ export const createWorkflowTaskHandler = (deps: WorkflowHandlerDeps) => {
     ...(deps.backups && backupTasks
       ? { backups: deps.backups.backups, launch: (spec, addon) => backupTasks.launch(spec, addon) }
       : {}),
+    // An addon created from a live import is seeded by the import's job.
+    ...(deps.backups?.imports
+      ? {
+          imports: {
+            imports: deps.backups.imports.imports,
+            secrets: deps.secrets,
+            liveImportNetwork: deps.backups.imports.liveImportNetwork,
+          },
+        }
+      : {}),
   });
   const exportTasks = deps.exports ? new ExportTasks(deps.exports) : undefined;
   const run = async (event: unknown) => {

@@ -217,17 +217,6 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
       log: (message, extra) => logger.error(message, { ...extra }),
     });
 
-    const service = new AddonService({
-      store,
-      workflows: runner,
-      target: 'local',
-      finalBackups: { backups: backupStore, artifacts },
-      quotas: config.quotas,
-      forks: {
-        backups: backupStore,
-        windows: EngineRegistry.everyEngine<SnapshotProvider>('local snapshots', () => supervisor),
-      },
-    });
     // An abort stops the execution and, as Step Functions does for runTask.sync, its job.
     const stoppable: WorkflowStarter = {
       start: runner.start.bind(runner),
@@ -259,6 +248,18 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
       multipartThresholdBytes: config.multipartThresholdBytes,
       partSizeBytes: config.partSizeBytes,
       now,
+    });
+    const service = new AddonService({
+      store,
+      workflows: runner,
+      target: 'local',
+      finalBackups: { backups: backupStore, artifacts },
+      quotas: config.quotas,
+      forks: {
+        backups: backupStore,
+        windows: EngineRegistry.everyEngine<SnapshotProvider>('local snapshots', () => supervisor),
+      },
+      imports: { imports: importService, records: importStore, secrets },
     });
     // Point-in-time recovery: the supervisor's drivers read the window and restore (where `pitr` is on).
     const pitrService = new PitrService({

@@ -38,15 +38,6 @@ export const MetaFunctionEnvSchema = ApiEnvSchema.extend({
   DOCS_ASSETS_DIR: z.string().min(1).optional(),
 });
 export const CatalogFunctionEnvSchema = ApiEnvSchema;
-export const AddonsFunctionEnvSchema = ApiEnvSchema.extend({
-  ...TableEnvSchema.shape,
-  ...CursorEnvSchema.shape,
-  /** A final backup's dump is named in this bucket (the function itself never writes there). */
-  BACKUP_BUCKET: z.string().min(1),
-  PROVISION_ADDON_STATE_MACHINE_ARN: z.string().min(1),
-  DELETE_ADDON_STATE_MACHINE_ARN: z.string().min(1),
-  MAX_ADDONS_PER_PROJECT: QuotaFields.addonsPerProject,
-});
 export const CredentialsFunctionEnvSchema = ApiEnvSchema.extend({
   ...TableEnvSchema.shape,
   ...SecretsEnvSchema.shape,
@@ -140,6 +131,19 @@ export const UploadEnvSchema = z.object({
   ADDONS_MAX_UPLOAD_BYTES: z.coerce.number().int().min(1).max(MAX_UPLOAD_BYTES).optional(),
   ADDONS_MULTIPART_THRESHOLD_BYTES: z.coerce.number().int().min(1).max(SINGLE_PUT_MAX_BYTES).optional(),
   ADDONS_UPLOAD_PART_BYTES: z.coerce.number().int().min(MIN_PART_BYTES).max(MAX_PART_BYTES).optional(),
+});
+
+export const AddonsFunctionEnvSchema = ApiEnvSchema.extend({
+  ...TableEnvSchema.shape,
+  ...CursorEnvSchema.shape,
+  /** A final backup's dump is named in this bucket (the function itself never writes there). */
+  BACKUP_BUCKET: z.string().min(1),
+  PROVISION_ADDON_STATE_MACHINE_ARN: z.string().min(1),
+  DELETE_ADDON_STATE_MACHINE_ARN: z.string().min(1),
+  MAX_ADDONS_PER_PROJECT: QuotaFields.addonsPerProject,
+  // An addon created with `source.import` gets its import here (live: a secret; upload: a URL).
+  ...LiveImportSecretsEnvSchema.shape,
+  ...UploadEnvSchema.shape,
 });
 
 export const BackupsFunctionEnvSchema = ApiEnvSchema.extend({

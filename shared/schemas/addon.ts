@@ -9,6 +9,7 @@ import {
   pageOf,
   TimestampSchema,
 } from './common.ts';
+import { CreateImportRequestSchema, ImportUploadSchema, LiveImportCreatedSchema } from './import.ts';
 import { OperationSchema } from './operation.ts';
 import { RestorableWindowSchema } from './pitr.ts';
 
@@ -45,6 +46,25 @@ export const ForkSourceRequestSchema = z
   .meta({ id: 'ForkSourceRequest' });
 export type ForkSourceRequest = z.infer<typeof ForkSourceRequestSchema>;
 
+/**
+ * A new addon filled by an import: `live` streams a running database into it as the last step of
+ * its create operation (a failure deletes the new addon); `upload` creates the import with the
+ * addon and answers its upload URL, to be started once the addon is running.
+ */
+export const ImportSourceRequestSchema = z
+  .strictObject({
+    import: CreateImportRequestSchema.meta({
+      description:
+        'As for `POST .../imports`: `{"kind":"live","connectionString":...}` or `{"kind":"upload","sizeBytes":...}`',
+    }),
+  })
+  .meta({ id: 'ImportSourceRequest' });
+export type ImportSourceRequest = z.infer<typeof ImportSourceRequestSchema>;
+
+export const isImportSourceRequest = (
+  source: ForkSourceRequest | ImportSourceRequest,
+): source is ImportSourceRequest => 'import' in source;
+
 export const CreateAddonRequestSchema = z
   .strictObject({
     name: NameSchema.meta({ description: 'Unique in the project; DNS-safe' }),
@@ -67,9 +87,9 @@ export const CreateAddonRequestSchema = z
         "Require TLS on every connection; when omitted, the addon type's defaultTls on this deployment (on wherever TLS is available)",
     }),
     publicAccess: z.boolean().default(false),
-    source: ForkSourceRequestSchema.optional().meta({
+    source: z.union([ForkSourceRequestSchema, ImportSourceRequestSchema]).optional().meta({
       description:
-        "Create the addon as a fork: a new addon of the source's engine with its data at a backup or a point in time (version, plan and storage default to the source's)",
+        "Where the new addon's data comes from. A fork (`addonId` with `backupId`, `latest` or `pointInTime`): the source's data at a backup or a point in time (version, plan and storage default to the source's). An import (`import`): a live database streamed in by the create operation, or a file uploaded after the create",
     }),
   })
   .meta({ id: 'CreateAddonRequest' });
@@ -105,6 +125,28 @@ export const AddonSourceSchema = z
   .meta({ id: 'AddonSource' });
 export type AddonSource = z.infer<typeof AddonSourceSchema>;
 
+/** Where an imported addon's data came from: the import created with it. */
+export const AddonImportSourceSchema = z
+  .object({
+    importId: IdTextSchema.meta({
+      description: 'The import created with the addon (`GET .../imports/{id}`)',
+    }),
+    kind: z.enum(['live', 'upload']),
+    database: text(63).meta({ description: "The addon's database, which the import fills" }),
+  })
+  .meta({ id: 'AddonImportSource' });
+export type AddonImportSource = z.infer<typeof AddonImportSourceSchema>;
+
+/** The fork origin of an addon, if it is a fork (an imported addon has an import origin instead). */
+export const forkOriginOf = (addon: {
+  source?: AddonSource | AddonImportSource | null;
+}): AddonSource | undefined => (addon.source && 'addonId' in addon.source ? addon.source : undefined);
+
+/** The import an addon was created with, if any. */
+export const importOriginOf = (addon: {
+  source?: AddonSource | AddonImportSource | null;
+}): AddonImportSource | undefined => (addon.source && 'importId' in addon.source ? addon.source : undefined);
+
 export const AddonSchema = z
   .object({
     id: IdTextSchema,
@@ -130,8 +172,9 @@ export const AddonSchema = z
       description:
         'The span a point-in-time restore can land in; null when the engine has no point-in-time recovery on this deployment (capability `pitr`) or no window yet (a new addon). Only in the response of getting one addon: it is asked of the provider each time, so lists leave it out to stay fast',
     }),
-    source: AddonSourceSchema.nullable().default(null).meta({
-      description: 'Set on a fork: the addon, backup or point in time its data came from',
+    source: z.union([AddonSourceSchema, AddonImportSourceSchema]).nullable().default(null).meta({
+      description:
+        'Set on a fork (the addon, backup or point in time its data came from) and on an addon created from an import (the import)',
     }),
     createdAt: TimestampSchema,
     updatedAt: TimestampSchema,
@@ -142,7 +185,14 @@ export type Addon = z.infer<typeof AddonSchema>;
 export const AddonPageSchema = pageOf(AddonSchema, 'AddonPage');
 
 export const AddonWithOperationSchema = z
-  .object({ addon: AddonSchema, operation: OperationSchema })
+  .object({
+    addon: AddonSchema,
+    operation: OperationSchema,
+    import: z.union([ImportUploadSchema, LiveImportCreatedSchema]).optional().meta({
+      description:
+        'Only when the addon is created with `source.import`: the import (and, for an upload, where to PUT the file; start it once the addon is running)',
+    }),
+  })
   .meta({ id: 'AddonWithOperation' });
 
 export const CredentialsSchema = z

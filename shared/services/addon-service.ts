@@ -4,7 +4,12 @@ import { ConflictError, type FieldIssue, ServiceUnavailableError, UnsupportedErr
 import { resourceIdFor } from '../ports/engine-provider.ts';
 import type { WorkflowStarter } from '../ports/workflow-starter.ts';
 import type { BackupArtifacts } from '../providers/backup-artifacts.ts';
-import type { Addon, CreateAddonRequest } from '../schemas/addon.ts';
+import {
+  type Addon,
+  type CreateAddonRequest,
+  type ForkSourceRequest,
+  isImportSourceRequest,
+} from '../schemas/addon.ts';
 import type { BackupType, CreateBackupRequest } from '../schemas/backup.ts';
 import type { Target } from '../schemas/catalog.ts';
 import type { Page, PaginationQuery } from '../schemas/common.ts';
@@ -13,6 +18,7 @@ import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
 import type { BackupStore } from '../store/backup-store.ts';
 import { newId, nowIso } from '../util/ids.ts';
 import { userFacingMessage } from '../util/redact.ts';
+import { type AddonImportDeps, type PreparedImport, prepareImportSource } from './addon-imports.ts';
 import { newBackupRecord } from './backup-service.ts';
 import { databaseOf } from './credentials.ts';
 import { type ForkSourceDeps, resolveForkSource } from './fork-source.ts';
@@ -28,7 +34,11 @@ export interface AddonServiceDeps {
   quotas?: Pick<Quotas, 'addonsPerProject'>;
   /** What a create with `source` (a fork) looks its source up in; without it, forks are refused. */
   forks?: Omit<ForkSourceDeps, 'store' | 'target'>;
+  /** What a create with `source.import` creates its import with; without it, such creates are refused. */
+  imports?: AddonImportDeps;
 }
+
+type CreateResult = { addon: Addon; operation: Operation; import?: PreparedImport['created'] };
 
 /** What the API shows of an addon record. */
 export const toAddon = ({ revision: _revision, resourceId: _resourceId, ...addon }: AddonRecord): Addon =>
@@ -156,11 +166,12 @@ export class AddonService {
     return { version, plan, storageGiB, tls };
   }
 
-  async create(
-    projectId: string,
-    request: CreateAddonRequest,
-  ): Promise<{ addon: Addon; operation: Operation }> {
-    const fork = request.source ? await this.resolveFork(projectId, request) : undefined;
+  async create(projectId: string, request: CreateAddonRequest): Promise<CreateResult> {
+    const wanted = request.source;
+    const fork =
+      wanted && !isImportSourceRequest(wanted)
+        ? await this.resolveFork(projectId, { ...request, source: wanted })
+        : undefined;
     const resolved = this.resolveCreate(fork ? { ...fork.defaults, ...definedOf(request) } : request);
     if (
       fork?.sourceStorageGiB &&
@@ -174,6 +185,16 @@ export class AddonService {
     const id = newId('adn');
     const now = nowIso();
     const operation = newOperation('create', projectId, id);
+    const imported =
+      wanted && isImportSourceRequest(wanted)
+        ? await prepareImportSource(
+            this.importDeps(),
+            { projectId, id, engine: request.engine, database: databaseOf(request.engine, request.name) },
+            wanted,
+            operation.id,
+          )
+        : undefined;
+    if (imported?.origin.kind === 'live') operation.importId = imported.origin.importId;
     const record: AddonRecord = {
       id,
       projectId,
@@ -187,26 +208,41 @@ export class AddonService {
       currentOperationId: operation.id,
       endpoint: null,
       network: null,
-      source: fork?.source ?? null,
+      source: fork?.source ?? imported?.origin ?? null,
       createdAt: now,
       updatedAt: now,
       revision: 1,
       resourceId: resourceIdFor(id),
     };
     const { addonsPerProject } = this.deps.quotas ?? DEFAULT_QUOTAS;
-    await this.deps.store.createAddon(record, operation, addonsPerProject);
+    try {
+      await this.deps.store.createAddon(record, operation, addonsPerProject);
+    } catch (error) {
+      // Refused (name taken, quota): the import made for it goes too.
+      await imported?.undo().catch(() => undefined);
+      throw error;
+    }
     await this.startWorkflow('provision-addon', record, operation);
-    return { addon: toAddon(record), operation };
+    return { addon: toAddon(record), operation, ...(imported ? { import: imported.created } : {}) };
   }
 
-  private resolveFork(projectId: string, request: CreateAddonRequest) {
+  private resolveFork(projectId: string, request: CreateAddonRequest & { source: ForkSourceRequest }) {
     const { forks, store, target } = this.deps;
-    if (!forks || !request.source) {
+    if (!forks) {
       throw new UnsupportedError('Forks are not available on this deployment', [
         { path: 'body.source', message: 'this deployment cannot create forks' },
       ]);
     }
-    return resolveForkSource({ ...forks, store, target }, projectId, { ...request, source: request.source });
+    return resolveForkSource({ ...forks, store, target }, projectId, request);
+  }
+
+  private importDeps(): AddonImportDeps {
+    if (!this.deps.imports) {
+      throw new UnsupportedError('Addons cannot be created from an import on this deployment', [
+        { path: 'body.source.import', message: 'this deployment cannot create addons from imports' },
+      ]);
+    }
+    return this.deps.imports;
   }
 
   /** A workflow that never started must not leave the addon locked: fail the operation, then report. */

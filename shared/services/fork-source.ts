@@ -3,7 +3,12 @@ import { engineFacts } from '../engines/index.ts';
 import type { EngineRegistry } from '../engines/registry.ts';
 import { type FieldIssue, UnsupportedError, ValidationError } from '../errors.ts';
 import { resourceIdFor, type SnapshotProvider } from '../ports/engine-provider.ts';
-import type { AddonSource, CreateAddonRequest, ForkSourceRequest } from '../schemas/addon.ts';
+import {
+  type AddonSource,
+  type CreateAddonRequest,
+  type ForkSourceRequest,
+  forkOriginOf,
+} from '../schemas/addon.ts';
 import type { Engine, Target } from '../schemas/catalog.ts';
 import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
 import type { BackupRecord, BackupStore } from '../store/backup-store.ts';
@@ -260,7 +265,7 @@ export const forkSeedingFrom = async (
   do {
     const page = await store.listAddons(projectId, { limit: 100, ...(cursor ? { cursor } : {}) });
     const seeding = page.items.find(
-      (addon) => addon.status === 'creating' && addon.source?.backupId === backupId,
+      (addon) => addon.status === 'creating' && forkOriginOf(addon)?.backupId === backupId,
     );
     if (seeding) return seeding;
     cursor = page.nextCursor ?? undefined;

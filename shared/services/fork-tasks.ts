@@ -3,10 +3,13 @@ import type { EngineRegistry } from '../engines/registry.ts';
 import { ProviderError } from '../errors.ts';
 import { type EngineAdapters, pointInTimeKey, resourceIdFor } from '../ports/engine-provider.ts';
 import type { SecretStore } from '../ports/secret-store.ts';
+import { type AddonSource, forkOriginOf, importOriginOf } from '../schemas/addon.ts';
 import type { JobSpec } from '../schemas/job.ts';
 import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
 import type { BackupRecord, BackupStore } from '../store/backup-store.ts';
+import { endImportSeed, type ImportSeedDeps, liveImportSeedJob } from './import-seed.ts';
 import { judgeRestore } from './restore-endpoint.ts';
+import { readableReason } from './workflow-tasks.ts';
 
 const Ref = { projectId: z.string(), addonId: z.string(), operationId: z.string() };
 
@@ -32,7 +35,13 @@ export const ForkTaskSchema = z.discriminatedUnion('action', [
     attempts: z.number().int().min(0).default(0),
     maxAttempts: z.number().int().min(1),
   }),
-  z.object({ action: z.literal('discardSeed'), ...Ref }),
+  z.object({ action: z.literal('finishSeed'), ...Ref }),
+  z.object({
+    action: z.literal('discardSeed'),
+    ...Ref,
+    /** What failed the seed (every path into DiscardSeed has one): an import records it. */
+    error: z.object({ Error: z.string(), Cause: z.unknown().optional() }).optional(),
+  }),
 ]);
 export type ForkTask = z.infer<typeof ForkTaskSchema>;
 type Task<A extends ForkTask['action']> = Extract<ForkTask, { action: A }>;
@@ -48,6 +57,8 @@ export interface ForkTaskDeps {
   backups?: BackupStore;
   /** RunTask parameters of a restore job into `addon` (BackupWorkflowTasks.launch). */
   launch?: (spec: JobSpec, addon: AddonRecord) => unknown;
+  /** The imports an addon created with `source.import` runs (a live one seeds it); without them, such seeds fail. */
+  imports?: ImportSeedDeps;
 }
 
 /**
@@ -73,6 +84,8 @@ export class ForkTasks {
         return this.resetSeedPassword(task);
       case 'describeSeedPassword':
         return this.describeSeedPassword(task);
+      case 'finishSeed':
+        return this.finishSeed(task);
       case 'discardSeed':
         return this.discardSeed(task);
       default: {
@@ -89,7 +102,10 @@ export class ForkTasks {
 
   private async planSeed(task: Task<'planSeed'>): Promise<{ type?: SeedType }> {
     const addon = await this.deps.store.getAddon(task.projectId, task.addonId);
-    const source = addon.source;
+    // A live import is loaded by a job, as a dump is; an upload waits for its file and its start.
+    const imported = importOriginOf(addon);
+    if (imported) return imported.kind === 'live' ? { type: 'dump' } : {};
+    const source = forkOriginOf(addon);
     if (!source) return {};
     if (source.pointInTime) return { type: 'pointInTime' };
     return { type: (await this.backupOf(addon)).type };
@@ -97,14 +113,15 @@ export class ForkTasks {
 
   /** The source backup; gone (deleted after the fork began) fails the fork with a reason. */
   private async backupOf(addon: AddonRecord): Promise<BackupRecord> {
-    const backupId = addon.source?.backupId;
+    const source = forkOriginOf(addon);
+    const backupId = source?.backupId;
     if (!backupId) throw new ProviderError(`Addon ${addon.id} is not a fork of a backup`, 'NotAFork');
     if (!this.deps.backups)
       throw new ProviderError('This deployment is not configured for forks', 'Misconfigured');
     const backup = await this.deps.backups.findBackup(addon.projectId, backupId);
     if (backup?.status !== 'completed') {
       throw new ProviderError(
-        `Backup ${backupId} of addon ${addon.source?.addonId} ${backup ? `is ${backup.status}` : 'was deleted'}; the fork cannot be seeded from it`,
+        `Backup ${backupId} of addon ${source?.addonId} ${backup ? `is ${backup.status}` : 'was deleted'}; the fork cannot be seeded from it`,
         'ForkSourceGone',
       );
     }
@@ -113,7 +130,7 @@ export class ForkTasks {
 
   /** The snapshot id the restore loop passes: the backup's snapshot, or the point-in-time key. */
   private async restoreKey(addon: AddonRecord): Promise<string> {
-    const source = addon.source;
+    const source = forkOriginOf(addon);
     if (source?.pointInTime) return pointInTimeKey(resourceIdFor(source.addonId), source.pointInTime);
     const backup = await this.backupOf(addon);
     if (!backup.snapshotId) throw new ProviderError(`Backup ${backup.id} is not a snapshot`, 'NotASnapshot');
@@ -124,7 +141,7 @@ export class ForkTasks {
     await this.progress(task, 'seeding', 91);
     const addon = await this.deps.store.getAddon(task.projectId, task.addonId);
     const snapshots = this.deps.engines.of(addon.engine).snapshots;
-    const source = addon.source;
+    const source = forkOriginOf(addon);
     if (source?.pointInTime) {
       if (!snapshots.restoreToPointInTime) {
         throw new ProviderError(
@@ -156,12 +173,14 @@ export class ForkTasks {
   private async prepareSeedJob(task: Task<'prepareSeedJob'>) {
     await this.progress(task, 'seeding', 91);
     const addon = await this.deps.store.getAddon(task.projectId, task.addonId);
+    if (!this.deps.launch)
+      throw new ProviderError('This deployment cannot run restore jobs', 'Misconfigured');
+    const imported = importOriginOf(addon);
+    if (imported) return liveImportSeedJob(this.importsOf(), this.deps.launch, task, addon, imported);
     const backup = await this.backupOf(addon);
     if (!backup.artifact || !backup.compression || !backup.sha256) {
       throw new ProviderError(`Backup ${backup.id} has no verified dump to restore`, 'NotADump');
     }
-    if (!this.deps.launch)
-      throw new ProviderError('This deployment cannot run restore jobs', 'Misconfigured');
     return this.deps.launch(
       {
         kind: 'restore',
@@ -214,15 +233,35 @@ export class ForkTasks {
     return { status: state.status, attempts };
   }
 
+  /** The seed's data is in: an import that made it is completed (and its connection string deleted). */
+  private async finishSeed(task: Task<'finishSeed'>) {
+    const addon = await this.deps.store.getAddon(task.projectId, task.addonId);
+    const imported = importOriginOf(addon);
+    if (imported) await endImportSeed(this.importsOf(), task, imported, null);
+    return {};
+  }
+
+  private importsOf(): ImportSeedDeps {
+    if (!this.deps.imports)
+      throw new ProviderError('This deployment is not configured for imports', 'Misconfigured');
+    return this.deps.imports;
+  }
+
   /**
    * The seed failed: stop a physical restore still running (on AWS it may have a staging instance,
    * or be between renames) so the compensation that follows deletes the whole fork.
    */
   private async discardSeed(task: Task<'discardSeed'>) {
     const addon = await this.deps.store.findAddon(task.projectId, task.addonId);
-    if (!addon?.source) return {};
+    const imported = addon && importOriginOf(addon);
+    if (imported) {
+      await endImportSeed(this.importsOf(), task, imported, readableReason(task.error));
+      return {};
+    }
+    const source: AddonSource | undefined = addon && forkOriginOf(addon);
+    if (!addon || !source) return {};
     const key = await this.restoreKey(addon).catch(() => undefined);
-    if (!key || addon.source.backupType === 'dump') return {};
+    if (!key || source.backupType === 'dump') return {};
     const outcome = await this.deps.engines
       .of(addon.engine)
       .snapshots.discardRestore(addon.resourceId, key, task.operationId);

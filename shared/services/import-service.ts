@@ -110,7 +110,7 @@ export class ImportService {
     this.maxUploadBytes = Math.min(deps.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES, ceiling);
   }
 
-  private checkCapability(addon: AddonRecord): ImportFormat {
+  private checkCapability(addon: Pick<AddonRecord, 'engine'>): ImportFormat {
     const entry = addonType(addon.engine, this.deps.target);
     const format = FORMATS[addon.engine];
     if (!entry.capabilities.importDump || !format) {
@@ -137,12 +137,30 @@ export class ImportService {
     addonId: string,
     request: CreateImportRequest,
   ): Promise<ImportUpload | LiveCreated> {
-    const addon = await this.deps.store.getAddon(projectId, addonId);
+    return this.createFor(await this.deps.store.getAddon(projectId, addonId), request);
+  }
+
+  /**
+   * Create an import of `addon`, which need not exist yet (an addon created with `source.import`
+   * gets its import first): every check comes before anything is written.
+   */
+  async createFor(
+    addon: Pick<AddonRecord, 'projectId' | 'id' | 'engine'>,
+    request: CreateImportRequest,
+    /** A live import that runs in this operation from the start (the addon's create). */
+    options: { operationId?: string } = {},
+  ): Promise<ImportUpload | LiveCreated> {
+    const { projectId, id: addonId } = addon;
     if (request.kind === 'live') {
       const expiresAt = new Date(this.now().getTime() + (this.deps.ttlMs ?? DAY_MS)).toISOString();
-      return {
-        import: toImport(await createLiveImport(this.deps, addon, request.connectionString, expiresAt)),
-      };
+      const record = await createLiveImport(
+        this.deps,
+        addon,
+        request.connectionString,
+        expiresAt,
+        options.operationId,
+      );
+      return { import: toImport(record) };
     }
     const format = this.checkCapability(addon);
     if (request.sizeBytes > this.maxUploadBytes) {
@@ -328,6 +346,13 @@ export class ImportService {
         {
           field: 'status',
         },
+      );
+    }
+    const operation = await this.deps.store.findOperation(projectId, operationId);
+    if (operation?.type === 'create') {
+      throw new ConflictError(
+        `Import ${importId} fills addon ${addonId} as part of its create operation; it completes or fails with it`,
+        { field: 'status', operationId },
       );
     }
     // ElastiCache seeds a new replication group from the RDB, and only the workflow's own steps

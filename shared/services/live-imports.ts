@@ -45,11 +45,16 @@ const secretsOf = (deps: LiveImportDeps, addon: Pick<AddonRecord, 'engine'>): Se
   return deps.secrets;
 };
 
+/**
+ * Create a live import of `addon`. With `operationId` it is already running as part of that
+ * operation (an addon created with `source.import`: its create operation seeds it).
+ */
 export const createLiveImport = async (
   deps: LiveImportDeps,
-  addon: AddonRecord,
+  addon: Pick<AddonRecord, 'projectId' | 'id' | 'engine'>,
   connectionString: string,
   expiresAt: string,
+  operationId?: string,
 ): Promise<ImportRecord> => {
   const secrets = secretsOf(deps, addon);
   const source = parseLiveConnectionString(addon.engine, connectionString);
@@ -59,7 +64,7 @@ export const createLiveImport = async (
     projectId: addon.projectId,
     addonId: addon.id,
     kind: 'live',
-    status: 'awaiting-start',
+    status: operationId ? 'importing' : 'awaiting-start',
     engine: addon.engine,
     format: LIVE_FORMATS[addon.engine] as ImportFormat,
     compression: null,
@@ -67,11 +72,11 @@ export const createLiveImport = async (
     sizeBytes: null,
     source: liveSourceOf(source),
     sha256: null,
-    operationId: null,
+    operationId: operationId ?? null,
     expiresAt,
     error: null,
     createdAt: nowIso(),
-    startedAt: null,
+    startedAt: operationId ? nowIso() : null,
     completedAt: null,
     // Never uploaded: deleting it (as every ended import does) is a no-op.
     object: deps.uploads.objectFor({ projectId: addon.projectId, addonId: addon.id, importId }),

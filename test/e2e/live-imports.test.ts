@@ -1,11 +1,11 @@
-import { mkdtemp, readdir, readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestPostgres, type TestPostgres } from '../jobs/postgres-server.ts';
 import { removePlatformData } from '../support/data-dir.ts';
 import { client } from '../support/http.ts';
+import { closedPort, filesContaining, liveSecretFiles } from '../support/live-sources.ts';
 import { mariadbRows } from '../support/mariadb-cli.ts';
 import { operationEnded } from '../support/operations.ts';
 import { pgFingerprint, pgQuery } from '../support/pg-fingerprint.ts';
@@ -68,33 +68,6 @@ const liveImport = async (addonId: string, connectionString: string) => {
   return { created: created.body, started: started.body, operation, record };
 };
 
-/** Every file under `dir` that contains `needle` (the platform's data: store, workflows, secrets). */
-const filesContaining = async (dir: string, needle: string): Promise<string[]> => {
-  const found: string[] = [];
-  const bytes = Buffer.from(needle);
-  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
-    if (!entry.isFile()) continue;
-    const path = join(entry.parentPath, entry.name);
-    const content = await readFile(path).catch(() => undefined);
-    if (content?.includes(bytes)) found.push(path);
-  }
-  return found;
-};
-
-const secretFiles = async () =>
-  (await readdir(join(dataDir, 'secrets'), { recursive: true }).catch(() => [] as string[])).filter((name) =>
-    String(name).includes('imp-'),
-  );
-
-/** A port nothing listens on: bound, then closed. */
-const closedPort = async (): Promise<number> => {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-};
-
 describe('live imports into PostgreSQL addons', () => {
   let target: { addonId: string; credentials: { uri: string } };
   let source: TestPostgres;
@@ -119,7 +92,7 @@ describe('live imports into PostgreSQL addons', () => {
       expect(JSON.stringify(refused.body)).toContain('body.connectionString');
       expect(JSON.stringify(refused.body)).not.toContain('secret-word');
     }
-    expect(await secretFiles()).toEqual([]);
+    expect(await liveSecretFiles(dataDir)).toEqual([]);
   }, 180_000);
 
   it('fails an unreachable source naming host:port, without the password; the addon keeps its data', async () => {
@@ -141,7 +114,7 @@ describe('live imports into PostgreSQL addons', () => {
     // Its connection string went with the failure: starting again is a 409, not a retry.
     const again = await api('POST', `${addonPath(target.addonId)}/imports/${record.id}/start`, { body: {} });
     expect(again.status).toBe(409);
-    expect(await secretFiles()).toEqual([]);
+    expect(await liveSecretFiles(dataDir)).toEqual([]);
   }, 240_000);
 
   it('fails a wrong password naming host:port, without the password; the addon keeps its data', async () => {
@@ -204,7 +177,7 @@ describe('live imports into PostgreSQL addons', () => {
     const listed = await api('GET', `${addonPath(target.addonId)}/imports`);
     expect(JSON.stringify(listed.body)).not.toContain(password);
     expect(platform.output()).not.toContain(password);
-    expect(await secretFiles()).toEqual([]);
+    expect(await liveSecretFiles(dataDir)).toEqual([]);
     expect(await filesContaining(dataDir, password)).toEqual([]);
   }, 300_000);
 });
@@ -249,6 +222,6 @@ describe('live imports into MySQL addons', () => {
     expect(mariadbRows(target.credentials, "SHOW TABLES LIKE 'mine'")).toEqual([]);
     expect(JSON.stringify({ operation, record })).not.toContain(password);
     expect(platform.output()).not.toContain(badPassword);
-    expect(await secretFiles()).toEqual([]);
+    expect(await liveSecretFiles(dataDir)).toEqual([]);
   }, 400_000);
 });

@@ -223,6 +223,9 @@ export class Api extends Construct {
         PROVISION_ADDON_STATE_MACHINE_ARN: workflows.stateMachine('provision-addon').stateMachineArn,
         DELETE_ADDON_STATE_MACHINE_ARN: workflows.stateMachine('delete-addon').stateMachineArn,
         MAX_ADDONS_PER_PROJECT: quotas.addonsPerProject,
+        // An addon created from a live import keeps the source's connection string there.
+        SECRET_NAME_PREFIX: data.secretNamePrefix,
+        SECRETS_KMS_KEY_ID: data.key.keyArn,
       },
     });
     const credentials = new ProjectFunction(this, 'CredentialsFunction', {
@@ -269,6 +272,7 @@ export class Api extends Construct {
       },
     });
     grantLiveImportSecrets(data, backupsFunction, 'create');
+    grantLiveImportSecrets(data, addons, 'create');
     this.functions = { meta, catalog, addons, credentials, operations, backups: backupsFunction };
 
     // Each function may send exactly what its code sends (infra tests record and compare).
@@ -305,6 +309,8 @@ export class Api extends Construct {
     backups.grantArtifacts(backupsFunction, ['GetObject', 'DeleteObject']);
     // Imports: upload URLs are presigned PUTs with this role; starting one reads the file's header.
     backups.grantImports(backupsFunction, ['PutObject', 'GetObject', 'DeleteObject']);
+    // An addon created with an upload import: its upload URL is presigned with this role.
+    backups.grantImports(addons, ['PutObject']);
     for (const engine of engines) {
       engine.grantSnapshotDeletion(backupsFunction);
       engine.grantSnapshotDownload?.(backupsFunction);

@@ -29,7 +29,7 @@ export const addonsRoutes = {
       ...errors,
       409: problem('An addon with this name exists, or an idempotent request with this key is in flight'),
       422: problem(
-        "The engine, version, plan or option is not available here, or the project's addon quota is used up (`quota`, `limit`)",
+        "The engine, version, plan or option is not available here, the fork or import source is refused (`source...`), or the project's addon quota is used up (`quota`, `limit`)",
       ),
     },
   }),
