@@ -65,7 +65,11 @@ import {
 } from './support/iam.ts';
 import { PITR_WINDOW_ACTIONS } from './support/iam-pitr.ts';
 import { functionEnvironment, resolveIntrinsics } from './support/intrinsics.ts';
-import { exerciseLiveImport, installLiveImportSecretFakes } from './support/live-import-calls.ts';
+import {
+  exerciseImportedAddons,
+  exerciseLiveImport,
+  installLiveImportSecretFakes,
+} from './support/live-import-calls.ts';
 import { type SynthesizedStack, synthesizeAddons } from './support/stack.ts';
 
 /**
@@ -327,6 +331,28 @@ const exercise = async () => {
   });
 
   await exerciseBackups(addonId, operationId);
+  await exerciseImportedAddons(
+    (label, body) =>
+      call('addons', label, routes.createAddon, { pathParameters: { projectId: PROJECT }, body }),
+    'iam-orders',
+    (url) => {
+      current = calls.addons;
+      recordUpload(url);
+    },
+  );
+};
+
+/** The user's PUT to a presigned upload URL: S3 authorizes it as the function that signed it. */
+const recordUpload = (url: string) => {
+  const uploadUrl = new URL(url);
+  current.push({
+    service: 's3',
+    command: 'PutObject',
+    input: {
+      Bucket: bucket,
+      Key: decodeURIComponent(uploadUrl.pathname.replace(`/${bucket}/`, '').replace(/^\//, '')),
+    },
+  });
 };
 
 /** Pretend the workflow of `operationId` finished: the operation completed, the addon running and free. */
@@ -399,15 +425,7 @@ const exerciseBackups = async (addonId: string, createOperationId: string) => {
     pathParameters: path,
     body: { kind: 'upload', sizeBytes: 2 },
   });
-  const uploadUrl = new URL(String(created.uploadUrl));
-  current.push({
-    service: 's3',
-    command: 'PutObject',
-    input: {
-      Bucket: bucket,
-      Key: decodeURIComponent(uploadUrl.pathname.replace(`/${bucket}/`, '').replace(/^\//, '')),
-    },
-  });
+  recordUpload(String(created.uploadUrl));
   const importId = created.import.id as string;
   await call('backups', 'getImport', routes.getImport, { pathParameters: { ...path, importId } });
   await call('backups', 'listImports', routes.listImports, { pathParameters: path });
@@ -678,6 +696,8 @@ describe('the API functions, as deployed', () => {
       operationPagesNext: 200,
       listProjectBackups: 200,
       deleteWithFinalBackup: 202,
+      createFromLiveTaken: 409,
+      createFromUpload: 202,
     });
     expect(runResult).toEqual({ outcome: 'started', backupId: expect.any(String) });
     expect(sweepResult).toEqual({ deleted: 3, failed: [] });

@@ -272,7 +272,7 @@ export class Api extends Construct {
       },
     });
     grantLiveImportSecrets(data, backupsFunction, 'create');
-    grantLiveImportSecrets(data, addons, 'create');
+    grantLiveImportSecrets(data, addons, 'put');
     this.functions = { meta, catalog, addons, credentials, operations, backups: backupsFunction };
 
     // Each function may send exactly what its code sends (infra tests record and compare).

@@ -14,19 +14,22 @@ const LIVE_IMPORT_SECRET_NAME = 'imp-*';
 export const grantLiveImportSecrets = (
   data: Data,
   grantee: iam.IGrantable,
-  access: 'create' | 'delete',
+  /** `create`: put, read back, delete (the imports API); `put`: put and delete (an addon created from one); `delete`. */
+  access: 'create' | 'put' | 'delete',
 ): void => {
+  const writes = [
+    'secretsmanager:CreateSecret',
+    'secretsmanager:PutSecretValue',
+    'secretsmanager:DeleteSecret',
+    // CreateSecret with Tags is authorized as TagResource too.
+    'secretsmanager:TagResource',
+  ];
   const actions =
     access === 'create'
-      ? [
-          'secretsmanager:CreateSecret',
-          'secretsmanager:PutSecretValue',
-          'secretsmanager:GetSecretValue',
-          'secretsmanager:DeleteSecret',
-          // CreateSecret with Tags is authorized as TagResource too.
-          'secretsmanager:TagResource',
-        ]
-      : ['secretsmanager:DeleteSecret'];
+      ? [...writes, 'secretsmanager:GetSecretValue']
+      : access === 'put'
+        ? writes
+        : ['secretsmanager:DeleteSecret'];
   const resourceName = `${data.secretNamePrefix}*/${LIVE_IMPORT_SECRET_NAME}`;
   iam.Grant.addToPrincipal({
     grantee,
@@ -48,6 +51,6 @@ export const grantLiveImportSecrets = (
     `IAM5[Resource::${nagArn('secretsmanager', `secret:${resourceName}`)}]`,
     "One secret per live import, created at run time under this deployment's prefix; secret ARNs also end in a random suffix",
   );
-  if (access === 'create')
+  if (access !== 'delete')
     data.grantKeyVia(grantee, 'secretsmanager', ['kms:Decrypt', 'kms:GenerateDataKey']);
 };

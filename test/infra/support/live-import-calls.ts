@@ -55,3 +55,28 @@ export const exerciseLiveImport = async (
     expiresAt: '2020-01-01T00:00:00.000Z',
   });
 };
+
+/**
+ * Addons created with `source.import` through the addons function: a live one refused (the name
+ * is taken) puts the connection string, then takes it back; an upload one answers its URL,
+ * presigned with the function's role (the user's PUT is recorded as the function's).
+ */
+export const exerciseImportedAddons = async (
+  call: (label: string, body: object) => Promise<Record<string, unknown>>,
+  takenName: string,
+  recordUpload: (uploadUrl: string) => void,
+): Promise<void> => {
+  await call('createFromLiveTaken', {
+    name: takenName,
+    engine: 'postgresql',
+    source: {
+      import: { kind: 'live', connectionString: 'postgresql://shop:s3cret@db.example.com:5432/shop' },
+    },
+  });
+  const created = await call('createFromUpload', {
+    name: 'iam-from-upload',
+    engine: 'postgresql',
+    source: { import: { kind: 'upload', sizeBytes: 2 } },
+  });
+  recordUpload(String((created.import as { uploadUrl: string }).uploadUrl));
+};
