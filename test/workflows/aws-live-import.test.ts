@@ -4,10 +4,12 @@ import { describe, expect, it } from 'vitest';
 import { LOCAL_AWS } from '#infra/local/emulators.ts';
 import { liveImportSecrets } from '#shared/providers/aws/live-import-secrets.ts';
 import { ImportUploads } from '#shared/providers/import-uploads.ts';
+import { AddonService } from '#shared/services/addon-service.ts';
 import { ImportService } from '#shared/services/import-service.ts';
 import type { AddonRecord } from '#shared/store/addon-store.ts';
 import { deniedPermissions, roleStatements } from '../infra/support/iam.ts';
 import { snapshotDeleters } from '../support/backups.ts';
+import { createRequest } from '../support/fixtures.ts';
 import { awsWorkflowSuite, jobSpecOf } from './support/aws-suite.ts';
 import { logicalIdOf } from './support/aws-workflows.ts';
 
@@ -65,6 +67,35 @@ const runLiveImport = async (addon: AddonRecord) => {
     operation: await world().store.getOperation(PROJECT, operation.id),
     record: await world().importStore.getImport(PROJECT, importId),
     addon: await world().store.getAddon(PROJECT, addon.id),
+  };
+};
+
+/** An addon created with `source.import` (live), as the addons function composes the service. */
+const createFromLiveImport = async (name: string) => {
+  const service = new AddonService({
+    store: world().store,
+    workflows: world().workflows,
+    target: 'aws',
+    imports: {
+      imports: importService(),
+      records: world().importStore,
+      secrets: liveImportSecrets(
+        world().env,
+        () => new SecretsManagerClient({ ...LOCAL_AWS, region: 'eu-west-1' }),
+      ),
+    },
+  });
+  const created = await service.create(
+    PROJECT,
+    createRequest({ name, source: { import: { kind: 'live', connectionString: CONNECTION } } }),
+  );
+  const importId = created.operation.importId as string;
+  await world().workflows.idle();
+  return {
+    secretId: secretName(importId),
+    addon: await world().store.getAddon(PROJECT, created.addon.id),
+    operation: await world().store.getOperation(PROJECT, created.operation.id),
+    record: await world().importStore.getImport(PROJECT, importId),
   };
 };
 
@@ -140,6 +171,40 @@ describe('live imports on AWS', () => {
     await expect(importService().start(PROJECT, addon.id, importId, {})).rejects.toThrow(
       /create a new import/,
     );
+  });
+
+  it('seeds an addon created with source.import (live) in its create operation, then deletes the secret', async () => {
+    const { addon, operation, record, secretId } = await createFromLiveImport('seeded');
+    expect(operation).toMatchObject({ type: 'create', status: 'completed', importId: record.id });
+    expect(addon).toMatchObject({ status: 'running', source: { importId: record.id, kind: 'live' } });
+    expect(record).toMatchObject({ status: 'completed', operationId: operation.id });
+    expect(world().fake.secrets.has(secretId)).toBe(false);
+    const [parameters] = world().runTaskCalls;
+    if (!parameters) throw new Error('no job was started');
+    expect(jobSpecOf(parameters)).toMatchObject({
+      kind: 'live-import',
+      addonId: addon.id,
+      backupId: record.id,
+    });
+    const network = (parameters.NetworkConfiguration as { AwsvpcConfiguration: Record<string, unknown> })
+      .AwsvpcConfiguration;
+    expect(network.Subnets).toEqual(world().env.LIVE_IMPORT_SUBNET_IDS);
+  });
+
+  it('fails the create of an addon whose live source fails: instance deleted, import failed, secret gone', async () => {
+    world().jobs.behaviour = async () => {
+      throw new TaskFailed('The source database at db.example.com:5432 is not reachable: ETIMEDOUT');
+    };
+    const { addon, operation, record, secretId } = await createFromLiveImport('unseeded');
+    expect(operation.status).toBe('failed');
+    expect(operation.error?.message).toContain('db.example.com:5432');
+    expect(addon).toMatchObject({ status: 'failed', endpoint: null, currentOperationId: null });
+    expect(record).toMatchObject({ status: 'failed', error: operation.error });
+    expect(world().fake.secrets.has(secretId)).toBe(false);
+    expect([...recorded, ...world().fake.calls].some((call) => call.command === 'DeleteDBInstance')).toBe(
+      true,
+    );
+    expect(JSON.stringify({ operation, record })).not.toContain(PASSWORD);
   });
 
   it('the workflow function role allows every call it sent (deleting the import secret included)', () => {
