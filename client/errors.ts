@@ -56,9 +56,17 @@ const isProblem = (body: unknown): body is Problem =>
   typeof (body as Problem).title === 'string' &&
   typeof (body as Problem).status === 'number';
 
-/** The error for a non-2xx response whose body openapi-fetch already read (JSON if it parsed). */
-export const toApiError = (response: Response, body: unknown, method: string): AddonsApiError => {
-  const request = `${method} ${response.url}`;
+/**
+ * The error for a non-2xx response whose body openapi-fetch already read (JSON if it parsed);
+ * `path` (the route's template) names the request when the response does not carry its URL.
+ */
+export const toApiError = (
+  response: Response,
+  body: unknown,
+  method: string,
+  path: string,
+): AddonsApiError => {
+  const request = `${method} ${response.url || path}`;
   if (isProblem(body)) return new AddonsApiError(response.status, body, request);
   const text = typeof body === 'string' && body.length > 0 ? body.slice(0, 200) : undefined;
   return new AddonsApiError(

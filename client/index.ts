@@ -139,7 +139,7 @@ export const createAddonsClient = (options: AddonsClientOptions): AddonsClient =
         init?: Record<string, unknown>,
       ) => Promise<{ data?: unknown; error?: unknown; response: Response }>;
       const result = await call(url, init);
-      if (!result.response.ok) throw toApiError(result.response, result.error, method);
+      if (!result.response.ok) throw toApiError(result.response, result.error, method, url);
       return result.data;
     };
 
