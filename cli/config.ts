@@ -23,7 +23,7 @@ export interface CliSettings {
 
 export const configCandidates = (env: NodeJS.ProcessEnv): string[] => {
   if (env.ADDONS_CONFIG) return [resolve(env.ADDONS_CONFIG)];
-  const configHome = env.XDG_CONFIG_HOME || join(homedir(), '.config');
+  const configHome = env.XDG_CONFIG_HOME || join(env.HOME || homedir(), '.config');
   return [
     resolve(env.ADDONS_DATA_DIR || '.addons', CLI_CONFIG_FILE),
     join(configHome, 'addons', 'config.json'),

@@ -5,7 +5,7 @@ import { EXIT } from './exit-codes.ts';
 const BAR_WIDTH = 24;
 
 /** `[#########---------------]  38%  dump (in-progress)` */
-const progressLine = (operation: Operation) => {
+export const progressLine = (operation: Operation) => {
   const percent = Math.max(0, Math.min(100, operation.progress.percent));
   const filled = Math.round((percent / 100) * BAR_WIDTH);
   const bar = `[${'#'.repeat(filled)}${'-'.repeat(BAR_WIDTH - filled)}]`;
