@@ -11,6 +11,7 @@ const text = (cell: Cell) => (cell === null || cell === undefined || cell === ''
 
 /** Rows as aligned columns under upper-case headers. */
 export const table = (rows: Record<string, Cell>[], columns: string[]): string => {
+  if (rows.length === 0) return '(none)';
   const cells = [
     columns.map((column) => column.toUpperCase()),
     ...rows.map((row) => columns.map((c) => text(row[c]))),

@@ -132,6 +132,22 @@ describe('the addons CLI against the local target', () => {
     expect(failing.code).not.toBe(0);
   });
 
+  it('connects to a Redis addon with redis-cli, the password in REDISCLI_AUTH', async () => {
+    const created = await cliJson(['create', 'cache', '--engine', 'redis']);
+    expect(created.addon.status).toBe('running');
+    const secret = (await cliJson(['credentials', 'cache'])).password;
+    const set = await cli(['connect', 'cache', '-c', 'SET greeting hello']);
+    expect(set.code, set.stderr).toBe(0);
+    const get = await cli(['connect', 'cache', '-c', 'GET greeting']);
+    expect(get.stdout.trim()).toBe('hello');
+    for (const output of [set.stdout, set.stderr, get.stdout, get.stderr])
+      expect(output).not.toContain(secret);
+    const deleted = await cli(['delete', 'cache', '--no-wait', '--json']);
+    expect(deleted.code, deleted.stderr).toBe(0);
+    const { operation } = JSON.parse(deleted.stdout);
+    expect((await cli(['operations', 'wait', operation.id])).code).toBe(0);
+  });
+
   it('backs up, and downloads the dump verified against its SHA-256', async () => {
     const { backup, operation } = await cliJson(['backups', 'create', 'shop', '--compression', 'gzip']);
     expect(operation.status).toBe('completed');
