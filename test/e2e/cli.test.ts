@@ -1,0 +1,242 @@
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { removePlatformData } from '../support/data-dir.ts';
+import { type PlatformProcess, startPlatformProcess } from '../support/platform-process.ts';
+
+/**
+ * The `addons` CLI as a user runs it: `node cli/bin.js` (what `npx addons` starts) in a child
+ * process against `npm start`, configured by the cli.json the local target writes, with real
+ * psql behind `connect`. Exit statuses, --json output, progress lines, Ctrl-C and the SHA-256
+ * check of downloads are asserted as a script would see them.
+ */
+const TOKEN = 'e2e-cli-token-0123456789abcdef';
+const BIN = fileURLToPath(new URL('../../cli/bin.js', import.meta.url));
+let dataDir: string;
+let workDir: string;
+let platform: PlatformProcess | undefined;
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Spawns the CLI; `onStderr` sees stderr as it grows (and may signal the child). */
+const start = (args: string[], options: { input?: string; env?: Record<string, string> } = {}) => {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: workDir,
+    // No ADDONS_API_URL / ADDONS_TOKEN: the CLI finds both in the data directory's cli.json.
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: workDir,
+      ADDONS_DATA_DIR: dataDir,
+      ADDONS_PROJECT: 'cli',
+      ADDONS_POLL_MS: '200',
+      ...options.env,
+    },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const run: Run = { code: null, stdout: '', stderr: '' };
+  child.stdout.on('data', (chunk: Buffer) => {
+    run.stdout += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    run.stderr += chunk.toString();
+  });
+  child.stdin.end(options.input ?? '');
+  const done = new Promise<Run>((resolve) =>
+    child.once('close', (code) => {
+      run.code = code;
+      resolve(run);
+    }),
+  );
+  return { child, run, done };
+};
+
+const cli = (args: string[], options: { input?: string; env?: Record<string, string> } = {}) =>
+  start(args, options).done;
+
+/** Runs the CLI with --json and parses its stdout; the exit status must be `code`. */
+// biome-ignore lint/suspicious/noExplicitAny: tests assert the JSON output field by field
+const cliJson = async <T = Record<string, any>>(args: string[], code = 0): Promise<T> => {
+  const run = await cli([...args, '--json']);
+  expect(run.code, run.stderr).toBe(code);
+  return JSON.parse(run.stdout) as T;
+};
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'addons-e2e-cli-'));
+  workDir = await mkdtemp(join(tmpdir(), 'addons-e2e-cli-work-'));
+  platform = await startPlatformProcess({ ADDONS_DATA_DIR: dataDir, ADDONS_TOKEN: TOKEN });
+}, 120_000);
+
+afterAll(async () => {
+  if (platform?.child.exitCode === null) await platform.interrupt();
+  await removePlatformData(dataDir);
+});
+
+describe('the addons CLI against the local target', () => {
+  let addonId: string;
+  let password: string;
+
+  it('lists the addon types from the config file the local target wrote', async () => {
+    expect(platform?.output()).toContain(join(dataDir, 'cli.json'));
+    const catalog = await cliJson<{ items: { engine: string }[] }>(['types']);
+    expect(catalog.items.map((type) => type.engine)).toContain('postgresql');
+    const table = await cli(['types']);
+    expect(table.stdout).toMatch(/^ENGINE\s+VERSIONS\s+PLANS\s+CAPABILITIES/);
+  });
+
+  it('creates an addon, printing its progress with step and percent, and exits 0 once it runs', async () => {
+    const run = await cli(['create', 'shop', '--engine', 'postgresql', '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const result = JSON.parse(run.stdout);
+    expect(result.addon).toMatchObject({ name: 'shop', status: 'running' });
+    expect(result.operation).toMatchObject({ type: 'create', status: 'completed' });
+    addonId = result.addon.id;
+    const progress = run.stderr.split('\n').filter((line) => line.startsWith(result.operation.id));
+    expect(progress.length).toBeGreaterThan(0);
+    for (const line of progress)
+      expect(line).toMatch(/^op-\S+ (pending|in-progress|completed) \S+ \d{1,3}%$/);
+    expect(progress.at(-1)).toMatch(/completed \S+ 100%$/);
+  });
+
+  it('lists and gets the addon by name, and hides the password unless asked', async () => {
+    expect((await cli(['list'])).stdout).toMatch(new RegExp(`${addonId}\\s+shop\\s+postgresql`));
+    expect((await cliJson(['get', 'shop'])).id).toBe(addonId);
+    password = (await cliJson(['credentials', 'shop'])).password;
+    const shown = await cli(['credentials', 'shop']);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toContain('(hidden: --show-password)');
+    expect(shown.stdout).not.toContain(password);
+  });
+
+  it('connects with psql: a query from -c and from stdin, the password never on screen', async () => {
+    const query = await cli(['connect', 'shop', '-c', 'SELECT 1 AS one']);
+    expect(query.code, query.stderr).toBe(0);
+    expect(query.stdout).toMatch(/one\s*\n-+\n\s*1\n/);
+    const piped = await cli(['connect', addonId, '--', '-At'], {
+      input: 'CREATE TABLE t (n int);\nINSERT INTO t VALUES (41), (1);\nSELECT sum(n) FROM t;\n',
+    });
+    expect(piped.code, piped.stderr).toBe(0);
+    expect(piped.stdout.trim().split('\n').at(-1)).toBe('42');
+    for (const output of [query.stdout, query.stderr, piped.stdout, piped.stderr]) {
+      expect(output).not.toContain(password);
+    }
+    const failing = await cli(['connect', 'shop', '-c', 'SELECT * FROM missing_table']);
+    expect(failing.code).not.toBe(0);
+  });
+
+  it('connects to a Redis addon with redis-cli, the password in REDISCLI_AUTH', async () => {
+    const created = await cliJson(['create', 'cache', '--engine', 'redis']);
+    expect(created.addon.status).toBe('running');
+    const secret = (await cliJson(['credentials', 'cache'])).password;
+    const set = await cli(['connect', 'cache', '-c', 'SET greeting hello']);
+    expect(set.code, set.stderr).toBe(0);
+    const get = await cli(['connect', 'cache', '-c', 'GET greeting']);
+    expect(get.stdout.trim()).toBe('hello');
+    for (const output of [set.stdout, set.stderr, get.stdout, get.stderr])
+      expect(output).not.toContain(secret);
+    const deleted = await cli(['delete', 'cache', '--no-wait', '--json']);
+    expect(deleted.code, deleted.stderr).toBe(0);
+    const { operation } = JSON.parse(deleted.stdout);
+    expect((await cli(['operations', 'wait', operation.id])).code).toBe(0);
+  });
+
+  it('backs up, and downloads the dump verified against its SHA-256', async () => {
+    const { backup, operation } = await cliJson(['backups', 'create', 'shop', '--compression', 'gzip']);
+    expect(operation.status).toBe('completed');
+    expect(backup).toMatchObject({ status: 'completed', type: 'dump', compression: 'gzip' });
+    const file = join(workDir, 'shop.dump.gz');
+    const downloaded = await cliJson(['backups', 'download', 'shop', backup.id, '-o', file]);
+    expect(downloaded).toMatchObject({ file, sha256: backup.sha256, verified: true });
+    const bytes = await readFile(file);
+    expect(bytes.length).toBe(backup.sizeBytes);
+    expect(createHash('sha256').update(bytes).digest('hex')).toBe(backup.sha256);
+    const listed = await cli(['backups', 'list', 'shop']);
+    expect(listed.stdout).toContain(backup.id);
+    expect((await cliJson(['backups', 'pin', 'shop', backup.id])).pinned).toBe(true);
+  });
+
+  it('exits 1 when the operation fails and 0 when a retry completes (an import with a wrong, then right SHA-256)', async () => {
+    const file = join(workDir, 'shop.dump.gz');
+    const created = await cliJson(['imports', 'create', 'shop', '--file', file, '--no-start']);
+    expect(created.status).toBe('awaiting-upload');
+    const wrong = await cli(['imports', 'start', 'shop', created.id, '--sha256', 'a'.repeat(64)]);
+    expect(wrong.code, wrong.stderr).toBe(1);
+    expect(wrong.stderr).toMatch(/Operation op-\S+ failed: \S+: .*SHA-256/);
+    const sha256 = createHash('sha256')
+      .update(await readFile(file))
+      .digest('hex');
+    const right = await cli(['imports', 'start', 'shop', created.id, '--sha256', sha256]);
+    expect(right.code, right.stderr).toBe(0);
+    const piped = await cli(['connect', 'shop', '-c', 'SELECT sum(n) FROM t', '--', '-At']);
+    expect(piped.stdout.trim()).toBe('42');
+  });
+
+  it('exits 2 on usage errors and 3 on API errors, printing the problem title, detail and fields', async () => {
+    const missingEngine = await cli(['create', 'other']);
+    expect(missingEngine.code).toBe(2);
+    expect(missingEngine.stderr).toContain('--engine is required');
+    const unknownOption = await cli(['list', '--bogus']);
+    expect(unknownOption.code).toBe(2);
+    const noProject = await cli(['list'], { env: { ADDONS_PROJECT: '' } });
+    expect(noProject.code).toBe(2);
+
+    const invalid = await cli(['create', 'Not_DNS', '--engine', 'postgresql']);
+    expect(invalid.code).toBe(3);
+    expect(invalid.stderr).toContain('Error: The request is not valid (HTTP 400)');
+    expect(invalid.stderr).toMatch(/ {2}- body\.name: must be DNS-safe/);
+    const missing = await cli(['get', 'adn-doesnotexist']);
+    expect(missing.code).toBe(3);
+    expect(missing.stderr).toContain('Not found (HTTP 404)');
+    const badToken = await cli(['list'], { env: { ADDONS_TOKEN: 'wrong-token-0123456789' } });
+    expect(badToken.code).toBe(3);
+    expect(badToken.stderr).toContain('Unauthorized (HTTP 401)');
+  });
+
+  it('--no-wait returns at once with the operation; `operations wait` follows it to its end', async () => {
+    const started = await cliJson(['backups', 'create', 'shop', '--no-wait']);
+    expect(['pending', 'in-progress']).toContain(started.operation.status);
+    const waited = await cliJson(['operations', 'wait', started.operation.id]);
+    expect(waited).toMatchObject({ id: started.operation.id, status: 'completed' });
+    const operations = await cliJson<{ items: { id: string }[] }>(['operations', 'list', 'shop']);
+    expect(operations.items.map((item) => item.id)).toContain(started.operation.id);
+  });
+
+  it('Ctrl-C stops waiting without aborting the operation and says how to resume', async () => {
+    const { child, run, done } = start(['create', 'second', '--engine', 'postgresql']);
+    // Interrupt once the first progress line is out: the creation is under way.
+    await new Promise<void>((resolve) => {
+      const check = () => {
+        if (/^op-\S+ /m.test(run.stderr)) {
+          child.stderr.off('data', check);
+          resolve();
+        }
+      };
+      child.stderr.on('data', check);
+      check();
+    });
+    child.kill('SIGINT');
+    const ended = await done;
+    expect(ended.code, ended.stderr).toBe(130);
+    const resume = /Follow it again with: addons operations wait (op-\S+) --project cli/.exec(ended.stderr);
+    expect(resume?.[1]).toBeTruthy();
+    const waited = await cli(['operations', 'wait', resume?.[1] ?? '']);
+    expect(waited.code, waited.stderr).toBe(0);
+    expect((await cliJson(['get', 'second'])).status).toBe('running');
+  });
+
+  it('deletes the addons and exits 0 once they are gone', async () => {
+    for (const name of ['second', 'shop']) {
+      const deleted = await cli(['delete', name]);
+      expect(deleted.code, deleted.stderr).toBe(0);
+    }
+    expect((await cliJson<{ items: unknown[] }>(['list'])).items).toEqual([]);
+  });
+});
