@@ -29,9 +29,14 @@ const addonRecord = (addon: Addon) =>
     'restorable window': addon.restorableWindow
       ? `${addon.restorableWindow.earliestRestorableTime} .. ${addon.restorableWindow.latestRestorableTime}`
       : null,
-    'forked from': addon.source
-      ? `${addon.source.addonName} (${addon.source.addonId}) ${addon.source.backupId ?? addon.source.pointInTime ?? ''}`
-      : null,
+    'forked from':
+      addon.source && 'addonId' in addon.source
+        ? `${addon.source.addonName} (${addon.source.addonId}) ${addon.source.backupId ?? addon.source.pointInTime ?? ''}`
+        : null,
+    'imported from':
+      addon.source && 'importId' in addon.source
+        ? `${addon.source.kind} import ${addon.source.importId}`
+        : null,
     created: addon.createdAt,
   });
 

@@ -597,6 +597,8 @@ export interface components {
         AddonWithOperation: {
             addon: components["schemas"]["Addon"];
             operation: components["schemas"]["Operation"];
+            /** @description Only when the addon is created with `source.import`: the import (and, for an upload, where to PUT the file; start it once the addon is running) */
+            import?: components["schemas"]["ImportUpload"] | components["schemas"]["LiveImportCreated"];
         };
         Addon: {
             id: string;
@@ -640,24 +642,10 @@ export interface components {
                 latestRestorableTime: string;
             } | null;
             /**
-             * @description Set on a fork: the addon, backup or point in time its data came from
+             * @description Set on a fork (the addon, backup or point in time its data came from) and on an addon created from an import (the import)
              * @default null
              */
-            source?: {
-                addonId: string;
-                addonName: string;
-                /** @description The backup the data came from */
-                backupId: string | null;
-                /** @enum {string|null} */
-                backupType: "dump" | "snapshot" | null;
-                /**
-                 * Format: date-time
-                 * @description The point in time the data came from
-                 */
-                pointInTime: string | null;
-                /** @description The database the fork's connection details name: the source's, which holds the data */
-                database: string;
-            } | null;
+            source?: components["schemas"]["AddonSource"] | components["schemas"]["AddonImportSource"] | null;
             /**
              * Format: date-time
              * @description RFC 3339 timestamp, UTC
@@ -674,6 +662,29 @@ export interface components {
             /** Format: int32 */
             port: number;
         } | null;
+        AddonSource: {
+            addonId: string;
+            addonName: string;
+            /** @description The backup the data came from */
+            backupId: string | null;
+            /** @enum {string|null} */
+            backupType: "dump" | "snapshot" | null;
+            /**
+             * Format: date-time
+             * @description The point in time the data came from
+             */
+            pointInTime: string | null;
+            /** @description The database the fork's connection details name: the source's, which holds the data */
+            database: string;
+        };
+        AddonImportSource: {
+            /** @description The import created with the addon (`GET .../imports/{id}`) */
+            importId: string;
+            /** @enum {string} */
+            kind: "live" | "upload";
+            /** @description The addon's database, which the import fills */
+            database: string;
+        };
         Operation: {
             id: string;
             /** @enum {string} */
@@ -738,6 +749,114 @@ export interface components {
              */
             completedAt: string | null;
         };
+        ImportUpload: {
+            import: components["schemas"]["Import"];
+            /**
+             * Format: uri
+             * @description Presigned S3 PUT URL: send the file as the body, with exactly `sizeBytes` as Content-Length. Absent for a multipart upload
+             */
+            uploadUrl?: string;
+            /** @description A multipart upload: PUT each part to its URL (in any order, in parallel), then start the import with the parts and their ETags */
+            multipart?: {
+                /**
+                 * Format: int64
+                 * @description Every part but the last has exactly this size
+                 */
+                partSizeBytes: number;
+                parts: {
+                    /** Format: int32 */
+                    partNumber: number;
+                    /** Format: int64 */
+                    sizeBytes: number;
+                    /**
+                     * Format: uri
+                     * @description Presigned S3 UploadPart URL: PUT bytes [(partNumber-1)*partSizeBytes, +sizeBytes) of the file, keep the ETag response header
+                     */
+                    url: string;
+                }[];
+            };
+            /** @description Headers the PUT must carry (they are part of the signature) */
+            uploadHeaders: {
+                [key: string]: string;
+            };
+            /**
+             * Format: date-time
+             * @description When the upload URL stops working
+             */
+            expiresAt: string;
+        };
+        Import: {
+            id: string;
+            projectId: string;
+            addonId: string;
+            /** @enum {string} */
+            kind: "upload" | "live";
+            /** @enum {string} */
+            status: "awaiting-upload" | "awaiting-start" | "importing" | "completed" | "failed";
+            /** @enum {string} */
+            engine: "postgresql" | "mysql" | "redis" | "mongodb";
+            /** @enum {string} */
+            format: "pg-dump" | "mysql-dump" | "redis-rdb";
+            /**
+             * @description Of a dump: as declared, else detected when the import starts; null for an uncompressed dump and for RDB files
+             * @enum {string|null}
+             */
+            compression: "gzip" | "zstd" | null;
+            /**
+             * @description What the file holds, detected from its contents when the import starts
+             * @default null
+             * @enum {string|null}
+             */
+            contents?: "pg-custom" | "pg-plain" | "mysql-sql" | "redis-rdb" | null;
+            /**
+             * Format: int64
+             * @description The size declared at creation; the uploaded file must match it. Null for a live import
+             */
+            sizeBytes: number | null;
+            /**
+             * @description Of a live import: where the data comes from (never the password); null for uploads
+             * @default null
+             */
+            source?: {
+                host: string;
+                /** Format: int64 */
+                port: number;
+                database: string;
+                username: string;
+                tls: boolean;
+            } | null;
+            /** @description As given when the import was started, if it was */
+            sha256: string | null;
+            /** @description The restore operation of the last start */
+            operationId: string | null;
+            /**
+             * Format: date-time
+             * @description Until when it can be started (again, after a failure); then the file and the import are deleted
+             */
+            expiresAt: string;
+            error: {
+                code: string;
+                message: string;
+            } | null;
+            /**
+             * Format: date-time
+             * @description RFC 3339 timestamp, UTC
+             */
+            createdAt: string;
+            /**
+             * Format: date-time
+             * @description RFC 3339 timestamp, UTC
+             */
+            startedAt: string | null;
+            /**
+             * Format: date-time
+             * @description RFC 3339 timestamp, UTC
+             */
+            completedAt: string | null;
+        };
+        LiveImportCreated: {
+            import: components["schemas"]["Import"];
+        };
         CreateAddonRequest: {
             /** @description Unique in the project; DNS-safe */
             name: string;
@@ -759,22 +878,53 @@ export interface components {
             tls?: boolean;
             /** @default false */
             publicAccess?: boolean;
-            /** @description Create the addon as a fork: a new addon of the source's engine with its data at a backup or a point in time (version, plan and storage default to the source's) */
-            source?: {
-                /** @description The addon to fork: one of this project, running or deleted within its backup grace period */
-                addonId: string;
-                /** @description A completed dump or snapshot backup of that addon */
-                backupId?: string;
+            /** @description Where the new addon's data comes from. A fork (`addonId` with `backupId`, `latest` or `pointInTime`): the source's data at a backup or a point in time (version, plan and storage default to the source's). An import (`import`): a live database streamed in by the create operation, or a file uploaded after the create */
+            source?: components["schemas"]["ForkSourceRequest"] | components["schemas"]["ImportSourceRequest"];
+        };
+        ForkSourceRequest: {
+            /** @description The addon to fork: one of this project, running or deleted within its backup grace period */
+            addonId: string;
+            /** @description A completed dump or snapshot backup of that addon */
+            backupId?: string;
+            /**
+             * @description The addon's newest completed backup
+             * @enum {boolean}
+             */
+            latest?: true;
+            /**
+             * Format: date-time
+             * @description A time inside the addon's restorable window (engines whose capabilities include pitr)
+             */
+            pointInTime?: string;
+        };
+        ImportSourceRequest: {
+            /** @description As for `POST .../imports`: `{"kind":"live","connectionString":...}` or `{"kind":"upload","sizeBytes":...}` */
+            import: {
                 /**
-                 * @description The addon's newest completed backup
-                 * @enum {boolean}
+                 * @description Upload a file to a presigned URL, then start the import
+                 * @enum {string}
                  */
-                latest?: true;
+                kind: "upload";
                 /**
-                 * Format: date-time
-                 * @description A time inside the addon's restorable window (engines whose capabilities include pitr)
+                 * Format: int64
+                 * @description Exact size of the file to upload. The upload URL is signed for this Content-Length: S3 refuses any other size
                  */
-                pointInTime?: string;
+                sizeBytes: number;
+                /**
+                 * @description Compression of a dump (PostgreSQL, MySQL): detected from the first bytes when absent (gzip, zstd, or none). RDB files are uploaded uncompressed
+                 * @enum {string}
+                 */
+                compression?: "gzip" | "zstd";
+                /** @description Upload in parts (S3 multipart) even below the size from which parts are used anyway (ADDONS_MULTIPART_THRESHOLD_BYTES, 5 GiB by default) */
+                multipart?: boolean;
+            } | {
+                /**
+                 * @description Stream a dump of a running database straight into the addon (no file), then start the import
+                 * @enum {string}
+                 */
+                kind: "live";
+                /** @description postgresql://user:password@host:port/database (PostgreSQL addons) or mysql://user:password@host:port/database (MySQL addons); `?sslmode=require` asks for TLS */
+                connectionString: string;
             };
         };
         AddonPage: {
@@ -1012,114 +1162,6 @@ export interface components {
             /** @enum {string} */
             compression?: "gzip" | "zstd";
             enabled?: boolean;
-        };
-        ImportUpload: {
-            import: components["schemas"]["Import"];
-            /**
-             * Format: uri
-             * @description Presigned S3 PUT URL: send the file as the body, with exactly `sizeBytes` as Content-Length. Absent for a multipart upload
-             */
-            uploadUrl?: string;
-            /** @description A multipart upload: PUT each part to its URL (in any order, in parallel), then start the import with the parts and their ETags */
-            multipart?: {
-                /**
-                 * Format: int64
-                 * @description Every part but the last has exactly this size
-                 */
-                partSizeBytes: number;
-                parts: {
-                    /** Format: int32 */
-                    partNumber: number;
-                    /** Format: int64 */
-                    sizeBytes: number;
-                    /**
-                     * Format: uri
-                     * @description Presigned S3 UploadPart URL: PUT bytes [(partNumber-1)*partSizeBytes, +sizeBytes) of the file, keep the ETag response header
-                     */
-                    url: string;
-                }[];
-            };
-            /** @description Headers the PUT must carry (they are part of the signature) */
-            uploadHeaders: {
-                [key: string]: string;
-            };
-            /**
-             * Format: date-time
-             * @description When the upload URL stops working
-             */
-            expiresAt: string;
-        };
-        Import: {
-            id: string;
-            projectId: string;
-            addonId: string;
-            /** @enum {string} */
-            kind: "upload" | "live";
-            /** @enum {string} */
-            status: "awaiting-upload" | "awaiting-start" | "importing" | "completed" | "failed";
-            /** @enum {string} */
-            engine: "postgresql" | "mysql" | "redis" | "mongodb";
-            /** @enum {string} */
-            format: "pg-dump" | "mysql-dump" | "redis-rdb";
-            /**
-             * @description Of a dump: as declared, else detected when the import starts; null for an uncompressed dump and for RDB files
-             * @enum {string|null}
-             */
-            compression: "gzip" | "zstd" | null;
-            /**
-             * @description What the file holds, detected from its contents when the import starts
-             * @default null
-             * @enum {string|null}
-             */
-            contents?: "pg-custom" | "pg-plain" | "mysql-sql" | "redis-rdb" | null;
-            /**
-             * Format: int64
-             * @description The size declared at creation; the uploaded file must match it. Null for a live import
-             */
-            sizeBytes: number | null;
-            /**
-             * @description Of a live import: where the data comes from (never the password); null for uploads
-             * @default null
-             */
-            source?: {
-                host: string;
-                /** Format: int64 */
-                port: number;
-                database: string;
-                username: string;
-                tls: boolean;
-            } | null;
-            /** @description As given when the import was started, if it was */
-            sha256: string | null;
-            /** @description The restore operation of the last start */
-            operationId: string | null;
-            /**
-             * Format: date-time
-             * @description Until when it can be started (again, after a failure); then the file and the import are deleted
-             */
-            expiresAt: string;
-            error: {
-                code: string;
-                message: string;
-            } | null;
-            /**
-             * Format: date-time
-             * @description RFC 3339 timestamp, UTC
-             */
-            createdAt: string;
-            /**
-             * Format: date-time
-             * @description RFC 3339 timestamp, UTC
-             */
-            startedAt: string | null;
-            /**
-             * Format: date-time
-             * @description RFC 3339 timestamp, UTC
-             */
-            completedAt: string | null;
-        };
-        LiveImportCreated: {
-            import: components["schemas"]["Import"];
         };
         CreateImportRequest: {
             /**
@@ -1678,7 +1720,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The engine, version, plan or option is not available here, or the project's addon quota is used up (`quota`, `limit`) */
+            /** @description The engine, version, plan or option is not available here, the fork or import source is refused (`source...`), or the project's addon quota is used up (`quota`, `limit`) */
             422: {
                 headers: {
                     /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
