@@ -1,4 +1,5 @@
 import '#shared/util/polyfills.ts';
+import { removeCliConfig, writeCliConfig } from './cli-config.ts';
 import { loadLocalConfig } from './config.ts';
 import { startLocalPlatform } from './platform.ts';
 
@@ -6,6 +7,7 @@ import { startLocalPlatform } from './platform.ts';
 const main = async () => {
   const config = loadLocalConfig();
   const platform = await startLocalPlatform(config);
+  const cliConfig = await writeCliConfig(platform.dataDir, { apiUrl: platform.url, token: platform.token });
   const lines = [
     `addons platform listening on ${platform.url}`,
     `  data directory: ${platform.dataDir}`,
@@ -13,6 +15,7 @@ const main = async () => {
       ? `  bearer token (generated, kept in ${platform.dataDir}/token): ${platform.token}`
       : '  bearer token: from ADDONS_TOKEN',
     `  API docs: ${platform.url}/docs`,
+    `  CLI configuration (npx addons reads it): ${cliConfig}`,
   ];
   if (platform.resumed.addons || platform.resumed.operations) {
     lines.push(
@@ -26,6 +29,7 @@ const main = async () => {
     if (stopping) return;
     stopping = true;
     console.info(`\n${signal}: stopping engines and the platform...`);
+    await removeCliConfig(platform.dataDir);
     await platform.stop();
     console.info('stopped');
     process.exit(0);
