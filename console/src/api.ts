@@ -1,162 +1,144 @@
+import { AddonsApiError, type AddonsClient, createAddonsClient, ENDED_STATUSES } from '../../client/index.ts';
 import type {
-  Addon,
-  AddonType,
-  Backup,
-  BackupSchedule,
   CreateAddonRequest,
   CreateBackupRequest,
   CreateScheduleRequest,
-  Credentials,
-  Operation,
-  Page,
   Problem,
   UpdateScheduleRequest,
 } from './types.ts';
 
-/** A problem+json answer (or a network failure dressed as one), for the page to show. */
-export class ApiProblem extends Error {
-  constructor(readonly problem: Problem) {
-    super(problem.detail ? `${problem.title}: ${problem.detail}` : problem.title);
-  }
-}
+export { AddonsApiError };
 
-export const TERMINAL = new Set(['completed', 'failed', 'aborted']);
+export const TERMINAL = new Set<string>(ENDED_STATUSES);
+
+/** Any failure as a problem the page can show: the API's own, or the network's dressed as one. */
+export const problemOf = (error: unknown): Problem => {
+  if (error instanceof AddonsApiError) {
+    return (
+      error.problem ?? {
+        type: error.type,
+        title: error.title,
+        status: error.status,
+        detail: error.detail,
+        errors: error.errors,
+      }
+    );
+  }
+  if (error instanceof TypeError) {
+    return { type: 'about:blank', title: 'The API cannot be reached', status: 503, detail: error.message };
+  }
+  return { type: 'about:blank', title: 'Something went wrong', status: 500, detail: String(error) };
+};
 
 /**
- * The console's calls, one method per route it uses. `onUnauthorized` runs on a 401 so an
- * expired token sends the user back to the sign-in page.
+ * The console's calls, one method per route it uses, on the typed client (paths, parameters,
+ * bodies and answers are checked against openapi.json at compile time). A 401 runs
+ * `onUnauthorized`, so an expired or wrong token sends the user back to the sign-in page.
  */
 export class Api {
-  constructor(
-    private readonly baseUrl: string,
-    private readonly token: string,
-    private readonly onUnauthorized: () => void = () => {},
-  ) {}
+  readonly client: AddonsClient;
 
-  private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
-    let response: Response;
-    try {
-      response = await fetch(`${this.baseUrl}${path}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${this.token}`,
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-    } catch (error) {
-      throw new ApiProblem({
-        type: 'about:blank',
-        title: 'The API cannot be reached',
-        status: 503,
-        detail: error instanceof Error ? error.message : String(error),
-      });
-    }
-    if (response.status === 401) this.onUnauthorized();
-    if (!response.ok) {
-      const problem = (await response.json().catch(() => undefined)) as Problem | undefined;
-      throw new ApiProblem(
-        problem?.title
-          ? problem
-          : { type: 'about:blank', title: response.statusText, status: response.status },
-      );
-    }
-    return (response.status === 204 ? undefined : await response.json()) as T;
-  }
-
-  private addon(projectId: string, addonId: string) {
-    return `/v1/projects/${encodeURIComponent(projectId)}/addons/${encodeURIComponent(addonId)}`;
+  constructor(baseUrl: string, token: string, onUnauthorized: () => void = () => {}) {
+    this.client = createAddonsClient({
+      // Relative to the page when the API is on the console's own origin (the local target).
+      baseUrl: baseUrl || window.location.origin,
+      token,
+      fetch: async (request) => {
+        const response = await fetch(request);
+        if (response.status === 401) onUnauthorized();
+        return response;
+      },
+    });
   }
 
   addonTypes() {
-    return this.call<{ items: AddonType[] }>('GET', '/v1/addon-types');
+    return this.client.GET('/v1/addon-types');
   }
   listAddons(projectId: string, cursor?: string) {
-    const query = new URLSearchParams({ limit: '100', ...(cursor ? { cursor } : {}) });
-    return this.call<Page<Addon>>('GET', `/v1/projects/${encodeURIComponent(projectId)}/addons?${query}`);
+    return this.client.GET('/v1/projects/{projectId}/addons', {
+      params: { path: { projectId }, query: { limit: 100, ...(cursor ? { cursor } : {}) } },
+    });
   }
   createAddon(projectId: string, body: CreateAddonRequest) {
-    return this.call<{ addon: Addon; operation: Operation }>(
-      'POST',
-      `/v1/projects/${encodeURIComponent(projectId)}/addons`,
-      body,
-    );
+    return this.client.POST('/v1/projects/{projectId}/addons', { params: { path: { projectId } }, body });
   }
   getAddon(projectId: string, addonId: string) {
-    return this.call<Addon>('GET', this.addon(projectId, addonId));
+    return this.client.GET('/v1/projects/{projectId}/addons/{addonId}', {
+      params: { path: { projectId, addonId } },
+    });
   }
   deleteAddon(projectId: string, addonId: string) {
-    return this.call<{ addon: Addon; operation: Operation }>('DELETE', this.addon(projectId, addonId));
+    return this.client.DELETE('/v1/projects/{projectId}/addons/{addonId}', {
+      params: { path: { projectId, addonId } },
+    });
   }
   credentials(projectId: string, addonId: string) {
-    return this.call<Credentials>('GET', `${this.addon(projectId, addonId)}/credentials`);
+    return this.client.GET('/v1/projects/{projectId}/addons/{addonId}/credentials', {
+      params: { path: { projectId, addonId } },
+    });
   }
   operations(projectId: string, addonId: string) {
-    return this.call<Page<Operation>>('GET', `${this.addon(projectId, addonId)}/operations?limit=20`);
+    return this.client.GET('/v1/projects/{projectId}/addons/{addonId}/operations', {
+      params: { path: { projectId, addonId }, query: { limit: 20 } },
+    });
   }
   operation(projectId: string, operationId: string) {
-    return this.call<Operation>(
-      'GET',
-      `/v1/projects/${encodeURIComponent(projectId)}/operations/${encodeURIComponent(operationId)}`,
-    );
+    return this.client.GET('/v1/projects/{projectId}/operations/{operationId}', {
+      params: { path: { projectId, operationId } },
+    });
   }
   backups(projectId: string, addonId: string) {
-    return this.call<Page<Backup>>('GET', `${this.addon(projectId, addonId)}/backups?limit=100`);
+    return this.client.GET('/v1/projects/{projectId}/addons/{addonId}/backups', {
+      params: { path: { projectId, addonId }, query: { limit: 100 } },
+    });
   }
   createBackup(projectId: string, addonId: string, body: CreateBackupRequest) {
-    return this.call<{ backup: Backup; operation: Operation }>(
-      'POST',
-      `${this.addon(projectId, addonId)}/backups`,
+    return this.client.POST('/v1/projects/{projectId}/addons/{addonId}/backups', {
+      params: { path: { projectId, addonId } },
       body,
-    );
+    });
   }
   pinBackup(projectId: string, addonId: string, backupId: string, pinned: boolean) {
-    return this.call<Backup>(
-      'PATCH',
-      `${this.addon(projectId, addonId)}/backups/${encodeURIComponent(backupId)}`,
-      {
-        pinned,
-      },
-    );
+    return this.client.PATCH('/v1/projects/{projectId}/addons/{addonId}/backups/{backupId}', {
+      params: { path: { projectId, addonId, backupId } },
+      body: { pinned },
+    });
   }
   deleteBackup(projectId: string, addonId: string, backupId: string) {
-    return this.call<void>(
-      'DELETE',
-      `${this.addon(projectId, addonId)}/backups/${encodeURIComponent(backupId)}`,
-    );
+    return this.client.DELETE('/v1/projects/{projectId}/addons/{addonId}/backups/{backupId}', {
+      params: { path: { projectId, addonId, backupId } },
+    });
   }
   downloadBackup(projectId: string, addonId: string, backupId: string) {
-    return this.call<{ url: string; expiresAt: string }>(
-      'POST',
-      `${this.addon(projectId, addonId)}/backups/${encodeURIComponent(backupId)}/download`,
-    );
+    return this.client.POST('/v1/projects/{projectId}/addons/{addonId}/backups/{backupId}/download', {
+      params: { path: { projectId, addonId, backupId } },
+    });
   }
   restoreBackup(projectId: string, addonId: string, backupId: string) {
-    return this.call<{ backup: Backup; operation: Operation }>(
-      'POST',
-      `${this.addon(projectId, addonId)}/backups/${encodeURIComponent(backupId)}/restore`,
-    );
+    return this.client.POST('/v1/projects/{projectId}/addons/{addonId}/backups/{backupId}/restore', {
+      params: { path: { projectId, addonId, backupId } },
+    });
   }
   schedules(projectId: string, addonId: string) {
-    return this.call<{ items: BackupSchedule[] }>(
-      'GET',
-      `${this.addon(projectId, addonId)}/backup-schedules`,
-    );
+    return this.client.GET('/v1/projects/{projectId}/addons/{addonId}/backup-schedules', {
+      params: { path: { projectId, addonId } },
+    });
   }
   createSchedule(projectId: string, addonId: string, body: CreateScheduleRequest) {
-    return this.call<BackupSchedule>('POST', `${this.addon(projectId, addonId)}/backup-schedules`, body);
+    return this.client.POST('/v1/projects/{projectId}/addons/{addonId}/backup-schedules', {
+      params: { path: { projectId, addonId } },
+      body,
+    });
   }
   updateSchedule(projectId: string, addonId: string, scheduleId: string, body: UpdateScheduleRequest) {
-    return this.call<BackupSchedule>(
-      'PATCH',
-      `${this.addon(projectId, addonId)}/backup-schedules/${encodeURIComponent(scheduleId)}`,
+    return this.client.PATCH('/v1/projects/{projectId}/addons/{addonId}/backup-schedules/{scheduleId}', {
+      params: { path: { projectId, addonId, scheduleId } },
       body,
-    );
+    });
   }
   deleteSchedule(projectId: string, addonId: string, scheduleId: string) {
-    return this.call<void>(
-      'DELETE',
-      `${this.addon(projectId, addonId)}/backup-schedules/${encodeURIComponent(scheduleId)}`,
-    );
+    return this.client.DELETE('/v1/projects/{projectId}/addons/{addonId}/backup-schedules/{scheduleId}', {
+      params: { path: { projectId, addonId, scheduleId } },
+    });
   }
 }

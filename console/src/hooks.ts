@@ -1,6 +1,6 @@
 import { createContext, useCallback, useContext, useEffect, useRef, useState } from 'react';
 import type { Api } from './api.ts';
-import { ApiProblem } from './api.ts';
+import { problemOf } from './api.ts';
 import type { Problem } from './types.ts';
 
 export const ApiContext = createContext<Api | undefined>(undefined);
@@ -11,10 +11,7 @@ export const useApi = (): Api => {
   return api;
 };
 
-export const toProblem = (error: unknown): Problem =>
-  error instanceof ApiProblem
-    ? error.problem
-    : { type: 'about:blank', title: 'Something went wrong', status: 500, detail: String(error) };
+export const toProblem = problemOf;
 
 export interface Loaded<T> {
   data: T | undefined;

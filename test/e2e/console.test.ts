@@ -222,6 +222,7 @@ describe('web console', () => {
       await route.fulfill({ json: { items, nextCursor } });
     });
     // Browser-side code as strings: this file is type-checked without the DOM library.
+    expect(await page.evaluate(`PerformanceObserver.supportedEntryTypes.includes('longtask')`)).toBe(true);
     await page.evaluate(`window.longTasks = [];
       new PerformanceObserver((list) => { for (const entry of list.getEntries()) window.longTasks.push(entry.duration); })
         .observe({ type: 'longtask' });`);

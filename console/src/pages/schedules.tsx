@@ -1,12 +1,11 @@
 import { type FormEvent, useState } from 'react';
 import { toProblem, useApi, useLoad } from '../hooks.ts';
-import type { BackupSchedule, CreateScheduleRequest, Problem, Weekday } from '../types.ts';
+import type { BackupSchedule, CreateScheduleRequest, Interval, Problem, Weekday } from '../types.ts';
 import { Confirm, FormDialog } from '../ui/dialogs.tsx';
 import { FieldError, fieldMessages, ProblemView } from '../ui/problem.tsx';
 import { Status, when } from '../ui/status.tsx';
 
 const WEEKDAYS: Weekday[] = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
-type Interval = CreateScheduleRequest['interval'];
 
 const numbers = (text: string) =>
   text
@@ -145,7 +144,7 @@ const ScheduleForm = ({
 }: {
   initial?: BackupSchedule;
   submitLabel: string;
-  onSubmit: (body: CreateScheduleRequest & { enabled?: boolean }) => Promise<void>;
+  onSubmit: (body: CreateScheduleRequest) => Promise<void>;
 }) => {
   const [interval, setInterval] = useState<Interval>(initial?.interval ?? 'daily');
   const [problem, setProblem] = useState<Problem>();
@@ -153,13 +152,18 @@ const ScheduleForm = ({
   const submit = async (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
     const form = new FormData(event.currentTarget);
-    const body: CreateScheduleRequest & { enabled?: boolean } = {
-      interval,
-      minutes: numbers(String(form.get('minutes') ?? '')),
-      retentionDays: Number(form.get('retentionDays')),
+    const minutes = numbers(String(form.get('minutes') ?? ''));
+    const hours = numbers(String(form.get('hours') ?? ''));
+    const retentionDays = Number(form.get('retentionDays'));
+    const timing =
+      interval === 'hourly'
+        ? { interval, minutes, retentionDays }
+        : interval === 'daily'
+          ? { interval, hours, minutes, retentionDays }
+          : { interval, days: form.getAll('days') as Weekday[], hours, minutes, retentionDays };
+    const body: CreateScheduleRequest = {
+      ...timing,
       type: form.get('type') === 'snapshot' ? 'snapshot' : 'dump',
-      ...(interval === 'hourly' ? {} : { hours: numbers(String(form.get('hours') ?? '')) }),
-      ...(interval === 'weekly' ? { days: form.getAll('days') as Weekday[] } : {}),
       ...(initial ? { enabled: form.get('enabled') === 'on' } : {}),
     };
     setBusy(true);
