@@ -121,7 +121,7 @@ export class AddonsStack extends Stack {
       engines: this.engines,
       logRetention,
     });
-    // The console first: the API lets its origin call it (CORS), then its files get the API's URL.
+    // The console first: the API lets its origin call it (CORS). `npm run console:deploy` uploads its files.
     this.console = new ConsoleHosting(this, 'Console', { accessLogs: this.backups.accessLogs });
     this.api = new Api(this, 'Api', {
       data: this.data,
@@ -131,11 +131,6 @@ export class AddonsStack extends Stack {
       engines: this.engines,
       logRetention,
       corsOrigins: [this.console.origin],
-    });
-    this.console.deploy({
-      apiUrl: this.api.url,
-      userPool: this.api.userPool,
-      userPoolClient: this.api.userPoolClient,
     });
 
     this.reconciler = new Reconciler(this, 'Reconciler', {
@@ -152,6 +147,10 @@ export class AddonsStack extends Stack {
     new CfnOutput(this, 'ConsoleUrl', {
       value: this.console.url,
       description: 'The web console (sign in with a Cognito user of the pool below)',
+    });
+    new CfnOutput(this, 'ConsoleBucketName', {
+      value: this.console.bucket.bucketName,
+      description: '`npm run console:deploy` uploads the console here',
     });
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the API' });
     new CfnOutput(this, 'UserPoolId', { value: this.api.userPool.userPoolId });

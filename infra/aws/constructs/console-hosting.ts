@@ -1,12 +1,8 @@
 import { Aws, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import { S3BucketOrigin } from 'aws-cdk-lib/aws-cloudfront-origins';
-import type { IUserPool, IUserPoolClient } from 'aws-cdk-lib/aws-cognito';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { BucketDeployment, Source } from 'aws-cdk-lib/aws-s3-deployment';
 import { Construct } from 'constructs';
-import { ensureConsoleBuilt } from '../../../console/build.ts';
-import { CONSOLE_DIST } from '../../../console/paths.ts';
 import { acknowledgeGuard } from '../guard.ts';
 import { acknowledgeNag } from '../nag.ts';
 
@@ -15,18 +11,18 @@ export interface ConsoleHostingProps {
   accessLogs: s3.IBucket;
 }
 
-export interface ConsoleDeployProps {
-  apiUrl: string;
-  userPool: IUserPool;
-  userPoolClient: IUserPoolClient;
-}
-
 /**
- * The web console on AWS: its built files (console/build.ts, built at synth when missing or
- * stale) in a private bucket behind CloudFront (origin access control, HTTPS only, compressed),
- * with `console/config.json` written at deploy time: the API's URL and the Cognito user pool the
- * sign-in page calls. The API lets this origin call it (CORS): create this construct before the
- * API, pass `origin` to it, then `deploy` once the API exists.
+ * The web console on AWS: a private bucket behind CloudFront (origin access control, HTTPS
+ * only, compressed, security headers). The API lets this origin call it (CORS): create this
+ * construct before the API and pass it `origin`.
+ *
+ * The files are uploaded after `cdk deploy` by `npm run console:deploy` (console/deploy.ts),
+ * with `console/config.json` (the API's URL and the Cognito pool, from the stack outputs), not
+ * by CDK's BucketDeployment: that adds a Python custom-resource Lambda with a managed policy and
+ * wildcard grants, which this stack's rules (every function ARM64 on the project runtime, no
+ * managed policies, no wildcard actions) refuse. The upload sets Cache-Control itself
+ * (index.html and config.json revalidate, hashed bundles are immutable), so no invalidation is
+ * needed either.
  */
 export class ConsoleHosting extends Construct {
   readonly bucket: s3.Bucket;
@@ -44,8 +40,9 @@ export class ConsoleHosting extends Construct {
       lifecycleRules: [
         { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
       ],
-      // Built files only: every deploy puts them back.
-      removalPolicy: RemovalPolicy.DESTROY,
+      // Kept when the stack goes, as CloudFormation cannot delete a bucket with objects in it
+      // (and emptying it would take another custom-resource Lambda); it holds only built files.
+      removalPolicy: RemovalPolicy.RETAIN,
     });
     // Object events to EventBridge (CT.S3.PR.4), natively: `eventBridgeEnabled` would add a
     // custom-resource Lambda for what the AWS::S3::Bucket property does itself.
@@ -55,7 +52,6 @@ export class ConsoleHosting extends Construct {
     const rebuilt = 'Only built files live here, and every deploy writes them again from the repository';
     acknowledgeGuard(this.bucket, 's3_bucket_versioning_enabled_check', rebuilt);
     acknowledgeGuard(this.bucket, 's3_bucket_object_lock_enabled_check', rebuilt);
-    acknowledgeGuard(this.bucket, 's3_bucket_replication_enabled_check', rebuilt);
     acknowledgeGuard(
       this.bucket,
       's3_bucket_default_encryption_kms_check',
@@ -143,64 +139,5 @@ export class ConsoleHosting extends Construct {
 
   get url(): string {
     return `${this.origin}/`;
-  }
-
-  /** Uploads the built files and the deployment's config.json, and invalidates what is not hashed. */
-  deploy(props: ConsoleDeployProps): BucketDeployment {
-    ensureConsoleBuilt();
-    const deployment = new BucketDeployment(this, 'Files', {
-      destinationBucket: this.bucket,
-      sources: [
-        Source.asset(CONSOLE_DIST, { exclude: ['.sources', '**/*.map'] }),
-        Source.jsonData('console/config.json', {
-          apiUrl: props.apiUrl,
-          signIn: {
-            kind: 'cognito',
-            region: Aws.REGION,
-            userPoolId: props.userPool.userPoolId,
-            clientId: props.userPoolClient.userPoolClientId,
-          },
-        }),
-      ],
-      distribution: this.distribution,
-      distributionPaths: ['/index.html', '/console/config.json'],
-      prune: true,
-      memoryLimit: 256,
-    });
-    // CDK's bucket deployment function (one per stack and memory size, at the stack's root).
-    const stack = Stack.of(this);
-    const uploader = stack.node.children.find((child) =>
-      child.node.id.startsWith('Custom::CDKBucketDeployment'),
-    );
-    if (!uploader) throw new Error('the bucket deployment function was not found');
-    const why = "CDK's bucket deployment function: it copies the console's files from the CDK asset bucket";
-    acknowledgeNag(
-      uploader,
-      'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-      `${why}; it writes only its own logs`,
-    );
-    for (const finding of [
-      'Action::s3:Abort*',
-      'Action::s3:DeleteObject*',
-      'Action::s3:GetBucket*',
-      'Action::s3:GetObject*',
-      'Action::s3:List*',
-      'Resource::*',
-      `Resource::<${stack.getLogicalId(this.bucket.node.defaultChild as s3.CfnBucket)}.Arn>/*`,
-      'Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*',
-    ]) {
-      acknowledgeNag(
-        uploader,
-        `IAM5[${finding}]`,
-        `${why} into this bucket (read the asset, write and prune the console's objects) and invalidates the distribution (cloudfront:CreateInvalidation has no resource-level permission)`,
-      );
-    }
-    acknowledgeNag(uploader, 'L1', `${why}; its Python runtime is the one aws-cdk-lib pins`);
-    acknowledgeGuard(
-      uploader,
-      'lambda_inside_vpc_check',
-      `${why}; it calls only S3 and CloudFront, at deploy time`,
-    );
-    return deployment;
   }
 }
