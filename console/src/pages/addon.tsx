@@ -102,11 +102,11 @@ export const AddonPage = ({ projectId, addonId }: { projectId: string; addonId: 
                 <tbody>
                   {(operations.data?.items ?? []).map((operation) => (
                     <tr key={operation.id} data-operation={operation.id}>
-                      <td>{operation.type}</td>
-                      <td>
+                      <td data-label="Type">{operation.type}</td>
+                      <td data-label="Status">
                         <Status value={operation.status} />
                       </td>
-                      <td>
+                      <td data-label="Progress">
                         <progress
                           max={100}
                           value={operation.progress.percent}
@@ -117,7 +117,7 @@ export const AddonPage = ({ projectId, addonId }: { projectId: string; addonId: 
                           {operation.error ? ` · ${operation.error.message}` : ''}
                         </small>
                       </td>
-                      <td>{when(operation.createdAt)}</td>
+                      <td data-label="Started">{when(operation.createdAt)}</td>
                     </tr>
                   ))}
                 </tbody>

@@ -84,20 +84,20 @@ export const Backups = ({
           <tbody>
             {(backups.data?.items ?? []).map((backup) => (
               <tr key={backup.id} data-backup={backup.id}>
-                <td>
+                <td data-label="Backup">
                   <code>{backup.id}</code>
                   <br />
                   <small>
                     {backup.type} · {backup.source}
                   </small>
                 </td>
-                <td>
+                <td data-label="Status">
                   <Status value={backup.status} />
                 </td>
-                <td>{bytes(backup.sizeBytes)}</td>
-                <td>{when(backup.createdAt)}</td>
-                <td>{backup.pinned ? 'pinned' : when(backup.expiresAt)}</td>
-                <td className="row-actions">
+                <td data-label="Size">{bytes(backup.sizeBytes)}</td>
+                <td data-label="Taken">{when(backup.createdAt)}</td>
+                <td data-label="Kept until">{backup.pinned ? 'pinned' : when(backup.expiresAt)}</td>
+                <td data-label="Actions" className="row-actions">
                   <BackupActions
                     backup={backup}
                     addonName={addon.name}

@@ -66,13 +66,13 @@ export const Schedules = ({ projectId, addonId }: { projectId: string; addonId: 
           <tbody>
             {(schedules.data?.items ?? []).map((schedule) => (
               <tr key={schedule.id} data-schedule={schedule.id}>
-                <td>
+                <td data-label="When">
                   {timing(schedule)}
                   {schedule.enabled ? '' : ' (paused)'}
                 </td>
-                <td>{schedule.type}</td>
-                <td>{schedule.retentionDays} days</td>
-                <td>
+                <td data-label="Type">{schedule.type}</td>
+                <td data-label="Retention">{schedule.retentionDays} days</td>
+                <td data-label="Last run">
                   {schedule.lastRun ? (
                     <>
                       {when(schedule.lastRun.at)} <Status value={schedule.lastRun.outcome} />
@@ -81,7 +81,7 @@ export const Schedules = ({ projectId, addonId }: { projectId: string; addonId: 
                     'never'
                   )}
                 </td>
-                <td className="row-actions">
+                <td data-label="Actions" className="row-actions">
                   <FormDialog
                     title="Edit backup schedule"
                     trigger={
