@@ -256,4 +256,61 @@ describe('web console', () => {
     expect(longest).toBeLessThan(200);
     expect(rendered).toBeLessThan(5000);
   });
+
+  it('signs in through Cognito when the deployment says so (Cognito answered here), new password first', async () => {
+    // As on AWS: config.json names a user pool; Cognito's JSON API is answered by the test, and
+    // its ID token is the local token, which the local API accepts. The CSP of the local target
+    // allows only its own origin, so this context bypasses it (on AWS, CloudFront's allows Cognito).
+    const context = await (browser as Browser).newContext({ bypassCSP: true });
+    const cognitoPage = await context.newPage();
+    await cognitoPage.route('**/console/config.json', (route) =>
+      route.fulfill({
+        json: {
+          apiUrl: '',
+          signIn: {
+            kind: 'cognito',
+            region: 'eu-west-1',
+            userPoolId: 'eu-west-1_Test',
+            clientId: 'client-1',
+          },
+        },
+      }),
+    );
+    const asked: Array<{ target: string; body: Record<string, unknown> }> = [];
+    await cognitoPage.route('https://cognito-idp.eu-west-1.amazonaws.com/', async (route) => {
+      const target = route.request().headers()['x-amz-target'] ?? '';
+      const body = JSON.parse(route.request().postData() ?? '{}') as Record<string, unknown>;
+      asked.push({ target, body });
+      if (target.endsWith('.InitiateAuth')) {
+        await route.fulfill({ json: { ChallengeName: 'NEW_PASSWORD_REQUIRED', Session: 'session-1' } });
+      } else {
+        await route.fulfill({ json: { AuthenticationResult: { IdToken: TOKEN } } });
+      }
+    });
+    await cognitoPage.goto(url);
+    await cognitoPage.getByLabel('Email').fill('ops@example.com');
+    await cognitoPage.getByLabel('Password').fill('Temporary-Passw0rd!');
+    await cognitoPage.getByRole('button', { name: 'Sign in' }).click();
+    await cognitoPage.getByLabel('New password').fill('A-New-Long-Passw0rd!');
+    await cognitoPage.getByRole('button', { name: 'Sign in' }).click();
+    await cognitoPage.getByRole('heading', { name: 'Projects' }).waitFor();
+    expect(asked.map((call) => call.target)).toEqual([
+      'AWSCognitoIdentityProviderService.InitiateAuth',
+      'AWSCognitoIdentityProviderService.RespondToAuthChallenge',
+    ]);
+    expect(asked[0]?.body).toMatchObject({
+      AuthFlow: 'USER_PASSWORD_AUTH',
+      ClientId: 'client-1',
+      AuthParameters: { USERNAME: 'ops@example.com', PASSWORD: 'Temporary-Passw0rd!' },
+    });
+    expect(asked[1]?.body).toMatchObject({
+      ChallengeName: 'NEW_PASSWORD_REQUIRED',
+      Session: 'session-1',
+      ChallengeResponses: { USERNAME: 'ops@example.com', NEW_PASSWORD: 'A-New-Long-Passw0rd!' },
+    });
+    // The ID token works as the bearer token: the project's addons load.
+    await cognitoPage.evaluate(`window.location.hash = '#/projects/${PROJECT}'`);
+    await cognitoPage.getByRole('link', { name: 'orders' }).waitFor();
+    await context.close();
+  });
 });
