@@ -5,7 +5,7 @@
  * field messages for bad input; and render a project of 1,000 addons, measured.
  * Screenshots land in test-artifacts/console/ (gitignored).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,6 +29,9 @@ let url = '';
 const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 
 beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`${CHROMIUM} is missing: apt-get install chromium (Debian's; .ci/run installs it)`);
+  }
   mkdirSync(ARTIFACTS, { recursive: true });
   ensureConsoleBuilt();
   dataDir = await mkdtemp(join(tmpdir(), 'addons-e2e-console-'));
