@@ -67,9 +67,14 @@ export class Api {
       params: { path: { projectId, addonId } },
     });
   }
-  deleteAddon(projectId: string, addonId: string) {
+  deleteAddon(projectId: string, addonId: string, finalBackup?: 'dump' | 'snapshot') {
     return this.client.DELETE('/v1/projects/{projectId}/addons/{addonId}', {
-      params: { path: { projectId, addonId } },
+      params: { path: { projectId, addonId }, query: finalBackup ? { finalBackup } : {} },
+    });
+  }
+  abortBackup(projectId: string, addonId: string, backupId: string) {
+    return this.client.POST('/v1/projects/{projectId}/addons/{addonId}/backups/{backupId}/abort', {
+      params: { path: { projectId, addonId, backupId } },
     });
   }
   credentials(projectId: string, addonId: string) {

@@ -316,4 +316,22 @@ describe('web console', () => {
     await cognitoPage.getByRole('link', { name: 'orders' }).waitFor();
     await context.close();
   });
+
+  it('deletes the addon after asking, with a final backup, and shows the delete until it ends', async () => {
+    await page.evaluate(`window.location.hash = '#/projects/${PROJECT}'`);
+    await page.getByRole('link', { name: 'orders' }).click();
+    await page.getByRole('button', { name: 'Delete addon' }).click();
+    const confirm = page.getByRole('alertdialog');
+    await confirm.getByLabel('Final backup first').selectOption('dump');
+    await confirm.getByRole('button', { name: 'Delete addon' }).click();
+    const tracked = page.locator('.tracked', { hasText: 'Delete orders' });
+    await tracked.waitFor();
+    await page.getByRole('heading', { name: `Project ${PROJECT}` }).waitFor();
+    await expect
+      .poll(() => tracked.getAttribute('data-status'), { timeout: 90_000, interval: 500 })
+      .toBe('completed');
+    await expect
+      .poll(() => page.getByText('No addons in this project yet.').isVisible(), { timeout: 10_000 })
+      .toBe(true);
+  }, 120_000);
 });

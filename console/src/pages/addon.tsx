@@ -1,3 +1,4 @@
+import { useState } from 'react';
 import { TERMINAL } from '../api.ts';
 import { useApi, useLoad } from '../hooks.ts';
 import { hrefOf, navigate } from '../router.ts';
@@ -28,6 +29,7 @@ export const AddonPage = ({ projectId, addonId }: { projectId: string; addonId: 
     operations.reload();
   };
   const value = addon.data;
+  const [finalBackup, setFinalBackup] = useState<'' | 'dump' | 'snapshot'>('');
 
   return (
     <section>
@@ -45,10 +47,23 @@ export const AddonPage = ({ projectId, addonId }: { projectId: string; addonId: 
             <Confirm
               title={`Delete ${value.name}?`}
               description={
-                <p>
-                  The addon and its data are deleted. Its backups stay for the grace period and can be
-                  restored into a new addon.
-                </p>
+                <>
+                  <p>
+                    The addon and its data are deleted. Its backups stay for the grace period and can be
+                    restored into a new addon.
+                  </p>
+                  <label htmlFor="final-backup">Final backup first</label>
+                  <select
+                    id="final-backup"
+                    value={finalBackup}
+                    onChange={(event) => setFinalBackup(event.target.value as typeof finalBackup)}
+                  >
+                    <option value="">None</option>
+                    <option value="dump">Dump</option>
+                    <option value="snapshot">Snapshot</option>
+                  </select>
+                  <span className="hint">If the final backup fails, the addon is not deleted.</span>
+                </>
               }
               confirmLabel="Delete addon"
               trigger={
@@ -57,7 +72,7 @@ export const AddonPage = ({ projectId, addonId }: { projectId: string; addonId: 
                 </button>
               }
               onConfirm={async () => {
-                const { operation } = await api.deleteAddon(projectId, addonId);
+                const { operation } = await api.deleteAddon(projectId, addonId, finalBackup || undefined);
                 track(operation, `Delete ${value.name}`);
                 navigate({ page: 'project', projectId });
               }}

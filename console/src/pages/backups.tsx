@@ -112,6 +112,7 @@ export const Backups = ({
                       refresh();
                     }}
                     onDownload={() => api.downloadBackup(projectId, addon.id, backup.id)}
+                    onAbort={act(() => api.abortBackup(projectId, addon.id, backup.id))}
                   />
                 </td>
               </tr>
@@ -131,6 +132,7 @@ const BackupActions = ({
   onPin,
   onDelete,
   onDownload,
+  onAbort,
 }: {
   backup: Backup;
   addonName: string;
@@ -138,6 +140,7 @@ const BackupActions = ({
   onPin: () => Promise<void>;
   onDelete: () => Promise<void>;
   onDownload: () => Promise<{ url: string; expiresAt: string }>;
+  onAbort: () => Promise<void>;
 }) => {
   const [link, setLink] = useState<{ url: string; expiresAt: string }>();
   const [problem, setProblem] = useState<Problem>();
@@ -150,8 +153,14 @@ const BackupActions = ({
       setProblem(toProblem(error));
     }
   };
+  const running = backup.status === 'pending' || backup.status === 'in-progress';
   return (
     <>
+      {running ? (
+        <button type="button" className="small" onClick={onAbort}>
+          Abort
+        </button>
+      ) : null}
       {completed ? (
         link ? (
           <a className="button small" href={link.url} download>
