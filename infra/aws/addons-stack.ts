@@ -4,6 +4,7 @@ import type { Construct } from 'constructs';
 import { Alarms } from './constructs/alarms.ts';
 import { Api } from './constructs/api.ts';
 import { Backups } from './constructs/backups.ts';
+import { ConsoleHosting } from './constructs/console-hosting.ts';
 import { Data } from './constructs/data.ts';
 import type { AddonEngine } from './constructs/engines/addon-engine.ts';
 import { MongodbAddons } from './constructs/engines/mongodb.ts';
@@ -69,6 +70,7 @@ export class AddonsStack extends Stack {
   readonly workflows: Workflows;
   readonly schedules: Schedules;
   readonly api: Api;
+  readonly console: ConsoleHosting;
   readonly reconciler: Reconciler;
 
   /**
@@ -119,6 +121,8 @@ export class AddonsStack extends Stack {
       engines: this.engines,
       logRetention,
     });
+    // The console first: the API lets its origin call it (CORS). `npm run console:deploy` uploads its files.
+    this.console = new ConsoleHosting(this, 'Console', { accessLogs: this.backups.accessLogs });
     this.api = new Api(this, 'Api', {
       data: this.data,
       workflows: this.workflows,
@@ -126,6 +130,7 @@ export class AddonsStack extends Stack {
       schedules: this.schedules,
       engines: this.engines,
       logRetention,
+      corsOrigins: [this.console.origin],
     });
 
     this.reconciler = new Reconciler(this, 'Reconciler', {
@@ -139,6 +144,14 @@ export class AddonsStack extends Stack {
       logRetention,
     });
 
+    new CfnOutput(this, 'ConsoleUrl', {
+      value: this.console.url,
+      description: 'The web console (sign in with a Cognito user of the pool below)',
+    });
+    new CfnOutput(this, 'ConsoleBucketName', {
+      value: this.console.bucket.bucketName,
+      description: '`npm run console:deploy` uploads the console here',
+    });
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the API' });
     new CfnOutput(this, 'UserPoolId', { value: this.api.userPool.userPoolId });
     new CfnOutput(this, 'UserPoolClientId', {

@@ -9,6 +9,7 @@ import type { ApiFunctionName, RouteDef } from '#shared/api/route.ts';
 import { routeKey } from '#shared/api/route.ts';
 import { allRoutes } from '#shared/api/routes.ts';
 import type { Problem } from '#shared/schemas/problem.ts';
+import { type ConsoleAssets, isConsolePath, serveConsole } from './console-assets.ts';
 import { localLambdaContext } from './lambda-context.ts';
 
 export type ApiLambda = (event: ApiEvent, context: Context) => Promise<ApiResponse>;
@@ -21,6 +22,8 @@ export interface GatewayProps {
   rateLimiter: RateLimiter;
   /** Origins whose browser pages may call the API (CORS); none by default. */
   corsOrigins?: readonly string[];
+  /** The web console, served at `/` and `/console/*` (see console-assets.ts); none when absent. */
+  console?: ConsoleAssets;
 }
 
 /** What a browser page of an allowed origin may send and read. */
@@ -185,6 +188,9 @@ export class LocalGateway {
       });
       res.end();
       return;
+    }
+    if (this.props.console && isConsolePath(method, path)) {
+      return serveConsole(this.props.console, method, path, res, extra);
     }
     const candidates = this.compiled
       .map((compiled) => ({ compiled, match: compiled.pattern.exec(path) }))

@@ -14,6 +14,7 @@ const main = async () => {
     platform.tokenGenerated
       ? `  bearer token (generated, kept in ${platform.dataDir}/token): ${platform.token}`
       : '  bearer token: from ADDONS_TOKEN',
+    `  web console: ${platform.url}/ (sign in with the bearer token)`,
     `  API docs: ${platform.url}/docs`,
     `  CLI configuration (npx addons reads it): ${cliConfig}`,
   ];

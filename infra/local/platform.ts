@@ -32,6 +32,7 @@ import { ScheduleService } from '#shared/services/schedule-service.ts';
 import { AddonStore } from '#shared/store/addon-store.ts';
 import { BackupStore } from '#shared/store/backup-store.ts';
 import { ImportStore } from '#shared/store/import-store.ts';
+import { CONSOLE_DIST } from '../../console/paths.ts';
 import { scaledClock } from './clock.ts';
 import type { LocalConfig } from './config.ts';
 import { fileCursorKey } from './cursor-key.ts';
@@ -318,6 +319,7 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
       token,
       rateLimiter: new TokenBucketLimiter(config.rateLimit),
       corsOrigins: config.corsOrigins,
+      console: { dir: CONSOLE_DIST },
     });
     const url = await gateway.listen(config.port, config.host);
     cleanups.push(() => gateway.close());

@@ -689,7 +689,8 @@ describe('invariants over the whole stack', () => {
 
   it('every bucket is private, TLS-only and encrypted', () => {
     const buckets = resources('AWS::S3::Bucket');
-    expect(buckets).toHaveLength(3);
+    // Backups, their access logs, the Redis snapshot exports... and the web console's files.
+    expect(buckets).toHaveLength(4);
     const policies = props('AWS::S3::BucketPolicy').map((policy) => JSON.stringify(policy));
     for (const [id, bucket] of buckets) {
       expect(bucket.Properties?.PublicAccessBlockConfiguration, id).toEqual({
@@ -803,6 +804,11 @@ describe('AWS Control Tower proactive controls (cfn-guard)', () => {
     // The rules fixed in the stack must stay fixed, not be acknowledged away.
     expect([...new Set(acknowledgements.map(([rule]) => rule))].sort()).toEqual([
       'api_gw_v2_authorization_type_configured_check',
+      'cloudfront_access_logs_enabled_check',
+      'cloudfront_custom_ssl_certificate_check',
+      'cloudfront_origin_failover_enabled_check',
+      'cloudfront_security_policy_check',
+      'cloudfront_sni_enabled_check',
       'lambda_function_public_access_prohibited_check',
       'lambda_inside_vpc_check',
       'rds_db_parameter_group_tls_check',

@@ -1,0 +1,149 @@
+import { AddonsApiError, type AddonsClient, createAddonsClient, ENDED_STATUSES } from '../../client/index.ts';
+import type {
+  CreateAddonRequest,
+  CreateBackupRequest,
+  CreateScheduleRequest,
+  Problem,
+  UpdateScheduleRequest,
+} from './types.ts';
+
+export { AddonsApiError };
+
+export const TERMINAL = new Set<string>(ENDED_STATUSES);
+
+/** Any failure as a problem the page can show: the API's own, or the network's dressed as one. */
+export const problemOf = (error: unknown): Problem => {
+  if (error instanceof AddonsApiError) {
+    return (
+      error.problem ?? {
+        type: error.type,
+        title: error.title,
+        status: error.status,
+        detail: error.detail,
+        errors: error.errors,
+      }
+    );
+  }
+  if (error instanceof TypeError) {
+    return { type: 'about:blank', title: 'The API cannot be reached', status: 503, detail: error.message };
+  }
+  return { type: 'about:blank', title: 'Something went wrong', status: 500, detail: String(error) };
+};
+
+/**
+ * The console's calls, one method per route it uses, on the typed client (paths, parameters,
+ * bodies and answers are checked against openapi.json at compile time). A 401 runs
+ * `onUnauthorized`, so an expired or wrong token sends the user back to the sign-in page.
+ */
+export class Api {
+  readonly client: AddonsClient;
+
+  constructor(baseUrl: string, token: string, onUnauthorized: () => void = () => {}) {
+    this.client = createAddonsClient({
+      // Relative to the page when the API is on the console's own origin (the local target).
+      baseUrl: baseUrl || window.location.origin,
+      token,
+      fetch: async (request) => {
+        const response = await fetch(request);
+        if (response.status === 401) onUnauthorized();
+        return response;
+      },
+    });
+  }
+
+  addonTypes() {
+    return this.client.GET('/v1/addon-types');
+  }
+  listAddons(projectId: string, cursor?: string) {
+    return this.client.GET('/v1/projects/{projectId}/addons', {
+      params: { path: { projectId }, query: { limit: 100, ...(cursor ? { cursor } : {}) } },
+    });
+  }
+  createAddon(projectId: string, body: CreateAddonRequest) {
+    return this.client.POST('/v1/projects/{projectId}/addons', { params: { path: { projectId } }, body });
+  }
+  getAddon(projectId: string, addonId: string) {
+    return this.client.GET('/v1/projects/{projectId}/addons/{addonId}', {
+      params: { path: { projectId, addonId } },
+    });
+  }
+  deleteAddon(projectId: string, addonId: string, finalBackup?: 'dump' | 'snapshot') {
+    return this.client.DELETE('/v1/projects/{projectId}/addons/{addonId}', {
+      params: { path: { projectId, addonId }, query: finalBackup ? { finalBackup } : {} },
+    });
+  }
+  abortBackup(projectId: string, addonId: string, backupId: string) {
+    return this.client.POST('/v1/projects/{projectId}/addons/{addonId}/backups/{backupId}/abort', {
+      params: { path: { projectId, addonId, backupId } },
+    });
+  }
+  credentials(projectId: string, addonId: string) {
+    return this.client.GET('/v1/projects/{projectId}/addons/{addonId}/credentials', {
+      params: { path: { projectId, addonId } },
+    });
+  }
+  operations(projectId: string, addonId: string) {
+    return this.client.GET('/v1/projects/{projectId}/addons/{addonId}/operations', {
+      params: { path: { projectId, addonId }, query: { limit: 20 } },
+    });
+  }
+  operation(projectId: string, operationId: string) {
+    return this.client.GET('/v1/projects/{projectId}/operations/{operationId}', {
+      params: { path: { projectId, operationId } },
+    });
+  }
+  backups(projectId: string, addonId: string) {
+    return this.client.GET('/v1/projects/{projectId}/addons/{addonId}/backups', {
+      params: { path: { projectId, addonId }, query: { limit: 100 } },
+    });
+  }
+  createBackup(projectId: string, addonId: string, body: CreateBackupRequest) {
+    return this.client.POST('/v1/projects/{projectId}/addons/{addonId}/backups', {
+      params: { path: { projectId, addonId } },
+      body,
+    });
+  }
+  pinBackup(projectId: string, addonId: string, backupId: string, pinned: boolean) {
+    return this.client.PATCH('/v1/projects/{projectId}/addons/{addonId}/backups/{backupId}', {
+      params: { path: { projectId, addonId, backupId } },
+      body: { pinned },
+    });
+  }
+  deleteBackup(projectId: string, addonId: string, backupId: string) {
+    return this.client.DELETE('/v1/projects/{projectId}/addons/{addonId}/backups/{backupId}', {
+      params: { path: { projectId, addonId, backupId } },
+    });
+  }
+  downloadBackup(projectId: string, addonId: string, backupId: string) {
+    return this.client.POST('/v1/projects/{projectId}/addons/{addonId}/backups/{backupId}/download', {
+      params: { path: { projectId, addonId, backupId } },
+    });
+  }
+  restoreBackup(projectId: string, addonId: string, backupId: string) {
+    return this.client.POST('/v1/projects/{projectId}/addons/{addonId}/backups/{backupId}/restore', {
+      params: { path: { projectId, addonId, backupId } },
+    });
+  }
+  schedules(projectId: string, addonId: string) {
+    return this.client.GET('/v1/projects/{projectId}/addons/{addonId}/backup-schedules', {
+      params: { path: { projectId, addonId } },
+    });
+  }
+  createSchedule(projectId: string, addonId: string, body: CreateScheduleRequest) {
+    return this.client.POST('/v1/projects/{projectId}/addons/{addonId}/backup-schedules', {
+      params: { path: { projectId, addonId } },
+      body,
+    });
+  }
+  updateSchedule(projectId: string, addonId: string, scheduleId: string, body: UpdateScheduleRequest) {
+    return this.client.PATCH('/v1/projects/{projectId}/addons/{addonId}/backup-schedules/{scheduleId}', {
+      params: { path: { projectId, addonId, scheduleId } },
+      body,
+    });
+  }
+  deleteSchedule(projectId: string, addonId: string, scheduleId: string) {
+    return this.client.DELETE('/v1/projects/{projectId}/addons/{addonId}/backup-schedules/{scheduleId}', {
+      params: { path: { projectId, addonId, scheduleId } },
+    });
+  }
+}

@@ -1,0 +1,46 @@
+import { useSyncExternalStore } from 'react';
+
+/**
+ * Hash routes (`#/projects/shop/addons/adn-1`): deep links work from static hosting (S3 and
+ * CloudFront need no rewrite rule) and can never collide with an API path on the local target.
+ */
+export type Route =
+  | { page: 'projects' }
+  | { page: 'project'; projectId: string }
+  | { page: 'addon'; projectId: string; addonId: string };
+
+export const parseRoute = (hash: string): Route => {
+  const parts = hash
+    .replace(/^#\/?/, '')
+    .split('/')
+    .filter(Boolean)
+    .map((part) => decodeURIComponent(part));
+  if (parts[0] === 'projects' && parts[1]) {
+    if (parts[2] === 'addons' && parts[3]) return { page: 'addon', projectId: parts[1], addonId: parts[3] };
+    return { page: 'project', projectId: parts[1] };
+  }
+  return { page: 'projects' };
+};
+
+export const hrefOf = (route: Route): string => {
+  const enc = encodeURIComponent;
+  switch (route.page) {
+    case 'projects':
+      return '#/';
+    case 'project':
+      return `#/projects/${enc(route.projectId)}`;
+    case 'addon':
+      return `#/projects/${enc(route.projectId)}/addons/${enc(route.addonId)}`;
+  }
+};
+
+const subscribe = (notify: () => void) => {
+  window.addEventListener('hashchange', notify);
+  return () => window.removeEventListener('hashchange', notify);
+};
+
+export const useRoute = (): Route => parseRoute(useSyncExternalStore(subscribe, () => window.location.hash));
+
+export const navigate = (route: Route) => {
+  window.location.hash = hrefOf(route);
+};

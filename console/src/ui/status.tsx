@@ -1,0 +1,29 @@
+const TONES: Record<string, string> = {
+  running: 'ok',
+  completed: 'ok',
+  failed: 'bad',
+  aborted: 'bad',
+  deleting: 'warn',
+};
+
+/** A status in words and colour (the word carries the meaning; colour only repeats it). */
+export const Status = ({ value }: { value: string }) => (
+  <span className={`status status-${TONES[value] ?? 'busy'}`}>{value}</span>
+);
+
+export const when = (timestamp: string | null | undefined) =>
+  timestamp
+    ? new Date(timestamp).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' })
+    : '—';
+
+export const bytes = (value: number | null | undefined) => {
+  if (value === null || value === undefined) return '—';
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let size = value;
+  let unit = 0;
+  while (size >= 1024 && unit < units.length - 1) {
+    size /= 1024;
+    unit++;
+  }
+  return `${size.toFixed(unit ? 1 : 0)} ${units[unit]}`;
+};
