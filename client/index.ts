@@ -106,10 +106,14 @@ export interface AddonsClient {
 const IDEMPOTENT = new Set(idempotentRoutes);
 
 /**
- * A fresh key per call. Web Crypto's randomUUID exists in Node 20 and in browsers on secure
- * origins (https, localhost).
+ * A fresh key per call: 128 random bits. Browsers give `randomUUID` only to secure origins
+ * (https, localhost), but `getRandomValues` everywhere, so a console opened over plain http by a
+ * LAN address still sends keys.
  */
-const newKey = (): string => globalThis.crypto.randomUUID();
+const newKey = (): string => {
+  const bytes = globalThis.crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
+};
 
 const authAndIdempotency = (token: AddonsClientOptions['token']): Middleware => ({
   async onRequest({ request, schemaPath }) {
