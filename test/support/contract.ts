@@ -1,0 +1,154 @@
+import { readFileSync } from 'node:fs';
+import {
+  createInstance,
+  getHttpOperationsFromSpec,
+  type IHttpRequest,
+  type IHttpResponse,
+} from '@stoplight/prism-http';
+
+/**
+ * Checks every exchange of the e2e suites against the committed openapi.json with Stoplight
+ * Prism's validator (the one a new user runs in proxy mode), not with code of ours: Prism routes
+ * the request to its operation, validates the request (parameters, headers, security, body and its
+ * media type) and the response (status code, media type, body, headers) with ajv and the JSON
+ * Schema draft the document declares. We only supply the transport (`forward`: a plain fetch) and
+ * judge the diagnostics:
+ * - a request the document forbids is consistent when the API refuses it (4xx) and a mismatch when
+ *   the API accepts it (2xx, 3xx) or fails on it (5xx);
+ * - any diagnostic about the response (undocumented status, media type, body or header) is a
+ *   mismatch, whatever the request was;
+ * - a response with a body where the document describes none is a mismatch too (Prism skips the
+ *   media-type check when a response documents no content).
+ */
+
+type Operation = Awaited<ReturnType<typeof getHttpOperationsFromSpec>>[number];
+type Diagnostic = { message: string; severity: number; path?: string[]; code?: string | number };
+type Prism = ReturnType<typeof createInstance>;
+type Components = Parameters<typeof createInstance>[1];
+
+/** Raised by the client: the test fails with the route, the field and the schema that disagree. */
+export class ContractMismatchError extends Error {
+  override name = 'ContractMismatchError';
+}
+
+const DOCUMENT_URL = new URL('../../openapi.json', import.meta.url);
+let operations: Promise<Operation[]> | undefined;
+const loadOperations = () => {
+  operations ??= getHttpOperationsFromSpec(JSON.parse(readFileSync(DOCUMENT_URL, 'utf8')));
+  return operations;
+};
+
+/** Prism wants a pino logger; it only writes to it from the mock and the forwarder we replace. */
+const silentLogger = (): Components['logger'] => {
+  const logger = {
+    child: () => logger,
+    trace: () => {},
+    debug: () => {},
+    info: () => {},
+    warn: () => {},
+    error: () => {},
+    fatal: () => {},
+    success: () => {},
+  };
+  return logger as unknown as Components['logger'];
+};
+
+export interface Exchange {
+  request: IHttpRequest;
+  /** Sends the request for real; its answer is what Prism validates. */
+  send: () => Promise<IHttpResponse>;
+}
+
+export interface CheckedExchange {
+  response: IHttpResponse;
+  /** Everything that disagrees with the document; empty when the exchange matches it. */
+  mismatches: string[];
+}
+
+const where = (operation: Operation | undefined, request: IHttpRequest) =>
+  operation
+    ? `${operation.method.toUpperCase()} ${operation.path} (${operation.iid ?? operation.id})`
+    : `${request.method.toUpperCase()} ${request.url.path} (no operation in openapi.json)`;
+
+const describe = (diagnostic: Diagnostic, schemaAt: (path: string[]) => string) => {
+  const field = diagnostic.path?.length ? diagnostic.path.join('.') : '(whole)';
+  return `${field}: ${diagnostic.message}${diagnostic.code !== undefined ? ` [${diagnostic.code}]` : ''} — schema ${schemaAt(diagnostic.path ?? [])}`;
+};
+
+const pointer = (...segments: string[]) =>
+  `#/${segments.map((s) => s.replaceAll('~', '~0').replaceAll('/', '~1')).join('/')}`;
+
+/** Sends the exchange through Prism in proxy mode and returns the answer with the mismatches found. */
+export const checkExchange = async ({ request, send }: Exchange): Promise<CheckedExchange> => {
+  const resources = await loadOperations();
+  let response: IHttpResponse | undefined;
+  let matched: Operation | undefined;
+  const forward: Components['forward'] = (_input, _baseUrl, _proxy, resource) => (_logger) => async () => {
+    matched = resource;
+    try {
+      response = await send();
+      return { _tag: 'Right', right: response };
+    } catch (error) {
+      return { _tag: 'Left', left: error as Error };
+    }
+  };
+  const prism: Prism = createInstance(
+    {
+      isProxy: true,
+      upstream: new URL('http://127.0.0.1/'),
+      upstreamProxy: undefined,
+      checkSecurity: true,
+      validateRequest: true,
+      validateResponse: true,
+      // Forward even what the document forbids: the API's answer decides whether it is a mismatch.
+      errors: false,
+      mock: { dynamic: false },
+    },
+    { logger: silentLogger(), forward },
+  );
+  const result = await prism.request(request, resources)();
+  if (result._tag === 'Left') {
+    if (response === undefined) throw result.left;
+    return { response, mismatches: [`Prism could not check the exchange: ${result.left.message}`] };
+  }
+  const answer = result.right.output;
+  const status = answer.statusCode;
+  const path = matched ? `paths${pointer(matched.path, matched.method).slice(1)}` : '';
+  const requestSchema = (fieldPath: string[]) => {
+    const [part, name] = fieldPath;
+    if (part === 'body') return `#/${path}/requestBody/content/application~1json/schema`;
+    if (part && name) return `#/${path}/parameters (${part} ${name})`;
+    return `#/${path}`;
+  };
+  const responseType = String(answer.headers?.['content-type'] ?? '').split(';')[0] ?? '';
+  const responseSchema = () =>
+    `#/${path}/responses/${status}/content/${responseType.replaceAll('/', '~1')}/schema`;
+  const mismatches: string[] = [];
+  const inputErrors = (result.right.validations.input as Diagnostic[]).filter((d) => d.severity === 0);
+  if (!matched) {
+    if (status < 400 || status >= 500)
+      mismatches.push(`answered ${status} to a route openapi.json does not describe`);
+  } else if (inputErrors.length > 0 && (status < 400 || status >= 500)) {
+    mismatches.push(
+      `the request breaks openapi.json but the API answered ${status}:`,
+      ...inputErrors.map((d) => `  request ${describe(d, requestSchema)}`),
+    );
+  }
+  if (matched) {
+    for (const diagnostic of result.right.validations.output as Diagnostic[]) {
+      mismatches.push(`  response ${status} ${describe(diagnostic, responseSchema)}`);
+    }
+    const documented = matched.responses.find((r) => r.code === String(status));
+    const hasBody = answer.body !== undefined && answer.body !== '';
+    if (documented && hasBody && !documented.contents?.length) {
+      mismatches.push(
+        `  response ${status} has a ${responseType || 'typeless'} body; openapi.json describes none`,
+      );
+    }
+    if (documented && !hasBody && documented.contents?.some((c) => c.schema)) {
+      mismatches.push(`  response ${status} has no body; openapi.json describes one (${responseSchema()})`);
+    }
+  }
+  if (mismatches.length > 0) mismatches.unshift(`openapi.json mismatch on ${where(matched, request)}:`);
+  return { response: answer, mismatches };
+};

@@ -1,0 +1,114 @@
+import { describe, expect, it } from 'vitest';
+import { checkExchange } from '../support/contract.ts';
+
+const PATH = '/v1/projects/acme/addons/adn-1/backup-schedules';
+const AUTH = { authorization: 'Bearer test-token-0123456789', 'content-type': 'application/json' };
+
+/** The body from the report (issue 12): what the API accepts and answers 201 to, `type` included. */
+const REPORTED_BODY = {
+  interval: 'daily',
+  hours: [3],
+  minutes: [30],
+  retentionDays: 14,
+  type: 'dump',
+  compression: 'zstd',
+  enabled: true,
+};
+
+const schedule = {
+  id: 'sch-1',
+  projectId: 'acme',
+  addonId: 'adn-1',
+  interval: 'daily',
+  days: null,
+  hours: [3],
+  minutes: [30],
+  retentionDays: 14,
+  type: 'dump',
+  compression: 'zstd',
+  enabled: true,
+  lastRun: null,
+  createdAt: '2026-12-01T03:00:00.000Z',
+  updatedAt: '2026-12-01T03:00:00.000Z',
+};
+
+const json =
+  (statusCode: number, body: unknown, type = 'application/json') =>
+  async () => ({
+    statusCode,
+    headers: { 'content-type': type },
+    body,
+  });
+
+const post = (body: unknown) => ({
+  method: 'post' as const,
+  url: { path: PATH },
+  headers: { ...AUTH, 'content-length': String(JSON.stringify(body).length) },
+  body,
+});
+
+describe('the contract check (Prism against openapi.json)', () => {
+  it("accepts the reported create-schedule body with `type`, and the API's 201 schedule", async () => {
+    const { mismatches } = await checkExchange({ request: post(REPORTED_BODY), send: json(201, schedule) });
+    expect(mismatches).toEqual([]);
+  });
+
+  it('accepts each interval with the kind fields, and without them (they have defaults)', async () => {
+    for (const body of [
+      { interval: 'hourly', minutes: [0, 30], retentionDays: 7, type: 'snapshot', enabled: false },
+      {
+        interval: 'weekly',
+        days: ['mon'],
+        hours: [1],
+        minutes: [0],
+        retentionDays: 120,
+        compression: 'gzip',
+      },
+      { interval: 'daily', hours: [1], minutes: [0], retentionDays: 1 },
+    ]) {
+      const { mismatches } = await checkExchange({ request: post(body), send: json(201, schedule) });
+      expect(mismatches).toEqual([]);
+    }
+  });
+
+  it('flags a body the document forbids when the API accepts it, naming the field and the schema', async () => {
+    const { mismatches } = await checkExchange({
+      request: post({ ...REPORTED_BODY, colour: 'blue' }),
+      send: json(201, schedule),
+    });
+    expect(mismatches.join('\n')).toMatch(
+      /POST \/v1\/projects\/\{projectId\}\/addons\/\{addonId\}\/backup-schedules/,
+    );
+    expect(mismatches.join('\n')).toMatch(/colour/);
+    expect(mismatches.join('\n')).toMatch(/requestBody\/content\/application~1json\/schema/);
+  });
+
+  it('takes a forbidden body refused with a documented problem as consistent', async () => {
+    const problem = {
+      type: 'https://addons.dev/problems/validation',
+      title: 'Invalid request',
+      status: 400,
+      detail: 'colour is not a field',
+    };
+    const { mismatches } = await checkExchange({
+      request: post({ ...REPORTED_BODY, colour: 'blue' }),
+      send: json(400, problem, 'application/problem+json'),
+    });
+    expect(mismatches).toEqual([]);
+  });
+
+  it('flags an undocumented status, a wrong media type and a response field the schema lacks', async () => {
+    const undocumented = await checkExchange({ request: post(REPORTED_BODY), send: json(200, schedule) });
+    expect(undocumented.mismatches.join('\n')).toMatch(/status code/);
+    const media = await checkExchange({
+      request: post(REPORTED_BODY),
+      send: json(201, schedule, 'text/plain'),
+    });
+    expect(media.mismatches.join('\n')).toMatch(/media type/);
+    const extra = await checkExchange({
+      request: post(REPORTED_BODY),
+      send: json(201, { ...schedule, days: 'mon' }),
+    });
+    expect(extra.mismatches.join('\n')).toMatch(/days/);
+  });
+});
