@@ -32,9 +32,58 @@ export class ContractMismatchError extends Error {
 }
 
 const DOCUMENT_URL = new URL('../../openapi.json', import.meta.url);
+
+type Json = Record<string, unknown>;
+const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null;
+
+/**
+ * The document as the check reads it: every object a response describes with `properties` and no
+ * `additionalProperties` is closed, `$ref`s inlined (their components may serve requests too).
+ * The published document leaves responses open, so a client may ignore a field added later; the
+ * tests hold the API to naming every field it answers, so none goes undocumented.
+ */
+export const closedResponses = (document: Json): Json => {
+  const components = ((document.components as Json | undefined)?.schemas ?? {}) as Json;
+  const close = (schema: unknown, depth: number): unknown => {
+    if (depth > 64) throw new Error('openapi.json: response schemas nest deeper than 64 levels');
+    if (Array.isArray(schema)) return schema.map((item) => close(item, depth + 1));
+    if (!isObject(schema)) return schema;
+    const ref = schema.$ref;
+    if (typeof ref === 'string' && ref.startsWith('#/components/schemas/')) {
+      const { $ref: _ref, ...siblings } = schema;
+      const target = close(components[ref.slice('#/components/schemas/'.length)], depth + 1) as Json;
+      return Object.keys(siblings).length > 0 ? { ...target, ...siblings } : target;
+    }
+    const closed: Json = Object.fromEntries(
+      Object.entries(schema).map(([key, value]) => [
+        key,
+        key === 'properties' && isObject(value)
+          ? Object.fromEntries(Object.entries(value).map(([name, sub]) => [name, close(sub, depth + 1)]))
+          : close(value, depth + 1),
+      ]),
+    );
+    if (isObject(schema.properties) && !('additionalProperties' in schema))
+      closed.additionalProperties = false;
+    return closed;
+  };
+  const copy = structuredClone(document);
+  for (const pathItem of Object.values((copy.paths ?? {}) as Json)) {
+    for (const operation of Object.values(pathItem as Json)) {
+      if (!isObject(operation) || !isObject(operation.responses)) continue;
+      for (const response of Object.values(operation.responses)) {
+        if (!isObject(response) || !isObject(response.content)) continue;
+        for (const media of Object.values(response.content)) {
+          if (isObject(media) && media.schema !== undefined) media.schema = close(media.schema, 0);
+        }
+      }
+    }
+  }
+  return copy;
+};
+
 let operations: Promise<Operation[]> | undefined;
 const loadOperations = () => {
-  operations ??= getHttpOperationsFromSpec(JSON.parse(readFileSync(DOCUMENT_URL, 'utf8')));
+  operations ??= getHttpOperationsFromSpec(closedResponses(JSON.parse(readFileSync(DOCUMENT_URL, 'utf8'))));
   return operations;
 };
 
@@ -78,6 +127,22 @@ const describe = (diagnostic: Diagnostic, schemaAt: (path: string[]) => string) 
 const pointer = (...segments: string[]) =>
   `#/${segments.map((s) => s.replaceAll('~', '~0').replaceAll('/', '~1')).join('/')}`;
 
+const prismFor = (forward: Components['forward'], validateRequest: boolean): Prism =>
+  createInstance(
+    {
+      isProxy: true,
+      upstream: new URL('http://127.0.0.1/'),
+      upstreamProxy: undefined,
+      checkSecurity: validateRequest,
+      validateRequest,
+      validateResponse: true,
+      // Forward even what the document forbids: the API's answer decides whether it is a mismatch.
+      errors: false,
+      mock: { dynamic: false },
+    },
+    { logger: silentLogger(), forward },
+  );
+
 /** Sends the exchange through Prism in proxy mode and returns the answer with the mismatches found. */
 export const checkExchange = async ({ request, send }: Exchange): Promise<CheckedExchange> => {
   const resources = await loadOperations();
@@ -86,31 +151,27 @@ export const checkExchange = async ({ request, send }: Exchange): Promise<Checke
   const forward: Components['forward'] = (_input, _baseUrl, _proxy, resource) => (_logger) => async () => {
     matched = resource;
     try {
-      response = await send();
+      response ??= await send();
       return { _tag: 'Right', right: response };
     } catch (error) {
       return { _tag: 'Left', left: error as Error };
     }
   };
-  const prism: Prism = createInstance(
-    {
-      isProxy: true,
-      upstream: new URL('http://127.0.0.1/'),
-      upstreamProxy: undefined,
-      checkSecurity: true,
-      validateRequest: true,
-      validateResponse: true,
-      // Forward even what the document forbids: the API's answer decides whether it is a mismatch.
-      errors: false,
-      mock: { dynamic: false },
-    },
-    { logger: silentLogger(), forward },
-  );
-  const result = await prism.request(request, resources)();
+  let unreadable: Diagnostic | undefined;
+  let result: Awaited<ReturnType<ReturnType<Prism['request']>>>;
+  try {
+    result = await prismFor(forward, true).request(request, resources)();
+  } catch (error) {
+    // Prism throws on what it cannot even parse (a malformed percent-escape in the path): a request
+    // the document cannot describe, so only a refusal is consistent. The response is still checked.
+    unreadable = { message: `Prism cannot read the request: ${(error as Error).message}`, severity: 0 };
+    result = await prismFor(forward, false).request(request, resources)();
+  }
   if (result._tag === 'Left') {
     if (response === undefined) throw result.left;
     return { response, mismatches: [`Prism could not check the exchange: ${result.left.message}`] };
   }
+  if (unreadable) result.right.validations.input.push(unreadable);
   const answer = result.right.output;
   const status = answer.statusCode;
   const path = matched ? `paths${pointer(matched.path, matched.method).slice(1)}` : '';
@@ -148,6 +209,12 @@ export const checkExchange = async ({ request, send }: Exchange): Promise<Checke
     if (documented && !hasBody && documented.contents?.some((c) => c.schema)) {
       mismatches.push(`  response ${status} has no body; openapi.json describes one (${responseSchema()})`);
     }
+  }
+  if (process.env.CONTRACT_TRACE) {
+    const seen = result.right.validations;
+    console.info(
+      `contract: ${where(matched, request)} ${status} input=${seen.input.length} output=${seen.output.length}`,
+    );
   }
   if (mismatches.length > 0) mismatches.unshift(`openapi.json mismatch on ${where(matched, request)}:`);
   return { response: answer, mismatches };

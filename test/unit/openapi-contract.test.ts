@@ -110,5 +110,10 @@ describe('the contract check (Prism against openapi.json)', () => {
       send: json(201, { ...schedule, days: 'mon' }),
     });
     expect(extra.mismatches.join('\n')).toMatch(/days/);
+    const undescribed = await checkExchange({
+      request: post(REPORTED_BODY),
+      send: json(201, { ...schedule, revision: 3 }),
+    });
+    expect(undescribed.mismatches.join('\n')).toMatch(/additional properties; found 'revision'/);
   });
 });
