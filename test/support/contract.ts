@@ -201,6 +201,14 @@ export const checkExchange = async ({ request, send }: Exchange): Promise<Checke
     }
     const documented = matched.responses.find((r) => r.code === String(status));
     const hasBody = answer.body !== undefined && answer.body !== '';
+    const mediaTypes = documented?.contents?.map((content) => content.mediaType.toLowerCase()) ?? [];
+    // Prism matches media types without their structured suffix (application/json passes for
+    // application/problem+json); a client dispatching on the media type needs the exact one.
+    if (hasBody && mediaTypes.length > 0 && !mediaTypes.includes(responseType.toLowerCase())) {
+      mismatches.push(
+        `  response ${status} is ${responseType || 'typeless'}; openapi.json says ${mediaTypes.join(' or ')}`,
+      );
+    }
     if (documented && hasBody && !documented.contents?.length) {
       mismatches.push(
         `  response ${status} has a ${responseType || 'typeless'} body; openapi.json describes none`,

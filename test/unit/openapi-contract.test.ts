@@ -97,6 +97,29 @@ describe('the contract check (Prism against openapi.json)', () => {
     expect(mismatches).toEqual([]);
   });
 
+  it('holds problem answers to the documented problem schema and media type for their status', async () => {
+    const problem = {
+      type: 'https://addons.dev/problems/validation',
+      title: 'Invalid request',
+      status: 400,
+      detail: 'retentionDays is too large',
+    };
+    const refused = (body: unknown, type = 'application/problem+json') =>
+      checkExchange({ request: post({ ...REPORTED_BODY, retentionDays: 999 }), send: json(400, body, type) });
+    expect((await refused(problem)).mismatches).toEqual([]);
+    const untitled = await refused({ ...problem, title: undefined });
+    expect(untitled.mismatches.join('\n')).toMatch(/title/);
+    const plainJson = await refused(problem, 'application/json');
+    expect(plainJson.mismatches.join('\n')).toMatch(
+      /is application\/json; openapi.json says application\/problem\+json/,
+    );
+    const teapot = await checkExchange({
+      request: post(REPORTED_BODY),
+      send: json(418, { ...problem, status: 418 }),
+    });
+    expect(teapot.mismatches.join('\n')).toMatch(/status code/);
+  });
+
   it('flags an undocumented status, a wrong media type and a response field the schema lacks', async () => {
     const undocumented = await checkExchange({ request: post(REPORTED_BODY), send: json(200, schedule) });
     expect(undocumented.mismatches.join('\n')).toMatch(/status code/);
