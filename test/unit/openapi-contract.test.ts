@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { checkExchange } from '../support/contract.ts';
 
@@ -138,5 +139,34 @@ describe('the contract check (Prism against openapi.json)', () => {
       send: json(201, { ...schedule, revision: 3 }),
     });
     expect(undescribed.mismatches.join('\n')).toMatch(/additional properties; found 'revision'/);
+  });
+
+  it('checks formats: a timestamp that is not RFC 3339 date-time is flagged', async () => {
+    const { mismatches } = await checkExchange({
+      request: post(REPORTED_BODY),
+      send: json(201, { ...schedule, createdAt: '2026-12-01 03:00:00' }),
+    });
+    expect(mismatches.join('\n')).toMatch(/createdAt.*date-time/);
+  });
+
+  it('uses no JSON Schema keyword that Prism, reading 3.1 schemas as draft-07, would misread', () => {
+    const found = new Set<string>();
+    const walk = (node: unknown): void => {
+      if (Array.isArray(node)) {
+        for (const item of node) walk(item);
+        return;
+      }
+      if (typeof node !== 'object' || node === null) return;
+      const record = node as Record<string, unknown>;
+      for (const key of ['prefixItems', 'const', '$defs', 'dependentSchemas', 'unevaluatedProperties']) {
+        if (key in record) found.add(key);
+      }
+      if ('$ref' in record && Object.keys(record).some((key) => key !== '$ref' && key !== 'description')) {
+        found.add('$ref with siblings');
+      }
+      for (const value of Object.values(record)) walk(value);
+    };
+    walk(JSON.parse(readFileSync(new URL('../../openapi.json', import.meta.url), 'utf8')));
+    expect([...found]).toEqual([]);
   });
 });
