@@ -64,6 +64,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/docs/{asset}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Static asset of the docs page
+         * @description Static asset of the docs page. Public by design (no token): it carries no project data, and load balancers and the docs page need it. Rate limited per caller.
+         */
+        get: operations["getDocsAsset"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/addon-types": {
         parameters: {
             query?: never;
@@ -528,6 +548,46 @@ export interface components {
              * @description The value of that quota, or of the rate limit on a 429
              */
             limit?: number;
+        };
+        /** @description This OpenAPI 3.1 document */
+        OpenApiDocument: {
+            /** @enum {string} */
+            openapi: "3.1.0";
+            info: {
+                title: string;
+                version: string;
+                description: string;
+                contact: {
+                    name: string;
+                };
+            };
+            servers: {
+                url: string;
+                description: string;
+                "x-internal": boolean;
+            }[];
+            tags: {
+                name: string;
+                description: string;
+            }[];
+            /** @description Path items by path template */
+            paths: {
+                [key: string]: {
+                    [key: string]: unknown;
+                };
+            };
+            /** @description Reusable objects by kind (schemas, securitySchemes) */
+            components: {
+                [key: string]: {
+                    [key: string]: unknown;
+                };
+            };
+            /** @description Webhooks this API calls (none) */
+            webhooks: {
+                [key: string]: {
+                    [key: string]: unknown;
+                };
+            };
         };
         AddonTypeList: {
             items: components["schemas"]["AddonType"][];
@@ -1109,29 +1169,64 @@ export interface components {
              */
             updatedAt: string;
         };
-        CreateBackupScheduleRequest: ({
-            /** @enum {string} */
+        CreateBackupScheduleRequest: components["schemas"]["CreateHourlyBackupScheduleRequest"] | components["schemas"]["CreateDailyBackupScheduleRequest"] | components["schemas"]["CreateWeeklyBackupScheduleRequest"];
+        CreateHourlyBackupScheduleRequest: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
             interval: "hourly";
             /** @description Minutes past each hour */
             minutes: number[];
             /** Format: int32 */
             retentionDays: number;
-        } | {
-            /** @enum {string} */
+            /**
+             * @default dump
+             * @enum {string}
+             */
+            type?: "dump" | "snapshot";
+            /**
+             * @default zstd
+             * @enum {string}
+             */
+            compression?: "gzip" | "zstd";
+            /** @default true */
+            enabled?: boolean;
+        };
+        CreateDailyBackupScheduleRequest: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
             interval: "daily";
             hours: number[];
             minutes: number[];
             /** Format: int32 */
             retentionDays: number;
-        } | {
-            /** @enum {string} */
+            /**
+             * @default dump
+             * @enum {string}
+             */
+            type?: "dump" | "snapshot";
+            /**
+             * @default zstd
+             * @enum {string}
+             */
+            compression?: "gzip" | "zstd";
+            /** @default true */
+            enabled?: boolean;
+        };
+        CreateWeeklyBackupScheduleRequest: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
             interval: "weekly";
             days: ("mon" | "tue" | "wed" | "thu" | "fri" | "sat" | "sun")[];
             hours: number[];
             minutes: number[];
             /** Format: int32 */
             retentionDays: number;
-        }) & {
             /**
              * @default dump
              * @enum {string}
@@ -1310,7 +1405,9 @@ export interface operations {
                     "Access-Control-Allow-Origin"?: string;
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["OpenApiDocument"];
+                };
             };
             /** @description Too many requests from this caller: wait `Retry-After` seconds */
             429: {
@@ -1372,7 +1469,93 @@ export interface operations {
                     "Access-Control-Allow-Origin"?: string;
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "text/html": unknown;
+                };
+            };
+            /** @description Too many requests from this caller: wait `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected error; it has been logged and the detail says nothing more */
+            500: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getDocsAsset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                asset: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The stylesheet or the script of the docs page (swagger-ui's own files) */
+            200: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/css": unknown;
+                    "text/javascript": unknown;
+                };
+            };
+            /** @description No such resource in this project */
+            404: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
             };
             /** @description Too many requests from this caller: wait `Retry-After` seconds */
             429: {

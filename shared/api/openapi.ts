@@ -77,6 +77,17 @@ const headersOf = (status: number) => {
   return RATE_LIMIT_HEADERS;
 };
 
+/** A response's media types, with its schema when it has one (HTML and docs assets have none). */
+const contentOf = (response: ResponseDef) => {
+  const types = [response.contentType ?? 'application/json'].flat();
+  if (!response.schema && !response.contentType) return {};
+  return {
+    content: Object.fromEntries(
+      types.map((type) => [type, response.schema ? { schema: response.schema } : {}]),
+    ),
+  };
+};
+
 /** The OpenAPI 3.1 document, generated from the route table and the zod schemas. */
 export const buildOpenApiDocument = () => {
   const registry = new OpenAPIRegistry();
@@ -113,9 +124,7 @@ export const buildOpenApiDocument = () => {
             {
               description: response.description,
               headers: headersOf(Number(status)),
-              ...(response.schema
-                ? { content: { [response.contentType ?? 'application/json']: { schema: response.schema } } }
-                : {}),
+              ...contentOf(response),
             },
           ]),
       ),

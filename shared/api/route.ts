@@ -9,8 +9,8 @@ export type ApiFunctionName = (typeof API_FUNCTIONS)[number];
 export interface ResponseDef {
   description: string;
   schema?: z.ZodType;
-  /** Defaults to application/json. */
-  contentType?: string;
+  /** Defaults to application/json; several when the body's type depends on what is asked for. */
+  contentType?: string | readonly string[];
 }
 
 export interface RouteDef {
@@ -29,7 +29,7 @@ export interface RouteDef {
   query?: z.ZodObject;
   body?: z.ZodType;
   responses: Record<number, ResponseDef>;
-  /** Hidden from the OpenAPI document (docs assets). */
+  /** Hidden from the OpenAPI document (none is: the e2e contract check calls every route it uses). */
   hidden?: boolean;
 }
 

@@ -114,26 +114,30 @@ const minute = int32(0, 59);
 const hour = int32(0, 23);
 export const WeekdaySchema = z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']);
 
+const HourlyTiming = z.strictObject({
+  interval: z.literal('hourly'),
+  minutes: z.array(minute).min(1).max(60).meta({ description: 'Minutes past each hour' }),
+  retentionDays: int32(1, 7),
+});
+const DailyTiming = z.strictObject({
+  interval: z.literal('daily'),
+  hours: z.array(hour).min(1).max(24),
+  minutes: z.array(minute).min(1).max(60),
+  retentionDays: int32(1, 60),
+});
+const WeeklyTiming = z.strictObject({
+  interval: z.literal('weekly'),
+  days: z.array(WeekdaySchema).min(1).max(7),
+  hours: z.array(hour).min(1).max(24),
+  minutes: z.array(minute).min(1).max(60),
+  retentionDays: int32(1, 120),
+});
+
 /** When a schedule fires, in UTC. Retention limits follow the interval (features.md). */
 export const ScheduleTimingSchema = z.discriminatedUnion('interval', [
-  z.strictObject({
-    interval: z.literal('hourly'),
-    minutes: z.array(minute).min(1).max(60).meta({ description: 'Minutes past each hour' }),
-    retentionDays: int32(1, 7),
-  }),
-  z.strictObject({
-    interval: z.literal('daily'),
-    hours: z.array(hour).min(1).max(24),
-    minutes: z.array(minute).min(1).max(60),
-    retentionDays: int32(1, 60),
-  }),
-  z.strictObject({
-    interval: z.literal('weekly'),
-    days: z.array(WeekdaySchema).min(1).max(7),
-    hours: z.array(hour).min(1).max(24),
-    minutes: z.array(minute).min(1).max(60),
-    retentionDays: int32(1, 120),
-  }),
+  HourlyTiming,
+  DailyTiming,
+  WeeklyTiming,
 ]);
 export type ScheduleTiming = z.infer<typeof ScheduleTimingSchema>;
 
@@ -143,8 +147,18 @@ const ScheduleKindFields = {
   enabled: z.boolean().default(true),
 };
 
+/**
+ * One strict object per interval, each with the kind fields. Not an intersection of the timing
+ * union with a strict object of the kind fields: zod merges the two sides' unknown keys, but JSON
+ * Schema cannot (`allOf` of `additionalProperties: false` parts), so the document forbade `type`
+ * in every timing variant and no client could send a body the API accepts (issue 12).
+ */
 export const CreateScheduleRequestSchema = z
-  .intersection(ScheduleTimingSchema, z.strictObject(ScheduleKindFields))
+  .discriminatedUnion('interval', [
+    HourlyTiming.extend(ScheduleKindFields).meta({ id: 'CreateHourlyBackupScheduleRequest' }),
+    DailyTiming.extend(ScheduleKindFields).meta({ id: 'CreateDailyBackupScheduleRequest' }),
+    WeeklyTiming.extend(ScheduleKindFields).meta({ id: 'CreateWeeklyBackupScheduleRequest' }),
+  ])
   .meta({ id: 'CreateBackupScheduleRequest' });
 export type CreateScheduleRequest = z.infer<typeof CreateScheduleRequestSchema>;
 

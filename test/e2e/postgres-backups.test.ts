@@ -186,6 +186,18 @@ describe('PostgreSQL backups on the local target', () => {
       (response) => response.status === 404,
       { what: 'retention to delete the scheduled backup', timeoutMs: 60_000 },
     );
+    // An update takes any subset and answers the whole schedule, validated as a whole.
+    const updated = await api('PATCH', `${base()}/backup-schedules/${scheduleId}`, {
+      body: { interval: 'daily', hours: [3], enabled: false },
+    });
+    expect(updated.status).toBe(200);
+    expect(updated.body).toMatchObject({
+      id: scheduleId,
+      interval: 'daily',
+      hours: [3],
+      minutes: [0],
+      enabled: false,
+    });
     expect((await api('DELETE', `${base()}/backup-schedules/${scheduleId}`)).status).toBe(204);
     // Manual backups have no expiry and are still there.
     expect((await api('GET', `${base()}/backups/${dump.id}`)).status).toBe(200);

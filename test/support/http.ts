@@ -1,10 +1,34 @@
+import type { IHttpRequest } from '@stoplight/prism-http';
+import { ContractMismatchError, checkExchange } from './contract.ts';
+
 export interface HttpResult<T = unknown> {
   status: number;
   headers: Headers;
   body: T;
 }
 
-/** A small API client: what a user does with curl. */
+const queryOf = (search: URLSearchParams): Record<string, string | string[]> => {
+  const query: Record<string, string | string[]> = {};
+  for (const key of new Set(search.keys())) {
+    const values = search.getAll(key);
+    query[key] = values.length === 1 ? (values[0] as string) : values;
+  }
+  return query;
+};
+
+const parsedOrText = (text: string): unknown => {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+};
+
+/**
+ * A small API client: what a user does with curl. Every exchange goes through the OpenAPI
+ * contract check (support/contract.ts): one the committed openapi.json does not describe fails the
+ * test with a ContractMismatchError naming the route, the field and the schema.
+ */
 export const client = (baseUrl: string, token?: string) => {
   // biome-ignore lint/suspicious/noExplicitAny: tests assert response bodies field by field
   const call = async <T = any>(
@@ -25,14 +49,41 @@ export const client = (baseUrl: string, token?: string) => {
       body = JSON.stringify(options.body);
       headers['content-type'] = 'application/json';
     }
-    const response = await fetch(`${baseUrl}${path}`, { method, headers, body });
-    const text = await response.text();
-    const type = response.headers.get('content-type') ?? '';
-    return {
-      status: response.status,
-      headers: response.headers,
-      body: (type.includes('json') && text ? JSON.parse(text) : text) as T,
+    const url = new URL(`${baseUrl}${path}`);
+    let raw: { status: number; headers: Headers; body: unknown } | undefined;
+    const send = async () => {
+      const response = await fetch(url, { method, headers, body });
+      const text = await response.text();
+      const type = response.headers.get('content-type') ?? '';
+      raw = {
+        status: response.status,
+        headers: response.headers,
+        body: type.includes('json') && text ? JSON.parse(text) : text,
+      };
+      return {
+        statusCode: raw.status,
+        headers: Object.fromEntries(response.headers),
+        body: text === '' ? undefined : raw.body,
+      };
     };
+    const requestHeaders: Record<string, string> = Object.fromEntries(
+      Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]),
+    );
+    if (body !== undefined) requestHeaders['content-length'] = String(Buffer.byteLength(body));
+    const { mismatches } = await checkExchange({
+      request: {
+        method: method.toLowerCase() as IHttpRequest['method'],
+        url: { path: url.pathname, query: queryOf(url.searchParams) },
+        headers: requestHeaders,
+        ...(body !== undefined
+          ? { body: options.rawBody !== undefined ? parsedOrText(body) : options.body }
+          : {}),
+      },
+      send,
+    });
+    if (!raw) throw new Error(`${method} ${path} was not sent`);
+    if (mismatches.length > 0) throw new ContractMismatchError(mismatches.join('\n'));
+    return { status: raw.status, headers: raw.headers, body: raw.body as T };
   };
   return call;
 };

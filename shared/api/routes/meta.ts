@@ -1,7 +1,31 @@
 import * as z from 'zod';
+import { text } from '../../schemas/bounds.ts';
 import { AddonTypeListSchema } from '../../schemas/catalog.ts';
 import { defineRoute } from '../route.ts';
 import { errors, HealthSchema } from './common.ts';
+
+const openRecord = (description: string) =>
+  z.record(z.string().max(300), z.record(z.string().max(300), z.unknown())).meta({ description });
+
+/** The top level of this document; what lies below each key is the OpenAPI 3.1 specification's. */
+const OpenApiDocumentSchema = z
+  .object({
+    openapi: z.literal('3.1.0'),
+    info: z.object({
+      title: text(100),
+      version: text(20),
+      description: text(1000),
+      contact: z.object({ name: text(100) }),
+    }),
+    servers: z
+      .array(z.object({ url: text(2048), description: text(300), 'x-internal': z.boolean() }))
+      .max(10),
+    tags: z.array(z.object({ name: text(50), description: text(300) })).max(50),
+    paths: openRecord('Path items by path template'),
+    components: openRecord('Reusable objects by kind (schemas, securitySchemes)'),
+    webhooks: openRecord('Webhooks this API calls (none)'),
+  })
+  .meta({ id: 'OpenApiDocument', description: 'This OpenAPI 3.1 document' });
 
 /** Health, the OpenAPI document, its docs page and the addon-type catalog. */
 export const metaRoutes = {
@@ -23,7 +47,7 @@ export const metaRoutes = {
     tags: ['meta'],
     fn: 'meta',
     auth: false,
-    responses: { 200: { description: 'OpenAPI 3.1 document' } },
+    responses: { 200: { description: 'OpenAPI 3.1 document', schema: OpenApiDocumentSchema } },
   }),
   getDocs: defineRoute({
     operationId: 'getDocs',
@@ -43,9 +67,14 @@ export const metaRoutes = {
     tags: ['meta'],
     fn: 'meta',
     auth: false,
-    hidden: true,
     params: z.object({ asset: z.string().max(100) }),
-    responses: { 200: { description: 'Asset' }, 404: errors[404] },
+    responses: {
+      200: {
+        description: "The stylesheet or the script of the docs page (swagger-ui's own files)",
+        contentType: ['text/css', 'text/javascript'],
+      },
+      404: errors[404],
+    },
   }),
   listAddonTypes: defineRoute({
     operationId: 'listAddonTypes',
