@@ -55,7 +55,7 @@ describe.skipIf(!LOCAL_PITR)('PostgreSQL forks from a point in time on the local
   });
 
   it('forks the source as it was at a second between two writes: every table as then, its own password', async () => {
-    await firstWindow(api, `${addons}/${source.id}`);
+    await firstWindow(api, `${addons}/${source.id}`, sourceCredentials.uri);
     // The first batch, written once the source is restorable.
     await sql("INSERT INTO accounts SELECT g, 'owner ' || g, g * 10.5 FROM generate_series(1, 3000) g");
     await sql(
@@ -112,7 +112,7 @@ describe.skipIf(!LOCAL_PITR)('PostgreSQL forks from a point in time on the local
   }, 600_000);
 
   it('answers 422 naming body.source.pointInTime and the window for a time outside it', async () => {
-    const window = await firstWindow(api, `${addons}/${source.id}`);
+    const window = await firstWindow(api, `${addons}/${source.id}`, sourceCredentials.uri);
     const outside = async (pointInTime: string) => {
       const response = await api('POST', addons, {
         body: { name: 'ledger-outside', engine: 'postgresql', source: { addonId: source.id, pointInTime } },

@@ -62,7 +62,7 @@ describe.skipIf(!LOCAL_PITR)('point-in-time recovery of a local PostgreSQL addon
   });
 
   it('restores in place to a second between two writes: the first is there, the second is not', async () => {
-    await firstWindow(api, base());
+    await firstWindow(api, base(), uri);
     await sql("INSERT INTO events VALUES (1001, 'first write')");
     const before = await pgFingerprint(uri);
     // The second after the first write's commit, and the second write strictly after it.

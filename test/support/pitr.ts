@@ -1,5 +1,6 @@
 import { pollUntil } from './http.ts';
 import type { Api } from './operations.ts';
+import { pgQuery } from './pg-fingerprint.ts';
 
 /**
  * The end-to-end tests' waits on an addon's restorable window (point-in-time recovery), over the
@@ -30,10 +31,19 @@ export const windowReaching = (api: Api, base: string, time: string, timeoutMs =
     { timeoutMs, intervalMs: 1_000, what: `a restorable window of ${base} reaching ${time}` },
   ) as Promise<RestorableWindow>;
 
-/** A new addon has no window until its first base backup is archived (within a minute). */
-export const firstWindow = (api: Api, base: string, timeoutMs = 180_000) =>
+/**
+ * The first restorable window of the addon at `base`. A new addon has none until its first base
+ * backup is archived (the platform takes it within a minute) AND a commit after it is archived:
+ * the window ends at the last archived commit (docs/pitr.md), so an addon that writes nothing
+ * after its base backup has no window. Each poll therefore commits a transaction that changes
+ * no table (`txid_current()` gives it an id, so it writes a commit record) through `uri`.
+ */
+export const firstWindow = (api: Api, base: string, uri: string, timeoutMs = 180_000) =>
   pollUntil(
-    async () => (await api('GET', base)).body.restorableWindow as RestorableWindow | null,
+    async () => {
+      await pgQuery(uri, 'SELECT txid_current()');
+      return (await api('GET', base)).body.restorableWindow as RestorableWindow | null;
+    },
     (window) => window !== null,
     { timeoutMs, intervalMs: 1_000, what: `the first restorable window of ${base}` },
   ) as Promise<RestorableWindow>;
