@@ -1,4 +1,4 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hasCapability } from '#shared/catalog/engines.ts';
@@ -153,6 +153,20 @@ describe.skipIf(!LOCAL_PITR)('a crash during a local point-in-time restore, then
     await addon.crashAndRestart();
 
     await assertNothingStuckLostOrLeft(addon, operationId);
+  }, 600_000);
+
+  it('killed while the recovery server replays WAL, the archive lost meanwhile: failed, the data of before, nothing left', async () => {
+    const addon = await startWithPointInTime();
+    const operationId = await restoreUntil(addon, recoveryServerRunning(addon.instanceDir));
+    await addon.crash();
+    // While the platform is down, the addon's archive goes (as retention or an operator would
+    // remove it): the restore cannot be taken up again and must fail, leaving the addon as it was.
+    const resourceId = addon.instanceDir.split('/').at(-1) as string;
+    await rm(join(addon.dataDir, 's3', 'addons-backups', 'pitr', resourceId), { recursive: true });
+    await addon.restart();
+
+    const operation = await assertNothingStuckLostOrLeft(addon, operationId);
+    expect(operation.status).toBe('failed');
   }, 600_000);
 
   it('killed after the data directory switch began: the point in time’s data or the data of before', async () => {

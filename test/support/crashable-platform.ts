@@ -53,6 +53,9 @@ export const startCrashablePlatformWithAddon = async <Credentials>(options: {
       await state.platform?.kill();
       return start();
     },
+    /** `crashAndRestart` in two steps, to change things on disk while the platform is down. */
+    crash: () => state.platform?.kill(),
+    restart: start,
   };
 };
 
