@@ -10,13 +10,15 @@ import { pgFingerprint, pgQuery } from '../support/pg-fingerprint.ts';
 import { firstWindow, PITR_TEST_ENV, pointInTimeNow, windowReaching } from '../support/pitr.ts';
 
 /**
- * The platform SIGKILLed during a local point-in-time restore in place, then started again on the
- * same data directory, at two awkward moments: while the private recovery server replays WAL
- * into the staging data directory, and after the data directory switch began (the addon's server
- * stopped, the recovered copy being started). Nothing is stuck (the operation ends completed or
- * failed with a reason, the addon is running, unlocked and takes backups), nothing is lost (the
- * data is the point in time's, or exactly what it was before), and nothing is left over (no
- * staging or second data directory, no server but the addon's own).
+ * The platform SIGKILLed during a local point-in-time recovery, then started again on the same
+ * data directory: a restore in place killed while the private recovery server replays WAL into
+ * the staging copy (and once more with the archive lost while the platform is down, so the
+ * restore cannot be taken up again), or after the data directory switch began (the addon's server
+ * stopped, the recovered copy being started); and a fork from a point in time killed while its
+ * recovery server runs. Nothing is stuck (the operation ends completed or failed with a reason,
+ * the addon is running, unlocked and takes backups), nothing is lost (the data is the point in
+ * time's, or exactly what it was before), and nothing is left over (no staging or second data
+ * directory, no server but the addon's own).
  *
  * It runs where the local catalog offers `pitr` for PostgreSQL (WAL archiving needs pg_waldump).
  */
