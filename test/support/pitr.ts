@@ -15,9 +15,12 @@ export interface RestorableWindow {
 /**
  * The platform settings the PITR tests run with: WAL segments archived every 2 s while the addon
  * writes, so the window follows the present closely (the default, 60 s, would make each test
- * wait a minute per point in time).
+ * wait a minute per point in time), and a new addon's first base backup within 2 s (not 30).
  */
-export const PITR_TEST_ENV = { ADDONS_PITR_ARCHIVE_TIMEOUT_SECONDS: '2' };
+export const PITR_TEST_ENV = {
+  ADDONS_PITR_ARCHIVE_TIMEOUT_SECONDS: '2',
+  ADDONS_PITR_MAINTENANCE_SECONDS: '2',
+};
 
 /** Seconds-precision ISO 8601, as the API takes points in time ("2026-12-01T00:15:02Z"). */
 export const toSecond = (ms: number) =>
