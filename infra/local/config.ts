@@ -20,6 +20,8 @@ export const LocalConfigSchema = z.object({
   ADDONS_CLOCK_SPEED: z.coerce.number().min(1).max(1_000_000).default(1),
   /** How often the local scheduler checks for due schedules and expired backups (ms). */
   ADDONS_SCHEDULER_TICK_MS: z.coerce.number().int().min(10).max(600_000).default(15_000),
+  /** How often archived addons are checked for a due base backup (PITR); a new addon's window waits for the first check. */
+  ADDONS_PITR_MAINTENANCE_SECONDS: z.coerce.number().int().min(1).max(3_600).default(30),
   /** Reconciler: per-type operation deadlines in minutes, `create=30,backup=1500` (defaults in reconciler-policy.ts). */
   ADDONS_OPERATION_DEADLINES: z.string().optional(),
   /** Reconciler: how long a pending operation may wait for its workflow before it is started again. */
@@ -71,6 +73,8 @@ export interface LocalConfig {
   retryMs: number;
   clockSpeed: number;
   schedulerTickMs: number;
+  /** ADDONS_PITR_MAINTENANCE_SECONDS, in ms. */
+  archiveMaintenanceMs: number;
   backupGraceDays: number;
   /**
    * ADDONS_<ENGINE>_BIN_DIR variables (ADDONS_PG_BIN_DIR...): where an engine's client tools are,
@@ -117,6 +121,7 @@ export const loadLocalConfig = (env: NodeJS.ProcessEnv = process.env): LocalConf
     retryMs: parsed.ADDONS_RETRY_MS,
     clockSpeed: parsed.ADDONS_CLOCK_SPEED,
     schedulerTickMs: parsed.ADDONS_SCHEDULER_TICK_MS,
+    archiveMaintenanceMs: parsed.ADDONS_PITR_MAINTENANCE_SECONDS * 1000,
     backupGraceDays: parsed.ADDONS_BACKUP_GRACE_DAYS,
     jobToolEnv: engineToolEnv(env),
     reconciler: {

@@ -56,9 +56,6 @@ export const BACKUP_BUCKET = 'addons-backups';
 /** The Step Functions resource of the job states; locally a child process (job-runner.ts). */
 const RUN_TASK_SYNC = 'arn:aws:states:::ecs:runTask.sync';
 
-/** How often archived addons are checked for a due base backup (and, hourly, for retention). */
-const ARCHIVE_MAINTENANCE_MS = 30_000;
-
 /** Addon states in which the engine process must be running. */
 const LIVE_STATUSES: readonly AddonStatus[] = ['running', 'updating', 'backing-up', 'restoring', 'upgrading'];
 
@@ -211,7 +208,8 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
     const addons = await store.scanAddons();
     const live = addons.filter((addon) => LIVE_STATUSES.includes(addon.status));
     await supervisor.resume(live.map((addon) => addon.resourceId));
-    supervisor.startArchiveMaintenance(ARCHIVE_MAINTENANCE_MS);
+    // Archived addons checked for a due base backup (and, hourly, for retention).
+    supervisor.startArchiveMaintenance(config.archiveMaintenanceMs);
     const resumed = await resumeOperations({
       store,
       workflows: runner,

@@ -3,6 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removePlatformData } from '../support/data-dir.ts';
+import {
+  type Credentials,
+  createAndWait as createAddonAndWait,
+  credentialsOf as credentialsOfAddon,
+  withPassword,
+} from '../support/forks.ts';
 import { client } from '../support/http.ts';
 import { type MariaDbCredentials, mariadbRows } from '../support/mariadb-cli.ts';
 import { backUpAndWait, operationEnded } from '../support/operations.ts';
@@ -23,40 +29,13 @@ let api: ReturnType<typeof client>;
 
 const addons = `/v1/projects/${PROJECT}/addons`;
 const waitForOperation = (operationId: string) => operationEnded(api, PROJECT, operationId, 300_000);
-
-interface Credentials {
-  host: string;
-  port: number;
-  database: string;
-  username: string;
-  password: string;
-  uri: string;
-}
-
-const credentialsOf = async (addonId: string): Promise<Credentials> =>
-  (await api('GET', `${addons}/${addonId}/credentials`)).body;
-
-const createAndWait = async (body: Record<string, unknown>) => {
-  const created = await api('POST', addons, { body });
-  expect(created.status, JSON.stringify(created.body)).toBe(202);
-  const operation = await waitForOperation(created.body.operation.id);
-  expect(operation, JSON.stringify(operation)).toMatchObject({ status: 'completed', error: null });
-  const addon = (await api('GET', `${addons}/${created.body.addon.id}`)).body;
-  expect(addon).toMatchObject({ status: 'running', currentOperationId: null });
-  return addon;
-};
+const credentialsOf = (addonId: string) => credentialsOfAddon(api, PROJECT, addonId);
+const createAndWait = (body: Record<string, unknown>) => createAddonAndWait(api, PROJECT, body);
 
 const backUp = async (addonId: string, body: Record<string, unknown>) => {
   const { backupId, operation } = await backUpAndWait(api, PROJECT, `${addons}/${addonId}`, body);
   expect(operation.error).toBeNull();
   return backupId;
-};
-
-/** The addon's connection URI with another password. */
-const withPassword = (credentials: Credentials, password: string) => {
-  const url = new URL(credentials.uri);
-  url.password = encodeURIComponent(password);
-  return url.toString();
 };
 
 beforeAll(async () => {

@@ -4,9 +4,17 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasCapability } from '#shared/catalog/engines.ts';
 import { removePlatformData } from '../support/data-dir.ts';
-import { client, pollUntil } from '../support/http.ts';
+import { client } from '../support/http.ts';
 import { operationEnded } from '../support/operations.ts';
 import { pgFingerprint, pgQuery } from '../support/pg-fingerprint.ts';
+import {
+  firstWindow,
+  PITR_TEST_ENV,
+  pointInTimeNow,
+  type RestorableWindow,
+  toSecond,
+  windowReaching,
+} from '../support/pitr.ts';
 import { type PlatformProcess, startPlatformProcess } from '../support/platform-process.ts';
 
 /**
@@ -29,21 +37,14 @@ let addonId: string;
 const base = () => `/v1/projects/${PROJECT}/addons/${addonId}`;
 const sql = (text: string) => pgQuery(uri, text);
 const waitForOperation = (operationId: string) => operationEnded(api, PROJECT, operationId, 300_000);
-const toSecond = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
-
-type Window = { earliestRestorableTime: string; latestRestorableTime: string };
-/** The addon's window once it reaches `time` (the archive follows the present by a little). */
-const windowReaching = (time: string, timeoutMs = 180_000) =>
-  pollUntil(
-    async () => (await api('GET', base())).body.restorableWindow as Window | null,
-    (window) => window !== null && window.latestRestorableTime >= time,
-    { timeoutMs, intervalMs: 1_000, what: `a restorable window reaching ${time}` },
-  ) as Promise<Window>;
-
 describe.skipIf(!LOCAL_PITR)('point-in-time recovery of a local PostgreSQL addon', () => {
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'addons-e2e-pitr-'));
-    platform = await startPlatformProcess({ ADDONS_DATA_DIR: dataDir, ADDONS_TOKEN: TOKEN });
+    platform = await startPlatformProcess({
+      ADDONS_DATA_DIR: dataDir,
+      ADDONS_TOKEN: TOKEN,
+      ...PITR_TEST_ENV,
+    });
     api = client(platform.url, TOKEN);
     const created = await api('POST', `/v1/projects/${PROJECT}/addons`, {
       body: { name: 'journal', engine: 'postgresql' },
@@ -61,24 +62,14 @@ describe.skipIf(!LOCAL_PITR)('point-in-time recovery of a local PostgreSQL addon
   });
 
   it('restores in place to a second between two writes: the first is there, the second is not', async () => {
-    // A new addon has no window until its first base backup is archived (within a minute).
-    await pollUntil(
-      async () => (await api('GET', base())).body.restorableWindow as Window | null,
-      (window) => window !== null,
-      { timeoutMs: 180_000, intervalMs: 1_000, what: 'the first restorable window' },
-    );
+    await firstWindow(api, base(), uri);
     await sql("INSERT INTO events VALUES (1001, 'first write')");
     const before = await pgFingerprint(uri);
     // The second after the first write's commit, and the second write strictly after it.
-    const time = toSecond(Date.now() + 1_000);
-    await pollUntil(
-      async () => Date.now(),
-      (now) => now >= Date.parse(time) + 1_000,
-      { timeoutMs: 5_000, what: 'the clock to pass the restore time' },
-    );
+    const time = await pointInTimeNow();
     await sql("INSERT INTO events VALUES (1002, 'second write')");
     await sql('CREATE TABLE later (id int)');
-    const window = await windowReaching(time);
+    const window = await windowReaching(api, base(), time);
     expect(window.earliestRestorableTime <= time).toBe(true);
 
     const response = await api('POST', `${base()}/restore`, { body: { pointInTime: time } });
@@ -94,7 +85,7 @@ describe.skipIf(!LOCAL_PITR)('point-in-time recovery of a local PostgreSQL addon
   }, 600_000);
 
   it('answers 422 naming body.pointInTime and the window for a time outside it, 409 while a restore runs', async () => {
-    const window = (await api('GET', base())).body.restorableWindow as Window;
+    const window = (await api('GET', base())).body.restorableWindow as RestorableWindow;
     const early = toSecond(Date.parse(window.earliestRestorableTime) - 86_400_000);
     const outside = await api('POST', `${base()}/restore`, { body: { pointInTime: early } });
     expect(outside.status).toBe(422);

@@ -18,12 +18,18 @@ export const startCrashablePlatformWithAddon = async <Credentials>(options: {
   project: string;
   engine: Engine;
   dataDirPrefix: string;
+  /** More settings of the platform process (both starts). */
+  env?: Record<string, string>;
 }) => {
   const { token, project, engine } = options;
   const dataDir = await mkdtemp(join(tmpdir(), options.dataDirPrefix));
   const state: { platform?: PlatformProcess; api?: Api } = {};
   const start = async () => {
-    state.platform = await startPlatformProcess({ ADDONS_DATA_DIR: dataDir, ADDONS_TOKEN: token });
+    state.platform = await startPlatformProcess({
+      ...options.env,
+      ADDONS_DATA_DIR: dataDir,
+      ADDONS_TOKEN: token,
+    });
     state.api = client(state.platform.url, token);
     return state.api;
   };
@@ -40,12 +46,16 @@ export const startCrashablePlatformWithAddon = async <Credentials>(options: {
   const credentials: Credentials = (await api('GET', `${base}/credentials`)).body;
   return {
     base,
+    dataDir,
     credentials,
     api: () => state.api as Api,
     crashAndRestart: async () => {
       await state.platform?.kill();
       return start();
     },
+    /** `crashAndRestart` in two steps, to change things on disk while the platform is down. */
+    crash: () => state.platform?.kill(),
+    restart: start,
   };
 };
 

@@ -10,6 +10,12 @@ const RESOURCE_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const RECORD_FILE = 'instance.json';
 /** Data directories of an instance: `data` at creation, `data-<base36 time>` after each restore. */
 const DATA_DIR_NAME = /^data(-[0-9a-z]+)?$/;
+/**
+ * The scratch directory of the restore running on an instance (a point-in-time recovery's WAL and
+ * its private server's socket), next to the data directories. The restore removes it when it
+ * ends; one a crash cut short leaves it, and the next sweep (resume, or the next restore) does.
+ */
+export const RESTORE_SCRATCH_DIR = 'pitr-staging';
 
 export type Log = (msg: string, extra?: object) => void;
 
@@ -84,18 +90,22 @@ export class InstanceFiles {
     return ports;
   }
 
-  /** Remove data directories the instance no longer uses (the previous data of a restore a crash cut short). */
+  /**
+   * Remove data directories the instance no longer uses (the previous data of a restore a crash
+   * cut short) and the scratch directory of such a restore. Call under the instance's lock.
+   */
   async sweepDataDirs(id: string, record: InstanceRecord): Promise<void> {
     if (record.restore?.state === 'restoring') return;
     const current = path.basename(record.dataDir || 'data');
     if (!(await exists(path.join(this.dirOf(id), current)))) return; // not sure of anything then
     const names = await fs.readdir(this.dirOf(id)).catch(() => [] as string[]);
     for (const name of names) {
-      if (name === current || !DATA_DIR_NAME.test(name)) continue;
-      this.log('engine: removing a data directory the instance no longer uses', {
-        resourceId: id,
-        dir: name,
-      });
+      const scratch = name === RESTORE_SCRATCH_DIR;
+      if (name === current || !(scratch || DATA_DIR_NAME.test(name))) continue;
+      const what = scratch
+        ? 'the scratch directory of an interrupted restore'
+        : 'a data directory the instance no longer uses';
+      this.log(`engine: removing ${what}`, { resourceId: id, dir: name });
       await fs.rm(path.join(this.dirOf(id), name), { recursive: true, force: true });
     }
   }

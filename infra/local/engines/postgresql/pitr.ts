@@ -8,6 +8,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { MissingToolError, ProviderError } from '#shared/errors.ts';
 import { describeWindow, partAt } from '../archive-window.ts';
 import type { ArchiveWindow, InstanceContext, PitrDriver, SnapshotDriver } from '../driver.ts';
+import { RESTORE_SCRATCH_DIR } from '../instance-files.ts';
 import { chownTo, exists, fileSize } from '../system.ts';
 import { platformConnect, platformRoleOf } from './connect.ts';
 import { recoverToTime } from './recovery.ts';
@@ -44,7 +45,6 @@ interface BaseBackupRecord {
 const BASE_FILES = ['base.tar.zst', 'pg_wal.tar.zst', 'backup_manifest'];
 const WAL_SEGMENT = /^[0-9A-F]{24}$/;
 const HISTORY = /^[0-9A-F]{8}\.history$/;
-const STAGING = 'pitr-staging';
 
 /** Seconds-precision ISO 8601 ("2026-12-01T00:15:02Z"). */
 const isoSecond = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -255,7 +255,7 @@ export class PostgresPitr implements PitrDriver {
     );
     const base = backups.at(-1);
     if (!base) throw new ProviderError(`No base backup of ${source.resourceId} ends before ${time}`);
-    const staging = path.join(ctx.dir, STAGING);
+    const staging = path.join(ctx.dir, RESTORE_SCRATCH_DIR);
     await fs.rm(staging, { recursive: true, force: true });
     const baseDir = path.join(staging, 'base');
     const walDir = path.join(staging, 'wal');
