@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { InstanceContext, LoginDriver } from '../driver.ts';
-import { alternateOf, otherLogin } from '../logins.ts';
+import { otherLogin } from '../logins.ts';
 import { platformConnect, platformRoleOf } from './connect.ts';
 import { CUSTOMER_ATTRIBUTES } from './roles.ts';
 
