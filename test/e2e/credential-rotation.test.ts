@@ -117,6 +117,35 @@ describe.each([
   });
 });
 
+describe.each([
+  { engine: 'postgresql', name: 'restore-pg' },
+  { engine: 'mysql', name: 'restore-maria' },
+])('a $engine snapshot taken before a rotation', ({ engine, name }) => {
+  const connect = connects[engine] as (credentials: Credentials) => Promise<unknown>;
+
+  it('restores with the published credentials working, though the snapshot holds the logins of before', async () => {
+    const addonId = await createRunning(engine, name);
+    const before = await credentialsOf(addonId);
+    const snapshot = await api('POST', `${addonPath(addonId)}/backups`, { body: { type: 'snapshot' } });
+    expect(snapshot.status).toBe(202);
+    expect((await operationEnded(api, PROJECT, snapshot.body.operation.id)).status).toBe('completed');
+    // Two rotations: the published login is the addon's user again, with a password the snapshot never saw.
+    for (let i = 0; i < 2; i++) {
+      await rotate(addonId);
+      expect((await api('POST', `${addonPath(addonId)}/credentials/rotate/finish`)).status).toBe(200);
+    }
+    const published = await credentialsOf(addonId);
+    expect(published.username).toBe(before.username);
+    await expect(connect(before)).rejects.toThrow(REFUSED);
+
+    const restore = await api('POST', `${addonPath(addonId)}/backups/${snapshot.body.backup.id}/restore`);
+    expect(restore.status).toBe(202);
+    expect((await operationEnded(api, PROJECT, restore.body.operation.id)).status).toBe('completed');
+    await connect(published);
+    await expect(connect(before)).rejects.toThrow(REFUSED);
+  });
+});
+
 describe('credential rotation refusals', () => {
   it('answers 409 while another operation holds the addon, and the credentials stay as they were', async () => {
     const addonId = await createRunning('postgresql', 'rotate-busy');
