@@ -146,6 +146,31 @@ describe.each([
   });
 });
 
+describe.each([
+  { engine: 'postgresql', name: 'dump-pg', table: 'CREATE TABLE kept (id int); INSERT INTO kept VALUES (7)' },
+  { engine: 'mysql', name: 'dump-maria', table: 'CREATE TABLE kept (id int); INSERT INTO kept VALUES (7)' },
+])('dump jobs of a $engine addon on its second user', ({ engine, name, table }) => {
+  it('back up and restore with the rotated credentials (the jobs use the published ones)', async () => {
+    const addonId = await createRunning(engine, name);
+    const { credentials } = await rotate(addonId);
+    expect(credentials.username).toMatch(/_2$/);
+    if (engine === 'postgresql') await pgQuery(credentials.uri, table);
+    else mariadbRows(credentials, `${table};`);
+    const dump = await api('POST', `${addonPath(addonId)}/backups`, { body: { type: 'dump' } });
+    expect(dump.status).toBe(202);
+    expect((await operationEnded(api, PROJECT, dump.body.operation.id)).status).toBe('completed');
+    const restore = await api('POST', `${addonPath(addonId)}/backups/${dump.body.backup.id}/restore`);
+    expect(restore.status).toBe(202);
+    const restored = await operationEnded(api, PROJECT, restore.body.operation.id);
+    expect(restored.error).toBeNull();
+    const rows =
+      engine === 'postgresql'
+        ? (await pgQuery(credentials.uri, 'SELECT id FROM kept')).map((row) => String(row.id))
+        : mariadbRows(credentials, 'SELECT id FROM kept;').map((row) => row[0]);
+    expect(rows).toEqual(['7']);
+  });
+});
+
 describe('credential rotation refusals', () => {
   it('answers 409 while another operation holds the addon, and the credentials stay as they were', async () => {
     const addonId = await createRunning('postgresql', 'rotate-busy');
