@@ -1,7 +1,7 @@
 import type { CommandSpec } from '../command.ts';
 import { connect } from '../connect/index.ts';
-import { flag, str } from '../context.ts';
-import { EXIT } from '../exit-codes.ts';
+import { flag, int, str } from '../context.ts';
+import { EXIT, usageError } from '../exit-codes.ts';
 import { record } from '../output.ts';
 
 export const credentialCommands: CommandSpec[] = [
@@ -26,6 +26,47 @@ export const credentialCommands: CommandSpec[] = [
           password: show ? credentials.password : '(hidden: --show-password)',
           uri: show ? credentials.uri : '(hidden: --show-password)',
           tls: credentials.tls,
+        }),
+      );
+      return EXIT.ok;
+    },
+  },
+  {
+    words: ['credentials', 'rotate'],
+    args: '<addon>',
+    summary:
+      'Publish new credentials, the previous ones working until --finish or the deadline (--retire-after, default 24 h)',
+    options: {
+      finish: { type: 'boolean', help: 'retire the previous credentials of the open rotation now' },
+      'retire-after': { type: 'string', help: '<seconds> how long the previous credentials keep working' },
+      'show-password': { type: 'boolean', help: 'print the new password and the URI' },
+    },
+    async run(context, { positionals: [ref = ''], values }) {
+      const addonId = await context.resolveAddon(ref);
+      const path = { projectId: context.project(), addonId };
+      const finish = flag(values, 'finish');
+      const retireAfterSeconds = int(values, 'retire-after', 1, 30 * 86_400);
+      if (finish && retireAfterSeconds !== undefined)
+        throw usageError('--retire-after applies to a new rotation only');
+      const result = finish
+        ? await context.api.POST('/v1/projects/{projectId}/addons/{addonId}/credentials/rotate/finish', {
+            params: { path },
+          })
+        : await context.api.POST('/v1/projects/{projectId}/addons/{addonId}/credentials/rotate', {
+            params: { path },
+            body: retireAfterSeconds === undefined ? {} : { retireAfterSeconds },
+          });
+      const show = flag(values, 'show-password');
+      const rotation = result.addon.credentialRotation;
+      context.out.result(result, () =>
+        record({
+          username: result.credentials.username,
+          password: show ? result.credentials.password : '(hidden: --show-password)',
+          uri: show ? result.credentials.uri : '(hidden: --show-password)',
+          previous: rotation
+            ? `user '${rotation.previousUsername}' works until ${rotation.deadline}`
+            : 'retired',
+          operation: result.operation.id,
         }),
       );
       return EXIT.ok;

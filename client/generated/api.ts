@@ -172,6 +172,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/projects/{projectId}/addons/{addonId}/credentials/rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Publish new credentials at once while the previous ones keep working until the rotation is finished or its deadline (default 24 h) passes
+         * @description Publish new credentials at once while the previous ones keep working until the rotation is finished or its deadline (default 24 h) passes. Requires a bearer token. Rate limited per caller.
+         */
+        post: operations["rotateCredentials"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/projects/{projectId}/addons/{addonId}/credentials/rotate/finish": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Retire the previous credentials of the open rotation now: only the published ones work afterwards
+         * @description Retire the previous credentials of the open rotation now: only the published ones work afterwards. Requires a bearer token. Rate limited per caller.
+         */
+        post: operations["finishCredentialRotation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/projects/{projectId}/addons/{addonId}/backups": {
         parameters: {
             query?: never;
@@ -653,6 +693,8 @@ export interface components {
             fork: boolean;
             importDump: boolean;
             importLive: boolean;
+            /** @description The connection details can be rotated (`POST .../credentials/rotate`): new credentials work at once, the old ones until the rotation is finished */
+            credentialRotation: boolean;
         };
         AddonWithOperation: {
             addon: components["schemas"]["Addon"];
@@ -706,6 +748,21 @@ export interface components {
              * @default null
              */
             source?: components["schemas"]["AddonSource"] | components["schemas"]["AddonImportSource"] | null;
+            /** @description Set while a credential rotation is open: the previous credentials still work until it is finished (`POST .../credentials/rotate/finish`) or its deadline passes */
+            credentialRotation?: {
+                /** @description The user of the previous credentials (the same user as now when the engine keeps two passwords) */
+                previousUsername: string;
+                /**
+                 * Format: date-time
+                 * @description RFC 3339 timestamp, UTC
+                 */
+                rotatedAt: string;
+                /**
+                 * Format: date-time
+                 * @description When the previous credentials are retired unless finished before
+                 */
+                deadline: string;
+            } | null;
             /**
              * Format: date-time
              * @description RFC 3339 timestamp, UTC
@@ -748,7 +805,7 @@ export interface components {
         Operation: {
             id: string;
             /** @enum {string} */
-            type: "create" | "update" | "delete" | "backup" | "restore" | "export";
+            type: "create" | "update" | "delete" | "backup" | "restore" | "export" | "rotate-credentials";
             /** @enum {string} */
             status: "pending" | "in-progress" | "completed" | "failed" | "aborted";
             projectId: string;
@@ -1003,6 +1060,19 @@ export interface components {
             password: string;
             uri: string;
             tls: boolean;
+        };
+        CredentialRotationResponse: {
+            addon: components["schemas"]["Addon"];
+            operation: components["schemas"]["Operation"];
+            credentials: components["schemas"]["Credentials"];
+        };
+        RotateCredentialsRequest: {
+            /**
+             * Format: int32
+             * @description How long the previous credentials keep working unless the rotation is finished before (default 24 h)
+             * @default 86400
+             */
+            retireAfterSeconds?: number;
         };
         BackupWithOperation: {
             backup: components["schemas"]["Backup"];
@@ -2319,6 +2389,318 @@ export interface operations {
             };
             /** @description The addon has no connection details yet (still creating, or failed) */
             409: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this caller: wait `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected error; it has been logged and the detail says nothing more */
+            500: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    rotateCredentials: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Project identifier (DNS label: a-z, 0-9 and hyphens, at most 63 characters) */
+                projectId: string;
+                /** @description Addon id (adn-...) */
+                addonId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RotateCredentialsRequest"];
+            };
+        };
+        responses: {
+            /** @description Rotated: the new credentials, the addon with its open rotation, and the completed operation */
+            200: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CredentialRotationResponse"];
+                };
+            };
+            /** @description The request is malformed; `errors` names each offending field */
+            400: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource in this project */
+            404: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Another operation is in flight on this addon, a rotation is already open, or the addon is not running */
+            409: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The engine cannot rotate credentials on this deployment (capability `credentialRotation`) */
+            422: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this caller: wait `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected error; it has been logged and the detail says nothing more */
+            500: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    finishCredentialRotation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Project identifier (DNS label: a-z, 0-9 and hyphens, at most 63 characters) */
+                projectId: string;
+                /** @description Addon id (adn-...) */
+                addonId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Finished: the credentials that remain, the addon, and the completed operation */
+            200: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CredentialRotationResponse"];
+                };
+            };
+            /** @description The request is malformed; `errors` names each offending field */
+            400: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource in this project */
+            404: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No rotation is open, another operation is in flight, or the addon is not running */
+            409: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The engine cannot rotate credentials on this deployment (capability `credentialRotation`) */
+            422: {
                 headers: {
                     /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
                     "RateLimit-Limit"?: number;

@@ -25,6 +25,7 @@ import { FileSecretStore } from '#shared/providers/local/file-secret-store.ts';
 import type { AddonStatus } from '#shared/schemas/addon.ts';
 import { AddonService } from '#shared/services/addon-service.ts';
 import { BackupService } from '#shared/services/backup-service.ts';
+import { CredentialRotationService } from '#shared/services/credential-rotation.ts';
 import { ExportService } from '#shared/services/export-service.ts';
 import { ImportService } from '#shared/services/import-service.ts';
 import { PitrService } from '#shared/services/pitr-service.ts';
@@ -274,6 +275,7 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
       target: 'local',
       quotas: config.quotas,
     });
+    const rotations = new CredentialRotationService({ store, secrets, engines, target: 'local', now });
     const reconciler = createLocalReconciler({
       config,
       store,
@@ -284,7 +286,7 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
       bucket: BACKUP_BUCKET,
     });
     scheduler.start(
-      { backups: backupService, schedules: scheduleService, reconciler, imports: importService },
+      { backups: backupService, schedules: scheduleService, reconciler, imports: importService, rotations },
       await backupStore.listAllSchedules(),
     );
     cleanups.push(() => scheduler.stop());
@@ -299,7 +301,7 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
         idempotency: dynamoDbIdempotency({ client: dynamo.client, tableName: TABLE_NAME }),
         cursors,
       }),
-      credentials: createCredentialsHandler({ logger, store, secrets }),
+      credentials: createCredentialsHandler({ logger, store, secrets, rotation: rotations }),
       operations: createOperationsHandler({ logger, store, cursors }),
       backups: createBackupsHandler({
         logger,

@@ -2,6 +2,7 @@ import { errorMessage } from '#shared/errors.ts';
 import type { ScheduleRunner } from '#shared/ports/schedule-runner.ts';
 import type { Schedule } from '#shared/schemas/backup.ts';
 import type { BackupService } from '#shared/services/backup-service.ts';
+import type { CredentialRotationService } from '#shared/services/credential-rotation.ts';
 import type { ImportService } from '#shared/services/import-service.ts';
 import type { Reconciler, ReconcileSummary } from '#shared/services/reconciler.ts';
 import { type ScheduleService, timingOf } from '#shared/services/schedule-service.ts';
@@ -28,6 +29,7 @@ export class LocalScheduler implements ScheduleRunner {
   private imports: Pick<ImportService, 'sweepExpired'> | undefined;
   private schedules: ScheduleService | undefined;
   private reconciler: Reconciler | undefined;
+  private rotations: Pick<CredentialRotationService, 'sweep'> | undefined;
 
   constructor(private readonly props: LocalSchedulerProps) {}
 
@@ -50,6 +52,7 @@ export class LocalScheduler implements ScheduleRunner {
       schedules: ScheduleService;
       reconciler?: Reconciler;
       imports?: Pick<ImportService, 'sweepExpired'>;
+      rotations?: Pick<CredentialRotationService, 'sweep'>;
     },
     existing: Schedule[],
   ): void {
@@ -57,6 +60,7 @@ export class LocalScheduler implements ScheduleRunner {
     this.imports = services.imports;
     this.schedules = services.schedules;
     this.reconciler = services.reconciler;
+    this.rotations = services.rotations;
     for (const schedule of existing) void this.upsert(schedule);
     this.timer = setInterval(() => {
       this.ticking ??= this.tick().finally(() => {
@@ -89,7 +93,19 @@ export class LocalScheduler implements ScheduleRunner {
       this.props.log('retention sweep failed', { error: errorMessage(error) });
     }
     await this.sweepImports();
+    await this.sweepRotations();
     await this.reconcile();
+  }
+
+  /** Credential rotations past their deadline: the previous credentials are retired. */
+  private async sweepRotations(): Promise<void> {
+    try {
+      const finished = await this.rotations?.sweep();
+      if (finished?.length)
+        this.props.log('credential rotations finished at their deadline', { addons: finished });
+    } catch (error) {
+      this.props.log('credential rotation sweep failed', { error: errorMessage(error) });
+    }
   }
 
   /** Imports past their expiry go with their uploaded files (import-service.ts). */

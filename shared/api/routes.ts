@@ -1,5 +1,6 @@
 import { addonsRoutes } from './routes/addons.ts';
 import { backupsRoutes } from './routes/backups.ts';
+import { credentialsRoutes } from './routes/credentials.ts';
 import { importsRoutes } from './routes/imports.ts';
 import { metaRoutes } from './routes/meta.ts';
 import { operationsRoutes } from './routes/operations.ts';
@@ -14,6 +15,7 @@ import { schedulesRoutes } from './routes/schedules.ts';
 export const routes = {
   ...metaRoutes,
   ...addonsRoutes,
+  ...credentialsRoutes,
   ...backupsRoutes,
   ...pitrRoutes,
   ...schedulesRoutes,

@@ -62,6 +62,7 @@ export const NO_CAPABILITIES: Capabilities = {
   fork: false,
   importDump: false,
   importLive: false,
+  credentialRotation: false,
 };
 
 export const NOT_YET = 'Provisioning of this engine is not available yet on this deployment.';

@@ -47,6 +47,21 @@ export interface EngineProvider {
    * are refused by the workflow.
    */
   setAdminPassword?(resourceId: string, username: string, password: string): Promise<void>;
+  /**
+   * Credential rotation, first half: let in a new login with `password` besides the published
+   * `current` one, which keeps working, and return the new login's user. Engines whose users hold
+   * two passwords (Redis ACL) add a password to the same user; the others alternate between the
+   * addon's user and a second user with the same rights (see each driver). Idempotent for the same
+   * `current` (the same user again; its password is set, not added, where it is a second user).
+   * Absent where the engine cannot rotate on this target (catalog `credentialRotation`).
+   */
+  addLogin?(resourceId: string, current: string, password: string): Promise<string>;
+  /**
+   * Credential rotation, second half: leave `login` (the published credentials) as the only way
+   * in for the customer, retiring whatever else was let in (the previous login, or a login added by
+   * a rotation that was interrupted before it was published). Idempotent.
+   */
+  retainOnlyLogin?(resourceId: string, login: { username: string; password: string }): Promise<void>;
 }
 
 /** Valid as an RDS identifier (letters, digits, hyphens, starts with a letter, <= 63) whatever the addon name. */

@@ -147,6 +147,35 @@ export const importOriginOf = (addon: {
   source?: AddonSource | AddonImportSource | null;
 }): AddonImportSource | undefined => (addon.source && 'importId' in addon.source ? addon.source : undefined);
 
+/** An open credential rotation: which login is still let in besides the published one, and until when. */
+export const CredentialRotationSchema = z
+  .object({
+    previousUsername: text(63).meta({
+      description:
+        'The user of the previous credentials (the same user as now when the engine keeps two passwords)',
+    }),
+    rotatedAt: TimestampSchema,
+    deadline: TimestampSchema.meta({
+      description: 'When the previous credentials are retired unless finished before',
+    }),
+  })
+  .meta({ id: 'CredentialRotation' });
+export type CredentialRotation = z.infer<typeof CredentialRotationSchema>;
+
+/** Default and bounds of how long the previous credentials keep working after a rotation. */
+export const ROTATION_DEADLINE_SECONDS = { default: 86_400, min: 1, max: 30 * 86_400 } as const;
+
+export const RotateCredentialsRequestSchema = z
+  .strictObject({
+    retireAfterSeconds: int32(ROTATION_DEADLINE_SECONDS.min, ROTATION_DEADLINE_SECONDS.max)
+      .default(ROTATION_DEADLINE_SECONDS.default)
+      .meta({
+        description:
+          'How long the previous credentials keep working unless the rotation is finished before (default 24 h)',
+      }),
+  })
+  .meta({ id: 'RotateCredentialsRequest' });
+
 export const AddonSchema = z
   .object({
     id: IdTextSchema,
@@ -175,6 +204,10 @@ export const AddonSchema = z
     source: z.union([AddonSourceSchema, AddonImportSourceSchema]).nullable().default(null).meta({
       description:
         'Set on a fork (the addon, backup or point in time its data came from) and on an addon created from an import (the import)',
+    }),
+    credentialRotation: CredentialRotationSchema.nullable().optional().meta({
+      description:
+        'Set while a credential rotation is open: the previous credentials still work until it is finished (`POST .../credentials/rotate/finish`) or its deadline passes',
     }),
     createdAt: TimestampSchema,
     updatedAt: TimestampSchema,
@@ -208,5 +241,9 @@ export const CredentialsSchema = z
   })
   .meta({ id: 'Credentials' });
 export type Credentials = z.infer<typeof CredentialsSchema>;
+
+export const CredentialRotationResponseSchema = z
+  .object({ addon: AddonSchema, operation: OperationSchema, credentials: CredentialsSchema })
+  .meta({ id: 'CredentialRotationResponse' });
 
 export const AddonPathSchema = z.object({ projectId: ProjectIdSchema, addonId: AddonIdSchema });

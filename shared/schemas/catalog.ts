@@ -25,6 +25,10 @@ export const CapabilitiesSchema = z
     fork: z.boolean(),
     importDump: z.boolean(),
     importLive: z.boolean(),
+    credentialRotation: z.boolean().meta({
+      description:
+        'The connection details can be rotated (`POST .../credentials/rotate`): new credentials work at once, the old ones until the rotation is finished',
+    }),
   })
   .meta({ id: 'Capabilities' });
 export type Capabilities = z.infer<typeof CapabilitiesSchema>;

@@ -7,7 +7,15 @@ export const OperationStatusSchema = z.enum(['pending', 'in-progress', 'complete
 export type OperationStatus = z.infer<typeof OperationStatusSchema>;
 export const TERMINAL_STATUSES: readonly OperationStatus[] = ['completed', 'failed', 'aborted'];
 
-export const OperationTypeSchema = z.enum(['create', 'update', 'delete', 'backup', 'restore', 'export']);
+export const OperationTypeSchema = z.enum([
+  'create',
+  'update',
+  'delete',
+  'backup',
+  'restore',
+  'export',
+  'rotate-credentials',
+]);
 export type OperationType = z.infer<typeof OperationTypeSchema>;
 
 export const OperationSchema = z

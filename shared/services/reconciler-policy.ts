@@ -17,10 +17,29 @@ const MINUTE = 60_000;
  *   the RunJob state), and a snapshot wait is 240 checks 30 s apart.
  * - export: one Lambda task of at most 15 minutes, retried a few times.
  * - local: engines are processes that start in a second; jobs still get their 24 hours.
+ * - rotate-credentials: a few statements run by the API itself; an interrupted one is failed and
+ *   its addon released, and its rotation (recorded before any engine change) is retired at its
+ *   deadline (credential-rotation.ts).
  */
 export const DEFAULT_DEADLINE_MINUTES: Record<Target, Record<OperationType, number>> = {
-  aws: { create: 4 * 60, update: 4 * 60, delete: 4 * 60, backup: 26 * 60, restore: 26 * 60, export: 2 * 60 },
-  local: { create: 30, update: 30, delete: 30, backup: 25 * 60, restore: 25 * 60, export: 2 * 60 },
+  aws: {
+    create: 4 * 60,
+    update: 4 * 60,
+    delete: 4 * 60,
+    backup: 26 * 60,
+    restore: 26 * 60,
+    export: 2 * 60,
+    'rotate-credentials': 10,
+  },
+  local: {
+    create: 30,
+    update: 30,
+    delete: 30,
+    backup: 25 * 60,
+    restore: 25 * 60,
+    export: 2 * 60,
+    'rotate-credentials': 10,
+  },
 };
 
 export interface ReconcilerSettings {
@@ -85,6 +104,7 @@ export const addonStatusAfter = (operation: Pick<Operation, 'type' | 'status'>):
     case 'backup':
     case 'restore':
     case 'export':
+    case 'rotate-credentials':
       return 'running';
     case 'create':
     case 'update':

@@ -1,3 +1,4 @@
+import type { EngineRegistry } from '../engines/registry.ts';
 import { ProviderError } from '../errors.ts';
 import type { EngineAdapters, RestoreState } from '../ports/engine-provider.ts';
 import type { SecretStore } from '../ports/secret-store.ts';
@@ -10,6 +11,8 @@ export interface RestoreEndpointDeps {
   store: AddonStore;
   /** The connection details; a deployment without them cannot follow a restore that moves the addon. */
   secrets?: SecretStore | undefined;
+  /** The engines, whose providers re-assert the published login after a restore (`settleLogins`). */
+  engines?: EngineRegistry<EngineAdapters>;
 }
 
 type OperationRef = { projectId: string; addonId: string; operationId: string };
@@ -89,7 +92,29 @@ export const judgeRestore = async (
 ): Promise<{ status: RestoreState['status']; attempts: number }> => {
   const check = restoreCheck(state, task, what);
   if (state.status === 'available' && state.endpoint) await moveAddon(deps, task, addon, state.endpoint);
+  if (state.status === 'available') await settleLogins(deps, task, addon);
   return check;
+};
+
+/**
+ * A restored snapshot or point in time brings back the logins the data had then, which a
+ * credential rotation since may have changed: where the engine rotates credentials, make the
+ * published login the one that works again (`retainOnlyLogin`, idempotent). An open rotation ends
+ * with it (its previous login is whatever the restored data says, so it is retired) and the
+ * operation says so. Engines without rotation never changed their login: nothing to do.
+ */
+const settleLogins = async (deps: RestoreEndpointDeps, task: OperationRef, addon: AddonRecord) => {
+  const provider = deps.engines?.has(addon.engine) ? deps.engines.of(addon.engine).provider : undefined;
+  if (!provider?.retainOnlyLogin || !deps.secrets) return;
+  const secret = await deps.secrets.get(task);
+  if (!secret?.password) return;
+  await provider.retainOnlyLogin(addon.resourceId, { username: secret.username, password: secret.password });
+  if (addon.credentialRotation && addon.currentOperationId === task.operationId) {
+    await deps.store.updateAddonForOperation(addon, task.operationId, { credentialRotation: null });
+    await deps.store.updateOperation(task.projectId, task.operationId, {
+      message: `The restore ended the open credential rotation: the published credentials work, the previous ones (user '${addon.credentialRotation.previousUsername}') were retired.`,
+    });
+  }
 };
 
 /**

@@ -40,6 +40,10 @@ export const workflowInputFor = (operation: Operation): WorkflowRun => {
       return { workflow: 'export-backup', input: { ...ref, backupId: backupId() } };
     case 'update':
       throw new UnresumableOperationError(`Operation ${operation.id}: no workflow carries update operations`);
+    case 'rotate-credentials':
+      throw new UnresumableOperationError(
+        `Operation ${operation.id}: credential rotations run in the API, not in a workflow`,
+      );
     default: {
       const exhaustive: never = operation.type;
       throw new UnresumableOperationError(`Unknown operation type ${String(exhaustive)}`);

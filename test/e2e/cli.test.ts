@@ -132,6 +132,25 @@ describe('the addons CLI against the local target', () => {
     expect(failing.code).not.toBe(0);
   });
 
+  it('rotates the credentials: the new ones are published at once, --finish retires the previous', async () => {
+    const rotated = await cli(['credentials', 'rotate', 'shop', '--retire-after', '3600', '--json']);
+    expect(rotated.code, rotated.stderr).toBe(0);
+    const result = JSON.parse(rotated.stdout);
+    expect(result.credentials.password).not.toBe(password);
+    expect(result.addon.credentialRotation.previousUsername).toBeTruthy();
+    expect((await cliJson(['credentials', 'shop'])).password).toBe(result.credentials.password);
+    const shown = await cli(['credentials', 'rotate', 'shop', '--finish']);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toMatch(/previous:\s+retired/);
+    expect(shown.stdout).not.toContain(result.credentials.password);
+    const query = await cli(['connect', 'shop', '-c', 'SELECT 1 AS one']);
+    expect(query.code, query.stderr).toBe(0);
+    const again = await cli(['credentials', 'rotate', 'shop', '--finish']);
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toContain('no credential rotation to finish');
+    password = result.credentials.password;
+  });
+
   it('connects to a Redis addon with redis-cli, the password in REDISCLI_AUTH', async () => {
     const created = await cliJson(['create', 'cache', '--engine', 'redis']);
     expect(created.addon.status).toBe('running');

@@ -41,6 +41,7 @@ class MemorySecrets implements SecretStore {
 }
 
 const OLD = { host: 'master.addon-old.abc123.euw1.cache.amazonaws.com', port: 6379 };
+const OLD_TIME = '2026-11-30T10:00:00.000Z';
 const NEW = { host: 'master.addon-new.abc123.euw1.cache.amazonaws.com', port: 6379 };
 
 /** A Redis addon in the middle of a snapshot restore, its connection details naming OLD. */
@@ -172,6 +173,47 @@ describe('a restore that moves the addon to a new endpoint', () => {
     expect(await env.store.getOperation(PROJECT, op.id)).toMatchObject({
       status: 'completed',
       message: expect.stringContaining('connection details changed'),
+    });
+  });
+});
+
+describe('a restore on an engine that rotates credentials', () => {
+  it('re-asserts the published login and ends an open rotation, saying so on the operation', async () => {
+    const secrets = new MemorySecrets();
+    const { addon, op, ref } = await restoring(secrets);
+    const rotation = { previousUsername: 'app-user', rotatedAt: OLD_TIME, deadline: OLD_TIME };
+    await env.store.updateAddonForOperation(addon, op.id, { credentialRotation: rotation });
+    const retained: Array<{ username: string; password: string }> = [];
+    const tasks = new BackupWorkflowTasks({
+      target: 'local',
+      store: env.store,
+      backups: env.backups,
+      artifacts: unreachableArtifacts(),
+      engines: engineAdapters({
+        provider: {
+          ...refusingProvider('only retainOnlyLogin expected'),
+          retainOnlyLogin: async (_resourceId, login) => {
+            retained.push(login);
+          },
+        },
+        snapshots: refusingSnapshots('not in this test', {
+          describeRestore: async () => ({ status: 'available' }),
+        }),
+      }),
+      jobs: { cluster: 'c', taskDefinition: 't', container: 'job', subnets: [], securityGroups: [] },
+      secrets,
+    });
+
+    await tasks.run({ action: 'describeRestore', ...ref, attempts: 0, maxAttempts: 5 });
+    await tasks.run({ action: 'completeRestore', ...ref });
+
+    expect(retained).toEqual([{ username: 'app-user', password: 'p'.repeat(32) }]);
+    const after = await env.store.getAddon(PROJECT, addon.id);
+    expect(after.credentialRotation).toBeNull();
+    expect(after.status).toBe('running');
+    expect(await env.store.getOperation(PROJECT, op.id)).toMatchObject({
+      status: 'completed',
+      message: expect.stringContaining('ended the open credential rotation'),
     });
   });
 });

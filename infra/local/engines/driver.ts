@@ -124,6 +124,8 @@ export interface EngineDriver {
    * Absent for an engine whose snapshots cannot seed another instance.
    */
   setCustomerPassword?(ctx: InstanceContext, password: string): Promise<void>;
+  /** Credential rotation (EngineProvider.addLogin); undefined for an engine that cannot rotate locally. */
+  readonly logins?: LoginDriver;
   /** A real readiness check on the wire, without credentials. */
   probe(ctx: InstanceContext, timeoutMs: number): Promise<Probe>;
   /** The pid of a server still running on this data directory, left by an earlier platform process. Read-only. */
@@ -141,6 +143,14 @@ export interface EngineDriver {
    * without it keep their static catalog entry.
    */
   catalogOffer?(): Promise<TargetOffer>;
+}
+
+/** The engine-specific half of credential rotation, on a running server (see EngineProvider.addLogin). */
+export interface LoginDriver {
+  /** Let a new login with `password` in besides `current`; returns its user. Idempotent. */
+  add(ctx: InstanceContext, current: string, password: string): Promise<string>;
+  /** `login` works, and is the customer's only way in. Idempotent. */
+  retainOnly(ctx: InstanceContext, login: { username: string; password: string }): Promise<void>;
 }
 
 /** The engine-specific half of snapshots: the supervisor owns directories, metadata, locking and the swap. */

@@ -12,7 +12,7 @@ import type {
   SnapshotState,
 } from '#shared/ports/engine-provider.ts';
 import { generatePassword } from '#shared/services/credentials.ts';
-import type { EngineDriver, InstanceContext, InstanceRecord } from './driver.ts';
+import type { EngineDriver, InstanceContext, InstanceRecord, LoginDriver } from './driver.ts';
 import { EngineDrivers } from './engine-drivers.ts';
 import { checkId, InstanceFiles, type Log } from './instance-files.ts';
 import { InstanceLocks } from './instance-locks.ts';
@@ -260,6 +260,32 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
         );
       }
       await driver.setCustomerPassword(this.files.context(id, record, await instanceUser(id)), password);
+    });
+  }
+
+  /** Credential rotation (see EngineProvider.addLogin): under the instance's lock, on its running server. */
+  addLogin(resourceId: string, current: string, password: string): Promise<string> {
+    return this.withLogins(resourceId, (logins, ctx) => logins.add(ctx, current, password));
+  }
+
+  retainOnlyLogin(resourceId: string, login: { username: string; password: string }): Promise<void> {
+    return this.withLogins(resourceId, (logins, ctx) => logins.retainOnly(ctx, login));
+  }
+
+  private withLogins<T>(resourceId: string, fn: (logins: LoginDriver, ctx: InstanceContext) => Promise<T>) {
+    const id = checkId(resourceId);
+    return this.locks.exclusive(id, undefined, async () => {
+      const record = await this.restores.settledRecord(id);
+      if (record?.state !== 'ready')
+        throw new ProviderError(`Instance ${id} does not exist`, 'InstanceNotFound');
+      const driver = this.drivers.driverFor(record.engine);
+      if (!driver.logins) {
+        throw new ProviderError(
+          `${driver.displayName} instances cannot rotate credentials here`,
+          'Unsupported',
+        );
+      }
+      return fn(driver.logins, this.files.context(id, record, await instanceUser(id)));
     });
   }
 

@@ -52,6 +52,7 @@ export const localOfferWith = (
     'Snapshot backups are not offered locally: mongod has no online physical copy of its files without filesystem snapshots or fsyncLock, which would stop writes for the length of the copy. Use dump backups.',
     'TLS, public access and replicas are AWS-only; local addons listen on 127.0.0.1.',
     'Imports (importDump, importLive) are not available for MongoDB addons yet: a live import needs a restore that replaces the database all or nothing, which the collection-by-collection restore does not give.',
+    "Credential rotation (credentialRotation) is not available for MongoDB addons yet: the local driver has no second login for the addon's user.",
   ],
 });
 
@@ -93,6 +94,7 @@ export const mongodb: EngineFacts = {
         'Each node is a billed instance (the smallest class is db.t4g.medium); replicas are reader instances of the same cluster.',
         'Point-in-time restore, public access and forks are not available for MongoDB addons yet.',
         'Imports (importDump, importLive) are not available for MongoDB addons yet: a live import needs a restore that replaces the database all or nothing, which the collection-by-collection restore does not give.',
+        "Credential rotation (credentialRotation) is not available for MongoDB addons yet: the addon's user is the DocumentDB master user, which has one password.",
       ],
       local: LOCAL_UNAVAILABLE.notes,
     },

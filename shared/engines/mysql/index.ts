@@ -44,10 +44,12 @@ export const mysql: EngineFacts = {
         importDump: true,
         fork: true,
         importLive: true,
+        credentialRotation: true,
       },
     },
     notes: {
       aws: [
+        "Credential rotation (credentialRotation) is local-only for now: on AWS the addon's user is the RDS master user, which has one password, and a second login with the same rights needs the master credentials inside the instance (a job in the instance's subnets), which the platform does not run for rotations yet.",
         'Read replicas and public access are not available for MySQL addons yet.',
         'The connection details are those of the RDS master user, which has privileges on every database of the instance.',
       ],

@@ -28,10 +28,13 @@ export const postgresql: EngineFacts = {
         pitr: true,
         fork: true,
         importLive: true,
+        credentialRotation: true,
       },
     },
     notes: {
-      aws: [],
+      aws: [
+        "Credential rotation (credentialRotation) is local-only for now: on AWS the addon's user is the RDS master user, which has one password, and a second login with the same rights needs the master credentials inside the instance (a job in the instance's subnets), which the platform does not run for rotations yet.",
+      ],
       // pg_dump from Debian 12 is version 15 and cannot dump newer servers, so the local
       // target stays on the major its client tools can back up.
       local: [

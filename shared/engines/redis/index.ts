@@ -36,12 +36,14 @@ export const redis: EngineFacts = {
         snapshotBackup: true,
         snapshotDownload: true,
         importDump: true,
+        credentialRotation: true,
       },
     },
     // ElastiCache RBAC (the addon's user) requires encryption in transit.
     tlsRequired: { aws: true },
     notes: {
       aws: [
+        "Credential rotation (credentialRotation) is local-only for now: ElastiCache RBAC users take two passwords, but the rotation's ModifyUser and the Secrets Manager rotation stages are not wired up yet.",
         'Forks are not available for Redis addons: a snapshot carries the ACL user of the addon it was taken from (users are named after the addon), so it cannot seed another addon as is.',
         'Each addon is an Amazon ElastiCache (Redis OSS) replication group without cluster mode: one primary and up to 5 read replicas (automatic failover and Multi-AZ with replicas), encrypted at rest with the deployment key and in transit. TLS cannot be turned off (`rediss://`); the connection details name an RBAC user of the addon and database 0.',
         'Redis has no logical dump: dump backups are never offered. Snapshot backups are ElastiCache snapshots, each also exported to S3 as an RDB file (ElastiCache CopySnapshot) with its SHA-256, so it can be downloaded. ElastiCache cannot restore into an existing group, so a restore moves the addon to a new replication group: the host in the connection details changes (the user and password do not), and the restore operation says so.',

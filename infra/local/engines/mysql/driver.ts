@@ -17,6 +17,7 @@ import {
 } from './accounts.ts';
 import { serverMajor, tool } from './binaries.ts';
 import { platformRoleOf, probeMySql, withPlatform } from './connect.ts';
+import { mysqlLogins } from './logins.ts';
 import { initFilePath, PID_FILE, SERVER_SETTINGS, socketPath } from './settings.ts';
 import { MariaDbSnapshots } from './snapshots.ts';
 
@@ -56,6 +57,7 @@ export class MariaDbDriver implements EngineDriver {
   // SIGKILL: mariadbd has no "stop now" signal, and InnoDB recovers from its redo log at next start.
   readonly signals = { graceful: 'SIGTERM', immediate: 'SIGKILL' } as const;
   readonly snapshots: SnapshotDriver = new MariaDbSnapshots();
+  readonly logins = mysqlLogins;
 
   async checkSupported(spec: InstanceSpec): Promise<void> {
     const major = await serverMajor();

@@ -22,6 +22,7 @@ import {
   probePostgres,
   socketDirectorySetting,
 } from './connect.ts';
+import { postgresLogins } from './logins.ts';
 import { PostgresPitr } from './pitr.ts';
 import { createCustomer, MIGRATOR_ROLE, PLATFORM_ROLE, settleRoles } from './roles.ts';
 import { PostgresSnapshots } from './snapshots.ts';
@@ -44,6 +45,7 @@ export class PostgresDriver implements EngineDriver {
   // SIGINT is PostgreSQL's "fast" shutdown (roll back sessions, checkpoint); SIGQUIT is "immediate".
   readonly signals = { graceful: 'SIGINT', immediate: 'SIGQUIT' } as const;
   readonly snapshots: SnapshotDriver = new PostgresSnapshots(this);
+  readonly logins = postgresLogins;
   /** Point-in-time recovery, when the platform has an object store to archive WAL into. */
   readonly pitr?: PitrDriver;
   private readonly archive?: { target: WalArchiveTarget; pitr: PostgresPitr };

@@ -72,9 +72,13 @@ export const socketPath = (ctx: InstanceContext): string => instanceSocketPath(c
 export const passwordHash = (password: string): string =>
   `#${createHash('sha256').update(password, 'utf8').digest('hex')}`;
 
-/** The customer's user, as `customer.acl` holds it. */
-export const customerAcl = (username: string, password: string): string =>
-  `user ${username} reset on ${passwordHash(password)} ~* &* ${CUSTOMER_COMMANDS.join(' ')}\n`;
+/** The customer's user, as `customer.acl` holds it: two passwords while a rotation is open. */
+export const customerAcl = (username: string, ...passwords: string[]): string =>
+  `user ${username} reset on ${passwords.map(passwordHash).join(' ')} ~* &* ${CUSTOMER_COMMANDS.join(' ')}\n`;
+
+/** The password hashes `customer.acl` lets in (the `#<sha256>` tokens of its one line). */
+export const aclHashes = (acl: string): string[] =>
+  acl.split(/\s+/).filter((token) => /^#[0-9a-f]{64}$/.test(token));
 
 /** A value in redis.conf: quoted, so a path with spaces stays one argument. */
 const quoted = (value: string): string => `"${value.replace(/["\\]/g, (char) => `\\${char}`)}"`;

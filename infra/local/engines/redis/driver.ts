@@ -18,6 +18,7 @@ import {
   socketPath,
 } from './config.ts';
 import { asPlatform, platformRoleOf, probeRedis } from './connect.ts';
+import { redisLogins } from './logins.ts';
 import { RedisReplyError, type Reply, sendCommands } from './resp.ts';
 import { RedisSnapshots } from './snapshots.ts';
 
@@ -65,6 +66,7 @@ export class RedisDriver implements EngineDriver {
   // next start replays the append-only file (at most a second of writes lost, appendfsync everysec).
   readonly signals = { graceful: 'SIGTERM', immediate: 'SIGKILL' } as const;
   readonly snapshots = new RedisSnapshots();
+  readonly logins = redisLogins;
 
   async checkSupported(spec: InstanceSpec): Promise<void> {
     const major = await serverMajor();
