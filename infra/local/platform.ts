@@ -46,7 +46,7 @@ import { localLambdaContext } from './lambda-context.ts';
 import { acquireDataDirLock } from './lock.ts';
 import { createLocalReconciler } from './reconciler.ts';
 import { resumeOperations } from './resume.ts';
-import { ensureBucket, startS3 } from './s3-emulator.ts';
+import { allowBrowserTransfers, ensureBucket, startS3 } from './s3-emulator.ts';
 import { LocalScheduler } from './scheduler.ts';
 import { securePlatformState } from './state-modes.ts';
 import { LOCAL_SUBSTITUTIONS, LocalWorkflowRunner } from './workflow-runner.ts';
@@ -121,6 +121,7 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
     const s3 = await startS3(config.dataDir);
     cleanups.push(() => s3.stop());
     await ensureBucket(s3.client, BACKUP_BUCKET);
+    await allowBrowserTransfers(s3.client, BACKUP_BUCKET);
     const supervisor = new LocalEngineSupervisor({
       dataDir: config.dataDir,
       log: (message, extra) => logger.info(message, { ...extra }),
