@@ -318,7 +318,7 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
       token,
       rateLimiter: new TokenBucketLimiter(config.rateLimit),
       corsOrigins: config.corsOrigins,
-      console: { dir: CONSOLE_DIST },
+      console: { dir: CONSOLE_DIST, storageOrigin: s3.endpoint },
     });
     const url = await gateway.listen(config.port, config.host);
     cleanups.push(() => gateway.close());
