@@ -15,6 +15,7 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { s3EndpointConfig } from '#shared/jobs/s3-client.ts';
 import { ensureConsoleBuilt } from '../../console/build.ts';
+import { seriousAxeViolations } from '../support/axe.ts';
 import { removePlatformData } from '../support/data-dir.ts';
 import { client, pollUntil } from '../support/http.ts';
 import { type Api, backUpAndWait, operationEnded } from '../support/operations.ts';
@@ -191,4 +192,29 @@ describe('web console: data in and out', () => {
       .toContain('running');
     await shot('data-fork');
   }, 180_000);
+
+  it('has no serious or critical accessibility violations (axe-core) on the sign-in, project and addon pages', async () => {
+    const context = page.context();
+    // A new tab has no session token: the sign-in page.
+    const signIn = await context.newPage();
+    await signIn.goto(platform?.url ?? '');
+    await signIn.getByLabel('Bearer token').waitFor();
+    expect(await seriousAxeViolations(signIn)).toEqual([]);
+    await signIn.close();
+
+    await page.goto(`${platform?.url}/#/projects/${PROJECT}`);
+    await page.getByRole('heading', { name: `Project ${PROJECT}` }).waitFor();
+    await page.getByRole('link', { name: 'source-fork' }).waitFor();
+    expect(await seriousAxeViolations(page)).toEqual([]);
+
+    await page.goto(addonUrl(sourceId));
+    await page.locator(`tr[data-backup="${backupId}"]`).waitFor();
+    await page.locator('tr[data-import]').first().waitFor();
+    expect(await seriousAxeViolations(page)).toEqual([]);
+    // With a dialog open too (focus trap, labels of the new forms).
+    await page.getByRole('button', { name: 'Fork', exact: true }).click();
+    await page.getByRole('dialog', { name: 'Fork source' }).waitFor();
+    expect(await seriousAxeViolations(page)).toEqual([]);
+    await page.keyboard.press('Escape');
+  });
 });
