@@ -19,6 +19,7 @@ import { seriousAxeViolations } from '../support/axe.ts';
 import { removePlatformData } from '../support/data-dir.ts';
 import { client, pollUntil } from '../support/http.ts';
 import { type Api, backUpAndWait, operationEnded } from '../support/operations.ts';
+import { firstWindow, PITR_TEST_ENV } from '../support/pitr.ts';
 import { type PlatformProcess, startPlatformProcess } from '../support/platform-process.ts';
 
 const TOKEN = 'console-data-e2e-token-0123456789';
@@ -69,7 +70,7 @@ beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   ensureConsoleBuilt();
   dataDir = await mkdtemp(join(tmpdir(), 'addons-e2e-console-data-'));
-  platform = await startPlatformProcess({ ADDONS_DATA_DIR: dataDir, ADDONS_TOKEN: TOKEN });
+  platform = await startPlatformProcess({ ADDONS_DATA_DIR: dataDir, ADDONS_TOKEN: TOKEN, ...PITR_TEST_ENV });
   api = client(platform.url, TOKEN);
   await prepareSource();
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
@@ -110,27 +111,63 @@ describe('web console: data in and out', () => {
     expect(await page.getByLabel('Connection string of the source database').getAttribute('type')).toBe(
       'password',
     );
-  });
 
-  it('refuses a point in time outside the window with the API’s message, under the input', async () => {
+    // Redis: no fork, no point-in-time restore, no live import (the catalog says so, with notes).
+    const redisType = types.body.items.find((type: { engine: string }) => type.engine === 'redis');
+    expect(redisType.capabilities).toMatchObject({ fork: false, pitr: false, importLive: false });
+    const created = await api('POST', `/v1/projects/${PROJECT}/addons`, {
+      body: { name: 'cache', engine: 'redis' },
+    });
+    expect(created.status).toBe(202);
+    expect((await operationEnded(api, PROJECT, created.body.operation.id)).status).toBe('completed');
+    await page.goto(addonUrl(created.body.addon.id));
+    await page.getByRole('heading', { name: 'cache', level: 1 }).waitFor();
+    await page.getByRole('heading', { name: 'Backups' }).waitFor();
+    await expect.poll(() => page.getByLabel('Dump file').isVisible()).toBe(redisType.capabilities.importDump);
+    expect(await page.getByRole('button', { name: 'Fork', exact: true }).count()).toBe(0);
+    expect(await page.getByRole('button', { name: 'Restore to a point in time' }).count()).toBe(0);
+    expect(await page.getByLabel('Connection string of the source database').count()).toBe(0);
+    await page.goto(addonUrl(sourceId));
+    await page.getByRole('heading', { name: 'source', level: 1 }).waitFor();
+  }, 60_000);
+
+  it('refuses a point in time outside the window with the API’s message, then restores to one inside', async () => {
+    // WAL archived every 2 s (PITR_TEST_ENV): the window opens within seconds.
+    const base = `/v1/projects/${PROJECT}/addons/${sourceId}`;
+    const credentials = await api('GET', `${base}/credentials`);
+    const window = await firstWindow(api, base, credentials.body.uri, 90_000);
+    await page.reload();
+    await page.getByRole('heading', { name: 'source', level: 1 }).waitFor();
     await page.getByRole('button', { name: 'Restore to a point in time' }).click();
     const confirm = page.getByRole('alertdialog');
-    await confirm.waitFor();
+    // The dialog shows the window the time must lie in.
+    await confirm.getByText(`Restorable window (UTC): ${window.earliestRestorableTime}`).waitFor();
     expect(await confirm.textContent()).toContain('replaced');
     const input = confirm.getByLabel('Point in time (your time zone)');
     await input.fill('2000-01-01T00:00:00');
     await confirm.getByRole('button', { name: 'Restore' }).click();
     const alert = confirm.getByRole('alert');
     await alert.waitFor();
-    // Outside the window, or no window yet on a brand-new addon: the API says which, on the field.
-    expect(await alert.textContent()).toMatch(/restorable window/);
+    expect(await alert.textContent()).toContain("is outside the addon's restorable window");
     expect(await input.getAttribute('aria-invalid')).toBe('true');
+    expect((await api('GET', base)).body.status).toBe('running');
     await shot('data-pitr-refused');
-    await page.keyboard.press('Escape');
+
+    // The window's first second (UTC here: the browser runs in UTC).
+    const inside = window.earliestRestorableTime;
+    await input.fill(inside.replace('Z', ''));
+    await confirm.getByRole('button', { name: 'Restore' }).click();
     await confirm.waitFor({ state: 'hidden' });
-    const addon = await api('GET', `/v1/projects/${PROJECT}/addons/${sourceId}`);
-    expect(addon.body.status).toBe('running');
-  });
+    const tracked = page.locator('.tracked', { hasText: `Restore source to ${inside}` });
+    await expect
+      .poll(() => tracked.getAttribute('data-status'), { timeout: 150_000, interval: 500 })
+      .toBe('completed');
+    await pollUntil(
+      () => api('GET', base),
+      (response) => response.body.status === 'running',
+      { what: 'the source to be running after the restore', timeoutMs: 30_000 },
+    );
+  }, 300_000);
 
   it('exports the dump backup to a bucket and shows the export until it ends', async () => {
     const row = page.locator(`tr[data-backup="${backupId}"]`);
