@@ -230,6 +230,28 @@ describe('web console: data in and out', () => {
     await shot('data-fork');
   }, 180_000);
 
+  it('imports a live database into the fork, never showing its connection string again', async () => {
+    // The source addon is the live database: its credentials' URI is the connection string.
+    const credentials = await api('GET', `/v1/projects/${PROJECT}/addons/${sourceId}/credentials`);
+    const uri: string = credentials.body.uri;
+    const input = page.getByLabel('Connection string of the source database');
+    await input.fill(uri);
+    await page.getByRole('button', { name: 'Live import' }).click();
+    const confirm = page.getByRole('alertdialog');
+    expect(await confirm.textContent()).toContain('replaced');
+    await confirm.getByRole('button', { name: 'Import', exact: true }).click();
+    await confirm.waitFor({ state: 'hidden' });
+    expect(await input.inputValue()).toBe('');
+    const tracked = page.locator('.tracked', { hasText: 'Live import into source-fork' });
+    await expect
+      .poll(() => tracked.getAttribute('data-status'), { timeout: 120_000, interval: 500 })
+      .toBe('completed');
+    const row = page.locator('tr[data-import]').first();
+    await expect.poll(() => row.textContent(), { timeout: 10_000 }).toContain('completed');
+    expect(await row.textContent()).toContain('live');
+    expect(await page.content()).not.toContain(credentials.body.password);
+  }, 150_000);
+
   it('has no serious or critical accessibility violations (axe-core) on the sign-in, project and addon pages', async () => {
     const context = page.context();
     // A new tab has no session token: the sign-in page.

@@ -6,6 +6,15 @@ import { useTrack } from '../ui/operations.tsx';
 import { FieldError, fieldMessages, ProblemView } from '../ui/problem.tsx';
 import { bytes, Status, when } from '../ui/status.tsx';
 
+/** What file each engine's upload takes (docs/imports.md). */
+const FILE_HINTS: Record<Addon['engine'], string> = {
+  postgresql:
+    'A dump backup’s download, a pg_dump custom archive or a plain SQL script; zstd, gzip or uncompressed.',
+  mysql: 'A dump backup’s download or a mysqldump SQL file; zstd, gzip or uncompressed.',
+  redis: 'An RDB file (e.g. from redis-cli --rdb or a snapshot download).',
+  mongodb: 'A dump backup’s download.',
+};
+
 const ACTIVE = new Set(['awaiting-upload', 'awaiting-start', 'importing']);
 /** Hashing needs the whole file in memory: only below this size is the SHA-256 sent along. */
 const HASH_LIMIT_BYTES = 256 * 1024 * 1024;
@@ -127,8 +136,11 @@ export const Imports = ({
             type="file"
             onChange={(event) => setFile(event.target.files?.[0])}
             aria-invalid={sizeErrors.length > 0}
-            aria-describedby="import-file-error"
+            aria-describedby="import-file-hint import-file-error"
           />
+          <span id="import-file-hint" className="hint">
+            {FILE_HINTS[addon.engine]}
+          </span>
           <FieldError id="import-file-error" messages={sizeErrors} />
           <Confirm
             title={`Import ${file?.name ?? 'the file'} into ${addon.name}?`}
