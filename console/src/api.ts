@@ -2,6 +2,7 @@ import { AddonsApiError, type AddonsClient, createAddonsClient, ENDED_STATUSES }
 import type {
   CreateAddonRequest,
   CreateBackupRequest,
+  CreateImportRequest,
   CreateScheduleRequest,
   Problem,
   UpdateScheduleRequest,
@@ -144,6 +145,35 @@ export class Api {
   deleteSchedule(projectId: string, addonId: string, scheduleId: string) {
     return this.client.DELETE('/v1/projects/{projectId}/addons/{addonId}/backup-schedules/{scheduleId}', {
       params: { path: { projectId, addonId, scheduleId } },
+    });
+  }
+  restoreToPointInTime(projectId: string, addonId: string, pointInTime: string) {
+    return this.client.POST('/v1/projects/{projectId}/addons/{addonId}/restore', {
+      params: { path: { projectId, addonId } },
+      body: { pointInTime },
+    });
+  }
+  exportBackup(projectId: string, addonId: string, backupId: string, bucket: string, prefix?: string) {
+    return this.client.POST('/v1/projects/{projectId}/addons/{addonId}/backups/{backupId}/export', {
+      params: { path: { projectId, addonId, backupId } },
+      body: { bucket, ...(prefix ? { prefix } : {}) },
+    });
+  }
+  imports(projectId: string, addonId: string) {
+    return this.client.GET('/v1/projects/{projectId}/addons/{addonId}/imports', {
+      params: { path: { projectId, addonId }, query: { limit: 20 } },
+    });
+  }
+  createImport(projectId: string, addonId: string, body: CreateImportRequest) {
+    return this.client.POST('/v1/projects/{projectId}/addons/{addonId}/imports', {
+      params: { path: { projectId, addonId } },
+      body,
+    });
+  }
+  startImport(projectId: string, addonId: string, importId: string, sha256?: string) {
+    return this.client.POST('/v1/projects/{projectId}/addons/{addonId}/imports/{importId}/start', {
+      params: { path: { projectId, addonId, importId } },
+      body: sha256 ? { sha256 } : {},
     });
   }
 }

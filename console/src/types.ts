@@ -17,3 +17,6 @@ export type UpdateScheduleRequest = Schemas['UpdateBackupScheduleRequest'];
 export type Engine = Addon['engine'];
 export type Weekday = NonNullable<BackupSchedule['days']>[number];
 export type Interval = BackupSchedule['interval'];
+export type Capabilities = Schemas['Capabilities'];
+export type Import = Schemas['Import'];
+export type CreateImportRequest = Schemas['CreateImportRequest'];

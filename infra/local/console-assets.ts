@@ -12,6 +12,11 @@ import { extname, join, normalize, sep } from 'node:path';
 export interface ConsoleAssets {
   /** The built console (`console/dist`, see console/build.ts). */
   dir: string;
+  /**
+   * The S3 emulator's origin: the console PUTs an import's file to a presigned URL there, so the
+   * content security policy lets the page connect to it (and to nothing else but itself).
+   */
+  storageOrigin?: string;
 }
 
 const TYPES: Record<string, string> = {
@@ -22,13 +27,15 @@ const TYPES: Record<string, string> = {
   '.json': 'application/json',
 };
 
-/** The console loads nothing from elsewhere; Radix's scroll lock adds a <style> element. */
-const SECURITY_HEADERS = {
-  'content-security-policy':
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+/**
+ * The console loads nothing from elsewhere and connects only to itself and the S3 emulator
+ * (uploads); Radix's scroll lock adds a <style> element.
+ */
+const securityHeaders = (storageOrigin?: string) => ({
+  'content-security-policy': `default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'${storageOrigin ? ` ${storageOrigin}` : ''}; frame-ancestors 'none'; base-uri 'none'; form-action 'self'`,
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
-};
+});
 
 export const isConsolePath = (method: string, path: string) =>
   (method === 'get' || method === 'head') &&
@@ -50,7 +57,7 @@ export const serveConsole = async (
       'content-type': type,
       'cache-control': cache,
       'content-length': String(Buffer.byteLength(body)),
-      ...SECURITY_HEADERS,
+      ...securityHeaders(assets.storageOrigin),
       ...extra,
     });
     res.end(method === 'head' ? undefined : body);

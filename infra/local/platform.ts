@@ -47,7 +47,7 @@ import { localLambdaContext } from './lambda-context.ts';
 import { acquireDataDirLock } from './lock.ts';
 import { createLocalReconciler } from './reconciler.ts';
 import { resumeOperations } from './resume.ts';
-import { ensureBucket, startS3 } from './s3-emulator.ts';
+import { allowBrowserTransfers, ensureBucket, startS3 } from './s3-emulator.ts';
 import { LocalScheduler } from './scheduler.ts';
 import { securePlatformState } from './state-modes.ts';
 import { LOCAL_SUBSTITUTIONS, LocalWorkflowRunner } from './workflow-runner.ts';
@@ -122,6 +122,7 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
     const s3 = await startS3(config.dataDir);
     cleanups.push(() => s3.stop());
     await ensureBucket(s3.client, BACKUP_BUCKET);
+    await allowBrowserTransfers(s3.client, BACKUP_BUCKET);
     const supervisor = new LocalEngineSupervisor({
       dataDir: config.dataDir,
       log: (message, extra) => logger.info(message, { ...extra }),
@@ -319,7 +320,7 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
       token,
       rateLimiter: new TokenBucketLimiter(config.rateLimit),
       corsOrigins: config.corsOrigins,
-      console: { dir: CONSOLE_DIST },
+      console: { dir: CONSOLE_DIST, storageOrigin: s3.endpoint },
     });
     const url = await gateway.listen(config.port, config.host);
     cleanups.push(() => gateway.close());

@@ -2,7 +2,7 @@ import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { CreateBucketCommand, HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, HeadBucketCommand, PutBucketCorsCommand, S3Client } from '@aws-sdk/client-s3';
 import { s3EndpointConfig } from '#shared/jobs/s3-client.ts';
 
 export interface S3Emulator {
@@ -151,4 +151,28 @@ export const ensureBucket = async (client: S3Client, name: string): Promise<void
     if (status !== 404 && (error as Error).name !== 'NotFound') throw error;
     await client.send(new CreateBucketCommand({ Bucket: name }));
   }
+};
+
+/**
+ * Lets browser pages PUT to and GET from the bucket through presigned URLs (the web console
+ * uploads an import's file with fetch, from the platform's origin, which is not s3rver's). The
+ * presigned signature is what grants access; CORS only lets the browser send the request.
+ */
+export const allowBrowserTransfers = async (client: S3Client, name: string): Promise<void> => {
+  await client.send(
+    new PutBucketCorsCommand({
+      Bucket: name,
+      CORSConfiguration: {
+        CORSRules: [
+          {
+            AllowedOrigins: ['*'],
+            AllowedMethods: ['GET', 'PUT'],
+            AllowedHeaders: ['*'],
+            ExposeHeaders: ['ETag'],
+            MaxAgeSeconds: 3000,
+          },
+        ],
+      },
+    }),
+  );
 };

@@ -8,6 +8,7 @@ import { ProblemView } from '../ui/problem.tsx';
 import { Status, when } from '../ui/status.tsx';
 import { Backups } from './backups.tsx';
 import { Connection } from './connection.tsx';
+import { DataActions } from './data.tsx';
 import { Schedules } from './schedules.tsx';
 
 const SETTLED = new Set(['running', 'failed']);
@@ -101,6 +102,7 @@ export const AddonPage = ({ projectId, addonId }: { projectId: string; addonId: 
           <Connection projectId={projectId} addonId={addonId} running={value.status === 'running'} />
           <Backups projectId={projectId} addon={value} onChange={refresh} />
           <Schedules projectId={projectId} addonId={addonId} />
+          <DataActions projectId={projectId} addon={value} onChange={refresh} />
           <section aria-labelledby="operations-title">
             <h2 id="operations-title">Operations</h2>
             <ProblemView problem={operations.problem} />

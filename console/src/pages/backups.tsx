@@ -6,6 +6,7 @@ import { Confirm } from '../ui/dialogs.tsx';
 import { useTrack } from '../ui/operations.tsx';
 import { ProblemView } from '../ui/problem.tsx';
 import { bytes, Status, when } from '../ui/status.tsx';
+import { ExportBackup } from './data.tsx';
 
 /** An addon's backups: take one, and per backup download, restore, pin and delete. */
 export const Backups = ({
@@ -114,6 +115,9 @@ export const Backups = ({
                     onDownload={() => api.downloadBackup(projectId, addon.id, backup.id)}
                     onAbort={act(() => api.abortBackup(projectId, addon.id, backup.id))}
                   />
+                  {backup.type === 'dump' && backup.status === 'completed' ? (
+                    <ExportBackup projectId={projectId} addonId={addon.id} backup={backup} />
+                  ) : null}
                 </td>
               </tr>
             ))}

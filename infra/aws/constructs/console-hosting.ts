@@ -69,7 +69,8 @@ export class ConsoleHosting extends Construct {
             // Radix's scroll lock adds a <style> element while a dialog is open.
             "style-src 'self' 'unsafe-inline'",
             "img-src 'self' data:",
-            `connect-src 'self' https://*.execute-api.${Aws.REGION}.amazonaws.com https://cognito-idp.${region}.amazonaws.com`,
+            // S3: the console PUTs an import's file to its presigned URL.
+            `connect-src 'self' https://*.execute-api.${Aws.REGION}.amazonaws.com https://cognito-idp.${region}.amazonaws.com https://*.s3.${region}.amazonaws.com https://*.s3.amazonaws.com`,
             "frame-ancestors 'none'",
             "base-uri 'none'",
             "form-action 'self'",
