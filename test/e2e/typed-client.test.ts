@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AddonsApiError, type AddonsClient, createAddonsClient, type Operation } from '../../client/index.ts';
 import { removePlatformData } from '../support/data-dir.ts';
+import { contractFetch } from '../support/http.ts';
 import { pgQuery } from '../support/pg-fingerprint.ts';
 import { type PlatformProcess, startPlatformProcess } from '../support/platform-process.ts';
 
@@ -23,7 +24,7 @@ let api: AddonsClient;
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'addons-e2e-typed-client-'));
   platform = await startPlatformProcess({ ADDONS_DATA_DIR: dataDir, ADDONS_TOKEN: TOKEN });
-  api = createAddonsClient({ baseUrl: platform.url, token: TOKEN });
+  api = createAddonsClient({ baseUrl: platform.url, token: TOKEN, fetch: contractFetch(platform.url) });
 }, 120_000);
 
 afterAll(async () => {

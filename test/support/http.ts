@@ -88,6 +88,50 @@ export const client = (baseUrl: string, token?: string) => {
   return call;
 };
 
+/**
+ * A `fetch` that holds every exchange to the OpenAPI contract, like `client` above: for the
+ * generated typed client (`createAddonsClient({fetch: contractFetch})`), so the routes it calls
+ * are checked too. Presigned storage URLs (not the API's) pass through unchecked.
+ */
+export const contractFetch =
+  (apiBaseUrl: string): typeof globalThis.fetch =>
+  async (input, init) => {
+    const request = new Request(input, init);
+    if (!request.url.startsWith(apiBaseUrl)) return globalThis.fetch(request);
+    const text = request.body ? await request.text() : undefined;
+    const url = new URL(request.url);
+    const headers = Object.fromEntries(request.headers);
+    if (text !== undefined) headers['content-length'] = String(Buffer.byteLength(text));
+    let response: Response | undefined;
+    let responseText = '';
+    const { mismatches } = await checkExchange({
+      request: {
+        method: request.method.toLowerCase() as IHttpRequest['method'],
+        url: { path: url.pathname, query: queryOf(url.searchParams) },
+        headers,
+        ...(text !== undefined && text !== '' ? { body: parsedOrText(text) } : {}),
+      },
+      send: async () => {
+        response = await globalThis.fetch(request.url, { method: request.method, headers, body: text });
+        responseText = await response.text();
+        const type = response.headers.get('content-type') ?? '';
+        return {
+          statusCode: response.status,
+          headers: Object.fromEntries(response.headers),
+          body:
+            responseText === '' ? undefined : type.includes('json') ? JSON.parse(responseText) : responseText,
+        };
+      },
+    });
+    if (!response) throw new Error(`${request.method} ${url.pathname} was not sent`);
+    if (mismatches.length > 0) throw new ContractMismatchError(mismatches.join('\n'));
+    return new Response(responseText === '' ? null : responseText, {
+      status: response.status,
+      statusText: response.statusText,
+      headers: response.headers,
+    });
+  };
+
 /** Poll until `check` returns a value, or fail after `timeoutMs` with the last thing seen. */
 export const pollUntil = async <T>(
   probe: () => Promise<T>,
