@@ -4,8 +4,10 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removePlatformData } from '../support/data-dir.ts';
+import { pollUntil } from '../support/http.ts';
 import { type PlatformProcess, startPlatformProcess } from '../support/platform-process.ts';
 
 /**
@@ -226,6 +228,39 @@ describe('the addons CLI against the local target', () => {
     expect(waited).toMatchObject({ id: started.operation.id, status: 'completed' });
     const operations = await cliJson<{ items: { id: string }[] }>(['operations', 'list', 'shop']);
     expect(operations.items.map((item) => item.id)).toContain(started.operation.id);
+  });
+
+  it('exits 4 when the followed operation is aborted (a dump held up by a lock, aborted from another shell)', async () => {
+    // A session holds a lock that pg_dump waits for, so the backup is surely running when aborted.
+    const { uri } = await cliJson(['credentials', 'shop', '--show-password']);
+    const holder = new pg.Client({ connectionString: uri });
+    holder.on('error', () => undefined);
+    await holder.connect();
+    try {
+      await holder.query('CREATE TABLE IF NOT EXISTS blocker (id int)');
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE blocker IN ACCESS EXCLUSIVE MODE');
+      const started = await cliJson(['backups', 'create', 'shop', '--no-wait']);
+      const waiting = start(['operations', 'wait', started.operation.id]);
+      await pollUntil(
+        async () =>
+          (
+            await holder.query(
+              "SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND relation = 'blocker'::regclass",
+            )
+          ).rows[0]?.n as number,
+        (n) => n > 0,
+        { what: 'pg_dump waiting on the lock', timeoutMs: 60_000 },
+      );
+      const aborted = await cli(['backups', 'abort', 'shop', started.backup.id]);
+      expect(aborted.code, aborted.stderr).toBe(0);
+      const ended = await waiting.done;
+      expect(ended.code, ended.stderr).toBe(4);
+      expect((await cli(['operations', 'get', started.operation.id])).code).toBe(4);
+    } finally {
+      await holder.query('ROLLBACK').catch(() => undefined);
+      await holder.end().catch(() => undefined);
+    }
   });
 
   it('Ctrl-C stops waiting without aborting the operation and says how to resume', async () => {

@@ -25,6 +25,22 @@ const parsedOrText = (text: string): unknown => {
 };
 
 /**
+ * `fetch`, sent again once when a kept-alive connection turned out closed. The platform closes
+ * idle connections after 5 s; a test that blocks its event loop longer (synchronous redis-cli or
+ * psql calls) keeps undici from noticing, and the next request goes out on the dead socket and
+ * fails with "other side closed" before the platform read a byte of it.
+ */
+const fetchReusing = async (url: URL | string, init: RequestInit): Promise<Response> => {
+  try {
+    return await fetch(url, init);
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+    if (cause?.code !== 'UND_ERR_SOCKET' || cause.message !== 'other side closed') throw error;
+    return fetch(url, init);
+  }
+};
+
+/**
  * A small API client: what a user does with curl. Every exchange goes through the OpenAPI
  * contract check (support/contract.ts): one the committed openapi.json does not describe fails the
  * test with a ContractMismatchError naming the route, the field and the schema.
@@ -52,7 +68,7 @@ export const client = (baseUrl: string, token?: string) => {
     const url = new URL(`${baseUrl}${path}`);
     let raw: { status: number; headers: Headers; body: unknown } | undefined;
     const send = async () => {
-      const response = await fetch(url, { method, headers, body });
+      const response = await fetchReusing(url, { method, headers, body });
       const text = await response.text();
       const type = response.headers.get('content-type') ?? '';
       raw = {
@@ -112,7 +128,7 @@ export const contractFetch =
         ...(text !== undefined && text !== '' ? { body: parsedOrText(text) } : {}),
       },
       send: async () => {
-        response = await globalThis.fetch(request.url, { method: request.method, headers, body: text });
+        response = await fetchReusing(request.url, { method: request.method, headers, body: text });
         responseText = await response.text();
         const type = response.headers.get('content-type') ?? '';
         return {

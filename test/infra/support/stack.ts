@@ -45,6 +45,19 @@ export interface CfnTemplate {
  * bundling six functions costs most of a minute on CI.
  */
 export const synthesizeAddons = (options: { bundle?: boolean } = {}): SynthesizedStack => {
+  // Synthesis is read-only for the tests: the infra files share one per worker (vitest.config.ts
+  // runs them without isolation), so CI synthesizes once or twice instead of once per file.
+  const key = options.bundle ? 'bundled' : 'template';
+  const cached = synthesized.get(key);
+  if (cached) return cached;
+  const fresh = synthesizeOnce(options);
+  synthesized.set(key, fresh);
+  return fresh;
+};
+
+const synthesized = new Map<string, SynthesizedStack>();
+
+const synthesizeOnce = (options: { bundle?: boolean }): SynthesizedStack => {
   const outdir = mkdtempSync(join(tmpdir(), 'addons-cdk-'));
   try {
     const context = { ...cdkJsonContext(), ...(options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }) };
