@@ -13,7 +13,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { z } from 'zod';
 import type { EnvInput } from '#shared/config/env.ts';
-import { LAMBDA_BUNDLING, LAMBDA_RUNTIME, PROJECT_ROOT } from '../bundling.ts';
+import { BUNDLE_METAFILE_CONTEXT, LAMBDA_BUNDLING, LAMBDA_RUNTIME, PROJECT_ROOT } from '../bundling.ts';
 import { acknowledgeGuard } from '../guard.ts';
 import { acknowledgeNag } from '../nag.ts';
 
@@ -58,12 +58,15 @@ export class ProjectFunction<S extends z.ZodObject = z.ZodObject>
   implements iam.IGrantable
 {
   readonly function: NodejsFunction;
+  /** Entry module, relative to the repository root (the bundle-budget test bundles it). */
+  readonly entry: string;
   readonly role: iam.Role;
   readonly logGroup: LogGroup;
   readonly grantPrincipal: iam.IPrincipal;
 
   constructor(scope: Construct, id: string, props: ProjectFunctionProps<S>) {
     super(scope, id);
+    this.entry = props.entry;
     this.logGroup = new LogGroup(this, 'Logs', {
       retention: props.logRetention ?? RetentionDays.ONE_MONTH,
       removalPolicy: RemovalPolicy.DESTROY,
@@ -109,6 +112,8 @@ export class ProjectFunction<S extends z.ZodObject = z.ZodObject>
       },
       bundling: {
         ...LAMBDA_BUNDLING,
+        // `npm run bench -- bundles` asks for esbuild's metafile beside each bundle (what it is made of).
+        ...(this.node.tryGetContext(BUNDLE_METAFILE_CONTEXT) ? { metafile: true } : {}),
         ...(afterBundling
           ? {
               commandHooks: {
