@@ -24,6 +24,11 @@ export const functionKind = (constructPath: string): FunctionKind =>
 
 const lambdaModule = (file: string) => fileURLToPath(new URL(`./lambda/${file}`, import.meta.url));
 
+const runtimeClients = (clients: string[]) =>
+  Object.fromEntries(
+    clients.map((client) => [`@aws-sdk/client-${client}`, lambdaModule(`sdk/client-${client}.cjs`)]),
+  );
+
 /**
  * Packages replaced inside the Lambda bundles (esbuild aliases), each measured with
  * `npm run bench -- bundles` (docs/performance.md):
@@ -34,13 +39,23 @@ const lambdaModule = (file: string) => fileURLToPath(new URL(`./lambda/${file}`,
  */
 export const LAMBDA_ALIASES: Record<string, string> = {
   '@aws-sdk/credential-provider-node': lambdaModule('credentials.ts'),
-  ...Object.fromEntries(
-    ['ec2', 'rds', 'elasticache', 'docdb'].map((client) => [
-      `@aws-sdk/client-${client}`,
-      lambdaModule(`sdk/client-${client}.cjs`),
-    ]),
-  ),
+  ...runtimeClients(['ec2', 'rds', 'elasticache', 'docdb']),
 };
+
+/**
+ * The workflow and schedule functions also take S3 from the runtime on first use (about 120 KB
+ * of every one of their bundles): they read, copy and delete objects, which the stand-in
+ * replays, and never presign a URL, which needs the bundled client (the stand-in refuses it).
+ * The API functions presign upload and download links, so they keep S3 bundled.
+ */
+export const lambdaAliases = (kind: FunctionKind): Record<string, string> => ({
+  ...LAMBDA_ALIASES,
+  ...(kind === 'worker' ? runtimeClients(['s3']) : {}),
+});
+
+/** The esbuild arguments of a function's aliases. */
+export const aliasArgs = (aliases: Record<string, string>): Record<string, string> =>
+  Object.fromEntries(Object.entries(aliases).map(([from, to]) => [`--alias:${from}`, to]));
 
 /**
  * How every Lambda is bundled, in one place: the project function construct passes it to
@@ -72,9 +87,7 @@ export const LAMBDA_BUNDLING = {
   charset: Charset.UTF8,
   logLevel: LogLevel.WARNING,
   forceDockerBundling: false,
-  esbuildArgs: Object.fromEntries(
-    Object.entries(LAMBDA_ALIASES).map(([from, to]) => [`--alias:${from}`, to]),
-  ),
+  esbuildArgs: aliasArgs(LAMBDA_ALIASES),
   banner:
     "import { createRequire as __addonsCreateRequire } from 'node:module'; const require = __addonsCreateRequire(import.meta.url);",
 } as const satisfies BundlingOptions;

@@ -45,6 +45,13 @@ module.exports = (packageName) => {
           this.#client ??= new (real()[name])(this.#config);
           return this.#client.send(new Command(command.input), options);
         }
+        // Presigning (s3-request-presigner) works on a real client's middleware: only a
+        // bundled client can do it, so say so rather than fail somewhere inside the SDK.
+        get middlewareStack() {
+          throw new Error(
+            `${name} here is the runtime stand-in: bundle ${packageName} to presign or add middleware`,
+          );
+        }
         destroy() {
           this.#client?.destroy();
         }
