@@ -45,12 +45,16 @@ module.exports = (packageName) => {
           this.#client ??= new (real()[name])(this.#config);
           return this.#client.send(new Command(command.input), options);
         }
-        // Presigning (s3-request-presigner) works on a real client's middleware: only a
-        // bundled client can do it, so say so rather than fail somewhere inside the SDK.
-        get middlewareStack() {
+        // Presigning (s3-request-presigner) and middleware work on a real client's config and
+        // middleware stack: only a bundled client has them, so say so rather than fail
+        // somewhere inside the SDK.
+        get config() {
           throw new Error(
             `${name} here is the runtime stand-in: bundle ${packageName} to presign or add middleware`,
           );
+        }
+        get middlewareStack() {
+          return this.config;
         }
         destroy() {
           this.#client?.destroy();

@@ -2,12 +2,7 @@ import { join } from 'node:path';
 import { CfnResource } from 'aws-cdk-lib';
 import { type BuildOptions, build, type Metafile } from 'esbuild';
 import { createAddonsApp } from '#infra/aws/addons-app.ts';
-import {
-  type FunctionKind,
-  functionKind,
-  LAMBDA_BUNDLING,
-  PROJECT_ROOT,
-} from '#infra/aws/bundling.ts';
+import { type FunctionKind, functionKind, LAMBDA_BUNDLING, PROJECT_ROOT } from '#infra/aws/bundling.ts';
 import { ProjectFunction } from '#infra/aws/constructs/project-function.ts';
 import { cdkJsonContext } from './stack.ts';
 
