@@ -50,10 +50,22 @@ const DOCS_PAGE = `<!doctype html>
 </html>
 `;
 
-const defaultOpenApiFile = (): string =>
-  process.env.DOCS_ASSETS_DIR
-    ? join(process.env.DOCS_ASSETS_DIR, 'openapi.json')
-    : fileURLToPath(new URL('../../openapi.json', import.meta.url));
+/** Beside the bundle on Lambda; the repository's copy wherever the sources run (local target, tests). */
+const openApiCandidates = (): string[] => [
+  ...(process.env.DOCS_ASSETS_DIR ? [join(process.env.DOCS_ASSETS_DIR, 'openapi.json')] : []),
+  fileURLToPath(new URL('../../openapi.json', import.meta.url)),
+];
+
+const readFirst = async (files: string[]): Promise<string> => {
+  for (const file of files.slice(0, -1)) {
+    try {
+      return await readFile(file, 'utf8');
+    } catch {
+      // Not there: the next place.
+    }
+  }
+  return readFile(files.at(-1) ?? '', 'utf8');
+};
 
 const defaultAssetsDir = (): string =>
   process.env.DOCS_ASSETS_DIR ??
@@ -62,12 +74,12 @@ const defaultAssetsDir = (): string =>
 export const createMetaHandler = (deps: MetaDeps) => {
   let document: Promise<unknown> | undefined;
   const assetsDir = deps.docsAssetsDir ?? defaultAssetsDir();
-  const openApiFile = deps.openApiFile ?? defaultOpenApiFile();
+  const openApiFiles = deps.openApiFile ? [deps.openApiFile] : openApiCandidates();
   return createHttpHandler(
     {
       getHealth: async () => ({ status: 200, body: { status: 'ok', target: deps.target } }),
       getOpenApi: async () => {
-        document ??= readFile(openApiFile, 'utf8')
+        document ??= readFirst(openApiFiles)
           .then((text) => JSON.parse(text) as unknown)
           .catch((error: unknown) => {
             document = undefined;
