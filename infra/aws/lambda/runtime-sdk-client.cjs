@@ -39,7 +39,7 @@ module.exports = (packageName) => {
         constructor(config = {}) {
           this.#config = config;
         }
-        send(command, options) {
+        async send(command, options) {
           const Command = real()[command.constructor.commandName];
           if (!Command) throw new Error(`${packageName} has no ${command.constructor.commandName}`);
           this.#client ??= new (real()[name])(this.#config);
