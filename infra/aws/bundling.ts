@@ -12,6 +12,12 @@ export const LAMBDA_RUNTIME = Runtime.NODEJS_24_X;
 export const BUNDLE_METAFILE_CONTEXT = 'addons:bundleMetafile';
 
 /**
+ * Context key: `-c addons:bundleAwsSdk=false` leaves the whole AWS SDK to the Lambda runtime
+ * (no aliases either), for `BENCH_SDK=runtime npm run bench -- bundles` to compare both ways.
+ */
+export const BUNDLE_SDK_CONTEXT = 'addons:bundleAwsSdk';
+
+/**
  * Size budgets of the minified bundles (index.mjs), by kind of function: the API answers users
  * (cold start is the first request's latency), the workflow and schedule functions do not.
  * Checked by test/infra/bundle-budgets.test.ts; `npm run bench -- bundles` prints them.

@@ -14,13 +14,13 @@
  * the baseline; workflow and schedule functions within 600 KB. BENCH_STRICT=1 fails the run on
  * a missed goal. The size budgets alone are asserted by test/infra/bundle-budgets.test.ts.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { Stack } from 'aws-cdk-lib';
 import { createAddonsApp } from '#infra/aws/addons-app.ts';
-import { BUNDLE_METAFILE_CONTEXT, PROJECT_ROOT } from '#infra/aws/bundling.ts';
+import { BUNDLE_METAFILE_CONTEXT, BUNDLE_SDK_CONTEXT, PROJECT_ROOT } from '#infra/aws/bundling.ts';
 import { ProjectFunction } from '#infra/aws/constructs/project-function.ts';
 import { CommonEnvSchema } from '#shared/config/env.ts';
 import { startAwsEndpoint } from './support/aws-endpoint.ts';
@@ -28,6 +28,8 @@ import { type ColdStart, coldStart, runtimeNodePath } from './support/cold-start
 import { contributors, type LambdaAsset, lambdaAssets } from './support/lambda-assets.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
+/** `BENCH_SDK=runtime`: every bundle leaves the whole AWS SDK to the runtime (the comparison in docs/performance.md). */
+const SDK_FROM_RUNTIME = process.env.BENCH_SDK === 'runtime';
 const COLD_START_GOAL = 1.5;
 
 const median = (values: number[]) =>
@@ -42,7 +44,12 @@ const cdkContext = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'cdk.json'), 'utf
 const started = performance.now();
 const { app, stack } = createAddonsApp({
   // Path metadata names each function in the template (the CLI adds it; a bare App does not).
-  context: { ...cdkContext, [BUNDLE_METAFILE_CONTEXT]: true, 'aws:cdk:enable-path-metadata': true },
+  context: {
+    ...cdkContext,
+    [BUNDLE_METAFILE_CONTEXT]: true,
+    'aws:cdk:enable-path-metadata': true,
+    ...(SDK_FROM_RUNTIME ? { [BUNDLE_SDK_CONTEXT]: false } : {}),
+  },
   outdir,
 });
 const baselineStack = new Stack(app, 'BundleBaseline');
@@ -73,6 +80,12 @@ for (const asset of assets.filter((entry) => entry.kind === 'cdk'))
 // --- cold starts, round-robin so machine noise spreads over every function alike ------------
 const endpoint = await startAwsEndpoint();
 const nodePath = runtimeNodePath(outdir, PROJECT_ROOT);
+if (SDK_FROM_RUNTIME) {
+  // ES module imports ignore NODE_PATH: the bundles find the stand-in SDK beside them, above their directories.
+  mkdirSync(join(outdir, 'node_modules'));
+  symlinkSync(join(PROJECT_ROOT, 'node_modules', '@aws-sdk'), join(outdir, 'node_modules', '@aws-sdk'));
+  console.info("the whole AWS SDK left to the runtime: the project's @aws-sdk packages stand in for it");
+}
 const samples = new Map<string, ColdStart[]>(measured.map((asset) => [asset.name, []]));
 const firstCalls = new Map<string, string[]>();
 for (let run = 0; run < RUNS; run++) {
@@ -150,7 +163,7 @@ for (const row of rows) {
 
 mkdirSync(join(PROJECT_ROOT, '.bench'), { recursive: true });
 writeFileSync(
-  join(PROJECT_ROOT, '.bench', 'bundles.json'),
+  join(PROJECT_ROOT, '.bench', SDK_FROM_RUNTIME ? 'bundles-sdk-runtime.json' : 'bundles.json'),
   `${JSON.stringify(
     rows.map((row) => ({
       name: row.name,

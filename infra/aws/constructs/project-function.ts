@@ -16,6 +16,7 @@ import type { EnvInput } from '#shared/config/env.ts';
 import {
   aliasArgs,
   BUNDLE_METAFILE_CONTEXT,
+  BUNDLE_SDK_CONTEXT,
   functionKind,
   LAMBDA_BUNDLING,
   LAMBDA_RUNTIME,
@@ -77,7 +78,9 @@ export class ProjectFunction<S extends z.ZodObject = z.ZodObject>
   constructor(scope: Construct, id: string, props: ProjectFunctionProps<S>) {
     super(scope, id);
     this.entry = props.entry;
-    this.aliases = lambdaAliases(functionKind(this.node.path));
+    // `-c addons:bundleAwsSdk=false` (the bundle benchmark's comparison): the runtime's SDK, all of it.
+    const sdkFromRuntime = String(this.node.tryGetContext(BUNDLE_SDK_CONTEXT)) === 'false';
+    this.aliases = sdkFromRuntime ? {} : lambdaAliases(functionKind(this.node.path));
     this.logGroup = new LogGroup(this, 'Logs', {
       retention: props.logRetention ?? RetentionDays.ONE_MONTH,
       removalPolicy: RemovalPolicy.DESTROY,
@@ -124,6 +127,7 @@ export class ProjectFunction<S extends z.ZodObject = z.ZodObject>
       bundling: {
         ...LAMBDA_BUNDLING,
         esbuildArgs: aliasArgs(this.aliases),
+        ...(sdkFromRuntime ? { bundleAwsSDK: false } : {}),
         // `npm run bench -- bundles` asks for esbuild's metafile beside each bundle (what it is made of).
         ...(this.node.tryGetContext(BUNDLE_METAFILE_CONTEXT) ? { metafile: true } : {}),
         ...(afterBundling
