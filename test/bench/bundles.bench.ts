@@ -175,7 +175,9 @@ writeFileSync(
       coldStartMs: row.coldMs,
       coldStartRatio: row.coldMs / base.coldMs,
       firstRequest: row.outcome,
-      packages: row.metafile ? contributors(row.metafile).packages.slice(0, 12) : [],
+      packages: (row.metafile ? contributors(row.metafile).packages.slice(0, 12) : []).map(
+        ([name, bytes]) => ({ name, bytes }),
+      ),
     })),
     null,
     2,
