@@ -8,6 +8,61 @@ export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** The newest Node.js runtime aws-cdk-lib offers; every function runs on it (infra tests check). */
 export const LAMBDA_RUNTIME = Runtime.NODEJS_24_X;
 
+/** Context key: `-c addons:bundleMetafile=true` writes esbuild's metafile (index.meta.json) beside each bundle. */
+export const BUNDLE_METAFILE_CONTEXT = 'addons:bundleMetafile';
+
+/**
+ * Context key: `-c addons:bundleAwsSdk=false` leaves the whole AWS SDK to the Lambda runtime
+ * (no aliases either), for `BENCH_SDK=runtime npm run bench -- bundles` to compare both ways.
+ */
+export const BUNDLE_SDK_CONTEXT = 'addons:bundleAwsSdk';
+
+/**
+ * Size budgets of the minified bundles (index.mjs), by kind of function: the API answers users
+ * (cold start is the first request's latency), the workflow and schedule functions do not.
+ * Checked by test/infra/bundle-budgets.test.ts; `npm run bench -- bundles` prints them.
+ */
+export const BUNDLE_BUDGETS = { api: 300 * 1024, worker: 600 * 1024 } as const;
+export type FunctionKind = keyof typeof BUNDLE_BUDGETS;
+/** The API functions live under the Api construct; every other platform function is a worker. */
+export const functionKind = (constructPath: string): FunctionKind =>
+  constructPath.split('/').includes('Api') ? 'api' : 'worker';
+
+const lambdaModule = (file: string) => fileURLToPath(new URL(`./lambda/${file}`, import.meta.url));
+
+const runtimeClients = (clients: string[]) =>
+  Object.fromEntries(
+    clients.map((client) => [`@aws-sdk/client-${client}`, lambdaModule(`sdk/client-${client}.cjs`)]),
+  );
+
+/**
+ * Packages replaced inside the Lambda bundles (esbuild aliases), each measured with
+ * `npm run bench -- bundles` (docs/performance.md):
+ * - the SDK's default credential chain by the environment-only provider the Lambda runtime
+ *   needs (about 130 KB less in every function that calls AWS);
+ * - the query-protocol clients whose models do not tree-shake by a stand-in that loads the
+ *   runtime's client on first use: a function parses EC2's 550 KB model only when it calls EC2.
+ */
+export const LAMBDA_ALIASES: Record<string, string> = {
+  '@aws-sdk/credential-provider-node': lambdaModule('credentials.ts'),
+  ...runtimeClients(['ec2', 'rds', 'elasticache', 'docdb']),
+};
+
+/**
+ * The workflow and schedule functions also take S3 from the runtime on first use (about 120 KB
+ * of every one of their bundles): they read, copy and delete objects, which the stand-in
+ * replays, and never presign a URL, which needs the bundled client (the stand-in refuses it).
+ * The API functions presign upload and download links, so they keep S3 bundled.
+ */
+export const lambdaAliases = (kind: FunctionKind): Record<string, string> => ({
+  ...LAMBDA_ALIASES,
+  ...(kind === 'worker' ? runtimeClients(['s3']) : {}),
+});
+
+/** The esbuild arguments of a function's aliases. */
+export const aliasArgs = (aliases: Record<string, string>): Record<string, string> =>
+  Object.fromEntries(Object.entries(aliases).map(([from, to]) => [`--alias:${from}`, to]));
+
 /**
  * How every Lambda is bundled, in one place: the project function construct passes it to
  * NodejsFunction (local esbuild, no Docker) and the bundle benchmark synthesizes through
@@ -16,10 +71,12 @@ export const LAMBDA_RUNTIME = Runtime.NODEJS_24_X;
  * - ESM with `module` first in mainFields: the AWS SDK and Powertools ship ES modules, which
  *   esbuild tree-shakes; the CommonJS builds it would otherwise pick cannot be shaken.
  * - The AWS SDK is bundled, not taken from the runtime: the version we test is the version
- *   that runs, and only the commands a function imports are shipped. Leaving it to the
+ *   that runs, and only the commands a function imports are shipped. Leaving all of it to the
  *   runtime brings the DynamoDB functions' bundles under 300 KB, but their cold module load
  *   doubled when measured (the runtime's CommonJS builds load every command and every
- *   dependency; `npm run bench -- bundles` measures it with `bundleAwsSDK: false`).
+ *   dependency). Two exceptions, by measurement (LAMBDA_ALIASES, docs/performance.md): the
+ *   default credential chain (Lambda needs only its environment's credentials) and the
+ *   query-protocol clients that do not tree-shake, which load from the runtime on first use.
  * - The banner gives bundled CommonJS dependencies a `require` for Node.js built-ins, which an
  *   ES module does not have.
  * - Source maps without sources: readable stack traces (`--enable-source-maps`) at a fraction
@@ -36,6 +93,7 @@ export const LAMBDA_BUNDLING = {
   charset: Charset.UTF8,
   logLevel: LogLevel.WARNING,
   forceDockerBundling: false,
+  esbuildArgs: aliasArgs(LAMBDA_ALIASES),
   banner:
     "import { createRequire as __addonsCreateRequire } from 'node:module'; const require = __addonsCreateRequire(import.meta.url);",
 } as const satisfies BundlingOptions;

@@ -40,6 +40,7 @@ import {
   OperationsFunctionEnvSchema,
 } from '#shared/config/env.ts';
 import { DEFAULT_QUOTAS, type Quotas } from '#shared/services/quotas.ts';
+import { PROJECT_ROOT } from '../bundling.ts';
 import { acknowledgeGuard } from '../guard.ts';
 import { acknowledgeNag } from '../nag.ts';
 import type { Backups } from './backups.ts';
@@ -200,8 +201,11 @@ export class Api extends Construct {
       description: 'Health, OpenAPI document and docs page',
       envSchema: MetaFunctionEnvSchema,
       environment: { ...environment, DOCS_ASSETS_DIR: LAMBDA_TASK_ROOT },
-      afterBundling: (_inputDir, outputDir) =>
-        DOCS_ASSETS.map((asset) => `cp "${join(assetsDir, asset)}" "${join(outputDir, asset)}"`),
+      // The committed OpenAPI document is served as a file: no generator in the bundle.
+      afterBundling: (_inputDir, outputDir) => [
+        ...DOCS_ASSETS.map((asset) => `cp "${join(assetsDir, asset)}" "${join(outputDir, asset)}"`),
+        `cp "${join(PROJECT_ROOT, 'openapi.json')}" "${join(outputDir, 'openapi.json')}"`,
+      ],
     });
     const catalog = new ProjectFunction(this, 'CatalogFunction', {
       ...common,

@@ -13,7 +13,16 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { z } from 'zod';
 import type { EnvInput } from '#shared/config/env.ts';
-import { LAMBDA_BUNDLING, LAMBDA_RUNTIME, PROJECT_ROOT } from '../bundling.ts';
+import {
+  aliasArgs,
+  BUNDLE_METAFILE_CONTEXT,
+  BUNDLE_SDK_CONTEXT,
+  functionKind,
+  LAMBDA_BUNDLING,
+  LAMBDA_RUNTIME,
+  lambdaAliases,
+  PROJECT_ROOT,
+} from '../bundling.ts';
 import { acknowledgeGuard } from '../guard.ts';
 import { acknowledgeNag } from '../nag.ts';
 
@@ -58,12 +67,20 @@ export class ProjectFunction<S extends z.ZodObject = z.ZodObject>
   implements iam.IGrantable
 {
   readonly function: NodejsFunction;
+  /** Entry module, relative to the repository root (the bundle-budget test bundles it). */
+  readonly entry: string;
+  /** The packages its bundle replaces (esbuild aliases; an API function and a worker differ). */
+  readonly aliases: Record<string, string>;
   readonly role: iam.Role;
   readonly logGroup: LogGroup;
   readonly grantPrincipal: iam.IPrincipal;
 
   constructor(scope: Construct, id: string, props: ProjectFunctionProps<S>) {
     super(scope, id);
+    this.entry = props.entry;
+    // `-c addons:bundleAwsSdk=false` (the bundle benchmark's comparison): the runtime's SDK, all of it.
+    const sdkFromRuntime = String(this.node.tryGetContext(BUNDLE_SDK_CONTEXT)) === 'false';
+    this.aliases = sdkFromRuntime ? {} : lambdaAliases(functionKind(this.node.path));
     this.logGroup = new LogGroup(this, 'Logs', {
       retention: props.logRetention ?? RetentionDays.ONE_MONTH,
       removalPolicy: RemovalPolicy.DESTROY,
@@ -109,6 +126,10 @@ export class ProjectFunction<S extends z.ZodObject = z.ZodObject>
       },
       bundling: {
         ...LAMBDA_BUNDLING,
+        esbuildArgs: aliasArgs(this.aliases),
+        ...(sdkFromRuntime ? { bundleAwsSDK: false } : {}),
+        // `npm run bench -- bundles` asks for esbuild's metafile beside each bundle (what it is made of).
+        ...(this.node.tryGetContext(BUNDLE_METAFILE_CONTEXT) ? { metafile: true } : {}),
         ...(afterBundling
           ? {
               commandHooks: {

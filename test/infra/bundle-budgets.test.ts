@@ -1,0 +1,98 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { BUNDLE_BUDGETS } from '#infra/aws/bundling.ts';
+import { bundleEntries, type StackFunction, stackFunctions } from './support/bundles.ts';
+
+/**
+ * Bundle sizes are deterministic, so they are asserted here; cold-start times are not, so
+ * `npm run bench -- bundles` prints them (docs/performance.md). Every function of the stack
+ * is bundled with the deployed esbuild options, and must stay within its budget
+ * (infra/aws/bundling.ts: API 300 KB, workflow and schedule functions 600 KB).
+ *
+ * Some are still over it (docs/performance.md says why and what is left): each of those has
+ * a ceiling just above its measured size, so it cannot grow unnoticed, and once it fits its
+ * budget the test asks for its ceiling to be removed.
+ */
+const KB = 1024;
+const OVER_BUDGET_CEILINGS: Record<string, number> = {
+  'Api/AddonsFunction/Function/Resource': 760 * KB,
+  'Api/BackupsFunction/Function/Resource': 790 * KB,
+  'Api/CredentialsFunction/Function/Resource': 450 * KB,
+  'Api/OperationsFunction/Function/Resource': 450 * KB,
+};
+
+const describeBundle = (fn: StackFunction, bytes: number) =>
+  `${fn.path} (${fn.entry}): ${(bytes / KB).toFixed(1)} KB`;
+
+describe('Lambda bundle budgets', () => {
+  let functions: StackFunction[];
+  let bundles: Awaited<ReturnType<typeof bundleEntries>>;
+
+  beforeAll(async () => {
+    functions = stackFunctions();
+    // One esbuild run per set of aliases (the API functions and the workers differ).
+    const groups = new Map<string, { aliases: Record<string, string>; entries: Set<string> }>();
+    for (const fn of functions) {
+      if (!fn.entry || !fn.aliases) continue;
+      const key = JSON.stringify(fn.aliases);
+      const group = groups.get(key) ?? { aliases: fn.aliases, entries: new Set<string>() };
+      group.entries.add(fn.entry);
+      groups.set(key, group);
+    }
+    const built = await Promise.all(
+      [...groups.values()].map((group) => bundleEntries([...group.entries], group.aliases)),
+    );
+    bundles = new Map(built.flatMap((map) => [...map]));
+  }, 120_000);
+
+  it('finds every function of the stack, each built by the project function construct', () => {
+    expect(functions.length).toBeGreaterThanOrEqual(10);
+    expect(functions.filter((fn) => fn.kind === 'api').length).toBeGreaterThanOrEqual(6);
+    // A handler CDK provides (custom resources) has no entry of ours and no budget here.
+    for (const fn of functions.filter((entry) => entry.entry)) {
+      expect(bundles.get(fn.entry as string), fn.path).toBeDefined();
+    }
+  });
+
+  it('keeps every bundle within its budget (or, while it is still over, under its ceiling)', () => {
+    const failures: string[] = [];
+    for (const fn of functions) {
+      if (!fn.entry) continue;
+      const bytes = bundles.get(fn.entry)?.bytes ?? Number.POSITIVE_INFINITY;
+      const budget = BUNDLE_BUDGETS[fn.kind];
+      const ceiling = OVER_BUDGET_CEILINGS[fn.path];
+      if (ceiling === undefined && bytes > budget)
+        failures.push(`${describeBundle(fn, bytes)} is over its ${budget / KB} KB budget`);
+      if (ceiling !== undefined && bytes > ceiling)
+        failures.push(`${describeBundle(fn, bytes)} grew past its ceiling of ${ceiling / KB} KB`);
+      if (ceiling !== undefined && bytes <= budget)
+        failures.push(`${describeBundle(fn, bytes)} now fits its budget: remove its ceiling from this test`);
+    }
+    // Over? `npm run bench -- bundles` names the largest packages and modules of each bundle;
+    // a client whose model does not tree-shake can load from the runtime on first use
+    // (LAMBDA_ALIASES in infra/aws/bundling.ts; docs/performance.md).
+    expect(failures).toEqual([]);
+  });
+
+  it('keeps the OpenAPI generator, the credential chain and the untreeshakable SDK models out of every bundle', () => {
+    const forbidden = [
+      '@asteasolutions/zod-to-openapi',
+      '@aws-sdk/credential-provider-node',
+      '@aws-sdk/nested-clients',
+      '@aws-sdk/client-ec2',
+      '@aws-sdk/client-rds',
+      '@aws-sdk/client-elasticache',
+      '@aws-sdk/client-docdb',
+    ];
+    // The workers take S3 from the runtime too (infra/aws/bundling.ts); the API presigns with it.
+    const workerEntries = new Set(functions.filter((fn) => fn.kind === 'worker').map((fn) => fn.entry));
+    const found: string[] = [];
+    for (const [entry, bundle] of bundles) {
+      const left = workerEntries.has(entry) ? [...forbidden, '@aws-sdk/client-s3'] : forbidden;
+      for (const input of Object.keys(bundle.inputs)) {
+        const name = left.find((pkg) => input.includes(`node_modules/${pkg}/`));
+        if (name) found.push(`${entry}: ${name}`);
+      }
+    }
+    expect([...new Set(found)]).toEqual([]);
+  });
+});
