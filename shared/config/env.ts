@@ -41,6 +41,8 @@ export const CatalogFunctionEnvSchema = ApiEnvSchema;
 export const CredentialsFunctionEnvSchema = ApiEnvSchema.extend({
   ...TableEnvSchema.shape,
   ...SecretsEnvSchema.shape,
+  /** Secret groups and external services list with cursors. */
+  ...CursorEnvSchema.shape,
 });
 export const OperationsFunctionEnvSchema = ApiEnvSchema.extend({
   ...TableEnvSchema.shape,
