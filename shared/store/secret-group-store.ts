@@ -5,6 +5,7 @@ import {
   PutCommand,
   QueryCommand,
   ScanCommand,
+  UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
 import { NotFoundError, StaleWriteError } from '../errors.ts';
@@ -17,7 +18,7 @@ import {
   SecretGroupSchema,
 } from '../schemas/secret-group.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
-import { isConditionFailure } from './expressions.ts';
+import { isConditionFailure, setExpression } from './expressions.ts';
 import { keys } from './table.ts';
 
 /** What the platform keeps about a secret group: the API's view without its location, plus the lock. */
@@ -84,7 +85,11 @@ export class SecretGroupStore {
     patch: Partial<Omit<SecretGroupRecord, 'id' | 'projectId' | 'revision'>>,
   ): Promise<SecretGroupRecord> {
     const next = { ...current, ...patch, revision: current.revision + 1 };
-    await this.replace(keys.secretGroup(current.projectId, current.id), next, current.revision);
+    await this.update(
+      keys.secretGroup(current.projectId, current.id),
+      { ...patch, revision: next.revision },
+      current.revision,
+    );
     return next;
   }
 
@@ -179,14 +184,22 @@ export class SecretGroupStore {
     );
   }
 
-  private async replace(key: Record<string, string>, record: object, revision: number): Promise<void> {
+  /** An UpdateItem, not a Put: the workflow and reconciler functions publish with UpdateItem only. */
+  private async update(
+    key: Record<string, string>,
+    patch: Record<string, unknown>,
+    revision: number,
+  ): Promise<void> {
+    const { names, values, sets } = setExpression(patch);
     try {
       await this.send(
-        new PutCommand({
+        new UpdateCommand({
           TableName: this.tableName,
-          Item: { ...record, ...key },
-          ConditionExpression: 'revision = :revision',
-          ExpressionAttributeValues: { ':revision': revision },
+          Key: key,
+          UpdateExpression: `SET ${sets.join(', ')}`,
+          ConditionExpression: 'attribute_exists(pk) AND #revision = :expected',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: { ...values, ':expected': revision },
         }),
       );
     } catch (error) {
