@@ -2404,7 +2404,7 @@ export interface operations {
                 /** @description Take a backup of this type first (a dump is zstd-compressed); the addon is deleted only once it has completed. If it fails, the delete fails and the addon stays running. */
                 finalBackup?: "dump" | "snapshot";
                 /** @description An addon linked into secret groups is deleted only with `true`: its links are removed from every group first (and the groups re-published). Without it, such a delete answers 409 naming the groups */
-                unlinkSecretGroups?: "true" | "false";
+                unlinkGroups?: "true" | "false";
             };
             header?: never;
             path: {
@@ -2485,7 +2485,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Another operation is in flight on this addon, a final backup was asked of an addon that is not running, or the addon is linked into secret groups (named in the detail) and `unlinkSecretGroups=true` was not asked */
+            /** @description Another operation is in flight on this addon, a final backup was asked of an addon that is not running, or the addon is linked into secret groups (named in the detail) and `unlinkGroups=true` was not asked */
             409: {
                 headers: {
                     /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
@@ -7162,7 +7162,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Remove its links from every secret group first; without it a linked service is a 409 */
-                unlinkSecretGroups?: "true" | "false";
+                unlinkGroups?: "true" | "false";
             };
             header?: never;
             path: {
@@ -7241,7 +7241,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description It is linked into secret groups (named in the detail) and `unlinkSecretGroups=true` was not asked */
+            /** @description It is linked into secret groups (named in the detail) and `unlinkGroups=true` was not asked */
             409: {
                 headers: {
                     /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */

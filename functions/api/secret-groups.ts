@@ -57,11 +57,7 @@ export const secretGroupRoutes = ({ secretGroups, externalServices }: SecretGrou
     body: await externalServices.get(params.projectId, params.externalServiceId),
   }),
   deleteExternalService: async ({ params, query }) => {
-    await externalServices.delete(
-      params.projectId,
-      params.externalServiceId,
-      query.unlinkSecretGroups === 'true',
-    );
+    await externalServices.delete(params.projectId, params.externalServiceId, query.unlinkGroups === 'true');
     return { status: 204 };
   },
 });

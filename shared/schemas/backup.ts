@@ -86,7 +86,7 @@ export const FinalBackupTypeSchema = BackupTypeSchema.meta({
 });
 export const DeleteAddonQuerySchema = z.object({
   finalBackup: FinalBackupTypeSchema.optional(),
-  unlinkSecretGroups: z.enum(['true', 'false']).optional().meta({
+  unlinkGroups: z.enum(['true', 'false']).optional().meta({
     description:
       'An addon linked into secret groups is deleted only with `true`: its links are removed from every group first (and the groups re-published). Without it, such a delete answers 409 naming the groups',
   }),

@@ -292,12 +292,12 @@ export class AddonService {
    * Delete an addon, optionally after a final backup: the delete workflow takes it first and
    * deletes only once it has completed (if it fails, the delete fails and the addon keeps
    * running). Its schedules go with it; its backups stay for the grace period. An addon linked into
-   * secret groups is refused (409 naming them) unless `unlinkSecretGroups=true`.
+   * secret groups is refused (409 naming them) unless `unlinkGroups=true`.
    */
   async delete(
     projectId: string,
     addonId: string,
-    options: { finalBackup?: BackupType; unlinkSecretGroups?: 'true' | 'false' } = {},
+    options: { finalBackup?: BackupType; unlinkGroups?: 'true' | 'false' } = {},
   ): Promise<{ addon: Addon; operation: Operation }> {
     const addon = await this.deps.store.getAddon(projectId, addonId);
     const final = options.finalBackup ? this.finalBackupOf(addon, options.finalBackup) : undefined;
@@ -306,8 +306,8 @@ export class AddonService {
     await this.deps.secretGroups?.releaseSource(
       projectId,
       addonId,
-      options.unlinkSecretGroups === 'true',
-      'unlinkSecretGroups',
+      options.unlinkGroups === 'true',
+      'unlinkGroups',
     );
     const operation: Operation = {
       ...newOperation('delete', projectId, addonId),

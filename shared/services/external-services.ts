@@ -64,15 +64,10 @@ export class ExternalServiceService {
     return toExternalService(await this.deps.groups.getExternal(projectId, externalServiceId));
   }
 
-  /** Refused while linked into a group unless `unlinkSecretGroups`; the record goes, then its secret. */
-  async delete(projectId: string, externalServiceId: string, unlinkSecretGroups: boolean): Promise<void> {
+  /** Refused while linked into a group unless `unlinkGroups`; the record goes, then its secret. */
+  async delete(projectId: string, externalServiceId: string, unlinkGroups: boolean): Promise<void> {
     await this.deps.groups.getExternal(projectId, externalServiceId);
-    await this.deps.secretGroups.releaseSource(
-      projectId,
-      externalServiceId,
-      unlinkSecretGroups,
-      'unlinkSecretGroups',
-    );
+    await this.deps.secretGroups.releaseSource(projectId, externalServiceId, unlinkGroups, 'unlinkGroups');
     await this.deps.groups.deleteExternal(projectId, externalServiceId);
     await this.deps.secrets.delete(sourceSecretRef(projectId, externalServiceId));
   }

@@ -181,12 +181,12 @@ describe('secret groups', () => {
     for (const response of responses) expect(JSON.stringify(response.body)).not.toContain('s3cr3t-Pa55');
 
     expect((await api('DELETE', `${externals}/${externalId}`)).status).toBe(409);
-    expect((await api('DELETE', `${externals}/${externalId}?unlinkSecretGroups=true`)).status).toBe(204);
+    expect((await api('DELETE', `${externals}/${externalId}?unlinkGroups=true`)).status).toBe(204);
     expect(Object.keys((await document()).values).sort()).toEqual(['DATABASE_URL', 'NODE_ENV']);
   });
 
   it('deletes the addon when asked to unlink, then the group with its file', async () => {
-    const deleted = await api('DELETE', `/v1/projects/${PROJECT}/addons/${addonId}?unlinkSecretGroups=true`);
+    const deleted = await api('DELETE', `/v1/projects/${PROJECT}/addons/${addonId}?unlinkGroups=true`);
     expect(deleted.status).toBe(202);
     expect((await api('GET', `${groups}/${groupId}`)).body.links).toEqual([]);
     expect((await document()).values).toEqual({ NODE_ENV: 'production' });

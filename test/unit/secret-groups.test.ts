@@ -187,10 +187,10 @@ describe('a secret group', () => {
       links: [{ addonId: addon.id, keys: [{ key: 'uri', alias: 'DATABASE_URL' }] }],
       variables: { KEEP: 'yes' },
     });
-    const refused = services.secretGroups.releaseSource(PROJECT, addon.id, false, 'unlinkSecretGroups');
+    const refused = services.secretGroups.releaseSource(PROJECT, addon.id, false, 'unlinkGroups');
     await expect(refused).rejects.toBeInstanceOf(ConflictError);
     await expect(refused).rejects.toThrow(group.id);
-    await services.secretGroups.releaseSource(PROJECT, addon.id, true, 'unlinkSecretGroups');
+    await services.secretGroups.releaseSource(PROJECT, addon.id, true, 'unlinkGroups');
     expect((await services.secretGroups.get(PROJECT, group.id)).links).toEqual([]);
     expect((await services.secretGroups.document(PROJECT, group.id)).values).toEqual({ KEEP: 'yes' });
   });

@@ -286,7 +286,7 @@ export class Api extends Construct {
     data.grantStore(credentials, ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem']);
     data.grantConnectionDetails(credentials, 'read');
     grantSecretGroupSecrets(data, credentials, 'manage');
-    // Deleting an addon with `unlinkSecretGroups=true` publishes its groups without it.
+    // Deleting an addon with `unlinkGroups=true` publishes its groups without it.
     data.grantConnectionDetails(addons, 'read');
     grantSecretGroupSecrets(data, addons, 'publish');
     data.grantStore(operations, ['GetItem', 'Query']);

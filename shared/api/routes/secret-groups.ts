@@ -16,7 +16,7 @@ import { defineRoute } from '../route.ts';
 import { errors, problem } from './common.ts';
 
 export const DeleteExternalServiceQuerySchema = z.object({
-  unlinkSecretGroups: z.enum(['true', 'false']).optional().meta({
+  unlinkGroups: z.enum(['true', 'false']).optional().meta({
     description: 'Remove its links from every secret group first; without it a linked service is a 409',
   }),
 });
@@ -173,7 +173,7 @@ export const secretGroupsRoutes = {
       204: { description: 'Deleted' },
       ...errors,
       409: problem(
-        'It is linked into secret groups (named in the detail) and `unlinkSecretGroups=true` was not asked',
+        'It is linked into secret groups (named in the detail) and `unlinkGroups=true` was not asked',
       ),
     },
   }),

@@ -98,7 +98,7 @@ export const exerciseSecretGroups = async (call: Call, projectId: string, addonI
   });
   await call('credentials', 'deleteExternal', 'deleteExternalService', {
     pathParameters: { projectId, externalServiceId },
-    query: { unlinkSecretGroups: 'true' },
+    query: { unlinkGroups: 'true' },
   });
 
   // An addon linked into a second group: refused, then deleted with its link removed.
@@ -114,7 +114,7 @@ export const exerciseSecretGroups = async (call: Call, projectId: string, addonI
   await call('addons', 'deleteLinked', 'deleteAddon', { pathParameters: { projectId, addonId: linkedId } });
   await call('addons', 'deleteUnlinking', 'deleteAddon', {
     pathParameters: { projectId, addonId: linkedId },
-    query: { unlinkSecretGroups: 'true' },
+    query: { unlinkGroups: 'true' },
   });
   await call('credentials', 'deleteGroup', 'deleteSecretGroup', { pathParameters: path });
   await call('credentials', 'deleteLinkedGroup', 'deleteSecretGroup', {
