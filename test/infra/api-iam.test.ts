@@ -514,7 +514,8 @@ const exerciseBackups = async (addonId: string, createOperationId: string) => {
   });
   await call('addons', 'deleteWithFinalBackup', routes.deleteAddon, {
     pathParameters: path,
-    query: { finalBackup: 'dump' },
+    // The sweep's seeded group links it: the delete unlinks it (secret-group-calls.ts).
+    query: { finalBackup: 'dump', unlinkGroups: 'true' },
   });
 };
 
