@@ -556,6 +556,126 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/projects/{projectId}/secret-groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The project's secret groups
+         * @description The project's secret groups. Requires a bearer token. Rate limited per caller.
+         */
+        get: operations["listSecretGroups"];
+        put?: never;
+        /**
+         * Create a secret group: chosen keys of addons' and external services' connection details under aliases, plus plain variables, published as one document
+         * @description Create a secret group: chosen keys of addons' and external services' connection details under aliases, plus plain variables, published as one document. Requires a bearer token. Rate limited per caller.
+         */
+        post: operations["createSecretGroup"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/projects/{projectId}/secret-groups/{groupId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a secret group (its links and variables; the values are in its document)
+         * @description Get a secret group (its links and variables; the values are in its document). Requires a bearer token. Rate limited per caller.
+         */
+        get: operations["getSecretGroup"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a secret group and its published document (the linked addons stay)
+         * @description Delete a secret group and its published document (the linked addons stay). Requires a bearer token. Rate limited per caller.
+         */
+        delete: operations["deleteSecretGroup"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a secret group (links and variables are replaced as a whole) and publish it again
+         * @description Change a secret group (links and variables are replaced as a whole) and publish it again. Requires a bearer token. Rate limited per caller.
+         */
+        patch: operations["updateSecretGroup"];
+        trace?: never;
+    };
+    "/v1/projects/{projectId}/secret-groups/{groupId}/document": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The group's published document: every alias and variable with its (secret) value
+         * @description The group's published document: every alias and variable with its (secret) value. Requires a bearer token. Rate limited per caller.
+         */
+        get: operations["getSecretGroupDocument"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/projects/{projectId}/external-services": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The project's external services
+         * @description The project's external services. Requires a bearer token. Rate limited per caller.
+         */
+        get: operations["listExternalServices"];
+        put?: never;
+        /**
+         * Register an existing database by connection string so secret groups can link it (the string is never shown again)
+         * @description Register an existing database by connection string so secret groups can link it (the string is never shown again). Requires a bearer token. Rate limited per caller.
+         */
+        post: operations["registerExternalService"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/projects/{projectId}/external-services/{externalServiceId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get an external service
+         * @description Get an external service. Requires a bearer token. Rate limited per caller.
+         */
+        get: operations["getExternalService"];
+        put?: never;
+        post?: never;
+        /**
+         * Forget an external service and its connection details
+         * @description Forget an external service and its connection details. Requires a bearer token. Rate limited per caller.
+         */
+        delete: operations["deleteExternalService"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1380,6 +1500,136 @@ export interface components {
             /** @description Pass as `cursor` to get the next page; null on the last */
             nextCursor: string | null;
         };
+        SecretGroup: {
+            /** @description SecretGroup id (sgr-...) */
+            id: string;
+            /** @description Project identifier (DNS label: a-z, 0-9 and hyphens, at most 63 characters) */
+            projectId: string;
+            name: string;
+            description: string | null;
+            links: components["schemas"]["SecretGroupLink"][];
+            variables: {
+                [key: string]: string;
+            };
+            /** @description Where a workload reads the document: the Secrets Manager secret name on AWS, the file path locally */
+            documentLocation: string;
+            /**
+             * Format: int32
+             * @description Counts the publications of the document; 0 until the first
+             */
+            documentVersion: number;
+            /**
+             * Format: date-time
+             * @description RFC 3339 timestamp, UTC
+             */
+            publishedAt: string | null;
+            /**
+             * Format: date-time
+             * @description RFC 3339 timestamp, UTC
+             */
+            createdAt: string;
+            /**
+             * Format: date-time
+             * @description RFC 3339 timestamp, UTC
+             */
+            updatedAt: string;
+        };
+        SecretGroupLink: {
+            /** @description An addon of the same project */
+            addonId?: string;
+            /** @description An external service registered in the same project */
+            externalServiceId?: string;
+            keys: components["schemas"]["SecretGroupKey"][];
+        };
+        SecretGroupKey: {
+            /**
+             * @description A field of the source's connection details: `uri` (the engine's connection URL), `host`, `port`, `database`, `username`, `password`, `tls` (`true`/`false`)
+             * @enum {string}
+             */
+            key: "uri" | "host" | "port" | "database" | "username" | "password" | "tls";
+            /** @description The name the value is published under, e.g. DATABASE_URL */
+            alias: string;
+        };
+        CreateSecretGroupRequest: {
+            name: string;
+            description?: string;
+            /** @default [] */
+            links?: components["schemas"]["SecretGroupLink"][];
+            /**
+             * @description Plain variables published as they are, e.g. {"NODE_ENV": "production"}
+             * @default {}
+             */
+            variables?: {
+                [key: string]: string;
+            };
+        };
+        SecretGroupPage: {
+            items: components["schemas"]["SecretGroup"][];
+            /** @description Pass as `cursor` to get the next page; null on the last */
+            nextCursor: string | null;
+        };
+        UpdateSecretGroupRequest: {
+            name?: string;
+            description?: string | null;
+            /** @description Replaces every link of the group */
+            links?: components["schemas"]["SecretGroupLink"][];
+            /** @description Replaces every plain variable */
+            variables?: {
+                [key: string]: string;
+            };
+        };
+        SecretGroupDocument: {
+            /** @description SecretGroup id (sgr-...) */
+            groupId: string;
+            /** Format: int32 */
+            documentVersion: number;
+            /**
+             * Format: date-time
+             * @description RFC 3339 timestamp, UTC
+             */
+            publishedAt: string | null;
+            /** @description The published document: every alias and plain variable with its value */
+            values: {
+                [key: string]: string;
+            };
+        };
+        ExternalService: {
+            /** @description ExternalService id (ext-...) */
+            id: string;
+            /** @description Project identifier (DNS label: a-z, 0-9 and hyphens, at most 63 characters) */
+            projectId: string;
+            name: string;
+            description: string | null;
+            /** @enum {string} */
+            engine: "postgresql" | "mysql" | "redis" | "mongodb";
+            host: string;
+            /** Format: int32 */
+            port: number;
+            database: string;
+            username: string;
+            tls: boolean;
+            /**
+             * Format: date-time
+             * @description RFC 3339 timestamp, UTC
+             */
+            createdAt: string;
+            /**
+             * Format: date-time
+             * @description RFC 3339 timestamp, UTC
+             */
+            updatedAt: string;
+        };
+        CreateExternalServiceRequest: {
+            name: string;
+            description?: string;
+            /** @description scheme://user:password@host:port/database (postgresql, mysql, redis, rediss, mongodb). Stored in the secret store only, never shown again */
+            connectionString: string;
+        };
+        ExternalServicePage: {
+            items: components["schemas"]["ExternalService"][];
+            /** @description Pass as `cursor` to get the next page; null on the last */
+            nextCursor: string | null;
+        };
     };
     responses: never;
     parameters: never;
@@ -2153,6 +2403,8 @@ export interface operations {
             query?: {
                 /** @description Take a backup of this type first (a dump is zstd-compressed); the addon is deleted only once it has completed. If it fails, the delete fails and the addon stays running. */
                 finalBackup?: "dump" | "snapshot";
+                /** @description An addon linked into secret groups is deleted only with `true`: its links are removed from every group first (and the groups re-published). Without it, such a delete answers 409 naming the groups */
+                unlinkGroups?: "true" | "false";
             };
             header?: never;
             path: {
@@ -2233,7 +2485,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Another operation is in flight on this addon, or a final backup was asked of an addon that is not running */
+            /** @description Another operation is in flight on this addon, a final backup was asked of an addon that is not running, or the addon is linked into secret groups (named in the detail) and `unlinkGroups=true` was not asked */
             409: {
                 headers: {
                     /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
@@ -5791,6 +6043,1259 @@ export interface operations {
             };
         };
     };
+    listSecretGroups: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1 to 100 */
+                limit?: number;
+                /** @description Opaque cursor: a previous page's `nextCursor`, valid only for the same listing and project */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Project identifier (DNS label: a-z, 0-9 and hyphens, at most 63 characters) */
+                projectId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of secret groups */
+            200: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecretGroupPage"];
+                };
+            };
+            /** @description The request is malformed; `errors` names each offending field */
+            400: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource in this project */
+            404: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this caller: wait `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected error; it has been logged and the detail says nothing more */
+            500: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createSecretGroup: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Repeat the request safely: the same key and body return the first result */
+                "idempotency-key"?: string;
+            };
+            path: {
+                /** @description Project identifier (DNS label: a-z, 0-9 and hyphens, at most 63 characters) */
+                projectId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateSecretGroupRequest"];
+            };
+        };
+        responses: {
+            /** @description The group, published */
+            201: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecretGroup"];
+                };
+            };
+            /** @description The request is malformed: an alias used twice, an unknown key, or a link to an addon or external service that is not in this project (`errors` names each field) */
+            400: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource in this project */
+            404: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this caller: wait `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected error; it has been logged and the detail says nothing more */
+            500: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getSecretGroup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Project identifier (DNS label: a-z, 0-9 and hyphens, at most 63 characters) */
+                projectId: string;
+                /** @description SecretGroup id (sgr-...) */
+                groupId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The group */
+            200: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecretGroup"];
+                };
+            };
+            /** @description The request is malformed; `errors` names each offending field */
+            400: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource in this project */
+            404: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this caller: wait `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected error; it has been logged and the detail says nothing more */
+            500: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteSecretGroup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Project identifier (DNS label: a-z, 0-9 and hyphens, at most 63 characters) */
+                projectId: string;
+                /** @description SecretGroup id (sgr-...) */
+                groupId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is malformed; `errors` names each offending field */
+            400: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource in this project */
+            404: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this caller: wait `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected error; it has been logged and the detail says nothing more */
+            500: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    updateSecretGroup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Project identifier (DNS label: a-z, 0-9 and hyphens, at most 63 characters) */
+                projectId: string;
+                /** @description SecretGroup id (sgr-...) */
+                groupId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateSecretGroupRequest"];
+            };
+        };
+        responses: {
+            /** @description The group, published */
+            200: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecretGroup"];
+                };
+            };
+            /** @description The request is malformed: an alias used twice, an unknown key, or a link to an addon or external service that is not in this project (`errors` names each field) */
+            400: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource in this project */
+            404: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The group changed at the same time; retry */
+            409: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this caller: wait `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected error; it has been logged and the detail says nothing more */
+            500: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getSecretGroupDocument: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Project identifier (DNS label: a-z, 0-9 and hyphens, at most 63 characters) */
+                projectId: string;
+                /** @description SecretGroup id (sgr-...) */
+                groupId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The document */
+            200: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecretGroupDocument"];
+                };
+            };
+            /** @description The request is malformed; `errors` names each offending field */
+            400: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource in this project */
+            404: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this caller: wait `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected error; it has been logged and the detail says nothing more */
+            500: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listExternalServices: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1 to 100 */
+                limit?: number;
+                /** @description Opaque cursor: a previous page's `nextCursor`, valid only for the same listing and project */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Project identifier (DNS label: a-z, 0-9 and hyphens, at most 63 characters) */
+                projectId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of external services */
+            200: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExternalServicePage"];
+                };
+            };
+            /** @description The request is malformed; `errors` names each offending field */
+            400: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource in this project */
+            404: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this caller: wait `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected error; it has been logged and the detail says nothing more */
+            500: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    registerExternalService: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Repeat the request safely: the same key and body return the first result */
+                "idempotency-key"?: string;
+            };
+            path: {
+                /** @description Project identifier (DNS label: a-z, 0-9 and hyphens, at most 63 characters) */
+                projectId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateExternalServiceRequest"];
+            };
+        };
+        responses: {
+            /** @description The service: host, port, database, user and TLS, never the string */
+            201: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExternalService"];
+                };
+            };
+            /** @description The request or its connection string is malformed (`errors` names `body.connectionString`) */
+            400: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource in this project */
+            404: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this caller: wait `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected error; it has been logged and the detail says nothing more */
+            500: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getExternalService: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Project identifier (DNS label: a-z, 0-9 and hyphens, at most 63 characters) */
+                projectId: string;
+                /** @description ExternalService id (ext-...) */
+                externalServiceId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The service */
+            200: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExternalService"];
+                };
+            };
+            /** @description The request is malformed; `errors` names each offending field */
+            400: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource in this project */
+            404: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this caller: wait `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected error; it has been logged and the detail says nothing more */
+            500: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteExternalService: {
+        parameters: {
+            query?: {
+                /** @description Remove its links from every secret group first; without it a linked service is a 409 */
+                unlinkGroups?: "true" | "false";
+            };
+            header?: never;
+            path: {
+                /** @description Project identifier (DNS label: a-z, 0-9 and hyphens, at most 63 characters) */
+                projectId: string;
+                /** @description ExternalService id (ext-...) */
+                externalServiceId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is malformed; `errors` names each offending field */
+            400: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource in this project */
+            404: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description It is linked into secret groups (named in the detail) and `unlinkGroups=true` was not asked */
+            409: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this caller: wait `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected error; it has been logged and the detail says nothing more */
+            500: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
 }
 
 /** Routes that take an Idempotency-Key header (`METHOD /path/{template}`). */
@@ -5802,5 +7307,7 @@ export const idempotentRoutes: readonly string[] = [
   "POST /v1/projects/{projectId}/addons/{addonId}/restore",
   "POST /v1/projects/{projectId}/addons/{addonId}/backup-schedules",
   "POST /v1/projects/{projectId}/addons/{addonId}/imports",
-  "POST /v1/projects/{projectId}/addons/{addonId}/imports/{importId}/start"
+  "POST /v1/projects/{projectId}/addons/{addonId}/imports/{importId}/start",
+  "POST /v1/projects/{projectId}/secret-groups",
+  "POST /v1/projects/{projectId}/external-services"
 ];

@@ -9,6 +9,7 @@ import { type RateLimiter, rateLimiterFromEnv } from '#shared/api/rate-limit.ts'
 import { AddonsFunctionEnvSchema, parseEnv } from '#shared/config/env.ts';
 import { awsRestorableWindows, awsSnapshotDeleters } from '#shared/providers/aws/engines.ts';
 import { liveImportSecrets } from '#shared/providers/aws/live-import-secrets.ts';
+import { awsSecretGroupServices } from '#shared/providers/aws/secret-groups.ts';
 import { SfnWorkflowStarter } from '#shared/providers/aws/sfn-workflow-starter.ts';
 import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import { MultipartUploads } from '#shared/providers/import-multipart.ts';
@@ -121,6 +122,17 @@ export const handler = lazyHandler(() => {
       // A point in time is checked against the window by the workflow on AWS (no RDS client here).
       forks: { backups },
       imports: { imports, records: importRecords, ...(secrets ? { secrets } : {}) },
+      // A delete of an addon linked into secret groups is refused, or unlinks and re-publishes them.
+      ...(env.SECRET_NAME_PREFIX
+        ? {
+            secretGroups: awsSecretGroupServices({
+              env: { ...env, SECRET_NAME_PREFIX: env.SECRET_NAME_PREFIX },
+              client,
+              addons: store,
+              logger,
+            }).secretGroups,
+          }
+        : {}),
     }),
     // GET shows the restorable window: read-only RDS calls (the stack grants them).
     pitr: new PitrService({

@@ -1,15 +1,17 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { createHttpHandler, lazyHandler } from '#shared/api/http-handler.ts';
+import type { CursorSigner } from '#shared/api/cursors.ts';
+import { createHttpHandler, type IdempotencyOptions, lazyHandler } from '#shared/api/http-handler.ts';
+import { dynamoDbIdempotency } from '#shared/api/idempotency.ts';
 import { type RateLimiter, rateLimiterFromEnv } from '#shared/api/rate-limit.ts';
 import { CredentialsFunctionEnvSchema, parseEnv } from '#shared/config/env.ts';
 import { UnsupportedError } from '#shared/errors.ts';
 import type { SecretStore } from '#shared/ports/secret-store.ts';
-import { SecretsManagerStore } from '#shared/providers/aws/secrets-manager-store.ts';
+import { awsSecretGroupServices } from '#shared/providers/aws/secret-groups.ts';
 import { readCredentials } from '#shared/services/addon-queries.ts';
 import type { CredentialRotationService } from '#shared/services/credential-rotation.ts';
 import { AddonStore } from '#shared/store/addon-store.ts';
-import { documentClient, logger } from './aws-clients.ts';
+import { cursorSigner, documentClient, dynamoClient, logger } from './aws-clients.ts';
+import { type SecretGroupRoutesDeps, secretGroupRoutes } from './secret-groups.ts';
 
 export interface CredentialsDeps {
   logger: Logger;
@@ -18,6 +20,11 @@ export interface CredentialsDeps {
   secrets: SecretStore;
   /** Absent where no engine can rotate (AWS for now): rotations answer 422, as the catalog says. */
   rotation?: Pick<CredentialRotationService, 'rotate' | 'finish'>;
+  /** Secret groups and external services: a group's document holds secrets, so it is served here. */
+  groups?: SecretGroupRoutesDeps;
+  /** Needed with `groups`: their lists page with signed cursors. */
+  cursors?: CursorSigner;
+  idempotency?: IdempotencyOptions;
 }
 
 const rotationOf = (deps: CredentialsDeps) => {
@@ -48,19 +55,28 @@ export const createCredentialsHandler = (deps: CredentialsDeps) =>
         headers: { 'cache-control': 'no-store' },
         body: await rotationOf(deps).finish(params.projectId, params.addonId),
       }),
+      ...(deps.groups ? secretGroupRoutes(deps.groups) : {}),
     },
-    { logger: deps.logger, rateLimiter: deps.rateLimiter },
+    {
+      logger: deps.logger,
+      rateLimiter: deps.rateLimiter,
+      cursors: deps.cursors,
+      idempotency: deps.idempotency,
+    },
   );
 
 export const handler = lazyHandler(() => {
   const env = parseEnv(CredentialsFunctionEnvSchema);
+  const client = documentClient();
+  const store = new AddonStore({ client, tableName: env.TABLE_NAME });
+  const groups = awsSecretGroupServices({ env, client, addons: store, logger });
   return createCredentialsHandler({
     logger,
     rateLimiter: rateLimiterFromEnv(env),
-    store: new AddonStore({ client: documentClient(), tableName: env.TABLE_NAME }),
-    secrets: new SecretsManagerStore({
-      client: new SecretsManagerClient({}),
-      prefix: env.SECRET_NAME_PREFIX,
-    }),
+    store,
+    secrets: groups.secrets,
+    groups,
+    cursors: cursorSigner(env.CURSOR_SECRET_ARN),
+    idempotency: dynamoDbIdempotency({ client: dynamoClient(), tableName: env.TABLE_NAME }),
   });
 });

@@ -17,6 +17,7 @@ import { documentClient } from '#functions/api/aws-clients.ts';
 import { logger as defaultLogger } from '#functions/api/logger.ts';
 import { lazyHandler } from '#shared/api/http-handler.ts';
 import { parseEnv, ReconcileFunctionEnvSchema } from '#shared/config/env.ts';
+import { errorMessage } from '#shared/errors.ts';
 import {
   RdsInstanceLeftovers,
   RdsSnapshotLeftovers,
@@ -30,10 +31,12 @@ import {
   ElastiCacheSnapshotLeftovers,
   ElastiCacheUserLeftovers,
 } from '#shared/providers/aws/redis/redis-leftovers.ts';
+import { awsSecretGroupServices } from '#shared/providers/aws/secret-groups.ts';
 import { SfnExecutions } from '#shared/providers/aws/sfn-executions.ts';
 import { DumpObjectLeftovers } from '#shared/providers/dump-leftovers.ts';
 import { Reconciler, type ReconcileSummary } from '#shared/services/reconciler.ts';
 import { deadlinesFrom } from '#shared/services/reconciler-policy.ts';
+import type { SecretGroupPublisher } from '#shared/services/secret-group-publisher.ts';
 import { AddonStore } from '#shared/store/addon-store.ts';
 import { BackupStore } from '#shared/store/backup-store.ts';
 
@@ -49,10 +52,23 @@ export const createReconcileHandler = (deps: {
   logger: Logger;
   metrics: Metrics;
   reconciler: Reconciler;
+  /** Re-publishes stale secret groups (a missed hook, a crash between an addon's change and it). */
+  secretGroups?: Pick<SecretGroupPublisher, 'sweep'>;
 }) => {
   const run = async (event: unknown): Promise<ReconcileSummary> => {
     const { leftovers } = ReconcileEventSchema.parse(event ?? {});
-    const summary = await deps.reconciler.run({ leftovers });
+    const summary: ReconcileSummary = await deps.reconciler.run({ leftovers });
+    if (deps.secretGroups) {
+      try {
+        const swept = await deps.secretGroups.sweep();
+        summary.secretGroups = swept;
+        deps.metrics.addMetric('SecretGroupsRepublished', MetricUnit.Count, swept.published.length);
+        for (const id of swept.published) deps.logger.warn('stale secret group published again', { id });
+        for (const failed of swept.failed) deps.logger.warn('secret group not published yet', failed);
+      } catch (error) {
+        summary.errors.push({ step: 'secret-groups', reason: errorMessage(error) });
+      }
+    }
     const count = (name: string, value: number) => deps.metrics.addMetric(name, MetricUnit.Count, value);
     count('OperationsFailed', summary.operations.failed.length);
     count('OperationsRestarted', summary.operations.restarted.length);
@@ -83,7 +99,9 @@ export const handler: (event: unknown, context: Context) => Promise<ReconcileSum
   const rds = new RDSClient({});
   const docdb = new DocDBClient({});
   const elasticache = new ElastiCacheClient({});
+  const addons = new AddonStore({ client, tableName: env.TABLE_NAME });
   return createReconcileHandler({
+    secretGroups: awsSecretGroupServices({ env, client, addons, logger: defaultLogger }).publisher,
     logger: defaultLogger,
     metrics: new Metrics({ namespace: 'Addons', serviceName: env.POWERTOOLS_SERVICE_NAME }),
     reconciler: new Reconciler({

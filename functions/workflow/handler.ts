@@ -13,7 +13,7 @@ import type { z } from 'zod';
 import { parseEnv, WorkflowFunctionEnvSchema } from '#shared/config/env.ts';
 import { awsEngineAdapters } from '#shared/providers/aws/engines.ts';
 import { EventBridgeScheduleRemover } from '#shared/providers/aws/eventbridge-schedule-runner.ts';
-import { SecretsManagerStore } from '#shared/providers/aws/secrets-manager-store.ts';
+import { awsSecretGroupServices } from '#shared/providers/aws/secret-groups.ts';
 import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import { BackupExporter } from '#shared/providers/backup-export.ts';
 import { ImportUploads } from '#shared/providers/import-uploads.ts';
@@ -71,11 +71,15 @@ export const createAwsWorkflowTaskHandler = (
   return createWorkflowTaskHandler({
     logger,
     store,
-    secrets: new SecretsManagerStore({
-      client: clients.secrets,
-      prefix: env.SECRET_NAME_PREFIX,
-      kmsKeyId: env.SECRETS_KMS_KEY_ID,
-    }),
+    // With the re-publish hook: a restore's swap (and every later change of the connection
+    // details) publishes the secret groups that link the addon.
+    secrets: awsSecretGroupServices({
+      env,
+      client: documentClient,
+      addons: store,
+      logger,
+      secretsClient: clients.secrets,
+    }).secrets,
     engines,
     backups: {
       store,

@@ -15,12 +15,14 @@ import { dynamoDbIdempotency } from '#shared/api/idempotency.ts';
 import { TokenBucketLimiter } from '#shared/api/rate-limit.ts';
 import { offerOnTarget } from '#shared/catalog/engines.ts';
 import { EngineRegistry } from '#shared/engines/registry.ts';
+import { errorMessage } from '#shared/errors.ts';
 import type { EngineAdapters, SnapshotProvider } from '#shared/ports/engine-provider.ts';
 import type { WorkflowName, WorkflowStarter } from '#shared/ports/workflow-starter.ts';
 import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import { BackupExporter } from '#shared/providers/backup-export.ts';
 import { MultipartUploads } from '#shared/providers/import-multipart.ts';
 import { ImportUploads } from '#shared/providers/import-uploads.ts';
+import { FileGroupDocuments } from '#shared/providers/local/file-group-documents.ts';
 import { FileSecretStore } from '#shared/providers/local/file-secret-store.ts';
 import type { AddonStatus } from '#shared/schemas/addon.ts';
 import { AddonService } from '#shared/services/addon-service.ts';
@@ -30,6 +32,7 @@ import { ExportService } from '#shared/services/export-service.ts';
 import { ImportService } from '#shared/services/import-service.ts';
 import { PitrService } from '#shared/services/pitr-service.ts';
 import { ScheduleService } from '#shared/services/schedule-service.ts';
+import { secretGroupServices } from '#shared/services/secret-group-services.ts';
 import { AddonStore } from '#shared/store/addon-store.ts';
 import { BackupStore } from '#shared/store/backup-store.ts';
 import { ImportStore } from '#shared/store/import-store.ts';
@@ -117,7 +120,20 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
     });
     const store = new AddonStore({ client: documentClient, tableName: TABLE_NAME });
     const secretsDir = join(config.dataDir, 'secrets');
-    const secrets = new FileSecretStore(secretsDir);
+    // Every writer of connection details gets the store with the secret groups' re-publish hook.
+    const groupServices = secretGroupServices({
+      client: documentClient,
+      tableName: TABLE_NAME,
+      addons: store,
+      secrets: new FileSecretStore(secretsDir),
+      documents: new FileGroupDocuments(join(config.dataDir, 'secret-groups')),
+      onHookError: (error, ref) =>
+        logger.error('secret groups not re-published; the next tick will', {
+          ...ref,
+          error: errorMessage(error),
+        }),
+    });
+    const secrets = groupServices.secrets;
     // Before the supervisor, so it stops (aborting snapshot uploads) before S3 does.
     const s3 = await startS3(config.dataDir);
     cleanups.push(() => s3.stop());
@@ -261,6 +277,7 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
         windows: EngineRegistry.everyEngine<SnapshotProvider>('local snapshots', () => supervisor),
       },
       imports: { imports: importService, records: importStore, secrets },
+      secretGroups: groupServices.secretGroups,
     });
     // Point-in-time recovery: the supervisor's drivers read the window and restore (where `pitr` is on).
     const pitrService = new PitrService({
@@ -287,7 +304,14 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
       bucket: BACKUP_BUCKET,
     });
     scheduler.start(
-      { backups: backupService, schedules: scheduleService, reconciler, imports: importService, rotations },
+      {
+        backups: backupService,
+        schedules: scheduleService,
+        reconciler,
+        imports: importService,
+        rotations,
+        secretGroups: groupServices.publisher,
+      },
       await backupStore.listAllSchedules(),
     );
     cleanups.push(() => scheduler.stop());
@@ -302,7 +326,15 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
         idempotency: dynamoDbIdempotency({ client: dynamo.client, tableName: TABLE_NAME }),
         cursors,
       }),
-      credentials: createCredentialsHandler({ logger, store, secrets, rotation: rotations }),
+      credentials: createCredentialsHandler({
+        logger,
+        store,
+        secrets,
+        rotation: rotations,
+        groups: groupServices,
+        cursors,
+        idempotency: dynamoDbIdempotency({ client: dynamo.client, tableName: TABLE_NAME }),
+      }),
       operations: createOperationsHandler({ logger, store, cursors }),
       backups: createBackupsHandler({
         logger,

@@ -7,6 +7,7 @@ import type { ImportService } from '#shared/services/import-service.ts';
 import type { Reconciler, ReconcileSummary } from '#shared/services/reconciler.ts';
 import { type ScheduleService, timingOf } from '#shared/services/schedule-service.ts';
 import { nextRun } from '#shared/services/schedule-timing.ts';
+import type { SecretGroupPublisher } from '#shared/services/secret-group-publisher.ts';
 
 export interface LocalSchedulerProps {
   now: () => Date;
@@ -30,6 +31,7 @@ export class LocalScheduler implements ScheduleRunner {
   private schedules: ScheduleService | undefined;
   private reconciler: Reconciler | undefined;
   private rotations: Pick<CredentialRotationService, 'sweep'> | undefined;
+  private secretGroups: Pick<SecretGroupPublisher, 'sweep'> | undefined;
 
   constructor(private readonly props: LocalSchedulerProps) {}
 
@@ -53,6 +55,7 @@ export class LocalScheduler implements ScheduleRunner {
       reconciler?: Reconciler;
       imports?: Pick<ImportService, 'sweepExpired'>;
       rotations?: Pick<CredentialRotationService, 'sweep'>;
+      secretGroups?: Pick<SecretGroupPublisher, 'sweep'>;
     },
     existing: Schedule[],
   ): void {
@@ -61,6 +64,7 @@ export class LocalScheduler implements ScheduleRunner {
     this.schedules = services.schedules;
     this.reconciler = services.reconciler;
     this.rotations = services.rotations;
+    this.secretGroups = services.secretGroups;
     for (const schedule of existing) void this.upsert(schedule);
     this.timer = setInterval(() => {
       this.ticking ??= this.tick().finally(() => {
@@ -94,7 +98,22 @@ export class LocalScheduler implements ScheduleRunner {
     }
     await this.sweepImports();
     await this.sweepRotations();
+    await this.sweepSecretGroups();
     await this.reconcile();
+  }
+
+  /** Secret groups whose document is stale against their sources (a missed hook, a crash) are published. */
+  private async sweepSecretGroups(): Promise<void> {
+    try {
+      const swept = await this.secretGroups?.sweep();
+      if (swept?.published.length)
+        this.props.log('stale secret groups published again', { groups: swept.published });
+      if (swept?.deleted.length)
+        this.props.log('interrupted secret group deletes finished', { groups: swept.deleted });
+      for (const failure of swept?.failed ?? []) this.props.log('could not publish a secret group', failure);
+    } catch (error) {
+      this.props.log('secret group sweep failed', { error: errorMessage(error) });
+    }
   }
 
   /** Credential rotations past their deadline: the previous credentials are retired. */

@@ -6,6 +6,7 @@ import { metaRoutes } from './routes/meta.ts';
 import { operationsRoutes } from './routes/operations.ts';
 import { pitrRoutes } from './routes/pitr.ts';
 import { schedulesRoutes } from './routes/schedules.ts';
+import { secretGroupsRoutes } from './routes/secret-groups.ts';
 
 /**
  * The route table: the single source for routing (API Gateway and the local gateway), validation
@@ -21,6 +22,7 @@ export const routes = {
   ...schedulesRoutes,
   ...importsRoutes,
   ...operationsRoutes,
+  ...secretGroupsRoutes,
 } as const;
 
 export type Routes = typeof routes;

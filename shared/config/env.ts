@@ -41,6 +41,8 @@ export const CatalogFunctionEnvSchema = ApiEnvSchema;
 export const CredentialsFunctionEnvSchema = ApiEnvSchema.extend({
   ...TableEnvSchema.shape,
   ...SecretsEnvSchema.shape,
+  /** Secret groups and external services list with cursors. */
+  ...CursorEnvSchema.shape,
 });
 export const OperationsFunctionEnvSchema = ApiEnvSchema.extend({
   ...TableEnvSchema.shape,
@@ -184,6 +186,8 @@ export const ReconcileFunctionEnvSchema = CommonEnvSchema.extend({
   ...TableEnvSchema.shape,
   ...BackupBucketEnvSchema.shape,
   SECRET_NAME_PREFIX: z.string().min(1),
+  /** The key secret groups' documents are created with when the sweep publishes one first. */
+  SECRETS_KMS_KEY_ID: z.string().min(1).optional(),
   DEPLOYMENT_NAME: z.string().min(1),
   VPC_ID: z.string().min(1),
   SCHEDULE_GROUP_NAME: z.string().min(1),

@@ -84,7 +84,13 @@ export const FinalBackupTypeSchema = BackupTypeSchema.meta({
   description:
     'Take a backup of this type first (a dump is zstd-compressed); the addon is deleted only once it has completed. If it fails, the delete fails and the addon stays running.',
 });
-export const DeleteAddonQuerySchema = z.object({ finalBackup: FinalBackupTypeSchema.optional() });
+export const DeleteAddonQuerySchema = z.object({
+  finalBackup: FinalBackupTypeSchema.optional(),
+  unlinkGroups: z.enum(['true', 'false']).optional().meta({
+    description:
+      'An addon linked into secret groups is deleted only with `true`: its links are removed from every group first (and the groups re-published). Without it, such a delete answers 409 naming the groups',
+  }),
+});
 export type DeleteAddonQuery = z.infer<typeof DeleteAddonQuerySchema>;
 export const BackupWithOperationSchema = z
   .object({ backup: BackupSchema, operation: OperationSchema })

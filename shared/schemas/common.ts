@@ -36,6 +36,8 @@ export const RESOURCE_ID_PREFIXES = {
   operation: 'op',
   schedule: 'sch',
   import: 'imp',
+  secretGroup: 'sgr',
+  externalService: 'ext',
 } as const;
 export type ResourceKind = keyof typeof RESOURCE_ID_PREFIXES;
 const RESOURCE_ID_MAX = 80;
@@ -66,6 +68,8 @@ export const BackupIdSchema = resourceIdSchema('backup');
 export const OperationIdSchema = resourceIdSchema('operation');
 export const ScheduleIdSchema = resourceIdSchema('schedule');
 export const ImportIdSchema = resourceIdSchema('import');
+export const SecretGroupIdSchema = resourceIdSchema('secretGroup');
+export const ExternalServiceIdSchema = resourceIdSchema('externalService');
 
 /** The path of every route under a project: validated before anything reads the id. */
 export const ProjectPathSchema = z.object({ projectId: ProjectIdSchema });

@@ -23,6 +23,7 @@ import { newBackupRecord } from './backup-service.ts';
 import { databaseOf } from './credentials.ts';
 import { type ForkSourceDeps, resolveForkSource } from './fork-source.ts';
 import { DEFAULT_QUOTAS, type Quotas } from './quotas.ts';
+import type { SecretGroupService } from './secret-groups.ts';
 
 export interface AddonServiceDeps {
   store: AddonStore;
@@ -36,6 +37,8 @@ export interface AddonServiceDeps {
   forks?: Omit<ForkSourceDeps, 'store' | 'target'>;
   /** What a create with `source.import` creates its import with; without it, such creates are refused. */
   imports?: AddonImportDeps;
+  /** Refuses (or, when asked, unlinks) the delete of an addon linked into secret groups. */
+  secretGroups?: Pick<SecretGroupService, 'releaseSource'>;
 }
 
 type CreateResult = { addon: Addon; operation: Operation; import?: PreparedImport['created'] };
@@ -288,15 +291,24 @@ export class AddonService {
   /**
    * Delete an addon, optionally after a final backup: the delete workflow takes it first and
    * deletes only once it has completed (if it fails, the delete fails and the addon keeps
-   * running). Its schedules go with it; its backups stay for the grace period.
+   * running). Its schedules go with it; its backups stay for the grace period. An addon linked into
+   * secret groups is refused (409 naming them) unless `unlinkGroups=true`.
    */
   async delete(
     projectId: string,
     addonId: string,
-    options: { finalBackup?: BackupType } = {},
+    options: { finalBackup?: BackupType; unlinkGroups?: 'true' | 'false' } = {},
   ): Promise<{ addon: Addon; operation: Operation }> {
     const addon = await this.deps.store.getAddon(projectId, addonId);
     const final = options.finalBackup ? this.finalBackupOf(addon, options.finalBackup) : undefined;
+    // Before the lock: a refused delete changes nothing. An asked-for unlink is done even if the
+    // delete is then refused (another operation in flight): a retry finds nothing left to unlink.
+    await this.deps.secretGroups?.releaseSource(
+      projectId,
+      addonId,
+      options.unlinkGroups === 'true',
+      'unlinkGroups',
+    );
     const operation: Operation = {
       ...newOperation('delete', projectId, addonId),
       backupId: final?.backup.id ?? null,

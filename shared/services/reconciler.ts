@@ -49,6 +49,8 @@ export interface ReconcileSummary {
     kept: Array<{ kind: LeftoverKind; id: string; why: string }>;
     failed: Array<{ kind: LeftoverKind; id: string; reason: string }>;
   };
+  /** The secret groups' sweep, where the reconciler runs it (AWS; locally the scheduler's tick does). */
+  secretGroups?: { published: string[]; deleted: string[]; failed: Array<{ id: string; reason: string }> };
   /** Whole steps that failed (a source that could not be listed); the rest still ran. */
   errors: Array<{ step: string; reason: string }>;
 }

@@ -11,6 +11,8 @@ import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
  * | operation     | PROJECT#{p}      | OPERATION#{id}       | ADDON#{addonId} / OP#{id}  | ACTIVE / {id}     |
  * | idempotency   | IDEMPOTENCY      | {key hash}           |                            |                   |
  * | quota counter | PROJECT#{p}      | QUOTA#{name}         |                            |                   |
+ * | secret group  | PROJECT#{p}      | SECRETGROUP#{id}     |                            |                   |
+ * | external svc  | PROJECT#{p}      | EXTSERVICE#{id}      |                            |                   |
  */
 export const tableDefinition = (tableName: string): CreateTableCommandInput => ({
   TableName: tableName,
@@ -52,6 +54,14 @@ export const keys = {
   addonName: (projectId: string, name: string) => ({ pk: `PROJECT#${projectId}`, sk: `ADDONNAME#${name}` }),
   /** `addons`, or `schedules#{addonId}`: see quota-counters.ts. */
   quota: (projectId: string, name: string) => ({ pk: `PROJECT#${projectId}`, sk: `QUOTA#${name}` }),
+  secretGroup: (projectId: string, groupId: string) => ({
+    pk: `PROJECT#${projectId}`,
+    sk: `SECRETGROUP#${groupId}`,
+  }),
+  externalService: (projectId: string, externalServiceId: string) => ({
+    pk: `PROJECT#${projectId}`,
+    sk: `EXTSERVICE#${externalServiceId}`,
+  }),
   operation: (projectId: string, operationId: string) => ({
     pk: `PROJECT#${projectId}`,
     sk: `OPERATION#${operationId}`,

@@ -70,6 +70,11 @@ import {
   exerciseLiveImport,
   installLiveImportSecretFakes,
 } from './support/live-import-calls.ts';
+import {
+  exerciseSecretGroups,
+  SECRET_GROUP_STATUSES,
+  seedSecretGroupsForSweep,
+} from './support/secret-group-calls.ts';
 import { type SynthesizedStack, synthesizeAddons } from './support/stack.ts';
 
 /**
@@ -157,6 +162,9 @@ beforeAll(async () => {
   });
   secretsManager.on(GetSecretValueCommand).callsFake((input) => {
     current.push({ service: 'secretsmanager', command: 'GetSecretValue', input });
+    // A secret group's document is alias -> value.
+    if (String(input.SecretId).includes('/sgr-'))
+      return { SecretString: JSON.stringify({ NODE_ENV: 'production' }) };
     return {
       SecretString: JSON.stringify({
         engine: 'postgresql',
@@ -492,15 +500,22 @@ const exerciseBackups = async (addonId: string, createOperationId: string) => {
   current = calls.sweep;
   sweepResult = await sweep({}, context());
 
+  await seedSecretGroupsForSweep(testDocumentClient, testTableName, PROJECT, addonId);
   const restarted = await exerciseReconciler(addonId);
   await finish(addonId, restarted);
+  await exerciseSecretGroups(
+    (fn, label, route, options) => call(fn, label, routes[route], options),
+    PROJECT,
+    addonId,
+  );
   // What outlives an addon: the project's backups, and a delete after a final dump.
   await call('backups', 'listProjectBackups', routes.listProjectBackups, {
     pathParameters: { projectId: PROJECT },
   });
   await call('addons', 'deleteWithFinalBackup', routes.deleteAddon, {
     pathParameters: path,
-    query: { finalBackup: 'dump' },
+    // The sweep's seeded group links it: the delete unlinks it (secret-group-calls.ts).
+    query: { finalBackup: 'dump', unlinkGroups: 'true' },
   });
 };
 
@@ -698,6 +713,7 @@ describe('the API functions, as deployed', () => {
       deleteWithFinalBackup: 202,
       createFromLiveTaken: 409,
       createFromUpload: 202,
+      ...SECRET_GROUP_STATUSES,
     });
     expect(runResult).toEqual({ outcome: 'started', backupId: expect.any(String) });
     expect(sweepResult).toEqual({ deleted: 3, failed: [] });
@@ -708,6 +724,7 @@ describe('the API functions, as deployed', () => {
       },
       leftovers: { failed: [] },
       errors: [],
+      secretGroups: { published: [expect.any(String)], deleted: [expect.any(String)], failed: [] },
     });
     expect((reconcileResult as { leftovers: { removed: unknown[] } }).leftovers.removed).toHaveLength(12);
   });

@@ -49,6 +49,7 @@ import type { AddonEngine } from './engines/addon-engine.ts';
 import { grantLiveImportSecrets } from './live-imports.ts';
 import { ProjectFunction } from './project-function.ts';
 import type { Schedules } from './schedules.ts';
+import { grantSecretGroupSecrets } from './secret-groups.ts';
 import type { Workflows } from './workflows.ts';
 
 export interface ApiProps {
@@ -235,11 +236,12 @@ export class Api extends Construct {
     const credentials = new ProjectFunction(this, 'CredentialsFunction', {
       ...common,
       entry: 'functions/api/credentials.ts',
-      description: 'Connection details of an addon',
+      description: 'Connection details of an addon, secret groups and external services',
       envSchema: CredentialsFunctionEnvSchema,
       environment: {
         ...environment,
         TABLE_NAME: data.table.tableName,
+        ...cursorEnvironment,
         SECRET_NAME_PREFIX: data.secretNamePrefix,
         SECRETS_KMS_KEY_ID: data.key.keyArn,
       },
@@ -280,12 +282,17 @@ export class Api extends Construct {
     this.functions = { meta, catalog, addons, credentials, operations, backups: backupsFunction };
 
     // Each function may send exactly what its code sends (infra tests record and compare).
-    for (const fn of [addons, operations, backupsFunction]) this.grantCursorKey(fn, data);
+    for (const fn of [addons, credentials, operations, backupsFunction]) this.grantCursorKey(fn, data);
     data.grantStore(addons, ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem']);
     workflows.stateMachine('provision-addon').grantStartExecution(addons);
     workflows.stateMachine('delete-addon').grantStartExecution(addons);
-    data.grantStore(credentials, ['GetItem']);
+    // Secret groups and external services (records, idempotency), their secrets, and the sources they read.
+    data.grantStore(credentials, ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem']);
     data.grantConnectionDetails(credentials, 'read');
+    grantSecretGroupSecrets(data, credentials, 'manage');
+    // Deleting an addon with `unlinkGroups=true` publishes its groups without it.
+    data.grantConnectionDetails(addons, 'read');
+    grantSecretGroupSecrets(data, addons, 'publish');
     data.grantStore(operations, ['GetItem', 'Query']);
     data.grantStore(backupsFunction, ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem']);
     for (const workflow of ['backup-addon', 'restore-addon', 'export-backup'] as const) {

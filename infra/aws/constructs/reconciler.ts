@@ -14,6 +14,7 @@ import { ADDON_RESOURCE_PREFIX, type RdsAddons } from './engines/rds-engine.ts';
 import type { Network } from './network.ts';
 import { ProjectFunction } from './project-function.ts';
 import type { Schedules } from './schedules.ts';
+import { grantSecretGroupSecrets } from './secret-groups.ts';
 import type { Workflows } from './workflows.ts';
 
 /**
@@ -63,6 +64,7 @@ export class Reconciler extends Construct {
         TABLE_NAME: data.table.tableName,
         BACKUP_BUCKET: backups.bucket.bucketName,
         SECRET_NAME_PREFIX: data.secretNamePrefix,
+        SECRETS_KMS_KEY_ID: data.key.keyArn,
         DEPLOYMENT_NAME: props.deploymentName,
         VPC_ID: network.vpc.vpcId,
         SCHEDULE_GROUP_NAME: schedules.groupName,
@@ -109,7 +111,11 @@ export class Reconciler extends Construct {
       );
     const ours = { StringEquals: { [`aws:ResourceTag/${TAG_KEYS.deployment}`]: props.deploymentName } };
 
-    data.grantStore(grantee, ['GetItem', 'Query', 'Scan', 'UpdateItem']);
+    data.grantStore(grantee, ['GetItem', 'Query', 'Scan', 'UpdateItem', 'DeleteItem']);
+    // The secret groups' sweep: stale documents published again from their sources' details, and
+    // interrupted group deletes finished (DeleteSecret on the prefix is granted below for leftovers).
+    data.grantConnectionDetails(grantee, 'read');
+    grantSecretGroupSecrets(data, grantee, 'publish');
     for (const workflow of WORKFLOWS) {
       const machine = workflows.stateMachine(workflow);
       machine.grantStartExecution(grantee);

@@ -70,7 +70,7 @@ export const addonsRoutes = {
       202: { description: 'Accepted: poll the operation', schema: AddonWithOperationSchema },
       ...errors,
       409: problem(
-        'Another operation is in flight on this addon, or a final backup was asked of an addon that is not running',
+        'Another operation is in flight on this addon, a final backup was asked of an addon that is not running, or the addon is linked into secret groups (named in the detail) and `unlinkGroups=true` was not asked',
       ),
       422: problem('This engine cannot take this kind of final backup here'),
     },
