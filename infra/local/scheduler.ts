@@ -7,6 +7,7 @@ import type { ImportService } from '#shared/services/import-service.ts';
 import type { Reconciler, ReconcileSummary } from '#shared/services/reconciler.ts';
 import { type ScheduleService, timingOf } from '#shared/services/schedule-service.ts';
 import { nextRun } from '#shared/services/schedule-timing.ts';
+import type { EventStore } from '#shared/store/event-store.ts';
 
 export interface LocalSchedulerProps {
   now: () => Date;
@@ -30,6 +31,8 @@ export class LocalScheduler implements ScheduleRunner {
   private schedules: ScheduleService | undefined;
   private reconciler: Reconciler | undefined;
   private rotations: Pick<CredentialRotationService, 'sweep'> | undefined;
+  private events: Pick<EventStore, 'sweepExpired'> | undefined;
+  private nextEventSweep = 0;
 
   constructor(private readonly props: LocalSchedulerProps) {}
 
@@ -53,9 +56,11 @@ export class LocalScheduler implements ScheduleRunner {
       reconciler?: Reconciler;
       imports?: Pick<ImportService, 'sweepExpired'>;
       rotations?: Pick<CredentialRotationService, 'sweep'>;
+      events?: Pick<EventStore, 'sweepExpired'>;
     },
     existing: Schedule[],
   ): void {
+    this.events = services.events;
     this.backups = services.backups;
     this.imports = services.imports;
     this.schedules = services.schedules;
@@ -95,6 +100,23 @@ export class LocalScheduler implements ScheduleRunner {
     await this.sweepImports();
     await this.sweepRotations();
     await this.reconcile();
+    await this.sweepEvents();
+  }
+
+  /**
+   * dynalite has no TTL: expired events are deleted here, at most every ten minutes (a table
+   * scan). Event times are wall-clock times, so this runs on the wall clock, not the schedule's.
+   */
+  private async sweepEvents(): Promise<void> {
+    const now = new Date();
+    if (!this.events || now.getTime() < this.nextEventSweep) return;
+    this.nextEventSweep = now.getTime() + EVENT_SWEEP_EVERY_MS;
+    try {
+      const deleted = await this.events.sweepExpired(now);
+      if (deleted > 0) this.props.log('expired events deleted', { events: deleted });
+    } catch (error) {
+      this.props.log('event expiry sweep failed', { error: errorMessage(error) });
+    }
   }
 
   /** Credential rotations past their deadline: the previous credentials are retired. */
@@ -155,8 +177,12 @@ export class LocalScheduler implements ScheduleRunner {
   }
 }
 
+const EVENT_SWEEP_EVERY_MS = 10 * 60_000;
+
 const didSomething = (summary: ReconcileSummary): boolean =>
   summary.operations.failed.length +
+    summary.events.republished.length +
+    summary.events.backupHealth.length +
     summary.operations.restarted.length +
     summary.locks.released.length +
     summary.leftovers.removed.length +

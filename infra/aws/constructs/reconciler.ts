@@ -109,7 +109,8 @@ export class Reconciler extends Construct {
       );
     const ours = { StringEquals: { [`aws:ResourceTag/${TAG_KEYS.deployment}`]: props.deploymentName } };
 
-    data.grantStore(grantee, ['GetItem', 'Query', 'Scan', 'UpdateItem']);
+    // PutItem: the events a crash kept out of the feed, and backup-health states and events.
+    data.grantStore(grantee, ['GetItem', 'Query', 'Scan', 'PutItem', 'UpdateItem']);
     for (const workflow of WORKFLOWS) {
       const machine = workflows.stateMachine(workflow);
       machine.grantStartExecution(grantee);
