@@ -71,7 +71,8 @@ export const createReconcileHandler = (deps: {
     for (const released of summary.locks.released) deps.logger.warn('orphaned addon lock released', released);
     for (const operationId of summary.events.republished)
       deps.logger.warn('events of an ended operation written by the reconciler', { operationId });
-    for (const change of summary.events.backupHealth) deps.logger.info('backup health changed', { ...change });
+    for (const change of summary.events.backupHealth)
+      deps.logger.info('backup health changed', { ...change });
     for (const removed of summary.leftovers.removed) deps.logger.info('leftover removed', removed);
     for (const kept of summary.leftovers.kept) deps.logger.error('leftover kept for an operator', kept);
     for (const failed of summary.leftovers.failed) deps.logger.warn('leftover not removed yet', failed);
