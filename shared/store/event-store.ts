@@ -34,6 +34,12 @@ const eventKey = (event: Pick<PlatformEvent, 'projectId' | 'occurredAt' | 'id'>)
   sk: `${event.occurredAt}#${event.id}`,
 });
 
+/** An event as the table holds it: its key, the event, and when TTL may delete it (epoch seconds). */
+export const eventItem = (event: PlatformEvent) => {
+  const expiresMs = Date.parse(event.occurredAt) + EVENT_RETENTION_DAYS * DAY_MS;
+  return { ...eventKey(event), ...event, [EXPIRY_ATTRIBUTE]: Math.floor(expiresMs / 1000) };
+};
+
 const toEvent = (item: Record<string, unknown>): PlatformEvent => EventSchema.parse(item);
 
 const TERMINAL_EVENT: Record<string, EventType | undefined> = {
@@ -96,12 +102,11 @@ export class EventStore {
 
   /** Write the event unless it is already there; true when this call wrote it. */
   async append(event: PlatformEvent): Promise<boolean> {
-    const expiresMs = Date.parse(event.occurredAt) + EVENT_RETENTION_DAYS * DAY_MS;
     try {
       await this.send(
         new PutCommand({
           TableName: this.props.tableName,
-          Item: { ...eventKey(event), ...event, [EXPIRY_ATTRIBUTE]: Math.floor(expiresMs / 1000) },
+          Item: eventItem(event),
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );
