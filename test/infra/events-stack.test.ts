@@ -114,7 +114,7 @@ describe('the events relay in the AWS stack', () => {
           Statement: Array<{ Action: string | string[]; Resource: string | string[] }>;
         };
         return document.Statement.filter((statement) =>
-          [statement.Action].flat().some((action) => action.startsWith('events:Put')),
+          [statement.Action].flat().some((action) => ['events:PutEvents', 'events:*', '*'].includes(action)),
         ).map((statement) => ({ id, resources: [statement.Resource].flat() }));
       });
     expect(putters).toHaveLength(1);
