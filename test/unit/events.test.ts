@@ -1,9 +1,14 @@
+import { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createOperationsHandler } from '#functions/api/operations.ts';
+import { routes } from '#shared/api/routes.ts';
 import { Reconciler } from '#shared/services/reconciler.ts';
 import { deadlinesFrom } from '#shared/services/reconciler-policy.ts';
 import { operationEvents } from '#shared/store/event-store.ts';
 import { newId } from '#shared/util/ids.ts';
+import { testCursors } from '../support/cursors.ts';
 import { startTestStore } from '../support/dynamo.ts';
+import { apiEvent, context, json } from '../support/events.ts';
 import { operation } from '../support/fixtures.ts';
 
 let env: Awaited<ReturnType<typeof startTestStore>>;
@@ -154,5 +159,31 @@ describe('the events feed', () => {
     await expect(
       env.store.updateOperation(project, op.id, { progress: { step: 'late', percent: 50 } }),
     ).rejects.toThrow(/already aborted/);
+  });
+
+  it('serves the feed over the API, and answers bad filters with a 400 naming the field', async () => {
+    const handler = createOperationsHandler({
+      logger: new Logger({ logLevel: 'SILENT' }),
+      store: env.store,
+      cursors: testCursors(),
+    });
+    const op = operation({ projectId: 'ev-api', addonId: newId('adn') });
+    await env.store.putOperation(op);
+    const get = (query: Record<string, string>) =>
+      handler(apiEvent(routes.listEvents, { pathParameters: { projectId: 'ev-api' }, query }), context());
+
+    const ok = await get({ addonId: op.addonId });
+    expect(ok.statusCode).toBe(200);
+    expect(json(ok).items.map((event: { id: string }) => event.id)).toEqual([`${op.id}.created`]);
+    for (const [field, value] of [
+      ['type', 'operation.exploded'],
+      ['since', 'yesterday'],
+      ['addonId', '../x'],
+      ['limit', '1000'],
+    ]) {
+      const bad = await get({ [field as string]: value as string });
+      expect(bad.statusCode).toBe(400);
+      expect(json(bad).errors.map((issue: { path: string }) => issue.path)).toContain(field);
+    }
   });
 });
