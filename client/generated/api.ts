@@ -556,6 +556,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/projects/{projectId}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The project's events feed (operations created and ended, backup health changes), oldest first: append-only, kept 30 days
+         * @description The project's events feed (operations created and ended, backup health changes), oldest first: append-only, kept 30 days. Requires a bearer token. Rate limited per caller.
+         */
+        get: operations["listEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/projects/{projectId}/secret-groups": {
         parameters: {
             query?: never;
@@ -863,6 +883,55 @@ export interface components {
                  */
                 latestRestorableTime: string;
             } | null;
+            /** @description The backups at a glance, for an addon with an enabled backup schedule (null without one). Only in the response of getting one addon */
+            backupHealth?: {
+                /**
+                 * @description `degraded` while a built-in rule fires: the latest scheduled backup failed, or no backup succeeded within 1.5 times the shortest schedule interval
+                 * @enum {string}
+                 */
+                state: "healthy" | "degraded";
+                problems: components["schemas"]["BackupHealthProblem"][];
+                /** @description The newest completed backup (any source) among the newest 50 backups */
+                lastSuccessfulBackup: {
+                    id: string;
+                    /**
+                     * Format: date-time
+                     * @description RFC 3339 timestamp, UTC
+                     */
+                    completedAt: string;
+                } | null;
+                lastFailedScheduledBackup: {
+                    /** @description Null when the firing failed before a backup existed */
+                    id: string | null;
+                    /**
+                     * Format: date-time
+                     * @description RFC 3339 timestamp, UTC
+                     */
+                    at: string;
+                    error: {
+                        code: string;
+                        message: string;
+                    } | null;
+                } | null;
+                /**
+                 * Format: date-time
+                 * @description When the next enabled schedule fires
+                 */
+                nextScheduledRun: string | null;
+                /** @description Where point-in-time recovery exists: the same as the addon's `restorableWindow` */
+                pointInTimeWindow: {
+                    /**
+                     * Format: date-time
+                     * @description The earliest second the addon can be restored to (RFC 3339, UTC)
+                     */
+                    earliestRestorableTime: string;
+                    /**
+                     * Format: date-time
+                     * @description The latest second the addon can be restored to right now (RFC 3339, UTC); it follows the present by a few minutes
+                     */
+                    latestRestorableTime: string;
+                } | null;
+            } | null;
             /**
              * @description Set on a fork (the addon, backup or point in time its data came from) and on an addon created from an import (the import)
              * @default null
@@ -899,6 +968,11 @@ export interface components {
             /** Format: int32 */
             port: number;
         } | null;
+        BackupHealthProblem: {
+            /** @enum {string} */
+            code: "ScheduledBackupFailed" | "BackupOverdue";
+            message: string;
+        };
         AddonSource: {
             addonId: string;
             addonName: string;
@@ -1499,6 +1573,53 @@ export interface components {
             items: components["schemas"]["Operation"][];
             /** @description Pass as `cursor` to get the next page; null on the last */
             nextCursor: string | null;
+        };
+        EventPage: {
+            items: components["schemas"]["Event"][];
+            /** @description Pass as `cursor` to get the next page; null on the last */
+            nextCursor: string | null;
+        };
+        Event: {
+            /** @description Stable: the same happening always has the same id (`{operationId}.{status}` for operations), so a consumer can drop duplicates */
+            id: string;
+            /** @enum {string} */
+            type: "operation.created" | "operation.completed" | "operation.failed" | "operation.aborted" | "backup-health.degraded" | "backup-health.recovered";
+            projectId: string;
+            addonId: string;
+            /**
+             * Format: date-time
+             * @description RFC 3339 timestamp, UTC
+             */
+            occurredAt: string;
+            /** @description Set on `operation.*` events */
+            operation: {
+                id: string;
+                /** @enum {string} */
+                type: "create" | "update" | "delete" | "backup" | "restore" | "export" | "rotate-credentials";
+                /** @enum {string} */
+                status: "pending" | "in-progress" | "completed" | "failed" | "aborted";
+                backupId: string | null;
+                error: {
+                    code: string;
+                    message: string;
+                } | null;
+                /**
+                 * Format: date-time
+                 * @description RFC 3339 timestamp, UTC
+                 */
+                createdAt: string;
+                /**
+                 * Format: date-time
+                 * @description RFC 3339 timestamp, UTC
+                 */
+                completedAt: string | null;
+            } | null;
+            /** @description Set on `backup-health.*` events */
+            backupHealth: {
+                /** @enum {string} */
+                state: "healthy" | "degraded";
+                problems: components["schemas"]["BackupHealthProblem"][];
+            } | null;
         };
         SecretGroup: {
             /** @description SecretGroup id (sgr-...) */
@@ -5952,6 +6073,135 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Operation"];
+                };
+            };
+            /** @description The request is malformed; `errors` names each offending field */
+            400: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource in this project */
+            404: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this caller: wait `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected error; it has been logged and the detail says nothing more */
+            500: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listEvents: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1 to 100 */
+                limit?: number;
+                /** @description Opaque cursor: a previous page's `nextCursor`, valid only for the same listing and project */
+                cursor?: string;
+                /** @description Only this addon's events */
+                addonId?: string;
+                /** @description Only events of this type */
+                type?: "operation.created" | "operation.completed" | "operation.failed" | "operation.aborted" | "backup-health.degraded" | "backup-health.recovered";
+                /** @description Only events that occurred at or after this time (RFC 3339); start a feed here */
+                since?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Project identifier (DNS label: a-z, 0-9 and hyphens, at most 63 characters) */
+                projectId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of events */
+            200: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventPage"];
                 };
             };
             /** @description The request is malformed; `errors` names each offending field */

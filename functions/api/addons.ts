@@ -15,6 +15,7 @@ import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import { MultipartUploads } from '#shared/providers/import-multipart.ts';
 import { ImportUploads } from '#shared/providers/import-uploads.ts';
 import { AddonService } from '#shared/services/addon-service.ts';
+import { BackupHealthReader } from '#shared/services/backup-health.ts';
 import { ImportService } from '#shared/services/import-service.ts';
 import { PitrService } from '#shared/services/pitr-service.ts';
 import { AddonStore } from '#shared/store/addon-store.ts';
@@ -28,6 +29,8 @@ export interface AddonsDeps {
   service: AddonService;
   /** Shows one addon's restorable window on GET; without it GET leaves `restorableWindow` out. */
   pitr?: Pick<PitrService, 'getAddon'>;
+  /** Shows one addon's backup health on GET; without it GET leaves `backupHealth` out. */
+  health?: Pick<BackupHealthReader, 'of'>;
   idempotency?: IdempotencyOptions;
   cursors: CursorSigner;
 }
@@ -53,12 +56,14 @@ export const createAddonsHandler = (deps: AddonsDeps) =>
         status: 200,
         body: await deps.service.list(params.projectId, query),
       }),
-      getAddon: async ({ params }) => ({
-        status: 200,
-        body: deps.pitr
+      getAddon: async ({ params }) => {
+        const addon = deps.pitr
           ? await deps.pitr.getAddon(params.projectId, params.addonId)
-          : await deps.service.get(params.projectId, params.addonId),
-      }),
+          : await deps.service.get(params.projectId, params.addonId);
+        if (!deps.health) return { status: 200, body: addon };
+        const backupHealth = await deps.health.of(addon, addon.restorableWindow ?? null);
+        return { status: 200, body: { ...addon, backupHealth } };
+      },
       deleteAddon: async ({ params, query }) => {
         const result = await deps.service.delete(params.projectId, params.addonId, query);
         return {
@@ -141,6 +146,8 @@ export const handler = lazyHandler(() => {
       windows: awsRestorableWindows(() => new RDSClient({})),
       target: env.ADDONS_TARGET,
     }),
+    // Two reads (schedules, a page of backups), on GET of one addon only.
+    health: new BackupHealthReader({ backups }),
     idempotency: dynamoDbIdempotency({ client: dynamoClient(), tableName: env.TABLE_NAME }),
     cursors: cursorSigner(env.CURSOR_SECRET_ARN),
   });

@@ -25,6 +25,10 @@ export const createOperationsHandler = (deps: OperationsDeps) =>
         status: 200,
         body: await listOperations(deps.store, params.projectId, params.addonId, query),
       }),
+      listEvents: async ({ params, query }) => ({
+        status: 200,
+        body: await deps.store.events.list(params.projectId, query),
+      }),
     },
     { logger: deps.logger, rateLimiter: deps.rateLimiter, cursors: deps.cursors },
   );

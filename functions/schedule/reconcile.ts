@@ -34,6 +34,7 @@ import {
 import { awsSecretGroupServices } from '#shared/providers/aws/secret-groups.ts';
 import { SfnExecutions } from '#shared/providers/aws/sfn-executions.ts';
 import { DumpObjectLeftovers } from '#shared/providers/dump-leftovers.ts';
+import { BackupHealthMonitor } from '#shared/services/backup-health-monitor.ts';
 import { Reconciler, type ReconcileSummary } from '#shared/services/reconciler.ts';
 import { deadlinesFrom } from '#shared/services/reconciler-policy.ts';
 import type { SecretGroupPublisher } from '#shared/services/secret-group-publisher.ts';
@@ -73,6 +74,8 @@ export const createReconcileHandler = (deps: {
     count('OperationsFailed', summary.operations.failed.length);
     count('OperationsRestarted', summary.operations.restarted.length);
     count('LocksReleased', summary.locks.released.length);
+    count('EventsRepublished', summary.events.republished.length);
+    count('BackupHealthChanges', summary.events.backupHealth.length);
     count('LeftoversRemoved', summary.leftovers.removed.length);
     count('LeftoversKept', summary.leftovers.kept.length);
     count('LeftoverRemovalsFailed', summary.leftovers.failed.length);
@@ -82,6 +85,10 @@ export const createReconcileHandler = (deps: {
     for (const operationId of summary.operations.restarted)
       deps.logger.warn('operation started again: its workflow never started', { operationId });
     for (const released of summary.locks.released) deps.logger.warn('orphaned addon lock released', released);
+    for (const operationId of summary.events.republished)
+      deps.logger.warn('events of an ended operation written by the reconciler', { operationId });
+    for (const change of summary.events.backupHealth)
+      deps.logger.info('backup health changed', { ...change });
     for (const removed of summary.leftovers.removed) deps.logger.info('leftover removed', removed);
     for (const kept of summary.leftovers.kept) deps.logger.error('leftover kept for an operator', kept);
     for (const failed of summary.leftovers.failed) deps.logger.warn('leftover not removed yet', failed);
@@ -99,14 +106,24 @@ export const handler: (event: unknown, context: Context) => Promise<ReconcileSum
   const rds = new RDSClient({});
   const docdb = new DocDBClient({});
   const elasticache = new ElastiCacheClient({});
-  const addons = new AddonStore({ client, tableName: env.TABLE_NAME });
+  const store = new AddonStore({ client, tableName: env.TABLE_NAME });
+  const addons = store;
+  const backups = new BackupStore({ client, tableName: env.TABLE_NAME });
   return createReconcileHandler({
     secretGroups: awsSecretGroupServices({ env, client, addons, logger: defaultLogger }).publisher,
     logger: defaultLogger,
     metrics: new Metrics({ namespace: 'Addons', serviceName: env.POWERTOOLS_SERVICE_NAME }),
     reconciler: new Reconciler({
-      store: new AddonStore({ client, tableName: env.TABLE_NAME }),
-      backups: new BackupStore({ client, tableName: env.TABLE_NAME }),
+      store,
+      backups,
+      // The frequent rule evaluates the built-in backup-health rules: a few reads per scheduled addon.
+      backupHealth: new BackupHealthMonitor({
+        client,
+        tableName: env.TABLE_NAME,
+        store,
+        backups,
+        events: store.events,
+      }),
       executions: new SfnExecutions({
         client: new SFNClient({}),
         stateMachineArns: {

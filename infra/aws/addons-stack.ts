@@ -12,6 +12,7 @@ import { MysqlAddons } from './constructs/engines/mysql.ts';
 import { PostgresqlAddons } from './constructs/engines/postgresql.ts';
 import { RdsAddons } from './constructs/engines/rds-engine.ts';
 import { RedisAddons } from './constructs/engines/redis.ts';
+import { Events } from './constructs/events.ts';
 import { LogEncryption } from './constructs/log-encryption.ts';
 import { Network } from './constructs/network.ts';
 import { Reconciler } from './constructs/reconciler.ts';
@@ -72,6 +73,7 @@ export class AddonsStack extends Stack {
   readonly api: Api;
   readonly console: ConsoleHosting;
   readonly reconciler: Reconciler;
+  readonly events: Events;
 
   /**
    * The value of the `addons:deployment` tag on everything the workflows create: the IAM
@@ -144,6 +146,12 @@ export class AddonsStack extends Stack {
       logRetention,
     });
 
+    this.events = new Events(this, 'Events', { data: this.data, logRetention });
+
+    new CfnOutput(this, 'EventBusName', {
+      value: this.events.bus.eventBusName,
+      description: 'Operation and backup-health events (docs/events.md): rules on this bus route them',
+    });
     new CfnOutput(this, 'ConsoleUrl', {
       value: this.console.url,
       description: 'The web console (sign in with a Cognito user of the pool below)',

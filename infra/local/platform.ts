@@ -26,6 +26,8 @@ import { FileGroupDocuments } from '#shared/providers/local/file-group-documents
 import { FileSecretStore } from '#shared/providers/local/file-secret-store.ts';
 import type { AddonStatus } from '#shared/schemas/addon.ts';
 import { AddonService } from '#shared/services/addon-service.ts';
+import { BackupHealthReader } from '#shared/services/backup-health.ts';
+import { BackupHealthMonitor } from '#shared/services/backup-health-monitor.ts';
 import { BackupService } from '#shared/services/backup-service.ts';
 import { CredentialRotationService } from '#shared/services/credential-rotation.ts';
 import { ExportService } from '#shared/services/export-service.ts';
@@ -298,6 +300,15 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
       config,
       store,
       backups: backupStore,
+      // The schedule clock: at a faster clock speed, backups fall overdue as fast as schedules fire.
+      backupHealth: new BackupHealthMonitor({
+        client: documentClient,
+        tableName: TABLE_NAME,
+        store,
+        backups: backupStore,
+        events: store.events,
+        now,
+      }),
       executions: { describe: runner.describe.bind(runner), ...stoppable },
       supervisor,
       s3: s3.client,
@@ -311,6 +322,7 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
         imports: importService,
         rotations,
         secretGroups: groupServices.publisher,
+        events: store.events,
       },
       await backupStore.listAllSchedules(),
     );
@@ -323,6 +335,7 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
         logger,
         service,
         pitr: pitrService,
+        health: new BackupHealthReader({ backups: backupStore, now }),
         idempotency: dynamoDbIdempotency({ client: dynamo.client, tableName: TABLE_NAME }),
         cursors,
       }),

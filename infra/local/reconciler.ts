@@ -7,6 +7,7 @@ import {
   Reconciler,
   type ReconcilerAddonStore,
   type ReconcilerBackupStore,
+  type ReconcilerDeps,
 } from '#shared/services/reconciler.ts';
 import { deadlinesFrom } from '#shared/services/reconciler-policy.ts';
 import type { LocalConfig } from './config.ts';
@@ -21,12 +22,14 @@ export const createLocalReconciler = (props: {
   supervisor: Pick<EngineProvider, 'deleteInstance'> & Pick<SnapshotProvider, 'deleteSnapshot'>;
   s3: S3Client;
   bucket: string;
+  backupHealth?: ReconcilerDeps['backupHealth'];
 }): Reconciler => {
   const { config } = props;
   return new Reconciler({
     store: props.store,
     backups: props.backups,
     executions: props.executions,
+    backupHealth: props.backupHealth,
     sources: [
       new EngineDirLeftovers({ dataDir: config.dataDir, engines: props.supervisor }),
       new SnapshotDirLeftovers({ dataDir: config.dataDir, snapshots: props.supervisor }),

@@ -8,6 +8,7 @@ import type { Reconciler, ReconcileSummary } from '#shared/services/reconciler.t
 import { type ScheduleService, timingOf } from '#shared/services/schedule-service.ts';
 import { nextRun } from '#shared/services/schedule-timing.ts';
 import type { SecretGroupPublisher } from '#shared/services/secret-group-publisher.ts';
+import type { EventStore } from '#shared/store/event-store.ts';
 
 export interface LocalSchedulerProps {
   now: () => Date;
@@ -32,6 +33,8 @@ export class LocalScheduler implements ScheduleRunner {
   private reconciler: Reconciler | undefined;
   private rotations: Pick<CredentialRotationService, 'sweep'> | undefined;
   private secretGroups: Pick<SecretGroupPublisher, 'sweep'> | undefined;
+  private events: Pick<EventStore, 'sweepExpired'> | undefined;
+  private nextEventSweep = 0;
 
   constructor(private readonly props: LocalSchedulerProps) {}
 
@@ -56,9 +59,11 @@ export class LocalScheduler implements ScheduleRunner {
       imports?: Pick<ImportService, 'sweepExpired'>;
       rotations?: Pick<CredentialRotationService, 'sweep'>;
       secretGroups?: Pick<SecretGroupPublisher, 'sweep'>;
+      events?: Pick<EventStore, 'sweepExpired'>;
     },
     existing: Schedule[],
   ): void {
+    this.events = services.events;
     this.backups = services.backups;
     this.imports = services.imports;
     this.schedules = services.schedules;
@@ -100,6 +105,23 @@ export class LocalScheduler implements ScheduleRunner {
     await this.sweepRotations();
     await this.sweepSecretGroups();
     await this.reconcile();
+    await this.sweepEvents();
+  }
+
+  /**
+   * dynalite has no TTL: expired events are deleted here, at most every ten minutes (a table
+   * scan). Event times are wall-clock times, so this runs on the wall clock, not the schedule's.
+   */
+  private async sweepEvents(): Promise<void> {
+    const now = new Date();
+    if (!this.events || now.getTime() < this.nextEventSweep) return;
+    this.nextEventSweep = now.getTime() + EVENT_SWEEP_EVERY_MS;
+    try {
+      const deleted = await this.events.sweepExpired(now);
+      if (deleted > 0) this.props.log('expired events deleted', { events: deleted });
+    } catch (error) {
+      this.props.log('event expiry sweep failed', { error: errorMessage(error) });
+    }
   }
 
   /** Secret groups whose document is stale against their sources (a missed hook, a crash) are published. */
@@ -174,8 +196,12 @@ export class LocalScheduler implements ScheduleRunner {
   }
 }
 
+const EVENT_SWEEP_EVERY_MS = 10 * 60_000;
+
 const didSomething = (summary: ReconcileSummary): boolean =>
   summary.operations.failed.length +
+    summary.events.republished.length +
+    summary.events.backupHealth.length +
     summary.operations.restarted.length +
     summary.locks.released.length +
     summary.leftovers.removed.length +

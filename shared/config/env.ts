@@ -181,6 +181,11 @@ export const SweepFunctionEnvSchema = CommonEnvSchema.extend({
   ...BackupBucketEnvSchema.shape,
 });
 
+/** Relays the events feed (the table's stream) to the deployment's EventBridge bus. */
+export const EventsFunctionEnvSchema = CommonEnvSchema.extend({
+  EVENT_BUS_NAME: z.string().min(1),
+});
+
 /** The reconciler: every workflow, every kind of resource the platform creates. */
 export const ReconcileFunctionEnvSchema = CommonEnvSchema.extend({
   ...TableEnvSchema.shape,

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { BackupHealthSchema } from './backup-health.ts';
 import { IdTextSchema, int32, PortSchema, text } from './bounds.ts';
 import { EngineSchema } from './catalog.ts';
 import {
@@ -200,6 +201,10 @@ export const AddonSchema = z
     restorableWindow: RestorableWindowSchema.nullable().optional().meta({
       description:
         'The span a point-in-time restore can land in; null when the engine has no point-in-time recovery on this deployment (capability `pitr`) or no window yet (a new addon). Only in the response of getting one addon: it is asked of the provider each time, so lists leave it out to stay fast',
+    }),
+    backupHealth: BackupHealthSchema.nullable().optional().meta({
+      description:
+        'The backups at a glance, for an addon with an enabled backup schedule (null without one). Only in the response of getting one addon',
     }),
     source: z.union([AddonSourceSchema, AddonImportSourceSchema]).nullable().default(null).meta({
       description:

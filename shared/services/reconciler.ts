@@ -10,6 +10,7 @@ import { type Operation, TERMINAL_STATUSES } from '../schemas/operation.ts';
 import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
 import type { BackupRecord, BackupStore } from '../store/backup-store.ts';
 import { nowIso } from '../util/ids.ts';
+import type { BackupHealthChange, BackupHealthMonitor } from './backup-health-monitor.ts';
 import { addonStatusAfter, type ReconcilerSettings, workflowFor } from './reconciler-policy.ts';
 
 /** The narrow slices of the stores the reconciler reads and writes. */
@@ -21,6 +22,8 @@ export type ReconcilerAddonStore = Pick<
   | 'scanAddons'
   | 'findAddon'
   | 'updateAddonForOperation'
+  | 'listUnpublishedOperations'
+  | 'publishEvents'
 >;
 export type ReconcilerBackupStore = Pick<
   BackupStore,
@@ -34,6 +37,8 @@ export interface ReconcilerDeps {
   /** What this target creates: RDS, EC2, Secrets Manager, S3, Scheduler on AWS; files and S3 locally. */
   sources: LeftoverSource[];
   settings: ReconcilerSettings;
+  /** Turns the built-in backup-health rules into events; left out, they are not evaluated. */
+  backupHealth?: Pick<BackupHealthMonitor, 'run'>;
   now?: () => Date;
 }
 
@@ -43,6 +48,11 @@ export interface ReconcileSummary {
     restarted: string[];
   };
   locks: { released: Array<{ addonId: string; operationId: string }> };
+  events: {
+    /** Ended operations whose events a crash had kept out of the feed, written now. */
+    republished: string[];
+    backupHealth: BackupHealthChange[];
+  };
   leftovers: {
     removed: Array<{ kind: LeftoverKind; id: string; why: string }>;
     /** Leftovers an operator must look at: the reconciler will not guess. */
@@ -91,11 +101,19 @@ export class Reconciler {
     const summary: ReconcileSummary = {
       operations: { failed: [], restarted: [] },
       locks: { released: [] },
+      events: { republished: [], backupHealth: [] },
       leftovers: { removed: [], kept: [], failed: [] },
       errors: [],
     };
     await this.step(summary, 'operations', () => this.reconcileOperations(summary));
     await this.step(summary, 'locks', () => this.releaseOrphanLocks(summary));
+    await this.step(summary, 'events', () => this.republishEvents(summary));
+    const health = this.deps.backupHealth;
+    if (health) {
+      await this.step(summary, 'backup-health', async () => {
+        summary.events.backupHealth.push(...(await health.run()));
+      });
+    }
     if (options.leftovers) await this.step(summary, 'leftovers', () => this.removeLeftovers(summary));
     return summary;
   }
@@ -227,6 +245,21 @@ export class Reconciler {
       summary.locks.released.push({ addonId: addon.id, operationId });
     } catch (error) {
       ignoreConflict(error);
+    }
+  }
+
+  // Events ----------------------------------------------------------------------------------
+
+  /**
+   * An operation leaves the unpublished index only once its events are in the feed; one still
+   * there after the grace period lost its writer between the status write and the events.
+   */
+  private async republishEvents(summary: ReconcileSummary) {
+    for (const operation of await this.deps.store.listUnpublishedOperations()) {
+      if (this.ageOf(operation.completedAt ?? operation.createdAt) < this.deps.settings.startGraceMs)
+        continue;
+      await this.deps.store.publishEvents(operation);
+      summary.events.republished.push(operation.id);
     }
   }
 

@@ -20,6 +20,7 @@ import {
 } from '../schemas/operation.ts';
 import { nowIso } from '../util/ids.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
+import { EventStore } from './event-store.ts';
 import { isConditionFailure, notTerminal, setExpression } from './expressions.ts';
 import { queryAddonIndexPage } from './pages.ts';
 import { QuotaCounters } from './quota-counters.ts';
@@ -49,6 +50,9 @@ const toAddonRecord = (item: Record<string, unknown>): AddonRecord => ({
   resourceId: String(item.resourceId),
 });
 
+/** gsi2 partition of ended operations whose events are not yet all in the feed. */
+const UNPUBLISHED = 'UNPUBLISHED';
+
 const toOperation = (item: Record<string, unknown>): Operation => OperationSchema.parse(item);
 
 /** Addons, their name claims and their operations in the single table. */
@@ -57,12 +61,15 @@ export class AddonStore {
   private readonly tableName: string;
   private readonly send: DynamoDBDocumentClient['send'];
   private readonly quotas: QuotaCounters;
+  /** Every operation's life lands in the project's events feed from here: the one choke point. */
+  readonly events: EventStore;
 
   constructor(props: AddonStoreProps) {
     this.client = props.client;
     this.tableName = props.tableName;
     this.send = transientErrors(props.client, 'DynamoDB');
     this.quotas = new QuotaCounters(props);
+    this.events = new EventStore(props);
   }
 
   /**
@@ -327,6 +334,11 @@ export class AddonStore {
     await this.quotas.remove(keys.quota(addon.projectId, `schedules#${addon.id}`));
   }
 
+  /**
+   * Write an operation, then its `operation.created` event (and its terminal one if it is
+   * written already ended). A crash between the two leaves the event out until the operation
+   * ends: its terminal transition writes any missing event of its life.
+   */
   async putOperation(operation: Operation): Promise<void> {
     const active = !TERMINAL_STATUSES.includes(operation.status);
     await this.send(
@@ -341,6 +353,7 @@ export class AddonStore {
         },
       }),
     );
+    await this.events.appendOperationEvents(operation);
   }
 
   async findOperation(projectId: string, operationId: string): Promise<Operation | undefined> {
@@ -372,11 +385,22 @@ export class AddonStore {
       Pick<Operation, 'status' | 'progress' | 'error' | 'message' | 'startedAt' | 'completedAt' | 'export'>
     >,
   ): Promise<Operation> {
-    // An error longer than the API schema allows would make the operation unreadable.
-    const { names, values, sets } = setExpression({ ...patch, error: boundedError(patch.error) });
     const terminal =
       patch.status !== undefined && TERMINAL_STATUSES.includes(patch.status as OperationStatus);
-    const removes = terminal ? ' REMOVE gsi2pk, gsi2sk' : '';
+    // An error longer than the API schema allows would make the operation unreadable. An ended
+    // operation always has its end time: its terminal event is keyed on it.
+    const { names, values, sets } = setExpression({
+      ...patch,
+      error: boundedError(patch.error),
+      ...(terminal ? { completedAt: patch.completedAt ?? nowIso() } : {}),
+    });
+    // Ending it moves it from the active index to the unpublished one in the same write; it
+    // leaves that index once its events are in the feed (`publishEvents`), so a crash in between
+    // is repaired by the reconciler (`listUnpublishedOperations`).
+    if (terminal) {
+      sets.push('gsi2pk = :unpublished', 'gsi2sk = :opId');
+      Object.assign(values, { ':unpublished': UNPUBLISHED, ':opId': operationId });
+    }
     names['#status'] = 'status';
     const conditions = ['attribute_exists(pk)', ...notTerminal(TERMINAL_STATUSES, values)];
     try {
@@ -384,20 +408,57 @@ export class AddonStore {
         new UpdateCommand({
           TableName: this.tableName,
           Key: keys.operation(projectId, operationId),
-          UpdateExpression: `SET ${sets.join(', ')}${removes}`,
+          UpdateExpression: `SET ${sets.join(', ')}`,
           ConditionExpression: conditions.join(' AND '),
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
           ReturnValues: 'ALL_NEW',
         }),
       );
-      return toOperation(result.Attributes ?? {});
+      const updated = toOperation(stripKeys(result.Attributes ?? {}));
+      if (terminal) await this.publishEvents(updated);
+      return updated;
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
       const current = await this.getOperation(projectId, operationId);
       if (current.status === patch.status) return current;
       throw new ConflictError(`Operation ${operationId} is already ${current.status}`, { operationId });
     }
+  }
+
+  /**
+   * Write every event an ended operation's life calls for, then take it out of the unpublished
+   * index. Idempotent: the events are keyed on the operation, so a second call writes nothing.
+   */
+  async publishEvents(operation: Operation): Promise<void> {
+    await this.events.appendOperationEvents(operation);
+    try {
+      await this.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.operation(operation.projectId, operation.id),
+          UpdateExpression: 'REMOVE gsi2pk, gsi2sk',
+          ConditionExpression: 'gsi2pk = :unpublished',
+          ExpressionAttributeValues: { ':unpublished': UNPUBLISHED },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
+  }
+
+  /** Ended operations whose events may not be in the feed yet (a crash after the status write). */
+  async listUnpublishedOperations(limit = 100): Promise<Operation[]> {
+    const result = await this.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: 'gsi2',
+        KeyConditionExpression: 'gsi2pk = :unpublished',
+        ExpressionAttributeValues: { ':unpublished': UNPUBLISHED },
+        Limit: limit,
+      }),
+    );
+    return (result.Items ?? []).map((item) => toOperation(stripKeys(item)));
   }
 
   async listOperations(projectId: string, addonId: string, page: PaginationQuery): Promise<Page<Operation>> {

@@ -21,6 +21,7 @@ export const startTestStore = async () => {
     dir,
     store,
     backups,
+    documentClient,
     dynamoClient: dynamo.client,
     stop: async () => {
       await dynamo.stop();

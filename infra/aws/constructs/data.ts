@@ -4,12 +4,14 @@ import {
   BillingMode,
   type GlobalSecondaryIndexProps,
   ProjectionType,
+  StreamViewType,
   Table,
   TableEncryption,
 } from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
+import { EXPIRY_ATTRIBUTE } from '#shared/store/event-store.ts';
 import { tableDefinition } from '#shared/store/table.ts';
 import { denyGrantsToNonServices } from '../guard.ts';
 import { acknowledgeNag, nagArn } from '../nag.ts';
@@ -20,8 +22,8 @@ export type Access = 'read' | 'write';
 export type StoreAction = 'GetItem' | 'Query' | 'Scan' | 'PutItem' | 'UpdateItem' | 'DeleteItem';
 const WRITE_ACTIONS: readonly StoreAction[] = ['PutItem', 'UpdateItem', 'DeleteItem'];
 
-/** The attribute Powertools idempotency records expire on. */
-const IDEMPOTENCY_EXPIRY_ATTRIBUTE = 'expiration';
+/** The attribute Powertools idempotency records and feed events expire on (a table has one). */
+const IDEMPOTENCY_EXPIRY_ATTRIBUTE = EXPIRY_ATTRIBUTE;
 
 const keyOf = (name: string | undefined) => {
   if (!name) throw new Error('tableDefinition() has a key without a name');
@@ -73,6 +75,8 @@ export class Data extends Construct {
       encryptionKey: this.key,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       timeToLiveAttribute: IDEMPOTENCY_EXPIRY_ATTRIBUTE,
+      // The events feed's outbox: new event items reach EventBridge through it (constructs/events.ts).
+      stream: StreamViewType.NEW_IMAGE,
       deletionProtection: true,
       removalPolicy: RemovalPolicy.RETAIN,
     });

@@ -111,7 +111,8 @@ export class Reconciler extends Construct {
       );
     const ours = { StringEquals: { [`aws:ResourceTag/${TAG_KEYS.deployment}`]: props.deploymentName } };
 
-    data.grantStore(grantee, ['GetItem', 'Query', 'Scan', 'UpdateItem', 'DeleteItem']);
+    // PutItem: the events a crash kept out of the feed, and backup-health states and events.
+    data.grantStore(grantee, ['GetItem', 'Query', 'Scan', 'PutItem', 'UpdateItem', 'DeleteItem']);
     // The secret groups' sweep: stale documents published again from their sources' details, and
     // interrupted group deletes finished (DeleteSecret on the prefix is granted below for leftovers).
     data.grantConnectionDetails(grantee, 'read');

@@ -102,7 +102,8 @@ export class Workflows extends Construct {
       logRetention: retention,
     });
     // Query: a deleted addon's schedules and backups (delete-addon's RemoveSchedules, RetireBackups).
-    data.grantStore(this.taskFunction, ['GetItem', 'Query', 'UpdateItem', 'DeleteItem']);
+    // PutItem: an operation's end writes its events into the feed (AddonStore.updateOperation).
+    data.grantStore(this.taskFunction, ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem']);
     data.grantConnectionDetails(this.taskFunction, 'write');
     for (const engine of engines) engine.grantProvisioning(this.taskFunction);
     // completeDump reads the job's result and size; a failed backup deletes its partial artifact.

@@ -1,5 +1,6 @@
 import { AddonPathSchema } from '../../schemas/addon.ts';
-import { PaginationQuerySchema } from '../../schemas/common.ts';
+import { PaginationQuerySchema, ProjectPathSchema } from '../../schemas/common.ts';
+import { EventPageSchema, EventsQuerySchema } from '../../schemas/event.ts';
 import { OperationSchema } from '../../schemas/operation.ts';
 import { defineRoute } from '../route.ts';
 import { errors, OperationPageSchema, OperationPathSchema } from './common.ts';
@@ -28,5 +29,18 @@ export const operationsRoutes = {
     auth: true,
     params: OperationPathSchema,
     responses: { 200: { description: 'The operation', schema: OperationSchema }, ...errors },
+  }),
+  listEvents: defineRoute({
+    operationId: 'listEvents',
+    method: 'get',
+    path: '/v1/projects/{projectId}/events',
+    summary:
+      "The project's events feed (operations created and ended, backup health changes), oldest first: append-only, kept 30 days",
+    tags: ['operations'],
+    fn: 'operations',
+    auth: true,
+    params: ProjectPathSchema,
+    query: EventsQuerySchema,
+    responses: { 200: { description: 'A page of events', schema: EventPageSchema }, ...errors },
   }),
 } as const;

@@ -57,6 +57,8 @@ const getAttOf = (logicalId: string, type: string, attribute: string): string =>
         return arn('ecs', `cluster/${ref}`);
       case 'AWS::SQS::Queue':
         return arn('sqs', ref);
+      case 'AWS::Events::EventBus':
+        return arn('events', `event-bus/${ref}`);
       default:
         return arn(type.split('::')[1]?.toLowerCase() ?? 'unknown', ref);
     }

@@ -1,0 +1,84 @@
+import * as z from 'zod';
+import { ErrorCodeSchema, IdTextSchema, MessageSchema, text } from './bounds.ts';
+import { AddonIdSchema, PaginationQuerySchema, pageOf, TimestampSchema } from './common.ts';
+import { OperationStatusSchema, OperationTypeSchema } from './operation.ts';
+
+/**
+ * What happened, as the events feed and EventBridge (`detail-type`) name it. An operation's life
+ * is `operation.created` then one of the three terminal ones; backup health changes state.
+ */
+export const EventTypeSchema = z.enum([
+  'operation.created',
+  'operation.completed',
+  'operation.failed',
+  'operation.aborted',
+  'backup-health.degraded',
+  'backup-health.recovered',
+]);
+export type EventType = z.infer<typeof EventTypeSchema>;
+
+/** The EventBridge `source` of every event the platform puts on its bus. */
+export const EVENT_SOURCE = 'addons.platform';
+
+export const EventOperationSchema = z
+  .object({
+    id: IdTextSchema,
+    type: OperationTypeSchema,
+    status: OperationStatusSchema,
+    backupId: IdTextSchema.nullable(),
+    error: z.object({ code: ErrorCodeSchema, message: MessageSchema }).nullable(),
+    createdAt: TimestampSchema,
+    completedAt: TimestampSchema.nullable(),
+  })
+  .meta({
+    id: 'EventOperation',
+    description: 'The operation as it was when the event happened (GET the operation for more)',
+  });
+export type EventOperation = z.infer<typeof EventOperationSchema>;
+
+export const BackupHealthProblemSchema = z
+  .object({
+    code: z.enum(['ScheduledBackupFailed', 'BackupOverdue']),
+    message: MessageSchema,
+  })
+  .meta({ id: 'BackupHealthProblem' });
+export type BackupHealthProblem = z.infer<typeof BackupHealthProblemSchema>;
+
+export const EventBackupHealthSchema = z
+  .object({
+    state: z.enum(['healthy', 'degraded']),
+    problems: z.array(BackupHealthProblemSchema).max(8),
+  })
+  .meta({ id: 'EventBackupHealth', description: 'The backup health the addon changed to' });
+
+export const EventSchema = z
+  .object({
+    id: text(160).meta({
+      description:
+        'Stable: the same happening always has the same id (`{operationId}.{status}` for operations), so a consumer can drop duplicates',
+    }),
+    type: EventTypeSchema,
+    projectId: text(63),
+    addonId: IdTextSchema,
+    occurredAt: TimestampSchema,
+    operation: EventOperationSchema.nullable().meta({ description: 'Set on `operation.*` events' }),
+    backupHealth: EventBackupHealthSchema.nullable().meta({
+      description: 'Set on `backup-health.*` events',
+    }),
+  })
+  .meta({ id: 'Event' });
+export type PlatformEvent = z.infer<typeof EventSchema>;
+
+export const EventPageSchema = pageOf(EventSchema, 'EventPage');
+
+export const EventsQuerySchema = PaginationQuerySchema.extend({
+  addonId: AddonIdSchema.optional().meta({ description: "Only this addon's events" }),
+  type: EventTypeSchema.optional().meta({ description: 'Only events of this type' }),
+  since: TimestampSchema.optional().meta({
+    description: 'Only events that occurred at or after this time (RFC 3339); start a feed here',
+  }),
+});
+export type EventsQuery = z.infer<typeof EventsQuerySchema>;
+
+/** Days an event stays in the feed (DynamoDB TTL on AWS, the local tick's sweep locally). */
+export const EVENT_RETENTION_DAYS = 30;
