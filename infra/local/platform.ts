@@ -28,6 +28,7 @@ import { BackupService } from '#shared/services/backup-service.ts';
 import { CredentialRotationService } from '#shared/services/credential-rotation.ts';
 import { ExportService } from '#shared/services/export-service.ts';
 import { ImportService } from '#shared/services/import-service.ts';
+import { NetworkingService } from '#shared/services/networking.ts';
 import { PitrService } from '#shared/services/pitr-service.ts';
 import { ScheduleService } from '#shared/services/schedule-service.ts';
 import { AddonStore } from '#shared/store/addon-store.ts';
@@ -125,6 +126,7 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
     await allowBrowserTransfers(s3.client, BACKUP_BUCKET);
     const supervisor = new LocalEngineSupervisor({
       dataDir: config.dataDir,
+      ...(config.publicHost ? { publicHost: config.publicHost } : {}),
       log: (message, extra) => logger.info(message, { ...extra }),
       exporter: new S3SnapshotExporter(s3.client),
       // Imports of Redis RDB files become snapshots from their uploaded object.
@@ -277,6 +279,7 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
       quotas: config.quotas,
     });
     const rotations = new CredentialRotationService({ store, secrets, engines, target: 'local', now });
+    const networking = new NetworkingService({ store, secrets, engines, target: 'local' });
     const reconciler = createLocalReconciler({
       config,
       store,
@@ -301,6 +304,7 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
         pitr: pitrService,
         idempotency: dynamoDbIdempotency({ client: dynamo.client, tableName: TABLE_NAME }),
         cursors,
+        networking,
       }),
       credentials: createCredentialsHandler({ logger, store, secrets, rotation: rotations }),
       operations: createOperationsHandler({ logger, store, cursors }),
