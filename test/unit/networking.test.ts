@@ -45,7 +45,13 @@ const memorySecrets = (): SecretStore & { value: ConnectionSecret } => {
 
 const running = async (overrides = {}) => {
   const id = `adn-${Math.random().toString(36).slice(2, 12)}`;
-  const addon = addonRecord({ id, name: id.slice(4), status: 'running', projectId: 'proj-net', ...overrides });
+  const addon = addonRecord({
+    id,
+    name: id.slice(4),
+    status: 'running',
+    projectId: 'proj-net',
+    ...overrides,
+  });
   await env.store.createAddon(addon, {
     id: `op-${addon.id}`,
     type: 'create',
