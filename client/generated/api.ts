@@ -149,7 +149,11 @@ export interface paths {
         delete: operations["deleteAddon"];
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Change a running addon: `networking` (TLS on or off; public from allowed CIDRs, or private). Returns the addon and the operation, completed when it answers
+         * @description Change a running addon: `networking` (TLS on or off; public from allowed CIDRs, or private). Returns the addon and the operation, completed when it answers. Requires a bearer token. Rate limited per caller.
+         */
+        patch: operations["updateAddon"];
         trace?: never;
     };
     "/v1/projects/{projectId}/addons/{addonId}/credentials": {
@@ -833,6 +837,8 @@ export interface components {
             fork: boolean;
             importDump: boolean;
             importLive: boolean;
+            /** @description TLS and public exposure can be changed on a running addon (`PATCH .../addons/{addonId}` with `networking`), as far as `tls` and `publicAccess` allow */
+            networkingUpdate: boolean;
             /** @description The connection details can be rotated (`POST .../credentials/rotate`): new credentials work at once, the old ones until the rotation is finished */
             credentialRotation: boolean;
         };
@@ -857,6 +863,11 @@ export interface components {
             replicas: number;
             tls: boolean;
             publicAccess: boolean;
+            /**
+             * @description The source addresses a public addon accepts connections from (`PATCH` with `networking.allow`); kept, not enforced, while private
+             * @default []
+             */
+            allowedCidrs?: string[];
             /** @enum {string} */
             status: "creating" | "running" | "updating" | "backing-up" | "restoring" | "upgrading" | "deleting" | "failed";
             /** @description The mutating operation in flight, if any */
@@ -999,7 +1010,7 @@ export interface components {
         Operation: {
             id: string;
             /** @enum {string} */
-            type: "create" | "update" | "delete" | "backup" | "restore" | "export" | "rotate-credentials";
+            type: "create" | "update" | "delete" | "backup" | "restore" | "export" | "rotate-credentials" | "update-networking";
             /** @enum {string} */
             status: "pending" | "in-progress" | "completed" | "failed" | "aborted";
             projectId: string;
@@ -1187,7 +1198,10 @@ export interface components {
             replicas?: number;
             /** @description Require TLS on every connection; when omitted, the addon type's defaultTls on this deployment (on wherever TLS is available) */
             tls?: boolean;
-            /** @default false */
+            /**
+             * @description Only false at create: a public addon needs an allow list, so create it private and PATCH `networking` with `public` and `allow`
+             * @default false
+             */
             publicAccess?: boolean;
             /** @description Where the new addon's data comes from. A fork (`addonId` with `backupId`, `latest` or `pointInTime`): the source's data at a backup or a point in time (version, plan and storage default to the source's). An import (`import`): a live database streamed in by the create operation, or a file uploaded after the create */
             source?: components["schemas"]["ForkSourceRequest"] | components["schemas"]["ImportSourceRequest"];
@@ -1243,6 +1257,17 @@ export interface components {
             /** @description Pass as `cursor` to get the next page; null on the last */
             nextCursor: string | null;
         };
+        UpdateAddonRequest: {
+            networking: components["schemas"]["NetworkingRequest"];
+        };
+        NetworkingRequest: {
+            /** @description Require TLS on every connection (capability `tls`); cannot be turned off while public */
+            tls?: boolean;
+            /** @description Reachable from outside the private network, only from `allow` (capability `publicAccess`); requires TLS. False makes it private again */
+            public?: boolean;
+            /** @description The source addresses a public addon accepts connections from: at least one CIDR. Replaces the current list */
+            allow?: string[];
+        };
         Credentials: {
             /** @enum {string} */
             engine: "postgresql" | "mysql" | "redis" | "mongodb";
@@ -1254,6 +1279,15 @@ export interface components {
             password: string;
             uri: string;
             tls: boolean;
+            /** @description Only while the addon is public: where clients outside the private network connect (from the allowed addresses only), with TLS */
+            public?: {
+                host: string;
+                /** Format: int32 */
+                port: number;
+                uri: string;
+            };
+            /** @description PEM of the CA that signs the addon's TLS certificate, where the platform runs its own CA (the local target): give it to clients to verify the server (`sslrootcert`, `ssl-ca`) */
+            caCertificate?: string;
         };
         CredentialRotationResponse: {
             addon: components["schemas"]["Addon"];
@@ -1595,7 +1629,7 @@ export interface components {
             operation: {
                 id: string;
                 /** @enum {string} */
-                type: "create" | "update" | "delete" | "backup" | "restore" | "export" | "rotate-credentials";
+                type: "create" | "update" | "delete" | "backup" | "restore" | "export" | "rotate-credentials" | "update-networking";
                 /** @enum {string} */
                 status: "pending" | "in-progress" | "completed" | "failed" | "aborted";
                 backupId: string | null;
@@ -2624,6 +2658,164 @@ export interface operations {
                 };
             };
             /** @description This engine cannot take this kind of final backup here */
+            422: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this caller: wait `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected error; it has been logged and the detail says nothing more */
+            500: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    updateAddon: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Project identifier (DNS label: a-z, 0-9 and hyphens, at most 63 characters) */
+                projectId: string;
+                /** @description Addon id (adn-...) */
+                addonId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateAddonRequest"];
+            };
+        };
+        responses: {
+            /** @description Applied: the addon and its operation */
+            202: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AddonWithOperation"];
+                };
+            };
+            /** @description The request is malformed; `errors` names each offending field */
+            400: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource in this project */
+            404: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Another operation is in flight on this addon, or the addon is not running */
+            409: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The engine cannot make this change on this deployment (capabilities `networkingUpdate`, `tls`, `publicAccess`), public without TLS, or public without an allowed CIDR; `errors` names the field */
             422: {
                 headers: {
                     /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */

@@ -7,6 +7,7 @@ import { createHttpHandler, type IdempotencyOptions, lazyHandler } from '#shared
 import { dynamoDbIdempotency } from '#shared/api/idempotency.ts';
 import { type RateLimiter, rateLimiterFromEnv } from '#shared/api/rate-limit.ts';
 import { AddonsFunctionEnvSchema, parseEnv } from '#shared/config/env.ts';
+import { UnsupportedError } from '#shared/errors.ts';
 import { awsRestorableWindows, awsSnapshotDeleters } from '#shared/providers/aws/engines.ts';
 import { liveImportSecrets } from '#shared/providers/aws/live-import-secrets.ts';
 import { awsSecretGroupServices } from '#shared/providers/aws/secret-groups.ts';
@@ -17,6 +18,7 @@ import { ImportUploads } from '#shared/providers/import-uploads.ts';
 import { AddonService } from '#shared/services/addon-service.ts';
 import { BackupHealthReader } from '#shared/services/backup-health.ts';
 import { ImportService } from '#shared/services/import-service.ts';
+import type { NetworkingService } from '#shared/services/networking.ts';
 import { PitrService } from '#shared/services/pitr-service.ts';
 import { AddonStore } from '#shared/store/addon-store.ts';
 import { BackupStore } from '#shared/store/backup-store.ts';
@@ -33,6 +35,11 @@ export interface AddonsDeps {
   health?: Pick<BackupHealthReader, 'of'>;
   idempotency?: IdempotencyOptions;
   cursors: CursorSigner;
+  /**
+   * Networking changes (`PATCH` with `networking`); absent where no engine can change them on this
+   * deployment (AWS for now): the PATCH answers 422, as the catalog's `networkingUpdate` says.
+   */
+  networking?: Pick<NetworkingService, 'update'>;
 }
 
 const location = (projectId: string, operationId: string) =>
@@ -56,6 +63,21 @@ export const createAddonsHandler = (deps: AddonsDeps) =>
         status: 200,
         body: await deps.service.list(params.projectId, query),
       }),
+      updateAddon: async ({ params, body }) => {
+        if (!deps.networking) {
+          await deps.service.get(params.projectId, params.addonId);
+          throw new UnsupportedError(
+            'Networking changes are not available on this deployment (capability networkingUpdate is off; see the catalog notes)',
+            [{ path: 'body.networking', message: 'networking changes are not available here' }],
+          );
+        }
+        const result = await deps.networking.update(params.projectId, params.addonId, body);
+        return {
+          status: 202,
+          headers: { 'operation-location': location(params.projectId, result.operation.id) },
+          body: result,
+        };
+      },
       getAddon: async ({ params }) => {
         const addon = deps.pitr
           ? await deps.pitr.getAddon(params.projectId, params.addonId)

@@ -9,6 +9,8 @@ import { QuotaFields, type Quotas } from '#shared/services/quotas.ts';
 export const LocalConfigSchema = z.object({
   ADDONS_PORT: z.coerce.number().int().min(0).max(65535).default(4000),
   ADDONS_HOST: z.string().min(1).default('127.0.0.1'),
+  /** Where other machines reach a public addon; default: the machine's first external IPv4 address. */
+  ADDONS_PUBLIC_HOST: z.string().min(1).max(253).optional(),
   ADDONS_DATA_DIR: z.string().min(1).default('.addons'),
   ADDONS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   ADDONS_LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default('WARN'),
@@ -66,6 +68,8 @@ export const LocalConfigSchema = z.object({
 export interface LocalConfig {
   port: number;
   host: string;
+  /** ADDONS_PUBLIC_HOST: the host in a public addon's connection details. */
+  publicHost?: string;
   dataDir: string;
   token?: string;
   logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
@@ -114,6 +118,7 @@ export const loadLocalConfig = (env: NodeJS.ProcessEnv = process.env): LocalConf
   return {
     port: parsed.ADDONS_PORT,
     host: parsed.ADDONS_HOST,
+    ...(parsed.ADDONS_PUBLIC_HOST ? { publicHost: parsed.ADDONS_PUBLIC_HOST } : {}),
     dataDir: resolve(parsed.ADDONS_DATA_DIR),
     token: parsed.ADDONS_TOKEN,
     logLevel: parsed.ADDONS_LOG_LEVEL,

@@ -32,6 +32,7 @@ import { BackupService } from '#shared/services/backup-service.ts';
 import { CredentialRotationService } from '#shared/services/credential-rotation.ts';
 import { ExportService } from '#shared/services/export-service.ts';
 import { ImportService } from '#shared/services/import-service.ts';
+import { NetworkingService } from '#shared/services/networking.ts';
 import { PitrService } from '#shared/services/pitr-service.ts';
 import { ScheduleService } from '#shared/services/schedule-service.ts';
 import { secretGroupServices } from '#shared/services/secret-group-services.ts';
@@ -143,6 +144,7 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
     await allowBrowserTransfers(s3.client, BACKUP_BUCKET);
     const supervisor = new LocalEngineSupervisor({
       dataDir: config.dataDir,
+      ...(config.publicHost ? { publicHost: config.publicHost } : {}),
       log: (message, extra) => logger.info(message, { ...extra }),
       exporter: new S3SnapshotExporter(s3.client),
       // Imports of Redis RDB files become snapshots from their uploaded object.
@@ -296,6 +298,7 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
       quotas: config.quotas,
     });
     const rotations = new CredentialRotationService({ store, secrets, engines, target: 'local', now });
+    const networking = new NetworkingService({ store, secrets, engines, target: 'local' });
     const reconciler = createLocalReconciler({
       config,
       store,
@@ -338,6 +341,7 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
         health: new BackupHealthReader({ backups: backupStore, now }),
         idempotency: dynamoDbIdempotency({ client: dynamo.client, tableName: TABLE_NAME }),
         cursors,
+        networking,
       }),
       credentials: createCredentialsHandler({
         logger,

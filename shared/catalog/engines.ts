@@ -59,8 +59,8 @@ export const addonType = (engine: Engine, target: Target): AddonType => {
     defaultVersion: entry.defaultVersion[target],
     plans: entry.plans,
     defaultPlan: entry.defaultPlan,
-    // TLS is on by default wherever the engine offers it on this target.
-    defaultTls: entry.capabilities[target].tls,
+    // TLS is on by default wherever the engine offers it on this target, but where it is opt-in.
+    defaultTls: entry.capabilities[target].tls && !entry.tlsOptIn?.includes(target),
     storageGiB: entry.storageGiB,
     maxReplicas: entry.capabilities[target].replicas ? entry.maxReplicas : 0,
     capabilities: entry.capabilities[target],

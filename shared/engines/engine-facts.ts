@@ -15,6 +15,11 @@ export interface CatalogEntry {
   capabilities: Record<Target, Capabilities>;
   /** Targets where the engine's addons always use TLS, so `tls: false` is refused (ElastiCache RBAC). */
   tlsRequired?: Partial<Record<Target, boolean>>;
+  /**
+   * Targets where a new addon without `tls` starts without TLS although the engine offers it
+   * (`capabilities.tls`); elsewhere TLS is on by default wherever it is available.
+   */
+  tlsOptIn?: readonly Target[];
   notes: Record<Target, string[]>;
 }
 
@@ -62,6 +67,7 @@ export const NO_CAPABILITIES: Capabilities = {
   fork: false,
   importDump: false,
   importLive: false,
+  networkingUpdate: false,
   credentialRotation: false,
 };
 

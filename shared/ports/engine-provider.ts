@@ -1,5 +1,6 @@
 import type { AddonNetwork } from '../schemas/addon.ts';
 import type { Engine, Plan } from '../schemas/catalog.ts';
+import type { NetworkingSettings } from '../schemas/networking.ts';
 
 /** What a provider needs to create one database instance. Secrets never pass through workflow state. */
 export interface InstanceSpec {
@@ -26,6 +27,8 @@ export type InstanceState =
       endpoint: { host: string; port: number };
       /** What clients attach to reach it, where the provider isolates projects by network (AWS). */
       network?: AddonNetwork;
+      /** PEM of the CA that signs the server's certificate, where the provider runs its own CA (local). */
+      caCertificate?: string;
     }
   | { status: 'deleting' }
   | { status: 'absent' }
@@ -62,6 +65,20 @@ export interface EngineProvider {
    * a rotation that was interrupted before it was published). Idempotent.
    */
   retainOnlyLogin?(resourceId: string, login: { username: string; password: string }): Promise<void>;
+  /**
+   * Apply `networking` to the instance: TLS required or not; public (reachable beyond the private
+   * network, only from `allow`) or private. Returns once the engine enforces it, with the public
+   * endpoint while public and the CA that signs the server's certificate where the provider runs
+   * its own. Idempotent. Absent where the engine cannot change networking on this target (catalog
+   * `networkingUpdate`).
+   */
+  configureNetworking?(resourceId: string, networking: NetworkingSettings): Promise<NetworkingApplied>;
+}
+
+/** What `configureNetworking` leaves: where the public connect, and the CA clients verify with. */
+export interface NetworkingApplied {
+  publicEndpoint?: { host: string; port: number };
+  caCertificate?: string;
 }
 
 /** Valid as an RDS identifier (letters, digits, hyphens, starts with a letter, <= 63) whatever the addon name. */

@@ -11,6 +11,7 @@ import {
   TimestampSchema,
 } from './common.ts';
 import { CreateImportRequestSchema, ImportUploadSchema, LiveImportCreatedSchema } from './import.ts';
+import { CidrSchema, MAX_ALLOW_RULES, PublicEndpointSchema } from './networking.ts';
 import { OperationSchema } from './operation.ts';
 import { RestorableWindowSchema } from './pitr.ts';
 
@@ -87,7 +88,10 @@ export const CreateAddonRequestSchema = z
       description:
         "Require TLS on every connection; when omitted, the addon type's defaultTls on this deployment (on wherever TLS is available)",
     }),
-    publicAccess: z.boolean().default(false),
+    publicAccess: z.boolean().default(false).meta({
+      description:
+        'Only false at create: a public addon needs an allow list, so create it private and PATCH `networking` with `public` and `allow`',
+    }),
     source: z.union([ForkSourceRequestSchema, ImportSourceRequestSchema]).optional().meta({
       description:
         "Where the new addon's data comes from. A fork (`addonId` with `backupId`, `latest` or `pointInTime`): the source's data at a backup or a point in time (version, plan and storage default to the source's). An import (`import`): a live database streamed in by the create operation, or a file uploaded after the create",
@@ -190,6 +194,10 @@ export const AddonSchema = z
     replicas: int32(0, 15),
     tls: z.boolean(),
     publicAccess: z.boolean(),
+    allowedCidrs: z.array(CidrSchema).max(MAX_ALLOW_RULES).default([]).meta({
+      description:
+        'The source addresses a public addon accepts connections from (`PATCH` with `networking.allow`); kept, not enforced, while private',
+    }),
     status: AddonStatusSchema,
     currentOperationId: IdTextSchema.nullable().meta({
       description: 'The mutating operation in flight, if any',
@@ -243,6 +251,14 @@ export const CredentialsSchema = z
     password: text(256),
     uri: text(2048),
     tls: z.boolean(),
+    public: PublicEndpointSchema.optional().meta({
+      description:
+        'Only while the addon is public: where clients outside the private network connect (from the allowed addresses only), with TLS',
+    }),
+    caCertificate: text(16384).optional().meta({
+      description:
+        "PEM of the CA that signs the addon's TLS certificate, where the platform runs its own CA (the local target): give it to clients to verify the server (`sslrootcert`, `ssl-ca`)",
+    }),
   })
   .meta({ id: 'Credentials' });
 export type Credentials = z.infer<typeof CredentialsSchema>;

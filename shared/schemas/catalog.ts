@@ -25,6 +25,10 @@ export const CapabilitiesSchema = z
     fork: z.boolean(),
     importDump: z.boolean(),
     importLive: z.boolean(),
+    networkingUpdate: z.boolean().meta({
+      description:
+        'TLS and public exposure can be changed on a running addon (`PATCH .../addons/{addonId}` with `networking`), as far as `tls` and `publicAccess` allow',
+    }),
     credentialRotation: z.boolean().meta({
       description:
         'The connection details can be rotated (`POST .../credentials/rotate`): new credentials work at once, the old ones until the rotation is finished',

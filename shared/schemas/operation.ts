@@ -15,6 +15,7 @@ export const OperationTypeSchema = z.enum([
   'restore',
   'export',
   'rotate-credentials',
+  'update-networking',
 ]);
 export type OperationType = z.infer<typeof OperationTypeSchema>;
 

@@ -157,6 +157,12 @@ export class AddonService {
       });
     } else if (request.publicAccess && !tls) {
       issues.push({ path: 'body.publicAccess', message: 'public access requires tls: true' });
+    } else if (request.publicAccess) {
+      issues.push({
+        path: 'body.publicAccess',
+        message:
+          'public access needs an allow list: create the addon private, then PATCH it with {"networking":{"public":true,"allow":["<CIDR>"]}}',
+      });
     }
     const database = databaseOf(request.engine, request.name);
     if (engineFacts(request.engine).reservedDatabaseNames?.includes(database)) {
@@ -207,6 +213,7 @@ export class AddonService {
       ...resolved,
       replicas: request.replicas,
       publicAccess: request.publicAccess,
+      allowedCidrs: [],
       status: 'creating',
       currentOperationId: operation.id,
       endpoint: null,

@@ -10,7 +10,7 @@ import type { Operation } from '../schemas/operation.ts';
 import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
 import { nowIso } from '../util/ids.ts';
 import { failOperationAndRelease, newOperation, toAddon } from './addon-service.ts';
-import { connectionUri, generatePassword } from './credentials.ts';
+import { generatePassword, withFreshUris } from './credentials.ts';
 
 export interface CredentialRotationDeps {
   store: AddonStore;
@@ -77,7 +77,7 @@ export class CredentialRotationService {
       const password = generatePassword();
       const username = await provider.addLogin(addon.resourceId, current.username, password);
       const { uri: _uri, ...rest } = { ...current, username, password };
-      const next: ConnectionSecret = { ...rest, uri: connectionUri(rest) };
+      const next: ConnectionSecret = withFreshUris(rest);
       await this.deps.secrets.put({ projectId, addonId }, next);
       return {
         patch: { credentialRotation: rotation },

@@ -29,3 +29,15 @@ export const usernameOf = (engine: Engine, addonId: string): string =>
 /** The URI in the connection details, in the shape of the addon's engine. */
 export const connectionUri = (secret: Omit<ConnectionSecret, 'uri'>): string =>
   engineFacts(secret.engine).connectionUri(secret);
+
+/** Connection details whose user or password changed: both URIs follow (rotation, restores). */
+export const withFreshUris = (secret: Omit<ConnectionSecret, 'uri'>): ConnectionSecret => {
+  const { public: endpoint, ...rest } = secret;
+  return {
+    ...rest,
+    uri: connectionUri(rest),
+    ...(endpoint
+      ? { public: { ...endpoint, uri: connectionUri({ ...rest, host: endpoint.host, port: endpoint.port }) } }
+      : {}),
+  };
+};

@@ -19,7 +19,7 @@ const MINUTE = 60_000;
  * - local: engines are processes that start in a second; jobs still get their 24 hours.
  * - rotate-credentials: a few statements run by the API itself; an interrupted one is failed and
  *   its addon released, and its rotation (recorded before any engine change) is retired at its
- *   deadline (credential-rotation.ts).
+ *   deadline (credential-rotation.ts). update-networking: the same, run by the API (networking.ts).
  */
 export const DEFAULT_DEADLINE_MINUTES: Record<Target, Record<OperationType, number>> = {
   aws: {
@@ -30,6 +30,7 @@ export const DEFAULT_DEADLINE_MINUTES: Record<Target, Record<OperationType, numb
     restore: 26 * 60,
     export: 2 * 60,
     'rotate-credentials': 10,
+    'update-networking': 10,
   },
   local: {
     create: 30,
@@ -39,6 +40,7 @@ export const DEFAULT_DEADLINE_MINUTES: Record<Target, Record<OperationType, numb
     restore: 25 * 60,
     export: 2 * 60,
     'rotate-credentials': 10,
+    'update-networking': 10,
   },
 };
 
@@ -105,6 +107,7 @@ export const addonStatusAfter = (operation: Pick<Operation, 'type' | 'status'>):
     case 'restore':
     case 'export':
     case 'rotate-credentials':
+    case 'update-networking':
       return 'running';
     case 'create':
     case 'update':

@@ -44,6 +44,10 @@ export const workflowInputFor = (operation: Operation): WorkflowRun => {
       throw new UnresumableOperationError(
         `Operation ${operation.id}: credential rotations run in the API, not in a workflow`,
       );
+    case 'update-networking':
+      throw new UnresumableOperationError(
+        `Operation ${operation.id}: networking changes run in the API, not in a workflow`,
+      );
     default: {
       const exhaustive: never = operation.type;
       throw new UnresumableOperationError(`Unknown operation type ${String(exhaustive)}`);

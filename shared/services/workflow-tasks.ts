@@ -232,7 +232,13 @@ export class WorkflowTasks {
       throw new ProviderError(`The instance is ${state.status}, not available`);
     const secret = await this.deps.secrets.get(task);
     if (!secret) throw new ProviderError('The connection details were lost before they could be published');
-    const published = { ...secret, host: state.endpoint.host, port: state.endpoint.port };
+    const published = {
+      ...secret,
+      host: state.endpoint.host,
+      port: state.endpoint.port,
+      // The platform's own CA (local): clients of a TLS addon verify the server with it.
+      ...(addon.tls && state.caCertificate ? { caCertificate: state.caCertificate } : {}),
+    };
     await this.deps.secrets.put(task, { ...published, uri: connectionUri(published) });
     await this.deps.store.updateAddonForOperation(addon, task.operationId, {
       endpoint: state.endpoint,

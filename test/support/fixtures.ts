@@ -24,6 +24,7 @@ export const addonRecord = (overrides: Partial<AddonRecord> = {}): AddonRecord =
     replicas: 0,
     tls: false,
     publicAccess: false,
+    allowedCidrs: [],
     status: 'creating',
     currentOperationId: null,
     endpoint: null,

@@ -97,7 +97,11 @@ describe('POST /v1/projects/{projectId}/addons', () => {
     ['an unknown plan', { plan: 'gigantic' }, 'body.plan'],
     ['storage out of range', { storageGiB: 5 }, 'body.storageGiB'],
     ['replicas the local target lacks', { replicas: 1 }, 'body.replicas'],
-    ['TLS the local target lacks', { tls: true }, 'body.tls'],
+    [
+      'public access at create (it needs an allow list: PATCH)',
+      { tls: true, publicAccess: true },
+      'body.publicAccess',
+    ],
   ])('rejects %s with a 422 naming the field', async (_case, extra, path) => {
     const problem = expectProblem(await create({ name: 'unsupported', engine: 'postgresql', ...extra }), 422);
     expect(problem.errors?.map((e) => e.path)).toContain(path);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addonTypes } from '#shared/catalog/engines.ts';
+import { addonTypes, ENGINES } from '#shared/catalog/engines.ts';
 import { UnsupportedError } from '#shared/errors.ts';
 import { CreateAddonRequestSchema } from '#shared/schemas/addon.ts';
 import { AddonTypeSchema } from '#shared/schemas/catalog.ts';
@@ -39,13 +39,16 @@ describe('engine catalog', () => {
     }
   });
 
-  it('says truthfully per target whether TLS is on by default: on where it is available (AWS), off locally', () => {
+  it('says truthfully per target whether TLS is on by default: on where it is available (AWS), opt-in locally', () => {
     const postgres = (target: 'aws' | 'local') =>
       addonTypes(target).find((type) => type.engine === 'postgresql');
     expect(postgres('aws')).toMatchObject({ defaultTls: true, capabilities: { tls: true } });
-    expect(postgres('local')).toMatchObject({ defaultTls: false, capabilities: { tls: false } });
+    expect(postgres('local')).toMatchObject({ defaultTls: false, capabilities: { tls: true } });
     for (const target of ['aws', 'local'] as const) {
-      for (const type of addonTypes(target)) expect(type.defaultTls).toBe(type.capabilities.tls);
+      for (const type of addonTypes(target)) {
+        const optIn = ENGINES[type.engine].tlsOptIn?.includes(target) ?? false;
+        expect(type.defaultTls).toBe(type.capabilities.tls && !optIn);
+      }
     }
   });
 

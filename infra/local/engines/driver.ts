@@ -1,6 +1,7 @@
 import type { TargetOffer } from '#shared/catalog/engines.ts';
 import type { InstanceSpec } from '#shared/ports/engine-provider.ts';
 import type { Engine } from '#shared/schemas/catalog.ts';
+import type { NetworkingSettings } from '#shared/schemas/networking.ts';
 import type { RunAs } from './system.ts';
 
 /** The engine's superuser: the platform's alone, never in the connection details or the API. */
@@ -39,6 +40,13 @@ export interface InstanceRecord {
    * instances created before plans sized local servers.
    */
   memoryMiB?: number;
+  /**
+   * TLS, public listening and the allow list, as the server is started with them (networking.ts).
+   * Absent in instances created before networking settings: private, without TLS.
+   */
+  networking?: NetworkingSettings;
+  /** Where clients outside this machine reach a public instance (the supervisor's `publicHost`). */
+  publicHost?: string;
   state: 'creating' | 'ready';
   createdAt: string;
   readyAt?: string;
@@ -124,6 +132,11 @@ export interface EngineDriver {
    * Absent for an engine whose snapshots cannot seed another instance.
    */
   setCustomerPassword?(ctx: InstanceContext, password: string): Promise<void>;
+  /**
+   * What the driver's server command and host rules honour of `InstanceRecord.networking`: TLS,
+   * public listening with the allow list. Undefined: neither (the settings are refused).
+   */
+  readonly networking?: { tls: boolean; public: boolean };
   /** Credential rotation (EngineProvider.addLogin); undefined for an engine that cannot rotate locally. */
   readonly logins?: LoginDriver;
   /** A real readiness check on the wire, without credentials. */

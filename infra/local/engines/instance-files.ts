@@ -144,4 +144,16 @@ export class InstanceFiles {
     this.log('engine: migrating an instance to a customer role and a platform superuser', { resourceId: id });
     return updated;
   }
+
+  /** Migrate the data of an older instance once it runs (see `InstanceRecord.accessSettled`). */
+  async settleIfNeeded(ctx: InstanceContext, driver: EngineDriver): Promise<void> {
+    if (ctx.record.accessSettled !== false) return;
+    await driver.settleAccess(ctx);
+    const { accessSettled: _settled, ...settled } = ctx.record;
+    ctx.record = settled;
+    await this.writeRecord(ctx.resourceId, settled);
+    this.log('engine: instance migrated to a customer role and a platform superuser', {
+      resourceId: ctx.resourceId,
+    });
+  }
 }

@@ -7,17 +7,22 @@ import type { InstanceSpec } from '#shared/ports/engine-provider.ts';
  * `checkSupported` adds only its own naming rules between them.
  */
 
-/** The one major the local engine runs, and what the local target never offers (TLS, replicas, public access). */
+/**
+ * The one major the local engine runs, and what the local target does not offer: replicas, public
+ * access at create (it comes with PATCH networking), and TLS but where the driver serves it.
+ */
 export const localTargetIssues = (
   spec: InstanceSpec,
   major: string,
   versionMessage: string,
+  offers: { tls?: boolean } = {},
 ): FieldIssue[] => {
   const issues: FieldIssue[] = [];
   if (spec.version !== major && !spec.version.startsWith(`${major}.`)) {
     issues.push({ path: 'version', message: versionMessage });
   }
-  if (spec.tls) issues.push({ path: 'tls', message: 'TLS is not available on the local target' });
+  if (spec.tls && !offers.tls)
+    issues.push({ path: 'tls', message: 'TLS is not available on the local target' });
   if (spec.replicas > 0)
     issues.push({ path: 'replicas', message: 'replicas are not available on the local target' });
   if (spec.publicAccess) {

@@ -6,16 +6,19 @@ import type {
   EngineProvider,
   InstanceSpec,
   InstanceState,
+  NetworkingApplied,
   RestorableWindow,
   RestoreState,
   SnapshotProvider,
   SnapshotState,
 } from '#shared/ports/engine-provider.ts';
+import type { NetworkingSettings } from '#shared/schemas/networking.ts';
 import { generatePassword } from '#shared/services/credentials.ts';
 import type { EngineDriver, InstanceContext, InstanceRecord, LoginDriver } from './driver.ts';
 import { EngineDrivers } from './engine-drivers.ts';
 import { checkId, InstanceFiles, type Log } from './instance-files.ts';
 import { InstanceLocks } from './instance-locks.ts';
+import { applyNetworking, checkNetworking, networkingState } from './networking.ts';
 import { chownTree, instanceUser, removeInstanceUser } from './os-users.ts';
 import { PointInTimeRecovery } from './point-in-time.ts';
 import type { WalArchiveTarget } from './postgresql/wal-archive.ts';
@@ -26,6 +29,7 @@ import { SnapshotJobs } from './snapshot-jobs.ts';
 import { SnapshotRestores } from './snapshot-restore.ts';
 import { SnapshotStore } from './snapshots.ts';
 import { chownTo, ensureReachable, exists, isRoot, readTail } from './system.ts';
+import { defaultPublicHost } from './tls.ts';
 
 export interface LocalEngineSupervisorOptions {
   /**
@@ -33,8 +37,10 @@ export interface LocalEngineSupervisorOptions {
    * snapshots in `${dataDir}/snapshots/${snapshotId}/` (so a snapshot outlives its instance).
    */
   dataDir: string;
-  /** The only address engines listen on. Default 127.0.0.1. */
+  /** The only address engines listen on, but public ones (every interface). Default 127.0.0.1. */
   host?: string;
+  /** Where other machines reach a public instance. Default: the first external IPv4 address. */
+  publicHost?: string;
   log?: (msg: string, extra?: object) => void;
   /** Where downloadable snapshot copies go (`createSnapshot`'s `exportTo`); none: such snapshots are refused. */
   exporter?: SnapshotExporter;
@@ -59,6 +65,7 @@ const RESUME_CONCURRENCY = 4;
  */
 export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
   private readonly host: string;
+  private readonly publicHost: string;
   private readonly log: Log;
   private readonly files: InstanceFiles;
   private readonly drivers: EngineDrivers;
@@ -75,6 +82,7 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
   constructor(options: LocalEngineSupervisorOptions) {
     const dataDir = path.resolve(options.dataDir);
     this.host = options.host ?? '127.0.0.1';
+    this.publicHost = options.publicHost ?? defaultPublicHost();
     this.log = options.log ?? (() => undefined);
     this.drivers = new EngineDrivers(options.walArchive ? { walArchive: options.walArchive } : {});
     this.files = new InstanceFiles(dataDir, this.log);
@@ -115,6 +123,7 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
     const driver = this.drivers.driverFor(spec.engine);
     const id = checkId(spec.resourceId);
     await driver.checkSupported(spec);
+    const networking = checkNetworking(driver, { tls: spec.tls, public: false, allow: [] });
     await this.locks.exclusive(id, 'creating', async () => {
       servers.assertOpen();
       const started = Date.now();
@@ -129,7 +138,7 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
         }
         const ctx = files.context(id, await files.withPlatformRole(id, existing, driver), runAs);
         await servers.ensureRunning(ctx, driver);
-        await this.settleIfNeeded(ctx, driver);
+        await this.files.settleIfNeeded(ctx, driver);
         return;
       }
       const dir = files.dirOf(id);
@@ -156,6 +165,7 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
         admin: { username: driver.platformRole, password: generatePassword() },
         dataDir: 'data',
         memoryMiB: spec.plan.memoryMiB,
+        networking,
         state: 'creating',
         createdAt: new Date().toISOString(),
       };
@@ -213,7 +223,9 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
     if (alive) {
       // A real check on the wire: a live process is not yet a server that accepts connections.
       if ((await driver.probe(ctx, 1_000)) === 'ready') {
-        return { status: 'available', endpoint: { host: record.host, port: record.port } };
+        const { caCertificate } = await networkingState(ctx);
+        const endpoint = { host: record.host, port: record.port };
+        return { status: 'available', endpoint, ...(caCertificate ? { caCertificate } : {}) };
       }
       return { status: 'creating' };
     }
@@ -247,19 +259,14 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
    * customer's role the fork's own. Under the instance's lock, after any interrupted restore.
    */
   async setAdminPassword(resourceId: string, username: string, password: string): Promise<void> {
-    const id = checkId(resourceId);
-    await this.locks.exclusive(id, undefined, async () => {
-      const record = await this.restores.settledRecord(id);
-      if (record?.state !== 'ready')
-        throw new ProviderError(`Instance ${id} does not exist`, 'InstanceNotFound');
-      const driver = this.drivers.driverFor(record.engine);
-      if (!driver.setCustomerPassword || username !== record.username) {
+    await this.onReady(resourceId, async (driver, ctx) => {
+      if (!driver.setCustomerPassword || username !== ctx.record.username) {
         throw new ProviderError(
-          `The ${driver.displayName} user '${username}' of instance ${id} cannot have its password set`,
+          `The ${driver.displayName} user '${username}' of instance ${ctx.resourceId} cannot have its password set`,
           'Unsupported',
         );
       }
-      await driver.setCustomerPassword(this.files.context(id, record, await instanceUser(id)), password);
+      await driver.setCustomerPassword(ctx, password);
     });
   }
 
@@ -272,20 +279,35 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
     return this.withLogins(resourceId, (logins, ctx) => logins.retainOnly(ctx, login));
   }
 
+  /** TLS, public listening and the allow list (networking.ts): under the instance's lock, then a restart. */
+  configureNetworking(resourceId: string, networking: NetworkingSettings): Promise<NetworkingApplied> {
+    const { files, servers, publicHost } = this;
+    return this.onReady(resourceId, (driver, ctx) =>
+      applyNetworking({ files, servers, publicHost }, driver, ctx, networking),
+    );
+  }
+
   private withLogins<T>(resourceId: string, fn: (logins: LoginDriver, ctx: InstanceContext) => Promise<T>) {
-    const id = checkId(resourceId);
-    return this.locks.exclusive(id, undefined, async () => {
-      const record = await this.restores.settledRecord(id);
-      if (record?.state !== 'ready')
-        throw new ProviderError(`Instance ${id} does not exist`, 'InstanceNotFound');
-      const driver = this.drivers.driverFor(record.engine);
+    return this.onReady(resourceId, (driver, ctx) => {
       if (!driver.logins) {
         throw new ProviderError(
           `${driver.displayName} instances cannot rotate credentials here`,
           'Unsupported',
         );
       }
-      return fn(driver.logins, this.files.context(id, record, await instanceUser(id)));
+      return fn(driver.logins, ctx);
+    });
+  }
+
+  /** `fn` on a ready instance (after any interrupted restore), under its lock. */
+  private onReady<T>(resourceId: string, fn: (driver: EngineDriver, ctx: InstanceContext) => Promise<T>) {
+    const id = checkId(resourceId);
+    return this.locks.exclusive(id, undefined, async () => {
+      const record = await this.restores.settledRecord(id);
+      if (record?.state !== 'ready')
+        throw new ProviderError(`Instance ${id} does not exist`, 'InstanceNotFound');
+      const driver = this.drivers.driverFor(record.engine);
+      return fn(driver, this.files.context(id, record, await instanceUser(id)));
     });
   }
 
@@ -463,20 +485,8 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
       await instanceUser(id),
     );
     await this.servers.ensureRunning(ctx, driver);
-    await this.settleIfNeeded(ctx, driver);
+    await this.files.settleIfNeeded(ctx, driver);
     this.log('engine: instance resumed', { resourceId: id, port: record.port });
-  }
-
-  /** Migrate the data of an older instance once it runs (see `InstanceRecord.accessSettled`). */
-  private async settleIfNeeded(ctx: InstanceContext, driver: EngineDriver): Promise<void> {
-    if (ctx.record.accessSettled !== false) return;
-    await driver.settleAccess(ctx);
-    const { accessSettled: _settled, ...settled } = ctx.record;
-    ctx.record = settled;
-    await this.files.writeRecord(ctx.resourceId, settled);
-    this.log('engine: instance migrated to a customer role and a platform superuser', {
-      resourceId: ctx.resourceId,
-    });
   }
 
   private interrupted(): InstanceState {

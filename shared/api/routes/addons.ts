@@ -8,6 +8,7 @@ import {
 } from '../../schemas/addon.ts';
 import { DeleteAddonQuerySchema } from '../../schemas/backup.ts';
 import { PaginationQuerySchema, ProjectPathSchema } from '../../schemas/common.ts';
+import { UpdateAddonRequestSchema } from '../../schemas/networking.ts';
 import { defineRoute } from '../route.ts';
 import { errors, problem } from './common.ts';
 
@@ -55,6 +56,26 @@ export const addonsRoutes = {
     auth: true,
     params: AddonPathSchema,
     responses: { 200: { description: 'The addon', schema: AddonSchema }, ...errors },
+  }),
+  updateAddon: defineRoute({
+    operationId: 'updateAddon',
+    method: 'patch',
+    path: '/v1/projects/{projectId}/addons/{addonId}',
+    summary:
+      'Change a running addon: `networking` (TLS on or off; public from allowed CIDRs, or private). Returns the addon and the operation, completed when it answers',
+    tags: ['addons'],
+    fn: 'addons',
+    auth: true,
+    params: AddonPathSchema,
+    body: UpdateAddonRequestSchema,
+    responses: {
+      202: { description: 'Applied: the addon and its operation', schema: AddonWithOperationSchema },
+      ...errors,
+      409: problem('Another operation is in flight on this addon, or the addon is not running'),
+      422: problem(
+        'The engine cannot make this change on this deployment (capabilities `networkingUpdate`, `tls`, `publicAccess`), public without TLS, or public without an allowed CIDR; `errors` names the field',
+      ),
+    },
   }),
   deleteAddon: defineRoute({
     operationId: 'deleteAddon',

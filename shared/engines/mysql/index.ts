@@ -50,14 +50,14 @@ export const mysql: EngineFacts = {
     notes: {
       aws: [
         "Credential rotation (credentialRotation) is local-only for now: on AWS the addon's user is the RDS master user, which has one password, and a second login with the same rights needs the master credentials inside the instance (a job in the instance's subnets), which the platform does not run for rotations yet.",
-        'Read replicas and public access are not available for MySQL addons yet.',
+        'Read replicas, public access and networking changes after create (networkingUpdate) are not available for MySQL addons on AWS yet: TLS is chosen at create (require_secure_transport in the parameter group).',
         'The connection details are those of the RDS master user, which has privileges on every database of the instance.',
       ],
       local: [
         'The local target runs MariaDB 10.11 (Debian mariadb-server), not Oracle MySQL: MySQL clients and drivers connect to it, but MySQL 8-only features (e.g. caching_sha2_password, some JSON functions) differ.',
         'Dumps are mariadb-dump SQL scripts; snapshots are online copies taken with mariadb-backup.',
         'Point-in-time restore is not available for local MySQL addons: their binary logs are not archived yet (PostgreSQL addons have it locally).',
-        'TLS, public access and replicas are AWS-only; local addons listen on 127.0.0.1.',
+        'TLS, public access and networking changes (networkingUpdate) are not built for local MySQL addons yet (PostgreSQL has them): mariadbd can serve TLS (--ssl-cert, require_secure_transport) and the allow list would become host grants per CIDR beside the rotation user, which is not done yet. Replicas are AWS-only. Local addons listen on 127.0.0.1.',
       ],
     },
   },

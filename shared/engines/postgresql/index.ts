@@ -10,7 +10,7 @@ export const postgresql: EngineFacts = {
     capabilities: {
       // Snapshots are RDS DB snapshots (restored to a new instance, then swapped in); dumps run
       // as Fargate tasks streaming pg_dump to S3.
-      // TLS: RDS parameter groups with rds.force_ssl=1; the local engine has no certificate yet.
+      // TLS: RDS parameter groups with rds.force_ssl=1 (chosen at create; changing it later is not built yet).
       aws: {
         ...BACKED_UP,
         tls: true,
@@ -29,17 +29,26 @@ export const postgresql: EngineFacts = {
         fork: true,
         importLive: true,
         credentialRotation: true,
+        // TLS with a certificate from the data directory's CA; public: listening on every
+        // interface with pg_hba.conf admitting only the allowed CIDRs (infra/local/engines/networking.ts).
+        tls: true,
+        publicAccess: true,
+        networkingUpdate: true,
       },
     },
+    // Locally TLS stays opt-in (tls: true at create, or PATCH networking): clients must be given
+    // the platform's own CA to verify the server, which the local default should not demand.
+    tlsOptIn: ['local'],
     notes: {
       aws: [
+        'Networking changes (networkingUpdate: PATCH networking) and public access (publicAccess) are local-only for now: on AWS TLS is chosen at create (parameter group with rds.force_ssl) and the addon stays inside the VPC. Public subnets, PubliclyAccessible and per-CIDR security-group rules are not built yet.',
         "Credential rotation (credentialRotation) is local-only for now: on AWS the addon's user is the RDS master user, which has one password, and a second login with the same rights needs the master credentials inside the instance (a job in the instance's subnets), which the platform does not run for rotations yet.",
       ],
       // pg_dump from Debian 12 is version 15 and cannot dump newer servers, so the local
       // target stays on the major its client tools can back up.
       local: [
         'The local target runs PostgreSQL 15, the newest major the Debian 12 client tools can dump.',
-        'TLS, public access and replicas are AWS-only; local addons listen on 127.0.0.1.',
+        'TLS is opt-in locally (tls: true at create, or PATCH networking): the certificate comes from a CA made per data directory, given in the connection details (caCertificate). A private addon listens on 127.0.0.1 and admits only 127.0.0.1; a public one listens on every interface and admits only its allowed CIDRs (pg_hba.conf). Replicas are AWS-only.',
         'Point-in-time restore: WAL is archived to the local object store at least every 60 s while the addon writes (ADDONS_PITR_ARCHIVE_TIMEOUT_SECONDS), so the restorable window ends at the last archived commit; it is kept 7 days (ADDONS_PITR_RETENTION_DAYS) and restarts after each restore.',
       ],
     },

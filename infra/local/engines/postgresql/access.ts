@@ -2,7 +2,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { errorMessage, ProviderError } from '#shared/errors.ts';
 import type { InstanceContext } from '../driver.ts';
+import { networkingOf } from '../networking.ts';
 import { readFileNoFollow, replaceFile } from '../system.ts';
+import { ensureServerCertificate } from '../tls.ts';
 import { PLATFORM_ROLE, peerRoles } from './roles.ts';
 
 const ACCESS_BEGIN =
@@ -28,6 +30,40 @@ const withoutAccessBlock = (text: string): string => {
 };
 
 /**
+ * Who may connect over TCP (first match): with TLS required, any connection without it is
+ * rejected; then 127.0.0.1 (the platform, its jobs and local clients: the private details), and
+ * while public each allowed CIDR; anything else is rejected, so another loopback address
+ * (127.0.0.2) is refused too unless allowed. Passwords (SCRAM) on every accepted line.
+ */
+const tcpRules = (ctx: InstanceContext): string[] => {
+  const { tls, public: open, allow } = networkingOf(ctx.record);
+  const sources = ['127.0.0.1/32', ...(open ? allow : [])];
+  return [
+    '# TCP: the allow list (PATCH networking); everything else is rejected',
+    ...(tls ? ['hostnossl   all   all   all   reject'] : []),
+    ...[...new Set(sources)].map((cidr) => `host   all   all   ${cidr}   scram-sha-256`),
+    'host   all   all   all   reject',
+  ];
+};
+
+/** Server settings for TLS, when the instance requires it: the certificate the data directory's CA signs. */
+export const tlsSettings = async (ctx: InstanceContext): Promise<string[]> => {
+  if (!networkingOf(ctx.record).tls) return [];
+  const hosts = [ctx.record.host, ...(ctx.record.publicHost ? [ctx.record.publicHost] : [])];
+  const files = await ensureServerCertificate(ctx, hosts);
+  return [
+    '-c',
+    'ssl=on',
+    '-c',
+    `ssl_cert_file=${files.certificate}`,
+    '-c',
+    `ssl_key_file=${files.key}`,
+    '-c',
+    'ssl_min_protocol_version=TLSv1.2',
+  ];
+};
+
+/**
  * How the platform reaches its own roles without a password: `peer` over the Unix socket, mapped
  * from the platform's OS user (root, when it runs as root) and the instance's engine OS user (for
  * pg_basebackup) to the platform's superuser, and to the roles a migration from an instance older
@@ -48,6 +84,7 @@ export const grantPlatformAccess = async (ctx: InstanceContext): Promise<boolean
     '# the platform (and pg_basebackup, run as the engine OS user), over the Unix socket in run/ only',
     `local   replication   ${confToken(admin)}   peer map=${IDENT_MAP}`,
     `local   all   ${roles.map(confToken).join(',')}   peer map=${IDENT_MAP}`,
+    ...tcpRules(ctx),
     ACCESS_END,
   ].join('\n');
   const identBlock = [

@@ -22,7 +22,12 @@ export const platformConnect =
     const client = new pg.Client({
       ...(hasSocket(ctx)
         ? { host: ctx.socketDir }
-        : { host: ctx.record.host, password: ctx.record.admin?.password }),
+        : {
+            host: ctx.record.host,
+            password: ctx.record.admin?.password,
+            // Our own server on loopback: encrypted as the instance requires, no name to verify.
+            ...(ctx.record.networking?.tls ? { ssl: { rejectUnauthorized: false } } : {}),
+          }),
       port: ctx.record.port,
       user,
       database,

@@ -10,10 +10,11 @@ import type {
   SnapshotDriver,
   StartFailure,
 } from '../driver.ts';
+import { listenAddress } from '../networking.ts';
 import { settlingAccess } from '../settle-access.ts';
 import { localTargetIssues, passwordIssues, rejectIssues } from '../spec-checks.ts';
 import { chownTo, engineEnv, runLogged, serverFromPidFile } from '../system.ts';
-import { grantPlatformAccess } from './access.ts';
+import { grantPlatformAccess, tlsSettings } from './access.ts';
 import { binaries, clusterLocale, serverMajor } from './binaries.ts';
 import {
   hasSocket,
@@ -46,6 +47,7 @@ export class PostgresDriver implements EngineDriver {
   readonly signals = { graceful: 'SIGINT', immediate: 'SIGQUIT' } as const;
   readonly snapshots: SnapshotDriver = new PostgresSnapshots(this);
   readonly logins = postgresLogins;
+  readonly networking = { tls: true, public: true };
   /** Point-in-time recovery, when the platform has an object store to archive WAL into. */
   readonly pitr?: PitrDriver;
   private readonly archive?: { target: WalArchiveTarget; pitr: PostgresPitr };
@@ -63,7 +65,7 @@ export class PostgresDriver implements EngineDriver {
     const reserved =
       [PLATFORM_ROLE, MIGRATOR_ROLE].includes(spec.username) || spec.username.startsWith('pg_');
     rejectIssues('PostgreSQL', [
-      ...localTargetIssues(spec, major, `only PostgreSQL ${major} runs on the local target`),
+      ...localTargetIssues(spec, major, `only PostgreSQL ${major} runs on the local target`, { tls: true }),
       ...(reserved ? [{ path: 'username', message: `'${spec.username}' is reserved for the platform` }] : []),
       ...passwordIssues(spec, /[\r\n]/),
     ]);
@@ -106,7 +108,8 @@ export class PostgresDriver implements EngineDriver {
       '-p',
       String(ctx.record.port),
       '-c',
-      `listen_addresses=${ctx.record.host}`,
+      `listen_addresses=${listenAddress(ctx.record)}`,
+      ...(await tlsSettings(ctx)),
       '-c',
       `unix_socket_directories=${socketDirectorySetting(ctx)}`,
       '-c',

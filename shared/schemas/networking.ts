@@ -1,0 +1,89 @@
+import * as z from 'zod';
+import { text } from './bounds.ts';
+
+/** How many allow rules an addon may have (one security-group rule each on AWS). */
+export const MAX_ALLOW_RULES = 20;
+
+const OCTET = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
+/**
+ * Why `value` is not an IPv4 CIDR in canonical form (`203.0.113.0/24`: no host bits set), or
+ * undefined when it is one. Pure string work, so the schema runs in the browser too.
+ */
+export const cidrProblem = (value: string): string | undefined => {
+  const match = /^([^/]+)\/(\d{1,2})$/.exec(value);
+  const octets = match?.[1]?.split('.') ?? [];
+  const bits = Number(match?.[2]);
+  if (!match || octets.length !== 4 || !octets.every((octet) => OCTET.test(octet)) || bits > 32) {
+    return 'must be an IPv4 CIDR such as 203.0.113.0/24 (prefix length 0 to 32)';
+  }
+  const address = octets.reduce((sum, octet) => sum * 256 + Number(octet), 0);
+  const size = 2 ** (32 - bits);
+  const network = Math.floor(address / size) * size;
+  if (network !== address) {
+    const canonical = [24, 16, 8, 0].map((shift) => Math.floor(network / 2 ** shift) % 256).join('.');
+    return `has host bits set: the network is ${canonical}/${bits}`;
+  }
+  return undefined;
+};
+
+export const CidrSchema = z
+  .string()
+  .max(18)
+  .superRefine((value, ctx) => {
+    const problem = cidrProblem(value);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  })
+  .meta({ description: 'An IPv4 CIDR (`203.0.113.7/32` for one address)', example: '203.0.113.0/24' });
+
+/**
+ * A change of how the addon is reached. Fields left out keep their current value; the result must
+ * hold together (public needs TLS and at least one allow rule), which the service checks and
+ * names the field it refuses.
+ */
+export const NetworkingRequestSchema = z
+  .strictObject({
+    tls: z.boolean().optional().meta({
+      description: 'Require TLS on every connection (capability `tls`); cannot be turned off while public',
+    }),
+    public: z.boolean().optional().meta({
+      description:
+        'Reachable from outside the private network, only from `allow` (capability `publicAccess`); requires TLS. False makes it private again',
+    }),
+    allow: z.array(CidrSchema).min(1).max(MAX_ALLOW_RULES).optional().meta({
+      description:
+        'The source addresses a public addon accepts connections from: at least one CIDR. Replaces the current list',
+    }),
+  })
+  .meta({ id: 'NetworkingRequest' });
+export type NetworkingRequest = z.infer<typeof NetworkingRequestSchema>;
+
+/**
+ * `PATCH .../addons/{addonId}`: one kind of change per request. Today `networking`; the scaling
+ * fields (plan, storage, Multi-AZ, replicas) are to join it as siblings, each its own operation.
+ * Any other field is refused with a 400 naming it.
+ */
+export const UpdateAddonRequestSchema = z
+  .strictObject({
+    networking: NetworkingRequestSchema,
+  })
+  .meta({ id: 'UpdateAddonRequest' });
+export type UpdateAddonRequest = z.infer<typeof UpdateAddonRequestSchema>;
+
+/** What an addon's networking is, as the addon and the engine providers see it. */
+export interface NetworkingSettings {
+  tls: boolean;
+  public: boolean;
+  /** Enforced while public; kept while private so a later `public: true` may omit it. */
+  allow: string[];
+}
+
+/** A public addon's own connection details, beside the private ones. */
+export const PublicEndpointSchema = z
+  .object({
+    host: text(253),
+    port: z.number().int().min(0).max(65535).meta({ format: 'int32' }),
+    uri: text(2048),
+  })
+  .meta({ id: 'PublicEndpoint' });
+export type PublicEndpoint = z.infer<typeof PublicEndpointSchema>;

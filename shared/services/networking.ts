@@ -1,0 +1,183 @@
+import { addonType } from '../catalog/engines.ts';
+import { engineFacts } from '../engines/index.ts';
+import type { EngineRegistry } from '../engines/registry.ts';
+import { ConflictError, errorMessage, type FieldIssue, UnsupportedError } from '../errors.ts';
+import type { EngineAdapters, EngineProvider, NetworkingApplied } from '../ports/engine-provider.ts';
+import type { ConnectionSecret, SecretStore } from '../ports/secret-store.ts';
+import type { Addon } from '../schemas/addon.ts';
+import type { Target } from '../schemas/catalog.ts';
+import type { NetworkingRequest, NetworkingSettings, UpdateAddonRequest } from '../schemas/networking.ts';
+import type { Operation } from '../schemas/operation.ts';
+import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
+import { nowIso } from '../util/ids.ts';
+import { failOperationAndRelease, newOperation, toAddon } from './addon-service.ts';
+import { connectionUri } from './credentials.ts';
+
+export interface NetworkingDeps {
+  store: AddonStore;
+  secrets: SecretStore;
+  engines: EngineRegistry<EngineAdapters>;
+  target: Target;
+}
+
+type NetworkingProvider = Required<Pick<EngineProvider, 'configureNetworking'>>;
+
+/** The connection details with `networking` applied: TLS flag, URIs, the public endpoint and the CA. */
+export const publishedNetworking = (
+  secret: ConnectionSecret,
+  networking: NetworkingSettings,
+  applied: NetworkingApplied,
+): ConnectionSecret => {
+  const { uri: _uri, public: _public, caCertificate, ...rest } = secret;
+  const base = { ...rest, tls: networking.tls };
+  const ca = applied.caCertificate ?? caCertificate;
+  const endpoint = networking.public ? applied.publicEndpoint : undefined;
+  return {
+    ...base,
+    uri: connectionUri(base),
+    ...(endpoint
+      ? { public: { ...endpoint, uri: connectionUri({ ...base, host: endpoint.host, port: endpoint.port }) } }
+      : {}),
+    ...(ca ? { caCertificate: ca } : {}),
+  };
+};
+
+/**
+ * `PATCH .../addons/{addonId}` with `networking`: TLS on or off, public (from allowed CIDRs only)
+ * or private. A short `update-networking` operation run by the API under the addon's lock, like a
+ * credential rotation: (1) the engine applies the settings (idempotent: a retry converges);
+ * (2) the connection details are published with the TLS flag, the public endpoint and the CA;
+ * (3) the addon records the settings and is released, in one write. A failure at (1) or (2) puts
+ * the engine back as the addon record says, so what is published keeps working, and fails the
+ * operation. A crash in between leaves the operation in flight: the reconciler fails it and
+ * releases the addon (running); the engine may then already have the new settings, and the same
+ * PATCH again makes the record and the details match.
+ */
+export class NetworkingService {
+  constructor(private readonly deps: NetworkingDeps) {}
+
+  async update(projectId: string, addonId: string, request: UpdateAddonRequest) {
+    const addon = await this.deps.store.getAddon(projectId, addonId);
+    const provider = this.providerFor(addon);
+    const current: NetworkingSettings = {
+      tls: addon.tls,
+      public: addon.publicAccess,
+      allow: addon.allowedCidrs,
+    };
+    const wanted = this.resolve(addon, current, request.networking);
+    if (addon.currentOperationId) {
+      throw new ConflictError(
+        `Addon '${addon.name}' has operation ${addon.currentOperationId} in flight; retry when it has finished`,
+        { operationId: addon.currentOperationId },
+      );
+    }
+    const secret = await this.deps.secrets.get({ projectId, addonId });
+    if (addon.status !== 'running' || !secret?.host) {
+      throw new ConflictError(
+        `Addon '${addon.name}' is ${addon.status}; only a running addon can change its networking`,
+        {},
+      );
+    }
+    const operation: Operation = {
+      ...newOperation('update-networking', projectId, addonId),
+      status: 'in-progress',
+      startedAt: nowIso(),
+      progress: { step: 'applying', percent: 0 },
+    };
+    const locked = await this.deps.store.beginOperation(addon, operation, 'updating');
+    try {
+      const applied = await provider.configureNetworking(addon.resourceId, wanted);
+      await this.deps.secrets.put({ projectId, addonId }, publishedNetworking(secret, wanted, applied));
+    } catch (error) {
+      await provider.configureNetworking(addon.resourceId, current).catch(() => undefined);
+      await failOperationAndRelease(
+        this.deps.store,
+        locked,
+        operation.id,
+        { code: 'NetworkingFailed', message: `The networking change failed: ${errorMessage(error)}` },
+        'running',
+      );
+      throw error;
+    }
+    await this.deps.store.updateAddonForOperation(
+      locked,
+      operation.id,
+      { tls: wanted.tls, publicAccess: wanted.public, allowedCidrs: wanted.allow, status: 'running' },
+      { release: true },
+    );
+    const completed = await this.deps.store.updateOperation(projectId, operation.id, {
+      status: 'completed',
+      progress: { step: 'done', percent: 100 },
+      message: describe(wanted),
+      completedAt: nowIso(),
+    });
+    const updated = await this.deps.store.getAddon(projectId, addonId);
+    return { addon: toAddon(updated) as Addon, operation: completed };
+  }
+
+  /** The settings the request leads to, or a 422 naming every field that cannot be. */
+  private resolve(
+    addon: AddonRecord,
+    current: NetworkingSettings,
+    request: NetworkingRequest,
+  ): NetworkingSettings {
+    const type = addonType(addon.engine, this.deps.target);
+    const name = type.displayName;
+    const wanted: NetworkingSettings = {
+      tls: request.tls ?? current.tls,
+      public: request.public ?? current.public,
+      allow: request.allow ?? current.allow,
+    };
+    const issues: FieldIssue[] = [];
+    const at = (field: string) => `body.networking.${field}`;
+    if (wanted.tls && !current.tls && !type.capabilities.tls) {
+      issues.push({ path: at('tls'), message: `TLS is not available for ${name} on this deployment` });
+    }
+    if (!wanted.tls && engineFacts(addon.engine).tlsRequired?.includes(this.deps.target)) {
+      issues.push({ path: at('tls'), message: `TLS cannot be turned off for ${name} addons here` });
+    }
+    if (wanted.public && !current.public && !type.capabilities.publicAccess) {
+      issues.push({
+        path: at('public'),
+        message: `public access is not available for ${name} on this deployment`,
+      });
+    } else if (wanted.public && !wanted.tls) {
+      issues.push(
+        request.tls === false
+          ? { path: at('tls'), message: 'TLS cannot be turned off while the addon is public' }
+          : { path: at('public'), message: 'public access requires TLS: set tls: true' },
+      );
+    } else if (wanted.public && wanted.allow.length === 0) {
+      issues.push({
+        path: at('allow'),
+        message: 'a public addon needs at least one allowed CIDR (e.g. 203.0.113.7/32)',
+      });
+    }
+    if (issues.length) throw new UnsupportedError('The networking change cannot be made', issues);
+    return wanted;
+  }
+
+  private providerFor(addon: AddonRecord): NetworkingProvider {
+    const type = addonType(addon.engine, this.deps.target);
+    const provider = type.capabilities.networkingUpdate
+      ? this.deps.engines.of(addon.engine).provider
+      : undefined;
+    if (!provider?.configureNetworking) {
+      throw new UnsupportedError(
+        `${type.displayName} addons cannot change their networking on this deployment (capability networkingUpdate is off; see the catalog's notes)`,
+        [
+          {
+            path: 'body.networking',
+            message: `networking changes are not available for ${addon.engine} here`,
+          },
+        ],
+      );
+    }
+    return provider as NetworkingProvider;
+  }
+}
+
+const describe = (settings: NetworkingSettings): string =>
+  `TLS ${settings.tls ? 'required' : 'off'}; ${
+    settings.public ? `public from ${settings.allow.join(', ')}` : 'private'
+  }`;

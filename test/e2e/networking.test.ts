@@ -1,0 +1,200 @@
+import { spawnSync } from 'node:child_process';
+import net from 'node:net';
+import pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { localPlatformForFile } from '../support/local-platform.ts';
+import { operationEnded } from '../support/operations.ts';
+
+/**
+ * Networking of a local PostgreSQL addon through the API, with real clients: TLS required or
+ * off (psql's sslmode=require; node-postgres verifying the server with the CA from the connection
+ * details), public from an allow list (a client socket bound to 127.0.0.2 is admitted by
+ * 127.0.0.2/32, one bound to 127.0.0.3 is refused), and private again (both refused).
+ */
+const TOKEN = 'e2e-networking-token-0123456789';
+const PROJECT = 'networking';
+const api = localPlatformForFile('networking', TOKEN);
+const addonPath = (addonId: string) => `/v1/projects/${PROJECT}/addons/${addonId}`;
+
+interface Credentials {
+  host: string;
+  port: number;
+  username: string;
+  password: string;
+  database: string;
+  uri: string;
+  tls: boolean;
+  caCertificate?: string;
+  public?: { host: string; port: number; uri: string };
+}
+
+/** One query over node-postgres from `localAddress`; `ssl`: verify the server with `ca` (verify-ca), or plain. */
+const query = async (
+  credentials: Credentials,
+  options: { localAddress?: string; ca?: string | false } = {},
+): Promise<unknown> => {
+  const { host, port, username: user, password, database } = credentials;
+  const client = new pg.Client({
+    host,
+    port,
+    user,
+    password,
+    database,
+    connectionTimeoutMillis: 5_000,
+    ...(options.ca
+      ? { ssl: { ca: options.ca, rejectUnauthorized: true, checkServerIdentity: () => undefined } }
+      : { ssl: false }),
+    ...(options.localAddress
+      ? {
+          stream: () => {
+            const socket = new net.Socket();
+            const connect = socket.connect.bind(socket);
+            // pg calls connect(port, host): bind the client's end to the chosen loopback address.
+            socket.connect = ((p: number, h: string) =>
+              connect({ port: p, host: h, localAddress: options.localAddress })) as never;
+            return socket;
+          },
+        }
+      : {}),
+  });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    return (await client.query('SELECT 1 AS ok')).rows[0];
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+};
+
+const psql = (uri: string) =>
+  spawnSync('psql', [uri, '-tAc', 'SELECT 1'], {
+    encoding: 'utf8',
+    env: { ...process.env, PGCONNECT_TIMEOUT: '5' },
+  });
+
+const patch = (addonId: string, body: unknown) => api('PATCH', addonPath(addonId), { body });
+const credentialsOf = async (addonId: string): Promise<Credentials> => {
+  const response = await api('GET', `${addonPath(addonId)}/credentials`);
+  expect(response.status).toBe(200);
+  return response.body;
+};
+const changed = async (addonId: string, networking: Record<string, unknown>) => {
+  const response = await patch(addonId, { networking });
+  expect(response.status, JSON.stringify(response.body)).toBe(202);
+  expect(response.body.operation).toMatchObject({ type: 'update-networking', status: 'completed' });
+  return response.body.addon;
+};
+
+describe('networking of a local PostgreSQL addon', () => {
+  let addonId: string;
+
+  it('creates an addon with TLS required: sslmode=require connects, plain is refused, the CA verifies the server', async () => {
+    const created = await api('POST', `/v1/projects/${PROJECT}/addons`, {
+      body: { name: 'net-pg', engine: 'postgresql', tls: true },
+    });
+    expect(created.status).toBe(202);
+    expect((await operationEnded(api, PROJECT, created.body.operation.id)).status).toBe('completed');
+    addonId = created.body.addon.id;
+    const credentials = await credentialsOf(addonId);
+    expect(credentials).toMatchObject({ tls: true });
+    expect(credentials.uri).toContain('sslmode=require');
+    expect(credentials.caCertificate).toMatch(/^-----BEGIN CERTIFICATE-----/);
+    expect(credentials.public).toBeUndefined();
+    expect(psql(credentials.uri).stdout.trim()).toBe('1');
+    await expect(query(credentials, { ca: credentials.caCertificate })).resolves.toEqual({ ok: 1 });
+    await expect(query(credentials)).rejects.toThrow(/no encryption|pg_hba/);
+    // Another CA does not verify it.
+    const other = spawnSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        '/dev/null',
+        '-subj',
+        '/CN=other',
+        '-days',
+        '1',
+      ],
+      { encoding: 'utf8' },
+    ).stdout;
+    await expect(query(credentials, { ca: other })).rejects.toThrow(/certificate/);
+  });
+
+  it.each([
+    [
+      'public without TLS',
+      { networking: { tls: false, public: true, allow: ['127.0.0.2/32'] } },
+      422,
+      'body.networking.tls',
+    ],
+    ['an empty allow list', { networking: { public: true, allow: [] } }, 400, 'body.networking.allow'],
+    [
+      'a prefix longer than 32',
+      { networking: { public: true, allow: ['10.0.0.0/33'] } },
+      400,
+      'body.networking.allow.0',
+    ],
+    [
+      'an allow rule that is not a CIDR',
+      { networking: { public: true, allow: ['abc'] } },
+      400,
+      'body.networking.allow.0',
+    ],
+    [
+      'a CIDR with host bits',
+      { networking: { public: true, allow: ['10.0.0.1/24'] } },
+      400,
+      'body.networking.allow.0',
+    ],
+    ['public without an allow list', { networking: { public: true } }, 422, 'body.networking.allow'],
+    ['a field the PATCH does not take yet', { networking: { tls: true }, plan: 'small' }, 400, 'body.plan'],
+    ['an unknown networking field', { networking: { tls: true, ports: [1] } }, 400, 'body.networking.ports'],
+  ])('refuses %s with a problem naming the field', async (_case, body, status, path) => {
+    const response = await patch(addonId, body);
+    expect(response.status).toBe(status);
+    expect(response.headers.get('content-type')).toContain('application/problem+json');
+    expect(response.body.errors.map((error: { path: string }) => error.path)).toContain(path);
+  });
+
+  it('makes it public from 127.0.0.2/32: that source connects, 127.0.0.3 is refused', async () => {
+    const addon = await changed(addonId, { public: true, allow: ['127.0.0.2/32'] });
+    expect(addon).toMatchObject({ tls: true, publicAccess: true, allowedCidrs: ['127.0.0.2/32'] });
+    const credentials = await credentialsOf(addonId);
+    expect(credentials.public).toMatchObject({ port: credentials.port });
+    expect(credentials.public?.uri).toContain('sslmode=require');
+    const ca = credentials.caCertificate;
+    await expect(query(credentials, { ca, localAddress: '127.0.0.2' })).resolves.toEqual({ ok: 1 });
+    await expect(query(credentials, { ca, localAddress: '127.0.0.3' })).rejects.toThrow(/pg_hba|rejects/);
+    // The private details still work.
+    await expect(query(credentials, { ca })).resolves.toEqual({ ok: 1 });
+  });
+
+  it('makes it private again: both other loopback sources are refused, 127.0.0.1 still connects', async () => {
+    const addon = await changed(addonId, { public: false });
+    expect(addon).toMatchObject({ publicAccess: false, allowedCidrs: ['127.0.0.2/32'] });
+    const credentials = await credentialsOf(addonId);
+    expect(credentials.public).toBeUndefined();
+    const ca = credentials.caCertificate;
+    for (const localAddress of ['127.0.0.2', '127.0.0.3']) {
+      await expect(query(credentials, { ca, localAddress })).rejects.toThrow(/pg_hba|rejects/);
+    }
+    await expect(query(credentials, { ca })).resolves.toEqual({ ok: 1 });
+  });
+
+  it('turns TLS off: plain connects, sslmode=require is refused', async () => {
+    const addon = await changed(addonId, { tls: false });
+    expect(addon).toMatchObject({ tls: false });
+    const credentials = await credentialsOf(addonId);
+    expect(credentials.uri).not.toContain('sslmode');
+    await expect(query(credentials)).resolves.toEqual({ ok: 1 });
+    const required = psql(`${credentials.uri}?sslmode=require`);
+    expect(required.status).not.toBe(0);
+    expect(required.stderr).toMatch(/does not support SSL/);
+  });
+});

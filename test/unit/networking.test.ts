@@ -1,0 +1,172 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAddonsHandler } from '#functions/api/addons.ts';
+import { routes } from '#shared/api/routes.ts';
+import { EngineRegistry } from '#shared/engines/registry.ts';
+import type { EngineAdapters, EngineProvider } from '#shared/ports/engine-provider.ts';
+import type { ConnectionSecret, SecretStore } from '#shared/ports/secret-store.ts';
+import { cidrProblem, type NetworkingSettings } from '#shared/schemas/networking.ts';
+import { AddonService } from '#shared/services/addon-service.ts';
+import { NetworkingService } from '#shared/services/networking.ts';
+import { testCursors } from '../support/cursors.ts';
+import { startTestStore } from '../support/dynamo.ts';
+import { apiEvent, context, json } from '../support/events.ts';
+import { addonRecord } from '../support/fixtures.ts';
+import { RecordingStarter } from '../support/recording-starter.ts';
+
+let env: Awaited<ReturnType<typeof startTestStore>>;
+beforeAll(async () => {
+  env = await startTestStore();
+});
+afterAll(async () => env.stop());
+
+const secret: ConnectionSecret = {
+  engine: 'postgresql',
+  host: '127.0.0.1',
+  port: 5433,
+  database: 'app',
+  username: 'addonadmin',
+  password: 'pw',
+  uri: 'postgresql://addonadmin:pw@127.0.0.1:5433/app',
+  tls: false,
+};
+
+const memorySecrets = (): SecretStore & { value: ConnectionSecret } => {
+  const store = {
+    value: secret,
+    put: async (_ref: unknown, next: ConnectionSecret) => {
+      store.value = next;
+    },
+    get: async () => store.value,
+    delete: async () => undefined,
+  };
+  return store;
+};
+
+const running = async (overrides = {}) => {
+  const id = `adn-${Math.random().toString(36).slice(2, 12)}`;
+  const addon = addonRecord({
+    id,
+    name: id.slice(4),
+    status: 'running',
+    projectId: 'proj-net',
+    ...overrides,
+  });
+  await env.store.createAddon(addon, {
+    id: `op-${addon.id}`,
+    type: 'create',
+    status: 'completed',
+    projectId: addon.projectId,
+    addonId: addon.id,
+    backupId: null,
+    progress: { step: 'done', percent: 100 },
+    error: null,
+    createdAt: addon.createdAt,
+    startedAt: null,
+    completedAt: null,
+  });
+  return addon;
+};
+
+describe('NetworkingService', () => {
+  it('applies, publishes the public endpoint beside the private details, and completes one operation', async () => {
+    const calls: NetworkingSettings[] = [];
+    const provider = {
+      configureNetworking: async (_id: string, networking: NetworkingSettings) => {
+        calls.push(networking);
+        return { publicEndpoint: { host: '198.51.100.4', port: 5433 }, caCertificate: 'PEM' };
+      },
+    } as unknown as EngineProvider;
+    const secrets = memorySecrets();
+    const service = new NetworkingService({
+      store: env.store,
+      secrets,
+      engines: EngineRegistry.everyEngine<EngineAdapters>('test', () => ({ provider }) as EngineAdapters),
+      target: 'local',
+    });
+    const addon = await running({ tls: true });
+    const result = await service.update(addon.projectId, addon.id, {
+      networking: { public: true, allow: ['198.51.100.0/24'] },
+    });
+    expect(calls).toEqual([{ tls: true, public: true, allow: ['198.51.100.0/24'] }]);
+    expect(result.operation).toMatchObject({ type: 'update-networking', status: 'completed' });
+    expect(result.addon).toMatchObject({
+      publicAccess: true,
+      allowedCidrs: ['198.51.100.0/24'],
+      status: 'running',
+    });
+    expect(result.addon.currentOperationId).toBeNull();
+    expect(secrets.value).toMatchObject({
+      tls: true,
+      uri: 'postgresql://addonadmin:pw@127.0.0.1:5433/app?sslmode=require',
+      public: {
+        host: '198.51.100.4',
+        port: 5433,
+        uri: 'postgresql://addonadmin:pw@198.51.100.4:5433/app?sslmode=require',
+      },
+      caCertificate: 'PEM',
+    });
+  });
+
+  it('puts the engine back and fails the operation when the change cannot be applied, releasing the addon', async () => {
+    const calls: NetworkingSettings[] = [];
+    const provider = {
+      configureNetworking: async (_id: string, networking: NetworkingSettings) => {
+        calls.push(networking);
+        if (calls.length === 1) throw new Error('server did not restart');
+        return {};
+      },
+    } as unknown as EngineProvider;
+    const service = new NetworkingService({
+      store: env.store,
+      secrets: memorySecrets(),
+      engines: EngineRegistry.everyEngine<EngineAdapters>('test', () => ({ provider }) as EngineAdapters),
+      target: 'local',
+    });
+    const addon = await running();
+    await expect(service.update(addon.projectId, addon.id, { networking: { tls: true } })).rejects.toThrow(
+      /did not restart/,
+    );
+    expect(calls).toEqual([
+      { tls: true, public: false, allow: [] },
+      { tls: false, public: false, allow: [] },
+    ]);
+    const after = await env.store.getAddon(addon.projectId, addon.id);
+    expect(after).toMatchObject({ status: 'running', currentOperationId: null, tls: false });
+  });
+});
+
+describe('PATCH /v1/projects/{projectId}/addons/{addonId} where networking cannot change (AWS today)', () => {
+  it('answers 422 naming body.networking', async () => {
+    const addon = await running();
+    const handler = createAddonsHandler({
+      logger: new Logger({ logLevel: 'SILENT' }),
+      service: new AddonService({ store: env.store, workflows: new RecordingStarter(), target: 'aws' }),
+      cursors: testCursors(),
+    });
+    const response = await handler(
+      apiEvent(routes.updateAddon, {
+        pathParameters: { projectId: addon.projectId, addonId: addon.id },
+        body: { networking: { tls: false } },
+      }),
+      context(),
+    );
+    expect(response.statusCode).toBe(422);
+    expect(json(response).errors.map((error: { path: string }) => error.path)).toEqual(['body.networking']);
+  });
+});
+
+describe('cidrProblem', () => {
+  it.each([
+    ['127.0.0.2/32', undefined],
+    ['0.0.0.0/0', undefined],
+    ['10.0.0.0/33', /IPv4 CIDR/],
+    ['abc', /IPv4 CIDR/],
+    ['256.0.0.0/8', /IPv4 CIDR/],
+    ['10.0.0.1/24', /10\.0\.0\.0\/24/],
+  ])('%s', (value, expected) => {
+    const problem = cidrProblem(value);
+    if (expected) expect(problem).toMatch(expected);
+    else expect(problem).toBeUndefined();
+  });
+});
