@@ -28,6 +28,7 @@ import { BackupService } from '#shared/services/backup-service.ts';
 import { CredentialRotationService } from '#shared/services/credential-rotation.ts';
 import { ExportService } from '#shared/services/export-service.ts';
 import { ImportService } from '#shared/services/import-service.ts';
+import { MetricsService } from '#shared/services/metrics-service.ts';
 import { PitrService } from '#shared/services/pitr-service.ts';
 import { ScheduleService } from '#shared/services/schedule-service.ts';
 import { AddonStore } from '#shared/store/addon-store.ts';
@@ -45,6 +46,7 @@ import { type ApiLambda, LocalGateway } from './gateway.ts';
 import { LocalJobRunner } from './job-runner.ts';
 import { localLambdaContext } from './lambda-context.ts';
 import { acquireDataDirLock } from './lock.ts';
+import { startLocalMetrics } from './metrics/local-metrics.ts';
 import { createLocalReconciler } from './reconciler.ts';
 import { resumeOperations } from './resume.ts';
 import { allowBrowserTransfers, ensureBucket, startS3 } from './s3-emulator.ts';
@@ -212,6 +214,11 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
     await supervisor.resume(live.map((addon) => addon.resourceId));
     // Archived addons checked for a due base backup (and, hourly, for retention).
     supervisor.startArchiveMaintenance(config.archiveMaintenanceMs);
+    // Metrics: sampled from every running addon; stopped before the engines are.
+    const metrics = startLocalMetrics(config, supervisor, (message, extra) =>
+      logger.warn(message, { ...extra }),
+    );
+    cleanups.push(() => metrics.stop());
     const resumed = await resumeOperations({
       store,
       workflows: runner,
@@ -303,7 +310,12 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
         cursors,
       }),
       credentials: createCredentialsHandler({ logger, store, secrets, rotation: rotations }),
-      operations: createOperationsHandler({ logger, store, cursors }),
+      operations: createOperationsHandler({
+        logger,
+        store,
+        cursors,
+        metrics: new MetricsService({ store, source: metrics }),
+      }),
       backups: createBackupsHandler({
         logger,
         backups: backupService,
