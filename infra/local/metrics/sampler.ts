@@ -197,7 +197,8 @@ export class LocalMetricsSampler implements MetricsSource {
     return bytes;
   }
 
-  private ringOf(resourceId: string, engine: Engine): Promise<RingFile> {
+  /** The ring of an addon, opened (and loaded from its file) on first use. */
+  ringOf(resourceId: string, engine: Engine): Promise<RingFile> {
     let ring = this.rings.get(resourceId);
     if (!ring) {
       ring = mkdir(this.props.dir, { recursive: true, mode: 0o700 }).then(() =>
