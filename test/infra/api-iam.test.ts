@@ -328,11 +328,10 @@ const exercise = async () => {
   await call('operations', 'operations', routes.listAddonOperations, {
     pathParameters: { projectId: PROJECT, addonId },
   });
-  const metricsDebug = await call('operations', 'metrics', routes.getAddonMetrics, {
+  await call('operations', 'metrics', routes.getAddonMetrics, {
     pathParameters: { projectId: PROJECT, addonId },
     query: { names: 'cpu,connections' },
   });
-  console.log('METRICSDEBUG', JSON.stringify(metricsDebug));
   // The first addon's create operation still holds it; the unlocked one can be deleted.
   await call('addons', 'deleteLocked', routes.deleteAddon, {
     pathParameters: { projectId: PROJECT, addonId },

@@ -1,6 +1,7 @@
 import {
   type CloudWatchClient,
   GetMetricDataCommand,
+  type GetMetricDataCommandOutput,
   type MetricDataQuery,
   type MetricDataResult,
 } from '@aws-sdk/client-cloudwatch';
@@ -192,8 +193,9 @@ export class CloudWatchMetrics implements MetricsSource {
     const results: MetricDataResult[] = [];
     let nextToken: string | undefined;
     for (let page = 0; page < MAX_PAGES && queries.length > 0; page += 1) {
-      const response = await this.props.client
-        .send(
+      let response: GetMetricDataCommandOutput;
+      try {
+        response = await this.props.client.send(
           new GetMetricDataCommand({
             MetricDataQueries: queries,
             StartTime: new Date(window.from * 1000),
@@ -201,10 +203,10 @@ export class CloudWatchMetrics implements MetricsSource {
             ScanBy: 'TimestampAscending',
             ...(nextToken ? { NextToken: nextToken } : {}),
           }),
-        )
-        .catch((error: unknown) => {
-          throw toPlatformError(error, 'reading metrics from CloudWatch');
-        });
+        );
+      } catch (error) {
+        throw toPlatformError(error, 'reading metrics from CloudWatch');
+      }
       results.push(...(response.MetricDataResults ?? []));
       nextToken = response.NextToken;
       if (!nextToken) break;
