@@ -1406,6 +1406,7 @@ export interface components {
             engine: "postgresql" | "mysql" | "redis" | "mongodb";
             /** @description Start of the first step (ISO 8601) */
             from: string;
+            /** @description End of the last step (ISO 8601) */
             to: string;
             /**
              * Format: int32

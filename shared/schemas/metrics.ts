@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { METRIC_NAMES, METRIC_UNITS, METRICS, type MetricDefinition } from '../metrics/catalog.ts';
-import { IdTextSchema } from './bounds.ts';
+import { IdTextSchema, int32, text } from './bounds.ts';
 import { EngineSchema } from './catalog.ts';
 
 /** At most this many points per series in one answer: `(to - from) / step`. */
@@ -22,7 +22,7 @@ export const MetricNameSchema = z.enum(METRIC_NAMES).meta({
 });
 export const MetricUnitSchema = z.enum(METRIC_UNITS).meta({ id: 'MetricUnit' });
 
-const isoInstant = z.iso.datetime({ offset: true });
+const isoInstant = z.iso.datetime({ offset: true }).max(40);
 
 /**
  * `names` is comma-separated (`cpu,connections`); unknown names are a 400 naming `names` (query-string fields are named bare, as elsewhere).
@@ -85,14 +85,14 @@ export const MetricsResponseSchema = z
   .object({
     addonId: IdTextSchema,
     engine: EngineSchema,
-    from: z.string().meta({ description: 'Start of the first step (ISO 8601)' }),
-    to: z.string(),
-    step: z.number().int().min(1).meta({ format: 'int32', description: 'Seconds per point' }),
+    from: text(40).meta({ description: 'Start of the first step (ISO 8601)' }),
+    to: text(40).meta({ description: 'End of the last step (ISO 8601)' }),
+    step: int32(1, MAX_METRIC_STEP_SECONDS).meta({ description: 'Seconds per point' }),
     timestamps: z
-      .array(z.string())
+      .array(text(40))
       .max(MAX_METRIC_POINTS)
       .meta({ description: 'Start of each step (ISO 8601); every series has one value per timestamp' }),
-    series: z.array(MetricSeriesSchema),
+    series: z.array(MetricSeriesSchema).max(METRIC_NAMES.length),
   })
   .meta({ id: 'Metrics' });
 export type MetricsResponse = z.infer<typeof MetricsResponseSchema>;
