@@ -139,7 +139,7 @@ export class LocalMetricsSampler implements MetricsSource {
     };
     await Promise.all(Array.from({ length: Math.min(CONCURRENCY, queue.length) }, worker));
     // Once an hour of rounds (and on the first), forget addons that are gone.
-    if (this.rounds % Math.max(1, Math.round(3_600 / this.props.intervalSeconds)) === 1) {
+    if ((this.rounds - 1) % Math.max(1, Math.round(3_600 / this.props.intervalSeconds)) === 0) {
       await this.sweep().catch((error: unknown) => {
         this.props.log?.('metrics: could not sweep ring files', { error: errorMessage(error) });
       });
