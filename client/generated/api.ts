@@ -700,6 +700,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/projects/{projectId}/addons/{addonId}/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Time series of the addon (CPU, memory, storage, connections, throughput and what its engine adds), one value per step, each series with its unit
+         * @description Time series of the addon (CPU, memory, storage, connections, throughput and what its engine adds), one value per step, each series with its unit. Requires a bearer token. Rate limited per caller.
+         */
+        get: operations["getAddonMetrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1785,6 +1805,54 @@ export interface components {
             /** @description Pass as `cursor` to get the next page; null on the last */
             nextCursor: string | null;
         };
+        Metrics: {
+            addonId: string;
+            /** @enum {string} */
+            engine: "postgresql" | "mysql" | "redis" | "mongodb";
+            /** @description Start of the first step (ISO 8601) */
+            from: string;
+            /** @description End of the last step (ISO 8601) */
+            to: string;
+            /**
+             * Format: int32
+             * @description Seconds per point
+             */
+            step: number;
+            /** @description Start of each step (ISO 8601); every series has one value per timestamp */
+            timestamps: string[];
+            series: components["schemas"]["MetricSeries"][];
+        };
+        MetricSeries: {
+            name: components["schemas"]["MetricName"];
+            unit: components["schemas"]["MetricUnit"];
+            values: (number | null)[];
+        };
+        /**
+         * @description A series of the metric catalog:
+         *     - `cpu` (percent): CPU used by the database server. Locally: its processes, in percent of one core (can exceed 100); AWS: CPUUtilization of the instance or node
+         *     - `memory` (bytes): Memory used by the server. Locally: proportional set size (PSS) of its processes; ElastiCache: BytesUsedForCache. RDS and DocumentDB publish only what is left (`memory.free`)
+         *     - `memory.free` (bytes): Memory the host can still give the server (AWS FreeableMemory); not sampled locally
+         *     - `storage.used` (bytes): Bytes on disk of the data directory (locally) or of the cluster volume (DocumentDB VolumeBytesUsed)
+         *     - `storage.free` (bytes): Free space where the data lives: the file system of the data directory locally, FreeStorageSpace on RDS
+         *     - `connections` (count): Client connections (Redis: connected clients; MongoDB: current connections), not counting the platform's own sampling connection
+         *     - `connections.limit` (count): The most connections the engine accepts (max_connections, maxclients, current + available); not in CloudWatch
+         *     - `read.throughput` (bytes-per-second): Bytes read from storage per second (locally the server processes' read_bytes; AWS ReadThroughput)
+         *     - `write.throughput` (bytes-per-second): Bytes written to storage per second (locally the server processes' write_bytes; AWS WriteThroughput)
+         *     - `postgresql.transactions` (per-second; postgresql only): Transactions committed and rolled back per second, all databases (pg_stat_database)
+         *     - `postgresql.replication-lag` (seconds; postgresql only): Replay lag of the slowest replica (pg_stat_replication; AWS ReplicaLag); no value without replicas
+         *     - `postgresql.oldest-transaction-age` (seconds; postgresql only): Age of the oldest open transaction (pg_stat_activity.xact_start); blocks vacuum when it grows
+         *     - `mysql.queries` (per-second; mysql only): Statements sent by clients per second (SHOW GLOBAL STATUS `Questions`)
+         *     - `mysql.threads-running` (count; mysql only): Threads executing a statement (`Threads_running`)
+         *     - `mysql.replication-lag` (seconds; mysql only): Seconds behind the primary (`Seconds_Behind_Master`; AWS ReplicaLag); no value without replicas
+         *     - `redis.memory` (bytes; redis only): Memory Redis allocated for its data (INFO `used_memory`; AWS BytesUsedForCache)
+         *     - `redis.evictions` (per-second; redis only): Keys evicted per second because of maxmemory (INFO `evicted_keys`; AWS Evictions)
+         *     - `redis.hit-ratio` (percent; redis only): Key lookups that found their key, in percent (keyspace hits / lookups; AWS CacheHitRate); no value without lookups
+         *     - `mongodb.operations` (per-second; mongodb only): Inserts, queries, updates, deletes, getMores and commands per second (serverStatus opcounters; AWS Opcounters*)
+         * @enum {string}
+         */
+        MetricName: "cpu" | "memory" | "memory.free" | "storage.used" | "storage.free" | "connections" | "connections.limit" | "read.throughput" | "write.throughput" | "postgresql.transactions" | "postgresql.replication-lag" | "postgresql.oldest-transaction-age" | "mysql.queries" | "mysql.threads-running" | "mysql.replication-lag" | "redis.memory" | "redis.evictions" | "redis.hit-ratio" | "mongodb.operations";
+        /** @enum {string} */
+        MetricUnit: "percent" | "bytes" | "count" | "per-second" | "bytes-per-second" | "seconds";
     };
     responses: never;
     parameters: never;
@@ -7685,6 +7753,152 @@ export interface operations {
             };
             /** @description It is linked into secret groups (named in the detail) and `unlinkGroups=true` was not asked */
             409: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this caller: wait `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected error; it has been logged and the detail says nothing more */
+            500: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getAddonMetrics: {
+        parameters: {
+            query?: {
+                /** @description Comma-separated metric names (see `MetricName`); every series of the engine this target serves when omitted */
+                names?: string;
+                /** @description Start of the window (ISO 8601); default: one hour before `to` */
+                from?: string;
+                /** @description End of the window (ISO 8601); default: now */
+                to?: string;
+                /** @description Seconds per point; at most 1440 points per series, on AWS a multiple of 60. Default: the smallest that fits */
+                step?: number;
+            };
+            header?: never;
+            path: {
+                /** @description Project identifier (DNS label: a-z, 0-9 and hyphens, at most 63 characters) */
+                projectId: string;
+                /** @description Addon id (adn-...) */
+                addonId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The series, aligned on `timestamps` */
+            200: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Metrics"];
+                };
+            };
+            /** @description A name that is not a metric, or not one of this engine (`names`); `from` not before `to` or a window over 14 days (`from`); more than 1,440 points or a step this target cannot serve (`step`) */
+            400: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource in this project */
+            404: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A metric this target does not publish for the engine (`names` says why) */
+            422: {
                 headers: {
                     /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
                     "RateLimit-Limit"?: number;

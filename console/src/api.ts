@@ -88,6 +88,12 @@ export class Api {
       params: { path: { projectId, addonId }, query: { limit: 20 } },
     });
   }
+  /** The last hour of a few series (the addon page's sparklines). */
+  metrics(projectId: string, addonId: string, names: string) {
+    return this.client.GET('/v1/projects/{projectId}/addons/{addonId}/metrics', {
+      params: { path: { projectId, addonId }, query: { names } },
+    });
+  }
   operation(projectId: string, operationId: string) {
     return this.client.GET('/v1/projects/{projectId}/operations/{operationId}', {
       params: { path: { projectId, operationId } },

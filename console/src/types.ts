@@ -9,6 +9,7 @@ export type BackupSchedule = Schemas['BackupSchedule'];
 export type Credentials = Schemas['Credentials'];
 export type DownloadLink = Schemas['DownloadLink'];
 export type Operation = Schemas['Operation'];
+export type MetricSeries = Schemas['MetricSeries'];
 export type Problem = Schemas['Problem'];
 export type CreateAddonRequest = Schemas['CreateAddonRequest'];
 export type CreateBackupRequest = Schemas['CreateBackupRequest'];

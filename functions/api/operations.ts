@@ -1,9 +1,12 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { CursorSigner } from '#shared/api/cursors.ts';
-import { createHttpHandler, lazyHandler } from '#shared/api/http-handler.ts';
+import { createHttpHandler, lazyHandler, type RouteImpls } from '#shared/api/http-handler.ts';
 import { type RateLimiter, rateLimiterFromEnv } from '#shared/api/rate-limit.ts';
 import { OperationsFunctionEnvSchema, parseEnv } from '#shared/config/env.ts';
+import { CloudWatchMetrics } from '#shared/providers/aws/cloudwatch-metrics.ts';
 import { getOperation, listOperations } from '#shared/services/addon-queries.ts';
+import { MetricsService } from '#shared/services/metrics-service.ts';
 import { AddonStore } from '#shared/store/addon-store.ts';
 import { cursorSigner, documentClient, logger } from './aws-clients.ts';
 
@@ -12,7 +15,16 @@ export interface OperationsDeps {
   rateLimiter?: RateLimiter;
   store: AddonStore;
   cursors: CursorSigner;
+  /** Metrics of addons: the local sampler or CloudWatch; without it the metrics route is not served. */
+  metrics?: Pick<MetricsService, 'query'>;
 }
+
+const metricsRoutes = (metrics: Pick<MetricsService, 'query'>): RouteImpls => ({
+  getAddonMetrics: async ({ params, query }) => ({
+    status: 200,
+    body: await metrics.query(params.projectId, params.addonId, query),
+  }),
+});
 
 export const createOperationsHandler = (deps: OperationsDeps) =>
   createHttpHandler(
@@ -29,16 +41,23 @@ export const createOperationsHandler = (deps: OperationsDeps) =>
         status: 200,
         body: await deps.store.events.list(params.projectId, query),
       }),
+      ...(deps.metrics ? metricsRoutes(deps.metrics) : {}),
     },
     { logger: deps.logger, rateLimiter: deps.rateLimiter, cursors: deps.cursors },
   );
 
 export const handler = lazyHandler(() => {
   const env = parseEnv(OperationsFunctionEnvSchema);
+  const store = new AddonStore({ client: documentClient(), tableName: env.TABLE_NAME });
   return createOperationsHandler({
     logger,
     rateLimiter: rateLimiterFromEnv(env),
-    store: new AddonStore({ client: documentClient(), tableName: env.TABLE_NAME }),
+    store,
+    // CloudWatch GetMetricData: nothing is copied into the table.
+    metrics: new MetricsService({
+      store,
+      source: new CloudWatchMetrics({ client: new CloudWatchClient({}) }),
+    }),
     cursors: cursorSigner(env.CURSOR_SECRET_ARN),
   });
 });

@@ -32,6 +32,7 @@ import { BackupService } from '#shared/services/backup-service.ts';
 import { CredentialRotationService } from '#shared/services/credential-rotation.ts';
 import { ExportService } from '#shared/services/export-service.ts';
 import { ImportService } from '#shared/services/import-service.ts';
+import { MetricsService } from '#shared/services/metrics-service.ts';
 import { NetworkingService } from '#shared/services/networking.ts';
 import { PitrService } from '#shared/services/pitr-service.ts';
 import { ScheduleService } from '#shared/services/schedule-service.ts';
@@ -51,6 +52,7 @@ import { type ApiLambda, LocalGateway } from './gateway.ts';
 import { LocalJobRunner } from './job-runner.ts';
 import { localLambdaContext } from './lambda-context.ts';
 import { acquireDataDirLock } from './lock.ts';
+import { startLocalMetrics } from './metrics/local-metrics.ts';
 import { createLocalReconciler } from './reconciler.ts';
 import { resumeOperations } from './resume.ts';
 import { allowBrowserTransfers, ensureBucket, startS3 } from './s3-emulator.ts';
@@ -232,6 +234,11 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
     await supervisor.resume(live.map((addon) => addon.resourceId));
     // Archived addons checked for a due base backup (and, hourly, for retention).
     supervisor.startArchiveMaintenance(config.archiveMaintenanceMs);
+    // Metrics: sampled from every running addon; stopped before the engines are.
+    const metrics = startLocalMetrics(config, supervisor, (message, extra) =>
+      logger.warn(message, { ...extra }),
+    );
+    cleanups.push(() => metrics.stop());
     const resumed = await resumeOperations({
       store,
       workflows: runner,
@@ -352,7 +359,12 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
         cursors,
         idempotency: dynamoDbIdempotency({ client: dynamo.client, tableName: TABLE_NAME }),
       }),
-      operations: createOperationsHandler({ logger, store, cursors }),
+      operations: createOperationsHandler({
+        logger,
+        store,
+        cursors,
+        metrics: new MetricsService({ store, source: metrics }),
+      }),
       backups: createBackupsHandler({
         logger,
         backups: backupService,

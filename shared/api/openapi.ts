@@ -68,6 +68,11 @@ const TAGS = [
   { name: 'addons', description: 'Database addons of a project' },
   { name: 'backups', description: 'Backups, restores and backup schedules of an addon' },
   { name: 'operations', description: 'Long-running operations to poll' },
+  {
+    name: 'metrics',
+    description:
+      'Time series of an addon, each with its unit: sampled by the platform locally, read from CloudWatch on AWS (the `MetricName` enum is the catalog)',
+  },
 ];
 
 const headersOf = (status: number) => {

@@ -3,6 +3,7 @@ import { backupsRoutes } from './routes/backups.ts';
 import { credentialsRoutes } from './routes/credentials.ts';
 import { importsRoutes } from './routes/imports.ts';
 import { metaRoutes } from './routes/meta.ts';
+import { metricsRoutes } from './routes/metrics.ts';
 import { operationsRoutes } from './routes/operations.ts';
 import { pitrRoutes } from './routes/pitr.ts';
 import { schedulesRoutes } from './routes/schedules.ts';
@@ -23,6 +24,7 @@ export const routes = {
   ...importsRoutes,
   ...operationsRoutes,
   ...secretGroupsRoutes,
+  ...metricsRoutes,
 } as const;
 
 export type Routes = typeof routes;

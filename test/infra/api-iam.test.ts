@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { DeleteSecurityGroupCommand, DescribeSecurityGroupsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import {
   DeleteDBInstanceCommand,
@@ -104,6 +105,7 @@ const s3 = mockClient(S3Client);
 const rds = mockClient(RDSClient);
 const scheduler = mockClient(SchedulerClient);
 const ec2 = mockClient(EC2Client);
+const cloudwatch = mockClient(CloudWatchClient);
 let docdb: ReturnType<typeof installDocdbFakes> | undefined;
 let elasticache: ReturnType<typeof installElastiCacheFakes> | undefined;
 const handlers: Partial<Record<ApiFunctionName, Handler>> = {};
@@ -184,6 +186,9 @@ beforeAll(async () => {
     return {};
   };
   sfn.on(StopExecutionCommand).callsFake(record('states', 'StopExecution'));
+  cloudwatch
+    .on(GetMetricDataCommand)
+    .callsFake((input) => ({ ...record('cloudwatch', 'GetMetricData')(input), MetricDataResults: [] }));
   installLiveImportSecretFakes(secretsManager as never, record as never);
   s3.on(DeleteObjectCommand).callsFake(record('s3', 'DeleteObject'));
   // An import's upload, as its start sees it: two bytes of gzip magic.
@@ -262,6 +267,7 @@ afterAll(async () => {
   elasticache?.restore();
   scheduler.restore();
   ec2.restore();
+  cloudwatch.restore();
   await dynamo?.stop();
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
@@ -329,6 +335,10 @@ const exercise = async () => {
   });
   await call('operations', 'operations', routes.listAddonOperations, {
     pathParameters: { projectId: PROJECT, addonId },
+  });
+  await call('operations', 'metrics', routes.getAddonMetrics, {
+    pathParameters: { projectId: PROJECT, addonId },
+    query: { names: 'cpu,connections' },
   });
   // The first addon's create operation still holds it; the unlocked one can be deleted.
   await call('addons', 'deleteLocked', routes.deleteAddon, {
@@ -680,6 +690,7 @@ describe('the API functions, as deployed', () => {
       credentials: 409,
       operation: 200,
       operations: 200,
+      metrics: 200,
       delete: 202,
       createSnapshot: 202,
       createWhileBusy: 409,

@@ -9,6 +9,7 @@ import { Status, when } from '../ui/status.tsx';
 import { Backups } from './backups.tsx';
 import { Connection } from './connection.tsx';
 import { DataActions } from './data.tsx';
+import { Metrics } from './metrics.tsx';
 import { Schedules } from './schedules.tsx';
 
 const SETTLED = new Set(['running', 'failed']);
@@ -100,6 +101,7 @@ export const AddonPage = ({ projectId, addonId }: { projectId: string; addonId: 
             </dd>
           </dl>
           <Connection projectId={projectId} addonId={addonId} running={value.status === 'running'} />
+          {value.status === 'running' ? <Metrics projectId={projectId} addon={value} /> : null}
           <Backups projectId={projectId} addon={value} onChange={refresh} />
           <Schedules projectId={projectId} addonId={addonId} />
           <DataActions projectId={projectId} addon={value} onChange={refresh} />

@@ -249,7 +249,7 @@ export class Api extends Construct {
     const operations = new ProjectFunction(this, 'OperationsFunction', {
       ...common,
       entry: 'functions/api/operations.ts',
-      description: 'Operations of addons',
+      description: 'Operations and metrics of addons',
       envSchema: OperationsFunctionEnvSchema,
       environment: { ...environment, TABLE_NAME: data.table.tableName, ...cursorEnvironment },
     });
@@ -294,6 +294,15 @@ export class Api extends Construct {
     data.grantConnectionDetails(addons, 'read');
     grantSecretGroupSecrets(data, addons, 'publish');
     data.grantStore(operations, ['GetItem', 'Query']);
+    // Metrics are read from CloudWatch when asked (GET .../metrics), never copied into the table.
+    operations.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['cloudwatch:GetMetricData'], resources: ['*'] }),
+    );
+    acknowledgeNag(
+      operations,
+      'IAM5[Resource::*]',
+      'cloudwatch:GetMetricData does not support resource-level permissions (the Service Authorization Reference lists no resource type and no condition key for it): `*` is the only resource it accepts; it only reads metric values',
+    );
     data.grantStore(backupsFunction, ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem']);
     for (const workflow of ['backup-addon', 'restore-addon', 'export-backup'] as const) {
       workflows.stateMachine(workflow).grantStartExecution(backupsFunction);

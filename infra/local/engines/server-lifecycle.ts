@@ -97,6 +97,18 @@ export class ServerProcesses {
     return running !== undefined && !running.exit;
   }
 
+  /** Servers that are up and ready, with their pid: what the metrics sampler reads. */
+  serving(): Array<{ ctx: InstanceContext; pid: number }> {
+    const found: Array<{ ctx: InstanceContext; pid: number }> = [];
+    for (const running of this.running.values()) {
+      const pid = running.child.pid;
+      if (running.ready && !running.exit && !running.stopping && pid !== undefined) {
+        found.push({ ctx: running.ctx, pid });
+      }
+    }
+    return found;
+  }
+
   /** Instances with a server this supervisor started (exited ones not yet forgotten included). */
   ids(): string[] {
     return [...this.running.keys()];

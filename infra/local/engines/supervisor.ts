@@ -462,6 +462,11 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
     return this.servers.isRunning(resourceId);
   }
 
+  /** Ready servers and their pids (the metrics sampler's targets). */
+  servingInstances(): Array<{ ctx: InstanceContext; pid: number }> {
+    return this.servers.serving();
+  }
+
   // ------------------------------------------------------------------ internals
 
   private async resumeOne(id: string): Promise<void> {

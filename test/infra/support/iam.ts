@@ -13,7 +13,16 @@ import type { CfnTemplate } from './stack.ts';
 
 /** One SDK command a function sent, as recorded by the tests. */
 export interface AwsCall {
-  service: 'dynamodb' | 'rds' | 'ec2' | 'secretsmanager' | 'states' | 's3' | 'scheduler' | 'elasticache';
+  service:
+    | 'dynamodb'
+    | 'rds'
+    | 'ec2'
+    | 'secretsmanager'
+    | 'states'
+    | 's3'
+    | 'scheduler'
+    | 'elasticache'
+    | 'cloudwatch';
   /** Without the `Command` suffix, e.g. `CreateDBInstance`. */
   command: string;
   input: Record<string, unknown>;
@@ -345,6 +354,9 @@ export const requiredPermissions = (call: AwsCall, env: CallEnvironment): Permis
           return [permission(action, '*')];
       }
     }
+    case 'cloudwatch':
+      // GetMetricData has no resource-level permissions: it is granted, and checked, on `*`.
+      return [permission(action, '*')];
     default: {
       const exhaustive: never = call.service;
       throw new Error(`No IAM knowledge of ${String(exhaustive)}`);

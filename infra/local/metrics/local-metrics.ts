@@ -1,0 +1,26 @@
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { LocalConfig } from '../config.ts';
+import type { LocalEngineSupervisor } from '../engines/supervisor.ts';
+import { LocalMetricsSampler } from './sampler.ts';
+
+/** The local target's metrics: a sampler over the supervisor's running servers, rings under `${dataDir}/metrics`. */
+export const startLocalMetrics = (
+  config: Pick<LocalConfig, 'dataDir' | 'metricsIntervalSeconds'>,
+  supervisor: Pick<LocalEngineSupervisor, 'servingInstances'>,
+  log: (message: string, extra?: object) => void,
+): LocalMetricsSampler => {
+  const sampler = new LocalMetricsSampler({
+    dir: path.join(config.dataDir, 'metrics'),
+    intervalSeconds: config.metricsIntervalSeconds,
+    targets: () => supervisor.servingInstances(),
+    instanceExists: (resourceId) =>
+      stat(path.join(config.dataDir, 'engines', resourceId)).then(
+        () => true,
+        () => false,
+      ),
+    log,
+  });
+  sampler.start();
+  return sampler;
+};
