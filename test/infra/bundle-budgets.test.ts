@@ -16,7 +16,8 @@ const KB = 1024;
 const OVER_BUDGET_CEILINGS: Record<string, number> = {
   'Api/AddonsFunction/Function/Resource': 760 * KB,
   'Api/BackupsFunction/Function/Resource': 790 * KB,
-  'Api/CredentialsFunction/Function/Resource': 450 * KB,
+  // 487 KB since secret groups and external services joined it (their store writes and secrets).
+  'Api/CredentialsFunction/Function/Resource': 500 * KB,
   'Api/OperationsFunction/Function/Resource': 450 * KB,
 };
 
