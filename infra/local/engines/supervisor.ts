@@ -314,11 +314,10 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
   // ------------------------------------------------------------------ SnapshotProvider
 
   /**
-   * Begin a snapshot of a running instance; `describeSnapshot` reports its progress. It runs in the
-   * background, after the instance's other operations (one at a time, like them). Idempotent: a
-   * snapshot being taken or already available is left alone; a failed one, or one a platform crash
-   * interrupted, is taken again. `exportTo`: the engine's snapshot file is also uploaded there
-   * (with its SHA-256) before the snapshot becomes available.
+   * Begin a snapshot of a running instance (`describeSnapshot` reports it), in the background
+   * after the instance's other operations. Idempotent: one being taken or available is left alone;
+   * a failed or crash-interrupted one is taken again. `exportTo`: the snapshot file is uploaded
+   * there too (with its SHA-256) before the snapshot becomes available.
    */
   createSnapshot(resourceId: string, snapshotId: string, exportTo?: ExportTarget): Promise<void> {
     return this.snapshots.create(resourceId, snapshotId, exportTo);
@@ -339,10 +338,9 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
    * snapshot is unpacked next to the running server, so the downtime is a stop and a start (with
    * recovery). Any failure rolls the instance back to its previous data, started again.
    *
-   * Rejects at once for a snapshot that does not exist or cannot be restored here (another
-   * engine, major version, database or user), without touching the instance. Idempotent: a call
-   * for the snapshot being restored, or last restored, is a no-op (so restoring the same snapshot
-   * twice in a row needs another snapshot id); after a failed restore it restores again.
+   * Rejects at once, untouched, a snapshot that is missing or of another engine, major, database
+   * or user. Idempotent: the snapshot being (or last) restored is a no-op (restoring one twice in
+   * a row needs another snapshot id); after a failed restore it restores again.
    */
   restoreSnapshot(resourceId: string, snapshotId: string, restoreId: string = snapshotId): Promise<void> {
     return this.restores.restore(resourceId, snapshotId, restoreId);
@@ -411,12 +409,11 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
 
   /**
    * Start again, on their recorded ports, the instances that were running when the platform last
-   * stopped. A server left running by a platform process that was SIGKILLed is stopped (fast
-   * shutdown) and started again as our child rather than adopted: a child gives us its exit event
-   * (crash detection without polling) and one lifecycle for every engine, at the cost of ~0.1 s
-   * and the orphan's client connections, which a platform restart drops anyway.
-   *
-   * Never rejects for one instance: failures are logged and reported by describeInstance.
+   * stopped. A server left running by a SIGKILLed platform is stopped (fast shutdown) and started
+   * again as our child rather than adopted: a child gives us its exit event (crash detection
+   * without polling) and one lifecycle for every engine, at the cost of ~0.1 s and the orphan's
+   * client connections, which a platform restart drops anyway. Never rejects for one instance:
+   * failures are logged and reported by describeInstance.
    */
   async resume(resourceIds: string[]): Promise<void> {
     this.servers.closed = false;
