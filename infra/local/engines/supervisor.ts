@@ -58,10 +58,8 @@ const RESUME_CONCURRENCY = 4;
 
 /**
  * The local EngineProvider: every addon instance is a real database server process on this
- * machine, a detached child of the platform listening on `host` only.
- *
- * Engines are spawned detached (their own process group) so the terminal's Ctrl-C reaches only the
- * platform, whose handler calls `stopAll` for an orderly fast shutdown, instead of racing it.
+ * machine, a detached child of the platform (its own process group, so the terminal's Ctrl-C
+ * reaches only the platform, whose handler calls `stopAll` for an orderly fast shutdown).
  */
 export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
   private readonly host: string;
