@@ -327,6 +327,13 @@ describe('the addons CLI against the local target', () => {
     expect(shown.stdout).toMatch(/NODE_ENV\s+production/);
     expect((await cli(['secret-groups', 'list'])).stdout).toMatch(new RegExp(`${group.id}\\s+app\\s+1\\s+1`));
     expect((await cli(['secret-groups', 'delete', 'app'])).code).toBe(0);
+    // An external service from a connection string on stdin: never echoed, never shown again.
+    const { uri } = await cliJson(['credentials', 'shop']);
+    const registered = await cli(['external-services', 'create', 'outside'], { input: `${uri}\n` });
+    expect(registered.code, registered.stderr).toBe(0);
+    expect(registered.stdout + registered.stderr).not.toContain(secret);
+    expect((await cli(['external-services', 'list'])).stdout).toMatch(/outside\s+postgresql/);
+    expect((await cli(['external-services', 'delete', 'outside'])).code).toBe(0);
 
     const metrics = await cliJson(['metrics', 'shop', '--names', 'cpu,connections']);
     expect(metrics).toMatchObject({ addonId, engine: 'postgresql' });
