@@ -3,6 +3,8 @@ import type { Context, Values } from './context.ts';
 export interface OptionSpec {
   type: 'string' | 'boolean';
   short?: string;
+  /** Repeatable (`--var A=1 --var B=2`): the value is an array. */
+  multiple?: boolean;
   /** `<value>` placeholder and meaning, for the help text. */
   help: string;
 }

@@ -24,6 +24,11 @@ export const str = (values: Values, name: string): string | undefined => {
   const value = values[name];
   return typeof value === 'string' ? value : undefined;
 };
+/** A repeatable option's values (`multiple: true`), in order; empty when absent. */
+export const many = (values: Values, name: string): string[] => {
+  const value = values[name];
+  return Array.isArray(value) ? value : typeof value === 'string' ? [value] : [];
+};
 export const flag = (values: Values, name: string): boolean => values[name] === true;
 
 /** A whole number option, in [min, max]. */

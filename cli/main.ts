@@ -4,8 +4,10 @@ import { addonCommands } from './commands/addons.ts';
 import { backupCommands } from './commands/backups.ts';
 import { credentialCommands } from './commands/credentials.ts';
 import { importCommands } from './commands/imports.ts';
+import { observeCommands } from './commands/observe.ts';
 import { operationCommands } from './commands/operations.ts';
 import { scheduleCommands } from './commands/schedules.ts';
+import { secretGroupCommands } from './commands/secret-groups.ts';
 import { createContext, type Values } from './context.ts';
 import { EXIT, usageError } from './exit-codes.ts';
 import { reportError } from './output.ts';
@@ -21,6 +23,8 @@ const COMMANDS: CommandSpec[] = [
   ...scheduleCommands,
   ...operationCommands,
   ...importCommands,
+  ...observeCommands,
+  ...secretGroupCommands,
 ];
 
 const GLOBAL_OPTIONS: Record<string, OptionSpec> = {

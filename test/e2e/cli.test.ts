@@ -286,6 +286,68 @@ describe('the addons CLI against the local target', () => {
     expect((await cliJson(['get', 'second'])).status).toBe('running');
   });
 
+  it('turns TLS on and off, publishes a secret group (values hidden unless asked), prints metrics and events', async () => {
+    for (const [setting, tls] of [
+      ['on', true],
+      ['off', false],
+    ] as const) {
+      const changed = await cliJson(['networking', 'shop', '--tls', setting]);
+      expect(changed.operation).toMatchObject({ status: 'completed' });
+      expect(changed.addon).toMatchObject({ id: addonId, tls });
+      expect((await cliJson(['credentials', 'shop'])).tls).toBe(tls);
+    }
+    expect((await cli(['networking', 'shop'])).code).toBe(2);
+
+    const secret = (await cliJson(['credentials', 'shop'])).password as string;
+    const group = await cliJson([
+      'secret-groups',
+      'create',
+      '--name',
+      'app',
+      '--link',
+      'shop:password=DB_PASSWORD,port=DB_PORT',
+      '--var',
+      'NODE_ENV=production',
+    ]);
+    expect(group.links).toEqual([
+      {
+        addonId,
+        keys: [
+          { key: 'password', alias: 'DB_PASSWORD' },
+          { key: 'port', alias: 'DB_PORT' },
+        ],
+      },
+    ]);
+    const hidden = await cli(['secret-groups', 'document', 'app']);
+    expect(hidden.code, hidden.stderr).toBe(0);
+    expect(hidden.stdout).toMatch(/DB_PASSWORD\s+\(hidden: --show-values\)/);
+    expect(hidden.stdout).not.toContain(secret);
+    const shown = await cli(['secret-groups', 'document', 'app', '--show-values']);
+    expect(shown.stdout).toMatch(new RegExp(`DB_PASSWORD\\s+${secret}`));
+    expect(shown.stdout).toMatch(/NODE_ENV\s+production/);
+    expect((await cli(['secret-groups', 'list'])).stdout).toMatch(new RegExp(`${group.id}\\s+app\\s+1\\s+1`));
+    expect((await cli(['secret-groups', 'delete', 'app'])).code).toBe(0);
+    // An external service from a connection string on stdin: never echoed, never shown again.
+    const { uri } = await cliJson(['credentials', 'shop']);
+    const registered = await cli(['external-services', 'create', 'outside'], { input: `${uri}\n` });
+    expect(registered.code, registered.stderr).toBe(0);
+    expect(registered.stdout + registered.stderr).not.toContain(secret);
+    expect((await cli(['external-services', 'list'])).stdout).toMatch(/outside\s+postgresql/);
+    expect((await cli(['external-services', 'delete', 'outside'])).code).toBe(0);
+
+    const metrics = await cliJson(['metrics', 'shop', '--names', 'cpu,connections']);
+    expect(metrics).toMatchObject({ addonId, engine: 'postgresql' });
+    expect(metrics.series.map((series: { name: string }) => series.name).sort()).toEqual([
+      'connections',
+      'cpu',
+    ]);
+    expect((await cli(['metrics', 'shop'])).stdout).toMatch(/NAME\s+LAST\s+UNIT\s+AT/);
+    const events = await cliJson(['events', '--addon', 'shop', '--type', 'operation.completed']);
+    expect(events.items.length).toBeGreaterThan(0);
+    for (const event of events.items) expect(event).toMatchObject({ addonId, type: 'operation.completed' });
+    expect((await cli(['events', '--addon', 'shop'])).stdout).toMatch(/^TIME\s+TYPE\s+ADDON\s+DETAIL/);
+  });
+
   it('deletes the addons and exits 0 once they are gone', async () => {
     for (const name of ['second', 'shop']) {
       const deleted = await cli(['delete', name]);

@@ -258,6 +258,56 @@ describe('the typed client against the local target', () => {
     expect(operation).toEqual(first);
   });
 
+  it('changes networking, publishes a secret group, reads metrics and the events feed', async () => {
+    const changed = await api.PATCH('/v1/projects/{projectId}/addons/{addonId}', {
+      params: { path: addonPath() },
+      body: { networking: { tls: true } },
+    });
+    await completes(changed.operation.id);
+    expect(
+      await api.GET('/v1/projects/{projectId}/addons/{addonId}', { params: { path: addonPath() } }),
+    ).toMatchObject({ tls: true });
+    const credentials = await api.GET('/v1/projects/{projectId}/addons/{addonId}/credentials', {
+      params: { path: addonPath() },
+    });
+    expect(credentials.tls).toBe(true);
+
+    const group = await api.POST('/v1/projects/{projectId}/secret-groups', {
+      params: { path: { projectId } },
+      body: {
+        name: 'ledger-app',
+        links: [{ addonId, keys: [{ key: 'uri', alias: 'DATABASE_URL' }] }],
+        variables: { NODE_ENV: 'production' },
+      },
+    });
+    const groupPath = { projectId, groupId: group.id };
+    expect(
+      await api.GET('/v1/projects/{projectId}/secret-groups/{groupId}', { params: { path: groupPath } }),
+    ).toEqual(group);
+    const document = await api.GET('/v1/projects/{projectId}/secret-groups/{groupId}/document', {
+      params: { path: groupPath },
+    });
+    expect(document.values).toEqual({ DATABASE_URL: credentials.uri, NODE_ENV: 'production' });
+    await api.DELETE('/v1/projects/{projectId}/secret-groups/{groupId}', { params: { path: groupPath } });
+    expect(
+      (
+        await refusal(
+          api.GET('/v1/projects/{projectId}/secret-groups/{groupId}', { params: { path: groupPath } }),
+        )
+      ).status,
+    ).toBe(404);
+
+    const metrics = await api.GET('/v1/projects/{projectId}/addons/{addonId}/metrics', {
+      params: { path: addonPath(), query: { names: 'cpu,connections' } },
+    });
+    expect(metrics.series.map((series) => series.name).sort()).toEqual(['connections', 'cpu']);
+    for (const series of metrics.series) expect(series.values).toHaveLength(metrics.timestamps.length);
+    const events = await api.GET('/v1/projects/{projectId}/events', {
+      params: { path: { projectId }, query: { addonId, type: 'operation.completed' } },
+    });
+    expect(events.items.map((event) => event.operation?.id)).toContain(changed.operation.id);
+  });
+
   it('forks the addon from its latest backup', async () => {
     const created = await api.POST('/v1/projects/{projectId}/addons', {
       params: { path: { projectId } },
