@@ -1,6 +1,6 @@
+import { EXTERNAL_SCHEME_SPECS } from '../engines/external-schemes.ts';
 import { ValidationError } from '../errors.ts';
 import type { ConnectionSecret } from '../ports/secret-store.ts';
-import type { Engine } from '../schemas/catalog.ts';
 
 /**
  * The connection string of an external service, checked for syntax (the platform does not
@@ -10,75 +10,8 @@ import type { Engine } from '../schemas/catalog.ts';
 
 const FIELD = 'body.connectionString';
 
-interface SchemeSpec {
-  engine: Engine;
-  defaultPort: number;
-  /** A user name, password or database the string must carry. */
-  requires: { username: boolean; password: boolean; database: boolean };
-  /** What the details name when the string leaves them out. */
-  defaults: { username: string; database: string };
-  tls: boolean;
-}
-
-const SQL = { username: true, password: true, database: true };
-const SCHEMES: Record<string, SchemeSpec> = {
-  postgres: {
-    engine: 'postgresql',
-    defaultPort: 5432,
-    requires: SQL,
-    defaults: { username: '', database: '' },
-    tls: false,
-  },
-  postgresql: {
-    engine: 'postgresql',
-    defaultPort: 5432,
-    requires: SQL,
-    defaults: { username: '', database: '' },
-    tls: false,
-  },
-  mysql: {
-    engine: 'mysql',
-    defaultPort: 3306,
-    requires: SQL,
-    defaults: { username: '', database: '' },
-    tls: false,
-  },
-  mariadb: {
-    engine: 'mysql',
-    defaultPort: 3306,
-    requires: SQL,
-    defaults: { username: '', database: '' },
-    tls: false,
-  },
-  redis: {
-    engine: 'redis',
-    defaultPort: 6379,
-    requires: { username: false, password: false, database: false },
-    defaults: { username: 'default', database: '0' },
-    tls: false,
-  },
-  rediss: {
-    engine: 'redis',
-    defaultPort: 6379,
-    requires: { username: false, password: false, database: false },
-    defaults: { username: 'default', database: '0' },
-    tls: true,
-  },
-  mongodb: {
-    engine: 'mongodb',
-    defaultPort: 27017,
-    requires: { username: true, password: true, database: false },
-    defaults: { username: '', database: 'admin' },
-    tls: false,
-  },
-  'mongodb+srv': {
-    engine: 'mongodb',
-    defaultPort: 27017,
-    requires: { username: true, password: true, database: false },
-    defaults: { username: '', database: 'admin' },
-    tls: true,
-  },
-};
+// Which URI schemes name which engine, and what each needs: the engines' own files.
+const SCHEMES = EXTERNAL_SCHEME_SPECS;
 
 const TLS_ON = new Set([
   'require',
