@@ -1,14 +1,7 @@
-import {
-  CreateSecretCommand,
-  DeleteSecretCommand,
-  GetSecretValueCommand,
-  PutSecretValueCommand,
-  ResourceNotFoundException,
-  type SecretsManagerClient,
-} from '@aws-sdk/client-secrets-manager';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { AddonRef, ConnectionSecret, SecretStore } from '../../ports/secret-store.ts';
 import { CredentialsSchema } from '../../schemas/addon.ts';
-import { toPlatformError, transientErrors } from './aws-errors.ts';
+import { JsonSecrets } from './json-secrets.ts';
 
 export interface SecretsManagerStoreProps {
   client: SecretsManagerClient;
@@ -17,71 +10,37 @@ export interface SecretsManagerStoreProps {
   kmsKeyId?: string;
 }
 
-const isNotFound = (error: unknown) =>
-  error instanceof ResourceNotFoundException ||
-  (error instanceof Error && error.name === 'ResourceNotFoundException');
-
 /** Connection details as one JSON secret per addon in AWS Secrets Manager. */
 export class SecretsManagerStore implements SecretStore {
-  private readonly send: SecretsManagerClient['send'];
+  private readonly secrets: JsonSecrets;
 
   constructor(private readonly props: SecretsManagerStoreProps) {
-    this.send = transientErrors(props.client, 'Secrets Manager');
+    this.secrets = new JsonSecrets(props.client, props.kmsKeyId, {
+      what: 'the connection details',
+      secret: 'the connection details secret',
+    });
   }
 
   secretName(ref: AddonRef): string {
     return `${this.props.prefix}${ref.projectId}/${ref.addonId}`;
   }
 
-  async put(ref: AddonRef, secret: ConnectionSecret): Promise<void> {
-    const SecretId = this.secretName(ref);
-    const SecretString = JSON.stringify(secret);
-    try {
-      await this.send(new PutSecretValueCommand({ SecretId, SecretString }));
-    } catch (error) {
-      if (!isNotFound(error)) throw toPlatformError(error, 'saving the connection details');
-      await this.createSecret(SecretId, SecretString, ref);
-    }
+  put(ref: AddonRef, secret: ConnectionSecret): Promise<void> {
+    const created = {
+      description: `Connection details of addon ${ref.addonId} in project ${ref.projectId}`,
+      tags: [
+        { Key: 'addons:project', Value: ref.projectId },
+        { Key: 'addons:addon', Value: ref.addonId },
+      ],
+    };
+    return this.secrets.put(this.secretName(ref), secret, created, 'saving the connection details');
   }
 
-  private async createSecret(SecretId: string, SecretString: string, ref: AddonRef): Promise<void> {
-    try {
-      await this.send(
-        new CreateSecretCommand({
-          Name: SecretId,
-          SecretString,
-          KmsKeyId: this.props.kmsKeyId,
-          Description: `Connection details of addon ${ref.addonId} in project ${ref.projectId}`,
-          Tags: [
-            { Key: 'addons:project', Value: ref.projectId },
-            { Key: 'addons:addon', Value: ref.addonId },
-          ],
-        }),
-      );
-    } catch (error) {
-      throw toPlatformError(error, 'creating the connection details secret');
-    }
+  get(ref: AddonRef): Promise<ConnectionSecret | undefined> {
+    return this.secrets.get(this.secretName(ref), (json) => CredentialsSchema.parse(json));
   }
 
-  async get(ref: AddonRef): Promise<ConnectionSecret | undefined> {
-    try {
-      const result = await this.send(new GetSecretValueCommand({ SecretId: this.secretName(ref) }));
-      return result.SecretString ? CredentialsSchema.parse(JSON.parse(result.SecretString)) : undefined;
-    } catch (error) {
-      // A secret scheduled for deletion answers InvalidRequestException: it is gone for us.
-      if (isNotFound(error) || (error instanceof Error && error.name === 'InvalidRequestException'))
-        return undefined;
-      throw toPlatformError(error, 'reading the connection details');
-    }
-  }
-
-  async delete(ref: AddonRef): Promise<void> {
-    try {
-      await this.send(
-        new DeleteSecretCommand({ SecretId: this.secretName(ref), ForceDeleteWithoutRecovery: true }),
-      );
-    } catch (error) {
-      if (!isNotFound(error)) throw toPlatformError(error, 'deleting the connection details');
-    }
+  delete(ref: AddonRef): Promise<void> {
+    return this.secrets.delete(this.secretName(ref));
   }
 }
