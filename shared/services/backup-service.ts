@@ -288,12 +288,13 @@ export class BackupService {
       });
     const addon = await this.deps.store.getAddon(projectId, addonId);
     if (addon.currentOperationId === backup.operationId) {
-      await this.deps.store.updateAddonForOperation(
-        addon,
-        backup.operationId,
-        { status: 'running' },
-        { release: true },
-      );
+      // The stopped workflow may release the addon between the read and this write: then the
+      // lock is already gone, which is what this step wants.
+      await this.deps.store
+        .updateAddonForOperation(addon, backup.operationId, { status: 'running' }, { release: true })
+        .catch((failure: unknown) => {
+          if (!(failure instanceof ConflictError)) throw failure;
+        });
     }
     try {
       await this.deleteData(backup);
