@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { JobCommand } from './job-bundle.ts';
 
 /** Named like the Step Functions error of a failed ECS task, so the ASL Catch is the same on both targets. */
 export class TaskFailedError extends Error {
@@ -19,20 +20,37 @@ const JOB_ENTRY = fileURLToPath(new URL('../../functions/jobs/main.ts', import.m
 export class LocalJobRunner {
   private readonly children = new Set<ChildProcess>();
   private readonly byOperation = new Map<string, ChildProcess>();
+  /** Jobs waiting for their command, and those of them cancelled meanwhile. */
+  private readonly starting = new Set<string>();
+  private readonly cancelled = new Set<string>();
+  private stopping = false;
 
-  constructor(private readonly env: Record<string, string>) {}
+  /**
+   * `command` is how to start a job (infra/local/job-bundle.ts builds it); without one, the job
+   * runs from its TypeScript sources through tsx.
+   */
+  constructor(
+    private readonly env: Record<string, string>,
+    private readonly command: Promise<JobCommand> = Promise.resolve({ args: ['--import', 'tsx', JOB_ENTRY] }),
+  ) {}
 
   async run(input: unknown): Promise<unknown> {
     const parameters = input as RunTaskParameters;
     const overrides = parameters.Overrides?.ContainerOverrides?.[0]?.Environment ?? [];
     const env: Record<string, string> = { ...this.env };
     for (const { Name, Value } of overrides) env[Name] = Value;
-    const child = spawn(process.execPath, ['--import', 'tsx', JOB_ENTRY], {
+    const operationId = operationOf(env.JOB_SPEC);
+    if (operationId) this.starting.add(operationId);
+    const { args } = await this.command.finally(() => operationId && this.starting.delete(operationId));
+    // Cancelled (or shut down) while the job bundle was being built: the job never starts.
+    if ((operationId && this.cancelled.delete(operationId)) || this.stopping) {
+      throw new TaskFailedError('The job was killed (SIGTERM) before it started');
+    }
+    const child = spawn(process.execPath, args, {
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.children.add(child);
-    const operationId = operationOf(env.JOB_SPEC);
     if (operationId) this.byOperation.set(operationId, child);
     let tail = '';
     const keep = (chunk: Buffer) => {
@@ -54,6 +72,7 @@ export class LocalJobRunner {
 
   /** Stop the job of one operation (an abort), as Step Functions stops the ECS task of a stopped execution. */
   async cancel(operationId: string): Promise<void> {
+    if (this.starting.has(operationId)) this.cancelled.add(operationId);
     const child = this.byOperation.get(operationId);
     if (!child || child.exitCode !== null) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -63,6 +82,7 @@ export class LocalJobRunner {
 
   /** Stop every job (Ctrl-C): their operations resume at the next start. */
   async shutdown(): Promise<void> {
+    this.stopping = true;
     const exits = [...this.children].map(
       (child) =>
         new Promise<void>((resolve) =>

@@ -49,6 +49,7 @@ import { EngineDrivers } from './engines/engine-drivers.ts';
 import { S3SnapshotExporter } from './engines/snapshot-export.ts';
 import { LocalEngineSupervisor } from './engines/supervisor.ts';
 import { type ApiLambda, LocalGateway } from './gateway.ts';
+import { buildJobBundle } from './job-bundle.ts';
 import { LocalJobRunner } from './job-runner.ts';
 import { localLambdaContext } from './lambda-context.ts';
 import { acquireDataDirLock } from './lock.ts';
@@ -111,6 +112,11 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
   };
   try {
     const logger = new Logger({ serviceName: 'addons', logLevel: config.logLevel });
+    // Built while the emulators start; the first job waits for it.
+    const jobCommand = buildJobBundle().then((command) => {
+      if (command.fallback) logger.warn('jobs run from their TypeScript sources', { why: command.fallback });
+      return command;
+    });
     // The catalog answers for this machine: an engine whose server is user-installed is offered
     // only where one was found (before any handler or workflow reads the catalog).
     for (const [engine, offer] of await new EngineDrivers().catalogOffers()) {
@@ -167,12 +173,15 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
     const importStore = new ImportStore({ client: documentClient, tableName: TABLE_NAME });
     const uploads = new ImportUploads({ client: s3.client, bucket: BACKUP_BUCKET });
     const now = scaledClock(config.clockSpeed);
-    const jobs = new LocalJobRunner({
-      ADDONS_SECRETS_DIR: secretsDir,
-      ADDONS_S3_ENDPOINT: s3.endpoint,
-      ADDONS_LOG_LEVEL: config.logLevel,
-      ...config.jobToolEnv,
-    });
+    const jobs = new LocalJobRunner(
+      {
+        ADDONS_SECRETS_DIR: secretsDir,
+        ADDONS_S3_ENDPOINT: s3.endpoint,
+        ADDONS_LOG_LEVEL: config.logLevel,
+        ...config.jobToolEnv,
+      },
+      jobCommand,
+    );
     cleanups.push(() => jobs.shutdown());
 
     const scheduler = new LocalScheduler({

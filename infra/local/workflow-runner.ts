@@ -44,15 +44,17 @@ export const loadDefinition = (
 };
 
 /**
- * Validating a definition takes about a second (asl-validator); a runner made again for the
- * same files (a restart in tests, each test's own runner) reuses the machine built the first time.
+ * Validating the definitions takes seconds of CPU (asl-validator compiles its schemas), paid by
+ * every `npm start`. The files are the ones the stack deploys, validated with asl-validator by
+ * test/unit/state-machines.test.ts, so the runner does not validate them again. A runner made
+ * again for the same files (a restart in tests, each test's own runner) reuses its machine.
  */
 const machines = new Map<string, StateMachine>();
 const machineFor = (definition: StateMachineDefinition): StateMachine => {
   const key = JSON.stringify(definition);
   let machine = machines.get(key);
   if (!machine) {
-    machine = new StateMachine(definition, { validationOptions: {} });
+    machine = new StateMachine(definition, { validationOptions: { noValidate: true } });
     machines.set(key, machine);
   }
   return machine;

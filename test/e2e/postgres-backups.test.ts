@@ -142,7 +142,7 @@ describe('PostgreSQL backups on the local target', () => {
     await mutate();
     await restore(snapshot.id);
     expect(await fingerprint()).toEqual(atBackup);
-  });
+  }, 120_000);
 
   it('takes a gzip dump too, and lists backups newest first', async () => {
     const gzip = await backUp({ type: 'dump', compression: 'gzip' });
