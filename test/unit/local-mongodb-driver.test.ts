@@ -51,7 +51,7 @@ const probeAgainst = async (answer: Buffer | undefined): Promise<{ verdict: stri
 
 describe('the mongod readiness probe', () => {
   it('sends a hello OP_MSG on admin, without credentials', () => {
-    const message = helloMessage(5);
+    const message = helloMessage(BSON, 5);
     expect(message.readInt32LE(0)).toBe(message.length);
     expect(message.readInt32LE(12)).toBe(2013);
     expect(BSON.deserialize(message.subarray(21))).toEqual({ hello: 1, $db: 'admin' });
@@ -69,9 +69,9 @@ describe('the mongod readiness probe', () => {
 
   it('waits for the whole reply', () => {
     const reply = opMsg({ ok: 1 });
-    expect(readHello(reply.subarray(0, 3))).toBeUndefined();
-    expect(readHello(reply.subarray(0, reply.length - 1))).toBeUndefined();
-    expect(readHello(reply)).toBe('ready');
+    expect(readHello(BSON, reply.subarray(0, 3))).toBeUndefined();
+    expect(readHello(BSON, reply.subarray(0, reply.length - 1))).toBeUndefined();
+    expect(readHello(BSON, reply)).toBe('ready');
   });
 
   it('is down when nothing listens', async () => {

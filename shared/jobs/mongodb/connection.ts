@@ -1,7 +1,8 @@
-import { MongoClient, MongoNetworkError, MongoServerError, MongoServerSelectionError } from 'mongodb';
+import type { MongoClient } from 'mongodb';
 import { mongodbUri } from '../../engines/mongodb/index.ts';
 import { errorMessage, ProviderError, TransientError } from '../../errors.ts';
 import type { Credentials } from '../../schemas/addon.ts';
+import { loadedMongoDriver, mongoDriver } from './driver-module.ts';
 
 /**
  * The CA bundle the jobs verify DocumentDB's certificate with (the job image sets it to the RDS
@@ -29,10 +30,15 @@ export const jobUri = (
 /** Server errors of a primary stepping down, shutting down or interrupted: worth another try. */
 const TRANSIENT_CODES = new Set([6, 7, 89, 91, 189, 10107, 11600, 11602, 13435, 13436]);
 
-export const isTransientMongoError = (error: unknown): boolean =>
-  error instanceof MongoNetworkError ||
-  error instanceof MongoServerSelectionError ||
-  (error instanceof MongoServerError && TRANSIENT_CODES.has(Number(error.code)));
+export const isTransientMongoError = (error: unknown): boolean => {
+  const driver = loadedMongoDriver();
+  if (!driver) return false;
+  return (
+    error instanceof driver.MongoNetworkError ||
+    error instanceof driver.MongoServerSelectionError ||
+    (error instanceof driver.MongoServerError && TRANSIENT_CODES.has(Number(error.code)))
+  );
+};
 
 /** A failure of the platform's own connection to the addon, as the job reports it. */
 export const connectionFailure = (error: unknown, connection: Credentials): Error => {
@@ -45,6 +51,7 @@ export const connectionFailure = (error: unknown, connection: Credentials): Erro
 
 /** A connected client of the addon (its own user); the caller closes it. */
 export const openMongo = async (connection: Credentials): Promise<MongoClient> => {
+  const { MongoClient } = await mongoDriver();
   const client = new MongoClient(jobUri(connection), {
     serverSelectionTimeoutMS: 15_000,
     connectTimeoutMS: 15_000,

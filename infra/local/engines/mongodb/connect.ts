@@ -1,5 +1,6 @@
-import { BSON, MongoClient, MongoServerError } from 'mongodb';
+import type { BSON as Bson, MongoClient } from 'mongodb';
 import { ProviderError } from '#shared/errors.ts';
+import { loadedMongoDriver, mongoDriver } from '#shared/jobs/mongodb/driver-module.ts';
 import type { InstanceContext, PlatformRole, Probe } from '../driver.ts';
 import { probeServer } from '../probe.ts';
 
@@ -31,6 +32,7 @@ export const withClient = async <T>(
   as: 'platform' | 'anonymous' = 'platform',
 ): Promise<T> => {
   const admin = platformRoleOf(ctx);
+  const { MongoClient } = await mongoDriver();
   const client = new MongoClient(`mongodb://${ctx.record.host}:${ctx.record.port}/`, {
     ...clientOptions,
     ...(as === 'platform'
@@ -45,16 +47,20 @@ export const withClient = async <T>(
   }
 };
 
-export const isAuthFailure = (error: unknown): boolean =>
-  error instanceof MongoServerError && error.code === AUTHENTICATION_FAILED;
+export const isAuthFailure = (error: unknown): boolean => {
+  const driver = loadedMongoDriver();
+  return (
+    driver !== undefined && error instanceof driver.MongoServerError && error.code === AUTHENTICATION_FAILED
+  );
+};
 
 /** OP_MSG (MongoDB's wire protocol message since 3.6). */
 const OP_MSG = 2013;
 const HEADER_BYTES = 16;
 
 /** `{hello: 1}` on `admin` as one OP_MSG: a command mongod answers without credentials, even with --auth. */
-export const helloMessage = (requestId = 1): Buffer => {
-  const body = Buffer.from(BSON.serialize({ hello: 1, $db: 'admin' }));
+export const helloMessage = (bson: typeof Bson, requestId = 1): Buffer => {
+  const body = Buffer.from(bson.serialize({ hello: 1, $db: 'admin' }));
   const head = Buffer.alloc(HEADER_BYTES + 5);
   head.writeInt32LE(head.length + body.length, 0);
   head.writeInt32LE(requestId, 4);
@@ -70,14 +76,14 @@ export const helloMessage = (requestId = 1): Buffer => {
  * when it answered with an error (shutting down, not yet initialised); `down` when the bytes are
  * not an OP_MSG reply (not a mongod); undefined while the reply is incomplete.
  */
-export const readHello = (received: Buffer): Probe | undefined => {
+export const readHello = (bson: typeof Bson, received: Buffer): Probe | undefined => {
   if (received.length < 4) return undefined;
   const length = received.readInt32LE(0);
   if (length < HEADER_BYTES + 5 || length > 48 * 1024 * 1024) return 'down';
   if (received.length < length) return undefined;
   if (received.readInt32LE(12) !== OP_MSG || received.readUInt8(20) !== 0) return 'down';
   try {
-    const reply = BSON.deserialize(received.subarray(21, length));
+    const reply = bson.deserialize(received.subarray(21, length));
     return reply.ok === 1 ? 'ready' : 'starting';
   } catch {
     return 'down';
@@ -88,10 +94,12 @@ export const readHello = (received: Buffer): Probe | undefined => {
  * mongod opens its port once startup recovery is done; a `hello` (allowed without authentication)
  * tells a mongod that serves from anything else listening there.
  */
-export const probeMongod = (ctx: InstanceContext, timeoutMs: number): Promise<Probe> =>
-  probeServer(ctx.record.host, ctx.record.port, timeoutMs, {
-    hello: helloMessage(),
-    read: readHello,
+export const probeMongod = async (ctx: InstanceContext, timeoutMs: number): Promise<Probe> => {
+  const { BSON } = await mongoDriver();
+  return probeServer(ctx.record.host, ctx.record.port, timeoutMs, {
+    hello: helloMessage(BSON),
+    read: (received) => readHello(BSON, received),
     // mongod logs a reset connection as an error; a FIN is an ordinary "connection ended".
     gracefulClose: true,
   });
+};
