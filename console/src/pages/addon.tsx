@@ -10,6 +10,7 @@ import { Backups } from './backups.tsx';
 import { Connection } from './connection.tsx';
 import { DataActions } from './data.tsx';
 import { Metrics } from './metrics.tsx';
+import { Networking } from './networking.tsx';
 import { Schedules } from './schedules.tsx';
 
 const SETTLED = new Set(['running', 'failed']);
@@ -89,8 +90,6 @@ export const AddonPage = ({ projectId, addonId }: { projectId: string; addonId: 
             <dd>
               {value.plan}, {value.storageGiB} GiB
             </dd>
-            <dt>TLS</dt>
-            <dd>{value.tls ? 'required' : 'off'}</dd>
             <dt>Endpoint</dt>
             <dd>{value.endpoint ? `${value.endpoint.host}:${value.endpoint.port}` : '—'}</dd>
             <dt>Created</dt>
@@ -100,13 +99,17 @@ export const AddonPage = ({ projectId, addonId }: { projectId: string; addonId: 
               <code>{value.id}</code>
             </dd>
           </dl>
-          <Connection projectId={projectId} addonId={addonId} running={value.status === 'running'} />
+          <Connection projectId={projectId} addon={value} onChange={refresh} />
+          <Networking projectId={projectId} addon={value} onChange={refresh} />
           {value.status === 'running' ? <Metrics projectId={projectId} addon={value} /> : null}
           <Backups projectId={projectId} addon={value} onChange={refresh} />
           <Schedules projectId={projectId} addonId={addonId} />
           <DataActions projectId={projectId} addon={value} onChange={refresh} />
           <section aria-labelledby="operations-title">
-            <h2 id="operations-title">Operations</h2>
+            <div className="heading">
+              <h2 id="operations-title">Operations</h2>
+              <a href={hrefOf({ page: 'events', projectId, addonId })}>Events of {value.name}</a>
+            </div>
             <ProblemView problem={operations.problem} />
             <div className="table-wrap">
               <table>
