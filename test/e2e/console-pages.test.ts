@@ -174,6 +174,7 @@ describe('web console: networking, rotation, secret groups and events', () => {
   }, 30_000);
 
   it('registers an external service and a secret group linking the addon, whose document shows values only when asked', async () => {
+    await page.reload(); // the operations tracked so far go (screenshots without them)
     await page.getByRole('link', { name: PROJECT }).click();
     await page
       .getByRole('navigation', { name: 'Project' })
@@ -218,6 +219,7 @@ describe('web console: networking, rotation, secret groups and events', () => {
 
     const row = page.locator('tr[data-group="web"]');
     expect(await row.textContent()).toContain('DATABASE_URL, DB_HOST ← app');
+    await shot('pages-secret-groups');
     const credentials = (await api('GET', `${base()}/credentials`)).body;
     await row.getByRole('button', { name: 'View the document of web' }).click();
     dialog = page.getByRole('dialog', { name: 'Document of web' });
@@ -246,7 +248,6 @@ describe('web console: networking, rotation, secret groups and events', () => {
     await confirm.getByRole('button', { name: 'Delete service' }).click();
     await service.waitFor({ state: 'detached' });
     await expect.poll(() => row.textContent(), WAIT).not.toContain('reporting');
-    await shot('pages-secret-groups');
     expect(await seriousAxeViolations(page)).toEqual([]);
 
     await row.getByRole('button', { name: 'Delete web' }).click();
@@ -278,6 +279,7 @@ describe('web console: networking, rotation, secret groups and events', () => {
       .poll(() => rows.first().getAttribute('data-event'), { timeout: 15_000 })
       .toBe(`${patched.body.operation.id}.completed`);
     expect(await page.getByTestId('events-status').textContent()).toContain('new event');
+    await shot('pages-events');
     expect(await seriousAxeViolations(page)).toEqual([]);
 
     await page.getByLabel('Type').selectOption('operation.completed');

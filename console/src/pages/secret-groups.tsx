@@ -212,7 +212,11 @@ const DocumentView = ({ projectId, group }: { projectId: string; group: SecretGr
             <button type="button" className="small" aria-pressed={shown} onClick={() => setShown(!shown)}>
               {shown ? 'Hide values' : 'Show values'}
             </button>
-            <CopyButton value={JSON.stringify(document.data.values, null, 2)} label="the document as JSON" />
+            <CopyButton
+              value={JSON.stringify(document.data.values, null, 2)}
+              label="the document as JSON"
+              text="Copy JSON"
+            />
           </div>
           <dl className="facts secrets" data-testid="document">
             {values.map(([name, value]) => (

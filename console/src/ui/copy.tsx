@@ -4,7 +4,15 @@ import { useState } from 'react';
  * Copies `value` to the clipboard; says so to screen readers too. The button's name is its
  * visible word plus what it copies ("Copy URI", then "Copied URI").
  */
-export const CopyButton = ({ value, label }: { value: string; label: string }) => {
+export const CopyButton = ({
+  value,
+  label,
+  text = 'Copy',
+}: {
+  value: string;
+  label: string;
+  text?: string;
+}) => {
   const [state, setState] = useState<'idle' | 'copied' | 'failed'>('idle');
   const copy = async () => {
     try {
@@ -18,7 +26,7 @@ export const CopyButton = ({ value, label }: { value: string; label: string }) =
   return (
     <>
       <button type="button" className="small" onClick={copy}>
-        {state === 'copied' ? 'Copied' : state === 'failed' ? 'Copy failed' : 'Copy'}
+        {state === 'copied' ? 'Copied' : state === 'failed' ? 'Copy failed' : text}
         <span className="visually-hidden"> {label}</span>
       </button>
       <span className="visually-hidden" aria-live="polite">
