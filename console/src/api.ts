@@ -73,9 +73,15 @@ export class Api {
       params: { path: { projectId, addonId } },
     });
   }
-  deleteAddon(projectId: string, addonId: string, finalBackup?: 'dump' | 'snapshot') {
+  deleteAddon(projectId: string, addonId: string, finalBackup?: 'dump' | 'snapshot', unlinkGroups = false) {
     return this.client.DELETE('/v1/projects/{projectId}/addons/{addonId}', {
-      params: { path: { projectId, addonId }, query: finalBackup ? { finalBackup } : {} },
+      params: {
+        path: { projectId, addonId },
+        query: {
+          ...(finalBackup ? { finalBackup } : {}),
+          ...(unlinkGroups ? { unlinkGroups: 'true' as const } : {}),
+        },
+      },
     });
   }
   abortBackup(projectId: string, addonId: string, backupId: string) {

@@ -5,7 +5,8 @@
  * end, the CA certificate downloaded; a rotation opened (its deadline shown) and finished; an
  * external service registered (its string never shown) and a secret group linking the addon whose
  * document shows the addon's URI only when asked; the events feed newest first, paged, filtered
- * and updated live. axe-core checks each new page. Screenshots land in test-artifacts/console/.
+ * and updated live; the addon, linked into a group, deleted only once asked to unlink it.
+ * axe-core checks each new page. Screenshots land in test-artifacts/console/.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
@@ -297,5 +298,23 @@ describe('web console: networking, rotation, secret groups and events', () => {
     expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
     await shot('pages-events-narrow');
     await page.setViewportSize({ width: 1280, height: 900 });
+  }, 30_000);
+
+  it('deletes an addon linked into a secret group only when asked to unlink it', async () => {
+    const group = await api('POST', `/v1/projects/${PROJECT}/secret-groups`, {
+      body: { name: 'worker', links: [{ addonId, keys: [{ key: 'uri', alias: 'DATABASE_URL' }] }] },
+    });
+    expect(group.status).toBe(201);
+    await page.goto(`${platform?.url}/#/projects/${PROJECT}/addons/${addonId}`);
+    await page.getByRole('button', { name: 'Delete addon' }).click();
+    const confirm = page.getByRole('alertdialog');
+    await confirm.getByRole('button', { name: 'Delete addon' }).click();
+    expect(await confirm.getByRole('alert').textContent()).toContain('worker');
+    await confirm.getByRole('checkbox', { name: /Also remove it from the secret groups/ }).check();
+    await confirm.getByRole('button', { name: 'Delete addon' }).click();
+    await page.getByRole('heading', { name: `Project ${PROJECT}` }).waitFor();
+    await tracked('Delete app').waitFor();
+    const after = await api('GET', `/v1/projects/${PROJECT}/secret-groups/${group.body.id}`);
+    expect(after.body.links).toEqual([]);
   }, 30_000);
 });

@@ -33,6 +33,7 @@ export const AddonPage = ({ projectId, addonId }: { projectId: string; addonId: 
   };
   const value = addon.data;
   const [finalBackup, setFinalBackup] = useState<'' | 'dump' | 'snapshot'>('');
+  const [unlinkGroups, setUnlinkGroups] = useState(false);
 
   return (
     <section>
@@ -66,6 +67,17 @@ export const AddonPage = ({ projectId, addonId }: { projectId: string; addonId: 
                     <option value="snapshot">Snapshot</option>
                   </select>
                   <span className="hint">If the final backup fails, the addon is not deleted.</span>
+                  <label className="check">
+                    <input
+                      type="checkbox"
+                      checked={unlinkGroups}
+                      onChange={(event) => setUnlinkGroups(event.target.checked)}
+                    />{' '}
+                    Also remove it from the secret groups that link it
+                  </label>
+                  <span className="hint">
+                    Without this, an addon linked into a secret group is not deleted.
+                  </span>
                 </>
               }
               confirmLabel="Delete addon"
@@ -75,7 +87,12 @@ export const AddonPage = ({ projectId, addonId }: { projectId: string; addonId: 
                 </button>
               }
               onConfirm={async () => {
-                const { operation } = await api.deleteAddon(projectId, addonId, finalBackup || undefined);
+                const { operation } = await api.deleteAddon(
+                  projectId,
+                  addonId,
+                  finalBackup || undefined,
+                  unlinkGroups,
+                );
                 track(operation, `Delete ${value.name}`);
                 navigate({ page: 'project', projectId });
               }}
