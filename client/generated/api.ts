@@ -568,8 +568,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The project's events feed (operations created and ended, backup health changes), oldest first: append-only, kept 30 days
-         * @description The project's events feed (operations created and ended, backup health changes), oldest first: append-only, kept 30 days. Requires a bearer token. Rate limited per caller.
+         * The project's events feed (operations created and ended, backup health changes), oldest first (or newest first with `order=newest`): append-only, kept 30 days
+         * @description The project's events feed (operations created and ended, backup health changes), oldest first (or newest first with `order=newest`): append-only, kept 30 days. Requires a bearer token. Rate limited per caller.
          */
         get: operations["listEvents"];
         put?: never;
@@ -6437,6 +6437,8 @@ export interface operations {
                 type?: "operation.created" | "operation.completed" | "operation.failed" | "operation.aborted" | "backup-health.degraded" | "backup-health.recovered";
                 /** @description Only events that occurred at or after this time (RFC 3339); start a feed here */
                 since?: string;
+                /** @description `oldest` first (the default: a feed to follow) or `newest` first (what happened last, then older pages) */
+                order?: "oldest" | "newest";
             };
             header?: never;
             path: {

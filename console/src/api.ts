@@ -2,10 +2,15 @@ import { AddonsApiError, type AddonsClient, createAddonsClient, ENDED_STATUSES }
 import type {
   CreateAddonRequest,
   CreateBackupRequest,
+  CreateExternalServiceRequest,
   CreateImportRequest,
   CreateScheduleRequest,
+  CreateSecretGroupRequest,
+  EventsQuery,
+  NetworkingRequest,
   Problem,
   UpdateScheduleRequest,
+  UpdateSecretGroupRequest,
 } from './types.ts';
 
 export { AddonsApiError };
@@ -68,9 +73,15 @@ export class Api {
       params: { path: { projectId, addonId } },
     });
   }
-  deleteAddon(projectId: string, addonId: string, finalBackup?: 'dump' | 'snapshot') {
+  deleteAddon(projectId: string, addonId: string, finalBackup?: 'dump' | 'snapshot', unlinkGroups = false) {
     return this.client.DELETE('/v1/projects/{projectId}/addons/{addonId}', {
-      params: { path: { projectId, addonId }, query: finalBackup ? { finalBackup } : {} },
+      params: {
+        path: { projectId, addonId },
+        query: {
+          ...(finalBackup ? { finalBackup } : {}),
+          ...(unlinkGroups ? { unlinkGroups: 'true' as const } : {}),
+        },
+      },
     });
   }
   abortBackup(projectId: string, addonId: string, backupId: string) {
@@ -180,6 +191,69 @@ export class Api {
     return this.client.POST('/v1/projects/{projectId}/addons/{addonId}/imports/{importId}/start', {
       params: { path: { projectId, addonId, importId } },
       body: sha256 ? { sha256 } : {},
+    });
+  }
+  updateNetworking(projectId: string, addonId: string, networking: NetworkingRequest) {
+    return this.client.PATCH('/v1/projects/{projectId}/addons/{addonId}', {
+      params: { path: { projectId, addonId } },
+      body: { networking },
+    });
+  }
+  rotateCredentials(projectId: string, addonId: string, retireAfterSeconds: number) {
+    return this.client.POST('/v1/projects/{projectId}/addons/{addonId}/credentials/rotate', {
+      params: { path: { projectId, addonId } },
+      body: { retireAfterSeconds },
+    });
+  }
+  finishRotation(projectId: string, addonId: string) {
+    return this.client.POST('/v1/projects/{projectId}/addons/{addonId}/credentials/rotate/finish', {
+      params: { path: { projectId, addonId } },
+    });
+  }
+  events(projectId: string, query: EventsQuery) {
+    return this.client.GET('/v1/projects/{projectId}/events', { params: { path: { projectId }, query } });
+  }
+  secretGroups(projectId: string, cursor?: string) {
+    return this.client.GET('/v1/projects/{projectId}/secret-groups', {
+      params: { path: { projectId }, query: { limit: 100, ...(cursor ? { cursor } : {}) } },
+    });
+  }
+  createSecretGroup(projectId: string, body: CreateSecretGroupRequest) {
+    return this.client.POST('/v1/projects/{projectId}/secret-groups', {
+      params: { path: { projectId } },
+      body,
+    });
+  }
+  updateSecretGroup(projectId: string, groupId: string, body: UpdateSecretGroupRequest) {
+    return this.client.PATCH('/v1/projects/{projectId}/secret-groups/{groupId}', {
+      params: { path: { projectId, groupId } },
+      body,
+    });
+  }
+  deleteSecretGroup(projectId: string, groupId: string) {
+    return this.client.DELETE('/v1/projects/{projectId}/secret-groups/{groupId}', {
+      params: { path: { projectId, groupId } },
+    });
+  }
+  secretGroupDocument(projectId: string, groupId: string) {
+    return this.client.GET('/v1/projects/{projectId}/secret-groups/{groupId}/document', {
+      params: { path: { projectId, groupId } },
+    });
+  }
+  externalServices(projectId: string, cursor?: string) {
+    return this.client.GET('/v1/projects/{projectId}/external-services', {
+      params: { path: { projectId }, query: { limit: 100, ...(cursor ? { cursor } : {}) } },
+    });
+  }
+  createExternalService(projectId: string, body: CreateExternalServiceRequest) {
+    return this.client.POST('/v1/projects/{projectId}/external-services', {
+      params: { path: { projectId } },
+      body,
+    });
+  }
+  deleteExternalService(projectId: string, externalServiceId: string, unlinkGroups: boolean) {
+    return this.client.DELETE('/v1/projects/{projectId}/external-services/{externalServiceId}', {
+      params: { path: { projectId, externalServiceId }, query: unlinkGroups ? { unlinkGroups: 'true' } : {} },
     });
   }
 }

@@ -4,8 +4,10 @@ import { forgetToken, storedToken, storeToken } from './auth.ts';
 import type { ConsoleConfig } from './config.ts';
 import { ApiContext } from './hooks.ts';
 import { AddonPage } from './pages/addon.tsx';
+import { EventsPage } from './pages/events.tsx';
 import { ProjectPage } from './pages/project.tsx';
 import { ProjectsPage } from './pages/projects.tsx';
+import { SecretGroupsPage } from './pages/secret-groups.tsx';
 import { SignInPage } from './pages/sign-in.tsx';
 import { hrefOf, useRoute } from './router.ts';
 import { OperationTracker } from './ui/operations.tsx';
@@ -65,6 +67,16 @@ export const App = ({ config }: { config: ConsoleConfig }) => {
               ) : null}
               {route.page === 'addon' ? (
                 <AddonPage key={route.addonId} projectId={route.projectId} addonId={route.addonId} />
+              ) : null}
+              {route.page === 'secret-groups' ? (
+                <SecretGroupsPage key={route.projectId} projectId={route.projectId} />
+              ) : null}
+              {route.page === 'events' ? (
+                <EventsPage
+                  key={`${route.projectId}|${route.addonId ?? ''}`}
+                  projectId={route.projectId}
+                  addonId={route.addonId}
+                />
               ) : null}
             </OperationTracker>
           </ApiContext.Provider>

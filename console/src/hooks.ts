@@ -64,3 +64,17 @@ export const useLoad = <T>(
 
   return { data: state.data, problem: state.problem, loading: state.loading, reload };
 };
+
+/** Every page of a cursor-paginated list, followed to its end. */
+export const allPages = async <T>(
+  page: (cursor?: string) => Promise<{ items: T[]; nextCursor?: string | null }>,
+): Promise<T[]> => {
+  const all: T[] = [];
+  let cursor: string | undefined;
+  do {
+    const next = await page(cursor);
+    all.push(...next.items);
+    cursor = next.nextCursor ?? undefined;
+  } while (cursor);
+  return all;
+};

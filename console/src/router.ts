@@ -7,16 +7,23 @@ import { useSyncExternalStore } from 'react';
 export type Route =
   | { page: 'projects' }
   | { page: 'project'; projectId: string }
-  | { page: 'addon'; projectId: string; addonId: string };
+  | { page: 'addon'; projectId: string; addonId: string }
+  | { page: 'secret-groups'; projectId: string }
+  | { page: 'events'; projectId: string; addonId?: string };
 
 export const parseRoute = (hash: string): Route => {
-  const parts = hash
-    .replace(/^#\/?/, '')
+  const [path = '', search = ''] = hash.replace(/^#\/?/, '').split('?');
+  const parts = path
     .split('/')
     .filter(Boolean)
     .map((part) => decodeURIComponent(part));
   if (parts[0] === 'projects' && parts[1]) {
     if (parts[2] === 'addons' && parts[3]) return { page: 'addon', projectId: parts[1], addonId: parts[3] };
+    if (parts[2] === 'secret-groups') return { page: 'secret-groups', projectId: parts[1] };
+    if (parts[2] === 'events') {
+      const addonId = new URLSearchParams(search).get('addon');
+      return { page: 'events', projectId: parts[1], ...(addonId ? { addonId } : {}) };
+    }
     return { page: 'project', projectId: parts[1] };
   }
   return { page: 'projects' };
@@ -31,6 +38,10 @@ export const hrefOf = (route: Route): string => {
       return `#/projects/${enc(route.projectId)}`;
     case 'addon':
       return `#/projects/${enc(route.projectId)}/addons/${enc(route.addonId)}`;
+    case 'secret-groups':
+      return `#/projects/${enc(route.projectId)}/secret-groups`;
+    case 'events':
+      return `#/projects/${enc(route.projectId)}/events${route.addonId ? `?addon=${enc(route.addonId)}` : ''}`;
   }
 };
 

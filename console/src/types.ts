@@ -1,5 +1,5 @@
 /** The API's shapes, from the typed client generated from openapi.json (client/). */
-import type { components } from '../../client/index.ts';
+import type { components, paths } from '../../client/index.ts';
 
 type Schemas = components['schemas'];
 export type Addon = Schemas['Addon'];
@@ -21,3 +21,14 @@ export type Interval = BackupSchedule['interval'];
 export type Capabilities = Schemas['Capabilities'];
 export type Import = Schemas['Import'];
 export type CreateImportRequest = Schemas['CreateImportRequest'];
+export type NetworkingRequest = Schemas['NetworkingRequest'];
+export type CredentialRotation = NonNullable<Addon['credentialRotation']>;
+export type PlatformEvent = Schemas['Event'];
+export type EventsQuery = NonNullable<paths['/v1/projects/{projectId}/events']['get']['parameters']['query']>;
+export type SecretGroup = Schemas['SecretGroup'];
+export type SecretGroupLink = Schemas['SecretGroupLink'];
+export type SecretGroupDocument = Schemas['SecretGroupDocument'];
+export type CreateSecretGroupRequest = Schemas['CreateSecretGroupRequest'];
+export type UpdateSecretGroupRequest = Schemas['UpdateSecretGroupRequest'];
+export type ExternalService = Schemas['ExternalService'];
+export type CreateExternalServiceRequest = Schemas['CreateExternalServiceRequest'];

@@ -77,6 +77,10 @@ export const EventsQuerySchema = PaginationQuerySchema.extend({
   since: TimestampSchema.optional().meta({
     description: 'Only events that occurred at or after this time (RFC 3339); start a feed here',
   }),
+  order: z.enum(['oldest', 'newest']).optional().meta({
+    description:
+      '`oldest` first (the default: a feed to follow) or `newest` first (what happened last, then older pages)',
+  }),
 });
 export type EventsQuery = z.infer<typeof EventsQuerySchema>;
 

@@ -122,7 +122,11 @@ export class EventStore {
     for (const event of operationEvents(operation)) await this.append(event);
   }
 
-  /** A page of the project's feed, oldest first (newest last), without expired events. */
+  /**
+   * A page of the project's feed, without expired events: oldest first (newest last), or newest
+   * first with `order: 'newest'` (the same key range read backwards, so its cursor pages on to
+   * older events).
+   */
   async list(projectId: string, query: EventsQuery, now = new Date()): Promise<Page<PlatformEvent>> {
     const pk = eventPartition(projectId);
     const values: Record<string, unknown> = { ':pk': pk, ':now': Math.floor(now.getTime() / 1000) };
@@ -147,7 +151,7 @@ export class EventStore {
         FilterExpression: filters.join(' AND '),
         ExpressionAttributeNames: query.type ? { '#type': 'type' } : undefined,
         ExpressionAttributeValues: values,
-        ScanIndexForward: true,
+        ScanIndexForward: query.order !== 'newest',
         Limit: query.limit,
         ExclusiveStartKey: decodeCursor(query.cursor, pk),
       }),

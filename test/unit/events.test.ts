@@ -91,6 +91,17 @@ describe('the events feed', () => {
       ops.map((op) => op.id),
     );
     expect(since.map((event) => event.operation?.id)).toEqual([ops[1]?.id, ops[2]?.id]);
+
+    // Newest first: the same feed backwards, its cursor paging on to older events.
+    const newest = await env.store.events.list(project, { limit: 2, order: 'newest' });
+    const older = await env.store.events.list(project, {
+      limit: 2,
+      order: 'newest',
+      cursor: newest.nextCursor ?? undefined,
+    });
+    expect([...newest.items, ...older.items].map((event) => event.operation?.id)).toEqual(
+      ops.map((op) => op.id).reverse(),
+    );
   });
 
   it('leaves out expired events and the local sweep deletes them', async () => {
@@ -180,6 +191,7 @@ describe('the events feed', () => {
       ['since', 'yesterday'],
       ['addonId', '../x'],
       ['limit', '1000'],
+      ['order', 'sideways'],
     ]) {
       const bad = await get({ [field as string]: value as string });
       expect(bad.statusCode).toBe(400);

@@ -10,6 +10,7 @@ import { Backups } from './backups.tsx';
 import { Connection } from './connection.tsx';
 import { DataActions } from './data.tsx';
 import { Metrics } from './metrics.tsx';
+import { Networking } from './networking.tsx';
 import { Schedules } from './schedules.tsx';
 
 const SETTLED = new Set(['running', 'failed']);
@@ -32,6 +33,7 @@ export const AddonPage = ({ projectId, addonId }: { projectId: string; addonId: 
   };
   const value = addon.data;
   const [finalBackup, setFinalBackup] = useState<'' | 'dump' | 'snapshot'>('');
+  const [unlinkGroups, setUnlinkGroups] = useState(false);
 
   return (
     <section>
@@ -65,6 +67,17 @@ export const AddonPage = ({ projectId, addonId }: { projectId: string; addonId: 
                     <option value="snapshot">Snapshot</option>
                   </select>
                   <span className="hint">If the final backup fails, the addon is not deleted.</span>
+                  <label className="check">
+                    <input
+                      type="checkbox"
+                      checked={unlinkGroups}
+                      onChange={(event) => setUnlinkGroups(event.target.checked)}
+                    />{' '}
+                    Also remove it from the secret groups that link it
+                  </label>
+                  <span className="hint">
+                    Without this, an addon linked into a secret group is not deleted.
+                  </span>
                 </>
               }
               confirmLabel="Delete addon"
@@ -74,7 +87,12 @@ export const AddonPage = ({ projectId, addonId }: { projectId: string; addonId: 
                 </button>
               }
               onConfirm={async () => {
-                const { operation } = await api.deleteAddon(projectId, addonId, finalBackup || undefined);
+                const { operation } = await api.deleteAddon(
+                  projectId,
+                  addonId,
+                  finalBackup || undefined,
+                  unlinkGroups,
+                );
                 track(operation, `Delete ${value.name}`);
                 navigate({ page: 'project', projectId });
               }}
@@ -89,8 +107,6 @@ export const AddonPage = ({ projectId, addonId }: { projectId: string; addonId: 
             <dd>
               {value.plan}, {value.storageGiB} GiB
             </dd>
-            <dt>TLS</dt>
-            <dd>{value.tls ? 'required' : 'off'}</dd>
             <dt>Endpoint</dt>
             <dd>{value.endpoint ? `${value.endpoint.host}:${value.endpoint.port}` : '—'}</dd>
             <dt>Created</dt>
@@ -100,13 +116,17 @@ export const AddonPage = ({ projectId, addonId }: { projectId: string; addonId: 
               <code>{value.id}</code>
             </dd>
           </dl>
-          <Connection projectId={projectId} addonId={addonId} running={value.status === 'running'} />
+          <Connection projectId={projectId} addon={value} onChange={refresh} />
+          <Networking projectId={projectId} addon={value} onChange={refresh} />
           {value.status === 'running' ? <Metrics projectId={projectId} addon={value} /> : null}
           <Backups projectId={projectId} addon={value} onChange={refresh} />
           <Schedules projectId={projectId} addonId={addonId} />
           <DataActions projectId={projectId} addon={value} onChange={refresh} />
           <section aria-labelledby="operations-title">
-            <h2 id="operations-title">Operations</h2>
+            <div className="heading">
+              <h2 id="operations-title">Operations</h2>
+              <a href={hrefOf({ page: 'events', projectId, addonId })}>Events of {value.name}</a>
+            </div>
             <ProblemView problem={operations.problem} />
             <div className="table-wrap">
               <table>

@@ -1,23 +1,26 @@
 import { useState } from 'react';
 import { toProblem, useApi } from '../hooks.ts';
-import type { Credentials, Problem } from '../types.ts';
+import type { Addon, Credentials, Problem } from '../types.ts';
 import { CopyButton } from '../ui/copy.tsx';
 import { ProblemView } from '../ui/problem.tsx';
+import { Rotation } from './rotation.tsx';
 
 /**
  * Connection details are fetched only when the user asks (the password never sits in the page
- * otherwise), and hidden again on request.
+ * otherwise), and hidden again on request; their rotation below them.
  */
 export const Connection = ({
   projectId,
-  addonId,
-  running,
+  addon,
+  onChange,
 }: {
   projectId: string;
-  addonId: string;
-  running: boolean;
+  addon: Addon;
+  onChange: () => void;
 }) => {
   const api = useApi();
+  const addonId = addon.id;
+  const running = addon.status === 'running';
   const [credentials, setCredentials] = useState<Credentials>();
   const [problem, setProblem] = useState<Problem>();
   const show = async () => {
@@ -65,6 +68,15 @@ export const Connection = ({
       )}
       {!running && !credentials ? <p className="hint">Available once the addon is running.</p> : null}
       <ProblemView problem={problem} />
+      <Rotation
+        projectId={projectId}
+        addon={addon}
+        onRotated={(rotated) => {
+          // Shown already: show the new ones (the previous ones keep working until the deadline).
+          if (credentials) setCredentials(rotated);
+          onChange();
+        }}
+      />
     </section>
   );
 };

@@ -1,19 +1,27 @@
 import { type FormEvent, useState } from 'react';
 import { toProblem, useApi, useLoad } from '../hooks.ts';
 import { navigate } from '../router.ts';
-import type { Addon, Backup, Capabilities, Problem } from '../types.ts';
+import type { Addon, AddonType, Backup, Capabilities, Problem } from '../types.ts';
 import { Confirm, FormDialog } from '../ui/dialogs.tsx';
 import { useTrack } from '../ui/operations.tsx';
 import { FieldError, fieldMessages, ProblemView } from '../ui/problem.tsx';
 import { when } from '../ui/status.tsx';
 import { Imports } from './imports.tsx';
 
-/** The catalog's capabilities for an engine (GET /v1/addon-types), so pages offer only what works. */
-export const useCapabilities = (engine: Addon['engine']): Capabilities | undefined => {
+/** The catalog's entry for an engine on this deployment (GET /v1/addon-types). */
+export const useAddonType = (engine: Addon['engine']): AddonType | undefined => {
   const api = useApi();
   const types = useLoad(() => api.addonTypes(), [api]);
-  return types.data?.items.find((type) => type.engine === engine)?.capabilities;
+  return types.data?.items.find((type) => type.engine === engine);
 };
+
+/** The catalog's capabilities for an engine, so pages offer only what works. */
+export const useCapabilities = (engine: Addon['engine']): Capabilities | undefined =>
+  useAddonType(engine)?.capabilities;
+
+/** The catalog's notes that explain one of these capabilities (they name it, e.g. `(networkingUpdate)`). */
+export const notesAbout = (type: AddonType | undefined, ...capabilities: string[]): string[] =>
+  (type?.notes ?? []).filter((note) => capabilities.some((name) => note.includes(name)));
 
 /** `2026-11-30T12:34:56Z` → the `datetime-local` value of that second in the browser's zone. */
 export const toLocalInput = (iso: string): string => {

@@ -1,8 +1,9 @@
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { useEffect, useRef } from 'react';
-import { useApi, useLoad } from '../hooks.ts';
+import { allPages, useApi, useLoad } from '../hooks.ts';
 import { hrefOf } from '../router.ts';
 import type { Addon } from '../types.ts';
+import { ProjectNav } from '../ui/project-nav.tsx';
 import { Status } from '../ui/status.tsx';
 import { CreateAddon } from './create-addon.tsx';
 import { rememberProject } from './projects.tsx';
@@ -15,23 +16,10 @@ const ROW_PX = 56;
 /** A project's addons with their status, every page of them, in a virtualized list. */
 export const ProjectPage = ({ projectId }: { projectId: string }) => {
   const api = useApi();
-  const addons = useLoad(
-    async () => {
-      const all: Addon[] = [];
-      let cursor: string | undefined;
-      do {
-        const page = await api.listAddons(projectId, cursor);
-        all.push(...page.items);
-        cursor = page.nextCursor ?? undefined;
-      } while (cursor);
-      return all;
-    },
-    [api, projectId],
-    {
-      pollMs: 3000,
-      poll: (list) => list.length <= POLL_LIMIT && list.some((addon) => !SETTLED.has(addon.status)),
-    },
-  );
+  const addons = useLoad(() => allPages((cursor) => api.listAddons(projectId, cursor)), [api, projectId], {
+    pollMs: 3000,
+    poll: (list) => list.length <= POLL_LIMIT && list.some((addon) => !SETTLED.has(addon.status)),
+  });
   useEffect(() => {
     if (addons.data) rememberProject(projectId);
   }, [addons.data, projectId]);
@@ -45,6 +33,7 @@ export const ProjectPage = ({ projectId }: { projectId: string }) => {
         <h1>Project {projectId}</h1>
         <CreateAddon projectId={projectId} onCreated={addons.reload} />
       </div>
+      <ProjectNav projectId={projectId} current="project" />
       {addons.problem ? (
         <div className="problem" role="alert">
           <strong>{addons.problem.title}</strong>

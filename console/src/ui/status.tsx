@@ -4,11 +4,13 @@ const TONES: Record<string, string> = {
   failed: 'bad',
   aborted: 'bad',
   deleting: 'warn',
+  degraded: 'warn',
+  recovered: 'ok',
 };
 
 /** A status in words and colour (the word carries the meaning; colour only repeats it). */
-export const Status = ({ value }: { value: string }) => (
-  <span className={`status status-${TONES[value] ?? 'busy'}`}>{value}</span>
+export const Status = ({ value, tone }: { value: string; tone?: string }) => (
+  <span className={`status status-${TONES[tone ?? value] ?? 'busy'}`}>{value}</span>
 );
 
 export const when = (timestamp: string | null | undefined) =>

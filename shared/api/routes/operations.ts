@@ -35,7 +35,7 @@ export const operationsRoutes = {
     method: 'get',
     path: '/v1/projects/{projectId}/events',
     summary:
-      "The project's events feed (operations created and ended, backup health changes), oldest first: append-only, kept 30 days",
+      "The project's events feed (operations created and ended, backup health changes), oldest first (or newest first with `order=newest`): append-only, kept 30 days",
     tags: ['operations'],
     fn: 'operations',
     auth: true,
