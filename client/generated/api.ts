@@ -150,8 +150,8 @@ export interface paths {
         options?: never;
         head?: never;
         /**
-         * Change a running addon: `networking` (TLS on or off; public from allowed CIDRs, or private). Returns the addon and the operation, completed when it answers
-         * @description Change a running addon: `networking` (TLS on or off; public from allowed CIDRs, or private). Returns the addon and the operation, completed when it answers. Requires a bearer token. Rate limited per caller.
+         * Change a running addon, one kind of change per request: `networking` (TLS on or off; public from allowed CIDRs, or private), answered with the operation completed; or `plan`, `storageGiB` (growth only) or `multiAz`, each a `scale` operation to poll while the addon keeps serving
+         * @description Change a running addon, one kind of change per request: `networking` (TLS on or off; public from allowed CIDRs, or private), answered with the operation completed; or `plan`, `storageGiB` (growth only) or `multiAz`, each a `scale` operation to poll while the addon keeps serving. Requires a bearer token. Rate limited per caller.
          */
         patch: operations["updateAddon"];
         trace?: never;
@@ -2839,7 +2839,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Applied: the addon and its operation */
+            /** @description Applied (networking) or begun (scaling): the addon and its operation */
             202: {
                 headers: {
                     /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
@@ -2924,7 +2924,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The engine cannot make this change on this deployment (capabilities `networkingUpdate`, `tls`, `publicAccess`), public without TLS, or public without an allowed CIDR; `errors` names the field */
+            /** @description The engine cannot make this change on this deployment (capabilities `networkingUpdate`, `tls`, `publicAccess`, `scaling`, `multiAz`), public without TLS or without an allowed CIDR, an unknown plan, or less storage than allocated; `errors` names the field */
             422: {
                 headers: {
                     /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */

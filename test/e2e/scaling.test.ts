@@ -73,7 +73,7 @@ describe('scaling a local PostgreSQL addon', () => {
       async (client) => (await client.query('SELECT count(*) FROM orders')).rows[0],
     );
     expect(count).toEqual({ count: '500' });
-  });
+  }, 120_000);
 
   it('grows the storage, reports the used bytes, and refuses a shrink and Multi-AZ naming the field', async () => {
     if (!addonId) throw new Error('the addon of the first test is missing');
@@ -92,5 +92,5 @@ describe('scaling a local PostgreSQL addon', () => {
     const multiAz = await api('PATCH', addonPath(addonId), { body: { multiAz: true } });
     expect(multiAz.status).toBe(422);
     expect(multiAz.body.errors.map((error: { path: string }) => error.path)).toEqual(['body.multiAz']);
-  });
+  }, 90_000);
 });
