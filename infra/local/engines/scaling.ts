@@ -23,8 +23,8 @@ export const treeBytes = async (dir: string): Promise<number> => {
 
 /**
  * The local engine supervisor with scaling (EngineProvider.resize): a plan is the server's memory
- * limits, which each driver derives from instance.json's `memoryMiB` at every start (PostgreSQL
- * postgresql/sizing.ts, MariaDB mysql/sizing.ts, Redis `maxmemory`). A plan change writes the
+ * limits, which each driver derives from instance.json's `memoryMiB` at every start (see each
+ * engine folder's sizing.ts, and the Redis config's maxmemory). A plan change writes the
  * record (atomically) and restarts the server, under the instance's lock: a crash at any moment
  * leaves a record with the old or the new plan, and the next start runs the server with it; the
  * workflow, started again, finds the plan applied (or applies it) and ends. If the restart with
