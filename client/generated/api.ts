@@ -150,8 +150,8 @@ export interface paths {
         options?: never;
         head?: never;
         /**
-         * Change a running addon: `networking` (TLS on or off; public from allowed CIDRs, or private). Returns the addon and the operation, completed when it answers
-         * @description Change a running addon: `networking` (TLS on or off; public from allowed CIDRs, or private). Returns the addon and the operation, completed when it answers. Requires a bearer token. Rate limited per caller.
+         * Change a running addon, one kind of change per request: `networking` (TLS on or off; public from allowed CIDRs, or private), answered with the operation completed; or `plan`, `storageGiB` (growth only) or `multiAz`, each a `scale` operation to poll while the addon keeps serving
+         * @description Change a running addon, one kind of change per request: `networking` (TLS on or off; public from allowed CIDRs, or private), answered with the operation completed; or `plan`, `storageGiB` (growth only) or `multiAz`, each a `scale` operation to poll while the addon keeps serving. Requires a bearer token. Rate limited per caller.
          */
         patch: operations["updateAddon"];
         trace?: never;
@@ -859,6 +859,10 @@ export interface components {
             importLive: boolean;
             /** @description TLS and public exposure can be changed on a running addon (`PATCH .../addons/{addonId}` with `networking`), as far as `tls` and `publicAccess` allow */
             networkingUpdate: boolean;
+            /** @description The plan can be changed and the storage grown on a running addon (`PATCH .../addons/{addonId}` with `plan` or `storageGiB`); each change is one operation, the addon keeps serving */
+            scaling: boolean;
+            /** @description A standby in another Availability Zone can be turned on or off (`PATCH .../addons/{addonId}` with `multiAz`) */
+            multiAz: boolean;
             /** @description The connection details can be rotated (`POST .../credentials/rotate`): new credentials work at once, the old ones until the rotation is finished */
             credentialRotation: boolean;
         };
@@ -888,6 +892,21 @@ export interface components {
              * @default []
              */
             allowedCidrs?: string[];
+            /**
+             * @description A standby in another Availability Zone (capability `multiAz`; `PATCH` with `multiAz`)
+             * @default false
+             */
+            multiAz?: boolean;
+            /** @description The allocated storage and the bytes the data takes. Only in the response of getting one addon: it is measured each time */
+            storage?: {
+                /** Format: int32 */
+                allocatedGiB: number;
+                /**
+                 * Format: int64
+                 * @description Bytes the data takes now; null where the platform does not measure it (AWS)
+                 */
+                usedBytes: number | null;
+            } | null;
             /** @enum {string} */
             status: "creating" | "running" | "updating" | "backing-up" | "restoring" | "upgrading" | "deleting" | "failed";
             /** @description The mutating operation in flight, if any */
@@ -1030,7 +1049,7 @@ export interface components {
         Operation: {
             id: string;
             /** @enum {string} */
-            type: "create" | "update" | "delete" | "backup" | "restore" | "export" | "rotate-credentials" | "update-networking";
+            type: "create" | "update" | "delete" | "backup" | "restore" | "export" | "rotate-credentials" | "update-networking" | "scale";
             /** @enum {string} */
             status: "pending" | "in-progress" | "completed" | "failed" | "aborted";
             projectId: string;
@@ -1061,6 +1080,19 @@ export interface components {
                  * @enum {string|null}
                  */
                 verifiedBy: "s3-checksum" | "read-back" | null;
+            };
+            /** @description Present on a scale operation: the change asked, and what the addon had before */
+            scaling?: {
+                plan?: string;
+                /** Format: int32 */
+                storageGiB?: number;
+                multiAz?: boolean;
+                previous: {
+                    plan: string;
+                    /** Format: int32 */
+                    storageGiB: number;
+                    multiAz: boolean;
+                };
             };
             progress: {
                 /** @description The workflow step the operation is in */
@@ -1278,7 +1310,16 @@ export interface components {
             nextCursor: string | null;
         };
         UpdateAddonRequest: {
-            networking: components["schemas"]["NetworkingRequest"];
+            networking?: components["schemas"]["NetworkingRequest"];
+            /** @description A plan id of the engine's catalog (`GET /v1/addon-types`): the new instance class or node type */
+            plan?: string;
+            /**
+             * Format: int32
+             * @description The new allocated storage in GiB: growth only, within the catalog's `storageGiB` bounds (capability `scaling`)
+             */
+            storageGiB?: number;
+            /** @description A standby in another Availability Zone on or off (capability `multiAz`, AWS only) */
+            multiAz?: boolean;
         };
         NetworkingRequest: {
             /** @description Require TLS on every connection (capability `tls`); cannot be turned off while public */
@@ -1649,7 +1690,7 @@ export interface components {
             operation: {
                 id: string;
                 /** @enum {string} */
-                type: "create" | "update" | "delete" | "backup" | "restore" | "export" | "rotate-credentials" | "update-networking";
+                type: "create" | "update" | "delete" | "backup" | "restore" | "export" | "rotate-credentials" | "update-networking" | "scale";
                 /** @enum {string} */
                 status: "pending" | "in-progress" | "completed" | "failed" | "aborted";
                 backupId: string | null;
@@ -2798,7 +2839,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Applied: the addon and its operation */
+            /** @description Applied (networking) or begun (scaling): the addon and its operation */
             202: {
                 headers: {
                     /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
@@ -2883,7 +2924,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The engine cannot make this change on this deployment (capabilities `networkingUpdate`, `tls`, `publicAccess`), public without TLS, or public without an allowed CIDR; `errors` names the field */
+            /** @description The engine cannot make this change on this deployment (capabilities `networkingUpdate`, `tls`, `publicAccess`, `scaling`, `multiAz`), public without TLS or without an allowed CIDR, an unknown plan, or less storage than allocated; `errors` names the field */
             422: {
                 headers: {
                     /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */

@@ -15,11 +15,14 @@ import { SfnWorkflowStarter } from '#shared/providers/aws/sfn-workflow-starter.t
 import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import { MultipartUploads } from '#shared/providers/import-multipart.ts';
 import { ImportUploads } from '#shared/providers/import-uploads.ts';
+import type { Addon } from '#shared/schemas/addon.ts';
+import type { StorageUsage } from '#shared/schemas/scaling.ts';
 import { AddonService } from '#shared/services/addon-service.ts';
 import { BackupHealthReader } from '#shared/services/backup-health.ts';
 import { ImportService } from '#shared/services/import-service.ts';
 import type { NetworkingService } from '#shared/services/networking.ts';
 import { PitrService } from '#shared/services/pitr-service.ts';
+import { isScalingRequest, ScalingService } from '#shared/services/scaling.ts';
 import { AddonStore } from '#shared/store/addon-store.ts';
 import { BackupStore } from '#shared/store/backup-store.ts';
 import { ImportStore } from '#shared/store/import-store.ts';
@@ -40,6 +43,10 @@ export interface AddonsDeps {
    * deployment (AWS for now): the PATCH answers 422, as the catalog's `networkingUpdate` says.
    */
   networking?: Pick<NetworkingService, 'update'>;
+  /** Plan, storage and Multi-AZ changes (`PATCH` with `plan`, `storageGiB` or `multiAz`). */
+  scaling?: Pick<ScalingService, 'update'>;
+  /** The storage a GET of one addon shows (used bytes where the target measures them). */
+  storage?: { of(addon: Addon): Promise<StorageUsage> };
 }
 
 const location = (projectId: string, operationId: string) =>
@@ -64,7 +71,15 @@ export const createAddonsHandler = (deps: AddonsDeps) =>
         body: await deps.service.list(params.projectId, query),
       }),
       updateAddon: async ({ params, body }) => {
-        if (!deps.networking) {
+        if (isScalingRequest(body) && deps.scaling) {
+          const result = await deps.scaling.update(params.projectId, params.addonId, body);
+          return {
+            status: 202,
+            headers: { 'operation-location': location(params.projectId, result.operation.id) },
+            body: result,
+          };
+        }
+        if (!deps.networking || !body.networking) {
           await deps.service.get(params.projectId, params.addonId);
           throw new UnsupportedError(
             'Networking changes are not available on this deployment (capability networkingUpdate is off; see the catalog notes)',
@@ -82,9 +97,11 @@ export const createAddonsHandler = (deps: AddonsDeps) =>
         const addon = deps.pitr
           ? await deps.pitr.getAddon(params.projectId, params.addonId)
           : await deps.service.get(params.projectId, params.addonId);
-        if (!deps.health) return { status: 200, body: addon };
+        const storage = deps.storage ? await deps.storage.of(addon) : undefined;
+        const withStorage = storage ? { ...addon, storage } : addon;
+        if (!deps.health) return { status: 200, body: withStorage };
         const backupHealth = await deps.health.of(addon, addon.restorableWindow ?? null);
-        return { status: 200, body: { ...addon, backupHealth } };
+        return { status: 200, body: { ...withStorage, backupHealth } };
       },
       deleteAddon: async ({ params, query }) => {
         const result = await deps.service.delete(params.projectId, params.addonId, query);
@@ -113,6 +130,7 @@ export const handler = lazyHandler(() => {
     stateMachineArns: {
       'provision-addon': env.PROVISION_ADDON_STATE_MACHINE_ARN,
       'delete-addon': env.DELETE_ADDON_STATE_MACHINE_ARN,
+      'scale-addon': env.SCALE_ADDON_STATE_MACHINE_ARN,
     },
   });
   // An addon created with `source.import` gets its import from here; only `createFor` is used
@@ -168,6 +186,9 @@ export const handler = lazyHandler(() => {
       windows: awsRestorableWindows(() => new RDSClient({})),
       target: env.ADDONS_TARGET,
     }),
+    scaling: new ScalingService({ store, workflows, target: env.ADDONS_TARGET }),
+    // RDS reports no used bytes without CloudWatch: the allocated size only (docs/scaling.md).
+    storage: { of: async (addon) => ({ allocatedGiB: addon.storageGiB, usedBytes: null }) },
     // Two reads (schedules, a page of backups), on GET of one addon only.
     health: new BackupHealthReader({ backups }),
     idempotency: dynamoDbIdempotency({ client: dynamoClient(), tableName: env.TABLE_NAME }),

@@ -15,6 +15,7 @@ import {
 } from '#shared/services/backup-workflow-tasks.ts';
 import { type ExportTaskDeps, ExportTaskSchema, ExportTasks } from '#shared/services/export-tasks.ts';
 import { ForkTaskSchema, ForkTasks } from '#shared/services/fork-tasks.ts';
+import { ScalingTaskSchema, ScalingTasks } from '#shared/services/scaling-tasks.ts';
 import { type WorkflowTaskDeps, WorkflowTaskSchema, WorkflowTasks } from '#shared/services/workflow-tasks.ts';
 
 const AnyTaskSchema = z.union([
@@ -23,6 +24,7 @@ const AnyTaskSchema = z.union([
   RetirementTaskSchema,
   ForkTaskSchema,
   ExportTaskSchema,
+  ScalingTaskSchema,
 ]);
 
 export interface WorkflowHandlerDeps extends WorkflowTaskDeps {
@@ -66,6 +68,7 @@ export const createWorkflowTaskHandler = (deps: WorkflowHandlerDeps) => {
       : {}),
   });
   const exportTasks = deps.exports ? new ExportTasks(deps.exports) : undefined;
+  const scalingTasks = new ScalingTasks({ store: deps.store, engines: deps.engines });
   const run = async (event: unknown) => {
     const task = parsePart(AnyTaskSchema, event, 'workflow task');
     deps.logger.appendKeys({ operationId: task.operationId, action: task.action });
@@ -81,6 +84,8 @@ export const createWorkflowTaskHandler = (deps: WorkflowHandlerDeps) => {
       if (!exportTasks) throw new Error(`This deployment is not configured for ${exportTask.data.action}`);
       return exportTasks.run(exportTask.data);
     }
+    const scalingTask = ScalingTaskSchema.safeParse(task);
+    if (scalingTask.success) return scalingTasks.run(scalingTask.data);
     const retirementTask = RetirementTaskSchema.safeParse(task);
     if (retirementTask.success) {
       if (!retirement) throw new Error(`This deployment is not configured for ${retirementTask.data.action}`);

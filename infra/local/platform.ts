@@ -16,7 +16,7 @@ import { TokenBucketLimiter } from '#shared/api/rate-limit.ts';
 import { offerOnTarget } from '#shared/catalog/engines.ts';
 import { EngineRegistry } from '#shared/engines/registry.ts';
 import { errorMessage } from '#shared/errors.ts';
-import type { EngineAdapters, SnapshotProvider } from '#shared/ports/engine-provider.ts';
+import { type EngineAdapters, resourceIdFor, type SnapshotProvider } from '#shared/ports/engine-provider.ts';
 import type { WorkflowName, WorkflowStarter } from '#shared/ports/workflow-starter.ts';
 import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import { BackupExporter } from '#shared/providers/backup-export.ts';
@@ -35,6 +35,7 @@ import { ImportService } from '#shared/services/import-service.ts';
 import { MetricsService } from '#shared/services/metrics-service.ts';
 import { NetworkingService } from '#shared/services/networking.ts';
 import { PitrService } from '#shared/services/pitr-service.ts';
+import { ScalingService } from '#shared/services/scaling.ts';
 import { ScheduleService } from '#shared/services/schedule-service.ts';
 import { secretGroupServices } from '#shared/services/secret-group-services.ts';
 import { AddonStore } from '#shared/store/addon-store.ts';
@@ -46,8 +47,8 @@ import type { LocalConfig } from './config.ts';
 import { fileCursorKey } from './cursor-key.ts';
 import { startDynamo } from './emulators.ts';
 import { EngineDrivers } from './engines/engine-drivers.ts';
+import { LocalScalingSupervisor } from './engines/scaling.ts';
 import { S3SnapshotExporter } from './engines/snapshot-export.ts';
-import { LocalEngineSupervisor } from './engines/supervisor.ts';
 import { type ApiLambda, LocalGateway } from './gateway.ts';
 import { buildJobBundle } from './job-bundle.ts';
 import { LocalJobRunner } from './job-runner.ts';
@@ -150,7 +151,8 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
     cleanups.push(() => s3.stop());
     await ensureBucket(s3.client, BACKUP_BUCKET);
     await allowBrowserTransfers(s3.client, BACKUP_BUCKET);
-    const supervisor = new LocalEngineSupervisor({
+    // With scaling: a plan sets the server's memory limits, storage is measured (engines/scaling.ts).
+    const supervisor = new LocalScalingSupervisor({
       dataDir: config.dataDir,
       ...(config.publicHost ? { publicHost: config.publicHost } : {}),
       log: (message, extra) => logger.info(message, { ...extra }),
@@ -315,6 +317,7 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
     });
     const rotations = new CredentialRotationService({ store, secrets, engines, target: 'local', now });
     const networking = new NetworkingService({ store, secrets, engines, target: 'local' });
+    const scaling = new ScalingService({ store, workflows: stoppable, target: 'local' });
     const reconciler = createLocalReconciler({
       config,
       store,
@@ -358,6 +361,13 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
         idempotency: dynamoDbIdempotency({ client: dynamo.client, tableName: TABLE_NAME }),
         cursors,
         networking,
+        scaling,
+        storage: {
+          of: async (addon) => ({
+            allocatedGiB: addon.storageGiB,
+            usedBytes: await supervisor.storageUsage(resourceIdFor(addon.id)),
+          }),
+        },
       }),
       credentials: createCredentialsHandler({
         logger,

@@ -21,6 +21,11 @@ export interface CatalogEntry {
    */
   tlsOptIn?: readonly Target[];
   notes: Record<Target, string[]>;
+  /**
+   * Targets where the engine's storage grows by itself (DocumentDB): `storageGiB` allocates
+   * nothing there, so a `PATCH` of it is refused.
+   */
+  storageGrowsByItself?: readonly Target[];
 }
 
 /**
@@ -68,6 +73,8 @@ export const NO_CAPABILITIES: Capabilities = {
   importDump: false,
   importLive: false,
   networkingUpdate: false,
+  scaling: false,
+  multiAz: false,
   credentialRotation: false,
 };
 

@@ -73,7 +73,29 @@ export interface EngineProvider {
    * `networkingUpdate`).
    */
   configureNetworking?(resourceId: string, networking: NetworkingSettings): Promise<NetworkingApplied>;
+  /**
+   * Begin one scaling change of the instance (catalog `scaling`, `multiAz`): another plan, more
+   * storage, or a standby in another zone on or off. Idempotent: asking again for what is applied
+   * or being applied is a no-op. The instance keeps serving (a restart at most); `describeResize`
+   * says when it is done. Absent where the engine cannot scale on this target.
+   */
+  resize?(resourceId: string, change: ResizeRequest): Promise<void>;
+  /**
+   * Whether `change` has been applied (`applied`), is still being applied (`applying`), or will
+   * not be (`failed`, with the provider's reason). Absent: the change is applied once `resize`
+   * returns and `describeInstance` says available (the local target).
+   */
+  describeResize?(resourceId: string, change: ResizeRequest): Promise<ResizeState>;
 }
+
+/** One scaling change, as the provider applies it: exactly one field is set. */
+export interface ResizeRequest {
+  plan?: Plan;
+  storageGiB?: number;
+  multiAz?: boolean;
+}
+
+export type ResizeState = { status: 'applying' | 'applied' } | { status: 'failed'; reason: string };
 
 /** What `configureNetworking` leaves: where the public connect, and the CA clients verify with. */
 export interface NetworkingApplied {

@@ -14,6 +14,7 @@ import { CreateImportRequestSchema, ImportUploadSchema, LiveImportCreatedSchema 
 import { CidrSchema, MAX_ALLOW_RULES, PublicEndpointSchema } from './networking.ts';
 import { OperationSchema } from './operation.ts';
 import { RestorableWindowSchema } from './pitr.ts';
+import { StorageUsageSchema } from './scaling.ts';
 
 export const AddonStatusSchema = z.enum([
   'creating',
@@ -197,6 +198,13 @@ export const AddonSchema = z
     allowedCidrs: z.array(CidrSchema).max(MAX_ALLOW_RULES).default([]).meta({
       description:
         'The source addresses a public addon accepts connections from (`PATCH` with `networking.allow`); kept, not enforced, while private',
+    }),
+    multiAz: z.boolean().default(false).meta({
+      description: 'A standby in another Availability Zone (capability `multiAz`; `PATCH` with `multiAz`)',
+    }),
+    storage: StorageUsageSchema.nullable().optional().meta({
+      description:
+        'The allocated storage and the bytes the data takes. Only in the response of getting one addon: it is measured each time',
     }),
     status: AddonStatusSchema,
     currentOperationId: IdTextSchema.nullable().meta({

@@ -29,6 +29,14 @@ export const CapabilitiesSchema = z
       description:
         'TLS and public exposure can be changed on a running addon (`PATCH .../addons/{addonId}` with `networking`), as far as `tls` and `publicAccess` allow',
     }),
+    scaling: z.boolean().meta({
+      description:
+        'The plan can be changed and the storage grown on a running addon (`PATCH .../addons/{addonId}` with `plan` or `storageGiB`); each change is one operation, the addon keeps serving',
+    }),
+    multiAz: z.boolean().meta({
+      description:
+        'A standby in another Availability Zone can be turned on or off (`PATCH .../addons/{addonId}` with `multiAz`)',
+    }),
     credentialRotation: z.boolean().meta({
       description:
         'The connection details can be rotated (`POST .../credentials/rotate`): new credentials work at once, the old ones until the rotation is finished',

@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { text } from './bounds.ts';
+import { SCALING_FIELDS, ScalingFields } from './scaling.ts';
 
 /** How many allow rules an addon may have (one security-group rule each on AWS). */
 export const MAX_ALLOW_RULES = 20;
@@ -59,13 +60,25 @@ export const NetworkingRequestSchema = z
 export type NetworkingRequest = z.infer<typeof NetworkingRequestSchema>;
 
 /**
- * `PATCH .../addons/{addonId}`: one kind of change per request. Today `networking`; the scaling
- * fields (plan, storage, Multi-AZ, replicas) are to join it as siblings, each its own operation.
- * Any other field is refused with a 400 naming it.
+ * `PATCH .../addons/{addonId}`: one kind of change per request: `networking`, or one of the
+ * scaling fields (`plan`, `storageGiB`, `multiAz`; shared/schemas/scaling.ts), each its own
+ * operation. Any other field, none or two of them are refused with a 400 naming them.
  */
 export const UpdateAddonRequestSchema = z
   .strictObject({
-    networking: NetworkingRequestSchema,
+    networking: NetworkingRequestSchema.optional(),
+    ...ScalingFields,
+  })
+  .superRefine((request, ctx) => {
+    const given = Object.keys(request).filter((key) => request[key as keyof typeof request] !== undefined);
+    if (given.length === 1) return;
+    ctx.addIssue({
+      code: 'custom',
+      path: given.length ? [given[1] as string] : [],
+      message: given.length
+        ? `one kind of change per request: ${given.join(' and ')} were given together`
+        : `name one change: ${['networking', ...SCALING_FIELDS].join(', ')}`,
+    });
   })
   .meta({ id: 'UpdateAddonRequest' });
 export type UpdateAddonRequest = z.infer<typeof UpdateAddonRequestSchema>;

@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { ErrorCodeSchema, IdTextSchema, int32, MessageSchema, text } from './bounds.ts';
 import { TimestampSchema } from './common.ts';
 import { BackupExportSchema } from './export.ts';
+import { ScalingChangeSchema } from './scaling.ts';
 
 export const OperationStatusSchema = z.enum(['pending', 'in-progress', 'completed', 'failed', 'aborted']);
 export type OperationStatus = z.infer<typeof OperationStatusSchema>;
@@ -16,6 +17,7 @@ export const OperationTypeSchema = z.enum([
   'export',
   'rotate-credentials',
   'update-networking',
+  'scale',
 ]);
 export type OperationType = z.infer<typeof OperationTypeSchema>;
 
@@ -37,6 +39,9 @@ export const OperationSchema = z
     }),
     export: BackupExportSchema.optional().meta({
       description: 'Present on an export: the target bucket and key, and once completed the verified SHA-256',
+    }),
+    scaling: ScalingChangeSchema.optional().meta({
+      description: 'Present on a scale operation: the change asked, and what the addon had before',
     }),
     progress: z.object({
       step: text(128).meta({ description: 'The workflow step the operation is in' }),

@@ -212,6 +212,7 @@ export class AddonService {
       engine: request.engine,
       ...resolved,
       replicas: request.replicas,
+      multiAz: false,
       publicAccess: request.publicAccess,
       allowedCidrs: [],
       status: 'creating',

@@ -20,6 +20,8 @@ const MINUTE = 60_000;
  * - rotate-credentials: a few statements run by the API itself; an interrupted one is failed and
  *   its addon released, and its rotation (recorded before any engine change) is retired at its
  *   deadline (credential-rotation.ts). update-networking: the same, run by the API (networking.ts).
+ * - scale: a ModifyDBInstance of the class or the storage; the storage optimisation that follows a
+ *   growth runs after the instance is available again, so hours only on very large volumes.
  */
 export const DEFAULT_DEADLINE_MINUTES: Record<Target, Record<OperationType, number>> = {
   aws: {
@@ -31,6 +33,8 @@ export const DEFAULT_DEADLINE_MINUTES: Record<Target, Record<OperationType, numb
     export: 2 * 60,
     'rotate-credentials': 10,
     'update-networking': 10,
+    // ModifyDBInstance of the class or storage: RDS can take hours on large volumes.
+    scale: 6 * 60,
   },
   local: {
     create: 30,
@@ -41,6 +45,7 @@ export const DEFAULT_DEADLINE_MINUTES: Record<Target, Record<OperationType, numb
     export: 2 * 60,
     'rotate-credentials': 10,
     'update-networking': 10,
+    scale: 30,
   },
 };
 
@@ -108,6 +113,8 @@ export const addonStatusAfter = (operation: Pick<Operation, 'type' | 'status'>):
     case 'export':
     case 'rotate-credentials':
     case 'update-networking':
+    // A change that did not finish leaves the addon on its old plan (recorded) or the new one.
+    case 'scale':
       return 'running';
     case 'create':
     case 'update':

@@ -38,6 +38,8 @@ export const workflowInputFor = (operation: Operation): WorkflowRun => {
       return { workflow: 'restore-addon', input: { ...ref, backupId: operation.importId ?? backupId() } };
     case 'export':
       return { workflow: 'export-backup', input: { ...ref, backupId: backupId() } };
+    case 'scale':
+      return { workflow: 'scale-addon', input: ref };
     case 'update':
       throw new UnresumableOperationError(`Operation ${operation.id}: no workflow carries update operations`);
     case 'rotate-credentials':

@@ -384,6 +384,13 @@ const exerciseBackups = async (addonId: string, createOperationId: string) => {
   await finish(addonId, createOperationId);
   const path = { projectId: PROJECT, addonId };
 
+  // A storage growth: a scale operation, started on the scale-addon state machine.
+  const scaled = await call('addons', 'scale', routes.updateAddon, {
+    pathParameters: path,
+    body: { storageGiB: 40 },
+  });
+  await finish(addonId, scaled.operation.id);
+
   // A snapshot backup, aborted while running: its execution is stopped, its snapshot deleted.
   const snapshot = await call('backups', 'createSnapshot', routes.createBackup, {
     pathParameters: path,
@@ -686,6 +693,7 @@ describe('the API functions, as deployed', () => {
       addonPagesFirst: 200,
       addonPagesNext: 200,
       deleteLocked: 409,
+      scale: 202,
       // No connection details before the instance is available.
       credentials: 409,
       operation: 200,

@@ -22,6 +22,7 @@ export const addonRecord = (overrides: Partial<AddonRecord> = {}): AddonRecord =
     plan: 'nano',
     storageGiB: 20,
     replicas: 0,
+    multiAz: false,
     tls: false,
     publicAccess: false,
     allowedCidrs: [],

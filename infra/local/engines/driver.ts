@@ -40,6 +40,8 @@ export interface InstanceRecord {
    * instances created before plans sized local servers.
    */
   memoryMiB?: number;
+  /** The allocated storage, as the last scaling change set it (scaling.ts); absent: as created. */
+  storageGiB?: number;
   /**
    * TLS, public listening and the allow list, as the server is started with them (networking.ts).
    * Absent in instances created before networking settings: private, without TLS.

@@ -65,10 +65,10 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
   private readonly host: string;
   private readonly publicHost: string;
   private readonly log: Log;
-  private readonly files: InstanceFiles;
+  protected readonly files: InstanceFiles;
   private readonly drivers: EngineDrivers;
   private readonly locks = new InstanceLocks();
-  private readonly servers: ServerProcesses;
+  protected readonly servers: ServerProcesses;
   /** Aborted by stopAll: interrupts snapshots and restores in progress (a restore then rolls back). */
   private shutdown = new AbortController();
   private readonly snapshotStore: SnapshotStore;
@@ -298,7 +298,7 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
   }
 
   /** `fn` on a ready instance (after any interrupted restore), under its lock. */
-  private onReady<T>(resourceId: string, fn: (driver: EngineDriver, ctx: InstanceContext) => Promise<T>) {
+  protected onReady<T>(resourceId: string, fn: (driver: EngineDriver, ctx: InstanceContext) => Promise<T>) {
     const id = checkId(resourceId);
     return this.locks.exclusive(id, undefined, async () => {
       const record = await this.restores.settledRecord(id);

@@ -62,18 +62,21 @@ export const addonsRoutes = {
     method: 'patch',
     path: '/v1/projects/{projectId}/addons/{addonId}',
     summary:
-      'Change a running addon: `networking` (TLS on or off; public from allowed CIDRs, or private). Returns the addon and the operation, completed when it answers',
+      'Change a running addon, one kind of change per request: `networking` (TLS on or off; public from allowed CIDRs, or private), answered with the operation completed; or `plan`, `storageGiB` (growth only) or `multiAz`, each a `scale` operation to poll while the addon keeps serving',
     tags: ['addons'],
     fn: 'addons',
     auth: true,
     params: AddonPathSchema,
     body: UpdateAddonRequestSchema,
     responses: {
-      202: { description: 'Applied: the addon and its operation', schema: AddonWithOperationSchema },
+      202: {
+        description: 'Applied (networking) or begun (scaling): the addon and its operation',
+        schema: AddonWithOperationSchema,
+      },
       ...errors,
       409: problem('Another operation is in flight on this addon, or the addon is not running'),
       422: problem(
-        'The engine cannot make this change on this deployment (capabilities `networkingUpdate`, `tls`, `publicAccess`), public without TLS, or public without an allowed CIDR; `errors` names the field',
+        'The engine cannot make this change on this deployment (capabilities `networkingUpdate`, `tls`, `publicAccess`, `scaling`, `multiAz`), public without TLS or without an allowed CIDR, an unknown plan, or less storage than allocated; `errors` names the field',
       ),
     },
   }),

@@ -53,6 +53,7 @@ export const localOfferWith = (
     'TLS, public access and networking changes (networkingUpdate) are not available for local MongoDB addons: the user-installed mongod is run without certificates, and MongoDB has no per-source host rules for an allow list. Replicas are AWS-only. Local addons listen on 127.0.0.1.',
     'Imports (importDump, importLive) are not available for MongoDB addons yet: a live import needs a restore that replaces the database all or nothing, which the collection-by-collection restore does not give.',
     "Credential rotation (credentialRotation) is not available for MongoDB addons yet: the local driver has no second login for the addon's user.",
+    'Plan changes (scaling) are not available for local MongoDB addons yet: the plan would set the WiredTiger cache size of the user-installed mongod, which is not done. Multi-AZ (multiAz) is AWS-only.',
   ],
 });
 
@@ -83,6 +84,8 @@ export const mongodb: EngineFacts = {
         ...BACKED_UP,
         replicas: true,
         tls: true,
+        // ModifyDBInstance on each instance of the cluster: DBInstanceClass.
+        scaling: true,
       },
       local: LOCAL_UNAVAILABLE.capabilities,
     },
@@ -90,7 +93,8 @@ export const mongodb: EngineFacts = {
       aws: [
         'MongoDB addons are Amazon DocumentDB 5.0 clusters (MongoDB 5.0 API compatibility, not MongoDB itself): some MongoDB features and operators are not supported, see the DocumentDB functional differences.',
         'TLS is always on (tls: false is refused): verify the server with the Amazon RDS global CA bundle (https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem). The URI names replicaSet=rs0, retryWrites=false (DocumentDB has no retryable writes) and authSource=admin.',
-        'DocumentDB storage grows automatically; storageGiB is not allocated and does not limit the addon.',
+        'DocumentDB storage grows automatically; storageGiB is not allocated and does not limit the addon, so it cannot be changed either.',
+        'Plan changes (scaling) modify the instance class of every instance of the cluster (ModifyDBInstance, applied at once; a reader takes over while the writer restarts). Multi-AZ (multiAz) is not a switch of its own: DocumentDB spreads replicas across Availability Zones.',
         'Each node is a billed instance (the smallest class is db.t4g.medium); replicas are reader instances of the same cluster.',
         'Point-in-time restore, public access, networking changes (networkingUpdate) and forks are not available for MongoDB addons yet.',
         'Imports (importDump, importLive) are not available for MongoDB addons yet: a live import needs a restore that replaces the database all or nothing, which the collection-by-collection restore does not give.',
@@ -98,6 +102,7 @@ export const mongodb: EngineFacts = {
       ],
       local: LOCAL_UNAVAILABLE.notes,
     },
+    storageGrowsByItself: ['aws'],
   },
   connectionUri: (secret) => mongodbUri(secret),
   // mongodump --archive output.

@@ -36,6 +36,9 @@ export const mysql: EngineFacts = {
         pitr: true,
         fork: true,
         importLive: true,
+        // ModifyDBInstance: DBInstanceClass, AllocatedStorage (growth only), MultiAZ.
+        scaling: true,
+        multiAz: true,
       },
       // Locally: MariaDB 10.11 from Debian (mariadb-server), the MySQL-compatible server the
       // machine can install; snapshots are online physical copies taken with mariadb-backup.
@@ -45,6 +48,8 @@ export const mysql: EngineFacts = {
         fork: true,
         importLive: true,
         credentialRotation: true,
+        // The plan sizes innodb_buffer_pool_size and max_connections (mysql/sizing.ts).
+        scaling: true,
       },
     },
     notes: {
@@ -55,6 +60,8 @@ export const mysql: EngineFacts = {
       ],
       local: [
         'The local target runs MariaDB 10.11 (Debian mariadb-server), not Oracle MySQL: MySQL clients and drivers connect to it, but MySQL 8-only features (e.g. caching_sha2_password, some JSON functions) differ.',
+        'Plans size the local server: innodb_buffer_pool_size is a sixteenth of the plan memory (RDS: three quarters; locally less, so several addons fit on one machine), max_connections follows the RDS formula (memory / 12582880 bytes). A plan change restarts the server (open connections are dropped). Storage is reported (storage.usedBytes), not enforced.',
+        'Multi-AZ (multiAz) is AWS-only: the local target runs one server process on one machine, with no standby to fail over to.',
         'Dumps are mariadb-dump SQL scripts; snapshots are online copies taken with mariadb-backup.',
         'Point-in-time restore is not available for local MySQL addons: their binary logs are not archived yet (PostgreSQL addons have it locally).',
         'TLS, public access and networking changes (networkingUpdate) are not built for local MySQL addons yet (PostgreSQL has them): mariadbd can serve TLS (--ssl-cert, require_secure_transport) and the allow list would become host grants per CIDR beside the rotation user, which is not done yet. Replicas are AWS-only. Local addons listen on 127.0.0.1.',

@@ -19,6 +19,9 @@ export const postgresql: EngineFacts = {
         pitr: true,
         fork: true,
         importLive: true,
+        // ModifyDBInstance: DBInstanceClass, AllocatedStorage (growth only), MultiAZ.
+        scaling: true,
+        multiAz: true,
       },
       // PITR locally: WAL archived to the S3 emulator by archive_command, daily base backups,
       // recovery_target_time (infra/local/engines/postgresql/pitr.ts).
@@ -34,6 +37,8 @@ export const postgresql: EngineFacts = {
         tls: true,
         publicAccess: true,
         networkingUpdate: true,
+        // The plan sizes shared_buffers, max_connections and work_mem (postgresql/sizing.ts).
+        scaling: true,
       },
     },
     // Locally TLS stays opt-in (tls: true at create, or PATCH networking): clients must be given
@@ -49,6 +54,8 @@ export const postgresql: EngineFacts = {
       local: [
         'The local target runs PostgreSQL 15, the newest major the Debian 12 client tools can dump.',
         'TLS is opt-in locally (tls: true at create, or PATCH networking): the certificate comes from a CA made per data directory, given in the connection details (caCertificate). A private addon listens on 127.0.0.1 and admits only 127.0.0.1; a public one listens on every interface and admits only its allowed CIDRs (pg_hba.conf). Replicas are AWS-only.',
+        'Plans size the local server as on RDS: shared_buffers is an eighth of the plan memory (RDS: a quarter; locally less, so several addons fit on one machine), max_connections follows the RDS formula (memory / 9531392 bytes), work_mem is the plan memory / 256. A plan change restarts the server (about a second; open connections are dropped). Storage is reported (storage.usedBytes), not enforced: the data directory may grow past storageGiB.',
+        'Multi-AZ (multiAz) is AWS-only: the local target runs one server process on one machine, with no standby to fail over to.',
         'Point-in-time restore: WAL is archived to the local object store at least every 60 s while the addon writes (ADDONS_PITR_ARCHIVE_TIMEOUT_SECONDS), so the restorable window ends at the last archived commit; it is kept 7 days (ADDONS_PITR_RETENTION_DAYS) and restarts after each restore.',
       ],
     },

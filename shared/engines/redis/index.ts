@@ -28,6 +28,8 @@ export const redis: EngineFacts = {
         replicas: true,
         tls: true,
         importDump: true,
+        // ModifyReplicationGroup: CacheNodeType (online resharding-free vertical scaling).
+        scaling: true,
       },
       // Locally: Debian's redis-server with AOF persistence, one ACL user per addon.
       local: {
@@ -37,6 +39,8 @@ export const redis: EngineFacts = {
         snapshotDownload: true,
         importDump: true,
         credentialRotation: true,
+        // The plan's memory is the server's maxmemory (redis/config.ts).
+        scaling: true,
       },
     },
     // ElastiCache RBAC (the addon's user) requires encryption in transit.
@@ -50,6 +54,7 @@ export const redis: EngineFacts = {
         'No point-in-time recovery (ElastiCache has none), no public access (addons live in isolated subnets) and so no networking changes (networkingUpdate): TLS is always on.',
         "Imports (importDump) seed a new replication group with the uploaded RDB file (ElastiCache reads it from S3), then move the addon onto it like a snapshot restore: the data is replaced all or nothing, the host in the connection details changes (the user and password do not) and the operation says so. The file's format must be one the addon's engine version reads (an RDB written by a newer Redis fails the import and leaves the addon as it was), its data must fit the node's memory, and it must come from a Redis without cluster mode; files are limited to 5 GiB.",
         'Live imports (importLive) are not offered: Redis has no logical dump to stream from a running server; import an RDB file (importDump) instead.',
+        'Plan changes (scaling) move the replication group to another node type (ModifyReplicationGroup, applied at once; ElastiCache keeps serving). Redis has no storage size: storageGiB stays 1. Multi-AZ (multiAz) is not a switch of its own: ElastiCache gives it with replicas (automatic failover).',
       ],
       local: [
         'Forks are not available for Redis addons: a snapshot carries the ACL user of the addon it was taken from (users are named after the addon), so it cannot seed another addon as is.',
@@ -58,6 +63,8 @@ export const redis: EngineFacts = {
         'TLS, public access and networking changes (networkingUpdate) are not built for local Redis addons yet (PostgreSQL has them): the Debian redis-server 7.0 is built with TLS (tls-port), but Redis has no per-source host rules, so an allow list would need a firewall the platform does not manage. Replicas are AWS-only. Local addons listen on 127.0.0.1.',
         'Imports (importDump) load an uploaded RDB file (e.g. from redis-cli --rdb), replacing the data all or nothing like a snapshot restore; its format must be one this server reads.',
         'Live imports (importLive) are not offered: Redis has no logical dump to stream from a running server; import an RDB file (importDump) instead.',
+        'A plan change (scaling) sets the new maxmemory and restarts the server, which reloads its append-only file. Redis has no storage size: storageGiB stays 1.',
+        'Multi-AZ (multiAz) is AWS-only: the local target runs one server process on one machine, with no standby to fail over to.',
       ],
     },
   },

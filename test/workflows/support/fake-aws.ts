@@ -315,6 +315,19 @@ export class FakeAws {
       if (input.DeletionProtection !== undefined) instance.deletionProtection = input.DeletionProtection;
       // A new master password applies asynchronously: RDS shows the reset before `available` again.
       if (input.MasterUserPassword) instance.statuses = ['resetting-master-credentials', 'available'];
+      // A scaling change (ApplyImmediately): `modifying` for a while, then available with it.
+      const { DBInstanceClass, AllocatedStorage, MultiAZ, BackupRetentionPeriod } = input;
+      if (DBInstanceClass || AllocatedStorage || MultiAZ !== undefined) {
+        instance.statuses = ['modifying', 'modifying', 'available'];
+        Object.assign(
+          instance.settings,
+          Object.fromEntries(
+            Object.entries({ DBInstanceClass, AllocatedStorage, MultiAZ, BackupRetentionPeriod }).filter(
+              ([, value]) => value !== undefined,
+            ),
+          ),
+        );
+      }
       const newId = input.NewDBInstanceIdentifier;
       if (newId) {
         if (this.instances.has(newId)) {

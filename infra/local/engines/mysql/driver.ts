@@ -19,6 +19,7 @@ import { serverMajor, tool } from './binaries.ts';
 import { platformRoleOf, probeMySql, withPlatform } from './connect.ts';
 import { mysqlLogins } from './logins.ts';
 import { initFilePath, PID_FILE, SERVER_SETTINGS, socketPath } from './settings.ts';
+import { planSettings } from './sizing.ts';
 import { MariaDbSnapshots } from './snapshots.ts';
 
 /** MySQL 8 stops user names at 32 characters (MariaDB at 80): addons stay portable between targets. */
@@ -125,6 +126,8 @@ export class MariaDbDriver implements EngineDriver {
       // Level 2 logs every probe (a handshake closed without authentication) to server.log.
       '--log-warnings=1',
       ...SERVER_SETTINGS,
+      // The plan's memory: innodb_buffer_pool_size, max_connections (sizing.ts).
+      ...planSettings(ctx.record),
     ];
     return { command: mariadbd, args, env: engineEnv() };
   }

@@ -26,6 +26,7 @@ import {
 import { postgresLogins } from './logins.ts';
 import { PostgresPitr } from './pitr.ts';
 import { createCustomer, MIGRATOR_ROLE, PLATFORM_ROLE, settleRoles } from './roles.ts';
+import { planSettings } from './sizing.ts';
 import { PostgresSnapshots } from './snapshots.ts';
 import { archiveSettings, type WalArchiveTarget } from './wal-archive.ts';
 
@@ -114,6 +115,8 @@ export class PostgresDriver implements EngineDriver {
       `unix_socket_directories=${socketDirectorySetting(ctx)}`,
       '-c',
       'unix_socket_permissions=0700',
+      // The plan's memory: shared_buffers, max_connections, work_mem (sizing.ts).
+      ...planSettings(ctx.record),
       // Every segment into the object store (wal-archive.ts), whatever data directory this is.
       ...(this.archive
         ? await archiveSettings(ctx, this.archive.target, await this.archive.pitr.waldump())

@@ -10,6 +10,8 @@ import type {
   EngineProvider,
   InstanceSpec,
   InstanceState,
+  ResizeRequest,
+  ResizeState,
   RestoreState,
   SnapshotProvider,
   SnapshotState,
@@ -19,6 +21,7 @@ import { isAwsError, toPlatformError, transientErrors } from '../aws-errors.ts';
 import { addonTags, isValidDbInstanceIdentifier } from '../rds/rds-instances.ts';
 import { TAG_KEYS } from '../tags.ts';
 import { clusterStateOf, DOCDB_PORT, DocdbClusters, nodeIdentifiers, tagValue } from './docdb-clusters.ts';
+import { describeDocdbResize, resizeDocdbCluster } from './docdb-resize.ts';
 import { DocdbRestoreSwap } from './docdb-restore.ts';
 import { DocdbSnapshots, deleteClusterSnapshot } from './docdb-snapshots.ts';
 
@@ -184,6 +187,15 @@ export class DocdbEngineProvider implements EngineProvider, SnapshotProvider {
     if (!(await this.clusters.delete(cluster))) {
       throw new TransientError(`DocumentDB does not let cluster ${resourceId} be deleted yet; retrying`);
     }
+  }
+
+  /** A plan change: ModifyDBInstance of every instance of the cluster (docdb-resize.ts). */
+  resize(resourceId: string, change: ResizeRequest): Promise<void> {
+    return resizeDocdbCluster(this.docdb, this.clusters, resourceId, change);
+  }
+
+  describeResize(resourceId: string, change: ResizeRequest): Promise<ResizeState> {
+    return describeDocdbResize(this.clusters, resourceId, change);
   }
 
   createSnapshot(resourceId: string, snapshotId: string): Promise<void> {

@@ -5,6 +5,8 @@ import type {
   EngineProvider,
   InstanceSpec,
   InstanceState,
+  ResizeRequest,
+  ResizeState,
   RestorableWindow,
   RestoreState,
   SnapshotProvider,
@@ -22,6 +24,7 @@ import {
   RdsInstances,
 } from './rds-instances.ts';
 import { describeRdsRestorableWindow, pointInTimeSourceOf } from './rds-pitr.ts';
+import { describeRdsResize, resizeRdsInstance } from './rds-resize.ts';
 import { RdsRestoreSwap } from './rds-restore.ts';
 import { deleteDbSnapshot, RdsSnapshots } from './rds-snapshots.ts';
 
@@ -218,6 +221,15 @@ export class RdsEngineProvider implements EngineProvider, SnapshotProvider {
     } catch (error) {
       throw toPlatformError(error, 'setting the master password');
     }
+  }
+
+  /** Plan, storage or Multi-AZ: ModifyDBInstance, applied at once (rds-resize.ts). */
+  resize(resourceId: string, change: ResizeRequest): Promise<void> {
+    return resizeRdsInstance(this.rds, this.instances, resourceId, change);
+  }
+
+  describeResize(resourceId: string, change: ResizeRequest): Promise<ResizeState> {
+    return describeRdsResize(this.instances, resourceId, change);
   }
 
   createSnapshot(resourceId: string, snapshotId: string): Promise<void> {

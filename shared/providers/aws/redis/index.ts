@@ -6,6 +6,8 @@ import type {
   EngineProvider,
   InstanceSpec,
   InstanceState,
+  ResizeRequest,
+  ResizeState,
   RestoreState,
   SnapshotProvider,
   SnapshotState,
@@ -17,6 +19,7 @@ import { TAG_KEYS } from '../tags.ts';
 import { type ElastiCacheSend, groupStateOf, ReplicationGroups } from './elasticache-groups.ts';
 import { baseIdOf, isValidGroupId, restoredGroupIdOf } from './names.ts';
 import { type GroupSeed, RedisImports } from './redis-imports.ts';
+import { describeReplicationGroupResize, resizeReplicationGroup } from './redis-resize.ts';
 import { RedisRestore } from './redis-restore.ts';
 import { deleteRedisSnapshot, RedisSnapshots } from './redis-snapshots.ts';
 import { RedisUsers } from './redis-users.ts';
@@ -175,6 +178,17 @@ export class ElastiCacheRedisProvider implements EngineProvider, SnapshotProvide
     const securityGroupId = await this.securityGroups.findAddonGroupId(resourceId);
     const securityGroupGone = securityGroupId ? await this.securityGroups.delete(securityGroupId) : true;
     return usersGone && securityGroupGone;
+  }
+
+  /** A plan change: the node type of the addon's current replication group (redis-resize.ts). */
+  async resize(resourceId: string, change: ResizeRequest): Promise<void> {
+    const { current } = await this.users.pointer(resourceId);
+    await resizeReplicationGroup(this.elasticache, this.groups, current, change);
+  }
+
+  async describeResize(resourceId: string, change: ResizeRequest): Promise<ResizeState> {
+    const { current } = await this.users.pointer(resourceId);
+    return describeReplicationGroupResize(this.groups, current, change);
   }
 
   async createSnapshot(

@@ -1,0 +1,47 @@
+import * as z from 'zod';
+import { int32, int64, text } from './bounds.ts';
+
+/**
+ * The scaling fields of `PATCH .../addons/{addonId}`, siblings of `networking`: one of them per
+ * request, each its own `scale` operation (a workflow; the addon keeps serving). The service
+ * checks them against the engine's catalog and names the field it refuses.
+ */
+export const ScalingFields = {
+  plan: text(32).optional().meta({
+    description:
+      "A plan id of the engine's catalog (`GET /v1/addon-types`): the new instance class or node type",
+  }),
+  storageGiB: int32(1, 65536).optional().meta({
+    description:
+      "The new allocated storage in GiB: growth only, within the catalog's `storageGiB` bounds (capability `scaling`)",
+  }),
+  multiAz: z.boolean().optional().meta({
+    description: 'A standby in another Availability Zone on or off (capability `multiAz`, AWS only)',
+  }),
+};
+
+/** The request fields that each make one kind of change, in the order the service looks at them. */
+export type ScalingField = keyof typeof ScalingFields;
+export const SCALING_FIELDS: readonly ScalingField[] = ['plan', 'storageGiB', 'multiAz'];
+
+/** What a `scale` operation changes, and what the addon had before (kept if it fails). */
+export const ScalingChangeSchema = z
+  .object({
+    plan: text(32).optional(),
+    storageGiB: int32(1, 65536).optional(),
+    multiAz: z.boolean().optional(),
+    previous: z.object({ plan: text(32), storageGiB: int32(1, 65536), multiAz: z.boolean() }),
+  })
+  .meta({ id: 'ScalingChange' });
+export type ScalingChange = z.infer<typeof ScalingChangeSchema>;
+
+/** The addon's storage: what is allocated and, where the platform can measure it, what is used. */
+export const StorageUsageSchema = z
+  .object({
+    allocatedGiB: int32(1, 65536),
+    usedBytes: int64(0)
+      .nullable()
+      .meta({ description: 'Bytes the data takes now; null where the platform does not measure it (AWS)' }),
+  })
+  .meta({ id: 'StorageUsage' });
+export type StorageUsage = z.infer<typeof StorageUsageSchema>;
