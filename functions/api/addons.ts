@@ -79,9 +79,10 @@ export const createAddonsHandler = (deps: AddonsDeps) =>
         };
       },
       getAddon: async ({ params }) => {
-        const addon = deps.pitr
+        const found = deps.pitr
           ? await deps.pitr.getAddon(params.projectId, params.addonId)
           : await deps.service.get(params.projectId, params.addonId);
+        const addon = { ...found, ...deps.service.upgradeInfo(found) };
         if (!deps.health) return { status: 200, body: addon };
         const backupHealth = await deps.health.of(addon, addon.restorableWindow ?? null);
         return { status: 200, body: { ...addon, backupHealth } };

@@ -15,6 +15,7 @@ import {
 } from '#shared/services/backup-workflow-tasks.ts';
 import { type ExportTaskDeps, ExportTaskSchema, ExportTasks } from '#shared/services/export-tasks.ts';
 import { ForkTaskSchema, ForkTasks } from '#shared/services/fork-tasks.ts';
+import { UpgradeTaskSchema, UpgradeTasks } from '#shared/services/upgrade-tasks.ts';
 import { type WorkflowTaskDeps, WorkflowTaskSchema, WorkflowTasks } from '#shared/services/workflow-tasks.ts';
 
 const AnyTaskSchema = z.union([
@@ -23,6 +24,7 @@ const AnyTaskSchema = z.union([
   RetirementTaskSchema,
   ForkTaskSchema,
   ExportTaskSchema,
+  UpgradeTaskSchema,
 ]);
 
 export interface WorkflowHandlerDeps extends WorkflowTaskDeps {
@@ -66,6 +68,10 @@ export const createWorkflowTaskHandler = (deps: WorkflowHandlerDeps) => {
       : {}),
   });
   const exportTasks = deps.exports ? new ExportTasks(deps.exports) : undefined;
+  // An upgrade's backup runs the backup steps; its own steps need the same stores.
+  const upgradeTasks = deps.backups
+    ? new UpgradeTasks({ ...deps.backups, secrets: deps.secrets })
+    : undefined;
   const run = async (event: unknown) => {
     const task = parsePart(AnyTaskSchema, event, 'workflow task');
     deps.logger.appendKeys({ operationId: task.operationId, action: task.action });
@@ -80,6 +86,11 @@ export const createWorkflowTaskHandler = (deps: WorkflowHandlerDeps) => {
     if (exportTask.success) {
       if (!exportTasks) throw new Error(`This deployment is not configured for ${exportTask.data.action}`);
       return exportTasks.run(exportTask.data);
+    }
+    const upgradeTask = UpgradeTaskSchema.safeParse(task);
+    if (upgradeTask.success) {
+      if (!upgradeTasks) throw new Error(`This deployment is not configured for ${upgradeTask.data.action}`);
+      return upgradeTasks.run(upgradeTask.data);
     }
     const retirementTask = RetirementTaskSchema.safeParse(task);
     if (retirementTask.success) {

@@ -6,6 +6,7 @@ export const WORKFLOWS = [
   'backup-addon',
   'restore-addon',
   'export-backup',
+  'upgrade-addon',
 ] as const;
 export type WorkflowName = (typeof WORKFLOWS)[number];
 
@@ -16,6 +17,8 @@ const OperationRefSchema = z.object({
 });
 const BackupOperationRefSchema = OperationRefSchema.extend({ backupId: z.string().min(1) });
 /** A delete may first take a final backup: present only then (the ASL asks `IsPresent`). */
+/** An upgrade: the backup it takes first, and the version it upgrades to. */
+const UpgradeOperationRefSchema = BackupOperationRefSchema.extend({ version: z.string().min(1) });
 const DeleteOperationRefSchema = OperationRefSchema.extend({ backupId: z.string().min(1).optional() });
 
 /**
@@ -29,6 +32,7 @@ export const WorkflowInputSchemas = {
   'backup-addon': BackupOperationRefSchema,
   'restore-addon': BackupOperationRefSchema,
   'export-backup': BackupOperationRefSchema,
+  'upgrade-addon': UpgradeOperationRefSchema,
 } as const satisfies Record<WorkflowName, z.ZodType>;
 
 export type WorkflowInputs = { [W in WorkflowName]: z.infer<(typeof WorkflowInputSchemas)[W]> };

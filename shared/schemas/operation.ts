@@ -16,6 +16,7 @@ export const OperationTypeSchema = z.enum([
   'export',
   'rotate-credentials',
   'update-networking',
+  'upgrade',
 ]);
 export type OperationType = z.infer<typeof OperationTypeSchema>;
 
@@ -38,6 +39,13 @@ export const OperationSchema = z
     export: BackupExportSchema.optional().meta({
       description: 'Present on an export: the target bucket and key, and once completed the verified SHA-256',
     }),
+    upgrade: z
+      .object({ fromVersion: text(16), toVersion: text(16) })
+      .optional()
+      .meta({
+        description:
+          'Present on an upgrade: the version the addon ran and the one it is upgraded to; `backupId` is the backup taken first and kept as the way back',
+      }),
     progress: z.object({
       step: text(128).meta({ description: 'The workflow step the operation is in' }),
       percent: int32(0, 100),

@@ -31,6 +31,8 @@ export const DEFAULT_DEADLINE_MINUTES: Record<Target, Record<OperationType, numb
     export: 2 * 60,
     'rotate-credentials': 10,
     'update-networking': 10,
+    // A snapshot or dump first (as a backup), then RDS's upgrade (up to 240 checks 30 s apart).
+    upgrade: 28 * 60,
   },
   local: {
     create: 30,
@@ -41,6 +43,7 @@ export const DEFAULT_DEADLINE_MINUTES: Record<Target, Record<OperationType, numb
     export: 2 * 60,
     'rotate-credentials': 10,
     'update-networking': 10,
+    upgrade: 26 * 60,
   },
 };
 
@@ -108,6 +111,8 @@ export const addonStatusAfter = (operation: Pick<Operation, 'type' | 'status'>):
     case 'export':
     case 'rotate-credentials':
     case 'update-networking':
+    // A failed upgrade leaves the addon on its old version, running (or it had completed).
+    case 'upgrade':
       return 'running';
     case 'create':
     case 'update':

@@ -38,6 +38,14 @@ export const workflowInputFor = (operation: Operation): WorkflowRun => {
       return { workflow: 'restore-addon', input: { ...ref, backupId: operation.importId ?? backupId() } };
     case 'export':
       return { workflow: 'export-backup', input: { ...ref, backupId: backupId() } };
+    case 'upgrade':
+      if (!operation.upgrade) {
+        throw new UnresumableOperationError(`Operation ${operation.id} names no version to upgrade to`);
+      }
+      return {
+        workflow: 'upgrade-addon',
+        input: { ...ref, backupId: backupId(), version: operation.upgrade.toVersion },
+      };
     case 'update':
       throw new UnresumableOperationError(`Operation ${operation.id}: no workflow carries update operations`);
     case 'rotate-credentials':

@@ -53,6 +53,7 @@ export const localOfferWith = (
     'TLS, public access and networking changes (networkingUpdate) are not available for local MongoDB addons: the user-installed mongod is run without certificates, and MongoDB has no per-source host rules for an allow list. Replicas are AWS-only. Local addons listen on 127.0.0.1.',
     'Imports (importDump, importLive) are not available for MongoDB addons yet: a live import needs a restore that replaces the database all or nothing, which the collection-by-collection restore does not give.',
     "Credential rotation (credentialRotation) is not available for MongoDB addons yet: the local driver has no second login for the addon's user.",
+    'Upgrades (upgrade) are not available locally: one version installed locally (the mongod found on this machine).',
   ],
 });
 
@@ -95,6 +96,7 @@ export const mongodb: EngineFacts = {
         'Point-in-time restore, public access, networking changes (networkingUpdate) and forks are not available for MongoDB addons yet.',
         'Imports (importDump, importLive) are not available for MongoDB addons yet: a live import needs a restore that replaces the database all or nothing, which the collection-by-collection restore does not give.',
         "Credential rotation (credentialRotation) is not available for MongoDB addons yet: the addon's user is the DocumentDB master user, which has one password.",
+        'Upgrades (upgrade) are not available: the catalog offers one DocumentDB version (5.0), so there is nothing to upgrade to.',
       ],
       local: LOCAL_UNAVAILABLE.notes,
     },

@@ -36,6 +36,8 @@ export const mysql: EngineFacts = {
         pitr: true,
         fork: true,
         importLive: true,
+        // RDS ModifyDBInstance with the new EngineVersion and a parameter group of its family.
+        upgrade: true,
       },
       // Locally: MariaDB 10.11 from Debian (mariadb-server), the MySQL-compatible server the
       // machine can install; snapshots are online physical copies taken with mariadb-backup.
@@ -56,6 +58,7 @@ export const mysql: EngineFacts = {
       local: [
         'The local target runs MariaDB 10.11 (Debian mariadb-server), not Oracle MySQL: MySQL clients and drivers connect to it, but MySQL 8-only features (e.g. caching_sha2_password, some JSON functions) differ.',
         'Dumps are mariadb-dump SQL scripts; snapshots are online copies taken with mariadb-backup.',
+        'Upgrades (upgrade) are not available locally: one version installed locally (Debian mariadb-server 10.11).',
         'Point-in-time restore is not available for local MySQL addons: their binary logs are not archived yet (PostgreSQL addons have it locally).',
         'TLS, public access and networking changes (networkingUpdate) are not built for local MySQL addons yet (PostgreSQL has them): mariadbd can serve TLS (--ssl-cert, require_secure_transport) and the allow list would become host grants per CIDR beside the rotation user, which is not done yet. Replicas are AWS-only. Local addons listen on 127.0.0.1.',
       ],

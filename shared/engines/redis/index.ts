@@ -28,6 +28,8 @@ export const redis: EngineFacts = {
         replicas: true,
         tls: true,
         importDump: true,
+        // ElastiCache ModifyReplicationGroup with the new EngineVersion, applied immediately.
+        upgrade: true,
       },
       // Locally: Debian's redis-server with AOF persistence, one ACL user per addon.
       local: {
@@ -58,6 +60,7 @@ export const redis: EngineFacts = {
         'TLS, public access and networking changes (networkingUpdate) are not built for local Redis addons yet (PostgreSQL has them): the Debian redis-server 7.0 is built with TLS (tls-port), but Redis has no per-source host rules, so an allow list would need a firewall the platform does not manage. Replicas are AWS-only. Local addons listen on 127.0.0.1.',
         'Imports (importDump) load an uploaded RDB file (e.g. from redis-cli --rdb), replacing the data all or nothing like a snapshot restore; its format must be one this server reads.',
         'Live imports (importLive) are not offered: Redis has no logical dump to stream from a running server; import an RDB file (importDump) instead.',
+        'Upgrades (upgrade) are not available locally: one version installed locally (Debian redis-server 7.0).',
       ],
     },
   },
