@@ -66,7 +66,7 @@ export const EngineVersionSchema = z
     deprecated: z
       .boolean()
       .meta({ description: 'New addons should not use this version; existing ones should upgrade' }),
-    endOfLife: z.iso.date().optional().meta({
+    endOfLife: z.iso.date().max(10).optional().meta({
       description: 'Where known: the day support for this version ends (e.g. RDS end of standard support)',
     }),
   })

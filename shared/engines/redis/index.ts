@@ -28,8 +28,6 @@ export const redis: EngineFacts = {
         replicas: true,
         tls: true,
         importDump: true,
-        // ElastiCache ModifyReplicationGroup with the new EngineVersion, applied immediately.
-        upgrade: true,
       },
       // Locally: Debian's redis-server with AOF persistence, one ACL user per addon.
       local: {
@@ -52,6 +50,7 @@ export const redis: EngineFacts = {
         'No point-in-time recovery (ElastiCache has none), no public access (addons live in isolated subnets) and so no networking changes (networkingUpdate): TLS is always on.',
         "Imports (importDump) seed a new replication group with the uploaded RDB file (ElastiCache reads it from S3), then move the addon onto it like a snapshot restore: the data is replaced all or nothing, the host in the connection details changes (the user and password do not) and the operation says so. The file's format must be one the addon's engine version reads (an RDB written by a newer Redis fails the import and leaves the addon as it was), its data must fit the node's memory, and it must come from a Redis without cluster mode; files are limited to 5 GiB.",
         'Live imports (importLive) are not offered: Redis has no logical dump to stream from a running server; import an RDB file (importDump) instead.',
+        "Upgrades (upgrade) are not available for Redis addons yet: ElastiCache's ModifyReplicationGroup with a new EngineVersion (7.0 to 7.1) is not wired up; the addon's current replication group moves with restores, which the upgrade would have to follow.",
       ],
       local: [
         'Forks are not available for Redis addons: a snapshot carries the ACL user of the addon it was taken from (users are named after the addon), so it cannot seed another addon as is.',

@@ -170,6 +170,7 @@ export const startAwsWorkflowWorld = async () => {
     'backup-addon',
     'restore-addon',
     'export-backup',
+    'upgrade-addon',
   ] as const) {
     const machineId = logicalIdOf(synthesized, stack.workflows.stateMachine(workflow));
     const substitutions = resolveIntrinsics(
