@@ -243,4 +243,31 @@ export const addonCommands: CommandSpec[] = [
       return exitCode;
     },
   },
+  {
+    words: ['upgrade'],
+    args: '<addon> <version>',
+    summary:
+      "Upgrade the addon's engine to one of its upgrade targets (a pinned backup first, the way back); --wait follows it",
+    async run(context, { positionals: [ref = '', version = ''] }) {
+      if (!version) throw usageError('give the version to upgrade to (the addon shows its upgradeTargets)');
+      const addonId = await context.resolveAddon(ref);
+      const started = await context.api.POST('/v1/projects/{projectId}/addons/{addonId}/upgrade', {
+        params: { path: { projectId: context.project(), addonId } },
+        body: { version },
+      });
+      context.out.info(`Upgrading ${ref} to ${version}: backup ${started.backup.id} is taken first and kept`);
+      const { operation, exitCode } = await follow(context, started.operation);
+      context.out.result({ ...started, operation }, () =>
+        record({
+          operation: operation.id,
+          status: operation.status,
+          from: operation.upgrade?.fromVersion,
+          to: operation.upgrade?.toVersion,
+          backup: started.backup.id,
+          ...(operation.error ? { error: operation.error.message } : {}),
+        }),
+      );
+      return exitCode;
+    },
+  },
 ];

@@ -388,6 +388,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/projects/{projectId}/addons/{addonId}/upgrade": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upgrade the addon's engine to one of its `upgradeTargets`: a backup first (pinned, the way back; the operation's `backupId`), then the upgrade; on failure the addon stays on its old version, running
+         * @description Upgrade the addon's engine to one of its `upgradeTargets`: a backup first (pinned, the way back; the operation's `backupId`), then the upgrade; on failure the addon stays on its old version, running. Requires a bearer token. Rate limited per caller.
+         */
+        post: operations["upgradeAddon"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/projects/{projectId}/addons/{addonId}/backup-schedules": {
         parameters: {
             query?: never;
@@ -827,8 +847,15 @@ export interface components {
         EngineVersion: {
             /** @description Major version */
             version: string;
-            /** @description Versions this one can be upgraded to, in order */
+            /** @description Versions this one can be upgraded to, in order: the next major only (no skips, no downgrades); empty where the engine cannot be upgraded here (`capabilities.upgrade`) */
             upgradeTargets: string[];
+            /** @description New addons should not use this version; existing ones should upgrade */
+            deprecated: boolean;
+            /**
+             * Format: date
+             * @description Where known: the day support for this version ends (e.g. RDS end of standard support)
+             */
+            endOfLife?: string;
         };
         Plan: {
             id: string;
@@ -865,6 +892,8 @@ export interface components {
             multiAz: boolean;
             /** @description The connection details can be rotated (`POST .../credentials/rotate`): new credentials work at once, the old ones until the rotation is finished */
             credentialRotation: boolean;
+            /** @description The addon's engine version can be upgraded in place (`POST .../upgrade`) to one of its version's `upgradeTargets`, after a kept backup */
+            upgrade: boolean;
         };
         AddonWithOperation: {
             addon: components["schemas"]["Addon"];
@@ -920,6 +949,10 @@ export interface components {
                 /** @description The project's client security group (AWS): attach it to a workload in the platform's VPC to let it reach every addon of this project, and only those */
                 clientSecurityGroupId: string;
             } | null;
+            /** @description Whether the addon's version can be upgraded here (`POST .../upgrade`): the catalog lists upgrade targets for it */
+            upgradeAvailable?: boolean;
+            /** @description The versions `POST .../upgrade` accepts for this addon, in order (the catalog's `upgradeTargets`) */
+            upgradeTargets?: string[];
             /** @description The span a point-in-time restore can land in; null when the engine has no point-in-time recovery on this deployment (capability `pitr`) or no window yet (a new addon). Only in the response of getting one addon: it is asked of the provider each time, so lists leave it out to stay fast */
             restorableWindow?: {
                 /**
@@ -1049,7 +1082,7 @@ export interface components {
         Operation: {
             id: string;
             /** @enum {string} */
-            type: "create" | "update" | "delete" | "backup" | "restore" | "export" | "rotate-credentials" | "update-networking" | "scale";
+            type: "create" | "update" | "delete" | "backup" | "restore" | "export" | "rotate-credentials" | "update-networking" | "scale" | "upgrade";
             /** @enum {string} */
             status: "pending" | "in-progress" | "completed" | "failed" | "aborted";
             projectId: string;
@@ -1093,6 +1126,11 @@ export interface components {
                     storageGiB: number;
                     multiAz: boolean;
                 };
+            };
+            /** @description Present on an upgrade: the version the addon ran and the one it is upgraded to; `backupId` is the backup taken first and kept as the way back */
+            upgrade?: {
+                fromVersion: string;
+                toVersion: string;
             };
             progress: {
                 /** @description The workflow step the operation is in */
@@ -1378,10 +1416,10 @@ export interface components {
             /** @enum {string} */
             status: "pending" | "in-progress" | "completed" | "failed" | "aborted";
             /**
-             * @description `final`: taken by `DELETE .../addons/{addonId}?finalBackup=...` before the addon was deleted
+             * @description `final`: taken by `DELETE .../addons/{addonId}?finalBackup=...` before the addon was deleted; `upgrade`: taken by `POST .../upgrade` before the engine was upgraded, pinned as the way back
              * @enum {string}
              */
-            source: "manual" | "schedule" | "final";
+            source: "manual" | "schedule" | "final" | "upgrade";
             scheduleId: string | null;
             /** @enum {string} */
             engine: "postgresql" | "mysql" | "redis" | "mongodb";
@@ -1488,6 +1526,85 @@ export interface components {
              * @example 2026-11-30T12:34:56Z
              */
             pointInTime: string;
+        };
+        UpgradeAccepted: {
+            addon: components["schemas"]["Addon"];
+            operation: components["schemas"]["Operation"];
+            /** @description The backup the upgrade takes first (a snapshot where the engine has them, else a dump), pinned: the way back */
+            backup: {
+                id: string;
+                projectId: string;
+                addonId: string;
+                /** @enum {string} */
+                type: "dump" | "snapshot";
+                /** @enum {string|null} */
+                compression: "gzip" | "zstd" | null;
+                /** @enum {string} */
+                status: "pending" | "in-progress" | "completed" | "failed" | "aborted";
+                /**
+                 * @description `final`: taken by `DELETE .../addons/{addonId}?finalBackup=...` before the addon was deleted; `upgrade`: taken by `POST .../upgrade` before the engine was upgraded, pinned as the way back
+                 * @enum {string}
+                 */
+                source: "manual" | "schedule" | "final" | "upgrade";
+                scheduleId: string | null;
+                /** @enum {string} */
+                engine: "postgresql" | "mysql" | "redis" | "mongodb";
+                /** @description Major version of the engine the backup was taken from */
+                engineVersion: string;
+                /** Format: int64 */
+                sizeBytes: number | null;
+                /** @description SHA-256 of the downloadable file (dumps, and snapshots whose engine offers snapshotDownload) */
+                sha256: string | null;
+                pinned: boolean;
+                /**
+                 * Format: date-time
+                 * @description When retention deletes it; null when kept
+                 */
+                expiresAt: string | null;
+                operationId: string;
+                /**
+                 * @description Name of the addon the backup came from (it outlives the addon)
+                 * @default null
+                 */
+                addonName?: string | null;
+                /**
+                 * @description The addon it came from has been deleted
+                 * @default false
+                 */
+                addonDeleted?: boolean;
+                /**
+                 * Format: date-time
+                 * @description When its addon was deleted; its grace period started then
+                 * @default null
+                 */
+                addonDeletedAt?: string | null;
+                error: {
+                    code: string;
+                    message: string;
+                } | null;
+                /**
+                 * Format: date-time
+                 * @description RFC 3339 timestamp, UTC
+                 */
+                createdAt: string;
+                /**
+                 * Format: date-time
+                 * @description RFC 3339 timestamp, UTC
+                 */
+                startedAt: string | null;
+                /**
+                 * Format: date-time
+                 * @description RFC 3339 timestamp, UTC
+                 */
+                completedAt: string | null;
+            };
+        };
+        UpgradeRequest: {
+            /**
+             * @description The version to upgrade to: one of the addon's `upgradeTargets` (the catalog's; the next major only, never a downgrade)
+             * @example 16
+             */
+            version: string;
         };
         BackupSchedule: {
             id: string;
@@ -1690,7 +1807,7 @@ export interface components {
             operation: {
                 id: string;
                 /** @enum {string} */
-                type: "create" | "update" | "delete" | "backup" | "restore" | "export" | "rotate-credentials" | "update-networking" | "scale";
+                type: "create" | "update" | "delete" | "backup" | "restore" | "export" | "rotate-credentials" | "update-networking" | "scale" | "upgrade";
                 /** @enum {string} */
                 status: "pending" | "in-progress" | "completed" | "failed" | "aborted";
                 backupId: string | null;
@@ -5000,6 +5117,167 @@ export interface operations {
             };
         };
     };
+    upgradeAddon: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Repeat the request safely: the same key and body return the first result */
+                "idempotency-key"?: string;
+            };
+            path: {
+                /** @description Project identifier (DNS label: a-z, 0-9 and hyphens, at most 63 characters) */
+                projectId: string;
+                /** @description Addon id (adn-...) */
+                addonId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpgradeRequest"];
+            };
+        };
+        responses: {
+            /** @description Accepted: poll the operation */
+            202: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UpgradeAccepted"];
+                };
+            };
+            /** @description The request is malformed; `errors` names each offending field */
+            400: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource in this project */
+            404: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Another operation is in flight on this addon, or the addon is not running */
+            409: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The version is not one of the addon's upgrade targets (a downgrade, a skipped major, the same version; the message lists the allowed ones), or the engine cannot be upgraded here (capability `upgrade`); `errors` names `body.version` */
+            422: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this caller: wait `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected error; it has been logged and the detail says nothing more */
+            500: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     listBackupSchedules: {
         parameters: {
             query?: never;
@@ -8004,6 +8282,7 @@ export const idempotentRoutes: readonly string[] = [
   "POST /v1/projects/{projectId}/addons/{addonId}/backups/{backupId}/restore",
   "POST /v1/projects/{projectId}/addons/{addonId}/backups/{backupId}/export",
   "POST /v1/projects/{projectId}/addons/{addonId}/restore",
+  "POST /v1/projects/{projectId}/addons/{addonId}/upgrade",
   "POST /v1/projects/{projectId}/addons/{addonId}/backup-schedules",
   "POST /v1/projects/{projectId}/addons/{addonId}/imports",
   "POST /v1/projects/{projectId}/addons/{addonId}/imports/{importId}/start",

@@ -94,9 +94,10 @@ export const createAddonsHandler = (deps: AddonsDeps) =>
         };
       },
       getAddon: async ({ params }) => {
-        const addon = deps.pitr
+        const found = deps.pitr
           ? await deps.pitr.getAddon(params.projectId, params.addonId)
           : await deps.service.get(params.projectId, params.addonId);
+        const addon = { ...found, ...deps.service.upgradeInfo(found) };
         const storage = deps.storage ? await deps.storage.of(addon) : undefined;
         const withStorage = storage ? { ...addon, storage } : addon;
         if (!deps.health) return { status: 200, body: withStorage };

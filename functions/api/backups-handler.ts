@@ -18,6 +18,7 @@ import { ExportService } from '#shared/services/export-service.ts';
 import { ImportService } from '#shared/services/import-service.ts';
 import { PitrService } from '#shared/services/pitr-service.ts';
 import { ScheduleService } from '#shared/services/schedule-service.ts';
+import { UpgradeService } from '#shared/services/upgrade-service.ts';
 import { AddonStore } from '#shared/store/addon-store.ts';
 import { BackupStore } from '#shared/store/backup-store.ts';
 import { ImportStore } from '#shared/store/import-store.ts';
@@ -86,6 +87,16 @@ export const handler = lazyHandler(() => {
     }),
     target: env.ADDONS_TARGET,
   });
+  const upgrades = new UpgradeService({
+    store,
+    backups,
+    artifacts: new BackupArtifacts({ client: new S3Client({}), bucket: env.BACKUP_BUCKET }),
+    workflows: new SfnWorkflowStarter({
+      client: new SFNClient({}),
+      stateMachineArns: { 'upgrade-addon': env.UPGRADE_ADDON_STATE_MACHINE_ARN },
+    }),
+    target: env.ADDONS_TARGET,
+  });
   const schedules = new ScheduleService({
     store,
     backups,
@@ -110,6 +121,7 @@ export const handler = lazyHandler(() => {
     imports,
     pitr,
     exports,
+    upgrades,
     idempotency: dynamoDbIdempotency({ client: dynamoClient(), tableName: env.TABLE_NAME }),
     cursors: cursorSigner(env.CURSOR_SECRET_ARN),
   });

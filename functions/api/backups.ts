@@ -7,6 +7,7 @@ import type { ExportService } from '#shared/services/export-service.ts';
 import type { ImportService } from '#shared/services/import-service.ts';
 import type { PitrService } from '#shared/services/pitr-service.ts';
 import type { ScheduleService } from '#shared/services/schedule-service.ts';
+import type { UpgradeService } from '#shared/services/upgrade-service.ts';
 
 export interface BackupsDeps {
   logger: Logger;
@@ -19,6 +20,8 @@ export interface BackupsDeps {
   pitr?: PitrService;
   /** Backup exports to users' buckets; without it the route answers 404 as unknown routes do. */
   exports?: ExportService;
+  /** Engine version upgrades (a backup first); without it the route answers 404 as unknown routes do. */
+  upgrades?: UpgradeService;
   idempotency?: IdempotencyOptions;
   cursors: CursorSigner;
 }
@@ -82,6 +85,17 @@ const pitrRoutes = (pitr: PitrService): RouteImpls => ({
   },
 });
 
+const upgradeRoutes = (upgrades: UpgradeService): RouteImpls => ({
+  upgradeAddon: async ({ params, body }) => {
+    const result = await upgrades.upgrade(params.projectId, params.addonId, body.version);
+    return {
+      status: 202,
+      headers: { 'operation-location': operationLocation(params.projectId, result.operation.id) },
+      body: result,
+    };
+  },
+});
+
 /** Backups, restores and backup schedules of an addon. The AWS entry point is `backups-handler.ts`. */
 export const createBackupsHandler = (deps: BackupsDeps) =>
   createHttpHandler(
@@ -137,6 +151,7 @@ export const createBackupsHandler = (deps: BackupsDeps) =>
       ...(deps.imports ? importRoutes(deps.imports) : {}),
       ...(deps.pitr ? pitrRoutes(deps.pitr) : {}),
       ...(deps.exports ? exportRoutes(deps.exports) : {}),
+      ...(deps.upgrades ? upgradeRoutes(deps.upgrades) : {}),
       createBackupSchedule: async ({ params, body }) => {
         const schedule = await deps.schedules.create(params.projectId, params.addonId, body);
         return {

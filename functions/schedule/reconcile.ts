@@ -133,6 +133,7 @@ export const handler: (event: unknown, context: Context) => Promise<ReconcileSum
           'restore-addon': env.RESTORE_ADDON_STATE_MACHINE_ARN,
           'export-backup': env.EXPORT_BACKUP_STATE_MACHINE_ARN,
           'scale-addon': env.SCALE_ADDON_STATE_MACHINE_ARN,
+          'upgrade-addon': env.UPGRADE_ADDON_STATE_MACHINE_ARN,
         },
       }),
       sources: [

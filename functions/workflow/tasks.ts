@@ -16,6 +16,7 @@ import {
 import { type ExportTaskDeps, ExportTaskSchema, ExportTasks } from '#shared/services/export-tasks.ts';
 import { ForkTaskSchema, ForkTasks } from '#shared/services/fork-tasks.ts';
 import { ScalingTaskSchema, ScalingTasks } from '#shared/services/scaling-tasks.ts';
+import { UpgradeTaskSchema, UpgradeTasks } from '#shared/services/upgrade-tasks.ts';
 import { type WorkflowTaskDeps, WorkflowTaskSchema, WorkflowTasks } from '#shared/services/workflow-tasks.ts';
 
 const AnyTaskSchema = z.union([
@@ -25,6 +26,7 @@ const AnyTaskSchema = z.union([
   ForkTaskSchema,
   ExportTaskSchema,
   ScalingTaskSchema,
+  UpgradeTaskSchema,
 ]);
 
 export interface WorkflowHandlerDeps extends WorkflowTaskDeps {
@@ -69,6 +71,10 @@ export const createWorkflowTaskHandler = (deps: WorkflowHandlerDeps) => {
   });
   const exportTasks = deps.exports ? new ExportTasks(deps.exports) : undefined;
   const scalingTasks = new ScalingTasks({ store: deps.store, engines: deps.engines });
+  // An upgrade's backup runs the backup steps; its own steps need the same stores.
+  const upgradeTasks = deps.backups
+    ? new UpgradeTasks({ ...deps.backups, secrets: deps.secrets })
+    : undefined;
   const run = async (event: unknown) => {
     const task = parsePart(AnyTaskSchema, event, 'workflow task');
     deps.logger.appendKeys({ operationId: task.operationId, action: task.action });
@@ -86,6 +92,11 @@ export const createWorkflowTaskHandler = (deps: WorkflowHandlerDeps) => {
     }
     const scalingTask = ScalingTaskSchema.safeParse(task);
     if (scalingTask.success) return scalingTasks.run(scalingTask.data);
+    const upgradeTask = UpgradeTaskSchema.safeParse(task);
+    if (upgradeTask.success) {
+      if (!upgradeTasks) throw new Error(`This deployment is not configured for ${upgradeTask.data.action}`);
+      return upgradeTasks.run(upgradeTask.data);
+    }
     const retirementTask = RetirementTaskSchema.safeParse(task);
     if (retirementTask.success) {
       if (!retirement) throw new Error(`This deployment is not configured for ${retirementTask.data.action}`);

@@ -38,6 +38,7 @@ import { PitrService } from '#shared/services/pitr-service.ts';
 import { ScalingService } from '#shared/services/scaling.ts';
 import { ScheduleService } from '#shared/services/schedule-service.ts';
 import { secretGroupServices } from '#shared/services/secret-group-services.ts';
+import { UpgradeService } from '#shared/services/upgrade-service.ts';
 import { AddonStore } from '#shared/store/addon-store.ts';
 import { BackupStore } from '#shared/store/backup-store.ts';
 import { ImportStore } from '#shared/store/import-store.ts';
@@ -391,6 +392,13 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
         imports: importService,
         pitr: pitrService,
         exports: new ExportService({ store, backups: backupStore, workflows: stoppable, target: 'local' }),
+        upgrades: new UpgradeService({
+          store,
+          backups: backupStore,
+          artifacts,
+          workflows: stoppable,
+          target: 'local',
+        }),
         idempotency: dynamoDbIdempotency({ client: dynamo.client, tableName: TABLE_NAME }),
         cursors,
       }),

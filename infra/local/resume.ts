@@ -46,9 +46,14 @@ const failInPlace = async (store: AddonStore, operation: Operation, reason: stri
   if (addon?.currentOperationId !== operation.id) return;
   // A backup or restore that never ran left the data as it was; anything else leaves it unknown,
   // but for a credential rotation: the published credentials always work (credential-rotation.ts).
-  const status = ['backup', 'restore', 'rotate-credentials', 'update-networking', 'scale'].includes(
-    operation.type,
-  )
+  const status = [
+    'backup',
+    'restore',
+    'rotate-credentials',
+    'update-networking',
+    'scale',
+    'upgrade',
+  ].includes(operation.type)
     ? 'running'
     : 'failed';
   await store.updateAddonForOperation(addon, operation.id, { status }, { release: true });

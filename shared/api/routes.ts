@@ -8,6 +8,7 @@ import { operationsRoutes } from './routes/operations.ts';
 import { pitrRoutes } from './routes/pitr.ts';
 import { schedulesRoutes } from './routes/schedules.ts';
 import { secretGroupsRoutes } from './routes/secret-groups.ts';
+import { upgradesRoutes } from './routes/upgrades.ts';
 
 /**
  * The route table: the single source for routing (API Gateway and the local gateway), validation
@@ -20,6 +21,7 @@ export const routes = {
   ...credentialsRoutes,
   ...backupsRoutes,
   ...pitrRoutes,
+  ...upgradesRoutes,
   ...schedulesRoutes,
   ...importsRoutes,
   ...operationsRoutes,

@@ -52,9 +52,11 @@ export const addonType = (engine: Engine, target: Target): AddonType => {
     engine,
     displayName: entry.displayName,
     service: entry.service[target],
-    versions: versions.map((version, index) => ({
+    versions: versions.map((version) => ({
       version,
-      upgradeTargets: versions.slice(index + 1, index + 2),
+      upgradeTargets: upgradeTargets(engine, target, version),
+      deprecated: Boolean(entry.deprecated?.[version]),
+      ...(entry.deprecated?.[version]?.endOfLife ? { endOfLife: entry.deprecated[version].endOfLife } : {}),
     })),
     defaultVersion: entry.defaultVersion[target],
     plans: entry.plans,
@@ -66,6 +68,26 @@ export const addonType = (engine: Engine, target: Target): AddonType => {
     capabilities: entry.capabilities[target],
     notes: entry.notes[target],
   };
+};
+
+/** The major of a catalog version: what comes before the first dot ("15", "8.4" -> "8"). */
+const majorOf = (version: string): string => version.split('.')[0] as string;
+
+/**
+ * The versions an addon on `version` can be upgraded to here, in catalog order: later minors of
+ * its own major freely, and the versions of the next major only (majors one at a time, never a
+ * downgrade or a skip). None where the engine cannot be upgraded on this target
+ * (`capabilities.upgrade`) or `version` is not offered.
+ */
+export const upgradeTargets = (engine: Engine, target: Target, version: string): string[] => {
+  const entry = ENGINES[engine];
+  if (!entry.capabilities[target].upgrade) return [];
+  const versions = entry.versions[target];
+  const index = versions.indexOf(version);
+  if (index < 0) return [];
+  const later = versions.slice(index + 1);
+  const nextMajor = later.map(majorOf).find((major) => major !== majorOf(version));
+  return later.filter((each) => majorOf(each) === majorOf(version) || majorOf(each) === nextMajor);
 };
 
 export const hasCapability = (engine: Engine, target: Target, capability: Capability): boolean =>

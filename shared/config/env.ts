@@ -160,6 +160,7 @@ export const BackupsFunctionEnvSchema = ApiEnvSchema.extend({
   BACKUP_ADDON_STATE_MACHINE_ARN: z.string().min(1),
   RESTORE_ADDON_STATE_MACHINE_ARN: z.string().min(1),
   EXPORT_BACKUP_STATE_MACHINE_ARN: z.string().min(1),
+  UPGRADE_ADDON_STATE_MACHINE_ARN: z.string().min(1),
   /** EventBridge Scheduler: one group per deployment, one schedule per addon backup schedule. */
   SCHEDULE_GROUP_NAME: z.string().min(1),
   /** The run-backup function every schedule invokes. */
@@ -204,6 +205,7 @@ export const ReconcileFunctionEnvSchema = CommonEnvSchema.extend({
   RESTORE_ADDON_STATE_MACHINE_ARN: z.string().min(1),
   EXPORT_BACKUP_STATE_MACHINE_ARN: z.string().min(1),
   SCALE_ADDON_STATE_MACHINE_ARN: z.string().min(1),
+  UPGRADE_ADDON_STATE_MACHINE_ARN: z.string().min(1),
   /** Per-type deadlines in minutes, `create=240,backup=1560` (defaults in reconciler-policy.ts). */
   OPERATION_DEADLINES: z.string().optional(),
   START_GRACE_SECONDS: z.coerce.number().int().min(0).default(300),

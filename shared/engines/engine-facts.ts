@@ -8,6 +8,8 @@ export interface CatalogEntry {
   /** Majors in order, oldest first; upgrades go one major at a time. */
   versions: Record<Target, string[]>;
   defaultVersion: Record<Target, string>;
+  /** Versions new addons should not use, on every target that offers them, with the end of support where known. */
+  deprecated?: Record<string, { endOfLife?: string }>;
   plans: Plan[];
   defaultPlan: string;
   storageGiB: { min: number; max: number; default: number };
@@ -76,6 +78,7 @@ export const NO_CAPABILITIES: Capabilities = {
   scaling: false,
   multiAz: false,
   credentialRotation: false,
+  upgrade: false,
 };
 
 export const NOT_YET = 'Provisioning of this engine is not available yet on this deployment.';

@@ -86,6 +86,19 @@ export interface EngineProvider {
    * returns and `describeInstance` says available (the local target).
    */
   describeResize?(resourceId: string, change: ResizeRequest): Promise<ResizeState>;
+  /**
+   * Begin upgrading the instance's engine to `upgrade.version` (a catalog upgrade target of its
+   * version); `describeUpgrade` reports it. Idempotent per `upgradeId` (the operation id). Absent
+   * where the engine cannot be upgraded on this target (catalog `upgrade`).
+   */
+  upgradeInstance?(resourceId: string, upgrade: UpgradeSpec): Promise<void>;
+  describeUpgrade?(resourceId: string, upgrade: UpgradeSpec): Promise<UpgradeState>;
+  /**
+   * The upgrade's workflow failed: put the instance back on its old version where that is still
+   * possible. `completed` when the upgrade had already finished (the instance runs the new
+   * version, and keeps it); `discarded` otherwise, including when nothing was started.
+   */
+  discardUpgrade?(resourceId: string, upgrade: UpgradeSpec): Promise<'discarded' | 'completed'>;
 }
 
 /** One scaling change, as the provider applies it: exactly one field is set. */
@@ -96,6 +109,19 @@ export interface ResizeRequest {
 }
 
 export type ResizeState = { status: 'applying' | 'applied' } | { status: 'failed'; reason: string };
+
+/** One upgrade of an instance: to which version, under which operation, with which TLS setting. */
+export interface UpgradeSpec {
+  version: string;
+  upgradeId: string;
+  /** Whether the addon requires TLS (its parameter group of the new family must say the same). */
+  tls: boolean;
+}
+
+export type UpgradeState =
+  | { status: 'upgrading' }
+  | { status: 'available'; endpoint?: { host: string; port: number } }
+  | { status: 'failed'; reason: string };
 
 /** What `configureNetworking` leaves: where the public connect, and the CA clients verify with. */
 export interface NetworkingApplied {

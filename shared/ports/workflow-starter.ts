@@ -7,6 +7,7 @@ export const WORKFLOWS = [
   'restore-addon',
   'export-backup',
   'scale-addon',
+  'upgrade-addon',
 ] as const;
 export type WorkflowName = (typeof WORKFLOWS)[number];
 
@@ -17,6 +18,8 @@ const OperationRefSchema = z.object({
 });
 const BackupOperationRefSchema = OperationRefSchema.extend({ backupId: z.string().min(1) });
 /** A delete may first take a final backup: present only then (the ASL asks `IsPresent`). */
+/** An upgrade: the backup it takes first, and the version it upgrades to. */
+const UpgradeOperationRefSchema = BackupOperationRefSchema.extend({ version: z.string().min(1) });
 const DeleteOperationRefSchema = OperationRefSchema.extend({ backupId: z.string().min(1).optional() });
 
 /**
@@ -31,6 +34,7 @@ export const WorkflowInputSchemas = {
   'restore-addon': BackupOperationRefSchema,
   'export-backup': BackupOperationRefSchema,
   'scale-addon': OperationRefSchema,
+  'upgrade-addon': UpgradeOperationRefSchema,
 } as const satisfies Record<WorkflowName, z.ZodType>;
 
 export type WorkflowInputs = { [W in WorkflowName]: z.infer<(typeof WorkflowInputSchemas)[W]> };

@@ -214,6 +214,14 @@ export const AddonSchema = z
     network: AddonNetworkSchema.nullable().default(null).meta({
       description: 'How workloads reach the addon; null on the local target and until it is available',
     }),
+    upgradeAvailable: z.boolean().optional().meta({
+      description:
+        "Whether the addon's version can be upgraded here (`POST .../upgrade`): the catalog lists upgrade targets for it",
+    }),
+    upgradeTargets: z.array(text(16)).max(32).optional().meta({
+      description:
+        "The versions `POST .../upgrade` accepts for this addon, in order (the catalog's `upgradeTargets`)",
+    }),
     restorableWindow: RestorableWindowSchema.nullable().optional().meta({
       description:
         'The span a point-in-time restore can land in; null when the engine has no point-in-time recovery on this deployment (capability `pitr`) or no window yet (a new addon). Only in the response of getting one addon: it is asked of the provider each time, so lists leave it out to stay fast',

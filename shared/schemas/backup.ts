@@ -47,9 +47,9 @@ export const BackupSchema = z
     type: BackupTypeSchema,
     compression: CompressionSchema.nullable(),
     status: BackupStatusSchema,
-    source: z.enum(['manual', 'schedule', 'final']).meta({
+    source: z.enum(['manual', 'schedule', 'final', 'upgrade']).meta({
       description:
-        '`final`: taken by `DELETE .../addons/{addonId}?finalBackup=...` before the addon was deleted',
+        '`final`: taken by `DELETE .../addons/{addonId}?finalBackup=...` before the addon was deleted; `upgrade`: taken by `POST .../upgrade` before the engine was upgraded, pinned as the way back',
     }),
     scheduleId: IdTextSchema.nullable(),
     engine: EngineSchema,

@@ -41,6 +41,10 @@ export const CapabilitiesSchema = z
       description:
         'The connection details can be rotated (`POST .../credentials/rotate`): new credentials work at once, the old ones until the rotation is finished',
     }),
+    upgrade: z.boolean().meta({
+      description:
+        "The addon's engine version can be upgraded in place (`POST .../upgrade`) to one of its version's `upgradeTargets`, after a kept backup",
+    }),
   })
   .meta({ id: 'Capabilities' });
 export type Capabilities = z.infer<typeof CapabilitiesSchema>;
@@ -63,10 +67,16 @@ export type Plan = z.infer<typeof PlanSchema>;
 export const EngineVersionSchema = z
   .object({
     version: text(16).meta({ description: 'Major version' }),
-    upgradeTargets: z
-      .array(text(16))
-      .max(32)
-      .meta({ description: 'Versions this one can be upgraded to, in order' }),
+    upgradeTargets: z.array(text(16)).max(32).meta({
+      description:
+        'Versions this one can be upgraded to, in order: the next major only (no skips, no downgrades); empty where the engine cannot be upgraded here (`capabilities.upgrade`)',
+    }),
+    deprecated: z
+      .boolean()
+      .meta({ description: 'New addons should not use this version; existing ones should upgrade' }),
+    endOfLife: z.iso.date().max(10).optional().meta({
+      description: 'Where known: the day support for this version ends (e.g. RDS end of standard support)',
+    }),
   })
   .meta({ id: 'EngineVersion' });
 

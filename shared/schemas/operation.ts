@@ -18,6 +18,7 @@ export const OperationTypeSchema = z.enum([
   'rotate-credentials',
   'update-networking',
   'scale',
+  'upgrade',
 ]);
 export type OperationType = z.infer<typeof OperationTypeSchema>;
 
@@ -43,6 +44,13 @@ export const OperationSchema = z
     scaling: ScalingChangeSchema.optional().meta({
       description: 'Present on a scale operation: the change asked, and what the addon had before',
     }),
+    upgrade: z
+      .object({ fromVersion: text(16), toVersion: text(16) })
+      .optional()
+      .meta({
+        description:
+          'Present on an upgrade: the version the addon ran and the one it is upgraded to; `backupId` is the backup taken first and kept as the way back',
+      }),
     progress: z.object({
       step: text(128).meta({ description: 'The workflow step the operation is in' }),
       percent: int32(0, 100),

@@ -1,4 +1,4 @@
-import { addonType, ENGINES, findPlan } from '../catalog/engines.ts';
+import { addonType, ENGINES, findPlan, upgradeTargets } from '../catalog/engines.ts';
 import { engineFacts } from '../engines/index.ts';
 import { ConflictError, type FieldIssue, ServiceUnavailableError, UnsupportedError } from '../errors.ts';
 import { resourceIdFor } from '../ports/engine-provider.ts';
@@ -287,13 +287,23 @@ export class AddonService {
     }
   }
 
+  /** Whether the addon's version has upgrade targets here, and which (the catalog's, data only). */
+  upgradeInfo(addon: Pick<Addon, 'engine' | 'version'>): Pick<Addon, 'upgradeAvailable' | 'upgradeTargets'> {
+    const targets = upgradeTargets(addon.engine, this.deps.target, addon.version);
+    return { upgradeAvailable: targets.length > 0, upgradeTargets: targets };
+  }
+
   async list(projectId: string, page: PaginationQuery): Promise<Page<Addon>> {
     const result = await this.deps.store.listAddons(projectId, page);
-    return { items: result.items.map(toAddon), nextCursor: result.nextCursor };
+    return {
+      items: result.items.map((record) => ({ ...toAddon(record), ...this.upgradeInfo(record) })),
+      nextCursor: result.nextCursor,
+    };
   }
 
   async get(projectId: string, addonId: string): Promise<Addon> {
-    return toAddon(await this.deps.store.getAddon(projectId, addonId));
+    const record = await this.deps.store.getAddon(projectId, addonId);
+    return { ...toAddon(record), ...this.upgradeInfo(record) };
   }
 
   /**

@@ -35,6 +35,8 @@ export const DEFAULT_DEADLINE_MINUTES: Record<Target, Record<OperationType, numb
     'update-networking': 10,
     // ModifyDBInstance of the class or storage: RDS can take hours on large volumes.
     scale: 6 * 60,
+    // A snapshot or dump first (as a backup), then RDS's upgrade (up to 240 checks 30 s apart).
+    upgrade: 28 * 60,
   },
   local: {
     create: 30,
@@ -46,6 +48,7 @@ export const DEFAULT_DEADLINE_MINUTES: Record<Target, Record<OperationType, numb
     'rotate-credentials': 10,
     'update-networking': 10,
     scale: 30,
+    upgrade: 26 * 60,
   },
 };
 
@@ -115,6 +118,8 @@ export const addonStatusAfter = (operation: Pick<Operation, 'type' | 'status'>):
     case 'update-networking':
     // A change that did not finish leaves the addon on its old plan (recorded) or the new one.
     case 'scale':
+    // A failed upgrade leaves the addon on its old version, running (or it had completed).
+    case 'upgrade':
       return 'running';
     case 'create':
     case 'update':

@@ -40,6 +40,14 @@ export const workflowInputFor = (operation: Operation): WorkflowRun => {
       return { workflow: 'export-backup', input: { ...ref, backupId: backupId() } };
     case 'scale':
       return { workflow: 'scale-addon', input: ref };
+    case 'upgrade':
+      if (!operation.upgrade) {
+        throw new UnresumableOperationError(`Operation ${operation.id} names no version to upgrade to`);
+      }
+      return {
+        workflow: 'upgrade-addon',
+        input: { ...ref, backupId: backupId(), version: operation.upgrade.toVersion },
+      };
     case 'update':
       throw new UnresumableOperationError(`Operation ${operation.id}: no workflow carries update operations`);
     case 'rotate-credentials':

@@ -153,6 +153,7 @@ describe('Step Functions executions', () => {
         'restore-addon': 'arn:aws:states:eu-west-1:1:stateMachine:r',
         'export-backup': 'arn:aws:states:eu-west-1:1:stateMachine:e',
         'scale-addon': 'arn:aws:states:eu-west-1:1:stateMachine:s',
+        'upgrade-addon': 'arn:aws:states:eu-west-1:1:stateMachine:u',
       },
     });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addonTypes, ENGINES } from '#shared/catalog/engines.ts';
+import { addonTypes, ENGINES, upgradeTargets } from '#shared/catalog/engines.ts';
 import { UnsupportedError } from '#shared/errors.ts';
 import { CreateAddonRequestSchema } from '#shared/schemas/addon.ts';
 import { AddonTypeSchema } from '#shared/schemas/catalog.ts';
@@ -17,13 +17,15 @@ describe('engine catalog', () => {
       }
     });
 
-    it(`only allows upgrades to the next major, never down, on ${target}`, () => {
+    it(`only allows upgrades to the next major, never down, where upgrades are offered, on ${target}`, () => {
       for (const type of addonTypes(target)) {
         type.versions.forEach((entry, index) => {
           expect(entry.upgradeTargets).toEqual(
-            type.versions.slice(index + 1, index + 2).map((v) => v.version),
+            type.capabilities.upgrade ? type.versions.slice(index + 1, index + 2).map((v) => v.version) : [],
           );
         });
+        if (!type.capabilities.upgrade && type.capabilities.provision)
+          expect(type.notes.join(' ')).toMatch(/Upgrades \(upgrade\) are not available/);
       }
     });
   }
@@ -129,8 +131,28 @@ describe('engine catalog', () => {
     expect(() => service.resolveCreate(request({ version: '5.7' }))).toThrow(UnsupportedError);
   });
 
-  it('offers locally only the PostgreSQL major that the installed client tools can dump', () => {
+  it('offers locally the PostgreSQL majors the installed client tools can dump, 14 upgrading to 15', () => {
     const postgres = addonTypes('local').find((type) => type.engine === 'postgresql');
-    expect(postgres?.versions.map((v) => v.version)).toEqual(['15']);
+    expect(postgres?.versions).toEqual([
+      { version: '14', upgradeTargets: ['15'], deprecated: true, endOfLife: '2027-02-28' },
+      { version: '15', upgradeTargets: [], deprecated: false },
+    ]);
+    expect(postgres?.defaultVersion).toBe('15');
+  });
+
+  it('lets minors of a major go freely and the next major only, never a skip or a downgrade', () => {
+    const original = ENGINES.postgresql.versions.aws;
+    ENGINES.postgresql.versions.aws = ['14', '14.9', '15', '15.4', '16'];
+    try {
+      expect(upgradeTargets('postgresql', 'aws', '14')).toEqual(['14.9', '15', '15.4']);
+      expect(upgradeTargets('postgresql', 'aws', '15')).toEqual(['15.4', '16']);
+      expect(upgradeTargets('postgresql', 'aws', '16')).toEqual([]);
+      expect(upgradeTargets('postgresql', 'aws', '13')).toEqual([]);
+    } finally {
+      ENGINES.postgresql.versions.aws = original;
+    }
+    expect(upgradeTargets('mysql', 'aws', '8.0')).toEqual(['8.4']);
+    expect(upgradeTargets('mysql', 'local', '10.11')).toEqual([]);
+    expect(upgradeTargets('redis', 'local', '7.0')).toEqual([]);
   });
 });

@@ -267,6 +267,7 @@ export class Api extends Construct {
         BACKUP_ADDON_STATE_MACHINE_ARN: workflows.stateMachine('backup-addon').stateMachineArn,
         RESTORE_ADDON_STATE_MACHINE_ARN: workflows.stateMachine('restore-addon').stateMachineArn,
         EXPORT_BACKUP_STATE_MACHINE_ARN: workflows.stateMachine('export-backup').stateMachineArn,
+        UPGRADE_ADDON_STATE_MACHINE_ARN: workflows.stateMachine('upgrade-addon').stateMachineArn,
         SCHEDULE_GROUP_NAME: schedules.groupName,
         SCHEDULE_TARGET_ARN: schedules.runBackup.function.functionArn,
         SCHEDULE_ROLE_ARN: schedules.schedulerRole.roleArn,
@@ -307,7 +308,7 @@ export class Api extends Construct {
       'cloudwatch:GetMetricData does not support resource-level permissions (the Service Authorization Reference lists no resource type and no condition key for it): `*` is the only resource it accepts; it only reads metric values',
     );
     data.grantStore(backupsFunction, ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem']);
-    for (const workflow of ['backup-addon', 'restore-addon', 'export-backup'] as const) {
+    for (const workflow of ['backup-addon', 'restore-addon', 'export-backup', 'upgrade-addon'] as const) {
       workflows.stateMachine(workflow).grantStartExecution(backupsFunction);
     }
     // An abort stops the backup's execution (which stops its job).

@@ -74,6 +74,7 @@ export class Reconciler extends Construct {
         RESTORE_ADDON_STATE_MACHINE_ARN: machine('restore-addon'),
         EXPORT_BACKUP_STATE_MACHINE_ARN: machine('export-backup'),
         SCALE_ADDON_STATE_MACHINE_ARN: machine('scale-addon'),
+        UPGRADE_ADDON_STATE_MACHINE_ARN: machine('upgrade-addon'),
         OPERATION_DEADLINES: props.operationDeadlines,
       },
       // Listing every resource and checking each owner: minutes at worst, far below the hour.

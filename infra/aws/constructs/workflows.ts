@@ -164,7 +164,8 @@ export class Workflows extends Construct {
       );
       // The dump and restore jobs run as Fargate tasks through `ecs:runTask.sync` (provision-addon:
       // the restore job that seeds a fork from a dump backup).
-      if (workflow === 'backup-addon' || workflow === 'restore-addon' || workflow === 'provision-addon')
+      // upgrade-addon: the dump job of the backup taken before the upgrade.
+      if (['backup-addon', 'restore-addon', 'provision-addon', 'upgrade-addon'].includes(workflow))
         backups.grantRunJob(machine);
       this.stateMachines[workflow] = machine;
     }

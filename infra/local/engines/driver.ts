@@ -72,6 +72,8 @@ export interface RestoreRecord {
   /** The restored data directory, relative to the instance directory. */
   dataDir?: string;
   previousDataDir?: string;
+  /** An upgrade: the version the instance ran before (`InstanceRecord.version` names the new one once switched). */
+  previousVersion?: string;
   reason?: string;
   startedAt: string;
   completedAt?: string;
@@ -152,12 +154,34 @@ export interface EngineDriver {
   readonly pitr?: PitrDriver;
   /** Physical snapshots of an instance; undefined for an engine without them on the local target. */
   readonly snapshots?: SnapshotDriver;
+  /** Version upgrades of an instance; undefined for an engine with one version installed locally. */
+  readonly upgrades?: UpgradeDriver;
   /**
    * For an engine the machine may lack (its server is user-installed): what the local catalog
    * offers, from what is installed. The platform asks once at start (`offerOnTarget`); engines
    * without it keep their static catalog entry.
    */
   catalogOffer?(): Promise<TargetOffer>;
+}
+
+/**
+ * The engine-specific half of a version upgrade: the supervisor owns locking, the staging data
+ * directory and the crash-safe swap (snapshot-restore.ts), as for a restore.
+ */
+export interface UpgradeDriver {
+  /** The majors this machine runs for the engine. */
+  majors(): Promise<string[]>;
+  /**
+   * Fill `target.dataDir` (empty, owned by `target.runAs`) with the data of the running `source`
+   * server, as a cluster of `major` that starts without further recovery. The source keeps
+   * running (closed to clients while the copy is made) and is opened again if this rejects.
+   */
+  prepare(
+    source: InstanceContext,
+    target: InstanceContext,
+    major: string,
+    signal: AbortSignal,
+  ): Promise<void>;
 }
 
 /** The engine-specific half of credential rotation, on a running server (see EngineProvider.addLogin). */

@@ -45,13 +45,25 @@ export interface SnapshotRestoresOptions {
 export interface RestoreSource {
   check(id: string, record: InstanceRecord): Promise<{ code: string; reason: string } | undefined>;
   prepare(ctx: InstanceContext, signal: AbortSignal): Promise<void>;
+  /** The version the restored data runs, when not the instance's (an upgrade): recorded at the switch. */
+  version?: string;
 }
 
 /** A snapshot id, or a point-in-time key (`pointInTimeKey`), as restores record them. */
-const checkRestoreKey = (key: string): string => (parsePointInTimeKey(key) ? key : checkSnapshotId(key));
+const checkRestoreKey = (key: string): string =>
+  parsePointInTimeKey(key) || parseUpgradeKey(key) ? key : checkSnapshotId(key);
+
+/** What stands for an upgrade to `version` where a restore records its snapshot id (upgrades.ts). */
+export const upgradeKey = (version: string): string => `upgrade:${version}`;
+
+/** The version an upgrade key names, or undefined for any other key. */
+export const parseUpgradeKey = (key: string): string | undefined =>
+  /^upgrade:([0-9][0-9.]{0,15})$/.exec(key)?.[1];
 
 /** What a restore key names, for messages. */
 const restoredFrom = (key: string): string => {
+  const upgrade = parseUpgradeKey(key);
+  if (upgrade) return `an upgrade to version ${upgrade}`;
   const pitr = parsePointInTimeKey(key);
   return pitr ? `instance ${pitr.sourceResourceId} as of ${pitr.time}` : `snapshot ${key}`;
 };
@@ -202,7 +214,9 @@ export class SnapshotRestores {
     const current = await snapshots
       .dataMajor(this.deps.files.context(id, record, undefined).dataDir)
       .catch(() => server);
-    if (snapshot.engineMajor !== server || snapshot.engineMajor !== current) {
+    // An engine that runs several majors here restores a snapshot into an instance of its major.
+    const servers = driver.upgrades ? await driver.upgrades.majors() : [server];
+    if (!servers.includes(snapshot.engineMajor ?? '') || snapshot.engineMajor !== current) {
       return incompatible(
         `Snapshot ${sid} holds ${name} ${snapshot.engineMajor} data, and instance ${id} runs ${name} ${current}: ` +
           'a snapshot restores into the same major version only',
@@ -278,6 +292,7 @@ export class SnapshotRestores {
       phase: 'preparing',
       dataDir: target,
       previousDataDir: previous,
+      ...(from.version ? { previousVersion: record.version } : {}),
       startedAt,
     };
     record = { ...record, restore };
@@ -296,7 +311,12 @@ export class SnapshotRestores {
       // The downtime: from here until the restored copy accepts connections.
       await servers.stopAndForget(id, record);
       stopped = Date.now();
-      record = { ...record, dataDir: target, restore: { ...restore, phase: 'switched' } };
+      record = {
+        ...record,
+        dataDir: target,
+        ...(from.version ? { version: from.version } : {}),
+        restore: { ...restore, phase: 'switched' },
+      };
       await files.writeRecord(id, record);
       const restoredCtx = files.context(id, record, runAs);
       await servers.start(restoredCtx, driver);
@@ -369,6 +389,7 @@ export class SnapshotRestores {
     const rolledBack: InstanceRecord = {
       ...record,
       dataDir: previous,
+      version: restore.previousVersion ?? record.version,
       restore: {
         snapshotId: restore.snapshotId,
         restoreId: restore.restoreId,

@@ -30,26 +30,21 @@ import { SnapshotRestores } from './snapshot-restore.ts';
 import { SnapshotStore } from './snapshots.ts';
 import { chownTo, ensureReachable, exists, isRoot, readTail } from './system.ts';
 import { defaultPublicHost } from './tls.ts';
+import { LocalUpgrades as Upgrades } from './upgrades.ts';
 
 export interface LocalEngineSupervisorOptions {
-  /**
-   * The platform's data directory; instances live in `${dataDir}/engines/${resourceId}/`, their
-   * snapshots in `${dataDir}/snapshots/${snapshotId}/` (so a snapshot outlives its instance).
-   */
+  /** Instances live in `${dataDir}/engines/<id>/`, snapshots in `${dataDir}/snapshots/<id>/` (they outlive it). */
   dataDir: string;
   /** The only address engines listen on, but public ones (every interface). Default 127.0.0.1. */
   host?: string;
   /** Where other machines reach a public instance. Default: the first external IPv4 address. */
   publicHost?: string;
   log?: (msg: string, extra?: object) => void;
-  /** Where downloadable snapshot copies go (`createSnapshot`'s `exportTo`); none: such snapshots are refused. */
+  /** Where downloadable snapshot copies go (`exportTo`); none: such snapshots are refused. */
   exporter?: SnapshotExporter;
-  /** Where imports' uploaded files are (the S3 emulator); without it imports are refused. */
+  /** Where uploaded files are (the S3 emulator); without it imports are refused. */
   objects?: S3Client;
-  /**
-   * Where engines with point-in-time recovery archive (PostgreSQL: WAL and base backups); without
-   * it nothing is archived and point-in-time restores are refused.
-   */
+  /** Where point-in-time recovery archives (WAL, base backups); none: nothing archived, restores refused. */
   walArchive?: WalArchiveTarget;
 }
 
@@ -76,6 +71,7 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
   private readonly restores: SnapshotRestores;
   private readonly imports: SnapshotImports;
   private readonly pointInTime: PointInTimeRecovery;
+  private readonly upgrades: Upgrades;
 
   constructor(options: LocalEngineSupervisorOptions) {
     const dataDir = path.resolve(options.dataDir);
@@ -112,6 +108,7 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
     });
     this.imports = new SnapshotImports({ ...parts, objects: () => options.objects });
     this.pointInTime = new PointInTimeRecovery({ ...parts, restores: this.restores });
+    this.upgrades = new Upgrades({ ...parts, restores: this.restores });
   }
 
   // ------------------------------------------------------------------ EngineProvider
@@ -365,13 +362,14 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
   }
 
   /** A snapshot of an uploaded file (an import), for the restore that follows: snapshot-imports.ts. */
-  importSnapshot(
-    resourceId: string,
-    snapshotId: string,
-    source: { bucket: string; key: string },
-  ): Promise<void> {
+  importSnapshot(resourceId: string, snapshotId: string, source: { bucket: string; key: string }) {
     return this.imports.import(resourceId, snapshotId, source);
   }
+
+  /** Version upgrades: the driver's copy into a new data directory, then a restore's swap (upgrades.ts). */
+  readonly upgradeInstance: Upgrades['upgrade'] = (id, upgrade) => this.upgrades.upgrade(id, upgrade);
+  readonly describeUpgrade: Upgrades['describe'] = (id, upgrade) => this.upgrades.describe(id, upgrade);
+  readonly discardUpgrade: Upgrades['discard'] = (id, upgrade) => this.upgrades.discard(id, upgrade);
 
   /** What the instance's continuous archive can restore (a deleted instance: what is kept of it). */
   describeRestorableWindow(resourceId: string): Promise<RestorableWindow | null> {

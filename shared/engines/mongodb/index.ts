@@ -54,6 +54,7 @@ export const localOfferWith = (
     'Imports (importDump, importLive) are not available for MongoDB addons yet: a live import needs a restore that replaces the database all or nothing, which the collection-by-collection restore does not give.',
     "Credential rotation (credentialRotation) is not available for MongoDB addons yet: the local driver has no second login for the addon's user.",
     'Plan changes (scaling) are not available for local MongoDB addons yet: the plan would set the WiredTiger cache size of the user-installed mongod, which is not done. Multi-AZ (multiAz) is AWS-only.',
+    'Upgrades (upgrade) are not available locally: one version installed locally (the mongod found on this machine).',
   ],
 });
 
@@ -99,6 +100,7 @@ export const mongodb: EngineFacts = {
         'Point-in-time restore, public access, networking changes (networkingUpdate) and forks are not available for MongoDB addons yet.',
         'Imports (importDump, importLive) are not available for MongoDB addons yet: a live import needs a restore that replaces the database all or nothing, which the collection-by-collection restore does not give.',
         "Credential rotation (credentialRotation) is not available for MongoDB addons yet: the addon's user is the DocumentDB master user, which has one password.",
+        'Upgrades (upgrade) are not available: the catalog offers one DocumentDB version (5.0), so there is nothing to upgrade to.',
       ],
       local: LOCAL_UNAVAILABLE.notes,
     },

@@ -39,6 +39,8 @@ export const mysql: EngineFacts = {
         // ModifyDBInstance: DBInstanceClass, AllocatedStorage (growth only), MultiAZ.
         scaling: true,
         multiAz: true,
+        // RDS ModifyDBInstance with the new EngineVersion and a parameter group of its family.
+        upgrade: true,
       },
       // Locally: MariaDB 10.11 from Debian (mariadb-server), the MySQL-compatible server the
       // machine can install; snapshots are online physical copies taken with mariadb-backup.
@@ -63,6 +65,7 @@ export const mysql: EngineFacts = {
         'Plans size the local server: innodb_buffer_pool_size is a sixteenth of the plan memory (RDS: three quarters; locally less, so several addons fit on one machine), max_connections follows the RDS formula (memory / 12582880 bytes). A plan change restarts the server (open connections are dropped). Storage is reported (storage.usedBytes), not enforced.',
         'Multi-AZ (multiAz) is AWS-only: the local target runs one server process on one machine, with no standby to fail over to.',
         'Dumps are mariadb-dump SQL scripts; snapshots are online copies taken with mariadb-backup.',
+        'Upgrades (upgrade) are not available locally: one version installed locally (Debian mariadb-server 10.11).',
         'Point-in-time restore is not available for local MySQL addons: their binary logs are not archived yet (PostgreSQL addons have it locally).',
         'TLS, public access and networking changes (networkingUpdate) are not built for local MySQL addons yet (PostgreSQL has them): mariadbd can serve TLS (--ssl-cert, require_secure_transport) and the allow list would become host grants per CIDR beside the rotation user, which is not done yet. Replicas are AWS-only. Local addons listen on 127.0.0.1.',
       ],

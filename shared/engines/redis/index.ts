@@ -55,6 +55,7 @@ export const redis: EngineFacts = {
         "Imports (importDump) seed a new replication group with the uploaded RDB file (ElastiCache reads it from S3), then move the addon onto it like a snapshot restore: the data is replaced all or nothing, the host in the connection details changes (the user and password do not) and the operation says so. The file's format must be one the addon's engine version reads (an RDB written by a newer Redis fails the import and leaves the addon as it was), its data must fit the node's memory, and it must come from a Redis without cluster mode; files are limited to 5 GiB.",
         'Live imports (importLive) are not offered: Redis has no logical dump to stream from a running server; import an RDB file (importDump) instead.',
         'Plan changes (scaling) move the replication group to another node type (ModifyReplicationGroup, applied at once; ElastiCache keeps serving). Redis has no storage size: storageGiB stays 1. Multi-AZ (multiAz) is not a switch of its own: ElastiCache gives it with replicas (automatic failover).',
+        "Upgrades (upgrade) are not available for Redis addons yet: ElastiCache's ModifyReplicationGroup with a new EngineVersion (7.0 to 7.1) is not wired up; the addon's current replication group moves with restores, which the upgrade would have to follow.",
       ],
       local: [
         'Forks are not available for Redis addons: a snapshot carries the ACL user of the addon it was taken from (users are named after the addon), so it cannot seed another addon as is.',
@@ -65,6 +66,7 @@ export const redis: EngineFacts = {
         'Live imports (importLive) are not offered: Redis has no logical dump to stream from a running server; import an RDB file (importDump) instead.',
         'A plan change (scaling) sets the new maxmemory and restarts the server, which reloads its append-only file. Redis has no storage size: storageGiB stays 1.',
         'Multi-AZ (multiAz) is AWS-only: the local target runs one server process on one machine, with no standby to fail over to.',
+        'Upgrades (upgrade) are not available locally: one version installed locally (Debian redis-server 7.0).',
       ],
     },
   },

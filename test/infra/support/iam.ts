@@ -180,6 +180,10 @@ export const requiredPermissions = (call: AwsCall, env: CallEnvironment): Permis
           // A rename is authorized on the instance under both names; the tags are the instance's.
           return [
             permission(action, db, dbTags),
+            // An upgrade names the parameter group of the new family: authorized on it too.
+            ...(input.DBParameterGroupName
+              ? [permission(action, arn('rds', `pg:${String(input.DBParameterGroupName)}`))]
+              : []),
             ...(input.NewDBInstanceIdentifier
               ? [permission(action, arn('rds', `db:${String(input.NewDBInstanceIdentifier)}`), dbTags)]
               : []),

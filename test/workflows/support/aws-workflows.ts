@@ -171,6 +171,7 @@ export const startAwsWorkflowWorld = async () => {
     'restore-addon',
     'export-backup',
     'scale-addon',
+    'upgrade-addon',
   ] as const) {
     const machineId = logicalIdOf(synthesized, stack.workflows.stateMachine(workflow));
     const substitutions = resolveIntrinsics(

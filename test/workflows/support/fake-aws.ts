@@ -131,6 +131,8 @@ export class FakeAws {
   snapshotScript: Script = { statuses: ['creating', 'available'] };
   /** What an instance restored from a snapshot reports. */
   restoreScript: Script = { statuses: ['creating', 'available'] };
+  /** What an EngineVersion change does: upgrade the instance, or leave it on its version (a failed pre-check). */
+  upgradeOutcome: 'upgraded' | 'refused' = 'upgraded';
   readonly instances = new Map<string, FakeInstance>();
   readonly groups = new Map<string, FakeGroup>();
   readonly secrets = new Map<string, string>();
@@ -160,6 +162,7 @@ export class FakeAws {
     this.objects.clear();
     this.snapshotScript = { statuses: ['creating', 'available'] };
     this.restoreScript = { statuses: ['creating', 'available'] };
+    this.upgradeOutcome = 'upgraded';
     this.instances.clear();
     this.groups.clear();
     this.secrets.clear();
@@ -327,6 +330,14 @@ export class FakeAws {
             ),
           ),
         );
+      }
+      // A major upgrade: `upgrading` for a while, then available on the new version's default minor.
+      if (input.EngineVersion) {
+        instance.statuses = ['upgrading', 'available'];
+        if (this.upgradeOutcome === 'upgraded') {
+          instance.settings.EngineVersion = `${input.EngineVersion}.1`;
+          instance.settings.DBParameterGroupName = input.DBParameterGroupName;
+        }
       }
       const newId = input.NewDBInstanceIdentifier;
       if (newId) {

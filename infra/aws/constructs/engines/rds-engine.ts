@@ -347,10 +347,23 @@ export class RdsEngine extends Construct implements AddonEngine {
         this.rds.rdsArn('og', optionGroups),
       ],
     });
+    // An upgrade (rds-upgrade.ts) names the parameter group of the new family in ModifyDBInstance,
+    // which RDS authorizes on that group too, and moves the instance to the new major's default
+    // option group.
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['rds:ModifyDBInstance'],
+      resourceArns: [
+        ...[...Object.values(this.tlsParameterGroups), ...Object.values(this.noTlsParameterGroups)].map(
+          (name) => this.rds.rdsArn('pg', name),
+        ),
+        this.rds.rdsArn('og', optionGroups),
+      ],
+    });
     acknowledgeNag(
       grantee,
       `IAM5[Resource::${nagArn('rds', `og:${optionGroups}`)}]`,
-      `CreateDBInstance is authorized on the default ${this.profile.label} option group of the requested major`,
+      `CreateDBInstance (and ModifyDBInstance for an upgrade) is authorized on the default ${this.profile.label} option group of the requested major`,
     );
   }
 

@@ -35,7 +35,10 @@ const withoutAccessBlock = (text: string): string => {
  * while public each allowed CIDR; anything else is rejected, so another loopback address
  * (127.0.0.2) is refused too unless allowed. Passwords (SCRAM) on every accepted line.
  */
-const tcpRules = (ctx: InstanceContext): string[] => {
+const tcpRules = (ctx: InstanceContext, fenced = false): string[] => {
+  // While an upgrade copies the data: nobody over TCP, so no write is made that the copy misses.
+  if (fenced)
+    return ['# TCP: closed while the platform copies the data (upgrade)', 'host   all   all   all   reject'];
   const { tls, public: open, allow } = networkingOf(ctx.record);
   const sources = ['127.0.0.1/32', ...(open ? allow : [])];
   return [
@@ -75,7 +78,10 @@ export const tlsSettings = async (ctx: InstanceContext): Promise<string[]> => {
  *
  * Idempotent; returns whether a file changed (the running server then needs a reload).
  */
-export const grantPlatformAccess = async (ctx: InstanceContext): Promise<boolean> => {
+export const grantPlatformAccess = async (
+  ctx: InstanceContext,
+  options: { fenced?: boolean } = {},
+): Promise<boolean> => {
   const osUsers = [...new Set([os.userInfo().username, ...(ctx.runAs ? [ctx.runAs.user] : [])])];
   const admin = ctx.record.admin?.username ?? PLATFORM_ROLE;
   const roles = peerRoles(ctx);
@@ -84,7 +90,7 @@ export const grantPlatformAccess = async (ctx: InstanceContext): Promise<boolean
     '# the platform (and pg_basebackup, run as the engine OS user), over the Unix socket in run/ only',
     `local   replication   ${confToken(admin)}   peer map=${IDENT_MAP}`,
     `local   all   ${roles.map(confToken).join(',')}   peer map=${IDENT_MAP}`,
-    ...tcpRules(ctx),
+    ...tcpRules(ctx, options.fenced),
     ACCESS_END,
   ].join('\n');
   const identBlock = [

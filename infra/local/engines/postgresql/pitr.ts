@@ -86,8 +86,8 @@ export class PostgresPitr implements PitrDriver {
   }
 
   /** The archive_command arguments for `serverCommand`: see wal-archive.ts. */
-  async waldump(): Promise<string | undefined> {
-    return waldumpTool(await this.snapshots.serverMajor());
+  async waldump(major?: string): Promise<string | undefined> {
+    return waldumpTool(major ?? (await this.snapshots.serverMajor()));
   }
 
   generationOf(ctx: InstanceContext): Promise<string | undefined> {

@@ -22,7 +22,9 @@ export const recoverToTime = async (
   options: { walDir: string; socketDir: string; time: string },
   signal: AbortSignal,
 ): Promise<void> => {
-  const { postgres } = await binaries();
+  // The base backup's own major (PG_VERSION): an instance may have been upgraded since.
+  const major = (await fs.readFile(path.join(ctx.dataDir, 'PG_VERSION'), 'utf8').catch(() => '')).trim();
+  const { postgres } = await binaries(major || undefined);
   const quote = (value: string) => `'${value.replace(/'/g, "''")}'`;
   // recovery_target_time is a timestamptz: UTC, written so no session time zone changes it.
   const target = options.time.replace('T', ' ').replace(/Z$/, '+00');

@@ -17,7 +17,7 @@ import { platformRoleOf, socketDirectorySetting } from './connect.ts';
 import { GENERATION_FILE } from './wal-archive.ts';
 
 /** A PostgreSQL client tool of `major` (Debian keeps each major's in /usr/lib/postgresql/N/bin), else PATH's. */
-const clientTool = async (name: string, major: string): Promise<string> => {
+export const clientTool = async (name: string, major: string): Promise<string> => {
   const found = await findExecutable(name, [`/usr/lib/postgresql/${major}/bin/${name}`]);
   if (!found) {
     throw new MissingToolError(

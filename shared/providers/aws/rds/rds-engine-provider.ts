@@ -11,6 +11,8 @@ import type {
   RestoreState,
   SnapshotProvider,
   SnapshotState,
+  UpgradeSpec,
+  UpgradeState,
 } from '../../../ports/engine-provider.ts';
 import type { Engine } from '../../../schemas/catalog.ts';
 import { AddonSecurityGroups } from '../addon-security-groups.ts';
@@ -27,6 +29,7 @@ import { describeRdsRestorableWindow, pointInTimeSourceOf } from './rds-pitr.ts'
 import { describeRdsResize, resizeRdsInstance } from './rds-resize.ts';
 import { RdsRestoreSwap } from './rds-restore.ts';
 import { deleteDbSnapshot, RdsSnapshots } from './rds-snapshots.ts';
+import { RdsUpgrades } from './rds-upgrade.ts';
 
 /**
  * What sets one RDS engine apart from another; everything else (instances, security groups,
@@ -102,6 +105,7 @@ export class RdsEngineProvider implements EngineProvider, SnapshotProvider {
   private readonly instances: RdsInstances;
   private readonly snapshots: RdsSnapshots;
   private readonly restores: RdsRestoreSwap;
+  private readonly upgrades: RdsUpgrades;
 
   constructor(
     readonly profile: RdsEngineProfile,
@@ -117,6 +121,9 @@ export class RdsEngineProvider implements EngineProvider, SnapshotProvider {
     });
     this.instances = new RdsInstances(this.rds);
     this.snapshots = new RdsSnapshots(this.rds, props.deployment);
+    this.upgrades = new RdsUpgrades(this.rds, this.instances, (version, tls) =>
+      this.parameterGroup(version, tls),
+    );
     this.restores = new RdsRestoreSwap({
       rds: this.rds,
       instances: this.instances,
@@ -230,6 +237,19 @@ export class RdsEngineProvider implements EngineProvider, SnapshotProvider {
 
   describeResize(resourceId: string, change: ResizeRequest): Promise<ResizeState> {
     return describeRdsResize(this.instances, resourceId, change);
+  }
+
+  /** ModifyDBInstance to the new version with a parameter group of its family: rds-upgrade.ts. */
+  upgradeInstance(resourceId: string, upgrade: UpgradeSpec): Promise<void> {
+    return this.upgrades.start(resourceId, upgrade);
+  }
+
+  describeUpgrade(resourceId: string, upgrade: UpgradeSpec): Promise<UpgradeState> {
+    return this.upgrades.describe(resourceId, upgrade);
+  }
+
+  discardUpgrade(resourceId: string, upgrade: UpgradeSpec): Promise<'discarded' | 'completed'> {
+    return this.upgrades.discard(resourceId, upgrade);
   }
 
   createSnapshot(resourceId: string, snapshotId: string): Promise<void> {
