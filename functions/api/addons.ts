@@ -6,6 +6,7 @@ import type { CursorSigner } from '#shared/api/cursors.ts';
 import { createHttpHandler, type IdempotencyOptions, lazyHandler } from '#shared/api/http-handler.ts';
 import { dynamoDbIdempotency } from '#shared/api/idempotency.ts';
 import { type RateLimiter, rateLimiterFromEnv } from '#shared/api/rate-limit.ts';
+import { addonsRoutes } from '#shared/api/routes/addons.ts';
 import { AddonsFunctionEnvSchema, parseEnv } from '#shared/config/env.ts';
 import { UnsupportedError } from '#shared/errors.ts';
 import { awsRestorableWindows, awsSnapshotDeleters } from '#shared/providers/aws/engines.ts';
@@ -52,8 +53,12 @@ export interface AddonsDeps {
 const location = (projectId: string, operationId: string) =>
   `/v1/projects/${projectId}/operations/${operationId}`;
 
+/** The routes this function serves (its bundle holds no other route's schemas). */
+export const addonsFunctionRoutes = addonsRoutes;
+
 export const createAddonsHandler = (deps: AddonsDeps) =>
   createHttpHandler(
+    addonsFunctionRoutes,
     {
       createAddon: async ({ params, body }) => {
         const result = await deps.service.create(params.projectId, body);

@@ -2,6 +2,10 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { CursorSigner } from '#shared/api/cursors.ts';
 import { createHttpHandler, type IdempotencyOptions, type RouteImpls } from '#shared/api/http-handler.ts';
 import type { RateLimiter } from '#shared/api/rate-limit.ts';
+import { backupsRoutes } from '#shared/api/routes/backups.ts';
+import { importsRoutes } from '#shared/api/routes/imports.ts';
+import { pitrRoutes as pitrRouteDefs } from '#shared/api/routes/pitr.ts';
+import { schedulesRoutes } from '#shared/api/routes/schedules.ts';
 import type { BackupService } from '#shared/services/backup-service.ts';
 import type { ExportService } from '#shared/services/export-service.ts';
 import type { ImportService } from '#shared/services/import-service.ts';
@@ -26,10 +30,19 @@ export interface BackupsDeps {
   cursors: CursorSigner;
 }
 
+/** The routes this function serves (its bundle holds no other route's schemas). */
+export const backupsFunctionRoutes = {
+  ...backupsRoutes,
+  ...pitrRouteDefs,
+  ...schedulesRoutes,
+  ...importsRoutes,
+} as const;
+type BackupsRouteImpls = RouteImpls<typeof backupsFunctionRoutes>;
+
 const operationLocation = (projectId: string, operationId: string) =>
   `/v1/projects/${projectId}/operations/${operationId}`;
 
-const exportRoutes = (exports: ExportService): RouteImpls => ({
+const exportRoutes = (exports: ExportService): BackupsRouteImpls => ({
   exportBackup: async ({ params, body }) => {
     const result = await exports.start(params.projectId, params.addonId, params.backupId, body);
     return {
@@ -40,7 +53,7 @@ const exportRoutes = (exports: ExportService): RouteImpls => ({
   },
 });
 
-const importRoutes = (imports: ImportService): RouteImpls => ({
+const importRoutes = (imports: ImportService): BackupsRouteImpls => ({
   createImport: async ({ params, body }) => {
     const result = await imports.create(params.projectId, params.addonId, body);
     return {
@@ -74,7 +87,7 @@ const importRoutes = (imports: ImportService): RouteImpls => ({
   }),
 });
 
-const pitrRoutes = (pitr: PitrService): RouteImpls => ({
+const pitrRoutes = (pitr: PitrService): BackupsRouteImpls => ({
   restoreAddonToPointInTime: async ({ params, body }) => {
     const result = await pitr.restore(params.projectId, params.addonId, body.pointInTime);
     return {
@@ -99,6 +112,7 @@ const upgradeRoutes = (upgrades: UpgradeService): RouteImpls => ({
 /** Backups, restores and backup schedules of an addon. The AWS entry point is `backups-handler.ts`. */
 export const createBackupsHandler = (deps: BackupsDeps) =>
   createHttpHandler(
+    backupsFunctionRoutes,
     {
       createBackup: async ({ params, body }) => {
         const result = await deps.backups.create(params.projectId, params.addonId, body);

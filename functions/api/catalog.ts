@@ -1,6 +1,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { createHttpHandler, lazyHandler } from '#shared/api/http-handler.ts';
 import { type RateLimiter, rateLimiterFromEnv } from '#shared/api/rate-limit.ts';
+import { catalogRoutes } from '#shared/api/routes/catalog.ts';
 import { addonTypes } from '#shared/catalog/engines.ts';
 import { CatalogFunctionEnvSchema, parseEnv } from '#shared/config/env.ts';
 import type { Target } from '#shared/schemas/catalog.ts';
@@ -12,8 +13,12 @@ export interface CatalogDeps {
   target: Target;
 }
 
+/** The routes this function serves (its bundle holds no other route's schemas). */
+export const catalogFunctionRoutes = catalogRoutes;
+
 export const createCatalogHandler = (deps: CatalogDeps) =>
   createHttpHandler(
+    catalogFunctionRoutes,
     {
       listAddonTypes: async () => ({
         status: 200,

@@ -3,6 +3,8 @@ import type { CursorSigner } from '#shared/api/cursors.ts';
 import { createHttpHandler, type IdempotencyOptions, lazyHandler } from '#shared/api/http-handler.ts';
 import { dynamoDbIdempotency } from '#shared/api/idempotency.ts';
 import { type RateLimiter, rateLimiterFromEnv } from '#shared/api/rate-limit.ts';
+import { credentialsRoutes } from '#shared/api/routes/credentials.ts';
+import { secretGroupsRoutes } from '#shared/api/routes/secret-groups.ts';
 import { CredentialsFunctionEnvSchema, parseEnv } from '#shared/config/env.ts';
 import { UnsupportedError } from '#shared/errors.ts';
 import type { SecretStore } from '#shared/ports/secret-store.ts';
@@ -37,8 +39,12 @@ const rotationOf = (deps: CredentialsDeps) => {
   return deps.rotation;
 };
 
+/** The routes this function serves (its bundle holds no other route's schemas). */
+export const credentialsFunctionRoutes = { ...credentialsRoutes, ...secretGroupsRoutes } as const;
+
 export const createCredentialsHandler = (deps: CredentialsDeps) =>
   createHttpHandler(
+    credentialsFunctionRoutes,
     {
       getCredentials: async ({ params }) => ({
         status: 200,

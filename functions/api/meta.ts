@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { createHttpHandler, lazyHandler } from '#shared/api/http-handler.ts';
 import { type RateLimiter, rateLimiterFromEnv } from '#shared/api/rate-limit.ts';
+import { metaRoutes } from '#shared/api/routes/meta.ts';
 import { MetaFunctionEnvSchema, parseEnv } from '#shared/config/env.ts';
 import { NotFoundError } from '#shared/errors.ts';
 import type { Target } from '#shared/schemas/catalog.ts';
@@ -71,11 +72,15 @@ const defaultAssetsDir = (): string =>
   process.env.DOCS_ASSETS_DIR ??
   dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
 
+/** The routes this function serves (its bundle holds no other route's schemas). */
+export const metaFunctionRoutes = metaRoutes;
+
 export const createMetaHandler = (deps: MetaDeps) => {
   let document: Promise<unknown> | undefined;
   const assetsDir = deps.docsAssetsDir ?? defaultAssetsDir();
   const openApiFiles = deps.openApiFile ? [deps.openApiFile] : openApiCandidates();
   return createHttpHandler(
+    metaFunctionRoutes,
     {
       getHealth: async () => ({ status: 200, body: { status: 'ok', target: deps.target } }),
       getOpenApi: async () => {

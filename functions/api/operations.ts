@@ -3,6 +3,8 @@ import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { CursorSigner } from '#shared/api/cursors.ts';
 import { createHttpHandler, lazyHandler, type RouteImpls } from '#shared/api/http-handler.ts';
 import { type RateLimiter, rateLimiterFromEnv } from '#shared/api/rate-limit.ts';
+import { metricsRoutes as metricsRouteDefs } from '#shared/api/routes/metrics.ts';
+import { operationsRoutes } from '#shared/api/routes/operations.ts';
 import { OperationsFunctionEnvSchema, parseEnv } from '#shared/config/env.ts';
 import { CloudWatchMetrics } from '#shared/providers/aws/cloudwatch-metrics.ts';
 import { getOperation, listOperations } from '#shared/services/addon-queries.ts';
@@ -19,7 +21,12 @@ export interface OperationsDeps {
   metrics?: Pick<MetricsService, 'query'>;
 }
 
-const metricsRoutes = (metrics: Pick<MetricsService, 'query'>): RouteImpls => ({
+/** The routes this function serves (its bundle holds no other route's schemas). */
+export const operationsFunctionRoutes = { ...operationsRoutes, ...metricsRouteDefs } as const;
+
+const metricsRoutes = (
+  metrics: Pick<MetricsService, 'query'>,
+): RouteImpls<typeof operationsFunctionRoutes> => ({
   getAddonMetrics: async ({ params, query }) => ({
     status: 200,
     body: await metrics.query(params.projectId, params.addonId, query),
@@ -28,6 +35,7 @@ const metricsRoutes = (metrics: Pick<MetricsService, 'query'>): RouteImpls => ({
 
 export const createOperationsHandler = (deps: OperationsDeps) =>
   createHttpHandler(
+    operationsFunctionRoutes,
     {
       getOperation: async ({ params }) => ({
         status: 200,

@@ -1,4 +1,5 @@
 import type { RouteImpls } from '#shared/api/http-handler.ts';
+import type { secretGroupsRoutes } from '#shared/api/routes/secret-groups.ts';
 import type { ExternalServiceService } from '#shared/services/external-services.ts';
 import type { SecretGroupService } from '#shared/services/secret-groups.ts';
 
@@ -10,7 +11,10 @@ export interface SecretGroupRoutesDeps {
 const NO_STORE = { 'cache-control': 'no-store' };
 
 /** The secret-group and external-service routes the credentials function serves. */
-export const secretGroupRoutes = ({ secretGroups, externalServices }: SecretGroupRoutesDeps): RouteImpls => ({
+export const secretGroupRoutes = ({
+  secretGroups,
+  externalServices,
+}: SecretGroupRoutesDeps): RouteImpls<typeof secretGroupsRoutes> => ({
   createSecretGroup: async ({ params, body }) => {
     const group = await secretGroups.create(params.projectId, body);
     return {

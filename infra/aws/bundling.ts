@@ -40,24 +40,18 @@ const runtimeClients = (clients: string[]) =>
  * `npm run bench -- bundles` (docs/performance.md):
  * - the SDK's default credential chain by the environment-only provider the Lambda runtime
  *   needs (about 130 KB less in every function that calls AWS);
- * - the query-protocol clients whose models do not tree-shake by a stand-in that loads the
- *   runtime's client on first use: a function parses EC2's 550 KB model only when it calls EC2.
+ * - the query-protocol clients whose models do not tree-shake, and S3 (100 KB of model), by a
+ *   stand-in that loads the runtime's client on first use: a function parses EC2's 550 KB model
+ *   only when it calls EC2, and S3's only when it touches an object;
+ * - the S3 presigner by the runtime's, handed the runtime's S3 client behind the stand-in: the
+ *   API functions presign upload and download links without bundling S3 (about 150 KB less in
+ *   the addons and backups functions).
  */
 export const LAMBDA_ALIASES: Record<string, string> = {
   '@aws-sdk/credential-provider-node': lambdaModule('credentials.ts'),
-  ...runtimeClients(['ec2', 'rds', 'elasticache', 'docdb', 'cloudwatch']),
+  ...runtimeClients(['ec2', 'rds', 'elasticache', 'docdb', 'cloudwatch', 's3']),
+  '@aws-sdk/s3-request-presigner': lambdaModule('sdk/s3-request-presigner.cjs'),
 };
-
-/**
- * The workflow and schedule functions also take S3 from the runtime on first use (about 120 KB
- * of every one of their bundles): they read, copy and delete objects, which the stand-in
- * replays, and never presign a URL, which needs the bundled client (the stand-in refuses it).
- * The API functions presign upload and download links, so they keep S3 bundled.
- */
-export const lambdaAliases = (kind: FunctionKind): Record<string, string> => ({
-  ...LAMBDA_ALIASES,
-  ...(kind === 'worker' ? runtimeClients(['s3']) : {}),
-});
 
 /** The esbuild arguments of a function's aliases. */
 export const aliasArgs = (aliases: Record<string, string>): Record<string, string> =>

@@ -10,15 +10,15 @@ import { NotFoundError, RateLimitedError, UnauthorizedError, ValidationError } f
 import { type CursorSigner, isPaginated, openQueryCursor, sealNextCursor } from './cursors.ts';
 import { toProblem } from './problem.ts';
 import { type RateDecision, type RateLimiter, rateLimitHeaders } from './rate-limit.ts';
-import type { ApiRequest, ApiResult, Principal, RouteDef } from './route.ts';
+import type { ApiRequest, ApiResult, Principal, RouteDef, RouteTable } from './route.ts';
 import { routeKey } from './route.ts';
-import { type RouteId, type Routes, routes } from './routes.ts';
 import { parsePart } from './zod-issues.ts';
 
 export type ApiEvent = APIGatewayProxyEventV2WithJWTAuthorizer;
 export type ApiResponse = APIGatewayProxyStructuredResultV2;
 export type RouteImpl<R extends RouteDef> = (request: ApiRequest<R>) => Promise<ApiResult>;
-export type RouteImpls = { [K in RouteId]?: RouteImpl<Routes[K]> };
+/** The implementations of a function's routes, by operation id (a function may leave some out: 404). */
+export type RouteImpls<T extends RouteTable> = { [K in keyof T]?: RouteImpl<T[K]> };
 
 /**
  * What an idempotent request is keyed on (`subject` to `key`) and must match on a replay
@@ -74,8 +74,6 @@ export const principalOf = (event: ApiEvent): Principal | undefined => {
           .filter((project) => project.length > 0);
   return { subject: String(claims.sub), projects };
 };
-
-const routesByKey = new Map(Object.values(routes).map((route) => [routeKey(route), route as RouteDef]));
 
 /** The route's path with its parameters filled in: one spelling per resource, whatever the raw path was. */
 const resolvedPath = (route: RouteDef, params: Record<string, string> | undefined): string =>
@@ -162,13 +160,21 @@ const rateLimit = (limiter: RateLimiter): MiddlewareObj<ApiEvent, ApiResponse> =
 };
 
 /**
- * Build one API Lambda handler from the route table and the implementations it serves.
+ * Build one API Lambda handler from its function's route table (only its own routes, so its
+ * bundle builds only their schemas: docs/performance.md) and the implementations it serves.
  * Order is decided here once: logger context, the rate limit, then the error handler that
  * turns anything thrown by the limit, parsing, auth or the route into problem+json.
  */
-export const createHttpHandler = (impls: RouteImpls, options: HttpHandlerOptions) => {
+export const createHttpHandler = <T extends RouteTable>(
+  table: T,
+  impls: RouteImpls<T>,
+  options: HttpHandlerOptions,
+) => {
   const { logger, idempotency, cursors, rateLimiter } = options;
-  const paginated = Object.keys(impls).filter((id) => isPaginated(routes[id as RouteId] as RouteDef));
+  const routesByKey = new Map(Object.values(table).map((route) => [routeKey(route), route as RouteDef]));
+  const unknown = Object.keys(impls).filter((id) => !(id in table));
+  if (unknown.length > 0) throw new Error(`${unknown.join(', ')}: not in this function's route table`);
+  const paginated = Object.keys(impls).filter((id) => isPaginated(table[id] as RouteDef));
   if (paginated.length > 0 && !cursors) {
     throw new Error(`${paginated.join(', ')} paginate: the handler needs a cursor signer`);
   }

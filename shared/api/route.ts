@@ -35,6 +35,9 @@ export interface RouteDef {
 
 export const defineRoute = <const R extends RouteDef>(route: R): R => route;
 
+/** Routes by operation id: the whole API's (`routes.ts`) or one function's. */
+export type RouteTable = Readonly<Record<string, RouteDef>>;
+
 /** `GET /v1/x/{id}`: the API Gateway HTTP API routeKey of a route. */
 export const routeKey = (route: Pick<RouteDef, 'method' | 'path'>): string =>
   `${route.method.toUpperCase()} ${route.path}`;

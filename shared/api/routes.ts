@@ -1,5 +1,6 @@
 import { addonsRoutes } from './routes/addons.ts';
 import { backupsRoutes } from './routes/backups.ts';
+import { catalogRoutes } from './routes/catalog.ts';
 import { credentialsRoutes } from './routes/credentials.ts';
 import { importsRoutes } from './routes/imports.ts';
 import { metaRoutes } from './routes/meta.ts';
@@ -12,11 +13,14 @@ import { upgradesRoutes } from './routes/upgrades.ts';
 
 /**
  * The route table: the single source for routing (API Gateway and the local gateway), validation
- * and OpenAPI. Each family of routes lives in its own module under `routes/`; the order here is
- * the order of the OpenAPI document.
+ * and OpenAPI. Each family of routes lives in its own module under `routes/`, and every family
+ * is served by one API function: a function's handler imports only its own families (its route
+ * table, in `functions/api/`), so its bundle builds only their schemas (docs/performance.md).
+ * The order here is the order of the OpenAPI document.
  */
 export const routes = {
   ...metaRoutes,
+  ...catalogRoutes,
   ...addonsRoutes,
   ...credentialsRoutes,
   ...backupsRoutes,

@@ -7,16 +7,17 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lambdaAliases, PROJECT_ROOT } from '#infra/aws/bundling.ts';
+import { LAMBDA_ALIASES, PROJECT_ROOT } from '#infra/aws/bundling.ts';
 import { lambdaEsbuildOptions } from './support/bundles.ts';
 
 /**
  * What the bundling's aliases (infra/aws/bundling.ts) do inside a Lambda: the bundle holds no
- * RDS or S3 model, loads those clients from the runtime's SDK on first use (here the project's
- * @aws-sdk packages, alone on NODE_PATH as on Lambda), signs with the environment's
- * credentials (the default chain is not bundled), and refuses to presign with a stand-in.
+ * RDS or S3 model and no presigner, loads those from the runtime's SDK on first use (here the
+ * project's @aws-sdk packages, alone on NODE_PATH as on Lambda), signs requests and presigned
+ * URLs with the environment's credentials (the default chain is not bundled), and refuses
+ * middleware on a stand-in client.
  */
-describe('a worker bundle with its SDK clients from the runtime', () => {
+describe('a Lambda bundle with its SDK clients from the runtime', () => {
   const dir = mkdtempSync(join(tmpdir(), 'lambda-runtime-sdk-'));
   const requests: Array<{ method: string; url: string; body: string; authorization: string }> = [];
   let server: Server;
@@ -25,7 +26,7 @@ describe('a worker bundle with its SDK clients from the runtime', () => {
 
   beforeAll(async () => {
     const result = await build({
-      ...lambdaEsbuildOptions(lambdaAliases('worker')),
+      ...lambdaEsbuildOptions(LAMBDA_ALIASES),
       entryPoints: [join(PROJECT_ROOT, 'test/infra/fixtures/runtime-sdk-entry.ts')],
       outfile: join(dir, 'index.mjs'),
       metafile: true,
@@ -102,8 +103,14 @@ describe('a worker bundle with its SDK clients from the runtime', () => {
       child.on('close', (code) => (code === 0 ? resolve(stdout) : reject(new Error(stderr))));
     });
 
-  it('bundles neither the RDS nor the S3 client, nor the default credential chain', () => {
-    const packages = ['client-rds', 'client-s3', 'credential-provider-node', 'nested-clients'];
+  it('bundles neither the RDS nor the S3 client, nor the presigner, nor the default credential chain', () => {
+    const packages = [
+      'client-rds',
+      'client-s3',
+      's3-request-presigner',
+      'credential-provider-node',
+      'nested-clients',
+    ];
     expect(inputs.filter((input) => packages.some((name) => input.includes(`@aws-sdk/${name}/`)))).toEqual(
       [],
     );
@@ -116,6 +123,7 @@ describe('a worker bundle with its SDK clients from the runtime', () => {
       instances: string[];
       body: string;
       presign: string;
+      middleware: string;
     };
     expect(result.item).toBeNull();
     expect(result.instances).toEqual(['db-1']);
@@ -123,6 +131,16 @@ describe('a worker bundle with its SDK clients from the runtime', () => {
     expect(requests.map((request) => request.method)).toEqual(['POST', 'POST', 'GET', 'DELETE']);
     expect(requests[2]?.url).toMatch(/^\/bucket\/a.txt(\?|$)/);
     for (const request of requests) expect(request.authorization).toContain('Credential=AKIDLAMBDAENV/');
-    expect(result.presign).toMatch(/runtime stand-in: bundle @aws-sdk\/client-s3 to presign/);
+    // Presigning sends nothing: the URL is signed with the same credentials for the same object.
+    const url = new URL(result.presign);
+    expect(`${url.origin}${url.pathname}`).toBe(`${endpoint}/bucket/a.txt`);
+    expect(url.searchParams.get('X-Amz-Credential')).toMatch(
+      /^AKIDLAMBDAENV\/\d{8}\/eu-west-1\/s3\/aws4_request$/,
+    );
+    expect(url.searchParams.get('X-Amz-Expires')).toBe('600');
+    expect(url.searchParams.get('X-Amz-Security-Token')).toBe('token');
+    expect(url.searchParams.get('X-Amz-Signature')).toMatch(/^[0-9a-f]{64}$/);
+    expect(url.searchParams.get('response-content-disposition')).toBe('attachment; filename="a.txt"');
+    expect(result.middleware).toMatch(/runtime stand-in: bundle @aws-sdk\/client-s3 to add middleware/);
   }, 60_000);
 });

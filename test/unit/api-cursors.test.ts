@@ -188,7 +188,7 @@ describe('paginated routes', () => {
 
   it('cannot be served without a signer', () => {
     expect(() =>
-      createHttpHandler({ listAddons: async () => ({ status: 200, body: {} }) }, { logger }),
+      createHttpHandler(routes, { listAddons: async () => ({ status: 200, body: {} }) }, { logger }),
     ).toThrow(/cursor signer/);
   });
 });

@@ -25,6 +25,7 @@ const BACKUP = 'bkp-01jd0000000000000000000000';
 /** Every route with path parameters, answered by a handler that must never run on bad ids. */
 const reached: string[] = [];
 const handler = createHttpHandler(
+  routes,
   Object.fromEntries(
     Object.values(routes)
       .filter((route) => 'params' in route)
@@ -181,11 +182,12 @@ describe('the local file secret store', () => {
 
 describe('Idempotency-Key scope', () => {
   let env: Awaited<ReturnType<typeof startTestStore>>;
-  let idempotent: ReturnType<typeof createHttpHandler>;
+  let idempotent: ReturnType<typeof createHttpHandler<typeof routes>>;
   let served = 0;
   beforeAll(async () => {
     env = await startTestStore();
     idempotent = createHttpHandler(
+      routes,
       {
         createBackup: async ({ params }) => ({ status: 202, body: { addonId: params.addonId, n: ++served } }),
         restoreBackup: async ({ params }) => ({

@@ -17,10 +17,9 @@ import {
   aliasArgs,
   BUNDLE_METAFILE_CONTEXT,
   BUNDLE_SDK_CONTEXT,
-  functionKind,
+  LAMBDA_ALIASES,
   LAMBDA_BUNDLING,
   LAMBDA_RUNTIME,
-  lambdaAliases,
   PROJECT_ROOT,
 } from '../bundling.ts';
 import { acknowledgeGuard } from '../guard.ts';
@@ -80,7 +79,7 @@ export class ProjectFunction<S extends z.ZodObject = z.ZodObject>
     this.entry = props.entry;
     // `-c addons:bundleAwsSdk=false` (the bundle benchmark's comparison): the runtime's SDK, all of it.
     const sdkFromRuntime = String(this.node.tryGetContext(BUNDLE_SDK_CONTEXT)) === 'false';
-    this.aliases = sdkFromRuntime ? {} : lambdaAliases(functionKind(this.node.path));
+    this.aliases = sdkFromRuntime ? {} : LAMBDA_ALIASES;
     this.logGroup = new LogGroup(this, 'Logs', {
       retention: props.logRetention ?? RetentionDays.ONE_MONTH,
       removalPolicy: RemovalPolicy.DESTROY,

@@ -4,7 +4,6 @@ import {
   AddonSchema,
   AddonWithOperationSchema,
   CreateAddonRequestSchema,
-  CredentialsSchema,
 } from '../../schemas/addon.ts';
 import { DeleteAddonQuerySchema } from '../../schemas/backup.ts';
 import { PaginationQuerySchema, ProjectPathSchema } from '../../schemas/common.ts';
@@ -12,7 +11,7 @@ import { UpdateAddonRequestSchema } from '../../schemas/networking.ts';
 import { defineRoute } from '../route.ts';
 import { errors, problem } from './common.ts';
 
-/** Addons: create, list, get, delete, and their connection details. */
+/** Addons: create, list, get, change, delete (the addons function). */
 export const addonsRoutes = {
   createAddon: defineRoute({
     operationId: 'createAddon',
@@ -97,21 +96,6 @@ export const addonsRoutes = {
         'Another operation is in flight on this addon, a final backup was asked of an addon that is not running, or the addon is linked into secret groups (named in the detail) and `unlinkGroups=true` was not asked',
       ),
       422: problem('This engine cannot take this kind of final backup here'),
-    },
-  }),
-  getCredentials: defineRoute({
-    operationId: 'getCredentials',
-    method: 'get',
-    path: '/v1/projects/{projectId}/addons/{addonId}/credentials',
-    summary: 'Connection details of a running addon',
-    tags: ['addons'],
-    fn: 'credentials',
-    auth: true,
-    params: AddonPathSchema,
-    responses: {
-      200: { description: 'Connection details', schema: CredentialsSchema },
-      ...errors,
-      409: problem('The addon has no connection details yet (still creating, or failed)'),
     },
   }),
 } as const;

@@ -1,17 +1,33 @@
 import {
   AddonPathSchema,
   CredentialRotationResponseSchema,
+  CredentialsSchema,
   RotateCredentialsRequestSchema,
 } from '../../schemas/addon.ts';
 import { defineRoute } from '../route.ts';
 import { errors, problem } from './common.ts';
 
 /**
- * Credential rotation. Served by the credentials function, which owns the connection details
- * (`GET .../credentials` is in the addons family). Each call is one short `rotate-credentials`
- * operation run by the API itself, completed when it answers (credential-rotation.ts).
+ * Connection details and their rotation, served by the credentials function, which owns them.
+ * Each rotation call is one short `rotate-credentials` operation run by the API itself,
+ * completed when it answers (credential-rotation.ts).
  */
 export const credentialsRoutes = {
+  getCredentials: defineRoute({
+    operationId: 'getCredentials',
+    method: 'get',
+    path: '/v1/projects/{projectId}/addons/{addonId}/credentials',
+    summary: 'Connection details of a running addon',
+    tags: ['addons'],
+    fn: 'credentials',
+    auth: true,
+    params: AddonPathSchema,
+    responses: {
+      200: { description: 'Connection details', schema: CredentialsSchema },
+      ...errors,
+      409: problem('The addon has no connection details yet (still creating, or failed)'),
+    },
+  }),
   rotateCredentials: defineRoute({
     operationId: 'rotateCredentials',
     method: 'post',

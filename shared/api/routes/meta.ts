@@ -1,6 +1,5 @@
 import * as z from 'zod';
 import { text } from '../../schemas/bounds.ts';
-import { AddonTypeListSchema } from '../../schemas/catalog.ts';
 import { defineRoute } from '../route.ts';
 import { errors, HealthSchema } from './common.ts';
 
@@ -27,7 +26,7 @@ const OpenApiDocumentSchema = z
   })
   .meta({ id: 'OpenApiDocument', description: 'This OpenAPI 3.1 document' });
 
-/** Health, the OpenAPI document, its docs page and the addon-type catalog. */
+/** Health, the OpenAPI document and its docs page (the meta function). */
 export const metaRoutes = {
   getHealth: defineRoute({
     operationId: 'getHealth',
@@ -75,15 +74,5 @@ export const metaRoutes = {
       },
       404: errors[404],
     },
-  }),
-  listAddonTypes: defineRoute({
-    operationId: 'listAddonTypes',
-    method: 'get',
-    path: '/v1/addon-types',
-    summary: 'Engine catalog: versions, plans, upgrade targets and capabilities on this deployment',
-    tags: ['catalog'],
-    fn: 'catalog',
-    auth: true,
-    responses: { 200: { description: 'The catalog', schema: AddonTypeListSchema }, 401: errors[401] },
   }),
 } as const;
