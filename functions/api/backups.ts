@@ -6,6 +6,7 @@ import { backupsRoutes } from '#shared/api/routes/backups.ts';
 import { importsRoutes } from '#shared/api/routes/imports.ts';
 import { pitrRoutes as pitrRouteDefs } from '#shared/api/routes/pitr.ts';
 import { schedulesRoutes } from '#shared/api/routes/schedules.ts';
+import { upgradesRoutes } from '#shared/api/routes/upgrades.ts';
 import type { BackupService } from '#shared/services/backup-service.ts';
 import type { ExportService } from '#shared/services/export-service.ts';
 import type { ImportService } from '#shared/services/import-service.ts';
@@ -36,6 +37,7 @@ export const backupsFunctionRoutes = {
   ...pitrRouteDefs,
   ...schedulesRoutes,
   ...importsRoutes,
+  ...upgradesRoutes,
 } as const;
 type BackupsRouteImpls = RouteImpls<typeof backupsFunctionRoutes>;
 
@@ -98,7 +100,7 @@ const pitrRoutes = (pitr: PitrService): BackupsRouteImpls => ({
   },
 });
 
-const upgradeRoutes = (upgrades: UpgradeService): RouteImpls => ({
+const upgradeRoutes = (upgrades: UpgradeService): BackupsRouteImpls => ({
   upgradeAddon: async ({ params, body }) => {
     const result = await upgrades.upgrade(params.projectId, params.addonId, body.version);
     return {
