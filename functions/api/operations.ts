@@ -1,13 +1,20 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { CursorSigner } from '#shared/api/cursors.ts';
-import { createHttpHandler, lazyHandler, type RouteImpls } from '#shared/api/http-handler.ts';
+import {
+  createHttpHandler,
+  type IdempotencyOptions,
+  lazyHandler,
+  type RouteImpls,
+} from '#shared/api/http-handler.ts';
 import { type RateLimiter, rateLimiterFromEnv } from '#shared/api/rate-limit.ts';
 import { OperationsFunctionEnvSchema, parseEnv } from '#shared/config/env.ts';
 import { CloudWatchMetrics } from '#shared/providers/aws/cloudwatch-metrics.ts';
 import { getOperation, listOperations } from '#shared/services/addon-queries.ts';
+import type { AlertRuleService } from '#shared/services/alert-rules.ts';
 import { MetricsService } from '#shared/services/metrics-service.ts';
 import { AddonStore } from '#shared/store/addon-store.ts';
+import { alertRuleRoutes } from './alert-rules.ts';
 import { cursorSigner, documentClient, logger } from './aws-clients.ts';
 
 export interface OperationsDeps {
@@ -17,6 +24,10 @@ export interface OperationsDeps {
   cursors: CursorSigner;
   /** Metrics of addons: the local sampler or CloudWatch; without it the metrics route is not served. */
   metrics?: Pick<MetricsService, 'query'>;
+  /** Alert rules (docs/alerts.md); without them their routes are not served. */
+  alerts?: AlertRuleService;
+  /** For the alert-rule create (Idempotency-Key). */
+  idempotency?: IdempotencyOptions;
 }
 
 const metricsRoutes = (metrics: Pick<MetricsService, 'query'>): RouteImpls => ({
@@ -42,8 +53,14 @@ export const createOperationsHandler = (deps: OperationsDeps) =>
         body: await deps.store.events.list(params.projectId, query),
       }),
       ...(deps.metrics ? metricsRoutes(deps.metrics) : {}),
+      ...(deps.alerts ? alertRuleRoutes(deps.alerts) : {}),
     },
-    { logger: deps.logger, rateLimiter: deps.rateLimiter, cursors: deps.cursors },
+    {
+      logger: deps.logger,
+      rateLimiter: deps.rateLimiter,
+      cursors: deps.cursors,
+      idempotency: deps.idempotency,
+    },
   );
 
 export const handler = lazyHandler(() => {

@@ -50,6 +50,7 @@ import { S3SnapshotExporter } from './engines/snapshot-export.ts';
 import { LocalEngineSupervisor } from './engines/supervisor.ts';
 import { type ApiLambda, LocalGateway } from './gateway.ts';
 import { LocalJobRunner } from './job-runner.ts';
+import { localAlerts } from './alerts.ts';
 import { localLambdaContext } from './lambda-context.ts';
 import { acquireDataDirLock } from './lock.ts';
 import { startLocalMetrics } from './metrics/local-metrics.ts';
@@ -324,8 +325,16 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
       s3: s3.client,
       bucket: BACKUP_BUCKET,
     });
+    const alerts = localAlerts({
+      client: documentClient,
+      tableName: TABLE_NAME,
+      store,
+      source: metrics,
+      stepSeconds: config.metricsIntervalSeconds,
+    });
     scheduler.start(
       {
+        alerts,
         backups: backupService,
         schedules: scheduleService,
         reconciler,
@@ -364,6 +373,8 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
         store,
         cursors,
         metrics: new MetricsService({ store, source: metrics }),
+        alerts: alerts.rules,
+        idempotency: dynamoDbIdempotency({ client: dynamo.client, tableName: TABLE_NAME }),
       }),
       backups: createBackupsHandler({
         logger,

@@ -1,3 +1,4 @@
+import { alertsRoutes } from './routes/alerts.ts';
 import { addonsRoutes } from './routes/addons.ts';
 import { backupsRoutes } from './routes/backups.ts';
 import { credentialsRoutes } from './routes/credentials.ts';
@@ -25,6 +26,7 @@ export const routes = {
   ...operationsRoutes,
   ...secretGroupsRoutes,
   ...metricsRoutes,
+  ...alertsRoutes,
 } as const;
 
 export type Routes = typeof routes;
