@@ -8,12 +8,21 @@ export const alertRuleRoutes = (rules: AlertRuleService): RouteImpls => ({
     return {
       status: 201,
       // The body holds the signing secret: never cached.
-      headers: { location: `/v1/projects/${params.projectId}/alert-rules/${rule.id}`, 'cache-control': 'no-store' },
+      headers: {
+        location: `/v1/projects/${params.projectId}/alert-rules/${rule.id}`,
+        'cache-control': 'no-store',
+      },
       body: rule,
     };
   },
-  listAlertRules: async ({ params, query }) => ({ status: 200, body: await rules.list(params.projectId, query) }),
-  getAlertRule: async ({ params }) => ({ status: 200, body: await rules.get(params.projectId, params.ruleId) }),
+  listAlertRules: async ({ params, query }) => ({
+    status: 200,
+    body: await rules.list(params.projectId, query),
+  }),
+  getAlertRule: async ({ params }) => ({
+    status: 200,
+    body: await rules.get(params.projectId, params.ruleId),
+  }),
   updateAlertRule: async ({ params, body }) => ({
     status: 200,
     headers: { 'cache-control': 'no-store' },

@@ -1,5 +1,5 @@
-import { alertsRoutes } from './routes/alerts.ts';
 import { addonsRoutes } from './routes/addons.ts';
+import { alertsRoutes } from './routes/alerts.ts';
 import { backupsRoutes } from './routes/backups.ts';
 import { credentialsRoutes } from './routes/credentials.ts';
 import { importsRoutes } from './routes/imports.ts';

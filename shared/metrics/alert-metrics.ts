@@ -1,5 +1,11 @@
 import type { Engine } from '../schemas/catalog.ts';
-import { engineHasMetric, METRIC_NAMES, type MetricName, type MetricUnit, metricDefinition } from './catalog.ts';
+import {
+  engineHasMetric,
+  METRIC_NAMES,
+  type MetricName,
+  type MetricUnit,
+  metricDefinition,
+} from './catalog.ts';
 
 /**
  * What an alert rule can watch: every series of the metric catalog, plus three derived from them

@@ -1,9 +1,5 @@
 import * as z from 'zod';
-import {
-  ALERT_METRIC_NAMES,
-  type AlertMetricName,
-  DERIVED_ALERT_METRICS,
-} from '../metrics/alert-metrics.ts';
+import { ALERT_METRIC_NAMES, type AlertMetricName, DERIVED_ALERT_METRICS } from '../metrics/alert-metrics.ts';
 import { IdTextSchema, int32, MessageSchema, text } from './bounds.ts';
 import {
   AddonIdSchema,
@@ -52,7 +48,8 @@ export const AlertAddonsSchema = z
 export const WebhookChannelSchema = z
   .strictObject({
     url: text(2048).meta({
-      description: 'Where signed notifications are POSTed: https (http and localhost too on the local target)',
+      description:
+        'Where signed notifications are POSTed: https (http and localhost too on the local target)',
     }),
   })
   .meta({ id: 'AlertWebhook' });

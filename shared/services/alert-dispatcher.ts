@@ -114,7 +114,8 @@ export class AlertDispatcher {
           this.policy.timeoutMs,
         );
         statusCode = response.status;
-        if (response.status < 200 || response.status > 299) error = `The receiver answered ${response.status}`;
+        if (response.status < 200 || response.status > 299)
+          error = `The receiver answered ${response.status}`;
       } catch (cause) {
         error = errorMessage(cause).slice(0, MAX_MESSAGE_LENGTH);
       }
@@ -122,7 +123,9 @@ export class AlertDispatcher {
     const ok = error === null;
     const last = ok || !rule || record.attempts >= this.policy.maxAttempts;
     const at = this.now();
-    const retryAt = last ? null : new Date(at.getTime() + backoffMs(this.policy, record.attempts)).toISOString();
+    const retryAt = last
+      ? null
+      : new Date(at.getTime() + backoffMs(this.policy, record.attempts)).toISOString();
     await this.deps.alerts.recordAttempt(record.projectId, {
       deliveryId: record.deliveryId,
       ruleId: record.ruleId,

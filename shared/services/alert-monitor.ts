@@ -71,7 +71,11 @@ export class AlertMonitor {
         const now = this.now().getTime() / 1000;
         const next = evaluateCondition(
           rule,
-          previous && { state: previous.state, since: Date.parse(previous.since) / 1000, value: previous.value },
+          previous && {
+            state: previous.state,
+            since: Date.parse(previous.since) / 1000,
+            value: previous.value,
+          },
           await this.points(rule, addon, now),
           now,
           Math.max(3 * this.deps.stepSeconds, 30),

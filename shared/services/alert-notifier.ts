@@ -99,7 +99,11 @@ export class AlertNotifier {
     };
     await this.deps.events.append(event);
     for (const [index, webhook] of rule.channels.webhooks.entries()) {
-      const deliveryId = deterministicId('dlv', Date.parse(state.since), `${event.id}#${index}#${webhook.url}`);
+      const deliveryId = deterministicId(
+        'dlv',
+        Date.parse(state.since),
+        `${event.id}#${index}#${webhook.url}`,
+      );
       await this.deps.alerts.enqueue({
         projectId: rule.projectId,
         deliveryId,

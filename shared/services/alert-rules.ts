@@ -1,5 +1,5 @@
 import { type FieldIssue, UnsupportedError, ValidationError } from '../errors.ts';
-import { type AlertMetricName, alertMetricInputs } from '../metrics/alert-metrics.ts';
+import { type AlertMetricName, alertMetricInputs, alertMetricUnit } from '../metrics/alert-metrics.ts';
 import type { AlertAlarms } from '../ports/alert-alarms.ts';
 import type { MetricsSource } from '../ports/metrics-source.ts';
 import {
@@ -11,7 +11,6 @@ import {
   type CreateAlertRuleRequest,
   type UpdateAlertRuleRequest,
 } from '../schemas/alert.ts';
-import { alertMetricUnit } from '../metrics/alert-metrics.ts';
 import { type Engine, EngineSchema, type Target } from '../schemas/catalog.ts';
 import type { Page, PaginationQuery } from '../schemas/common.ts';
 import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
@@ -35,10 +34,38 @@ export const availabilityFromSource =
 export const DEFAULT_RULES: ReadonlyArray<
   Pick<AlertRuleRecord, 'name' | 'metric' | 'comparison' | 'threshold' | 'durationSeconds'> & { key: string }
 > = [
-  { key: 'storage', name: 'Storage above 85 %', metric: 'storage.used-percent', comparison: '>', threshold: 85, durationSeconds: 300 },
-  { key: 'connections', name: 'Connections above 90 % of the limit', metric: 'connections.used-percent', comparison: '>', threshold: 90, durationSeconds: 300 },
-  { key: 'cpu', name: 'CPU above 90 % for 10 minutes', metric: 'cpu', comparison: '>', threshold: 90, durationSeconds: 600 },
-  { key: 'replica-lag', name: 'Replica lag above 60 s', metric: 'replication-lag', comparison: '>', threshold: 60, durationSeconds: 300 },
+  {
+    key: 'storage',
+    name: 'Storage above 85 %',
+    metric: 'storage.used-percent',
+    comparison: '>',
+    threshold: 85,
+    durationSeconds: 300,
+  },
+  {
+    key: 'connections',
+    name: 'Connections above 90 % of the limit',
+    metric: 'connections.used-percent',
+    comparison: '>',
+    threshold: 90,
+    durationSeconds: 300,
+  },
+  {
+    key: 'cpu',
+    name: 'CPU above 90 % for 10 minutes',
+    metric: 'cpu',
+    comparison: '>',
+    threshold: 90,
+    durationSeconds: 600,
+  },
+  {
+    key: 'replica-lag',
+    name: 'Replica lag above 60 s',
+    metric: 'replication-lag',
+    comparison: '>',
+    threshold: 60,
+    durationSeconds: 300,
+  },
 ];
 
 export interface AlertRuleServiceDeps {
@@ -215,11 +242,17 @@ export class AlertRuleService {
       for (const [index, addonId] of addons.entries()) {
         const addon = await this.deps.addons.findAddon(projectId, addonId);
         if (!addon) {
-          issues.push({ path: `body.addons.${index}`, message: `${addonId} is not an addon of this project` });
+          issues.push({
+            path: `body.addons.${index}`,
+            message: `${addonId} is not an addon of this project`,
+          });
           continue;
         }
         if (!alertMetricInputs(metric, addon.engine)) {
-          issues.push({ path: 'body.metric', message: `${metric} is not a metric of ${addon.engine} (${addonId})` });
+          issues.push({
+            path: 'body.metric',
+            message: `${metric} is not a metric of ${addon.engine} (${addonId})`,
+          });
           continue;
         }
         const reason = this.deps.available(addon.engine, metric);

@@ -80,8 +80,7 @@ const outboxKey = (projectId: string, deliveryId: string) => ({
   pk: partition(projectId),
   sk: `${OUTBOX}${deliveryId}`,
 });
-const expiry = (from: string) =>
-  Math.floor((Date.parse(from) + EVENT_RETENTION_DAYS * DAY_MS) / 1000);
+const expiry = (from: string) => Math.floor((Date.parse(from) + EVENT_RETENTION_DAYS * DAY_MS) / 1000);
 
 const strip = (item: Record<string, unknown>) => {
   const { pk: _pk, sk: _sk, gsi2pk: _g, gsi2sk: _gs, [EXPIRY_ATTRIBUTE]: _e, ...rest } = item;
@@ -388,7 +387,9 @@ export class AlertStore {
   // Plumbing
 
   private async get(key: Record<string, string>) {
-    const result = await this.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }));
+    const result = await this.send(
+      new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }),
+    );
     return result.Item;
   }
 

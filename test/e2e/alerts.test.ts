@@ -36,7 +36,11 @@ describe('alert rules on the local target', () => {
       const chunks: Buffer[] = [];
       request.on('data', (chunk: Buffer) => chunks.push(chunk));
       request.on('end', () => {
-        received.push({ at: Date.now(), body: Buffer.concat(chunks).toString('utf8'), headers: request.headers });
+        received.push({
+          at: Date.now(),
+          body: Buffer.concat(chunks).toString('utf8'),
+          headers: request.headers,
+        });
         response.writeHead(204).end();
       });
     });
@@ -66,14 +70,18 @@ describe('alert rules on the local target', () => {
     });
     expect(bad.status).toBe(400);
     expect(bad.headers.get('content-type')).toContain('application/problem+json');
-    expect(bad.body.errors.map((issue: { path: string }) => issue.path)).toEqual(['body.channels.webhooks.0.url']);
+    expect(bad.body.errors.map((issue: { path: string }) => issue.path)).toEqual([
+      'body.channels.webhooks.0.url',
+    ]);
   });
 
   it('fires once, delivers a signed webhook and records the delivery and the event', async () => {
     // Prepare: the project's default rules exist before any is asked for.
     const listed = await api('GET', `/v1/projects/${PROJECT}/alert-rules`);
     expect(listed.status).toBe(200);
-    expect(listed.body.items.filter((rule: { isDefault: boolean }) => rule.isDefault).length).toBeGreaterThanOrEqual(3);
+    expect(
+      listed.body.items.filter((rule: { isDefault: boolean }) => rule.isDefault).length,
+    ).toBeGreaterThanOrEqual(3);
 
     // Act: a rule every running Redis server breaks, with the receiver as its webhook.
     const created = await api('POST', `/v1/projects/${PROJECT}/alert-rules`, {
@@ -91,7 +99,9 @@ describe('alert rules on the local target', () => {
     const rule = created.body;
     expect(rule.comparison).toBe('>');
     expect(rule.signingSecret).toMatch(/^whsec_/);
-    expect((await api('GET', `/v1/projects/${PROJECT}/alert-rules/${rule.id}`)).body.signingSecret).toBeUndefined();
+    expect(
+      (await api('GET', `/v1/projects/${PROJECT}/alert-rules/${rule.id}`)).body.signingSecret,
+    ).toBeUndefined();
 
     // Assess: one signed firing notification arrives.
     await pollUntil(
@@ -105,8 +115,12 @@ describe('alert rules on the local target', () => {
     expect(payload.alert).toMatchObject({ ruleId: rule.id, metric: 'memory', state: 'firing' });
     expect(payload.alert.value).toBeGreaterThan(1);
     expect(first.headers['x-addons-event']).toBe('alert.firing');
-    expect(verifySignature(rule.signingSecret, first.body, String(first.headers['x-addons-signature']))).toBe(true);
-    expect(verifySignature('whsec_other', first.body, String(first.headers['x-addons-signature']))).toBe(false);
+    expect(verifySignature(rule.signingSecret, first.body, String(first.headers['x-addons-signature']))).toBe(
+      true,
+    );
+    expect(verifySignature('whsec_other', first.body, String(first.headers['x-addons-signature']))).toBe(
+      false,
+    );
 
     const history = await pollUntil(
       () => api('GET', `/v1/projects/${PROJECT}/alert-rules/${rule.id}/deliveries`),
@@ -134,7 +148,8 @@ describe('alert rules on the local target', () => {
     const since = new Date(first.at).toISOString();
     await pollUntil(
       () => api('GET', `/v1/projects/${PROJECT}/addons/${addonId}/metrics?names=memory&step=1&from=${since}`),
-      (response) => response.body.series[0].values.filter((value: number | null) => value !== null).length >= 3,
+      (response) =>
+        response.body.series[0].values.filter((value: number | null) => value !== null).length >= 3,
       { timeoutMs: 10_000, what: 'three more samples' },
     );
     expect(received).toHaveLength(1);

@@ -36,7 +36,10 @@ export const alertsRoutes = {
     params: ProjectPathSchema,
     body: CreateAlertRuleRequestSchema,
     responses: {
-      201: { description: 'The rule, with its webhook signing secret (shown this once)', schema: AlertRuleSchema },
+      201: {
+        description: 'The rule, with its webhook signing secret (shown this once)',
+        schema: AlertRuleSchema,
+      },
       ...errors,
       400: invalidRule,
       422: unsupportedRule,
@@ -76,7 +79,10 @@ export const alertsRoutes = {
     params: AlertRulePathSchema,
     body: UpdateAlertRuleRequestSchema,
     responses: {
-      200: { description: 'The rule (with the new signing secret after a rotation)', schema: AlertRuleSchema },
+      200: {
+        description: 'The rule (with the new signing secret after a rotation)',
+        schema: AlertRuleSchema,
+      },
       ...errors,
       400: invalidRule,
       409: problem('The rule changed at the same time; retry'),
@@ -104,6 +110,9 @@ export const alertsRoutes = {
     auth: true,
     params: AlertRulePathSchema,
     query: AlertDeliveriesQuerySchema,
-    responses: { 200: { description: 'A page of delivery attempts', schema: AlertDeliveryPageSchema }, ...errors },
+    responses: {
+      200: { description: 'A page of delivery attempts', schema: AlertDeliveryPageSchema },
+      ...errors,
+    },
   }),
 } as const;
