@@ -7,15 +7,17 @@ import {
   lazyHandler,
   type RouteImpls,
 } from '#shared/api/http-handler.ts';
+import { dynamoDbIdempotency } from '#shared/api/idempotency.ts';
 import { type RateLimiter, rateLimiterFromEnv } from '#shared/api/rate-limit.ts';
 import { OperationsFunctionEnvSchema, parseEnv } from '#shared/config/env.ts';
+import { awsAlertServices } from '#shared/providers/aws/alerts.ts';
 import { CloudWatchMetrics } from '#shared/providers/aws/cloudwatch-metrics.ts';
 import { getOperation, listOperations } from '#shared/services/addon-queries.ts';
 import type { AlertRuleService } from '#shared/services/alert-rules.ts';
 import { MetricsService } from '#shared/services/metrics-service.ts';
 import { AddonStore } from '#shared/store/addon-store.ts';
 import { alertRuleRoutes } from './alert-rules.ts';
-import { cursorSigner, documentClient, logger } from './aws-clients.ts';
+import { cursorSigner, documentClient, dynamoClient, logger } from './aws-clients.ts';
 
 export interface OperationsDeps {
   logger: Logger;
@@ -65,7 +67,10 @@ export const createOperationsHandler = (deps: OperationsDeps) =>
 
 export const handler = lazyHandler(() => {
   const env = parseEnv(OperationsFunctionEnvSchema);
-  const store = new AddonStore({ client: documentClient(), tableName: env.TABLE_NAME });
+  const client = documentClient();
+  const store = new AddonStore({ client, tableName: env.TABLE_NAME });
+  const cloudwatch = new CloudWatchClient({});
+  const alerts = awsAlertServices({ env, client, tableName: env.TABLE_NAME, addons: store, cloudwatch });
   return createOperationsHandler({
     logger,
     rateLimiter: rateLimiterFromEnv(env),
@@ -73,8 +78,11 @@ export const handler = lazyHandler(() => {
     // CloudWatch GetMetricData: nothing is copied into the table.
     metrics: new MetricsService({
       store,
-      source: new CloudWatchMetrics({ client: new CloudWatchClient({}) }),
+      source: new CloudWatchMetrics({ client: cloudwatch }),
     }),
+    // Alert rules, mirrored as CloudWatch alarms with an SNS topic each (docs/alerts.md).
+    alerts: alerts.rules,
+    idempotency: dynamoDbIdempotency({ client: dynamoClient(), tableName: env.TABLE_NAME }),
     cursors: cursorSigner(env.CURSOR_SECRET_ARN),
   });
 });
