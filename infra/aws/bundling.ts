@@ -45,7 +45,7 @@ const runtimeClients = (clients: string[]) =>
  */
 export const LAMBDA_ALIASES: Record<string, string> = {
   '@aws-sdk/credential-provider-node': lambdaModule('credentials.ts'),
-  ...runtimeClients(['ec2', 'rds', 'elasticache', 'docdb', 'cloudwatch']),
+  ...runtimeClients(['ec2', 'rds', 'elasticache', 'docdb', 'cloudwatch', 'sns']),
 };
 
 /**

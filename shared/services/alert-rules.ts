@@ -70,7 +70,7 @@ export const DEFAULT_RULES: ReadonlyArray<
 
 export interface AlertRuleServiceDeps {
   alerts: AlertStore;
-  addons: Pick<AddonStore, 'findAddon' | 'scanAddons'>;
+  addons: Pick<AddonStore, 'findAddon' | 'listAddons'>;
   target: Target;
   available: AlertMetricAvailability;
   /** CloudWatch alarms (AWS); absent where the platform evaluates rules itself (local). */
@@ -182,13 +182,25 @@ export class AlertRuleService {
 
   /** The addons of the project a rule covers now (running or changing, not failed or going). */
   async coveredAddons(rule: Pick<AlertRuleRecord, 'projectId' | 'addons' | 'metric'>, all?: AddonRecord[]) {
-    const addons = (all ?? (await this.deps.addons.scanAddons())).filter(
+    const addons = (all ?? (await this.projectAddons(rule.projectId))).filter(
       (addon) =>
         addon.projectId === rule.projectId &&
         !['creating', 'deleting', 'failed'].includes(addon.status) &&
         (rule.addons === 'all' || rule.addons.includes(addon.id)),
     );
     return addons.filter((addon) => this.deps.available(addon.engine, rule.metric) === undefined);
+  }
+
+  /** The project's addons: a query of its partition (the API functions may not scan the table). */
+  private async projectAddons(projectId: string): Promise<AddonRecord[]> {
+    const addons: AddonRecord[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.deps.addons.listAddons(projectId, { limit: 100, cursor });
+      addons.push(...page.items);
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    return addons;
   }
 
   /**

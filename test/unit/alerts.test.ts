@@ -7,7 +7,6 @@ import { type AlertPoint, type Evaluated, evaluateCondition } from '#shared/serv
 import { AlertNotifier } from '#shared/services/alert-notifier.ts';
 import { AlertRuleService, availabilityFromSource } from '#shared/services/alert-rules.ts';
 import { signatureOf, verifySignature } from '#shared/services/webhook-signing.ts';
-import type { AddonRecord } from '#shared/store/addon-store.ts';
 import { type AlertRuleRecord, AlertStore } from '#shared/store/alert-store.ts';
 import { startTestStore, TEST_TABLE } from '../support/dynamo.ts';
 import { addonRecord } from '../support/fixtures.ts';
@@ -265,7 +264,7 @@ describe('alert rule validation', () => {
   const addons = {
     findAddon: async (projectId: string, id: string) =>
       projectId === project && id === pg.id ? pg : undefined,
-    scanAddons: async (): Promise<AddonRecord[]> => [pg],
+    listAddons: async (projectId: string) => ({ items: projectId === project ? [pg] : [], nextCursor: null }),
   };
   const localSource = {
     unavailable: (_engine: string, name: MetricName) =>

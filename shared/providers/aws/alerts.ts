@@ -13,7 +13,7 @@ export const awsAlertServices = (props: {
   env: EnvInput<typeof AlertAlarmsEnvSchema>;
   client: DynamoDBDocumentClient;
   tableName: string;
-  addons: Pick<AddonStore, 'findAddon' | 'scanAddons'>;
+  addons: Pick<AddonStore, 'findAddon' | 'listAddons'>;
   cloudwatch?: CloudWatchClient;
   sns?: SNSClient;
 }) => {
