@@ -4,6 +4,7 @@ import { Key } from 'aws-cdk-lib/aws-kms';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { AlertNotifyFunctionEnvSchema } from '#shared/config/env.ts';
+import { acknowledgeGuard, denyGrantsToNonServices } from '../guard.ts';
 import { acknowledgeNag, nagArn } from '../nag.ts';
 import type { Data } from './data.ts';
 import { ProjectFunction } from './project-function.ts';
@@ -44,6 +45,7 @@ export class Alerts extends Construct {
         conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
       }),
     );
+    denyGrantsToNonServices(this.topicKey);
     this.notify = new ProjectFunction(this, 'NotifyFunction', {
       entry: 'functions/alerts/notify.ts',
       description: "Alert rules' alarm changes: states, events and signed webhooks",
@@ -64,6 +66,11 @@ export class Alerts extends Construct {
       sourceArn: this.topicArn('*'),
       sourceAccount: Stack.of(this).account,
     });
+    acknowledgeGuard(
+      this.notify.function,
+      'lambda_function_public_access_prohibited_check',
+      "The invoke permission names SNS with this account as SourceAccount and this deployment's alert topics as SourceArn; the rule reads only literal strings or Ref/GetAtt, and an environment-agnostic stack builds both with intrinsics",
+    );
   }
 
   private topicArn(suffix: string): string {
