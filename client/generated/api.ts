@@ -740,6 +740,78 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/projects/{projectId}/alert-rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The project's alert rules, its default rules included
+         * @description The project's alert rules, its default rules included. Requires a bearer token. Rate limited per caller.
+         */
+        get: operations["listAlertRules"];
+        put?: never;
+        /**
+         * Create an alert rule: a metric compared with a threshold for a duration, on some or all addons, notifying webhooks (signed) and e-mail
+         * @description Create an alert rule: a metric compared with a threshold for a duration, on some or all addons, notifying webhooks (signed) and e-mail. Requires a bearer token. Rate limited per caller.
+         */
+        post: operations["createAlertRule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/projects/{projectId}/alert-rules/{ruleId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get an alert rule and the state (ok, pending, firing) of each addon it evaluated
+         * @description Get an alert rule and the state (ok, pending, firing) of each addon it evaluated. Requires a bearer token. Rate limited per caller.
+         */
+        get: operations["getAlertRule"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete an alert rule, its states and (on AWS) its alarms and topic
+         * @description Delete an alert rule, its states and (on AWS) its alarms and topic. Requires a bearer token. Rate limited per caller.
+         */
+        delete: operations["deleteAlertRule"];
+        options?: never;
+        head?: never;
+        /**
+         * Change an alert rule (fields given are replaced), or rotate its signing secret
+         * @description Change an alert rule (fields given are replaced), or rotate its signing secret. Requires a bearer token. Rate limited per caller.
+         */
+        patch: operations["updateAlertRule"];
+        trace?: never;
+    };
+    "/v1/projects/{projectId}/alert-rules/{ruleId}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The rule's delivery history: every attempt at every notification, newest first
+         * @description The rule's delivery history: every attempt at every notification, newest first. Requires a bearer token. Rate limited per caller.
+         */
+        get: operations["listAlertDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1795,7 +1867,7 @@ export interface components {
             /** @description Stable: the same happening always has the same id (`{operationId}.{status}` for operations), so a consumer can drop duplicates */
             id: string;
             /** @enum {string} */
-            type: "operation.created" | "operation.completed" | "operation.failed" | "operation.aborted" | "backup-health.degraded" | "backup-health.recovered";
+            type: "operation.created" | "operation.completed" | "operation.failed" | "operation.aborted" | "backup-health.degraded" | "backup-health.recovered" | "alert.firing" | "alert.resolved";
             projectId: string;
             addonId: string;
             /**
@@ -1832,7 +1904,32 @@ export interface components {
                 state: "healthy" | "degraded";
                 problems: components["schemas"]["BackupHealthProblem"][];
             } | null;
+            /** @description Set on `alert.*` events */
+            alert?: {
+                ruleId: string;
+                /** @description A name for people: shown in notifications */
+                ruleName: string;
+                metric: components["schemas"]["AlertMetricName"];
+                comparison: components["schemas"]["AlertComparison"];
+                threshold: number;
+                /** Format: int32 */
+                durationSeconds: number;
+                /** @enum {string} */
+                state: "firing" | "ok";
+                /** @description The value that changed the state */
+                value: number | null;
+            } | null;
         };
+        /**
+         * @description A series of the metric catalog (`MetricName`), or one derived from them:
+         *     - `storage.used-percent` (percent): Share of the space where the data lives that is used: storage.used / (storage.used + storage.free) locally; on RDS 1 - FreeStorageSpace / allocated storage
+         *     - `connections.used-percent` (percent): Client connections in percent of the connection limit (connections / connections.limit)
+         *     - `replication-lag` (seconds): The engine's replication lag (postgresql.replication-lag, mysql.replication-lag); engines without replicas have none
+         * @enum {string}
+         */
+        AlertMetricName: "cpu" | "memory" | "memory.free" | "storage.used" | "storage.free" | "connections" | "connections.limit" | "read.throughput" | "write.throughput" | "postgresql.transactions" | "postgresql.replication-lag" | "postgresql.oldest-transaction-age" | "mysql.queries" | "mysql.threads-running" | "mysql.replication-lag" | "redis.memory" | "redis.evictions" | "redis.hit-ratio" | "mongodb.operations" | "storage.used-percent" | "connections.used-percent" | "replication-lag";
+        /** @enum {string} */
+        AlertComparison: ">" | ">=" | "<" | "<=";
         SecretGroup: {
             /** @description SecretGroup id (sgr-...) */
             id: string;
@@ -2011,6 +2108,160 @@ export interface components {
         MetricName: "cpu" | "memory" | "memory.free" | "storage.used" | "storage.free" | "connections" | "connections.limit" | "read.throughput" | "write.throughput" | "postgresql.transactions" | "postgresql.replication-lag" | "postgresql.oldest-transaction-age" | "mysql.queries" | "mysql.threads-running" | "mysql.replication-lag" | "redis.memory" | "redis.evictions" | "redis.hit-ratio" | "mongodb.operations";
         /** @enum {string} */
         MetricUnit: "percent" | "bytes" | "count" | "per-second" | "bytes-per-second" | "seconds";
+        AlertRule: {
+            id: string;
+            /** @description Project identifier (DNS label: a-z, 0-9 and hyphens, at most 63 characters) */
+            projectId: string;
+            /** @description A name for people: shown in notifications */
+            name: string;
+            metric: components["schemas"]["AlertMetricName"];
+            unit: components["schemas"]["MetricUnit"];
+            comparison: components["schemas"]["AlertComparison"];
+            threshold: number;
+            /** Format: int32 */
+            durationSeconds: number;
+            /** @description `"all"`: every addon of the project, now and later; or a list of its addon ids */
+            addons: "all" | string[];
+            channels: components["schemas"]["AlertChannels"];
+            enabled: boolean;
+            /** @description One of the rules every project gets; editable and deletable like any other */
+            isDefault: boolean;
+            /** @description The webhook signing secret (HMAC-SHA256): only in the answer to the create and to a PATCH with `rotateSigningSecret` */
+            signingSecret?: string;
+            /**
+             * Format: date-time
+             * @description RFC 3339 timestamp, UTC
+             */
+            signingSecretCreatedAt: string;
+            /** @description On GET of one rule: the state of each addon it has evaluated */
+            states?: components["schemas"]["AlertRuleAddonState"][];
+            /**
+             * Format: date-time
+             * @description RFC 3339 timestamp, UTC
+             */
+            createdAt: string;
+            /**
+             * Format: date-time
+             * @description RFC 3339 timestamp, UTC
+             */
+            updatedAt: string;
+        };
+        AlertChannels: {
+            /** @default [] */
+            webhooks?: components["schemas"]["AlertWebhook"][];
+            /**
+             * @description E-mail addresses (Amazon SNS subscriptions; AWS only)
+             * @default []
+             */
+            emails?: string[];
+        };
+        AlertWebhook: {
+            /** @description Where signed notifications are POSTed: https (http and localhost too on the local target) */
+            url: string;
+        };
+        AlertRuleAddonState: {
+            addonId: string;
+            state: components["schemas"]["AlertState"];
+            /**
+             * Format: date-time
+             * @description RFC 3339 timestamp, UTC
+             */
+            since: string;
+            /** @description The value last evaluated */
+            value: number | null;
+        };
+        /** @enum {string} */
+        AlertState: "ok" | "pending" | "firing";
+        CreateAlertRuleRequest: {
+            /** @description A name for people: shown in notifications */
+            name: string;
+            metric: components["schemas"]["AlertMetricName"];
+            /**
+             * @description `>`, `>=`, `<`, `<=`, or the words `above`, `at-least`, `below`, `at-most`
+             * @enum {string}
+             */
+            comparison: ">" | ">=" | "<" | "<=" | "above" | "at-least" | "below" | "at-most";
+            /** @description In the metric's unit (percent 0 to 100, bytes, seconds...) */
+            threshold: number;
+            /**
+             * Format: int32
+             * @description How long the condition must hold before the rule fires, in seconds (0: at once; 300: "for 5 minutes")
+             * @default 0
+             */
+            durationSeconds?: number;
+            /**
+             * @description `"all"`: every addon of the project, now and later; or a list of its addon ids
+             * @default all
+             */
+            addons?: "all" | string[];
+            channels?: components["schemas"]["AlertChannels"];
+            /** @default true */
+            enabled?: boolean;
+        };
+        AlertRulePage: {
+            items: components["schemas"]["AlertRule"][];
+            /** @description Pass as `cursor` to get the next page; null on the last */
+            nextCursor: string | null;
+        };
+        UpdateAlertRuleRequest: {
+            /** @description A name for people: shown in notifications */
+            name?: string;
+            metric?: components["schemas"]["AlertMetricName"];
+            /**
+             * @description `>`, `>=`, `<`, `<=`, or the words `above`, `at-least`, `below`, `at-most`
+             * @enum {string}
+             */
+            comparison?: ">" | ">=" | "<" | "<=" | "above" | "at-least" | "below" | "at-most";
+            /** @description In the metric's unit (percent 0 to 100, bytes, seconds...) */
+            threshold?: number;
+            /**
+             * Format: int32
+             * @description How long the condition must hold before the rule fires, in seconds (0: at once; 300: "for 5 minutes")
+             */
+            durationSeconds?: number;
+            /** @description `"all"`: every addon of the project, now and later; or a list of its addon ids */
+            addons?: "all" | string[];
+            channels?: components["schemas"]["AlertChannels"];
+            enabled?: boolean;
+            /** @description Make a new webhook signing secret: the answer shows it, once; the old one stops at once */
+            rotateSigningSecret?: boolean;
+        };
+        AlertDeliveryPage: {
+            items: components["schemas"]["AlertDelivery"][];
+            /** @description Pass as `cursor` to get the next page; null on the last */
+            nextCursor: string | null;
+        };
+        AlertDelivery: {
+            /** @description The notification on this channel; every attempt at it has the same one */
+            deliveryId: string;
+            ruleId: string;
+            addonId: string;
+            /** @description The `alert.firing`/`alert.resolved` event it announces */
+            eventId: string;
+            /** @enum {string} */
+            kind: "firing" | "resolved";
+            /** @enum {string} */
+            channel: "webhook" | "email";
+            /** @description The webhook URL or the SNS topic */
+            target: string;
+            /** Format: int32 */
+            attempt: number;
+            /** @enum {string} */
+            outcome: "succeeded" | "failed";
+            /** Format: int32 */
+            statusCode: number | null;
+            error: string | null;
+            /**
+             * Format: date-time
+             * @description RFC 3339 timestamp, UTC
+             */
+            at: string;
+            /**
+             * Format: date-time
+             * @description When the next attempt is due after a failure; null when none will follow
+             */
+            nextAttemptAt: string | null;
+        };
     };
     responses: never;
     parameters: never;
@@ -6753,7 +7004,7 @@ export interface operations {
                 /** @description Only this addon's events */
                 addonId?: string;
                 /** @description Only events of this type */
-                type?: "operation.created" | "operation.completed" | "operation.failed" | "operation.aborted" | "backup-health.degraded" | "backup-health.recovered";
+                type?: "operation.created" | "operation.completed" | "operation.failed" | "operation.aborted" | "backup-health.degraded" | "backup-health.recovered" | "alert.firing" | "alert.resolved";
                 /** @description Only events that occurred at or after this time (RFC 3339); start a feed here */
                 since?: string;
                 /** @description `oldest` first (the default: a feed to follow) or `newest` first (what happened last, then older pages) */
@@ -8273,6 +8524,792 @@ export interface operations {
             };
         };
     };
+    listAlertRules: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1 to 100 */
+                limit?: number;
+                /** @description Opaque cursor: a previous page's `nextCursor`, valid only for the same listing and project */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Project identifier (DNS label: a-z, 0-9 and hyphens, at most 63 characters) */
+                projectId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of rules */
+            200: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRulePage"];
+                };
+            };
+            /** @description The request is malformed; `errors` names each offending field */
+            400: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource in this project */
+            404: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this caller: wait `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected error; it has been logged and the detail says nothing more */
+            500: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createAlertRule: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Repeat the request safely: the same key and body return the first result */
+                "idempotency-key"?: string;
+            };
+            path: {
+                /** @description Project identifier (DNS label: a-z, 0-9 and hyphens, at most 63 characters) */
+                projectId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateAlertRuleRequest"];
+            };
+        };
+        responses: {
+            /** @description The rule, with its webhook signing secret (shown this once) */
+            201: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRule"];
+                };
+            };
+            /** @description The rule is malformed: an unknown metric (`body.metric`), a threshold that is not a number (`body.threshold`), a duration out of bounds (`body.durationSeconds`), an addon not in this project (`body.addons.N`), a bad webhook URL (`body.channels.webhooks.N.url`) */
+            400: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource in this project */
+            404: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A metric this target cannot evaluate for the addons (`body.metric` says why), or e-mail channels on the local target (`body.channels.emails`) */
+            422: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this caller: wait `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected error; it has been logged and the detail says nothing more */
+            500: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getAlertRule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Project identifier (DNS label: a-z, 0-9 and hyphens, at most 63 characters) */
+                projectId: string;
+                /** @description AlertRule id (alr-...) */
+                ruleId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The rule */
+            200: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRule"];
+                };
+            };
+            /** @description The request is malformed; `errors` names each offending field */
+            400: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource in this project */
+            404: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this caller: wait `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected error; it has been logged and the detail says nothing more */
+            500: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteAlertRule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Project identifier (DNS label: a-z, 0-9 and hyphens, at most 63 characters) */
+                projectId: string;
+                /** @description AlertRule id (alr-...) */
+                ruleId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is malformed; `errors` names each offending field */
+            400: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource in this project */
+            404: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this caller: wait `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected error; it has been logged and the detail says nothing more */
+            500: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    updateAlertRule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Project identifier (DNS label: a-z, 0-9 and hyphens, at most 63 characters) */
+                projectId: string;
+                /** @description AlertRule id (alr-...) */
+                ruleId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateAlertRuleRequest"];
+            };
+        };
+        responses: {
+            /** @description The rule (with the new signing secret after a rotation) */
+            200: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRule"];
+                };
+            };
+            /** @description The rule is malformed: an unknown metric (`body.metric`), a threshold that is not a number (`body.threshold`), a duration out of bounds (`body.durationSeconds`), an addon not in this project (`body.addons.N`), a bad webhook URL (`body.channels.webhooks.N.url`) */
+            400: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource in this project */
+            404: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The rule changed at the same time; retry */
+            409: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A metric this target cannot evaluate for the addons (`body.metric` says why), or e-mail channels on the local target (`body.channels.emails`) */
+            422: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this caller: wait `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected error; it has been logged and the detail says nothing more */
+            500: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listAlertDeliveries: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1 to 100 */
+                limit?: number;
+                /** @description Opaque cursor: a previous page's `nextCursor`, valid only for the same listing and project */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Project identifier (DNS label: a-z, 0-9 and hyphens, at most 63 characters) */
+                projectId: string;
+                /** @description AlertRule id (alr-...) */
+                ruleId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of delivery attempts */
+            200: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertDeliveryPage"];
+                };
+            };
+            /** @description The request is malformed; `errors` names each offending field */
+            400: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource in this project */
+            404: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this caller: wait `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected error; it has been logged and the detail says nothing more */
+            500: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
 }
 
 /** Routes that take an Idempotency-Key header (`METHOD /path/{template}`). */
@@ -8287,5 +9324,6 @@ export const idempotentRoutes: readonly string[] = [
   "POST /v1/projects/{projectId}/addons/{addonId}/imports",
   "POST /v1/projects/{projectId}/addons/{addonId}/imports/{importId}/start",
   "POST /v1/projects/{projectId}/secret-groups",
-  "POST /v1/projects/{projectId}/external-services"
+  "POST /v1/projects/{projectId}/external-services",
+  "POST /v1/projects/{projectId}/alert-rules"
 ];

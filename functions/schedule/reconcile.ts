@@ -18,6 +18,8 @@ import { logger as defaultLogger } from '#functions/api/logger.ts';
 import { lazyHandler } from '#shared/api/http-handler.ts';
 import { parseEnv, ReconcileFunctionEnvSchema } from '#shared/config/env.ts';
 import { errorMessage } from '#shared/errors.ts';
+import { AlertAlarmLeftovers } from '#shared/providers/aws/alert-leftovers.ts';
+import { awsAlertServices } from '#shared/providers/aws/alerts.ts';
 import {
   RdsInstanceLeftovers,
   RdsSnapshotLeftovers,
@@ -34,6 +36,9 @@ import {
 import { awsSecretGroupServices } from '#shared/providers/aws/secret-groups.ts';
 import { SfnExecutions } from '#shared/providers/aws/sfn-executions.ts';
 import { DumpObjectLeftovers } from '#shared/providers/dump-leftovers.ts';
+import { AlertSweep } from '#shared/services/alert-alarm-sync.ts';
+import { AlertDispatcher } from '#shared/services/alert-dispatcher.ts';
+import { AlertNotifier } from '#shared/services/alert-notifier.ts';
 import { BackupHealthMonitor } from '#shared/services/backup-health-monitor.ts';
 import { Reconciler, type ReconcileSummary } from '#shared/services/reconciler.ts';
 import { deadlinesFrom } from '#shared/services/reconciler-policy.ts';
@@ -55,6 +60,8 @@ export const createReconcileHandler = (deps: {
   reconciler: Reconciler;
   /** Re-publishes stale secret groups (a missed hook, a crash between an addon's change and it). */
   secretGroups?: Pick<SecretGroupPublisher, 'sweep'>;
+  /** Alert deliveries due and changes a crash left unannounced; hourly, the alarms of every rule. */
+  alerts?: Pick<AlertSweep, 'run'>;
 }) => {
   const run = async (event: unknown): Promise<ReconcileSummary> => {
     const { leftovers } = ReconcileEventSchema.parse(event ?? {});
@@ -68,6 +75,16 @@ export const createReconcileHandler = (deps: {
         for (const failed of swept.failed) deps.logger.warn('secret group not published yet', failed);
       } catch (error) {
         summary.errors.push({ step: 'secret-groups', reason: errorMessage(error) });
+      }
+    }
+    if (deps.alerts) {
+      try {
+        const swept = await deps.alerts.run({ alarms: leftovers });
+        summary.alerts = swept;
+        deps.metrics.addMetric('AlertDeliveriesFailed', MetricUnit.Count, swept.failed.length);
+        for (const error of swept.errors) deps.logger.warn('alert rule alarms not synced', error);
+      } catch (error) {
+        summary.errors.push({ step: 'alerts', reason: errorMessage(error) });
       }
     }
     const count = (name: string, value: number) => deps.metrics.addMetric(name, MetricUnit.Count, value);
@@ -109,7 +126,17 @@ export const handler: (event: unknown, context: Context) => Promise<ReconcileSum
   const store = new AddonStore({ client, tableName: env.TABLE_NAME });
   const addons = store;
   const backups = new BackupStore({ client, tableName: env.TABLE_NAME });
+  const alerts = awsAlertServices({ env, client, tableName: env.TABLE_NAME, addons: store });
+  const notifier = new AlertNotifier({ alerts: alerts.alerts, events: store.events });
   return createReconcileHandler({
+    alerts: new AlertSweep({
+      alerts: alerts.alerts,
+      addons: store,
+      rules: alerts.rules,
+      alarms: alerts.alarms,
+      notifier,
+      dispatcher: new AlertDispatcher({ alerts: alerts.alerts }),
+    }),
     secretGroups: awsSecretGroupServices({ env, client, addons, logger: defaultLogger }).publisher,
     logger: defaultLogger,
     metrics: new Metrics({ namespace: 'Addons', serviceName: env.POWERTOOLS_SERVICE_NAME }),
@@ -153,7 +180,14 @@ export const handler: (event: unknown, context: Context) => Promise<ReconcileSum
         new SecretLeftovers({ secrets: new SecretsManagerClient({}), prefix: env.SECRET_NAME_PREFIX }),
         new ScheduleLeftovers({ scheduler: new SchedulerClient({}), groupName: env.SCHEDULE_GROUP_NAME }),
         new DumpObjectLeftovers({ client: new S3Client({}), bucket: env.BACKUP_BUCKET }),
+        new AlertAlarmLeftovers({
+          cloudwatch: alerts.cloudwatch,
+          sns: alerts.sns,
+          deployment: env.DEPLOYMENT_NAME,
+        }),
       ],
+      alertRuleExists: async (projectId, ruleId) =>
+        (await alerts.alerts.findRule(projectId, ruleId)) !== undefined,
       settings: {
         deadlinesMs: deadlinesFrom('aws', env.OPERATION_DEADLINES),
         startGraceMs: env.START_GRACE_SECONDS * 1000,

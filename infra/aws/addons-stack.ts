@@ -2,6 +2,7 @@ import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { Alarms } from './constructs/alarms.ts';
+import { Alerts } from './constructs/alerts.ts';
 import { Api } from './constructs/api.ts';
 import { Backups } from './constructs/backups.ts';
 import { ConsoleHosting } from './constructs/console-hosting.ts';
@@ -74,6 +75,7 @@ export class AddonsStack extends Stack {
   readonly console: ConsoleHosting;
   readonly reconciler: Reconciler;
   readonly events: Events;
+  readonly alerts: Alerts;
 
   /**
    * The value of the `addons:deployment` tag on everything the workflows create: the IAM
@@ -125,7 +127,13 @@ export class AddonsStack extends Stack {
     });
     // The console first: the API lets its origin call it (CORS). `npm run console:deploy` uploads its files.
     this.console = new ConsoleHosting(this, 'Console', { accessLogs: this.backups.accessLogs });
+    this.alerts = new Alerts(this, 'Alerts', {
+      data: this.data,
+      deploymentName: this.deploymentName,
+      logRetention,
+    });
     this.api = new Api(this, 'Api', {
+      alerts: this.alerts,
       data: this.data,
       workflows: this.workflows,
       backups: this.backups,
@@ -136,6 +144,7 @@ export class AddonsStack extends Stack {
     });
 
     this.reconciler = new Reconciler(this, 'Reconciler', {
+      alerts: this.alerts,
       data: this.data,
       network: this.network,
       deploymentName: this.deploymentName,

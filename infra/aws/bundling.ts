@@ -49,7 +49,7 @@ const runtimeClients = (clients: string[]) =>
  */
 export const LAMBDA_ALIASES: Record<string, string> = {
   '@aws-sdk/credential-provider-node': lambdaModule('credentials.ts'),
-  ...runtimeClients(['ec2', 'rds', 'elasticache', 'docdb', 'cloudwatch', 's3']),
+  ...runtimeClients(['ec2', 'rds', 'elasticache', 'docdb', 'cloudwatch', 's3', 'sns']),
   '@aws-sdk/s3-request-presigner': lambdaModule('sdk/s3-request-presigner.cjs'),
 };
 

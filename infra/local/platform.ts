@@ -43,6 +43,7 @@ import { AddonStore } from '#shared/store/addon-store.ts';
 import { BackupStore } from '#shared/store/backup-store.ts';
 import { ImportStore } from '#shared/store/import-store.ts';
 import { CONSOLE_DIST } from '../../console/paths.ts';
+import { localAlerts } from './alerts.ts';
 import { scaledClock } from './clock.ts';
 import type { LocalConfig } from './config.ts';
 import { fileCursorKey } from './cursor-key.ts';
@@ -337,8 +338,16 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
       s3: s3.client,
       bucket: BACKUP_BUCKET,
     });
+    const alerts = localAlerts({
+      client: documentClient,
+      tableName: TABLE_NAME,
+      store,
+      source: metrics,
+      stepSeconds: config.metricsIntervalSeconds,
+    });
     scheduler.start(
       {
+        alerts,
         backups: backupService,
         schedules: scheduleService,
         reconciler,
@@ -384,6 +393,8 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
         store,
         cursors,
         metrics: new MetricsService({ store, source: metrics }),
+        alerts: alerts.rules,
+        idempotency: dynamoDbIdempotency({ client: dynamo.client, tableName: TABLE_NAME }),
       }),
       backups: createBackupsHandler({
         logger,

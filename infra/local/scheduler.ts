@@ -10,6 +10,15 @@ import { nextRun } from '#shared/services/schedule-timing.ts';
 import type { SecretGroupPublisher } from '#shared/services/secret-group-publisher.ts';
 import type { EventStore } from '#shared/store/event-store.ts';
 
+/** One alert pass: evaluation and delivery (infra/local/alerts.ts). */
+export interface LocalAlertPass {
+  run(): Promise<{
+    changes: Array<{ ruleId: string; addonId: string; kind: string }>;
+    errors: Array<Record<string, unknown>>;
+    failed: string[];
+  }>;
+}
+
 export interface LocalSchedulerProps {
   now: () => Date;
   tickMs: number;
@@ -34,6 +43,7 @@ export class LocalScheduler implements ScheduleRunner {
   private rotations: Pick<CredentialRotationService, 'sweep'> | undefined;
   private secretGroups: Pick<SecretGroupPublisher, 'sweep'> | undefined;
   private events: Pick<EventStore, 'sweepExpired'> | undefined;
+  private alerts: LocalAlertPass | undefined;
   private nextEventSweep = 0;
 
   constructor(private readonly props: LocalSchedulerProps) {}
@@ -60,10 +70,12 @@ export class LocalScheduler implements ScheduleRunner {
       rotations?: Pick<CredentialRotationService, 'sweep'>;
       secretGroups?: Pick<SecretGroupPublisher, 'sweep'>;
       events?: Pick<EventStore, 'sweepExpired'>;
+      alerts?: LocalAlertPass;
     },
     existing: Schedule[],
   ): void {
     this.events = services.events;
+    this.alerts = services.alerts;
     this.backups = services.backups;
     this.imports = services.imports;
     this.schedules = services.schedules;
@@ -105,7 +117,21 @@ export class LocalScheduler implements ScheduleRunner {
     await this.sweepRotations();
     await this.sweepSecretGroups();
     await this.reconcile();
+    await this.evaluateAlerts();
     await this.sweepEvents();
+  }
+
+  /** Alert rules on the sampled series, then the webhooks due (docs/alerts.md). */
+  private async evaluateAlerts(): Promise<void> {
+    if (!this.alerts) return;
+    try {
+      const pass = await this.alerts.run();
+      for (const change of pass.changes) this.props.log(`alert ${change.kind}`, { ...change });
+      for (const error of pass.errors) this.props.log('alert rule not evaluated', error);
+      if (pass.failed.length > 0) this.props.log('alert deliveries gave up', { deliveries: pass.failed });
+    } catch (error) {
+      this.props.log('alert evaluation failed', { error: errorMessage(error) });
+    }
   }
 
   /**

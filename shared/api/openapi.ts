@@ -73,6 +73,11 @@ const TAGS = [
     description:
       'Time series of an addon, each with its unit: sampled by the platform locally, read from CloudWatch on AWS (the `MetricName` enum is the catalog)',
   },
+  {
+    name: 'alerts',
+    description:
+      'Alert rules on metrics, their per-addon states and their signed webhook deliveries: evaluated by the platform locally, CloudWatch alarms on AWS',
+  },
 ];
 
 const headersOf = (status: number) => {

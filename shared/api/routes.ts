@@ -1,4 +1,5 @@
 import { addonsRoutes } from './routes/addons.ts';
+import { alertsRoutes } from './routes/alerts.ts';
 import { backupsRoutes } from './routes/backups.ts';
 import { catalogRoutes } from './routes/catalog.ts';
 import { credentialsRoutes } from './routes/credentials.ts';
@@ -31,6 +32,7 @@ export const routes = {
   ...operationsRoutes,
   ...secretGroupsRoutes,
   ...metricsRoutes,
+  ...alertsRoutes,
 } as const;
 
 export type Routes = typeof routes;

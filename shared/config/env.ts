@@ -44,9 +44,23 @@ export const CredentialsFunctionEnvSchema = ApiEnvSchema.extend({
   /** Secret groups and external services list with cursors. */
   ...CursorEnvSchema.shape,
 });
+/** What mirrors alert rules as CloudWatch alarms and SNS topics (shared/providers/aws/cloudwatch-alarms.ts). */
+export const AlertAlarmsEnvSchema = z.object({
+  DEPLOYMENT_NAME: z.string().min(1),
+  /** `arn:<partition>:sns:<region>:<account>:`: a rule's topic ARN is this and its name. */
+  ALERT_TOPIC_ARN_PREFIX: z.string().min(1),
+  ALERT_NOTIFY_FUNCTION_ARN: z.string().min(1),
+  ALERT_TOPIC_KEY_ARN: z.string().min(1),
+});
 export const OperationsFunctionEnvSchema = ApiEnvSchema.extend({
   ...TableEnvSchema.shape,
   ...CursorEnvSchema.shape,
+  ...AlertAlarmsEnvSchema.shape,
+});
+/** The function subscribed to alert rules' topics (functions/alerts/notify.ts). */
+export const AlertNotifyFunctionEnvSchema = CommonEnvSchema.extend({
+  ...TableEnvSchema.shape,
+  DEPLOYMENT_NAME: z.string().min(1),
 });
 
 /** A comma-separated list (subnet or security group ids): CDK joins them, the function splits them. */
@@ -210,6 +224,7 @@ export const ReconcileFunctionEnvSchema = CommonEnvSchema.extend({
   OPERATION_DEADLINES: z.string().optional(),
   START_GRACE_SECONDS: z.coerce.number().int().min(0).default(300),
   LEFTOVER_MIN_AGE_SECONDS: z.coerce.number().int().min(0).default(3600),
+  ...AlertAlarmsEnvSchema.omit({ DEPLOYMENT_NAME: true }).shape,
 });
 
 export type EnvInput<S extends z.ZodObject> = z.input<S>;

@@ -31,7 +31,10 @@ export type LeftoverKind =
   | 'dump-object'
   | 'schedule'
   | 'engine-dir'
-  | 'snapshot-dir';
+  | 'snapshot-dir'
+  /** A CloudWatch alarm of an alert rule for one addon, and the rule's SNS topic (AWS). */
+  | 'alert-alarm'
+  | 'alert-topic';
 
 /** What a resource belongs to: it is a leftover once that is gone (or, for backups, ended). */
 export type LeftoverOwner =
@@ -46,7 +49,9 @@ export type LeftoverOwner =
       /** Whether an instance answers to the addon's own identifier (else the copy may hold its data). */
       primaryPresent: boolean;
     }
-  | { kind: 'schedule'; scheduleId: string };
+  | { kind: 'schedule'; scheduleId: string }
+  /** An alert rule's topic, or its alarm for one addon: a leftover once the rule or the addon is gone. */
+  | { kind: 'alert-rule'; projectId: string; ruleId: string; addonId?: string };
 
 export interface Leftover {
   kind: LeftoverKind;

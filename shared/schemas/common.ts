@@ -38,6 +38,7 @@ export const RESOURCE_ID_PREFIXES = {
   import: 'imp',
   secretGroup: 'sgr',
   externalService: 'ext',
+  alertRule: 'alr',
 } as const;
 export type ResourceKind = keyof typeof RESOURCE_ID_PREFIXES;
 const RESOURCE_ID_MAX = 80;
@@ -70,6 +71,7 @@ export const ScheduleIdSchema = resourceIdSchema('schedule');
 export const ImportIdSchema = resourceIdSchema('import');
 export const SecretGroupIdSchema = resourceIdSchema('secretGroup');
 export const ExternalServiceIdSchema = resourceIdSchema('externalService');
+export const AlertRuleIdSchema = resourceIdSchema('alertRule');
 
 /** The path of every route under a project: validated before anything reads the id. */
 export const ProjectPathSchema = z.object({ projectId: ProjectIdSchema });

@@ -1,11 +1,13 @@
 import * as z from 'zod';
+import { EventAlertSchema } from './alert.ts';
 import { ErrorCodeSchema, IdTextSchema, MessageSchema, text } from './bounds.ts';
 import { AddonIdSchema, PaginationQuerySchema, pageOf, TimestampSchema } from './common.ts';
 import { OperationStatusSchema, OperationTypeSchema } from './operation.ts';
 
 /**
  * What happened, as the events feed and EventBridge (`detail-type`) name it. An operation's life
- * is `operation.created` then one of the three terminal ones; backup health changes state.
+ * is `operation.created` then one of the three terminal ones; backup health and alert rules
+ * change state.
  */
 export const EventTypeSchema = z.enum([
   'operation.created',
@@ -14,6 +16,8 @@ export const EventTypeSchema = z.enum([
   'operation.aborted',
   'backup-health.degraded',
   'backup-health.recovered',
+  'alert.firing',
+  'alert.resolved',
 ]);
 export type EventType = z.infer<typeof EventTypeSchema>;
 
@@ -65,6 +69,7 @@ export const EventSchema = z
     backupHealth: EventBackupHealthSchema.nullable().meta({
       description: 'Set on `backup-health.*` events',
     }),
+    alert: EventAlertSchema.nullable().optional().meta({ description: 'Set on `alert.*` events' }),
   })
   .meta({ id: 'Event' });
 export type PlatformEvent = z.infer<typeof EventSchema>;

@@ -37,6 +37,8 @@ export interface ReconcilerDeps {
   /** What this target creates: RDS, EC2, Secrets Manager, S3, Scheduler on AWS; files and S3 locally. */
   sources: LeftoverSource[];
   settings: ReconcilerSettings;
+  /** Whether an alert rule exists (AWS: its alarms and topic are leftovers once it is gone). */
+  alertRuleExists?: (projectId: string, ruleId: string) => Promise<boolean>;
   /** Turns the built-in backup-health rules into events; left out, they are not evaluated. */
   backupHealth?: Pick<BackupHealthMonitor, 'run'>;
   now?: () => Date;
@@ -61,6 +63,8 @@ export interface ReconcileSummary {
   };
   /** The secret groups' sweep, where the reconciler runs it (AWS; locally the scheduler's tick does). */
   secretGroups?: { published: string[]; deleted: string[]; failed: Array<{ id: string; reason: string }> };
+  /** Alert deliveries and alarms, where the reconciler runs them (AWS; locally the scheduler's tick does). */
+  alerts?: { repaired: number; delivered: string[]; failed: string[]; synced: string[] };
   /** Whole steps that failed (a source that could not be listed); the rest still ran. */
   errors: Array<{ step: string; reason: string }>;
 }
@@ -363,6 +367,17 @@ export class Reconciler {
         if ((await liveSchedules()).has(owner.scheduleId) || !this.oldEnough(leftover))
           return { remove: false };
         return { remove: true, why: `backup schedule ${owner.scheduleId} no longer exists` };
+      case 'alert-rule': {
+        if (!this.oldEnough(leftover)) return { remove: false };
+        const exists = this.deps.alertRuleExists;
+        if (exists && !(await exists(owner.projectId, owner.ruleId))) {
+          return { remove: true, why: `alert rule ${owner.ruleId} no longer exists` };
+        }
+        if (owner.addonId && !addons.has(owner.addonId)) {
+          return { remove: true, why: `addon ${owner.addonId} no longer exists` };
+        }
+        return { remove: false };
+      }
       default: {
         const exhaustive: never = owner;
         throw new Error(`Unknown leftover owner ${JSON.stringify(exhaustive)}`);

@@ -1,7 +1,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import {
+  CloudWatchClient,
+  DeleteAlarmsCommand,
+  DescribeAlarmsCommand,
+  GetMetricDataCommand,
+  PutMetricAlarmCommand,
+} from '@aws-sdk/client-cloudwatch';
 import { DeleteSecurityGroupCommand, DescribeSecurityGroupsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import {
   DeleteDBInstanceCommand,
@@ -40,6 +46,15 @@ import {
   StartExecutionCommand,
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
+import {
+  CreateTopicCommand,
+  DeleteTopicCommand,
+  ListSubscriptionsByTopicCommand,
+  ListTopicsCommand,
+  SNSClient,
+  SubscribeCommand,
+  UnsubscribeCommand,
+} from '@aws-sdk/client-sns';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -65,7 +80,7 @@ import {
   unusedActions,
 } from './support/iam.ts';
 import { PITR_WINDOW_ACTIONS } from './support/iam-pitr.ts';
-import { functionEnvironment, resolveIntrinsics } from './support/intrinsics.ts';
+import { FAKE_ENV, functionEnvironment, resolveIntrinsics } from './support/intrinsics.ts';
 import {
   exerciseImportedAddons,
   exerciseLiveImport,
@@ -106,6 +121,7 @@ const rds = mockClient(RDSClient);
 const scheduler = mockClient(SchedulerClient);
 const ec2 = mockClient(EC2Client);
 const cloudwatch = mockClient(CloudWatchClient);
+const sns = mockClient(SNSClient);
 let docdb: ReturnType<typeof installDocdbFakes> | undefined;
 let elasticache: ReturnType<typeof installElastiCacheFakes> | undefined;
 const handlers: Partial<Record<ApiFunctionName, Handler>> = {};
@@ -189,6 +205,30 @@ beforeAll(async () => {
   cloudwatch
     .on(GetMetricDataCommand)
     .callsFake((input) => ({ ...record('cloudwatch', 'GetMetricData')(input), MetricDataResults: [] }));
+  // Alert rules: their topic and alarms. Each rule's listing finds a stale alarm (of an addon gone)
+  // and a stale e-mail subscription; the topic listing finds the topic of a rule that is gone.
+  cloudwatch.on(PutMetricAlarmCommand).callsFake(record('cloudwatch', 'PutMetricAlarm'));
+  cloudwatch.on(DeleteAlarmsCommand).callsFake(record('cloudwatch', 'DeleteAlarms'));
+  cloudwatch.on(DescribeAlarmsCommand).callsFake((input) => ({
+    ...record('cloudwatch', 'DescribeAlarms')(input),
+    MetricAlarms: [{ AlarmName: `${String(input.AlarmNamePrefix)}adn-gone` }],
+  }));
+  const topicArn = (name: string) => `arn:aws:sns:${FAKE_ENV.region}:${FAKE_ENV.account}:${name}`;
+  sns.on(CreateTopicCommand).callsFake((input) => ({
+    ...record('sns', 'CreateTopic')(input),
+    TopicArn: topicArn(String(input.Name)),
+  }));
+  sns.on(ListSubscriptionsByTopicCommand).callsFake((input) => ({
+    ...record('sns', 'ListSubscriptionsByTopic')(input),
+    Subscriptions: [{ Endpoint: 'old@example.com', SubscriptionArn: `${String(input.TopicArn)}:sub-old` }],
+  }));
+  sns.on(SubscribeCommand).callsFake(record('sns', 'Subscribe'));
+  sns.on(UnsubscribeCommand).callsFake(record('sns', 'Unsubscribe'));
+  sns.on(DeleteTopicCommand).callsFake(record('sns', 'DeleteTopic'));
+  sns.on(ListTopicsCommand).callsFake((input) => ({
+    ...record('sns', 'ListTopics')(input),
+    Topics: [{ TopicArn: topicArn(`${synthesized.stack.deploymentName}-alert-${PROJECT}-alr-0gone`) }],
+  }));
   installLiveImportSecretFakes(secretsManager as never, record as never);
   s3.on(DeleteObjectCommand).callsFake(record('s3', 'DeleteObject'));
   // An import's upload, as its start sees it: two bytes of gzip magic.
@@ -339,6 +379,27 @@ const exercise = async () => {
   await call('operations', 'metrics', routes.getAddonMetrics, {
     pathParameters: { projectId: PROJECT, addonId },
     query: { names: 'cpu,connections' },
+  });
+  // Alert rules: the default rules, a rule with its topic, subscriptions and alarms, its change and delete.
+  await call('operations', 'listAlertRules', routes.listAlertRules, {
+    pathParameters: { projectId: PROJECT },
+  });
+  const rule = await call('operations', 'createAlertRule', routes.createAlertRule, {
+    pathParameters: { projectId: PROJECT },
+    body: {
+      name: 'cpu',
+      metric: 'cpu',
+      comparison: '>',
+      threshold: 90,
+      channels: { webhooks: [{ url: 'https://hooks.example.com/a' }], emails: ['ops@example.com'] },
+    },
+  });
+  await call('operations', 'updateAlertRule', routes.updateAlertRule, {
+    pathParameters: { projectId: PROJECT, ruleId: String(rule.id) },
+    body: { threshold: 95 },
+  });
+  await call('operations', 'deleteAlertRule', routes.deleteAlertRule, {
+    pathParameters: { projectId: PROJECT, ruleId: String(rule.id) },
   });
   // The first addon's create operation still holds it; the unlocked one can be deleted.
   await call('addons', 'deleteLocked', routes.deleteAddon, {
@@ -699,6 +760,10 @@ describe('the API functions, as deployed', () => {
       operation: 200,
       operations: 200,
       metrics: 200,
+      listAlertRules: 200,
+      createAlertRule: 201,
+      updateAlertRule: 200,
+      deleteAlertRule: 204,
       delete: 202,
       createSnapshot: 202,
       createWhileBusy: 409,
@@ -745,7 +810,8 @@ describe('the API functions, as deployed', () => {
       errors: [],
       secretGroups: { published: [expect.any(String)], deleted: [expect.any(String)], failed: [] },
     });
-    expect((reconcileResult as { leftovers: { removed: unknown[] } }).leftovers.removed).toHaveLength(12);
+    // 12, and the topic of an alert rule that is gone.
+    expect((reconcileResult as { leftovers: { removed: unknown[] } }).leftovers.removed).toHaveLength(13);
   });
 
   const environment = (): CallEnvironment => {

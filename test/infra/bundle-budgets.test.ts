@@ -19,7 +19,8 @@ const OVER_BUDGET_CEILINGS: Record<string, number> = {
   'Api/AddonsFunction/Function/Resource': 560 * KB,
   'Api/BackupsFunction/Function/Resource': 590 * KB,
   'Api/CredentialsFunction/Function/Resource': 480 * KB,
-  'Api/OperationsFunction/Function/Resource': 425 * KB,
+  // Alert rules joined it (their store, CloudWatch alarm sync, idempotency of the create).
+  'Api/OperationsFunction/Function/Resource': 510 * KB,
 };
 
 /** The route families (shared/api/routes/<family>.ts) each API entry may bundle: its own. */
@@ -28,8 +29,8 @@ const OWN_FAMILIES: Record<string, string[]> = {
   'functions/api/catalog.ts': ['catalog'],
   'functions/api/addons.ts': ['addons'],
   'functions/api/credentials.ts': ['credentials', 'secret-groups'],
-  'functions/api/operations.ts': ['operations', 'metrics'],
-  'functions/api/backups-handler.ts': ['backups', 'pitr', 'schedules', 'imports'],
+  'functions/api/operations.ts': ['operations', 'metrics', 'alerts'],
+  'functions/api/backups-handler.ts': ['backups', 'pitr', 'schedules', 'imports', 'upgrades'],
 };
 
 const describeBundle = (fn: StackFunction, bytes: number) =>

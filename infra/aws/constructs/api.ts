@@ -43,6 +43,7 @@ import { DEFAULT_QUOTAS, type Quotas } from '#shared/services/quotas.ts';
 import { PROJECT_ROOT } from '../bundling.ts';
 import { acknowledgeGuard } from '../guard.ts';
 import { acknowledgeNag } from '../nag.ts';
+import type { Alerts } from './alerts.ts';
 import type { Backups } from './backups.ts';
 import type { Data } from './data.ts';
 import type { AddonEngine } from './engines/addon-engine.ts';
@@ -69,6 +70,8 @@ export interface ApiProps {
   quotas?: Partial<Quotas>;
   /** Origins whose browser pages may call the API (CORS preflight and headers). @default none */
   corsOrigins?: string[];
+  /** Alert rules' alarms and topics: the operations function creates them with the rules. */
+  alerts: Alerts;
 }
 
 /** The custom user attribute behind the `custom:projects` claim. */
@@ -250,9 +253,14 @@ export class Api extends Construct {
     const operations = new ProjectFunction(this, 'OperationsFunction', {
       ...common,
       entry: 'functions/api/operations.ts',
-      description: 'Operations and metrics of addons',
+      description: 'Operations, metrics, events and alert rules of addons',
       envSchema: OperationsFunctionEnvSchema,
-      environment: { ...environment, TABLE_NAME: data.table.tableName, ...cursorEnvironment },
+      environment: {
+        ...environment,
+        TABLE_NAME: data.table.tableName,
+        ...cursorEnvironment,
+        ...props.alerts.environment,
+      },
     });
     const backupsFunction = new ProjectFunction(this, 'BackupsFunction', {
       ...common,
@@ -297,7 +305,10 @@ export class Api extends Construct {
     // Deleting an addon with `unlinkGroups=true` publishes its groups without it.
     data.grantConnectionDetails(addons, 'read');
     grantSecretGroupSecrets(data, addons, 'publish');
-    data.grantStore(operations, ['GetItem', 'Query']);
+    // Alert rules: their records, states and delivery history, the idempotency records of their
+    // create, and their CloudWatch alarms and SNS topics.
+    data.grantStore(operations, ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem']);
+    props.alerts.grantManage(operations);
     // Metrics are read from CloudWatch when asked (GET .../metrics), never copied into the table.
     operations.role.addToPrincipalPolicy(
       new iam.PolicyStatement({ actions: ['cloudwatch:GetMetricData'], resources: ['*'] }),

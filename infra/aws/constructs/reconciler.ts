@@ -8,6 +8,7 @@ import { ReconcileFunctionEnvSchema } from '#shared/config/env.ts';
 import { WORKFLOWS } from '#shared/ports/workflow-starter.ts';
 import { TAG_KEYS } from '#shared/providers/aws/tags.ts';
 import { acknowledgeNag, nagArn } from '../nag.ts';
+import type { Alerts } from './alerts.ts';
 import { type Backups, DUMPS_PREFIX } from './backups.ts';
 import type { Data } from './data.ts';
 import { ADDON_RESOURCE_PREFIX, type RdsAddons } from './engines/rds-engine.ts';
@@ -33,6 +34,8 @@ export interface ReconcilerProps {
   backups: Backups;
   workflows: Workflows;
   schedules: Schedules;
+  /** Alert rules: deliveries retried, alarms kept in line with the addons, leftovers removed. */
+  alerts: Alerts;
   /** Per-type deadlines in minutes, `create=240,backup=1560`; the defaults otherwise. */
   operationDeadlines?: string;
   /** @default one month */
@@ -76,12 +79,14 @@ export class Reconciler extends Construct {
         SCALE_ADDON_STATE_MACHINE_ARN: machine('scale-addon'),
         UPGRADE_ADDON_STATE_MACHINE_ARN: machine('upgrade-addon'),
         OPERATION_DEADLINES: props.operationDeadlines,
+        ...(({ DEPLOYMENT_NAME: _d, ...rest }) => rest)(props.alerts.environment),
       },
       // Listing every resource and checking each owner: minutes at worst, far below the hour.
       timeout: Duration.minutes(10),
       logRetention: props.logRetention,
     });
     this.grant(props);
+    props.alerts.grantManage(this.function, { reconcile: true });
 
     const target = (leftovers: boolean) =>
       new LambdaFunction(this.function.function, {

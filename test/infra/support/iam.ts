@@ -22,7 +22,8 @@ export interface AwsCall {
     | 's3'
     | 'scheduler'
     | 'elasticache'
-    | 'cloudwatch';
+    | 'cloudwatch'
+    | 'sns';
   /** Without the `Command` suffix, e.g. `CreateDBInstance`. */
   command: string;
   input: Record<string, unknown>;
@@ -358,9 +359,32 @@ export const requiredPermissions = (call: AwsCall, env: CallEnvironment): Permis
           return [permission(action, '*')];
       }
     }
-    case 'cloudwatch':
+    case 'cloudwatch': {
       // GetMetricData has no resource-level permissions: it is granted, and checked, on `*`.
-      return [permission(action, '*')];
+      if (call.command === 'GetMetricData') return [permission(action, '*')];
+      // Alert rules' alarms: the alarm named, or (DescribeAlarms) the prefix listed.
+      const names = input.AlarmName
+        ? [String(input.AlarmName)]
+        : input.AlarmNames
+          ? (input.AlarmNames as string[])
+          : [`${String(input.AlarmNamePrefix)}x`];
+      const alarms = names.map((name) => permission(action, arn('cloudwatch', `alarm:${name}`)));
+      return input.Tags
+        ? [
+            ...alarms,
+            ...names.map((name) => permission('cloudwatch:TagResource', arn('cloudwatch', `alarm:${name}`))),
+          ]
+        : alarms;
+    }
+    case 'sns': {
+      if (call.command === 'ListTopics') return [permission(action, '*')];
+      const resource = input.Name
+        ? arn('sns', String(input.Name))
+        : String(input.TopicArn ?? input.SubscriptionArn);
+      return input.Tags
+        ? [permission(action, resource), permission('sns:TagResource', resource)]
+        : [permission(action, resource)];
+    }
     default: {
       const exhaustive: never = call.service;
       throw new Error(`No IAM knowledge of ${String(exhaustive)}`);

@@ -56,7 +56,8 @@ const addonOf = (tags: Tag[], deployment: string): string | undefined =>
 
 /** The resource id of the addon a listed leftover belongs to (every one listed here has one). */
 const resourceIdOf = (leftover: Leftover): string => {
-  if (leftover.owner.kind === 'schedule') throw new Error(`${leftover.id} belongs to no addon`);
+  if (leftover.owner.kind === 'schedule' || leftover.owner.kind === 'alert-rule')
+    throw new Error(`${leftover.id} belongs to no addon`);
   return resourceIdFor(leftover.owner.addonId);
 };
 
