@@ -1030,7 +1030,7 @@ export interface components {
         Operation: {
             id: string;
             /** @enum {string} */
-            type: "create" | "update" | "delete" | "backup" | "restore" | "export" | "rotate-credentials" | "update-networking";
+            type: "create" | "update" | "delete" | "backup" | "restore" | "export" | "rotate-credentials" | "update-networking" | "update-replicas";
             /** @enum {string} */
             status: "pending" | "in-progress" | "completed" | "failed" | "aborted";
             projectId: string;
@@ -1062,6 +1062,11 @@ export interface components {
                  */
                 verifiedBy: "s3-checksum" | "read-back" | null;
             };
+            /**
+             * Format: int32
+             * @description Present on a replicas change (`update-replicas`): the number of read replicas asked for
+             */
+            replicas?: number;
             progress: {
                 /** @description The workflow step the operation is in */
                 step: string;
@@ -1278,7 +1283,12 @@ export interface components {
             nextCursor: string | null;
         };
         UpdateAddonRequest: {
-            networking: components["schemas"]["NetworkingRequest"];
+            networking?: components["schemas"]["NetworkingRequest"];
+            /**
+             * Format: int32
+             * @description The number of read replicas the addon should have (0 removes them), at most the addon type's `maxReplicas` (capability `replicas`). One `update-replicas` operation; the primary keeps serving
+             */
+            replicas?: number;
         };
         NetworkingRequest: {
             /** @description Require TLS on every connection (capability `tls`); cannot be turned off while public */
@@ -1306,8 +1316,17 @@ export interface components {
                 port: number;
                 uri: string;
             };
+            /** @description Only while the addon has read replicas: each one's read-only endpoint and URI (same user and password; writes are refused there) */
+            replicas?: components["schemas"]["ReplicaEndpoint"][];
             /** @description PEM of the CA that signs the addon's TLS certificate, where the platform runs its own CA (the local target): give it to clients to verify the server (`sslrootcert`, `ssl-ca`) */
             caCertificate?: string;
+        };
+        ReplicaEndpoint: {
+            host: string;
+            /** Format: int32 */
+            port: number;
+            /** @description The read-only connection URI of this replica */
+            uri: string;
         };
         CredentialRotationResponse: {
             addon: components["schemas"]["Addon"];
@@ -1649,7 +1668,7 @@ export interface components {
             operation: {
                 id: string;
                 /** @enum {string} */
-                type: "create" | "update" | "delete" | "backup" | "restore" | "export" | "rotate-credentials" | "update-networking";
+                type: "create" | "update" | "delete" | "backup" | "restore" | "export" | "rotate-credentials" | "update-networking" | "update-replicas";
                 /** @enum {string} */
                 status: "pending" | "in-progress" | "completed" | "failed" | "aborted";
                 backupId: string | null;

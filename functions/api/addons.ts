@@ -7,7 +7,7 @@ import { createHttpHandler, type IdempotencyOptions, lazyHandler } from '#shared
 import { dynamoDbIdempotency } from '#shared/api/idempotency.ts';
 import { type RateLimiter, rateLimiterFromEnv } from '#shared/api/rate-limit.ts';
 import { AddonsFunctionEnvSchema, parseEnv } from '#shared/config/env.ts';
-import { UnsupportedError } from '#shared/errors.ts';
+import { UnsupportedError, ValidationError } from '#shared/errors.ts';
 import { awsRestorableWindows, awsSnapshotDeleters } from '#shared/providers/aws/engines.ts';
 import { liveImportSecrets } from '#shared/providers/aws/live-import-secrets.ts';
 import { awsSecretGroupServices } from '#shared/providers/aws/secret-groups.ts';
@@ -15,11 +15,13 @@ import { SfnWorkflowStarter } from '#shared/providers/aws/sfn-workflow-starter.t
 import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import { MultipartUploads } from '#shared/providers/import-multipart.ts';
 import { ImportUploads } from '#shared/providers/import-uploads.ts';
+import type { UpdateAddonRequest } from '#shared/schemas/networking.ts';
 import { AddonService } from '#shared/services/addon-service.ts';
 import { BackupHealthReader } from '#shared/services/backup-health.ts';
 import { ImportService } from '#shared/services/import-service.ts';
 import type { NetworkingService } from '#shared/services/networking.ts';
 import { PitrService } from '#shared/services/pitr-service.ts';
+import type { ReplicasService } from '#shared/services/replicas.ts';
 import { AddonStore } from '#shared/store/addon-store.ts';
 import { BackupStore } from '#shared/store/backup-store.ts';
 import { ImportStore } from '#shared/store/import-store.ts';
@@ -40,10 +42,38 @@ export interface AddonsDeps {
    * deployment (AWS for now): the PATCH answers 422, as the catalog's `networkingUpdate` says.
    */
   networking?: Pick<NetworkingService, 'update'>;
+  /** Read-replica changes (`PATCH` with `replicas`); absent: the PATCH answers 422 naming `replicas`. */
+  replicas?: Pick<ReplicasService, 'update'>;
 }
 
 const location = (projectId: string, operationId: string) =>
   `/v1/projects/${projectId}/operations/${operationId}`;
+
+/** `PATCH` with `replicas` (one kind of change per request: `networking` beside it is a 400). */
+const updateReplicas = async (
+  deps: AddonsDeps,
+  params: { projectId: string; addonId: string },
+  body: UpdateAddonRequest,
+) => {
+  if (body.replicas === undefined) {
+    throw new ValidationError('Name the change to make: networking or replicas', [
+      { path: 'body', message: 'name one change: networking or replicas' },
+    ]);
+  }
+  if (body.networking !== undefined) {
+    throw new ValidationError('One kind of change per request: networking or replicas', [
+      { path: 'body.replicas', message: 'change replicas in a request of its own' },
+    ]);
+  }
+  if (!deps.replicas) {
+    await deps.service.get(params.projectId, params.addonId);
+    throw new UnsupportedError(
+      'Read-replica changes are not available on this deployment (capability replicas is off; see the catalog notes)',
+      [{ path: 'body.replicas', message: 'read replicas are not available here' }],
+    );
+  }
+  return deps.replicas.update(params.projectId, params.addonId, body.replicas);
+};
 
 export const createAddonsHandler = (deps: AddonsDeps) =>
   createHttpHandler(
@@ -64,6 +94,14 @@ export const createAddonsHandler = (deps: AddonsDeps) =>
         body: await deps.service.list(params.projectId, query),
       }),
       updateAddon: async ({ params, body }) => {
+        if (body.replicas !== undefined || body.networking === undefined) {
+          const result = await updateReplicas(deps, params, body);
+          return {
+            status: 202,
+            headers: { 'operation-location': location(params.projectId, result.operation.id) },
+            body: result,
+          };
+        }
         if (!deps.networking) {
           await deps.service.get(params.projectId, params.addonId);
           throw new UnsupportedError(
@@ -113,6 +151,7 @@ export const handler = lazyHandler(() => {
     stateMachineArns: {
       'provision-addon': env.PROVISION_ADDON_STATE_MACHINE_ARN,
       'delete-addon': env.DELETE_ADDON_STATE_MACHINE_ARN,
+      'update-replicas': env.UPDATE_REPLICAS_STATE_MACHINE_ARN,
     },
   });
   // An addon created with `source.import` gets its import from here; only `createFor` is used

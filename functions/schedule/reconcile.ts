@@ -132,6 +132,7 @@ export const handler: (event: unknown, context: Context) => Promise<ReconcileSum
           'backup-addon': env.BACKUP_ADDON_STATE_MACHINE_ARN,
           'restore-addon': env.RESTORE_ADDON_STATE_MACHINE_ARN,
           'export-backup': env.EXPORT_BACKUP_STATE_MACHINE_ARN,
+          'update-replicas': env.UPDATE_REPLICAS_STATE_MACHINE_ARN,
         },
       }),
       sources: [

@@ -142,6 +142,7 @@ export const AddonsFunctionEnvSchema = ApiEnvSchema.extend({
   BACKUP_BUCKET: z.string().min(1),
   PROVISION_ADDON_STATE_MACHINE_ARN: z.string().min(1),
   DELETE_ADDON_STATE_MACHINE_ARN: z.string().min(1),
+  UPDATE_REPLICAS_STATE_MACHINE_ARN: z.string().min(1),
   MAX_ADDONS_PER_PROJECT: QuotaFields.addonsPerProject,
   // An addon created with `source.import` gets its import here (live: a secret; upload: a URL).
   ...LiveImportSecretsEnvSchema.shape,
@@ -201,6 +202,7 @@ export const ReconcileFunctionEnvSchema = CommonEnvSchema.extend({
   BACKUP_ADDON_STATE_MACHINE_ARN: z.string().min(1),
   RESTORE_ADDON_STATE_MACHINE_ARN: z.string().min(1),
   EXPORT_BACKUP_STATE_MACHINE_ARN: z.string().min(1),
+  UPDATE_REPLICAS_STATE_MACHINE_ARN: z.string().min(1),
   /** Per-type deadlines in minutes, `create=240,backup=1560` (defaults in reconciler-policy.ts). */
   OPERATION_DEADLINES: z.string().optional(),
   START_GRACE_SECONDS: z.coerce.number().int().min(0).default(300),

@@ -6,6 +6,7 @@ export const WORKFLOWS = [
   'backup-addon',
   'restore-addon',
   'export-backup',
+  'update-replicas',
 ] as const;
 export type WorkflowName = (typeof WORKFLOWS)[number];
 
@@ -29,6 +30,7 @@ export const WorkflowInputSchemas = {
   'backup-addon': BackupOperationRefSchema,
   'restore-addon': BackupOperationRefSchema,
   'export-backup': BackupOperationRefSchema,
+  'update-replicas': OperationRefSchema,
 } as const satisfies Record<WorkflowName, z.ZodType>;
 
 export type WorkflowInputs = { [W in WorkflowName]: z.infer<(typeof WorkflowInputSchemas)[W]> };

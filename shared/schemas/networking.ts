@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { text } from './bounds.ts';
+import { ReplicaCountSchema } from './replicas.ts';
 
 /** How many allow rules an addon may have (one security-group rule each on AWS). */
 export const MAX_ALLOW_RULES = 20;
@@ -65,7 +66,8 @@ export type NetworkingRequest = z.infer<typeof NetworkingRequestSchema>;
  */
 export const UpdateAddonRequestSchema = z
   .strictObject({
-    networking: NetworkingRequestSchema,
+    networking: NetworkingRequestSchema.optional(),
+    replicas: ReplicaCountSchema.optional(),
   })
   .meta({ id: 'UpdateAddonRequest' });
 export type UpdateAddonRequest = z.infer<typeof UpdateAddonRequestSchema>;

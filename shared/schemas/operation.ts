@@ -16,6 +16,7 @@ export const OperationTypeSchema = z.enum([
   'export',
   'rotate-credentials',
   'update-networking',
+  'update-replicas',
 ]);
 export type OperationType = z.infer<typeof OperationTypeSchema>;
 
@@ -37,6 +38,9 @@ export const OperationSchema = z
     }),
     export: BackupExportSchema.optional().meta({
       description: 'Present on an export: the target bucket and key, and once completed the verified SHA-256',
+    }),
+    replicas: int32(0, 15).optional().meta({
+      description: 'Present on a replicas change (`update-replicas`): the number of read replicas asked for',
     }),
     progress: z.object({
       step: text(128).meta({ description: 'The workflow step the operation is in' }),

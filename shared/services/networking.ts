@@ -64,7 +64,7 @@ export class NetworkingService {
       public: addon.publicAccess,
       allow: addon.allowedCidrs,
     };
-    const wanted = this.resolve(addon, current, request.networking);
+    const wanted = this.resolve(addon, current, request.networking ?? {});
     if (addon.currentOperationId) {
       throw new ConflictError(
         `Addon '${addon.name}' has operation ${addon.currentOperationId} in flight; retry when it has finished`,

@@ -31,6 +31,8 @@ export const DEFAULT_DEADLINE_MINUTES: Record<Target, Record<OperationType, numb
     export: 2 * 60,
     'rotate-credentials': 10,
     'update-networking': 10,
+    // RDS read replicas take minutes to tens of minutes each (the workflow's wait is 180 x 20 s).
+    'update-replicas': 2 * 60,
   },
   local: {
     create: 30,
@@ -41,6 +43,8 @@ export const DEFAULT_DEADLINE_MINUTES: Record<Target, Record<OperationType, numb
     export: 2 * 60,
     'rotate-credentials': 10,
     'update-networking': 10,
+    // RDS read replicas take minutes to tens of minutes each (the workflow's wait is 180 x 20 s).
+    'update-replicas': 2 * 60,
   },
 };
 
@@ -108,6 +112,8 @@ export const addonStatusAfter = (operation: Pick<Operation, 'type' | 'status'>):
     case 'export':
     case 'rotate-credentials':
     case 'update-networking':
+    // A replicas change leaves the primary serving; the compensation puts the count back.
+    case 'update-replicas':
       return 'running';
     case 'create':
     case 'update':

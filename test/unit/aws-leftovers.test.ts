@@ -152,6 +152,7 @@ describe('Step Functions executions', () => {
         'backup-addon': 'arn:aws:states:eu-west-1:1:stateMachine:b',
         'restore-addon': 'arn:aws:states:eu-west-1:1:stateMachine:r',
         'export-backup': 'arn:aws:states:eu-west-1:1:stateMachine:e',
+        'update-replicas': 'arn:aws:states:eu-west-1:1:stateMachine:u',
       },
     });
 

@@ -73,6 +73,7 @@ export class Reconciler extends Construct {
         BACKUP_ADDON_STATE_MACHINE_ARN: machine('backup-addon'),
         RESTORE_ADDON_STATE_MACHINE_ARN: machine('restore-addon'),
         EXPORT_BACKUP_STATE_MACHINE_ARN: machine('export-backup'),
+        UPDATE_REPLICAS_STATE_MACHINE_ARN: machine('update-replicas'),
         OPERATION_DEADLINES: props.operationDeadlines,
       },
       // Listing every resource and checking each owner: minutes at worst, far below the hour.

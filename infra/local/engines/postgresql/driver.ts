@@ -25,6 +25,7 @@ import {
 } from './connect.ts';
 import { postgresLogins } from './logins.ts';
 import { PostgresPitr } from './pitr.ts';
+import { postgresReplicas } from './replicas.ts';
 import { createCustomer, MIGRATOR_ROLE, PLATFORM_ROLE, settleRoles } from './roles.ts';
 import { PostgresSnapshots } from './snapshots.ts';
 import { archiveSettings, type WalArchiveTarget } from './wal-archive.ts';
@@ -48,6 +49,7 @@ export class PostgresDriver implements EngineDriver {
   readonly snapshots: SnapshotDriver = new PostgresSnapshots(this);
   readonly logins = postgresLogins;
   readonly networking = { tls: true, public: true };
+  readonly replicas = postgresReplicas;
   /** Point-in-time recovery, when the platform has an object store to archive WAL into. */
   readonly pitr?: PitrDriver;
   private readonly archive?: { target: WalArchiveTarget; pitr: PostgresPitr };
