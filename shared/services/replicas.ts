@@ -3,8 +3,8 @@ import { addonType } from '../catalog/engines.ts';
 import type { EngineRegistry } from '../engines/registry.ts';
 import { ConflictError, errorMessage, ProviderError, UnsupportedError } from '../errors.ts';
 import type { EngineAdapters } from '../ports/engine-provider.ts';
-import type { ReplicaAddress, ReplicaProvider } from '../ports/replica-provider.ts';
-import type { ConnectionSecret, SecretStore } from '../ports/secret-store.ts';
+import type { ReplicaProvider } from '../ports/replica-provider.ts';
+import type { SecretStore } from '../ports/secret-store.ts';
 import type { WorkflowStarter } from '../ports/workflow-starter.ts';
 import type { Addon } from '../schemas/addon.ts';
 import type { Target } from '../schemas/catalog.ts';
@@ -12,29 +12,8 @@ import { type Operation, TERMINAL_STATUSES } from '../schemas/operation.ts';
 import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
 import { nowIso } from '../util/ids.ts';
 import { failOperationAndRelease, newOperation, toAddon } from './addon-service.ts';
-import { connectionUri } from './credentials.ts';
+import { publishedReplicas } from './replica-details.ts';
 import { CleanupFailureFields, failureReason } from './workflow-tasks.ts';
-
-/** The connection details with the replicas' read-only endpoints (none: the field is left out). */
-export const publishedReplicas = (
-  secret: ConnectionSecret,
-  endpoints: ReplicaAddress[],
-): ConnectionSecret => {
-  const { replicas: _replicas, ...rest } = secret;
-  if (endpoints.length === 0) return rest;
-  const { uri: _uri, public: _public, caCertificate: _ca, ...base } = rest;
-  return {
-    ...rest,
-    replicas: endpoints.map(({ host, port }) => ({
-      host,
-      port,
-      uri: connectionUri({ ...base, host, port }),
-    })),
-  };
-};
-
-/** The replica URI a secret group's `replicaUri` key publishes: the first replica's, else the primary's. */
-export const replicaUriOf = (secret: ConnectionSecret): string => secret.replicas?.[0]?.uri ?? secret.uri;
 
 /** The replica provider of the addon's engine, or a 422 naming `replicas` where it has none here. */
 const replicaProviderOf = (
