@@ -1737,10 +1737,10 @@ export interface components {
         };
         SecretGroupKey: {
             /**
-             * @description A field of the source's connection details: `uri` (the engine's connection URL), `host`, `port`, `database`, `username`, `password`, `tls` (`true`/`false`)
+             * @description A field of the source's connection details: `uri` (the engine's connection URL), `host`, `port`, `database`, `username`, `password`, `tls` (`true`/`false`), `replicaUri` (the first read replica's URI, the primary's while there is none: e.g. DATABASE_REPLICA_URL)
              * @enum {string}
              */
-            key: "uri" | "host" | "port" | "database" | "username" | "password" | "tls";
+            key: "uri" | "host" | "port" | "database" | "username" | "password" | "tls" | "replicaUri";
             /** @description The name the value is published under, e.g. DATABASE_URL */
             alias: string;
         };

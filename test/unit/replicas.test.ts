@@ -7,6 +7,7 @@ import type { EngineAdapters } from '#shared/ports/engine-provider.ts';
 import type { ReplicaProvider, ReplicaSetState } from '#shared/ports/replica-provider.ts';
 import type { ConnectionSecret, SecretStore } from '#shared/ports/secret-store.ts';
 import { AddonService } from '#shared/services/addon-service.ts';
+import { publishedReplicas, replicaUriOf } from '#shared/services/replica-details.ts';
 import { ReplicasService, ReplicaTasks } from '#shared/services/replicas.ts';
 import { testCursors } from '../support/cursors.ts';
 import { startTestStore } from '../support/dynamo.ts';
@@ -262,5 +263,17 @@ describe('update-replicas workflow steps', () => {
       status: 'failed',
       error: { code: 'ReplicasFailed', message: 'pg_basebackup failed' },
     });
+  });
+});
+
+describe('replica connection details', () => {
+  it('publishes each replica with its own URI, and a secret group key falls back to the primary without replicas', () => {
+    const published = publishedReplicas({ ...secret, tls: true }, [{ host: '127.0.0.1', port: 6100 }]);
+    expect(published.replicas).toEqual([
+      { host: '127.0.0.1', port: 6100, uri: 'postgresql://addonadmin:pw@127.0.0.1:6100/app?sslmode=require' },
+    ]);
+    expect(replicaUriOf(published)).toBe(published.replicas?.[0]?.uri);
+    expect(replicaUriOf(publishedReplicas(published, []))).toBe(secret.uri);
+    expect(publishedReplicas(published, [])).not.toHaveProperty('replicas');
   });
 });
