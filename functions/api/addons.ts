@@ -151,7 +151,6 @@ export const handler = lazyHandler(() => {
     stateMachineArns: {
       'provision-addon': env.PROVISION_ADDON_STATE_MACHINE_ARN,
       'delete-addon': env.DELETE_ADDON_STATE_MACHINE_ARN,
-      'update-replicas': env.UPDATE_REPLICAS_STATE_MACHINE_ARN,
     },
   });
   // An addon created with `source.import` gets its import from here; only `createFor` is used

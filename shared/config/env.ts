@@ -142,7 +142,6 @@ export const AddonsFunctionEnvSchema = ApiEnvSchema.extend({
   BACKUP_BUCKET: z.string().min(1),
   PROVISION_ADDON_STATE_MACHINE_ARN: z.string().min(1),
   DELETE_ADDON_STATE_MACHINE_ARN: z.string().min(1),
-  UPDATE_REPLICAS_STATE_MACHINE_ARN: z.string().min(1),
   MAX_ADDONS_PER_PROJECT: QuotaFields.addonsPerProject,
   // An addon created with `source.import` gets its import here (live: a secret; upload: a URL).
   ...LiveImportSecretsEnvSchema.shape,

@@ -227,7 +227,6 @@ export class Api extends Construct {
         BACKUP_BUCKET: backups.bucket.bucketName,
         PROVISION_ADDON_STATE_MACHINE_ARN: workflows.stateMachine('provision-addon').stateMachineArn,
         DELETE_ADDON_STATE_MACHINE_ARN: workflows.stateMachine('delete-addon').stateMachineArn,
-        UPDATE_REPLICAS_STATE_MACHINE_ARN: workflows.stateMachine('update-replicas').stateMachineArn,
         MAX_ADDONS_PER_PROJECT: quotas.addonsPerProject,
         // An addon created from a live import keeps the source's connection string there.
         SECRET_NAME_PREFIX: data.secretNamePrefix,
@@ -287,7 +286,6 @@ export class Api extends Construct {
     data.grantStore(addons, ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem']);
     workflows.stateMachine('provision-addon').grantStartExecution(addons);
     workflows.stateMachine('delete-addon').grantStartExecution(addons);
-    workflows.stateMachine('update-replicas').grantStartExecution(addons);
     // Secret groups and external services (records, idempotency), their secrets, and the sources they read.
     data.grantStore(credentials, ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem']);
     data.grantConnectionDetails(credentials, 'read');
