@@ -18,6 +18,7 @@ const CONNECTION_KEYS: readonly ConnectionKey[] = [
   'username',
   'password',
   'tls',
+  'replicaUri',
 ];
 
 const pageOptions = {

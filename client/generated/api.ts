@@ -1154,7 +1154,7 @@ export interface components {
         Operation: {
             id: string;
             /** @enum {string} */
-            type: "create" | "update" | "delete" | "backup" | "restore" | "export" | "rotate-credentials" | "update-networking" | "scale" | "upgrade";
+            type: "create" | "update" | "delete" | "backup" | "restore" | "export" | "rotate-credentials" | "update-networking" | "scale" | "upgrade" | "update-replicas";
             /** @enum {string} */
             status: "pending" | "in-progress" | "completed" | "failed" | "aborted";
             projectId: string;
@@ -1204,6 +1204,11 @@ export interface components {
                 fromVersion: string;
                 toVersion: string;
             };
+            /**
+             * Format: int32
+             * @description Present on a replicas change (`update-replicas`): the number of read replicas asked for
+             */
+            replicas?: number;
             progress: {
                 /** @description The workflow step the operation is in */
                 step: string;
@@ -1421,6 +1426,11 @@ export interface components {
         };
         UpdateAddonRequest: {
             networking?: components["schemas"]["NetworkingRequest"];
+            /**
+             * Format: int32
+             * @description The number of read replicas the addon should have (0 removes them), at most the addon type's `maxReplicas` (capability `replicas`). One `update-replicas` operation; the primary keeps serving
+             */
+            replicas?: number;
             /** @description A plan id of the engine's catalog (`GET /v1/addon-types`): the new instance class or node type */
             plan?: string;
             /**
@@ -1457,8 +1467,17 @@ export interface components {
                 port: number;
                 uri: string;
             };
+            /** @description Only while the addon has read replicas: each one's read-only endpoint and URI (same user and password; writes are refused there) */
+            replicas?: components["schemas"]["ReplicaEndpoint"][];
             /** @description PEM of the CA that signs the addon's TLS certificate, where the platform runs its own CA (the local target): give it to clients to verify the server (`sslrootcert`, `ssl-ca`) */
             caCertificate?: string;
+        };
+        ReplicaEndpoint: {
+            host: string;
+            /** Format: int32 */
+            port: number;
+            /** @description The read-only connection URI of this replica */
+            uri: string;
         };
         CredentialRotationResponse: {
             addon: components["schemas"]["Addon"];
@@ -1879,7 +1898,7 @@ export interface components {
             operation: {
                 id: string;
                 /** @enum {string} */
-                type: "create" | "update" | "delete" | "backup" | "restore" | "export" | "rotate-credentials" | "update-networking" | "scale" | "upgrade";
+                type: "create" | "update" | "delete" | "backup" | "restore" | "export" | "rotate-credentials" | "update-networking" | "scale" | "upgrade" | "update-replicas";
                 /** @enum {string} */
                 status: "pending" | "in-progress" | "completed" | "failed" | "aborted";
                 backupId: string | null;
@@ -1973,10 +1992,10 @@ export interface components {
         };
         SecretGroupKey: {
             /**
-             * @description A field of the source's connection details: `uri` (the engine's connection URL), `host`, `port`, `database`, `username`, `password`, `tls` (`true`/`false`)
+             * @description A field of the source's connection details: `uri` (the engine's connection URL), `host`, `port`, `database`, `username`, `password`, `tls` (`true`/`false`), `replicaUri` (the first read replica's URI, the primary's while there is none: e.g. DATABASE_REPLICA_URL)
              * @enum {string}
              */
-            key: "uri" | "host" | "port" | "database" | "username" | "password" | "tls";
+            key: "uri" | "host" | "port" | "database" | "username" | "password" | "tls" | "replicaUri";
             /** @description The name the value is published under, e.g. DATABASE_URL */
             alias: string;
         };

@@ -23,6 +23,7 @@ import { BackupHealthReader } from '#shared/services/backup-health.ts';
 import { ImportService } from '#shared/services/import-service.ts';
 import type { NetworkingService } from '#shared/services/networking.ts';
 import { PitrService } from '#shared/services/pitr-service.ts';
+import type { ReplicasService } from '#shared/services/replicas.ts';
 import { isScalingRequest, ScalingService } from '#shared/services/scaling.ts';
 import { AddonStore } from '#shared/store/addon-store.ts';
 import { BackupStore } from '#shared/store/backup-store.ts';
@@ -48,6 +49,8 @@ export interface AddonsDeps {
   scaling?: Pick<ScalingService, 'update'>;
   /** The storage a GET of one addon shows (used bytes where the target measures them). */
   storage?: { of(addon: Addon): Promise<StorageUsage> };
+  /** Read-replica changes (`PATCH` with `replicas`); absent: the PATCH answers 422 naming `replicas`. */
+  replicas?: Pick<ReplicasService, 'update'>;
 }
 
 const location = (projectId: string, operationId: string) =>
@@ -55,6 +58,22 @@ const location = (projectId: string, operationId: string) =>
 
 /** The routes this function serves (its bundle holds no other route's schemas). */
 export const addonsFunctionRoutes = addonsRoutes;
+
+/** `PATCH` with `replicas` (the schema refuses it beside another change). */
+const updateReplicas = async (
+  deps: AddonsDeps,
+  params: { projectId: string; addonId: string },
+  replicas: number,
+) => {
+  if (!deps.replicas) {
+    await deps.service.get(params.projectId, params.addonId);
+    throw new UnsupportedError(
+      'Read-replica changes are not available on this deployment (capability replicas is off; see the catalog notes)',
+      [{ path: 'body.replicas', message: 'read replicas are not available here' }],
+    );
+  }
+  return deps.replicas.update(params.projectId, params.addonId, replicas);
+};
 
 export const createAddonsHandler = (deps: AddonsDeps) =>
   createHttpHandler(
@@ -76,14 +95,16 @@ export const createAddonsHandler = (deps: AddonsDeps) =>
         body: await deps.service.list(params.projectId, query),
       }),
       updateAddon: async ({ params, body }) => {
+        const accepted = (result: { operation: { id: string } }) => ({
+          status: 202 as const,
+          headers: { 'operation-location': location(params.projectId, result.operation.id) },
+          body: result,
+        });
+        // One kind of change per request (the schema refuses none or two).
         if (isScalingRequest(body) && deps.scaling) {
-          const result = await deps.scaling.update(params.projectId, params.addonId, body);
-          return {
-            status: 202,
-            headers: { 'operation-location': location(params.projectId, result.operation.id) },
-            body: result,
-          };
+          return accepted(await deps.scaling.update(params.projectId, params.addonId, body));
         }
+        if (body.replicas !== undefined) return accepted(await updateReplicas(deps, params, body.replicas));
         if (!deps.networking || !body.networking) {
           await deps.service.get(params.projectId, params.addonId);
           throw new UnsupportedError(
@@ -91,12 +112,7 @@ export const createAddonsHandler = (deps: AddonsDeps) =>
             [{ path: 'body.networking', message: 'networking changes are not available here' }],
           );
         }
-        const result = await deps.networking.update(params.projectId, params.addonId, body);
-        return {
-          status: 202,
-          headers: { 'operation-location': location(params.projectId, result.operation.id) },
-          body: result,
-        };
+        return accepted(await deps.networking.update(params.projectId, params.addonId, body));
       },
       getAddon: async ({ params }) => {
         const found = deps.pitr

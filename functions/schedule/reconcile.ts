@@ -161,6 +161,7 @@ export const handler: (event: unknown, context: Context) => Promise<ReconcileSum
           'export-backup': env.EXPORT_BACKUP_STATE_MACHINE_ARN,
           'scale-addon': env.SCALE_ADDON_STATE_MACHINE_ARN,
           'upgrade-addon': env.UPGRADE_ADDON_STATE_MACHINE_ARN,
+          'update-replicas': env.UPDATE_REPLICAS_STATE_MACHINE_ARN,
         },
       }),
       sources: [

@@ -3,6 +3,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import * as z from 'zod';
 import { parsePart } from '#shared/api/zod-issues.ts';
+import type { Target } from '#shared/schemas/catalog.ts';
 import {
   AddonRetirement,
   type AddonRetirementDeps,
@@ -15,6 +16,7 @@ import {
 } from '#shared/services/backup-workflow-tasks.ts';
 import { type ExportTaskDeps, ExportTaskSchema, ExportTasks } from '#shared/services/export-tasks.ts';
 import { ForkTaskSchema, ForkTasks } from '#shared/services/fork-tasks.ts';
+import { ReplicaTaskSchema, ReplicaTasks } from '#shared/services/replicas.ts';
 import { ScalingTaskSchema, ScalingTasks } from '#shared/services/scaling-tasks.ts';
 import { UpgradeTaskSchema, UpgradeTasks } from '#shared/services/upgrade-tasks.ts';
 import { type WorkflowTaskDeps, WorkflowTaskSchema, WorkflowTasks } from '#shared/services/workflow-tasks.ts';
@@ -27,6 +29,7 @@ const AnyTaskSchema = z.union([
   ExportTaskSchema,
   ScalingTaskSchema,
   UpgradeTaskSchema,
+  ReplicaTaskSchema,
 ]);
 
 export interface WorkflowHandlerDeps extends WorkflowTaskDeps {
@@ -37,6 +40,8 @@ export interface WorkflowHandlerDeps extends WorkflowTaskDeps {
   retirement?: AddonRetirementDeps;
   /** Backup exports to users' buckets; a deployment without them refuses those actions by name. */
   exports?: ExportTaskDeps;
+  /** Read-replica changes (the update-replicas workflow); without it those steps are refused by name. */
+  replicas?: { target: Target };
 }
 
 /**
@@ -75,6 +80,9 @@ export const createWorkflowTaskHandler = (deps: WorkflowHandlerDeps) => {
   const upgradeTasks = deps.backups
     ? new UpgradeTasks({ ...deps.backups, secrets: deps.secrets })
     : undefined;
+  const replicaTasks = deps.replicas
+    ? new ReplicaTasks({ store: deps.store, engines: deps.engines, secrets: deps.secrets, ...deps.replicas })
+    : undefined;
   const run = async (event: unknown) => {
     const task = parsePart(AnyTaskSchema, event, 'workflow task');
     deps.logger.appendKeys({ operationId: task.operationId, action: task.action });
@@ -96,6 +104,11 @@ export const createWorkflowTaskHandler = (deps: WorkflowHandlerDeps) => {
     if (upgradeTask.success) {
       if (!upgradeTasks) throw new Error(`This deployment is not configured for ${upgradeTask.data.action}`);
       return upgradeTasks.run(upgradeTask.data);
+    }
+    const replicaTask = ReplicaTaskSchema.safeParse(task);
+    if (replicaTask.success) {
+      if (!replicaTasks) throw new Error(`This deployment is not configured for ${replicaTask.data.action}`);
+      return replicaTasks.run(replicaTask.data);
     }
     const retirementTask = RetirementTaskSchema.safeParse(task);
     if (retirementTask.success) {

@@ -35,6 +35,7 @@ import { ImportService } from '#shared/services/import-service.ts';
 import { MetricsService } from '#shared/services/metrics-service.ts';
 import { NetworkingService } from '#shared/services/networking.ts';
 import { PitrService } from '#shared/services/pitr-service.ts';
+import { ReplicasService } from '#shared/services/replicas.ts';
 import { ScalingService } from '#shared/services/scaling.ts';
 import { ScheduleService } from '#shared/services/schedule-service.ts';
 import { secretGroupServices } from '#shared/services/secret-group-services.ts';
@@ -49,6 +50,7 @@ import type { LocalConfig } from './config.ts';
 import { fileCursorKey } from './cursor-key.ts';
 import { startDynamo } from './emulators.ts';
 import { EngineDrivers } from './engines/engine-drivers.ts';
+import { LocalReplicas, withReplicaCleanup } from './engines/replicas.ts';
 import { LocalScalingSupervisor } from './engines/scaling.ts';
 import { S3SnapshotExporter } from './engines/snapshot-export.ts';
 import { type ApiLambda, LocalGateway } from './gateway.ts';
@@ -165,11 +167,18 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
       walArchive: { client: s3.client, endpoint: s3.endpoint, bucket: BACKUP_BUCKET, prefix: 'pitr/' },
     });
     cleanups.push(() => supervisor.stopAll());
+    // Read replicas: processes of their own beside each primary, removed before it is deleted.
+    const replicas = new LocalReplicas({
+      dataDir: config.dataDir,
+      log: (message, extra) => logger.info(message, { ...extra }),
+    });
+    cleanups.push(() => replicas.stopAll());
     // One supervisor runs every local engine through its own driver registry, and refuses by name
     // an engine it has no driver for: every engine's adapters are the supervisor.
     const engines = EngineRegistry.everyEngine<EngineAdapters>('local engine', () => ({
-      provider: supervisor,
+      provider: withReplicaCleanup(supervisor, replicas),
       snapshots: supervisor,
+      replicas,
     }));
 
     const artifacts = new BackupArtifacts({ client: s3.client, bucket: BACKUP_BUCKET });
@@ -218,6 +227,7 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
       },
       // Exports copy within the S3 emulator: the user's bucket is a bucket there.
       exports: { store, backups: backupStore, exporter: new BackupExporter({ client: s3.client }) },
+      replicas: { target: 'local' },
       retirement: {
         store,
         backups: backupStore,
@@ -245,6 +255,7 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
     const addons = await store.scanAddons();
     const live = addons.filter((addon) => LIVE_STATUSES.includes(addon.status));
     await supervisor.resume(live.map((addon) => addon.resourceId));
+    await replicas.resume(live.map((addon) => addon.resourceId));
     // Archived addons checked for a due base backup (and, hourly, for retention).
     supervisor.startArchiveMaintenance(config.archiveMaintenanceMs);
     // Metrics: sampled from every running addon; stopped before the engines are.
@@ -378,6 +389,7 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
             usedBytes: await supervisor.storageUsage(resourceIdFor(addon.id)),
           }),
         },
+        replicas: new ReplicasService({ store, engines, workflows: runner, target: 'local' }),
       }),
       credentials: createCredentialsHandler({
         logger,

@@ -220,6 +220,7 @@ export const ReconcileFunctionEnvSchema = CommonEnvSchema.extend({
   EXPORT_BACKUP_STATE_MACHINE_ARN: z.string().min(1),
   SCALE_ADDON_STATE_MACHINE_ARN: z.string().min(1),
   UPGRADE_ADDON_STATE_MACHINE_ARN: z.string().min(1),
+  UPDATE_REPLICAS_STATE_MACHINE_ARN: z.string().min(1),
   /** Per-type deadlines in minutes, `create=240,backup=1560` (defaults in reconciler-policy.ts). */
   OPERATION_DEADLINES: z.string().optional(),
   START_GRACE_SECONDS: z.coerce.number().int().min(0).default(300),

@@ -1,6 +1,7 @@
 import type { AddonNetwork } from '../schemas/addon.ts';
 import type { Engine, Plan } from '../schemas/catalog.ts';
 import type { NetworkingSettings } from '../schemas/networking.ts';
+import type { ReplicaProvider } from './replica-provider.ts';
 
 /** What a provider needs to create one database instance. Secrets never pass through workflow state. */
 export interface InstanceSpec {
@@ -272,4 +273,6 @@ export interface SnapshotDeleter {
 export interface EngineAdapters {
   provider: EngineProvider;
   snapshots: SnapshotProvider;
+  /** Read replicas (`PATCH` with `replicas`); absent where the engine has none on this target. */
+  replicas?: ReplicaProvider;
 }

@@ -8,6 +8,7 @@ export const WORKFLOWS = [
   'export-backup',
   'scale-addon',
   'upgrade-addon',
+  'update-replicas',
 ] as const;
 export type WorkflowName = (typeof WORKFLOWS)[number];
 
@@ -35,6 +36,7 @@ export const WorkflowInputSchemas = {
   'export-backup': BackupOperationRefSchema,
   'scale-addon': OperationRefSchema,
   'upgrade-addon': UpgradeOperationRefSchema,
+  'update-replicas': OperationRefSchema,
 } as const satisfies Record<WorkflowName, z.ZodType>;
 
 export type WorkflowInputs = { [W in WorkflowName]: z.infer<(typeof WorkflowInputSchemas)[W]> };

@@ -14,6 +14,7 @@ import { CreateImportRequestSchema, ImportUploadSchema, LiveImportCreatedSchema 
 import { CidrSchema, MAX_ALLOW_RULES, PublicEndpointSchema } from './networking.ts';
 import { OperationSchema } from './operation.ts';
 import { RestorableWindowSchema } from './pitr.ts';
+import { ReplicaEndpointSchema } from './replicas.ts';
 import { StorageUsageSchema } from './scaling.ts';
 
 export const AddonStatusSchema = z.enum([
@@ -270,6 +271,10 @@ export const CredentialsSchema = z
     public: PublicEndpointSchema.optional().meta({
       description:
         'Only while the addon is public: where clients outside the private network connect (from the allowed addresses only), with TLS',
+    }),
+    replicas: z.array(ReplicaEndpointSchema).max(15).optional().meta({
+      description:
+        "Only while the addon has read replicas: each one's read-only endpoint and URI (same user and password; writes are refused there)",
     }),
     caCertificate: text(16384).optional().meta({
       description:

@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { text } from './bounds.ts';
+import { ReplicaCountSchema } from './replicas.ts';
 import { SCALING_FIELDS, ScalingFields } from './scaling.ts';
 
 /** How many allow rules an addon may have (one security-group rule each on AWS). */
@@ -67,6 +68,7 @@ export type NetworkingRequest = z.infer<typeof NetworkingRequestSchema>;
 export const UpdateAddonRequestSchema = z
   .strictObject({
     networking: NetworkingRequestSchema.optional(),
+    replicas: ReplicaCountSchema.optional(),
     ...ScalingFields,
   })
   .superRefine((request, ctx) => {
@@ -77,7 +79,7 @@ export const UpdateAddonRequestSchema = z
       path: given.length ? [given[1] as string] : [],
       message: given.length
         ? `one kind of change per request: ${given.join(' and ')} were given together`
-        : `name one change: ${['networking', ...SCALING_FIELDS].join(', ')}`,
+        : `name one change: ${['networking', 'replicas', ...SCALING_FIELDS].join(', ')}`,
     });
   })
   .meta({ id: 'UpdateAddonRequest' });

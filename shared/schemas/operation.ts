@@ -19,6 +19,7 @@ export const OperationTypeSchema = z.enum([
   'update-networking',
   'scale',
   'upgrade',
+  'update-replicas',
 ]);
 export type OperationType = z.infer<typeof OperationTypeSchema>;
 
@@ -51,6 +52,9 @@ export const OperationSchema = z
         description:
           'Present on an upgrade: the version the addon ran and the one it is upgraded to; `backupId` is the backup taken first and kept as the way back',
       }),
+    replicas: int32(0, 15).optional().meta({
+      description: 'Present on a replicas change (`update-replicas`): the number of read replicas asked for',
+    }),
     progress: z.object({
       step: text(128).meta({ description: 'The workflow step the operation is in' }),
       percent: int32(0, 100),

@@ -15,10 +15,19 @@ import {
  * The keys a link can publish: the fields of the connection details every engine publishes
  * (`Credentials`), for an addon and for an external service alike.
  */
-export const CONNECTION_KEYS = ['uri', 'host', 'port', 'database', 'username', 'password', 'tls'] as const;
+export const CONNECTION_KEYS = [
+  'uri',
+  'host',
+  'port',
+  'database',
+  'username',
+  'password',
+  'tls',
+  'replicaUri',
+] as const;
 export const ConnectionKeySchema = z.enum(CONNECTION_KEYS).meta({
   description:
-    "A field of the source's connection details: `uri` (the engine's connection URL), `host`, `port`, `database`, `username`, `password`, `tls` (`true`/`false`)",
+    "A field of the source's connection details: `uri` (the engine's connection URL), `host`, `port`, `database`, `username`, `password`, `tls` (`true`/`false`), `replicaUri` (the first read replica's URI, the primary's while there is none: e.g. DATABASE_REPLICA_URL)",
 });
 export type ConnectionKey = z.infer<typeof ConnectionKeySchema>;
 

@@ -31,11 +31,21 @@ export const connectionUri = (secret: Omit<ConnectionSecret, 'uri'>): string =>
   engineFacts(secret.engine).connectionUri(secret);
 
 /** Connection details whose user or password changed: both URIs follow (rotation, restores). */
+const hostOf = ({ host, port }: { host: string; port: number }) => ({ host, port });
+
 export const withFreshUris = (secret: Omit<ConnectionSecret, 'uri'>): ConnectionSecret => {
-  const { public: endpoint, ...rest } = secret;
+  const { public: endpoint, replicas, ...rest } = secret;
   return {
     ...rest,
     uri: connectionUri(rest),
+    ...(replicas
+      ? {
+          replicas: replicas.map((replica) => ({
+            ...replica,
+            uri: connectionUri({ ...rest, ...hostOf(replica) }),
+          })),
+        }
+      : {}),
     ...(endpoint
       ? { public: { ...endpoint, uri: connectionUri({ ...rest, host: endpoint.host, port: endpoint.port }) } }
       : {}),

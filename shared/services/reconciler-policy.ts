@@ -37,6 +37,8 @@ export const DEFAULT_DEADLINE_MINUTES: Record<Target, Record<OperationType, numb
     scale: 6 * 60,
     // A snapshot or dump first (as a backup), then RDS's upgrade (up to 240 checks 30 s apart).
     upgrade: 28 * 60,
+    // RDS read replicas take minutes to tens of minutes each (the workflow's wait is 180 x 20 s).
+    'update-replicas': 2 * 60,
   },
   local: {
     create: 30,
@@ -49,6 +51,8 @@ export const DEFAULT_DEADLINE_MINUTES: Record<Target, Record<OperationType, numb
     'update-networking': 10,
     scale: 30,
     upgrade: 26 * 60,
+    // RDS read replicas take minutes to tens of minutes each (the workflow's wait is 180 x 20 s).
+    'update-replicas': 2 * 60,
   },
 };
 
@@ -120,6 +124,8 @@ export const addonStatusAfter = (operation: Pick<Operation, 'type' | 'status'>):
     case 'scale':
     // A failed upgrade leaves the addon on its old version, running (or it had completed).
     case 'upgrade':
+    // A replicas change leaves the primary serving; the compensation puts the count back.
+    case 'update-replicas':
       return 'running';
     case 'create':
     case 'update':

@@ -4,6 +4,7 @@ import type { GroupValues, SecretGroupDocuments, SecretGroupRef } from '../ports
 import type { AddonRef, ConnectionSecret, SecretStore } from '../ports/secret-store.ts';
 import type { ConnectionKey, SecretGroupLink } from '../schemas/secret-group.ts';
 import type { SecretGroupRecord, SecretGroupStore } from '../store/secret-group-store.ts';
+import { replicaUriOf } from './replica-details.ts';
 
 export interface SecretGroupPublisherDeps {
   groups: Pick<SecretGroupStore, 'getGroup' | 'updateGroup' | 'allGroupsOf' | 'scanGroups' | 'deleteGroup'>;
@@ -26,7 +27,8 @@ export const sourceSecretRef = (projectId: string, sourceId: string): AddonRef =
   addonId: sourceId,
 });
 
-const keyValue = (secret: ConnectionSecret, key: ConnectionKey): string => String(secret[key]);
+const keyValue = (secret: ConnectionSecret, key: ConnectionKey): string =>
+  key === 'replicaUri' ? replicaUriOf(secret) : String(secret[key]);
 
 /** The document's fingerprint: the same values in any order give the same hash. */
 export const documentHashOf = (values: GroupValues): string =>

@@ -54,6 +54,8 @@ export const workflowInputFor = (operation: Operation): WorkflowRun => {
       throw new UnresumableOperationError(
         `Operation ${operation.id}: credential rotations run in the API, not in a workflow`,
       );
+    case 'update-replicas':
+      return { workflow: 'update-replicas', input: ref };
     case 'update-networking':
       throw new UnresumableOperationError(
         `Operation ${operation.id}: networking changes run in the API, not in a workflow`,

@@ -1,14 +1,16 @@
 import * as z from 'zod';
 import { findPlan } from '../catalog/engines.ts';
 import type { EngineRegistry } from '../engines/registry.ts';
-import { NotFoundError, ProviderError } from '../errors.ts';
+import { NotFoundError, ProviderError, TransientError } from '../errors.ts';
 import type { EngineAdapters } from '../ports/engine-provider.ts';
 import type { SecretStore } from '../ports/secret-store.ts';
 import type { AddonStatus } from '../schemas/addon.ts';
+import type { Engine } from '../schemas/catalog.ts';
 import type { AddonStore } from '../store/addon-store.ts';
 import { nowIso } from '../util/ids.ts';
 import { redactProviderText } from '../util/redact.ts';
 import { connectionUri, databaseOf, generatePassword, usernameOf } from './credentials.ts';
+import { publishedReplicas } from './replica-details.ts';
 
 const Ref = { projectId: z.string(), addonId: z.string(), operationId: z.string() };
 
@@ -239,12 +241,30 @@ export class WorkflowTasks {
       // The platform's own CA (local): clients of a TLS addon verify the server with it.
       ...(addon.tls && state.caCertificate ? { caCertificate: state.caCertificate } : {}),
     };
-    await this.deps.secrets.put(task, { ...published, uri: connectionUri(published) });
+    const replicas = await this.replicasAtCreate(addon);
+    await this.deps.secrets.put(
+      task,
+      publishedReplicas({ ...published, uri: connectionUri(published) }, replicas),
+    );
     await this.deps.store.updateAddonForOperation(addon, task.operationId, {
       endpoint: state.endpoint,
       network: state.network ?? null,
     });
     return {};
+  }
+
+  /**
+   * The read replicas a create asks for, where the engine makes them after the instance (its
+   * replica provider; ElastiCache and DocumentDB make them with it): their endpoints once running.
+   */
+  private async replicasAtCreate(addon: { engine: Engine; resourceId: string; replicas: number }) {
+    const provider = this.deps.engines.of(addon.engine).replicas;
+    if (!provider || addon.replicas === 0) return [];
+    await provider.setReplicaCount(addon.resourceId, addon.replicas);
+    const state = await provider.describeReplicas(addon.resourceId, addon.replicas);
+    if (state.status === 'failed') throw new ProviderError(state.reason, 'ReplicasFailed');
+    if (state.status !== 'available') throw new TransientError('The read replicas are not running yet');
+    return state.endpoints;
   }
 
   private async completeOperation(

@@ -43,6 +43,7 @@ export const engineAdapters = (adapters: Partial<EngineAdapters>): EngineRegistr
   EngineRegistry.everyEngine('test engine', () => ({
     provider: adapters.provider ?? refusingProvider('no provider in this test'),
     snapshots: adapters.snapshots ?? refusingSnapshots('no snapshots in this test'),
+    ...(adapters.replicas ? { replicas: adapters.replicas } : {}),
   }));
 
 /** Every engine's snapshot backups deleted by `deleter`. */

@@ -96,7 +96,7 @@ describe('POST /v1/projects/{projectId}/addons', () => {
     ['an unknown version', { version: '9' }, 'body.version'],
     ['an unknown plan', { plan: 'gigantic' }, 'body.plan'],
     ['storage out of range', { storageGiB: 5 }, 'body.storageGiB'],
-    ['replicas the local target lacks', { replicas: 1 }, 'body.replicas'],
+    ['more replicas than the catalog allows', { replicas: 6 }, 'body.replicas'],
     [
       'public access at create (it needs an allow list: PATCH)',
       { tls: true, publicAccess: true },

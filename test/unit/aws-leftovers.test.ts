@@ -154,6 +154,7 @@ describe('Step Functions executions', () => {
         'export-backup': 'arn:aws:states:eu-west-1:1:stateMachine:e',
         'scale-addon': 'arn:aws:states:eu-west-1:1:stateMachine:s',
         'upgrade-addon': 'arn:aws:states:eu-west-1:1:stateMachine:u',
+        'update-replicas': 'arn:aws:states:eu-west-1:1:stateMachine:u',
       },
     });
 

@@ -13,6 +13,7 @@ import { LOCAL_SUBSTITUTIONS, LocalWorkflowRunner, loadDefinition } from '#infra
 import { EngineRegistry } from '#shared/engines/registry.ts';
 import { ProviderError } from '#shared/errors.ts';
 import type { RestoreState, SnapshotProvider, SnapshotState } from '#shared/ports/engine-provider.ts';
+import type { ReplicaProvider } from '#shared/ports/replica-provider.ts';
 import { WORKFLOWS, type WorkflowRun, type WorkflowStarter } from '#shared/ports/workflow-starter.ts';
 import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import { BackupExporter } from '#shared/providers/backup-export.ts';
@@ -22,6 +23,7 @@ import { AddonService } from '#shared/services/addon-service.ts';
 import { BackupService } from '#shared/services/backup-service.ts';
 import { ExportService } from '#shared/services/export-service.ts';
 import { PitrService } from '#shared/services/pitr-service.ts';
+import { ReplicasService } from '#shared/services/replicas.ts';
 import type { BackupStore } from '#shared/store/backup-store.ts';
 import { engineAdapters, snapshotDeleters } from '../support/backups.ts';
 import { startTestStore } from '../support/dynamo.ts';
@@ -149,9 +151,22 @@ const startWorld = (plan: FaultPlan) => {
     subnets: [],
     securityGroups: [],
   };
+  /** Replicas in memory: the count each instance has. */
+  const replicaCounts = new Map<string, number>();
+  const replicas: ReplicaProvider = {
+    setReplicaCount: async (id, count) => void replicaCounts.set(id, count),
+    describeReplicas: async (id, count) =>
+      (replicaCounts.get(id) ?? 0) === count
+        ? {
+            status: 'available',
+            endpoints: Array.from({ length: count }, (_, i) => ({ host: 'h', port: 7000 + i })),
+          }
+        : { status: 'applying', ready: 0, wanted: count },
+  };
   const task = createWorkflowTaskHandler({
     store: store.store,
-    engines: engineAdapters({ provider, snapshots }),
+    engines: engineAdapters({ provider, snapshots, replicas }),
+    replicas: { target: 'local' },
     secrets,
     logger: new Logger({ logLevel: 'SILENT' }),
     backups: {
@@ -244,6 +259,8 @@ const startWorld = (plan: FaultPlan) => {
   return {
     projectId,
     provider,
+    replicas,
+    replicaCounts,
     exports,
     snapshots,
     secretsDir,
@@ -310,6 +327,16 @@ const startFaulted = async (world: World, plan: FaultPlan): Promise<string> => {
     // The delete's branches are its final backup's types.
     const options = variant === 'default' || variant === 'point-in-time' ? {} : { finalBackup: variant };
     return (await world.addons.delete(world.projectId, addonId, options)).operation.id;
+  }
+  if (workflow === 'update-replicas') {
+    plan.armed = true;
+    const service = new ReplicasService({
+      store: store.store,
+      engines: engineAdapters({ replicas: world.replicas }),
+      workflows: world.workflows,
+      target: 'local',
+    });
+    return (await service.update(world.projectId, addonId, 2)).operation.id;
   }
   if (workflow === 'backup-addon') {
     plan.armed = true;

@@ -4,7 +4,7 @@ import type { Addon, CreateSecretGroupRequest, ExternalService, Problem, SecretG
 import { FieldError, fieldMessages, ProblemView } from '../ui/problem.tsx';
 
 /** The keys every engine publishes in its connection details (shared/schemas/secret-group.ts). */
-const KEYS = ['uri', 'host', 'port', 'database', 'username', 'password', 'tls'] as const;
+const KEYS = ['uri', 'host', 'port', 'database', 'username', 'password', 'tls', 'replicaUri'] as const;
 type Key = (typeof KEYS)[number];
 
 interface LinkDraft {

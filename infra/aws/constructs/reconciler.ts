@@ -78,6 +78,7 @@ export class Reconciler extends Construct {
         EXPORT_BACKUP_STATE_MACHINE_ARN: machine('export-backup'),
         SCALE_ADDON_STATE_MACHINE_ARN: machine('scale-addon'),
         UPGRADE_ADDON_STATE_MACHINE_ARN: machine('upgrade-addon'),
+        UPDATE_REPLICAS_STATE_MACHINE_ARN: machine('update-replicas'),
         OPERATION_DEADLINES: props.operationDeadlines,
         ...(({ DEPLOYMENT_NAME: _d, ...rest }) => rest)(props.alerts.environment),
       },

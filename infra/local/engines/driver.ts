@@ -152,6 +152,8 @@ export interface EngineDriver {
   classifyStartFailure(logTail: string): StartFailure;
   /** Continuous archiving and point-in-time restores; undefined for an engine without them locally. */
   readonly pitr?: PitrDriver;
+  /** Read replicas (replicas.ts); undefined for an engine without them on the local target. */
+  readonly replicas?: ReplicaDriver;
   /** Physical snapshots of an instance; undefined for an engine without them on the local target. */
   readonly snapshots?: SnapshotDriver;
   /** Version upgrades of an instance; undefined for an engine with one version installed locally. */
@@ -182,6 +184,21 @@ export interface UpgradeDriver {
     major: string,
     signal: AbortSignal,
   ): Promise<void>;
+}
+
+/**
+ * The engine-specific half of read replicas: the replica set (replicas.ts) owns directories, ports,
+ * locking and the processes. `replica` is a context of its own (directory, data, socket, log,
+ * port) with the primary's record otherwise.
+ */
+export interface ReplicaDriver {
+  /** Fill `replica.dataDir` (empty, owned by `replica.runAs`) with a copy of the running primary that follows it. */
+  seed(primary: InstanceContext, replica: InstanceContext, signal: AbortSignal): Promise<void>;
+  /** The foreground command of the replica's server (read-only, private). */
+  serverCommand(
+    primary: InstanceContext,
+    replica: InstanceContext,
+  ): Promise<{ command: string; args: string[]; env: NodeJS.ProcessEnv }>;
 }
 
 /** The engine-specific half of credential rotation, on a running server (see EngineProvider.addLogin). */

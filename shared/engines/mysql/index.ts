@@ -67,7 +67,7 @@ export const mysql: EngineFacts = {
         'Dumps are mariadb-dump SQL scripts; snapshots are online copies taken with mariadb-backup.',
         'Upgrades (upgrade) are not available locally: one version installed locally (Debian mariadb-server 10.11).',
         'Point-in-time restore is not available for local MySQL addons: their binary logs are not archived yet (PostgreSQL addons have it locally).',
-        'TLS, public access and networking changes (networkingUpdate) are not built for local MySQL addons yet (PostgreSQL has them): mariadbd can serve TLS (--ssl-cert, require_secure_transport) and the allow list would become host grants per CIDR beside the rotation user, which is not done yet. Replicas are AWS-only. Local addons listen on 127.0.0.1.',
+        'TLS, public access and networking changes (networkingUpdate) are not built for local MySQL addons yet (PostgreSQL has them): mariadbd can serve TLS (--ssl-cert, require_secure_transport) and the allow list would become host grants per CIDR beside the rotation user, which is not done yet. Read replicas are not built locally for this engine yet (PostgreSQL has them: a MariaDB replica would be seeded by mariadb-backup and follow with CHANGE MASTER TO ... MASTER_USE_GTID; Redis with replicaof). Local addons listen on 127.0.0.1.',
       ],
     },
   },

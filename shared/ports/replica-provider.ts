@@ -1,0 +1,30 @@
+/** Where one read replica answers. */
+export interface ReplicaAddress {
+  host: string;
+  port: number;
+}
+
+export type ReplicaSetState =
+  /** Replicas are being added or removed. */
+  | { status: 'applying'; ready: number; wanted: number }
+  /** Exactly `wanted` replicas run and follow the primary, in order (replica 1 first). */
+  | { status: 'available'; endpoints: ReplicaAddress[] }
+  | { status: 'failed'; reason: string };
+
+/**
+ * Read replicas of an instance: RDS read replicas, ElastiCache replica nodes and DocumentDB
+ * reader instances on AWS; streaming standbys locally. Replicas are numbered from 1 and removed
+ * from the highest number down, so a count is all a caller names. Every method is idempotent:
+ * Step Functions retries tasks and a restarted platform runs the workflow in flight again.
+ * The primary keeps serving throughout.
+ */
+export interface ReplicaProvider {
+  /**
+   * Begin making the instance's replicas exactly `count`: add the missing ones, remove the ones
+   * above it. Returns quickly where the work is slow (AWS); `describeReplicas` reports it.
+   * Called with the previous count, it is also the compensation of a change that failed: a
+   * half-created replica is deleted.
+   */
+  setReplicaCount(resourceId: string, count: number): Promise<void>;
+  describeReplicas(resourceId: string, count: number): Promise<ReplicaSetState>;
+}
