@@ -7,7 +7,7 @@ import type { Operation } from '../schemas/operation.ts';
 import type { ScalingChange } from '../schemas/scaling.ts';
 import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
 import { nowIso } from '../util/ids.ts';
-import { readableReason } from './workflow-tasks.ts';
+import { CleanupFailureFields, failureReason } from './workflow-tasks.ts';
 
 const Ref = { projectId: z.string(), addonId: z.string(), operationId: z.string() };
 const CaughtErrorSchema = z.object({ Error: z.string(), Cause: z.unknown().optional() }).optional();
@@ -22,7 +22,7 @@ export const ScalingTaskSchema = z.discriminatedUnion('action', [
     maxAttempts: z.number().int().min(1),
   }),
   z.object({ action: z.literal('completeScaling'), ...Ref }),
-  z.object({ action: z.literal('failScaling'), ...Ref, error: CaughtErrorSchema }),
+  z.object({ action: z.literal('failScaling'), ...Ref, error: CaughtErrorSchema, ...CleanupFailureFields }),
 ]);
 export type ScalingTask = z.infer<typeof ScalingTaskSchema>;
 
@@ -156,7 +156,8 @@ export class ScalingTasks {
 
   /** The Catch: the addon keeps (and records) what it had, running; the operation says why. */
   private async fail(task: Extract<ScalingTask, { action: 'failScaling' }>) {
-    const caught = readableReason(task.error);
+    // Nothing is created that cleanup would remove: a failed cleanup (RecordFailure) is named only.
+    const caught = failureReason(task, 'ask for the change again');
     const operation: Operation | undefined = await this.deps.store.findOperation(
       task.projectId,
       task.operationId,

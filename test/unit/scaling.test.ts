@@ -202,6 +202,7 @@ describe('the scale-addon tasks', () => {
       action: 'failScaling',
       ...ref,
       error: { Error: 'ProviderError', Cause: 'InvalidDBInstanceState: the instance is not available' },
+      skipCleanup: false,
     });
     expect(await env.store.getAddon(addon.projectId, addon.id)).toMatchObject({
       plan: 'nano',

@@ -10,9 +10,16 @@ import { localLambdaContext } from '#infra/local/lambda-context.ts';
 import { resumeOperations } from '#infra/local/resume.ts';
 import { ensureBucket, type S3Emulator, startS3 } from '#infra/local/s3-emulator.ts';
 import { LOCAL_SUBSTITUTIONS, LocalWorkflowRunner, loadDefinition } from '#infra/local/workflow-runner.ts';
+import { ENGINES, offerOnTarget } from '#shared/catalog/engines.ts';
 import { EngineRegistry } from '#shared/engines/registry.ts';
 import { ProviderError } from '#shared/errors.ts';
-import type { RestoreState, SnapshotProvider, SnapshotState } from '#shared/ports/engine-provider.ts';
+import type {
+  RestoreState,
+  SnapshotProvider,
+  SnapshotState,
+  UpgradeSpec,
+  UpgradeState,
+} from '#shared/ports/engine-provider.ts';
 import type { ReplicaProvider } from '#shared/ports/replica-provider.ts';
 import { WORKFLOWS, type WorkflowRun, type WorkflowStarter } from '#shared/ports/workflow-starter.ts';
 import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
@@ -24,6 +31,8 @@ import { BackupService } from '#shared/services/backup-service.ts';
 import { ExportService } from '#shared/services/export-service.ts';
 import { PitrService } from '#shared/services/pitr-service.ts';
 import { ReplicasService } from '#shared/services/replicas.ts';
+import { ScalingService } from '#shared/services/scaling.ts';
+import { UpgradeService } from '#shared/services/upgrade-service.ts';
 import type { BackupStore } from '#shared/store/backup-store.ts';
 import { engineAdapters, snapshotDeleters } from '../support/backups.ts';
 import { startTestStore } from '../support/dynamo.ts';
@@ -139,6 +148,19 @@ const stateOf = (workflow: string, resource: string, input: Record<string, unkno
 const startWorld = (plan: FaultPlan) => {
   const projectId = `proj-f${++counter}`;
   const provider = new ScriptedProvider();
+  // Scaling and upgrades in memory: a resize is applied once asked (as locally), an upgrade by its
+  // first describe; a discard after that keeps it, as RDS does.
+  const upgraded = new Set<string>();
+  Object.assign(provider, {
+    resize: async () => undefined,
+    upgradeInstance: async () => undefined,
+    describeUpgrade: async (_id: string, spec: UpgradeSpec): Promise<UpgradeState> => {
+      upgraded.add(spec.upgradeId);
+      return { status: 'available' };
+    },
+    discardUpgrade: async (_id: string, spec: UpgradeSpec) =>
+      upgraded.has(spec.upgradeId) ? ('completed' as const) : ('discarded' as const),
+  });
   const snapshots = new SnapshotShelf();
   const secrets = new FileSecretStore(join(dir, 'secrets'));
   const secretsDir = join(dir, 'secrets', projectId);
@@ -173,7 +195,8 @@ const startWorld = (plan: FaultPlan) => {
       store: store.store,
       backups: backupStore,
       artifacts,
-      engines: engineAdapters({ snapshots }),
+      // The provider too: an upgrade's own steps run with the backup steps' dependencies.
+      engines: engineAdapters({ provider, snapshots }),
       jobs,
       target: 'local',
     },
@@ -282,8 +305,11 @@ const startWorld = (plan: FaultPlan) => {
 };
 type World = ReturnType<typeof startWorld>;
 
-const provisioned = async (world: World) => {
-  const { addon } = await world.addons.create(world.projectId, createRequest({ name: `f-${counter}` }));
+const provisioned = async (world: World, overrides: Record<string, unknown> = {}) => {
+  const { addon } = await world.addons.create(
+    world.projectId,
+    createRequest({ name: `f-${counter}`, ...overrides }),
+  );
   await world.idle();
   expect((await store.store.getAddon(world.projectId, addon.id)).status).toBe('running');
   return addon.id;
@@ -300,6 +326,41 @@ const backupRequest = (variant: FaultCase['variant']) =>
   variant === 'snapshot'
     ? ({ type: 'snapshot', pinned: false } as const)
     : ({ type: 'dump', compression: 'zstd', pinned: false } as const);
+
+/**
+ * An upgrade of a PostgreSQL 14 addon to 15. Its backup is a snapshot where the engine has them
+ * (the `snapshot` branch); the `dump` branch is taken by engines without, which the catalog
+ * stands in for while the upgrade starts.
+ */
+const startUpgrade = async (world: World, plan: FaultPlan): Promise<string> => {
+  const addonId = await provisioned(world, { version: '14' });
+  const upgrades = new UpgradeService({
+    store: store.store,
+    backups: backupStore,
+    artifacts,
+    workflows: world.workflows,
+    target: 'local',
+  });
+  const entry = ENGINES.postgresql;
+  const original = {
+    versions: [...entry.versions.local],
+    defaultVersion: entry.defaultVersion.local,
+    capabilities: { ...entry.capabilities.local },
+    notes: [...entry.notes.local],
+  };
+  if (plan.fault.variant === 'dump') {
+    offerOnTarget('postgresql', 'local', {
+      ...original,
+      capabilities: { ...original.capabilities, snapshotBackup: false },
+    });
+  }
+  try {
+    plan.armed = true;
+    return (await upgrades.upgrade(world.projectId, addonId, '15')).operation.id;
+  } finally {
+    offerOnTarget('postgresql', 'local', original);
+  }
+};
 
 /** Set up what the workflow needs (unarmed), then start it with the fault armed. */
 const startFaulted = async (world: World, plan: FaultPlan): Promise<string> => {
@@ -320,7 +381,13 @@ const startFaulted = async (world: World, plan: FaultPlan): Promise<string> => {
     const request = createRequest({ name: `fork-${counter}`, ...(source ? { source } : {}) });
     return (await world.addons.create(world.projectId, request)).operation.id;
   }
+  if (workflow === 'upgrade-addon') return startUpgrade(world, plan);
   const addonId = await provisioned(world);
+  if (workflow === 'scale-addon') {
+    plan.armed = true;
+    const scaling = new ScalingService({ store: store.store, workflows: world.workflows, target: 'local' });
+    return (await scaling.update(world.projectId, addonId, { plan: 'small' })).operation.id;
+  }
   if (workflow === 'delete-addon') {
     await scheduled(world, addonId);
     plan.armed = true;
@@ -490,8 +557,12 @@ describe('a failure at any Task state ends the operation with nothing locked or 
       const final = await backupStore.getBackup(operation.projectId, operation.backupId);
       expect(final.status === 'failed').toBe(fault.finalBackupFails);
     }
-    // A restore that had already swapped the data in is reported completed: the data says so.
-    if (fault.workflow !== 'restore-addon') expect(operation.status).toBe('failed');
+    // A restore that had already swapped the data in, or an upgrade the engine had already applied
+    // (it cannot be undone), is reported completed: the data and the version say so.
+    if (fault.workflow === 'upgrade-addon' && operation.status === 'completed') {
+      const addon = await store.store.getAddon(operation.projectId, operation.addonId);
+      expect(addon.version).toBe('15');
+    } else if (fault.workflow !== 'restore-addon') expect(operation.status).toBe('failed');
   });
 });
 
