@@ -855,10 +855,16 @@ describe('the API functions, as deployed', () => {
       const redis = name === 'backups' || name === 'sweep' ? ['elasticache:DeleteSnapshot'] : [];
       // Point-in-time windows of running RDS addons: aws-pitr-workflows.test.ts sends and checks them.
       const pitr = name === 'addons' || name === 'backups' ? PITR_WINDOW_ACTIONS : [];
+      // Creating an alert rule's CloudWatch alarms needs an addon the rule covers, which the rule
+      // created here has none of: aws-alert-alarms.test.ts sends and checks PutMetricAlarm.
+      const alarms =
+        name === 'operations' || name === 'reconcile'
+          ? ['cloudwatch:PutMetricAlarm', 'cloudwatch:TagResource']
+          : [];
       const baseline =
         name === 'runBackup' || name === 'sweep'
           ? [...FUNCTION_BASELINE_ACTIONS, 'sqs:SendMessage', ...redis]
-          : [...FUNCTION_BASELINE_ACTIONS, ...redis, ...pitr];
+          : [...FUNCTION_BASELINE_ACTIONS, ...redis, ...pitr, ...alarms];
       expect(unusedActions(statementsOf(), calls[name], environment(), baseline)).toEqual([]);
     });
   });

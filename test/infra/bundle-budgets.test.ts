@@ -16,9 +16,12 @@ const KB = 1024;
 // Measured with each function's own route table and S3 from the runtime (549, 575, 468 and
 // 413 KB; docs/performance.md).
 const OVER_BUDGET_CEILINGS: Record<string, number> = {
-  'Api/AddonsFunction/Function/Resource': 560 * KB,
-  'Api/BackupsFunction/Function/Resource': 590 * KB,
-  'Api/CredentialsFunction/Function/Resource': 480 * KB,
+  // 570 KB since scaling, read replicas and upgrade details joined it.
+  'Api/AddonsFunction/Function/Resource': 580 * KB,
+  // 597 KB since the upgrade route joined it.
+  'Api/BackupsFunction/Function/Resource': 605 * KB,
+  // 498 KB since replica endpoints joined the credentials.
+  'Api/CredentialsFunction/Function/Resource': 510 * KB,
   // Alert rules joined it (their store, CloudWatch alarm sync, idempotency of the create).
   'Api/OperationsFunction/Function/Resource': 510 * KB,
 };
