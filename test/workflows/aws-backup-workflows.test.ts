@@ -386,6 +386,8 @@ describe('the workflow function role, over provision, backup, restore and delete
       ...FUNCTION_BASELINE_ACTIONS,
       ...REDIS_ENGINE_ACTIONS,
       ...PITR_WORKFLOW_ACTIONS,
+      // A Redis addon's plan change (scale-addon); the ElastiCache fake does not model it yet.
+      'elasticache:ModifyReplicationGroup',
     ]);
     expect(unused.filter((action) => !DOCUMENTDB_ACTIONS.includes(action))).toEqual([]);
   });
