@@ -67,6 +67,37 @@ export const failOperationAndRelease = async (
   await store.updateAddonForOperation(addon, operationId, { status: addonStatus }, { release: true });
 };
 
+/**
+ * Lock `addon` for `operation` (the addon `updating` meanwhile) and start `workflow` on it. A
+ * workflow that does not start fails the operation with the reason and releases the addon, running.
+ */
+export const beginOperationWorkflow = async (
+  deps: { store: AddonStore; workflows: WorkflowStarter },
+  addon: AddonRecord,
+  operation: Operation,
+  workflow: 'scale-addon' | 'update-replicas',
+  what: string,
+): Promise<AddonRecord> => {
+  const locked = await deps.store.beginOperation(addon, operation, 'updating');
+  try {
+    await deps.workflows.start({
+      workflow,
+      input: { projectId: addon.projectId, addonId: addon.id, operationId: operation.id },
+    });
+  } catch (error) {
+    const message = `${what} could not start: ${userFacingMessage(error)}`;
+    await failOperationAndRelease(
+      deps.store,
+      locked,
+      operation.id,
+      { code: 'WorkflowStartFailed', message },
+      'running',
+    );
+    throw error;
+  }
+  return locked;
+};
+
 export const newOperation = (type: OperationType, projectId: string, addonId: string): Operation => ({
   id: newId('op'),
   type,

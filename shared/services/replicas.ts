@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { addonType } from '../catalog/engines.ts';
 import type { EngineRegistry } from '../engines/registry.ts';
-import { ConflictError, errorMessage, ProviderError, UnsupportedError } from '../errors.ts';
+import { ConflictError, ProviderError, UnsupportedError } from '../errors.ts';
 import type { EngineAdapters } from '../ports/engine-provider.ts';
 import type { ReplicaProvider } from '../ports/replica-provider.ts';
 import type { SecretStore } from '../ports/secret-store.ts';
@@ -11,7 +11,7 @@ import type { Target } from '../schemas/catalog.ts';
 import { type Operation, TERMINAL_STATUSES } from '../schemas/operation.ts';
 import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
 import { nowIso } from '../util/ids.ts';
-import { failOperationAndRelease, newOperation, toAddon } from './addon-service.ts';
+import { beginOperationWorkflow, failOperationAndRelease, newOperation, toAddon } from './addon-service.ts';
 import { publishedReplicas } from './replica-details.ts';
 import { CleanupFailureFields, failureReason } from './workflow-tasks.ts';
 
@@ -74,25 +74,13 @@ export class ReplicasService {
       replicas,
       message: `${addon.replicas} -> ${replicas} read replicas`,
     };
-    const locked = await this.deps.store.beginOperation(addon, operation, 'updating');
-    try {
-      await this.deps.workflows.start({
-        workflow: 'update-replicas',
-        input: { projectId, addonId, operationId: operation.id },
-      });
-    } catch (error) {
-      await failOperationAndRelease(
-        this.deps.store,
-        locked,
-        operation.id,
-        {
-          code: 'WorkflowStartFailed',
-          message: `The replicas change could not start: ${errorMessage(error)}`,
-        },
-        'running',
-      );
-      throw error;
-    }
+    const locked = await beginOperationWorkflow(
+      this.deps,
+      addon,
+      operation,
+      'update-replicas',
+      'The replicas change',
+    );
     return { addon: toAddon(locked) as Addon, operation };
   }
 }

@@ -1,5 +1,5 @@
 import { addonType, ENGINES, findPlan } from '../catalog/engines.ts';
-import { ConflictError, errorMessage, type FieldIssue, UnsupportedError } from '../errors.ts';
+import { ConflictError, type FieldIssue, UnsupportedError } from '../errors.ts';
 import type { WorkflowStarter } from '../ports/workflow-starter.ts';
 import type { Addon } from '../schemas/addon.ts';
 import type { Target } from '../schemas/catalog.ts';
@@ -7,7 +7,7 @@ import type { UpdateAddonRequest } from '../schemas/networking.ts';
 import type { Operation } from '../schemas/operation.ts';
 import type { ScalingChange } from '../schemas/scaling.ts';
 import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
-import { failOperationAndRelease, newOperation, toAddon } from './addon-service.ts';
+import { beginOperationWorkflow, newOperation, toAddon } from './addon-service.ts';
 
 export interface ScalingDeps {
   store: AddonStore;
@@ -46,25 +46,13 @@ export class ScalingService {
       throw new ConflictError(`Addon '${addon.name}' is ${addon.status}; only a running addon can be scaled`);
     }
     const operation: Operation = { ...newOperation('scale', projectId, addonId), scaling };
-    const locked = await this.deps.store.beginOperation(addon, operation, 'updating');
-    try {
-      await this.deps.workflows.start({
-        workflow: 'scale-addon',
-        input: { projectId, addonId, operationId: operation.id },
-      });
-    } catch (error) {
-      await failOperationAndRelease(
-        this.deps.store,
-        locked,
-        operation.id,
-        {
-          code: 'WorkflowStartFailed',
-          message: `The scaling workflow did not start: ${errorMessage(error)}`,
-        },
-        'running',
-      );
-      throw error;
-    }
+    const locked = await beginOperationWorkflow(
+      this.deps,
+      addon,
+      operation,
+      'scale-addon',
+      'The scaling change',
+    );
     return { addon: toAddon(locked), operation };
   }
 
