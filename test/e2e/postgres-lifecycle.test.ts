@@ -194,7 +194,7 @@ describe('local target, end to end', () => {
     const addon = await api('GET', `/v1/projects/e2e/addons/${addonId}`);
     expect(addon.body.status).toBe('running');
     expect(await sql(credentials, 'SELECT count(*)::int AS n FROM items')).toEqual([{ n: 1000 }]);
-  });
+  }, 120_000);
 
   it('recovers from a crash (SIGKILL): addons come back, nothing is stuck', async () => {
     await sql(credentials, "INSERT INTO items VALUES (1001, 'written before the crash')");
@@ -203,7 +203,7 @@ describe('local target, end to end', () => {
     expect(await sql(credentials, 'SELECT label FROM items WHERE id = 1001')).toEqual([
       { label: 'written before the crash' },
     ]);
-  });
+  }, 120_000);
 
   it('resumes an operation that a crash interrupted: it completes after the restart', async () => {
     const created = await api('POST', '/v1/projects/e2e/addons', {
@@ -216,7 +216,7 @@ describe('local target, end to end', () => {
     expect(operation.status).toBe('completed');
     const response = await api('GET', `/v1/projects/e2e/addons/${created.body.addon.id}/credentials`);
     expect(await sql(response.body, 'SELECT 1 AS ok')).toEqual([{ ok: 1 }]);
-  });
+  }, 120_000);
 
   it('deletes the addon: process gone, data removed, credentials gone', async () => {
     const deleted = await api('DELETE', `/v1/projects/e2e/addons/${addonId}`);
