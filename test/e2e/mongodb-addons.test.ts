@@ -212,7 +212,7 @@ describe.skipIf(!mongod)('MongoDB addons on the local target (the machine has a 
     ({ platform, api } = await restartUntilRunning(platform, env(), TOKEN, base()));
     expect((await api('GET', `${base()}/credentials`)).body.port).toBe(credentials.port);
     expect(await contents()).toEqual(before);
-  });
+  }, 120_000);
 
   it('deletes the addon: nothing answers on its port any more', async () => {
     const deleted = await api('DELETE', base());

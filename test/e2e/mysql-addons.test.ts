@@ -244,7 +244,7 @@ describe('MySQL addons on the local target (MariaDB)', () => {
     ));
     expect((await api('GET', `${base()}/credentials`)).body.port).toBe(credentials.port);
     expect(fingerprint()).toEqual(before);
-  });
+  }, 120_000);
 
   it('deletes the addon: its server stops and nothing answers on its port', async () => {
     const deleted = await api('DELETE', base());

@@ -286,7 +286,7 @@ describe('Redis addons on the local target', () => {
     ));
     expect((await api('GET', `${base()}/credentials`)).body.port).toBe(credentials.port);
     expect(everyKey(asUser)).toEqual(before);
-  });
+  }, 120_000);
 
   it('deletes the addon: its server stops and nothing answers on its port', async () => {
     const deleted = await api('DELETE', base());
