@@ -1,13 +1,13 @@
 import * as z from 'zod';
 import { findPlan } from '../catalog/engines.ts';
 import type { EngineRegistry } from '../engines/registry.ts';
-import { NotFoundError, ProviderError } from '../errors.ts';
+import { ProviderError } from '../errors.ts';
 import type { EngineAdapters, ResizeRequest } from '../ports/engine-provider.ts';
 import type { Operation } from '../schemas/operation.ts';
 import type { ScalingChange } from '../schemas/scaling.ts';
 import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
 import { nowIso } from '../util/ids.ts';
-import { CleanupFailureFields, failureReason } from './workflow-tasks.ts';
+import { CleanupFailureFields, failureReason, recordOperationFailure } from './workflow-tasks.ts';
 
 const Ref = { projectId: z.string(), addonId: z.string(), operationId: z.string() };
 const CaughtErrorSchema = z.object({ Error: z.string(), Cause: z.unknown().optional() }).optional();
@@ -174,15 +174,7 @@ export class ScalingTasks {
         { release: true },
       );
     }
-    try {
-      await this.deps.store.updateOperation(task.projectId, task.operationId, {
-        status: 'failed',
-        error: reason,
-        completedAt: nowIso(),
-      });
-    } catch (error) {
-      if (!(error instanceof NotFoundError)) throw error;
-    }
+    await recordOperationFailure(this.deps.store, task.projectId, task.operationId, reason);
     return { failed: true, reason };
   }
 }

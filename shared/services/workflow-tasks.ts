@@ -75,6 +75,24 @@ export const readableReason = (
   return { code: error.Error, message: redactProviderText(message || error.Error) };
 };
 
+/** Mark an operation failed with `reason`; one already gone (its addon deleted) is left alone. */
+export const recordOperationFailure = async (
+  store: Pick<AddonStore, 'updateOperation'>,
+  projectId: string,
+  operationId: string,
+  reason: { code: string; message: string },
+): Promise<void> => {
+  try {
+    await store.updateOperation(projectId, operationId, {
+      status: 'failed',
+      error: reason,
+      completedAt: nowIso(),
+    });
+  } catch (error) {
+    if (!(error instanceof NotFoundError)) throw error;
+  }
+};
+
 /** The reason a failed operation shows, with a word on what cleanup could not remove. */
 export const failureReason = (
   task: {
@@ -320,15 +338,7 @@ export class WorkflowTasks {
         { release: true },
       );
     }
-    try {
-      await this.deps.store.updateOperation(task.projectId, task.operationId, {
-        status: 'failed',
-        error: reason,
-        completedAt: nowIso(),
-      });
-    } catch (error) {
-      if (!(error instanceof NotFoundError)) throw error;
-    }
+    await recordOperationFailure(this.deps.store, task.projectId, task.operationId, reason);
     return { failed: true, reason };
   }
 }
