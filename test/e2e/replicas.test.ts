@@ -128,6 +128,34 @@ describe('read replicas of a local PostgreSQL addon', () => {
     });
   });
 
+  it('sizes the replica like its primary after a plan change: it restarts with the new max_connections and keeps following', async () => {
+    const response = await api('PATCH', addonPath(addonId), { body: { plan: 'small' } });
+    expect(response.status, JSON.stringify(response.body)).toBe(202);
+    const ended = await operationEnded(api, PROJECT, response.body.operation.id, 60_000);
+    expect(ended.status, JSON.stringify(ended.error)).toBe('completed');
+    const credentials = (await api('GET', `${addonPath(addonId)}/credentials`)).body as {
+      uri: string;
+      replicas: Endpoint[];
+    };
+    const setting = (uri: string) =>
+      withClient(uri, async (client) => (await client.query('SHOW max_connections')).rows[0].max_connections);
+    const primaryLimit = await setting(credentials.uri);
+    expect(Number(primaryLimit)).toBeGreaterThan(112);
+    expect(
+      await until('the replica with the new limit', () => setting(credentials.replicas[0]?.uri as string)),
+    ).toBe(primaryLimit);
+    await withClient(credentials.uri, (client) =>
+      client.query("INSERT INTO notes VALUES (3, 'after the plan change')"),
+    );
+    const row = await until('the new row on the replica', () =>
+      withClient(
+        credentials.replicas[0]?.uri as string,
+        async (client) => (await client.query('SELECT body FROM notes WHERE id = 3')).rows[0],
+      ),
+    );
+    expect(row).toEqual({ body: 'after the plan change' });
+  }, 120_000);
+
   it('removes it at replicas 0: its process ends and its port closes', async () => {
     const before = await api('GET', `${addonPath(addonId)}/credentials`);
     const replica = before.body.replicas[0] as Endpoint;

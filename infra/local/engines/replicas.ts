@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage, ProviderError, UnsupportedError } from '#shared/errors.ts';
-import type { EngineProvider } from '#shared/ports/engine-provider.ts';
+import type { EngineProvider, ResizeRequest } from '#shared/ports/engine-provider.ts';
 import type { ReplicaAddress, ReplicaProvider, ReplicaSetState } from '#shared/ports/replica-provider.ts';
 import type { EngineDriver, InstanceContext, InstanceRecord, ReplicaDriver } from './driver.ts';
 import { EngineDrivers } from './engine-drivers.ts';
@@ -125,6 +125,27 @@ export class LocalReplicas implements ReplicaProvider {
           this.log('engine: could not resume replicas', { resourceId: id, error: errorMessage(error) });
         });
     }
+  }
+
+  /**
+   * Restart every ready replica with the primary's record as it is now: a plan change sizes the
+   * replicas like their primary (a PostgreSQL standby must have at least the primary's
+   * max_connections and other limits, or its recovery stops).
+   */
+  restartAll(resourceId: string): Promise<void> {
+    const id = checkId(resourceId);
+    return this.locks.exclusive(id, undefined, async () => {
+      const numbers = await this.numbers(id);
+      if (numbers.length === 0) return;
+      const primary = await this.primaryOf(id);
+      const { replicas } = this.engineOf(primary.record);
+      for (const n of numbers) {
+        const record = await this.recordOf(id, n);
+        if (record?.state !== 'ready') continue;
+        await this.servers.stopOurs(this.keyOf(id, n));
+        await this.start(primary, replicas, n, record);
+      }
+    });
   }
 
   /** Fast shutdown of every replica server (Ctrl-C); a seed in progress is interrupted. */
@@ -261,7 +282,8 @@ export class LocalReplicas implements ReplicaProvider {
 
 /**
  * The instance provider with its replicas removed before the instance is deleted (a delete of the
- * addon, or of a leftover), so no replica process outlives its primary.
+ * addon, or of a leftover), so no replica process outlives its primary, and restarted after a plan
+ * change, so they run with the primary's new limits.
  */
 export const withReplicaCleanup = <P extends EngineProvider>(provider: P, replicas: LocalReplicas): P =>
   Object.assign(Object.create(provider) as P, {
@@ -269,4 +291,12 @@ export const withReplicaCleanup = <P extends EngineProvider>(provider: P, replic
       await replicas.removeAll(resourceId);
       await provider.deleteInstance(resourceId);
     },
+    ...(provider.resize
+      ? {
+          resize: async (resourceId: string, change: ResizeRequest) => {
+            await provider.resize?.(resourceId, change);
+            if (change.plan) await replicas.restartAll(resourceId);
+          },
+        }
+      : {}),
   });

@@ -4,6 +4,7 @@ import { engineEnv, findExecutable, runLogged } from '../system.ts';
 import { tlsSettings } from './access.ts';
 import { binaries, serverMajor } from './binaries.ts';
 import { platformRoleOf, socketDirectorySetting } from './connect.ts';
+import { planSettings } from './sizing.ts';
 
 const basebackupOf = async (major: string): Promise<string> => {
   const found = await findExecutable('pg_basebackup', [`/usr/lib/postgresql/${major}/bin/pg_basebackup`]);
@@ -84,6 +85,8 @@ export const postgresReplicas: ReplicaDriver = {
       `unix_socket_directories=${socketDir}`,
       '-c',
       'unix_socket_permissions=0700',
+      // The primary's plan: a standby needs at least its max_connections (and the like) to replay.
+      ...planSettings(primary.record),
       '-c',
       'hot_standby=on',
       '-c',
