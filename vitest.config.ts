@@ -1,6 +1,21 @@
 import { configDefaults, defineConfig } from 'vitest/config';
 
 const INFRA = 'test/infra/**/*.test.ts';
+/** The deployed-workflow files (support/aws-suite.ts): each starts from the synthesized stack too. */
+const AWS_WORKFLOWS = [
+  'backup-workflows',
+  'export',
+  'fault-injection',
+  'forks',
+  'live-import',
+  'mongodb-lifecycle',
+  'mysql-lifecycle',
+  'pitr-workflows',
+  'postgres-lifecycle',
+  'redis-lifecycle',
+  'scaling',
+  'upgrade-workflows',
+].map((name) => `test/workflows/aws-${name}.test.ts`);
 
 export default defineConfig({
   test: {
@@ -16,15 +31,16 @@ export default defineConfig({
         test: {
           name: 'unit-e2e',
           include: ['test/**/*.test.ts'],
-          exclude: [...configDefaults.exclude, INFRA],
+          exclude: [...configDefaults.exclude, INFRA, ...AWS_WORKFLOWS],
         },
       },
       {
-        // The AWS stack's tests read one synthesized stack (cdk-nag and cfn-guard included,
-        // tens of seconds on a busy 2-core machine): without isolation the files of a worker share
-        // it (test/infra/support/stack.ts memoizes it) instead of synthesizing it once each.
+        // The AWS stack's tests and the deployed-workflow tests read one synthesized stack (cdk-nag
+        // and cfn-guard included, 30-50 s on a busy 2-core machine): without isolation the files
+        // of a worker share it (test/infra/support/stack.ts memoizes it) instead of synthesizing
+        // it once each. Each workflow file restores its AWS fakes and stops its DynamoDB in afterAll.
         extends: true,
-        test: { name: 'infra', include: [INFRA], isolate: false },
+        test: { name: 'infra', include: [INFRA, ...AWS_WORKFLOWS], isolate: false },
       },
     ],
   },
