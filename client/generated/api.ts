@@ -1125,7 +1125,7 @@ export interface components {
         } | null;
         BackupHealthProblem: {
             /** @enum {string} */
-            code: "ScheduledBackupFailed" | "BackupOverdue";
+            code: "ScheduledBackupFailed" | "BackupOverdue" | "PointInTimeWindowShort";
             message: string;
         };
         AddonSource: {
@@ -1944,9 +1944,10 @@ export interface components {
          *     - `storage.used-percent` (percent): Share of the space where the data lives that is used: storage.used / (storage.used + storage.free) locally; on RDS 1 - FreeStorageSpace / allocated storage
          *     - `connections.used-percent` (percent): Client connections in percent of the connection limit (connections / connections.limit)
          *     - `replication-lag` (seconds): The engine's replication lag (postgresql.replication-lag, mysql.replication-lag); engines without replicas have none
+         *     - `backup.problems` (count): The addon's backup-health problems (its `backupHealth.problems`: the newest scheduled backup failed, no backup succeeded within 1.5 times the schedule's interval, the point-in-time window is shorter than the plan promises); 0 when healthy. Evaluated by the platform from its own records on each backup-health run (about every 5 minutes on AWS, every scheduler tick locally), for addons with an enabled schedule; `durationSeconds` must be 0
          * @enum {string}
          */
-        AlertMetricName: "cpu" | "memory" | "memory.free" | "storage.used" | "storage.free" | "connections" | "connections.limit" | "read.throughput" | "write.throughput" | "postgresql.transactions" | "postgresql.replication-lag" | "postgresql.oldest-transaction-age" | "mysql.queries" | "mysql.threads-running" | "mysql.replication-lag" | "redis.memory" | "redis.evictions" | "redis.hit-ratio" | "mongodb.operations" | "storage.used-percent" | "connections.used-percent" | "replication-lag";
+        AlertMetricName: "cpu" | "memory" | "memory.free" | "storage.used" | "storage.free" | "connections" | "connections.limit" | "read.throughput" | "write.throughput" | "postgresql.transactions" | "postgresql.replication-lag" | "postgresql.oldest-transaction-age" | "mysql.queries" | "mysql.threads-running" | "mysql.replication-lag" | "redis.memory" | "redis.evictions" | "redis.hit-ratio" | "mongodb.operations" | "storage.used-percent" | "connections.used-percent" | "replication-lag" | "backup.problems";
         /** @enum {string} */
         AlertComparison: ">" | ">=" | "<" | "<=";
         SecretGroup: {

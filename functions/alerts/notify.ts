@@ -22,6 +22,15 @@ const AlarmMessageSchema = z.looseObject({
   StateChangeTime: z.string(),
 });
 
+const alarmMessage = (text: string) => {
+  try {
+    const parsed = AlarmMessageSchema.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
 /** `...+0000` as CloudWatch writes it, into an instant `Date.parse` reads everywhere. */
 const instant = (time: string) => Date.parse(time.replace(/([+-]\d\d)(\d\d)$/, '$1:$2'));
 
@@ -48,7 +57,9 @@ export const createNotifyHandler = (deps: {
   const run = async (event: SNSEvent): Promise<{ changes: AlertChange[] }> => {
     const changes: AlertChange[] = [];
     for (const record of event.Records) {
-      const message = AlarmMessageSchema.parse(JSON.parse(record.Sns.Message));
+      // The topic also carries the platform's own backup-health messages (for its e-mails): not alarms.
+      const message = alarmMessage(record.Sns.Message);
+      if (!message) continue;
       const owner = parseAlarmName(deps.deployment, message.AlarmName);
       const state =
         message.NewStateValue === 'ALARM' ? 'firing' : message.NewStateValue === 'OK' ? 'ok' : undefined;

@@ -22,7 +22,7 @@ import { AddonService } from '#shared/services/addon-service.ts';
 import { BackupHealthReader } from '#shared/services/backup-health.ts';
 import { ImportService } from '#shared/services/import-service.ts';
 import type { NetworkingService } from '#shared/services/networking.ts';
-import { PitrService } from '#shared/services/pitr-service.ts';
+import { PitrService, planRetentionDays } from '#shared/services/pitr-service.ts';
 import type { ReplicasService } from '#shared/services/replicas.ts';
 import { isScalingRequest, ScalingService } from '#shared/services/scaling.ts';
 import { AddonStore } from '#shared/store/addon-store.ts';
@@ -155,6 +155,14 @@ export const handler = lazyHandler(() => {
       'scale-addon': env.SCALE_ADDON_STATE_MACHINE_ARN,
     },
   });
+  // GET shows the restorable window: read-only RDS calls (the stack grants them).
+  const pitr = new PitrService({
+    store,
+    workflows,
+    windows: awsRestorableWindows(() => new RDSClient({})),
+    target: env.ADDONS_TARGET,
+    retentionDays: planRetentionDays,
+  });
   // An addon created with `source.import` gets its import from here; only `createFor` is used
   // (starting an import is the backups function's), so no restore workflow is wired.
   const importRecords = new ImportStore({ client, tableName: env.TABLE_NAME });
@@ -201,18 +209,16 @@ export const handler = lazyHandler(() => {
           }
         : {}),
     }),
-    // GET shows the restorable window: read-only RDS calls (the stack grants them).
-    pitr: new PitrService({
-      store,
-      workflows,
-      windows: awsRestorableWindows(() => new RDSClient({})),
-      target: env.ADDONS_TARGET,
-    }),
+    pitr,
     scaling: new ScalingService({ store, workflows, target: env.ADDONS_TARGET }),
     // RDS reports no used bytes without CloudWatch: the allocated size only (docs/scaling.md).
     storage: { of: async (addon) => ({ allocatedGiB: addon.storageGiB, usedBytes: null }) },
-    // Two reads (schedules, a page of backups), on GET of one addon only.
-    health: new BackupHealthReader({ backups }),
+    // Three reads (schedules, a page of backups, of operations), on GET of one addon only.
+    health: new BackupHealthReader({
+      backups,
+      operations: store,
+      retention: (addon) => pitr.retentionDaysOf(addon),
+    }),
     idempotency: dynamoDbIdempotency({ client: dynamoClient(), tableName: env.TABLE_NAME }),
     cursors: cursorSigner(env.CURSOR_SECRET_ARN),
   });

@@ -27,6 +27,7 @@ import {
   SecretLeftovers,
   SecurityGroupLeftovers,
 } from '#shared/providers/aws/aws-leftovers.ts';
+import { awsRestorableWindows } from '#shared/providers/aws/engines.ts';
 import { DocdbClusterLeftovers, DocdbSnapshotLeftovers } from '#shared/providers/aws/mongodb/index.ts';
 import {
   ElastiCacheGroupLeftovers,
@@ -39,7 +40,9 @@ import { DumpObjectLeftovers } from '#shared/providers/dump-leftovers.ts';
 import { AlertSweep } from '#shared/services/alert-alarm-sync.ts';
 import { AlertDispatcher } from '#shared/services/alert-dispatcher.ts';
 import { AlertNotifier } from '#shared/services/alert-notifier.ts';
+import { BackupHealthAlerts } from '#shared/services/backup-health-alerts.ts';
 import { BackupHealthMonitor } from '#shared/services/backup-health-monitor.ts';
+import { PitrService, planRetentionDays } from '#shared/services/pitr-service.ts';
 import { Reconciler, type ReconcileSummary } from '#shared/services/reconciler.ts';
 import { deadlinesFrom } from '#shared/services/reconciler-policy.ts';
 import type { SecretGroupPublisher } from '#shared/services/secret-group-publisher.ts';
@@ -127,7 +130,21 @@ export const handler: (event: unknown, context: Context) => Promise<ReconcileSum
   const addons = store;
   const backups = new BackupStore({ client, tableName: env.TABLE_NAME });
   const alerts = awsAlertServices({ env, client, tableName: env.TABLE_NAME, addons: store });
-  const notifier = new AlertNotifier({ alerts: alerts.alerts, events: store.events });
+  // Backup-health rules have no alarm: their e-mails go to the rule's topic from here.
+  const notifier = new AlertNotifier({ alerts: alerts.alerts, events: store.events, emails: alerts.alarms });
+  const executions = new SfnExecutions({
+    client: new SFNClient({}),
+    stateMachineArns: {
+      'provision-addon': env.PROVISION_ADDON_STATE_MACHINE_ARN,
+      'delete-addon': env.DELETE_ADDON_STATE_MACHINE_ARN,
+      'backup-addon': env.BACKUP_ADDON_STATE_MACHINE_ARN,
+      'restore-addon': env.RESTORE_ADDON_STATE_MACHINE_ARN,
+      'export-backup': env.EXPORT_BACKUP_STATE_MACHINE_ARN,
+      'scale-addon': env.SCALE_ADDON_STATE_MACHINE_ARN,
+      'upgrade-addon': env.UPGRADE_ADDON_STATE_MACHINE_ARN,
+      'update-replicas': env.UPDATE_REPLICAS_STATE_MACHINE_ARN,
+    },
+  });
   return createReconcileHandler({
     alerts: new AlertSweep({
       alerts: alerts.alerts,
@@ -150,20 +167,17 @@ export const handler: (event: unknown, context: Context) => Promise<ReconcileSum
         store,
         backups,
         events: store.events,
+        // The point-in-time rule: the RDS window (DescribeDBInstances) against the plan's retention.
+        pitr: new PitrService({
+          store,
+          workflows: executions,
+          windows: awsRestorableWindows(() => rds),
+          target: 'aws',
+          retentionDays: planRetentionDays,
+        }),
+        alerts: new BackupHealthAlerts({ alerts: alerts.alerts, notifier }),
       }),
-      executions: new SfnExecutions({
-        client: new SFNClient({}),
-        stateMachineArns: {
-          'provision-addon': env.PROVISION_ADDON_STATE_MACHINE_ARN,
-          'delete-addon': env.DELETE_ADDON_STATE_MACHINE_ARN,
-          'backup-addon': env.BACKUP_ADDON_STATE_MACHINE_ARN,
-          'restore-addon': env.RESTORE_ADDON_STATE_MACHINE_ARN,
-          'export-backup': env.EXPORT_BACKUP_STATE_MACHINE_ARN,
-          'scale-addon': env.SCALE_ADDON_STATE_MACHINE_ARN,
-          'upgrade-addon': env.UPGRADE_ADDON_STATE_MACHINE_ARN,
-          'update-replicas': env.UPDATE_REPLICAS_STATE_MACHINE_ARN,
-        },
-      }),
+      executions,
       sources: [
         new RdsInstanceLeftovers({ rds, deployment: env.DEPLOYMENT_NAME }),
         new RdsSnapshotLeftovers({ rds, deployment: env.DEPLOYMENT_NAME }),

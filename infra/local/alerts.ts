@@ -4,6 +4,7 @@ import { AlertDispatcher, type RetryPolicy } from '#shared/services/alert-dispat
 import { AlertMonitor } from '#shared/services/alert-monitor.ts';
 import { AlertNotifier } from '#shared/services/alert-notifier.ts';
 import { AlertRuleService, availabilityFromSource } from '#shared/services/alert-rules.ts';
+import { BackupHealthAlerts } from '#shared/services/backup-health-alerts.ts';
 import { MetricsService } from '#shared/services/metrics-service.ts';
 import type { AddonStore } from '#shared/store/addon-store.ts';
 import { AlertStore } from '#shared/store/alert-store.ts';
@@ -27,17 +28,20 @@ export const localAlerts = (props: {
     target: 'local',
     available: availabilityFromSource(props.source),
   });
+  const notifier = new AlertNotifier({ alerts, events: props.store.events });
   const monitor = new AlertMonitor({
     alerts,
     addons: props.store,
     rules,
     metrics: new MetricsService({ store: props.store, source: props.source }),
-    notifier: new AlertNotifier({ alerts, events: props.store.events }),
+    notifier,
     stepSeconds: props.stepSeconds,
   });
   const dispatcher = new AlertDispatcher({ alerts, ...(props.retry ? { policy: props.retry } : {}) });
   return {
     rules,
+    /** Rules on `backup.problems`: the backup-health monitor's findings through the channels. */
+    backupHealth: new BackupHealthAlerts({ alerts, notifier }),
     /** One pass: evaluate every rule, then deliver what is due. */
     run: async () => {
       const evaluated = await monitor.run();

@@ -24,6 +24,8 @@ export const LocalConfigSchema = z.object({
   ADDONS_SCHEDULER_TICK_MS: z.coerce.number().int().min(10).max(600_000).default(15_000),
   /** How often archived addons are checked for a due base backup (PITR); a new addon's window waits for the first check. */
   ADDONS_PITR_MAINTENANCE_SECONDS: z.coerce.number().int().min(1).max(3_600).default(30),
+  /** How far back point-in-time recovery reaches (the WAL archive reads it too: wal-archive.ts). */
+  ADDONS_PITR_RETENTION_DAYS: z.coerce.number().positive().max(3_650).default(7),
   /** How often the platform samples each running addon's metrics (docs/metrics.md). */
   ADDONS_METRICS_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3_600).default(10),
   /** Reconciler: per-type operation deadlines in minutes, `create=30,backup=1500` (defaults in reconciler-policy.ts). */
@@ -81,6 +83,8 @@ export interface LocalConfig {
   schedulerTickMs: number;
   /** ADDONS_PITR_MAINTENANCE_SECONDS, in ms. */
   archiveMaintenanceMs: number;
+  /** ADDONS_PITR_RETENTION_DAYS: what backup health holds the point-in-time window to. */
+  pitrRetentionDays: number;
   /** ADDONS_METRICS_INTERVAL_SECONDS. */
   metricsIntervalSeconds: number;
   backupGraceDays: number;
@@ -131,6 +135,7 @@ export const loadLocalConfig = (env: NodeJS.ProcessEnv = process.env): LocalConf
     clockSpeed: parsed.ADDONS_CLOCK_SPEED,
     schedulerTickMs: parsed.ADDONS_SCHEDULER_TICK_MS,
     archiveMaintenanceMs: parsed.ADDONS_PITR_MAINTENANCE_SECONDS * 1000,
+    pitrRetentionDays: parsed.ADDONS_PITR_RETENTION_DAYS,
     metricsIntervalSeconds: parsed.ADDONS_METRICS_INTERVAL_SECONDS,
     backupGraceDays: parsed.ADDONS_BACKUP_GRACE_DAYS,
     jobToolEnv: engineToolEnv(env),

@@ -320,6 +320,7 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
       workflows: stoppable,
       windows: EngineRegistry.everyEngine('restorable windows', (): SnapshotProvider => supervisor),
       target: 'local',
+      retentionDays: () => config.pitrRetentionDays,
     });
     const scheduleService = new ScheduleService({
       store,
@@ -331,6 +332,13 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
     const rotations = new CredentialRotationService({ store, secrets, engines, target: 'local', now });
     const networking = new NetworkingService({ store, secrets, engines, target: 'local' });
     const scaling = new ScalingService({ store, workflows: stoppable, target: 'local' });
+    const alerts = localAlerts({
+      client: documentClient,
+      tableName: TABLE_NAME,
+      store,
+      source: metrics,
+      stepSeconds: config.metricsIntervalSeconds,
+    });
     const reconciler = createLocalReconciler({
       config,
       store,
@@ -342,19 +350,15 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
         store,
         backups: backupStore,
         events: store.events,
+        // The third built-in rule: the point-in-time window against what the addon promises.
+        pitr: pitrService,
+        alerts: alerts.backupHealth,
         now,
       }),
       executions: { describe: runner.describe.bind(runner), ...stoppable },
       supervisor,
       s3: s3.client,
       bucket: BACKUP_BUCKET,
-    });
-    const alerts = localAlerts({
-      client: documentClient,
-      tableName: TABLE_NAME,
-      store,
-      source: metrics,
-      stepSeconds: config.metricsIntervalSeconds,
     });
     scheduler.start(
       {
@@ -378,7 +382,12 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
         logger,
         service,
         pitr: pitrService,
-        health: new BackupHealthReader({ backups: backupStore, now }),
+        health: new BackupHealthReader({
+          backups: backupStore,
+          operations: store,
+          retention: (addon) => pitrService.retentionDaysOf(addon),
+          now,
+        }),
         idempotency: dynamoDbIdempotency({ client: dynamo.client, tableName: TABLE_NAME }),
         cursors,
         networking,

@@ -8,8 +8,9 @@ import {
 } from './catalog.ts';
 
 /**
- * What an alert rule can watch: every series of the metric catalog, plus three derived from them
- * (a rule on "storage above 85 %" needs a ratio the catalog does not publish as such).
+ * What an alert rule can watch: every series of the metric catalog, plus some derived from them
+ * (a rule on "storage above 85 %" needs a ratio the catalog does not publish as such), and the
+ * addon's backup health (`backup.problems`), which the platform evaluates from its own records.
  */
 export const DERIVED_ALERT_METRICS = {
   'storage.used-percent': {
@@ -29,6 +30,12 @@ export const DERIVED_ALERT_METRICS = {
     description:
       "The engine's replication lag (postgresql.replication-lag, mysql.replication-lag); engines without replicas have none",
   },
+  'backup.problems': {
+    unit: 'count',
+    inputs: [],
+    description:
+      "The addon's backup-health problems (its `backupHealth.problems`: the newest scheduled backup failed, no backup succeeded within 1.5 times the schedule's interval, the point-in-time window is shorter than the plan promises); 0 when healthy. Evaluated by the platform from its own records on each backup-health run (about every 5 minutes on AWS, every scheduler tick locally), for addons with an enabled schedule; `durationSeconds` must be 0",
+  },
 } as const satisfies Record<string, { unit: MetricUnit; inputs: MetricName[]; description: string }>;
 
 export type DerivedAlertMetric = keyof typeof DERIVED_ALERT_METRICS;
@@ -39,6 +46,13 @@ export const ALERT_METRIC_NAMES = [
 ] as [AlertMetricName, ...AlertMetricName[]];
 
 const isDerived = (name: AlertMetricName): name is DerivedAlertMetric => name in DERIVED_ALERT_METRICS;
+
+/**
+ * A metric the platform evaluates from its own records rather than from sampled series or
+ * CloudWatch: no alarm, no sampler; the backup-health monitor drives the rule's state.
+ */
+export const PLATFORM_ALERT_METRICS: readonly AlertMetricName[] = ['backup.problems'];
+export const isPlatformEvaluated = (name: AlertMetricName): boolean => PLATFORM_ALERT_METRICS.includes(name);
 
 /** The engine's own lag series, for `replication-lag`. */
 const lagOf = (engine: Engine): MetricName | undefined =>
@@ -53,6 +67,7 @@ export const alertMetricInputs = (name: AlertMetricName, engine: Engine): Metric
     const lag = lagOf(engine);
     return lag ? [lag] : undefined;
   }
+  if (isPlatformEvaluated(name)) return [];
   const inputs: readonly MetricName[] = isDerived(name) ? DERIVED_ALERT_METRICS[name].inputs : [name];
   return inputs.every((input) => engineHasMetric(engine, input)) ? [...inputs] : undefined;
 };

@@ -42,7 +42,7 @@ export type EventOperation = z.infer<typeof EventOperationSchema>;
 
 export const BackupHealthProblemSchema = z
   .object({
-    code: z.enum(['ScheduledBackupFailed', 'BackupOverdue']),
+    code: z.enum(['ScheduledBackupFailed', 'BackupOverdue', 'PointInTimeWindowShort']),
     message: MessageSchema,
   })
   .meta({ id: 'BackupHealthProblem' });

@@ -1,5 +1,5 @@
 import { errorMessage } from '../errors.ts';
-import { alertMetricInputs, combineAlertMetric } from '../metrics/alert-metrics.ts';
+import { alertMetricInputs, combineAlertMetric, isPlatformEvaluated } from '../metrics/alert-metrics.ts';
 import type { MetricsWindow } from '../ports/metrics-source.ts';
 import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
 import type { AlertRuleRecord, AlertStore } from '../store/alert-store.ts';
@@ -49,7 +49,8 @@ export class AlertMonitor {
       this.defaultsDone.add(projectId);
     }
     for (const rule of await this.deps.alerts.scanRules()) {
-      if (!rule.enabled) continue;
+      // Backup health has no series: the backup-health monitor drives those rules.
+      if (!rule.enabled || isPlatformEvaluated(rule.metric)) continue;
       try {
         await this.evaluateRule(rule, addons, summary);
       } catch (error) {

@@ -1,3 +1,5 @@
+import { isPlatformEvaluated } from '../metrics/alert-metrics.ts';
+import type { AlertEmails } from '../ports/alert-alarms.ts';
 import type { AlertNotificationKind } from '../schemas/alert.ts';
 import type { PlatformEvent } from '../schemas/event.ts';
 import type { AlertRuleRecord, AlertStateRecord, AlertStore } from '../store/alert-store.ts';
@@ -18,7 +20,7 @@ export interface AlertChange {
  *    announce a change), carrying the change's event id and `announced: false`;
  * 2. the `alert.firing`/`alert.resolved` event is appended to the feed (idempotent: its id);
  * 3. one notification per webhook is queued in the outbox (idempotent: its id derives from the
- *    event and the channel);
+ *    event and the channel), and for a rule no alarm watches the e-mails are sent (at least once);
  * 4. the state is marked announced.
  *
  * A crash anywhere leaves the state unannounced, and `repair` (every evaluation pass) does 2-4
@@ -32,6 +34,8 @@ export class AlertNotifier {
         'putState' | 'markAnnounced' | 'enqueue' | 'unannouncedStates' | 'findRule' | 'findState'
       >;
       events: Pick<EventStore, 'append'>;
+      /** E-mails of rules without an alarm (AWS; an alarm's own topic mails the others). */
+      emails?: AlertEmails;
     },
   ) {}
 
@@ -98,6 +102,9 @@ export class AlertNotifier {
       },
     };
     await this.deps.events.append(event);
+    if (this.deps.emails && isPlatformEvaluated(rule.metric) && rule.channels.emails.length > 0) {
+      await this.deps.emails.send(rule, event);
+    }
     for (const [index, webhook] of rule.channels.webhooks.entries()) {
       const deliveryId = deterministicId(
         'dlv',

@@ -1,5 +1,10 @@
 import { type FieldIssue, UnsupportedError, ValidationError } from '../errors.ts';
-import { type AlertMetricName, alertMetricInputs, alertMetricUnit } from '../metrics/alert-metrics.ts';
+import {
+  type AlertMetricName,
+  alertMetricInputs,
+  alertMetricUnit,
+  isPlatformEvaluated,
+} from '../metrics/alert-metrics.ts';
 import type { AlertAlarms } from '../ports/alert-alarms.ts';
 import type { MetricsSource } from '../ports/metrics-source.ts';
 import {
@@ -66,6 +71,14 @@ export const DEFAULT_RULES: ReadonlyArray<
     threshold: 60,
     durationSeconds: 300,
   },
+  {
+    key: 'backup-health',
+    name: 'Backup health degraded',
+    metric: 'backup.problems',
+    comparison: '>=',
+    threshold: 1,
+    durationSeconds: 0,
+  },
 ];
 
 export interface AlertRuleServiceDeps {
@@ -76,6 +89,18 @@ export interface AlertRuleServiceDeps {
   /** CloudWatch alarms (AWS); absent where the platform evaluates rules itself (local). */
   alarms?: AlertAlarms;
 }
+
+/** A rule on the platform's own evaluation (backup health) fires at once: no duration. */
+const checkDuration = (metric: AlertMetricName, durationSeconds: number) => {
+  if (isPlatformEvaluated(metric) && durationSeconds !== 0) {
+    throw new ValidationError('The alert rule is not valid', [
+      {
+        path: 'body.durationSeconds',
+        message: `must be 0 for ${metric}: backup health changes state when the platform evaluates it`,
+      },
+    ]);
+  }
+};
 
 const normalize = (comparison: string): Comparison =>
   (COMPARISON_WORDS[comparison] ?? comparison) as Comparison;
@@ -96,6 +121,7 @@ export class AlertRuleService {
     await this.ensureDefaults(projectId);
     const comparison = normalize(request.comparison);
     const covered = await this.validate(projectId, request.metric, request.addons, request.channels);
+    checkDuration(request.metric, request.durationSeconds);
     const now = nowIso();
     const record: AlertRuleRecord = {
       id: newId('alr'),
@@ -149,6 +175,7 @@ export class AlertRuleService {
     const addons = request.addons ?? current.addons;
     const channels = request.channels ?? current.channels;
     const covered = await this.validate(projectId, metric, addons, channels);
+    checkDuration(metric, request.durationSeconds ?? current.durationSeconds);
     const now = nowIso();
     const rotated = request.rotateSigningSecret ? newSigningSecret() : undefined;
     const updated = await this.deps.alerts.updateRule(current, {
@@ -204,14 +231,17 @@ export class AlertRuleService {
   }
 
   /**
-   * The default rules, once per project (a deleted one never comes back): each is written with a
-   * deterministic id (a repeat is a no-op), then the project is marked.
+   * The default rules, each once per project (a deleted one never comes back; one added to the
+   * defaults later reaches existing projects once): each is written with a deterministic id (a
+   * repeat is a no-op), then recorded as offered.
    */
   async ensureDefaults(projectId: string): Promise<AlertRuleRecord[]> {
-    if (await this.deps.alerts.defaultsClaimed(projectId)) return [];
+    const offered = await this.deps.alerts.offeredDefaults(projectId);
+    const missing = DEFAULT_RULES.filter((rule) => !offered.includes(rule.key));
+    if (missing.length === 0) return [];
     const now = nowIso();
     const created: AlertRuleRecord[] = [];
-    for (const rule of DEFAULT_RULES) {
+    for (const rule of missing) {
       const available = EngineSchema.options.some((engine) => !this.deps.available(engine, rule.metric));
       if (!available) continue;
       const { key, ...fields } = rule;
@@ -232,7 +262,11 @@ export class AlertRuleService {
       };
       if (await this.deps.alerts.createRuleOnce(record)) created.push(record);
     }
-    await this.deps.alerts.claimDefaults(projectId, now);
+    await this.deps.alerts.recordOfferedDefaults(
+      projectId,
+      missing.map((rule) => rule.key),
+      now,
+    );
     return created;
   }
 

@@ -1,13 +1,15 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { transientErrors } from '../providers/aws/aws-errors.ts';
 import type { Schedule } from '../schemas/backup.ts';
-import type { BackupHealthState } from '../schemas/backup-health.ts';
+import type { BackupHealth, BackupHealthState } from '../schemas/backup-health.ts';
 import type { BackupHealthProblem, PlatformEvent } from '../schemas/event.ts';
 import type { AddonStore } from '../store/addon-store.ts';
 import type { BackupStore } from '../store/backup-store.ts';
 import type { EventStore } from '../store/event-store.ts';
 import { isConditionFailure } from '../store/expressions.ts';
-import { evaluateBackupHealth, RECENT_BACKUPS } from './backup-health.ts';
+import { evaluateBackupHealth, pitrPromiseOf, RECENT_BACKUPS } from './backup-health.ts';
+import type { BackupHealthAlerts, HealthEvaluation } from './backup-health-alerts.ts';
+import type { PitrService } from './pitr-service.ts';
 
 /** The state the monitor last saw an addon in, and whether its event is in the feed yet. */
 interface HealthRecord {
@@ -26,9 +28,13 @@ const healthKey = (projectId: string, addonId: string) => ({
 export interface BackupHealthMonitorDeps {
   client: DynamoDBDocumentClient;
   tableName: string;
-  store: Pick<AddonStore, 'findAddon'>;
+  store: Pick<AddonStore, 'findAddon' | 'listOperations'>;
   backups: Pick<BackupStore, 'listAllSchedules' | 'listBackups'>;
   events: Pick<EventStore, 'append'>;
+  /** Point-in-time recovery: the window and what it promises (the third built-in rule). */
+  pitr?: Pick<PitrService, 'windowOf' | 'retentionDaysOf'>;
+  /** Alert rules on `backup.problems`: what each run found goes through their channels. */
+  alerts?: Pick<BackupHealthAlerts, 'run'>;
   /** The clock schedules run on (the local target can run it fast); events carry wall-clock times. */
   now?: () => Date;
 }
@@ -63,12 +69,20 @@ export class BackupHealthMonitor {
       byAddon.set(key, [...(byAddon.get(key) ?? []), schedule]);
     }
     const changes: BackupHealthChange[] = [];
+    const evaluated: HealthEvaluation[] = [];
     for (const schedules of byAddon.values()) {
       const [first] = schedules;
       if (!first || !schedules.some((schedule) => schedule.enabled)) continue;
-      const change = await this.evaluate(first.projectId, first.addonId, schedules);
+      const { change, health } = await this.evaluate(first.projectId, first.addonId, schedules);
       if (change) changes.push(change);
+      if (health) {
+        evaluated.push({
+          addon: { projectId: first.projectId, id: first.addonId },
+          problems: health.problems.length,
+        });
+      }
     }
+    await this.deps.alerts?.run(evaluated);
     return changes;
   }
 
@@ -76,13 +90,27 @@ export class BackupHealthMonitor {
     projectId: string,
     addonId: string,
     schedules: Schedule[],
-  ): Promise<BackupHealthChange | undefined> {
+  ): Promise<{ change?: BackupHealthChange; health?: BackupHealth }> {
     const addon = await this.deps.store.findAddon(projectId, addonId);
-    if (!addon || addon.status === 'deleting') return undefined;
+    if (!addon || addon.status === 'deleting') return {};
     const page = await this.deps.backups.listBackups(projectId, addonId, { limit: RECENT_BACKUPS });
+    const pitr = this.deps.pitr;
+    const promise = pitr
+      ? await pitrPromiseOf(this.deps.store, addon, pitr.retentionDaysOf(addon))
+      : undefined;
+    const window = promise && pitr ? await pitr.windowOf(addon) : null;
     const now = this.now();
-    const health = evaluateBackupHealth(schedules, page.items, now);
-    if (!health) return undefined;
+    const health = evaluateBackupHealth(schedules, page.items, now, window, promise);
+    if (!health) return {};
+    return { change: await this.record(projectId, addonId, health), health };
+  }
+
+  /** Stores and announces a change of state; the change, if this run made it. */
+  private async record(
+    projectId: string,
+    addonId: string,
+    health: BackupHealth,
+  ): Promise<BackupHealthChange | undefined> {
     const stored = await this.read(projectId, addonId);
     if (stored && !stored.published && stored.eventId) await this.publish(projectId, addonId, stored);
     if (stored?.state === health.state) return undefined;

@@ -1,4 +1,4 @@
-import { hasCapability } from '../catalog/engines.ts';
+import { findPlan, hasCapability } from '../catalog/engines.ts';
 import { engineFacts } from '../engines/index.ts';
 import type { EngineRegistry } from '../engines/registry.ts';
 import { ConflictError, UnsupportedError } from '../errors.ts';
@@ -38,12 +38,21 @@ export const toSecondsWindow = (window: RestorableWindow): RestorableWindow | nu
   return { earliestRestorableTime: iso(earliest), latestRestorableTime: iso(latest) };
 };
 
+/** RDS keeps automated backups this many days when a plan does not say (rds-engine-provider.ts). */
+const RDS_DEFAULT_RETENTION_DAYS = 7;
+
+/** On AWS: the plan's `pitrRetentionDays`, which provisioning and scaling give RDS. */
+export const planRetentionDays = (addon: Pick<AddonRecord, 'engine' | 'plan'>): number =>
+  findPlan(addon.engine, addon.plan)?.pitrRetentionDays ?? RDS_DEFAULT_RETENTION_DAYS;
+
 export interface PitrServiceDeps {
   store: AddonStore;
   workflows: WorkflowStarter;
   /** Each engine's window reader; an engine without one (or without `pitr`) has no window. */
   windows: EngineRegistry<RestorableWindowReader>;
   target: Target;
+  /** How many days back an addon's window is kept (the plan's on AWS, the platform's locally). */
+  retentionDays?: (addon: Pick<AddonRecord, 'engine' | 'plan'>) => number | undefined;
 }
 
 /**
@@ -57,6 +66,11 @@ export class PitrService {
 
   private offersPitr(addon: Pick<AddonRecord, 'engine'>): boolean {
     return hasCapability(addon.engine, this.deps.target, 'pitr') && this.deps.windows.has(addon.engine);
+  }
+
+  /** The days of point-in-time recovery the addon promises; undefined where it has none. */
+  retentionDaysOf(addon: Pick<AddonRecord, 'engine' | 'plan'>): number | undefined {
+    return this.offersPitr(addon) ? this.deps.retentionDays?.(addon) : undefined;
   }
 
   /** The addon's window to the second, or null (no `pitr` here, no instance, or no window yet). */

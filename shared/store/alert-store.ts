@@ -24,6 +24,9 @@ import { EXPIRY_ATTRIBUTE } from './event-store.ts';
 import { isConditionFailure, setExpression } from './expressions.ts';
 
 /** A rule as the table holds it: the API's view plus its signing secret and lock counter. */
+/** The default rules of the first release, offered before the offered keys were recorded. */
+const FIRST_DEFAULT_KEYS = ['storage', 'connections', 'cpu', 'replica-lag'];
+
 export interface AlertRuleRecord extends Omit<AlertRule, 'signingSecret' | 'states'> {
   signingSecret: string;
   revision: number;
@@ -188,22 +191,29 @@ export class AlertStore {
     }
   }
 
-  async defaultsClaimed(projectId: string): Promise<boolean> {
-    return (await this.get({ pk: partition(projectId), sk: 'ALERTDEFAULTS' })) !== undefined;
+  /**
+   * The keys of the default rules the project was offered (created, and perhaps deleted since):
+   * none if never; a record of the first defaults (before keys were recorded) offered the four
+   * original ones.
+   */
+  async offeredDefaults(projectId: string): Promise<string[]> {
+    const item = await this.get({ pk: partition(projectId), sk: 'ALERTDEFAULTS' });
+    if (!item) return [];
+    const keys = item.keys instanceof Set ? [...(item.keys as Set<string>)] : [];
+    return [...new Set([...FIRST_DEFAULT_KEYS, ...keys])];
   }
 
-  /**
-   * Marks that the project got its default rules: true for the one caller that should create
-   * them, once per project, so a deleted default rule never comes back.
-   */
-  async claimDefaults(projectId: string, at: string): Promise<boolean> {
-    try {
-      await this.put({ pk: partition(projectId), sk: 'ALERTDEFAULTS', at }, 'attribute_not_exists(pk)');
-      return true;
-    } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw error;
-    }
+  /** Records that the project was offered these default rules: they are never offered again. */
+  async recordOfferedDefaults(projectId: string, keys: readonly string[], at: string): Promise<void> {
+    await this.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: partition(projectId), sk: 'ALERTDEFAULTS' },
+        UpdateExpression: 'SET #at = if_not_exists(#at, :at) ADD #keys :keys',
+        ExpressionAttributeNames: { '#at': 'at', '#keys': 'keys' },
+        ExpressionAttributeValues: { ':at': at, ':keys': new Set(keys) },
+      }),
+    );
   }
 
   // States

@@ -1,4 +1,6 @@
 import { chmod, mkdir, mkdtemp } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -90,6 +92,31 @@ describe('the events feed', () => {
   });
 
   it('shows a failed scheduled backup, and the addon shows its backup health degraded', async () => {
+    // A team's rule on backup health, with a webhook served by this test.
+    const received: string[] = [];
+    const receiver = createServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        received.push(Buffer.concat(chunks).toString('utf8'));
+        response.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const rule = await api('POST', `/v1/projects/${PROJECT}/alert-rules`, {
+      body: {
+        name: 'backups of feed',
+        metric: 'backup.problems',
+        comparison: 'at-least',
+        threshold: 1,
+        addons: [addonId],
+        channels: {
+          webhooks: [{ url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook` }],
+        },
+      },
+    });
+    expect(rule.status, JSON.stringify(rule.body)).toBe(201);
+
     const schedule = await api('POST', `${base()}/backup-schedules`, {
       body: { interval: 'hourly', minutes: [0], retentionDays: 1, type: 'dump', compression: 'gzip' },
     });
@@ -118,5 +145,27 @@ describe('the events feed', () => {
     // The list stays fast: no backup health there.
     const list = await api('GET', `/v1/projects/${PROJECT}/addons`);
     expect(list.body.items[0].backupHealth).toBeUndefined();
+
+    // The same change through the alert channels: the team's webhook once, and the default rule's event.
+    const delivered = await pollUntil(
+      async () => received,
+      (bodies) => bodies.length > 0,
+      { what: 'the backup-health webhook', timeoutMs: 30_000, intervalMs: 250 },
+    );
+    const payload = JSON.parse(delivered[0] ?? '{}');
+    expect(payload).toMatchObject({
+      type: 'alert.firing',
+      addonId,
+      alert: { ruleId: rule.body.id, metric: 'backup.problems', state: 'firing' },
+    });
+    const fired = await pollUntil(
+      () => feed('&type=alert.firing'),
+      (events) => events.length >= 2,
+      { what: 'the alert events', timeoutMs: 30_000, intervalMs: 250 },
+    );
+    const names = fired.map((event) => (event as unknown as { alert: { ruleName: string } }).alert.ruleName);
+    expect(names.sort()).toEqual(['Backup health degraded', 'backups of feed']);
+    expect(received).toHaveLength(1);
+    await new Promise((resolve) => receiver.close(resolve));
   });
 });

@@ -1,3 +1,4 @@
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ValidationError } from '#shared/errors.ts';
 import type { MetricName } from '#shared/metrics/catalog.ts';
@@ -368,6 +369,7 @@ describe('alert rule validation', () => {
         ['connections.used-percent', '>', 90, 300],
         ['cpu', '>', 90, 600],
         ['replication-lag', '>', 60, 300],
+        ['backup.problems', '>=', 1, 0],
       ]),
     );
     expect(first.items.every((rule) => rule.isDefault && rule.channels.webhooks.length === 0)).toBe(true);
@@ -376,6 +378,30 @@ describe('alert rule validation', () => {
     const again = await rules.list('alerts-defaults', { limit: 100 });
     expect(again.items.map((rule) => rule.metric)).not.toContain('cpu');
     expect(again.items).toHaveLength(first.items.length - 1);
+  });
+
+  it('offers a project that got the first defaults the one added since, once', async () => {
+    const rules = service('local');
+    // A project whose defaults were recorded before the offered keys were (the first four).
+    await env.documentClient.send(
+      new PutCommand({
+        TableName: TEST_TABLE,
+        Item: { pk: 'PROJECT#alerts-older', sk: 'ALERTDEFAULTS', at: new Date().toISOString() },
+      }),
+    );
+    const listed = await rules.list('alerts-older', { limit: 100 });
+    expect(listed.items.map((rule) => rule.metric)).toEqual(['backup.problems']);
+    await rules.delete('alerts-older', listed.items[0]?.id ?? '');
+    expect((await rules.list('alerts-older', { limit: 100 })).items).toEqual([]);
+  });
+
+  it('refuses a duration on backup.problems, naming the field', async () => {
+    const rules = service('local');
+    expect(
+      await refusal(
+        rules.create(project, request({ metric: 'backup.problems', threshold: 1, durationSeconds: 60 })),
+      ),
+    ).toEqual({ name: 'ValidationError', paths: ['body.durationSeconds'] });
   });
 
   it('shows the signing secret on create and on rotation only', async () => {

@@ -10,6 +10,7 @@ import {
   DeleteTopicCommand,
   ListSubscriptionsByTopicCommand,
   ListTopicsCommand,
+  PublishCommand,
   SNSClient,
   SubscribeCommand,
   UnsubscribeCommand,
@@ -189,6 +190,56 @@ describe('CloudWatch alarms of an alert rule', () => {
     expect(cloudwatch.commandCalls(DeleteAlarmsCommand)).toHaveLength(0);
   });
 
+  it('gives a backup-health rule its topic and e-mail subscriber but no alarm, and publishes its changes there', async () => {
+    const pg = addonRecord({ id: 'adn-01pg', projectId: 'shop', engine: 'postgresql', status: 'running' });
+    const backupRule = rule({
+      metric: 'backup.problems',
+      unit: 'count',
+      comparison: '>=',
+      threshold: 1,
+      durationSeconds: 0,
+    });
+    sns.on(CreateTopicCommand).resolves({ TopicArn: TOPIC });
+    sns.on(ListSubscriptionsByTopicCommand).resolves({ Subscriptions: [] });
+    cloudwatch.on(DescribeAlarmsCommand).resolves({ MetricAlarms: [] });
+
+    await alarms().sync(backupRule, [pg]);
+    await alarms().send(backupRule, {
+      id: 'alr-01abc.adn-01pg.alert.firing.1',
+      type: 'alert.firing',
+      projectId: 'shop',
+      addonId: 'adn-01pg',
+      occurredAt: '2026-12-01T10:00:00.000Z',
+      operation: null,
+      backupHealth: null,
+      alert: {
+        ruleId: backupRule.id,
+        ruleName: backupRule.name,
+        metric: 'backup.problems',
+        comparison: '>=',
+        threshold: 1,
+        durationSeconds: 0,
+        state: 'firing',
+        value: 1,
+      },
+    });
+
+    expect(sns.commandCalls(SubscribeCommand).map((call) => call.args[0].input.Protocol)).toEqual([
+      'lambda',
+      'email',
+    ]);
+    expect(cloudwatch.commandCalls(PutMetricAlarmCommand)).toEqual([]);
+    const published = sns.commandCalls(PublishCommand).map((call) => call.args[0].input);
+    expect(published).toEqual([
+      expect.objectContaining({
+        TopicArn: TOPIC,
+        Subject: '[FIRING] CPU high on adn-01pg',
+        MessageAttributes: { 'addons-event': { DataType: 'String', StringValue: 'alert.firing' } },
+      }),
+    ]);
+    expect(published[0]?.Message).toContain('backup.problems >= 1: the value is 1');
+  });
+
   it('removes the alarms and the topic of a deleted rule', async () => {
     cloudwatch
       .on(DescribeAlarmsCommand)
@@ -299,6 +350,12 @@ describe('the notify function (subscribed to every rule topic)', () => {
         }) as never;
       const t0 = Date.now() - 60_000;
 
+      // The platform's own backup-health message on the same topic (for its e-mails): ignored.
+      const own = await handler(
+        { Records: [{ Sns: { Message: 'Backup health degraded: firing on addon adn-01pg' } }] } as never,
+        context(),
+      );
+      expect(own.changes).toEqual([]);
       const fired = await handler(notification('ALARM', new Date(t0)), context());
       const again = await handler(notification('ALARM', new Date(t0)), context());
       const resolved = await handler(notification('OK', new Date(t0 + 30_000)), context());

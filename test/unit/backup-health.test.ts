@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AlertNotifier } from '#shared/services/alert-notifier.ts';
 import { evaluateBackupHealth } from '#shared/services/backup-health.ts';
+import { BackupHealthAlerts } from '#shared/services/backup-health-alerts.ts';
 import { BackupHealthMonitor } from '#shared/services/backup-health-monitor.ts';
+import { type AlertRuleRecord, AlertStore } from '#shared/store/alert-store.ts';
 import { newId } from '#shared/util/ids.ts';
 import { startTestStore, TEST_TABLE } from '../support/dynamo.ts';
 import { addonRecord, backupRecord, operation, scheduleRecord } from '../support/fixtures.ts';
@@ -82,6 +85,61 @@ describe('evaluateBackupHealth', () => {
   });
 });
 
+describe('the point-in-time rule', () => {
+  const addonId = newId('adn');
+  const schedule = scheduleRecord({
+    projectId: 'p',
+    addonId,
+    interval: 'hourly',
+    hours: null,
+    createdAt: T0,
+  });
+  const recent = backupRecord({ addonId, source: 'schedule', completedAt: hoursAfter(47.5) });
+  const window = (fromHour: number) => ({
+    earliestRestorableTime: hoursAfter(fromHour),
+    latestRestorableTime: hoursAfter(48),
+  });
+  const problemsAt = (hours: number, win: ReturnType<typeof window> | null, since = T0) =>
+    evaluateBackupHealth([schedule], [recent], at(hoursAfter(hours)), win, {
+      retentionDays: 7,
+      since,
+      at: at(hoursAfter(hours)),
+    })?.problems.map((problem) => problem.code);
+
+  it('is quiet while the window reaches back as far as the addon is old, within a day of slack', () => {
+    expect(problemsAt(48, window(0))).toEqual([]);
+    expect(problemsAt(48, window(20))).toEqual([]);
+  });
+
+  it('reports a window that reaches back less than promised, and a missing one once two hours are due', () => {
+    expect(problemsAt(48, window(30))).toEqual(['PointInTimeWindowShort']);
+    expect(problemsAt(48, null)).toEqual(['PointInTimeWindowShort']);
+    expect(problemsAt(1, null)).toEqual([]);
+  });
+
+  it('counts from the newest restore, which starts the window again', () => {
+    expect(problemsAt(48, window(40.1), hoursAfter(40))).toEqual([]);
+    expect(problemsAt(48, window(46), hoursAfter(40))).toEqual(['PointInTimeWindowShort']);
+  });
+
+  it('holds the window to the retention, not to the age, once the addon is older', () => {
+    const day = 24;
+    const old = (fromHour: number) =>
+      evaluateBackupHealth(
+        [schedule],
+        [backupRecord({ addonId, completedAt: hoursAfter(10 * day) })],
+        at(hoursAfter(10 * day)),
+        {
+          earliestRestorableTime: hoursAfter(fromHour),
+          latestRestorableTime: hoursAfter(10 * day),
+        },
+        { retentionDays: 7, since: T0, at: at(hoursAfter(10 * day)) },
+      )?.problems.map((problem) => problem.code);
+    expect(old(3 * day)).toEqual([]);
+    expect(old(5 * day)).toEqual(['PointInTimeWindowShort']);
+  });
+});
+
 describe('BackupHealthMonitor', () => {
   let env: Awaited<ReturnType<typeof startTestStore>>;
   beforeAll(async () => {
@@ -137,5 +195,94 @@ describe('BackupHealthMonitor', () => {
       state: 'degraded',
       problems: [{ code: 'BackupOverdue' }],
     });
+  });
+
+  it('sends a change through the backup-health alert rules once: event, webhook and e-mail, then resolved', async () => {
+    // Prepare: an addon with an hourly schedule, and a rule on backup.problems with a webhook and an e-mail.
+    const project = 'bh-alerts';
+    const addon = addonRecord({ projectId: project, name: 'orders', status: 'running' });
+    await env.store.createAddon(
+      addon,
+      operation({ projectId: project, addonId: addon.id, status: 'completed' }),
+    );
+    await env.backups.putSchedule(
+      scheduleRecord({
+        projectId: project,
+        addonId: addon.id,
+        interval: 'hourly',
+        hours: null,
+        createdAt: T0,
+      }),
+    );
+    const alerts = new AlertStore({ client: env.documentClient, tableName: TEST_TABLE });
+    const stamp = new Date().toISOString();
+    const rule: AlertRuleRecord = {
+      id: newId('alr'),
+      projectId: project,
+      name: 'Backup health degraded',
+      metric: 'backup.problems',
+      unit: 'count',
+      comparison: '>=',
+      threshold: 1,
+      durationSeconds: 0,
+      addons: 'all',
+      channels: { webhooks: [{ url: 'https://hooks.example.com/backups' }], emails: ['ops@example.com'] },
+      enabled: true,
+      isDefault: false,
+      signingSecret: 'whsec_unit',
+      signingSecretCreatedAt: stamp,
+      createdAt: stamp,
+      updatedAt: stamp,
+      revision: 1,
+    };
+    await alerts.createRule(rule);
+    const mailed: string[] = [];
+    const notifier = new AlertNotifier({
+      alerts,
+      events: env.store.events,
+      emails: { send: async (_rule, event) => void mailed.push(event.type) },
+    });
+    let now = at(hoursAfter(0.5));
+    const monitor = new BackupHealthMonitor({
+      client: env.documentClient,
+      tableName: TEST_TABLE,
+      store: env.store,
+      backups: env.backups,
+      events: env.store.events,
+      alerts: new BackupHealthAlerts({ alerts, notifier }),
+      now: () => now,
+    });
+    const alertEvents = async () =>
+      (await env.store.events.list(project, { limit: 100 })).items.filter((event) =>
+        event.type.startsWith('alert.'),
+      );
+
+    // Act: healthy, overdue (three runs), healthy again.
+    await monitor.run();
+    now = at(hoursAfter(2));
+    await monitor.run();
+    await monitor.run();
+    await monitor.run();
+    const firing = await alertEvents();
+    await env.backups.putBackup(
+      backupRecord({ projectId: project, addonId: addon.id, completedAt: hoursAfter(2) }),
+    );
+    await monitor.run();
+    await monitor.run();
+
+    // Assess: one firing, one resolved, each as event, queued webhook and e-mail.
+    expect(firing.map((event) => [event.type, event.alert?.metric, event.alert?.value])).toEqual([
+      ['alert.firing', 'backup.problems', 1],
+    ]);
+    expect((await alertEvents()).map((event) => event.type)).toEqual(['alert.firing', 'alert.resolved']);
+    expect(mailed).toEqual(['alert.firing', 'alert.resolved']);
+    const due = (await alerts.due(new Date(Date.now() + 60_000).toISOString())).filter(
+      (delivery) => delivery.ruleId === rule.id,
+    );
+    expect(due.map((delivery) => [delivery.kind, delivery.target])).toEqual([
+      ['firing', 'https://hooks.example.com/backups'],
+      ['resolved', 'https://hooks.example.com/backups'],
+    ]);
+    expect((await alerts.findState(project, rule.id, addon.id))?.state).toBe('ok');
   });
 });

@@ -99,7 +99,8 @@ export class Alerts extends Construct {
 
   /**
    * Alarms and topics of alert rules, on this deployment's names only: put, list and delete
-   * alarms; create, subscribe and delete topics. `reconcile` adds ListTopics (the leftover search).
+   * alarms; create, subscribe and delete topics. `reconcile` adds ListTopics (the leftover search)
+   * and Publish (backup-health changes to the e-mail subscribers).
    */
   grantManage(grantee: iam.IGrantable, options: { reconcile?: boolean } = {}): void {
     const alarms = Arn.format(
@@ -146,6 +147,10 @@ export class Alerts extends Construct {
       "One topic per alert rule, created at run time under this deployment's alert prefix (and its subscriptions)",
     );
     if (options.reconcile) {
+      // Backup-health rules have no alarm: the reconciler publishes their changes to the topic
+      // itself, for its e-mail subscribers (the topic is encrypted with the topic key).
+      iam.Grant.addToPrincipal({ grantee, actions: ['sns:Publish'], resourceArns: [this.topicArn('*')] });
+      this.topicKey.grant(grantee, 'kms:GenerateDataKey*', 'kms:Decrypt');
       iam.Grant.addToPrincipal({ grantee, actions: ['sns:ListTopics'], resourceArns: ['*'] });
       acknowledgeNag(
         grantee,

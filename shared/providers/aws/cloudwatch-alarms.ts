@@ -10,14 +10,16 @@ import {
   CreateTopicCommand,
   DeleteTopicCommand,
   ListSubscriptionsByTopicCommand,
+  PublishCommand,
   type SNSClient,
   SubscribeCommand,
   UnsubscribeCommand,
 } from '@aws-sdk/client-sns';
-import { alertMetricInputs } from '../../metrics/alert-metrics.ts';
-import type { AlertAlarms } from '../../ports/alert-alarms.ts';
+import { alertMetricInputs, isPlatformEvaluated } from '../../metrics/alert-metrics.ts';
+import type { AlertAlarms, AlertEmails } from '../../ports/alert-alarms.ts';
 import type { MetricsSource } from '../../ports/metrics-source.ts';
 import type { Comparison } from '../../schemas/alert.ts';
+import type { PlatformEvent } from '../../schemas/event.ts';
 import { type AlertMetricAvailability, availabilityFromSource } from '../../services/alert-rules.ts';
 import type { AddonRecord } from '../../store/addon-store.ts';
 import type { AlertRuleRecord } from '../../store/alert-store.ts';
@@ -78,6 +80,8 @@ export const alarmMetrics = (
   rule: Pick<AlertRuleRecord, 'metric'>,
   addon: Pick<AddonRecord, 'id' | 'resourceId' | 'engine' | 'storageGiB'>,
 ): MetricDataQuery[] => {
+  // Backup health is the platform's own evaluation (backup-health-alerts.ts): the topic, no alarm.
+  if (isPlatformEvaluated(rule.metric)) return [];
   const target = { addonId: addon.id, resourceId: addon.resourceId, engine: addon.engine };
   const window = { from: 0, step: PERIOD, points: 1 };
   const hidden = (queries: MetricDataQuery[]) => queries.map((query) => ({ ...query, ReturnData: false }));
@@ -120,8 +124,31 @@ export interface CloudWatchAlertAlarmsProps {
  * rule's webhooks signed like on the local target. Everything is tagged with the deployment,
  * project and rule, and is put again idempotently on each sync.
  */
-export class CloudWatchAlertAlarms implements AlertAlarms {
+export class CloudWatchAlertAlarms implements AlertAlarms, AlertEmails {
   constructor(private readonly props: CloudWatchAlertAlarmsProps) {}
+
+  /**
+   * A change of a rule without alarms (backup health) to its topic: SNS mails it to the rule's
+   * confirmed e-mail subscribers. The notify function, subscribed too, ignores it (not an alarm).
+   */
+  async send(rule: AlertRuleRecord, event: PlatformEvent): Promise<void> {
+    const alert = event.alert;
+    const state = event.type === 'alert.firing' ? 'FIRING' : 'RESOLVED';
+    const subject = `[${state}] ${rule.name} on ${event.addonId}`.replace(/[^\x20-\x7e]/g, '?');
+    await this.props.sns.send(
+      new PublishCommand({
+        TopicArn: this.topicArn(rule),
+        Subject: subject.slice(0, 100),
+        Message: [
+          `${rule.name}: ${state.toLowerCase()} on addon ${event.addonId} of project ${rule.projectId}.`,
+          `${rule.metric} ${rule.comparison} ${rule.threshold}: the value is ${alert?.value ?? 'unknown'} (since ${event.occurredAt}).`,
+          "See the addon's backupHealth (GET /v1/projects/{projectId}/addons/{addonId}) for the problems.",
+          `Event ${event.id}`,
+        ].join('\n'),
+        MessageAttributes: { 'addons-event': { DataType: 'String', StringValue: event.type } },
+      }),
+    );
+  }
 
   topicArn(rule: Pick<AlertRuleRecord, 'projectId' | 'id'>): string {
     return `${this.props.topicArnPrefix}${alertTopicName(this.props.deployment, rule)}`;
