@@ -6,7 +6,7 @@
  * external service registered (its string never shown) and a secret group linking the addon whose
  * document shows the addon's URI only when asked; the events feed newest first, paged, filtered
  * and updated live; an alert rule created through its form (the signing secret shown once),
- * listed and deleted; the addon, linked into a group, deleted only once asked to unlink it.
+ * listed, edited, its secret rotated, and deleted; the addon, linked into a group, deleted only once asked to unlink it.
  * axe-core checks each new page. Screenshots land in test-artifacts/console/.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -301,7 +301,7 @@ describe('web console: networking, rotation, secret groups and events', () => {
     await page.setViewportSize({ width: 1280, height: 900 });
   }, 60_000);
 
-  it('creates an alert rule through the form (its signing secret shown once), lists it and deletes it after asking', async () => {
+  it('creates an alert rule through the form (its signing secret shown once), edits it, rotates its secret, and deletes it after asking', async () => {
     await page.goto(`${platform?.url}/#/projects/${PROJECT}`);
     await page.getByRole('navigation', { name: 'Project' }).getByRole('link', { name: 'Alerts' }).click();
     await page.getByRole('heading', { name: 'Alerts', level: 1 }).waitFor();
@@ -345,6 +345,37 @@ describe('web console: networking, rotation, secret groups and events', () => {
     expect(await seriousAxeViolations(page)).toEqual([]);
     await notice.getByRole('button', { name: 'Done' }).click();
     expect(await page.content()).not.toContain(secret);
+
+    // Edit (PATCH through the same form): a new threshold, and disabled.
+    await row.getByRole('button', { name: 'Edit app cpu' }).click();
+    const edit = page.getByRole('dialog', { name: 'Edit app cpu' });
+    await edit.getByLabel('Threshold').fill('97');
+    await edit.getByRole('checkbox', { name: 'Enabled' }).uncheck();
+    await edit.getByRole('button', { name: 'Save rule' }).click();
+    await edit.waitFor({ state: 'hidden' });
+    await expect.poll(() => row.textContent(), WAIT).toContain('cpu >= 97 %');
+    expect(await row.textContent()).toContain('disabled');
+    const edited = (await api('GET', `/v1/projects/${PROJECT}/alert-rules/${rule.id}`)).body;
+    expect(edited).toMatchObject({ threshold: 97, enabled: false, addons: [addonId] });
+    expect(edited.channels.webhooks).toEqual([{ url: 'http://127.0.0.1:9/hooks' }]);
+    // Rotate, asked first: the new secret, shown once.
+    await row.getByRole('button', { name: 'Rotate secret of app cpu' }).click();
+    await page.getByRole('alertdialog').getByRole('button', { name: 'Rotate secret' }).click();
+    const rotated = notice.locator('[data-value="signing-secret"]');
+    await expect.poll(() => rotated.textContent(), WAIT).toMatch(/^whsec_/);
+    expect(await rotated.textContent()).not.toBe(secret);
+    expect(await notice.textContent()).toContain('New signing secret of app cpu');
+    await notice.getByRole('button', { name: 'Done' }).click();
+    await row.getByRole('button', { name: 'Deliveries of app cpu' }).click();
+    const deliveries = page.getByRole('dialog', { name: 'Deliveries of app cpu' });
+    await deliveries.getByText('No deliveries yet.').waitFor();
+    await page.keyboard.press('Escape');
+    await deliveries.waitFor({ state: 'hidden' });
+    // A phone's width: rows become cards, nothing scrolls sideways.
+    await page.setViewportSize({ width: 390, height: 800 });
+    expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
+    await shot('pages-alerts-narrow');
+    await page.setViewportSize({ width: 1280, height: 900 });
 
     await row.getByRole('button', { name: 'Delete app cpu' }).click();
     await page.getByRole('alertdialog').getByRole('button', { name: 'Delete rule' }).click();

@@ -101,14 +101,19 @@ export const AlertsPage = ({ projectId }: { projectId: string }) => {
             {(rules.data ?? []).map((rule) => (
               <tr key={rule.id} data-rule={rule.name}>
                 <td data-label="Rule">
-                  <strong>{rule.name}</strong>
-                  <div className="inline">
-                    {rule.isDefault ? <span className="muted">default rule</span> : null}
-                    <Status value={rule.enabled ? 'enabled' : 'disabled'} />
+                  {/* One child per cell: on a narrow screen the cell is a label | content grid. */}
+                  <div>
+                    <strong>{rule.name}</strong>
+                    <div className="inline">
+                      {rule.isDefault ? <span className="muted">default rule</span> : null}
+                      <Status value={rule.enabled ? 'enabled' : 'disabled'} />
+                    </div>
                   </div>
                 </td>
                 <td data-label="Condition">
-                  <code>{condition(rule)}</code> {duration(rule.durationSeconds)}
+                  <span>
+                    <code>{condition(rule)}</code> {duration(rule.durationSeconds)}
+                  </span>
                 </td>
                 <td data-label="Addons">
                   {rule.addons === 'all' ? (
@@ -329,19 +334,25 @@ const Deliveries = ({
               <tr key={`${delivery.deliveryId}#${delivery.attempt}`} data-delivery={delivery.deliveryId}>
                 <td data-label="When">{when(delivery.at)}</td>
                 <td data-label="Notification">
-                  {delivery.kind} of {names.get(delivery.addonId) ?? delivery.addonId}
-                  <div className="muted">attempt {delivery.attempt}</div>
+                  <div>
+                    {delivery.kind} of {names.get(delivery.addonId) ?? delivery.addonId}
+                    <div className="muted">attempt {delivery.attempt}</div>
+                  </div>
                 </td>
                 <td data-label="Target">
-                  {delivery.channel} <code>{delivery.target}</code>
+                  <span>
+                    {delivery.channel} <code>{delivery.target}</code>
+                  </span>
                 </td>
                 <td data-label="Outcome">
-                  <Status value={delivery.outcome} />
-                  {delivery.statusCode ? ` HTTP ${delivery.statusCode}` : ''}
-                  {delivery.error ? <div className="muted">{delivery.error}</div> : null}
-                  {delivery.nextAttemptAt ? (
-                    <div className="muted">next attempt {when(delivery.nextAttemptAt)}</div>
-                  ) : null}
+                  <div>
+                    <Status value={delivery.outcome} />
+                    {delivery.statusCode ? ` HTTP ${delivery.statusCode}` : ''}
+                    {delivery.error ? <div className="muted">{delivery.error}</div> : null}
+                    {delivery.nextAttemptAt ? (
+                      <div className="muted">next attempt {when(delivery.nextAttemptAt)}</div>
+                    ) : null}
+                  </div>
                 </td>
               </tr>
             ))}
