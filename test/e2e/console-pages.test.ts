@@ -338,6 +338,8 @@ describe('web console: networking, rotation, secret groups and events', () => {
     // The secret, shown once: copied from the notice, gone once dismissed.
     const notice = page.getByTestId('signing-secret');
     const secret = (await notice.locator('[data-value="signing-secret"]').textContent()) ?? '';
+    // Focus moves from the closed dialog to the secret, not back to its trigger.
+    await expect.poll(() => page.evaluate('document.activeElement?.id'), WAIT).toBe('secret-title');
     expect(secret.length).toBeGreaterThan(20);
     await notice.getByRole('button', { name: 'Copy signing secret' }).click();
     expect(await page.evaluate('navigator.clipboard.readText()')).toBe(secret);
@@ -365,6 +367,7 @@ describe('web console: networking, rotation, secret groups and events', () => {
     await expect.poll(() => rotated.textContent(), WAIT).toMatch(/^whsec_/);
     expect(await rotated.textContent()).not.toBe(secret);
     expect(await notice.textContent()).toContain('New signing secret of app cpu');
+    await expect.poll(() => page.evaluate('document.activeElement?.id'), WAIT).toBe('secret-title');
     await notice.getByRole('button', { name: 'Done' }).click();
     await row.getByRole('button', { name: 'Deliveries of app cpu' }).click();
     const deliveries = page.getByRole('dialog', { name: 'Deliveries of app cpu' });

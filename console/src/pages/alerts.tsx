@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from 'react';
+import { type RefObject, useEffect, useRef, useState } from 'react';
 import { allPages, toProblem, useApi, useLoad } from '../hooks.ts';
 import { hrefOf } from '../router.ts';
 import type { AlertDelivery, AlertRule, Problem } from '../types.ts';
@@ -44,8 +44,18 @@ export const AlertsPage = ({ projectId }: { projectId: string }) => {
   const addonList = (addons.data ?? []).filter((addon) => addon.status !== 'deleting');
   const names = new Map((addons.data ?? []).map((addon) => [addon.id, addon.name]));
   const [secret, setSecret] = useState<Secret>();
+  // A secret just shown takes the focus from the dialog that got it (not the dialog's trigger).
+  const secretHeading = useRef<HTMLHeadingElement>(null);
+  const revealed = useRef(false);
   const reveal = (rule: AlertRule, rotated: boolean) => {
-    if (rule.signingSecret) setSecret({ ruleName: rule.name, value: rule.signingSecret, rotated });
+    if (!rule.signingSecret) return;
+    revealed.current = true;
+    setSecret({ ruleName: rule.name, value: rule.signingSecret, rotated });
+  };
+  const focusSecret = () => {
+    const heading = revealed.current ? secretHeading.current : null;
+    revealed.current = false;
+    return heading;
   };
 
   return (
@@ -59,6 +69,7 @@ export const AlertsPage = ({ projectId }: { projectId: string }) => {
         <h1>Alerts</h1>
         <FormDialog
           title="New alert rule"
+          focusAfterClose={focusSecret}
           trigger={
             <button type="button" className="primary" disabled={!addons.data}>
               New alert rule
@@ -83,7 +94,9 @@ export const AlertsPage = ({ projectId }: { projectId: string }) => {
         A rule watches one metric of the project's addons and notifies its webhooks (signed) and e-mail
         addresses when it starts and stops firing; every change is also an event.
       </p>
-      {secret ? <SecretNotice secret={secret} onDone={() => setSecret(undefined)} /> : null}
+      {secret ? (
+        <SecretNotice secret={secret} headingRef={secretHeading} onDone={() => setSecret(undefined)} />
+      ) : null}
       <ProblemView problem={rules.problem ?? addons.problem} />
       <div className="table-wrap">
         <table>
@@ -177,6 +190,7 @@ export const AlertsPage = ({ projectId }: { projectId: string }) => {
                       </p>
                     }
                     confirmLabel="Rotate secret"
+                    focusAfterClose={focusSecret}
                     trigger={
                       <button type="button" className="small" aria-label={`Rotate secret of ${rule.name}`}>
                         Rotate secret
@@ -260,29 +274,32 @@ const States = ({ rule, names }: { rule: AlertRule; names: Map<string, string> }
 };
 
 /** A new signing secret, shown this once (the API never answers it again), with a copy button. */
-const SecretNotice = ({ secret, onDone }: { secret: Secret; onDone: () => void }) => {
-  const heading = useRef<HTMLHeadingElement>(null);
-  // biome-ignore lint/correctness/useExhaustiveDependencies: focus moves to each new secret
-  useEffect(() => heading.current?.focus(), [secret.value]);
-  return (
-    <section className="note" aria-labelledby="secret-title" data-testid="signing-secret">
-      <h2 id="secret-title" ref={heading} tabIndex={-1}>
-        {secret.rotated ? 'New signing secret' : 'Signing secret'} of {secret.ruleName}
-      </h2>
-      <p>
-        Shown this once: store it where your webhook receivers verify signatures
-        {secret.rotated ? ' (the previous one no longer signs)' : ''}.
-      </p>
-      <div className="inline">
-        <code data-value="signing-secret">{secret.value}</code>
-        <CopyButton value={secret.value} label="signing secret" />
-        <button type="button" className="small" onClick={onDone}>
-          Done
-        </button>
-      </div>
-    </section>
-  );
-};
+const SecretNotice = ({
+  secret,
+  headingRef,
+  onDone,
+}: {
+  secret: Secret;
+  headingRef: RefObject<HTMLHeadingElement | null>;
+  onDone: () => void;
+}) => (
+  <section className="note" aria-labelledby="secret-title" data-testid="signing-secret">
+    <h2 id="secret-title" ref={headingRef} tabIndex={-1}>
+      {secret.rotated ? 'New signing secret' : 'Signing secret'} of {secret.ruleName}
+    </h2>
+    <p>
+      Shown this once: store it where your webhook receivers verify signatures
+      {secret.rotated ? ' (the previous one no longer signs)' : ''}.
+    </p>
+    <div className="inline">
+      <code data-value="signing-secret">{secret.value}</code>
+      <CopyButton value={secret.value} label="signing secret" />
+      <button type="button" className="small" onClick={onDone}>
+        Done
+      </button>
+    </div>
+  </section>
+);
 
 /** Every attempt at every notification of the rule, newest first, 20 at a time. */
 const Deliveries = ({
