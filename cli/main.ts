@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { arity, type CommandSpec, type OptionSpec } from './command.ts';
 import { addonCommands } from './commands/addons.ts';
+import { alertRuleCommands } from './commands/alert-rules.ts';
 import { backupCommands } from './commands/backups.ts';
 import { credentialCommands } from './commands/credentials.ts';
 import { importCommands } from './commands/imports.ts';
@@ -25,6 +26,7 @@ const COMMANDS: CommandSpec[] = [
   ...importCommands,
   ...observeCommands,
   ...secretGroupCommands,
+  ...alertRuleCommands,
 ];
 
 const GLOBAL_OPTIONS: Record<string, OptionSpec> = {

@@ -1,6 +1,7 @@
 import { AddonsApiError, type AddonsClient, createAddonsClient, ENDED_STATUSES } from '../../client/index.ts';
 import type {
   CreateAddonRequest,
+  CreateAlertRuleRequest,
   CreateBackupRequest,
   CreateExternalServiceRequest,
   CreateImportRequest,
@@ -9,6 +10,7 @@ import type {
   EventsQuery,
   NetworkingRequest,
   Problem,
+  UpdateAlertRuleRequest,
   UpdateScheduleRequest,
   UpdateSecretGroupRequest,
 } from './types.ts';
@@ -254,6 +256,39 @@ export class Api {
   deleteExternalService(projectId: string, externalServiceId: string, unlinkGroups: boolean) {
     return this.client.DELETE('/v1/projects/{projectId}/external-services/{externalServiceId}', {
       params: { path: { projectId, externalServiceId }, query: unlinkGroups ? { unlinkGroups: 'true' } : {} },
+    });
+  }
+  alertRules(projectId: string, cursor?: string) {
+    return this.client.GET('/v1/projects/{projectId}/alert-rules', {
+      params: { path: { projectId }, query: { limit: 100, ...(cursor ? { cursor } : {}) } },
+    });
+  }
+  /** One rule with the state (ok, pending, firing) of each addon it evaluated. */
+  alertRule(projectId: string, ruleId: string) {
+    return this.client.GET('/v1/projects/{projectId}/alert-rules/{ruleId}', {
+      params: { path: { projectId, ruleId } },
+    });
+  }
+  createAlertRule(projectId: string, body: CreateAlertRuleRequest) {
+    return this.client.POST('/v1/projects/{projectId}/alert-rules', {
+      params: { path: { projectId } },
+      body,
+    });
+  }
+  updateAlertRule(projectId: string, ruleId: string, body: UpdateAlertRuleRequest) {
+    return this.client.PATCH('/v1/projects/{projectId}/alert-rules/{ruleId}', {
+      params: { path: { projectId, ruleId } },
+      body,
+    });
+  }
+  deleteAlertRule(projectId: string, ruleId: string) {
+    return this.client.DELETE('/v1/projects/{projectId}/alert-rules/{ruleId}', {
+      params: { path: { projectId, ruleId } },
+    });
+  }
+  alertDeliveries(projectId: string, ruleId: string, cursor?: string) {
+    return this.client.GET('/v1/projects/{projectId}/alert-rules/{ruleId}/deliveries', {
+      params: { path: { projectId, ruleId }, query: { limit: 20, ...(cursor ? { cursor } : {}) } },
     });
   }
 }

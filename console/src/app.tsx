@@ -4,6 +4,7 @@ import { forgetToken, storedToken, storeToken } from './auth.ts';
 import type { ConsoleConfig } from './config.ts';
 import { ApiContext } from './hooks.ts';
 import { AddonPage } from './pages/addon.tsx';
+import { AlertsPage } from './pages/alerts.tsx';
 import { EventsPage } from './pages/events.tsx';
 import { ProjectPage } from './pages/project.tsx';
 import { ProjectsPage } from './pages/projects.tsx';
@@ -70,6 +71,9 @@ export const App = ({ config }: { config: ConsoleConfig }) => {
               ) : null}
               {route.page === 'secret-groups' ? (
                 <SecretGroupsPage key={route.projectId} projectId={route.projectId} />
+              ) : null}
+              {route.page === 'alerts' ? (
+                <AlertsPage key={route.projectId} projectId={route.projectId} />
               ) : null}
               {route.page === 'events' ? (
                 <EventsPage

@@ -9,6 +9,7 @@ export type Route =
   | { page: 'project'; projectId: string }
   | { page: 'addon'; projectId: string; addonId: string }
   | { page: 'secret-groups'; projectId: string }
+  | { page: 'alerts'; projectId: string }
   | { page: 'events'; projectId: string; addonId?: string };
 
 export const parseRoute = (hash: string): Route => {
@@ -20,6 +21,7 @@ export const parseRoute = (hash: string): Route => {
   if (parts[0] === 'projects' && parts[1]) {
     if (parts[2] === 'addons' && parts[3]) return { page: 'addon', projectId: parts[1], addonId: parts[3] };
     if (parts[2] === 'secret-groups') return { page: 'secret-groups', projectId: parts[1] };
+    if (parts[2] === 'alerts') return { page: 'alerts', projectId: parts[1] };
     if (parts[2] === 'events') {
       const addonId = new URLSearchParams(search).get('addon');
       return { page: 'events', projectId: parts[1], ...(addonId ? { addonId } : {}) };
@@ -40,6 +42,8 @@ export const hrefOf = (route: Route): string => {
       return `#/projects/${enc(route.projectId)}/addons/${enc(route.addonId)}`;
     case 'secret-groups':
       return `#/projects/${enc(route.projectId)}/secret-groups`;
+    case 'alerts':
+      return `#/projects/${enc(route.projectId)}/alerts`;
     case 'events':
       return `#/projects/${enc(route.projectId)}/events${route.addonId ? `?addon=${enc(route.addonId)}` : ''}`;
   }

@@ -349,6 +349,66 @@ describe('the addons CLI against the local target', () => {
     // Two networking changes restart the server each: more than the default 30 s on a busy machine.
   }, 120_000);
 
+  it('creates, lists, updates (rotating the signing secret, printed once) and deletes an alert rule', async () => {
+    const created = await cli([
+      'alert-rules',
+      'create',
+      '--name',
+      'shop cpu',
+      '--metric',
+      'cpu',
+      '--comparison',
+      'at-least',
+      '--threshold',
+      '95',
+      '--duration',
+      '2m',
+      '--addons',
+      'shop',
+      '--webhook',
+      'http://127.0.0.1:9/hooks',
+    ]);
+    expect(created.code, created.stderr).toBe(0);
+    const secret = /signing secret: (\S+)/.exec(created.stdout)?.[1] ?? '';
+    expect(secret.length).toBeGreaterThan(20);
+    expect(created.stdout).toMatch(/condition:\s+cpu >= 95 %/);
+    expect(created.stdout).toMatch(/for:\s+120 s/);
+    expect(created.stdout).toMatch(new RegExp(`addons:\\s+${addonId}`));
+    const listed = await cli(['alert-rules', 'list']);
+    expect(listed.stdout).toMatch(/^ID\s+NAME\s+CONDITION\s+FOR\s+ADDONS\s+CHANNELS\s+ENABLED\s+DEFAULT/);
+    expect(listed.stdout).toMatch(/shop cpu\s+cpu >= 95 %\s+120 s/);
+    expect(listed.stdout).toContain('CPU above 90 % for 10 minutes'); // a default rule
+    const rule = await cliJson(['alert-rules', 'get', 'shop cpu']);
+    expect(rule).toMatchObject({ metric: 'cpu', comparison: '>=', threshold: 95, addons: [addonId] });
+    expect(rule.signingSecret).toBeUndefined();
+    expect(Array.isArray(rule.states)).toBe(true);
+
+    // A bad webhook URL: the API's problem, naming the field and the line, exit 3.
+    const badUrl = await cli(['alert-rules', 'update', 'shop cpu', '--webhook', 'ftp://example.com/hooks']);
+    expect(badUrl.code).toBe(3);
+    expect(badUrl.stderr).toContain('Error: The request is not valid (HTTP 400)');
+    expect(badUrl.stderr).toMatch(/ {2}- body\.channels\.webhooks\.0\.url: must be https/);
+
+    const rotated = await cliJson([
+      'alert-rules',
+      'update',
+      rule.id,
+      '--threshold',
+      '97',
+      '--rotate-signing-secret',
+    ]);
+    expect(rotated).toMatchObject({
+      threshold: 97,
+      channels: { webhooks: [{ url: 'http://127.0.0.1:9/hooks' }] },
+    });
+    expect(rotated.signingSecret).toMatch(/^whsec_/);
+    expect(rotated.signingSecret).not.toBe(secret);
+    expect((await cli(['alert-rules', 'deliveries', 'shop cpu'])).stdout.trim()).toBe('(none)');
+    expect((await cli(['alert-rules', 'delete', 'shop cpu'])).code).toBe(0);
+    const after = await cliJson<{ items: { id: string }[] }>(['alert-rules', 'list']);
+    expect(after.items.map((item) => item.id)).not.toContain(rule.id);
+  }, 60_000);
+
   it('deletes the addons and exits 0 once they are gone', async () => {
     for (const name of ['second', 'shop']) {
       const deleted = await cli(['delete', name]);

@@ -5,7 +5,8 @@
  * end, the CA certificate downloaded; a rotation opened (its deadline shown) and finished; an
  * external service registered (its string never shown) and a secret group linking the addon whose
  * document shows the addon's URI only when asked; the events feed newest first, paged, filtered
- * and updated live; the addon, linked into a group, deleted only once asked to unlink it.
+ * and updated live; an alert rule created through its form (the signing secret shown once),
+ * listed, edited, its secret rotated, and deleted; the addon, linked into a group, deleted only once asked to unlink it.
  * axe-core checks each new page. Screenshots land in test-artifacts/console/.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -298,6 +299,92 @@ describe('web console: networking, rotation, secret groups and events', () => {
     expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
     await shot('pages-events-narrow');
     await page.setViewportSize({ width: 1280, height: 900 });
+  }, 60_000);
+
+  it('creates an alert rule through the form (its signing secret shown once), edits it, rotates its secret, and deletes it after asking', async () => {
+    await page.goto(`${platform?.url}/#/projects/${PROJECT}`);
+    await page.getByRole('navigation', { name: 'Project' }).getByRole('link', { name: 'Alerts' }).click();
+    await page.getByRole('heading', { name: 'Alerts', level: 1 }).waitFor();
+    await page.locator('tr[data-rule="CPU above 90 % for 10 minutes"]').waitFor(); // a default rule
+
+    await page.getByRole('button', { name: 'New alert rule' }).click();
+    const dialog = page.getByRole('dialog', { name: 'New alert rule' });
+    await dialog.getByLabel('Name').fill('app cpu');
+    await dialog.getByLabel('Metric').selectOption('cpu');
+    await dialog.getByLabel('Comparison').selectOption('>=');
+    await dialog.getByLabel('Threshold').fill('95');
+    await dialog.getByLabel('For (seconds)').fill('120');
+    await dialog.getByRole('radio', { name: 'Only these addons' }).check();
+    await dialog.getByRole('checkbox', { name: 'app (postgresql)' }).check();
+    // A webhook the API refuses: its message under the URLs, naming the line; nothing created.
+    const webhooks = dialog.getByLabel(/Webhook URLs/);
+    await webhooks.fill('ftp://hooks.example.com/addons');
+    await dialog.getByRole('button', { name: 'Create rule' }).click();
+    await expect.poll(() => webhooks.getAttribute('aria-invalid'), WAIT).toBe('true');
+    expect(await dialog.locator('#rule-webhooks-error').textContent()).toBe('line 1: must be https');
+    expect(await seriousAxeViolations(page)).toEqual([]);
+    await webhooks.fill('http://127.0.0.1:9/hooks');
+    await dialog.getByRole('button', { name: 'Create rule' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+
+    const row = page.locator('tr[data-rule="app cpu"]');
+    const listed = await row.textContent();
+    for (const text of ['cpu >= 95 % for 2 min', 'app', 'webhook http://127.0.0.1:9/hooks', 'enabled'])
+      expect(listed).toContain(text);
+    const rules = (await api('GET', `/v1/projects/${PROJECT}/alert-rules`)).body.items;
+    const rule = rules.find((item: { name: string }) => item.name === 'app cpu');
+    expect(rule).toMatchObject({ metric: 'cpu', comparison: '>=', threshold: 95, addons: [addonId] });
+    expect(rule.signingSecret).toBeUndefined();
+    // The secret, shown once: copied from the notice, gone once dismissed.
+    const notice = page.getByTestId('signing-secret');
+    const secret = (await notice.locator('[data-value="signing-secret"]').textContent()) ?? '';
+    // Focus moves from the closed dialog to the secret, not back to its trigger.
+    await expect.poll(() => page.evaluate('document.activeElement?.id'), WAIT).toBe('secret-title');
+    expect(secret.length).toBeGreaterThan(20);
+    await notice.getByRole('button', { name: 'Copy signing secret' }).click();
+    expect(await page.evaluate('navigator.clipboard.readText()')).toBe(secret);
+    await shot('pages-alerts');
+    expect(await seriousAxeViolations(page)).toEqual([]);
+    await notice.getByRole('button', { name: 'Done' }).click();
+    expect(await page.content()).not.toContain(secret);
+
+    // Edit (PATCH through the same form): a new threshold, and disabled.
+    await row.getByRole('button', { name: 'Edit app cpu' }).click();
+    const edit = page.getByRole('dialog', { name: 'Edit app cpu' });
+    await edit.getByLabel('Threshold').fill('97');
+    await edit.getByRole('checkbox', { name: 'Enabled' }).uncheck();
+    await edit.getByRole('button', { name: 'Save rule' }).click();
+    await edit.waitFor({ state: 'hidden' });
+    await expect.poll(() => row.textContent(), WAIT).toContain('cpu >= 97 %');
+    expect(await row.textContent()).toContain('disabled');
+    const edited = (await api('GET', `/v1/projects/${PROJECT}/alert-rules/${rule.id}`)).body;
+    expect(edited).toMatchObject({ threshold: 97, enabled: false, addons: [addonId] });
+    expect(edited.channels.webhooks).toEqual([{ url: 'http://127.0.0.1:9/hooks' }]);
+    // Rotate, asked first: the new secret, shown once.
+    await row.getByRole('button', { name: 'Rotate secret of app cpu' }).click();
+    await page.getByRole('alertdialog').getByRole('button', { name: 'Rotate secret' }).click();
+    const rotated = notice.locator('[data-value="signing-secret"]');
+    await expect.poll(() => rotated.textContent(), WAIT).toMatch(/^whsec_/);
+    expect(await rotated.textContent()).not.toBe(secret);
+    expect(await notice.textContent()).toContain('New signing secret of app cpu');
+    await expect.poll(() => page.evaluate('document.activeElement?.id'), WAIT).toBe('secret-title');
+    await notice.getByRole('button', { name: 'Done' }).click();
+    await row.getByRole('button', { name: 'Deliveries of app cpu' }).click();
+    const deliveries = page.getByRole('dialog', { name: 'Deliveries of app cpu' });
+    await deliveries.getByText('No deliveries yet.').waitFor();
+    await page.keyboard.press('Escape');
+    await deliveries.waitFor({ state: 'hidden' });
+    // A phone's width: rows become cards, nothing scrolls sideways.
+    await page.setViewportSize({ width: 390, height: 800 });
+    expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
+    await shot('pages-alerts-narrow');
+    await page.setViewportSize({ width: 1280, height: 900 });
+
+    await row.getByRole('button', { name: 'Delete app cpu' }).click();
+    await page.getByRole('alertdialog').getByRole('button', { name: 'Delete rule' }).click();
+    await row.waitFor({ state: 'detached' });
+    const after = (await api('GET', `/v1/projects/${PROJECT}/alert-rules`)).body.items;
+    expect(after.map((item: { id: string }) => item.id)).not.toContain(rule.id);
   }, 60_000);
 
   it('deletes an addon linked into a secret group only when asked to unlink it', async () => {

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseDuration, parseThreshold } from '../../cli/commands/alert-rules.ts';
 import { loadSettings } from '../../cli/config.ts';
 import { downloadVerified } from '../../cli/download.ts';
 import { CliError, EXIT } from '../../cli/exit-codes.ts';
@@ -102,5 +103,27 @@ describe('CLI output', () => {
   it('draws the progress bar with the step and percent', () => {
     const operation = { status: 'in-progress', progress: { step: 'dump', percent: 50 } } as Operation;
     expect(progressLine(operation)).toBe('[############------------]  50%  dump (in-progress)');
+  });
+});
+
+describe('CLI alert-rule options', () => {
+  it('reads --duration as seconds, or with s, m or h', () => {
+    expect(parseDuration('0')).toBe(0);
+    expect(parseDuration('90')).toBe(90);
+    expect(parseDuration('90s')).toBe(90);
+    expect(parseDuration('10m')).toBe(600);
+    expect(parseDuration('1h')).toBe(3600);
+    for (const bad of ['', 'soon', '1.5m', '-5', '10d']) {
+      expect(() => parseDuration(bad)).toThrow(expect.objectContaining({ exitCode: EXIT.usage }));
+    }
+  });
+
+  it('reads --threshold as any finite number, and refuses anything else as a usage error', () => {
+    expect(parseThreshold('95')).toBe(95);
+    expect(parseThreshold('-0.5')).toBe(-0.5);
+    expect(parseThreshold('1e3')).toBe(1000);
+    for (const bad of ['', ' ', 'high', 'Infinity']) {
+      expect(() => parseThreshold(bad)).toThrow(expect.objectContaining({ exitCode: EXIT.usage }));
+    }
   });
 });

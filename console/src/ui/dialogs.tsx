@@ -6,6 +6,18 @@ import type { Problem } from '../types.ts';
 import { ProblemView } from './problem.tsx';
 
 /**
+ * Where focus goes when a dialog closes: an element (e.g. what the action just put on the page),
+ * or nothing for the dialog's trigger, Radix's default.
+ */
+type FocusAfterClose = () => HTMLElement | null | undefined;
+const moveFocus = (target: FocusAfterClose | undefined) => (event: Event) => {
+  const element = target?.();
+  if (!element) return;
+  event.preventDefault();
+  element.focus();
+};
+
+/**
  * Asks before an action that destroys or replaces data (Radix AlertDialog: focus trapped,
  * Escape cancels, the cancel button has focus first so Enter never destroys by accident).
  * Stays open with the problem when the action fails.
@@ -16,12 +28,14 @@ export const Confirm = ({
   description,
   confirmLabel,
   onConfirm,
+  focusAfterClose,
 }: {
   trigger: ReactNode;
   title: string;
   description: ReactNode;
   confirmLabel: string;
   onConfirm: () => Promise<unknown>;
+  focusAfterClose?: FocusAfterClose;
 }) => {
   const [open, setOpen] = useState(false);
   const [busy, setBusy] = useState(false);
@@ -50,7 +64,7 @@ export const Confirm = ({
       <AlertDialog.Trigger asChild>{trigger}</AlertDialog.Trigger>
       <AlertDialog.Portal>
         <AlertDialog.Overlay className="overlay" />
-        <AlertDialog.Content className="dialog">
+        <AlertDialog.Content className="dialog" onCloseAutoFocus={moveFocus(focusAfterClose)}>
           <AlertDialog.Title>{title}</AlertDialog.Title>
           <AlertDialog.Description asChild>
             <div>{description}</div>
@@ -77,10 +91,12 @@ export const FormDialog = ({
   trigger,
   title,
   children,
+  focusAfterClose,
 }: {
   trigger: ReactNode;
   title: string;
   children: (close: () => void) => ReactNode;
+  focusAfterClose?: FocusAfterClose;
 }) => {
   const [open, setOpen] = useState(false);
   return (
@@ -88,7 +104,11 @@ export const FormDialog = ({
       <Dialog.Trigger asChild>{trigger}</Dialog.Trigger>
       <Dialog.Portal>
         <Dialog.Overlay className="overlay" />
-        <Dialog.Content className="dialog" aria-describedby={undefined}>
+        <Dialog.Content
+          className="dialog"
+          aria-describedby={undefined}
+          onCloseAutoFocus={moveFocus(focusAfterClose)}
+        >
           <Dialog.Title>{title}</Dialog.Title>
           {children(() => setOpen(false))}
           <Dialog.Close asChild>

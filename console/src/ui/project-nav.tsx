@@ -4,6 +4,7 @@ const TABS = [
   ['project', 'Addons'],
   ['secret-groups', 'Secret groups'],
   ['events', 'Events'],
+  ['alerts', 'Alerts'],
 ] as const;
 
 /** The project's pages, as links (the current one marked for screen readers and by style). */

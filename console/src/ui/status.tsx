@@ -6,6 +6,13 @@ const TONES: Record<string, string> = {
   deleting: 'warn',
   degraded: 'warn',
   recovered: 'ok',
+  succeeded: 'ok',
+  enabled: 'ok',
+  disabled: 'warn',
+  // An alert rule's state on an addon (`pending` alone is an operation's, still moving).
+  'alert-ok': 'ok',
+  'alert-pending': 'warn',
+  'alert-firing': 'bad',
 };
 
 /** A status in words and colour (the word carries the meaning; colour only repeats it). */
