@@ -8,6 +8,7 @@ export const ALERT_METRICS = [
   'storage.used-percent',
   'connections.used-percent',
   'replication-lag',
+  'backup.problems',
   'cpu',
   'memory',
   'memory.free',
