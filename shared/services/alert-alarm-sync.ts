@@ -12,12 +12,17 @@ export interface AlertSweepSummary extends DispatchSummary {
   errors: Array<{ ruleId?: string; reason: string }>;
 }
 
+/** Addons changed this recently (three 5-minute runs) bring their project's rules into a run. */
+export const RECENT_CHANGE_MS = 15 * 60_000;
+
 /**
  * The AWS reconciler's part in alerts. Every run: changes a crash left unannounced are announced
- * and due webhooks delivered (retries wait for this run, so their backoff is at least its period).
- * With `alarms` (the hourly run): every project with addons gets its default rules, and every
- * rule's alarms are put again for the addons it covers now (an addon created since gets its alarm,
- * a deleted one loses it).
+ * and due webhooks delivered (retries wait for this run, so their backoff is at least its period),
+ * and the rules of projects with an addon changed in the last 15 minutes are synced (a new addon
+ * of an `"all"` rule gets its alarm within a run of becoming available, a grown one its new
+ * allocated storage). With `alarms` (the hourly run): every project with addons gets its default
+ * rules, and every rule's alarms are put again for the addons it covers now (a deleted addon's
+ * alarm goes).
  */
 export class AlertSweep {
   constructor(
@@ -28,6 +33,7 @@ export class AlertSweep {
       alarms: AlertAlarms;
       notifier: Pick<AlertNotifier, 'repair'>;
       dispatcher: Pick<AlertDispatcher, 'run'>;
+      now?: () => Date;
     },
   ) {}
 
@@ -38,12 +44,18 @@ export class AlertSweep {
       errors: [],
       ...(await this.deps.dispatcher.run()),
     };
-    if (!options.alarms) return summary;
     const addons = await this.deps.addons.scanAddons();
-    for (const projectId of new Set(addons.map((addon) => addon.projectId))) {
+    const since = (this.deps.now?.() ?? new Date()).getTime() - RECENT_CHANGE_MS;
+    const projects = new Set(
+      addons
+        .filter((addon) => options.alarms || Date.parse(addon.updatedAt ?? addon.createdAt) >= since)
+        .map((addon) => addon.projectId),
+    );
+    for (const projectId of projects) {
       await this.deps.rules.ensureDefaults(projectId);
     }
     for (const rule of await this.deps.alerts.scanRules()) {
+      if (!options.alarms && !projects.has(rule.projectId)) continue;
       try {
         await this.deps.alarms.sync(rule, await this.deps.rules.coveredAddons(rule, addons));
         summary.synced.push(rule.id);
