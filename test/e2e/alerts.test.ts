@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifySignature } from '#shared/services/webhook-signing.ts';
 import { pollUntil } from '../support/http.ts';
@@ -9,7 +9,9 @@ import { operationEnded } from '../support/operations.ts';
 /**
  * Alerts on the local target, as a user meets them: a rule with a threshold every running Redis
  * server passes (`memory > 1` byte, for 2 seconds) on one addon, a webhook receiver in this test,
- * and the signed `alert.firing` notification, the delivery history and the event that follow. The
+ * and the signed `alert.firing` notification, the delivery history and the event that follow; then
+ * a rule on connections that fires while four clients hold theirs and resolves when they close,
+ * one notification each. The
  * sampler runs every second, the scheduler's tick (which evaluates rules) every 250 ms.
  */
 const TOKEN = 'e2e-alerts-token-0123456789';
@@ -156,4 +158,80 @@ describe('alert rules on the local target', () => {
     );
     expect(received).toHaveLength(1);
   });
+
+  it('fires on connections while clients hold them and resolves when they close, exactly once each', async () => {
+    // Prepare: the addon's password, and clients that authenticate over plain sockets (RESP).
+    const credentials = await api('GET', `/v1/projects/${PROJECT}/addons/${addonId}/credentials`);
+    const uri = new URL(credentials.body.uri);
+    const openClient = () =>
+      new Promise<Socket>((resolve, reject) => {
+        const socket = connect({ host: uri.hostname, port: Number(uri.port) }, () => {
+          socket.write(
+            `AUTH ${decodeURIComponent(uri.username || 'default')} ${decodeURIComponent(uri.password)}\r\nPING\r\n`,
+          );
+        });
+        let seen = '';
+        socket.on('data', (chunk: Buffer) => {
+          seen += chunk.toString('utf8');
+          if (seen.includes('+PONG')) resolve(socket);
+          if (seen.startsWith('-')) reject(new Error(seen));
+        });
+        socket.on('error', reject);
+      });
+    const created = await api('POST', `/v1/projects/${PROJECT}/alert-rules`, {
+      body: {
+        name: 'redis clients',
+        metric: 'connections',
+        comparison: 'at-least',
+        threshold: 4,
+        durationSeconds: 1,
+        addons: [addonId],
+        channels: { webhooks: [{ url: receiverUrl }] },
+      },
+    });
+    expect(created.status).toBe(201);
+    const ruleId = created.body.id as string;
+    const ofRule = () =>
+      received
+        .map((notification) => JSON.parse(notification.body))
+        .filter((payload) => payload.alert?.ruleId === ruleId)
+        .map((payload) => payload.alert.state as string);
+
+    // Act: four clients connect, then all close.
+    const clients = await Promise.all([openClient(), openClient(), openClient(), openClient()]);
+    await pollUntil(
+      async () => ofRule(),
+      (states) => states.includes('firing'),
+      {
+        timeoutMs: 30_000,
+        intervalMs: 200,
+        what: 'the firing webhook',
+      },
+    );
+    for (const client of clients) client.destroy();
+    await pollUntil(
+      async () => ofRule(),
+      (states) => states.includes('ok'),
+      {
+        timeoutMs: 30_000,
+        intervalMs: 200,
+        what: 'the resolved webhook',
+      },
+    );
+
+    // Assess: three more samples later, still one firing and one resolved notification.
+    const since = new Date().toISOString();
+    await pollUntil(
+      () =>
+        api(
+          'GET',
+          `/v1/projects/${PROJECT}/addons/${addonId}/metrics?names=connections&step=1&from=${since}`,
+        ),
+      (response) =>
+        response.status === 200 &&
+        response.body.series[0].values.filter((value: number | null) => value !== null).length >= 3,
+      { timeoutMs: 15_000, what: 'three more samples' },
+    );
+    expect(ofRule()).toEqual(['firing', 'ok']);
+  }, 90_000);
 });
