@@ -150,7 +150,7 @@ export class Alerts extends Construct {
       // Backup-health rules have no alarm: the reconciler publishes their changes to the topic
       // itself, for its e-mail subscribers (the topic is encrypted with the topic key).
       iam.Grant.addToPrincipal({ grantee, actions: ['sns:Publish'], resourceArns: [this.topicArn('*')] });
-      this.topicKey.grant(grantee, 'kms:GenerateDataKey*', 'kms:Decrypt');
+      this.topicKey.grant(grantee, 'kms:GenerateDataKey', 'kms:Decrypt');
       iam.Grant.addToPrincipal({ grantee, actions: ['sns:ListTopics'], resourceArns: ['*'] });
       acknowledgeNag(
         grantee,
