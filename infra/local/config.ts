@@ -5,6 +5,9 @@ import { UploadEnvSchema } from '#shared/config/env.ts';
 import { DEFAULT_BACKUP_GRACE_DAYS } from '#shared/services/addon-retirement.ts';
 import { QuotaFields, type Quotas } from '#shared/services/quotas.ts';
 
+/** ADDONS_METRICS_INTERVAL_SECONDS unless set. */
+export const DEFAULT_METRICS_INTERVAL_SECONDS = 10;
+
 /** The local target's configuration, from the environment (README: Configuration). */
 export const LocalConfigSchema = z.object({
   ADDONS_PORT: z.coerce.number().int().min(0).max(65535).default(4000),
@@ -24,8 +27,13 @@ export const LocalConfigSchema = z.object({
   ADDONS_SCHEDULER_TICK_MS: z.coerce.number().int().min(10).max(600_000).default(15_000),
   /** How often archived addons are checked for a due base backup (PITR); a new addon's window waits for the first check. */
   ADDONS_PITR_MAINTENANCE_SECONDS: z.coerce.number().int().min(1).max(3_600).default(30),
-  /** How often the platform samples each running addon's metrics (docs/metrics.md). */
-  ADDONS_METRICS_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3_600).default(10),
+  /** How often the platform samples each running addon's metrics (docs/metrics.md); 0 turns sampling off. */
+  ADDONS_METRICS_INTERVAL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(3_600)
+    .default(DEFAULT_METRICS_INTERVAL_SECONDS),
   /** Reconciler: per-type operation deadlines in minutes, `create=30,backup=1500` (defaults in reconciler-policy.ts). */
   ADDONS_OPERATION_DEADLINES: z.string().optional(),
   /** Reconciler: how long a pending operation may wait for its workflow before it is started again. */
@@ -81,8 +89,13 @@ export interface LocalConfig {
   schedulerTickMs: number;
   /** ADDONS_PITR_MAINTENANCE_SECONDS, in ms. */
   archiveMaintenanceMs: number;
-  /** ADDONS_METRICS_INTERVAL_SECONDS. */
+  /**
+   * ADDONS_METRICS_INTERVAL_SECONDS: the rings' and the alerts' step. When the variable is 0, the
+   * default (10), so that rings kept from earlier runs are still answered.
+   */
   metricsIntervalSeconds: number;
+  /** False when ADDONS_METRICS_INTERVAL_SECONDS is 0: no sampling rounds at all. */
+  metricsSampling: boolean;
   backupGraceDays: number;
   /**
    * ADDONS_<ENGINE>_BIN_DIR variables (ADDONS_PG_BIN_DIR...): where an engine's client tools are,
@@ -131,7 +144,8 @@ export const loadLocalConfig = (env: NodeJS.ProcessEnv = process.env): LocalConf
     clockSpeed: parsed.ADDONS_CLOCK_SPEED,
     schedulerTickMs: parsed.ADDONS_SCHEDULER_TICK_MS,
     archiveMaintenanceMs: parsed.ADDONS_PITR_MAINTENANCE_SECONDS * 1000,
-    metricsIntervalSeconds: parsed.ADDONS_METRICS_INTERVAL_SECONDS,
+    metricsIntervalSeconds: parsed.ADDONS_METRICS_INTERVAL_SECONDS || DEFAULT_METRICS_INTERVAL_SECONDS,
+    metricsSampling: parsed.ADDONS_METRICS_INTERVAL_SECONDS > 0,
     backupGraceDays: parsed.ADDONS_BACKUP_GRACE_DAYS,
     jobToolEnv: engineToolEnv(env),
     reconciler: {
