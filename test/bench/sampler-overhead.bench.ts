@@ -48,6 +48,8 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const sleep = (milliseconds: number) => new Promise((resolve) => setTimeout(resolve, milliseconds));
 const mib = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
 const pct = (value: number) => `${value.toFixed(2)} %`;
+/** A difference with its sign. */
+const plus = (format: (value: number) => string, value: number) => `${value >= 0 ? '+' : ''}${format(value)}`;
 const ratio = (on: number, off: number) => `${(on / off).toFixed(2)}x`;
 const percentile = (values: number[], p: number) =>
   [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((values.length * p) / 100))] ??
@@ -147,6 +149,8 @@ interface Usage {
   enginesCpu: number;
   rss: number;
   pss: number;
+  /** The smallest and largest PSS read. */
+  pssRange: [number, number];
   engineProcesses: number;
 }
 
@@ -170,6 +174,7 @@ const measureWindow = async (pid: number): Promise<Usage> => {
     enginesCpu: percent(belowTicks),
     rss: mean('rss'),
     pss: mean('pss'),
+    pssRange: [Math.min(...readings.map((r) => r.pss)), Math.max(...readings.map((r) => r.pss))],
     engineProcesses: after.below.size,
   };
 };
@@ -330,20 +335,24 @@ const main = async () => {
     );
     console.info(
       `platform CPU:   on ${pct(usage.platformCpu)} of one core vs off ${pct(off.platformCpu)} = ${ratio(usage.platformCpu, off.platformCpu)} ` +
-        `(+${pct(usage.platformCpu - off.platformCpu)}; ${ms(perSample)} per sample per addon)`,
+        `(${plus(pct, usage.platformCpu - off.platformCpu)}; ${ms(perSample)} per sample per addon)`,
     );
     console.info(
-      `platform RSS:   on ${mib(usage.rss)} vs off ${mib(off.rss)} = ${ratio(usage.rss, off.rss)} (+${mib(usage.rss - off.rss)})`,
+      `platform RSS:   on ${mib(usage.rss)} vs off ${mib(off.rss)} = ${ratio(usage.rss, off.rss)} (${plus(mib, usage.rss - off.rss)})`,
+    );
+    console.info(
+      `platform PSS:   on ${mib(usage.pss)} vs off ${mib(off.pss)} = ${ratio(usage.pss, off.pss)} (${plus(mib, usage.pss - off.pss)})`,
+    );
+    console.info(
+      `platform PSS range over the window: on ${mib(usage.pssRange[0])} to ${mib(usage.pssRange[1])}, ` +
+        `off ${mib(off.pssRange[0])} to ${mib(off.pssRange[1])}`,
     );
     console.info(
       `rings:          ${seeded.rings} of ${mib(seeded.bytes)} in all, held in the platform's memory when on (typed arrays of the files' size)`,
     );
     console.info(
-      `platform PSS:   on ${mib(usage.pss)} vs off ${mib(off.pss)} = ${ratio(usage.pss, off.pss)} (+${mib(usage.pss - off.pss)})`,
-    );
-    console.info(
       `engines CPU:    on ${pct(usage.enginesCpu)} vs off ${pct(off.enginesCpu)} = ${ratio(usage.enginesCpu, off.enginesCpu)} ` +
-        `(+${pct(usage.enginesCpu - off.enginesCpu)}; ${usage.engineProcesses} engine processes)`,
+        `(${plus(pct, usage.enginesCpu - off.enginesCpu)}; ${usage.engineProcesses} engine processes)`,
     );
     console.info(
       `24 h metrics query over HTTP (${seeded.rings} seeded rings, every series of the engine, ${points} points, ${QUERIES} requests): ` +
