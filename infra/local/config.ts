@@ -5,6 +5,9 @@ import { UploadEnvSchema } from '#shared/config/env.ts';
 import { DEFAULT_BACKUP_GRACE_DAYS } from '#shared/services/addon-retirement.ts';
 import { QuotaFields, type Quotas } from '#shared/services/quotas.ts';
 
+/** ADDONS_METRICS_INTERVAL_SECONDS unless set. */
+export const DEFAULT_METRICS_INTERVAL_SECONDS = 10;
+
 /** The local target's configuration, from the environment (README: Configuration). */
 export const LocalConfigSchema = z.object({
   ADDONS_PORT: z.coerce.number().int().min(0).max(65535).default(4000),
@@ -26,8 +29,13 @@ export const LocalConfigSchema = z.object({
   ADDONS_PITR_MAINTENANCE_SECONDS: z.coerce.number().int().min(1).max(3_600).default(30),
   /** How far back point-in-time recovery reaches (the WAL archive reads it too: wal-archive.ts). */
   ADDONS_PITR_RETENTION_DAYS: z.coerce.number().positive().max(3_650).default(7),
-  /** How often the platform samples each running addon's metrics (docs/metrics.md). */
-  ADDONS_METRICS_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3_600).default(10),
+  /** How often the platform samples each running addon's metrics (docs/metrics.md); 0 turns sampling off. */
+  ADDONS_METRICS_INTERVAL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(3_600)
+    .default(DEFAULT_METRICS_INTERVAL_SECONDS),
   /** Reconciler: per-type operation deadlines in minutes, `create=30,backup=1500` (defaults in reconciler-policy.ts). */
   ADDONS_OPERATION_DEADLINES: z.string().optional(),
   /** Reconciler: how long a pending operation may wait for its workflow before it is started again. */
@@ -85,8 +93,13 @@ export interface LocalConfig {
   archiveMaintenanceMs: number;
   /** ADDONS_PITR_RETENTION_DAYS: what backup health holds the point-in-time window to. */
   pitrRetentionDays: number;
-  /** ADDONS_METRICS_INTERVAL_SECONDS. */
+  /**
+   * ADDONS_METRICS_INTERVAL_SECONDS: the rings' and the alerts' step. When the variable is 0, the
+   * default (10), so that rings kept from earlier runs are still answered.
+   */
   metricsIntervalSeconds: number;
+  /** False when ADDONS_METRICS_INTERVAL_SECONDS is 0: no sampling rounds at all. */
+  metricsSampling: boolean;
   backupGraceDays: number;
   /**
    * ADDONS_<ENGINE>_BIN_DIR variables (ADDONS_PG_BIN_DIR...): where an engine's client tools are,
@@ -136,7 +149,8 @@ export const loadLocalConfig = (env: NodeJS.ProcessEnv = process.env): LocalConf
     schedulerTickMs: parsed.ADDONS_SCHEDULER_TICK_MS,
     archiveMaintenanceMs: parsed.ADDONS_PITR_MAINTENANCE_SECONDS * 1000,
     pitrRetentionDays: parsed.ADDONS_PITR_RETENTION_DAYS,
-    metricsIntervalSeconds: parsed.ADDONS_METRICS_INTERVAL_SECONDS,
+    metricsIntervalSeconds: parsed.ADDONS_METRICS_INTERVAL_SECONDS || DEFAULT_METRICS_INTERVAL_SECONDS,
+    metricsSampling: parsed.ADDONS_METRICS_INTERVAL_SECONDS > 0,
     backupGraceDays: parsed.ADDONS_BACKUP_GRACE_DAYS,
     jobToolEnv: engineToolEnv(env),
     reconciler: {

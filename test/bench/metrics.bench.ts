@@ -5,7 +5,7 @@
  *   one AUTH + INFO round trip on the same socket;
  * - the latency of a query for a 24 h window (every series of a full 24 h ring at 10 s, 1,440
  *   points), as a ratio to one pass over a plain Float32Array of the ring's size.
- * The 20-addon platform overhead of the issue is not measured here (docs/metrics.md says why).
+ * The 20-addon platform overhead (on vs off) is sampler-overhead.bench.ts.
  */
 import '#shared/util/polyfills.ts';
 import { type ChildProcess, spawn } from 'node:child_process';

@@ -19,4 +19,19 @@ describe('the local configuration', () => {
     });
     expect(loadLocalConfig({}).jobToolEnv).toEqual({});
   });
+
+  it('samples metrics every ADDONS_METRICS_INTERVAL_SECONDS, and not at all when it is 0 (rings keep the default step)', () => {
+    expect(loadLocalConfig({})).toMatchObject({ metricsIntervalSeconds: 10, metricsSampling: true });
+    expect(loadLocalConfig({ ADDONS_METRICS_INTERVAL_SECONDS: '5' })).toMatchObject({
+      metricsIntervalSeconds: 5,
+      metricsSampling: true,
+    });
+    expect(loadLocalConfig({ ADDONS_METRICS_INTERVAL_SECONDS: '0' })).toMatchObject({
+      metricsIntervalSeconds: 10,
+      metricsSampling: false,
+    });
+    expect(() => loadLocalConfig({ ADDONS_METRICS_INTERVAL_SECONDS: '-1' })).toThrow(
+      /ADDONS_METRICS_INTERVAL_SECONDS/,
+    );
+  });
 });

@@ -1,9 +1,10 @@
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { parseInfo, redisMetrics } from '#infra/local/engines/redis/metrics.ts';
 import { counterDeltas, RateTracker, ratesOf } from '#infra/local/metrics/counters.ts';
+import { startLocalMetrics } from '#infra/local/metrics/local-metrics.ts';
 import { cpuTicksOf, sumByKind } from '#infra/local/metrics/process-stats.ts';
 import { MetricRing, RingFile } from '#infra/local/metrics/ring.ts';
 import { LocalMetricsSampler, localFields } from '#infra/local/metrics/sampler.ts';
@@ -117,6 +118,33 @@ describe('the local sampler', () => {
     const props = { dir, targets: () => [], instanceExists: async () => true };
     expect(new LocalMetricsSampler({ ...props, intervalSeconds: 10 }).capacity).toBe(8_641);
     expect(new LocalMetricsSampler({ ...props, intervalSeconds: 1 }).capacity).toBe(21_600);
+  });
+
+  it('runs rounds at the interval, and none when sampling is off (ADDONS_METRICS_INTERVAL_SECONDS=0)', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const rounds = { on: 0, off: 0 };
+      const start = (key: keyof typeof rounds, metricsSampling: boolean) =>
+        startLocalMetrics(
+          { dataDir: path.join(dir, key), metricsIntervalSeconds: 10, metricsSampling },
+          {
+            servingInstances: () => {
+              rounds[key] += 1;
+              return [];
+            },
+          },
+          () => undefined,
+        );
+      const on = start('on', true);
+      const off = start('off', false);
+
+      await vi.advanceTimersByTimeAsync(60_000);
+      await Promise.all([on.stop(), off.stop()]);
+
+      expect(rounds).toEqual({ on: 6, off: 0 });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('turns engine counters into rates and keeps gauges as they are', async () => {

@@ -4,9 +4,13 @@ import type { LocalConfig } from '../config.ts';
 import type { LocalEngineSupervisor } from '../engines/supervisor.ts';
 import { LocalMetricsSampler } from './sampler.ts';
 
-/** The local target's metrics: a sampler over the supervisor's running servers, rings under `${dataDir}/metrics`. */
+/**
+ * The local target's metrics: a sampler over the supervisor's running servers, rings under
+ * `${dataDir}/metrics`. With `metricsSampling` off it samples nothing and only answers the rings
+ * kept on disk.
+ */
 export const startLocalMetrics = (
-  config: Pick<LocalConfig, 'dataDir' | 'metricsIntervalSeconds'>,
+  config: Pick<LocalConfig, 'dataDir' | 'metricsIntervalSeconds' | 'metricsSampling'>,
   supervisor: Pick<LocalEngineSupervisor, 'servingInstances'>,
   log: (message: string, extra?: object) => void,
 ): LocalMetricsSampler => {
@@ -21,6 +25,6 @@ export const startLocalMetrics = (
       ),
     log,
   });
-  sampler.start();
+  if (config.metricsSampling) sampler.start();
   return sampler;
 };
