@@ -110,17 +110,12 @@ export class LocalReplicas implements ReplicaProvider {
     if (this.shutdown.signal.aborted) this.shutdown = new AbortController();
     for (const id of resourceIds) {
       await this.locks
-        .exclusive(id, undefined, async () => {
-          const numbers = await this.numbers(id);
-          if (numbers.length === 0) return;
-          const primary = await this.primaryOf(id);
-          const { replicas } = this.engineOf(primary.record);
-          for (const n of numbers) {
-            const record = await this.recordOf(id, n);
+        .exclusive(id, undefined, () =>
+          this.eachReplica(id, async (primary, replicas, n, record) => {
             if (record?.state === 'ready') await this.start(primary, replicas, n, record);
             else await this.remove(id, n);
-          }
-        })
+          }),
+        )
         .catch((error: unknown) => {
           this.log('engine: could not resume replicas', { resourceId: id, error: errorMessage(error) });
         });
@@ -134,18 +129,13 @@ export class LocalReplicas implements ReplicaProvider {
    */
   restartAll(resourceId: string): Promise<void> {
     const id = checkId(resourceId);
-    return this.locks.exclusive(id, undefined, async () => {
-      const numbers = await this.numbers(id);
-      if (numbers.length === 0) return;
-      const primary = await this.primaryOf(id);
-      const { replicas } = this.engineOf(primary.record);
-      for (const n of numbers) {
-        const record = await this.recordOf(id, n);
-        if (record?.state !== 'ready') continue;
+    return this.locks.exclusive(id, undefined, () =>
+      this.eachReplica(id, async (primary, replicas, n, record) => {
+        if (record?.state !== 'ready') return;
         await this.servers.stopOurs(this.keyOf(id, n));
         await this.start(primary, replicas, n, record);
-      }
-    });
+      }),
+    );
   }
 
   /** Fast shutdown of every replica server (Ctrl-C); a seed in progress is interrupted. */
@@ -156,6 +146,23 @@ export class LocalReplicas implements ReplicaProvider {
   }
 
   // ------------------------------------------------------------------ internals
+
+  /** `work` for each replica directory of the instance, in order, with its record (if any); under the caller's lock. */
+  private async eachReplica(
+    id: string,
+    work: (
+      primary: InstanceContext,
+      replicas: ReplicaDriver,
+      n: number,
+      record: ReplicaRecord | undefined,
+    ) => Promise<void>,
+  ): Promise<void> {
+    const numbers = await this.numbers(id);
+    if (numbers.length === 0) return;
+    const primary = await this.primaryOf(id);
+    const { replicas } = this.engineOf(primary.record);
+    for (const n of numbers) await work(primary, replicas, n, await this.recordOf(id, n));
+  }
 
   private keyOf(id: string, n: number): string {
     return `${id}-replica-${n}`;
