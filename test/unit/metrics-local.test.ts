@@ -138,7 +138,18 @@ describe('the local sampler', () => {
       const on = start('on', true);
       const off = start('off', false);
 
-      await vi.advanceTimersByTimeAsync(60_000);
+      // Each round ends with file work (real I/O) before the next one is scheduled: advance one
+      // interval at a time, and wait (on the real event loop) for the next round's timer.
+      const nextRoundScheduled = async () => {
+        for (let turn = 0; vi.getTimerCount() === 0; turn += 1) {
+          if (turn > 10_000) throw new Error('the sampler never scheduled its next round');
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      };
+      for (let interval = 0; interval < 6; interval += 1) {
+        await vi.advanceTimersByTimeAsync(10_000);
+        await nextRoundScheduled();
+      }
       await Promise.all([on.stop(), off.stop()]);
 
       expect(rounds).toEqual({ on: 6, off: 0 });
