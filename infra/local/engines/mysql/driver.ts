@@ -21,6 +21,7 @@ import { mysqlLogins } from './logins.ts';
 import { initFilePath, PID_FILE, SERVER_SETTINGS, socketPath } from './settings.ts';
 import { planSettings } from './sizing.ts';
 import { MariaDbSnapshots } from './snapshots.ts';
+import { readOnlyArgs, setReadOnly } from './storage.ts';
 
 /** MySQL 8 stops user names at 32 characters (MariaDB at 80): addons stay portable between targets. */
 const MAX_USERNAME = 32;
@@ -59,6 +60,8 @@ export class MariaDbDriver implements EngineDriver {
   readonly signals = { graceful: 'SIGTERM', immediate: 'SIGKILL' } as const;
   readonly snapshots: SnapshotDriver = new MariaDbSnapshots();
   readonly logins = mysqlLogins;
+  /** Storage full: read-only by the server's read_only (storage.ts). */
+  readonly setReadOnly = setReadOnly;
 
   async checkSupported(spec: InstanceSpec): Promise<void> {
     const major = await serverMajor();
@@ -128,6 +131,8 @@ export class MariaDbDriver implements EngineDriver {
       ...SERVER_SETTINGS,
       // The plan's memory: innodb_buffer_pool_size, max_connections (sizing.ts).
       ...planSettings(ctx.record),
+      // Storage full (storage.ts): read-only from the start, as instance.json records it.
+      ...readOnlyArgs(ctx),
     ];
     return { command: mariadbd, args, env: engineEnv() };
   }
