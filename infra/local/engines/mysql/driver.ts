@@ -21,7 +21,7 @@ import { mysqlLogins } from './logins.ts';
 import { initFilePath, PID_FILE, SERVER_SETTINGS, socketPath } from './settings.ts';
 import { planSettings } from './sizing.ts';
 import { MariaDbSnapshots } from './snapshots.ts';
-import { readOnlyArgs, setReadOnly } from './storage.ts';
+import { readOnlyInitSql, setReadOnly } from './storage.ts';
 
 /** MySQL 8 stops user names at 32 characters (MariaDB at 80): addons stay portable between targets. */
 const MAX_USERNAME = 32;
@@ -112,8 +112,9 @@ export class MariaDbDriver implements EngineDriver {
     this.assertUnprivileged(ctx);
     const mariadbd = await tool('mariadbd');
     const initFile = initFilePath(ctx);
-    // Every start: the platform's account as instance.json says, whatever data this is.
-    await replaceFile(initFile, platformAccountSql(platformRoleOf(ctx)), ctx.runAs);
+    // Every start: the platform's account as instance.json says, whatever data this is; and
+    // read-only while the record says the storage is full (storage.ts).
+    await replaceFile(initFile, platformAccountSql(platformRoleOf(ctx)) + readOnlyInitSql(ctx), ctx.runAs);
     const args = [
       '--no-defaults',
       `--datadir=${ctx.dataDir}`,
@@ -131,8 +132,6 @@ export class MariaDbDriver implements EngineDriver {
       ...SERVER_SETTINGS,
       // The plan's memory: innodb_buffer_pool_size, max_connections (sizing.ts).
       ...planSettings(ctx.record),
-      // Storage full (storage.ts): read-only from the start, as instance.json records it.
-      ...readOnlyArgs(ctx),
     ];
     return { command: mariadbd, args, env: engineEnv() };
   }

@@ -7,14 +7,15 @@ import { withPlatform } from './connect.ts';
  * The customer's account has no global privilege at all (accounts.ts `settleCustomer`), so its
  * writes fail with the server's own `ER_OPTION_PREVENTS_STATEMENT` (1290: "The MariaDB server is
  * running with the --read-only option so it cannot execute this statement"); the platform's account
- * (ALL PRIVILEGES) keeps writing. `read_only` is not persisted by the server: the driver starts it
- * with `--read-only` while instance.json records `storageFull` (`readOnlyArgs`).
+ * (ALL PRIVILEGES) keeps writing. `read_only` is not persisted by the server: while instance.json
+ * records `storageFull`, the driver's init file sets it at every start, before the server opens
+ * its port (`readOnlyInitSql`).
  */
 export const setReadOnly = (ctx: InstanceContext, readOnly: boolean): Promise<void> =>
   withPlatform(ctx, async (connection) => {
     await connection.query(`SET GLOBAL read_only = ${readOnly ? 'ON' : 'OFF'}`);
   });
 
-/** The server options that start a full instance read-only, as instance.json records it. */
-export const readOnlyArgs = (ctx: InstanceContext): string[] =>
-  ctx.record.storageFull ? ['--read-only'] : [];
+/** The init-file line that starts a full instance read-only, as instance.json records it (one statement a line). */
+export const readOnlyInitSql = (ctx: InstanceContext): string =>
+  ctx.record.storageFull ? 'SET GLOBAL read_only = ON;\n' : '';
