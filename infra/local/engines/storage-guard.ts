@@ -91,8 +91,9 @@ export class StorageGuard {
     allocatedGiB: ((resourceId: string) => Promise<number | undefined>) | undefined,
   ): Promise<void> {
     const { resourceId, record } = ctx;
+    if (!driver.setReadOnly) return;
     const gib = record.storageGiB ?? (await allocatedGiB?.(resourceId));
-    if (!driver.setReadOnly || gib === undefined) return;
+    if (gib === undefined) return;
     const allocatedBytes = gib * this.deps.gibBytes;
     const usedBytes = await this.deps.usedBytes(ctx);
     const wasFull = record.storageFull === true;
