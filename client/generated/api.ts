@@ -1007,6 +1007,8 @@ export interface components {
                  * @description Bytes the data takes now; null where the platform does not measure it (AWS)
                  */
                 usedBytes: number | null;
+                /** @description True while the addon refuses writes because its storage is full (usedBytes reached allocatedGiB); writable again once storage grows or the data takes under 95 % of it. Null where the platform does not enforce the size (AWS, where RDS has its own storage-full state; engines without a storage size) */
+                readOnly: boolean | null;
             } | null;
             /** @enum {string} */
             status: "creating" | "running" | "updating" | "backing-up" | "restoring" | "upgrading" | "deleting" | "failed";

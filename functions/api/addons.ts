@@ -212,7 +212,7 @@ export const handler = lazyHandler(() => {
     pitr,
     scaling: new ScalingService({ store, workflows, target: env.ADDONS_TARGET }),
     // RDS reports no used bytes without CloudWatch: the allocated size only (docs/scaling.md).
-    storage: { of: async (addon) => ({ allocatedGiB: addon.storageGiB, usedBytes: null }) },
+    storage: { of: async (addon) => ({ allocatedGiB: addon.storageGiB, usedBytes: null, readOnly: null }) },
     // Three reads (schedules, a page of backups, of operations), on GET of one addon only.
     health: new BackupHealthReader({
       backups,

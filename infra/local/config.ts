@@ -36,6 +36,16 @@ export const LocalConfigSchema = z.object({
     .min(0)
     .max(3_600)
     .default(DEFAULT_METRICS_INTERVAL_SECONDS),
+  /**
+   * Tests and benches only: the bytes one allocated GiB counts for the storage guard, so that a
+   * test fills an addon's storage with megabytes (docs/scaling.md). Unset: 1073741824 (1 GiB).
+   */
+  ADDONS_STORAGE_GIB_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024 * 1024)
+    .max(1024 ** 3)
+    .optional(),
   /** Reconciler: per-type operation deadlines in minutes, `create=30,backup=1500` (defaults in reconciler-policy.ts). */
   ADDONS_OPERATION_DEADLINES: z.string().optional(),
   /** Reconciler: how long a pending operation may wait for its workflow before it is started again. */
@@ -101,6 +111,8 @@ export interface LocalConfig {
   /** False when ADDONS_METRICS_INTERVAL_SECONDS is 0: no sampling rounds at all. */
   metricsSampling: boolean;
   backupGraceDays: number;
+  /** ADDONS_STORAGE_GIB_BYTES (tests and benches only); unset: a real GiB. */
+  storageGiBBytes?: number;
   /**
    * ADDONS_<ENGINE>_BIN_DIR variables (ADDONS_PG_BIN_DIR...): where an engine's client tools are,
    * passed as they are to the job processes, whose engine dump tools read them.
@@ -152,6 +164,7 @@ export const loadLocalConfig = (env: NodeJS.ProcessEnv = process.env): LocalConf
     metricsIntervalSeconds: parsed.ADDONS_METRICS_INTERVAL_SECONDS || DEFAULT_METRICS_INTERVAL_SECONDS,
     metricsSampling: parsed.ADDONS_METRICS_INTERVAL_SECONDS > 0,
     backupGraceDays: parsed.ADDONS_BACKUP_GRACE_DAYS,
+    ...(parsed.ADDONS_STORAGE_GIB_BYTES ? { storageGiBBytes: parsed.ADDONS_STORAGE_GIB_BYTES } : {}),
     jobToolEnv: engineToolEnv(env),
     reconciler: {
       deadlines: parsed.ADDONS_OPERATION_DEADLINES,

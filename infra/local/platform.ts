@@ -161,6 +161,7 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
       ...(config.publicHost ? { publicHost: config.publicHost } : {}),
       log: (message, extra) => logger.info(message, { ...extra }),
       exporter: new S3SnapshotExporter(s3.client),
+      ...(config.storageGiBBytes ? { storageGiBBytes: config.storageGiBBytes } : {}),
       // Imports of Redis RDB files become snapshots from their uploaded object.
       objects: s3.client,
       // Point-in-time recovery: every PostgreSQL addon's WAL and base backups, next to its backups.
@@ -370,6 +371,18 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
         rotations,
         secretGroups: groupServices.publisher,
         events: store.events,
+        // Storage guard: instances created before their record kept the allocation take the addon's.
+        storage: {
+          run: () => {
+            let allocations: Promise<Map<string, number>> | undefined;
+            return supervisor.checkStorage(async (resourceId) => {
+              allocations ??= store
+                .scanAddons()
+                .then((all) => new Map(all.map((addon) => [addon.resourceId, addon.storageGiB])));
+              return (await allocations).get(resourceId);
+            });
+          },
+        },
       },
       await backupStore.listAllSchedules(),
     );
@@ -395,7 +408,7 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
         storage: {
           of: async (addon) => ({
             allocatedGiB: addon.storageGiB,
-            usedBytes: await supervisor.storageUsage(resourceIdFor(addon.id)),
+            ...(await supervisor.storageUsage(resourceIdFor(addon.id))),
           }),
         },
         replicas: new ReplicasService({ store, engines, workflows: runner, target: 'local' }),

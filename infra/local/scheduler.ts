@@ -19,6 +19,14 @@ export interface LocalAlertPass {
   }>;
 }
 
+/** One storage guard pass: full instances made read-only, freed ones writable (engines/storage-guard.ts). */
+export interface LocalStoragePass {
+  run(): Promise<{
+    changes: Array<{ resourceId: string; readOnly: boolean; usedBytes: number; allocatedBytes: number }>;
+    errors: Array<{ resourceId: string; error: string }>;
+  }>;
+}
+
 export interface LocalSchedulerProps {
   now: () => Date;
   tickMs: number;
@@ -44,6 +52,7 @@ export class LocalScheduler implements ScheduleRunner {
   private secretGroups: Pick<SecretGroupPublisher, 'sweep'> | undefined;
   private events: Pick<EventStore, 'sweepExpired'> | undefined;
   private alerts: LocalAlertPass | undefined;
+  private storage: LocalStoragePass | undefined;
   private nextEventSweep = 0;
 
   constructor(private readonly props: LocalSchedulerProps) {}
@@ -71,11 +80,13 @@ export class LocalScheduler implements ScheduleRunner {
       secretGroups?: Pick<SecretGroupPublisher, 'sweep'>;
       events?: Pick<EventStore, 'sweepExpired'>;
       alerts?: LocalAlertPass;
+      storage?: LocalStoragePass;
     },
     existing: Schedule[],
   ): void {
     this.events = services.events;
     this.alerts = services.alerts;
+    this.storage = services.storage;
     this.backups = services.backups;
     this.imports = services.imports;
     this.schedules = services.schedules;
@@ -117,8 +128,26 @@ export class LocalScheduler implements ScheduleRunner {
     await this.sweepRotations();
     await this.sweepSecretGroups();
     await this.reconcile();
+    await this.guardStorage();
     await this.evaluateAlerts();
     await this.sweepEvents();
+  }
+
+  /** Full addons read-only, freed ones writable again (docs/scaling.md); each change is a warning. */
+  private async guardStorage(): Promise<void> {
+    if (!this.storage) return;
+    const warn = this.props.warn ?? this.props.log;
+    try {
+      const pass = await this.storage.run();
+      for (const change of pass.changes) {
+        warn(change.readOnly ? 'storage full: addon read-only' : 'storage freed: addon writable again', {
+          ...change,
+        });
+      }
+      for (const error of pass.errors) this.props.log('storage not checked', error);
+    } catch (error) {
+      this.props.log('storage check failed', { error: errorMessage(error) });
+    }
   }
 
   /** Alert rules on the sampled series, then the webhooks due (docs/alerts.md). */

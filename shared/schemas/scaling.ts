@@ -42,6 +42,10 @@ export const StorageUsageSchema = z
     usedBytes: int64(0)
       .nullable()
       .meta({ description: 'Bytes the data takes now; null where the platform does not measure it (AWS)' }),
+    readOnly: z.boolean().nullable().meta({
+      description:
+        'True while the addon refuses writes because its storage is full (usedBytes reached allocatedGiB); writable again once storage grows or the data takes under 95 % of it. Null where the platform does not enforce the size (AWS, where RDS has its own storage-full state; engines without a storage size)',
+    }),
   })
   .meta({ id: 'StorageUsage' });
 export type StorageUsage = z.infer<typeof StorageUsageSchema>;

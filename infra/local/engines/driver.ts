@@ -40,8 +40,17 @@ export interface InstanceRecord {
    * instances created before plans sized local servers.
    */
   memoryMiB?: number;
-  /** The allocated storage, as the last scaling change set it (scaling.ts); absent: as created. */
+  /**
+   * The allocated storage: as created, then as the last scaling change set it (scaling.ts). Absent
+   * in instances created before it was recorded: the addon's allocation is used (storage-guard.ts).
+   */
   storageGiB?: number;
+  /**
+   * The storage guard found the data directory at its allocated size and put the engine read-only
+   * (storage-guard.ts); every new server process is made read-only or writable as this says.
+   * Absent: writable.
+   */
+  storageFull?: boolean;
   /**
    * TLS, public listening and the allow list, as the server is started with them (networking.ts).
    * Absent in instances created before networking settings: private, without TLS.
@@ -141,6 +150,12 @@ export interface EngineDriver {
    * public listening with the allow list. Undefined: neither (the settings are refused).
    */
   readonly networking?: { tls: boolean; public: boolean };
+  /**
+   * On a running server: refuse (or allow again) the customer's writes, because the instance's
+   * storage is full (storage-guard.ts). Run as the platform role, whose own sessions keep writing.
+   * Idempotent. Absent for an engine without a storage size locally (Redis: maxmemory bounds it).
+   */
+  setReadOnly?(ctx: InstanceContext, readOnly: boolean): Promise<void>;
   /** Credential rotation (EngineProvider.addLogin); undefined for an engine that cannot rotate locally. */
   readonly logins?: LoginDriver;
   /** A real readiness check on the wire, without credentials. */

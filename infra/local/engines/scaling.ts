@@ -4,7 +4,13 @@ import { ProviderError } from '#shared/errors.ts';
 import type { ResizeRequest } from '#shared/ports/engine-provider.ts';
 import type { InstanceRecord } from './driver.ts';
 import { checkId } from './instance-files.ts';
-import { LocalEngineSupervisor } from './supervisor.ts';
+import { GIB_BYTES, StorageGuard, type StoragePass } from './storage-guard.ts';
+import { LocalEngineSupervisor, type LocalEngineSupervisorOptions } from './supervisor.ts';
+
+export interface LocalScalingSupervisorOptions extends LocalEngineSupervisorOptions {
+  /** Bytes one allocated GiB counts for the storage guard: tests and benches only (ADDONS_STORAGE_GIB_BYTES). */
+  storageGiBBytes?: number;
+}
 
 /** Bytes the files under `dir` take (apparent sizes; links are not followed). */
 export const treeBytes = async (dir: string): Promise<number> => {
@@ -30,10 +36,37 @@ export const treeBytes = async (dir: string): Promise<number> => {
  * workflow, started again, finds the plan applied (or applies it) and ends. If the restart with
  * the new plan fails, the old record is put back and the server started with it.
  *
- * Storage is recorded (`storageGiB`) and measured (`storageUsage`), not enforced: see
- * docs/scaling.md. Multi-AZ has no local meaning (one process on one machine) and is refused.
+ * Storage is recorded (`storageGiB`), measured (`storageUsage`) and enforced by the storage guard
+ * (`checkStorage`, storage-guard.ts): a full instance is read-only until its storage grows or its
+ * data shrinks. Multi-AZ has no local meaning (one process on one machine) and is refused.
  */
 export class LocalScalingSupervisor extends LocalEngineSupervisor {
+  private readonly guard: StorageGuard;
+
+  constructor(options: LocalScalingSupervisorOptions) {
+    super(options);
+    this.guard = new StorageGuard({
+      serving: () => this.servingInstances(),
+      underLock: async (resourceId, fn) => {
+        // Another operation (a snapshot, a restore, a plan change) goes first; the next pass checks.
+        if (this.locks.ids().includes(resourceId)) return false;
+        await this.onReady(resourceId, fn);
+        return true;
+      },
+      writeRecord: (resourceId, record) => this.files.writeRecord(resourceId, record),
+      usedBytes: (ctx) => treeBytes(ctx.dataDir),
+      gibBytes: options.storageGiBBytes ?? GIB_BYTES,
+    });
+  }
+
+  /**
+   * One pass of the storage guard over the serving instances (the local scheduler's tick runs it).
+   * `allocatedGiB`: for instances whose record predates recorded allocations, the addon's.
+   */
+  checkStorage(allocatedGiB?: (resourceId: string) => Promise<number | undefined>): Promise<StoragePass> {
+    return this.guard.check(allocatedGiB);
+  }
+
   resize(resourceId: string, change: ResizeRequest): Promise<void> {
     if (change.multiAz !== undefined) {
       return Promise.reject(
@@ -69,11 +102,18 @@ export class LocalScalingSupervisor extends LocalEngineSupervisor {
     });
   }
 
-  /** Bytes the instance's data directory takes now (what `storage.usedBytes` shows). */
-  async storageUsage(resourceId: string): Promise<number | null> {
+  /**
+   * Bytes the instance's data directory takes now (what `storage.usedBytes` shows), and whether the
+   * storage guard made it read-only (null for an engine without a storage size: Redis, MongoDB).
+   */
+  async storageUsage(resourceId: string): Promise<{ usedBytes: number | null; readOnly: boolean | null }> {
     const id = checkId(resourceId);
     const record = await this.files.readRecord(id).catch(() => undefined);
-    if (!record) return null;
-    return treeBytes(path.join(this.files.dirOf(id), record.dataDir));
+    if (!record) return { usedBytes: null, readOnly: null };
+    const guarded = this.drivers.find(record.engine)?.setReadOnly !== undefined;
+    return {
+      usedBytes: await treeBytes(path.join(this.files.dirOf(id), record.dataDir)),
+      readOnly: guarded ? record.storageFull === true : null,
+    };
   }
 }

@@ -61,8 +61,8 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
   private readonly publicHost: string;
   private readonly log: Log;
   protected readonly files: InstanceFiles;
-  private readonly drivers: EngineDrivers;
-  private readonly locks = new InstanceLocks();
+  protected readonly drivers: EngineDrivers;
+  protected readonly locks = new InstanceLocks();
   protected readonly servers: ServerProcesses;
   /** Aborted by stopAll: interrupts snapshots and restores in progress (a restore then rolls back). */
   private shutdown = new AbortController();
@@ -160,6 +160,7 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
         admin: { username: driver.platformRole, password: generatePassword() },
         dataDir: 'data',
         memoryMiB: spec.plan.memoryMiB,
+        storageGiB: spec.storageGiB,
         networking,
         state: 'creating',
         createdAt: new Date().toISOString(),

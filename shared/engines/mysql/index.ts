@@ -62,7 +62,7 @@ export const mysql: EngineFacts = {
       ],
       local: [
         'The local target runs MariaDB 10.11 (Debian mariadb-server), not Oracle MySQL: MySQL clients and drivers connect to it, but MySQL 8-only features (e.g. caching_sha2_password, some JSON functions) differ.',
-        'Plans size the local server: innodb_buffer_pool_size is a sixteenth of the plan memory (RDS: three quarters; locally less, so several addons fit on one machine), max_connections follows the RDS formula (memory / 12582880 bytes). A plan change restarts the server (open connections are dropped). Storage is reported (storage.usedBytes), not enforced.',
+        'Plans size the local server: innodb_buffer_pool_size is a sixteenth of the plan memory (RDS: three quarters; locally less, so several addons fit on one machine), max_connections follows the RDS formula (memory / 12582880 bytes). A plan change restarts the server (open connections are dropped). Storage is enforced: once the data directory reaches storageGiB the server is put read-only (read_only; writes fail with error 1290, reads are served) and storage.readOnly says so, until storage grows or the data takes under 95 % of it (docs/scaling.md).',
         'Multi-AZ (multiAz) is AWS-only: the local target runs one server process on one machine, with no standby to fail over to.',
         'Dumps are mariadb-dump SQL scripts; snapshots are online copies taken with mariadb-backup.',
         'Upgrades (upgrade) are not available locally: one version installed locally (Debian mariadb-server 10.11).',

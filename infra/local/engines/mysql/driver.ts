@@ -21,6 +21,7 @@ import { mysqlLogins } from './logins.ts';
 import { initFilePath, PID_FILE, SERVER_SETTINGS, socketPath } from './settings.ts';
 import { planSettings } from './sizing.ts';
 import { MariaDbSnapshots } from './snapshots.ts';
+import { readOnlyInitSql, setReadOnly } from './storage.ts';
 
 /** MySQL 8 stops user names at 32 characters (MariaDB at 80): addons stay portable between targets. */
 const MAX_USERNAME = 32;
@@ -59,6 +60,8 @@ export class MariaDbDriver implements EngineDriver {
   readonly signals = { graceful: 'SIGTERM', immediate: 'SIGKILL' } as const;
   readonly snapshots: SnapshotDriver = new MariaDbSnapshots();
   readonly logins = mysqlLogins;
+  /** Storage full: read-only by the server's read_only (storage.ts). */
+  readonly setReadOnly = setReadOnly;
 
   async checkSupported(spec: InstanceSpec): Promise<void> {
     const major = await serverMajor();
@@ -109,8 +112,9 @@ export class MariaDbDriver implements EngineDriver {
     this.assertUnprivileged(ctx);
     const mariadbd = await tool('mariadbd');
     const initFile = initFilePath(ctx);
-    // Every start: the platform's account as instance.json says, whatever data this is.
-    await replaceFile(initFile, platformAccountSql(platformRoleOf(ctx)), ctx.runAs);
+    // Every start: the platform's account as instance.json says, whatever data this is; and
+    // read-only while the record says the storage is full (storage.ts).
+    await replaceFile(initFile, platformAccountSql(platformRoleOf(ctx)) + readOnlyInitSql(ctx), ctx.runAs);
     const args = [
       '--no-defaults',
       `--datadir=${ctx.dataDir}`,

@@ -33,6 +33,8 @@ export const platformConnect =
       database,
       connectionTimeoutMillis: 5_000,
       application_name: 'addons-platform',
+      // A full instance is read-only for the customer's sessions (storage.ts), not the platform's.
+      options: '-c default_transaction_read_only=off',
     });
     client.on('error', () => undefined);
     try {

@@ -29,6 +29,7 @@ import { postgresReplicas } from './replicas.ts';
 import { createCustomer, MIGRATOR_ROLE, PLATFORM_ROLE, settleRoles } from './roles.ts';
 import { planSettings } from './sizing.ts';
 import { PostgresSnapshots } from './snapshots.ts';
+import { setReadOnly } from './storage.ts';
 import { PostgresUpgrades } from './upgrade.ts';
 import { archiveSettings, type WalArchiveTarget } from './wal-archive.ts';
 
@@ -56,6 +57,8 @@ export class PostgresDriver implements EngineDriver {
   readonly networking = { tls: true, public: true };
   readonly upgrades = new PostgresUpgrades((ctx) => this.initialise(ctx));
   readonly replicas = postgresReplicas;
+  /** Storage full: read-only by default_transaction_read_only (storage.ts). */
+  readonly setReadOnly = setReadOnly;
   /** Point-in-time recovery, when the platform has an object store to archive WAL into. */
   readonly pitr?: PitrDriver;
   private readonly archive?: { target: WalArchiveTarget; pitr: PostgresPitr };
