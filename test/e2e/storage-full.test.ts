@@ -1,3 +1,4 @@
+import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { pollUntil } from '../support/http.ts';
@@ -99,4 +100,75 @@ describe('a local PostgreSQL addon whose storage fills', () => {
       { what: 'a write to succeed', timeoutMs: 5_000 },
     );
   }, 120_000);
+
+  it('puts a local MySQL (MariaDB) addon read-only at its allocated size too, until it grows', async () => {
+    const created = await api('POST', `/v1/projects/${PROJECT}/addons`, {
+      body: { name: 'full-mysql', engine: 'mysql', plan: 'nano', storageGiB: 20 },
+    });
+    expect(created.status).toBe(202);
+    expect((await operationEnded(api, PROJECT, created.body.operation.id)).status).toBe('completed');
+    const mysqlId = created.body.addon.id as string;
+    const path = addonPath(mysqlId);
+    try {
+      const details = (await api('GET', `${path}/credentials`)).body;
+      const connect = () =>
+        mysql.createConnection({
+          host: details.host,
+          port: details.port,
+          user: details.username,
+          password: details.password,
+          database: details.database,
+          connectTimeout: 5_000,
+        });
+      const fill = async (connection: mysql.Connection) =>
+        connection.query('INSERT INTO filler SELECT seq, REPEAT(MD5(seq), 32) FROM seq_1_to_2000').then(
+          () => undefined,
+          (error: Error & { errno?: number }) => error,
+        );
+      // Room for about 32 MB of rows beyond what the fresh server takes.
+      const fresh = (await api('GET', path)).body.storage;
+      const roomy = Math.ceil(fresh.usedBytes / GIB) + 8;
+      if (roomy > 20) {
+        const grow = await api('PATCH', path, { body: { storageGiB: roomy } });
+        expect(grow.status, JSON.stringify(grow.body)).toBe(202);
+        expect((await operationEnded(api, PROJECT, grow.body.operation.id, 60_000)).status).toBe('completed');
+        await pollUntil(
+          () => api('GET', path),
+          (response) => response.body.storage.readOnly === false,
+          { what: 'a writable MariaDB', timeoutMs: 15_000 },
+        );
+      }
+      const connection = await connect();
+      try {
+        await connection.query('CREATE TABLE filler (id int, payload text)');
+        const deadline = Date.now() + 60_000;
+        let refused: (Error & { errno?: number }) | undefined;
+        while (!refused && Date.now() < deadline) refused = await fill(connection);
+        expect(refused?.errno, refused?.message).toBe(1290);
+        expect(refused?.message).toMatch(/read-only/);
+        expect((await api('GET', path)).body.storage.readOnly).toBe(true);
+        const [rows] = await connection.query('SELECT COUNT(*) AS n FROM filler');
+        expect((rows as Array<{ n: number }>)[0]?.n).toBeGreaterThan(0);
+      } finally {
+        await connection.end().catch(() => undefined);
+      }
+      const used = (await api('GET', path)).body.storage.usedBytes as number;
+      const grow = await api('PATCH', path, { body: { storageGiB: Math.ceil(used / GIB) * 2 } });
+      expect(grow.status, JSON.stringify(grow.body)).toBe(202);
+      expect((await operationEnded(api, PROJECT, grow.body.operation.id, 60_000)).status).toBe('completed');
+      await pollUntil(
+        () => api('GET', path),
+        (response) => response.body.storage.readOnly === false,
+        { what: 'MariaDB writable again', timeoutMs: 15_000 },
+      );
+      const again = await connect();
+      try {
+        expect(await fill(again)).toBeUndefined();
+      } finally {
+        await again.end().catch(() => undefined);
+      }
+    } finally {
+      await api('DELETE', path);
+    }
+  }, 150_000);
 });
