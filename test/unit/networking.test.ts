@@ -4,7 +4,6 @@ import { createAddonsHandler } from '#functions/api/addons.ts';
 import { routes } from '#shared/api/routes.ts';
 import { EngineRegistry } from '#shared/engines/registry.ts';
 import type { EngineAdapters, EngineProvider } from '#shared/ports/engine-provider.ts';
-import type { ConnectionSecret, SecretStore } from '#shared/ports/secret-store.ts';
 import { cidrProblem, type NetworkingSettings } from '#shared/schemas/networking.ts';
 import { AddonService } from '#shared/services/addon-service.ts';
 import { NetworkingService } from '#shared/services/networking.ts';
@@ -12,6 +11,7 @@ import { testCursors } from '../support/cursors.ts';
 import { startTestStore } from '../support/dynamo.ts';
 import { apiEvent, context, json } from '../support/events.ts';
 import { addonRecord } from '../support/fixtures.ts';
+import { memorySecrets } from '../support/memory-secrets.ts';
 import { RecordingStarter } from '../support/recording-starter.ts';
 
 let env: Awaited<ReturnType<typeof startTestStore>>;
@@ -19,29 +19,6 @@ beforeAll(async () => {
   env = await startTestStore();
 });
 afterAll(async () => env.stop());
-
-const secret: ConnectionSecret = {
-  engine: 'postgresql',
-  host: '127.0.0.1',
-  port: 5433,
-  database: 'app',
-  username: 'addonadmin',
-  password: 'pw',
-  uri: 'postgresql://addonadmin:pw@127.0.0.1:5433/app',
-  tls: false,
-};
-
-const memorySecrets = (): SecretStore & { value: ConnectionSecret } => {
-  const store = {
-    value: secret,
-    put: async (_ref: unknown, next: ConnectionSecret) => {
-      store.value = next;
-    },
-    get: async () => store.value,
-    delete: async () => undefined,
-  };
-  return store;
-};
 
 const running = async (overrides = {}) => {
   const id = `adn-${Math.random().toString(36).slice(2, 12)}`;

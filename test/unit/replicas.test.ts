@@ -5,7 +5,6 @@ import { routes } from '#shared/api/routes.ts';
 import { EngineRegistry } from '#shared/engines/registry.ts';
 import type { EngineAdapters } from '#shared/ports/engine-provider.ts';
 import type { ReplicaProvider, ReplicaSetState } from '#shared/ports/replica-provider.ts';
-import type { ConnectionSecret, SecretStore } from '#shared/ports/secret-store.ts';
 import { AddonService } from '#shared/services/addon-service.ts';
 import { publishedReplicas, replicaUriOf } from '#shared/services/replica-details.ts';
 import { ReplicasService, ReplicaTasks } from '#shared/services/replicas.ts';
@@ -13,6 +12,7 @@ import { testCursors } from '../support/cursors.ts';
 import { startTestStore } from '../support/dynamo.ts';
 import { apiEvent, context, json } from '../support/events.ts';
 import { addonRecord } from '../support/fixtures.ts';
+import { memorySecrets, TEST_SECRET } from '../support/memory-secrets.ts';
 import { RecordingStarter } from '../support/recording-starter.ts';
 
 let env: Awaited<ReturnType<typeof startTestStore>>;
@@ -21,28 +21,7 @@ beforeAll(async () => {
 });
 afterAll(async () => env.stop());
 
-const secret: ConnectionSecret = {
-  engine: 'postgresql',
-  host: '127.0.0.1',
-  port: 5433,
-  database: 'app',
-  username: 'addonadmin',
-  password: 'pw',
-  uri: 'postgresql://addonadmin:pw@127.0.0.1:5433/app',
-  tls: false,
-};
-
-const memorySecrets = (): SecretStore & { value: ConnectionSecret } => {
-  const store = {
-    value: secret,
-    put: async (_ref: unknown, next: ConnectionSecret) => {
-      store.value = next;
-    },
-    get: async () => store.value,
-    delete: async () => undefined,
-  };
-  return store;
-};
+const secret = TEST_SECRET;
 
 /** A replica provider that records the counts it is given and answers `states` in turn. */
 const recordingReplicas = (states: ReplicaSetState[] = []) => {
