@@ -19,6 +19,12 @@ export interface Evaluated {
   value: number | null;
 }
 
+/** A stored state (ISO `since`) as the evaluation reads it (epoch seconds); undefined for none. */
+export const evaluatedOf = (
+  stored: { state: AlertState; since: string; value: number | null } | undefined,
+): Evaluated | undefined =>
+  stored && { state: stored.state, since: Date.parse(stored.since) / 1000, value: stored.value };
+
 export const breaches = (condition: Pick<AlertCondition, 'comparison' | 'threshold'>, value: number) => {
   switch (condition.comparison) {
     case '>':

@@ -3,7 +3,7 @@ import { alertMetricInputs, combineAlertMetric, isPlatformEvaluated } from '../m
 import type { MetricsWindow } from '../ports/metrics-source.ts';
 import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
 import type { AlertRuleRecord, AlertStore } from '../store/alert-store.ts';
-import { type AlertPoint, evaluateCondition } from './alert-evaluation.ts';
+import { type AlertPoint, evaluateCondition, evaluatedOf } from './alert-evaluation.ts';
 import type { AlertChange, AlertNotifier } from './alert-notifier.ts';
 import type { AlertRuleService } from './alert-rules.ts';
 import type { MetricsService } from './metrics-service.ts';
@@ -72,11 +72,7 @@ export class AlertMonitor {
         const now = this.now().getTime() / 1000;
         const next = evaluateCondition(
           rule,
-          previous && {
-            state: previous.state,
-            since: Date.parse(previous.since) / 1000,
-            value: previous.value,
-          },
+          evaluatedOf(previous),
           await this.points(rule, addon, now),
           now,
           Math.max(3 * this.deps.stepSeconds, 30),

@@ -2,7 +2,7 @@ import { errorMessage } from '../errors.ts';
 import { isPlatformEvaluated } from '../metrics/alert-metrics.ts';
 import type { AddonRecord } from '../store/addon-store.ts';
 import type { AlertStore } from '../store/alert-store.ts';
-import { evaluateCondition } from './alert-evaluation.ts';
+import { evaluateCondition, evaluatedOf } from './alert-evaluation.ts';
 import type { AlertChange, AlertNotifier } from './alert-notifier.ts';
 
 /** What one backup-health run found for an addon with an enabled schedule. */
@@ -62,11 +62,7 @@ export class BackupHealthAlerts {
           const previous = states.get(addonId);
           const next = evaluateCondition(
             rule,
-            previous && {
-              state: previous.state,
-              since: Date.parse(previous.since) / 1000,
-              value: previous.value,
-            },
+            evaluatedOf(previous),
             [{ at: now, value }],
             now,
             FRESH_SECONDS,
