@@ -121,7 +121,7 @@ describe('MySQL addons on the local target (MariaDB)', () => {
     };
     await refused({ version: '8.4' }, 'body.version');
     await refused({ plan: 'huge' }, 'body.plan');
-    await refused({ tls: true }, 'body.tls');
+    await refused({ publicAccess: true }, 'body.publicAccess');
     await refused({ replicas: 1 }, 'body.replicas');
   });
 

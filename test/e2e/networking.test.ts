@@ -1,9 +1,13 @@
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { localPlatformForFile } from '../support/local-platform.ts';
-import { operationEnded } from '../support/operations.ts';
+import { backUpAndWait, operationEnded } from '../support/operations.ts';
 
 /**
  * Networking of a local PostgreSQL addon through the API, with real clients: TLS required or
@@ -196,5 +200,141 @@ describe('networking of a local PostgreSQL addon', () => {
     const required = psql(`${credentials.uri}?sslmode=require`);
     expect(required.status).not.toBe(0);
     expect(required.stderr).toMatch(/does not support SSL/);
+  });
+});
+
+/** One query over mysql2 from `localAddress`; `ca`: TLS verifying the server with it, else plain. */
+const mysqlQuery = async (
+  credentials: Credentials,
+  options: { localAddress?: string; ca?: string; password?: string; username?: string } = {},
+): Promise<unknown> => {
+  const connection = await mysql.createConnection({
+    host: credentials.host,
+    port: credentials.port,
+    user: options.username ?? credentials.username,
+    password: options.password ?? credentials.password,
+    database: credentials.database,
+    connectTimeout: 5_000,
+    // mysql2 has no option for the client's address: its own socket, bound to it.
+    ...(options.localAddress
+      ? {
+          stream: () =>
+            net.connect({
+              host: credentials.host,
+              port: credentials.port,
+              localAddress: options.localAddress,
+            }),
+        }
+      : {}),
+    ...(options.ca ? { ssl: { ca: options.ca, rejectUnauthorized: true } } : {}),
+  });
+  try {
+    const [rows] = await connection.query('SELECT CURRENT_USER() AS account');
+    return (rows as Array<{ account: string }>)[0]?.account;
+  } finally {
+    await connection.end().catch(() => connection.destroy());
+  }
+};
+
+/** The `mariadb` client over TLS, verifying the server with the CA file. */
+const mariadbTls = (credentials: Credentials, caFile: string) =>
+  spawnSync(
+    'mariadb',
+    [
+      `--host=${credentials.host}`,
+      `--port=${credentials.port}`,
+      `--user=${credentials.username}`,
+      `--database=${credentials.database}`,
+      `--ssl-ca=${caFile}`,
+      '--ssl-verify-server-cert',
+      '--batch',
+      '--skip-column-names',
+      '--connect-timeout=5',
+      '-e',
+      "SHOW STATUS LIKE 'Ssl_version'",
+    ],
+    { encoding: 'utf8', env: { ...process.env, MYSQL_PWD: credentials.password } },
+  );
+
+/**
+ * The same through a local MySQL (MariaDB) addon: require_secure_transport with the platform's
+ * CA, and the allow list as one account per allowed source (host grants), which must follow a
+ * credential rotation and leave the backup job (TCP from 127.0.0.1, over TLS) working.
+ */
+describe('networking of a local MySQL addon', () => {
+  let addonId: string;
+  let caFile: string;
+
+  it('turns TLS on: the mariadb client verifies the server with the CA, a plain connection is refused', async () => {
+    const created = await api('POST', `/v1/projects/${PROJECT}/addons`, {
+      body: { name: 'net-mysql', engine: 'mysql' },
+    });
+    expect(created.status).toBe(202);
+    expect((await operationEnded(api, PROJECT, created.body.operation.id)).status).toBe('completed');
+    addonId = created.body.addon.id;
+    expect((await credentialsOf(addonId)).tls).toBe(false);
+    await expect(mysqlQuery(await credentialsOf(addonId))).resolves.toMatch(/@127\.0\.0\.1$/);
+
+    const addon = await changed(addonId, { tls: true });
+    expect(addon).toMatchObject({ tls: true, publicAccess: false });
+    const credentials = await credentialsOf(addonId);
+    expect(credentials.uri).toContain('ssl-mode=REQUIRED');
+    expect(credentials.caCertificate).toMatch(/^-----BEGIN CERTIFICATE-----/);
+    caFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'mysql-ca-')), 'ca.pem');
+    writeFileSync(caFile, credentials.caCertificate as string);
+    const cli = mariadbTls(credentials, caFile);
+    expect(cli.stderr).toBe('');
+    expect(cli.stdout).toMatch(/^Ssl_version\tTLSv1\.[23]/);
+    await expect(mysqlQuery(credentials, { ca: credentials.caCertificate })).resolves.toMatch(
+      /@127\.0\.0\.1$/,
+    );
+    await expect(mysqlQuery(credentials)).rejects.toThrow(/insecure transport|Access denied|secure/i);
+  });
+
+  it('makes it public from 127.0.0.2/32: that source connects, 127.0.0.3 is refused, a dump backup still runs', async () => {
+    const addon = await changed(addonId, { public: true, allow: ['127.0.0.2/32'] });
+    expect(addon).toMatchObject({ publicAccess: true, allowedCidrs: ['127.0.0.2/32'] });
+    const credentials = await credentialsOf(addonId);
+    expect(credentials.public).toMatchObject({ port: credentials.port });
+    const ca = credentials.caCertificate;
+    await expect(mysqlQuery(credentials, { ca, localAddress: '127.0.0.2' })).resolves.toMatch(
+      /@127\.0\.0\.2$/,
+    );
+    await expect(mysqlQuery(credentials, { ca, localAddress: '127.0.0.3' })).rejects.toThrow(
+      /not allowed|locked|denied/i,
+    );
+    const { operation } = await backUpAndWait(api, PROJECT, addonPath(addonId), { type: 'dump' });
+    expect(operation, JSON.stringify(operation)).toMatchObject({ status: 'completed' });
+  });
+
+  it('rotates the credentials while public: the new login works from the allowed source, the old one only until finished', async () => {
+    const before = await credentialsOf(addonId);
+    const rotated = await api('POST', `${addonPath(addonId)}/credentials/rotate`, { body: {} });
+    expect(rotated.status, JSON.stringify(rotated.body)).toBe(200);
+    const after = await credentialsOf(addonId);
+    expect(after.username).not.toBe(before.username);
+    const ca = after.caCertificate;
+    await expect(mysqlQuery(after, { ca, localAddress: '127.0.0.2' })).resolves.toMatch(/@127\.0\.0\.2$/);
+    await expect(mysqlQuery(before, { ca, localAddress: '127.0.0.2' })).resolves.toMatch(/@127\.0\.0\.2$/);
+    await expect(mysqlQuery(after, { ca, localAddress: '127.0.0.3' })).rejects.toThrow(
+      /not allowed|locked|denied/i,
+    );
+    const finished = await api('POST', `${addonPath(addonId)}/credentials/rotate/finish`);
+    expect(finished.status, JSON.stringify(finished.body)).toBe(200);
+    await expect(mysqlQuery(before, { ca, localAddress: '127.0.0.2' })).rejects.toThrow(
+      /not allowed|locked|denied/i,
+    );
+    await expect(mysqlQuery(after, { ca, localAddress: '127.0.0.2' })).resolves.toMatch(/@127\.0\.0\.2$/);
+  });
+
+  it('makes it private again: 127.0.0.2 is refused, 127.0.0.1 still connects', async () => {
+    await changed(addonId, { public: false });
+    const credentials = await credentialsOf(addonId);
+    expect(credentials.public).toBeUndefined();
+    const ca = credentials.caCertificate;
+    await expect(mysqlQuery(credentials, { ca, localAddress: '127.0.0.2' })).rejects.toThrow(
+      /not allowed|locked|denied/i,
+    );
+    await expect(mysqlQuery(credentials, { ca })).resolves.toMatch(/@127\.0\.0\.1$/);
   });
 });

@@ -50,10 +50,17 @@ export const mysql: EngineFacts = {
         fork: true,
         importLive: true,
         credentialRotation: true,
+        // TLS with a certificate from the data directory's CA (require_secure_transport); public:
+        // listening on every interface with one account per allowed CIDR (mysql/hosts.ts).
+        tls: true,
+        publicAccess: true,
+        networkingUpdate: true,
         // The plan sizes innodb_buffer_pool_size and max_connections (mysql/sizing.ts).
         scaling: true,
       },
     },
+    // Locally TLS stays opt-in, as for PostgreSQL: clients must be given the platform's own CA.
+    tlsOptIn: ['local'],
     notes: {
       aws: [
         "Credential rotation (credentialRotation) is local-only for now: on AWS the addon's user is the RDS master user, which has one password, and a second login with the same rights needs the master credentials inside the instance (a job in the instance's subnets), which the platform does not run for rotations yet.",
@@ -67,7 +74,8 @@ export const mysql: EngineFacts = {
         'Dumps are mariadb-dump SQL scripts; snapshots are online copies taken with mariadb-backup.',
         'Upgrades (upgrade) are not available locally: one version installed locally (Debian mariadb-server 10.11).',
         'Point-in-time restore is not available for local MySQL addons: their binary logs are not archived yet (PostgreSQL addons have it locally).',
-        'TLS, public access and networking changes (networkingUpdate) are not built for local MySQL addons yet (PostgreSQL has them): mariadbd can serve TLS (--ssl-cert, require_secure_transport) and the allow list would become host grants per CIDR beside the rotation user, which is not done yet. Read replicas are not built locally for this engine yet (PostgreSQL has them: a MariaDB replica would be seeded by mariadb-backup and follow with CHANGE MASTER TO ... MASTER_USE_GTID; Redis with replicaof). Local addons listen on 127.0.0.1.',
+        "TLS is opt-in locally (tls: true at create, or PATCH networking): require_secure_transport with a certificate from a CA made per data directory, given in the connection details (caCertificate). A private addon listens on 127.0.0.1 and its accounts admit only 127.0.0.1; a public one listens on every interface and the customer's user has one account per allowed CIDR (MariaDB host grants, user@'address/netmask'), every other account of it locked.",
+        'Read replicas are not built locally for this engine yet (PostgreSQL has them: a MariaDB replica would be seeded by mariadb-backup and follow with CHANGE MASTER TO ... MASTER_USE_GTID).',
       ],
     },
   },

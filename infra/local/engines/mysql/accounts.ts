@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import type { Connection } from 'mysql2/promise';
 import { RESTORE_RETIRED_DATABASE, RESTORE_STAGING_DATABASE } from '#shared/engines/mysql/index.ts';
 import { ProviderError } from '#shared/errors.ts';
-import type { PlatformRole } from '../driver.ts';
+import type { InstanceRecord, PlatformRole } from '../driver.ts';
+import { PRIVATE_HOST, syncHosts } from './hosts.ts';
 import { DATABASE_CHARSET } from './settings.ts';
 
 /**
@@ -13,10 +14,10 @@ import { DATABASE_CHARSET } from './settings.ts';
  *   connections only (the server runs with --skip-name-resolve, so TCP clients are 127.0.0.1), and
  *   the socket sits in the instance's `run/` (0700, the engine user's): only root and the engine
  *   user reach it. Snapshots (mariadb-backup) and these settlements use it; it is never published.
- * - the customer's account (`<username>@'%'`): every privilege on its own database and on the two
- *   databases a dump restore stages in and retires to (RESTORE_DATABASES), nothing global: no
- *   FILE (server files), no SUPER, no CREATE USER, no GRANT OPTION. The dump and restore jobs run
- *   with these credentials.
+ * - the customer's account (`<username>@'127.0.0.1'`, and a copy per allowed source while public:
+ *   hosts.ts): every privilege on its own database and on the two databases a dump restore stages
+ *   in and retires to (RESTORE_DATABASES), nothing global: no FILE (server files), no SUPER, no
+ *   CREATE USER, no GRANT OPTION. The dump and restore jobs run with these credentials.
  *
  * Nothing else: `mariadb-install-db` runs with an extra script that removes every account it made
  * (root, anonymous ones) but `mariadb.sys` (the definer of the system views), and the test database.
@@ -71,17 +72,23 @@ export const platformAccountSql = (admin: PlatformRole): string => {
   ].join('\n');
 };
 
+/** A customer login's reference account (hosts.ts): every change is made on it, then copied. */
+export const customerAccount = (username: string): string => `${literal(username)}@${literal(PRIVATE_HOST)}`;
+
 /**
  * The customer's database and account, as the platform wants them: created when `password` is
  * given (a new instance), checked otherwise (a restored snapshot must bring its own). Every grant
  * statement is idempotent, so this re-asserts the grants whatever they were. No global privilege,
- * no grant option, anywhere.
+ * no grant option, anywhere. Then copied to the allowed sources (`record`'s networking, hosts.ts).
  */
 export const settleCustomer = async (
   connection: Connection,
+  record: InstanceRecord,
   customer: { username: string; database: string; password?: string },
 ): Promise<void> => {
-  const account = `${literal(customer.username)}@'%'`;
+  const account = customerAccount(customer.username);
+  // An account from before host rules ('%') becomes the reference account first.
+  await syncHosts(connection, record);
   const [anonymous] = await connection.query("SELECT Host FROM mysql.global_priv WHERE User = ''");
   for (const { Host } of anonymous as Array<{ Host: string }>) {
     await connection.query(`DROP USER ''@${literal(Host)}`);
@@ -92,8 +99,9 @@ export const settleCustomer = async (
     await connection.query(`CREATE USER IF NOT EXISTS ${account} IDENTIFIED BY ${password}`);
     await connection.query(`ALTER USER ${account} IDENTIFIED BY ${password}`);
   } else {
-    const [rows] = await connection.query("SELECT 1 FROM mysql.global_priv WHERE User = ? AND Host = '%'", [
+    const [rows] = await connection.query('SELECT 1 FROM mysql.global_priv WHERE User = ? AND Host = ?', [
       customer.username,
+      PRIVATE_HOST,
     ]);
     if ((rows as unknown[]).length === 0) {
       throw new ProviderError(
@@ -108,4 +116,5 @@ export const settleCustomer = async (
     await connection.query(`GRANT ALL PRIVILEGES ON ${grantTarget(database)} TO ${account}`);
     await connection.query(`REVOKE GRANT OPTION ON ${grantTarget(database)} FROM ${account}`);
   }
+  await syncHosts(connection, record);
 };

@@ -17,6 +17,7 @@ import {
 } from './accounts.ts';
 import { serverMajor, tool } from './binaries.ts';
 import { platformRoleOf, probeMySql, withPlatform } from './connect.ts';
+import { hostRulesSql, networkingArgs } from './hosts.ts';
 import { mysqlLogins } from './logins.ts';
 import { initFilePath, PID_FILE, SERVER_SETTINGS, socketPath } from './settings.ts';
 import { planSettings } from './sizing.ts';
@@ -60,6 +61,8 @@ export class MariaDbDriver implements EngineDriver {
   readonly signals = { graceful: 'SIGTERM', immediate: 'SIGKILL' } as const;
   readonly snapshots: SnapshotDriver = new MariaDbSnapshots();
   readonly logins = mysqlLogins;
+  /** TLS (require_secure_transport) and public listening with one account per allowed source (hosts.ts). */
+  readonly networking = { tls: true, public: true };
   /** Storage full: read-only by the server's read_only (storage.ts). */
   readonly setReadOnly = setReadOnly;
 
@@ -112,15 +115,22 @@ export class MariaDbDriver implements EngineDriver {
     this.assertUnprivileged(ctx);
     const mariadbd = await tool('mariadbd');
     const initFile = initFilePath(ctx);
-    // Every start: the platform's account as instance.json says, whatever data this is; and
-    // read-only while the record says the storage is full (storage.ts).
-    await replaceFile(initFile, platformAccountSql(platformRoleOf(ctx)) + readOnlyInitSql(ctx), ctx.runAs);
+    // Every start: the platform's account as instance.json says, whatever data this is; read-only
+    // while the record says the storage is full (storage.ts); the customer's accounts for the
+    // allowed sources only (hosts.ts), last, since the server stops reading at a failed statement.
+    const hostRules = `${hostRulesSql(ctx.record).join('\n')}\n`;
+    await replaceFile(
+      initFile,
+      platformAccountSql(platformRoleOf(ctx)) + readOnlyInitSql(ctx) + hostRules,
+      ctx.runAs,
+    );
     const args = [
       '--no-defaults',
       `--datadir=${ctx.dataDir}`,
       `--socket=${socketPath(ctx)}`,
       `--port=${ctx.record.port}`,
-      `--bind-address=${ctx.record.host}`,
+      // The listen address; TLS with require_secure_transport while the record says so (hosts.ts).
+      ...(await networkingArgs(ctx)),
       `--pid-file=${path.join(ctx.dataDir, PID_FILE)}`,
       `--init-file=${initFile}`,
       // Temporary tables and sort files: the engine user's directory, not the machine's /tmp.
@@ -139,7 +149,7 @@ export class MariaDbDriver implements EngineDriver {
   async bootstrap(ctx: InstanceContext, spec: InstanceSpec): Promise<void> {
     try {
       await withPlatform(ctx, (connection) =>
-        settleCustomer(connection, {
+        settleCustomer(connection, ctx.record, {
           username: spec.username,
           database: spec.database,
           password: spec.password,
@@ -152,13 +162,15 @@ export class MariaDbDriver implements EngineDriver {
 
   async setCustomerPassword(ctx: InstanceContext, password: string): Promise<void> {
     const { username, database } = ctx.record;
-    await withPlatform(ctx, (connection) => settleCustomer(connection, { username, database, password }));
+    await withPlatform(ctx, (connection) =>
+      settleCustomer(connection, ctx.record, { username, database, password }),
+    );
   }
 
   async settleAccess(ctx: InstanceContext): Promise<void> {
     const { username, database } = ctx.record;
     await settlingAccess('accounts', () =>
-      withPlatform(ctx, (connection) => settleCustomer(connection, { username, database })),
+      withPlatform(ctx, (connection) => settleCustomer(connection, ctx.record, { username, database })),
     );
   }
 

@@ -1,20 +1,21 @@
 import type { Connection } from 'mysql2/promise';
 import type { InstanceContext, LoginDriver } from '../driver.ts';
 import { otherLogin } from '../logins.ts';
-import { literal, settleCustomer } from './accounts.ts';
+import { customerAccount, settleCustomer } from './accounts.ts';
 import { withPlatform } from './connect.ts';
+import { PRIVATE_HOST, syncHosts } from './hosts.ts';
 
 /**
  * Credential rotation on MariaDB, which (unlike MySQL 8's RETAIN CURRENT PASSWORD) has one
  * password per account: alternating users. The customer's account (`ctx.record.username`) and a
- * second account `<user>_2`@'%' take turns being the published login; both get exactly the
+ * second account `<user>_2` take turns being the published login; both get exactly the
  * customer's grants (settleCustomer), and MariaDB objects belong to databases, not accounts, so
  * either sees and changes the same data. Retiring a login locks its account (ACCOUNT LOCK: new
  * connections are refused, sessions already open stay) rather than dropping it, because views,
  * triggers and routines it created name it as their DEFINER and keep working only while it exists.
+ * Each change is made on the login's reference account and copied to its accounts for the allowed
+ * sources (hosts.ts).
  */
-
-const account = (username: string): string => `${literal(username)}@'%'`;
 
 /** `username` can log in with `password`, with the customer's grants. */
 const enable = async (
@@ -23,8 +24,9 @@ const enable = async (
   username: string,
   password: string,
 ): Promise<void> => {
-  await settleCustomer(connection, { username, database: ctx.record.database, password });
-  await connection.query(`ALTER USER ${account(username)} ACCOUNT UNLOCK`);
+  await settleCustomer(connection, ctx.record, { username, database: ctx.record.database, password });
+  await connection.query(`ALTER USER ${customerAccount(username)} ACCOUNT UNLOCK`);
+  await syncHosts(connection, ctx.record);
 };
 
 export const mysqlLogins: LoginDriver = {
@@ -38,10 +40,14 @@ export const mysqlLogins: LoginDriver = {
     const other = otherLogin(ctx.record.username, login.username);
     await withPlatform(ctx, async (connection) => {
       await enable(connection, ctx, login.username, login.password);
-      const [rows] = await connection.query("SELECT 1 FROM mysql.global_priv WHERE User = ? AND Host = '%'", [
+      const [rows] = await connection.query('SELECT 1 FROM mysql.global_priv WHERE User = ? AND Host = ?', [
         other,
+        PRIVATE_HOST,
       ]);
-      if ((rows as unknown[]).length > 0) await connection.query(`ALTER USER ${account(other)} ACCOUNT LOCK`);
+      if ((rows as unknown[]).length > 0) {
+        await connection.query(`ALTER USER ${customerAccount(other)} ACCOUNT LOCK`);
+        await syncHosts(connection, ctx.record);
+      }
     });
   },
 };
