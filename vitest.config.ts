@@ -1,4 +1,5 @@
 import { configDefaults, defineConfig } from 'vitest/config';
+import LongestFirstSequencer from './test/sequencer.ts';
 
 const INFRA = 'test/infra/**/*.test.ts';
 /** The deployed-workflow files (support/aws-suite.ts): each starts from the synthesized stack too. */
@@ -25,6 +26,8 @@ export default defineConfig({
     // Engine processes and ports are real: keep files from starving the 2-core CI machine.
     maxWorkers: 2,
     fileParallelism: true,
+    // Longest files first (test/durations.json), so CI does not end with one long file alone.
+    sequence: { sequencer: LongestFirstSequencer },
     projects: [
       {
         extends: true,
