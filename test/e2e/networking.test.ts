@@ -338,3 +338,53 @@ describe('networking of a local MySQL addon', () => {
     await expect(mysqlQuery(credentials, { ca })).resolves.toMatch(/@127\.0\.0\.1$/);
   });
 });
+
+/** `redis-cli` PING with the connection details' URI; with `caFile`, over TLS verified with it. */
+const redisPing = (uri: string, caFile?: string) =>
+  spawnSync(
+    'redis-cli',
+    [...(caFile ? ['--tls', '--cacert', caFile] : []), '-u', uri, '--no-auth-warning', 'PING'],
+    {
+      encoding: 'utf8',
+      timeout: 10_000,
+    },
+  );
+
+/**
+ * A local Redis addon: its port speaks TLS only while TLS is required (redis-cli --tls verifying
+ * the server with the CA), plain again once off; public access is refused (no per-source rules).
+ */
+describe('networking of a local Redis addon', () => {
+  let addonId: string;
+
+  it('creates it with TLS required: redis-cli --tls with the CA answers, a plain client does not', async () => {
+    const created = await api('POST', `/v1/projects/${PROJECT}/addons`, {
+      body: { name: 'net-redis', engine: 'redis', tls: true },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(202);
+    const operation = await operationEnded(api, PROJECT, created.body.operation.id);
+    expect(operation, JSON.stringify(operation.error)).toMatchObject({ status: 'completed' });
+    addonId = created.body.addon.id;
+    const credentials = await credentialsOf(addonId);
+    expect(credentials.uri).toMatch(/^rediss:\/\//);
+    const caFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'redis-ca-')), 'ca.pem');
+    writeFileSync(caFile, credentials.caCertificate as string);
+    expect(redisPing(credentials.uri, caFile).stdout.trim()).toBe('PONG');
+    const plain = redisPing(credentials.uri.replace(/^rediss:/, 'redis:'));
+    expect(plain.stdout.trim()).not.toBe('PONG');
+  });
+
+  it('refuses public access with a problem naming the field', async () => {
+    const response = await patch(addonId, { networking: { public: true, allow: ['127.0.0.2/32'] } });
+    expect(response.status).toBe(422);
+    expect(response.body.errors.map((error: { path: string }) => error.path)).toContain('body.networking.public');
+  });
+
+  it('turns TLS off: a plain redis-cli answers', async () => {
+    const addon = await changed(addonId, { tls: false });
+    expect(addon).toMatchObject({ tls: false });
+    const credentials = await credentialsOf(addonId);
+    expect(credentials.uri).toMatch(/^redis:\/\//);
+    expect(redisPing(credentials.uri).stdout.trim()).toBe('PONG');
+  });
+});

@@ -1,4 +1,5 @@
 import net from 'node:net';
+import tls from 'node:tls';
 import type { Probe } from './driver.ts';
 
 /** How an engine's readiness probe speaks to its TCP port; the socket handling is shared. */
@@ -15,6 +16,11 @@ export interface ProbeProtocol {
    * reset; otherwise the socket is destroyed at once.
    */
   gracefulClose?: boolean;
+  /**
+   * The port serves TLS only (e.g. Redis with `tls-port`): the probe speaks after the handshake.
+   * The server's certificate is not verified: this is the platform checking its own process.
+   */
+  tls?: boolean;
 }
 
 /**
@@ -27,7 +33,9 @@ export const probeServer = (host: string, port: number, timeoutMs: number, proto
     let connected = false;
     let received = Buffer.alloc(0);
     let settled = false;
-    const socket = net.connect({ host, port });
+    const socket = protocol.tls
+      ? tls.connect({ host, port, rejectUnauthorized: false })
+      : net.connect({ host, port });
     const finish = (result: Probe) => {
       if (settled) return;
       settled = true;
@@ -41,7 +49,7 @@ export const probeServer = (host: string, port: number, timeoutMs: number, proto
       resolve(result);
     };
     const timer = setTimeout(() => finish(connected ? 'starting' : 'down'), timeoutMs);
-    socket.once('connect', () => {
+    socket.once(protocol.tls ? 'secureConnect' : 'connect', () => {
       connected = true;
       if (protocol.hello) socket.write(protocol.hello);
     });

@@ -39,12 +39,18 @@ export const redis: EngineFacts = {
         snapshotDownload: true,
         importDump: true,
         credentialRotation: true,
+        // TLS only on the port while required (tls-port, redis/config.ts); never public: Redis
+        // has no per-source rules, so an allow list would need a firewall.
+        tls: true,
+        networkingUpdate: true,
         // The plan's memory is the server's maxmemory (redis/config.ts).
         scaling: true,
       },
     },
     // ElastiCache RBAC (the addon's user) requires encryption in transit.
     tlsRequired: { aws: true },
+    // Locally TLS stays opt-in, as for the SQL engines: clients must be given the platform's own CA.
+    tlsOptIn: ['local'],
     notes: {
       aws: [
         "Credential rotation (credentialRotation) is local-only for now: ElastiCache RBAC users take two passwords, but the rotation's ModifyUser and the Secrets Manager rotation stages are not wired up yet.",
@@ -61,7 +67,8 @@ export const redis: EngineFacts = {
         'Forks are not available for Redis addons: a snapshot carries the ACL user of the addon it was taken from (users are named after the addon), so it cannot seed another addon as is.',
         "The local target runs Debian's redis-server 7.0 with append-only-file persistence; the connection details name an ACL user (the default user is off) and database 0. Plans size local servers as on AWS: the plan's memory is the server's maxmemory, and a full server refuses writes (noeviction) rather than evicting keys.",
         'Redis has no logical dump: dump backups are never offered. Snapshot backups are RDB files written by BGSAVE while the server keeps serving, streamed to the backup bucket with their SHA-256 so they can be downloaded (`redis-check-rdb` or any Redis 7.0+ loads them); a restore loads one as the base of a new append-only file.',
-        'TLS, public access and networking changes (networkingUpdate) are not built for local Redis addons yet (PostgreSQL has them): the Debian redis-server 7.0 is built with TLS (tls-port), but Redis has no per-source host rules, so an allow list would need a firewall the platform does not manage. Read replicas are not built locally for this engine yet (PostgreSQL has them: a MariaDB replica would be seeded by mariadb-backup and follow with CHANGE MASTER TO ... MASTER_USE_GTID; Redis with replicaof). Local addons listen on 127.0.0.1.',
+        'TLS is opt-in locally (tls: true at create, or PATCH networking): the port then speaks TLS only (tls-port, rediss://), with a certificate from a CA made per data directory, given in the connection details (caCertificate): redis-cli --tls --cacert ca.pem. Public access (publicAccess) is not offered locally: Redis has no per-source host rules, so an allow list would need a firewall the platform does not manage; local addons listen on 127.0.0.1.',
+        'Read replicas are not built locally for this engine yet (PostgreSQL has them; a Redis replica would follow its primary with replicaof).',
         'Imports (importDump) load an uploaded RDB file (e.g. from redis-cli --rdb), replacing the data all or nothing like a snapshot restore; its format must be one this server reads.',
         'Live imports (importLive) are not offered: Redis has no logical dump to stream from a running server; import an RDB file (importDump) instead.',
         'A plan change (scaling) sets the new maxmemory and restarts the server, which reloads its append-only file. Redis has no storage size: storageGiB stays 1.',

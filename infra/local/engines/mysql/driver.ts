@@ -69,7 +69,12 @@ export class MariaDbDriver implements EngineDriver {
   async checkSupported(spec: InstanceSpec): Promise<void> {
     const major = await serverMajor();
     rejectIssues('MySQL', [
-      ...localTargetIssues(spec, major, `the local target runs MariaDB ${major} for MySQL addons`),
+      ...localTargetIssues(
+        spec,
+        major,
+        `the local target runs MariaDB ${major} for MySQL addons`,
+        this.networking,
+      ),
       ...nameIssues(spec),
       ...passwordIssues(spec, /[\r\n\0]/),
     ]);

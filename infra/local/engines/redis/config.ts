@@ -83,12 +83,34 @@ export const aclHashes = (acl: string): string[] =>
 /** A value in redis.conf: quoted, so a path with spaces stays one argument. */
 const quoted = (value: string): string => `"${value.replace(/["\\]/g, (char) => `\\${char}`)}"`;
 
-/** The whole of redis.conf for the instance as `ctx.record` describes it. */
-export const serverConf = (ctx: InstanceContext, admin: PlatformRole): string =>
+/**
+ * The instance's port: plain, or with TLS required (PATCH networking) TLS only, with the
+ * certificate the data directory's CA signs (`tls.ts`). Clients are not asked for certificates of
+ * their own; they authenticate with their ACL user. Redis has no per-source rules, so the
+ * instance never listens beyond 127.0.0.1 (the catalog's publicAccess is off locally).
+ */
+const portLines = (ctx: InstanceContext, certificate?: { certificate: string; key: string }): string[] =>
+  certificate
+    ? [
+        'port 0',
+        `tls-port ${ctx.record.port}`,
+        `tls-cert-file ${quoted(certificate.certificate)}`,
+        `tls-key-file ${quoted(certificate.key)}`,
+        'tls-auth-clients no',
+        'tls-protocols "TLSv1.2 TLSv1.3"',
+      ]
+    : [`port ${ctx.record.port}`];
+
+/** The whole of redis.conf for the instance as `ctx.record` describes it (`tlsFiles` while TLS is required). */
+export const serverConf = (
+  ctx: InstanceContext,
+  admin: PlatformRole,
+  tlsFiles?: { certificate: string; key: string },
+): string =>
   [
     '# Written by the addons platform at every start: changes here are lost.',
     `bind ${ctx.record.host}`,
-    `port ${ctx.record.port}`,
+    ...portLines(ctx, tlsFiles),
     'protected-mode yes',
     `unixsocket ${quoted(socketPath(ctx))}`,
     'unixsocketperm 700',

@@ -1,5 +1,6 @@
 import { ProviderError } from '#shared/errors.ts';
 import type { InstanceContext, PlatformRole, Probe } from '../driver.ts';
+import { networkingOf } from '../networking.ts';
 import { probeServer } from '../probe.ts';
 import { socketPath } from './config.ts';
 import { encodeCommand, parseReplies, RedisReplyError, type Reply, sendCommands } from './resp.ts';
@@ -40,6 +41,8 @@ export const probeRedis = (ctx: InstanceContext, timeoutMs: number): Promise<Pro
   const admin = ctx.record.admin;
   const commands = admin ? [['AUTH', admin.username, admin.password], ['PING']] : [['PING']];
   return probeServer(ctx.record.host, ctx.record.port, timeoutMs, {
+    // With TLS required the instance's port speaks TLS only (config.ts).
+    tls: networkingOf(ctx.record).tls,
     hello: Buffer.concat(commands.map(encodeCommand)),
     read: (received) => {
       let replies: Reply[];

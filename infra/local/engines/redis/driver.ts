@@ -3,9 +3,11 @@ import type { FieldIssue } from '#shared/errors.ts';
 import { errorMessage, ProviderError } from '#shared/errors.ts';
 import type { InstanceSpec } from '#shared/ports/engine-provider.ts';
 import type { EngineDriver, InstanceContext, Probe, StartFailure } from '../driver.ts';
+import { networkingOf } from '../networking.ts';
 import { settlingAccess } from '../settle-access.ts';
 import { localTargetIssues, passwordIssues, rejectIssues } from '../spec-checks.ts';
 import { engineEnv, isRoot, replaceFile, serverFromPidFile } from '../system.ts';
+import { ensureServerCertificate } from '../tls.ts';
 import { serverBinary, serverMajor } from './binaries.ts';
 import {
   confPath,
@@ -67,11 +69,13 @@ export class RedisDriver implements EngineDriver {
   readonly signals = { graceful: 'SIGTERM', immediate: 'SIGKILL' } as const;
   readonly snapshots = new RedisSnapshots();
   readonly logins = redisLogins;
+  /** TLS only on the port while required (config.ts); never public: Redis has no per-source rules. */
+  readonly networking = { tls: true, public: false };
 
   async checkSupported(spec: InstanceSpec): Promise<void> {
     const major = await serverMajor();
     rejectIssues('Redis', [
-      ...localTargetIssues(spec, major, `the local target runs Redis ${major}`),
+      ...localTargetIssues(spec, major, `the local target runs Redis ${major}`, this.networking),
       ...nameIssues(spec),
       ...passwordIssues(spec, /[\r\n\0]/),
     ]);
@@ -89,7 +93,10 @@ export class RedisDriver implements EngineDriver {
     const binary = await serverBinary();
     // Every start: port, paths and the platform's user as instance.json says.
     const conf = confPath(ctx);
-    await replaceFile(conf, serverConf(ctx, platformRoleOf(ctx)), ctx.runAs);
+    const tlsFiles = networkingOf(ctx.record).tls
+      ? await ensureServerCertificate(ctx, [ctx.record.host])
+      : undefined;
+    await replaceFile(conf, serverConf(ctx, platformRoleOf(ctx), tlsFiles), ctx.runAs);
     return { command: binary, args: [conf], env: engineEnv() };
   }
 
@@ -97,7 +104,8 @@ export class RedisDriver implements EngineDriver {
   async bootstrap(ctx: InstanceContext, spec: InstanceSpec): Promise<void> {
     let replies: Reply[];
     try {
-      replies = await sendCommands({ host: ctx.record.host, port: ctx.record.port }, [
+      // The Unix socket: the same users, whether or not the port requires TLS.
+      replies = await sendCommands({ path: socketPath(ctx) }, [
         ['AUTH', spec.username, spec.password],
         ['PING'],
       ]);
