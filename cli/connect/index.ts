@@ -1,4 +1,7 @@
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { Credentials } from '../../client/index.ts';
 import { CliError, EXIT } from '../exit-codes.ts';
 import { mysqlTool } from './mysql.ts';
@@ -12,9 +15,11 @@ import { redisTool } from './redis.ts';
  */
 export interface ClientTool {
   commands: string[];
+  /** `caFile`: the platform's CA (the connection details' `caCertificate`) to verify the server with. */
   invocation(
     credentials: Credentials,
     command: string | undefined,
+    caFile?: string,
   ): { args: string[]; env: Record<string, string> };
 }
 
@@ -49,10 +54,18 @@ export const connect = async (credentials: Credentials, command: string | undefi
       EXIT.local,
     );
   }
-  const { args, env } = tool.invocation(credentials, command);
-  for (const program of tool.commands) {
-    const status = await run(program, [...args, ...extra], { ...process.env, ...env });
-    if (status !== 'missing') return status;
+  // Where the platform runs its own CA (the local target), the client verifies the server with it.
+  const caDir = credentials.caCertificate ? mkdtempSync(path.join(os.tmpdir(), 'addons-ca-')) : undefined;
+  const caFile = caDir ? path.join(caDir, 'ca.pem') : undefined;
+  if (caFile) writeFileSync(caFile, credentials.caCertificate as string, { mode: 0o600 });
+  try {
+    const { args, env } = tool.invocation(credentials, command, caFile);
+    for (const program of tool.commands) {
+      const status = await run(program, [...args, ...extra], { ...process.env, ...env });
+      if (status !== 'missing') return status;
+    }
+  } finally {
+    if (caDir) rmSync(caDir, { recursive: true, force: true });
   }
   throw new CliError(`${tool.commands.join(' or ')} is not installed (not found on PATH)`, EXIT.local);
 };

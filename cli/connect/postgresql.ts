@@ -3,7 +3,7 @@ import type { ClientTool } from './index.ts';
 /** psql, the password in PGPASSWORD; `-c` runs one statement. */
 export const postgresqlTool: ClientTool = {
   commands: ['psql'],
-  invocation: (credentials, command) => ({
+  invocation: (credentials, command, caFile) => ({
     args: command === undefined ? [] : ['-c', command],
     env: {
       PGHOST: credentials.host,
@@ -11,7 +11,11 @@ export const postgresqlTool: ClientTool = {
       PGDATABASE: credentials.database,
       PGUSER: credentials.username,
       PGPASSWORD: credentials.password,
-      ...(credentials.tls ? { PGSSLMODE: 'require' } : {}),
+      ...(credentials.tls
+        ? caFile
+          ? { PGSSLMODE: 'verify-full', PGSSLROOTCERT: caFile }
+          : { PGSSLMODE: 'require' }
+        : {}),
     },
   }),
 };

@@ -153,9 +153,9 @@ describe('the addons CLI against the local target', () => {
     password = result.credentials.password;
   });
 
-  it('connects to a Redis addon with redis-cli, the password in REDISCLI_AUTH', async () => {
-    const created = await cliJson(['create', 'cache', '--engine', 'redis']);
-    expect(created.addon.status).toBe('running');
+  it('connects to a Redis addon with redis-cli over TLS verified with the CA, the password in REDISCLI_AUTH', async () => {
+    const created = await cliJson(['create', 'cache', '--engine', 'redis', '--tls']);
+    expect(created.addon).toMatchObject({ status: 'running', tls: true });
     const secret = (await cliJson(['credentials', 'cache'])).password;
     const set = await cli(['connect', 'cache', '-c', 'SET greeting hello']);
     expect(set.code, set.stderr).toBe(0);
