@@ -377,7 +377,9 @@ describe('networking of a local Redis addon', () => {
   it('refuses public access with a problem naming the field', async () => {
     const response = await patch(addonId, { networking: { public: true, allow: ['127.0.0.2/32'] } });
     expect(response.status).toBe(422);
-    expect(response.body.errors.map((error: { path: string }) => error.path)).toContain('body.networking.public');
+    expect(response.body.errors.map((error: { path: string }) => error.path)).toContain(
+      'body.networking.public',
+    );
   });
 
   it('turns TLS off: a plain redis-cli answers', async () => {
