@@ -15,6 +15,10 @@ const EVENT_TYPES: readonly EventType[] = [
   'operation.aborted',
   'backup-health.degraded',
   'backup-health.recovered',
+  'alert.firing',
+  'alert.resolved',
+  'storage.full',
+  'storage.writable',
 ];
 
 const onOff = (value: 'on' | 'off' | undefined) => (value === undefined ? undefined : value === 'on');

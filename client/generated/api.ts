@@ -1888,7 +1888,7 @@ export interface components {
             /** @description Stable: the same happening always has the same id (`{operationId}.{status}` for operations), so a consumer can drop duplicates */
             id: string;
             /** @enum {string} */
-            type: "operation.created" | "operation.completed" | "operation.failed" | "operation.aborted" | "backup-health.degraded" | "backup-health.recovered" | "alert.firing" | "alert.resolved";
+            type: "operation.created" | "operation.completed" | "operation.failed" | "operation.aborted" | "backup-health.degraded" | "backup-health.recovered" | "alert.firing" | "alert.resolved" | "storage.full" | "storage.writable";
             projectId: string;
             addonId: string;
             /**
@@ -1939,6 +1939,14 @@ export interface components {
                 state: "firing" | "ok";
                 /** @description The value that changed the state */
                 value: number | null;
+            } | null;
+            /** @description Set on `storage.*` events */
+            storage?: {
+                /** Format: int64 */
+                usedBytes: number;
+                /** Format: int64 */
+                allocatedBytes: number;
+                readOnly: boolean;
             } | null;
         };
         /**
@@ -7026,7 +7034,7 @@ export interface operations {
                 /** @description Only this addon's events */
                 addonId?: string;
                 /** @description Only events of this type */
-                type?: "operation.created" | "operation.completed" | "operation.failed" | "operation.aborted" | "backup-health.degraded" | "backup-health.recovered" | "alert.firing" | "alert.resolved";
+                type?: "operation.created" | "operation.completed" | "operation.failed" | "operation.aborted" | "backup-health.degraded" | "backup-health.recovered" | "alert.firing" | "alert.resolved" | "storage.full" | "storage.writable";
                 /** @description Only events that occurred at or after this time (RFC 3339); start a feed here */
                 since?: string;
                 /** @description `oldest` first (the default: a feed to follow) or `newest` first (what happened last, then older pages) */

@@ -40,7 +40,7 @@ import { ScalingService } from '#shared/services/scaling.ts';
 import { ScheduleService } from '#shared/services/schedule-service.ts';
 import { secretGroupServices } from '#shared/services/secret-group-services.ts';
 import { UpgradeService } from '#shared/services/upgrade-service.ts';
-import { AddonStore } from '#shared/store/addon-store.ts';
+import { type AddonRecord, AddonStore } from '#shared/store/addon-store.ts';
 import { BackupStore } from '#shared/store/backup-store.ts';
 import { ImportStore } from '#shared/store/import-store.ts';
 import { CONSOLE_DIST } from '../../console/paths.ts';
@@ -371,16 +371,23 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
         rotations,
         secretGroups: groupServices.publisher,
         events: store.events,
-        // Storage guard: instances created before their record kept the allocation take the addon's.
+        // Storage guard: instances created before their record kept the allocation take the
+        // addon's; each change names its addon, for its event.
         storage: {
-          run: () => {
-            let allocations: Promise<Map<string, number>> | undefined;
-            return supervisor.checkStorage(async (resourceId) => {
-              allocations ??= store
+          run: async () => {
+            let addons: Promise<Map<string, AddonRecord>> | undefined;
+            const byResource = () =>
+              (addons ??= store
                 .scanAddons()
-                .then((all) => new Map(all.map((addon) => [addon.resourceId, addon.storageGiB])));
-              return (await allocations).get(resourceId);
-            });
+                .then((all) => new Map(all.map((addon) => [addon.resourceId, addon]))));
+            const pass = await supervisor.checkStorage(
+              async (resourceId) => (await byResource()).get(resourceId)?.storageGiB,
+            );
+            const known = pass.changes.length > 0 ? await byResource() : new Map<string, AddonRecord>();
+            return {
+              ...pass,
+              changes: pass.changes.map((change) => ({ ...change, addon: known.get(change.resourceId) })),
+            };
           },
         },
       },

@@ -8,6 +8,7 @@ import type { Reconciler, ReconcileSummary } from '#shared/services/reconciler.t
 import { type ScheduleService, timingOf } from '#shared/services/schedule-service.ts';
 import { nextRun } from '#shared/services/schedule-timing.ts';
 import type { SecretGroupPublisher } from '#shared/services/secret-group-publisher.ts';
+import { storageEvent } from '#shared/services/storage-events.ts';
 import type { EventStore } from '#shared/store/event-store.ts';
 
 /** One alert pass: evaluation and delivery (infra/local/alerts.ts). */
@@ -19,10 +20,19 @@ export interface LocalAlertPass {
   }>;
 }
 
-/** One storage guard pass: full instances made read-only, freed ones writable (engines/storage-guard.ts). */
+/**
+ * One storage guard pass: full instances made read-only, freed ones writable (engines/storage-guard.ts),
+ * each with the addon it serves where one does.
+ */
 export interface LocalStoragePass {
   run(): Promise<{
-    changes: Array<{ resourceId: string; readOnly: boolean; usedBytes: number; allocatedBytes: number }>;
+    changes: Array<{
+      resourceId: string;
+      readOnly: boolean;
+      usedBytes: number;
+      allocatedBytes: number;
+      addon?: { projectId: string; id: string };
+    }>;
     errors: Array<{ resourceId: string; error: string }>;
   }>;
 }
@@ -50,7 +60,7 @@ export class LocalScheduler implements ScheduleRunner {
   private reconciler: Reconciler | undefined;
   private rotations: Pick<CredentialRotationService, 'sweep'> | undefined;
   private secretGroups: Pick<SecretGroupPublisher, 'sweep'> | undefined;
-  private events: Pick<EventStore, 'sweepExpired'> | undefined;
+  private events: Pick<EventStore, 'sweepExpired' | 'append'> | undefined;
   private alerts: LocalAlertPass | undefined;
   private storage: LocalStoragePass | undefined;
   private nextEventSweep = 0;
@@ -78,7 +88,7 @@ export class LocalScheduler implements ScheduleRunner {
       imports?: Pick<ImportService, 'sweepExpired'>;
       rotations?: Pick<CredentialRotationService, 'sweep'>;
       secretGroups?: Pick<SecretGroupPublisher, 'sweep'>;
-      events?: Pick<EventStore, 'sweepExpired'>;
+      events?: Pick<EventStore, 'sweepExpired' | 'append'>;
       alerts?: LocalAlertPass;
       storage?: LocalStoragePass;
     },
@@ -133,16 +143,20 @@ export class LocalScheduler implements ScheduleRunner {
     await this.sweepEvents();
   }
 
-  /** Full addons read-only, freed ones writable again (docs/scaling.md); each change is a warning. */
+  /**
+   * Full addons read-only, freed ones writable again (docs/scaling.md); each change is a warning
+   * and a `storage.full` / `storage.writable` event in the addon's feed (docs/events.md).
+   */
   private async guardStorage(): Promise<void> {
     if (!this.storage) return;
     const warn = this.props.warn ?? this.props.log;
     try {
       const pass = await this.storage.run();
-      for (const change of pass.changes) {
+      for (const { addon, ...change } of pass.changes) {
         warn(change.readOnly ? 'storage full: addon read-only' : 'storage freed: addon writable again', {
           ...change,
         });
+        if (addon) await this.events?.append(storageEvent(addon, change, new Date()));
       }
       for (const error of pass.errors) this.props.log('storage not checked', error);
     } catch (error) {

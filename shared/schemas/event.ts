@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { EventAlertSchema } from './alert.ts';
-import { ErrorCodeSchema, IdTextSchema, MessageSchema, text } from './bounds.ts';
+import { ErrorCodeSchema, IdTextSchema, int64, MessageSchema, text } from './bounds.ts';
 import { AddonIdSchema, PaginationQuerySchema, pageOf, TimestampSchema } from './common.ts';
 import { OperationStatusSchema, OperationTypeSchema } from './operation.ts';
 
@@ -18,6 +18,8 @@ export const EventTypeSchema = z.enum([
   'backup-health.recovered',
   'alert.firing',
   'alert.resolved',
+  'storage.full',
+  'storage.writable',
 ]);
 export type EventType = z.infer<typeof EventTypeSchema>;
 
@@ -55,6 +57,17 @@ export const EventBackupHealthSchema = z
   })
   .meta({ id: 'EventBackupHealth', description: 'The backup health the addon changed to' });
 
+export const EventStorageSchema = z
+  .object({
+    usedBytes: int64(0),
+    allocatedBytes: int64(0),
+    readOnly: z.boolean(),
+  })
+  .meta({
+    id: 'EventStorage',
+    description: 'The storage when the addon turned read-only (full) or writable again (local target)',
+  });
+
 export const EventSchema = z
   .object({
     id: text(160).meta({
@@ -70,6 +83,7 @@ export const EventSchema = z
       description: 'Set on `backup-health.*` events',
     }),
     alert: EventAlertSchema.nullable().optional().meta({ description: 'Set on `alert.*` events' }),
+    storage: EventStorageSchema.nullable().optional().meta({ description: 'Set on `storage.*` events' }),
   })
   .meta({ id: 'Event' });
 export type PlatformEvent = z.infer<typeof EventSchema>;

@@ -99,6 +99,21 @@ describe('a local PostgreSQL addon whose storage fills', () => {
       (error) => error === undefined,
       { what: 'a write to succeed', timeoutMs: 5_000 },
     );
+    // Both changes are in the addon's event feed, with the storage figures.
+    const events = await pollUntil(
+      () => api('GET', `/v1/projects/${PROJECT}/events?addonId=${addonId}&limit=100`),
+      (response) => response.body.items.some((event: { type: string }) => event.type === 'storage.writable'),
+      { what: 'the storage.writable event', timeoutMs: 10_000 },
+    );
+    const storageEvents = events.body.items.filter((event: { type: string }) =>
+      event.type.startsWith('storage.'),
+    );
+    expect(storageEvents.map((event: { type: string }) => event.type)).toEqual([
+      'storage.full',
+      'storage.writable',
+    ]);
+    expect(storageEvents[0].storage).toMatchObject({ allocatedBytes: 20 * GIB, readOnly: true });
+    expect(storageEvents[0].storage.usedBytes).toBeGreaterThanOrEqual(20 * GIB);
   }, 120_000);
 
   it('puts a local MySQL (MariaDB) addon read-only at its allocated size too, until it grows', async () => {

@@ -14,6 +14,10 @@ const TYPES: EventType[] = [
   'operation.aborted',
   'backup-health.degraded',
   'backup-health.recovered',
+  'alert.firing',
+  'alert.resolved',
+  'storage.full',
+  'storage.writable',
 ];
 const PAGE = 20;
 /** While the page is open (and the tab visible), the newest page is asked for this often. */
@@ -250,6 +254,23 @@ const Details = ({ event }: { event: PlatformEvent }) => {
         {event.backupHealth.problems.map((problem) => (
           <div key={problem.code}>{problem.message}</div>
         ))}
+      </>
+    );
+  }
+  if (event.alert) {
+    return (
+      <>
+        {event.alert.ruleName}: {event.alert.metric} {event.alert.state}
+      </>
+    );
+  }
+  if (event.storage) {
+    const percent = Math.round((event.storage.usedBytes / Math.max(event.storage.allocatedBytes, 1)) * 100);
+    return (
+      <>
+        {event.storage.readOnly
+          ? `storage full (${percent} %): read-only`
+          : `writable again (${percent} % used)`}
       </>
     );
   }
