@@ -32,6 +32,8 @@ export const WorkflowTaskSchema = z.discriminatedUnion('action', [
     ...Ref,
     attempts: z.number().int().min(0).default(0),
     maxAttempts: z.number().int().min(1),
+    /** The delete workflow's wait: move a deletion that takes steps on first (`continueDeletion`). */
+    teardown: z.boolean().optional(),
   }),
   z.object({ action: z.literal('publishCredentials'), ...Ref }),
   z.object({ action: z.literal('completeOperation'), ...Ref, addonStatus: z.literal('running') }),
@@ -220,7 +222,9 @@ export class WorkflowTasks {
     task: Extract<WorkflowTask, { action: 'describeInstance' }>,
   ): Promise<DescribeResult> {
     const addon = await this.deps.store.getAddon(task.projectId, task.addonId);
-    const state = await this.deps.engines.of(addon.engine).provider.describeInstance(addon.resourceId);
+    const { provider } = this.deps.engines.of(addon.engine);
+    if (task.teardown) await provider.continueDeletion?.(addon.resourceId);
+    const state = await provider.describeInstance(addon.resourceId);
     const attempts = task.attempts + 1;
     switch (state.status) {
       case 'failed':
