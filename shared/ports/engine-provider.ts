@@ -46,8 +46,8 @@ export interface EngineProvider {
   deleteInstance(resourceId: string): Promise<void>;
   /**
    * A deletion that takes steps moves on (RDS: the instance once its read replicas are gone);
-   * called at each check of the delete workflow's wait, after `deleteInstance`. Idempotent.
-   * Absent where `deleteInstance` does it all at once.
+   * called by the delete workflow's wait, after `deleteInstance`, while `describeInstance` still
+   * says `available`. Idempotent. Absent where `deleteInstance` does it all at once.
    */
   continueDeletion?(resourceId: string): Promise<void>;
   /**

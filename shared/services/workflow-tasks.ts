@@ -32,7 +32,7 @@ export const WorkflowTaskSchema = z.discriminatedUnion('action', [
     ...Ref,
     attempts: z.number().int().min(0).default(0),
     maxAttempts: z.number().int().min(1),
-    /** The delete workflow's wait: move a deletion that takes steps on first (`continueDeletion`). */
+    /** The delete workflow's wait: an instance still serving has its deletion moved on (`continueDeletion`). */
     teardown: z.boolean().optional(),
   }),
   z.object({ action: z.literal('publishCredentials'), ...Ref }),
@@ -223,8 +223,13 @@ export class WorkflowTasks {
   ): Promise<DescribeResult> {
     const addon = await this.deps.store.getAddon(task.projectId, task.addonId);
     const { provider } = this.deps.engines.of(addon.engine);
-    if (task.teardown) await provider.continueDeletion?.(addon.resourceId);
-    const state = await provider.describeInstance(addon.resourceId);
+    let state = await provider.describeInstance(addon.resourceId);
+    // The delete workflow's wait: an instance still serving is one whose deletion takes steps
+    // (RDS: its read replicas first), moved on here; otherwise no extra call.
+    if (task.teardown && state.status === 'available' && provider.continueDeletion) {
+      await provider.continueDeletion(addon.resourceId);
+      state = { status: 'deleting' };
+    }
     const attempts = task.attempts + 1;
     switch (state.status) {
       case 'failed':

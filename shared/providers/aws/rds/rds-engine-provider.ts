@@ -202,8 +202,8 @@ export class RdsEngineProvider implements EngineProvider, SnapshotProvider {
 
   /**
    * The read replicas first: RDS would promote a replica whose source is deleted to a standalone
-   * instance. The instance itself once none is left; until then `continueDeletion` (each check of
-   * the delete workflow's wait) deletes it as soon as the replicas are gone.
+   * instance. The instance itself once none is left; until then `continueDeletion` (the delete
+   * workflow's wait, while the instance still serves) deletes it as soon as the replicas are gone.
    */
   async deleteInstance(resourceId: string): Promise<void> {
     const instance = await this.instances.find(resourceId);
