@@ -14,6 +14,7 @@ const AWS_WORKFLOWS = [
   'pitr-workflows',
   'postgres-lifecycle',
   'redis-lifecycle',
+  'replicas',
   'scaling',
   'upgrade-workflows',
 ].map((name) => `test/workflows/aws-${name}.test.ts`);

@@ -9,7 +9,11 @@ import { type RateLimiter, rateLimiterFromEnv } from '#shared/api/rate-limit.ts'
 import { addonsRoutes } from '#shared/api/routes/addons.ts';
 import { AddonsFunctionEnvSchema, parseEnv } from '#shared/config/env.ts';
 import { UnsupportedError } from '#shared/errors.ts';
-import { awsRestorableWindows, awsSnapshotDeleters } from '#shared/providers/aws/engines.ts';
+import {
+  awsReplicaEngines,
+  awsRestorableWindows,
+  awsSnapshotDeleters,
+} from '#shared/providers/aws/engines.ts';
 import { liveImportSecrets } from '#shared/providers/aws/live-import-secrets.ts';
 import { awsSecretGroupServices } from '#shared/providers/aws/secret-groups.ts';
 import { SfnWorkflowStarter } from '#shared/providers/aws/sfn-workflow-starter.ts';
@@ -23,7 +27,7 @@ import { BackupHealthReader } from '#shared/services/backup-health.ts';
 import { ImportService } from '#shared/services/import-service.ts';
 import type { NetworkingService } from '#shared/services/networking.ts';
 import { PitrService, planRetentionDays } from '#shared/services/pitr-service.ts';
-import type { ReplicasService } from '#shared/services/replicas.ts';
+import { ReplicasService } from '#shared/services/replicas.ts';
 import { isScalingRequest, ScalingService } from '#shared/services/scaling.ts';
 import { AddonStore } from '#shared/store/addon-store.ts';
 import { BackupStore } from '#shared/store/backup-store.ts';
@@ -153,6 +157,7 @@ export const handler = lazyHandler(() => {
       'provision-addon': env.PROVISION_ADDON_STATE_MACHINE_ARN,
       'delete-addon': env.DELETE_ADDON_STATE_MACHINE_ARN,
       'scale-addon': env.SCALE_ADDON_STATE_MACHINE_ARN,
+      'update-replicas': env.UPDATE_REPLICAS_STATE_MACHINE_ARN,
     },
   });
   // GET shows the restorable window: read-only RDS calls (the stack grants them).
@@ -211,6 +216,13 @@ export const handler = lazyHandler(() => {
     }),
     pitr,
     scaling: new ScalingService({ store, workflows, target: env.ADDONS_TARGET }),
+    // RDS read replicas; the engines without a replica provider on AWS answer 422.
+    replicas: new ReplicasService({
+      store,
+      engines: awsReplicaEngines,
+      workflows,
+      target: env.ADDONS_TARGET,
+    }),
     // RDS reports no used bytes without CloudWatch: the allocated size only (docs/scaling.md).
     storage: { of: async (addon) => ({ allocatedGiB: addon.storageGiB, usedBytes: null, readOnly: null }) },
     // Three reads (schedules, a page of backups, of operations), on GET of one addon only.

@@ -81,6 +81,8 @@ export const createAwsWorkflowTaskHandler = (
       secretsClient: clients.secrets,
     }).secrets,
     engines,
+    // RDS read replicas (the update-replicas workflow).
+    replicas: { target: env.ADDONS_TARGET },
     backups: {
       store,
       backups,

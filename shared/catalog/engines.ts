@@ -64,7 +64,7 @@ export const addonType = (engine: Engine, target: Target): AddonType => {
     // TLS is on by default wherever the engine offers it on this target, but where it is opt-in.
     defaultTls: entry.capabilities[target].tls && !entry.tlsOptIn?.includes(target),
     storageGiB: entry.storageGiB,
-    maxReplicas: entry.capabilities[target].replicas ? entry.maxReplicas : 0,
+    maxReplicas: entry.capabilities[target].replicas ? entry.maxReplicas[target] : 0,
     capabilities: entry.capabilities[target],
     notes: entry.notes[target],
   };

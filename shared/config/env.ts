@@ -158,6 +158,8 @@ export const AddonsFunctionEnvSchema = ApiEnvSchema.extend({
   DELETE_ADDON_STATE_MACHINE_ARN: z.string().min(1),
   /** `PATCH` of the plan, the storage or Multi-AZ (shared/services/scaling.ts). */
   SCALE_ADDON_STATE_MACHINE_ARN: z.string().min(1),
+  /** `PATCH` of the read replicas (shared/services/replicas.ts). */
+  UPDATE_REPLICAS_STATE_MACHINE_ARN: z.string().min(1),
   MAX_ADDONS_PER_PROJECT: QuotaFields.addonsPerProject,
   // An addon created with `source.import` gets its import here (live: a secret; upload: a URL).
   ...LiveImportSecretsEnvSchema.shape,

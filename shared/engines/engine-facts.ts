@@ -13,7 +13,14 @@ export interface CatalogEntry {
   plans: Plan[];
   defaultPlan: string;
   storageGiB: { min: number; max: number; default: number };
-  maxReplicas: number;
+  /** The most read replicas an addon may have, per target (where `capabilities.replicas` is on). */
+  maxReplicas: Record<Target, number>;
+  /**
+   * Targets where read replicas are only made by a change after create (`PATCH replicas`): their
+   * creation outlasts what the provision workflow waits for (RDS read replicas take minutes to
+   * tens of minutes each), so a create with `replicas` is a 422 there.
+   */
+  replicasAfterCreate?: readonly Target[];
   capabilities: Record<Target, Capabilities>;
   /** Targets where the engine's addons always use TLS, so `tls: false` is refused (ElastiCache RBAC). */
   tlsRequired?: Partial<Record<Target, boolean>>;
@@ -110,13 +117,19 @@ export const RDS_PLANS: Plan[] = [
 
 /**
  * An RDS engine's sizing in the catalog (RDS for PostgreSQL and for MySQL alike): the RDS
- * instance classes, gp3 storage from RDS's 20 GiB minimum, and up to five read replicas.
+ * instance classes, gp3 storage from RDS's 20 GiB minimum, and read replicas: RDS allows 15 per
+ * source instance in its Region (PostgreSQL, MySQL); locally five standbys beside the primary.
+ * RDS read replicas are made by `PATCH replicas` after create only (`replicasAfterCreate`).
  */
-export const RDS_SIZING: Pick<CatalogEntry, 'plans' | 'defaultPlan' | 'storageGiB' | 'maxReplicas'> = {
+export const RDS_SIZING: Pick<
+  CatalogEntry,
+  'plans' | 'defaultPlan' | 'storageGiB' | 'maxReplicas' | 'replicasAfterCreate'
+> = {
   plans: RDS_PLANS,
   defaultPlan: 'nano',
   storageGiB: { min: 20, max: 1024, default: 20 },
-  maxReplicas: 5,
+  maxReplicas: { aws: 15, local: 5 },
+  replicasAfterCreate: ['aws'],
 };
 
 /** What every engine with backups offers on a target: addons, dump backups and snapshot backups. */

@@ -45,6 +45,12 @@ export interface EngineProvider {
   describeInstance(resourceId: string): Promise<InstanceState>;
   deleteInstance(resourceId: string): Promise<void>;
   /**
+   * A deletion that takes steps moves on (RDS: the instance once its read replicas are gone);
+   * called by the delete workflow's wait, after `deleteInstance`, while `describeInstance` still
+   * says `available`. Idempotent. Absent where `deleteInstance` does it all at once.
+   */
+  continueDeletion?(resourceId: string): Promise<void>;
+  /**
    * Give the instance's customer user `username` the password `password` (a fork restored from a
    * physical copy carries its source's password). Idempotent. Where it applies asynchronously
    * (RDS), `describeInstance` reports `creating` until it has. Absent: forks from physical copies

@@ -49,6 +49,11 @@ export type LeftoverOwner =
       /** Whether an instance answers to the addon's own identifier (else the copy may hold its data). */
       primaryPresent: boolean;
     }
+  /**
+   * A read replica of an addon's instance (RDS): a leftover once the addon is gone, or while no
+   * operation runs on it when its number is above the addon's count (a removal that failed).
+   */
+  | { kind: 'replica'; addonId: string; number: number }
   | { kind: 'schedule'; scheduleId: string }
   /** An alert rule's topic, or its alarm for one addon: a leftover once the rule or the addon is gone. */
   | { kind: 'alert-rule'; projectId: string; ruleId: string; addonId?: string };

@@ -161,6 +161,11 @@ export class AddonService {
           ? `at most ${type.maxReplicas} replicas`
           : `replicas are not available for ${engine.displayName} on this deployment`,
       });
+    } else if (request.replicas > 0 && engine.replicasAfterCreate?.includes(target)) {
+      issues.push({
+        path: 'body.replicas',
+        message: `${engine.displayName} read replicas are added once the addon runs here: create it, then PATCH replicas`,
+      });
     }
     const tls = request.tls ?? type.defaultTls;
     if (!tls && engine.tlsRequired?.[target]) {

@@ -363,6 +363,17 @@ export class Reconciler {
         if (!this.oldEnough(leftover)) return { remove: false };
         return { remove: true, why: `the restore that created it is over (addon ${owner.addonId})` };
       }
+      case 'replica': {
+        const addon = addons.get(owner.addonId);
+        if (!this.oldEnough(leftover)) return { remove: false };
+        if (!addon) return { remove: true, why: `addon ${owner.addonId} no longer exists` };
+        // An operation in flight may be adding or removing it (its compensation included).
+        if (addon.currentOperationId || owner.number <= addon.replicas) return { remove: false };
+        return {
+          remove: true,
+          why: `addon ${owner.addonId} has ${addon.replicas} read replicas; this is number ${owner.number}`,
+        };
+      }
       case 'schedule':
         if ((await liveSchedules()).has(owner.scheduleId) || !this.oldEnough(leftover))
           return { remove: false };

@@ -3,11 +3,10 @@ import { addonType } from '../catalog/engines.ts';
 import type { EngineRegistry } from '../engines/registry.ts';
 import { ConflictError, ProviderError, UnsupportedError } from '../errors.ts';
 import type { EngineAdapters } from '../ports/engine-provider.ts';
-import type { ReplicaProvider } from '../ports/replica-provider.ts';
 import type { SecretStore } from '../ports/secret-store.ts';
 import type { WorkflowStarter } from '../ports/workflow-starter.ts';
 import type { Addon } from '../schemas/addon.ts';
-import type { Target } from '../schemas/catalog.ts';
+import type { Engine, Target } from '../schemas/catalog.ts';
 import { type Operation, TERMINAL_STATUSES } from '../schemas/operation.ts';
 import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
 import { nowIso } from '../util/ids.ts';
@@ -15,12 +14,20 @@ import { beginOperationWorkflow, failOperationAndRelease, newOperation, toAddon 
 import { publishedReplicas } from './replica-details.ts';
 import { CleanupFailureFields, failureReason } from './workflow-tasks.ts';
 
+/**
+ * Which engines change their replicas here: the registry of the workflow's adapters, or (the AWS
+ * API function, which builds no provider) a view that only says whether the engine has one.
+ */
+export interface ReplicaEngines {
+  of(engine: Engine): { replicas?: unknown };
+}
+
 /** The replica provider of the addon's engine, or a 422 naming `replicas` where it has none here. */
-const replicaProviderOf = (
-  engines: EngineRegistry<EngineAdapters>,
+const replicaProviderOf = <P>(
+  engines: { of(engine: Engine): { replicas?: P } },
   addon: Pick<AddonRecord, 'engine'>,
   target: Target,
-): ReplicaProvider => {
+): P => {
   const type = addonType(addon.engine, target);
   const provider = type.capabilities.replicas ? engines.of(addon.engine).replicas : undefined;
   if (!provider) {
@@ -34,7 +41,7 @@ const replicaProviderOf = (
 
 export interface ReplicasDeps {
   store: AddonStore;
-  engines: EngineRegistry<EngineAdapters>;
+  engines: ReplicaEngines;
   workflows: WorkflowStarter;
   target: Target;
 }

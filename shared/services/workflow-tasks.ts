@@ -32,6 +32,8 @@ export const WorkflowTaskSchema = z.discriminatedUnion('action', [
     ...Ref,
     attempts: z.number().int().min(0).default(0),
     maxAttempts: z.number().int().min(1),
+    /** The delete workflow's wait: an instance still serving has its deletion moved on (`continueDeletion`). */
+    teardown: z.boolean().optional(),
   }),
   z.object({ action: z.literal('publishCredentials'), ...Ref }),
   z.object({ action: z.literal('completeOperation'), ...Ref, addonStatus: z.literal('running') }),
@@ -220,7 +222,14 @@ export class WorkflowTasks {
     task: Extract<WorkflowTask, { action: 'describeInstance' }>,
   ): Promise<DescribeResult> {
     const addon = await this.deps.store.getAddon(task.projectId, task.addonId);
-    const state = await this.deps.engines.of(addon.engine).provider.describeInstance(addon.resourceId);
+    const { provider } = this.deps.engines.of(addon.engine);
+    let state = await provider.describeInstance(addon.resourceId);
+    // The delete workflow's wait: an instance still serving is one whose deletion takes steps
+    // (RDS: its read replicas first), moved on here; otherwise no extra call.
+    if (task.teardown && state.status === 'available' && provider.continueDeletion) {
+      await provider.continueDeletion(addon.resourceId);
+      state = { status: 'deleting' };
+    }
     const attempts = task.attempts + 1;
     switch (state.status) {
       case 'failed':

@@ -451,6 +451,12 @@ const exerciseBackups = async (addonId: string, createOperationId: string) => {
     body: { storageGiB: 40 },
   });
   await finish(addonId, scaled.operation.id);
+  // Read replicas: an update-replicas operation, started on its state machine.
+  const replicated = await call('addons', 'replicas', routes.updateAddon, {
+    pathParameters: path,
+    body: { replicas: 1 },
+  });
+  await finish(addonId, replicated.operation.id);
 
   // A snapshot backup, aborted while running: its execution is stopped, its snapshot deleted.
   const snapshot = await call('backups', 'createSnapshot', routes.createBackup, {
@@ -755,6 +761,7 @@ describe('the API functions, as deployed', () => {
       addonPagesNext: 200,
       deleteLocked: 409,
       scale: 202,
+      replicas: 202,
       // No connection details before the instance is available.
       credentials: 409,
       operation: 200,

@@ -61,6 +61,36 @@ describe('RDS instance leftovers', () => {
   });
 });
 
+describe('RDS read replica leftovers', () => {
+  it("lists an addon's read replicas with their number, so a replica above the addon's count is known", async () => {
+    // Prepare
+    const created = new Date('2026-01-01T00:00:00Z');
+    rds.on(DescribeDBInstancesCommand).resolves({
+      DBInstances: [
+        { DBInstanceIdentifier: RESOURCE, DBInstanceStatus: 'available', TagList: ours },
+        {
+          DBInstanceIdentifier: `${RESOURCE}-replica-2`,
+          DBInstanceStatus: 'available',
+          TagList: ours,
+          InstanceCreateTime: created,
+        },
+        { DBInstanceIdentifier: `${RESOURCE}-replica-0`, DBInstanceStatus: 'available', TagList: ours },
+        { DBInstanceIdentifier: `${RESOURCE}-replica-3`, DBInstanceStatus: 'available', TagList: [] },
+      ],
+    });
+
+    // Act
+    const listed = await new RdsInstanceLeftovers({ rds: client(), deployment: 'Addons' }).list();
+
+    // Assess: another deployment's replica and a name we never give are left out.
+    expect(listed.map((leftover) => [leftover.id, leftover.owner])).toEqual([
+      [RESOURCE, { kind: 'addon', addonId: ADDON }],
+      [`${RESOURCE}-replica-2`, { kind: 'replica', addonId: ADDON, number: 2 }],
+    ]);
+    expect(listed[1]?.createdAt).toEqual(created);
+  });
+});
+
 describe('RDS snapshot leftovers', () => {
   it('names the backup of each snapshot and leaves other snapshots out', async () => {
     // Prepare

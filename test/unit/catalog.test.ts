@@ -86,20 +86,20 @@ describe('engine catalog', () => {
     }
   });
 
-  it('offers MySQL 8.0 and 8.4 on AWS (RDS for MySQL) with dumps, snapshots, PITR and TLS on by default, and says what it lacks', () => {
+  it('offers MySQL 8.0 and 8.4 on AWS (RDS for MySQL) with dumps, snapshots, PITR, up to 15 read replicas and TLS on by default, and says what it lacks', () => {
     const mysql = addonTypes('aws').find((type) => type.engine === 'mysql');
     expect(mysql).toMatchObject({
       service: 'Amazon RDS for MySQL',
       defaultVersion: '8.4',
       defaultTls: true,
-      maxReplicas: 0,
+      maxReplicas: 15,
       capabilities: {
         provision: true,
         dumpBackup: true,
         snapshotBackup: true,
         snapshotDownload: false,
         tls: true,
-        replicas: false,
+        replicas: true,
         pitr: true,
         publicAccess: false,
       },
@@ -108,7 +108,7 @@ describe('engine catalog', () => {
     expect(mysql?.notes.join(' ')).toMatch(/replicas/i);
   });
 
-  it('on AWS, refuses MySQL replicas with a 422 naming the field, and honours tls: false', () => {
+  it('on AWS, refuses MySQL replicas at create with a 422 naming the field (added by PATCH once it runs), and honours tls: false', () => {
     const service = new AddonService({ target: 'aws' } as unknown as AddonServiceDeps);
     const request = (body: Record<string, unknown>) =>
       CreateAddonRequestSchema.parse({ name: 'orders', engine: 'mysql', ...body });
@@ -126,7 +126,7 @@ describe('engine catalog', () => {
     expect(refused).toBeInstanceOf(UnsupportedError);
     expect((refused as UnsupportedError).issues).toContainEqual({
       path: 'body.replicas',
-      message: expect.stringContaining('not available for MySQL'),
+      message: expect.stringContaining('create it, then PATCH replicas'),
     });
     expect(() => service.resolveCreate(request({ version: '5.7' }))).toThrow(UnsupportedError);
   });

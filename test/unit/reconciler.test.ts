@@ -341,6 +341,42 @@ describe('the reconciler, leftovers', () => {
     expect(summary.leftovers.kept.map((kept) => kept.id)).toEqual(['maybe-data']);
   });
 
+  it("removes a read replica above its addon's count once no operation runs, or whose addon is gone; keeps the others", async () => {
+    // Prepare: an addon with 1 replica and none in flight; one with an operation in flight.
+    const idle = addonRecord({ projectId: PROJECT, name: `db-${newId('x').slice(-10)}`, status: 'running' });
+    await env.store.createAddon(
+      { ...idle, replicas: 1, currentOperationId: null },
+      operation({ addonId: idle.id, projectId: PROJECT, status: 'completed' }),
+    );
+    const { addon: busy, op } = await addonWithOperation('update-replicas', 60_000, 'in-progress');
+    const executions = new FakeExecutions();
+    executions.states.set(op.id, { status: 'running' });
+    const replica = (id: string, addonId: string, number: number, createdAt = old): Leftover => ({
+      kind: 'db-instance',
+      id,
+      createdAt,
+      owner: { kind: 'replica', addonId, number },
+    });
+    const source = new FakeSource([
+      replica('idle-1', idle.id, 1),
+      replica('idle-2', idle.id, 2),
+      replica('idle-3-young', idle.id, 3, young),
+      replica('busy-1', busy.id, 1),
+      replica('gone-1', 'adn-gone-replicas', 1),
+    ]);
+
+    // Act
+    const summary = await reconciler(executions, [source]).run();
+
+    // Assess
+    expect(source.removed.sort()).toEqual(['gone-1', 'idle-2']);
+    expect(summary.leftovers.removed).toContainEqual({
+      kind: 'db-instance',
+      id: 'idle-2',
+      why: `addon ${idle.id} has 1 read replicas; this is number 2`,
+    });
+  });
+
   it('removes a schedule whose record is gone, and reports a removal the provider refuses without stopping', async () => {
     // Prepare
     const source = new FakeSource([

@@ -74,7 +74,8 @@ export const mongodb: EngineFacts = {
     ],
     defaultPlan: 'medium',
     storageGiB: { min: 10, max: 1024, default: 10 },
-    maxReplicas: 15,
+    // DocumentDB: a cluster holds up to 16 instances, the writer and 15 readers.
+    maxReplicas: { aws: 15, local: 0 },
     capabilities: {
       // Amazon DocumentDB 5.0 clusters (shared/providers/aws/mongodb/): one instance per node
       // (replicas are reader instances of the cluster), TLS always on (the cluster parameter
@@ -97,6 +98,7 @@ export const mongodb: EngineFacts = {
         'DocumentDB storage grows automatically; storageGiB is not allocated and does not limit the addon, so it cannot be changed either.',
         'Plan changes (scaling) modify the instance class of every instance of the cluster (ModifyDBInstance, applied at once; a reader takes over while the writer restarts). Multi-AZ (multiAz) is not a switch of its own: DocumentDB spreads replicas across Availability Zones.',
         'Each node is a billed instance (the smallest class is db.t4g.medium); replicas are reader instances of the same cluster.',
+        'Read replicas are chosen at create (replicas, up to 15 readers). Changing them later (PATCH replicas) answers 422 for now: DocumentDB reader instances (CreateDBInstance into the cluster, DeleteDBInstance) are not wired into the update-replicas workflow yet.',
         'Point-in-time restore, public access, networking changes (networkingUpdate) and forks are not available for MongoDB addons yet.',
         'Imports (importDump, importLive) are not available for MongoDB addons yet: a live import needs a restore that replaces the database all or nothing, which the collection-by-collection restore does not give.',
         "Credential rotation (credentialRotation) is not available for MongoDB addons yet: the addon's user is the DocumentDB master user, which has one password.",

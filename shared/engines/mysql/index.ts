@@ -41,6 +41,8 @@ export const mysql: EngineFacts = {
         multiAz: true,
         // RDS ModifyDBInstance with the new EngineVersion and a parameter group of its family.
         upgrade: true,
+        // RDS read replicas (shared/providers/aws/rds/rds-replicas.ts).
+        replicas: true,
       },
       // Locally: MariaDB 10.11 from Debian (mariadb-server), the MySQL-compatible server the
       // machine can install; snapshots are online physical copies taken with mariadb-backup.
@@ -64,7 +66,8 @@ export const mysql: EngineFacts = {
     notes: {
       aws: [
         "Credential rotation (credentialRotation) is local-only for now: on AWS the addon's user is the RDS master user, which has one password, and a second login with the same rights needs the master credentials inside the instance (a job in the instance's subnets), which the platform does not run for rotations yet.",
-        'Read replicas, public access and networking changes after create (networkingUpdate) are not available for MySQL addons on AWS yet: TLS is chosen at create (require_secure_transport in the parameter group).',
+        'Public access and networking changes after create (networkingUpdate) are not available for MySQL addons on AWS yet: TLS is chosen at create (require_secure_transport in the parameter group).',
+        "Read replicas (PATCH replicas, up to 15) are RDS read replicas of the addon's instance (CreateDBInstanceReadReplica, `<instance>-replica-N`), as for PostgreSQL: same class, subnet and security group, the source's parameter group and KMS key; the source keeps its automated backups, which RDS requires. They are added once the addon runs (a create with replicas is refused); restores and upgrades are refused while the addon has replicas.",
         'The connection details are those of the RDS master user, which has privileges on every database of the instance.',
       ],
       local: [

@@ -28,6 +28,8 @@ export const postgresql: EngineFacts = {
         multiAz: true,
         // RDS ModifyDBInstance with the new EngineVersion and a parameter group of its family.
         upgrade: true,
+        // RDS read replicas (shared/providers/aws/rds/rds-replicas.ts).
+        replicas: true,
       },
       // PITR locally: WAL archived to the S3 emulator by archive_command, daily base backups,
       // recovery_target_time (infra/local/engines/postgresql/pitr.ts).
@@ -57,7 +59,7 @@ export const postgresql: EngineFacts = {
     notes: {
       aws: [
         'Networking changes (networkingUpdate: PATCH networking) and public access (publicAccess) are local-only for now: on AWS TLS is chosen at create (parameter group with rds.force_ssl) and the addon stays inside the VPC. Public subnets, PubliclyAccessible and per-CIDR security-group rules are not built yet.',
-        'Read replicas (replicas) are local-only for now: RDS read replicas (CreateDBInstanceReadReplica) are not wired into the update-replicas workflow on AWS yet.',
+        "Read replicas (PATCH replicas, up to 15) are RDS read replicas of the addon's instance (CreateDBInstanceReadReplica, `<instance>-replica-N`): same instance class, subnet and security group, parameter group and KMS key as the primary, read with the addon's own user. Each takes minutes to create, so they are added once the addon runs (a create with replicas is refused). A snapshot or point-in-time restore and an upgrade are refused while the addon has replicas (set them to 0 first); a plan change does not resize them.",
         "Credential rotation (credentialRotation) is local-only for now: on AWS the addon's user is the RDS master user, which has one password, and a second login with the same rights needs the master credentials inside the instance (a job in the instance's subnets), which the platform does not run for rotations yet.",
       ],
       // pg_dump from Debian 12 is version 15 and cannot dump newer servers, so the local

@@ -16,7 +16,8 @@ export const redis: EngineFacts = {
     ],
     defaultPlan: 'nano',
     storageGiB: { min: 1, max: 1, default: 1 },
-    maxReplicas: 5,
+    // ElastiCache: a primary and up to 5 replicas per replication group without cluster mode.
+    maxReplicas: { aws: 5, local: 0 },
     capabilities: {
       // ElastiCache replication groups: TLS always on, RBAC users, snapshot backups (ElastiCache
       // snapshots, exported to S3 as RDB files for download).
@@ -60,6 +61,7 @@ export const redis: EngineFacts = {
         'No point-in-time recovery (ElastiCache has none), no public access (addons live in isolated subnets) and so no networking changes (networkingUpdate): TLS is always on.',
         "Imports (importDump) seed a new replication group with the uploaded RDB file (ElastiCache reads it from S3), then move the addon onto it like a snapshot restore: the data is replaced all or nothing, the host in the connection details changes (the user and password do not) and the operation says so. The file's format must be one the addon's engine version reads (an RDB written by a newer Redis fails the import and leaves the addon as it was), its data must fit the node's memory, and it must come from a Redis without cluster mode; files are limited to 5 GiB.",
         'Live imports (importLive) are not offered: Redis has no logical dump to stream from a running server; import an RDB file (importDump) instead.',
+        'Read replicas are chosen at create (replicas, up to 5). Changing them later (PATCH replicas) answers 422 for now: ElastiCache IncreaseReplicaCount/DecreaseReplicaCount are not wired into the update-replicas workflow yet.',
         'Plan changes (scaling) move the replication group to another node type (ModifyReplicationGroup, applied at once; ElastiCache keeps serving). Redis has no storage size: storageGiB stays 1. Multi-AZ (multiAz) is not a switch of its own: ElastiCache gives it with replicas (automatic failover).',
         "Upgrades (upgrade) are not available for Redis addons yet: ElastiCache's ModifyReplicationGroup with a new EngineVersion (7.0 to 7.1) is not wired up; the addon's current replication group moves with restores, which the upgrade would have to follow.",
       ],

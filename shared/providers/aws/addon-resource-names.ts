@@ -10,6 +10,8 @@ import { restoreIdentifiers } from './rds/rds-restore.ts';
 const ADDON_RESOURCE = /^addon-([0-9a-z]+)$/;
 /** A restore's staging (`-r`) or retired (`-o`) copy: `restoreIdentifiers`. */
 const RESTORE_COPY = /^(addon-[0-9a-z]+)-[ro][0-9a-f]{8}$/;
+/** A read replica of an addon's instance: `<resource id>-replica-<n>` (rds-replicas.ts). */
+const REPLICA = /^(addon-[0-9a-z]+)-replica-([1-9][0-9]*)$/;
 /** Snapshot backups: `<resource id>-<backup id>` (BackupService.create). */
 const SNAPSHOT = /^(addon-[0-9a-z]+)-(bkp-[0-9a-z]+)$/;
 
@@ -27,8 +29,8 @@ export const snapshotOwnerOf = (snapshotId: string): { addonId: string; backupId
 
 /**
  * Leftover candidates among resources restored by rename swaps (RDS instances, DocumentDB
- * clusters): an addon's own resource, or a restore's staging or retired copy, owned by the restore
- * that made it while it runs. Other names are not ours and are skipped.
+ * clusters): an addon's own resource, one of its read replicas, or a restore's staging or retired
+ * copy, owned by the restore that made it while it runs. Other names are not ours and are skipped.
  */
 export const renameSwapLeftovers = (
   kind: LeftoverKind,
@@ -40,6 +42,17 @@ export const renameSwapLeftovers = (
     const addonId = addonIdOf(id);
     if (addonId) {
       found.push({ kind, id, createdAt, owner: { kind: 'addon', addonId } });
+      continue;
+    }
+    const replica = REPLICA.exec(id);
+    const replicaOf = replica?.[1] ? addonIdOf(replica[1]) : undefined;
+    if (replicaOf) {
+      found.push({
+        kind,
+        id,
+        createdAt,
+        owner: { kind: 'replica', addonId: replicaOf, number: Number(replica?.[2]) },
+      });
       continue;
     }
     const primary = RESTORE_COPY.exec(id)?.[1];

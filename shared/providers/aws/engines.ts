@@ -8,6 +8,7 @@ import { ProviderError } from '../../errors.ts';
 import type { EngineAdapters, SnapshotDeleter } from '../../ports/engine-provider.ts';
 import type { Engine } from '../../schemas/catalog.ts';
 import type { RestorableWindowReader } from '../../services/pitr-service.ts';
+import type { ReplicaEngines } from '../../services/replicas.ts';
 import { DocdbSnapshotDeleter, docdbEngine } from './mongodb/index.ts';
 import { mysqlRdsProfile } from './mysql/index.ts';
 import { postgresqlRdsProfile } from './postgresql/index.ts';
@@ -83,7 +84,17 @@ const rdsEngine = (profile: RdsEngineProfile, settings: AwsEngineSettings, clien
     },
     deployment: settings.deployment,
   });
-  return { provider: rds, snapshots: rds };
+  return { provider: rds, snapshots: rds, replicas: rds.replicas };
+};
+
+/**
+ * The engines whose AWS adapters change read replicas (`replicas` above: RDS read replicas), for
+ * the API function, which checks a `PATCH replicas` without building any provider.
+ */
+export const AWS_REPLICA_ENGINES: ReadonlySet<Engine> = new Set<Engine>(['postgresql', 'mysql']);
+
+export const awsReplicaEngines: ReplicaEngines = {
+  of: (engine) => (AWS_REPLICA_ENGINES.has(engine) ? { replicas: true } : {}),
 };
 
 /** The AWS adapters of each engine the stack deploys (the AWS half of architecture decision 10). */

@@ -191,6 +191,24 @@ export const requiredPermissions = (call: AwsCall, env: CallEnvironment): Permis
           ];
         case 'DeleteDBInstance':
           return [permission(action, db, dbTags)];
+        case 'CreateDBInstanceReadReplica':
+          // Authorized on the new replica, its source (an instance of ours) and the subnet group; a
+          // same-Region replica is encrypted with the source's key, through RDS's grant.
+          return [
+            permission(action, db, requestTags),
+            permission(action, arn('rds', `db:${String(input.SourceDBInstanceIdentifier)}`), {
+              ...dbTags,
+              ...requestTags,
+            }),
+            permission(action, arn('rds', `subgrp:${String(input.DBSubnetGroupName)}`), requestTags),
+            ...(input.Tags ? [permission('rds:AddTagsToResource', db, requestTags)] : []),
+            ...(env.storageKeyArn
+              ? [
+                  permission('kms:CreateGrant', env.storageKeyArn, via('rds')),
+                  permission('kms:DescribeKey', env.storageKeyArn, via('rds')),
+                ]
+              : []),
+          ];
         case 'DescribeDBInstances':
           return [permission(action, db)];
       }

@@ -80,6 +80,8 @@ interface FakeInstance {
   /** Statuses the next describes report, in order; the last one repeats. */
   statuses: string[];
   deletionProtection: boolean;
+  /** A read replica's source instance (CreateDBInstanceReadReplica: fake-rds-replicas.ts). */
+  replicaOf?: string;
   /** Describes left that report `deleting` before the instance is gone. */
   deletingDescribes?: number;
   groupId: string;
@@ -261,56 +263,81 @@ export class FakeAws {
     });
     this.rds.on(DescribeDBInstancesCommand).callsFake((input) => {
       this.record('rds', 'DescribeDBInstances', input);
-      const id = String(input.DBInstanceIdentifier);
-      const instance = this.instances.get(id);
-      if (!instance) throw this.notFound(id);
-      let status: string;
-      if (instance.deletingDescribes !== undefined) {
-        if (instance.deletingDescribes === 0) {
-          this.removeInstance(instance);
-          throw this.notFound(id);
-        }
-        instance.deletingDescribes -= 1;
-        status = 'deleting';
-      } else {
-        status =
-          (instance.statuses.length > 1 ? instance.statuses.shift() : instance.statuses[0]) ?? 'creating';
+      // `db-instance-id` filters (the read replicas' lookup): the named instances that exist.
+      const ids = input.Filters?.find(
+        (filter: { Name?: string }) => filter.Name === 'db-instance-id',
+      )?.Values;
+      if (ids) {
+        return {
+          DBInstances: ids.flatMap((id: string) => {
+            const described = this.instances.has(id) ? this.describeOne(id) : undefined;
+            return described ? [described] : [];
+          }),
+        };
       }
-      const { settings } = instance;
-      return {
-        DBInstances: [
-          {
-            DBInstanceIdentifier: id,
-            DBInstanceStatus: status,
-            Engine: settings.Engine,
-            EngineVersion: settings.EngineVersion,
-            DeletionProtection: instance.deletionProtection,
-            DBInstanceClass: settings.DBInstanceClass,
-            AllocatedStorage: settings.AllocatedStorage,
-            StorageType: settings.StorageType,
-            MultiAZ: settings.MultiAZ,
-            BackupRetentionPeriod: settings.BackupRetentionPeriod,
-            DBSubnetGroup: { DBSubnetGroupName: settings.DBSubnetGroupName },
-            VpcSecurityGroups: [{ VpcSecurityGroupId: instance.groupId, Status: 'active' }],
-            DBParameterGroups: [
-              {
-                DBParameterGroupName:
-                  settings.DBParameterGroupName ?? `default.${settings.Engine}${settings.EngineVersion}`,
-              },
-            ],
-            TagList: structuredClone(instance.tags),
-            ...(status === 'available'
-              ? {
-                  Endpoint: {
-                    Address: `${id}.abcdefghijkl.eu-west-1.rds.amazonaws.com`,
-                    Port: instance.port,
-                  },
-                }
-              : {}),
-          },
-        ],
-      };
+      const id = String(input.DBInstanceIdentifier);
+      const described = this.describeOne(id);
+      if (!described) throw this.notFound(id);
+      return { DBInstances: [described] };
     });
+    this.installRdsChanges();
+  }
+
+  /**
+   * One instance as DescribeDBInstances reports it, its scripted status advanced; undefined once
+   * it is gone (a deletion's last describe removes it).
+   */
+  private describeOne(id: string) {
+    const instance = this.instances.get(id);
+    if (!instance) return undefined;
+    let status: string;
+    if (instance.deletingDescribes !== undefined) {
+      if (instance.deletingDescribes === 0) {
+        this.removeInstance(instance);
+        return undefined;
+      }
+      instance.deletingDescribes -= 1;
+      status = 'deleting';
+    } else {
+      status =
+        (instance.statuses.length > 1 ? instance.statuses.shift() : instance.statuses[0]) ?? 'creating';
+    }
+    const { settings } = instance;
+    const replicas = [...this.instances.values()].filter((each) => each.replicaOf === id);
+    return {
+      DBInstanceIdentifier: id,
+      ...(instance.replicaOf ? { ReadReplicaSourceDBInstanceIdentifier: instance.replicaOf } : {}),
+      ReadReplicaDBInstanceIdentifiers: replicas.map((replica) => replica.id),
+      DBInstanceStatus: status,
+      Engine: settings.Engine,
+      EngineVersion: settings.EngineVersion,
+      DeletionProtection: instance.deletionProtection,
+      DBInstanceClass: settings.DBInstanceClass,
+      AllocatedStorage: settings.AllocatedStorage,
+      StorageType: settings.StorageType,
+      MultiAZ: settings.MultiAZ,
+      BackupRetentionPeriod: settings.BackupRetentionPeriod,
+      DBSubnetGroup: { DBSubnetGroupName: settings.DBSubnetGroupName },
+      VpcSecurityGroups: [{ VpcSecurityGroupId: instance.groupId, Status: 'active' }],
+      DBParameterGroups: [
+        {
+          DBParameterGroupName:
+            settings.DBParameterGroupName ?? `default.${settings.Engine}${settings.EngineVersion}`,
+        },
+      ],
+      TagList: structuredClone(instance.tags),
+      ...(status === 'available'
+        ? {
+            Endpoint: {
+              Address: `${id}.abcdefghijkl.eu-west-1.rds.amazonaws.com`,
+              Port: instance.port,
+            },
+          }
+        : {}),
+    };
+  }
+
+  private installRdsChanges(): void {
     this.rds.on(ModifyDBInstanceCommand).callsFake((input) => {
       const instance = this.instances.get(String(input.DBInstanceIdentifier));
       this.record('rds', 'ModifyDBInstance', input, instance ? tagsOf(instance.tags) : undefined);

@@ -11,11 +11,17 @@ import { acknowledgeNag, nagArn } from '../../nag.ts';
 import type { Network } from '../network.ts';
 import type { AddonEngine, EngineEnvironment } from './addon-engine.ts';
 
-/** What creates an addon's DB instance: a create, a snapshot restore, a point-in-time restore. */
+const READ_REPLICA_CREATE = 'rds:CreateDBInstanceReadReplica';
+
+/**
+ * What creates an addon's DB instance: a create, a snapshot restore, a point-in-time restore, a
+ * read replica of it (rds-replicas.ts).
+ */
 const RDS_CREATES = [
   'rds:CreateDBInstance',
   'rds:RestoreDBInstanceFromDBSnapshot',
   'rds:RestoreDBInstanceToPointInTime',
+  READ_REPLICA_CREATE,
 ];
 
 const AUTOMATED_BACKUPS_REASON =
@@ -123,7 +129,17 @@ export class RdsAddons extends Construct {
     // reference (the subnet group here; parameter and option groups per engine).
     // RestoreDBInstanceToPointInTime (point-in-time recovery, rds-pitr.ts) is authorized the same
     // way: on the staging instance (tagged as ours) and the source instance (an addon's).
-    allow(RDS_CREATES, [instances], this.taggedAsOurs);
+    allow(
+      RDS_CREATES.filter((action) => action !== READ_REPLICA_CREATE),
+      [instances],
+      this.taggedAsOurs,
+    );
+    // CreateDBInstanceReadReplica is authorized on the new replica and on its source: the source
+    // must be ours (it has the tag; the replica being created has none yet, hence "if it exists").
+    allow([READ_REPLICA_CREATE], [instances], {
+      ...this.taggedAsOurs,
+      StringEqualsIfExists: { [`rds:db-tag/${TAG_KEYS.deployment}`]: this.deploymentName },
+    });
     allow(RDS_CREATES, [this.rdsArn('subgrp', this.subnetGroup.subnetGroupName)]);
     // A deleted addon's instance is restored from its retained automated backups (ids RDS
     // chooses, `ab-...`), and its window read from them. The restore is still conditioned on

@@ -26,6 +26,7 @@ import {
   RdsInstances,
 } from './rds-instances.ts';
 import { describeRdsRestorableWindow, pointInTimeSourceOf } from './rds-pitr.ts';
+import { RdsReplicas } from './rds-replicas.ts';
 import { describeRdsResize, resizeRdsInstance } from './rds-resize.ts';
 import { RdsRestoreSwap } from './rds-restore.ts';
 import { deleteDbSnapshot, RdsSnapshots } from './rds-snapshots.ts';
@@ -106,6 +107,8 @@ export class RdsEngineProvider implements EngineProvider, SnapshotProvider {
   private readonly snapshots: RdsSnapshots;
   private readonly restores: RdsRestoreSwap;
   private readonly upgrades: RdsUpgrades;
+  /** The instance's read replicas (`PATCH replicas`): rds-replicas.ts. */
+  readonly replicas: RdsReplicas;
 
   constructor(
     readonly profile: RdsEngineProfile,
@@ -121,6 +124,10 @@ export class RdsEngineProvider implements EngineProvider, SnapshotProvider {
     });
     this.instances = new RdsInstances(this.rds);
     this.snapshots = new RdsSnapshots(this.rds, props.deployment);
+    this.replicas = new RdsReplicas(this.rds, this.instances, {
+      subnetGroupName: props.subnetGroupName,
+      deployment: props.deployment,
+    });
     this.upgrades = new RdsUpgrades(this.rds, this.instances, (version, tls) =>
       this.parameterGroup(version, tls),
     );
@@ -193,6 +200,11 @@ export class RdsEngineProvider implements EngineProvider, SnapshotProvider {
     return { status: await this.groups.retireAddonGroup(resourceId) };
   }
 
+  /**
+   * The read replicas first: RDS would promote a replica whose source is deleted to a standalone
+   * instance. The instance itself once none is left; until then `continueDeletion` (the delete
+   * workflow's wait, while the instance still serves) deletes it as soon as the replicas are gone.
+   */
   async deleteInstance(resourceId: string): Promise<void> {
     const instance = await this.instances.find(resourceId);
     if (!instance) {
@@ -200,7 +212,12 @@ export class RdsEngineProvider implements EngineProvider, SnapshotProvider {
       await this.groups.retireAddonGroup(resourceId);
       return;
     }
+    if ((await this.replicas.deleteAll(instance)) > 0) return;
     await this.instances.delete(instance);
+  }
+
+  continueDeletion(resourceId: string): Promise<void> {
+    return this.deleteInstance(resourceId);
   }
 
   /**
@@ -240,7 +257,8 @@ export class RdsEngineProvider implements EngineProvider, SnapshotProvider {
   }
 
   /** ModifyDBInstance to the new version with a parameter group of its family: rds-upgrade.ts. */
-  upgradeInstance(resourceId: string, upgrade: UpgradeSpec): Promise<void> {
+  async upgradeInstance(resourceId: string, upgrade: UpgradeSpec): Promise<void> {
+    await this.refuseWithReplicas(resourceId, 'upgraded');
     return this.upgrades.start(resourceId, upgrade);
   }
 
@@ -265,7 +283,8 @@ export class RdsEngineProvider implements EngineProvider, SnapshotProvider {
   }
 
   /** RDS restores to a new instance, then swaps it in: `RdsRestoreSwap`. */
-  restoreSnapshot(resourceId: string, snapshotId: string, restoreId: string): Promise<void> {
+  async restoreSnapshot(resourceId: string, snapshotId: string, restoreId: string): Promise<void> {
+    await this.refuseWithReplicas(resourceId, 'restored');
     return this.restores.start(resourceId, snapshotId, restoreId);
   }
 
@@ -285,6 +304,7 @@ export class RdsEngineProvider implements EngineProvider, SnapshotProvider {
     time: string,
     restoreId: string,
   ): Promise<void> {
+    await this.refuseWithReplicas(resourceId, 'restored');
     await this.restores.startPointInTime(
       resourceId,
       restoreId,
@@ -303,6 +323,21 @@ export class RdsEngineProvider implements EngineProvider, SnapshotProvider {
     restoreId: string,
   ): Promise<'discarded' | 'completed'> {
     return this.restores.discard(resourceId, restoreId);
+  }
+
+  /**
+   * A restore swaps in a new instance and deletes the old one, whose replicas RDS would then
+   * promote (stale standalone copies at the replicas' addresses); an upgrade has its own order
+   * for replicas (MySQL's first). Neither is built with replicas: the operation fails at once.
+   */
+  private async refuseWithReplicas(resourceId: string, what: string): Promise<void> {
+    const instance = await this.instances.find(resourceId);
+    if (instance?.ReadReplicaDBInstanceIdentifiers?.length) {
+      throw new ProviderError(
+        `An addon with read replicas cannot be ${what} on this deployment: set replicas to 0 first, and back afterwards`,
+        'UnsupportedOption',
+      );
+    }
   }
 
   private checkSpec(spec: InstanceSpec): void {
@@ -334,7 +369,11 @@ export class RdsEngineProvider implements EngineProvider, SnapshotProvider {
       );
     }
     if (spec.replicas > 0) {
-      throw new ProviderError('Read replicas are not available on this deployment yet', 'UnsupportedOption');
+      // The catalog's replicasAfterCreate: the API refuses it before a workflow starts.
+      throw new ProviderError(
+        'RDS read replicas are added once the addon runs: create it, then PATCH replicas',
+        'UnsupportedOption',
+      );
     }
     if (spec.publicAccess) {
       throw new ProviderError(
