@@ -3,6 +3,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import * as z from 'zod';
@@ -91,26 +92,56 @@ const noScheduleChanges: ScheduleRunner = {
   remove: () => Promise.reject(new Error('The run-backup function does not change schedules')),
 };
 
-export const handler: (event: unknown, context: Context) => Promise<RunBackupResult> = lazyHandler(() => {
-  const env = parseEnv(RunBackupFunctionEnvSchema);
-  const client = documentClient();
+/**
+ * How run-backup's Step Functions client retries: a scheduled fan-out (thousands of schedules
+ * due in the same minute) meets StartExecution's token bucket (800, refilled at 150/s in most
+ * Regions); three attempts gave up within a second or two and lost the backup (recorded as
+ * failed-to-start). Ten attempts with the SDK's jittered backoff (up to 20 s apart) wait up to
+ * about 90 s, within the function's timeout (docs/performance.md, "Scheduled fan-out").
+ */
+export const RUN_BACKUP_SFN_CLIENT_CONFIG = { maxAttempts: 10 };
+
+/** The AWS clients run-backup calls through; an execution environment makes them once. */
+export interface RunBackupClients {
+  documentClient: DynamoDBDocumentClient;
+  sfn: SFNClient;
+  s3: S3Client;
+  rds: () => RDSClient;
+}
+
+/** run-backup's composition root, given its environment and clients (the simulation builds it too). */
+export const composeRunBackup = (
+  env: z.infer<typeof RunBackupFunctionEnvSchema>,
+  clients: RunBackupClients,
+  logger: Logger = defaultLogger,
+) => {
+  const client = clients.documentClient;
   const store = new AddonStore({ client, tableName: env.TABLE_NAME });
   const backups = new BackupStore({ client, tableName: env.TABLE_NAME });
   return createRunBackupHandler({
-    logger: defaultLogger,
+    logger,
     store: backups,
     backups: new BackupService({
       store,
       backups,
       workflows: new SfnWorkflowStarter({
-        client: new SFNClient({}),
+        client: clients.sfn,
         stateMachineArns: { 'backup-addon': env.BACKUP_ADDON_STATE_MACHINE_ARN },
       }),
       // Only names artifacts and deletes snapshots when a start fails: no call is sent otherwise.
-      artifacts: new BackupArtifacts({ client: new S3Client({}), bucket: env.BACKUP_BUCKET }),
-      snapshotDeleters: awsSnapshotDeleters(() => new RDSClient({})),
+      artifacts: new BackupArtifacts({ client: clients.s3, bucket: env.BACKUP_BUCKET }),
+      snapshotDeleters: awsSnapshotDeleters(clients.rds),
       target: env.ADDONS_TARGET,
     }),
     schedules: new ScheduleService({ store, backups, runner: noScheduleChanges, target: env.ADDONS_TARGET }),
   });
-});
+};
+
+export const handler: (event: unknown, context: Context) => Promise<RunBackupResult> = lazyHandler(() =>
+  composeRunBackup(parseEnv(RunBackupFunctionEnvSchema), {
+    documentClient: documentClient(),
+    sfn: new SFNClient(RUN_BACKUP_SFN_CLIENT_CONFIG),
+    s3: new S3Client({}),
+    rds: () => new RDSClient({}),
+  }),
+);
