@@ -12,7 +12,7 @@ import { logger as defaultLogger } from '#functions/api/logger.ts';
 import { lazyHandler } from '#shared/api/http-handler.ts';
 import { parsePart } from '#shared/api/zod-issues.ts';
 import { parseEnv, RunBackupFunctionEnvSchema } from '#shared/config/env.ts';
-import { errorMessage } from '#shared/errors.ts';
+import { errorMessage, TransientError } from '#shared/errors.ts';
 import type { ScheduleRunner } from '#shared/ports/schedule-runner.ts';
 import { awsSnapshotDeleters } from '#shared/providers/aws/engines.ts';
 import { SfnWorkflowStarter } from '#shared/providers/aws/sfn-workflow-starter.ts';
@@ -53,8 +53,11 @@ export interface RunBackupDeps {
  * The target of every backup schedule: read the schedule as it is now (an edit since the
  * schedule was written to EventBridge wins), start the backup, and record what came of it on
  * the schedule. The backup id comes from the schedule and its scheduled time, so a retry or a
- * duplicate delivery of the same firing creates nothing more. An operation in flight makes the run a recorded skip: a normal outcome. A run
- * that cannot start is recorded too, and not thrown: a retry would fail the same way.
+ * duplicate delivery of the same firing creates nothing more. An operation in flight makes the
+ * run a recorded skip: a normal outcome. A start that Step Functions throttled (a scheduled
+ * fan-out) is thrown: Lambda delivers the firing again, which resumes that backup under the same
+ * execution name. Any other run that cannot start is recorded, and not thrown: a retry would
+ * fail the same way.
  */
 export const createRunBackupHandler = (deps: RunBackupDeps) => {
   const now = deps.now ?? (() => new Date());
@@ -72,6 +75,13 @@ export const createRunBackupHandler = (deps: RunBackupDeps) => {
     try {
       result = await deps.backups.runScheduled(schedule, at);
     } catch (error) {
+      if (error instanceof TransientError) {
+        // Throttled (a scheduled fan-out): Lambda delivers the event again, which resumes it.
+        deps.logger.warn('the scheduled backup start was throttled; the firing will be retried', {
+          error: error as Error,
+        });
+        throw error;
+      }
       deps.logger.error('the scheduled backup could not start', { error: error as Error });
       result = { outcome: 'failed-to-start', reason: errorMessage(error) };
     }
@@ -92,14 +102,8 @@ const noScheduleChanges: ScheduleRunner = {
   remove: () => Promise.reject(new Error('The run-backup function does not change schedules')),
 };
 
-/**
- * How run-backup's Step Functions client retries: a scheduled fan-out (thousands of schedules
- * due in the same minute) meets StartExecution's token bucket (800, refilled at 150/s in most
- * Regions); three attempts gave up within a second or two and lost the backup (recorded as
- * failed-to-start). Ten attempts with the SDK's jittered backoff (up to 20 s apart) wait up to
- * about 90 s, within the function's timeout (docs/performance.md, "Scheduled fan-out").
- */
-export const RUN_BACKUP_SFN_CLIENT_CONFIG = { maxAttempts: 10 };
+/** How run-backup's Step Functions client retries: the SDK's standard strategy, 3 attempts. */
+export const RUN_BACKUP_SFN_CLIENT_CONFIG = {};
 
 /** The AWS clients run-backup calls through; an execution environment makes them once. */
 export interface RunBackupClients {

@@ -28,10 +28,9 @@ export interface SchedulesProps {
 
 /** run-backup's limits and retries (the scheduled fan-out simulation models them). */
 export const RUN_BACKUP_FUNCTION = {
-  /** Covers the Step Functions client's patient retries (RUN_BACKUP_SFN_CLIENT_CONFIG). */
-  timeoutSeconds: 120,
-  /** None is reserved: the account's unreserved concurrency (1,000 by default) is modeled. */
-  reservedConcurrency: 1000,
+  timeoutSeconds: 30,
+  /** None is reserved: it shares the account's unreserved concurrency (1,000 by default). */
+  concurrency: 1000,
   retryAttempts: 2,
   maxEventAgeSeconds: 3600,
 } as const;

@@ -273,10 +273,12 @@ export class AsyncLambda<E, R> {
     private readonly environment: (alive: { value: boolean }) => Handler<E, R>,
   ) {}
 
-  invokeAsync(event: E): void {
+  /** An asynchronous invocation `afterMs` from now (when the invoker gets to it). */
+  invokeAsync(event: E, afterMs = 0): void {
     this.pending += 1;
-    const invocation = { event, enqueuedAt: Date.now(), throttles: 0, errors: 0 };
-    setTimeout(() => void this.deliver(invocation), 0);
+    setTimeout(() => {
+      void this.deliver({ event, enqueuedAt: Date.now(), throttles: 0, errors: 0 });
+    }, afterMs);
   }
 
   /** Resolves once every event has a result or went to the on-failure destination. */
