@@ -84,7 +84,7 @@ const LIMITS = {
 };
 
 /** Virtual latencies: a DynamoDB call, a Step Functions call, Lambda's own per invocation, an init. */
-const LATENCY = { dynamoMs: 6, sfnMs: 25, invokeOverheadMs: 15, coldStartMs: 900, beforeRunTaskMs: 1500 };
+const LATENCY = { dynamoMs: 0, sfnMs: 25, invokeOverheadMs: 15, coldStartMs: 900, beforeRunTaskMs: 1500 };
 
 const env = {
   ADDONS_TARGET: 'aws',

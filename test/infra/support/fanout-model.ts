@@ -90,9 +90,9 @@ export class VirtualClock {
     for (;;) {
       await settle();
       if (done()) return;
-      const next = this.pop();
+      let next = this.pop();
+      while (next?.cancelled) next = this.pop();
       if (!next) throw new Error('the simulation is stuck: nothing pending and not done');
-      if (next.cancelled) continue;
       if (next.at !== this.now) {
         this.now = next.at;
         this.setSystemTime(this.now);
