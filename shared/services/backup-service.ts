@@ -47,6 +47,9 @@ export type ScheduledRun =
   /** This firing already created its backup (a retried or duplicated delivery): nothing done. */
   | { outcome: 'duplicate'; backupId: string };
 
+/** The progress step of a scheduled backup whose workflow start was throttled and waits for a retry. */
+export const START_DEFERRED = 'waiting to start: Step Functions throttled the start; retrying';
+
 /** Scheduled firings are minutes apart (cron); the minute identifies the firing. */
 export const scheduledBackupId = (scheduleId: string, scheduledAt: Date): string => {
   const minute = Math.floor(scheduledAt.getTime() / 60_000) * 60_000;
@@ -144,6 +147,14 @@ export class BackupService {
         input: { projectId, addonId, operationId: operation.id, backupId },
       });
     } catch (error) {
+      if (origin.schedule && error instanceof TransientError) {
+        // A throttled start of a scheduled backup: the firing is delivered again and resumes
+        // it (`runScheduled`), with the same execution name, so it can never start twice.
+        await this.deps.store.updateOperation(projectId, operation.id, {
+          progress: { step: START_DEFERRED, percent: 0 },
+        });
+        throw error;
+      }
       await this.release(addon, operation, `The backup could not be started: ${userFacingMessage(error)}`);
       throw error;
     }
@@ -158,7 +169,8 @@ export class BackupService {
   async runScheduled(schedule: Schedule, scheduledAt: Date): Promise<ScheduledRun> {
     const backupId = scheduledBackupId(schedule.id, scheduledAt);
     const already = async () => this.deps.backups.findBackup(schedule.projectId, backupId);
-    if (await already()) return { outcome: 'duplicate', backupId };
+    const existing = await already();
+    if (existing) return (await this.resumeDeferred(existing)) ?? { outcome: 'duplicate', backupId };
     try {
       const { backup } = await this.create(
         schedule.projectId,
@@ -175,6 +187,27 @@ export class BackupService {
       if (await already()) return { outcome: 'duplicate', backupId };
       return { outcome: 'skipped', reason: error.message };
     }
+  }
+
+  /**
+   * A firing delivered again after its start was throttled: start its workflow now, under the
+   * execution name the first delivery used (the operation id), which Step Functions accepts
+   * once. Undefined when the backup is not waiting for its start.
+   */
+  private async resumeDeferred(backup: BackupRecord): Promise<ScheduledRun | undefined> {
+    if (backup.status !== 'pending') return undefined;
+    const operation = await this.deps.store.findOperation(backup.projectId, backup.operationId);
+    if (operation?.status !== 'pending' || operation.progress.step !== START_DEFERRED) return undefined;
+    await this.deps.workflows.start({
+      workflow: 'backup-addon',
+      input: {
+        projectId: backup.projectId,
+        addonId: backup.addonId,
+        operationId: operation.id,
+        backupId: backup.id,
+      },
+    });
+    return { outcome: 'started', backupId: backup.id };
   }
 
   private release(addon: AddonRecord, operation: Operation, message: string) {

@@ -1,6 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRunBackupHandler } from '#functions/schedule/run-backup.ts';
+import { TransientError } from '#shared/errors.ts';
 import type { ScheduleRunner } from '#shared/ports/schedule-runner.ts';
 import { BackupService, scheduledBackupId } from '#shared/services/backup-service.ts';
 import { ScheduleService } from '#shared/services/schedule-service.ts';
@@ -119,5 +120,38 @@ describe('a schedule firing creates at most one backup', () => {
     // Assess
     expect(next).toMatchObject({ outcome: 'started' });
     expect((await backups.listBackups('proj-once', addon.id, { limit: 10 })).items).toHaveLength(2);
+  });
+
+  it('resumes a firing whose start was throttled under the same execution name: one execution, one backup', async () => {
+    // Prepare: Step Functions throttles the first delivery's start (after the SDK's retries).
+    const { addon, schedule, starter, fire } = await world();
+    const start = starter.start.bind(starter);
+    let throttle = true;
+    starter.start = async (run) => {
+      if (throttle)
+        throw new TransientError('AWS throttled or failed while calling Step Functions; retrying');
+      return start(run);
+    };
+    const backupId = scheduledBackupId(schedule.id, new Date('2026-11-30T14:00:00Z'));
+
+    // Act: the first delivery throws (Lambda retries the event); the retry gets through.
+    await expect(fire('2026-11-30T14:00:00Z')).rejects.toThrow(TransientError);
+    const waiting = await env.store.getAddon('proj-once', addon.id);
+    throttle = false;
+    const retried = await fire('2026-11-30T14:00:00Z');
+    const again = await fire('2026-11-30T14:00:00Z');
+
+    // Assess
+    expect(retried).toEqual({ outcome: 'started', backupId });
+    expect(waiting.currentOperationId).not.toBeNull();
+    expect(starter.started.map((run) => run.input.operationId)).toEqual([
+      waiting.currentOperationId,
+      waiting.currentOperationId,
+    ]);
+    expect(new Set(starter.started.map((run) => (run.input as { backupId?: string }).backupId))).toEqual(
+      new Set([backupId]),
+    );
+    expect(again).toMatchObject({ backupId });
+    expect((await backups.listBackups('proj-once', addon.id, { limit: 10 })).items).toHaveLength(1);
   });
 });

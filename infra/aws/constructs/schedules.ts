@@ -26,6 +26,15 @@ export interface SchedulesProps {
   logRetention?: RetentionDays;
 }
 
+/** run-backup's limits and retries (the scheduled fan-out simulation models them). */
+export const RUN_BACKUP_FUNCTION = {
+  timeoutSeconds: 30,
+  /** None is reserved: it shares the account's unreserved concurrency (1,000 by default). */
+  concurrency: 1000,
+  retryAttempts: 2,
+  maxEventAgeSeconds: 3600,
+} as const;
+
 /** The deployment's EventBridge Scheduler group: the workflows delete a deleted addon's schedules in it. */
 export const scheduleGroupNameOf = (scope: Construct): string => `${Stack.of(scope).stackName}-backups`;
 
@@ -68,7 +77,7 @@ export class Schedules extends Construct {
         ...common,
         BACKUP_ADDON_STATE_MACHINE_ARN: workflows.stateMachine('backup-addon').stateMachineArn,
       },
-      timeout: Duration.seconds(30),
+      timeout: Duration.seconds(RUN_BACKUP_FUNCTION.timeoutSeconds),
       logRetention: props.logRetention,
     });
     data.grantStore(this.runBackup, ['GetItem', 'PutItem', 'UpdateItem']);
@@ -99,8 +108,8 @@ export class Schedules extends Construct {
     });
     this.runBackup.function.configureAsyncInvoke({
       onFailure: this.runBackupDeadLetters,
-      retryAttempts: 2,
-      maxEventAge: Duration.hours(1),
+      retryAttempts: RUN_BACKUP_FUNCTION.retryAttempts,
+      maxEventAge: Duration.seconds(RUN_BACKUP_FUNCTION.maxEventAgeSeconds),
     });
 
     this.sweep = new ProjectFunction(this, 'SweepFunction', {

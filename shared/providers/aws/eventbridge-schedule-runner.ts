@@ -32,6 +32,15 @@ export interface ScheduledBackupEvent {
   scheduledTime: string;
 }
 
+/**
+ * Each firing is invoked within this many minutes after its scheduled time: EventBridge
+ * Scheduler disperses the invocations over the window, so thousands of schedules due in the
+ * same minute reach run-backup, Step Functions and DynamoDB spread out instead of all at once
+ * (docs/performance.md, "Scheduled fan-out"). The backup id still derives from the scheduled
+ * time, which the window does not change.
+ */
+export const SCHEDULE_FLEXIBLE_WINDOW_MINUTES = 4;
+
 /** A context attribute EventBridge Scheduler substitutes in the target input. */
 const SCHEDULED_TIME = '<aws.scheduler.scheduled-time>';
 
@@ -40,7 +49,8 @@ const SCHEDULED_TIME = '<aws.scheduler.scheduled-time>';
  * the schedule id in the deployment's group. A disabled schedule is kept with state DISABLED,
  * so enabling it again is an update.
  *
- * - Cron in UTC (`toCronExpression`), no flexible window: a backup at 02:00 starts at 02:00.
+ * - Cron in UTC (`toCronExpression`), with a flexible window of `SCHEDULE_FLEXIBLE_WINDOW_MINUTES`:
+ *   a backup due at 02:00 starts between 02:00 and 02:04.
  * - Retries: a missed invocation is retried for up to an hour, never later; a backup started
  *   much later than planned would only collide with the next one (which is then a recorded skip).
  *   A firing still undelivered then goes to the dead-letter queue. Retries and duplicates are
@@ -72,7 +82,7 @@ export class EventBridgeScheduleRunner implements ScheduleRunner {
       Description: `${schedule.interval} ${schedule.type} backup of addon ${schedule.addonId} (project ${schedule.projectId})`,
       ScheduleExpression: toCronExpression(timingOf(schedule)),
       ScheduleExpressionTimezone: 'UTC',
-      FlexibleTimeWindow: { Mode: 'OFF' },
+      FlexibleTimeWindow: { Mode: 'FLEXIBLE', MaximumWindowInMinutes: SCHEDULE_FLEXIBLE_WINDOW_MINUTES },
       State: schedule.enabled ? 'ENABLED' : 'DISABLED',
       ActionAfterCompletion: 'NONE',
       Target: {
