@@ -21,7 +21,7 @@ import type { StorageUsage } from '#shared/schemas/scaling.ts';
 import { AddonService } from '#shared/services/addon-service.ts';
 import { BackupHealthReader } from '#shared/services/backup-health.ts';
 import { ImportService } from '#shared/services/import-service.ts';
-import type { NetworkingService } from '#shared/services/networking.ts';
+import { NetworkingService } from '#shared/services/networking.ts';
 import { PitrService, planRetentionDays } from '#shared/services/pitr-service.ts';
 import type { ReplicasService } from '#shared/services/replicas.ts';
 import { isScalingRequest, ScalingService } from '#shared/services/scaling.ts';
@@ -41,8 +41,8 @@ export interface AddonsDeps {
   idempotency?: IdempotencyOptions;
   cursors: CursorSigner;
   /**
-   * Networking changes (`PATCH` with `networking`); absent where no engine can change them on this
-   * deployment (AWS for now): the PATCH answers 422, as the catalog's `networkingUpdate` says.
+   * Networking changes (`PATCH` with `networking`); the service answers 422 for an engine whose
+   * catalog says `networkingUpdate: false`. Absent: every networking change is a 422.
    */
   networking?: Pick<NetworkingService, 'update'>;
   /** Plan, storage and Multi-AZ changes (`PATCH` with `plan`, `storageGiB` or `multiAz`). */
@@ -153,6 +153,7 @@ export const handler = lazyHandler(() => {
       'provision-addon': env.PROVISION_ADDON_STATE_MACHINE_ARN,
       'delete-addon': env.DELETE_ADDON_STATE_MACHINE_ARN,
       'scale-addon': env.SCALE_ADDON_STATE_MACHINE_ARN,
+      'update-networking': env.UPDATE_NETWORKING_STATE_MACHINE_ARN,
     },
   });
   // GET shows the restorable window: read-only RDS calls (the stack grants them).
@@ -211,6 +212,8 @@ export const handler = lazyHandler(() => {
     }),
     pitr,
     scaling: new ScalingService({ store, workflows, target: env.ADDONS_TARGET }),
+    // RDS networking changes take minutes: the update-networking workflow carries them.
+    networking: new NetworkingService({ store, workflows, target: env.ADDONS_TARGET }),
     // RDS reports no used bytes without CloudWatch: the allocated size only (docs/scaling.md).
     storage: { of: async (addon) => ({ allocatedGiB: addon.storageGiB, usedBytes: null, readOnly: null }) },
     // Three reads (schedules, a page of backups, of operations), on GET of one addon only.

@@ -231,6 +231,7 @@ export class Api extends Construct {
         PROVISION_ADDON_STATE_MACHINE_ARN: workflows.stateMachine('provision-addon').stateMachineArn,
         DELETE_ADDON_STATE_MACHINE_ARN: workflows.stateMachine('delete-addon').stateMachineArn,
         SCALE_ADDON_STATE_MACHINE_ARN: workflows.stateMachine('scale-addon').stateMachineArn,
+        UPDATE_NETWORKING_STATE_MACHINE_ARN: workflows.stateMachine('update-networking').stateMachineArn,
         MAX_ADDONS_PER_PROJECT: quotas.addonsPerProject,
         // An addon created from a live import keeps the source's connection string there.
         SECRET_NAME_PREFIX: data.secretNamePrefix,
@@ -298,6 +299,8 @@ export class Api extends Construct {
     workflows.stateMachine('delete-addon').grantStartExecution(addons);
     // PATCH of the plan, the storage or Multi-AZ starts a scale operation.
     workflows.stateMachine('scale-addon').grantStartExecution(addons);
+    // PATCH of networking starts an update-networking operation.
+    workflows.stateMachine('update-networking').grantStartExecution(addons);
     // Secret groups and external services (records, idempotency), their secrets, and the sources they read.
     data.grantStore(credentials, ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem']);
     data.grantConnectionDetails(credentials, 'read');

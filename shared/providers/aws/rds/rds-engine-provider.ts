@@ -5,6 +5,8 @@ import type {
   EngineProvider,
   InstanceSpec,
   InstanceState,
+  NetworkingApplied,
+  NetworkingState,
   ResizeRequest,
   ResizeState,
   RestorableWindow,
@@ -15,6 +17,7 @@ import type {
   UpgradeState,
 } from '../../../ports/engine-provider.ts';
 import type { Engine } from '../../../schemas/catalog.ts';
+import type { NetworkingSettings } from '../../../schemas/networking.ts';
 import { AddonSecurityGroups } from '../addon-security-groups.ts';
 import { isAwsError, toPlatformError, transientErrors } from '../aws-errors.ts';
 import { TAG_KEYS } from '../tags.ts';
@@ -25,6 +28,7 @@ import {
   isValidDbInstanceIdentifier,
   RdsInstances,
 } from './rds-instances.ts';
+import { RdsNetworking } from './rds-networking.ts';
 import { describeRdsRestorableWindow, pointInTimeSourceOf } from './rds-pitr.ts';
 import { describeRdsResize, resizeRdsInstance } from './rds-resize.ts';
 import { RdsRestoreSwap } from './rds-restore.ts';
@@ -74,8 +78,13 @@ export interface RdsEngineProviderProps {
   vpcId: string;
   /** The VPC's CIDR block: project client groups may reach the engine port inside it. */
   vpcCidr: string;
-  /** DB subnet group over the VPC's isolated subnets (created by CDK), shared by every RDS engine. */
+  /** DB subnet group new instances are created in (created by CDK), shared by every RDS engine. */
   subnetGroupName: string;
+  /**
+   * The DB subnet group over the public subnets: an instance in it can be made public in place
+   * (`configureNetworking`). Unset: no addon can be made public.
+   */
+  publicSubnetGroupName?: string;
   /** Customer-managed key for storage encryption. */
   kmsKeyId: string;
   /** This engine's parameter groups (created by CDK). */
@@ -106,6 +115,7 @@ export class RdsEngineProvider implements EngineProvider, SnapshotProvider {
   private readonly snapshots: RdsSnapshots;
   private readonly restores: RdsRestoreSwap;
   private readonly upgrades: RdsUpgrades;
+  private readonly networking: RdsNetworking;
 
   constructor(
     readonly profile: RdsEngineProfile,
@@ -124,6 +134,13 @@ export class RdsEngineProvider implements EngineProvider, SnapshotProvider {
     this.upgrades = new RdsUpgrades(this.rds, this.instances, (version, tls) =>
       this.parameterGroup(version, tls),
     );
+    this.networking = new RdsNetworking({
+      rds: this.rds,
+      instances: this.instances,
+      groups: this.groups,
+      parameterGroups: props.parameterGroups,
+      ...(props.publicSubnetGroupName ? { publicSubnetGroupName: props.publicSubnetGroupName } : {}),
+    });
     this.restores = new RdsRestoreSwap({
       rds: this.rds,
       instances: this.instances,
@@ -228,6 +245,15 @@ export class RdsEngineProvider implements EngineProvider, SnapshotProvider {
     } catch (error) {
       throw toPlatformError(error, 'setting the master password');
     }
+  }
+
+  /** Public with an allow list or private, TLS on or off: begun here (rds-networking.ts). */
+  configureNetworking(resourceId: string, networking: NetworkingSettings): Promise<NetworkingApplied> {
+    return this.networking.apply(resourceId, networking);
+  }
+
+  describeNetworking(resourceId: string, networking: NetworkingSettings): Promise<NetworkingState> {
+    return this.networking.describe(resourceId, networking);
   }
 
   /** Plan, storage or Multi-AZ: ModifyDBInstance, applied at once (rds-resize.ts). */
@@ -338,7 +364,7 @@ export class RdsEngineProvider implements EngineProvider, SnapshotProvider {
     }
     if (spec.publicAccess) {
       throw new ProviderError(
-        'Public access is not available: addons live in isolated subnets',
+        'Public access is not given at create: create the addon private, then PATCH its networking with an allow list',
         'UnsupportedOption',
       );
     }
