@@ -10,6 +10,7 @@ const AWS_WORKFLOWS = [
   'live-import',
   'mongodb-lifecycle',
   'mysql-lifecycle',
+  'networking',
   'pitr-workflows',
   'postgres-lifecycle',
   'redis-lifecycle',

@@ -218,7 +218,7 @@ describe('restore-addon on AWS', () => {
         DBInstanceClass: 'db.t4g.micro',
         AllocatedStorage: 20,
         StorageType: 'gp3',
-        DBSubnetGroupName: world().env.DB_SUBNET_GROUP_NAME,
+        DBSubnetGroupName: world().env.RDS_SUBNET_GROUP_NAME,
         // The addon's own group (the project's client group was created first), and its TLS parameter group.
         VpcSecurityGroupIds: ['sg-00000000000000002'],
         DBParameterGroupName: world().env.TLS_PARAMETER_GROUPS.postgresql?.['17'],

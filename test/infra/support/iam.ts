@@ -190,6 +190,7 @@ export const requiredPermissions = (call: AwsCall, env: CallEnvironment): Permis
               : []),
           ];
         case 'DeleteDBInstance':
+        case 'RebootDBInstance':
           return [permission(action, db, dbTags)];
         case 'DescribeDBInstances':
           return [permission(action, db)];
@@ -248,6 +249,7 @@ export const requiredPermissions = (call: AwsCall, env: CallEnvironment): Permis
           ];
         }
         case 'AuthorizeSecurityGroupIngress':
+        case 'RevokeSecurityGroupIngress':
         case 'AuthorizeSecurityGroupEgress':
         case 'RevokeSecurityGroupEgress':
         case 'DeleteSecurityGroup':

@@ -172,6 +172,7 @@ export const startAwsWorkflowWorld = async () => {
     'export-backup',
     'scale-addon',
     'upgrade-addon',
+    'update-networking',
   ] as const) {
     const machineId = logicalIdOf(synthesized, stack.workflows.stateMachine(workflow));
     const substitutions = resolveIntrinsics(
