@@ -96,9 +96,11 @@ export interface RdsEngineProviderProps {
 }
 
 /**
- * Addons of one RDS engine as RDS DB instances in the deployment's isolated subnets, each in its
- * own security group that admits only its project's client group (`AddonSecurityGroups`). TLS is
- * forced by the addon's parameter group unless it was created with `tls: false`. The master user
+ * Addons of one RDS engine as RDS DB instances in the deployment's DB subnet group (the public
+ * subnets' where the stack has them, private until made public: `configureNetworking`,
+ * rds-networking.ts), each in its own security group that admits only its project's client group
+ * (`AddonSecurityGroups`), plus each allowed CIDR while public. TLS is forced by the addon's
+ * parameter group unless it was created with `tls: false` or turned off later. The master user
  * name and password come from the spec (the platform generates them) because RDS-managed master
  * passwords cannot be combined with read replicas.
  *
