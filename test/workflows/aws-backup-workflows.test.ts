@@ -388,6 +388,9 @@ describe('the workflow function role, over provision, backup, restore and delete
       ...PITR_WORKFLOW_ACTIONS,
       // A Redis addon's plan change (scale-addon); the ElastiCache fake does not model it yet.
       'elasticache:ModifyReplicationGroup',
+      // A networking change's (update-networking): aws-networking.test.ts sends and checks them.
+      'ec2:RevokeSecurityGroupIngress',
+      'rds:RebootDBInstance',
     ]);
     expect(unused.filter((action) => !DOCUMENTDB_ACTIONS.includes(action))).toEqual([]);
   });

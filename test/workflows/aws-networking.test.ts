@@ -242,7 +242,7 @@ describe('update-networking on AWS (RDS)', () => {
 
     expect(operation.status).toBe('failed');
     expect(operation.error?.message).toMatch(
-      /lives in the isolated subnets .* RDS moves an instance to another subnet group only across VPCs: fork the addon/,
+      /lives in the isolated subnets .* RDS documents a subnet group change only for moving an instance to another VPC: fork the addon/,
     );
     expect(after).toMatchObject({ status: 'running', currentOperationId: null, publicAccess: false });
     expect(world().fake.commands('ec2')).not.toContain('AuthorizeSecurityGroupIngress');

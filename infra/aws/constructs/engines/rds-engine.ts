@@ -44,7 +44,7 @@ export class RdsAddons extends Construct {
   readonly subnetGroup: SubnetGroup;
   /**
    * Over the public subnets: where RDS addons are created, so that one can be made public in place
-   * (RDS moves an instance between DB subnet groups only to another VPC).
+   * (RDS documents a subnet group change only for moving an instance to another VPC).
    */
   readonly publicSubnetGroup: SubnetGroup;
   readonly deploymentName: string;

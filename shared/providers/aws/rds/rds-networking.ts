@@ -29,9 +29,9 @@ export interface RdsNetworkingProps {
  * - public: `PubliclyAccessible` on (RDS gives the instance a public address; its endpoint keeps
  *   its DNS name, which resolves to the public address from outside the VPC and to the private one
  *   inside), plus one ingress rule per allowed CIDR on the engine port of the addon's own security
- *   group; private again: the rules revoked and `PubliclyAccessible` off. RDS moves an instance to
- *   another DB subnet group only across VPCs, so only an instance created in the public subnets'
- *   group can go public; an older one is refused with a reason.
+ *   group; private again: the rules revoked and `PubliclyAccessible` off. Only an instance created
+ *   in the public subnets' group can go public; an older one is refused with a reason (RDS documents a subnet group
+ *   change only for moving an instance to another VPC).
  * - TLS on or off: the instance switches to the deployment's other parameter group of its major
  *   (the one forcing TLS, or not), which RDS applies at the next reboot: `describe` reboots the
  *   instance once it is available with the new group pending.
@@ -46,7 +46,7 @@ export class RdsNetworking {
     const subnetGroup = instance.DBSubnetGroup?.DBSubnetGroupName;
     if (wanted.public && !instance.PubliclyAccessible && subnetGroup !== this.props.publicSubnetGroupName) {
       throw new ProviderError(
-        `The database instance ${resourceId} lives in the isolated subnets (DB subnet group ${subnetGroup ?? 'unknown'}), and RDS moves an instance to another subnet group only across VPCs: fork the addon (a fork is created in the public subnets) and make the fork public`,
+        `The database instance ${resourceId} lives in the isolated subnets (DB subnet group ${subnetGroup ?? 'unknown'}), and RDS documents a subnet group change only for moving an instance to another VPC: fork the addon (a fork is created in the public subnets) and make the fork public`,
         'PublicSubnetsRequired',
       );
     }
