@@ -11,6 +11,7 @@ const AWS_WORKFLOWS = [
   'live-import',
   'mongodb-lifecycle',
   'mysql-lifecycle',
+  'networking',
   'pitr-workflows',
   'postgres-lifecycle',
   'redis-lifecycle',

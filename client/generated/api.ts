@@ -150,8 +150,8 @@ export interface paths {
         options?: never;
         head?: never;
         /**
-         * Change a running addon, one kind of change per request: `networking` (TLS on or off; public from allowed CIDRs, or private), answered with the operation completed; or `plan`, `storageGiB` (growth only) or `multiAz`, each a `scale` operation to poll while the addon keeps serving
-         * @description Change a running addon, one kind of change per request: `networking` (TLS on or off; public from allowed CIDRs, or private), answered with the operation completed; or `plan`, `storageGiB` (growth only) or `multiAz`, each a `scale` operation to poll while the addon keeps serving. Requires a bearer token. Rate limited per caller.
+         * Change a running addon, one kind of change per request: `networking` (TLS on or off; public from allowed CIDRs, or private), answered with the operation completed where the engine applies it in seconds (local) or an `update-networking` operation to poll where it takes minutes (RDS on AWS); or `plan`, `storageGiB` (growth only) or `multiAz`, each a `scale` operation to poll while the addon keeps serving
+         * @description Change a running addon, one kind of change per request: `networking` (TLS on or off; public from allowed CIDRs, or private), answered with the operation completed where the engine applies it in seconds (local) or an `update-networking` operation to poll where it takes minutes (RDS on AWS); or `plan`, `storageGiB` (growth only) or `multiAz`, each a `scale` operation to poll while the addon keeps serving. Requires a bearer token. Rate limited per caller.
          */
         patch: operations["updateAddon"];
         trace?: never;
@@ -1199,6 +1199,17 @@ export interface components {
                     /** Format: int32 */
                     storageGiB: number;
                     multiAz: boolean;
+                };
+            };
+            /** @description Present on a networking change carried by a workflow (`update-networking` on AWS): the settings asked, and what the addon had before */
+            networking?: {
+                tls: boolean;
+                public: boolean;
+                allow: string[];
+                previous: {
+                    tls: boolean;
+                    public: boolean;
+                    allow: string[];
                 };
             };
             /** @description Present on an upgrade: the version the addon ran and the one it is upgraded to; `backupId` is the backup taken first and kept as the way back */
@@ -3237,7 +3248,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Applied (networking) or begun (scaling): the addon and its operation */
+            /** @description Applied (networking, local) or begun (networking on AWS, scaling): the addon and its operation */
             202: {
                 headers: {
                     /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */

@@ -25,7 +25,7 @@ import type { StorageUsage } from '#shared/schemas/scaling.ts';
 import { AddonService } from '#shared/services/addon-service.ts';
 import { BackupHealthReader } from '#shared/services/backup-health.ts';
 import { ImportService } from '#shared/services/import-service.ts';
-import type { NetworkingService } from '#shared/services/networking.ts';
+import { NetworkingService } from '#shared/services/networking.ts';
 import { PitrService, planRetentionDays } from '#shared/services/pitr-service.ts';
 import { ReplicasService } from '#shared/services/replicas.ts';
 import { isScalingRequest, ScalingService } from '#shared/services/scaling.ts';
@@ -45,8 +45,8 @@ export interface AddonsDeps {
   idempotency?: IdempotencyOptions;
   cursors: CursorSigner;
   /**
-   * Networking changes (`PATCH` with `networking`); absent where no engine can change them on this
-   * deployment (AWS for now): the PATCH answers 422, as the catalog's `networkingUpdate` says.
+   * Networking changes (`PATCH` with `networking`); the service answers 422 for an engine whose
+   * catalog says `networkingUpdate: false`. Absent: every networking change is a 422.
    */
   networking?: Pick<NetworkingService, 'update'>;
   /** Plan, storage and Multi-AZ changes (`PATCH` with `plan`, `storageGiB` or `multiAz`). */
@@ -158,6 +158,7 @@ export const handler = lazyHandler(() => {
       'delete-addon': env.DELETE_ADDON_STATE_MACHINE_ARN,
       'scale-addon': env.SCALE_ADDON_STATE_MACHINE_ARN,
       'update-replicas': env.UPDATE_REPLICAS_STATE_MACHINE_ARN,
+      'update-networking': env.UPDATE_NETWORKING_STATE_MACHINE_ARN,
     },
   });
   // GET shows the restorable window: read-only RDS calls (the stack grants them).
@@ -223,6 +224,8 @@ export const handler = lazyHandler(() => {
       workflows,
       target: env.ADDONS_TARGET,
     }),
+    // RDS networking changes take minutes: the update-networking workflow carries them.
+    networking: new NetworkingService({ store, workflows, target: env.ADDONS_TARGET }),
     // RDS reports no used bytes without CloudWatch: the allocated size only (docs/scaling.md).
     storage: { of: async (addon) => ({ allocatedGiB: addon.storageGiB, usedBytes: null, readOnly: null }) },
     // Three reads (schedules, a page of backups, of operations), on GET of one addon only.

@@ -143,6 +143,7 @@ export const handler: (event: unknown, context: Context) => Promise<ReconcileSum
       'scale-addon': env.SCALE_ADDON_STATE_MACHINE_ARN,
       'upgrade-addon': env.UPGRADE_ADDON_STATE_MACHINE_ARN,
       'update-replicas': env.UPDATE_REPLICAS_STATE_MACHINE_ARN,
+      'update-networking': env.UPDATE_NETWORKING_STATE_MACHINE_ARN,
     },
   });
   return createReconcileHandler({

@@ -58,6 +58,7 @@ export const createAwsWorkflowTaskHandler = (
       vpcId: env.VPC_ID,
       vpcCidr: env.VPC_CIDR,
       subnetGroupName: env.DB_SUBNET_GROUP_NAME,
+      rdsSubnetGroupName: env.RDS_SUBNET_GROUP_NAME,
       cacheSubnetGroupName: env.CACHE_SUBNET_GROUP_NAME,
       redisExportBucket: env.REDIS_EXPORT_BUCKET,
       redisDefaultUserId: env.REDIS_DEFAULT_USER_ID,

@@ -16,6 +16,7 @@ import {
 } from '#shared/services/backup-workflow-tasks.ts';
 import { type ExportTaskDeps, ExportTaskSchema, ExportTasks } from '#shared/services/export-tasks.ts';
 import { ForkTaskSchema, ForkTasks } from '#shared/services/fork-tasks.ts';
+import { NetworkingTaskSchema, NetworkingTasks } from '#shared/services/networking-tasks.ts';
 import { ReplicaTaskSchema, ReplicaTasks } from '#shared/services/replicas.ts';
 import { ScalingTaskSchema, ScalingTasks } from '#shared/services/scaling-tasks.ts';
 import { UpgradeTaskSchema, UpgradeTasks } from '#shared/services/upgrade-tasks.ts';
@@ -30,6 +31,7 @@ const AnyTaskSchema = z.union([
   ScalingTaskSchema,
   UpgradeTaskSchema,
   ReplicaTaskSchema,
+  NetworkingTaskSchema,
 ]);
 
 export interface WorkflowHandlerDeps extends WorkflowTaskDeps {
@@ -76,6 +78,11 @@ export const createWorkflowTaskHandler = (deps: WorkflowHandlerDeps) => {
   });
   const exportTasks = deps.exports ? new ExportTasks(deps.exports) : undefined;
   const scalingTasks = new ScalingTasks({ store: deps.store, engines: deps.engines });
+  const networkingTasks = new NetworkingTasks({
+    store: deps.store,
+    engines: deps.engines,
+    secrets: deps.secrets,
+  });
   // An upgrade's backup runs the backup steps; its own steps need the same stores.
   const upgradeTasks = deps.backups
     ? new UpgradeTasks({ ...deps.backups, secrets: deps.secrets })
@@ -100,6 +107,8 @@ export const createWorkflowTaskHandler = (deps: WorkflowHandlerDeps) => {
     }
     const scalingTask = ScalingTaskSchema.safeParse(task);
     if (scalingTask.success) return scalingTasks.run(scalingTask.data);
+    const networkingTask = NetworkingTaskSchema.safeParse(task);
+    if (networkingTask.success) return networkingTasks.run(networkingTask.data);
     const upgradeTask = UpgradeTaskSchema.safeParse(task);
     if (upgradeTask.success) {
       if (!upgradeTasks) throw new Error(`This deployment is not configured for ${upgradeTask.data.action}`);

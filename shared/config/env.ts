@@ -108,6 +108,11 @@ export const WorkflowFunctionEnvSchema = CommonEnvSchema.extend({
   /** Project client groups may reach addon ports inside this CIDR only. */
   VPC_CIDR: z.string().min(1),
   DB_SUBNET_GROUP_NAME: z.string().min(1),
+  /**
+   * The DB subnet group over the public subnets, where RDS addons (PostgreSQL, MySQL) are created so
+   * that one can be made public in place; unset: they go to DB_SUBNET_GROUP_NAME and stay private.
+   */
+  RDS_SUBNET_GROUP_NAME: z.string().min(1).optional(),
   /** ElastiCache subnet group of Redis addons (the same isolated subnets); unset: no Redis addons. */
   CACHE_SUBNET_GROUP_NAME: z.string().min(1).optional(),
   /** Where ElastiCache exports Redis snapshots (downloadable RDB files); unset: to `exportTo`'s bucket. */
@@ -160,6 +165,8 @@ export const AddonsFunctionEnvSchema = ApiEnvSchema.extend({
   SCALE_ADDON_STATE_MACHINE_ARN: z.string().min(1),
   /** `PATCH` of the read replicas (shared/services/replicas.ts). */
   UPDATE_REPLICAS_STATE_MACHINE_ARN: z.string().min(1),
+  /** `PATCH` of `networking` (shared/services/networking.ts): RDS changes take minutes. */
+  UPDATE_NETWORKING_STATE_MACHINE_ARN: z.string().min(1),
   MAX_ADDONS_PER_PROJECT: QuotaFields.addonsPerProject,
   // An addon created with `source.import` gets its import here (live: a secret; upload: a URL).
   ...LiveImportSecretsEnvSchema.shape,
@@ -223,6 +230,7 @@ export const ReconcileFunctionEnvSchema = CommonEnvSchema.extend({
   SCALE_ADDON_STATE_MACHINE_ARN: z.string().min(1),
   UPGRADE_ADDON_STATE_MACHINE_ARN: z.string().min(1),
   UPDATE_REPLICAS_STATE_MACHINE_ARN: z.string().min(1),
+  UPDATE_NETWORKING_STATE_MACHINE_ARN: z.string().min(1),
   /** Per-type deadlines in minutes, `create=240,backup=1560` (defaults in reconciler-policy.ts). */
   OPERATION_DEADLINES: z.string().optional(),
   START_GRACE_SECONDS: z.coerce.number().int().min(0).default(300),

@@ -81,6 +81,15 @@ export interface EngineProvider {
    */
   configureNetworking?(resourceId: string, networking: NetworkingSettings): Promise<NetworkingApplied>;
   /**
+   * Where a networking change takes minutes (RDS: PubliclyAccessible, a parameter group and its
+   * reboot), `configureNetworking` only begins it, and this says whether `networking` is in force
+   * (`applied`, with what `configureNetworking` would return), still being applied, or will not
+   * be (`failed`, with the provider's reason). It may advance the change (RDS: the reboot a
+   * parameter group needs once the instance is available). The API then hands the change to the
+   * `update-networking` workflow. Absent: in force once `configureNetworking` returns (local).
+   */
+  describeNetworking?(resourceId: string, networking: NetworkingSettings): Promise<NetworkingState>;
+  /**
    * Begin one scaling change of the instance (catalog `scaling`, `multiAz`): another plan, more
    * storage, or a standby in another zone on or off. Idempotent: asking again for what is applied
    * or being applied is a no-op. The instance keeps serving (a restart at most); `describeResize`
@@ -135,6 +144,11 @@ export interface NetworkingApplied {
   publicEndpoint?: { host: string; port: number };
   caCertificate?: string;
 }
+
+export type NetworkingState =
+  | { status: 'applying' }
+  | { status: 'applied'; applied: NetworkingApplied }
+  | { status: 'failed'; reason: string };
 
 /** Valid as an RDS identifier (letters, digits, hyphens, starts with a letter, <= 63) whatever the addon name. */
 export const resourceIdFor = (addonId: string): string => {

@@ -9,6 +9,7 @@ export const WORKFLOWS = [
   'scale-addon',
   'upgrade-addon',
   'update-replicas',
+  'update-networking',
 ] as const;
 export type WorkflowName = (typeof WORKFLOWS)[number];
 
@@ -37,6 +38,7 @@ export const WorkflowInputSchemas = {
   'scale-addon': OperationRefSchema,
   'upgrade-addon': UpgradeOperationRefSchema,
   'update-replicas': OperationRefSchema,
+  'update-networking': OperationRefSchema,
 } as const satisfies Record<WorkflowName, z.ZodType>;
 
 export type WorkflowInputs = { [W in WorkflowName]: z.infer<(typeof WorkflowInputSchemas)[W]> };

@@ -93,6 +93,21 @@ export interface NetworkingSettings {
   allow: string[];
 }
 
+const NetworkingSettingsSchema = z.object({
+  tls: z.boolean(),
+  public: z.boolean(),
+  allow: z.array(CidrSchema).max(MAX_ALLOW_RULES),
+});
+
+/**
+ * What an `update-networking` operation carried by a workflow (AWS) asks: the settings, and what
+ * the addon had before (where a failure puts it back).
+ */
+export const NetworkingChangeSchema = NetworkingSettingsSchema.extend({
+  previous: NetworkingSettingsSchema,
+}).meta({ id: 'NetworkingChange' });
+export type NetworkingChange = z.infer<typeof NetworkingChangeSchema>;
+
 /** A public addon's own connection details, beside the private ones. */
 export const PublicEndpointSchema = z
   .object({

@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { ErrorCodeSchema, IdTextSchema, int32, MessageSchema, text } from './bounds.ts';
 import { TimestampSchema } from './common.ts';
 import { BackupExportSchema } from './export.ts';
+import { NetworkingChangeSchema } from './networking.ts';
 import { ScalingChangeSchema } from './scaling.ts';
 
 export const OperationStatusSchema = z.enum(['pending', 'in-progress', 'completed', 'failed', 'aborted']);
@@ -44,6 +45,10 @@ export const OperationSchema = z
     }),
     scaling: ScalingChangeSchema.optional().meta({
       description: 'Present on a scale operation: the change asked, and what the addon had before',
+    }),
+    networking: NetworkingChangeSchema.optional().meta({
+      description:
+        'Present on a networking change carried by a workflow (`update-networking` on AWS): the settings asked, and what the addon had before',
     }),
     upgrade: z
       .object({ fromVersion: text(16), toVersion: text(16) })

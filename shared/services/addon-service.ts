@@ -75,7 +75,7 @@ export const beginOperationWorkflow = async (
   deps: { store: AddonStore; workflows: WorkflowStarter },
   addon: AddonRecord,
   operation: Operation,
-  workflow: 'scale-addon' | 'update-replicas',
+  workflow: 'scale-addon' | 'update-replicas' | 'update-networking',
   what: string,
 ): Promise<AddonRecord> => {
   const locked = await deps.store.beginOperation(addon, operation, 'updating');

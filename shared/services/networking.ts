@@ -2,25 +2,27 @@ import { addonType } from '../catalog/engines.ts';
 import { engineFacts } from '../engines/index.ts';
 import type { EngineRegistry } from '../engines/registry.ts';
 import { ConflictError, errorMessage, type FieldIssue, UnsupportedError } from '../errors.ts';
-import type { EngineAdapters, EngineProvider, NetworkingApplied } from '../ports/engine-provider.ts';
+import type { EngineAdapters, NetworkingApplied } from '../ports/engine-provider.ts';
 import type { ConnectionSecret, SecretStore } from '../ports/secret-store.ts';
+import type { WorkflowStarter } from '../ports/workflow-starter.ts';
 import type { Addon } from '../schemas/addon.ts';
 import type { Target } from '../schemas/catalog.ts';
 import type { NetworkingRequest, NetworkingSettings, UpdateAddonRequest } from '../schemas/networking.ts';
 import type { Operation } from '../schemas/operation.ts';
 import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
 import { nowIso } from '../util/ids.ts';
-import { failOperationAndRelease, newOperation, toAddon } from './addon-service.ts';
+import { beginOperationWorkflow, failOperationAndRelease, newOperation, toAddon } from './addon-service.ts';
 import { connectionUri } from './credentials.ts';
 
-export interface NetworkingDeps {
-  store: AddonStore;
-  secrets: SecretStore;
-  engines: EngineRegistry<EngineAdapters>;
-  target: Target;
-}
-
-type NetworkingProvider = Required<Pick<EngineProvider, 'configureNetworking'>>;
+/**
+ * How the composition root runs changes: in the API with the engines' providers and the secret
+ * store (engines that apply a change in seconds: the local target), or handed to the
+ * `update-networking` workflow (engines that take minutes: RDS on AWS; networking-tasks.ts).
+ */
+export type NetworkingDeps = { store: AddonStore; target: Target } & (
+  | { engines: EngineRegistry<EngineAdapters>; secrets: SecretStore; workflows?: undefined }
+  | { workflows: WorkflowStarter; engines?: undefined; secrets?: undefined }
+);
 
 /** The connection details with `networking` applied: TLS flag, URIs, the public endpoint and the CA. */
 export const publishedNetworking = (
@@ -44,7 +46,11 @@ export const publishedNetworking = (
 
 /**
  * `PATCH .../addons/{addonId}` with `networking`: TLS on or off, public (from allowed CIDRs only)
- * or private. A short `update-networking` operation run by the API under the addon's lock, like a
+ * or private. Where the composition root gives `workflows` (AWS), the change is an
+ * `update-networking` operation the workflow carries (networking-tasks.ts): the API checks it,
+ * locks the addon, records the settings and the previous ones on the operation and answers with
+ * the operation pending. Otherwise (local) a short `update-networking` operation run by the API
+ * under the addon's lock, like a
  * credential rotation: (1) the engine applies the settings (idempotent: a retry converges);
  * (2) the connection details are published with the TLS flag, the public endpoint and the CA;
  * (3) the addon records the settings and is released, in one write. A failure at (1) or (2) puts
@@ -56,9 +62,13 @@ export const publishedNetworking = (
 export class NetworkingService {
   constructor(private readonly deps: NetworkingDeps) {}
 
-  async update(projectId: string, addonId: string, request: UpdateAddonRequest) {
+  async update(
+    projectId: string,
+    addonId: string,
+    request: UpdateAddonRequest,
+  ): Promise<{ addon: Addon; operation: Operation }> {
     const addon = await this.deps.store.getAddon(projectId, addonId);
-    const provider = this.providerFor(addon);
+    this.checkCapability(addon);
     const current: NetworkingSettings = {
       tls: addon.tls,
       public: addon.publicAccess,
@@ -71,7 +81,30 @@ export class NetworkingService {
         { operationId: addon.currentOperationId },
       );
     }
-    const secret = await this.deps.secrets.get({ projectId, addonId });
+    if (this.deps.workflows) {
+      if (addon.status !== 'running') {
+        throw new ConflictError(
+          `Addon '${addon.name}' is ${addon.status}; only a running addon can change its networking`,
+          {},
+        );
+      }
+      const operation: Operation = {
+        ...newOperation('update-networking', projectId, addonId),
+        networking: { ...wanted, previous: current },
+      };
+      const locked = await beginOperationWorkflow(
+        { store: this.deps.store, workflows: this.deps.workflows },
+        addon,
+        operation,
+        'update-networking',
+        'The networking change',
+      );
+      return { addon: toAddon(locked), operation };
+    }
+    const { engines, secrets } = this.deps;
+    const provider = engines.of(addon.engine).provider;
+    if (!provider.configureNetworking) throw this.unsupported(addon);
+    const secret = await secrets.get({ projectId, addonId });
     if (addon.status !== 'running' || !secret?.host) {
       throw new ConflictError(
         `Addon '${addon.name}' is ${addon.status}; only a running addon can change its networking`,
@@ -87,7 +120,7 @@ export class NetworkingService {
     const locked = await this.deps.store.beginOperation(addon, operation, 'updating');
     try {
       const applied = await provider.configureNetworking(addon.resourceId, wanted);
-      await this.deps.secrets.put({ projectId, addonId }, publishedNetworking(secret, wanted, applied));
+      await secrets.put({ projectId, addonId }, publishedNetworking(secret, wanted, applied));
     } catch (error) {
       await provider.configureNetworking(addon.resourceId, current).catch(() => undefined);
       await failOperationAndRelease(
@@ -108,7 +141,7 @@ export class NetworkingService {
     const completed = await this.deps.store.updateOperation(projectId, operation.id, {
       status: 'completed',
       progress: { step: 'done', percent: 100 },
-      message: describe(wanted),
+      message: describeNetworking(wanted),
       completedAt: nowIso(),
     });
     const updated = await this.deps.store.getAddon(projectId, addonId);
@@ -157,27 +190,30 @@ export class NetworkingService {
     return wanted;
   }
 
-  private providerFor(addon: AddonRecord): NetworkingProvider {
-    const type = addonType(addon.engine, this.deps.target);
-    const provider = type.capabilities.networkingUpdate
-      ? this.deps.engines.of(addon.engine).provider
-      : undefined;
-    if (!provider?.configureNetworking) {
-      throw new UnsupportedError(
-        `${type.displayName} addons cannot change their networking on this deployment (capability networkingUpdate is off; see the catalog's notes)`,
-        [
-          {
-            path: 'body.networking',
-            message: `networking changes are not available for ${addon.engine} here`,
-          },
-        ],
-      );
+  /** A 422 unless the engine's catalog entry on this target says `networkingUpdate`. */
+  private checkCapability(addon: AddonRecord): void {
+    if (!addonType(addon.engine, this.deps.target).capabilities.networkingUpdate) {
+      throw this.unsupported(addon);
     }
-    return provider as NetworkingProvider;
+  }
+
+  private unsupported(addon: AddonRecord): UnsupportedError {
+    const type = addonType(addon.engine, this.deps.target);
+    const why = type.notes.find((note) => /networkingUpdate/.test(note));
+    return new UnsupportedError(
+      `${type.displayName} addons cannot change their networking on this deployment (capability networkingUpdate is off${why ? `: ${why}` : "; see the catalog's notes"})`,
+      [
+        {
+          path: 'body.networking',
+          message: `networking changes are not available for ${addon.engine} here`,
+        },
+      ],
+    );
   }
 }
 
-const describe = (settings: NetworkingSettings): string =>
+/** The settings in words: the operation's message once applied. */
+export const describeNetworking = (settings: NetworkingSettings): string =>
   `TLS ${settings.tls ? 'required' : 'off'}; ${
     settings.public ? `public from ${settings.allow.join(', ')}` : 'private'
   }`;

@@ -19,7 +19,8 @@ const MINUTE = 60_000;
  * - local: engines are processes that start in a second; jobs still get their 24 hours.
  * - rotate-credentials: a few statements run by the API itself; an interrupted one is failed and
  *   its addon released, and its rotation (recorded before any engine change) is retired at its
- *   deadline (credential-rotation.ts). update-networking: the same, run by the API (networking.ts).
+ *   deadline (credential-rotation.ts). update-networking locally: the same, run by the API
+ *   (networking.ts); on AWS the update-networking workflow (up to 240 checks 30 s apart).
  * - scale: a ModifyDBInstance of the class or the storage; the storage optimisation that follows a
  *   growth runs after the instance is available again, so hours only on very large volumes.
  */
@@ -32,7 +33,8 @@ export const DEFAULT_DEADLINE_MINUTES: Record<Target, Record<OperationType, numb
     restore: 26 * 60,
     export: 2 * 60,
     'rotate-credentials': 10,
-    'update-networking': 10,
+    // PubliclyAccessible, a parameter group and its reboot: the workflow waits up to 2 hours.
+    'update-networking': 3 * 60,
     // ModifyDBInstance of the class or storage: RDS can take hours on large volumes.
     scale: 6 * 60,
     // A snapshot or dump first (as a backup), then RDS's upgrade (up to 240 checks 30 s apart).

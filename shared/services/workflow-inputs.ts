@@ -57,8 +57,10 @@ export const workflowInputFor = (operation: Operation): WorkflowRun => {
     case 'update-replicas':
       return { workflow: 'update-replicas', input: ref };
     case 'update-networking':
+      // Carried by a workflow where the engine takes minutes (AWS); run in the API otherwise (local).
+      if (operation.networking) return { workflow: 'update-networking', input: ref };
       throw new UnresumableOperationError(
-        `Operation ${operation.id}: networking changes run in the API, not in a workflow`,
+        `Operation ${operation.id}: this networking change ran in the API, not in a workflow`,
       );
     default: {
       const exhaustive: never = operation.type;

@@ -229,7 +229,7 @@ describe('data', () => {
 });
 
 describe('network', () => {
-  it('routes nothing out of the database subnets: only live imports go out, through one NAT gateway; no public IPs', () => {
+  it('routes nothing out of the isolated subnets: only live imports go out (one NAT gateway) and the RDS addons public subnets to the internet gateway; no public IPs on launch', () => {
     const { template, json } = synthesized;
     // test/infra/live-import-network.test.ts checks the live-import subnets, group and jobs.
     template.resourceCountIs('AWS::EC2::NatGateway', 1);
@@ -241,7 +241,14 @@ describe('network', () => {
         resource.Type === 'AWS::EC2::Route' && resource.Properties?.DestinationCidrBlock === '0.0.0.0/0',
     );
     expect(defaultRoutes.length).toBeGreaterThan(0);
-    for (const [id] of defaultRoutes) expect(id).toMatch(/VpcLiveImportsSubnet|VpcEgressSubnet/);
+    for (const [id] of defaultRoutes) {
+      expect(id).toMatch(/VpcLiveImportsSubnet|VpcEgressSubnet|VpcPublicDatabasesSubnet/);
+    }
+    // The public database subnets' default route is the internet gateway (RDS PubliclyAccessible).
+    const publicDatabaseRoutes = defaultRoutes.filter(([id]) => id.includes('VpcPublicDatabasesSubnet'));
+    expect(publicDatabaseRoutes.length).toBe(2);
+    for (const [, route] of publicDatabaseRoutes) expect(route.Properties?.GatewayId).toBeDefined();
+    template.resourceCountIs('AWS::EC2::InternetGateway', 1);
     template.resourceCountIs('AWS::EC2::FlowLog', 1);
   });
 
@@ -294,11 +301,27 @@ describe('network', () => {
     }
   });
 
-  it('gives RDS one subnet group over the isolated subnets and, per engine and catalog major, a parameter group with TLS forced and one without', () => {
-    const { template } = synthesized;
-    template.resourceCountIs('AWS::RDS::DBSubnetGroup', 1);
-    const [group] = props('AWS::RDS::DBSubnetGroup');
-    expect((group?.SubnetIds as unknown[] | undefined)?.length).toBeGreaterThanOrEqual(2);
+  it('gives RDS a subnet group over the isolated subnets, one over the public subnets (RDS addons are created there) and, per engine and catalog major, a parameter group with TLS forced and one without', () => {
+    const { template, stack, json } = synthesized;
+    template.resourceCountIs('AWS::RDS::DBSubnetGroup', 2);
+    const subnetIdsOf = (group: { node: { defaultChild?: unknown } }) =>
+      JSON.stringify(json.Resources[logicalIdOf(synthesized, group)]?.Properties?.SubnetIds);
+    const refsOf = (selection: Parameters<typeof stack.network.vpc.selectSubnets>[0]) =>
+      stack.network.vpc
+        .selectSubnets(selection)
+        .subnets.map((subnet) => logicalIdOf(synthesized, subnet as never));
+    const isolated = refsOf(stack.network.databaseSubnets);
+    const publicSubnets = refsOf(stack.network.publicDatabaseSubnets);
+    expect(isolated).toHaveLength(2);
+    expect(publicSubnets).toHaveLength(2);
+    for (const id of isolated) expect(subnetIdsOf(stack.rds.subnetGroup)).toContain(id);
+    for (const id of publicSubnets) expect(subnetIdsOf(stack.rds.publicSubnetGroup)).toContain(id);
+    expect(subnetIdsOf(stack.rds.publicSubnetGroup)).not.toContain(isolated[0]);
+    const fn = json.Resources[logicalIdOf(synthesized, stack.workflows.taskFunction.function)];
+    const environment = fn?.Properties?.Environment as { Variables: Record<string, unknown> } | undefined;
+    expect(environment?.Variables.RDS_SUBNET_GROUP_NAME).toEqual({
+      Ref: logicalIdOf(synthesized, stack.rds.publicSubnetGroup),
+    });
     const parameterGroups = props('AWS::RDS::DBParameterGroup');
     const families = (parameter: string, value: string) =>
       parameterGroups

@@ -185,6 +185,7 @@ describe('Step Functions executions', () => {
         'scale-addon': 'arn:aws:states:eu-west-1:1:stateMachine:s',
         'upgrade-addon': 'arn:aws:states:eu-west-1:1:stateMachine:u',
         'update-replicas': 'arn:aws:states:eu-west-1:1:stateMachine:u',
+        'update-networking': 'arn:aws:states:eu-west-1:1:stateMachine:n',
       },
     });
 

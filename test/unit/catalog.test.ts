@@ -101,7 +101,8 @@ describe('engine catalog', () => {
         tls: true,
         replicas: true,
         pitr: true,
-        publicAccess: false,
+        publicAccess: true,
+        networkingUpdate: true,
       },
     });
     expect(mysql?.versions.map((v) => v.version)).toEqual(['8.0', '8.4']);

@@ -113,24 +113,78 @@ describe('NetworkingService', () => {
   });
 });
 
-describe('PATCH /v1/projects/{projectId}/addons/{addonId} where networking cannot change (AWS today)', () => {
-  it('answers 422 naming body.networking', async () => {
-    const addon = await running();
+describe('PATCH /v1/projects/{projectId}/addons/{addonId} with networking on AWS', () => {
+  const patch = async (addon: { projectId: string; id: string }, networking: Record<string, unknown>) => {
+    const workflows = new RecordingStarter();
     const handler = createAddonsHandler({
       logger: new Logger({ logLevel: 'SILENT' }),
-      service: new AddonService({ store: env.store, workflows: new RecordingStarter(), target: 'aws' }),
+      service: new AddonService({ store: env.store, workflows, target: 'aws' }),
+      networking: new NetworkingService({ store: env.store, workflows, target: 'aws' }),
       cursors: testCursors(),
     });
     const response = await handler(
       apiEvent(routes.updateAddon, {
         pathParameters: { projectId: addon.projectId, addonId: addon.id },
-        body: { networking: { tls: false } },
+        body: { networking },
       }),
       context(),
     );
-    expect(response.statusCode).toBe(422);
-    expect(json(response).errors.map((error: { path: string }) => error.path)).toEqual(['body.networking']);
+    return { response, workflows };
+  };
+
+  it('accepts a PostgreSQL change (was 422): 202 with the operation pending, carried by update-networking', async () => {
+    const addon = await running({ tls: true });
+    const { response, workflows } = await patch(addon, { public: true, allow: ['203.0.113.7/32'] });
+
+    expect(response.statusCode).toBe(202);
+    const body = json(response);
+    expect(body.operation).toMatchObject({
+      type: 'update-networking',
+      status: 'pending',
+      networking: {
+        tls: true,
+        public: true,
+        allow: ['203.0.113.7/32'],
+        previous: { tls: true, public: false, allow: [] },
+      },
+    });
+    expect(body.addon).toMatchObject({ status: 'updating', currentOperationId: body.operation.id });
+    // The addon records the settings only once the workflow has applied them.
+    expect(body.addon).toMatchObject({ publicAccess: false, allowedCidrs: [] });
+    expect(workflows.started).toEqual([
+      {
+        workflow: 'update-networking',
+        input: { projectId: addon.projectId, addonId: addon.id, operationId: body.operation.id },
+      },
+    ]);
+    // A second change while it runs: 409 naming the operation in flight.
+    const second = await patch(addon, { tls: false });
+    expect(second.response.statusCode).toBe(409);
+    expect(second.workflows.started).toEqual([]);
   });
+
+  it('still checks the change first: public without TLS is a 422 and starts nothing', async () => {
+    const addon = await running({ tls: false });
+    const { response, workflows } = await patch(addon, { public: true, allow: ['203.0.113.7/32'] });
+    expect(response.statusCode).toBe(422);
+    expect(json(response).errors.map((error: { path: string }) => error.path)).toEqual([
+      'body.networking.public',
+    ]);
+    expect(workflows.started).toEqual([]);
+  });
+
+  it.each(['redis', 'mongodb'] as const)(
+    'answers 422 naming body.networking for %s, with the catalog note',
+    async (engine) => {
+      const addon = await running({ engine, tls: true });
+      const { response, workflows } = await patch(addon, { tls: true });
+      expect(response.statusCode).toBe(422);
+      const body = json(response);
+      expect(body.errors.map((error: { path: string }) => error.path)).toEqual(['body.networking']);
+      expect(body.detail).toMatch(/networkingUpdate is off: .*(ElastiCache|DocumentDB)/);
+      expect(workflows.started).toEqual([]);
+    },
+  );
 });
 
 describe('cidrProblem', () => {

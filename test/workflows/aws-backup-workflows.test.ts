@@ -218,7 +218,7 @@ describe('restore-addon on AWS', () => {
         DBInstanceClass: 'db.t4g.micro',
         AllocatedStorage: 20,
         StorageType: 'gp3',
-        DBSubnetGroupName: world().env.DB_SUBNET_GROUP_NAME,
+        DBSubnetGroupName: world().env.RDS_SUBNET_GROUP_NAME,
         // The addon's own group (the project's client group was created first), and its TLS parameter group.
         VpcSecurityGroupIds: ['sg-00000000000000002'],
         DBParameterGroupName: world().env.TLS_PARAMETER_GROUPS.postgresql?.['17'],
@@ -388,6 +388,9 @@ describe('the workflow function role, over provision, backup, restore and delete
       ...PITR_WORKFLOW_ACTIONS,
       // A Redis addon's plan change (scale-addon); the ElastiCache fake does not model it yet.
       'elasticache:ModifyReplicationGroup',
+      // A networking change's (update-networking): aws-networking.test.ts sends and checks them.
+      'ec2:RevokeSecurityGroupIngress',
+      'rds:RebootDBInstance',
     ]);
     expect(unused.filter((action) => !DOCUMENTDB_ACTIONS.includes(action))).toEqual([]);
   });

@@ -6,6 +6,7 @@ import { TAG_KEYS } from '#shared/providers/aws/tags.ts';
 import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import { JobSpecSchema } from '#shared/schemas/job.ts';
 import { ExportService } from '#shared/services/export-service.ts';
+import { NetworkingService } from '#shared/services/networking.ts';
 import { PitrService } from '#shared/services/pitr-service.ts';
 import { ScalingService } from '#shared/services/scaling.ts';
 import { UpgradeService } from '#shared/services/upgrade-service.ts';
@@ -149,6 +150,17 @@ const runFaulted = async (plan: FaultPlan, projectId: string) => {
     plan.armed = true;
     const scaling = new ScalingService({ store: world.store, workflows: world.workflows, target: 'aws' });
     return settle(scaling.update(projectId, addon.id, { storageGiB: addon.storageGiB + 10 }));
+  }
+  if (workflow === 'update-networking') {
+    plan.armed = true;
+    const networking = new NetworkingService({
+      store: world.store,
+      workflows: world.workflows,
+      target: 'aws',
+    });
+    return settle(
+      networking.update(projectId, addon.id, { networking: { public: true, allow: ['203.0.113.7/32'] } }),
+    );
   }
   if (workflow === 'delete-addon') {
     await scheduled(projectId, addon.id);

@@ -64,7 +64,7 @@ describe('provision-addon for MySQL on AWS', () => {
       MasterUsername: 'addonadmin',
       MasterUserPassword: password,
       Port: 3306,
-      DBSubnetGroupName: world().env.DB_SUBNET_GROUP_NAME,
+      DBSubnetGroupName: world().env.RDS_SUBNET_GROUP_NAME,
       VpcSecurityGroupIds: [addonGroups()[0]?.id],
       PubliclyAccessible: false,
       MultiAZ: false,

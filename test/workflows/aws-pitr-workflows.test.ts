@@ -79,7 +79,7 @@ describe('restore-addon to a point in time on AWS', () => {
         DBInstanceClass: 'db.t4g.micro',
         AllocatedStorage: 20,
         StorageType: 'gp3',
-        DBSubnetGroupName: world().env.DB_SUBNET_GROUP_NAME,
+        DBSubnetGroupName: world().env.RDS_SUBNET_GROUP_NAME,
         VpcSecurityGroupIds: ['sg-00000000000000002'],
         DBParameterGroupName: world().env.TLS_PARAMETER_GROUPS.postgresql?.['17'],
         Port: 5432,

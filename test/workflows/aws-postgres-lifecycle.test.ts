@@ -146,7 +146,7 @@ describe('provision-addon on AWS', () => {
         MasterUsername: 'addonadmin',
         MasterUserPassword: password,
         Port: 5432,
-        DBSubnetGroupName: world().env.DB_SUBNET_GROUP_NAME,
+        DBSubnetGroupName: world().env.RDS_SUBNET_GROUP_NAME,
         VpcSecurityGroupIds: [FIRST_GROUP],
         PubliclyAccessible: false,
         MultiAZ: false,

@@ -29,6 +29,7 @@ import { JobSpecSchema } from '#shared/schemas/job.ts';
 import { AddonService } from '#shared/services/addon-service.ts';
 import { BackupService } from '#shared/services/backup-service.ts';
 import { ExportService } from '#shared/services/export-service.ts';
+import { NetworkingService } from '#shared/services/networking.ts';
 import { PitrService } from '#shared/services/pitr-service.ts';
 import { ReplicasService } from '#shared/services/replicas.ts';
 import { ScalingService } from '#shared/services/scaling.ts';
@@ -153,6 +154,8 @@ const startWorld = (plan: FaultPlan) => {
   const upgraded = new Set<string>();
   Object.assign(provider, {
     resize: async () => undefined,
+    // Networking applied once asked, as locally (no describeNetworking).
+    configureNetworking: async () => ({}),
     upgradeInstance: async () => undefined,
     describeUpgrade: async (_id: string, spec: UpgradeSpec): Promise<UpgradeState> => {
       upgraded.add(spec.upgradeId);
@@ -387,6 +390,17 @@ const startFaulted = async (world: World, plan: FaultPlan): Promise<string> => {
     plan.armed = true;
     const scaling = new ScalingService({ store: store.store, workflows: world.workflows, target: 'local' });
     return (await scaling.update(world.projectId, addonId, { plan: 'small' })).operation.id;
+  }
+  if (workflow === 'update-networking') {
+    plan.armed = true;
+    // The local API runs networking changes itself; given a starter, the service hands them to the
+    // workflow (as on AWS), whose steps are the same on every target.
+    const networking = new NetworkingService({
+      store: store.store,
+      workflows: world.workflows,
+      target: 'local',
+    });
+    return (await networking.update(world.projectId, addonId, { networking: { tls: true } })).operation.id;
   }
   if (workflow === 'delete-addon') {
     await scheduled(world, addonId);

@@ -232,6 +232,7 @@ export class Api extends Construct {
         DELETE_ADDON_STATE_MACHINE_ARN: workflows.stateMachine('delete-addon').stateMachineArn,
         SCALE_ADDON_STATE_MACHINE_ARN: workflows.stateMachine('scale-addon').stateMachineArn,
         UPDATE_REPLICAS_STATE_MACHINE_ARN: workflows.stateMachine('update-replicas').stateMachineArn,
+        UPDATE_NETWORKING_STATE_MACHINE_ARN: workflows.stateMachine('update-networking').stateMachineArn,
         MAX_ADDONS_PER_PROJECT: quotas.addonsPerProject,
         // An addon created from a live import keeps the source's connection string there.
         SECRET_NAME_PREFIX: data.secretNamePrefix,
@@ -301,6 +302,8 @@ export class Api extends Construct {
     workflows.stateMachine('scale-addon').grantStartExecution(addons);
     // PATCH of the read replicas starts an update-replicas operation.
     workflows.stateMachine('update-replicas').grantStartExecution(addons);
+    // PATCH of networking starts an update-networking operation.
+    workflows.stateMachine('update-networking').grantStartExecution(addons);
     // Secret groups and external services (records, idempotency), their secrets, and the sources they read.
     data.grantStore(credentials, ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem']);
     data.grantConnectionDetails(credentials, 'read');

@@ -21,9 +21,14 @@ export interface NetworkProps {
 /** The source ports a live-import job may connect to by default: PostgreSQL's and MySQL's. */
 export const LIVE_IMPORT_PORTS = [5432, 3306];
 
+/** The subnet group name of the public database subnets. */
+const PUBLIC_DATABASE_SUBNETS = 'PublicDatabases';
+
 /**
- * Where addons live: a VPC whose only subnets are isolated (no route to or from the
- * internet), one per availability zone for the DB subnet group. Security groups of addons are
+ * Where addons live: a VPC with isolated subnets (no route to or from the internet), one per
+ * availability zone, for DocumentDB, ElastiCache and the jobs; and public subnets (one per zone,
+ * routed to the internet gateway) for the RDS addons, which RDS can only make public in place
+ * (`PubliclyAccessible`) when they already sit in public subnets. Security groups of addons are
  * created by the provisioning workflow rather than by CDK (`AddonSecurityGroups`): one client
  * group per project, and per addon a group admitting the engine port from its project's client
  * group only. Workloads attach their project's client group (the addon's `network` field); the
@@ -48,7 +53,8 @@ export class Network extends Construct {
       // One NAT gateway (one AZ): only live imports use it, and one outage there fails an import
       // that can be started again; two would double the fixed cost for that.
       natGateways: liveImports ? 1 : 0,
-      // Databases first: appending the live-import groups keeps the database subnets' CIDRs.
+      // Databases first: appending the live-import groups keeps the database subnets' CIDRs, and
+      // appending the public database subnets keeps every earlier group's.
       subnetConfiguration: [
         { name: 'Databases', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 22 },
         ...(liveImports
@@ -57,6 +63,16 @@ export class Network extends Construct {
               { name: 'LiveImports', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 24 },
             ]
           : []),
+        // RDS addons (PostgreSQL, MySQL): routed to the internet gateway, so that PubliclyAccessible
+        // can make one public in place (docs/networking.md). Nothing here gets a public address
+        // unless RDS gives it one, and an addon's security group admits only its project's
+        // clients until it is made public with an allow list.
+        {
+          name: PUBLIC_DATABASE_SUBNETS,
+          subnetType: ec2.SubnetType.PUBLIC,
+          cidrMask: 24,
+          mapPublicIpOnLaunch: false,
+        },
       ],
       // Nothing uses the default security group; restricting it needs a custom-resource Lambda
       // outside the project's runtime and architecture.
@@ -120,6 +136,14 @@ export class Network extends Construct {
   /** Where live-import jobs run: private subnets whose default route is the NAT gateway. */
   get liveImportSubnets(): ec2.SubnetSelection {
     return { subnetGroupName: 'LiveImports' };
+  }
+
+  /**
+   * The public subnets of the RDS addons' DB subnet group: an instance there has a public address
+   * only while RDS's `PubliclyAccessible` is on.
+   */
+  get publicDatabaseSubnets(): ec2.SubnetSelection {
+    return { subnetGroupName: PUBLIC_DATABASE_SUBNETS };
   }
 
   /** The subnets a DB subnet group spans; jobs run in them too. */

@@ -79,6 +79,7 @@ export class Reconciler extends Construct {
         SCALE_ADDON_STATE_MACHINE_ARN: machine('scale-addon'),
         UPGRADE_ADDON_STATE_MACHINE_ARN: machine('upgrade-addon'),
         UPDATE_REPLICAS_STATE_MACHINE_ARN: machine('update-replicas'),
+        UPDATE_NETWORKING_STATE_MACHINE_ARN: machine('update-networking'),
         OPERATION_DEADLINES: props.operationDeadlines,
         ...(({ DEPLOYMENT_NAME: _d, ...rest }) => rest)(props.alerts.environment),
       },

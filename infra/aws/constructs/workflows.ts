@@ -74,6 +74,7 @@ export class Workflows extends Construct {
         VPC_ID: network.vpc.vpcId,
         VPC_CIDR: network.vpc.vpcCidrBlock,
         DB_SUBNET_GROUP_NAME: rds.subnetGroup.subnetGroupName,
+        RDS_SUBNET_GROUP_NAME: rds.publicSubnetGroup.subnetGroupName,
         STORAGE_KMS_KEY_ID: data.key.keyArn,
         ...engineEnvironment(this, engines),
         BACKUP_BUCKET: backups.bucket.bucketName,

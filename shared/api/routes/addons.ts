@@ -61,7 +61,7 @@ export const addonsRoutes = {
     method: 'patch',
     path: '/v1/projects/{projectId}/addons/{addonId}',
     summary:
-      'Change a running addon, one kind of change per request: `networking` (TLS on or off; public from allowed CIDRs, or private), answered with the operation completed; or `plan`, `storageGiB` (growth only) or `multiAz`, each a `scale` operation to poll while the addon keeps serving',
+      'Change a running addon, one kind of change per request: `networking` (TLS on or off; public from allowed CIDRs, or private), answered with the operation completed where the engine applies it in seconds (local) or an `update-networking` operation to poll where it takes minutes (RDS on AWS); or `plan`, `storageGiB` (growth only) or `multiAz`, each a `scale` operation to poll while the addon keeps serving',
     tags: ['addons'],
     fn: 'addons',
     auth: true,
@@ -69,7 +69,8 @@ export const addonsRoutes = {
     body: UpdateAddonRequestSchema,
     responses: {
       202: {
-        description: 'Applied (networking) or begun (scaling): the addon and its operation',
+        description:
+          'Applied (networking, local) or begun (networking on AWS, scaling): the addon and its operation',
         schema: AddonWithOperationSchema,
       },
       ...errors,

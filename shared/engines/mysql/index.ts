@@ -31,6 +31,10 @@ export const mysql: EngineFacts = {
       aws: {
         ...BACKED_UP,
         tls: true,
+        // As PostgreSQL: the other parameter group and a reboot, PubliclyAccessible and one
+        // security-group rule per allowed CIDR (shared/providers/aws/rds/rds-networking.ts).
+        publicAccess: true,
+        networkingUpdate: true,
         importDump: true,
         // RDS automated backups (the plan's pitrRetentionDays), restored to a staging instance and swapped in.
         pitr: true,
@@ -66,7 +70,7 @@ export const mysql: EngineFacts = {
     notes: {
       aws: [
         "Credential rotation (credentialRotation) is local-only for now: on AWS the addon's user is the RDS master user, which has one password, and a second login with the same rights needs the master credentials inside the instance (a job in the instance's subnets), which the platform does not run for rotations yet.",
-        'Public access and networking changes after create (networkingUpdate) are not available for MySQL addons on AWS yet: TLS is chosen at create (require_secure_transport in the parameter group).',
+        "Networking changes (PATCH networking) are an update-networking operation of minutes: TLS on or off switches the parameter group (require_secure_transport) and reboots the instance (a short outage); public turns RDS PubliclyAccessible on and admits each allowed CIDR on port 3306 of the addon's own security group (the endpoint keeps its DNS name, which resolves to the public address from outside the VPC). Only addons created in the public DB subnets (every addon since they exist) can go public: RDS documents a subnet group change only for moving an instance to another VPC; fork an older addon instead.",
         "Read replicas (PATCH replicas, up to 15) are RDS read replicas of the addon's instance (CreateDBInstanceReadReplica, `<instance>-replica-N`), as for PostgreSQL: same class, subnet and security group, the source's parameter group and KMS key; the source keeps its automated backups, which RDS requires. They are added once the addon runs (a create with replicas is refused); restores and upgrades are refused while the addon has replicas.",
         'The connection details are those of the RDS master user, which has privileges on every database of the instance.',
       ],

@@ -14,10 +14,14 @@ export const postgresql: EngineFacts = {
     capabilities: {
       // Snapshots are RDS DB snapshots (restored to a new instance, then swapped in); dumps run
       // as Fargate tasks streaming pg_dump to S3.
-      // TLS: RDS parameter groups with rds.force_ssl=1 (chosen at create; changing it later is not built yet).
+      // TLS: RDS parameter groups with rds.force_ssl=1; changed later by switching the instance to
+      // the group without it (and a reboot). Public: PubliclyAccessible in the public DB subnets,
+      // one security-group rule per allowed CIDR (shared/providers/aws/rds/rds-networking.ts).
       aws: {
         ...BACKED_UP,
         tls: true,
+        publicAccess: true,
+        networkingUpdate: true,
         importDump: true,
         // RDS automated backups (the plan's pitrRetentionDays), restored to a staging instance and swapped in.
         pitr: true,
@@ -58,7 +62,7 @@ export const postgresql: EngineFacts = {
     tlsOptIn: ['local'],
     notes: {
       aws: [
-        'Networking changes (networkingUpdate: PATCH networking) and public access (publicAccess) are local-only for now: on AWS TLS is chosen at create (parameter group with rds.force_ssl) and the addon stays inside the VPC. Public subnets, PubliclyAccessible and per-CIDR security-group rules are not built yet.',
+        "Networking changes (PATCH networking) are an update-networking operation of minutes: TLS on or off switches the parameter group (rds.force_ssl) and reboots the instance (a short outage); public turns RDS PubliclyAccessible on and admits each allowed CIDR on the engine port of the addon's own security group (the endpoint keeps its DNS name, which resolves to the public address from outside the VPC). Only addons created in the public DB subnets (every addon since they exist) can go public: RDS documents a subnet group change only for moving an instance to another VPC; fork an older addon instead.",
         "Read replicas (PATCH replicas, up to 15) are RDS read replicas of the addon's instance (CreateDBInstanceReadReplica, `<instance>-replica-N`): same instance class, subnet and security group, parameter group and KMS key as the primary, read with the addon's own user. Each takes minutes to create, so they are added once the addon runs (a create with replicas is refused). A snapshot or point-in-time restore and an upgrade are refused while the addon has replicas (set them to 0 first); a plan change does not resize them.",
         "Credential rotation (credentialRotation) is local-only for now: on AWS the addon's user is the RDS master user, which has one password, and a second login with the same rights needs the master credentials inside the instance (a job in the instance's subnets), which the platform does not run for rotations yet.",
       ],

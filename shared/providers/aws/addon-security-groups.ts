@@ -7,6 +7,7 @@ import {
   type EC2Client,
   type IpPermission,
   RevokeSecurityGroupEgressCommand,
+  RevokeSecurityGroupIngressCommand,
   type SecurityGroup,
   type Tag,
 } from '@aws-sdk/client-ec2';
@@ -146,6 +147,59 @@ export class AddonSecurityGroups {
       }
     }
     return group.GroupId;
+  }
+
+  /**
+   * A public addon's allow list on its own group: one ingress rule per CIDR on the engine port,
+   * those of CIDRs no longer listed revoked (`[]`: every one, the addon private again). The rule
+   * admitting the project's clients is left alone. Idempotent.
+   */
+  async setAllowedCidrs(resourceId: string, cidrs: readonly string[]): Promise<void> {
+    const group = await this.find(resourceId);
+    if (!group?.GroupId) {
+      throw new ProviderError(`The security group of ${resourceId} does not exist`, 'NotFound');
+    }
+    const { port } = this.props;
+    const present = new Set(
+      (group.IpPermissions ?? [])
+        .filter((rule) => rule.IpProtocol === 'tcp' && rule.FromPort === port && rule.ToPort === port)
+        .flatMap((rule) => (rule.IpRanges ?? []).map((range) => range.CidrIp))
+        .filter((cidr): cidr is string => Boolean(cidr)),
+    );
+    const rule = (cidr: string): IpPermission[] => [
+      {
+        IpProtocol: 'tcp',
+        FromPort: port,
+        ToPort: port,
+        IpRanges: [{ CidrIp: cidr, Description: 'Allowed while the addon is public' }],
+      },
+    ];
+    for (const cidr of [...present].filter((cidr) => !cidrs.includes(cidr))) {
+      try {
+        const permissions = rule(cidr).map(({ IpRanges, ...rest }) => ({
+          ...rest,
+          IpRanges: IpRanges?.map(({ CidrIp }) => ({ CidrIp })),
+        }));
+        await this.ec2(
+          new RevokeSecurityGroupIngressCommand({ GroupId: group.GroupId, IpPermissions: permissions }),
+        );
+      } catch (error) {
+        if (!isAwsError(error, 'InvalidPermission.NotFound')) {
+          throw toPlatformError(error, `revoking ${cidr} from the addon's security group`);
+        }
+      }
+    }
+    for (const cidr of cidrs.filter((cidr) => !present.has(cidr))) {
+      try {
+        await this.ec2(
+          new AuthorizeSecurityGroupIngressCommand({ GroupId: group.GroupId, IpPermissions: rule(cidr) }),
+        );
+      } catch (error) {
+        if (!isAwsError(error, 'InvalidPermission.Duplicate')) {
+          throw toPlatformError(error, `admitting ${cidr} in the addon's security group`);
+        }
+      }
+    }
   }
 
   async findAddonGroupId(resourceId: string): Promise<string | undefined> {

@@ -23,6 +23,11 @@ export interface AwsEngineSettings {
   vpcId: string;
   vpcCidr: string;
   subnetGroupName: string;
+  /**
+   * The DB subnet group over the public subnets: RDS addons are created there so that they can be
+   * made public in place (docs/networking.md); unset: in `subnetGroupName`, private for good.
+   */
+  rdsSubnetGroupName?: string;
   kmsKeyId: string;
   deployment: string;
   /** Engine -> major -> parameter group forcing TLS, and one that does not. */
@@ -76,7 +81,8 @@ const rdsEngine = (profile: RdsEngineProfile, settings: AwsEngineSettings, clien
     ec2: clients.ec2,
     vpcId: settings.vpcId,
     vpcCidr: settings.vpcCidr,
-    subnetGroupName: settings.subnetGroupName,
+    subnetGroupName: settings.rdsSubnetGroupName ?? settings.subnetGroupName,
+    ...(settings.rdsSubnetGroupName ? { publicSubnetGroupName: settings.rdsSubnetGroupName } : {}),
     kmsKeyId: settings.kmsKeyId,
     parameterGroups: {
       tls: settings.tlsParameterGroups[profile.engine] ?? {},

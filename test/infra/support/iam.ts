@@ -190,6 +190,7 @@ export const requiredPermissions = (call: AwsCall, env: CallEnvironment): Permis
               : []),
           ];
         case 'DeleteDBInstance':
+        case 'RebootDBInstance':
           return [permission(action, db, dbTags)];
         case 'CreateDBInstanceReadReplica':
           // Authorized on the new replica, its source (an instance of ours) and the subnet group; a
@@ -266,6 +267,7 @@ export const requiredPermissions = (call: AwsCall, env: CallEnvironment): Permis
           ];
         }
         case 'AuthorizeSecurityGroupIngress':
+        case 'RevokeSecurityGroupIngress':
         case 'AuthorizeSecurityGroupEgress':
         case 'RevokeSecurityGroupEgress':
         case 'DeleteSecurityGroup':

@@ -173,6 +173,7 @@ export const startAwsWorkflowWorld = async () => {
     'scale-addon',
     'upgrade-addon',
     'update-replicas',
+    'update-networking',
   ] as const) {
     const machineId = logicalIdOf(synthesized, stack.workflows.stateMachine(workflow));
     const substitutions = resolveIntrinsics(

@@ -9,6 +9,7 @@ import {
   type Filter,
   type IpPermission,
   RevokeSecurityGroupEgressCommand,
+  RevokeSecurityGroupIngressCommand,
   type Tag,
 } from '@aws-sdk/client-ec2';
 import {
@@ -29,6 +30,7 @@ import {
   RDSClient,
   RDSServiceException,
   type Tag as RdsTag,
+  RebootDBInstanceCommand,
   RestoreDBInstanceFromDBSnapshotCommand,
 } from '@aws-sdk/client-rds';
 import {
@@ -86,6 +88,8 @@ interface FakeInstance {
   deletingDescribes?: number;
   groupId: string;
   port: number;
+  /** The parameter group's ParameterApplyStatus: `pending-reboot` after a switch, until a reboot. */
+  parameterApplyStatus?: string;
 }
 
 interface FakeGroup {
@@ -318,11 +322,13 @@ export class FakeAws {
       MultiAZ: settings.MultiAZ,
       BackupRetentionPeriod: settings.BackupRetentionPeriod,
       DBSubnetGroup: { DBSubnetGroupName: settings.DBSubnetGroupName },
+      PubliclyAccessible: Boolean(settings.PubliclyAccessible),
       VpcSecurityGroups: [{ VpcSecurityGroupId: instance.groupId, Status: 'active' }],
       DBParameterGroups: [
         {
           DBParameterGroupName:
             settings.DBParameterGroupName ?? `default.${settings.Engine}${settings.EngineVersion}`,
+          ParameterApplyStatus: instance.parameterApplyStatus ?? 'in-sync',
         },
       ],
       TagList: structuredClone(instance.tags),
@@ -358,6 +364,17 @@ export class FakeAws {
           ),
         );
       }
+      // Public access (applied at once: `modifying`, then available with it), and a parameter
+      // group switch: associated at once, in force from the next reboot.
+      if (input.PubliclyAccessible !== undefined) {
+        instance.statuses = ['modifying', 'available'];
+        instance.settings.PubliclyAccessible = input.PubliclyAccessible;
+      }
+      if (input.DBParameterGroupName && !input.EngineVersion) {
+        instance.statuses = ['modifying', 'available'];
+        instance.settings.DBParameterGroupName = input.DBParameterGroupName;
+        instance.parameterApplyStatus = 'pending-reboot';
+      }
       // A major upgrade: `upgrading` for a while, then available on the new version's default minor.
       if (input.EngineVersion) {
         instance.statuses = ['upgrading', 'available'];
@@ -378,6 +395,14 @@ export class FakeAws {
         this.instances.set(newId, instance);
       }
       return { DBInstance: { DBInstanceIdentifier: instance.id } };
+    });
+    this.rds.on(RebootDBInstanceCommand).callsFake((input) => {
+      const instance = this.instances.get(String(input.DBInstanceIdentifier));
+      this.record('rds', 'RebootDBInstance', input, instance ? tagsOf(instance.tags) : undefined);
+      if (!instance) throw this.notFound(String(input.DBInstanceIdentifier));
+      instance.statuses = ['rebooting', 'available'];
+      instance.parameterApplyStatus = 'in-sync';
+      return { DBInstance: { DBInstanceIdentifier: instance.id, DBInstanceStatus: 'rebooting' } };
     });
     this.rds.on(DeleteDBInstanceCommand).callsFake((input) => {
       const instance = this.instances.get(String(input.DBInstanceIdentifier));
@@ -567,6 +592,25 @@ export class FakeAws {
       if (!group)
         throw awsErrors.ec2('InvalidGroup.NotFound', `The security group '${input.GroupId}' does not exist`);
       group.permissions.push(...(input.IpPermissions ?? []));
+      return { Return: true };
+    });
+    this.ec2.on(RevokeSecurityGroupIngressCommand).callsFake((input) => {
+      const group = this.groups.get(String(input.GroupId));
+      this.record('ec2', 'RevokeSecurityGroupIngress', input, group?.tags);
+      if (!group)
+        throw awsErrors.ec2('InvalidGroup.NotFound', `The security group '${input.GroupId}' does not exist`);
+      // EC2 matches a rule by protocol, ports and source (not its description).
+      const key = (rule: IpPermission) =>
+        JSON.stringify([rule.IpProtocol, rule.FromPort, rule.ToPort, rule.IpRanges?.map((r) => r.CidrIp)]);
+      const revoked = new Set((input.IpPermissions ?? []).map(key));
+      const before = group.permissions.length;
+      group.permissions = group.permissions.filter((rule) => !revoked.has(key(rule)));
+      if (group.permissions.length === before) {
+        throw awsErrors.ec2(
+          'InvalidPermission.NotFound',
+          'The specified rule does not exist in this security group',
+        );
+      }
       return { Return: true };
     });
     this.ec2.on(AuthorizeSecurityGroupEgressCommand).callsFake((input) => {

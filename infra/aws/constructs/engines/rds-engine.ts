@@ -46,7 +46,13 @@ export interface RdsAddonsProps {
  * creates reference; everything per addon is created by the provisioning workflow.
  */
 export class RdsAddons extends Construct {
+  /** Over the isolated subnets: RDS addons created before the public subnets, and DocumentDB. */
   readonly subnetGroup: SubnetGroup;
+  /**
+   * Over the public subnets: where RDS addons are created, so that one can be made public in place
+   * (RDS documents a subnet group change only for moving an instance to another VPC).
+   */
+  readonly publicSubnetGroup: SubnetGroup;
   readonly deploymentName: string;
   private readonly network: Network;
   private readonly key: IKey;
@@ -69,6 +75,12 @@ export class RdsAddons extends Construct {
     // Keeps the logical id this group had when only PostgreSQL was deployed (`Postgres/SubnetGroup`):
     // a new id would make CloudFormation replace the group, which fails while instances use it.
     (this.subnetGroup.node.defaultChild as CfnDBSubnetGroup).overrideLogicalId('PostgresSubnetGroup9F8A4D6E');
+    this.publicSubnetGroup = new SubnetGroup(this, 'PublicSubnetGroup', {
+      vpc: props.network.vpc,
+      vpcSubnets: props.network.publicDatabaseSubnets,
+      description: 'Public subnets of the RDS addons (public only with PubliclyAccessible and an allow list)',
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
   }
 
   /** `arn:...:rds:<region>:<account>:<resource>:<name>` */
@@ -140,7 +152,10 @@ export class RdsAddons extends Construct {
       ...this.taggedAsOurs,
       StringEqualsIfExists: { [`rds:db-tag/${TAG_KEYS.deployment}`]: this.deploymentName },
     });
-    allow(RDS_CREATES, [this.rdsArn('subgrp', this.subnetGroup.subnetGroupName)]);
+    allow(RDS_CREATES, [
+      this.rdsArn('subgrp', this.subnetGroup.subnetGroupName),
+      this.rdsArn('subgrp', this.publicSubnetGroup.subnetGroupName),
+    ]);
     // A deleted addon's instance is restored from its retained automated backups (ids RDS
     // chooses, `ab-...`), and its window read from them. The restore is still conditioned on
     // what it creates: an instance tagged as this deployment's.
@@ -159,7 +174,13 @@ export class RdsAddons extends Construct {
         [`rds:snapshot-tag/${TAG_KEYS.deployment}`]: this.deploymentName,
       },
     });
-    allow(['rds:ModifyDBInstance', 'rds:DeleteDBInstance'], [instances], instanceIsOurs);
+    // RebootDBInstance: a networking change that switches the parameter group (TLS on or off)
+    // takes effect at a reboot (rds-networking.ts).
+    allow(
+      ['rds:ModifyDBInstance', 'rds:DeleteDBInstance', 'rds:RebootDBInstance'],
+      [instances],
+      instanceIsOurs,
+    );
     allow(['rds:DeleteDBSnapshot'], [snapshots], snapshotIsOurs);
     allow(['rds:DescribeDBInstances'], [instances]);
     allow(['rds:DescribeDBSnapshots'], [snapshots]);
@@ -189,6 +210,8 @@ export class RdsAddons extends Construct {
     allow(
       [
         'ec2:AuthorizeSecurityGroupIngress',
+        // A public addon made private again: its allow rules (one per CIDR) are revoked.
+        'ec2:RevokeSecurityGroupIngress',
         'ec2:AuthorizeSecurityGroupEgress',
         'ec2:RevokeSecurityGroupEgress',
         'ec2:DeleteSecurityGroup',

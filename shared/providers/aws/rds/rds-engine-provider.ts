@@ -5,6 +5,8 @@ import type {
   EngineProvider,
   InstanceSpec,
   InstanceState,
+  NetworkingApplied,
+  NetworkingState,
   ResizeRequest,
   ResizeState,
   RestorableWindow,
@@ -15,6 +17,7 @@ import type {
   UpgradeState,
 } from '../../../ports/engine-provider.ts';
 import type { Engine } from '../../../schemas/catalog.ts';
+import type { NetworkingSettings } from '../../../schemas/networking.ts';
 import { AddonSecurityGroups } from '../addon-security-groups.ts';
 import { isAwsError, toPlatformError, transientErrors } from '../aws-errors.ts';
 import { TAG_KEYS } from '../tags.ts';
@@ -25,6 +28,7 @@ import {
   isValidDbInstanceIdentifier,
   RdsInstances,
 } from './rds-instances.ts';
+import { RdsNetworking } from './rds-networking.ts';
 import { describeRdsRestorableWindow, pointInTimeSourceOf } from './rds-pitr.ts';
 import { RdsReplicas } from './rds-replicas.ts';
 import { describeRdsResize, resizeRdsInstance } from './rds-resize.ts';
@@ -75,8 +79,13 @@ export interface RdsEngineProviderProps {
   vpcId: string;
   /** The VPC's CIDR block: project client groups may reach the engine port inside it. */
   vpcCidr: string;
-  /** DB subnet group over the VPC's isolated subnets (created by CDK), shared by every RDS engine. */
+  /** DB subnet group new instances are created in (created by CDK), shared by every RDS engine. */
   subnetGroupName: string;
+  /**
+   * The DB subnet group over the public subnets: an instance in it can be made public in place
+   * (`configureNetworking`). Unset: no addon can be made public.
+   */
+  publicSubnetGroupName?: string;
   /** Customer-managed key for storage encryption. */
   kmsKeyId: string;
   /** This engine's parameter groups (created by CDK). */
@@ -88,9 +97,11 @@ export interface RdsEngineProviderProps {
 }
 
 /**
- * Addons of one RDS engine as RDS DB instances in the deployment's isolated subnets, each in its
- * own security group that admits only its project's client group (`AddonSecurityGroups`). TLS is
- * forced by the addon's parameter group unless it was created with `tls: false`. The master user
+ * Addons of one RDS engine as RDS DB instances in the deployment's DB subnet group (the public
+ * subnets' where the stack has them, private until made public: `configureNetworking`,
+ * rds-networking.ts), each in its own security group that admits only its project's client group
+ * (`AddonSecurityGroups`), plus each allowed CIDR while public. TLS is forced by the addon's
+ * parameter group unless it was created with `tls: false` or turned off later. The master user
  * name and password come from the spec (the platform generates them) because RDS-managed master
  * passwords cannot be combined with read replicas.
  *
@@ -109,6 +120,7 @@ export class RdsEngineProvider implements EngineProvider, SnapshotProvider {
   private readonly upgrades: RdsUpgrades;
   /** The instance's read replicas (`PATCH replicas`): rds-replicas.ts. */
   readonly replicas: RdsReplicas;
+  private readonly networking: RdsNetworking;
 
   constructor(
     readonly profile: RdsEngineProfile,
@@ -131,6 +143,13 @@ export class RdsEngineProvider implements EngineProvider, SnapshotProvider {
     this.upgrades = new RdsUpgrades(this.rds, this.instances, (version, tls) =>
       this.parameterGroup(version, tls),
     );
+    this.networking = new RdsNetworking({
+      rds: this.rds,
+      instances: this.instances,
+      groups: this.groups,
+      parameterGroups: props.parameterGroups,
+      ...(props.publicSubnetGroupName ? { publicSubnetGroupName: props.publicSubnetGroupName } : {}),
+    });
     this.restores = new RdsRestoreSwap({
       rds: this.rds,
       instances: this.instances,
@@ -245,6 +264,15 @@ export class RdsEngineProvider implements EngineProvider, SnapshotProvider {
     } catch (error) {
       throw toPlatformError(error, 'setting the master password');
     }
+  }
+
+  /** Public with an allow list or private, TLS on or off: begun here (rds-networking.ts). */
+  configureNetworking(resourceId: string, networking: NetworkingSettings): Promise<NetworkingApplied> {
+    return this.networking.apply(resourceId, networking);
+  }
+
+  describeNetworking(resourceId: string, networking: NetworkingSettings): Promise<NetworkingState> {
+    return this.networking.describe(resourceId, networking);
   }
 
   /** Plan, storage or Multi-AZ: ModifyDBInstance, applied at once (rds-resize.ts). */
@@ -377,7 +405,7 @@ export class RdsEngineProvider implements EngineProvider, SnapshotProvider {
     }
     if (spec.publicAccess) {
       throw new ProviderError(
-        'Public access is not available: addons live in isolated subnets',
+        'Public access is not given at create: create the addon private, then PATCH its networking with an allow list',
         'UnsupportedOption',
       );
     }

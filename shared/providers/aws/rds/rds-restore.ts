@@ -160,7 +160,8 @@ export class RdsRestoreSwap {
         ...(parameterGroup ? { DBParameterGroupName: parameterGroup } : {}),
         Port: current.Endpoint?.Port ?? this.props.defaultPort,
         MultiAZ: current.MultiAZ ?? false,
-        PubliclyAccessible: false,
+        // A public addon stays public: same subnets, same security group (its allow rules).
+        PubliclyAccessible: current.PubliclyAccessible ?? false,
         AutoMinorVersionUpgrade: true,
         BackupRetentionPeriod: current.BackupRetentionPeriod ?? this.props.backupRetentionDays ?? 7,
         CopyTagsToSnapshot: true,
