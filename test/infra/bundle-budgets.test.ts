@@ -16,14 +16,19 @@ const KB = 1024;
 // Measured with each function's own route table and S3 from the runtime (549, 575, 468 and
 // 413 KB; docs/performance.md).
 const OVER_BUDGET_CEILINGS: Record<string, number> = {
-  // 570 KB since scaling, read replicas and upgrade details joined it.
-  'Api/AddonsFunction/Function/Resource': 580 * KB,
+  // 570 KB since scaling, read replicas and upgrade details joined it; 583 KB since the AWS
+  // networking change (its workflow start) and RDS read replicas (theirs) joined it.
+  'Api/AddonsFunction/Function/Resource': 590 * KB,
   // 597 KB since the upgrade route joined it.
   'Api/BackupsFunction/Function/Resource': 605 * KB,
   // 498 KB since replica endpoints joined the credentials.
   'Api/CredentialsFunction/Function/Resource': 510 * KB,
   // Alert rules joined it (their store, CloudWatch alarm sync, idempotency of the create).
   'Api/OperationsFunction/Function/Resource': 510 * KB,
+  // 602 KB since the update-networking and RDS read-replica steps joined it (600 KB budget).
+  // Every bundle carries zod classic's JSON Schema code (about 17 KB) and every engine's catalog
+  // notes (about 20 KB), which the next cut should take out (docs/performance.md).
+  'Workflows/TaskFunction/Function/Resource': 610 * KB,
 };
 
 /** The route families (shared/api/routes/<family>.ts) each API entry may bundle: its own. */

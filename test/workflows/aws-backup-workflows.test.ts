@@ -183,7 +183,9 @@ describe('restore-addon on AWS', () => {
     expect(staging.length).toBeLessThanOrEqual(63);
 
     expect(world().fake.commands('rds')).toEqual([
-      // restoreSnapshot: the addon's instance, no staging yet, restore.
+      // restoreSnapshot: no read replicas (they would be left behind), the addon's instance, no
+      // staging yet, restore.
+      'DescribeDBInstances',
       'DescribeDBInstances',
       'DescribeDBInstances',
       'RestoreDBInstanceFromDBSnapshot',
@@ -391,6 +393,8 @@ describe('the workflow function role, over provision, backup, restore and delete
       // A networking change's (update-networking): aws-networking.test.ts sends and checks them.
       'ec2:RevokeSecurityGroupIngress',
       'rds:RebootDBInstance',
+      // Read replicas' (update-replicas): aws-replicas.test.ts sends and checks it.
+      'rds:CreateDBInstanceReadReplica',
     ]);
     expect(unused.filter((action) => !DOCUMENTDB_ACTIONS.includes(action))).toEqual([]);
   });

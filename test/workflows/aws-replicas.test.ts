@@ -70,7 +70,8 @@ describe('update-replicas on AWS (RDS PostgreSQL)', () => {
         DBInstanceIdentifier: `${addon.resourceId}-replica-${n}`,
         SourceDBInstanceIdentifier: addon.resourceId,
         DBInstanceClass: 'db.t4g.micro',
-        DBSubnetGroupName: world().env.DB_SUBNET_GROUP_NAME,
+        // The primary's subnet group: RDS addons live in the public DB subnets (docs/networking.md).
+        DBSubnetGroupName: world().env.RDS_SUBNET_GROUP_NAME,
         VpcSecurityGroupIds: [primary?.groupId],
         PubliclyAccessible: false,
         MultiAZ: false,
