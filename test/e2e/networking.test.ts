@@ -206,7 +206,7 @@ describe('networking of a local PostgreSQL addon', () => {
 /** One query over mysql2 from `localAddress`; `ca`: TLS verifying the server with it, else plain. */
 const mysqlQuery = async (
   credentials: Credentials,
-  options: { localAddress?: string; ca?: string; password?: string; username?: string } = {},
+  options: { localAddress?: string; ca?: string; password?: string; username?: string; sql?: string[] } = {},
 ): Promise<unknown> => {
   const connection = await mysql.createConnection({
     host: credentials.host,
@@ -229,6 +229,7 @@ const mysqlQuery = async (
     ...(options.ca ? { ssl: { ca: options.ca, rejectUnauthorized: true } } : {}),
   });
   try {
+    for (const statement of options.sql ?? []) await connection.query(statement);
     const [rows] = await connection.query('SELECT CURRENT_USER() AS account');
     return (rows as Array<{ account: string }>)[0]?.account;
   } finally {
@@ -291,7 +292,7 @@ describe('networking of a local MySQL addon', () => {
     await expect(mysqlQuery(credentials)).rejects.toThrow(/insecure transport|Access denied|secure/i);
   });
 
-  it('makes it public from 127.0.0.2/32: that source connects, 127.0.0.3 is refused, a dump backup still runs', async () => {
+  it('makes it public from 127.0.0.2/32: that source connects, 127.0.0.3 is refused, a dump of what it made restores', async () => {
     const addon = await changed(addonId, { public: true, allow: ['127.0.0.2/32'] });
     expect(addon).toMatchObject({ publicAccess: true, allowedCidrs: ['127.0.0.2/32'] });
     const credentials = await credentialsOf(addonId);
@@ -303,8 +304,36 @@ describe('networking of a local MySQL addon', () => {
     await expect(mysqlQuery(credentials, { ca, localAddress: '127.0.0.3' })).rejects.toThrow(
       /not allowed|locked|denied/i,
     );
-    const { operation } = await backUpAndWait(api, PROJECT, addonPath(addonId), { type: 'dump' });
+    // A view made from the public source names that account as its DEFINER: the dump restores it.
+    await mysqlQuery(credentials, {
+      ca,
+      localAddress: '127.0.0.2',
+      sql: [
+        'CREATE TABLE items (id int PRIMARY KEY)',
+        'INSERT INTO items VALUES (1), (2)',
+        'CREATE VIEW item_count AS SELECT count(*) AS n FROM items',
+      ],
+    });
+    const { backupId, operation } = await backUpAndWait(api, PROJECT, addonPath(addonId), { type: 'dump' });
     expect(operation, JSON.stringify(operation)).toMatchObject({ status: 'completed' });
+    const restore = await api('POST', `${addonPath(addonId)}/backups/${backupId}/restore`);
+    expect(restore.status, JSON.stringify(restore.body)).toBe(202);
+    const restored = await operationEnded(api, PROJECT, restore.body.operation.id);
+    expect(restored, JSON.stringify(restored.error)).toMatchObject({ status: 'completed' });
+    const connection = await mysql.createConnection({
+      host: credentials.host,
+      port: credentials.port,
+      user: credentials.username,
+      password: credentials.password,
+      database: credentials.database,
+      ssl: { ca, rejectUnauthorized: true },
+    });
+    try {
+      const [rows] = await connection.query('SELECT n FROM item_count');
+      expect(rows).toEqual([{ n: 2 }]);
+    } finally {
+      await connection.end();
+    }
   });
 
   it('rotates the credentials while public: the new login works from the allowed source, the old one only until finished', async () => {

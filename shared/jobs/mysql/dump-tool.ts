@@ -59,8 +59,8 @@ export const parseMysqlVersion = (raw: string): { version: string; major: string
  * understands. Not verified here (no MySQL 8 server on these machines): tables with INVISIBLE
  * columns (MySQL 8.0.23+), whose hidden values a `SELECT *` dump does not carry.
  *
- * DEFINER clauses are kept. Restored by the user that created the objects (the addon's own user,
- * the normal case) they load as they were. An object whose definer is another account needs
+ * DEFINER clauses are kept, but the customer's own logins (from any host, and the rotation twin)
+ * become the restoring user (`ownDefinersExpression`): they load as they were. An object whose definer is another account needs
  * SUPER / SET USER (MariaDB) or SET_USER_ID / SET_ANY_DEFINER (MySQL 8) to be created, which an
  * addon's user (and an RDS master user) lacks: the load stops with ERROR 1227, the staging
  * database is dropped, and the customer's database is untouched. On RDS with binary logging on,
@@ -94,6 +94,23 @@ export const DUMP_FLAGS = [
  */
 const UNNAME_ALTER_DATABASE = 's/^ALTER DATABASE `([^`]|``)*` /ALTER DATABASE /';
 const SED: Tool = { name: 'sed', path: 'sed', install: 'apt-get install sed' };
+
+/** A sed -E pattern matching `name` literally. */
+const literalPattern = (name: string): string => name.replace(/[^A-Za-z0-9_]/g, (char) => `\\${char}`);
+
+/**
+ * The customer's own logins as DEFINERs become the restoring one (`DEFINER=CURRENT_USER`): the
+ * same user from another host (the local target has one account per allowed source, and `'%'`
+ * before host rules) or its rotation twin (`<user>_2`) is another account to the server, and
+ * creating an object for another account needs SUPER / SET USER, which the addon's user lacks.
+ * Other definers are left as they are (the load then fails cleanly, as documented above). Lines of
+ * data (`INSERT INTO`, one statement a line in mariadb-dump's output) are never touched.
+ */
+export const ownDefinersExpression = (username: string): string => {
+  const owner = username.endsWith('_2') ? [username.slice(0, -2)] : [];
+  const logins = [...new Set([username, `${username}_2`, ...owner])].map(literalPattern).join('|');
+  return `/^INSERT INTO /!s/DEFINER=\`(${logins})\`@\`([^\`]|\`\`)*\`/DEFINER=CURRENT_USER/g`;
+};
 
 const DUMP_END = /\n-- Dump completed(?: on [^\n]*)?\n*$/;
 const HELD_BYTES = 4096;
@@ -180,7 +197,7 @@ export class MysqlDumpTool implements DumpTool {
       filters: [
         {
           tool: SED,
-          args: ['-E', UNNAME_ALTER_DATABASE],
+          args: ['-E', '-e', UNNAME_ALTER_DATABASE, '-e', ownDefinersExpression(connection.username)],
           env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C' },
         },
       ],
