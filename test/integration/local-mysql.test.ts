@@ -147,7 +147,7 @@ describe('LocalEngineSupervisor (MySQL on MariaDB, real processes)', { timeout: 
     await sql("INSERT INTO orders VALUES (1, 'crème brûlée'), (2, 'tea')");
     expect(
       await sql('SELECT CURRENT_USER() AS who, DATABASE() AS db, @@character_set_database AS cs'),
-    ).toEqual([{ who: 'addonadmin@%', db: 'orders_db', cs: 'utf8mb4' }]);
+    ).toEqual([{ who: 'addonadmin@127.0.0.1', db: 'orders_db', cs: 'utf8mb4' }]);
     expect(await sql('SELECT item FROM orders ORDER BY id')).toEqual([
       { item: 'crème brûlée' },
       { item: 'tea' },
@@ -183,11 +183,11 @@ describe('LocalEngineSupervisor (MySQL on MariaDB, real processes)', { timeout: 
   it("grants the customer its database and the restore's staging databases, nothing global", async () => {
     const shown = await grants();
     expect(shown).toHaveLength(4);
-    expect(shown[0]).toMatch(/^GRANT USAGE ON \*\.\* TO `addonadmin`@`%`/);
+    expect(shown[0]).toMatch(/^GRANT USAGE ON \*\.\* TO `addonadmin`@`127\.0\.0\.1`/);
     expect(shown.slice(1).sort()).toEqual([
-      'GRANT ALL PRIVILEGES ON `addons\\_restore`.* TO `addonadmin`@`%`',
-      'GRANT ALL PRIVILEGES ON `addons\\_retired`.* TO `addonadmin`@`%`',
-      'GRANT ALL PRIVILEGES ON `orders\\_db`.* TO `addonadmin`@`%`',
+      'GRANT ALL PRIVILEGES ON `addons\\_restore`.* TO `addonadmin`@`127.0.0.1`',
+      'GRANT ALL PRIVILEGES ON `addons\\_retired`.* TO `addonadmin`@`127.0.0.1`',
+      'GRANT ALL PRIVILEGES ON `orders\\_db`.* TO `addonadmin`@`127.0.0.1`',
     ]);
     // The staging database of a restore: created, used across databases, dropped by the customer.
     await sql('CREATE DATABASE addons_restore');
@@ -454,8 +454,8 @@ describe('LocalEngineSupervisor (MySQL on MariaDB, real processes)', { timeout: 
       return (error as UnsupportedError).issues.map((issue) => issue.path);
     };
     expect(await refused({ version: '8.4' })).toEqual(['version']);
+    // TLS is served locally (opt-in); replicas and public access at create are not.
     expect(await refused({ tls: true, replicas: 1, publicAccess: true })).toEqual([
-      'tls',
       'replicas',
       'publicAccess',
     ]);

@@ -404,8 +404,8 @@ describe('LocalEngineSupervisor (Redis, real processes)', { timeout: 90_000 }, (
       return (error as UnsupportedError).issues.map((issue) => issue.path);
     };
     expect(await refused({ version: '7.2' })).toEqual(['version']);
+    // TLS is served locally (opt-in); replicas and public access at create are not.
     expect(await refused({ tls: true, replicas: 1, publicAccess: true })).toEqual([
-      'tls',
       'replicas',
       'publicAccess',
     ]);
