@@ -79,12 +79,13 @@ export const customerAccount = (username: string): string => `${literal(username
  * The customer's database and account, as the platform wants them: created when `password` is
  * given (a new instance), checked otherwise (a restored snapshot must bring its own). Every grant
  * statement is idempotent, so this re-asserts the grants whatever they were. No global privilege,
- * no grant option, anywhere. Then copied to the allowed sources (`record`'s networking, hosts.ts).
+ * no grant option, anywhere. `unlock` (with a password) also lifts a rotation's lock on the login.
+ * Then copied to the allowed sources (`record`'s networking, hosts.ts).
  */
 export const settleCustomer = async (
   connection: Connection,
   record: InstanceRecord,
-  customer: { username: string; database: string; password?: string },
+  customer: { username: string; database: string; password?: string; unlock?: boolean },
 ): Promise<void> => {
   const account = customerAccount(customer.username);
   // An account from before host rules ('%') becomes the reference account first.
@@ -97,7 +98,9 @@ export const settleCustomer = async (
   if (customer.password !== undefined) {
     const password = literal(customer.password);
     await connection.query(`CREATE USER IF NOT EXISTS ${account} IDENTIFIED BY ${password}`);
-    await connection.query(`ALTER USER ${account} IDENTIFIED BY ${password}`);
+    await connection.query(
+      `ALTER USER ${account} IDENTIFIED BY ${password}${customer.unlock ? ' ACCOUNT UNLOCK' : ''}`,
+    );
   } else {
     const [rows] = await connection.query('SELECT 1 FROM mysql.global_priv WHERE User = ? AND Host = ?', [
       customer.username,

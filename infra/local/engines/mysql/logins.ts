@@ -24,9 +24,14 @@ const enable = async (
   username: string,
   password: string,
 ): Promise<void> => {
-  await settleCustomer(connection, ctx.record, { username, database: ctx.record.database, password });
-  await connection.query(`ALTER USER ${customerAccount(username)} ACCOUNT UNLOCK`);
-  await syncHosts(connection, ctx.record);
+  // One settlement: the password and the unlock on the reference account, then one copy to the
+  // allowed sources (settleCustomer ends with it).
+  await settleCustomer(connection, ctx.record, {
+    username,
+    database: ctx.record.database,
+    password,
+    unlock: true,
+  });
 };
 
 export const mysqlLogins: LoginDriver = {
