@@ -209,8 +209,14 @@ export class PostgresPitr implements PitrDriver {
           },
           partSize: 64 * 1024 * 1024,
         });
-        signal.addEventListener('abort', () => void upload.abort(), { once: true });
-        await upload.done();
+        // The signal lives as long as the platform: the listener goes once the upload is done.
+        const abort = () => void upload.abort();
+        signal.addEventListener('abort', abort, { once: true });
+        try {
+          await upload.done();
+        } finally {
+          signal.removeEventListener('abort', abort);
+        }
       }
       const record: BaseBackupRecord = {
         name,
