@@ -25,6 +25,14 @@ export interface PointInTimeOptions {
 const PRUNE_EVERY_MS = 3_600_000;
 
 /**
+ * How long a computed window answers `window()`. Computing one lists the instance's archive and
+ * reads its newest segments (a dozen S3 requests or more): every `GET` of the addon asks, and a
+ * console polls. The archive itself moves by whole WAL segments (`archive_timeout`), and RDS's
+ * own `LatestRestorableTime` lags by minutes, so a few seconds change nothing a user can see.
+ */
+const WINDOW_TTL_MS = 5_000;
+
+/**
  * Point-in-time recovery on the local target, for engines whose driver has `pitr`: the restorable
  * window, restores (in place or into another instance, through the same staging-and-swap as
  * snapshot restores) and the maintenance that keeps the archive restorable (base backups when due,
@@ -34,12 +42,32 @@ export class PointInTimeRecovery {
   private timer: NodeJS.Timeout | undefined;
   private pass: Promise<void> | undefined;
   private lastPrune = 0;
+  /** Windows computed in the last WINDOW_TTL_MS, shared by concurrent callers. */
+  private readonly windows = new Map<string, { at: number; window: Promise<RestorableWindow | null> }>();
 
   constructor(private readonly deps: PointInTimeOptions) {}
 
-  async window(resourceId: string): Promise<RestorableWindow | null> {
-    const window = (await this.archiveOf(checkId(resourceId)))?.window;
-    return window ? { earliestRestorableTime: window.earliest, latestRestorableTime: window.latest } : null;
+  /** What `resourceId` can be restored to, as of at most WINDOW_TTL_MS ago. */
+  window(resourceId: string): Promise<RestorableWindow | null> {
+    const id = checkId(resourceId);
+    const cached = this.windows.get(id);
+    if (cached && Date.now() - cached.at < WINDOW_TTL_MS) return cached.window;
+    const window = this.archiveOf(id).then((archive) =>
+      archive?.window
+        ? { earliestRestorableTime: archive.window.earliest, latestRestorableTime: archive.window.latest }
+        : null,
+    );
+    this.windows.set(id, { at: Date.now(), window });
+    // A failure is not kept: the next caller computes again.
+    window.catch(() => {
+      if (this.windows.get(id)?.window === window) this.windows.delete(id);
+    });
+    return window;
+  }
+
+  /** The archive of `resourceId` changed here (a base backup, a restore, a prune): recompute its window. */
+  private forget(resourceId: string): void {
+    this.windows.delete(resourceId);
   }
 
   /** Begin restoring `resourceId` to what `sourceResourceId` held at `time`; see SnapshotProvider. */
@@ -51,6 +79,7 @@ export class PointInTimeRecovery {
   ): Promise<void> {
     const id = checkId(resourceId);
     const sourceId = checkId(sourceResourceId);
+    this.forget(id);
     const at = Date.parse(time);
     if (!Number.isFinite(at)) {
       throw new UnsupportedError(`'${time}' is not a time`, [
@@ -109,6 +138,7 @@ export class PointInTimeRecovery {
           if (!(await pitr.baseBackupDue(lockedCtx, now))) return;
           const started = Date.now();
           await pitr.takeBaseBackup(lockedCtx, this.deps.shutdownSignal());
+          this.forget(id);
           log('engine: base backup archived', { resourceId: id, ms: Date.now() - started });
         });
       } catch (error) {
@@ -130,6 +160,7 @@ export class PointInTimeRecovery {
               ? await pitr.generationOf(files.context(id, record, undefined))
               : undefined;
           await pitr.prune(id, current, now);
+          this.forget(id);
         }
       } catch (error) {
         log('engine: archive retention sweep failed', { engine: driver.engine, error: errorMessage(error) });
