@@ -12,6 +12,13 @@ export interface LocalScalingSupervisorOptions extends LocalEngineSupervisorOpti
   storageGiBBytes?: number;
 }
 
+/**
+ * How old a measurement of an instance's data may be when `storage.usedBytes` shows it: the
+ * storage guard measures every scheduler tick (15 s by default), CloudWatch's storage metrics on
+ * AWS are per minute.
+ */
+const USAGE_MAX_AGE_MS = 10_000;
+
 /** Bytes the files under `dir` take (apparent sizes; links are not followed). */
 export const treeBytes = async (dir: string): Promise<number> => {
   let total = 0;
@@ -42,6 +49,8 @@ export const treeBytes = async (dir: string): Promise<number> => {
  */
 export class LocalScalingSupervisor extends LocalEngineSupervisor {
   private readonly guard: StorageGuard;
+  /** The latest measurement of each instance's data directory (the guard's, or a GET's). */
+  private readonly usage = new Map<string, { at: number; dir: string; bytes: Promise<number> }>();
 
   constructor(options: LocalScalingSupervisorOptions) {
     super(options);
@@ -54,7 +63,8 @@ export class LocalScalingSupervisor extends LocalEngineSupervisor {
         return true;
       },
       writeRecord: (resourceId, record) => this.files.writeRecord(resourceId, record),
-      usedBytes: (ctx) => treeBytes(ctx.dataDir),
+      // The guard always measures; what it found is what the next GETs show.
+      usedBytes: (ctx) => this.measure(ctx.resourceId, ctx.dataDir, 0),
       gibBytes: options.storageGiBBytes ?? GIB_BYTES,
     });
   }
@@ -103,7 +113,7 @@ export class LocalScalingSupervisor extends LocalEngineSupervisor {
   }
 
   /**
-   * Bytes the instance's data directory takes now (what `storage.usedBytes` shows), and whether the
+   * Bytes the instance's data directory takes (what `storage.usedBytes` shows, measured at most USAGE_MAX_AGE_MS ago), and whether the
    * storage guard made it read-only (null for an engine without a storage size: Redis, MongoDB).
    */
   async storageUsage(resourceId: string): Promise<{ usedBytes: number | null; readOnly: boolean | null }> {
@@ -112,8 +122,24 @@ export class LocalScalingSupervisor extends LocalEngineSupervisor {
     if (!record) return { usedBytes: null, readOnly: null };
     const guarded = this.drivers.find(record.engine)?.setReadOnly !== undefined;
     return {
-      usedBytes: await treeBytes(path.join(this.files.dirOf(id), record.dataDir)),
+      usedBytes: await this.measure(id, path.join(this.files.dirOf(id), record.dataDir), USAGE_MAX_AGE_MS),
       readOnly: guarded ? record.storageFull === true : null,
     };
+  }
+
+  /**
+   * The bytes under `dir`, measured at most `maxAgeMs` ago (concurrent callers share one walk).
+   * Walking a data directory stats every file (tens of milliseconds for an idle PostgreSQL, far more
+   * on a busy machine): every GET of an addon shows the figure and a console polls it.
+   */
+  private measure(resourceId: string, dir: string, maxAgeMs: number): Promise<number> {
+    const cached = this.usage.get(resourceId);
+    if (cached && cached.dir === dir && Date.now() - cached.at < maxAgeMs) return cached.bytes;
+    const bytes = treeBytes(dir);
+    this.usage.set(resourceId, { at: Date.now(), dir, bytes });
+    bytes.catch(() => {
+      if (this.usage.get(resourceId)?.bytes === bytes) this.usage.delete(resourceId);
+    });
+    return bytes;
   }
 }
