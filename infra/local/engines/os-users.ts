@@ -29,12 +29,28 @@ const exec = (command: string, args: string[]): Promise<ExecResult> =>
 /** useradd, userdel and groupdel exit codes (shadow-utils). */
 const EXIT = { cannotLock: 10, userExists: 9, noSuchUser: 6 } as const;
 
-const lookupUser = async (name: string): Promise<RunAs | undefined> => {
+/**
+ * Users this process found or created, by name. Every operation on an instance asks for its user
+ * (the storage guard, archiving, snapshots, each restore step), and a `getent` is a process
+ * spawned from the platform's event loop: under load those spawns were the largest cost on it.
+ * A user leaves the map when this process removes it.
+ */
+const knownUsers = new Map<string, RunAs>();
+
+const queryUser = async (name: string): Promise<RunAs | undefined> => {
   const { code, stdout } = await exec('getent', ['passwd', name]);
   if (code !== 0) return undefined;
   const [, , uid, gid] = stdout.trim().split(':');
   if (uid === undefined || gid === undefined) return undefined;
   return { user: name, uid: Number(uid), gid: Number(gid) };
+};
+
+const lookupUser = async (name: string): Promise<RunAs | undefined> => {
+  const known = knownUsers.get(name);
+  if (known) return known;
+  const user = await queryUser(name);
+  if (user) knownUsers.set(name, user);
+  return user;
 };
 
 /**
@@ -99,7 +115,8 @@ export const instanceUser = async (resourceId: string): Promise<RunAs | undefine
 export const removeInstanceUser = async (resourceId: string): Promise<void> => {
   if (!isRoot()) return;
   const name = instanceUserName(resourceId);
-  if (!(await lookupUser(name))) return;
+  knownUsers.delete(name);
+  if (!(await queryUser(name))) return;
   const result = await serially(() => retryLocked('userdel', [name]));
   if (result.code !== 0 && result.code !== EXIT.noSuchUser) {
     throw new ProviderError(
