@@ -53,7 +53,9 @@ describe('the local restorable window', () => {
 
     // Past the 5 s, the archive is read again and the window has moved.
     vi.advanceTimersByTime(1_500);
-    await expect(recovery.window(ID)).resolves.toMatchObject({ latestRestorableTime: '2026-12-01T11:05:00Z' });
+    await expect(recovery.window(ID)).resolves.toMatchObject({
+      latestRestorableTime: '2026-12-01T11:05:00Z',
+    });
     expect(pitr.window).toHaveBeenCalledTimes(2);
   });
 
@@ -62,12 +64,16 @@ describe('the local restorable window', () => {
     await recovery.window(ID);
     archiveMoves('2026-12-01T12:00:00Z');
     await recovery.restore(ID, ID, '2026-12-01T10:30:00Z', 'op-1');
-    await expect(recovery.window(ID)).resolves.toMatchObject({ latestRestorableTime: '2026-12-01T12:00:00Z' });
+    await expect(recovery.window(ID)).resolves.toMatchObject({
+      latestRestorableTime: '2026-12-01T12:00:00Z',
+    });
 
     pitr.window.mockRejectedValueOnce(new Error('s3 unreachable'));
     archiveMoves('2026-12-01T12:30:00Z');
     await recovery.restore(ID, ID, '2026-12-01T10:30:00Z', 'op-2');
     await expect(recovery.window(ID)).rejects.toThrow('s3 unreachable');
-    await expect(recovery.window(ID)).resolves.toMatchObject({ latestRestorableTime: '2026-12-01T12:30:00Z' });
+    await expect(recovery.window(ID)).resolves.toMatchObject({
+      latestRestorableTime: '2026-12-01T12:30:00Z',
+    });
   });
 });
