@@ -1,5 +1,4 @@
 import { mkdir } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -8,8 +7,8 @@ import {
   DynamoDBClient,
   ResourceInUseException,
 } from '@aws-sdk/client-dynamodb';
-import dynalite from 'dynalite';
 import { tableDefinition } from '#shared/store/table.ts';
+import { startEmulatorThread } from './emulator-thread.ts';
 
 export interface DynamoEmulator {
   endpoint: string;
@@ -39,32 +38,29 @@ const untilActive = async (client: DynamoDBClient, tableName: string, timeoutMs 
   }
 };
 
-/** dynalite on LevelDB under the data directory: the real DynamoDB API, persisted across restarts. */
+/**
+ * dynalite on LevelDB under the data directory, on its own thread (emulator-thread.ts): the real
+ * DynamoDB API, persisted across restarts.
+ */
 export const startDynamo = async (dataDir: string, tableName: string): Promise<DynamoEmulator> => {
   const path = join(dataDir, 'dynamodb');
   await mkdir(path, { recursive: true });
-  const server = dynalite({ path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  const endpoint = `http://127.0.0.1:${port}`;
-  const client = new DynamoDBClient({ ...LOCAL_AWS, endpoint });
+  const server = await startEmulatorThread('dynamo', path);
+  const client = new DynamoDBClient({ ...LOCAL_AWS, endpoint: server.endpoint });
   try {
     await ensureTable(client, tableName);
   } catch (error) {
     client.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await server.stop();
     throw error;
   }
   await untilActive(client, tableName);
   return {
-    endpoint,
+    endpoint: server.endpoint,
     client,
     stop: async () => {
       client.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await server.stop();
     },
   };
 };
