@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { lowerPriority, PRIORITY } from './engines/system.ts';
 import type { JobCommand } from './job-bundle.ts';
 
 /** Named like the Step Functions error of a failed ECS task, so the ASL Catch is the same on both targets. */
@@ -50,6 +51,8 @@ export class LocalJobRunner {
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    // Before the job starts its tools (pg_dump, zstd...), which inherit it.
+    lowerPriority(child.pid, PRIORITY.background);
     this.children.add(child);
     if (operationId) this.byOperation.set(operationId, child);
     let tail = '';
