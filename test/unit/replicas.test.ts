@@ -131,8 +131,8 @@ describe('PATCH replicas: validation', () => {
     expect(paths(response)).toContain(path);
   });
 
-  it('refuses an engine without replicas here (MySQL locally) with a 422 naming replicas', async () => {
-    const addon = await running({ engine: 'mysql' });
+  it('refuses an engine without replicas here (MongoDB locally) with a 422 naming replicas', async () => {
+    const addon = await running({ engine: 'mongodb' });
     const response = await patch({ replicas: service() }, addon, { replicas: 1 });
     expect(response.statusCode).toBe(422);
     expect(paths(response)).toEqual(['body.replicas']);
