@@ -8,9 +8,9 @@ import { operationEnded } from '../support/operations.ts';
 
 /**
  * Read replicas of a local MySQL (MariaDB) and a local Redis addon through the API, one addon of
- * each on one platform: `replicas: 1` makes a replica whose endpoint the connection details
- * publish; data written on the primary is read there with the addon's own user, a write there is
- * refused; `replicas: 0` stops its process and closes its port.
+ * each on one platform: `replicas: 1` (PATCH for MySQL, at create for Redis) makes a replica whose
+ * endpoint the connection details publish; data written on the primary is read there with the
+ * addon's own user, a write there is refused; `replicas: 0` stops its process and closes its port.
  */
 const TOKEN = 'e2e-replicas-mysql-redis-token-0123';
 const PROJECT = 'replicas-mr';
@@ -71,8 +71,10 @@ const until = async <T>(what: string, fn: () => Promise<T | undefined>, timeoutM
   }
 };
 
-const create = async (name: string, engine: string): Promise<string> => {
-  const created = await api('POST', `/v1/projects/${PROJECT}/addons`, { body: { name, engine } });
+const create = async (name: string, engine: string, replicas = 0): Promise<string> => {
+  const created = await api('POST', `/v1/projects/${PROJECT}/addons`, {
+    body: { name, engine, ...(replicas ? { replicas } : {}) },
+  });
   expect(created.status, JSON.stringify(created.body)).toBe(202);
   const ended = await operationEnded(api, PROJECT, created.body.operation.id);
   expect(ended.status, JSON.stringify(ended.error)).toBe('completed');
@@ -109,20 +111,25 @@ describe('read replicas of local MySQL (MariaDB) and Redis addons', () => {
   const addons = { mysql: '', redis: '' };
   const replicas: Record<'mysql' | 'redis', Endpoint | undefined> = { mysql: undefined, redis: undefined };
 
-  it('adds one replica to each: the catalog offers them, the connection details publish them', async () => {
+  it('adds one replica to each (Redis at create): the catalog offers them, the connection details publish them', async () => {
     const types = await api('GET', '/v1/addon-types');
     for (const engine of ['mysql', 'redis']) {
       const type = types.body.items.find((item: { engine: string }) => item.engine === engine);
       expect(type.capabilities.replicas).toBe(true);
       expect(type.maxReplicas).toBe(5);
     }
+    // MySQL gets its replica by PATCH, Redis at create (the provision workflow makes it).
     [addons.mysql, addons.redis] = await Promise.all([
       create('replica-my', 'mysql'),
-      create('replica-rd', 'redis'),
+      create('replica-rd', 'redis', 1),
     ]);
+    expect((await api('GET', addonPath(addons.redis))).body).toMatchObject({
+      replicas: 1,
+      status: 'running',
+    });
     const [mysqlDetails, redisDetails] = await Promise.all([
       setReplicas(addons.mysql, 1),
-      setReplicas(addons.redis, 1),
+      api('GET', `${addonPath(addons.redis)}/credentials`).then((response) => response.body as Credentials),
     ]);
     for (const details of [mysqlDetails, redisDetails]) {
       expect(details.replicas).toHaveLength(1);

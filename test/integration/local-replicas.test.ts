@@ -92,6 +92,23 @@ const mysqlQuery = async (port: number, sql: string, login = mysqlLogin) => {
   }
 };
 
+/** A statement without TLS, once the primary no longer requires it. */
+const plainQuery = async (port: number, login: { user: string; password: string }, sql: string) => {
+  const connection = await mysql.createConnection({
+    host: '127.0.0.1',
+    port,
+    user: login.user,
+    password: login.password,
+    database: mysqlSpec.database,
+    connectTimeout: 5_000,
+  });
+  try {
+    return (await connection.query(sql))[0] as Array<Record<string, unknown>>;
+  } finally {
+    await connection.end();
+  }
+};
+
 /** redis-cli over TLS, verifying the server with the platform's CA; the reply as it prints it. */
 const redisCli = async (port: number, password: string, ...command: string[]): Promise<string> => {
   const { stdout } = await run('redis-cli', [
@@ -239,6 +256,17 @@ describe('local read replicas (MariaDB, Redis; real processes, TLS)', { timeout:
     await replicas.setReplicaCount(MYSQL, 2);
     const [, second] = (await available(MYSQL, 2)) as [ReplicaAddress, ReplicaAddress];
     expect(await mysqlQuery(second.port, 'SELECT count(*) AS n FROM notes')).toEqual([{ n: 2 }]);
+  });
+
+  it('a networking change of the primary restarts its replicas with it: TLS off, the link and the port follow', async () => {
+    await provider.configureNetworking?.(MYSQL, { tls: false, public: false, allow: [] });
+    const plain = mysqlLogin;
+    const [first] = (await available(MYSQL, 2)) as [ReplicaAddress];
+    await plainQuery(mysqlPort, plain, "INSERT INTO notes VALUES (4, 'without TLS')");
+    await poll(
+      () => plainQuery(first.port, plain, 'SELECT count(*) AS n FROM notes').catch(() => []),
+      (rows) => Number(rows[0]?.n) === 3,
+    );
   });
 
   it('0 replicas and a delete leave no replica process or directory', async () => {

@@ -146,6 +146,8 @@ export const serverConf = (
     'maxmemory-policy noeviction',
     'databases 16',
     'maxclients 1000',
+    // A new replica's full synchronisation starts at once (Redis waits 5 s for more by default).
+    'repl-diskless-sync-delay 0',
     // Defaults in 7.0, written down: none of these can be reached at run time.
     'enable-protected-configs no',
     'enable-debug-command no',

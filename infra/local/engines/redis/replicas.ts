@@ -53,12 +53,21 @@ const copyCustomerAcl = async (primary: InstanceContext, replica: InstanceContex
  *   required, as the primary's port is.
  */
 export const redisReplicas: ReplicaDriver = {
-  /** Nothing to copy (the replica synchronises itself): the replication user on the running primary. */
+  /**
+   * Nothing to copy (the replica synchronises itself): on the running primary (which may have
+   * started before replicas existed), the replication user and a synchronisation without delay,
+   * as its redis.conf has them from its next start.
+   */
   async seed(primary: InstanceContext): Promise<void> {
     await command(
       primary,
       ['ACL', 'SETUSER', ...replicationAcl(platformRoleOf(primary))],
       'The primary refused the replication user',
+    );
+    await command(
+      primary,
+      ['CONFIG', 'SET', 'repl-diskless-sync-delay', '0'],
+      'The primary refused a setting',
     );
   },
 
