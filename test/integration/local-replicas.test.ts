@@ -6,9 +6,17 @@ import { promisify } from 'node:util';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalReplicas, withReplicaCleanup } from '#infra/local/engines/replicas.ts';
+import { processesUnder } from '#infra/local/engines/system.ts';
 import type { EngineProvider, InstanceSpec } from '#shared/ports/engine-provider.ts';
 import type { ReplicaAddress } from '#shared/ports/replica-provider.ts';
-import { isAlive, killLeftoverServers, localSpec, poll, supervisorPool } from './support/local-engines.ts';
+import {
+  isAlive,
+  killLeftoverServers,
+  localSpec,
+  poll,
+  spawnPlatform,
+  supervisorPool,
+} from './support/local-engines.ts';
 
 /**
  * Read replicas of local MySQL (MariaDB) and Redis instances, real processes, both primaries
@@ -256,6 +264,39 @@ describe('local read replicas (MariaDB, Redis; real processes, TLS)', { timeout:
     await replicas.setReplicaCount(MYSQL, 2);
     const [, second] = (await available(MYSQL, 2)) as [ReplicaAddress, ReplicaAddress];
     expect(await mysqlQuery(second.port, 'SELECT count(*) AS n FROM notes')).toEqual([{ n: 2 }]);
+  });
+
+  it('a platform SIGKILLed while it seeds a replica leaves nothing once the next one starts', async () => {
+    // A separate Node process plays the platform: it adds a third replica and is SIGKILLed as
+    // soon as mariadb-backup writes its log, which leaves the copy running without its platform.
+    const platform = spawnPlatform(
+      dataDir,
+      `const { LocalReplicas } = await import('#infra/local/engines/replicas.ts');
+       await new LocalReplicas({ dataDir: process.env.DATA_DIR }).setReplicaCount(process.env.RESOURCE_ID, 3);
+       console.log('ADDED');`,
+      { RESOURCE_ID: MYSQL },
+    );
+    const seedLog = path.join(replicaDir(MYSQL, 3), 'seed.log');
+    try {
+      await poll(
+        async () => (await fs.stat(seedLog).catch(() => undefined)) !== undefined || platform.gone(),
+        Boolean,
+        30_000,
+      );
+    } finally {
+      platform.child.kill('SIGKILL');
+      await platform.exited;
+    }
+    expect(platform.output()).not.toContain('ADDED');
+    const record = JSON.parse(await fs.readFile(path.join(replicaDir(MYSQL, 3), 'replica.json'), 'utf8'));
+    expect(record.state).toBe('creating');
+    // The copy its platform ran is still at work in the directory.
+    const orphans = await processesUnder(replicaDir(MYSQL, 3));
+    expect(orphans.length).toBeGreaterThan(0);
+    await replicas.resume([MYSQL]);
+    await expect(fs.stat(replicaDir(MYSQL, 3))).rejects.toThrow(/ENOENT/);
+    for (const pid of orphans) expect(await isAlive(pid)).toBe(false);
+    expect(await available(MYSQL, 2)).toHaveLength(2);
   });
 
   it('a networking change of the primary restarts its replicas with it: TLS off, the link and the port follow', async () => {

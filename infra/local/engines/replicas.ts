@@ -10,7 +10,15 @@ import { checkId, InstanceFiles, type Log } from './instance-files.ts';
 import { InstanceLocks } from './instance-locks.ts';
 import { instanceUser } from './os-users.ts';
 import { ServerProcesses } from './server-lifecycle.ts';
-import { chownTo, ensureReachable, exists, readJson, stopPid, writeJsonAtomic } from './system.ts';
+import {
+  chownTo,
+  ensureReachable,
+  exists,
+  processesUnder,
+  readJson,
+  stopPid,
+  writeJsonAtomic,
+} from './system.ts';
 
 /** `engines/<id>/replicas/<n>/replica.json`: `creating` until seeded and started once. */
 interface ReplicaRecord {
@@ -318,7 +326,11 @@ export class LocalReplicas implements ReplicaProvider {
       const pid = await driver.findLeftover({ dataDir: path.join(dir, 'data') } as InstanceContext);
       if (pid !== undefined) await stopPid(pid, driver.signals, 20_000);
     }
-    await fs.rm(dir, { recursive: true, force: true });
+    // A seed tool a killed platform left running in the directory would write on into it.
+    for (const pid of await processesUnder(dir)) {
+      await stopPid(pid, { graceful: 'SIGTERM', immediate: 'SIGKILL' }, 5_000);
+    }
+    await fs.rm(dir, { recursive: true, force: true, maxRetries: 3 });
     this.servers.failures.delete(key);
     this.log('engine: replica removed', { resourceId: id, replica: n });
   }
