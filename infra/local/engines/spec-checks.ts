@@ -24,7 +24,10 @@ export const localTargetIssues = (
   if (spec.tls && !offers.tls)
     issues.push({ path: 'tls', message: 'TLS is not available on the local target' });
   if (spec.replicas > 0 && !offers.replicas)
-    issues.push({ path: 'replicas', message: 'replicas are not available on the local target' });
+    issues.push({
+      path: 'replicas',
+      message: 'replicas are not available for this engine on the local target',
+    });
   if (spec.publicAccess) {
     issues.push({ path: 'publicAccess', message: 'local addons listen on the loopback interface only' });
   }
