@@ -267,8 +267,8 @@ describe('local read replicas (MariaDB, Redis; real processes, TLS)', { timeout:
   });
 
   it('a platform SIGKILLed while it seeds a replica leaves nothing once the next one starts', async () => {
-    // A separate Node process plays the platform: it adds a third replica and is SIGKILLed as
-    // soon as mariadb-backup writes its log, which leaves the copy running without its platform.
+    // A separate Node process plays the platform: it adds a third replica and is SIGKILLed while
+    // it seeds it, which leaves what it ran there (mariadb-backup) running without its platform.
     const platform = spawnPlatform(
       dataDir,
       `const { LocalReplicas } = await import('#infra/local/engines/replicas.ts');
@@ -276,28 +276,33 @@ describe('local read replicas (MariaDB, Redis; real processes, TLS)', { timeout:
        console.log('ADDED');`,
       { RESOURCE_ID: MYSQL },
     );
-    const seedLog = path.join(replicaDir(MYSQL, 3), 'seed.log');
+    // Killed as soon as a process works in the replica's directory (the copy, or the server after it).
+    let orphans: number[] = [];
     try {
       await poll(
-        async () => (await fs.stat(seedLog).catch(() => undefined)) !== undefined || platform.gone(),
+        async () => {
+          orphans = await processesUnder(replicaDir(MYSQL, 3));
+          return orphans.length > 0 || platform.gone();
+        },
         Boolean,
-        30_000,
+        // A cold tsx start of the platform process takes long on a loaded machine.
+        75_000,
       );
     } finally {
       platform.child.kill('SIGKILL');
       await platform.exited;
     }
     expect(platform.output()).not.toContain('ADDED');
+    expect(orphans.length, platform.output()).toBeGreaterThan(0);
     const record = JSON.parse(await fs.readFile(path.join(replicaDir(MYSQL, 3), 'replica.json'), 'utf8'));
     expect(record.state).toBe('creating');
-    // The copy its platform ran is still at work in the directory.
-    const orphans = await processesUnder(replicaDir(MYSQL, 3));
-    expect(orphans.length).toBeGreaterThan(0);
+    // What its platform ran is still at work in the directory.
+    expect((await Promise.all(orphans.map(isAlive))).some(Boolean)).toBe(true);
     await replicas.resume([MYSQL]);
     await expect(fs.stat(replicaDir(MYSQL, 3))).rejects.toThrow(/ENOENT/);
     for (const pid of orphans) expect(await isAlive(pid)).toBe(false);
     expect(await available(MYSQL, 2)).toHaveLength(2);
-  });
+  }, 150_000);
 
   it('a networking change of the primary restarts its replicas with it: TLS off, the link and the port follow', async () => {
     await provider.configureNetworking?.(MYSQL, { tls: false, public: false, allow: [] });
