@@ -24,19 +24,31 @@ export type NetworkingDeps = { store: AddonStore; target: Target } & (
   | { workflows: WorkflowStarter; engines?: undefined; secrets?: undefined }
 );
 
-/** The connection details with `networking` applied: TLS flag, URIs, the public endpoint and the CA. */
+/**
+ * The connection details with `networking` applied: TLS flag, URIs (the replicas' too: they serve
+ * with TLS as their primary does), the public endpoint and the CA.
+ */
 export const publishedNetworking = (
   secret: ConnectionSecret,
   networking: NetworkingSettings,
   applied: NetworkingApplied,
 ): ConnectionSecret => {
-  const { uri: _uri, public: _public, caCertificate, ...rest } = secret;
+  const { uri: _uri, public: _public, caCertificate, replicas, ...rest } = secret;
   const base = { ...rest, tls: networking.tls };
   const ca = applied.caCertificate ?? caCertificate;
   const endpoint = networking.public ? applied.publicEndpoint : undefined;
   return {
     ...base,
     uri: connectionUri(base),
+    ...(replicas
+      ? {
+          replicas: replicas.map(({ host, port }) => ({
+            host,
+            port,
+            uri: connectionUri({ ...base, host, port }),
+          })),
+        }
+      : {}),
     ...(endpoint
       ? { public: { ...endpoint, uri: connectionUri({ ...base, host: endpoint.host, port: endpoint.port }) } }
       : {}),

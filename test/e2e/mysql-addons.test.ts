@@ -122,7 +122,7 @@ describe('MySQL addons on the local target (MariaDB)', () => {
     await refused({ version: '8.4' }, 'body.version');
     await refused({ plan: 'huge' }, 'body.plan');
     await refused({ publicAccess: true }, 'body.publicAccess');
-    await refused({ replicas: 1 }, 'body.replicas');
+    await refused({ replicas: 6 }, 'body.replicas');
   });
 
   it('creates an addon whose customer user has every privilege on its database and nothing global', async () => {

@@ -454,13 +454,11 @@ describe('LocalEngineSupervisor (MySQL on MariaDB, real processes)', { timeout: 
       return (error as UnsupportedError).issues.map((issue) => issue.path);
     };
     expect(await refused({ version: '8.4' })).toEqual(['version']);
-    // TLS is served locally (opt-in); replicas and public access at create are not.
-    expect(await refused({ tls: true, replicas: 1, publicAccess: true })).toEqual([
-      'replicas',
-      'publicAccess',
-    ]);
+    // TLS and replicas are served locally (the replicas are made once the instance runs); public access at create is not.
+    expect(await refused({ tls: true, replicas: 1, publicAccess: true })).toEqual(['publicAccess']);
     expect(await refused({ username: 'root' })).toEqual(['username']);
     expect(await refused({ username: 'addons_platform' })).toEqual(['username']);
+    expect(await refused({ username: 'addons_replication' })).toEqual(['username']);
     expect(await refused({ username: 'a'.repeat(33) })).toEqual(['username']);
     expect(await refused({ database: 'mysql' })).toEqual(['database']);
     expect(await refused({ database: 'addons_restore' })).toEqual(['database']);

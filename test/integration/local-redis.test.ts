@@ -404,13 +404,11 @@ describe('LocalEngineSupervisor (Redis, real processes)', { timeout: 90_000 }, (
       return (error as UnsupportedError).issues.map((issue) => issue.path);
     };
     expect(await refused({ version: '7.2' })).toEqual(['version']);
-    // TLS is served locally (opt-in); replicas and public access at create are not.
-    expect(await refused({ tls: true, replicas: 1, publicAccess: true })).toEqual([
-      'replicas',
-      'publicAccess',
-    ]);
+    // TLS and replicas are served locally (the replicas are made once the instance runs); public access at create is not.
+    expect(await refused({ tls: true, replicas: 1, publicAccess: true })).toEqual(['publicAccess']);
     expect(await refused({ username: 'default' })).toEqual(['username']);
     expect(await refused({ username: 'addons_platform' })).toEqual(['username']);
+    expect(await refused({ username: 'addons_replication' })).toEqual(['username']);
     expect(await refused({ username: 'has space' })).toEqual(['username']);
     expect(await refused({ password: 'two\nlines' })).toEqual(['password']);
     await expect(provider.describeInstance(ID)).resolves.toEqual({ status: 'absent' });

@@ -6,6 +6,7 @@ import { EngineRegistry } from '#shared/engines/registry.ts';
 import type { EngineAdapters } from '#shared/ports/engine-provider.ts';
 import type { ReplicaProvider, ReplicaSetState } from '#shared/ports/replica-provider.ts';
 import { AddonService } from '#shared/services/addon-service.ts';
+import { publishedNetworking } from '#shared/services/networking.ts';
 import { publishedReplicas, replicaUriOf } from '#shared/services/replica-details.ts';
 import { ReplicasService, ReplicaTasks } from '#shared/services/replicas.ts';
 import { testCursors } from '../support/cursors.ts';
@@ -131,8 +132,8 @@ describe('PATCH replicas: validation', () => {
     expect(paths(response)).toContain(path);
   });
 
-  it('refuses an engine without replicas here (MySQL locally) with a 422 naming replicas', async () => {
-    const addon = await running({ engine: 'mysql' });
+  it('refuses an engine without replicas here (MongoDB locally) with a 422 naming replicas', async () => {
+    const addon = await running({ engine: 'mongodb' });
     const response = await patch({ replicas: service() }, addon, { replicas: 1 });
     expect(response.statusCode).toBe(422);
     expect(paths(response)).toEqual(['body.replicas']);
@@ -254,5 +255,21 @@ describe('replica connection details', () => {
     expect(replicaUriOf(published)).toBe(published.replicas?.[0]?.uri);
     expect(replicaUriOf(publishedReplicas(published, []))).toBe(secret.uri);
     expect(publishedReplicas(published, [])).not.toHaveProperty('replicas');
+  });
+
+  it('a networking change rewrites the replica URIs with the TLS setting (replicas serve as their primary does)', () => {
+    const redis = publishedReplicas({ ...secret, engine: 'redis', tls: false }, [
+      { host: '127.0.0.1', port: 6100 },
+    ]);
+    expect(redis.replicas?.[0]?.uri).toMatch(/^redis:\/\//);
+    const tls = publishedNetworking(redis, { tls: true, public: false, allow: [] }, { caCertificate: 'CA' });
+    expect(tls.replicas).toEqual([
+      {
+        host: '127.0.0.1',
+        port: 6100,
+        uri: expect.stringMatching(/^rediss:\/\/addonadmin:pw@127\.0\.0\.1:6100/),
+      },
+    ]);
+    expect(tls.uri).toMatch(/^rediss:\/\//);
   });
 });

@@ -214,6 +214,21 @@ export interface ReplicaDriver {
     primary: InstanceContext,
     replica: InstanceContext,
   ): Promise<{ command: string; args: string[]; env: NodeJS.ProcessEnv }>;
+  /**
+   * After each start of the replica's server (`first`: the one after `seed`): make it follow the
+   * primary as the primary's record says now (TLS on the link or not), and on the first start
+   * wait until it does. Absent: the server follows by its command alone.
+   */
+  follow?(
+    primary: InstanceContext,
+    replica: InstanceContext,
+    options: { first: boolean; signal: AbortSignal },
+  ): Promise<void>;
+  /**
+   * On a running replica, after a credential change on the primary: the customer's logins as the
+   * primary has them now. Absent where the engine replicates its users itself.
+   */
+  syncLogins?(primary: InstanceContext, replica: InstanceContext): Promise<void>;
 }
 
 /** The engine-specific half of credential rotation, on a running server (see EngineProvider.addLogin). */

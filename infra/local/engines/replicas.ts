@@ -3,13 +3,22 @@ import path from 'node:path';
 import { errorMessage, ProviderError, UnsupportedError } from '#shared/errors.ts';
 import type { EngineProvider, ResizeRequest } from '#shared/ports/engine-provider.ts';
 import type { ReplicaAddress, ReplicaProvider, ReplicaSetState } from '#shared/ports/replica-provider.ts';
+import type { NetworkingSettings } from '#shared/schemas/networking.ts';
 import type { EngineDriver, InstanceContext, InstanceRecord, ReplicaDriver } from './driver.ts';
 import { EngineDrivers } from './engine-drivers.ts';
 import { checkId, InstanceFiles, type Log } from './instance-files.ts';
 import { InstanceLocks } from './instance-locks.ts';
 import { instanceUser } from './os-users.ts';
 import { ServerProcesses } from './server-lifecycle.ts';
-import { chownTo, ensureReachable, exists, readJson, stopPid, writeJsonAtomic } from './system.ts';
+import {
+  chownTo,
+  ensureReachable,
+  exists,
+  processesUnder,
+  readJson,
+  stopPid,
+  writeJsonAtomic,
+} from './system.ts';
 
 /** `engines/<id>/replicas/<n>/replica.json`: `creating` until seeded and started once. */
 interface ReplicaRecord {
@@ -138,6 +147,22 @@ export class LocalReplicas implements ReplicaProvider {
     );
   }
 
+  /**
+   * After a credential change on the primary: each running replica gets the customer's logins as
+   * the primary has them (engines whose users are not replicated, Redis). A replica not running
+   * reads them at its next start.
+   */
+  syncLogins(resourceId: string): Promise<void> {
+    const id = checkId(resourceId);
+    return this.locks.exclusive(id, undefined, () =>
+      this.eachReplica(id, async (primary, replicas, n, record) => {
+        if (!replicas.syncLogins || record?.state !== 'ready' || !this.servers.isRunning(this.keyOf(id, n)))
+          return;
+        await replicas.syncLogins(primary, this.contextOf(primary, n, record.port));
+      }),
+    );
+  }
+
   /** Fast shutdown of every replica server (Ctrl-C); a seed in progress is interrupted. */
   async stopAll(): Promise<void> {
     this.servers.closed = true;
@@ -201,16 +226,26 @@ export class LocalReplicas implements ReplicaProvider {
     return { driver, replicas: driver.replicas };
   }
 
-  /** Replica `n` as a context of its own: its directory, data, socket, log and port. */
+  /**
+   * Replica `n` as a context of its own: its directory, data, socket, log and port; private, with
+   * TLS while the primary requires it (its clients are given the primary's URI scheme and CA).
+   */
   private contextOf(primary: InstanceContext, n: number, port: number): InstanceContext {
     const dir = this.dirOf(primary.resourceId, n);
+    const tls = primary.record.networking?.tls === true;
     return {
       resourceId: this.keyOf(primary.resourceId, n),
       dir,
       dataDir: path.join(dir, 'data'),
       socketDir: path.join(dir, 'run'),
       logFile: path.join(dir, 'server.log'),
-      record: { ...primary.record, host: this.host, port, dataDir: 'data', networking: undefined },
+      record: {
+        ...primary.record,
+        host: this.host,
+        port,
+        dataDir: 'data',
+        networking: tls ? { tls, public: false, allow: [] } : undefined,
+      },
       runAs: primary.runAs,
     };
   }
@@ -224,9 +259,19 @@ export class LocalReplicas implements ReplicaProvider {
     });
   }
 
-  private async start(primary: InstanceContext, replicas: ReplicaDriver, n: number, record: ReplicaRecord) {
+  /** Replica `n` running (started, then made to follow the primary, unless it already runs). */
+  private async start(
+    primary: InstanceContext,
+    replicas: ReplicaDriver,
+    n: number,
+    record: ReplicaRecord,
+    first = false,
+  ) {
     const ctx = this.contextOf(primary, n, record.port);
-    await this.servers.ensureRunning(ctx, this.serverDriver(primary, replicas));
+    const driver = this.serverDriver(primary, replicas);
+    if (!first && this.servers.isRunning(ctx.resourceId)) return this.servers.ensureRunning(ctx, driver);
+    await this.servers.start(ctx, driver);
+    await replicas.follow?.(primary, ctx, { first, signal: this.shutdown.signal });
   }
 
   private async ensure(primary: InstanceContext, replicas: ReplicaDriver, n: number): Promise<void> {
@@ -260,7 +305,7 @@ export class LocalReplicas implements ReplicaProvider {
       parent,
     ]);
     await replicas.seed(primary, ctx, this.shutdown.signal);
-    await this.servers.start(ctx, this.serverDriver(primary, replicas));
+    await this.start(primary, replicas, n, record, true);
     await writeJsonAtomic(path.join(dir, RECORD_FILE), { ...record, port: ctx.record.port, state: 'ready' });
     this.log('engine: replica created', {
       resourceId: id,
@@ -281,7 +326,11 @@ export class LocalReplicas implements ReplicaProvider {
       const pid = await driver.findLeftover({ dataDir: path.join(dir, 'data') } as InstanceContext);
       if (pid !== undefined) await stopPid(pid, driver.signals, 20_000);
     }
-    await fs.rm(dir, { recursive: true, force: true });
+    // A seed tool a killed platform left running in the directory would write on into it.
+    for (const pid of await processesUnder(dir)) {
+      await stopPid(pid, { graceful: 'SIGTERM', immediate: 'SIGKILL' }, 5_000);
+    }
+    await fs.rm(dir, { recursive: true, force: true, maxRetries: 3 });
     this.servers.failures.delete(key);
     this.log('engine: replica removed', { resourceId: id, replica: n });
   }
@@ -289,8 +338,10 @@ export class LocalReplicas implements ReplicaProvider {
 
 /**
  * The instance provider with its replicas removed before the instance is deleted (a delete of the
- * addon, or of a leftover), so no replica process outlives its primary, and restarted after a plan
- * change, so they run with the primary's new limits.
+ * addon, or of a leftover), so no replica process outlives its primary; restarted after a plan
+ * change, so they run with the primary's new limits, and after a networking change, so they serve
+ * and follow with TLS as the primary now does; given the customer's logins after each step of a
+ * credential rotation where the engine does not replicate them.
  */
 export const withReplicaCleanup = <P extends EngineProvider>(provider: P, replicas: LocalReplicas): P =>
   Object.assign(Object.create(provider) as P, {
@@ -303,6 +354,32 @@ export const withReplicaCleanup = <P extends EngineProvider>(provider: P, replic
           resize: async (resourceId: string, change: ResizeRequest) => {
             await provider.resize?.(resourceId, change);
             if (change.plan) await replicas.restartAll(resourceId);
+          },
+        }
+      : {}),
+    ...(provider.configureNetworking
+      ? {
+          configureNetworking: async (resourceId: string, networking: NetworkingSettings) => {
+            const applied = await provider.configureNetworking?.(resourceId, networking);
+            await replicas.restartAll(resourceId);
+            return applied;
+          },
+        }
+      : {}),
+    ...(provider.addLogin
+      ? {
+          addLogin: async (resourceId: string, current: string, password: string) => {
+            const login = await provider.addLogin?.(resourceId, current, password);
+            await replicas.syncLogins(resourceId);
+            return login;
+          },
+        }
+      : {}),
+    ...(provider.retainOnlyLogin
+      ? {
+          retainOnlyLogin: async (resourceId: string, login: { username: string; password: string }) => {
+            await provider.retainOnlyLogin?.(resourceId, login);
+            await replicas.syncLogins(resourceId);
           },
         }
       : {}),

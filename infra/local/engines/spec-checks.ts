@@ -8,14 +8,14 @@ import type { InstanceSpec } from '#shared/ports/engine-provider.ts';
  */
 
 /**
- * The one major the local engine runs, and what the local target does not offer: replicas, public
- * access at create (it comes with PATCH networking), and TLS but where the driver serves it.
+ * The one major the local engine runs, and what the local target does not offer: public access at
+ * create (it comes with PATCH networking), and TLS and replicas but where the driver has them.
  */
 export const localTargetIssues = (
   spec: InstanceSpec,
   major: string,
   versionMessage: string,
-  offers: { tls?: boolean } = {},
+  offers: { tls?: boolean; replicas?: boolean } = {},
 ): FieldIssue[] => {
   const issues: FieldIssue[] = [];
   if (spec.version !== major && !spec.version.startsWith(`${major}.`)) {
@@ -23,8 +23,11 @@ export const localTargetIssues = (
   }
   if (spec.tls && !offers.tls)
     issues.push({ path: 'tls', message: 'TLS is not available on the local target' });
-  if (spec.replicas > 0)
-    issues.push({ path: 'replicas', message: 'replicas are not available on the local target' });
+  if (spec.replicas > 0 && !offers.replicas)
+    issues.push({
+      path: 'replicas',
+      message: 'replicas are not available for this engine on the local target',
+    });
   if (spec.publicAccess) {
     issues.push({ path: 'publicAccess', message: 'local addons listen on the loopback interface only' });
   }

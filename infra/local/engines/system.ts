@@ -367,6 +367,25 @@ export const processCwd = async (pid: number): Promise<string | undefined> => {
   }
 };
 
+/**
+ * Live processes whose working directory is `dir` or below it: the tools an interrupted step ran
+ * there (seed and backup tools run with their target as cwd), left running by a killed platform.
+ * Empty without /proc.
+ */
+export const processesUnder = async (dir: string): Promise<number[]> => {
+  const real = await fs.realpath(dir).catch(() => undefined);
+  if (!real || !(await hasProcfs)) return [];
+  const found: number[] = [];
+  for (const name of await fs.readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(name)) continue;
+    const cwd = await processCwd(Number(name));
+    if (cwd && (cwd === real || cwd.startsWith(`${real}/`)) && (await isAlive(Number(name)))) {
+      found.push(Number(name));
+    }
+  }
+  return found;
+};
+
 export const waitForExit = async (pid: number, timeoutMs: number): Promise<boolean> => {
   const deadline = Date.now() + timeoutMs;
   while (await isAlive(pid)) {

@@ -63,6 +63,8 @@ export const mysql: EngineFacts = {
         networkingUpdate: true,
         // The plan sizes innodb_buffer_pool_size and max_connections (mysql/sizing.ts).
         scaling: true,
+        // Seeded by mariadb-backup, following the binary log by GTID (infra/local/engines/mysql/replicas.ts).
+        replicas: true,
       },
     },
     // Locally TLS stays opt-in, as for PostgreSQL: clients must be given the platform's own CA.
@@ -82,7 +84,7 @@ export const mysql: EngineFacts = {
         'Upgrades (upgrade) are not available locally: one version installed locally (Debian mariadb-server 10.11).',
         'Point-in-time restore is not available for local MySQL addons: their binary logs are not archived yet (PostgreSQL addons have it locally).',
         "TLS is opt-in locally (tls: true at create, or PATCH networking): require_secure_transport with a certificate from a CA made per data directory, given in the connection details (caCertificate). A private addon listens on 127.0.0.1 and its accounts admit only 127.0.0.1; a public one listens on every interface and the customer's user has one account per allowed CIDR (MariaDB host grants, user@'address/netmask'), every other account of it locked.",
-        'Read replicas are not built locally for this engine yet (PostgreSQL has them: a MariaDB replica would be seeded by mariadb-backup and follow with CHANGE MASTER TO ... MASTER_USE_GTID).',
+        "Read replicas (PATCH replicas, up to 5) are MariaDB servers on their own ports, private (127.0.0.1) whatever the primary, seeded from the running primary by mariadb-backup (no downtime) and following its binary log by GTID (MASTER_USE_GTID), read-only (read_only; writes fail with error 1290), read with the addon's own user. Every local MySQL addon keeps a binary log (a day of it, counted against its storage); one started before replicas existed gets it at its next start. A snapshot restore of the primary does not re-seed them: set replicas to 0 and back.",
       ],
     },
   },

@@ -17,7 +17,7 @@ export const redis: EngineFacts = {
     defaultPlan: 'nano',
     storageGiB: { min: 1, max: 1, default: 1 },
     // ElastiCache: a primary and up to 5 replicas per replication group without cluster mode.
-    maxReplicas: { aws: 5, local: 0 },
+    maxReplicas: { aws: 5, local: 5 },
     capabilities: {
       // ElastiCache replication groups: TLS always on, RBAC users, snapshot backups (ElastiCache
       // snapshots, exported to S3 as RDB files for download).
@@ -46,6 +46,8 @@ export const redis: EngineFacts = {
         networkingUpdate: true,
         // The plan's memory is the server's maxmemory (redis/config.ts).
         scaling: true,
+        // redis-server replicas with replicaof the primary (infra/local/engines/redis/replicas.ts).
+        replicas: true,
       },
     },
     // ElastiCache RBAC (the addon's user) requires encryption in transit.
@@ -70,7 +72,7 @@ export const redis: EngineFacts = {
         "The local target runs Debian's redis-server 7.0 with append-only-file persistence; the connection details name an ACL user (the default user is off) and database 0. Plans size local servers as on AWS: the plan's memory is the server's maxmemory, and a full server refuses writes (noeviction) rather than evicting keys.",
         'Redis has no logical dump: dump backups are never offered. Snapshot backups are RDB files written by BGSAVE while the server keeps serving, streamed to the backup bucket with their SHA-256 so they can be downloaded (`redis-check-rdb` or any Redis 7.0+ loads them); a restore loads one as the base of a new append-only file.',
         'TLS is opt-in locally (tls: true at create, or PATCH networking): the port then speaks TLS only (tls-port, rediss://), with a certificate from a CA made per data directory, given in the connection details (caCertificate): redis-cli --tls --cacert ca.pem. Public access (publicAccess) is not offered locally: Redis has no per-source host rules, so an allow list would need a firewall the platform does not manage; local addons listen on 127.0.0.1.',
-        'Read replicas are not built locally for this engine yet (PostgreSQL has them; a Redis replica would follow its primary with replicaof).',
+        "Read replicas (PATCH replicas, up to 5) are redis-server processes on their own ports, private (127.0.0.1), following the primary with replicaof (TLS on the link and the port while the primary requires it), read-only (writes answer -READONLY), read with the addon's own user, whose passwords (rotations included) the platform writes on each replica as on the primary. After a snapshot restore of the primary, set replicas to 0 and back, as for the SQL engines.",
         'Imports (importDump) load an uploaded RDB file (e.g. from redis-cli --rdb), replacing the data all or nothing like a snapshot restore; its format must be one this server reads.',
         'Live imports (importLive) are not offered: Redis has no logical dump to stream from a running server; import an RDB file (importDump) instead.',
         'A plan change (scaling) sets the new maxmemory and restarts the server, which reloads its append-only file. Redis has no storage size: storageGiB stays 1.',

@@ -3,6 +3,7 @@ import type { Connection } from 'mysql2/promise';
 import { RESTORE_RETIRED_DATABASE, RESTORE_STAGING_DATABASE } from '#shared/engines/mysql/index.ts';
 import { ProviderError } from '#shared/errors.ts';
 import type { InstanceRecord, PlatformRole } from '../driver.ts';
+import { REPLICATION_USER } from '../logins.ts';
 import { PRIVATE_HOST, syncHosts } from './hosts.ts';
 import { DATABASE_CHARSET } from './settings.ts';
 
@@ -29,7 +30,15 @@ export const PLATFORM_ROLE = 'addons_platform';
 export const RESTORE_DATABASES = [RESTORE_STAGING_DATABASE, RESTORE_RETIRED_DATABASE] as const;
 
 /** Accounts the customer's name must not take (MariaDB's own, the platform's). */
-export const RESERVED_USERNAMES = ['root', 'mariadb.sys', 'mysql', 'public', 'none', PLATFORM_ROLE];
+export const RESERVED_USERNAMES = [
+  'root',
+  'mariadb.sys',
+  'mysql',
+  'public',
+  'none',
+  PLATFORM_ROLE,
+  REPLICATION_USER,
+];
 
 /** What `mariadb-install-db --extra-file` runs after creating the system tables. */
 export const INSTALL_CLEANUP_SQL = [

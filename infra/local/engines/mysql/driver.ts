@@ -19,7 +19,8 @@ import { serverMajor, tool } from './binaries.ts';
 import { platformRoleOf, probeMySql, withPlatform } from './connect.ts';
 import { hostRulesSql, networkingArgs } from './hosts.ts';
 import { mysqlLogins } from './logins.ts';
-import { initFilePath, PID_FILE, SERVER_SETTINGS, socketPath } from './settings.ts';
+import { mariaDbReplicas } from './replicas.ts';
+import { BINLOG_SETTINGS, initFilePath, PID_FILE, SERVER_SETTINGS, socketPath } from './settings.ts';
 import { planSettings } from './sizing.ts';
 import { MariaDbSnapshots } from './snapshots.ts';
 import { readOnlyInitSql, setReadOnly } from './storage.ts';
@@ -60,6 +61,8 @@ export class MariaDbDriver implements EngineDriver {
   // SIGKILL: mariadbd has no "stop now" signal, and InnoDB recovers from its redo log at next start.
   readonly signals = { graceful: 'SIGTERM', immediate: 'SIGKILL' } as const;
   readonly snapshots: SnapshotDriver = new MariaDbSnapshots();
+  /** Read replicas following the primary's binary log by GTID (replicas.ts). */
+  readonly replicas = mariaDbReplicas;
   readonly logins = mysqlLogins;
   /** TLS (require_secure_transport) and public listening with one account per allowed source (hosts.ts). */
   readonly networking = { tls: true, public: true };
@@ -69,12 +72,10 @@ export class MariaDbDriver implements EngineDriver {
   async checkSupported(spec: InstanceSpec): Promise<void> {
     const major = await serverMajor();
     rejectIssues('MySQL', [
-      ...localTargetIssues(
-        spec,
-        major,
-        `the local target runs MariaDB ${major} for MySQL addons`,
-        this.networking,
-      ),
+      ...localTargetIssues(spec, major, `the local target runs MariaDB ${major} for MySQL addons`, {
+        ...this.networking,
+        replicas: true,
+      }),
       ...nameIssues(spec),
       ...passwordIssues(spec, /[\r\n\0]/),
     ]);
@@ -147,6 +148,8 @@ export class MariaDbDriver implements EngineDriver {
       ...SERVER_SETTINGS,
       // The plan's memory: innodb_buffer_pool_size, max_connections (sizing.ts).
       ...planSettings(ctx.record),
+      // What read replicas follow (replicas.ts).
+      ...BINLOG_SETTINGS,
     ];
     return { command: mariadbd, args, env: engineEnv() };
   }

@@ -24,6 +24,21 @@ export const SERVER_SETTINGS = [
   '--skip-symbolic-links',
 ];
 
+/**
+ * The primary's binary log, which read replicas follow (replicas.ts): in the data directory, row
+ * events (the grant-table changes of hosts.ts replay exactly), MariaDB's GTIDs (always on with a
+ * binary log), files of 16 MiB kept a day, so an idle addon's log stays small (it counts against
+ * the storage the guard measures). Every primary has it from its next start; `server_id` 1 is the
+ * primary's, its replicas take 2 and up.
+ */
+export const BINLOG_SETTINGS = [
+  '--log-bin=mysql-bin',
+  '--server-id=1',
+  '--binlog-format=ROW',
+  '--max-binlog-size=16M',
+  '--binlog-expire-logs-seconds=86400',
+];
+
 /** The character set and collation of the customer's database (and of the restore staging one). */
 export const DATABASE_CHARSET = 'CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci';
 

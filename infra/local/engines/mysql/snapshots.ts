@@ -8,13 +8,13 @@ import { platformRoleOf } from './connect.ts';
 import { socketPath } from './settings.ts';
 
 /** Written by mariadb-install-db (and kept by the server): the version that made the data. */
-const UPGRADE_INFO = 'mysql_upgrade_info';
+export const UPGRADE_INFO = 'mysql_upgrade_info';
 /** mariadb-backup's description of a copy: its state (`full-backuped`, then `full-prepared`) and LSNs. */
 const CHECKPOINTS = 'xtrabackup_checkpoints';
 /** mariadb-backup's record of the copy, with the server version it was taken from. */
 const BACKUP_INFO = 'xtrabackup_info';
 /** Left by `--prepare` in a backup directory, meaningless in a data directory. */
-const BACKUP_ONLY_FILES = ['backup-my.cnf', CHECKPOINTS, 'xtrabackup_binlog_pos_innodb'];
+export const BACKUP_ONLY_FILES = ['backup-my.cnf', CHECKPOINTS, 'xtrabackup_binlog_pos_innodb'];
 
 const backupType = async (dir: string): Promise<string | undefined> => {
   const text = await readFileNoFollow(path.join(dir, CHECKPOINTS)).catch(() => undefined);

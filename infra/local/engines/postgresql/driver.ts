@@ -79,12 +79,10 @@ export class PostgresDriver implements EngineDriver {
     const reserved =
       [PLATFORM_ROLE, MIGRATOR_ROLE].includes(spec.username) || spec.username.startsWith('pg_');
     rejectIssues('PostgreSQL', [
-      ...localTargetIssues(
-        spec,
-        major ?? '',
-        `PostgreSQL ${majors.join(' and ')} run on the local target`,
-        this.networking,
-      ),
+      ...localTargetIssues(spec, major ?? '', `PostgreSQL ${majors.join(' and ')} run on the local target`, {
+        ...this.networking,
+        replicas: true,
+      }),
       ...(reserved ? [{ path: 'username', message: `'${spec.username}' is reserved for the platform` }] : []),
       ...passwordIssues(spec, /[\r\n]/),
     ]);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { InstanceContext, PlatformRole } from '../driver.ts';
+import { REPLICATION_USER, replicationPassword } from '../logins.ts';
 import { instanceSocketPath } from '../system.ts';
 
 /**
@@ -23,12 +24,26 @@ import { instanceSocketPath } from '../system.ts';
  *   dangerous ones (CONFIG, ACL, SHUTDOWN, DEBUG, MODULE, MONITOR, SAVE, BGREWRITEAOF, REPLICAOF,
  *   CLIENT KILL/LIST, MIGRATE, RESTORE...). Given back, because an application or a developer
  *   expects them of a database they own: FLUSHDB, FLUSHALL, KEYS, SORT, SORT_RO, SWAPDB and INFO.
+ * - the replication user (`addons_replication`): what a replica runs on its primary (PSYNC,
+ *   REPLCONF, PING) and nothing else, with a password derived from the platform's (logins.ts).
  */
+
+/** The replication user's ACL line: what a replica needs of its primary, no keys. */
+export const replicationAcl = (admin: PlatformRole): string[] => [
+  REPLICATION_USER,
+  'reset',
+  'on',
+  passwordHash(replicationPassword(admin)),
+  '-@all',
+  '+psync',
+  '+replconf',
+  '+ping',
+];
 
 export const PLATFORM_ROLE = 'addons_platform';
 
 /** User names the customer's must not take: Redis's own, the platform's. */
-export const RESERVED_USERNAMES = ['default', PLATFORM_ROLE];
+export const RESERVED_USERNAMES = ['default', PLATFORM_ROLE, REPLICATION_USER];
 
 /** What the customer's user may run: everything but @admin and @dangerous, with the data commands of @dangerous given back. */
 export const CUSTOMER_COMMANDS = [
@@ -81,7 +96,7 @@ export const aclHashes = (acl: string): string[] =>
   acl.split(/\s+/).filter((token) => /^#[0-9a-f]{64}$/.test(token));
 
 /** A value in redis.conf: quoted, so a path with spaces stays one argument. */
-const quoted = (value: string): string => `"${value.replace(/["\\]/g, (char) => `\\${char}`)}"`;
+export const quoted = (value: string): string => `"${value.replace(/["\\]/g, (char) => `\\${char}`)}"`;
 
 /**
  * The instance's port: plain, or with TLS required (PATCH networking) TLS only, with the
@@ -131,12 +146,15 @@ export const serverConf = (
     'maxmemory-policy noeviction',
     'databases 16',
     'maxclients 1000',
+    // A new replica's full synchronisation starts at once (Redis waits 5 s for more by default).
+    'repl-diskless-sync-delay 0',
     // Defaults in 7.0, written down: none of these can be reached at run time.
     'enable-protected-configs no',
     'enable-debug-command no',
     'enable-module-command no',
     'user default reset off resetpass -@all',
     `user ${admin.username} reset on ${passwordHash(admin.password)} ~* &* +@all`,
+    `user ${replicationAcl(admin).join(' ')}`,
     `include ${quoted(customerAclPath(ctx))}`,
     '',
   ].join('\n');

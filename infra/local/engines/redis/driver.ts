@@ -21,6 +21,7 @@ import {
 } from './config.ts';
 import { asPlatform, platformRoleOf, probeRedis } from './connect.ts';
 import { redisLogins } from './logins.ts';
+import { redisReplicas } from './replicas.ts';
 import { RedisReplyError, type Reply, sendCommands } from './resp.ts';
 import { RedisSnapshots } from './snapshots.ts';
 
@@ -69,13 +70,18 @@ export class RedisDriver implements EngineDriver {
   readonly signals = { graceful: 'SIGTERM', immediate: 'SIGKILL' } as const;
   readonly snapshots = new RedisSnapshots();
   readonly logins = redisLogins;
+  /** Read replicas with replicaof the primary (replicas.ts). */
+  readonly replicas = redisReplicas;
   /** TLS only on the port while required (config.ts); never public: Redis has no per-source rules. */
   readonly networking = { tls: true, public: false };
 
   async checkSupported(spec: InstanceSpec): Promise<void> {
     const major = await serverMajor();
     rejectIssues('Redis', [
-      ...localTargetIssues(spec, major, `the local target runs Redis ${major}`, this.networking),
+      ...localTargetIssues(spec, major, `the local target runs Redis ${major}`, {
+        ...this.networking,
+        replicas: true,
+      }),
       ...nameIssues(spec),
       ...passwordIssues(spec, /[\r\n\0]/),
     ]);
