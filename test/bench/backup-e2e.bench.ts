@@ -5,14 +5,14 @@
  * empty database, the dump benchmarks' fixture (BENCH_BACKUP_GB, default 1 GB of hard-to-compress
  * rows) and a pgbench database (`pgbench -i -s 70 × BENCH_BACKUP_GB`, about as large):
  * - backup: `POST .../backups` (dump) until the operation reads `completed` (polled every 25 ms),
- *   interleaved with `pg_dump -Fc > /dev/null` and `pg_dump -Fc -Z0 > /dev/null` against the same
+ *   interleaved with `pg_dump -Fc > file` (the file the restore baseline reads) and `pg_dump -Fc -Z0 > /dev/null` against the same
  *   server with the job's own pg_dump; ratio = baseline / end to end, goals >= 1.0 and >= 0.85;
  * - restore: `POST .../backups/{id}/restore` until `completed`, interleaved with `pg_restore
  *   --single-transaction` of a local `-Fc` file; both into the emptied database; goal >= 0.85;
  * - where the time goes, from what the platform records: the operation's createdAt/completedAt,
  *   and the job's log (infra/local/job-runner.ts keeps it): process start, started, completed;
  * - peak RSS of the job processes (sampled from /proc), goal < 200 MB.
- * Best of BENCH_BACKUP_ROUNDS (default 2) rounds each. BENCH_STRICT=1 fails on a missed goal.
+ * Best of BENCH_BACKUP_ROUNDS (default 2) rounds each; BENCH_BACKUP_GB=0 measures the empty database only. BENCH_STRICT=1 fails on a missed goal.
  */
 import '#shared/util/polyfills.ts';
 import { open, readFile, rm } from 'node:fs/promises';
@@ -40,6 +40,8 @@ const GB = Number(process.env.BENCH_BACKUP_GB ?? 1);
 const SCALE = Math.max(1, Math.round(70 * GB));
 const ROUNDS = Math.max(1, Number(process.env.BENCH_BACKUP_ROUNDS ?? 2));
 const EMPTY_RUNS = 3;
+/** Idle time between the empty database's runs (BENCH_BACKUP_GAP_MS). */
+const GAP_MS = Number(process.env.BENCH_BACKUP_GAP_MS ?? 3000);
 const POLL_MS = 25;
 const GOALS = { dumpFc: 1.0, dumpZ0: 0.85, restore: 0.85 };
 const PROJECT = 'bench';
@@ -208,23 +210,27 @@ const main = async () => {
     console.info('\n--- empty database -------------------------------------------------------');
     const emptyDumps: number[] = [];
     for (let i = 0; i < EMPTY_RUNS; i++) emptyDumps.push((await dumpTo([])).ms);
+    // Each run after a pause, as requests come from a user: the first job of the platform starts a
+    // fresh process, the next ones the process the job runner started ahead (infra/local/job-runner.ts).
+    const pause = () => new Promise((resolve) => setTimeout(resolve, GAP_MS));
     const emptyBackups: Timed[] = [];
-    for (let i = 0; i < EMPTY_RUNS; i++) emptyBackups.push(await backUp());
+    for (let i = 0; i < EMPTY_RUNS; i++) emptyBackups.push(await backUp().finally(pause));
     const emptyRestores: Timed[] = [];
     const emptyBackupId = emptyBackups.at(-1)?.backupId as string;
-    for (let i = 0; i < EMPTY_RUNS; i++) emptyRestores.push(await restore(emptyBackupId));
+    for (let i = 0; i < EMPTY_RUNS; i++) emptyRestores.push(await restore(emptyBackupId).finally(pause));
     console.info(`pg_dump -Fc > /dev/null, median of ${EMPTY_RUNS}: ${secs(median(emptyDumps))}`);
-    const medianOf = (runs: Timed[]) =>
-      runs.slice().sort((a, b) => a.ms - b.ms)[Math.floor(runs.length / 2)] as Timed;
-    const emptyBackup = medianOf(emptyBackups);
-    const emptyRestore = medianOf(emptyRestores);
-    console.info(
-      `backup end to end, median of ${EMPTY_RUNS}: ${secs(emptyBackup.ms)}: ${msBreakdown(emptyBackup)}`,
-    );
-    console.info(
-      `restore end to end, median of ${EMPTY_RUNS}: ${secs(emptyRestore.ms)}: ${msBreakdown(emptyRestore)}`,
-    );
+    console.info(`pause between runs ${secs(GAP_MS)}; load average ${await loadAverage()}`);
+    for (const [what, runs] of [
+      ['backup', emptyBackups],
+      ['restore', emptyRestores],
+    ] as const) {
+      runs.forEach((timed, i) => {
+        const how = i === 0 ? 'fresh job process' : 'job process started ahead';
+        console.info(`${what} end to end #${i + 1} (${how}): ${secs(timed.ms)}: ${msBreakdown(timed)}`);
+      });
+    }
 
+    if (GB <= 0) return;
     const datasets: Array<{ name: string; load: () => Promise<number> }> = [
       { name: `dump fixture ${GB} GB`, load: () => loadDumpFixture(connect, GB) },
       {
@@ -249,14 +255,16 @@ const main = async () => {
       const fc: Run[] = [];
       const z0: Run[] = [];
       const backups: Timed[] = [];
+      // The -Fc baseline writes the local file the restore baseline reads (a file on local disk, about as fast as /dev/null).
+      const localFile = join(dir, 'baseline.dump');
       for (let round = 0; round < ROUNDS; round++) {
-        fc.push(await dumpTo([]));
+        fc.push(await dumpTo([], localFile));
         backups.push(await backUp());
         z0.push(await dumpTo(['-Z0']));
       }
       const backup = fastest(backups);
       const [bestFc, bestZ0] = [fastest(fc), fastest(z0)];
-      line('pg_dump -Fc > /dev/null', bestFc.ms, bytes);
+      line('pg_dump -Fc > local file', bestFc.ms, bytes);
       line('pg_dump -Fc -Z0 > /dev/null', bestZ0.ms, bytes);
       const ratioFc = bestFc.ms / backup.ms;
       const ratioZ0 = bestZ0.ms / backup.ms;
@@ -275,8 +283,6 @@ const main = async () => {
 
       // Restores of the last backup, interleaved with pg_restore of a local -Fc file; both into the emptied database.
       const source = await tableContents(await connect());
-      const localFile = join(dir, 'baseline.dump');
-      await dumpTo([], localFile);
       const baselines: Run[] = [];
       const restores: Timed[] = [];
       for (let round = 0; round < ROUNDS; round++) {
