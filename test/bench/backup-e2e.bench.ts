@@ -163,7 +163,7 @@ const rssPeaks: Array<{ what: string; bytes: number }> = [];
 
 const main = async () => {
   console.info(
-    `backups end to end on the local target: fixture ${GB} GB, pgbench -s ${SCALE}, best of ${ROUNDS} round(s),` +
+    `backups end to end on the local target: ${GB > 0 ? `fixture ${GB} GB, pgbench -s ${SCALE}, best of ${ROUNDS} round(s)` : 'the empty database only'},` +
       ` operation polled every ${POLL_MS} ms; load average at start ${await loadAverage()}`,
   );
   const platform = await startBenchPlatform('bench-backup-e2e-');
