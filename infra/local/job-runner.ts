@@ -1,4 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { lowerPriority, PRIORITY } from './engines/system.ts';
 import type { JobCommand } from './job-bundle.ts';
@@ -12,6 +15,9 @@ interface RunTaskParameters {
   Overrides?: { ContainerOverrides?: Array<{ Environment?: Array<{ Name: string; Value: string }> }> };
 }
 
+/** Set in the environment of a job process started ahead of its job (shared/jobs/job-process.ts). */
+export const STANDBY_ENV = 'ADDONS_JOB_STANDBY';
+
 const JOB_ENTRY = fileURLToPath(new URL('../../functions/jobs/main.ts', import.meta.url));
 
 /**
@@ -24,15 +30,19 @@ export class LocalJobRunner {
   /** Jobs waiting for their command, and those of them cancelled meanwhile. */
   private readonly starting = new Set<string>();
   private readonly cancelled = new Set<string>();
+  private standby: ChildProcess | undefined;
   private stopping = false;
 
   /**
    * `command` is how to start a job (infra/local/job-bundle.ts builds it); without one, the job
-   * runs from its TypeScript sources through tsx.
+   * runs from its TypeScript sources through tsx. With `logDir`, each job's output (its JSON log
+   * lines: start, progress, the end with its peak RSS) is appended to `<logDir>/<operationId>.log`,
+   * as the job's log stream in CloudWatch on AWS.
    */
   constructor(
     private readonly env: Record<string, string>,
     private readonly command: Promise<JobCommand> = Promise.resolve({ args: ['--import', 'tsx', JOB_ENTRY] }),
+    private readonly logDir?: string,
   ) {}
 
   async run(input: unknown): Promise<unknown> {
@@ -47,30 +57,96 @@ export class LocalJobRunner {
     if ((operationId && this.cancelled.delete(operationId)) || this.stopping) {
       throw new TaskFailedError('The job was killed (SIGTERM) before it started');
     }
-    const child = spawn(process.execPath, args, {
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    // Before the job starts its tools (pg_dump, zstd...), which inherit it.
-    lowerPriority(child.pid, PRIORITY.background);
+    const log = await this.openLog(operationId);
+    const child = this.takeStandby(args, overrides) ?? this.spawnJob(args, env, false);
     this.children.add(child);
     if (operationId) this.byOperation.set(operationId, child);
     let tail = '';
     const keep = (chunk: Buffer) => {
       tail = (tail + chunk.toString()).slice(-4000);
+      log?.write(chunk);
     };
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
+    child.once('close', () => log?.end());
     const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(
       (resolve) =>
         child.once('exit', (exitCode, exitSignal) => resolve({ code: exitCode, signal: exitSignal })),
     );
     this.children.delete(child);
     if (operationId) this.byOperation.delete(operationId);
+    this.prepareStandby(args);
     if (code === 0) return { StopCode: 'EssentialContainerExited', Containers: [{ ExitCode: 0 }] };
     throw new TaskFailedError(
       `The job ${signal ? `was killed (${signal})` : `exited with ${code}`}: ${lastError(tail)}`,
     );
+  }
+
+  private spawnJob(args: string[], env: Record<string, string>, standby: boolean): ChildProcess {
+    const child = spawn(process.execPath, args, {
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        HOME: process.env.HOME ?? '/tmp',
+        ...env,
+        ...(standby ? { [STANDBY_ENV]: '1' } : {}),
+      },
+      stdio: [standby ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    });
+    // Before the job starts its tools (pg_dump, zstd...), which inherit it.
+    lowerPriority(child.pid, PRIORITY.background);
+    return child;
+  }
+
+  /**
+   * A job process started ahead, once a job has run (a platform that ran one tends to run more):
+   * it loads its code (about 1 s of CPU) and waits on stdin for the next job's environment, so
+   * that job starts without that wait, as a warm task would. Without one, a job starts afresh.
+   */
+  private prepareStandby(args: string[]) {
+    if (this.stopping || this.standby) return;
+    const standby = this.spawnJob(args, this.env, true);
+    standby.on('error', () => undefined);
+    standby.stdin?.on('error', () => undefined);
+    standby.once('exit', () => {
+      if (this.standby === standby) this.standby = undefined;
+      this.children.delete(standby);
+    });
+    this.standby = standby;
+    this.children.add(standby);
+  }
+
+  /** The standby, given the job's container overrides, if there is a live one. */
+  private takeStandby(args: string[], overrides: Array<{ Name: string; Value: string }>) {
+    const standby = this.standby;
+    this.standby = undefined;
+    if (!standby?.stdin?.writable || standby.exitCode !== null || standby.signalCode !== null)
+      return undefined;
+    if (standby.spawnargs.slice(1).join('\0') !== args.join('\0')) {
+      standby.kill('SIGTERM');
+      return undefined;
+    }
+    standby.stdin.end(
+      `${JSON.stringify(Object.fromEntries(overrides.map(({ Name, Value }) => [Name, Value])))}\n`,
+    );
+    return standby;
+  }
+
+  /** The pid of the job process waiting for the next job, if any (tests). */
+  get standbyPid(): number | undefined {
+    return this.standby?.pid;
+  }
+
+  /** The job's log file, when the runner keeps them; a log that cannot be opened never fails the job. */
+  private async openLog(operationId: string | undefined): Promise<WriteStream | undefined> {
+    if (!this.logDir || !operationId || !/^[\w.-]+$/.test(operationId)) return undefined;
+    try {
+      await mkdir(this.logDir, { recursive: true, mode: 0o700 });
+      const stream = createWriteStream(join(this.logDir, `${operationId}.log`), { flags: 'a', mode: 0o600 });
+      stream.on('error', () => undefined);
+      return stream;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Stop the job of one operation (an abort), as Step Functions stops the ECS task of a stopped execution. */

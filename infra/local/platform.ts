@@ -191,10 +191,12 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
       {
         ADDONS_SECRETS_DIR: secretsDir,
         ADDONS_S3_ENDPOINT: s3.endpoint,
-        ADDONS_LOG_LEVEL: config.logLevel,
+        // Each job's log goes to its own file (below), at INFO at least whatever the console shows.
+        ADDONS_LOG_LEVEL: config.logLevel === 'DEBUG' ? 'DEBUG' : 'INFO',
         ...config.jobToolEnv,
       },
       jobCommand,
+      join(config.dataDir, 'logs', 'jobs'),
     );
     cleanups.push(() => jobs.shutdown());
 

@@ -8,7 +8,11 @@ import { type Tool, toolVersion } from './processes.ts';
  * takes 60 s, uncompressed | zstd -3 14 s (587 MB), | gzip -1 22 s (646 MB), | gzip -6 64 s
  * (609 MB), Node's zlib at level 1 29 s. A separate process also puts compression on another
  * core. zstd -T1 (one worker beside the I/O thread) beat -T0, whose extra threads only compete
- * with the dump tool and the server for the same cores.
+ * with the dump tool and the server for the same cores. Level 1, not 3 (issue 13, the backup end
+ * to end, docs/performance.md): on the dump benchmarks' hard-to-compress rows (570 MB uncompressed)
+ * -1 takes 3.5 s of CPU for 276 MB, -3 6.2 s for 282 MB (2% smaller) and 46 MB of memory instead
+ * of 14; --fast=1 halves the CPU again but the artifact grows by 80%. The compressor is the
+ * largest CPU cost of a dump besides the server, and CPU is what a loaded 2-vCPU job lacks.
  */
 interface CodecSpec {
   tool: string;
@@ -28,7 +32,7 @@ const CODECS: Record<Decompression, CodecSpec> = {
   zstd: {
     tool: 'zstd',
     install: 'apt-get install zstd',
-    compress: ['-q', '-3', '-T1', '-c'],
+    compress: ['-q', '-1', '-T1', '-c'],
     decompress: ['-d', '-q', '-c'],
     contentType: 'application/zstd',
   },

@@ -90,10 +90,13 @@ export const runDump = async (options: DumpOptions): Promise<DumpJobResult> => {
   const startedAt = new Date().toISOString();
   if (signal?.aborted) throw abortedError('dump', signal);
   const tool = options.dumpTool ?? dumpToolFor(options.engine);
+  // The compressor is checked while the server is asked; a server error is still the one reported.
+  const checkingCodec = resolveCodec(compression, options.tools);
+  checkingCodec.catch(() => undefined);
   const server = await tool.inspect(connection, APPLICATION_NAME);
   const [command, codec] = await Promise.all([
     tool.dumpCommand(connection, server, APPLICATION_NAME),
-    resolveCodec(compression, options.tools),
+    checkingCodec,
   ]);
   if (signal?.aborted) throw abortedError('dump', signal);
   const plan = {

@@ -208,7 +208,11 @@ const errorFields = (error: unknown) => ({
 export const runJobProcess = async (only?: JobSpec['kind']): Promise<number> => {
   let env: JobEnv;
   let spec: JobSpec;
+  let launchedAt: string;
   try {
+    const launched = await awaitJobEnvironment();
+    if (!launched) return 0;
+    launchedAt = launched;
     env = parseEnv(JobEnvSchema);
     spec = parseSpec(process.argv.slice(2), env);
     if (only && spec.kind !== only) {
@@ -242,8 +246,8 @@ export const runJobProcess = async (only?: JobSpec['kind']): Promise<number> => 
     'info',
     `${spec.kind} started`,
     spec.kind === 'live-import'
-      ? { importId: spec.backupId }
-      : { artifact: spec.artifact, compression: spec.compression },
+      ? { importId: spec.backupId, launchedAt }
+      : { artifact: spec.artifact, compression: spec.compression, launchedAt },
   );
   try {
     const result = await executeJob({ spec, env, s3, signal: controller.signal, log });
@@ -262,6 +266,29 @@ export const runJobProcess = async (only?: JobSpec['kind']): Promise<number> => 
     process.off('SIGINT', onSignal);
     s3.destroy();
   }
+};
+
+/**
+ * When the job was launched: its process's start, so the time until the `started` line is the
+ * job's own start-up. A process started ahead of its job (the local job runner's standby,
+ * ADDONS_JOB_STANDBY=1) has loaded its code already and waits for the job's environment, one JSON
+ * line of variables on stdin (the container overrides), merged into its own; it was launched when
+ * that line came. Stdin closing first means no job came (the platform stopped): undefined.
+ */
+const awaitJobEnvironment = async (): Promise<string | undefined> => {
+  if (process.env.ADDONS_JOB_STANDBY !== '1') return new Date(performance.timeOrigin).toISOString();
+  let text = '';
+  for await (const chunk of process.stdin) {
+    text += String(chunk);
+    if (text.includes('\n')) break;
+  }
+  const line = text.split('\n')[0]?.trim();
+  if (!line) return undefined;
+  const launchedAt = new Date().toISOString();
+  const vars = z.record(z.string(), z.string()).parse(JSON.parse(line));
+  delete process.env.ADDONS_JOB_STANDBY;
+  Object.assign(process.env, vars);
+  return launchedAt;
 };
 
 const PARENT_CHECK_MS = 250;

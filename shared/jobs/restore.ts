@@ -99,9 +99,12 @@ export const runRestore = async (options: RestoreOptions): Promise<RestoreJobRes
     throw new ProviderError(`The expected SHA-256 "${options.expectedSha256}" is not 64 hex digits`);
   }
   const tool = options.dumpTool ?? dumpToolFor(options.engine);
+  // The codec is checked while the server is asked (a server error is still the one reported),
+  // and before the plan: it has no side effects, and a missing one fails before anything is staged.
+  const checkingCodec = resolveCodec(compression, options.tools);
+  checkingCodec.catch(() => undefined);
   const server = await tool.inspect(connection, APPLICATION_NAME);
-  // The codec first: it has no side effects, and a missing one fails before anything is staged.
-  const codec = await resolveCodec(compression, options.tools);
+  const codec = await checkingCodec;
   if (signal?.aborted) throw abortedError('restore', signal);
   const plan = await tool.prepareRestore(connection, server, {
     applicationName: APPLICATION_NAME,

@@ -39,6 +39,7 @@ import {
   secs,
   tree,
 } from './support/measure.ts';
+import { loadDumpFixture, tableContents } from './support/pg-fixture.ts';
 
 const SIZES_GB = (process.env.DUMP_BENCH_SIZES_GB ?? '1,4')
   .split(',')
@@ -49,56 +50,10 @@ const RESTORE_GOAL = 0.85;
 /** Job ids are safe identifiers: `0.5` GB becomes `0-5`. */
 const sizeId = (gb: number) => String(gb).replace('.', '-');
 
-/** Tables of ~250 MB filled two at a time (two cores), rows mostly random numbers and hex. */
-const loadData = async (postgres: TestPostgres, gb: number) => {
-  const tables = Math.max(1, Math.round(gb * 4));
-  const rows = 2_000_000;
-  let next = 0;
-  const worker = async () => {
-    const client = await postgres.client();
-    try {
-      for (let table = next++; table < tables; table = next++) {
-        await client.query(`
-          CREATE TABLE data_${table} AS
-          SELECT i AS id, (random() * 1e15)::bigint AS amount, random() AS ratio,
-                 md5(random()::text) || md5(i::text) AS token,
-                 now() - random() * interval '1000 days' AS happened_at
-          FROM generate_series(1, ${rows}) i`);
-      }
-    } finally {
-      await client.end();
-    }
-  };
-  await Promise.all([worker(), worker()]);
-  const client = await postgres.client();
-  try {
-    await client.query('VACUUM ANALYZE');
-    const { rows: size } = await client.query<{ bytes: string }>(
-      'SELECT pg_database_size(current_database())::text AS bytes',
-    );
-    return Number(size[0]?.bytes ?? 0);
-  } finally {
-    await client.end();
-  }
-};
+const loadData = (postgres: TestPostgres, gb: number) => loadDumpFixture(() => postgres.client(), gb);
 
-/** Tables and their exact row counts: what the restored database must match. */
-const contents = async (postgres: TestPostgres, database: string) => {
-  const client = await postgres.client(database);
-  try {
-    const { rows: tables } = await client.query<{ name: string }>(
-      `SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`,
-    );
-    let total = 0;
-    for (const { name } of tables) {
-      const { rows } = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM public.${name}`);
-      total += Number(rows[0]?.n ?? 0);
-    }
-    return `${tables.length} tables, ${total} rows`;
-  } finally {
-    await client.end();
-  }
-};
+const contents = async (postgres: TestPostgres, database: string) =>
+  tableContents(await postgres.client(database));
 
 const runBench = async (dir: string, bundle: string, s3: S3Emulator) => {
   const rssBySize: Array<{ gb: number; dump: number; restore: number }> = [];

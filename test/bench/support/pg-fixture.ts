@@ -1,0 +1,59 @@
+/**
+ * The PostgreSQL dump benchmarks' data set: tables of ~250 MB (2,000,000 rows each), mostly
+ * random numbers and hex, hard to compress, filled two at a time (two cores).
+ */
+import type pg from 'pg';
+
+/** Loads about `gb` GB into the database `connect` reaches, and returns its size in bytes. */
+export const loadDumpFixture = async (connect: () => Promise<pg.Client>, gb: number): Promise<number> => {
+  const tables = Math.max(1, Math.round(gb * 4));
+  const rows = 2_000_000;
+  let next = 0;
+  const worker = async () => {
+    const client = await connect();
+    try {
+      for (let table = next++; table < tables; table = next++) {
+        await client.query(`
+          CREATE TABLE data_${table} AS
+          SELECT i AS id, (random() * 1e15)::bigint AS amount, random() AS ratio,
+                 md5(random()::text) || md5(i::text) AS token,
+                 now() - random() * interval '1000 days' AS happened_at
+          FROM generate_series(1, ${rows}) i`);
+      }
+    } finally {
+      await client.end();
+    }
+  };
+  await Promise.all([worker(), worker()]);
+  return analyzedSize(await connect());
+};
+
+/** VACUUM ANALYZE, then the database's size in bytes; ends the client. */
+export const analyzedSize = async (client: pg.Client): Promise<number> => {
+  try {
+    await client.query('VACUUM ANALYZE');
+    const { rows } = await client.query<{ bytes: string }>(
+      'SELECT pg_database_size(current_database())::text AS bytes',
+    );
+    return Number(rows[0]?.bytes ?? 0);
+  } finally {
+    await client.end();
+  }
+};
+
+/** Tables and their exact row counts: what a restored database must match. */
+export const tableContents = async (client: pg.Client): Promise<string> => {
+  try {
+    const { rows: tables } = await client.query<{ name: string }>(
+      `SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`,
+    );
+    let total = 0;
+    for (const { name } of tables) {
+      const { rows } = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM public.${name}`);
+      total += Number(rows[0]?.n ?? 0);
+    }
+    return `${tables.length} tables, ${total} rows`;
+  } finally {
+    await client.end();
+  }
+};

@@ -1,0 +1,64 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { buildJobBundle } from '#infra/local/job-bundle.ts';
+import { LocalJobRunner } from '#infra/local/job-runner.ts';
+
+/** What the state machine hands `ecs:runTask.sync`: here a spec the job refuses, naming its fields. */
+const runTask = (operationId: string) => ({
+  Overrides: {
+    ContainerOverrides: [
+      { Environment: [{ Name: 'JOB_SPEC', Value: JSON.stringify({ kind: 'dump', operationId }) }] },
+    ],
+  },
+});
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+const dirs: string[] = [];
+afterAll(async () => {
+  await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
+describe('the local job runner', () => {
+  it('keeps each job log, and runs the next job in a process started ahead with its environment', async () => {
+    const logDir = await mkdtemp(join(tmpdir(), 'addons-job-runner-'));
+    dirs.push(logDir);
+    const runner = new LocalJobRunner({ ADDONS_LOG_LEVEL: 'INFO' }, buildJobBundle(), logDir);
+    try {
+      await expect(runner.run(runTask('op-first'))).rejects.toThrow(/Invalid job spec/);
+      const standby = runner.standbyPid as number;
+      expect(standby).toBeGreaterThan(0);
+      expect(alive(standby)).toBe(true);
+
+      // The spec reached the standby (no spec at all would read "No job spec"), which then ran and exited.
+      await expect(runner.run(runTask('op-second'))).rejects.toThrow(/Invalid job spec/);
+      expect(alive(standby)).toBe(false);
+      const next = runner.standbyPid as number;
+      expect(next).toBeGreaterThan(0);
+      expect(next).not.toBe(standby);
+
+      for (const operationId of ['op-first', 'op-second']) {
+        const log = await readFile(join(logDir, `${operationId}.log`), 'utf8');
+        expect(JSON.parse(log.trim().split('\n').at(-1) as string)).toMatchObject({
+          level: 'error',
+          message: 'job not started',
+          error: expect.stringMatching(/^Invalid job spec/),
+        });
+      }
+      await runner.shutdown();
+      expect(alive(next)).toBe(false);
+      expect(runner.standbyPid).toBeUndefined();
+    } finally {
+      await runner.shutdown();
+    }
+  }, 60_000);
+});
