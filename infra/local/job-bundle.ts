@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
-import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { chmod, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -32,50 +32,83 @@ const exists = (path: string) =>
  * of the CPU time of one started from the TypeScript sources through tsx (about 1 s instead of
  * 2.5 s on 2 cores), which every backup, restore and import waits for.
  *
- * The file is named by its content's digest and written by rename, so platforms of the same
- * checkout building at once never run a half-written file. Without esbuild, or if the build
- * fails, jobs run from the sources through tsx, as before: slower, never broken.
+ * Without esbuild, or if the build fails, jobs run from the sources through tsx, as before:
+ * slower, never broken.
  */
 export const buildJobBundle = async (): Promise<JobCommand> => {
-  const fromSources = (why: string): JobCommand => ({
-    args: ['--import', 'tsx', JOB_SOURCE],
-    fallback: why,
-  });
+  const built = await buildScriptBundle(JOB_SOURCE, 'main');
+  return 'file' in built
+    ? { args: [built.file] }
+    : { args: ['--import', 'tsx', JOB_SOURCE], fallback: built.fallback };
+};
+
+/**
+ * `source` (a TypeScript entry point of this project) as one JavaScript file in the project's
+ * cache, `<name>-<digest>.mjs`, npm packages left as imports (they resolve from the project's
+ * node_modules). Named by its content's digest and written by rename, so platforms of the same
+ * checkout building at once never run a half-written file; the newest few of each name are kept.
+ * `fallback` says why there is none (no esbuild, a failed build).
+ */
+export const buildScriptBundle = async (
+  source: string,
+  name: string,
+  options: {
+    /**
+     * Written to `dir` instead, with its npm packages inside, readable by every user (the file
+     * and the directory; nothing secret is in code): for commands other users run.
+     */
+    standalone?: { dir: string };
+  } = {},
+): Promise<{ file: string } | { fallback: string }> => {
+  const { standalone } = options;
+  const dir = standalone?.dir ?? CACHE_DIR;
   try {
     const { build } = await import('esbuild');
     const result = await build({
-      entryPoints: [JOB_SOURCE],
+      entryPoints: [source],
       bundle: true,
       platform: 'node',
       format: 'esm',
       target: 'node20',
-      packages: 'external',
       write: false,
       logLevel: 'silent',
+      ...(standalone
+        ? {
+            minify: true,
+            // CommonJS packages inside an ES module still call require().
+            banner: {
+              js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+            },
+          }
+        : { packages: 'external' as const }),
     });
     const contents = result.outputFiles[0]?.contents;
-    if (!contents) return fromSources('esbuild produced no output');
+    if (!contents) return { fallback: 'esbuild produced no output' };
     const digest = createHash('sha256').update(contents).digest('hex').slice(0, 16);
-    const file = join(CACHE_DIR, `main-${digest}.mjs`);
+    const file = join(dir, `${name}-${digest}.mjs`);
     if (!(await exists(file))) {
-      await mkdir(CACHE_DIR, { recursive: true });
-      const partial = `${file}.${process.pid}.partial`;
+      await mkdir(dir, { recursive: true });
+      // Its own name per build: two builds of one process at once would share a pid-named file.
+      const partial = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.partial`;
       await writeFile(partial, contents);
+      if (standalone) await chmod(partial, 0o644);
       await rename(partial, file);
-      await pruneOldBundles(file);
+      await pruneOldBundles(dir, file, `${name}-`);
     }
-    return { args: [file] };
+    // The platform's umask (077) made the directory 0700.
+    if (standalone) await chmod(dir, 0o711);
+    return { file };
   } catch (error) {
-    return fromSources(error instanceof Error ? error.message : String(error));
+    return { fallback: error instanceof Error ? error.message : String(error) };
   }
 };
 
-/** Drop all but the newest bundles (and any partial file a killed platform left). */
-const pruneOldBundles = async (current: string) => {
-  const names = await readdir(CACHE_DIR).catch(() => [] as string[]);
+/** Drop all but the newest bundles named `prefix…` (and any partial file a killed platform left). */
+const pruneOldBundles = async (dir: string, current: string, prefix: string) => {
+  const names = (await readdir(dir).catch(() => [] as string[])).filter((name) => name.startsWith(prefix));
   const dated = await Promise.all(
     names.map(async (name) => {
-      const path = join(CACHE_DIR, name);
+      const path = join(dir, name);
       return {
         path,
         partial: name.endsWith('.partial'),

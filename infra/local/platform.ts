@@ -165,7 +165,14 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
       // Imports of Redis RDB files become snapshots from their uploaded object.
       objects: s3.client,
       // Point-in-time recovery: every PostgreSQL addon's WAL and base backups, next to its backups.
-      walArchive: { client: s3.client, endpoint: s3.endpoint, bucket: BACKUP_BUCKET, prefix: 'pitr/' },
+      walArchive: {
+        client: s3.client,
+        endpoint: s3.endpoint,
+        bucket: BACKUP_BUCKET,
+        prefix: 'pitr/',
+        // The WAL archive command, bundled for the engine servers to run (docs/pitr.md).
+        commandDir: join(config.dataDir, 'bin'),
+      },
     });
     cleanups.push(() => supervisor.stopAll());
     // Read replicas: processes of their own beside each primary, removed before it is deleted.

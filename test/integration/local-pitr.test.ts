@@ -91,7 +91,14 @@ beforeAll(async () => {
   supervisor = new LocalEngineSupervisor({
     dataDir,
     log: (msg, extra) => logs.push({ msg, ...(extra ? { extra } : {}) }),
-    walArchive: { client: s3.client, endpoint: s3.endpoint, bucket: BUCKET, prefix: 'pitr/' },
+    walArchive: {
+      client: s3.client,
+      endpoint: s3.endpoint,
+      bucket: BUCKET,
+      prefix: 'pitr/',
+      // As the platform runs it: bundled, run by the instance's own OS user.
+      commandDir: path.join(dataDir, 'bin'),
+    },
   });
   await supervisor.createInstance(specOf(SRC));
   await supervisor.createInstance(specOf(FORK));

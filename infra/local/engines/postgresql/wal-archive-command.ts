@@ -8,7 +8,7 @@ import { createJobS3Client } from '#shared/jobs/s3-client.ts';
  * PostgreSQL's `archive_command` on the local target, run by the server (as the instance's engine
  * user) once per completed WAL segment or timeline history file:
  *
- *   node --import tsx wal-archive-command.ts <s3 endpoint> <bucket> <key prefix> <pg_waldump|-> %p %f
+ *   node <wal-archive-command bundled, or --import tsx wal-archive-command.ts> <s3 endpoint> <bucket> <key prefix> <pg_waldump|-> %p %f
  *
  * It exits 0 only once the object store acknowledged the file (or already holds the very same
  * bytes: a retry after a crash between the upload and PostgreSQL's bookkeeping). Any failure exits
