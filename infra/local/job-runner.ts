@@ -92,7 +92,7 @@ export class LocalJobRunner {
       },
       stdio: [standby ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     });
-    // Before the job starts its tools (pg_dump, zstd...), which inherit it.
+    // Before the job starts its tools (the engine's dump client, the compressor), which inherit it.
     lowerPriority(child.pid, PRIORITY.background);
     return child;
   }
