@@ -8,10 +8,10 @@ import { ElastiCacheGroupLeftovers } from '#shared/providers/aws/redis/redis-lef
 import { TAG_KEYS } from '#shared/providers/aws/tags.ts';
 import { ReplicasService } from '#shared/services/replicas.ts';
 import type { AddonRecord } from '#shared/store/addon-store.ts';
-import { deniedPermissions, roleStatements } from '../infra/support/iam.ts';
+import { type AwsCall, deniedPermissions, roleStatements } from '../infra/support/iam.ts';
 import { awsWorkflowSuite } from './support/aws-suite.ts';
 import { logicalIdOf } from './support/aws-workflows.ts';
-import { FakeDocdb, readerEndpoint } from './support/fake-docdb.ts';
+import { clusterEndpoint, FakeDocdb, readerEndpoint } from './support/fake-docdb.ts';
 import { FakeElastiCache } from './support/fake-elasticache.ts';
 
 /**
@@ -39,6 +39,9 @@ afterAll(() => {
   cache?.restore();
   docdb?.restore();
 });
+
+/** What the leftovers sweeps sent: the reconciler's calls, not the workflow function's. */
+const sweepCalls: AwsCall[] = [];
 
 const setReplicas = async (addon: AddonRecord, count: number) => {
   const service = new ReplicasService({
@@ -187,8 +190,8 @@ describe('update-replicas on AWS (ElastiCache Redis)', () => {
     expect(decreases()).toEqual([
       { ReplicationGroupId: group, ReplicasToRemove: [`${group}-004`], ApplyImmediately: true },
     ]);
-    // The sweep's calls are the reconciler's role's (reconciler-stack.test.ts), not the workflows'.
-    world().fake.calls.length = 0;
+    // The sweep's calls are the reconciler's, checked against its role below.
+    sweepCalls.push(...world().fake.calls.splice(0));
 
     const deleted = await deleteAddon(addon.id);
 
@@ -199,9 +202,6 @@ describe('update-replicas on AWS (ElastiCache Redis)', () => {
     expect(cache?.leftovers()).toEqual([]);
   });
 });
-
-const readerUri = (secret: { username: string; password: string }, host: string) =>
-  `mongodb://${secret.username}:${encodeURIComponent(secret.password)}@${host}:27017/`;
 
 describe('update-replicas on AWS (DocumentDB MongoDB)', () => {
   it('adds reader instances to the cluster (CreateDBInstance, the writer’s class, the cluster’s tags), waits until available, publishes the reader endpoint; removes the highest on scale-down', async () => {
@@ -232,11 +232,10 @@ describe('update-replicas on AWS (DocumentDB MongoDB)', () => {
     expect(readerDescribes.length).toBeGreaterThanOrEqual(2);
     const secret = secretOf(addon.id);
     const host = readerEndpoint(addon.resourceId);
-    expect(secret.replicas).toHaveLength(1);
-    expect(secret.replicas[0]).toMatchObject({ host, port: 27017 });
-    expect(secret.replicas[0].uri).toMatch(
-      new RegExp(`^${readerUri(secret, host).replace(/[?.]/g, '\\$&')}`),
-    );
+    // The primary's URI (replicaSet=rs0, readPreference=secondaryPreferred...) on the reader endpoint.
+    expect(secret.replicas).toEqual([
+      { host, port: 27017, uri: secret.uri.replace(clusterEndpoint(addon.resourceId), host) },
+    ]);
     expect(secret.replicas[0].uri).toContain('readPreference=secondaryPreferred');
     flushCalls();
 
@@ -285,7 +284,7 @@ describe('update-replicas on AWS (DocumentDB MongoDB)', () => {
         .filter((leftover) => leftover.kind === 'db-instance')
         .map(({ id, owner }) => ({ id, owner })),
     ).toEqual([{ id: `${addon.resourceId}-2`, owner: { kind: 'replica', addonId: addon.id, number: 1 } }]);
-    world().fake.calls.length = 0;
+    sweepCalls.push(...world().fake.calls.splice(0));
 
     const deleted = await deleteAddon(addon.id);
 
@@ -311,5 +310,12 @@ describe('the workflow function role', () => {
       expect(recorded.some((call) => call.command === command)).toBe(true);
     }
     expect(deniedPermissions(roleStatements(json, roleId), recorded, callEnvironment())).toEqual([]);
+  });
+
+  it('and the reconciler’s role allows the replica leftovers sweeps and removals', () => {
+    const { json, stack } = world().synthesized;
+    const roleId = logicalIdOf(world().synthesized, stack.reconciler.function.role);
+    expect(sweepCalls.some((call) => call.command === 'DecreaseReplicaCount')).toBe(true);
+    expect(deniedPermissions(roleStatements(json, roleId), sweepCalls, callEnvironment())).toEqual([]);
   });
 });
