@@ -310,6 +310,20 @@ describe('the workflow function role', () => {
       expect(recorded.some((call) => call.command === command)).toBe(true);
     }
     expect(deniedPermissions(roleStatements(json, roleId), recorded, callEnvironment())).toEqual([]);
+    // Another deployment's replication group (or an untagged one) is not this role's to change.
+    for (const command of ['IncreaseReplicaCount', 'DecreaseReplicaCount']) {
+      const call = recorded.find((recordedCall) => recordedCall.command === command);
+      if (!call) throw new Error(`no ${command}`);
+      const foreign: Array<Record<string, string>> = [{ [TAG_KEYS.deployment]: 'AnotherStack' }, {}];
+      for (const resourceTags of foreign) {
+        const denied = deniedPermissions(
+          roleStatements(json, roleId),
+          [{ ...call, resourceTags }],
+          callEnvironment(),
+        );
+        expect(denied, command).toHaveLength(1);
+      }
+    }
   });
 
   it('and the reconciler’s role allows the replica leftovers sweeps and removals', () => {
