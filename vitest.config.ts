@@ -16,6 +16,7 @@ const AWS_WORKFLOWS = [
   'postgres-lifecycle',
   'redis-lifecycle',
   'replicas',
+  'replicas-cache-docdb',
   'scaling',
   'upgrade-workflows',
 ].map((name) => `test/workflows/aws-${name}.test.ts`);

@@ -23,6 +23,8 @@ export type LeftoverKind =
   | 'db-cluster'
   /** ElastiCache (Redis addons on AWS): a replication group, an addon's RBAC user group and user. */
   | 'cache-group'
+  /** A replica node of an addon's replication group (`<group>-00n`). */
+  | 'cache-node'
   | 'cache-user-group'
   | 'cache-user'
   | 'db-snapshot'
@@ -50,7 +52,8 @@ export type LeftoverOwner =
       primaryPresent: boolean;
     }
   /**
-   * A read replica of an addon's instance (RDS): a leftover once the addon is gone, or while no
+   * A read replica of an addon's instance (RDS), replica node of its replication group
+   * (ElastiCache) or reader of its cluster (DocumentDB): a leftover once the addon is gone, or while no
    * operation runs on it when its number is above the addon's count (a removal that failed).
    */
   | { kind: 'replica'; addonId: string; number: number }

@@ -7,7 +7,11 @@ export interface ReplicaAddress {
 export type ReplicaSetState =
   /** Replicas are being added or removed. */
   | { status: 'applying'; ready: number; wanted: number }
-  /** Exactly `wanted` replicas run and follow the primary, in order (replica 1 first). */
+  /**
+   * Exactly `wanted` replicas run and follow the primary: their endpoints in order (replica 1
+   * first), or the one reader endpoint that spreads reads over them where the service has one
+   * (ElastiCache, DocumentDB); none for 0.
+   */
   | { status: 'available'; endpoints: ReplicaAddress[] }
   | { status: 'failed'; reason: string };
 

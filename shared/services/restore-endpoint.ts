@@ -1,10 +1,11 @@
 import type { EngineRegistry } from '../engines/registry.ts';
 import { ProviderError } from '../errors.ts';
 import type { EngineAdapters, RestoreState } from '../ports/engine-provider.ts';
-import type { SecretStore } from '../ports/secret-store.ts';
+import type { ConnectionSecret, SecretStore } from '../ports/secret-store.ts';
 import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
 import { nowIso } from '../util/ids.ts';
 import { connectionUri } from './credentials.ts';
+import { publishedReplicas } from './replica-details.ts';
 import { restoreCheck } from './restore-checks.ts';
 
 export interface RestoreEndpointDeps {
@@ -42,13 +43,29 @@ export const moveAddon = async (
     throw new ProviderError('The connection details were lost before the restore could update them');
   if (secret.host === endpoint.host && secret.port === endpoint.port) return;
   const moved = { ...secret, host: endpoint.host, port: endpoint.port };
-  await secrets.put(task, { ...moved, uri: connectionUri(moved) });
+  await secrets.put(task, await withMovedReplicas(deps, addon, { ...moved, uri: connectionUri(moved) }));
   if (addon.currentOperationId === task.operationId) {
     await deps.store.updateAddonForOperation(addon, task.operationId, { endpoint });
   }
   await deps.store.updateOperation(task.projectId, task.operationId, {
     message: `The restore moved the addon to a new endpoint (${endpoint.host}:${endpoint.port}): its connection details changed. Fetch them again and reconnect; the user and password are the same.`,
   });
+};
+
+/**
+ * The replicas moved with the addon (ElastiCache's restore makes the new group with as many
+ * replica nodes, behind a new reader endpoint): their endpoints as the engine's replica provider
+ * reads them now. None published while they are not all serving yet, rather than the old ones.
+ */
+const withMovedReplicas = async (
+  deps: RestoreEndpointDeps,
+  addon: AddonRecord,
+  secret: ConnectionSecret,
+): Promise<ConnectionSecret> => {
+  if (!secret.replicas && addon.replicas === 0) return secret;
+  const provider = deps.engines?.has(addon.engine) ? deps.engines.of(addon.engine).replicas : undefined;
+  const state = provider ? await provider.describeReplicas(addon.resourceId, addon.replicas) : undefined;
+  return publishedReplicas(secret, state?.status === 'available' ? state.endpoints : []);
 };
 
 /**

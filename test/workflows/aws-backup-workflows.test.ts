@@ -390,6 +390,9 @@ describe('the workflow function role, over provision, backup, restore and delete
       ...PITR_WORKFLOW_ACTIONS,
       // A Redis addon's plan change (scale-addon); the ElastiCache fake does not model it yet.
       'elasticache:ModifyReplicationGroup',
+      // A Redis addon's replicas change (update-replicas): aws-replicas-cache-docdb.test.ts.
+      'elasticache:IncreaseReplicaCount',
+      'elasticache:DecreaseReplicaCount',
       // A networking change's (update-networking): aws-networking.test.ts sends and checks them.
       'ec2:RevokeSecurityGroupIngress',
       'rds:RebootDBInstance',

@@ -201,6 +201,8 @@ export class Reconciler extends Construct {
         'elasticache:DeleteUserGroup',
         'elasticache:DeleteUser',
         'elasticache:DeleteSnapshot',
+        // A replica node above its addon's count that a failed compensation left.
+        'elasticache:DecreaseReplicaCount',
       ],
       resourceArns: ELASTICACHE_RESOURCES.map((resource) =>
         elasticacheArn(resource, `${ADDON_RESOURCE_PREFIX}*`),

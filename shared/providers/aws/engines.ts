@@ -71,7 +71,7 @@ const redisEngine = (settings: AwsEngineSettings, clients: AwsEngineClients) => 
     deployment: settings.deployment,
     exportBucket: settings.redisExportBucket,
   });
-  return { provider: redis, snapshots: redis };
+  return { provider: redis, snapshots: redis, replicas: redis.replicas };
 };
 
 /** One RDS engine's adapters: the same RDS mechanics, with the engine's profile. */
@@ -94,10 +94,16 @@ const rdsEngine = (profile: RdsEngineProfile, settings: AwsEngineSettings, clien
 };
 
 /**
- * The engines whose AWS adapters change read replicas (`replicas` above: RDS read replicas), for
- * the API function, which checks a `PATCH replicas` without building any provider.
+ * The engines whose AWS adapters change read replicas (`replicas` of their adapters: RDS read
+ * replicas, ElastiCache replica nodes, DocumentDB readers), for the API function, which checks a
+ * `PATCH replicas` without building any provider.
  */
-export const AWS_REPLICA_ENGINES: ReadonlySet<Engine> = new Set<Engine>(['postgresql', 'mysql']);
+export const AWS_REPLICA_ENGINES: ReadonlySet<Engine> = new Set<Engine>([
+  'postgresql',
+  'mysql',
+  'redis',
+  'mongodb',
+]);
 
 export const awsReplicaEngines: ReplicaEngines = {
   of: (engine) => (AWS_REPLICA_ENGINES.has(engine) ? { replicas: true } : {}),

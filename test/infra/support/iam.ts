@@ -367,6 +367,9 @@ export const requiredPermissions = (call: AwsCall, env: CallEnvironment): Permis
         case 'AddTagsToResource':
           return [permission(action, String(input.ResourceName), { ...resourceTags, ...requestTags })];
         case 'DeleteReplicationGroup':
+        // A replicas change is authorized on the group (its tags); ElastiCache names the nodes.
+        case 'IncreaseReplicaCount':
+        case 'DecreaseReplicaCount':
           return [permission(action, ec('replicationgroup', input.ReplicationGroupId), resourceTags)];
         case 'DeleteUser':
           return [permission(action, ec('user', input.UserId), resourceTags)];

@@ -30,6 +30,7 @@ const $metadata = { httpStatusCode: 400 };
 const ARN_PREFIX = 'arn:aws:rds:eu-west-1:123456789012';
 export const clusterArn = (id: string) => `${ARN_PREFIX}:cluster:${id}`;
 export const clusterEndpoint = (id: string) => `${id}.cluster-abcdefghijkl.eu-west-1.docdb.amazonaws.com`;
+export const readerEndpoint = (id: string) => `${id}.cluster-ro-abcdefghijkl.eu-west-1.docdb.amazonaws.com`;
 
 const tagsOf = (tags: Tag[]): Record<string, string> =>
   Object.fromEntries(tags.map((tag) => [String(tag.Key), String(tag.Value)]));
@@ -172,6 +173,20 @@ export class FakeDocdb {
     });
     this.docdb.on(DescribeDBClustersCommand).callsFake((input) => {
       this.record('DescribeDBClusters', input);
+      // Without an identifier: every cluster as last shown (the leftovers sweep's listing).
+      if (input.DBClusterIdentifier === undefined) {
+        return {
+          DBClusters: [...this.clusters.values()].map((cluster) => ({
+            DBClusterIdentifier: cluster.id,
+            DBClusterArn: clusterArn(cluster.id),
+            Status: cluster.deletingDescribes === undefined ? cluster.shown : 'deleting',
+            DBClusterMembers: this.membersOf(cluster.id).map((member, index) => ({
+              DBInstanceIdentifier: member.id,
+              IsClusterWriter: index === 0,
+            })),
+          })),
+        };
+      }
       const id = String(input.DBClusterIdentifier);
       const cluster = this.clusters.get(id);
       if (!cluster) throw this.clusterNotFound(id);
@@ -207,7 +222,9 @@ export class FakeDocdb {
               DBInstanceIdentifier: member.id,
               IsClusterWriter: index === 0,
             })),
-            ...(status === 'available' ? { Endpoint: clusterEndpoint(id) } : {}),
+            ...(status === 'available'
+              ? { Endpoint: clusterEndpoint(id), ReaderEndpoint: readerEndpoint(id) }
+              : {}),
           },
         ],
       };

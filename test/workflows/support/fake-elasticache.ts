@@ -8,6 +8,7 @@ import {
   CreateSnapshotCommand,
   CreateUserCommand,
   CreateUserGroupCommand,
+  DecreaseReplicaCountCommand,
   DefaultUserAssociatedToUserGroupFault,
   DeleteReplicationGroupCommand,
   DeleteSnapshotCommand,
@@ -19,7 +20,10 @@ import {
   DescribeUserGroupsCommand,
   DescribeUsersCommand,
   ElastiCacheClient,
+  ElastiCacheServiceException,
+  IncreaseReplicaCountCommand,
   InvalidParameterValueException,
+  InvalidReplicationGroupStateFault,
   InvalidUserGroupStateFault,
   ListTagsForResourceCommand,
   ReplicationGroupAlreadyExistsFault,
@@ -86,6 +90,8 @@ interface FakeGroup {
   /** Describes left that report `deleting` before the group is gone; undefined until deleted. */
   deletingDescribes?: number;
   createdAt: Date;
+  /** The status the last describe showed: what a replicas change finds the group in. */
+  shown?: string;
 }
 
 interface FakeSnapshot {
@@ -113,6 +119,8 @@ export class FakeElastiCache {
   readonly snapshots = new Map<string, FakeSnapshot>();
   /** What each new group (created or restored) reports. */
   script = { statuses: ['creating', 'available'] };
+  /** What a group reports after IncreaseReplicaCount or DecreaseReplicaCount. */
+  replicaScript = { statuses: ['modifying', 'modifying', 'available'] };
   snapshotScript = { statuses: ['creating', 'available'] };
   /** Describes of a deleted group that still show it `deleting`. */
   deletingDescribes = 1;
@@ -130,6 +138,7 @@ export class FakeElastiCache {
     this.userGroups.clear();
     this.snapshots.clear();
     this.script = { statuses: ['creating', 'available'] };
+    this.replicaScript = { statuses: ['modifying', 'modifying', 'available'] };
     this.snapshotScript = { statuses: ['creating', 'available'] };
     this.deletingDescribes = 1;
     this.clock = () => new Date();
@@ -212,6 +221,11 @@ export class FakeElastiCache {
             ARN: `${ARN}:replicationgroup:${group.id}`,
             UserGroupIds: group.input.UserGroupIds,
             ReplicationGroupCreateTime: group.createdAt,
+            MemberClusters: Array.from(
+              { length: group.input.NumCacheClusters ?? 1 },
+              (_, i) => `${group.id}-00${i + 1}`,
+            ),
+            MultiAZ: group.input.MultiAZEnabled ? 'enabled' : 'disabled',
           })),
         };
       }
@@ -235,7 +249,9 @@ export class FakeElastiCache {
       } else {
         status = next(group.statuses);
       }
+      group.shown = status;
       const nodes = group.input.NumCacheClusters ?? 1;
+      const members = Array.from({ length: nodes }, (_, i) => `${id}-00${i + 1}`);
       return {
         ReplicationGroups: [
           {
@@ -243,7 +259,7 @@ export class FakeElastiCache {
             Status: status,
             ARN: `${ARN}:replicationgroup:${id}`,
             CacheNodeType: group.input.CacheNodeType,
-            MemberClusters: Array.from({ length: nodes }, (_, i) => `${id}-00${i + 1}`),
+            MemberClusters: members,
             AutomaticFailover: group.input.AutomaticFailoverEnabled ? 'enabled' : 'disabled',
             MultiAZ: group.input.MultiAZEnabled ? 'enabled' : 'disabled',
             UserGroupIds: group.input.UserGroupIds,
@@ -256,6 +272,14 @@ export class FakeElastiCache {
                         Address: `master.${id}.abc123.euw1.cache.amazonaws.com`,
                         Port: 6379,
                       },
+                      ReaderEndpoint: {
+                        Address: `replica.${id}.abc123.euw1.cache.amazonaws.com`,
+                        Port: 6379,
+                      },
+                      NodeGroupMembers: members.map((member, index) => ({
+                        CacheClusterId: member,
+                        CurrentRole: index === 0 ? 'primary' : 'replica',
+                      })),
                     },
                   ]
                 : [],
@@ -275,6 +299,42 @@ export class FakeElastiCache {
         CacheClusters: [{ CacheClusterId: id, EngineVersion: full, CacheClusterStatus: 'available' }],
       };
     });
+    // Cluster mode disabled: NewReplicaCount, or (a decrease) the nodes to remove.
+    const changeReplicas = (
+      command: string,
+      input: { ReplicationGroupId?: string; NewReplicaCount?: number; ReplicasToRemove?: string[] },
+    ) => {
+      const group = this.groups.get(String(input.ReplicationGroupId));
+      this.record(command, input, group?.tags);
+      if (!group || group.deletingDescribes !== undefined) {
+        throw this.groupNotFound(String(input.ReplicationGroupId));
+      }
+      if (group.shown !== 'available') {
+        throw new InvalidReplicationGroupStateFault({
+          $metadata,
+          message: `Replication group ${group.id} is not in available state`,
+        });
+      }
+      const nodes = group.input.NumCacheClusters ?? 1;
+      const wanted = input.NewReplicaCount ?? nodes - 1 - (input.ReplicasToRemove?.length ?? 0);
+      if (wanted === 0 && group.input.MultiAZEnabled) {
+        throw new ElastiCacheServiceException({
+          name: 'InvalidParameterCombination',
+          $fault: 'client',
+          $metadata,
+          message: 'Multi-AZ enabled replication group requires at least one replica',
+        });
+      }
+      group.input = { ...group.input, NumCacheClusters: wanted + 1 };
+      group.statuses = [...this.replicaScript.statuses];
+      return { ReplicationGroup: { ReplicationGroupId: group.id, Status: 'modifying' } };
+    };
+    client
+      .on(IncreaseReplicaCountCommand)
+      .callsFake((input) => changeReplicas('IncreaseReplicaCount', input));
+    client
+      .on(DecreaseReplicaCountCommand)
+      .callsFake((input) => changeReplicas('DecreaseReplicaCount', input));
     client.on(DeleteReplicationGroupCommand).callsFake((input) => {
       const group = this.groups.get(String(input.ReplicationGroupId));
       this.record('DeleteReplicationGroup', input, group?.tags);

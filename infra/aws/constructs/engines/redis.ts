@@ -193,8 +193,17 @@ export class RedisAddons extends Construct implements AddonEngine {
       ours,
       isOurs,
     );
-    // A plan change (scale-addon): the node type of one of our replication groups.
-    allow(['elasticache:ModifyReplicationGroup'], ours, isOurs);
+    // A plan change (scale-addon): the node type of one of our replication groups; a replicas
+    // change (update-replicas): its number of replica nodes.
+    allow(
+      [
+        'elasticache:ModifyReplicationGroup',
+        'elasticache:IncreaseReplicaCount',
+        'elasticache:DecreaseReplicaCount',
+      ],
+      ours,
+      isOurs,
+    );
     // The export's own name is chosen per backup; its source must be ours (above).
     allow(['elasticache:CopySnapshot'], [this.arn('snapshot', '*')]);
     allow(

@@ -21,6 +21,7 @@ import { isAwsError, toPlatformError, transientErrors } from '../aws-errors.ts';
 import { addonTags, isValidDbInstanceIdentifier } from '../rds/rds-instances.ts';
 import { TAG_KEYS } from '../tags.ts';
 import { clusterStateOf, DOCDB_PORT, DocdbClusters, nodeIdentifiers, tagValue } from './docdb-clusters.ts';
+import { DocdbReplicas } from './docdb-replicas.ts';
 import { describeDocdbResize, resizeDocdbCluster } from './docdb-resize.ts';
 import { DocdbRestoreSwap } from './docdb-restore.ts';
 import { DocdbSnapshots, deleteClusterSnapshot } from './docdb-snapshots.ts';
@@ -74,6 +75,8 @@ export class DocdbEngineProvider implements EngineProvider, SnapshotProvider {
   private readonly clusters: DocdbClusters;
   private readonly snapshots: DocdbSnapshots;
   private readonly restores: DocdbRestoreSwap;
+  /** The cluster's reader instances (`PATCH replicas`): docdb-replicas.ts. */
+  readonly replicas: DocdbReplicas;
 
   constructor(private readonly props: DocdbEngineProviderProps) {
     this.docdb = transientErrors(props.docdb, 'DocumentDB');
@@ -85,6 +88,7 @@ export class DocdbEngineProvider implements EngineProvider, SnapshotProvider {
       port: DOCDB_PORT,
     });
     this.clusters = new DocdbClusters(this.docdb);
+    this.replicas = new DocdbReplicas(this.docdb, this.clusters);
     this.snapshots = new DocdbSnapshots(this.docdb, props.deployment);
     this.restores = new DocdbRestoreSwap({
       docdb: this.docdb,

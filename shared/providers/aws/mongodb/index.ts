@@ -20,12 +20,12 @@ export interface DocdbSettings {
 
 /**
  * MongoDB addons on AWS: Amazon DocumentDB 5.0 clusters (`DocdbEngineProvider`), provisioning
- * and cluster snapshots from one object, as for the RDS engines.
+ * cluster snapshots and reader instances (`replicas`) from one object, as for the RDS engines.
  */
 export const docdbEngine = (
   settings: DocdbSettings,
   clients: { docdb: DocDBClient; ec2: EC2Client },
 ): EngineAdapters => {
   const provider = new DocdbEngineProvider({ ...settings, docdb: clients.docdb, ec2: clients.ec2 });
-  return { provider, snapshots: provider };
+  return { provider, snapshots: provider, replicas: provider.replicas };
 };

@@ -19,6 +19,7 @@ import { TAG_KEYS } from '../tags.ts';
 import { type ElastiCacheSend, groupStateOf, ReplicationGroups } from './elasticache-groups.ts';
 import { baseIdOf, isValidGroupId, restoredGroupIdOf } from './names.ts';
 import { type GroupSeed, RedisImports } from './redis-imports.ts';
+import { ElastiCacheReplicas } from './redis-replicas.ts';
 import { describeReplicationGroupResize, resizeReplicationGroup } from './redis-resize.ts';
 import { RedisRestore } from './redis-restore.ts';
 import { deleteRedisSnapshot, RedisSnapshots } from './redis-snapshots.ts';
@@ -76,6 +77,8 @@ export class ElastiCacheRedisProvider implements EngineProvider, SnapshotProvide
   private readonly imports: RedisImports;
 
   readonly exportBucket: string | undefined;
+  /** The group's replica nodes (`PATCH replicas`): redis-replicas.ts. */
+  readonly replicas: ElastiCacheReplicas;
 
   constructor(private readonly props: ElastiCacheRedisProviderProps) {
     this.exportBucket = props.exportBucket;
@@ -89,6 +92,7 @@ export class ElastiCacheRedisProvider implements EngineProvider, SnapshotProvide
     });
     this.groups = new ReplicationGroups(this.elasticache);
     this.users = new RedisUsers(this.elasticache, props.defaultUserId);
+    this.replicas = new ElastiCacheReplicas(this.elasticache, this.groups, this.users);
     this.snapshots = new RedisSnapshots(this.elasticache, props.s3, props.deployment);
     this.restores = new RedisRestore({
       groups: this.groups,

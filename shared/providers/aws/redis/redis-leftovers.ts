@@ -1,4 +1,5 @@
 import {
+  DecreaseReplicaCountCommand,
   DescribeReplicationGroupsCommand,
   DescribeSnapshotsCommand,
   DescribeUserGroupsCommand,
@@ -15,6 +16,7 @@ import { isAwsError, toPlatformError, transientErrors } from '../aws-errors.ts';
 import { TAG_KEYS } from '../tags.ts';
 import { type ElastiCacheSend, ReplicationGroups } from './elasticache-groups.ts';
 import { baseIdOf, customerUserIdOf, restoredGroupIdOf, userGroupIdOf } from './names.ts';
+import { keepsOneReplica, replicaCountOf, replicaNodesOf } from './redis-replicas.ts';
 import { deleteRedisSnapshot } from './redis-snapshots.ts';
 import { type Pointer, RedisUsers } from './redis-users.ts';
 
@@ -140,6 +142,16 @@ export class ElastiCacheGroupLeftovers implements LeftoverSource {
       const createdAt = group.ReplicationGroupCreateTime ?? new Date();
       if (id === pointer.current) {
         found.push({ kind: 'cache-group', id, createdAt, owner: { kind: 'addon', addonId } });
+        // Its replica nodes, numbered 1..n: those above the addon's count when no operation runs
+        // (a removal whose compensation kept failing) go (`remove`).
+        for (const [index, node] of replicaNodesOf(group).entries()) {
+          found.push({
+            kind: 'cache-node',
+            id: node,
+            createdAt,
+            owner: { kind: 'replica', addonId, number: index + 1 },
+          });
+        }
         continue;
       }
       const current = pointer.current;
@@ -163,6 +175,7 @@ export class ElastiCacheGroupLeftovers implements LeftoverSource {
   }
 
   async remove(leftover: Leftover): Promise<void> {
+    if (leftover.kind === 'cache-node') return this.removeNode(leftover.id);
     const resourceId = resourceIdOf(leftover);
     if (leftover.owner.kind === 'restore-copy') {
       const pointer = await this.users.pointer(resourceId);
@@ -178,6 +191,33 @@ export class ElastiCacheGroupLeftovers implements LeftoverSource {
       throw new TransientError(
         `ElastiCache does not let leftover replication group ${leftover.id} be deleted yet (${group.Status})`,
       );
+    }
+  }
+
+  /**
+   * One replica node out of its group (DecreaseReplicaCount naming it). Nothing to do once the
+   * group is gone or being deleted (its addon's removal); refused while ElastiCache is busy with it.
+   */
+  private async removeNode(nodeId: string): Promise<void> {
+    const groupId = nodeId.replace(/-\d{3}$/, '');
+    const group = await this.groups.find(groupId);
+    if (!group || group.Status === 'deleting' || !group.MemberClusters?.includes(nodeId)) return;
+    if (keepsOneReplica(group) && replicaCountOf(group) <= 1) {
+      throw new ProviderError(
+        `Replica node ${nodeId} is kept: ElastiCache keeps at least 1 replica in a Multi-AZ group`,
+        'Conflict',
+      );
+    }
+    try {
+      await this.elasticache(
+        new DecreaseReplicaCountCommand({
+          ReplicationGroupId: groupId,
+          ReplicasToRemove: [nodeId],
+          ApplyImmediately: true,
+        }),
+      );
+    } catch (error) {
+      throw toPlatformError(error, `removing leftover replica node ${nodeId}`);
     }
   }
 }
