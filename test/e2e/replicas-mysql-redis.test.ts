@@ -5,6 +5,7 @@ import mysql from 'mysql2/promise';
 import { describe, expect, it } from 'vitest';
 import { localPlatformForFile } from '../support/local-platform.ts';
 import { operationEnded } from '../support/operations.ts';
+import { eventually, processAlive } from '../support/processes.ts';
 
 /**
  * Read replicas of a local MySQL (MariaDB) and a local Redis addon through the API, one addon of
@@ -51,25 +52,6 @@ const serverPidOn = (port: number): number | undefined =>
         return false;
       }
     });
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
-const until = async <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> => {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-};
 
 const create = async (name: string, engine: string, replicas = 0): Promise<string> => {
   const created = await api('POST', `/v1/projects/${PROJECT}/addons`, {
@@ -149,7 +131,7 @@ describe('read replicas of local MySQL (MariaDB) and Redis addons', () => {
 
   it('a MariaDB replica serves the rows written on the primary and refuses writes', async () => {
     const uri = replicas.mysql?.uri as string;
-    const rows = await until('the row on the replica', async () => {
+    const rows = await eventually('the row on the replica', async () => {
       const found = await sql(uri, 'SELECT body FROM notes WHERE id = 1');
       return found.length > 0 ? found : undefined;
     });
@@ -159,7 +141,7 @@ describe('read replicas of local MySQL (MariaDB) and Redis addons', () => {
 
   it('a Redis replica serves the keys written on the primary and refuses writes', async () => {
     const uri = replicas.redis?.uri as string;
-    const value = await until('the key on the replica', async () => {
+    const value = await eventually('the key on the replica', async () => {
       const found = redisCli(uri, 'GET', 'greeting');
       return found === 'from the primary' ? found : undefined;
     });
@@ -170,10 +152,10 @@ describe('read replicas of local MySQL (MariaDB) and Redis addons', () => {
   it('removes them at replicas 0: their processes end and their ports close', async () => {
     const ports = [replicas.mysql?.port as number, replicas.redis?.port as number];
     const pids = ports.map(serverPidOn);
-    for (const pid of pids) expect(pid !== undefined && alive(pid)).toBe(true);
+    for (const pid of pids) expect(pid !== undefined && processAlive(pid)).toBe(true);
     const after = await Promise.all([setReplicas(addons.mysql, 0), setReplicas(addons.redis, 0)]);
     for (const details of after) expect(details.replicas).toBeUndefined();
-    for (const pid of pids) expect(alive(pid as number)).toBe(false);
+    for (const pid of pids) expect(processAlive(pid as number)).toBe(false);
     for (const port of ports) expect(await portOpen(port)).toBe(false);
     for (const addonId of Object.values(addons)) {
       expect((await api('GET', addonPath(addonId))).body).toMatchObject({ replicas: 0, status: 'running' });

@@ -4,6 +4,7 @@ import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { localPlatformForFile } from '../support/local-platform.ts';
 import { operationEnded } from '../support/operations.ts';
+import { eventually, processAlive } from '../support/processes.ts';
 
 /**
  * Read replicas of a local PostgreSQL addon through the API: `replicas: 1` makes a streaming hot
@@ -54,25 +55,6 @@ const serverPidOn = (port: number): number | undefined =>
       }
     });
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
-const until = async <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> => {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-};
-
 const setReplicas = async (addonId: string, replicas: number) => {
   const response = await api('PATCH', addonPath(addonId), { body: { replicas } });
   expect(response.status, JSON.stringify(response.body)).toBe(202);
@@ -114,7 +96,7 @@ describe('read replicas of a local PostgreSQL addon', () => {
       await primary.query('CREATE TABLE notes (id int PRIMARY KEY, body text)');
       await primary.query("INSERT INTO notes VALUES (1, 'from the primary')");
     });
-    const row = await until('the row on the replica', () =>
+    const row = await eventually('the row on the replica', () =>
       withClient(
         replica.uri,
         async (client) => (await client.query('SELECT body FROM notes WHERE id = 1')).rows[0],
@@ -142,12 +124,14 @@ describe('read replicas of a local PostgreSQL addon', () => {
     const primaryLimit = await setting(credentials.uri);
     expect(Number(primaryLimit)).toBeGreaterThan(112);
     expect(
-      await until('the replica with the new limit', () => setting(credentials.replicas[0]?.uri as string)),
+      await eventually('the replica with the new limit', () =>
+        setting(credentials.replicas[0]?.uri as string),
+      ),
     ).toBe(primaryLimit);
     await withClient(credentials.uri, (client) =>
       client.query("INSERT INTO notes VALUES (3, 'after the plan change')"),
     );
-    const row = await until('the new row on the replica', () =>
+    const row = await eventually('the new row on the replica', () =>
       withClient(
         credentials.replicas[0]?.uri as string,
         async (client) => (await client.query('SELECT body FROM notes WHERE id = 3')).rows[0],
@@ -161,10 +145,10 @@ describe('read replicas of a local PostgreSQL addon', () => {
     const replica = before.body.replicas[0] as Endpoint;
     const pid = serverPidOn(replica.port);
     expect(pid).toBeDefined();
-    expect(alive(pid as number)).toBe(true);
+    expect(processAlive(pid as number)).toBe(true);
     const credentials = await setReplicas(addonId, 0);
     expect(credentials.replicas).toBeUndefined();
-    expect(alive(pid as number)).toBe(false);
+    expect(processAlive(pid as number)).toBe(false);
     expect(await portOpen(replica.port)).toBe(false);
     const addon = await api('GET', addonPath(addonId));
     expect(addon.body).toMatchObject({ replicas: 0, status: 'running' });

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildJobBundle } from '#infra/local/job-bundle.ts';
 import { LocalJobRunner } from '#infra/local/job-runner.ts';
+import { processAlive } from '../support/processes.ts';
 
 /** What the state machine hands `ecs:runTask.sync`: here a spec the job refuses, naming its fields. */
 const runTask = (operationId: string) => ({
@@ -13,15 +14,6 @@ const runTask = (operationId: string) => ({
     ],
   },
 });
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -37,11 +29,11 @@ describe('the local job runner', () => {
       await expect(runner.run(runTask('op-first'))).rejects.toThrow(/Invalid job spec/);
       const standby = runner.standbyPid as number;
       expect(standby).toBeGreaterThan(0);
-      expect(alive(standby)).toBe(true);
+      expect(processAlive(standby)).toBe(true);
 
       // The spec reached the standby (no spec at all would read "No job spec"), which then ran and exited.
       await expect(runner.run(runTask('op-second'))).rejects.toThrow(/Invalid job spec/);
-      expect(alive(standby)).toBe(false);
+      expect(processAlive(standby)).toBe(false);
       const next = runner.standbyPid as number;
       expect(next).toBeGreaterThan(0);
       expect(next).not.toBe(standby);
@@ -55,7 +47,7 @@ describe('the local job runner', () => {
         });
       }
       await runner.shutdown();
-      expect(alive(next)).toBe(false);
+      expect(processAlive(next)).toBe(false);
       expect(runner.standbyPid).toBeUndefined();
     } finally {
       await runner.shutdown();

@@ -1,0 +1,27 @@
+/** Whether a process with this pid exists (signal 0 checks without sending anything). */
+export const processAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * The first value `fn` gives that is not undefined, polled every 100 ms (a throw counts as not yet:
+ * a replica still starting refuses connections); fails after `timeoutMs` naming `what`.
+ */
+export const eventually = async <T>(
+  what: string,
+  fn: () => Promise<T | undefined>,
+  timeoutMs = 15_000,
+): Promise<T> => {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+};
