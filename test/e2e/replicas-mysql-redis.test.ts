@@ -1,11 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import net from 'node:net';
 import mysql from 'mysql2/promise';
 import { describe, expect, it } from 'vitest';
+import { isListening } from '../support/http.ts';
 import { localPlatformForFile } from '../support/local-platform.ts';
 import { operationEnded } from '../support/operations.ts';
-import { eventually, processAlive } from '../support/processes.ts';
+import { eventually, processAlive, processWhoseCommandLine } from '../support/processes.ts';
 
 /**
  * Read replicas of a local MySQL (MariaDB) and a local Redis addon through the API, one addon of
@@ -28,30 +27,12 @@ interface Credentials {
   replicas?: Endpoint[];
 }
 
-const portOpen = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port }, () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.on('error', () => resolve(false));
-  });
-
 /** The server process on `port`: mariadbd's command line says `--port=<port>`, redis-server's title `127.0.0.1:<port>`. */
 const serverPidOn = (port: number): number | undefined =>
-  readdirSync('/proc')
-    .filter((name) => /^\d+$/.test(name))
-    .map(Number)
-    .find((pid) => {
-      try {
-        const line = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
-        return (
-          line.includes(`--port=${port} `) || new RegExp(`redis-server 127\\.0\\.0\\.1:${port}\\b`).test(line)
-        );
-      } catch {
-        return false;
-      }
-    });
+  processWhoseCommandLine(
+    (line) =>
+      line.includes(`--port=${port} `) || new RegExp(`redis-server 127\\.0\\.0\\.1:${port}\\b`).test(line),
+  );
 
 const create = async (name: string, engine: string, replicas = 0): Promise<string> => {
   const created = await api('POST', `/v1/projects/${PROJECT}/addons`, {
@@ -156,7 +137,7 @@ describe('read replicas of local MySQL (MariaDB) and Redis addons', () => {
     const after = await Promise.all([setReplicas(addons.mysql, 0), setReplicas(addons.redis, 0)]);
     for (const details of after) expect(details.replicas).toBeUndefined();
     for (const pid of pids) expect(processAlive(pid as number)).toBe(false);
-    for (const port of ports) expect(await portOpen(port)).toBe(false);
+    for (const port of ports) expect(await isListening('127.0.0.1', port)).toBe(false);
     for (const addonId of Object.values(addons)) {
       expect((await api('GET', addonPath(addonId))).body).toMatchObject({ replicas: 0, status: 'running' });
     }

@@ -1,10 +1,9 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import net from 'node:net';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
+import { isListening } from '../support/http.ts';
 import { localPlatformForFile } from '../support/local-platform.ts';
 import { operationEnded } from '../support/operations.ts';
-import { eventually, processAlive } from '../support/processes.ts';
+import { eventually, processAlive, processWhoseCommandLine } from '../support/processes.ts';
 
 /**
  * Read replicas of a local PostgreSQL addon through the API: `replicas: 1` makes a streaming hot
@@ -33,27 +32,9 @@ const withClient = async <T>(uri: string, fn: (client: pg.Client) => Promise<T>)
   }
 };
 
-const portOpen = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port }, () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.on('error', () => resolve(false));
-  });
-
 /** The server process listening on `port`: the one whose command line says `-p <port>`. */
 const serverPidOn = (port: number): number | undefined =>
-  readdirSync('/proc')
-    .filter((name) => /^\d+$/.test(name))
-    .map(Number)
-    .find((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').includes(` -p ${port} `);
-      } catch {
-        return false;
-      }
-    });
+  processWhoseCommandLine((line) => line.includes(` -p ${port} `));
 
 const setReplicas = async (addonId: string, replicas: number) => {
   const response = await api('PATCH', addonPath(addonId), { body: { replicas } });
@@ -149,7 +130,7 @@ describe('read replicas of a local PostgreSQL addon', () => {
     const credentials = await setReplicas(addonId, 0);
     expect(credentials.replicas).toBeUndefined();
     expect(processAlive(pid as number)).toBe(false);
-    expect(await portOpen(replica.port)).toBe(false);
+    expect(await isListening('127.0.0.1', replica.port)).toBe(false);
     const addon = await api('GET', addonPath(addonId));
     expect(addon.body).toMatchObject({ replicas: 0, status: 'running' });
   });

@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from 'node:fs';
+
 /** Whether a process with this pid exists (signal 0 checks without sending anything). */
 export const processAlive = (pid: number): boolean => {
   try {
@@ -25,3 +27,16 @@ export const eventually = async <T>(
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 };
+
+/** The first process whose command line (arguments joined by spaces) passes `matches`. */
+export const processWhoseCommandLine = (matches: (line: string) => boolean): number | undefined =>
+  readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number)
+    .find((pid) => {
+      try {
+        return matches(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' '));
+      } catch {
+        return false;
+      }
+    });
