@@ -42,7 +42,9 @@ const serve = async ({ kind, directory }: ThreadData): Promise<{ port: number; c
  */
 const newThread = (data: ThreadData): Worker => {
   const self = JSON.stringify(import.meta.url);
-  const bootstrap = `import('tsx/esm/api').then(({ register }) => { register(); return import(${self}); })`;
+  // By URL: the bootstrap resolves bare names from the working directory, which may be anywhere.
+  const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
+  const bootstrap = `import(${tsx}).then(({ register }) => { register(); return import(${self}); })`;
   return new Worker(bootstrap, { eval: true, workerData: data });
 };
 
