@@ -28,14 +28,17 @@ import { tableDefinition } from '#shared/store/table.ts';
 import { logicalIdOf } from '../workflows/support/aws-workflows.ts';
 import { isAllowed, roleStatements } from './support/iam.ts';
 import { FAKE_ENV, functionEnvironment, resolveIntrinsics } from './support/intrinsics.ts';
-import { resourcesOfType, type SynthesizedStack, synthesizeAddons } from './support/stack.ts';
+import {
+  resourcesOfType,
+  SYNTH_TIMEOUT_MS,
+  type SynthesizedStack,
+  synthesizeAddons,
+} from './support/stack.ts';
 
 let synthesized: SynthesizedStack;
-// Synthesis (cdk-nag included) takes seconds; on a busy 2-core CI machine, tens of them.
-const SYNTH_TIMEOUT = 180_000;
 beforeAll(() => {
   synthesized = synthesizeAddons();
-}, SYNTH_TIMEOUT);
+}, SYNTH_TIMEOUT_MS);
 
 const resources = (type: string) => resourcesOfType(synthesized.json, type);
 const props = (type: string) => resources(type).map(([, resource]) => resource.Properties ?? {});

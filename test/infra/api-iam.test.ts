@@ -91,7 +91,7 @@ import {
   SECRET_GROUP_STATUSES,
   seedSecretGroupsForSweep,
 } from './support/secret-group-calls.ts';
-import { type SynthesizedStack, synthesizeAddons } from './support/stack.ts';
+import { SYNTH_TIMEOUT_MS, type SynthesizedStack, synthesizeAddons } from './support/stack.ts';
 
 /**
  * The API functions' `handler` exports (and the schedule functions': run-backup and the
@@ -295,7 +295,7 @@ beforeAll(async () => {
   runBackup = (await import('#functions/schedule/run-backup.ts')).handler;
   sweep = (await import('#functions/schedule/sweep.ts')).handler;
   reconcile = (await import('#functions/schedule/reconcile.ts')).handler;
-}, 180_000);
+}, SYNTH_TIMEOUT_MS);
 beforeAll(() => exercise(), 60_000);
 
 afterAll(async () => {

@@ -11,7 +11,7 @@ import { operation } from '../support/fixtures.ts';
 import { logicalIdOf } from '../workflows/support/aws-workflows.ts';
 import { isAllowed, roleStatements } from './support/iam.ts';
 import { FAKE_ENV, functionEnvironment, resolveIntrinsics } from './support/intrinsics.ts';
-import { type SynthesizedStack, synthesizeAddons } from './support/stack.ts';
+import { SYNTH_TIMEOUT_MS, type SynthesizedStack, synthesizeAddons } from './support/stack.ts';
 
 /**
  * The events relay as deployed: the table's stream, filtered to new event items, invokes the
@@ -33,7 +33,7 @@ beforeAll(async () => {
   busArn = resolveIntrinsics(stack.resolve(stack.events.bus.eventBusArn), json) as string;
   Object.assign(process.env, functionEnvironment(json, fnId), { AWS_REGION: FAKE_ENV.region });
   ({ handler } = await import('#functions/events/publish.ts'));
-}, 600_000);
+}, SYNTH_TIMEOUT_MS);
 
 beforeEach(() => {
   eventBridge.reset();

@@ -3,7 +3,12 @@ import { LIVE_IMPORT_PORTS } from '#infra/aws/constructs/network.ts';
 import { logicalIdOf } from '../workflows/support/aws-workflows.ts';
 import { roleStatements } from './support/iam.ts';
 import { functionEnvironment } from './support/intrinsics.ts';
-import { resourcesOfType, type SynthesizedStack, synthesizeAddons } from './support/stack.ts';
+import {
+  resourcesOfType,
+  SYNTH_TIMEOUT_MS,
+  type SynthesizedStack,
+  synthesizeAddons,
+} from './support/stack.ts';
 
 /**
  * Live imports on AWS: their jobs are the only ones with a route out of the VPC (private subnets
@@ -13,7 +18,7 @@ import { resourcesOfType, type SynthesizedStack, synthesizeAddons } from './supp
 let synthesized: SynthesizedStack;
 beforeAll(() => {
   synthesized = synthesizeAddons();
-}, 300_000);
+}, SYNTH_TIMEOUT_MS);
 
 const refsOf = (value: unknown): string[] => JSON.stringify(value).match(/"Ref":"([^"]+)"/g) ?? [];
 

@@ -4,7 +4,12 @@ import { parseEnv, WorkflowFunctionEnvSchema } from '#shared/config/env.ts';
 import { logicalIdOf } from '../workflows/support/aws-workflows.ts';
 import { isAllowed, roleStatements } from './support/iam.ts';
 import { FAKE_ENV, functionEnvironment } from './support/intrinsics.ts';
-import { resourcesOfType, type SynthesizedStack, synthesizeAddons } from './support/stack.ts';
+import {
+  resourcesOfType,
+  SYNTH_TIMEOUT_MS,
+  type SynthesizedStack,
+  synthesizeAddons,
+} from './support/stack.ts';
 
 /**
  * The MongoDB (Amazon DocumentDB) share of the stack: its cluster parameter groups, what the
@@ -15,7 +20,7 @@ import { resourcesOfType, type SynthesizedStack, synthesizeAddons } from './supp
 let synthesized: SynthesizedStack;
 beforeAll(() => {
   synthesized = synthesizeAddons();
-}, 180_000);
+}, SYNTH_TIMEOUT_MS);
 
 const arn = (service: string, resource: string) =>
   `arn:${FAKE_ENV.partition}:${service}:${FAKE_ENV.region}:${FAKE_ENV.account}:${resource}`;

@@ -2,12 +2,12 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { logicalIdOf } from '../workflows/support/aws-workflows.ts';
 import { functionEnvironment } from './support/intrinsics.ts';
-import { type SynthesizedStack, synthesizeAddons } from './support/stack.ts';
+import { SYNTH_TIMEOUT_MS, type SynthesizedStack, synthesizeAddons } from './support/stack.ts';
 
 let synthesized: SynthesizedStack;
 beforeAll(() => {
   synthesized = synthesizeAddons();
-}, 180_000);
+}, SYNTH_TIMEOUT_MS);
 
 describe('the reconciler in the AWS stack', () => {
   it('runs every five minutes for operations and hourly for leftovers', () => {

@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { RedisAddons } from '#infra/aws/constructs/engines/redis.ts';
 import { logicalIdOf } from '../workflows/support/aws-workflows.ts';
 import { functionEnvironment } from './support/intrinsics.ts';
-import { type SynthesizedStack, synthesizeAddons } from './support/stack.ts';
+import { SYNTH_TIMEOUT_MS, type SynthesizedStack, synthesizeAddons } from './support/stack.ts';
 
 let synthesized: SynthesizedStack;
 let redis: RedisAddons;
@@ -12,7 +12,7 @@ beforeAll(() => {
   const found = synthesized.stack.engines.find((engine) => engine.engine === 'redis');
   if (!found) throw new Error('the stack deploys no Redis engine');
   redis = found as RedisAddons;
-}, 180_000);
+}, SYNTH_TIMEOUT_MS);
 
 describe('Redis addons in the AWS stack', () => {
   it('creates one cache subnet group over the same isolated subnets as the RDS subnet group', () => {

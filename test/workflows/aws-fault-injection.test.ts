@@ -10,6 +10,7 @@ import { NetworkingService } from '#shared/services/networking.ts';
 import { PitrService } from '#shared/services/pitr-service.ts';
 import { ScalingService } from '#shared/services/scaling.ts';
 import { UpgradeService } from '#shared/services/upgrade-service.ts';
+import { SYNTH_TIMEOUT_MS } from '../infra/support/stack.ts';
 import { createRequest, scheduleRecord } from '../support/fixtures.ts';
 import { type FaultCase, FaultPlan, faultCases } from './support/asl-faults.ts';
 import { type AwsWorkflowWorld, startAwsWorkflowWorld } from './support/aws-workflows.ts';
@@ -29,7 +30,7 @@ let counter = 0;
 
 beforeAll(async () => {
   world = await startAwsWorkflowWorld();
-}, 180_000);
+}, SYNTH_TIMEOUT_MS);
 afterEach(() => {
   world.workflows.beforeTask = undefined;
   world.fake.reset();

@@ -40,6 +40,13 @@ export interface CfnTemplate {
 }
 
 /**
+ * How long a file's setup may take to synthesize the stack: seconds alone, minutes on the 2-core CI
+ * machine while the other worker runs engines (a fresh-clone run took over 180 s with both infra
+ * workers synthesizing at once). A hook timeout here says nothing about the stack, only the load.
+ */
+export const SYNTH_TIMEOUT_MS = 600_000;
+
+/**
  * Synthesize the app exactly as `cdk synth` does (same context, same cdk-nag and cfn-guard plugins) into a
  * temp dir. Bundling is skipped unless asked for: infra tests look at the template, and
  * bundling six functions costs most of a minute on CI.

@@ -4,6 +4,7 @@ import { TAG_KEYS } from '#shared/providers/aws/tags.ts';
 import { type JobSpec, JobSpecSchema } from '#shared/schemas/job.ts';
 import type { AddonRecord } from '#shared/store/addon-store.ts';
 import type { AwsCall, CallEnvironment } from '../../infra/support/iam.ts';
+import { SYNTH_TIMEOUT_MS } from '../../infra/support/stack.ts';
 import { createRequest } from '../../support/fixtures.ts';
 import { type AwsWorkflowWorld, startAwsWorkflowWorld } from './aws-workflows.ts';
 
@@ -32,7 +33,7 @@ export const awsWorkflowSuite = (
 
   beforeAll(async () => {
     started = await startAwsWorkflowWorld();
-  }, 180_000);
+  }, SYNTH_TIMEOUT_MS);
   afterEach(() => {
     flushCalls();
     world().fake.reset();
