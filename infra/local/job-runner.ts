@@ -3,7 +3,6 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { lowerPriority, PRIORITY } from './engines/system.ts';
 import type { JobCommand } from './job-bundle.ts';
 
 /** Named like the Step Functions error of a failed ECS task, so the ASL Catch is the same on both targets. */
@@ -83,7 +82,7 @@ export class LocalJobRunner {
   }
 
   private spawnJob(args: string[], env: Record<string, string>, standby: boolean): ChildProcess {
-    const child = spawn(process.execPath, args, {
+    return spawn(process.execPath, args, {
       env: {
         PATH: process.env.PATH ?? '/usr/bin:/bin',
         HOME: process.env.HOME ?? '/tmp',
@@ -92,9 +91,6 @@ export class LocalJobRunner {
       },
       stdio: [standby ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     });
-    // Before the job starts its tools (the engine's dump client, the compressor), which inherit it.
-    lowerPriority(child.pid, PRIORITY.background);
-    return child;
   }
 
   /**

@@ -5,16 +5,7 @@ import { errorMessage, ProviderError, TransientError } from '#shared/errors.ts';
 import type { EngineDriver, InstanceContext, InstanceRecord } from './driver.ts';
 import type { EngineDrivers } from './engine-drivers.ts';
 import type { InstanceFiles, Log } from './instance-files.ts';
-import {
-  allocatePort,
-  fileSize,
-  isPortFree,
-  lowerPriority,
-  PRIORITY,
-  readTail,
-  stopPid,
-  waitUntilClosed,
-} from './system.ts';
+import { allocatePort, fileSize, isPortFree, readTail, stopPid, waitUntilClosed } from './system.ts';
 
 /** A server process this supervisor started (its child). */
 interface Running {
@@ -204,8 +195,6 @@ export class ServerProcesses {
         stdio: ['ignore', log.fd, log.fd],
         ...(ctx.runAs ? { uid: ctx.runAs.uid, gid: ctx.runAs.gid } : {}),
       });
-      // Before the server forks its workers, which inherit it.
-      lowerPriority(child.pid, PRIORITY.engine);
     } finally {
       await log.close(); // the child has its own copy of the descriptor
     }

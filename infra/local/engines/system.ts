@@ -2,7 +2,6 @@ import { spawn } from 'node:child_process';
 import type { Stats } from 'node:fs';
 import fs from 'node:fs/promises';
 import net from 'node:net';
-import { setPriority } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errorMessage, MissingToolError, ProviderError } from '#shared/errors.ts';
@@ -96,7 +95,6 @@ export const runLogged = async (
         ...(options.signal ? { signal: options.signal } : {}),
         ...(options.runAs ? { uid: options.runAs.uid, gid: options.runAs.gid } : {}),
       });
-      lowerPriority(child.pid, PRIORITY.background);
       // With a signal, an abort emits 'error' and then 'exit': the first one settles.
       child.once('error', reject);
       child.once('exit', (code, signal) => {
@@ -110,25 +108,6 @@ export const runLogged = async (
     throw new ProviderError(`${options.what} failed (${why}): ${output || 'no output'}`);
   } finally {
     await log.close();
-  }
-};
-
-/**
- * CPU priorities (nice values) of the platform's children: the platform process itself (the API
- * gateway, the workflow runner, the emulators' threads) keeps 0, so a console or a client polling
- * the API is answered while backups run; engine servers come next, and the jobs and copies the
- * platform runs in the background (dumps, restores, base backups, snapshot copies) last, so they
- * take the CPU the customers' queries leave. Children a process starts inherit its value.
- */
-export const PRIORITY = { engine: 5, background: 10 } as const;
-
-/** Lower the CPU priority of `pid` (a child just spawned); a platform that may not keeps going at 0. */
-export const lowerPriority = (pid: number | undefined, niceness: number): void => {
-  if (pid === undefined) return;
-  try {
-    setPriority(pid, niceness);
-  } catch {
-    // Not allowed here (a restricted container): the child runs at the platform's priority.
   }
 };
 
