@@ -13,6 +13,7 @@ import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
 import { nowIso } from '../util/ids.ts';
 import { beginOperationWorkflow, failOperationAndRelease, newOperation, toAddon } from './addon-service.ts';
 import { connectionUri } from './credentials.ts';
+import { publishedReplicas } from './replica-details.ts';
 
 /**
  * How the composition root runs changes: in the API with the engines' providers and the secret
@@ -37,23 +38,15 @@ export const publishedNetworking = (
   const base = { ...rest, tls: networking.tls };
   const ca = applied.caCertificate ?? caCertificate;
   const endpoint = networking.public ? applied.publicEndpoint : undefined;
-  return {
+  const published: ConnectionSecret = {
     ...base,
     uri: connectionUri(base),
-    ...(replicas
-      ? {
-          replicas: replicas.map(({ host, port }) => ({
-            host,
-            port,
-            uri: connectionUri({ ...base, host, port }),
-          })),
-        }
-      : {}),
     ...(endpoint
       ? { public: { ...endpoint, uri: connectionUri({ ...base, host: endpoint.host, port: endpoint.port }) } }
       : {}),
     ...(ca ? { caCertificate: ca } : {}),
   };
+  return publishedReplicas(published, replicas ?? []);
 };
 
 /**

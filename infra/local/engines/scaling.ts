@@ -113,8 +113,9 @@ export class LocalScalingSupervisor extends LocalEngineSupervisor {
   }
 
   /**
-   * Bytes the instance's data directory takes (what `storage.usedBytes` shows, measured at most USAGE_MAX_AGE_MS ago), and whether the
-   * storage guard made it read-only (null for an engine without a storage size: Redis, MongoDB).
+   * Bytes the instance's data directory takes (what `storage.usedBytes` shows, measured at most
+   * USAGE_MAX_AGE_MS ago), and whether the storage guard made it read-only (null for an engine
+   * without a storage size: Redis, MongoDB).
    */
   async storageUsage(resourceId: string): Promise<{ usedBytes: number | null; readOnly: boolean | null }> {
     const id = checkId(resourceId);
