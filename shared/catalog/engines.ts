@@ -95,3 +95,11 @@ export const hasCapability = (engine: Engine, target: Target, capability: Capabi
 
 export const findPlan = (engine: Engine, planId: string): Plan | undefined =>
   ENGINES[engine].plans.find((plan) => plan.id === planId);
+
+/**
+ * How an import loads its file: engines with dump backups load it with their restore job (the
+ * file is what a dump backup's download gives); the others turn it into a snapshot and restore
+ * that (Redis: an RDB file).
+ */
+export const importPathOf = (engine: Engine, target: Target): 'dump' | 'snapshot' =>
+  addonType(engine, target).capabilities.dumpBackup ? 'dump' : 'snapshot';

@@ -13,15 +13,16 @@ import {
 import type { BackupType, CreateBackupRequest } from '../schemas/backup.ts';
 import type { Target } from '../schemas/catalog.ts';
 import type { Page, PaginationQuery } from '../schemas/common.ts';
-import type { Operation, OperationType } from '../schemas/operation.ts';
+import type { Operation } from '../schemas/operation.ts';
 import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
 import type { BackupStore } from '../store/backup-store.ts';
 import { newId, nowIso } from '../util/ids.ts';
 import { userFacingMessage } from '../util/redact.ts';
 import { type AddonImportDeps, type PreparedImport, prepareImportSource } from './addon-imports.ts';
-import { newBackupRecord } from './backup-service.ts';
+import { newBackupRecord } from './backup-records.ts';
 import { databaseOf } from './credentials.ts';
 import { type ForkSourceDeps, resolveForkSource } from './fork-source.ts';
+import { failOperationAndRelease, newOperation, toAddon } from './operation-lock.ts';
 import { DEFAULT_QUOTAS, type Quotas } from './quotas.ts';
 import type { SecretGroupService } from './secret-groups.ts';
 
@@ -42,75 +43,6 @@ export interface AddonServiceDeps {
 }
 
 type CreateResult = { addon: Addon; operation: Operation; import?: PreparedImport['created'] };
-
-/** What the API shows of an addon record. */
-export const toAddon = ({ revision: _revision, resourceId: _resourceId, ...addon }: AddonRecord): Addon =>
-  addon;
-
-/**
- * An operation that could not be started: it is marked failed with `code` and `message`, and the
- * addon's operation lock released with the addon left in `addonStatus` (`running` when the addon
- * is untouched, `failed` when its create or change never began).
- */
-export const failOperationAndRelease = async (
-  store: AddonStore,
-  addon: AddonRecord,
-  operationId: string,
-  error: { code: string; message: string },
-  addonStatus: AddonRecord['status'],
-): Promise<void> => {
-  await store.updateOperation(addon.projectId, operationId, {
-    status: 'failed',
-    error,
-    completedAt: nowIso(),
-  });
-  await store.updateAddonForOperation(addon, operationId, { status: addonStatus }, { release: true });
-};
-
-/**
- * Lock `addon` for `operation` (the addon `updating` meanwhile) and start `workflow` on it. A
- * workflow that does not start fails the operation with the reason and releases the addon, running.
- */
-export const beginOperationWorkflow = async (
-  deps: { store: AddonStore; workflows: WorkflowStarter },
-  addon: AddonRecord,
-  operation: Operation,
-  workflow: 'scale-addon' | 'update-replicas' | 'update-networking',
-  what: string,
-): Promise<AddonRecord> => {
-  const locked = await deps.store.beginOperation(addon, operation, 'updating');
-  try {
-    await deps.workflows.start({
-      workflow,
-      input: { projectId: addon.projectId, addonId: addon.id, operationId: operation.id },
-    });
-  } catch (error) {
-    const message = `${what} could not start: ${userFacingMessage(error)}`;
-    await failOperationAndRelease(
-      deps.store,
-      locked,
-      operation.id,
-      { code: 'WorkflowStartFailed', message },
-      'running',
-    );
-    throw error;
-  }
-  return locked;
-};
-
-export const newOperation = (type: OperationType, projectId: string, addonId: string): Operation => ({
-  id: newId('op'),
-  type,
-  status: 'pending',
-  projectId,
-  addonId,
-  backupId: null,
-  progress: { step: 'queued', percent: 0 },
-  error: null,
-  createdAt: nowIso(),
-  startedAt: null,
-  completedAt: null,
-});
 
 /** The fields a request sets (so a fork's defaults fill only what it leaves out). */
 const definedOf = <T extends object>(request: T): T =>

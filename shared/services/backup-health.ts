@@ -5,8 +5,7 @@ import type { BackupHealthProblem } from '../schemas/event.ts';
 import type { Operation } from '../schemas/operation.ts';
 import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
 import type { BackupStore } from '../store/backup-store.ts';
-import { timingOf } from './schedule-service.ts';
-import { nextRun } from './schedule-timing.ts';
+import { nextRun, timingOf } from './schedule-timing.ts';
 
 const MINUTE_MS = 60_000;
 const INTERVAL_MINUTES: Record<Schedule['interval'], number> = {

@@ -14,8 +14,9 @@ import type { BackupRecord, BackupStore } from '../store/backup-store.ts';
 import { deterministicId, newId, nowIso } from '../util/ids.ts';
 import { userFacingMessage } from '../util/redact.ts';
 import { compareVersions } from '../util/versions.ts';
-import { failOperationAndRelease, newOperation } from './addon-service.ts';
+import { newBackupRecord, toBackup } from './backup-records.ts';
 import { forkSeedingFrom } from './fork-source.ts';
+import { failOperationAndRelease, newOperation } from './operation-lock.ts';
 
 export interface BackupServiceDeps {
   store: AddonStore;
@@ -29,11 +30,7 @@ export interface BackupServiceDeps {
   now?: () => Date;
 }
 
-/** What the API shows of a backup record. */
-export const toBackup = ({ artifact: _artifact, snapshotId: _snapshotId, ...backup }: BackupRecord): Backup =>
-  backup;
-
-const DAY_MS = 24 * 60 * 60 * 1000;
+const _DAY_MS = 24 * 60 * 60 * 1000;
 const ACTIVE = ['pending', 'in-progress'];
 
 export interface SweepOutcome {
@@ -54,47 +51,6 @@ export const START_DEFERRED = 'waiting to start: Step Functions throttled the st
 export const scheduledBackupId = (scheduleId: string, scheduledAt: Date): string => {
   const minute = Math.floor(scheduledAt.getTime() / 60_000) * 60_000;
   return deterministicId('bkp', minute, `${scheduleId}@${new Date(minute).toISOString()}`);
-};
-
-/** A backup record as it starts: pending, its data located (S3 key or snapshot id), its expiry set. */
-export const newBackupRecord = (args: {
-  addon: AddonRecord;
-  backupId: string;
-  operationId: string;
-  request: CreateBackupRequest;
-  schedule?: Schedule;
-  final?: boolean;
-  artifacts: Pick<BackupArtifacts, 'artifactFor'>;
-  now: Date;
-}): BackupRecord => {
-  const { addon, backupId, request, schedule } = args;
-  const ref = { projectId: addon.projectId, addonId: addon.id, backupId };
-  return {
-    id: backupId,
-    projectId: addon.projectId,
-    addonId: addon.id,
-    type: request.type,
-    compression: request.type === 'dump' ? request.compression : null,
-    status: 'pending',
-    source: args.final ? 'final' : schedule ? 'schedule' : 'manual',
-    scheduleId: schedule?.id ?? null,
-    engine: addon.engine,
-    engineVersion: addon.version,
-    sizeBytes: null,
-    sha256: null,
-    pinned: request.pinned,
-    expiresAt: schedule ? new Date(args.now.getTime() + schedule.retentionDays * DAY_MS).toISOString() : null,
-    operationId: args.operationId,
-    addonName: addon.name,
-    addonDeleted: false,
-    addonDeletedAt: null,
-    error: null,
-    createdAt: nowIso(),
-    startedAt: null,
-    completedAt: null,
-    artifact: request.type === 'dump' ? args.artifacts.artifactFor(ref, request.compression) : null,
-    snapshotId: request.type === 'snapshot' ? `${addon.resourceId}-${backupId}`.slice(0, 255) : null,
-  };
 };
 
 export class BackupService {

@@ -9,8 +9,8 @@ import type { Target } from '../schemas/catalog.ts';
 import type { Operation } from '../schemas/operation.ts';
 import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
 import { nowIso } from '../util/ids.ts';
-import { failOperationAndRelease, newOperation, toAddon } from './addon-service.ts';
 import { generatePassword, withFreshUris } from './credentials.ts';
+import { failOperationAndRelease, newOperation, toAddon } from './operation-lock.ts';
 
 export interface CredentialRotationDeps {
   store: AddonStore;

@@ -10,8 +10,8 @@ import type { AddonStore } from '../store/addon-store.ts';
 import type { BackupRecord, BackupStore } from '../store/backup-store.ts';
 import { nowIso } from '../util/ids.ts';
 import { userFacingMessage } from '../util/redact.ts';
-import { newOperation } from './addon-service.ts';
-import { toBackup } from './backup-service.ts';
+import { toBackup } from './backup-records.ts';
+import { newOperation } from './operation-lock.ts';
 
 export interface ExportServiceDeps {
   store: AddonStore;

@@ -1,3 +1,4 @@
+import { importPathOf } from '../catalog/engines.ts';
 import type { EngineRegistry } from '../engines/registry.ts';
 import { ConflictError, ProviderError } from '../errors.ts';
 import type { EngineAdapters, SnapshotProvider } from '../ports/engine-provider.ts';
@@ -8,7 +9,6 @@ import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
 import type { ImportRecord, ImportStore } from '../store/import-store.ts';
 import { nowIso } from '../util/ids.ts';
 import type { BackupTask } from './backup-workflow-tasks.ts';
-import { importPathOf } from './import-service.ts';
 import { forgetLiveSource, liveImportJob } from './live-imports.ts';
 import { discardOrFollowRestore, finishRestoreOperation, judgeRestore } from './restore-endpoint.ts';
 import { failureReason } from './workflow-tasks.ts';

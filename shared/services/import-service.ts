@@ -1,4 +1,4 @@
-import { addonType } from '../catalog/engines.ts';
+import { addonType, importPathOf } from '../catalog/engines.ts';
 import { engineFacts } from '../engines/index.ts';
 import type { EngineRegistry } from '../engines/registry.ts';
 import {
@@ -30,8 +30,8 @@ import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
 import type { ImportRecord, ImportStore } from '../store/import-store.ts';
 import { newId, nowIso } from '../util/ids.ts';
 import { userFacingMessage } from '../util/redact.ts';
-import { failOperationAndRelease, newOperation } from './addon-service.ts';
 import { checkLiveStartable, createLiveImport, forgetLiveSource } from './live-imports.ts';
+import { failOperationAndRelease, newOperation } from './operation-lock.ts';
 import { completeUpload, inspectUpload } from './upload-checks.ts';
 
 export interface ImportServiceDeps {
@@ -79,14 +79,6 @@ type LiveCreated = { import: Import };
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const STARTABLE = ['awaiting-upload', 'awaiting-start', 'failed'] as const;
-
-/**
- * How an import loads its file: engines with dump backups load it with their restore job (the
- * file is what a dump backup's download gives); the others turn it into a snapshot and restore
- * that (Redis: an RDB file).
- */
-export const importPathOf = (engine: Engine, target: Target): 'dump' | 'snapshot' =>
-  addonType(engine, target).capabilities.dumpBackup ? 'dump' : 'snapshot';
 
 const FORMATS: Record<Engine, ImportFormat | undefined> = {
   postgresql: 'pg-dump',

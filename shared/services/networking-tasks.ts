@@ -6,7 +6,7 @@ import type { SecretStore } from '../ports/secret-store.ts';
 import type { NetworkingChange, NetworkingSettings } from '../schemas/networking.ts';
 import type { AddonStore } from '../store/addon-store.ts';
 import { nowIso } from '../util/ids.ts';
-import { describeNetworking, publishedNetworking } from './networking.ts';
+import { describeNetworking, publishedNetworking } from './networking-details.ts';
 import { CleanupFailureFields, failureReason, recordOperationFailure } from './workflow-tasks.ts';
 
 const Ref = { projectId: z.string(), addonId: z.string(), operationId: z.string() };

@@ -2,8 +2,8 @@ import { addonType } from '../catalog/engines.ts';
 import { engineFacts } from '../engines/index.ts';
 import type { EngineRegistry } from '../engines/registry.ts';
 import { ConflictError, errorMessage, type FieldIssue, UnsupportedError } from '../errors.ts';
-import type { EngineAdapters, NetworkingApplied } from '../ports/engine-provider.ts';
-import type { ConnectionSecret, SecretStore } from '../ports/secret-store.ts';
+import type { EngineAdapters } from '../ports/engine-provider.ts';
+import type { SecretStore } from '../ports/secret-store.ts';
 import type { WorkflowStarter } from '../ports/workflow-starter.ts';
 import type { Addon } from '../schemas/addon.ts';
 import type { Target } from '../schemas/catalog.ts';
@@ -11,9 +11,8 @@ import type { NetworkingRequest, NetworkingSettings, UpdateAddonRequest } from '
 import type { Operation } from '../schemas/operation.ts';
 import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
 import { nowIso } from '../util/ids.ts';
-import { beginOperationWorkflow, failOperationAndRelease, newOperation, toAddon } from './addon-service.ts';
-import { connectionUri } from './credentials.ts';
-import { publishedReplicas } from './replica-details.ts';
+import { describeNetworking, publishedNetworking } from './networking-details.ts';
+import { beginOperationWorkflow, failOperationAndRelease, newOperation, toAddon } from './operation-lock.ts';
 
 /**
  * How the composition root runs changes: in the API with the engines' providers and the secret
@@ -24,30 +23,6 @@ export type NetworkingDeps = { store: AddonStore; target: Target } & (
   | { engines: EngineRegistry<EngineAdapters>; secrets: SecretStore; workflows?: undefined }
   | { workflows: WorkflowStarter; engines?: undefined; secrets?: undefined }
 );
-
-/**
- * The connection details with `networking` applied: TLS flag, URIs (the replicas' too: they serve
- * with TLS as their primary does), the public endpoint and the CA.
- */
-export const publishedNetworking = (
-  secret: ConnectionSecret,
-  networking: NetworkingSettings,
-  applied: NetworkingApplied,
-): ConnectionSecret => {
-  const { uri: _uri, public: _public, caCertificate, replicas, ...rest } = secret;
-  const base = { ...rest, tls: networking.tls };
-  const ca = applied.caCertificate ?? caCertificate;
-  const endpoint = networking.public ? applied.publicEndpoint : undefined;
-  const published: ConnectionSecret = {
-    ...base,
-    uri: connectionUri(base),
-    ...(endpoint
-      ? { public: { ...endpoint, uri: connectionUri({ ...base, host: endpoint.host, port: endpoint.port }) } }
-      : {}),
-    ...(ca ? { caCertificate: ca } : {}),
-  };
-  return publishedReplicas(published, replicas ?? []);
-};
 
 /**
  * `PATCH .../addons/{addonId}` with `networking`: TLS on or off, public (from allowed CIDRs only)
@@ -216,9 +191,3 @@ export class NetworkingService {
     );
   }
 }
-
-/** The settings in words: the operation's message once applied. */
-export const describeNetworking = (settings: NetworkingSettings): string =>
-  `TLS ${settings.tls ? 'required' : 'off'}; ${
-    settings.public ? `public from ${settings.allow.join(', ')}` : 'private'
-  }`;

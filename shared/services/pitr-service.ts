@@ -9,7 +9,7 @@ import type { Target } from '../schemas/catalog.ts';
 import type { Operation } from '../schemas/operation.ts';
 import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
 import { userFacingMessage } from '../util/redact.ts';
-import { failOperationAndRelease, newOperation, toAddon } from './addon-service.ts';
+import { failOperationAndRelease, newOperation, toAddon } from './operation-lock.ts';
 
 /** What reads an engine's restorable window: its snapshot provider, or a reader made only for it. */
 export type RestorableWindowReader = Pick<SnapshotProvider, 'describeRestorableWindow'>;

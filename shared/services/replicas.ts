@@ -10,7 +10,7 @@ import type { Engine, Target } from '../schemas/catalog.ts';
 import { type Operation, TERMINAL_STATUSES } from '../schemas/operation.ts';
 import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
 import { nowIso } from '../util/ids.ts';
-import { beginOperationWorkflow, failOperationAndRelease, newOperation, toAddon } from './addon-service.ts';
+import { beginOperationWorkflow, failOperationAndRelease, newOperation, toAddon } from './operation-lock.ts';
 import { publishedReplicas } from './replica-details.ts';
 import { CleanupFailureFields, failureReason } from './workflow-tasks.ts';
 

@@ -7,7 +7,7 @@ import type { UpdateAddonRequest } from '../schemas/networking.ts';
 import type { Operation } from '../schemas/operation.ts';
 import type { ScalingChange } from '../schemas/scaling.ts';
 import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
-import { beginOperationWorkflow, newOperation, toAddon } from './addon-service.ts';
+import { beginOperationWorkflow, newOperation, toAddon } from './operation-lock.ts';
 
 export interface ScalingDeps {
   store: AddonStore;

@@ -14,7 +14,7 @@ import type { BackupStore, ScheduleRecord } from '../store/backup-store.ts';
 import { newId, nowIso } from '../util/ids.ts';
 import type { ScheduledRun } from './backup-service.ts';
 import { DEFAULT_QUOTAS, type Quotas } from './quotas.ts';
-import { shortestGapMinutes } from './schedule-timing.ts';
+import { shortestGapMinutes, timingOf } from './schedule-timing.ts';
 
 export interface ScheduleServiceDeps {
   store: AddonStore;
@@ -24,15 +24,6 @@ export interface ScheduleServiceDeps {
   /** @default DEFAULT_QUOTAS */
   quotas?: Pick<Quotas, 'schedulesPerAddon' | 'minScheduleIntervalMinutes'>;
 }
-
-export const timingOf = (schedule: Schedule): ScheduleTiming =>
-  ScheduleTimingSchema.parse({
-    interval: schedule.interval,
-    minutes: schedule.minutes,
-    retentionDays: schedule.retentionDays,
-    ...(schedule.interval !== 'hourly' ? { hours: schedule.hours } : {}),
-    ...(schedule.interval === 'weekly' ? { days: schedule.days } : {}),
-  });
 
 const toSchedule = ({ revision: _revision, ...schedule }: ScheduleRecord): Schedule => schedule;
 

@@ -1,4 +1,14 @@
-import type { ScheduleTiming } from '../schemas/backup.ts';
+import { type Schedule, type ScheduleTiming, ScheduleTimingSchema } from '../schemas/backup.ts';
+
+/** A schedule's timing, as its request gave it. */
+export const timingOf = (schedule: Schedule): ScheduleTiming =>
+  ScheduleTimingSchema.parse({
+    interval: schedule.interval,
+    minutes: schedule.minutes,
+    retentionDays: schedule.retentionDays,
+    ...(schedule.interval !== 'hourly' ? { hours: schedule.hours } : {}),
+    ...(schedule.interval === 'weekly' ? { days: schedule.days } : {}),
+  });
 
 const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
 

@@ -11,8 +11,8 @@ import type { AddonStore } from '../store/addon-store.ts';
 import type { BackupRecord, BackupStore } from '../store/backup-store.ts';
 import { newId } from '../util/ids.ts';
 import { userFacingMessage } from '../util/redact.ts';
-import { failOperationAndRelease, newOperation, toAddon } from './addon-service.ts';
-import { newBackupRecord, toBackup } from './backup-service.ts';
+import { newBackupRecord, toBackup } from './backup-records.ts';
+import { failOperationAndRelease, newOperation, toAddon } from './operation-lock.ts';
 
 export interface UpgradeServiceDeps {
   store: AddonStore;

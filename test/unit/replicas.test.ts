@@ -6,7 +6,7 @@ import { EngineRegistry } from '#shared/engines/registry.ts';
 import type { EngineAdapters } from '#shared/ports/engine-provider.ts';
 import type { ReplicaProvider, ReplicaSetState } from '#shared/ports/replica-provider.ts';
 import { AddonService } from '#shared/services/addon-service.ts';
-import { publishedNetworking } from '#shared/services/networking.ts';
+import { publishedNetworking } from '#shared/services/networking-details.ts';
 import { publishedReplicas, replicaUriOf } from '#shared/services/replica-details.ts';
 import { ReplicasService, ReplicaTasks } from '#shared/services/replicas.ts';
 import { testCursors } from '../support/cursors.ts';

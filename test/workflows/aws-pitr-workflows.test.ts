@@ -5,7 +5,7 @@ import { pointInTimeKey } from '#shared/ports/engine-provider.ts';
 import { RdsRestorableWindows } from '#shared/providers/aws/rds/rds-pitr.ts';
 import { restoreIdentifiers } from '#shared/providers/aws/rds/rds-restore.ts';
 import { TAG_KEYS } from '#shared/providers/aws/tags.ts';
-import { newOperation } from '#shared/services/addon-service.ts';
+import { newOperation } from '#shared/services/operation-lock.ts';
 import { PitrService } from '#shared/services/pitr-service.ts';
 import type { AddonRecord } from '#shared/store/addon-store.ts';
 import {

@@ -7,8 +7,7 @@ import {
 } from '@aws-sdk/client-scheduler';
 import type { ScheduleRunner } from '../../ports/schedule-runner.ts';
 import type { Schedule } from '../../schemas/backup.ts';
-import { timingOf } from '../../services/schedule-service.ts';
-import { toCronExpression } from '../../services/schedule-timing.ts';
+import { timingOf, toCronExpression } from '../../services/schedule-timing.ts';
 import { isAwsError, toPlatformError, transientErrors } from './aws-errors.ts';
 
 export interface EventBridgeScheduleRunnerProps {
