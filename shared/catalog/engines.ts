@@ -1,5 +1,6 @@
 import type { CatalogEntry } from '../engines/engine-facts.ts';
 import { ENGINE_FACTS } from '../engines/index.ts';
+import { ENGINE_NOTES } from '../engines/notes.ts';
 import {
   type AddonType,
   type Capabilities,
@@ -39,7 +40,7 @@ export const offerOnTarget = (engine: Engine, target: Target, offer: TargetOffer
   entry.versions[target] = [...offer.versions];
   entry.defaultVersion[target] = offer.defaultVersion;
   entry.capabilities[target] = { ...offer.capabilities };
-  entry.notes[target] = [...offer.notes];
+  ENGINE_NOTES[engine][target] = [...offer.notes];
 };
 
 export const addonTypes = (target: Target): AddonType[] =>
@@ -64,9 +65,9 @@ export const addonType = (engine: Engine, target: Target): AddonType => {
     // TLS is on by default wherever the engine offers it on this target, but where it is opt-in.
     defaultTls: entry.capabilities[target].tls && !entry.tlsOptIn?.includes(target),
     storageGiB: entry.storageGiB,
-    maxReplicas: entry.capabilities[target].replicas ? entry.maxReplicas[target] : 0,
+    maxReplicas: maxReplicasOf(engine, target),
     capabilities: entry.capabilities[target],
-    notes: entry.notes[target],
+    notes: ENGINE_NOTES[engine][target],
   };
 };
 
@@ -93,6 +94,14 @@ export const upgradeTargets = (engine: Engine, target: Target, version: string):
 export const hasCapability = (engine: Engine, target: Target, capability: Capability): boolean =>
   ENGINES[engine].capabilities[target][capability];
 
+/** What `engine` can do on `target` (the catalog's `capabilities`), without the rest of its entry. */
+export const capabilitiesOf = (engine: Engine, target: Target): Capabilities =>
+  ENGINES[engine].capabilities[target];
+
+/** The most read replicas an addon of `engine` may have on `target` (0 where it can have none). */
+export const maxReplicasOf = (engine: Engine, target: Target): number =>
+  capabilitiesOf(engine, target).replicas ? ENGINES[engine].maxReplicas[target] : 0;
+
 export const findPlan = (engine: Engine, planId: string): Plan | undefined =>
   ENGINES[engine].plans.find((plan) => plan.id === planId);
 
@@ -102,4 +111,4 @@ export const findPlan = (engine: Engine, planId: string): Plan | undefined =>
  * that (Redis: an RDB file).
  */
 export const importPathOf = (engine: Engine, target: Target): 'dump' | 'snapshot' =>
-  addonType(engine, target).capabilities.dumpBackup ? 'dump' : 'snapshot';
+  capabilitiesOf(engine, target).dumpBackup ? 'dump' : 'snapshot';

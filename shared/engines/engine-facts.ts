@@ -29,7 +29,6 @@ export interface CatalogEntry {
    * (`capabilities.tls`); elsewhere TLS is on by default wherever it is available.
    */
   tlsOptIn?: readonly Target[];
-  notes: Record<Target, string[]>;
   /**
    * Targets where the engine's storage grows by itself (DocumentDB): `storageGiB` allocates
    * nothing there, so a `PATCH` of it is refused.

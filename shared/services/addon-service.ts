@@ -1,4 +1,4 @@
-import { addonType, ENGINES, findPlan, upgradeTargets } from '../catalog/engines.ts';
+import { addonType, capabilitiesOf, ENGINES, findPlan, upgradeTargets } from '../catalog/engines.ts';
 import { engineFacts } from '../engines/index.ts';
 import { ConflictError, type FieldIssue, ServiceUnavailableError, UnsupportedError } from '../errors.ts';
 import { resourceIdFor } from '../ports/engine-provider.ts';
@@ -306,7 +306,7 @@ export class AddonService {
 
   private finalBackupOf(addon: AddonRecord, type: BackupType) {
     const finalBackups = this.deps.finalBackups;
-    const capabilities = addonType(addon.engine, this.deps.target).capabilities;
+    const capabilities = capabilitiesOf(addon.engine, this.deps.target);
     if (!finalBackups || !(type === 'dump' ? capabilities.dumpBackup : capabilities.snapshotBackup)) {
       throw new UnsupportedError(`${addon.engine} addons cannot take ${type} backups on this deployment`, [
         { path: 'finalBackup', message: `${type} backups are not supported for ${addon.engine} here` },

@@ -1,4 +1,4 @@
-import { addonType, hasCapability } from '../catalog/engines.ts';
+import { capabilitiesOf, hasCapability } from '../catalog/engines.ts';
 import { engineFacts } from '../engines/index.ts';
 import type { EngineRegistry } from '../engines/registry.ts';
 import { ConflictError, errorMessage, NotFoundError, TransientError, UnsupportedError } from '../errors.ts';
@@ -61,7 +61,7 @@ export class BackupService {
   }
 
   private checkCapability(addon: AddonRecord, type: Backup['type']) {
-    const capabilities = addonType(addon.engine, this.deps.target).capabilities;
+    const capabilities = capabilitiesOf(addon.engine, this.deps.target);
     const supported = type === 'dump' ? capabilities.dumpBackup : capabilities.snapshotBackup;
     if (!supported) {
       throw new UnsupportedError(`${addon.engine} addons cannot take ${type} backups on this deployment`, [

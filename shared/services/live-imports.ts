@@ -1,4 +1,4 @@
-import { addonType } from '../catalog/engines.ts';
+import { capabilitiesOf, ENGINES } from '../catalog/engines.ts';
 import { ConflictError, UnsupportedError } from '../errors.ts';
 import type { SecretStore } from '../ports/secret-store.ts';
 import type { ImportObjects } from '../providers/import-uploads.ts';
@@ -34,11 +34,10 @@ const LIVE_FORMATS: Partial<Record<AddonRecord['engine'], ImportFormat>> = {
 };
 
 const secretsOf = (deps: LiveImportDeps, addon: Pick<AddonRecord, 'engine'>): SecretStore => {
-  const entry = addonType(addon.engine, deps.target);
   const format = LIVE_FORMATS[addon.engine];
-  if (!entry.capabilities.importLive || !format || !deps.secrets) {
+  if (!capabilitiesOf(addon.engine, deps.target).importLive || !format || !deps.secrets) {
     throw new UnsupportedError(
-      `${entry.displayName} addons cannot import from a live database on this deployment`,
+      `${ENGINES[addon.engine].displayName} addons cannot import from a live database on this deployment`,
       [{ path: 'body.kind', message: `live imports are not supported for ${addon.engine} here` }],
     );
   }

@@ -1,4 +1,4 @@
-import { addonType } from '../catalog/engines.ts';
+import { addonType, capabilitiesOf } from '../catalog/engines.ts';
 import { engineFacts } from '../engines/index.ts';
 import type { EngineRegistry } from '../engines/registry.ts';
 import { ConflictError, errorMessage, type FieldIssue, UnsupportedError } from '../errors.ts';
@@ -172,7 +172,7 @@ export class NetworkingService {
 
   /** A 422 unless the engine's catalog entry on this target says `networkingUpdate`. */
   private checkCapability(addon: AddonRecord): void {
-    if (!addonType(addon.engine, this.deps.target).capabilities.networkingUpdate) {
+    if (!capabilitiesOf(addon.engine, this.deps.target).networkingUpdate) {
       throw this.unsupported(addon);
     }
   }

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { addonType } from '../catalog/engines.ts';
+import { capabilitiesOf, ENGINES, maxReplicasOf } from '../catalog/engines.ts';
 import type { EngineRegistry } from '../engines/registry.ts';
 import { ConflictError, ProviderError, UnsupportedError } from '../errors.ts';
 import type { EngineAdapters } from '../ports/engine-provider.ts';
@@ -28,11 +28,12 @@ const replicaProviderOf = <P>(
   addon: Pick<AddonRecord, 'engine'>,
   target: Target,
 ): P => {
-  const type = addonType(addon.engine, target);
-  const provider = type.capabilities.replicas ? engines.of(addon.engine).replicas : undefined;
+  const provider = capabilitiesOf(addon.engine, target).replicas
+    ? engines.of(addon.engine).replicas
+    : undefined;
   if (!provider) {
     throw new UnsupportedError(
-      `${type.displayName} addons cannot change their read replicas on this deployment (capability replicas is off; see the catalog's notes)`,
+      `${ENGINES[addon.engine].displayName} addons cannot change their read replicas on this deployment (capability replicas is off; see the catalog's notes)`,
       [{ path: 'body.replicas', message: `read replicas are not available for ${addon.engine} here` }],
     );
   }
@@ -57,11 +58,11 @@ export class ReplicasService {
   async update(projectId: string, addonId: string, replicas: number) {
     const addon = await this.deps.store.getAddon(projectId, addonId);
     replicaProviderOf(this.deps.engines, addon, this.deps.target);
-    const type = addonType(addon.engine, this.deps.target);
-    if (replicas > type.maxReplicas) {
+    const maxReplicas = maxReplicasOf(addon.engine, this.deps.target);
+    if (replicas > maxReplicas) {
       throw new UnsupportedError(
-        `${type.displayName} addons have at most ${type.maxReplicas} read replicas here`,
-        [{ path: 'body.replicas', message: `at most ${type.maxReplicas} replicas` }],
+        `${ENGINES[addon.engine].displayName} addons have at most ${maxReplicas} read replicas here`,
+        [{ path: 'body.replicas', message: `at most ${maxReplicas} replicas` }],
       );
     }
     if (addon.currentOperationId) {

@@ -1,5 +1,5 @@
 import { issuesOf } from '../api/zod-issues.ts';
-import { addonType } from '../catalog/engines.ts';
+import { capabilitiesOf } from '../catalog/engines.ts';
 import { ConflictError, QuotaExceededError, UnsupportedError, ValidationError } from '../errors.ts';
 import type { ScheduleRunner } from '../ports/schedule-runner.ts';
 import {
@@ -68,7 +68,7 @@ export class ScheduleService {
 
   async create(projectId: string, addonId: string, request: CreateScheduleRequest): Promise<Schedule> {
     const addon = await this.deps.store.getAddon(projectId, addonId);
-    const capabilities = addonType(addon.engine, this.deps.target).capabilities;
+    const capabilities = capabilitiesOf(addon.engine, this.deps.target);
     if (!(request.type === 'dump' ? capabilities.dumpBackup : capabilities.snapshotBackup)) {
       throw new UnsupportedError(`${request.type} backups are not supported for ${addon.engine} here`, [
         { path: 'body.type', message: `${request.type} backups are not supported for ${addon.engine} here` },

@@ -1,4 +1,4 @@
-import { addonType, upgradeTargets } from '../catalog/engines.ts';
+import { capabilitiesOf, upgradeTargets } from '../catalog/engines.ts';
 import { engineFacts } from '../engines/index.ts';
 import { ConflictError, UnsupportedError } from '../errors.ts';
 import type { WorkflowStarter } from '../ports/workflow-starter.ts';
@@ -41,9 +41,8 @@ export class UpgradeService {
     version: string,
   ): Promise<{ addon: Addon; operation: Operation; backup: Backup }> {
     const addon = await this.deps.store.getAddon(projectId, addonId);
-    const type = addonType(addon.engine, this.deps.target);
     const name = engineFacts(addon.engine).catalog.displayName;
-    if (!type.capabilities.upgrade) {
+    if (!capabilitiesOf(addon.engine, this.deps.target).upgrade) {
       throw new UnsupportedError(
         `${name} addons cannot be upgraded on this deployment (capability upgrade is off; see the catalog notes)`,
         [{ path: FIELD, message: `upgrades are not available for ${addon.engine} here` }],
@@ -67,10 +66,10 @@ export class UpgradeService {
         `Addon '${addon.name}' is ${addon.status}; only a running addon can be upgraded`,
       );
     }
-    const request: CreateBackupRequest = type.capabilities.snapshotBackup
+    const request: CreateBackupRequest = capabilitiesOf(addon.engine, this.deps.target).snapshotBackup
       ? { type: 'snapshot', pinned: true }
       : { type: 'dump', compression: 'zstd', pinned: true };
-    if (request.type === 'dump' && !type.capabilities.dumpBackup) {
+    if (request.type === 'dump' && !capabilitiesOf(addon.engine, this.deps.target).dumpBackup) {
       throw new UnsupportedError(`${name} addons cannot be backed up before an upgrade on this deployment`, [
         { path: FIELD, message: 'no backup kind is available to take before the upgrade' },
       ]);

@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES, offerOnTarget } from '#shared/catalog/engines.ts';
+import { ENGINE_NOTES } from '#shared/engines/notes.ts';
 import { EngineRegistry } from '#shared/engines/registry.ts';
 import { projectClientGroupName } from '#shared/providers/aws/addon-security-groups.ts';
 import { TAG_KEYS } from '#shared/providers/aws/tags.ts';
@@ -89,7 +90,7 @@ const startUpgrade = async (plan: FaultPlan, projectId: string) => {
     versions: [...entry.versions.aws],
     defaultVersion: entry.defaultVersion.aws,
     capabilities: { ...entry.capabilities.aws },
-    notes: [...entry.notes.aws],
+    notes: [...ENGINE_NOTES.postgresql.aws],
   };
   if (plan.fault.variant === 'dump') {
     offerOnTarget('postgresql', 'aws', {

@@ -11,6 +11,7 @@ import { resumeOperations } from '#infra/local/resume.ts';
 import { ensureBucket, type S3Emulator, startS3 } from '#infra/local/s3-emulator.ts';
 import { LOCAL_SUBSTITUTIONS, LocalWorkflowRunner, loadDefinition } from '#infra/local/workflow-runner.ts';
 import { ENGINES, offerOnTarget } from '#shared/catalog/engines.ts';
+import { ENGINE_NOTES } from '#shared/engines/notes.ts';
 import { EngineRegistry } from '#shared/engines/registry.ts';
 import { ProviderError } from '#shared/errors.ts';
 import type {
@@ -349,7 +350,7 @@ const startUpgrade = async (world: World, plan: FaultPlan): Promise<string> => {
     versions: [...entry.versions.local],
     defaultVersion: entry.defaultVersion.local,
     capabilities: { ...entry.capabilities.local },
-    notes: [...entry.notes.local],
+    notes: [...ENGINE_NOTES.postgresql.local],
   };
   if (plan.fault.variant === 'dump') {
     offerOnTarget('postgresql', 'local', {

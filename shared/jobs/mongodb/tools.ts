@@ -4,7 +4,7 @@ import {
   DATABASE_TOOLS,
   DATABASE_TOOLS_INSTALL,
   MONGODB_BIN_DIR_VARIABLE,
-} from '../../engines/mongodb/index.ts';
+} from '../../engines/mongodb/local-offer.ts';
 import { MissingToolError } from '../../errors.ts';
 import type { ToolCommand } from '../dump-tool.ts';
 import { type Tool, toolVersion } from '../processes.ts';

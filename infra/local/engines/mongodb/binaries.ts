@@ -8,7 +8,7 @@ import {
   MONGOD_INSTALL_HINT,
   MONGOD_VARIABLE,
   MONGODB_BIN_DIR_VARIABLE,
-} from '#shared/engines/mongodb/index.ts';
+} from '#shared/engines/mongodb/local-offer.ts';
 import { errorMessage, MissingToolError, ProviderError } from '#shared/errors.ts';
 import { engineEnv, findExecutable } from '../system.ts';
 
