@@ -50,7 +50,8 @@ import type { LocalConfig } from './config.ts';
 import { fileCursorKey } from './cursor-key.ts';
 import { startDynamo } from './emulators.ts';
 import { EngineDrivers } from './engines/engine-drivers.ts';
-import { LocalReplicas, withReplicaCleanup } from './engines/replicas.ts';
+import { withReplicaCleanup, withReplicaReseed } from './engines/replica-hooks.ts';
+import { LocalReplicas } from './engines/replicas.ts';
 import { LocalScalingSupervisor } from './engines/scaling.ts';
 import { S3SnapshotExporter } from './engines/snapshot-export.ts';
 import { type ApiLambda, LocalGateway } from './gateway.ts';
@@ -181,11 +182,13 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
       log: (message, extra) => logger.info(message, { ...extra }),
     });
     cleanups.push(() => replicas.stopAll());
+    // Restores replace the primary's data: its replicas are seeded again before they report done.
+    const snapshots = withReplicaReseed(supervisor, replicas);
     // One supervisor runs every local engine through its own driver registry, and refuses by name
     // an engine it has no driver for: every engine's adapters are the supervisor.
     const engines = EngineRegistry.everyEngine<EngineAdapters>('local engine', () => ({
       provider: withReplicaCleanup(supervisor, replicas),
-      snapshots: supervisor,
+      snapshots,
       replicas,
     }));
 
@@ -302,7 +305,7 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
       uploads,
       workflows: stoppable,
       snapshotDeleters: EngineRegistry.everyEngine('local snapshots', () => supervisor),
-      restoreDiscarders: EngineRegistry.everyEngine('local snapshots', () => supervisor),
+      restoreDiscarders: EngineRegistry.everyEngine('local snapshots', () => snapshots),
       target: 'local',
       secrets,
       maxUploadBytes: config.maxUploadBytes,

@@ -3,7 +3,7 @@ import mysql from 'mysql2/promise';
 import { describe, expect, it } from 'vitest';
 import { isListening } from '../support/http.ts';
 import { localPlatformForFile } from '../support/local-platform.ts';
-import { operationEnded } from '../support/operations.ts';
+import { backUpAndWait, operationEnded } from '../support/operations.ts';
 import { eventually, processAlive, processWhoseCommandLine } from '../support/processes.ts';
 
 /**
@@ -129,6 +129,31 @@ describe('read replicas of local MySQL (MariaDB) and Redis addons', () => {
     expect(value).toBe('from the primary');
     expect(redisCli(uri, 'SET', 'greeting', 'on the replica')).toMatch(/READONLY/);
   });
+
+  it('a snapshot restore of the MySQL addon seeds its replica again: the published URI serves exactly the restored rows, then follows', async () => {
+    const primary = ((await api('GET', `${addonPath(addons.mysql)}/credentials`)).body as Credentials).uri;
+    const uri = replicas.mysql?.uri as string;
+    const { backupId, operation } = await backUpAndWait(api, PROJECT, addonPath(addons.mysql), {
+      type: 'snapshot',
+    });
+    expect(operation.error).toBeNull();
+    await sql(primary, "INSERT INTO notes VALUES (3, 'after the snapshot')");
+    await eventually('the later row on the replica', async () =>
+      (await sql(uri, 'SELECT id FROM notes WHERE id = 3')).length > 0 ? true : undefined,
+    );
+    const response = await api('POST', `${addonPath(addons.mysql)}/backups/${backupId}/restore`);
+    expect(response.status).toBe(202);
+    const ended = await operationEnded(api, PROJECT, response.body.operation.id, 60_000);
+    expect(ended.status, JSON.stringify(ended.error)).toBe('completed');
+    // At once: the operation completed only once the replica followed the restored primary.
+    expect(await sql(uri, 'SELECT id, body FROM notes ORDER BY id')).toEqual([
+      { id: 1, body: 'from the primary' },
+    ]);
+    await sql(primary, "INSERT INTO notes VALUES (4, 'after the restore')");
+    await eventually('the new row on the replica', async () =>
+      (await sql(uri, 'SELECT id FROM notes WHERE id = 4')).length > 0 ? true : undefined,
+    );
+  }, 120_000);
 
   it('removes them at replicas 0: their processes end and their ports close', async () => {
     const ports = [replicas.mysql?.port as number, replicas.redis?.port as number];

@@ -4,10 +4,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import mysql from 'mysql2/promise';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalReplicas, withReplicaCleanup } from '#infra/local/engines/replicas.ts';
+import { withReplicaCleanup, withReplicaReseed } from '#infra/local/engines/replica-hooks.ts';
+import { LocalReplicas } from '#infra/local/engines/replicas.ts';
 import { processesUnder } from '#infra/local/engines/system.ts';
-import type { EngineProvider, InstanceSpec } from '#shared/ports/engine-provider.ts';
+import { MysqlDumpTool } from '#shared/jobs/mysql/dump-tool.ts';
+import type { EngineProvider, InstanceSpec, SnapshotProvider } from '#shared/ports/engine-provider.ts';
 import type { ReplicaAddress } from '#shared/ports/replica-provider.ts';
 import {
   isAlive,
@@ -29,12 +32,14 @@ import {
 const run = promisify(execFile);
 const MYSQL = 'addon-01jtestreplicamysql';
 const REDIS = 'addon-01jtestreplicaredis';
+const POSTGRES = 'addon-01jtestreplicapostgres';
 const NEW_PASSWORD = 'Rotated7abcdefghijkmnopqrstuvwxy';
 
 let dataDir: string;
 const { supervisor, supervisors, logs } = supervisorPool(() => dataDir);
 let replicas: LocalReplicas;
 let provider: EngineProvider;
+let snapshots: SnapshotProvider;
 const pools: LocalReplicas[] = [];
 let ca: string;
 
@@ -83,6 +88,65 @@ const redisSpec = localSpec({
   version: '7.0',
   tls: true,
 });
+
+const postgresSpec = localSpec({
+  resourceId: POSTGRES,
+  addonId: 'adn-01jtestreplicapostgres',
+  engine: 'postgresql',
+  version: '15',
+});
+
+const pgQuery = async (port: number, sql: string): Promise<Array<Record<string, unknown>>> => {
+  const client = new pg.Client({
+    host: '127.0.0.1',
+    port,
+    user: postgresSpec.username,
+    password: postgresSpec.password,
+    database: postgresSpec.database,
+    connectionTimeoutMillis: 5_000,
+  });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    return (await client.query(sql)).rows;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+};
+
+/** Take snapshot `snapshotId` of the instance and wait until it is available. */
+const snapshot = async (id: string, snapshotId: string): Promise<void> => {
+  await snapshots.createSnapshot(id, snapshotId);
+  const state = await poll(
+    () => snapshots.describeSnapshot(snapshotId),
+    (each) => each.status !== 'creating',
+    60_000,
+  );
+  expect(state.status).toBe('available');
+};
+
+/** Restore the snapshot in place and wait until `describeRestore` (which seeds the replicas again) says it is done. */
+const restore = async (id: string, snapshotId: string): Promise<void> => {
+  await snapshots.restoreSnapshot(id, snapshotId, `op-${snapshotId}`);
+  const state = await poll(
+    () => snapshots.describeRestore(id, snapshotId, `op-${snapshotId}`),
+    (each) => each.status !== 'restoring',
+    90_000,
+  );
+  expect(state).toEqual({ status: 'available' });
+};
+
+/** Run `tool` with `input` on stdin; its stdout. */
+const pipeThrough = (tool: { path: string }, args: string[], env: NodeJS.ProcessEnv, input: string) =>
+  new Promise<string>((resolve, reject) => {
+    const child = execFile(tool.path, args, { env, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) =>
+      error ? reject(new Error(`${tool.path}: ${stderr || error.message}`)) : resolve(stdout),
+    );
+    child.stdin?.end(input);
+  });
+
+const replicaRecord = async (id: string, n: number) =>
+  JSON.parse(await fs.readFile(path.join(replicaDir(id, n), 'replica.json'), 'utf8'));
 
 const mysqlQuery = async (port: number, sql: string, login = mysqlLogin) => {
   const connection = await mysql.createConnection({
@@ -140,7 +204,9 @@ const redisCli = async (port: number, password: string, ...command: string[]): P
 beforeAll(async () => {
   dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'local-replicas-'));
   replicas = newReplicas();
-  provider = withReplicaCleanup(supervisor(), replicas);
+  const first = supervisor();
+  provider = withReplicaCleanup(first, replicas);
+  snapshots = withReplicaReseed(first, replicas);
 });
 
 afterAll(async () => {
@@ -150,6 +216,7 @@ afterAll(async () => {
   for (const [id, pidFile] of [
     [MYSQL, 'mariadbd.pid'],
     [REDIS, 'redis.pid'],
+    [POSTGRES, 'postmaster.pid'],
   ] as const) {
     for (const n of [1, 2]) await killLeftoverServers(replicaDir(id, n), pidFile, 'SIGKILL');
     await killLeftoverServers(path.join(dataDir, 'engines', id), pidFile, 'SIGKILL');
@@ -253,6 +320,7 @@ describe('local read replicas (MariaDB, Redis; real processes, TLS)', { timeout:
     );
     replicas = newReplicas();
     provider = withReplicaCleanup(supervisors[0] as EngineProvider, replicas);
+    snapshots = withReplicaReseed(supervisors[0] as SnapshotProvider, replicas);
     await replicas.resume([MYSQL, REDIS]);
     expect(await isAlive(orphan)).toBe(false);
     await expect(fs.stat(replicaDir(MYSQL, 2))).rejects.toThrow(/ENOENT/);
@@ -313,6 +381,178 @@ describe('local read replicas (MariaDB, Redis; real processes, TLS)', { timeout:
       () => plainQuery(first.port, plain, 'SELECT count(*) AS n FROM notes').catch(() => []),
       (rows) => Number(rows[0]?.n) === 3,
     );
+  });
+
+  it('a snapshot restore seeds the MariaDB and Redis replicas again: same ports, exactly the restored data, then following', async () => {
+    const plain = mysqlLogin;
+    const before = (await available(MYSQL, 2)).map((each) => each.port);
+    await plainQuery(mysqlPort, plain, "INSERT INTO notes VALUES (10, 'in the snapshot')");
+    await snapshot(MYSQL, 'snp-reseed-mysql');
+    await plainQuery(mysqlPort, plain, "INSERT INTO notes VALUES (11, 'after the snapshot')");
+    for (const port of before) {
+      await poll(
+        () => plainQuery(port, plain, 'SELECT count(*) AS n FROM notes'),
+        (rows) => Number(rows[0]?.n) === 5,
+      );
+    }
+    await restore(MYSQL, 'snp-reseed-mysql');
+    expect((await available(MYSQL, 2)).map((each) => each.port)).toEqual(before);
+    const restored = await plainQuery(mysqlPort, plain, 'SELECT id FROM notes ORDER BY id');
+    expect(restored.map((row) => row.id)).toEqual([1, 2, 4, 10]);
+    for (const port of before) {
+      expect(await plainQuery(port, plain, 'SELECT id FROM notes ORDER BY id')).toEqual(restored);
+    }
+    await plainQuery(mysqlPort, plain, "INSERT INTO notes VALUES (12, 'after the restore')");
+    for (const port of before) {
+      await poll(
+        () => plainQuery(port, plain, 'SELECT count(*) AS n FROM notes WHERE id = 12'),
+        (rows) => Number(rows[0]?.n) === 1,
+      );
+    }
+    await expect(plainQuery(before[0] as number, plain, 'DELETE FROM notes')).rejects.toThrow(/read-only/);
+
+    const [{ port: redisBefore }] = (await available(REDIS, 1)) as [ReplicaAddress];
+    await redisCli(redisPort, NEW_PASSWORD, 'SET', 'state', 'in the snapshot');
+    await snapshot(REDIS, 'snp-reseed-redis');
+    await redisCli(redisPort, NEW_PASSWORD, 'SET', 'state', 'after the snapshot');
+    await redisCli(redisPort, NEW_PASSWORD, 'SET', 'extra', 'after the snapshot');
+    await poll(
+      () => redisCli(redisReplica, NEW_PASSWORD, 'GET', 'extra'),
+      (value) => value === 'after the snapshot',
+    );
+    await restore(REDIS, 'snp-reseed-redis');
+    expect(await available(REDIS, 1)).toEqual([{ host: '127.0.0.1', port: redisBefore }]);
+    expect(await redisCli(redisBefore, NEW_PASSWORD, 'GET', 'state')).toBe('in the snapshot');
+    expect(await redisCli(redisBefore, NEW_PASSWORD, 'EXISTS', 'extra')).toBe('0');
+    expect(await redisCli(redisBefore, NEW_PASSWORD, 'DBSIZE')).toBe(
+      await redisCli(redisPort, NEW_PASSWORD, 'DBSIZE'),
+    );
+    await redisCli(redisPort, NEW_PASSWORD, 'SET', 'state', 'after the restore');
+    await poll(
+      () => redisCli(redisBefore, NEW_PASSWORD, 'GET', 'state'),
+      (value) => value === 'after the restore',
+    );
+  });
+
+  it('a MariaDB dump restore (the restore job tool, through the running primary) reaches the replicas by the binary log, unseeded', async () => {
+    const plain = mysqlLogin;
+    const tool = new MysqlDumpTool();
+    const connection = {
+      engine: 'mysql' as const,
+      host: '127.0.0.1',
+      port: mysqlPort,
+      database: mysqlSpec.database,
+      username: plain.user,
+      password: plain.password,
+      uri: '',
+      tls: false,
+    };
+    const records = [await replicaRecord(MYSQL, 1), await replicaRecord(MYSQL, 2)];
+    const pids = [await pidIn(MYSQL, 1, 'mariadbd.pid'), await pidIn(MYSQL, 2, 'mariadbd.pid')];
+    await plainQuery(mysqlPort, plain, "INSERT INTO notes VALUES (20, 'in the dump')");
+    const server = await tool.inspect(connection, 'reseed-test');
+    const dump = await tool.dumpCommand(connection, server, 'reseed-test');
+    const script = await pipeThrough(dump.tool, dump.args, dump.env, '');
+    await plainQuery(mysqlPort, plain, "INSERT INTO notes VALUES (21, 'after the dump')");
+    const plan = await tool.prepareRestore(connection, server, {
+      applicationName: 'reseed-test',
+      restoreId: 'op-dump-restore',
+      lockTimeoutMs: 10_000,
+    });
+    let loaded = script;
+    for (const filter of plan.filters)
+      loaded = await pipeThrough(filter.tool, filter.args, filter.env, loaded);
+    await pipeThrough(plan.loader.tool, plan.loader.args, plan.loader.env, `${plan.prelude ?? ''}${loaded}`);
+    await plan.commit?.();
+    const restored = await plainQuery(mysqlPort, plain, 'SELECT id FROM notes ORDER BY id');
+    expect(restored.map((row) => row.id)).toEqual([1, 2, 4, 10, 12, 20]);
+    for (const [port] of (await available(MYSQL, 2)).map((each) => [each.port])) {
+      await poll(
+        () => plainQuery(port as number, plain, 'SELECT id FROM notes ORDER BY id'),
+        (rows) => JSON.stringify(rows) === JSON.stringify(restored),
+      );
+    }
+    // The customer's login (the job's) cannot keep its statements out of the binary log.
+    await expect(plainQuery(mysqlPort, plain, 'SET SESSION sql_log_bin = 0')).rejects.toThrow(/denied/i);
+    // Nothing was seeded again: the same records, the same servers.
+    expect([await replicaRecord(MYSQL, 1), await replicaRecord(MYSQL, 2)]).toEqual(records);
+    expect([await pidIn(MYSQL, 1, 'mariadbd.pid'), await pidIn(MYSQL, 2, 'mariadbd.pid')]).toEqual(pids);
+  });
+
+  it('a platform killed mid-reseed, or after a rollback that had served the restored copy, seeds the replicas again at its next start', async () => {
+    const plain = mysqlLogin;
+    const ports = (await available(MYSQL, 2)).map((each) => each.port);
+    // Replica 2 as a kill mid-reseed leaves it: marked, its new server already running, detached.
+    const orphan = (await pidIn(MYSQL, 2, 'mariadbd.pid')) as number;
+    const second = await replicaRecord(MYSQL, 2);
+    await fs.writeFile(
+      path.join(replicaDir(MYSQL, 2), 'replica.json'),
+      JSON.stringify({ ...second, state: 'creating', reseed: true }),
+    );
+    // The primary as a restore rolled back after it had switched leaves it: the previous data
+    // directory, and the restore saying the restored copy was served meanwhile.
+    const instanceFile = path.join(dataDir, 'engines', MYSQL, 'instance.json');
+    const instance = JSON.parse(await fs.readFile(instanceFile, 'utf8'));
+    instance.restore = {
+      ...instance.restore,
+      restoreId: 'op-rolled-back',
+      state: 'failed',
+      reason: 'rolled back',
+      servedRestored: true,
+    };
+    await fs.writeFile(instanceFile, JSON.stringify(instance));
+    const first = (await pidIn(MYSQL, 1, 'mariadbd.pid')) as number;
+
+    replicas = newReplicas();
+    provider = withReplicaCleanup(supervisors[0] as EngineProvider, replicas);
+    snapshots = withReplicaReseed(supervisors[0] as SnapshotProvider, replicas);
+    await replicas.resume([MYSQL]);
+    expect(await isAlive(orphan)).toBe(false);
+    expect(await isAlive(first)).toBe(false);
+    expect((await available(MYSQL, 2)).map((each) => each.port)).toEqual(ports);
+    for (const n of [1, 2]) {
+      expect(await replicaRecord(MYSQL, n)).toMatchObject({
+        state: 'ready',
+        primaryData: `${instance.dataDir}@op-rolled-back`,
+      });
+      expect(await replicaRecord(MYSQL, n)).not.toHaveProperty('reseed');
+    }
+    const rows = await plainQuery(mysqlPort, plain, 'SELECT id FROM notes ORDER BY id');
+    for (const port of ports)
+      expect(await plainQuery(port, plain, 'SELECT id FROM notes ORDER BY id')).toEqual(rows);
+    await plainQuery(mysqlPort, plain, "INSERT INTO notes VALUES (30, 'after the restart')");
+    for (const port of ports) {
+      await poll(
+        () => plainQuery(port, plain, 'SELECT count(*) AS n FROM notes WHERE id = 30'),
+        (found) => Number(found[0]?.n) === 1,
+      );
+    }
+    // Once they follow, another check seeds nothing.
+    const seeded = [await replicaRecord(MYSQL, 1), await pidIn(MYSQL, 1, 'mariadbd.pid')];
+    await replicas.reseedStale(MYSQL);
+    expect([await replicaRecord(MYSQL, 1), await pidIn(MYSQL, 1, 'mariadbd.pid')]).toEqual(seeded);
+  });
+
+  it('a PostgreSQL snapshot restore seeds its standby again: exactly the restored rows, then following', async () => {
+    const port = await create(postgresSpec);
+    await pgQuery(port, 'CREATE TABLE notes (id int PRIMARY KEY); INSERT INTO notes VALUES (1)');
+    await replicas.setReplicaCount(POSTGRES, 1);
+    const [{ port: standby }] = (await available(POSTGRES, 1)) as [ReplicaAddress];
+    await snapshot(POSTGRES, 'snp-reseed-postgres');
+    await pgQuery(port, 'INSERT INTO notes VALUES (2)');
+    await poll(
+      () => pgQuery(standby, 'SELECT count(*)::int AS n FROM notes'),
+      (rows) => rows[0]?.n === 2,
+    );
+    await restore(POSTGRES, 'snp-reseed-postgres');
+    expect(await available(POSTGRES, 1)).toEqual([{ host: '127.0.0.1', port: standby }]);
+    expect(await pgQuery(standby, 'SELECT id FROM notes ORDER BY id')).toEqual([{ id: 1 }]);
+    await pgQuery(port, 'INSERT INTO notes VALUES (3)');
+    await poll(
+      () => pgQuery(standby, 'SELECT count(*)::int AS n FROM notes WHERE id = 3'),
+      (rows) => rows[0]?.n === 1,
+    );
+    await provider.deleteInstance(POSTGRES);
   });
 
   it('0 replicas and a delete leave no replica process or directory', async () => {

@@ -462,7 +462,8 @@ describe('LocalEngineSupervisor snapshots (PostgreSQL, real processes)', {
     await expectServing(second);
     expect(await fingerprint()).toEqual(atC);
     const record = await readRecord();
-    expect(record.restore).toMatchObject({ snapshotId: SNAP_B, state: 'failed' });
+    // It had switched: the replicas that followed the restored copy are seeded again (replicas.ts).
+    expect(record.restore).toMatchObject({ snapshotId: SNAP_B, state: 'failed', servedRestored: true });
     expect(record.dataDir).not.toBe(switched.record.dataDir);
     expect(await isAlive(switched.orphan)).toBe(false);
     expect(logs.map((entry) => entry.msg)).toContain(

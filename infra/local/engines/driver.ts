@@ -83,6 +83,11 @@ export interface RestoreRecord {
   previousDataDir?: string;
   /** An upgrade: the version the instance ran before (`InstanceRecord.version` names the new one once switched). */
   previousVersion?: string;
+  /**
+   * A rolled-back restore that had switched: the server may have run on the restored copy, so the
+   * replicas that followed it are seeded again (replicas.ts) although `dataDir` is the previous one.
+   */
+  servedRestored?: boolean;
   reason?: string;
   startedAt: string;
   completedAt?: string;

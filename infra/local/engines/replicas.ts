@@ -1,12 +1,10 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage, ProviderError, UnsupportedError } from '#shared/errors.ts';
-import type { EngineProvider, ResizeRequest } from '#shared/ports/engine-provider.ts';
 import type { ReplicaAddress, ReplicaProvider, ReplicaSetState } from '#shared/ports/replica-provider.ts';
-import type { NetworkingSettings } from '#shared/schemas/networking.ts';
 import type { EngineDriver, InstanceContext, InstanceRecord, ReplicaDriver } from './driver.ts';
 import { EngineDrivers } from './engine-drivers.ts';
-import { checkId, InstanceFiles, type Log } from './instance-files.ts';
+import { checkId, InstanceFiles, type Log, restoreIdOf } from './instance-files.ts';
 import { InstanceLocks } from './instance-locks.ts';
 import { instanceUser } from './os-users.ts';
 import { ServerProcesses } from './server-lifecycle.ts';
@@ -25,7 +23,26 @@ interface ReplicaRecord {
   port: number;
   state: 'creating' | 'ready';
   createdAt: string;
+  /** The primary's data it was seeded from (`primaryDataOf`); absent in records older than re-seeding. */
+  primaryData?: string;
+  /** Being seeded again on its port (the primary's data was replaced): `creating` keeps the replica. */
+  reseed?: boolean;
 }
+
+/**
+ * Which data the primary serves, as far as replicas care: its data directory (a restore, a point
+ * in time or an upgrade switches to a new one), and a rolled-back restore whose restored copy
+ * the server may have run meanwhile (its replicas may have followed that copy).
+ */
+export const primaryDataOf = (record: InstanceRecord): string => {
+  const restore = record.restore;
+  const back = restore?.state === 'failed' && restore.servedRestored ? `@${restoreIdOf(restore)}` : '';
+  return `${path.basename(record.dataDir || 'data')}${back}`;
+};
+
+/** Whether the replica was seeded from the data its primary serves now. */
+const follows = (replica: ReplicaRecord, primary: InstanceRecord): boolean =>
+  replica.primaryData === undefined || replica.primaryData === primaryDataOf(primary);
 
 const REPLICAS_DIR = 'replicas';
 /** Directories the engine user only passes through (as root), else the platform's alone. */
@@ -49,6 +66,12 @@ export interface LocalReplicasOptions {
  * (platform start) and every `setReplicaCount` remove such a replica (stopping a server an earlier
  * platform process left on it), so a kill mid-add leaves neither process nor directory; the
  * workflow that was adding it runs again and adds it anew, or its compensation removes it.
+ *
+ * Re-seeding: each replica records the primary's data it was seeded from (`primaryDataOf`). Once
+ * a restore (snapshot, point in time, upgrade, or the rollback of one that had switched) replaced
+ * it, `reseedStale` seeds the replica again on its own port (its published URI stays valid). It
+ * is marked `creating` with `reseed` first, so a kill mid-way leaves it marked: `resume` clears
+ * what the kill left in it and seeds it again.
  */
 export class LocalReplicas implements ReplicaProvider {
   private readonly host: string;
@@ -121,14 +144,40 @@ export class LocalReplicas implements ReplicaProvider {
       await this.locks
         .exclusive(id, undefined, () =>
           this.eachReplica(id, async (primary, replicas, n, record) => {
-            if (record?.state === 'ready') await this.start(primary, replicas, n, record);
-            else await this.remove(id, n);
+            if (record?.state === 'ready' && follows(record, primary.record)) {
+              if (record.primaryData === undefined) await this.stamp(primary, n, record);
+              await this.start(primary, replicas, n, record);
+            } else if (record?.state === 'ready' || record?.reseed) {
+              await this.reseed(primary, replicas, n, record).catch((error: unknown) => {
+                this.log('engine: could not seed a replica again', {
+                  resourceId: id,
+                  replica: n,
+                  error: errorMessage(error),
+                });
+              });
+            } else await this.remove(id, n);
           }),
         )
         .catch((error: unknown) => {
           this.log('engine: could not resume replicas', { resourceId: id, error: errorMessage(error) });
         });
     }
+  }
+
+  /**
+   * After the primary's data was replaced (a restore, a point in time, an upgrade, or the rollback
+   * of one that had switched): seed again, each on its own port, the replicas seeded from the data
+   * it had before and those a crash left mid-reseed. Returns once they follow the primary; replicas
+   * that still follow it are left alone, so it is a no-op when nothing changed.
+   */
+  reseedStale(resourceId: string): Promise<void> {
+    const id = checkId(resourceId);
+    return this.locks.exclusive(id, undefined, () =>
+      this.eachReplica(id, async (primary, replicas, n, record) => {
+        if (record?.state === 'ready' && follows(record, primary.record)) return;
+        if (record?.state === 'ready' || record?.reseed) await this.reseed(primary, replicas, n, record);
+      }),
+    );
   }
 
   /**
@@ -277,7 +326,10 @@ export class LocalReplicas implements ReplicaProvider {
   private async ensure(primary: InstanceContext, replicas: ReplicaDriver, n: number): Promise<void> {
     const id = primary.resourceId;
     const existing = await this.recordOf(id, n);
-    if (existing?.state === 'ready') return this.start(primary, replicas, n, existing);
+    if (existing?.state === 'ready' && follows(existing, primary.record)) {
+      return this.start(primary, replicas, n, existing);
+    }
+    if (existing?.state === 'ready' || existing?.reseed) return this.reseed(primary, replicas, n, existing);
     if (existing || (await exists(this.dirOf(id, n)))) await this.remove(id, n);
     const started = Date.now();
     const dir = this.dirOf(id, n);
@@ -293,6 +345,45 @@ export class LocalReplicas implements ReplicaProvider {
       createdAt: new Date().toISOString(),
     };
     await writeJsonAtomic(path.join(dir, RECORD_FILE), record);
+    const port = await this.seed(primary, replicas, n, record);
+    this.log('engine: replica created', { resourceId: id, replica: n, port, ms: Date.now() - started });
+  }
+
+  /**
+   * Seed replica `n` again on its port from the primary's data as it is now. Marked `creating`
+   * with `reseed` before anything is stopped, so a crash leaves it marked (resume finishes it); a
+   * failure leaves it marked too, its directory emptied but for the record.
+   */
+  private async reseed(
+    primary: InstanceContext,
+    replicas: ReplicaDriver,
+    n: number,
+    record: ReplicaRecord,
+  ): Promise<void> {
+    this.servers.assertOpen();
+    const id = primary.resourceId;
+    const started = Date.now();
+    const { primaryData: _previous, ...rest } = record;
+    const marked: ReplicaRecord = { ...rest, state: 'creating', reseed: true };
+    await writeJsonAtomic(path.join(this.dirOf(id, n), RECORD_FILE), marked);
+    await this.clear(id, n);
+    try {
+      await this.seed(primary, replicas, n, marked);
+    } catch (error) {
+      await this.clear(id, n);
+      throw error;
+    }
+    this.log('engine: replica seeded again', { resourceId: id, replica: n, ms: Date.now() - started });
+  }
+
+  /** Seed the replica's empty directory from the running primary, start it and mark it ready; its port. */
+  private async seed(
+    primary: InstanceContext,
+    replicas: ReplicaDriver,
+    n: number,
+    record: ReplicaRecord,
+  ): Promise<number> {
+    const dir = this.dirOf(primary.resourceId, n);
     const ctx = this.contextOf(primary, n, record.port);
     for (const owned of [ctx.dataDir, ctx.socketDir]) {
       await fs.mkdir(owned, { mode: 0o700 });
@@ -302,23 +393,48 @@ export class LocalReplicas implements ReplicaProvider {
       this.files.dataDir,
       this.files.enginesDir,
       primary.dir,
-      parent,
+      path.dirname(dir),
     ]);
     await replicas.seed(primary, ctx, this.shutdown.signal);
     await this.start(primary, replicas, n, record, true);
-    await writeJsonAtomic(path.join(dir, RECORD_FILE), { ...record, port: ctx.record.port, state: 'ready' });
-    this.log('engine: replica created', {
-      resourceId: id,
-      replica: n,
+    const { reseed: _done, ...rest } = record;
+    await writeJsonAtomic(path.join(dir, RECORD_FILE), {
+      ...rest,
       port: ctx.record.port,
-      ms: Date.now() - started,
-    });
+      state: 'ready',
+      primaryData: primaryDataOf(primary.record),
+    } satisfies ReplicaRecord);
+    return ctx.record.port;
+  }
+
+  /** A replica seeded before re-seeding existed: it follows the primary's data as it is now. */
+  private async stamp(primary: InstanceContext, n: number, record: ReplicaRecord): Promise<void> {
+    const stamped = { ...record, primaryData: primaryDataOf(primary.record) };
+    await writeJsonAtomic(path.join(this.dirOf(primary.resourceId, n), RECORD_FILE), stamped);
   }
 
   /** Stop replica `n` (our child, or a server an earlier platform process left) and remove its directory. */
   private async remove(id: string, n: number): Promise<void> {
-    const key = this.keyOf(id, n);
-    await this.servers.stopOurs(key);
+    await this.stopIn(id, n);
+    await fs.rm(this.dirOf(id, n), { recursive: true, force: true, maxRetries: 3 });
+    this.servers.failures.delete(this.keyOf(id, n));
+    this.log('engine: replica removed', { resourceId: id, replica: n });
+  }
+
+  /** Stop whatever runs in replica `n` and empty its directory but for its record. */
+  private async clear(id: string, n: number): Promise<void> {
+    await this.stopIn(id, n);
+    const dir = this.dirOf(id, n);
+    for (const name of await fs.readdir(dir)) {
+      if (name !== RECORD_FILE)
+        await fs.rm(path.join(dir, name), { recursive: true, force: true, maxRetries: 3 });
+    }
+    this.servers.failures.delete(this.keyOf(id, n));
+  }
+
+  /** Stop replica `n`'s server (our child, or one an earlier platform process left) and any tool at work in its directory. */
+  private async stopIn(id: string, n: number): Promise<void> {
+    await this.servers.stopOurs(this.keyOf(id, n));
     const dir = this.dirOf(id, n);
     const record = await this.files.readRecord(id).catch(() => undefined);
     const driver = record && this.drivers.find(record.engine);
@@ -330,57 +446,5 @@ export class LocalReplicas implements ReplicaProvider {
     for (const pid of await processesUnder(dir)) {
       await stopPid(pid, { graceful: 'SIGTERM', immediate: 'SIGKILL' }, 5_000);
     }
-    await fs.rm(dir, { recursive: true, force: true, maxRetries: 3 });
-    this.servers.failures.delete(key);
-    this.log('engine: replica removed', { resourceId: id, replica: n });
   }
 }
-
-/**
- * The instance provider with its replicas removed before the instance is deleted (a delete of the
- * addon, or of a leftover), so no replica process outlives its primary; restarted after a plan
- * change, so they run with the primary's new limits, and after a networking change, so they serve
- * and follow with TLS as the primary now does; given the customer's logins after each step of a
- * credential rotation where the engine does not replicate them.
- */
-export const withReplicaCleanup = <P extends EngineProvider>(provider: P, replicas: LocalReplicas): P =>
-  Object.assign(Object.create(provider) as P, {
-    deleteInstance: async (resourceId: string) => {
-      await replicas.removeAll(resourceId);
-      await provider.deleteInstance(resourceId);
-    },
-    ...(provider.resize
-      ? {
-          resize: async (resourceId: string, change: ResizeRequest) => {
-            await provider.resize?.(resourceId, change);
-            if (change.plan) await replicas.restartAll(resourceId);
-          },
-        }
-      : {}),
-    ...(provider.configureNetworking
-      ? {
-          configureNetworking: async (resourceId: string, networking: NetworkingSettings) => {
-            const applied = await provider.configureNetworking?.(resourceId, networking);
-            await replicas.restartAll(resourceId);
-            return applied;
-          },
-        }
-      : {}),
-    ...(provider.addLogin
-      ? {
-          addLogin: async (resourceId: string, current: string, password: string) => {
-            const login = await provider.addLogin?.(resourceId, current, password);
-            await replicas.syncLogins(resourceId);
-            return login;
-          },
-        }
-      : {}),
-    ...(provider.retainOnlyLogin
-      ? {
-          retainOnlyLogin: async (resourceId: string, login: { username: string; password: string }) => {
-            await provider.retainOnlyLogin?.(resourceId, login);
-            await replicas.syncLogins(resourceId);
-          },
-        }
-      : {}),
-  });

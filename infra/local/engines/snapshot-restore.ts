@@ -395,6 +395,7 @@ export class SnapshotRestores {
         restoreId: restore.restoreId,
         state: 'failed',
         reason,
+        ...(restore.phase === 'switched' ? { servedRestored: true } : {}),
         startedAt: restore.startedAt,
         completedAt: new Date().toISOString(),
       },

@@ -48,6 +48,8 @@ export const postgresReplicas: ReplicaDriver = {
         '--format=plain',
         '--wal-method=stream',
         '--checkpoint=fast',
+        // The standby's first start syncs its whole data directory itself (backup recovery).
+        '--no-sync',
         '--write-recovery-conf',
         `--label=addons replica ${replica.resourceId}`,
       ],
