@@ -272,8 +272,11 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
     // Archived addons checked for a due base backup (and, hourly, for retention).
     supervisor.startArchiveMaintenance(config.archiveMaintenanceMs);
     // Metrics: sampled from every running addon; stopped before the engines are.
-    const metrics = startLocalMetrics(config, supervisor, (message, extra) =>
-      logger.warn(message, { ...extra }),
+    const metrics = startLocalMetrics(
+      config,
+      supervisor,
+      (message, extra) => logger.warn(message, { ...extra }),
+      replicas,
     );
     cleanups.push(() => metrics.stop());
     const resumed = await resumeOperations({

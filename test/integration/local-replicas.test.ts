@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withReplicaCleanup, withReplicaReseed } from '#infra/local/engines/replica-hooks.ts';
 import { LocalReplicas } from '#infra/local/engines/replicas.ts';
 import { processesUnder } from '#infra/local/engines/system.ts';
+import { LocalMetricsSampler } from '#infra/local/metrics/sampler.ts';
 import { MysqlDumpTool } from '#shared/jobs/mysql/dump-tool.ts';
 import type { EngineProvider, InstanceSpec, SnapshotProvider } from '#shared/ports/engine-provider.ts';
 import type { ReplicaAddress } from '#shared/ports/replica-provider.ts';
@@ -257,6 +258,32 @@ describe('local read replicas (MariaDB, Redis; real processes, TLS)', { timeout:
         password: mysqlSpec.password,
       }),
     ).rejects.toThrow();
+  });
+
+  it('the MariaDB replication lag is sampled on the replica (the primary keeps none): a value while it follows', async () => {
+    const metricsDir = path.join(dataDir, 'metrics-lag');
+    const sampler = new LocalMetricsSampler({
+      dir: metricsDir,
+      intervalSeconds: 10,
+      targets: () => [],
+      instanceExists: async () => true,
+      replicasOf: (primary) => replicas.runningReplicas(primary),
+    });
+    // The supervisor that started the primary (a new one would know of no running server).
+    const primary = supervisors
+      .flatMap((each) => each.servingInstances())
+      .find((target) => target.ctx.resourceId === MYSQL);
+    expect(primary).toBeDefined();
+    await sampler.sampleTarget(primary as NonNullable<typeof primary>);
+    const now = Math.floor(Date.now() / 1000);
+    const series = await sampler.query(
+      { addonId: 'adn-lag', resourceId: MYSQL, engine: 'mysql' },
+      ['mysql.replication-lag'],
+      { from: now - 60, step: 60, points: 2 },
+    );
+    // Caught up (the previous test waited for it): 0 s behind, a value rather than none.
+    expect(series.get('mysql.replication-lag')?.filter((value) => value !== null)).toEqual([0]);
+    await sampler.stop();
   });
 
   it('a Redis replica follows its primary over TLS with the same users and refuses writes', async () => {

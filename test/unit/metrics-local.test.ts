@@ -197,6 +197,44 @@ describe('the local sampler', () => {
     await sampler.stop();
   });
 
+  it("keeps the slowest replica's reading of what the engine reads on its replicas, and leaves out one that does not answer", async () => {
+    // Prepare: a primary with three replicas: 2 s and 7 s behind, and one that refuses.
+    const lags: Record<string, number | Error> = { r1: 2, r2: 7, r3: new Error('connection refused') };
+    const reader = {
+      read: async () => ({ gauges: { connections: 1 }, counters: {} }),
+      fromRates: () => ({}),
+      readReplica: async (replica: { resourceId: string }) => {
+        const lag = lags[replica.resourceId];
+        if (lag instanceof Error) throw lag;
+        return { 'mysql.replication-lag': lag as number };
+      },
+    };
+    const logged: string[] = [];
+    const sampler = new LocalMetricsSampler({
+      dir,
+      intervalSeconds: 10,
+      targets: () => [],
+      instanceExists: async () => true,
+      readers: { postgresql: reader, mysql: reader, redis: reader, mongodb: reader },
+      replicasOf: async () => Object.keys(lags).map((resourceId) => ({ resourceId }) as never),
+      log: (message) => logged.push(message),
+      now: () => 2_000_000_000,
+    });
+    const ctx = { resourceId: 'addon-m', dataDir: dir, record: { engine: 'mysql' } } as never;
+    // Act
+    await sampler.sampleTarget({ ctx, pid: process.pid });
+    // Assess
+    const series = await sampler.query(
+      { addonId: 'adn-m', resourceId: 'addon-m', engine: 'mysql' },
+      ['mysql.replication-lag', 'connections'],
+      { from: 2_000_000, step: 10, points: 1 },
+    );
+    expect(series.get('mysql.replication-lag')).toEqual([7]);
+    expect(series.get('connections')).toEqual([1]);
+    expect(logged).toEqual(['metrics: a replica did not answer']);
+    await sampler.stop();
+  });
+
   it('has a field for every catalog series of the engine it samples', () => {
     expect(localFields('postgresql')).toContain('postgresql.transactions');
     expect(localFields('postgresql')).not.toContain('redis.hit-ratio');

@@ -124,6 +124,21 @@ export class LocalReplicas implements ReplicaProvider {
     return { status: 'applying', ready: endpoints.length, wanted: count };
   }
 
+  /**
+   * The replicas of `primary` that run and follow it, each as a context of its own (its socket,
+   * port and data): what the metrics sampler asks for the lag an engine measures on its replicas.
+   */
+  async runningReplicas(primary: InstanceContext): Promise<InstanceContext[]> {
+    const contexts: InstanceContext[] = [];
+    for (const n of await this.numbers(primary.resourceId)) {
+      const record = await this.recordOf(primary.resourceId, n);
+      if (record?.state === 'ready' && this.servers.isRunning(this.keyOf(primary.resourceId, n))) {
+        contexts.push(this.contextOf(primary, n, record.port));
+      }
+    }
+    return contexts;
+  }
+
   /** Stop and remove every replica of the instance (before the instance itself is deleted). */
   removeAll(resourceId: string): Promise<void> {
     const id = checkId(resourceId);

@@ -10,6 +10,12 @@ export interface EngineMetricsReader {
   read(ctx: InstanceContext): Promise<{ gauges: Readings; counters: Counters }>;
   /** Series from the per-second rates of the counters. */
   fromRates(rates: Counters): Readings;
+  /**
+   * Gauges read on each running read replica, for what only a replica knows (MariaDB's
+   * `Seconds_Behind_Master`); the sampler keeps the largest of each. Absent where the primary
+   * knows it all (PostgreSQL's `pg_stat_replication`).
+   */
+  readReplica?(replica: InstanceContext): Promise<Readings>;
 }
 
 /** A number from a driver's answer (text, bigint or number); undefined when absent. */

@@ -58,6 +58,8 @@ export interface LocalMetricsSamplerProps {
   /** Whether an instance still exists (its ring file is removed when not). */
   instanceExists: (resourceId: string) => Promise<boolean>;
   readers?: Record<Engine, EngineMetricsReader>;
+  /** The running replicas of an addon (LocalReplicas.runningReplicas), for engines that read lag there. */
+  replicasOf?: (primary: InstanceContext) => Promise<InstanceContext[]>;
   log?: (message: string, extra?: object) => void;
   /** Epoch milliseconds. */
   now?: () => number;
@@ -152,7 +154,7 @@ export class LocalMetricsSampler implements MetricsSource {
     const reader = this.readers[engine];
     const nowMs = this.now();
     const time = Math.floor(nowMs / 1000);
-    const [engineSample, processes, storageUsed, storageFree] = await Promise.all([
+    const [engineSample, replicaReadings, processes, storageUsed, storageFree] = await Promise.all([
       reader.read(ctx).catch((error: unknown) => {
         this.props.log?.('metrics: the engine did not answer', {
           resourceId: ctx.resourceId,
@@ -160,6 +162,7 @@ export class LocalMetricsSampler implements MetricsSource {
         });
         return undefined;
       }),
+      this.readReplicas(reader, ctx),
       sampleProcessTree(pid),
       this.directorySize(ctx.resourceId, ctx.dataDir, time),
       freeBytes(ctx.dataDir),
@@ -179,10 +182,40 @@ export class LocalMetricsSampler implements MetricsSource {
       ...(storageUsed === undefined ? {} : { 'storage.used': storageUsed }),
       ...(storageFree === undefined ? {} : { 'storage.free': storageFree }),
       ...engineSample?.gauges,
+      ...replicaReadings,
       ...reader.fromRates(engineRates),
     };
     const ring = await this.ringOf(ctx.resourceId, engine);
     await ring.append(time, readings);
+  }
+
+  /**
+   * What the engine reads on the replicas (the lag, where the replica knows it rather than the
+   * primary), the largest value of each series: the slowest replica is what a reader of the
+   * replica URI may meet. A replica that does not answer is logged and left out.
+   */
+  private async readReplicas(reader: EngineMetricsReader, ctx: InstanceContext): Promise<Readings> {
+    const readReplica = reader.readReplica;
+    if (!readReplica || !this.props.replicasOf) return {};
+    const replicas = await this.props.replicasOf(ctx).catch(() => [] as InstanceContext[]);
+    const readings = await Promise.all(
+      replicas.map((replica) =>
+        readReplica(replica).catch((error: unknown) => {
+          this.props.log?.('metrics: a replica did not answer', {
+            resourceId: replica.resourceId,
+            error: errorMessage(error),
+          });
+          return {} as Readings;
+        }),
+      ),
+    );
+    const merged: Readings = {};
+    for (const reading of readings) {
+      for (const [name, value] of Object.entries(reading) as Array<[keyof Readings, number]>) {
+        merged[name] = Math.max(merged[name] ?? value, value);
+      }
+    }
+    return merged;
   }
 
   private async directorySize(

@@ -15,7 +15,6 @@ export const mysqlMetrics: EngineMetricsReader = {
       );
       const value = (name: string) => numberOf(status.find((row) => row.Variable_name === name)?.Value);
       const [limit] = await connection.query<RowDataPacket[]>('SELECT @@max_connections AS max_connections');
-      const [replica] = await connection.query<RowDataPacket[]>('SHOW SLAVE STATUS');
       const connected = value('Threads_connected');
       const running = value('Threads_running');
       return {
@@ -23,10 +22,16 @@ export const mysqlMetrics: EngineMetricsReader = {
           connections: connected === undefined ? undefined : Math.max(0, connected - 1),
           'connections.limit': numberOf(limit[0]?.max_connections),
           'mysql.threads-running': running === undefined ? undefined : Math.max(0, running - 1),
-          'mysql.replication-lag': numberOf(replica[0]?.Seconds_Behind_Master),
         }),
         counters: defined({ questions: value('Questions') }),
       };
     }),
   fromRates: (rates) => defined({ 'mysql.queries': rates.questions }),
+  // Only the replica knows how far behind it is: the primary keeps no lag of its replicas.
+  // Seconds_Behind_Master is NULL while the replication threads are stopped: no value then.
+  readReplica: (replica) =>
+    withPlatform(replica, async (connection) => {
+      const [status] = await connection.query<RowDataPacket[]>('SHOW SLAVE STATUS');
+      return defined({ 'mysql.replication-lag': numberOf(status[0]?.Seconds_Behind_Master) });
+    }),
 };
