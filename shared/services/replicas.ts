@@ -244,7 +244,7 @@ export class ReplicaTasks {
       if (more === 'more') {
         reason = {
           ...reason,
-          message: `${reason.message} (the replicas were still going back to ${addon.replicas} after ${attempts} checks; set them again if they do not)`,
+          message: `${reason.message} (replicas still going back to ${addon.replicas} after ${attempts} checks)`,
         };
       }
     }

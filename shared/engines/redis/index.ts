@@ -33,6 +33,8 @@ export const redis: EngineFacts = {
         scaling: true,
         // ModifyReplicationGroup: MultiAZEnabled with AutomaticFailoverEnabled (multiAzNeedsReplicas).
         multiAz: true,
+        // ModifyReplicationGroup: EngineVersion (7.0 to 7.1, one parameter group family).
+        upgrade: true,
       },
       // Locally: Debian's redis-server with AOF persistence, one ACL user per addon.
       local: {
@@ -67,9 +69,9 @@ export const redis: EngineFacts = {
         'No point-in-time recovery (ElastiCache has none). No public access and so no networking changes (networkingUpdate): ElastiCache offers no public endpoint at all (nodes are reachable only from inside their VPC, whatever the subnet), and TLS is always on, required by RBAC users.',
         "Imports (importDump) seed a new replication group with the uploaded RDB file (ElastiCache reads it from S3), then move the addon onto it like a snapshot restore: the data is replaced all or nothing, the host in the connection details changes (the user and password do not) and the operation says so. The file's format must be one the addon's engine version reads (an RDB written by a newer Redis fails the import and leaves the addon as it was), its data must fit the node's memory, and it must come from a Redis without cluster mode; files are limited to 5 GiB.",
         'Live imports (importLive) are not offered: Redis has no logical dump to stream from a running server; import an RDB file (importDump) instead.',
-        "Read replicas (replicas, up to 5) are chosen at create and changed later with PATCH replicas (ElastiCache IncreaseReplicaCount/DecreaseReplicaCount, applied at once; the primary keeps serving). The connection details publish the replication group's reader endpoint once (replicas: one entry), which spreads reads over the replicas and follows failovers. A change to 0 turns Multi-AZ and automatic failover off first; replicas added to an addon with multiAz get them back. Restores carry the replicas over to the new group.",
-        'Plan changes (scaling) move the replication group to another node type (ModifyReplicationGroup, applied at once; ElastiCache keeps serving). Redis has no storage size: storageGiB stays 1. Multi-AZ (multiAz) is failover to a replica (ModifyReplicationGroup, at once): on for an addon created with replicas; PATCH multiAz true needs 1 replica; replicas 0 suspends it.',
-        "Upgrades (upgrade) are not available for Redis addons yet: ElastiCache's ModifyReplicationGroup with a new EngineVersion (7.0 to 7.1) is not wired up; the addon's current replication group moves with restores, which the upgrade would have to follow.",
+        "Read replicas (replicas, up to 5), at create or by PATCH (IncreaseReplicaCount/DecreaseReplicaCount; the primary keeps serving). The connection details publish the group's reader endpoint once (replicas: one entry), which follows failovers. Going to 0 turns Multi-AZ off first; replicas added with multiAz on get it back. Restores carry the replicas over.",
+        'Plan changes (scaling) change the node type (ModifyReplicationGroup; ElastiCache keeps serving); storageGiB stays 1. Multi-AZ (multiAz) is failover to a replica: on for an addon created with replicas; PATCH multiAz true needs 1 replica; replicas 0 suspends it.',
+        'Upgrades (upgrade) are in place (ModifyReplicationGroup EngineVersion; every node, same endpoints), after a kept snapshot. No downgrades.',
       ],
       local: [
         'Forks are not available for Redis addons: a snapshot carries the ACL user of the addon it was taken from (users are named after the addon), so it cannot seed another addon as is.',

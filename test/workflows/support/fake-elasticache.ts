@@ -340,7 +340,7 @@ export class FakeElastiCache {
     client
       .on(DecreaseReplicaCountCommand)
       .callsFake((input) => changeReplicas('DecreaseReplicaCount', input));
-    // Node type, Multi-AZ and automatic failover, applied at once (`modifying`, then `available`).
+    // Node type, version, Multi-AZ and automatic failover, applied at once (`modifying`, then `available`).
     client.on(ModifyReplicationGroupCommand).callsFake((input) => {
       const group = this.groups.get(String(input.ReplicationGroupId));
       this.record('ModifyReplicationGroup', input, group?.tags);
@@ -372,6 +372,7 @@ export class FakeElastiCache {
       group.input = {
         ...group.input,
         ...(input.CacheNodeType ? { CacheNodeType: input.CacheNodeType } : {}),
+        ...(input.EngineVersion ? { EngineVersion: input.EngineVersion } : {}),
         AutomaticFailoverEnabled: failover,
         MultiAZEnabled: multiAz,
       };
