@@ -34,6 +34,12 @@ export interface CatalogEntry {
    * nothing there, so a `PATCH` of it is refused.
    */
   storageGrowsByItself?: readonly Target[];
+  /**
+   * Targets where Multi-AZ is a replica to fail over to (ElastiCache): `multiAz: true` needs at
+   * least one replica, an addon created with replicas starts with it on, and it stays the addon's
+   * setting through `replicas: 0` (off while there are none, back on with replicas).
+   */
+  multiAzNeedsReplicas?: readonly Target[];
 }
 
 /**

@@ -27,8 +27,22 @@ export interface ReplicaProvider {
    * Begin making the instance's replicas exactly `count`: add the missing ones, remove the ones
    * above it. Returns quickly where the work is slow (AWS); `describeReplicas` reports it.
    * Called with the previous count, it is also the compensation of a change that failed: a
-   * half-created replica is deleted.
+   * half-created replica is deleted. Resolves `more` where the change takes further steps, each
+   * once the service is done with the last (ElastiCache): call it again after a wait.
    */
-  setReplicaCount(resourceId: string, count: number): Promise<void>;
-  describeReplicas(resourceId: string, count: number): Promise<ReplicaSetState>;
+  setReplicaCount(resourceId: string, count: number, change?: ReplicaChange): Promise<'more' | undefined>;
+  /**
+   * Where the replicas stand against `count`. With `change` (the update-replicas workflow's
+   * wait), a provider whose change takes several steps takes the next one once the previous is
+   * done (ElastiCache: Multi-AZ off before the last replica goes, back on once replicas run).
+   */
+  describeReplicas(resourceId: string, count: number, change?: ReplicaChange): Promise<ReplicaSetState>;
+}
+
+/**
+ * What else the addon asks of its replicas: `multiAz`, where the service fails over to a replica
+ * (ElastiCache), turns Multi-AZ and automatic failover on whenever there are replicas.
+ */
+export interface ReplicaChange {
+  multiAz: boolean;
 }

@@ -180,7 +180,10 @@ export class AddonService {
       engine: request.engine,
       ...resolved,
       replicas: request.replicas,
-      multiAz: false,
+      // Where Multi-AZ is failover to a replica (ElastiCache), a group made with replicas has it.
+      multiAz:
+        request.replicas > 0 &&
+        Boolean(ENGINES[request.engine].multiAzNeedsReplicas?.includes(this.deps.target)),
       publicAccess: request.publicAccess,
       allowedCidrs: [],
       status: 'creating',

@@ -105,7 +105,15 @@ export const ReplicaTaskSchema = z.discriminatedUnion('action', [
     maxAttempts: z.number().int().min(1),
   }),
   z.object({ action: z.literal('publishReplicas'), ...Ref }),
-  z.object({ action: z.literal('failReplicas'), ...Ref, error: CaughtError, ...CleanupFailureFields }),
+  z.object({
+    action: z.literal('failReplicas'),
+    ...Ref,
+    error: CaughtError,
+    ...CleanupFailureFields,
+    // Going back may take steps (ElastiCache): the workflow calls again after a wait, bounded.
+    attempts: z.number().int().min(0).default(0),
+    maxAttempts: z.number().int().min(1).default(1),
+  }),
 ]);
 export type ReplicaTask = z.infer<typeof ReplicaTaskSchema>;
 
@@ -150,7 +158,7 @@ export class ReplicaTasks {
     }
     const addon = await this.deps.store.getAddon(task.projectId, task.addonId);
     const provider = replicaProviderOf(this.deps.engines, addon, this.deps.target);
-    return { operation, addon, provider, wanted: operation.replicas };
+    return { operation, addon, provider, wanted: operation.replicas, change: { multiAz: addon.multiAz } };
   }
 
   private async apply(task: Extract<ReplicaTask, { action: 'applyReplicas' }>) {
@@ -161,14 +169,14 @@ export class ReplicaTasks {
       ...(found.operation.startedAt ? {} : { startedAt: nowIso() }),
       progress: { step: 'applying', percent: 10 },
     });
-    await found.provider.setReplicaCount(found.addon.resourceId, found.wanted);
+    await found.provider.setReplicaCount(found.addon.resourceId, found.wanted, found.change);
     return {};
   }
 
   private async describe(task: Extract<ReplicaTask, { action: 'describeReplicas' }>) {
     const found = await this.context(task);
     if (!found) return { status: 'available', attempts: task.attempts };
-    const state = await found.provider.describeReplicas(found.addon.resourceId, found.wanted);
+    const state = await found.provider.describeReplicas(found.addon.resourceId, found.wanted, found.change);
     if (state.status === 'failed') throw new ProviderError(state.reason, 'ReplicasFailed');
     if (state.status === 'available') return { status: 'available', attempts: task.attempts };
     const attempts = task.attempts + 1;
@@ -218,16 +226,28 @@ export class ReplicaTasks {
   /**
    * Back to the count the addon records: the replicas above it (a half-created one included) are
    * removed, those below it that a failed removal left are made again; the published details
-   * are left as they were (they were not changed before `publishReplicas`).
+   * are left as they were (they were not changed before `publishReplicas`). Where going back
+   * takes more steps (`more`), the addon stays locked and the workflow calls again after a wait
+   * (`settled: false`), at most `maxAttempts` times; then the reason says what was under way.
    */
   private async fail(task: Extract<ReplicaTask, { action: 'failReplicas' }>) {
-    const reason = failureReason(task, 'set the replicas again');
+    let reason = failureReason(task, 'set the replicas again');
     const operation = await this.deps.store.findOperation(task.projectId, task.operationId);
     if (!operation || TERMINAL_STATUSES.includes(operation.status)) return { failed: true, reason };
     const addon = await this.deps.store.getAddon(task.projectId, task.addonId);
     if (!task.skipCleanup) {
       const provider = replicaProviderOf(this.deps.engines, addon, this.deps.target);
-      await provider.setReplicaCount(addon.resourceId, addon.replicas);
+      const more = await provider.setReplicaCount(addon.resourceId, addon.replicas, {
+        multiAz: addon.multiAz,
+      });
+      const attempts = task.attempts + 1;
+      if (more === 'more' && attempts < task.maxAttempts) return { settled: false, attempts };
+      if (more === 'more') {
+        reason = {
+          ...reason,
+          message: `${reason.message} (replicas still going back to ${addon.replicas} after ${attempts} checks)`,
+        };
+      }
     }
     if (addon.currentOperationId === task.operationId) {
       await failOperationAndRelease(this.deps.store, addon, task.operationId, reason, 'running');

@@ -76,6 +76,13 @@ export class ScalingService {
           `Multi-AZ is not available for ${name} on this deployment${why ? `: ${why}` : notes}`,
         );
       }
+      const needsReplicas = ENGINES[addon.engine].multiAzNeedsReplicas?.includes(this.deps.target);
+      if (request.multiAz && needsReplicas && addon.replicas === 0) {
+        refuse(
+          'multiAz',
+          `${name} fails over to a read replica here: Multi-AZ needs at least 1 (PATCH replicas first)`,
+        );
+      }
       if (request.multiAz === addon.multiAz) {
         refuse('multiAz', `Multi-AZ is already ${addon.multiAz ? 'on' : 'off'}`);
       }

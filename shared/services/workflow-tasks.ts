@@ -284,11 +284,17 @@ export class WorkflowTasks {
    * The read replicas a create asks for, where the engine makes them after the instance (its
    * replica provider; ElastiCache and DocumentDB make them with it): their endpoints once running.
    */
-  private async replicasAtCreate(addon: { engine: Engine; resourceId: string; replicas: number }) {
+  private async replicasAtCreate(addon: {
+    engine: Engine;
+    resourceId: string;
+    replicas: number;
+    multiAz: boolean;
+  }) {
     const provider = this.deps.engines.of(addon.engine).replicas;
     if (!provider || addon.replicas === 0) return [];
-    await provider.setReplicaCount(addon.resourceId, addon.replicas);
-    const state = await provider.describeReplicas(addon.resourceId, addon.replicas);
+    const change = { multiAz: addon.multiAz };
+    await provider.setReplicaCount(addon.resourceId, addon.replicas, change);
+    const state = await provider.describeReplicas(addon.resourceId, addon.replicas, change);
     if (state.status === 'failed') throw new ProviderError(state.reason, 'ReplicasFailed');
     if (state.status !== 'available') throw new TransientError('The read replicas are not running yet');
     return state.endpoints;

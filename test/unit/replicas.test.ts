@@ -31,6 +31,7 @@ const recordingReplicas = (states: ReplicaSetState[] = []) => {
     counts,
     setReplicaCount: async (_id, count) => {
       counts.push(count);
+      return undefined;
     },
     describeReplicas: async (_id, count) =>
       states.shift() ?? {
@@ -230,6 +231,8 @@ describe('update-replicas workflow steps', () => {
       ...ref,
       error: { Error: 'ReplicasFailed', Cause: 'pg_basebackup failed' },
       skipCleanup: false,
+      attempts: 0,
+      maxAttempts: 60,
     });
     expect(result).toMatchObject({ failed: true, reason: { code: 'ReplicasFailed' } });
     expect(replicas.counts).toEqual([3, 1]);
@@ -242,6 +245,62 @@ describe('update-replicas workflow steps', () => {
     expect(await env.store.getOperation(ref.projectId, ref.operationId)).toMatchObject({
       status: 'failed',
       error: { code: 'ReplicasFailed', message: 'pg_basebackup failed' },
+    });
+  });
+
+  describe('a compensation that takes steps', () => {
+    const stepwise = (steps: Array<'more' | undefined>) => {
+      const provider = recordingReplicas();
+      const calls: Array<{ count: number; multiAz?: boolean }> = [];
+      provider.setReplicaCount = async (_id, count, change) => {
+        calls.push({ count, multiAz: change?.multiAz });
+        return steps.shift();
+      };
+      return { provider, calls };
+    };
+    const fail = (ref: { projectId: string; addonId: string; operationId: string }, attempts: number) => ({
+      action: 'failReplicas' as const,
+      ...ref,
+      error: { Error: 'ProviderError', Cause: 'refused' },
+      skipCleanup: false,
+      attempts,
+      maxAttempts: 3,
+    });
+
+    it('keeps the addon locked while the provider has steps left (settled: false), then fails and releases it', async () => {
+      const { provider, calls } = stepwise(['more', undefined]);
+      const { tasks, ref } = await begin(provider, 0, { replicas: 2, multiAz: true });
+
+      expect(await tasks.run(fail(ref, 0))).toEqual({ settled: false, attempts: 1 });
+      expect(await env.store.getAddon(ref.projectId, ref.addonId)).toMatchObject({
+        currentOperationId: ref.operationId,
+      });
+      expect(await tasks.run(fail(ref, 1))).toMatchObject({ failed: true });
+
+      // Back to the addon's count, with its Multi-AZ setting, each time.
+      expect(calls).toEqual([
+        { count: 2, multiAz: true },
+        { count: 2, multiAz: true },
+      ]);
+      expect(await env.store.getAddon(ref.projectId, ref.addonId)).toMatchObject({
+        status: 'running',
+        currentOperationId: null,
+      });
+      expect((await env.store.getOperation(ref.projectId, ref.operationId)).error?.message).toBe('refused');
+    });
+
+    it('after maxAttempts checks, releases the addon anyway and says what was still under way', async () => {
+      const { provider } = stepwise(['more', 'more', 'more']);
+      const { tasks, ref } = await begin(provider, 0, { replicas: 2 });
+
+      expect(await tasks.run(fail(ref, 2))).toMatchObject({ failed: true });
+
+      const operation = await env.store.getOperation(ref.projectId, ref.operationId);
+      expect(operation.status).toBe('failed');
+      expect(operation.error?.message).toMatch(/^refused \(replicas still going back to 2 after 3 checks\)$/);
+      expect(await env.store.getAddon(ref.projectId, ref.addonId)).toMatchObject({
+        currentOperationId: null,
+      });
     });
   });
 });

@@ -4,8 +4,11 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { UnsupportedError } from '#shared/errors.ts';
 import { baseIdOf, restoredGroupIdOf, userGroupIdOf } from '#shared/providers/aws/redis/names.ts';
 import { TAG_KEYS } from '#shared/providers/aws/tags.ts';
+import { BackupArtifacts } from '#shared/providers/backup-artifacts.ts';
 import { type ImportObjects, ImportUploads } from '#shared/providers/import-uploads.ts';
 import { ImportService } from '#shared/services/import-service.ts';
+import { UpgradeService } from '#shared/services/upgrade-service.ts';
+import type { AddonRecord } from '#shared/store/addon-store.ts';
 import {
   type CallEnvironment,
   deniedPermissions,
@@ -395,6 +398,55 @@ describe('delete-addon for Redis on AWS', () => {
     expect(elasticache().leftovers()).toEqual([]);
     expect([...world().fake.groups.values()].some((group) => group.name === addon.resourceId)).toBe(false);
     expect(world().fake.secrets.has(secretName(addon.id))).toBe(false);
+  });
+});
+
+describe('upgrade-addon for Redis on AWS', () => {
+  const upgrade = async (addon: AddonRecord, version: string) => {
+    const { operation, backup } = await new UpgradeService({
+      store: world().store,
+      backups: world().backupStore,
+      artifacts: new BackupArtifacts({ client: world().fake.s3 as never, bucket: world().env.BACKUP_BUCKET }),
+      workflows: world().workflows,
+      target: 'aws',
+    }).upgrade(PROJECT, addon.id, version);
+    await world().workflows.idle();
+    return {
+      operation: await world().store.getOperation(PROJECT, operation.id),
+      addon: await world().store.getAddon(PROJECT, addon.id),
+      backup: await world().backupStore.getBackup(PROJECT, backup.id),
+    };
+  };
+
+  it('7.0 to 7.1: a kept snapshot first, then ModifyReplicationGroup EngineVersion, waited out until the nodes run 7.1', async () => {
+    const { addon } = await provision({ version: '7.0' });
+    expect(addon.status).toBe('running');
+    const group = baseIdOf(addon.resourceId);
+    flushCalls();
+
+    const { operation, addon: after, backup } = await upgrade(addon, '7.1');
+
+    expect(operation).toMatchObject({ type: 'upgrade', status: 'completed', error: null });
+    expect(after).toMatchObject({ version: '7.1', status: 'running', currentOperationId: null });
+    expect(backup).toMatchObject({ type: 'snapshot', status: 'completed', pinned: true, source: 'upgrade' });
+    const commands = world().fake.commands('elasticache');
+    expect(commands.indexOf('CreateSnapshot')).toBeLessThan(commands.indexOf('ModifyReplicationGroup'));
+    expect(world().fake.inputsOf('elasticache', 'ModifyReplicationGroup')).toEqual([
+      { ReplicationGroupId: group, EngineVersion: '7.1', ApplyImmediately: true },
+    ]);
+    // Described through `modifying` until `available`, then the node's version read.
+    expect(commands.slice(commands.indexOf('ModifyReplicationGroup'))).toEqual(
+      expect.arrayContaining(['DescribeReplicationGroups', 'DescribeCacheClusters']),
+    );
+    expect(elasticache().groups.get(group)?.input.EngineVersion).toBe('7.1');
+  });
+
+  it('7.1 has no upgrade target: a 422 naming the version', async () => {
+    const { addon } = await provision({ version: '7.1' });
+    await expect(upgrade(addon, '7.0')).rejects.toMatchObject({
+      name: 'UnsupportedError',
+      issues: [{ path: 'body.version', message: 'this version has no upgrade target' }],
+    });
   });
 });
 

@@ -1,12 +1,20 @@
 import { DocDBClient } from '@aws-sdk/client-docdb';
-import { ElastiCacheClient, InsufficientCacheClusterCapacityFault } from '@aws-sdk/client-elasticache';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import {
+  ElastiCacheClient,
+  InsufficientCacheClusterCapacityFault,
+  InvalidParameterValueException,
+} from '@aws-sdk/client-elasticache';
+import { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { awsReplicaEngines } from '#shared/providers/aws/engines.ts';
 import { DocdbClusterLeftovers } from '#shared/providers/aws/mongodb/index.ts';
+import { ElastiCacheRedisProvider } from '#shared/providers/aws/redis/index.ts';
 import { baseIdOf, restoredGroupIdOf } from '#shared/providers/aws/redis/names.ts';
 import { ElastiCacheGroupLeftovers } from '#shared/providers/aws/redis/redis-leftovers.ts';
 import { TAG_KEYS } from '#shared/providers/aws/tags.ts';
 import { ReplicasService } from '#shared/services/replicas.ts';
+import { ScalingService } from '#shared/services/scaling.ts';
 import type { AddonRecord } from '#shared/store/addon-store.ts';
 import { type AwsCall, deniedPermissions, roleStatements } from '../infra/support/iam.ts';
 import { awsWorkflowSuite } from './support/aws-suite.ts';
@@ -65,6 +73,49 @@ const runningAddon = async (overrides: Record<string, unknown>) => {
   return addon;
 };
 
+const scaling = () =>
+  new ScalingService({ store: world().store, workflows: world().workflows, target: 'aws' });
+const scale = async (addon: AddonRecord, request: { multiAz: boolean }) => {
+  const { operation } = await scaling().update(PROJECT, addon.id, request);
+  await world().workflows.idle();
+  return {
+    operation: await world().store.getOperation(PROJECT, operation.id),
+    addon: await world().store.getAddon(PROJECT, addon.id),
+  };
+};
+
+/** The replica provider the workflow function builds, on the faked ElastiCache. */
+const awsWorkflowReplicas = () =>
+  new ElastiCacheRedisProvider({
+    elasticache: new ElastiCacheClient({ region: 'eu-west-1' }),
+    ec2: new EC2Client({ region: 'eu-west-1' }),
+    s3: new S3Client({ region: 'eu-west-1' }),
+    vpcId: 'vpc-1',
+    vpcCidr: '10.0.0.0/16',
+    cacheSubnetGroupName: 'subnets',
+    defaultUserId: 'default-off',
+    kmsKeyId: 'key',
+    deployment: world().env.DEPLOYMENT_NAME,
+  }).replicas;
+
+const switchTo = (groupId: string, on: boolean) => ({
+  ReplicationGroupId: groupId,
+  MultiAZEnabled: on,
+  AutomaticFailoverEnabled: on,
+  ApplyImmediately: true,
+});
+const MUTATIONS = ['ModifyReplicationGroup', 'IncreaseReplicaCount', 'DecreaseReplicaCount'];
+/** The requests that change a group, in order. */
+const mutations = () =>
+  world()
+    .fake.calls.filter((call) => call.service === 'elasticache' && MUTATIONS.includes(call.command))
+    .map((call) => [call.command, call.input]);
+/** The ElastiCache commands sent after the first `from` and before the first `to`. */
+const commandsBetween = (from: string, to: string) => {
+  const commands = world().fake.commands('elasticache');
+  return commands.slice(commands.indexOf(from) + 1, commands.indexOf(to));
+};
+
 const readerHost = (groupId: string) => `replica.${groupId}.abc123.euw1.cache.amazonaws.com`;
 const increases = () => world().fake.inputsOf('elasticache', 'IncreaseReplicaCount');
 const decreases = () => world().fake.inputsOf('elasticache', 'DecreaseReplicaCount');
@@ -104,15 +155,151 @@ describe('update-replicas on AWS (ElastiCache Redis)', () => {
     expect(increases()).toEqual([]);
     expect(cache?.groups.get(group)?.input.NumCacheClusters).toBe(3);
     flushCalls();
+  });
 
-    // Made with replicas: Multi-AZ with automatic failover, where ElastiCache keeps one replica.
-    const zero = await setReplicas(down.addon, 0);
+  it('to 0 from a Multi-AZ group: Multi-AZ and failover off first, waited out, then DecreaseReplicaCount; re-added replicas get them back', async () => {
+    const addon = await runningAddon({ engine: 'redis', replicas: 2 });
+    const group = baseIdOf(addon.resourceId);
+    // Made with replicas: Multi-AZ with automatic failover, and the addon says so.
+    expect(addon.multiAz).toBe(true);
+    expect(cache?.groups.get(group)?.input).toMatchObject({
+      MultiAZEnabled: true,
+      AutomaticFailoverEnabled: true,
+    });
 
-    expect(zero.operation.status).toBe('failed');
-    expect(zero.operation.error?.message).toContain('ElastiCache keeps at least 1 replica');
-    expect(zero.addon).toMatchObject({ replicas: 2, status: 'running', currentOperationId: null });
-    expect(decreases()).toEqual([]);
-    expect(secretOf(addon.id).replicas).toEqual([reader]);
+    const zero = await setReplicas(addon, 0);
+
+    expect(zero.operation).toMatchObject({ status: 'completed', error: null });
+    // The setting stays: it comes back with replicas.
+    expect(zero.addon).toMatchObject({
+      replicas: 0,
+      multiAz: true,
+      status: 'running',
+      currentOperationId: null,
+    });
+    expect(mutations()).toEqual([
+      ['ModifyReplicationGroup', { ...switchTo(group, false) }],
+      ['DecreaseReplicaCount', { ReplicationGroupId: group, NewReplicaCount: 0, ApplyImmediately: true }],
+    ]);
+    // The decrease was sent only once the group was `available` with failover off: described between.
+    expect(commandsBetween('ModifyReplicationGroup', 'DecreaseReplicaCount')).toContain(
+      'DescribeReplicationGroups',
+    );
+    expect(cache?.groups.get(group)?.input).toMatchObject({
+      NumCacheClusters: 1,
+      MultiAZEnabled: false,
+      AutomaticFailoverEnabled: false,
+    });
+    expect(secretOf(addon.id)).not.toHaveProperty('replicas');
+    flushCalls();
+
+    const back = await setReplicas(zero.addon, 2);
+
+    expect(back.operation.status).toBe('completed');
+    expect(back.addon).toMatchObject({ replicas: 2, multiAz: true });
+    expect(mutations()).toEqual([
+      ['IncreaseReplicaCount', { ReplicationGroupId: group, NewReplicaCount: 2, ApplyImmediately: true }],
+      ['ModifyReplicationGroup', switchTo(group, true)],
+    ]);
+    expect(commandsBetween('IncreaseReplicaCount', 'ModifyReplicationGroup')).toContain(
+      'DescribeReplicationGroups',
+    );
+    expect(cache?.groups.get(group)?.input).toMatchObject({
+      MultiAZEnabled: true,
+      AutomaticFailoverEnabled: true,
+    });
+    expect(secretOf(addon.id).replicas.map((r: { host: string }) => r.host)).toEqual([readerHost(group)]);
+  });
+
+  it('a retried step that finds its request already under way or done sends nothing', async () => {
+    const addon = await runningAddon({ engine: 'redis', replicas: 1 });
+    const group = baseIdOf(addon.resourceId);
+    const provider = awsWorkflowReplicas();
+    const change = { multiAz: true };
+    expect(await provider.setReplicaCount(addon.resourceId, 0, change)).toBe('more');
+    // Switching (`modifying`, failover `disabling`): the same call again, and a check, send nothing.
+    expect(await provider.setReplicaCount(addon.resourceId, 0, change)).toBe('more');
+    expect(await provider.describeReplicas(addon.resourceId, 0, change)).toMatchObject({
+      status: 'applying',
+    });
+    expect(mutations()).toEqual([['ModifyReplicationGroup', switchTo(group, false)]]);
+    // Once the group is `available` with failover off, the next check sends the decrease, once.
+    flushCalls();
+    await provider.describeReplicas(addon.resourceId, 0, change);
+    expect(await provider.setReplicaCount(addon.resourceId, 0, change)).toBe('more');
+    expect(mutations()).toEqual([
+      ['DecreaseReplicaCount', { ReplicationGroupId: group, NewReplicaCount: 0, ApplyImmediately: true }],
+    ]);
+  });
+
+  it('Multi-AZ by PATCH: refused without a replica (naming multiAz), on and off with one', async () => {
+    const addon = await runningAddon({ engine: 'redis' });
+    const group = baseIdOf(addon.resourceId);
+    expect(addon.multiAz).toBe(false);
+    await expect(scaling().update(PROJECT, addon.id, { multiAz: true })).rejects.toMatchObject({
+      name: 'UnsupportedError',
+      issues: [{ path: 'body.multiAz', message: expect.stringMatching(/at least 1/) }],
+    });
+    const one = await setReplicas(addon, 1);
+    // Made without replicas and multiAz off: the replica comes without Multi-AZ.
+    expect(mutations().map(([command]) => command)).toEqual(['IncreaseReplicaCount']);
+    flushCalls();
+
+    const on = await scale(one.addon, { multiAz: true });
+
+    expect(on.operation).toMatchObject({
+      type: 'scale',
+      status: 'completed',
+      message: 'Applied: Multi-AZ on',
+    });
+    expect(on.addon).toMatchObject({
+      multiAz: true,
+      replicas: 1,
+      status: 'running',
+      currentOperationId: null,
+    });
+    expect(mutations()).toEqual([['ModifyReplicationGroup', switchTo(group, true)]]);
+    expect(cache?.groups.get(group)?.input).toMatchObject({
+      MultiAZEnabled: true,
+      AutomaticFailoverEnabled: true,
+    });
+    flushCalls();
+
+    const off = await scale(on.addon, { multiAz: false });
+
+    expect(off.addon).toMatchObject({ multiAz: false, status: 'running' });
+    expect(mutations()).toEqual([['ModifyReplicationGroup', switchTo(group, false)]]);
+  });
+
+  it('a refused decrease after Multi-AZ went off: the compensation turns it back on, waited out, and releases the addon', async () => {
+    const addon = await runningAddon({ engine: 'redis', replicas: 2 });
+    const group = baseIdOf(addon.resourceId);
+    world().fake.failNext.set('DecreaseReplicaCount', [
+      new InvalidParameterValueException({
+        $metadata: { httpStatusCode: 400 },
+        message: 'The number of replicas cannot be decreased now',
+      }),
+    ]);
+
+    const { operation, addon: after } = await setReplicas(addon, 0);
+
+    expect(operation.status).toBe('failed');
+    expect(operation.error?.message).toContain('The number of replicas cannot be decreased now');
+    expect(after).toMatchObject({ replicas: 2, multiAz: true, status: 'running', currentOperationId: null });
+    expect(mutations()).toEqual([
+      ['ModifyReplicationGroup', switchTo(group, false)],
+      ['DecreaseReplicaCount', { ReplicationGroupId: group, NewReplicaCount: 0, ApplyImmediately: true }],
+      ['ModifyReplicationGroup', switchTo(group, true)],
+    ]);
+    // The addon was released only once the group was back: `available` with failover on.
+    const fake = cache?.groups.get(group);
+    expect(fake?.input).toMatchObject({
+      NumCacheClusters: 3,
+      MultiAZEnabled: true,
+      AutomaticFailoverEnabled: true,
+    });
+    expect(fake?.statuses).toEqual(['available']);
+    expect(secretOf(addon.id).replicas.map((r: { host: string }) => r.host)).toEqual([readerHost(group)]);
   });
 
   it('a group made without replicas gains them and goes back to none (the replicas field leaves the details)', async () => {
@@ -306,12 +493,17 @@ describe('the workflow function role', () => {
     flushCalls();
     const { json } = world().synthesized;
     const roleId = logicalIdOf(world().synthesized, world().synthesized.stack.workflows.taskFunction.role);
-    for (const command of ['IncreaseReplicaCount', 'DecreaseReplicaCount', 'CreateDBInstance']) {
+    for (const command of [
+      'IncreaseReplicaCount',
+      'DecreaseReplicaCount',
+      'ModifyReplicationGroup',
+      'CreateDBInstance',
+    ]) {
       expect(recorded.some((call) => call.command === command)).toBe(true);
     }
     expect(deniedPermissions(roleStatements(json, roleId), recorded, callEnvironment())).toEqual([]);
     // Another deployment's replication group (or an untagged one) is not this role's to change.
-    for (const command of ['IncreaseReplicaCount', 'DecreaseReplicaCount']) {
+    for (const command of ['IncreaseReplicaCount', 'DecreaseReplicaCount', 'ModifyReplicationGroup']) {
       const call = recorded.find((recordedCall) => recordedCall.command === command);
       if (!call) throw new Error(`no ${command}`);
       const foreign: Array<Record<string, string>> = [{ [TAG_KEYS.deployment]: 'AnotherStack' }, {}];

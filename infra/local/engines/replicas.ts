@@ -94,9 +94,9 @@ export class LocalReplicas implements ReplicaProvider {
     });
   }
 
-  setReplicaCount(resourceId: string, count: number): Promise<void> {
+  setReplicaCount(resourceId: string, count: number): Promise<undefined> {
     const id = checkId(resourceId);
-    return this.locks.exclusive(id, undefined, async () => {
+    return this.locks.exclusive(id, undefined, async (): Promise<undefined> => {
       this.servers.assertOpen();
       const primary = await this.primaryOf(id);
       const { replicas } = this.engineOf(primary.record);

@@ -31,6 +31,10 @@ export const redis: EngineFacts = {
         importDump: true,
         // ModifyReplicationGroup: CacheNodeType (online resharding-free vertical scaling).
         scaling: true,
+        // ModifyReplicationGroup: MultiAZEnabled with AutomaticFailoverEnabled (multiAzNeedsReplicas).
+        multiAz: true,
+        // ModifyReplicationGroup: EngineVersion (7.0 to 7.1, one parameter group family).
+        upgrade: true,
       },
       // Locally: Debian's redis-server with AOF persistence, one ACL user per addon.
       local: {
@@ -54,6 +58,8 @@ export const redis: EngineFacts = {
     tlsRequired: { aws: true },
     // Locally TLS stays opt-in, as for the SQL engines: clients must be given the platform's own CA.
     tlsOptIn: ['local'],
+    // ElastiCache fails over to a replica: no Multi-AZ without one.
+    multiAzNeedsReplicas: ['aws'],
   },
   connectionUri: (secret) => uriOf(secret.tls ? 'rediss' : 'redis', secret),
   // An RDB file.

@@ -368,6 +368,8 @@ export const requiredPermissions = (call: AwsCall, env: CallEnvironment): Permis
           return [permission(action, String(input.ResourceName), { ...resourceTags, ...requestTags })];
         case 'DeleteReplicationGroup':
         // A replicas change is authorized on the group (its tags); ElastiCache names the nodes.
+        // So is a modify (node type, Multi-AZ and automatic failover).
+        case 'ModifyReplicationGroup':
         case 'IncreaseReplicaCount':
         case 'DecreaseReplicaCount':
           return [permission(action, ec('replicationgroup', input.ReplicationGroupId), resourceTags)];

@@ -105,8 +105,12 @@ const happyPath = (definition: AslDefinition, variant: Variant): string[] => {
 const isCompensation = (definition: AslDefinition, name: string): boolean =>
   failurePath(definition).has(name);
 
-const catchTargetOf = (definition: AslDefinition, name: string): string | undefined =>
-  definition.States[name]?.Catch?.[0]?.Next;
+/** Where a Task's failure goes: its Catch target, or past the Pass that sets the compensation up. */
+const catchTargetOf = (definition: AslDefinition, name: string): string | undefined => {
+  const target = definition.States[name]?.Catch?.[0]?.Next;
+  const setUp = target ? definition.States[target] : undefined;
+  return setUp?.Type === 'Pass' ? setUp.Next : target;
+};
 
 /** The compensation that fails a delete's final backup: it says so with `final: true`. */
 const isFinalBackupFailure = (definition: AslDefinition, name: string | undefined): boolean =>

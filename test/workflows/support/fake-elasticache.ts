@@ -26,6 +26,7 @@ import {
   InvalidReplicationGroupStateFault,
   InvalidUserGroupStateFault,
   ListTagsForResourceCommand,
+  ModifyReplicationGroupCommand,
   ReplicationGroupAlreadyExistsFault,
   ReplicationGroupNotFoundFault,
   SnapshotAlreadyExistsFault,
@@ -92,6 +93,8 @@ interface FakeGroup {
   createdAt: Date;
   /** The status the last describe showed: what a replicas change finds the group in. */
   shown?: string;
+  /** Automatic failover being switched by a ModifyReplicationGroup, shown while `modifying`. */
+  switching?: 'enabling' | 'disabling';
 }
 
 interface FakeSnapshot {
@@ -250,6 +253,7 @@ export class FakeElastiCache {
         status = next(group.statuses);
       }
       group.shown = status;
+      if (status !== 'modifying') group.switching = undefined;
       const nodes = group.input.NumCacheClusters ?? 1;
       const members = Array.from({ length: nodes }, (_, i) => `${id}-00${i + 1}`);
       return {
@@ -260,7 +264,8 @@ export class FakeElastiCache {
             ARN: `${ARN}:replicationgroup:${id}`,
             CacheNodeType: group.input.CacheNodeType,
             MemberClusters: members,
-            AutomaticFailover: group.input.AutomaticFailoverEnabled ? 'enabled' : 'disabled',
+            AutomaticFailover:
+              group.switching ?? (group.input.AutomaticFailoverEnabled ? 'enabled' : 'disabled'),
             MultiAZ: group.input.MultiAZEnabled ? 'enabled' : 'disabled',
             UserGroupIds: group.input.UserGroupIds,
             NodeGroups:
@@ -317,7 +322,7 @@ export class FakeElastiCache {
       }
       const nodes = group.input.NumCacheClusters ?? 1;
       const wanted = input.NewReplicaCount ?? nodes - 1 - (input.ReplicasToRemove?.length ?? 0);
-      if (wanted === 0 && group.input.MultiAZEnabled) {
+      if (wanted === 0 && (group.input.MultiAZEnabled || group.input.AutomaticFailoverEnabled)) {
         throw new ElastiCacheServiceException({
           name: 'InvalidParameterCombination',
           $fault: 'client',
@@ -335,6 +340,45 @@ export class FakeElastiCache {
     client
       .on(DecreaseReplicaCountCommand)
       .callsFake((input) => changeReplicas('DecreaseReplicaCount', input));
+    // Node type, version, Multi-AZ and automatic failover, applied at once (`modifying`, then `available`).
+    client.on(ModifyReplicationGroupCommand).callsFake((input) => {
+      const group = this.groups.get(String(input.ReplicationGroupId));
+      this.record('ModifyReplicationGroup', input, group?.tags);
+      if (!group || group.deletingDescribes !== undefined) {
+        throw this.groupNotFound(String(input.ReplicationGroupId));
+      }
+      if (group.shown !== 'available') {
+        throw new InvalidReplicationGroupStateFault({
+          $metadata,
+          message: `Replication group ${group.id} is not in available state`,
+        });
+      }
+      const failover = input.AutomaticFailoverEnabled ?? Boolean(group.input.AutomaticFailoverEnabled);
+      const multiAz = input.MultiAZEnabled ?? Boolean(group.input.MultiAZEnabled);
+      const refuse = (message: string) =>
+        new ElastiCacheServiceException({
+          name: 'InvalidParameterCombination',
+          $fault: 'client',
+          $metadata,
+          message,
+        });
+      if (multiAz && !failover) throw refuse('Multi-AZ requires automatic failover to be enabled');
+      if (failover && (group.input.NumCacheClusters ?? 1) < 2) {
+        throw refuse('Automatic failover requires at least one read replica');
+      }
+      if (failover !== Boolean(group.input.AutomaticFailoverEnabled)) {
+        group.switching = failover ? 'enabling' : 'disabling';
+      }
+      group.input = {
+        ...group.input,
+        ...(input.CacheNodeType ? { CacheNodeType: input.CacheNodeType } : {}),
+        ...(input.EngineVersion ? { EngineVersion: input.EngineVersion } : {}),
+        AutomaticFailoverEnabled: failover,
+        MultiAZEnabled: multiAz,
+      };
+      group.statuses = [...this.replicaScript.statuses];
+      return { ReplicationGroup: { ReplicationGroupId: group.id, Status: 'modifying' } };
+    });
     client.on(DeleteReplicationGroupCommand).callsFake((input) => {
       const group = this.groups.get(String(input.ReplicationGroupId));
       this.record('DeleteReplicationGroup', input, group?.tags);

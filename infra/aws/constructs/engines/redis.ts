@@ -193,8 +193,9 @@ export class RedisAddons extends Construct implements AddonEngine {
       ours,
       isOurs,
     );
-    // A plan change (scale-addon): the node type of one of our replication groups; a replicas
-    // change (update-replicas): its number of replica nodes.
+    // A plan or Multi-AZ change (scale-addon): the node type, Multi-AZ and automatic failover of
+    // one of our replication groups; a replicas change (update-replicas): its number of replica
+    // nodes, with Multi-AZ and automatic failover off before the last goes and back on after.
     allow(
       [
         'elasticache:ModifyReplicationGroup',

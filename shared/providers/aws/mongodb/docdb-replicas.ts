@@ -63,7 +63,7 @@ export class DocdbReplicas implements ReplicaProvider {
     private readonly clusters: DocdbClusters,
   ) {}
 
-  async setReplicaCount(resourceId: string, count: number): Promise<void> {
+  async setReplicaCount(resourceId: string, count: number): Promise<undefined> {
     const cluster = await this.clusters.find(resourceId);
     if (!cluster) {
       if (count === 0) return;

@@ -45,7 +45,7 @@ export class RdsReplicas implements ReplicaProvider {
     private readonly props: RdsReplicasProps,
   ) {}
 
-  async setReplicaCount(resourceId: string, count: number): Promise<void> {
+  async setReplicaCount(resourceId: string, count: number): Promise<undefined> {
     const primary = await this.instances.find(resourceId);
     if (!primary) {
       if (count === 0) return;

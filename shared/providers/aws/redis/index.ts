@@ -11,6 +11,8 @@ import type {
   RestoreState,
   SnapshotProvider,
   SnapshotState,
+  UpgradeSpec,
+  UpgradeState,
 } from '../../../ports/engine-provider.ts';
 import { AddonSecurityGroups } from '../addon-security-groups.ts';
 import { transientErrors } from '../aws-errors.ts';
@@ -23,6 +25,7 @@ import { ElastiCacheReplicas } from './redis-replicas.ts';
 import { describeReplicationGroupResize, resizeReplicationGroup } from './redis-resize.ts';
 import { RedisRestore } from './redis-restore.ts';
 import { deleteRedisSnapshot, RedisSnapshots } from './redis-snapshots.ts';
+import { describeReplicationGroupUpgrade, upgradeReplicationGroup } from './redis-upgrade.ts';
 import { RedisUsers } from './redis-users.ts';
 
 /** Redis's port; the addon's security group admits it from the project's client group. */
@@ -193,6 +196,23 @@ export class ElastiCacheRedisProvider implements EngineProvider, SnapshotProvide
   async describeResize(resourceId: string, change: ResizeRequest): Promise<ResizeState> {
     const { current } = await this.users.pointer(resourceId);
     return describeReplicationGroupResize(this.groups, current, change);
+  }
+
+  /** An engine upgrade of the addon's current replication group (redis-upgrade.ts). */
+  async upgradeInstance(resourceId: string, upgrade: UpgradeSpec): Promise<void> {
+    const { current } = await this.users.pointer(resourceId);
+    await upgradeReplicationGroup(this.elasticache, this.groups, current, upgrade);
+  }
+
+  async describeUpgrade(resourceId: string, upgrade: UpgradeSpec): Promise<UpgradeState> {
+    const { current } = await this.users.pointer(resourceId);
+    return describeReplicationGroupUpgrade(this.elasticache, this.groups, current, upgrade);
+  }
+
+  /** ElastiCache cannot downgrade: `completed` once the group runs the new version, else nothing to undo. */
+  async discardUpgrade(resourceId: string, upgrade: UpgradeSpec): Promise<'discarded' | 'completed'> {
+    const state = await this.describeUpgrade(resourceId, upgrade);
+    return state.status === 'available' ? 'completed' : 'discarded';
   }
 
   async createSnapshot(

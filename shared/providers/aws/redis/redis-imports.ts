@@ -157,18 +157,22 @@ export class RedisImports {
     const partition = current.ARN?.split(':')[1] ?? 'aws';
     const arn = await this.find(snapshotId, partition);
     if (!arn) return undefined;
-    const version = await this.versionOf(current);
+    const version = await nodeVersionOf(this.elasticache, current);
     return { SnapshotArns: [arn], ...(version ? { EngineVersion: version } : {}) };
   }
-
-  private async versionOf(group: ReplicationGroup): Promise<string | undefined> {
-    const member = group.MemberClusters?.[0];
-    if (!member) return undefined;
-    try {
-      const result = await this.elasticache(new DescribeCacheClustersCommand({ CacheClusterId: member }));
-      return result.CacheClusters?.[0]?.EngineVersion;
-    } catch (error) {
-      throw toPlatformError(error, `looking up the engine version of ${member}`);
-    }
-  }
 }
+
+/** The full engine version a group's nodes run ("7.1.0"; a replication group reports none). */
+export const nodeVersionOf = async (
+  elasticache: ElastiCacheSend,
+  group: ReplicationGroup,
+): Promise<string | undefined> => {
+  const member = group.MemberClusters?.[0];
+  if (!member) return undefined;
+  try {
+    const result = await elasticache(new DescribeCacheClustersCommand({ CacheClusterId: member }));
+    return result.CacheClusters?.[0]?.EngineVersion;
+  } catch (error) {
+    throw toPlatformError(error, `looking up the engine version of ${member}`);
+  }
+};

@@ -3,10 +3,16 @@ import {
   IncreaseReplicaCountCommand,
   type ReplicationGroup,
 } from '@aws-sdk/client-elasticache';
-import { ProviderError, TransientError } from '../../../errors.ts';
-import type { ReplicaAddress, ReplicaProvider, ReplicaSetState } from '../../../ports/replica-provider.ts';
+import { ProviderError } from '../../../errors.ts';
+import type {
+  ReplicaAddress,
+  ReplicaChange,
+  ReplicaProvider,
+  ReplicaSetState,
+} from '../../../ports/replica-provider.ts';
 import { isAwsError, toPlatformError } from '../aws-errors.ts';
 import { type ElastiCacheSend, groupStateOf, type ReplicationGroups } from './elasticache-groups.ts';
+import { failoverChanging, failoverIs, switchFailover } from './redis-failover.ts';
 import type { RedisUsers } from './redis-users.ts';
 
 /** Replicas of a group without cluster mode: its nodes but the primary. */
@@ -14,13 +20,10 @@ export const replicaCountOf = (group: ReplicationGroup): number =>
   Math.max(0, (group.MemberClusters?.length ?? 1) - 1);
 
 /**
- * Whether ElastiCache keeps at least one replica in the group: with Multi-AZ (and automatic
- * failover, which the platform turns on with it), DecreaseReplicaCount refuses 0.
+ * Whether ElastiCache keeps at least one replica in the group: with Multi-AZ or automatic failover
+ * on (or being switched), DecreaseReplicaCount refuses 0.
  */
-export const keepsOneReplica = (group: ReplicationGroup): boolean =>
-  group.MultiAZ === 'enabled' ||
-  group.AutomaticFailover === 'enabled' ||
-  group.AutomaticFailover === 'enabling';
+export const keepsOneReplica = (group: ReplicationGroup): boolean => !failoverIs(group, false);
 
 /**
  * The replica nodes of a group (`nodeId`) other than its primary, in id order: what the leftovers
@@ -49,8 +52,11 @@ export const readerEndpointOf = (group: ReplicationGroup): ReplicaAddress | unde
  * What is published is the group's reader endpoint, once: ElastiCache spreads its connections over
  * the replicas and moves it with a failover, where a node's own endpoint may become the primary's.
  *
- * A group with Multi-AZ and automatic failover (made with replicas at create) keeps at least one
- * replica (ElastiCache refuses 0): a change to 0 fails at once, before any request, saying so.
+ * Multi-AZ and automatic failover (redis-failover.ts) go with the replicas, one step at a time,
+ * each once the group is `available` again (`advance`, taken by `setReplicaCount` and by each
+ * check of the workflow's wait): to 0, they are turned off first (ElastiCache keeps a replica
+ * while they are on), then the replicas go; a group that gains replicas gets them, then Multi-AZ
+ * back on where the addon's `multiAz` says so.
  */
 export class ElastiCacheReplicas implements ReplicaProvider {
   constructor(
@@ -64,43 +70,65 @@ export class ElastiCacheReplicas implements ReplicaProvider {
     return { id: current, group: await this.groups.find(current) };
   }
 
-  async setReplicaCount(resourceId: string, count: number): Promise<void> {
-    const { id, group } = await this.current(resourceId);
-    if (!group) {
-      if (count === 0) return;
-      throw new ProviderError(`The replication group ${id} does not exist`, 'NotFound');
-    }
+  /**
+   * The next step toward `count` replicas (and Multi-AZ as `change` says, where given): nothing
+   * while ElastiCache is busy with the group or once it is there (`done`), so a retried or
+   * repeated call sends nothing twice.
+   */
+  private async advance(
+    id: string,
+    group: ReplicationGroup,
+    count: number,
+    change?: ReplicaChange,
+  ): Promise<'done' | 'more'> {
     const replicas = replicaCountOf(group);
-    // Done, or in flight (ElastiCache lists the nodes it adds or removes until it is done).
-    if (replicas === count) return;
-    if (count === 0 && keepsOneReplica(group)) {
-      throw new ProviderError(
-        `Replication group ${id} has Multi-AZ with automatic failover, so ElastiCache keeps at least 1 replica (DecreaseReplicaCount refuses 0): set replicas to 1 or more`,
-        'UnsupportedOption',
-      );
+    const busy = group.Status !== 'available' || failoverChanging(group);
+    if (count === 0 && replicas > 0 && keepsOneReplica(group)) {
+      if (!busy) await switchFailover(this.elasticache, id, false);
+      return 'more';
     }
-    if (group.Status !== 'available') {
-      throw new TransientError(
-        `Replication group ${id} is ${group.Status}; its replicas change once it is available`,
-      );
+    if (replicas !== count) {
+      if (!busy) await this.changeCount(id, replicas, count);
+      return 'more';
     }
+    if (count > 0 && change?.multiAz && !failoverIs(group, true)) {
+      if (!busy) await switchFailover(this.elasticache, id, true);
+      return 'more';
+    }
+    return busy ? 'more' : 'done';
+  }
+
+  private async changeCount(id: string, replicas: number, count: number): Promise<void> {
     const input = { ReplicationGroupId: id, NewReplicaCount: count, ApplyImmediately: true };
     try {
       await this.elasticache(
         count > replicas ? new IncreaseReplicaCountCommand(input) : new DecreaseReplicaCountCommand(input),
       );
     } catch (error) {
-      // Busy (a snapshot, a resize, or this change already under way): the Retry calls again.
-      if (isAwsError(error, 'InvalidReplicationGroupState')) {
-        throw new TransientError(`Replication group ${id} is busy; changing its replicas later`, {
-          cause: error,
-        });
-      }
+      // Busy (a snapshot, a resize, or this change already under way): the next look asks again.
+      if (isAwsError(error, 'InvalidReplicationGroupState')) return;
       throw toPlatformError(error, `changing the replicas of replication group ${id} to ${count}`);
     }
   }
 
-  async describeReplicas(resourceId: string, count: number): Promise<ReplicaSetState> {
+  async setReplicaCount(
+    resourceId: string,
+    count: number,
+    change?: ReplicaChange,
+  ): Promise<'more' | undefined> {
+    const { id, group } = await this.current(resourceId);
+    if (!group) {
+      if (count === 0) return;
+      throw new ProviderError(`The replication group ${id} does not exist`, 'NotFound');
+    }
+    return (await this.advance(id, group, count, change)) === 'more' ? 'more' : undefined;
+  }
+
+  async describeReplicas(
+    resourceId: string,
+    count: number,
+    change?: ReplicaChange,
+  ): Promise<ReplicaSetState> {
     const { id, group } = await this.current(resourceId);
     if (!group) return { status: 'failed', reason: `The replication group ${id} does not exist` };
     const state = groupStateOf(group);
@@ -108,9 +136,11 @@ export class ElastiCacheReplicas implements ReplicaProvider {
     if (state.status === 'deleting') {
       return { status: 'failed', reason: `Replication group ${id} is being deleted` };
     }
+    // The workflow's wait takes the next step of the change (never a read of the replicas alone).
+    const more = change ? (await this.advance(id, group, count, change)) === 'more' : false;
     const replicas = replicaCountOf(group);
     const reader = readerEndpointOf(group);
-    if (group.Status === 'available' && replicas === count && (count === 0 || reader)) {
+    if (!more && group.Status === 'available' && replicas === count && (count === 0 || reader)) {
       return { status: 'available', endpoints: count > 0 && reader ? [reader] : [] };
     }
     return {
