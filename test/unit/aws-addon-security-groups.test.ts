@@ -1,16 +1,34 @@
+import { DocDBClient } from '@aws-sdk/client-docdb';
 import {
+  AuthorizeSecurityGroupEgressCommand,
   AuthorizeSecurityGroupIngressCommand,
+  CreateSecurityGroupCommand,
   DescribeSecurityGroupsCommand,
   EC2Client,
   type IpPermission,
+  RevokeSecurityGroupEgressCommand,
 } from '@aws-sdk/client-ec2';
+import { ElastiCacheClient } from '@aws-sdk/client-elasticache';
+import { RDSClient } from '@aws-sdk/client-rds';
+import { S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { ENGINES } from '#shared/catalog/engines.ts';
+import { resourceIdFor } from '#shared/ports/engine-provider.ts';
 import { AddonSecurityGroups } from '#shared/providers/aws/addon-security-groups.ts';
+import { awsEngineAdapters } from '#shared/providers/aws/engines.ts';
+import { ENGINE_NAMES } from '#shared/schemas/catalog.ts';
 
 const ec2 = mockClient(EC2Client);
-afterEach(() => ec2.reset());
-afterAll(() => ec2.restore());
+const engineClients = [mockClient(RDSClient), mockClient(DocDBClient), mockClient(ElastiCacheClient)];
+afterEach(() => {
+  ec2.reset();
+  for (const client of engineClients) client.reset();
+});
+afterAll(() => {
+  ec2.restore();
+  for (const client of engineClients) client.restore();
+});
 
 const SPEC = { resourceId: 'adn-a1-r1', projectId: 'p1', addonId: 'adn-a1', label: 'Test addon' };
 const CLIENTS = 'sg-clients';
@@ -78,4 +96,75 @@ describe("an addon's security group and the deployment's bastion", () => {
     await groups().ensureAddonGroup(SPEC, CLIENTS);
     expect(admitted().map((rule) => rule.source)).toEqual([CLIENTS]);
   });
+});
+
+describe("every engine's provisioning, given the deployment's bastion group", () => {
+  const ENGINE_PORTS = { postgresql: 5432, mysql: 3306, mongodb: 27017, redis: 6379 } as const;
+  const parameterGroups = Object.fromEntries(
+    ENGINE_NAMES.map((engine) => [engine, { [ENGINES[engine].defaultVersion.aws]: `${engine}-group` }]),
+  );
+  for (const engine of ENGINE_NAMES) {
+    it(`${engine}: the addon's group admits the bastion on the engine's port`, async () => {
+      // A new project and addon: both groups created; the engine's own create then refused, which
+      // is after the groups (what this looks at) and ends the call.
+      ec2.on(DescribeSecurityGroupsCommand).resolves({ SecurityGroups: [] });
+      ec2.on(CreateSecurityGroupCommand).callsFake((input) => ({ GroupId: `sg-${input.GroupName}` }));
+      ec2.on(RevokeSecurityGroupEgressCommand).resolves({});
+      ec2.on(AuthorizeSecurityGroupEgressCommand).resolves({});
+      ec2.on(AuthorizeSecurityGroupIngressCommand).resolves({ Return: true });
+      for (const client of engineClients) {
+        (client as ReturnType<typeof mockClient>).onAnyCommand().rejects(new Error('not in this test'));
+      }
+      const adapters = awsEngineAdapters(
+        {
+          vpcId: 'vpc-1',
+          vpcCidr: '10.60.0.0/16',
+          subnetGroupName: 'databases',
+          kmsKeyId: 'key',
+          deployment: 'Addons',
+          tlsParameterGroups: parameterGroups,
+          noTlsParameterGroups: parameterGroups,
+          cacheSubnetGroupName: 'cache',
+          redisDefaultUserId: 'addon-addons-off',
+          bastionGroupId: BASTION,
+        },
+        {
+          ec2: new EC2Client({}),
+          rds: new RDSClient({}),
+          docdb: new DocDBClient({}),
+          s3: new S3Client({}),
+          elasticache: new ElastiCacheClient({}),
+        },
+      ).of(engine);
+      const entry = ENGINES[engine];
+      const addonId = 'adn-abc123';
+      const refusal = await adapters.provider
+        .createInstance({
+          resourceId: resourceIdFor(addonId),
+          projectId: 'p1',
+          addonId,
+          engine,
+          version: entry.defaultVersion.aws,
+          plan: entry.plans.find((plan) => plan.id === entry.defaultPlan) ?? (entry.plans[0] as never),
+          storageGiB: entry.storageGiB.default,
+          replicas: 0,
+          tls: true,
+          publicAccess: false,
+          database: 'app',
+          username: 'app',
+          password: 'a'.repeat(32),
+        })
+        .then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+      // Refused by the engine's own create, after the groups were set up.
+      expect(String(refusal)).toContain('not in this test');
+      const port = ENGINE_PORTS[engine];
+      expect(admitted()).toEqual([
+        expect.objectContaining({ port, to: port, source: 'sg-clients-p1' }),
+        expect.objectContaining({ port, to: port, source: BASTION }),
+      ]);
+    });
+  }
 });
