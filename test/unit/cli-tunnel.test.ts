@@ -1,7 +1,10 @@
+import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CliError, EXIT } from '../../cli/exit-codes.ts';
 import {
@@ -184,5 +187,81 @@ describe('addons tunnel: the local port', () => {
     expect(refusal).toBeInstanceOf(CliError);
     expect((refusal as CliError).exitCode).toBe(EXIT.usage);
     expect((refusal as CliError).message).toBe(`--local-port ${inUse} is in use; pick another`);
+  });
+});
+
+describe('addons tunnel, as a user runs it', () => {
+  it('reads the addon from the API and the bastion from the stack, prints the port and URI, then runs the session', async () => {
+    const credentials = {
+      engine: 'postgresql',
+      host: 'adn-abc.x.eu-west-1.rds.amazonaws.com',
+      port: 5432,
+      database: 'orders_db',
+      username: 'app',
+      password: 'pw-secret-1',
+      uri: 'postgresql://app:pw-secret-1@adn-abc.x.eu-west-1.rds.amazonaws.com:5432/orders_db?sslmode=require',
+      tls: true,
+    };
+    const requests: Array<{ url?: string; auth?: string }> = [];
+    const api = createHttpServer((request, response) => {
+      requests.push({ url: request.url, auth: request.headers.authorization });
+      response.setHeader('content-type', 'application/json');
+      response.end(JSON.stringify(credentials));
+    });
+    await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
+    const log = join(bin, 'session.txt');
+    const lookup = join(bin, 'lookup.txt');
+    fakeTool(
+      'aws',
+      `if [ "$1" = cloudformation ]; then printf '%s\\n' "$@" > '${lookup}'; echo i-0bastion; exit 0; fi\nprintf '%s\\n' "$@" > '${log}'`,
+    );
+    fakeTool('session-manager-plugin', 'exit 0');
+    try {
+      const child = spawn(
+        process.execPath,
+        [
+          fileURLToPath(new URL('../../cli/bin.js', import.meta.url)),
+          'tunnel',
+          'adn-abc',
+          '--stack',
+          'AddonsStaging',
+        ],
+        {
+          env: {
+            ...process.env,
+            PATH: `${bin}:${originalPath}`,
+            ADDONS_API_URL: `http://127.0.0.1:${(api.address() as { port: number }).port}`,
+            ADDONS_TOKEN: 'token-1',
+            ADDONS_PROJECT: 'p1',
+            ADDONS_CONFIG: join(bin, 'none.json'),
+          },
+        },
+      );
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk) => {
+        stdout += chunk;
+      });
+      child.stderr.on('data', (chunk) => {
+        stderr += chunk;
+      });
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      expect(code, stderr).toBe(0);
+      expect(requests).toEqual([
+        { url: '/v1/projects/p1/addons/adn-abc/credentials', auth: 'Bearer token-1' },
+      ]);
+      const localPort = Number(stdout.match(/local port:\s+(\d+)/)?.[1]);
+      expect(localPort).toBeGreaterThan(0);
+      expect(stdout).toContain(
+        `postgresql://app:<password>@127.0.0.1:${localPort}/orders_db?sslmode=require`,
+      );
+      expect(stdout + stderr).not.toContain('pw-secret-1');
+      expect(readFileSync(lookup, 'utf8').trim().split('\n')).toEqual(bastionLookupArgs('AddonsStaging'));
+      expect(readFileSync(log, 'utf8').trim().split('\n')).toEqual(
+        startSessionArgs({ instanceId: 'i-0bastion', host: credentials.host, port: 5432, localPort }),
+      );
+    } finally {
+      await new Promise<void>((resolve) => api.close(() => resolve()));
+    }
   });
 });
