@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { parseFlag } from '#infra/aws/addons-app.ts';
 import { BASTION_OUTPUT } from '#infra/aws/addons-stack.ts';
 import type { Bastion } from '#infra/aws/constructs/bastion.ts';
 import { parseEnv, WorkflowFunctionEnvSchema } from '#shared/config/env.ts';
@@ -20,12 +21,6 @@ import {
 let standard: SynthesizedStack;
 let withBastion: SynthesizedStack;
 let bastion: Bastion;
-beforeAll(() => {
-  standard = synthesizeAddons();
-  withBastion = synthesizeAddons({ context: { bastion: 'true' } });
-  if (!withBastion.stack.bastion) throw new Error('-c bastion=true made no bastion');
-  bastion = withBastion.stack.bastion;
-}, SYNTH_TIMEOUT_MS * 2);
 
 const resourceOf = (synthesized: SynthesizedStack, construct: { node: { defaultChild?: unknown } }) => {
   const resource = synthesized.json.Resources[logicalIdOf(synthesized, construct)];
@@ -48,6 +43,13 @@ const serviceOf = (endpoint: { Properties?: Record<string, unknown> }) =>
   JSON.stringify(endpoint.Properties?.ServiceName).match(/\.([a-z0-9]+)"\]\]\}$/)?.[1];
 
 describe('the Session Manager bastion', () => {
+  beforeAll(() => {
+    standard = synthesizeAddons();
+    withBastion = synthesizeAddons({ context: { bastion: 'true' } });
+    if (!withBastion.stack.bastion) throw new Error('-c bastion=true made no bastion');
+    bastion = withBastion.stack.bastion;
+  }, SYNTH_TIMEOUT_MS * 2);
+
   it('is off by default: no instance, no Session Manager endpoints, no output, no group for the workflows', () => {
     expect(standard.stack.bastion).toBeUndefined();
     expect(resourcesOfType(standard.json, 'AWS::EC2::Instance')).toEqual([]);
@@ -172,5 +174,15 @@ describe('the Session Manager bastion', () => {
     expect(withBastion.json.Outputs?.[BASTION_OUTPUT]).toMatchObject({
       Value: { Ref: logicalIdOf(withBastion, bastion.instance) },
     });
+  });
+});
+
+describe('the -c bastion context flag', () => {
+  it('is on for true (a boolean in cdk.json, a string from -c), off when absent or false, refused otherwise', () => {
+    expect(parseFlag('bastion', 'true')).toBe(true);
+    expect(parseFlag('bastion', true)).toBe(true);
+    expect(parseFlag('bastion', undefined)).toBe(false);
+    expect(parseFlag('bastion', 'false')).toBe(false);
+    expect(() => parseFlag('bastion', 'yes')).toThrow('-c bastion must be true or false, not "yes"');
   });
 });
