@@ -9,6 +9,7 @@ import { observeCommands } from './commands/observe.ts';
 import { operationCommands } from './commands/operations.ts';
 import { scheduleCommands } from './commands/schedules.ts';
 import { secretGroupCommands } from './commands/secret-groups.ts';
+import { tunnelCommands } from './commands/tunnel.ts';
 import { createContext, type Values } from './context.ts';
 import { EXIT, usageError } from './exit-codes.ts';
 import { reportError } from './output.ts';
@@ -27,6 +28,7 @@ const COMMANDS: CommandSpec[] = [
   ...observeCommands,
   ...secretGroupCommands,
   ...alertRuleCommands,
+  ...tunnelCommands,
 ];
 
 const GLOBAL_OPTIONS: Record<string, OptionSpec> = {

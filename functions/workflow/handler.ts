@@ -66,6 +66,7 @@ export const createAwsWorkflowTaskHandler = (
       deployment: env.DEPLOYMENT_NAME,
       tlsParameterGroups: env.TLS_PARAMETER_GROUPS,
       noTlsParameterGroups: env.NO_TLS_PARAMETER_GROUPS,
+      bastionGroupId: env.BASTION_SECURITY_GROUP_ID,
     },
     clients,
   );

@@ -5,6 +5,7 @@ import { Alarms } from './constructs/alarms.ts';
 import { Alerts } from './constructs/alerts.ts';
 import { Api } from './constructs/api.ts';
 import { Backups } from './constructs/backups.ts';
+import { Bastion } from './constructs/bastion.ts';
 import { ConsoleHosting } from './constructs/console-hosting.ts';
 import { Data } from './constructs/data.ts';
 import type { AddonEngine } from './constructs/engines/addon-engine.ts';
@@ -30,7 +31,16 @@ export interface AddonsStackProps extends StackProps {
   backupGraceDays?: number;
   /** Subscribed to the alarm topic. @default no subscription */
   alarmEmail?: string;
+  /**
+   * A Session Manager bastion and its VPC endpoints (about $28 a month), through which an
+   * operator forwards a local port to a private addon (`addons tunnel`, docs/networking.md).
+   * @default false
+   */
+  bastion?: boolean;
 }
+
+/** The stack output naming the bastion's instance (what `addons tunnel` looks up). */
+export const BASTION_OUTPUT = 'BastionInstanceId';
 
 /**
  * The engines this stack deploys, one construct each (infra/aws/constructs/engines/): adding an
@@ -68,6 +78,8 @@ export class AddonsStack extends Stack {
   readonly rds: RdsAddons;
   /** One construct per engine the stack deploys. */
   readonly engines: readonly AddonEngine[];
+  /** The Session Manager bastion, where `bastion` is on. */
+  readonly bastion: Bastion | undefined;
   readonly backups: Backups;
   readonly workflows: Workflows;
   readonly schedules: Schedules;
@@ -102,6 +114,12 @@ export class AddonsStack extends Stack {
       deploymentName: this.deploymentName,
     });
     this.engines = ENGINE_CONSTRUCTS.map(({ id, create }) => create(this, id));
+    this.bastion = props.bastion
+      ? new Bastion(this, 'Bastion', {
+          network: this.network,
+          ports: this.engines.map((engine) => engine.port),
+        })
+      : undefined;
     this.backups = new Backups(this, 'Backups', {
       data: this.data,
       network: this.network,
@@ -117,6 +135,7 @@ export class AddonsStack extends Stack {
       backups: this.backups,
       backupGraceDays: props.backupGraceDays,
       logRetention,
+      bastionSecurityGroup: this.bastion?.securityGroup,
     });
     this.schedules = new Schedules(this, 'Schedules', {
       data: this.data,
@@ -180,6 +199,12 @@ export class AddonsStack extends Stack {
       value: this.backups.bucket.bucketName,
       description: 'Dump backups (retained when the stack is deleted)',
     });
+    if (this.bastion) {
+      new CfnOutput(this, BASTION_OUTPUT, {
+        value: this.bastion.instance.instanceId,
+        description: 'Session Manager bastion: `npx addons tunnel <addon>` forwards a local port through it',
+      });
+    }
     new CfnOutput(this, 'AlarmTopicArn', {
       value: this.alarms.topic.topicArn,
       description: 'Every alarm of the platform notifies this SNS topic, on ALARM and on OK',

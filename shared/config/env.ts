@@ -107,6 +107,8 @@ export const WorkflowFunctionEnvSchema = CommonEnvSchema.extend({
   VPC_ID: z.string().min(1),
   /** Project client groups may reach addon ports inside this CIDR only. */
   VPC_CIDR: z.string().min(1),
+  /** The bastion's group (`-c bastion=true`): every new addon group admits it; unset: no bastion. */
+  BASTION_SECURITY_GROUP_ID: z.string().min(1).optional(),
   DB_SUBNET_GROUP_NAME: z.string().min(1),
   /**
    * The DB subnet group over the public subnets, where RDS addons (PostgreSQL, MySQL) are created so

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Annotations, Duration, Fn, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import type { ISecurityGroup } from 'aws-cdk-lib/aws-ec2';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
@@ -32,6 +33,8 @@ export interface WorkflowsProps {
   backupGraceDays?: number;
   /** @default one month */
   logRetention?: RetentionDays;
+  /** The bastion's group (`-c bastion=true`): the provisioning admits it in every new addon group. */
+  bastionSecurityGroup?: ISecurityGroup;
 }
 
 export const STATE_MACHINES_DIR = join(PROJECT_ROOT, 'state-machines');
@@ -73,6 +76,9 @@ export class Workflows extends Construct {
         DEPLOYMENT_NAME: props.deploymentName,
         VPC_ID: network.vpc.vpcId,
         VPC_CIDR: network.vpc.vpcCidrBlock,
+        ...(props.bastionSecurityGroup
+          ? { BASTION_SECURITY_GROUP_ID: props.bastionSecurityGroup.securityGroupId }
+          : {}),
         DB_SUBNET_GROUP_NAME: rds.subnetGroup.subnetGroupName,
         RDS_SUBNET_GROUP_NAME: rds.publicSubnetGroup.subnetGroupName,
         STORAGE_KMS_KEY_ID: data.key.keyArn,

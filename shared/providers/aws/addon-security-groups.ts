@@ -26,6 +26,12 @@ export interface AddonSecurityGroupsProps {
   deployment: string;
   /** The engine port addon groups admit and client groups may reach. */
   port: number;
+  /**
+   * The deployment's bastion group (`-c bastion=true`, docs/networking.md): every addon group
+   * admits it on the engine port beside its project's clients, so that Session Manager port
+   * forwarding through the bastion reaches the addon. Unset: no bastion.
+   */
+  bastionGroupId?: string;
 }
 
 /** What an addon's group is created for. */
@@ -108,7 +114,10 @@ export class AddonSecurityGroups {
     return group.GroupId;
   }
 
-  /** The addon's own group, admitting the engine port from `clientGroupId` only. */
+  /**
+   * The addon's own group, admitting the engine port from `clientGroupId` (and the deployment's
+   * bastion group, where there is one) only. Idempotent: a source already admitted is left alone.
+   */
   async ensureAddonGroup(spec: AddonGroupSpec, clientGroupId: string): Promise<string> {
     const { group } = await this.findOrCreate(
       spec.resourceId,
@@ -118,12 +127,29 @@ export class AddonSecurityGroups {
         { Key: TAG_KEYS.addon, Value: spec.addonId },
       ],
     );
-    const opened = group.IpPermissions?.some(
-      (permission) =>
-        permission.FromPort === this.props.port &&
-        permission.UserIdGroupPairs?.some((pair) => pair.GroupId === clientGroupId),
-    );
-    if (!opened) {
+    const sources = [
+      {
+        groupId: clientGroupId,
+        description: `Clients of project ${spec.projectId}`,
+        what: "its project's clients",
+      },
+      ...(this.props.bastionGroupId
+        ? [
+            {
+              groupId: this.props.bastionGroupId,
+              description: 'Session Manager bastion of the deployment',
+              what: "the deployment's bastion",
+            },
+          ]
+        : []),
+    ];
+    for (const source of sources) {
+      const opened = group.IpPermissions?.some(
+        (permission) =>
+          permission.FromPort === this.props.port &&
+          permission.UserIdGroupPairs?.some((pair) => pair.GroupId === source.groupId),
+      );
+      if (opened) continue;
       try {
         await this.ec2(
           new AuthorizeSecurityGroupIngressCommand({
@@ -133,16 +159,14 @@ export class AddonSecurityGroups {
                 IpProtocol: 'tcp',
                 FromPort: this.props.port,
                 ToPort: this.props.port,
-                UserIdGroupPairs: [
-                  { GroupId: clientGroupId, Description: `Clients of project ${spec.projectId}` },
-                ],
+                UserIdGroupPairs: [{ GroupId: source.groupId, Description: source.description }],
               },
             ],
           }),
         );
       } catch (error) {
         if (!isAwsError(error, 'InvalidPermission.Duplicate')) {
-          throw toPlatformError(error, "opening the addon's security group to its project's clients");
+          throw toPlatformError(error, `opening the addon's security group to ${source.what}`);
         }
       }
     }

@@ -39,6 +39,8 @@ export interface AwsEngineSettings {
   redisExportBucket?: string;
   /** The deployment's disabled `default` Redis user every addon's user group contains. */
   redisDefaultUserId?: string;
+  /** The deployment's bastion group, admitted by every addon group (`AddonSecurityGroupsProps`); unset: no bastion. */
+  bastionGroupId?: string;
 }
 
 export interface AwsEngineClients {
@@ -70,6 +72,7 @@ const redisEngine = (settings: AwsEngineSettings, clients: AwsEngineClients) => 
     kmsKeyId: settings.kmsKeyId,
     deployment: settings.deployment,
     exportBucket: settings.redisExportBucket,
+    bastionGroupId: settings.bastionGroupId,
   });
   return { provider: redis, snapshots: redis, replicas: redis.replicas };
 };
@@ -89,6 +92,7 @@ const rdsEngine = (profile: RdsEngineProfile, settings: AwsEngineSettings, clien
       noTls: settings.noTlsParameterGroups[profile.engine] ?? {},
     },
     deployment: settings.deployment,
+    bastionGroupId: settings.bastionGroupId,
   });
   return { provider: rds, snapshots: rds, replicas: rds.replicas };
 };

@@ -51,10 +51,16 @@ export const SYNTH_TIMEOUT_MS = 600_000;
  * temp dir. Bundling is skipped unless asked for: infra tests look at the template, and
  * bundling six functions costs most of a minute on CI.
  */
-export const synthesizeAddons = (options: { bundle?: boolean } = {}): SynthesizedStack => {
+export interface SynthesisOptions {
+  bundle?: boolean;
+  /** Extra context, as `-c name=value` gives it (e.g. `{ bastion: 'true' }`). */
+  context?: Record<string, string>;
+}
+
+export const synthesizeAddons = (options: SynthesisOptions = {}): SynthesizedStack => {
   // Synthesis is read-only for the tests: the infra files share one per worker (vitest.config.ts
   // runs them without isolation), so CI synthesizes once or twice instead of once per file.
-  const key = options.bundle ? 'bundled' : 'template';
+  const key = `${options.bundle ? 'bundled' : 'template'}${JSON.stringify(options.context ?? {})}`;
   const cached = synthesized.get(key);
   if (cached) return cached;
   const fresh = synthesizeOnce(options);
@@ -64,10 +70,14 @@ export const synthesizeAddons = (options: { bundle?: boolean } = {}): Synthesize
 
 const synthesized = new Map<string, SynthesizedStack>();
 
-const synthesizeOnce = (options: { bundle?: boolean }): SynthesizedStack => {
+const synthesizeOnce = (options: SynthesisOptions): SynthesizedStack => {
   const outdir = mkdtempSync(join(tmpdir(), 'addons-cdk-'));
   try {
-    const context = { ...cdkJsonContext(), ...(options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }) };
+    const context = {
+      ...cdkJsonContext(),
+      ...(options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }),
+      ...options.context,
+    };
     const { app, stack } = createAddonsApp({ context, outdir });
     let failure: unknown;
     try {

@@ -20,6 +20,8 @@ export interface EngineEnvironment {
  */
 export interface AddonEngine extends IConstruct {
   readonly engine: Engine;
+  /** The port its addons listen on (the deployment's bastion may reach it inside the VPC). */
+  readonly port: number;
   /** Everything the engine's provisioning and snapshot adapters send (the workflow function). */
   grantProvisioning(grantee: iam.IGrantable): void;
   /** Delete the engine's snapshot backups (the backups API, the retention sweep). */

@@ -2,6 +2,7 @@ import { CfnDBClusterParameterGroup } from 'aws-cdk-lib/aws-docdb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { ENGINES } from '#shared/catalog/engines.ts';
+import { DOCDB_PORT } from '#shared/providers/aws/mongodb/index.ts';
 import { TAG_KEY_PREFIX, TAG_KEYS } from '#shared/providers/aws/tags.ts';
 import { acknowledgeNag, nagArn } from '../../nag.ts';
 import type { AddonEngine, EngineEnvironment } from './addon-engine.ts';
@@ -31,6 +32,7 @@ export interface MongodbAddonsProps {
  */
 export class MongodbAddons extends Construct implements AddonEngine {
   readonly engine = 'mongodb' as const;
+  readonly port = DOCDB_PORT;
   readonly tlsParameterGroups: Record<string, string> = {};
   private readonly rds: RdsAddons;
   private readonly provisioners = new Set<iam.IGrantable>();

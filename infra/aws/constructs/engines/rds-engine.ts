@@ -313,6 +313,7 @@ export interface RdsEngineProps {
  */
 export class RdsEngine extends Construct implements AddonEngine {
   readonly engine: RdsEngineProfile['engine'];
+  readonly port: number;
   /** Major -> parameter group name, TLS required. */
   readonly tlsParameterGroups: Record<string, string> = {};
   /** Major -> parameter group name, TLS optional. */
@@ -337,6 +338,7 @@ export class RdsEngine extends Construct implements AddonEngine {
     super(scope, id);
     this.jobEnvironment = props.jobEnvironment;
     const { profile, family, tls } = props;
+    this.port = profile.port;
     this.rds = props.rds;
     this.profile = profile;
     this.engine = profile.engine;

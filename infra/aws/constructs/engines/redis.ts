@@ -4,6 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { REDIS_PORT } from '#shared/providers/aws/redis/index.ts';
 import { REDIS_IMPORTS_PREFIX } from '#shared/providers/aws/redis/names.ts';
 import { TAG_KEY_PREFIX, TAG_KEYS } from '#shared/providers/aws/tags.ts';
 import { acknowledgeGuard } from '../../guard.ts';
@@ -30,6 +31,7 @@ export interface RedisAddonsProps {
  */
 export class RedisAddons extends Construct implements AddonEngine {
   readonly engine = 'redis' as const;
+  readonly port = REDIS_PORT;
   readonly subnetGroup: CfnSubnetGroup;
   /**
    * Where snapshot exports go. Its own bucket: ElastiCache writes exports as its service

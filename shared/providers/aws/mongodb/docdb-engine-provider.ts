@@ -53,6 +53,8 @@ export interface DocdbEngineProviderProps {
   deployment: string;
   /** @default 7 */
   backupRetentionDays?: number;
+  /** The deployment's bastion group, admitted by every addon group (`AddonSecurityGroupsProps`); unset: no bastion. */
+  bastionGroupId?: string;
 }
 
 /**
@@ -86,6 +88,7 @@ export class DocdbEngineProvider implements EngineProvider, SnapshotProvider {
       vpcCidr: props.vpcCidr,
       deployment: props.deployment,
       port: DOCDB_PORT,
+      bastionGroupId: props.bastionGroupId,
     });
     this.clusters = new DocdbClusters(this.docdb);
     this.replicas = new DocdbReplicas(this.docdb, this.clusters);

@@ -16,6 +16,8 @@ export interface DocdbSettings {
   kmsKeyId: string;
   deployment: string;
   tlsParameterGroups: Record<string, string>;
+  /** The deployment's bastion group, admitted by every addon group (`AddonSecurityGroupsProps`); unset: no bastion. */
+  bastionGroupId?: string;
 }
 
 /**

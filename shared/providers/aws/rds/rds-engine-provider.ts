@@ -94,6 +94,8 @@ export interface RdsEngineProviderProps {
   deployment: string;
   /** @default 7 */
   backupRetentionDays?: number;
+  /** The deployment's bastion group, admitted by every addon group (`AddonSecurityGroupsProps`); unset: no bastion. */
+  bastionGroupId?: string;
 }
 
 /**
@@ -133,6 +135,7 @@ export class RdsEngineProvider implements EngineProvider, SnapshotProvider {
       vpcCidr: props.vpcCidr,
       deployment: props.deployment,
       port: profile.port,
+      bastionGroupId: props.bastionGroupId,
     });
     this.instances = new RdsInstances(this.rds);
     this.snapshots = new RdsSnapshots(this.rds, props.deployment);

@@ -55,6 +55,8 @@ export interface ElastiCacheRedisProviderProps {
   importCopyPartBytes?: number;
   /** @default 1 (ElastiCache's automatic daily backups, beside the platform's snapshot backups) */
   snapshotRetentionDays?: number;
+  /** The deployment's bastion group, admitted by every addon group (`AddonSecurityGroupsProps`); unset: no bastion. */
+  bastionGroupId?: string;
 }
 
 /**
@@ -92,6 +94,7 @@ export class ElastiCacheRedisProvider implements EngineProvider, SnapshotProvide
       vpcCidr: props.vpcCidr,
       deployment: props.deployment,
       port: REDIS_PORT,
+      bastionGroupId: props.bastionGroupId,
     });
     this.groups = new ReplicationGroups(this.elasticache);
     this.users = new RedisUsers(this.elasticache, props.defaultUserId);
