@@ -17,14 +17,25 @@ import type {
  * as replaced data.
  */
 
-/** A LocalReplicas that records the instances `reseedStale` is asked for, failing while `failing`. */
+/**
+ * A LocalReplicas that records the instances it is asked to seed again, failing while `failing`:
+ * `reseedStale` at once; `reseedInBackground` starts (false) and has finished by the next call (true).
+ */
 const recordingReplicas = () => {
   const reseeded: string[] = [];
+  const running = new Set<string>();
   const replicas = {
     failing: false,
     reseedStale: async (id: string) => {
       if (replicas.failing) throw new ProviderError('pg_basebackup failed');
       reseeded.push(id);
+    },
+    reseedInBackground: async (id: string) => {
+      if (replicas.failing) throw new ProviderError('pg_basebackup failed');
+      if (running.delete(id)) return true;
+      reseeded.push(id);
+      running.add(id);
+      return false;
     },
   };
   return { replicas, asLocal: replicas as unknown as LocalReplicas, reseeded };
@@ -51,15 +62,18 @@ const snapshotsAnswering = (state: RestoreState, outcome: 'discarded' | 'complet
 const spec: UpgradeSpec = { version: '16', upgradeId: 'op-1', tls: false };
 
 describe('withReplicaReseed', () => {
-  it('a restore reported available is reported only once its replicas were seeded again', async () => {
+  it('a restore reported available is still restoring while its replicas are seeded again (in the background), then available', async () => {
     const { asLocal, reseeded } = recordingReplicas();
     const { snapshots, calls } = snapshotsAnswering({ status: 'available' }, 'completed');
-    await expect(
-      withReplicaReseed(snapshots, asLocal).describeRestore('addon-a', 'snp-1', 'op-1'),
-    ).resolves.toEqual({
+    const hooked = withReplicaReseed(snapshots, asLocal);
+    await expect(hooked.describeRestore('addon-a', 'snp-1', 'op-1')).resolves.toEqual({
+      status: 'restoring',
+    });
+    expect(reseeded).toEqual(['addon-a']);
+    await expect(hooked.describeRestore('addon-a', 'snp-1', 'op-1')).resolves.toEqual({
       status: 'available',
     });
-    expect(calls).toEqual(['describe addon-a']);
+    expect(calls).toEqual(['describe addon-a', 'describe addon-a']);
     expect(reseeded).toEqual(['addon-a']);
   });
 
@@ -114,6 +128,7 @@ describe('withReplicaCleanup: upgrades', () => {
   it('an upgrade reported available, or discarded, has its replicas seeded again first', async () => {
     const { asLocal, reseeded } = recordingReplicas();
     const provider = withReplicaCleanup(upgrading({ status: 'available' }), asLocal);
+    await expect(provider.describeUpgrade?.('addon-u', spec)).resolves.toEqual({ status: 'upgrading' });
     await expect(provider.describeUpgrade?.('addon-u', spec)).resolves.toEqual({ status: 'available' });
     await expect(provider.discardUpgrade?.('addon-u', spec)).resolves.toBe('discarded');
     expect(reseeded).toEqual(['addon-u', 'addon-u']);

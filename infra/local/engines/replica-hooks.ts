@@ -59,8 +59,8 @@ export const withReplicaCleanup = <P extends EngineProvider>(provider: P, replic
       ? {
           describeUpgrade: async (resourceId: string, upgrade: UpgradeSpec) => {
             const state = (await provider.describeUpgrade?.(resourceId, upgrade)) as UpgradeState;
-            if (state.status === 'available') await replicas.reseedStale(resourceId);
-            return state;
+            if (state.status !== 'available') return state;
+            return (await replicas.reseedInBackground(resourceId)) ? state : { status: 'upgrading' };
           },
         }
       : {}),
@@ -80,7 +80,8 @@ export const withReplicaCleanup = <P extends EngineProvider>(provider: P, replic
 /**
  * The snapshot provider with the replicas seeded again once a restore replaced the primary's data
  * (a snapshot, a point in time, an uploaded file): `describeRestore` reports `available` only after
- * every replica follows the restored primary, and `discardRestore` (the workflow's compensation, an
+ * every replica follows the restored primary (until then `restoring`: the re-seed runs in the
+ * background, so each describe stays short whatever the data's size), and `discardRestore` (the workflow's compensation, an
  * import's abort) after they follow the data put back, where the rollback had switched. Replicas
  * that still follow the primary are left alone, so a restore that failed early costs nothing.
  */
@@ -88,8 +89,8 @@ export const withReplicaReseed = <S extends SnapshotProvider>(snapshots: S, repl
   Object.assign(Object.create(snapshots) as S, {
     describeRestore: async (resourceId: string, snapshotId: string, restoreId: string) => {
       const state = await snapshots.describeRestore(resourceId, snapshotId, restoreId);
-      if (state.status === 'available') await replicas.reseedStale(resourceId);
-      return state;
+      if (state.status !== 'available') return state;
+      return (await replicas.reseedInBackground(resourceId)) ? state : { status: 'restoring' };
     },
     discardRestore: async (resourceId: string, snapshotId: string, restoreId: string) => {
       const outcome = await snapshots.discardRestore(resourceId, snapshotId, restoreId);

@@ -80,6 +80,9 @@ export class LocalReplicas implements ReplicaProvider {
   private readonly drivers = new EngineDrivers();
   private readonly servers: ServerProcesses;
   private readonly locks = new InstanceLocks();
+  /** Background re-seeds in flight (`reseedInBackground`), and those that failed, by instance. */
+  private readonly reseeding = new Map<string, Promise<void>>();
+  private readonly reseedFailures = new Map<string, unknown>();
   private shutdown = new AbortController();
 
   constructor(options: LocalReplicasOptions) {
@@ -185,14 +188,53 @@ export class LocalReplicas implements ReplicaProvider {
    * it had before and those a crash left mid-reseed. Returns once they follow the primary; replicas
    * that still follow it are left alone, so it is a no-op when nothing changed.
    */
-  reseedStale(resourceId: string): Promise<void> {
+  async reseedStale(resourceId: string): Promise<void> {
     const id = checkId(resourceId);
-    return this.locks.exclusive(id, undefined, () =>
+    await this.locks.exclusive(id, undefined, () =>
       this.eachReplica(id, async (primary, replicas, n, record) => {
         if (record?.state === 'ready' && follows(record, primary.record)) return;
         if (record?.state === 'ready' || record?.reseed) await this.reseed(primary, replicas, n, record);
       }),
     );
+    // Every replica follows now: an earlier background failure is no longer news.
+    this.reseedFailures.delete(id);
+  }
+
+  /**
+   * `reseedStale` for a workflow's describe step, which must stay short however big the data (its
+   * task has a timeout): the first call that finds a stale replica starts the re-seed in the
+   * background and answers false, as do the calls while it runs; true once every replica follows
+   * the primary. A re-seed that failed is thrown by the next call, once; the call after it starts
+   * another. A kill meanwhile leaves the replicas marked, and `resume` seeds them again.
+   */
+  async reseedInBackground(resourceId: string): Promise<boolean> {
+    const id = checkId(resourceId);
+    const failure = this.reseedFailures.get(id);
+    if (failure !== undefined) {
+      this.reseedFailures.delete(id);
+      throw failure;
+    }
+    if (this.reseeding.has(id)) return false;
+    if (!(await this.anyStale(id))) return true;
+    const run = this.reseedStale(id)
+      .catch((error: unknown) => {
+        this.reseedFailures.set(id, error);
+      })
+      .finally(() => this.reseeding.delete(id));
+    this.reseeding.set(id, run);
+    return false;
+  }
+
+  /** Whether a replica of the instance was seeded from data its primary no longer serves, or is mid-reseed. */
+  private async anyStale(id: string): Promise<boolean> {
+    const numbers = await this.numbers(id);
+    if (numbers.length === 0) return false;
+    const primary = await this.primaryOf(id);
+    for (const n of numbers) {
+      const record = await this.recordOf(id, n);
+      if (record?.reseed || (record?.state === 'ready' && !follows(record, primary.record))) return true;
+    }
+    return false;
   }
 
   /**
