@@ -1,4 +1,9 @@
-import { ModifyReplicationGroupCommand } from '@aws-sdk/client-elasticache';
+import {
+  type CacheCluster,
+  DescribeCacheClustersCommand,
+  ModifyReplicationGroupCommand,
+  type ReplicationGroup,
+} from '@aws-sdk/client-elasticache';
 import { ProviderError, TransientError } from '../../../errors.ts';
 import type { UpgradeSpec, UpgradeState } from '../../../ports/engine-provider.ts';
 import { isAwsError, toPlatformError } from '../aws-errors.ts';
@@ -53,8 +58,26 @@ export const describeReplicationGroupUpgrade = async (
   const state = groupStateOf(group);
   if (state.status === 'failed') return state;
   if (group.Status !== 'available' || state.status !== 'available') return { status: 'upgrading' };
-  const version = await nodeVersionOf(elasticache, group);
-  return runs(version, upgrade.version)
-    ? { status: 'available', endpoint: state.endpoint }
-    : { status: 'failed', reason: `ElastiCache left replication group ${id} on ${version}` };
+  const node = await nodeOf(elasticache, group);
+  if (runs(node?.EngineVersion, upgrade.version)) return { status: 'available', endpoint: state.endpoint };
+  // Just asked: the group can still read `available` while its node holds the change as pending.
+  if (node?.PendingModifiedValues?.EngineVersion || node?.CacheClusterStatus !== 'available') {
+    return { status: 'upgrading' };
+  }
+  return { status: 'failed', reason: `ElastiCache left replication group ${id} on ${node?.EngineVersion}` };
+};
+
+/** The group's first node (its version, and a version change it holds as pending). */
+const nodeOf = async (
+  elasticache: ElastiCacheSend,
+  group: ReplicationGroup,
+): Promise<CacheCluster | undefined> => {
+  const member = group.MemberClusters?.[0];
+  if (!member) return undefined;
+  try {
+    const result = await elasticache(new DescribeCacheClustersCommand({ CacheClusterId: member }));
+    return result.CacheClusters?.[0];
+  } catch (error) {
+    throw toPlatformError(error, `looking up the engine version of ${member}`);
+  }
 };
