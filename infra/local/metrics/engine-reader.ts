@@ -11,9 +11,9 @@ export interface EngineMetricsReader {
   /** Series from the per-second rates of the counters. */
   fromRates(rates: Counters): Readings;
   /**
-   * Gauges read on each running read replica, for what only a replica knows (MariaDB's
-   * `Seconds_Behind_Master`); the sampler keeps the largest of each. Absent where the primary
-   * knows it all (PostgreSQL's `pg_stat_replication`).
+   * Gauges read on each running read replica, for what only a replica knows (how far behind its
+   * primary it is, where the primary keeps no account of it); the sampler keeps the largest of
+   * each. Absent where the primary knows it all.
    */
   readReplica?(replica: InstanceContext): Promise<Readings>;
 }
