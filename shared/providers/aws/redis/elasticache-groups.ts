@@ -1,7 +1,9 @@
 import {
+  type CacheCluster,
   CreateReplicationGroupCommand,
   type CreateReplicationGroupMessage,
   DeleteReplicationGroupCommand,
+  DescribeCacheClustersCommand,
   DescribeReplicationGroupsCommand,
   type ElastiCacheClient,
   type ReplicationGroup,
@@ -89,3 +91,24 @@ export class ReplicationGroups {
     }
   }
 }
+
+/** The group's first node (its version, and a version change it holds as pending). */
+export const nodeOf = async (
+  elasticache: ElastiCacheSend,
+  group: ReplicationGroup,
+): Promise<CacheCluster | undefined> => {
+  const member = group.MemberClusters?.[0];
+  if (!member) return undefined;
+  try {
+    const result = await elasticache(new DescribeCacheClustersCommand({ CacheClusterId: member }));
+    return result.CacheClusters?.[0];
+  } catch (error) {
+    throw toPlatformError(error, `looking up the engine version of ${member}`);
+  }
+};
+
+/** The full engine version a group's nodes run ("7.1.0"; a replication group reports none). */
+export const nodeVersionOf = async (
+  elasticache: ElastiCacheSend,
+  group: ReplicationGroup,
+): Promise<string | undefined> => (await nodeOf(elasticache, group))?.EngineVersion;

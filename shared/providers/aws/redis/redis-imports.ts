@@ -1,8 +1,4 @@
-import {
-  type CreateReplicationGroupMessage,
-  DescribeCacheClustersCommand,
-  type ReplicationGroup,
-} from '@aws-sdk/client-elasticache';
+import type { CreateReplicationGroupMessage, ReplicationGroup } from '@aws-sdk/client-elasticache';
 import {
   CompleteMultipartUploadCommand,
   CopyObjectCommand,
@@ -14,7 +10,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { ProviderError } from '../../../errors.ts';
 import { isAwsError, toPlatformError, transientErrors } from '../aws-errors.ts';
-import type { ElastiCacheSend } from './elasticache-groups.ts';
+import { type ElastiCacheSend, nodeVersionOf } from './elasticache-groups.ts';
 import { REDIS_IMPORTS_PREFIX } from './names.ts';
 
 /** Where the copy of an uploaded RDB lives in the export bucket: one object per snapshot id. */
@@ -161,18 +157,3 @@ export class RedisImports {
     return { SnapshotArns: [arn], ...(version ? { EngineVersion: version } : {}) };
   }
 }
-
-/** The full engine version a group's nodes run ("7.1.0"; a replication group reports none). */
-export const nodeVersionOf = async (
-  elasticache: ElastiCacheSend,
-  group: ReplicationGroup,
-): Promise<string | undefined> => {
-  const member = group.MemberClusters?.[0];
-  if (!member) return undefined;
-  try {
-    const result = await elasticache(new DescribeCacheClustersCommand({ CacheClusterId: member }));
-    return result.CacheClusters?.[0]?.EngineVersion;
-  } catch (error) {
-    throw toPlatformError(error, `looking up the engine version of ${member}`);
-  }
-};

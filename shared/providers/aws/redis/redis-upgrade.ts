@@ -1,14 +1,14 @@
-import {
-  type CacheCluster,
-  DescribeCacheClustersCommand,
-  ModifyReplicationGroupCommand,
-  type ReplicationGroup,
-} from '@aws-sdk/client-elasticache';
+import { ModifyReplicationGroupCommand } from '@aws-sdk/client-elasticache';
 import { ProviderError, TransientError } from '../../../errors.ts';
 import type { UpgradeSpec, UpgradeState } from '../../../ports/engine-provider.ts';
 import { isAwsError, toPlatformError } from '../aws-errors.ts';
-import { type ElastiCacheSend, groupStateOf, type ReplicationGroups } from './elasticache-groups.ts';
-import { nodeVersionOf } from './redis-imports.ts';
+import {
+  type ElastiCacheSend,
+  groupStateOf,
+  nodeOf,
+  nodeVersionOf,
+  type ReplicationGroups,
+} from './elasticache-groups.ts';
 
 /** Whether ElastiCache's full version ("7.1.0") is of the catalog version ("7.1"). */
 const runs = (actual: string | undefined, version: string): boolean =>
@@ -65,19 +65,4 @@ export const describeReplicationGroupUpgrade = async (
     return { status: 'upgrading' };
   }
   return { status: 'failed', reason: `ElastiCache left replication group ${id} on ${node?.EngineVersion}` };
-};
-
-/** The group's first node (its version, and a version change it holds as pending). */
-const nodeOf = async (
-  elasticache: ElastiCacheSend,
-  group: ReplicationGroup,
-): Promise<CacheCluster | undefined> => {
-  const member = group.MemberClusters?.[0];
-  if (!member) return undefined;
-  try {
-    const result = await elasticache(new DescribeCacheClustersCommand({ CacheClusterId: member }));
-    return result.CacheClusters?.[0];
-  } catch (error) {
-    throw toPlatformError(error, `looking up the engine version of ${member}`);
-  }
 };
