@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { InstanceRecord } from '#infra/local/engines/driver.ts';
 import { withReplicaCleanup, withReplicaReseed } from '#infra/local/engines/replica-hooks.ts';
-import { type LocalReplicas, primaryDataOf } from '#infra/local/engines/replicas.ts';
+import { primaryDataOf } from '#infra/local/engines/replica-record.ts';
+import type { LocalReplicas } from '#infra/local/engines/replicas.ts';
 import { ProviderError } from '#shared/errors.ts';
 import type {
   EngineProvider,

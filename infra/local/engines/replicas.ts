@@ -4,9 +4,10 @@ import { errorMessage, ProviderError, UnsupportedError } from '#shared/errors.ts
 import type { ReplicaAddress, ReplicaProvider, ReplicaSetState } from '#shared/ports/replica-provider.ts';
 import type { EngineDriver, InstanceContext, InstanceRecord, ReplicaDriver } from './driver.ts';
 import { EngineDrivers } from './engine-drivers.ts';
-import { checkId, InstanceFiles, type Log, restoreIdOf } from './instance-files.ts';
+import { checkId, InstanceFiles, type Log } from './instance-files.ts';
 import { InstanceLocks } from './instance-locks.ts';
 import { instanceUser } from './os-users.ts';
+import { follows, primaryDataOf, type ReplicaRecord } from './replica-record.ts';
 import { ServerProcesses } from './server-lifecycle.ts';
 import {
   chownTo,
@@ -17,32 +18,6 @@ import {
   stopPid,
   writeJsonAtomic,
 } from './system.ts';
-
-/** `engines/<id>/replicas/<n>/replica.json`: `creating` until seeded and started once. */
-interface ReplicaRecord {
-  port: number;
-  state: 'creating' | 'ready';
-  createdAt: string;
-  /** The primary's data it was seeded from (`primaryDataOf`); absent in records older than re-seeding. */
-  primaryData?: string;
-  /** Being seeded again on its port (the primary's data was replaced): `creating` keeps the replica. */
-  reseed?: boolean;
-}
-
-/**
- * Which data the primary serves, as far as replicas care: its data directory (a restore, a point
- * in time or an upgrade switches to a new one), and a rolled-back restore whose restored copy
- * the server may have run meanwhile (its replicas may have followed that copy).
- */
-export const primaryDataOf = (record: InstanceRecord): string => {
-  const restore = record.restore;
-  const back = restore?.state === 'failed' && restore.servedRestored ? `@${restoreIdOf(restore)}` : '';
-  return `${path.basename(record.dataDir || 'data')}${back}`;
-};
-
-/** Whether the replica was seeded from the data its primary serves now. */
-const follows = (replica: ReplicaRecord, primary: InstanceRecord): boolean =>
-  replica.primaryData === undefined || replica.primaryData === primaryDataOf(primary);
 
 const REPLICAS_DIR = 'replicas';
 /** Directories the engine user only passes through (as root), else the platform's alone. */
