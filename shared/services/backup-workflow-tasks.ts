@@ -32,7 +32,12 @@ export const BackupTaskSchema = z.discriminatedUnion('action', [
   z.object({ action: z.literal('createSnapshot'), ...Ref }),
   z.object({ action: z.literal('describeSnapshot'), ...Ref, ...Wait }),
   z.object({ action: z.literal('prepareDumpJob'), ...Ref }),
-  z.object({ action: z.literal('completeDump'), ...Ref }),
+  z.object({
+    action: z.literal('completeDump'),
+    ...Ref,
+    /** The backup workflow's: complete the backup and its operation in the same step. */
+    complete: z.boolean().optional(),
+  }),
   z.object({ action: z.literal('completeBackup'), ...Ref }),
   z.object({
     action: z.literal('failBackup'),
@@ -315,7 +320,9 @@ export class BackupWorkflowTasks {
         `The dump artifact is ${size ?? 'missing'} bytes, the job reported ${result.sizeBytes}`,
       );
     }
-    await this.deps.backups.updateBackup(backup, { sizeBytes: result.sizeBytes, sha256: result.sha256 });
+    const recorded = { sizeBytes: result.sizeBytes, sha256: result.sha256 };
+    if (task.complete) return this.finishBackup(task, backup, recorded);
+    await this.deps.backups.updateBackup(backup, recorded);
     return {};
   }
 
@@ -323,8 +330,22 @@ export class BackupWorkflowTasks {
     const backup = await this.backup(task);
     // An abort won the race: it already ended the operation and released the addon.
     if (ENDED.includes(backup.status)) return { ended: backup.status };
+    return this.finishBackup(task, backup, {});
+  }
+
+  /** The backup completed with `recorded` (a dump's size and SHA-256), the addon released, the operation completed. */
+  private async finishBackup(
+    task: Task<'completeBackup' | 'completeDump'>,
+    backup: BackupRecord,
+    recorded: Partial<Pick<BackupRecord, 'sizeBytes' | 'sha256'>>,
+  ) {
+    // A retry after a crash past this write finds the backup completed: its completedAt stays.
     if (backup.status !== 'completed') {
-      await this.deps.backups.updateBackup(backup, { status: 'completed', completedAt: nowIso() });
+      await this.deps.backups.updateBackup(backup, {
+        ...recorded,
+        status: 'completed',
+        completedAt: nowIso(),
+      });
     }
     await this.releaseAddon(task);
     await this.deps.store.updateOperation(task.projectId, task.operationId, {
