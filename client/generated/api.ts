@@ -1012,7 +1012,7 @@ export interface components {
                  * @description When `usedBytes` was measured
                  */
                 usedBytesAt?: string | null;
-                /** @description Why `usedBytes` is null, or how it was derived */
+                /** @description Why `usedBytes` is null */
                 usedBytesNote?: string;
                 /** @description True while the addon refuses writes because its storage is full (usedBytes reached allocatedGiB); writable again once storage grows or the data takes under 95 % of it. Null where the platform does not enforce the size (AWS, where RDS has its own storage-full state; engines without a storage size) */
                 readOnly: boolean | null;

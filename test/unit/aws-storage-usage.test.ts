@@ -61,7 +61,6 @@ describe('used storage on AWS (CloudWatch)', () => {
       allocatedGiB: 20,
       usedBytes: 6 * GIB,
       usedBytesAt: '2026-12-01T11:55:00.000Z',
-      usedBytesNote: 'allocatedGiB less storage.free',
       readOnly: null,
     });
     expect(StorageUsageSchema.parse(storage)).toEqual(storage);

@@ -68,7 +68,6 @@ export class CloudWatchStorageUsage {
       ...allocated,
       usedBytes,
       usedBytesAt: new Date((window.from + index * STEP_SECONDS) * 1000).toISOString(),
-      ...(measures === 'free' ? { usedBytesNote: `allocatedGiB less ${series}` } : {}),
     };
   }
 }
