@@ -1004,9 +1004,16 @@ export interface components {
                 allocatedGiB: number;
                 /**
                  * Format: int64
-                 * @description Bytes the data takes now; null where the platform does not measure it (AWS)
+                 * @description Bytes the data takes (AWS: from CloudWatch); null when not measured, never a made-up 0
                  */
                 usedBytes: number | null;
+                /**
+                 * Format: date-time
+                 * @description When `usedBytes` was measured
+                 */
+                usedBytesAt?: string | null;
+                /** @description Why `usedBytes` is null */
+                usedBytesNote?: string;
                 /** @description True while the addon refuses writes because its storage is full (usedBytes reached allocatedGiB); writable again once storage grows or the data takes under 95 % of it. Null where the platform does not enforce the size (AWS, where RDS has its own storage-full state; engines without a storage size) */
                 readOnly: boolean | null;
             } | null;

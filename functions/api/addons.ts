@@ -1,4 +1,5 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
@@ -9,6 +10,8 @@ import { type RateLimiter, rateLimiterFromEnv } from '#shared/api/rate-limit.ts'
 import { addonsRoutes } from '#shared/api/routes/addons.ts';
 import { AddonsFunctionEnvSchema, parseEnv } from '#shared/config/env.ts';
 import { UnsupportedError } from '#shared/errors.ts';
+import { CloudWatchMetrics } from '#shared/providers/aws/cloudwatch-metrics.ts';
+import { CloudWatchStorageUsage } from '#shared/providers/aws/cloudwatch-storage.ts';
 import {
   awsReplicaEngines,
   awsRestorableWindows,
@@ -226,8 +229,11 @@ export const handler = lazyHandler(() => {
     }),
     // RDS networking changes take minutes: the update-networking workflow carries them.
     networking: new NetworkingService({ store, workflows, target: env.ADDONS_TARGET }),
-    // RDS reports no used bytes without CloudWatch: the allocated size only (docs/scaling.md).
-    storage: { of: async (addon) => ({ allocatedGiB: addon.storageGiB, usedBytes: null, readOnly: null }) },
+    // The used bytes: the latest CloudWatch datapoint, through the metrics API's reader (one
+    // GetMetricData on GET of one addon; the client loads from the runtime: docs/scaling.md).
+    storage: new CloudWatchStorageUsage({
+      metrics: new CloudWatchMetrics({ client: new CloudWatchClient({}) }),
+    }),
     // Three reads (schedules, a page of backups, of operations), on GET of one addon only.
     health: new BackupHealthReader({
       backups,

@@ -27,6 +27,7 @@ import {
   SecretLeftovers,
   SecurityGroupLeftovers,
 } from '#shared/providers/aws/aws-leftovers.ts';
+import { BastionAccess, type BastionAccessSummary } from '#shared/providers/aws/bastion-access.ts';
 import { awsRestorableWindows } from '#shared/providers/aws/engines.ts';
 import { DocdbClusterLeftovers, DocdbSnapshotLeftovers } from '#shared/providers/aws/mongodb/index.ts';
 import {
@@ -65,10 +66,32 @@ export const createReconcileHandler = (deps: {
   secretGroups?: Pick<SecretGroupPublisher, 'sweep'>;
   /** Alert deliveries due and changes a crash left unannounced; hourly, the alarms of every rule. */
   alerts?: Pick<AlertSweep, 'run'>;
+  /** The bastion's rule in every addon group while there is a bastion, in none without (bastion-access.ts). */
+  bastion?: Pick<BastionAccess, 'converge'>;
 }) => {
-  const run = async (event: unknown): Promise<ReconcileSummary> => {
+  const run = async (event: unknown): Promise<ReconcileSummary & { bastion?: BastionAccessSummary }> => {
     const { leftovers } = ReconcileEventSchema.parse(event ?? {});
-    const summary: ReconcileSummary = await deps.reconciler.run({ leftovers });
+    const summary: ReconcileSummary & { bastion?: BastionAccessSummary } = await deps.reconciler.run({
+      leftovers,
+    });
+    if (deps.bastion) {
+      try {
+        const converged = await deps.bastion.converge();
+        summary.bastion = converged;
+        deps.metrics.addMetric(
+          'BastionRulesChanged',
+          MetricUnit.Count,
+          converged.admitted.length + converged.revoked.length,
+        );
+        for (const rule of converged.admitted)
+          deps.logger.info('bastion admitted in an addon group', { rule });
+        for (const rule of converged.revoked) deps.logger.info('former bastion rule revoked', { rule });
+        for (const failed of converged.failed)
+          deps.logger.warn('addon group not converged to the bastion yet', failed);
+      } catch (error) {
+        summary.errors.push({ step: 'bastion', reason: errorMessage(error) });
+      }
+    }
     if (deps.secretGroups) {
       try {
         const swept = await deps.secretGroups.sweep();
@@ -146,7 +169,15 @@ export const handler: (event: unknown, context: Context) => Promise<ReconcileSum
       'update-networking': env.UPDATE_NETWORKING_STATE_MACHINE_ARN,
     },
   });
+  const ec2 = new EC2Client({});
   return createReconcileHandler({
+    // Addons created before `-c bastion=true` get its rule; turned off, every addon loses it.
+    bastion: new BastionAccess({
+      ec2,
+      vpcId: env.VPC_ID,
+      deployment: env.DEPLOYMENT_NAME,
+      bastionGroupId: env.BASTION_SECURITY_GROUP_ID,
+    }),
     alerts: new AlertSweep({
       alerts: alerts.alerts,
       addons: store,
@@ -189,7 +220,7 @@ export const handler: (event: unknown, context: Context) => Promise<ReconcileSum
         new ElastiCacheUserLeftovers({ elasticache, deployment: env.DEPLOYMENT_NAME }),
         new ElastiCacheSnapshotLeftovers({ elasticache, deployment: env.DEPLOYMENT_NAME }),
         new SecurityGroupLeftovers({
-          ec2: new EC2Client({}),
+          ec2,
           vpcId: env.VPC_ID,
           deployment: env.DEPLOYMENT_NAME,
         }),

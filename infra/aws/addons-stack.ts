@@ -171,6 +171,7 @@ export class AddonsStack extends Stack {
       backups: this.backups,
       workflows: this.workflows,
       schedules: this.schedules,
+      bastionSecurityGroup: this.bastion?.securityGroup,
       logRetention,
     });
 

@@ -237,6 +237,8 @@ export const ReconcileFunctionEnvSchema = CommonEnvSchema.extend({
   OPERATION_DEADLINES: z.string().optional(),
   START_GRACE_SECONDS: z.coerce.number().int().min(0).default(300),
   LEFTOVER_MIN_AGE_SECONDS: z.coerce.number().int().min(0).default(3600),
+  /** The bastion's group (`-c bastion=true`): every addon group admits it; unset, none does. */
+  BASTION_SECURITY_GROUP_ID: z.string().min(1).optional(),
   ...AlertAlarmsEnvSchema.omit({ DEPLOYMENT_NAME: true }).shape,
 });
 

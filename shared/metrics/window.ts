@@ -64,8 +64,6 @@ export const windowTimestamps = (window: MetricsWindow): string[] =>
     new Date((window.from + index * window.step) * 1000).toISOString(),
   );
 
-/** The step a time (epoch seconds) falls in, or -1 outside the window. */
-export const stepIndex = (window: MetricsWindow, time: number): number => {
-  const index = Math.floor((time - window.from) / window.step);
-  return index >= 0 && index < window.points ? index : -1;
-};
+// The grid arithmetic lives apart from the query checks (which bring the metrics schemas along),
+// so a reader of CloudWatch needs no schema (the addons function's storage read).
+export { stepIndex } from './grid.ts';

@@ -132,10 +132,20 @@ export interface UpgradeSpec {
   upgradeId: string;
   /** Whether the addon requires TLS (its parameter group of the new family must say the same). */
   tls: boolean;
+  /** When the upgrade's operation began (ISO): the service's events since then are about it. */
+  since?: string;
 }
 
+/**
+ * - `upgrading`: under way; `detail` says what it waits for (a change the service holds as
+ *   pending), for the message if the bounded wait runs out.
+ * - `unchanged`: available on the old version with nothing pending after the change was asked:
+ *   the service has not shown it yet, or dropped it (a refused upgrade no event explains). The
+ *   workflow waits a few checks, then fails with `reason`.
+ */
 export type UpgradeState =
-  | { status: 'upgrading' }
+  | { status: 'upgrading'; detail?: string }
+  | { status: 'unchanged'; reason: string }
   | { status: 'available'; endpoint?: { host: string; port: number } }
   | { status: 'failed'; reason: string };
 

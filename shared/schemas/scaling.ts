@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { int32, int64, text } from './bounds.ts';
+import { TimestampSchema } from './common.ts';
 
 /**
  * The scaling fields of `PATCH .../addons/{addonId}`, siblings of `networking`: one of them per
@@ -39,9 +40,11 @@ export type ScalingChange = z.infer<typeof ScalingChangeSchema>;
 export const StorageUsageSchema = z
   .object({
     allocatedGiB: int32(1, 65536),
-    usedBytes: int64(0)
-      .nullable()
-      .meta({ description: 'Bytes the data takes now; null where the platform does not measure it (AWS)' }),
+    usedBytes: int64(0).nullable().meta({
+      description: 'Bytes the data takes (AWS: from CloudWatch); null when not measured, never a made-up 0',
+    }),
+    usedBytesAt: TimestampSchema.nullable().optional().meta({ description: 'When `usedBytes` was measured' }),
+    usedBytesNote: text(300).optional().meta({ description: 'Why `usedBytes` is null' }),
     readOnly: z.boolean().nullable().meta({
       description:
         'True while the addon refuses writes because its storage is full (usedBytes reached allocatedGiB); writable again once storage grows or the data takes under 95 % of it. Null where the platform does not enforce the size (AWS, where RDS has its own storage-full state; engines without a storage size)',

@@ -18,6 +18,12 @@ const Ref = {
   backupId: z.string(),
   version: z.string(),
 };
+/**
+ * Checks (30 s apart) an instance may stay available on its old version with nothing pending
+ * after the upgrade was asked before the upgrade is failed: time for the service to show the
+ * change, short enough that a dropped upgrade is not waited on for hours.
+ */
+export const DEFAULT_MAX_UNCHANGED = 6;
 const CaughtError = z.object({ Error: z.string(), Cause: z.unknown().optional() }).optional();
 
 export const UpgradeTaskSchema = z.discriminatedUnion('action', [
@@ -28,6 +34,9 @@ export const UpgradeTaskSchema = z.discriminatedUnion('action', [
     ...Ref,
     attempts: z.number().int().min(0).default(0),
     maxAttempts: z.number().int().min(1),
+    /** Checks in a row that found the instance `unchanged`, and how many fail the upgrade. */
+    unchanged: z.number().int().min(0).default(0),
+    maxUnchanged: z.number().int().min(1).default(DEFAULT_MAX_UNCHANGED),
   }),
   z.object({ action: z.literal('completeUpgrade'), ...Ref }),
   z.object({ action: z.literal('failUpgrade'), ...Ref, error: CaughtError, ...CleanupFailureFields }),
@@ -110,19 +119,31 @@ export class UpgradeTasks {
     return {};
   }
 
+  /**
+   * One check of the bounded wait: `failed` (the provider says why, e.g. the service's event) ends
+   * it at once, `unchanged` after `maxUnchanged` checks in a row, anything else after
+   * `maxAttempts`, each with a readable reason; the Catch compensates (the backup stays).
+   */
   private async describeUpgrade(task: Task<'describeUpgrade'>) {
     const { addon, provider, spec } = await this.providerOf(task);
-    const state = await provider.describeUpgrade(addon.resourceId, spec);
+    const operation = await this.deps.store.getOperation(task.projectId, task.operationId);
+    const since = operation.startedAt ?? operation.createdAt;
+    const state = await provider.describeUpgrade(addon.resourceId, { ...spec, since });
     const attempts = task.attempts + 1;
     if (state.status === 'failed') throw new ProviderError(state.reason, 'UpgradeFailed');
-    if (state.status === 'available') return { status: 'available', attempts };
+    if (state.status === 'available') return { status: 'available', attempts, unchanged: 0 };
+    const unchanged = state.status === 'unchanged' ? task.unchanged + 1 : 0;
+    if (state.status === 'unchanged' && unchanged >= task.maxUnchanged) {
+      throw new ProviderError(`${state.reason} (${unchanged} checks in a row)`, 'UpgradeFailed');
+    }
     if (attempts >= task.maxAttempts) {
+      const detail = state.status === 'unchanged' ? state.reason : state.detail;
       throw new ProviderError(
-        `The upgrade was still running after ${attempts} checks; giving up`,
+        `The upgrade was still running after ${attempts} checks; giving up${detail ? `: ${detail}` : ''}`,
         'UpgradeWaitTimeout',
       );
     }
-    return { status: 'upgrading', attempts };
+    return { status: 'upgrading', attempts, unchanged };
   }
 
   /**

@@ -2,9 +2,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parseFlag } from '#infra/aws/addons-app.ts';
 import { BASTION_OUTPUT } from '#infra/aws/addons-stack.ts';
 import type { Bastion } from '#infra/aws/constructs/bastion.ts';
-import { parseEnv, WorkflowFunctionEnvSchema } from '#shared/config/env.ts';
+import { parseEnv, ReconcileFunctionEnvSchema, WorkflowFunctionEnvSchema } from '#shared/config/env.ts';
 import { BASTION_OUTPUT as TUNNEL_LOOKS_UP } from '../../cli/tunnel.ts';
 import { logicalIdOf } from '../workflows/support/aws-workflows.ts';
+import { deniedPermissions, roleStatements } from './support/iam.ts';
 import { functionEnvironment, resolveIntrinsics } from './support/intrinsics.ts';
 import {
   resourcesOfType,
@@ -36,6 +37,14 @@ const workflowEnv = (synthesized: SynthesizedStack) =>
     functionEnvironment(
       synthesized.json,
       logicalIdOf(synthesized, synthesized.stack.workflows.taskFunction.function),
+    ),
+  );
+const reconcilerEnv = (synthesized: SynthesizedStack) =>
+  parseEnv(
+    ReconcileFunctionEnvSchema,
+    functionEnvironment(
+      synthesized.json,
+      logicalIdOf(synthesized, synthesized.stack.reconciler.function.function),
     ),
   );
 const SESSION_SERVICES = ['ec2messages', 'ssm', 'ssmmessages'];
@@ -167,6 +176,38 @@ describe('the Session Manager bastion', () => {
     expect(workflowEnv(withBastion).BASTION_SECURITY_GROUP_ID).toBe(
       resolveIntrinsics(groupIdOf(withBastion, bastion.securityGroup), withBastion.json),
     );
+  });
+
+  it("reaches addons created before it: the reconciler gets its group and may change the deployment's addon groups only", () => {
+    // BastionAccess (test/unit/aws-bastion-access.test.ts) adds the missing rules and, without a
+    // bastion, revokes a former one's.
+    expect(reconcilerEnv(withBastion).BASTION_SECURITY_GROUP_ID).toBe(
+      resolveIntrinsics(groupIdOf(withBastion, bastion.securityGroup), withBastion.json),
+    );
+    expect(reconcilerEnv(standard).BASTION_SECURITY_GROUP_ID).toBeUndefined();
+    const statements = roleStatements(
+      standard.json,
+      logicalIdOf(standard, standard.stack.reconciler.function.role),
+    );
+    const change = (command: string, deployment: string) => ({
+      service: 'ec2' as const,
+      command,
+      input: { GroupId: 'sg-0addon' },
+      resourceTags: { 'addons:deployment': deployment, 'addons:addon': 'adn-old' },
+    });
+    const ours = ['AuthorizeSecurityGroupIngress', 'RevokeSecurityGroupIngress'].map((command) =>
+      change(command, 'Addons'),
+    );
+    expect(
+      deniedPermissions(
+        statements,
+        [{ service: 'ec2', command: 'DescribeSecurityGroups', input: {} }, ...ours],
+        {},
+      ),
+    ).toEqual([]);
+    expect(
+      deniedPermissions(statements, [change('AuthorizeSecurityGroupIngress', 'Other')], {}),
+    ).toHaveLength(1);
   });
 
   it('names its instance in the output `addons tunnel` looks up', () => {

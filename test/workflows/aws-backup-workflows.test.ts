@@ -398,6 +398,9 @@ describe('the workflow function role, over provision, backup, restore and delete
       'rds:RebootDBInstance',
       // Read replicas' (update-replicas): aws-replicas.test.ts sends and checks it.
       'rds:CreateDBInstanceReadReplica',
+      // Why an upgrade was refused: aws-upgrade-workflows.test.ts sends and checks them.
+      'rds:DescribeEvents',
+      'elasticache:DescribeEvents',
     ]);
     expect(unused.filter((action) => !DOCUMENTDB_ACTIONS.includes(action))).toEqual([]);
   });

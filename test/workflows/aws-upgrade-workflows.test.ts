@@ -83,9 +83,50 @@ describe('upgrade-addon on AWS (RDS)', () => {
 
     expect(operation).toMatchObject({ status: 'failed', error: { code: 'ProviderError' } });
     expect(operation.error?.message).toContain('The upgrade to 17 failed and the addon still runs 16');
-    expect(operation.error?.message).toContain('was refused');
+    expect(operation.error?.message).toContain(
+      'was refused (no RDS event of the instance says why) (6 checks in a row)',
+    );
     expect(after).toMatchObject({ status: 'running', version: '16', currentOperationId: null });
     expect(backup).toMatchObject({ status: 'completed', pinned: true });
+    // Back to available on 16 with nothing pending: a bounded wait (RDS may not show the change at
+    // once), one look at the instance's events per check, then the failure.
+    expect(
+      world()
+        .fake.commands('rds')
+        .filter((command) => command === 'DescribeEvents'),
+    ).toHaveLength(6);
+  });
+
+  it('fails at once with the words of the RDS event that says why the upgrade was refused', async () => {
+    const addon = await postgres16();
+    world().fake.upgradeOutcome = 'refused';
+    const refusal =
+      'Database instance is in a state that cannot be upgraded: PreUpgrade checks failed: the instance has unsupported extensions';
+    world().fake.rdsEvents.push(
+      // An older event of the instance: before the operation began, not about this upgrade.
+      {
+        SourceIdentifier: addon.resourceId,
+        Message: 'Database instance could not be upgraded (old)',
+        Date: new Date(0),
+      },
+      { SourceIdentifier: addon.resourceId, Message: refusal, Date: new Date(Date.now() + 1000) },
+    );
+
+    const { operation, addon: after, backup } = await upgrade(addon, '17');
+
+    expect(operation).toMatchObject({ status: 'failed', error: { code: 'ProviderError' } });
+    expect(operation.error?.message).toContain('The upgrade to 17 failed and the addon still runs 16');
+    expect(operation.error?.message).toContain(`the upgrade to 17 was refused: ${refusal}`);
+    expect(operation.error?.message).not.toContain('(old)');
+    expect(after).toMatchObject({ status: 'running', version: '16', currentOperationId: null });
+    expect(backup).toMatchObject({ status: 'completed', pinned: true });
+    expect(world().fake.inputsOf('rds', 'DescribeEvents')).toEqual([
+      {
+        SourceIdentifier: addon.resourceId,
+        SourceType: 'db-instance',
+        StartTime: new Date(operation.startedAt ?? ''),
+      },
+    ]);
   });
 
   it('refuses a skipped major, a downgrade and the same version with a 422 naming body.version', async () => {
@@ -111,6 +152,7 @@ describe('upgrade-addon on AWS (RDS)', () => {
       logicalIdOf(synthesized, synthesized.stack.workflows.taskFunction.role),
     );
     expect(recorded.some((call) => call.command === 'ModifyDBInstance')).toBe(true);
+    expect(recorded.some((call) => call.command === 'DescribeEvents')).toBe(true);
     expect(deniedPermissions(statements, recorded, callEnvironment())).toEqual([]);
   });
 });

@@ -315,15 +315,18 @@ export class Api extends Construct {
     // create, and their CloudWatch alarms and SNS topics.
     data.grantStore(operations, ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem']);
     props.alerts.grantManage(operations);
-    // Metrics are read from CloudWatch when asked (GET .../metrics), never copied into the table.
-    operations.role.addToPrincipalPolicy(
-      new iam.PolicyStatement({ actions: ['cloudwatch:GetMetricData'], resources: ['*'] }),
-    );
-    acknowledgeNag(
-      operations,
-      'IAM5[Resource::*]',
-      'cloudwatch:GetMetricData does not support resource-level permissions (the Service Authorization Reference lists no resource type and no condition key for it): `*` is the only resource it accepts; it only reads metric values',
-    );
+    // Metrics are read from CloudWatch when asked (GET .../metrics), never copied into the table;
+    // the addons function reads the latest used storage the same way (GET of one addon).
+    for (const reader of [operations, addons]) {
+      reader.role.addToPrincipalPolicy(
+        new iam.PolicyStatement({ actions: ['cloudwatch:GetMetricData'], resources: ['*'] }),
+      );
+      acknowledgeNag(
+        reader,
+        'IAM5[Resource::*]',
+        'cloudwatch:GetMetricData does not support resource-level permissions (the Service Authorization Reference lists no resource type and no condition key for it): `*` is the only resource it accepts; it only reads metric values',
+      );
+    }
     data.grantStore(backupsFunction, ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem']);
     for (const workflow of ['backup-addon', 'restore-addon', 'export-backup', 'upgrade-addon'] as const) {
       workflows.stateMachine(workflow).grantStartExecution(backupsFunction);

@@ -1,4 +1,5 @@
 import { Arn, ArnFormat, type CfnResource, Duration, Stack } from 'aws-cdk-lib';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Rule, RuleTargetInput, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -38,6 +39,11 @@ export interface ReconcilerProps {
   alerts: Alerts;
   /** Per-type deadlines in minutes, `create=240,backup=1560`; the defaults otherwise. */
   operationDeadlines?: string;
+  /**
+   * The bastion's group (`-c bastion=true`): each run admits it in addon groups that lack it
+   * (addons created before it); without one, each run revokes the rules of a former bastion.
+   */
+  bastionSecurityGroup?: ec2.ISecurityGroup;
   /** @default one month */
   logRetention?: RetentionDays;
 }
@@ -81,6 +87,9 @@ export class Reconciler extends Construct {
         UPDATE_REPLICAS_STATE_MACHINE_ARN: machine('update-replicas'),
         UPDATE_NETWORKING_STATE_MACHINE_ARN: machine('update-networking'),
         OPERATION_DEADLINES: props.operationDeadlines,
+        ...(props.bastionSecurityGroup
+          ? { BASTION_SECURITY_GROUP_ID: props.bastionSecurityGroup.securityGroupId }
+          : {}),
         ...(({ DEPLOYMENT_NAME: _d, ...rest }) => rest)(props.alerts.environment),
       },
       // Listing every resource and checking each owner: minutes at worst, far below the hour.
@@ -179,7 +188,12 @@ export class Reconciler extends Construct {
     });
     iam.Grant.addToPrincipal({
       grantee,
-      actions: ['ec2:DeleteSecurityGroup'],
+      // The ingress changes: the bastion's rule in addon groups (bastion-access.ts).
+      actions: [
+        'ec2:DeleteSecurityGroup',
+        'ec2:AuthorizeSecurityGroupIngress',
+        'ec2:RevokeSecurityGroupIngress',
+      ],
       resourceArns: [
         Arn.format(
           {

@@ -43,6 +43,9 @@ export interface AddonGroupSpec {
   label: string;
 }
 
+/** The description of the rule admitting the bastion: how the reconciler tells it (bastion-access.ts). */
+export const BASTION_RULE_DESCRIPTION = 'Session Manager bastion of the deployment';
+
 /** Group names are unique in a VPC; `addon-...` names are the addons' own groups. */
 export const projectClientGroupName = (projectId: string): string => `clients-${projectId}`;
 
@@ -137,7 +140,7 @@ export class AddonSecurityGroups {
         ? [
             {
               groupId: this.props.bastionGroupId,
-              description: 'Session Manager bastion of the deployment',
+              description: BASTION_RULE_DESCRIPTION,
               what: "the deployment's bastion",
             },
           ]

@@ -6,7 +6,7 @@ import {
   type MetricDataResult,
 } from '@aws-sdk/client-cloudwatch';
 import type { MetricName } from '../../metrics/catalog.ts';
-import { stepIndex } from '../../metrics/window.ts';
+import { stepIndex } from '../../metrics/grid.ts';
 import type { MetricsSource, MetricsTarget, MetricsWindow } from '../../ports/metrics-source.ts';
 import type { Engine } from '../../schemas/catalog.ts';
 import { toPlatformError } from './aws-errors.ts';
@@ -91,10 +91,22 @@ const DOCDB: Partial<Record<MetricName, Source>> = {
   },
 };
 
+/**
+ * How the storage an addon's data takes is read (`storage.usedBytes` of a GET of one addon,
+ * cloudwatch-storage.ts): a series of used bytes as it is, or the allocated size less a series of
+ * free bytes.
+ */
+export interface StorageUsageSource {
+  series: MetricName;
+  measures: 'used' | 'free';
+}
+
 interface Namespace {
   namespace: string;
   dimension: (resourceId: string) => { Name: string; Value: string };
   sources: Partial<Record<MetricName, Source>>;
+  /** The series `storageUsageSource` names (read through `query`, like the metrics API's). */
+  usage: StorageUsageSource;
 }
 
 /**
@@ -109,23 +121,31 @@ const NAMESPACES: Record<Engine, Namespace> = {
     namespace: 'AWS/RDS',
     dimension: (id) => ({ Name: 'DBInstanceIdentifier', Value: id }),
     sources: RDS,
+    usage: { series: 'storage.free', measures: 'free' },
   },
   mysql: {
     namespace: 'AWS/RDS',
     dimension: (id) => ({ Name: 'DBInstanceIdentifier', Value: id }),
     sources: RDS,
+    usage: { series: 'storage.free', measures: 'free' },
   },
   redis: {
     namespace: 'AWS/ElastiCache',
     dimension: (id) => ({ Name: 'CacheClusterId', Value: redisPrimaryNode(id) }),
     sources: ELASTICACHE,
+    // The data of a node is in memory: what it uses for its cache is the data's size.
+    usage: { series: 'memory', measures: 'used' },
   },
   mongodb: {
     namespace: 'AWS/DocDB',
     dimension: (id) => ({ Name: 'DBClusterIdentifier', Value: id }),
     sources: DOCDB,
+    usage: { series: 'storage.used', measures: 'used' },
   },
 };
+
+/** Which series gives the used storage of an engine's resource, and how. */
+export const storageUsageSource = (engine: Engine): StorageUsageSource => NAMESPACES[engine].usage;
 
 /** The GetMetricData queries of `names` over `window`: series `s<i>` is `names[i]`. */
 export const metricDataQueries = (

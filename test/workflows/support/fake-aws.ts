@@ -24,6 +24,7 @@ import {
   DeleteDBSnapshotCommand,
   DescribeDBInstancesCommand,
   DescribeDBSnapshotsCommand,
+  DescribeEventsCommand,
   InstanceQuotaExceededFault,
   InvalidDBInstanceStateFault,
   ModifyDBInstanceCommand,
@@ -139,6 +140,8 @@ export class FakeAws {
   restoreScript: Script = { statuses: ['creating', 'available'] };
   /** What an EngineVersion change does: upgrade the instance, or leave it on its version (a failed pre-check). */
   upgradeOutcome: 'upgraded' | 'refused' = 'upgraded';
+  /** RDS events DescribeEvents answers (of any source; filtered by the request). */
+  readonly rdsEvents: Array<{ SourceIdentifier: string; Message: string; Date: Date }> = [];
   readonly instances = new Map<string, FakeInstance>();
   readonly groups = new Map<string, FakeGroup>();
   readonly secrets = new Map<string, string>();
@@ -169,6 +172,7 @@ export class FakeAws {
     this.snapshotScript = { statuses: ['creating', 'available'] };
     this.restoreScript = { statuses: ['creating', 'available'] };
     this.upgradeOutcome = 'upgraded';
+    this.rdsEvents.length = 0;
     this.instances.clear();
     this.groups.clear();
     this.secrets.clear();
@@ -395,6 +399,17 @@ export class FakeAws {
         this.instances.set(newId, instance);
       }
       return { DBInstance: { DBInstanceIdentifier: instance.id } };
+    });
+    this.rds.on(DescribeEventsCommand).callsFake((input) => {
+      this.record('rds', 'DescribeEvents', input);
+      const since = input.StartTime?.getTime() ?? 0;
+      return {
+        Events: this.rdsEvents
+          .filter(
+            (event) => event.SourceIdentifier === input.SourceIdentifier && event.Date.getTime() >= since,
+          )
+          .map((event) => ({ ...event, SourceType: 'db-instance' as const })),
+      };
     });
     this.rds.on(RebootDBInstanceCommand).callsFake((input) => {
       const instance = this.instances.get(String(input.DBInstanceIdentifier));

@@ -15,6 +15,7 @@ import {
   DeleteUserCommand,
   DeleteUserGroupCommand,
   DescribeCacheClustersCommand,
+  DescribeEventsCommand,
   DescribeReplicationGroupsCommand,
   DescribeSnapshotsCommand,
   DescribeUserGroupsCommand,
@@ -129,6 +130,10 @@ export class FakeElastiCache {
   deletingDescribes = 1;
   /** The RDB an export writes. */
   rdb = Buffer.from('REDIS0011 fake rdb');
+  /** What an EngineVersion change does: upgrade the nodes, or leave them on their version. */
+  upgradeOutcome: 'upgraded' | 'refused' = 'upgraded';
+  /** Events DescribeEvents answers (filtered by the request's source and start). */
+  readonly events: Array<{ SourceIdentifier: string; SourceType: string; Message: string; Date: Date }> = [];
 
   constructor(private readonly aws: FakeAws) {
     this.install();
@@ -145,6 +150,8 @@ export class FakeElastiCache {
     this.snapshotScript = { statuses: ['creating', 'available'] };
     this.deletingDescribes = 1;
     this.clock = () => new Date();
+    this.upgradeOutcome = 'upgraded';
+    this.events.length = 0;
     this.install();
   }
 
@@ -304,6 +311,18 @@ export class FakeElastiCache {
         CacheClusters: [{ CacheClusterId: id, EngineVersion: full, CacheClusterStatus: 'available' }],
       };
     });
+    client.on(DescribeEventsCommand).callsFake((input) => {
+      this.record('DescribeEvents', input);
+      const since = input.StartTime?.getTime() ?? 0;
+      return {
+        Events: this.events.filter(
+          (event) =>
+            event.SourceIdentifier === input.SourceIdentifier &&
+            event.SourceType === input.SourceType &&
+            event.Date.getTime() >= since,
+        ),
+      };
+    });
     // Cluster mode disabled: NewReplicaCount, or (a decrease) the nodes to remove.
     const changeReplicas = (
       command: string,
@@ -372,7 +391,9 @@ export class FakeElastiCache {
       group.input = {
         ...group.input,
         ...(input.CacheNodeType ? { CacheNodeType: input.CacheNodeType } : {}),
-        ...(input.EngineVersion ? { EngineVersion: input.EngineVersion } : {}),
+        ...(input.EngineVersion && this.upgradeOutcome === 'upgraded'
+          ? { EngineVersion: input.EngineVersion }
+          : {}),
         AutomaticFailoverEnabled: failover,
         MultiAZEnabled: multiAz,
       };

@@ -219,8 +219,9 @@ export class RdsAddons extends Construct {
       [securityGroups],
       { StringEquals: { [`aws:ResourceTag/${TAG_KEYS.deployment}`]: this.deploymentName } },
     );
-    // Describe* calls support no resource-level permissions.
-    allow(['ec2:DescribeSecurityGroups'], ['*']);
+    // Describe* calls support no resource-level permissions; RDS events (read-only) tell why an
+    // upgrade was refused (rds-upgrade.ts).
+    allow(['ec2:DescribeSecurityGroups', 'rds:DescribeEvents'], ['*']);
 
     const ack = (resource: string, reason: string) =>
       acknowledgeNag(grantee, `IAM5[Resource::${resource}]`, reason);
@@ -236,7 +237,7 @@ export class RdsAddons extends Construct {
       nagArn('rds', `snapshot:${ADDON_RESOURCE_PREFIX}*`),
       'Snapshot backups are taken at run time, one per backup; all are named addon-<addon id>-<backup id>',
     );
-    ack('*', 'ec2:DescribeSecurityGroups supports no resource-level permissions');
+    ack('*', 'ec2:DescribeSecurityGroups and rds:DescribeEvents are read-only and scoped by no resource');
     ack(nagArn('rds', 'auto-backup:*'), AUTOMATED_BACKUPS_REASON);
   }
 

@@ -217,6 +217,8 @@ export class RedisAddons extends Construct implements AddonEngine {
         'elasticache:DescribeSnapshots',
         // An import seeds the new group on the version the addon's primary runs.
         'elasticache:DescribeCacheClusters',
+        // Why an upgrade did not happen (redis-upgrade.ts).
+        'elasticache:DescribeEvents',
         'elasticache:ListTagsForResource',
       ],
       ['*'],

@@ -1,7 +1,8 @@
-import { type DBInstance, ModifyDBInstanceCommand } from '@aws-sdk/client-rds';
+import { type DBInstance, DescribeEventsCommand, ModifyDBInstanceCommand } from '@aws-sdk/client-rds';
 import { ProviderError } from '../../../errors.ts';
 import type { UpgradeSpec, UpgradeState } from '../../../ports/engine-provider.ts';
 import { isAwsError, toPlatformError } from '../aws-errors.ts';
+import { eventsSaying } from '../upgrade-events.ts';
 import { instanceStateOf, type RdsInstances, type RdsSend } from './rds-instances.ts';
 
 /** Whether RDS's full engine version ("16.4", "8.4.3") is of the catalog version ("16", "8.4"). */
@@ -15,9 +16,11 @@ export const runsVersion = (instance: DBInstance, version: string): boolean => {
  * major alone: RDS picks its default minor), AllowMajorVersionUpgrade, ApplyImmediately, and the
  * deployment's parameter group of the new family with the addon's TLS setting (CDK creates one
  * per major and TLS setting, as for creates: `parameterGroup`). RDS checks the upgrade first
- * (for PostgreSQL, pg_upgrade --check) and leaves the instance on its old version, available,
- * when the check fails; `describe` then reports the upgrade failed, with the instance's events
- * as the place to read why.
+ * (its pre-upgrade checks) and leaves the instance on its old version, available, when a check
+ * fails: `describe` reads the instance's events since the operation began and fails the upgrade
+ * with the event's words; without such an event it reports `unchanged`, and the workflow fails the
+ * upgrade after a few checks in a row (RDS may not show the change at once). A change RDS keeps
+ * pending on an available instance is waited on within the workflow's bound, then named.
  */
 export class RdsUpgrades {
   constructor(
@@ -53,14 +56,29 @@ export class RdsUpgrades {
     if (!instance) return { status: 'failed', reason: `The database instance ${resourceId} does not exist` };
     const state = instanceStateOf(instance);
     if (state.status === 'failed') return state;
-    if (state.status !== 'available' || instance.PendingModifiedValues?.EngineVersion) {
-      return { status: 'upgrading' };
+    if (state.status !== 'available') return { status: 'upgrading' };
+    const pending = instance.PendingModifiedValues?.EngineVersion;
+    if (pending) {
+      return {
+        status: 'upgrading',
+        detail: `RDS holds the upgrade of instance ${resourceId} to ${pending} as pending; the instance is available on ${instance.EngineVersion}`,
+      };
     }
     if (runsVersion(instance, upgrade.version)) return { status: 'available', endpoint: state.endpoint };
-    return {
-      status: 'failed',
-      reason: `RDS left instance ${resourceId} on ${instance.EngineVersion ?? 'its version'}: the upgrade to ${upgrade.version} was refused (its RDS events say why, e.g. a pre-upgrade check)`,
-    };
+    const left = `RDS left instance ${resourceId} on ${instance.EngineVersion ?? 'its version'}: the upgrade to ${upgrade.version} was refused`;
+    const event = await eventsSaying(async () => {
+      const { Events } = await this.rds(
+        new DescribeEventsCommand({
+          SourceIdentifier: resourceId,
+          SourceType: 'db-instance',
+          ...(upgrade.since ? { StartTime: new Date(upgrade.since) } : { Duration: 24 * 60 }),
+        }),
+      );
+      return (Events ?? []).map((event) => event.Message);
+    });
+    return event
+      ? { status: 'failed', reason: `${left}: ${event}` }
+      : { status: 'unchanged', reason: `${left} (no RDS event of the instance says why)` };
   }
 
   /** RDS cannot undo an upgrade: `completed` when the instance runs the new version, else nothing changed. */

@@ -1,7 +1,12 @@
-import { ModifyReplicationGroupCommand } from '@aws-sdk/client-elasticache';
+import {
+  DescribeEventsCommand,
+  ModifyReplicationGroupCommand,
+  type SourceType,
+} from '@aws-sdk/client-elasticache';
 import { ProviderError, TransientError } from '../../../errors.ts';
 import type { UpgradeSpec, UpgradeState } from '../../../ports/engine-provider.ts';
 import { isAwsError, toPlatformError } from '../aws-errors.ts';
+import { eventsSaying } from '../upgrade-events.ts';
 import {
   type ElastiCacheSend,
   groupStateOf,
@@ -46,7 +51,31 @@ export const upgradeReplicationGroup = async (
   }
 };
 
-/** Done once the group is `available` and its nodes run the new version. */
+/** The events of the group and of its first node since the upgrade began, oldest first. */
+const eventsOf = async (
+  elasticache: ElastiCacheSend,
+  sources: Array<[SourceType, string]>,
+  since: string | undefined,
+): Promise<(string | undefined)[]> => {
+  const window = since ? { StartTime: new Date(since) } : { Duration: 24 * 60 };
+  const pages = await Promise.all(
+    sources.map(([SourceType, SourceIdentifier]) =>
+      elasticache(new DescribeEventsCommand({ SourceType, SourceIdentifier, ...window })),
+    ),
+  );
+  return pages
+    .flatMap((page) => page.Events ?? [])
+    .sort((a, b) => (a.Date?.getTime() ?? 0) - (b.Date?.getTime() ?? 0))
+    .map((event) => event.Message);
+};
+
+/**
+ * Done once the group is `available` and its nodes run the new version. A group `available` with
+ * its node still on the old version and nothing pending after the upgrade was asked: failed with
+ * the words of an event of the group or node that says the upgrade failed, else `unchanged` (the
+ * workflow fails it after a few checks in a row: ElastiCache may not show the change at once). A
+ * change the node keeps pending is waited on within the workflow's bound, then named.
+ */
 export const describeReplicationGroupUpgrade = async (
   elasticache: ElastiCacheSend,
   groups: ReplicationGroups,
@@ -60,9 +89,21 @@ export const describeReplicationGroupUpgrade = async (
   if (group.Status !== 'available' || state.status !== 'available') return { status: 'upgrading' };
   const node = await nodeOf(elasticache, group);
   if (runs(node?.EngineVersion, upgrade.version)) return { status: 'available', endpoint: state.endpoint };
+  const pending = node?.PendingModifiedValues?.EngineVersion;
   // Just asked: the group can still read `available` while its node holds the change as pending.
-  if (node?.PendingModifiedValues?.EngineVersion || node?.CacheClusterStatus !== 'available') {
-    return { status: 'upgrading' };
+  if (pending || node?.CacheClusterStatus !== 'available') {
+    return {
+      status: 'upgrading',
+      detail: pending
+        ? `ElastiCache holds the upgrade of node ${node?.CacheClusterId} to ${pending} as pending; the group is available on ${node?.EngineVersion}`
+        : `ElastiCache reports node ${node?.CacheClusterId ?? `of ${id}`} ${node?.CacheClusterStatus ?? 'missing'}`,
+    };
   }
-  return { status: 'failed', reason: `ElastiCache left replication group ${id} on ${node?.EngineVersion}` };
+  const left = `ElastiCache left replication group ${id} on ${node.EngineVersion}: the upgrade to ${upgrade.version} did not happen`;
+  const sources: Array<[SourceType, string]> = [['replication-group', id]];
+  if (node.CacheClusterId) sources.push(['cache-cluster', node.CacheClusterId]);
+  const event = await eventsSaying(() => eventsOf(elasticache, sources, upgrade.since));
+  return event
+    ? { status: 'failed', reason: `${left}: ${event}` }
+    : { status: 'unchanged', reason: `${left} (no ElastiCache event of the group says why)` };
 };
