@@ -42,6 +42,7 @@ import { AlertDispatcher } from '#shared/services/alert-dispatcher.ts';
 import { AlertNotifier } from '#shared/services/alert-notifier.ts';
 import { BackupHealthAlerts } from '#shared/services/backup-health-alerts.ts';
 import { BackupHealthMonitor } from '#shared/services/backup-health-monitor.ts';
+import { CredentialRotationService } from '#shared/services/credential-rotation.ts';
 import { PitrService, planRetentionDays } from '#shared/services/pitr-service.ts';
 import { Reconciler, type ReconcileSummary } from '#shared/services/reconciler.ts';
 import { deadlinesFrom } from '#shared/services/reconciler-policy.ts';
@@ -65,6 +66,8 @@ export const createReconcileHandler = (deps: {
   secretGroups?: Pick<SecretGroupPublisher, 'sweep'>;
   /** Alert deliveries due and changes a crash left unannounced; hourly, the alarms of every rule. */
   alerts?: Pick<AlertSweep, 'run'>;
+  /** Credential rotations past their deadline: their rotate-credentials workflow retires them. */
+  rotations?: Pick<CredentialRotationService, 'sweep'>;
 }) => {
   const run = async (event: unknown): Promise<ReconcileSummary> => {
     const { leftovers } = ReconcileEventSchema.parse(event ?? {});
@@ -78,6 +81,15 @@ export const createReconcileHandler = (deps: {
         for (const failed of swept.failed) deps.logger.warn('secret group not published yet', failed);
       } catch (error) {
         summary.errors.push({ step: 'secret-groups', reason: errorMessage(error) });
+      }
+    }
+    if (deps.rotations) {
+      try {
+        summary.rotationsRetired = await deps.rotations.sweep();
+        for (const addonId of summary.rotationsRetired)
+          deps.logger.info('credential rotation past its deadline: retiring', { addonId });
+      } catch (error) {
+        summary.errors.push({ step: 'credential-rotations', reason: errorMessage(error) });
       }
     }
     if (deps.alerts) {
@@ -144,9 +156,18 @@ export const handler: (event: unknown, context: Context) => Promise<ReconcileSum
       'upgrade-addon': env.UPGRADE_ADDON_STATE_MACHINE_ARN,
       'update-replicas': env.UPDATE_REPLICAS_STATE_MACHINE_ARN,
       'update-networking': env.UPDATE_NETWORKING_STATE_MACHINE_ARN,
+      'rotate-credentials': env.ROTATE_CREDENTIALS_STATE_MACHINE_ARN,
     },
   });
+  const secretGroups = awsSecretGroupServices({ env, client, addons, logger: defaultLogger });
   return createReconcileHandler({
+    // Starts the retiring workflow: the previous password goes at the deadline as with `finish`.
+    rotations: new CredentialRotationService({
+      store,
+      secrets: secretGroups.secrets,
+      target: 'aws',
+      workflows: executions,
+    }),
     alerts: new AlertSweep({
       alerts: alerts.alerts,
       addons: store,
@@ -155,7 +176,7 @@ export const handler: (event: unknown, context: Context) => Promise<ReconcileSum
       notifier,
       dispatcher: new AlertDispatcher({ alerts: alerts.alerts }),
     }),
-    secretGroups: awsSecretGroupServices({ env, client, addons, logger: defaultLogger }).publisher,
+    secretGroups: secretGroups.publisher,
     logger: defaultLogger,
     metrics: new Metrics({ namespace: 'Addons', serviceName: env.POWERTOOLS_SERVICE_NAME }),
     reconciler: new Reconciler({

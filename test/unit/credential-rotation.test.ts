@@ -6,7 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createCredentialsHandler } from '#functions/api/credentials.ts';
 import { routes } from '#shared/api/routes.ts';
 import { EngineRegistry } from '#shared/engines/registry.ts';
-import type { EngineAdapters, EngineProvider } from '#shared/ports/engine-provider.ts';
+import type { EngineAdapters, EngineProvider, Login } from '#shared/ports/engine-provider.ts';
 import { FileSecretStore } from '#shared/providers/local/file-secret-store.ts';
 import { CredentialRotationService } from '#shared/services/credential-rotation.ts';
 import { connectionUri } from '#shared/services/credentials.ts';
@@ -32,7 +32,7 @@ class FakeLogins implements Pick<EngineProvider, 'addLogin' | 'retainOnlyLogin'>
   calls: string[] = [];
   failAdd = false;
 
-  async addLogin(_resourceId: string, current: string, password: string): Promise<string> {
+  async addLogin(_resourceId: string, { username: current }: Login, password: string): Promise<string> {
     this.calls.push(`add ${current}`);
     if (this.failAdd) throw new Error('engine down');
     const next = current.endsWith('_2') ? current.slice(0, -2) : `${current}_2`;

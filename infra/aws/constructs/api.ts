@@ -250,6 +250,7 @@ export class Api extends Construct {
         ...cursorEnvironment,
         SECRET_NAME_PREFIX: data.secretNamePrefix,
         SECRETS_KMS_KEY_ID: data.key.keyArn,
+        ROTATE_CREDENTIALS_STATE_MACHINE_ARN: workflows.stateMachine('rotate-credentials').stateMachineArn,
       },
     });
     const operations = new ProjectFunction(this, 'OperationsFunction', {
@@ -307,6 +308,7 @@ export class Api extends Construct {
     // Secret groups and external services (records, idempotency), their secrets, and the sources they read.
     data.grantStore(credentials, ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem']);
     data.grantConnectionDetails(credentials, 'read');
+    workflows.stateMachine('rotate-credentials').grantStartExecution(credentials);
     grantSecretGroupSecrets(data, credentials, 'manage');
     // Deleting an addon with `unlinkGroups=true` publishes its groups without it.
     data.grantConnectionDetails(addons, 'read');

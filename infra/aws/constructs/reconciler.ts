@@ -80,6 +80,7 @@ export class Reconciler extends Construct {
         UPGRADE_ADDON_STATE_MACHINE_ARN: machine('upgrade-addon'),
         UPDATE_REPLICAS_STATE_MACHINE_ARN: machine('update-replicas'),
         UPDATE_NETWORKING_STATE_MACHINE_ARN: machine('update-networking'),
+        ROTATE_CREDENTIALS_STATE_MACHINE_ARN: machine('rotate-credentials'),
         OPERATION_DEADLINES: props.operationDeadlines,
         ...(({ DEPLOYMENT_NAME: _d, ...rest }) => rest)(props.alerts.environment),
       },

@@ -112,6 +112,7 @@ export class Workflows extends Construct {
     // PutItem: an operation's end writes its events into the feed (AddonStore.updateOperation).
     data.grantStore(this.taskFunction, ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem']);
     data.grantConnectionDetails(this.taskFunction, 'write');
+    data.grantConnectionDetailStages(this.taskFunction);
     for (const engine of engines) engine.grantProvisioning(this.taskFunction);
     // completeDump reads the job's result and size; a failed backup deletes its partial artifact.
     backups.grantArtifacts(this.taskFunction, ['GetObject', 'DeleteObject']);

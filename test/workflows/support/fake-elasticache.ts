@@ -79,6 +79,12 @@ export const REDIS_ENGINE_ACTIONS = [
   's3:PutObject',
 ];
 
+/**
+ * What a credential rotation of a Redis addon adds (rotate-credentials): its user's passwords, and
+ * the connection details' AWSPENDING version moved to AWSCURRENT. aws-redis-rotation.test.ts sends them.
+ */
+export const REDIS_ROTATION_ACTIONS = ['elasticache:ModifyUser', 'secretsmanager:UpdateSecretVersionStage'];
+
 const ARN = 'arn:aws:elasticache:eu-west-1:123456789012';
 const tagMap = (tags: Tag[]) => Object.fromEntries(tags.map((tag) => [String(tag.Key), String(tag.Value)]));
 const next = (statuses: string[]) => (statuses.length > 1 ? statuses.shift() : statuses[0]) ?? 'creating';
