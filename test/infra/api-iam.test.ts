@@ -875,6 +875,9 @@ describe('the API functions, as deployed', () => {
       // A Redis replica node left above its addon's count: aws-replicas-cache-docdb.test.ts sends
       // and checks the removal against this role.
       const replicaNodes = name === 'reconcile' ? ['elasticache:DecreaseReplicaCount'] : [];
+      // A Redis addon's credential rotation starts the rotate-credentials workflow; the addons
+      // here are PostgreSQL ones (a 422): aws-redis-rotation.test.ts runs the workflow.
+      const rotation = name === 'credentials' ? ['states:StartExecution'] : [];
       const baseline =
         name === 'runBackup' || name === 'sweep'
           ? [...FUNCTION_BASELINE_ACTIONS, 'sqs:SendMessage', ...redis]
@@ -885,6 +888,7 @@ describe('the API functions, as deployed', () => {
               ...alarms,
               ...backupHealthMail,
               ...replicaNodes,
+              ...rotation,
             ];
       expect(unusedActions(statementsOf(), calls[name], environment(), baseline)).toEqual([]);
     });
