@@ -1,8 +1,10 @@
+import type { Addon, Credentials, Operation } from '../../client/index.ts';
 import type { CommandSpec } from '../command.ts';
 import { connect } from '../connect/index.ts';
 import { flag, int, str } from '../context.ts';
 import { EXIT, usageError } from '../exit-codes.ts';
 import { record } from '../output.ts';
+import { follow } from '../wait.ts';
 
 export const credentialCommands: CommandSpec[] = [
   {
@@ -56,20 +58,40 @@ export const credentialCommands: CommandSpec[] = [
             params: { path },
             body: retireAfterSeconds === undefined ? {} : { retireAfterSeconds },
           });
+      // Begun (202, Redis on AWS): follow the operation, then read what it published.
+      let exitCode: number = EXIT.ok;
+      let ended: typeof result | { addon: Addon; operation: Operation; credentials: Credentials } = result;
+      if (!('credentials' in result)) {
+        const followed = await follow(context, result.operation);
+        exitCode = followed.exitCode;
+        if (followed.operation.status !== 'completed') {
+          context.out.result({ ...result, operation: followed.operation }, () =>
+            record({ operation: followed.operation.id, status: followed.operation.status }),
+          );
+          return exitCode;
+        }
+        const [addon, credentials] = await Promise.all([
+          context.api.GET('/v1/projects/{projectId}/addons/{addonId}', { params: { path } }),
+          context.api.GET('/v1/projects/{projectId}/addons/{addonId}/credentials', { params: { path } }),
+        ]);
+        ended = { addon, operation: followed.operation, credentials };
+      }
+      if (!('credentials' in ended)) return exitCode;
       const show = flag(values, 'show-password');
-      const rotation = result.addon.credentialRotation;
-      context.out.result(result, () =>
+      const { credentials } = ended;
+      const rotation = ended.addon.credentialRotation;
+      context.out.result(ended, () =>
         record({
-          username: result.credentials.username,
-          password: show ? result.credentials.password : '(hidden: --show-password)',
-          uri: show ? result.credentials.uri : '(hidden: --show-password)',
+          username: credentials.username,
+          password: show ? credentials.password : '(hidden: --show-password)',
+          uri: show ? credentials.uri : '(hidden: --show-password)',
           previous: rotation
             ? `user '${rotation.previousUsername}' works until ${rotation.deadline}`
             : 'retired',
-          operation: result.operation.id,
+          operation: ended.operation.id,
         }),
       );
-      return EXIT.ok;
+      return exitCode;
     },
   },
   {

@@ -1225,6 +1225,11 @@ export interface components {
                 toVersion: string;
             };
             /**
+             * @description Present on a credential rotation carried by a workflow (`rotate-credentials` where the engine takes the change up asynchronously, Redis on AWS): `rotate` lets the new password in and publishes it once the engine accepts it, `retire` retires the previous one
+             * @enum {string}
+             */
+            rotation?: "rotate" | "retire";
+            /**
              * Format: int32
              * @description Present on a replicas change (`update-replicas`): the number of read replicas asked for
              */
@@ -1503,6 +1508,10 @@ export interface components {
             addon: components["schemas"]["Addon"];
             operation: components["schemas"]["Operation"];
             credentials: components["schemas"]["Credentials"];
+        };
+        CredentialRotationStarted: {
+            addon: components["schemas"]["Addon"];
+            operation: components["schemas"]["Operation"];
         };
         RotateCredentialsRequest: {
             /**
@@ -3567,6 +3576,23 @@ export interface operations {
                     "application/json": components["schemas"]["CredentialRotationResponse"];
                 };
             };
+            /** @description Begun, where the engine takes minutes to let a new password in (Redis on AWS): the addon with its open rotation and the `rotate-credentials` operation to poll. The new credentials are published (`GET .../credentials`) once the operation completes; the previous ones work throughout */
+            202: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CredentialRotationStarted"];
+                };
+            };
             /** @description The request is malformed; `errors` names each offending field */
             400: {
                 headers: {
@@ -3719,6 +3745,23 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CredentialRotationResponse"];
+                };
+            };
+            /** @description Begun, where the engine takes minutes to retire a password (Redis on AWS): the addon and the `rotate-credentials` operation to poll; the rotation is closed once it completes */
+            202: {
+                headers: {
+                    /** @description Requests this caller may send at once (the bucket size); it refills at the configured rate */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left right now */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the caller has its whole allowance again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's Origin, only when it is one of the deployment's allowed origins (none by default): browsers on other origins cannot read the answer */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CredentialRotationStarted"];
                 };
             };
             /** @description The request is malformed; `errors` names each offending field */

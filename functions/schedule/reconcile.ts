@@ -43,6 +43,7 @@ import { AlertDispatcher } from '#shared/services/alert-dispatcher.ts';
 import { AlertNotifier } from '#shared/services/alert-notifier.ts';
 import { BackupHealthAlerts } from '#shared/services/backup-health-alerts.ts';
 import { BackupHealthMonitor } from '#shared/services/backup-health-monitor.ts';
+import { CredentialRotationService } from '#shared/services/credential-rotation.ts';
 import { PitrService, planRetentionDays } from '#shared/services/pitr-service.ts';
 import { Reconciler, type ReconcileSummary } from '#shared/services/reconciler.ts';
 import { deadlinesFrom } from '#shared/services/reconciler-policy.ts';
@@ -68,6 +69,8 @@ export const createReconcileHandler = (deps: {
   alerts?: Pick<AlertSweep, 'run'>;
   /** The bastion's rule in every addon group while there is a bastion, in none without (bastion-access.ts). */
   bastion?: Pick<BastionAccess, 'converge'>;
+  /** Credential rotations past their deadline: their rotate-credentials workflow retires them. */
+  rotations?: Pick<CredentialRotationService, 'sweep'>;
 }) => {
   const run = async (event: unknown): Promise<ReconcileSummary & { bastion?: BastionAccessSummary }> => {
     const { leftovers } = ReconcileEventSchema.parse(event ?? {});
@@ -101,6 +104,15 @@ export const createReconcileHandler = (deps: {
         for (const failed of swept.failed) deps.logger.warn('secret group not published yet', failed);
       } catch (error) {
         summary.errors.push({ step: 'secret-groups', reason: errorMessage(error) });
+      }
+    }
+    if (deps.rotations) {
+      try {
+        summary.rotationsRetired = await deps.rotations.sweep();
+        for (const addonId of summary.rotationsRetired)
+          deps.logger.info('credential rotation past its deadline: retiring', { addonId });
+      } catch (error) {
+        summary.errors.push({ step: 'credential-rotations', reason: errorMessage(error) });
       }
     }
     if (deps.alerts) {
@@ -167,9 +179,11 @@ export const handler: (event: unknown, context: Context) => Promise<ReconcileSum
       'upgrade-addon': env.UPGRADE_ADDON_STATE_MACHINE_ARN,
       'update-replicas': env.UPDATE_REPLICAS_STATE_MACHINE_ARN,
       'update-networking': env.UPDATE_NETWORKING_STATE_MACHINE_ARN,
+      'rotate-credentials': env.ROTATE_CREDENTIALS_STATE_MACHINE_ARN,
     },
   });
   const ec2 = new EC2Client({});
+  const secretGroups = awsSecretGroupServices({ env, client, addons, logger: defaultLogger });
   return createReconcileHandler({
     // Addons created before `-c bastion=true` get its rule; turned off, every addon loses it.
     bastion: new BastionAccess({
@@ -177,6 +191,13 @@ export const handler: (event: unknown, context: Context) => Promise<ReconcileSum
       vpcId: env.VPC_ID,
       deployment: env.DEPLOYMENT_NAME,
       bastionGroupId: env.BASTION_SECURITY_GROUP_ID,
+    }),
+    // Starts the retiring workflow: the previous password goes at the deadline as with `finish`.
+    rotations: new CredentialRotationService({
+      store,
+      secrets: secretGroups.secrets,
+      target: 'aws',
+      workflows: executions,
     }),
     alerts: new AlertSweep({
       alerts: alerts.alerts,
@@ -186,7 +207,7 @@ export const handler: (event: unknown, context: Context) => Promise<ReconcileSum
       notifier,
       dispatcher: new AlertDispatcher({ alerts: alerts.alerts }),
     }),
-    secretGroups: awsSecretGroupServices({ env, client, addons, logger: defaultLogger }).publisher,
+    secretGroups: secretGroups.publisher,
     logger: defaultLogger,
     metrics: new Metrics({ namespace: 'Addons', serviceName: env.POWERTOOLS_SERVICE_NAME }),
     reconciler: new Reconciler({

@@ -18,6 +18,7 @@ import { type ExportTaskDeps, ExportTaskSchema, ExportTasks } from '#shared/serv
 import { ForkTaskSchema, ForkTasks } from '#shared/services/fork-tasks.ts';
 import { NetworkingTaskSchema, NetworkingTasks } from '#shared/services/networking-tasks.ts';
 import { ReplicaTaskSchema, ReplicaTasks } from '#shared/services/replicas.ts';
+import { RotationTaskSchema, RotationTasks } from '#shared/services/rotation-tasks.ts';
 import { ScalingTaskSchema, ScalingTasks } from '#shared/services/scaling-tasks.ts';
 import { UpgradeTaskSchema, UpgradeTasks } from '#shared/services/upgrade-tasks.ts';
 import { type WorkflowTaskDeps, WorkflowTaskSchema, WorkflowTasks } from '#shared/services/workflow-tasks.ts';
@@ -32,6 +33,7 @@ const AnyTaskSchema = z.union([
   UpgradeTaskSchema,
   ReplicaTaskSchema,
   NetworkingTaskSchema,
+  RotationTaskSchema,
 ]);
 
 export interface WorkflowHandlerDeps extends WorkflowTaskDeps {
@@ -90,6 +92,12 @@ export const createWorkflowTaskHandler = (deps: WorkflowHandlerDeps) => {
   const replicaTasks = deps.replicas
     ? new ReplicaTasks({ store: deps.store, engines: deps.engines, secrets: deps.secrets, ...deps.replicas })
     : undefined;
+  // Credential rotations the engine takes minutes over (ElastiCache): rotate-credentials.
+  const rotationTasks = new RotationTasks({
+    store: deps.store,
+    engines: deps.engines,
+    secrets: deps.secrets,
+  });
   const run = async (event: unknown) => {
     const task = parsePart(AnyTaskSchema, event, 'workflow task');
     deps.logger.appendKeys({ operationId: task.operationId, action: task.action });
@@ -109,6 +117,8 @@ export const createWorkflowTaskHandler = (deps: WorkflowHandlerDeps) => {
     if (scalingTask.success) return scalingTasks.run(scalingTask.data);
     const networkingTask = NetworkingTaskSchema.safeParse(task);
     if (networkingTask.success) return networkingTasks.run(networkingTask.data);
+    const rotationTask = RotationTaskSchema.safeParse(task);
+    if (rotationTask.success) return rotationTasks.run(rotationTask.data);
     const upgradeTask = UpgradeTaskSchema.safeParse(task);
     if (upgradeTask.success) {
       if (!upgradeTasks) throw new Error(`This deployment is not configured for ${upgradeTask.data.action}`);

@@ -30,7 +30,8 @@ export const functionKind = (constructPath: string): FunctionKind =>
 
 const lambdaModule = (file: string) => fileURLToPath(new URL(`./lambda/${file}`, import.meta.url));
 
-const runtimeClients = (clients: string[]) =>
+/** Aliases that load these `@aws-sdk/client-<name>` packages from the runtime on first use. */
+export const runtimeClients = (clients: readonly string[]): Record<string, string> =>
   Object.fromEntries(
     clients.map((client) => [`@aws-sdk/client-${client}`, lambdaModule(`sdk/client-${client}.cjs`)]),
   );

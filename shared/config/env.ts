@@ -43,6 +43,8 @@ export const CredentialsFunctionEnvSchema = ApiEnvSchema.extend({
   ...SecretsEnvSchema.shape,
   /** Secret groups and external services list with cursors. */
   ...CursorEnvSchema.shape,
+  /** Credential rotations where the engine takes minutes (ElastiCache): credential-rotation.ts. */
+  ROTATE_CREDENTIALS_STATE_MACHINE_ARN: z.string().min(1),
 });
 /** What mirrors alert rules as CloudWatch alarms and SNS topics (shared/providers/aws/cloudwatch-alarms.ts). */
 export const AlertAlarmsEnvSchema = z.object({
@@ -233,6 +235,8 @@ export const ReconcileFunctionEnvSchema = CommonEnvSchema.extend({
   UPGRADE_ADDON_STATE_MACHINE_ARN: z.string().min(1),
   UPDATE_REPLICAS_STATE_MACHINE_ARN: z.string().min(1),
   UPDATE_NETWORKING_STATE_MACHINE_ARN: z.string().min(1),
+  /** Also what retires credential rotations at their deadline (credential-rotation.ts). */
+  ROTATE_CREDENTIALS_STATE_MACHINE_ARN: z.string().min(1),
   /** Per-type deadlines in minutes, `create=240,backup=1560` (defaults in reconciler-policy.ts). */
   OPERATION_DEADLINES: z.string().optional(),
   START_GRACE_SECONDS: z.coerce.number().int().min(0).default(300),

@@ -61,17 +61,28 @@ export interface EngineProvider {
    * Credential rotation, first half: let in a new login with `password` besides the published
    * `current` one, which keeps working, and return the new login's user. Engines whose users hold
    * two passwords (Redis ACL) add a password to the same user; the others alternate between the
-   * addon's user and a second user with the same rights (see each driver). Idempotent for the same
-   * `current` (the same user again; its password is set, not added, where it is a second user).
+   * addon's user and a second user with the same rights (see each driver). `current` is the
+   * published login (engines that set a user's passwords as a list, ElastiCache, name it again).
+   * Idempotent for the same `current` (the same user again; its password is set, not added, where
+   * it is a second user).
    * Absent where the engine cannot rotate on this target (catalog `credentialRotation`).
    */
-  addLogin?(resourceId: string, current: string, password: string): Promise<string>;
+  addLogin?(resourceId: string, current: Login, password: string): Promise<string>;
   /**
    * Credential rotation, second half: leave `login` (the published credentials) as the only way
    * in for the customer, retiring whatever else was let in (the previous login, or a login added by
    * a rotation that was interrupted before it was published). Idempotent.
    */
-  retainOnlyLogin?(resourceId: string, login: { username: string; password: string }): Promise<void>;
+  retainOnlyLogin?(resourceId: string, login: Login): Promise<void>;
+  /**
+   * Where the engine applies a login change asynchronously (ElastiCache: the user is `modifying`
+   * for seconds to minutes after ModifyUser, and a new password works only once it is `active`
+   * again), whether the last `addLogin` or `retainOnlyLogin` is in force: the customer's user
+   * active with `logins` ways in (2 after `addLogin`, 1 after `retainOnlyLogin`). Then the API
+   * hands rotations to the `rotate-credentials` workflow, which publishes only once `applied`.
+   * Absent: in force once those return (local), and the API runs the rotation itself.
+   */
+  describeLogins?(resourceId: string, logins: 1 | 2): Promise<LoginsState>;
   /**
    * Apply `networking` to the instance: TLS required or not; public (reachable beyond the private
    * network, only from `allow`) or private. Returns once the engine enforces it, with the public
@@ -116,6 +127,14 @@ export interface EngineProvider {
    */
   discardUpgrade?(resourceId: string, upgrade: UpgradeSpec): Promise<'discarded' | 'completed'>;
 }
+
+/** A user and its password, as the connection details publish them. */
+export interface Login {
+  username: string;
+  password: string;
+}
+
+export type LoginsState = { status: 'applying' | 'applied' } | { status: 'failed'; reason: string };
 
 /** One scaling change, as the provider applies it: exactly one field is set. */
 export interface ResizeRequest {

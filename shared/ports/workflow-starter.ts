@@ -10,6 +10,7 @@ export const WORKFLOWS = [
   'upgrade-addon',
   'update-replicas',
   'update-networking',
+  'rotate-credentials',
 ] as const;
 export type WorkflowName = (typeof WORKFLOWS)[number];
 
@@ -23,6 +24,8 @@ const BackupOperationRefSchema = OperationRefSchema.extend({ backupId: z.string(
 /** An upgrade: the backup it takes first, and the version it upgrades to. */
 const UpgradeOperationRefSchema = BackupOperationRefSchema.extend({ version: z.string().min(1) });
 const DeleteOperationRefSchema = OperationRefSchema.extend({ backupId: z.string().min(1).optional() });
+/** A credential rotation: which half (the ASL's first Choice). */
+const RotationOperationRefSchema = OperationRefSchema.extend({ phase: z.enum(['rotate', 'retire']) });
 
 /**
  * The execution input of each workflow: every field its ASL reads with a JSONPath. A path on a
@@ -39,6 +42,7 @@ export const WorkflowInputSchemas = {
   'upgrade-addon': UpgradeOperationRefSchema,
   'update-replicas': OperationRefSchema,
   'update-networking': OperationRefSchema,
+  'rotate-credentials': RotationOperationRefSchema,
 } as const satisfies Record<WorkflowName, z.ZodType>;
 
 export type WorkflowInputs = { [W in WorkflowName]: z.infer<(typeof WorkflowInputSchemas)[W]> };

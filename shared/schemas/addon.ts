@@ -288,4 +288,8 @@ export const CredentialRotationResponseSchema = z
   .object({ addon: AddonSchema, operation: OperationSchema, credentials: CredentialsSchema })
   .meta({ id: 'CredentialRotationResponse' });
 
+export const CredentialRotationStartedSchema = z
+  .object({ addon: AddonSchema, operation: OperationSchema })
+  .meta({ id: 'CredentialRotationStarted' });
+
 export const AddonPathSchema = z.object({ projectId: ProjectIdSchema, addonId: AddonIdSchema });

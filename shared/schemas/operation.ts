@@ -57,6 +57,10 @@ export const OperationSchema = z
         description:
           'Present on an upgrade: the version the addon ran and the one it is upgraded to; `backupId` is the backup taken first and kept as the way back',
       }),
+    rotation: z.enum(['rotate', 'retire']).optional().meta({
+      description:
+        'Present on a credential rotation carried by a workflow (`rotate-credentials` where the engine takes the change up asynchronously, Redis on AWS): `rotate` lets the new password in and publishes it once the engine accepts it, `retire` retires the previous one',
+    }),
     replicas: int32(0, 15).optional().meta({
       description: 'Present on a replicas change (`update-replicas`): the number of read replicas asked for',
     }),

@@ -1,4 +1,4 @@
-import type { AddonRef, SecretStore } from '../ports/secret-store.ts';
+import { type AddonRef, canStage, type SecretStore } from '../ports/secret-store.ts';
 
 /** Called once an addon's (or external service's) published connection details have changed. */
 export type ConnectionDetailsChanged = (ref: AddonRef) => Promise<unknown>;
@@ -30,4 +30,20 @@ export const withConnectionDetailsHook = (
   },
   get: (ref) => store.get(ref),
   delete: (ref) => store.delete(ref),
+  // Staged details are not published until promoted: only `promote` changes what groups show.
+  ...(canStage(store)
+    ? {
+        stage: (ref, secret, token) => store.stage(ref, secret, token),
+        staged: (ref, token) => store.staged(ref, token),
+        discard: (ref, token) => store.discard(ref, token),
+        promote: async (ref, token) => {
+          await store.promote(ref, token);
+          try {
+            await changed(ref);
+          } catch (error) {
+            onError(error, ref);
+          }
+        },
+      }
+    : {}),
 });

@@ -4,21 +4,35 @@ import type { EngineRegistry } from '../engines/registry.ts';
 import { ConflictError, errorMessage, UnsupportedError } from '../errors.ts';
 import type { EngineAdapters, EngineProvider } from '../ports/engine-provider.ts';
 import type { ConnectionSecret, SecretStore } from '../ports/secret-store.ts';
-import { type Addon, type Credentials, ROTATION_DEADLINE_SECONDS } from '../schemas/addon.ts';
+import type { WorkflowStarter } from '../ports/workflow-starter.ts';
+import {
+  type Addon,
+  type CredentialRotation,
+  type Credentials,
+  ROTATION_DEADLINE_SECONDS,
+} from '../schemas/addon.ts';
 import type { Target } from '../schemas/catalog.ts';
 import type { Operation } from '../schemas/operation.ts';
 import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
 import { nowIso } from '../util/ids.ts';
+import { userFacingMessage } from '../util/redact.ts';
 import { generatePassword, withFreshUris } from './credentials.ts';
 import { failOperationAndRelease, newOperation, toAddon } from './operation-lock.ts';
 
-export interface CredentialRotationDeps {
+/**
+ * Locally the engine applies a login change at once: `engines`, and the API runs each step. On AWS
+ * (ElastiCache applies it over seconds to minutes, past an API request) `workflows`: each call
+ * starts the rotate-credentials workflow (rotation-tasks.ts) and answers at once.
+ */
+export type CredentialRotationDeps = {
   store: AddonStore;
   secrets: SecretStore;
-  engines: EngineRegistry<EngineAdapters>;
   target: Target;
   now?: () => Date;
-}
+} & (
+  | { engines: EngineRegistry<EngineAdapters>; workflows?: undefined }
+  | { workflows: WorkflowStarter; engines?: undefined }
+);
 
 type RotatingProvider = Required<Pick<EngineProvider, 'addLogin' | 'retainOnlyLogin'>>;
 
@@ -26,6 +40,12 @@ export interface RotationResult {
   addon: Addon;
   operation: Operation;
   credentials: Credentials;
+}
+
+/** A rotation handed to the rotate-credentials workflow: its operation to poll. */
+export interface RotationStarted {
+  addon: Addon;
+  operation: Operation;
 }
 
 /**
@@ -47,6 +67,11 @@ export interface RotationResult {
  * idempotent `retainOnlyLogin`; and an operation left in flight by a crash is failed and its lock
  * released by the reconciler (rotate-credentials has no workflow, so it counts as lost after the
  * start grace period).
+ *
+ * Where the composition root gives `workflows` (AWS), the same steps run in the rotate-credentials
+ * workflow instead, and `rotate`/`finish` answer with its operation in progress: the new
+ * credentials are published only once the engine lets them in (rotation-tasks.ts), and a failure
+ * is compensated there. The open rotation is still recorded here first, before any engine change.
  */
 export class CredentialRotationService {
   private readonly now: () => Date;
@@ -55,9 +80,13 @@ export class CredentialRotationService {
     this.now = deps.now ?? (() => new Date());
   }
 
-  async rotate(projectId: string, addonId: string, retireAfterSeconds?: number): Promise<RotationResult> {
+  async rotate(
+    projectId: string,
+    addonId: string,
+    retireAfterSeconds?: number,
+  ): Promise<RotationResult | RotationStarted> {
     const addon = await this.deps.store.getAddon(projectId, addonId);
-    const provider = this.providerFor(addon);
+    this.checkCapability(addon);
     if (addon.credentialRotation) {
       throw new ConflictError(
         `Addon '${addon.name}' has a credential rotation open until ${addon.credentialRotation.deadline}: finish it first (POST .../credentials/rotate/finish)`,
@@ -72,10 +101,12 @@ export class CredentialRotationService {
       rotatedAt: rotatedAt.toISOString(),
       deadline: new Date(rotatedAt.getTime() + seconds * 1000).toISOString(),
     };
+    if (this.deps.workflows) return this.startWorkflow(addon, 'rotate', rotation);
+    const provider = this.providerFor(addon);
     return this.underLock(addon, 'rotating', async (locked, operation) => {
       await this.deps.store.updateAddonForOperation(locked, operation.id, { credentialRotation: rotation });
       const password = generatePassword();
-      const username = await provider.addLogin(addon.resourceId, current.username, password);
+      const username = await provider.addLogin(addon.resourceId, current, password);
       const { uri: _uri, ...rest } = { ...current, username, password };
       const next: ConnectionSecret = withFreshUris(rest);
       await this.deps.secrets.put({ projectId, addonId }, next);
@@ -87,13 +118,17 @@ export class CredentialRotationService {
     });
   }
 
-  async finish(projectId: string, addonId: string): Promise<RotationResult> {
+  async finish(projectId: string, addonId: string): Promise<RotationResult | RotationStarted> {
     const addon = await this.deps.store.getAddon(projectId, addonId);
-    const provider = this.providerFor(addon);
+    this.checkCapability(addon);
     if (!addon.credentialRotation) {
       throw new ConflictError(`Addon '${addon.name}' has no credential rotation to finish`, {});
     }
-    return this.retire(addon, provider, 'The previous credentials were retired');
+    if (this.deps.workflows) {
+      await this.runningSecret(addon);
+      return this.startWorkflow(addon, 'retire');
+    }
+    return this.retire(addon, this.providerFor(addon), 'The previous credentials were retired');
   }
 
   /**
@@ -109,11 +144,16 @@ export class CredentialRotationService {
       if (!rotation || rotation.deadline > now || addon.currentOperationId) continue;
       if (!hasCapability(addon.engine, this.deps.target, 'credentialRotation')) continue;
       try {
-        await this.retire(
-          addon,
-          this.providerFor(addon),
-          `The previous credentials were retired at their deadline (${rotation.deadline})`,
-        );
+        if (this.deps.workflows) {
+          if (addon.status !== 'running') continue;
+          await this.startWorkflow(addon, 'retire');
+        } else {
+          await this.retire(
+            addon,
+            this.providerFor(addon),
+            `The previous credentials were retired at their deadline (${rotation.deadline})`,
+          );
+        }
         finished.push(addon.id);
       } catch (error) {
         if (!(error instanceof ConflictError)) throw error;
@@ -185,10 +225,64 @@ export class CredentialRotationService {
     return { addon: toAddon(updated), operation: completed, credentials: outcome.credentials };
   }
 
+  /**
+   * Lock the addon for a rotate-credentials operation carried by the workflow (`phase`), recording
+   * the open rotation first when there is one to record. A workflow that does not start fails the
+   * operation and releases the addon as it was, without the rotation.
+   */
+  private async startWorkflow(
+    addon: AddonRecord,
+    phase: 'rotate' | 'retire',
+    rotation?: CredentialRotation,
+  ): Promise<RotationStarted> {
+    const workflows = this.deps.workflows;
+    if (!workflows) throw new Error('No workflow starter');
+    const operation: Operation = {
+      ...newOperation('rotate-credentials', addon.projectId, addon.id),
+      rotation: phase,
+    };
+    const locked = await this.deps.store.beginOperation(addon, operation, 'updating');
+    try {
+      if (rotation) {
+        await this.deps.store.updateAddonForOperation(locked, operation.id, { credentialRotation: rotation });
+      }
+      await workflows.start({
+        workflow: 'rotate-credentials',
+        input: { projectId: addon.projectId, addonId: addon.id, operationId: operation.id, phase },
+      });
+    } catch (error) {
+      await this.deps.store.updateOperation(addon.projectId, operation.id, {
+        status: 'failed',
+        error: {
+          code: 'WorkflowStartFailed',
+          message: `The credential rotation could not start: ${userFacingMessage(error)}`,
+        },
+        completedAt: nowIso(),
+      });
+      await this.deps.store.updateAddonForOperation(
+        locked,
+        operation.id,
+        { status: 'running', ...(rotation ? { credentialRotation: null } : {}) },
+        { release: true },
+      );
+      throw error;
+    }
+    const updated = await this.deps.store.getAddon(addon.projectId, addon.id);
+    return { addon: toAddon(updated), operation };
+  }
+
+  private checkCapability(addon: AddonRecord): void {
+    if (hasCapability(addon.engine, this.deps.target, 'credentialRotation')) return;
+    const name = engineFacts(addon.engine).catalog.displayName;
+    throw new UnsupportedError(
+      `${name} addons cannot rotate their credentials on this deployment (capability credentialRotation is off; see the catalog's notes)`,
+      [{ path: 'engine', message: `credential rotation is not available for ${addon.engine} here` }],
+    );
+  }
+
   private providerFor(addon: AddonRecord): RotatingProvider {
-    const provider = hasCapability(addon.engine, this.deps.target, 'credentialRotation')
-      ? this.deps.engines.of(addon.engine).provider
-      : undefined;
+    this.checkCapability(addon);
+    const provider = this.deps.engines?.of(addon.engine).provider;
     if (!provider?.addLogin || !provider.retainOnlyLogin) {
       const name = engineFacts(addon.engine).catalog.displayName;
       throw new UnsupportedError(

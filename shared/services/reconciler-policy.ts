@@ -17,9 +17,10 @@ const MINUTE = 60_000;
  *   the RunJob state), and a snapshot wait is 240 checks 30 s apart.
  * - export: one Lambda task of at most 15 minutes, retried a few times.
  * - local: engines are processes that start in a second; jobs still get their 24 hours.
- * - rotate-credentials: a few statements run by the API itself; an interrupted one is failed and
- *   its addon released, and its rotation (recorded before any engine change) is retired at its
- *   deadline (credential-rotation.ts). update-networking locally: the same, run by the API
+ * - rotate-credentials: locally a few statements run by the API itself; an interrupted one is
+ *   failed and its addon released, and its rotation (recorded before any engine change) is
+ *   retired at its deadline (credential-rotation.ts). On AWS (ElastiCache) the rotate-credentials
+ *   workflow: a ModifyUser waited out (up to 120 checks 5 s apart) and its compensation. update-networking locally: the same, run by the API
  *   (networking.ts); on AWS the update-networking workflow (up to 240 checks 30 s apart).
  * - scale: a ModifyDBInstance of the class or the storage; the storage optimisation that follows a
  *   growth runs after the instance is available again, so hours only on very large volumes.
@@ -32,7 +33,7 @@ export const DEFAULT_DEADLINE_MINUTES: Record<Target, Record<OperationType, numb
     backup: 26 * 60,
     restore: 26 * 60,
     export: 2 * 60,
-    'rotate-credentials': 10,
+    'rotate-credentials': 30,
     // PubliclyAccessible, a parameter group and its reboot: the workflow waits up to 2 hours.
     'update-networking': 3 * 60,
     // ModifyDBInstance of the class or storage: RDS can take hours on large volumes.

@@ -63,6 +63,8 @@ export interface ReconcileSummary {
   };
   /** The secret groups' sweep, where the reconciler runs it (AWS; locally the scheduler's tick does). */
   secretGroups?: { published: string[]; deleted: string[]; failed: Array<{ id: string; reason: string }> };
+  /** The addons whose credential rotation passed its deadline and is being retired (AWS). */
+  rotationsRetired?: string[];
   /** Alert deliveries and alarms, where the reconciler runs them (AWS; locally the scheduler's tick does). */
   alerts?: { repaired: number; delivered: string[]; failed: string[]; synced: string[] };
   /** Whole steps that failed (a source that could not be listed); the rest still ran. */

@@ -122,7 +122,8 @@ export const judgeRestore = async (
  */
 const settleLogins = async (deps: RestoreEndpointDeps, task: OperationRef, addon: AddonRecord) => {
   const provider = deps.engines?.has(addon.engine) ? deps.engines.of(addon.engine).provider : undefined;
-  if (!provider?.retainOnlyLogin || !deps.secrets) return;
+  // Logins kept outside the data (ElastiCache RBAC users, applied asynchronously) are not restored.
+  if (!provider?.retainOnlyLogin || provider.describeLogins || !deps.secrets) return;
   const secret = await deps.secrets.get(task);
   if (!secret?.password) return;
   await provider.retainOnlyLogin(addon.resourceId, { username: secret.username, password: secret.password });

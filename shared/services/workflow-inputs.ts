@@ -51,8 +51,11 @@ export const workflowInputFor = (operation: Operation): WorkflowRun => {
     case 'update':
       throw new UnresumableOperationError(`Operation ${operation.id}: no workflow carries update operations`);
     case 'rotate-credentials':
+      // Carried by a workflow where the engine takes logins up asynchronously (ElastiCache).
+      if (operation.rotation)
+        return { workflow: 'rotate-credentials', input: { ...ref, phase: operation.rotation } };
       throw new UnresumableOperationError(
-        `Operation ${operation.id}: credential rotations run in the API, not in a workflow`,
+        `Operation ${operation.id}: this credential rotation ran in the API, not in a workflow`,
       );
     case 'update-replicas':
       return { workflow: 'update-replicas', input: ref };

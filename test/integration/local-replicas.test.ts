@@ -301,7 +301,7 @@ describe('local read replicas (MariaDB, Redis; real processes, TLS)', { timeout:
   });
 
   it('a credential rotation reaches the replicas: both passwords during the window, then only the new', async () => {
-    const added = await provider.addLogin?.(MYSQL, mysqlSpec.username, NEW_PASSWORD);
+    const added = await provider.addLogin?.(MYSQL, mysqlSpec, NEW_PASSWORD);
     expect(added).toBe(`${mysqlSpec.username}_2`);
     const rotated = { user: added as string, password: NEW_PASSWORD };
     await poll(
@@ -321,7 +321,7 @@ describe('local read replicas (MariaDB, Redis; real processes, TLS)', { timeout:
     expect(await mysqlQuery(mysqlReplica, 'SELECT 1 AS one', rotated)).toEqual([{ one: 1 }]);
     mysqlLogin = rotated;
 
-    await provider.addLogin?.(REDIS, redisSpec.username, NEW_PASSWORD);
+    await provider.addLogin?.(REDIS, redisSpec, NEW_PASSWORD);
     expect(await redisCli(redisReplica, NEW_PASSWORD, 'GET', 'greeting')).toBe('hello');
     expect(await redisCli(redisReplica, redisSpec.password, 'GET', 'greeting')).toBe('hello');
     await provider.retainOnlyLogin?.(REDIS, { username: redisSpec.username, password: NEW_PASSWORD });

@@ -183,6 +183,7 @@ describe('Step Functions executions', () => {
         'restore-addon': 'arn:aws:states:eu-west-1:1:stateMachine:r',
         'export-backup': 'arn:aws:states:eu-west-1:1:stateMachine:e',
         'scale-addon': 'arn:aws:states:eu-west-1:1:stateMachine:s',
+        'rotate-credentials': 'arn:aws:states:eu-west-1:1:stateMachine:rc',
         'upgrade-addon': 'arn:aws:states:eu-west-1:1:stateMachine:u',
         'update-replicas': 'arn:aws:states:eu-west-1:1:stateMachine:u',
         'update-networking': 'arn:aws:states:eu-west-1:1:stateMachine:n',

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createCredentialsHandler } from '#functions/api/credentials.ts';
 import { routes } from '#shared/api/routes.ts';
 import { EngineRegistry } from '#shared/engines/registry.ts';
-import type { EngineAdapters, EngineProvider } from '#shared/ports/engine-provider.ts';
+import type { EngineAdapters, EngineProvider, Login } from '#shared/ports/engine-provider.ts';
 import { FileSecretStore } from '#shared/providers/local/file-secret-store.ts';
 import { CredentialRotationService } from '#shared/services/credential-rotation.ts';
 import { connectionUri } from '#shared/services/credentials.ts';
@@ -32,7 +32,7 @@ class FakeLogins implements Pick<EngineProvider, 'addLogin' | 'retainOnlyLogin'>
   calls: string[] = [];
   failAdd = false;
 
-  async addLogin(_resourceId: string, current: string, password: string): Promise<string> {
+  async addLogin(_resourceId: string, { username: current }: Login, password: string): Promise<string> {
     this.calls.push(`add ${current}`);
     if (this.failAdd) throw new Error('engine down');
     const next = current.endsWith('_2') ? current.slice(0, -2) : `${current}_2`;
@@ -211,5 +211,89 @@ describe('credential rotation', () => {
     const refused = await call('rotateCredentials', addon.id, { retireAfterSeconds: 0 });
     expect(refused.statusCode).toBe(400);
     expect(JSON.stringify(json(refused).errors)).toContain('retireAfterSeconds');
+  });
+});
+
+describe('credential rotation carried by the rotate-credentials workflow (AWS)', () => {
+  const started: unknown[] = [];
+  const workflowService = (start: (run: unknown) => Promise<void>) => {
+    started.length = 0;
+    const aws = new CredentialRotationService({
+      store: env.store,
+      secrets,
+      target: 'aws',
+      workflows: {
+        start: async (run) => {
+          started.push(run);
+          await start(run);
+        },
+        stop: async () => {},
+      },
+      now: () => clock,
+    });
+    return createCredentialsHandler({ logger, store: env.store, secrets, rotation: aws });
+  };
+  const callWith = (
+    awsHandler: ReturnType<typeof createCredentialsHandler>,
+    route: 'rotateCredentials' | 'finishCredentialRotation',
+    addonId: string,
+  ) =>
+    awsHandler(
+      apiEvent(routes[route], { pathParameters: { projectId: PROJECT, addonId }, body: {} }),
+      context(),
+    );
+
+  it('answers 202 with the rotation recorded and the operation to poll, having started the workflow; nothing published yet', async () => {
+    const addon = await runningAddon({ engine: 'redis' });
+    const response = await callWith(
+      workflowService(async () => {}),
+      'rotateCredentials',
+      addon.id,
+    );
+    expect(response.statusCode).toBe(202);
+    const body = json(response) as { addon: AddonRecord; operation: { id: string; rotation: string } };
+    expect(body).not.toHaveProperty('credentials');
+    expect(response.headers?.['operation-location']).toBe(
+      `/v1/projects/${PROJECT}/operations/${body.operation.id}`,
+    );
+    expect(body.operation.rotation).toBe('rotate');
+    expect(body.addon.credentialRotation).toMatchObject({ previousUsername: 'addonadmin' });
+    expect(started).toEqual([
+      {
+        workflow: 'rotate-credentials',
+        input: { projectId: PROJECT, addonId: addon.id, operationId: body.operation.id, phase: 'rotate' },
+      },
+    ]);
+    expect((await published(addon.id))?.password).toBe('old-password');
+    expect(engine.calls).toEqual([]);
+  });
+
+  it('a workflow that does not start fails the operation and leaves the addon unlocked without a rotation', async () => {
+    const addon = await runningAddon({ engine: 'redis' });
+    const response = await callWith(
+      workflowService(async () => {
+        throw new Error('Step Functions is unreachable');
+      }),
+      'rotateCredentials',
+      addon.id,
+    );
+    expect(response.statusCode).toBeGreaterThanOrEqual(500);
+    const record = await env.store.getAddon(PROJECT, addon.id);
+    expect(record).toMatchObject({ status: 'running', currentOperationId: null, credentialRotation: null });
+    const { items } = await env.store.listOperations(PROJECT, addon.id, { limit: 10 });
+    expect(items.find((item) => item.type === 'rotate-credentials')).toMatchObject({
+      status: 'failed',
+      error: { code: 'WorkflowStartFailed', message: expect.stringMatching(/could not start/) },
+    });
+  });
+
+  it('422 for an engine the catalog says cannot rotate on AWS, 409 for finish without a rotation; no workflow either way', async () => {
+    const postgres = await runningAddon({ engine: 'postgresql' });
+    const awsHandler = workflowService(async () => {});
+    const refused = await callWith(awsHandler, 'rotateCredentials', postgres.id);
+    expect(refused.statusCode).toBe(422);
+    const redis = await runningAddon({ engine: 'redis' });
+    expect((await callWith(awsHandler, 'finishCredentialRotation', redis.id)).statusCode).toBe(409);
+    expect(started).toEqual([]);
   });
 });

@@ -14,7 +14,7 @@ import { PITR_WORKFLOW_ACTIONS } from '../infra/support/iam-pitr.ts';
 import { scheduleRecord } from '../support/fixtures.ts';
 import { awsWorkflowSuite, jobSpecOf } from './support/aws-suite.ts';
 import { logicalIdOf } from './support/aws-workflows.ts';
-import { REDIS_ENGINE_ACTIONS } from './support/fake-elasticache.ts';
+import { REDIS_ENGINE_ACTIONS, REDIS_ROTATION_ACTIONS } from './support/fake-elasticache.ts';
 
 /**
  * backup-addon and restore-addon as deployed: the ASL files with the stack's substitutions, the
@@ -387,6 +387,8 @@ describe('the workflow function role, over provision, backup, restore and delete
     const unused = unusedActions(statements, recorded, env, [
       ...FUNCTION_BASELINE_ACTIONS,
       ...REDIS_ENGINE_ACTIONS,
+      // A Redis addon's credential rotation: aws-redis-rotation.test.ts sends and checks them.
+      ...REDIS_ROTATION_ACTIONS,
       ...PITR_WORKFLOW_ACTIONS,
       // A Redis addon's plan change (scale-addon); the ElastiCache fake does not model it yet.
       'elasticache:ModifyReplicationGroup',

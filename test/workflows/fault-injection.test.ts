@@ -547,7 +547,9 @@ const run = async (fault: FaultCase, kind: FaultKind) => {
   return assertSettled(world, operationId, fault);
 };
 
-const CASES = faultCases();
+// The rotate-credentials workflow never runs locally: local engines take a login at once, and the
+// API runs the rotation itself (credential-rotation.ts); aws-redis-rotation.test.ts covers its faults.
+const CASES = faultCases().filter((fault) => fault.workflow !== 'rotate-credentials');
 const name = (fault: FaultCase) =>
   `${fault.workflow}${fault.variant === 'default' ? '' : ` (${fault.variant})`} at ${fault.state}`;
 
@@ -557,6 +559,7 @@ describe('the fault plan', () => {
     for (const workflow of aslWorkflows()) {
       const states = taskStatesOf(workflow);
       expect(states.length).toBeGreaterThan(0);
+      if (workflow === 'rotate-credentials') continue;
       expect([...new Set(CASES.filter((c) => c.workflow === workflow).map((c) => c.state))].sort()).toEqual(
         [...states].sort(),
       );

@@ -109,9 +109,11 @@ export const Rotation = ({
               <RotateForm
                 submit={async (retireAfterSeconds) => {
                   const rotated = await api.rotateCredentials(projectId, addon.id, retireAfterSeconds);
-                  track(rotated.operation, `Rotate the credentials of ${addon.name}`);
+                  // Begun (Redis on AWS): the new credentials are read once the operation completes.
+                  const credentials = 'credentials' in rotated ? rotated.credentials : undefined;
+                  track(rotated.operation, `Rotate the credentials of ${addon.name}`, () => onRotated());
                   close();
-                  onRotated(rotated.credentials);
+                  onRotated(credentials);
                 }}
               />
             )}

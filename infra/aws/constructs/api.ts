@@ -242,6 +242,8 @@ export class Api extends Construct {
     const credentials = new ProjectFunction(this, 'CredentialsFunction', {
       ...common,
       entry: 'functions/api/credentials.ts',
+      // It starts a workflow only for a rotation the engine cannot do at once (Redis on AWS).
+      runtimeClients: ['sfn'],
       description: 'Connection details of an addon, secret groups and external services',
       envSchema: CredentialsFunctionEnvSchema,
       environment: {
@@ -250,6 +252,7 @@ export class Api extends Construct {
         ...cursorEnvironment,
         SECRET_NAME_PREFIX: data.secretNamePrefix,
         SECRETS_KMS_KEY_ID: data.key.keyArn,
+        ROTATE_CREDENTIALS_STATE_MACHINE_ARN: workflows.stateMachine('rotate-credentials').stateMachineArn,
       },
     });
     const operations = new ProjectFunction(this, 'OperationsFunction', {
@@ -307,6 +310,7 @@ export class Api extends Construct {
     // Secret groups and external services (records, idempotency), their secrets, and the sources they read.
     data.grantStore(credentials, ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem']);
     data.grantConnectionDetails(credentials, 'read');
+    workflows.stateMachine('rotate-credentials').grantStartExecution(credentials);
     grantSecretGroupSecrets(data, credentials, 'manage');
     // Deleting an addon with `unlinkGroups=true` publishes its groups without it.
     data.grantConnectionDetails(addons, 'read');

@@ -131,6 +131,19 @@ export class Data extends Construct {
     );
   }
 
+  /**
+   * Credential rotation (rotate-credentials): the new connection details are written as the
+   * AWSPENDING version (PutSecretValue, with `grantConnectionDetails` write) and moved to
+   * AWSCURRENT once the engine takes them.
+   */
+  grantConnectionDetailStages(grantee: iam.IGrantable): void {
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['secretsmanager:UpdateSecretVersionStage'],
+      resourceArns: [this.secretArnPattern()],
+    });
+  }
+
   /** Secret ARNs end in a random suffix, and addon secrets are created at run time: a prefix pattern is the narrowest. */
   secretArnPattern(): string {
     return Arn.format(

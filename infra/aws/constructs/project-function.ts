@@ -21,6 +21,7 @@ import {
   LAMBDA_BUNDLING,
   LAMBDA_RUNTIME,
   PROJECT_ROOT,
+  runtimeClients,
 } from '../bundling.ts';
 import { acknowledgeGuard } from '../guard.ts';
 import { acknowledgeNag } from '../nag.ts';
@@ -46,6 +47,13 @@ export interface ProjectFunctionProps<S extends z.ZodObject> {
   sourceMapsInStackTraces?: boolean;
   /** Copy files beside the bundle (shell commands run on this machine after esbuild). */
   afterBundling?: ICommandHooks['afterBundling'];
+  /**
+   * More clients (`scheduler` for `@aws-sdk/client-scheduler`) loaded from the runtime on first
+   * use in this function only, beside LAMBDA_ALIASES': a client it calls on few of its invocations
+   * while others call it on most of theirs. Each needs `infra/aws/lambda/sdk/client-<name>.cjs`,
+   * and the code may use only its client and commands (errors by name, as isAwsError does).
+   */
+  runtimeClients?: readonly string[];
 }
 
 const definedStrings = (environment: object): Record<string, string> =>
@@ -79,7 +87,7 @@ export class ProjectFunction<S extends z.ZodObject = z.ZodObject>
     this.entry = props.entry;
     // `-c addons:bundleAwsSdk=false` (the bundle benchmark's comparison): the runtime's SDK, all of it.
     const sdkFromRuntime = String(this.node.tryGetContext(BUNDLE_SDK_CONTEXT)) === 'false';
-    this.aliases = sdkFromRuntime ? {} : LAMBDA_ALIASES;
+    this.aliases = sdkFromRuntime ? {} : { ...LAMBDA_ALIASES, ...runtimeClients(props.runtimeClients ?? []) };
     this.logGroup = new LogGroup(this, 'Logs', {
       retention: props.logRetention ?? RetentionDays.ONE_MONTH,
       removalPolicy: RemovalPolicy.DESTROY,

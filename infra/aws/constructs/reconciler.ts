@@ -86,6 +86,7 @@ export class Reconciler extends Construct {
         UPGRADE_ADDON_STATE_MACHINE_ARN: machine('upgrade-addon'),
         UPDATE_REPLICAS_STATE_MACHINE_ARN: machine('update-replicas'),
         UPDATE_NETWORKING_STATE_MACHINE_ARN: machine('update-networking'),
+        ROTATE_CREDENTIALS_STATE_MACHINE_ARN: machine('rotate-credentials'),
         OPERATION_DEADLINES: props.operationDeadlines,
         ...(props.bastionSecurityGroup
           ? { BASTION_SECURITY_GROUP_ID: props.bastionSecurityGroup.securityGroupId }

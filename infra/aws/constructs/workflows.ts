@@ -64,6 +64,9 @@ export class Workflows extends Construct {
 
     this.taskFunction = new ProjectFunction(this, 'TaskFunction', {
       entry: 'functions/workflow/handler.ts',
+      // Schedules change only when an addon is deleted, restored as a new one or forked: 15 KB
+      // of client that most steps never call (the budget test).
+      runtimeClients: ['scheduler'],
       description:
         'Addon workflow steps (provision, delete, backup, restore) on RDS, S3, Secrets Manager and DynamoDB',
       envSchema: WorkflowFunctionEnvSchema,
@@ -112,6 +115,7 @@ export class Workflows extends Construct {
     // PutItem: an operation's end writes its events into the feed (AddonStore.updateOperation).
     data.grantStore(this.taskFunction, ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem']);
     data.grantConnectionDetails(this.taskFunction, 'write');
+    data.grantConnectionDetailStages(this.taskFunction);
     for (const engine of engines) engine.grantProvisioning(this.taskFunction);
     // completeDump reads the job's result and size; a failed backup deletes its partial artifact.
     backups.grantArtifacts(this.taskFunction, ['GetObject', 'DeleteObject']);

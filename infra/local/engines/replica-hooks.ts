@@ -1,5 +1,6 @@
 import type {
   EngineProvider,
+  Login,
   ResizeRequest,
   SnapshotProvider,
   UpgradeSpec,
@@ -40,7 +41,7 @@ export const withReplicaCleanup = <P extends EngineProvider>(provider: P, replic
       : {}),
     ...(provider.addLogin
       ? {
-          addLogin: async (resourceId: string, current: string, password: string) => {
+          addLogin: async (resourceId: string, current: Login, password: string) => {
             const login = await provider.addLogin?.(resourceId, current, password);
             await replicas.syncLogins(resourceId);
             return login;

@@ -6,6 +6,7 @@ import type {
   EngineProvider,
   InstanceSpec,
   InstanceState,
+  Login,
   NetworkingApplied,
   RestorableWindow,
   RestoreState,
@@ -267,8 +268,8 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
   }
 
   /** Credential rotation (see EngineProvider.addLogin): under the instance's lock, on its running server. */
-  addLogin(resourceId: string, current: string, password: string): Promise<string> {
-    return this.withLogins(resourceId, (logins, ctx) => logins.add(ctx, current, password));
+  addLogin(resourceId: string, current: Login, password: string): Promise<string> {
+    return this.withLogins(resourceId, (logins, ctx) => logins.add(ctx, current.username, password));
   }
 
   retainOnlyLogin(resourceId: string, login: { username: string; password: string }): Promise<void> {

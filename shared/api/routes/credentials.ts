@@ -1,6 +1,7 @@
 import {
   AddonPathSchema,
   CredentialRotationResponseSchema,
+  CredentialRotationStartedSchema,
   CredentialsSchema,
   RotateCredentialsRequestSchema,
 } from '../../schemas/addon.ts';
@@ -9,8 +10,10 @@ import { errors, problem } from './common.ts';
 
 /**
  * Connection details and their rotation, served by the credentials function, which owns them.
- * Each rotation call is one short `rotate-credentials` operation run by the API itself,
- * completed when it answers (credential-rotation.ts).
+ * Each rotation call is one `rotate-credentials` operation: run by the API itself and completed
+ * when it answers (200) where the engine applies a login at once (local), or carried by the
+ * rotate-credentials workflow (202, the operation to poll) where it takes minutes (ElastiCache on
+ * AWS) (credential-rotation.ts).
  */
 export const credentialsRoutes = {
   getCredentials: defineRoute({
@@ -45,6 +48,11 @@ export const credentialsRoutes = {
           'Rotated: the new credentials, the addon with its open rotation, and the completed operation',
         schema: CredentialRotationResponseSchema,
       },
+      202: {
+        description:
+          'Begun, where the engine takes minutes to let a new password in (Redis on AWS): the addon with its open rotation and the `rotate-credentials` operation to poll. The new credentials are published (`GET .../credentials`) once the operation completes; the previous ones work throughout',
+        schema: CredentialRotationStartedSchema,
+      },
       ...errors,
       409: problem(
         'Another operation is in flight on this addon, a rotation is already open, or the addon is not running',
@@ -68,6 +76,11 @@ export const credentialsRoutes = {
       200: {
         description: 'Finished: the credentials that remain, the addon, and the completed operation',
         schema: CredentialRotationResponseSchema,
+      },
+      202: {
+        description:
+          'Begun, where the engine takes minutes to retire a password (Redis on AWS): the addon and the `rotate-credentials` operation to poll; the rotation is closed once it completes',
+        schema: CredentialRotationStartedSchema,
       },
       ...errors,
       409: problem('No rotation is open, another operation is in flight, or the addon is not running'),

@@ -35,6 +35,8 @@ export const redis: EngineFacts = {
         multiAz: true,
         // ModifyReplicationGroup: EngineVersion (7.0 to 7.1, one parameter group family).
         upgrade: true,
+        // ModifyUser: the RBAC user's two passwords, in the rotate-credentials workflow.
+        credentialRotation: true,
       },
       // Locally: Debian's redis-server with AOF persistence, one ACL user per addon.
       local: {

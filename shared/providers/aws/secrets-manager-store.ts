@@ -40,6 +40,26 @@ export class SecretsManagerStore implements SecretStore {
     return this.secrets.get(this.secretName(ref), (json) => CredentialsSchema.parse(json));
   }
 
+  /** Credential rotation on ElastiCache: the new details wait as AWSPENDING until the user takes them. */
+  stage(ref: AddonRef, secret: ConnectionSecret, token: string): Promise<void> {
+    return this.secrets.stage(this.secretName(ref), secret, token);
+  }
+
+  async staged(ref: AddonRef, token: string): Promise<ConnectionSecret | undefined> {
+    const pending = await this.secrets.getStage(this.secretName(ref), 'AWSPENDING', (json) =>
+      CredentialsSchema.parse(json),
+    );
+    return pending?.versionId === token ? pending.value : undefined;
+  }
+
+  promote(ref: AddonRef, token: string): Promise<void> {
+    return this.secrets.promote(this.secretName(ref), token);
+  }
+
+  discard(ref: AddonRef, token: string): Promise<void> {
+    return this.secrets.unstage(this.secretName(ref), token);
+  }
+
   delete(ref: AddonRef): Promise<void> {
     return this.secrets.delete(this.secretName(ref));
   }

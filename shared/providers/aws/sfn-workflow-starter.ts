@@ -1,5 +1,4 @@
 import {
-  ExecutionAlreadyExists,
   type SFNClient,
   StartExecutionCommand,
   StopExecutionCommand,
@@ -43,12 +42,8 @@ export class SfnWorkflowStarter implements WorkflowStarter {
         }),
       );
     } catch (error) {
-      if (
-        error instanceof ExecutionAlreadyExists ||
-        (error instanceof Error && error.name === 'ExecutionAlreadyExists')
-      ) {
-        return;
-      }
+      // By name: a function may load this client from the runtime (ProjectFunction runtimeClients).
+      if (error instanceof Error && error.name === 'ExecutionAlreadyExists') return;
       throw error;
     }
   }

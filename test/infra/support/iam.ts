@@ -373,7 +373,9 @@ export const requiredPermissions = (call: AwsCall, env: CallEnvironment): Permis
         case 'IncreaseReplicaCount':
         case 'DecreaseReplicaCount':
           return [permission(action, ec('replicationgroup', input.ReplicationGroupId), resourceTags)];
+        // A credential rotation's passwords: on the user, matched by its tags.
         case 'DeleteUser':
+        case 'ModifyUser':
           return [permission(action, ec('user', input.UserId), resourceTags)];
         case 'DeleteUserGroup':
           return [permission(action, ec('usergroup', input.UserGroupId), resourceTags)];

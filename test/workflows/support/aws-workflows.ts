@@ -174,6 +174,7 @@ export const startAwsWorkflowWorld = async () => {
     'upgrade-addon',
     'update-replicas',
     'update-networking',
+    'rotate-credentials',
   ] as const) {
     const machineId = logicalIdOf(synthesized, stack.workflows.stateMachine(workflow));
     const substitutions = resolveIntrinsics(

@@ -52,9 +52,11 @@ import {
   CreateSecretCommand,
   DeleteSecretCommand,
   GetSecretValueCommand,
+  InvalidParameterException,
   PutSecretValueCommand,
   ResourceNotFoundException,
   SecretsManagerClient,
+  UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { AwsCall } from '../../infra/support/iam.ts';
@@ -145,6 +147,10 @@ export class FakeAws {
   readonly instances = new Map<string, FakeInstance>();
   readonly groups = new Map<string, FakeGroup>();
   readonly secrets = new Map<string, string>();
+  /** The version id of each secret's AWSCURRENT value (absent: the one it was created with). */
+  readonly secretVersions = new Map<string, string>();
+  /** Each secret's AWSPENDING version, where one is staged. */
+  readonly pendingSecrets = new Map<string, { versionId: string; value: string }>();
   /** What each new instance reports; set per scenario. */
   script: Script = { statuses: ['creating', 'available'] };
   /** Describes that still see the instance `deleting` after DeleteDBInstance. */
@@ -176,6 +182,8 @@ export class FakeAws {
     this.instances.clear();
     this.groups.clear();
     this.secrets.clear();
+    this.secretVersions.clear();
+    this.pendingSecrets.clear();
     this.failNext.clear();
     this.groupCounter = 0;
     this.script = { statuses: ['creating', 'available'] };
@@ -673,17 +681,56 @@ export class FakeAws {
         $metadata,
         message: `Secrets Manager can't find the specified secret: ${id}`,
       });
+    const invalid = (message: string) => new InvalidParameterException({ $metadata, message });
     this.secretsManager.on(GetSecretValueCommand).callsFake((input) => {
       this.record('secretsmanager', 'GetSecretValue', input);
-      const value = this.secrets.get(String(input.SecretId));
-      if (value === undefined) throw missing(String(input.SecretId));
-      return { Name: input.SecretId, SecretString: value };
+      const id = String(input.SecretId);
+      if (input.VersionStage === 'AWSPENDING') {
+        const pending = this.pendingSecrets.get(id);
+        if (!pending) throw missing(id);
+        return { Name: id, SecretString: pending.value, VersionId: pending.versionId };
+      }
+      const value = this.secrets.get(id);
+      if (value === undefined) throw missing(id);
+      return { Name: id, SecretString: value, VersionId: this.secretVersions.get(id) ?? 'v-created' };
     });
     this.secretsManager.on(PutSecretValueCommand).callsFake((input) => {
       this.record('secretsmanager', 'PutSecretValue', input);
-      if (!this.secrets.has(String(input.SecretId))) throw missing(String(input.SecretId));
-      this.secrets.set(String(input.SecretId), String(input.SecretString));
-      return {};
+      const id = String(input.SecretId);
+      if (!this.secrets.has(id)) throw missing(id);
+      const versionId = input.ClientRequestToken ?? `v-${this.calls.length}`;
+      if (input.VersionStages?.includes('AWSPENDING')) {
+        const pending = this.pendingSecrets.get(id);
+        if (pending && pending.versionId === versionId && pending.value !== input.SecretString)
+          throw invalid('A version with this ClientRequestToken exists with another value');
+        this.pendingSecrets.set(id, { versionId, value: String(input.SecretString) });
+        return { VersionId: versionId };
+      }
+      this.secrets.set(id, String(input.SecretString));
+      this.secretVersions.set(id, versionId);
+      return { VersionId: versionId };
+    });
+    this.secretsManager.on(UpdateSecretVersionStageCommand).callsFake((input) => {
+      this.record('secretsmanager', 'UpdateSecretVersionStage', input);
+      const id = String(input.SecretId);
+      if (!this.secrets.has(id)) throw missing(id);
+      const pending = this.pendingSecrets.get(id);
+      if (input.VersionStage === 'AWSCURRENT') {
+        const current = this.secretVersions.get(id) ?? 'v-created';
+        if (input.RemoveFromVersionId !== current)
+          throw invalid('AWSCURRENT is attached to another version: name it in RemoveFromVersionId');
+        if (!pending || pending.versionId !== input.MoveToVersionId) throw invalid('No such version');
+        this.secrets.set(id, pending.value);
+        this.secretVersions.set(id, pending.versionId);
+        return {};
+      }
+      if (input.VersionStage === 'AWSPENDING' && input.RemoveFromVersionId) {
+        if (pending?.versionId !== input.RemoveFromVersionId)
+          throw invalid('AWSPENDING is not attached to that version');
+        this.pendingSecrets.delete(id);
+        return {};
+      }
+      throw invalid(`Unexpected stage change ${JSON.stringify(input)}`);
     });
     this.secretsManager.on(CreateSecretCommand).callsFake((input) => {
       this.record('secretsmanager', 'CreateSecret', input);
@@ -692,6 +739,8 @@ export class FakeAws {
     });
     this.secretsManager.on(DeleteSecretCommand).callsFake((input) => {
       this.record('secretsmanager', 'DeleteSecret', input);
+      this.pendingSecrets.delete(String(input.SecretId));
+      this.secretVersions.delete(String(input.SecretId));
       if (!this.secrets.delete(String(input.SecretId))) throw missing(String(input.SecretId));
       return {};
     });

@@ -26,8 +26,10 @@ import {
   InvalidParameterValueException,
   InvalidReplicationGroupStateFault,
   InvalidUserGroupStateFault,
+  InvalidUserStateFault,
   ListTagsForResourceCommand,
   ModifyReplicationGroupCommand,
+  ModifyUserCommand,
   ReplicationGroupAlreadyExistsFault,
   ReplicationGroupNotFoundFault,
   SnapshotAlreadyExistsFault,
@@ -80,6 +82,12 @@ export const REDIS_ENGINE_ACTIONS = [
   's3:PutObject',
 ];
 
+/**
+ * What a credential rotation of a Redis addon adds (rotate-credentials): its user's passwords, and
+ * the connection details' AWSPENDING version moved to AWSCURRENT. aws-redis-rotation.test.ts sends them.
+ */
+export const REDIS_ROTATION_ACTIONS = ['elasticache:ModifyUser', 'secretsmanager:UpdateSecretVersionStage'];
+
 const ARN = 'arn:aws:elasticache:eu-west-1:123456789012';
 const tagMap = (tags: Tag[]) => Object.fromEntries(tags.map((tag) => [String(tag.Key), String(tag.Value)]));
 const next = (statuses: string[]) => (statuses.length > 1 ? statuses.shift() : statuses[0]) ?? 'creating';
@@ -96,6 +104,15 @@ interface FakeGroup {
   shown?: string;
   /** Automatic failover being switched by a ModifyReplicationGroup, shown while `modifying`. */
   switching?: 'enabling' | 'disabling';
+}
+
+interface FakeUser {
+  userName: string;
+  tags: Tag[];
+  /** The passwords that let the user in now. */
+  passwords?: string[];
+  /** Set by ModifyUser: the passwords it asked for, in force once the user is active again. */
+  modifying?: { passwords: string[]; describes: number };
 }
 
 interface FakeSnapshot {
@@ -116,7 +133,9 @@ interface FakeSnapshot {
 export class FakeElastiCache {
   readonly client = mockClient(ElastiCacheClient);
   readonly groups = new Map<string, FakeGroup>();
-  readonly users = new Map<string, { userName: string; tags: Tag[] }>();
+  readonly users = new Map<string, FakeUser>();
+  /** Describes that show a user `modifying` after a ModifyUser, its old passwords still in force. */
+  modifyingDescribes = 2;
   /** When a group or snapshot is created (tests move it back to make it old). */
   clock = () => new Date();
   readonly userGroups = new Map<string, { userIds: string[]; tags: Tag[]; deleting: boolean }>();
@@ -149,6 +168,7 @@ export class FakeElastiCache {
     this.replicaScript = { statuses: ['modifying', 'modifying', 'available'] };
     this.snapshotScript = { statuses: ['creating', 'available'] };
     this.deletingDescribes = 1;
+    this.modifyingDescribes = 2;
     this.clock = () => new Date();
     this.upgradeOutcome = 'upgraded';
     this.events.length = 0;
@@ -419,8 +439,23 @@ export class FakeElastiCache {
       this.record('CreateUser', input);
       const id = String(input.UserId);
       if (this.users.has(id)) throw new UserAlreadyExistsFault({ $metadata, message: 'exists' });
-      this.users.set(id, { userName: String(input.UserName), tags: input.Tags ?? [] });
+      this.users.set(id, {
+        userName: String(input.UserName),
+        tags: input.Tags ?? [],
+        passwords: input.AuthenticationMode?.Passwords ?? [],
+      });
       return { UserId: id };
+    });
+    client.on(ModifyUserCommand).callsFake((input) => {
+      const id = String(input.UserId);
+      const user = this.users.get(id);
+      this.record('ModifyUser', input, user?.tags);
+      if (!user) throw new UserNotFoundFault({ $metadata, message: 'not found' });
+      if (user.modifying) throw new InvalidUserStateFault({ $metadata, message: `User ${id} is modifying` });
+      if (!input.Passwords?.length || input.Passwords.length > 2)
+        throw new InvalidParameterValueException({ $metadata, message: 'One or two passwords' });
+      user.modifying = { passwords: [...input.Passwords], describes: this.modifyingDescribes };
+      return { UserId: id, Status: 'modifying' };
     });
     client.on(DescribeUsersCommand).callsFake((input) => {
       this.record('DescribeUsers', input);
@@ -436,7 +471,20 @@ export class FakeElastiCache {
       }
       const user = this.users.get(String(input.UserId));
       if (!user) throw new UserNotFoundFault({ $metadata, message: 'not found' });
-      return { Users: [{ UserId: input.UserId, UserName: user.userName, Status: 'active' }] };
+      if (user.modifying && user.modifying.describes-- <= 0) {
+        user.passwords = user.modifying.passwords;
+        user.modifying = undefined;
+      }
+      return {
+        Users: [
+          {
+            UserId: input.UserId,
+            UserName: user.userName,
+            Status: user.modifying ? 'modifying' : 'active',
+            Authentication: { Type: 'password', PasswordCount: user.passwords?.length ?? 0 },
+          },
+        ],
+      };
     });
     client.on(CreateUserGroupCommand).callsFake((input) => {
       this.record('CreateUserGroup', input);

@@ -207,6 +207,8 @@ export class RedisAddons extends Construct implements AddonEngine {
       ours,
       isOurs,
     );
+    // Credential rotation (rotate-credentials): the passwords of one of our addons' users.
+    allow(['elasticache:ModifyUser'], ours, isOurs);
     // The export's own name is chosen per backup; its source must be ours (above).
     allow(['elasticache:CopySnapshot'], [this.arn('snapshot', '*')]);
     allow(

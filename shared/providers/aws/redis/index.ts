@@ -6,6 +6,8 @@ import type {
   EngineProvider,
   InstanceSpec,
   InstanceState,
+  Login,
+  LoginsState,
   ResizeRequest,
   ResizeState,
   RestoreState,
@@ -21,6 +23,7 @@ import { TAG_KEYS } from '../tags.ts';
 import { type ElastiCacheSend, groupStateOf, ReplicationGroups } from './elasticache-groups.ts';
 import { baseIdOf, isValidGroupId, restoredGroupIdOf } from './names.ts';
 import { type GroupSeed, RedisImports } from './redis-imports.ts';
+import { RedisLogins } from './redis-logins.ts';
 import { ElastiCacheReplicas } from './redis-replicas.ts';
 import { describeReplicationGroupResize, resizeReplicationGroup } from './redis-resize.ts';
 import { RedisRestore } from './redis-restore.ts';
@@ -80,6 +83,7 @@ export class ElastiCacheRedisProvider implements EngineProvider, SnapshotProvide
   private readonly snapshots: RedisSnapshots;
   private readonly restores: RedisRestore;
   private readonly imports: RedisImports;
+  private readonly logins: RedisLogins;
 
   readonly exportBucket: string | undefined;
   /** The group's replica nodes (`PATCH replicas`): redis-replicas.ts. */
@@ -98,6 +102,7 @@ export class ElastiCacheRedisProvider implements EngineProvider, SnapshotProvide
     });
     this.groups = new ReplicationGroups(this.elasticache);
     this.users = new RedisUsers(this.elasticache, props.defaultUserId);
+    this.logins = new RedisLogins(this.elasticache);
     this.replicas = new ElastiCacheReplicas(this.elasticache, this.groups, this.users);
     this.snapshots = new RedisSnapshots(this.elasticache, props.s3, props.deployment);
     this.restores = new RedisRestore({
@@ -199,6 +204,19 @@ export class ElastiCacheRedisProvider implements EngineProvider, SnapshotProvide
   async describeResize(resourceId: string, change: ResizeRequest): Promise<ResizeState> {
     const { current } = await this.users.pointer(resourceId);
     return describeReplicationGroupResize(this.groups, current, change);
+  }
+
+  /** Credential rotation: the RBAC user's two passwords, applied asynchronously (redis-logins.ts). */
+  addLogin(resourceId: string, current: Login, password: string): Promise<string> {
+    return this.logins.add(resourceId, current, password);
+  }
+
+  retainOnlyLogin(resourceId: string, login: Login): Promise<void> {
+    return this.logins.retainOnly(resourceId, login);
+  }
+
+  describeLogins(resourceId: string, logins: 1 | 2): Promise<LoginsState> {
+    return this.logins.describe(resourceId, logins);
   }
 
   /** An engine upgrade of the addon's current replication group (redis-upgrade.ts). */

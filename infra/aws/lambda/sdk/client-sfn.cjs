@@ -1,0 +1,3 @@
+'use strict';
+// The Lambda runtime's @aws-sdk/client-sfn, loaded on first use (../runtime-sdk-client.cjs).
+module.exports = require('../runtime-sdk-client.cjs')('@aws-sdk/client-sfn');

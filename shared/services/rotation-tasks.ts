@@ -1,0 +1,212 @@
+import { createHash } from 'node:crypto';
+import * as z from 'zod';
+import type { EngineRegistry } from '../engines/registry.ts';
+import { ProviderError } from '../errors.ts';
+import type { EngineAdapters, EngineProvider } from '../ports/engine-provider.ts';
+import { canStage, type SecretStore, type StagingSecretStore } from '../ports/secret-store.ts';
+import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
+import { nowIso } from '../util/ids.ts';
+import { generatePassword, withFreshUris } from './credentials.ts';
+import { CleanupFailureFields, failureReason, recordOperationFailure } from './workflow-tasks.ts';
+
+const Ref = {
+  projectId: z.string(),
+  addonId: z.string(),
+  operationId: z.string(),
+  phase: z.enum(['rotate', 'retire']),
+};
+const CaughtErrorSchema = z.object({ Error: z.string(), Cause: z.unknown().optional() }).optional();
+
+/** The steps of rotate-credentials.asl.json. */
+export const RotationTaskSchema = z.discriminatedUnion('action', [
+  z.object({ action: z.literal('applyRotationLogins'), ...Ref }),
+  z.object({
+    action: z.literal('describeRotationLogins'),
+    ...Ref,
+    attempts: z.number().int().min(0).default(0),
+    maxAttempts: z.number().int().min(1),
+  }),
+  z.object({ action: z.literal('completeRotation'), ...Ref }),
+  z.object({ action: z.literal('failRotation'), ...Ref, error: CaughtErrorSchema, ...CleanupFailureFields }),
+]);
+export type RotationTask = z.infer<typeof RotationTaskSchema>;
+
+export interface RotationTaskDeps {
+  store: AddonStore;
+  secrets: SecretStore;
+  engines: EngineRegistry<EngineAdapters>;
+}
+
+type AsyncLoginProvider = Required<Pick<EngineProvider, 'addLogin' | 'retainOnlyLogin' | 'describeLogins'>>;
+
+/**
+ * The staged version of a rotation's new credentials is named after its operation (a Secrets
+ * Manager ClientRequestToken, 32 to 64 characters): a retried step finds and reuses it.
+ */
+export const rotationTokenOf = (operationId: string): string =>
+  createHash('sha256').update(`rotate-credentials:${operationId}`).digest('hex');
+
+/**
+ * The steps of a credential rotation where the engine takes a login change up asynchronously
+ * (ElastiCache: ModifyUser leaves the user `modifying` for seconds to minutes). The API has
+ * recorded the open rotation and holds the addon's lock; the password never passes through the
+ * workflow's state, it waits in the secret store's staged version (Secrets Manager AWSPENDING).
+ *
+ * rotate: `applyRotationLogins` stages new credentials (or finds the ones a retried step staged)
+ * and lets them in besides the published ones (ModifyUser `[published, new]`);
+ * `describeRotationLogins` waits, bounded, until the engine has both; `completeRotation` then
+ * publishes them (AWSPENDING becomes AWSCURRENT) and releases the addon with its rotation open.
+ * Until that moment `GET .../credentials` answers the previous credentials, which work throughout.
+ *
+ * retire: `applyRotationLogins` leaves the published login as the only one (ModifyUser
+ * `[published]`), the wait sees the user active with one password, `completeRotation` clears the
+ * rotation and releases the addon.
+ *
+ * `failRotation` (the Catch): for rotate, the compensation puts the engine back on the published
+ * login alone, drops the staged version and clears the rotation, so a failed rotation changed
+ * nothing; for retire, nothing is undone (the published login works either way) and the rotation
+ * stays open for `finish` or its deadline. Both release the addon running.
+ */
+export class RotationTasks {
+  constructor(private readonly deps: RotationTaskDeps) {}
+
+  async run(task: RotationTask): Promise<unknown> {
+    switch (task.action) {
+      case 'applyRotationLogins':
+        return this.apply(task);
+      case 'describeRotationLogins':
+        return this.describe(task);
+      case 'completeRotation':
+        return this.complete(task);
+      case 'failRotation':
+        return this.fail(task);
+      default: {
+        const exhaustive: never = task;
+        throw new Error(`Unknown rotation task ${JSON.stringify(exhaustive)}`);
+      }
+    }
+  }
+
+  private parts(addon: AddonRecord): { provider: AsyncLoginProvider; secrets: StagingSecretStore } {
+    const provider = this.deps.engines.of(addon.engine).provider;
+    if (!provider.addLogin || !provider.retainOnlyLogin || !provider.describeLogins) {
+      throw new ProviderError(
+        `${addon.engine} addons cannot rotate their credentials on this deployment`,
+        'Unsupported',
+      );
+    }
+    if (!canStage(this.deps.secrets)) {
+      throw new ProviderError('This deployment cannot stage connection details', 'Unsupported');
+    }
+    return { provider: provider as AsyncLoginProvider, secrets: this.deps.secrets };
+  }
+
+  private async published(task: RotationTask) {
+    const secret = await this.deps.secrets.get(task);
+    if (!secret?.password) {
+      throw new ProviderError(`Addon ${task.addonId} has no published credentials`, 'NoCredentials');
+    }
+    return secret;
+  }
+
+  private async apply(task: Extract<RotationTask, { action: 'applyRotationLogins' }>) {
+    const addon = await this.deps.store.getAddon(task.projectId, task.addonId);
+    const { provider, secrets } = this.parts(addon);
+    const operation = await this.deps.store.getOperation(task.projectId, task.operationId);
+    if (operation.status === 'pending') {
+      await this.deps.store.updateOperation(task.projectId, task.operationId, {
+        status: 'in-progress',
+        startedAt: nowIso(),
+        progress: { step: task.phase === 'rotate' ? 'adding the new password' : 'retiring', percent: 10 },
+      });
+    }
+    const current = await this.published(task);
+    if (task.phase === 'retire') {
+      await provider.retainOnlyLogin(addon.resourceId, current);
+    } else {
+      const token = rotationTokenOf(task.operationId);
+      let next = await secrets.staged(task, token);
+      if (!next) {
+        const { uri: _uri, ...rest } = { ...current, password: generatePassword() };
+        next = withFreshUris(rest);
+        await secrets.stage(task, next, token);
+      }
+      await provider.addLogin(addon.resourceId, current, next.password);
+    }
+    await this.deps.store.updateOperation(task.projectId, task.operationId, {
+      progress: { step: 'waiting for the engine', percent: 40 },
+    });
+    return {};
+  }
+
+  private async describe(task: Extract<RotationTask, { action: 'describeRotationLogins' }>) {
+    const addon = await this.deps.store.getAddon(task.projectId, task.addonId);
+    const { provider } = this.parts(addon);
+    const attempts = task.attempts + 1;
+    const state = await provider.describeLogins(addon.resourceId, task.phase === 'rotate' ? 2 : 1);
+    if (state.status === 'failed') throw new ProviderError(state.reason, 'RotationFailed');
+    if (state.status === 'applying' && attempts >= task.maxAttempts) {
+      throw new ProviderError(
+        `The engine had not applied the new passwords after ${attempts} checks; giving up`,
+        'RotationWaitTimeout',
+      );
+    }
+    return { status: state.status, attempts };
+  }
+
+  private async complete(task: Extract<RotationTask, { action: 'completeRotation' }>) {
+    const addon = await this.deps.store.getAddon(task.projectId, task.addonId);
+    const { secrets } = this.parts(addon);
+    const rotation = addon.credentialRotation;
+    if (task.phase === 'rotate') await secrets.promote(task, rotationTokenOf(task.operationId));
+    if (addon.currentOperationId === task.operationId) {
+      await this.deps.store.updateAddonForOperation(
+        addon,
+        task.operationId,
+        { status: 'running', ...(task.phase === 'retire' ? { credentialRotation: null } : {}) },
+        { release: true },
+      );
+    }
+    const message =
+      task.phase === 'rotate'
+        ? `New credentials published; the previous ones (user '${rotation?.previousUsername ?? addon.name}') work until ${rotation?.deadline ?? 'the rotation is finished'} or until the rotation is finished`
+        : 'The previous credentials were retired';
+    await this.deps.store.updateOperation(task.projectId, task.operationId, {
+      status: 'completed',
+      completedAt: nowIso(),
+      progress: { step: 'done', percent: 100 },
+      message,
+    });
+    return {};
+  }
+
+  private async fail(task: Extract<RotationTask, { action: 'failRotation' }>) {
+    const caught = failureReason(task, 'the published credentials still work');
+    const addon = await this.deps.store.findAddon(task.projectId, task.addonId);
+    let undone = false;
+    if (addon && task.phase === 'rotate' && !task.skipCleanup) {
+      const { provider, secrets } = this.parts(addon);
+      const current = await this.published(task);
+      await provider.retainOnlyLogin(addon.resourceId, current);
+      await secrets.discard(task, rotationTokenOf(task.operationId));
+      undone = true;
+    }
+    const reason = {
+      code: caught.code,
+      message:
+        task.phase === 'rotate'
+          ? `The credential rotation failed: ${caught.message}. ${undone ? 'It was undone: the' : 'The'} published credentials work${undone ? ' and are the only ones' : ', and the rotation is retired at its deadline'}`
+          : `Retiring the previous credentials failed: ${caught.message}. The published credentials work; the rotation stays open until it is finished or its deadline passes`,
+    };
+    if (addon?.currentOperationId === task.operationId) {
+      await this.deps.store.updateAddonForOperation(
+        addon,
+        task.operationId,
+        { status: 'running', ...(undone ? { credentialRotation: null } : {}) },
+        { release: true },
+      );
+    }
+    await recordOperationFailure(this.deps.store, task.projectId, task.operationId, reason);
+    return { failed: true, reason };
+  }
+}
