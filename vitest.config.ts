@@ -15,6 +15,7 @@ const AWS_WORKFLOWS = [
   'pitr-workflows',
   'postgres-lifecycle',
   'redis-lifecycle',
+  'redis-rotation',
   'replicas',
   'replicas-cache-docdb',
   'scaling',
