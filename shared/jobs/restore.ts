@@ -65,12 +65,6 @@ export interface RestoreJobResult {
 
 const APPLICATION_NAME = 'addons-restore';
 const PROGRESS_EVERY_BYTES = 8 * 1024 ** 2;
-/**
- * What a direct load (RestorePlan.direct) holds back of the artifact: more than a compressed block
- * of any codec (zstd's are at most 128 KiB, deflate's smaller), so the decompressor cannot write
- * the archive's last byte, and the filter cannot end the script, before the release.
- */
-const HELD_ARTIFACT_BYTES = 1024 * 1024;
 /** The rank of a failure that is a consequence of another (a broken pipe, a kill): reported last. */
 const SYMPTOM = 99;
 
@@ -95,10 +89,6 @@ const SYMPTOM = 99;
  *
  * Either way a corrupted or truncated artifact cannot leave a half-restored database behind. The
  * loader never sees the end of its input before the artifact is verified, even without a held tail.
- *
- * A verified artifact with a plan that allows it (`direct`) skips the copy of the script through
- * this process: the loader reads the last filter's output straight from it, and what is held back
- * is the artifact's own last bytes, before the decompressor (see RestorePlan.direct).
  */
 export const runRestore = async (options: RestoreOptions): Promise<RestoreJobResult> => {
   const { connection, s3, compression, signal } = options;
@@ -214,19 +204,15 @@ interface StreamInput {
  * straight into the next one's stdin; this process keeps no copy of those pipe ends, or the next
  * one would never see EOF. `first` is the process the data goes into (the loader when no filter).
  */
-export const startLoadChain = (
-  plan: Pick<RestorePlan, 'loader' | 'filters'>,
-  /** RestorePlan.direct's loader arguments: the last filter then writes into the loader itself. */
-  directArgs?: string[],
-) => {
-  const loader = startTool(plan.loader.tool, directArgs ?? plan.loader.args, {
+export const startLoadChain = (plan: Pick<RestorePlan, 'loader' | 'filters'>) => {
+  const loader = startTool(plan.loader.tool, plan.loader.args, {
     env: plan.loader.env,
     stdin: 'pipe',
     stdout: 'ignore',
   });
   const filters: RunningTool[] = [];
   for (const command of [...plan.filters].reverse()) {
-    const next = filters[0] ?? (directArgs ? loader : undefined);
+    const next = filters[0];
     filters.unshift(
       startTool(command.tool, command.args, {
         env: command.env,
@@ -255,8 +241,7 @@ const streamIntoLoader = async ({
 }: StreamInput): Promise<{ bytes: number; sha256: string }> => {
   const { signal } = options;
   const heldTail = plan.heldTail;
-  const direct = expected !== undefined && plan.filters.length > 0 ? plan.direct : undefined;
-  const { loader, filters, first } = startLoadChain(plan, direct?.loaderArgs);
+  const { loader, filters, first } = startLoadChain(plan);
   const decompressor = startTool(codec.tool, codec.decompressArgs, {
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
     stdin: 'pipe',
@@ -297,7 +282,6 @@ const streamIntoLoader = async ({
     gate.destroy(error);
     hasher.destroy(error);
     source.destroy();
-    // A direct load reads no stdout of the last filter here: nothing to destroy then.
     last.child.stdout?.destroy();
     for (const running of upstream) running.kill();
   };
@@ -339,35 +323,26 @@ const streamIntoLoader = async ({
   });
   let downloaded: Promise<void> | undefined;
   const epilogue = heldTail?.epilogue ? Buffer.from(heldTail.epilogue) : undefined;
-  const gate = direct
-    ? // After the hasher's end, so the download is whole and its SHA-256 matched.
-      new TailGate(HELD_ARTIFACT_BYTES, async () => {
-        if (aborting) throw new ProviderError('The restore was aborted', 'RestoreFailed');
-        released = true;
-      })
-    : new TailGate(
-        heldTail?.bytes ?? 0,
-        async (tail) => {
-          // The script has ended; its last bytes wait here for the verdict.
-          await downloaded;
-          for (const running of upstream) await checkExit(running);
-          if (heldTail && !heldTail.isComplete(tail.toString('utf8'))) {
-            // Should the script ever end differently, fail rather than commit unverified data.
-            throw new ProviderError(
-              `The restore script from ${last.tool.name} did not end as expected; nothing was committed`,
-              'RestoreFailed',
-            );
-          }
-          if (aborting) throw new ProviderError('The restore was aborted', 'RestoreFailed');
-          released = true;
-        },
-        epilogue,
-      );
+  const gate = new TailGate(
+    heldTail?.bytes ?? 0,
+    async (tail) => {
+      // The script has ended; its last bytes wait here for the verdict.
+      await downloaded;
+      for (const running of upstream) await checkExit(running);
+      if (heldTail && !heldTail.isComplete(tail.toString('utf8'))) {
+        // Should the script ever end differently, fail rather than commit unverified data.
+        throw new ProviderError(
+          `The restore script from ${last.tool.name} did not end as expected; nothing was committed`,
+          'RestoreFailed',
+        );
+      }
+      if (aborting) throw new ProviderError('The restore was aborted', 'RestoreFailed');
+      released = true;
+    },
+    epilogue,
+  );
 
-  const decompressorInput = decompressor.child.stdin as NodeJS.WritableStream;
-  downloaded = direct
-    ? pipeline(source, hasher, gate, decompressorInput)
-    : pipeline(source, hasher, decompressorInput);
+  downloaded = pipeline(source, hasher, decompressor.child.stdin as NodeJS.WritableStream);
   downloaded.catch((error: Error) => {
     if (error instanceof ProviderError) report(error, 0);
     else if (aborting) report(error, SYMPTOM);
@@ -385,16 +360,10 @@ const streamIntoLoader = async ({
         0,
       );
   });
-  // A direct load's loader arguments carry the prelude.
-  let scripted: Promise<void> | undefined;
-  if (!direct) {
-    const stdin = loader.child.stdin as NodeJS.WritableStream;
-    if (plan.prelude) stdin.write(plan.prelude);
-    scripted = pipeline(last.child.stdout as Readable, gate, stdin);
-    scripted.catch((error: Error) =>
-      report(error, error instanceof ProviderError ? LOADER_RANK + 1 : SYMPTOM),
-    );
-  }
+  const stdin = loader.child.stdin as NodeJS.WritableStream;
+  if (plan.prelude) stdin.write(plan.prelude);
+  const scripted = pipeline(last.child.stdout as Readable, gate, stdin);
+  scripted.catch((error: Error) => report(error, error instanceof ProviderError ? LOADER_RANK + 1 : SYMPTOM));
 
   upstream.forEach((running, index) => void watchExit(running, 1 + index));
   const onAbort = () => signal && report(abortedError('restore', signal), 0);
@@ -405,13 +374,8 @@ const streamIntoLoader = async ({
     const loaderExit = await loader.exited;
     if (released) {
       // The script's end was sent: the loader's exit status is the outcome. With a held tail that
-      // end is the commit itself. A direct load's loader that exits non-zero committed nothing
-      // (an error before the COMMIT, a failed COMMIT, or no COMMIT at all: the final check); only
-      // one killed by a signal may have.
-      if (!succeeded(loaderExit)) {
-        const committing = direct ? loaderExit.signal !== null : heldTail !== undefined;
-        outcome = failureOf(loader, loaderExit, committing);
-      }
+      // end is the commit itself.
+      if (!succeeded(loaderExit)) outcome = failureOf(loader, loaderExit, heldTail !== undefined);
     } else if (succeeded(loaderExit)) {
       // After another failure its input was cut: then ending is a consequence, not the cause.
       report(
@@ -426,16 +390,6 @@ const streamIntoLoader = async ({
     signal?.removeEventListener('abort', onAbort);
   }
   await Promise.allSettled([downloaded, scripted, ...upstream.map((running) => running.exited)]);
-  if (outcome && direct) {
-    // The loader of a direct load fails its final check when the script stopped short: the cause
-    // is then the process upstream that failed (not one that died of the loader's exit).
-    for (const running of upstream) {
-      const exit = await running.exited;
-      if (succeeded(exit) || diedOfBrokenPipe(running, exit)) continue;
-      outcome = failureOf(running, exit, false);
-      break;
-    }
-  }
   if (outcome) throw outcome;
   const cause = failures.reduce<{ error: Error; rank: number } | undefined>(
     (nearest, candidate) => (!nearest || candidate.rank < nearest.rank ? candidate : nearest),
