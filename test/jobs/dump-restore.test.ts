@@ -1,4 +1,6 @@
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProviderError } from '#shared/errors.ts';
@@ -43,6 +45,30 @@ const dump = (key: string, compression: Compression) =>
     compression,
     estimatedBytes: 1024 ** 3,
   });
+
+/**
+ * An S3 client whose object bodies end (after their last byte) only once the restore's session
+ * has been waiting for input (in a COPY or between statements), or gone, for a second.
+ */
+const endingOnceCaughtUp = (client: S3Client, observer: pg.Client): S3Client =>
+  ({
+    send: async (command: GetObjectCommand, options?: { abortSignal?: AbortSignal }) => {
+      const output = await client.send(command, options);
+      const body = output.Body as Readable;
+      async function* caughtUp() {
+        for await (const chunk of body) yield chunk;
+        let quiet = 0;
+        for (let polls = 0; quiet < 5 && polls < 300; polls++) {
+          const { rows } = await observer.query(
+            `SELECT count(*)::int AS busy FROM pg_stat_activity WHERE application_name = 'addons-restore' AND wait_event IS DISTINCT FROM 'ClientRead'`,
+          );
+          quiet = rows[0]?.busy === 0 ? quiet + 1 : 0;
+          await sleep(200);
+        }
+      }
+      return { ...output, Body: Readable.from(caughtUp()) };
+    },
+  }) as unknown as S3Client;
 
 /** What users do between a backup and a restore: changed rows, a dropped table, new objects. */
 const changeEverything = async () => {
@@ -139,6 +165,38 @@ describe('restoring an artifact that is not the recorded one', () => {
     expect(failure).toMatchObject({ code: 'ChecksumMismatch' });
     expect((failure as Error).message).toMatch(/SHA-256 .* recorded .*not changed/);
     expect(await fingerprint(db)).toEqual(before);
+    expect(await jobSessions(db)).toBe(0);
+  });
+
+  it('fails on a replaced artifact of several MB, run nearly to its end before its checksum is known, and commits nothing', async () => {
+    // Far larger than the script's tail the pipeline holds back: psql has run nearly all of this
+    // script when the mismatch is found.
+    await db.query(
+      `CREATE TABLE big_noise AS SELECT g AS id, md5(g::text || random()::text) || md5(random()::text) AS noise FROM generate_series(1, 150000) AS g`,
+    );
+    const other = 'tests/other-big.dump.zst';
+    await dump(other, 'zstd');
+    await db.query('DROP TABLE big_noise');
+    const bytes = await objectBytes(fixture.s3.client, other);
+    expect(bytes.length).toBeGreaterThan(3 * 1024 ** 2);
+    const replaced = 'tests/replaced-big.dump.zst';
+    await fixture.s3.client.send(new PutObjectCommand({ Bucket: BUCKET, Key: replaced, Body: bytes }));
+    const before = await fingerprint(db);
+
+    const failure = await runRestore({
+      connection: fixture.postgres.connection,
+      engine: 'postgresql',
+      // The download ends only once the restore's session has caught up with every byte sent:
+      // without the held-back tail its script would have reached the COMMIT by then.
+      s3: { ...target(replaced), client: endingOnceCaughtUp(fixture.s3.client, db) },
+      compression: 'zstd',
+      expectedSha256: recorded,
+    }).catch((error: unknown) => error);
+
+    expect(failure).toMatchObject({ name: 'ProviderError', code: 'ChecksumMismatch' });
+    expect(await fingerprint(db)).toEqual(before);
+    const { rows } = await db.query(`SELECT to_regclass('big_noise') AS big`);
+    expect(rows).toEqual([{ big: null }]);
     expect(await jobSessions(db)).toBe(0);
   });
 
