@@ -1,4 +1,9 @@
-import { DescribeDBInstancesCommand, ModifyDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
+import {
+  DescribeDBInstancesCommand,
+  DescribeEventsCommand,
+  ModifyDBInstanceCommand,
+  RDSClient,
+} from '@aws-sdk/client-rds';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { RdsInstances } from '#shared/providers/aws/rds/rds-instances.ts';
@@ -60,7 +65,11 @@ describe('RDS upgrades', () => {
       .resolvesOnce(instance('available', '16.4', '17'))
       .resolvesOnce(instance('upgrading', '16.4'))
       .resolves(instance('available', '17.1'));
-    expect(await upgrades.describe('addon-1', spec)).toEqual({ status: 'upgrading' });
+    // Held as pending on an available instance: still upgrading, and what is pending is named.
+    expect(await upgrades.describe('addon-1', spec)).toEqual({
+      status: 'upgrading',
+      detail: expect.stringContaining('to 17 as pending'),
+    });
     expect(await upgrades.describe('addon-1', spec)).toEqual({ status: 'upgrading' });
     expect(await upgrades.describe('addon-1', spec)).toEqual({
       status: 'available',
@@ -69,11 +78,24 @@ describe('RDS upgrades', () => {
     expect(await upgrades.discard('addon-1', spec)).toBe('completed');
   });
 
-  it('reports a refused upgrade (available on the old version, nothing pending) as failed, and discards nothing', async () => {
+  it('reports a refused upgrade (available on the old version, nothing pending) as failed with the event that says why, and discards nothing', async () => {
     rds.on(DescribeDBInstancesCommand).resolves(instance('available', '16.4'));
+    rds.on(DescribeEventsCommand).resolves({
+      Events: [
+        { Message: 'Database instance is in a state that cannot be upgraded: PreUpgrade checks failed' },
+      ],
+    });
     const state = await upgrades.describe('addon-1', spec);
     expect(state).toMatchObject({ status: 'failed' });
     expect(state.status === 'failed' && state.reason).toContain('RDS left instance addon-1 on 16.4');
     expect(await upgrades.discard('addon-1', spec)).toBe('discarded');
+  });
+
+  it('reports an upgrade left undone without an event as unchanged (the workflow bounds how long)', async () => {
+    rds.on(DescribeDBInstancesCommand).resolves(instance('available', '16.4'));
+    rds.on(DescribeEventsCommand).resolves({ Events: [] });
+    const state = await upgrades.describe('addon-1', spec);
+    expect(state).toMatchObject({ status: 'unchanged' });
+    expect(state.status === 'unchanged' && state.reason).toContain('no RDS event of the instance says why');
   });
 });
