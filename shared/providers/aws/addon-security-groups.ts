@@ -43,6 +43,33 @@ export interface AddonGroupSpec {
   label: string;
 }
 
+/**
+ * Every addon security group of a deployment (tagged with the deployment and an addon) in its VPC,
+ * page by page: what the leftover sweep and the bastion's convergence both walk.
+ */
+export const listAddonGroups = async (
+  ec2: Pick<EC2Client, 'send'>,
+  where: { vpcId: string; deployment: string },
+): Promise<SecurityGroup[]> => {
+  const found: SecurityGroup[] = [];
+  let token: string | undefined;
+  do {
+    const page = await ec2.send(
+      new DescribeSecurityGroupsCommand({
+        Filters: [
+          { Name: 'vpc-id', Values: [where.vpcId] },
+          { Name: `tag:${TAG_KEYS.deployment}`, Values: [where.deployment] },
+          { Name: 'tag-key', Values: [TAG_KEYS.addon] },
+        ],
+        NextToken: token,
+      }),
+    );
+    found.push(...(page.SecurityGroups ?? []));
+    token = page.NextToken;
+  } while (token);
+  return found;
+};
+
 /** The description of the rule admitting the bastion: how the reconciler tells it (bastion-access.ts). */
 export const BASTION_RULE_DESCRIPTION = 'Session Manager bastion of the deployment';
 

@@ -1,8 +1,4 @@
-import {
-  DeleteSecurityGroupCommand,
-  DescribeSecurityGroupsCommand,
-  type EC2Client,
-} from '@aws-sdk/client-ec2';
+import { DeleteSecurityGroupCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import {
   type DBInstance,
   DeleteDBInstanceCommand,
@@ -20,6 +16,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import type { Leftover, LeftoverSource } from '../../ports/reconciler.ts';
 import { addonIdOf, renameSwapLeftovers, snapshotOwnerOf } from './addon-resource-names.ts';
+import { listAddonGroups } from './addon-security-groups.ts';
 import { isAwsError, toPlatformError } from './aws-errors.ts';
 import { deleteDbSnapshot } from './rds/rds-snapshots.ts';
 import { TAG_KEYS } from './tags.ts';
@@ -136,25 +133,12 @@ export class SecurityGroupLeftovers implements LeftoverSource {
 
   async list(): Promise<Leftover[]> {
     const found: Leftover[] = [];
-    let token: string | undefined;
-    do {
-      const page = await this.props.ec2.send(
-        new DescribeSecurityGroupsCommand({
-          Filters: [
-            { Name: 'vpc-id', Values: [this.props.vpcId] },
-            { Name: `tag:${TAG_KEYS.deployment}`, Values: [this.props.deployment] },
-          ],
-          NextToken: token,
-        }),
-      );
-      for (const group of page.SecurityGroups ?? []) {
-        const addonId = group.Tags?.find((tag) => tag.Key === TAG_KEYS.addon)?.Value;
-        if (!group.GroupId || !addonId || !addonIdOf(group.GroupName ?? '')) continue;
-        // EC2 tells no creation time: the reconciler lists before it reads the addons.
-        found.push({ kind: 'security-group', id: group.GroupId, owner: { kind: 'addon', addonId } });
-      }
-      token = page.NextToken;
-    } while (token);
+    for (const group of await listAddonGroups(this.props.ec2, this.props)) {
+      const addonId = group.Tags?.find((tag) => tag.Key === TAG_KEYS.addon)?.Value;
+      if (!group.GroupId || !addonId || !addonIdOf(group.GroupName ?? '')) continue;
+      // EC2 tells no creation time: the reconciler lists before it reads the addons.
+      found.push({ kind: 'security-group', id: group.GroupId, owner: { kind: 'addon', addonId } });
+    }
     return found;
   }
 

@@ -1,15 +1,13 @@
 import {
   AuthorizeSecurityGroupIngressCommand,
-  DescribeSecurityGroupsCommand,
   type EC2Client,
   type IpPermission,
   RevokeSecurityGroupIngressCommand,
   type SecurityGroup,
 } from '@aws-sdk/client-ec2';
 import { errorMessage } from '../../errors.ts';
-import { BASTION_RULE_DESCRIPTION } from './addon-security-groups.ts';
+import { BASTION_RULE_DESCRIPTION, listAddonGroups } from './addon-security-groups.ts';
 import { isAwsError, toPlatformError } from './aws-errors.ts';
-import { TAG_KEYS } from './tags.ts';
 
 export interface BastionAccessProps {
   ec2: EC2Client;
@@ -101,23 +99,8 @@ export class BastionAccess {
 
   /** The deployment's addon groups (tagged with an addon) in its VPC. */
   private async addonGroups(): Promise<SecurityGroup[]> {
-    const found: SecurityGroup[] = [];
-    let token: string | undefined;
-    do {
-      const page = await this.props.ec2.send(
-        new DescribeSecurityGroupsCommand({
-          Filters: [
-            { Name: 'vpc-id', Values: [this.props.vpcId] },
-            { Name: `tag:${TAG_KEYS.deployment}`, Values: [this.props.deployment] },
-            { Name: 'tag-key', Values: [TAG_KEYS.addon] },
-          ],
-          NextToken: token,
-        }),
-      );
-      found.push(...(page.SecurityGroups ?? []).filter((group) => group.GroupId));
-      token = page.NextToken;
-    } while (token);
-    return found;
+    const groups = await listAddonGroups(this.props.ec2, this.props);
+    return groups.filter((group) => group.GroupId);
   }
 }
 
