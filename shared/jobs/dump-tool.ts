@@ -52,6 +52,16 @@ export interface RestorePlan {
     /** Sent after the released tail: the COMMIT of a script that has none of its own. */
     epilogue?: string;
   };
+  /**
+   * For a verified artifact (a recorded SHA-256), the loader may read the last filter's output
+   * straight from it, without a copy through this process, when that filter cannot end the script
+   * before it has read the archive's last byte (PostgreSQL: the archive reader writes the COMMIT
+   * only after the custom-format archive's end). The pipeline then holds back the artifact's own last
+   * bytes, not the script's, until the SHA-256 matched. `loaderArgs` replace the loader's: they
+   * run the prelude, then the script read on stdin, then fail (non-zero exit, nothing committed)
+   * if the script left its transaction open.
+   */
+  direct?: { loaderArgs: string[] };
   /** After the loader exited 0 and everything verified: make the restore visible (MySQL: swap). */
   commit?(signal?: AbortSignal): Promise<void>;
   /** Any failure before commit: remove what the restore staged (MySQL: drop staging). Never throws. */

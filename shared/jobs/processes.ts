@@ -120,8 +120,13 @@ export const succeeded = (exit: ToolExit) => exit.code === 0 && !exit.error;
  * A process that died because the next one in the pipeline went away (SIGPIPE, EPIPE) is a
  * symptom: the failure worth reporting is the other process's.
  */
+/**
+ * Whether a tool died because what it wrote into was closed. Node.js connects children's stdio
+ * through socket pairs, so a tool writing into another tool's stdin gets `ECONNRESET` ("Connection
+ * reset by peer"), not `EPIPE`, once that reader is gone.
+ */
 export const diedOfBrokenPipe = (running: RunningTool, exit: ToolExit): boolean =>
-  exit.signal === 'SIGPIPE' || /broken pipe/i.test(running.stderrTail());
+  exit.signal === 'SIGPIPE' || /broken pipe|connection reset by peer/i.test(running.stderrTail());
 
 export const isBrokenPipe = (error: unknown): boolean =>
   (error as NodeJS.ErrnoException | undefined)?.code === 'EPIPE';

@@ -65,6 +65,12 @@ export interface RestoreJobResult {
 
 const APPLICATION_NAME = 'addons-restore';
 const PROGRESS_EVERY_BYTES = 8 * 1024 ** 2;
+/**
+ * What a direct load (RestorePlan.direct) holds back of the artifact: more than a compressed block
+ * of any codec (zstd's are at most 128 KiB, deflate's smaller), so the decompressor cannot write
+ * the archive's last byte, and the filter cannot end the script, before the release.
+ */
+const HELD_ARTIFACT_BYTES = 1024 * 1024;
 /** The rank of a failure that is a consequence of another (a broken pipe, a kill): reported last. */
 const SYMPTOM = 99;
 
@@ -89,6 +95,10 @@ const SYMPTOM = 99;
  *
  * Either way a corrupted or truncated artifact cannot leave a half-restored database behind. The
  * loader never sees the end of its input before the artifact is verified, even without a held tail.
+ *
+ * A verified artifact with a plan that allows it (`direct`) skips the copy of the script through
+ * this process: the loader reads the last filter's output straight from it, and what is held back
+ * is the artifact's own last bytes, before the decompressor (see RestorePlan.direct).
  */
 export const runRestore = async (options: RestoreOptions): Promise<RestoreJobResult> => {
   const { connection, s3, compression, signal } = options;
@@ -204,15 +214,19 @@ interface StreamInput {
  * straight into the next one's stdin; this process keeps no copy of those pipe ends, or the next
  * one would never see EOF. `first` is the process the data goes into (the loader when no filter).
  */
-export const startLoadChain = (plan: Pick<RestorePlan, 'loader' | 'filters'>) => {
-  const loader = startTool(plan.loader.tool, plan.loader.args, {
+export const startLoadChain = (
+  plan: Pick<RestorePlan, 'loader' | 'filters'>,
+  /** RestorePlan.direct's loader arguments: the last filter then writes into the loader itself. */
+  directArgs?: string[],
+) => {
+  const loader = startTool(plan.loader.tool, directArgs ?? plan.loader.args, {
     env: plan.loader.env,
     stdin: 'pipe',
     stdout: 'ignore',
   });
   const filters: RunningTool[] = [];
   for (const command of [...plan.filters].reverse()) {
-    const next = filters[0];
+    const next = filters[0] ?? (directArgs ? loader : undefined);
     filters.unshift(
       startTool(command.tool, command.args, {
         env: command.env,
@@ -241,7 +255,8 @@ const streamIntoLoader = async ({
 }: StreamInput): Promise<{ bytes: number; sha256: string }> => {
   const { signal } = options;
   const heldTail = plan.heldTail;
-  const { loader, filters, first } = startLoadChain(plan);
+  const direct = expected !== undefined && plan.filters.length > 0 ? plan.direct : undefined;
+  const { loader, filters, first } = startLoadChain(plan, direct?.loaderArgs);
   const decompressor = startTool(codec.tool, codec.decompressArgs, {
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
     stdin: 'pipe',
@@ -269,8 +284,14 @@ const streamIntoLoader = async ({
   const LOADER_RANK = 1 + upstream.length;
   const failures: Array<{ error: Error; rank: number }> = [];
   let aborting = false;
-  /** The script's end has gone to the loader: from now on its exit status is the outcome. */
+  /**
+   * The script's end has gone to the loader: from now on its exit status is the outcome. For a
+   * direct load that is once the last filter has exited 0 (it wrote the COMMIT last), not when the
+   * artifact's held bytes went on: until then a failure or an abort still kills the loader.
+   */
   let released = false;
+  /** A direct load aborted as its last filter was ending: its COMMIT may have reached the loader. */
+  let abortedAtEnd = false;
   const report = (error: Error, rank: number) => {
     if (released) return;
     failures.push({ error, rank });
@@ -282,6 +303,7 @@ const streamIntoLoader = async ({
     gate.destroy(error);
     hasher.destroy(error);
     source.destroy();
+    // A direct load reads no stdout of the last filter here: nothing to destroy then.
     last.child.stdout?.destroy();
     for (const running of upstream) running.kill();
   };
@@ -323,26 +345,34 @@ const streamIntoLoader = async ({
   });
   let downloaded: Promise<void> | undefined;
   const epilogue = heldTail?.epilogue ? Buffer.from(heldTail.epilogue) : undefined;
-  const gate = new TailGate(
-    heldTail?.bytes ?? 0,
-    async (tail) => {
-      // The script has ended; its last bytes wait here for the verdict.
-      await downloaded;
-      for (const running of upstream) await checkExit(running);
-      if (heldTail && !heldTail.isComplete(tail.toString('utf8'))) {
-        // Should the script ever end differently, fail rather than commit unverified data.
-        throw new ProviderError(
-          `The restore script from ${last.tool.name} did not end as expected; nothing was committed`,
-          'RestoreFailed',
-        );
-      }
-      if (aborting) throw new ProviderError('The restore was aborted', 'RestoreFailed');
-      released = true;
-    },
-    epilogue,
-  );
+  const gate = direct
+    ? // After the hasher's end, so the download is whole and its SHA-256 matched.
+      new TailGate(HELD_ARTIFACT_BYTES, async () => {
+        if (aborting) throw new ProviderError('The restore was aborted', 'RestoreFailed');
+      })
+    : new TailGate(
+        heldTail?.bytes ?? 0,
+        async (tail) => {
+          // The script has ended; its last bytes wait here for the verdict.
+          await downloaded;
+          for (const running of upstream) await checkExit(running);
+          if (heldTail && !heldTail.isComplete(tail.toString('utf8'))) {
+            // Should the script ever end differently, fail rather than commit unverified data.
+            throw new ProviderError(
+              `The restore script from ${last.tool.name} did not end as expected; nothing was committed`,
+              'RestoreFailed',
+            );
+          }
+          if (aborting) throw new ProviderError('The restore was aborted', 'RestoreFailed');
+          released = true;
+        },
+        epilogue,
+      );
 
-  downloaded = pipeline(source, hasher, decompressor.child.stdin as NodeJS.WritableStream);
+  const decompressorInput = decompressor.child.stdin as NodeJS.WritableStream;
+  downloaded = direct
+    ? pipeline(source, hasher, gate, decompressorInput)
+    : pipeline(source, hasher, decompressorInput);
   downloaded.catch((error: Error) => {
     if (error instanceof ProviderError) report(error, 0);
     else if (aborting) report(error, SYMPTOM);
@@ -360,11 +390,25 @@ const streamIntoLoader = async ({
         0,
       );
   });
-  const stdin = loader.child.stdin as NodeJS.WritableStream;
-  if (plan.prelude) stdin.write(plan.prelude);
-  const scripted = pipeline(last.child.stdout as Readable, gate, stdin);
-  scripted.catch((error: Error) => report(error, error instanceof ProviderError ? LOADER_RANK + 1 : SYMPTOM));
+  // A direct load's loader arguments carry the prelude.
+  let scripted: Promise<void> | undefined;
+  if (!direct) {
+    const stdin = loader.child.stdin as NodeJS.WritableStream;
+    if (plan.prelude) stdin.write(plan.prelude);
+    scripted = pipeline(last.child.stdout as Readable, gate, stdin);
+    scripted.catch((error: Error) =>
+      report(error, error instanceof ProviderError ? LOADER_RANK + 1 : SYMPTOM),
+    );
+  }
 
+  if (direct) {
+    // Registered before the wait on this exit below, so `released` is settled when that resumes.
+    void last.exited.then((exit) => {
+      if (!succeeded(exit)) return;
+      if (aborting) abortedAtEnd = true;
+      else released = true;
+    });
+  }
   upstream.forEach((running, index) => void watchExit(running, 1 + index));
   const onAbort = () => signal && report(abortedError('restore', signal), 0);
   signal?.addEventListener('abort', onAbort, { once: true });
@@ -372,10 +416,18 @@ const streamIntoLoader = async ({
   let outcome: Error | undefined;
   try {
     const loaderExit = await loader.exited;
+    // The loader read its input's end only after the last filter closed it: wait for that exit
+    // to be seen (the order of two children's exits is not the order they happened in).
+    if (direct && succeeded(loaderExit)) await last.exited;
     if (released) {
       // The script's end was sent: the loader's exit status is the outcome. With a held tail that
-      // end is the commit itself.
-      if (!succeeded(loaderExit)) outcome = failureOf(loader, loaderExit, heldTail !== undefined);
+      // end is the commit itself. A direct load's loader that exits non-zero committed nothing
+      // (an error before the COMMIT, a failed COMMIT, or no COMMIT at all: the final check); only
+      // one killed by a signal may have.
+      if (!succeeded(loaderExit)) {
+        const committing = direct ? loaderExit.signal !== null : heldTail !== undefined;
+        outcome = failureOf(loader, loaderExit, committing);
+      }
     } else if (succeeded(loaderExit)) {
       // After another failure its input was cut: then ending is a consequence, not the cause.
       report(
@@ -390,7 +442,23 @@ const streamIntoLoader = async ({
     signal?.removeEventListener('abort', onAbort);
   }
   await Promise.allSettled([downloaded, scripted, ...upstream.map((running) => running.exited)]);
+  if (outcome && direct) {
+    // The loader of a direct load fails its final check when the script stopped short: the cause
+    // is then the process upstream that failed (not one that died of the loader's exit).
+    for (const running of upstream) {
+      const exit = await running.exited;
+      if (succeeded(exit) || diedOfBrokenPipe(running, exit)) continue;
+      outcome = failureOf(running, exit, false);
+      break;
+    }
+  }
   if (outcome) throw outcome;
+  if (abortedAtEnd) {
+    throw new ProviderError(
+      `The restore was aborted as ${last.tool.name} ended its script: it may have committed; check the database`,
+      'RestoreFailed',
+    );
+  }
   const cause = failures.reduce<{ error: Error; rank: number } | undefined>(
     (nearest, candidate) => (!nearest || candidate.rank < nearest.rank ? candidate : nearest),
     undefined,

@@ -232,6 +232,13 @@ describe('the job process', () => {
     await unblock();
 
     expect(output).toMatch(/the process that started the job is gone: stopping/);
+    // The abort is the reported cause, not what the killed loader's death did to the tools upstream.
+    const failed = output
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { message?: string; error?: string })
+      .find((line) => line.message === 'restore failed');
+    expect(failed?.error).toMatch(/^The restore was aborted: the job process received SIGTERM/);
     expect(await jobSessions(db)).toBe(0);
     expect(await fingerprint(db)).toEqual(before);
   });

@@ -8,6 +8,15 @@ import { restorePrelude } from './restore-prelude.ts';
 const HELD_SCRIPT_BYTES = 64 * 1024;
 
 /**
+ * Run by psql after a script that must have committed: fails while a transaction that wrote is
+ * still open (the script ended before its COMMIT), so that psql exits non-zero and the server
+ * rolls back when it disconnects.
+ */
+const SCRIPT_COMMITTED = `DO $addons_check$ BEGIN IF txid_current_if_assigned() IS NOT NULL THEN RAISE EXCEPTION 'the restore script ended before its COMMIT'; END IF; END $addons_check$`;
+
+const PSQL_ARGS = ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--no-password'];
+
+/**
  * libpq messages of a server that went away or is not there yet (a restart, a failover, a
  * terminated backend): running the job again later may well work.
  */
@@ -78,6 +87,7 @@ export class PostgresDumpTool implements DumpTool {
       resolvePgTool('pg_restore', major, this.binDir),
       resolvePgTool('psql', major, this.binDir),
     ]);
+    const prelude = restorePrelude(options.lockTimeoutMs);
     return {
       toolVersion: pgRestore.version,
       filters: [
@@ -95,12 +105,13 @@ export class PostgresDumpTool implements DumpTool {
           env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C' },
         },
       ],
-      loader: {
-        tool: psql,
-        args: ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--no-password'],
-        env: libpqEnv(connection, options.applicationName),
-      },
-      prelude: restorePrelude(options.lockTimeoutMs),
+      loader: { tool: psql, args: PSQL_ARGS, env: libpqEnv(connection, options.applicationName) },
+      prelude,
+      // pg_restore reads a custom-format archive from a pipe in order and writes the script's
+      // COMMIT after the archive's last data block, which ends at the archive's last byte: a
+      // truncated archive gives a script without it.
+      // psql runs its -c and -f options in order, in one session.
+      direct: { loaderArgs: [...PSQL_ARGS, '-c', prelude, '-f', '-', '-c', SCRIPT_COMMITTED] },
       // Should pg_restore ever put its COMMIT elsewhere, the restore fails rather than commit
       // unverified data.
       heldTail: { bytes: HELD_SCRIPT_BYTES, isComplete: (tail) => /^COMMIT;$/m.test(tail) },
@@ -123,11 +134,7 @@ export class PostgresDumpTool implements DumpTool {
     return {
       toolVersion: psql.version,
       filters: [],
-      loader: {
-        tool: psql,
-        args: ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--no-password'],
-        env: libpqEnv(connection, options.applicationName),
-      },
+      loader: { tool: psql, args: PSQL_ARGS, env: libpqEnv(connection, options.applicationName) },
       prelude: restorePrelude(options.lockTimeoutMs),
       // Nothing to recognise at the end of a user's script: the COMMIT is ours.
       heldTail: { bytes: HELD_SCRIPT_BYTES, isComplete: () => true, epilogue: '\n;\nCOMMIT;\n' },
