@@ -2144,7 +2144,7 @@ export interface components {
          *     - `cpu` (percent): CPU used by the database server. Locally: its processes, in percent of one core (can exceed 100); AWS: CPUUtilization of the instance or node
          *     - `memory` (bytes): Memory used by the server. Locally: proportional set size (PSS) of its processes; ElastiCache: BytesUsedForCache. RDS and DocumentDB publish only what is left (`memory.free`)
          *     - `memory.free` (bytes): Memory the host can still give the server (AWS FreeableMemory); not sampled locally
-         *     - `storage.used` (bytes): Bytes on disk of the data directory (locally) or of the cluster volume (DocumentDB VolumeBytesUsed)
+         *     - `storage.used` (bytes): Bytes on disk of the data directory (locally), of the cluster volume (DocumentDB VolumeBytesUsed), or the allocated storage less FreeStorageSpace (RDS; against the allocation of now, so points from before a storage increase read high by the increase)
          *     - `storage.free` (bytes): Free space where the data lives: the file system of the data directory locally, FreeStorageSpace on RDS
          *     - `connections` (count): Client connections (Redis: connected clients; MongoDB: current connections), not counting the platform's own sampling connection
          *     - `connections.limit` (count): The most connections the engine accepts (max_connections, maxclients, current + available); not in CloudWatch

@@ -54,7 +54,7 @@ export const METRICS = {
     aggregate: 'maximum',
     engines: ALL,
     description:
-      'Bytes on disk of the data directory (locally) or of the cluster volume (DocumentDB VolumeBytesUsed)',
+      'Bytes on disk of the data directory (locally), of the cluster volume (DocumentDB VolumeBytesUsed), or the allocated storage less FreeStorageSpace (RDS; against the allocation of now, so points from before a storage increase read high by the increase)',
   },
   'storage.free': {
     unit: 'bytes',

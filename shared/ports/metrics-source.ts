@@ -13,6 +13,8 @@ export interface MetricsTarget {
   addonId: string;
   resourceId: string;
   engine: Engine;
+  /** The storage allocated to the addon now, where series are derived from it (RDS's used space). */
+  storageGiB?: number;
 }
 
 /**

@@ -26,7 +26,12 @@ export class MetricsService {
 
   async query(projectId: string, addonId: string, query: MetricsQuery): Promise<MetricsResponse> {
     const addon = await this.props.store.getAddon(projectId, addonId);
-    const target: MetricsTarget = { addonId: addon.id, resourceId: addon.resourceId, engine: addon.engine };
+    const target: MetricsTarget = {
+      addonId: addon.id,
+      resourceId: addon.resourceId,
+      engine: addon.engine,
+      storageGiB: addon.storageGiB,
+    };
     const names = this.checkNames(target, query.names);
     const window = resolveWindow(query, Math.floor(this.now() / 1000), this.props.source.stepMultiple);
     const series = await this.series(target, names, window);

@@ -20,6 +20,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { createNotifyHandler } from '#functions/alerts/notify.ts';
 import { AlertAlarmLeftovers } from '#shared/providers/aws/alert-leftovers.ts';
 import {
+  alarmMetrics,
   awsAlertAvailability,
   CloudWatchAlertAlarms,
   parseAlarmName,
@@ -261,6 +262,12 @@ describe('CloudWatch alarms of an alert rule', () => {
     expect(available('mysql', 'replication-lag')).toBeUndefined();
     expect(available('redis', 'replication-lag')).toMatch(/no replication-lag/);
     expect(available('postgresql', 'postgresql.transactions')).toMatch(/no transaction rate/);
+    // Used storage on RDS is metric math on FreeStorageSpace, which an alarm can evaluate too.
+    expect(available('mysql', 'storage.used')).toBeUndefined();
+    const addon = { id: 'adn-1', resourceId: 'addon-1', engine: 'postgresql' as const, storageGiB: 50 };
+    expect(
+      alarmMetrics({ metric: 'storage.used' }, addon).map((query) => query.Expression ?? query.Id),
+    ).toEqual(['m0_0', `${50 * 1024 ** 3} - m0_0`, 's0']);
   });
 });
 

@@ -202,6 +202,36 @@ describe('metrics on AWS, from CloudWatch GetMetricData', () => {
     expect(queries.at(-1)?.MetricStat?.Stat).toBe('Maximum');
   });
 
+  it('gives the used storage of an RDS addon as its allocation less FreeStorageSpace', async () => {
+    cloudwatch.on(GetMetricDataCommand).resolves({
+      MetricDataResults: [{ Id: 's0', Timestamps: [new Date((NOW - 60) * 1000)], Values: [3 * 1024 ** 3] }],
+    });
+    const series = await source.query(
+      { addonId: 'adn-my', resourceId: 'addon-my', engine: 'mysql', storageGiB: 20 },
+      ['storage.used'],
+      window,
+    );
+    expect(cloudwatch.commandCalls(GetMetricDataCommand)[0]?.args[0].input.MetricDataQueries).toEqual([
+      {
+        Id: 'm0_0',
+        MetricStat: {
+          Metric: {
+            Namespace: 'AWS/RDS',
+            MetricName: 'FreeStorageSpace',
+            Dimensions: [{ Name: 'DBInstanceIdentifier', Value: 'addon-my' }],
+          },
+          Period: 60,
+          Stat: 'Average',
+        },
+        ReturnData: false,
+      },
+      { Id: 's0', Expression: `${20 * 1024 ** 3} - m0_0`, Label: 'storage.used', ReturnData: true },
+    ]);
+    // The series is what the expression returned, placed on its step.
+    expect(series.get('storage.used')).toEqual([null, null, null, null, 3 * 1024 ** 3]);
+    expect(source.unavailable('postgresql', 'storage.used')).toBeUndefined();
+  });
+
   it('says why a series is not in CloudWatch (a 422), and steps are whole minutes', () => {
     expect(source.stepMultiple).toBe(60);
     expect(source.unavailable('postgresql', 'postgresql.transactions')).toMatch(/no transaction rate/);

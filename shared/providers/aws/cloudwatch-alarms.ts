@@ -82,7 +82,12 @@ export const alarmMetrics = (
 ): MetricDataQuery[] => {
   // Backup health is the platform's own evaluation (backup-health-alerts.ts): the topic, no alarm.
   if (isPlatformEvaluated(rule.metric)) return [];
-  const target = { addonId: addon.id, resourceId: addon.resourceId, engine: addon.engine };
+  const target = {
+    addonId: addon.id,
+    resourceId: addon.resourceId,
+    engine: addon.engine,
+    storageGiB: addon.storageGiB,
+  };
   const window = { from: 0, step: PERIOD, points: 1 };
   const hidden = (queries: MetricDataQuery[]) => queries.map((query) => ({ ...query, ReturnData: false }));
   if (rule.metric === 'storage.used-percent') {

@@ -25,6 +25,7 @@ interface Stat {
 type Source =
   | { kind: 'stat'; stat: Stat }
   | { kind: 'rate'; stats: Stat[] }
+  | { kind: 'allocated-less'; stat: Stat }
   | { kind: 'none'; reason: string };
 
 const stat = (metric: string, statistic: Stat['stat'] = 'Average'): Source => ({
@@ -32,6 +33,7 @@ const stat = (metric: string, statistic: Stat['stat'] = 'Average'): Source => ({
   stat: { metric, stat: statistic },
 });
 const none = (reason: string): Source => ({ kind: 'none', reason });
+const GIB = 1024 ** 3;
 
 const NO_LIMIT = none(
   'CloudWatch does not publish the connection limit (it follows the instance class and the parameter group)',
@@ -42,7 +44,9 @@ const RDS: Partial<Record<MetricName, Source>> = {
   cpu: stat('CPUUtilization'),
   memory: none('RDS publishes only the memory left (`memory.free`, FreeableMemory)'),
   'memory.free': stat('FreeableMemory'),
-  'storage.used': none('RDS publishes only the space left (`storage.free`, FreeStorageSpace)'),
+  // RDS publishes only the space left: used is the allocation less it. Against the allocation of
+  // now, so points from before a storage increase read high by the increase.
+  'storage.used': { kind: 'allocated-less', stat: { metric: 'FreeStorageSpace', stat: 'Average' } },
   'storage.free': stat('FreeStorageSpace'),
   connections: stat('DatabaseConnections'),
   'connections.limit': NO_LIMIT,
@@ -171,6 +175,19 @@ export const metricDataQueries = (
     const source = sources[name];
     if (!source || source.kind === 'none') return [];
     if (source.kind === 'stat') return [metricStat(`s${index}`, source.stat, true)];
+    if (source.kind === 'allocated-less') {
+      if (target.storageGiB === undefined) return [];
+      const free = metricStat(`m${index}_0`, source.stat, false);
+      return [
+        free,
+        {
+          Id: `s${index}`,
+          Expression: `${target.storageGiB * GIB} - ${free.Id}`,
+          Label: name,
+          ReturnData: true,
+        },
+      ];
+    }
     const parts = source.stats.map((each, part) => metricStat(`m${index}_${part}`, each, false));
     const ids = parts.map((part) => part.Id as string);
     return [
