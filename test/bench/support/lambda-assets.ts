@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { marshall } from '@aws-sdk/util-dynamodb';
 import { BUNDLE_BUDGETS, type FunctionKind, functionKind } from '#infra/aws/bundling.ts';
 import { RESOURCE_ID_PREFIXES } from '#shared/schemas/common.ts';
 
@@ -114,18 +115,75 @@ const firstRoute = (routeKeys: string[]): string | undefined =>
  * The first request of the platform's non-API functions, by construct path: each reads the
  * table (the local AWS endpoint of the benchmark answers it) and finds nothing to do.
  */
-const WORKER_EVENTS: Array<[RegExp, unknown]> = [
+const BENCH_TIME = '2026-01-01T00:00:00.000Z';
+
+/**
+ * The first request of each function that no route serves: what its trigger sends, shaped so the
+ * handler runs its real path (store reads, the AWS call it makes) rather than failing on the event.
+ */
+const WORKER_EVENTS: Array<[RegExp, (environment: Record<string, string>) => unknown]> = [
   [
     /Workflows\/TaskFunction$/,
-    {
+    () => ({
       action: 'startOperation',
       projectId: 'bench',
       addonId: 'adn-bench',
       operationId: 'op-bench',
       step: 'bench',
-    },
+    }),
   ],
-  [/RunBackupFunction$/, { projectId: 'bench', addonId: 'adn-bench', scheduleId: 'sch-bench' }],
+  [/RunBackupFunction$/, () => ({ projectId: 'bench', addonId: 'adn-bench', scheduleId: 'sch-bench' })],
+  // The events feed's relay: one event the store appended, as the table's stream delivers it.
+  [
+    /Events\/PublishFunction$/,
+    () => ({
+      Records: [
+        {
+          eventName: 'INSERT',
+          dynamodb: {
+            NewImage: marshall({
+              pk: 'EVENTS#bench',
+              sk: `${BENCH_TIME}#op-bench.completed`,
+              id: 'op-bench.completed',
+              type: 'operation.completed',
+              projectId: 'bench',
+              addonId: 'adn-bench',
+              occurredAt: BENCH_TIME,
+              operation: {
+                id: 'op-bench',
+                type: 'backup',
+                status: 'completed',
+                backupId: 'bkp-bench',
+                error: null,
+                createdAt: BENCH_TIME,
+                completedAt: BENCH_TIME,
+              },
+              backupHealth: null,
+            }),
+          },
+        },
+      ],
+    }),
+  ],
+  // An alert alarm's change of state, as CloudWatch sends it through the alert topic.
+  [
+    /Alerts\/NotifyFunction$/,
+    (environment) => ({
+      Records: [
+        {
+          Sns: {
+            Message: JSON.stringify({
+              AlarmName: `${environment.DEPLOYMENT_NAME}-alert-bench-alr-bench-adn-bench`,
+              NewStateValue: 'ALARM',
+              NewStateReason:
+                'Threshold Crossed: 1 datapoint [90.0 (01/01/26 00:00:00)] was greater than the threshold (85.0).',
+              StateChangeTime: '2026-01-01T00:00:00.000+0000',
+            }),
+          },
+        },
+      ],
+    }),
+  ],
 ];
 
 const routeKeysByFunction = (resources: Record<string, Resource>): Map<string, string[]> => {
@@ -183,9 +241,10 @@ export const lambdaAssets = (outdir: string, templateFile: string, baseline = fa
       // Only the project's functions are built with the metafile; the rest are CDK's own handlers.
       const kind: LambdaAsset['kind'] = baseline ? 'baseline' : metafile ? functionKind(cdkPath) : 'cdk';
       const routeKey = firstRoute(routes.get(logicalId) ?? []);
+      const environment = environmentOf(resource, dir);
       const event = routeKey
         ? apiEvent(routeKey)
-        : (WORKER_EVENTS.find(([pattern]) => pattern.test(name))?.[1] ?? {});
+        : (WORKER_EVENTS.find(([pattern]) => pattern.test(name))?.[1](environment) ?? {});
       return {
         name,
         kind,
@@ -193,7 +252,7 @@ export const lambdaAssets = (outdir: string, templateFile: string, baseline = fa
         dir,
         file,
         handlerName,
-        environment: environmentOf(resource, dir),
+        environment,
         event,
         ...(metafile ? { metafile } : {}),
       };
