@@ -14,6 +14,8 @@
  * (default 400,000, about 40 MB). BENCH_STRICT=1 makes a missed goal fail the run.
  */
 import '#shared/util/polyfills.ts';
+// First: it times every spawn() of the platform's modules, which load after it.
+import './support/spawn-time.ts';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadavg } from 'node:os';
@@ -22,6 +24,7 @@ import pg from 'pg';
 import { check, reportMissedGoals } from './support/measure.ts';
 import { type BenchPlatform, ms, provisionAddon, startBenchPlatform } from './support/platform.ts';
 import { resetSdkCalls, sdkCallSummary } from './support/sdk-calls.ts';
+import { resetSpawnTimes, spawnTimeSummary } from './support/spawn-time.ts';
 
 const ADDONS = 8;
 const LOADED_MS = Number(process.env.BENCH_READS_SECONDS ?? 40) * 1000;
@@ -167,12 +170,14 @@ const main = async () => {
     await new Promise((resolve) => setTimeout(resolve, 3000));
     stopDelay = loopDelay();
     resetSdkCalls();
+    resetSpawnTimes();
     const until = performance.now() + LOADED_MS;
     const [loadedList, loadedOne] = await Promise.all([
       sample(list, platform.headers, { until, gapMs: 50 }),
       sample(one, platform.headers, { until, gapMs: 50 }),
     ]);
     const loadedDelay = stopDelay();
+    const loadedSpawns = spawnTimeSummary();
     const load = loadavg()[0]?.toFixed(1);
     stopping = true;
     const cycles = (await Promise.all(workers)).reduce((sum, n) => sum + n, 0);
@@ -193,6 +198,7 @@ const main = async () => {
     console.info(`  GET addon list:     ${summary(loadedList)}`);
     console.info(`  GET one addon:      ${summary(loadedOne)}`);
     console.info(`  platform process:   ${loadedDelay}`);
+    console.info(`  platform spawns:    ${loadedSpawns}`);
     console.info("  the platform's calls to dynalite and s3rver meanwhile, slowest first:");
     for (const line of sdkCallSummary()) console.info(`    ${line}`);
     if (failedReads.size)
