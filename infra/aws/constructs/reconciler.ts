@@ -66,6 +66,8 @@ export class Reconciler extends Construct {
     this.function = new ProjectFunction(this, 'Function', {
       entry: 'functions/schedule/reconcile.ts',
       description: 'Reconciler: stuck operations, orphaned locks and leftovers of this deployment',
+      // Scheduler serves only the leftover sweep's listing of schedules: loaded when that runs.
+      runtimeClients: ['scheduler'],
       envSchema: ReconcileFunctionEnvSchema,
       environment: {
         ADDONS_TARGET: 'aws',
