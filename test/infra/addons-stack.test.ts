@@ -37,7 +37,8 @@ import {
 
 let synthesized: SynthesizedStack;
 beforeAll(() => {
-  synthesized = synthesizeAddons();
+  // cfn-guard included: this file asserts the deployed app has no unacknowledged guard finding.
+  synthesized = synthesizeAddons({ guard: true });
 }, SYNTH_TIMEOUT_MS);
 
 const resources = (type: string) => resourcesOfType(synthesized.json, type);

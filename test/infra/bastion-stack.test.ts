@@ -54,7 +54,7 @@ const serviceOf = (endpoint: { Properties?: Record<string, unknown> }) =>
 describe('the Session Manager bastion', () => {
   beforeAll(() => {
     standard = synthesizeAddons();
-    withBastion = synthesizeAddons({ context: { bastion: 'true' } });
+    withBastion = synthesizeAddons({ context: { bastion: 'true' }, guard: true });
     if (!withBastion.stack.bastion) throw new Error('-c bastion=true made no bastion');
     bastion = withBastion.stack.bastion;
   }, SYNTH_TIMEOUT_MS * 2);
