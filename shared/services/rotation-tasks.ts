@@ -55,7 +55,11 @@ type AsyncLoginProvider = Required<Pick<EngineProvider, 'addLogin' | 'retainOnly
 /** How an engine's logins change: by the provider (and waited for), or by the login job. */
 type LoginWay =
   | { kind: 'provider'; provider: AsyncLoginProvider }
-  | { kind: 'job'; loginJob: NonNullable<EngineProvider['loginJob']>; launch: NonNullable<RotationTaskDeps['launch']> };
+  | {
+      kind: 'job';
+      loginJob: NonNullable<EngineProvider['loginJob']>;
+      launch: NonNullable<RotationTaskDeps['launch']>;
+    };
 
 /**
  * The staged version of a rotation's new credentials is named after its operation (a Secrets
@@ -149,7 +153,11 @@ export class RotationTasks {
   ) {
     const adminRef = platformLoginRef(task);
     if (!(await this.deps.secrets.get(adminRef))) {
-      const { uri: _uri, ...rest } = { ...current, username: PLATFORM_LOGIN_USER, password: generatePassword() };
+      const { uri: _uri, ...rest } = {
+        ...current,
+        username: PLATFORM_LOGIN_USER,
+        password: generatePassword(),
+      };
       await this.deps.secrets.put(adminRef, withFreshUris(rest));
     }
     const { owner } = await way.loginJob(addon.resourceId);

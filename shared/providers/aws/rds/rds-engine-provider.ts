@@ -5,6 +5,7 @@ import type {
   EngineProvider,
   InstanceSpec,
   InstanceState,
+  LoginJobTarget,
   NetworkingApplied,
   NetworkingState,
   ResizeRequest,
@@ -15,7 +16,6 @@ import type {
   SnapshotState,
   UpgradeSpec,
   UpgradeState,
-  LoginJobTarget,
 } from '../../../ports/engine-provider.ts';
 import type { Engine } from '../../../schemas/catalog.ts';
 import type { NetworkingSettings } from '../../../schemas/networking.ts';
