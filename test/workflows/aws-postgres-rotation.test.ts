@@ -153,8 +153,8 @@ describe('rotating the credentials of a PostgreSQL addon on AWS (the login job)'
     // One RunTask: the job's task definition in the job subnets, with the addon's client group.
     const record = await world().store.getAddon(PROJECT, addon.id);
     expect(world().runTaskCalls).toHaveLength(1);
-    const [call] = world().runTaskCalls;
-    const network = (call?.NetworkConfiguration as { AwsvpcConfiguration: Record<string, unknown> })
+    const call = world().runTaskCalls[0] ?? {};
+    const network = (call.NetworkConfiguration as { AwsvpcConfiguration: Record<string, unknown> })
       .AwsvpcConfiguration;
     expect(call).toMatchObject({ LaunchType: 'FARGATE', PropagateTags: 'TASK_DEFINITION' });
     expect(network.SecurityGroups).toContain(record.network?.clientSecurityGroupId);
@@ -169,7 +169,7 @@ describe('rotating the credentials of a PostgreSQL addon on AWS (the login job)'
       owner: before.username,
       stagedToken: rotationTokenOf(operationId),
     });
-    const overrides = JSON.stringify(call?.Overrides);
+    const overrides = JSON.stringify(call.Overrides);
     for (const password of passwordsOf(addon.id)) expect(overrides).not.toContain(password);
     expect(jobReads).toEqual([
       {
