@@ -84,6 +84,14 @@ export const rotationTokenOf = (operationId: string): string =>
  * `[published]`), the wait sees the user active with one password, `completeRotation` clears the
  * rotation and releases the addon.
  *
+ * Engines whose logins change only inside the instance (RDS PostgreSQL: EngineProvider.loginJob)
+ * take the login job's way instead: `applyRotationLogins` also records the platform's admin login
+ * (platform-login.ts) and stages credentials naming the other login of the alternating pair, and
+ * answers the login job's RunTask parameters (`job`: add, or retain for retire) and, for rotate,
+ * those of the job that undoes it (`undo`: retain the published login); the workflow runs the job
+ * (`ecs:runTask.sync`), whose success means the logins are in force, so there is no wait loop, and
+ * runs `undo` before the compensation when anything after it failed.
+ *
  * `failRotation` (the Catch): for rotate, the compensation puts the engine back on the published
  * login alone, drops the staged version and clears the rotation, so a failed rotation changed
  * nothing; for retire, nothing is undone (the published login works either way) and the rotation
