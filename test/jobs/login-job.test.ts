@@ -1,6 +1,10 @@
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { mockClient } from 'aws-sdk-client-mock';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { executeJob, JobEnvSchema } from '#shared/jobs/job-process.ts';
 import { PostgresLoginTool } from '#shared/jobs/postgresql/login-job.ts';
+import { createJobS3Client } from '#shared/jobs/s3-client.ts';
 import type { Credentials } from '#shared/schemas/addon.ts';
 import { PLATFORM_LOGIN_USER } from '#shared/services/platform-login.ts';
 import { startTestPostgres, type TestPostgres } from './postgres-server.ts';
@@ -131,5 +135,59 @@ describe('the login job on PostgreSQL (RDS-like master user)', () => {
         admin: { ...admin, password: 'platform-secret-2' },
       }),
     ).rejects.toMatchObject({ code: 'StagedLoginMismatch' });
+  });
+});
+
+describe('the login job process reads every password from Secrets Manager by reference', () => {
+  it('add: the published version, the staged AWSPENDING version the spec names, and the platform login', async () => {
+    const prefix = 'addons/test/';
+    const token = 'a'.repeat(64);
+    const name = `${prefix}proj-1/addon-1`;
+    const next = as(OWNER + '_2', 'fourth-password');
+    const secrets = mockClient(SecretsManagerClient);
+    const reads: Array<{ SecretId?: string; VersionStage?: string }> = [];
+    secrets.on(GetSecretValueCommand).callsFake((input: { SecretId?: string; VersionStage?: string }) => {
+      reads.push(input);
+      if (input.SecretId === name && input.VersionStage === 'AWSPENDING') {
+        return { SecretString: JSON.stringify(next), VersionId: token };
+      }
+      if (input.SecretId === name) return { SecretString: JSON.stringify(published), VersionId: 'v1' };
+      if (input.SecretId === `${name}/platform-login`) {
+        return { SecretString: JSON.stringify(as(admin.username, 'platform-secret-2')), VersionId: 'v1' };
+      }
+      throw Object.assign(new Error('not found'), { name: 'ResourceNotFoundException' });
+    });
+    const s3 = createJobS3Client(undefined);
+    try {
+      const result = await executeJob({
+        spec: {
+          kind: 'login',
+          operationId: 'op-1',
+          projectId: 'proj-1',
+          addonId: 'addon-1',
+          engine: 'postgresql',
+          action: 'add',
+          owner: OWNER,
+          stagedToken: token,
+        },
+        env: JobEnvSchema.parse({ SECRET_NAME_PREFIX: prefix }),
+        s3,
+        signal: new AbortController().signal,
+        log: () => undefined,
+      });
+      expect(result).toEqual({ username: `${OWNER}_2`, adminCreated: false });
+    } finally {
+      s3.destroy();
+      secrets.restore();
+    }
+    expect(reads).toEqual(
+      expect.arrayContaining([
+        { SecretId: name },
+        { SecretId: `${name}/platform-login` },
+        { SecretId: name, VersionStage: 'AWSPENDING' },
+      ]),
+    );
+    expect(await canLogIn(OWNER, 'third-password')).toBe(true);
+    expect(await canLogIn(`${OWNER}_2`, 'fourth-password')).toBe(true);
   });
 });
