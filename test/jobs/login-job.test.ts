@@ -143,7 +143,7 @@ describe('the login job process reads every password from Secrets Manager by ref
     const prefix = 'addons/test/';
     const token = 'a'.repeat(64);
     const name = `${prefix}proj-1/addon-1`;
-    const next = as(OWNER + '_2', 'fourth-password');
+    const next = as(`${OWNER}_2`, 'fourth-password');
     const secrets = mockClient(SecretsManagerClient);
     const reads: Array<{ SecretId?: string; VersionStage?: string }> = [];
     secrets.on(GetSecretValueCommand).callsFake((input: { SecretId?: string; VersionStage?: string }) => {
