@@ -14,6 +14,7 @@ const AWS_WORKFLOWS = [
   'networking',
   'pitr-workflows',
   'postgres-lifecycle',
+  'postgres-rotation',
   'redis-lifecycle',
   'redis-rotation',
   'replicas',

@@ -92,11 +92,13 @@ export const createWorkflowTaskHandler = (deps: WorkflowHandlerDeps) => {
   const replicaTasks = deps.replicas
     ? new ReplicaTasks({ store: deps.store, engines: deps.engines, secrets: deps.secrets, ...deps.replicas })
     : undefined;
-  // Credential rotations the engine takes minutes over (ElastiCache): rotate-credentials.
+  // Credential rotations the engine takes minutes over (ElastiCache), or that run as the login
+  // job inside the instance's network (RDS): rotate-credentials.
   const rotationTasks = new RotationTasks({
     store: deps.store,
     engines: deps.engines,
     secrets: deps.secrets,
+    ...(backupTasks ? { launch: (spec, addon) => backupTasks.launch(spec, addon) } : {}),
   });
   const run = async (event: unknown) => {
     const task = parsePart(AnyTaskSchema, event, 'workflow task');

@@ -9,8 +9,10 @@ import type { ConnectionSecret, SecretStore } from '../ports/secret-store.ts';
 import { FileSecretStore } from '../providers/local/file-secret-store.ts';
 import { CredentialsSchema } from '../schemas/addon.ts';
 import { type JobSpec, JobSpecSchema } from '../schemas/job.ts';
+import { platformLoginRef } from '../services/platform-login.ts';
 import { runDump } from './dump.ts';
 import { runLiveImport } from './live-import.ts';
+import { loginToolFor } from './login-job.ts';
 import { runRestore } from './restore.ts';
 import { createJobS3Client } from './s3-client.ts';
 
@@ -121,6 +123,40 @@ export interface JobRunContext {
   log: JobLog;
 }
 
+/**
+ * A credential rotation's login change: the staged credentials (add) and the platform's admin
+ * login read by reference, never from the spec or the environment. Reports users only.
+ */
+const runLoginJob = async (
+  env: JobEnv,
+  spec: Extract<JobSpec, { kind: 'login' }>,
+  published: ConnectionSecret,
+): Promise<Record<string, unknown>> => {
+  const store = await secretStoreFor(env);
+  const admin = await store?.get(platformLoginRef(spec));
+  if (!admin) {
+    throw new ProviderError(`Addon ${spec.addonId} has no platform login recorded`, 'NoConnectionDetails');
+  }
+  let next: ConnectionSecret | undefined;
+  if (spec.action === 'add') {
+    next = spec.stagedToken ? await store?.staged?.(spec, spec.stagedToken) : undefined;
+    if (!next) {
+      throw new ProviderError(
+        `The staged credentials of operation ${spec.operationId} are gone (the rotation ended)`,
+        'NoStagedCredentials',
+      );
+    }
+  }
+  const result = await loginToolFor(spec.engine).run({
+    action: spec.action,
+    owner: spec.owner,
+    published,
+    admin,
+    ...(next ? { next } : {}),
+  });
+  return { ...result };
+};
+
 /** Runs one job to completion; the result is what the job reports (and, for a dump, stores). */
 export const executeJob = async ({
   spec,
@@ -186,6 +222,8 @@ export const executeJob = async ({
         })),
       };
     }
+    case 'login':
+      return runLoginJob(env, spec, connection);
     default: {
       const exhaustive: never = spec;
       throw new ProviderError(`Unknown job ${JSON.stringify(exhaustive)}`);
@@ -247,7 +285,9 @@ export const runJobProcess = async (only?: JobSpec['kind']): Promise<number> => 
     `${spec.kind} started`,
     spec.kind === 'live-import'
       ? { importId: spec.backupId, launchedAt }
-      : { artifact: spec.artifact, compression: spec.compression, launchedAt },
+      : spec.kind === 'login'
+        ? { action: spec.action, launchedAt }
+        : { artifact: spec.artifact, compression: spec.compression, launchedAt },
   );
   try {
     const result = await executeJob({ spec, env, s3, signal: controller.signal, log });

@@ -84,6 +84,14 @@ export interface EngineProvider {
    */
   describeLogins?(resourceId: string, logins: 1 | 2): Promise<LoginsState>;
   /**
+   * Where logins change only by SQL inside the instance, which the workflow functions do not reach
+   * (RDS, outside their network): the rotate-credentials workflow runs the login job (a Fargate
+   * task in the addon's subnets, shared/jobs/login-job.ts) instead of `addLogin`/`retainOnlyLogin`,
+   * as the platform's own admin login. This names the customer's own user of the instance (the
+   * first of the alternating pair). Absent where the provider changes logins itself.
+   */
+  loginJob?(resourceId: string): Promise<LoginJobTarget>;
+  /**
    * Apply `networking` to the instance: TLS required or not; public (reachable beyond the private
    * network, only from `allow`) or private. Returns once the engine enforces it, with the public
    * endpoint while public and the CA that signs the server's certificate where the provider runs
@@ -132,6 +140,11 @@ export interface EngineProvider {
 export interface Login {
   username: string;
   password: string;
+}
+
+/** What the login job needs to know of an instance beside its secrets. */
+export interface LoginJobTarget {
+  owner: string;
 }
 
 export type LoginsState = { status: 'applying' | 'applied' } | { status: 'failed'; reason: string };

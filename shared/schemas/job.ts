@@ -51,6 +51,22 @@ export const JobSpecSchema = z.discriminatedUnion('kind', [
     engine: EngineSchema,
     sourceSecret: z.object({ projectId: ProjectIdSchema, addonId: SafeIdSchema }),
   }),
+  z.object({
+    /**
+     * A credential rotation's change of logins, inside the instance (shared/jobs/login-job.ts).
+     * No password here: the job reads the published connection details, the staged ones (add: the
+     * pending version `stagedToken`) and the platform's admin login from the secret store.
+     */
+    kind: z.literal('login'),
+    operationId: SafeIdSchema,
+    projectId: ProjectIdSchema,
+    addonId: SafeIdSchema,
+    engine: EngineSchema,
+    action: z.enum(['add', 'retain']),
+    /** The customer's own user, the first of the alternating pair. */
+    owner: z.string().min(1).max(63),
+    stagedToken: z.string().min(32).max(64).optional(),
+  }),
 ]);
 export type JobSpec = z.infer<typeof JobSpecSchema>;
 

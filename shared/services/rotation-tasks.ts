@@ -1,12 +1,20 @@
 import { createHash } from 'node:crypto';
 import * as z from 'zod';
+import { otherLogin } from '../engines/alternating-logins.ts';
 import type { EngineRegistry } from '../engines/registry.ts';
 import { ProviderError } from '../errors.ts';
 import type { EngineAdapters, EngineProvider } from '../ports/engine-provider.ts';
-import { canStage, type SecretStore, type StagingSecretStore } from '../ports/secret-store.ts';
+import {
+  type ConnectionSecret,
+  canStage,
+  type SecretStore,
+  type StagingSecretStore,
+} from '../ports/secret-store.ts';
+import type { JobSpec } from '../schemas/job.ts';
 import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
 import { nowIso } from '../util/ids.ts';
 import { generatePassword, withFreshUris } from './credentials.ts';
+import { PLATFORM_LOGIN_USER, platformLoginRef } from './platform-login.ts';
 import { CleanupFailureFields, failureReason, recordOperationFailure } from './workflow-tasks.ts';
 
 const Ref = {
@@ -35,9 +43,23 @@ export interface RotationTaskDeps {
   store: AddonStore;
   secrets: SecretStore;
   engines: EngineRegistry<EngineAdapters>;
+  /**
+   * RunTask parameters of a job on `addon` (BackupWorkflowTasks.launch): the login job of engines
+   * whose logins change inside the instance (EngineProvider.loginJob). Absent: those are refused.
+   */
+  launch?: (spec: JobSpec, addon: AddonRecord) => unknown;
 }
 
 type AsyncLoginProvider = Required<Pick<EngineProvider, 'addLogin' | 'retainOnlyLogin' | 'describeLogins'>>;
+
+/** How an engine's logins change: by the provider (and waited for), or by the login job. */
+type LoginWay =
+  | { kind: 'provider'; provider: AsyncLoginProvider }
+  | {
+      kind: 'job';
+      loginJob: NonNullable<EngineProvider['loginJob']>;
+      launch: NonNullable<RotationTaskDeps['launch']>;
+    };
 
 /**
  * The staged version of a rotation's new credentials is named after its operation (a Secrets
@@ -61,6 +83,14 @@ export const rotationTokenOf = (operationId: string): string =>
  * retire: `applyRotationLogins` leaves the published login as the only one (ModifyUser
  * `[published]`), the wait sees the user active with one password, `completeRotation` clears the
  * rotation and releases the addon.
+ *
+ * Engines whose logins change only inside the instance (RDS PostgreSQL: EngineProvider.loginJob)
+ * take the login job's way instead: `applyRotationLogins` also records the platform's admin login
+ * (platform-login.ts) and stages credentials naming the other login of the alternating pair, and
+ * answers the login job's RunTask parameters (`job`: add, or retain for retire) and, for rotate,
+ * those of the job that undoes it (`undo`: retain the published login); the workflow runs the job
+ * (`ecs:runTask.sync`), whose success means the logins are in force, so there is no wait loop, and
+ * runs `undo` before the compensation when anything after it failed.
  *
  * `failRotation` (the Catch): for rotate, the compensation puts the engine back on the published
  * login alone, drops the staged version and clears the rotation, so a failed rotation changed
@@ -87,18 +117,74 @@ export class RotationTasks {
     }
   }
 
-  private parts(addon: AddonRecord): { provider: AsyncLoginProvider; secrets: StagingSecretStore } {
+  private parts(addon: AddonRecord): { way: LoginWay; secrets: StagingSecretStore } {
     const provider = this.deps.engines.of(addon.engine).provider;
+    if (!canStage(this.deps.secrets)) {
+      throw new ProviderError('This deployment cannot stage connection details', 'Unsupported');
+    }
+    if (provider.loginJob && this.deps.launch) {
+      const loginJob = provider.loginJob.bind(provider);
+      return { way: { kind: 'job', loginJob, launch: this.deps.launch }, secrets: this.deps.secrets };
+    }
     if (!provider.addLogin || !provider.retainOnlyLogin || !provider.describeLogins) {
       throw new ProviderError(
         `${addon.engine} addons cannot rotate their credentials on this deployment`,
         'Unsupported',
       );
     }
-    if (!canStage(this.deps.secrets)) {
-      throw new ProviderError('This deployment cannot stage connection details', 'Unsupported');
+    return {
+      way: { kind: 'provider', provider: provider as AsyncLoginProvider },
+      secrets: this.deps.secrets,
+    };
+  }
+
+  /** The provider's way only (the describe loop, which the job path does not take). */
+  private provider(addon: AddonRecord): AsyncLoginProvider {
+    const { way } = this.parts(addon);
+    if (way.kind !== 'provider') {
+      throw new ProviderError(`${addon.engine} logins change by the login job, not here`, 'Unsupported');
     }
-    return { provider: provider as AsyncLoginProvider, secrets: this.deps.secrets };
+    return way.provider;
+  }
+
+  /**
+   * The login job's RunTask parameters (`job`), and for a rotation those of the job that undoes it
+   * (`undo`: the published login as the only one), which the workflow's compensation runs. The
+   * platform's admin login is recorded first (a password of its own, never published); the job
+   * makes it in the instance, on the published login, the first time.
+   */
+  private async loginJobs(
+    task: Extract<RotationTask, { action: 'applyRotationLogins' }>,
+    addon: AddonRecord,
+    way: Extract<LoginWay, { kind: 'job' }>,
+    current: ConnectionSecret,
+  ) {
+    const adminRef = platformLoginRef(task);
+    if (!(await this.deps.secrets.get(adminRef))) {
+      const { uri: _uri, ...rest } = {
+        ...current,
+        username: PLATFORM_LOGIN_USER,
+        password: generatePassword(),
+      };
+      await this.deps.secrets.put(adminRef, withFreshUris(rest));
+    }
+    const { owner } = await way.loginJob(addon.resourceId);
+    const spec = (action: 'add' | 'retain') =>
+      ({
+        kind: 'login',
+        operationId: task.operationId,
+        projectId: task.projectId,
+        addonId: task.addonId,
+        engine: addon.engine,
+        action,
+        owner,
+        ...(action === 'add' ? { stagedToken: rotationTokenOf(task.operationId) } : {}),
+      }) satisfies JobSpec;
+    return {
+      owner,
+      job: way.launch(spec(task.phase === 'rotate' ? 'add' : 'retain'), addon),
+      ...(task.phase === 'rotate' ? { undo: way.launch(spec('retain'), addon) } : {}),
+    };
   }
 
   private async published(task: RotationTask) {
@@ -111,7 +197,7 @@ export class RotationTasks {
 
   private async apply(task: Extract<RotationTask, { action: 'applyRotationLogins' }>) {
     const addon = await this.deps.store.getAddon(task.projectId, task.addonId);
-    const { provider, secrets } = this.parts(addon);
+    const { way, secrets } = this.parts(addon);
     const operation = await this.deps.store.getOperation(task.projectId, task.operationId);
     if (operation.status === 'pending') {
       await this.deps.store.updateOperation(task.projectId, task.operationId, {
@@ -121,27 +207,32 @@ export class RotationTasks {
       });
     }
     const current = await this.published(task);
+    const jobs = way.kind === 'job' ? await this.loginJobs(task, addon, way, current) : undefined;
     if (task.phase === 'retire') {
-      await provider.retainOnlyLogin(addon.resourceId, current);
+      if (way.kind === 'provider') await way.provider.retainOnlyLogin(addon.resourceId, current);
     } else {
       const token = rotationTokenOf(task.operationId);
       let next = await secrets.staged(task, token);
       if (!next) {
-        const { uri: _uri, ...rest } = { ...current, password: generatePassword() };
+        // Engines whose users hold one password alternate: the new credentials name the other login.
+        const username = jobs ? otherLogin(jobs.owner, current.username) : current.username;
+        const { uri: _uri, ...rest } = { ...current, username, password: generatePassword() };
         next = withFreshUris(rest);
         await secrets.stage(task, next, token);
       }
-      await provider.addLogin(addon.resourceId, current, next.password);
+      if (way.kind === 'provider') await way.provider.addLogin(addon.resourceId, current, next.password);
     }
     await this.deps.store.updateOperation(task.projectId, task.operationId, {
-      progress: { step: 'waiting for the engine', percent: 40 },
+      progress: { step: jobs ? 'running the login job' : 'waiting for the engine', percent: 40 },
     });
-    return {};
+    if (!jobs) return {};
+    const { owner: _owner, ...launch } = jobs;
+    return launch;
   }
 
   private async describe(task: Extract<RotationTask, { action: 'describeRotationLogins' }>) {
     const addon = await this.deps.store.getAddon(task.projectId, task.addonId);
-    const { provider } = this.parts(addon);
+    const provider = this.provider(addon);
     const attempts = task.attempts + 1;
     const state = await provider.describeLogins(addon.resourceId, task.phase === 'rotate' ? 2 : 1);
     if (state.status === 'failed') throw new ProviderError(state.reason, 'RotationFailed');
@@ -185,9 +276,11 @@ export class RotationTasks {
     const addon = await this.deps.store.findAddon(task.projectId, task.addonId);
     let undone = false;
     if (addon && task.phase === 'rotate' && !task.skipCleanup) {
-      const { provider, secrets } = this.parts(addon);
-      const current = await this.published(task);
-      await provider.retainOnlyLogin(addon.resourceId, current);
+      const { way, secrets } = this.parts(addon);
+      // The login job's way: the workflow ran the undo job (the published login as the only one) first.
+      if (way.kind === 'provider') {
+        await way.provider.retainOnlyLogin(addon.resourceId, await this.published(task));
+      }
       await secrets.discard(task, rotationTokenOf(task.operationId));
       undone = true;
     }

@@ -10,6 +10,7 @@ import type { AddonStore } from '../store/addon-store.ts';
 import { nowIso } from '../util/ids.ts';
 import { redactProviderText } from '../util/redact.ts';
 import { connectionUri, databaseOf, generatePassword, usernameOf } from './credentials.ts';
+import { platformLoginRef } from './platform-login.ts';
 import { publishedReplicas } from './replica-details.ts';
 
 const Ref = { projectId: z.string(), addonId: z.string(), operationId: z.string() };
@@ -325,6 +326,10 @@ export class WorkflowTasks {
   private async removeAddon(task: Extract<WorkflowTask, { action: 'removeAddon' }>) {
     const addon = await this.deps.store.findAddon(task.projectId, task.addonId);
     await this.deps.secrets.delete(task);
+    // The platform's admin login of an instance whose rotations ran the login job (idempotent).
+    if (addon && this.deps.engines.of(addon.engine).provider.loginJob) {
+      await this.deps.secrets.delete(platformLoginRef(task));
+    }
     if (addon) await this.deps.store.deleteAddon(addon, task.operationId);
     await this.deps.store.updateOperation(task.projectId, task.operationId, {
       status: 'completed',

@@ -490,7 +490,7 @@ describe('backups', () => {
     ).toEqual(expect.any(Number));
   });
 
-  it('lets the backup, restore, provision (fork seed) and upgrade state machines run exactly the job task definition, and pass exactly its two roles', () => {
+  it('lets the backup, restore, provision (fork seed), upgrade and rotate-credentials state machines run exactly the job task definition, and pass exactly its two roles', () => {
     const { json, stack } = synthesized;
     const resolve = (value: unknown) => resolveIntrinsics(value, json) as string;
     const taskDefinition = resolve({ Ref: logicalIdOf(synthesized, stack.backups.taskDefinition) });
@@ -511,12 +511,14 @@ describe('backups', () => {
         logicalIdOf(synthesized, stack.workflows.stateMachine(workflow).role),
       );
       // provision-addon: the restore job that seeds a fork from a dump backup; upgrade-addon: the
-      // dump job of the backup taken first, where the engine has no storage snapshots.
+      // dump job of the backup taken first, where the engine has no storage snapshots;
+      // rotate-credentials: the login job of RDS addons.
       const runsJobs =
         workflow === 'backup-addon' ||
         workflow === 'restore-addon' ||
         workflow === 'provision-addon' ||
-        workflow === 'upgrade-addon';
+        workflow === 'upgrade-addon' ||
+        workflow === 'rotate-credentials';
       expect(
         isAllowed(statements, permission('ecs:RunTask', taskDefinition, { 'ecs:cluster': cluster })),
         workflow,

@@ -879,8 +879,9 @@ describe('the API functions, as deployed', () => {
       // has no bastion and no such rule; bastion-stack.test.ts checks the role allows both.
       const bastionRules =
         name === 'reconcile' ? ['ec2:AuthorizeSecurityGroupIngress', 'ec2:RevokeSecurityGroupIngress'] : [];
-      // A Redis addon's credential rotation starts the rotate-credentials workflow; the addons
-      // here are PostgreSQL ones (a 422): aws-redis-rotation.test.ts runs the workflow.
+      // A credential rotation (Redis, PostgreSQL) starts the rotate-credentials workflow; the
+      // addon here never runs: aws-redis-rotation.test.ts and aws-postgres-rotation.test.ts start
+      // and run it (the latter checks the login job's role and the workflow function's).
       const rotation = name === 'credentials' ? ['states:StartExecution'] : [];
       const baseline =
         name === 'runBackup' || name === 'sweep'

@@ -151,7 +151,7 @@ describe('backup-addon on AWS', () => {
     const addon = await running();
     world().jobs.behaviour = async (parameters) => {
       const spec = jobSpecOf(parameters);
-      if (spec.kind === 'live-import') throw new Error('not a dump');
+      if (spec.kind === 'live-import' || spec.kind === 'login') throw new Error('not a dump');
       world().fake.objects.set(`${spec.artifact.bucket}/${spec.artifact.key}`, 'PGDMP partial');
       throw new TaskFailed('Essential container in task exited');
     };

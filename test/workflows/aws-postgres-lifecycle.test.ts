@@ -372,9 +372,11 @@ describe('delete-addon on AWS', () => {
       { GroupId: FIRST_GROUP },
       { GroupId: FIRST_GROUP },
     ]);
-    expect(world().fake.commands('secretsmanager')).toEqual(['DeleteSecret']);
+    // The connection details, and the platform's admin login a credential rotation would have made.
+    expect(world().fake.commands('secretsmanager')).toEqual(['DeleteSecret', 'DeleteSecret']);
     expect(world().fake.inputsOf('secretsmanager', 'DeleteSecret')).toEqual([
       { SecretId: secretName(addon.id), ForceDeleteWithoutRecovery: true },
+      { SecretId: `${secretName(addon.id)}/platform-login`, ForceDeleteWithoutRecovery: true },
     ]);
     expect(world().fake.instances.size + addonGroups() + world().fake.secrets.size).toBe(0);
   });

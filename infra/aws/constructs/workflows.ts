@@ -176,7 +176,12 @@ export class Workflows extends Construct {
       // The dump and restore jobs run as Fargate tasks through `ecs:runTask.sync` (provision-addon:
       // the restore job that seeds a fork from a dump backup).
       // upgrade-addon: the dump job of the backup taken before the upgrade.
-      if (['backup-addon', 'restore-addon', 'provision-addon', 'upgrade-addon'].includes(workflow))
+      // rotate-credentials: the login job of engines whose logins change inside the instance (RDS).
+      if (
+        ['backup-addon', 'restore-addon', 'provision-addon', 'upgrade-addon', 'rotate-credentials'].includes(
+          workflow,
+        )
+      )
         backups.grantRunJob(machine);
       this.stateMachines[workflow] = machine;
     }

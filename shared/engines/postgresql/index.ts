@@ -34,6 +34,9 @@ export const postgresql: EngineFacts = {
         upgrade: true,
         // RDS read replicas (shared/providers/aws/rds/rds-replicas.ts).
         replicas: true,
+        // Alternating users by the login job (a Fargate task in the addon's subnets) as the
+        // platform's admin role: shared/jobs/postgresql/login-job.ts.
+        credentialRotation: true,
       },
       // PITR locally: WAL archived to the S3 emulator by archive_command, daily base backups,
       // recovery_target_time (infra/local/engines/postgresql/pitr.ts).

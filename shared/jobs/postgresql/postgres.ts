@@ -58,7 +58,7 @@ export const libpqEnv = (connection: Credentials, applicationName: string): Node
 };
 
 /** The same settings for node-postgres, which has no `prefer`: plain unless TLS is asked for. */
-const pgSsl = (connection: Credentials): pg.ClientConfig['ssl'] => {
+export const pgSsl = (connection: Credentials): pg.ClientConfig['ssl'] => {
   const tls = jobTls(connection);
   switch (tls.mode) {
     case 'verify-full':

@@ -325,6 +325,7 @@ export class FakeAws {
       ...(instance.replicaOf ? { ReadReplicaSourceDBInstanceIdentifier: instance.replicaOf } : {}),
       ReadReplicaDBInstanceIdentifiers: replicas.map((replica) => replica.id),
       DBInstanceStatus: status,
+      MasterUsername: settings.MasterUsername,
       Engine: settings.Engine,
       EngineVersion: settings.EngineVersion,
       DeletionProtection: instance.deletionProtection,

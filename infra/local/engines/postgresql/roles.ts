@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { CUSTOMER_ATTRIBUTES } from '#shared/engines/postgresql/logins.ts';
 import { errorMessage, ProviderError } from '#shared/errors.ts';
 import type { InstanceContext, PlatformRole } from '../driver.ts';
 
@@ -20,7 +21,9 @@ import type { InstanceContext, PlatformRole } from '../driver.ts';
 export const PLATFORM_ROLE = 'addons_platform';
 /** A temporary second superuser: the bootstrap superuser cannot rename itself. */
 export const MIGRATOR_ROLE = 'addons_migrator';
-export const CUSTOMER_ATTRIBUTES = 'LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS';
+// The customer's attributes: one definition with the credential rotation's SQL.
+export { CUSTOMER_ATTRIBUTES };
+
 /** Predefined roles that reach the server's files and programs. */
 const SERVER_ACCESS_ROLES = ['pg_execute_server_program', 'pg_read_server_files', 'pg_write_server_files'];
 const BOOTSTRAP_SUPERUSER_OID = 10;

@@ -1,7 +1,8 @@
+import { PLATFORM_LOGIN_USER } from '../../../services/platform-login.ts';
 import type { RdsEngineProfile } from '../rds/rds-engine-provider.ts';
 
 /** Names RDS keeps for itself on every instance. */
-const RESERVED_USERS = new Set(['rdsadmin', 'rdsrepladmin', 'rds_superuser']);
+const RESERVED_USERS = new Set(['rdsadmin', 'rdsrepladmin', 'rds_superuser', PLATFORM_LOGIN_USER]);
 /** Databases every PostgreSQL server already has. */
 const RESERVED_DATABASES = new Set(['template0', 'template1', 'rdsadmin']);
 
@@ -10,12 +11,15 @@ const RESERVED_DATABASES = new Set(['template0', 'template1', 'rdsadmin']);
  * deployment's TLS groups set `rds.force_ssl=1`, the plain ones `0` (infra/aws/constructs/engines/
  * postgresql.ts). The customer user is the RDS master user (member of `rds_superuser`): the
  * platform's functions never connect to databases, so they cannot create a narrower one.
+ * Credential rotation alternates it with a second login acting as it, by the login job, as the
+ * platform's own admin role (`addons_admin`, reserved): shared/jobs/postgresql/login-job.ts.
  */
 export const postgresqlRdsProfile: RdsEngineProfile = {
   engine: 'postgresql',
   rdsEngine: 'postgres',
   label: 'PostgreSQL',
   port: 5432,
+  loginJob: true,
   // The catalog's versions are majors, and so are the parameter group families.
   parameterGroupKey: (version) => version,
   // CreateDBInstance's MasterUsername rules for PostgreSQL.

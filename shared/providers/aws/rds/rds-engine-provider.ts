@@ -5,6 +5,7 @@ import type {
   EngineProvider,
   InstanceSpec,
   InstanceState,
+  LoginJobTarget,
   NetworkingApplied,
   NetworkingState,
   ResizeRequest,
@@ -59,6 +60,11 @@ export interface RdsEngineProfile {
   usernameProblem(username: string): string | undefined;
   /** Why RDS would refuse `database` as this engine's initial database name; undefined when fine. */
   databaseNameProblem(database: string): string | undefined;
+  /**
+   * Credential rotation by the login job (shared/jobs/login-job.ts): the engine's alternating-user
+   * SQL, run in the addon's subnets as the platform's admin login. Unset: no rotation on AWS.
+   */
+  loginJob?: boolean;
 }
 
 /** Parameter groups the deployment created for one engine: key (`parameterGroupKey`) -> name. */
@@ -123,6 +129,8 @@ export class RdsEngineProvider implements EngineProvider, SnapshotProvider {
   /** The instance's read replicas (`PATCH replicas`): rds-replicas.ts. */
   readonly replicas: RdsReplicas;
   private readonly networking: RdsNetworking;
+  /** Set where the profile rotates credentials by the login job (EngineProvider.loginJob). */
+  readonly loginJob?: (resourceId: string) => Promise<LoginJobTarget>;
 
   constructor(
     readonly profile: RdsEngineProfile,
@@ -138,6 +146,7 @@ export class RdsEngineProvider implements EngineProvider, SnapshotProvider {
       bastionGroupId: props.bastionGroupId,
     });
     this.instances = new RdsInstances(this.rds);
+    if (profile.loginJob) this.loginJob = (resourceId) => this.masterUserOf(resourceId);
     this.snapshots = new RdsSnapshots(this.rds, props.deployment);
     this.replicas = new RdsReplicas(this.rds, this.instances, {
       subnetGroupName: props.subnetGroupName,
@@ -240,6 +249,15 @@ export class RdsEngineProvider implements EngineProvider, SnapshotProvider {
 
   continueDeletion(resourceId: string): Promise<void> {
     return this.deleteInstance(resourceId);
+  }
+
+  /** The customer's own user of an instance: its master user, the first of the alternating pair. */
+  private async masterUserOf(resourceId: string): Promise<LoginJobTarget> {
+    const instance = await this.instances.find(resourceId);
+    if (!instance?.MasterUsername) {
+      throw new ProviderError(`The database instance ${resourceId} does not exist`, 'NotFound');
+    }
+    return { owner: instance.MasterUsername };
   }
 
   /**
