@@ -37,10 +37,13 @@ const serve = async ({ kind, directory }: ThreadData): Promise<{ port: number; c
 };
 
 /**
- * The worker runs this TypeScript module: a bootstrap registers tsx on the thread first (Node 20
- * does not give a worker the loader hooks its process was started with, `npm start`'s included).
+ * The worker runs this module. `npm start` runs the platform bundled (infra/local/start.mjs), where
+ * this module's file is JavaScript, and the worker loads it as it is. From its TypeScript source
+ * (tests and benchmarks that import the platform), a bootstrap registers tsx on the thread first
+ * (Node 20 does not give a worker the loader hooks its process was started with).
  */
 const newThread = (data: ThreadData): Worker => {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL(import.meta.url), { workerData: data });
   const self = JSON.stringify(import.meta.url);
   // By URL: the bootstrap resolves bare names from the working directory, which may be anywhere.
   const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));

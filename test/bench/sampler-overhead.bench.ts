@@ -1,6 +1,6 @@
 /**
  * The local metrics sampler's overhead on a platform with 20 running addons (issue 14), in one run:
- * - the platform process started as `npm start` starts it (infra/local/main.ts, its own process),
+ * - the platform process started as `npm start` starts it (infra/local/start.mjs, its own process),
  *   20 addons created over HTTP (8 PostgreSQL, 8 Redis, 4 MySQL by default), the platform then
  *   restarted twice so that both measured runs are a platform that brought the same addons back:
  *   once with the sampler off (ADDONS_METRICS_INTERVAL_SECONDS=0, the baseline), once at the
@@ -59,29 +59,25 @@ interface RunningPlatform extends BenchPlatform {
   pid: number;
 }
 
-/** `npm start` (tsx infra/local/main.ts) as one process: node with tsx's loader, the same code. */
+/** `npm start` (node infra/local/start.mjs) as one process: the platform's bundle, the same code. */
 const startPlatform = async (dataDir: string, interval: string): Promise<RunningPlatform> => {
-  const child: ChildProcess = spawn(
-    process.execPath,
-    ['--import', 'tsx', join(ROOT, 'infra/local/main.ts')],
-    {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        ADDONS_DATA_DIR: dataDir,
-        ADDONS_PORT: '0',
-        ADDONS_TOKEN: TOKEN,
-        ADDONS_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'ERROR',
-        ADDONS_METRICS_INTERVAL_SECONDS: interval,
-        // The point-in-time maintenance takes each new addon's first base backup, one by one, at its
-        // next pass: pushed past the bench in every run, so that it lands in neither window.
-        ADDONS_PITR_MAINTENANCE_SECONDS: '3600',
-        ADDONS_RATE_LIMIT_PER_SECOND: '100000',
-        ADDONS_RATE_LIMIT_BURST: '1000000',
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
+  const child: ChildProcess = spawn(process.execPath, [join(ROOT, 'infra/local/start.mjs')], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      ADDONS_DATA_DIR: dataDir,
+      ADDONS_PORT: '0',
+      ADDONS_TOKEN: TOKEN,
+      ADDONS_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'ERROR',
+      ADDONS_METRICS_INTERVAL_SECONDS: interval,
+      // The point-in-time maintenance takes each new addon's first base backup, one by one, at its
+      // next pass: pushed past the bench in every run, so that it lands in neither window.
+      ADDONS_PITR_MAINTENANCE_SECONDS: '3600',
+      ADDONS_RATE_LIMIT_PER_SECOND: '100000',
+      ADDONS_RATE_LIMIT_BURST: '1000000',
     },
-  );
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = await new Promise<string>((resolve, reject) => {
     let output = '';

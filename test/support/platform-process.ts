@@ -20,7 +20,7 @@ export const startPlatformProcess = async (
   env: Record<string, string>,
   timeoutMs = 60_000,
 ): Promise<PlatformProcess> => {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'infra/local/main.ts'], {
+  const child = spawn(process.execPath, ['infra/local/start.mjs'], {
     cwd: ROOT,
     env: { ...process.env, ADDONS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
