@@ -34,9 +34,10 @@ export const postgresql: EngineFacts = {
         upgrade: true,
         // RDS read replicas (shared/providers/aws/rds/rds-replicas.ts).
         replicas: true,
-        // Alternating users by the login job (a Fargate task in the addon's subnets) as the
-        // platform's admin role: shared/jobs/postgresql/login-job.ts.
-        credentialRotation: true,
+        // Built (the login job, shared/jobs/postgresql/login-job.ts, and the rotate-credentials
+        // workflow's job path) but off until restores and forks re-assert the published login:
+        // see the note.
+        credentialRotation: false,
       },
       // PITR locally: WAL archived to the S3 emulator by archive_command, daily base backups,
       // recovery_target_time (infra/local/engines/postgresql/pitr.ts).
