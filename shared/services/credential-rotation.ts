@@ -11,7 +11,7 @@ import {
   type Credentials,
   ROTATION_DEADLINE_SECONDS,
 } from '../schemas/addon.ts';
-import type { Target } from '../schemas/catalog.ts';
+import type { Engine, Target } from '../schemas/catalog.ts';
 import type { Operation } from '../schemas/operation.ts';
 import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
 import { nowIso } from '../util/ids.ts';
@@ -29,6 +29,11 @@ export type CredentialRotationDeps = {
   secrets: SecretStore;
   target: Target;
   now?: () => Date;
+  /**
+   * Whether `engine`'s addons rotate here; the catalog's `credentialRotation` on `target` unless
+   * given (tests of a rotation that is built but not yet turned on in the catalog give their own).
+   */
+  rotates?: (engine: Engine) => boolean;
 } & (
   | { engines: EngineRegistry<EngineAdapters>; workflows?: undefined }
   | { workflows: WorkflowStarter; engines?: undefined }
@@ -142,7 +147,7 @@ export class CredentialRotationService {
     for (const addon of await this.deps.store.scanAddons()) {
       const rotation = addon.credentialRotation;
       if (!rotation || rotation.deadline > now || addon.currentOperationId) continue;
-      if (!hasCapability(addon.engine, this.deps.target, 'credentialRotation')) continue;
+      if (!this.rotates(addon.engine)) continue;
       try {
         if (this.deps.workflows) {
           if (addon.status !== 'running') continue;
@@ -271,8 +276,12 @@ export class CredentialRotationService {
     return { addon: toAddon(updated), operation };
   }
 
+  private rotates(engine: Engine): boolean {
+    return this.deps.rotates?.(engine) ?? hasCapability(engine, this.deps.target, 'credentialRotation');
+  }
+
   private checkCapability(addon: AddonRecord): void {
-    if (hasCapability(addon.engine, this.deps.target, 'credentialRotation')) return;
+    if (this.rotates(addon.engine)) return;
     const name = engineFacts(addon.engine).catalog.displayName;
     throw new UnsupportedError(
       `${name} addons cannot rotate their credentials on this deployment (capability credentialRotation is off; see the catalog's notes)`,

@@ -1,5 +1,5 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { SecretsManagerStore } from '#shared/providers/aws/secrets-manager-store.ts';
 import { CredentialRotationService } from '#shared/services/credential-rotation.ts';
 import { PLATFORM_LOGIN_USER } from '#shared/services/platform-login.ts';
@@ -18,19 +18,6 @@ import { logicalIdOf } from './support/aws-workflows.ts';
  * test/jobs/login-job.test.ts), reading its passwords from the faked Secrets Manager by the
  * spec's references, as the job does.
  */
-
-// The catalog keeps credentialRotation off for PostgreSQL on AWS until restores and forks re-assert
-// the published login (shared/engines/postgresql/notes.ts): the API refuses it there with a 422.
-// This file tests the workflow that is turned on with it, so the flag is on here only.
-vi.mock('#shared/catalog/engines.ts', async (importOriginal) => {
-  const original = await importOriginal<typeof import('#shared/catalog/engines.ts')>();
-  return {
-    ...original,
-    hasCapability: (...args: Parameters<typeof original.hasCapability>) =>
-      (args[0] === 'postgresql' && args[1] === 'aws' && args[2] === 'credentialRotation') ||
-      original.hasCapability(...args),
-  };
-});
 
 const PROJECT = 'proj-pg-rotate';
 const { world, recorded, flushCalls, running, secretName, callEnvironment } = awsWorkflowSuite(PROJECT, {
@@ -100,6 +87,10 @@ const rotations = () =>
     target: 'aws',
     workflows: world().workflows,
     now: () => clock,
+    // The catalog keeps rotation off for PostgreSQL on AWS until restores and forks re-assert
+    // the published login (shared/engines/postgresql/notes.ts; the API answers 422 there): this
+    // file tests the workflow that is turned on with it.
+    rotates: (engine) => engine === 'postgresql',
   });
 
 const ended = async (operationId: string) => {
