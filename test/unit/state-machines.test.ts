@@ -33,6 +33,9 @@ describe.each(files)('%s', (file) => {
         RecordFailure: undefined,
         FinalBackupFailed: 'RecordFinalBackupFailure',
         RecordFinalBackupFailure: undefined,
+        // rotate-credentials' undo job is the start of the compensation: if it fails too, the
+        // failure is recorded and the rotation stays open for its deadline.
+        RunUndoJob: 'RecordFailure',
       };
       // delete-addon's final backup has a compensation of its own: it leaves the addon running.
       // provision-addon's seed steps (a fork) first discard a restore into the fork (DiscardSeed,
@@ -42,12 +45,17 @@ describe.each(files)('%s', (file) => {
         : name.includes('Seed') && name !== 'DiscardSeed' && name !== 'PlanSeed'
           ? 'DiscardSeed'
           : 'CompensateAndFail';
-      // Through a Pass that sets the compensation up (update-replicas: its counter of checks).
+      // Through a Pass that sets the compensation up (update-replicas: its counter of checks), or
+      // a Choice whose default is the compensation (rotate-credentials' UndoLogins: an undo job
+      // first where the login job may have let a login in).
       const caught = state.Catch?.[0]?.Next;
-      const setUp = caught ? (definition.States[caught] as { Type: string; Next?: string }) : undefined;
-      const target = setUp?.Type === 'Pass' ? setUp.Next : caught;
+      const setUp = caught
+        ? (definition.States[caught] as { Type: string; Next?: string; Default?: string })
+        : undefined;
+      const target = setUp?.Type === 'Pass' ? setUp.Next : setUp?.Type === 'Choice' ? setUp.Default : caught;
       expect(target, name).toBe(name in expected ? expected[name] : compensation);
-      if (name === 'DiscardSeed') expect((state as { Next?: string }).Next).toBe('CompensateAndFail');
+      if (name === 'DiscardSeed' || name === 'RunUndoJob')
+        expect((state as { Next?: string }).Next).toBe('CompensateAndFail');
     }
   });
 
