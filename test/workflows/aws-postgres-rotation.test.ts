@@ -1,7 +1,4 @@
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { SecretsManagerStore } from '#shared/providers/aws/secrets-manager-store.ts';
-import { CredentialRotationService } from '#shared/services/credential-rotation.ts';
 import { PLATFORM_LOGIN_USER } from '#shared/services/platform-login.ts';
 import { rotationTokenOf } from '#shared/services/rotation-tasks.ts';
 import type { AddonRecord } from '#shared/store/addon-store.ts';
@@ -20,7 +17,15 @@ import { logicalIdOf } from './support/aws-workflows.ts';
  */
 
 const PROJECT = 'proj-pg-rotate';
-const { world, recorded, flushCalls, running, secretName, callEnvironment } = awsWorkflowSuite(PROJECT, {
+const {
+  world,
+  recorded,
+  flushCalls,
+  running,
+  secretName,
+  callEnvironment,
+  rotations: suiteRotations,
+} = awsWorkflowSuite(PROJECT, {
   namePrefix: 'pgr',
   defaults: { engine: 'postgresql' },
 });
@@ -74,24 +79,14 @@ const loginJob = async (parameters: Record<string, unknown>): Promise<unknown> =
 };
 
 let clock = new Date();
+// The catalog keeps rotation off for PostgreSQL on AWS until restores and forks re-assert the
+// published login (shared/engines/postgresql/notes.ts; the API answers 422 there): this file
+// tests the workflow that is turned on with it.
 const rotations = () =>
-  new CredentialRotationService({
-    store: world().store,
-    secrets: new SecretsManagerStore({
-      client: new SecretsManagerClient({
-        region: 'eu-west-1',
-        credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
-      }),
-      prefix: world().env.SECRET_NAME_PREFIX,
-    }),
-    target: 'aws',
-    workflows: world().workflows,
-    now: () => clock,
-    // The catalog keeps rotation off for PostgreSQL on AWS until restores and forks re-assert
-    // the published login (shared/engines/postgresql/notes.ts; the API answers 422 there): this
-    // file tests the workflow that is turned on with it.
-    rotates: (engine) => engine === 'postgresql',
-  });
+  suiteRotations(
+    () => clock,
+    (engine) => engine === 'postgresql',
+  );
 
 const ended = async (operationId: string) => {
   await world().workflows.idle();

@@ -1,9 +1,6 @@
 import { ElastiCacheServiceException } from '@aws-sdk/client-elasticache';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { customerUserIdOf } from '#shared/providers/aws/redis/names.ts';
-import { SecretsManagerStore } from '#shared/providers/aws/secrets-manager-store.ts';
-import { CredentialRotationService } from '#shared/services/credential-rotation.ts';
 import { rotationTokenOf } from '#shared/services/rotation-tasks.ts';
 import type { AddonRecord } from '#shared/store/addon-store.ts';
 import {
@@ -25,7 +22,15 @@ import { FakeElastiCache, REDIS_ROTATION_ACTIONS } from './support/fake-elastica
  */
 
 const PROJECT = 'proj-redis-rotate';
-const { world, recorded, flushCalls, running, secretName, callEnvironment } = awsWorkflowSuite(PROJECT, {
+const {
+  world,
+  recorded,
+  flushCalls,
+  running,
+  secretName,
+  callEnvironment,
+  rotations: suiteRotations,
+} = awsWorkflowSuite(PROJECT, {
   namePrefix: 'rr',
   defaults: { engine: 'redis' },
 });
@@ -38,20 +43,7 @@ const elasticache = () => {
 beforeEach(() => elasticache().reset());
 
 let clock = new Date();
-const rotations = () =>
-  new CredentialRotationService({
-    store: world().store,
-    secrets: new SecretsManagerStore({
-      client: new SecretsManagerClient({
-        region: 'eu-west-1',
-        credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
-      }),
-      prefix: world().env.SECRET_NAME_PREFIX,
-    }),
-    target: 'aws',
-    workflows: world().workflows,
-    now: () => clock,
-  });
+const rotations = () => suiteRotations(() => clock);
 
 const published = (addonId: string) =>
   JSON.parse(String(world().fake.secrets.get(secretName(addonId)))) as { username: string; password: string };

@@ -1,7 +1,11 @@
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { UnsupportedError } from '#shared/errors.ts';
+import { SecretsManagerStore } from '#shared/providers/aws/secrets-manager-store.ts';
 import { TAG_KEYS } from '#shared/providers/aws/tags.ts';
+import type { Engine } from '#shared/schemas/catalog.ts';
 import { type JobSpec, JobSpecSchema } from '#shared/schemas/job.ts';
+import { CredentialRotationService } from '#shared/services/credential-rotation.ts';
 import type { AddonRecord } from '#shared/store/addon-store.ts';
 import type { AwsCall, CallEnvironment } from '../../infra/support/iam.ts';
 import { SYNTH_TIMEOUT_MS } from '../../infra/support/stack.ts';
@@ -152,9 +156,30 @@ export const awsWorkflowSuite = (
     expect(world().fake.calls).toEqual([]);
   };
 
+  /**
+   * The credentials function's rotation service on this world (its workflows, a Secrets Manager
+   * store on the fakes), at `now`; `rotates` as in CredentialRotationDeps.
+   */
+  const rotations = (now: () => Date, rotates?: (engine: Engine) => boolean) =>
+    new CredentialRotationService({
+      store: world().store,
+      secrets: new SecretsManagerStore({
+        client: new SecretsManagerClient({
+          region: 'eu-west-1',
+          credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+        }),
+        prefix: world().env.SECRET_NAME_PREFIX,
+      }),
+      target: 'aws',
+      workflows: world().workflows,
+      now,
+      ...(rotates ? { rotates } : {}),
+    });
+
   return {
     world,
     recorded,
+    rotations,
     flushCalls,
     provision,
     running,
