@@ -118,10 +118,7 @@ export const succeeded = (exit: ToolExit) => exit.code === 0 && !exit.error;
 
 /**
  * A process that died because the next one in the pipeline went away (SIGPIPE, EPIPE) is a
- * symptom: the failure worth reporting is the other process's.
- */
-/**
- * Whether a tool died because what it wrote into was closed. Node.js connects children's stdio
+ * symptom: the failure worth reporting is the other process's. Node.js connects children's stdio
  * through socket pairs, so a tool writing into another tool's stdin gets `ECONNRESET` ("Connection
  * reset by peer"), not `EPIPE`, once that reader is gone.
  */

@@ -390,24 +390,22 @@ const streamIntoLoader = async ({
         0,
       );
   });
-  // A direct load's loader arguments carry the prelude.
   let scripted: Promise<void> | undefined;
-  if (!direct) {
+  if (direct) {
+    // The loader's arguments carry the prelude, and the last filter writes into it. Registered
+    // before the wait on this exit below, so `released` is settled when that resumes.
+    void last.exited.then((exit) => {
+      if (!succeeded(exit)) return;
+      if (aborting) abortedAtEnd = true;
+      else released = true;
+    });
+  } else {
     const stdin = loader.child.stdin as NodeJS.WritableStream;
     if (plan.prelude) stdin.write(plan.prelude);
     scripted = pipeline(last.child.stdout as Readable, gate, stdin);
     scripted.catch((error: Error) =>
       report(error, error instanceof ProviderError ? LOADER_RANK + 1 : SYMPTOM),
     );
-  }
-
-  if (direct) {
-    // Registered before the wait on this exit below, so `released` is settled when that resumes.
-    void last.exited.then((exit) => {
-      if (!succeeded(exit)) return;
-      if (aborting) abortedAtEnd = true;
-      else released = true;
-    });
   }
   upstream.forEach((running, index) => void watchExit(running, 1 + index));
   const onAbort = () => signal && report(abortedError('restore', signal), 0);

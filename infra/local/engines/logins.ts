@@ -1,8 +1,5 @@
 import { createHmac } from 'node:crypto';
 
-// Alternating users: one definition with the AWS login job's.
-export { alternateOf, otherLogin } from '#shared/engines/alternating-logins.ts';
-
 /** The user replicas of an instance log in to their primary as (engines whose replicas need one). */
 export const REPLICATION_USER = 'addons_replication';
 

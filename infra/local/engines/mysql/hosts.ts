@@ -1,6 +1,6 @@
 import type { Connection } from 'mysql2/promise';
+import { alternateOf } from '#shared/engines/alternating-logins.ts';
 import type { InstanceContext, InstanceRecord } from '../driver.ts';
-import { alternateOf } from '../logins.ts';
 import { listenAddress, networkingOf } from '../networking.ts';
 import { ensureServerCertificate } from '../tls.ts';
 import { literal } from './accounts.ts';

@@ -1,6 +1,6 @@
 import type { Connection } from 'mysql2/promise';
+import { otherLogin } from '#shared/engines/alternating-logins.ts';
 import type { InstanceContext, LoginDriver } from '../driver.ts';
-import { otherLogin } from '../logins.ts';
 import { customerAccount, settleCustomer } from './accounts.ts';
 import { withPlatform } from './connect.ts';
 import { PRIVATE_HOST, syncHosts } from './hosts.ts';
