@@ -18,6 +18,7 @@ import { type ExportTaskDeps, ExportTaskSchema, ExportTasks } from '#shared/serv
 import { ForkTaskSchema, ForkTasks } from '#shared/services/fork-tasks.ts';
 import { NetworkingTaskSchema, NetworkingTasks } from '#shared/services/networking-tasks.ts';
 import { ReplicaTaskSchema, ReplicaTasks } from '#shared/services/replicas.ts';
+import { RestoredLoginTaskSchema, RestoredLoginTasks } from '#shared/services/restored-logins.ts';
 import { RotationTaskSchema, RotationTasks } from '#shared/services/rotation-tasks.ts';
 import { ScalingTaskSchema, ScalingTasks } from '#shared/services/scaling-tasks.ts';
 import { UpgradeTaskSchema, UpgradeTasks } from '#shared/services/upgrade-tasks.ts';
@@ -34,6 +35,7 @@ const AnyTaskSchema = z.union([
   ReplicaTaskSchema,
   NetworkingTaskSchema,
   RotationTaskSchema,
+  RestoredLoginTaskSchema,
 ]);
 
 export interface WorkflowHandlerDeps extends WorkflowTaskDeps {
@@ -100,6 +102,13 @@ export const createWorkflowTaskHandler = (deps: WorkflowHandlerDeps) => {
     secrets: deps.secrets,
     ...(backupTasks ? { launch: (spec, addon) => backupTasks.launch(spec, addon) } : {}),
   });
+  // A physical restore's logins, where only the login job can change them (RDS): restore-addon.
+  const restoredLogins = new RestoredLoginTasks({
+    store: deps.store,
+    engines: deps.engines,
+    secrets: deps.secrets,
+    ...(backupTasks ? { launch: (spec, addon) => backupTasks.launch(spec, addon) } : {}),
+  });
   const run = async (event: unknown) => {
     const task = parsePart(AnyTaskSchema, event, 'workflow task');
     deps.logger.appendKeys({ operationId: task.operationId, action: task.action });
@@ -121,6 +130,8 @@ export const createWorkflowTaskHandler = (deps: WorkflowHandlerDeps) => {
     if (networkingTask.success) return networkingTasks.run(networkingTask.data);
     const rotationTask = RotationTaskSchema.safeParse(task);
     if (rotationTask.success) return rotationTasks.run(rotationTask.data);
+    const restoredLoginTask = RestoredLoginTaskSchema.safeParse(task);
+    if (restoredLoginTask.success) return restoredLogins.run(restoredLoginTask.data);
     const upgradeTask = UpgradeTaskSchema.safeParse(task);
     if (upgradeTask.success) {
       if (!upgradeTasks) throw new Error(`This deployment is not configured for ${upgradeTask.data.action}`);

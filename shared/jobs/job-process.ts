@@ -153,6 +153,7 @@ const runLoginJob = async (
     published,
     admin,
     ...(next ? { next } : {}),
+    ...(spec.masterReset ? { masterReset: true } : {}),
   });
   return { ...result };
 };

@@ -21,6 +21,11 @@ export interface LoginJobInput {
   next?: Credentials;
   /** The platform's admin login of the instance (its user and password). */
   admin: { username: string; password: string };
+  /**
+   * The master user (`owner`) was just given the published password (after a physical copy,
+   * whose logins are of another time): make the admin role on that login, not on the published one.
+   */
+  masterReset?: boolean;
 }
 
 export interface LoginTool {

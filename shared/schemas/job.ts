@@ -66,6 +66,13 @@ export const JobSpecSchema = z.discriminatedUnion('kind', [
     /** The customer's own user, the first of the alternating pair. */
     owner: z.string().min(1).max(63),
     stagedToken: z.string().min(32).max(64).optional(),
+    /**
+     * Retain after a physical copy (a snapshot or point-in-time restore, a fork seeded from one):
+     * its logins are those of another time, and the workflow has just given the master user
+     * (`owner`) the published password through the provider. The platform's admin role, if the
+     * copy lacks it or holds it with another password, is made on that login.
+     */
+    masterReset: z.literal(true).optional(),
   }),
 ]);
 export type JobSpec = z.infer<typeof JobSpecSchema>;

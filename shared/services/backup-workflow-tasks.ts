@@ -21,7 +21,8 @@ import {
 } from './import-restore-tasks.ts';
 import { isPointInTimeSource, PitrRestoreTasks } from './pitr-restore-tasks.ts';
 import { discardOrFollowRestore, judgeRestore } from './restore-endpoint.ts';
-import { CleanupFailureFields, failureReason } from './workflow-tasks.ts';
+import { restoredButLoginsFailed } from './restored-logins.ts';
+import { CleanupFailureFields, failureReason, readableReason } from './workflow-tasks.ts';
 
 const Ref = { projectId: z.string(), addonId: z.string(), operationId: z.string(), backupId: z.string() };
 const Wait = { attempts: z.number().int().min(0).default(0), maxAttempts: z.number().int().min(1) };
@@ -455,7 +456,8 @@ export class BackupWorkflowTasks {
   /**
    * A failed restore changes nothing: a snapshot restore still running (it runs on after the
    * workflow gives up, e.g. a bounded wait) is discarded first. One that had finished is kept and
-   * reported completed, so the operation always says which data the addon has.
+   * reported completed, so the operation always says which data the addon has; one that failed
+   * while its logins were put right (restored-logins.ts) fails saying the data is restored.
    */
   private async failRestore(task: Task<'failRestore'>) {
     if (!task.skipCleanup) {
@@ -471,7 +473,10 @@ export class BackupWorkflowTasks {
           addon,
         );
         if (outcome === 'completed') {
-          return this.finishRestore(task, null);
+          return this.finishRestore(
+            task,
+            await restoredButLoginsFailed(this.deps.store, task, readableReason(task.error)),
+          );
         }
       }
     }

@@ -29,11 +29,6 @@ export type CredentialRotationDeps = {
   secrets: SecretStore;
   target: Target;
   now?: () => Date;
-  /**
-   * Whether `engine`'s addons rotate here; the catalog's `credentialRotation` on `target` unless
-   * given (tests of a rotation that is built but not yet turned on in the catalog give their own).
-   */
-  rotates?: (engine: Engine) => boolean;
 } & (
   | { engines: EngineRegistry<EngineAdapters>; workflows?: undefined }
   | { workflows: WorkflowStarter; engines?: undefined }
@@ -277,7 +272,7 @@ export class CredentialRotationService {
   }
 
   private rotates(engine: Engine): boolean {
-    return this.deps.rotates?.(engine) ?? hasCapability(engine, this.deps.target, 'credentialRotation');
+    return hasCapability(engine, this.deps.target, 'credentialRotation');
   }
 
   private checkCapability(addon: AddonRecord): void {

@@ -9,6 +9,7 @@ import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
 import type { BackupRecord, BackupStore } from '../store/backup-store.ts';
 import { endImportSeed, type ImportSeedDeps, liveImportSeedJob } from './import-seed.ts';
 import { judgeRestore } from './restore-endpoint.ts';
+import { type CopiedLogins, copiedLoginJob } from './restored-logins.ts';
 import { readableReason } from './workflow-tasks.ts';
 
 const Ref = { projectId: z.string(), addonId: z.string(), operationId: z.string() };
@@ -199,10 +200,13 @@ export class ForkTasks {
   }
 
   /**
-   * The fork's user gets the fork's password back (a physical copy brought the source's). On AWS
-   * this begins a master password change; the workflow's describeInstance loop waits for it.
+   * The fork's user gets the fork's password back (a physical copy brought the source's). Locally
+   * the copy's other logins (the source's second login of a credential rotation) were retired when
+   * the seed restore was judged done (restore-endpoint.ts `settleLogins`). On AWS this begins a
+   * master password change, which the workflow's describeInstance loop waits for, and answers the
+   * login job the workflow then runs to retire the rest (restored-logins.ts).
    */
-  private async resetSeedPassword(task: Task<'resetSeedPassword'>) {
+  private async resetSeedPassword(task: Task<'resetSeedPassword'>): Promise<CopiedLogins> {
     await this.progress(task, 'resetting-password', 97);
     const addon = await this.deps.store.getAddon(task.projectId, task.addonId);
     const provider = this.deps.engines.of(addon.engine).provider;
@@ -215,7 +219,9 @@ export class ForkTasks {
     const secret = await this.deps.secrets.get(task);
     if (!secret) throw new ProviderError('The connection details were lost before the password was reset');
     await provider.setAdminPassword(addon.resourceId, secret.username, secret.password);
-    return {};
+    if (!provider.loginJob) return { way: 'none' };
+    const { owner } = await provider.loginJob(addon.resourceId);
+    return copiedLoginJob(this.deps, task, addon, owner, secret);
   }
 
   /** One check of the password change (RDS applies it asynchronously; the local target at once). */

@@ -6,7 +6,8 @@ import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
 import { nowIso } from '../util/ids.ts';
 import type { BackupTask } from './backup-workflow-tasks.ts';
 import { discardOrFollowRestore, finishRestoreOperation, judgeRestore } from './restore-endpoint.ts';
-import { failureReason } from './workflow-tasks.ts';
+import { restoredButLoginsFailed } from './restored-logins.ts';
+import { failureReason, readableReason } from './workflow-tasks.ts';
 
 /** The restore actions a point-in-time restore runs (restore-addon.asl.json's point-in-time path). */
 const PITR_ACTIONS = [
@@ -123,7 +124,8 @@ export class PitrRestoreTasks {
 
   /**
    * A failed restore changes nothing: one still running is discarded and the addon keeps the data
-   * it had; one that had finished after all is kept and reported completed.
+   * it had; one that had finished after all is kept and reported completed, unless it failed
+   * while its logins were put right (restored-logins.ts).
    */
   private async failRestore(task: Task<'failRestore'>) {
     if (!task.skipCleanup) {
@@ -135,7 +137,12 @@ export class PitrRestoreTasks {
           { ...task, snapshotId: task.backupId },
           addon,
         );
-        if (outcome === 'completed') return this.finish(task, null);
+        if (outcome === 'completed') {
+          return this.finish(
+            task,
+            await restoredButLoginsFailed(this.deps.store, task, readableReason(task.error)),
+          );
+        }
       }
     }
     return this.finish(

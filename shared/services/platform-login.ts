@@ -1,4 +1,5 @@
-import type { AddonRef } from '../ports/secret-store.ts';
+import type { AddonRef, ConnectionSecret, SecretStore } from '../ports/secret-store.ts';
+import { generatePassword, withFreshUris } from './credentials.ts';
 
 /**
  * The platform's own admin login of an instance whose customer user cannot change logins for it
@@ -13,3 +14,22 @@ export const platformLoginRef = (ref: AddonRef): AddonRef => ({
   projectId: ref.projectId,
   addonId: `${ref.addonId}/platform-login`,
 });
+
+/**
+ * The platform's admin login of the addon, recorded with a password of its own the first time
+ * (the endpoint of `published`); the login job makes it in the instance. Kept once recorded.
+ */
+export const recordPlatformLogin = async (
+  secrets: SecretStore,
+  ref: AddonRef,
+  published: ConnectionSecret,
+): Promise<void> => {
+  const adminRef = platformLoginRef(ref);
+  if (await secrets.get(adminRef)) return;
+  const { uri: _uri, ...rest } = {
+    ...published,
+    username: PLATFORM_LOGIN_USER,
+    password: generatePassword(),
+  };
+  await secrets.put(adminRef, withFreshUris(rest));
+};

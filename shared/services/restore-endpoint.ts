@@ -113,26 +113,49 @@ export const judgeRestore = async (
   return check;
 };
 
+/** The operation's step once a copy is in whose logins the login job puts right (restored-logins.ts). */
+export const RESETTING_LOGINS = 'resetting-logins';
+
 /**
  * A restored snapshot or point in time brings back the logins the data had then, which a
  * credential rotation since may have changed: where the engine rotates credentials, make the
  * published login the one that works again (`retainOnlyLogin`, idempotent). An open rotation ends
  * with it (its previous login is whatever the restored data says, so it is retired) and the
- * operation says so. Engines without rotation never changed their login: nothing to do.
+ * operation says so. Engines without rotation never changed their login: nothing to do. Where
+ * only the login job can change logins (RDS), the workflow's next steps do (restored-logins.ts).
  */
 const settleLogins = async (deps: RestoreEndpointDeps, task: OperationRef, addon: AddonRecord) => {
   const provider = deps.engines?.has(addon.engine) ? deps.engines.of(addon.engine).provider : undefined;
+  if (provider?.loginJob) {
+    // The workflow's next steps do it (restored-logins.ts); until they end, the copy is in but its
+    // logins are not put right, and a failure says so.
+    await deps.store.updateOperation(task.projectId, task.operationId, {
+      progress: { step: RESETTING_LOGINS, percent: 90 },
+    });
+    return;
+  }
   // Logins kept outside the data (ElastiCache RBAC users, applied asynchronously) are not restored.
   if (!provider?.retainOnlyLogin || provider.describeLogins || !deps.secrets) return;
   const secret = await deps.secrets.get(task);
   if (!secret?.password) return;
   await provider.retainOnlyLogin(addon.resourceId, { username: secret.username, password: secret.password });
-  if (addon.credentialRotation && addon.currentOperationId === task.operationId) {
-    await deps.store.updateAddonForOperation(addon, task.operationId, { credentialRotation: null });
-    await deps.store.updateOperation(task.projectId, task.operationId, {
-      message: `The restore ended the open credential rotation: the published credentials work, the previous ones (user '${addon.credentialRotation.previousUsername}') were retired.`,
-    });
-  }
+  await endRotationByRestore(deps.store, task, addon);
+};
+
+/**
+ * A restore brought back logins of another time and the published login is made the only one:
+ * an open credential rotation ends with it (its previous login is retired), and the operation says so.
+ */
+export const endRotationByRestore = async (
+  store: AddonStore,
+  task: OperationRef,
+  addon: AddonRecord,
+): Promise<void> => {
+  if (!addon.credentialRotation || addon.currentOperationId !== task.operationId) return;
+  await store.updateAddonForOperation(addon, task.operationId, { credentialRotation: null });
+  await store.updateOperation(task.projectId, task.operationId, {
+    message: `The restore ended the open credential rotation: the published credentials work, the previous ones (user '${addon.credentialRotation.previousUsername}') were retired.`,
+  });
 };
 
 /**

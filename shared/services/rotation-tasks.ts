@@ -14,7 +14,7 @@ import type { JobSpec } from '../schemas/job.ts';
 import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
 import { nowIso } from '../util/ids.ts';
 import { generatePassword, withFreshUris } from './credentials.ts';
-import { PLATFORM_LOGIN_USER, platformLoginRef } from './platform-login.ts';
+import { recordPlatformLogin } from './platform-login.ts';
 import { CleanupFailureFields, failureReason, recordOperationFailure } from './workflow-tasks.ts';
 
 const Ref = {
@@ -159,15 +159,7 @@ export class RotationTasks {
     way: Extract<LoginWay, { kind: 'job' }>,
     current: ConnectionSecret,
   ) {
-    const adminRef = platformLoginRef(task);
-    if (!(await this.deps.secrets.get(adminRef))) {
-      const { uri: _uri, ...rest } = {
-        ...current,
-        username: PLATFORM_LOGIN_USER,
-        password: generatePassword(),
-      };
-      await this.deps.secrets.put(adminRef, withFreshUris(rest));
-    }
+    await recordPlatformLogin(this.deps.secrets, task, current);
     const { owner } = await way.loginJob(addon.resourceId);
     const spec = (action: 'add' | 'retain') =>
       ({

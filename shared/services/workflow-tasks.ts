@@ -6,7 +6,7 @@ import type { EngineAdapters } from '../ports/engine-provider.ts';
 import type { SecretStore } from '../ports/secret-store.ts';
 import type { AddonStatus } from '../schemas/addon.ts';
 import type { Engine } from '../schemas/catalog.ts';
-import type { AddonStore } from '../store/addon-store.ts';
+import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
 import { nowIso } from '../util/ids.ts';
 import { redactProviderText } from '../util/redact.ts';
 import { connectionUri, databaseOf, generatePassword, usernameOf } from './credentials.ts';
@@ -325,11 +325,7 @@ export class WorkflowTasks {
 
   private async removeAddon(task: Extract<WorkflowTask, { action: 'removeAddon' }>) {
     const addon = await this.deps.store.findAddon(task.projectId, task.addonId);
-    await this.deps.secrets.delete(task);
-    // The platform's admin login of an instance whose rotations ran the login job (idempotent).
-    if (addon && this.deps.engines.of(addon.engine).provider.loginJob) {
-      await this.deps.secrets.delete(platformLoginRef(task));
-    }
+    await this.deleteSecrets(task, addon);
     if (addon) await this.deps.store.deleteAddon(addon, task.operationId);
     await this.deps.store.updateOperation(task.projectId, task.operationId, {
       status: 'completed',
@@ -337,6 +333,17 @@ export class WorkflowTasks {
       progress: { step: 'completed', percent: 100 },
     });
     return {};
+  }
+
+  /**
+   * The addon's connection details, and the platform's admin login of an instance whose logins the
+   * login job changed (a rotation's, or a fork's seed: restored-logins.ts). Idempotent.
+   */
+  private async deleteSecrets(task: { projectId: string; addonId: string }, addon: AddonRecord | undefined) {
+    await this.deps.secrets.delete(task);
+    if (addon && this.deps.engines.of(addon.engine).provider.loginJob) {
+      await this.deps.secrets.delete(platformLoginRef(task));
+    }
   }
 
   /**
@@ -348,7 +355,7 @@ export class WorkflowTasks {
     const addon = await this.deps.store.findAddon(task.projectId, task.addonId);
     if (task.compensate && !task.skipCleanup && addon) {
       await this.deps.engines.of(addon.engine).provider.deleteInstance(addon.resourceId);
-      await this.deps.secrets.delete(task);
+      await this.deleteSecrets(task, addon);
     }
     if (addon?.currentOperationId === task.operationId) {
       await this.deps.store.updateAddonForOperation(

@@ -146,6 +146,47 @@ describe.each([
   });
 });
 
+// One engine: every engine's fork seed settles its logins by the same step (restore-endpoint.ts).
+describe('a fork from a snapshot of a PostgreSQL addon in mid-rotation', () => {
+  const engine = 'postgresql';
+  const name = 'fork-pg';
+  const connect = connects[engine] as (credentials: Credentials) => Promise<unknown>;
+
+  it("opens with the fork's credentials only: neither of the source's logins in the copy works on it", async () => {
+    const sourceId = await createRunning(engine, name);
+    const previous = await credentialsOf(sourceId);
+    // Both of the source's logins work while its rotation is open: the snapshot holds both.
+    const { credentials: current } = await rotate(sourceId);
+    const snapshot = await api('POST', `${addonPath(sourceId)}/backups`, { body: { type: 'snapshot' } });
+    expect(snapshot.status).toBe(202);
+    expect((await operationEnded(api, PROJECT, snapshot.body.operation.id)).status).toBe('completed');
+
+    const created = await api('POST', `/v1/projects/${PROJECT}/addons`, {
+      body: {
+        name: `${name}-copy`,
+        engine,
+        source: { addonId: sourceId, backupId: snapshot.body.backup.id },
+      },
+    });
+    expect(created.status).toBe(202);
+    expect((await operationEnded(api, PROJECT, created.body.operation.id)).status).toBe('completed');
+    const fork = await credentialsOf(created.body.addon.id);
+    await connect(fork);
+    // The source's logins, pointed at the fork.
+    const atFork = (login: Credentials): Credentials => ({
+      ...login,
+      host: fork.host,
+      port: fork.port,
+      uri: login.uri.replace(`@${login.host}:${login.port}/`, `@${fork.host}:${fork.port}/`),
+    });
+    for (const login of [previous, current]) {
+      expect(atFork(login).uri).toContain(`:${fork.port}/`);
+      await expect(connect(atFork(login))).rejects.toThrow(REFUSED);
+    }
+    await connect(current);
+  }, 90_000);
+});
+
 describe.each([
   { engine: 'postgresql', name: 'dump-pg', table: 'CREATE TABLE kept (id int); INSERT INTO kept VALUES (7)' },
   { engine: 'mysql', name: 'dump-maria', table: 'CREATE TABLE kept (id int); INSERT INTO kept VALUES (7)' },

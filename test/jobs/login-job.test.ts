@@ -191,3 +191,39 @@ describe('the login job process reads every password from Secrets Manager by ref
     expect(await canLogIn(`${OWNER}_2`, 'fourth-password')).toBe(true);
   });
 });
+
+describe('the login job after a physical copy (a restored snapshot, a fork seeded from one)', () => {
+  it('makes the platform role on the master user the workflow just reset, and leaves only the published login', async () => {
+    const tool = new PostgresLoginTool();
+    // The copy's roles are of another time: the platform role and the second login with the
+    // passwords they had then. The workflow then gave the master user the published password.
+    const root = await server.client('postgres');
+    try {
+      await root.query(`ALTER ROLE ${PLATFORM_LOGIN_USER} WITH PASSWORD 'platform-secret-of-then'`);
+      await root.query(`ALTER ROLE ${OWNER}_2 WITH LOGIN PASSWORD 'second-password-of-then'`);
+      await root.query(`ALTER ROLE ${OWNER} WITH PASSWORD 'fifth-password'`);
+    } finally {
+      await root.end();
+    }
+    const restored = as(`${OWNER}_2`, 'fifth-password');
+    const fresh = { username: PLATFORM_LOGIN_USER, password: 'platform-secret-3' };
+    // Without the reset to go by, the published login is not in the copy: nothing can be made.
+    await expect(
+      tool.run({ action: 'retain', owner: OWNER, published: restored, admin: fresh }),
+    ).rejects.toThrow(/Connecting as the published user 'shop_2'/);
+
+    const result = await tool.run({
+      action: 'retain',
+      owner: OWNER,
+      published: restored,
+      admin: fresh,
+      masterReset: true,
+    });
+    expect(result).toEqual({ username: `${OWNER}_2`, adminCreated: true });
+    expect(await canLogIn(`${OWNER}_2`, 'fifth-password')).toBe(true);
+    expect(await canLogIn(`${OWNER}_2`, 'second-password-of-then')).toBe(false);
+    expect(await canLogIn(OWNER, 'fifth-password')).toBe(false);
+    expect(await canLogIn(fresh.username, fresh.password)).toBe(true);
+    expect(await canLogIn(PLATFORM_LOGIN_USER, 'platform-secret-of-then')).toBe(false);
+  });
+});

@@ -25,9 +25,12 @@ import { REDIS_ENGINE_ACTIONS, REDIS_ROTATION_ACTIONS } from './support/fake-ela
  */
 
 const PROJECT = 'proj-backup-aws';
-const { world, recorded, flushCalls, running, backUp, restore, dumpJob } = awsWorkflowSuite(PROJECT, {
-  namePrefix: 'bkp',
-});
+const { world, recorded, flushCalls, running, backUp, restore, dumpJob, secretName } = awsWorkflowSuite(
+  PROJECT,
+  {
+    namePrefix: 'bkp',
+  },
+);
 
 /** How `ecs:runTask.sync` fails when the container exits non-zero. */
 class TaskFailed extends Error {
@@ -173,6 +176,7 @@ describe('restore-addon on AWS', () => {
     const addon = await running();
     const { backup } = await backUp(addon, 'snapshot');
     flushCalls();
+    world().runTaskCalls.length = 0;
 
     const { operation, addon: after } = await restore(addon, backup.id);
 
@@ -212,6 +216,13 @@ describe('restore-addon on AWS', () => {
       'DescribeDBInstances',
       'ModifyDBInstance',
       'DeleteDBInstance',
+      // the copy's logins (restored-logins.ts): the master user (read from the instance) gets the
+      // published password; RDS applies it, then the login job runs
+      'DescribeDBInstances',
+      'DescribeDBInstances',
+      'ModifyDBInstance',
+      'DescribeDBInstances',
+      'DescribeDBInstances',
     ]);
     expect(world().fake.inputsOf('rds', 'RestoreDBInstanceFromDBSnapshot')).toEqual([
       {
@@ -243,9 +254,17 @@ describe('restore-addon on AWS', () => {
       { DBInstanceIdentifier: addon.resourceId, NewDBInstanceIdentifier: retired, ApplyImmediately: true },
       { DBInstanceIdentifier: staging, NewDBInstanceIdentifier: addon.resourceId, ApplyImmediately: true },
       { DBInstanceIdentifier: retired, DeletionProtection: false, ApplyImmediately: true },
+      {
+        DBInstanceIdentifier: addon.resourceId,
+        MasterUserPassword: JSON.parse(String(world().fake.secrets.get(secretName(addon.id)))).password,
+        ApplyImmediately: true,
+      },
     ]);
     expect(world().fake.inputsOf('rds', 'DeleteDBInstance')).toEqual([
       { DBInstanceIdentifier: retired, SkipFinalSnapshot: true, DeleteAutomatedBackups: false },
+    ]);
+    expect(world().runTaskCalls.map((call) => jobSpecOf(call))).toEqual([
+      expect.objectContaining({ kind: 'login', action: 'retain', masterReset: true, addonId: addon.id }),
     ]);
     // The addon's identifier now names the restored instance.
     expect(world().fake.instances.get(addon.resourceId)?.tags).toContainEqual({

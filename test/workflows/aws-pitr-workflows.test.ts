@@ -29,7 +29,7 @@ import { FakeRdsPitr } from './support/fake-rds-pitr.ts';
  */
 
 const PROJECT = 'proj-pitr-aws';
-const { world, recorded, flushCalls, running, provision } = awsWorkflowSuite(PROJECT, {
+const { world, recorded, flushCalls, running, provision, secretName } = awsWorkflowSuite(PROJECT, {
   namePrefix: 'pitr',
 });
 const TIME = '2026-11-29T08:15:30Z';
@@ -102,6 +102,12 @@ describe('restore-addon to a point in time on AWS', () => {
       { DBInstanceIdentifier: addon.resourceId, NewDBInstanceIdentifier: retired, ApplyImmediately: true },
       { DBInstanceIdentifier: staging, NewDBInstanceIdentifier: addon.resourceId, ApplyImmediately: true },
       { DBInstanceIdentifier: retired, DeletionProtection: false, ApplyImmediately: true },
+      // The copy's logins (restored-logins.ts): the master user gets the published password.
+      {
+        DBInstanceIdentifier: addon.resourceId,
+        MasterUserPassword: JSON.parse(String(world().fake.secrets.get(secretName(addon.id)))).password,
+        ApplyImmediately: true,
+      },
     ]);
     expect(world().fake.inputsOf('rds', 'DeleteDBInstance')).toEqual([
       // Automated backups kept: the retired instance's window stays restorable for its retention.
@@ -213,6 +219,7 @@ describe('restore-addon to a point in time on AWS', () => {
       latest: new Date('2026-11-29T12:00:00Z'),
       engine: 'postgres',
       engineVersion: '17',
+      masterUsername: 'ledger',
     });
     // The restore workflow as a fork into an existing instance starts it: the source is another instance.
     const operation = { ...newOperation('restore', PROJECT, addon.id), pointInTime: TIME };
@@ -268,6 +275,7 @@ describe('the roles, over point-in-time restores and window reads', () => {
       latest: new Date('2026-11-29T12:00:00Z'),
       engine: 'postgres',
       engineVersion: '17',
+      masterUsername: 'ledger',
     });
     const windows = new RdsRestorableWindows(new RDSClient({}));
     await windows.describeRestorableWindow(addon.resourceId);

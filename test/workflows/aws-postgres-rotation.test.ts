@@ -24,6 +24,9 @@ const {
   running,
   secretName,
   callEnvironment,
+  backUp,
+  restore,
+  provision,
   rotations: suiteRotations,
 } = awsWorkflowSuite(PROJECT, {
   namePrefix: 'pgr',
@@ -42,10 +45,13 @@ const platformLogin = (addonId: string) => world().fake.secrets.get(`${secretNam
 
 /** The instance's customer logins as the stand-in job leaves them: user -> password. */
 const logins = new Map<string, Map<string, string>>();
+/** The logins a physical copy brings back (a snapshot's): the instance has them when a masterReset job runs. */
+let copied: Map<string, string> | undefined;
 /** What the stand-in job read from Secrets Manager, per call. */
 const jobReads: Array<{ action: string; secretIds: string[] }> = [];
 beforeEach(() => {
   logins.clear();
+  copied = undefined;
   jobReads.length = 0;
 });
 
@@ -62,8 +68,20 @@ const loginJob = async (parameters: Record<string, unknown>): Promise<unknown> =
   if (!admin) throw new TaskFailed('no platform login');
   expect(JSON.parse(admin)).toMatchObject({ username: PLATFORM_LOGIN_USER });
   const reads = [name, `${name}/platform-login`];
+  if (spec.masterReset && copied) logins.set(spec.addonId, new Map(copied));
   const instance = logins.get(spec.addonId) ?? new Map([[current.username, current.password]]);
   logins.set(spec.addonId, instance);
+  if (spec.masterReset) {
+    // After a physical copy (its logins, `copied`): the workflow gave the master user the
+    // published password before the job.
+    const { resourceId } = await world().store.getAddon(PROJECT, spec.addonId);
+    const reset = world()
+      .fake.inputsOf('rds', 'ModifyDBInstance')
+      .filter((input) => input.DBInstanceIdentifier === resourceId && input.MasterUserPassword)
+      .at(-1);
+    expect(reset?.MasterUserPassword).toBe(current.password);
+    instance.set(spec.owner, String(reset?.MasterUserPassword));
+  }
   if (spec.action === 'add') {
     const pending = world().fake.pendingSecrets.get(name);
     expect(pending?.versionId).toBe(spec.stagedToken);
@@ -79,14 +97,8 @@ const loginJob = async (parameters: Record<string, unknown>): Promise<unknown> =
 };
 
 let clock = new Date();
-// The catalog keeps rotation off for PostgreSQL on AWS until restores and forks re-assert the
-// published login (shared/engines/postgresql/notes.ts; the API answers 422 there): this file
-// tests the workflow that is turned on with it.
-const rotations = () =>
-  suiteRotations(
-    () => clock,
-    (engine) => engine === 'postgresql',
-  );
+// The catalog's flag decides, as in the deployed API.
+const rotations = () => suiteRotations(() => clock);
 
 const ended = async (operationId: string) => {
   await world().workflows.idle();
@@ -283,6 +295,92 @@ describe('rotating the credentials of a PostgreSQL addon on AWS (the login job)'
     const record = await world().store.getAddon(PROJECT, addon.id);
     expect(record).toMatchObject({ status: 'running', currentOperationId: null });
     expect(record.credentialRotation).toMatchObject({ previousUsername: before.username });
+  });
+});
+
+describe('a physical copy of a rotated PostgreSQL addon on AWS', () => {
+  it('a snapshot restore resets the master password to the published one and runs the retain job: only the published login works, the open rotation ends', async () => {
+    clock = new Date();
+    world().jobs.behaviour = loginJob;
+    const addon = await running();
+    const first = published(addon.id);
+    const { backup } = await backUp(addon, 'snapshot');
+    // The snapshot holds the customer's user with its first password, and nothing else.
+    copied = new Map([[first.username, first.password]]);
+    await rotated(addon);
+    const current = published(addon.id);
+    expect(current.username).toBe(`${first.username}_2`);
+    world().runTaskCalls.length = 0;
+
+    const { operation } = await restore(addon, backup.id);
+
+    expect(operation).toMatchObject({
+      status: 'completed',
+      message: expect.stringMatching(/The restore ended the open credential rotation/),
+    });
+    // The published second login works again, the customer's user (retired by then) does not.
+    expect(logins.get(addon.id)).toEqual(new Map([[current.username, current.password]]));
+    expect(published(addon.id)).toEqual(current);
+    expect(world().runTaskCalls.map((call) => jobSpecOf(call))).toEqual([
+      {
+        kind: 'login',
+        operationId: operation.id,
+        projectId: PROJECT,
+        addonId: addon.id,
+        engine: 'postgresql',
+        action: 'retain',
+        owner: first.username,
+        masterReset: true,
+      },
+    ]);
+    const overrides = JSON.stringify(world().runTaskCalls.map((call) => call.Overrides));
+    for (const password of passwordsOf(addon.id)) expect(overrides).not.toContain(password);
+    expect(await world().store.getAddon(PROJECT, addon.id)).toMatchObject({
+      status: 'running',
+      currentOperationId: null,
+      credentialRotation: null,
+    });
+  });
+
+  it('a restore whose login job fails is failed saying the data was restored, and released', async () => {
+    clock = new Date();
+    const addon = await running();
+    const { backup } = await backUp(addon, 'snapshot');
+    world().jobs.behaviour = async () => {
+      throw new TaskFailed('CannotPullContainerError');
+    };
+    const { operation, addon: after } = await restore(addon, backup.id);
+    expect(operation.status).toBe('failed');
+    expect(operation.error?.message).toMatch(
+      /^The data was restored, but making the published credentials work on it failed: .*CannotPullContainerError.*Restore again to retry/,
+    );
+    expect(after).toMatchObject({ status: 'running', currentOperationId: null });
+  });
+
+  it("a fork from a snapshot of a source in mid-rotation: its master user gets the fork's password and the source's second login is retired", async () => {
+    clock = new Date();
+    world().jobs.behaviour = loginJob;
+    const source = await running();
+    const sourceFirst = published(source.id);
+    await rotated(source);
+    const sourceCurrent = published(source.id);
+    // The snapshot holds both of the source's logins.
+    copied = new Map(logins.get(source.id));
+    expect([...copied.keys()].sort()).toEqual([sourceFirst.username, sourceCurrent.username].sort());
+    const { backup } = await backUp(source, 'snapshot');
+    world().runTaskCalls.length = 0;
+
+    const fork = await provision({ source: { addonId: source.id, backupId: backup.id } });
+
+    expect(fork.operation.status).toBe('completed');
+    const forkLogin = published(fork.addon.id);
+    expect(forkLogin.username).toBe(sourceFirst.username);
+    expect(logins.get(fork.addon.id)).toEqual(new Map([[forkLogin.username, forkLogin.password]]));
+    expect(world().runTaskCalls.map((call) => jobSpecOf(call))).toEqual([
+      expect.objectContaining({ addonId: fork.addon.id, action: 'retain', masterReset: true }),
+    ]);
+    expect(platformLogin(fork.addon.id)).toBeDefined();
+    expect(platformLogin(fork.addon.id)).not.toBe(platformLogin(source.id));
   });
 });
 

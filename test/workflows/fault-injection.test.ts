@@ -131,12 +131,24 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/** The job spec a RunTask invocation carries (its container's JOB_SPEC). */
+const jobSpecIn = (input: unknown) => {
+  const environment = (
+    input as {
+      Overrides: { ContainerOverrides: Array<{ Environment: Array<{ Name: string; Value: string }> }> };
+    }
+  ).Overrides.ContainerOverrides[0]?.Environment;
+  return JobSpecSchema.parse(JSON.parse(environment?.find((e) => e.Name === 'JOB_SPEC')?.Value ?? '{}'));
+};
+const isLoginJob = (input: unknown) => jobSpecIn(input).kind === 'login';
+
 /** Which Task state of `workflow` this invocation is: the ASL Parameters name it. */
 const stateOf = (workflow: string, resource: string, input: Record<string, unknown>): string => {
   const states = Object.entries(loadDefinition(workflow, LOCAL_SUBSTITUTIONS).States).filter(([, state]) => {
     if (state.Type !== 'Task' || state.Resource !== resource) return false;
     const { Parameters } = state as { Parameters?: Record<string, unknown> };
-    if (resource !== LAMBDA) return true;
+    // A workflow's jobs: the login job's parameters come from its logins step (`$.logins.job`...).
+    if (resource !== LAMBDA) return /logins\./i.test(String(Parameters?.['Cluster.$'])) === isLoginJob(input);
     return (
       Parameters?.action === input.action && 'skipCleanup' in (Parameters ?? {}) === 'skipCleanup' in input
     );
@@ -154,6 +166,8 @@ const startWorld = (plan: FaultPlan) => {
   // first describe; a discard after that keeps it, as RDS does.
   const upgraded = new Set<string>();
   Object.assign(provider, {
+    // Logins changed by the login job (as on RDS): a physical restore's and a fork's login steps run.
+    loginJob: async () => ({ owner: 'app' }),
     resize: async () => undefined,
     // Networking applied once asked, as locally (no describeNetworking).
     configureNetworking: async () => ({}),
@@ -216,16 +230,9 @@ const startWorld = (plan: FaultPlan) => {
       graceDays: 7,
     },
   });
-  /** What the dump job does to S3; a restore job changes nothing these checks see. */
+  /** What the dump job does to S3; a restore or login job changes nothing these checks see. */
   const runJob = async (input: unknown) => {
-    const environment = (
-      input as {
-        Overrides: { ContainerOverrides: Array<{ Environment: Array<{ Name: string; Value: string }> }> };
-      }
-    ).Overrides.ContainerOverrides[0]?.Environment;
-    const spec = JobSpecSchema.parse(
-      JSON.parse(environment?.find((e) => e.Name === 'JOB_SPEC')?.Value ?? '{}'),
-    );
+    const spec = jobSpecIn(input);
     if (spec.kind === 'dump') {
       const put = (Key: string, Body: string) =>
         s3.client.send(new PutObjectCommand({ Bucket: BUCKET, Key, Body }));
@@ -506,13 +513,14 @@ const assertSettled = async (world: World, operationId: string, fault: FaultCase
   const source = world.forkSource;
   if (source) expect(world.provider.instances.has(source.resourceId)).toBe(true);
   const instances = [...world.provider.instances.keys()].filter((id) => id !== source?.resourceId);
-  const secrets = (await secretsOf(world)).filter((id) => id !== source?.id);
+  const secrets = (await secretsOf(world)).filter((name) => name.split('.')[0] !== source?.id);
   if (!addon || outcome === 'create failed') {
     expect(instances).toEqual([]);
     expect(secrets).toEqual([]);
   } else if (outcome !== 'delete failed' || keptRunning) {
     expect(instances).toEqual([addon.resourceId]);
-    expect(secrets).toEqual([addon.id]);
+    // Beside its connection details, the platform's admin login once a login job needed it.
+    expect(secrets.filter((name) => name !== `${addon.id}.platform-login`)).toEqual([addon.id]);
   }
 
   const sourceBackups = source ? await backupStore.listAllBackupsOfAddon(world.projectId, source.id) : [];
@@ -530,8 +538,12 @@ const assertSettled = async (world: World, operationId: string, fault: FaultCase
     expect(backup?.status).toBe(operation.status);
   }
   if (operation.type === 'restore' && (fault.variant === 'snapshot' || fault.variant === 'point-in-time')) {
-    // Completed: the addon has the snapshot's data; failed: exactly what it had before.
-    expect(world.snapshots.applied.has(operation.id)).toBe(operation.status === 'completed');
+    // Completed: the addon has the snapshot's data; failed: exactly what it had before, unless the
+    // copy was in and what failed came after, while its logins were put right: the reason says so.
+    const restoredAnyway = /^The data was restored, but /.test(operation.error?.message ?? '');
+    expect(world.snapshots.applied.has(operation.id)).toBe(
+      operation.status === 'completed' || restoredAnyway,
+    );
     expect(world.snapshots.running.size).toBe(0);
   }
   return operation;
@@ -567,6 +579,9 @@ describe('the fault plan', () => {
   });
 });
 
+/** The restore's steps that put a physical copy's logins right (restored-logins.ts). */
+const LOGIN_STEPS = ['ResetRestoredLogins', 'DescribeRestoredLogins', 'RunRestoredLoginJob'];
+
 describe('a failure at any Task state ends the operation with nothing locked or left behind', () => {
   it.each(CASES.map((fault) => [name(fault), fault] as const))('%s', async (_name, fault) => {
     const operation = await run(fault, 'fail');
@@ -581,6 +596,12 @@ describe('a failure at any Task state ends the operation with nothing locked or 
       const addon = await store.store.getAddon(operation.projectId, operation.addonId);
       expect(addon.version).toBe('15');
     } else if (fault.workflow !== 'restore-addon') expect(operation.status).toBe('failed');
+    // Once the copy is in, a failure putting its logins right fails the restore, saying the data is restored.
+    if (LOGIN_STEPS.includes(fault.state)) {
+      expect(operation.error?.message).toMatch(
+        /^The data was restored, but making the published credentials work on it failed: Injected failure/,
+      );
+    }
   });
 });
 

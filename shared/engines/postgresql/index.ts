@@ -34,10 +34,10 @@ export const postgresql: EngineFacts = {
         upgrade: true,
         // RDS read replicas (shared/providers/aws/rds/rds-replicas.ts).
         replicas: true,
-        // Built (the login job, shared/jobs/postgresql/login-job.ts, and the rotate-credentials
-        // workflow's job path) but off until restores and forks re-assert the published login:
-        // see the note.
-        credentialRotation: false,
+        // Alternating users by the login job (shared/jobs/postgresql/login-job.ts, the
+        // rotate-credentials workflow's job path); physical restores and forks re-assert the
+        // published login by the same job (shared/services/restored-logins.ts).
+        credentialRotation: true,
       },
       // PITR locally: WAL archived to the S3 emulator by archive_command, daily base backups,
       // recovery_target_time (infra/local/engines/postgresql/pitr.ts).

@@ -63,13 +63,18 @@ const failure = (error: unknown, doing: string): Error => {
   return new ProviderError(message, 'LoginJobFailed', { cause: error });
 };
 
-/** The platform's admin role as the admin secret says, made on the published login. Idempotent. */
+/**
+ * The platform's admin role as the admin secret says, made on the published login, or after a
+ * physical copy on the master user, which the workflow has just given the published password.
+ * Idempotent.
+ */
 const settleAdmin = async (input: LoginJobInput): Promise<void> => {
   const { published, admin, owner } = input;
-  const client = await connect(published, published).catch((error: unknown) => {
+  const login = input.masterReset ? { username: owner, password: published.password } : published;
+  const client = await connect(published, login).catch((error: unknown) => {
     throw failure(
       error,
-      `Connecting as the published user '${published.username}' to create the platform's role`,
+      `Connecting as the ${input.masterReset ? 'master' : 'published'} user '${login.username}' to create the platform's role`,
     );
   });
   try {

@@ -8,10 +8,16 @@ import { assertSafeIds } from '../../util/safe-ids.ts';
 export class FileSecretStore implements SecretStore {
   constructor(private readonly dir: string) {}
 
-  /** Ids become path segments here: an unsafe one would write outside the secrets directory. */
+  /**
+   * Ids become path segments here: an unsafe one would write outside the secrets directory. A
+   * secret kept beside an addon's (`<addonId>/<name>`, as Secrets Manager names it: the platform's
+   * admin login) is the file `<addonId>.<name>.json`; a safe id has no dot, so none collide.
+   */
   private pathOf(ref: AddonRef): string {
-    assertSafeIds({ projectId: ref.projectId, addonId: ref.addonId });
-    return join(this.dir, ref.projectId, `${ref.addonId}.json`);
+    const [addonId, beside, ...more] = ref.addonId.split('/');
+    assertSafeIds({ projectId: ref.projectId, addonId, beside });
+    if (more.length > 0) assertSafeIds({ addonId: ref.addonId });
+    return join(this.dir, ref.projectId, `${[addonId, beside].filter(Boolean).join('.')}.json`);
   }
 
   async put(ref: AddonRef, secret: ConnectionSecret): Promise<void> {

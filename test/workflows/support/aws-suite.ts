@@ -3,7 +3,6 @@ import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { UnsupportedError } from '#shared/errors.ts';
 import { SecretsManagerStore } from '#shared/providers/aws/secrets-manager-store.ts';
 import { TAG_KEYS } from '#shared/providers/aws/tags.ts';
-import type { Engine } from '#shared/schemas/catalog.ts';
 import { type JobSpec, JobSpecSchema } from '#shared/schemas/job.ts';
 import { CredentialRotationService } from '#shared/services/credential-rotation.ts';
 import type { AddonRecord } from '#shared/store/addon-store.ts';
@@ -158,9 +157,9 @@ export const awsWorkflowSuite = (
 
   /**
    * The credentials function's rotation service on this world (its workflows, a Secrets Manager
-   * store on the fakes), at `now`; `rotates` as in CredentialRotationDeps.
+   * store on the fakes), at `now`.
    */
-  const rotations = (now: () => Date, rotates?: (engine: Engine) => boolean) =>
+  const rotations = (now: () => Date) =>
     new CredentialRotationService({
       store: world().store,
       secrets: new SecretsManagerStore({
@@ -173,7 +172,6 @@ export const awsWorkflowSuite = (
       target: 'aws',
       workflows: world().workflows,
       now,
-      ...(rotates ? { rotates } : {}),
     });
 
   return {

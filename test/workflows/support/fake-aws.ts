@@ -114,9 +114,10 @@ interface FakeSnapshot {
   tags: RdsTag[];
   statuses: string[];
   allocatedStorage: number;
-  /** The source instance's engine and version: a restored instance runs them. */
+  /** The source instance's engine, version and master user: a restored instance has them. */
   engine?: string;
   engineVersion?: string;
+  masterUsername?: string;
 }
 
 /**
@@ -464,6 +465,7 @@ export class FakeAws {
         allocatedStorage: instance.settings.AllocatedStorage ?? 20,
         engine: instance.settings.Engine,
         engineVersion: instance.settings.EngineVersion,
+        masterUsername: instance.settings.MasterUsername,
       });
       return { DBSnapshot: { DBSnapshotIdentifier: id, Status: 'creating' } };
     });
@@ -512,6 +514,7 @@ export class FakeAws {
           ...input,
           Engine: source?.engine ?? 'postgres',
           EngineVersion: source?.engineVersion ?? '17',
+          MasterUsername: source?.masterUsername,
         },
         tags: input.Tags ?? [],
         statuses: [...this.restoreScript.statuses],

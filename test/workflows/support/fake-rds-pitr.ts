@@ -18,6 +18,7 @@ export interface RetainedBackups {
   latest: Date;
   engine: string;
   engineVersion: string;
+  masterUsername?: string;
   tags?: Tag[];
 }
 
@@ -76,8 +77,18 @@ export class FakeRdsPitr {
         (backup) => backup.dbiResourceId === input.SourceDbiResourceId,
       );
       const source = live
-        ? { engine: live.settings.Engine, version: live.settings.EngineVersion, tags: live.tags }
-        : { engine: retained?.engine, version: retained?.engineVersion, tags: retained?.tags ?? [] };
+        ? {
+            engine: live.settings.Engine,
+            version: live.settings.EngineVersion,
+            masterUsername: live.settings.MasterUsername,
+            tags: live.tags,
+          }
+        : {
+            engine: retained?.engine,
+            version: retained?.engineVersion,
+            masterUsername: retained?.masterUsername,
+            tags: retained?.tags ?? [],
+          };
       const call = this.record('RestoreDBInstanceToPointInTime', input, tagsOf(source.tags));
       if (source.engine && source.version) {
         Object.assign(call, { snapshotEngine: { engine: source.engine, version: source.version } });
@@ -94,6 +105,7 @@ export class FakeRdsPitr {
           DBInstanceIdentifier: id,
           Engine: source.engine ?? 'postgres',
           EngineVersion: source.version ?? '17',
+          MasterUsername: source.masterUsername,
         },
         tags: input.Tags ?? [],
         statuses: [...fake.restoreScript.statuses],
