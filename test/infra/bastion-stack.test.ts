@@ -17,7 +17,8 @@ import {
 /**
  * The opt-in Session Manager bastion (`-c bastion=true`, docs/networking.md): absent from the
  * default stack (the one the other infra files share), and with the flag one more synthesis, as
- * `cdk synth -c bastion=true` runs it, cdk-nag and cfn-guard included.
+ * `cdk synth -c bastion=true` runs it, cdk-nag and cfn-guard included. cfn-guard checks the
+ * resources the bastion adds or changes; addons-stack.test.ts checks the default stack's.
  */
 let standard: SynthesizedStack;
 let withBastion: SynthesizedStack;
@@ -54,7 +55,7 @@ const serviceOf = (endpoint: { Properties?: Record<string, unknown> }) =>
 describe('the Session Manager bastion', () => {
   beforeAll(() => {
     standard = synthesizeAddons();
-    withBastion = synthesizeAddons({ context: { bastion: 'true' }, guard: true });
+    withBastion = synthesizeAddons({ context: { bastion: 'true' }, guard: 'changes' });
     if (!withBastion.stack.bastion) throw new Error('-c bastion=true made no bastion');
     bastion = withBastion.stack.bastion;
   }, SYNTH_TIMEOUT_MS * 2);
@@ -73,6 +74,19 @@ describe('the Session Manager bastion', () => {
   it('passes cdk-nag and the Control Tower controls with the flag on', () => {
     expect(withBastion.nagFindings).toEqual([]);
     expect(withBastion.guardFindings).toEqual([]);
+    // What the flag adds and changes is what cfn-guard checked: the default stack's resources are
+    // checked by addons-stack.test.ts.
+    expect(withBastion.guardChecked).toEqual(
+      expect.arrayContaining(
+        [
+          bastion.instance,
+          bastion.role,
+          bastion.securityGroup,
+          withBastion.stack.workflows.taskFunction.function,
+          withBastion.stack.reconciler.function.function,
+        ].map((construct) => logicalIdOf(withBastion, construct)),
+      ),
+    );
   });
 
   it('is one Amazon Linux 2023 ARM t4g.nano: no key, no public address, IMDSv2 only, an encrypted root volume', () => {

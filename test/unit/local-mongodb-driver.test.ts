@@ -155,12 +155,19 @@ describe('finding mongod and what the local catalog offers', () => {
 
   it('offers MongoDB with the found mongod major: dumps yes, snapshots no, with notes saying why', async () => {
     const fake = join(dir, 'mongod');
+    // Restored after: the unit files share their worker's process (vitest.config.ts).
+    const saved = process.env.ADDONS_MONGOD;
     process.env.ADDONS_MONGOD = fake;
-    const offer = await mongodOffer();
-    expect(offer.versions).toEqual(['8.0']);
-    expect(offer.defaultVersion).toBe('8.0');
-    expect(offer.capabilities).toMatchObject({ provision: true, dumpBackup: true, snapshotBackup: false });
-    expect(offer.notes.join(' ')).toMatch(/fsyncLock/);
+    try {
+      const offer = await mongodOffer();
+      expect(offer.versions).toEqual(['8.0']);
+      expect(offer.defaultVersion).toBe('8.0');
+      expect(offer.capabilities).toMatchObject({ provision: true, dumpBackup: true, snapshotBackup: false });
+      expect(offer.notes.join(' ')).toMatch(/fsyncLock/);
+    } finally {
+      if (saved === undefined) delete process.env.ADDONS_MONGOD;
+      else process.env.ADDONS_MONGOD = saved;
+    }
   });
 });
 
