@@ -2,6 +2,7 @@
  * The PostgreSQL dump benchmarks' data set: tables of ~250 MB (2,000,000 rows each), mostly
  * random numbers and hex, hard to compress, filled two at a time (two cores).
  */
+import { readFile } from 'node:fs/promises';
 import type pg from 'pg';
 
 /** Loads about `gb` GB into the database `connect` reaches, and returns its size in bytes. */
@@ -56,4 +57,32 @@ export const tableContents = async (client: pg.Client): Promise<string> => {
   } finally {
     await client.end();
   }
+};
+
+/**
+ * CPU seconds the server has spent so far: its backends that have exited (the postmaster's
+ * cutime and cstime) and its processes still running. The difference around a restore is the
+ * server's share of it, which the client tools' own CPU competes with on a small machine.
+ */
+export const serverCpu = async (connect: () => Promise<pg.Client>): Promise<() => Promise<number>> => {
+  const fields = (stat: string) =>
+    stat
+      .slice(stat.lastIndexOf(')') + 2)
+      .split(' ')
+      .map(Number);
+  const client = await connect();
+  const postmaster = await client
+    .query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
+    .then(async ({ rows }) => fields(await readFile(`/proc/${rows[0]?.pid}/stat`, 'utf8'))[1])
+    .finally(() => client.end());
+  return async () => {
+    const main = fields(await readFile(`/proc/${postmaster}/stat`, 'utf8'));
+    let ticks = (main[11] ?? 0) + (main[12] ?? 0) + (main[13] ?? 0) + (main[14] ?? 0);
+    const children = await readFile(`/proc/${postmaster}/task/${postmaster}/children`, 'utf8');
+    for (const child of children.trim().split(' ').filter(Boolean)) {
+      const stat = await readFile(`/proc/${child}/stat`, 'utf8').catch(() => undefined);
+      if (stat) ticks += (fields(stat)[11] ?? 0) + (fields(stat)[12] ?? 0);
+    }
+    return ticks / 100;
+  };
 };
