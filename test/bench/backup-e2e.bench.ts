@@ -8,7 +8,8 @@
  *   interleaved with `pg_dump -Fc > file` (the file the restore baseline reads) and `pg_dump -Fc -Z0 > /dev/null` against the same
  *   server with the job's own pg_dump; ratio = baseline / end to end, goals >= 1.0 and >= 0.85;
  * - restore: `POST .../backups/{id}/restore` until `completed`, interleaved with `pg_restore
- *   --single-transaction` of a local `-Fc` file; both into the emptied database; goal >= 0.85;
+ *   --single-transaction` of a local `-Fc` file; both into the emptied database, each once the WAL
+ *   archiver has caught up (the local addon archives WAL for PITR); goal >= 0.85;
  * - where the time goes, from what the platform records: the operation's createdAt/completedAt,
  *   and the job's log (infra/local/job-runner.ts keeps it): process start, started, completed;
  * - peak RSS of the job processes (sampled from /proc), goal < 200 MB.
@@ -33,7 +34,13 @@ import {
   run,
   secs,
 } from './support/measure.ts';
-import { analyzedSize, loadDumpFixture, serverCpu, tableContents } from './support/pg-fixture.ts';
+import {
+  analyzedSize,
+  archiverCaughtUp,
+  loadDumpFixture,
+  serverCpu,
+  tableContents,
+} from './support/pg-fixture.ts';
 import { type BenchPlatform, median, provisionAddon, startBenchPlatform } from './support/platform.ts';
 
 const GB = Number(process.env.BENCH_BACKUP_GB ?? 1);
@@ -330,8 +337,11 @@ const main = async () => {
       const source = await tableContents(await connect());
       const baselines: Array<Run & { serverCpu: number; platformCpu: number }> = [];
       const restores: Timed[] = [];
+      /** Each restore starts once the WAL of the one before is archived (archiverCaughtUp). */
+      const archiveWaits: number[] = [];
       for (let round = 0; round < ROUNDS; round++) {
         await emptyDatabase();
+        archiveWaits.push(await archiverCaughtUp(connect));
         const serverBefore = await cpuOfServer();
         const platformBefore = process.cpuUsage();
         const baseline = await run(
@@ -347,6 +357,7 @@ const main = async () => {
           platformCpu: (platformCpu.user + platformCpu.system) / 1e6,
         });
         await emptyDatabase();
+        archiveWaits.push(await archiverCaughtUp(connect));
         restores.push(await restore(backup.backupId as string));
       }
       await rm(localFile, { force: true });
@@ -368,6 +379,7 @@ const main = async () => {
       );
       console.info(`  ${breakdown(restored)}; ${rssOf(restored)}`);
       console.info(`  ${stagesOf(restored)}`);
+      console.info(`  waited for the WAL archiver before each restore: ${archiveWaits.map(secs).join(', ')}`);
       rssPeaks.push({
         what: `restore, ${dataset.name}`,
         bytes: Math.max(restored.job.maxRssBytes, restored.rss.nodeBytes),

@@ -86,3 +86,28 @@ export const serverCpu = async (connect: () => Promise<pg.Client>): Promise<() =
     return ticks / 100;
   };
 };
+
+/**
+ * Waits (up to `timeoutMs`) until the server's WAL archiver has caught up with every finished
+ * segment: the local addon archives WAL for PITR, one process and one upload per 16 MB segment,
+ * so a run that starts right after a load or another restore would otherwise pay for archiving
+ * the WAL the previous one wrote. Returns how long it waited; at once when nothing is archived.
+ */
+export const archiverCaughtUp = async (connect: () => Promise<pg.Client>, timeoutMs = 120_000) => {
+  const started = Date.now();
+  const client = await connect();
+  try {
+    for (;;) {
+      const { rows } = await client.query<{ done: boolean | null }>(
+        `SELECT a.last_archived_wal IS NULL OR a.last_archived_wal >= pg_walfile_name(
+           pg_current_wal_lsn() - (SELECT setting::numeric FROM pg_settings WHERE name = 'wal_segment_size')
+         ) AS done
+         FROM pg_stat_archiver a`,
+      );
+      if (rows[0]?.done !== false || Date.now() - started > timeoutMs) return Date.now() - started;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  } finally {
+    await client.end();
+  }
+};
