@@ -65,7 +65,7 @@ export interface RestoreJobResult {
   /**
    * Milliseconds from the job's start to each stage's end, for where the time went: `planned`
    * (server asked, tools found), `downloaded` (the artifact's last byte read and hashed), each
-   * process's exit by its tool's name (zstd, pg_restore, psql), `completed`.
+   * process's exit by its tool's name (the decompressor, the filters, the loader), `completed`.
    */
   stages: Record<string, number>;
 }
