@@ -13,6 +13,7 @@ import { platformLoginRef } from '../services/platform-login.ts';
 import { runDump } from './dump.ts';
 import { runLiveImport } from './live-import.ts';
 import { loginToolFor } from './login-job.ts';
+import { cpuSeconds } from './processes.ts';
 import { runRestore } from './restore.ts';
 import { createJobS3Client } from './s3-client.ts';
 
@@ -292,7 +293,11 @@ export const runJobProcess = async (only?: JobSpec['kind']): Promise<number> => 
   );
   try {
     const result = await executeJob({ spec, env, s3, signal: controller.signal, log });
-    log('info', `${spec.kind} completed`, { result, maxRssBytes: process.resourceUsage().maxRSS * 1024 });
+    log('info', `${spec.kind} completed`, {
+      result,
+      maxRssBytes: process.resourceUsage().maxRSS * 1024,
+      cpuSeconds: await cpuSeconds(),
+    });
     return 0;
   } catch (error) {
     log('error', `${spec.kind} failed`, {

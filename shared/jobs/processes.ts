@@ -1,4 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import type { Stream } from 'node:stream';
 import { MissingToolError, ProviderError } from '../errors.ts';
 
@@ -127,3 +128,18 @@ export const diedOfBrokenPipe = (running: RunningTool, exit: ToolExit): boolean 
 
 export const isBrokenPipe = (error: unknown): boolean =>
   (error as NodeJS.ErrnoException | undefined)?.code === 'EPIPE';
+
+/**
+ * CPU seconds (user + system) of this process and, on Linux, of its children that have exited
+ * (/proc/self/stat's cutime and cstime, in the kernel's 100 Hz ticks): where a job's CPU went,
+ * besides the server's, for its last log line.
+ */
+export const cpuSeconds = async (): Promise<{ self: number; children?: number }> => {
+  const { user, system } = process.cpuUsage();
+  const self = Math.round((user + system) / 1e4) / 100;
+  const stat = await readFile('/proc/self/stat', 'utf8').catch(() => undefined);
+  // Fields 16 and 17, counted after the command name (which may hold spaces and parentheses).
+  const fields = stat?.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields?.[13]) + Number(fields?.[14]);
+  return Number.isFinite(ticks) ? { self, children: ticks / 100 } : { self };
+};

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
@@ -61,6 +62,12 @@ export interface RestoreJobResult {
   /** The first line of `--version` of the tool that read the artifact. */
   toolVersion: string;
   serverVersion: string;
+  /**
+   * Milliseconds from the job's start to each stage's end, for where the time went: `planned`
+   * (server asked, tools found), `downloaded` (the artifact's last byte read and hashed), each
+   * process's exit by its tool's name (the decompressor, the filters, the loader), `completed`.
+   */
+  stages: Record<string, number>;
 }
 
 const APPLICATION_NAME = 'addons-restore';
@@ -103,6 +110,11 @@ const SYMPTOM = 99;
 export const runRestore = async (options: RestoreOptions): Promise<RestoreJobResult> => {
   const { connection, s3, compression, signal } = options;
   const startedAt = new Date().toISOString();
+  const started = performance.now();
+  const stages: Record<string, number> = {};
+  const mark = (stage: string) => {
+    stages[stage] = Math.round(performance.now() - started);
+  };
   if (signal?.aborted) throw abortedError('restore', signal);
   const expected = options.expectedSha256?.toLowerCase();
   if (expected !== undefined && !/^[0-9a-f]{64}$/.test(expected)) {
@@ -124,6 +136,7 @@ export const runRestore = async (options: RestoreOptions): Promise<RestoreJobRes
   });
   const discard = () => plan.discard?.().catch(() => undefined);
   if (plan.alreadyLoaded) return finishLoaded(plan, options, { startedAt, expected, server });
+  mark('planned');
 
   let verified: { bytes: number; sha256: string };
   try {
@@ -144,6 +157,7 @@ export const runRestore = async (options: RestoreOptions): Promise<RestoreJobRes
       totalBytes: object.ContentLength,
       expected,
       options,
+      mark,
     });
     if (signal?.aborted) throw abortedError('restore', signal);
   } catch (error) {
@@ -166,6 +180,7 @@ export const runRestore = async (options: RestoreOptions): Promise<RestoreJobRes
     completedAt: new Date().toISOString(),
     toolVersion: plan.toolVersion,
     serverVersion: server.version,
+    stages: { ...stages, completed: Math.round(performance.now() - started) },
   };
 };
 
@@ -196,6 +211,7 @@ const finishLoaded = async (
     completedAt: new Date().toISOString(),
     toolVersion: plan.toolVersion,
     serverVersion: server.version,
+    stages: {},
   };
 };
 
@@ -207,6 +223,8 @@ interface StreamInput {
   totalBytes: number | undefined;
   expected: string | undefined;
   options: RestoreOptions;
+  /** Records when a stage ended (RestoreJobResult.stages). */
+  mark: (stage: string) => void;
 }
 
 /**
@@ -252,6 +270,7 @@ const streamIntoLoader = async ({
   totalBytes,
   expected,
   options,
+  mark,
 }: StreamInput): Promise<{ bytes: number; sha256: string }> => {
   const { signal } = options;
   const heldTail = plan.heldTail;
@@ -264,6 +283,7 @@ const streamIntoLoader = async ({
   });
   first?.child.stdin?.destroy();
   const upstream = [decompressor, ...filters];
+  for (const running of [...upstream, loader]) void running.exited.then(() => mark(running.tool.name));
   const last = upstream[upstream.length - 1] as RunningTool;
 
   const failureOf = (running: RunningTool, exit: ToolExit, committing: boolean): Error => {
@@ -329,6 +349,7 @@ const streamIntoLoader = async ({
       options.onProgress?.({ bytes, ...(totalBytes !== undefined ? { totalBytes } : {}) });
     },
     beforeEnd: async (counter) => {
+      mark('downloaded');
       if (totalBytes !== undefined && counter.bytes !== totalBytes) {
         throw new ProviderError(
           `The artifact download ended after ${counter.bytes} of ${totalBytes} bytes; the database was not changed`,
