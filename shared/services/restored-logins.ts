@@ -1,12 +1,12 @@
 import * as z from 'zod';
-import type { EngineRegistry } from '../engines/registry.ts';
 import { ProviderError } from '../errors.ts';
-import type { EngineAdapters, EngineProvider } from '../ports/engine-provider.ts';
+import type { EngineProvider } from '../ports/engine-provider.ts';
 import type { ConnectionSecret, SecretStore } from '../ports/secret-store.ts';
 import type { JobSpec } from '../schemas/job.ts';
 import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
 import { recordPlatformLogin } from './platform-login.ts';
 import { endRotationByRestore, RESETTING_LOGINS } from './restore-endpoint.ts';
+import type { RotationTaskDeps } from './rotation-tasks.ts';
 
 /**
  * The logins of a physical copy: a snapshot or point-in-time restore, or a fork seeded from one,
@@ -38,13 +38,8 @@ export const RestoredLoginTaskSchema = z.discriminatedUnion('action', [
 ]);
 export type RestoredLoginTask = z.infer<typeof RestoredLoginTaskSchema>;
 
-export interface CopiedLoginDeps {
-  store: AddonStore;
-  secrets: SecretStore;
-  engines: EngineRegistry<EngineAdapters>;
-  /** RunTask parameters of a job on `addon` (BackupWorkflowTasks.launch); absent, the login job is refused. */
-  launch?: (spec: JobSpec, addon: AddonRecord) => unknown;
-}
+/** What the rotation's steps need (the stores, the engines, the job's RunTask parameters). */
+export type CopiedLoginDeps = RotationTaskDeps;
 
 /** What the workflow does next: run the login job (its RunTask parameters), or nothing. */
 export type CopiedLogins = { way: 'job'; job: unknown } | { way: 'none' };

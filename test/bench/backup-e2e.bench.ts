@@ -19,7 +19,6 @@ import '#shared/util/polyfills.ts';
 import { open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import pg from 'pg';
 import { inspectServer, libpqEnv, resolvePgTool } from '#shared/jobs/postgresql/postgres.ts';
 import type { Credentials } from '#shared/schemas/addon.ts';
 import { JobRssSampler } from './support/job-rss.ts';
@@ -37,6 +36,7 @@ import {
 import {
   analyzedSize,
   archiverCaughtUp,
+  connectTo,
   loadDumpFixture,
   serverCpu,
   tableContents,
@@ -223,14 +223,7 @@ const main = async () => {
   try {
     const { id: addonId, credentials } = await provisionAddon<Credentials>(platform, 'bench', 'postgresql');
     const base = `/v1/projects/${PROJECT}/addons/${addonId}`;
-    const connect = async () => {
-      const client = new pg.Client({
-        connectionString: credentials.uri,
-        ssl: credentials.tls ? { rejectUnauthorized: false } : false,
-      });
-      await client.connect();
-      return client;
-    };
+    const connect = () => connectTo(credentials);
     const env = libpqEnv(credentials, 'bench');
     const major = Number((await inspectServer(credentials, 'bench')).major);
     const pgDump = await resolvePgTool('pg_dump', major);

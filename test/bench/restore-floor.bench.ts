@@ -6,11 +6,10 @@
  */
 import '#shared/util/polyfills.ts';
 import { join } from 'node:path';
-import pg from 'pg';
 import { inspectServer, libpqEnv, resolvePgTool } from '#shared/jobs/postgresql/postgres.ts';
 import type { Credentials } from '#shared/schemas/addon.ts';
 import { loadAverage, rate, run, secs } from './support/measure.ts';
-import { analyzedSize, loadDumpFixture, serverCpu } from './support/pg-fixture.ts';
+import { analyzedSize, connectTo, loadDumpFixture, serverCpu } from './support/pg-fixture.ts';
 import { provisionAddon, startBenchPlatform } from './support/platform.ts';
 
 const DATASET = process.env.BENCH_FLOOR_DATASET ?? 'pgbench';
@@ -20,14 +19,7 @@ const main = async () => {
   const platform = await startBenchPlatform('bench-restore-floor-');
   try {
     const { credentials } = await provisionAddon<Credentials>(platform, 'bench', 'postgresql');
-    const connect = async () => {
-      const client = new pg.Client({
-        connectionString: credentials.uri,
-        ssl: credentials.tls ? { rejectUnauthorized: false } : false,
-      });
-      await client.connect();
-      return client;
-    };
+    const connect = () => connectTo(credentials);
     const env = { ...libpqEnv(credentials, 'bench'), PATH: process.env.PATH ?? '/usr/bin:/bin' };
     const major = Number((await inspectServer(credentials, 'bench')).major);
     const bin = (await resolvePgTool('pg_restore', major)).path.replace(/\/pg_restore$/, '');

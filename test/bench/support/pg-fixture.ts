@@ -3,7 +3,18 @@
  * random numbers and hex, hard to compress, filled two at a time (two cores).
  */
 import { readFile } from 'node:fs/promises';
-import type pg from 'pg';
+import pg from 'pg';
+import type { Credentials } from '#shared/schemas/addon.ts';
+
+/** A client of the addon the connection details name (TLS without verification, as the bench's own). */
+export const connectTo = async (credentials: Credentials): Promise<pg.Client> => {
+  const client = new pg.Client({
+    connectionString: credentials.uri,
+    ssl: credentials.tls ? { rejectUnauthorized: false } : false,
+  });
+  await client.connect();
+  return client;
+};
 
 /** Loads about `gb` GB into the database `connect` reaches, and returns its size in bytes. */
 export const loadDumpFixture = async (connect: () => Promise<pg.Client>, gb: number): Promise<number> => {
