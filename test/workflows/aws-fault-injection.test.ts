@@ -301,9 +301,9 @@ const assertSettled = async (projectId: string, operationId: string, fault: Faul
 
 // Read replicas are not offered on AWS yet (the catalog says so and the API answers 422): their
 // workflow's faults are injected locally only, in fault-injection.test.ts.
-// Credential rotations run as a workflow for Redis (ElastiCache) only, and this world's addons are
-// RDS ones (their rotation is a 422): aws-redis-rotation.test.ts fails the rotate-credentials
-// workflow where it matters (a refused ModifyUser, a user never active again, its compensation).
+// rotate-credentials takes one of two ways by its engine, which these generated cases cannot tell
+// apart: aws-postgres-rotation.test.ts fails each step of the login job's way (RDS), and
+// aws-redis-rotation.test.ts the provider's (a refused ModifyUser, a user never active again).
 const CASES = faultCases().filter(
   (fault) => fault.workflow !== 'update-replicas' && fault.workflow !== 'rotate-credentials',
 );

@@ -3,6 +3,7 @@ import { PLATFORM_LOGIN_USER } from '#shared/services/platform-login.ts';
 import { rotationTokenOf } from '#shared/services/rotation-tasks.ts';
 import type { AddonRecord } from '#shared/store/addon-store.ts';
 import { deniedPermissions, roleStatements } from '../infra/support/iam.ts';
+import { InjectedFault, taskStatesOf } from './support/asl-faults.ts';
 import { awsWorkflowSuite, jobSpecOf } from './support/aws-suite.ts';
 import { logicalIdOf } from './support/aws-workflows.ts';
 
@@ -296,6 +297,80 @@ describe('rotating the credentials of a PostgreSQL addon on AWS (the login job)'
     expect(record).toMatchObject({ status: 'running', currentOperationId: null });
     expect(record.credentialRotation).toMatchObject({ previousUsername: before.username });
   });
+});
+
+describe('a failure at each step of the login job path', () => {
+  // The job path's own Task states (the provider's wait loop, DescribeLogins, is ElastiCache's:
+  // aws-redis-rotation.test.ts); the undo job's own failure is the test above.
+  const STEPS = ['ApplyLogins', 'RunLoginJob', 'CompleteRotation'];
+  it('names Task states of the workflow', () => {
+    expect(taskStatesOf('rotate-credentials')).toEqual(expect.arrayContaining(STEPS));
+  });
+
+  /** Runs `start` with the first visit of `step` in rotate-credentials failing; the operation it ended with. */
+  const failingOnce = async (step: string, start: () => Promise<{ operation: { id: string } }>) => {
+    let failed = false;
+    world().workflows.beforeTask = (workflow, state) => {
+      if (workflow !== 'rotate-credentials' || state !== step || failed) return;
+      failed = true;
+      throw new InjectedFault(state);
+    };
+    try {
+      const started = await start();
+      const operation = await ended(started.operation.id);
+      expect(failed, `the rotation never reached ${step}`).toBe(true);
+      return operation;
+    } finally {
+      world().workflows.beforeTask = undefined;
+    }
+  };
+
+  it.each(STEPS)(
+    'rotate, failing at %s: undone, the published login the only one, the addon released',
+    async (step) => {
+      clock = new Date();
+      world().jobs.behaviour = loginJob;
+      const addon = await running();
+      const before = published(addon.id);
+      const operation = await failingOnce(step, () => rotations().rotate(PROJECT, addon.id));
+      expect(operation.status).toBe('failed');
+      expect(operation.error?.message).toMatch(
+        new RegExp(`The credential rotation failed: Injected failure at ${step}.*It was undone`),
+      );
+      expect(published(addon.id)).toEqual(before);
+      expect(world().fake.pendingSecrets.has(secretName(addon.id))).toBe(false);
+      // Whatever the job had let in is retired again (no job ran: the instance as it was).
+      expect(logins.get(addon.id) ?? new Map([[before.username, before.password]])).toEqual(
+        new Map([[before.username, before.password]]),
+      );
+      expect(await world().store.getAddon(PROJECT, addon.id)).toMatchObject({
+        status: 'running',
+        currentOperationId: null,
+        credentialRotation: null,
+      });
+    },
+  );
+
+  it.each(STEPS)(
+    'finish, failing at %s: the published login works, the rotation stays open, the addon released',
+    async (step) => {
+      clock = new Date();
+      world().jobs.behaviour = loginJob;
+      const addon = await running();
+      await rotated(addon);
+      const current = published(addon.id);
+      const operation = await failingOnce(step, () => rotations().finish(PROJECT, addon.id));
+      expect(operation.status).toBe('failed');
+      expect(operation.error?.message).toMatch(
+        new RegExp(`Retiring the previous credentials failed: Injected failure at ${step}`),
+      );
+      expect(published(addon.id)).toEqual(current);
+      expect(logins.get(addon.id)?.get(current.username)).toBe(current.password);
+      const record = await world().store.getAddon(PROJECT, addon.id);
+      expect(record).toMatchObject({ status: 'running', currentOperationId: null });
+      expect(record.credentialRotation).not.toBeNull();
+    },
+  );
 });
 
 describe('a physical copy of a rotated PostgreSQL addon on AWS', () => {
