@@ -273,8 +273,10 @@ describe('provision-addon on AWS', () => {
     ]);
     // The addon's group goes; the project's client group stays for its other addons.
     expect(world().fake.inputsOf('ec2', 'DeleteSecurityGroup')).toEqual([{ GroupId: FIRST_GROUP }]);
+    // The connection details, and the platform's admin login a fork's seed would have made.
     expect(world().fake.inputsOf('secretsmanager', 'DeleteSecret')).toEqual([
       { SecretId: secretName(addon.id), ForceDeleteWithoutRecovery: true },
+      { SecretId: `${secretName(addon.id)}/platform-login`, ForceDeleteWithoutRecovery: true },
     ]);
     expect(addonGroups()).toBe(0);
     expect(world().fake.secrets.size).toBe(0);
