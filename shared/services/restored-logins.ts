@@ -15,7 +15,8 @@ import type { RotationTaskDeps } from './rotation-tasks.ts';
  * Afterwards the published login must be the one that works, and the only one.
  *
  * Where the provider changes logins itself (the local target: `retainOnlyLogin`), it does so at
- * once (restore-endpoint.ts `settleLogins`, fork-tasks.ts). Where logins change only by SQL inside
+ * once when the restore is judged done, a fork's seed restore alike (restore-endpoint.ts
+ * `settleLogins`). Where logins change only by SQL inside
  * the instance (RDS: EngineProvider.loginJob), nothing that works can be assumed of the copy's
  * logins, so two steps: the master user gets the published password through the provider (RDS's
  * ModifyDBInstance, the one way in that needs no login; applied asynchronously and waited for),
@@ -85,13 +86,20 @@ const publishedOf = async (secrets: SecretStore, task: OperationRef): Promise<Co
   return secret;
 };
 
-const withLoginJob = (provider: EngineProvider) =>
-  provider.loginJob && provider.setAdminPassword
-    ? {
-        loginJob: provider.loginJob.bind(provider),
-        setAdminPassword: provider.setAdminPassword.bind(provider),
-      }
-    : undefined;
+/** The provider's login job and master password reset; none where it changes logins itself. */
+const withLoginJob = (provider: EngineProvider, engine: string) => {
+  if (!provider.loginJob) return undefined;
+  if (!provider.setAdminPassword) {
+    throw new ProviderError(
+      `${engine} instances cannot have their master password set here, so a copy's logins cannot be put right`,
+      'Unsupported',
+    );
+  }
+  return {
+    loginJob: provider.loginJob.bind(provider),
+    setAdminPassword: provider.setAdminPassword.bind(provider),
+  };
+};
 
 /** resetRestoredLogins, then describeRestoredLogins until the reset applied; the workflow runs the job. */
 export class RestoredLoginTasks {
@@ -119,7 +127,7 @@ export class RestoredLoginTasks {
     task: Extract<RestoredLoginTask, { action: 'resetRestoredLogins' }>,
   ): Promise<CopiedLogins> {
     const addon = await this.deps.store.getAddon(task.projectId, task.addonId);
-    const way = withLoginJob(this.deps.engines.of(addon.engine).provider);
+    const way = withLoginJob(this.deps.engines.of(addon.engine).provider, addon.engine);
     if (!way) return { way: 'none' };
     const published = await publishedOf(this.deps.secrets, task);
     const { owner } = await way.loginJob(addon.resourceId);
