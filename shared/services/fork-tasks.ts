@@ -9,7 +9,7 @@ import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
 import type { BackupRecord, BackupStore } from '../store/backup-store.ts';
 import { endImportSeed, type ImportSeedDeps, liveImportSeedJob } from './import-seed.ts';
 import { judgeRestore } from './restore-endpoint.ts';
-import { type CopiedLogins, copiedLoginJob } from './restored-logins.ts';
+import { type CopiedLogins, copiedLoginJob, passwordResetCheck } from './restored-logins.ts';
 import { readableReason } from './workflow-tasks.ts';
 
 const Ref = { projectId: z.string(), addonId: z.string(), operationId: z.string() };
@@ -227,16 +227,8 @@ export class ForkTasks {
   /** One check of the password change (RDS applies it asynchronously; the local target at once). */
   private async describeSeedPassword(task: Task<'describeSeedPassword'>) {
     const addon = await this.deps.store.getAddon(task.projectId, task.addonId);
-    const state = await this.deps.engines.of(addon.engine).provider.describeInstance(addon.resourceId);
-    const attempts = task.attempts + 1;
-    if (state.status === 'failed') throw new ProviderError(state.reason, 'InstanceFailed');
-    if (state.status === 'creating' && attempts >= task.maxAttempts) {
-      throw new ProviderError(
-        `The fork's new password was still being applied after ${attempts} checks; giving up`,
-        'PasswordResetTimeout',
-      );
-    }
-    return { status: state.status, attempts };
+    const provider = this.deps.engines.of(addon.engine).provider;
+    return passwordResetCheck(provider, addon.resourceId, task, "The fork's new password");
   }
 
   /** The seed's data is in: an import that made it is completed (and its connection string deleted). */

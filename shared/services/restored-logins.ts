@@ -101,6 +101,28 @@ const withLoginJob = (provider: EngineProvider, engine: string) => {
   };
 };
 
+/**
+ * One check of a master password change, which RDS applies asynchronously (the instance reports
+ * `creating` until it has; the local target applies it at once): bounded by `maxAttempts`.
+ */
+export const passwordResetCheck = async (
+  provider: EngineProvider,
+  resourceId: string,
+  wait: { attempts: number; maxAttempts: number },
+  what: string,
+) => {
+  const state = await provider.describeInstance(resourceId);
+  const attempts = wait.attempts + 1;
+  if (state.status === 'failed') throw new ProviderError(state.reason, 'InstanceFailed');
+  if (state.status === 'creating' && attempts >= wait.maxAttempts) {
+    throw new ProviderError(
+      `${what} was still being applied after ${attempts} checks; giving up`,
+      'PasswordResetTimeout',
+    );
+  }
+  return { status: state.status, attempts };
+};
+
 /** resetRestoredLogins, then describeRestoredLogins until the reset applied; the workflow runs the job. */
 export class RestoredLoginTasks {
   constructor(private readonly deps: CopiedLoginDeps) {}
@@ -136,22 +158,20 @@ export class RestoredLoginTasks {
     return copiedLoginJob(this.deps, task, addon, owner, published);
   }
 
-  /** One check of the master password reset (RDS applies it asynchronously); bounded. */
+  /** One check of the master password reset; an instance gone meanwhile fails at once. */
   private async describe(task: Extract<RestoredLoginTask, { action: 'describeRestoredLogins' }>) {
     const addon = await this.deps.store.getAddon(task.projectId, task.addonId);
-    const state = await this.deps.engines.of(addon.engine).provider.describeInstance(addon.resourceId);
-    const attempts = task.attempts + 1;
-    if (state.status === 'failed') throw new ProviderError(state.reason, 'InstanceFailed');
-    if (state.status === 'absent' || state.status === 'deleting') {
-      throw new ProviderError(`The restored instance is ${state.status}`, 'InstanceVanished');
+    const provider = this.deps.engines.of(addon.engine).provider;
+    const check = await passwordResetCheck(
+      provider,
+      addon.resourceId,
+      task,
+      "The restored instance's master password",
+    );
+    if (check.status === 'absent' || check.status === 'deleting') {
+      throw new ProviderError(`The restored instance is ${check.status}`, 'InstanceVanished');
     }
-    if (state.status === 'creating' && attempts >= task.maxAttempts) {
-      throw new ProviderError(
-        `The restored instance's master password was still being reset after ${attempts} checks; giving up`,
-        'PasswordResetTimeout',
-      );
-    }
-    return { status: state.status, attempts };
+    return check;
   }
 }
 
