@@ -347,23 +347,33 @@ export const processCwd = async (pid: number): Promise<string | undefined> => {
 };
 
 /**
- * Live processes whose working directory is `dir` or below it: the tools an interrupted step ran
- * there (seed and backup tools run with their target as cwd), left running by a killed platform.
- * Empty without /proc.
+ * Live processes at work in `dir`: their working directory is `dir` or below it, or an argument
+ * names a path there. The tools an interrupted step ran there (seed and backup tools run with
+ * their target as cwd), left running by a killed platform; the arguments catch those that change
+ * directory once started (mariadb-backup --backup moves to the server's data directory and keeps
+ * writing into its --target-dir). Empty without /proc.
  */
 export const processesUnder = async (dir: string): Promise<number[]> => {
   const real = await fs.realpath(dir).catch(() => undefined);
   if (!real || !(await hasProcfs)) return [];
+  const roots = [...new Set([real, path.resolve(dir)])];
+  const within = (file: string) => roots.some((root) => file === root || file.startsWith(`${root}/`));
+  // `--target-dir=/…/data` names its path after the option's `=`: from the first slash on.
+  const named = (arg: string) => arg.includes('/') && within(arg.slice(arg.indexOf('/')));
   const found: number[] = [];
   for (const name of await fs.readdir('/proc').catch(() => [] as string[])) {
     if (!/^\d+$/.test(name)) continue;
-    const cwd = await processCwd(Number(name));
-    if (cwd && (cwd === real || cwd.startsWith(`${real}/`)) && (await isAlive(Number(name)))) {
-      found.push(Number(name));
-    }
+    const pid = Number(name);
+    const cwd = await processCwd(pid);
+    const atWork = (cwd !== undefined && within(cwd)) || (await processArgs(pid)).some(named);
+    if (atWork && (await isAlive(pid))) found.push(pid);
   }
   return found;
 };
+
+/** A process's command line, one element per argument (empty if it is gone or unreadable). */
+const processArgs = async (pid: number): Promise<string[]> =>
+  (await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0').filter(Boolean);
 
 export const waitForExit = async (pid: number, timeoutMs: number): Promise<boolean> => {
   const deadline = Date.now() + timeoutMs;
