@@ -51,12 +51,42 @@ describe('the local restorable window', () => {
     await expect(recovery.window(ID)).resolves.toEqual(first);
     expect(pitr.window).toHaveBeenCalledTimes(1);
 
-    // Past the 5 s, the archive is read again and the window has moved.
+    // Past the 5 s, the archive is read again: the window read before answers meanwhile, then the
+    // window has moved.
     vi.advanceTimersByTime(1_500);
-    await expect(recovery.window(ID)).resolves.toMatchObject({
-      latestRestorableTime: '2026-12-01T11:05:00Z',
-    });
+    await expect(recovery.window(ID)).resolves.toEqual(first);
     expect(pitr.window).toHaveBeenCalledTimes(2);
+    await vi.waitFor(() =>
+      expect(recovery.window(ID)).resolves.toMatchObject({ latestRestorableTime: '2026-12-01T11:05:00Z' }),
+    );
+    expect(pitr.window).toHaveBeenCalledTimes(2);
+  });
+
+  it('does not hold a GET while a slow reading runs, nor after it failed', async () => {
+    vi.useFakeTimers();
+    const { recovery, pitr } = setup();
+    const first = await recovery.window(ID);
+    let finish: (window: ArchiveWindow) => void = () => undefined;
+    pitr.window.mockImplementationOnce(() => new Promise((resolve) => (finish = resolve)));
+    vi.advanceTimersByTime(6_000);
+    // The reading hangs (a loaded S3): every caller meanwhile gets the last window at once.
+    await expect(recovery.window(ID)).resolves.toEqual(first);
+    await expect(recovery.window(ID)).resolves.toEqual(first);
+    expect(pitr.window).toHaveBeenCalledTimes(2);
+    finish(archived('2026-12-01T11:10:00Z'));
+    await vi.waitFor(() =>
+      expect(recovery.window(ID)).resolves.toMatchObject({ latestRestorableTime: '2026-12-01T11:10:00Z' }),
+    );
+
+    pitr.window.mockRejectedValueOnce(new Error('s3 unreachable'));
+    vi.advanceTimersByTime(6_000);
+    const last = await recovery.window(ID);
+    expect(last).toMatchObject({ latestRestorableTime: '2026-12-01T11:10:00Z' });
+    // The failed reading is not kept: the next caller reads again, the last window answering.
+    await vi.waitFor(async () => {
+      await expect(recovery.window(ID)).resolves.toEqual(last);
+      expect(pitr.window).toHaveBeenCalledTimes(4);
+    });
   });
 
   it('reads the archive again after a restore of the instance, and after a failed reading', async () => {

@@ -6,6 +6,7 @@ import type { ArchiveWindow, InstanceRecord, PitrDriver } from './driver.ts';
 import type { EngineDrivers } from './engine-drivers.ts';
 import { checkId, type InstanceFiles, type Log } from './instance-files.ts';
 import type { InstanceLocks } from './instance-locks.ts';
+import { LastReadings } from './last-readings.ts';
 import { instanceUser } from './os-users.ts';
 import type { ServerProcesses } from './server-lifecycle.ts';
 import type { RestoreSource, SnapshotRestores } from './snapshot-restore.ts';
@@ -25,10 +26,12 @@ export interface PointInTimeOptions {
 const PRUNE_EVERY_MS = 3_600_000;
 
 /**
- * How long a computed window answers `window()`. Computing one lists the instance's archive and
- * reads its newest segments (a dozen S3 requests or more): every `GET` of the addon asks, and a
- * console polls. The archive itself moves by whole WAL segments (`archive_timeout`), and RDS's
- * own `LatestRestorableTime` lags by minutes, so a few seconds change nothing a user can see.
+ * How long a computed window answers `window()` before it is read again. Computing one lists the
+ * instance's archive and reads its newest segments (a dozen S3 requests or more): every `GET` of
+ * the addon asks, and a console polls. The archive itself moves by whole WAL segments
+ * (`archive_timeout`), and RDS's own `LatestRestorableTime` lags by minutes, so a few seconds
+ * change nothing a user can see. Past it, the window last read keeps answering while it is read
+ * again: under load that reading took seconds, and a `GET` must not wait for it.
  */
 const WINDOW_TTL_MS = 5_000;
 
@@ -42,32 +45,32 @@ export class PointInTimeRecovery {
   private timer: NodeJS.Timeout | undefined;
   private pass: Promise<void> | undefined;
   private lastPrune = 0;
-  /** Windows computed in the last WINDOW_TTL_MS, shared by concurrent callers. */
-  private readonly windows = new Map<string, { at: number; window: Promise<RestorableWindow | null> }>();
+  /** The windows read (a reading lists the archive and reads its newest segments). */
+  private readonly windows = new LastReadings<RestorableWindow | null>(WINDOW_TTL_MS);
 
   constructor(private readonly deps: PointInTimeOptions) {}
 
-  /** What `resourceId` can be restored to, as of at most WINDOW_TTL_MS ago. */
+  /**
+   * What `resourceId` can be restored to: the window read at most WINDOW_TTL_MS ago, or, past that,
+   * the last one read while it is read again (LastReadings).
+   */
   window(resourceId: string): Promise<RestorableWindow | null> {
     const id = checkId(resourceId);
-    const cached = this.windows.get(id);
-    if (cached && Date.now() - cached.at < WINDOW_TTL_MS) return cached.window;
-    const window = this.archiveOf(id).then((archive) =>
-      archive?.window
-        ? { earliestRestorableTime: archive.window.earliest, latestRestorableTime: archive.window.latest }
-        : null,
+    return this.windows.get(id, () =>
+      this.archiveOf(id).then((archive) =>
+        archive?.window
+          ? { earliestRestorableTime: archive.window.earliest, latestRestorableTime: archive.window.latest }
+          : null,
+      ),
     );
-    this.windows.set(id, { at: Date.now(), window });
-    // A failure is not kept: the next caller computes again.
-    window.catch(() => {
-      if (this.windows.get(id)?.window === window) this.windows.delete(id);
-    });
-    return window;
   }
 
-  /** The archive of `resourceId` changed here (a base backup, a restore, a prune): recompute its window. */
+  /**
+   * The archive of `resourceId` changed here in a way that can move its window back (a restore, a
+   * prune): the next caller waits for a new reading.
+   */
   private forget(resourceId: string): void {
-    this.windows.delete(resourceId);
+    this.windows.forget(resourceId);
   }
 
   /** Begin restoring `resourceId` to what `sourceResourceId` held at `time`; see SnapshotProvider. */
@@ -138,7 +141,8 @@ export class PointInTimeRecovery {
           if (!(await pitr.baseBackupDue(lockedCtx, now))) return;
           const started = Date.now();
           await pitr.takeBaseBackup(lockedCtx, this.deps.shutdownSignal());
-          this.forget(id);
+          // The window can only have grown: the last one answers while it is read again.
+          this.windows.expire(id);
           log('engine: base backup archived', { resourceId: id, ms: Date.now() - started });
         });
       } catch (error) {

@@ -4,6 +4,7 @@ import { ProviderError } from '#shared/errors.ts';
 import type { ResizeRequest } from '#shared/ports/engine-provider.ts';
 import type { InstanceRecord } from './driver.ts';
 import { checkId } from './instance-files.ts';
+import { LastReadings } from './last-readings.ts';
 import { GIB_BYTES, StorageGuard, type StoragePass } from './storage-guard.ts';
 import { LocalEngineSupervisor, type LocalEngineSupervisorOptions } from './supervisor.ts';
 
@@ -50,7 +51,8 @@ export const treeBytes = async (dir: string): Promise<number> => {
 export class LocalScalingSupervisor extends LocalEngineSupervisor {
   private readonly guard: StorageGuard;
   /** The latest measurement of each instance's data directory (the guard's, or a GET's). */
-  private readonly usage = new Map<string, { at: number; dir: string; bytes: Promise<number> }>();
+  /** Each instance's storage use, by the data directory it was measured in. */
+  private readonly usage = new LastReadings<number>(USAGE_MAX_AGE_MS);
 
   constructor(options: LocalScalingSupervisorOptions) {
     super(options);
@@ -64,7 +66,7 @@ export class LocalScalingSupervisor extends LocalEngineSupervisor {
       },
       writeRecord: (resourceId, record) => this.files.writeRecord(resourceId, record),
       // The guard always measures; what it found is what the next GETs show.
-      usedBytes: (ctx) => this.measure(ctx.resourceId, ctx.dataDir, 0),
+      usedBytes: (ctx) => this.measure(ctx.resourceId, ctx.dataDir, true),
       gibBytes: options.storageGiBBytes ?? GIB_BYTES,
     });
   }
@@ -113,8 +115,8 @@ export class LocalScalingSupervisor extends LocalEngineSupervisor {
   }
 
   /**
-   * Bytes the instance's data directory takes (what `storage.usedBytes` shows, measured at most
-   * USAGE_MAX_AGE_MS ago), and whether the storage guard made it read-only (null for an engine
+   * Bytes the instance's data directory takes (what `storage.usedBytes` shows: see `measure`),
+   * and whether the storage guard made it read-only (null for an engine
    * without a storage size: Redis, MongoDB).
    */
   async storageUsage(resourceId: string): Promise<{ usedBytes: number | null; readOnly: boolean | null }> {
@@ -123,24 +125,18 @@ export class LocalScalingSupervisor extends LocalEngineSupervisor {
     if (!record) return { usedBytes: null, readOnly: null };
     const guarded = this.drivers.find(record.engine)?.setReadOnly !== undefined;
     return {
-      usedBytes: await this.measure(id, path.join(this.files.dirOf(id), record.dataDir), USAGE_MAX_AGE_MS),
+      usedBytes: await this.measure(id, path.join(this.files.dirOf(id), record.dataDir), false),
       readOnly: guarded ? record.storageFull === true : null,
     };
   }
 
   /**
-   * The bytes under `dir`, measured at most `maxAgeMs` ago (concurrent callers share one walk).
-   * Walking a data directory stats every file (tens of milliseconds for an idle PostgreSQL, far more
-   * on a busy machine): every GET of an addon shows the figure and a console polls it.
+   * The bytes under `dir`: a new walk waited for (`fresh`, the storage guard's), or for a `GET` the
+   * walk of at most USAGE_MAX_AGE_MS ago, past that the last one while it walks again. Walking a
+   * data directory stats every file (tens of milliseconds for an idle PostgreSQL, seconds on a busy
+   * machine): every GET of an addon shows the figure and a console polls it.
    */
-  private measure(resourceId: string, dir: string, maxAgeMs: number): Promise<number> {
-    const cached = this.usage.get(resourceId);
-    if (cached && cached.dir === dir && Date.now() - cached.at < maxAgeMs) return cached.bytes;
-    const bytes = treeBytes(dir);
-    this.usage.set(resourceId, { at: Date.now(), dir, bytes });
-    bytes.catch(() => {
-      if (this.usage.get(resourceId)?.bytes === bytes) this.usage.delete(resourceId);
-    });
-    return bytes;
+  private measure(resourceId: string, dir: string, fresh: boolean): Promise<number> {
+    return this.usage.get(resourceId, () => treeBytes(dir), { tag: dir, fresh });
   }
 }
