@@ -126,11 +126,13 @@ export const createAddonsHandler = (deps: AddonsDeps) =>
           ? await deps.pitr.getAddon(params.projectId, params.addonId)
           : await deps.service.get(params.projectId, params.addonId);
         const addon = { ...found, ...deps.service.upgradeInfo(found) };
-        const storage = deps.storage ? await deps.storage.of(addon) : undefined;
+        // Side by side: each is a call of its own (the storage metric, the addon's schedules).
+        const [storage, backupHealth] = await Promise.all([
+          deps.storage?.of(addon),
+          deps.health?.of(addon, addon.restorableWindow ?? null),
+        ]);
         const withStorage = storage ? { ...addon, storage } : addon;
-        if (!deps.health) return { status: 200, body: withStorage };
-        const backupHealth = await deps.health.of(addon, addon.restorableWindow ?? null);
-        return { status: 200, body: { ...withStorage, backupHealth } };
+        return { status: 200, body: deps.health ? { ...withStorage, backupHealth } : withStorage };
       },
       deleteAddon: async ({ params, query }) => {
         const result = await deps.service.delete(params.projectId, params.addonId, query);
