@@ -5,6 +5,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errorMessage, MissingToolError, ProviderError } from '#shared/errors.ts';
+import { BACKGROUND_NICENESS, niced } from '../priority.ts';
 
 /**
  * Operating-system helpers for the local engine supervisor: who engines run as (`os-users.ts`
@@ -67,7 +68,8 @@ export const ensureReachable = async (
 };
 
 /**
- * Run a short-lived command (an engine's initialisation or backup tool) as `runAs`, appending its output to `logFile`. Rejects
+ * Run a short-lived command (an engine's initialisation or backup tool) as `runAs`, below the platform's CPU
+ * priority (`BACKGROUND_NICENESS`), appending its output to `logFile`. Rejects
  * with a ProviderError quoting the end of that output when it fails.
  */
 export const runLogged = async (
@@ -88,7 +90,8 @@ export const runLogged = async (
   try {
     options.signal?.throwIfAborted();
     await new Promise<void>((resolve, reject) => {
-      const child = spawn(command, args, {
+      const tool = niced(BACKGROUND_NICENESS, command, args);
+      const child = spawn(tool.command, tool.args, {
         cwd: options.cwd,
         env: options.env,
         stdio: ['ignore', log.fd, log.fd],
