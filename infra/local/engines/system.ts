@@ -353,8 +353,8 @@ export const processCwd = async (pid: number): Promise<string | undefined> => {
  * Live processes at work in `dir`: their working directory is `dir` or below it, or an argument
  * names a path there. The tools an interrupted step ran there (seed and backup tools run with
  * their target as cwd), left running by a killed platform; the arguments catch those that change
- * directory once started (mariadb-backup --backup moves to the server's data directory and keeps
- * writing into its --target-dir). Empty without /proc.
+ * directory once started (a physical backup tool that moves to the server's data directory and
+ * keeps writing into its target directory). Empty without /proc.
  */
 export const processesUnder = async (dir: string): Promise<number[]> => {
   const real = await fs.realpath(dir).catch(() => undefined);
