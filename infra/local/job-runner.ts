@@ -171,7 +171,7 @@ export class LocalJobRunner {
   }
 }
 
-/** A job's command line: below the platform's CPU priority from its start, its threads and tools (pg_dump, zstd...) too. */
+/** A job's command line: below the platform's CPU priority from its start, its threads and the tools it runs too. */
 const jobCommandLine = (args: string[]) => niced(BACKGROUND_NICENESS, process.execPath, args);
 
 /** The job logs JSON lines; the last error message is what a user needs to read. */
