@@ -4,6 +4,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { JobCommand } from './job-bundle.ts';
+import { BACKGROUND_NICENESS, niced } from './priority.ts';
 
 /** Named like the Step Functions error of a failed ECS task, so the ASL Catch is the same on both targets. */
 export class TaskFailedError extends Error {
@@ -82,7 +83,8 @@ export class LocalJobRunner {
   }
 
   private spawnJob(args: string[], env: Record<string, string>, standby: boolean): ChildProcess {
-    return spawn(process.execPath, args, {
+    const job = jobCommandLine(args);
+    return spawn(job.command, job.args, {
       env: {
         PATH: process.env.PATH ?? '/usr/bin:/bin',
         HOME: process.env.HOME ?? '/tmp',
@@ -117,7 +119,7 @@ export class LocalJobRunner {
     this.standby = undefined;
     if (!standby?.stdin?.writable || standby.exitCode !== null || standby.signalCode !== null)
       return undefined;
-    if (standby.spawnargs.slice(1).join('\0') !== args.join('\0')) {
+    if (standby.spawnargs.slice(1).join('\0') !== jobCommandLine(args).args.join('\0')) {
       standby.kill('SIGTERM');
       return undefined;
     }
@@ -168,6 +170,9 @@ export class LocalJobRunner {
     await Promise.all(exits);
   }
 }
+
+/** A job's command line: below the platform's CPU priority from its start, its threads and the tools it runs too. */
+const jobCommandLine = (args: string[]) => niced(BACKGROUND_NICENESS, process.execPath, args);
 
 /** The job logs JSON lines; the last error message is what a user needs to read. */
 const lastError = (tail: string): string => {

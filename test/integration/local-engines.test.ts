@@ -166,6 +166,12 @@ describe('LocalEngineSupervisor (PostgreSQL, real processes)', { timeout: 60_000
     const status = await fs.readFile(`/proc/${pid}/status`, 'utf8');
     const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]);
     expect(uid).not.toBe(0);
+    // At the platform's CPU priority (the customers' queries are not background work; jobs and
+    // tools run below it, infra/local/priority.ts), and so are the workers it forked.
+    expect(os.getPriority(pid)).toBe(os.getPriority());
+    const workers = (await fs.readFile(`/proc/${pid}/task/${pid}/children`, 'utf8')).trim().split(' ');
+    expect(workers.length).toBeGreaterThan(0);
+    for (const worker of workers) expect(os.getPriority(Number(worker))).toBe(os.getPriority());
     // Listening on the loopback address only, with its socket inside the instance directory.
     const pidfile = (await fs.readFile(path.join(instanceDir(), 'data', 'postmaster.pid'), 'utf8')).split(
       '\n',

@@ -40,3 +40,10 @@ export const processWhoseCommandLine = (matches: (line: string) => boolean): num
         return false;
       }
     });
+
+/** The niceness of every thread of `pid` (/proc/<pid>/task/<tid>/stat, field 19), one per thread. */
+export const threadNiceness = (pid: number): number[] =>
+  readdirSync(`/proc/${pid}/task`).map((tid) => {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+  });

@@ -1,10 +1,11 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildJobBundle } from '#infra/local/job-bundle.ts';
 import { LocalJobRunner } from '#infra/local/job-runner.ts';
-import { processAlive } from '../support/processes.ts';
+import { BACKGROUND_NICENESS } from '#infra/local/priority.ts';
+import { eventually, processAlive, threadNiceness } from '../support/processes.ts';
 
 /** What the state machine hands `ecs:runTask.sync`: here a spec the job refuses, naming its fields. */
 const runTask = (operationId: string) => ({
@@ -21,7 +22,7 @@ afterAll(async () => {
 });
 
 describe('the local job runner', () => {
-  it('keeps each job log, and runs the next job in a process started ahead with its environment', async () => {
+  it('keeps each job log, runs the next job in a process started ahead with its environment, below the platform priority', async () => {
     const logDir = await mkdtemp(join(tmpdir(), 'addons-job-runner-'));
     dirs.push(logDir);
     const runner = new LocalJobRunner({ ADDONS_LOG_LEVEL: 'INFO' }, buildJobBundle(), logDir);
@@ -30,6 +31,13 @@ describe('the local job runner', () => {
       const standby = runner.standbyPid as number;
       expect(standby).toBeGreaterThan(0);
       expect(processAlive(standby)).toBe(true);
+      // Below the platform's CPU priority from its start: every thread of the job process, not
+      // only the one a setpriority(pid) after spawn() would reach (the tools it runs inherit it).
+      const niceness = await eventually('the standby job to start its threads', async () => {
+        const threads = threadNiceness(standby);
+        return threads.length > 1 ? threads : undefined;
+      });
+      expect(new Set(niceness)).toEqual(new Set([Math.min(19, getPriority() + BACKGROUND_NICENESS)]));
 
       // The spec reached the standby (no spec at all would read "No job spec"), which then ran and exited.
       await expect(runner.run(runTask('op-second'))).rejects.toThrow(/Invalid job spec/);

@@ -5,6 +5,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errorMessage, MissingToolError, ProviderError } from '#shared/errors.ts';
+import { BACKGROUND_NICENESS, niced } from '../priority.ts';
 
 /**
  * Operating-system helpers for the local engine supervisor: who engines run as (`os-users.ts`
@@ -67,7 +68,8 @@ export const ensureReachable = async (
 };
 
 /**
- * Run a short-lived command (an engine's initialisation or backup tool) as `runAs`, appending its output to `logFile`. Rejects
+ * Run a short-lived command (an engine's initialisation or backup tool) as `runAs`, below the platform's CPU
+ * priority (`BACKGROUND_NICENESS`), appending its output to `logFile`. Rejects
  * with a ProviderError quoting the end of that output when it fails.
  */
 export const runLogged = async (
@@ -88,7 +90,8 @@ export const runLogged = async (
   try {
     options.signal?.throwIfAborted();
     await new Promise<void>((resolve, reject) => {
-      const child = spawn(command, args, {
+      const tool = niced(BACKGROUND_NICENESS, command, args);
+      const child = spawn(tool.command, tool.args, {
         cwd: options.cwd,
         env: options.env,
         stdio: ['ignore', log.fd, log.fd],
@@ -350,8 +353,8 @@ export const processCwd = async (pid: number): Promise<string | undefined> => {
  * Live processes at work in `dir`: their working directory is `dir` or below it, or an argument
  * names a path there. The tools an interrupted step ran there (seed and backup tools run with
  * their target as cwd), left running by a killed platform; the arguments catch those that change
- * directory once started (mariadb-backup --backup moves to the server's data directory and keeps
- * writing into its --target-dir). Empty without /proc.
+ * directory once started (a physical backup tool that moves to the server's data directory and
+ * keeps writing into its target directory). Empty without /proc.
  */
 export const processesUnder = async (dir: string): Promise<number[]> => {
   const real = await fs.realpath(dir).catch(() => undefined);
