@@ -48,7 +48,7 @@ describe('the local S3 emulator completing multipart uploads', () => {
   });
 
   it('stores a streamed upload byte for byte, with the ETag S3 gives a multipart object', async () => {
-    // 5 MiB parts, uploaded 3 at a time, over the 8 MiB buffer the parts are copied through.
+    // 5 MiB parts, uploaded 3 at a time: each spans several of the 1 MiB writes and copies.
     const body = randomBytes(17 * MIB + 4_321);
     const upload = new Upload({
       client: s3,
