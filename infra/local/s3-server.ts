@@ -3,6 +3,7 @@ import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { largerWrites, type S3rverStore } from './s3-writes.ts';
 
 /** Where s3rver 3.7 keeps the parts of a bucket's unfinished multipart uploads. */
 const uploadsDir = (root: string, bucket: string) => join(root, bucket, '._S3rver_uploads');
@@ -24,7 +25,7 @@ interface S3rverServer {
   /** Koa's middleware stack, composed when the server starts listening. */
   middleware: Middleware[];
   /** Its file store: getObject opens the object's file (a range of it) as a ReadStream. */
-  store: {
+  store: S3rverStore & {
     getObject(...args: unknown[]): Promise<{ content?: NodeJS.ReadableStream | null } | null>;
   };
   httpServer?: { closeAllConnections(): void };
@@ -150,6 +151,7 @@ export const serveS3 = async (directory: string): Promise<{ port: number; close(
   // router (the last one), after s3rver's logging, XML encoding and host rewriting.
   server.middleware.splice(server.middleware.length - 1, 0, multipartHousekeeping(directory));
   largerReads(server.store);
+  largerWrites(server.store);
   const { port } = await server.run();
   return {
     port,

@@ -14,6 +14,25 @@ export const s3EndpointConfig = (endpoint: string): S3ClientConfig => ({
   credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
 });
 
+/**
+ * Signs the requests of a client of the local emulator without hashing their bodies
+ * (`x-amz-content-sha256: UNSIGNED-PAYLOAD`): SigV4 otherwise computes the SHA-256 of every
+ * in-memory body it signs (each part of a dump's upload, each WAL segment), which s3rver never
+ * checks. The artifact's own SHA-256 (the job's) is unchanged. Not for AWS: there the client
+ * keeps its default signing.
+ */
+export const withUnsignedPayloads = (client: S3Client): S3Client => {
+  client.middlewareStack.add(
+    (next) => (args) => {
+      const request = args.request as { headers?: Record<string, string> } | undefined;
+      if (request?.headers) request.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+      return next(args);
+    },
+    { step: 'build', name: 'localUnsignedPayload' },
+  );
+  return client;
+};
+
 /** The job's S3 client: the emulator at `endpoint` when given (local target), AWS otherwise. */
 export const createJobS3Client = (endpoint?: string): S3Client =>
-  new S3Client(endpoint ? s3EndpointConfig(endpoint) : {});
+  endpoint ? withUnsignedPayloads(new S3Client(s3EndpointConfig(endpoint))) : new S3Client({});

@@ -191,7 +191,7 @@ const msBreakdown = (timed: Timed) => {
   );
 };
 
-/** The restore job's stages (ms from the job's start) and where the CPU went. */
+/** A job's stages (ms from the job's start; the restore records them) and where the CPU went. */
 const stagesOf = (timed: Timed) => {
   const { stages, cpuSeconds } = timed.job;
   const marks = Object.entries(stages ?? {})
@@ -321,6 +321,7 @@ const main = async () => {
           `, vs -Z0 ${ratioZ0.toFixed(2)} (goal >= ${GOALS.dumpZ0}: ${check(ratioZ0 >= GOALS.dumpZ0, `backup vs pg_dump -Z0, ${dataset.name}`)})`,
       );
       console.info(`  ${breakdown(backup)}; ${rssOf(backup)}`);
+      console.info(`  ${stagesOf(backup)}`);
       rssPeaks.push({
         what: `backup, ${dataset.name}`,
         bytes: Math.max(backup.job.maxRssBytes, backup.rss.nodeBytes),

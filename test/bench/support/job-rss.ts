@@ -15,36 +15,37 @@ export class JobRssSampler {
   private readonly peaks = new Map<string, number>();
   private readonly jobPids = new Set<string>();
 
-  /** One look at every process below this one; call it often while a job runs. */
+  /** Direct children of this process that are not job processes (engine servers): not walked again. */
+  private readonly others = new Set<string>();
+
+  /**
+   * One look at the job processes below this one and their descendants; call it often while a
+   * job runs. It walks down from this process through `/proc/<pid>/task/<tid>/children`, into
+   * job processes only: reading every process's stat under /proc cost 10 ms of CPU per sample
+   * with 80 processes on the machine (35 ms with 300), taken from the run it measures.
+   */
   async sample(): Promise<void> {
-    const pids = (await readdir('/proc')).filter((name) => /^\d+$/.test(name));
-    const parents = new Map<string, string>();
-    await Promise.all(
-      pids.map(async (pid) => {
-        const stat = await readProc(pid, 'stat');
-        const ppid = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1];
-        if (ppid) parents.set(pid, ppid);
-      }),
-    );
-    const self = String(process.pid);
-    const inJob = async (pid: string): Promise<boolean> => {
-      for (let current = pid; current !== self; ) {
-        if (this.jobPids.has(current)) return true;
-        const parent = parents.get(current);
-        if (!parent) return false;
-        if (parent === self) {
-          if (!JOB_ENTRY.test(await readProc(current, 'cmdline'))) return false;
-          this.jobPids.add(current);
-          return true;
-        }
-        current = parent;
-      }
-      return false;
+    const childrenOf = async (pid: string): Promise<string[]> => {
+      const tasks = await readdir(`/proc/${pid}/task`).catch(() => [] as string[]);
+      const lists = await Promise.all(tasks.map((tid) => readProc(pid, `task/${tid}/children`)));
+      return lists.flatMap((list) => list.split(' ').filter(Boolean));
     };
-    for (const pid of parents.keys()) {
-      if (!(await inJob(pid))) continue;
-      const hwm = /VmHWM:\s+(\d+) kB/.exec(await readProc(pid, 'status'))?.[1];
-      if (hwm) this.peaks.set(pid, Math.max(this.peaks.get(pid) ?? 0, Number(hwm) * 1024));
+    const jobs: string[] = [];
+    for (const pid of await childrenOf(String(process.pid))) {
+      if (this.others.has(pid)) continue;
+      if (this.jobPids.has(pid) || JOB_ENTRY.test(await readProc(pid, 'cmdline'))) {
+        this.jobPids.add(pid);
+        jobs.push(pid);
+      } else this.others.add(pid);
+    }
+    for (let pending = jobs; pending.length > 0; ) {
+      const next: string[] = [];
+      for (const pid of pending) {
+        const hwm = /VmHWM:\s+(\d+) kB/.exec(await readProc(pid, 'status'))?.[1];
+        if (hwm) this.peaks.set(pid, Math.max(this.peaks.get(pid) ?? 0, Number(hwm) * 1024));
+        next.push(...(await childrenOf(pid)));
+      }
+      pending = next;
     }
   }
 
@@ -58,6 +59,7 @@ export class JobRssSampler {
     }
     this.peaks.clear();
     this.jobPids.clear();
+    this.others.clear();
     return { nodeBytes, treeBytes };
   }
 }
