@@ -38,7 +38,7 @@ describe('the local job bundle', () => {
       expect(statSync(file).mode & 0o777).toBe(0o644);
       expect(statSync(dir).mode & 0o777).toBe(0o711);
       // Run where no node_modules is (as PostgreSQL runs it, in its data directory): it loads its
-      // modules from inside the bundle and refuses a segment it cannot read, as from its sources.
+      // S3 client from inside the bundle and refuses a segment it cannot read, as from its sources.
       const run = spawnSync(
         process.execPath,
         [

@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { s3Request } from '../../s3-request.ts';
+import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { createJobS3Client } from '#shared/jobs/s3-client.ts';
 
 /**
  * PostgreSQL's `archive_command` on the local target, run by the server (as the instance's engine
@@ -17,9 +18,6 @@ import { s3Request } from '../../s3-request.ts';
  * Each segment's object carries, as metadata, the time of the last commit or abort record in it
  * (`last-commit`, from pg_waldump): a recovery to a time stops at the first such record after it,
  * so that is what bounds the restorable window's end.
- *
- * Its two requests are signed here (s3-request.ts), not sent through the SDK's S3 client: loading
- * that client was most of the command's cost, which PostgreSQL pays for every 16 MB written.
  */
 
 const [endpoint, bucket, prefix, waldump, walPath, walName] = process.argv.slice(2);
@@ -57,24 +55,29 @@ const main = async (): Promise<void> => {
   }
   const body = await readFile(walPath);
   const sha256 = createHash('sha256').update(body).digest('hex');
-  const target = { endpoint };
+  const client = createJobS3Client(endpoint);
   const Key = `${prefix}${walName}`;
-  const existing = await s3Request(target, 'HEAD', bucket, Key);
-  if (existing.status === 200) {
-    if (existing.headers['x-amz-meta-sha256'] === sha256) return;
+  const existing = await client
+    .send(new HeadObjectCommand({ Bucket: bucket, Key }))
+    .catch((error: unknown) => {
+      if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404)
+        return undefined;
+      throw error;
+    });
+  if (existing) {
+    if (existing.Metadata?.sha256 === sha256) return;
     throw new Error(`s3://${bucket}/${Key} already holds different content; refusing to overwrite it`);
   }
-  if (existing.status !== 404) throw new Error(`HEAD s3://${bucket}/${Key} answered ${existing.status}`);
   const lastCommit = WAL_SEGMENT.test(walName) ? await lastTransactionEnd(walPath) : '';
-  const put = await s3Request(target, 'PUT', bucket, Key, {
-    body,
-    headers: { 'x-amz-meta-sha256': sha256, 'x-amz-meta-last-commit': lastCommit },
-  });
-  if (put.status !== 200) {
-    throw new Error(
-      `PUT s3://${bucket}/${Key} answered ${put.status}: ${put.body.replace(/\s+/g, ' ').slice(0, 500)}`,
-    );
-  }
+  await client.send(
+    new PutObjectCommand({
+      Bucket: bucket,
+      Key,
+      Body: body,
+      ContentLength: body.length,
+      Metadata: { sha256, 'last-commit': lastCommit },
+    }),
+  );
 };
 
 main().then(
