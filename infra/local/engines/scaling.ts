@@ -51,7 +51,6 @@ export const treeBytes = async (dir: string): Promise<number> => {
 export class LocalScalingSupervisor extends LocalEngineSupervisor {
   private readonly guard: StorageGuard;
   /** The latest measurement of each instance's data directory (the guard's, or a GET's). */
-  /** Each instance's storage use, by the data directory it was measured in. */
   private readonly usage = new LastReadings<number>(USAGE_MAX_AGE_MS);
 
   constructor(options: LocalScalingSupervisorOptions) {
@@ -115,9 +114,9 @@ export class LocalScalingSupervisor extends LocalEngineSupervisor {
   }
 
   /**
-   * Bytes the instance's data directory takes (what `storage.usedBytes` shows: see `measure`),
-   * and whether the storage guard made it read-only (null for an engine
-   * without a storage size: Redis, MongoDB).
+   * Bytes the instance's data directory takes (what `storage.usedBytes` shows: see `measure`), and
+   * whether the storage guard made it read-only (null for an engine without a storage size: Redis,
+   * MongoDB).
    */
   async storageUsage(resourceId: string): Promise<{ usedBytes: number | null; readOnly: boolean | null }> {
     const id = checkId(resourceId);

@@ -68,9 +68,9 @@ export const ensureReachable = async (
 };
 
 /**
- * Run a short-lived command (an engine's initialisation or backup tool) as `runAs`, below the platform's CPU
- * priority (`BACKGROUND_NICENESS`), appending its output to `logFile`. Rejects
- * with a ProviderError quoting the end of that output when it fails.
+ * Run a short-lived command (an engine's initialisation or backup tool) as `runAs`, below the
+ * platform's CPU priority (`BACKGROUND_NICENESS`), appending its output to `logFile`. Rejects with
+ * a ProviderError quoting the end of that output when it fails.
  */
 export const runLogged = async (
   command: string,
