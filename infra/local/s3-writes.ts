@@ -165,9 +165,7 @@ export const assembleParts =
           for (;;) {
             const { bytesRead } = await input.read(buffer, 0, COPY_BYTES, null);
             if (bytesRead === 0) break;
-            for (let written = 0; written < bytesRead; ) {
-              written += (await output.write(buffer, written, bytesRead - written)).bytesWritten;
-            }
+            await writeAll(output, buffer.subarray(0, bytesRead));
           }
         } finally {
           await input.close();

@@ -21,7 +21,7 @@ export const s3EndpointConfig = (endpoint: string): S3ClientConfig => ({
  * checks. The artifact's own SHA-256 (the job's) is unchanged. Not for AWS: there the client
  * keeps its default signing.
  */
-export const withUnsignedPayloads = (client: S3Client): S3Client => {
+const withUnsignedPayloads = (client: S3Client): S3Client => {
   client.middlewareStack.add(
     (next) => (args) => {
       const request = args.request as { headers?: Record<string, string> } | undefined;
