@@ -999,123 +999,32 @@ export interface components {
              */
             multiAz?: boolean;
             /** @description The allocated storage and the bytes the data takes. Only in the response of getting one addon: it is measured each time */
-            storage?: {
-                /** Format: int32 */
-                allocatedGiB: number;
-                /**
-                 * Format: int64
-                 * @description Bytes the data takes (AWS: from CloudWatch); null when not measured, never a made-up 0
-                 */
-                usedBytes: number | null;
-                /**
-                 * Format: date-time
-                 * @description When `usedBytes` was measured
-                 */
-                usedBytesAt?: string | null;
-                /** @description Why `usedBytes` is null */
-                usedBytesNote?: string;
-                /** @description True while the addon refuses writes because its storage is full (usedBytes reached allocatedGiB); writable again once storage grows or the data takes under 95 % of it. Null where the platform does not enforce the size (AWS, where RDS has its own storage-full state; engines without a storage size) */
-                readOnly: boolean | null;
-            } | null;
+            storage?: components["schemas"]["StorageUsage"] | null;
             /** @enum {string} */
             status: "creating" | "running" | "updating" | "backing-up" | "restoring" | "upgrading" | "deleting" | "failed";
             /** @description The mutating operation in flight, if any */
             currentOperationId: string | null;
-            endpoint: components["schemas"]["Endpoint"];
+            endpoint: components["schemas"]["Endpoint"] | null;
             /**
              * @description How workloads reach the addon; null on the local target and until it is available
              * @default null
              */
-            network?: {
-                /** @description The project's client security group (AWS): attach it to a workload in the platform's VPC to let it reach every addon of this project, and only those */
-                clientSecurityGroupId: string;
-            } | null;
+            network?: components["schemas"]["AddonNetwork"] | null;
             /** @description Whether the addon's version can be upgraded here (`POST .../upgrade`): the catalog lists upgrade targets for it */
             upgradeAvailable?: boolean;
             /** @description The versions `POST .../upgrade` accepts for this addon, in order (the catalog's `upgradeTargets`) */
             upgradeTargets?: string[];
             /** @description The span a point-in-time restore can land in; null when the engine has no point-in-time recovery on this deployment (capability `pitr`) or no window yet (a new addon). Only in the response of getting one addon: it is asked of the provider each time, so lists leave it out to stay fast */
-            restorableWindow?: {
-                /**
-                 * Format: date-time
-                 * @description The earliest second the addon can be restored to (RFC 3339, UTC)
-                 */
-                earliestRestorableTime: string;
-                /**
-                 * Format: date-time
-                 * @description The latest second the addon can be restored to right now (RFC 3339, UTC); it follows the present by a few minutes
-                 */
-                latestRestorableTime: string;
-            } | null;
+            restorableWindow?: components["schemas"]["RestorableWindow"] | null;
             /** @description The backups at a glance, for an addon with an enabled backup schedule (null without one). Only in the response of getting one addon */
-            backupHealth?: {
-                /**
-                 * @description `degraded` while a built-in rule fires: the latest scheduled backup failed, or no backup succeeded within 1.5 times the shortest schedule interval
-                 * @enum {string}
-                 */
-                state: "healthy" | "degraded";
-                problems: components["schemas"]["BackupHealthProblem"][];
-                /** @description The newest completed backup (any source) among the newest 50 backups */
-                lastSuccessfulBackup: {
-                    id: string;
-                    /**
-                     * Format: date-time
-                     * @description RFC 3339 timestamp, UTC
-                     */
-                    completedAt: string;
-                } | null;
-                lastFailedScheduledBackup: {
-                    /** @description Null when the firing failed before a backup existed */
-                    id: string | null;
-                    /**
-                     * Format: date-time
-                     * @description RFC 3339 timestamp, UTC
-                     */
-                    at: string;
-                    error: {
-                        code: string;
-                        message: string;
-                    } | null;
-                } | null;
-                /**
-                 * Format: date-time
-                 * @description When the next enabled schedule fires
-                 */
-                nextScheduledRun: string | null;
-                /** @description Where point-in-time recovery exists: the same as the addon's `restorableWindow` */
-                pointInTimeWindow: {
-                    /**
-                     * Format: date-time
-                     * @description The earliest second the addon can be restored to (RFC 3339, UTC)
-                     */
-                    earliestRestorableTime: string;
-                    /**
-                     * Format: date-time
-                     * @description The latest second the addon can be restored to right now (RFC 3339, UTC); it follows the present by a few minutes
-                     */
-                    latestRestorableTime: string;
-                } | null;
-            } | null;
+            backupHealth?: components["schemas"]["BackupHealth"] | null;
             /**
              * @description Set on a fork (the addon, backup or point in time its data came from) and on an addon created from an import (the import)
              * @default null
              */
             source?: components["schemas"]["AddonSource"] | components["schemas"]["AddonImportSource"] | null;
             /** @description Set while a credential rotation is open: the previous credentials still work until it is finished (`POST .../credentials/rotate/finish`) or its deadline passes */
-            credentialRotation?: {
-                /** @description The user of the previous credentials (the same user as now when the engine keeps two passwords) */
-                previousUsername: string;
-                /**
-                 * Format: date-time
-                 * @description RFC 3339 timestamp, UTC
-                 */
-                rotatedAt: string;
-                /**
-                 * Format: date-time
-                 * @description When the previous credentials are retired unless finished before
-                 */
-                deadline: string;
-            } | null;
+            credentialRotation?: components["schemas"]["CredentialRotation"] | null;
             /**
              * Format: date-time
              * @description RFC 3339 timestamp, UTC
@@ -1127,11 +1036,82 @@ export interface components {
              */
             updatedAt: string;
         };
+        StorageUsage: {
+            /** Format: int32 */
+            allocatedGiB: number;
+            /**
+             * Format: int64
+             * @description Bytes the data takes (AWS: from CloudWatch); null when not measured, never a made-up 0
+             */
+            usedBytes: number | null;
+            /**
+             * Format: date-time
+             * @description When `usedBytes` was measured
+             */
+            usedBytesAt?: string | null;
+            /** @description Why `usedBytes` is null */
+            usedBytesNote?: string;
+            /** @description True while the addon refuses writes because its storage is full (usedBytes reached allocatedGiB); writable again once storage grows or the data takes under 95 % of it. Null where the platform does not enforce the size (AWS, where RDS has its own storage-full state; engines without a storage size) */
+            readOnly: boolean | null;
+        };
         Endpoint: {
             host: string;
             /** Format: int32 */
             port: number;
-        } | null;
+        };
+        AddonNetwork: {
+            /** @description The project's client security group (AWS): attach it to a workload in the platform's VPC to let it reach every addon of this project, and only those */
+            clientSecurityGroupId: string;
+        };
+        RestorableWindow: {
+            /**
+             * Format: date-time
+             * @description The earliest second the addon can be restored to (RFC 3339, UTC)
+             */
+            earliestRestorableTime: string;
+            /**
+             * Format: date-time
+             * @description The latest second the addon can be restored to right now (RFC 3339, UTC); it follows the present by a few minutes
+             */
+            latestRestorableTime: string;
+        };
+        BackupHealth: {
+            /**
+             * @description `degraded` while a built-in rule fires: the latest scheduled backup failed, or no backup succeeded within 1.5 times the shortest schedule interval
+             * @enum {string}
+             */
+            state: "healthy" | "degraded";
+            problems: components["schemas"]["BackupHealthProblem"][];
+            /** @description The newest completed backup (any source) among the newest 50 backups */
+            lastSuccessfulBackup: {
+                id: string;
+                /**
+                 * Format: date-time
+                 * @description RFC 3339 timestamp, UTC
+                 */
+                completedAt: string;
+            } | null;
+            lastFailedScheduledBackup: {
+                /** @description Null when the firing failed before a backup existed */
+                id: string | null;
+                /**
+                 * Format: date-time
+                 * @description RFC 3339 timestamp, UTC
+                 */
+                at: string;
+                error: {
+                    code: string;
+                    message: string;
+                } | null;
+            } | null;
+            /**
+             * Format: date-time
+             * @description When the next enabled schedule fires
+             */
+            nextScheduledRun: string | null;
+            /** @description Where point-in-time recovery exists: the same as the addon's `restorableWindow` */
+            pointInTimeWindow: components["schemas"]["RestorableWindow"] | null;
+        };
         BackupHealthProblem: {
             /** @enum {string} */
             code: "ScheduledBackupFailed" | "BackupOverdue" | "PointInTimeWindowShort";
@@ -1160,6 +1140,20 @@ export interface components {
             /** @description The addon's database, which the import fills */
             database: string;
         };
+        CredentialRotation: {
+            /** @description The user of the previous credentials (the same user as now when the engine keeps two passwords) */
+            previousUsername: string;
+            /**
+             * Format: date-time
+             * @description RFC 3339 timestamp, UTC
+             */
+            rotatedAt: string;
+            /**
+             * Format: date-time
+             * @description When the previous credentials are retired unless finished before
+             */
+            deadline: string;
+        };
         Operation: {
             id: string;
             /** @enum {string} */
@@ -1181,44 +1175,11 @@ export interface components {
              */
             pointInTime?: string;
             /** @description Present on an export: the target bucket and key, and once completed the verified SHA-256 */
-            export?: {
-                bucket: string;
-                /** @description Always starts with the project id */
-                key: string;
-                /** @description The copy's SHA-256, checked equal to the backup's after the copy; null until then */
-                sha256: string | null;
-                /** Format: int64 */
-                sizeBytes: number | null;
-                /**
-                 * @description How the copy's SHA-256 was established: S3's own full-object checksum of the copy, or the copy read back and hashed
-                 * @enum {string|null}
-                 */
-                verifiedBy: "s3-checksum" | "read-back" | null;
-            };
+            export?: components["schemas"]["BackupExport"];
             /** @description Present on a scale operation: the change asked, and what the addon had before */
-            scaling?: {
-                plan?: string;
-                /** Format: int32 */
-                storageGiB?: number;
-                multiAz?: boolean;
-                previous: {
-                    plan: string;
-                    /** Format: int32 */
-                    storageGiB: number;
-                    multiAz: boolean;
-                };
-            };
+            scaling?: components["schemas"]["ScalingChange"];
             /** @description Present on a networking change carried by a workflow (`update-networking` on AWS): the settings asked, and what the addon had before */
-            networking?: {
-                tls: boolean;
-                public: boolean;
-                allow: string[];
-                previous: {
-                    tls: boolean;
-                    public: boolean;
-                    allow: string[];
-                };
-            };
+            networking?: components["schemas"]["NetworkingChange"];
             /** @description Present on an upgrade: the version the addon ran and the one it is upgraded to; `backupId` is the backup taken first and kept as the way back */
             upgrade?: {
                 fromVersion: string;
@@ -1262,6 +1223,42 @@ export interface components {
              * @description RFC 3339 timestamp, UTC
              */
             completedAt: string | null;
+        };
+        BackupExport: {
+            bucket: string;
+            /** @description Always starts with the project id */
+            key: string;
+            /** @description The copy's SHA-256, checked equal to the backup's after the copy; null until then */
+            sha256: string | null;
+            /** Format: int64 */
+            sizeBytes: number | null;
+            /**
+             * @description How the copy's SHA-256 was established: S3's own full-object checksum of the copy, or the copy read back and hashed
+             * @enum {string|null}
+             */
+            verifiedBy: "s3-checksum" | "read-back" | null;
+        };
+        ScalingChange: {
+            plan?: string;
+            /** Format: int32 */
+            storageGiB?: number;
+            multiAz?: boolean;
+            previous: {
+                plan: string;
+                /** Format: int32 */
+                storageGiB: number;
+                multiAz: boolean;
+            };
+        };
+        NetworkingChange: {
+            tls: boolean;
+            public: boolean;
+            allow: string[];
+            previous: {
+                tls: boolean;
+                public: boolean;
+                allow: string[];
+            };
         };
         ImportUpload: {
             import: components["schemas"]["Import"];
@@ -1331,14 +1328,7 @@ export interface components {
              * @description Of a live import: where the data comes from (never the password); null for uploads
              * @default null
              */
-            source?: {
-                host: string;
-                /** Format: int64 */
-                port: number;
-                database: string;
-                username: string;
-                tls: boolean;
-            } | null;
+            source?: components["schemas"]["LiveImportSource"] | null;
             /** @description As given when the import was started, if it was */
             sha256: string | null;
             /** @description The restore operation of the last start */
@@ -1367,6 +1357,14 @@ export interface components {
              * @description RFC 3339 timestamp, UTC
              */
             completedAt: string | null;
+        };
+        LiveImportSource: {
+            host: string;
+            /** Format: int64 */
+            port: number;
+            database: string;
+            username: string;
+            tls: boolean;
         };
         LiveImportCreated: {
             import: components["schemas"]["Import"];
@@ -1416,33 +1414,34 @@ export interface components {
         };
         ImportSourceRequest: {
             /** @description As for `POST .../imports`: `{"kind":"live","connectionString":...}` or `{"kind":"upload","sizeBytes":...}` */
-            import: {
-                /**
-                 * @description Upload a file to a presigned URL, then start the import
-                 * @enum {string}
-                 */
-                kind: "upload";
-                /**
-                 * Format: int64
-                 * @description Exact size of the file to upload. The upload URL is signed for this Content-Length: S3 refuses any other size
-                 */
-                sizeBytes: number;
-                /**
-                 * @description Compression of a dump (PostgreSQL, MySQL): detected from the first bytes when absent (gzip, zstd, or none). RDB files are uploaded uncompressed
-                 * @enum {string}
-                 */
-                compression?: "gzip" | "zstd";
-                /** @description Upload in parts (S3 multipart) even below the size from which parts are used anyway (ADDONS_MULTIPART_THRESHOLD_BYTES, 5 GiB by default) */
-                multipart?: boolean;
-            } | {
-                /**
-                 * @description Stream a dump of a running database straight into the addon (no file), then start the import
-                 * @enum {string}
-                 */
-                kind: "live";
-                /** @description postgresql://user:password@host:port/database (PostgreSQL addons) or mysql://user:password@host:port/database (MySQL addons); `?sslmode=require` asks for TLS */
-                connectionString: string;
-            };
+            import: components["schemas"]["CreateImportRequest"];
+        };
+        CreateImportRequest: {
+            /**
+             * @description Upload a file to a presigned URL, then start the import
+             * @enum {string}
+             */
+            kind: "upload";
+            /**
+             * Format: int64
+             * @description Exact size of the file to upload. The upload URL is signed for this Content-Length: S3 refuses any other size
+             */
+            sizeBytes: number;
+            /**
+             * @description Compression of a dump (PostgreSQL, MySQL): detected from the first bytes when absent (gzip, zstd, or none). RDB files are uploaded uncompressed
+             * @enum {string}
+             */
+            compression?: "gzip" | "zstd";
+            /** @description Upload in parts (S3 multipart) even below the size from which parts are used anyway (ADDONS_MULTIPART_THRESHOLD_BYTES, 5 GiB by default) */
+            multipart?: boolean;
+        } | {
+            /**
+             * @description Stream a dump of a running database straight into the addon (no file), then start the import
+             * @enum {string}
+             */
+            kind: "live";
+            /** @description postgresql://user:password@host:port/database (PostgreSQL addons) or mysql://user:password@host:port/database (MySQL addons); `?sslmode=require` asks for TLS */
+            connectionString: string;
         };
         AddonPage: {
             items: components["schemas"]["Addon"][];
@@ -1486,16 +1485,17 @@ export interface components {
             uri: string;
             tls: boolean;
             /** @description Only while the addon is public: where clients outside the private network connect (from the allowed addresses only), with TLS */
-            public?: {
-                host: string;
-                /** Format: int32 */
-                port: number;
-                uri: string;
-            };
+            public?: components["schemas"]["PublicEndpoint"];
             /** @description Only while the addon has read replicas: each one's read-only endpoint and URI (same user and password; writes are refused there) */
             replicas?: components["schemas"]["ReplicaEndpoint"][];
             /** @description PEM of the CA that signs the addon's TLS certificate, where the platform runs its own CA (the local target): give it to clients to verify the server (`sslrootcert`, `ssl-ca`) */
             caCertificate?: string;
+        };
+        PublicEndpoint: {
+            host: string;
+            /** Format: int32 */
+            port: number;
+            uri: string;
         };
         ReplicaEndpoint: {
             host: string;
@@ -1651,73 +1651,7 @@ export interface components {
             addon: components["schemas"]["Addon"];
             operation: components["schemas"]["Operation"];
             /** @description The backup the upgrade takes first (a snapshot where the engine has them, else a dump), pinned: the way back */
-            backup: {
-                id: string;
-                projectId: string;
-                addonId: string;
-                /** @enum {string} */
-                type: "dump" | "snapshot";
-                /** @enum {string|null} */
-                compression: "gzip" | "zstd" | null;
-                /** @enum {string} */
-                status: "pending" | "in-progress" | "completed" | "failed" | "aborted";
-                /**
-                 * @description `final`: taken by `DELETE .../addons/{addonId}?finalBackup=...` before the addon was deleted; `upgrade`: taken by `POST .../upgrade` before the engine was upgraded, pinned as the way back
-                 * @enum {string}
-                 */
-                source: "manual" | "schedule" | "final" | "upgrade";
-                scheduleId: string | null;
-                /** @enum {string} */
-                engine: "postgresql" | "mysql" | "redis" | "mongodb";
-                /** @description Major version of the engine the backup was taken from */
-                engineVersion: string;
-                /** Format: int64 */
-                sizeBytes: number | null;
-                /** @description SHA-256 of the downloadable file (dumps, and snapshots whose engine offers snapshotDownload) */
-                sha256: string | null;
-                pinned: boolean;
-                /**
-                 * Format: date-time
-                 * @description When retention deletes it; null when kept
-                 */
-                expiresAt: string | null;
-                operationId: string;
-                /**
-                 * @description Name of the addon the backup came from (it outlives the addon)
-                 * @default null
-                 */
-                addonName?: string | null;
-                /**
-                 * @description The addon it came from has been deleted
-                 * @default false
-                 */
-                addonDeleted?: boolean;
-                /**
-                 * Format: date-time
-                 * @description When its addon was deleted; its grace period started then
-                 * @default null
-                 */
-                addonDeletedAt?: string | null;
-                error: {
-                    code: string;
-                    message: string;
-                } | null;
-                /**
-                 * Format: date-time
-                 * @description RFC 3339 timestamp, UTC
-                 */
-                createdAt: string;
-                /**
-                 * Format: date-time
-                 * @description RFC 3339 timestamp, UTC
-                 */
-                startedAt: string | null;
-                /**
-                 * Format: date-time
-                 * @description RFC 3339 timestamp, UTC
-                 */
-                completedAt: string | null;
-            };
+            backup: components["schemas"]["Backup"];
         };
         UpgradeRequest: {
             /**
@@ -1854,33 +1788,6 @@ export interface components {
             compression?: "gzip" | "zstd";
             enabled?: boolean;
         };
-        CreateImportRequest: {
-            /**
-             * @description Upload a file to a presigned URL, then start the import
-             * @enum {string}
-             */
-            kind: "upload";
-            /**
-             * Format: int64
-             * @description Exact size of the file to upload. The upload URL is signed for this Content-Length: S3 refuses any other size
-             */
-            sizeBytes: number;
-            /**
-             * @description Compression of a dump (PostgreSQL, MySQL): detected from the first bytes when absent (gzip, zstd, or none). RDB files are uploaded uncompressed
-             * @enum {string}
-             */
-            compression?: "gzip" | "zstd";
-            /** @description Upload in parts (S3 multipart) even below the size from which parts are used anyway (ADDONS_MULTIPART_THRESHOLD_BYTES, 5 GiB by default) */
-            multipart?: boolean;
-        } | {
-            /**
-             * @description Stream a dump of a running database straight into the addon (no file), then start the import
-             * @enum {string}
-             */
-            kind: "live";
-            /** @description postgresql://user:password@host:port/database (PostgreSQL addons) or mysql://user:password@host:port/database (MySQL addons); `?sslmode=require` asks for TLS */
-            connectionString: string;
-        };
         ImportPage: {
             items: components["schemas"]["Import"][];
             /** @description Pass as `cursor` to get the next page; null on the last */
@@ -1924,57 +1831,57 @@ export interface components {
              */
             occurredAt: string;
             /** @description Set on `operation.*` events */
-            operation: {
-                id: string;
-                /** @enum {string} */
-                type: "create" | "update" | "delete" | "backup" | "restore" | "export" | "rotate-credentials" | "update-networking" | "scale" | "upgrade" | "update-replicas";
-                /** @enum {string} */
-                status: "pending" | "in-progress" | "completed" | "failed" | "aborted";
-                backupId: string | null;
-                error: {
-                    code: string;
-                    message: string;
-                } | null;
-                /**
-                 * Format: date-time
-                 * @description RFC 3339 timestamp, UTC
-                 */
-                createdAt: string;
-                /**
-                 * Format: date-time
-                 * @description RFC 3339 timestamp, UTC
-                 */
-                completedAt: string | null;
-            } | null;
+            operation: components["schemas"]["EventOperation"] | null;
             /** @description Set on `backup-health.*` events */
-            backupHealth: {
-                /** @enum {string} */
-                state: "healthy" | "degraded";
-                problems: components["schemas"]["BackupHealthProblem"][];
-            } | null;
+            backupHealth: components["schemas"]["EventBackupHealth"] | null;
             /** @description Set on `alert.*` events */
-            alert?: {
-                ruleId: string;
-                /** @description A name for people: shown in notifications */
-                ruleName: string;
-                metric: components["schemas"]["AlertMetricName"];
-                comparison: components["schemas"]["AlertComparison"];
-                threshold: number;
-                /** Format: int32 */
-                durationSeconds: number;
-                /** @enum {string} */
-                state: "firing" | "ok";
-                /** @description The value that changed the state */
-                value: number | null;
-            } | null;
+            alert?: components["schemas"]["EventAlert"] | null;
             /** @description Set on `storage.*` events */
-            storage?: {
-                /** Format: int64 */
-                usedBytes: number;
-                /** Format: int64 */
-                allocatedBytes: number;
-                readOnly: boolean;
+            storage?: components["schemas"]["EventStorage"] | null;
+        };
+        /** @description The operation as it was when the event happened (GET the operation for more) */
+        EventOperation: {
+            id: string;
+            /** @enum {string} */
+            type: "create" | "update" | "delete" | "backup" | "restore" | "export" | "rotate-credentials" | "update-networking" | "scale" | "upgrade" | "update-replicas";
+            /** @enum {string} */
+            status: "pending" | "in-progress" | "completed" | "failed" | "aborted";
+            backupId: string | null;
+            error: {
+                code: string;
+                message: string;
             } | null;
+            /**
+             * Format: date-time
+             * @description RFC 3339 timestamp, UTC
+             */
+            createdAt: string;
+            /**
+             * Format: date-time
+             * @description RFC 3339 timestamp, UTC
+             */
+            completedAt: string | null;
+        };
+        /** @description The backup health the addon changed to */
+        EventBackupHealth: {
+            /** @enum {string} */
+            state: "healthy" | "degraded";
+            problems: components["schemas"]["BackupHealthProblem"][];
+        };
+        /** @description The rule and the state it changed to */
+        EventAlert: {
+            ruleId: string;
+            /** @description A name for people: shown in notifications */
+            ruleName: string;
+            metric: components["schemas"]["AlertMetricName"];
+            comparison: components["schemas"]["AlertComparison"];
+            threshold: number;
+            /** Format: int32 */
+            durationSeconds: number;
+            /** @enum {string} */
+            state: "firing" | "ok";
+            /** @description The value that changed the state */
+            value: number | null;
         };
         /**
          * @description A series of the metric catalog (`MetricName`), or one derived from them:
@@ -1987,6 +1894,14 @@ export interface components {
         AlertMetricName: "cpu" | "memory" | "memory.free" | "storage.used" | "storage.free" | "connections" | "connections.limit" | "read.throughput" | "write.throughput" | "postgresql.transactions" | "postgresql.replication-lag" | "postgresql.oldest-transaction-age" | "mysql.queries" | "mysql.threads-running" | "mysql.replication-lag" | "redis.memory" | "redis.evictions" | "redis.hit-ratio" | "mongodb.operations" | "storage.used-percent" | "connections.used-percent" | "replication-lag" | "backup.problems";
         /** @enum {string} */
         AlertComparison: ">" | ">=" | "<" | "<=";
+        /** @description The storage when the addon turned read-only (full) or writable again (local target) */
+        EventStorage: {
+            /** Format: int64 */
+            usedBytes: number;
+            /** Format: int64 */
+            allocatedBytes: number;
+            readOnly: boolean;
+        };
         SecretGroup: {
             /** @description SecretGroup id (sgr-...) */
             id: string;
@@ -2251,6 +2166,12 @@ export interface components {
              * @default all
              */
             addons?: "all" | string[];
+            /**
+             * @default {
+             *       "webhooks": [],
+             *       "emails": []
+             *     }
+             */
             channels?: components["schemas"]["AlertChannels"];
             /** @default true */
             enabled?: boolean;

@@ -1,8 +1,27 @@
-import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import * as z from 'zod';
+import type { $ZodObject, $ZodType } from 'zod/v4/core';
 import { ProblemSchema } from '../schemas/problem.ts';
-import type { ResponseDef, RouteDef } from './route.ts';
+import { SchemaComponents } from './openapi-schemas.ts';
+import type { RouteDef } from './route.ts';
 import { allRoutes } from './routes.ts';
+
+/** What the document reads of a response: a core schema type, classic or `zod/mini`. */
+export interface DocumentedResponse {
+  description: string;
+  schema?: $ZodType;
+  contentType?: string | readonly string[];
+}
+
+/** What the document reads of a route (a `RouteDef` is one), its schemas classic or `zod/mini`. */
+export type DocumentedRoute = Pick<
+  RouteDef,
+  'operationId' | 'method' | 'path' | 'summary' | 'tags' | 'auth' | 'idempotent' | 'hidden'
+> & {
+  params?: $ZodObject;
+  query?: $ZodObject;
+  body?: $ZodType;
+  responses: Record<number, DocumentedResponse>;
+};
 
 const IdempotencyKeyHeader = z.object({
   'idempotency-key': z
@@ -43,15 +62,15 @@ const RATE_LIMIT_HEADERS = {
   },
 };
 
-const problem = (description: string): ResponseDef => ({
+const problem = (description: string): DocumentedResponse => ({
   description,
   schema: ProblemSchema,
   contentType: 'application/problem+json',
 });
 
 /** Answers any route can give, whatever it does. */
-const defaultResponses = (route: RouteDef): Record<number, ResponseDef> => {
-  const responses: Record<number, ResponseDef> = {
+const defaultResponses = (route: DocumentedRoute): Record<number, DocumentedResponse> => {
+  const responses: Record<number, DocumentedResponse> = {
     429: problem('Too many requests from this caller: wait `Retry-After` seconds'),
     500: problem('Unexpected error; it has been logged and the detail says nothing more'),
   };
@@ -88,60 +107,62 @@ const headersOf = (status: number) => {
 };
 
 /** A response's media types, with its schema when it has one (HTML and docs assets have none). */
-const contentOf = (response: ResponseDef) => {
+const contentOf = (response: DocumentedResponse, components: SchemaComponents) => {
   const types = [response.contentType ?? 'application/json'].flat();
   if (!response.schema && !response.contentType) return {};
+  const schema = response.schema ? { schema: components.convert(response.schema, 'output') } : {};
+  return { content: Object.fromEntries(types.map((type) => [type, schema])) };
+};
+
+/** The operation of one route: its parameters and body converted as inputs, its responses as outputs. */
+const operationOf = (route: DocumentedRoute, components: SchemaComponents) => {
+  // Responses first: their components come first in the document, as they always have.
+  const responses = Object.fromEntries(
+    Object.entries({ ...defaultResponses(route), ...route.responses })
+      .sort(([a], [b]) => Number(a) - Number(b))
+      .map(([status, response]) => [
+        status,
+        {
+          description: response.description,
+          headers: headersOf(Number(status)),
+          ...contentOf(response, components),
+        },
+      ]),
+  );
+  const parameters = [
+    ...(route.params ? components.parameters(route.params, 'path') : []),
+    ...(route.query ? components.parameters(route.query, 'query') : []),
+    ...(route.idempotent ? components.parameters(IdempotencyKeyHeader, 'header') : []),
+  ];
+  const body = route.body && { 'application/json': { schema: components.convert(route.body, 'input') } };
   return {
-    content: Object.fromEntries(
-      types.map((type) => [type, response.schema ? { schema: response.schema } : {}]),
-    ),
+    operationId: route.operationId,
+    summary: route.summary,
+    description: `${route.summary}. ${route.auth ? 'Requires a bearer token.' : PUBLIC_REASON} Rate limited per caller.`,
+    tags: route.tags,
+    // `{}` is the empty requirement: anyone may call it (see the description for why); a client
+    // that sends its bearer token anyway (a generated client does, on every call) is just as welcome.
+    security: route.auth ? [{ bearerAuth: [] }] : [{}, { bearerAuth: [] }],
+    ...(parameters.length > 0 ? { parameters } : {}),
+    ...(body ? { requestBody: { required: true, content: body } } : {}),
+    responses,
   };
 };
 
-/** The OpenAPI 3.1 document, generated from the route table and the zod schemas. */
-export const buildOpenApiDocument = () => {
-  const registry = new OpenAPIRegistry();
-  const bearer = registry.registerComponent('securitySchemes', 'bearerAuth', {
-    type: 'http',
-    scheme: 'bearer',
-    description: BEARER_DESCRIPTION,
-  });
-  for (const route of allRoutes as readonly RouteDef[]) {
+/**
+ * The OpenAPI 3.1 document, generated from the route table (or the routes given) and the zod
+ * schemas: every schema with an id is a component.
+ */
+export const buildOpenApiDocument = (
+  routes: readonly DocumentedRoute[] = allRoutes as readonly RouteDef[],
+) => {
+  const components = new SchemaComponents();
+  const paths: Record<string, Record<string, ReturnType<typeof operationOf>>> = {};
+  for (const route of routes) {
     if (route.hidden) continue;
-    const responses = { ...defaultResponses(route), ...route.responses };
-    registry.registerPath({
-      method: route.method,
-      path: route.path,
-      operationId: route.operationId,
-      summary: route.summary,
-      description: `${route.summary}. ${route.auth ? 'Requires a bearer token.' : PUBLIC_REASON} Rate limited per caller.`,
-      tags: route.tags,
-      // `{}` is the empty requirement: anyone may call it (see the description for why); a client
-      // that sends its bearer token anyway (a generated client does, on every call) is just as welcome.
-      security: route.auth ? [{ [bearer.name]: [] }] : [{}, { [bearer.name]: [] }],
-      request: {
-        ...(route.params ? { params: route.params } : {}),
-        ...(route.query ? { query: route.query } : {}),
-        ...(route.idempotent ? { headers: IdempotencyKeyHeader } : {}),
-        ...(route.body
-          ? { body: { required: true, content: { 'application/json': { schema: route.body } } } }
-          : {}),
-      },
-      responses: Object.fromEntries(
-        Object.entries(responses)
-          .sort(([a], [b]) => Number(a) - Number(b))
-          .map(([status, response]) => [
-            status,
-            {
-              description: response.description,
-              headers: headersOf(Number(status)),
-              ...contentOf(response),
-            },
-          ]),
-      ),
-    });
+    paths[route.path] = { ...paths[route.path], [route.method]: operationOf(route, components) };
   }
-  return new OpenApiGeneratorV31(registry.definitions).generateDocument({
+  return {
     openapi: '3.1.0',
     info: {
       title: 'Addons platform API',
@@ -160,5 +181,14 @@ export const buildOpenApiDocument = () => {
       },
     ],
     tags: TAGS,
-  });
+    components: {
+      securitySchemes: {
+        bearerAuth: { type: 'http', scheme: 'bearer', description: BEARER_DESCRIPTION },
+      },
+      schemas: components.schemas,
+      parameters: {},
+    },
+    paths,
+    webhooks: {},
+  };
 };

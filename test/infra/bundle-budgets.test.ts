@@ -113,8 +113,9 @@ describe('Lambda bundle budgets', () => {
   });
 
   it('keeps the OpenAPI generator, the credential chain, S3, its presigner and the untreeshakable SDK models out of every bundle', () => {
+    // The generator is ours (on zod's own JSON Schema conversion): its modules, not a package.
+    const generator = ['shared/api/openapi.ts', 'shared/api/openapi-schemas.ts'];
     const forbidden = [
-      '@asteasolutions/zod-to-openapi',
       '@aws-sdk/credential-provider-node',
       '@aws-sdk/nested-clients',
       '@aws-sdk/client-ec2',
@@ -127,7 +128,9 @@ describe('Lambda bundle budgets', () => {
     const found: string[] = [];
     for (const [entry, bundle] of bundles) {
       for (const input of Object.keys(bundle.inputs)) {
-        const name = forbidden.find((pkg) => input.includes(`node_modules/${pkg}/`));
+        const name =
+          forbidden.find((pkg) => input.includes(`node_modules/${pkg}/`)) ??
+          generator.find((module) => input === module);
         if (name) found.push(`${entry}: ${name}`);
       }
     }
