@@ -1651,7 +1651,7 @@ export interface components {
             addon: components["schemas"]["Addon"];
             operation: components["schemas"]["Operation"];
             /** @description The backup the upgrade takes first (a snapshot where the engine has them, else a dump), pinned: the way back */
-            backup: WithRequired<components["schemas"]["Backup"], "id" | "projectId" | "addonId" | "type" | "compression" | "status" | "source" | "scheduleId" | "engine" | "engineVersion" | "sizeBytes" | "sha256" | "pinned" | "expiresAt" | "operationId" | "error" | "createdAt" | "startedAt" | "completedAt">;
+            backup: components["schemas"]["Backup"];
         };
         UpgradeRequest: {
             /**
@@ -9323,9 +9323,6 @@ export interface operations {
         };
     };
 }
-type WithRequired<T, K extends keyof T> = T & {
-    [P in K]-?: T[P];
-};
 
 /** Routes that take an Idempotency-Key header (`METHOD /path/{template}`). */
 export const idempotentRoutes: readonly string[] = [

@@ -142,20 +142,45 @@ const SUBSCHEMA_MAPS = ['properties', 'patternProperties', '$defs'];
 const SUBSCHEMAS = ['items', 'additionalProperties', 'propertyNames', 'not', 'contains'];
 const SUBSCHEMA_LISTS = ['anyOf', 'oneOf', 'allOf', 'prefixItems'];
 
+/** Calls `visit` on a schema and its subschemas, innermost first (not on values: `default`, `enum`...). */
+const walk = (schema: unknown, visit: (schema: Record<string, unknown>) => void): void => {
+  if (!isObject(schema)) return;
+  for (const key of SUBSCHEMA_MAPS) {
+    if (isObject(schema[key])) for (const child of Object.values(schema[key])) walk(child, visit);
+  }
+  for (const key of SUBSCHEMAS) walk(schema[key], visit);
+  for (const key of SUBSCHEMA_LISTS) {
+    if (Array.isArray(schema[key])) for (const child of schema[key]) walk(child, visit);
+  }
+  visit(schema);
+};
+
+/** JSON with sorted keys: two values that say the same thing read the same. */
+const canonical = (value: unknown): string =>
+  JSON.stringify(value, (_, item) =>
+    isObject(item) ? Object.fromEntries(Object.entries(item).sort(([a], [b]) => a.localeCompare(b))) : item,
+  );
+
 /**
- * Walks a converted schema and its subschemas (not its values: `default`, `example`, `enum`):
+ * A schema that refines a component (`Component.meta({ description })`) is a `$ref` beside the
+ * keywords zod could not tell were the component's own; those that repeat it go.
+ */
+const dropRepeats = (defs: Record<string, unknown>) => (schema: Record<string, unknown>) => {
+  const ref =
+    typeof schema.$ref === 'string' && schema.$ref.startsWith(DEFS_PREFIX) ? schema.$ref : undefined;
+  const target = ref && defs[ref.slice(DEFS_PREFIX.length)];
+  if (!isObject(target)) return;
+  for (const key of Object.keys(schema)) {
+    if (key !== '$ref' && key in target && canonical(schema[key]) === canonical(target[key]))
+      delete schema[key];
+  }
+};
+
+/**
  * `$defs` references become component references, literals `enum`s, nullables compact, a `$ref`
  * stands alone, and the keywords take the document's order.
  */
-const rewrite = (schema: unknown): void => {
-  if (!isObject(schema)) return;
-  for (const key of SUBSCHEMA_MAPS) {
-    if (isObject(schema[key])) for (const child of Object.values(schema[key])) rewrite(child);
-  }
-  for (const key of SUBSCHEMAS) rewrite(schema[key]);
-  for (const key of SUBSCHEMA_LISTS) {
-    if (Array.isArray(schema[key])) for (const child of schema[key]) rewrite(child);
-  }
+const rewrite = (schema: Record<string, unknown>) => {
   if (typeof schema.$ref === 'string' && schema.$ref.startsWith(DEFS_PREFIX)) {
     schema.$ref = COMPONENT_PREFIX + schema.$ref.slice(DEFS_PREFIX.length);
   }
@@ -193,10 +218,10 @@ export class SchemaComponents {
       override: overrideFor(io),
     }) as SchemaObject;
     const { $schema: _, $defs = {}, ...root } = converted;
-    rewrite(root);
+    for (const schema of [root, ...Object.values($defs)]) walk(schema, dropRepeats($defs));
+    for (const schema of [root, ...Object.values($defs)]) walk(schema, rewrite);
     for (const [id, def] of Object.entries($defs)) {
       if (id.startsWith('__schema')) throw new Error(`A recursive schema without an id: give it one (${id})`);
-      rewrite(def);
       this.#add(id, def as SchemaObject, io);
     }
     return root;

@@ -130,4 +130,39 @@ describe('OpenAPI document of zod/mini schemas (core types only)', () => {
       },
     ]);
   });
+
+  it("keeps the document's forms: nullable $ref, date-time without zod's pattern, literal enum, discriminator", () => {
+    const Hourly = zm
+      .strictObject({ every: zm.literal('hour') })
+      .register(zm.globalRegistry, { id: 'MiniHourly' });
+    const Daily = zm
+      .strictObject({ every: zm.literal('day'), at: zm.iso.datetime() })
+      .register(zm.globalRegistry, { id: 'MiniDaily' });
+    const Schedule = zm.object({
+      timing: zm.discriminatedUnion('every', [Hourly, Daily]),
+      last: zm.nullable(Daily),
+    });
+    const document = buildOpenApiDocument([
+      { ...route, responses: { 200: { description: 'A schedule', schema: Schedule } } },
+    ]);
+    expect(document.components.schemas.MiniDaily?.properties).toEqual({
+      every: { type: 'string', enum: ['day'] },
+      at: { type: 'string', format: 'date-time' },
+    });
+    const converted = document.paths[route.path]?.post?.responses[200]?.content?.['application/json']?.schema;
+    expect(converted).toEqual({
+      type: 'object',
+      properties: {
+        timing: {
+          oneOf: [{ $ref: '#/components/schemas/MiniHourly' }, { $ref: '#/components/schemas/MiniDaily' }],
+          discriminator: {
+            propertyName: 'every',
+            mapping: { hour: '#/components/schemas/MiniHourly', day: '#/components/schemas/MiniDaily' },
+          },
+        },
+        last: { anyOf: [{ $ref: '#/components/schemas/MiniDaily' }, { type: 'null' }] },
+      },
+      required: ['timing', 'last'],
+    });
+  });
 });
