@@ -2,7 +2,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context, SNSEvent } from 'aws-lambda';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { documentClient } from '#functions/api/aws-clients.ts';
 import { logger as defaultLogger } from '#functions/api/logger.ts';
 import { lazyHandler } from '#shared/api/http-handler.ts';
@@ -18,7 +18,7 @@ import { AlertStore } from '#shared/store/alert-store.ts';
 const AlarmMessageSchema = z.looseObject({
   AlarmName: z.string(),
   NewStateValue: z.string(),
-  NewStateReason: z.string().default(''),
+  NewStateReason: z._default(z.string(), ''),
   StateChangeTime: z.string(),
 });
 

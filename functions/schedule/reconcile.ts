@@ -12,7 +12,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { documentClient } from '#functions/api/aws-clients.ts';
 import { logger as defaultLogger } from '#functions/api/logger.ts';
 import { lazyHandler } from '#shared/api/http-handler.ts';
@@ -52,7 +52,7 @@ import { AddonStore } from '#shared/store/addon-store.ts';
 import { BackupStore } from '#shared/store/backup-store.ts';
 
 /** What the EventBridge rules send: the frequent rule checks operations, the hourly one also leftovers. */
-export const ReconcileEventSchema = z.looseObject({ leftovers: z.boolean().default(false) });
+export const ReconcileEventSchema = z.looseObject({ leftovers: z._default(z.boolean(), false) });
 
 /**
  * The reconciler (EventBridge rules): fails operations past their deadline, starts again those

@@ -6,7 +6,7 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { documentClient } from '#functions/api/aws-clients.ts';
 import { logger as defaultLogger } from '#functions/api/logger.ts';
 import { lazyHandler } from '#shared/api/http-handler.ts';
@@ -24,14 +24,14 @@ import { BackupStore } from '#shared/store/backup-store.ts';
 
 /** The input every EventBridge Scheduler schedule sends (EventBridgeScheduleRunner). */
 export const ScheduledBackupEventSchema = z.object({
-  projectId: z.string().min(1),
-  addonId: z.string().min(1),
-  scheduleId: z.string().min(1),
+  projectId: z.string().check(z.minLength(1)),
+  addonId: z.string().check(z.minLength(1)),
+  scheduleId: z.string().check(z.minLength(1)),
   /**
    * When the firing was due: EventBridge Scheduler fills in `<aws.scheduler.scheduled-time>`.
    * Schedules written before it was in the input fall back to the time of invocation.
    */
-  scheduledTime: z.iso.datetime({ offset: true }).optional(),
+  scheduledTime: z.optional(z.iso.datetime({ offset: true })),
 });
 
 export type RunBackupResult =

@@ -1,7 +1,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { parsePart } from '#shared/api/zod-issues.ts';
 import type { Target } from '#shared/schemas/catalog.ts';
 import {

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { DEFAULT_RATE_LIMIT, type RateLimitConfig } from '#shared/api/rate-limit.ts';
 import { UploadEnvSchema } from '#shared/config/env.ts';
 import { DEFAULT_BACKUP_GRACE_DAYS } from '#shared/services/addon-retirement.ts';
@@ -10,73 +10,79 @@ export const DEFAULT_METRICS_INTERVAL_SECONDS = 10;
 
 /** The local target's configuration, from the environment (README: Configuration). */
 export const LocalConfigSchema = z.object({
-  ADDONS_PORT: z.coerce.number().int().min(0).max(65535).default(4000),
-  ADDONS_HOST: z.string().min(1).default('127.0.0.1'),
+  ADDONS_PORT: z._default(z.coerce.number().check(z.int(), z.minimum(0), z.maximum(65535)), 4000),
+  ADDONS_HOST: z._default(z.string().check(z.minLength(1)), '127.0.0.1'),
   /** Where other machines reach a public addon; default: the machine's first external IPv4 address. */
-  ADDONS_PUBLIC_HOST: z.string().min(1).max(253).optional(),
-  ADDONS_DATA_DIR: z.string().min(1).default('.addons'),
-  ADDONS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
-  ADDONS_LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default('WARN'),
+  ADDONS_PUBLIC_HOST: z.optional(z.string().check(z.minLength(1), z.maxLength(253))),
+  ADDONS_DATA_DIR: z._default(z.string().check(z.minLength(1)), '.addons'),
+  ADDONS_TOKEN: z.optional(z.string().check(z.minLength(16, 'must be at least 16 characters'))),
+  ADDONS_LOG_LEVEL: z._default(z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']), 'WARN'),
   /** How long Wait states last locally (ms): engine processes are ready in well under a second. */
-  ADDONS_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(200),
+  ADDONS_WAIT_MS: z._default(z.coerce.number().check(z.int(), z.minimum(0), z.maximum(60_000)), 200),
   /** How long ASL Retry intervals last locally (ms). */
-  ADDONS_RETRY_MS: z.coerce.number().int().min(0).max(60_000).default(200),
+  ADDONS_RETRY_MS: z._default(z.coerce.number().check(z.int(), z.minimum(0), z.maximum(60_000)), 200),
   /** How fast the schedule and retention clock runs (tests: 3600 = an hour per second). */
-  ADDONS_CLOCK_SPEED: z.coerce.number().min(1).max(1_000_000).default(1),
+  ADDONS_CLOCK_SPEED: z._default(z.coerce.number().check(z.minimum(1), z.maximum(1_000_000)), 1),
   /** How often the local scheduler checks for due schedules and expired backups (ms). */
-  ADDONS_SCHEDULER_TICK_MS: z.coerce.number().int().min(10).max(600_000).default(15_000),
+  ADDONS_SCHEDULER_TICK_MS: z._default(
+    z.coerce.number().check(z.int(), z.minimum(10), z.maximum(600_000)),
+    15_000,
+  ),
   /** How often archived addons are checked for a due base backup (PITR); a new addon's window waits for the first check. */
-  ADDONS_PITR_MAINTENANCE_SECONDS: z.coerce.number().int().min(1).max(3_600).default(30),
+  ADDONS_PITR_MAINTENANCE_SECONDS: z._default(
+    z.coerce.number().check(z.int(), z.minimum(1), z.maximum(3_600)),
+    30,
+  ),
   /** How far back point-in-time recovery reaches (the WAL archive reads it too: wal-archive.ts). */
-  ADDONS_PITR_RETENTION_DAYS: z.coerce.number().positive().max(3_650).default(7),
+  ADDONS_PITR_RETENTION_DAYS: z._default(z.coerce.number().check(z.positive(), z.maximum(3_650)), 7),
   /** How often the platform samples each running addon's metrics (docs/metrics.md); 0 turns sampling off. */
-  ADDONS_METRICS_INTERVAL_SECONDS: z.coerce
-    .number()
-    .int()
-    .min(0)
-    .max(3_600)
-    .default(DEFAULT_METRICS_INTERVAL_SECONDS),
+  ADDONS_METRICS_INTERVAL_SECONDS: z._default(
+    z.coerce.number().check(z.int(), z.minimum(0), z.maximum(3_600)),
+    DEFAULT_METRICS_INTERVAL_SECONDS,
+  ),
   /**
    * Tests and benches only: the bytes one allocated GiB counts for the storage guard, so that a
    * test fills an addon's storage with megabytes (docs/scaling.md). Unset: 1073741824 (1 GiB).
    */
-  ADDONS_STORAGE_GIB_BYTES: z.coerce
-    .number()
-    .int()
-    .min(1024 * 1024)
-    .max(1024 ** 3)
-    .optional(),
+  ADDONS_STORAGE_GIB_BYTES: z.optional(
+    z.coerce.number().check(z.int(), z.minimum(1024 * 1024), z.maximum(1024 ** 3)),
+  ),
   /** Reconciler: per-type operation deadlines in minutes, `create=30,backup=1500` (defaults in reconciler-policy.ts). */
-  ADDONS_OPERATION_DEADLINES: z.string().optional(),
+  ADDONS_OPERATION_DEADLINES: z.optional(z.string()),
   /** Reconciler: how long a pending operation may wait for its workflow before it is started again. */
-  ADDONS_START_GRACE_SECONDS: z.coerce.number().int().min(0).max(86_400).default(30),
+  ADDONS_START_GRACE_SECONDS: z._default(
+    z.coerce.number().check(z.int(), z.minimum(0), z.maximum(86_400)),
+    30,
+  ),
   /** Reconciler: the youngest a leftover (engine directory, snapshot, secret, dump) may be when removed. */
-  ADDONS_LEFTOVER_MIN_AGE_SECONDS: z.coerce
-    .number()
-    .int()
-    .min(0)
-    .max(30 * 86_400)
-    .default(600),
+  ADDONS_LEFTOVER_MIN_AGE_SECONDS: z._default(
+    z.coerce.number().check(z.int(), z.minimum(0), z.maximum(30 * 86_400)),
+    600,
+  ),
   /** Days a deleted addon's backups are kept before retention deletes them (pinned: until unpinned). */
-  ADDONS_BACKUP_GRACE_DAYS: z.coerce.number().min(0).max(3650).default(DEFAULT_BACKUP_GRACE_DAYS),
+  ADDONS_BACKUP_GRACE_DAYS: z._default(
+    z.coerce.number().check(z.minimum(0), z.maximum(3650)),
+    DEFAULT_BACKUP_GRACE_DAYS,
+  ),
   /** Per-caller rate limit: steady requests per second, and how many at once. */
-  ADDONS_RATE_LIMIT_PER_SECOND: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(100_000)
-    .default(DEFAULT_RATE_LIMIT.perSecond),
-  ADDONS_RATE_LIMIT_BURST: z.coerce.number().int().min(1).max(1_000_000).default(DEFAULT_RATE_LIMIT.burst),
+  ADDONS_RATE_LIMIT_PER_SECOND: z._default(
+    z.coerce.number().check(z.int(), z.minimum(1), z.maximum(100_000)),
+    DEFAULT_RATE_LIMIT.perSecond,
+  ),
+  ADDONS_RATE_LIMIT_BURST: z._default(
+    z.coerce.number().check(z.int(), z.minimum(1), z.maximum(1_000_000)),
+    DEFAULT_RATE_LIMIT.burst,
+  ),
   /** Comma-separated origins whose browser pages may call the API (CORS); none by default. */
-  ADDONS_CORS_ORIGINS: z
-    .string()
-    .default('')
-    .transform((text) =>
+  ADDONS_CORS_ORIGINS: z.pipe(
+    z._default(z.string(), ''),
+    z.transform((text) =>
       text
         .split(',')
         .map((origin) => origin.trim())
         .filter((origin) => origin.length > 0),
     ),
+  ),
   /**
    * Import uploads: the largest file (bytes, default 100 GiB), the size above which a file is
    * uploaded in parts (default 5 GiB), the preferred part size (default 64 MiB).

@@ -1,5 +1,6 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import type { $ZodObject, $ZodType } from 'zod/v4/core';
+import { meta } from '../schemas/meta.ts';
 import { ProblemSchema } from '../schemas/problem.ts';
 import { SchemaComponents } from './openapi-schemas.ts';
 import type { RouteDef } from './route.ts';
@@ -24,12 +25,9 @@ export type DocumentedRoute = Pick<
 };
 
 const IdempotencyKeyHeader = z.object({
-  'idempotency-key': z
-    .string()
-    .min(1)
-    .max(255)
-    .optional()
-    .meta({ description: 'Repeat the request safely: the same key and body return the first result' }),
+  'idempotency-key': meta(z.optional(z.string().check(z.minLength(1), z.maxLength(255))), {
+    description: 'Repeat the request safely: the same key and body return the first result',
+  }),
 });
 
 /** Which token to send: the one mistake every new user makes is sending the wrong one. */

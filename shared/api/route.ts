@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 
 export type HttpMethod = 'get' | 'post' | 'patch' | 'delete';
 
@@ -8,7 +8,7 @@ export type ApiFunctionName = (typeof API_FUNCTIONS)[number];
 
 export interface ResponseDef {
   description: string;
-  schema?: z.ZodType;
+  schema?: z.ZodMiniType;
   /** Defaults to application/json; several when the body's type depends on what is asked for. */
   contentType?: string | readonly string[];
 }
@@ -25,9 +25,9 @@ export interface RouteDef {
   auth: boolean;
   /** POST routes that honour an Idempotency-Key header. */
   idempotent?: boolean;
-  params?: z.ZodObject;
-  query?: z.ZodObject;
-  body?: z.ZodType;
+  params?: z.ZodMiniObject;
+  query?: z.ZodMiniObject;
+  body?: z.ZodMiniType;
   responses: Record<number, ResponseDef>;
   /** Hidden from the OpenAPI document (none is: the e2e contract check calls every route it uses). */
   hidden?: boolean;
@@ -42,7 +42,7 @@ export type RouteTable = Readonly<Record<string, RouteDef>>;
 export const routeKey = (route: Pick<RouteDef, 'method' | 'path'>): string =>
   `${route.method.toUpperCase()} ${route.path}`;
 
-type Infer<T> = T extends z.ZodType ? z.infer<T> : undefined;
+type Infer<T> = T extends z.ZodMiniType ? z.infer<T> : undefined;
 
 export interface Principal {
   subject: string;

@@ -1,5 +1,7 @@
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import { type FieldIssue, ValidationError } from '../errors.ts';
+// English messages for zod/mini: they become the problem+json `errors[].message`.
+import '../schemas/meta.ts';
 
 const pathOf = (prefix: string, path: readonly PropertyKey[]): string =>
   [prefix, ...path.map(String)].filter(Boolean).join('.');
@@ -46,10 +48,11 @@ const issuesIn = (issues: readonly Issue[], prefix: string): FieldIssue[] =>
     return [{ path: pathOf(prefix, issue.path), message: issue.message }];
   });
 
-export const issuesOf = (error: z.ZodError, prefix: string): FieldIssue[] => issuesIn(error.issues, prefix);
+export const issuesOf = (error: z.core.$ZodError, prefix: string): FieldIssue[] =>
+  issuesIn(error.issues, prefix);
 
 /** Parse one part of a request; failures become a 400 that names every offending field. */
-export const parsePart = <T extends z.ZodType>(
+export const parsePart = <T extends z.ZodMiniType>(
   schema: T,
   value: unknown,
   part: string,

@@ -2,7 +2,7 @@ import { realpathSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { parseEnv } from '../config/env.ts';
 import { errorMessage, PlatformError, ProviderError } from '../errors.ts';
 import type { ConnectionSecret, SecretStore } from '../ports/secret-store.ts';
@@ -25,13 +25,13 @@ import { createJobS3Client } from './s3-client.ts';
  */
 export const JobEnvSchema = z.object({
   /** The JobSpec as JSON; a JSON argument on the command line takes precedence. */
-  JOB_SPEC: z.string().min(1).optional(),
-  ADDONS_CONNECTION_FILE: z.string().min(1).optional(),
-  ADDONS_SECRETS_DIR: z.string().min(1).optional(),
-  SECRET_NAME_PREFIX: z.string().min(1).optional(),
+  JOB_SPEC: z.optional(z.string().check(z.minLength(1))),
+  ADDONS_CONNECTION_FILE: z.optional(z.string().check(z.minLength(1))),
+  ADDONS_SECRETS_DIR: z.optional(z.string().check(z.minLength(1))),
+  SECRET_NAME_PREFIX: z.optional(z.string().check(z.minLength(1))),
   /** The S3 emulator's endpoint (local target); unset on AWS. */
-  ADDONS_S3_ENDPOINT: z.url().optional(),
-  ADDONS_LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default('INFO'),
+  ADDONS_S3_ENDPOINT: z.optional(z.url()),
+  ADDONS_LOG_LEVEL: z._default(z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']), 'INFO'),
   // Where an engine's client tools are (ADDONS_<ENGINE>_BIN_DIR) is read by that engine's dump
   // tool (shared/jobs/<engine>/), not here.
 });

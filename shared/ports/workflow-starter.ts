@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 
 export const WORKFLOWS = [
   'provision-addon',
@@ -15,17 +15,21 @@ export const WORKFLOWS = [
 export type WorkflowName = (typeof WORKFLOWS)[number];
 
 const OperationRefSchema = z.object({
-  projectId: z.string().min(1),
-  addonId: z.string().min(1),
-  operationId: z.string().min(1),
+  projectId: z.string().check(z.minLength(1)),
+  addonId: z.string().check(z.minLength(1)),
+  operationId: z.string().check(z.minLength(1)),
 });
-const BackupOperationRefSchema = OperationRefSchema.extend({ backupId: z.string().min(1) });
+const BackupOperationRefSchema = z.extend(OperationRefSchema, { backupId: z.string().check(z.minLength(1)) });
 /** A delete may first take a final backup: present only then (the ASL asks `IsPresent`). */
 /** An upgrade: the backup it takes first, and the version it upgrades to. */
-const UpgradeOperationRefSchema = BackupOperationRefSchema.extend({ version: z.string().min(1) });
-const DeleteOperationRefSchema = OperationRefSchema.extend({ backupId: z.string().min(1).optional() });
+const UpgradeOperationRefSchema = z.extend(BackupOperationRefSchema, {
+  version: z.string().check(z.minLength(1)),
+});
+const DeleteOperationRefSchema = z.extend(OperationRefSchema, {
+  backupId: z.optional(z.string().check(z.minLength(1))),
+});
 /** A credential rotation: which half (the ASL's first Choice). */
-const RotationOperationRefSchema = OperationRefSchema.extend({ phase: z.enum(['rotate', 'retire']) });
+const RotationOperationRefSchema = z.extend(OperationRefSchema, { phase: z.enum(['rotate', 'retire']) });
 
 /**
  * The execution input of each workflow: every field its ASL reads with a JSONPath. A path on a
@@ -43,7 +47,7 @@ export const WorkflowInputSchemas = {
   'update-replicas': OperationRefSchema,
   'update-networking': OperationRefSchema,
   'rotate-credentials': RotationOperationRefSchema,
-} as const satisfies Record<WorkflowName, z.ZodType>;
+} as const satisfies Record<WorkflowName, z.ZodMiniType>;
 
 export type WorkflowInputs = { [W in WorkflowName]: z.infer<(typeof WorkflowInputSchemas)[W]> };
 
@@ -65,7 +69,7 @@ export interface WorkflowStarter {
 
 /** The input checked against its workflow's schema, for starters that take it from outside the compiler's view. */
 export const checkWorkflowRun = (run: WorkflowRun): WorkflowRun => {
-  const schema: z.ZodType = WorkflowInputSchemas[run.workflow];
+  const schema: z.ZodMiniType = WorkflowInputSchemas[run.workflow];
   const parsed = schema.safeParse(run.input);
   if (!parsed.success) {
     const fields = parsed.error.issues.map((issue) => issue.path.join('.') || '(input)').join(', ');

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { ALERT_METRIC_NAMES, type AlertMetricName, DERIVED_ALERT_METRICS } from '../metrics/alert-metrics.ts';
 import { IdTextSchema, int32, MessageSchema, text } from './bounds.ts';
 import {
@@ -9,6 +9,7 @@ import {
   pageOf,
   TimestampSchema,
 } from './common.ts';
+import { meta } from './meta.ts';
 import { MetricUnitSchema } from './metrics.ts';
 
 /** The longest a condition may have to hold: the local rings keep 24 h, CloudWatch alarms look back a day. */
@@ -31,98 +32,103 @@ const derived = Object.entries(DERIVED_ALERT_METRICS)
   .map(([name, definition]) => `\`${name}\` (${definition.unit}): ${definition.description}`)
   .join('\n- ');
 
-export const AlertMetricNameSchema = z.enum(ALERT_METRIC_NAMES).meta({
+export const AlertMetricNameSchema = meta(z.enum(ALERT_METRIC_NAMES), {
   id: 'AlertMetricName',
   description: `A series of the metric catalog (\`MetricName\`), or one derived from them:\n- ${derived}`,
 });
 
-export const ComparisonSchema = z.enum(COMPARISONS).meta({ id: 'AlertComparison' });
-const ComparisonInputSchema = z
-  .enum([...COMPARISONS, ...Object.keys(COMPARISON_WORDS)] as [string, ...string[]])
-  .meta({ description: '`>`, `>=`, `<`, `<=`, or the words `above`, `at-least`, `below`, `at-most`' });
+export const ComparisonSchema = meta(z.enum(COMPARISONS), { id: 'AlertComparison' });
+const ComparisonInputSchema = meta(
+  z.enum([...COMPARISONS, ...Object.keys(COMPARISON_WORDS)] as [string, ...string[]]),
+  { description: '`>`, `>=`, `<`, `<=`, or the words `above`, `at-least`, `below`, `at-most`' },
+);
 
-export const AlertAddonsSchema = z
-  .union([z.literal('all'), z.array(AddonIdSchema).min(1).max(MAX_ALERT_ADDONS)])
-  .meta({ description: '`"all"`: every addon of the project, now and later; or a list of its addon ids' });
+export const AlertAddonsSchema = meta(
+  z.union([z.literal('all'), z.array(AddonIdSchema).check(z.minLength(1), z.maxLength(MAX_ALERT_ADDONS))]),
+  { description: '`"all"`: every addon of the project, now and later; or a list of its addon ids' },
+);
 
-export const WebhookChannelSchema = z
-  .strictObject({
-    url: text(2048).meta({
+export const WebhookChannelSchema = meta(
+  z.strictObject({
+    url: meta(text(2048), {
       description:
         'Where signed notifications are POSTed: https (http and localhost too on the local target)',
     }),
-  })
-  .meta({ id: 'AlertWebhook' });
+  }),
+  { id: 'AlertWebhook' },
+);
 
-export const AlertChannelsSchema = z
-  .strictObject({
-    webhooks: z.array(WebhookChannelSchema).max(MAX_WEBHOOKS).default([]),
-    emails: z
-      .array(z.email().max(254))
-      .max(MAX_EMAILS)
-      .default([])
-      .meta({ description: 'E-mail addresses (Amazon SNS subscriptions; AWS only)' }),
-  })
-  .meta({ id: 'AlertChannels' });
+export const AlertChannelsSchema = meta(
+  z.strictObject({
+    webhooks: z._default(z.array(WebhookChannelSchema).check(z.maxLength(MAX_WEBHOOKS)), []),
+    emails: meta(z._default(z.array(z.email().check(z.maxLength(254))).check(z.maxLength(MAX_EMAILS)), []), {
+      description: 'E-mail addresses (Amazon SNS subscriptions; AWS only)',
+    }),
+  }),
+  { id: 'AlertChannels' },
+);
 export type AlertChannels = z.infer<typeof AlertChannelsSchema>;
 
-const RuleNameSchema = text(100).min(1).meta({ description: 'A name for people: shown in notifications' });
-const ThresholdSchema = z
-  .number()
-  .min(-1e15)
-  .max(1e15)
-  .meta({ description: "In the metric's unit (percent 0 to 100, bytes, seconds...)" });
-const DurationSchema = int32(0, MAX_ALERT_DURATION_SECONDS).meta({
+const RuleNameSchema = meta(text(100).check(z.minLength(1)), {
+  description: 'A name for people: shown in notifications',
+});
+const ThresholdSchema = meta(z.number().check(z.minimum(-1e15), z.maximum(1e15)), {
+  description: "In the metric's unit (percent 0 to 100, bytes, seconds...)",
+});
+const DurationSchema = meta(int32(0, MAX_ALERT_DURATION_SECONDS), {
   description:
     'How long the condition must hold before the rule fires, in seconds (0: at once; 300: "for 5 minutes")',
 });
 
-export const CreateAlertRuleRequestSchema = z
-  .strictObject({
+export const CreateAlertRuleRequestSchema = meta(
+  z.strictObject({
     name: RuleNameSchema,
     metric: AlertMetricNameSchema,
     comparison: ComparisonInputSchema,
     threshold: ThresholdSchema,
-    durationSeconds: DurationSchema.default(0),
-    addons: AlertAddonsSchema.default('all'),
-    channels: AlertChannelsSchema.default({ webhooks: [], emails: [] }),
-    enabled: z.boolean().default(true),
-  })
-  .meta({ id: 'CreateAlertRuleRequest' });
+    durationSeconds: z._default(DurationSchema, 0),
+    addons: z._default(AlertAddonsSchema, 'all'),
+    channels: z._default(AlertChannelsSchema, { webhooks: [], emails: [] }),
+    enabled: z._default(z.boolean(), true),
+  }),
+  { id: 'CreateAlertRuleRequest' },
+);
 export type CreateAlertRuleRequest = z.infer<typeof CreateAlertRuleRequestSchema>;
 
-export const UpdateAlertRuleRequestSchema = z
-  .strictObject({
-    name: RuleNameSchema.optional(),
-    metric: AlertMetricNameSchema.optional(),
-    comparison: ComparisonInputSchema.optional(),
-    threshold: ThresholdSchema.optional(),
-    durationSeconds: DurationSchema.optional(),
-    addons: AlertAddonsSchema.optional(),
-    channels: AlertChannelsSchema.optional(),
-    enabled: z.boolean().optional(),
-    rotateSigningSecret: z.boolean().optional().meta({
+export const UpdateAlertRuleRequestSchema = meta(
+  z.strictObject({
+    name: z.optional(RuleNameSchema),
+    metric: z.optional(AlertMetricNameSchema),
+    comparison: z.optional(ComparisonInputSchema),
+    threshold: z.optional(ThresholdSchema),
+    durationSeconds: z.optional(DurationSchema),
+    addons: z.optional(AlertAddonsSchema),
+    channels: z.optional(AlertChannelsSchema),
+    enabled: z.optional(z.boolean()),
+    rotateSigningSecret: meta(z.optional(z.boolean()), {
       description: 'Make a new webhook signing secret: the answer shows it, once; the old one stops at once',
     }),
-  })
-  .meta({ id: 'UpdateAlertRuleRequest' });
+  }),
+  { id: 'UpdateAlertRuleRequest' },
+);
 export type UpdateAlertRuleRequest = z.infer<typeof UpdateAlertRuleRequestSchema>;
 
-export const AlertStateSchema = z.enum(['ok', 'pending', 'firing']).meta({ id: 'AlertState' });
+export const AlertStateSchema = meta(z.enum(['ok', 'pending', 'firing']), { id: 'AlertState' });
 export type AlertState = z.infer<typeof AlertStateSchema>;
 
-export const AlertRuleAddonStateSchema = z
-  .object({
+export const AlertRuleAddonStateSchema = meta(
+  z.object({
     addonId: IdTextSchema,
     state: AlertStateSchema,
     since: TimestampSchema,
-    value: z.number().nullable().meta({ description: 'The value last evaluated' }),
-  })
-  .meta({ id: 'AlertRuleAddonState' });
+    value: meta(z.nullable(z.number()), { description: 'The value last evaluated' }),
+  }),
+  { id: 'AlertRuleAddonState' },
+);
 export type AlertRuleAddonState = z.infer<typeof AlertRuleAddonStateSchema>;
 
-export const AlertRuleSchema = z
-  .object({
+export const AlertRuleSchema = meta(
+  z.object({
     id: IdTextSchema,
     projectId: ProjectIdSchema,
     name: RuleNameSchema,
@@ -134,21 +140,22 @@ export const AlertRuleSchema = z
     addons: AlertAddonsSchema,
     channels: AlertChannelsSchema,
     enabled: z.boolean(),
-    isDefault: z
-      .boolean()
-      .meta({ description: 'One of the rules every project gets; editable and deletable like any other' }),
-    signingSecret: text(128).optional().meta({
+    isDefault: meta(z.boolean(), {
+      description: 'One of the rules every project gets; editable and deletable like any other',
+    }),
+    signingSecret: meta(z.optional(text(128)), {
       description:
         'The webhook signing secret (HMAC-SHA256): only in the answer to the create and to a PATCH with `rotateSigningSecret`',
     }),
     signingSecretCreatedAt: TimestampSchema,
-    states: z.array(AlertRuleAddonStateSchema).max(1000).optional().meta({
+    states: meta(z.optional(z.array(AlertRuleAddonStateSchema).check(z.maxLength(1000))), {
       description: 'On GET of one rule: the state of each addon it has evaluated',
     }),
     createdAt: TimestampSchema,
     updatedAt: TimestampSchema,
-  })
-  .meta({ id: 'AlertRule' });
+  }),
+  { id: 'AlertRule' },
+);
 export type AlertRule = z.infer<typeof AlertRuleSchema>;
 export const AlertRulePageSchema = pageOf(AlertRuleSchema, 'AlertRulePage');
 
@@ -158,34 +165,35 @@ export const AlertNotificationKindSchema = z.enum(['firing', 'resolved']);
 export type AlertNotificationKind = z.infer<typeof AlertNotificationKindSchema>;
 
 /** One attempt at delivering one notification on one channel. */
-export const AlertDeliverySchema = z
-  .object({
-    deliveryId: IdTextSchema.meta({
+export const AlertDeliverySchema = meta(
+  z.object({
+    deliveryId: meta(IdTextSchema, {
       description: 'The notification on this channel; every attempt at it has the same one',
     }),
     ruleId: IdTextSchema,
     addonId: IdTextSchema,
-    eventId: text(160).meta({ description: 'The `alert.firing`/`alert.resolved` event it announces' }),
+    eventId: meta(text(160), { description: 'The `alert.firing`/`alert.resolved` event it announces' }),
     kind: AlertNotificationKindSchema,
     channel: z.enum(['webhook', 'email']),
-    target: text(2048).meta({ description: 'The webhook URL or the SNS topic' }),
+    target: meta(text(2048), { description: 'The webhook URL or the SNS topic' }),
     attempt: int32(1, 100),
     outcome: z.enum(['succeeded', 'failed']),
-    statusCode: int32(0, 999).nullable(),
-    error: MessageSchema.nullable(),
+    statusCode: z.nullable(int32(0, 999)),
+    error: z.nullable(MessageSchema),
     at: TimestampSchema,
-    nextAttemptAt: TimestampSchema.nullable().meta({
+    nextAttemptAt: meta(z.nullable(TimestampSchema), {
       description: 'When the next attempt is due after a failure; null when none will follow',
     }),
-  })
-  .meta({ id: 'AlertDelivery' });
+  }),
+  { id: 'AlertDelivery' },
+);
 export type AlertDelivery = z.infer<typeof AlertDeliverySchema>;
 export const AlertDeliveryPageSchema = pageOf(AlertDeliverySchema, 'AlertDeliveryPage');
 export const AlertDeliveriesQuerySchema = PaginationQuerySchema;
 
 /** What `alert.*` events carry. */
-export const EventAlertSchema = z
-  .object({
+export const EventAlertSchema = meta(
+  z.object({
     ruleId: IdTextSchema,
     ruleName: RuleNameSchema,
     metric: AlertMetricNameSchema,
@@ -193,9 +201,10 @@ export const EventAlertSchema = z
     threshold: z.number(),
     durationSeconds: int32(0, MAX_ALERT_DURATION_SECONDS),
     state: z.enum(['firing', 'ok']),
-    value: z.number().nullable().meta({ description: 'The value that changed the state' }),
-  })
-  .meta({ id: 'EventAlert', description: 'The rule and the state it changed to' });
+    value: meta(z.nullable(z.number()), { description: 'The value that changed the state' }),
+  }),
+  { id: 'EventAlert', description: 'The rule and the state it changed to' },
+);
 export type EventAlert = z.infer<typeof EventAlertSchema>;
 
 export const isAlertMetricName = (name: string): name is AlertMetricName =>

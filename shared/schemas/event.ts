@@ -1,7 +1,8 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { EventAlertSchema } from './alert.ts';
 import { ErrorCodeSchema, IdTextSchema, int64, MessageSchema, text } from './bounds.ts';
 import { AddonIdSchema, PaginationQuerySchema, pageOf, TimestampSchema } from './common.ts';
+import { meta } from './meta.ts';
 import { OperationStatusSchema, OperationTypeSchema } from './operation.ts';
 
 /**
@@ -26,51 +27,55 @@ export type EventType = z.infer<typeof EventTypeSchema>;
 /** The EventBridge `source` of every event the platform puts on its bus. */
 export const EVENT_SOURCE = 'addons.platform';
 
-export const EventOperationSchema = z
-  .object({
+export const EventOperationSchema = meta(
+  z.object({
     id: IdTextSchema,
     type: OperationTypeSchema,
     status: OperationStatusSchema,
-    backupId: IdTextSchema.nullable(),
-    error: z.object({ code: ErrorCodeSchema, message: MessageSchema }).nullable(),
+    backupId: z.nullable(IdTextSchema),
+    error: z.nullable(z.object({ code: ErrorCodeSchema, message: MessageSchema })),
     createdAt: TimestampSchema,
-    completedAt: TimestampSchema.nullable(),
-  })
-  .meta({
+    completedAt: z.nullable(TimestampSchema),
+  }),
+  {
     id: 'EventOperation',
     description: 'The operation as it was when the event happened (GET the operation for more)',
-  });
+  },
+);
 export type EventOperation = z.infer<typeof EventOperationSchema>;
 
-export const BackupHealthProblemSchema = z
-  .object({
+export const BackupHealthProblemSchema = meta(
+  z.object({
     code: z.enum(['ScheduledBackupFailed', 'BackupOverdue', 'PointInTimeWindowShort']),
     message: MessageSchema,
-  })
-  .meta({ id: 'BackupHealthProblem' });
+  }),
+  { id: 'BackupHealthProblem' },
+);
 export type BackupHealthProblem = z.infer<typeof BackupHealthProblemSchema>;
 
-export const EventBackupHealthSchema = z
-  .object({
+export const EventBackupHealthSchema = meta(
+  z.object({
     state: z.enum(['healthy', 'degraded']),
-    problems: z.array(BackupHealthProblemSchema).max(8),
-  })
-  .meta({ id: 'EventBackupHealth', description: 'The backup health the addon changed to' });
+    problems: z.array(BackupHealthProblemSchema).check(z.maxLength(8)),
+  }),
+  { id: 'EventBackupHealth', description: 'The backup health the addon changed to' },
+);
 
-export const EventStorageSchema = z
-  .object({
+export const EventStorageSchema = meta(
+  z.object({
     usedBytes: int64(0),
     allocatedBytes: int64(0),
     readOnly: z.boolean(),
-  })
-  .meta({
+  }),
+  {
     id: 'EventStorage',
     description: 'The storage when the addon turned read-only (full) or writable again (local target)',
-  });
+  },
+);
 
-export const EventSchema = z
-  .object({
-    id: text(160).meta({
+export const EventSchema = meta(
+  z.object({
+    id: meta(text(160), {
       description:
         'Stable: the same happening always has the same id (`{operationId}.{status}` for operations), so a consumer can drop duplicates',
     }),
@@ -78,25 +83,26 @@ export const EventSchema = z
     projectId: text(63),
     addonId: IdTextSchema,
     occurredAt: TimestampSchema,
-    operation: EventOperationSchema.nullable().meta({ description: 'Set on `operation.*` events' }),
-    backupHealth: EventBackupHealthSchema.nullable().meta({
+    operation: meta(z.nullable(EventOperationSchema), { description: 'Set on `operation.*` events' }),
+    backupHealth: meta(z.nullable(EventBackupHealthSchema), {
       description: 'Set on `backup-health.*` events',
     }),
-    alert: EventAlertSchema.nullable().optional().meta({ description: 'Set on `alert.*` events' }),
-    storage: EventStorageSchema.nullable().optional().meta({ description: 'Set on `storage.*` events' }),
-  })
-  .meta({ id: 'Event' });
+    alert: meta(z.optional(z.nullable(EventAlertSchema)), { description: 'Set on `alert.*` events' }),
+    storage: meta(z.optional(z.nullable(EventStorageSchema)), { description: 'Set on `storage.*` events' }),
+  }),
+  { id: 'Event' },
+);
 export type PlatformEvent = z.infer<typeof EventSchema>;
 
 export const EventPageSchema = pageOf(EventSchema, 'EventPage');
 
-export const EventsQuerySchema = PaginationQuerySchema.extend({
-  addonId: AddonIdSchema.optional().meta({ description: "Only this addon's events" }),
-  type: EventTypeSchema.optional().meta({ description: 'Only events of this type' }),
-  since: TimestampSchema.optional().meta({
+export const EventsQuerySchema = z.extend(PaginationQuerySchema, {
+  addonId: meta(z.optional(AddonIdSchema), { description: "Only this addon's events" }),
+  type: meta(z.optional(EventTypeSchema), { description: 'Only events of this type' }),
+  since: meta(z.optional(TimestampSchema), {
     description: 'Only events that occurred at or after this time (RFC 3339); start a feed here',
   }),
-  order: z.enum(['oldest', 'newest']).optional().meta({
+  order: meta(z.optional(z.enum(['oldest', 'newest'])), {
     description:
       '`oldest` first (the default: a feed to follow) or `newest` first (what happened last, then older pages)',
   }),

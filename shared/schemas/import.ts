@@ -1,8 +1,9 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { CompressionSchema } from './backup.ts';
 import { ErrorCodeSchema, IdTextSchema, int32, int64, MessageSchema, Sha256Schema, text } from './bounds.ts';
 import { EngineSchema } from './catalog.ts';
 import { AddonIdSchema, ImportIdSchema, ProjectIdSchema, pageOf, TimestampSchema } from './common.ts';
+import { meta } from './meta.ts';
 import { OperationSchema } from './operation.ts';
 
 /** The largest file one presigned PUT takes: a single S3 PutObject, which S3 caps at 5 GiB. */
@@ -57,78 +58,83 @@ export type ImportStatus = z.infer<typeof ImportStatusSchema>;
  * scheme are checked at creation; reachability, credentials and version when the import runs.
  */
 export const LiveImportRequestSchema = z.strictObject({
-  kind: z.literal('live').meta({
+  kind: meta(z.literal('live'), {
     description:
       'Stream a dump of a running database straight into the addon (no file), then start the import',
   }),
-  connectionString: z.string().min(1).max(2048).meta({
+  connectionString: meta(z.string().check(z.minLength(1), z.maxLength(2048)), {
     description:
       'postgresql://user:password@host:port/database (PostgreSQL addons) or mysql://user:password@host:port/database (MySQL addons); `?sslmode=require` asks for TLS',
   }),
 });
 
-export const CreateImportRequestSchema = z
-  .discriminatedUnion('kind', [
+export const CreateImportRequestSchema = meta(
+  z.discriminatedUnion('kind', [
     z.strictObject({
-      kind: z
-        .literal('upload')
-        .meta({ description: 'Upload a file to a presigned URL, then start the import' }),
-      sizeBytes: int64(1, MAX_UPLOAD_BYTES).meta({
+      kind: meta(z.literal('upload'), {
+        description: 'Upload a file to a presigned URL, then start the import',
+      }),
+      sizeBytes: meta(int64(1, MAX_UPLOAD_BYTES), {
         description:
           'Exact size of the file to upload. The upload URL is signed for this Content-Length: S3 refuses any other size',
       }),
-      compression: CompressionSchema.optional().meta({
+      compression: meta(z.optional(CompressionSchema), {
         description:
           'Compression of a dump (PostgreSQL, MySQL): detected from the first bytes when absent (gzip, zstd, or none). RDB files are uploaded uncompressed',
       }),
-      multipart: z.boolean().optional().meta({
+      multipart: meta(z.optional(z.boolean()), {
         description:
           'Upload in parts (S3 multipart) even below the size from which parts are used anyway (ADDONS_MULTIPART_THRESHOLD_BYTES, 5 GiB by default)',
       }),
     }),
     LiveImportRequestSchema,
-  ])
-  .meta({ id: 'CreateImportRequest' });
+  ]),
+  { id: 'CreateImportRequest' },
+);
 export type CreateImportRequest = z.infer<typeof CreateImportRequestSchema>;
 
-export const StartImportRequestSchema = z
-  .strictObject({
-    sha256: Sha256Schema.optional().meta({
+export const StartImportRequestSchema = meta(
+  z.strictObject({
+    sha256: meta(z.optional(Sha256Schema), {
       description:
         "SHA-256 of the uploaded file (lower-case hex). When given, a file whose hash differs is refused and the addon's data is left as it was",
     }),
-    parts: z
-      .array(
-        z.strictObject({
-          partNumber: int32(1, MAX_UPLOAD_PARTS),
-          etag: text(128).meta({ description: 'The ETag header S3 answered the part PUT with' }),
-        }),
-      )
-      .min(1)
-      .max(MAX_UPLOAD_PARTS)
-      .optional()
-      .meta({
+    parts: meta(
+      z.optional(
+        z
+          .array(
+            z.strictObject({
+              partNumber: int32(1, MAX_UPLOAD_PARTS),
+              etag: meta(text(128), { description: 'The ETag header S3 answered the part PUT with' }),
+            }),
+          )
+          .check(z.minLength(1), z.maxLength(MAX_UPLOAD_PARTS)),
+      ),
+      {
         description:
           'A multipart upload: every part with the ETag its PUT returned. The first start completes the upload with them; a retry after a failure needs them no more',
-      }),
-  })
-  .meta({ id: 'StartImportRequest' });
+      },
+    ),
+  }),
+  { id: 'StartImportRequest' },
+);
 export type StartImportRequest = z.infer<typeof StartImportRequestSchema>;
 
 /** What an import shows of its live source: where it is, never how to log in. */
-export const LiveSourceSchema = z
-  .object({
+export const LiveSourceSchema = meta(
+  z.object({
     host: text(253),
     port: int64(1, 65535),
     database: text(63),
     username: text(63),
     tls: z.boolean(),
-  })
-  .meta({ id: 'LiveImportSource' });
+  }),
+  { id: 'LiveImportSource' },
+);
 export type LiveSource = z.infer<typeof LiveSourceSchema>;
 
-export const ImportSchema = z
-  .object({
+export const ImportSchema = meta(
+  z.object({
     id: IdTextSchema,
     projectId: text(63),
     addonId: IdTextSchema,
@@ -136,77 +142,84 @@ export const ImportSchema = z
     status: ImportStatusSchema,
     engine: EngineSchema,
     format: ImportFormatSchema,
-    compression: CompressionSchema.nullable().meta({
+    compression: meta(z.nullable(CompressionSchema), {
       description:
         'Of a dump: as declared, else detected when the import starts; null for an uncompressed dump and for RDB files',
     }),
-    contents: DumpContentsSchema.nullable()
-      .default(null)
-      .meta({ description: 'What the file holds, detected from its contents when the import starts' }),
-    sizeBytes: int64(1).nullable().meta({
+    contents: meta(z._default(z.nullable(DumpContentsSchema), null), {
+      description: 'What the file holds, detected from its contents when the import starts',
+    }),
+    sizeBytes: meta(z.nullable(int64(1)), {
       description: 'The size declared at creation; the uploaded file must match it. Null for a live import',
     }),
-    source: LiveSourceSchema.nullable().default(null).meta({
+    source: meta(z._default(z.nullable(LiveSourceSchema), null), {
       description: 'Of a live import: where the data comes from (never the password); null for uploads',
     }),
-    sha256: Sha256Schema.nullable().meta({ description: 'As given when the import was started, if it was' }),
-    operationId: IdTextSchema.nullable().meta({ description: 'The restore operation of the last start' }),
-    expiresAt: TimestampSchema.meta({
+    sha256: meta(z.nullable(Sha256Schema), {
+      description: 'As given when the import was started, if it was',
+    }),
+    operationId: meta(z.nullable(IdTextSchema), { description: 'The restore operation of the last start' }),
+    expiresAt: meta(TimestampSchema, {
       description:
         'Until when it can be started (again, after a failure); then the file and the import are deleted',
     }),
-    error: z.object({ code: ErrorCodeSchema, message: MessageSchema }).nullable(),
+    error: z.nullable(z.object({ code: ErrorCodeSchema, message: MessageSchema })),
     createdAt: TimestampSchema,
-    startedAt: TimestampSchema.nullable(),
-    completedAt: TimestampSchema.nullable(),
-  })
-  .meta({ id: 'Import' });
+    startedAt: z.nullable(TimestampSchema),
+    completedAt: z.nullable(TimestampSchema),
+  }),
+  { id: 'Import' },
+);
 export type Import = z.infer<typeof ImportSchema>;
 
 export const ImportPageSchema = pageOf(ImportSchema, 'ImportPage');
 
-export const ImportUploadSchema = z
-  .object({
+export const ImportUploadSchema = meta(
+  z.object({
     import: ImportSchema,
-    uploadUrl: z.url().max(8192).optional().meta({
+    uploadUrl: meta(z.optional(z.url().check(z.maxLength(8192))), {
       description:
         'Presigned S3 PUT URL: send the file as the body, with exactly `sizeBytes` as Content-Length. Absent for a multipart upload',
     }),
-    multipart: z
-      .object({
-        partSizeBytes: int64(1).meta({ description: 'Every part but the last has exactly this size' }),
-        parts: z
-          .array(
-            z.object({
-              partNumber: int32(1, MAX_UPLOAD_PARTS),
-              sizeBytes: int64(1),
-              url: z.url().max(8192).meta({
-                description:
-                  'Presigned S3 UploadPart URL: PUT bytes [(partNumber-1)*partSizeBytes, +sizeBytes) of the file, keep the ETag response header',
+    multipart: meta(
+      z.optional(
+        z.object({
+          partSizeBytes: meta(int64(1), { description: 'Every part but the last has exactly this size' }),
+          parts: z
+            .array(
+              z.object({
+                partNumber: int32(1, MAX_UPLOAD_PARTS),
+                sizeBytes: int64(1),
+                url: meta(z.url().check(z.maxLength(8192)), {
+                  description:
+                    'Presigned S3 UploadPart URL: PUT bytes [(partNumber-1)*partSizeBytes, +sizeBytes) of the file, keep the ETag response header',
+                }),
               }),
-            }),
-          )
-          .max(MAX_UPLOAD_PARTS),
-      })
-      .optional()
-      .meta({
+            )
+            .check(z.maxLength(MAX_UPLOAD_PARTS)),
+        }),
+      ),
+      {
         description:
           'A multipart upload: PUT each part to its URL (in any order, in parallel), then start the import with the parts and their ETags',
-      }),
-    uploadHeaders: z
-      .record(text(64), text(256))
-      .meta({ description: 'Headers the PUT must carry (they are part of the signature)' }),
-    expiresAt: TimestampSchema.meta({ description: 'When the upload URL stops working' }),
-  })
-  .meta({ id: 'ImportUpload' });
+      },
+    ),
+    uploadHeaders: meta(z.record(text(64), text(256)), {
+      description: 'Headers the PUT must carry (they are part of the signature)',
+    }),
+    expiresAt: meta(TimestampSchema, { description: 'When the upload URL stops working' }),
+  }),
+  { id: 'ImportUpload' },
+);
 export type ImportUpload = z.infer<typeof ImportUploadSchema>;
 
 /** What creating a live import answers: the import, to be started (no upload URL). */
-export const LiveImportCreatedSchema = z.object({ import: ImportSchema }).meta({ id: 'LiveImportCreated' });
+export const LiveImportCreatedSchema = meta(z.object({ import: ImportSchema }), { id: 'LiveImportCreated' });
 
-export const ImportWithOperationSchema = z
-  .object({ import: ImportSchema, operation: OperationSchema })
-  .meta({ id: 'ImportWithOperation' });
+export const ImportWithOperationSchema = meta(
+  z.object({ import: ImportSchema, operation: OperationSchema }),
+  { id: 'ImportWithOperation' },
+);
 
 export const ImportPathSchema = z.object({
   projectId: ProjectIdSchema,

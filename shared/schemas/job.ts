@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { CompressionSchema } from './backup.ts';
 import { EngineSchema } from './catalog.ts';
 import { ProjectIdSchema, SafeIdSchema } from './common.ts';
@@ -25,17 +25,17 @@ export const JobSpecSchema = z.discriminatedUnion('kind', [
     kind: z.literal('dump'),
     ...JobTargetFields,
     resultKey: z.string(),
-    estimatedBytes: z.number().int().nonnegative().optional(),
+    estimatedBytes: z.optional(z.number().check(z.int(), z.nonnegative())),
   }),
   z.object({
     kind: z.literal('restore'),
     ...JobTargetFields,
     /** Absent for an uploaded file whose SHA-256 the user did not give: then only its size is checked. */
-    expectedSha256: z.string().optional(),
+    expectedSha256: z.optional(z.string()),
     /** An uploaded file may also be uncompressed. */
     compression: z.enum([...CompressionSchema.options, 'none']),
     /** What an uploaded file holds, detected from its contents; absent for a dump backup. */
-    format: z.enum(['pg-custom', 'pg-plain', 'mysql-sql']).optional(),
+    format: z.optional(z.enum(['pg-custom', 'pg-plain', 'mysql-sql'])),
   }),
   z.object({
     /**
@@ -64,15 +64,15 @@ export const JobSpecSchema = z.discriminatedUnion('kind', [
     engine: EngineSchema,
     action: z.enum(['add', 'retain']),
     /** The customer's own user, the first of the alternating pair. */
-    owner: z.string().min(1).max(63),
-    stagedToken: z.string().min(32).max(64).optional(),
+    owner: z.string().check(z.minLength(1), z.maxLength(63)),
+    stagedToken: z.optional(z.string().check(z.minLength(32), z.maxLength(64))),
     /**
      * Retain after a physical copy (a snapshot or point-in-time restore, a fork seeded from one):
      * its logins are those of another time, and the workflow has just given the master user
      * (`owner`) the published password through the provider. The platform's admin role, if the
      * copy lacks it or holds it with another password, is made on that login.
      */
-    masterReset: z.literal(true).optional(),
+    masterReset: z.optional(z.literal(true)),
   }),
 ]);
 export type JobSpec = z.infer<typeof JobSpecSchema>;

@@ -1,5 +1,6 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { text } from './bounds.ts';
+import { meta } from './meta.ts';
 import { ReplicaCountSchema } from './replicas.ts';
 import { SCALING_FIELDS, ScalingFields } from './scaling.ts';
 
@@ -29,35 +30,38 @@ export const cidrProblem = (value: string): string | undefined => {
   return undefined;
 };
 
-export const CidrSchema = z
-  .string()
-  .max(18)
-  .superRefine((value, ctx) => {
-    const problem = cidrProblem(value);
-    if (problem) ctx.addIssue({ code: 'custom', message: problem });
-  })
-  .meta({ description: 'An IPv4 CIDR (`203.0.113.7/32` for one address)', example: '203.0.113.0/24' });
+export const CidrSchema = meta(
+  z.string().check(
+    z.maxLength(18),
+    z.superRefine((value, ctx) => {
+      const problem = cidrProblem(value);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
+  ),
+  { description: 'An IPv4 CIDR (`203.0.113.7/32` for one address)', example: '203.0.113.0/24' },
+);
 
 /**
  * A change of how the addon is reached. Fields left out keep their current value; the result must
  * hold together (public needs TLS and at least one allow rule), which the service checks and
  * names the field it refuses.
  */
-export const NetworkingRequestSchema = z
-  .strictObject({
-    tls: z.boolean().optional().meta({
+export const NetworkingRequestSchema = meta(
+  z.strictObject({
+    tls: meta(z.optional(z.boolean()), {
       description: 'Require TLS on every connection (capability `tls`); cannot be turned off while public',
     }),
-    public: z.boolean().optional().meta({
+    public: meta(z.optional(z.boolean()), {
       description:
         'Reachable from outside the private network, only from `allow` (capability `publicAccess`); requires TLS. False makes it private again',
     }),
-    allow: z.array(CidrSchema).min(1).max(MAX_ALLOW_RULES).optional().meta({
+    allow: meta(z.optional(z.array(CidrSchema).check(z.minLength(1), z.maxLength(MAX_ALLOW_RULES))), {
       description:
         'The source addresses a public addon accepts connections from: at least one CIDR. Replaces the current list',
     }),
-  })
-  .meta({ id: 'NetworkingRequest' });
+  }),
+  { id: 'NetworkingRequest' },
+);
 export type NetworkingRequest = z.infer<typeof NetworkingRequestSchema>;
 
 /**
@@ -65,24 +69,30 @@ export type NetworkingRequest = z.infer<typeof NetworkingRequestSchema>;
  * scaling fields (`plan`, `storageGiB`, `multiAz`; shared/schemas/scaling.ts), each its own
  * operation. Any other field, none or two of them are refused with a 400 naming them.
  */
-export const UpdateAddonRequestSchema = z
-  .strictObject({
-    networking: NetworkingRequestSchema.optional(),
-    replicas: ReplicaCountSchema.optional(),
-    ...ScalingFields,
-  })
-  .superRefine((request, ctx) => {
-    const given = Object.keys(request).filter((key) => request[key as keyof typeof request] !== undefined);
-    if (given.length === 1) return;
-    ctx.addIssue({
-      code: 'custom',
-      path: given.length ? [given[1] as string] : [],
-      message: given.length
-        ? `one kind of change per request: ${given.join(' and ')} were given together`
-        : `name one change: ${['networking', 'replicas', ...SCALING_FIELDS].join(', ')}`,
-    });
-  })
-  .meta({ id: 'UpdateAddonRequest' });
+export const UpdateAddonRequestSchema = meta(
+  z
+    .strictObject({
+      networking: z.optional(NetworkingRequestSchema),
+      replicas: z.optional(ReplicaCountSchema),
+      ...ScalingFields,
+    })
+    .check(
+      z.superRefine((request, ctx) => {
+        const given = Object.keys(request).filter(
+          (key) => request[key as keyof typeof request] !== undefined,
+        );
+        if (given.length === 1) return;
+        ctx.addIssue({
+          code: 'custom',
+          path: given.length ? [given[1] as string] : [],
+          message: given.length
+            ? `one kind of change per request: ${given.join(' and ')} were given together`
+            : `name one change: ${['networking', 'replicas', ...SCALING_FIELDS].join(', ')}`,
+        });
+      }),
+    ),
+  { id: 'UpdateAddonRequest' },
+);
 export type UpdateAddonRequest = z.infer<typeof UpdateAddonRequestSchema>;
 
 /** What an addon's networking is, as the addon and the engine providers see it. */
@@ -96,24 +106,28 @@ export interface NetworkingSettings {
 const NetworkingSettingsSchema = z.object({
   tls: z.boolean(),
   public: z.boolean(),
-  allow: z.array(CidrSchema).max(MAX_ALLOW_RULES),
+  allow: z.array(CidrSchema).check(z.maxLength(MAX_ALLOW_RULES)),
 });
 
 /**
  * What an `update-networking` operation carried by a workflow (AWS) asks: the settings, and what
  * the addon had before (where a failure puts it back).
  */
-export const NetworkingChangeSchema = NetworkingSettingsSchema.extend({
-  previous: NetworkingSettingsSchema,
-}).meta({ id: 'NetworkingChange' });
+export const NetworkingChangeSchema = meta(
+  z.extend(NetworkingSettingsSchema, {
+    previous: NetworkingSettingsSchema,
+  }),
+  { id: 'NetworkingChange' },
+);
 export type NetworkingChange = z.infer<typeof NetworkingChangeSchema>;
 
 /** A public addon's own connection details, beside the private ones. */
-export const PublicEndpointSchema = z
-  .object({
+export const PublicEndpointSchema = meta(
+  z.object({
     host: text(253),
-    port: z.number().int().min(0).max(65535).meta({ format: 'int32' }),
+    port: meta(z.number().check(z.int(), z.minimum(0), z.maximum(65535)), { format: 'int32' }),
     uri: text(2048),
-  })
-  .meta({ id: 'PublicEndpoint' });
+  }),
+  { id: 'PublicEndpoint' },
+);
 export type PublicEndpoint = z.infer<typeof PublicEndpointSchema>;

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import type { ScheduleRunner } from '../ports/schedule-runner.ts';
 import type { AddonStore } from '../store/addon-store.ts';
 import type { BackupStore } from '../store/backup-store.ts';

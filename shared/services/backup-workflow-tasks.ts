@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { hasCapability } from '../catalog/engines.ts';
 import { engineFacts } from '../engines/index.ts';
 import type { EngineRegistry } from '../engines/registry.ts';
@@ -25,8 +25,9 @@ import { restoredButLoginsFailed } from './restored-logins.ts';
 import { CleanupFailureFields, failureReason, readableReason } from './workflow-tasks.ts';
 
 const Ref = { projectId: z.string(), addonId: z.string(), operationId: z.string(), backupId: z.string() };
-const Wait = { attempts: z.number().int().min(0).default(0), maxAttempts: z.number().int().min(1) };
-const CaughtError = z.object({ Error: z.string(), Cause: z.unknown().optional() }).optional();
+const count = (min: number) => z.number().check(z.int(), z.minimum(min));
+const Wait = { attempts: z._default(count(0), 0), maxAttempts: count(1) };
+const CaughtError = z.optional(z.object({ Error: z.string(), Cause: z.optional(z.unknown()) }));
 
 export const BackupTaskSchema = z.discriminatedUnion('action', [
   z.object({ action: z.literal('startBackup'), ...Ref }),
@@ -37,7 +38,7 @@ export const BackupTaskSchema = z.discriminatedUnion('action', [
     action: z.literal('completeDump'),
     ...Ref,
     /** The backup workflow's: complete the backup and its operation in the same step. */
-    complete: z.boolean().optional(),
+    complete: z.optional(z.boolean()),
   }),
   z.object({ action: z.literal('completeBackup'), ...Ref }),
   z.object({
@@ -46,7 +47,7 @@ export const BackupTaskSchema = z.discriminatedUnion('action', [
     error: CaughtError,
     ...CleanupFailureFields,
     /** The final backup of a delete: the delete fails with it, and the addon is left running. */
-    final: z.boolean().default(false),
+    final: z._default(z.boolean(), false),
   }),
   z.object({ action: z.literal('startRestore'), ...Ref }),
   z.object({ action: z.literal('restoreSnapshot'), ...Ref }),

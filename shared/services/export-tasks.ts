@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { ProviderError } from '../errors.ts';
 import type { BackupExporter } from '../providers/backup-export.ts';
 import { TERMINAL_STATUSES } from '../schemas/operation.ts';
@@ -8,7 +8,7 @@ import { nowIso } from '../util/ids.ts';
 import { CleanupFailureFields, failureReason } from './workflow-tasks.ts';
 
 const Ref = { projectId: z.string(), addonId: z.string(), operationId: z.string(), backupId: z.string() };
-const CaughtError = z.object({ Error: z.string(), Cause: z.unknown().optional() }).optional();
+const CaughtError = z.optional(z.object({ Error: z.string(), Cause: z.optional(z.unknown()) }));
 
 export const ExportTaskSchema = z.discriminatedUnion('action', [
   z.object({ action: z.literal('exportBackup'), ...Ref }),

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import type { EngineRegistry } from '../engines/registry.ts';
 import { ProviderError } from '../errors.ts';
 import { type EngineAdapters, pointInTimeKey, resourceIdFor } from '../ports/engine-provider.ts';
@@ -25,23 +25,23 @@ export const ForkTaskSchema = z.discriminatedUnion('action', [
   z.object({
     action: z.literal('describeSeedRestore'),
     ...Ref,
-    attempts: z.number().int().min(0).default(0),
-    maxAttempts: z.number().int().min(1),
+    attempts: z._default(z.number().check(z.int(), z.minimum(0)), 0),
+    maxAttempts: z.number().check(z.int(), z.minimum(1)),
   }),
   z.object({ action: z.literal('prepareSeedJob'), ...Ref }),
   z.object({ action: z.literal('resetSeedPassword'), ...Ref }),
   z.object({
     action: z.literal('describeSeedPassword'),
     ...Ref,
-    attempts: z.number().int().min(0).default(0),
-    maxAttempts: z.number().int().min(1),
+    attempts: z._default(z.number().check(z.int(), z.minimum(0)), 0),
+    maxAttempts: z.number().check(z.int(), z.minimum(1)),
   }),
   z.object({ action: z.literal('finishSeed'), ...Ref }),
   z.object({
     action: z.literal('discardSeed'),
     ...Ref,
     /** What failed the seed (every path into DiscardSeed has one): an import records it. */
-    error: z.object({ Error: z.string(), Cause: z.unknown().optional() }).optional(),
+    error: z.optional(z.object({ Error: z.string(), Cause: z.optional(z.unknown()) })),
   }),
 ]);
 export type ForkTask = z.infer<typeof ForkTaskSchema>;

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import type { EngineRegistry } from '../engines/registry.ts';
 import { errorMessage, ProviderError } from '../errors.ts';
 import type { EngineAdapters, EngineProvider, NetworkingApplied } from '../ports/engine-provider.ts';
@@ -10,7 +10,7 @@ import { describeNetworking, publishedNetworking } from './networking-details.ts
 import { CleanupFailureFields, failureReason, recordOperationFailure } from './workflow-tasks.ts';
 
 const Ref = { projectId: z.string(), addonId: z.string(), operationId: z.string() };
-const CaughtErrorSchema = z.object({ Error: z.string(), Cause: z.unknown().optional() }).optional();
+const CaughtErrorSchema = z.optional(z.object({ Error: z.string(), Cause: z.optional(z.unknown()) }));
 
 /** The steps of update-networking.asl.json. */
 export const NetworkingTaskSchema = z.discriminatedUnion('action', [
@@ -18,8 +18,8 @@ export const NetworkingTaskSchema = z.discriminatedUnion('action', [
   z.object({
     action: z.literal('describeNetworking'),
     ...Ref,
-    attempts: z.number().int().min(0).default(0),
-    maxAttempts: z.number().int().min(1),
+    attempts: z._default(z.number().check(z.int(), z.minimum(0)), 0),
+    maxAttempts: z.number().check(z.int(), z.minimum(1)),
   }),
   z.object({ action: z.literal('completeNetworking'), ...Ref }),
   z.object({

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { MAX_SCHEDULES_LISTED } from '../schemas/backup.ts';
 
 /**
@@ -26,17 +26,16 @@ export const DEFAULT_QUOTAS: Quotas = {
 
 /** The validators of each quota's environment variable (local and Lambda names differ by prefix). */
 export const QuotaFields = {
-  addonsPerProject: z.coerce.number().int().min(1).max(10_000).default(DEFAULT_QUOTAS.addonsPerProject),
-  schedulesPerAddon: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(MAX_SCHEDULES_LISTED)
-    .default(DEFAULT_QUOTAS.schedulesPerAddon),
-  minScheduleIntervalMinutes: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(7 * 24 * 60)
-    .default(DEFAULT_QUOTAS.minScheduleIntervalMinutes),
+  addonsPerProject: z._default(
+    z.coerce.number().check(z.int(), z.minimum(1), z.maximum(10_000)),
+    DEFAULT_QUOTAS.addonsPerProject,
+  ),
+  schedulesPerAddon: z._default(
+    z.coerce.number().check(z.int(), z.minimum(1), z.maximum(MAX_SCHEDULES_LISTED)),
+    DEFAULT_QUOTAS.schedulesPerAddon,
+  ),
+  minScheduleIntervalMinutes: z._default(
+    z.coerce.number().check(z.int(), z.minimum(1), z.maximum(7 * 24 * 60)),
+    DEFAULT_QUOTAS.minScheduleIntervalMinutes,
+  ),
 };

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { capabilitiesOf, ENGINES, maxReplicasOf } from '../catalog/engines.ts';
 import type { EngineRegistry } from '../engines/registry.ts';
 import { ConflictError, ProviderError, UnsupportedError } from '../errors.ts';
@@ -94,15 +94,15 @@ export class ReplicasService {
 }
 
 const Ref = { projectId: z.string(), addonId: z.string(), operationId: z.string() };
-const CaughtError = z.object({ Error: z.string(), Cause: z.unknown().optional() }).optional();
+const CaughtError = z.optional(z.object({ Error: z.string(), Cause: z.optional(z.unknown()) }));
 
 export const ReplicaTaskSchema = z.discriminatedUnion('action', [
   z.object({ action: z.literal('applyReplicas'), ...Ref }),
   z.object({
     action: z.literal('describeReplicas'),
     ...Ref,
-    attempts: z.number().int().min(0).default(0),
-    maxAttempts: z.number().int().min(1),
+    attempts: z._default(z.number().check(z.int(), z.minimum(0)), 0),
+    maxAttempts: z.number().check(z.int(), z.minimum(1)),
   }),
   z.object({ action: z.literal('publishReplicas'), ...Ref }),
   z.object({
@@ -111,8 +111,8 @@ export const ReplicaTaskSchema = z.discriminatedUnion('action', [
     error: CaughtError,
     ...CleanupFailureFields,
     // Going back may take steps (ElastiCache): the workflow calls again after a wait, bounded.
-    attempts: z.number().int().min(0).default(0),
-    maxAttempts: z.number().int().min(1).default(1),
+    attempts: z._default(z.number().check(z.int(), z.minimum(0)), 0),
+    maxAttempts: z._default(z.number().check(z.int(), z.minimum(1)), 1),
   }),
 ]);
 export type ReplicaTask = z.infer<typeof ReplicaTaskSchema>;

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { ProviderError } from '../errors.ts';
 import type { EngineProvider } from '../ports/engine-provider.ts';
 import type { ConnectionSecret, SecretStore } from '../ports/secret-store.ts';
@@ -33,8 +33,8 @@ export const RestoredLoginTaskSchema = z.discriminatedUnion('action', [
   z.object({
     action: z.literal('describeRestoredLogins'),
     ...Ref,
-    attempts: z.number().int().min(0).default(0),
-    maxAttempts: z.number().int().min(1),
+    attempts: z._default(z.number().check(z.int(), z.minimum(0)), 0),
+    maxAttempts: z.number().check(z.int(), z.minimum(1)),
   }),
 ]);
 export type RestoredLoginTask = z.infer<typeof RestoredLoginTaskSchema>;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { otherLogin } from '../engines/alternating-logins.ts';
 import type { EngineRegistry } from '../engines/registry.ts';
 import { ProviderError } from '../errors.ts';
@@ -23,7 +23,7 @@ const Ref = {
   operationId: z.string(),
   phase: z.enum(['rotate', 'retire']),
 };
-const CaughtErrorSchema = z.object({ Error: z.string(), Cause: z.unknown().optional() }).optional();
+const CaughtErrorSchema = z.optional(z.object({ Error: z.string(), Cause: z.optional(z.unknown()) }));
 
 /** The steps of rotate-credentials.asl.json. */
 export const RotationTaskSchema = z.discriminatedUnion('action', [
@@ -31,8 +31,8 @@ export const RotationTaskSchema = z.discriminatedUnion('action', [
   z.object({
     action: z.literal('describeRotationLogins'),
     ...Ref,
-    attempts: z.number().int().min(0).default(0),
-    maxAttempts: z.number().int().min(1),
+    attempts: z._default(z.number().check(z.int(), z.minimum(0)), 0),
+    maxAttempts: z.number().check(z.int(), z.minimum(1)),
   }),
   z.object({ action: z.literal('completeRotation'), ...Ref }),
   z.object({ action: z.literal('failRotation'), ...Ref, error: CaughtErrorSchema, ...CleanupFailureFields }),

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import type { EngineRegistry } from '../engines/registry.ts';
 import { ProviderError } from '../errors.ts';
 import type { EngineAdapters, EngineProvider, UpgradeSpec } from '../ports/engine-provider.ts';
@@ -24,7 +24,7 @@ const Ref = {
  * change, short enough that a dropped upgrade is not waited on for hours.
  */
 export const DEFAULT_MAX_UNCHANGED = 6;
-const CaughtError = z.object({ Error: z.string(), Cause: z.unknown().optional() }).optional();
+const CaughtError = z.optional(z.object({ Error: z.string(), Cause: z.optional(z.unknown()) }));
 
 export const UpgradeTaskSchema = z.discriminatedUnion('action', [
   z.object({ action: z.literal('completeUpgradeBackup'), ...Ref }),
@@ -32,11 +32,11 @@ export const UpgradeTaskSchema = z.discriminatedUnion('action', [
   z.object({
     action: z.literal('describeUpgrade'),
     ...Ref,
-    attempts: z.number().int().min(0).default(0),
-    maxAttempts: z.number().int().min(1),
+    attempts: z._default(z.number().check(z.int(), z.minimum(0)), 0),
+    maxAttempts: z.number().check(z.int(), z.minimum(1)),
     /** Checks in a row that found the instance `unchanged`, and how many fail the upgrade. */
-    unchanged: z.number().int().min(0).default(0),
-    maxUnchanged: z.number().int().min(1).default(DEFAULT_MAX_UNCHANGED),
+    unchanged: z._default(z.number().check(z.int(), z.minimum(0)), 0),
+    maxUnchanged: z._default(z.number().check(z.int(), z.minimum(1)), DEFAULT_MAX_UNCHANGED),
   }),
   z.object({ action: z.literal('completeUpgrade'), ...Ref }),
   z.object({ action: z.literal('failUpgrade'), ...Ref, error: CaughtError, ...CleanupFailureFields }),

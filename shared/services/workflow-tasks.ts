@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { findPlan } from '../catalog/engines.ts';
 import type { EngineRegistry } from '../engines/registry.ts';
 import { NotFoundError, ProviderError, TransientError } from '../errors.ts';
@@ -16,11 +16,11 @@ import { publishedReplicas } from './replica-details.ts';
 const Ref = { projectId: z.string(), addonId: z.string(), operationId: z.string() };
 
 /** What a Catch hands to the compensation task: Lambda puts a JSON document in Cause, the local runner the message. */
-const CaughtErrorSchema = z.object({ Error: z.string(), Cause: z.unknown().optional() }).optional();
+const CaughtErrorSchema = z.optional(z.object({ Error: z.string(), Cause: z.optional(z.unknown()) }));
 
 /** Set by a state machine's RecordFailure state when the cleanup itself kept failing. */
 export const CleanupFailureFields = {
-  skipCleanup: z.boolean().default(false),
+  skipCleanup: z._default(z.boolean(), false),
   cleanupError: CaughtErrorSchema,
 };
 
@@ -31,10 +31,10 @@ export const WorkflowTaskSchema = z.discriminatedUnion('action', [
   z.object({
     action: z.literal('describeInstance'),
     ...Ref,
-    attempts: z.number().int().min(0).default(0),
-    maxAttempts: z.number().int().min(1),
+    attempts: z._default(z.number().check(z.int(), z.minimum(0)), 0),
+    maxAttempts: z.number().check(z.int(), z.minimum(1)),
     /** The delete workflow's wait: an instance still serving has its deletion moved on (`continueDeletion`). */
-    teardown: z.boolean().optional(),
+    teardown: z.optional(z.boolean()),
   }),
   z.object({ action: z.literal('publishCredentials'), ...Ref }),
   z.object({ action: z.literal('completeOperation'), ...Ref, addonStatus: z.literal('running') }),

@@ -7,6 +7,7 @@ import {
   ScanCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import * as z from 'zod/mini';
 import { NotFoundError, StaleWriteError } from '../errors.ts';
 import { transientErrors } from '../providers/aws/aws-errors.ts';
 import {
@@ -90,7 +91,7 @@ const strip = (item: Record<string, unknown>) => {
   return rest;
 };
 
-const RuleRecordSchema = AlertRuleSchema.omit({ signingSecret: true, states: true });
+const RuleRecordSchema = z.omit(AlertRuleSchema, { signingSecret: true, states: true });
 const toRule = (item: Record<string, unknown>): AlertRuleRecord => ({
   ...RuleRecordSchema.parse(strip(item)),
   signingSecret: String(item.signingSecret),

@@ -7,7 +7,7 @@ import {
   ScanCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { NotFoundError, StaleWriteError } from '../errors.ts';
 import { transientErrors } from '../providers/aws/aws-errors.ts';
 import type { Page, PaginationQuery } from '../schemas/common.ts';
@@ -42,12 +42,12 @@ export interface ExternalServiceRecord extends ExternalService {
   revision: number;
 }
 
-const GroupRecordSchema = SecretGroupSchema.omit({ documentLocation: true }).extend({
-  revision: z.number().int(),
-  documentHash: z.string().nullable(),
-  deletingAt: z.string().optional(),
+const GroupRecordSchema = z.extend(z.omit(SecretGroupSchema, { documentLocation: true }), {
+  revision: z.number().check(z.int()),
+  documentHash: z.nullable(z.string()),
+  deletingAt: z.optional(z.string()),
 });
-const ExternalRecordSchema = ExternalServiceSchema.extend({ revision: z.number().int() });
+const ExternalRecordSchema = z.extend(ExternalServiceSchema, { revision: z.number().check(z.int()) });
 
 const GROUP = 'SECRETGROUP#';
 const EXTERNAL = 'EXTSERVICE#';

@@ -14,21 +14,23 @@ import { bundleEntries, type StackFunction, stackFunctions } from './support/bun
  */
 const KB = 1024;
 // Measured with each function's own route table and S3 from the runtime (549, 575, 468 and
-// 413 KB; docs/performance.md).
+// 413 KB; docs/performance.md). Every ceiling came down by 58 KB when the schemas moved to zod/mini.
 const OVER_BUDGET_CEILINGS: Record<string, number> = {
   // 570 KB since scaling, read replicas and upgrade details joined it; 583 KB since the AWS
   // networking change (its workflow start) and RDS read replicas (theirs) joined it; 593 KB since
-  // used storage on AWS (its CloudWatch read) and the rotation's fields of the addon and operation.
-  'Api/AddonsFunction/Function/Resource': 595 * KB,
+  // used storage on AWS (its CloudWatch read) and the rotation's fields of the addon and operation;
+  // 535 KB on zod/mini.
+  'Api/AddonsFunction/Function/Resource': 537 * KB,
   // 597 KB since the upgrade route joined it; 606 KB since the upgrade's event checks and the
-  // rotation's fields of the addon and operation.
-  'Api/BackupsFunction/Function/Resource': 608 * KB,
+  // rotation's fields of the addon and operation; 548 KB on zod/mini.
+  'Api/BackupsFunction/Function/Resource': 550 * KB,
   // 498 KB since replica endpoints joined the credentials; 488 KB since the catalog notes left
   // the engine facts (shared/engines/notes.ts); 501 KB since rotations on AWS start a workflow
-  // (the Step Functions client from the runtime: 521 KB bundled).
-  'Api/CredentialsFunction/Function/Resource': 503 * KB,
-  // Alert rules joined it (their store, CloudWatch alarm sync, idempotency of the create).
-  'Api/OperationsFunction/Function/Resource': 510 * KB,
+  // (the Step Functions client from the runtime: 521 KB bundled); 442 KB on zod/mini.
+  'Api/CredentialsFunction/Function/Resource': 444 * KB,
+  // Alert rules joined it (their store, CloudWatch alarm sync, idempotency of the create); 429 KB
+  // on zod/mini.
+  'Api/OperationsFunction/Function/Resource': 431 * KB,
 };
 
 /** The route families (shared/api/routes/<family>.ts) each API entry may bundle: its own. */
@@ -132,6 +134,20 @@ describe('Lambda bundle budgets', () => {
           forbidden.find((pkg) => input.includes(`node_modules/${pkg}/`)) ??
           generator.find((module) => input === module);
         if (name) found.push(`${entry}: ${name}`);
+      }
+    }
+    expect([...new Set(found)]).toEqual([]);
+  });
+
+  it('builds every bundle on zod/mini: no zod classic, and of the locales English only', () => {
+    // One `import ... from 'zod'` anywhere in a function's module graph brings classic back (99 KB,
+    // and a slower load: docs/performance.md); `z.locales.en()` through the namespace, every locale.
+    const found: string[] = [];
+    for (const [entry, bundle] of bundles) {
+      for (const input of Object.keys(bundle.inputs)) {
+        if (input.includes('node_modules/zod/v4/classic/')) found.push(`${entry}: zod classic`);
+        const locale = input.match(/node_modules\/zod\/v4\/locales\/([\w-]+)\.js$/)?.[1];
+        if (locale && locale !== 'en') found.push(`${entry}: zod locale ${locale}`);
       }
     }
     expect([...new Set(found)]).toEqual([]);

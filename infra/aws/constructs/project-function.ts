@@ -11,7 +11,7 @@ import {
 import { type ICommandHooks, NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import type { EnvInput } from '#shared/config/env.ts';
 import {
   aliasArgs,
@@ -26,7 +26,7 @@ import {
 import { acknowledgeGuard } from '../guard.ts';
 import { acknowledgeNag } from '../nag.ts';
 
-export interface ProjectFunctionProps<S extends z.ZodObject> {
+export interface ProjectFunctionProps<S extends z.ZodMiniObject> {
   /** Entry module, relative to the repository root; it exports `handler`. */
   entry: string;
   description: string;
@@ -69,7 +69,7 @@ const definedStrings = (environment: object): Record<string, string> =>
  * group with retention, active tracing, source maps, and a role of its own that starts
  * empty: permissions come only from the grant helpers of the constructs that own resources.
  */
-export class ProjectFunction<S extends z.ZodObject = z.ZodObject>
+export class ProjectFunction<S extends z.ZodMiniObject = z.ZodMiniObject>
   extends Construct
   implements iam.IGrantable
 {

@@ -1,6 +1,7 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { TargetSchema } from '../../schemas/catalog.ts';
 import { OperationIdSchema, ProjectIdSchema, pageOf } from '../../schemas/common.ts';
+import { meta } from '../../schemas/meta.ts';
 import { OperationSchema } from '../../schemas/operation.ts';
 import { ProblemSchema } from '../../schemas/problem.ts';
 
@@ -16,9 +17,9 @@ export const errors = {
 };
 
 export const OperationPathSchema = z.object({ projectId: ProjectIdSchema, operationId: OperationIdSchema });
-export const HealthSchema = z
-  .object({ status: z.literal('ok'), target: TargetSchema })
-  .meta({ id: 'Health' });
+export const HealthSchema = meta(z.object({ status: z.literal('ok'), target: TargetSchema }), {
+  id: 'Health',
+});
 export const OperationPageSchema = pageOf(OperationSchema, 'OperationPage');
 
 /** The route table: the single source for routing (API Gateway and the local gateway), validation and OpenAPI. */

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { AddonPathSchema } from '../../schemas/addon.ts';
 import { PaginationQuerySchema } from '../../schemas/common.ts';
 import {

@@ -1,14 +1,18 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { text } from '../../schemas/bounds.ts';
+import { meta } from '../../schemas/meta.ts';
 import { defineRoute } from '../route.ts';
 import { errors, HealthSchema } from './common.ts';
 
 const openRecord = (description: string) =>
-  z.record(z.string().max(300), z.record(z.string().max(300), z.unknown())).meta({ description });
+  meta(
+    z.record(z.string().check(z.maxLength(300)), z.record(z.string().check(z.maxLength(300)), z.unknown())),
+    { description },
+  );
 
 /** The top level of this document; what lies below each key is the OpenAPI 3.1 specification's. */
-const OpenApiDocumentSchema = z
-  .object({
+const OpenApiDocumentSchema = meta(
+  z.object({
     openapi: z.literal('3.1.0'),
     info: z.object({
       title: text(100),
@@ -18,13 +22,14 @@ const OpenApiDocumentSchema = z
     }),
     servers: z
       .array(z.object({ url: text(2048), description: text(300), 'x-internal': z.boolean() }))
-      .max(10),
-    tags: z.array(z.object({ name: text(50), description: text(300) })).max(50),
+      .check(z.maxLength(10)),
+    tags: z.array(z.object({ name: text(50), description: text(300) })).check(z.maxLength(50)),
     paths: openRecord('Path items by path template'),
     components: openRecord('Reusable objects by kind (schemas, securitySchemes)'),
     webhooks: openRecord('Webhooks this API calls (none)'),
-  })
-  .meta({ id: 'OpenApiDocument', description: 'This OpenAPI 3.1 document' });
+  }),
+  { id: 'OpenApiDocument', description: 'This OpenAPI 3.1 document' },
+);
 
 /** Health, the OpenAPI document and its docs page (the meta function). */
 export const metaRoutes = {
@@ -66,7 +71,7 @@ export const metaRoutes = {
     tags: ['meta'],
     fn: 'meta',
     auth: false,
-    params: z.object({ asset: z.string().max(100) }),
+    params: z.object({ asset: z.string().check(z.maxLength(100)) }),
     responses: {
       200: {
         description: "The stylesheet or the script of the docs page (swagger-ui's own files)",

@@ -1,5 +1,6 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { PaginationQuerySchema, ProjectPathSchema } from '../../schemas/common.ts';
+import { meta } from '../../schemas/meta.ts';
 import {
   CreateExternalServiceRequestSchema,
   CreateSecretGroupRequestSchema,
@@ -16,7 +17,7 @@ import { defineRoute } from '../route.ts';
 import { errors, problem } from './common.ts';
 
 export const DeleteExternalServiceQuerySchema = z.object({
-  unlinkGroups: z.enum(['true', 'false']).optional().meta({
+  unlinkGroups: meta(z.optional(z.enum(['true', 'false'])), {
     description: 'Remove its links from every secret group first; without it a linked service is a 409',
   }),
 });
