@@ -23,6 +23,7 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { check, reportMissedGoals } from './support/measure.ts';
 import { type BenchPlatform, ms, provisionAddon, startBenchPlatform } from './support/platform.ts';
+import { schedulingContext } from './support/scheduling.ts';
 import { resetSdkCalls, sdkCallSummary } from './support/sdk-calls.ts';
 import { resetSpawnTimes, spawnTimeSummary } from './support/spawn-time.ts';
 
@@ -184,6 +185,7 @@ const main = async () => {
     bare.close();
 
     console.info(`${ADDONS} PostgreSQL addons, ${ROWS.toLocaleString('en')} rows each`);
+    console.info(schedulingContext());
     console.info('unloaded:');
     console.info(`  GET one addon:      ${summary(unloadedOne)}`);
     console.info(`  GET addon list:     ${summary(unloadedList)}`);
