@@ -290,7 +290,14 @@ describe('web console: networking, rotation, secret groups and events', () => {
       .toEqual(new Set(['operation.completed']));
     // The addon page links to its own events: the filter is in the address.
     await page.goto(`${platform?.url}/#/projects/${PROJECT}/addons/${addonId}`);
-    await page.getByRole('link', { name: 'Events of app' }).click();
+    // Followed from the keyboard: the addon page is long and its sections (metrics, backups) load
+    // and grow around the link, so a click at the link's coordinates can land on what moved there.
+    const eventsLink = page.getByRole('link', { name: 'Events of app' });
+    await eventsLink.focus();
+    await page.keyboard.press('Enter');
+    await expect
+      .poll(() => new URL(page.url()).hash, WAIT)
+      .toBe(`#/projects/${PROJECT}/events?addon=${addonId}`);
     expect(await page.getByLabel('Addon').inputValue()).toBe(addonId);
     await expect.poll(() => rows.count(), WAIT).toBeGreaterThan(0);
 
