@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import * as z from 'zod/mini';
-import { DEFAULT_RATE_LIMIT, type RateLimitConfig } from '#shared/api/rate-limit.ts';
-import { UploadEnvSchema } from '#shared/config/env.ts';
+import type { RateLimitConfig } from '#shared/api/rate-limit.ts';
+import { RateLimitBurstEnv, RateLimitPerSecondEnv, UploadEnvSchema } from '#shared/config/env.ts';
 import { DEFAULT_BACKUP_GRACE_DAYS } from '#shared/services/addon-retirement.ts';
 import { QuotaFields, type Quotas } from '#shared/services/quotas.ts';
 
@@ -65,14 +65,8 @@ export const LocalConfigSchema = z.object({
     DEFAULT_BACKUP_GRACE_DAYS,
   ),
   /** Per-caller rate limit: steady requests per second, and how many at once. */
-  ADDONS_RATE_LIMIT_PER_SECOND: z._default(
-    z.coerce.number().check(z.int(), z.minimum(1), z.maximum(100_000)),
-    DEFAULT_RATE_LIMIT.perSecond,
-  ),
-  ADDONS_RATE_LIMIT_BURST: z._default(
-    z.coerce.number().check(z.int(), z.minimum(1), z.maximum(1_000_000)),
-    DEFAULT_RATE_LIMIT.burst,
-  ),
+  ADDONS_RATE_LIMIT_PER_SECOND: RateLimitPerSecondEnv,
+  ADDONS_RATE_LIMIT_BURST: RateLimitBurstEnv,
   /** Comma-separated origins whose browser pages may call the API (CORS); none by default. */
   ADDONS_CORS_ORIGINS: z.pipe(
     z._default(z.string(), ''),

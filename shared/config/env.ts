@@ -24,16 +24,20 @@ export const SecretsEnvSchema = z.object({
 /** The Secrets Manager secret whose value signs pagination cursors (read once per cold start). */
 export const CursorEnvSchema = z.object({ CURSOR_SECRET_ARN: z.string().check(z.minLength(1)) });
 
+/** A per-caller rate limit from the environment: steady requests per second, and how many at once. */
+export const RateLimitPerSecondEnv = z._default(
+  z.coerce.number().check(z.int(), z.minimum(1), z.maximum(100_000)),
+  DEFAULT_RATE_LIMIT.perSecond,
+);
+export const RateLimitBurstEnv = z._default(
+  z.coerce.number().check(z.int(), z.minimum(1), z.maximum(1_000_000)),
+  DEFAULT_RATE_LIMIT.burst,
+);
+
 /** The per-caller rate limit every API function applies (README: rate limits). */
 export const ApiEnvSchema = z.extend(CommonEnvSchema, {
-  API_RATE_LIMIT_PER_SECOND: z._default(
-    z.coerce.number().check(z.int(), z.minimum(1), z.maximum(100_000)),
-    DEFAULT_RATE_LIMIT.perSecond,
-  ),
-  API_RATE_LIMIT_BURST: z._default(
-    z.coerce.number().check(z.int(), z.minimum(1), z.maximum(1_000_000)),
-    DEFAULT_RATE_LIMIT.burst,
-  ),
+  API_RATE_LIMIT_PER_SECOND: RateLimitPerSecondEnv,
+  API_RATE_LIMIT_BURST: RateLimitBurstEnv,
 });
 
 export const MetaFunctionEnvSchema = z.extend(ApiEnvSchema, {
