@@ -44,7 +44,7 @@ export interface AddonsDeps {
   /** Shows one addon's restorable window on GET; without it GET leaves `restorableWindow` out. */
   pitr?: Pick<PitrService, 'getAddon'>;
   /** Shows one addon's backup health on GET; without it GET leaves `backupHealth` out. */
-  health?: Pick<BackupHealthReader, 'of'>;
+  health?: Pick<BackupHealthReader, 'begin'>;
   idempotency?: IdempotencyOptions;
   cursors: CursorSigner;
   /**
@@ -122,6 +122,8 @@ export const createAddonsHandler = (deps: AddonsDeps) =>
         return accepted(await deps.networking.update(params.projectId, params.addonId, body));
       },
       getAddon: async ({ params }) => {
+        // The health's first read (the addon's schedules) runs beside the addon's own.
+        const health = deps.health?.begin(params.projectId, params.addonId);
         const found = deps.pitr
           ? await deps.pitr.getAddon(params.projectId, params.addonId)
           : await deps.service.get(params.projectId, params.addonId);
@@ -129,10 +131,10 @@ export const createAddonsHandler = (deps: AddonsDeps) =>
         // Side by side: each is a call of its own (the storage metric, the addon's schedules).
         const [storage, backupHealth] = await Promise.all([
           deps.storage?.of(addon),
-          deps.health?.of(addon, addon.restorableWindow ?? null),
+          health?.(addon, addon.restorableWindow ?? null),
         ]);
         const withStorage = storage ? { ...addon, storage } : addon;
-        return { status: 200, body: deps.health ? { ...withStorage, backupHealth } : withStorage };
+        return { status: 200, body: health ? { ...withStorage, backupHealth } : withStorage };
       },
       deleteAddon: async ({ params, query }) => {
         const result = await deps.service.delete(params.projectId, params.addonId, query);

@@ -163,7 +163,13 @@ export type HealthAddon = Pick<AddonRecord, 'projectId' | 'id' | 'createdAt' | '
 /** How many days of point-in-time recovery an addon promises; undefined: it has none here. */
 export type PitrRetention = (addon: HealthAddon) => number | undefined;
 
-/** Reads one addon's health for GET: one schedule query and one page of backups. */
+/** Finishes reading one addon's health once the addon itself is known (`BackupHealthReader.begin`). */
+export type HealthFinish = (
+  addon: HealthAddon,
+  window: RestorableWindow | null,
+) => Promise<BackupHealth | null>;
+
+/** Reads one addon's health for GET: its schedules, then a page of its backups (and operations). */
 export class BackupHealthReader {
   constructor(
     private readonly deps: {
@@ -175,13 +181,25 @@ export class BackupHealthReader {
     },
   ) {}
 
-  async of(addon: HealthAddon, window: RestorableWindow | null): Promise<BackupHealth | null> {
-    const schedules = await this.deps.backups.listSchedules(addon.projectId, addon.id);
-    if (!schedules.some((schedule) => schedule.enabled)) return null;
-    const page = await this.deps.backups.listBackups(addon.projectId, addon.id, { limit: RECENT_BACKUPS });
-    const { operations, retention } = this.deps;
-    const pitr =
-      operations && retention ? await pitrPromiseOf(operations, addon, retention(addon)) : undefined;
-    return evaluateBackupHealth(schedules, page.items, (this.deps.now ?? (() => new Date()))(), window, pitr);
+  /**
+   * Starts reading an addon's health before the caller has the addon: the schedule query runs
+   * beside the caller's own read of it, so a GET waits for the slower of the two instead of each
+   * in turn. The function returned finishes once the addon is known: nothing more without an
+   * enabled schedule, else a page of backups and, for the point-in-time rule, of operations, side
+   * by side. A caller whose own read fails (a 404) may drop it: its failure is not left unhandled.
+   */
+  begin(projectId: string, addonId: string): HealthFinish {
+    const schedules = this.deps.backups.listSchedules(projectId, addonId);
+    schedules.catch(() => undefined);
+    return async (addon, window) => {
+      const all = await schedules;
+      if (!all.some((schedule) => schedule.enabled)) return null;
+      const { operations, retention } = this.deps;
+      const [page, pitr] = await Promise.all([
+        this.deps.backups.listBackups(projectId, addonId, { limit: RECENT_BACKUPS }),
+        operations && retention ? pitrPromiseOf(operations, addon, retention(addon)) : undefined,
+      ]);
+      return evaluateBackupHealth(all, page.items, (this.deps.now ?? (() => new Date()))(), window, pitr);
+    };
   }
 }

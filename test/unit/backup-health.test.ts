@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AlertNotifier } from '#shared/services/alert-notifier.ts';
-import { evaluateBackupHealth } from '#shared/services/backup-health.ts';
+import { BackupHealthReader, evaluateBackupHealth } from '#shared/services/backup-health.ts';
 import { BackupHealthAlerts } from '#shared/services/backup-health-alerts.ts';
 import { BackupHealthMonitor } from '#shared/services/backup-health-monitor.ts';
 import { type AlertRuleRecord, AlertStore } from '#shared/store/alert-store.ts';
@@ -284,5 +284,86 @@ describe('BackupHealthMonitor', () => {
       ['resolved', 'https://hooks.example.com/backups'],
     ]);
     expect((await alerts.findState(project, rule.id, addon.id))?.state).toBe('ok');
+  });
+});
+
+describe('BackupHealthReader', () => {
+  const project = 'p';
+  const addon = addonRecord({ projectId: project, createdAt: T0 });
+  const schedule = scheduleRecord({
+    projectId: project,
+    addonId: addon.id,
+    interval: 'hourly',
+    createdAt: T0,
+  });
+  const ok = backupRecord({ projectId: project, addonId: addon.id, completedAt: hoursAfter(1) });
+
+  /** Store reads that wait until released, recording the order they were asked in. */
+  const gatedReads = () => {
+    const asked: string[] = [];
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const read =
+      <T>(name: string, value: () => T) =>
+      async () => {
+        asked.push(name);
+        await gate;
+        return value();
+      };
+    return { asked, release: () => release(), read };
+  };
+
+  it('asks for the schedules before the addon is known, and the backups once they show one enabled', async () => {
+    const { asked, release, read } = gatedReads();
+    const reader = new BackupHealthReader({
+      backups: {
+        listSchedules: read('schedules', () => [schedule]),
+        listBackups: read('backups', () => ({ items: [ok], nextCursor: null })),
+      },
+      now: () => at(hoursAfter(2)),
+    });
+
+    const finish = reader.begin(project, addon.id);
+    expect(asked).toEqual(['schedules']); // before the caller has read the addon
+    release();
+    const health = await finish(addon, null);
+
+    expect(asked).toEqual(['schedules', 'backups']);
+    expect(health).toMatchObject({ state: 'healthy', lastSuccessfulBackup: { id: ok.id } });
+  });
+
+  it('asks for nothing more without an enabled schedule, and a dropped start leaves no unhandled failure', async () => {
+    const { asked, release, read } = gatedReads();
+    const reader = new BackupHealthReader({
+      backups: {
+        listSchedules: read('schedules', () => [{ ...schedule, enabled: false }]),
+        listBackups: read('backups', () => ({ items: [], nextCursor: null })),
+      },
+    });
+    release();
+    expect(await reader.begin(project, addon.id)(addon, null)).toBeNull();
+    expect(asked).toEqual(['schedules']);
+
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const failing = new BackupHealthReader({
+        backups: {
+          listSchedules: async () => {
+            throw new Error('table unavailable');
+          },
+          listBackups: async () => ({ items: [], nextCursor: null }),
+        },
+      });
+      failing.begin(project, addon.id); // the caller's own read failed first (a 404): never finished
+      await new Promise((resolve) => setImmediate(resolve));
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    expect(unhandled).toEqual([]);
   });
 });
