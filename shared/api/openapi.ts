@@ -1,28 +1,9 @@
 import * as z from 'zod/mini';
-import type { $ZodObject, $ZodType } from 'zod/v4/core';
 import { meta } from '../schemas/meta.ts';
 import { ProblemSchema } from '../schemas/problem.ts';
 import { SchemaComponents } from './openapi-schemas.ts';
-import type { RouteDef } from './route.ts';
+import type { ResponseDef, RouteDef } from './route.ts';
 import { allRoutes } from './routes.ts';
-
-/** What the document reads of a response: a core schema type, classic or `zod/mini`. */
-export interface DocumentedResponse {
-  description: string;
-  schema?: $ZodType;
-  contentType?: string | readonly string[];
-}
-
-/** What the document reads of a route (a `RouteDef` is one), its schemas classic or `zod/mini`. */
-export type DocumentedRoute = Pick<
-  RouteDef,
-  'operationId' | 'method' | 'path' | 'summary' | 'tags' | 'auth' | 'idempotent' | 'hidden'
-> & {
-  params?: $ZodObject;
-  query?: $ZodObject;
-  body?: $ZodType;
-  responses: Record<number, DocumentedResponse>;
-};
 
 const IdempotencyKeyHeader = z.object({
   'idempotency-key': meta(z.optional(z.string().check(z.minLength(1), z.maxLength(255))), {
@@ -60,15 +41,15 @@ const RATE_LIMIT_HEADERS = {
   },
 };
 
-const problem = (description: string): DocumentedResponse => ({
+const problem = (description: string): ResponseDef => ({
   description,
   schema: ProblemSchema,
   contentType: 'application/problem+json',
 });
 
 /** Answers any route can give, whatever it does. */
-const defaultResponses = (route: DocumentedRoute): Record<number, DocumentedResponse> => {
-  const responses: Record<number, DocumentedResponse> = {
+const defaultResponses = (route: RouteDef): Record<number, ResponseDef> => {
+  const responses: Record<number, ResponseDef> = {
     429: problem('Too many requests from this caller: wait `Retry-After` seconds'),
     500: problem('Unexpected error; it has been logged and the detail says nothing more'),
   };
@@ -105,7 +86,7 @@ const headersOf = (status: number) => {
 };
 
 /** A response's media types, with its schema when it has one (HTML and docs assets have none). */
-const contentOf = (response: DocumentedResponse, components: SchemaComponents) => {
+const contentOf = (response: ResponseDef, components: SchemaComponents) => {
   const types = [response.contentType ?? 'application/json'].flat();
   if (!response.schema && !response.contentType) return {};
   const schema = response.schema ? { schema: components.convert(response.schema, 'output') } : {};
@@ -113,7 +94,7 @@ const contentOf = (response: DocumentedResponse, components: SchemaComponents) =
 };
 
 /** The operation of one route: its parameters and body converted as inputs, its responses as outputs. */
-const operationOf = (route: DocumentedRoute, components: SchemaComponents) => {
+const operationOf = (route: RouteDef, components: SchemaComponents) => {
   // Responses first: their components come first in the document, as they always have.
   const responses = Object.fromEntries(
     Object.entries({ ...defaultResponses(route), ...route.responses })
@@ -152,7 +133,7 @@ const operationOf = (route: DocumentedRoute, components: SchemaComponents) => {
  * schemas: every schema with an id is a component.
  */
 export const buildOpenApiDocument = (
-  routes: readonly DocumentedRoute[] = allRoutes as readonly RouteDef[],
+  routes: readonly RouteDef[] = allRoutes as readonly RouteDef[],
 ) => {
   const components = new SchemaComponents();
   const paths: Record<string, Record<string, ReturnType<typeof operationOf>>> = {};

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { describe, expect, it } from 'vitest';
 import * as zm from 'zod/mini';
-import { buildOpenApiDocument, type DocumentedRoute } from '#shared/api/openapi.ts';
+import { buildOpenApiDocument } from '#shared/api/openapi.ts';
 import type { RouteDef } from '#shared/api/route.ts';
 import { allRoutes } from '#shared/api/routes.ts';
 
@@ -52,12 +52,13 @@ describe('OpenAPI document of zod/mini schemas (core types only)', () => {
       count: zm._default(zm.int().check(zm.minimum(1), zm.maximum(5)), 1),
     })
     .register(zm.globalRegistry, { id: 'MiniCreateWidget' });
-  const route: DocumentedRoute = {
+  const route: RouteDef = {
     operationId: 'createMiniWidget',
     method: 'post',
     path: '/v1/projects/{projectId}/mini-widgets',
     summary: 'Create a widget',
     tags: ['meta'],
+    fn: 'meta',
     auth: true,
     params: zm.object({
       projectId: zm
