@@ -22,17 +22,20 @@ import {
 import { isPointInTimeSource, PitrRestoreTasks } from './pitr-restore-tasks.ts';
 import { discardOrFollowRestore, judgeRestore } from './restore-endpoint.ts';
 import { restoredButLoginsFailed } from './restored-logins.ts';
-import { CleanupFailureFields, failureReason, readableReason } from './workflow-tasks.ts';
+import {
+  CaughtErrorSchema,
+  CleanupFailureFields,
+  failureReason,
+  readableReason,
+  WaitFields,
+} from './workflow-tasks.ts';
 
 const Ref = { projectId: z.string(), addonId: z.string(), operationId: z.string(), backupId: z.string() };
-const count = (min: number) => z.number().check(z.int(), z.minimum(min));
-const Wait = { attempts: z._default(count(0), 0), maxAttempts: count(1) };
-const CaughtError = z.optional(z.object({ Error: z.string(), Cause: z.optional(z.unknown()) }));
 
 export const BackupTaskSchema = z.discriminatedUnion('action', [
   z.object({ action: z.literal('startBackup'), ...Ref }),
   z.object({ action: z.literal('createSnapshot'), ...Ref }),
-  z.object({ action: z.literal('describeSnapshot'), ...Ref, ...Wait }),
+  z.object({ action: z.literal('describeSnapshot'), ...Ref, ...WaitFields }),
   z.object({ action: z.literal('prepareDumpJob'), ...Ref }),
   z.object({
     action: z.literal('completeDump'),
@@ -44,7 +47,7 @@ export const BackupTaskSchema = z.discriminatedUnion('action', [
   z.object({
     action: z.literal('failBackup'),
     ...Ref,
-    error: CaughtError,
+    error: CaughtErrorSchema,
     ...CleanupFailureFields,
     /** The final backup of a delete: the delete fails with it, and the addon is left running. */
     final: z._default(z.boolean(), false),
@@ -53,10 +56,10 @@ export const BackupTaskSchema = z.discriminatedUnion('action', [
   z.object({ action: z.literal('restoreSnapshot'), ...Ref }),
   /** The point-in-time path: `backupId` is a `pointInTimeKey` (pitr-restore-tasks.ts). */
   z.object({ action: z.literal('restoreToPointInTime'), ...Ref }),
-  z.object({ action: z.literal('describeRestore'), ...Ref, ...Wait }),
+  z.object({ action: z.literal('describeRestore'), ...Ref, ...WaitFields }),
   z.object({ action: z.literal('prepareRestoreJob'), ...Ref }),
   z.object({ action: z.literal('completeRestore'), ...Ref }),
-  z.object({ action: z.literal('failRestore'), ...Ref, error: CaughtError, ...CleanupFailureFields }),
+  z.object({ action: z.literal('failRestore'), ...Ref, error: CaughtErrorSchema, ...CleanupFailureFields }),
 ]);
 export type BackupTask = z.infer<typeof BackupTaskSchema>;
 type Task<A extends BackupTask['action']> = Extract<BackupTask, { action: A }>;

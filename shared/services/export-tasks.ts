@@ -5,14 +5,13 @@ import { TERMINAL_STATUSES } from '../schemas/operation.ts';
 import type { AddonStore } from '../store/addon-store.ts';
 import type { BackupStore } from '../store/backup-store.ts';
 import { nowIso } from '../util/ids.ts';
-import { CleanupFailureFields, failureReason } from './workflow-tasks.ts';
+import { CaughtErrorSchema, CleanupFailureFields, failureReason } from './workflow-tasks.ts';
 
 const Ref = { projectId: z.string(), addonId: z.string(), operationId: z.string(), backupId: z.string() };
-const CaughtError = z.optional(z.object({ Error: z.string(), Cause: z.optional(z.unknown()) }));
 
 export const ExportTaskSchema = z.discriminatedUnion('action', [
   z.object({ action: z.literal('exportBackup'), ...Ref }),
-  z.object({ action: z.literal('failExport'), ...Ref, error: CaughtError, ...CleanupFailureFields }),
+  z.object({ action: z.literal('failExport'), ...Ref, error: CaughtErrorSchema, ...CleanupFailureFields }),
 ]);
 export type ExportTask = z.infer<typeof ExportTaskSchema>;
 

@@ -10,7 +10,7 @@ import type { BackupRecord, BackupStore } from '../store/backup-store.ts';
 import { endImportSeed, type ImportSeedDeps, liveImportSeedJob } from './import-seed.ts';
 import { judgeRestore } from './restore-endpoint.ts';
 import { type CopiedLogins, copiedLoginJob, passwordResetCheck } from './restored-logins.ts';
-import { readableReason } from './workflow-tasks.ts';
+import { CaughtErrorSchema, readableReason, WaitFields } from './workflow-tasks.ts';
 
 const Ref = { projectId: z.string(), addonId: z.string(), operationId: z.string() };
 
@@ -25,23 +25,21 @@ export const ForkTaskSchema = z.discriminatedUnion('action', [
   z.object({
     action: z.literal('describeSeedRestore'),
     ...Ref,
-    attempts: z._default(z.number().check(z.int(), z.minimum(0)), 0),
-    maxAttempts: z.number().check(z.int(), z.minimum(1)),
+    ...WaitFields,
   }),
   z.object({ action: z.literal('prepareSeedJob'), ...Ref }),
   z.object({ action: z.literal('resetSeedPassword'), ...Ref }),
   z.object({
     action: z.literal('describeSeedPassword'),
     ...Ref,
-    attempts: z._default(z.number().check(z.int(), z.minimum(0)), 0),
-    maxAttempts: z.number().check(z.int(), z.minimum(1)),
+    ...WaitFields,
   }),
   z.object({ action: z.literal('finishSeed'), ...Ref }),
   z.object({
     action: z.literal('discardSeed'),
     ...Ref,
     /** What failed the seed (every path into DiscardSeed has one): an import records it. */
-    error: z.optional(z.object({ Error: z.string(), Cause: z.optional(z.unknown()) })),
+    error: CaughtErrorSchema,
   }),
 ]);
 export type ForkTask = z.infer<typeof ForkTaskSchema>;

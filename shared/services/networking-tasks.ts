@@ -7,10 +7,15 @@ import type { NetworkingChange, NetworkingSettings } from '../schemas/networking
 import type { AddonStore } from '../store/addon-store.ts';
 import { nowIso } from '../util/ids.ts';
 import { describeNetworking, publishedNetworking } from './networking-details.ts';
-import { CleanupFailureFields, failureReason, recordOperationFailure } from './workflow-tasks.ts';
+import {
+  CaughtErrorSchema,
+  CleanupFailureFields,
+  failureReason,
+  recordOperationFailure,
+  WaitFields,
+} from './workflow-tasks.ts';
 
 const Ref = { projectId: z.string(), addonId: z.string(), operationId: z.string() };
-const CaughtErrorSchema = z.optional(z.object({ Error: z.string(), Cause: z.optional(z.unknown()) }));
 
 /** The steps of update-networking.asl.json. */
 export const NetworkingTaskSchema = z.discriminatedUnion('action', [
@@ -18,8 +23,7 @@ export const NetworkingTaskSchema = z.discriminatedUnion('action', [
   z.object({
     action: z.literal('describeNetworking'),
     ...Ref,
-    attempts: z._default(z.number().check(z.int(), z.minimum(0)), 0),
-    maxAttempts: z.number().check(z.int(), z.minimum(1)),
+    ...WaitFields,
   }),
   z.object({ action: z.literal('completeNetworking'), ...Ref }),
   z.object({

@@ -12,7 +12,7 @@ import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
 import { nowIso } from '../util/ids.ts';
 import { beginOperationWorkflow, failOperationAndRelease, newOperation, toAddon } from './operation-lock.ts';
 import { publishedReplicas } from './replica-details.ts';
-import { CleanupFailureFields, failureReason } from './workflow-tasks.ts';
+import { CaughtErrorSchema, CleanupFailureFields, failureReason, WaitFields } from './workflow-tasks.ts';
 
 /**
  * Which engines change their replicas here: the registry of the workflow's adapters, or (the AWS
@@ -94,21 +94,19 @@ export class ReplicasService {
 }
 
 const Ref = { projectId: z.string(), addonId: z.string(), operationId: z.string() };
-const CaughtError = z.optional(z.object({ Error: z.string(), Cause: z.optional(z.unknown()) }));
 
 export const ReplicaTaskSchema = z.discriminatedUnion('action', [
   z.object({ action: z.literal('applyReplicas'), ...Ref }),
   z.object({
     action: z.literal('describeReplicas'),
     ...Ref,
-    attempts: z._default(z.number().check(z.int(), z.minimum(0)), 0),
-    maxAttempts: z.number().check(z.int(), z.minimum(1)),
+    ...WaitFields,
   }),
   z.object({ action: z.literal('publishReplicas'), ...Ref }),
   z.object({
     action: z.literal('failReplicas'),
     ...Ref,
-    error: CaughtError,
+    error: CaughtErrorSchema,
     ...CleanupFailureFields,
     // Going back may take steps (ElastiCache): the workflow calls again after a wait, bounded.
     attempts: z._default(z.number().check(z.int(), z.minimum(0)), 0),

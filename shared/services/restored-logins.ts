@@ -7,6 +7,7 @@ import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
 import { recordPlatformLogin } from './platform-login.ts';
 import { endRotationByRestore, RESETTING_LOGINS } from './restore-endpoint.ts';
 import type { RotationTaskDeps } from './rotation-tasks.ts';
+import { WaitFields } from './workflow-tasks.ts';
 
 /**
  * The logins of a physical copy: a snapshot or point-in-time restore, or a fork seeded from one,
@@ -33,8 +34,7 @@ export const RestoredLoginTaskSchema = z.discriminatedUnion('action', [
   z.object({
     action: z.literal('describeRestoredLogins'),
     ...Ref,
-    attempts: z._default(z.number().check(z.int(), z.minimum(0)), 0),
-    maxAttempts: z.number().check(z.int(), z.minimum(1)),
+    ...WaitFields,
   }),
 ]);
 export type RestoredLoginTask = z.infer<typeof RestoredLoginTaskSchema>;

@@ -15,7 +15,13 @@ import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
 import { nowIso } from '../util/ids.ts';
 import { generatePassword, withFreshUris } from './credentials.ts';
 import { recordPlatformLogin } from './platform-login.ts';
-import { CleanupFailureFields, failureReason, recordOperationFailure } from './workflow-tasks.ts';
+import {
+  CaughtErrorSchema,
+  CleanupFailureFields,
+  failureReason,
+  recordOperationFailure,
+  WaitFields,
+} from './workflow-tasks.ts';
 
 const Ref = {
   projectId: z.string(),
@@ -23,7 +29,6 @@ const Ref = {
   operationId: z.string(),
   phase: z.enum(['rotate', 'retire']),
 };
-const CaughtErrorSchema = z.optional(z.object({ Error: z.string(), Cause: z.optional(z.unknown()) }));
 
 /** The steps of rotate-credentials.asl.json. */
 export const RotationTaskSchema = z.discriminatedUnion('action', [
@@ -31,8 +36,7 @@ export const RotationTaskSchema = z.discriminatedUnion('action', [
   z.object({
     action: z.literal('describeRotationLogins'),
     ...Ref,
-    attempts: z._default(z.number().check(z.int(), z.minimum(0)), 0),
-    maxAttempts: z.number().check(z.int(), z.minimum(1)),
+    ...WaitFields,
   }),
   z.object({ action: z.literal('completeRotation'), ...Ref }),
   z.object({ action: z.literal('failRotation'), ...Ref, error: CaughtErrorSchema, ...CleanupFailureFields }),

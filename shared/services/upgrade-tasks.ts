@@ -9,7 +9,7 @@ import type { AddonRecord, AddonStore } from '../store/addon-store.ts';
 import type { BackupStore } from '../store/backup-store.ts';
 import { nowIso } from '../util/ids.ts';
 import { connectionUri } from './credentials.ts';
-import { CleanupFailureFields, failureReason } from './workflow-tasks.ts';
+import { CaughtErrorSchema, CleanupFailureFields, failureReason, WaitFields } from './workflow-tasks.ts';
 
 const Ref = {
   projectId: z.string(),
@@ -24,7 +24,6 @@ const Ref = {
  * change, short enough that a dropped upgrade is not waited on for hours.
  */
 export const DEFAULT_MAX_UNCHANGED = 6;
-const CaughtError = z.optional(z.object({ Error: z.string(), Cause: z.optional(z.unknown()) }));
 
 export const UpgradeTaskSchema = z.discriminatedUnion('action', [
   z.object({ action: z.literal('completeUpgradeBackup'), ...Ref }),
@@ -32,14 +31,13 @@ export const UpgradeTaskSchema = z.discriminatedUnion('action', [
   z.object({
     action: z.literal('describeUpgrade'),
     ...Ref,
-    attempts: z._default(z.number().check(z.int(), z.minimum(0)), 0),
-    maxAttempts: z.number().check(z.int(), z.minimum(1)),
+    ...WaitFields,
     /** Checks in a row that found the instance `unchanged`, and how many fail the upgrade. */
     unchanged: z._default(z.number().check(z.int(), z.minimum(0)), 0),
     maxUnchanged: z._default(z.number().check(z.int(), z.minimum(1)), DEFAULT_MAX_UNCHANGED),
   }),
   z.object({ action: z.literal('completeUpgrade'), ...Ref }),
-  z.object({ action: z.literal('failUpgrade'), ...Ref, error: CaughtError, ...CleanupFailureFields }),
+  z.object({ action: z.literal('failUpgrade'), ...Ref, error: CaughtErrorSchema, ...CleanupFailureFields }),
 ]);
 export type UpgradeTask = z.infer<typeof UpgradeTaskSchema>;
 type Task<A extends UpgradeTask['action']> = Extract<UpgradeTask, { action: A }>;

@@ -16,12 +16,18 @@ import { publishedReplicas } from './replica-details.ts';
 const Ref = { projectId: z.string(), addonId: z.string(), operationId: z.string() };
 
 /** What a Catch hands to the compensation task: Lambda puts a JSON document in Cause, the local runner the message. */
-const CaughtErrorSchema = z.optional(z.object({ Error: z.string(), Cause: z.optional(z.unknown()) }));
+export const CaughtErrorSchema = z.optional(z.object({ Error: z.string(), Cause: z.optional(z.unknown()) }));
 
 /** Set by a state machine's RecordFailure state when the cleanup itself kept failing. */
 export const CleanupFailureFields = {
   skipCleanup: z._default(z.boolean(), false),
   cleanupError: CaughtErrorSchema,
+};
+
+/** A bounded wait's loop (Wait, then describe again): the attempts so far and how many are allowed. */
+export const WaitFields = {
+  attempts: z._default(z.number().check(z.int(), z.minimum(0)), 0),
+  maxAttempts: z.number().check(z.int(), z.minimum(1)),
 };
 
 export const WorkflowTaskSchema = z.discriminatedUnion('action', [
@@ -31,8 +37,7 @@ export const WorkflowTaskSchema = z.discriminatedUnion('action', [
   z.object({
     action: z.literal('describeInstance'),
     ...Ref,
-    attempts: z._default(z.number().check(z.int(), z.minimum(0)), 0),
-    maxAttempts: z.number().check(z.int(), z.minimum(1)),
+    ...WaitFields,
     /** The delete workflow's wait: an instance still serving has its deletion moved on (`continueDeletion`). */
     teardown: z.optional(z.boolean()),
   }),
