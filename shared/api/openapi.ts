@@ -132,9 +132,7 @@ const operationOf = (route: RouteDef, components: SchemaComponents) => {
  * The OpenAPI 3.1 document, generated from the route table (or the routes given) and the zod
  * schemas: every schema with an id is a component.
  */
-export const buildOpenApiDocument = (
-  routes: readonly RouteDef[] = allRoutes as readonly RouteDef[],
-) => {
+export const buildOpenApiDocument = (routes: readonly RouteDef[] = allRoutes as readonly RouteDef[]) => {
   const components = new SchemaComponents();
   const paths: Record<string, Record<string, ReturnType<typeof operationOf>>> = {};
   for (const route of routes) {
