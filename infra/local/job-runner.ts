@@ -4,7 +4,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { JobCommand } from './job-bundle.ts';
-import { BACKGROUND_NICENESS, niced } from './priority.ts';
+import { BACKGROUND_NICENESS, lowerSession, niced } from './priority.ts';
 
 /** Named like the Step Functions error of a failed ECS task, so the ASL Catch is the same on both targets. */
 export class TaskFailedError extends Error {
@@ -43,6 +43,8 @@ export class LocalJobRunner {
     private readonly env: Record<string, string>,
     private readonly command: Promise<JobCommand> = Promise.resolve({ args: ['--import', 'tsx', JOB_ENTRY] }),
     private readonly logDir?: string,
+    /** While a job runs: given the addons it works on, what else runs with it until `signal`. */
+    private readonly whileRunning?: (addonIds: string[], signal: AbortSignal) => Promise<void>,
   ) {}
 
   async run(input: unknown): Promise<unknown> {
@@ -69,10 +71,13 @@ export class LocalJobRunner {
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
     child.once('close', () => log?.end());
+    const running = new AbortController();
+    void this.whileRunning?.(addonsOf(env.JOB_SPEC), running.signal).catch(() => undefined);
     const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(
       (resolve) =>
         child.once('exit', (exitCode, exitSignal) => resolve({ code: exitCode, signal: exitSignal })),
     );
+    running.abort();
     this.children.delete(child);
     if (operationId) this.byOperation.delete(operationId);
     this.prepareStandby(args);
@@ -84,7 +89,7 @@ export class LocalJobRunner {
 
   private spawnJob(args: string[], env: Record<string, string>, standby: boolean): ChildProcess {
     const job = jobCommandLine(args);
-    return spawn(job.command, job.args, {
+    const child = spawn(job.command, job.args, {
       env: {
         PATH: process.env.PATH ?? '/usr/bin:/bin',
         HOME: process.env.HOME ?? '/tmp',
@@ -92,7 +97,13 @@ export class LocalJobRunner {
         ...(standby ? { [STANDBY_ENV]: '1' } : {}),
       },
       stdio: [standby ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+      // A session of its own, whose scheduling group is lowered too (lowerSession): in the
+      // platform's session it would share the platform's group. It still stops with the platform:
+      // `shutdown` ends it, and it exits by itself when orphaned (shared/jobs/job-process.ts).
+      detached: true,
     });
+    if (child.pid !== undefined) void lowerSession(child.pid);
+    return child;
   }
 
   /**
@@ -186,6 +197,19 @@ const lastError = (tail: string): string => {
     }
   }
   return lines[0] ?? 'no output';
+};
+
+/** The addons a job works on: its own, and a live import's source. */
+const addonsOf = (spec: string | undefined): string[] => {
+  try {
+    const { addonId, sourceSecret } = JSON.parse(spec ?? '{}') as {
+      addonId?: unknown;
+      sourceSecret?: { addonId?: unknown };
+    };
+    return [addonId, sourceSecret?.addonId].filter((id): id is string => typeof id === 'string');
+  } catch {
+    return [];
+  }
 };
 
 const operationOf = (spec: string | undefined): string | undefined => {

@@ -1,4 +1,7 @@
 import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { getPriority, setPriority } from 'node:os';
+import { setTimeout as delay } from 'node:timers/promises';
 
 /**
  * The CPU priority (nice value) of the work the local platform runs in the background: jobs
@@ -22,3 +25,57 @@ export const niced = (niceness: number, command: string, args: readonly string[]
   NICE && niceness > 0
     ? { command: NICE, args: ['-n', String(niceness), command, ...args] }
     : { command, args: [...args] };
+
+/**
+ * The CPU share of `pid`'s session as a scheduling group, under Linux autogroup
+ * (`/proc/sys/kernel/sched_autogroup_enabled`): the kernel shares the CPU among sessions first,
+ * by their groups' nice values, and only then among a session's processes by theirs. A job in a
+ * session of its own, or a database backend (PostgreSQL's call `setsid()`), weighs as much as
+ * the whole platform at 0, whatever its own nice value says (docs/performance.md, "Reads under
+ * load"). Raising a group's value needs no privilege, but the kernel takes one change every
+ * 100 ms from an unprivileged caller (EAGAIN): retried for about 2 s. Without autogroup (no such
+ * file) or for a process that is gone or not ours, nothing happens.
+ */
+export const lowerSession = async (pid: number, niceness = BACKGROUND_NICENESS): Promise<boolean> => {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    try {
+      await writeFile(`/proc/${pid}/autogroup`, String(niceness));
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') return false;
+      await delay(110);
+    }
+  }
+  return false;
+};
+
+/**
+ * A single-threaded process (a database backend) `niceness` below the platform, as `nice -n`
+ * would start it, and its session's group as
+ * `lowerSession` does, if its parent is still `parentPid` (a pid read a moment ago may have been
+ * reused since). Nothing happens to a process that is gone or not ours.
+ */
+export const lowerChildProcess = async (
+  pid: number,
+  parentPid: number,
+  niceness = BACKGROUND_NICENESS,
+): Promise<boolean> => {
+  if ((await parentOf(pid)) !== parentPid) return false;
+  try {
+    setPriority(pid, Math.min(19, getPriority() + niceness));
+  } catch {
+    return false;
+  }
+  await lowerSession(pid, niceness);
+  return true;
+};
+
+/** The parent pid of `pid` (the fourth field of /proc/<pid>/stat, after the command's parentheses). */
+const parentOf = async (pid: number): Promise<number | undefined> => {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return undefined;
+  }
+};

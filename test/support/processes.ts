@@ -47,3 +47,13 @@ export const threadNiceness = (pid: number): number[] =>
     const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
     return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
   });
+
+/** The session id of `pid` (/proc/<pid>/stat, field 6). */
+export const sessionOf = (pid: number): number => {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[3]);
+};
+
+/** The nice value of `pid`'s session as a scheduling group under Linux autogroup (`/autogroup-N nice V`). */
+export const autogroupNice = (pid: number): number =>
+  Number(/nice (-?\d+)/.exec(readFileSync(`/proc/${pid}/autogroup`, 'utf8'))?.[1]);

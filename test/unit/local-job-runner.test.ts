@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { buildJobBundle } from '#infra/local/job-bundle.ts';
 import { LocalJobRunner } from '#infra/local/job-runner.ts';
 import { BACKGROUND_NICENESS } from '#infra/local/priority.ts';
-import { eventually, processAlive, threadNiceness } from '../support/processes.ts';
+import { autogroupNice, eventually, processAlive, sessionOf, threadNiceness } from '../support/processes.ts';
 
 /** What the state machine hands `ecs:runTask.sync`: here a spec the job refuses, naming its fields. */
 const runTask = (operationId: string) => ({
@@ -20,6 +20,8 @@ const dirs: string[] = [];
 afterAll(async () => {
   await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
 });
+
+const platformGroupNice = autogroupNice(process.pid);
 
 describe('the local job runner', () => {
   it('keeps each job log, runs the next job in a process started ahead with its environment, below the platform priority', async () => {
@@ -38,6 +40,13 @@ describe('the local job runner', () => {
         return threads.length > 1 ? threads : undefined;
       });
       expect(new Set(niceness)).toEqual(new Set([Math.min(19, getPriority() + BACKGROUND_NICENESS)]));
+      // In a session of its own, whose scheduling group is lowered as well: under Linux autogroup
+      // the platform's session would otherwise share its group with every job.
+      expect(sessionOf(standby)).toBe(standby);
+      await eventually('the standby session lowered', async () =>
+        autogroupNice(standby) === BACKGROUND_NICENESS ? true : undefined,
+      );
+      expect(autogroupNice(process.pid)).toBe(platformGroupNice);
 
       // The spec reached the standby (no spec at all would read "No job spec"), which then ran and exited.
       await expect(runner.run(runTask('op-second'))).rejects.toThrow(/Invalid job spec/);
@@ -57,6 +66,39 @@ describe('the local job runner', () => {
       await runner.shutdown();
       expect(processAlive(next)).toBe(false);
       expect(runner.standbyPid).toBeUndefined();
+    } finally {
+      await runner.shutdown();
+    }
+  }, 60_000);
+
+  it('tells what runs beside a job the addons the job works on, until the job ends', async () => {
+    const calls: Array<{ addonIds: string[]; signal: AbortSignal; abortedAtStart: boolean }> = [];
+    const runner = new LocalJobRunner(
+      { ADDONS_LOG_LEVEL: 'INFO' },
+      buildJobBundle(),
+      undefined,
+      async (addonIds, signal) => {
+        calls.push({ addonIds, signal, abortedAtStart: signal.aborted });
+      },
+    );
+    const spec = {
+      kind: 'live-import',
+      operationId: 'op-beside',
+      addonId: 'adn-target',
+      sourceSecret: { addonId: 'adn-source' },
+    };
+    try {
+      await expect(
+        runner.run({
+          Overrides: {
+            ContainerOverrides: [{ Environment: [{ Name: 'JOB_SPEC', Value: JSON.stringify(spec) }] }],
+          },
+        }),
+      ).rejects.toThrow(/Invalid job spec/);
+      expect(calls).toHaveLength(1);
+      expect(calls[0]?.addonIds).toEqual(['adn-target', 'adn-source']);
+      expect(calls[0]?.abortedAtStart).toBe(false);
+      expect(calls[0]?.signal.aborted).toBe(true);
     } finally {
       await runner.shutdown();
     }
