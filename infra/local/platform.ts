@@ -207,6 +207,8 @@ export const startLocalPlatform = async (config: LocalConfig): Promise<LocalPlat
       },
       jobCommand,
       join(config.dataDir, 'logs', 'jobs'),
+      // What a job asks of its addons' servers runs below the customers' too (engines/job-sessions.ts).
+      (addonIds, signal) => supervisor.lowerJobSessions(addonIds.map(resourceIdFor), signal),
     );
     cleanups.push(() => jobs.shutdown());
 

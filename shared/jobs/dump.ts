@@ -4,6 +4,7 @@ import { errorMessage, ProviderError, TransientError } from '../errors.ts';
 import type { Credentials } from '../schemas/addon.ts';
 import type { Compression } from '../schemas/backup.ts';
 import type { Engine } from '../schemas/catalog.ts';
+import { JOB_APPLICATION_NAMES } from './application-names.ts';
 import { resolveCodec, type ToolPaths } from './compression.ts';
 import type { DumpTool } from './dump-tool.ts';
 import { dumpToolFor } from './dump-tools.ts';
@@ -64,7 +65,7 @@ export interface DumpJobResult {
   partSize: number;
 }
 
-const APPLICATION_NAME = 'addons-dump';
+const APPLICATION_NAME = JOB_APPLICATION_NAMES.dump;
 const ABORT_GRACE_MS = 30_000;
 
 /**

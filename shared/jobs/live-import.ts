@@ -6,6 +6,7 @@ import { EngineRegistry } from '../engines/registry.ts';
 import { errorMessage, PlatformError, ProviderError } from '../errors.ts';
 import type { Credentials } from '../schemas/addon.ts';
 import type { Engine } from '../schemas/catalog.ts';
+import { JOB_APPLICATION_NAMES } from './application-names.ts';
 import type { DumpTool } from './dump-tool.ts';
 import { dumpToolFor } from './dump-tools.ts';
 import { abortedError } from './job-errors.ts';
@@ -47,7 +48,7 @@ export interface LiveImportResult {
   restoreToolVersion: string;
 }
 
-const APPLICATION_NAME = 'addons-restore';
+const APPLICATION_NAME = JOB_APPLICATION_NAMES.restore;
 
 /**
  * Every message of a live import passes through here before anyone sees it: the source's

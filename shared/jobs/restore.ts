@@ -6,6 +6,7 @@ import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { errorMessage, PlatformError, ProviderError, TransientError } from '../errors.ts';
 import type { Credentials } from '../schemas/addon.ts';
 import type { Engine } from '../schemas/catalog.ts';
+import { JOB_APPLICATION_NAMES } from './application-names.ts';
 import { type Decompression, resolveCodec, type ToolPaths } from './compression.ts';
 import type { S3Target } from './dump.ts';
 import type { DumpFormat, DumpTool, RestorePlan, ServerInfo } from './dump-tool.ts';
@@ -70,7 +71,7 @@ export interface RestoreJobResult {
   stages: Record<string, number>;
 }
 
-const APPLICATION_NAME = 'addons-restore';
+const APPLICATION_NAME = JOB_APPLICATION_NAMES.restore;
 const PROGRESS_EVERY_BYTES = 8 * 1024 ** 2;
 /**
  * What a direct load (RestorePlan.direct) holds back of the artifact: more than a compressed block

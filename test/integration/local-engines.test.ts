@@ -5,8 +5,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalEngineSupervisor } from '#infra/local/engines/supervisor.ts';
+import { BACKGROUND_NICENESS } from '#infra/local/priority.ts';
 import { UnsupportedError } from '#shared/errors.ts';
+import { JOB_APPLICATION_NAMES } from '#shared/jobs/application-names.ts';
 import type { InstanceSpec, InstanceState } from '#shared/ports/engine-provider.ts';
+import { autogroupNice, eventually } from '../support/processes.ts';
 import {
   acceptsConnections,
   isAlive,
@@ -181,6 +184,46 @@ describe('LocalEngineSupervisor (PostgreSQL, real processes)', { timeout: 60_000
     // The child does not hold this process's event loop.
     expect(first.isRunning(ID)).toBe(true);
     expect(process.getActiveResourcesInfo()).not.toContain('ProcessWrap');
+  });
+
+  it("runs the backends of the platform's jobs below the customers' own while the job lasts", async () => {
+    const job = await connect({ application_name: JOB_APPLICATION_NAMES.dump });
+    const customer = await connect({ application_name: 'psql' });
+    const lowered = Math.min(19, os.getPriority() + BACKGROUND_NICENESS);
+    const running = new AbortController();
+    const watching = first.lowerJobSessions([ID], running.signal);
+    try {
+      const backendOf = async (client: pg.Client) =>
+        Number((await client.query('SELECT pg_backend_pid() AS pid')).rows[0].pid);
+      const jobBackend = await backendOf(job);
+      const customerBackend = await backendOf(customer);
+      await eventually('the job backend lowered', async () =>
+        os.getPriority(jobBackend) === lowered ? true : undefined,
+      );
+      // Its own session (a backend calls setsid()) is a scheduling group lowered as well.
+      expect(autogroupNice(jobBackend)).toBe(BACKGROUND_NICENESS);
+      // A session that starts while the job runs (pg_restore -j opens more) is found too.
+      const second = await connect({ application_name: JOB_APPLICATION_NAMES.restore });
+      const secondBackend = await backendOf(second);
+      await eventually('the second job backend lowered', async () =>
+        os.getPriority(secondBackend) === lowered ? true : undefined,
+      );
+      await second.end();
+      expect(os.getPriority(customerBackend)).toBe(os.getPriority());
+      expect(autogroupNice(customerBackend)).toBe(0);
+    } finally {
+      running.abort();
+      await watching;
+      await job.end();
+      await customer.end();
+    }
+    // Its own connection is closed once the job ends.
+    await eventually('the watcher gone from the server', async () => {
+      const rows = await query(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'addons-platform'`,
+      );
+      return rows[0]?.n === 0 ? true : undefined;
+    });
   });
 
   it('creating again is a no-op: same port, same data', async () => {

@@ -2,6 +2,7 @@ import type { TargetOffer } from '#shared/catalog/engines.ts';
 import type { InstanceSpec } from '#shared/ports/engine-provider.ts';
 import type { Engine } from '#shared/schemas/catalog.ts';
 import type { NetworkingSettings } from '#shared/schemas/networking.ts';
+import type { JobSessionReader } from './job-sessions.ts';
 import type { RunAs } from './system.ts';
 
 /** The engine's superuser: the platform's alone, never in the connection details or the API. */
@@ -170,6 +171,12 @@ export interface EngineDriver {
   /** Remove lock files a dead server left behind (call only when `findLeftover` found nothing). */
   clearStaleLocks(ctx: InstanceContext): Promise<void>;
   classifyStartFailure(logTail: string): StartFailure;
+  /**
+   * The server processes serving the platform's jobs' sessions, for an engine that runs each
+   * session as a process of its own; undefined where sessions are threads of the server
+   * (job-sessions.ts).
+   */
+  jobSessions?(ctx: InstanceContext): JobSessionReader;
   /** Continuous archiving and point-in-time restores; undefined for an engine without them locally. */
   readonly pitr?: PitrDriver;
   /** Read replicas (replicas.ts); undefined for an engine without them on the local target. */

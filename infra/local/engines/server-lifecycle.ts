@@ -5,6 +5,7 @@ import { errorMessage, ProviderError, TransientError } from '#shared/errors.ts';
 import type { EngineDriver, InstanceContext, InstanceRecord } from './driver.ts';
 import type { EngineDrivers } from './engine-drivers.ts';
 import type { InstanceFiles, Log } from './instance-files.ts';
+import { lowerJobSessions } from './job-sessions.ts';
 import { allocatePort, fileSize, isPortFree, readTail, stopPid, waitUntilClosed } from './system.ts';
 
 /** A server process this supervisor started (its child). */
@@ -107,6 +108,11 @@ export class ServerProcesses {
       }
     }
     return found;
+  }
+
+  /** The sessions of the platform's jobs on these instances, below the customers' until `signal`. */
+  lowerJobSessions(resourceIds: readonly string[], signal: AbortSignal): Promise<void> {
+    return lowerJobSessions({ serving: () => this.serving(), drivers: this.drivers, resourceIds, signal });
   }
 
   /** Instances with a server this supervisor started (exited ones not yet forgotten included). */

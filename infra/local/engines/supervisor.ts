@@ -251,10 +251,7 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
     });
   }
 
-  /**
-   * A fork seeded from another instance's snapshot has that instance's password: give the
-   * customer's role the fork's own. Under the instance's lock, after any interrupted restore.
-   */
+  /** A fork seeded from another's snapshot has its password: the customer's role gets its own (locked). */
   async setAdminPassword(resourceId: string, username: string, password: string): Promise<void> {
     await this.onReady(resourceId, async (driver, ctx) => {
       if (!driver.setCustomerPassword || username !== ctx.record.username) {
@@ -461,6 +458,10 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
   servingInstances(): Array<{ ctx: InstanceContext; pid: number }> {
     return this.servers.serving();
   }
+
+  /** The platform's jobs' sessions on these instances below the customers' until `signal` (job-sessions.ts). */
+  lowerJobSessions = (ids: readonly string[], signal: AbortSignal) =>
+    this.servers.lowerJobSessions(ids, signal);
 
   // ------------------------------------------------------------------ internals
 

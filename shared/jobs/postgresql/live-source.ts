@@ -1,11 +1,12 @@
 import pg from 'pg';
 import { errorMessage, ProviderError } from '../../errors.ts';
 import type { Credentials } from '../../schemas/addon.ts';
+import { JOB_APPLICATION_NAMES } from '../application-names.ts';
 import type { DumpCommand, ServerInfo } from '../dump-tool.ts';
 import { type LiveSourceTool, majorNotNewer } from '../live-source.ts';
 import { resolvePgTool } from './postgres.ts';
 
-const APPLICATION_NAME = 'addons-live-import';
+const APPLICATION_NAME = JOB_APPLICATION_NAMES.liveSource;
 
 /** libpq's settings for the source: TLS as its connection string asks, nothing from our env. */
 const sourceEnv = (source: Credentials): NodeJS.ProcessEnv => ({

@@ -2,6 +2,7 @@ import pg from 'pg';
 import { addLoginSql, ident, literal, retainOnlyLoginSql } from '../../engines/postgresql/logins.ts';
 import { errorMessage, ProviderError, TransientError } from '../../errors.ts';
 import type { Credentials } from '../../schemas/addon.ts';
+import { JOB_APPLICATION_NAMES } from '../application-names.ts';
 import type { LoginJobInput, LoginTool } from '../login-job.ts';
 import { pgSsl } from './postgres.ts';
 
@@ -41,7 +42,7 @@ const connect = async (endpoint: Credentials, login: { username: string; passwor
     user: login.username,
     password: login.password,
     ssl: pgSsl(endpoint),
-    application_name: 'addons-login-job',
+    application_name: JOB_APPLICATION_NAMES.login,
     connectionTimeoutMillis: 15_000,
   });
   client.on('error', () => undefined);

@@ -23,6 +23,7 @@ import {
   probePostgres,
   socketDirectorySetting,
 } from './connect.ts';
+import { postgresJobSessions } from './job-sessions.ts';
 import { postgresLogins } from './logins.ts';
 import { PostgresPitr } from './pitr.ts';
 import { postgresReplicas } from './replicas.ts';
@@ -57,6 +58,7 @@ export class PostgresDriver implements EngineDriver {
   readonly networking = { tls: true, public: true };
   readonly upgrades = new PostgresUpgrades((ctx) => this.initialise(ctx));
   readonly replicas = postgresReplicas;
+  readonly jobSessions = postgresJobSessions;
   /** Storage full: read-only by default_transaction_read_only (storage.ts). */
   readonly setReadOnly = setReadOnly;
   /** Point-in-time recovery, when the platform has an object store to archive WAL into. */
