@@ -11,6 +11,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { buildScriptBundle } from '../../job-bundle.ts';
+import { BACKGROUND_NICENESS, niced } from '../../priority.ts';
 import type { InstanceContext } from '../driver.ts';
 import { chownTo, findExecutable, type RunAs, readFileNoFollow } from '../system.ts';
 
@@ -135,8 +136,7 @@ export const archiveSettings = async (
   waldump: string | undefined,
 ): Promise<string[]> => {
   const generation = (await readGeneration(ctx.dataDir)) ?? (await writeGeneration(ctx.dataDir, ctx.runAs));
-  const command = [
-    process.execPath,
+  const niceCommand = niced(BACKGROUND_NICENESS, process.execPath, [
     '--no-warnings',
     ...(await archiveCommandArgs(target.commandDir)),
     target.endpoint,
@@ -145,7 +145,8 @@ export const archiveSettings = async (
     waldump ?? '-',
     '%p',
     '%f',
-  ]
+  ]);
+  const command = [niceCommand.command, ...niceCommand.args]
     .map((part) => (part.startsWith('%') ? part : quoted(part)))
     .join(' ');
   return [
