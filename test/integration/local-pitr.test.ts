@@ -4,6 +4,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalEngineSupervisor } from '#infra/local/engines/supervisor.ts';
+import { BACKGROUND_NICENESS } from '#infra/local/priority.ts';
 import { ensureBucket, type S3Emulator, startS3 } from '#infra/local/s3-emulator.ts';
 import {
   type InstanceSpec,
@@ -11,6 +12,7 @@ import {
   type RestorableWindow,
   type RestoreState,
 } from '#shared/ports/engine-provider.ts';
+import { autogroupNice } from '../support/processes.ts';
 import { localSpec, poll } from './support/local-engines.ts';
 
 /**
@@ -142,6 +144,30 @@ describe('local PostgreSQL point-in-time recovery', () => {
     },
     WAIT_MS,
   );
+
+  it("runs the archiver's session below the customers' while a job runs: the archive command runs in it", async () => {
+    // The archiver is a child of the server, titled by PostgreSQL `postgres: archiver ...`.
+    const server = supervisor.servingInstances().find(({ ctx }) => ctx.resourceId === SRC)?.pid;
+    const children = (await fs.readFile(`/proc/${server}/task/${server}/children`, 'utf8')).trim().split(' ');
+    const titles = await Promise.all(
+      children.map(async (pid) => [Number(pid), await fs.readFile(`/proc/${pid}/cmdline`, 'utf8')] as const),
+    );
+    const archiver = titles.find(([, title]) => title.startsWith('postgres: archiver'))?.[0] ?? 0;
+    expect(archiver).toBeGreaterThan(0);
+    expect(autogroupNice(archiver)).toBe(0);
+    const running = new AbortController();
+    const watching = supervisor.lowerJobSessions([SRC], running.signal);
+    try {
+      await poll(
+        async () => autogroupNice(archiver),
+        (nice) => nice === BACKGROUND_NICENESS,
+        15_000,
+      );
+    } finally {
+      running.abort();
+      await watching;
+    }
+  });
 
   it('refuses a time outside the window without touching the instance', async () => {
     await expect(

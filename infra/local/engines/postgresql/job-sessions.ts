@@ -5,8 +5,10 @@ import type { JobSessionReader } from '../job-sessions.ts';
 import { platformConnect, platformRoleOf } from './connect.ts';
 
 /**
- * The backends of the jobs' sessions, by the application name the jobs connect with, over one
- * platform connection kept while the job runs (a new connection is a new backend each time).
+ * The backends of the jobs' sessions, by the application name the jobs connect with, and the WAL
+ * archiver, whose session the archive command runs in (a restore's writes are archived as it
+ * loads), over one platform connection kept while the job runs (a new connection is a new backend
+ * each time).
  */
 export const postgresJobSessions = (ctx: InstanceContext): JobSessionReader => {
   let client: Promise<pg.Client> | undefined;
@@ -15,7 +17,7 @@ export const postgresJobSessions = (ctx: InstanceContext): JobSessionReader => {
       client ??= platformConnect(ctx)(platformRoleOf(ctx).username, 'postgres');
       try {
         const { rows } = await (await client).query<{ pid: number }>(
-          'SELECT pid FROM pg_stat_activity WHERE application_name = ANY($1::text[])',
+          `SELECT pid FROM pg_stat_activity WHERE application_name = ANY($1::text[]) OR backend_type = 'archiver'`,
           [Object.values(JOB_APPLICATION_NAMES)],
         );
         return rows.map((row) => row.pid);

@@ -3,7 +3,6 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { createJobS3Client } from '#shared/jobs/s3-client.ts';
-import { lowerSession } from '../../priority.ts';
 
 /**
  * PostgreSQL's `archive_command` on the local target, run by the server (as the instance's engine
@@ -11,7 +10,8 @@ import { lowerSession } from '../../priority.ts';
  *
  *   nice -n 10 node <wal-archive-command bundled, or --import tsx wal-archive-command.ts> <s3 endpoint> <bucket> <key prefix> <pg_waldump|-> %p %f
  *
- * below the platform's and the customers' CPU priority, as the platform's other background work.
+ * below the platform's and the customers' CPU priority, as the platform's other background work
+ * (under Linux autogroup it counts in the archiver's session, which job-sessions.ts lowers).
  * It exits 0 only once the object store acknowledged the file (or already holds the very same
  * bytes: a retry after a crash between the upload and PostgreSQL's bookkeeping). Any failure exits
  * non-zero with the reason on stderr (the instance's server.log): PostgreSQL keeps the segment in
@@ -52,9 +52,6 @@ const lastTransactionEnd = (file: string): Promise<string> =>
   });
 
 const main = async (): Promise<void> => {
-  // Started `nice -n 10` (archiveSettings); the session it shares with the server's archiver is a
-  // scheduling group of its own under Linux autogroup, lowered too (priority.ts).
-  void lowerSession(process.pid);
   if (!endpoint || !bucket || prefix === undefined || !walPath || !walName) {
     throw new Error('usage: wal-archive-command <endpoint> <bucket> <prefix> <pg_waldump|-> <path> <name>');
   }
