@@ -51,9 +51,9 @@ export const lowerSession = async (pid: number, niceness = BACKGROUND_NICENESS):
 
 /**
  * A single-threaded process (a database backend) `niceness` below the platform, as `nice -n`
- * would start it, and its session's group as
- * `lowerSession` does, if its parent is still `parentPid` (a pid read a moment ago may have been
- * reused since). Nothing happens to a process that is gone or not ours.
+ * would start it, and its session's group as `lowerSession` does, if its parent is still
+ * `parentPid` (a pid read a moment ago may have been reused since). Nothing happens to a process
+ * that is gone or not ours.
  */
 export const lowerChildProcess = async (
   pid: number,
