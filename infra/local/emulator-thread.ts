@@ -1,7 +1,5 @@
-import { readlinkSync } from 'node:fs';
-import { getPriority, setPriority } from 'node:os';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { BACKGROUND_NICENESS } from './priority.ts';
+import { lowerThisThread } from './priority.ts';
 
 /**
  * The emulators (dynalite, s3rver) each run on a worker thread of the platform's process, not on
@@ -87,22 +85,9 @@ export const startEmulatorThread = async (kind: EmulatorKind, directory: string)
   };
 };
 
-/**
- * The S3 emulator's thread below the platform's other threads (the gateway, dynalite): the bytes
- * it moves are the jobs' (dumps uploaded, restores read), background work like the jobs
- * themselves. `/proc/thread-self` names the calling thread; on Linux a nice value is per thread.
- */
-const lowerThisThread = () => {
-  try {
-    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
-    setPriority(tid, Math.min(19, getPriority(tid) + BACKGROUND_NICENESS));
-  } catch {
-    // Not Linux, or not allowed: the thread keeps the platform's priority.
-  }
-};
-
 if (!isMainThread && parentPort && (workerData as Partial<ThreadData> | undefined)?.kind) {
   const port = parentPort;
+  // Its bytes are the jobs' (dumps uploaded, restores read): background work like the jobs.
   if ((workerData as ThreadData).kind === 's3') lowerThisThread();
   serve(workerData as ThreadData).then(
     (server) => {

@@ -52,7 +52,7 @@ export class LocalJobRunner {
     const overrides = parameters.Overrides?.ContainerOverrides?.[0]?.Environment ?? [];
     const env: Record<string, string> = { ...this.env };
     for (const { Name, Value } of overrides) env[Name] = Value;
-    const operationId = operationOf(env.JOB_SPEC);
+    const { operationId, addonIds } = specOf(env.JOB_SPEC);
     if (operationId) this.starting.add(operationId);
     const { args } = await this.command.finally(() => operationId && this.starting.delete(operationId));
     // Cancelled (or shut down) while the job bundle was being built: the job never starts.
@@ -72,7 +72,7 @@ export class LocalJobRunner {
     child.stderr?.on('data', keep);
     child.once('close', () => log?.end());
     const running = new AbortController();
-    void this.whileRunning?.(addonsOf(env.JOB_SPEC), running.signal).catch(() => undefined);
+    void this.whileRunning?.(addonIds, running.signal).catch(() => undefined);
     const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(
       (resolve) =>
         child.once('exit', (exitCode, exitSignal) => resolve({ code: exitCode, signal: exitSignal })),
@@ -199,23 +199,19 @@ const lastError = (tail: string): string => {
   return lines[0] ?? 'no output';
 };
 
-/** The addons a job works on: its own, and a live import's source. */
-const addonsOf = (spec: string | undefined): string[] => {
+/** What the runner reads of a job's spec: its operation, and the addons it works on (its own, and a live import's source). */
+const specOf = (spec: string | undefined): { operationId?: string; addonIds: string[] } => {
   try {
-    const { addonId, sourceSecret } = JSON.parse(spec ?? '{}') as {
+    const { operationId, addonId, sourceSecret } = JSON.parse(spec ?? '{}') as {
+      operationId?: unknown;
       addonId?: unknown;
       sourceSecret?: { addonId?: unknown };
     };
-    return [addonId, sourceSecret?.addonId].filter((id): id is string => typeof id === 'string');
+    return {
+      ...(typeof operationId === 'string' ? { operationId } : {}),
+      addonIds: [addonId, sourceSecret?.addonId].filter((id): id is string => typeof id === 'string'),
+    };
   } catch {
-    return [];
-  }
-};
-
-const operationOf = (spec: string | undefined): string | undefined => {
-  try {
-    return (JSON.parse(spec ?? '{}') as { operationId?: string }).operationId;
-  } catch {
-    return undefined;
+    return { addonIds: [] };
   }
 };

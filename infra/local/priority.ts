@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readlinkSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { getPriority, setPriority } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -36,38 +36,47 @@ export const niced = (niceness: number, command: string, args: readonly string[]
  * 100 ms from an unprivileged caller (EAGAIN): retried for about 2 s. Without autogroup (no such
  * file) or for a process that is gone or not ours, nothing happens.
  */
-export const lowerSession = async (pid: number, niceness = BACKGROUND_NICENESS): Promise<boolean> => {
+export const lowerSession = async (pid: number): Promise<void> => {
   for (let attempt = 0; attempt < 20; attempt++) {
     try {
-      await writeFile(`/proc/${pid}/autogroup`, String(niceness));
-      return true;
+      await writeFile(`/proc/${pid}/autogroup`, String(BACKGROUND_NICENESS));
+      return;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') return false;
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') return;
       await delay(110);
     }
   }
-  return false;
+};
+
+/** `BACKGROUND_NICENESS` below the platform's own priority, as `nice -n` would start a command. */
+const backgroundNice = (): number => Math.min(19, getPriority() + BACKGROUND_NICENESS);
+
+/**
+ * A single-threaded process (a database backend) below the platform, and its session's group as
+ * `lowerSession` does, if its parent is still `parentPid` (a pid read a moment ago may have been
+ * reused since). Nothing happens to a process that is gone or not ours.
+ */
+export const lowerChildProcess = async (pid: number, parentPid: number): Promise<void> => {
+  if ((await parentOf(pid)) !== parentPid) return;
+  try {
+    setPriority(pid, backgroundNice());
+  } catch {
+    return;
+  }
+  await lowerSession(pid);
 };
 
 /**
- * A single-threaded process (a database backend) `niceness` below the platform, as `nice -n`
- * would start it, and its session's group as `lowerSession` does, if its parent is still
- * `parentPid` (a pid read a moment ago may have been reused since). Nothing happens to a process
- * that is gone or not ours.
+ * The calling thread below the platform's other threads (the S3 emulator's: the bytes it moves are
+ * the jobs'). `/proc/thread-self` names the calling thread; on Linux a nice value is per thread.
+ * Not Linux, or not allowed: the thread keeps the platform's priority.
  */
-export const lowerChildProcess = async (
-  pid: number,
-  parentPid: number,
-  niceness = BACKGROUND_NICENESS,
-): Promise<boolean> => {
-  if ((await parentOf(pid)) !== parentPid) return false;
+export const lowerThisThread = (): void => {
   try {
-    setPriority(pid, Math.min(19, getPriority() + niceness));
+    setPriority(Number(readlinkSync('/proc/thread-self').split('/').pop()), backgroundNice());
   } catch {
-    return false;
+    // keeps the platform's priority
   }
-  await lowerSession(pid, niceness);
-  return true;
 };
 
 /** The parent pid of `pid` (the fourth field of /proc/<pid>/stat, after the command's parentheses). */

@@ -21,7 +21,6 @@ export const lowerJobSessions = async (options: {
   drivers: EngineDrivers;
   resourceIds: readonly string[];
   signal: AbortSignal;
-  intervalMs?: number;
 }): Promise<void> => {
   const { signal } = options;
   const watched = new Map<string, { reader: JobSessionReader; seen: Set<number> }>();
@@ -45,7 +44,7 @@ export const lowerJobSessions = async (options: {
         }
         for (const pid of entry.seen) if (!pids.includes(pid)) entry.seen.delete(pid);
       }
-      await delay(options.intervalMs ?? LOOK_EVERY_MS, undefined, { signal }).catch(() => undefined);
+      await delay(LOOK_EVERY_MS, undefined, { signal }).catch(() => undefined);
     }
   } finally {
     await Promise.all([...watched.values()].map(({ reader }) => reader.close()));

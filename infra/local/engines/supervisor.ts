@@ -251,7 +251,8 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
     });
   }
 
-  /** A fork seeded from another's snapshot has its password: the customer's role gets its own (locked). */
+  /** A fork seeded from another instance's snapshot has that instance's password: give the customer's
+   *  role the fork's own. Under the instance's lock, after any interrupted restore. */
   async setAdminPassword(resourceId: string, username: string, password: string): Promise<void> {
     await this.onReady(resourceId, async (driver, ctx) => {
       if (!driver.setCustomerPassword || username !== ctx.record.username) {
@@ -460,8 +461,7 @@ export class LocalEngineSupervisor implements EngineProvider, SnapshotProvider {
   }
 
   /** The platform's jobs' sessions on these instances below the customers' until `signal` (job-sessions.ts). */
-  lowerJobSessions = (ids: readonly string[], signal: AbortSignal) =>
-    this.servers.lowerJobSessions(ids, signal);
+  lowerJobSessions = (ids: string[], signal: AbortSignal) => this.servers.lowerJobSessions(ids, signal);
 
   // ------------------------------------------------------------------ internals
 
