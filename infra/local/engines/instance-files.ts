@@ -36,6 +36,8 @@ export const restoreIdOf = (restore: RestoreRecord | undefined): string | undefi
 export class InstanceFiles {
   readonly dataDir: string;
   readonly enginesDir: string;
+  /** The record last read of each instance, with the identity of the file it came from (`readRecord`). */
+  private readonly records = new Map<string, { key: string; record: InstanceRecord }>();
 
   constructor(
     dataDir: string,
@@ -62,18 +64,38 @@ export class InstanceFiles {
     };
   }
 
+  /**
+   * The instance's record, or undefined when it has none. Every GET of an addon reads it: one
+   * `stat` tells whether the file is the one read last time (inode, times and size; a write
+   * replaces the file), instead of the four calls of reading it again. Each caller gets a copy.
+   */
   async readRecord(id: string): Promise<InstanceRecord | undefined> {
     const file = path.join(this.dirOf(id), RECORD_FILE);
     try {
-      return await readJson<InstanceRecord>(file);
+      const stat = await fs.stat(file).catch((error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT') return undefined;
+        throw error;
+      });
+      if (!stat) {
+        this.records.delete(id);
+        return undefined;
+      }
+      const key = `${stat.ino}:${stat.mtimeMs}:${stat.ctimeMs}:${stat.size}`;
+      const known = this.records.get(id);
+      if (known?.key === key) return structuredClone(known.record);
+      const record = await readJson<InstanceRecord>(file);
+      if (record) this.records.set(id, { key, record: structuredClone(record) });
+      return record;
     } catch (error) {
       // Written atomically, so never half-written; not something to wipe data over either.
       throw new ProviderError(`Cannot read ${file}: ${errorMessage(error)}`, 'InstanceRecordUnreadable');
     }
   }
 
-  writeRecord(id: string, record: InstanceRecord): Promise<void> {
-    return writeJsonAtomic(path.join(this.dirOf(id), RECORD_FILE), record);
+  async writeRecord(id: string, record: InstanceRecord): Promise<void> {
+    this.records.delete(id);
+    await writeJsonAtomic(path.join(this.dirOf(id), RECORD_FILE), record);
+    this.records.delete(id);
   }
 
   /** The ports recorded by every instance but `id` (stopped ones included). */
