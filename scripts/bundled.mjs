@@ -9,8 +9,7 @@
 // Plain JavaScript, so that Node.js runs it with nothing registered. Bundling keeps what the
 // sources mean: each module's `import.meta.url` is its source file's URL (the paths the platform
 // computes from it stay right), except in the modules named `ownUrl`, which need the URL of the
-// file they run from (emulator-thread.ts and job-processes.ts start a worker on their own file: the
-// bundle's, then).
+// file they run from (emulator-thread.ts starts a worker on its own file: the bundle's, then).
 // Source maps are on, so a stack trace names the TypeScript line.
 import { createHash } from 'node:crypto';
 import {

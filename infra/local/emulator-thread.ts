@@ -1,5 +1,4 @@
-import { isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { platformThread } from './platform-thread.ts';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { lowerThisThread } from './priority.ts';
 
 /**
@@ -38,9 +37,24 @@ const serve = async ({ kind, directory }: ThreadData): Promise<{ port: number; c
   return serveDynamo(directory);
 };
 
+/**
+ * The worker runs this module. `npm start` runs the platform bundled (infra/local/start.mjs), where
+ * this module's file is JavaScript, and the worker loads it as it is. From its TypeScript source
+ * (tests and benchmarks that import the platform), a bootstrap registers tsx on the thread first
+ * (Node 20 does not give a worker the loader hooks its process was started with).
+ */
+const newThread = (data: ThreadData): Worker => {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL(import.meta.url), { workerData: data });
+  const self = JSON.stringify(import.meta.url);
+  // By URL: the bootstrap resolves bare names from the working directory, which may be anywhere.
+  const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
+  const bootstrap = `import(${tsx}).then(({ register }) => { register(); return import(${self}); })`;
+  return new Worker(bootstrap, { eval: true, workerData: data });
+};
+
 /** Start the `kind` emulator on a new worker thread, persisting under `directory`. */
 export const startEmulatorThread = async (kind: EmulatorKind, directory: string): Promise<EmulatorThread> => {
-  const worker = platformThread(import.meta.url, { kind, directory } satisfies ThreadData);
+  const worker = newThread({ kind, directory });
   let stopping = false;
   const port = await new Promise<number>((resolve, reject) => {
     worker.once('message', (message: FromThread) =>

@@ -1,10 +1,10 @@
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { JobCommand } from './job-bundle.ts';
-import { type JobProcess, JobProcesses } from './job-processes.ts';
-import { BACKGROUND_NICENESS, niced } from './priority.ts';
+import { BACKGROUND_NICENESS, lowerSession, niced } from './priority.ts';
 
 /** Named like the Step Functions error of a failed ECS task, so the ASL Catch is the same on both targets. */
 export class TaskFailedError extends Error {
@@ -25,14 +25,12 @@ const JOB_ENTRY = fileURLToPath(new URL('../../functions/jobs/main.ts', import.m
  * the environment the state machine put in the container overrides, and waits for it to exit.
  */
 export class LocalJobRunner {
-  /** Started from a thread of their own: a spawn does not hold the gateway's loop (job-processes.ts). */
-  private readonly processes = new JobProcesses();
-  private readonly children = new Set<JobProcess>();
-  private readonly byOperation = new Map<string, JobProcess>();
+  private readonly children = new Set<ChildProcess>();
+  private readonly byOperation = new Map<string, ChildProcess>();
   /** Jobs waiting for their command, and those of them cancelled meanwhile. */
   private readonly starting = new Set<string>();
   private readonly cancelled = new Set<string>();
-  private standby: JobProcess | undefined;
+  private standby: ChildProcess | undefined;
   private stopping = false;
 
   /**
@@ -70,34 +68,42 @@ export class LocalJobRunner {
       tail = (tail + chunk.toString()).slice(-4000);
       log?.write(chunk);
     };
-    child.onOutput(keep);
-    void child.closed.then(() => log?.end());
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    child.once('close', () => log?.end());
     const running = new AbortController();
     void this.whileRunning?.(addonIds, running.signal).catch(() => undefined);
-    const { code, signal, error } = await child.exited;
+    const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(
+      (resolve) =>
+        child.once('exit', (exitCode, exitSignal) => resolve({ code: exitCode, signal: exitSignal })),
+    );
     running.abort();
     this.children.delete(child);
     if (operationId) this.byOperation.delete(operationId);
     this.prepareStandby(args);
     if (code === 0) return { StopCode: 'EssentialContainerExited', Containers: [{ ExitCode: 0 }] };
-    if (error) throw new TaskFailedError(`The job could not be started: ${error}`);
     throw new TaskFailedError(
       `The job ${signal ? `was killed (${signal})` : `exited with ${code}`}: ${lastError(tail)}`,
     );
   }
 
-  /** A job process, in a session of its own whose scheduling group is lowered (job-processes.ts). */
-  private spawnJob(args: string[], env: Record<string, string>, standby: boolean): JobProcess {
+  private spawnJob(args: string[], env: Record<string, string>, standby: boolean): ChildProcess {
     const job = jobCommandLine(args);
-    return this.processes.start(job.command, job.args, {
+    const child = spawn(job.command, job.args, {
       env: {
         PATH: process.env.PATH ?? '/usr/bin:/bin',
         HOME: process.env.HOME ?? '/tmp',
         ...env,
         ...(standby ? { [STANDBY_ENV]: '1' } : {}),
       },
-      stdin: standby,
+      stdio: [standby ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+      // A session of its own, whose scheduling group is lowered too (lowerSession): in the
+      // platform's session it would share the platform's group. It still stops with the platform:
+      // `shutdown` ends it, and it exits by itself when orphaned (shared/jobs/job-process.ts).
+      detached: true,
     });
+    if (child.pid !== undefined) void lowerSession(child.pid);
+    return child;
   }
 
   /**
@@ -108,7 +114,9 @@ export class LocalJobRunner {
   private prepareStandby(args: string[]) {
     if (this.stopping || this.standby) return;
     const standby = this.spawnJob(args, this.env, true);
-    void standby.exited.then(() => {
+    standby.on('error', () => undefined);
+    standby.stdin?.on('error', () => undefined);
+    standby.once('exit', () => {
       if (this.standby === standby) this.standby = undefined;
       this.children.delete(standby);
     });
@@ -120,18 +128,19 @@ export class LocalJobRunner {
   private takeStandby(args: string[], overrides: Array<{ Name: string; Value: string }>) {
     const standby = this.standby;
     this.standby = undefined;
-    if (!standby?.running) return undefined;
-    if (standby.commandLine.slice(1).join('\0') !== jobCommandLine(args).args.join('\0')) {
+    if (!standby?.stdin?.writable || standby.exitCode !== null || standby.signalCode !== null)
+      return undefined;
+    if (standby.spawnargs.slice(1).join('\0') !== jobCommandLine(args).args.join('\0')) {
       standby.kill('SIGTERM');
       return undefined;
     }
-    standby.send(
+    standby.stdin.end(
       `${JSON.stringify(Object.fromEntries(overrides.map(({ Name, Value }) => [Name, Value])))}\n`,
     );
     return standby;
   }
 
-  /** The pid of the job process waiting for the next job, once it started, if any (tests). */
+  /** The pid of the job process waiting for the next job, if any (tests). */
   get standbyPid(): number | undefined {
     return this.standby?.pid;
   }
@@ -153,18 +162,23 @@ export class LocalJobRunner {
   async cancel(operationId: string): Promise<void> {
     if (this.starting.has(operationId)) this.cancelled.add(operationId);
     const child = this.byOperation.get(operationId);
-    if (!child?.running) return;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.kill('SIGTERM');
-    await child.exited;
+    await exited;
   }
 
   /** Stop every job (Ctrl-C): their operations resume at the next start. */
   async shutdown(): Promise<void> {
     this.stopping = true;
-    const exits = [...this.children].map((child) => child.exited);
+    const exits = [...this.children].map(
+      (child) =>
+        new Promise<void>((resolve) =>
+          child.exitCode !== null ? resolve() : child.once('exit', () => resolve()),
+        ),
+    );
     for (const child of this.children) child.kill('SIGTERM');
     await Promise.all(exits);
-    await this.processes.stop();
   }
 }
 
