@@ -122,11 +122,13 @@ export const createAddonsHandler = (deps: AddonsDeps) =>
         return accepted(await deps.networking.update(params.projectId, params.addonId, body));
       },
       getAddon: async ({ params }) => {
-        // The health's first read (the addon's schedules) runs beside the addon's own.
+        // The addon's read first, then beside it the health's first (the addon's schedules): the
+        // addon's storage and window are read while the store answers the second.
+        const reading = deps.pitr
+          ? deps.pitr.getAddon(params.projectId, params.addonId)
+          : deps.service.get(params.projectId, params.addonId);
         const health = deps.health?.begin(params.projectId, params.addonId);
-        const found = deps.pitr
-          ? await deps.pitr.getAddon(params.projectId, params.addonId)
-          : await deps.service.get(params.projectId, params.addonId);
+        const found = await reading;
         const addon = { ...found, ...deps.service.upgradeInfo(found) };
         // Side by side: each is a call of its own (the storage metric, the addon's schedules).
         const [storage, backupHealth] = await Promise.all([

@@ -187,6 +187,37 @@ describe('GET and DELETE /v1/projects/{projectId}/addons/{addonId}', () => {
     expect(starter.started.at(-1)?.workflow).toBe('delete-addon');
   });
 
+  it('asks the store for the addon first, then for its backup health beside it', async () => {
+    const { addon } = json(await create({ name: 'read-order', engine: 'postgresql' }));
+    const asked: string[] = [];
+    const service = new AddonService({ store: env.store, workflows: starter, target: 'local' });
+    const get = service.get.bind(service);
+    service.get = (projectId, addonId) => {
+      asked.push('addon');
+      return get(projectId, addonId);
+    };
+    const ordered = createAddonsHandler({
+      logger,
+      service,
+      health: {
+        begin: () => {
+          asked.push('health');
+          return async () => null;
+        },
+      },
+      cursors: testCursors(),
+    });
+    const params = { projectId: 'proj-api', addonId: addon.id };
+
+    const response = await ordered(apiEvent(routes.getAddon, { pathParameters: params }), context());
+
+    expect(response.statusCode).toBe(200);
+    expect(json(response)).toMatchObject({ name: 'read-order', backupHealth: null });
+    // The addon's read reaches the store first: its storage and window are read while the store
+    // answers the health's (a single-threaded emulator answers them in turn).
+    expect(asked).toEqual(['addon', 'health']);
+  });
+
   it('rejects a bad page size with a 400 naming the query field', async () => {
     const problem = expectProblem(
       await handler(
